@@ -1,0 +1,1 @@
+//! Per-worker pool of 16 KB buffers.

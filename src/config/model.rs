@@ -1,0 +1,418 @@
+//! The validated configuration model: what the runtime is built from.
+//!
+//! The parser (`parse.rs` and `kw/`) turns haproxy.cfg sections into these types
+//! and checks them; nothing here is parsed again on the hot path. A `listen`
+//! section yields one [`Frontend`] and one [`Backend`] of the same name; a
+//! `frontend` points at its backend by index, so a dangling `default_backend`
+//! cannot reach the runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a diagnostic comes from: a file and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// Configuration file as given on the command line.
+    pub file: String,
+    /// 1-based line number in that file.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A warning found while loading: printed at start, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where the keyword stands.
+    pub origin: Origin,
+    /// What the operator should know, naming the keyword.
+    pub message: String,
+}
+
+/// An address as HAProxy writes them: `ip:port`, `:port`, `[v6]:port`,
+/// `unix@path` or `fd@<n>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// An IPv4 or IPv6 socket address (`:port` and `*:port` mean 0.0.0.0).
+    Inet(SocketAddr),
+    /// A Unix stream socket path.
+    Unix(PathBuf),
+    /// A socket already open and inherited from the parent process.
+    Fd(i32),
+}
+
+/// HTTP or TCP proxying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Layer 7: parse requests and responses.
+    Http,
+    /// Layer 4: relay bytes. HAProxy's default.
+    #[default]
+    Tcp,
+}
+
+/// The balancing algorithm of a backend (`balance ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Balance {
+    /// Weighted rotation, weights changeable at run time.
+    #[default]
+    RoundRobin,
+    /// Weighted rotation with fixed weights.
+    StaticRr,
+    /// Fewest active connections.
+    LeastConn,
+    /// Hash of the client address.
+    Source,
+    /// Hash of the URI.
+    Uri {
+        /// `len N`: hash only the first N characters.
+        len: Option<usize>,
+        /// `depth N`: hash only the first N directories.
+        depth: Option<usize>,
+        /// `whole`: include the query string.
+        whole: bool,
+    },
+    /// Hash of a query-string parameter.
+    UrlParam(String),
+    /// Hash of a request header.
+    Hdr(String),
+    /// Hash of the RDP cookie in the first TCP packet.
+    RdpCookie(String),
+}
+
+/// `hash-type`: how hash-based algorithms map keys to servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashType {
+    /// Key modulo the total weight (HAProxy's default).
+    #[default]
+    MapBased,
+    /// A hash ring: a server leaving remaps only its share.
+    Consistent,
+}
+
+/// How the stickiness cookie is handled (`cookie <name> <mode>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// The proxy adds `Set-Cookie: <name>=<value>`.
+    Insert,
+    /// The server sets the cookie; the proxy rewrites its value.
+    Rewrite,
+    /// The proxy prefixes the application's cookie with `<value>~`.
+    Prefix,
+}
+
+/// `cookie <name> ...` in a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    /// Cookie name.
+    pub name: String,
+    /// insert, rewrite or prefix.
+    pub mode: CookieMode,
+    /// `indirect`.
+    pub indirect: bool,
+    /// `nocache`.
+    pub nocache: bool,
+    /// `httponly`.
+    pub httponly: bool,
+    /// `secure`.
+    pub secure: bool,
+    /// `postonly`.
+    pub postonly: bool,
+    /// `domain <d>` (several allowed).
+    pub domains: Vec<String>,
+    /// `maxidle <t>`.
+    pub maxidle: Option<Duration>,
+    /// `maxlife <t>`.
+    pub maxlife: Option<Duration>,
+    /// Where the keyword stands.
+    pub origin: Origin,
+}
+
+/// `option httpchk [<method>] [<uri>] [<version>]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// Request method, `OPTIONS` by default.
+    pub method: String,
+    /// Request URI, `/` by default.
+    pub uri: String,
+    /// HTTP version, `HTTP/1.0` by default; may carry extra header lines after `\r\n`.
+    pub version: String,
+}
+
+/// `option forwardfor [except <net>] [header <name>] [if-none]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFor {
+    /// Header name, `X-Forwarded-For` by default.
+    pub header: String,
+    /// `except <net>`: do not add for sources in this network (address, prefix length).
+    pub except: Option<(std::net::IpAddr, u8)>,
+    /// `if-none`: add only when the request has no such header.
+    pub if_none: bool,
+}
+
+/// `log` target, kept for the logging issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    /// `log global`: use the targets of `global`.
+    Global,
+    /// `log <addr> [len <n>] <facility> [<level> [<minlevel>]]`.
+    Syslog {
+        /// Where to send: UDP address (port 514 by default), `unix@`/path, `stdout`, `stderr`.
+        address: String,
+        /// `len <n>`: truncate lines to this length.
+        len: Option<usize>,
+        /// Syslog facility name (`local0`, ...).
+        facility: String,
+        /// Maximum level sent.
+        level: Option<String>,
+        /// Minimum level sent.
+        minlevel: Option<String>,
+    },
+}
+
+/// `stats ...` in a proxy, kept for the stats issue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// `stats enable`.
+    pub enabled: bool,
+    /// `stats uri <path>` (default `/haproxy?stats`).
+    pub uri: Option<String>,
+    /// `stats realm <realm>`.
+    pub realm: Option<String>,
+    /// `stats auth <user>:<pass>`, several.
+    pub auth: Vec<(String, String)>,
+    /// `stats refresh <t>`.
+    pub refresh: Option<Duration>,
+    /// `stats hide-version`.
+    pub hide_version: bool,
+    /// `stats show-node [name]`.
+    pub show_node: Option<Option<String>>,
+    /// `stats admin if ...` seen.
+    pub admin: bool,
+}
+
+/// `stats socket <path> [mode <m>] [level <l>]` in `global`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    /// Socket address (`unix@path`, a path, or `ip:port`).
+    pub address: Address,
+    /// `mode <octal>`.
+    pub mode: Option<u32>,
+    /// `level user|operator|admin` (default `operator`).
+    pub level: String,
+}
+
+/// The `global` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Global {
+    /// `daemon`: fork into the background.
+    pub daemon: bool,
+    /// `maxconn`: process-wide connection limit.
+    pub maxconn: Option<u32>,
+    /// `nbthread`: number of pinned workers (default: one per core).
+    pub nbthread: Option<usize>,
+    /// `pidfile <path>`.
+    pub pidfile: Option<PathBuf>,
+    /// `uid <n>` (or `user <name>` resolved to its uid).
+    pub uid: Option<u32>,
+    /// `gid <n>` (or `group <name>` resolved to its gid).
+    pub gid: Option<u32>,
+    /// `user <name>` as written (the uid is resolved when loading).
+    pub user: Option<String>,
+    /// `group <name>` as written.
+    pub group: Option<String>,
+    /// `node <name>`.
+    pub node: Option<String>,
+    /// `log` lines of `global`.
+    pub logs: Vec<LogTarget>,
+    /// `log-send-hostname [<name>]`: `Some(None)` sends the system's host name.
+    pub log_send_hostname: Option<Option<String>>,
+    /// `stats socket` lines.
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout <t>` for the stats socket.
+    pub stats_timeout: Option<Duration>,
+}
+
+/// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Timeouts {
+    /// `timeout connect` (`contimeout`).
+    pub connect: Option<Duration>,
+    /// `timeout client` (`clitimeout`).
+    pub client: Option<Duration>,
+    /// `timeout server` (`srvtimeout`).
+    pub server: Option<Duration>,
+    /// `timeout http-request`: the whole request head must arrive within this.
+    pub http_request: Option<Duration>,
+    /// `timeout http-keep-alive`: idle time between requests on a kept-alive connection.
+    pub http_keep_alive: Option<Duration>,
+    /// `timeout queue`.
+    pub queue: Option<Duration>,
+    /// `timeout check`.
+    pub check: Option<Duration>,
+    /// `timeout client-fin`.
+    pub client_fin: Option<Duration>,
+    /// `timeout server-fin`.
+    pub server_fin: Option<Duration>,
+    /// `timeout tunnel`.
+    pub tunnel: Option<Duration>,
+}
+
+/// One `bind` line (or the address on a `listen` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Address to listen on.
+    pub address: Address,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// One `server` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Server name, unique within its backend.
+    pub name: String,
+    /// Where to connect (resolved at load time).
+    pub address: Address,
+    /// `weight <0..256>` (default 1).
+    pub weight: u32,
+    /// `cookie <value>`.
+    pub cookie: Option<String>,
+    /// `check`: health-check this server.
+    pub check: bool,
+    /// `inter <t>` (default 2 s).
+    pub inter: Duration,
+    /// `fastinter <t>` (default: `inter`).
+    pub fastinter: Option<Duration>,
+    /// `downinter <t>` (default: `inter`).
+    pub downinter: Option<Duration>,
+    /// `rise <n>` (default 2).
+    pub rise: u32,
+    /// `fall <n>` (default 3).
+    pub fall: u32,
+    /// `port <n>`: check this port instead.
+    pub check_port: Option<u16>,
+    /// `addr <ip>`: check this address instead.
+    pub check_addr: Option<std::net::IpAddr>,
+    /// `backup`: used only when no active server is up.
+    pub backup: bool,
+    /// `maxconn <n>` on the server.
+    pub maxconn: Option<u32>,
+    /// `disabled`: start in maintenance.
+    pub disabled: bool,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// Options that act on the HTTP exchange, merged from frontend and backend as HAProxy does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpOptions {
+    /// `option httpclose` (or 1.4's `option forceclose`): close both sides after each exchange.
+    pub httpclose: bool,
+    /// `option http-server-close`: keep the client alive, close the server side.
+    pub http_server_close: bool,
+    /// `option forwardfor`.
+    pub forwardfor: Option<ForwardFor>,
+}
+
+/// Logging options of a proxy, kept for the logging issue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogOptions {
+    /// `log` lines of the proxy (`log global` included).
+    pub targets: Vec<LogTarget>,
+    /// `option httplog`.
+    pub httplog: bool,
+    /// `option tcplog`.
+    pub tcplog: bool,
+    /// `option dontlognull`.
+    pub dontlognull: bool,
+    /// `option log-health-checks`.
+    pub log_health_checks: bool,
+}
+
+/// A frontend: where clients arrive (a `frontend` or the front half of a `listen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frontend {
+    /// Proxy name.
+    pub name: String,
+    /// http or tcp.
+    pub mode: Mode,
+    /// Listening addresses.
+    pub binds: Vec<Bind>,
+    /// `maxconn` of this frontend.
+    pub maxconn: Option<u32>,
+    /// Index into [`Config::backends`] (`default_backend`, or the listen's own half).
+    pub backend: usize,
+    /// Timeouts (client, http-request, http-keep-alive act here).
+    pub timeouts: Timeouts,
+    /// HTTP options of the frontend.
+    pub http: HttpOptions,
+    /// Logging options.
+    pub log: LogOptions,
+    /// `stats ...` when served on this frontend.
+    pub stats: Stats,
+    /// Where the section starts.
+    pub origin: Origin,
+}
+
+/// A backend: a set of servers and how to choose among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// Proxy name.
+    pub name: String,
+    /// http or tcp.
+    pub mode: Mode,
+    /// `balance`.
+    pub balance: Balance,
+    /// `hash-type`.
+    pub hash_type: HashType,
+    /// Servers, in configuration order.
+    pub servers: Vec<Server>,
+    /// Timeouts (connect, server, queue, check act here).
+    pub timeouts: Timeouts,
+    /// `retries <n>` (default 3).
+    pub retries: u32,
+    /// `option redispatch` (or 1.4's `redispatch`).
+    pub redispatch: bool,
+    /// `option persist`.
+    pub persist: bool,
+    /// `cookie` (the last one written wins).
+    pub cookie: Option<Cookie>,
+    /// `option httpchk`.
+    pub httpchk: Option<HttpCheck>,
+    /// HTTP options of the backend.
+    pub http: HttpOptions,
+    /// `log-health-checks` and other logging options.
+    pub log: LogOptions,
+    /// `stats ...` when declared in this backend.
+    pub stats: Stats,
+    /// `fullconn`, `maxconn` on the backend side.
+    pub maxconn: Option<u32>,
+    /// Where the section starts.
+    pub origin: Origin,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// The `global` section.
+    pub global: Global,
+    /// Every frontend (from `frontend` and `listen`).
+    pub frontends: Vec<Frontend>,
+    /// Every backend (from `backend` and `listen`).
+    pub backends: Vec<Backend>,
+}
+
+/// What loading produced: the model and the warnings to print.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The validated configuration.
+    pub config: Config,
+    /// Warnings in file order.
+    pub warnings: Vec<Warning>,
+}

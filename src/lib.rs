@@ -1,0 +1,22 @@
+//! ringlb: an HAProxy-compatible load balancer on thread-per-core io_uring workers.
+//!
+//! # Layout
+//! The data path reads as a straight line, one module per stage:
+//! `worker` (accept, one pinned monoio runtime per core) → `http` (parse the
+//! request) or `tcp` (relay) → `balance` (choose a server) → `server`
+//! (connect, idle connection pool) → relay → log.
+//!
+//! - `config`: haproxy.cfg lexer, parser, keywords and the validated model.
+//! - `runtime`: the shared, read-only structures built once from the model.
+//! - `process`: daemon, pidfile, privileges, open-file limit, signals.
+//! - `bufpool`: the per-worker pool of 16 KB buffers.
+
+pub mod balance;
+pub mod bufpool;
+pub mod config;
+pub mod http;
+pub mod process;
+pub mod runtime;
+pub mod server;
+pub mod tcp;
+pub mod worker;

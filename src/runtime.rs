@@ -1,0 +1,1 @@
+//! Runtime structures built from the model.
