@@ -18,5 +18,6 @@ pub mod http;
 pub mod process;
 pub mod runtime;
 pub mod server;
+pub mod stream;
 pub mod tcp;
 pub mod worker;

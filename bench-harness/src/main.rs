@@ -1,1 +1,544 @@
-fn main() {}
+//! bench-harness: requests/s of ringlb next to HAProxy, nginx and the bare
+//! backend, on one machine, with every process pinned to its own CPUs.
+//!
+//! One invocation starts the backend once, then for each target starts the
+//! proxy, waits for its port, checks one request, runs wrk `--runs` times and
+//! keeps the median. The Markdown table goes to stdout and to
+//! `perf/<scenario>-<date>.md`. A target that cannot run becomes a row saying
+//! why; the run goes on.
+
+mod confgen;
+mod procs;
+mod report;
+mod sys;
+mod wrk;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use procs::Proc;
+use report::Row;
+
+/// Command line.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Compare ringlb with HAProxy, nginx and the bare backend under wrk"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: ScenarioCmd,
+}
+
+/// Which load to apply.
+#[derive(Subcommand)]
+enum ScenarioCmd {
+    /// Persistent client connections (wrk's default).
+    Keepalive(Opts),
+    /// A new client connection per request (`Connection: close`).
+    Close(Opts),
+    /// keepalive, then close, sharing one backend.
+    All(Opts),
+}
+
+/// Options shared by every scenario.
+#[derive(Args, Clone)]
+struct Opts {
+    /// Seconds per measured wrk run.
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+    /// Measured runs per target (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// wrk connections (-c).
+    #[arg(long, default_value_t = 100)]
+    connections: u32,
+    /// wrk threads (-t).
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// CPUs for the proxy under test (taskset list); its thread count follows.
+    #[arg(long, default_value = "0")]
+    proxy_cpus: String,
+    /// CPUs for wrk (taskset list).
+    #[arg(long, default_value = "1")]
+    load_cpus: String,
+    /// CPUs for the backend (taskset list); nginx runs one worker per CPU.
+    #[arg(long, default_value = "1")]
+    backend_cpus: String,
+    /// Seconds of unmeasured warm-up before each target's runs (0: none).
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Targets, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "direct,ringlb,haproxy,nginx"
+    )]
+    targets: Vec<TargetKind>,
+    /// Backend to load: nginx if installed (auto), or ringlb's demo-backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    backend: BackendChoice,
+    /// ringlb binary [default: target/release/ringlb].
+    #[arg(long)]
+    ringlb: Option<PathBuf>,
+    /// demo-backend binary [default: target/release/demo-backend].
+    #[arg(long)]
+    demo_backend: Option<PathBuf>,
+    /// haproxy binary [default: /usr/sbin/haproxy, then PATH].
+    #[arg(long)]
+    haproxy: Option<PathBuf>,
+    /// nginx binary [default: /usr/sbin/nginx, then PATH].
+    #[arg(long)]
+    nginx: Option<PathBuf>,
+    /// wrk binary [default: PATH].
+    #[arg(long)]
+    wrk: Option<PathBuf>,
+    /// Where reports go [default: perf/ in the repository].
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Keep the temporary directory (configs and logs) and print its path.
+    #[arg(long)]
+    keep_temp: bool,
+}
+
+/// A thing wrk is pointed at.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetKind {
+    /// The backend itself, no proxy.
+    Direct,
+    /// ringlb under test.
+    Ringlb,
+    /// HAProxy 2.6.
+    Haproxy,
+    /// nginx as a reverse proxy.
+    Nginx,
+}
+
+/// Which backend to run.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendChoice {
+    /// nginx when installed, else demo-backend.
+    Auto,
+    /// nginx (error if missing).
+    Nginx,
+    /// ringlb's demo-backend.
+    Demo,
+}
+
+/// Everything a target's run needs.
+struct Ctx {
+    opts: Opts,
+    root: PathBuf,
+    tmp: PathBuf,
+    proxy_cpus: Vec<usize>,
+    wrk: PathBuf,
+    haproxy: Option<PathBuf>,
+    nginx: Option<PathBuf>,
+    backend_port: u16,
+    backend_label: String,
+    backend_short: &'static str,
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("bench-harness: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let cli = Cli::parse();
+    let (opts, scenarios): (Opts, &[&str]) = match cli.scenario {
+        ScenarioCmd::Keepalive(o) => (o, &["keepalive"]),
+        ScenarioCmd::Close(o) => (o, &["close"]),
+        ScenarioCmd::All(o) => (o, &["keepalive", "close"]),
+    };
+    if opts.runs == 0 || opts.duration == 0 || opts.connections == 0 || opts.threads == 0 {
+        bail!("--runs, --duration, --connections and --threads must be at least 1");
+    }
+    if opts.connections < opts.threads {
+        bail!("wrk needs --connections >= --threads");
+    }
+    procs::install_interrupt_handler()?;
+
+    let root = sys::repo_root();
+    let proxy_cpus = sys::parse_cpu_list(&opts.proxy_cpus).context("--proxy-cpus")?;
+    let backend_cpus = sys::parse_cpu_list(&opts.backend_cpus).context("--backend-cpus")?;
+    sys::parse_cpu_list(&opts.load_cpus).context("--load-cpus")?;
+    let wrk = sys::find_program(opts.wrk.as_deref(), &["wrk"])
+        .context("wrk not found (apt-get install wrk, or --wrk PATH)")?;
+    if sys::find_program(None, &["taskset"]).is_none() {
+        bail!("taskset not found (util-linux)");
+    }
+    let haproxy = sys::find_program(opts.haproxy.as_deref(), &["/usr/sbin/haproxy", "haproxy"]);
+    let nginx = sys::find_program(opts.nginx.as_deref(), &["/usr/sbin/nginx", "nginx"]);
+
+    let tmp_guard = tempfile::Builder::new()
+        .prefix("ringlb-bench-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    // nginx workers run as an unprivileged user when started by root: they
+    // must be able to reach their temp paths in here.
+    std::fs::set_permissions(tmp_guard.path(), std::fs::Permissions::from_mode(0o755))?;
+    let tmp = tmp_guard.path().to_path_buf();
+
+    let (mut backend, backend_port, backend_label) =
+        start_backend(&opts, &root, &tmp, &backend_cpus, nginx.as_deref())?;
+    eprintln!("backend: {backend_label} on 127.0.0.1:{backend_port}");
+
+    let ctx = Ctx {
+        opts: opts.clone(),
+        root: root.clone(),
+        tmp: tmp.clone(),
+        proxy_cpus,
+        wrk,
+        haproxy,
+        nginx,
+        backend_port,
+        backend_short: if backend_label.starts_with("nginx") {
+            "nginx"
+        } else {
+            "demo-backend"
+        },
+        backend_label,
+    };
+    for &scenario in scenarios {
+        let mut rows = Vec::new();
+        for &kind in &opts.targets {
+            if let Some(status) = backend.exited() {
+                bail!("the backend exited ({status}): {}", backend.output_tail(3));
+            }
+            let row = run_target(&ctx, kind, scenario);
+            eprintln!(
+                "{scenario}: {} -> {}",
+                row.name,
+                match &row.outcome {
+                    Ok(_) => row.median().map(report::thousands).unwrap_or_default() + " req/s",
+                    Err(e) => e.clone(),
+                }
+            );
+            rows.push(row);
+        }
+        let (date, time) = sys::utc_now();
+        let title = format!("bench-harness {scenario} — {date} {time} UTC");
+        let text = report::render(&title, &header(&ctx, scenario), &rows);
+        println!("{text}");
+        match write_report(&ctx, scenario, &date, &text) {
+            Ok(path) => eprintln!("written to {}", path.display()),
+            Err(e) => eprintln!("could not write the report: {e:#}"),
+        }
+    }
+    drop(backend);
+    if opts.keep_temp {
+        let kept = tmp_guard.keep();
+        eprintln!("configs and logs kept in {}", kept.display());
+    }
+    Ok(())
+}
+
+/// Starts the backend pinned to its CPUs and waits for it to answer.
+fn start_backend(
+    opts: &Opts,
+    root: &Path,
+    tmp: &Path,
+    cpus: &[usize],
+    nginx: Option<&Path>,
+) -> Result<(Proc, u16, String)> {
+    let port = sys::free_port()?;
+    let use_nginx = match opts.backend {
+        BackendChoice::Nginx if nginx.is_none() => bail!("--backend nginx: nginx not found"),
+        BackendChoice::Nginx => true,
+        BackendChoice::Auto => nginx.is_some(),
+        BackendChoice::Demo => false,
+    };
+    let (mut proc, label) = match (use_nginx, nginx) {
+        (true, Some(nginx)) => {
+            let cfg = tmp.join("nginx-backend.conf");
+            std::fs::write(&cfg, confgen::nginx_backend(tmp, cpus, port))?;
+            let mut cmd = pinned(&opts.backend_cpus, nginx);
+            cmd.arg("-p")
+                .arg(tmp)
+                .arg("-e")
+                .arg(tmp.join("nginx-backend-error.log"))
+                .arg("-c")
+                .arg(&cfg);
+            let label = format!("nginx, {} workers, `return 200 \"hello\\n\"`", cpus.len());
+            (
+                Proc::spawn("nginx backend", &mut cmd, &tmp.join("backend.log"))?,
+                label,
+            )
+        }
+        _ => {
+            let bin = opts
+                .demo_backend
+                .clone()
+                .unwrap_or_else(|| root.join("target/release/demo-backend"));
+            if !bin.is_file() {
+                bail!(
+                    "no backend: nginx not used and {} missing (cargo build --release)",
+                    bin.display()
+                );
+            }
+            let mut cmd = pinned(&opts.backend_cpus, &bin);
+            cmd.arg(format!("127.0.0.1:{port}")).arg("backend");
+            let label = "ringlb demo-backend (thread per connection)".to_string();
+            (
+                Proc::spawn("demo-backend", &mut cmd, &tmp.join("backend.log"))?,
+                label,
+            )
+        }
+    };
+    sys::wait_for_port(port, &mut proc, Duration::from_secs(10))?;
+    sys::smoke_request(port).context("the backend does not answer 200")?;
+    Ok((proc, port, label))
+}
+
+/// `taskset -c <cpus> <program>`.
+fn pinned(cpus: &str, program: &Path) -> Command {
+    let mut cmd = Command::new("taskset");
+    cmd.arg("-c").arg(cpus).arg(program);
+    cmd
+}
+
+/// Starts `kind`'s proxy (if any), measures it, and stops it.
+fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str) -> Row {
+    let n = ctx.proxy_cpus.len();
+    let name = match kind {
+        TargetKind::Direct => format!("direct ({})", ctx.backend_short),
+        TargetKind::Ringlb => format!("ringlb ({n} thr)"),
+        TargetKind::Haproxy => format!("HAProxy ({n} thr)"),
+        TargetKind::Nginx => format!("nginx proxy ({n} wrk)"),
+    };
+    let mut row = Row {
+        name,
+        outcome: Err(String::new()),
+        notes: Vec::new(),
+        is_haproxy: kind == TargetKind::Haproxy,
+        is_direct: kind == TargetKind::Direct,
+    };
+    let started = start_proxy(ctx, kind);
+    let (mut proxy, port) = match started {
+        Ok(Some((proc, port))) => (Some(proc), port),
+        Ok(None) => (None, ctx.backend_port),
+        Err(why) => {
+            row.outcome = Err(why);
+            return row;
+        }
+    };
+    let (outcome, notes) = measure(ctx, port, scenario, kind, proxy.as_mut());
+    row.outcome = outcome;
+    row.notes = notes;
+    row
+}
+
+/// Starts the proxy for `kind` and waits for its port: `Ok(None)` for direct,
+/// `Err(reason)` for a row that cannot be measured.
+fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, String> {
+    let port = sys::free_port().map_err(|e| format!("failed: {e:#}"))?;
+    let tmp = &ctx.tmp;
+    let backend = ctx.backend_port;
+    let (proc_name, mut cmd, cfg_path, cfg) = match kind {
+        TargetKind::Direct => return Ok(None),
+        TargetKind::Ringlb => {
+            let bin = ctx
+                .opts
+                .ringlb
+                .clone()
+                .unwrap_or_else(|| ctx.root.join("target/release/ringlb"));
+            if !bin.is_file() {
+                return Err(format!("not built ({})", bin.display()));
+            }
+            let cfg_path = tmp.join("ringlb.cfg");
+            let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
+            cmd.arg("-db").arg("-f").arg(&cfg_path);
+            let cfg = confgen::ringlb(ctx.proxy_cpus.len(), port, backend);
+            ("ringlb", cmd, cfg_path, cfg)
+        }
+        TargetKind::Haproxy => {
+            let Some(bin) = &ctx.haproxy else {
+                return Err("not installed".into());
+            };
+            let cfg_path = tmp.join("haproxy.cfg");
+            let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
+            cmd.arg("-db").arg("-f").arg(&cfg_path);
+            let cfg = confgen::haproxy(&ctx.proxy_cpus, port, backend);
+            ("haproxy", cmd, cfg_path, cfg)
+        }
+        TargetKind::Nginx => {
+            let Some(bin) = &ctx.nginx else {
+                return Err("not installed".into());
+            };
+            let cfg_path = tmp.join("nginx-proxy.conf");
+            let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
+            cmd.arg("-p")
+                .arg(tmp)
+                .arg("-e")
+                .arg(tmp.join("nginx-proxy-error.log"))
+                .arg("-c")
+                .arg(&cfg_path);
+            let cfg = confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend);
+            ("nginx proxy", cmd, cfg_path, cfg)
+        }
+    };
+    std::fs::write(&cfg_path, cfg).map_err(|e| format!("failed: writing config: {e}"))?;
+    let log = tmp.join(format!("{}.log", proc_name.replace(' ', "-")));
+    let mut proc = Proc::spawn(proc_name, &mut cmd, &log).map_err(|e| format!("failed: {e:#}"))?;
+    sys::wait_for_port(port, &mut proc, Duration::from_secs(10))
+        .map_err(|e| format!("failed: {e:#}"))?;
+    Ok(Some((proc, port)))
+}
+
+/// Smoke request, warm-up, then the measured runs.
+fn measure(
+    ctx: &Ctx,
+    port: u16,
+    scenario: &str,
+    kind: TargetKind,
+    mut proxy: Option<&mut Proc>,
+) -> (Result<Vec<f64>, String>, Vec<String>) {
+    let mut notes = Vec::new();
+    if let Err(e) = sys::smoke_request(port) {
+        return (Err(format!("failed: {e:#}")), notes);
+    }
+    let load = wrk::Load {
+        wrk: &ctx.wrk,
+        cpus: &ctx.opts.load_cpus,
+        threads: ctx.opts.threads,
+        connections: ctx.opts.connections,
+        close: scenario == "close",
+    };
+    let tag = match kind {
+        TargetKind::Direct => "direct",
+        TargetKind::Ringlb => "ringlb",
+        TargetKind::Haproxy => "haproxy",
+        TargetKind::Nginx => "nginx",
+    };
+    if ctx.opts.warmup > 0 {
+        let log = ctx.tmp.join(format!("wrk-{scenario}-{tag}-warmup.log"));
+        if let Err(e) = wrk::run(&load, port, ctx.opts.warmup, &log) {
+            return (Err(format!("failed in warm-up: {e:#}")), notes);
+        }
+    }
+    let mut runs = Vec::new();
+    let (mut non_2xx, mut socket_errors, mut requests) = (0u64, 0u64, 0u64);
+    for i in 0..ctx.opts.runs {
+        let log = ctx.tmp.join(format!("wrk-{scenario}-{tag}-{i}.log"));
+        match wrk::run(&load, port, ctx.opts.duration, &log) {
+            Ok(r) => {
+                runs.push(r.rps);
+                non_2xx += r.non_2xx;
+                socket_errors += r.socket_errors;
+                requests += r.requests;
+            }
+            Err(e) => return (Err(format!("failed: {e:#}")), notes),
+        }
+        if let Some(p) = proxy.as_deref_mut()
+            && let Some(status) = p.exited()
+        {
+            return (
+                Err(format!(
+                    "failed: {} exited during the run ({status}): {}",
+                    p.name,
+                    p.output_tail(3)
+                )),
+                notes,
+            );
+        }
+    }
+    if requests == 0 {
+        return (Err("failed: no request completed".into()), notes);
+    }
+    if non_2xx * 2 > requests {
+        return (
+            Err(format!(
+                "failed: {non_2xx} of {requests} responses were not 2xx/3xx"
+            )),
+            notes,
+        );
+    }
+    if non_2xx > 0 {
+        notes.push(format!("{non_2xx} non-2xx of {requests}"));
+    }
+    if socket_errors > 0 {
+        notes.push(format!("{socket_errors} socket errors"));
+    }
+    (Ok(runs), notes)
+}
+
+/// The report's header lines: machine, core split, load, versions.
+fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
+    let o = &ctx.opts;
+    let version = |name: &str, p: &Option<PathBuf>| match p {
+        Some(p) => sys::first_line_of(p, &["-v"]).unwrap_or_else(|| format!("{name} unknown")),
+        None => format!("{name} not installed"),
+    };
+    let ringlb_rev = sys::first_line_of(
+        Path::new("git"),
+        &[
+            "-C",
+            &ctx.root.to_string_lossy(),
+            "describe",
+            "--always",
+            "--dirty",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into());
+    let what = match scenario {
+        "close" => "a new client connection per request (`Connection: close`)",
+        _ => "persistent client connections (keep-alive)",
+    };
+    vec![
+        format!(
+            "machine: {} CPUs (nproc), {}, Linux {}",
+            sys::nproc(),
+            sys::cpu_model(),
+            sys::kernel()
+        ),
+        format!(
+            "core split: proxy on CPUs {} ({} threads/workers), wrk on CPUs {}, backend on CPUs {}",
+            o.proxy_cpus,
+            ctx.proxy_cpus.len(),
+            o.load_cpus,
+            o.backend_cpus
+        ),
+        format!("backend: {}", ctx.backend_label),
+        format!(
+            "load: `wrk -t{} -c{} -d{}s`, {} runs per target (median), {} s warm-up; scenario {scenario}: {what}",
+            o.threads, o.connections, o.duration, o.runs, o.warmup
+        ),
+        format!(
+            "versions: {}; {}; {}; ringlb {}",
+            version("HAProxy", &ctx.haproxy),
+            version("nginx", &ctx.nginx),
+            sys::first_line_of(&ctx.wrk, &["-v"]).unwrap_or_else(|| "wrk unknown".into()),
+            ringlb_rev
+        ),
+        format!(
+            "command: `bench-harness {}`",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        ),
+    ]
+}
+
+/// Writes `perf/<scenario>-<date>.md` (with `-2`, `-3`... if taken).
+fn write_report(ctx: &Ctx, scenario: &str, date: &str, text: &str) -> Result<PathBuf> {
+    let dir = ctx
+        .opts
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| ctx.root.join("perf"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut path = dir.join(format!("{scenario}-{date}.md"));
+    let mut n = 2;
+    while path.exists() {
+        path = dir.join(format!("{scenario}-{date}-{n}.md"));
+        n += 1;
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}

@@ -1,1 +1,16 @@
-//! http
+//! `mode http`: one client connection's exchanges, request by request.
+//!
+//! Stages, in the order a request meets them (see `session.rs`): read and
+//! parse the head (`request.rs`), choose a server and connect or reuse an idle
+//! connection (`crate::server`), send the head and stream the body
+//! (`body.rs`), read and rewrite the response head (`response.rs`), stream the
+//! response body, then keep both connections or close them. Errors ringlb
+//! answers itself are in `error.rs`.
+
+pub mod body;
+pub mod error;
+pub mod header;
+pub mod io;
+pub mod request;
+pub mod response;
+pub mod session;

@@ -1,1 +1,6 @@
-//! server
+//! Reaching servers: connecting with `timeout connect` and `retries`, and the
+//! per-worker pool of idle server connections.
+
+pub mod connect;
+pub mod dispatch;
+pub mod pool;

@@ -1,1 +1,83 @@
-//! worker
+//! The workers: one pinned thread per core, each with its own monoio runtime.
+//!
+//! A worker owns its listeners (SO_REUSEPORT), its connections, buffers,
+//! balancers and idle server connections; nothing it touches per request is
+//! shared with another worker. It runs on the io_uring driver, or on the
+//! epoll ("legacy") driver where io_uring cannot be set up.
+
+pub mod accept;
+pub mod context;
+pub mod limit;
+pub mod listen;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use self::context::WorkerCtx;
+use self::listen::BoundListener;
+use crate::runtime::Shared;
+
+/// io_uring submission queue size per worker.
+const URING_ENTRIES: u32 = 4096;
+
+/// How many workers to run: `nbthread`, or one per core.
+pub fn count(nbthread: Option<usize>) -> usize {
+    nbthread.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Which I/O driver the workers will use, decided once for the process.
+pub fn uring_available() -> bool {
+    monoio::utils::detect_uring()
+}
+
+/// Starts the workers; each returns when it has soft-stopped.
+pub fn spawn(
+    shared: Arc<Shared>,
+    listeners: Vec<Vec<BoundListener>>,
+    global_maxconn: usize,
+    use_uring: bool,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let workers = listeners.len();
+    let mut handles = Vec::with_capacity(workers);
+    for (id, mine) in listeners.into_iter().enumerate() {
+        let shared = shared.clone();
+        let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
+        let h = std::thread::Builder::new()
+            .name(format!("ringlb-w{id}"))
+            .spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                let run = move || async move {
+                    let ctx = WorkerCtx::new(id, shared, global_maxconn, workers);
+                    accept::run(ctx, mine).await;
+                };
+                if use_uring {
+                    match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                        .with_entries(URING_ENTRIES)
+                        .enable_timer()
+                        .build()
+                    {
+                        Ok(mut rt) => return rt.block_on(run()),
+                        Err(e) => eprintln!(
+                            "[WARNING] worker {id}: cannot set up io_uring ({e}); using the epoll driver"
+                        ),
+                    }
+                }
+                match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                    .enable_timer()
+                    .build()
+                {
+                    Ok(mut rt) => rt.block_on(run()),
+                    Err(e) => eprintln!("[ALERT] worker {id}: cannot start a runtime: {e}"),
+                }
+            })?;
+        handles.push(h);
+    }
+    Ok(handles)
+}

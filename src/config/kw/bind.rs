@@ -1,0 +1,61 @@
+//! `bind <addr>[,<addr>...] [options]` and the address list on a 1.4 `listen`
+//! or `frontend` line.
+
+use crate::config::address::{Role, parse_address};
+use crate::config::model::Bind;
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::RawProxy;
+
+/// Bind options refused until built: ignoring them would change behaviour.
+const REFUSED: &[&str] = &[
+    "ssl", "crt", "crt-list", "ca-file", "crl-file", "verify", "alpn", "npn", "ciphers",
+    "ciphersuites", "ssl-min-ver", "ssl-max-ver", "strict-sni", "accept-proxy", "transparent",
+    "interface", "namespace", "uid", "gid", "user", "group", "mode", "level", "expose-fd",
+    "accept-netscaler-cip", "proto",
+];
+
+/// Harmless bind options: warned about and ignored.
+const IGNORED_FLAGS: &[&str] = &["v4v6", "v6only", "tfo", "defer-accept"];
+
+/// Harmless bind options with one argument: warned about and ignored.
+const IGNORED_WITH_ARG: &[&str] = &[
+    "name", "id", "backlog", "maxconn", "nice", "process", "thread", "mss", "tcp-ut",
+];
+
+/// `bind` in a `frontend` or `listen`.
+pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let list = args.next_string("an address: <ip>:<port>[,<ip>:<port>...]")?;
+    while let Some(opt) = args.next_opt() {
+        if REFUSED.contains(&opt.as_str()) {
+            return Err(format!("bind option '{opt}' is not supported yet"));
+        }
+        if IGNORED_WITH_ARG.contains(&opt.as_str()) {
+            args.set_label(format!("bind {opt}"));
+            args.next_string("an argument")?;
+        } else if !IGNORED_FLAGS.contains(&opt.as_str()) {
+            let known: Vec<&str> = REFUSED
+                .iter()
+                .chain(IGNORED_FLAGS)
+                .chain(IGNORED_WITH_ARG)
+                .copied()
+                .collect();
+            return Err(format!(
+                "unknown bind option '{opt}'{}",
+                super::did_you_mean(&opt, &known)
+            ));
+        }
+        cx.warn(format!("bind option '{opt}' is not supported by ringlb and is ignored"));
+    }
+    add_addresses(cx, p, &list, "bind");
+    Ok(())
+}
+
+/// Adds each comma-separated address as a bind, reporting every bad one under `label`.
+pub fn add_addresses(cx: &mut Ctx<'_>, p: &mut RawProxy, list: &str, label: &str) {
+    for addr in list.split(',') {
+        match parse_address(addr, Role::Bind) {
+            Ok(address) => p.binds.push(Bind { address, origin: cx.origin.clone() }),
+            Err(e) => cx.error(format!("'{label}': {e}")),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Keywords of the `global` section (process settings). `log`,
+//! `log-send-hostname` and `stats` live in their own families.
+
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::{Ident, RawGlobal};
+
+/// Every keyword `global` understands (for suggestions and misplacement hints).
+pub const KEYWORDS: &[&str] = &[
+    "daemon",
+    "maxconn",
+    "nbthread",
+    "pidfile",
+    "uid",
+    "gid",
+    "user",
+    "group",
+    "node",
+    "log",
+    "log-send-hostname",
+    "stats",
+];
+
+/// HAProxy globals operators commonly carry: accepted, warned about, ignored.
+pub const IGNORED: &[&str] = &[
+    "chroot",
+    "ulimit-n",
+    "quiet",
+    "debug",
+    "spread-checks",
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "tune.http.maxhdr",
+    "tune.ssl.default-dh-param",
+    "nbproc",
+    "cpu-map",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-options",
+    "ca-base",
+    "crt-base",
+    "master-worker",
+    "hard-stop-after",
+    "description",
+    "log-tag",
+    "maxsslconn",
+    "maxconnrate",
+    "maxsessrate",
+];
+
+/// `daemon`.
+pub fn daemon(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    args.finish()?;
+    g.daemon = true;
+    Ok(())
+}
+
+/// `maxconn <n>` (n > 0).
+pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(1, u32::MAX)?;
+    args.finish()?;
+    g.maxconn = Some(n);
+    Ok(())
+}
+
+/// `nbthread <n>`: number of pinned workers.
+pub fn nbthread(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    // HAProxy's own ceiling on threads.
+    let n = args.next_int(1, 4096)?;
+    args.finish()?;
+    g.nbthread = Some(n as usize);
+    Ok(())
+}
+
+/// `pidfile <path>`.
+pub fn pidfile(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let path = args.next_string("a file path")?;
+    args.finish()?;
+    g.pidfile = Some(path.into());
+    Ok(())
+}
+
+/// `uid <n>` / `gid <n>`.
+pub fn id(_cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(0, u32::MAX)?;
+    args.finish()?;
+    let slot = if args.keyword() == "uid" { &mut g.user } else { &mut g.group };
+    *slot = Some(Ident::Id(n));
+    Ok(())
+}
+
+/// `user <name>` / `group <name>`: resolved to ids when the configuration is validated.
+pub fn name(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let what = if args.keyword() == "user" { "a user name" } else { "a group name" };
+    let name = args.next_string(what)?;
+    args.finish()?;
+    let slot = if args.keyword() == "user" { &mut g.user } else { &mut g.group };
+    *slot = Some(Ident::Name(name, cx.origin.clone()));
+    Ok(())
+}
+
+/// `node <name>`.
+pub fn node(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let name = args.next_string("a node name")?;
+    args.finish()?;
+    g.node = Some(name);
+    Ok(())
+}
+
+/// A global from [`IGNORED`]: its arguments are not checked.
+pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
+    cx.warn(format!(
+        "'{}' is not supported by ringlb and is ignored",
+        args.keyword()
+    ));
+    args.rest();
+    Ok(())
+}

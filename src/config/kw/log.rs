@@ -1,0 +1,136 @@
+//! Logging keywords: `log` (global and proxies), `no log`, `log-send-hostname`.
+//! The targets are stored for the logging issue; sending is pending.
+
+use super::pending::{self, Pending};
+use crate::config::address::{Role, parse_address};
+use crate::config::model::{Address, LogTarget};
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::{RawGlobal, RawProxy};
+
+/// Syslog facilities HAProxy knows.
+const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+
+/// Syslog levels, most to least severe.
+const LEVELS: &[&str] = &[
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+/// HAProxy 1.4 keeps at most two log targets per section.
+const MAX_LOGS_PER_SECTION: usize = 2;
+
+/// `log ...` in `global`.
+pub fn global_log(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    if args.peek() == Some("global") {
+        return Err("'log global' is only valid in a proxy section (it uses the 'global' targets)".into());
+    }
+    if g.logs.len() >= MAX_LOGS_PER_SECTION {
+        return Err(too_many());
+    }
+    let target = syslog_target(args)?;
+    g.logs.push(target);
+    pending::warn(cx, "log", Pending::Logging);
+    Ok(())
+}
+
+/// `log global` or `log ...` in a proxy section.
+pub fn proxy_log(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    if p.log_lines_here >= MAX_LOGS_PER_SECTION {
+        return Err(too_many());
+    }
+    let target = if args.peek() == Some("global") {
+        args.next_opt();
+        args.finish()?;
+        LogTarget::Global
+    } else {
+        syslog_target(args)?
+    };
+    // Targets add to those inherited from `defaults`; `no log` clears them.
+    p.log.targets.push(target);
+    p.log_lines_here += 1;
+    pending::warn(cx, "log", Pending::Logging);
+    Ok(())
+}
+
+/// `no log`: drop every target, inherited ones included.
+pub fn no_log(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    args.finish()?;
+    p.log.targets.clear();
+    Ok(())
+}
+
+/// `log-send-hostname [<name>]`.
+pub fn send_hostname(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let name = args.next_opt();
+    args.finish()?;
+    g.log_send_hostname = Some(name);
+    pending::warn(cx, "log-send-hostname", Pending::Logging);
+    Ok(())
+}
+
+/// The message for a third `log` line.
+fn too_many() -> String {
+    format!(
+        "'log': too many log targets in this section (at most {MAX_LOGS_PER_SECTION}, as HAProxy)"
+    )
+}
+
+/// `<addr> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`.
+fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
+    let raw = args.next_string("an address (ip[:port], /path, stdout or stderr) or 'global'")?;
+    let address = match raw.as_str() {
+        "stdout" | "stderr" => raw.clone(),
+        _ => match parse_address(&raw, Role::Log).map_err(|e| format!("'log': {e}"))? {
+            Address::Inet(sa) => sa.to_string(),
+            Address::Unix(path) => format!("unix@{}", path.display()),
+            Address::Fd(fd) => format!("fd@{fd}"),
+        },
+    };
+    let mut len = None;
+    loop {
+        match args.peek() {
+            Some("len") => {
+                args.next_opt();
+                args.set_label("log len");
+                len = Some(args.next_int(80, 65535)? as usize);
+            }
+            Some("format") => {
+                args.next_opt();
+                args.set_label("log format");
+                let f = args.next_string("a log format (rfc3164, rfc5424, short, raw, ...)")?;
+                // Only HAProxy's default is built; say so rather than pretend.
+                if f != "rfc3164" {
+                    return Err(format!("'log format {f}' is not supported by ringlb yet"));
+                }
+            }
+            _ => break,
+        }
+    }
+    args.set_label("log");
+    let facility = args.next_string("a syslog facility (local0 ... local7, daemon, ...)")?;
+    if !FACILITIES.contains(&facility.as_str()) {
+        return Err(format!(
+            "'log' expects a syslog facility, got '{facility}'{}",
+            super::did_you_mean(&facility, FACILITIES)
+        ));
+    }
+    let level = args.next_opt().map(check_level).transpose()?;
+    let minlevel = args.next_opt().map(check_level).transpose()?;
+    args.finish()?;
+    Ok(LogTarget::Syslog { address, len, facility, level, minlevel })
+}
+
+/// A syslog level name.
+fn check_level(level: String) -> Result<String, String> {
+    if LEVELS.contains(&level.as_str()) {
+        Ok(level)
+    } else {
+        Err(format!(
+            "'log' expects a level ({}), got '{level}'",
+            LEVELS.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,274 @@
+//! Keywords: the one `match` from keyword to the file that handles it, which
+//! section allows which keyword (HAProxy's capability matrix), and the
+//! "unknown keyword ...; did you mean ...?" message.
+//!
+//! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
+//! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords), and
+//! `pending` (the single place that warns about recognised, not yet built features).
+
+pub mod balance;
+pub mod bind;
+pub mod cookie;
+pub mod global;
+pub mod log;
+pub mod option;
+pub mod pending;
+pub mod proxy;
+pub mod server;
+pub mod stats;
+pub mod timeout;
+
+use super::parse::{Args, Ctx};
+use super::raw::{RawGlobal, RawProxy, SectionKind};
+
+/// The section a keyword line writes into.
+pub enum Target<'a> {
+    /// The `global` section.
+    Global(&'a mut RawGlobal),
+    /// A `defaults`, `listen`, `frontend` or `backend` section.
+    Proxy(&'a mut RawProxy),
+}
+
+/// Allowed in `defaults`.
+pub const D: u8 = 1;
+/// Allowed in `frontend`.
+pub const F: u8 = 2;
+/// Allowed in `listen`.
+pub const L: u8 = 4;
+/// Allowed in `backend`.
+pub const B: u8 = 8;
+/// Allowed in every proxy section.
+pub const ALL: u8 = D | F | L | B;
+/// Frontend-side keyword (defaults, frontend, listen).
+pub const FE: u8 = D | F | L;
+/// Backend-side keyword (defaults, listen, backend).
+pub const BE: u8 = D | L | B;
+
+/// How a keyword misplaced between frontend and backend is judged.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Misplaced {
+    /// Ignored with HAProxy's warning ("... has no backend capability").
+    Warn,
+    /// Refused: the keyword defines the proxy's structure (`bind`, `server`, ...).
+    Error,
+}
+
+/// Proxy keywords: name, sections allowed, judgement when misplaced.
+const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
+    ("mode", ALL, Misplaced::Warn),
+    ("log", ALL, Misplaced::Warn),
+    ("no", ALL, Misplaced::Warn),
+    ("maxconn", FE, Misplaced::Warn),
+    ("fullconn", BE, Misplaced::Warn),
+    ("bind", F | L, Misplaced::Error),
+    ("default_backend", FE, Misplaced::Error),
+    ("use_backend", F | L, Misplaced::Error),
+    ("timeout", ALL, Misplaced::Warn),
+    ("contimeout", BE, Misplaced::Warn),
+    ("clitimeout", FE, Misplaced::Warn),
+    ("srvtimeout", BE, Misplaced::Warn),
+    ("retries", BE, Misplaced::Warn),
+    ("redispatch", BE, Misplaced::Warn),
+    ("option", ALL, Misplaced::Warn),
+    ("balance", BE, Misplaced::Warn),
+    ("hash-type", BE, Misplaced::Warn),
+    ("cookie", BE, Misplaced::Warn),
+    ("stats", ALL, Misplaced::Warn),
+    ("server", L | B, Misplaced::Error),
+    ("default-server", BE, Misplaced::Error),
+    ("errorfile", ALL, Misplaced::Warn),
+    ("errorloc", ALL, Misplaced::Warn),
+    ("errorloc302", ALL, Misplaced::Warn),
+    ("errorloc303", ALL, Misplaced::Warn),
+];
+
+/// Dispatches one keyword line to its handler. An `Err` is the line's error.
+pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    match target {
+        Target::Global(g) => match kw.as_str() {
+            "daemon" => global::daemon(g, args),
+            "maxconn" => global::maxconn(g, args),
+            "nbthread" => global::nbthread(g, args),
+            "pidfile" => global::pidfile(g, args),
+            "uid" | "gid" => global::id(cx, g, args),
+            "user" | "group" => global::name(cx, g, args),
+            "node" => global::node(g, args),
+            "log" => log::global_log(cx, g, args),
+            "log-send-hostname" => log::send_hostname(cx, g, args),
+            "stats" => stats::global(cx, g, args),
+            k if global::IGNORED.contains(&k) => global::ignored(cx, args),
+            _ => Err(unknown(&kw, SectionKind::Global)),
+        },
+        Target::Proxy(p) => {
+            if !allowed_here(cx, p, &kw)? {
+                return Ok(());
+            }
+            match kw.as_str() {
+                "mode" => proxy::mode(p, args),
+                "log" => log::proxy_log(cx, p, args),
+                "no" => option::no(cx, p, args),
+                "maxconn" => proxy::maxconn(p, args),
+                "fullconn" => proxy::fullconn(p, args),
+                "bind" => bind::bind(cx, p, args),
+                "default_backend" => proxy::default_backend(cx, p, args),
+                "use_backend" => proxy::use_backend(cx, args),
+                "timeout" => timeout::timeout(cx, p, args),
+                "contimeout" | "clitimeout" | "srvtimeout" => timeout::legacy(cx, p, args),
+                "retries" => proxy::retries(p, args),
+                "redispatch" => option::legacy_redispatch(cx, p, args),
+                "option" => option::option(cx, p, args),
+                "balance" => balance::balance(cx, p, args),
+                "hash-type" => balance::hash_type(cx, p, args),
+                "cookie" => cookie::cookie(cx, p, args),
+                "stats" => stats::proxy(cx, p, args),
+                "server" => server::server(cx, p, args),
+                "default-server" => server::default_server(cx, p, args),
+                "errorfile" | "errorloc" | "errorloc302" | "errorloc303" => proxy::errorfile(cx, args),
+                k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
+                k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
+                _ => Err(unknown(&kw, p.kind)),
+            }
+        }
+    }
+}
+
+/// Checks the keyword against the capability table; `Ok(false)` means warned and ignored.
+fn allowed_here(cx: &mut Ctx<'_>, p: &RawProxy, kw: &str) -> Result<bool, String> {
+    match PROXY_KEYWORDS.iter().find(|(name, ..)| *name == kw) {
+        Some(&(_, caps, misplaced)) => check_caps(cx, p, kw, caps, misplaced),
+        None => Ok(true),
+    }
+}
+
+/// Whether a (sub-)keyword labelled `label` may stand in this proxy section.
+///
+/// Wrong section: an error in `defaults` or for structural keywords, otherwise
+/// HAProxy's warning and the line is ignored (`Ok(false)`).
+pub fn check_caps(
+    cx: &mut Ctx<'_>,
+    p: &RawProxy,
+    label: &str,
+    caps: u8,
+    misplaced: Misplaced,
+) -> Result<bool, String> {
+    let bit = match p.kind {
+        SectionKind::Defaults => D,
+        SectionKind::Frontend => F,
+        SectionKind::Listen => L,
+        SectionKind::Backend => B,
+        SectionKind::Global => 0,
+    };
+    if caps & bit != 0 {
+        return Ok(true);
+    }
+    if p.kind == SectionKind::Defaults || misplaced == Misplaced::Error {
+        return Err(format!("'{label}' not allowed in '{}' section", p.kind.name()));
+    }
+    let missing = if p.kind == SectionKind::Frontend { "backend" } else { "frontend" };
+    let hint = if label == "maxconn" { " Maybe you want 'fullconn' instead?" } else { "" };
+    cx.warn(format!(
+        "'{label}' ignored because {} has no {missing} capability.{hint}",
+        p.label()
+    ));
+    Ok(false)
+}
+
+/// "unknown keyword", or "not allowed" when the keyword belongs to the other kind of section.
+fn unknown(kw: &str, section: SectionKind) -> String {
+    let in_global = section == SectionKind::Global;
+    let other_side = if in_global {
+        PROXY_KEYWORDS.iter().any(|(k, ..)| *k == kw)
+            || proxy::IGNORED.contains(&kw)
+            || proxy::UNSUPPORTED.contains(&kw)
+    } else {
+        global::KEYWORDS.contains(&kw) || global::IGNORED.contains(&kw)
+    };
+    if other_side {
+        let home = if in_global { "a proxy section" } else { "the 'global' section" };
+        return format!(
+            "'{kw}' not allowed in '{}' section (it belongs in {home})",
+            section.name()
+        );
+    }
+    let candidates: Vec<&str> = if in_global {
+        global::KEYWORDS.iter().chain(global::IGNORED).copied().collect()
+    } else {
+        PROXY_KEYWORDS
+            .iter()
+            .map(|(k, ..)| *k)
+            .chain(proxy::IGNORED.iter().copied())
+            .chain(proxy::UNSUPPORTED.iter().copied())
+            .collect()
+    };
+    format!(
+        "unknown keyword '{kw}' in '{}' section{}",
+        section.name(),
+        did_you_mean(kw, &candidates)
+    )
+}
+
+/// `"; did you mean 'balance'?"` when a candidate is a small edit away, else `""`.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    let best = candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2 && *d < c.len().min(word.len()).max(1))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) => format!("; did you mean '{c}'?"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("balanse", "balance"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("server", "server"), 0);
+        assert_eq!(edit_distance("sever", "server"), 1);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("balanse", &["balance", "bind"]), "; did you mean 'balance'?");
+        assert_eq!(did_you_mean("zzzzzz", &["balance", "bind"]), "");
+        assert_eq!(did_you_mean("ab", &["xy"]), "");
+    }
+
+    #[test]
+    fn unknown_messages() {
+        assert_eq!(
+            unknown("balanse", SectionKind::Listen),
+            "unknown keyword 'balanse' in 'listen' section; did you mean 'balance'?"
+        );
+        assert_eq!(
+            unknown("daemon", SectionKind::Backend),
+            "'daemon' not allowed in 'backend' section (it belongs in the 'global' section)"
+        );
+        assert_eq!(
+            unknown("server", SectionKind::Global),
+            "'server' not allowed in 'global' section (it belongs in a proxy section)"
+        );
+        assert_eq!(unknown("frobnicate", SectionKind::Global), "unknown keyword 'frobnicate' in 'global' section");
+    }
+}

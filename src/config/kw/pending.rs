@@ -1,0 +1,67 @@
+//! The one place that warns about keywords ringlb recognises and stores but
+//! whose behaviour a later issue builds. When a feature lands, delete its
+//! variant here and the compiler points at every call site to remove.
+
+use crate::config::parse::Ctx;
+
+/// A recognised feature whose runtime behaviour is not built yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending<'a> {
+    /// Sending log lines to syslog.
+    Logging,
+    /// The stats page and the stats socket.
+    Stats,
+    /// Cookie-based stickiness and `option persist`.
+    Stickiness,
+    /// Health checks.
+    HealthChecks,
+    /// A balancing algorithm other than roundrobin (its name).
+    Balance(&'a str),
+    /// `hash-type`.
+    HashType,
+    /// `use_backend` rules.
+    UseBackend,
+    /// `timeout queue` (there is no queue).
+    TimeoutQueue,
+    /// Per-server `maxconn`.
+    ServerMaxconn,
+    /// `backup` servers.
+    ServerBackup,
+}
+
+/// Warns once for one occurrence of `keyword` (as written, e.g. `option httplog`).
+pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending<'_>) {
+    let message = match feature {
+        Pending::Logging => {
+            format!("'{keyword}': logging to syslog is not implemented yet; lines are not sent")
+        }
+        Pending::Stats => format!(
+            "'{keyword}': the stats page and stats socket are not implemented yet; nothing is served"
+        ),
+        Pending::Stickiness => format!(
+            "'{keyword}': cookie stickiness is not implemented yet; requests are balanced without it"
+        ),
+        Pending::HealthChecks => format!(
+            "'{keyword}': health checks are not implemented yet; servers are always considered UP"
+        ),
+        Pending::Balance(algo) => {
+            format!("balance '{algo}' is not implemented yet; using roundrobin")
+        }
+        Pending::HashType => {
+            format!("'{keyword}' is not implemented yet; it has no effect")
+        }
+        Pending::UseBackend => format!(
+            "'{keyword}' is not implemented yet; requests go to the 'default_backend'"
+        ),
+        Pending::TimeoutQueue => {
+            format!("'{keyword}' is not implemented yet; there is no server queue")
+        }
+        Pending::ServerMaxconn => format!(
+            "server '{keyword}' is not implemented yet; connections to the server are not limited"
+        ),
+        Pending::ServerBackup => format!(
+            "server '{keyword}' is not implemented yet; the server is balanced like an active one"
+        ),
+    };
+    cx.warn(message);
+}

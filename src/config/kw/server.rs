@@ -1,0 +1,128 @@
+//! `server <name> <addr> [options]` and `default-server [options]`, whose
+//! options every later `server` of the proxy starts from.
+
+use std::net::IpAddr;
+
+use super::pending::{self, Pending};
+use crate::config::address::{Role, parse_address};
+use crate::config::parse::{Args, Ctx, parse_duration_for};
+use crate::config::raw::{RawProxy, RawServer, ServerOpts};
+
+/// Server options refused until built: ignoring them would change behaviour.
+const REFUSED: &[&str] = &[
+    "ssl", "check-ssl", "verify", "sni", "alpn", "ca-file", "crt", "send-proxy", "send-proxy-v2",
+    "track", "redir", "resolvers", "init-addr", "source", "namespace", "proto",
+];
+
+/// Harmless options with one argument: warned about and ignored.
+const IGNORED_WITH_ARG: &[&str] = &[
+    "maxqueue", "minconn", "slowstart", "id", "observe", "error-limit", "on-error",
+    "on-marked-down", "on-marked-up", "agent-inter", "agent-port",
+];
+
+/// Harmless flags: warned about and ignored.
+const IGNORED_FLAGS: &[&str] = &["non-stick", "agent-check", "no-agent-check"];
+
+/// Options this file understands, for suggestions.
+const KNOWN: &[&str] = &[
+    "weight", "cookie", "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall",
+    "port", "addr", "backup", "no-backup", "maxconn", "disabled", "enabled",
+];
+
+/// `server <name> <addr> [options]`.
+pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let name = args.next_string("<name> <address>:<port> [options]")?;
+    let addr = args.next_string("<name> <address>:<port> [options]")?;
+    let address = parse_address(&addr, Role::Server).map_err(|e| format!("server '{name}': {e}"))?;
+    let mut opts = p.default_server.clone();
+    parse_opts(cx, &mut opts, args, false)?;
+    p.servers.push(RawServer { name, address, opts, origin: cx.origin.clone() });
+    Ok(())
+}
+
+/// `default-server [options]`: updates the template for later servers.
+pub fn default_server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let mut opts = p.default_server.clone();
+    parse_opts(cx, &mut opts, args, true)?;
+    p.default_server = opts;
+    Ok(())
+}
+
+/// Parses options into `opts`; on error the caller drops the whole line.
+fn parse_opts(cx: &mut Ctx<'_>, opts: &mut ServerOpts, args: &mut Args, is_default: bool) -> Result<(), String> {
+    let line_kw = if is_default { "default-server" } else { "server" };
+    while let Some(opt) = args.next_opt() {
+        args.set_label(opt.as_str());
+        match opt.as_str() {
+            "weight" => opts.weight = Some(args.next_int(0, 256)?),
+            "cookie" if is_default => {
+                return Err("'cookie' is not allowed on 'default-server' (each server needs its own value)".into());
+            }
+            "cookie" => {
+                opts.cookie = Some(args.next_string("a cookie value")?);
+                pending::warn(cx, "cookie", Pending::Stickiness);
+            }
+            "check" => {
+                opts.check = true;
+                pending::warn(cx, "check", Pending::HealthChecks);
+            }
+            "no-check" => opts.check = false,
+            "inter" | "fastinter" | "downinter" => {
+                let t = args.next_string("a positive duration")?;
+                let d = parse_duration_for(&opt, &t)?;
+                if d.is_zero() {
+                    return Err(format!("'{opt}' expects a positive duration, got '{t}'"));
+                }
+                let slot = match opt.as_str() {
+                    "inter" => &mut opts.inter,
+                    "fastinter" => &mut opts.fastinter,
+                    _ => &mut opts.downinter,
+                };
+                *slot = Some(d);
+            }
+            "rise" => opts.rise = Some(args.next_int(1, u32::MAX)?),
+            "fall" => opts.fall = Some(args.next_int(1, u32::MAX)?),
+            "port" => opts.port = Some(args.next_int(1, 65535)? as u16),
+            "addr" => {
+                let a = args.next_string("an IP address")?;
+                let ip = a
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("'addr' expects an IP address, got '{a}'"))?;
+                opts.addr = Some(ip);
+            }
+            "backup" => {
+                opts.backup = true;
+                pending::warn(cx, "backup", Pending::ServerBackup);
+            }
+            "no-backup" => opts.backup = false,
+            "maxconn" => {
+                let n = args.next_int(0, u32::MAX)?;
+                // 0 means "no limit", as HAProxy.
+                opts.maxconn = (n > 0).then_some(n);
+                if n > 0 {
+                    pending::warn(cx, "maxconn", Pending::ServerMaxconn);
+                }
+            }
+            "disabled" => opts.disabled = true,
+            "enabled" => opts.disabled = false,
+            o if REFUSED.contains(&o) => {
+                return Err(format!("{line_kw} option '{o}' is not supported yet"));
+            }
+            o if IGNORED_WITH_ARG.contains(&o) || IGNORED_FLAGS.contains(&o) => {
+                if IGNORED_WITH_ARG.contains(&o) {
+                    args.next_string("an argument")?;
+                }
+                cx.warn(format!("{line_kw} option '{o}' is not supported by ringlb and is ignored"));
+            }
+            o => {
+                let all: Vec<&str> =
+                    KNOWN.iter().chain(REFUSED).chain(IGNORED_WITH_ARG).chain(IGNORED_FLAGS).copied().collect();
+                return Err(format!(
+                    "unknown {line_kw} option '{o}'{}",
+                    super::did_you_mean(o, &all)
+                ));
+            }
+        }
+    }
+    Ok(())
+}

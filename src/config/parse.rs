@@ -1,0 +1,366 @@
+//! Parser: words of each line → sections with file:line → raw structs.
+//!
+//! Owns the section state machine (`global`, `defaults`, `listen`, `frontend`,
+//! `backend`), the [`Args`] cursor keyword handlers read their arguments with,
+//! and [`Diag`]/[`Ctx`], which collect every error and warning with its origin
+//! so that loading reports all problems at once, like `haproxy -c`.
+
+use std::time::Duration;
+
+use super::kw::{self, Target};
+use super::lex::{self, EnvLookup};
+use super::model::{Origin, Warning};
+use super::raw::{RawGlobal, RawProxy, SectionKind};
+use super::duration;
+
+/// Every error and warning found, in the order found (sorted when loading ends).
+#[derive(Debug, Default)]
+pub struct Diag {
+    /// Fatal problems: loading fails when any is present.
+    pub errors: Vec<(Origin, String)>,
+    /// Problems the operator should see; loading goes on.
+    pub warnings: Vec<Warning>,
+}
+
+impl Diag {
+    /// Records an error at `origin`.
+    pub fn error_at(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.errors.push((origin.clone(), message.into()));
+    }
+
+    /// Records a warning at `origin`.
+    pub fn warn_at(&mut self, origin: &Origin, message: impl Into<String>) {
+        self.warnings.push(Warning { origin: origin.clone(), message: message.into() });
+    }
+}
+
+/// What a keyword handler sees besides its arguments: where it stands and the diagnostics.
+pub struct Ctx<'d> {
+    /// The line being parsed.
+    pub origin: Origin,
+    /// Where errors and warnings go.
+    pub diag: &'d mut Diag,
+}
+
+impl Ctx<'_> {
+    /// Warns about the current line.
+    pub fn warn(&mut self, message: impl Into<String>) {
+        self.diag.warn_at(&self.origin, message);
+    }
+
+    /// Records an error on the current line (for errors beyond the one a handler returns).
+    pub fn error(&mut self, message: impl Into<String>) {
+        self.diag.error_at(&self.origin, message);
+    }
+}
+
+/// A cursor over one line's arguments, like mini-redis's `Parse`.
+///
+/// `label` names the keyword in messages (`'timeout client' expects ...`); handlers
+/// narrow it as they descend into sub-keywords.
+#[derive(Debug)]
+pub struct Args {
+    words: Vec<String>,
+    pos: usize,
+    label: String,
+}
+
+impl Args {
+    /// Wraps a line's words; the first word is the keyword.
+    pub fn new(words: Vec<String>) -> Self {
+        let label = words.first().cloned().unwrap_or_default();
+        Args { words, pos: 1, label }
+    }
+
+    /// The keyword (first word of the line).
+    pub fn keyword(&self) -> &str {
+        self.words.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// How messages name the keyword now.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Renames the keyword in messages (e.g. `timeout` → `timeout client`).
+    pub fn set_label(&mut self, label: impl Into<String>) {
+        self.label = label.into();
+    }
+
+    /// The next argument without consuming it.
+    pub fn peek(&self) -> Option<&str> {
+        self.words.get(self.pos).map(String::as_str)
+    }
+
+    /// Consumes the next argument if there is one.
+    pub fn next_opt(&mut self) -> Option<String> {
+        let w = self.words.get(self.pos).cloned();
+        if w.is_some() {
+            self.pos += 1;
+        }
+        w
+    }
+
+    /// Consumes the next argument, or says `'<label>' expects <what>`.
+    pub fn next_string(&mut self, what: &str) -> Result<String, String> {
+        self.next_opt()
+            .ok_or_else(|| format!("'{}' expects {what}", self.label))
+    }
+
+    /// Consumes an integer in `min..=max`.
+    pub fn next_int(&mut self, min: u32, max: u32) -> Result<u32, String> {
+        let what = int_expectation(min, max);
+        let s = self.next_string(&what)?;
+        parse_int(&self.label, &s, min, max)
+    }
+
+    /// Consumes a duration (`1000`, `5s`, ...).
+    pub fn next_duration(&mut self) -> Result<Duration, String> {
+        let s = self.next_string(duration::EXPECTED)?;
+        parse_duration_for(&self.label, &s)
+    }
+
+    /// Consumes and returns every remaining argument.
+    pub fn rest(&mut self) -> Vec<String> {
+        let rest = self.words.get(self.pos..).map(<[String]>::to_vec).unwrap_or_default();
+        self.pos = self.words.len();
+        rest
+    }
+
+    /// Whether every argument was consumed.
+    pub fn is_done(&self) -> bool {
+        self.pos >= self.words.len()
+    }
+
+    /// Errors if arguments remain: `'<label>' has an unexpected argument 'x'`.
+    pub fn finish(&self) -> Result<(), String> {
+        match self.peek() {
+            None => Ok(()),
+            Some(extra) => Err(format!(
+                "'{}' has an unexpected argument '{extra}'",
+                self.label
+            )),
+        }
+    }
+}
+
+/// How an integer range is described in messages.
+pub fn int_expectation(min: u32, max: u32) -> String {
+    match (min, max) {
+        (0, u32::MAX) => "a non-negative integer".into(),
+        (1, u32::MAX) => "a positive integer".into(),
+        _ => format!("an integer between {min} and {max}"),
+    }
+}
+
+/// Parses an integer in `min..=max`: `'weight' expects an integer between 0 and 256, got 'abc'`.
+pub fn parse_int(label: &str, s: &str, min: u32, max: u32) -> Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            format!("'{label}' expects {}, got '{s}'", int_expectation(min, max))
+        })
+}
+
+/// Parses a duration, naming the keyword in the error.
+pub fn parse_duration_for(label: &str, s: &str) -> Result<Duration, String> {
+    duration::parse_duration(s).map_err(|e| format!("'{label}': {e}"))
+}
+
+/// Sections HAProxy has and ringlb skips (with one warning for the section).
+const SKIPPED_SECTIONS: &[&str] = &[
+    "userlist",
+    "peers",
+    "resolvers",
+    "mailers",
+    "program",
+    "http-errors",
+    "cache",
+    "ring",
+    "namespace_list",
+];
+
+/// The section lines are currently going to.
+enum Current {
+    /// Before the first section.
+    Outside,
+    /// Inside `global`.
+    Global,
+    /// Inside `defaults`, `listen`, `frontend` or `backend`.
+    Proxy(Box<RawProxy>),
+    /// Inside a section that is skipped, or whose header was invalid.
+    Skipped,
+}
+
+/// Everything parsed, ready for validation.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The `global` sections, merged.
+    pub global: RawGlobal,
+    /// `listen`, `frontend` and `backend` sections in file order.
+    pub proxies: Vec<RawProxy>,
+}
+
+/// Parses the sources in order, as one concatenated configuration.
+pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Diag) -> Parsed {
+    let mut p = Parser {
+        global: RawGlobal::default(),
+        proxies: Vec::new(),
+        defaults: RawProxy::new_defaults(String::new(), Origin::default()),
+        current: Current::Outside,
+    };
+    for (file, text) in sources {
+        for (n, line) in text.lines().enumerate() {
+            let origin = Origin { file: (*file).to_string(), line: n + 1 };
+            let mut cx = Ctx { origin, diag: &mut *diag };
+            match lex::split_line(line, env) {
+                Ok(words) if words.is_empty() => {}
+                Ok(words) => p.line(&mut cx, Args::new(words)),
+                Err(e) => cx.error(e),
+            }
+        }
+    }
+    p.flush();
+    Parsed { global: p.global, proxies: p.proxies }
+}
+
+/// The section state machine.
+struct Parser {
+    global: RawGlobal,
+    proxies: Vec<RawProxy>,
+    /// The `defaults` in force for the next proxy.
+    defaults: RawProxy,
+    current: Current,
+}
+
+impl Parser {
+    /// Handles one non-empty line: a section header or a keyword.
+    fn line(&mut self, cx: &mut Ctx<'_>, mut args: Args) {
+        let kind = match args.keyword() {
+            "global" => Some(SectionKind::Global),
+            "defaults" => Some(SectionKind::Defaults),
+            "listen" => Some(SectionKind::Listen),
+            "frontend" => Some(SectionKind::Frontend),
+            "backend" => Some(SectionKind::Backend),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.flush();
+            self.current = match self.header(cx, kind, &mut args) {
+                Ok(c) => c,
+                Err(e) => {
+                    cx.error(e);
+                    Current::Skipped
+                }
+            };
+            return;
+        }
+        if SKIPPED_SECTIONS.contains(&args.keyword()) {
+            self.flush();
+            cx.warn(format!(
+                "section '{}' is not supported by ringlb; its content is ignored",
+                args.keyword()
+            ));
+            self.current = Current::Skipped;
+            return;
+        }
+        let result = match &mut self.current {
+            Current::Outside => Err(format!("unknown keyword '{}' out of section", args.keyword())),
+            Current::Skipped => Ok(()),
+            Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
+            Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
+        };
+        if let Err(e) = result {
+            cx.error(e);
+        }
+    }
+
+    /// Parses a section line and opens the section.
+    fn header(&mut self, cx: &mut Ctx<'_>, kind: SectionKind, args: &mut Args) -> Result<Current, String> {
+        if kind == SectionKind::Global {
+            args.finish()?;
+            return Ok(Current::Global);
+        }
+        if kind == SectionKind::Defaults {
+            let name = args.next_opt().unwrap_or_default();
+            args.finish()?;
+            // A new `defaults` starts from scratch: it replaces the previous one.
+            return Ok(Current::Proxy(Box::new(RawProxy::new_defaults(name, cx.origin.clone()))));
+        }
+        let name = args.next_string("a proxy name")?;
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+        {
+            return Err(format!("invalid character '{bad}' in {} name '{name}'", kind.name()));
+        }
+        let mut proxy = RawProxy::from_defaults(&self.defaults, kind, name, cx.origin.clone());
+        if let Some(addrs) = args.next_opt() {
+            if kind == SectionKind::Backend {
+                return Err(format!(
+                    "'backend' has an unexpected argument '{addrs}' (a backend does not listen)"
+                ));
+            }
+            args.finish()?;
+            cx.warn(format!(
+                "the address on the '{}' line is deprecated since HAProxy 1.6; use 'bind <addr>'",
+                kind.name()
+            ));
+            // The section stays open even if an address is bad: report and go on.
+            kw::bind::add_addresses(cx, &mut proxy, &addrs, kind.name());
+        }
+        Ok(Current::Proxy(Box::new(proxy)))
+    }
+
+    /// Closes the current section.
+    fn flush(&mut self) {
+        if let Current::Proxy(p) = std::mem::replace(&mut self.current, Current::Outside) {
+            if p.kind == SectionKind::Defaults {
+                self.defaults = *p;
+            } else {
+                self.proxies.push(*p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_cursor() {
+        let mut a = Args::new(vec!["server".into(), "a".into(), "12".into(), "5s".into()]);
+        assert_eq!(a.keyword(), "server");
+        assert_eq!(a.next_string("a name"), Ok("a".into()));
+        assert_eq!(a.next_int(0, 256), Ok(12));
+        assert_eq!(a.next_duration(), Ok(Duration::from_secs(5)));
+        assert!(a.is_done());
+        assert_eq!(a.finish(), Ok(()));
+        assert_eq!(a.next_string("a value"), Err("'server' expects a value".into()));
+    }
+
+    #[test]
+    fn int_messages() {
+        assert_eq!(
+            parse_int("weight", "abc", 0, 256),
+            Err("'weight' expects an integer between 0 and 256, got 'abc'".into())
+        );
+        assert_eq!(
+            parse_int("maxconn", "0", 1, u32::MAX),
+            Err("'maxconn' expects a positive integer, got '0'".into())
+        );
+        assert_eq!(
+            parse_int("retries", "-1", 0, u32::MAX),
+            Err("'retries' expects a non-negative integer, got '-1'".into())
+        );
+    }
+
+    #[test]
+    fn finish_names_the_extra_argument() {
+        let mut a = Args::new(vec!["daemon".into(), "now".into()]);
+        a.set_label("daemon");
+        assert_eq!(a.finish(), Err("'daemon' has an unexpected argument 'now'".into()));
+    }
+}

@@ -1,0 +1,236 @@
+//! Raw, per-section results of parsing, before validation.
+//!
+//! Keywords write here; `validate.rs` turns these into [`super::model`] types.
+//! Raw types keep what validation needs and the model does not: origins of
+//! references (`default_backend`), unresolved user names, which section wrote
+//! a value, and the `default-server` template.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::model::{
+    Balance, Bind, Cookie, HashType, HttpCheck, HttpOptions, LogOptions, LogTarget, Mode, Origin,
+    Stats, StatsSocket, Timeouts,
+};
+
+/// The kind of section a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    /// `global`.
+    Global,
+    /// `defaults`.
+    Defaults,
+    /// `listen`: a frontend and a backend in one.
+    Listen,
+    /// `frontend`.
+    Frontend,
+    /// `backend`.
+    Backend,
+}
+
+impl SectionKind {
+    /// The section keyword as written in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            SectionKind::Global => "global",
+            SectionKind::Defaults => "defaults",
+            SectionKind::Listen => "listen",
+            SectionKind::Frontend => "frontend",
+            SectionKind::Backend => "backend",
+        }
+    }
+
+    /// Whether the section accepts clients (frontend capability).
+    pub fn has_frontend(self) -> bool {
+        matches!(self, SectionKind::Listen | SectionKind::Frontend)
+    }
+
+    /// Whether the section owns servers (backend capability).
+    pub fn has_backend(self) -> bool {
+        matches!(self, SectionKind::Listen | SectionKind::Backend)
+    }
+}
+
+/// A user or group as written: a number, or a name resolved during validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ident {
+    /// `uid 99` / `gid 99`.
+    Id(u32),
+    /// `user nobody` / `group nogroup`, with where it was written.
+    Name(String, Origin),
+}
+
+/// The `global` section as parsed.
+#[derive(Debug, Clone, Default)]
+pub struct RawGlobal {
+    /// `daemon`.
+    pub daemon: bool,
+    /// `maxconn`.
+    pub maxconn: Option<u32>,
+    /// `nbthread`.
+    pub nbthread: Option<usize>,
+    /// `pidfile`.
+    pub pidfile: Option<std::path::PathBuf>,
+    /// `uid` or `user` (the last one wins).
+    pub user: Option<Ident>,
+    /// `gid` or `group` (the last one wins).
+    pub group: Option<Ident>,
+    /// `node`.
+    pub node: Option<String>,
+    /// `log` lines.
+    pub logs: Vec<LogTarget>,
+    /// `log-send-hostname`.
+    pub log_send_hostname: Option<Option<String>>,
+    /// `stats socket` lines.
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`.
+    pub stats_timeout: Option<Duration>,
+}
+
+/// Server options, used both by `server` lines and as the `default-server` template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerOpts {
+    /// `weight`.
+    pub weight: Option<u32>,
+    /// `cookie <value>`.
+    pub cookie: Option<String>,
+    /// `check`.
+    pub check: bool,
+    /// `inter`.
+    pub inter: Option<Duration>,
+    /// `fastinter`.
+    pub fastinter: Option<Duration>,
+    /// `downinter`.
+    pub downinter: Option<Duration>,
+    /// `rise`.
+    pub rise: Option<u32>,
+    /// `fall`.
+    pub fall: Option<u32>,
+    /// `port` (check port).
+    pub port: Option<u16>,
+    /// `addr` (check address).
+    pub addr: Option<IpAddr>,
+    /// `backup`.
+    pub backup: bool,
+    /// `maxconn` (0 means no limit, as HAProxy).
+    pub maxconn: Option<u32>,
+    /// `disabled`.
+    pub disabled: bool,
+}
+
+/// One `server` line as parsed.
+#[derive(Debug, Clone)]
+pub struct RawServer {
+    /// Server name.
+    pub name: String,
+    /// Resolved address.
+    pub address: super::model::Address,
+    /// Options, starting from the `default-server` template.
+    pub opts: ServerOpts,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// A `defaults`, `listen`, `frontend` or `backend` section as parsed.
+///
+/// A proxy starts as a copy of the `defaults` section before it, so fields hold
+/// inherited values until the proxy's own lines overwrite them.
+#[derive(Debug, Clone)]
+pub struct RawProxy {
+    /// Which section this is.
+    pub kind: SectionKind,
+    /// Proxy name (empty for an unnamed `defaults`).
+    pub name: String,
+    /// Where the section starts.
+    pub origin: Origin,
+    /// `mode`.
+    pub mode: Mode,
+    /// `bind` lines and the address on the section line.
+    pub binds: Vec<Bind>,
+    /// `maxconn`.
+    pub maxconn: Option<u32>,
+    /// `fullconn`.
+    pub fullconn: Option<u32>,
+    /// `default_backend <name>` with where it was written.
+    pub default_backend: Option<(String, Origin)>,
+    /// `timeout ...` and the 1.4 spellings.
+    pub timeouts: Timeouts,
+    /// `retries`.
+    pub retries: Option<u32>,
+    /// `option redispatch` / `redispatch`.
+    pub redispatch: bool,
+    /// `option persist`.
+    pub persist: bool,
+    /// `balance`.
+    pub balance: Balance,
+    /// `hash-type`.
+    pub hash_type: HashType,
+    /// `cookie` (the last one wins).
+    pub cookie: Option<Cookie>,
+    /// Whether `cookie` was written in this very section (not inherited).
+    pub cookie_here: bool,
+    /// `option httpchk`.
+    pub httpchk: Option<HttpCheck>,
+    /// HTTP options.
+    pub http: HttpOptions,
+    /// Logging options and targets.
+    pub log: LogOptions,
+    /// `log` lines written in this very section (HAProxy allows two).
+    pub log_lines_here: usize,
+    /// `stats ...`.
+    pub stats: Stats,
+    /// `default-server` template for later `server` lines.
+    pub default_server: ServerOpts,
+    /// `server` lines.
+    pub servers: Vec<RawServer>,
+}
+
+impl RawProxy {
+    /// A fresh `defaults` section: HAProxy's built-in values.
+    pub fn new_defaults(name: String, origin: Origin) -> Self {
+        RawProxy {
+            kind: SectionKind::Defaults,
+            name,
+            origin,
+            mode: Mode::Tcp,
+            binds: Vec::new(),
+            maxconn: None,
+            fullconn: None,
+            default_backend: None,
+            timeouts: Timeouts::default(),
+            retries: None,
+            redispatch: false,
+            persist: false,
+            balance: Balance::RoundRobin,
+            hash_type: HashType::MapBased,
+            cookie: None,
+            cookie_here: false,
+            httpchk: None,
+            http: HttpOptions::default(),
+            log: LogOptions::default(),
+            log_lines_here: 0,
+            stats: Stats::default(),
+            default_server: ServerOpts::default(),
+            servers: Vec::new(),
+        }
+    }
+
+    /// A proxy section inheriting everything from `defaults`.
+    pub fn from_defaults(defaults: &RawProxy, kind: SectionKind, name: String, origin: Origin) -> Self {
+        RawProxy {
+            kind,
+            name,
+            origin,
+            binds: Vec::new(),
+            servers: Vec::new(),
+            cookie_here: false,
+            log_lines_here: 0,
+            ..defaults.clone()
+        }
+    }
+
+    /// How warnings name this proxy: `listen 'webfarm'`.
+    pub fn label(&self) -> String {
+        format!("{} '{}'", self.kind.name(), self.name)
+    }
+}

@@ -1,0 +1,226 @@
+//! Message bodies: where one ends, without holding it in memory.
+//!
+//! A [`BodyCursor`] is fed the bytes that follow a head, buffer by buffer, and
+//! says how many of them belong to the body and whether the body is complete.
+//! Chunked bodies are passed through unchanged; the cursor only follows the
+//! framing so that keep-alive knows where the next message starts.
+
+/// How a message body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body.
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Until the server closes (responses only).
+    UntilClose,
+}
+
+/// The framing of a chunked body is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid chunked encoding")]
+pub struct ChunkError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size { digits: u8 },
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    TrailerLine,
+    TrailerLf,
+    Done,
+}
+
+/// Follows a body through the bytes that pass.
+#[derive(Debug, Clone)]
+pub struct BodyCursor {
+    kind: BodyKind,
+    remaining: u64,
+    chunk: Chunk,
+}
+
+impl BodyCursor {
+    /// A cursor at the start of a body of this kind.
+    pub fn new(kind: BodyKind) -> Self {
+        let remaining = match kind {
+            BodyKind::Length(n) => n,
+            _ => 0,
+        };
+        BodyCursor { kind, remaining, chunk: Chunk::Size { digits: 0 } }
+    }
+
+    /// How this body is delimited.
+    pub fn kind(&self) -> BodyKind {
+        self.kind
+    }
+
+    /// Whether the body has ended.
+    pub fn done(&self) -> bool {
+        match self.kind {
+            BodyKind::None => true,
+            BodyKind::Length(_) => self.remaining == 0,
+            BodyKind::Chunked => self.chunk == Chunk::Done,
+            BodyKind::UntilClose => false,
+        }
+    }
+
+    /// Consumes the body's share of `data`; returns how many bytes belong to it.
+    /// Bytes past the end belong to the next message.
+    pub fn take(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
+        match self.kind {
+            BodyKind::None => Ok(0),
+            BodyKind::UntilClose => Ok(data.len()),
+            BodyKind::Length(_) => {
+                let n = (data.len() as u64).min(self.remaining);
+                self.remaining -= n;
+                Ok(n as usize)
+            }
+            BodyKind::Chunked => self.take_chunked(data),
+        }
+    }
+
+    fn take_chunked(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match self.chunk {
+                Chunk::Done => return Ok(i),
+                Chunk::Size { digits } => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        // 15 hex digits keep the size far below u64 overflow.
+                        if digits >= 15 {
+                            return Err(ChunkError);
+                        }
+                        let v = (b as char).to_digit(16).unwrap_or(0) as u64;
+                        self.remaining = self.remaining * 16 + v;
+                        self.chunk = Chunk::Size { digits: digits + 1 };
+                    }
+                    b';' | b' ' | b'\t' if digits > 0 => self.chunk = Chunk::Ext,
+                    b'\r' if digits > 0 => self.chunk = Chunk::SizeLf,
+                    b'\n' if digits > 0 => self.end_size_line(),
+                    _ => return Err(ChunkError),
+                },
+                Chunk::Ext => match b {
+                    b'\r' => self.chunk = Chunk::SizeLf,
+                    b'\n' => self.end_size_line(),
+                    _ => {}
+                },
+                Chunk::SizeLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError);
+                    }
+                    self.end_size_line();
+                }
+                Chunk::Data => {
+                    let n = ((data.len() - i) as u64).min(self.remaining);
+                    self.remaining -= n;
+                    i += n as usize;
+                    if self.remaining == 0 {
+                        self.chunk = Chunk::DataCr;
+                    }
+                    continue;
+                }
+                Chunk::DataCr => match b {
+                    b'\r' => self.chunk = Chunk::DataLf,
+                    b'\n' => self.chunk = Chunk::Size { digits: 0 },
+                    _ => return Err(ChunkError),
+                },
+                Chunk::DataLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError);
+                    }
+                    self.chunk = Chunk::Size { digits: 0 };
+                }
+                Chunk::TrailerStart => match b {
+                    b'\r' => self.chunk = Chunk::TrailerLf,
+                    b'\n' => self.chunk = Chunk::Done,
+                    _ => self.chunk = Chunk::TrailerLine,
+                },
+                Chunk::TrailerLine => {
+                    if b == b'\n' {
+                        self.chunk = Chunk::TrailerStart;
+                    }
+                }
+                Chunk::TrailerLf => {
+                    if b != b'\n' {
+                        return Err(ChunkError);
+                    }
+                    self.chunk = Chunk::Done;
+                }
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+
+    fn end_size_line(&mut self) {
+        self.chunk = if self.remaining == 0 { Chunk::TrailerStart } else { Chunk::Data };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(c: &mut BodyCursor, data: &[u8], step: usize) -> usize {
+        let mut used = 0;
+        for piece in data.chunks(step) {
+            let n = c.take(piece).unwrap();
+            used += n;
+            if c.done() {
+                break;
+            }
+            assert_eq!(n, piece.len());
+        }
+        used
+    }
+
+    #[test]
+    fn length_stops_at_its_end() {
+        let mut c = BodyCursor::new(BodyKind::Length(5));
+        assert_eq!(c.take(b"abc").unwrap(), 3);
+        assert!(!c.done());
+        assert_eq!(c.take(b"defGET").unwrap(), 2);
+        assert!(c.done());
+    }
+
+    #[test]
+    fn chunked_finds_the_end_in_any_split() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n";
+        let mut next = body.to_vec();
+        next.extend_from_slice(b"GET / HTTP/1.1\r\n");
+        for step in 1..=next.len() {
+            let mut c = BodyCursor::new(BodyKind::Chunked);
+            assert_eq!(feed_all(&mut c, &next, step), body.len(), "step {step}");
+            assert!(c.done());
+        }
+    }
+
+    #[test]
+    fn chunked_without_trailers() {
+        let mut c = BodyCursor::new(BodyKind::Chunked);
+        assert_eq!(c.take(b"0\r\n\r\nrest").unwrap(), 5);
+        assert!(c.done());
+    }
+
+    #[test]
+    fn bad_chunk_sizes_are_rejected() {
+        for bad in [&b"zz\r\n"[..], b"\r\n", b"4\r\nWikiXX", b"ffffffffffffffff1\r\n"] {
+            let mut c = BodyCursor::new(BodyKind::Chunked);
+            assert!(c.take(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn until_close_never_ends() {
+        let mut c = BodyCursor::new(BodyKind::UntilClose);
+        assert_eq!(c.take(b"abc").unwrap(), 3);
+        assert!(!c.done());
+    }
+}

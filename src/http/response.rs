@@ -1,0 +1,171 @@
+//! The response head: parse it, decide its framing and both sides' keep-alive,
+//! and write the head that goes to the client.
+
+use super::body::BodyKind;
+use super::error::HttpError;
+use super::header::{has_token, parse_content_length};
+use super::request::{Parsed, MAX_HEADERS};
+
+/// What the session needs to know about a response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Length of the head in the server buffer.
+    pub head_len: usize,
+    /// Status code.
+    pub status: u16,
+    /// How the body is delimited.
+    pub body: BodyKind,
+    /// The server keeps its connection open after this response.
+    pub server_keep_alive: bool,
+    /// The client connection stays open after this response.
+    pub client_keep_alive: bool,
+}
+
+/// What the client side asked for, to write the right `Connection` header.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSide {
+    /// The request was `HEAD`: no body follows whatever the headers say.
+    pub head_request: bool,
+    /// The client spoke HTTP/1.0.
+    pub http10: bool,
+    /// The client may be kept alive (its wish, `option httpclose` and stopping applied).
+    pub keep_alive: bool,
+}
+
+/// Parses a response head in `buf`; on success writes the head for the client into `out`
+/// (interim 1xx heads are left for the caller to forward as they are).
+pub fn parse(buf: &[u8], side: &ClientSide, out: &mut Vec<u8>) -> Result<Parsed<Response>, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(_) => return Err(HttpError::BadGateway),
+    };
+    let status = resp.code.unwrap_or(0);
+    let http10 = resp.version == Some(0);
+    let mut content_length = None;
+    let mut chunked = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v = parse_content_length(h.value).ok_or(HttpError::BadGateway)?;
+            if content_length.is_some_and(|c| c != v) {
+                return Err(HttpError::BadGateway);
+            }
+            content_length = Some(v);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            conn_close |= has_token(h.value, b"close");
+            conn_keep_alive |= has_token(h.value, b"keep-alive");
+        }
+    }
+    let interim = (100..200).contains(&status);
+    let body = if side.head_request || interim || status == 204 || status == 304 {
+        BodyKind::None
+    } else if chunked {
+        BodyKind::Chunked
+    } else {
+        match content_length {
+            Some(0) => BodyKind::None,
+            Some(n) => BodyKind::Length(n),
+            None => BodyKind::UntilClose,
+        }
+    };
+    let server_keep_alive = body != BodyKind::UntilClose
+        && if http10 { conn_keep_alive && !conn_close } else { !conn_close };
+    let client_keep_alive = side.keep_alive && body != BodyKind::UntilClose;
+
+    out.clear();
+    if !interim {
+        out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+        out.extend_from_slice(status.to_string().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for h in resp.headers.iter() {
+            let n = h.name;
+            if n.eq_ignore_ascii_case("connection")
+                || n.eq_ignore_ascii_case("keep-alive")
+                || n.eq_ignore_ascii_case("proxy-connection")
+                || (chunked && n.eq_ignore_ascii_case("content-length"))
+            {
+                continue;
+            }
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(h.value);
+            out.extend_from_slice(b"\r\n");
+        }
+        if !client_keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if side.http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(Parsed::Complete(Response { head_len, status, body, server_keep_alive, client_keep_alive }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEEP: ClientSide = ClientSide { head_request: false, http10: false, keep_alive: true };
+
+    fn ok(buf: &[u8], side: &ClientSide) -> (Response, String) {
+        let mut out = Vec::new();
+        match parse(buf, side, &mut out).unwrap() {
+            Parsed::Complete(r) => (r, String::from_utf8(out).unwrap()),
+            Parsed::Partial => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn keep_alive_response_passes_through() {
+        let (r, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello", &KEEP);
+        assert_eq!(r.body, BodyKind::Length(5));
+        assert!(r.server_keep_alive && r.client_keep_alive);
+        assert_eq!(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+    }
+
+    #[test]
+    fn close_delimited_body_closes_both_sides() {
+        let (r, out) = ok(b"HTTP/1.1 200 OK\r\n\r\n", &KEEP);
+        assert_eq!(r.body, BodyKind::UntilClose);
+        assert!(!r.server_keep_alive && !r.client_keep_alive);
+        assert!(out.ends_with("Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn httpclose_adds_connection_close() {
+        let side = ClientSide { keep_alive: false, ..KEEP };
+        let (r, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &side);
+        assert!(r.server_keep_alive && !r.client_keep_alive);
+        assert!(out.contains("Connection: close"));
+    }
+
+    #[test]
+    fn http10_client_gets_keep_alive_header() {
+        let side = ClientSide { http10: true, ..KEEP };
+        let (_, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &side);
+        assert!(out.contains("Connection: keep-alive"));
+    }
+
+    #[test]
+    fn no_body_cases() {
+        let side = ClientSide { head_request: true, ..KEEP };
+        assert_eq!(ok(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &side).0.body, BodyKind::None);
+        assert_eq!(ok(b"HTTP/1.1 304 Not Modified\r\n\r\n", &KEEP).0.body, BodyKind::None);
+        assert_eq!(ok(b"HTTP/1.1 100 Continue\r\n\r\n", &KEEP).0.body, BodyKind::None);
+    }
+
+    #[test]
+    fn garbage_is_bad_gateway() {
+        let mut out = Vec::new();
+        assert_eq!(parse(b"NOT HTTP\r\n\r\n", &KEEP, &mut out).err(), Some(HttpError::BadGateway));
+    }
+}

@@ -1,0 +1,42 @@
+//! Opening a connection to a server, bounded by `timeout connect`.
+
+use std::time::Duration;
+
+use monoio::net::{TcpStream, UnixStream};
+
+use crate::config::model::Address;
+use crate::stream::Stream;
+
+/// Why a connection to a server could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// `timeout connect` expired.
+    #[error("connect timeout after {0:?}")]
+    Timeout(Duration),
+    /// The server refused or the network failed.
+    #[error("connect failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The address kind cannot be connected to (an inherited fd).
+    #[error("address {0:?} cannot be used for a server")]
+    Unsupported(Address),
+}
+
+/// Connects to `address` within `timeout`.
+pub async fn connect(address: &Address, timeout: Duration) -> Result<Stream, ConnectError> {
+    let fut = async {
+        match address {
+            Address::Inet(sa) => {
+                let s = TcpStream::connect_addr(*sa).await?;
+                // Requests and responses are written whole; Nagle would only delay them.
+                let _ = s.set_nodelay(true);
+                Ok(Stream::Tcp(s))
+            }
+            Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+            Address::Fd(_) => Err(ConnectError::Unsupported(address.clone())),
+        }
+    };
+    match monoio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::Timeout(timeout)),
+    }
+}

@@ -1,0 +1,148 @@
+//! Listening sockets, created before the workers start.
+//!
+//! Each worker gets its own SO_REUSEPORT socket for every `ip:port` bind, so
+//! the kernel spreads new connections across workers without a shared accept
+//! queue. `unix@` and `fd@` addresses are one socket, duplicated per worker.
+//! Binding happens in the main thread, before privileges are dropped and
+//! before daemonizing, so bind errors reach the operator's terminal.
+
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+use socket2::{Domain, Socket, Type};
+
+use crate::config::model::{Address, Config};
+
+/// Kernel accept backlog per listening socket.
+const BACKLOG: i32 = 4096;
+
+/// A listening socket handed to one worker.
+#[derive(Debug)]
+pub enum Listener {
+    /// TCP, IPv4 or IPv6.
+    Tcp(std::net::TcpListener),
+    /// Unix stream socket.
+    Unix(UnixListener),
+}
+
+/// A listener together with the frontend it feeds.
+#[derive(Debug)]
+pub struct BoundListener {
+    /// Index of the frontend in the runtime.
+    pub frontend: usize,
+    /// The socket.
+    pub listener: Listener,
+}
+
+/// Why a bind failed, naming the address and where it was configured.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// The socket call failed.
+    #[error("{origin}: cannot bind {what} for proxy '{proxy}': {source}")]
+    Io {
+        /// file:line of the bind.
+        origin: String,
+        /// The address as text.
+        what: String,
+        /// Proxy name.
+        proxy: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn tcp_socket(sa: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    if sa.is_ipv6() {
+        sock.set_only_v6(false)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&sa.into())?;
+    sock.listen(BACKLOG)?;
+    Ok(sock.into())
+}
+
+fn inherited(fd: i32) -> std::io::Result<Listener> {
+    // Refuse fds that are not sockets before taking ownership of them.
+    let sock_type = {
+        let mut ty: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `ty` and `len` are valid for writes of the sizes given; a bad fd
+        // only makes the call fail with EBADF/ENOTSOCK.
+        let rc = unsafe {
+            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len)
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        ty
+    };
+    if sock_type != libc::SOCK_STREAM {
+        return Err(std::io::Error::other(format!("fd {fd} is not a stream socket")));
+    }
+    // SAFETY: the fd was handed to us by the parent for this purpose, is an open
+    // stream socket (checked above), and nothing else in the process owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let sock = Socket::from(owned);
+    sock.set_nonblocking(true)?;
+    let is_unix = sock.local_addr().map(|a| a.as_pathname().is_some() || a.domain() == Domain::UNIX).unwrap_or(false);
+    Ok(if is_unix {
+        Listener::Unix(UnixListener::from(OwnedFd::from(sock)))
+    } else {
+        Listener::Tcp(sock.into())
+    })
+}
+
+fn dup(l: &Listener) -> std::io::Result<Listener> {
+    Ok(match l {
+        Listener::Tcp(t) => Listener::Tcp(t.try_clone()?),
+        Listener::Unix(u) => Listener::Unix(u.try_clone()?),
+    })
+}
+
+/// Binds every frontend's addresses; returns one list per worker.
+pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener>>, BindError> {
+    let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
+    for (fi, fe) in config.frontends.iter().enumerate() {
+        for bind in &fe.binds {
+            let err = |source: std::io::Error| BindError::Io {
+                origin: bind.origin.to_string(),
+                what: format!("{:?}", bind.address),
+                proxy: fe.name.clone(),
+                source,
+            };
+            match &bind.address {
+                Address::Inet(sa) => {
+                    for w in per_worker.iter_mut() {
+                        w.push(BoundListener { frontend: fi, listener: Listener::Tcp(tcp_socket(*sa).map_err(err)?) });
+                    }
+                }
+                Address::Unix(path) => {
+                    // A stale socket file from a previous run would make bind fail.
+                    if std::fs::symlink_metadata(path).map(|m| {
+                        use std::os::unix::fs::FileTypeExt;
+                        m.file_type().is_socket()
+                    }).unwrap_or(false) {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    let first = UnixListener::bind(path).map_err(err)?;
+                    first.set_nonblocking(true).map_err(err)?;
+                    let first = Listener::Unix(first);
+                    for w in per_worker.iter_mut() {
+                        w.push(BoundListener { frontend: fi, listener: dup(&first).map_err(err)? });
+                    }
+                }
+                Address::Fd(fd) => {
+                    let first = inherited(*fd).map_err(err)?;
+                    for w in per_worker.iter_mut() {
+                        w.push(BoundListener { frontend: fi, listener: dup(&first).map_err(err)? });
+                    }
+                }
+            }
+        }
+    }
+    Ok(per_worker)
+}

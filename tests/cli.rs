@@ -1,0 +1,210 @@
+//! Command line: `-c` on good and bad configurations (exit status, `file:line`,
+//! the keyword and the suggestion in the message), warnings for 1.4-era keywords,
+//! several `-f` files, `-v`, and the shipped `configs/seed-webfarm.cfg`.
+
+mod common;
+
+use common::{TestDir, free_port, run_cli};
+use std::path::Path;
+
+/// A complete, valid config on a port nobody uses (-c never binds anyway).
+fn good_config() -> String {
+    format!(
+        "global\n    nbthread 2\n    maxconn 1000\n\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         listen web\n    bind 127.0.0.1:{}\n    balance roundrobin\n    option forwardfor\n\
+         \x20   server a 127.0.0.1:{} weight 3\n    server b 127.0.0.1:{} weight 1\n",
+        free_port(),
+        free_port(),
+        free_port()
+    )
+}
+
+#[test]
+fn check_accepts_valid_config() {
+    let dir = TestDir::new("cli-good");
+    dir.write("good.cfg", &good_config());
+    let out = run_cli(dir.path(), &["-c", "-f", "good.cfg"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("Configuration file is valid"),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn check_rejects_unknown_keyword_with_file_line_and_suggestion() {
+    let dir = TestDir::new("cli-bad");
+    // Line 3 holds the typo.
+    dir.write(
+        "bad.cfg",
+        "listen web\n    bind 127.0.0.1:8080\n    balanse roundrobin\n    mode http\n    \
+         timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n    \
+         server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "bad.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    let err = &out.stderr;
+    assert!(err.contains("bad.cfg:3"), "no file:line in: {err}");
+    assert!(err.contains("balanse"), "keyword not named in: {err}");
+    assert!(err.contains("listen"), "section not named in: {err}");
+    assert!(
+        err.contains("did you mean") && err.contains("'balance'"),
+        "no suggestion in: {err}"
+    );
+    assert!(!out.stdout.contains("Configuration file is valid"));
+}
+
+#[test]
+fn check_rejects_malformed_value_naming_keyword() {
+    let dir = TestDir::new("cli-badval");
+    dir.write(
+        "badval.cfg",
+        "global\n    nbthread 2\nlisten web\n    bind 127.0.0.1:8080\n    mode http\n    \
+         timeout connect soon\n    timeout client 1s\n    timeout server 1s\n    \
+         server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "badval.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("badval.cfg:6"),
+        "stderr: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("timeout"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn check_rejects_bad_server_address() {
+    let dir = TestDir::new("cli-badaddr");
+    dir.write(
+        "addr.cfg",
+        "listen web\n    bind 127.0.0.1:8080\n    mode http\n    timeout connect 1s\n    \
+         timeout client 1s\n    timeout server 1s\n    server a 127.0.0.1:notaport\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "addr.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("addr.cfg:7"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn check_reports_error_in_second_file() {
+    let dir = TestDir::new("cli-multi");
+    dir.write("one.cfg", "global\n    nbthread 2\n    maxconn 100\n");
+    dir.write(
+        "two.cfg",
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    \
+         timeout server 1s\nlisten web\n    bind 127.0.0.1:8080\n    frobnicate on\n    \
+         server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "one.cfg", "-f", "two.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("two.cfg:8"), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("frobnicate"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn check_accepts_split_config_across_files() {
+    let dir = TestDir::new("cli-split");
+    dir.write("g.cfg", "global\n    nbthread 2\n");
+    dir.write(
+        "p.cfg",
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    \
+         timeout server 1s\nlisten web\n    bind 127.0.0.1:8080\n    server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "g.cfg", "-f", "p.cfg"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn check_missing_file_fails() {
+    let dir = TestDir::new("cli-missing");
+    let out = run_cli(dir.path(), &["-c", "-f", "does-not-exist.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("does-not-exist.cfg"),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_warns_on_legacy_keywords_but_accepts() {
+    // 1.4-era spellings HAProxy 2.x refuses: ringlb accepts them with a warning
+    // naming the modern form (SPEC §3a).
+    let dir = TestDir::new("cli-legacy");
+    dir.write(
+        "old.cfg",
+        "global\n    nbthread 2\nlisten web 127.0.0.1:8080\n    mode http\n    \
+         contimeout 1000\n    clitimeout 5000\n    srvtimeout 5000\n    \
+         server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "old.cfg"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let err = &out.stderr;
+    assert!(err.contains("[WARNING]"), "no warning in: {err}");
+    assert!(
+        err.contains("old.cfg:5"),
+        "contimeout line not named: {err}"
+    );
+    assert!(
+        err.contains("timeout connect"),
+        "modern form not named: {err}"
+    );
+    assert!(
+        err.contains("old.cfg:3"),
+        "listen-line address not warned: {err}"
+    );
+}
+
+#[test]
+fn check_warns_on_two_cookie_lines_naming_both() {
+    let dir = TestDir::new("cli-cookie");
+    dir.write(
+        "cookie.cfg",
+        "global\n    nbthread 2\nlisten web\n    bind 127.0.0.1:8080\n    mode http\n    \
+         timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n    \
+         cookie SERVERID rewrite\n    cookie JSESSIONID prefix\n    \
+         server a 127.0.0.1:9000 cookie a1\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "cookie.cfg"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let err = &out.stderr;
+    assert!(err.contains("[WARNING]"), "no warning in: {err}");
+    assert!(
+        err.contains("cookie.cfg:10") && (err.contains("cookie.cfg:9") || err.contains("line 9")),
+        "both cookie lines not named: {err}"
+    );
+}
+
+#[test]
+fn version_flag_prints_version() {
+    let dir = TestDir::new("cli-version");
+    let out = run_cli(dir.path(), &["-v"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains(env!("CARGO_PKG_VERSION")),
+        "version {} not in: {all}",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn seed_webfarm_config_passes_check() {
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/seed-webfarm.cfg");
+    assert!(
+        cfg.exists(),
+        "configs/seed-webfarm.cfg is not shipped yet (issue 3, SPEC §1)"
+    );
+    let dir = TestDir::new("cli-seed");
+    let out = run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("Configuration file is valid"),
+        "stdout: {}",
+        out.stdout
+    );
+}
