@@ -1,1 +1,168 @@
-fn main() {}
+//! The `ringlb` binary: HAProxy's command line, then load, bind, detach, run.
+//!
+//! Order matters and follows HAProxy: parse and check the configuration, raise
+//! the open-file limit, bind every listener (as root, before anything can fail
+//! silently in the background), daemonize, write the pidfile, drop
+//! privileges, then start the workers and wait for signals in the main thread.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use clap::Parser;
+use ringlb::config::{self, model::Config};
+use ringlb::process::{daemon, limits, pidfile, privileges, signals};
+use ringlb::runtime::Shared;
+use ringlb::worker::{self, listen};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// maxconn when neither `global` nor the open-file limit says otherwise.
+const DEFAULT_MAXCONN: u64 = 4096;
+
+/// ringlb: an HAProxy-compatible load balancer on io_uring.
+#[derive(Debug, Parser)]
+#[command(name = "ringlb", disable_version_flag = true)]
+struct Cli {
+    /// Configuration file (repeatable; read in order as one configuration).
+    #[arg(short = 'f', value_name = "FILE", required_unless_present = "version")]
+    files: Vec<PathBuf>,
+    /// Check the configuration and exit (0 valid, 1 invalid).
+    #[arg(short = 'c')]
+    check: bool,
+    /// Run in the background (as `daemon` in `global`).
+    #[arg(short = 'D')]
+    daemon: bool,
+    /// Stay in the foreground even if the configuration says `daemon` (HAProxy's `-db`).
+    #[arg(long = "db")]
+    foreground: bool,
+    /// Foreground with debug output.
+    #[arg(short = 'd')]
+    debug: bool,
+    /// Write the process id to this file.
+    #[arg(short = 'p', value_name = "PIDFILE")]
+    pidfile: Option<PathBuf>,
+    /// Print the version and exit.
+    #[arg(short = 'v')]
+    version: bool,
+}
+
+/// HAProxy spells some options as multi-letter short flags (`-db`, `-vv`);
+/// map them to what the parser knows.
+fn haproxy_args() -> Vec<String> {
+    std::env::args()
+        .map(|a| match a.as_str() {
+            "-db" => "--db".to_string(),
+            "-vv" => "-v".to_string(),
+            _ => a,
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(haproxy_args());
+    if cli.version {
+        println!(
+            "ringlb version {} - an HAProxy-compatible load balancer on io_uring",
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::SUCCESS;
+    }
+    let loaded = match config::load_files(&cli.files) {
+        Ok(l) => l,
+        Err(e) => {
+            for line in &e.errors {
+                eprintln!("[ALERT] {line}");
+            }
+            eprintln!("[ALERT] Fatal errors found in configuration.");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("[WARNING] {}: {}", w.origin, w.message);
+    }
+    if cli.check {
+        println!("Configuration file is valid");
+        return ExitCode::SUCCESS;
+    }
+    match run(&cli, &loaded.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[ALERT] {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+    let g = &config.global;
+    let workers = worker::count(g.nbthread);
+    let listener_count = config
+        .frontends
+        .iter()
+        .map(|f| f.binds.len())
+        .sum::<usize>()
+        * workers;
+
+    // Open-file limit: a client and a server fd per connection, as HAProxy's maxsock.
+    let mut maxconn = g.maxconn.map(u64::from).unwrap_or(DEFAULT_MAXCONN);
+    let wanted = limits::fds_needed(maxconn, listener_count as u64);
+    let nofile = limits::raise_nofile(wanted).context("cannot set the open-file limit")?;
+    if nofile.refused {
+        let lowered = limits::maxconn_for_fds(nofile.hard, listener_count as u64).max(1);
+        eprintln!(
+            "[WARNING] Cannot raise FD limit to {wanted}, limit is {}: the system refuses. \
+             maxconn lowered from {maxconn} to {lowered}.",
+            nofile.hard
+        );
+        maxconn = lowered;
+    }
+
+    let use_uring = worker::uring_available();
+    if !use_uring {
+        eprintln!(
+            "[WARNING] io_uring is not available on this system; workers use the epoll driver"
+        );
+    }
+    let listeners = listen::bind_all(config, workers)?;
+
+    let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug;
+    if background {
+        daemon::daemonize()?;
+    }
+    if let Some(p) = cli.pidfile.as_ref().or(g.pidfile.as_ref()) {
+        pidfile::write(p)?;
+    }
+    if let Some(warning) = privileges::drop_to(g.uid, g.gid)? {
+        eprintln!("[WARNING] {warning}");
+    }
+    signals::block()?;
+
+    let shared = Shared::build(config);
+    let handles = worker::spawn(shared.clone(), listeners, maxconn as usize, use_uring)
+        .context("cannot start workers")?;
+    if cli.debug {
+        eprintln!(
+            "[NOTICE] ringlb {}: {workers} workers ({}), maxconn {maxconn}, open-file limit {}",
+            env!("CARGO_PKG_VERSION"),
+            if use_uring { "io_uring" } else { "epoll" },
+            nofile.soft
+        );
+    }
+
+    // Workers return only after a soft stop has drained them.
+    std::thread::spawn(move || {
+        for h in handles {
+            let _ = h.join();
+        }
+        std::process::exit(0);
+    });
+    loop {
+        match signals::wait() {
+            signals::Signal::Terminate | signals::Signal::Interrupt => std::process::exit(0),
+            signals::Signal::SoftStop => shared.soft_stop.store(true, Ordering::Relaxed),
+        }
+    }
+}

@@ -5,10 +5,10 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 
+use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
 use monoio::net::{TcpStream, UnixStream};
-use monoio::BufResult;
 
 /// A connected stream socket.
 #[derive(Debug)]

@@ -208,3 +208,19 @@ fn seed_webfarm_config_passes_check() {
         out.stdout
     );
 }
+
+#[test]
+fn check_warns_when_timeouts_missing() {
+    // As HAProxy: a proxy without timeout client/connect/server is valid but warned.
+    let dir = TestDir::new("cli-notimeout");
+    dir.write(
+        "nt.cfg",
+        "global\n    nbthread 2\nlisten web\n    bind 127.0.0.1:8080\n    mode http\n    \
+         server a 127.0.0.1:9000\n",
+    );
+    let out = run_cli(dir.path(), &["-c", "-f", "nt.cfg"]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let err = &out.stderr;
+    assert!(err.contains("[WARNING]"), "no warning in: {err}");
+    assert!(err.contains("timeout"), "timeouts not named: {err}");
+}

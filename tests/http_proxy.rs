@@ -1,13 +1,15 @@
 //! HTTP mode end to end with 2 workers: weighted round robin, X-Forwarded-For,
 //! keep-alive by default (and server connection reuse), `option httpclose`,
 //! HTTP/1.0 clients, request bodies (Content-Length and chunked) and response
-//! bodies (1 MB, chunked) relayed intact, and a real client (curl).
+//! bodies (1 MB, chunked, close-delimited) relayed intact, framing kept across
+//! pipelined requests and HEAD, many headers passed through, idle keep-alive
+//! connections closed by `timeout client`, and a real client (curl).
 
 mod common;
 
 use common::{
     BIG_LEN, HttpBackend, HttpClient, ListenCfg, Ringlb, assert_same_bytes, big_body, chunked_body,
-    free_port, get, pattern,
+    eof_body, free_port, get, pattern,
 };
 use std::collections::HashMap;
 use std::process::Command;
@@ -362,4 +364,135 @@ fn curl_sees_close_with_httpclose() {
         "curl reused a connection the proxy should have closed: {stderr}"
     );
     assert_eq!(a.request_count(), 2);
+}
+
+#[test]
+fn pipelined_requests_answered_in_order() {
+    let (a, b) = (HttpBackend::start("a"), HttpBackend::start("b"));
+    let cfg = ListenCfg::http(free_port())
+        .server("a", a.port())
+        .server("b", b.port());
+    let lb = Ringlb::start(&cfg.render());
+    let mut c = HttpClient::connect(lb.port());
+    // Three requests in one write: responses must come back in request order.
+    c.send(
+        b"GET /p1 HTTP/1.1\r\nHost: test\r\n\r\n\
+          GET /p2 HTTP/1.1\r\nHost: test\r\n\r\n\
+          GET /p3 HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    for p in ["/p1", "/p2", "/p3"] {
+        let r = c.response();
+        assert_eq!(r.status, 200);
+        assert!(
+            r.text().contains(&format!("request=GET {p} HTTP/1.1")),
+            "expected the answer to {p}, got {:?}",
+            r.text()
+        );
+    }
+}
+
+#[test]
+fn head_response_has_no_body_and_keeps_framing() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let mut c = HttpClient::connect(lb.port());
+    let r = c.head("/h");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-length").is_some());
+    // Had the proxy waited for (or sent) a body, this response would be wrong or late.
+    let r = c.get("/after-head");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("request=GET /after-head"), "{}", r.text());
+}
+
+#[test]
+fn close_delimited_response_relayed_intact() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let mut c = HttpClient::connect(lb.port());
+    c.send(b"GET /eof HTTP/1.1\r\nHost: test\r\n\r\n");
+    // The proxy may relay it close-delimited or re-frame it as chunked.
+    let r = c.response();
+    assert_eq!(r.status, 200);
+    assert_same_bytes(&r.body, &eof_body(), "close-delimited response");
+}
+
+#[test]
+fn many_request_headers_pass_through() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let mut req = b"GET /many HTTP/1.1\r\nHost: test\r\n".to_vec();
+    // 60 headers, 6 KB: well inside a 16 KB buffer and HAProxy's 101-header limit.
+    for i in 0..60 {
+        req.extend(format!("X-H{i:02}: {}\r\n", "z".repeat(90)).as_bytes());
+    }
+    req.extend(b"\r\n");
+    let r = HttpClient::connect(lb.port()).request(&req);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = a.last();
+    for i in 0..60 {
+        assert_eq!(
+            got.header(&format!("x-h{i:02}")),
+            Some("z".repeat(90).as_str()),
+            "header {i} lost"
+        );
+    }
+}
+
+#[test]
+fn idle_keepalive_client_closed_after_timeout_client() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .server("a", a.port())
+        .timeout_client("1s");
+    let lb = Ringlb::start(&cfg.render());
+    let mut c = HttpClient::connect(lb.port());
+    assert_eq!(c.get("/").status, 200);
+    let start = std::time::Instant::now();
+    assert!(
+        c.closed_within(Duration::from_secs(4)),
+        "idle keep-alive connection still open 4 s after the response"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_millis(800),
+        "closed after {:?}, before timeout client",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn curl_post_with_expect_100_continue() {
+    // curl sends `Expect: 100-continue` for bodies over 1 KB and waits up to 1 s
+    // for the interim response: the proxy must relay it (or answer it).
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let dir = common::TestDir::new("curl-post");
+    let body = pattern(100_000, 11);
+    let file = dir.path().join("body.bin");
+    std::fs::write(&file, &body).unwrap();
+    let url = format!("http://127.0.0.1:{}/upload", lb.port());
+    let start = std::time::Instant::now();
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(&url)
+        .output()
+        .expect("run curl");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = a.last();
+    assert!(got.header("expect").is_some(), "curl did not send Expect");
+    assert_same_bytes(&got.body, &body, "curl POST body at backend");
+    assert!(
+        took < Duration::from_millis(900),
+        "took {took:?}: the 100 Continue did not reach curl"
+    );
 }

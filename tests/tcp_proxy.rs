@@ -1,7 +1,7 @@
 //! TCP mode end to end with 2 workers: 10 MB both ways through an echo backend
 //! with the client's half-close, a server that answers only after the client's
-//! half-close, concurrent relays, and prompt closing when the server refuses or
-//! dies.
+//! half-close, concurrent relays, idle relays ended by the timeouts, and prompt
+//! closing when the server refuses or dies.
 
 mod common;
 
@@ -137,4 +137,23 @@ fn killed_server_closes_client_and_later_connections() {
     let _ = s.write_all(b"again");
     let took = assert_closed_within(s, Duration::from_secs(5));
     assert!(took < Duration::from_secs(4), "closed after {took:?}");
+}
+
+#[test]
+fn idle_relay_closed_after_timeouts() {
+    let echo = TcpBackend::echo();
+    let cfg = ListenCfg::tcp(free_port())
+        .server("echo", echo.port)
+        .timeout_client("1s")
+        .timeout_server("1s");
+    let lb = Ringlb::start(&cfg.render());
+    let mut s = connect(lb.port());
+    s.write_all(b"x").unwrap();
+    let mut one = [0u8; 1];
+    s.read_exact(&mut one).unwrap();
+    let took = assert_closed_within(s, Duration::from_secs(4));
+    assert!(
+        took >= Duration::from_millis(800),
+        "closed after {took:?}, before the 1 s timeouts"
+    );
 }

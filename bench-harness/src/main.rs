@@ -186,6 +186,7 @@ fn real_main() -> Result<()> {
     // must be able to reach their temp paths in here.
     std::fs::set_permissions(tmp_guard.path(), std::fs::Permissions::from_mode(0o755))?;
     let tmp = tmp_guard.path().to_path_buf();
+    procs::remove_on_interrupt((!opts.keep_temp).then(|| tmp.clone()));
 
     let (mut backend, backend_port, backend_label) =
         start_backend(&opts, &root, &tmp, &backend_cpus, nginx.as_deref())?;
@@ -310,9 +311,9 @@ fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str) -> Row {
     let n = ctx.proxy_cpus.len();
     let name = match kind {
         TargetKind::Direct => format!("direct ({})", ctx.backend_short),
-        TargetKind::Ringlb => format!("ringlb ({n} thr)"),
-        TargetKind::Haproxy => format!("HAProxy ({n} thr)"),
-        TargetKind::Nginx => format!("nginx proxy ({n} wrk)"),
+        TargetKind::Ringlb => format!("ringlb ({n} cpu)"),
+        TargetKind::Haproxy => format!("HAProxy ({n} cpu)"),
+        TargetKind::Nginx => format!("nginx proxy ({n} cpu)"),
     };
     let mut row = Row {
         name,

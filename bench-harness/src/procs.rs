@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 /// Process groups of the children alive now, for the signal handler.
 static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// A directory the interrupt handler removes (exit skips the TempDir's Drop).
+static SCRATCH: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Has the interrupt handler remove `dir` too (`None`: keep it).
+pub fn remove_on_interrupt(dir: Option<PathBuf>) {
+    if let Ok(mut s) = SCRATCH.lock() {
+        *s = dir;
+    }
+}
+
 /// Installs the Ctrl-C/SIGTERM handler that stops every child and exits 130.
 pub fn install_interrupt_handler() -> Result<()> {
     ctrlc::set_handler(|| {
@@ -24,6 +34,9 @@ pub fn install_interrupt_handler() -> Result<()> {
         signal_groups(&groups, libc::SIGTERM);
         std::thread::sleep(Duration::from_millis(500));
         signal_groups(&groups, libc::SIGKILL);
+        if let Some(dir) = SCRATCH.lock().ok().and_then(|s| s.clone()) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         std::process::exit(130);
     })
     .context("installing the Ctrl-C handler")

@@ -17,7 +17,9 @@ pub struct RoundRobin {
 impl RoundRobin {
     /// A rotation for `n` servers.
     pub fn new(n: usize) -> Self {
-        RoundRobin { current: vec![0; n] }
+        RoundRobin {
+            current: vec![0; n],
+        }
     }
 
     fn pick_among(

@@ -190,22 +190,42 @@ mod tests {
 
     #[test]
     fn ip_and_port() {
-        assert_eq!(parse_address("127.0.0.1:8080", Role::Bind), Ok(inet("127.0.0.1:8080")));
+        assert_eq!(
+            parse_address("127.0.0.1:8080", Role::Bind),
+            Ok(inet("127.0.0.1:8080"))
+        );
         assert_eq!(parse_address(":80", Role::Bind), Ok(inet("0.0.0.0:80")));
         assert_eq!(parse_address("*:80", Role::Bind), Ok(inet("0.0.0.0:80")));
-        assert_eq!(parse_address("[::1]:443", Role::Bind), Ok(inet("[::1]:443")));
+        assert_eq!(
+            parse_address("[::1]:443", Role::Bind),
+            Ok(inet("[::1]:443"))
+        );
         assert_eq!(parse_address(":::80", Role::Bind), Ok(inet("[::]:80")));
     }
 
     #[test]
     fn family_prefixes() {
-        assert_eq!(parse_address("ipv4@:80", Role::Bind), Ok(inet("0.0.0.0:80")));
+        assert_eq!(
+            parse_address("ipv4@:80", Role::Bind),
+            Ok(inet("0.0.0.0:80"))
+        );
         assert_eq!(parse_address("ipv6@:80", Role::Bind), Ok(inet("[::]:80")));
-        assert_eq!(parse_address("ipv6@[::1]:80", Role::Server), Ok(inet("[::1]:80")));
+        assert_eq!(
+            parse_address("ipv6@[::1]:80", Role::Server),
+            Ok(inet("[::1]:80"))
+        );
         assert!(parse_address("ipv4@[::1]:80", Role::Bind).is_err());
         assert!(parse_address("ipv6@1.2.3.4:80", Role::Bind).is_err());
-        assert!(parse_address("abns@x", Role::Bind).unwrap_err().contains("not supported"));
-        assert!(parse_address("foo@x", Role::Bind).unwrap_err().contains("unknown address family"));
+        assert!(
+            parse_address("abns@x", Role::Bind)
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(
+            parse_address("foo@x", Role::Bind)
+                .unwrap_err()
+                .contains("unknown address family")
+        );
     }
 
     #[test]
@@ -226,7 +246,10 @@ mod tests {
 
     #[test]
     fn host_names_resolve() {
-        assert_eq!(parse_address("localhost:8080", Role::Server), Ok(inet("127.0.0.1:8080")));
+        assert_eq!(
+            parse_address("localhost:8080", Role::Server),
+            Ok(inet("127.0.0.1:8080"))
+        );
         assert!(parse_address("bad host:80", Role::Server).is_err());
     }
 
@@ -236,19 +259,37 @@ mod tests {
         assert!(e.contains("missing port"), "{e}");
         let e = parse_address("127.0.0.1", Role::Server).unwrap_err();
         assert!(e.contains("missing port"), "{e}");
-        assert!(parse_address("1.2.3.4:", Role::Bind).unwrap_err().contains("missing port"));
-        assert!(parse_address("1.2.3.4:http", Role::Bind).unwrap_err().contains("not a valid port"));
+        assert!(
+            parse_address("1.2.3.4:", Role::Bind)
+                .unwrap_err()
+                .contains("missing port")
+        );
+        assert!(
+            parse_address("1.2.3.4:http", Role::Bind)
+                .unwrap_err()
+                .contains("not a valid port")
+        );
         assert!(parse_address("1.2.3.4:70000", Role::Bind).is_err());
         assert!(parse_address("1.2.3.4:0", Role::Bind).is_err());
-        assert!(parse_address(":80-90", Role::Bind).unwrap_err().contains("ranges"));
+        assert!(
+            parse_address(":80-90", Role::Bind)
+                .unwrap_err()
+                .contains("ranges")
+        );
         assert!(parse_address("[::1", Role::Bind).is_err());
         assert!(parse_address("", Role::Bind).is_err());
     }
 
     #[test]
     fn log_defaults_to_514() {
-        assert_eq!(parse_address("127.0.0.1", Role::Log), Ok(inet("127.0.0.1:514")));
-        assert_eq!(parse_address("udp@10.0.0.1:5140", Role::Log), Ok(inet("10.0.0.1:5140")));
+        assert_eq!(
+            parse_address("127.0.0.1", Role::Log),
+            Ok(inet("127.0.0.1:514"))
+        );
+        assert_eq!(
+            parse_address("udp@10.0.0.1:5140", Role::Log),
+            Ok(inet("10.0.0.1:5140"))
+        );
         assert!(parse_address("udp@10.0.0.1:5140", Role::Bind).is_err());
     }
 }

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 /// What every duration error says was expected.
-pub const EXPECTED: &str = "a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)";
+pub const EXPECTED: &str =
+    "a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)";
 
 /// Parses `1000`, `500ms`, `2s`, `1m`, ... into a [`Duration`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -61,7 +61,11 @@ pub fn split_line(line: &str, env: EnvLookup<'_>) -> Result<Vec<String>, String>
                 continue;
             }
             Quote::None if c == '"' || c == '\'' => {
-                quote = if c == '"' { Quote::Double } else { Quote::Single };
+                quote = if c == '"' {
+                    Quote::Double
+                } else {
+                    Quote::Single
+                };
                 quote_start = i + 1;
                 in_word = true;
                 i += 1;
@@ -81,7 +85,11 @@ pub fn split_line(line: &str, env: EnvLookup<'_>) -> Result<Vec<String>, String>
         }
     }
     if quote != Quote::None {
-        let which = if quote == Quote::Double { "double" } else { "single" };
+        let which = if quote == Quote::Double {
+            "double"
+        } else {
+            "single"
+        };
         return Err(format!(
             "unmatched {which} quote at position {quote_start} (quotes must be closed on the same line)"
         ));
@@ -101,12 +109,8 @@ fn push_char(out: &mut Vec<u8>, c: char) {
 /// Turns the bytes of a word into a string; `\xNN` may have produced invalid UTF-8.
 fn finish_word(cur: &mut Vec<u8>, index: usize) -> Result<String, String> {
     let bytes = std::mem::take(cur);
-    String::from_utf8(bytes).map_err(|_| {
-        format!(
-            "word {} is not valid UTF-8 after '\\x' escapes",
-            index + 1
-        )
-    })
+    String::from_utf8(bytes)
+        .map_err(|_| format!("word {} is not valid UTF-8 after '\\x' escapes", index + 1))
 }
 
 /// Decodes the escape starting at `chars[i]` (a backslash); returns the next index.
@@ -228,7 +232,10 @@ mod tests {
 
     #[test]
     fn double_quotes_keep_spaces_and_hash() {
-        assert_eq!(split(r#"stats realm "My # realm""#), ["stats", "realm", "My # realm"]);
+        assert_eq!(
+            split(r#"stats realm "My # realm""#),
+            ["stats", "realm", "My # realm"]
+        );
     }
 
     #[test]
@@ -240,7 +247,10 @@ mod tests {
 
     #[test]
     fn unset_env_expands_to_empty() {
-        assert_eq!(split(r#"pidfile "/run/${NOPE}x.pid""#), ["pidfile", "/run/x.pid"]);
+        assert_eq!(
+            split(r#"pidfile "/run/${NOPE}x.pid""#),
+            ["pidfile", "/run/x.pid"]
+        );
         assert_eq!(split(r#"node "$NOPE""#), ["node", ""]);
     }
 

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
+use super::duration;
 use super::kw::{self, Target};
 use super::lex::{self, EnvLookup};
 use super::model::{Origin, Warning};
 use super::raw::{RawGlobal, RawProxy, SectionKind};
-use super::duration;
 
 /// Every error and warning found, in the order found (sorted when loading ends).
 #[derive(Debug, Default)]
@@ -30,7 +30,10 @@ impl Diag {
 
     /// Records a warning at `origin`.
     pub fn warn_at(&mut self, origin: &Origin, message: impl Into<String>) {
-        self.warnings.push(Warning { origin: origin.clone(), message: message.into() });
+        self.warnings.push(Warning {
+            origin: origin.clone(),
+            message: message.into(),
+        });
     }
 }
 
@@ -69,7 +72,11 @@ impl Args {
     /// Wraps a line's words; the first word is the keyword.
     pub fn new(words: Vec<String>) -> Self {
         let label = words.first().cloned().unwrap_or_default();
-        Args { words, pos: 1, label }
+        Args {
+            words,
+            pos: 1,
+            label,
+        }
     }
 
     /// The keyword (first word of the line).
@@ -122,7 +129,11 @@ impl Args {
 
     /// Consumes and returns every remaining argument.
     pub fn rest(&mut self) -> Vec<String> {
-        let rest = self.words.get(self.pos..).map(<[String]>::to_vec).unwrap_or_default();
+        let rest = self
+            .words
+            .get(self.pos..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
         self.pos = self.words.len();
         rest
     }
@@ -158,9 +169,7 @@ pub fn parse_int(label: &str, s: &str, min: u32, max: u32) -> Result<u32, String
     s.parse::<u32>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            format!("'{label}' expects {}, got '{s}'", int_expectation(min, max))
-        })
+        .ok_or_else(|| format!("'{label}' expects {}, got '{s}'", int_expectation(min, max)))
 }
 
 /// Parses a duration, naming the keyword in the error.
@@ -212,8 +221,14 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     };
     for (file, text) in sources {
         for (n, line) in text.lines().enumerate() {
-            let origin = Origin { file: (*file).to_string(), line: n + 1 };
-            let mut cx = Ctx { origin, diag: &mut *diag };
+            let origin = Origin {
+                file: (*file).to_string(),
+                line: n + 1,
+            };
+            let mut cx = Ctx {
+                origin,
+                diag: &mut *diag,
+            };
             match lex::split_line(line, env) {
                 Ok(words) if words.is_empty() => {}
                 Ok(words) => p.line(&mut cx, Args::new(words)),
@@ -222,7 +237,10 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         }
     }
     p.flush();
-    Parsed { global: p.global, proxies: p.proxies }
+    Parsed {
+        global: p.global,
+        proxies: p.proxies,
+    }
 }
 
 /// The section state machine.
@@ -266,7 +284,10 @@ impl Parser {
             return;
         }
         let result = match &mut self.current {
-            Current::Outside => Err(format!("unknown keyword '{}' out of section", args.keyword())),
+            Current::Outside => Err(format!(
+                "unknown keyword '{}' out of section",
+                args.keyword()
+            )),
             Current::Skipped => Ok(()),
             Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
@@ -277,7 +298,12 @@ impl Parser {
     }
 
     /// Parses a section line and opens the section.
-    fn header(&mut self, cx: &mut Ctx<'_>, kind: SectionKind, args: &mut Args) -> Result<Current, String> {
+    fn header(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        kind: SectionKind,
+        args: &mut Args,
+    ) -> Result<Current, String> {
         if kind == SectionKind::Global {
             args.finish()?;
             return Ok(Current::Global);
@@ -286,14 +312,20 @@ impl Parser {
             let name = args.next_opt().unwrap_or_default();
             args.finish()?;
             // A new `defaults` starts from scratch: it replaces the previous one.
-            return Ok(Current::Proxy(Box::new(RawProxy::new_defaults(name, cx.origin.clone()))));
+            return Ok(Current::Proxy(Box::new(RawProxy::new_defaults(
+                name,
+                cx.origin.clone(),
+            ))));
         }
         let name = args.next_string("a proxy name")?;
         if let Some(bad) = name
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
         {
-            return Err(format!("invalid character '{bad}' in {} name '{name}'", kind.name()));
+            return Err(format!(
+                "invalid character '{bad}' in {} name '{name}'",
+                kind.name()
+            ));
         }
         let mut proxy = RawProxy::from_defaults(&self.defaults, kind, name, cx.origin.clone());
         if let Some(addrs) = args.next_opt() {
@@ -338,7 +370,10 @@ mod tests {
         assert_eq!(a.next_duration(), Ok(Duration::from_secs(5)));
         assert!(a.is_done());
         assert_eq!(a.finish(), Ok(()));
-        assert_eq!(a.next_string("a value"), Err("'server' expects a value".into()));
+        assert_eq!(
+            a.next_string("a value"),
+            Err("'server' expects a value".into())
+        );
     }
 
     #[test]
@@ -361,6 +396,9 @@ mod tests {
     fn finish_names_the_extra_argument() {
         let mut a = Args::new(vec!["daemon".into(), "now".into()]);
         a.set_label("daemon");
-        assert_eq!(a.finish(), Err("'daemon' has an unexpected argument 'now'".into()));
+        assert_eq!(
+            a.finish(),
+            Err("'daemon' has an unexpected argument 'now'".into())
+        );
     }
 }

@@ -147,6 +147,8 @@ pub struct RawProxy {
     pub mode: Mode,
     /// `bind` lines and the address on the section line.
     pub binds: Vec<Bind>,
+    /// A `bind` line was refused (so "no bind" would only repeat the error).
+    pub bind_errors: bool,
     /// `maxconn`.
     pub maxconn: Option<u32>,
     /// `fullconn`.
@@ -194,6 +196,7 @@ impl RawProxy {
             origin,
             mode: Mode::Tcp,
             binds: Vec::new(),
+            bind_errors: false,
             maxconn: None,
             fullconn: None,
             default_backend: None,
@@ -216,12 +219,18 @@ impl RawProxy {
     }
 
     /// A proxy section inheriting everything from `defaults`.
-    pub fn from_defaults(defaults: &RawProxy, kind: SectionKind, name: String, origin: Origin) -> Self {
+    pub fn from_defaults(
+        defaults: &RawProxy,
+        kind: SectionKind,
+        name: String,
+        origin: Origin,
+    ) -> Self {
         RawProxy {
             kind,
             name,
             origin,
             binds: Vec::new(),
+            bind_errors: false,
             servers: Vec::new(),
             cookie_here: false,
             log_lines_here: 0,

@@ -52,7 +52,11 @@ impl BodyCursor {
             BodyKind::Length(n) => n,
             _ => 0,
         };
-        BodyCursor { kind, remaining, chunk: Chunk::Size { digits: 0 } }
+        BodyCursor {
+            kind,
+            remaining,
+            chunk: Chunk::Size { digits: 0 },
+        }
     }
 
     /// How this body is delimited.
@@ -160,7 +164,11 @@ impl BodyCursor {
     }
 
     fn end_size_line(&mut self) {
-        self.chunk = if self.remaining == 0 { Chunk::TrailerStart } else { Chunk::Data };
+        self.chunk = if self.remaining == 0 {
+            Chunk::TrailerStart
+        } else {
+            Chunk::Data
+        };
     }
 }
 
@@ -192,7 +200,8 @@ mod tests {
 
     #[test]
     fn chunked_finds_the_end_in_any_split() {
-        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n";
+        let body =
+            b"4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\n";
         let mut next = body.to_vec();
         next.extend_from_slice(b"GET / HTTP/1.1\r\n");
         for step in 1..=next.len() {
@@ -211,7 +220,12 @@ mod tests {
 
     #[test]
     fn bad_chunk_sizes_are_rejected() {
-        for bad in [&b"zz\r\n"[..], b"\r\n", b"4\r\nWikiXX", b"ffffffffffffffff1\r\n"] {
+        for bad in [
+            &b"zz\r\n"[..],
+            b"\r\n",
+            b"4\r\nWikiXX",
+            b"ffffffffffffffff1\r\n",
+        ] {
             let mut c = BodyCursor::new(BodyKind::Chunked);
             assert!(c.take(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

@@ -111,7 +111,11 @@ mod tests {
             };
             assert_eq!(resp.code, Some(e.status()));
             let cl: usize = std::str::from_utf8(
-                resp.headers.iter().find(|h| h.name == "content-length").unwrap().value,
+                resp.headers
+                    .iter()
+                    .find(|h| h.name == "content-length")
+                    .unwrap()
+                    .value,
             )
             .unwrap()
             .parse()

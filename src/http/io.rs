@@ -80,7 +80,11 @@ pub async fn write_range(
 }
 
 /// Writes all of `buf` to `s`.
-pub async fn write_all(s: &mut Stream, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), WriteFail> {
+pub async fn write_all(
+    s: &mut Stream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<(), WriteFail> {
     let end = buf.len();
     write_range(s, buf, 0, end, deadline).await
 }

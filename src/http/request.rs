@@ -64,11 +64,19 @@ pub enum Parsed<T> {
 fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -76,7 +84,11 @@ fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
 }
 
 /// Parses a request head in `buf`; on success writes the head for the server into `out`.
-pub fn parse(buf: &[u8], rw: &Rewrite<'_>, out: &mut Vec<u8>) -> Result<Parsed<Request>, HttpError> {
+pub fn parse(
+    buf: &[u8],
+    rw: &Rewrite<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Parsed<Request>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -147,14 +159,22 @@ pub fn parse(buf: &[u8], rw: &Rewrite<'_>, out: &mut Vec<u8>) -> Result<Parsed<R
         }
     };
     let upgrade = conn_upgrade && has_upgrade && !http10;
-    let keep_alive = if http10 { conn_keep_alive && !conn_close } else { !conn_close };
+    let keep_alive = if http10 {
+        conn_keep_alive && !conn_close
+    } else {
+        !conn_close
+    };
 
     // The head toward the server.
     out.clear();
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(if http10 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+    out.extend_from_slice(if http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
     let add_xff = match (rw.forwardfor, rw.client) {
         (Some(f), Some(ip)) => {
             !(f.if_none && !xff_existing.is_empty())
@@ -203,7 +223,10 @@ pub fn parse(buf: &[u8], rw: &Rewrite<'_>, out: &mut Vec<u8>) -> Result<Parsed<R
         head_len,
         uri: (uri_start, uri_start + path.len()),
         is_head: method == "HEAD",
-        idempotent: matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"),
+        idempotent: matches!(
+            method,
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        ),
         http10,
         body,
         keep_alive,
@@ -226,7 +249,11 @@ mod tests {
     use super::*;
 
     fn rw() -> Rewrite<'static> {
-        Rewrite { forwardfor: None, client: None, close_server: false }
+        Rewrite {
+            forwardfor: None,
+            client: None,
+            close_server: false,
+        }
     }
 
     fn ok(buf: &[u8], rw: &Rewrite<'_>) -> (Request, String) {
@@ -249,21 +276,43 @@ mod tests {
     #[test]
     fn partial_heads_ask_for_more() {
         let mut out = Vec::new();
-        assert!(matches!(parse(b"GET / HTTP/1.1\r\nHo", &rw(), &mut out), Ok(Parsed::Partial)));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHo", &rw(), &mut out),
+            Ok(Parsed::Partial)
+        ));
     }
 
     #[test]
     fn forwardfor_appends_to_existing() {
-        let ff = ForwardFor { header: "X-Forwarded-For".into(), except: None, if_none: false };
-        let rw = Rewrite { forwardfor: Some(&ff), client: Some("10.0.0.9".parse().unwrap()), close_server: true };
+        let ff = ForwardFor {
+            header: "X-Forwarded-For".into(),
+            except: None,
+            if_none: false,
+        };
+        let rw = Rewrite {
+            forwardfor: Some(&ff),
+            client: Some("10.0.0.9".parse().unwrap()),
+            close_server: true,
+        };
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nConnection: keep-alive\r\n\r\n", &rw);
-        assert_eq!(out, "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.9\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            out,
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.9\r\nConnection: close\r\n\r\n"
+        );
     }
 
     #[test]
     fn forwardfor_except_skips_network() {
-        let ff = ForwardFor { header: "X-Forwarded-For".into(), except: Some(("127.0.0.0".parse().unwrap(), 8)), if_none: false };
-        let rw = Rewrite { forwardfor: Some(&ff), client: Some("127.0.0.1".parse().unwrap()), close_server: false };
+        let ff = ForwardFor {
+            header: "X-Forwarded-For".into(),
+            except: Some(("127.0.0.0".parse().unwrap(), 8)),
+            if_none: false,
+        };
+        let rw = Rewrite {
+            forwardfor: Some(&ff),
+            client: Some("127.0.0.1".parse().unwrap()),
+            close_server: false,
+        };
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rw);
         assert!(!out.contains("X-Forwarded-For"));
     }
@@ -279,7 +328,10 @@ mod tests {
 
     #[test]
     fn framing() {
-        let (r, _) = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n", &rw());
+        let (r, _) = ok(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n",
+            &rw(),
+        );
         assert_eq!(r.body, BodyKind::Length(12));
         let (r, out) = ok(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nTransfer-Encoding: chunked\r\n\r\n", &rw());
         assert_eq!(r.body, BodyKind::Chunked);
@@ -291,11 +343,35 @@ mod tests {
         let mut out = Vec::new();
         let e = |b: &[u8], out: &mut Vec<u8>| parse(b, &rw(), out).err();
         assert_eq!(e(b"GARBAGE\r\n\r\n", &mut out), Some(HttpError::BadRequest));
-        assert_eq!(e(b"GET / HTTP/1.1\r\n\r\n", &mut out), Some(HttpError::BadRequest));
-        assert_eq!(e(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", &mut out), Some(HttpError::NotImplemented));
-        assert_eq!(e(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &mut out), Some(HttpError::BadRequest));
-        assert_eq!(e(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", &mut out), Some(HttpError::BadRequest));
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\n\r\n", &mut out),
+            Some(HttpError::BadRequest)
+        );
+        assert_eq!(
+            e(
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+                &mut out
+            ),
+            Some(HttpError::NotImplemented)
+        );
+        assert_eq!(
+            e(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                &mut out
+            ),
+            Some(HttpError::BadRequest)
+        );
+        assert_eq!(
+            e(
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                &mut out
+            ),
+            Some(HttpError::BadRequest)
+        );
         assert_eq!(too_large(b"GET /aaaaaaaa"), HttpError::UriTooLong);
-        assert_eq!(too_large(b"GET / HTTP/1.1\r\nX: aaaa"), HttpError::HeadersTooLarge);
+        assert_eq!(
+            too_large(b"GET / HTTP/1.1\r\nX: aaaa"),
+            HttpError::HeadersTooLarge
+        );
     }
 }

@@ -4,7 +4,7 @@
 use super::body::BodyKind;
 use super::error::HttpError;
 use super::header::{has_token, parse_content_length};
-use super::request::{Parsed, MAX_HEADERS};
+use super::request::{MAX_HEADERS, Parsed};
 
 /// What the session needs to know about a response.
 #[derive(Debug, Clone)]
@@ -34,7 +34,11 @@ pub struct ClientSide {
 
 /// Parses a response head in `buf`; on success writes the head for the client into `out`
 /// (interim 1xx heads are left for the caller to forward as they are).
-pub fn parse(buf: &[u8], side: &ClientSide, out: &mut Vec<u8>) -> Result<Parsed<Response>, HttpError> {
+pub fn parse(
+    buf: &[u8],
+    side: &ClientSide,
+    out: &mut Vec<u8>,
+) -> Result<Parsed<Response>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     let head_len = match resp.parse(buf) {
@@ -76,7 +80,11 @@ pub fn parse(buf: &[u8], side: &ClientSide, out: &mut Vec<u8>) -> Result<Parsed<
         }
     };
     let server_keep_alive = body != BodyKind::UntilClose
-        && if http10 { conn_keep_alive && !conn_close } else { !conn_close };
+        && if http10 {
+            conn_keep_alive && !conn_close
+        } else {
+            !conn_close
+        };
     let client_keep_alive = side.keep_alive && body != BodyKind::UntilClose;
 
     out.clear();
@@ -107,14 +115,24 @@ pub fn parse(buf: &[u8], side: &ClientSide, out: &mut Vec<u8>) -> Result<Parsed<
         }
         out.extend_from_slice(b"\r\n");
     }
-    Ok(Parsed::Complete(Response { head_len, status, body, server_keep_alive, client_keep_alive }))
+    Ok(Parsed::Complete(Response {
+        head_len,
+        status,
+        body,
+        server_keep_alive,
+        client_keep_alive,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KEEP: ClientSide = ClientSide { head_request: false, http10: false, keep_alive: true };
+    const KEEP: ClientSide = ClientSide {
+        head_request: false,
+        http10: false,
+        keep_alive: true,
+    };
 
     fn ok(buf: &[u8], side: &ClientSide) -> (Response, String) {
         let mut out = Vec::new();
@@ -126,7 +144,10 @@ mod tests {
 
     #[test]
     fn keep_alive_response_passes_through() {
-        let (r, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello", &KEEP);
+        let (r, out) = ok(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
+            &KEEP,
+        );
         assert_eq!(r.body, BodyKind::Length(5));
         assert!(r.server_keep_alive && r.client_keep_alive);
         assert_eq!(out, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
@@ -142,7 +163,10 @@ mod tests {
 
     #[test]
     fn httpclose_adds_connection_close() {
-        let side = ClientSide { keep_alive: false, ..KEEP };
+        let side = ClientSide {
+            keep_alive: false,
+            ..KEEP
+        };
         let (r, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &side);
         assert!(r.server_keep_alive && !r.client_keep_alive);
         assert!(out.contains("Connection: close"));
@@ -150,22 +174,42 @@ mod tests {
 
     #[test]
     fn http10_client_gets_keep_alive_header() {
-        let side = ClientSide { http10: true, ..KEEP };
+        let side = ClientSide {
+            http10: true,
+            ..KEEP
+        };
         let (_, out) = ok(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &side);
         assert!(out.contains("Connection: keep-alive"));
     }
 
     #[test]
     fn no_body_cases() {
-        let side = ClientSide { head_request: true, ..KEEP };
-        assert_eq!(ok(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &side).0.body, BodyKind::None);
-        assert_eq!(ok(b"HTTP/1.1 304 Not Modified\r\n\r\n", &KEEP).0.body, BodyKind::None);
-        assert_eq!(ok(b"HTTP/1.1 100 Continue\r\n\r\n", &KEEP).0.body, BodyKind::None);
+        let side = ClientSide {
+            head_request: true,
+            ..KEEP
+        };
+        assert_eq!(
+            ok(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &side)
+                .0
+                .body,
+            BodyKind::None
+        );
+        assert_eq!(
+            ok(b"HTTP/1.1 304 Not Modified\r\n\r\n", &KEEP).0.body,
+            BodyKind::None
+        );
+        assert_eq!(
+            ok(b"HTTP/1.1 100 Continue\r\n\r\n", &KEEP).0.body,
+            BodyKind::None
+        );
     }
 
     #[test]
     fn garbage_is_bad_gateway() {
         let mut out = Vec::new();
-        assert_eq!(parse(b"NOT HTTP\r\n\r\n", &KEEP, &mut out).err(), Some(HttpError::BadGateway));
+        assert_eq!(
+            parse(b"NOT HTTP\r\n\r\n", &KEEP, &mut out).err(),
+            Some(HttpError::BadGateway)
+        );
     }
 }

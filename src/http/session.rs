@@ -23,13 +23,13 @@ use monoio::time::Instant;
 
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
-use super::io::{read_more, write_all, write_range, ReadOutcome, WriteFail};
+use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
 use super::request::{self, Parsed, Request, Rewrite};
 use super::response::{self, ClientSide, Response};
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::runtime::{BackendRt, FrontendRt};
-use crate::server::dispatch::{connect_with_retries, pick, ActiveGuard};
+use crate::server::dispatch::{ActiveGuard, connect_with_retries, pick};
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
@@ -125,11 +125,17 @@ impl Session<'_> {
         // Choose the server while the URI is still in the buffer.
         let picked = {
             let uri = std::str::from_utf8(&self.cbuf[req.uri.0..req.uri.1]).unwrap_or("");
-            let input = PickInput { client: self.rewrite.client, uri: Some(uri) };
+            let input = PickInput {
+                client: self.rewrite.client,
+                uri: Some(uri),
+            };
             pick(self.ctx, self.backend, &input, None)
         };
         // Retries and redispatch choose by rotation, not by the request's key.
-        let input = PickInput { client: self.rewrite.client, uri: None };
+        let input = PickInput {
+            client: self.rewrite.client,
+            uri: None,
+        };
         let Some(mut server_idx) = picked else {
             eprintln!("[WARNING] {}: no server available", self.be.name);
             return Err(Fail::Status(HttpError::ServiceUnavailable));
@@ -139,7 +145,8 @@ impl Session<'_> {
         let part = body
             .take(&self.cbuf[req.head_len..])
             .map_err(|_| Fail::Status(HttpError::BadRequest))?;
-        self.out.extend_from_slice(&self.cbuf[req.head_len..req.head_len + part]);
+        self.out
+            .extend_from_slice(&self.cbuf[req.head_len..req.head_len + part]);
         self.cbuf.drain(..req.head_len + part);
         let whole_in_one_write = body.done();
 
@@ -187,11 +194,19 @@ impl Session<'_> {
                     continue;
                 }
                 Err(ReadFail::Closed) => {
-                    eprintln!("[WARNING] {}/{}: server closed the connection before answering", self.be.name, self.be.servers[server_idx].name);
+                    eprintln!(
+                        "[WARNING] {}/{}: server closed the connection before answering",
+                        self.be.name, self.be.servers[server_idx].name
+                    );
                     return Err(Fail::Status(HttpError::BadGateway));
                 }
                 Err(ReadFail::Status(e)) => {
-                    eprintln!("[WARNING] {}/{}: answering {} to the client", self.be.name, self.be.servers[server_idx].name, e.status());
+                    eprintln!(
+                        "[WARNING] {}/{}: answering {} to the client",
+                        self.be.name,
+                        self.be.servers[server_idx].name,
+                        e.status()
+                    );
                     return Err(Fail::Status(e));
                 }
             };
@@ -215,8 +230,11 @@ impl Session<'_> {
 
         // Response head and body to the client; `out` now holds the rewritten head.
         let mut rbody = BodyCursor::new(resp.body);
-        let part = rbody.take(&self.sbuf[resp.head_len..]).map_err(|_| Fail::Silent)?;
-        self.out.extend_from_slice(&self.sbuf[resp.head_len..resp.head_len + part]);
+        let part = rbody
+            .take(&self.sbuf[resp.head_len..])
+            .map_err(|_| Fail::Silent)?;
+        self.out
+            .extend_from_slice(&self.sbuf[resp.head_len..resp.head_len + part]);
         self.sbuf.drain(..resp.head_len + part);
         let deadline = self.client_deadline();
         write_all(&mut self.client, &mut self.out, deadline)
@@ -262,7 +280,11 @@ impl Session<'_> {
                 }
             }
             // While idle between requests, wake up now and then to notice a soft stop.
-            let slice_end = if waiting_idle { deadline.min(Instant::now() + IDLE_SLICE) } else { deadline };
+            let slice_end = if waiting_idle {
+                deadline.min(Instant::now() + IDLE_SLICE)
+            } else {
+                deadline
+            };
             match read_more(&mut self.client, &mut self.cbuf, slice_end).await {
                 ReadOutcome::Data(_) => {
                     if waiting_idle {
@@ -282,7 +304,11 @@ impl Session<'_> {
         }
     }
 
-    async fn connect(&self, server_idx: usize, input: &PickInput<'_>) -> Result<(usize, Stream), Fail> {
+    async fn connect(
+        &self,
+        server_idx: usize,
+        input: &PickInput<'_>,
+    ) -> Result<(usize, Stream), Fail> {
         connect_with_retries(self.ctx, self.backend, server_idx, input)
             .await
             .map_err(|e| {
@@ -300,27 +326,59 @@ impl Session<'_> {
             .map_err(|_| Fail::Status(HttpError::BadGateway))
     }
 
-    async fn forward_request_body(&mut self, server: &mut Stream, body: &mut BodyCursor) -> Result<(), Fail> {
+    async fn forward_request_body(
+        &mut self,
+        server: &mut Stream,
+        body: &mut BodyCursor,
+    ) -> Result<(), Fail> {
         let (client_t, server_t) = (self.fe.client_timeout, self.be.server_timeout);
-        match relay_body(&mut self.client, server, &mut self.cbuf, body, client_t, server_t).await {
+        match relay_body(
+            &mut self.client,
+            server,
+            &mut self.cbuf,
+            body,
+            client_t,
+            server_t,
+        )
+        .await
+        {
             Ok(()) => Ok(()),
-            Err(RelayFail::Source(ReadOutcome::Timeout)) => Err(Fail::Status(HttpError::RequestTimeout)),
+            Err(RelayFail::Source(ReadOutcome::Timeout)) => {
+                Err(Fail::Status(HttpError::RequestTimeout))
+            }
             Err(RelayFail::Malformed) => Err(Fail::Status(HttpError::BadRequest)),
             Err(RelayFail::Source(_)) => Err(Fail::Silent),
-            Err(RelayFail::Sink(WriteFail::Timeout)) => Err(Fail::Status(HttpError::GatewayTimeout)),
+            Err(RelayFail::Sink(WriteFail::Timeout)) => {
+                Err(Fail::Status(HttpError::GatewayTimeout))
+            }
             Err(RelayFail::Sink(_)) => Err(Fail::Status(HttpError::BadGateway)),
         }
     }
 
-    async fn forward_response_body(&mut self, server: &mut Stream, body: &mut BodyCursor) -> Result<(), Fail> {
+    async fn forward_response_body(
+        &mut self,
+        server: &mut Stream,
+        body: &mut BodyCursor,
+    ) -> Result<(), Fail> {
         let (client_t, server_t) = (self.fe.client_timeout, self.be.server_timeout);
-        relay_body(server, &mut self.client, &mut self.sbuf, body, server_t, client_t)
-            .await
-            .map_err(|_| Fail::Silent)
+        relay_body(
+            server,
+            &mut self.client,
+            &mut self.sbuf,
+            body,
+            server_t,
+            client_t,
+        )
+        .await
+        .map_err(|_| Fail::Silent)
     }
 
     /// Reads until a whole response head is in `sbuf`.
-    async fn read_response(&mut self, server: &mut Stream, side: &ClientSide) -> Result<Response, ReadFail> {
+    async fn read_response(
+        &mut self,
+        server: &mut Stream,
+        side: &ClientSide,
+    ) -> Result<Response, ReadFail> {
         let deadline = self.server_deadline();
         loop {
             if !self.sbuf.is_empty() {
@@ -337,9 +395,11 @@ impl Session<'_> {
                 ReadOutcome::Data(_) => {}
                 ReadOutcome::Timeout => return Err(ReadFail::Status(HttpError::GatewayTimeout)),
                 ReadOutcome::Eof | ReadOutcome::Error(_) if self.sbuf.is_empty() => {
-                    return Err(ReadFail::Closed)
+                    return Err(ReadFail::Closed);
                 }
-                ReadOutcome::Eof | ReadOutcome::Error(_) => return Err(ReadFail::Status(HttpError::BadGateway)),
+                ReadOutcome::Eof | ReadOutcome::Error(_) => {
+                    return Err(ReadFail::Status(HttpError::BadGateway));
+                }
             }
         }
     }
@@ -363,7 +423,13 @@ impl Session<'_> {
             self.cbuf.clear();
         }
         let client = std::mem::replace(&mut self.client, placeholder_stream()?);
-        crate::tcp::relay::relay(client, server, self.fe.client_timeout, self.be.server_timeout).await;
+        crate::tcp::relay::relay(
+            client,
+            server,
+            self.fe.client_timeout,
+            self.be.server_timeout,
+        )
+        .await;
         Ok(Next::Close)
     }
 }

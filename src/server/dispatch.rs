@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::connect::{connect, ConnectError};
+use super::connect::{ConnectError, connect};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
 use crate::stream::Stream;
@@ -49,7 +49,12 @@ impl Drop for ActiveGuard<'_> {
 }
 
 /// Picks a server with the backend's balancer, avoiding `exclude`.
-pub fn pick(ctx: &WorkerCtx, backend: usize, input: &PickInput<'_>, exclude: Option<usize>) -> Option<usize> {
+pub fn pick(
+    ctx: &WorkerCtx,
+    backend: usize,
+    input: &PickInput<'_>,
+    exclude: Option<usize>,
+) -> Option<usize> {
     let servers = &ctx.shared.backends[backend].servers;
     ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude)
 }
@@ -93,6 +98,7 @@ pub async fn dispatch(
     input: &PickInput<'_>,
 ) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
-    let first = pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
+    let first =
+        pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
     connect_with_retries(ctx, backend, first, input).await
 }

@@ -1,21 +1,27 @@
 //! Idle server connections kept per worker for reuse (as HAProxy's `http-reuse`).
 //!
 //! A connection goes back to the pool only after a complete, delimited
-//! response on a connection the server keeps alive. Before reuse it is checked
-//! with a non-blocking peek: one the server closed, or that holds unsolicited
-//! bytes, is dropped instead of carrying a request.
+//! response on a connection the server keeps alive. Before reuse, a connection
+//! idle for more than [`PEEK_AFTER`] is checked with a non-blocking peek: one
+//! the server closed, or that holds unsolicited bytes, is dropped instead of
+//! carrying a request. Connections idle for less skip the peek (a syscall per
+//! request); the rare server that closes one silently at once is covered by
+//! the session's resend of idempotent requests.
 
 use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 use crate::stream::Stream;
 
 /// Idle connections kept per server per worker.
 const MAX_IDLE_PER_SERVER: usize = 1024;
+/// Idle time beyond which a pooled connection is checked before reuse.
+const PEEK_AFTER: Duration = Duration::from_millis(500);
 
 /// Per-worker idle connections, indexed by backend then server.
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: RefCell<Vec<Vec<Vec<Stream>>>>,
+    idle: RefCell<Vec<Vec<Vec<(Stream, Instant)>>>>,
 }
 
 impl Pool {
@@ -35,8 +41,8 @@ impl Pool {
     pub fn take(&self, backend: usize, server: usize) -> Option<Stream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
-        while let Some(s) = list.pop() {
-            if s.is_idle_and_open() {
+        while let Some((s, since)) = list.pop() {
+            if since.elapsed() < PEEK_AFTER || s.is_idle_and_open() {
                 return Some(s);
             }
         }
@@ -48,14 +54,19 @@ impl Pool {
         let mut idle = self.idle.borrow_mut();
         if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) {
             if list.len() < MAX_IDLE_PER_SERVER {
-                list.push(stream);
+                list.push((stream, Instant::now()));
             }
         }
     }
 
     /// Closes every idle connection to a server (it went down or changed).
     pub fn flush(&self, backend: usize, server: usize) {
-        if let Some(list) = self.idle.borrow_mut().get_mut(backend).and_then(|b| b.get_mut(server)) {
+        if let Some(list) = self
+            .idle
+            .borrow_mut()
+            .get_mut(backend)
+            .and_then(|b| b.get_mut(server))
+        {
             list.clear();
         }
     }

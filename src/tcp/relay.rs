@@ -11,12 +11,14 @@ use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
+use monoio::io::{
+    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
 use monoio::time::Instant;
 
 use crate::balance::PickInput;
 use crate::bufpool;
-use crate::server::dispatch::{dispatch, ActiveGuard};
+use crate::server::dispatch::{ActiveGuard, dispatch};
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
@@ -24,7 +26,10 @@ use crate::worker::context::WorkerCtx;
 pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<std::net::SocketAddr>, fe: usize) {
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[f.backend];
-    let input = PickInput { client: peer.map(|p| p.ip()), uri: None };
+    let input = PickInput {
+        client: peer.map(|p| p.ip()),
+        uri: None,
+    };
     let (idx, server) = match dispatch(ctx, f.backend, &input).await {
         Ok(x) => x,
         Err(e) => {
@@ -38,7 +43,12 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<std::net::SocketA
 
 /// Relays until both directions end or the session is idle past its timeout.
 /// Returns the bytes carried (client→server, server→client).
-pub async fn relay(client: Stream, server: Stream, client_timeout: Duration, server_timeout: Duration) -> (u64, u64) {
+pub async fn relay(
+    client: Stream,
+    server: Stream,
+    client_timeout: Duration,
+    server_timeout: Duration,
+) -> (u64, u64) {
     let fds = (client.as_raw_fd(), server.as_raw_fd());
     let last = Cell::new(Instant::now());
     let (cr, cw) = client.into_split();

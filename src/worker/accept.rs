@@ -58,16 +58,30 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
     }
 }
 
-async fn accept_tcp(ctx: Rc<WorkerCtx>, l: TcpListener, fe: usize, cancel: monoio::io::CancelHandle) {
+async fn accept_tcp(
+    ctx: Rc<WorkerCtx>,
+    l: TcpListener,
+    fe: usize,
+    cancel: monoio::io::CancelHandle,
+) {
     loop {
-        let permits = (ctx.global_limit.acquire().await, ctx.frontend_limits[fe].acquire().await);
+        let permits = (
+            ctx.global_limit.acquire().await,
+            ctx.frontend_limits[fe].acquire().await,
+        );
         if ctx.shared.soft_stop.load(Ordering::Relaxed) {
             return;
         }
         match l.cancelable_accept(cancel.clone()).await {
             Ok((s, peer)) => {
                 let _ = s.set_nodelay(true);
-                monoio::spawn(session(ctx.clone(), Stream::Tcp(s), Some(peer), fe, permits));
+                monoio::spawn(session(
+                    ctx.clone(),
+                    Stream::Tcp(s),
+                    Some(peer),
+                    fe,
+                    permits,
+                ));
             }
             Err(e) => {
                 if ctx.shared.soft_stop.load(Ordering::Relaxed) {
@@ -79,9 +93,17 @@ async fn accept_tcp(ctx: Rc<WorkerCtx>, l: TcpListener, fe: usize, cancel: monoi
     }
 }
 
-async fn accept_unix(ctx: Rc<WorkerCtx>, l: UnixListener, fe: usize, cancel: monoio::io::CancelHandle) {
+async fn accept_unix(
+    ctx: Rc<WorkerCtx>,
+    l: UnixListener,
+    fe: usize,
+    cancel: monoio::io::CancelHandle,
+) {
     loop {
-        let permits = (ctx.global_limit.acquire().await, ctx.frontend_limits[fe].acquire().await);
+        let permits = (
+            ctx.global_limit.acquire().await,
+            ctx.frontend_limits[fe].acquire().await,
+        );
         if ctx.shared.soft_stop.load(Ordering::Relaxed) {
             return;
         }

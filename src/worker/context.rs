@@ -34,7 +34,13 @@ impl WorkerCtx {
             .iter()
             .map(|b| balance::for_backend(&b.model))
             .collect();
-        let pool = Pool::new(&shared.backends.iter().map(|b| b.servers.len()).collect::<Vec<_>>());
+        let pool = Pool::new(
+            &shared
+                .backends
+                .iter()
+                .map(|b| b.servers.len())
+                .collect::<Vec<_>>(),
+        );
         let frontend_limits = shared
             .frontends
             .iter()

@@ -73,7 +73,13 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
         // SAFETY: `ty` and `len` are valid for writes of the sizes given; a bad fd
         // only makes the call fail with EBADF/ENOTSOCK.
         let rc = unsafe {
-            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len)
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TYPE,
+                (&mut ty as *mut libc::c_int).cast(),
+                &mut len,
+            )
         };
         if rc != 0 {
             return Err(std::io::Error::last_os_error());
@@ -81,14 +87,19 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
         ty
     };
     if sock_type != libc::SOCK_STREAM {
-        return Err(std::io::Error::other(format!("fd {fd} is not a stream socket")));
+        return Err(std::io::Error::other(format!(
+            "fd {fd} is not a stream socket"
+        )));
     }
     // SAFETY: the fd was handed to us by the parent for this purpose, is an open
     // stream socket (checked above), and nothing else in the process owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let sock = Socket::from(owned);
     sock.set_nonblocking(true)?;
-    let is_unix = sock.local_addr().map(|a| a.as_pathname().is_some() || a.domain() == Domain::UNIX).unwrap_or(false);
+    let is_unix = sock
+        .local_addr()
+        .map(|a| a.as_pathname().is_some() || a.domain() == Domain::UNIX)
+        .unwrap_or(false);
     Ok(if is_unix {
         Listener::Unix(UnixListener::from(OwnedFd::from(sock)))
     } else {
@@ -117,28 +128,40 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
             match &bind.address {
                 Address::Inet(sa) => {
                     for w in per_worker.iter_mut() {
-                        w.push(BoundListener { frontend: fi, listener: Listener::Tcp(tcp_socket(*sa).map_err(err)?) });
+                        w.push(BoundListener {
+                            frontend: fi,
+                            listener: Listener::Tcp(tcp_socket(*sa).map_err(err)?),
+                        });
                     }
                 }
                 Address::Unix(path) => {
                     // A stale socket file from a previous run would make bind fail.
-                    if std::fs::symlink_metadata(path).map(|m| {
-                        use std::os::unix::fs::FileTypeExt;
-                        m.file_type().is_socket()
-                    }).unwrap_or(false) {
+                    if std::fs::symlink_metadata(path)
+                        .map(|m| {
+                            use std::os::unix::fs::FileTypeExt;
+                            m.file_type().is_socket()
+                        })
+                        .unwrap_or(false)
+                    {
                         let _ = std::fs::remove_file(path);
                     }
                     let first = UnixListener::bind(path).map_err(err)?;
                     first.set_nonblocking(true).map_err(err)?;
                     let first = Listener::Unix(first);
                     for w in per_worker.iter_mut() {
-                        w.push(BoundListener { frontend: fi, listener: dup(&first).map_err(err)? });
+                        w.push(BoundListener {
+                            frontend: fi,
+                            listener: dup(&first).map_err(err)?,
+                        });
                     }
                 }
                 Address::Fd(fd) => {
                     let first = inherited(*fd).map_err(err)?;
                     for w in per_worker.iter_mut() {
-                        w.push(BoundListener { frontend: fi, listener: dup(&first).map_err(err)? });
+                        w.push(BoundListener {
+                            frontend: fi,
+                            listener: dup(&first).map_err(err)?,
+                        });
                     }
                 }
             }

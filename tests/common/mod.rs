@@ -720,9 +720,22 @@ impl HttpClient {
         self.request(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
     }
 
-    /// Reads one response; panics with the reason on failure.
+    /// Reads one final response (interim 1xx responses are skipped); panics
+    /// with the reason on failure.
     pub fn response(&mut self) -> Response {
-        read_response(&mut self.conn, false).unwrap_or_else(|e| panic!("reading response: {e}"))
+        loop {
+            let r = read_response(&mut self.conn, false)
+                .unwrap_or_else(|e| panic!("reading response: {e}"));
+            if r.status / 100 != 1 {
+                return r;
+            }
+        }
+    }
+
+    /// `HEAD path HTTP/1.1`, keep-alive: the response has no body whatever its headers say.
+    pub fn head(&mut self, path: &str) -> Response {
+        self.send(format!("HEAD {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        read_response(&mut self.conn, true).unwrap_or_else(|e| panic!("reading HEAD response: {e}"))
     }
 
     /// Reads one response, returning the error instead of panicking.
@@ -1058,6 +1071,11 @@ pub fn big_body() -> Vec<u8> {
     pattern(BIG_LEN, 42)
 }
 
+/// Body of the `/eof` response (no length, ended by closing the connection).
+pub fn eof_body() -> Vec<u8> {
+    pattern(100_000, 3)
+}
+
 /// Chunk sizes of the `/chunked` response (odd sizes, one over 16 KB).
 pub const CHUNK_SIZES: [usize; 7] = [1, 10, 100, 1000, 4095, 16385, 70000];
 
@@ -1069,10 +1087,12 @@ pub fn chunked_body() -> Vec<u8> {
 /// An HTTP/1.1 origin server for tests.
 ///
 /// Keep-alive aware (closes after `Connection: close` or an HTTP/1.0 request
-/// without `keep-alive`), decodes Content-Length and chunked request bodies and
-/// records every request. Replies, by path:
+/// without `keep-alive`), answers `Expect: 100-continue`, decodes Content-Length
+/// and chunked request bodies and records every request. Replies, by path:
 /// - `/big`: 1 MB ([`big_body`]) with Content-Length;
 /// - `/chunked`: [`chunked_body`] in chunks of [`CHUNK_SIZES`];
+/// - `/eof`: [`eof_body`] without Content-Length, ended by closing;
+/// - `HEAD`: the head of the default reply (with its Content-Length), no body;
 /// - anything else: `text/plain` naming the server (`server=<name>`) and echoing
 ///   the request line, body length and every request header (`h: Name: value`).
 ///
@@ -1167,6 +1187,14 @@ fn serve_http(name: &str, s: TcpStream, conn: usize, log: &Mutex<Vec<Received>>)
             })
             .collect();
         let chunked = has_token(header_in(&headers, "transfer-encoding"), "chunked");
+        if has_token(header_in(&headers, "expect"), "100-continue")
+            && bs
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .is_err()
+        {
+            return;
+        }
         let body = if chunked {
             bs.read_chunked()
         } else if let Some(cl) = header_in(&headers, "content-length") {
@@ -1200,7 +1228,24 @@ fn serve_http(name: &str, s: TcpStream, conn: usize, log: &Mutex<Vec<Received>>)
             (true, 0) => "Connection: keep-alive\r\n",
             (true, _) => "",
         };
-        let ok = if path == "/big" {
+        let is_head = method == "HEAD";
+        let ok = if path == "/eof" {
+            // No length: the body ends when this server closes the connection.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nX-Server: {name}\r\nContent-Type: application/octet-stream\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            let _ = bs.stream.write_all(head.as_bytes());
+            let _ = bs.stream.write_all(&eof_body());
+            return;
+        } else if is_head {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nX-Server: {name}\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\n{conn_line}\r\n",
+                echo.len()
+            );
+            bs.stream.write_all(head.as_bytes()).is_ok()
+        } else if path == "/big" {
             let body = big_body();
             let head = format!(
                 "HTTP/1.1 200 OK\r\nX-Server: {name}\r\nContent-Type: application/octet-stream\r\n\

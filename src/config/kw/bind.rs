@@ -8,10 +8,32 @@ use crate::config::raw::RawProxy;
 
 /// Bind options refused until built: ignoring them would change behaviour.
 const REFUSED: &[&str] = &[
-    "ssl", "crt", "crt-list", "ca-file", "crl-file", "verify", "alpn", "npn", "ciphers",
-    "ciphersuites", "ssl-min-ver", "ssl-max-ver", "strict-sni", "accept-proxy", "transparent",
-    "interface", "namespace", "uid", "gid", "user", "group", "mode", "level", "expose-fd",
-    "accept-netscaler-cip", "proto",
+    "ssl",
+    "crt",
+    "crt-list",
+    "ca-file",
+    "crl-file",
+    "verify",
+    "alpn",
+    "npn",
+    "ciphers",
+    "ciphersuites",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "strict-sni",
+    "accept-proxy",
+    "transparent",
+    "interface",
+    "namespace",
+    "uid",
+    "gid",
+    "user",
+    "group",
+    "mode",
+    "level",
+    "expose-fd",
+    "accept-netscaler-cip",
+    "proto",
 ];
 
 /// Harmless bind options: warned about and ignored.
@@ -24,6 +46,13 @@ const IGNORED_WITH_ARG: &[&str] = &[
 
 /// `bind` in a `frontend` or `listen`.
 pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let result = bind_line(cx, p, args);
+    p.bind_errors |= result.is_err();
+    result
+}
+
+/// The body of [`bind`].
+fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let list = args.next_string("an address: <ip>:<port>[,<ip>:<port>...]")?;
     while let Some(opt) = args.next_opt() {
         if REFUSED.contains(&opt.as_str()) {
@@ -44,7 +73,9 @@ pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
                 super::did_you_mean(&opt, &known)
             ));
         }
-        cx.warn(format!("bind option '{opt}' is not supported by ringlb and is ignored"));
+        cx.warn(format!(
+            "bind option '{opt}' is not supported by ringlb and is ignored"
+        ));
     }
     add_addresses(cx, p, &list, "bind");
     Ok(())
@@ -54,8 +85,14 @@ pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
 pub fn add_addresses(cx: &mut Ctx<'_>, p: &mut RawProxy, list: &str, label: &str) {
     for addr in list.split(',') {
         match parse_address(addr, Role::Bind) {
-            Ok(address) => p.binds.push(Bind { address, origin: cx.origin.clone() }),
-            Err(e) => cx.error(format!("'{label}': {e}")),
+            Ok(address) => p.binds.push(Bind {
+                address,
+                origin: cx.origin.clone(),
+            }),
+            Err(e) => {
+                p.bind_errors = true;
+                cx.error(format!("'{label}': {e}"));
+            }
         }
     }
 }

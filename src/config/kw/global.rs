@@ -85,17 +85,29 @@ pub fn pidfile(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
 pub fn id(_cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(0, u32::MAX)?;
     args.finish()?;
-    let slot = if args.keyword() == "uid" { &mut g.user } else { &mut g.group };
+    let slot = if args.keyword() == "uid" {
+        &mut g.user
+    } else {
+        &mut g.group
+    };
     *slot = Some(Ident::Id(n));
     Ok(())
 }
 
 /// `user <name>` / `group <name>`: resolved to ids when the configuration is validated.
 pub fn name(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
-    let what = if args.keyword() == "user" { "a user name" } else { "a group name" };
+    let what = if args.keyword() == "user" {
+        "a user name"
+    } else {
+        "a group name"
+    };
     let name = args.next_string(what)?;
     args.finish()?;
-    let slot = if args.keyword() == "user" { &mut g.user } else { &mut g.group };
+    let slot = if args.keyword() == "user" {
+        &mut g.user
+    } else {
+        &mut g.group
+    };
     *slot = Some(Ident::Name(name, cx.origin.clone()));
     Ok(())
 }
@@ -116,4 +128,48 @@ pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
     ));
     args.rest();
     Ok(())
+}
+
+/// Resolves a user name to its uid (`Ok(None)`: no such user).
+pub fn user_id(name: &str) -> Result<Option<u32>, String> {
+    let c = std::ffi::CString::new(name).map_err(|_| "the name contains a NUL byte".to_string())?;
+    lookup(|buf, len| {
+        // SAFETY: all-zero is a valid `passwd` (integers and null pointers).
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is valid for the call and `buf` holds `len` bytes;
+        // the reentrant variant keeps parallel loads (tests) from sharing state.
+        let rc = unsafe { libc::getpwnam_r(c.as_ptr(), &mut pwd, buf, len, &mut found) };
+        (rc, (!found.is_null()).then_some(pwd.pw_uid))
+    })
+}
+
+/// Resolves a group name to its gid (`Ok(None)`: no such group).
+pub fn group_id(name: &str) -> Result<Option<u32>, String> {
+    let c = std::ffi::CString::new(name).map_err(|_| "the name contains a NUL byte".to_string())?;
+    lookup(|buf, len| {
+        // SAFETY: all-zero is a valid `group` (integers and null pointers).
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: as in `user_id`.
+        let rc = unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf, len, &mut found) };
+        (rc, (!found.is_null()).then_some(grp.gr_gid))
+    })
+}
+
+/// Runs a `get*nam_r` call, growing the scratch buffer while it says ERANGE.
+fn lookup(
+    call: impl Fn(*mut libc::c_char, usize) -> (libc::c_int, Option<u32>),
+) -> Result<Option<u32>, String> {
+    let mut size = 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; size];
+        match call(buf.as_mut_ptr(), buf.len()) {
+            (0, id) => return Ok(id),
+            (libc::ERANGE, _) if size < 1 << 20 => size *= 4,
+            // "Not found" is reported through errno-like codes by some libcs.
+            (libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM, _) => return Ok(None),
+            (rc, _) => return Err(std::io::Error::from_raw_os_error(rc).to_string()),
+        }
+    }
 }

@@ -25,7 +25,9 @@ const MAX_LOGS_PER_SECTION: usize = 2;
 /// `log ...` in `global`.
 pub fn global_log(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     if args.peek() == Some("global") {
-        return Err("'log global' is only valid in a proxy section (it uses the 'global' targets)".into());
+        return Err(
+            "'log global' is only valid in a proxy section (it uses the 'global' targets)".into(),
+        );
     }
     if g.logs.len() >= MAX_LOGS_PER_SECTION {
         return Err(too_many());
@@ -120,7 +122,13 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
     let level = args.next_opt().map(check_level).transpose()?;
     let minlevel = args.next_opt().map(check_level).transpose()?;
     args.finish()?;
-    Ok(LogTarget::Syslog { address, len, facility, level, minlevel })
+    Ok(LogTarget::Syslog {
+        address,
+        len,
+        facility,
+        level,
+        minlevel,
+    })
 }
 
 /// A syslog level name.

@@ -124,7 +124,9 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "stats" => stats::proxy(cx, p, args),
                 "server" => server::server(cx, p, args),
                 "default-server" => server::default_server(cx, p, args),
-                "errorfile" | "errorloc" | "errorloc302" | "errorloc303" => proxy::errorfile(cx, args),
+                "errorfile" | "errorloc" | "errorloc302" | "errorloc303" => {
+                    proxy::errorfile(cx, args)
+                }
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),
@@ -163,10 +165,21 @@ pub fn check_caps(
         return Ok(true);
     }
     if p.kind == SectionKind::Defaults || misplaced == Misplaced::Error {
-        return Err(format!("'{label}' not allowed in '{}' section", p.kind.name()));
+        return Err(format!(
+            "'{label}' not allowed in '{}' section",
+            p.kind.name()
+        ));
     }
-    let missing = if p.kind == SectionKind::Frontend { "backend" } else { "frontend" };
-    let hint = if label == "maxconn" { " Maybe you want 'fullconn' instead?" } else { "" };
+    let missing = if p.kind == SectionKind::Frontend {
+        "backend"
+    } else {
+        "frontend"
+    };
+    let hint = if label == "maxconn" {
+        " Maybe you want 'fullconn' instead?"
+    } else {
+        ""
+    };
     cx.warn(format!(
         "'{label}' ignored because {} has no {missing} capability.{hint}",
         p.label()
@@ -185,14 +198,22 @@ fn unknown(kw: &str, section: SectionKind) -> String {
         global::KEYWORDS.contains(&kw) || global::IGNORED.contains(&kw)
     };
     if other_side {
-        let home = if in_global { "a proxy section" } else { "the 'global' section" };
+        let home = if in_global {
+            "a proxy section"
+        } else {
+            "the 'global' section"
+        };
         return format!(
             "'{kw}' not allowed in '{}' section (it belongs in {home})",
             section.name()
         );
     }
     let candidates: Vec<&str> = if in_global {
-        global::KEYWORDS.iter().chain(global::IGNORED).copied().collect()
+        global::KEYWORDS
+            .iter()
+            .chain(global::IGNORED)
+            .copied()
+            .collect()
     } else {
         PROXY_KEYWORDS
             .iter()
@@ -250,7 +271,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("balanse", &["balance", "bind"]), "; did you mean 'balance'?");
+        assert_eq!(
+            did_you_mean("balanse", &["balance", "bind"]),
+            "; did you mean 'balance'?"
+        );
         assert_eq!(did_you_mean("zzzzzz", &["balance", "bind"]), "");
         assert_eq!(did_you_mean("ab", &["xy"]), "");
     }
@@ -269,6 +293,9 @@ mod tests {
             unknown("server", SectionKind::Global),
             "'server' not allowed in 'global' section (it belongs in a proxy section)"
         );
-        assert_eq!(unknown("frobnicate", SectionKind::Global), "unknown keyword 'frobnicate' in 'global' section");
+        assert_eq!(
+            unknown("frobnicate", SectionKind::Global),
+            "unknown keyword 'frobnicate' in 'global' section"
+        );
     }
 }

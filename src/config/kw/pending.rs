@@ -50,9 +50,9 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending<'_>) {
         Pending::HashType => {
             format!("'{keyword}' is not implemented yet; it has no effect")
         }
-        Pending::UseBackend => format!(
-            "'{keyword}' is not implemented yet; requests go to the 'default_backend'"
-        ),
+        Pending::UseBackend => {
+            format!("'{keyword}' is not implemented yet; requests go to the 'default_backend'")
+        }
         Pending::TimeoutQueue => {
             format!("'{keyword}' is not implemented yet; there is no server queue")
         }

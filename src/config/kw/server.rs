@@ -10,14 +10,37 @@ use crate::config::raw::{RawProxy, RawServer, ServerOpts};
 
 /// Server options refused until built: ignoring them would change behaviour.
 const REFUSED: &[&str] = &[
-    "ssl", "check-ssl", "verify", "sni", "alpn", "ca-file", "crt", "send-proxy", "send-proxy-v2",
-    "track", "redir", "resolvers", "init-addr", "source", "namespace", "proto",
+    "ssl",
+    "check-ssl",
+    "verify",
+    "sni",
+    "alpn",
+    "ca-file",
+    "crt",
+    "send-proxy",
+    "send-proxy-v2",
+    "track",
+    "redir",
+    "resolvers",
+    "init-addr",
+    "source",
+    "namespace",
+    "proto",
 ];
 
 /// Harmless options with one argument: warned about and ignored.
 const IGNORED_WITH_ARG: &[&str] = &[
-    "maxqueue", "minconn", "slowstart", "id", "observe", "error-limit", "on-error",
-    "on-marked-down", "on-marked-up", "agent-inter", "agent-port",
+    "maxqueue",
+    "minconn",
+    "slowstart",
+    "id",
+    "observe",
+    "error-limit",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "agent-inter",
+    "agent-port",
 ];
 
 /// Harmless flags: warned about and ignored.
@@ -25,18 +48,38 @@ const IGNORED_FLAGS: &[&str] = &["non-stick", "agent-check", "no-agent-check"];
 
 /// Options this file understands, for suggestions.
 const KNOWN: &[&str] = &[
-    "weight", "cookie", "check", "no-check", "inter", "fastinter", "downinter", "rise", "fall",
-    "port", "addr", "backup", "no-backup", "maxconn", "disabled", "enabled",
+    "weight",
+    "cookie",
+    "check",
+    "no-check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "addr",
+    "backup",
+    "no-backup",
+    "maxconn",
+    "disabled",
+    "enabled",
 ];
 
 /// `server <name> <addr> [options]`.
 pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let name = args.next_string("<name> <address>:<port> [options]")?;
     let addr = args.next_string("<name> <address>:<port> [options]")?;
-    let address = parse_address(&addr, Role::Server).map_err(|e| format!("server '{name}': {e}"))?;
+    let address =
+        parse_address(&addr, Role::Server).map_err(|e| format!("server '{name}': {e}"))?;
     let mut opts = p.default_server.clone();
     parse_opts(cx, &mut opts, args, false)?;
-    p.servers.push(RawServer { name, address, opts, origin: cx.origin.clone() });
+    p.servers.push(RawServer {
+        name,
+        address,
+        opts,
+        origin: cx.origin.clone(),
+    });
     Ok(())
 }
 
@@ -49,14 +92,26 @@ pub fn default_server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Re
 }
 
 /// Parses options into `opts`; on error the caller drops the whole line.
-fn parse_opts(cx: &mut Ctx<'_>, opts: &mut ServerOpts, args: &mut Args, is_default: bool) -> Result<(), String> {
-    let line_kw = if is_default { "default-server" } else { "server" };
+fn parse_opts(
+    cx: &mut Ctx<'_>,
+    opts: &mut ServerOpts,
+    args: &mut Args,
+    is_default: bool,
+) -> Result<(), String> {
+    let line_kw = if is_default {
+        "default-server"
+    } else {
+        "server"
+    };
     while let Some(opt) = args.next_opt() {
         args.set_label(opt.as_str());
         match opt.as_str() {
             "weight" => opts.weight = Some(args.next_int(0, 256)?),
             "cookie" if is_default => {
-                return Err("'cookie' is not allowed on 'default-server' (each server needs its own value)".into());
+                return Err(
+                    "'cookie' is not allowed on 'default-server' (each server needs its own value)"
+                        .into(),
+                );
             }
             "cookie" => {
                 opts.cookie = Some(args.next_string("a cookie value")?);
@@ -112,11 +167,18 @@ fn parse_opts(cx: &mut Ctx<'_>, opts: &mut ServerOpts, args: &mut Args, is_defau
                 if IGNORED_WITH_ARG.contains(&o) {
                     args.next_string("an argument")?;
                 }
-                cx.warn(format!("{line_kw} option '{o}' is not supported by ringlb and is ignored"));
+                cx.warn(format!(
+                    "{line_kw} option '{o}' is not supported by ringlb and is ignored"
+                ));
             }
             o => {
-                let all: Vec<&str> =
-                    KNOWN.iter().chain(REFUSED).chain(IGNORED_WITH_ARG).chain(IGNORED_FLAGS).copied().collect();
+                let all: Vec<&str> = KNOWN
+                    .iter()
+                    .chain(REFUSED)
+                    .chain(IGNORED_WITH_ARG)
+                    .chain(IGNORED_FLAGS)
+                    .copied()
+                    .collect();
                 return Err(format!(
                     "unknown {line_kw} option '{o}'{}",
                     super::did_you_mean(o, &all)

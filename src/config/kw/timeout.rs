@@ -26,7 +26,10 @@ const TIMEOUTS: &[(&str, u8)] = &[
 /// `timeout <name> <t>`.
 pub fn timeout(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let names: Vec<&str> = TIMEOUTS.iter().map(|(n, _)| *n).collect();
-    let name = args.next_string(&format!("a timeout name ({}) and a duration", names.join(", ")))?;
+    let name = args.next_string(&format!(
+        "a timeout name ({}) and a duration",
+        names.join(", ")
+    ))?;
     let Some(&(_, caps)) = TIMEOUTS.iter().find(|(n, _)| *n == name) else {
         return Err(format!(
             "'timeout' expects one of {}, got '{name}'{}",
@@ -84,7 +87,9 @@ fn set(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, t: Duration) {
         "tunnel" => &mut to.tunnel,
         _ => {
             // `tarpit`: there is no tarpit to time.
-            cx.warn(format!("'timeout {name}' is not supported by ringlb and is ignored"));
+            cx.warn(format!(
+                "'timeout {name}' is not supported by ringlb and is ignored"
+            ));
             return;
         }
     };

@@ -1,0 +1,147 @@
+//! `balance <algorithm> [args]` and `hash-type <method> [<function>] [avalanche]`.
+
+use super::pending::{self, Pending};
+use crate::config::model::{Balance, HashType};
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::RawProxy;
+
+/// Algorithms, as listed in messages.
+const ALGORITHMS: &[&str] = &[
+    "roundrobin",
+    "static-rr",
+    "leastconn",
+    "source",
+    "uri",
+    "url_param",
+    "hdr(<name>)",
+    "rdp-cookie",
+];
+
+/// HAProxy algorithms ringlb refuses until built.
+const REFUSED: &[&str] = &["first", "random", "hash"];
+
+/// `balance ...`.
+pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let algo = args.next_string(&format!("an algorithm ({})", ALGORITHMS.join(", ")))?;
+    let label = format!("balance {algo}");
+    args.set_label(label.as_str());
+    let b = match algo.as_str() {
+        "roundrobin" => Balance::RoundRobin,
+        "static-rr" => Balance::StaticRr,
+        "leastconn" => Balance::LeastConn,
+        "source" => Balance::Source,
+        "uri" => uri(cx, args)?,
+        "url_param" => {
+            let name = args.next_string("a query parameter name")?;
+            if args.peek() == Some("check_post") {
+                args.next_opt();
+                // An optional byte count follows `check_post`.
+                if args
+                    .peek()
+                    .is_some_and(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    args.next_opt();
+                }
+                cx.warn(
+                    "'balance url_param ... check_post' is not supported by ringlb and is ignored",
+                );
+            }
+            Balance::UrlParam(name)
+        }
+        "rdp-cookie" => Balance::RdpCookie("mstshash".into()),
+        a if a.starts_with("hdr(") => {
+            let name = inner(a, "hdr(")?;
+            if args.peek() == Some("use_domain_only") {
+                args.next_opt();
+                cx.warn(
+                    "'balance hdr() use_domain_only' is not supported by ringlb and is ignored",
+                );
+            }
+            Balance::Hdr(name)
+        }
+        a if a.starts_with("rdp-cookie(") => Balance::RdpCookie(inner(a, "rdp-cookie(")?),
+        a if REFUSED
+            .iter()
+            .any(|r| a == *r || a.starts_with(&format!("{r}("))) =>
+        {
+            return Err(format!("balance '{a}' is not supported by ringlb yet"));
+        }
+        a => {
+            let names: Vec<&str> = ALGORITHMS.iter().chain(REFUSED).copied().collect();
+            return Err(format!(
+                "'balance' expects one of {}, got '{a}'{}",
+                ALGORITHMS.join(", "),
+                super::did_you_mean(a, &names)
+            ));
+        }
+    };
+    args.finish()?;
+    if b != Balance::RoundRobin {
+        pending::warn(cx, "balance", Pending::Balance(&algo));
+    }
+    p.balance = b;
+    Ok(())
+}
+
+/// `uri [len N] [depth N] [whole] [path-only]`.
+fn uri(cx: &mut Ctx<'_>, args: &mut Args) -> Result<Balance, String> {
+    let (mut len, mut depth, mut whole) = (None, None, false);
+    while let Some(word) = args.next_opt() {
+        match word.as_str() {
+            "len" => {
+                args.set_label("balance uri len");
+                len = Some(args.next_int(1, u32::MAX)? as usize);
+            }
+            "depth" => {
+                args.set_label("balance uri depth");
+                depth = Some(args.next_int(1, u32::MAX)? as usize);
+            }
+            "whole" => whole = true,
+            "path-only" => {
+                cx.warn("'balance uri path-only' is not supported by ringlb and is ignored");
+            }
+            _ => {
+                return Err(format!(
+                    "'balance uri' expects 'len <n>', 'depth <n>' or 'whole', got '{word}'"
+                ));
+            }
+        }
+    }
+    Ok(Balance::Uri { len, depth, whole })
+}
+
+/// The `<name>` of `hdr(<name>)` or `rdp-cookie(<name>)`.
+fn inner(word: &str, open: &str) -> Result<String, String> {
+    word.strip_prefix(open)
+        .and_then(|s| s.strip_suffix(')'))
+        .filter(|s| !s.is_empty() && !s.contains(['(', ')']))
+        .map(str::to_string)
+        .ok_or_else(|| format!("'balance' expects {open}<name>), got '{word}'"))
+}
+
+/// `hash-type map-based|consistent [<function>] [avalanche]`.
+pub fn hash_type(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let method = args.next_string("'map-based' or 'consistent'")?;
+    let ht = match method.as_str() {
+        "map-based" => HashType::MapBased,
+        "consistent" => HashType::Consistent,
+        m => {
+            return Err(format!(
+                "'hash-type' expects 'map-based' or 'consistent', got '{m}'{}",
+                super::did_you_mean(m, &["map-based", "consistent"])
+            ));
+        }
+    };
+    if let Some(f) = args.peek()
+        && ["sdbm", "djb2", "wt6", "crc32", "none"].contains(&f)
+    {
+        args.next_opt();
+    }
+    if args.peek() == Some("avalanche") {
+        args.next_opt();
+    }
+    args.finish()?;
+    p.hash_type = ht;
+    pending::warn(cx, "hash-type", Pending::HashType);
+    Ok(())
+}

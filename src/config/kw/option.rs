@@ -1,0 +1,351 @@
+//! `option <name> ...`, `no option <name>` (cancels an option inherited from
+//! `defaults`), `no log`, and 1.4's bare `redispatch` keyword.
+
+use std::net::IpAddr;
+
+use super::pending::{self, Pending};
+use super::{ALL, BE, FE, Misplaced, check_caps};
+use crate::config::model::{ForwardFor, HttpCheck};
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::RawProxy;
+
+/// Options ringlb acts on (or stores for a pending feature), with their sections.
+const OPTIONS: &[(&str, u8)] = &[
+    ("redispatch", BE),
+    ("httpclose", ALL),
+    ("forceclose", ALL),
+    ("http-server-close", ALL),
+    ("http-keep-alive", ALL),
+    ("forwardfor", ALL),
+    ("httpchk", BE),
+    ("log-health-checks", BE),
+    ("httplog", FE),
+    ("tcplog", FE),
+    ("dontlognull", FE),
+    ("persist", BE),
+];
+
+/// HAProxy options accepted, warned about and ignored: they tune, they do not route.
+const IGNORED: &[&str] = &[
+    "abortonclose",
+    "allbackups",
+    "tcpka",
+    "clitcpka",
+    "srvtcpka",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
+    "http-pretend-keepalive",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "checkcache",
+    "nolinger",
+    "logasap",
+    "log-separate-errors",
+    "contstats",
+    "socket-stats",
+    "independent-streams",
+    "http-no-delay",
+    "http-buffer-request",
+    "tcp-smart-accept",
+    "tcp-smart-connect",
+    "http-use-htx",
+    "prefer-last-server",
+    "disable-h2-upgrade",
+    "http-ignore-probes",
+    "dontlog-normal",
+    "originalto",
+    "tcp-check",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "smtpchk",
+    "ldap-check",
+];
+
+/// HAProxy options refused until built: ignoring them would change where traffic goes.
+const REFUSED: &[&str] = &[
+    "http_proxy",
+    "transparent",
+    "http-use-proxy-header",
+    "spop-check",
+];
+
+/// Options that `no option` may not cancel (as HAProxy).
+const NOT_NEGATABLE: &[&str] = &["forwardfor", "httpchk"];
+
+/// `option <name> [args]`.
+pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let name = args.next_string("an option name")?;
+    let label = format!("option {name}");
+    args.set_label(label.as_str());
+    let caps = match OPTIONS.iter().find(|(n, _)| *n == name) {
+        Some(&(_, caps)) => caps,
+        None => return other(cx, &name, args),
+    };
+    if !check_caps(cx, p, &label, caps, Misplaced::Warn)? {
+        return Ok(());
+    }
+    match name.as_str() {
+        "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
+        "httpchk" => {
+            p.httpchk = Some(httpchk(args)?);
+            pending::warn(cx, &label, Pending::HealthChecks);
+        }
+        "httplog" => {
+            // `clf` selects the Common Log Format variant.
+            if args.peek() == Some("clf") {
+                args.next_opt();
+            }
+            args.finish()?;
+            p.log.httplog = true;
+            p.log.tcplog = false;
+            pending::warn(cx, &label, Pending::Logging);
+        }
+        _ => {
+            args.finish()?;
+            set_flag(cx, p, &name, true);
+        }
+    }
+    Ok(())
+}
+
+/// `no option <name>` and `no log`.
+pub fn no(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    match args.next_opt().as_deref() {
+        Some("log") => {
+            args.set_label("no log");
+            super::log::no_log(p, args)
+        }
+        Some("option") => {
+            let name = args.next_string("an option name")?;
+            let label = format!("no option {name}");
+            args.set_label(label.as_str());
+            args.finish()?;
+            if NOT_NEGATABLE.contains(&name.as_str()) {
+                return Err(format!(
+                    "negation is not supported for option '{name}' (as HAProxy)"
+                ));
+            }
+            if let Some(&(_, caps)) = OPTIONS.iter().find(|(n, _)| *n == name) {
+                if check_caps(cx, p, &label, caps, Misplaced::Warn)? {
+                    set_flag(cx, p, &name, false);
+                }
+                return Ok(());
+            }
+            if IGNORED.contains(&name.as_str()) || REFUSED.contains(&name.as_str()) {
+                // Cancelling something ringlb never does: nothing to change.
+                return Ok(());
+            }
+            Err(unknown_option(&name))
+        }
+        other => Err(format!(
+            "'no' expects 'option <name>' or 'log', got '{}'",
+            other.unwrap_or("")
+        )),
+    }
+}
+
+/// `redispatch` (HAProxy 1.4), same as `option redispatch`.
+pub fn legacy_redispatch(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    args: &mut Args,
+) -> Result<(), String> {
+    args.finish()?;
+    cx.warn(
+        "'redispatch' is deprecated since HAProxy 1.5 and refused by 2.1; use 'option redispatch'",
+    );
+    p.redispatch = true;
+    Ok(())
+}
+
+/// Sets or clears a flag option; the HTTP connection modes exclude each other.
+fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
+    let http = &mut p.http;
+    match name {
+        "redispatch" => p.redispatch = on,
+        "httpclose" | "forceclose" => {
+            if name == "forceclose" && on {
+                cx.warn("'option forceclose' is refused since HAProxy 2.5; use 'option httpclose' (ringlb treats it as 'option httpclose')");
+            }
+            http.httpclose = on;
+            if on {
+                http.http_server_close = false;
+            }
+        }
+        "http-server-close" => {
+            http.http_server_close = on;
+            if on {
+                http.httpclose = false;
+            }
+        }
+        // Keep-alive is the default mode: choosing it clears the closing modes.
+        "http-keep-alive" if on => {
+            http.httpclose = false;
+            http.http_server_close = false;
+        }
+        "log-health-checks" => {
+            p.log.log_health_checks = on;
+            if on {
+                pending::warn(cx, "option log-health-checks", Pending::HealthChecks);
+            }
+        }
+        "httplog" => p.log.httplog = on,
+        "tcplog" => {
+            p.log.tcplog = on;
+            if on {
+                // The two log formats exclude each other; the last one wins.
+                p.log.httplog = false;
+                pending::warn(cx, "option tcplog", Pending::Logging);
+            }
+        }
+        "dontlognull" => {
+            p.log.dontlognull = on;
+            if on {
+                pending::warn(cx, "option dontlognull", Pending::Logging);
+            }
+        }
+        "persist" => {
+            p.persist = on;
+            if on {
+                pending::warn(cx, "option persist", Pending::Stickiness);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An option outside [`OPTIONS`]: ignored with a warning, refused, or unknown.
+fn other(cx: &mut Ctx<'_>, name: &str, args: &mut Args) -> Result<(), String> {
+    if IGNORED.contains(&name) {
+        args.rest();
+        cx.warn(format!(
+            "'option {name}' is not supported by ringlb and is ignored"
+        ));
+        return Ok(());
+    }
+    if REFUSED.contains(&name) {
+        return Err(format!("'option {name}' is not supported by ringlb yet"));
+    }
+    Err(unknown_option(name))
+}
+
+/// "unknown option 'x'; did you mean 'y'?".
+fn unknown_option(name: &str) -> String {
+    let all: Vec<&str> = OPTIONS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(IGNORED.iter().copied())
+        .chain(REFUSED.iter().copied())
+        .collect();
+    format!("unknown option '{name}'{}", super::did_you_mean(name, &all))
+}
+
+/// `option forwardfor [except <net>] [header <name>] [if-none]`.
+fn forwardfor(args: &mut Args) -> Result<ForwardFor, String> {
+    let mut ff = ForwardFor {
+        header: "X-Forwarded-For".into(),
+        except: None,
+        if_none: false,
+    };
+    while let Some(word) = args.next_opt() {
+        match word.as_str() {
+            "except" => {
+                let net = args.next_string("'except' followed by a network (<ip>[/<prefix>])")?;
+                ff.except = Some(parse_network(&net)?);
+            }
+            "header" => {
+                let h = args.next_string("'header' followed by a header name")?;
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                    return Err(format!(
+                        "'option forwardfor' expects a header name, got '{h}'"
+                    ));
+                }
+                ff.header = h;
+            }
+            "if-none" => ff.if_none = true,
+            _ => {
+                return Err(format!(
+                    "'option forwardfor' expects 'except <net>', 'header <name>' or 'if-none', got '{word}'"
+                ));
+            }
+        }
+    }
+    Ok(ff)
+}
+
+/// `<ip>`, `<ip>/<prefix>` or `<ip>/<dotted mask>`.
+fn parse_network(s: &str) -> Result<(IpAddr, u8), String> {
+    let bad = || {
+        format!("'option forwardfor' expects a network (<ip>[/<prefix>]) after 'except', got '{s}'")
+    };
+    let (ip, mask) = match s.split_once('/') {
+        Some((ip, mask)) => (ip, Some(mask)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match mask {
+        None => max,
+        Some(m) => match (m.parse::<u8>(), m.parse::<std::net::Ipv4Addr>()) {
+            (Ok(n), _) if n <= max => n,
+            (_, Ok(dotted)) if ip.is_ipv4() => {
+                let bits = u32::from(dotted);
+                // Only contiguous masks describe a network.
+                if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                    return Err(bad());
+                }
+                bits.leading_ones() as u8
+            }
+            _ => return Err(bad()),
+        },
+    };
+    Ok((ip, prefix))
+}
+
+/// `option httpchk [<method>] [<uri>] [<version>]`: one argument is the URI.
+fn httpchk(args: &mut Args) -> Result<HttpCheck, String> {
+    let given = args.rest();
+    let mut check = HttpCheck {
+        method: "OPTIONS".into(),
+        uri: "/".into(),
+        version: "HTTP/1.0".into(),
+    };
+    match given.as_slice() {
+        [] => {}
+        [uri] => check.uri = uri.clone(),
+        [method, uri] => (check.method, check.uri) = (method.clone(), uri.clone()),
+        [method, uri, version] => {
+            (check.method, check.uri, check.version) =
+                (method.clone(), uri.clone(), version.clone());
+        }
+        [_, _, _, extra, ..] => {
+            return Err(format!(
+                "'option httpchk' has an unexpected argument '{extra}'"
+            ));
+        }
+    }
+    Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks() {
+        let v4 = |s: &str| s.parse::<IpAddr>().expect("test ip");
+        assert_eq!(parse_network("10.0.0.0/8"), Ok((v4("10.0.0.0"), 8)));
+        assert_eq!(parse_network("10.1.2.3"), Ok((v4("10.1.2.3"), 32)));
+        assert_eq!(
+            parse_network("10.0.0.0/255.255.0.0"),
+            Ok((v4("10.0.0.0"), 16))
+        );
+        assert_eq!(parse_network("::1"), Ok((v4("::1"), 128)));
+        assert!(parse_network("10.0.0.0/33").is_err());
+        assert!(parse_network("10.0.0.0/255.0.255.0").is_err());
+        assert!(parse_network("nope").is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! The small proxy keywords: `mode`, `maxconn`, `fullconn`, `default_backend`,
+//! `use_backend`, `retries`, `errorfile`/`errorloc*`, and the lists of HAProxy
+//! proxy keywords ringlb ignores (with a warning) or refuses.
+
+use super::pending::{self, Pending};
+use crate::config::model::Mode;
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::RawProxy;
+
+/// Proxy keywords accepted, warned about and ignored: they describe, they do not route.
+pub const IGNORED: &[&str] = &[
+    "description",
+    "id",
+    "acl",
+    "log-tag",
+    "capture",
+    "log-format",
+];
+
+/// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
+pub const UNSUPPORTED: &[&str] = &[
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "tcp-request",
+    "tcp-response",
+    "reqadd",
+    "reqrep",
+    "reqirep",
+    "reqdel",
+    "reqidel",
+    "reqdeny",
+    "reqideny",
+    "reqallow",
+    "reqiallow",
+    "reqtarpit",
+    "rspadd",
+    "rsprep",
+    "rspirep",
+    "rspdel",
+    "rspidel",
+    "rspdeny",
+    "rspideny",
+    "redirect",
+    "stick-table",
+    "stick",
+    "appsession",
+    "source",
+    "dispatch",
+    "monitor-uri",
+    "monitor",
+    "http-check",
+    "tcp-check",
+    "compression",
+    "filter",
+    "unique-id-format",
+    "unique-id-header",
+    "http-reuse",
+    "http-send-name-header",
+    "force-persist",
+    "ignore-persist",
+    "rate-limit",
+    "grace",
+    "bind-process",
+    "persist",
+    "server-template",
+    "use-server",
+    "disabled",
+    "enabled",
+    "email-alert",
+    "external-check",
+];
+
+/// `mode http|tcp`.
+pub fn mode(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let m = args.next_string("'http' or 'tcp'")?;
+    p.mode = match m.as_str() {
+        "http" => Mode::Http,
+        "tcp" => Mode::Tcp,
+        "health" => {
+            return Err(
+                "'mode health' is not supported by ringlb (refused since HAProxy 2.4)".into(),
+            );
+        }
+        _ => return Err(format!("'mode' expects 'http' or 'tcp', got '{m}'")),
+    };
+    args.finish()
+}
+
+/// `maxconn <n>` (n > 0) on the frontend side.
+pub fn maxconn(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.maxconn = Some(args.next_int(1, u32::MAX)?);
+    args.finish()
+}
+
+/// `fullconn <n>` (n > 0) on the backend side.
+pub fn fullconn(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.fullconn = Some(args.next_int(1, u32::MAX)?);
+    args.finish()
+}
+
+/// `default_backend <name>`: resolved when validating, when every backend is known.
+pub fn default_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let name = args.next_string("a backend name")?;
+    args.finish()?;
+    p.default_backend = Some((name, cx.origin.clone()));
+    Ok(())
+}
+
+/// `use_backend <name> [if|unless <cond>]`: recognised, not built yet.
+pub fn use_backend(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
+    args.next_string("a backend name and a condition")?;
+    args.rest();
+    pending::warn(cx, "use_backend", Pending::UseBackend);
+    Ok(())
+}
+
+/// `retries <n>`.
+pub fn retries(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.retries = Some(args.next_int(0, u32::MAX)?);
+    args.finish()
+}
+
+/// `errorfile <code> <file>` and `errorloc* <code> <url>`: recognised, not supported.
+pub fn errorfile(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    let target = if kw == "errorfile" { "<file>" } else { "<url>" };
+    let code = args.next_string(&format!("<code> {target}"))?;
+    if code
+        .parse::<u16>()
+        .map_or(true, |c| !(200..=599).contains(&c))
+    {
+        return Err(format!("'{kw}' expects an HTTP status code, got '{code}'"));
+    }
+    args.next_string(&format!("<code> {target}"))?;
+    args.finish()?;
+    cx.warn(format!(
+        "'{kw}' is not supported by ringlb yet and is ignored; the built-in error pages are used"
+    ));
+    Ok(())
+}
+
+/// A keyword from [`IGNORED`]: its arguments are not checked.
+pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
+    args.rest();
+    cx.warn(format!(
+        "'{}' is not supported by ringlb and is ignored",
+        args.keyword()
+    ));
+    Ok(())
+}
+
+/// A keyword from [`UNSUPPORTED`].
+pub fn unsupported(args: &mut Args) -> Result<(), String> {
+    Err(format!(
+        "'{}' is not supported by ringlb yet",
+        args.keyword()
+    ))
+}

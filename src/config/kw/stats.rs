@@ -1,0 +1,175 @@
+//! `stats ...` in proxies (the stats page) and `stats socket`/`stats timeout`
+//! in `global`. Stored for the stats issue; serving is pending.
+
+use super::pending::{self, Pending};
+use super::{B, F, L, Misplaced, check_caps};
+use crate::config::address::{Role, parse_address};
+use crate::config::model::StatsSocket;
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::{RawGlobal, RawProxy};
+
+/// Sub-keywords of `stats` in a proxy, for messages and suggestions.
+const PROXY_SUBS: &[&str] = &[
+    "enable",
+    "uri",
+    "realm",
+    "auth",
+    "refresh",
+    "hide-version",
+    "show-node",
+    "admin",
+    "show-legends",
+    "show-desc",
+    "show-modules",
+    "scope",
+    "http-request",
+];
+
+/// `stats <sub> ...` in a proxy section.
+pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let sub = args.next_string(&format!("one of {}", PROXY_SUBS.join(", ")))?;
+    let label = format!("stats {sub}");
+    args.set_label(label.as_str());
+    let st = &mut p.stats;
+    match sub.as_str() {
+        "enable" => {}
+        "uri" => st.uri = Some(args.next_string("a URI prefix")?),
+        "realm" => st.realm = Some(args.next_string("a realm (quote or escape spaces)")?),
+        "auth" => {
+            let up = args.next_string("<user>:<password>")?;
+            match up.split_once(':') {
+                Some((u, pw)) if !u.is_empty() => st.auth.push((u.into(), pw.into())),
+                _ => {
+                    return Err(format!(
+                        "'stats auth' expects <user>:<password>, got '{up}'"
+                    ));
+                }
+            }
+        }
+        "refresh" => st.refresh = Some(args.next_duration()?),
+        "hide-version" => st.hide_version = true,
+        "show-node" => st.show_node = Some(args.next_opt()),
+        "admin" => {
+            // Not in `defaults`, as HAProxy: the condition names ACLs of the proxy.
+            if !check_caps(cx, p, &label, F | L | B, Misplaced::Error)? {
+                return Ok(());
+            }
+            match args.next_opt().as_deref() {
+                Some("if" | "unless") if !args.is_done() => {
+                    args.rest();
+                }
+                _ => {
+                    return Err(
+                        "'stats admin' expects 'if <condition>' or 'unless <condition>'".into(),
+                    );
+                }
+            }
+            p.stats.admin = true;
+        }
+        "show-legends" | "show-desc" | "show-modules" | "scope" => {
+            args.rest();
+            cx.warn(format!(
+                "'{label}' is not supported by ringlb and is ignored"
+            ));
+            return Ok(());
+        }
+        "http-request" => return Err("'stats http-request' is not supported by ringlb yet".into()),
+        "socket" | "timeout" | "maxconn" | "bind-process" => {
+            return Err(format!("'{label}' is only allowed in the 'global' section"));
+        }
+        s => {
+            return Err(format!(
+                "'stats' expects one of {}, got '{s}'{}",
+                PROXY_SUBS.join(", "),
+                super::did_you_mean(s, PROXY_SUBS)
+            ));
+        }
+    }
+    args.finish()?;
+    // Every `stats` keyword implies `stats enable`, as HAProxy.
+    p.stats.enabled = true;
+    pending::warn(cx, &label, Pending::Stats);
+    Ok(())
+}
+
+/// `stats socket ...`, `stats timeout <t>` (and ignored `stats maxconn`) in `global`.
+pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let sub = args.next_string("'socket <address> [options]' or 'timeout <duration>'")?;
+    let label = format!("stats {sub}");
+    args.set_label(label.as_str());
+    match sub.as_str() {
+        "socket" => {
+            let socket = socket(cx, args)?;
+            g.stats_sockets.push(socket);
+        }
+        "timeout" => {
+            let t = args.next_duration()?;
+            args.finish()?;
+            g.stats_timeout = Some(t);
+        }
+        "maxconn" | "bind-process" => {
+            args.rest();
+            cx.warn(format!(
+                "'{label}' is not supported by ringlb and is ignored"
+            ));
+            return Ok(());
+        }
+        s => {
+            return Err(format!(
+                "'stats' in 'global' expects 'socket' or 'timeout', got '{s}'{}",
+                super::did_you_mean(s, &["socket", "timeout"])
+            ));
+        }
+    }
+    pending::warn(cx, &label, Pending::Stats);
+    Ok(())
+}
+
+/// `stats socket <addr> [mode <octal>] [level user|operator|admin] [...]`.
+fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
+    let addr = args.next_string("an address (a path, unix@<path> or <ip>:<port>)")?;
+    let address =
+        parse_address(&addr, Role::StatsSocket).map_err(|e| format!("'stats socket': {e}"))?;
+    let mut s = StatsSocket {
+        address,
+        mode: None,
+        level: "operator".into(),
+    };
+    while let Some(opt) = args.next_opt() {
+        args.set_label(format!("stats socket {opt}"));
+        match opt.as_str() {
+            "mode" => {
+                let m = args.next_string("an octal mode such as 600")?;
+                let mode = u32::from_str_radix(&m, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| {
+                        format!("'stats socket mode' expects an octal mode such as 600, got '{m}'")
+                    })?;
+                s.mode = Some(mode);
+            }
+            "level" => {
+                let l = args.next_string("user, operator or admin")?;
+                if !["user", "operator", "admin"].contains(&l.as_str()) {
+                    return Err(format!(
+                        "'stats socket level' expects user, operator or admin, got '{l}'"
+                    ));
+                }
+                s.level = l;
+            }
+            "user" | "group" | "uid" | "gid" | "expose-fd" | "process" | "name" => {
+                args.next_string("an argument")?;
+                cx.warn(format!(
+                    "stats socket option '{opt}' is not supported by ringlb and is ignored"
+                ));
+            }
+            o => {
+                return Err(format!(
+                    "unknown stats socket option '{o}' (expected mode <m> or level <l>){}",
+                    super::did_you_mean(o, &["mode", "level"])
+                ));
+            }
+        }
+    }
+    Ok(s)
+}

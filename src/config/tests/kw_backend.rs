@@ -1,0 +1,322 @@
+//! Backend keywords: balance, hash-type, cookie, stats, server and default-server.
+
+use std::time::Duration;
+
+use super::*;
+
+// ---- balance, hash-type, cookie ----
+
+#[test]
+fn balance_algorithms() {
+    let b = |body| be(body).balance;
+    assert_eq!(b("    balance roundrobin"), Balance::RoundRobin);
+    assert_eq!(b("    balance static-rr"), Balance::StaticRr);
+    assert_eq!(b("    balance leastconn"), Balance::LeastConn);
+    assert_eq!(b("    balance source"), Balance::Source);
+    assert_eq!(
+        b("    balance uri"),
+        Balance::Uri {
+            len: None,
+            depth: None,
+            whole: false
+        }
+    );
+    assert_eq!(
+        b("    balance uri len 10 depth 2 whole"),
+        Balance::Uri {
+            len: Some(10),
+            depth: Some(2),
+            whole: true
+        }
+    );
+    assert_eq!(
+        b("    balance url_param userid"),
+        Balance::UrlParam("userid".into())
+    );
+    assert_eq!(b("    balance hdr(Host)"), Balance::Hdr("Host".into()));
+    assert_eq!(
+        b("    balance rdp-cookie"),
+        Balance::RdpCookie("mstshash".into())
+    );
+    assert_eq!(
+        b("    balance rdp-cookie(user)"),
+        Balance::RdpCookie("user".into())
+    );
+    assert_eq!(
+        warns("    balance leastconn"),
+        vec!["balance 'leastconn' is not implemented yet; using roundrobin"]
+    );
+    assert!(warns("    balance roundrobin").is_empty());
+}
+
+#[test]
+fn bad_balance() {
+    assert_eq!(
+        err("    balance roundrobim"),
+        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, got 'roundrobim'; did you mean 'roundrobin'?"
+    );
+    assert_eq!(
+        err("    balance uri depth"),
+        "'balance uri depth' expects a positive integer"
+    );
+    assert_eq!(
+        err("    balance hdr()"),
+        "'balance' expects hdr(<name>), got 'hdr()'"
+    );
+    assert_eq!(
+        err("    balance url_param"),
+        "'balance url_param' expects a query parameter name"
+    );
+    assert_eq!(
+        err("    balance first"),
+        "balance 'first' is not supported by ringlb yet"
+    );
+    assert_eq!(
+        err("    balance source now"),
+        "'balance source' has an unexpected argument 'now'"
+    );
+}
+
+#[test]
+fn hash_type() {
+    assert_eq!(
+        be("    hash-type consistent").hash_type,
+        HashType::Consistent
+    );
+    assert_eq!(
+        be("    hash-type map-based sdbm avalanche").hash_type,
+        HashType::MapBased
+    );
+    assert_eq!(
+        warns("    hash-type consistent"),
+        vec!["'hash-type' is not implemented yet; it has no effect"]
+    );
+    assert_eq!(
+        err("    hash-type ring"),
+        "'hash-type' expects 'map-based' or 'consistent', got 'ring'"
+    );
+}
+
+#[test]
+fn cookie_full_form() {
+    let c = be("    cookie SRV insert indirect nocache postonly httponly secure domain .a.com domain .b.com maxidle 30m maxlife 8h")
+        .cookie
+        .expect("cookie set");
+    assert_eq!((c.name.as_str(), c.mode), ("SRV", CookieMode::Insert));
+    assert!(c.indirect && c.nocache && c.postonly && c.httponly && c.secure);
+    assert_eq!(c.domains, vec![".a.com", ".b.com"]);
+    assert_eq!(
+        (c.maxidle, c.maxlife),
+        (
+            Some(Duration::from_secs(1800)),
+            Some(Duration::from_secs(8 * 3600))
+        )
+    );
+    assert_eq!(c.origin.line, 8);
+}
+
+#[test]
+fn bad_cookies() {
+    assert_eq!(
+        err("    cookie A insert prefix"),
+        "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible"
+    );
+    assert_eq!(
+        err("    cookie A indirect"),
+        "'cookie A' expects a mode: 'insert', 'rewrite' or 'prefix' (ringlb has no passive cookie mode)"
+    );
+    assert_eq!(
+        err("    cookie A insert maxidle"),
+        "'cookie maxidle' expects a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)"
+    );
+    assert_has(&[err("    cookie A insert sticky")], "got 'sticky'");
+    assert_eq!(
+        err("    cookie"),
+        "'cookie' expects a cookie name and a mode (insert, rewrite or prefix)"
+    );
+}
+
+#[test]
+fn two_cookie_lines_last_wins_with_warning() {
+    let w = warns("    cookie SERVERID rewrite\n    cookie JSESSIONID prefix");
+    assert_has(
+        &w,
+        "t.cfg:9: 'cookie' at line 9 overrides 'cookie' at line 8; only the last one is used (as HAProxy)",
+    );
+    assert_eq!(
+        be("    cookie SERVERID rewrite\n    cookie JSESSIONID prefix")
+            .cookie
+            .map(|c| c.name),
+        Some("JSESSIONID".into())
+    );
+    // A cookie inherited from `defaults` is replaced silently, as HAProxy.
+    let cfg = "defaults\n    mode http\n    cookie A insert\nlisten l\n    bind :80\n    cookie B insert\n    server s 127.0.0.1:80\n";
+    assert!(!warnings(cfg).iter().any(|w| w.contains("overrides")));
+}
+
+// ---- stats ----
+
+#[test]
+fn proxy_stats() {
+    let s = fe("    stats uri /admin\n    stats realm \"Web\\ farm\"\n    stats auth admin:secret\n    stats auth ops:x:y\n\
+                stats refresh 10s\n    stats hide-version\n    stats show-node lb1\n    stats admin if TRUE")
+        .stats;
+    assert!(s.enabled && s.hide_version && s.admin);
+    assert_eq!(s.uri.as_deref(), Some("/admin"));
+    assert_eq!(s.realm.as_deref(), Some("Web farm"));
+    assert_eq!(
+        s.auth,
+        vec![
+            ("admin".into(), "secret".into()),
+            ("ops".into(), "x:y".into())
+        ]
+    );
+    assert_eq!(s.refresh, Some(Duration::from_secs(10)));
+    assert_eq!(s.show_node, Some(Some("lb1".into())));
+    assert_eq!(fe("    stats show-node").stats.show_node, Some(None));
+    assert_eq!(
+        warns("    stats enable"),
+        vec![
+            "'stats enable': the stats page and stats socket are not implemented yet; nothing is served"
+        ]
+    );
+}
+
+#[test]
+fn bad_proxy_stats() {
+    assert_eq!(
+        err("    stats auth admin"),
+        "'stats auth' expects <user>:<password>, got 'admin'"
+    );
+    assert_eq!(
+        err("    stats admin"),
+        "'stats admin' expects 'if <condition>' or 'unless <condition>'"
+    );
+    assert_eq!(
+        err("    stats socket /x"),
+        "'stats socket' is only allowed in the 'global' section"
+    );
+    assert_eq!(
+        err("    stats enabel"),
+        "'stats' expects one of enable, uri, realm, auth, refresh, hide-version, show-node, admin, show-legends, show-desc, show-modules, scope, http-request, got 'enabel'; did you mean 'enable'?"
+    );
+    assert_eq!(err("    stats uri"), "'stats uri' expects a URI prefix");
+    assert_eq!(
+        errors("defaults\n    stats admin if TRUE\n"),
+        vec!["t.cfg:2: 'stats admin' not allowed in 'defaults' section"]
+    );
+}
+
+// ---- servers ----
+
+#[test]
+fn server_defaults_and_every_option() {
+    let b = be(
+        "    server a 127.0.0.1:81 weight 10 check inter 3s fastinter 1s downinter 10s rise 4 fall 6 port 8081 addr 127.0.0.2 backup maxconn 50 disabled\n    server h localhost:82",
+    );
+    let a = &b.servers[0];
+    assert_eq!(
+        (a.weight, a.check, a.inter, a.rise, a.fall),
+        (10, true, Duration::from_secs(3), 4, 6)
+    );
+    assert_eq!(
+        (a.fastinter, a.downinter),
+        (Some(Duration::from_secs(1)), Some(Duration::from_secs(10)))
+    );
+    assert_eq!(
+        (a.check_port, a.check_addr),
+        (Some(8081), Some("127.0.0.2".parse().expect("ip")))
+    );
+    assert!(a.backup && a.disabled);
+    assert_eq!(a.maxconn, Some(50));
+    let h = &b.servers[1];
+    assert_eq!(h.address, sa("127.0.0.1:82"));
+    // The defaults, as HAProxy: weight 1, inter 2s, rise 2, fall 3.
+    let s = &b.servers[2];
+    assert_eq!(
+        (s.weight, s.inter, s.rise, s.fall, s.check),
+        (1, Duration::from_secs(2), 2, 3, false)
+    );
+    assert_eq!(
+        warns("    server b 127.0.0.1:81 backup maxconn 5"),
+        vec![
+            "server 'backup' is not implemented yet; the server is balanced like an active one",
+            "server 'maxconn' is not implemented yet; connections to the server are not limited",
+        ]
+    );
+}
+
+#[test]
+fn bad_server_options() {
+    assert_eq!(
+        err("    server b 127.0.0.1:81 weight abc"),
+        "'weight' expects an integer between 0 and 256, got 'abc'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 weight 300"),
+        "'weight' expects an integer between 0 and 256, got '300'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 inter 2x"),
+        "'inter': unknown unit 'x' in '2x'; expected a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 inter 0"),
+        "'inter' expects a positive duration, got '0'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 rise 0"),
+        "'rise' expects a positive integer, got '0'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 port 70000"),
+        "'port' expects an integer between 1 and 65535, got '70000'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 addr nowhere"),
+        "'addr' expects an IP address, got 'nowhere'"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 chek"),
+        "unknown server option 'chek'; did you mean 'check'?"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 ssl"),
+        "server option 'ssl' is not supported yet"
+    );
+    assert_eq!(
+        err("    server b"),
+        "'server' expects <name> <address>:<port> [options]"
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:0"),
+        "server 'b': port 0 is not a valid port (in '127.0.0.1:0')"
+    );
+}
+
+#[test]
+fn default_server_is_inherited_by_later_servers() {
+    let b = be(
+        "    server a 127.0.0.1:80\n    default-server inter 5s fall 9 weight 20\n    server b 127.0.0.1:81 weight 3",
+    );
+    assert_eq!(
+        (b.servers[0].inter, b.servers[0].weight),
+        (Duration::from_secs(2), 1)
+    );
+    assert_eq!(
+        (b.servers[1].inter, b.servers[1].fall, b.servers[1].weight),
+        (Duration::from_secs(5), 9, 3)
+    );
+    assert_eq!(
+        (b.servers[2].inter, b.servers[2].weight),
+        (Duration::from_secs(5), 20)
+    );
+    assert_eq!(
+        err("    default-server cookie x"),
+        "'cookie' is not allowed on 'default-server' (each server needs its own value)"
+    );
+    assert_eq!(
+        err("    default-server weight 999"),
+        "'weight' expects an integer between 0 and 256, got '999'"
+    );
+}

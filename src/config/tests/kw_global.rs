@@ -1,0 +1,206 @@
+//! `global` keywords, and keywords in the wrong kind of section.
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn global_process_keywords() {
+    let g = config(&global(
+        "    daemon\n    maxconn 100\n    nbthread 4\n    pidfile /run/lb.pid\n    node lb1",
+    ))
+    .global;
+    assert!(g.daemon);
+    assert_eq!((g.maxconn, g.nbthread), (Some(100), Some(4)));
+    assert_eq!(g.pidfile, Some("/run/lb.pid".into()));
+    assert_eq!(g.node.as_deref(), Some("lb1"));
+    assert_eq!(
+        gerr("    daemon now"),
+        "'daemon' has an unexpected argument 'now'"
+    );
+    assert_eq!(
+        gerr("    maxconn 0"),
+        "'maxconn' expects a positive integer, got '0'"
+    );
+    assert_eq!(gerr("    maxconn"), "'maxconn' expects a positive integer");
+    assert_eq!(
+        gerr("    nbthread x"),
+        "'nbthread' expects an integer between 1 and 4096, got 'x'"
+    );
+    assert_eq!(gerr("    pidfile"), "'pidfile' expects a file path");
+    assert_eq!(gerr("    node"), "'node' expects a node name");
+}
+
+#[test]
+fn global_users_and_groups() {
+    let g = config(&global("    uid 99\n    gid 98")).global;
+    assert_eq!(
+        (g.uid, g.gid, g.user, g.group),
+        (Some(99), Some(98), None, None)
+    );
+    let g = config(&global("    user root\n    group root")).global;
+    assert_eq!((g.uid, g.gid), (Some(0), Some(0)));
+    assert_eq!(
+        (g.user.as_deref(), g.group.as_deref()),
+        (Some("root"), Some("root"))
+    );
+    assert_eq!(
+        gerr("    uid abc"),
+        "'uid' expects a non-negative integer, got 'abc'"
+    );
+    assert_eq!(
+        gerr("    user no-such-user-xyz"),
+        "'user': unknown user 'no-such-user-xyz'"
+    );
+    assert_eq!(
+        gerr("    group no-such-group-xyz"),
+        "'group': unknown group 'no-such-group-xyz'"
+    );
+}
+
+#[test]
+fn global_log() {
+    let g = config(&global(
+        "    log 10.0.0.1:5140 len 1024 local3 info notice\n    log /dev/log daemon",
+    ))
+    .global;
+    assert_eq!(
+        g.logs[0],
+        LogTarget::Syslog {
+            address: "10.0.0.1:5140".into(),
+            len: Some(1024),
+            facility: "local3".into(),
+            level: Some("info".into()),
+            minlevel: Some("notice".into()),
+        }
+    );
+    assert!(matches!(&g.logs[1], LogTarget::Syslog { address, .. } if address == "unix@/dev/log"));
+    let g = config(&global("    log stdout local0")).global;
+    assert!(matches!(&g.logs[0], LogTarget::Syslog { address, .. } if address == "stdout"));
+    assert_eq!(
+        gerr("    log 127.0.0.1 local9"),
+        "'log' expects a syslog facility, got 'local9'; did you mean 'local0'?"
+    );
+    assert_eq!(
+        gerr("    log 127.0.0.1 local0 loud"),
+        "'log' expects a level (emerg, alert, crit, err, warning, notice, info, debug), got 'loud'"
+    );
+    assert_eq!(
+        gerr("    log 127.0.0.1 len 10 local0"),
+        "'log len' expects an integer between 80 and 65535, got '10'"
+    );
+    assert_eq!(
+        gerr("    log 127.0.0.1"),
+        "'log' expects a syslog facility (local0 ... local7, daemon, ...)"
+    );
+    assert_eq!(
+        gerr("    log global"),
+        "'log global' is only valid in a proxy section (it uses the 'global' targets)"
+    );
+    let e = errors(&global(
+        "    log 127.0.0.1 local0\n    log 127.0.0.1 local1\n    log 127.0.0.1 local2",
+    ));
+    assert_eq!(
+        e,
+        vec!["t.cfg:4: 'log': too many log targets in this section (at most 2, as HAProxy)"]
+    );
+}
+
+#[test]
+fn global_log_send_hostname() {
+    assert_eq!(
+        config(&global("    log-send-hostname lb1"))
+            .global
+            .log_send_hostname,
+        Some(Some("lb1".into()))
+    );
+    assert_eq!(
+        config(&global("    log-send-hostname"))
+            .global
+            .log_send_hostname,
+        Some(None)
+    );
+    assert_eq!(
+        gerr("    log-send-hostname a b"),
+        "'log-send-hostname' has an unexpected argument 'b'"
+    );
+}
+
+#[test]
+fn global_stats() {
+    let g = config(&global(
+        "    stats socket /run/lb.sock mode 600 level admin\n    stats timeout 2m",
+    ))
+    .global;
+    assert_eq!(
+        g.stats_sockets,
+        vec![StatsSocket {
+            address: Address::Unix("/run/lb.sock".into()),
+            mode: Some(0o600),
+            level: "admin".into()
+        }]
+    );
+    assert_eq!(g.stats_timeout, Some(Duration::from_secs(120)));
+    let w = warnings(&global("    stats socket 127.0.0.1:9999"));
+    assert_eq!(
+        w[0],
+        "t.cfg:2: 'stats socket': the stats page and stats socket are not implemented yet; nothing is served"
+    );
+    assert_eq!(
+        gerr("    stats socket /x level root"),
+        "'stats socket level' expects user, operator or admin, got 'root'"
+    );
+    assert_eq!(
+        gerr("    stats socket /x mode 999"),
+        "'stats socket mode' expects an octal mode such as 600, got '999'"
+    );
+    assert_eq!(
+        gerr("    stats timeout soon"),
+        "'stats timeout': expected a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d), got 'soon'"
+    );
+    assert_eq!(
+        gerr("    stats enable"),
+        "'stats' in 'global' expects 'socket' or 'timeout', got 'enable'"
+    );
+}
+
+#[test]
+fn global_ignored_keywords_warn() {
+    for kw in [
+        "chroot /var/empty",
+        "ulimit-n 65536",
+        "quiet",
+        "tune.bufsize 16384",
+        "nbproc 1",
+        "description a b c",
+    ] {
+        let w = warnings(&global(&format!("    {kw}")));
+        let name = kw.split(' ').next().unwrap_or_default();
+        assert_eq!(
+            w,
+            vec![format!(
+                "t.cfg:2: '{name}' is not supported by ringlb and is ignored"
+            )]
+        );
+    }
+}
+
+#[test]
+fn keywords_in_the_wrong_kind_of_section() {
+    assert_eq!(
+        gerr("    server s 127.0.0.1:80"),
+        "'server' not allowed in 'global' section (it belongs in a proxy section)"
+    );
+    assert_eq!(
+        err("    daemon"),
+        "'daemon' not allowed in 'listen' section (it belongs in the 'global' section)"
+    );
+    assert_eq!(
+        err("    balanse roundrobin"),
+        "unknown keyword 'balanse' in 'listen' section; did you mean 'balance'?"
+    );
+    assert_eq!(
+        err("    http-request deny"),
+        "'http-request' is not supported by ringlb yet"
+    );
+}

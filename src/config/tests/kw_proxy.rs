@@ -1,0 +1,363 @@
+//! Proxy keywords: section rules, mode, log, maxconn, bind, backends, retries,
+//! errorfile, timeouts and options.
+
+use std::time::Duration;
+
+use super::*;
+
+// ---- proxy structure and section rules ----
+
+#[test]
+fn section_capabilities() {
+    let head = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n";
+    let e = errors(&format!(
+        "{head}frontend fe\n    bind :80\n    server s 127.0.0.1:80\n    default_backend be\nbackend be\n    bind :81\n    default_backend x\n    use_backend x\n    server s 127.0.0.1:80\n"
+    ));
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:8: 'server' not allowed in 'frontend' section",
+            "t.cfg:11: 'bind' not allowed in 'backend' section",
+            "t.cfg:12: 'default_backend' not allowed in 'backend' section",
+            "t.cfg:13: 'use_backend' not allowed in 'backend' section",
+        ]
+    );
+    assert_eq!(
+        errors("defaults\n    bind :80\n"),
+        vec!["t.cfg:2: 'bind' not allowed in 'defaults' section"]
+    );
+    assert_eq!(
+        errors("defaults\n    server s 127.0.0.1:80\n"),
+        vec!["t.cfg:2: 'server' not allowed in 'defaults' section"]
+    );
+    // Tuning keywords in the wrong half are ignored with HAProxy's warning.
+    let w = warnings(&format!(
+        "{head}frontend fe\n    bind :80\n    balance leastconn\n    timeout server 5s\n    default_backend be\nbackend be\n    maxconn 5\n    option httplog\n    server s 127.0.0.1:80\n"
+    ));
+    assert_eq!(
+        w,
+        vec![
+            "t.cfg:8: 'balance' ignored because frontend 'fe' has no backend capability.",
+            "t.cfg:9: 'timeout server' ignored because frontend 'fe' has no backend capability.",
+            "t.cfg:12: 'maxconn' ignored because backend 'be' has no frontend capability. Maybe you want 'fullconn' instead?",
+            "t.cfg:13: 'option httplog' ignored because backend 'be' has no frontend capability.",
+        ]
+    );
+}
+
+#[test]
+fn mode() {
+    assert_eq!(fe("").mode, Mode::Http);
+    assert_eq!(fe("    mode tcp").mode, Mode::Tcp);
+    assert_eq!(
+        err("    mode udp"),
+        "'mode' expects 'http' or 'tcp', got 'udp'"
+    );
+    // HAProxy's default is tcp.
+    assert_eq!(
+        config("listen l\n    bind :80\n    server s 127.0.0.1:80\n").backends[0].mode,
+        Mode::Tcp
+    );
+}
+
+#[test]
+fn proxy_log() {
+    let f = fe("    log global\n    log 127.0.0.1:514 local0");
+    assert_eq!(f.log.targets.len(), 2);
+    assert_eq!(f.log.targets[0], LogTarget::Global);
+    let cfg =
+        "defaults\n    log global\nlisten l\n    bind :80\n    no log\n    server s 127.0.0.1:80\n";
+    assert!(config(cfg).frontends[0].log.targets.is_empty());
+    assert_eq!(
+        err("    log global now"),
+        "'log' has an unexpected argument 'now'"
+    );
+    assert_eq!(
+        err("    no logs"),
+        "'no' expects 'option <name>' or 'log', got 'logs'"
+    );
+    assert_has(
+        &warns("    log global"),
+        "'log': logging to syslog is not implemented yet; lines are not sent",
+    );
+}
+
+#[test]
+fn maxconn_and_fullconn() {
+    assert_eq!(fe("    maxconn 2000").maxconn, Some(2000));
+    assert_eq!(be("    fullconn 500").maxconn, Some(500));
+    assert_eq!(
+        err("    maxconn 0"),
+        "'maxconn' expects a positive integer, got '0'"
+    );
+    assert_eq!(
+        err("    fullconn -3"),
+        "'fullconn' expects a positive integer, got '-3'"
+    );
+}
+
+#[test]
+fn bind() {
+    let f = fe(
+        "    bind 127.0.0.1:81,[::1]:82 name web v4v6\n    bind unix@/run/x.sock\n    bind fd@3",
+    );
+    let addrs: Vec<Address> = f.binds.iter().map(|b| b.address.clone()).collect();
+    assert_eq!(
+        addrs,
+        vec![
+            sa("0.0.0.0:8080"),
+            sa("127.0.0.1:81"),
+            sa("[::1]:82"),
+            Address::Unix("/run/x.sock".into()),
+            Address::Fd(3)
+        ]
+    );
+    assert_eq!(
+        warns("    bind :81 v4v6"),
+        vec!["bind option 'v4v6' is not supported by ringlb and is ignored"]
+    );
+    assert_eq!(
+        err("    bind :443 ssl crt /x.pem"),
+        "bind option 'ssl' is not supported yet"
+    );
+    assert_eq!(
+        err("    bind :81 accept-proxy"),
+        "bind option 'accept-proxy' is not supported yet"
+    );
+    assert_eq!(
+        err("    bind :81 v4v7"),
+        "unknown bind option 'v4v7'; did you mean 'v4v6'?"
+    );
+    assert_eq!(
+        err("    bind 127.0.0.1"),
+        "'bind': missing port in '127.0.0.1' (expected <address>:<port>)"
+    );
+    assert_eq!(
+        err("    bind"),
+        "'bind' expects an address: <ip>:<port>[,<ip>:<port>...]"
+    );
+}
+
+#[test]
+fn use_backend_and_default_backend() {
+    let cfg = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+               backend be\n    server s 127.0.0.1:80\nfrontend fe\n    bind :80\n    use_backend be if { path_beg /x }\n    default_backend be\n";
+    let w = warnings(cfg);
+    assert_eq!(
+        w,
+        vec![
+            "t.cfg:10: 'use_backend' is not implemented yet; requests go to the 'default_backend'"
+        ]
+    );
+    assert_eq!(
+        err("    default_backend"),
+        "'default_backend' expects a backend name"
+    );
+}
+
+#[test]
+fn retries() {
+    assert_eq!(be("").retries, 3);
+    assert_eq!(be("    retries 0").retries, 0);
+    assert_eq!(
+        err("    retries many"),
+        "'retries' expects a non-negative integer, got 'many'"
+    );
+}
+
+#[test]
+fn errorfile() {
+    assert_eq!(
+        warns("    errorfile 503 /etc/haproxy/errors/503.http"),
+        vec![
+            "'errorfile' is not supported by ringlb yet and is ignored; the built-in error pages are used"
+        ]
+    );
+    assert_eq!(
+        err("    errorfile abc /x"),
+        "'errorfile' expects an HTTP status code, got 'abc'"
+    );
+}
+
+#[test]
+fn ignored_proxy_keywords_warn() {
+    assert_eq!(
+        warns("    description my farm"),
+        vec!["'description' is not supported by ringlb and is ignored"]
+    );
+}
+
+// ---- timeouts ----
+
+#[test]
+fn every_timeout() {
+    let body = "    timeout connect 1s\n    timeout client 2s\n    timeout server 3s\n    timeout http-request 4s\n\
+                timeout http-keep-alive 5s\n    timeout queue 6s\n    timeout check 7s\n    timeout client-fin 8s\n\
+                timeout server-fin 9s\n    timeout tunnel 1h";
+    let t = be(body).timeouts;
+    let s = |n| Some(Duration::from_secs(n));
+    assert_eq!(
+        t,
+        Timeouts {
+            connect: s(1),
+            client: s(2),
+            server: s(3),
+            http_request: s(4),
+            http_keep_alive: s(5),
+            queue: s(6),
+            check: s(7),
+            client_fin: s(8),
+            server_fin: s(9),
+            tunnel: s(3600),
+        }
+    );
+    let w = warns("    timeout queue 1s\n    timeout check 1s");
+    assert_eq!(
+        w[0],
+        "'timeout queue' is not implemented yet; there is no server queue"
+    );
+    assert_eq!(
+        w[1],
+        "t.cfg:9: 'timeout check': health checks are not implemented yet; servers are always considered UP"
+    );
+}
+
+#[test]
+fn bad_timeouts() {
+    assert_eq!(
+        err("    timeout clinet 5s"),
+        "'timeout' expects one of connect, client, server, http-request, http-keep-alive, queue, check, client-fin, server-fin, tunnel, tarpit, got 'clinet'; did you mean 'client'?"
+    );
+    assert_eq!(
+        err("    timeout client 5x"),
+        "'timeout client': unknown unit 'x' in '5x'; expected a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)"
+    );
+    assert_eq!(
+        err("    timeout client"),
+        "'timeout client' expects a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)"
+    );
+    assert_eq!(
+        err("    contimeout"),
+        "'contimeout' expects a duration (a number of milliseconds, or with a unit: us, ms, s, m, h, d)"
+    );
+}
+
+// ---- options ----
+
+#[test]
+fn connection_mode_options() {
+    let h = |body| fe(body).http;
+    assert!(h("    option httpclose").httpclose);
+    let x = h("    option httpclose\n    option http-server-close");
+    assert!(!x.httpclose && x.http_server_close);
+    let x = h("    option http-server-close\n    option http-keep-alive");
+    assert!(!x.httpclose && !x.http_server_close);
+    assert_eq!(
+        err("    option httpclose now"),
+        "'option httpclose' has an unexpected argument 'now'"
+    );
+}
+
+#[test]
+fn option_redispatch_and_persist() {
+    let b = be("    option redispatch\n    option persist");
+    assert!(b.redispatch && b.persist);
+    assert_eq!(
+        warns("    option persist"),
+        vec![
+            "'option persist': cookie stickiness is not implemented yet; requests are balanced without it"
+        ]
+    );
+    assert_eq!(
+        err("    option redispatch 1"),
+        "'option redispatch' has an unexpected argument '1'"
+    );
+}
+
+#[test]
+fn option_forwardfor() {
+    let f = fe("    option forwardfor except 10.0.0.0/8 header X-Client if-none")
+        .http
+        .forwardfor;
+    assert_eq!(
+        f,
+        Some(ForwardFor {
+            header: "X-Client".into(),
+            except: Some(("10.0.0.0".parse().expect("ip"), 8)),
+            if_none: true
+        })
+    );
+    assert_eq!(
+        err("    option forwardfor except"),
+        "'option forwardfor' expects 'except' followed by a network (<ip>[/<prefix>])"
+    );
+    assert_eq!(
+        err("    option forwardfor sometimes"),
+        "'option forwardfor' expects 'except <net>', 'header <name>' or 'if-none', got 'sometimes'"
+    );
+    assert_eq!(
+        err("    no option forwardfor"),
+        "negation is not supported for option 'forwardfor' (as HAProxy)"
+    );
+}
+
+#[test]
+fn option_httpchk() {
+    let c = |body| be(body).httpchk.expect("httpchk set");
+    let hc = |m: &str, u: &str, v: &str| HttpCheck {
+        method: m.into(),
+        uri: u.into(),
+        version: v.into(),
+    };
+    assert_eq!(c("    option httpchk"), hc("OPTIONS", "/", "HTTP/1.0"));
+    assert_eq!(
+        c("    option httpchk /health"),
+        hc("OPTIONS", "/health", "HTTP/1.0")
+    );
+    assert_eq!(
+        c("    option httpchk HEAD /health"),
+        hc("HEAD", "/health", "HTTP/1.0")
+    );
+    assert_eq!(
+        c(r"    option httpchk GET /h HTTP/1.1\r\nHost:\ www"),
+        hc("GET", "/h", "HTTP/1.1\r\nHost: www")
+    );
+    assert_eq!(
+        err("    option httpchk a b c d"),
+        "'option httpchk' has an unexpected argument 'd'"
+    );
+}
+
+#[test]
+fn logging_options() {
+    let f = fe("    option httplog\n    option dontlognull\n    option log-health-checks");
+    assert!(f.log.httplog && f.log.dontlognull && f.log.log_health_checks && !f.log.tcplog);
+    let f = fe("    option httplog clf\n    option tcplog");
+    assert!(f.log.tcplog && !f.log.httplog);
+    let w = warns("    option httplog");
+    assert_eq!(
+        w,
+        vec!["'option httplog': logging to syslog is not implemented yet; lines are not sent"]
+    );
+    assert_eq!(
+        err("    option httplog json"),
+        "'option httplog' has an unexpected argument 'json'"
+    );
+    assert_eq!(
+        err("    option dontlognul"),
+        "unknown option 'dontlognul'; did you mean 'dontlognull'?"
+    );
+}
+
+#[test]
+fn ignored_and_refused_options() {
+    assert_eq!(
+        warns("    option tcpka"),
+        vec!["'option tcpka' is not supported by ringlb and is ignored"]
+    );
+    assert_eq!(
+        err("    option http_proxy"),
+        "'option http_proxy' is not supported by ringlb yet"
+    );
+    assert_eq!(err("    option"), "'option' expects an option name");
+}

@@ -1,0 +1,189 @@
+//! The seed configuration (SPEC §1): exact model and warnings, from text and from disk.
+
+use std::time::Duration;
+
+use super::*;
+
+fn origin(line: usize) -> Origin {
+    Origin {
+        file: "seed.cfg".into(),
+        line,
+    }
+}
+
+const SEED: &str = include_str!("../../../configs/seed-webfarm.cfg");
+
+#[test]
+fn seed_config_model() {
+    let loaded = load_with_env(&[("seed.cfg", SEED)], &env).expect("the seed loads");
+    let c = loaded.config;
+    let syslog = |facility: &str, level: Option<&str>| LogTarget::Syslog {
+        address: "127.0.0.1:514".into(),
+        len: None,
+        facility: facility.into(),
+        level: level.map(str::to_string),
+        minlevel: None,
+    };
+    let global = Global {
+        daemon: true,
+        maxconn: Some(4096),
+        uid: Some(99),
+        gid: Some(99),
+        logs: vec![syslog("local0", None), syslog("local1", Some("notice"))],
+        log_send_hostname: Some(None),
+        ..Global::default()
+    };
+    assert_eq!(c.global, global);
+    let timeouts = Timeouts {
+        connect: Some(Duration::from_secs(5)),
+        client: Some(Duration::from_secs(30)),
+        server: Some(Duration::from_secs(30)),
+        ..Timeouts::default()
+    };
+    let http = HttpOptions {
+        httpclose: true,
+        http_server_close: false,
+        forwardfor: Some(ForwardFor {
+            header: "X-Forwarded-For".into(),
+            except: None,
+            if_none: false,
+        }),
+    };
+    let log = LogOptions {
+        targets: vec![LogTarget::Global],
+        log_health_checks: true,
+        ..LogOptions::default()
+    };
+    let stats = Stats {
+        enabled: true,
+        uri: Some("/admin".into()),
+        ..Stats::default()
+    };
+    let server = |name: &str, addr: &str, cookie: &str, line| Server {
+        name: name.into(),
+        address: sa(addr),
+        weight: 1,
+        cookie: Some(cookie.into()),
+        check: true,
+        inter: Duration::from_millis(1000),
+        fastinter: None,
+        downinter: None,
+        rise: 2,
+        fall: 5,
+        check_port: None,
+        check_addr: None,
+        backup: false,
+        maxconn: None,
+        disabled: false,
+        origin: origin(line),
+    };
+    let backend = Backend {
+        name: "webfarm".into(),
+        mode: Mode::Http,
+        balance: Balance::RoundRobin,
+        hash_type: HashType::MapBased,
+        servers: vec![
+            server("xvadm01.ncli", "127.0.0.1:8081", "admin_portal_1", 22),
+            server("xvadm02.ncli", "127.0.0.1:8082", "admin_portal_2", 23),
+        ],
+        timeouts: timeouts.clone(),
+        retries: 3,
+        redispatch: false,
+        persist: false,
+        cookie: Some(Cookie {
+            name: "JSESSIONID".into(),
+            mode: CookieMode::Prefix,
+            indirect: false,
+            nocache: false,
+            httponly: false,
+            secure: false,
+            postonly: false,
+            domains: vec![],
+            maxidle: None,
+            maxlife: None,
+            origin: origin(18),
+        }),
+        httpchk: Some(HttpCheck {
+            method: "GET".into(),
+            uri: "/l7check.html".into(),
+            version: "HTTP/1.0".into(),
+        }),
+        http: http.clone(),
+        log: log.clone(),
+        stats: stats.clone(),
+        maxconn: None,
+        origin: origin(11),
+    };
+    let frontend = Frontend {
+        name: "webfarm".into(),
+        mode: Mode::Http,
+        binds: vec![Bind {
+            address: sa("127.0.0.1:8080"),
+            origin: origin(11),
+        }],
+        maxconn: None,
+        backend: 0,
+        timeouts,
+        http,
+        log,
+        stats,
+        origin: origin(11),
+    };
+    assert_eq!(c.backends, vec![backend]);
+    assert_eq!(c.frontends, vec![frontend]);
+}
+
+#[test]
+fn seed_config_warnings() {
+    let loaded = load_with_env(&[("seed.cfg", SEED)], &env).expect("the seed loads");
+    let got: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.origin, w.message))
+        .collect();
+    let log = "logging to syslog is not implemented yet; lines are not sent";
+    let hc = "health checks are not implemented yet; servers are always considered UP";
+    let st = "cookie stickiness is not implemented yet; requests are balanced without it";
+    let stats = "the stats page and stats socket are not implemented yet; nothing is served";
+    let expected = vec![
+        format!("seed.cfg:2: 'log': {log}"),
+        format!("seed.cfg:3: 'log': {log}"),
+        format!("seed.cfg:8: 'log-send-hostname': {log}"),
+        format!("seed.cfg:10: 'log': {log}"),
+        "seed.cfg:11: the address on the 'listen' line is deprecated since HAProxy 1.6; use 'bind <addr>'".into(),
+        "seed.cfg:11: missing timeouts for proxy 'webfarm'. While not properly invalid, you will certainly \
+         encounter various problems with such a configuration. To fix this, please ensure that all following \
+         timeouts are set to a non-zero value: 'client', 'connect', 'server'."
+            .into(),
+        format!("seed.cfg:13: 'option httpchk': {hc}"),
+        format!("seed.cfg:14: 'option log-health-checks': {hc}"),
+        format!("seed.cfg:17: 'cookie': {st}"),
+        "seed.cfg:18: 'cookie' at line 18 overrides 'cookie' at line 17; only the last one is used (as HAProxy)".into(),
+        format!("seed.cfg:18: 'cookie': {st}"),
+        format!("seed.cfg:20: 'stats enable': {stats}"),
+        format!("seed.cfg:21: 'stats uri': {stats}"),
+        format!("seed.cfg:22: 'cookie': {st}"),
+        format!("seed.cfg:22: 'check': {hc}"),
+        format!("seed.cfg:23: 'cookie': {st}"),
+        format!("seed.cfg:23: 'check': {hc}"),
+    ];
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn seed_file_loads_from_disk() {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs/seed-webfarm.cfg");
+    let loaded = crate::config::load_files(&[path]).expect("the seed file loads");
+    assert_eq!(loaded.config.frontends.len(), 1);
+    assert!(loaded.warnings[0].origin.file.ends_with("seed-webfarm.cfg"));
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let e = crate::config::load_files(&["/nonexistent/x.cfg".into()]).unwrap_err();
+    assert_has(
+        &e.errors,
+        "/nonexistent/x.cfg: cannot open configuration file",
+    );
+}

@@ -1,0 +1,367 @@
+//! Validation: raw sections → the [`model`] the runtime is built from.
+//!
+//! Owns the checks that need the whole configuration (proxy names, backend
+//! references, modes, servers), HAProxy's "missing timeouts" warning with the
+//! safe defaults filled in, HTTP-only settings dropped from TCP proxies (as
+//! HAProxy), and resolving `user`/`group` names to ids.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::kw::did_you_mean;
+use super::kw::global::{group_id, user_id};
+use super::model::{Backend, Balance, Config, Frontend, Global, Mode, Origin, Server, Stats};
+use super::parse::{Diag, Parsed};
+use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
+
+/// `timeout connect` when the configuration leaves it unset.
+pub const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
+/// `timeout client` when the configuration leaves it unset.
+pub const DEFAULT_CLIENT: Duration = Duration::from_secs(30);
+/// `timeout server` when the configuration leaves it unset.
+pub const DEFAULT_SERVER: Duration = Duration::from_secs(30);
+
+/// Server defaults, as HAProxy: weight 1, inter 2s, rise 2, fall 3.
+const DEFAULT_WEIGHT: u32 = 1;
+const DEFAULT_INTER: Duration = Duration::from_secs(2);
+const DEFAULT_RISE: u32 = 2;
+const DEFAULT_FALL: u32 = 3;
+/// `retries` when unset.
+const DEFAULT_RETRIES: u32 = 3;
+
+/// Checks the parsed sections and builds the model; problems go to `diag`.
+pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
+    let global = global(parsed.global, diag);
+    let mut proxies = parsed.proxies;
+    duplicate_names(&proxies, diag);
+    for p in &mut proxies {
+        tcp_mode_drops(p, diag);
+        missing_timeouts(p, diag);
+    }
+    let mut backends = Vec::new();
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for p in proxies.iter().filter(|p| p.kind.has_backend()) {
+        if by_name.contains_key(p.name.as_str()) {
+            continue; // Already reported as a duplicate.
+        }
+        by_name.insert(&p.name, backends.len());
+        backends.push(backend(p, diag));
+    }
+    let mut frontends = Vec::new();
+    for p in proxies.iter().filter(|p| p.kind.has_frontend()) {
+        if let Some(f) = frontend(p, &by_name, &backends, diag) {
+            frontends.push(f);
+        }
+    }
+    Config {
+        global,
+        frontends,
+        backends,
+    }
+}
+
+/// The `global` section, with `user`/`group` resolved.
+fn global(g: RawGlobal, diag: &mut Diag) -> Global {
+    let mut out = Global {
+        daemon: g.daemon,
+        maxconn: g.maxconn,
+        nbthread: g.nbthread,
+        pidfile: g.pidfile,
+        node: g.node,
+        logs: g.logs,
+        log_send_hostname: g.log_send_hostname,
+        stats_sockets: g.stats_sockets,
+        stats_timeout: g.stats_timeout,
+        ..Global::default()
+    };
+    match g.user {
+        Some(Ident::Id(n)) => out.uid = Some(n),
+        Some(Ident::Name(name, origin)) => {
+            match user_id(&name) {
+                Ok(Some(uid)) => out.uid = Some(uid),
+                Ok(None) => diag.error_at(&origin, format!("'user': unknown user '{name}'")),
+                Err(e) => diag.error_at(&origin, format!("'user': cannot look up '{name}': {e}")),
+            }
+            out.user = Some(name);
+        }
+        None => {}
+    }
+    match g.group {
+        Some(Ident::Id(n)) => out.gid = Some(n),
+        Some(Ident::Name(name, origin)) => {
+            match group_id(&name) {
+                Ok(Some(gid)) => out.gid = Some(gid),
+                Ok(None) => diag.error_at(&origin, format!("'group': unknown group '{name}'")),
+                Err(e) => diag.error_at(&origin, format!("'group': cannot look up '{name}': {e}")),
+            }
+            out.group = Some(name);
+        }
+        None => {}
+    }
+    out
+}
+
+/// Two frontends, two backends, or a `listen` and anything may not share a name.
+fn duplicate_names(proxies: &[RawProxy], diag: &mut Diag) {
+    let mut fe: HashMap<&str, &RawProxy> = HashMap::new();
+    let mut be: HashMap<&str, &RawProxy> = HashMap::new();
+    for p in proxies {
+        let clash = (p
+            .kind
+            .has_frontend()
+            .then(|| fe.get(p.name.as_str()))
+            .flatten())
+        .or_else(|| {
+            p.kind
+                .has_backend()
+                .then(|| be.get(p.name.as_str()))
+                .flatten()
+        });
+        if let Some(first) = clash {
+            diag.error_at(
+                &p.origin,
+                format!(
+                    "{} has the same name as {} declared at {}",
+                    p.label(),
+                    first.label(),
+                    first.origin
+                ),
+            );
+            continue;
+        }
+        if p.kind.has_frontend() {
+            fe.insert(&p.name, p);
+        }
+        if p.kind.has_backend() {
+            be.insert(&p.name, p);
+        }
+    }
+}
+
+/// HTTP-only settings in a TCP proxy are dropped with HAProxy's warnings.
+fn tcp_mode_drops(p: &mut RawProxy, diag: &mut Diag) {
+    if p.mode != Mode::Tcp {
+        return;
+    }
+    let name = &p.name;
+    let mut warn = |m: String| diag.warn_at(&p.origin, m);
+    if p.kind.has_backend() && p.cookie.take().is_some() {
+        warn(format!(
+            "cookie will be ignored for proxy '{name}' (needs 'mode http')"
+        ));
+    }
+    if p.kind.has_backend()
+        && matches!(
+            p.balance,
+            Balance::Uri { .. } | Balance::UrlParam(_) | Balance::Hdr(_)
+        )
+    {
+        p.balance = Balance::RoundRobin;
+        warn(format!(
+            "Layer 7 hash not possible for proxy '{name}' (needs 'mode http'). Falling back to round robin."
+        ));
+    }
+    if p.stats != Stats::default() {
+        p.stats = Stats::default();
+        warn(format!(
+            "'stats' statement ignored for proxy '{name}' as it requires HTTP mode."
+        ));
+    }
+    if p.http.forwardfor.take().is_some() {
+        warn(format!(
+            "'option forwardfor' ignored for proxy '{name}' as it requires HTTP mode."
+        ));
+    }
+    for s in &mut p.servers {
+        if s.opts.cookie.take().is_some() {
+            warn(format!(
+                "proxy '{name}' : ignoring cookie for server '{}' as HTTP mode is disabled.",
+                s.name
+            ));
+        }
+    }
+}
+
+/// HAProxy's "missing timeouts" warning; the safe defaults are filled in.
+fn missing_timeouts(p: &mut RawProxy, diag: &mut Diag) {
+    let unset = |t: Option<Duration>| t.is_none_or(|d| d.is_zero());
+    let t = &mut p.timeouts;
+    let missing = (p.kind.has_frontend() && unset(t.client))
+        || (p.kind.has_backend() && (unset(t.connect) || unset(t.server)));
+    if missing {
+        diag.warn_at(
+            &p.origin,
+            format!(
+                "missing timeouts for proxy '{}'. While not properly invalid, you will certainly \
+                 encounter various problems with such a configuration. To fix this, please ensure \
+                 that all following timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
+                p.name
+            ),
+        );
+    }
+    for (slot, default) in [
+        (&mut t.client, DEFAULT_CLIENT),
+        (&mut t.connect, DEFAULT_CONNECT),
+        (&mut t.server, DEFAULT_SERVER),
+    ] {
+        if unset(*slot) {
+            *slot = Some(default);
+        }
+    }
+}
+
+/// The backend half of a `backend` or `listen`.
+fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
+    let mut servers: Vec<Server> = Vec::new();
+    for s in &p.servers {
+        if let Some(first) = servers.iter().find(|f| f.name == s.name) {
+            diag.error_at(
+                &s.origin,
+                format!(
+                    "{}, another server named '{}' was already defined at line {}, please use distinct names",
+                    p.label(),
+                    s.name,
+                    first.origin.line
+                ),
+            );
+            continue;
+        }
+        servers.push(server(s));
+    }
+    if servers.is_empty() {
+        diag.warn_at(
+            &p.origin,
+            format!(
+                "{} has no server; its requests will get 503 Service Unavailable",
+                p.label()
+            ),
+        );
+    }
+    Backend {
+        name: p.name.clone(),
+        mode: p.mode,
+        balance: p.balance.clone(),
+        hash_type: p.hash_type,
+        servers,
+        timeouts: p.timeouts.clone(),
+        retries: p.retries.unwrap_or(DEFAULT_RETRIES),
+        redispatch: p.redispatch,
+        persist: p.persist,
+        cookie: p.cookie.clone(),
+        httpchk: p.httpchk.clone(),
+        http: p.http.clone(),
+        log: p.log.clone(),
+        stats: p.stats.clone(),
+        maxconn: p.fullconn,
+        origin: p.origin.clone(),
+    }
+}
+
+/// One server with HAProxy's defaults applied.
+fn server(s: &RawServer) -> Server {
+    let o = &s.opts;
+    Server {
+        name: s.name.clone(),
+        address: s.address.clone(),
+        weight: o.weight.unwrap_or(DEFAULT_WEIGHT),
+        cookie: o.cookie.clone(),
+        check: o.check,
+        inter: o.inter.unwrap_or(DEFAULT_INTER),
+        fastinter: o.fastinter,
+        downinter: o.downinter,
+        rise: o.rise.unwrap_or(DEFAULT_RISE),
+        fall: o.fall.unwrap_or(DEFAULT_FALL),
+        check_port: o.port,
+        check_addr: o.addr,
+        backup: o.backup,
+        maxconn: o.maxconn,
+        disabled: o.disabled,
+        origin: s.origin.clone(),
+    }
+}
+
+/// The frontend half of a `frontend` or `listen`; `None` when it cannot be built.
+fn frontend(
+    p: &RawProxy,
+    by_name: &HashMap<&str, usize>,
+    backends: &[Backend],
+    diag: &mut Diag,
+) -> Option<Frontend> {
+    if p.binds.is_empty() && !p.bind_errors {
+        diag.error_at(
+            &p.origin,
+            format!(
+                "{} has no 'bind' address; it cannot accept connections",
+                p.label()
+            ),
+        );
+    }
+    let backend = match &p.default_backend {
+        Some((name, origin)) => match by_name.get(name.as_str()) {
+            Some(&i) => {
+                check_modes(p, origin, &backends[i], diag)?;
+                i
+            }
+            None => {
+                let names: Vec<&str> = by_name.keys().copied().collect();
+                diag.error_at(
+                    origin,
+                    format!(
+                        "{}: 'default_backend' names '{name}', but there is no such backend{}",
+                        p.label(),
+                        did_you_mean(name, &names)
+                    ),
+                );
+                return None;
+            }
+        },
+        None if p.kind == SectionKind::Listen => *by_name.get(p.name.as_str())?,
+        None => {
+            diag.error_at(
+                &p.origin,
+                format!(
+                    "{} has no 'default_backend' (and 'use_backend' is not implemented yet), \
+                     so it has nowhere to send requests",
+                    p.label()
+                ),
+            );
+            return None;
+        }
+    };
+    if p.binds.is_empty() {
+        return None;
+    }
+    Some(Frontend {
+        name: p.name.clone(),
+        mode: p.mode,
+        binds: p.binds.clone(),
+        maxconn: p.maxconn,
+        backend,
+        timeouts: p.timeouts.clone(),
+        http: p.http.clone(),
+        log: p.log.clone(),
+        stats: p.stats.clone(),
+        origin: p.origin.clone(),
+    })
+}
+
+/// A frontend and its backend must speak the same mode (as HAProxy).
+fn check_modes(p: &RawProxy, at: &Origin, be: &Backend, diag: &mut Diag) -> Option<()> {
+    if p.mode == be.mode {
+        return Some(());
+    }
+    let m = |m: Mode| if m == Mode::Http { "http" } else { "tcp" };
+    diag.error_at(
+        at,
+        format!(
+            "{} {} ({}) tries to use incompatible {} backend '{}' ({}) as its default backend (see 'mode')",
+            m(p.mode),
+            p.label(),
+            p.origin,
+            m(be.mode),
+            be.name,
+            be.origin
+        ),
+    );
+    None
+}
