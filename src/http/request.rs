@@ -177,7 +177,7 @@ pub fn parse(
     });
     let add_xff = match (rw.forwardfor, rw.client) {
         (Some(f), Some(ip)) => {
-            !(f.if_none && !xff_existing.is_empty())
+            (!f.if_none || xff_existing.is_empty())
                 && !f.except.is_some_and(|(net, p)| in_network(ip, net, p))
         }
         _ => false,
@@ -197,17 +197,15 @@ pub fn parse(
         out.extend_from_slice(h.value);
         out.extend_from_slice(b"\r\n");
     }
-    if add_xff {
-        if let (Some(f), Some(ip)) = (rw.forwardfor, rw.client) {
-            out.extend_from_slice(f.header.as_bytes());
-            out.extend_from_slice(b": ");
-            for v in &xff_existing {
-                out.extend_from_slice(v);
-                out.extend_from_slice(b", ");
-            }
-            out.extend_from_slice(ip.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+    if let (true, Some(f), Some(ip)) = (add_xff, rw.forwardfor, rw.client) {
+        out.extend_from_slice(f.header.as_bytes());
+        out.extend_from_slice(b": ");
+        for v in &xff_existing {
+            out.extend_from_slice(v);
+            out.extend_from_slice(b", ");
         }
+        out.extend_from_slice(ip.to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     if upgrade {
         out.extend_from_slice(b"Connection: upgrade\r\n");

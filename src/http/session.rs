@@ -466,7 +466,7 @@ async fn relay_body(
     while !body.done() {
         match read_more(src, buf, Instant::now() + read_timeout).await {
             ReadOutcome::Data(_) => {}
-            ReadOutcome::Eof if matches!(body_kind_until_close(body), true) => return Ok(()),
+            ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(()),
             other => return Err(RelayFail::Source(other)),
         }
         let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
@@ -476,8 +476,4 @@ async fn relay_body(
         buf.drain(..k);
     }
     Ok(())
-}
-
-fn body_kind_until_close(body: &BodyCursor) -> bool {
-    body.kind() == BodyKind::UntilClose
 }

@@ -18,10 +18,13 @@ const MAX_IDLE_PER_SERVER: usize = 1024;
 /// Idle time beyond which a pooled connection is checked before reuse.
 const PEEK_AFTER: Duration = Duration::from_millis(500);
 
+/// Idle connections to one server, most recently used last, with when they went idle.
+type IdleList = Vec<(Stream, Instant)>;
+
 /// Per-worker idle connections, indexed by backend then server.
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: RefCell<Vec<Vec<Vec<(Stream, Instant)>>>>,
+    idle: RefCell<Vec<Vec<IdleList>>>,
 }
 
 impl Pool {
@@ -52,10 +55,10 @@ impl Pool {
     /// Keeps a connection for reuse; beyond the per-server cap it is closed.
     pub fn put(&self, backend: usize, server: usize, stream: Stream) {
         let mut idle = self.idle.borrow_mut();
-        if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server)) {
-            if list.len() < MAX_IDLE_PER_SERVER {
-                list.push((stream, Instant::now()));
-            }
+        if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server))
+            && list.len() < MAX_IDLE_PER_SERVER
+        {
+            list.push((stream, Instant::now()));
         }
     }
 

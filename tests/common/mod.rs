@@ -1071,6 +1071,9 @@ pub fn big_body() -> Vec<u8> {
     pattern(BIG_LEN, 42)
 }
 
+/// Pause between the two chunks of the `/trickle` response.
+pub const TRICKLE_PAUSE: Duration = Duration::from_millis(1500);
+
 /// Body of the `/eof` response (no length, ended by closing the connection).
 pub fn eof_body() -> Vec<u8> {
     pattern(100_000, 3)
@@ -1092,6 +1095,7 @@ pub fn chunked_body() -> Vec<u8> {
 /// - `/big`: 1 MB ([`big_body`]) with Content-Length;
 /// - `/chunked`: [`chunked_body`] in chunks of [`CHUNK_SIZES`];
 /// - `/eof`: [`eof_body`] without Content-Length, ended by closing;
+/// - `/trickle`: chunked `first\n`, then after [`TRICKLE_PAUSE`] `last\n`;
 /// - `HEAD`: the head of the default reply (with its Content-Length), no body;
 /// - anything else: `text/plain` naming the server (`server=<name>`) and echoing
 ///   the request line, body length and every request header (`h: Name: value`).
@@ -1238,6 +1242,16 @@ fn serve_http(name: &str, s: TcpStream, conn: usize, log: &Mutex<Vec<Received>>)
             let _ = bs.stream.write_all(head.as_bytes());
             let _ = bs.stream.write_all(&eof_body());
             return;
+        } else if path == "/trickle" {
+            // First chunk at once, the rest after a pause: shows whether the proxy
+            // streams the body or waits for all of it.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nX-Server: {name}\r\nContent-Type: text/plain\r\n\
+                 Transfer-Encoding: chunked\r\n{conn_line}\r\n6\r\nfirst\n\r\n"
+            );
+            let ok = bs.stream.write_all(head.as_bytes()).is_ok();
+            thread::sleep(TRICKLE_PAUSE);
+            ok && bs.stream.write_all(b"5\r\nlast\n\r\n0\r\n\r\n").is_ok()
         } else if is_head {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nX-Server: {name}\r\nContent-Type: text/plain\r\n\

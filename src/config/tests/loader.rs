@@ -419,3 +419,20 @@ fn random_token_soup_never_panics() {
         let _ = load(&text);
     }
 }
+
+#[test]
+fn frontend_line_address_is_accepted_with_warning() {
+    let cfg = "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+               backend be\n    server s 127.0.0.1:80\nfrontend fe :8081\n    default_backend be\n";
+    let w = warnings(cfg);
+    assert_eq!(
+        w,
+        vec![
+            "t.cfg:7: the address on the 'frontend' line is deprecated since HAProxy 1.6; use 'bind <addr>'"
+        ]
+    );
+    assert_eq!(
+        load(cfg).expect("loads").config.frontends[0].binds[0].address,
+        sa("0.0.0.0:8081")
+    );
+}
