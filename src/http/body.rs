@@ -43,6 +43,7 @@ pub struct BodyCursor {
     kind: BodyKind,
     remaining: u64,
     chunk: Chunk,
+    payload: u64,
 }
 
 impl BodyCursor {
@@ -56,12 +57,18 @@ impl BodyCursor {
             kind,
             remaining,
             chunk: Chunk::Size { digits: 0 },
+            payload: 0,
         }
     }
 
     /// How this body is delimited.
     pub fn kind(&self) -> BodyKind {
         self.kind
+    }
+
+    /// Payload bytes seen so far (chunk framing not counted).
+    pub fn payload(&self) -> u64 {
+        self.payload
     }
 
     /// Whether the body has ended.
@@ -79,10 +86,14 @@ impl BodyCursor {
     pub fn take(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
         match self.kind {
             BodyKind::None => Ok(0),
-            BodyKind::UntilClose => Ok(data.len()),
+            BodyKind::UntilClose => {
+                self.payload += data.len() as u64;
+                Ok(data.len())
+            }
             BodyKind::Length(_) => {
                 let n = (data.len() as u64).min(self.remaining);
                 self.remaining -= n;
+                self.payload += n;
                 Ok(n as usize)
             }
             BodyKind::Chunked => self.take_chunked(data),
@@ -124,6 +135,7 @@ impl BodyCursor {
                 Chunk::Data => {
                     let n = ((data.len() - i) as u64).min(self.remaining);
                     self.remaining -= n;
+                    self.payload += n;
                     i += n as usize;
                     if self.remaining == 0 {
                         self.chunk = Chunk::DataCr;
@@ -209,6 +221,13 @@ mod tests {
             assert_eq!(feed_all(&mut c, &next, step), body.len(), "step {step}");
             assert!(c.done());
         }
+    }
+
+    #[test]
+    fn payload_counts_data_only() {
+        let mut c = BodyCursor::new(BodyKind::Chunked);
+        c.take(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n").unwrap();
+        assert_eq!(c.payload(), 9);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 pub enum HttpError {
     /// Malformed request.
     BadRequest,
+    /// Denied by an `http-request deny` rule.
+    Forbidden,
     /// The client did not send a complete request in time.
     RequestTimeout,
     /// The request body exceeds what is allowed.
@@ -24,10 +26,20 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// The error answered for a denied request body (`deny_status`).
+    pub fn for_body_limit(status: u16) -> Self {
+        if status == 413 {
+            HttpError::PayloadTooLarge
+        } else {
+            HttpError::Forbidden
+        }
+    }
+
     /// The numeric status.
     pub fn status(self) -> u16 {
         match self {
             HttpError::BadRequest => 400,
+            HttpError::Forbidden => 403,
             HttpError::RequestTimeout => 408,
             HttpError::PayloadTooLarge => 413,
             HttpError::UriTooLong => 414,
@@ -42,6 +54,7 @@ impl HttpError {
     fn reason_and_text(self) -> (&'static str, &'static str) {
         match self {
             HttpError::BadRequest => ("Bad Request", "Your browser sent an invalid request."),
+            HttpError::Forbidden => ("Forbidden", "Request forbidden by administrative rules."),
             HttpError::RequestTimeout => (
                 "Request Time-out",
                 "Your browser didn't send a complete request in time.",
@@ -93,6 +106,7 @@ mod tests {
     fn responses_are_complete_http() {
         for e in [
             HttpError::BadRequest,
+            HttpError::Forbidden,
             HttpError::RequestTimeout,
             HttpError::PayloadTooLarge,
             HttpError::UriTooLong,

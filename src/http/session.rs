@@ -57,6 +57,8 @@ struct Session<'a> {
     backend: usize,
     rewrite: Rewrite<'a>,
     close_client: bool,
+    /// Largest request body allowed, and the status for a larger one.
+    max_body: Option<(u64, u16)>,
     client: Stream,
     /// Bytes from the client not yet forwarded (head, body, pipelined requests).
     cbuf: Vec<u8>,
@@ -82,6 +84,10 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
         },
         close_client: httpclose,
+        max_body: match (f.http.max_body, be.http.max_body) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        },
         client,
         cbuf: bufpool::take(),
         sbuf: bufpool::take(),
@@ -121,6 +127,11 @@ impl Session<'_> {
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
         let req = self.read_request(first).await?;
         let mut body = BodyCursor::new(req.body);
+        if let (Some((max, status)), BodyKind::Length(n)) = (self.max_body, req.body)
+            && n > max
+        {
+            return Err(Fail::Status(HttpError::for_body_limit(status)));
+        }
 
         // Choose the server while the URI is still in the buffer.
         let picked = {
@@ -145,6 +156,7 @@ impl Session<'_> {
         let part = body
             .take(&self.cbuf[req.head_len..])
             .map_err(|_| Fail::Status(HttpError::BadRequest))?;
+        self.check_body_limit(&body)?;
         self.out
             .extend_from_slice(&self.cbuf[req.head_len..req.head_len + part]);
         self.cbuf.drain(..req.head_len + part);
@@ -326,12 +338,24 @@ impl Session<'_> {
             .map_err(|_| Fail::Status(HttpError::BadGateway))
     }
 
+    /// A chunked body is only measured as it passes: past the limit the exchange
+    /// ends with the deny status, and the server connection is dropped.
+    fn check_body_limit(&self, body: &BodyCursor) -> Result<(), Fail> {
+        match self.max_body {
+            Some((max, status)) if body.payload() > max => {
+                Err(Fail::Status(HttpError::for_body_limit(status)))
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn forward_request_body(
         &mut self,
         server: &mut Stream,
         body: &mut BodyCursor,
     ) -> Result<(), Fail> {
         let (client_t, server_t) = (self.fe.client_timeout, self.be.server_timeout);
+        let limit = self.max_body.map(|(m, _)| m);
         match relay_body(
             &mut self.client,
             server,
@@ -339,10 +363,12 @@ impl Session<'_> {
             body,
             client_t,
             server_t,
+            limit,
         )
         .await
         {
             Ok(()) => Ok(()),
+            Err(RelayFail::TooLarge) => self.check_body_limit(body),
             Err(RelayFail::Source(ReadOutcome::Timeout)) => {
                 Err(Fail::Status(HttpError::RequestTimeout))
             }
@@ -368,6 +394,7 @@ impl Session<'_> {
             body,
             server_t,
             client_t,
+            None,
         )
         .await
         .map_err(|_| Fail::Silent)
@@ -451,6 +478,8 @@ enum RelayFail {
     Source(ReadOutcome),
     Sink(WriteFail),
     Malformed,
+    /// More payload than the configured limit.
+    TooLarge,
 }
 
 /// Streams a body from `src` to `dst` through `buf` until the cursor says it ended.
@@ -462,6 +491,7 @@ async fn relay_body(
     body: &mut BodyCursor,
     read_timeout: Duration,
     write_timeout: Duration,
+    limit: Option<u64>,
 ) -> Result<(), RelayFail> {
     while !body.done() {
         match read_more(src, buf, Instant::now() + read_timeout).await {
@@ -470,6 +500,9 @@ async fn relay_body(
             other => return Err(RelayFail::Source(other)),
         }
         let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
+        if limit.is_some_and(|max| body.payload() > max) {
+            return Err(RelayFail::TooLarge);
+        }
         write_range(dst, buf, 0, k, Instant::now() + write_timeout)
             .await
             .map_err(RelayFail::Sink)?;

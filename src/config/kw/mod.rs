@@ -10,6 +10,7 @@ pub mod balance;
 pub mod bind;
 pub mod cookie;
 pub mod global;
+pub mod http_request;
 pub mod log;
 pub mod option;
 pub mod pending;
@@ -76,6 +77,7 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("stats", ALL, Misplaced::Warn),
     ("server", L | B, Misplaced::Error),
     ("default-server", BE, Misplaced::Error),
+    ("http-request", F | L | B, Misplaced::Error),
     ("errorfile", ALL, Misplaced::Warn),
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
@@ -116,6 +118,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "timeout" => timeout::timeout(cx, p, args),
                 "contimeout" | "clitimeout" | "srvtimeout" => timeout::legacy(cx, p, args),
                 "retries" => proxy::retries(p, args),
+                "http-request" => http_request::http_request(p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
                 "balance" => balance::balance(cx, p, args),

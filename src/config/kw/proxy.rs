@@ -19,7 +19,6 @@ pub const IGNORED: &[&str] = &[
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[
-    "http-request",
     "http-response",
     "http-after-response",
     "tcp-request",

@@ -41,6 +41,7 @@ fn seed_config_model() {
         ..Timeouts::default()
     };
     let http = HttpOptions {
+        max_body: None,
         httpclose: true,
         http_server_close: false,
         forwardfor: Some(ForwardFor {
