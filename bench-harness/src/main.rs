@@ -142,6 +142,7 @@ struct Ctx {
     backend_port: u16,
     backend_label: String,
     backend_short: &'static str,
+    load_before: Option<f64>,
 }
 
 fn main() {
@@ -188,6 +189,8 @@ fn real_main() -> Result<()> {
     let tmp = tmp_guard.path().to_path_buf();
     procs::remove_on_interrupt((!opts.keep_temp).then(|| tmp.clone()));
 
+    // Other work on the machine skews every number: say so in the report.
+    let load_before = sys::loadavg();
     let (mut backend, backend_port, backend_label) =
         start_backend(&opts, &root, &tmp, &backend_cpus, nginx.as_deref())?;
     eprintln!("backend: {backend_label} on 127.0.0.1:{backend_port}");
@@ -207,6 +210,7 @@ fn real_main() -> Result<()> {
             "demo-backend"
         },
         backend_label,
+        load_before,
     };
     for &scenario in scenarios {
         let mut rows = Vec::new();
@@ -493,9 +497,14 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
         "close" => "a new client connection per request (`Connection: close`)",
         _ => "persistent client connections (keep-alive)",
     };
+    let load = match ctx.load_before {
+        Some(l) if l >= 0.5 => format!("{l:.2} (not idle: other work skews these numbers)"),
+        Some(l) => format!("{l:.2}"),
+        None => "unknown".into(),
+    };
     vec![
         format!(
-            "machine: {} CPUs (nproc), {}, Linux {}",
+            "machine: {} CPUs (nproc), {}, Linux {}; load average before the run {load}",
             sys::nproc(),
             sys::cpu_model(),
             sys::kernel()

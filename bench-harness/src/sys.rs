@@ -136,6 +136,16 @@ pub fn nproc() -> usize {
         .unwrap_or(1)
 }
 
+/// The 1-minute load average from /proc/loadavg.
+pub fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The kernel release (`uname -r`).
 pub fn kernel() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
