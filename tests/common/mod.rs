@@ -53,12 +53,45 @@ fn handed_out() -> &'static Mutex<BTreeSet<u16>> {
     SET.get_or_init(|| Mutex::new(BTreeSet::new()))
 }
 
-/// Records a port as taken; false when it already was.
+/// Lock files held for the life of the process, one per port handed out.
+fn port_locks() -> &'static Mutex<Vec<fs::File>> {
+    static LOCKS: OnceLock<Mutex<Vec<fs::File>>> = OnceLock::new();
+    LOCKS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Takes an advisory lock on `port` shared by every test process on this
+/// machine (several `cargo test` runs at once, in other checkouts too). The
+/// kernel drops the lock when the process ends, so nothing goes stale. This
+/// matters because ringlb binds with SO_REUSEPORT: two ringlb processes of the
+/// same user can bind one port, and connections would then reach the wrong one.
+fn lock_port_across_processes(port: u16) -> bool {
+    let dir = std::env::temp_dir().join("ringlb-e2e-ports");
+    let _ = fs::create_dir_all(&dir);
+    let Ok(f) = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(port.to_string()))
+    else {
+        // No lock directory: fall back to the in-process guarantee only.
+        return true;
+    };
+    // SAFETY: flock(2) on a file descriptor this function owns.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return false;
+    }
+    port_locks().lock().unwrap().push(f);
+    true
+}
+
+/// Records a port as taken; false when it already was (here or, for ports
+/// chosen by [`free_port`], in another test process).
 fn claim_port(port: u16) -> bool {
     handed_out().lock().unwrap().insert(port)
 }
 
-/// A free TCP port on 127.0.0.1 that no other test in this process has received.
+/// A free TCP port on 127.0.0.1 that no other test has received, in this
+/// process or in any other test process running the harness at the same time.
 ///
 /// The port is found by binding `127.0.0.1:0` and then released, so the proxy
 /// can bind it. Linux gives `connect()` and `bind(0)` ports of different parity,
@@ -67,7 +100,7 @@ pub fn free_port() -> u16 {
     loop {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = l.local_addr().unwrap().port();
-        if claim_port(port) {
+        if claim_port(port) && lock_port_across_processes(port) {
             return port;
         }
     }

@@ -200,7 +200,7 @@ fn keywords_in_the_wrong_kind_of_section() {
         "unknown keyword 'balanse' in 'listen' section; did you mean 'balance'?"
     );
     assert_eq!(
-        err("    http-request deny"),
-        "'http-request' is not supported by ringlb yet"
+        err("    http-response deny"),
+        "'http-response' is not supported by ringlb yet"
     );
 }
