@@ -101,7 +101,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             Err(Fail::Status(e)) => {
                 let mut page = e.response();
                 let deadline = Instant::now() + s.fe.client_timeout;
-                let _ = write_all(&mut s.client, &mut page, deadline).await;
+                if write_all(&mut s.client, &mut page, deadline).await.is_ok() {
+                    linger_close(&mut s.client, &mut s.cbuf).await;
+                }
                 break;
             }
         }
@@ -458,6 +460,31 @@ impl Session<'_> {
         )
         .await;
         Ok(Next::Close)
+    }
+}
+
+/// How long an error response waits for the client to stop sending.
+const LINGER: Duration = Duration::from_secs(1);
+/// At most this much unread request is drained before closing anyway.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Closes after an error without destroying the response: closing a socket with
+/// unread input makes the kernel send a reset, which can discard the error page
+/// before the client reads it. So shut the write side, drain what the client
+/// still sends for a short while, then close.
+async fn linger_close(client: &mut Stream, buf: &mut Vec<u8>) {
+    use monoio::io::AsyncWriteRent;
+    if client.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER;
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        buf.clear();
+        match read_more(client, buf, deadline).await {
+            ReadOutcome::Data(n) => drained += n,
+            _ => return,
+        }
     }
 }
 
