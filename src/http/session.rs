@@ -40,6 +40,8 @@ const IDLE_SLICE: Duration = Duration::from_secs(1);
 enum Next {
     KeepAlive,
     Close,
+    /// `101 Switching Protocols` was forwarded: relay raw bytes with this server.
+    Tunnel(Stream),
 }
 
 /// A failed exchange: the status to answer, if the client can still get one.
@@ -98,6 +100,14 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         match s.exchange(first).await {
             Ok(Next::KeepAlive) => first = false,
             Ok(Next::Close) | Err(Fail::Silent) => break,
+            Ok(Next::Tunnel(server)) => {
+                bufpool::give(std::mem::take(&mut s.cbuf));
+                bufpool::give(std::mem::take(&mut s.sbuf));
+                bufpool::give(std::mem::take(&mut s.out));
+                let (ct, st) = (s.fe.client_timeout, s.be.server_timeout);
+                crate::tcp::relay::relay(s.client, server, ct, st).await;
+                return;
+            }
             Err(Fail::Status(e)) => {
                 let mut page = e.response();
                 let deadline = Instant::now() + s.fe.client_timeout;
@@ -226,7 +236,7 @@ impl Session<'_> {
             };
             if (100..200).contains(&resp.status) {
                 if resp.status == 101 && req.upgrade {
-                    return self.tunnel(server, resp.head_len).await;
+                    return self.tunnel(server).await;
                 }
                 let interim_len = resp.head_len;
                 let deadline = self.client_deadline();
@@ -434,15 +444,13 @@ impl Session<'_> {
     }
 
     /// After `101 Switching Protocols`: forward the head and relay both ways.
-    async fn tunnel(&mut self, server: Stream, head_len: usize) -> Result<Next, Fail> {
-        let _ = head_len;
+    async fn tunnel(&mut self, mut server: Stream) -> Result<Next, Fail> {
         let end = self.sbuf.len();
         let deadline = self.client_deadline();
         write_range(&mut self.client, &mut self.sbuf, 0, end, deadline)
             .await
             .map_err(|_| Fail::Silent)?;
         self.sbuf.clear();
-        let mut server = server;
         if !self.cbuf.is_empty() {
             let end = self.cbuf.len();
             let deadline = self.server_deadline();
@@ -451,15 +459,7 @@ impl Session<'_> {
                 .map_err(|_| Fail::Silent)?;
             self.cbuf.clear();
         }
-        let client = std::mem::replace(&mut self.client, placeholder_stream()?);
-        crate::tcp::relay::relay(
-            client,
-            server,
-            self.fe.client_timeout,
-            self.be.server_timeout,
-        )
-        .await;
-        Ok(Next::Close)
+        Ok(Next::Tunnel(server))
     }
 }
 
@@ -486,12 +486,6 @@ async fn linger_close(client: &mut Stream, buf: &mut Vec<u8>) {
             _ => return,
         }
     }
-}
-
-/// Stands in for the client stream once the tunnel has taken it over.
-fn placeholder_stream() -> Result<Stream, Fail> {
-    let (a, _b) = monoio::net::UnixStream::pair().map_err(|_| Fail::Silent)?;
-    Ok(Stream::Unix(a))
 }
 
 enum ReadFail {
