@@ -140,7 +140,7 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     }
     signals::block()?;
 
-    let shared = Shared::build(config);
+    let shared = Shared::build(config, cli.debug);
     let handles = worker::spawn(shared.clone(), listeners, maxconn as usize, use_uring)
         .context("cannot start workers")?;
     if cli.debug {

@@ -95,11 +95,13 @@ pub struct Shared {
     pub backends: Vec<BackendRt>,
     /// Set by SIGUSR1: stop accepting, finish what is open.
     pub soft_stop: AtomicBool,
+    /// `-d`: print each connection and exchange to stderr, as HAProxy's debug mode.
+    pub debug: bool,
 }
 
 impl Shared {
     /// Builds the shared runtime from a validated configuration.
-    pub fn build(config: &Config) -> Arc<Shared> {
+    pub fn build(config: &Config, debug: bool) -> Arc<Shared> {
         let backends = config
             .backends
             .iter()
@@ -149,6 +151,7 @@ impl Shared {
             frontends,
             backends,
             soft_stop: AtomicBool::new(false),
+            debug,
         })
     }
 }

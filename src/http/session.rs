@@ -138,6 +138,15 @@ impl Session<'_> {
 
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
         let req = self.read_request(first).await?;
+        if self.ctx.shared.debug {
+            let line = self.cbuf.split(|&b| b == b'\n').next().unwrap_or_default();
+            eprintln!(
+                "{}.clireq[w{}]: {}",
+                self.fe.name,
+                self.ctx.id,
+                String::from_utf8_lossy(line).trim_end()
+            );
+        }
         let mut body = BodyCursor::new(req.body);
         if let (Some((max, status)), BodyKind::Length(n)) = (self.max_body, req.body)
             && n > max
@@ -252,6 +261,16 @@ impl Session<'_> {
             break resp;
         };
 
+        if self.ctx.shared.debug {
+            eprintln!(
+                "{}.srvrep[w{}]: {}/{} status {}",
+                self.fe.name,
+                self.ctx.id,
+                self.be.name,
+                self.be.servers[server_idx].name,
+                resp.status
+            );
+        }
         // Response head and body to the client; `out` now holds the rewritten head.
         let mut rbody = BodyCursor::new(resp.body);
         let part = rbody

@@ -75,6 +75,12 @@ async fn accept_tcp(
         match l.cancelable_accept(cancel.clone()).await {
             Ok((s, peer)) => {
                 let _ = s.set_nodelay(true);
+                if ctx.shared.debug {
+                    eprintln!(
+                        "{}.accept[w{}]: from [{peer}]",
+                        ctx.shared.frontends[fe].name, ctx.id
+                    );
+                }
                 monoio::spawn(session(
                     ctx.clone(),
                     Stream::Tcp(s),
