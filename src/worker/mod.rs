@@ -11,11 +11,15 @@ pub mod limit;
 pub mod listen;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use self::context::WorkerCtx;
 use self::listen::BoundListener;
 use crate::runtime::Shared;
+
+/// Set once the io_uring fallback has been reported.
+static FALLBACK_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// io_uring submission queue size per worker.
 const URING_ENTRIES: u32 = 4096;
@@ -64,9 +68,14 @@ pub fn spawn(
                         .build()
                     {
                         Ok(mut rt) => return rt.block_on(run()),
-                        Err(e) => eprintln!(
-                            "[WARNING] worker {id}: cannot set up io_uring ({e}); using the epoll driver"
-                        ),
+                        Err(e) => {
+                            // Said once for the process, not once per worker.
+                            if !FALLBACK_LOGGED.swap(true, Ordering::Relaxed) {
+                                eprintln!(
+                                    "[WARNING] cannot set up io_uring ({e}); workers use the epoll driver"
+                                );
+                            }
+                        }
                     }
                 }
                 match monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
