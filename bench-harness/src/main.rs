@@ -143,6 +143,7 @@ struct Ctx {
     backend_label: String,
     backend_short: &'static str,
     load_before: Option<f64>,
+    ringlb_rev: String,
 }
 
 fn main() {
@@ -189,6 +190,18 @@ fn real_main() -> Result<()> {
     let tmp = tmp_guard.path().to_path_buf();
     procs::remove_on_interrupt((!opts.keep_temp).then(|| tmp.clone()));
 
+    // Taken once, at start: the tree may change while the run goes on.
+    let ringlb_rev = sys::first_line_of(
+        Path::new("git"),
+        &[
+            "-C",
+            &root.to_string_lossy(),
+            "describe",
+            "--always",
+            "--dirty",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into());
     // Other work on the machine skews every number: say so in the report.
     let load_before = sys::loadavg();
     let (mut backend, backend_port, backend_label) =
@@ -211,6 +224,7 @@ fn real_main() -> Result<()> {
         },
         backend_label,
         load_before,
+        ringlb_rev,
     };
     for &scenario in scenarios {
         let mut rows = Vec::new();
@@ -482,17 +496,6 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
         Some(p) => sys::first_line_of(p, &["-v"]).unwrap_or_else(|| format!("{name} unknown")),
         None => format!("{name} not installed"),
     };
-    let ringlb_rev = sys::first_line_of(
-        Path::new("git"),
-        &[
-            "-C",
-            &ctx.root.to_string_lossy(),
-            "describe",
-            "--always",
-            "--dirty",
-        ],
-    )
-    .unwrap_or_else(|| "unknown".into());
     let what = match scenario {
         "close" => "a new client connection per request (`Connection: close`)",
         _ => "persistent client connections (keep-alive)",
@@ -510,7 +513,7 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
             sys::kernel()
         ),
         format!(
-            "core split: proxy on CPUs {} ({} threads/workers), wrk on CPUs {}, backend on CPUs {}",
+            "core split: proxy on CPUs {} (nbthread / worker_processes {}), wrk on CPUs {}, backend on CPUs {}",
             o.proxy_cpus,
             ctx.proxy_cpus.len(),
             o.load_cpus,
@@ -526,7 +529,7 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
             version("HAProxy", &ctx.haproxy),
             version("nginx", &ctx.nginx),
             sys::first_line_of(&ctx.wrk, &["-v"]).unwrap_or_else(|| "wrk unknown".into()),
-            ringlb_rev
+            ctx.ringlb_rev
         ),
         format!(
             "command: `bench-harness {}`",

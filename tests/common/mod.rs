@@ -159,12 +159,15 @@ impl Drop for TestDir {
 
 /// Builder for a config with one `listen` section on 127.0.0.1.
 ///
-/// Always emits `nbthread 2` (the test machine has 2 cores) and all three
-/// mandatory timeouts, so no test depends on ringlb's defaults or warnings.
+/// Emits `nbthread 2` (the test machine has 2 cores; [`ListenCfg::nbthread`]
+/// changes it) and all three mandatory timeouts, so no test depends on
+/// ringlb's defaults or warnings.
 #[derive(Clone)]
 pub struct ListenCfg {
     mode: &'static str,
     bind: u16,
+    bind_addr: Option<String>,
+    nbthread: Option<u32>,
     timeout_connect: String,
     timeout_client: String,
     timeout_server: String,
@@ -188,6 +191,8 @@ impl ListenCfg {
         ListenCfg {
             mode,
             bind,
+            bind_addr: None,
+            nbthread: Some(2),
             timeout_connect: "1s".into(),
             timeout_client: "5s".into(),
             timeout_server: "5s".into(),
@@ -195,6 +200,30 @@ impl ListenCfg {
             lines: Vec::new(),
             global_lines: Vec::new(),
         }
+    }
+
+    /// `mode http` with `bind <addr>` written as given (`unix@/path`, `fd@3`,
+    /// `[::1]:80`, `"${VAR}:80"`, ...).
+    pub fn http_at(addr: &str) -> ListenCfg {
+        Self::new("http", 0).bind_at(addr)
+    }
+
+    /// `mode tcp` with `bind <addr>` written as given.
+    pub fn tcp_at(addr: &str) -> ListenCfg {
+        Self::new("tcp", 0).bind_at(addr)
+    }
+
+    /// Replaces the `bind` address with `addr`, written as given.
+    pub fn bind_at(mut self, addr: &str) -> Self {
+        self.bind_addr = Some(addr.to_string());
+        self
+    }
+
+    /// Sets `nbthread` (2 unless changed); `None` leaves the line out, so
+    /// ringlb's default applies.
+    pub fn nbthread(mut self, n: Option<u32>) -> Self {
+        self.nbthread = n;
+        self
     }
 
     /// Adds `server <name> 127.0.0.1:<port>` (weight left to the default, 1).
@@ -242,14 +271,21 @@ impl ListenCfg {
 
     /// The configuration text.
     pub fn render(&self) -> String {
-        let mut s = String::from("global\n    nbthread 2\n");
+        let mut s = String::from("global\n");
+        if let Some(n) = self.nbthread {
+            s += &format!("    nbthread {n}\n");
+        }
         for l in &self.global_lines {
             s += &format!("    {l}\n");
         }
+        let bind = match &self.bind_addr {
+            Some(a) => a.clone(),
+            None => format!("127.0.0.1:{}", self.bind),
+        };
         s += &format!(
-            "\nlisten test\n    mode {}\n    bind 127.0.0.1:{}\n    \
+            "\nlisten test\n    mode {}\n    bind {bind}\n    \
              timeout connect {}\n    timeout client {}\n    timeout server {}\n",
-            self.mode, self.bind, self.timeout_connect, self.timeout_client, self.timeout_server
+            self.mode, self.timeout_connect, self.timeout_client, self.timeout_server
         );
         if !self.lines.iter().any(|l| l.starts_with("balance")) {
             s += "    balance roundrobin\n";
@@ -311,19 +347,31 @@ impl Ringlb {
 
     /// Spawns `ringlb -f <config> <args>` without waiting for anything.
     pub fn spawn(config: &str, args: &[&str]) -> Ringlb {
+        Self::spawn_with(config, args, |_| {})
+    }
+
+    /// As [`Ringlb::spawn`], letting `customize` adjust the command before it
+    /// starts (environment variables, an inherited fd via `pre_exec`, ...).
+    /// `ports` holds the config's parsable `ip:port` binds; set it, or use
+    /// [`Ringlb::wait_until`], for addresses the helper cannot read.
+    pub fn spawn_with(
+        config: &str,
+        args: &[&str],
+        customize: impl FnOnce(&mut Command),
+    ) -> Ringlb {
         let dir = TestDir::new("ringlb");
         let cfg = dir.write("test.cfg", config);
         let stdout = fs::File::create(dir.path().join("stdout.log")).unwrap();
         let stderr = fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let child = Command::new(binary())
-            .arg("-f")
+        let mut cmd = Command::new(binary());
+        cmd.arg("-f")
             .arg(&cfg)
             .args(args)
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn ringlb");
+            .stderr(stderr);
+        customize(&mut cmd);
+        let child = cmd.spawn().expect("spawn ringlb");
         Ringlb {
             child,
             status: None,
@@ -356,6 +404,32 @@ impl Ringlb {
                 }
                 thread::sleep(Duration::from_millis(20));
             }
+        }
+    }
+
+    /// Polls `ready` every 20 ms until it returns true, at most 10 s; panics
+    /// with ringlb's stderr if the process exits first or time runs out.
+    /// For binds [`Ringlb::wait_ready`] cannot probe (Unix sockets, IPv6).
+    pub fn wait_until(&mut self, what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                self.status = Some(st);
+                panic!(
+                    "ringlb exited with {st} before {what}\n--- stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            if ready() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "not ready within 10 s: {what}\n--- stderr ---\n{}",
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
         }
     }
 
