@@ -59,7 +59,8 @@ fn wait_serving(lb: &mut Ringlb, port: u16) {
         let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
             return false;
         };
-        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut bs = BufStream::new(s);
         if bs
@@ -137,8 +138,8 @@ fn bind_fd_every_worker_accepts() {
 
 /// Connects to a Unix socket with [`IO_TIMEOUT`] on reads and writes.
 fn unix_connect(path: &Path) -> UnixStream {
-    let s = UnixStream::connect(path)
-        .unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
+    let s =
+        UnixStream::connect(path).unwrap_or_else(|e| panic!("connect to {}: {e}", path.display()));
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
@@ -169,7 +170,8 @@ fn bind_unix_socket_proxies_to_tcp_backend() {
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
         assert_eq!(r.server(), "a");
         assert!(
-            r.text().contains(&format!("request=GET /unix/{i} HTTP/1.1")),
+            r.text()
+                .contains(&format!("request=GET /unix/{i} HTTP/1.1")),
             "{}",
             r.text()
         );
@@ -262,7 +264,10 @@ fn serve_unix_http(s: UnixStream, log: &Mutex<Vec<String>>) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let close = header("connection").is_some_and(|v| v.contains("close"));
-        let (method, path) = (req.method.unwrap().to_string(), req.path.unwrap().to_string());
+        let (method, path) = (
+            req.method.unwrap().to_string(),
+            req.path.unwrap().to_string(),
+        );
         let Ok(body) = bs.read_n(len) else { return };
         let line = format!("{method} {path} {}", body.len());
         log.lock().unwrap().push(line.clone());
@@ -294,7 +299,8 @@ fn server_on_unix_socket_gets_tcp_clients_requests() {
 
     // Keep-alive client, a request with a body, then another.
     let mut c = HttpClient::connect(lb.port());
-    let r = c.request(b"POST /post HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello unix!");
+    let r =
+        c.request(b"POST /post HTTP/1.1\r\nHost: test\r\nContent-Length: 11\r\n\r\nhello unix!");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "unix backend: POST /post 11\n");
     let r = c.get("/again");

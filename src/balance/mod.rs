@@ -16,8 +16,12 @@ use crate::runtime::ServerRt;
 pub struct PickInput<'a> {
     /// Client address, when the client is on IP.
     pub client: Option<IpAddr>,
-    /// Request URI (HTTP mode).
+    /// Request URI as sent, path and query (HTTP mode).
     pub uri: Option<&'a str>,
+    /// The whole request head as received, for header-keyed algorithms (HTTP mode).
+    pub head: Option<&'a [u8]>,
+    /// The first bytes the client sent (TCP mode, e.g. an RDP connection request).
+    pub payload: Option<&'a [u8]>,
 }
 
 /// A balancing algorithm (`balance ...`).

@@ -160,13 +160,15 @@ impl Session<'_> {
             let input = PickInput {
                 client: self.rewrite.client,
                 uri: Some(uri),
+                head: Some(&self.cbuf[..req.head_len]),
+                payload: None,
             };
             pick(self.ctx, self.backend, &input, None)
         };
         // Retries and redispatch choose by rotation, not by the request's key.
         let input = PickInput {
             client: self.rewrite.client,
-            uri: None,
+            ..PickInput::default()
         };
         let Some(mut server_idx) = picked else {
             eprintln!("[WARNING] {}: no server available", self.be.name);

@@ -28,7 +28,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<std::net::SocketA
     let be = &ctx.shared.backends[f.backend];
     let input = PickInput {
         client: peer.map(|p| p.ip()),
-        uri: None,
+        ..PickInput::default()
     };
     let (idx, server) = match dispatch(ctx, f.backend, &input).await {
         Ok(x) => x,

@@ -354,11 +354,7 @@ impl Ringlb {
     /// starts (environment variables, an inherited fd via `pre_exec`, ...).
     /// `ports` holds the config's parsable `ip:port` binds; set it, or use
     /// [`Ringlb::wait_until`], for addresses the helper cannot read.
-    pub fn spawn_with(
-        config: &str,
-        args: &[&str],
-        customize: impl FnOnce(&mut Command),
-    ) -> Ringlb {
+    pub fn spawn_with(config: &str, args: &[&str], customize: impl FnOnce(&mut Command)) -> Ringlb {
         let dir = TestDir::new("ringlb");
         let cfg = dir.write("test.cfg", config);
         let stdout = fs::File::create(dir.path().join("stdout.log")).unwrap();
