@@ -7,6 +7,7 @@
 //! (`option forwardfor`). A `Content-Length` next to `Transfer-Encoding` is
 //! dropped, as RFC 9112 requires, so that the two can't smuggle a request.
 
+use std::io::Write;
 use std::net::IpAddr;
 
 use super::body::BodyKind;
@@ -204,7 +205,8 @@ pub fn parse(
             out.extend_from_slice(v);
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(ip.to_string().as_bytes());
+        // Written through io::Write into the Vec: no temporary String per request.
+        let _ = write!(out, "{ip}");
         out.extend_from_slice(b"\r\n");
     }
     if upgrade {

@@ -92,13 +92,21 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         },
         client,
         cbuf: bufpool::take(),
-        sbuf: bufpool::take(),
-        out: bufpool::take(),
+        // Taken when a request arrives, given back while the client is idle.
+        sbuf: Vec::new(),
+        out: Vec::new(),
     };
     let mut first = true;
     loop {
         match s.exchange(first).await {
-            Ok(Next::KeepAlive) => first = false,
+            Ok(Next::KeepAlive) => {
+                first = false;
+                // An idle keep-alive client holds only its input buffer. Whatever
+                // is left in `sbuf` belonged to a server connection now pooled
+                // (then nothing) or dropped (then stale): never carry it over.
+                bufpool::give(std::mem::take(&mut s.sbuf));
+                bufpool::give(std::mem::take(&mut s.out));
+            }
             Ok(Next::Close) | Err(Fail::Silent) => break,
             Ok(Next::Tunnel(server)) => {
                 bufpool::give(std::mem::take(&mut s.cbuf));
@@ -315,6 +323,12 @@ impl Session<'_> {
         let mut waiting_idle = !first && self.cbuf.is_empty();
         loop {
             if !self.cbuf.is_empty() {
+                if self.out.capacity() == 0 {
+                    self.out = bufpool::take();
+                }
+                if self.sbuf.capacity() == 0 {
+                    self.sbuf = bufpool::take();
+                }
                 match request::parse(&self.cbuf, &self.rewrite, &mut self.out) {
                     Ok(Parsed::Complete(r)) => return Ok(r),
                     Ok(Parsed::Partial) => {}
