@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use monoio::io::Canceller;
+use std::net::SocketAddr;
+
+use monoio::io::{CancelHandle, Canceller};
 use monoio::net::{TcpListener, UnixListener};
 
 use super::context::WorkerCtx;
@@ -21,30 +23,51 @@ use crate::stream::Stream;
 /// How often a worker looks at the soft-stop flag.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
+/// A registered listening socket of either kind.
+enum Accepting {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Accepting {
+    fn register(l: Listener) -> std::io::Result<Self> {
+        Ok(match l {
+            Listener::Tcp(l) => Accepting::Tcp(TcpListener::from_std(l)?),
+            Listener::Unix(l) => Accepting::Unix(UnixListener::from_std(l)?),
+        })
+    }
+
+    /// Accepts one connection; the peer address is known only on IP.
+    async fn accept(&self, cancel: CancelHandle) -> std::io::Result<(Stream, Option<SocketAddr>)> {
+        match self {
+            Accepting::Tcp(l) => {
+                let (s, peer) = l.cancelable_accept(cancel).await?;
+                // Responses are written whole; Nagle would only delay them.
+                let _ = s.set_nodelay(true);
+                Ok((Stream::Tcp(s), Some(peer)))
+            }
+            Accepting::Unix(l) => {
+                let (s, _) = l.cancelable_accept(cancel).await?;
+                Ok((Stream::Unix(s), None))
+            }
+        }
+    }
+}
+
 /// Runs every accept loop of this worker until soft stop and drain.
 pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
     let canceller = Canceller::new();
     let mut loops = Vec::new();
     for bl in listeners {
-        let handle = canceller.handle();
-        let ctx = ctx.clone();
-        let task = match bl.listener {
-            Listener::Tcp(l) => match TcpListener::from_std(l) {
-                Ok(l) => monoio::spawn(accept_tcp(ctx, l, bl.frontend, handle)),
-                Err(e) => {
-                    eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id);
-                    continue;
-                }
-            },
-            Listener::Unix(l) => match UnixListener::from_std(l) {
-                Ok(l) => monoio::spawn(accept_unix(ctx, l, bl.frontend, handle)),
-                Err(e) => {
-                    eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id);
-                    continue;
-                }
-            },
-        };
-        loops.push(task);
+        match Accepting::register(bl.listener) {
+            Ok(l) => loops.push(monoio::spawn(accept_loop(
+                ctx.clone(),
+                l,
+                bl.frontend,
+                canceller.handle(),
+            ))),
+            Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
+        }
     }
     while !ctx.shared.soft_stop.load(Ordering::Relaxed) {
         monoio::time::sleep(STOP_POLL).await;
@@ -58,12 +81,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
     }
 }
 
-async fn accept_tcp(
-    ctx: Rc<WorkerCtx>,
-    l: TcpListener,
-    fe: usize,
-    cancel: monoio::io::CancelHandle,
-) {
+async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: CancelHandle) {
     loop {
         let permits = (
             ctx.global_limit.acquire().await,
@@ -72,50 +90,16 @@ async fn accept_tcp(
         if ctx.shared.soft_stop.load(Ordering::Relaxed) {
             return;
         }
-        match l.cancelable_accept(cancel.clone()).await {
-            Ok((s, peer)) => {
-                let _ = s.set_nodelay(true);
+        match l.accept(cancel.clone()).await {
+            Ok((stream, peer)) => {
                 if ctx.shared.debug {
+                    let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
                     eprintln!(
-                        "{}.accept[w{}]: from [{peer}]",
+                        "{}.accept[w{}]: from [{from}]",
                         ctx.shared.frontends[fe].name, ctx.id
                     );
                 }
-                monoio::spawn(session(
-                    ctx.clone(),
-                    Stream::Tcp(s),
-                    Some(peer),
-                    fe,
-                    permits,
-                ));
-            }
-            Err(e) => {
-                if ctx.shared.soft_stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                accept_error(&ctx, e).await;
-            }
-        }
-    }
-}
-
-async fn accept_unix(
-    ctx: Rc<WorkerCtx>,
-    l: UnixListener,
-    fe: usize,
-    cancel: monoio::io::CancelHandle,
-) {
-    loop {
-        let permits = (
-            ctx.global_limit.acquire().await,
-            ctx.frontend_limits[fe].acquire().await,
-        );
-        if ctx.shared.soft_stop.load(Ordering::Relaxed) {
-            return;
-        }
-        match l.cancelable_accept(cancel.clone()).await {
-            Ok((s, _)) => {
-                monoio::spawn(session(ctx.clone(), Stream::Unix(s), None, fe, permits));
+                monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
             }
             Err(e) => {
                 if ctx.shared.soft_stop.load(Ordering::Relaxed) {
