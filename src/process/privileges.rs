@@ -52,7 +52,7 @@ fn non_root_warning(euid: u32, egid: u32, uid: Option<u32>, gid: Option<u32>) ->
     let gid_differs = gid.is_some_and(|g| g != egid);
     (uid_differs || gid_differs).then(|| {
         format!(
-            "[WARNING] uid/gid set in configuration but ringlb is not running as root; \
+            "uid/gid set in configuration but ringlb is not running as root; \
              keeping uid {euid} gid {egid}"
         )
     })
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn non_root_asked_other_ids_warns() {
         let w = non_root_warning(1000, 1000, Some(99), Some(99)).expect("warning");
-        assert!(w.starts_with("[WARNING]"), "{w}");
+        assert!(w.starts_with("uid/gid set"), "{w}");
         assert!(w.contains("not running as root"), "{w}");
         assert!(w.contains("keeping uid 1000 gid 1000"), "{w}");
         assert!(non_root_warning(1000, 1000, None, Some(5)).is_some());

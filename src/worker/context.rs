@@ -9,6 +9,16 @@ use crate::balance::{self, Balancer};
 use crate::runtime::Shared;
 use crate::server::pool::Pool;
 
+/// Worker `id`'s part of a limit split over `workers`: the parts add up to
+/// `max` exactly, except that every worker gets at least one slot (a worker
+/// with none would never accept, while the kernel still queues connections on
+/// its SO_REUSEPORT socket).
+pub fn share_of(max: usize, id: usize, workers: usize) -> usize {
+    let workers = workers.max(1);
+    let part = max / workers + usize::from(id < max % workers);
+    part.max(1)
+}
+
 /// State owned by one worker thread; shared by its tasks through `Rc`.
 pub struct WorkerCtx {
     /// Worker number, 0-based.
@@ -28,7 +38,7 @@ pub struct WorkerCtx {
 impl WorkerCtx {
     /// Builds a worker's state; `workers` is the total, to split limits evenly.
     pub fn new(id: usize, shared: Arc<Shared>, global_maxconn: usize, workers: usize) -> Rc<Self> {
-        let share = |max: usize| max.div_ceil(workers.max(1));
+        let share = |max: usize| share_of(max, id, workers);
         let balancers = shared
             .backends
             .iter()
@@ -54,5 +64,26 @@ impl WorkerCtx {
             pool,
             shared,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_of;
+
+    #[test]
+    fn shares_add_up_to_the_limit() {
+        for (max, w) in [(4096, 3), (10, 4), (7, 7), (1000, 16)] {
+            let total: usize = (0..w).map(|i| share_of(max, i, w)).sum();
+            assert_eq!(total, max, "max {max} over {w}");
+        }
+    }
+
+    #[test]
+    fn every_worker_gets_a_slot() {
+        assert_eq!(
+            (0..4).map(|i| share_of(2, i, 4)).collect::<Vec<_>>(),
+            vec![1, 1, 1, 1]
+        );
     }
 }
