@@ -13,6 +13,7 @@
 
 pub mod balance;
 pub mod bufpool;
+pub mod check;
 pub mod config;
 pub mod http;
 pub mod process;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::check::ServerCheck;
 use crate::config::model::{self, Address, Config, Mode};
 
 /// Fallback when the configuration leaves `timeout connect` unset.
@@ -33,6 +34,8 @@ pub struct ServerRt {
     pub active: AtomicU64,
     /// `backup` server.
     pub backup: bool,
+    /// Health-check settings and the results the checker publishes (stats page).
+    pub check: ServerCheck,
 }
 
 impl ServerRt {
@@ -119,6 +122,7 @@ impl Shared {
                         up: AtomicBool::new(!s.disabled),
                         active: AtomicU64::new(0),
                         backup: s.backup,
+                        check: ServerCheck::from_model(s),
                     })
                     .collect(),
                 connect_timeout: b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),

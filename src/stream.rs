@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, Split};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, CancelHandle, CancelableAsyncReadRent, Split};
 use monoio::net::{TcpStream, UnixStream};
 
 /// A connected stream socket.
@@ -63,6 +63,30 @@ impl AsyncReadRent for Stream {
         match self {
             Stream::Tcp(s) => s.readv(buf).await,
             Stream::Unix(s) => s.readv(buf).await,
+        }
+    }
+}
+
+impl CancelableAsyncReadRent for Stream {
+    async fn cancelable_read<T: IoBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.cancelable_read(buf, c).await,
+            Stream::Unix(s) => s.cancelable_read(buf, c).await,
+        }
+    }
+
+    async fn cancelable_readv<T: IoVecBufMut>(
+        &mut self,
+        buf: T,
+        c: CancelHandle,
+    ) -> BufResult<usize, T> {
+        match self {
+            Stream::Tcp(s) => s.cancelable_readv(buf, c).await,
+            Stream::Unix(s) => s.cancelable_readv(buf, c).await,
         }
     }
 }

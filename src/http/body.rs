@@ -25,7 +25,11 @@ pub struct ChunkError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
-    Size { digits: u8 },
+    Size {
+        digits: u8,
+    },
+    /// Whitespace after the size, before `;` or CR.
+    SizeWs,
     Ext,
     SizeLf,
     Data,
@@ -33,7 +37,8 @@ enum Chunk {
     DataLf,
     TrailerStart,
     TrailerLine,
-    TrailerLf,
+    TrailerLineLf,
+    TrailerEndLf,
     Done,
 }
 
@@ -100,11 +105,16 @@ impl BodyCursor {
         }
     }
 
+    /// Chunk framing is checked strictly (RFC 9112 §7.1): lines end in CRLF
+    /// only, extensions only after `;`, no control bytes. The body is passed
+    /// on unchanged, so any leniency here would let a server that parses more
+    /// strictly see a different message boundary (request smuggling).
     fn take_chunked(&mut self, data: &[u8]) -> Result<usize, ChunkError> {
+        let ctl = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
         let mut i = 0;
         while i < data.len() {
             let b = data[i];
-            match self.chunk {
+            self.chunk = match self.chunk {
                 Chunk::Done => return Ok(i),
                 Chunk::Size { digits } => match b {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
@@ -112,26 +122,27 @@ impl BodyCursor {
                         if digits >= 15 {
                             return Err(ChunkError);
                         }
-                        let v = (b as char).to_digit(16).unwrap_or(0) as u64;
+                        let v = u64::from((b as char).to_digit(16).unwrap_or(0));
                         self.remaining = self.remaining * 16 + v;
-                        self.chunk = Chunk::Size { digits: digits + 1 };
+                        Chunk::Size { digits: digits + 1 }
                     }
-                    b';' | b' ' | b'\t' if digits > 0 => self.chunk = Chunk::Ext,
-                    b'\r' if digits > 0 => self.chunk = Chunk::SizeLf,
-                    b'\n' if digits > 0 => self.end_size_line(),
+                    b';' if digits > 0 => Chunk::Ext,
+                    b' ' | b'\t' if digits > 0 => Chunk::SizeWs,
+                    b'\r' if digits > 0 => Chunk::SizeLf,
+                    _ => return Err(ChunkError),
+                },
+                Chunk::SizeWs => match b {
+                    b' ' | b'\t' => Chunk::SizeWs,
+                    b';' => Chunk::Ext,
+                    b'\r' => Chunk::SizeLf,
                     _ => return Err(ChunkError),
                 },
                 Chunk::Ext => match b {
-                    b'\r' => self.chunk = Chunk::SizeLf,
-                    b'\n' => self.end_size_line(),
-                    _ => {}
+                    b'\r' => Chunk::SizeLf,
+                    b if ctl(b) => return Err(ChunkError),
+                    _ => Chunk::Ext,
                 },
-                Chunk::SizeLf => {
-                    if b != b'\n' {
-                        return Err(ChunkError);
-                    }
-                    self.end_size_line();
-                }
+                Chunk::SizeLf if b == b'\n' => self.after_size_line(),
                 Chunk::Data => {
                     let n = ((data.len() - i) as u64).min(self.remaining);
                     self.remaining -= n;
@@ -142,48 +153,39 @@ impl BodyCursor {
                     }
                     continue;
                 }
-                Chunk::DataCr => match b {
-                    b'\r' => self.chunk = Chunk::DataLf,
-                    b'\n' => self.chunk = Chunk::Size { digits: 0 },
-                    _ => return Err(ChunkError),
-                },
-                Chunk::DataLf => {
-                    if b != b'\n' {
-                        return Err(ChunkError);
-                    }
-                    self.chunk = Chunk::Size { digits: 0 };
-                }
+                Chunk::DataCr if b == b'\r' => Chunk::DataLf,
+                Chunk::DataLf if b == b'\n' => Chunk::Size { digits: 0 },
                 Chunk::TrailerStart => match b {
-                    b'\r' => self.chunk = Chunk::TrailerLf,
-                    b'\n' => self.chunk = Chunk::Done,
-                    _ => self.chunk = Chunk::TrailerLine,
+                    b'\r' => Chunk::TrailerEndLf,
+                    b if ctl(b) => return Err(ChunkError),
+                    _ => Chunk::TrailerLine,
                 },
-                Chunk::TrailerLine => {
-                    if b == b'\n' {
-                        self.chunk = Chunk::TrailerStart;
-                    }
-                }
-                Chunk::TrailerLf => {
-                    if b != b'\n' {
-                        return Err(ChunkError);
-                    }
-                    self.chunk = Chunk::Done;
-                }
-            }
+                Chunk::TrailerLine => match b {
+                    b'\r' => Chunk::TrailerLineLf,
+                    b if ctl(b) => return Err(ChunkError),
+                    _ => Chunk::TrailerLine,
+                },
+                Chunk::TrailerLineLf if b == b'\n' => Chunk::TrailerStart,
+                Chunk::TrailerEndLf if b == b'\n' => Chunk::Done,
+                Chunk::SizeLf
+                | Chunk::DataCr
+                | Chunk::DataLf
+                | Chunk::TrailerLineLf
+                | Chunk::TrailerEndLf => return Err(ChunkError),
+            };
             i += 1;
         }
         Ok(i)
     }
 
-    fn end_size_line(&mut self) {
-        self.chunk = if self.remaining == 0 {
+    fn after_size_line(&self) -> Chunk {
+        if self.remaining == 0 {
             Chunk::TrailerStart
         } else {
             Chunk::Data
-        };
+        }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,17 @@
 //! Reads and writes with deadlines over owned buffers.
 //!
-//! io_uring takes ownership of a buffer for the duration of an operation. When
-//! a deadline expires the operation is cancelled and its buffer is not handed
-//! back, so these helpers put a fresh pool buffer in its place; the caller is
-//! about to end the exchange in that case anyway.
+//! io_uring owns a buffer while an operation runs. Dropping an in-flight read
+//! to honour a deadline would lose whatever the kernel completes it with, so a
+//! read that reaches its deadline is *cancelled and then awaited*: it finishes
+//! either with the bytes that raced in (kept) or with "cancelled" (a timeout),
+//! and the buffer always comes back. Writes that miss their deadline end the
+//! exchange, so they are simply dropped and the buffer replaced from the pool.
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller};
 use monoio::time::Instant;
 
 use crate::bufpool;
-use crate::stream::Stream;
 
 /// Result of reading more bytes into a buffer.
 #[derive(Debug)]
@@ -34,30 +35,40 @@ pub enum WriteFail {
     Error(std::io::Error),
 }
 
-/// Appends what arrives on `s` to `buf` (which must have spare capacity).
-pub async fn read_more(s: &mut Stream, buf: &mut Vec<u8>, deadline: Instant) -> ReadOutcome {
+/// Appends what arrives on `s` to `buf` (which must have spare capacity),
+/// waiting until `deadline` at most. No byte is ever lost to the deadline.
+pub async fn read_more<R: CancelableAsyncReadRent>(
+    s: &mut R,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> ReadOutcome {
     let b = std::mem::take(buf);
     let (len, cap) = (b.len(), b.capacity());
     debug_assert!(len < cap);
-    match monoio::time::timeout_at(deadline, s.read(b.slice_mut(len..cap))).await {
-        Ok((res, slice)) => {
-            *buf = slice.into_inner();
-            match res {
-                Ok(0) => ReadOutcome::Eof,
-                Ok(n) => ReadOutcome::Data(n),
-                Err(e) => ReadOutcome::Error(e),
-            }
+    let canceller = Canceller::new();
+    let read = s.cancelable_read(b.slice_mut(len..cap), canceller.handle());
+    let mut read = std::pin::pin!(read);
+    let mut timed_out = false;
+    let (res, slice) = monoio::select! {
+        r = &mut read => r,
+        _ = monoio::time::sleep_until(deadline) => {
+            timed_out = true;
+            canceller.cancel();
+            (&mut read).await
         }
-        Err(_) => {
-            *buf = bufpool::take();
-            ReadOutcome::Timeout
-        }
+    };
+    *buf = slice.into_inner();
+    match res {
+        Ok(0) => ReadOutcome::Eof,
+        Ok(n) => ReadOutcome::Data(n),
+        Err(_) if timed_out => ReadOutcome::Timeout,
+        Err(e) => ReadOutcome::Error(e),
     }
 }
 
-/// Writes `buf[range]` entirely to `s`.
-pub async fn write_range(
-    s: &mut Stream,
+/// Writes `buf[start..end]` entirely to `s`.
+pub async fn write_range<W: AsyncWriteRent>(
+    s: &mut W,
     buf: &mut Vec<u8>,
     start: usize,
     end: usize,
@@ -80,11 +91,43 @@ pub async fn write_range(
 }
 
 /// Writes all of `buf` to `s`.
-pub async fn write_all(
-    s: &mut Stream,
+pub async fn write_all<W: AsyncWriteRent>(
+    s: &mut W,
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<(), WriteFail> {
     let end = buf.len();
     write_range(s, buf, 0, end, deadline).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use monoio::io::AsyncWriteRentExt;
+
+    use super::*;
+
+    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn read_times_out_then_keeps_later_bytes() {
+        rt().block_on(async {
+            let (mut a, mut b) = monoio::net::UnixStream::pair().unwrap();
+            let mut buf = Vec::with_capacity(64);
+            let r = read_more(&mut a, &mut buf, Instant::now() + Duration::from_millis(20)).await;
+            assert!(matches!(r, ReadOutcome::Timeout));
+            assert_eq!(buf.capacity(), 64, "the buffer comes back after a timeout");
+            let (res, _) = b.write_all(b"hello".to_vec()).await;
+            res.unwrap();
+            let r = read_more(&mut a, &mut buf, Instant::now() + Duration::from_secs(1)).await;
+            assert!(matches!(r, ReadOutcome::Data(5)));
+            assert_eq!(buf, b"hello");
+        });
+    }
 }

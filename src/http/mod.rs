@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod error;
+pub mod forward;
 pub mod header;
 pub mod io;
 pub mod request;

@@ -135,6 +135,10 @@ pub fn parse(
             conn_keep_alive |= has_token(h.value, b"keep-alive");
             conn_upgrade |= has_token(h.value, b"upgrade");
         } else if name.eq_ignore_ascii_case("host") {
+            // Two hosts let a proxy and a server disagree on the target.
+            if has_host {
+                return Err(HttpError::BadRequest);
+            }
             has_host = true;
         } else if name.eq_ignore_ascii_case("upgrade") {
             has_upgrade = true;
@@ -144,6 +148,10 @@ pub fn parse(
         if xff_name.is_some_and(|x| name.eq_ignore_ascii_case(x)) {
             xff_existing.push(h.value);
         }
+    }
+    // HTTP/1.0 has no transfer codings: such a request is malformed (RFC 9112 §6.1).
+    if has_te && http10 {
+        return Err(HttpError::BadRequest);
     }
     if has_te && !chunked {
         return Err(HttpError::NotImplemented);
@@ -188,6 +196,8 @@ pub fn parse(
         if n.eq_ignore_ascii_case("connection")
             || n.eq_ignore_ascii_case("keep-alive")
             || n.eq_ignore_ascii_case("proxy-connection")
+            || (!upgrade && n.eq_ignore_ascii_case("upgrade"))
+            || listed_in_connection(req.headers, n)
             || (chunked && n.eq_ignore_ascii_case("content-length"))
             || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
         {
@@ -233,6 +243,21 @@ pub fn parse(
         expect_continue,
         upgrade,
     }))
+}
+
+/// Whether a `Connection` header names this header as hop-by-hop (other than
+/// the tokens ringlb handles itself), so that it must not be forwarded.
+fn listed_in_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("connection")
+            && h.value.split(|&b| b == b',').any(|t| {
+                let t = t.trim_ascii();
+                !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+                    && !t.eq_ignore_ascii_case(b"upgrade")
+                    && t.eq_ignore_ascii_case(name.as_bytes())
+            })
+    })
 }
 
 /// Which error a head that fills the whole buffer deserves.
@@ -327,6 +352,15 @@ mod tests {
     }
 
     #[test]
+    fn hop_by_hop_headers_are_not_forwarded() {
+        let (_, out) = ok(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\nUpgrade: h2c\r\nX-Kept: 2\r\n\r\n",
+            &rw(),
+        );
+        assert_eq!(out, "GET / HTTP/1.1\r\nHost: x\r\nX-Kept: 2\r\n\r\n");
+    }
+
+    #[test]
     fn framing() {
         let (r, _) = ok(
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n",
@@ -364,6 +398,17 @@ mod tests {
         assert_eq!(
             e(
                 b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                &mut out
+            ),
+            Some(HttpError::BadRequest)
+        );
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &mut out),
+            Some(HttpError::BadRequest)
+        );
+        assert_eq!(
+            e(
+                b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
                 &mut out
             ),
             Some(HttpError::BadRequest)

@@ -50,6 +50,7 @@ pub fn parse(
     let http10 = resp.version == Some(0);
     let mut content_length = None;
     let mut chunked = false;
+    let mut has_te = false;
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     for h in resp.headers.iter() {
@@ -60,6 +61,7 @@ pub fn parse(
             }
             content_length = Some(v);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            has_te = true;
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
             chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
@@ -72,6 +74,10 @@ pub fn parse(
         BodyKind::None
     } else if chunked {
         BodyKind::Chunked
+    } else if has_te {
+        // A coding other than chunked last: the body ends when the server closes,
+        // whatever Content-Length says (RFC 9112 §6.3).
+        BodyKind::UntilClose
     } else {
         match content_length {
             Some(0) => BodyKind::None,
@@ -89,7 +95,9 @@ pub fn parse(
 
     out.clear();
     if !interim {
-        out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+        // ringlb speaks HTTP/1.1 to its clients whatever the server spoke; the
+        // Connection header below says what happens to the connection.
+        out.extend_from_slice(b"HTTP/1.1 ");
         // Three digits, written without a formatter (httparse guarantees 100..=999).
         out.extend_from_slice(&[
             b'0' + (status / 100 % 10) as u8,
@@ -104,7 +112,7 @@ pub fn parse(
             if n.eq_ignore_ascii_case("connection")
                 || n.eq_ignore_ascii_case("keep-alive")
                 || n.eq_ignore_ascii_case("proxy-connection")
-                || (chunked && n.eq_ignore_ascii_case("content-length"))
+                || (has_te && n.eq_ignore_ascii_case("content-length"))
             {
                 continue;
             }

@@ -5,43 +5,60 @@
 //! 2. parse and rewrite it (`request.rs`);
 //! 3. choose a server (`balance`) and take an idle connection to it or connect
 //!    (`timeout connect`, `retries`, `option redispatch`);
-//! 4. send the head and stream the body;
-//! 5. read the response head (`timeout server`), forwarding interim 1xx;
-//! 6. send the response head and stream its body;
-//! 7. keep or close each side, and pool the server connection when reusable.
+//! 4. send the head, then relay the request body and the response at the same
+//!    time (`forward.rs`: interim 1xx, `timeout server`, streaming bodies);
+//! 5. keep or close each side, and pool the server connection when reusable.
 //!
-//! A reused server connection that fails before any response byte is replaced
-//! by a fresh one and the request sent again, only when the request is
-//! idempotent and was sent whole in one write: the server cannot have acted on
-//! it differently than on a dropped connection.
+//! Server connections are reused as HAProxy's `http-reuse safe` intends: a
+//! client's first request takes an idle connection only when it could be sent
+//! again on a fresh one. A reused connection that fails before any response
+//! byte is replaced and the request resent, only when the request is
+//! idempotent and went out whole in one write, so the server cannot have acted
+//! on it differently than on a dropped connection.
 
+use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use monoio::io::{AsyncWriteRent, Splitable};
 use monoio::time::Instant;
 
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
-use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
+use super::forward::{
+    ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
+    relay_response,
+};
+use super::io::{ReadOutcome, WriteFail, read_more, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
-use super::response::{self, ClientSide, Response};
+use super::response::ClientSide;
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_with_retries, pick};
 use crate::stream::Stream;
+use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
 
 /// Longest wait between two looks at the soft-stop flag while a client is idle.
 const IDLE_SLICE: Duration = Duration::from_secs(1);
+/// How long a closing connection waits for the client to stop sending.
+const LINGER: Duration = Duration::from_secs(1);
+/// At most this much unread request is drained before closing anyway.
+const LINGER_BYTES: usize = 1 << 20;
 
 /// What to do with the client connection after an exchange.
 enum Next {
     KeepAlive,
-    Close,
-    /// `101 Switching Protocols` was forwarded: relay raw bytes with this server.
-    Tunnel(Stream),
+    /// Close; `linger` when the client may still be sending (unread input).
+    Close {
+        linger: bool,
+    },
+    /// `101 Switching Protocols` was relayed: relay raw bytes with this server.
+    Tunnel(Halves),
 }
 
 /// A failed exchange: the status to answer, if the client can still get one.
@@ -50,6 +67,16 @@ enum Fail {
     Status(HttpError),
     /// Close without answering (client gone, or a response already started).
     Silent,
+}
+
+/// Where the request body stands when the response side finishes.
+enum RequestBody {
+    /// Relayed whole.
+    Done,
+    /// Still being relayed (the server answered early).
+    Unfinished,
+    /// The server stopped taking it; the response decides what the client gets.
+    SinkFailed,
 }
 
 struct Session<'a> {
@@ -61,7 +88,10 @@ struct Session<'a> {
     close_client: bool,
     /// Largest request body allowed, and the status for a larger one.
     max_body: Option<(u64, u16)>,
-    client: Stream,
+    cr: ReadHalf,
+    cw: WriteHalf,
+    /// The client socket, for the tunnel's shutdown on error.
+    client_fd: RawFd,
     /// Bytes from the client not yet forwarded (head, body, pipelined requests).
     cbuf: Vec<u8>,
     /// Bytes from the server not yet forwarded.
@@ -75,6 +105,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[f.backend];
     let httpclose = f.http.httpclose || be.http.httpclose;
+    let client_fd = client.as_raw_fd();
+    let (cr, cw) = client.into_split();
     let mut s = Session {
         ctx,
         fe: f,
@@ -90,7 +122,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
         },
-        client,
+        cr,
+        cw,
+        client_fd,
         cbuf: bufpool::take(),
         // Taken when a request arrives, given back while the client is idle.
         sbuf: Vec::new(),
@@ -107,22 +141,43 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 bufpool::give(std::mem::take(&mut s.sbuf));
                 bufpool::give(std::mem::take(&mut s.out));
             }
-            Ok(Next::Close) | Err(Fail::Silent) => break,
-            Ok(Next::Tunnel(server)) => {
+            Ok(Next::Close { linger }) => {
+                if linger {
+                    linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf).await;
+                }
+                break;
+            }
+            Err(Fail::Silent) => break,
+            Err(Fail::Status(e)) => {
+                let mut page = e.response();
+                let deadline = Instant::now() + s.fe.client_timeout;
+                if write_all(&mut s.cw, &mut page, deadline).await.is_ok() {
+                    linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf).await;
+                }
+                break;
+            }
+            Ok(Next::Tunnel(mut server)) => {
+                // Bytes the client sent after its upgrade request belong to the tunnel.
+                if !s.cbuf.is_empty() {
+                    let deadline = Instant::now() + s.be.server_timeout;
+                    if write_all(&mut server.w, &mut s.cbuf, deadline)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
                 bufpool::give(std::mem::take(&mut s.cbuf));
                 bufpool::give(std::mem::take(&mut s.sbuf));
                 bufpool::give(std::mem::take(&mut s.out));
                 let (ct, st) = (s.fe.client_timeout, s.be.server_timeout);
-                crate::tcp::relay::relay(s.client, server, ct, st).await;
+                let client = Halves {
+                    r: s.cr,
+                    w: s.cw,
+                    fd: s.client_fd,
+                };
+                crate::tcp::relay::relay_halves(client, server, ct, st).await;
                 return;
-            }
-            Err(Fail::Status(e)) => {
-                let mut page = e.response();
-                let deadline = Instant::now() + s.fe.client_timeout;
-                if write_all(&mut s.client, &mut page, deadline).await.is_ok() {
-                    linger_close(&mut s.client, &mut s.cbuf).await;
-                }
-                break;
             }
         }
     }
@@ -136,12 +191,15 @@ impl Session<'_> {
         self.ctx.shared.soft_stop.load(Ordering::Relaxed)
     }
 
-    fn client_deadline(&self) -> Instant {
-        Instant::now() + self.fe.client_timeout
-    }
-
     fn server_deadline(&self) -> Instant {
         Instant::now() + self.be.server_timeout
+    }
+
+    fn log_server(&self, server_idx: usize, what: &str) {
+        eprintln!(
+            "[WARNING] {}/{}: {what}",
+            self.be.name, self.be.servers[server_idx].name
+        );
     }
 
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
@@ -178,7 +236,7 @@ impl Session<'_> {
             client: self.rewrite.client,
             ..PickInput::default()
         };
-        let Some(mut server_idx) = picked else {
+        let Some(picked) = picked else {
             eprintln!("[WARNING] {}: no server available", self.be.name);
             return Err(Fail::Status(HttpError::ServiceUnavailable));
         };
@@ -191,86 +249,138 @@ impl Session<'_> {
         self.out
             .extend_from_slice(&self.cbuf[req.head_len..req.head_len + part]);
         self.cbuf.drain(..req.head_len + part);
-        let whole_in_one_write = body.done();
+        let may_resend = req.idempotent && body.done();
 
-        let (mut server, mut reused) = match self.ctx.pool.take(self.backend, server_idx) {
-            Some(s) => (s, true),
+        let pooled = if !first || may_resend {
+            self.ctx.pool.take(self.backend, picked)
+        } else {
+            None
+        };
+        let (mut server_idx, mut server, mut reused) = match pooled {
+            Some(s) => (picked, s, true),
             None => {
-                let (idx, s) = self.connect(server_idx, &input).await?;
-                server_idx = idx;
-                (s, false)
+                let (idx, s) = self.connect(picked, &input).await?;
+                (idx, s, false)
             }
         };
-        let _active = ActiveGuard::new(&self.be.servers[server_idx]);
-        let may_resend = req.idempotent && whole_in_one_write;
+        let mut active = ActiveGuard::new(&self.be.servers[server_idx]);
 
-        // Send the head (and body start); replace a dead reused connection once.
-        loop {
+        let cx = ResponseCtx {
+            side: ClientSide {
+                head_request: req.is_head,
+                http10: req.http10,
+                keep_alive: req.keep_alive && !self.close_client && !self.stopping(),
+            },
+            upgrade: req.upgrade,
+            server_timeout: self.be.server_timeout,
+            client_timeout: self.fe.client_timeout,
+        };
+        let limit = self.max_body.map(|(m, _)| m);
+        let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
+        let (sr, sw, server_fd, req_state, resp) = loop {
+            // Send the head (and the body start); replace a dead reused connection once.
             let deadline = self.server_deadline();
             match write_all(&mut server, &mut self.out, deadline).await {
-                Ok(()) => break,
-                Err(_) if reused && may_resend => {
-                    server = self.connect(server_idx, &input).await?.1;
+                Ok(()) => {}
+                Err(WriteFail::Error(_)) if reused && may_resend => {
+                    (server_idx, server) = self.connect(server_idx, &input).await?;
+                    active = ActiveGuard::new(&self.be.servers[server_idx]);
                     reused = false;
+                    continue;
                 }
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
                 Err(WriteFail::Error(_)) => return Err(Fail::Status(HttpError::BadGateway)),
             }
-        }
-        if !body.done() && !req.expect_continue {
-            self.forward_request_body(&mut server, &mut body).await?;
-        }
-
-        // Response head, forwarding interim responses.
-        let side = ClientSide {
-            head_request: req.is_head,
-            http10: req.http10,
-            keep_alive: req.keep_alive && !self.close_client && !self.stopping(),
-        };
-        let resp = loop {
-            let resp = match self.read_response(&mut server, &side).await {
-                Ok(r) => r,
-                Err(ReadFail::Closed) if reused && may_resend => {
-                    server = self.connect(server_idx, &input).await?.1;
+            let server_fd = server.as_raw_fd();
+            let (mut sr, mut sw) = server.into_split();
+            let sent = Cell::new(false);
+            let body_done = body.done();
+            let (req_state, resp) = duplex(
+                relay_body(
+                    &mut self.cr,
+                    &mut sw,
+                    &mut self.cbuf,
+                    &mut body,
+                    ct,
+                    st,
+                    limit,
+                ),
+                relay_response(
+                    &mut sr,
+                    &mut self.cw,
+                    &mut self.sbuf,
+                    &mut self.out,
+                    &cx,
+                    &sent,
+                ),
+                body_done,
+            )
+            .await;
+            let answered = sent.get();
+            match resp {
+                // The client's body failed first: answer it if nothing was sent yet.
+                None => {
+                    return Err(match req_state {
+                        Err(_) if answered => Fail::Silent,
+                        Err(RelayFail::Source(ReadOutcome::Timeout)) => {
+                            Fail::Status(HttpError::RequestTimeout)
+                        }
+                        Err(RelayFail::Malformed) => Fail::Status(HttpError::BadRequest),
+                        Err(RelayFail::TooLarge) => {
+                            self.check_body_limit(&body).err().unwrap_or(Fail::Silent)
+                        }
+                        _ => Fail::Silent,
+                    });
+                }
+                Some(Err(ResponseFail::Closed)) if reused && may_resend => {
+                    drop((sr, sw));
+                    (server_idx, server) = self.connect(server_idx, &input).await?;
+                    active = ActiveGuard::new(&self.be.servers[server_idx]);
                     reused = false;
-                    self.resend(&mut server, &req).await?;
                     continue;
                 }
-                Err(ReadFail::Closed) => {
-                    eprintln!(
-                        "[WARNING] {}/{}: server closed the connection before answering",
-                        self.be.name, self.be.servers[server_idx].name
+                Some(Err(ResponseFail::Closed)) => {
+                    self.log_server(server_idx, "closed the connection before answering");
+                    return Err(if answered {
+                        Fail::Silent
+                    } else {
+                        Fail::Status(HttpError::BadGateway)
+                    });
+                }
+                Some(Err(ResponseFail::Status(e))) => {
+                    self.log_server(
+                        server_idx,
+                        &format!("answering {} to the client", e.status()),
                     );
-                    return Err(Fail::Status(HttpError::BadGateway));
+                    return Err(if answered {
+                        Fail::Silent
+                    } else {
+                        Fail::Status(e)
+                    });
                 }
-                Err(ReadFail::Status(e)) => {
-                    eprintln!(
-                        "[WARNING] {}/{}: answering {} to the client",
-                        self.be.name,
-                        self.be.servers[server_idx].name,
-                        e.status()
-                    );
-                    return Err(Fail::Status(e));
+                Some(Err(ResponseFail::Silent)) => return Err(Fail::Silent),
+                Some(Ok(end)) => {
+                    let state = match req_state {
+                        Ok(()) => RequestBody::Done,
+                        Err(RelayFail::Sink(_)) => RequestBody::SinkFailed,
+                        Err(_) => RequestBody::Unfinished,
+                    };
+                    break (sr, sw, server_fd, state, end);
                 }
-            };
-            if (100..200).contains(&resp.status) {
-                if resp.status == 101 && req.upgrade {
-                    return self.tunnel(server).await;
-                }
-                let interim_len = resp.head_len;
-                let deadline = self.client_deadline();
-                write_range(&mut self.client, &mut self.sbuf, 0, interim_len, deadline)
-                    .await
-                    .map_err(|_| Fail::Silent)?;
-                self.sbuf.drain(..interim_len);
-                if resp.status == 100 && !body.done() {
-                    self.forward_request_body(&mut server, &mut body).await?;
-                }
-                continue;
             }
-            break resp;
         };
+        let _active = active;
 
+        let resp = match resp {
+            ResponseEnd::Upgraded => {
+                return Ok(Next::Tunnel(Halves {
+                    r: sr,
+                    w: sw,
+                    fd: server_fd,
+                }));
+            }
+            ResponseEnd::Done(r) => r,
+        };
         if self.ctx.shared.debug {
             eprintln!(
                 "{}.srvrep[w{}]: {}/{} status {}",
@@ -281,35 +391,27 @@ impl Session<'_> {
                 resp.status
             );
         }
-        // Response head and body to the client; `out` now holds the rewritten head.
-        let mut rbody = BodyCursor::new(resp.body);
-        let part = rbody
-            .take(&self.sbuf[resp.head_len..])
-            .map_err(|_| Fail::Silent)?;
-        self.out
-            .extend_from_slice(&self.sbuf[resp.head_len..resp.head_len + part]);
-        self.sbuf.drain(..resp.head_len + part);
-        let deadline = self.client_deadline();
-        write_all(&mut self.client, &mut self.out, deadline)
-            .await
-            .map_err(|_| Fail::Silent)?;
-        if !rbody.done() {
-            self.forward_response_body(&mut server, &mut rbody).await?;
-        }
-
-        let server_reusable = resp.server_keep_alive
+        let request_whole = matches!(req_state, RequestBody::Done);
+        if resp.server_keep_alive
             && !self.rewrite.close_server
-            && rbody.done()
-            && body.done()
-            && self.sbuf.is_empty();
-        if server_reusable {
-            self.ctx.pool.put(self.backend, server_idx, server);
+            && request_whole
+            && self.sbuf.is_empty()
+        {
+            // Within one task the halves are always reunitable; if not, just close.
+            if let Ok(server) = sr.reunite(sw) {
+                self.ctx.pool.put(self.backend, server_idx, server);
+            }
+        } else {
+            let mut sw = sw;
+            let _ = sw.shutdown().await;
         }
-        // A request body left unread (a final answer to Expect) poisons the connection.
-        if resp.client_keep_alive && body.done() && !self.stopping() {
+        // A request body left unread poisons the client connection.
+        if resp.client_keep_alive && request_whole && !self.stopping() {
             Ok(Next::KeepAlive)
         } else {
-            Ok(Next::Close)
+            Ok(Next::Close {
+                linger: !request_whole || !self.cbuf.is_empty(),
+            })
         }
     }
 
@@ -338,13 +440,14 @@ impl Session<'_> {
                     return Err(Fail::Status(request::too_large(&self.cbuf)));
                 }
             }
-            // While idle between requests, wake up now and then to notice a soft stop.
+            // While idle between requests, wake up now and then to notice a soft
+            // stop. The read is cancel-safe: bytes racing the wake-up are kept.
             let slice_end = if waiting_idle {
                 deadline.min(Instant::now() + IDLE_SLICE)
             } else {
                 deadline
             };
-            match read_more(&mut self.client, &mut self.cbuf, slice_end).await {
+            match read_more(&mut self.cr, &mut self.cbuf, slice_end).await {
                 ReadOutcome::Data(_) => {
                     if waiting_idle {
                         waiting_idle = false;
@@ -376,15 +479,6 @@ impl Session<'_> {
             })
     }
 
-    /// Sends the request again on a fresh connection; only called while `out` still
-    /// holds the whole request.
-    async fn resend(&mut self, server: &mut Stream, _req: &Request) -> Result<(), Fail> {
-        let deadline = self.server_deadline();
-        write_all(server, &mut self.out, deadline)
-            .await
-            .map_err(|_| Fail::Status(HttpError::BadGateway))
-    }
-
     /// A chunked body is only measured as it passes: past the limit the exchange
     /// ends with the deny status, and the server connection is dropped.
     fn check_body_limit(&self, body: &BodyCursor) -> Result<(), Fail> {
@@ -395,174 +489,64 @@ impl Session<'_> {
             _ => Ok(()),
         }
     }
+}
 
-    async fn forward_request_body(
-        &mut self,
-        server: &mut Stream,
-        body: &mut BodyCursor,
-    ) -> Result<(), Fail> {
-        let (client_t, server_t) = (self.fe.client_timeout, self.be.server_timeout);
-        let limit = self.max_body.map(|(m, _)| m);
-        match relay_body(
-            &mut self.client,
-            server,
-            &mut self.cbuf,
-            body,
-            client_t,
-            server_t,
-            limit,
-        )
-        .await
-        {
-            Ok(()) => Ok(()),
-            Err(RelayFail::TooLarge) => self.check_body_limit(body),
-            Err(RelayFail::Source(ReadOutcome::Timeout)) => {
-                Err(Fail::Status(HttpError::RequestTimeout))
-            }
-            Err(RelayFail::Malformed) => Err(Fail::Status(HttpError::BadRequest)),
-            Err(RelayFail::Source(_)) => Err(Fail::Silent),
-            Err(RelayFail::Sink(WriteFail::Timeout)) => {
-                Err(Fail::Status(HttpError::GatewayTimeout))
-            }
-            Err(RelayFail::Sink(_)) => Err(Fail::Status(HttpError::BadGateway)),
-        }
-    }
-
-    async fn forward_response_body(
-        &mut self,
-        server: &mut Stream,
-        body: &mut BodyCursor,
-    ) -> Result<(), Fail> {
-        let (client_t, server_t) = (self.fe.client_timeout, self.be.server_timeout);
-        relay_body(
-            server,
-            &mut self.client,
-            &mut self.sbuf,
-            body,
-            server_t,
-            client_t,
-            None,
-        )
-        .await
-        .map_err(|_| Fail::Silent)
-    }
-
-    /// Reads until a whole response head is in `sbuf`.
-    async fn read_response(
-        &mut self,
-        server: &mut Stream,
-        side: &ClientSide,
-    ) -> Result<Response, ReadFail> {
-        let deadline = self.server_deadline();
-        loop {
-            if !self.sbuf.is_empty() {
-                match response::parse(&self.sbuf, side, &mut self.out) {
-                    Ok(Parsed::Complete(r)) => return Ok(r),
-                    Ok(Parsed::Partial) => {}
-                    Err(e) => return Err(ReadFail::Status(e)),
-                }
-                if self.sbuf.len() >= BUF_SIZE {
-                    return Err(ReadFail::Status(HttpError::BadGateway));
+/// Runs the request-body relay and the response relay together until the
+/// response side ends. A failure on the client side of the request body ends
+/// the exchange at once (`None`); a server that stops reading the body does
+/// not, since its answer may explain why.
+async fn duplex(
+    request: impl Future<Output = Result<(), RelayFail>>,
+    response: impl Future<Output = Result<ResponseEnd, ResponseFail>>,
+    request_done: bool,
+) -> (
+    Result<(), RelayFail>,
+    Option<Result<ResponseEnd, ResponseFail>>,
+) {
+    let mut request = std::pin::pin!(request);
+    let mut response = std::pin::pin!(response);
+    // Until the request side ends, `state` says it is still running.
+    let mut running = !request_done;
+    let mut state: Result<(), RelayFail> = Ok(());
+    loop {
+        monoio::select! {
+            r = &mut request, if running => {
+                running = false;
+                match r {
+                    Ok(()) => {}
+                    Err(RelayFail::Sink(e)) => state = Err(RelayFail::Sink(e)),
+                    Err(e) => return (Err(e), None),
                 }
             }
-            match read_more(server, &mut self.sbuf, deadline).await {
-                ReadOutcome::Data(_) => {}
-                ReadOutcome::Timeout => return Err(ReadFail::Status(HttpError::GatewayTimeout)),
-                ReadOutcome::Eof | ReadOutcome::Error(_) if self.sbuf.is_empty() => {
-                    return Err(ReadFail::Closed);
+            r = &mut response => {
+                if running {
+                    // The server answered before the body was through.
+                    state = Err(RelayFail::Source(ReadOutcome::Eof));
                 }
-                ReadOutcome::Eof | ReadOutcome::Error(_) => {
-                    return Err(ReadFail::Status(HttpError::BadGateway));
-                }
+                return (state, Some(r));
             }
         }
-    }
-
-    /// After `101 Switching Protocols`: forward the head and relay both ways.
-    async fn tunnel(&mut self, mut server: Stream) -> Result<Next, Fail> {
-        let end = self.sbuf.len();
-        let deadline = self.client_deadline();
-        write_range(&mut self.client, &mut self.sbuf, 0, end, deadline)
-            .await
-            .map_err(|_| Fail::Silent)?;
-        self.sbuf.clear();
-        if !self.cbuf.is_empty() {
-            let end = self.cbuf.len();
-            let deadline = self.server_deadline();
-            write_range(&mut server, &mut self.cbuf, 0, end, deadline)
-                .await
-                .map_err(|_| Fail::Silent)?;
-            self.cbuf.clear();
-        }
-        Ok(Next::Tunnel(server))
     }
 }
 
-/// How long an error response waits for the client to stop sending.
-const LINGER: Duration = Duration::from_secs(1);
-/// At most this much unread request is drained before closing anyway.
-const LINGER_BYTES: usize = 1 << 20;
-
-/// Closes after an error without destroying the response: closing a socket with
-/// unread input makes the kernel send a reset, which can discard the error page
-/// before the client reads it. So shut the write side, drain what the client
-/// still sends for a short while, then close.
-async fn linger_close(client: &mut Stream, buf: &mut Vec<u8>) {
-    use monoio::io::AsyncWriteRent;
-    if client.shutdown().await.is_err() {
+/// Closes without destroying what was sent: closing a socket with unread input
+/// makes the kernel send a reset, which can discard the last response before
+/// the client reads it. So shut the write side, drain what the client still
+/// sends for a short while, then close.
+async fn linger_close(cr: &mut ReadHalf, cw: &mut WriteHalf, buf: &mut Vec<u8>) {
+    if cw.shutdown().await.is_err() {
         return;
+    }
+    if buf.capacity() == 0 {
+        *buf = bufpool::take();
     }
     let deadline = Instant::now() + LINGER;
     let mut drained = 0;
     while drained < LINGER_BYTES {
         buf.clear();
-        match read_more(client, buf, deadline).await {
+        match read_more(cr, buf, deadline).await {
             ReadOutcome::Data(n) => drained += n,
             _ => return,
         }
     }
-}
-
-enum ReadFail {
-    /// The server closed or failed before sending a byte.
-    Closed,
-    /// Answer the client with this status.
-    Status(HttpError),
-}
-
-enum RelayFail {
-    Source(ReadOutcome),
-    Sink(WriteFail),
-    Malformed,
-    /// More payload than the configured limit.
-    TooLarge,
-}
-
-/// Streams a body from `src` to `dst` through `buf` until the cursor says it ended.
-/// Bytes past the body's end stay at the start of `buf` (a pipelined message).
-async fn relay_body(
-    src: &mut Stream,
-    dst: &mut Stream,
-    buf: &mut Vec<u8>,
-    body: &mut BodyCursor,
-    read_timeout: Duration,
-    write_timeout: Duration,
-    limit: Option<u64>,
-) -> Result<(), RelayFail> {
-    while !body.done() {
-        match read_more(src, buf, Instant::now() + read_timeout).await {
-            ReadOutcome::Data(_) => {}
-            ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(()),
-            other => return Err(RelayFail::Source(other)),
-        }
-        let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
-        if limit.is_some_and(|max| body.payload() > max) {
-            return Err(RelayFail::TooLarge);
-        }
-        write_range(dst, buf, 0, k, Instant::now() + write_timeout)
-            .await
-            .map_err(RelayFail::Sink)?;
-        buf.drain(..k);
-    }
-    Ok(())
 }

@@ -1,22 +1,21 @@
 //! Idle server connections kept per worker for reuse (as HAProxy's `http-reuse`).
 //!
 //! A connection goes back to the pool only after a complete, delimited
-//! response on a connection the server keeps alive. Before reuse, a connection
-//! idle for more than [`PEEK_AFTER`] is checked with a non-blocking peek: one
-//! the server closed, or that holds unsolicited bytes, is dropped instead of
-//! carrying a request. Connections idle for less skip the peek (a syscall per
-//! request); the rare server that closes one silently at once is covered by
-//! the session's resend of idempotent requests.
+//! response on a connection the server keeps alive. Every reuse is preceded by
+//! a non-blocking peek: a connection the server closed, or one holding
+//! unsolicited bytes (a late body, a stray response), is dropped instead of
+//! carrying a request. Connections idle longer than [`MAX_IDLE`] are closed
+//! by [`Pool::reap`], which the worker runs every second, as HAProxy's
+//! `pool-purge-delay`; so are those the server closed meanwhile, so that they
+//! do not linger in CLOSE-WAIT.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::stream::Stream;
 
-/// Idle connections kept per server per worker.
-const MAX_IDLE_PER_SERVER: usize = 1024;
-/// Idle time beyond which a pooled connection is checked before reuse.
-const PEEK_AFTER: Duration = Duration::from_millis(500);
+/// Idle time after which a pooled connection is closed.
+pub const MAX_IDLE: Duration = Duration::from_secs(5);
 
 /// Idle connections to one server, most recently used last, with when they went idle.
 type IdleList = Vec<(Stream, Instant)>;
@@ -25,11 +24,14 @@ type IdleList = Vec<(Stream, Instant)>;
 #[derive(Debug, Default)]
 pub struct Pool {
     idle: RefCell<Vec<Vec<IdleList>>>,
+    /// Most idle connections kept per server (the worker's connection budget).
+    cap: usize,
 }
 
 impl Pool {
-    /// A pool shaped like the backends: `servers[b]` servers in backend `b`.
-    pub fn new(servers: &[usize]) -> Self {
+    /// A pool shaped like the backends (`servers[b]` servers in backend `b`),
+    /// keeping at most `cap` idle connections per server.
+    pub fn new(servers: &[usize], cap: usize) -> Self {
         Pool {
             idle: RefCell::new(
                 servers
@@ -37,6 +39,7 @@ impl Pool {
                     .map(|&n| (0..n).map(|_| Vec::new()).collect())
                     .collect(),
             ),
+            cap: cap.max(1),
         }
     }
 
@@ -44,8 +47,8 @@ impl Pool {
     pub fn take(&self, backend: usize, server: usize) -> Option<Stream> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
-        while let Some((s, since)) = list.pop() {
-            if since.elapsed() < PEEK_AFTER || s.is_idle_and_open() {
+        while let Some((s, _)) = list.pop() {
+            if s.is_idle_and_open() {
                 return Some(s);
             }
         }
@@ -56,10 +59,31 @@ impl Pool {
     pub fn put(&self, backend: usize, server: usize, stream: Stream) {
         let mut idle = self.idle.borrow_mut();
         if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server))
-            && list.len() < MAX_IDLE_PER_SERVER
+            && list.len() < self.cap
         {
             list.push((stream, Instant::now()));
         }
+    }
+
+    /// Closes connections idle longer than [`MAX_IDLE`] or closed by their server.
+    pub fn reap(&self, now: Instant) {
+        for servers in self.idle.borrow_mut().iter_mut() {
+            for list in servers.iter_mut() {
+                list.retain(|(s, since)| {
+                    now.duration_since(*since) < MAX_IDLE && s.is_idle_and_open()
+                });
+            }
+        }
+    }
+
+    /// Idle connections currently kept, all servers together.
+    pub fn len(&self) -> usize {
+        self.idle.borrow().iter().flatten().map(Vec::len).sum()
+    }
+
+    /// Whether no idle connection is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Closes every idle connection to a server (it went down or changed).
@@ -72,5 +96,61 @@ impl Pool {
         {
             list.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn closed_or_chatty_connections_are_not_reused() {
+        rt().block_on(async {
+            let pool = Pool::new(&[1], 8);
+            let (a, b) = monoio::net::UnixStream::pair().unwrap();
+            pool.put(0, 0, Stream::Unix(a));
+            drop(b);
+            assert!(pool.take(0, 0).is_none(), "peer closed: must not be reused");
+
+            let (a, mut b) = monoio::net::UnixStream::pair().unwrap();
+            pool.put(0, 0, Stream::Unix(a));
+            use monoio::io::AsyncWriteRentExt;
+            let (r, _) = b.write_all(b"stray".to_vec()).await;
+            r.unwrap();
+            assert!(
+                pool.take(0, 0).is_none(),
+                "unsolicited bytes: must not be reused"
+            );
+
+            let (a, _b) = monoio::net::UnixStream::pair().unwrap();
+            pool.put(0, 0, Stream::Unix(a));
+            assert!(pool.take(0, 0).is_some());
+        });
+    }
+
+    #[test]
+    fn reap_closes_old_and_dead_connections_and_cap_holds() {
+        rt().block_on(async {
+            let pool = Pool::new(&[1], 2);
+            let (a, _keep_a) = monoio::net::UnixStream::pair().unwrap();
+            let (c, d) = monoio::net::UnixStream::pair().unwrap();
+            let (e, _keep_e) = monoio::net::UnixStream::pair().unwrap();
+            pool.put(0, 0, Stream::Unix(a));
+            pool.put(0, 0, Stream::Unix(c));
+            pool.put(0, 0, Stream::Unix(e));
+            assert_eq!(pool.len(), 2, "cap of 2");
+            drop(d);
+            pool.reap(Instant::now());
+            assert_eq!(pool.len(), 1, "the closed one is reaped");
+            pool.reap(Instant::now() + MAX_IDLE);
+            assert!(pool.is_empty(), "old ones are reaped");
+        });
     }
 }

@@ -17,20 +17,40 @@ use monoio::io::{
 use monoio::time::Instant;
 
 use crate::balance::PickInput;
+use crate::balance::rdp_cookie::{self, Scan};
 use crate::bufpool;
+use crate::config::model::Balance;
+use crate::http::io::{ReadOutcome, read_more, write_range};
 use crate::server::dispatch::{ActiveGuard, dispatch};
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
 /// Relays a TCP-mode session from accept to close.
-pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<std::net::SocketAddr>, fe: usize) {
+pub async fn run(
+    ctx: &WorkerCtx,
+    mut client: Stream,
+    peer: Option<std::net::SocketAddr>,
+    fe: usize,
+) {
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[f.backend];
+    // `balance rdp-cookie` chooses by the client's first packet: read it before
+    // dispatching (waiting at most `timeout client`), send it to the server first.
+    let first = match &be.model.balance {
+        Balance::RdpCookie(name) => {
+            match read_first_packet(&mut client, name.as_bytes(), f.client_timeout).await {
+                Some(bytes) => Some(bytes),
+                None => return,
+            }
+        }
+        _ => None,
+    };
     let input = PickInput {
         client: peer.map(|p| p.ip()),
+        payload: first.as_deref(),
         ..PickInput::default()
     };
-    let (idx, server) = match dispatch(ctx, f.backend, &input).await {
+    let (idx, mut server) = match dispatch(ctx, f.backend, &input).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("[WARNING] {}: {e}", f.name);
@@ -38,7 +58,62 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<std::net::SocketA
         }
     };
     let _active = ActiveGuard::new(&be.servers[idx]);
+    if let Some(bytes) = first
+        && !bytes.is_empty()
+    {
+        let deadline = Instant::now() + be.server_timeout;
+        match monoio::time::timeout_at(deadline, server.write_all(bytes)).await {
+            Ok((Ok(_), _)) => {}
+            _ => return,
+        }
+    }
     relay(client, server, f.client_timeout, be.server_timeout).await;
+}
+
+/// Reads the client's first bytes until they show whether an RDP cookie is
+/// there (HAProxy's `req.rdp_cookie`), the buffer is full, the client ends
+/// its writes, or `wait` passes. `None` when the client failed or closed
+/// without sending anything; what was read otherwise, possibly nothing.
+async fn read_first_packet(client: &mut Stream, cookie: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    loop {
+        let buf = bufpool::take();
+        // A timed-out read keeps its buffer; what was read before is in `got`.
+        let Ok((res, buf)) = monoio::time::timeout_at(deadline, client.read(buf)).await else {
+            return Some(got);
+        };
+        match res {
+            Ok(0) if got.is_empty() => return None,
+            Ok(0) => return Some(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+        bufpool::give(buf);
+        if got.len() >= bufpool::BUF_SIZE || rdp_cookie::scan(&got, cookie) != Scan::Incomplete {
+            return Some(got);
+        }
+    }
+}
+
+/// A connection split into halves that can be used at the same time, with
+/// its fd kept to shut it down from the other direction on error.
+pub struct Halves {
+    /// Read half.
+    pub r: OwnedReadHalf<Stream>,
+    /// Write half.
+    pub w: OwnedWriteHalf<Stream>,
+    /// The socket, for `shutdown(2)`.
+    pub fd: RawFd,
+}
+
+impl Halves {
+    /// Splits a stream.
+    pub fn new(stream: Stream) -> Self {
+        let fd = stream.as_raw_fd();
+        let (r, w) = stream.into_split();
+        Halves { r, w, fd }
+    }
 }
 
 /// Relays until both directions end or the session is idle past its timeout.
@@ -49,15 +124,42 @@ pub async fn relay(
     client_timeout: Duration,
     server_timeout: Duration,
 ) -> (u64, u64) {
-    let fds = (client.as_raw_fd(), server.as_raw_fd());
+    relay_halves(
+        Halves::new(client),
+        Halves::new(server),
+        client_timeout,
+        server_timeout,
+    )
+    .await
+}
+
+/// [`relay`] over connections already split (an HTTP tunnel after `101`).
+pub async fn relay_halves(
+    client: Halves,
+    server: Halves,
+    client_timeout: Duration,
+    server_timeout: Duration,
+) -> (u64, u64) {
+    let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
-    let (cr, cw) = client.into_split();
-    let (sr, sw) = server.into_split();
-    let (up, down) = monoio::join!(
-        pump(cr, sw, client_timeout, &last, fds),
-        pump(sr, cw, server_timeout, &last, fds)
-    );
-    (up, down)
+    monoio::join!(
+        pump(
+            client.r,
+            server.w,
+            client_timeout,
+            server_timeout,
+            &last,
+            fds
+        ),
+        pump(
+            server.r,
+            client.w,
+            server_timeout,
+            client_timeout,
+            &last,
+            fds
+        )
+    )
 }
 
 fn abort(fds: (RawFd, RawFd)) {
@@ -70,51 +172,44 @@ fn abort(fds: (RawFd, RawFd)) {
     }
 }
 
+/// One direction. Reads are cancel-safe (`read_more`), so waking up at the
+/// idle deadline to look at the other direction never loses bytes; writes are
+/// bounded by the destination's timeout, so a peer that stops reading cannot
+/// pin the session.
 async fn pump(
     mut r: OwnedReadHalf<Stream>,
     mut w: OwnedWriteHalf<Stream>,
-    idle: Duration,
+    read_idle: Duration,
+    write_idle: Duration,
     last: &Cell<Instant>,
     fds: (RawFd, RawFd),
 ) -> u64 {
     let mut total = 0u64;
     let mut buf = bufpool::take();
     loop {
-        let res = loop {
-            let deadline = last.get() + idle;
-            match monoio::time::timeout_at(deadline, r.read(buf)).await {
-                Ok(res) => break Some(res),
-                // The other direction moved meanwhile: keep waiting.
-                Err(_) if last.get() + idle > Instant::now() => {
-                    buf = bufpool::take();
-                }
-                Err(_) => break None,
-            }
-        };
-        let Some((res, b)) = res else {
-            abort(fds);
-            return total;
-        };
-        buf = b;
-        match res {
-            Ok(0) => {
-                let _ = w.shutdown().await;
-                bufpool::give(buf);
-                return total;
-            }
-            Ok(n) => {
+        match read_more(&mut r, &mut buf, last.get() + read_idle).await {
+            ReadOutcome::Data(n) => {
                 last.set(Instant::now());
                 total += n as u64;
-                let (res, b) = w.write_all(buf).await;
-                buf = b;
-                if res.is_err() {
+                let end = buf.len();
+                if write_range(&mut w, &mut buf, 0, end, Instant::now() + write_idle)
+                    .await
+                    .is_err()
+                {
                     abort(fds);
                     return total;
                 }
                 last.set(Instant::now());
                 buf.clear();
             }
-            Err(_) => {
+            // The other direction moved meanwhile: keep waiting.
+            ReadOutcome::Timeout if last.get() + read_idle > Instant::now() => {}
+            ReadOutcome::Eof => {
+                let _ = w.shutdown().await;
+                bufpool::give(buf);
+                return total;
+            }
+            ReadOutcome::Timeout | ReadOutcome::Error(_) => {
                 abort(fds);
                 return total;
             }

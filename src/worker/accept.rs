@@ -1,14 +1,15 @@
 //! The accept stage: take a connection within the limits, hand it to its session.
 //!
-//! Each listener has its own loop. Before accepting, a loop takes a slot of
-//! the worker's share of the global and frontend `maxconn`; while none is free
-//! it does not accept, so excess clients wait in the kernel backlog. On soft
+//! Each listener has its own loop. Before accepting, a loop waits until the
+//! worker's share of the global and frontend `maxconn` has a free slot; while
+//! none is free it does not accept, so excess clients wait in the kernel
+//! backlog. On soft
 //! stop (SIGUSR1) pending accepts are cancelled, the listeners close, and the
 //! worker returns once its last connection has ended.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
 
@@ -19,6 +20,9 @@ use super::context::WorkerCtx;
 use super::listen::{BoundListener, Listener};
 use crate::config::model::Mode;
 use crate::stream::Stream;
+
+/// How often a worker closes its stale idle server connections.
+const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// How often a worker looks at the soft-stop flag.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -69,8 +73,13 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
             Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
         }
     }
+    let mut last_reap = Instant::now();
     while !ctx.shared.soft_stop.load(Ordering::Relaxed) {
         monoio::time::sleep(STOP_POLL).await;
+        if last_reap.elapsed() >= REAP_EVERY {
+            last_reap = Instant::now();
+            ctx.pool.reap(last_reap);
+        }
     }
     canceller.cancel();
     for l in loops {
@@ -82,11 +91,10 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
 }
 
 async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: CancelHandle) {
+    let (global, frontend) = (&ctx.global_limit, &ctx.frontend_limits[fe]);
     loop {
-        let permits = (
-            ctx.global_limit.acquire().await,
-            ctx.frontend_limits[fe].acquire().await,
-        );
+        global.wait_available().await;
+        frontend.wait_available().await;
         if ctx.shared.soft_stop.load(Ordering::Relaxed) {
             return;
         }
@@ -99,6 +107,9 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: Cancel
                         ctx.shared.frontends[fe].name, ctx.id
                     );
                 }
+                // Another listener of this worker may have taken the last slot
+                // meanwhile: then this connection waits for one before it is served.
+                let permits = (global.acquire().await, frontend.acquire().await);
                 monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
             }
             Err(e) => {

@@ -44,12 +44,14 @@ impl WorkerCtx {
             .iter()
             .map(|b| balance::for_backend(&b.model))
             .collect();
+        // Idle server connections count against the worker's connection budget.
         let pool = Pool::new(
             &shared
                 .backends
                 .iter()
                 .map(|b| b.servers.len())
                 .collect::<Vec<_>>(),
+            share(global_maxconn),
         );
         let frontend_limits = shared
             .frontends

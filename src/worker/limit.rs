@@ -36,6 +36,20 @@ impl ConnLimit {
         self.used.get()
     }
 
+    /// Waits until a slot is free, without taking it: an accept loop waits here
+    /// so that an idle listener does not hold a slot another one needs.
+    pub async fn wait_available(&self) {
+        poll_fn(|cx| {
+            if self.used.get() < self.max {
+                Poll::Ready(())
+            } else {
+                self.waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
     /// Waits for a free slot and takes it.
     pub async fn acquire(self: &Rc<Self>) -> Permit {
         poll_fn(|cx| {

@@ -1,6 +1,5 @@
 //! `balance <algorithm> [args]` and `hash-type <method> [<function>] [avalanche]`.
 
-use super::pending::{self, Pending};
 use crate::config::model::{Balance, HashType};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
@@ -76,9 +75,6 @@ pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<()
         }
     };
     args.finish()?;
-    if b != Balance::RoundRobin {
-        pending::warn(cx, "balance", Pending::Balance(&algo));
-    }
     p.balance = b;
     Ok(())
 }
@@ -120,7 +116,7 @@ fn inner(word: &str, open: &str) -> Result<String, String> {
 }
 
 /// `hash-type map-based|consistent [<function>] [avalanche]`.
-pub fn hash_type(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn hash_type(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let method = args.next_string("'map-based' or 'consistent'")?;
     let ht = match method.as_str() {
         "map-based" => HashType::MapBased,
@@ -142,6 +138,5 @@ pub fn hash_type(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<
     }
     args.finish()?;
     p.hash_type = ht;
-    pending::warn(cx, "hash-type", Pending::HashType);
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::config::parse::Ctx;
 
 /// A recognised feature whose runtime behaviour is not built yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pending<'a> {
+pub enum Pending {
     /// Sending log lines to syslog.
     Logging,
     /// The stats page and the stats socket.
@@ -15,10 +15,6 @@ pub enum Pending<'a> {
     Stickiness,
     /// Health checks.
     HealthChecks,
-    /// A balancing algorithm other than roundrobin (its name).
-    Balance(&'a str),
-    /// `hash-type`.
-    HashType,
     /// `use_backend` rules.
     UseBackend,
     /// `timeout queue` (there is no queue).
@@ -30,7 +26,7 @@ pub enum Pending<'a> {
 }
 
 /// Warns once for one occurrence of `keyword` (as written, e.g. `option httplog`).
-pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending<'_>) {
+pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
     let message = match feature {
         Pending::Logging => {
             format!("'{keyword}': logging to syslog is not implemented yet; lines are not sent")
@@ -44,12 +40,6 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending<'_>) {
         Pending::HealthChecks => format!(
             "'{keyword}': health checks are not implemented yet; servers are always considered UP"
         ),
-        Pending::Balance(algo) => {
-            format!("balance '{algo}' is not implemented yet; using roundrobin")
-        }
-        Pending::HashType => {
-            format!("'{keyword}' is not implemented yet; it has no effect")
-        }
         Pending::UseBackend => {
             format!("'{keyword}' is not implemented yet; requests go to the 'default_backend'")
         }

@@ -1,0 +1,223 @@
+//! One check against one server: connect (the TCP check), then for
+//! `option httpchk` send the request and judge the status line.
+//!
+//! Time limits follow HAProxy's `timeout check` documentation: without
+//! `timeout check`, `inter` bounds the whole check (connect and answer); with
+//! it, the connect is bounded by min(`timeout connect`, `inter`) and the answer
+//! by `timeout check` from the moment the connection is up.
+
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::time::Instant;
+
+use super::http::{self, MAX_STATUS_LINE};
+use super::status::{CheckReport, CheckStatus};
+use crate::config::model::Address;
+use crate::server::connect::{ConnectError, connect};
+use crate::stream::Stream;
+
+/// What to check and within which limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Where to connect (the server's address with `addr`/`port` applied).
+    pub address: &'a Address,
+    /// The `option httpchk` request; `None` for a plain TCP check.
+    pub request: Option<&'a [u8]>,
+    /// The server's current check period (bounds the check when `timeout check` is unset).
+    pub inter: Duration,
+    /// The backend's `timeout check`.
+    pub timeout_check: Option<Duration>,
+    /// The backend's `timeout connect`, as configured (no default applied).
+    pub timeout_connect: Option<Duration>,
+}
+
+/// Runs one check; never fails, every problem is a [`CheckReport`].
+pub async fn run(t: Target<'_>) -> CheckReport {
+    let start = Instant::now();
+    let (status, code, info) = probe(t, start).await;
+    CheckReport {
+        status,
+        code,
+        info,
+        duration: start.elapsed(),
+    }
+}
+
+async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
+    let connect_limit = match (t.timeout_check, t.timeout_connect) {
+        (Some(_), Some(c)) => c.min(t.inter),
+        _ => t.inter,
+    };
+    let mut stream = match connect(t.address, connect_limit).await {
+        Ok(s) => s,
+        Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
+        Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),
+        Err(ConnectError::Unsupported(_)) => return (CheckStatus::SockErr, 0, String::new()),
+    };
+    let Some(request) = t.request else {
+        return (CheckStatus::L4Ok, 0, String::new());
+    };
+    let deadline = match t.timeout_check {
+        Some(tc) => Instant::now() + tc,
+        None => start + t.inter,
+    };
+    match monoio::time::timeout_at(deadline, exchange(&mut stream, request)).await {
+        Err(_) => (CheckStatus::L7Timeout, 0, String::new()),
+        Ok(Err(e)) => (CheckStatus::SockErr, 0, strerror(&e)),
+        Ok(Ok(line)) => {
+            let v = http::judge_status_line(&line);
+            (v.status, v.code, v.info)
+        }
+    }
+}
+
+/// Sends the request and reads up to the end of the status line (or what the
+/// server sent before closing). Returns the line without its line end.
+async fn exchange(s: &mut Stream, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    let (res, _) = s.write_all(request.to_vec()).await;
+    res?;
+    let mut buf: Vec<u8> = Vec::with_capacity(MAX_STATUS_LINE);
+    loop {
+        let (len, cap) = (buf.len(), buf.capacity());
+        let (res, slice) = s.read(buf.slice_mut(len..cap)).await;
+        buf = slice.into_inner();
+        let n = res?;
+        if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+            buf.truncate(end);
+            break;
+        }
+        // A closed connection or a full buffer ends the line as it is.
+        if n == 0 || buf.len() == buf.capacity() {
+            break;
+        }
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(buf)
+}
+
+/// HAProxy counts a failed connect as `L4CON`, but a socket it could not even
+/// create (out of descriptors or memory) as `SOCKERR`.
+fn connect_error_status(e: &std::io::Error) -> CheckStatus {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => CheckStatus::SockErr,
+        _ => CheckStatus::L4Con,
+    }
+}
+
+/// The system's message for an error, as `strerror` gives it ("Connection
+/// refused"), without Rust's " (os error 111)" suffix.
+fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_drops_the_os_error_suffix() {
+        let e = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(strerror(&e), "Connection refused");
+        assert_eq!(connect_error_status(&e), CheckStatus::L4Con);
+        let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(connect_error_status(&e), CheckStatus::SockErr);
+        let e = std::io::Error::other("custom");
+        assert_eq!(strerror(&e), "custom");
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    /// A one-shot server on a std thread: reads the request head, writes `answer`, closes.
+    fn serve_once(answer: &'static [u8]) -> (Address, std::thread::JoinHandle<Vec<u8>>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = Address::Inet(l.local_addr().expect("addr"));
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut got = Vec::new();
+            let mut b = [0u8; 1024];
+            while !got.ends_with(b"\r\n\r\n") {
+                match s.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = s.write_all(answer);
+            got
+        });
+        (addr, h)
+    }
+
+    fn target<'a>(address: &'a Address, request: Option<&'a [u8]>) -> Target<'a> {
+        Target {
+            address,
+            request,
+            inter: Duration::from_secs(2),
+            timeout_check: None,
+            timeout_connect: None,
+        }
+    }
+
+    #[test]
+    fn http_check_reads_the_status_line() {
+        let (addr, h) = serve_once(b"HTTP/1.0 500 Internal Server Error\r\nX: y\r\n\r\nbody");
+        let req = b"GET /c HTTP/1.0\r\n\r\n";
+        let r = block_on(run(target(&addr, Some(req))));
+        assert_eq!(h.join().expect("server"), req);
+        assert_eq!(
+            (r.status, r.code, r.info.as_str()),
+            (CheckStatus::L7Sts, 500, "Internal Server Error")
+        );
+    }
+
+    #[test]
+    fn empty_answer_is_an_invalid_response() {
+        let (addr, h) = serve_once(b"");
+        let r = block_on(run(target(&addr, Some(b"GET / HTTP/1.0\r\n\r\n"))));
+        h.join().expect("server");
+        assert_eq!((r.status, r.info.as_str()), (CheckStatus::L7Rsp, ""));
+    }
+
+    #[test]
+    fn tcp_check_passes_on_connect_and_fails_on_refusal() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = Address::Inet(l.local_addr().expect("addr"));
+        let r = block_on(run(target(&addr, None)));
+        assert_eq!(r.status, CheckStatus::L4Ok);
+        drop(l);
+        let r = block_on(run(target(&addr, None)));
+        assert_eq!(
+            (r.status, r.info.as_str()),
+            (CheckStatus::L4Con, "Connection refused")
+        );
+    }
+
+    #[test]
+    fn silent_server_is_a_layer7_timeout() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = Address::Inet(l.local_addr().expect("addr"));
+        let t = Target {
+            timeout_check: Some(Duration::from_millis(100)),
+            ..target(&addr, Some(b"GET / HTTP/1.0\r\n\r\n"))
+        };
+        let r = block_on(run(t));
+        assert_eq!(r.status, CheckStatus::L7Timeout);
+        assert!(r.duration >= Duration::from_millis(100), "{:?}", r.duration);
+        assert!(r.duration < Duration::from_secs(2), "{:?}", r.duration);
+    }
+}

@@ -1,0 +1,241 @@
+//! What a check found, in HAProxy's vocabulary, and what the checker publishes
+//! per server for the workers and the stats page.
+//!
+//! The status names and descriptions are HAProxy's (`L4CON` "Layer4 connection
+//! problem", `L7STS` "Layer7 wrong status", ...): operators grep their logs and
+//! stats pages for them, so they must read the same.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwapOption;
+
+use crate::config::model::{Address, Server};
+
+/// The outcome class of one check, as HAProxy names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// The socket could not be set up, or failed after the connection (`SOCKERR`).
+    SockErr,
+    /// The connection was accepted and no more was asked (`L4OK`).
+    L4Ok,
+    /// The connection did not complete in time (`L4TOUT`).
+    L4Timeout,
+    /// The connection was refused or the network failed (`L4CON`).
+    L4Con,
+    /// The server did not answer the HTTP request in time (`L7TOUT`).
+    L7Timeout,
+    /// The answer was not an HTTP status line (`L7RSP`).
+    L7Rsp,
+    /// The server answered 2xx or 3xx (`L7OK`).
+    L7Ok,
+    /// The server answered another status (`L7STS`).
+    L7Sts,
+}
+
+impl CheckStatus {
+    /// HAProxy's short name, as on the stats page (`L7STS`).
+    pub fn short(self) -> &'static str {
+        match self {
+            CheckStatus::SockErr => "SOCKERR",
+            CheckStatus::L4Ok => "L4OK",
+            CheckStatus::L4Timeout => "L4TOUT",
+            CheckStatus::L4Con => "L4CON",
+            CheckStatus::L7Timeout => "L7TOUT",
+            CheckStatus::L7Rsp => "L7RSP",
+            CheckStatus::L7Ok => "L7OK",
+            CheckStatus::L7Sts => "L7STS",
+        }
+    }
+
+    /// HAProxy's description, as in its logs (`Layer7 wrong status`).
+    pub fn description(self) -> &'static str {
+        match self {
+            CheckStatus::SockErr => "Socket error",
+            CheckStatus::L4Ok => "Layer4 check passed",
+            CheckStatus::L4Timeout => "Layer4 timeout",
+            CheckStatus::L4Con => "Layer4 connection problem",
+            CheckStatus::L7Timeout => "Layer7 timeout",
+            CheckStatus::L7Rsp => "Layer7 invalid response",
+            CheckStatus::L7Ok => "Layer7 check passed",
+            CheckStatus::L7Sts => "Layer7 wrong status",
+        }
+    }
+
+    /// Whether the server passed.
+    pub fn passed(self) -> bool {
+        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok)
+    }
+
+    /// Whether the status carries a response code (HAProxy prints `code:` for
+    /// the statuses that come after a parsed status line, and only for those).
+    pub fn has_code(self) -> bool {
+        matches!(self, CheckStatus::L7Ok | CheckStatus::L7Sts)
+    }
+}
+
+/// One finished check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The outcome class.
+    pub status: CheckStatus,
+    /// HTTP status code, for [`CheckStatus::has_code`] statuses.
+    pub code: u16,
+    /// HAProxy's "info": the reason phrase, the system error, the bad line; may be empty.
+    pub info: String,
+    /// From the start of the connection to the verdict.
+    pub duration: Duration,
+}
+
+impl CheckReport {
+    /// The stats page's short form: `L7STS/500`, `L4CON`.
+    pub fn short(&self) -> String {
+        if self.status.has_code() {
+            format!("{}/{}", self.status.short(), self.code)
+        } else {
+            self.status.short().to_string()
+        }
+    }
+}
+
+/// A server's health-check settings (resolved once) and the results the
+/// checker publishes. Workers never read this: they read `ServerRt::up`.
+#[derive(Debug, Default)]
+pub struct ServerCheck {
+    /// `check` is set and the server is not `disabled`: the checker runs for it.
+    pub enabled: bool,
+    /// `inter`: the period while the server is fully UP.
+    pub inter: Duration,
+    /// `fastinter` (default `inter`): the period while it is changing state.
+    pub fastinter: Duration,
+    /// `downinter` (default `inter`): the period while it is fully DOWN.
+    pub downinter: Duration,
+    /// `rise`: consecutive successes to go UP.
+    pub rise: u32,
+    /// `fall`: consecutive failures to go DOWN.
+    pub fall: u32,
+    /// Where checks connect: the server's address with `addr` and `port` applied.
+    pub address: Option<Address>,
+    /// HAProxy's health counter (0 ..= rise + fall - 1; UP from `rise`), for "UP 2/3".
+    pub health: AtomicU32,
+    /// The last finished check; `None` before the first one.
+    pub last: ArcSwapOption<CheckReport>,
+    /// Unix time in milliseconds of the last UP/DOWN change (process start before any).
+    pub last_change_ms: AtomicU64,
+    /// How many times the server went DOWN.
+    pub down_transitions: AtomicU64,
+    /// Total milliseconds spent DOWN, not counting the current DOWN period.
+    pub downtime_ms: AtomicU64,
+}
+
+impl ServerCheck {
+    /// Resolves a server line's check settings.
+    pub fn from_model(s: &Server) -> ServerCheck {
+        let address = match &s.address {
+            Address::Inet(sa) => {
+                let mut sa = *sa;
+                if let Some(ip) = s.check_addr {
+                    sa.set_ip(ip);
+                }
+                if let Some(port) = s.check_port {
+                    sa.set_port(port);
+                }
+                Address::Inet(sa)
+            }
+            other => other.clone(),
+        };
+        ServerCheck {
+            enabled: s.check && !s.disabled,
+            inter: s.inter,
+            fastinter: s.fastinter.unwrap_or(s.inter),
+            downinter: s.downinter.unwrap_or(s.inter),
+            rise: s.rise,
+            fall: s.fall,
+            address: Some(address),
+            // HAProxy starts a checked server UP with health = rise: one failure takes it down.
+            health: AtomicU32::new(s.rise),
+            last: ArcSwapOption::empty(),
+            last_change_ms: AtomicU64::new(unix_ms()),
+            down_transitions: AtomicU64::new(0),
+            downtime_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::Origin;
+
+    fn server(address: &str) -> Server {
+        Server {
+            name: "s".into(),
+            address: Address::Inet(address.parse().expect("test address")),
+            weight: 1,
+            cookie: None,
+            check: true,
+            inter: Duration::from_secs(2),
+            fastinter: None,
+            downinter: Some(Duration::from_secs(10)),
+            rise: 2,
+            fall: 3,
+            check_port: None,
+            check_addr: None,
+            backup: false,
+            maxconn: None,
+            disabled: false,
+            origin: Origin::default(),
+        }
+    }
+
+    #[test]
+    fn addr_and_port_redirect_the_check() {
+        let mut s = server("10.0.0.1:80");
+        assert_eq!(
+            ServerCheck::from_model(&s).address,
+            Some(Address::Inet("10.0.0.1:80".parse().expect("sa")))
+        );
+        s.check_port = Some(8080);
+        s.check_addr = Some("10.0.0.9".parse().expect("ip"));
+        let c = ServerCheck::from_model(&s);
+        assert_eq!(
+            c.address,
+            Some(Address::Inet("10.0.0.9:8080".parse().expect("sa")))
+        );
+        assert_eq!(
+            (c.inter, c.fastinter, c.downinter),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(2),
+                Duration::from_secs(10)
+            )
+        );
+        assert!(c.enabled);
+        s.disabled = true;
+        assert!(!ServerCheck::from_model(&s).enabled);
+    }
+
+    #[test]
+    fn short_forms() {
+        let r = CheckReport {
+            status: CheckStatus::L7Sts,
+            code: 500,
+            info: String::new(),
+            duration: Duration::ZERO,
+        };
+        assert_eq!(r.short(), "L7STS/500");
+        let r = CheckReport {
+            status: CheckStatus::L4Con,
+            ..r
+        };
+        assert_eq!(r.short(), "L4CON");
+    }
+}

@@ -1,0 +1,205 @@
+//! Moving an exchange's bytes once the server is connected: the request body
+//! and the response run at the same time (full duplex).
+//!
+//! A server may answer before it has read the whole request body (an early
+//! 413, a streaming echo) and a client may wait for `100 Continue` before
+//! sending its body, so neither direction waits for the other: the request
+//! body is relayed while the response head (with any interim 1xx) and body are
+//! relayed back. Whichever way an exchange ends, the caller learns whether the
+//! client already got response bytes (then no error page can be sent) and
+//! whether the request body was relayed whole (else neither connection can be
+//! kept).
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use monoio::io::{OwnedReadHalf, OwnedWriteHalf};
+use monoio::time::Instant;
+
+use super::body::{BodyCursor, BodyKind};
+use super::error::HttpError;
+use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
+use super::request::Parsed;
+use super::response::{self, ClientSide, Response};
+use crate::bufpool::BUF_SIZE;
+use crate::stream::Stream;
+
+/// The read half of a connection.
+pub type ReadHalf = OwnedReadHalf<Stream>;
+/// The write half of a connection.
+pub type WriteHalf = OwnedWriteHalf<Stream>;
+
+/// Why relaying a body stopped early.
+#[derive(Debug)]
+pub enum RelayFail {
+    /// Reading the source failed, timed out or hit an early end.
+    Source(ReadOutcome),
+    /// Writing to the destination failed or timed out.
+    Sink(WriteFail),
+    /// The chunked framing is invalid.
+    Malformed,
+    /// More payload than the configured limit.
+    TooLarge,
+}
+
+/// Streams a body from `src` to `dst` through `buf` until the cursor says it ended.
+/// Bytes past the body's end stay at the start of `buf` (a pipelined message).
+pub async fn relay_body(
+    src: &mut ReadHalf,
+    dst: &mut WriteHalf,
+    buf: &mut Vec<u8>,
+    body: &mut BodyCursor,
+    read_timeout: Duration,
+    write_timeout: Duration,
+    limit: Option<u64>,
+) -> Result<(), RelayFail> {
+    while !body.done() {
+        match read_more(src, buf, Instant::now() + read_timeout).await {
+            ReadOutcome::Data(_) => {}
+            ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(()),
+            other => return Err(RelayFail::Source(other)),
+        }
+        let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
+        if limit.is_some_and(|max| body.payload() > max) {
+            return Err(RelayFail::TooLarge);
+        }
+        write_range(dst, buf, 0, k, Instant::now() + write_timeout)
+            .await
+            .map_err(RelayFail::Sink)?;
+        buf.drain(..k);
+    }
+    Ok(())
+}
+
+/// How the response side of an exchange is to be handled.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseCtx {
+    /// What the client asked for (HEAD, HTTP/1.0, keep-alive).
+    pub side: ClientSide,
+    /// The request asked to switch protocols.
+    pub upgrade: bool,
+    /// `timeout server`.
+    pub server_timeout: Duration,
+    /// `timeout client`.
+    pub client_timeout: Duration,
+}
+
+/// How the response side ended.
+#[derive(Debug)]
+pub enum ResponseEnd {
+    /// The whole response was relayed.
+    Done(Response),
+    /// `101 Switching Protocols` was relayed: both sides now speak another protocol.
+    Upgraded,
+}
+
+/// Why the response side failed.
+#[derive(Debug)]
+pub enum ResponseFail {
+    /// The server closed or failed before sending a single byte.
+    Closed,
+    /// Answer the client with this status (nothing was sent to it yet).
+    Status(HttpError),
+    /// The client can't be answered any more (it is gone or got a partial response).
+    Silent,
+}
+
+/// Reads the response head (relaying interim 1xx), then relays head and body.
+/// `sent` becomes true as soon as any byte went to the client.
+pub async fn relay_response(
+    sr: &mut ReadHalf,
+    cw: &mut WriteHalf,
+    sbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    cx: &ResponseCtx,
+    sent: &Cell<bool>,
+) -> Result<ResponseEnd, ResponseFail> {
+    let resp = loop {
+        let resp = read_head(sr, sbuf, out, cx).await?;
+        if !(100..200).contains(&resp.status) {
+            break resp;
+        }
+        if resp.status == 101 && cx.upgrade {
+            // The head and whatever followed it belong to the new protocol already.
+            sent.set(true);
+            let end = sbuf.len();
+            write_range(cw, sbuf, 0, end, Instant::now() + cx.client_timeout)
+                .await
+                .map_err(|_| ResponseFail::Silent)?;
+            sbuf.clear();
+            return Ok(ResponseEnd::Upgraded);
+        }
+        // HTTP/1.0 clients don't know interim responses (RFC 9110 §15.2): drop them.
+        if !cx.side.http10 {
+            sent.set(true);
+            write_range(
+                cw,
+                sbuf,
+                0,
+                resp.head_len,
+                Instant::now() + cx.client_timeout,
+            )
+            .await
+            .map_err(|_| ResponseFail::Silent)?;
+        }
+        sbuf.drain(..resp.head_len);
+    };
+
+    // `out` holds the rewritten head; the body bytes read with it follow.
+    let mut rbody = BodyCursor::new(resp.body);
+    let part = rbody
+        .take(&sbuf[resp.head_len..])
+        .map_err(|_| ResponseFail::Status(HttpError::BadGateway))?;
+    out.extend_from_slice(&sbuf[resp.head_len..resp.head_len + part]);
+    sbuf.drain(..resp.head_len + part);
+    sent.set(true);
+    write_all(cw, out, Instant::now() + cx.client_timeout)
+        .await
+        .map_err(|_| ResponseFail::Silent)?;
+    if !rbody.done() {
+        relay_body(
+            sr,
+            cw,
+            sbuf,
+            &mut rbody,
+            cx.server_timeout,
+            cx.client_timeout,
+            None,
+        )
+        .await
+        .map_err(|_| ResponseFail::Silent)?;
+    }
+    Ok(ResponseEnd::Done(resp))
+}
+
+/// Reads until a whole response head is in `sbuf`; `out` gets the client's head.
+async fn read_head(
+    sr: &mut ReadHalf,
+    sbuf: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    cx: &ResponseCtx,
+) -> Result<Response, ResponseFail> {
+    let deadline = Instant::now() + cx.server_timeout;
+    loop {
+        if !sbuf.is_empty() {
+            match response::parse(sbuf, &cx.side, out) {
+                Ok(Parsed::Complete(r)) => return Ok(r),
+                Ok(Parsed::Partial) => {}
+                Err(e) => return Err(ResponseFail::Status(e)),
+            }
+            if sbuf.len() >= BUF_SIZE {
+                return Err(ResponseFail::Status(HttpError::BadGateway));
+            }
+        }
+        match read_more(sr, sbuf, deadline).await {
+            ReadOutcome::Data(_) => {}
+            ReadOutcome::Timeout => return Err(ResponseFail::Status(HttpError::GatewayTimeout)),
+            ReadOutcome::Eof | ReadOutcome::Error(_) if sbuf.is_empty() => {
+                return Err(ResponseFail::Closed);
+            }
+            ReadOutcome::Eof | ReadOutcome::Error(_) => {
+                return Err(ResponseFail::Status(HttpError::BadGateway));
+            }
+        }
+    }
+}
