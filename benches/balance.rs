@@ -38,6 +38,7 @@ fn farm(n: usize) -> Vec<ServerRt> {
                 // Busy servers, so leastconn scans them all.
                 active: AtomicU64::new(1 + (i as u64 * 7919) % 13),
                 backup: false,
+                check: Default::default(),
             }
         })
         .collect()

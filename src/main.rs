@@ -150,6 +150,7 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let shared = Shared::build(config, cli.debug);
     let handles = worker::spawn(shared.clone(), listeners, maxconn as usize, use_uring)
         .context("cannot start workers")?;
+    ringlb::check::spawn(shared.clone()).context("cannot start the health checker")?;
     if cli.debug {
         eprintln!(
             "[NOTICE] ringlb {}: {workers} workers ({}), maxconn {maxconn}, open-file limit {}",

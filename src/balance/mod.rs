@@ -215,6 +215,7 @@ pub(crate) mod testutil {
             up: AtomicBool::new(true),
             active: AtomicU64::new(0),
             backup: false,
+            check: Default::default(),
         }
     }
 

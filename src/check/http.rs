@@ -119,7 +119,10 @@ mod tests {
             req(&hc("GET", "/l7check.html", "HTTP/1.0")),
             "GET /l7check.html HTTP/1.0\r\n\r\n"
         );
-        assert_eq!(req(&hc("OPTIONS", "/", "HTTP/1.0")), "OPTIONS / HTTP/1.0\r\n\r\n");
+        assert_eq!(
+            req(&hc("OPTIONS", "/", "HTTP/1.0")),
+            "OPTIONS / HTTP/1.0\r\n\r\n"
+        );
     }
 
     #[test]
@@ -137,7 +140,11 @@ mod tests {
             "GET /h HTTP/1.1\r\nHost: www\r\nConnection: close\r\n\r\n"
         );
         assert_eq!(
-            req(&hc("GET", "/h", "HTTP/1.1\r\nhost:www\r\nConnection: keep-alive\r\n")),
+            req(&hc(
+                "GET",
+                "/h",
+                "HTTP/1.1\r\nhost:www\r\nConnection: keep-alive\r\n"
+            )),
             "GET /h HTTP/1.1\r\nhost:www\r\nConnection: keep-alive\r\n\r\n"
         );
         assert_eq!(
@@ -155,7 +162,10 @@ mod tests {
             (b"HTTP/1.1 399", 399),
         ] {
             let v = judge_status_line(line);
-            assert_eq!((v.status, v.code, v.info.as_str()), (CheckStatus::L7Ok, code, ""));
+            assert_eq!(
+                (v.status, v.code, v.info.as_str()),
+                (CheckStatus::L7Ok, code, "")
+            );
         }
     }
 
@@ -171,9 +181,18 @@ mod tests {
             }
         );
         let v = judge_status_line(b"HTTP/1.0 404");
-        assert_eq!((v.status, v.code, v.info.as_str()), (CheckStatus::L7Sts, 404, ""));
-        assert_eq!(judge_status_line(b"HTTP/1.1 199 X").status, CheckStatus::L7Sts);
-        assert_eq!(judge_status_line(b"HTTP/1.1 400 Bad").status, CheckStatus::L7Sts);
+        assert_eq!(
+            (v.status, v.code, v.info.as_str()),
+            (CheckStatus::L7Sts, 404, "")
+        );
+        assert_eq!(
+            judge_status_line(b"HTTP/1.1 199 X").status,
+            CheckStatus::L7Sts
+        );
+        assert_eq!(
+            judge_status_line(b"HTTP/1.1 400 Bad").status,
+            CheckStatus::L7Sts
+        );
     }
 
     #[test]

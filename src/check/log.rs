@@ -234,7 +234,10 @@ mod tests {
             duration: Duration::from_millis(2001),
             ..r
         };
-        assert_eq!(reason(&r), ", reason: Layer4 timeout, check duration: 2001ms");
+        assert_eq!(
+            reason(&r),
+            ", reason: Layer4 timeout, check duration: 2001ms"
+        );
     }
 
     #[test]
@@ -291,6 +294,9 @@ mod tests {
 
     #[test]
     fn info_is_escaped() {
-        assert_eq!(ascii_encode("a\"b\\c\r\n\té"), "a\\\"b\\\\c\\r\\n\\t\\xc3\\xa9");
+        assert_eq!(
+            ascii_encode("a\"b\\c\r\n\té"),
+            "a\\\"b\\\\c\\r\\n\\t\\xc3\\xa9"
+        );
     }
 }

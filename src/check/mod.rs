@@ -200,11 +200,7 @@ fn went_up(be: &BackendRt, index: usize, report: &CheckReport, logged: bool) {
         backup: srv.backup,
     };
     let reason = (!logged).then_some(report);
-    log::emit(
-        be,
-        Severity::Notice,
-        &log::up_line(who, reason, counts(be)),
-    );
+    log::emit(be, Severity::Notice, &log::up_line(who, reason, counts(be)));
 }
 
 /// Stores the state where workers read it, then tells the balancers to rebuild.
@@ -235,7 +231,10 @@ fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
     let from_listen = shared.frontends.iter().any(|f| {
         f.name == be.name
             && std::ptr::eq(
-                shared.backends.get(f.backend).map_or(std::ptr::null(), |b| b),
+                shared
+                    .backends
+                    .get(f.backend)
+                    .map_or(std::ptr::null(), |b| b),
                 be,
             )
     });

@@ -172,7 +172,11 @@ mod tests {
         assert_eq!(h.record(true), Change::Counted);
         assert_eq!(h.status(), (1, 3, "DOWN"));
         assert_eq!(interval(&h), FAST);
-        assert_eq!(h.record(false), Change::Counted, "a failure restarts the rise");
+        assert_eq!(
+            h.record(false),
+            Change::Counted,
+            "a failure restarts the rise"
+        );
         assert_eq!(h.status(), (0, 3, "DOWN"));
         h.record(true);
         h.record(true);

@@ -89,10 +89,7 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     }
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
-        "httpchk" => {
-            p.httpchk = Some(httpchk(args)?);
-            pending::warn(cx, &label, Pending::HealthChecks);
-        }
+        "httpchk" => p.httpchk = Some(httpchk(args)?),
         "httplog" => {
             // `clf` selects the Common Log Format variant.
             if args.peek() == Some("clf") {
@@ -186,12 +183,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             http.httpclose = false;
             http.http_server_close = false;
         }
-        "log-health-checks" => {
-            p.log.log_health_checks = on;
-            if on {
-                pending::warn(cx, "option log-health-checks", Pending::HealthChecks);
-            }
-        }
+        "log-health-checks" => p.log.log_health_checks = on,
         "httplog" => p.log.httplog = on,
         "tcplog" => {
             p.log.tcplog = on;

@@ -13,16 +13,12 @@ pub enum Pending {
     Stats,
     /// Cookie-based stickiness and `option persist`.
     Stickiness,
-    /// Health checks.
-    HealthChecks,
     /// `use_backend` rules.
     UseBackend,
     /// `timeout queue` (there is no queue).
     TimeoutQueue,
     /// Per-server `maxconn`.
     ServerMaxconn,
-    /// `backup` servers.
-    ServerBackup,
 }
 
 /// Warns once for one occurrence of `keyword` (as written, e.g. `option httplog`).
@@ -37,9 +33,6 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
         Pending::Stickiness => format!(
             "'{keyword}': cookie stickiness is not implemented yet; requests are balanced without it"
         ),
-        Pending::HealthChecks => format!(
-            "'{keyword}': health checks are not implemented yet; servers are always considered UP"
-        ),
         Pending::UseBackend => {
             format!("'{keyword}' is not implemented yet; requests go to the 'default_backend'")
         }
@@ -48,9 +41,6 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
         }
         Pending::ServerMaxconn => format!(
             "server '{keyword}' is not implemented yet; connections to the server are not limited"
-        ),
-        Pending::ServerBackup => format!(
-            "server '{keyword}' is not implemented yet; the server is balanced like an active one"
         ),
     };
     cx.warn(message);

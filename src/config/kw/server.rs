@@ -117,10 +117,7 @@ fn parse_opts(
                 opts.cookie = Some(args.next_string("a cookie value")?);
                 pending::warn(cx, "cookie", Pending::Stickiness);
             }
-            "check" => {
-                opts.check = true;
-                pending::warn(cx, "check", Pending::HealthChecks);
-            }
+            "check" => opts.check = true,
             "no-check" => opts.check = false,
             "inter" | "fastinter" | "downinter" => {
                 let t = args.next_string("a positive duration")?;
@@ -145,10 +142,7 @@ fn parse_opts(
                     .map_err(|_| format!("'addr' expects an IP address, got '{a}'"))?;
                 opts.addr = Some(ip);
             }
-            "backup" => {
-                opts.backup = true;
-                pending::warn(cx, "backup", Pending::ServerBackup);
-            }
+            "backup" => opts.backup = true,
             "no-backup" => opts.backup = false,
             "maxconn" => {
                 let n = args.next_int(0, u32::MAX)?;

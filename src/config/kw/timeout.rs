@@ -78,10 +78,7 @@ fn set(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, t: Duration) {
             pending::warn(cx, "timeout queue", Pending::TimeoutQueue);
             &mut to.queue
         }
-        "check" => {
-            pending::warn(cx, "timeout check", Pending::HealthChecks);
-            &mut to.check
-        }
+        "check" => &mut to.check,
         "client-fin" => &mut to.client_fin,
         "server-fin" => &mut to.server_fin,
         "tunnel" => &mut to.tunnel,

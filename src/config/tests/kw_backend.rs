@@ -244,12 +244,10 @@ fn server_defaults_and_every_option() {
         (s.weight, s.inter, s.rise, s.fall, s.check),
         (1, Duration::from_secs(2), 2, 3, false)
     );
+    // Checks and backup servers are built; only the per-server maxconn warns.
     assert_eq!(
-        warns("    server b 127.0.0.1:81 backup maxconn 5"),
-        vec![
-            "server 'backup' is not implemented yet; the server is balanced like an active one",
-            "server 'maxconn' is not implemented yet; connections to the server are not limited",
-        ]
+        warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup maxconn 5"),
+        vec!["server 'maxconn' is not implemented yet; connections to the server are not limited"]
     );
 }
 

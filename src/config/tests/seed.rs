@@ -143,7 +143,6 @@ fn seed_config_warnings() {
         .map(|w| format!("{}: {}", w.origin, w.message))
         .collect();
     let log = "logging to syslog is not implemented yet; lines are not sent";
-    let hc = "health checks are not implemented yet; servers are always considered UP";
     let st = "cookie stickiness is not implemented yet; requests are balanced without it";
     let stats = "the stats page and stats socket are not implemented yet; nothing is served";
     let expected = vec![
@@ -156,17 +155,13 @@ fn seed_config_warnings() {
          encounter various problems with such a configuration. To fix this, please ensure that all following \
          timeouts are set to a non-zero value: 'client', 'connect', 'server'."
             .into(),
-        format!("seed.cfg:13: 'option httpchk': {hc}"),
-        format!("seed.cfg:14: 'option log-health-checks': {hc}"),
         format!("seed.cfg:17: 'cookie': {st}"),
         "seed.cfg:18: 'cookie' at line 18 overrides 'cookie' at line 17; only the last one is used (as HAProxy)".into(),
         format!("seed.cfg:18: 'cookie': {st}"),
         format!("seed.cfg:20: 'stats enable': {stats}"),
         format!("seed.cfg:21: 'stats uri': {stats}"),
         format!("seed.cfg:22: 'cookie': {st}"),
-        format!("seed.cfg:22: 'check': {hc}"),
         format!("seed.cfg:23: 'cookie': {st}"),
-        format!("seed.cfg:23: 'check': {hc}"),
     ];
     assert_eq!(got, expected);
 }
