@@ -11,9 +11,7 @@ use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use monoio::io::{
-    AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable,
-};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
 use monoio::time::Instant;
 
 use crate::balance::PickInput;
@@ -76,20 +74,15 @@ pub async fn run(
 /// without sending anything; what was read otherwise, possibly nothing.
 async fn read_first_packet(client: &mut Stream, cookie: &[u8], wait: Duration) -> Option<Vec<u8>> {
     let deadline = Instant::now() + wait;
-    let mut got = Vec::new();
+    let mut got = bufpool::take();
     loop {
-        let buf = bufpool::take();
-        // A timed-out read keeps its buffer; what was read before is in `got`.
-        let Ok((res, buf)) = monoio::time::timeout_at(deadline, client.read(buf)).await else {
-            return Some(got);
-        };
-        match res {
-            Ok(0) if got.is_empty() => return None,
-            Ok(0) => return Some(got),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => return None,
+        // Cancel-safe: bytes arriving as the wait ends are kept, not dropped.
+        match read_more(client, &mut got, deadline).await {
+            ReadOutcome::Data(_) => {}
+            ReadOutcome::Timeout => return Some(got),
+            ReadOutcome::Eof if !got.is_empty() => return Some(got),
+            ReadOutcome::Eof | ReadOutcome::Error(_) => return None,
         }
-        bufpool::give(buf);
         if got.len() >= bufpool::BUF_SIZE || rdp_cookie::scan(&got, cookie) != Scan::Incomplete {
             return Some(got);
         }
