@@ -256,14 +256,18 @@ impl Session<'_> {
         } else {
             None
         };
+        // Counted from the pick on, so that leastconn sees connections in progress.
+        let mut active = ActiveGuard::new(&self.be.servers[picked]);
         let (mut server_idx, mut server, mut reused) = match pooled {
             Some(s) => (picked, s, true),
             None => {
                 let (idx, s) = self.connect(picked, &input).await?;
+                if idx != picked {
+                    active = ActiveGuard::new(&self.be.servers[idx]);
+                }
                 (idx, s, false)
             }
         };
-        let mut active = ActiveGuard::new(&self.be.servers[server_idx]);
 
         let cx = ResponseCtx {
             side: ClientSide {
