@@ -64,6 +64,8 @@ pub struct BackendRt {
     pub redispatch: bool,
     /// Backend's own HTTP options (merged with the frontend's when a request runs).
     pub http: model::HttpOptions,
+    /// Cookie stickiness (`cookie` line, HTTP mode).
+    pub cookie: Option<crate::http::cookie::CookieRt>,
     /// The model this was built from, for later stages (balancing, cookies).
     pub model: model::Backend,
 }
@@ -130,6 +132,9 @@ impl Shared {
                 retries: b.retries,
                 redispatch: b.redispatch,
                 http: b.http.clone(),
+                cookie: (b.mode == Mode::Http)
+                    .then(|| crate::http::cookie::CookieRt::build(b))
+                    .flatten(),
                 model: b.clone(),
             })
             .collect();

@@ -230,13 +230,10 @@ fn counts(be: &BackendRt) -> Counts {
 fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
     let from_listen = shared.frontends.iter().any(|f| {
         f.name == be.name
-            && std::ptr::eq(
-                shared
-                    .backends
-                    .get(f.backend)
-                    .map_or(std::ptr::null(), |b| b),
-                be,
-            )
+            && shared
+                .backends
+                .get(f.backend)
+                .is_some_and(|b| std::ptr::eq(b, be))
     });
     if from_listen { "proxy" } else { "backend" }
 }

@@ -5,7 +5,7 @@
 //! problem", `L7STS` "Layer7 wrong status", ...): operators grep their logs and
 //! stats pages for them, so they must read the same.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
@@ -162,6 +162,36 @@ impl ServerCheck {
     }
 }
 
+impl ServerCheck {
+    /// The stats page's status of a server whose `up` flag is `up`, as HAProxy
+    /// shows it: `UP`, `UP 2/3` (going down), `DOWN`, `DOWN 1/2` (going up),
+    /// `no check`.
+    pub fn state_text(&self, up: bool) -> String {
+        if !self.enabled {
+            return "no check".into();
+        }
+        let health = u64::from(self.health.load(Ordering::Relaxed));
+        let (rise, fall) = (u64::from(self.rise.max(1)), u64::from(self.fall.max(1)));
+        match (up, health) {
+            (true, h) if h >= rise + fall - 1 => "UP".into(),
+            (true, h) => format!("UP {}/{fall}", h.saturating_sub(rise) + 1),
+            (false, 0) => "DOWN".into(),
+            (false, h) => format!("DOWN {h}/{rise}"),
+        }
+    }
+
+    /// Milliseconds spent DOWN in all, the current DOWN period included.
+    pub fn total_downtime_ms(&self, up: bool) -> u64 {
+        let past = self.downtime_ms.load(Ordering::Relaxed);
+        if up {
+            past
+        } else {
+            let since = self.last_change_ms.load(Ordering::Relaxed);
+            past + unix_ms().saturating_sub(since)
+        }
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_ms() -> u64 {
     SystemTime::now()
@@ -221,6 +251,23 @@ mod tests {
         assert!(c.enabled);
         s.disabled = true;
         assert!(!ServerCheck::from_model(&s).enabled);
+    }
+
+    #[test]
+    fn state_texts() {
+        let mut s = server("10.0.0.1:80");
+        let c = ServerCheck::from_model(&s);
+        assert_eq!(c.state_text(true), "UP 1/3", "starts one failure from DOWN");
+        c.health.store(4, Ordering::Relaxed);
+        assert_eq!(c.state_text(true), "UP");
+        c.health.store(2, Ordering::Relaxed);
+        assert_eq!(c.state_text(true), "UP 1/3");
+        c.health.store(0, Ordering::Relaxed);
+        assert_eq!(c.state_text(false), "DOWN");
+        c.health.store(1, Ordering::Relaxed);
+        assert_eq!(c.state_text(false), "DOWN 1/2");
+        s.check = false;
+        assert_eq!(ServerCheck::from_model(&s).state_text(true), "no check");
     }
 
     #[test]

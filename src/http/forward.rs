@@ -73,9 +73,9 @@ pub async fn relay_body(
 
 /// How the response side of an exchange is to be handled.
 #[derive(Debug, Clone, Copy)]
-pub struct ResponseCtx {
-    /// What the client asked for (HEAD, HTTP/1.0, keep-alive).
-    pub side: ClientSide,
+pub struct ResponseCtx<'a> {
+    /// What the client asked for (HEAD, HTTP/1.0, keep-alive), and cookie stickiness.
+    pub side: ClientSide<'a>,
     /// The request asked to switch protocols.
     pub upgrade: bool,
     /// `timeout server`.
@@ -111,7 +111,7 @@ pub async fn relay_response(
     cw: &mut WriteHalf,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
-    cx: &ResponseCtx,
+    cx: &ResponseCtx<'_>,
     sent: &Cell<bool>,
 ) -> Result<ResponseEnd, ResponseFail> {
     let resp = loop {
@@ -177,7 +177,7 @@ async fn read_head(
     sr: &mut ReadHalf,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
-    cx: &ResponseCtx,
+    cx: &ResponseCtx<'_>,
 ) -> Result<Response, ResponseFail> {
     let deadline = Instant::now() + cx.server_timeout;
     loop {

@@ -8,6 +8,7 @@
 //! answers itself are in `error.rs`.
 
 pub mod body;
+pub mod cookie;
 pub mod error;
 pub mod forward;
 pub mod header;

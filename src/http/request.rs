@@ -11,6 +11,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use super::body::BodyKind;
+use super::cookie::{CookieRt, Sticky};
 use super::error::HttpError;
 use super::header::{has_token, parse_content_length};
 use crate::config::model::ForwardFor;
@@ -39,6 +40,10 @@ pub struct Request {
     pub expect_continue: bool,
     /// `Connection: upgrade` with an `Upgrade` header (e.g. WebSocket).
     pub upgrade: bool,
+    /// `POST` (for `cookie ... postonly`).
+    pub is_post: bool,
+    /// The server the stickiness cookie names, if any.
+    pub sticky: Sticky,
 }
 
 /// How the head toward the server is to be written.
@@ -51,6 +56,8 @@ pub struct Rewrite<'a> {
     /// Ask the server to close after the response (`option httpclose` /
     /// `http-server-close`).
     pub close_server: bool,
+    /// The backend's stickiness cookie, read and rewritten in `Cookie` headers.
+    pub cookie: Option<&'a CookieRt>,
 }
 
 /// Outcome of parsing the bytes received so far.
@@ -175,6 +182,7 @@ pub fn parse(
     };
 
     // The head toward the server.
+    let mut sticky = Sticky::default();
     out.clear();
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
@@ -201,6 +209,12 @@ pub fn parse(
             || (chunked && n.eq_ignore_ascii_case("content-length"))
             || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
         {
+            continue;
+        }
+        if let Some(c) = rw.cookie
+            && n.eq_ignore_ascii_case("cookie")
+        {
+            c.request_header(n, h.value, &mut sticky, out);
             continue;
         }
         out.extend_from_slice(n.as_bytes());
@@ -242,6 +256,8 @@ pub fn parse(
         keep_alive,
         expect_continue,
         upgrade,
+        is_post: method == "POST",
+        sticky,
     }))
 }
 
@@ -278,6 +294,7 @@ mod tests {
             forwardfor: None,
             client: None,
             close_server: false,
+            cookie: None,
         }
     }
 
@@ -318,6 +335,7 @@ mod tests {
             forwardfor: Some(&ff),
             client: Some("10.0.0.9".parse().unwrap()),
             close_server: true,
+            cookie: None,
         };
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nConnection: keep-alive\r\n\r\n", &rw);
         assert_eq!(
@@ -337,6 +355,7 @@ mod tests {
             forwardfor: Some(&ff),
             client: Some("127.0.0.1".parse().unwrap()),
             close_server: false,
+            cookie: None,
         };
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rw);
         assert!(!out.contains("X-Forwarded-For"));

@@ -2,6 +2,7 @@
 //! and write the head that goes to the client.
 
 use super::body::BodyKind;
+use super::cookie::CookieRt;
 use super::error::HttpError;
 use super::header::{has_token, parse_content_length};
 use super::request::{MAX_HEADERS, Parsed};
@@ -21,22 +22,35 @@ pub struct Response {
     pub client_keep_alive: bool,
 }
 
+/// The stickiness cookie's part in a response.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseCookie<'a> {
+    /// The backend's cookie settings.
+    pub rt: &'a CookieRt,
+    /// The server that answered.
+    pub server: usize,
+    /// Insert mode, and the client did not already name this server.
+    pub insert: bool,
+}
+
 /// What the client side asked for, to write the right `Connection` header.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientSide {
+pub struct ClientSide<'a> {
     /// The request was `HEAD`: no body follows whatever the headers say.
     pub head_request: bool,
     /// The client spoke HTTP/1.0.
     pub http10: bool,
     /// The client may be kept alive (its wish, `option httpclose` and stopping applied).
     pub keep_alive: bool,
+    /// Cookie stickiness to apply to `Set-Cookie` headers.
+    pub cookie: Option<ResponseCookie<'a>>,
 }
 
 /// Parses a response head in `buf`; on success writes the head for the client into `out`
 /// (interim 1xx heads are left for the caller to forward as they are).
 pub fn parse(
     buf: &[u8],
-    side: &ClientSide,
+    side: &ClientSide<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Parsed<Response>, HttpError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -116,10 +130,21 @@ pub fn parse(
             {
                 continue;
             }
+            if let Some(c) = side.cookie
+                && n.eq_ignore_ascii_case("set-cookie")
+            {
+                c.rt.response_header(n, h.value, c.server, out);
+                continue;
+            }
             out.extend_from_slice(n.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value);
             out.extend_from_slice(b"\r\n");
+        }
+        if let Some(c) = side.cookie
+            && c.insert
+        {
+            c.rt.insert_headers(c.server, out);
         }
         if !client_keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -141,13 +166,14 @@ pub fn parse(
 mod tests {
     use super::*;
 
-    const KEEP: ClientSide = ClientSide {
+    const KEEP: ClientSide<'static> = ClientSide {
         head_request: false,
         http10: false,
         keep_alive: true,
+        cookie: None,
     };
 
-    fn ok(buf: &[u8], side: &ClientSide) -> (Response, String) {
+    fn ok(buf: &[u8], side: &ClientSide<'_>) -> (Response, String) {
         let mut out = Vec::new();
         match parse(buf, side, &mut out).unwrap() {
             Parsed::Complete(r) => (r, String::from_utf8(out).unwrap()),

@@ -34,7 +34,7 @@ use super::forward::{
 };
 use super::io::{ReadOutcome, WriteFail, read_more, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
-use super::response::ClientSide;
+use super::response::{ClientSide, ResponseCookie};
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::runtime::{BackendRt, FrontendRt};
@@ -116,6 +116,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             forwardfor: f.http.forwardfor.as_ref().or(be.http.forwardfor.as_ref()),
             client: peer.map(|p| p.ip()),
             close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
+            cookie: be.cookie.as_ref(),
         },
         close_client: httpclose,
         max_body: match (f.http.max_body, be.http.max_body) {
@@ -236,6 +237,14 @@ impl Session<'_> {
             client: self.rewrite.client,
             ..PickInput::default()
         };
+        // A cookie naming a server that is up wins over balancing; one naming a
+        // down server is ignored (and the cookie updated) unless `option persist`.
+        let picked = match (req.sticky.server, &self.be.cookie) {
+            (Some(s), Some(c)) if c.persist || self.be.servers[s].up.load(Ordering::Relaxed) => {
+                Some(s)
+            }
+            _ => picked,
+        };
         let Some(picked) = picked else {
             eprintln!("[WARNING] {}: no server available", self.be.name);
             return Err(Fail::Status(HttpError::ServiceUnavailable));
@@ -269,16 +278,6 @@ impl Session<'_> {
             }
         };
 
-        let cx = ResponseCtx {
-            side: ClientSide {
-                head_request: req.is_head,
-                http10: req.http10,
-                keep_alive: req.keep_alive && !self.close_client && !self.stopping(),
-            },
-            upgrade: req.upgrade,
-            server_timeout: self.be.server_timeout,
-            client_timeout: self.fe.client_timeout,
-        };
         let limit = self.max_body.map(|(m, _)| m);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         let (sr, sw, server_fd, req_state, resp) = loop {
@@ -296,6 +295,21 @@ impl Session<'_> {
                 Err(WriteFail::Error(_)) => return Err(Fail::Status(HttpError::BadGateway)),
             }
             let server_fd = server.as_raw_fd();
+            let cx = ResponseCtx {
+                side: ClientSide {
+                    head_request: req.is_head,
+                    http10: req.http10,
+                    keep_alive: req.keep_alive && !self.close_client && !self.stopping(),
+                    cookie: self.be.cookie.as_ref().map(|rt| ResponseCookie {
+                        rt,
+                        server: server_idx,
+                        insert: rt.must_insert(req.sticky, server_idx, req.is_post),
+                    }),
+                },
+                upgrade: req.upgrade,
+                server_timeout: self.be.server_timeout,
+                client_timeout: self.fe.client_timeout,
+            };
             let (mut sr, mut sw) = server.into_split();
             let sent = Cell::new(false);
             let body_done = body.done();

@@ -1558,3 +1558,131 @@ fn serve_checked(
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Helpers for the regression tests
+// ---------------------------------------------------------------------------
+
+impl TcpBackend {
+    /// As [`TcpBackend::start`], listening on 127.0.0.1:`port` (a port from
+    /// [`free_port`], or the port of a backend killed before): a server that
+    /// restarts keeps its address. Panics if the port cannot be bound.
+    pub fn start_on(port: u16, handler: impl Fn(TcpStream) + Send + Sync + 'static) -> TcpBackend {
+        let handler: Handler = Arc::new(handler);
+        // std sets SO_REUSEADDR: a port whose old connections are in TIME_WAIT binds.
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("bind backend on 127.0.0.1:{port}: {e}"));
+        claim_port(port);
+        let counters = Arc::new(Counters::default());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let live: Arc<Mutex<HashMap<usize, TcpStream>>> = Arc::new(Mutex::new(HashMap::new()));
+        let listener_fd = listener.as_raw_fd();
+        let acceptor = {
+            let (counters, stopped, live) = (counters.clone(), stopped.clone(), live.clone());
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stopped.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let id = counters.accepted.fetch_add(1, Ordering::SeqCst);
+                    counters.active.fetch_add(1, Ordering::SeqCst);
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                    let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
+                    if let Ok(c) = conn.try_clone() {
+                        live.lock().unwrap().insert(id, c);
+                    }
+                    let (handler, counters, live) =
+                        (handler.clone(), counters.clone(), live.clone());
+                    thread::spawn(move || {
+                        handler(conn);
+                        live.lock().unwrap().remove(&id);
+                        counters.active.fetch_sub(1, Ordering::SeqCst);
+                    });
+                }
+            })
+        };
+        TcpBackend {
+            port,
+            counters,
+            listener_fd,
+            stopped,
+            live,
+            acceptor: Some(acceptor),
+        }
+    }
+}
+
+impl HttpBackend {
+    /// As [`HttpBackend::start`], listening on 127.0.0.1:`port` (see
+    /// [`TcpBackend::start_on`]): kill it and start it again on the same port
+    /// to model a server restart.
+    pub fn start_on(name: &str, port: u16) -> HttpBackend {
+        let requests: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
+        let conn_ids = Arc::new(AtomicUsize::new(0));
+        let (n, reqs) = (name.to_string(), requests.clone());
+        let tcp = TcpBackend::start_on(port, move |s| {
+            let id = conn_ids.fetch_add(1, Ordering::SeqCst);
+            serve_http(&n, s, id, &reqs);
+        });
+        HttpBackend {
+            name: name.to_string(),
+            tcp,
+            requests,
+        }
+    }
+}
+
+/// TCP sockets of this network namespace in `state` (the hex code of
+/// `/proc/net/tcp`, e.g. `0x08` for CLOSE-WAIT) whose remote port is `port`:
+/// with `port` a backend's, these are the proxy's connections to it.
+pub fn sockets_to_port_in_state(port: u16, state: u8) -> usize {
+    let mut n = 0;
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 4 {
+                continue;
+            }
+            let rem_port = f[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let st = u8::from_str_radix(f[3], 16).ok();
+            if rem_port == Some(port) && st == Some(state) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// `/proc/net/tcp` state code of CLOSE-WAIT.
+pub const TCP_CLOSE_WAIT: u8 = 0x08;
+
+/// Reads from `s` until the peer closes (EOF or reset) or `timeout` passes.
+/// Returns the bytes and whether the peer closed (false: still open at the deadline).
+pub fn read_until_close(s: &mut TcpStream, timeout: Duration) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut tmp = [0u8; 65536];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (out, false);
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut tmp) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&tmp[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return (out, false);
+            }
+            Err(_) => return (out, true),
+        }
+    }
+}

@@ -66,6 +66,7 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
                 } else {
                     c.maxlife = d;
                 }
+                pending::warn(cx, &format!("cookie {word}"), Pending::CookieDates);
             }
             "preserve" | "dynamic" => {
                 cx.warn(format!(
@@ -104,7 +105,9 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             c.origin.line
         ));
     }
-    pending::warn(cx, "cookie", Pending::Stickiness);
+    if c.domains.len() > 1 {
+        cx.warn("'cookie': only the first 'domain' is used by ringlb");
+    }
     p.cookie = Some(c);
     p.cookie_here = true;
     Ok(())

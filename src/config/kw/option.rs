@@ -199,12 +199,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
                 pending::warn(cx, "option dontlognull", Pending::Logging);
             }
         }
-        "persist" => {
-            p.persist = on;
-            if on {
-                pending::warn(cx, "option persist", Pending::Stickiness);
-            }
-        }
+        "persist" => p.persist = on,
         _ => {}
     }
 }

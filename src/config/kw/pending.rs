@@ -11,8 +11,8 @@ pub enum Pending {
     Logging,
     /// The stats page and the stats socket.
     Stats,
-    /// Cookie-based stickiness and `option persist`.
-    Stickiness,
+    /// `maxidle`/`maxlife` dates in the stickiness cookie.
+    CookieDates,
     /// `use_backend` rules.
     UseBackend,
     /// `timeout queue` (there is no queue).
@@ -30,8 +30,8 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
         Pending::Stats => format!(
             "'{keyword}': the stats page and stats socket are not implemented yet; nothing is served"
         ),
-        Pending::Stickiness => format!(
-            "'{keyword}': cookie stickiness is not implemented yet; requests are balanced without it"
+        Pending::CookieDates => format!(
+            "'{keyword}' is not implemented yet; stickiness cookies carry no date and never expire"
         ),
         Pending::UseBackend => {
             format!("'{keyword}' is not implemented yet; requests go to the 'default_backend'")

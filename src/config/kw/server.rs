@@ -115,7 +115,6 @@ fn parse_opts(
             }
             "cookie" => {
                 opts.cookie = Some(args.next_string("a cookie value")?);
-                pending::warn(cx, "cookie", Pending::Stickiness);
             }
             "check" => opts.check = true,
             "no-check" => opts.check = false,

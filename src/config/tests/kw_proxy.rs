@@ -259,12 +259,7 @@ fn connection_mode_options() {
 fn option_redispatch_and_persist() {
     let b = be("    option redispatch\n    option persist");
     assert!(b.redispatch && b.persist);
-    assert_eq!(
-        warns("    option persist"),
-        vec![
-            "'option persist': cookie stickiness is not implemented yet; requests are balanced without it"
-        ]
-    );
+    assert!(warns("    option persist").is_empty());
     assert_eq!(
         err("    option redispatch 1"),
         "'option redispatch' has an unexpected argument '1'"
