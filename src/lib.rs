@@ -19,6 +19,7 @@ pub mod http;
 pub mod process;
 pub mod runtime;
 pub mod server;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod worker;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::check::ServerCheck;
 use crate::config::model::{self, Address, Config, Mode};
+use crate::stats::counters::WorkerCounters;
 
 /// Fallback when the configuration leaves `timeout connect` unset.
 const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -102,11 +103,13 @@ pub struct Shared {
     pub soft_stop: AtomicBool,
     /// `-d`: print each connection and exchange to stderr, as HAProxy's debug mode.
     pub debug: bool,
+    /// Traffic counters, one set per worker (index = worker id), summed when read.
+    pub counters: Vec<WorkerCounters>,
 }
 
 impl Shared {
     /// Builds the shared runtime from a validated configuration.
-    pub fn build(config: &Config, debug: bool) -> Arc<Shared> {
+    pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
         let backends = config
             .backends
             .iter()
@@ -161,6 +164,13 @@ impl Shared {
             backends,
             soft_stop: AtomicBool::new(false),
             debug,
+            counters: (0..workers.max(1))
+                .map(|_| {
+                    let servers: Vec<usize> =
+                        config.backends.iter().map(|b| b.servers.len()).collect();
+                    WorkerCounters::new(config.frontends.len(), &servers)
+                })
+                .collect(),
         })
     }
 }

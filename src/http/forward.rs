@@ -42,8 +42,9 @@ pub enum RelayFail {
     TooLarge,
 }
 
-/// Streams a body from `src` to `dst` through `buf` until the cursor says it ended.
-/// Bytes past the body's end stay at the start of `buf` (a pipelined message).
+/// Streams a body from `src` to `dst` through `buf` until the cursor says it ended;
+/// returns the bytes written. Bytes past the body's end stay at the start of
+/// `buf` (a pipelined message).
 pub async fn relay_body(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
@@ -52,11 +53,12 @@ pub async fn relay_body(
     read_timeout: Duration,
     write_timeout: Duration,
     limit: Option<u64>,
-) -> Result<(), RelayFail> {
+) -> Result<u64, RelayFail> {
+    let mut written = 0u64;
     while !body.done() {
         match read_more(src, buf, Instant::now() + read_timeout).await {
             ReadOutcome::Data(_) => {}
-            ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(()),
+            ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
         }
         let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
@@ -66,9 +68,10 @@ pub async fn relay_body(
         write_range(dst, buf, 0, k, Instant::now() + write_timeout)
             .await
             .map_err(RelayFail::Sink)?;
+        written += k as u64;
         buf.drain(..k);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// How the response side of an exchange is to be handled.
@@ -87,8 +90,8 @@ pub struct ResponseCtx<'a> {
 /// How the response side ended.
 #[derive(Debug)]
 pub enum ResponseEnd {
-    /// The whole response was relayed.
-    Done(Response),
+    /// The whole response was relayed: the head and the bytes sent to the client.
+    Done(Response, u64),
     /// `101 Switching Protocols` was relayed: both sides now speak another protocol.
     Upgraded,
 }
@@ -153,11 +156,12 @@ pub async fn relay_response(
     out.extend_from_slice(&sbuf[resp.head_len..resp.head_len + part]);
     sbuf.drain(..resp.head_len + part);
     sent.set(true);
+    let mut bytes = out.len() as u64;
     write_all(cw, out, Instant::now() + cx.client_timeout)
         .await
         .map_err(|_| ResponseFail::Silent)?;
     if !rbody.done() {
-        relay_body(
+        bytes += relay_body(
             sr,
             cw,
             sbuf,
@@ -169,7 +173,7 @@ pub async fn relay_response(
         .await
         .map_err(|_| ResponseFail::Silent)?;
     }
-    Ok(ResponseEnd::Done(resp))
+    Ok(ResponseEnd::Done(resp, bytes))
 }
 
 /// Reads until a whole response head is in `sbuf`; `out` gets the client's head.

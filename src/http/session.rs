@@ -39,6 +39,7 @@ use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_with_retries, pick};
+use crate::stats::counters;
 use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
@@ -82,6 +83,7 @@ enum RequestBody {
 struct Session<'a> {
     ctx: &'a WorkerCtx,
     fe: &'a FrontendRt,
+    fe_index: usize,
     be: &'a BackendRt,
     backend: usize,
     rewrite: Rewrite<'a>,
@@ -105,11 +107,13 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[f.backend];
     let httpclose = f.http.httpclose || be.http.httpclose;
+    let fe_index = fe;
     let client_fd = client.as_raw_fd();
     let (cr, cw) = client.into_split();
     let mut s = Session {
         ctx,
         fe: f,
+        fe_index,
         be,
         backend: f.backend,
         rewrite: Rewrite {
@@ -150,6 +154,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             }
             Err(Fail::Silent) => break,
             Err(Fail::Status(e)) => {
+                s.count_error(e);
                 let mut page = e.response();
                 let deadline = Instant::now() + s.fe.client_timeout;
                 if write_all(&mut s.cw, &mut page, deadline).await.is_ok() {
@@ -188,6 +193,23 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
 }
 
 impl Session<'_> {
+    /// Counts an error ringlb answered itself, where HAProxy's stats put it.
+    fn count_error(&self, e: HttpError) {
+        let c = self.ctx.counters();
+        let (fc, bc) = (&c.frontends[self.fe_index], &c.backends[self.backend]);
+        fc.status(e.status());
+        counters::add(&fc.bytes_out, e.response().len() as u64);
+        match e {
+            HttpError::Forbidden | HttpError::PayloadTooLarge => counters::add(&fc.denied, 1),
+            HttpError::BadGateway | HttpError::GatewayTimeout => {
+                bc.status(e.status());
+                counters::add(&bc.resp_errors, 1);
+            }
+            HttpError::ServiceUnavailable => bc.status(e.status()),
+            _ => counters::add(&fc.req_errors, 1),
+        }
+    }
+
     fn stopping(&self) -> bool {
         self.ctx.shared.soft_stop.load(Ordering::Relaxed)
     }
@@ -205,6 +227,7 @@ impl Session<'_> {
 
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
         let req = self.read_request(first).await?;
+        counters::add(&self.ctx.counters().frontends[self.fe_index].requests, 1);
         if self.ctx.shared.debug {
             let line = self.cbuf.split(|&b| b == b'\n').next().unwrap_or_default();
             eprintln!(
@@ -266,13 +289,13 @@ impl Session<'_> {
             None
         };
         // Counted from the pick on, so that leastconn sees connections in progress.
-        let mut active = ActiveGuard::new(&self.be.servers[picked]);
+        let mut active = ActiveGuard::new(self.ctx, self.backend, picked);
         let (mut server_idx, mut server, mut reused) = match pooled {
             Some(s) => (picked, s, true),
             None => {
                 let (idx, s) = self.connect(picked, &input).await?;
                 if idx != picked {
-                    active = ActiveGuard::new(&self.be.servers[idx]);
+                    active = ActiveGuard::new(self.ctx, self.backend, idx);
                 }
                 (idx, s, false)
             }
@@ -287,7 +310,7 @@ impl Session<'_> {
                 Ok(()) => {}
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
-                    active = ActiveGuard::new(&self.be.servers[server_idx]);
+                    active = ActiveGuard::new(self.ctx, self.backend, server_idx);
                     reused = false;
                     continue;
                 }
@@ -353,7 +376,7 @@ impl Session<'_> {
                 Some(Err(ResponseFail::Closed)) if reused && may_resend => {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
-                    active = ActiveGuard::new(&self.be.servers[server_idx]);
+                    active = ActiveGuard::new(self.ctx, self.backend, server_idx);
                     reused = false;
                     continue;
                 }
@@ -379,7 +402,7 @@ impl Session<'_> {
                 Some(Err(ResponseFail::Silent)) => return Err(Fail::Silent),
                 Some(Ok(end)) => {
                     let state = match req_state {
-                        Ok(()) => RequestBody::Done,
+                        Ok(_) => RequestBody::Done,
                         Err(RelayFail::Sink(_)) => RequestBody::SinkFailed,
                         Err(_) => RequestBody::Unfinished,
                     };
@@ -387,9 +410,8 @@ impl Session<'_> {
                 }
             }
         };
-        let _active = active;
 
-        let resp = match resp {
+        let (resp, bytes_out) = match resp {
             ResponseEnd::Upgraded => {
                 return Ok(Next::Tunnel(Halves {
                     r: sr,
@@ -397,8 +419,16 @@ impl Session<'_> {
                     fd: server_fd,
                 }));
             }
-            ResponseEnd::Done(r) => r,
+            ResponseEnd::Done(r, n) => (r, n),
         };
+        // What the exchange carried, on the frontend, backend and server.
+        let fc = &self.ctx.counters().frontends[self.fe_index];
+        let bytes_in = req.head_len as u64 + body.payload();
+        for c in active.counters().into_iter().chain([fc]) {
+            counters::add(&c.bytes_in, bytes_in);
+            counters::add(&c.bytes_out, bytes_out);
+            c.status(resp.status);
+        }
         if self.ctx.shared.debug {
             eprintln!(
                 "{}.srvrep[w{}]: {}/{} status {}",
@@ -514,24 +544,24 @@ impl Session<'_> {
 /// the exchange at once (`None`); a server that stops reading the body does
 /// not, since its answer may explain why.
 async fn duplex(
-    request: impl Future<Output = Result<(), RelayFail>>,
+    request: impl Future<Output = Result<u64, RelayFail>>,
     response: impl Future<Output = Result<ResponseEnd, ResponseFail>>,
     request_done: bool,
 ) -> (
-    Result<(), RelayFail>,
+    Result<u64, RelayFail>,
     Option<Result<ResponseEnd, ResponseFail>>,
 ) {
     let mut request = std::pin::pin!(request);
     let mut response = std::pin::pin!(response);
     // Until the request side ends, `state` says it is still running.
     let mut running = !request_done;
-    let mut state: Result<(), RelayFail> = Ok(());
+    let mut state: Result<u64, RelayFail> = Ok(0);
     loop {
         monoio::select! {
             r = &mut request, if running => {
                 running = false;
                 match r {
-                    Ok(()) => {}
+                    Ok(n) => state = Ok(n),
                     Err(RelayFail::Sink(e)) => state = Err(RelayFail::Sink(e)),
                     Err(e) => return (Err(e), None),
                 }

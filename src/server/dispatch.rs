@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use super::connect::{ConnectError, connect};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
+use crate::stats::counters::{self, Counters};
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
@@ -30,21 +31,43 @@ pub enum DispatchError {
     },
 }
 
-/// Counts a server's active connections while alive (leastconn, stats).
+/// Counts a connection to a server while it is in use: the process-wide
+/// `active` count (leastconn, stats) and this worker's backend and server
+/// session counters.
 #[derive(Debug)]
-pub struct ActiveGuard<'a>(&'a ServerRt);
+pub struct ActiveGuard<'a> {
+    server: &'a ServerRt,
+    counters: [&'a Counters; 2],
+}
 
 impl<'a> ActiveGuard<'a> {
-    /// Counts one more active connection on `server`.
-    pub fn new(server: &'a ServerRt) -> Self {
-        server.active.fetch_add(1, Ordering::Relaxed);
-        ActiveGuard(server)
+    /// Counts one more connection on `server` of `backend`.
+    pub fn new(ctx: &'a WorkerCtx, backend: usize, server: usize) -> Self {
+        let srv = &ctx.shared.backends[backend].servers[server];
+        srv.active.fetch_add(1, Ordering::Relaxed);
+        let c = ctx.counters();
+        let counters = [&c.backends[backend], &c.servers[backend][server]];
+        for c in counters {
+            c.open();
+        }
+        ActiveGuard {
+            server: srv,
+            counters,
+        }
+    }
+
+    /// The backend's and the server's counters, to count what the connection carries.
+    pub fn counters(&self) -> [&'a Counters; 2] {
+        self.counters
     }
 }
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::Relaxed);
+        self.server.active.fetch_sub(1, Ordering::Relaxed);
+        for c in self.counters {
+            c.close();
+        }
     }
 }
 
@@ -75,6 +98,9 @@ pub async fn connect_with_retries(
         match connect(&srv.address, be.connect_timeout).await {
             Ok(s) => return Ok((server, s)),
             Err(cause) => {
+                let c = ctx.counters();
+                counters::add(&c.servers[backend][server].conn_errors, 1);
+                counters::add(&c.backends[backend].conn_errors, 1);
                 if attempt >= be.retries {
                     return Err(DispatchError::Unreachable {
                         backend: be.name.clone(),
@@ -83,8 +109,15 @@ pub async fn connect_with_retries(
                     });
                 }
                 attempt += 1;
+                counters::add(&c.servers[backend][server].retries, 1);
+                counters::add(&c.backends[backend].retries, 1);
                 if be.redispatch && attempt == be.retries {
-                    server = pick(ctx, backend, input, Some(server)).unwrap_or(server);
+                    let other = pick(ctx, backend, input, Some(server)).unwrap_or(server);
+                    if other != server {
+                        counters::add(&c.servers[backend][server].redispatches, 1);
+                        counters::add(&c.backends[backend].redispatches, 1);
+                    }
+                    server = other;
                 }
             }
         }

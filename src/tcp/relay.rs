@@ -20,6 +20,7 @@ use crate::bufpool;
 use crate::config::model::Balance;
 use crate::http::io::{ReadOutcome, read_more, write_range};
 use crate::server::dispatch::{ActiveGuard, dispatch};
+use crate::stats::counters;
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
@@ -55,17 +56,24 @@ pub async fn run(
             return;
         }
     };
-    let _active = ActiveGuard::new(&be.servers[idx]);
+    let active = ActiveGuard::new(ctx, f.backend, idx);
+    let mut first_len = 0;
     if let Some(bytes) = first
         && !bytes.is_empty()
     {
+        first_len = bytes.len() as u64;
         let deadline = Instant::now() + be.server_timeout;
         match monoio::time::timeout_at(deadline, server.write_all(bytes)).await {
             Ok((Ok(_), _)) => {}
             _ => return,
         }
     }
-    relay(client, server, f.client_timeout, be.server_timeout).await;
+    let (up, down) = relay(client, server, f.client_timeout, be.server_timeout).await;
+    let fe_counters = &ctx.counters().frontends[fe];
+    for c in active.counters().into_iter().chain([fe_counters]) {
+        counters::add(&c.bytes_in, up + first_len);
+        counters::add(&c.bytes_out, down);
+    }
 }
 
 /// Reads the client's first bytes until they show whether an RDP cookie is

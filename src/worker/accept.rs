@@ -137,8 +137,11 @@ async fn session(
     fe: usize,
     _permits: Permits,
 ) {
+    let counters = &ctx.counters().frontends[fe];
+    counters.open();
     match ctx.shared.frontends[fe].mode {
         Mode::Http => crate::http::session::run(&ctx, client, peer, fe).await,
         Mode::Tcp => crate::tcp::relay::run(&ctx, client, peer, fe).await,
     }
+    counters.close();
 }

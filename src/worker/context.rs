@@ -8,6 +8,7 @@ use super::limit::ConnLimit;
 use crate::balance::{self, Balancer};
 use crate::runtime::Shared;
 use crate::server::pool::Pool;
+use crate::stats::counters::WorkerCounters;
 
 /// Worker `id`'s part of a limit split over `workers`: the parts add up to
 /// `max` exactly, except that every worker gets at least one slot (a worker
@@ -36,6 +37,11 @@ pub struct WorkerCtx {
 }
 
 impl WorkerCtx {
+    /// This worker's traffic counters.
+    pub fn counters(&self) -> &WorkerCounters {
+        &self.shared.counters[self.id]
+    }
+
     /// Builds a worker's state; `workers` is the total, to split limits evenly.
     pub fn new(id: usize, shared: Arc<Shared>, global_maxconn: usize, workers: usize) -> Rc<Self> {
         let share = |max: usize| share_of(max, id, workers);

@@ -1,0 +1,191 @@
+//! Traffic counters: one set per worker, summed only when someone reads them.
+//!
+//! Each worker writes only its own [`WorkerCounters`] (single writer), so an
+//! increment is a plain load and store on a cache line no other core writes;
+//! readers (the stats page, the stats socket) add the workers' values up.
+//! A worker's maxima are its own; their sum bounds the process's maximum.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Adds to a counter only its owning worker writes.
+#[inline]
+pub fn add(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Raises a maximum only its owning worker writes.
+#[inline]
+pub fn max(c: &AtomicU64, v: u64) {
+    if v > c.load(Ordering::Relaxed) {
+        c.store(v, Ordering::Relaxed);
+    }
+}
+
+/// HTTP response classes counted: 1xx, 2xx, 3xx, 4xx, 5xx, other.
+pub const STATUS_CLASSES: usize = 6;
+
+/// Counters of a frontend, a backend or a server (HAProxy's CSV columns).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// `stot`: sessions (TCP) or exchanges (HTTP) handled.
+    pub sessions: AtomicU64,
+    /// `scur` on this worker.
+    pub current: AtomicU64,
+    /// `smax` on this worker.
+    pub max_current: AtomicU64,
+    /// `bin`: bytes received from the client side.
+    pub bytes_in: AtomicU64,
+    /// `bout`: bytes sent to the client side.
+    pub bytes_out: AtomicU64,
+    /// `dreq`: requests denied (`http-request deny`).
+    pub denied: AtomicU64,
+    /// `ereq`: request errors (malformed, too large, timeouts).
+    pub req_errors: AtomicU64,
+    /// `econ`: connection errors toward servers.
+    pub conn_errors: AtomicU64,
+    /// `eresp`: response errors (invalid, timeout, aborted).
+    pub resp_errors: AtomicU64,
+    /// `wretr`: connection retries.
+    pub retries: AtomicU64,
+    /// `wredis`: redispatches to another server.
+    pub redispatches: AtomicU64,
+    /// `req_tot`: HTTP requests.
+    pub requests: AtomicU64,
+    /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
+    pub status: [AtomicU64; STATUS_CLASSES],
+}
+
+impl Counters {
+    /// Counts one response status in its class.
+    pub fn status(&self, code: u16) {
+        let class = match code {
+            100..=599 => usize::from(code / 100) - 1,
+            _ => STATUS_CLASSES - 1,
+        };
+        add(&self.status[class], 1);
+    }
+
+    /// A session starts: total, current and maximum.
+    pub fn open(&self) {
+        add(&self.sessions, 1);
+        let cur = self.current.load(Ordering::Relaxed) + 1;
+        self.current.store(cur, Ordering::Relaxed);
+        max(&self.max_current, cur);
+    }
+
+    /// A session ends.
+    pub fn close(&self) {
+        let cur = self.current.load(Ordering::Relaxed);
+        self.current.store(cur.saturating_sub(1), Ordering::Relaxed);
+    }
+}
+
+/// One worker's counters, indexed like the runtime's frontends, backends and servers.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    /// Per frontend.
+    pub frontends: Vec<Counters>,
+    /// Per backend.
+    pub backends: Vec<Counters>,
+    /// Per backend, per server.
+    pub servers: Vec<Vec<Counters>>,
+}
+
+impl WorkerCounters {
+    /// Zeroed counters shaped like the configuration.
+    pub fn new(frontends: usize, servers_per_backend: &[usize]) -> Self {
+        WorkerCounters {
+            frontends: (0..frontends).map(|_| Counters::default()).collect(),
+            backends: servers_per_backend
+                .iter()
+                .map(|_| Counters::default())
+                .collect(),
+            servers: servers_per_backend
+                .iter()
+                .map(|&n| (0..n).map(|_| Counters::default()).collect())
+                .collect(),
+        }
+    }
+}
+
+/// The sum of one counter set over all workers, as plain numbers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    /// `stot`.
+    pub sessions: u64,
+    /// `scur`.
+    pub current: u64,
+    /// `smax` (sum of the workers' maxima).
+    pub max_current: u64,
+    /// `bin`.
+    pub bytes_in: u64,
+    /// `bout`.
+    pub bytes_out: u64,
+    /// `dreq`.
+    pub denied: u64,
+    /// `ereq`.
+    pub req_errors: u64,
+    /// `econ`.
+    pub conn_errors: u64,
+    /// `eresp`.
+    pub resp_errors: u64,
+    /// `wretr`.
+    pub retries: u64,
+    /// `wredis`.
+    pub redispatches: u64,
+    /// `req_tot`.
+    pub requests: u64,
+    /// `hrsp_1xx` .. `hrsp_other`.
+    pub status: [u64; STATUS_CLASSES],
+}
+
+impl Totals {
+    /// Sums the same counter set (chosen by `pick`) over every worker.
+    pub fn sum<'a>(workers: impl IntoIterator<Item = &'a Counters>) -> Totals {
+        let mut t = Totals::default();
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        for c in workers {
+            t.sessions += l(&c.sessions);
+            t.current += l(&c.current);
+            t.max_current += l(&c.max_current);
+            t.bytes_in += l(&c.bytes_in);
+            t.bytes_out += l(&c.bytes_out);
+            t.denied += l(&c.denied);
+            t.req_errors += l(&c.req_errors);
+            t.conn_errors += l(&c.conn_errors);
+            t.resp_errors += l(&c.resp_errors);
+            t.retries += l(&c.retries);
+            t.redispatches += l(&c.redispatches);
+            t.requests += l(&c.requests);
+            for (i, s) in c.status.iter().enumerate() {
+                t.status[i] += l(s);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_are_summed() {
+        let w = [WorkerCounters::new(1, &[2]), WorkerCounters::new(1, &[2])];
+        w[0].frontends[0].open();
+        w[1].frontends[0].open();
+        w[1].frontends[0].open();
+        w[1].frontends[0].close();
+        add(&w[0].frontends[0].bytes_in, 10);
+        add(&w[1].frontends[0].bytes_in, 5);
+        w[0].frontends[0].status(200);
+        w[1].frontends[0].status(503);
+        w[1].frontends[0].status(42);
+        let t = Totals::sum(w.iter().map(|w| &w.frontends[0]));
+        assert_eq!(
+            (t.sessions, t.current, t.max_current, t.bytes_in),
+            (3, 2, 3, 15)
+        );
+        assert_eq!(t.status, [0, 1, 0, 0, 1, 1]);
+    }
+}

@@ -1,0 +1,2 @@
+//! Statistics: per-worker counters (`counters.rs`), summed when read.
+pub mod counters;
