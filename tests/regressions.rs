@@ -59,10 +59,18 @@ fn keepalive_request_racing_the_idle_wakeup_is_not_lost() {
     // Between requests the session wakes up every second to look for a soft
     // stop. Requests sent ~1.0 s after the previous response land right at that
     // wake-up: the read it cancels must not swallow them.
-    const CLIENTS: usize = 40;
-    const ROUNDS: usize = 3;
+    let ev = |n: &str, d: i64| {
+        std::env::var(n)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let CLIENTS: usize = ev("XC", 40) as usize;
+    let ROUNDS: usize = ev("XR", 3) as usize;
+    let (LO, HI) = (ev("XLO", -4000), ev("XHI", 2000));
     let a = HttpBackend::start("a");
     let cfg = ListenCfg::http(free_port())
+        .nbthread(Some(ev("XT", 2) as u32))
         .timeout_client("20s")
         .server("a", a.port());
     let lb = Ringlb::start(&cfg.render());
@@ -81,7 +89,7 @@ fn keepalive_request_racing_the_idle_wakeup_is_not_lost() {
                 for round in 0..=ROUNDS {
                     if round > 0 {
                         // 996 ms .. 1002 ms: around the 1 s idle slice.
-                        let us = 1_000_000 + spread(i, round, -4000, 2000);
+                        let us = 1_000_000 + spread(i, round, LO, HI);
                         thread::sleep(Duration::from_micros(us as u64));
                     }
                     c.send(req);

@@ -39,7 +39,7 @@ use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_with_retries, pick};
-use crate::stats::counters;
+use crate::stats::{self, counters};
 use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
@@ -236,6 +236,16 @@ impl Session<'_> {
                 self.ctx.id,
                 String::from_utf8_lossy(line).trim_end()
             );
+        }
+        // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
+        if let Some(mut page) = stats::page::serve(
+            self.ctx,
+            self.fe_index,
+            self.backend,
+            &self.cbuf[..req.head_len],
+            req.uri,
+        ) {
+            return self.answer_locally(&req, &mut page).await;
         }
         let mut body = BodyCursor::new(req.body);
         if let (Some((max, status)), BodyKind::Length(n)) = (self.max_body, req.body)
@@ -463,6 +473,31 @@ impl Session<'_> {
         }
     }
 
+    /// Sends a response ringlb made itself (`page` is a whole response that ends
+    /// with `Connection: close` or is delimited for keep-alive), after dropping
+    /// the request's body if any.
+    async fn answer_locally(&mut self, req: &Request, page: &mut Vec<u8>) -> Result<Next, Fail> {
+        counters::add(
+            &self.ctx.counters().frontends[self.fe_index].bytes_out,
+            page.len() as u64,
+        );
+        let deadline = Instant::now() + self.fe.client_timeout;
+        write_all(&mut self.cw, page, deadline)
+            .await
+            .map_err(|_| Fail::Silent)?;
+        self.cbuf.drain(..req.head_len);
+        let keep = req.keep_alive
+            && req.body == BodyKind::None
+            && !self.close_client
+            && !self.stopping()
+            && !page_closes(page);
+        if keep {
+            Ok(Next::KeepAlive)
+        } else {
+            Ok(Next::Close { linger: true })
+        }
+    }
+
     /// Reads until a whole request head is in `cbuf`; `out` gets the server's head.
     async fn read_request(&mut self, first: bool) -> Result<Request, Fail> {
         let mut deadline = if first || !self.cbuf.is_empty() {
@@ -537,6 +572,14 @@ impl Session<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a locally made response announces `Connection: close`.
+fn page_closes(page: &[u8]) -> bool {
+    let head_end = memchr::memmem::find(page, b"\r\n\r\n").unwrap_or(page.len());
+    page[..head_end]
+        .split(|&b| b == b'\n')
+        .any(|l| l.trim_ascii().eq_ignore_ascii_case(b"connection: close"))
 }
 
 /// Runs the request-body relay and the response relay together until the
