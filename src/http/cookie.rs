@@ -12,8 +12,8 @@
 //! - `rewrite`: the server sets `<name>`; ringlb replaces its value with the
 //!   server's.
 //! - `prefix`: the server's `<name>=abc` goes out as `<name>=<value>~abc`; on
-//!   the way in, `<value>~` picks the server and is stripped, so the
-//!   application sees only `abc`.
+//!   the way in, `<value>~` picks the server and is stripped (even when it
+//!   names no server, as HAProxy), so the application sees only `abc`.
 
 use std::collections::HashMap;
 
@@ -113,20 +113,20 @@ impl CookieRt {
             let mut keep: &[u8] = pair;
             let mut stripped: Option<&[u8]> = None;
             if name == self.name.as_slice() {
-                if let Some(server) = self.designated(v) {
-                    if sticky.server.is_none() {
-                        sticky.server = Some(server);
+                if let Some(server) = self.designated(v)
+                    && sticky.server.is_none()
+                {
+                    sticky.server = Some(server);
+                }
+                match self.mode {
+                    // Ours, valid or stale: not the application's business.
+                    CookieMode::Insert if self.indirect => continue,
+                    // As HAProxy: up to the first `~` is ours even when it names
+                    // no server (a renamed server's clients keep their session id).
+                    CookieMode::Prefix => {
+                        stripped = v.iter().position(|&b| b == b'~').map(|p| &v[p + 1..]);
                     }
-                    match self.mode {
-                        CookieMode::Insert if self.indirect => continue,
-                        CookieMode::Prefix => {
-                            stripped = v.iter().position(|&b| b == b'~').map(|p| &v[p + 1..]);
-                        }
-                        _ => {}
-                    }
-                } else if self.mode == CookieMode::Insert && self.indirect {
-                    // A stale or forged cookie of ours is not the application's business.
-                    continue;
+                    _ => {}
                 }
             }
             if out.len() > body_start {
@@ -282,11 +282,11 @@ mod tests {
     }
 
     #[test]
-    fn forged_or_missing_prefix_is_left_alone() {
+    fn forged_prefix_is_stripped_and_missing_one_left_alone() {
         let c = rt("cookie JSESSIONID prefix");
         let (s, out) = req(&c, "JSESSIONID=zz~abc");
         assert_eq!(s.server, None);
-        assert_eq!(out, "Cookie: JSESSIONID=zz~abc\r\n");
+        assert_eq!(out, "Cookie: JSESSIONID=abc\r\n");
         let (s, _) = req(&c, "JSESSIONID=abc");
         assert_eq!(s.server, None);
     }
