@@ -39,6 +39,7 @@ fn farm(n: usize) -> Vec<ServerRt> {
                 active: AtomicU64::new(1 + (i as u64 * 7919) % 13),
                 backup: false,
                 check: Default::default(),
+                admin: Default::default(),
             }
         })
         .collect()

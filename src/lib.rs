@@ -10,12 +10,17 @@
 //! - `runtime`: the shared, read-only structures built once from the model.
 //! - `process`: daemon, pidfile, privileges, open-file limit, signals.
 //! - `bufpool`: the per-worker pool of 16 KB buffers.
+//! - `stats`: per-worker counters, the stats page and its CSV; `admin`: the
+//!   stats socket (HAProxy's run-time API).
+//! - `log`: syslog lines in HAProxy's formats, sent by each worker on its own sockets.
 
+pub mod admin;
 pub mod balance;
 pub mod bufpool;
 pub mod check;
 pub mod config;
 pub mod http;
+pub mod log;
 pub mod process;
 pub mod runtime;
 pub mod server;

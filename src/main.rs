@@ -134,6 +134,8 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         );
     }
     let listeners = listen::bind_all(config, workers)?;
+    // The stats sockets are bound with the listeners: as root, before the fork.
+    let stats_sockets = ringlb::admin::bind(g, maxconn as usize)?;
 
     let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug;
     if background {
@@ -151,6 +153,8 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let handles = worker::spawn(shared.clone(), listeners, maxconn as usize, use_uring)
         .context("cannot start workers")?;
     ringlb::check::spawn(shared.clone()).context("cannot start the health checker")?;
+    ringlb::admin::spawn(shared.clone(), stats_sockets)?;
+    ringlb::log::started(&shared);
     if cli.debug {
         eprintln!(
             "[NOTICE] ringlb {}: {workers} workers ({}), maxconn {maxconn}, open-file limit {}",

@@ -4,9 +4,15 @@
 //! with their defaults applied, header names, server addresses. The only
 //! mutable parts are the per-server atomics that the health checker and the
 //! run-time API publish (state and weight); workers read them without locks.
+//!
+//! A server's run-time weight (`ServerRt::weight`) is its effective weight, the
+//! one balancing uses: the operator's weight ([`ServerAdmin::uweight`]) while the
+//! server is ready, 0 while it is drained or in maintenance. So every balancer
+//! leaves a drained or maintained server out through the weight it already
+//! reads, and only cookie stickiness needs [`ServerRt::available`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::check::ServerCheck;
@@ -29,7 +35,8 @@ pub struct ServerRt {
     pub configured_weight: u32,
     /// Current weight, changeable at run time.
     pub weight: AtomicU32,
-    /// Whether the server may receive traffic (health and admin state combined).
+    /// Health: the checker's verdict (always true for an unchecked server). The
+    /// admin state is in `admin` and, for balancing, in `weight`.
     pub up: AtomicBool,
     /// Active connections across the whole process (for leastconn and stats).
     pub active: AtomicU64,
@@ -37,12 +44,78 @@ pub struct ServerRt {
     pub backup: bool,
     /// Health-check settings and the results the checker publishes (stats page).
     pub check: ServerCheck,
+    /// Administrative state set by the configuration (`disabled`) and the run-time API.
+    pub admin: ServerAdmin,
 }
 
 impl ServerRt {
-    /// Whether the server may be chosen now.
+    /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
         self.up.load(Ordering::Relaxed) && self.weight.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether a request may still be sent to the server by stickiness: up and
+    /// not in maintenance. A drained server stays reachable this way (HAProxy).
+    pub fn available(&self) -> bool {
+        self.up.load(Ordering::Relaxed) && !self.admin.maint()
+    }
+}
+
+/// HAProxy's administrative flags of a server (`srv_admin_state` in `show
+/// servers state`); 0 means ready.
+pub mod admin_flags {
+    /// Forced maintenance (`set server ... state maint`, `disable server`).
+    pub const FMAINT: u8 = 0x01;
+    /// Maintenance from the configuration (`disabled` on the server line).
+    pub const CMAINT: u8 = 0x04;
+    /// Forced drain (`set server ... state drain`).
+    pub const FDRAIN: u8 = 0x10;
+    /// Any maintenance flag.
+    pub const MAINT: u8 = FMAINT | CMAINT;
+}
+
+/// What the operator set on a server, beside its health: the admin flags and
+/// the weight asked for. Written only by the run-time API (one writer at a
+/// time, see `admin::state`), read by everyone without locks.
+#[derive(Debug, Default)]
+pub struct ServerAdmin {
+    /// [`admin_flags`] bits.
+    pub flags: AtomicU8,
+    /// The weight the operator set (HAProxy's `uweight`); the configured one at start.
+    pub uweight: AtomicU32,
+    /// Unix time in milliseconds of the last admin change (0: none since start).
+    pub changed_ms: AtomicU64,
+}
+
+impl ServerAdmin {
+    /// Admin state at start: ready, or in maintenance for a `disabled` server.
+    pub fn new(weight: u32, disabled: bool) -> ServerAdmin {
+        let flags = if disabled {
+            admin_flags::FMAINT | admin_flags::CMAINT
+        } else {
+            0
+        };
+        ServerAdmin {
+            flags: AtomicU8::new(flags),
+            uweight: AtomicU32::new(weight),
+            changed_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The flags now.
+    pub fn flags(&self) -> u8 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    /// In maintenance: out of balancing and of stickiness.
+    pub fn maint(&self) -> bool {
+        self.flags() & admin_flags::MAINT != 0
+    }
+
+    /// Drained (and not in maintenance): out of balancing, still reached by stickiness.
+    pub fn drain(&self) -> bool {
+        let f = self.flags();
+        f & admin_flags::MAINT == 0 && f & admin_flags::FDRAIN != 0
     }
 }
 
@@ -69,6 +142,8 @@ pub struct BackendRt {
     pub cookie: Option<crate::http::cookie::CookieRt>,
     /// The model this was built from, for later stages (balancing, cookies).
     pub model: model::Backend,
+    /// Where its health-check and server state lines go (`None`: no log target).
+    pub log: Option<crate::log::ProxyLog>,
 }
 
 /// A frontend as workers see it.
@@ -90,6 +165,10 @@ pub struct FrontendRt {
     pub maxconn: Option<u32>,
     /// HTTP options of the frontend.
     pub http: model::HttpOptions,
+    /// The model this was built from (stats settings, binds, origin).
+    pub model: model::Frontend,
+    /// Where its traffic lines go and their format (`None`: no log target).
+    pub log: Option<crate::log::ProxyLog>,
 }
 
 /// Everything the workers share, read-only but for the atomics in [`ServerRt`].
@@ -110,6 +189,7 @@ pub struct Shared {
 impl Shared {
     /// Builds the shared runtime from a validated configuration.
     pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
+        let hostname = crate::log::hostname(&config.global);
         let backends = config
             .backends
             .iter()
@@ -123,11 +203,15 @@ impl Shared {
                         name: s.name.clone(),
                         address: s.address.clone(),
                         configured_weight: s.weight,
-                        weight: AtomicU32::new(s.weight),
-                        up: AtomicBool::new(!s.disabled),
+                        // A `disabled` server is in maintenance: effective weight 0.
+                        weight: AtomicU32::new(if s.disabled { 0 } else { s.weight }),
+                        // Health is not known to be bad: leaving maintenance
+                        // (`enable server`) makes it usable again.
+                        up: AtomicBool::new(true),
                         active: AtomicU64::new(0),
                         backup: s.backup,
                         check: ServerCheck::from_model(s),
+                        admin: ServerAdmin::new(s.weight, s.disabled),
                     })
                     .collect(),
                 connect_timeout: b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
@@ -139,6 +223,7 @@ impl Shared {
                     .then(|| crate::http::cookie::CookieRt::build(b))
                     .flatten(),
                 model: b.clone(),
+                log: crate::log::ProxyLog::build(&b.log, b.mode, &config.global, hostname.as_ref()),
             })
             .collect();
         let frontends = config
@@ -156,6 +241,13 @@ impl Shared {
                     keep_alive_timeout: f.timeouts.http_keep_alive.unwrap_or(http_request),
                     maxconn: f.maxconn,
                     http: f.http.clone(),
+                    model: f.clone(),
+                    log: crate::log::ProxyLog::build(
+                        &f.log,
+                        f.mode,
+                        &config.global,
+                        hostname.as_ref(),
+                    ),
                 }
             })
             .collect();

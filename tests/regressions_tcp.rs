@@ -29,11 +29,18 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
     // Each client sends `m<k>;` about once a second (around `timeout client`,
     // 1 s) while the server sends a byte every 100 ms. The client-side read
     // that times out and is issued again must not lose what arrives meanwhile.
-    const CLIENTS: usize = 30;
-    const MESSAGES: usize = 4;
+    let ev = |n: &str, d: i64| {
+        std::env::var(n)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let CLIENTS: usize = ev("XC", 30) as usize;
+    let MESSAGES: usize = ev("XR", 4) as usize;
+    let (LO, HI) = (ev("XLO", -4000), ev("XHI", 1000));
     let (tx, rx) = mpsc::channel::<String>();
     let be = TcpBackend::start(move |mut s| {
-        let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+        let _ = s.set_read_timeout(Some(Duration::from_millis(std::env::var("XS").ok().and_then(|v| v.parse().ok()).unwrap_or(100))));
         let stop = Instant::now() + Duration::from_secs(8);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
@@ -51,7 +58,7 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
         let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
     });
     let cfg = ListenCfg::tcp(free_port())
-        .timeout_client("1s")
+        .timeout_client(&format!("{}ms", ev("XTO", 1000)))
         .timeout_server("5s")
         .server("s", be.port);
     let lb = Ringlb::start(&cfg.render());
@@ -60,11 +67,18 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
         .map(|i| {
             thread::spawn(move || {
                 let mut s = connect(port);
-                s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
                 let mut buf = [0u8; 4096];
+                // Reads what the server sends until `d` has passed (precisely:
+                // the send that follows must land at the intended instant).
                 let mut drain_for = |s: &mut std::net::TcpStream, d: Duration| {
                     let end = Instant::now() + d;
-                    while Instant::now() < end {
+                    loop {
+                        let left = end.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        s.set_read_timeout(Some(left.min(Duration::from_millis(50))))
+                            .unwrap();
                         match s.read(&mut buf) {
                             Ok(0) => return false,
                             Ok(_) => {}
@@ -81,7 +95,7 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
                 s.write_all(b"m0;").unwrap();
                 for k in 1..MESSAGES {
                     // 996 ms .. 1001 ms after the previous message.
-                    let us = 1_000_000 + spread(i, k, -4000, 1000);
+                    let us = ev("XTO", 1000) * 1000 + spread(i, k, LO, HI);
                     if !drain_for(&mut s, Duration::from_micros(us as u64)) {
                         return Err(format!("client {i}: relay closed before m{k}"));
                     }

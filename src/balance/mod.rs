@@ -216,6 +216,7 @@ pub(crate) mod testutil {
             active: AtomicU64::new(0),
             backup: false,
             check: Default::default(),
+            admin: Default::default(),
         }
     }
 

@@ -13,11 +13,13 @@
 //! - When the last server of a backend goes: `backend be has no server
 //!   available!` (`proxy be ...` for a `listen` section, as HAProxy).
 //!
-//! Until syslog output exists (the logging issue), [`emit`] writes them to
-//! stderr; that issue redirects them by changing [`emit`] alone.
+//! [`emit`] sends them to the backend's log targets (`log global` or its own
+//! `log` lines), at HAProxy's levels; a backend without a log target prints
+//! them on stderr instead, as before logging existed.
 
 use super::state::Health;
 use super::status::CheckReport;
+use crate::log::Level;
 use crate::runtime::BackendRt;
 
 /// The syslog severity HAProxy gives each line.
@@ -31,8 +33,17 @@ pub enum Severity {
     Notice,
 }
 
-/// Writes one line for `backend` (whose log targets the logging issue will use).
-pub fn emit(_backend: &BackendRt, severity: Severity, line: &str) {
+/// Writes one line for `backend`: to its log targets, or to stderr when it has none.
+pub fn emit(backend: &BackendRt, severity: Severity, line: &str) {
+    if let Some(log) = &backend.log {
+        let level = match severity {
+            Severity::Emerg => Level::Emerg,
+            Severity::Alert => Level::Alert,
+            Severity::Notice => Level::Notice,
+        };
+        log.send(level, line.as_bytes());
+        return;
+    }
     // HAProxy prints these on stderr as warnings, the no-server line as an alert.
     let tag = match severity {
         Severity::Emerg => "ALERT",

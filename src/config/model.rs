@@ -155,7 +155,19 @@ pub struct ForwardFor {
     pub if_none: bool,
 }
 
-/// `log` target, kept for the logging issue.
+/// How a log line is framed for its target (`log ... format <f>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// `<PRI>Mmm dd hh:mm:ss [host ]ringlb[pid]: msg` (HAProxy's default).
+    #[default]
+    Rfc3164,
+    /// `<PRI>msg`.
+    Short,
+    /// The message alone (containers reading stdout).
+    Raw,
+}
+
+/// A `log` line of `global` or of a proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTarget {
     /// `log global`: use the targets of `global`.
@@ -166,6 +178,8 @@ pub enum LogTarget {
         address: String,
         /// `len <n>`: truncate lines to this length.
         len: Option<usize>,
+        /// `format <f>`: the framing (rfc3164 unless told).
+        format: LogFormat,
         /// Syslog facility name (`local0`, ...).
         facility: String,
         /// Maximum level sent.
@@ -323,7 +337,7 @@ pub struct HttpOptions {
     pub max_body: Option<(u64, u16)>,
 }
 
-/// Logging options of a proxy, kept for the logging issue.
+/// Logging options of a proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LogOptions {
     /// `log` lines of the proxy (`log global` included).

@@ -22,6 +22,7 @@ use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
 use crate::bufpool::BUF_SIZE;
+use crate::log::record::Tracker;
 use crate::stream::Stream;
 
 /// The read half of a connection.
@@ -85,6 +86,8 @@ pub struct ResponseCtx<'a> {
     pub server_timeout: Duration,
     /// `timeout client`.
     pub client_timeout: Duration,
+    /// The log's notes on the response (a no-op when not logging).
+    pub progress: Tracker<'a>,
 }
 
 /// How the response side ended.
@@ -125,10 +128,12 @@ pub async fn relay_response(
         if resp.status == 101 && cx.upgrade {
             // The head and whatever followed it belong to the new protocol already.
             sent.set(true);
+            cx.progress.response_head(resp.status);
             let end = sbuf.len();
             write_range(cw, sbuf, 0, end, Instant::now() + cx.client_timeout)
                 .await
-                .map_err(|_| ResponseFail::Silent)?;
+                .map_err(|e| client_gone(cx, e))?;
+            cx.progress.sent(end as u64);
             sbuf.clear();
             return Ok(ResponseEnd::Upgraded);
         }
@@ -143,23 +148,26 @@ pub async fn relay_response(
                 Instant::now() + cx.client_timeout,
             )
             .await
-            .map_err(|_| ResponseFail::Silent)?;
+            .map_err(|e| client_gone(cx, e))?;
         }
         sbuf.drain(..resp.head_len);
     };
 
     // `out` holds the rewritten head; the body bytes read with it follow.
+    cx.progress.response_head(resp.status);
     let mut rbody = BodyCursor::new(resp.body);
-    let part = rbody
-        .take(&sbuf[resp.head_len..])
-        .map_err(|_| ResponseFail::Status(HttpError::BadGateway))?;
+    let part = rbody.take(&sbuf[resp.head_len..]).map_err(|_| {
+        cx.progress.cause(b'P');
+        ResponseFail::Status(HttpError::BadGateway)
+    })?;
     out.extend_from_slice(&sbuf[resp.head_len..resp.head_len + part]);
     sbuf.drain(..resp.head_len + part);
     sent.set(true);
     let mut bytes = out.len() as u64;
     write_all(cw, out, Instant::now() + cx.client_timeout)
         .await
-        .map_err(|_| ResponseFail::Silent)?;
+        .map_err(|e| client_gone(cx, e))?;
+    cx.progress.sent(bytes);
     if !rbody.done() {
         bytes += relay_body(
             sr,
@@ -171,9 +179,26 @@ pub async fn relay_response(
             None,
         )
         .await
-        .map_err(|_| ResponseFail::Silent)?;
+        .map_err(|e| {
+            // The response body: the server is the source, the client the sink.
+            cx.progress.cause(match e {
+                RelayFail::Source(ReadOutcome::Timeout) => b's',
+                RelayFail::Sink(WriteFail::Timeout) => b'c',
+                RelayFail::Sink(_) => b'C',
+                RelayFail::Source(_) | RelayFail::Malformed | RelayFail::TooLarge => b'S',
+            });
+            ResponseFail::Silent
+        })?;
     }
+    cx.progress.sent(bytes);
     Ok(ResponseEnd::Done(resp, bytes))
+}
+
+/// A write to the client failed: note who for the log; nothing more can be sent.
+fn client_gone(cx: &ResponseCtx<'_>, e: WriteFail) -> ResponseFail {
+    cx.progress
+        .client_write_failed(matches!(e, WriteFail::Timeout));
+    ResponseFail::Silent
 }
 
 /// Reads until a whole response head is in `sbuf`; `out` gets the client's head.
@@ -189,9 +214,14 @@ async fn read_head(
             match response::parse(sbuf, &cx.side, out) {
                 Ok(Parsed::Complete(r)) => return Ok(r),
                 Ok(Parsed::Partial) => {}
-                Err(e) => return Err(ResponseFail::Status(e)),
+                Err(e) => {
+                    // An invalid response head: the proxy refuses it (`PH`).
+                    cx.progress.cause(b'P');
+                    return Err(ResponseFail::Status(e));
+                }
             }
             if sbuf.len() >= BUF_SIZE {
+                cx.progress.cause(b'P');
                 return Err(ResponseFail::Status(HttpError::BadGateway));
             }
         }

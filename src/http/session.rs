@@ -37,8 +37,9 @@ use super::request::{self, Parsed, Request, Rewrite};
 use super::response::{ClientSide, ResponseCookie};
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
+use crate::log::record::{HttpTrace, Outcome};
 use crate::runtime::{BackendRt, FrontendRt};
-use crate::server::dispatch::{ActiveGuard, connect_with_retries, pick};
+use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
 use crate::stats::{self, counters};
 use crate::stream::Stream;
 use crate::tcp::relay::Halves;
@@ -100,6 +101,8 @@ struct Session<'a> {
     sbuf: Vec<u8>,
     /// The head being sent (request, then response).
     out: Vec<u8>,
+    /// What the log line of each exchange needs (inert when not logging).
+    trace: HttpTrace,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -134,10 +137,21 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         // Taken when a request arrives, given back while the client is idle.
         sbuf: Vec::new(),
         out: Vec::new(),
+        trace: HttpTrace::new(f.log.as_ref(), peer, be.cookie.is_some()),
     };
     let mut first = true;
     loop {
-        match s.exchange(first).await {
+        s.trace.begin(!s.cbuf.is_empty());
+        let result = s.exchange(first).await;
+        if let Ok(Next::KeepAlive | Next::Close { .. }) | Err(Fail::Silent) = &result {
+            let outcome = if result.is_ok() {
+                Outcome::Done
+            } else {
+                Outcome::Silent
+            };
+            s.trace.finish(ctx, fe_index, s.backend, outcome);
+        }
+        match result {
             Ok(Next::KeepAlive) => {
                 first = false;
                 // An idle keep-alive client holds only its input buffer. Whatever
@@ -156,8 +170,17 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             Err(Fail::Status(e)) => {
                 s.count_error(e);
                 let mut page = e.response();
+                let len = page.len() as u64;
                 let deadline = Instant::now() + s.fe.client_timeout;
-                if write_all(&mut s.cw, &mut page, deadline).await.is_ok() {
+                let sent = write_all(&mut s.cw, &mut page, deadline).await.is_ok();
+                let (status, bytes) = (e.status(), if sent { len } else { 0 });
+                s.trace.finish(
+                    ctx,
+                    fe_index,
+                    s.backend,
+                    Outcome::Answered { status, bytes },
+                );
+                if sent {
                     linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf).await;
                 }
                 break;
@@ -182,7 +205,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     w: s.cw,
                     fd: s.client_fd,
                 };
-                crate::tcp::relay::relay_halves(client, server, ct, st).await;
+                let (_, down) = crate::tcp::relay::relay_halves(client, server, ct, st).await;
+                s.trace
+                    .finish(ctx, fe_index, s.backend, Outcome::Tunnel { down });
                 return;
             }
         }
@@ -227,6 +252,7 @@ impl Session<'_> {
 
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
         let req = self.read_request(first).await?;
+        self.trace.request(&self.cbuf);
         counters::add(&self.ctx.counters().frontends[self.fe_index].requests, 1);
         if self.ctx.shared.debug {
             let line = self.cbuf.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -270,18 +296,18 @@ impl Session<'_> {
             client: self.rewrite.client,
             ..PickInput::default()
         };
-        // A cookie naming a server that is up wins over balancing; one naming a
-        // down server is ignored (and the cookie updated) unless `option persist`.
+        // A cookie naming a server that is up (drained included) wins over
+        // balancing; one naming a down or maintained server is ignored (and the
+        // cookie updated) unless `option persist`.
         let picked = match (req.sticky.server, &self.be.cookie) {
-            (Some(s), Some(c)) if c.persist || self.be.servers[s].up.load(Ordering::Relaxed) => {
-                Some(s)
-            }
+            (Some(s), Some(c)) if c.persist || self.be.servers[s].available() => Some(s),
             _ => picked,
         };
         let Some(picked) = picked else {
             eprintln!("[WARNING] {}: no server available", self.be.name);
             return Err(Fail::Status(HttpError::ServiceUnavailable));
         };
+        self.trace.sticky(req.sticky.server, picked);
 
         // The head for the server is in `out`; add what body bytes came with it.
         let part = body
@@ -301,7 +327,10 @@ impl Session<'_> {
         // Counted from the pick on, so that leastconn sees connections in progress.
         let mut active = ActiveGuard::new(self.ctx, self.backend, picked);
         let (mut server_idx, mut server, mut reused) = match pooled {
-            Some(s) => (picked, s, true),
+            Some(s) => {
+                self.trace.reused(picked);
+                (picked, s, true)
+            }
             None => {
                 let (idx, s) = self.connect(picked, &input).await?;
                 if idx != picked {
@@ -342,7 +371,11 @@ impl Session<'_> {
                 upgrade: req.upgrade,
                 server_timeout: self.be.server_timeout,
                 client_timeout: self.fe.client_timeout,
+                progress: self.trace.tracker(),
             };
+            if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {
+                self.trace.cookie_inserted();
+            }
             let (mut sr, mut sw) = server.into_split();
             let sent = Cell::new(false);
             let body_done = body.done();
@@ -371,6 +404,9 @@ impl Session<'_> {
             match resp {
                 // The client's body failed first: answer it if nothing was sent yet.
                 None => {
+                    if let Err(RelayFail::Source(ReadOutcome::Timeout)) = req_state {
+                        self.trace.cause(b'c');
+                    }
                     return Err(match req_state {
                         Err(_) if answered => Fail::Silent,
                         Err(RelayFail::Source(ReadOutcome::Timeout)) => {
@@ -391,6 +427,7 @@ impl Session<'_> {
                     continue;
                 }
                 Some(Err(ResponseFail::Closed)) => {
+                    self.trace.cause(b'S');
                     self.log_server(server_idx, "closed the connection before answering");
                     return Err(if answered {
                         Fail::Silent
@@ -399,6 +436,11 @@ impl Session<'_> {
                     });
                 }
                 Some(Err(ResponseFail::Status(e))) => {
+                    self.trace.cause(if e == HttpError::GatewayTimeout {
+                        b's'
+                    } else {
+                        b'S'
+                    });
                     self.log_server(
                         server_idx,
                         &format!("answering {} to the client", e.status()),
@@ -477,6 +519,10 @@ impl Session<'_> {
     /// with `Connection: close` or is delimited for keep-alive), after dropping
     /// the request's body if any.
     async fn answer_locally(&mut self, req: &Request, page: &mut Vec<u8>) -> Result<Next, Fail> {
+        self.trace.local();
+        let progress = self.trace.tracker();
+        progress.response_head(page_status(page));
+        progress.sent(page.len() as u64);
         counters::add(
             &self.ctx.counters().frontends[self.fe_index].bytes_out,
             page.len() as u64,
@@ -532,6 +578,7 @@ impl Session<'_> {
             };
             match read_more(&mut self.cr, &mut self.cbuf, slice_end).await {
                 ReadOutcome::Data(_) => {
+                    self.trace.got_data();
                     if waiting_idle {
                         waiting_idle = false;
                         deadline = Instant::now() + self.fe.http_request_timeout;
@@ -554,12 +601,17 @@ impl Session<'_> {
         server_idx: usize,
         input: &PickInput<'_>,
     ) -> Result<(usize, Stream), Fail> {
-        connect_with_retries(self.ctx, self.backend, server_idx, input)
-            .await
-            .map_err(|e| {
-                eprintln!("[WARNING] {}: {e}", self.fe.name);
-                Fail::Status(HttpError::ServiceUnavailable)
-            })
+        self.trace.connecting(server_idx);
+        let attempts = self.trace.attempts();
+        let r = connect_noting(self.ctx, self.backend, server_idx, input, attempts).await;
+        match &r {
+            Ok((idx, _)) => self.trace.connected(*idx),
+            Err(e) => self.trace.connect_failed(e, &self.ctx.shared, self.backend),
+        }
+        r.map_err(|e| {
+            eprintln!("[WARNING] {}: {e}", self.fe.name);
+            Fail::Status(HttpError::ServiceUnavailable)
+        })
     }
 
     /// A chunked body is only measured as it passes: past the limit the exchange
@@ -572,6 +624,14 @@ impl Session<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// The status of a locally made response (`HTTP/1.1 200 OK`), for the log.
+fn page_status(page: &[u8]) -> u16 {
+    page.get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200)
 }
 
 /// Whether a locally made response announces `Connection: close`.

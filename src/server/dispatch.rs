@@ -4,6 +4,7 @@
 //! `option redispatch` the last retry goes to another server. Nothing has been
 //! sent to any server when a retry happens, so no request is sent twice.
 
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use super::connect::{ConnectError, connect};
@@ -82,6 +83,16 @@ pub fn pick(
     ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude)
 }
 
+/// What connecting took, for the log line: HAProxy's `%rc` (retries, `+`
+/// when the last one went to another server).
+#[derive(Debug, Default)]
+pub struct Attempts {
+    /// Connection retries.
+    pub retries: Cell<u32>,
+    /// A retry was redispatched to another server.
+    pub redispatched: Cell<bool>,
+}
+
 /// Connects to `first` (already picked), retrying and redispatching as configured.
 /// Returns the server index actually connected and its stream.
 pub async fn connect_with_retries(
@@ -89,6 +100,17 @@ pub async fn connect_with_retries(
     backend: usize,
     first: usize,
     input: &PickInput<'_>,
+) -> Result<(usize, Stream), DispatchError> {
+    connect_noting(ctx, backend, first, input, None).await
+}
+
+/// [`connect_with_retries`], counting the attempts in `noted` (for the log).
+pub async fn connect_noting(
+    ctx: &WorkerCtx,
+    backend: usize,
+    first: usize,
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
 ) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let mut server = first;
@@ -109,11 +131,17 @@ pub async fn connect_with_retries(
                     });
                 }
                 attempt += 1;
+                if let Some(n) = noted {
+                    n.retries.set(attempt);
+                }
                 counters::add(&c.servers[backend][server].retries, 1);
                 counters::add(&c.backends[backend].retries, 1);
                 if be.redispatch && attempt == be.retries {
                     let other = pick(ctx, backend, input, Some(server)).unwrap_or(server);
                     if other != server {
+                        if let Some(n) = noted {
+                            n.redispatched.set(true);
+                        }
                         counters::add(&c.servers[backend][server].redispatches, 1);
                         counters::add(&c.backends[backend].redispatches, 1);
                     }
@@ -130,8 +158,18 @@ pub async fn dispatch(
     backend: usize,
     input: &PickInput<'_>,
 ) -> Result<(usize, Stream), DispatchError> {
+    dispatch_noting(ctx, backend, input, None).await
+}
+
+/// [`dispatch`], counting the attempts in `noted` (for the log).
+pub async fn dispatch_noting(
+    ctx: &WorkerCtx,
+    backend: usize,
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
+) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let first =
         pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
-    connect_with_retries(ctx, backend, first, input).await
+    connect_noting(ctx, backend, first, input, noted).await
 }

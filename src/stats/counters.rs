@@ -51,6 +51,8 @@ pub struct Counters {
     pub redispatches: AtomicU64,
     /// `req_tot`: HTTP requests.
     pub requests: AtomicU64,
+    /// `intercepted`: requests ringlb answered itself (the stats page).
+    pub intercepted: AtomicU64,
     /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
     pub status: [AtomicU64; STATUS_CLASSES],
 }
@@ -135,6 +137,8 @@ pub struct Totals {
     pub redispatches: u64,
     /// `req_tot`.
     pub requests: u64,
+    /// `intercepted`.
+    pub intercepted: u64,
     /// `hrsp_1xx` .. `hrsp_other`.
     pub status: [u64; STATUS_CLASSES],
 }
@@ -157,6 +161,7 @@ impl Totals {
             t.retries += l(&c.retries);
             t.redispatches += l(&c.redispatches);
             t.requests += l(&c.requests);
+            t.intercepted += l(&c.intercepted);
             for (i, s) in c.status.iter().enumerate() {
                 t.status[i] += l(s);
             }

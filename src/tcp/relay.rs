@@ -18,8 +18,9 @@ use crate::balance::PickInput;
 use crate::balance::rdp_cookie::{self, Scan};
 use crate::bufpool;
 use crate::config::model::Balance;
-use crate::http::io::{ReadOutcome, read_more, write_range};
-use crate::server::dispatch::{ActiveGuard, dispatch};
+use crate::http::io::{ReadOutcome, WriteFail, read_more, write_range};
+use crate::log::tcp::{TcpEnd, TcpTrace};
+use crate::server::dispatch::{ActiveGuard, dispatch_noting};
 use crate::stats::counters;
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
@@ -33,13 +34,17 @@ pub async fn run(
 ) {
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[f.backend];
+    let trace = TcpTrace::new(f.log.as_ref(), peer);
     // `balance rdp-cookie` chooses by the client's first packet: read it before
     // dispatching (waiting at most `timeout client`), send it to the server first.
     let first = match &be.model.balance {
         Balance::RdpCookie(name) => {
             match read_first_packet(&mut client, name.as_bytes(), f.client_timeout).await {
                 Some(bytes) => Some(bytes),
-                None => return,
+                None => {
+                    trace.finish(ctx, fe, f.backend, TcpEnd::ClientGone, None);
+                    return;
+                }
             }
         }
         _ => None,
@@ -49,13 +54,16 @@ pub async fn run(
         payload: first.as_deref(),
         ..PickInput::default()
     };
-    let (idx, mut server) = match dispatch(ctx, f.backend, &input).await {
+    trace.connecting();
+    let (idx, mut server) = match dispatch_noting(ctx, f.backend, &input, trace.attempts()).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("[WARNING] {}: {e}", f.name);
+            trace.finish(ctx, fe, f.backend, TcpEnd::NoConnection, Some(&e));
             return;
         }
     };
+    trace.connected(idx);
     let active = ActiveGuard::new(ctx, f.backend, idx);
     let mut first_len = 0;
     if let Some(bytes) = first
@@ -65,15 +73,31 @@ pub async fn run(
         let deadline = Instant::now() + be.server_timeout;
         match monoio::time::timeout_at(deadline, server.write_all(bytes)).await {
             Ok((Ok(_), _)) => {}
-            _ => return,
+            r => {
+                let (up, cause) = (first_len, if r.is_err() { b's' } else { b'S' });
+                let end = TcpEnd::Relayed { up, down: 0, cause };
+                trace.finish(ctx, fe, f.backend, end, None);
+                return;
+            }
         }
     }
-    let (up, down) = relay(client, server, f.client_timeout, be.server_timeout).await;
+    let cause = Cell::new(0);
+    let (client, server) = (Halves::new(client), Halves::new(server));
+    let (ct, st) = (f.client_timeout, be.server_timeout);
+    let (up, down) = relay_noting(client, server, ct, st, &cause).await;
     let fe_counters = &ctx.counters().frontends[fe];
     for c in active.counters().into_iter().chain([fe_counters]) {
         counters::add(&c.bytes_in, up + first_len);
         counters::add(&c.bytes_out, down);
     }
+    let (up, cause) = (up + first_len, cause.get());
+    trace.finish(
+        ctx,
+        fe,
+        f.backend,
+        TcpEnd::Relayed { up, down, cause },
+        None,
+    );
 }
 
 /// Reads the client's first bytes until they show whether an RDP cookie is
@@ -141,8 +165,38 @@ pub async fn relay_halves(
     client_timeout: Duration,
     server_timeout: Duration,
 ) -> (u64, u64) {
+    relay_noting(
+        client,
+        server,
+        client_timeout,
+        server_timeout,
+        &Cell::new(0),
+    )
+    .await
+}
+
+/// [`relay_halves`], noting in `cause` which side ended the session early for
+/// the log (HAProxy's `C`/`c` client, `S`/`s` server); left 0 when both
+/// sides closed normally.
+pub async fn relay_noting(
+    client: Halves,
+    server: Halves,
+    client_timeout: Duration,
+    server_timeout: Duration,
+    cause: &Cell<u8>,
+) -> (u64, u64) {
     let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
+    let up = Ends {
+        reader: b'C',
+        writer: b'S',
+        cause,
+    };
+    let down = Ends {
+        reader: b'S',
+        writer: b'C',
+        cause,
+    };
     monoio::join!(
         pump(
             client.r,
@@ -150,7 +204,8 @@ pub async fn relay_halves(
             client_timeout,
             server_timeout,
             &last,
-            fds
+            fds,
+            up
         ),
         pump(
             server.r,
@@ -158,9 +213,32 @@ pub async fn relay_halves(
             server_timeout,
             client_timeout,
             &last,
-            fds
+            fds,
+            down
         )
     )
+}
+
+/// The two sides of one direction as the log names them, and where the
+/// first failure is noted.
+#[derive(Clone, Copy)]
+struct Ends<'a> {
+    reader: u8,
+    writer: u8,
+    cause: &'a Cell<u8>,
+}
+
+impl Ends<'_> {
+    /// `side` (`C` or `S`) failed, or timed out (then lower case).
+    fn failed(&self, side: u8, timeout: bool) {
+        if self.cause.get() == 0 {
+            self.cause.set(if timeout {
+                side.to_ascii_lowercase()
+            } else {
+                side
+            });
+        }
+    }
 }
 
 fn abort(fds: (RawFd, RawFd)) {
@@ -184,6 +262,7 @@ async fn pump(
     write_idle: Duration,
     last: &Cell<Instant>,
     fds: (RawFd, RawFd),
+    ends: Ends<'_>,
 ) -> u64 {
     let mut total = 0u64;
     let mut buf = bufpool::take();
@@ -193,10 +272,10 @@ async fn pump(
                 last.set(Instant::now());
                 total += n as u64;
                 let end = buf.len();
-                if write_range(&mut w, &mut buf, 0, end, Instant::now() + write_idle)
-                    .await
-                    .is_err()
+                if let Err(e) =
+                    write_range(&mut w, &mut buf, 0, end, Instant::now() + write_idle).await
                 {
+                    ends.failed(ends.writer, matches!(e, WriteFail::Timeout));
                     abort(fds);
                     return total;
                 }
@@ -210,7 +289,8 @@ async fn pump(
                 bufpool::give(buf);
                 return total;
             }
-            ReadOutcome::Timeout | ReadOutcome::Error(_) => {
+            r @ (ReadOutcome::Timeout | ReadOutcome::Error(_)) => {
+                ends.failed(ends.reader, matches!(r, ReadOutcome::Timeout));
                 abort(fds);
                 return total;
             }

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use monoio::io::{CancelHandle, Canceller};
 use monoio::net::{TcpListener, UnixListener};
@@ -139,6 +140,9 @@ async fn session(
 ) {
     let counters = &ctx.counters().frontends[fe];
     counters.open();
+    // HAProxy's default log line ("Connect from ..."), when the frontend logs
+    // without httplog/tcplog; a no-op otherwise.
+    crate::log::record::connection(&ctx, fe, client.as_raw_fd(), peer);
     match ctx.shared.frontends[fe].mode {
         Mode::Http => crate::http::session::run(&ctx, client, peer, fe).await,
         Mode::Tcp => crate::tcp::relay::run(&ctx, client, peer, fe).await,

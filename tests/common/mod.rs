@@ -1686,3 +1686,180 @@ pub fn read_until_close(s: &mut TcpStream, timeout: Duration) -> (Vec<u8>, bool)
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Stats page, stats socket, headless Chromium
+// ---------------------------------------------------------------------------
+
+/// One row of HAProxy's stats CSV: column name → value.
+pub type StatsRow = HashMap<String, String>;
+
+/// Parses HAProxy's stats CSV (`# pxname,svname,...` then one line per row,
+/// each field followed by a comma; quoted fields may hold commas).
+pub fn parse_stats_csv(text: &str) -> Vec<StatsRow> {
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .and_then(|h| h.strip_prefix("# "))
+        .unwrap_or_else(|| panic!("no '# ' header line in the CSV:\n{text}"));
+    let columns = split_csv_line(header);
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let values = split_csv_line(l);
+            assert_eq!(values.len(), columns.len(), "field count of {l:?}");
+            columns.iter().cloned().zip(values).collect()
+        })
+        .collect()
+}
+
+/// Splits one CSV line whose fields each end with a comma.
+fn split_csv_line(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The row of `pxname`/`svname`; panics listing the rows when absent.
+pub fn stats_row<'a>(rows: &'a [StatsRow], px: &str, sv: &str) -> &'a StatsRow {
+    rows.iter()
+        .find(|r| r["pxname"] == px && r["svname"] == sv)
+        .unwrap_or_else(|| {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{}/{}", r["pxname"], r["svname"]))
+                .collect();
+            panic!("no row {px}/{sv} in {names:?}")
+        })
+}
+
+/// A column of a row as a number (panics when empty or not a number).
+pub fn stats_num(row: &StatsRow, column: &str) -> u64 {
+    row[column].parse().unwrap_or_else(|_| {
+        panic!(
+            "{}/{}: column {column} is {:?}, not a number",
+            row["pxname"], row["svname"], row[column]
+        )
+    })
+}
+
+/// Sends `command` and a line feed on the stats socket at `path` and returns
+/// everything ringlb writes until it closes (at most [`IO_TIMEOUT`]).
+pub fn stats_command(path: &Path, command: &str) -> String {
+    stats_exchange(path, format!("{command}\n").as_bytes())
+}
+
+/// Sends raw bytes on the stats socket at `path`, then reads until ringlb
+/// closes (or resets); returns what came (lossy text).
+pub fn stats_exchange(path: &Path, bytes: &[u8]) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(path)
+        .unwrap_or_else(|e| panic!("connect to the stats socket {}: {e}", path.display()));
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let _ = s.write_all(bytes);
+    // Done sending, as `socat` at the end of its input.
+    let _ = s.shutdown(Shutdown::Write);
+    let mut out = Vec::new();
+    let mut tmp = [0u8; 65536];
+    loop {
+        match s.read(&mut tmp) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&tmp[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // ringlb closed with input unread (a line it refused): a close.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "stats socket: {e} after {:?}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `GET path` on a fresh connection with optional `Authorization` and
+/// `Cookie` headers, `Connection: close`.
+pub fn get_with(
+    port: u16,
+    path: &str,
+    authorization: Option<&str>,
+    cookie: Option<&str>,
+) -> Response {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    if let Some(a) = authorization {
+        req += &format!("Authorization: {a}\r\n");
+    }
+    if let Some(c) = cookie {
+        req += &format!("Cookie: {c}\r\n");
+    }
+    req += "\r\n";
+    HttpClient::connect(port).request(req.as_bytes())
+}
+
+/// The Chromium binary for the page tests (`RINGLB_CHROMIUM` or
+/// `/usr/bin/chromium`), or `None` when it is not installed.
+pub fn chromium() -> Option<PathBuf> {
+    let p = std::env::var_os("RINGLB_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    p.exists().then_some(p)
+}
+
+/// Runs headless Chromium on `url` with `extra` arguments (`--dump-dom`,
+/// `--screenshot=...`) and a fresh profile in `profile`; returns its stdout.
+/// Killed after 60 s.
+pub fn chromium_run(chromium: &Path, profile: &Path, extra: &[&str], url: &str) -> String {
+    let mut cmd = Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(url)
+    .stdin(Stdio::null());
+    let out_path = profile.with_extension("stdout");
+    let err_path = profile.with_extension("stderr");
+    cmd.stdout(fs::File::create(&out_path).expect("chromium stdout file"))
+        .stderr(fs::File::create(&err_path).expect("chromium stderr file"));
+    let mut child = cmd.spawn().expect("start chromium");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match child.try_wait().expect("wait for chromium") {
+            Some(_) => break,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "chromium did not finish within 60 s; stderr:\n{}",
+                    fs::read_to_string(&err_path).unwrap_or_default()
+                );
+            }
+            None => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    fs::read_to_string(&out_path).unwrap_or_default()
+}

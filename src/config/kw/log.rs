@@ -1,10 +1,9 @@
 //! Logging keywords: `log` (global and proxies), `no log`, `log-send-hostname`.
-//! The targets are stored for the logging issue; sending is pending.
+//! The targets are resolved into senders by `crate::log`.
 
-use super::pending::{self, Pending};
 use crate::config::address::{Role, parse_address};
-use crate::config::model::{Address, LogTarget};
-use crate::config::parse::{Args, Ctx};
+use crate::config::model::{Address, LogFormat, LogTarget};
+use crate::config::parse::Args;
 use crate::config::raw::{RawGlobal, RawProxy};
 
 /// Syslog facilities HAProxy knows.
@@ -23,7 +22,7 @@ const LEVELS: &[&str] = &[
 const MAX_LOGS_PER_SECTION: usize = 2;
 
 /// `log ...` in `global`.
-pub fn global_log(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+pub fn global_log(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     if args.peek() == Some("global") {
         return Err(
             "'log global' is only valid in a proxy section (it uses the 'global' targets)".into(),
@@ -34,12 +33,11 @@ pub fn global_log(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Resul
     }
     let target = syslog_target(args)?;
     g.logs.push(target);
-    pending::warn(cx, "log", Pending::Logging);
     Ok(())
 }
 
 /// `log global` or `log ...` in a proxy section.
-pub fn proxy_log(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn proxy_log(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     if p.log_lines_here >= MAX_LOGS_PER_SECTION {
         return Err(too_many());
     }
@@ -53,7 +51,6 @@ pub fn proxy_log(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<
     // Targets add to those inherited from `defaults`; `no log` clears them.
     p.log.targets.push(target);
     p.log_lines_here += 1;
-    pending::warn(cx, "log", Pending::Logging);
     Ok(())
 }
 
@@ -65,11 +62,10 @@ pub fn no_log(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
 }
 
 /// `log-send-hostname [<name>]`.
-pub fn send_hostname(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+pub fn send_hostname(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let name = args.next_opt();
     args.finish()?;
     g.log_send_hostname = Some(name);
-    pending::warn(cx, "log-send-hostname", Pending::Logging);
     Ok(())
 }
 
@@ -92,6 +88,7 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
         },
     };
     let mut len = None;
+    let mut format = LogFormat::default();
     loop {
         match args.peek() {
             Some("len") => {
@@ -103,10 +100,13 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
                 args.next_opt();
                 args.set_label("log format");
                 let f = args.next_string("a log format (rfc3164, rfc5424, short, raw, ...)")?;
-                // Only HAProxy's default is built; say so rather than pretend.
-                if f != "rfc3164" {
-                    return Err(format!("'log format {f}' is not supported by ringlb yet"));
-                }
+                format = match f.as_str() {
+                    "rfc3164" => LogFormat::Rfc3164,
+                    "short" => LogFormat::Short,
+                    "raw" => LogFormat::Raw,
+                    // Other framings (rfc5424, iso, timed, ...) are not built; say so.
+                    _ => return Err(format!("'log format {f}' is not supported by ringlb yet")),
+                };
             }
             _ => break,
         }
@@ -125,6 +125,7 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
     Ok(LogTarget::Syslog {
         address,
         len,
+        format,
         facility,
         level,
         minlevel,

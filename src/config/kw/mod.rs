@@ -96,8 +96,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "uid" | "gid" => global::id(cx, g, args),
             "user" | "group" => global::name(cx, g, args),
             "node" => global::node(g, args),
-            "log" => log::global_log(cx, g, args),
-            "log-send-hostname" => log::send_hostname(cx, g, args),
+            "log" => log::global_log(g, args),
+            "log-send-hostname" => log::send_hostname(g, args),
             "stats" => stats::global(cx, g, args),
             k if global::IGNORED.contains(&k) => global::ignored(cx, args),
             _ => Err(unknown(&kw, SectionKind::Global)),
@@ -108,7 +108,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             }
             match kw.as_str() {
                 "mode" => proxy::mode(p, args),
-                "log" => log::proxy_log(cx, p, args),
+                "log" => log::proxy_log(p, args),
                 "no" => option::no(cx, p, args),
                 "maxconn" => proxy::maxconn(p, args),
                 "fullconn" => proxy::fullconn(p, args),

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use super::pending::{self, Pending};
 use super::{ALL, BE, FE, Misplaced, check_caps};
 use crate::config::model::{ForwardFor, HttpCheck};
 use crate::config::parse::{Args, Ctx};
@@ -98,7 +97,6 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             args.finish()?;
             p.log.httplog = true;
             p.log.tcplog = false;
-            pending::warn(cx, &label, Pending::Logging);
         }
         _ => {
             args.finish()?;
@@ -190,15 +188,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             if on {
                 // The two log formats exclude each other; the last one wins.
                 p.log.httplog = false;
-                pending::warn(cx, "option tcplog", Pending::Logging);
             }
         }
-        "dontlognull" => {
-            p.log.dontlognull = on;
-            if on {
-                pending::warn(cx, "option dontlognull", Pending::Logging);
-            }
-        }
+        "dontlognull" => p.log.dontlognull = on,
         "persist" => p.persist = on,
         _ => {}
     }

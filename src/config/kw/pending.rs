@@ -7,10 +7,8 @@ use crate::config::parse::Ctx;
 /// A recognised feature whose runtime behaviour is not built yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pending {
-    /// Sending log lines to syslog.
-    Logging,
-    /// The stats page and the stats socket.
-    Stats,
+    /// `stats admin`: actions from the stats page (the page is read-only).
+    StatsAdmin,
     /// `maxidle`/`maxlife` dates in the stickiness cookie.
     CookieDates,
     /// `use_backend` rules.
@@ -24,11 +22,9 @@ pub enum Pending {
 /// Warns once for one occurrence of `keyword` (as written, e.g. `option httplog`).
 pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
     let message = match feature {
-        Pending::Logging => {
-            format!("'{keyword}': logging to syslog is not implemented yet; lines are not sent")
-        }
-        Pending::Stats => format!(
-            "'{keyword}': the stats page and stats socket are not implemented yet; nothing is served"
+        Pending::StatsAdmin => format!(
+            "'{keyword}' is not implemented yet; the stats page is read-only (use the stats socket \
+             to change servers)"
         ),
         Pending::CookieDates => format!(
             "'{keyword}' is not implemented yet; stickiness cookies carry no date and never expire"

@@ -1,5 +1,5 @@
-//! `stats ...` in proxies (the stats page) and `stats socket`/`stats timeout`
-//! in `global`. Stored for the stats issue; serving is pending.
+//! `stats ...` in proxies (the stats page, `stats::page`) and `stats
+//! socket`/`stats timeout` in `global` (the run-time API, `admin`).
 
 use super::pending::{self, Pending};
 use super::{B, F, L, Misplaced, check_caps};
@@ -65,6 +65,7 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
                 }
             }
             p.stats.admin = true;
+            pending::warn(cx, &label, Pending::StatsAdmin);
         }
         "show-legends" | "show-desc" | "show-modules" | "scope" => {
             args.rest();
@@ -88,7 +89,6 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
     args.finish()?;
     // Every `stats` keyword implies `stats enable`, as HAProxy.
     p.stats.enabled = true;
-    pending::warn(cx, &label, Pending::Stats);
     Ok(())
 }
 
@@ -121,7 +121,6 @@ pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<()
             ));
         }
     }
-    pending::warn(cx, &label, Pending::Stats);
     Ok(())
 }
 

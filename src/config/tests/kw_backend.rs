@@ -181,10 +181,16 @@ fn proxy_stats() {
     assert_eq!(s.refresh, Some(Duration::from_secs(10)));
     assert_eq!(s.show_node, Some(Some("lb1".into())));
     assert_eq!(fe("    stats show-node").stats.show_node, Some(None));
+    assert!(
+        warns("    stats enable\n    stats uri /admin\n    stats auth a:b\n    stats refresh 5s")
+            .is_empty(),
+        "the stats page is built: its keywords no longer warn"
+    );
     assert_eq!(
-        warns("    stats enable"),
+        warns("    stats admin if TRUE"),
         vec![
-            "'stats enable': the stats page and stats socket are not implemented yet; nothing is served"
+            "'stats admin' is not implemented yet; the stats page is read-only (use the stats socket \
+             to change servers)"
         ]
     );
 }

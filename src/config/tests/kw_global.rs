@@ -69,6 +69,7 @@ fn global_log() {
         LogTarget::Syslog {
             address: "10.0.0.1:5140".into(),
             len: Some(1024),
+            format: LogFormat::Rfc3164,
             facility: "local3".into(),
             level: Some("info".into()),
             minlevel: Some("notice".into()),
@@ -77,6 +78,28 @@ fn global_log() {
     assert!(matches!(&g.logs[1], LogTarget::Syslog { address, .. } if address == "unix@/dev/log"));
     let g = config(&global("    log stdout local0")).global;
     assert!(matches!(&g.logs[0], LogTarget::Syslog { address, .. } if address == "stdout"));
+    let g = config(&global(
+        "    log stderr format raw local0\n    log 127.0.0.1 format short local1",
+    ))
+    .global;
+    assert!(matches!(
+        &g.logs[0],
+        LogTarget::Syslog {
+            format: LogFormat::Raw,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &g.logs[1],
+        LogTarget::Syslog {
+            format: LogFormat::Short,
+            ..
+        }
+    ));
+    assert_eq!(
+        gerr("    log stdout format rfc5424 local0"),
+        "'log format rfc5424' is not supported by ringlb yet"
+    );
     assert_eq!(
         gerr("    log 127.0.0.1 local9"),
         "'log' expects a syslog facility, got 'local9'; did you mean 'local0'?"
@@ -141,10 +164,9 @@ fn global_stats() {
         }]
     );
     assert_eq!(g.stats_timeout, Some(Duration::from_secs(120)));
-    let w = warnings(&global("    stats socket 127.0.0.1:9999"));
-    assert_eq!(
-        w[0],
-        "t.cfg:2: 'stats socket': the stats page and stats socket are not implemented yet; nothing is served"
+    assert!(
+        warnings(&global("    stats socket 127.0.0.1:9999")).is_empty(),
+        "the stats socket is built: it no longer warns"
     );
     assert_eq!(
         gerr("    stats socket /x level root"),

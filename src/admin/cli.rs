@@ -1,0 +1,373 @@
+//! HAProxy's command-line protocol on the stats socket: cutting the input into
+//! commands, splitting words, access levels, and running one command.
+//!
+//! Commands end at an unescaped `;` or a line feed; a backslash escapes the
+//! next character (so `\;` and `\ ` are literal). Each command's answer is
+//! followed by an empty line, or by `\n> ` in interactive (`prompt`) mode,
+//! exactly as HAProxy frames them so scripts can split the answers.
+
+use std::fmt::Write as _;
+
+use super::{commands, info, servers};
+use crate::runtime::Shared;
+use crate::stats::{csv, view};
+
+/// A socket's access level (`level user|operator|admin`), lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Read-only: `show` and `get` commands.
+    User,
+    /// As user here (HAProxy's operator commands are not in ringlb).
+    Operator,
+    /// Everything, including commands that change servers.
+    Admin,
+}
+
+impl Level {
+    /// From the configuration's word (anything unknown is the default, operator).
+    pub fn parse(word: &str) -> Level {
+        match word {
+            "user" => Level::User,
+            "admin" => Level::Admin,
+            _ => Level::Operator,
+        }
+    }
+}
+
+/// HAProxy's answer to a command above the socket's level.
+pub const PERMISSION_DENIED: &str = "Permission denied\n";
+
+/// The longest command accepted (HAProxy's buffer size); a longer one closes
+/// the connection, as HAProxy does when its request buffer fills.
+pub const MAX_COMMAND: usize = 16 * 1024;
+
+/// Where one command ends in `buf`: returns the command's text (without its
+/// delimiter and a trailing CR) and how many bytes it used, or `None` when no
+/// delimiter has arrived yet.
+pub fn next_command(buf: &[u8]) -> Option<(String, usize)> {
+    let mut i = 0;
+    while i < buf.len() {
+        match buf[i] {
+            b'\\' => i += 2,
+            b';' | b'\n' => {
+                let mut cmd = &buf[..i];
+                if let Some(stripped) = cmd.strip_suffix(b"\r") {
+                    cmd = stripped;
+                }
+                return Some((String::from_utf8_lossy(cmd).into_owned(), i + 1));
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Splits a command into words on spaces and tabs, removing backslash escapes.
+pub fn words(cmd: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// What a connection does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Print the answer, then the post-command prompt.
+    Answer,
+    /// Close without printing anything (`quit`).
+    Quit,
+}
+
+/// One connection's state: its level and whether it is interactive.
+#[derive(Debug)]
+pub struct Session<'a> {
+    shared: &'a Shared,
+    level: Level,
+    /// `prompt` mode: keep the connection and print `> ` after each answer.
+    pub interactive: bool,
+}
+
+impl<'a> Session<'a> {
+    /// A new, non-interactive session at `level`.
+    pub fn new(shared: &'a Shared, level: Level) -> Session<'a> {
+        Session {
+            shared,
+            level,
+            interactive: false,
+        }
+    }
+
+    /// The text that follows every answer: an empty line, or `\n> ` when interactive.
+    pub fn prompt(&self) -> &'static str {
+        if self.interactive { "\n> " } else { "\n" }
+    }
+
+    /// Runs one command; returns its answer.
+    pub fn run(&mut self, cmd: &str) -> (String, After) {
+        let w = words(cmd);
+        let w: Vec<&str> = w.iter().map(String::as_str).collect();
+        let answer = match w.as_slice() {
+            ["quit", ..] => return (String::new(), After::Quit),
+            ["prompt", ..] => {
+                self.interactive = !self.interactive;
+                String::new()
+            }
+            ["help", ..] => usage(Usage::Help, &[]),
+            ["show", "info", rest @ ..] => show_info(self.shared, rest),
+            ["show", "stat", rest @ ..] => show_stat(self.shared, rest),
+            ["show", "servers", "state", rest @ ..] => {
+                let backend = rest.first().copied();
+                servers::render(self.shared, backend).unwrap_or_else(str::to_string)
+            }
+            ["get", "weight", rest @ ..] => commands::get_weight(self.shared, rest),
+            ["set", "weight", rest @ ..] => self.admin(|sh| commands::set_weight(sh, rest)),
+            ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
+            ["enable", "server", rest @ ..] => self.admin(|sh| commands::enable_server(sh, rest)),
+            ["disable", "server", rest @ ..] => self.admin(|sh| commands::disable_server(sh, rest)),
+            _ => usage(Usage::Unknown, &w),
+        };
+        (answer, After::Answer)
+    }
+
+    /// Runs `f` if the socket is at admin level, else HAProxy's refusal.
+    fn admin(&self, f: impl FnOnce(&Shared) -> String) -> String {
+        if self.level < Level::Admin {
+            PERMISSION_DENIED.to_string()
+        } else {
+            f(self.shared)
+        }
+    }
+}
+
+fn show_info(shared: &Shared, args: &[&str]) -> String {
+    match args.iter().find(|a| **a != "float") {
+        None => info::render(shared),
+        Some(a) => format!("ringlb supports only the default format of 'show info' (not '{a}').\n"),
+    }
+}
+
+/// `show stat [domain proxy] [{<iid>|<proxy>} <type> <sid>] [up|no-maint]`.
+fn show_stat(shared: &Shared, args: &[&str]) -> String {
+    let mut filter = csv::Filter::default();
+    let mut positional = Vec::new();
+    let mut only_up = false;
+    let mut no_maint = false;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i] {
+            "domain" => {
+                if args.get(i + 1) != Some(&"proxy") {
+                    return "ringlb knows only 'domain proxy' for 'show stat'.\n".into();
+                }
+                i += 1;
+            }
+            "up" => only_up = true,
+            "no-maint" => no_maint = true,
+            "typed" | "json" | "desc" => {
+                return format!(
+                    "ringlb supports only the CSV format of 'show stat' (not '{}').\n",
+                    args[i]
+                );
+            }
+            a => positional.push(a),
+        }
+        i += 1;
+    }
+    if !positional.is_empty() {
+        let [px, ty, sid] = positional.as_slice() else {
+            return "Usage: show stat [{<iid>|<proxy>} <type> <sid>] [up|no-maint]\n".into();
+        };
+        filter.proxy = match px.parse::<i64>() {
+            Ok(-1) => None,
+            Ok(id) if id > 0 => Some(csv::ProxySel::Id(id as u32)),
+            Ok(_) => return "Invalid proxy id.\n".into(),
+            Err(_) => Some(csv::ProxySel::Name((*px).to_string())),
+        };
+        filter.types = match ty.parse::<i64>() {
+            Ok(-1) => None,
+            Ok(t) if (0..=255).contains(&t) => Some(t as u8),
+            _ => return "Invalid type.\n".into(),
+        };
+        filter.sid = match sid.parse::<i64>() {
+            Ok(-1) => None,
+            Ok(s) if s >= 0 => Some(s as u32),
+            _ => return "Invalid server id.\n".into(),
+        };
+    }
+    let mut proxies = view::snapshot(shared);
+    if only_up || no_maint {
+        for p in &mut proxies {
+            p.rows.retain(|r| {
+                r.kind != view::Kind::Server
+                    || match r.look {
+                        view::Look::Maint => false,
+                        view::Look::Up | view::Look::GoingDown | view::Look::NoCheck => true,
+                        view::Look::Drain => true,
+                        _ => !only_up,
+                    }
+            });
+        }
+    }
+    csv::render(&proxies, &filter)
+}
+
+/// One command of the help text: its syntax and what it does.
+struct Help {
+    words: &'static [&'static str],
+    syntax: &'static str,
+    what: &'static str,
+}
+
+/// The commands ringlb's stats socket knows, sorted by syntax as HAProxy sorts them.
+const COMMANDS: &[Help] = &[
+    Help {
+        words: &["disable", "server"],
+        syntax: "disable server <bk>/<srv>",
+        what: "put a server in maintenance (as 'set server ... state maint')",
+    },
+    Help {
+        words: &["enable", "server"],
+        syntax: "enable server <bk>/<srv>",
+        what: "take a server out of maintenance",
+    },
+    Help {
+        words: &["get", "weight"],
+        syntax: "get weight <bk>/<srv>",
+        what: "report a server's current weight",
+    },
+    Help {
+        words: &["set", "server"],
+        syntax: "set server <bk>/<srv> [opts]",
+        what: "change a server's state (ready|drain|maint) or weight",
+    },
+    Help {
+        words: &["set", "weight"],
+        syntax: "set weight <bk>/<srv>  (<w>|<w>%)",
+        what: "change a server's weight",
+    },
+    Help {
+        words: &["show", "info"],
+        syntax: "show info",
+        what: "report information about the running process",
+    },
+    Help {
+        words: &["show", "servers", "state"],
+        syntax: "show servers state [<backend>]",
+        what: "dump volatile server information (all or for a single backend)",
+    },
+    Help {
+        words: &["show", "stat"],
+        syntax: "show stat [{<iid>|<proxy>} <type> <sid>]",
+        what: "report counters for each proxy and server",
+    },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Usage {
+    Help,
+    Unknown,
+}
+
+/// HAProxy's help text: a title line, the matching commands, then the three
+/// commands always listed.
+fn usage(kind: Usage, args: &[&str]) -> String {
+    // How many leading words match some command exactly.
+    let matched = |h: &Help| {
+        h.words
+            .iter()
+            .zip(args)
+            .take_while(|(w, a)| *w == *a)
+            .count()
+    };
+    let length = COMMANDS.iter().map(matched).max().unwrap_or(0);
+    let mut out = String::new();
+    out.push_str(match kind {
+        Usage::Help => "The following commands are valid at this level:\n",
+        Usage::Unknown if length == 0 && args.is_empty() => {
+            "Unknown command. Please enter one of the following commands only:\n"
+        }
+        Usage::Unknown => {
+            "Unknown command, but maybe one of the following ones is a better match:\n"
+        }
+    });
+    for h in COMMANDS.iter().filter(|h| matched(h) >= length) {
+        let _ = writeln!(out, "  {:<40}: {}", h.syntax, h.what);
+    }
+    out.push_str(
+        "  help [<command>]                        : list matching or all commands\n  \
+         prompt                                  : toggle interactive mode with prompt\n  \
+         quit                                    : disconnect\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_end_at_unescaped_semicolons_and_line_feeds() {
+        assert_eq!(next_command(b"show info"), None);
+        assert_eq!(
+            next_command(b"show info;show stat\n"),
+            Some(("show info".into(), 10))
+        );
+        assert_eq!(next_command(b"help\r\n"), Some(("help".into(), 6)));
+        assert_eq!(next_command(b"set a\\;b;x"), Some(("set a\\;b".into(), 9)));
+        assert_eq!(next_command(b"trailing\\"), None);
+    }
+
+    #[test]
+    fn words_split_and_unescape() {
+        assert_eq!(words("  show   stat\t-1 "), vec!["show", "stat", "-1"]);
+        assert_eq!(words("a\\ b c\\;d"), vec!["a b", "c;d"]);
+        assert!(words("   ").is_empty());
+    }
+
+    #[test]
+    fn levels_are_ordered() {
+        assert!(Level::parse("user") < Level::parse("operator"));
+        assert!(Level::parse("operator") < Level::parse("admin"));
+        assert_eq!(Level::parse("nonsense"), Level::Operator);
+    }
+
+    #[test]
+    fn help_texts() {
+        let h = usage(Usage::Help, &[]);
+        assert!(h.starts_with("The following commands are valid at this level:\n"));
+        assert!(h.contains("  show info                               : report"));
+        assert!(h.ends_with("  quit                                    : disconnect\n"));
+        let u = usage(Usage::Unknown, &["show", "nothing"]);
+        assert!(u.starts_with("Unknown command, but maybe one of the following ones"));
+        assert!(u.contains("show stat") && !u.contains("set weight"));
+        let e = usage(Usage::Unknown, &[]);
+        assert!(
+            e.starts_with("Unknown command. Please enter one of the following commands only:\n")
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! The commands that name a server: `get weight`, `set weight`, `set server`,
+//! `enable server`, `disable server`. Answers and error texts are HAProxy's.
+
+use std::sync::atomic::Ordering;
+
+use super::state::{self, Wanted};
+use crate::runtime::{BackendRt, ServerRt, Shared};
+use crate::stats::view;
+
+/// Finds `<backend>/<server>` (either part may be `#<id>`), or HAProxy's error.
+fn find<'a>(
+    shared: &'a Shared,
+    arg: Option<&&str>,
+) -> Result<(&'a BackendRt, &'a ServerRt), String> {
+    let Some((b, s)) = arg
+        .filter(|a| !a.is_empty())
+        .and_then(|a| a.split_once('/'))
+    else {
+        return Err("Require 'backend/server'.\n".into());
+    };
+    let be_index = match b.strip_prefix('#') {
+        Some(id) => {
+            let ids = view::backend_ids(shared);
+            id.parse::<u32>()
+                .ok()
+                .and_then(|id| ids.iter().position(|&x| x == id))
+        }
+        None => shared.backends.iter().position(|x| x.name == b),
+    };
+    let Some(be) = be_index.map(|i| &shared.backends[i]) else {
+        return Err("No such backend.\n".into());
+    };
+    let srv = match s.strip_prefix('#') {
+        Some(id) => id
+            .parse::<usize>()
+            .ok()
+            .and_then(|id| id.checked_sub(1))
+            .and_then(|i| be.servers.get(i)),
+        None => be.servers.iter().find(|x| x.name == s),
+    };
+    match srv {
+        Some(srv) => Ok((be, srv)),
+        None => Err("No such server.\n".into()),
+    }
+}
+
+/// `get weight <b>/<s>`: `<current> (initial <configured>)`.
+pub fn get_weight(shared: &Shared, args: &[&str]) -> String {
+    match find(shared, args.first()) {
+        Ok((_, srv)) => format!(
+            "{} (initial {})\n",
+            srv.admin.uweight.load(Ordering::Relaxed),
+            srv.configured_weight
+        ),
+        Err(e) => e,
+    }
+}
+
+/// `set weight <b>/<s> <w>[%]`.
+pub fn set_weight(shared: &Shared, args: &[&str]) -> String {
+    match find(shared, args.first()) {
+        Ok((be, srv)) => weight(be, srv, args.get(1).copied().unwrap_or("")),
+        Err(e) => e,
+    }
+}
+
+fn weight(be: &BackendRt, srv: &ServerRt, arg: &str) -> String {
+    match state::set_weight(be, srv, arg) {
+        Ok(()) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// `set server <b>/<s> weight <w>[%]` or `set server <b>/<s> state ready|drain|maint`.
+pub fn set_server(shared: &Shared, args: &[&str]) -> String {
+    let (be, srv) = match find(shared, args.first()) {
+        Ok(found) => found,
+        Err(e) => return e,
+    };
+    match args.get(1).copied() {
+        Some("weight") => weight(be, srv, args.get(2).copied().unwrap_or("")),
+        Some("state") => {
+            let wanted = match args.get(2).copied() {
+                Some("ready") => Wanted::Ready,
+                Some("drain") => Wanted::Drain,
+                Some("maint") => Wanted::Maint,
+                _ => {
+                    return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                        .into();
+                }
+            };
+            state::set_state(be, srv, wanted);
+            String::new()
+        }
+        _ => "usage: set server <backend>/<server> state | weight (the other options of \
+              HAProxy's 'set server' are not supported by ringlb)\n"
+            .into(),
+    }
+}
+
+/// `enable server <b>/<s>`: ready again (out of maintenance and drain, as HAProxy).
+pub fn enable_server(shared: &Shared, args: &[&str]) -> String {
+    match find(shared, args.first()) {
+        Ok((be, srv)) => {
+            state::set_state(be, srv, Wanted::Ready);
+            String::new()
+        }
+        Err(e) => e,
+    }
+}
+
+/// `disable server <b>/<s>`: into maintenance.
+pub fn disable_server(shared: &Shared, args: &[&str]) -> String {
+    match find(shared, args.first()) {
+        Ok((be, srv)) => {
+            state::set_state(be, srv, Wanted::Maint);
+            String::new()
+        }
+        Err(e) => e,
+    }
+}

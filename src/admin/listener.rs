@@ -1,0 +1,381 @@
+//! Binding the stats sockets and serving their connections.
+//!
+//! [`bind`] runs in `main` before privileges are dropped (a socket under
+//! `/run` needs root, as for HAProxy) and before daemonizing: it only creates
+//! sockets, no thread, so the fork that follows keeps them. A Unix socket is
+//! bound under a temporary name, given its `mode`, then renamed over the
+//! path: a socket left by a previous process is replaced atomically and
+//! clients never see a socket with the wrong permissions.
+//!
+//! [`spawn`] starts one accepting thread per socket; each connection gets its
+//! own short-lived thread (at most [`MAX_CONNECTIONS`] at once, HAProxy's
+//! `stats maxconn` default), so a slow client never holds up another, and
+//! none of this runs on a worker.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::cli::{self, After, Level, Session};
+use crate::config::model::{Address, Global};
+use crate::runtime::Shared;
+use crate::stats::process;
+
+/// Connections served at once per socket (HAProxy's `stats maxconn` default).
+pub const MAX_CONNECTIONS: usize = 10;
+
+/// `stats timeout` when unset (HAProxy's default).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the stats sockets could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The socket could not be created, bound or given its mode.
+    #[error("cannot bind the stats socket '{address}': {source}")]
+    Bind {
+        /// The address as configured.
+        address: String,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// `fd@` addresses are not supported for the stats socket.
+    #[error("stats socket 'fd@{0}': inherited sockets are not supported by ringlb")]
+    Fd(i32),
+    /// A thread could not be started.
+    #[error("cannot start the stats socket thread: {0}")]
+    Spawn(io::Error),
+}
+
+/// A bound listener of either family.
+#[derive(Debug)]
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
+/// One bound `stats socket` line.
+#[derive(Debug)]
+struct Bound {
+    listener: Listener,
+    level: Level,
+}
+
+/// The stats sockets, bound and waiting for [`spawn`].
+#[derive(Debug)]
+pub struct Sockets {
+    bound: Vec<Bound>,
+    timeout: Duration,
+}
+
+/// Records the process facts the stats page and `show info` print (effective
+/// `maxconn`, node name, start time) and binds every `stats socket`.
+pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
+    process::init(maxconn, global.node.as_deref());
+    let mut bound = Vec::new();
+    for s in &global.stats_sockets {
+        let listener = match &s.address {
+            Address::Unix(path) => {
+                bind_unix(path, s.mode)
+                    .map(Listener::Unix)
+                    .map_err(|source| AdminError::Bind {
+                        address: path.display().to_string(),
+                        source,
+                    })?
+            }
+            Address::Inet(sa) => {
+                TcpListener::bind(sa)
+                    .map(Listener::Tcp)
+                    .map_err(|source| AdminError::Bind {
+                        address: sa.to_string(),
+                        source,
+                    })?
+            }
+            Address::Fd(n) => return Err(AdminError::Fd(*n)),
+        };
+        bound.push(Bound {
+            listener,
+            level: Level::parse(&s.level),
+        });
+    }
+    Ok(Sockets {
+        bound,
+        timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
+    })
+}
+
+/// Binds a Unix socket at `path` with `mode`, replacing any socket there.
+fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<UnixListener> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)?;
+    let placed = mode
+        .map_or(Ok(()), |m| {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// Starts serving the bound sockets, each on its own thread.
+pub fn spawn(shared: Arc<Shared>, sockets: Sockets) -> Result<(), AdminError> {
+    let timeout = sockets.timeout;
+    for b in sockets.bound {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("ringlb-cli".into())
+            .spawn(move || accept_loop(shared, b, timeout))
+            .map_err(AdminError::Spawn)?;
+    }
+    Ok(())
+}
+
+/// A stream the CLI can serve, with its timeouts set.
+trait CliStream: Read + Write + Send + 'static {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()>;
+}
+
+impl CliStream for std::os::unix::net::UnixStream {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(t))?;
+        self.set_write_timeout(Some(t))
+    }
+}
+
+impl CliStream for std::net::TcpStream {
+    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(t))?;
+        self.set_write_timeout(Some(t))
+    }
+}
+
+fn accept_loop(shared: Arc<Shared>, b: Bound, timeout: Duration) {
+    let busy = Arc::new(AtomicUsize::new(0));
+    loop {
+        let accepted: io::Result<Box<dyn FnOnce() + Send>> = match &b.listener {
+            Listener::Unix(l) => l
+                .accept()
+                .map(|(s, _)| connection(s, &shared, b.level, timeout, &busy)),
+            Listener::Tcp(l) => l
+                .accept()
+                .map(|(s, _)| connection(s, &shared, b.level, timeout, &busy)),
+        };
+        match accepted {
+            Ok(run) => run(),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Prepares serving one connection: returns what the accepting thread runs
+/// (start a thread for it, or drop it when too many are being served).
+fn connection<S: CliStream>(
+    stream: S,
+    shared: &Arc<Shared>,
+    level: Level,
+    timeout: Duration,
+    busy: &Arc<AtomicUsize>,
+) -> Box<dyn FnOnce() + Send> {
+    let shared = shared.clone();
+    let busy = busy.clone();
+    Box::new(move || {
+        if busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            busy.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let done = busy.clone();
+        let started = std::thread::Builder::new()
+            .name("ringlb-cli-conn".into())
+            .spawn(move || {
+                if stream.set_timeouts(timeout).is_ok() {
+                    serve(stream, &shared, level);
+                }
+                done.fetch_sub(1, Ordering::AcqRel);
+            });
+        if started.is_err() {
+            busy.fetch_sub(1, Ordering::AcqRel);
+        }
+    })
+}
+
+/// Serves one connection as HAProxy does: run each command as it arrives and
+/// answer it; outside interactive mode, close once no more input is pending.
+fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level) {
+    let mut session = Session::new(shared, level);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Some((cmd, used)) = cli::next_command(&buf) {
+            buf.drain(..used);
+            if !answer(&mut s, &mut session, &cmd) {
+                return;
+            }
+            if !session.interactive && buf.is_empty() {
+                return;
+            }
+        }
+        if buf.len() > cli::MAX_COMMAND {
+            return;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                // The peer is done sending: a last command without its line
+                // feed is still run (HAProxy would drop it; scripts using
+                // `printf` without `\n` are common enough to be kind to).
+                let last = String::from_utf8_lossy(&buf).into_owned();
+                let _ = answer(&mut s, &mut session, &last);
+                return;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            // Timeout (`stats timeout`) or a broken connection.
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs one command and writes its answer; false when the connection must close.
+fn answer<S: Write>(s: &mut S, session: &mut Session<'_>, cmd: &str) -> bool {
+    if cmd.trim().is_empty() {
+        // Nothing to run: in interactive mode, just prompt again.
+        return !session.interactive || s.write_all(b"> ").is_ok();
+    }
+    let (text, after) = session.run(cmd);
+    if after == After::Quit {
+        return false;
+    }
+    let mut out = text.into_bytes();
+    out.extend_from_slice(session.prompt().as_bytes());
+    s.write_all(&out).and_then(|()| s.flush()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An in-memory connection: what the client sent, what the server wrote.
+    struct Pipe {
+        input: io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+
+    impl Read for Pipe {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.input.read(b)
+        }
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.output.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn shared() -> Arc<Shared> {
+        let loaded = crate::config::load_sources(&[(
+            "t.cfg",
+            "listen web\n    mode http\n    bind 127.0.0.1:1\n    timeout connect 1s\n    \
+             timeout client 1s\n    timeout server 1s\n    server a 127.0.0.1:2\n    \
+             server b 127.0.0.1:3 weight 3\n",
+        )])
+        .expect("config loads");
+        Shared::build(&loaded.config, false, 1)
+    }
+
+    fn talk(shared: &Shared, level: Level, input: &[u8]) -> String {
+        let mut p = Pipe {
+            input: io::Cursor::new(input.to_vec()),
+            output: Vec::new(),
+        };
+        serve(&mut p, shared, level);
+        String::from_utf8(p.output).expect("utf-8 answer")
+    }
+
+    #[test]
+    fn one_command_one_answer_then_close() {
+        let sh = shared();
+        assert_eq!(
+            talk(&sh, Level::User, b"get weight web/b\n"),
+            "3 (initial 3)\n\n"
+        );
+        // Without the line feed, at end of input.
+        assert_eq!(
+            talk(&sh, Level::User, b"get weight web/a"),
+            "1 (initial 1)\n\n"
+        );
+    }
+
+    #[test]
+    fn semicolons_separate_commands() {
+        let sh = shared();
+        let out = talk(
+            &sh,
+            Level::Admin,
+            b"set weight web/a 7;get weight web/a;get weight web/nope\n",
+        );
+        assert_eq!(out, "\n7 (initial 1)\n\nNo such server.\n\n");
+    }
+
+    #[test]
+    fn levels_are_enforced() {
+        let sh = shared();
+        for level in [Level::User, Level::Operator] {
+            assert_eq!(
+                talk(&sh, level, b"set server web/a state maint\n"),
+                "Permission denied\n\n"
+            );
+        }
+        assert!(!sh.backends[0].servers[0].admin.maint());
+        assert_eq!(talk(&sh, Level::Admin, b"disable server web/a\n"), "\n");
+        assert!(sh.backends[0].servers[0].admin.maint());
+    }
+
+    #[test]
+    fn prompt_mode_keeps_the_connection_until_quit() {
+        let sh = shared();
+        let out = talk(
+            &sh,
+            Level::User,
+            b"prompt\nget weight web/a\n\nquit\nget weight web/b\n",
+        );
+        assert_eq!(out, "\n> 1 (initial 1)\n\n> > ");
+    }
+
+    #[test]
+    fn garbage_gets_the_help_and_never_panics() {
+        let sh = shared();
+        let out = talk(&sh, Level::Admin, b"\xff\xfe\x00garbage \\\n");
+        assert!(out.starts_with("Unknown command"), "{out}");
+        for junk in [
+            &b"set server"[..],
+            b"set server /",
+            b"set weight a/",
+            b"show stat x y",
+            b";;;",
+        ] {
+            let _ = talk(&sh, Level::Admin, junk);
+        }
+        let long = vec![b'x'; cli::MAX_COMMAND + 10];
+        assert_eq!(
+            talk(&sh, Level::Admin, &long),
+            "",
+            "an endless line is dropped"
+        );
+    }
+}

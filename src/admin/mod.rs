@@ -1,0 +1,19 @@
+//! The run-time API: `stats socket <path> [mode <m>] [level user|operator|admin]`
+//! in `global`, speaking HAProxy's text commands (`show info`, `show stat`,
+//! `show servers state`, `set server`, `set weight`, `enable`/`disable server`).
+//!
+//! - `listener.rs`: binding at start (before privileges drop) and the threads
+//!   that accept and serve connections, never on a worker.
+//! - `cli.rs`: the protocol (commands, words, levels, help).
+//! - `commands.rs`, `info.rs`, `servers.rs`: the commands.
+//! - `state.rs`: changing a server's admin state and weight; workers see the
+//!   change through atomics, without locks.
+
+pub mod cli;
+pub mod commands;
+pub mod info;
+mod listener;
+pub mod servers;
+pub mod state;
+
+pub use listener::{AdminError, Sockets, bind, spawn};

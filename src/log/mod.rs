@@ -1,0 +1,282 @@
+//! Logging as HAProxy does it: syslog lines in HAProxy's formats, sent by
+//! every thread on its own non-blocking sockets.
+//!
+//! - `syslog`: targets, RFC 3164 framing, the per-thread senders (drop and
+//!   count what cannot leave at once).
+//! - `format`: the httplog, tcplog and default ("Connect from") lines.
+//! - `record`: what the HTTP data path notes while an exchange runs
+//!   (timestamps, server, termination cause), turned into a line when it ends;
+//!   `tcp` the same for a TCP session.
+//! - `clock`: local dates without a libc call per line.
+//!
+//! Each frontend and backend gets a [`ProxyLog`] when it has log targets
+//! (`log global` expanded); with none, the data path checks one `Option` and
+//! does no logging work at all.
+
+pub mod clock;
+pub mod format;
+pub mod record;
+pub mod syslog;
+pub mod tcp;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use self::syslog::Target;
+pub use self::syslog::dropped;
+use crate::config::model::{Global, LogOptions, LogTarget, Mode};
+
+/// Syslog severities, most severe first (the numeric value is the code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// System unusable (a backend has no server left).
+    Emerg = 0,
+    /// Action needed (a server went DOWN).
+    Alert = 1,
+    /// Critical.
+    Crit = 2,
+    /// Error.
+    Err = 3,
+    /// Warning.
+    Warning = 4,
+    /// Significant (a server came UP, a check result, a proxy started).
+    Notice = 5,
+    /// Traffic lines.
+    Info = 6,
+    /// Debugging.
+    Debug = 7,
+}
+
+impl Level {
+    /// The level named as in a `log` line (`info`, `notice`, ...).
+    pub fn from_name(name: &str) -> Option<Level> {
+        Some(match name {
+            "emerg" => Level::Emerg,
+            "alert" => Level::Alert,
+            "crit" => Level::Crit,
+            "err" => Level::Err,
+            "warning" => Level::Warning,
+            "notice" => Level::Notice,
+            "info" => Level::Info,
+            "debug" => Level::Debug,
+            _ => return None,
+        })
+    }
+}
+
+/// What a frontend logs about its traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Neither option: one "Connect from" line per connection, at accept.
+    Default,
+    /// `option tcplog` (or `option httplog` on a TCP frontend, as HAProxy).
+    Tcp,
+    /// `option httplog`: one line per HTTP exchange, at its end.
+    Http,
+}
+
+/// A proxy's resolved logging: where its lines go and how they read.
+#[derive(Debug)]
+pub struct ProxyLog {
+    targets: Vec<Target>,
+    hostname: Option<Arc<str>>,
+    /// The traffic line format.
+    pub format: Format,
+    /// `option dontlognull`: no line for a session that received nothing.
+    pub dontlognull: bool,
+}
+
+thread_local! {
+    /// The message being built, reused line after line.
+    static MESSAGE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(syslog::DEFAULT_LEN));
+}
+
+impl ProxyLog {
+    /// A proxy's logging, `None` when it has no target (`log global` with no
+    /// global target, `no log`, or nothing written).
+    pub fn build(
+        opts: &LogOptions,
+        mode: Mode,
+        global: &Global,
+        hostname: Option<&Arc<str>>,
+    ) -> Option<ProxyLog> {
+        let mut targets = Vec::new();
+        for t in &opts.targets {
+            match t {
+                LogTarget::Global => {
+                    targets.extend(global.logs.iter().filter_map(Target::from_model));
+                }
+                t => targets.extend(Target::from_model(t)),
+            }
+        }
+        if targets.is_empty() {
+            return None;
+        }
+        let format = match (opts.httplog, opts.tcplog, mode) {
+            (true, _, Mode::Http) => Format::Http,
+            (true, _, Mode::Tcp) | (_, true, _) => Format::Tcp,
+            _ => Format::Default,
+        };
+        Some(ProxyLog {
+            targets,
+            hostname: hostname.cloned(),
+            format,
+            dontlognull: opts.dontlognull,
+        })
+    }
+
+    /// Whether some target takes lines of `level` (else skip building them).
+    pub fn accepts(&self, level: Level) -> bool {
+        self.targets.iter().any(|t| level <= t.max_level)
+    }
+
+    /// Sends one message (without newline) to every target that takes `level`.
+    pub fn send(&self, level: Level, msg: &[u8]) {
+        syslog::send(&self.targets, self.hostname.as_deref(), level, msg);
+    }
+
+    /// Builds a message with `write` in a reused buffer, then sends it.
+    pub fn send_with(&self, level: Level, write: impl FnOnce(&mut Vec<u8>)) {
+        if !self.accepts(level) {
+            return;
+        }
+        MESSAGE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                write(&mut buf);
+                self.send(level, &buf);
+            }
+            // Re-entered (cannot happen today): build in a fresh buffer.
+            Err(_) => {
+                let mut buf = Vec::new();
+                write(&mut buf);
+                self.send(level, &buf);
+            }
+        });
+    }
+}
+
+/// The name for the syslog header: `log-send-hostname <name>`, the system's
+/// host name for a bare `log-send-hostname`, none otherwise.
+pub fn hostname(global: &Global) -> Option<Arc<str>> {
+    match &global.log_send_hostname {
+        None => None,
+        Some(Some(name)) => Some(name.as_str().into()),
+        Some(None) => system_hostname().map(Into::into),
+    }
+}
+
+/// gethostname(2).
+fn system_hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
+    // within it or the name is cut, and the length is found below.
+    if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// `Proxy <name> started.` for every proxy that logs, as HAProxy says at start.
+pub fn started(shared: &crate::runtime::Shared) {
+    for f in &shared.frontends {
+        if let Some(l) = &f.log {
+            l.send_with(Level::Notice, |out| {
+                out.extend_from_slice(format!("Proxy {} started.", f.name).as_bytes());
+            });
+        }
+    }
+    for b in &shared.backends {
+        // A `listen` section is one proxy: say it once.
+        if shared.frontends.iter().any(|f| f.name == b.name) {
+            continue;
+        }
+        if let Some(l) = &b.log {
+            l.send_with(Level::Notice, |out| {
+                out.extend_from_slice(format!("Proxy {} started.", b.name).as_bytes());
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::LogFormat;
+
+    fn udp(level: Option<&str>) -> LogTarget {
+        LogTarget::Syslog {
+            address: "127.0.0.1:514".into(),
+            len: None,
+            format: LogFormat::Rfc3164,
+            facility: "local0".into(),
+            level: level.map(Into::into),
+            minlevel: None,
+        }
+    }
+
+    #[test]
+    fn log_global_expands_and_no_target_means_no_logging() {
+        let global = Global {
+            logs: vec![udp(None), udp(Some("notice"))],
+            ..Global::default()
+        };
+        let opts = LogOptions {
+            targets: vec![LogTarget::Global],
+            httplog: true,
+            ..LogOptions::default()
+        };
+        let l = ProxyLog::build(&opts, Mode::Http, &global, None).unwrap();
+        assert_eq!(l.targets.len(), 2);
+        assert_eq!(l.format, Format::Http);
+        assert!(l.accepts(Level::Info));
+        assert!(ProxyLog::build(&opts, Mode::Http, &Global::default(), None).is_none());
+        assert!(ProxyLog::build(&LogOptions::default(), Mode::Http, &global, None).is_none());
+    }
+
+    #[test]
+    fn formats_follow_the_options_and_the_mode() {
+        let global = Global::default();
+        let with = |httplog, tcplog, mode| {
+            let opts = LogOptions {
+                targets: vec![udp(None)],
+                httplog,
+                tcplog,
+                ..LogOptions::default()
+            };
+            ProxyLog::build(&opts, mode, &global, None).unwrap().format
+        };
+        assert_eq!(with(false, false, Mode::Http), Format::Default);
+        assert_eq!(with(true, false, Mode::Http), Format::Http);
+        assert_eq!(
+            with(true, false, Mode::Tcp),
+            Format::Tcp,
+            "HAProxy falls back"
+        );
+        assert_eq!(with(false, true, Mode::Http), Format::Tcp);
+    }
+
+    #[test]
+    fn levels_filter_per_target() {
+        let global = Global::default();
+        let opts = LogOptions {
+            targets: vec![udp(Some("notice"))],
+            ..LogOptions::default()
+        };
+        let l = ProxyLog::build(&opts, Mode::Tcp, &global, None).unwrap();
+        assert!(!l.accepts(Level::Info));
+        assert!(l.accepts(Level::Alert));
+    }
+
+    #[test]
+    fn hostname_choice() {
+        let mut g = Global::default();
+        assert_eq!(hostname(&g), None);
+        g.log_send_hostname = Some(Some("lb1".into()));
+        assert_eq!(hostname(&g).as_deref(), Some("lb1"));
+        g.log_send_hostname = Some(None);
+        assert!(hostname(&g).is_some_and(|h| !h.is_empty()));
+    }
+}

@@ -1,0 +1,475 @@
+//! What the HTTP data path notes for the log while an exchange runs, and the
+//! line made of it when the exchange ends (`tcp` does the same for TCP).
+//!
+//! The traces are `None` inside when the frontend logs no per-exchange line
+//! (no target, or HAProxy's default "Connect from" format): every note is then
+//! a branch on that `None` and nothing else, no clock read, no allocation.
+//!
+//! Termination states are HAProxy's two letters: who ended it (`C` client,
+//! `c` client timeout, `S` server, `s` server timeout, `P` the proxy refused,
+//! `L` answered locally, `-` normally) and at which stage (`R` request, `C`
+//! connect, `H` response headers, `D` data, `-` normally).
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::format::{self, Conns, Record};
+use super::{Format, Level, ProxyLog};
+use crate::runtime::Shared;
+use crate::server::connect::ConnectError;
+use crate::server::dispatch::{Attempts, DispatchError};
+use crate::worker::context::WorkerCtx;
+
+/// HAProxy keeps this much of a request line for the log (`requri_len`).
+const REQUEST_LINE_MAX: usize = 1024;
+
+/// Milliseconds from `a` to `b`, `-1` when either is missing.
+pub(super) fn ms(a: Option<Instant>, b: Option<Instant>) -> i64 {
+    match (a, b) {
+        (Some(a), Some(b)) => b.saturating_duration_since(a).as_millis() as i64,
+        _ => -1,
+    }
+}
+
+/// Connection counts for a line: every worker's counters summed (cheap atomic
+/// loads, only when a line is made). `own` adds the exchange's own server
+/// connection when it was already released.
+pub(super) fn conns(
+    shared: &Shared,
+    fe: usize,
+    be: usize,
+    server: Option<usize>,
+    own: bool,
+) -> Conns {
+    let mut c = Conns::default();
+    for w in &shared.counters {
+        for (i, f) in w.frontends.iter().enumerate() {
+            let cur = f.current.load(std::sync::atomic::Ordering::Relaxed);
+            c.process += cur;
+            if i == fe {
+                c.frontend += cur;
+            }
+        }
+        c.backend += w.backends[be]
+            .current
+            .load(std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(s) = server {
+        c.server = shared.backends[be].servers[s]
+            .active
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if own {
+            c.backend += 1;
+            c.server += 1;
+        }
+    }
+    c
+}
+
+/// The response side's notes, written by `http/forward.rs` as it goes.
+#[derive(Debug, Default)]
+pub struct Progress {
+    head_at: Cell<Option<Instant>>,
+    status: Cell<u16>,
+    bytes: Cell<u64>,
+    cause: Cell<u8>,
+}
+
+/// A handle on an exchange's [`Progress`]; does nothing when not logging.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tracker<'a>(Option<&'a Progress>);
+
+impl Tracker<'_> {
+    /// The final response head arrived with `status`.
+    pub fn response_head(&self, status: u16) {
+        if let Some(p) = self.0 {
+            p.head_at.set(Some(Instant::now()));
+            p.status.set(status);
+        }
+    }
+
+    /// `n` bytes reached the client so far (all of them at the end).
+    pub fn sent(&self, n: u64) {
+        if let Some(p) = self.0 {
+            p.bytes.set(n);
+        }
+    }
+
+    /// Who ended the exchange early (`C`, `c`, `S`, `s`, `P`); the first one noted wins.
+    pub fn cause(&self, who: u8) {
+        if let Some(p) = self.0
+            && p.cause.get() == 0
+        {
+            p.cause.set(who);
+        }
+    }
+
+    /// A failed write to the client: `c` on timeout, `C` otherwise.
+    pub fn client_write_failed(&self, timeout: bool) {
+        self.cause(if timeout { b'c' } else { b'C' });
+    }
+}
+
+/// How an HTTP exchange ended, as the session loop sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The response was relayed whole (or a local page sent).
+    Done,
+    /// The exchange ended without an answer ringlb could still send.
+    Silent,
+    /// ringlb answered this status itself; `bytes` reached the client.
+    Answered {
+        /// The status.
+        status: u16,
+        /// Bytes written (0 when the client was gone).
+        bytes: u64,
+    },
+    /// A `101` tunnel ended; `down` bytes went to the client through it.
+    Tunnel {
+        /// Bytes relayed server → client after the `101`.
+        down: u64,
+    },
+}
+
+#[derive(Debug)]
+struct HttpInner {
+    peer: Option<SocketAddr>,
+    accepted: Instant,
+    accepted_wall: SystemTime,
+    /// Cookie stickiness is configured (the `%tsc` cookie letters apply).
+    cookie: bool,
+    start: Cell<Option<Instant>>,
+    first_byte: Cell<Option<Instant>>,
+    head: Cell<Option<Instant>>,
+    connect_start: Cell<Option<Instant>>,
+    connected: Cell<Option<Instant>>,
+    server: Cell<Option<usize>>,
+    local: Cell<bool>,
+    connect_timeout: Cell<bool>,
+    cookie_flags: Cell<[u8; 2]>,
+    request_line: RefCell<Vec<u8>>,
+    attempts: Attempts,
+    progress: Progress,
+}
+
+/// One client connection's log notes in `mode http`.
+#[derive(Debug)]
+pub struct HttpTrace(Option<Box<HttpInner>>);
+
+impl HttpTrace {
+    /// Notes for a connection accepted now; inert unless `log` makes a line
+    /// per exchange.
+    pub fn new(log: Option<&ProxyLog>, peer: Option<SocketAddr>, cookie: bool) -> HttpTrace {
+        let on = log.is_some_and(|l| l.format != Format::Default && l.accepts(Level::Info));
+        HttpTrace(on.then(|| {
+            Box::new(HttpInner {
+                peer,
+                accepted: Instant::now(),
+                accepted_wall: SystemTime::now(),
+                cookie,
+                start: Cell::new(None),
+                first_byte: Cell::new(None),
+                head: Cell::new(None),
+                connect_start: Cell::new(None),
+                connected: Cell::new(None),
+                server: Cell::new(None),
+                local: Cell::new(false),
+                connect_timeout: Cell::new(false),
+                cookie_flags: Cell::new(*b"--"),
+                request_line: RefCell::new(Vec::new()),
+                attempts: Attempts::default(),
+                progress: Progress::default(),
+            })
+        }))
+    }
+
+    fn on(&self) -> Option<&HttpInner> {
+        self.0.as_deref()
+    }
+
+    /// An exchange starts; `pipelined` when its first bytes are already buffered.
+    pub fn begin(&self, pipelined: bool) {
+        let Some(t) = self.on() else { return };
+        let now = Instant::now();
+        t.start.set(Some(now));
+        t.first_byte.set(pipelined.then_some(now));
+        for c in [&t.head, &t.connect_start, &t.connected] {
+            c.set(None);
+        }
+        t.server.set(None);
+        t.local.set(false);
+        t.connect_timeout.set(false);
+        t.cookie_flags.set(if t.cookie { *b"NN" } else { *b"--" });
+        t.request_line.borrow_mut().clear();
+        t.attempts.retries.set(0);
+        t.attempts.redispatched.set(false);
+        t.progress.head_at.set(None);
+        t.progress.status.set(0);
+        t.progress.bytes.set(0);
+        t.progress.cause.set(0);
+    }
+
+    /// Request bytes arrived.
+    pub fn got_data(&self) {
+        if let Some(t) = self.on()
+            && t.first_byte.get().is_none()
+        {
+            t.first_byte.set(Some(Instant::now()));
+        }
+    }
+
+    /// The request head is complete at the start of `buf`: keep its first line.
+    pub fn request(&self, buf: &[u8]) {
+        let Some(t) = self.on() else { return };
+        t.head.set(Some(Instant::now()));
+        let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut keep = t.request_line.borrow_mut();
+        keep.clear();
+        keep.extend_from_slice(&line[..line.len().min(REQUEST_LINE_MAX)]);
+    }
+
+    /// The response is made by ringlb itself (the stats page).
+    pub fn local(&self) {
+        if let Some(t) = self.on() {
+            t.local.set(true);
+        }
+    }
+
+    /// Stickiness: the request's cookie named `named` (a server or none) and
+    /// the exchange goes to `chosen`.
+    pub fn sticky(&self, named: Option<usize>, chosen: usize) {
+        let Some(t) = self.on() else { return };
+        if !t.cookie {
+            return;
+        }
+        let mut f = t.cookie_flags.get();
+        // N: no cookie, V: valid (followed), D: its server is down.
+        f[0] = match named {
+            None => b'N',
+            Some(s) if s == chosen => b'V',
+            Some(_) => b'D',
+        };
+        t.cookie_flags.set(f);
+    }
+
+    /// ringlb inserts its stickiness cookie in the response (`I`).
+    pub fn cookie_inserted(&self) {
+        if let Some(t) = self.on()
+            && t.cookie
+        {
+            let mut f = t.cookie_flags.get();
+            f[1] = b'I';
+            t.cookie_flags.set(f);
+        }
+    }
+
+    /// An idle pooled connection to `server` is used: connecting took no time.
+    pub fn reused(&self, server: usize) {
+        if let Some(t) = self.on() {
+            let now = Some(Instant::now());
+            t.connect_start.set(now);
+            t.connected.set(now);
+            t.server.set(Some(server));
+        }
+    }
+
+    /// Connecting to `server` starts (the first attempt of the exchange counts).
+    pub fn connecting(&self, server: usize) {
+        if let Some(t) = self.on() {
+            if t.connect_start.get().is_none() {
+                t.connect_start.set(Some(Instant::now()));
+            }
+            t.server.set(Some(server));
+        }
+    }
+
+    /// Connected to `server`.
+    pub fn connected(&self, server: usize) {
+        if let Some(t) = self.on() {
+            t.connected.set(Some(Instant::now()));
+            t.server.set(Some(server));
+        }
+    }
+
+    /// Every attempt failed: note the server last tried and whether it timed out.
+    pub fn connect_failed(&self, e: &DispatchError, shared: &Shared, backend: usize) {
+        if let Some(t) = self.on() {
+            let (server, timeout) = failed_server(e, shared, backend);
+            if server.is_some() {
+                t.server.set(server);
+            }
+            t.connect_timeout.set(timeout);
+        }
+    }
+
+    /// Where the dispatcher counts retries, when logging.
+    pub fn attempts(&self) -> Option<&Attempts> {
+        self.on().map(|t| &t.attempts)
+    }
+
+    /// The handle `http/forward.rs` notes the response's progress on.
+    pub fn tracker(&self) -> Tracker<'_> {
+        Tracker(self.on().map(|t| &t.progress))
+    }
+
+    /// Who ended the exchange early, when the session loop knows better than
+    /// the status it answers (see [`Tracker::cause`]).
+    pub fn cause(&self, who: u8) {
+        self.tracker().cause(who);
+    }
+
+    /// Sends the exchange's line, if this frontend logs one. Called once per
+    /// exchange, when its outcome is known.
+    pub fn finish(&self, ctx: &WorkerCtx, fe: usize, backend: usize, outcome: Outcome) {
+        let Some(t) = self.on() else { return };
+        let Some(log) = ctx.shared.frontends[fe].log.as_ref() else {
+            return;
+        };
+        let received = t.first_byte.get().is_some();
+        // A kept-alive or fresh connection that closed without a byte of a new
+        // request is not an exchange; `dontlognull` skips empty ones too.
+        if !received && (outcome == Outcome::Silent || log.dontlognull) {
+            return;
+        }
+        let now = Some(Instant::now());
+        let p = &t.progress;
+        let local = t.local.get();
+        let (status, bytes) = match outcome {
+            Outcome::Done => (i32::from(p.status.get()), p.bytes.get()),
+            Outcome::Answered { status, bytes } => (i32::from(status), bytes),
+            Outcome::Tunnel { down } => (101, p.bytes.get() + down),
+            Outcome::Silent => {
+                let s = match p.status.get() {
+                    // The client left mid-request: HAProxy logs the 400 it would answer.
+                    0 if t.head.get().is_none() => 400,
+                    0 => -1,
+                    s => i32::from(s),
+                };
+                (s, p.bytes.get())
+            }
+        };
+        let term = match outcome {
+            Outcome::Done if local => *b"LR",
+            Outcome::Done | Outcome::Tunnel { .. } => *b"--",
+            Outcome::Answered { status, .. } => {
+                let cause = match p.cause.get() {
+                    0 => cause_of(status, t.connect_timeout.get()),
+                    c => c,
+                };
+                [cause, stage(t, status)]
+            }
+            Outcome::Silent => {
+                let cause = match p.cause.get() {
+                    0 => b'C',
+                    c => c,
+                };
+                [cause, stage(t, 0)]
+            }
+        };
+        let [c0, c1] = t.cookie_flags.get();
+        let server = t.server.get();
+        let be = &ctx.shared.backends[backend];
+        let request_line = t.request_line.borrow();
+        let request_start = t.first_byte.get().or(t.start.get());
+        let date = t.accepted_wall
+            + request_start.map_or(Duration::ZERO, |s| s.saturating_duration_since(t.accepted));
+        let rec = Record {
+            client: t.peer,
+            date,
+            frontend: &ctx.shared.frontends[fe].name,
+            backend: &be.name,
+            server: match (local, server) {
+                (true, _) => "<STATS>",
+                (false, Some(s)) => &be.servers[s].name,
+                (false, None) => "<NOSRV>",
+            },
+            t_request: ms(request_start, t.head.get()),
+            t_queue: ms(t.head.get(), t.connect_start.get()),
+            t_connect: ms(t.connect_start.get(), t.connected.get()),
+            t_response: ms(t.connected.get(), p.head_at.get()),
+            t_active: ms(request_start, now),
+            t_total: ms(t.start.get(), now),
+            status,
+            bytes_out: bytes,
+            term: [term[0], term[1], c0, c1],
+            // The exchange's server connection is released by now.
+            conns: conns(&ctx.shared, fe, backend, server.filter(|_| !local), true),
+            retries: t.attempts.retries.get(),
+            redispatched: t.attempts.redispatched.get(),
+            request: (!request_line.is_empty()).then_some(&request_line[..]),
+        };
+        log.send_with(Level::Info, |out| match log.format {
+            Format::Http => format::httplog(&rec, out),
+            Format::Tcp => format::tcplog(&rec, out),
+            Format::Default => {}
+        });
+    }
+}
+
+/// The first termination letter for a status ringlb answered itself.
+fn cause_of(status: u16, connect_timeout: bool) -> u8 {
+    match status {
+        408 => b'c',
+        504 => b's',
+        503 if connect_timeout => b's',
+        500..=599 if status != 501 => b'S',
+        // 400, 403, 413, 414, 431, 501: the proxy refused the request.
+        _ => b'P',
+    }
+}
+
+/// The second termination letter: the stage the exchange had reached.
+fn stage(t: &HttpInner, status: u16) -> u8 {
+    if t.local.get() || t.head.get().is_none() {
+        b'R'
+    } else if t.connect_start.get().is_none() {
+        // No server could be chosen: the connect stage failed (HAProxy's `SC`).
+        if status == 503 { b'C' } else { b'R' }
+    } else if t.connected.get().is_none() {
+        b'C'
+    } else if t.progress.head_at.get().is_none() {
+        b'H'
+    } else {
+        b'D'
+    }
+}
+
+/// The server a failed dispatch last tried, and whether it timed out.
+pub(super) fn failed_server(
+    e: &DispatchError,
+    shared: &Shared,
+    backend: usize,
+) -> (Option<usize>, bool) {
+    match e {
+        DispatchError::NoServer(_) => (None, false),
+        DispatchError::Unreachable { server, cause, .. } => (
+            shared.backends[backend]
+                .servers
+                .iter()
+                .position(|s| &s.name == server),
+            matches!(cause, ConnectError::Timeout(_)),
+        ),
+    }
+}
+
+/// HAProxy's default line at accept, when the frontend logs neither httplog
+/// nor tcplog: `Connect from <client> to <local address> (<frontend>/<mode>)`.
+pub fn connection(ctx: &WorkerCtx, fe: usize, fd: RawFd, peer: Option<SocketAddr>) {
+    let f = &ctx.shared.frontends[fe];
+    let Some(log) = f.log.as_ref().filter(|l| l.format == Format::Default) else {
+        return;
+    };
+    // SAFETY: `fd` is the accepted connection, open for this whole call.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let local = socket2::SockRef::from(&borrowed)
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket());
+    let http = f.mode == crate::config::model::Mode::Http;
+    log.send_with(Level::Info, |out| {
+        format::connect_line(peer, local, &f.name, http, out);
+    });
+}

@@ -1,0 +1,139 @@
+//! A TCP-mode session's log notes and its tcplog line (see `record` for
+//! the termination letters). Inert, like the HTTP trace, when the frontend
+//! logs no per-session line.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+use super::format::{self, Record};
+use super::record::{conns, failed_server, ms};
+use super::{Format, Level, ProxyLog};
+use crate::server::dispatch::{Attempts, DispatchError};
+use crate::worker::context::WorkerCtx;
+
+#[derive(Debug)]
+struct TcpInner {
+    peer: Option<SocketAddr>,
+    accepted: Instant,
+    accepted_wall: SystemTime,
+    connect_start: Cell<Option<Instant>>,
+    connected: Cell<Option<Instant>>,
+    server: Cell<Option<usize>>,
+    attempts: Attempts,
+}
+
+/// One TCP-mode session's log notes.
+#[derive(Debug)]
+pub struct TcpTrace(Option<Box<TcpInner>>);
+
+/// How a TCP session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpEnd {
+    /// The relay ran; `cause` is the first side that failed (0: both closed normally).
+    Relayed {
+        /// Bytes client → server.
+        up: u64,
+        /// Bytes server → client.
+        down: u64,
+        /// `C`, `c`, `S`, `s`, or 0.
+        cause: u8,
+    },
+    /// No server could be connected (`SC` or `sC`).
+    NoConnection,
+    /// The client left before its first packet could be read (`CR`).
+    ClientGone,
+}
+
+impl TcpTrace {
+    /// Notes for a session accepted now; inert unless `log` makes a tcplog line.
+    pub fn new(log: Option<&ProxyLog>, peer: Option<SocketAddr>) -> TcpTrace {
+        let on = log.is_some_and(|l| l.format != Format::Default && l.accepts(Level::Info));
+        TcpTrace(on.then(|| {
+            Box::new(TcpInner {
+                peer,
+                accepted: Instant::now(),
+                accepted_wall: SystemTime::now(),
+                connect_start: Cell::new(None),
+                connected: Cell::new(None),
+                server: Cell::new(None),
+                attempts: Attempts::default(),
+            })
+        }))
+    }
+
+    /// Connecting starts.
+    pub fn connecting(&self) {
+        if let Some(t) = self.0.as_deref() {
+            t.connect_start.set(Some(Instant::now()));
+        }
+    }
+
+    /// Connected to `server`.
+    pub fn connected(&self, server: usize) {
+        if let Some(t) = self.0.as_deref() {
+            t.connected.set(Some(Instant::now()));
+            t.server.set(Some(server));
+        }
+    }
+
+    /// Where the dispatcher counts retries, when logging.
+    pub fn attempts(&self) -> Option<&Attempts> {
+        self.0.as_deref().map(|t| &t.attempts)
+    }
+
+    /// Sends the session's line. `failed` is the dispatch error for
+    /// [`TcpEnd::NoConnection`]. The server connection is still counted.
+    pub fn finish(
+        &self,
+        ctx: &WorkerCtx,
+        fe: usize,
+        backend: usize,
+        end: TcpEnd,
+        failed: Option<&DispatchError>,
+    ) {
+        let Some(t) = self.0.as_deref() else { return };
+        let Some(log) = ctx.shared.frontends[fe].log.as_ref() else {
+            return;
+        };
+        let (up, down) = match end {
+            TcpEnd::Relayed { up, down, .. } => (up, down),
+            _ => (0, 0),
+        };
+        if log.dontlognull && up == 0 {
+            return;
+        }
+        let (failed_srv, timeout) =
+            failed.map_or((None, false), |e| failed_server(e, &ctx.shared, backend));
+        let term = match end {
+            TcpEnd::Relayed { cause: 0, .. } => *b"--",
+            TcpEnd::Relayed { cause, .. } => [cause, b'D'],
+            TcpEnd::NoConnection => [if timeout { b's' } else { b'S' }, b'C'],
+            TcpEnd::ClientGone => *b"CR",
+        };
+        let server = t.server.get().or(failed_srv);
+        let be = &ctx.shared.backends[backend];
+        let now = Some(Instant::now());
+        let rec = Record {
+            client: t.peer,
+            date: t.accepted_wall,
+            frontend: &ctx.shared.frontends[fe].name,
+            backend: &be.name,
+            server: server.map_or("<NOSRV>", |s| &be.servers[s].name),
+            t_request: -1,
+            t_queue: ms(Some(t.accepted), t.connect_start.get()),
+            t_connect: ms(t.connect_start.get(), t.connected.get()),
+            t_response: -1,
+            t_active: ms(Some(t.accepted), now),
+            t_total: ms(Some(t.accepted), now),
+            status: -1,
+            bytes_out: down,
+            term: [term[0], term[1], b'-', b'-'],
+            conns: conns(&ctx.shared, fe, backend, server, false),
+            retries: t.attempts.retries.get(),
+            redispatched: t.attempts.redispatched.get(),
+            request: None,
+        };
+        log.send_with(Level::Info, |out| format::tcplog(&rec, out));
+    }
+}

@@ -1,0 +1,463 @@
+//! One reading of everything the stats page and the CSV show: per proxy, its
+//! FRONTEND row, one row per server and its BACKEND row, each with the
+//! counters summed over the workers and the published server states.
+//!
+//! Both renderers (`html.rs`, `csv.rs`) read these rows, so the page and the
+//! CSV always agree. Building them reads atomics only: no lock, and the
+//! workers are never waited for.
+
+use std::sync::atomic::Ordering;
+
+use super::counters::{Counters, Totals};
+use super::process;
+use crate::check::status::unix_ms;
+use crate::config::model::{Address, Balance, Mode, Origin};
+use crate::runtime::{BackendRt, ServerRt, Shared};
+
+/// Which part of a proxy a row is about (HAProxy's `type` column: 0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The `FRONTEND` row.
+    Frontend,
+    /// The `BACKEND` row.
+    Backend,
+    /// A server.
+    Server,
+}
+
+impl Kind {
+    /// HAProxy's numeric `type`.
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Frontend => 0,
+            Kind::Backend => 1,
+            Kind::Server => 2,
+        }
+    }
+}
+
+/// How a row's state reads, for its colour on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// A frontend accepting connections, or a backend with a usable server.
+    Open,
+    /// A frontend that stopped accepting, or a backend with no usable server.
+    Closed,
+    /// Fully UP.
+    Up,
+    /// UP, failing checks (`UP 1/3`).
+    GoingDown,
+    /// DOWN, passing checks (`DOWN 1/2`).
+    GoingUp,
+    /// DOWN.
+    Down,
+    /// Not checked (and in service).
+    NoCheck,
+    /// Drained: no new balanced traffic.
+    Drain,
+    /// In maintenance.
+    Maint,
+}
+
+/// The last health check of a checked server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckView {
+    /// HAProxy's short status (`L7OK`, `L4CON`; `INI` before the first check).
+    pub status: &'static str,
+    /// The response code, for statuses that carry one.
+    pub code: Option<u16>,
+    /// How long the check took, in milliseconds (none before the first check).
+    pub duration_ms: Option<u64>,
+    /// HAProxy's description of the status.
+    pub desc: &'static str,
+    /// The reason phrase or error text; may be empty.
+    pub info: String,
+    /// `rise`.
+    pub rise: u32,
+    /// `fall`.
+    pub fall: u32,
+    /// The health counter (0 ..= rise + fall - 1).
+    pub health: u32,
+}
+
+/// One line of the page and of the CSV.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Frontend, backend or server.
+    pub kind: Kind,
+    /// Proxy name.
+    pub pxname: String,
+    /// `FRONTEND`, `BACKEND` or the server's name.
+    pub svname: String,
+    /// Proxy id, 1-based in display order.
+    pub iid: u32,
+    /// Server id, 1-based in the backend (0 for FRONTEND and BACKEND).
+    pub sid: u32,
+    /// http or tcp.
+    pub mode: Mode,
+    /// Counters summed over the workers.
+    pub totals: Totals,
+    /// `scur`.
+    pub scur: u64,
+    /// `smax` (sum of the workers' maxima).
+    pub smax: u64,
+    /// `slim`.
+    pub slim: Option<u64>,
+    /// `status` as HAProxy writes it (`OPEN`, `UP`, `UP 1/3`, `MAINT`, `no check`, ...).
+    pub status: String,
+    /// Colour class of the status.
+    pub look: Look,
+    /// A `backup` server.
+    pub backup: bool,
+    /// Effective weight (server), total effective weight of the usable servers (backend).
+    pub weight: Option<u32>,
+    /// Operator's weight (server), sum of the servers' (backend).
+    pub uweight: Option<u32>,
+    /// Server: 1 if active; backend: usable active servers.
+    pub act: Option<u32>,
+    /// Server: 1 if backup; backend: usable backup servers.
+    pub bck: Option<u32>,
+    /// UP to DOWN transitions (checked servers).
+    pub chkdown: Option<u64>,
+    /// Seconds since the last state change (servers).
+    pub lastchg: Option<u64>,
+    /// Seconds spent DOWN in all (checked servers).
+    pub downtime: Option<u64>,
+    /// The last health check (checked servers).
+    pub check: Option<CheckView>,
+    /// Server address (`ip:port`, or `unix`).
+    pub addr: Option<String>,
+    /// Server cookie value, or the backend's cookie name.
+    pub cookie: Option<String>,
+    /// Balancing algorithm (backend).
+    pub algo: Option<String>,
+    /// HTTP requests (frontend; backend: exchanges forwarded).
+    pub req_tot: Option<u64>,
+    /// Connections accepted (frontend).
+    pub conn_tot: Option<u64>,
+    /// Requests answered by ringlb itself (frontend).
+    pub intercepted: Option<u64>,
+}
+
+/// One proxy's table: FRONTEND, servers, BACKEND (each part when it exists).
+#[derive(Debug, Clone)]
+pub struct ProxyView {
+    /// Proxy name.
+    pub name: String,
+    /// Proxy id, 1-based in display order.
+    pub iid: u32,
+    /// Rows in HAProxy's order.
+    pub rows: Vec<Row>,
+}
+
+/// Reads everything now.
+pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
+    let now_ms = unix_ms();
+    proxies(shared)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let iid = i as u32 + 1;
+            let mut rows = Vec::new();
+            if let Some(f) = p.frontend {
+                rows.push(frontend_row(shared, f, &p.name, iid));
+            }
+            if let Some(b) = p.backend {
+                let be = &shared.backends[b];
+                for (s, srv) in be.servers.iter().enumerate() {
+                    rows.push(server_row(shared, be, b, s, srv, &p.name, iid, now_ms));
+                }
+                rows.push(backend_row(shared, be, b, &p.name, iid));
+            }
+            ProxyView {
+                name: p.name,
+                iid,
+                rows,
+            }
+        })
+        .collect()
+}
+
+/// Each backend's proxy id (`iid`), as the page and the CSV number them.
+pub fn backend_ids(shared: &Shared) -> Vec<u32> {
+    let mut ids = vec![0; shared.backends.len()];
+    for (i, p) in proxies(shared).iter().enumerate() {
+        if let Some(b) = p.backend {
+            ids[b] = i as u32 + 1;
+        }
+    }
+    ids
+}
+
+/// A proxy as displayed: a `listen` is one frontend and one backend of the same name.
+struct Proxy {
+    name: String,
+    frontend: Option<usize>,
+    backend: Option<usize>,
+    origin: Origin,
+}
+
+/// The proxies in configuration order (file, then line).
+fn proxies(shared: &Shared) -> Vec<Proxy> {
+    let mut out: Vec<Proxy> = Vec::new();
+    let mut paired = vec![false; shared.backends.len()];
+    for (f, fe) in shared.frontends.iter().enumerate() {
+        let listen = shared
+            .backends
+            .get(fe.backend)
+            .is_some_and(|b| b.name == fe.name);
+        if listen {
+            paired[fe.backend] = true;
+        }
+        out.push(Proxy {
+            name: fe.name.clone(),
+            frontend: Some(f),
+            backend: listen.then_some(fe.backend),
+            origin: fe.model.origin.clone(),
+        });
+    }
+    for (b, be) in shared.backends.iter().enumerate() {
+        if !paired[b] {
+            out.push(Proxy {
+                name: be.name.clone(),
+                frontend: None,
+                backend: Some(b),
+                origin: be.model.origin.clone(),
+            });
+        }
+    }
+    // Files in the order they were read (their first proxy comes first).
+    let mut files: Vec<String> = Vec::new();
+    for p in &out {
+        if !files.contains(&p.origin.file) {
+            files.push(p.origin.file.clone());
+        }
+    }
+    let file_rank = |f: &str| files.iter().position(|x| x == f).unwrap_or(usize::MAX);
+    out.sort_by_key(|p| (file_rank(&p.origin.file), p.origin.line));
+    out
+}
+
+/// Sums one counter set over the workers.
+fn sum<'a>(
+    pick: impl Fn(&'a super::counters::WorkerCounters) -> &'a Counters,
+    shared: &'a Shared,
+) -> Totals {
+    Totals::sum(shared.counters.iter().map(pick))
+}
+
+fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
+    let fe = &shared.frontends[f];
+    let t = sum(|w| &w.frontends[f], shared);
+    let maxconn = process::get().maxconn as u64;
+    let slim = fe
+        .maxconn
+        .map(u64::from)
+        .or((maxconn > 0).then_some(maxconn));
+    let (status, look) = if shared.soft_stop.load(Ordering::Relaxed) {
+        ("STOP", Look::Closed)
+    } else if slim.is_some_and(|l| t.current >= l) {
+        ("FULL", Look::Closed)
+    } else {
+        ("OPEN", Look::Open)
+    };
+    let http = fe.mode == Mode::Http;
+    Row {
+        kind: Kind::Frontend,
+        pxname: pxname.to_string(),
+        svname: "FRONTEND".into(),
+        iid,
+        sid: 0,
+        mode: fe.mode,
+        scur: t.current,
+        smax: t.max_current,
+        slim,
+        status: status.into(),
+        look,
+        backup: false,
+        weight: None,
+        uweight: None,
+        act: None,
+        bck: None,
+        chkdown: None,
+        lastchg: None,
+        downtime: None,
+        check: None,
+        addr: None,
+        cookie: None,
+        algo: None,
+        req_tot: http.then_some(t.requests),
+        conn_tot: Some(t.sessions),
+        intercepted: http.then_some(t.intercepted),
+        totals: t,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn server_row(
+    shared: &Shared,
+    be: &BackendRt,
+    b: usize,
+    s: usize,
+    srv: &ServerRt,
+    pxname: &str,
+    iid: u32,
+    now_ms: u64,
+) -> Row {
+    let t = sum(|w| &w.servers[b][s], shared);
+    let up = srv.up.load(Ordering::Relaxed);
+    let weight = srv.weight.load(Ordering::Relaxed);
+    let (status, look) = server_state(srv, up, weight);
+    let chk = &srv.check;
+    let last_change = chk
+        .last_change_ms
+        .load(Ordering::Relaxed)
+        .max(srv.admin.changed_ms.load(Ordering::Relaxed));
+    let model = be.model.servers.get(s);
+    Row {
+        kind: Kind::Server,
+        pxname: pxname.to_string(),
+        svname: srv.name.clone(),
+        iid,
+        sid: s as u32 + 1,
+        mode: be.mode,
+        scur: srv.active.load(Ordering::Relaxed),
+        smax: t.max_current,
+        slim: model.and_then(|m| m.maxconn).map(u64::from),
+        status,
+        look,
+        backup: srv.backup,
+        weight: Some(weight),
+        uweight: Some(srv.admin.uweight.load(Ordering::Relaxed)),
+        act: Some(u32::from(!srv.backup)),
+        bck: Some(u32::from(srv.backup)),
+        chkdown: chk
+            .enabled
+            .then(|| chk.down_transitions.load(Ordering::Relaxed)),
+        lastchg: Some(now_ms.saturating_sub(last_change) / 1000),
+        downtime: chk.enabled.then(|| chk.total_downtime_ms(up) / 1000),
+        check: chk.enabled.then(|| check_view(srv)),
+        addr: Some(match &srv.address {
+            Address::Inet(sa) => sa.to_string(),
+            Address::Unix(_) | Address::Fd(_) => "unix".into(),
+        }),
+        cookie: model.and_then(|m| m.cookie.clone()),
+        algo: None,
+        req_tot: None,
+        conn_tot: None,
+        intercepted: None,
+        totals: t,
+    }
+}
+
+/// A server's status text and colour, as HAProxy shows them: maintenance
+/// first, then drain (admin drain or weight 0 while up), then health.
+pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
+    if srv.admin.maint() {
+        return ("MAINT".into(), Look::Maint);
+    }
+    if up && (srv.admin.drain() || weight == 0) {
+        return ("DRAIN".into(), Look::Drain);
+    }
+    let text = srv.check.state_text(up);
+    let look = match text.as_str() {
+        "UP" => Look::Up,
+        "DOWN" => Look::Down,
+        "no check" => Look::NoCheck,
+        t if t.starts_with("UP ") => Look::GoingDown,
+        _ => Look::GoingUp,
+    };
+    (text, look)
+}
+
+fn check_view(srv: &ServerRt) -> CheckView {
+    let chk = &srv.check;
+    let last = chk.last.load_full();
+    let (status, code, duration_ms, desc, info) = match last.as_deref() {
+        Some(r) => (
+            r.status.short(),
+            r.status.has_code().then_some(r.code),
+            Some(r.duration.as_millis() as u64),
+            r.status.description(),
+            r.info.clone(),
+        ),
+        None => ("INI", None, None, "Initializing", String::new()),
+    };
+    CheckView {
+        status,
+        code,
+        duration_ms,
+        desc,
+        info,
+        rise: chk.rise,
+        fall: chk.fall,
+        health: chk.health.load(Ordering::Relaxed),
+    }
+}
+
+fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32) -> Row {
+    let t = sum(|w| &w.backends[b], shared);
+    let usable = |backup: bool| {
+        be.servers
+            .iter()
+            .filter(move |s| s.backup == backup && s.usable())
+    };
+    let act = usable(false).count() as u32;
+    let bck = usable(true).count() as u32;
+    let weight: u32 = usable(act == 0)
+        .map(|s| s.weight.load(Ordering::Relaxed))
+        .sum();
+    let uweight: u32 = be
+        .servers
+        .iter()
+        .map(|s| s.admin.uweight.load(Ordering::Relaxed))
+        .sum();
+    let (status, look) = if act + bck > 0 {
+        ("UP", Look::Open)
+    } else {
+        ("DOWN", Look::Closed)
+    };
+    Row {
+        kind: Kind::Backend,
+        pxname: pxname.to_string(),
+        svname: "BACKEND".into(),
+        iid,
+        sid: 0,
+        mode: be.mode,
+        scur: t.current,
+        smax: t.max_current,
+        slim: be.model.maxconn.map(u64::from),
+        status: status.into(),
+        look,
+        backup: false,
+        weight: Some(weight),
+        uweight: Some(uweight),
+        act: Some(act),
+        bck: Some(bck),
+        chkdown: None,
+        lastchg: None,
+        downtime: None,
+        check: None,
+        addr: None,
+        cookie: be.model.cookie.as_ref().map(|c| c.name.clone()),
+        algo: Some(algo_name(&be.model.balance).into()),
+        req_tot: (be.mode == Mode::Http).then_some(t.sessions),
+        conn_tot: None,
+        intercepted: None,
+        totals: t,
+    }
+}
+
+/// HAProxy's name of a balancing algorithm (the `algo` column).
+pub fn algo_name(b: &Balance) -> &'static str {
+    match b {
+        Balance::RoundRobin => "roundrobin",
+        Balance::StaticRr => "static-rr",
+        Balance::LeastConn => "leastconn",
+        Balance::Source => "source",
+        Balance::Uri { .. } => "uri",
+        Balance::UrlParam(_) => "url_param",
+        Balance::Hdr(_) => "hdr",
+        Balance::RdpCookie(_) => "rdp-cookie",
+    }
+}
