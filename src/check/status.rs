@@ -102,7 +102,8 @@ impl CheckReport {
 /// checker publishes. Workers never read this: they read `ServerRt::up`.
 #[derive(Debug, Default)]
 pub struct ServerCheck {
-    /// `check` is set and the server is not `disabled`: the checker runs for it.
+    /// `check` is set: the checker runs for it, in maintenance too, so that a
+    /// server enabled again at run time is known to be healthy or not.
     pub enabled: bool,
     /// `inter`: the period while the server is fully UP.
     pub inter: Duration,
@@ -145,7 +146,7 @@ impl ServerCheck {
             other => other.clone(),
         };
         ServerCheck {
-            enabled: s.check && !s.disabled,
+            enabled: s.check,
             inter: s.inter,
             fastinter: s.fastinter.unwrap_or(s.inter),
             downinter: s.downinter.unwrap_or(s.inter),
@@ -250,7 +251,7 @@ mod tests {
         );
         assert!(c.enabled);
         s.disabled = true;
-        assert!(!ServerCheck::from_model(&s).enabled);
+        assert!(ServerCheck::from_model(&s).enabled, "checked in maintenance too");
     }
 
     #[test]
