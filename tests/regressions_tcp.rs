@@ -26,21 +26,16 @@ fn spread(i: usize, r: usize, lo: i64, hi: i64) -> i64 {
 
 #[test]
 fn relay_keeps_every_message_while_the_other_direction_is_busy() {
-    // Each client sends `m<k>;` about once a second (around `timeout client`,
-    // 1 s) while the server sends a byte every 100 ms. The client-side read
-    // that times out and is issued again must not lose what arrives meanwhile.
-    let ev = |n: &str, d: i64| {
-        std::env::var(n)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let CLIENTS: usize = ev("XC", 30) as usize;
-    let MESSAGES: usize = ev("XR", 4) as usize;
-    let (LO, HI) = (ev("XLO", -4000), ev("XHI", 1000));
+    // Every client sends `m<k>;` once per `timeout client` (250 ms), all on one
+    // schedule, while each server sends a byte every 100 ms. The client-side
+    // read reaches its deadline just as the message comes; the other direction
+    // moved, so the read is issued again, and what raced in must not be lost.
+    const CLIENTS: usize = 100;
+    const MESSAGES: usize = 12;
+    const PERIOD: Duration = Duration::from_millis(250);
     let (tx, rx) = mpsc::channel::<String>();
     let be = TcpBackend::start(move |mut s| {
-        let _ = s.set_read_timeout(Some(Duration::from_millis(std::env::var("XS").ok().and_then(|v| v.parse().ok()).unwrap_or(100))));
+        let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
         let stop = Instant::now() + Duration::from_secs(8);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
@@ -58,20 +53,20 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
         let _ = tx.send(String::from_utf8_lossy(&got).into_owned());
     });
     let cfg = ListenCfg::tcp(free_port())
-        .timeout_client(&format!("{}ms", ev("XTO", 1000)))
+        .timeout_client("250ms")
         .timeout_server("5s")
         .server("s", be.port);
     let lb = Ringlb::start(&cfg.render());
     let port = lb.port();
+    let t0 = Instant::now() + Duration::from_millis(300);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| {
             thread::spawn(move || {
                 let mut s = connect(port);
                 let mut buf = [0u8; 4096];
-                // Reads what the server sends until `d` has passed (precisely:
-                // the send that follows must land at the intended instant).
-                let mut drain_for = |s: &mut std::net::TcpStream, d: Duration| {
-                    let end = Instant::now() + d;
+                // Reads what the server sends until `end` (precisely: the send
+                // that follows must land at the intended instant).
+                let mut drain_until = |s: &mut std::net::TcpStream, end: Instant| {
                     loop {
                         let left = end.saturating_duration_since(Instant::now());
                         if left.is_zero() {
@@ -92,17 +87,26 @@ fn relay_keeps_every_message_while_the_other_direction_is_busy() {
                     }
                     true
                 };
+                if !drain_until(&mut s, t0) {
+                    return Err(format!("client {i}: relay closed before m0"));
+                }
                 s.write_all(b"m0;").unwrap();
                 for k in 1..MESSAGES {
-                    // 996 ms .. 1001 ms after the previous message.
-                    let us = ev("XTO", 1000) * 1000 + spread(i, k, LO, HI);
-                    if !drain_for(&mut s, Duration::from_micros(us as u64)) {
+                    // k periods after t0, give or take 0.5 ms.
+                    let at = t0 + PERIOD * k as u32;
+                    let off = spread(i, k, -500, 500);
+                    let at = if off < 0 {
+                        at - Duration::from_micros(off.unsigned_abs())
+                    } else {
+                        at + Duration::from_micros(off as u64)
+                    };
+                    if !drain_until(&mut s, at) {
                         return Err(format!("client {i}: relay closed before m{k}"));
                     }
                     s.write_all(format!("m{k};").as_bytes())
                         .map_err(|e| format!("client {i}: writing m{k}: {e}"))?;
                 }
-                drain_for(&mut s, Duration::from_millis(300));
+                drain_until(&mut s, Instant::now() + Duration::from_millis(300));
                 let _ = s.shutdown(Shutdown::Both);
                 Ok(())
             })

@@ -251,7 +251,10 @@ mod tests {
         );
         assert!(c.enabled);
         s.disabled = true;
-        assert!(ServerCheck::from_model(&s).enabled, "checked in maintenance too");
+        assert!(
+            ServerCheck::from_model(&s).enabled,
+            "checked in maintenance too"
+        );
     }
 
     #[test]

@@ -1569,9 +1569,18 @@ impl TcpBackend {
     /// restarts keeps its address. Panics if the port cannot be bound.
     pub fn start_on(port: u16, handler: impl Fn(TcpStream) + Send + Sync + 'static) -> TcpBackend {
         let handler: Handler = Arc::new(handler);
-        // std sets SO_REUSEADDR: a port whose old connections are in TIME_WAIT binds.
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("bind backend on 127.0.0.1:{port}: {e}"));
+        // std sets SO_REUSEADDR: a port whose old connections are in TIME_WAIT
+        // binds. Sockets of a just-killed backend may take a moment to go: retry.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => break l,
+                Err(e) if e.kind() == ErrorKind::AddrInUse && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("bind backend on 127.0.0.1:{port}: {e}"),
+            }
+        };
         claim_port(port);
         let counters = Arc::new(Counters::default());
         let stopped = Arc::new(AtomicBool::new(false));
