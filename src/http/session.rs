@@ -243,11 +243,15 @@ impl Session<'_> {
         Instant::now() + self.be.server_timeout
     }
 
+    /// Per-request trouble goes to the logs (termination state); stderr gets it
+    /// only in `-d` mode, as HAProxy, so a flood of failures can't flood a terminal.
     fn log_server(&self, server_idx: usize, what: &str) {
-        eprintln!(
-            "[WARNING] {}/{}: {what}",
-            self.be.name, self.be.servers[server_idx].name
-        );
+        if self.ctx.shared.debug {
+            eprintln!(
+                "[WARNING] {}/{}: {what}",
+                self.be.name, self.be.servers[server_idx].name
+            );
+        }
     }
 
     async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
@@ -304,7 +308,9 @@ impl Session<'_> {
             _ => picked,
         };
         let Some(picked) = picked else {
-            eprintln!("[WARNING] {}: no server available", self.be.name);
+            if self.ctx.shared.debug {
+                eprintln!("[WARNING] {}: no server available", self.be.name);
+            }
             return Err(Fail::Status(HttpError::ServiceUnavailable));
         };
         self.trace.sticky(req.sticky.server, picked);
@@ -609,7 +615,9 @@ impl Session<'_> {
             Err(e) => self.trace.connect_failed(e, &self.ctx.shared, self.backend),
         }
         r.map_err(|e| {
-            eprintln!("[WARNING] {}: {e}", self.fe.name);
+            if self.ctx.shared.debug {
+                eprintln!("[WARNING] {}: {e}", self.fe.name);
+            }
             Fail::Status(HttpError::ServiceUnavailable)
         })
     }

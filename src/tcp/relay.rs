@@ -58,7 +58,9 @@ pub async fn run(
     let (idx, mut server) = match dispatch_noting(ctx, f.backend, &input, trace.attempts()).await {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("[WARNING] {}: {e}", f.name);
+            if ctx.shared.debug {
+                eprintln!("[WARNING] {}: {e}", f.name);
+            }
             trace.finish(ctx, fe, f.backend, TcpEnd::NoConnection, Some(&e));
             return;
         }
