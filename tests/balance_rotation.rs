@@ -10,18 +10,7 @@ use std::io::{Read, Write};
 use std::thread;
 use std::time::Duration;
 
-use common::{BufStream, HttpBackend, ListenCfg, Ringlb, TcpBackend, connect, free_port, get};
-
-/// Requests per server name, each on a fresh connection.
-fn spread(port: u16, requests: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for i in 0..requests {
-        let r = get(port, &format!("/r/{i}"));
-        assert_eq!(r.status, 200, "{}", r.text());
-        *seen.entry(r.server()).or_insert(0) += 1;
-    }
-    seen
-}
+use common::{BufStream, HttpBackend, ListenCfg, Ringlb, TcpBackend, connect, free_port, spread};
 
 /// Asserts each server got its weight's share of `total`, give or take one
 /// rotation cycle per worker (each worker starts its own cycle).

@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
     CheckedBackend, HttpBackend, ListenCfg, Ringlb, SilentBackend, closed_port, free_port, get,
+    spread,
 };
 
 /// The check period used by these tests.
@@ -49,17 +49,6 @@ fn normalize(line: &str) -> String {
         .take_while(char::is_ascii_digit)
         .count();
     format!("{}N{}", &line[..start], &line[start + digits..])
-}
-
-/// Requests per server name, each on a fresh connection.
-fn spread(port: u16, requests: usize) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for i in 0..requests {
-        let r = get(port, &format!("/r/{i}"));
-        assert_eq!(r.status, 200, "{}", r.text());
-        *seen.entry(r.server()).or_insert(0) += 1;
-    }
-    seen
 }
 
 fn checked(name: &str, port: u16, opts: &str) -> String {

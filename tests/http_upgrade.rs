@@ -7,7 +7,7 @@ mod common;
 
 use common::{
     BufStream, HttpBackend, HttpClient, ListenCfg, Ringlb, TcpBackend, assert_same_bytes,
-    free_port, pattern, read_response,
+    echo_until_eof, free_port, pattern, read_response,
 };
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -59,19 +59,7 @@ fn websocket_backend(heads: Arc<Mutex<Vec<String>>>) -> TcpBackend {
         if !early.is_empty() && bs.stream.write_all(&early).is_err() {
             return;
         }
-        let mut s = bs.stream;
-        let mut buf = vec![0u8; 65536];
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if s.write_all(&buf[..n]).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = s.shutdown(Shutdown::Write);
+        echo_until_eof(bs.stream);
     })
 }
 
