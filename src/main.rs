@@ -133,9 +133,10 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             "[WARNING] io_uring is not available on this system; workers use the epoll driver"
         );
     }
-    let listeners = listen::bind_all(config, workers)?;
-    // The stats sockets are bound with the listeners: as root, before the fork.
+    // The stats sockets are bound with the listeners (as root, before the fork),
+    // and first: once a traffic port accepts, the socket exists too.
     let stats_sockets = ringlb::admin::bind(g, maxconn as usize)?;
+    let listeners = listen::bind_all(config, workers)?;
 
     let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug;
     if background {
