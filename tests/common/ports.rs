@@ -55,16 +55,28 @@ pub(super) fn claim_port(port: u16) -> bool {
     handed_out().lock().unwrap().insert(port)
 }
 
-/// A free TCP port on 127.0.0.1 that no other test has received, in this
-/// process or in any other test process running the harness at the same time.
+/// Ports handed out to tests: below Linux's ephemeral range (32768–60999), so
+/// no client socket of a parallel test can be sitting on one (a wildcard bind
+/// such as `bind :port` would then fail with EADDRINUSE).
+const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// A free TCP port that no other test has received, in this process or in any
+/// other test process running the harness at the same time.
 ///
-/// The port is found by binding `127.0.0.1:0` and then released, so the proxy
-/// can bind it. Linux gives `connect()` and `bind(0)` ports of different parity,
-/// which keeps the window in which a client socket could take it negligible.
+/// Candidates come from [`TEST_PORTS`], starting at a point that depends on the
+/// process id; one is taken when it can be bound on the wildcard address
+/// (nothing uses it on any address) and its cross-process lock is free.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let span = usize::from(TEST_PORTS.end - TEST_PORTS.start);
+    let start = (std::process::id() as usize).wrapping_mul(7919) % span;
     loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = l.local_addr().unwrap().port();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free test port left in {TEST_PORTS:?}");
+        let port = TEST_PORTS.start + ((start + n) % span) as u16;
+        if TcpListener::bind(("0.0.0.0", port)).is_err() {
+            continue;
+        }
         if claim_port(port) && lock_port_across_processes(port) {
             return port;
         }
