@@ -68,8 +68,9 @@ pub mod admin_flags {
     pub const FMAINT: u8 = 0x01;
     /// Maintenance from the configuration (`disabled` on the server line).
     pub const CMAINT: u8 = 0x04;
-    /// Forced drain (`set server ... state drain`).
-    pub const FDRAIN: u8 = 0x10;
+    /// Forced drain (`set server ... state drain`): HAProxy's SRV_ADMF_FDRAIN, as
+    /// printed by `show servers state` (0x10 would be the inherited drain).
+    pub const FDRAIN: u8 = 0x08;
     /// Any maintenance flag.
     pub const MAINT: u8 = FMAINT | CMAINT;
 }

@@ -224,7 +224,16 @@ impl HttpTrace {
     pub fn request(&self, buf: &[u8]) {
         let Some(t) = self.on() else { return };
         t.head.set(Some(Instant::now()));
-        let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+        // Empty lines before a request are allowed (RFC 9112 §2.2) and skipped
+        // by the parser: the request line is the first non-empty one.
+        let start = buf
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(buf.len());
+        let line = buf[start..]
+            .split(|&b| b == b'\n')
+            .next()
+            .unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut keep = t.request_line.borrow_mut();
         keep.clear();

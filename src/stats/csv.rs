@@ -176,11 +176,20 @@ pub fn render(proxies: &[ProxyView], filter: &Filter) -> String {
 /// Keeps a value from breaking the CSV: HAProxy quotes fields holding a comma,
 /// a quote or a line break, doubling the quotes.
 fn escape(v: &str) -> std::borrow::Cow<'_, str> {
-    if v.contains([',', '"', '\n', '\r']) {
-        let cleaned = v.replace(['\n', '\r'], " ").replace('"', "\"\"");
-        format!("\"{cleaned}\"").into()
+    // Control bytes (a server's raw check reply can carry ESC or NUL) must not
+    // reach an operator's terminal or break a scraper's line handling.
+    let v: std::borrow::Cow<'_, str> = if v.chars().any(char::is_control) {
+        v.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .into()
     } else {
         v.into()
+    };
+    if v.contains([',', '"']) {
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
+    } else {
+        v
     }
 }
 
