@@ -162,6 +162,12 @@ impl CliStream for std::net::TcpStream {
 fn accept_loop(shared: Arc<Shared>, b: Bound, timeout: Duration) {
     let busy = Arc::new(AtomicUsize::new(0));
     loop {
+        // At the limit, stop accepting (clients wait in the backlog, as with
+        // HAProxy) instead of accepting and dropping them. Only this thread
+        // adds to `busy`, so a slot seen free here stays free until accept.
+        while busy.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let accepted: io::Result<Box<dyn FnOnce() + Send>> = match &b.listener {
             Listener::Unix(l) => l
                 .accept()
