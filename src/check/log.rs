@@ -49,7 +49,29 @@ pub fn emit(backend: &BackendRt, severity: Severity, line: &str) {
         Severity::Emerg => "ALERT",
         Severity::Alert | Severity::Notice => "WARNING",
     };
-    eprintln!("[{tag}] {line}");
+    // Through the logs' non-blocking stderr writer, not `eprintln!`: a stderr
+    // pipe nobody reads must cost a dropped line, never a stalled checker.
+    let text = format!("[{tag}] {line}");
+    crate::log::syslog::send(stderr_target(), None, Level::Emerg, text.as_bytes());
+}
+
+/// A raw `log stderr` target, built once.
+fn stderr_target() -> &'static [crate::log::syslog::Target] {
+    static TARGET: std::sync::OnceLock<Vec<crate::log::syslog::Target>> =
+        std::sync::OnceLock::new();
+    TARGET.get_or_init(|| {
+        let model = crate::config::model::LogTarget::Syslog {
+            address: "stderr".into(),
+            len: Some(8192),
+            format: crate::config::model::LogFormat::Raw,
+            facility: "daemon".into(),
+            level: None,
+            minlevel: None,
+        };
+        crate::log::syslog::Target::from_model(&model)
+            .into_iter()
+            .collect()
+    })
 }
 
 /// Who a line is about.
