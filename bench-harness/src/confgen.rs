@@ -8,6 +8,9 @@ use std::path::Path;
 /// hard open-file limit of the bench machines (HAProxy refuses to start above).
 pub const MAXCONN: u32 = 8000;
 
+/// nginx `worker_connections` unless a scenario needs more (idle).
+pub const NGINX_CONNECTIONS: u32 = 9000;
+
 /// nginx `worker_cpu_affinity` masks, one per CPU (rightmost bit is CPU 0).
 fn affinity_masks(cpus: &[usize]) -> String {
     cpus.iter()
@@ -18,7 +21,7 @@ fn affinity_masks(cpus: &[usize]) -> String {
 
 /// The part of an nginx config common to backend and proxy: process, pinning,
 /// and every path inside `dir` (Debian's build wants /var/lib/nginx otherwise).
-fn nginx_head(dir: &Path, role: &str, cpus: &[usize]) -> String {
+fn nginx_head(dir: &Path, role: &str, cpus: &[usize], connections: u32) -> String {
     let d = dir.display();
     format!(
         "daemon off;\n\
@@ -28,7 +31,7 @@ fn nginx_head(dir: &Path, role: &str, cpus: &[usize]) -> String {
          worker_rlimit_nofile 19000;\n\
          pid {d}/nginx-{role}.pid;\n\
          error_log {d}/nginx-{role}-error.log warn;\n\
-         events {{ worker_connections 9000; }}\n",
+         events {{ worker_connections {connections}; }}\n",
         n = cpus.len(),
         masks = affinity_masks(cpus),
     )
@@ -49,20 +52,50 @@ fn nginx_http_common(dir: &Path, role: &str) -> String {
     )
 }
 
-/// nginx as the backend: a static `hello` answer with keep-alive.
+/// Directory (inside the run's temp dir) whose `static/` the nginx backend
+/// serves: the `large` scenario's files live in `<dir>/www/static/`.
+pub const STATIC_ROOT: &str = "www";
+
+/// nginx as the backend: a static `hello` answer with keep-alive on `/`, and
+/// files from `<dir>/www/static/` (sendfile) under `/static/`.
 pub fn nginx_backend(dir: &Path, cpus: &[usize], port: u16) -> String {
     format!(
-        "{head}http {{\n{common}    server {{\n\
+        "{head}http {{\n{common}    sendfile on;\n\
+         \x20   default_type application/octet-stream;\n\
+         \x20   server {{\n\
          \x20       listen 127.0.0.1:{port} backlog=4096;\n\
          \x20       location / {{ return 200 \"hello\\n\"; }}\n\
+         \x20       location /static/ {{ root {root}; }}\n\
          \x20   }}\n}}\n",
-        head = nginx_head(dir, "backend", cpus),
+        head = nginx_head(dir, "backend", cpus, NGINX_CONNECTIONS),
         common = nginx_http_common(dir, "backend"),
+        root = dir.join(STATIC_ROOT).display(),
     )
 }
 
-/// nginx as a reverse proxy with a keep-alive upstream pool of 64.
-pub fn nginx_proxy(dir: &Path, cpus: &[usize], port: u16, backend: u16) -> String {
+/// nginx's stream module as a TCP relay (`load_module` from `module`, the
+/// Debian package libnginx-mod-stream's `.so`).
+pub fn nginx_stream(dir: &Path, module: &Path, cpus: &[usize], port: u16, backend: u16) -> String {
+    format!(
+        "load_module {module};\n{head}stream {{\n\
+         \x20   server {{\n\
+         \x20       listen 127.0.0.1:{port} backlog=4096;\n\
+         \x20       proxy_pass 127.0.0.1:{backend};\n\
+         \x20   }}\n}}\n",
+        module = module.display(),
+        head = nginx_head(dir, "proxy", cpus, NGINX_CONNECTIONS),
+    )
+}
+
+/// nginx as a reverse proxy with a keep-alive upstream pool of 64;
+/// `connections` is each worker's `worker_connections` (client + upstream).
+pub fn nginx_proxy(
+    dir: &Path,
+    cpus: &[usize],
+    port: u16,
+    backend: u16,
+    connections: u32,
+) -> String {
     format!(
         "{head}http {{\n{common}    upstream backend {{\n\
          \x20       server 127.0.0.1:{backend};\n\
@@ -77,14 +110,43 @@ pub fn nginx_proxy(dir: &Path, cpus: &[usize], port: u16, backend: u16) -> Strin
          \x20           proxy_set_header Connection \"\";\n\
          \x20       }}\n\
          \x20   }}\n}}\n",
-        head = nginx_head(dir, "proxy", cpus),
+        head = nginx_head(dir, "proxy", cpus, connections),
         common = nginx_http_common(dir, "proxy"),
     )
 }
 
+/// How the proxy under test is set up: HTTP or TCP relay, and its maxconn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// `mode tcp` instead of `mode http`.
+    pub tcp: bool,
+    /// `maxconn` in `global`.
+    pub maxconn: u32,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            tcp: false,
+            maxconn: MAXCONN,
+        }
+    }
+}
+
+/// The `mode` line and, in HTTP mode, HAProxy's reuse setting.
+fn mode_lines(shape: Shape, reuse: bool) -> String {
+    if shape.tcp {
+        "    mode tcp\n".into()
+    } else if reuse {
+        "    mode http\n    http-reuse safe\n".into()
+    } else {
+        "    mode http\n".into()
+    }
+}
+
 /// HAProxy 2.6: `nbthread` threads, each pinned to one of `cpus`, server-side
-/// connection reuse (`http-reuse safe`).
-pub fn haproxy(cpus: &[usize], port: u16, backend: u16) -> String {
+/// connection reuse (`http-reuse safe`) in HTTP mode.
+pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String {
     let n = cpus.len();
     let list = cpus
         .iter()
@@ -99,36 +161,39 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16) -> String {
     };
     format!(
         "global\n\
-         \x20   maxconn {MAXCONN}\n\
+         \x20   maxconn {maxconn}\n\
          \x20   nbthread {n}\n\
          \x20   {cpu_map}\n\
          defaults\n\
-         \x20   mode http\n\
+         {mode}\
          \x20   timeout connect 5s\n\
          \x20   timeout client 30s\n\
          \x20   timeout server 30s\n\
-         \x20   http-reuse safe\n\
          listen bench\n\
          \x20   bind 127.0.0.1:{port}\n\
-         \x20   server s1 127.0.0.1:{backend}\n"
+         \x20   server s1 127.0.0.1:{backend}\n",
+        maxconn = shape.maxconn,
+        mode = mode_lines(shape, true),
     )
 }
 
 /// ringlb: the same proxy as [`haproxy`] in the subset ringlb reads
 /// (pinning is ringlb's own: one worker per `nbthread`).
-pub fn ringlb(threads: usize, port: u16, backend: u16) -> String {
+pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
     format!(
         "global\n\
-         \x20   maxconn {MAXCONN}\n\
+         \x20   maxconn {maxconn}\n\
          \x20   nbthread {threads}\n\
          defaults\n\
-         \x20   mode http\n\
+         {mode}\
          \x20   timeout connect 5s\n\
          \x20   timeout client 30s\n\
          \x20   timeout server 30s\n\
          listen bench\n\
          \x20   bind 127.0.0.1:{port}\n\
-         \x20   server s1 127.0.0.1:{backend}\n"
+         \x20   server s1 127.0.0.1:{backend}\n",
+        maxconn = shape.maxconn,
+        mode = mode_lines(shape, false),
     )
 }
 
@@ -144,7 +209,45 @@ mod tests {
 
     #[test]
     fn haproxy_cpu_map() {
-        assert!(haproxy(&[0], 1, 2).contains("cpu-map 1/1 0\n"));
-        assert!(haproxy(&[0, 1, 2, 3], 1, 2).contains("cpu-map auto:1/1-4 0,1,2,3\n"));
+        let http = Shape::default();
+        assert!(haproxy(&[0], 1, 2, http).contains("cpu-map 1/1 0\n"));
+        assert!(haproxy(&[0, 1, 2, 3], 1, 2, http).contains("cpu-map auto:1/1-4 0,1,2,3\n"));
+    }
+
+    #[test]
+    fn modes_and_maxconn() {
+        let http = Shape::default();
+        let tcp = Shape {
+            tcp: true,
+            maxconn: 9000,
+        };
+        let h = haproxy(&[0], 10, 20, http);
+        assert!(h.contains("    mode http\n    http-reuse safe\n"), "{h}");
+        assert!(h.contains("maxconn 8000\n"), "{h}");
+        let h = haproxy(&[0], 10, 20, tcp);
+        assert!(
+            h.contains("    mode tcp\n") && !h.contains("http-reuse"),
+            "{h}"
+        );
+        assert!(h.contains("maxconn 9000\n"), "{h}");
+        let r = ringlb(2, 10, 20, tcp);
+        assert!(
+            r.contains("nbthread 2\n") && r.contains("    mode tcp\n"),
+            "{r}"
+        );
+        assert!(ringlb(1, 10, 20, http).contains("    mode http\n    timeout connect"));
+    }
+
+    #[test]
+    fn nginx_configs() {
+        let dir = Path::new("/tmp/x");
+        let b = nginx_backend(dir, &[1], 30);
+        assert!(b.contains("location /static/ { root /tmp/x/www; }"), "{b}");
+        let s = nginx_stream(dir, Path::new("/m/ngx_stream_module.so"), &[0], 10, 20);
+        assert!(
+            s.starts_with("load_module /m/ngx_stream_module.so;\n"),
+            "{s}"
+        );
+        assert!(s.contains("proxy_pass 127.0.0.1:20;"), "{s}");
     }
 }

@@ -8,6 +8,7 @@
 //! why; the run goes on.
 
 mod confgen;
+mod idle;
 mod procs;
 mod report;
 mod sys;
@@ -20,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use confgen::Shape;
 use procs::Proc;
-use report::Row;
+use report::{IdleResult, IdleRow, Row, Section};
 
 /// Command line.
 #[derive(Parser)]
@@ -43,7 +45,94 @@ enum ScenarioCmd {
     Close(Opts),
     /// keepalive, then close, sharing one backend.
     All(Opts),
+    /// 64 KB and 1 MB responses over keep-alive (bytes/s and req/s).
+    Large(Opts),
+    /// `mode tcp` relays: keep-alive throughput (small and 1 MB answers) and
+    /// connections/s (`Connection: close`).
+    Tcp(Opts),
+    /// RSS growth per idle client connection (one request each, then held).
+    Idle(IdleOpts),
 }
+
+/// Options of the idle scenario.
+#[derive(Args, Clone)]
+struct IdleOpts {
+    /// Idle client connections held open to each proxy.
+    #[arg(long, default_value_t = 1000)]
+    idle_connections: usize,
+    /// Client threads opening them.
+    #[arg(long, default_value_t = 8)]
+    idle_threads: usize,
+    /// Seconds to wait with the connections open before reading RSS.
+    #[arg(long, default_value_t = 2)]
+    settle: u64,
+    #[command(flatten)]
+    common: Opts,
+}
+
+/// One table of a scenario: which path wrk asks for, how, through which mode.
+struct Pass {
+    /// Subtitle of the table (empty for single-table scenarios).
+    subtitle: &'static str,
+    /// Short tag for log file names.
+    tag: &'static str,
+    /// Request path.
+    path: &'static str,
+    /// `Connection: close` on every request.
+    close: bool,
+    /// Proxies in `mode tcp`.
+    tcp: bool,
+}
+
+/// The tables a wrk scenario is made of.
+fn passes(scenario: &str) -> Vec<Pass> {
+    let p = |subtitle, tag, path, close, tcp| Pass {
+        subtitle,
+        tag,
+        path,
+        close,
+        tcp,
+    };
+    match scenario {
+        "close" => vec![p("", "close", "/", true, false)],
+        "large" => vec![
+            p("64 KB responses", "64k", LARGE_64K, false, false),
+            p("1 MB responses", "1m", LARGE_1M, false, false),
+        ],
+        "tcp" => vec![
+            p(
+                "mode tcp, keep-alive, small responses (relay req/s)",
+                "ka",
+                "/",
+                false,
+                true,
+            ),
+            p(
+                "mode tcp, keep-alive, 1 MB responses (relay bytes/s)",
+                "1m",
+                LARGE_1M,
+                false,
+                true,
+            ),
+            p(
+                "mode tcp, `Connection: close` (relayed connections/s = req/s)",
+                "close",
+                "/",
+                true,
+                true,
+            ),
+        ],
+        _ => vec![p("", "ka", "/", false, false)],
+    }
+}
+
+/// Files the nginx backend serves for `large` and `tcp`, with their sizes.
+const LARGE_64K: &str = "/static/64k.bin";
+const LARGE_1M: &str = "/static/1m.bin";
+const STATIC_FILES: [(&str, usize); 2] = [("64k.bin", 64 * 1024), ("1m.bin", 1024 * 1024)];
+
+/// Debian's libnginx-mod-stream module, for nginx in the `tcp` scenario.
+const NGINX_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /// Options shared by every scenario.
 #[derive(Args, Clone)]
@@ -155,11 +244,32 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
+    let mut idle_opts = None;
     let (opts, scenarios): (Opts, &[&str]) = match cli.scenario {
         ScenarioCmd::Keepalive(o) => (o, &["keepalive"]),
         ScenarioCmd::Close(o) => (o, &["close"]),
         ScenarioCmd::All(o) => (o, &["keepalive", "close"]),
+        ScenarioCmd::Large(o) => (o, &["large"]),
+        ScenarioCmd::Tcp(o) => (o, &["tcp"]),
+        ScenarioCmd::Idle(i) => {
+            let o = i.common.clone();
+            idle_opts = Some(i);
+            (o, &["idle"])
+        }
     };
+    if let Some(i) = &idle_opts {
+        if i.idle_connections == 0 || i.idle_threads == 0 {
+            bail!("--idle-connections and --idle-threads must be at least 1");
+        }
+        // The client sockets live in this process: keep room for the rest.
+        let limit = sys::raise_nofile();
+        if i.idle_connections as u64 + 200 > limit {
+            bail!(
+                "--idle-connections {} needs more than this process's open-file limit ({limit}) allows",
+                i.idle_connections
+            );
+        }
+    }
     if opts.runs == 0 || opts.duration == 0 || opts.connections == 0 || opts.threads == 0 {
         bail!("--runs, --duration, --connections and --threads must be at least 1");
     }
@@ -208,6 +318,10 @@ fn real_main() -> Result<()> {
         start_backend(&opts, &root, &tmp, &backend_cpus, nginx.as_deref())?;
     eprintln!("backend: {backend_label} on 127.0.0.1:{backend_port}");
 
+    let needs_static = scenarios.iter().any(|s| matches!(*s, "large" | "tcp"));
+    if needs_static && !backend_label.starts_with("nginx") {
+        bail!("the large and tcp scenarios need the nginx backend (static files)");
+    }
     let ctx = Ctx {
         opts: opts.clone(),
         root: root.clone(),
@@ -227,25 +341,67 @@ fn real_main() -> Result<()> {
         ringlb_rev,
     };
     for &scenario in scenarios {
-        let mut rows = Vec::new();
-        for &kind in &opts.targets {
-            if let Some(status) = backend.exited() {
-                bail!("the backend exited ({status}): {}", backend.output_tail(3));
-            }
-            let row = run_target(&ctx, kind, scenario);
-            eprintln!(
-                "{scenario}: {} -> {}",
-                row.name,
-                match &row.outcome {
-                    Ok(_) => row.median().map(report::thousands).unwrap_or_default() + " req/s",
-                    Err(e) => e.clone(),
-                }
-            );
-            rows.push(row);
-        }
         let (date, time) = sys::utc_now();
         let title = format!("bench-harness {scenario} — {date} {time} UTC");
-        let text = report::render(&title, &header(&ctx, scenario), &rows);
+        let text = if let Some(i) = &idle_opts {
+            let mut rows = Vec::new();
+            for &kind in &opts.targets {
+                if kind == TargetKind::Direct {
+                    continue;
+                }
+                if let Some(status) = backend.exited() {
+                    bail!("the backend exited ({status}): {}", backend.output_tail(3));
+                }
+                let row = run_idle(&ctx, kind, i);
+                eprintln!(
+                    "idle: {} -> {}",
+                    row.name,
+                    match &row.outcome {
+                        Ok(x) => format!(
+                            "{} held, {:.1} KiB per connection",
+                            x.held,
+                            x.per_conn() / 1024.0
+                        ),
+                        Err(e) => e.clone(),
+                    }
+                );
+                rows.push(row);
+            }
+            report::render_idle(&title, &header(&ctx, scenario, Some(i)), &rows)
+        } else {
+            let mut sections = Vec::new();
+            for pass in passes(scenario) {
+                let mut rows = Vec::new();
+                for &kind in &opts.targets {
+                    if let Some(status) = backend.exited() {
+                        bail!("the backend exited ({status}): {}", backend.output_tail(3));
+                    }
+                    let row = run_target(&ctx, kind, scenario, &pass);
+                    eprintln!(
+                        "{scenario} {}: {} -> {}",
+                        pass.tag,
+                        row.name,
+                        match &row.outcome {
+                            Ok(_) => {
+                                let mut s = row.median().map(report::thousands).unwrap_or_default()
+                                    + " req/s";
+                                if let Some(b) = report::median(&row.bytes) {
+                                    s += &format!(", {}", report::bytes_per_sec(b));
+                                }
+                                s
+                            }
+                            Err(e) => e.clone(),
+                        }
+                    );
+                    rows.push(row);
+                }
+                sections.push(Section {
+                    subtitle: pass.subtitle.to_string(),
+                    rows,
+                });
+            }
+            report::render_sections(&title, &header(&ctx, scenario, None), &sections)
+        };
         println!("{text}");
         match write_report(&ctx, scenario, &date, &text) {
             Ok(path) => eprintln!("written to {}", path.display()),
@@ -277,6 +433,20 @@ fn start_backend(
     };
     let (mut proc, label) = match (use_nginx, nginx) {
         (true, Some(nginx)) => {
+            let dir = tmp.join(confgen::STATIC_ROOT).join("static");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::set_permissions(
+                tmp.join(confgen::STATIC_ROOT),
+                PermissionsExt::from_mode(0o755),
+            )?;
+            std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o755))?;
+            for (name, size) in STATIC_FILES {
+                // Not all zeros: nothing on the path may compress or skip it.
+                let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+                let f = dir.join(name);
+                std::fs::write(&f, body)?;
+                std::fs::set_permissions(&f, PermissionsExt::from_mode(0o644))?;
+            }
             let cfg = tmp.join("nginx-backend.conf");
             std::fs::write(&cfg, confgen::nginx_backend(tmp, cpus, port))?;
             let mut cmd = pinned(&opts.backend_cpus, nginx);
@@ -286,7 +456,10 @@ fn start_backend(
                 .arg(tmp.join("nginx-backend-error.log"))
                 .arg("-c")
                 .arg(&cfg);
-            let label = format!("nginx, {} workers, `return 200 \"hello\\n\"`", cpus.len());
+            let label = format!(
+                "nginx, {} workers, `return 200 \"hello\\n\"` on `/`, static files (sendfile) under `/static/`",
+                cpus.len()
+            );
             (
                 Proc::spawn("nginx backend", &mut cmd, &tmp.join("backend.log"))?,
                 label,
@@ -314,6 +487,10 @@ fn start_backend(
     };
     sys::wait_for_port(port, &mut proc, Duration::from_secs(10))?;
     sys::smoke_request(port).context("the backend does not answer 200")?;
+    if use_nginx {
+        sys::smoke_request_path(port, LARGE_1M)
+            .context("the backend does not serve its static files")?;
+    }
     Ok((proc, port, label))
 }
 
@@ -324,23 +501,33 @@ fn pinned(cpus: &str, program: &Path) -> Command {
     cmd
 }
 
-/// Starts `kind`'s proxy (if any), measures it, and stops it.
-fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str) -> Row {
+/// The table name of a target.
+fn target_name(ctx: &Ctx, kind: TargetKind, tcp: bool) -> String {
     let n = ctx.proxy_cpus.len();
-    let name = match kind {
+    match kind {
         TargetKind::Direct => format!("direct ({})", ctx.backend_short),
         TargetKind::Ringlb => format!("ringlb ({n} cpu)"),
         TargetKind::Haproxy => format!("HAProxy ({n} cpu)"),
+        TargetKind::Nginx if tcp => format!("nginx stream ({n} cpu)"),
         TargetKind::Nginx => format!("nginx proxy ({n} cpu)"),
-    };
+    }
+}
+
+/// Starts `kind`'s proxy (if any), measures it, and stops it.
+fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str, pass: &Pass) -> Row {
     let mut row = Row {
-        name,
+        name: target_name(ctx, kind, pass.tcp),
         outcome: Err(String::new()),
+        bytes: Vec::new(),
         notes: Vec::new(),
         is_haproxy: kind == TargetKind::Haproxy,
         is_direct: kind == TargetKind::Direct,
     };
-    let started = start_proxy(ctx, kind);
+    let shape = Shape {
+        tcp: pass.tcp,
+        ..Shape::default()
+    };
+    let started = start_proxy(ctx, kind, shape);
     let (mut proxy, port) = match started {
         Ok(Some((proc, port))) => (Some(proc), port),
         Ok(None) => (None, ctx.backend_port),
@@ -349,15 +536,90 @@ fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str) -> Row {
             return row;
         }
     };
-    let (outcome, notes) = measure(ctx, port, scenario, kind, proxy.as_mut());
-    row.outcome = outcome;
+    let (outcome, notes) = measure(ctx, port, scenario, pass, kind, proxy.as_mut());
+    // keepalive and close keep their req/s-only table.
+    let with_bytes = matches!(scenario, "large" | "tcp");
+    row.outcome = outcome.map(|(rps, bytes)| {
+        if with_bytes {
+            row.bytes = bytes;
+        }
+        rps
+    });
     row.notes = notes;
     row
 }
 
+/// The idle scenario for one proxy: RSS of its process group before and
+/// after `--idle-connections` connections each made one request.
+fn run_idle(ctx: &Ctx, kind: TargetKind, i: &IdleOpts) -> IdleRow {
+    let name = target_name(ctx, kind, false);
+    let n = i.idle_connections;
+    let shape = Shape {
+        tcp: false,
+        maxconn: confgen::MAXCONN.max(n as u32 + 100),
+    };
+    let outcome = (|| {
+        let hard = sys::hard_nofile();
+        // HAProxy 2.6 reserves two fds per maxconn and will not start when
+        // they exceed the hard limit (which cannot be raised here).
+        if kind == TargetKind::Haproxy && 2 * u64::from(shape.maxconn) + 200 > hard {
+            return Err(format!(
+                "cannot hold {n}: HAProxy needs maxconn {} = about {} fds, over the hard open-file limit {hard} (at most about {} idle connections here)",
+                shape.maxconn,
+                2 * u64::from(shape.maxconn) + 14,
+                (hard.saturating_sub(200) / 2).saturating_sub(100)
+            ));
+        }
+        let (mut proc, port) = match start_proxy(ctx, kind, shape)? {
+            Some(p) => p,
+            None => return Err("no proxy".to_string()),
+        };
+        sys::smoke_request(port).map_err(|e| format!("failed: {e:#}"))?;
+        std::thread::sleep(Duration::from_millis(500));
+        let pgid = proc.pid();
+        let (before, _) = sys::group_rss(pgid).map_err(|e| format!("failed: {e:#}"))?;
+        let held = idle::open(port, n, i.idle_threads);
+        std::thread::sleep(Duration::from_secs(i.settle));
+        if let Some(status) = proc.exited() {
+            return Err(format!(
+                "failed: {} exited ({status}): {}",
+                proc.name,
+                proc.output_tail(3)
+            ));
+        }
+        let (after, processes) = sys::group_rss(pgid).map_err(|e| format!("failed: {e:#}"))?;
+        if held.streams.is_empty() {
+            return Err(format!(
+                "failed: no connection held ({})",
+                held.first_error.unwrap_or_default()
+            ));
+        }
+        let notes = if held.failed > 0 {
+            format!(
+                "{} of {n} connections failed (first: {})",
+                held.failed,
+                held.first_error.as_deref().unwrap_or("?")
+            )
+        } else {
+            String::new()
+        };
+        let r = IdleResult {
+            held: held.streams.len(),
+            rss_before: before,
+            rss_after: after,
+            processes,
+            notes,
+        };
+        // Close the clients before the proxy stops.
+        drop(held);
+        Ok(r)
+    })();
+    IdleRow { name, outcome }
+}
+
 /// Starts the proxy for `kind` and waits for its port: `Ok(None)` for direct,
 /// `Err(reason)` for a row that cannot be measured.
-fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, String> {
+fn start_proxy(ctx: &Ctx, kind: TargetKind, shape: Shape) -> Result<Option<(Proc, u16)>, String> {
     let port = sys::free_port().map_err(|e| format!("failed: {e:#}"))?;
     let tmp = &ctx.tmp;
     let backend = ctx.backend_port;
@@ -375,7 +637,7 @@ fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, Strin
             let cfg_path = tmp.join("ringlb.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::ringlb(ctx.proxy_cpus.len(), port, backend);
+            let cfg = confgen::ringlb(ctx.proxy_cpus.len(), port, backend, shape);
             ("ringlb", cmd, cfg_path, cfg)
         }
         TargetKind::Haproxy => {
@@ -385,13 +647,19 @@ fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, Strin
             let cfg_path = tmp.join("haproxy.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::haproxy(&ctx.proxy_cpus, port, backend);
+            let cfg = confgen::haproxy(&ctx.proxy_cpus, port, backend, shape);
             ("haproxy", cmd, cfg_path, cfg)
         }
         TargetKind::Nginx => {
             let Some(bin) = &ctx.nginx else {
                 return Err("not installed".into());
             };
+            let module = Path::new(NGINX_STREAM_MODULE);
+            if shape.tcp && !module.is_file() {
+                return Err(format!(
+                    "not installed ({NGINX_STREAM_MODULE}: package libnginx-mod-stream)"
+                ));
+            }
             let cfg_path = tmp.join("nginx-proxy.conf");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
             cmd.arg("-p")
@@ -400,7 +668,15 @@ fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, Strin
                 .arg(tmp.join("nginx-proxy-error.log"))
                 .arg("-c")
                 .arg(&cfg_path);
-            let cfg = confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend);
+            let cfg = if shape.tcp {
+                confgen::nginx_stream(tmp, module, &ctx.proxy_cpus, port, backend)
+            } else {
+                // Each client connection may hold an upstream one too.
+                let conns = confgen::NGINX_CONNECTIONS
+                    .max(shape.maxconn * 2)
+                    .min(19_000);
+                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns)
+            };
             ("nginx proxy", cmd, cfg_path, cfg)
         }
     };
@@ -412,16 +688,20 @@ fn start_proxy(ctx: &Ctx, kind: TargetKind) -> Result<Option<(Proc, u16)>, Strin
     Ok(Some((proc, port)))
 }
 
+/// Requests/s and bytes/s of each run, or why there are none.
+type Measured = Result<(Vec<f64>, Vec<f64>), String>;
+
 /// Smoke request, warm-up, then the measured runs.
 fn measure(
     ctx: &Ctx,
     port: u16,
     scenario: &str,
+    pass: &Pass,
     kind: TargetKind,
     mut proxy: Option<&mut Proc>,
-) -> (Result<Vec<f64>, String>, Vec<String>) {
+) -> (Measured, Vec<String>) {
     let mut notes = Vec::new();
-    if let Err(e) = sys::smoke_request(port) {
+    if let Err(e) = sys::smoke_request_path(port, pass.path) {
         return (Err(format!("failed: {e:#}")), notes);
     }
     let load = wrk::Load {
@@ -429,8 +709,10 @@ fn measure(
         cpus: &ctx.opts.load_cpus,
         threads: ctx.opts.threads,
         connections: ctx.opts.connections,
-        close: scenario == "close",
+        close: pass.close,
+        path: pass.path,
     };
+    let scenario = format!("{scenario}-{}", pass.tag);
     let tag = match kind {
         TargetKind::Direct => "direct",
         TargetKind::Ringlb => "ringlb",
@@ -444,12 +726,14 @@ fn measure(
         }
     }
     let mut runs = Vec::new();
+    let mut bytes = Vec::new();
     let (mut non_2xx, mut socket_errors, mut requests) = (0u64, 0u64, 0u64);
     for i in 0..ctx.opts.runs {
         let log = ctx.tmp.join(format!("wrk-{scenario}-{tag}-{i}.log"));
         match wrk::run(&load, port, ctx.opts.duration, &log) {
             Ok(r) => {
                 runs.push(r.rps);
+                bytes.push(r.bytes_per_sec);
                 non_2xx += r.non_2xx;
                 socket_errors += r.socket_errors;
                 requests += r.requests;
@@ -486,11 +770,11 @@ fn measure(
     if socket_errors > 0 {
         notes.push(format!("{socket_errors} socket errors"));
     }
-    (Ok(runs), notes)
+    (Ok((runs, bytes)), notes)
 }
 
 /// The report's header lines: machine, core split, load, versions.
-fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
+fn header(ctx: &Ctx, scenario: &str, idle: Option<&IdleOpts>) -> Vec<String> {
     let o = &ctx.opts;
     let version = |name: &str, p: &Option<PathBuf>| match p {
         Some(p) => sys::first_line_of(p, &["-v"]).unwrap_or_else(|| format!("{name} unknown")),
@@ -498,7 +782,33 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
     };
     let what = match scenario {
         "close" => "a new client connection per request (`Connection: close`)",
+        "large" => {
+            "persistent client connections, `GET /static/64k.bin` (65,536 bytes) and \
+             `GET /static/1m.bin` (1,048,576 bytes); bytes/s is wrk's Transfer/sec \
+             (headers included); nginx proxies with its default proxy_buffering"
+        }
+        "tcp" => {
+            "every proxy in `mode tcp` (nginx: stream module), one server connection per \
+             client connection; keep-alive small and 1 MB answers, then `Connection: close` \
+             (each request a new relayed connection)"
+        }
         _ => "persistent client connections (keep-alive)",
+    };
+    let load_line = match idle {
+        Some(i) => format!(
+            "load: {} client connections from {} threads of the harness, each `GET /` \
+             (keep-alive) answered in full, then held idle {} s; RSS is VmRSS summed over \
+             the proxy's process group (nginx: master + workers), read before opening and \
+             with all held; maxconn {}",
+            i.idle_connections,
+            i.idle_threads,
+            i.settle,
+            confgen::MAXCONN.max(i.idle_connections as u32 + 100)
+        ),
+        None => format!(
+            "load: `wrk -t{} -c{} -d{}s`, {} runs per target (median), {} s warm-up; scenario {scenario}: {what}",
+            o.threads, o.connections, o.duration, o.runs, o.warmup
+        ),
     };
     let load = match ctx.load_before {
         Some(l) if l >= 0.5 => format!("{l:.2} (not idle: other work skews these numbers)"),
@@ -520,10 +830,7 @@ fn header(ctx: &Ctx, scenario: &str) -> Vec<String> {
             o.backend_cpus
         ),
         format!("backend: {}", ctx.backend_label),
-        format!(
-            "load: `wrk -t{} -c{} -d{}s`, {} runs per target (median), {} s warm-up; scenario {scenario}: {what}",
-            o.threads, o.connections, o.duration, o.runs, o.warmup
-        ),
+        load_line,
         format!(
             "versions: {}; {}; {}; ringlb {}",
             version("HAProxy", &ctx.haproxy),

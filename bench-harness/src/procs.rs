@@ -97,6 +97,11 @@ impl Proc {
         })
     }
 
+    /// The child's pid, which is also its process group.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// The exit status if the process has ended.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         if self.done.is_none() {

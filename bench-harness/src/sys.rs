@@ -62,10 +62,17 @@ pub fn wait_for_port(port: u16, proc: &mut Proc, limit: Duration) -> Result<()> 
 
 /// Sends one `GET /` and returns the status line, failing unless it is a 200.
 pub fn smoke_request(port: u16) -> Result<String> {
+    smoke_request_path(port, "/")
+}
+
+/// Sends one `GET <path>` and returns the status line, failing unless it is a 200.
+pub fn smoke_request_path(port: u16, path: &str) -> Result<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let mut buf = Vec::new();
     // A reset after a complete answer is fine: keep what arrived.
     let _ = s.take(64 * 1024).read_to_end(&mut buf);
@@ -114,6 +121,92 @@ pub fn first_line_of(program: &Path, args: &[&str]) -> Option<String> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .map(str::to_string)
+}
+
+/// `VmRSS` of a /proc/<pid>/status text, in bytes.
+pub fn parse_vmrss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut parts = line["VmRSS:".len()..].split_whitespace();
+    let kb: u64 = parts.next()?.parse().ok()?;
+    match parts.next() {
+        Some("kB") | None => Some(kb * 1024),
+        _ => None,
+    }
+}
+
+/// The process group (5th field) of a /proc/<pid>/stat text.
+pub fn parse_stat_pgrp(stat: &str) -> Option<i32> {
+    // "pid (comm with spaces) state ppid pgrp ..."
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Total RSS in bytes of every process in group `pgid`, and how many there are.
+pub fn group_rss(pgid: i32) -> Result<(u64, usize)> {
+    let mut total = 0;
+    let mut count = 0;
+    for entry in std::fs::read_dir("/proc").context("reading /proc")? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        // Processes may end between listing and reading: skip those.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if parse_stat_pgrp(&stat) != Some(pgid) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        if let Some(rss) = parse_vmrss(&status) {
+            total += rss;
+            count += 1;
+        }
+    }
+    if count == 0 {
+        bail!("no process with VmRSS in group {pgid}");
+    }
+    Ok((total, count))
+}
+
+/// The hard open-file limit (children inherit it).
+pub fn hard_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    lim.rlim_max
+}
+
+/// Raises the soft open-file limit to the hard one; returns the new soft limit.
+pub fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    lim.rlim_cur
 }
 
 /// The CPU model from /proc/cpuinfo.
@@ -203,6 +296,21 @@ mod tests {
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("x").is_err());
         assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn proc_files() {
+        let status = "Name:\thaproxy\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads: 1\n";
+        assert_eq!(parse_vmrss(status), Some(1234 * 1024));
+        assert_eq!(parse_vmrss("Name: x\n"), None);
+        let stat = "4242 (nginx: worker) S 4200 4200 4200 0 -1 4194624 0";
+        assert_eq!(parse_stat_pgrp(stat), Some(4200));
+        assert_eq!(parse_stat_pgrp("garbage"), None);
+        // Our own group has at least this process.
+        // SAFETY: getpgrp has no preconditions.
+        let me = unsafe { libc::getpgrp() };
+        let (rss, n) = group_rss(me).unwrap();
+        assert!(rss > 0 && n >= 1);
     }
 
     #[test]

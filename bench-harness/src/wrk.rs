@@ -19,6 +19,8 @@ pub struct Load<'a> {
     pub connections: u32,
     /// Send `Connection: close` on every request.
     pub close: bool,
+    /// Request path ("/", "/static/1m.bin").
+    pub path: &'a str,
 }
 
 /// What one wrk run reports.
@@ -26,6 +28,8 @@ pub struct Load<'a> {
 pub struct WrkResult {
     /// Requests per second.
     pub rps: f64,
+    /// Bytes per second read (Transfer/sec), 0 if absent.
+    pub bytes_per_sec: f64,
     /// Completed requests.
     pub requests: u64,
     /// Responses that were not 2xx/3xx.
@@ -48,7 +52,7 @@ pub fn run(load: &Load, port: u16, secs: u64, log: &Path) -> Result<WrkResult> {
     if load.close {
         cmd.arg("-H").arg("Connection: close");
     }
-    cmd.arg(format!("http://127.0.0.1:{port}/"));
+    cmd.arg(format!("http://127.0.0.1:{port}{}", load.path));
     let mut proc = Proc::spawn("wrk", &mut cmd, log)?;
     let status = proc.wait_for(Duration::from_secs(secs + 30))?;
     let out = proc.output();
@@ -66,6 +70,8 @@ pub fn parse(out: &str) -> Result<WrkResult> {
         if let Some(v) = line.strip_prefix("Requests/sec:") {
             r.rps = v.trim().parse()?;
             saw_rps = true;
+        } else if let Some(v) = line.strip_prefix("Transfer/sec:") {
+            r.bytes_per_sec = parse_size(v.trim())?;
         } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
             r.non_2xx = v.trim().parse()?;
         } else if let Some(v) = line.strip_prefix("Socket errors:") {
@@ -89,6 +95,24 @@ pub fn parse(out: &str) -> Result<WrkResult> {
     Ok(r)
 }
 
+/// wrk's sizes ("6.00MB", "812.34KB", "1.02GB", "100.00B"; binary units) in bytes.
+pub fn parse_size(text: &str) -> Result<f64> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: f64 = num.parse()?;
+    let mult = match unit.trim() {
+        "" | "B" => 1.0,
+        "KB" => 1024.0,
+        "MB" => 1024.0 * 1024.0,
+        "GB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => bail!("unknown size unit '{other}' in '{text}'"),
+    };
+    Ok(n * mult)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +131,16 @@ mod tests {
         assert_eq!(r.non_2xx, 7);
         assert_eq!(r.socket_errors, 16);
         assert!((r.rps - 50000.12).abs() < 1e-6);
+        assert!((r.bytes_per_sec - 6.0 * 1048576.0).abs() < 1e-6);
         assert!(parse("garbage").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100.00B").unwrap(), 100.0);
+        assert_eq!(parse_size("2.50KB").unwrap(), 2560.0);
+        assert_eq!(parse_size("1.00GB").unwrap(), 1073741824.0);
+        assert!(parse_size("3.0XB").is_err());
+        assert!(parse_size("MB").is_err());
     }
 }
