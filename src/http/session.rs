@@ -45,6 +45,8 @@ use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
 
+/// Size of the buffer a connection waits for a request with.
+const IDLE_BUF: usize = 1024;
 /// Longest wait between two looks at the soft-stop flag while a client is idle.
 const IDLE_SLICE: Duration = Duration::from_secs(1);
 /// How long a closing connection waits for the client to stop sending.
@@ -95,6 +97,12 @@ struct Session<'a> {
     cw: WriteHalf,
     /// The client socket, for the tunnel's shutdown on error.
     client_fd: RawFd,
+    /// Exchanges started on this connection (the first one reuses idle server
+    /// connections only when it could be resent).
+    exchanges: u64,
+    /// A small buffer that waits for the next request, so that an idle client
+    /// does not hold a 16 KB one; the bytes move to `cbuf` once they arrive.
+    idle_buf: Vec<u8>,
     /// Bytes from the client not yet forwarded (head, body, pipelined requests).
     cbuf: Vec<u8>,
     /// Bytes from the server not yet forwarded.
@@ -133,7 +141,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         cr,
         cw,
         client_fd,
-        cbuf: bufpool::take(),
+        exchanges: 0,
+        idle_buf: Vec::with_capacity(IDLE_BUF),
+        cbuf: Vec::new(),
         // Taken when a request arrives, given back while the client is idle.
         sbuf: Vec::new(),
         out: Vec::new(),
@@ -142,7 +152,13 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
     let mut first = true;
     loop {
         s.trace.begin(!s.cbuf.is_empty());
-        let result = s.exchange(first).await;
+        // The request is awaited by a small future; the exchange's large one
+        // (duplex relays, retries) is boxed and lives only while a request is
+        // in flight, so an idle keep-alive client costs little memory.
+        let result = match s.read_request(first).await {
+            Ok(req) => Box::pin(s.exchange(req)).await,
+            Err(e) => Err(e),
+        };
         if let Ok(Next::KeepAlive | Next::Close { .. }) | Err(Fail::Silent) = &result {
             let outcome = if result.is_ok() {
                 Outcome::Done
@@ -159,6 +175,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 // (then nothing) or dropped (then stale): never carry it over.
                 bufpool::give(std::mem::take(&mut s.sbuf));
                 bufpool::give(std::mem::take(&mut s.out));
+                if s.cbuf.is_empty() {
+                    bufpool::give(std::mem::take(&mut s.cbuf));
+                }
             }
             Ok(Next::Close { linger }) => {
                 if linger {
@@ -254,8 +273,9 @@ impl Session<'_> {
         }
     }
 
-    async fn exchange(&mut self, first: bool) -> Result<Next, Fail> {
-        let req = self.read_request(first).await?;
+    async fn exchange(&mut self, req: Request) -> Result<Next, Fail> {
+        let first = self.exchanges == 0;
+        self.exchanges += 1;
         self.trace.request(&self.cbuf);
         counters::add(&self.ctx.counters().frontends[self.fe_index].requests, 1);
         if self.ctx.shared.debug {
@@ -582,8 +602,19 @@ impl Session<'_> {
             } else {
                 deadline
             };
-            match read_more(&mut self.cr, &mut self.cbuf, slice_end).await {
+            let into_idle = self.cbuf.capacity() == 0;
+            let buf = if into_idle {
+                &mut self.idle_buf
+            } else {
+                &mut self.cbuf
+            };
+            match read_more(&mut self.cr, buf, slice_end).await {
                 ReadOutcome::Data(_) => {
+                    if into_idle {
+                        self.cbuf = bufpool::take();
+                        self.cbuf.extend_from_slice(&self.idle_buf);
+                        self.idle_buf.clear();
+                    }
                     self.trace.got_data();
                     if waiting_idle {
                         waiting_idle = false;
