@@ -11,8 +11,11 @@ mod confgen;
 mod idle;
 mod procs;
 mod report;
+mod start;
 mod sys;
 mod wrk;
+
+use start::{start_backend, start_proxy, target_name};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -416,103 +419,6 @@ fn real_main() -> Result<()> {
     Ok(())
 }
 
-/// Starts the backend pinned to its CPUs and waits for it to answer.
-fn start_backend(
-    opts: &Opts,
-    root: &Path,
-    tmp: &Path,
-    cpus: &[usize],
-    nginx: Option<&Path>,
-) -> Result<(Proc, u16, String)> {
-    let port = sys::free_port()?;
-    let use_nginx = match opts.backend {
-        BackendChoice::Nginx if nginx.is_none() => bail!("--backend nginx: nginx not found"),
-        BackendChoice::Nginx => true,
-        BackendChoice::Auto => nginx.is_some(),
-        BackendChoice::Demo => false,
-    };
-    let (mut proc, label) = match (use_nginx, nginx) {
-        (true, Some(nginx)) => {
-            let dir = tmp.join(confgen::STATIC_ROOT).join("static");
-            std::fs::create_dir_all(&dir)?;
-            std::fs::set_permissions(
-                tmp.join(confgen::STATIC_ROOT),
-                PermissionsExt::from_mode(0o755),
-            )?;
-            std::fs::set_permissions(&dir, PermissionsExt::from_mode(0o755))?;
-            for (name, size) in STATIC_FILES {
-                // Not all zeros: nothing on the path may compress or skip it.
-                let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
-                let f = dir.join(name);
-                std::fs::write(&f, body)?;
-                std::fs::set_permissions(&f, PermissionsExt::from_mode(0o644))?;
-            }
-            let cfg = tmp.join("nginx-backend.conf");
-            std::fs::write(&cfg, confgen::nginx_backend(tmp, cpus, port))?;
-            let mut cmd = pinned(&opts.backend_cpus, nginx);
-            cmd.arg("-p")
-                .arg(tmp)
-                .arg("-e")
-                .arg(tmp.join("nginx-backend-error.log"))
-                .arg("-c")
-                .arg(&cfg);
-            let label = format!(
-                "nginx, {} workers, `return 200 \"hello\\n\"` on `/`, static files (sendfile) under `/static/`",
-                cpus.len()
-            );
-            (
-                Proc::spawn("nginx backend", &mut cmd, &tmp.join("backend.log"))?,
-                label,
-            )
-        }
-        _ => {
-            let bin = opts
-                .demo_backend
-                .clone()
-                .unwrap_or_else(|| root.join("target/release/demo-backend"));
-            if !bin.is_file() {
-                bail!(
-                    "no backend: nginx not used and {} missing (cargo build --release)",
-                    bin.display()
-                );
-            }
-            let mut cmd = pinned(&opts.backend_cpus, &bin);
-            cmd.arg(format!("127.0.0.1:{port}")).arg("backend");
-            let label = "ringlb demo-backend (thread per connection)".to_string();
-            (
-                Proc::spawn("demo-backend", &mut cmd, &tmp.join("backend.log"))?,
-                label,
-            )
-        }
-    };
-    sys::wait_for_port(port, &mut proc, Duration::from_secs(10))?;
-    sys::smoke_request(port).context("the backend does not answer 200")?;
-    if use_nginx {
-        sys::smoke_request_path(port, LARGE_1M)
-            .context("the backend does not serve its static files")?;
-    }
-    Ok((proc, port, label))
-}
-
-/// `taskset -c <cpus> <program>`.
-fn pinned(cpus: &str, program: &Path) -> Command {
-    let mut cmd = Command::new("taskset");
-    cmd.arg("-c").arg(cpus).arg(program);
-    cmd
-}
-
-/// The table name of a target.
-fn target_name(ctx: &Ctx, kind: TargetKind, tcp: bool) -> String {
-    let n = ctx.proxy_cpus.len();
-    match kind {
-        TargetKind::Direct => format!("direct ({})", ctx.backend_short),
-        TargetKind::Ringlb => format!("ringlb ({n} cpu)"),
-        TargetKind::Haproxy => format!("HAProxy ({n} cpu)"),
-        TargetKind::Nginx if tcp => format!("nginx stream ({n} cpu)"),
-        TargetKind::Nginx => format!("nginx proxy ({n} cpu)"),
-    }
-}
-
 /// Starts `kind`'s proxy (if any), measures it, and stops it.
 fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str, pass: &Pass) -> Row {
     let mut row = Row {
@@ -615,77 +521,6 @@ fn run_idle(ctx: &Ctx, kind: TargetKind, i: &IdleOpts) -> IdleRow {
         Ok(r)
     })();
     IdleRow { name, outcome }
-}
-
-/// Starts the proxy for `kind` and waits for its port: `Ok(None)` for direct,
-/// `Err(reason)` for a row that cannot be measured.
-fn start_proxy(ctx: &Ctx, kind: TargetKind, shape: Shape) -> Result<Option<(Proc, u16)>, String> {
-    let port = sys::free_port().map_err(|e| format!("failed: {e:#}"))?;
-    let tmp = &ctx.tmp;
-    let backend = ctx.backend_port;
-    let (proc_name, mut cmd, cfg_path, cfg) = match kind {
-        TargetKind::Direct => return Ok(None),
-        TargetKind::Ringlb => {
-            let bin = ctx
-                .opts
-                .ringlb
-                .clone()
-                .unwrap_or_else(|| ctx.root.join("target/release/ringlb"));
-            if !bin.is_file() {
-                return Err(format!("not built ({})", bin.display()));
-            }
-            let cfg_path = tmp.join("ringlb.cfg");
-            let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
-            cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::ringlb(ctx.proxy_cpus.len(), port, backend, shape);
-            ("ringlb", cmd, cfg_path, cfg)
-        }
-        TargetKind::Haproxy => {
-            let Some(bin) = &ctx.haproxy else {
-                return Err("not installed".into());
-            };
-            let cfg_path = tmp.join("haproxy.cfg");
-            let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
-            cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::haproxy(&ctx.proxy_cpus, port, backend, shape);
-            ("haproxy", cmd, cfg_path, cfg)
-        }
-        TargetKind::Nginx => {
-            let Some(bin) = &ctx.nginx else {
-                return Err("not installed".into());
-            };
-            let module = Path::new(NGINX_STREAM_MODULE);
-            if shape.tcp && !module.is_file() {
-                return Err(format!(
-                    "not installed ({NGINX_STREAM_MODULE}: package libnginx-mod-stream)"
-                ));
-            }
-            let cfg_path = tmp.join("nginx-proxy.conf");
-            let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
-            cmd.arg("-p")
-                .arg(tmp)
-                .arg("-e")
-                .arg(tmp.join("nginx-proxy-error.log"))
-                .arg("-c")
-                .arg(&cfg_path);
-            let cfg = if shape.tcp {
-                confgen::nginx_stream(tmp, module, &ctx.proxy_cpus, port, backend)
-            } else {
-                // Each client connection may hold an upstream one too.
-                let conns = confgen::NGINX_CONNECTIONS
-                    .max(shape.maxconn * 2)
-                    .min(19_000);
-                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns)
-            };
-            ("nginx proxy", cmd, cfg_path, cfg)
-        }
-    };
-    std::fs::write(&cfg_path, cfg).map_err(|e| format!("failed: writing config: {e}"))?;
-    let log = tmp.join(format!("{}.log", proc_name.replace(' ', "-")));
-    let mut proc = Proc::spawn(proc_name, &mut cmd, &log).map_err(|e| format!("failed: {e:#}"))?;
-    sys::wait_for_port(port, &mut proc, Duration::from_secs(10))
-        .map_err(|e| format!("failed: {e:#}"))?;
-    Ok(Some((proc, port)))
 }
 
 /// Requests/s and bytes/s of each run, or why there are none.
