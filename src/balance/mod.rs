@@ -248,6 +248,25 @@ pub(crate) mod testutil {
         s.up.store(up, Ordering::Relaxed);
     }
 
+    /// The servers chosen by `n` picks without a key.
+    pub fn seq(b: &mut dyn Balancer, servers: &[ServerRt], n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|_| {
+                b.pick(servers, &PickInput::default(), None)
+                    .expect("a server")
+            })
+            .collect()
+    }
+
+    /// The server chosen for a request to `uri`.
+    pub fn pick_uri(b: &mut dyn Balancer, servers: &[ServerRt], uri: &str) -> Option<usize> {
+        let input = PickInput {
+            uri: Some(uri),
+            ..PickInput::default()
+        };
+        b.pick(servers, &input, None)
+    }
+
     /// How many times each server is chosen over `picks` picks of `input`.
     pub fn counts(
         b: &mut dyn Balancer,

@@ -163,12 +163,6 @@ mod tests {
     use super::super::{servers_changed, set_weight};
     use super::*;
 
-    fn seq(rr: &mut RoundRobin, s: &[ServerRt], n: usize) -> Vec<usize> {
-        (0..n)
-            .map(|_| rr.pick(s, &PickInput::default(), None).unwrap())
-            .collect()
-    }
-
     #[test]
     fn equal_weights_rotate_in_order() {
         let s = farm(&[1, 1, 1]);

@@ -127,12 +127,6 @@ mod tests {
     use super::super::testutil::*;
     use super::*;
 
-    fn seq(b: &mut StaticRr, s: &[ServerRt], n: usize) -> Vec<usize> {
-        (0..n)
-            .map(|_| b.pick(s, &PickInput::default(), None).unwrap())
-            .collect()
-    }
-
     #[test]
     fn equal_weights_rotate_in_order() {
         let s = farm(&[1, 1, 1]);

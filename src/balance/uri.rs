@@ -56,7 +56,6 @@ impl Key for Uri {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Balancer;
     use super::super::hash::{Hashed, Table};
     use super::super::testutil::*;
     use super::*;
@@ -99,16 +98,8 @@ mod tests {
         for p in 0..200 {
             let a = format!("/page/{p}?v=1");
             let c = format!("/page/{p}?v=2");
-            let pa = PickInput {
-                uri: Some(&a),
-                ..PickInput::default()
-            };
-            let pc = PickInput {
-                uri: Some(&c),
-                ..PickInput::default()
-            };
-            let first = b.pick(&s, &pa, None).unwrap();
-            assert_eq!(b.pick(&s, &pc, None), Some(first));
+            let first = pick_uri(&mut b, &s, &a).unwrap();
+            assert_eq!(pick_uri(&mut b, &s, &c), Some(first));
             seen.insert(first);
         }
         assert_eq!(seen.len(), 4);

@@ -55,7 +55,6 @@ impl Key for UrlParam {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Balancer;
     use super::super::hash::{Hashed, Table};
     use super::super::testutil::*;
     use super::*;
@@ -89,16 +88,8 @@ mod tests {
         for u in 0..300 {
             let a = format!("/x?user={u}&t=1");
             let c = format!("/y?t=2&user={u}");
-            let pa = PickInput {
-                uri: Some(&a),
-                ..PickInput::default()
-            };
-            let pc = PickInput {
-                uri: Some(&c),
-                ..PickInput::default()
-            };
-            let first = b.pick(&s, &pa, None).unwrap();
-            assert_eq!(b.pick(&s, &pc, None), Some(first));
+            let first = pick_uri(&mut b, &s, &a).unwrap();
+            assert_eq!(pick_uri(&mut b, &s, &c), Some(first));
             seen.insert(first);
         }
         assert_eq!(seen.len(), 3);
