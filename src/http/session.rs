@@ -346,23 +346,25 @@ impl Session<'_> {
         let may_resend = req.idempotent && body.done();
 
         let pooled = if !first || may_resend {
-            self.ctx.pool.take(self.backend, picked)
+            self.ctx.pool.take(self.backend, picked, may_resend)
         } else {
             None
         };
         // Counted from the pick on, so that leastconn sees connections in progress.
         let mut active = ActiveGuard::new(self.ctx, self.backend, picked);
-        let (mut server_idx, mut server, mut reused) = match pooled {
-            Some(s) => {
+        // `unpeeked`: reused on trust (see server::pool), so an answer that is
+        // not HTTP may be stray bytes rather than the server's reply.
+        let (mut server_idx, mut server, mut reused, mut unpeeked) = match pooled {
+            Some((s, peeked)) => {
                 self.trace.reused(picked);
-                (picked, s, true)
+                (picked, s, true, !peeked)
             }
             None => {
                 let (idx, s) = self.connect(picked, &input).await?;
                 if idx != picked {
                     active = ActiveGuard::new(self.ctx, self.backend, idx);
                 }
-                (idx, s, false)
+                (idx, s, false, false)
             }
         };
 
@@ -376,7 +378,7 @@ impl Session<'_> {
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, unpeeked) = (false, false);
                     continue;
                 }
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
@@ -449,7 +451,20 @@ impl Session<'_> {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, unpeeked) = (false, false);
+                    continue;
+                }
+                Some(Err(ResponseFail::Status(HttpError::BadGateway)))
+                    if unpeeked && may_resend && !answered =>
+                {
+                    // What was read is the stray bytes and the start of an
+                    // answer on a connection now dropped; `out` still holds the
+                    // request (response::parse refuses before writing to it).
+                    self.sbuf.clear();
+                    drop((sr, sw));
+                    (server_idx, server) = self.connect(server_idx, &input).await?;
+                    active = ActiveGuard::new(self.ctx, self.backend, server_idx);
+                    (reused, unpeeked) = (false, false);
                     continue;
                 }
                 Some(Err(ResponseFail::Closed)) => {
@@ -525,7 +540,10 @@ impl Session<'_> {
         {
             // Within one task the halves are always reunitable; if not, just close.
             if let Ok(server) = sr.reunite(sw) {
-                self.ctx.pool.put(self.backend, server_idx, server);
+                let bodiless = req.is_head || matches!(resp.status, 204 | 304);
+                self.ctx
+                    .pool
+                    .put(self.backend, server_idx, server, bodiless);
             }
         } else {
             let mut sw = sw;

@@ -60,6 +60,9 @@ fn tcp_socket(sa: SocketAddr) -> std::io::Result<std::net::TcpListener> {
         sock.set_only_v6(false)?;
     }
     sock.set_nonblocking(true)?;
+    // Accepted sockets inherit it: responses are written whole, Nagle would
+    // only delay them.
+    sock.set_tcp_nodelay(true)?;
     sock.bind(&sa.into())?;
     sock.listen(BACKLOG)?;
     Ok(sock.into())
@@ -103,6 +106,8 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
     Ok(if is_unix {
         Listener::Unix(UnixListener::from(OwnedFd::from(sock)))
     } else {
+        // As for our own listeners; best effort on a socket we did not make.
+        let _ = sock.set_tcp_nodelay(true);
         Listener::Tcp(sock.into())
     })
 }
