@@ -111,13 +111,29 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let wanted = limits::fds_needed(maxconn, listener_count as u64);
     let nofile = limits::raise_nofile(wanted).context("cannot set the open-file limit")?;
     if nofile.refused {
-        let lowered = limits::maxconn_for_fds(nofile.hard, listener_count as u64).max(1);
-        eprintln!(
-            "[WARNING] Cannot raise FD limit to {wanted}, limit is {}: the system refuses. \
-             maxconn lowered from {maxconn} to {lowered}.",
-            nofile.hard
-        );
-        maxconn = lowered;
+        match g.strict_limits {
+            Some(true) => anyhow::bail!(
+                "Cannot raise FD limit to {wanted}, limit is {} (strict-limits: \
+                 lower maxconn, or set 'no strict-limits' to run anyway).",
+                nofile.hard
+            ),
+            // As HAProxy: keep maxconn; accepts beyond the limit fail (EMFILE)
+            // and the worker backs off until fds free up.
+            Some(false) => eprintln!(
+                "[WARNING] Cannot raise FD limit to {wanted}, limit is {}.",
+                nofile.hard
+            ),
+            None => {
+                let lowered = limits::maxconn_for_fds(nofile.hard, listener_count as u64).max(1);
+                eprintln!(
+                    "[WARNING] Cannot raise FD limit to {wanted}, limit is {}: the system \
+                     refuses. maxconn lowered from {maxconn} to {lowered} ('no strict-limits' \
+                     keeps it).",
+                    nofile.hard
+                );
+                maxconn = lowered;
+            }
+        }
     }
 
     if (maxconn as usize) < workers {

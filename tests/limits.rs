@@ -1,6 +1,7 @@
 //! Process limits: `maxconn` (global and per frontend) stops accepting rather
 //! than refusing; the open-file limit is raised for maxconn or maxconn lowered
-//! with a clear warning; `uid`/`gid` drop privileges; `nbthread` defaults to
+//! with a clear warning (`strict-limits` refuses to start instead, `no
+//! strict-limits` keeps maxconn); `uid`/`gid` drop privileges; `nbthread` defaults to
 //! one worker per core.
 
 mod common;
@@ -201,6 +202,59 @@ fn maxconn_beyond_open_file_limit_is_lowered_with_a_warning() {
             "ringlb's open-file limit"
         );
     }
+}
+
+/// A maxconn no system allows: twice it exceeds the kernel's fs.nr_open
+/// ceiling (1,048,576 by default), even for root.
+const MAXCONN_BEYOND_ANY_LIMIT: u64 = 600_000;
+
+fn beyond_nr_open() -> bool {
+    fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .is_some_and(|n| n < 2 * MAXCONN_BEYOND_ANY_LIMIT)
+}
+
+#[test]
+fn strict_limits_refuses_to_start_when_fds_are_short() {
+    if !beyond_nr_open() {
+        println!("SKIPPED: fs.nr_open allows maxconn {MAXCONN_BEYOND_ANY_LIMIT}");
+        return;
+    }
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!("maxconn {MAXCONN_BEYOND_ANY_LIMIT}"))
+        .global("strict-limits")
+        .server("a", a.port());
+    let mut lb = Ringlb::spawn(&cfg.render(), &["-db"]);
+    let status = lb
+        .wait_exit(Duration::from_secs(10))
+        .expect("ringlb keeps running");
+    assert!(!status.success(), "exit status {status}");
+    let err = lb.stderr();
+    assert!(
+        err.contains("Cannot raise FD limit") && err.contains("strict-limits"),
+        "stderr: {err}"
+    );
+}
+
+#[test]
+fn no_strict_limits_keeps_maxconn_and_serves() {
+    if !beyond_nr_open() {
+        println!("SKIPPED: fs.nr_open allows maxconn {MAXCONN_BEYOND_ANY_LIMIT}");
+        return;
+    }
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!("maxconn {MAXCONN_BEYOND_ANY_LIMIT}"))
+        .global("no strict-limits")
+        .server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let r = get(lb.port(), "/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let err = lb.stderr();
+    assert!(err.contains("Cannot raise FD limit"), "stderr: {err}");
+    assert!(!err.contains("maxconn lowered"), "stderr: {err}");
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Configuration files for the processes under test, written into the run's
 //! temporary directory. Every proxy gets the same shape: one frontend on
-//! 127.0.0.1, one server, HTTP mode, no logging, keep-alive on both sides.
+//! 127.0.0.1, one server, HTTP mode, no logging, keep-alive on both sides
+//! unless the [`Shape`] asks for `option httpclose`.
 
 use std::path::Path;
 
@@ -57,8 +58,9 @@ fn nginx_http_common(dir: &Path, role: &str) -> String {
 pub const STATIC_ROOT: &str = "www";
 
 /// nginx as the backend: a static `hello` answer with keep-alive on `/`, and
-/// files from `<dir>/www/static/` (sendfile) under `/static/`.
-pub fn nginx_backend(dir: &Path, cpus: &[usize], port: u16) -> String {
+/// files from `<dir>/www/static/` (sendfile) under `/static/`;
+/// `connections` is each worker's `worker_connections`.
+pub fn nginx_backend(dir: &Path, cpus: &[usize], port: u16, connections: u32) -> String {
     format!(
         "{head}http {{\n{common}    sendfile on;\n\
          \x20   default_type application/octet-stream;\n\
@@ -67,7 +69,7 @@ pub fn nginx_backend(dir: &Path, cpus: &[usize], port: u16) -> String {
          \x20       location / {{ return 200 \"hello\\n\"; }}\n\
          \x20       location /static/ {{ root {root}; }}\n\
          \x20   }}\n}}\n",
-        head = nginx_head(dir, "backend", cpus, NGINX_CONNECTIONS),
+        head = nginx_head(dir, "backend", cpus, connections),
         common = nginx_http_common(dir, "backend"),
         root = dir.join(STATIC_ROOT).display(),
     )
@@ -87,27 +89,38 @@ pub fn nginx_stream(dir: &Path, module: &Path, cpus: &[usize], port: u16, backen
     )
 }
 
-/// nginx as a reverse proxy with a keep-alive upstream pool of 64;
-/// `connections` is each worker's `worker_connections` (client + upstream).
+/// nginx as a reverse proxy; `connections` is each worker's
+/// `worker_connections` (client + upstream). With `upstream_keepalive` it
+/// keeps a pool of 64 idle server connections; without, nginx's defaults
+/// (HTTP/1.0 and `Connection: close` upstream: a server connection per request).
 pub fn nginx_proxy(
     dir: &Path,
     cpus: &[usize],
     port: u16,
     backend: u16,
     connections: u32,
+    upstream_keepalive: bool,
 ) -> String {
+    let (pool, location) = if upstream_keepalive {
+        (
+            "        keepalive 64;\n\
+             \x20       keepalive_requests 10000000;\n",
+            "            proxy_pass http://backend;\n\
+             \x20           proxy_http_version 1.1;\n\
+             \x20           proxy_set_header Connection \"\";\n",
+        )
+    } else {
+        ("", "            proxy_pass http://backend;\n")
+    };
     format!(
         "{head}http {{\n{common}    upstream backend {{\n\
          \x20       server 127.0.0.1:{backend};\n\
-         \x20       keepalive 64;\n\
-         \x20       keepalive_requests 10000000;\n\
+         {pool}\
          \x20   }}\n\
          \x20   server {{\n\
          \x20       listen 127.0.0.1:{port} backlog=4096;\n\
          \x20       location / {{\n\
-         \x20           proxy_pass http://backend;\n\
-         \x20           proxy_http_version 1.1;\n\
-         \x20           proxy_set_header Connection \"\";\n\
+         {location}\
          \x20       }}\n\
          \x20   }}\n}}\n",
         head = nginx_head(dir, "proxy", cpus, connections),
@@ -115,13 +128,20 @@ pub fn nginx_proxy(
     )
 }
 
-/// How the proxy under test is set up: HTTP or TCP relay, and its maxconn.
+/// How the proxy under test is set up: HTTP or TCP relay, its maxconn, and
+/// whether connections close after each exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     /// `mode tcp` instead of `mode http`.
     pub tcp: bool,
     /// `maxconn` in `global`.
     pub maxconn: u32,
+    /// `option httpclose`: client and server connections closed after each
+    /// exchange (nginx: no upstream keep-alive).
+    pub httpclose: bool,
+    /// Adds `no strict-limits` to `global`: run with the configured maxconn
+    /// even when the open-file limit cannot be raised to fit it (warn only).
+    pub no_strict_limits: bool,
 }
 
 impl Default for Shape {
@@ -129,19 +149,40 @@ impl Default for Shape {
         Shape {
             tcp: false,
             maxconn: MAXCONN,
+            httpclose: false,
+            no_strict_limits: false,
         }
     }
 }
 
-/// The `mode` line and, in HTTP mode, HAProxy's reuse setting.
+/// Whether a proxy with `maxconn` would need more fds than `hard_limit`
+/// (two per connection, HAProxy's maxsock, plus a margin for listeners and
+/// logs), so that it must be told `no strict-limits`.
+pub fn needs_no_strict_limits(maxconn: u32, hard_limit: u64) -> bool {
+    2 * u64::from(maxconn) + 64 > hard_limit
+}
+
+/// The `mode` line, `option httpclose`, and, in HTTP mode with keep-alive,
+/// HAProxy's reuse setting.
 fn mode_lines(shape: Shape, reuse: bool) -> String {
     if shape.tcp {
         "    mode tcp\n".into()
+    } else if shape.httpclose {
+        "    mode http\n    option httpclose\n".into()
     } else if reuse {
         "    mode http\n    http-reuse safe\n".into()
     } else {
         "    mode http\n".into()
     }
+}
+
+/// The `global` lines both HAProxy and ringlb get.
+fn global_limits(shape: Shape) -> String {
+    let mut g = format!("    maxconn {}\n", shape.maxconn);
+    if shape.no_strict_limits {
+        g.push_str("    no strict-limits\n");
+    }
+    g
 }
 
 /// HAProxy 2.6: `nbthread` threads, each pinned to one of `cpus`, server-side
@@ -161,7 +202,7 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
     };
     format!(
         "global\n\
-         \x20   maxconn {maxconn}\n\
+         {limits}\
          \x20   nbthread {n}\n\
          \x20   {cpu_map}\n\
          defaults\n\
@@ -172,7 +213,7 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
          listen bench\n\
          \x20   bind 127.0.0.1:{port}\n\
          \x20   server s1 127.0.0.1:{backend}\n",
-        maxconn = shape.maxconn,
+        limits = global_limits(shape),
         mode = mode_lines(shape, true),
     )
 }
@@ -182,7 +223,7 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
 pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
     format!(
         "global\n\
-         \x20   maxconn {maxconn}\n\
+         {limits}\
          \x20   nbthread {threads}\n\
          defaults\n\
          {mode}\
@@ -192,7 +233,7 @@ pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
          listen bench\n\
          \x20   bind 127.0.0.1:{port}\n\
          \x20   server s1 127.0.0.1:{backend}\n",
-        maxconn = shape.maxconn,
+        limits = global_limits(shape),
         mode = mode_lines(shape, false),
     )
 }
@@ -220,6 +261,7 @@ mod tests {
         let tcp = Shape {
             tcp: true,
             maxconn: 9000,
+            ..Shape::default()
         };
         let h = haproxy(&[0], 10, 20, http);
         assert!(h.contains("    mode http\n    http-reuse safe\n"), "{h}");
@@ -236,12 +278,55 @@ mod tests {
             "{r}"
         );
         assert!(ringlb(1, 10, 20, http).contains("    mode http\n    timeout connect"));
+        assert!(!h.contains("strict-limits"), "{h}");
+    }
+
+    #[test]
+    fn httpclose_and_limits() {
+        let close = Shape {
+            httpclose: true,
+            ..Shape::default()
+        };
+        let h = haproxy(&[0], 10, 20, close);
+        assert!(h.contains("    mode http\n    option httpclose\n"), "{h}");
+        assert!(!h.contains("http-reuse"), "{h}");
+        let r = ringlb(1, 10, 20, close);
+        assert!(r.contains("    mode http\n    option httpclose\n"), "{r}");
+        assert!(!needs_no_strict_limits(MAXCONN, 20_000));
+        assert!(needs_no_strict_limits(16_000, 20_000));
+        let big = Shape {
+            maxconn: 16_000,
+            no_strict_limits: true,
+            ..Shape::default()
+        };
+        let h = haproxy(&[0], 10, 20, big);
+        assert!(
+            h.starts_with("global\n    maxconn 16000\n    no strict-limits\n    nbthread 1\n"),
+            "{h}"
+        );
+        assert!(ringlb(1, 10, 20, big).contains("    maxconn 16000\n    no strict-limits\n"));
+        let dir = Path::new("/tmp/x");
+        let pooled = nginx_proxy(dir, &[0], 10, 20, 9000, true);
+        assert!(
+            pooled.contains("keepalive 64;")
+                && pooled.contains("proxy_set_header Connection \"\";"),
+            "{pooled}"
+        );
+        let plain = nginx_proxy(dir, &[0], 10, 20, 9000, false);
+        assert!(
+            !plain.contains("keepalive 64") && !plain.contains("proxy_http_version"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains("upstream backend {\n        server 127.0.0.1:20;\n    }\n"),
+            "{plain}"
+        );
     }
 
     #[test]
     fn nginx_configs() {
         let dir = Path::new("/tmp/x");
-        let b = nginx_backend(dir, &[1], 30);
+        let b = nginx_backend(dir, &[1], 30, NGINX_CONNECTIONS);
         assert!(b.contains("location /static/ { root /tmp/x/www; }"), "{b}");
         let s = nginx_stream(dir, Path::new("/m/ngx_stream_module.so"), &[0], 10, 20);
         assert!(

@@ -7,9 +7,10 @@
 
 use anyhow::{Context, Result, bail};
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -58,15 +59,26 @@ pub struct Proc {
     child: Child,
     log: PathBuf,
     done: Option<ExitStatus>,
+    stdin: Option<ChildStdin>,
 }
 
 impl Proc {
     /// Starts `cmd` with stdout and stderr going to `log`.
     pub fn spawn(name: &str, cmd: &mut Command, log: &Path) -> Result<Proc> {
+        Self::spawn_inner(name, cmd, log, false)
+    }
+
+    /// Like [`Proc::spawn`], with a pipe on stdin for [`Proc::send_line`];
+    /// the pipe closes (EOF for the child) when the `Proc` is dropped.
+    pub fn spawn_with_stdin(name: &str, cmd: &mut Command, log: &Path) -> Result<Proc> {
+        Self::spawn_inner(name, cmd, log, true)
+    }
+
+    fn spawn_inner(name: &str, cmd: &mut Command, log: &Path, piped: bool) -> Result<Proc> {
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("duplicating the log file")?;
         let parent = std::process::id();
-        cmd.stdin(Stdio::null())
+        cmd.stdin(if piped { Stdio::piped() } else { Stdio::null() })
             .stdout(out)
             .stderr(err)
             .process_group(0);
@@ -83,9 +95,10 @@ impl Proc {
                 Ok(())
             });
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {name} ({:?})", cmd.get_program()))?;
+        let stdin = child.stdin.take();
         if let Ok(mut live) = LIVE.lock() {
             live.push(child.id() as i32);
         }
@@ -94,7 +107,19 @@ impl Proc {
             child,
             log: log.to_path_buf(),
             done: None,
+            stdin,
         })
+    }
+
+    /// Writes `line` and a newline to the child's stdin (see
+    /// [`Proc::spawn_with_stdin`]).
+    pub fn send_line(&mut self, line: &str) -> Result<()> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            bail!("{} has no stdin pipe", self.name);
+        };
+        writeln!(stdin, "{line}").with_context(|| format!("writing to {}", self.name))?;
+        stdin.flush()?;
+        Ok(())
     }
 
     /// The child's pid, which is also its process group.
@@ -141,6 +166,8 @@ impl Proc {
 
     /// Stops the group: SIGTERM, up to 5 s grace, then SIGKILL.
     fn stop(&mut self) {
+        // EOF first: a child waiting on stdin may then end on its own.
+        drop(self.stdin.take());
         let pgid = self.child.id() as i32;
         if self.exited().is_none() {
             signal_groups(&[pgid], libc::SIGTERM);

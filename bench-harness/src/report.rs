@@ -3,6 +3,25 @@
 
 use std::fmt::Write as _;
 
+use crate::plot::{Bar, Group};
+
+/// What a scenario hands back for its report.
+pub struct Output {
+    /// Its header lines (load, method), after the machine and backend lines.
+    pub header: Vec<String>,
+    /// Its Markdown tables.
+    pub tables: String,
+    /// Its plot's bar groups.
+    pub plot: Vec<Group>,
+}
+
+/// Header line explaining the CPU columns.
+pub const CPU_NOTE: &str = "proxy CPU: utime + stime of the proxy's whole process group \
+    (nginx: master + workers) from /proc/<pid>/stat, read just before and just after each \
+    measured run; µs/req = that CPU time / requests completed, % = CPU time / wall time \
+    (100 % = one core busy); medians over runs. For CPU µs/req and its ratio to HAProxy \
+    **lower is better**: it is the per-core efficiency when the proxy's core is not saturated";
+
 /// One target's outcome.
 pub struct Row {
     /// Target name as shown in the table.
@@ -12,6 +31,10 @@ pub struct Row {
     /// Bytes/s of each measured run (wrk's Transfer/sec); shown as a column
     /// when any row of the table has them.
     pub bytes: Vec<f64>,
+    /// Proxy CPU µs per request of each run (empty for direct).
+    pub cpu_us: Vec<f64>,
+    /// Proxy CPU busy percent of each run (100 = one core).
+    pub cpu_pct: Vec<f64>,
     /// Remarks (errors seen by wrk, ...).
     pub notes: Vec<String>,
     /// Is this the HAProxy row (the first ratio's denominator)?
@@ -24,6 +47,14 @@ impl Row {
     /// Median of the runs, if any.
     pub fn median(&self) -> Option<f64> {
         self.outcome.as_ref().ok().and_then(|v| median(v))
+    }
+
+    /// Median proxy CPU µs per request, if measured.
+    pub fn cpu_median(&self) -> Option<f64> {
+        self.outcome
+            .as_ref()
+            .ok()
+            .and_then(|_| median(&self.cpu_us))
     }
 }
 
@@ -56,7 +87,7 @@ pub fn thousands(x: f64) -> String {
 }
 
 /// Makes text safe inside one Markdown table cell.
-fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     let flat: String = text
         .replace('|', "\\|")
         .split_whitespace()
@@ -89,12 +120,21 @@ pub fn bytes_per_sec(x: f64) -> String {
     format!("{v:.1} {}/s", UNITS[u])
 }
 
-/// Renders the header lines and one table per section.
-pub fn render_sections(title: &str, header: &[String], sections: &[Section]) -> String {
+/// The report's title, header lines and, if written, the link to its plot.
+pub fn render_head(title: &str, header: &[String], plot: Option<&str>) -> String {
     let mut out = format!("# {title}\n\n");
     for line in header {
         let _ = writeln!(out, "- {line}");
     }
+    if let Some(file) = plot {
+        let _ = write!(out, "\n![plot]({file})\n");
+    }
+    out
+}
+
+/// Renders one table per section, each under its subtitle.
+pub fn render_sections(sections: &[Section]) -> String {
+    let mut out = String::new();
     for s in sections {
         if !s.subtitle.is_empty() {
             let _ = write!(out, "\n## {}\n", s.subtitle);
@@ -105,24 +145,29 @@ pub fn render_sections(title: &str, header: &[String], sections: &[Section]) -> 
     out
 }
 
+/// `x / base` with two decimals, or "–".
+pub fn ratio(x: Option<f64>, base: Option<f64>) -> String {
+    match (x, base) {
+        (Some(x), Some(b)) if b > 0.0 => format!("{:.2}", x / b),
+        _ => "–".to_string(),
+    }
+}
+
 /// Appends one Markdown table for `rows`.
 fn table(out: &mut String, rows: &[Row]) {
     let haproxy = rows.iter().find(|r| r.is_haproxy).and_then(Row::median);
     let direct = rows.iter().find(|r| r.is_direct).and_then(Row::median);
+    let haproxy_cpu = rows.iter().find(|r| r.is_haproxy).and_then(Row::cpu_median);
     let with_bytes = rows.iter().any(|r| !r.bytes.is_empty());
-    let ratio = |x: Option<f64>, base: Option<f64>| match (x, base) {
-        (Some(x), Some(b)) if b > 0.0 => format!("{:.2}", x / b),
-        _ => "–".to_string(),
-    };
     if with_bytes {
         out.push_str(
-            "| target | median req/s | median bytes/s | runs (req/s) | ratio to HAProxy | ratio to direct | notes |\n\
-             |---|---:|---:|---|---:|---:|---|\n",
+            "| target | median req/s | median bytes/s | runs (req/s) | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | notes |\n\
+             |---|---:|---:|---|---:|---:|---:|---:|---:|---|\n",
         );
     } else {
         out.push_str(
-            "| target | median req/s | runs | ratio to HAProxy | ratio to direct | notes |\n\
-             |---|---:|---|---:|---:|---|\n",
+            "| target | median req/s | runs | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | notes |\n\
+             |---|---:|---|---:|---:|---:|---:|---:|---|\n",
         );
     }
     for r in rows {
@@ -146,9 +191,20 @@ fn table(out: &mut String, rows: &[Row]) {
             String::new()
         };
         let m = r.median();
+        let cpu = r.cpu_median();
+        let (cpu_cell, pct_cell, cpu_ratio) = match cpu {
+            Some(us) => (
+                format!("{us:.1}"),
+                median(&r.cpu_pct)
+                    .map(|p| format!("{p:.0} %"))
+                    .unwrap_or_default(),
+                ratio(cpu, haproxy_cpu),
+            ),
+            None => ("-".into(), "-".into(), "–".into()),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} |{bytes_cell} {} | {} | {} | {} |",
+            "| {} | {} |{bytes_cell} {} | {} | {} | {cpu_cell} | {pct_cell} | {cpu_ratio} | {} |",
             cell(&r.name),
             median_cell,
             runs_cell,
@@ -159,87 +215,75 @@ fn table(out: &mut String, rows: &[Row]) {
     }
 }
 
-/// One proxy's memory under idle client connections.
-pub struct IdleRow {
-    /// Target name as shown in the table.
-    pub name: String,
-    /// The measurement, or why there is none.
-    pub outcome: Result<IdleResult, String>,
-}
-
-/// RSS (summed over the proxy's process group) before and after the idle
-/// connections were opened.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IdleResult {
-    /// Connections that got their answer and were held open.
-    pub held: usize,
-    /// RSS in bytes with no client connection.
-    pub rss_before: u64,
-    /// RSS in bytes with `held` idle connections.
-    pub rss_after: u64,
-    /// Processes summed (nginx: master + workers).
-    pub processes: usize,
-    /// Remarks (connections that failed, ...).
-    pub notes: String,
-}
-
-impl IdleResult {
-    /// RSS growth per held connection in bytes (0 when none was held).
-    pub fn per_conn(&self) -> f64 {
-        if self.held == 0 {
-            return 0.0;
-        }
-        (self.rss_after as f64 - self.rss_before as f64) / self.held as f64
-    }
-}
-
-/// Renders the idle scenario: header lines and one table.
-pub fn render_idle(title: &str, header: &[String], rows: &[IdleRow]) -> String {
-    let mut out = format!("# {title}\n\n");
-    for line in header {
-        let _ = writeln!(out, "- {line}");
-    }
-    let haproxy = rows
-        .iter()
-        .find(|r| r.name.starts_with("HAProxy"))
-        .and_then(|r| r.outcome.as_ref().ok())
-        .map(IdleResult::per_conn);
-    out.push_str(
-        "\n| target | idle connections held | RSS before | RSS after | RSS growth per connection | ratio to HAProxy | processes | notes |\n\
-         |---|---:|---:|---:|---:|---:|---:|---|\n",
-    );
-    let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1_048_576.0);
-    for r in rows {
-        match &r.outcome {
-            Ok(x) => {
-                let per = x.per_conn();
-                let ratio = match haproxy {
-                    Some(h) if h > 0.0 => format!("{:.2}", per / h),
-                    _ => "–".into(),
+/// The plot groups of one table: median req/s (or bytes/s) per target, and
+/// the proxies' CPU µs per request.
+pub fn plot_groups(scenario: &str, section: &Section, bytes: bool) -> Vec<Group> {
+    let name = if section.subtitle.is_empty() {
+        scenario.to_string()
+    } else {
+        // Subtitles can be long: the part before any parenthesis names the table.
+        let s = section.subtitle.split(" (").next().unwrap_or_default();
+        format!("{scenario}, {}", s.replace('`', ""))
+    };
+    let metric = Group {
+        title: format!(
+            "{name}: median {} (higher is better)",
+            if bytes { "bytes/s" } else { "req/s" }
+        ),
+        bars: section
+            .rows
+            .iter()
+            .map(|r| {
+                let value = if bytes {
+                    r.outcome.as_ref().ok().and_then(|_| median(&r.bytes))
+                } else {
+                    r.median()
                 };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {:.1} KiB | {ratio} | {} | {} |",
-                    cell(&r.name),
-                    thousands(x.held as f64),
-                    mib(x.rss_before),
-                    mib(x.rss_after),
-                    per / 1024.0,
-                    x.processes,
-                    cell(&x.notes),
-                );
-            }
-            Err(why) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} |  |  |  | – |  |  |",
-                    cell(&r.name),
-                    cell(why)
-                );
-            }
-        }
+                Bar {
+                    label: r.name.clone(),
+                    value,
+                    text: match (&r.outcome, value) {
+                        (Ok(_), Some(v)) if bytes => bytes_per_sec(v),
+                        (Ok(_), Some(v)) => format!("{} req/s", thousands(v)),
+                        (Err(e), _) => short(e),
+                        _ => "no value".into(),
+                    },
+                }
+            })
+            .collect(),
+    };
+    let cpu = Group {
+        title: format!("{name}: proxy CPU µs per request (lower is better)"),
+        bars: section
+            .rows
+            .iter()
+            .filter(|r| !r.is_direct)
+            .map(|r| Bar {
+                label: r.name.clone(),
+                value: r.cpu_median(),
+                text: match (&r.outcome, r.cpu_median()) {
+                    (_, Some(us)) => format!("{us:.1} µs"),
+                    (Err(e), None) => short(e),
+                    (Ok(_), None) => "not measured".into(),
+                },
+            })
+            .collect(),
+    };
+    if cpu.bars.is_empty() {
+        vec![metric]
+    } else {
+        vec![metric, cpu]
     }
-    out
+}
+
+/// A reason cut to fit beside a bar.
+pub fn short(text: &str) -> String {
+    let flat = cell(text);
+    if flat.chars().count() > 90 {
+        format!("{}…", flat.chars().take(90).collect::<String>())
+    } else {
+        flat
+    }
 }
 
 #[cfg(test)]
@@ -258,50 +302,45 @@ mod tests {
 
     #[test]
     fn table_with_failure_row() {
+        let base = |name: &str, outcome: Result<Vec<f64>, String>, cpu: Vec<f64>| Row {
+            name: name.into(),
+            outcome,
+            bytes: vec![],
+            cpu_pct: cpu.iter().map(|_| 50.0).collect(),
+            cpu_us: cpu,
+            notes: vec![],
+            is_haproxy: name == "HAProxy",
+            is_direct: name == "direct",
+        };
         let rows = vec![
-            Row {
-                name: "direct".into(),
-                outcome: Ok(vec![200.0, 100.0, 300.0]),
-                bytes: vec![],
-                notes: vec![],
-                is_haproxy: false,
-                is_direct: true,
-            },
-            Row {
-                name: "HAProxy".into(),
-                outcome: Ok(vec![100.0]),
-                bytes: vec![],
-                notes: vec![],
-                is_haproxy: true,
-                is_direct: false,
-            },
-            Row {
-                name: "ringlb".into(),
-                outcome: Err("failed: exited | code 1\nline".into()),
-                bytes: vec![],
-                notes: vec![],
-                is_haproxy: false,
-                is_direct: false,
-            },
+            base("direct", Ok(vec![200.0, 100.0, 300.0]), vec![]),
+            base("HAProxy", Ok(vec![100.0]), vec![10.0]),
+            base("ringlb", Ok(vec![90.0]), vec![8.0, 6.0, 7.0]),
+            base("nginx", Err("failed: exited | code 1\nline".into()), vec![]),
         ];
-        let t = render_sections(
-            "t",
-            &["h".into()],
-            &[Section {
+        let t = render_head("t", &["h".into()], Some("x.svg"))
+            + &render_sections(&[Section {
                 subtitle: String::new(),
                 rows,
-            }],
-        );
+            }]);
         assert!(
-            t.contains("| direct | 200 | 200 / 100 / 300 | 2.00 | 1.00 |  |"),
+            t.starts_with("# t\n\n- h\n\n![plot](x.svg)\n\n| target |"),
             "{t}"
         );
         assert!(
-            t.contains("| HAProxy | 100 | 100 | 1.00 | 0.50 |  |"),
+            t.contains("| direct | 200 | 200 / 100 / 300 | 2.00 | 1.00 | - | - | – |  |"),
             "{t}"
         );
         assert!(
-            t.contains("| ringlb | failed: exited \\| code 1 line |  | – | – |  |"),
+            t.contains("| HAProxy | 100 | 100 | 1.00 | 0.50 | 10.0 | 50 % | 1.00 |  |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| ringlb | 90 | 90 | 0.90 | 0.45 | 7.0 | 50 % | 0.70 |  |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| nginx | failed: exited \\| code 1 line |  | – | – | - | - | – |  |"),
             "{t}"
         );
     }
@@ -311,6 +350,8 @@ mod tests {
             name: name.into(),
             outcome: Ok(vec![rps]),
             bytes: vec![bytes],
+            cpu_us: vec![],
+            cpu_pct: vec![],
             notes: vec![],
             is_haproxy: haproxy,
             is_direct: direct,
@@ -335,69 +376,30 @@ mod tests {
                 rows: vec![row("HAProxy", 10.0, 10.0 * 1048576.0, true, false)],
             },
         ];
-        let t = render_sections("t", &[], &sections);
+        let t = render_sections(&sections);
         assert!(
             t.contains("\n## 64 KB\n\n| target | median req/s | median bytes/s |"),
             "{t}"
         );
         assert!(
-            t.contains("| direct | 400 | 25.0 MiB/s | 400 | 2.00 | 1.00 |  |"),
+            t.contains("| direct | 400 | 25.0 MiB/s | 400 | 2.00 | 1.00 | - | - | – |  |"),
             "{t}"
         );
         // Ratios stay within their section.
         assert!(
-            t.contains("| HAProxy | 10 | 10.0 MiB/s | 10 | 1.00 | – |  |"),
+            t.contains("| HAProxy | 10 | 10.0 MiB/s | 10 | 1.00 | – | - | - | – |  |"),
             "{t}"
         );
-    }
-
-    #[test]
-    fn idle_table() {
-        let rows = vec![
-            IdleRow {
-                name: "HAProxy (1 cpu)".into(),
-                outcome: Ok(IdleResult {
-                    held: 1000,
-                    rss_before: 10 * 1_048_576,
-                    rss_after: 10 * 1_048_576 + 32 * 1024 * 1000,
-                    processes: 1,
-                    notes: String::new(),
-                }),
-            },
-            IdleRow {
-                name: "ringlb (1 cpu)".into(),
-                outcome: Ok(IdleResult {
-                    held: 1000,
-                    rss_before: 4 * 1_048_576,
-                    rss_after: 4 * 1_048_576 + 8 * 1024 * 1000,
-                    processes: 1,
-                    notes: String::new(),
-                }),
-            },
-            IdleRow {
-                name: "nginx proxy (1 cpu)".into(),
-                outcome: Err("not installed".into()),
-            },
-        ];
-        let t = render_idle("t", &["h".into()], &rows);
-        assert!(
-            t.contains(
-                "| HAProxy (1 cpu) | 1,000 | 10.0 MiB | 41.2 MiB | 32.0 KiB | 1.00 | 1 |  |"
-            ),
-            "{t}"
+        let groups = plot_groups("large", &sections[0], true);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0].title,
+            "large, 64 KB: median bytes/s (higher is better)"
         );
-        assert!(
-            t.contains("| ringlb (1 cpu) | 1,000 | 4.0 MiB | 11.8 MiB | 8.0 KiB | 0.25 | 1 |  |"),
-            "{t}"
-        );
-        assert!(t.contains("| nginx proxy (1 cpu) | not installed |"), "{t}");
-        let none = IdleResult {
-            held: 0,
-            rss_before: 5,
-            rss_after: 9,
-            processes: 1,
-            notes: String::new(),
-        };
-        assert_eq!(none.per_conn(), 0.0);
+        assert_eq!(groups[0].bars.len(), 2);
+        assert_eq!(groups[0].bars[0].text, "25.0 MiB/s");
+        // No CPU bar for direct; HAProxy's CPU was not measured in this test.
+        assert_eq!(groups[1].bars.len(), 1);
+        assert_eq!(groups[1].bars[0].text, "not measured");
     }
 }

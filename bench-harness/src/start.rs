@@ -1,15 +1,26 @@
 //! Starting what a run measures: the backend (nginx or the demo backend) and
 //! each proxy under test (ringlb, HAProxy, nginx), pinned to their CPUs.
 
-use super::*;
+use anyhow::{Context, Result, bail};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-/// Starts the backend pinned to its CPUs and waits for it to answer.
+use crate::cli::{BackendChoice, Opts, TargetKind};
+use crate::confgen::{self, Shape};
+use crate::procs::Proc;
+use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, sys};
+
+/// Starts the backend pinned to its CPUs and waits for it to answer; an
+/// nginx backend gets `connections` per worker.
 pub(crate) fn start_backend(
     opts: &Opts,
     root: &Path,
     tmp: &Path,
     cpus: &[usize],
     nginx: Option<&Path>,
+    connections: u32,
 ) -> Result<(Proc, u16, String)> {
     let port = sys::free_port()?;
     let use_nginx = match opts.backend {
@@ -35,7 +46,7 @@ pub(crate) fn start_backend(
                 std::fs::set_permissions(&f, PermissionsExt::from_mode(0o644))?;
             }
             let cfg = tmp.join("nginx-backend.conf");
-            std::fs::write(&cfg, confgen::nginx_backend(tmp, cpus, port))?;
+            std::fs::write(&cfg, confgen::nginx_backend(tmp, cpus, port, connections))?;
             let mut cmd = pinned(&opts.backend_cpus, nginx);
             cmd.arg("-p")
                 .arg(tmp)
@@ -162,7 +173,7 @@ pub(crate) fn start_proxy(
                 let conns = confgen::NGINX_CONNECTIONS
                     .max(shape.maxconn * 2)
                     .min(19_000);
-                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns)
+                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns, !shape.httpclose)
             };
             ("nginx proxy", cmd, cfg_path, cfg)
         }

@@ -228,6 +228,10 @@ pub struct Global {
     pub daemon: bool,
     /// `maxconn`: process-wide connection limit.
     pub maxconn: Option<u32>,
+    /// What to do when the open-file limit can't be raised for `maxconn`:
+    /// `strict-limits` refuses to start (HAProxy 2.6's default), `no
+    /// strict-limits` keeps maxconn and warns; unset, maxconn is lowered to fit.
+    pub strict_limits: Option<bool>,
     /// `nbthread`: number of pinned workers (default: one per core).
     pub nbthread: Option<usize>,
     /// `pidfile <path>`.

@@ -67,6 +67,8 @@ pub struct RawGlobal {
     pub daemon: bool,
     /// `maxconn`.
     pub maxconn: Option<u32>,
+    /// `strict-limits` (true) or `no strict-limits` (false).
+    pub strict_limits: Option<bool>,
     /// `nbthread`.
     pub nbthread: Option<usize>,
     /// `pidfile`.

@@ -64,6 +64,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
 fn global(g: RawGlobal, diag: &mut Diag) -> Global {
     let mut out = Global {
         daemon: g.daemon,
+        strict_limits: g.strict_limits,
         maxconn: g.maxconn,
         nbthread: g.nbthread,
         pidfile: g.pidfile,

@@ -145,9 +145,23 @@ async fn accept_loop(
     }
 }
 
+thread_local! {
+    /// When this worker last said an accept failed: once a second is enough
+    /// while all its accept loops back off from the same EMFILE.
+    static LAST_ACCEPT_WARNING: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
 async fn accept_error(ctx: &WorkerCtx, e: std::io::Error) {
-    // Out of file descriptors: back off instead of spinning on the error.
-    eprintln!("[WARNING] worker {}: accept failed: {e}", ctx.id);
+    // Out of file descriptors (`no strict-limits`): back off instead of
+    // spinning on the error.
+    let now = Instant::now();
+    let say = LAST_ACCEPT_WARNING
+        .get()
+        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+    if say {
+        LAST_ACCEPT_WARNING.set(Some(now));
+        eprintln!("[WARNING] worker {}: accept failed: {e}", ctx.id);
+    }
     monoio::time::sleep(Duration::from_millis(100)).await;
 }
 

@@ -8,6 +8,7 @@ use crate::config::raw::{Ident, RawGlobal};
 pub const KEYWORDS: &[&str] = &[
     "daemon",
     "maxconn",
+    "strict-limits",
     "nbthread",
     "pidfile",
     "uid",
@@ -62,6 +63,27 @@ pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     args.finish()?;
     g.maxconn = Some(n);
     Ok(())
+}
+
+/// `strict-limits`: refuse to start when the open-file limit is too low.
+pub fn strict_limits(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    args.finish()?;
+    g.strict_limits = Some(true);
+    Ok(())
+}
+
+/// `no <keyword>`: only `no strict-limits` in `global`.
+pub fn no(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    match args.next_string("'strict-limits'")?.as_str() {
+        "strict-limits" => {
+            args.finish()?;
+            g.strict_limits = Some(false);
+            Ok(())
+        }
+        other => Err(format!(
+            "'no {other}' is not supported in 'global' (only 'no strict-limits')"
+        )),
+    }
 }
 
 /// `nbthread <n>`: number of pinned workers.

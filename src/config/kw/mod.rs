@@ -91,6 +91,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
         Target::Global(g) => match kw.as_str() {
             "daemon" => global::daemon(g, args),
             "maxconn" => global::maxconn(g, args),
+            "strict-limits" => global::strict_limits(g, args),
+            "no" => global::no(g, args),
             "nbthread" => global::nbthread(g, args),
             "pidfile" => global::pidfile(g, args),
             "uid" | "gid" => global::id(cx, g, args),

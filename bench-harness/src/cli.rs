@@ -1,0 +1,248 @@
+//! The command line: scenarios, their options, and the hidden subcommands the
+//! harness runs itself as (client processes pinned with taskset).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Command line.
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Compare ringlb with HAProxy, nginx and the bare backend under wrk"
+)]
+pub struct Cli {
+    /// The scenario (or hidden client role) to run.
+    #[command(subcommand)]
+    pub scenario: ScenarioCmd,
+}
+
+/// Which load to apply.
+#[derive(Subcommand)]
+pub enum ScenarioCmd {
+    /// Persistent client connections (wrk's default).
+    Keepalive(Opts),
+    /// A new client connection per request (`Connection: close`), with server
+    /// connections reused, then with `option httpclose` on both sides.
+    Close(Opts),
+    /// keepalive, then close, sharing one backend.
+    All(Opts),
+    /// 64 KB and 1 MB responses over keep-alive (bytes/s and req/s).
+    Large(Opts),
+    /// `mode tcp` relays: keep-alive throughput (small and 1 MB answers) and
+    /// connections/s (`Connection: close`).
+    Tcp(Opts),
+    /// RSS growth per idle client connection (one request each, then held).
+    Idle(IdleOpts),
+    /// Latency percentiles under an open-loop fixed request rate (keep-alive).
+    Latency(LatencyOpts),
+    /// Internal: hold idle connections for the idle scenario.
+    #[command(hide = true)]
+    IdleClient(IdleClientArgs),
+    /// Internal: the latency scenario's fixed-rate client.
+    #[command(hide = true)]
+    LatencyClient(LatencyClientArgs),
+}
+
+/// Options of the idle scenario.
+#[derive(Args, Clone)]
+pub struct IdleOpts {
+    /// Idle client connections held open to each proxy; a list gives one row
+    /// per target per count (e.g. 1000,15000).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    pub idle_connections: Vec<usize>,
+    /// Client threads per client process.
+    #[arg(long, default_value_t = 8)]
+    pub idle_threads: usize,
+    /// Connections per client process (the hard open-file limit caps one process).
+    #[arg(long, default_value_t = 5000)]
+    pub idle_per_process: usize,
+    /// Seconds to wait with the connections open before reading RSS.
+    #[arg(long, default_value_t = 2)]
+    pub settle: u64,
+    /// Options shared with the other scenarios.
+    #[command(flatten)]
+    pub common: Opts,
+}
+
+/// Options of the latency scenario.
+#[derive(Args, Clone)]
+pub struct LatencyOpts {
+    /// Fixed request rate (req/s) [default: --rate-percent of HAProxy's
+    /// maximum, measured by a wrk run in the same invocation].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Share of HAProxy's maximum to offer when --rate is not given.
+    #[arg(long, default_value_t = 80.0)]
+    pub rate_percent: f64,
+    /// Seconds of the wrk saturation run against HAProxy that sets the rate.
+    #[arg(long, default_value_t = 3)]
+    pub saturation: u64,
+    /// Options shared with the other scenarios (--connections and --threads
+    /// size the fixed-rate client).
+    #[command(flatten)]
+    pub common: Opts,
+}
+
+/// Arguments of the hidden `idle-client` subcommand.
+#[derive(Args, Clone)]
+pub struct IdleClientArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long)]
+    pub port: u16,
+    /// Connections to open and hold.
+    #[arg(long)]
+    pub count: usize,
+    /// Threads opening them.
+    #[arg(long, default_value_t = 8)]
+    pub threads: usize,
+}
+
+/// Arguments of the hidden `latency-client` subcommand.
+#[derive(Args, Clone)]
+pub struct LatencyClientArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long)]
+    pub port: u16,
+    /// Request path.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// Requests per second, all connections together.
+    #[arg(long)]
+    pub rate: f64,
+    /// Keep-alive connections.
+    #[arg(long)]
+    pub connections: usize,
+    /// Threads (each drives its share of the connections).
+    #[arg(long)]
+    pub threads: usize,
+    /// Seconds of load before recording.
+    #[arg(long)]
+    pub warmup: f64,
+    /// Seconds recorded.
+    #[arg(long)]
+    pub duration: f64,
+    /// Seconds allowed after the end for answers still owed.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+}
+
+/// Options shared by every scenario.
+#[derive(Args, Clone)]
+pub struct Opts {
+    /// Seconds per measured wrk run.
+    #[arg(long, default_value_t = 5)]
+    pub duration: u64,
+    /// Measured runs per target (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// wrk connections (-c).
+    #[arg(long, default_value_t = 100)]
+    pub connections: u32,
+    /// wrk threads (-t).
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    /// CPUs for the proxy under test (taskset list); its thread count follows.
+    #[arg(long, default_value = "0")]
+    pub proxy_cpus: String,
+    /// CPUs for wrk (taskset list).
+    #[arg(long, default_value = "1")]
+    pub load_cpus: String,
+    /// CPUs for the backend (taskset list); nginx runs one worker per CPU.
+    #[arg(long, default_value = "1")]
+    pub backend_cpus: String,
+    /// Seconds of unmeasured warm-up before each target's runs (0: none).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u64,
+    /// Targets, in order.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "direct,ringlb,haproxy,nginx"
+    )]
+    pub targets: Vec<TargetKind>,
+    /// Backend to load: nginx if installed (auto), or ringlb's demo-backend.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// ringlb binary [default: target/release/ringlb].
+    #[arg(long)]
+    pub ringlb: Option<PathBuf>,
+    /// demo-backend binary [default: target/release/demo-backend].
+    #[arg(long)]
+    pub demo_backend: Option<PathBuf>,
+    /// haproxy binary [default: /usr/sbin/haproxy, then PATH].
+    #[arg(long)]
+    pub haproxy: Option<PathBuf>,
+    /// nginx binary [default: /usr/sbin/nginx, then PATH].
+    #[arg(long)]
+    pub nginx: Option<PathBuf>,
+    /// wrk binary [default: PATH].
+    #[arg(long)]
+    pub wrk: Option<PathBuf>,
+    /// Where reports go [default: perf/ in the repository].
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Keep the temporary directory (configs and logs) and print its path.
+    #[arg(long)]
+    pub keep_temp: bool,
+}
+
+/// A thing wrk is pointed at.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    /// The backend itself, no proxy.
+    Direct,
+    /// ringlb under test.
+    Ringlb,
+    /// HAProxy 2.6.
+    Haproxy,
+    /// nginx as a reverse proxy.
+    Nginx,
+}
+
+impl TargetKind {
+    /// Short lower-case tag for log file names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            TargetKind::Direct => "direct",
+            TargetKind::Ringlb => "ringlb",
+            TargetKind::Haproxy => "haproxy",
+            TargetKind::Nginx => "nginx",
+        }
+    }
+}
+
+/// Which backend to run.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// nginx when installed, else demo-backend.
+    Auto,
+    /// nginx (error if missing).
+    Nginx,
+    /// ringlb's demo-backend.
+    Demo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line() {
+        Cli::command().debug_assert();
+        let cli =
+            Cli::try_parse_from(["bench-harness", "idle", "--idle-connections", "1000,15000"])
+                .unwrap();
+        let ScenarioCmd::Idle(i) = cli.scenario else {
+            panic!("not idle")
+        };
+        assert_eq!(i.idle_connections, vec![1000, 15000]);
+        let cli = Cli::try_parse_from(["bench-harness", "latency", "--rate", "5000"]).unwrap();
+        let ScenarioCmd::Latency(l) = cli.scenario else {
+            panic!("not latency")
+        };
+        assert_eq!(l.rate, Some(5000.0));
+        assert_eq!(l.common.connections, 100);
+    }
+}
