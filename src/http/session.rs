@@ -154,7 +154,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         s.trace.begin(!s.cbuf.is_empty());
         // The request is awaited by a small future; the exchange's large one
         // (duplex relays, retries) is boxed and lives only while a request is
-        // in flight, so an idle keep-alive client costs little memory.
+        // in flight, so an idle keep-alive client costs little memory. The
+        // rare paths below (error page, lingering close, tunnel) are boxed too:
+        // this future's size is every connection's task size.
         let result = match s.read_request(first).await {
             Ok(req) => Box::pin(s.exchange(req)).await,
             Err(e) => Err(e),
@@ -181,7 +183,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             }
             Ok(Next::Close { linger }) => {
                 if linger {
-                    linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf).await;
+                    Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
                 }
                 break;
             }
@@ -191,7 +193,9 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 let mut page = e.response();
                 let len = page.len() as u64;
                 let deadline = Instant::now() + s.fe.client_timeout;
-                let sent = write_all(&mut s.cw, &mut page, deadline).await.is_ok();
+                let sent = Box::pin(write_all(&mut s.cw, &mut page, deadline))
+                    .await
+                    .is_ok();
                 let (status, bytes) = (e.status(), if sent { len } else { 0 });
                 s.trace.finish(
                     ctx,
@@ -200,7 +204,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     Outcome::Answered { status, bytes },
                 );
                 if sent {
-                    linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf).await;
+                    Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
                 }
                 break;
             }
@@ -208,7 +212,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 // Bytes the client sent after its upgrade request belong to the tunnel.
                 if !s.cbuf.is_empty() {
                     let deadline = Instant::now() + s.be.server_timeout;
-                    if write_all(&mut server.w, &mut s.cbuf, deadline)
+                    if Box::pin(write_all(&mut server.w, &mut s.cbuf, deadline))
                         .await
                         .is_err()
                     {
@@ -224,7 +228,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     w: s.cw,
                     fd: s.client_fd,
                 };
-                let (_, down) = crate::tcp::relay::relay_halves(client, server, ct, st).await;
+                let (_, down) =
+                    Box::pin(crate::tcp::relay::relay_halves(client, server, ct, st)).await;
                 s.trace
                     .finish(ctx, fe_index, s.backend, Outcome::Tunnel { down });
                 return;

@@ -181,7 +181,9 @@ async fn session(
     crate::log::record::connection(&ctx, fe, client.as_raw_fd(), peer);
     match ctx.shared.frontends[fe].mode {
         Mode::Http => crate::http::session::run(&ctx, client, peer, fe).await,
-        Mode::Tcp => crate::tcp::relay::run(&ctx, client, peer, fe).await,
+        // Boxed: the relay's future is larger than an idle HTTP session's, and
+        // every connection's task would be sized for it.
+        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, peer, fe)).await,
     }
     counters.close();
 }
