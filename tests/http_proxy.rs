@@ -393,6 +393,43 @@ fn pipelined_requests_answered_in_order() {
 }
 
 #[test]
+fn requests_pipelined_after_a_large_body_are_kept() {
+    // The large body streams through a 64 KB buffer; the requests written with
+    // it (more than a 16 KB buffer holds) must all be answered, in order.
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let body = pattern(200_000, 3);
+    let mut req = format!(
+        "POST /big-upload HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend(&body);
+    let filler = "x".repeat(400);
+    for i in 0..60 {
+        req.extend(
+            format!("GET /after/{i} HTTP/1.1\r\nHost: test\r\nX-Pad: {filler}\r\n\r\n").bytes(),
+        );
+    }
+    let mut c = HttpClient::connect(lb.port());
+    c.send(&req);
+    let r = c.response();
+    assert_eq!(r.status, 200, "{}", r.text());
+    for i in 0..60 {
+        let r = c.response();
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+        assert!(
+            r.text()
+                .contains(&format!("request=GET /after/{i} HTTP/1.1")),
+            "expected the answer to /after/{i}, got {:?}",
+            r.text()
+        );
+    }
+    assert_same_bytes(&a.requests()[0].body, &body, "POST body at backend");
+}
+
+#[test]
 fn head_response_has_no_body_and_keeps_framing() {
     let a = HttpBackend::start("a");
     let cfg = ListenCfg::http(free_port()).server("a", a.port());

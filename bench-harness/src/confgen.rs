@@ -170,7 +170,7 @@ fn mode_lines(shape: Shape, reuse: bool) -> String {
     } else if shape.httpclose {
         "    mode http\n    option httpclose\n".into()
     } else if reuse {
-        "    mode http\n    http-reuse safe\n".into()
+        "    mode http\n    http-reuse always\n".into()
     } else {
         "    mode http\n".into()
     }
@@ -186,7 +186,8 @@ fn global_limits(shape: Shape) -> String {
 }
 
 /// HAProxy 2.6: `nbthread` threads, each pinned to one of `cpus`, server-side
-/// connection reuse (`http-reuse safe`) in HTTP mode.
+/// connection reuse in HTTP mode: `http-reuse always`, its most reusing mode,
+/// since with `safe` every first request of a client opens a server connection.
 pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String {
     let n = cpus.len();
     let list = cpus
@@ -264,7 +265,7 @@ mod tests {
             ..Shape::default()
         };
         let h = haproxy(&[0], 10, 20, http);
-        assert!(h.contains("    mode http\n    http-reuse safe\n"), "{h}");
+        assert!(h.contains("    mode http\n    http-reuse always\n"), "{h}");
         assert!(h.contains("maxconn 8000\n"), "{h}");
         let h = haproxy(&[0], 10, 20, tcp);
         assert!(

@@ -42,7 +42,7 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
     match scenario {
         "close" => vec![
             p(
-                "server connections reused where the proxy can (HAProxy `http-reuse safe`, \
+                "server connections reused where the proxy can (HAProxy `http-reuse always`, \
                  nginx upstream `keepalive 64`, ringlb's idle pool)",
                 "close",
                 "/",

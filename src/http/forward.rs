@@ -21,7 +21,7 @@ use super::error::HttpError;
 use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
-use crate::bufpool::BUF_SIZE;
+use crate::bufpool::{self, BUF_SIZE};
 use crate::log::record::Tracker;
 use crate::stream::Stream;
 
@@ -45,8 +45,37 @@ pub enum RelayFail {
 
 /// Streams a body from `src` to `dst` through `buf` until the cursor says it ended;
 /// returns the bytes written. Bytes past the body's end stay at the start of
-/// `buf` (a pipelined message).
+/// `buf` (a pipelined message). A body that may not fit in `buf` goes through
+/// a 64 KB streaming buffer (see [`crate::bufpool`]).
 pub async fn relay_body(
+    src: &mut ReadHalf,
+    dst: &mut WriteHalf,
+    buf: &mut Vec<u8>,
+    body: &mut BodyCursor,
+    read_timeout: Duration,
+    write_timeout: Duration,
+    limit: Option<u64>,
+) -> Result<u64, RelayFail> {
+    if !body.may_exceed(BUF_SIZE.saturating_sub(buf.len()) as u64) {
+        return relay_through(src, dst, buf, body, read_timeout, write_timeout, limit).await;
+    }
+    let mut big = bufpool::take_stream();
+    big.extend_from_slice(buf);
+    let res = relay_through(src, dst, &mut big, body, read_timeout, write_timeout, limit).await;
+    // What is left (a pipelined message, stray bytes) goes back where the
+    // caller looks for it; if it does not fit there, the big buffer stays.
+    if big.len() <= buf.capacity() {
+        buf.clear();
+        buf.extend_from_slice(&big);
+        bufpool::give(big);
+    } else {
+        bufpool::give(std::mem::replace(buf, big));
+    }
+    res
+}
+
+/// [`relay_body`] through the buffer it is given.
+async fn relay_through(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
     buf: &mut Vec<u8>,

@@ -550,10 +550,9 @@ impl Session<'_> {
                     .pool
                     .put(self.backend, server_idx, server, bodiless);
             }
-        } else {
-            let mut sw = sw;
-            let _ = sw.shutdown().await;
         }
+        // Otherwise the halves drop here: closing the socket sends the FIN (a
+        // shutdown first would only cost a syscall per request under httpclose).
         // A request body left unread poisons the client connection.
         if resp.client_keep_alive && request_whole && !self.stopping() {
             Ok(Next::KeepAlive)
