@@ -189,15 +189,18 @@ pub async fn relay_noting(
 ) -> (u64, u64) {
     let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
+    let ended = Cell::new(false);
     let up = Ends {
         reader: b'C',
         writer: b'S',
         cause,
+        ended: &ended,
     };
     let down = Ends {
         reader: b'S',
         writer: b'C',
         cause,
+        ended: &ended,
     };
     monoio::join!(
         pump(
@@ -228,6 +231,9 @@ struct Ends<'a> {
     reader: u8,
     writer: u8,
     cause: &'a Cell<u8>,
+    /// Set by the first direction to end: the second then needs no
+    /// `shutdown`, both sockets close as it returns.
+    ended: &'a Cell<bool>,
 }
 
 impl Ends<'_> {
@@ -240,6 +246,18 @@ impl Ends<'_> {
                 side
             });
         }
+    }
+}
+
+/// A direction that fills its 16 KB buffer is carrying bulk data: it moves
+/// to a 64 KB one (a quarter of the reads and writes, see [`bufpool`]), and
+/// back when reads shrink, so that a quiet session does not keep it.
+fn resize_for(buf: &mut Vec<u8>, last_read: usize) {
+    let cap = buf.capacity();
+    if cap == bufpool::BUF_SIZE && last_read == cap {
+        bufpool::give(std::mem::replace(buf, bufpool::take_stream()));
+    } else if cap == bufpool::STREAM_BUF_SIZE && last_read < bufpool::BUF_SIZE / 4 {
+        bufpool::give(std::mem::replace(buf, bufpool::take()));
     }
 }
 
@@ -283,11 +301,16 @@ async fn pump(
                 }
                 last.set(Instant::now());
                 buf.clear();
+                resize_for(&mut buf, n);
             }
             // The other direction moved meanwhile: keep waiting.
             ReadOutcome::Timeout if last.get() + read_idle > Instant::now() => {}
             ReadOutcome::Eof => {
-                let _ = w.shutdown().await;
+                // Half-close: the peer learns there is no more. Once the other
+                // direction has ended too, closing the sockets says it.
+                if !ends.ended.replace(true) {
+                    let _ = w.shutdown().await;
+                }
                 bufpool::give(buf);
                 return total;
             }
