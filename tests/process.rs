@@ -80,14 +80,20 @@ fn sigusr1_soft_stop_waits_for_last_connection() {
 
 #[test]
 fn sigusr1_with_no_connection_exits_0() {
-    let a = HttpBackend::start("a");
-    let cfg = ListenCfg::http(free_port()).server("a", a.port());
-    let mut lb = Ringlb::start(&cfg.render());
-    lb.signal(libc::SIGUSR1);
-    let st = lb
-        .wait_exit(Duration::from_secs(3))
-        .expect("idle process still running 3 s after SIGUSR1");
-    assert_eq!(st.code(), Some(0), "exit status {st}");
+    // A small maxconn too: no accept loop may be left waiting for slots.
+    for global in ["maxconn 4000", "maxconn 4"] {
+        let a = HttpBackend::start("a");
+        let cfg = ListenCfg::http(free_port())
+            .global(global)
+            .global("nbthread 1")
+            .server("a", a.port());
+        let mut lb = Ringlb::start(&cfg.render());
+        lb.signal(libc::SIGUSR1);
+        let st = lb
+            .wait_exit(Duration::from_secs(3))
+            .unwrap_or_else(|| panic!("idle process ({global}) still running 3 s after SIGUSR1"));
+        assert_eq!(st.code(), Some(0), "exit status {st}");
+    }
 }
 
 /// Reads a pidfile, waiting up to 5 s for it to appear with a number in it.

@@ -20,6 +20,7 @@ mod procs;
 mod report;
 mod start;
 mod sys;
+mod syscalls;
 mod throughput;
 mod wrk;
 
@@ -234,11 +235,15 @@ fn check_backend(backend: &mut Proc) -> Result<()> {
 fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Output> {
     let mut sections = Vec::new();
     let mut groups = Vec::new();
+    let perf = syscalls::probe(&ctx.tmp);
+    if let Err(why) = &perf {
+        eprintln!("{scenario}: syscalls/req not measured: {why}");
+    }
     for pass in throughput::passes(scenario) {
         let mut rows = Vec::new();
         for &kind in &ctx.opts.targets {
             check_backend(backend)?;
-            let row = throughput::run_target(ctx, kind, scenario, &pass);
+            let row = throughput::run_target(ctx, kind, scenario, &pass, perf.as_deref().ok());
             eprintln!(
                 "{scenario} {}: {} -> {}",
                 pass.tag,
@@ -252,6 +257,9 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
                         }
                         if let Some(us) = row.cpu_median() {
                             s += &format!(", {us:.1} µs CPU/req");
+                        }
+                        if let Some(n) = row.syscalls {
+                            s += &format!(", {} syscalls/req", report::syscalls_cell(n));
                         }
                         s
                     }
@@ -292,6 +300,7 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
                 o.threads, o.connections, o.duration, o.runs, o.warmup
             ),
             report::CPU_NOTE.to_string(),
+            syscalls::note(&perf),
         ],
         tables: report::render_sections(&sections),
         plot: groups,

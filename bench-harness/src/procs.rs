@@ -135,6 +135,15 @@ impl Proc {
         self.done
     }
 
+    /// Sends `sig` to the process alone (not its group), if it still runs.
+    pub fn signal(&mut self, sig: i32) {
+        if self.exited().is_none() {
+            // SAFETY: kill takes plain integers; the child is not reaped yet
+            // (exited() said so), so its pid cannot have been reused.
+            unsafe { libc::kill(self.pid(), sig) };
+        }
+    }
+
     /// Waits for the process to end on its own, at most `limit`.
     pub fn wait_for(&mut self, limit: Duration) -> Result<ExitStatus> {
         let start = Instant::now();

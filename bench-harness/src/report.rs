@@ -35,6 +35,9 @@ pub struct Row {
     pub cpu_us: Vec<f64>,
     /// Proxy CPU busy percent of each run (100 = one core).
     pub cpu_pct: Vec<f64>,
+    /// Proxy system calls per request, counted by perf in an extra run
+    /// (`None`: not counted).
+    pub syscalls: Option<f64>,
     /// Remarks (errors seen by wrk, ...).
     pub notes: Vec<String>,
     /// Is this the HAProxy row (the first ratio's denominator)?
@@ -161,13 +164,13 @@ fn table(out: &mut String, rows: &[Row]) {
     let with_bytes = rows.iter().any(|r| !r.bytes.is_empty());
     if with_bytes {
         out.push_str(
-            "| target | median req/s | median bytes/s | runs (req/s) | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | notes |\n\
-             |---|---:|---:|---|---:|---:|---:|---:|---:|---|\n",
+            "| target | median req/s | median bytes/s | runs (req/s) | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | syscalls/req | notes |\n\
+             |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
         );
     } else {
         out.push_str(
-            "| target | median req/s | runs | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | notes |\n\
-             |---|---:|---|---:|---:|---:|---:|---:|---|\n",
+            "| target | median req/s | runs | ratio to HAProxy | ratio to direct | proxy CPU µs/req | proxy CPU % | CPU/req ratio to HAProxy | syscalls/req | notes |\n\
+             |---|---:|---|---:|---:|---:|---:|---:|---:|---|\n",
         );
     }
     for r in rows {
@@ -202,9 +205,15 @@ fn table(out: &mut String, rows: &[Row]) {
             ),
             None => ("-".into(), "-".into(), "–".into()),
         };
+        // "-": nothing to count (direct, failed row); "–": perf could not.
+        let sys_cell = match r.syscalls {
+            _ if r.is_direct || r.outcome.is_err() => "-".to_string(),
+            Some(n) => syscalls_cell(n),
+            None => "–".to_string(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} |{bytes_cell} {} | {} | {} | {cpu_cell} | {pct_cell} | {cpu_ratio} | {} |",
+            "| {} | {} |{bytes_cell} {} | {} | {} | {cpu_cell} | {pct_cell} | {cpu_ratio} | {sys_cell} | {} |",
             cell(&r.name),
             median_cell,
             runs_cell,
@@ -212,6 +221,17 @@ fn table(out: &mut String, rows: &[Row]) {
             ratio(m, direct),
             cell(&r.notes.join("; ")),
         );
+    }
+}
+
+/// Syscalls per request with three significant digits or so (0.123, 4.56,
+/// 78.9, 1,234): small counts are what batching is about.
+pub fn syscalls_cell(n: f64) -> String {
+    match n {
+        n if n < 1.0 => format!("{n:.3}"),
+        n if n < 10.0 => format!("{n:.2}"),
+        n if n < 1000.0 => format!("{n:.1}"),
+        n => thousands(n),
     }
 }
 
@@ -298,6 +318,10 @@ mod tests {
         assert_eq!(thousands(1234567.4), "1,234,567");
         assert_eq!(thousands(999.0), "999");
         assert_eq!(thousands(0.0), "0");
+        assert_eq!(syscalls_cell(0.0421), "0.042");
+        assert_eq!(syscalls_cell(3.456), "3.46");
+        assert_eq!(syscalls_cell(142.04), "142.0");
+        assert_eq!(syscalls_cell(12345.6), "12,346");
     }
 
     #[test]
@@ -307,6 +331,7 @@ mod tests {
             outcome,
             bytes: vec![],
             cpu_pct: cpu.iter().map(|_| 50.0).collect(),
+            syscalls: median(&cpu).map(|c| c / 4.0),
             cpu_us: cpu,
             notes: vec![],
             is_haproxy: name == "HAProxy",
@@ -328,19 +353,19 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| direct | 200 | 200 / 100 / 300 | 2.00 | 1.00 | - | - | – |  |"),
+            t.contains("| direct | 200 | 200 / 100 / 300 | 2.00 | 1.00 | - | - | – | - |  |"),
             "{t}"
         );
         assert!(
-            t.contains("| HAProxy | 100 | 100 | 1.00 | 0.50 | 10.0 | 50 % | 1.00 |  |"),
+            t.contains("| HAProxy | 100 | 100 | 1.00 | 0.50 | 10.0 | 50 % | 1.00 | 2.50 |  |"),
             "{t}"
         );
         assert!(
-            t.contains("| ringlb | 90 | 90 | 0.90 | 0.45 | 7.0 | 50 % | 0.70 |  |"),
+            t.contains("| ringlb | 90 | 90 | 0.90 | 0.45 | 7.0 | 50 % | 0.70 | 1.75 |  |"),
             "{t}"
         );
         assert!(
-            t.contains("| nginx | failed: exited \\| code 1 line |  | – | – | - | - | – |  |"),
+            t.contains("| nginx | failed: exited \\| code 1 line |  | – | – | - | - | – | - |  |"),
             "{t}"
         );
     }
@@ -352,6 +377,7 @@ mod tests {
             bytes: vec![bytes],
             cpu_us: vec![],
             cpu_pct: vec![],
+            syscalls: None,
             notes: vec![],
             is_haproxy: haproxy,
             is_direct: direct,
@@ -382,12 +408,12 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| direct | 400 | 25.0 MiB/s | 400 | 2.00 | 1.00 | - | - | – |  |"),
+            t.contains("| direct | 400 | 25.0 MiB/s | 400 | 2.00 | 1.00 | - | - | – | - |  |"),
             "{t}"
         );
         // Ratios stay within their section.
         assert!(
-            t.contains("| HAProxy | 10 | 10.0 MiB/s | 10 | 1.00 | – | - | - | – |  |"),
+            t.contains("| HAProxy | 10 | 10.0 MiB/s | 10 | 1.00 | – | - | - | – | – |  |"),
             "{t}"
         );
         let groups = plot_groups("large", &sections[0], true);

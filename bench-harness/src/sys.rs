@@ -141,6 +141,24 @@ pub fn parse_stat_pgrp(stat: &str) -> Option<i32> {
     rest.split_whitespace().nth(2)?.parse().ok()
 }
 
+/// The pids of every process in group `pgid` (nginx: master and workers).
+pub fn group_pids(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // Processes may end between listing and reading: skip those.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| parse_stat_pgrp(&stat) == Some(pgid))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Total RSS in bytes of every process in group `pgid`, and how many there are.
 pub fn group_rss(pgid: i32) -> Result<(u64, usize)> {
     let mut total = 0;
@@ -311,6 +329,7 @@ mod tests {
         let me = unsafe { libc::getpgrp() };
         let (rss, n) = group_rss(me).unwrap();
         assert!(rss > 0 && n >= 1);
+        assert!(group_pids(me).contains(&(std::process::id() as i32)));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The wrk scenarios (keepalive, close, large, tcp): which tables each is made
-//! of, and measuring one target for one table: req/s, bytes/s, and the
-//! proxy's CPU time per request.
+//! of, and measuring one target for one table: req/s, bytes/s, the proxy's
+//! CPU time and system calls per request.
+
+use std::path::Path;
 
 use crate::cli::TargetKind;
 use crate::confgen::Shape;
@@ -8,6 +10,7 @@ use crate::cpu::CpuMark;
 use crate::procs::Proc;
 use crate::report::Row;
 use crate::start::{start_proxy, target_name};
+use crate::syscalls::Counter;
 use crate::{Ctx, LARGE_1M, LARGE_64K, sys, wrk};
 
 /// One table of a scenario: which path wrk asks for, how, through which mode.
@@ -92,14 +95,22 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
     }
 }
 
-/// Starts `kind`'s proxy (if any), measures it, and stops it.
-pub fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str, pass: &Pass) -> Row {
+/// Starts `kind`'s proxy (if any), measures it, and stops it; `perf` counts
+/// its system calls (`None`: not available).
+pub fn run_target(
+    ctx: &Ctx,
+    kind: TargetKind,
+    scenario: &str,
+    pass: &Pass,
+    perf: Option<&Path>,
+) -> Row {
     let mut row = Row {
         name: target_name(ctx, kind, pass.tcp),
         outcome: Err(String::new()),
         bytes: Vec::new(),
         cpu_us: Vec::new(),
         cpu_pct: Vec::new(),
+        syscalls: None,
         notes: Vec::new(),
         is_haproxy: kind == TargetKind::Haproxy,
         is_direct: kind == TargetKind::Direct,
@@ -118,7 +129,7 @@ pub fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str, pass: &Pass) -> R
             return row;
         }
     };
-    let (outcome, notes) = measure(ctx, port, scenario, pass, kind, proxy.as_mut());
+    let (outcome, notes) = measure(ctx, port, (scenario, pass), kind, proxy.as_mut(), perf);
     // keepalive and close keep their req/s-only table.
     let with_bytes = matches!(scenario, "large" | "tcp");
     row.outcome = outcome.map(|m| {
@@ -127,6 +138,7 @@ pub fn run_target(ctx: &Ctx, kind: TargetKind, scenario: &str, pass: &Pass) -> R
         }
         row.cpu_us = m.cpu_us;
         row.cpu_pct = m.cpu_pct;
+        row.syscalls = m.syscalls;
         m.rps
     });
     row.notes = notes;
@@ -139,17 +151,19 @@ struct Runs {
     bytes: Vec<f64>,
     cpu_us: Vec<f64>,
     cpu_pct: Vec<f64>,
+    syscalls: Option<f64>,
 }
 
 /// Smoke request, warm-up, then the measured runs, each bracketed by
-/// readings of the proxy group's CPU time.
+/// readings of the proxy group's CPU time, then (with `perf`) the run that
+/// counts its system calls.
 fn measure(
     ctx: &Ctx,
     port: u16,
-    scenario: &str,
-    pass: &Pass,
+    (scenario, pass): (&str, &Pass),
     kind: TargetKind,
     mut proxy: Option<&mut Proc>,
+    perf: Option<&Path>,
 ) -> (Result<Runs, String>, Vec<String>) {
     let mut notes = Vec::new();
     if let Err(e) = sys::smoke_request_path(port, pass.path) {
@@ -176,6 +190,7 @@ fn measure(
         bytes: Vec::new(),
         cpu_us: Vec::new(),
         cpu_pct: Vec::new(),
+        syscalls: None,
     };
     let (mut non_2xx, mut socket_errors, mut requests) = (0u64, 0u64, 0u64);
     for i in 0..ctx.opts.runs {
@@ -227,7 +242,44 @@ fn measure(
     if socket_errors > 0 {
         notes.push(format!("{socket_errors} socket errors"));
     }
+    if let (Some(p), Some(perf)) = (proxy, perf) {
+        let name = format!("{scenario}-{tag}-syscalls");
+        // Never fails the row: the cell shows "–", the note says why.
+        match count_syscalls(ctx, &load, port, p, perf, &name) {
+            Ok(n) => runs.syscalls = Some(n),
+            Err(why) => notes.push(format!("syscalls not counted: {why}")),
+        }
+    }
     (Ok(runs), notes)
+}
+
+/// System calls per request of `proxy`'s process group over one more wrk
+/// run like the measured ones. Its req/s and CPU are not reported: perf's
+/// tracepoint costs the counted processes ~0.1 µs per syscall, which put
+/// 4-9 % on HAProxy's CPU µs/req when counted during measured runs.
+fn count_syscalls(
+    ctx: &Ctx,
+    load: &wrk::Load,
+    port: u16,
+    proxy: &mut Proc,
+    perf: &Path,
+    name: &str,
+) -> Result<f64, String> {
+    let pids = sys::group_pids(proxy.pid());
+    let counter = Counter::start(perf, &pids, Some(&ctx.opts.load_cpus), &ctx.tmp, name)?;
+    let log = ctx.tmp.join(format!("wrk-{name}.log"));
+    let r = wrk::run(load, port, ctx.opts.duration, &log).map_err(|e| format!("wrk: {e:#}"))?;
+    let calls = counter.finish()?;
+    if let Some(status) = proxy.exited() {
+        return Err(format!("{} exited ({status})", proxy.name));
+    }
+    if r.requests == 0 || r.non_2xx * 2 > r.requests {
+        return Err(format!(
+            "{} of {} responses were not 2xx/3xx",
+            r.non_2xx, r.requests
+        ));
+    }
+    Ok(calls as f64 / r.requests as f64)
 }
 
 #[cfg(test)]

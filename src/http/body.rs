@@ -66,16 +66,6 @@ impl BodyCursor {
         }
     }
 
-    /// Whether more than `bytes` may still be to come (a length beyond it,
-    /// or a body whose size is not known in advance).
-    pub fn may_exceed(&self, bytes: u64) -> bool {
-        match self.kind {
-            BodyKind::None => false,
-            BodyKind::Length(_) => self.remaining > bytes,
-            BodyKind::Chunked | BodyKind::UntilClose => !self.done(),
-        }
-    }
-
     /// How this body is delimited.
     pub fn kind(&self) -> BodyKind {
         self.kind
@@ -220,17 +210,6 @@ mod tests {
         assert!(!c.done());
         assert_eq!(c.take(b"defGET").unwrap(), 2);
         assert!(c.done());
-    }
-
-    #[test]
-    fn may_exceed_knows_lengths_and_not_the_rest() {
-        let mut c = BodyCursor::new(BodyKind::Length(100));
-        assert!(c.may_exceed(99) && !c.may_exceed(100));
-        c.take(&[0; 50]).unwrap();
-        assert!(!c.may_exceed(50));
-        assert!(!BodyCursor::new(BodyKind::None).may_exceed(0));
-        assert!(BodyCursor::new(BodyKind::Chunked).may_exceed(1 << 40));
-        assert!(BodyCursor::new(BodyKind::UntilClose).may_exceed(1 << 40));
     }
 
     #[test]

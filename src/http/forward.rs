@@ -21,7 +21,7 @@ use super::error::HttpError;
 use super::io::{ReadOutcome, WriteFail, read_more, write_all, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
-use crate::bufpool::{self, BUF_SIZE};
+use crate::bufpool::{self, BUF_SIZE, STREAM_BUF_SIZE};
 use crate::log::record::Tracker;
 use crate::stream::Stream;
 
@@ -45,8 +45,9 @@ pub enum RelayFail {
 
 /// Streams a body from `src` to `dst` through `buf` until the cursor says it ended;
 /// returns the bytes written. Bytes past the body's end stay at the start of
-/// `buf` (a pipelined message). A body that may not fit in `buf` goes through
-/// a 64 KB streaming buffer (see [`crate::bufpool`]).
+/// `buf` (a pipelined message). A body that fills the 16 KB buffer continues
+/// through a 64 KB one (see [`crate::bufpool`]); `buf` is a 16 KB buffer again
+/// afterwards unless more than that is left in it.
 pub async fn relay_body(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
@@ -56,25 +57,20 @@ pub async fn relay_body(
     write_timeout: Duration,
     limit: Option<u64>,
 ) -> Result<u64, RelayFail> {
-    if !body.may_exceed(BUF_SIZE.saturating_sub(buf.len()) as u64) {
-        return relay_through(src, dst, buf, body, read_timeout, write_timeout, limit).await;
-    }
-    let mut big = bufpool::take_stream();
-    big.extend_from_slice(buf);
-    let res = relay_through(src, dst, &mut big, body, read_timeout, write_timeout, limit).await;
-    // What is left (a pipelined message, stray bytes) goes back where the
-    // caller looks for it; if it does not fit there, the big buffer stays.
-    if big.len() <= buf.capacity() {
-        buf.clear();
-        buf.extend_from_slice(&big);
-        bufpool::give(big);
-    } else {
-        bufpool::give(std::mem::replace(buf, big));
+    let res = relay_through(src, dst, buf, body, read_timeout, write_timeout, limit).await;
+    if buf.capacity() == STREAM_BUF_SIZE && buf.len() < BUF_SIZE {
+        resize(buf, bufpool::take());
     }
     res
 }
 
-/// [`relay_body`] through the buffer it is given.
+/// Moves what `buf` holds into `to`, and `buf`'s old storage back to the pool.
+fn resize(buf: &mut Vec<u8>, mut to: Vec<u8>) {
+    to.extend_from_slice(buf);
+    bufpool::give(std::mem::replace(buf, to));
+}
+
+/// [`relay_body`]'s loop.
 async fn relay_through(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
@@ -86,11 +82,12 @@ async fn relay_through(
 ) -> Result<u64, RelayFail> {
     let mut written = 0u64;
     while !body.done() {
-        match read_more(src, buf, Instant::now() + read_timeout).await {
-            ReadOutcome::Data(_) => {}
+        let n = match read_more(src, buf, Instant::now() + read_timeout).await {
+            ReadOutcome::Data(n) => n,
             ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
-        }
+        };
+        let filled = buf.len() == buf.capacity();
         let k = body.take(buf).map_err(|_| RelayFail::Malformed)?;
         if limit.is_some_and(|max| body.payload() > max) {
             return Err(RelayFail::TooLarge);
@@ -100,6 +97,14 @@ async fn relay_through(
             .map_err(RelayFail::Sink)?;
         written += k as u64;
         buf.drain(..k);
+        // Bulk fills the buffer: a quarter of the reads and sends through a
+        // big one. Back to small when the flow thins (a long-poll or event
+        // stream then holds 16 KB, not 64).
+        if filled && buf.capacity() == BUF_SIZE && !body.done() {
+            resize(buf, bufpool::take_stream());
+        } else if buf.capacity() == STREAM_BUF_SIZE && n < BUF_SIZE / 4 && buf.len() < BUF_SIZE {
+            resize(buf, bufpool::take());
+        }
     }
     Ok(written)
 }
@@ -117,6 +122,10 @@ pub struct ResponseCtx<'a> {
     pub client_timeout: Duration,
     /// The log's notes on the response (a no-op when not logging).
     pub progress: Tracker<'a>,
+    /// Set once a response head (interim or final) was parsed: from then on
+    /// `out` no longer holds the request, and the server has answered it, so
+    /// the request must not be resent.
+    pub head_seen: &'a Cell<bool>,
 }
 
 /// How the response side ended.
@@ -241,7 +250,10 @@ async fn read_head(
     loop {
         if !sbuf.is_empty() {
             match response::parse(sbuf, &cx.side, out) {
-                Ok(Parsed::Complete(r)) => return Ok(r),
+                Ok(Parsed::Complete(r)) => {
+                    cx.head_seen.set(true);
+                    return Ok(r);
+                }
                 Ok(Parsed::Partial) => {}
                 Err(e) => {
                     // An invalid response head: the proxy refuses it (`PH`).

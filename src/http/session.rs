@@ -351,25 +351,23 @@ impl Session<'_> {
         let may_resend = req.idempotent && body.done();
 
         let pooled = if !first || may_resend {
-            self.ctx.pool.take(self.backend, picked, may_resend)
+            self.ctx.pool.take(self.backend, picked)
         } else {
             None
         };
         // Counted from the pick on, so that leastconn sees connections in progress.
         let mut active = ActiveGuard::new(self.ctx, self.backend, picked);
-        // `unpeeked`: reused on trust (see server::pool), so an answer that is
-        // not HTTP may be stray bytes rather than the server's reply.
-        let (mut server_idx, mut server, mut reused, mut unpeeked) = match pooled {
-            Some((s, peeked)) => {
+        let (mut server_idx, mut server, mut reused) = match pooled {
+            Some(s) => {
                 self.trace.reused(picked);
-                (picked, s, true, !peeked)
+                (picked, s, true)
             }
             None => {
                 let (idx, s) = self.connect(picked, &input).await?;
                 if idx != picked {
                     active = ActiveGuard::new(self.ctx, self.backend, idx);
                 }
-                (idx, s, false, false)
+                (idx, s, false)
             }
         };
 
@@ -383,13 +381,14 @@ impl Session<'_> {
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    (reused, unpeeked) = (false, false);
+                    reused = false;
                     continue;
                 }
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
                 Err(WriteFail::Error(_)) => return Err(Fail::Status(HttpError::BadGateway)),
             }
             let server_fd = server.as_raw_fd();
+            let head_seen = Cell::new(false);
             let cx = ResponseCtx {
                 side: ClientSide {
                     head_request: req.is_head,
@@ -405,6 +404,7 @@ impl Session<'_> {
                 server_timeout: self.be.server_timeout,
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),
+                head_seen: &head_seen,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {
                 self.trace.cookie_inserted();
@@ -452,24 +452,11 @@ impl Session<'_> {
                         _ => Fail::Silent,
                     });
                 }
-                Some(Err(ResponseFail::Closed)) if reused && may_resend => {
+                Some(Err(ResponseFail::Closed)) if reused && may_resend && !head_seen.get() => {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    (reused, unpeeked) = (false, false);
-                    continue;
-                }
-                Some(Err(ResponseFail::Status(HttpError::BadGateway)))
-                    if unpeeked && may_resend && !answered =>
-                {
-                    // What was read is the stray bytes and the start of an
-                    // answer on a connection now dropped; `out` still holds the
-                    // request (response::parse refuses before writing to it).
-                    self.sbuf.clear();
-                    drop((sr, sw));
-                    (server_idx, server) = self.connect(server_idx, &input).await?;
-                    active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    (reused, unpeeked) = (false, false);
+                    reused = false;
                     continue;
                 }
                 Some(Err(ResponseFail::Closed)) => {
@@ -545,10 +532,7 @@ impl Session<'_> {
         {
             // Within one task the halves are always reunitable; if not, just close.
             if let Ok(server) = sr.reunite(sw) {
-                let bodiless = req.is_head || matches!(resp.status, 204 | 304);
-                self.ctx
-                    .pool
-                    .put(self.backend, server_idx, server, bodiless);
+                self.ctx.pool.put(self.backend, server_idx, server);
             }
         }
         // Otherwise the halves drop here: closing the socket sends the FIN (a
@@ -609,6 +593,11 @@ impl Session<'_> {
                     self.sbuf = bufpool::take();
                 }
                 match request::parse(&self.cbuf, &self.rewrite, &mut self.out) {
+                    // `cbuf` may be a 64 KB streaming buffer holding requests
+                    // pipelined after a large body: the head limit stays 16 KB.
+                    Ok(Parsed::Complete(r)) if r.head_len > BUF_SIZE => {
+                        return Err(Fail::Status(request::too_large(&self.cbuf)));
+                    }
                     Ok(Parsed::Complete(r)) => return Ok(r),
                     Ok(Parsed::Partial) => {}
                     Err(e) => return Err(Fail::Status(e)),

@@ -36,14 +36,11 @@ impl ConnLimit {
         self.used.get()
     }
 
-    /// Waits until more than `others` slots are free, without taking one: the
-    /// `others`-th of a listener's accept loops waits here, so that an idle
-    /// listener does not hold a slot another one needs, and a worker near its
-    /// limit keeps no more accepts in flight than it has slots (on a socket
-    /// shared between workers, the others take the connections).
-    pub async fn wait_free(&self, others: usize) {
+    /// Waits until a slot is free, without taking it: an accept loop waits here
+    /// so that an idle listener does not hold a slot another one needs.
+    pub async fn wait_available(&self) {
         poll_fn(|cx| {
-            if self.max - self.used.get().min(self.max) > others {
+            if self.used.get() < self.max {
                 Poll::Ready(())
             } else {
                 self.waiters.borrow_mut().push(cx.waker().clone());
@@ -94,30 +91,6 @@ mod tests {
             assert_eq!(l.used(), 1);
             let _c = l.acquire().await;
             assert_eq!(l.used(), 2);
-        });
-    }
-
-    #[test]
-    fn wait_free_counts_free_slots() {
-        let rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build();
-        rt.unwrap().block_on(async {
-            let l = ConnLimit::new(3);
-            let _a = l.acquire().await;
-            l.wait_free(1).await;
-            let b = l.acquire().await;
-            let waiting = monoio::spawn({
-                let l = l.clone();
-                async move { l.wait_free(1).await }
-            });
-            monoio::time::sleep(std::time::Duration::from_millis(5)).await;
-            assert!(
-                !waiting.is_finished(),
-                "one slot free: the second loop waits"
-            );
-            drop(b);
-            waiting.await;
         });
     }
 }
