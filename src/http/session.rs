@@ -405,6 +405,7 @@ impl Session<'_> {
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),
                 head_seen: &head_seen,
+                client_fd: self.client_fd,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {
                 self.trace.cookie_inserted();
