@@ -557,3 +557,30 @@ fn response_body_is_streamed_not_buffered() {
         "first chunk after {t_first:?}: the body was buffered, not streamed"
     );
 }
+
+#[test]
+fn a_closing_response_is_not_held_back() {
+    // The last response of a connection is corked so that it leaves with the
+    // FIN; the close must release it at once, not the cork's 200 ms timer.
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port()).server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    let mut took = Vec::new();
+    for i in 0..9 {
+        let started = std::time::Instant::now();
+        let (raw, _) = common::raw_exchange(
+            lb.port(),
+            format!("GET /c/{i} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+            Duration::from_secs(3),
+        );
+        took.push(started.elapsed());
+        let r = common::parse_response(&raw);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    took.sort();
+    assert!(
+        took[4] < Duration::from_millis(150),
+        "median {:?} per closing exchange: the response waited on the cork",
+        took[4]
+    );
+}
