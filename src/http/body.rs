@@ -66,6 +66,11 @@ impl BodyCursor {
         }
     }
 
+    /// Bytes still to come of a `Content-Length` body (None for other kinds).
+    pub fn length_left(&self) -> Option<u64> {
+        matches!(self.kind, BodyKind::Length(_)).then_some(self.remaining)
+    }
+
     /// How this body is delimited.
     pub fn kind(&self) -> BodyKind {
         self.kind
@@ -210,6 +215,16 @@ mod tests {
         assert!(!c.done());
         assert_eq!(c.take(b"defGET").unwrap(), 2);
         assert!(c.done());
+    }
+
+    #[test]
+    fn length_left_counts_down_for_lengths_only() {
+        let mut c = BodyCursor::new(BodyKind::Length(100));
+        assert_eq!(c.length_left(), Some(100));
+        c.take(&[0; 30]).unwrap();
+        assert_eq!(c.length_left(), Some(70));
+        assert_eq!(BodyCursor::new(BodyKind::Chunked).length_left(), None);
+        assert_eq!(BodyCursor::new(BodyKind::UntilClose).length_left(), None);
     }
 
     #[test]
