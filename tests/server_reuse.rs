@@ -138,3 +138,38 @@ fn a_request_answered_with_an_interim_response_is_not_resent() {
         "the server saw a resend"
     );
 }
+
+#[test]
+fn a_closing_response_survives_bytes_the_client_sends_after() {
+    // The client sends a stray CRLF while the server thinks: the corked last
+    // response must still arrive whole before the connection closes.
+    let be = TcpBackend::start(|s| {
+        let mut bs = BufStream::new(s);
+        while let Ok(Some(_head)) = bs.read_head() {
+            thread::sleep(Duration::from_millis(100));
+            if bs
+                .stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let lb = one_worker(be.port);
+    for i in 0..3 {
+        let mut c = common::connect(lb.port());
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        thread::sleep(Duration::from_millis(30));
+        c.write_all(b"\r\n").unwrap();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut c, &mut got);
+        let r = parse_response(&got);
+        assert_eq!(
+            (r.status, r.text()),
+            (200, "hello".to_string()),
+            "round {i}"
+        );
+    }
+}

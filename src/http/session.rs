@@ -184,6 +184,11 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             Ok(Next::Close { linger }) => {
                 if linger {
                     Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
+                } else {
+                    // The last response may be corked: shutdown sends it with
+                    // the FIN. A bare close would reset instead if the client
+                    // sent anything more meanwhile, and the reset discards it.
+                    let _ = s.cw.shutdown().await;
                 }
                 break;
             }
