@@ -208,25 +208,31 @@ fn maxconn_beyond_open_file_limit_is_lowered_with_a_warning() {
 /// ceiling (1,048,576 by default), even for root.
 const MAXCONN_BEYOND_ANY_LIMIT: u64 = 600_000;
 
-fn beyond_nr_open() -> bool {
-    fs::read_to_string("/proc/sys/fs/nr_open")
+/// A backend and a config asking for [`MAXCONN_BEYOND_ANY_LIMIT`] with the
+/// given `strict-limits` line; None (test skipped) where fs.nr_open allows it.
+fn beyond_any_limit(strict_line: &str) -> Option<(HttpBackend, String)> {
+    let beyond = fs::read_to_string("/proc/sys/fs/nr_open")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .is_some_and(|n| n < 2 * MAXCONN_BEYOND_ANY_LIMIT)
-}
-
-#[test]
-fn strict_limits_refuses_to_start_when_fds_are_short() {
-    if !beyond_nr_open() {
+        .is_some_and(|n| n < 2 * MAXCONN_BEYOND_ANY_LIMIT);
+    if !beyond {
         println!("SKIPPED: fs.nr_open allows maxconn {MAXCONN_BEYOND_ANY_LIMIT}");
-        return;
+        return None;
     }
     let a = HttpBackend::start("a");
     let cfg = ListenCfg::http(free_port())
         .global(&format!("maxconn {MAXCONN_BEYOND_ANY_LIMIT}"))
-        .global("strict-limits")
+        .global(strict_line)
         .server("a", a.port());
-    let mut lb = Ringlb::spawn(&cfg.render(), &["-db"]);
+    Some((a, cfg.render()))
+}
+
+#[test]
+fn strict_limits_refuses_to_start_when_fds_are_short() {
+    let Some((_a, cfg)) = beyond_any_limit("strict-limits") else {
+        return;
+    };
+    let mut lb = Ringlb::spawn(&cfg, &["-db"]);
     let status = lb
         .wait_exit(Duration::from_secs(10))
         .expect("ringlb keeps running");
@@ -240,16 +246,10 @@ fn strict_limits_refuses_to_start_when_fds_are_short() {
 
 #[test]
 fn no_strict_limits_keeps_maxconn_and_serves() {
-    if !beyond_nr_open() {
-        println!("SKIPPED: fs.nr_open allows maxconn {MAXCONN_BEYOND_ANY_LIMIT}");
+    let Some((_a, cfg)) = beyond_any_limit("no strict-limits") else {
         return;
-    }
-    let a = HttpBackend::start("a");
-    let cfg = ListenCfg::http(free_port())
-        .global(&format!("maxconn {MAXCONN_BEYOND_ANY_LIMIT}"))
-        .global("no strict-limits")
-        .server("a", a.port());
-    let lb = Ringlb::start(&cfg.render());
+    };
+    let lb = Ringlb::start(&cfg);
     let r = get(lb.port(), "/");
     assert_eq!(r.status, 200, "{}", r.text());
     let err = lb.stderr();
