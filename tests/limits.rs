@@ -107,6 +107,40 @@ fn frontend_maxconn_queues_excess_connections() {
     check_limit(cfg, &echo, 2);
 }
 
+/// `bind ... defer-accept`: the kernel hands over a connection only once the
+/// client has sent something, so a client that connects and stays silent does
+/// not take a `maxconn` slot; without it, it would hold the only slot until
+/// `timeout http-request` and the talking client would wait behind it.
+#[test]
+fn defer_accept_keeps_silent_connections_out_of_maxconn() {
+    let a = HttpBackend::start("a");
+    let port = free_port();
+    let cfg = ListenCfg::http(port)
+        .bind_at(&format!("127.0.0.1:{port} defer-accept"))
+        .nbthread(Some(1))
+        .global("maxconn 1")
+        .line("timeout http-request 20s")
+        .server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    assert_eq!(lb.port(), port);
+    let silent = connect(port);
+    // The kernel accepts a silent client after its first SYN-ACK resend (1 s
+    // for HAProxy's setting), so the talking client must be served well
+    // before: a 500 ms read timeout leaves that margin.
+    let mut s = connect(port);
+    s.set_read_timeout(Some(NOT_SERVED_FOR)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let got = s.read_to_end(&mut reply);
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200"),
+        "talking client not served while a silent one waited in the kernel: {got:?} {:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    drop(silent);
+}
+
 // ---------------------------------------------------------------------------
 // Open-file limit
 // ---------------------------------------------------------------------------

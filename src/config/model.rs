@@ -286,6 +286,9 @@ pub struct Timeouts {
 pub struct Bind {
     /// Address to listen on.
     pub address: Address,
+    /// `defer-accept`: accept a TCP connection only once the client has sent
+    /// data (TCP_DEFER_ACCEPT), or at worst after the first SYN-ACK resend.
+    pub defer_accept: bool,
     /// Where it was written.
     pub origin: Origin,
 }

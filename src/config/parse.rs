@@ -340,7 +340,7 @@ impl Parser {
                 kind.name()
             ));
             // The section stays open even if an address is bad: report and go on.
-            kw::bind::add_addresses(cx, &mut proxy, &addrs, kind.name());
+            kw::bind::add_addresses(cx, &mut proxy, &addrs, kind.name(), false);
         }
         Ok(Current::Proxy(Box::new(proxy)))
     }

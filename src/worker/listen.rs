@@ -52,7 +52,34 @@ pub enum BindError {
     },
 }
 
-fn tcp_socket(sa: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// Seconds for TCP_DEFER_ACCEPT, as HAProxy sets it: the kernel turns them
+/// into one SYN-ACK resend, after which a silent client is accepted anyway.
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
+
+/// `defer-accept`: the kernel completes the accept only once the request's
+/// first bytes are there, so the first read never waits and a close-heavy
+/// load wakes the worker once per connection instead of twice.
+fn set_defer_accept(sock: &Socket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the value lives across the call and its size is passed; the fd
+    // is the socket `sock` owns, open for the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&DEFER_ACCEPT_SECS as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn tcp_socket(sa: SocketAddr, defer_accept: bool) -> std::io::Result<std::net::TcpListener> {
     let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
@@ -63,12 +90,15 @@ fn tcp_socket(sa: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     // Accepted sockets inherit it: responses are written whole, Nagle would
     // only delay them.
     sock.set_tcp_nodelay(true)?;
+    if defer_accept {
+        set_defer_accept(&sock)?;
+    }
     sock.bind(&sa.into())?;
     sock.listen(BACKLOG)?;
     Ok(sock.into())
 }
 
-fn inherited(fd: i32) -> std::io::Result<Listener> {
+fn inherited(fd: i32, defer_accept: bool) -> std::io::Result<Listener> {
     // Refuse fds that are not sockets before taking ownership of them.
     let sock_type = {
         let mut ty: libc::c_int = 0;
@@ -108,6 +138,9 @@ fn inherited(fd: i32) -> std::io::Result<Listener> {
     } else {
         // As for our own listeners; best effort on a socket we did not make.
         let _ = sock.set_tcp_nodelay(true);
+        if defer_accept {
+            set_defer_accept(&sock)?;
+        }
         Listener::Tcp(sock.into())
     })
 }
@@ -135,7 +168,9 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
                     for w in per_worker.iter_mut() {
                         w.push(BoundListener {
                             frontend: fi,
-                            listener: Listener::Tcp(tcp_socket(*sa).map_err(err)?),
+                            listener: Listener::Tcp(
+                                tcp_socket(*sa, bind.defer_accept).map_err(err)?,
+                            ),
                         });
                     }
                 }
@@ -161,7 +196,7 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
                     }
                 }
                 Address::Fd(fd) => {
-                    let first = inherited(*fd).map_err(err)?;
+                    let first = inherited(*fd, bind.defer_accept).map_err(err)?;
                     for w in per_worker.iter_mut() {
                         w.push(BoundListener {
                             frontend: fi,

@@ -37,7 +37,10 @@ const REFUSED: &[&str] = &[
 ];
 
 /// Harmless bind options: warned about and ignored.
-const IGNORED_FLAGS: &[&str] = &["v4v6", "v6only", "tfo", "defer-accept"];
+const IGNORED_FLAGS: &[&str] = &["v4v6", "v6only", "tfo"];
+
+/// Bind options that ringlb acts on.
+const SUPPORTED_FLAGS: &[&str] = &["defer-accept"];
 
 /// Harmless bind options with one argument: warned about and ignored.
 const IGNORED_WITH_ARG: &[&str] = &[
@@ -54,7 +57,12 @@ pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
 /// The body of [`bind`].
 fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let list = args.next_string("an address: <ip>:<port>[,<ip>:<port>...]")?;
+    let mut defer_accept = false;
     while let Some(opt) = args.next_opt() {
+        if opt == "defer-accept" {
+            defer_accept = true;
+            continue;
+        }
         if REFUSED.contains(&opt.as_str()) {
             return Err(format!("bind option '{opt}' is not supported yet"));
         }
@@ -62,8 +70,9 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             args.set_label(format!("bind {opt}"));
             args.next_string("an argument")?;
         } else if !IGNORED_FLAGS.contains(&opt.as_str()) {
-            let known: Vec<&str> = REFUSED
+            let known: Vec<&str> = SUPPORTED_FLAGS
                 .iter()
+                .chain(REFUSED)
                 .chain(IGNORED_FLAGS)
                 .chain(IGNORED_WITH_ARG)
                 .copied()
@@ -77,16 +86,23 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             "bind option '{opt}' is not supported by ringlb and is ignored"
         ));
     }
-    add_addresses(cx, p, &list, "bind");
+    add_addresses(cx, p, &list, "bind", defer_accept);
     Ok(())
 }
 
 /// Adds each comma-separated address as a bind, reporting every bad one under `label`.
-pub fn add_addresses(cx: &mut Ctx<'_>, p: &mut RawProxy, list: &str, label: &str) {
+pub fn add_addresses(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    list: &str,
+    label: &str,
+    defer_accept: bool,
+) {
     for addr in list.split(',') {
         match parse_address(addr, Role::Bind) {
             Ok(address) => p.binds.push(Bind {
                 address,
+                defer_accept,
                 origin: cx.origin.clone(),
             }),
             Err(e) => {

@@ -112,6 +112,15 @@ fn bind() {
             Address::Fd(3)
         ]
     );
+    // Only the bind line that says it defers its accepts, every address of it.
+    let f = fe("    bind 127.0.0.1:81,127.0.0.1:82 defer-accept");
+    let defer: Vec<bool> = f.binds.iter().map(|b| b.defer_accept).collect();
+    assert_eq!(defer, vec![false, true, true]);
+    assert!(warns("    bind :81 defer-accept").is_empty());
+    assert_eq!(
+        err("    bind :81 defer-acept"),
+        "unknown bind option 'defer-acept'; did you mean 'defer-accept'?"
+    );
     assert_eq!(
         warns("    bind :81 v4v6"),
         vec!["bind option 'v4v6' is not supported by ringlb and is ignored"]

@@ -121,6 +121,7 @@ fn seed_config_model() {
         mode: Mode::Http,
         binds: vec![Bind {
             address: sa("127.0.0.1:8080"),
+            defer_accept: false,
             origin: origin(11),
         }],
         maxconn: None,
