@@ -58,6 +58,26 @@ pub fn give(mut buf: Vec<u8>) {
     });
 }
 
+/// Moves what `buf` holds into `to`, and `buf`'s old storage back to the pool.
+pub fn move_into(buf: &mut Vec<u8>, mut to: Vec<u8>) {
+    to.extend_from_slice(buf);
+    give(std::mem::replace(buf, to));
+}
+
+/// Sizes a buffer that streams one direction of a flow, after a read of
+/// `last_read` bytes that `filled` the buffer or not: bulk (a read fills the
+/// 16 KB buffer) moves to a 64 KB one, and reads under 4 KB move it back, so
+/// a long-poll, an event stream or a quiet TCP session holds 16 KB, not 64.
+/// Both the HTTP body relay and the TCP relay follow this one rule.
+pub fn fit_to_flow(buf: &mut Vec<u8>, filled: bool, last_read: usize) {
+    if filled && buf.capacity() == BUF_SIZE {
+        move_into(buf, take_stream());
+    } else if buf.capacity() == STREAM_BUF_SIZE && last_read < BUF_SIZE / 4 && buf.len() < BUF_SIZE
+    {
+        move_into(buf, take());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +104,28 @@ mod tests {
         assert_eq!(small.capacity(), BUF_SIZE, "a 16 KB take never gets 64 KB");
         let again = take_stream();
         assert_eq!(again.as_ptr(), p);
+    }
+
+    #[test]
+    fn a_flow_grows_on_full_reads_and_shrinks_on_small_ones() {
+        let mut b = take();
+        b.extend_from_slice(b"left");
+        fit_to_flow(&mut b, false, BUF_SIZE - 1);
+        assert_eq!(b.capacity(), BUF_SIZE, "a read short of full stays small");
+        fit_to_flow(&mut b, true, BUF_SIZE);
+        assert_eq!((b.capacity(), &b[..]), (STREAM_BUF_SIZE, &b"left"[..]));
+        fit_to_flow(&mut b, false, BUF_SIZE / 4);
+        assert_eq!(b.capacity(), STREAM_BUF_SIZE, "a 4 KB read keeps it big");
+        b.resize(BUF_SIZE, 0);
+        fit_to_flow(&mut b, false, 10);
+        assert_eq!(
+            b.capacity(),
+            STREAM_BUF_SIZE,
+            "16 KB left over does not fit back"
+        );
+        b.truncate(4);
+        fit_to_flow(&mut b, false, 10);
+        assert_eq!((b.capacity(), &b[..]), (BUF_SIZE, &b"left"[..]));
     }
 
     #[test]

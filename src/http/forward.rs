@@ -60,19 +60,13 @@ pub async fn relay_body(
 ) -> Result<u64, RelayFail> {
     // A length known to exceed the small buffer goes big from the start.
     if buf.capacity() == BUF_SIZE && body.length_left().is_some_and(|n| n > BUF_SIZE as u64) {
-        resize(buf, bufpool::take_stream());
+        bufpool::move_into(buf, bufpool::take_stream());
     }
     let res = relay_through(src, dst, buf, body, read_timeout, write_timeout, limit).await;
     if buf.capacity() == STREAM_BUF_SIZE && buf.len() < BUF_SIZE {
-        resize(buf, bufpool::take());
+        bufpool::move_into(buf, bufpool::take());
     }
     res
-}
-
-/// Moves what `buf` holds into `to`, and `buf`'s old storage back to the pool.
-fn resize(buf: &mut Vec<u8>, mut to: Vec<u8>) {
-    to.extend_from_slice(buf);
-    bufpool::give(std::mem::replace(buf, to));
 }
 
 /// [`relay_body`]'s loop.
@@ -102,14 +96,8 @@ async fn relay_through(
             .map_err(RelayFail::Sink)?;
         written += k as u64;
         buf.drain(..k);
-        // Bulk fills the buffer: a quarter of the reads and sends through a
-        // big one. Back to small when the flow thins (a long-poll or event
-        // stream then holds 16 KB, not 64).
-        if filled && buf.capacity() == BUF_SIZE && !body.done() {
-            resize(buf, bufpool::take_stream());
-        } else if buf.capacity() == STREAM_BUF_SIZE && n < BUF_SIZE / 4 && buf.len() < BUF_SIZE {
-            resize(buf, bufpool::take());
-        }
+        // No point growing for a body that just ended.
+        bufpool::fit_to_flow(buf, filled && !body.done(), n);
     }
     Ok(written)
 }

@@ -249,18 +249,6 @@ impl Ends<'_> {
     }
 }
 
-/// A direction that fills its 16 KB buffer is carrying bulk data: it moves
-/// to a 64 KB one (a quarter of the reads and writes, see [`bufpool`]), and
-/// back when reads shrink, so that a quiet session does not keep it.
-fn resize_for(buf: &mut Vec<u8>, last_read: usize) {
-    let cap = buf.capacity();
-    if cap == bufpool::BUF_SIZE && last_read == cap {
-        bufpool::give(std::mem::replace(buf, bufpool::take_stream()));
-    } else if cap == bufpool::STREAM_BUF_SIZE && last_read < bufpool::BUF_SIZE / 4 {
-        bufpool::give(std::mem::replace(buf, bufpool::take()));
-    }
-}
-
 fn abort(fds: (RawFd, RawFd)) {
     for fd in [fds.0, fds.1] {
         // SAFETY: both fds belong to streams that outlive this call (their halves
@@ -300,8 +288,10 @@ async fn pump(
                     return total;
                 }
                 last.set(Instant::now());
+                // The buffer was empty before the read: `n` at capacity filled it.
+                let filled = n == buf.capacity();
                 buf.clear();
-                resize_for(&mut buf, n);
+                bufpool::fit_to_flow(&mut buf, filled, n);
             }
             // The other direction moved meanwhile: keep waiting.
             ReadOutcome::Timeout if last.get() + read_idle > Instant::now() => {}
