@@ -22,7 +22,8 @@ pub enum ScenarioCmd {
     /// Persistent client connections (wrk's default).
     Keepalive(Opts),
     /// A new client connection per request (`Connection: close`), with server
-    /// connections reused, then with `option httpclose` on both sides.
+    /// connections reused, then with `option httpclose` on both sides, then
+    /// reused again with `bind ... defer-accept`.
     Close(Opts),
     /// keepalive, then close, sharing one backend.
     All(Opts),

@@ -90,8 +90,8 @@ pub fn nginx_stream(dir: &Path, module: &Path, cpus: &[usize], port: u16, backen
 }
 
 /// nginx as a reverse proxy; `connections` is each worker's
-/// `worker_connections` (client + upstream). With `upstream_keepalive` it
-/// keeps a pool of 64 idle server connections; without, nginx's defaults
+/// `worker_connections` (client + upstream). It keeps a pool of 64 idle
+/// server connections unless `shape.httpclose`, which gives nginx's defaults
 /// (HTTP/1.0 and `Connection: close` upstream: a server connection per request).
 pub fn nginx_proxy(
     dir: &Path,
@@ -99,9 +99,9 @@ pub fn nginx_proxy(
     port: u16,
     backend: u16,
     connections: u32,
-    upstream_keepalive: bool,
+    shape: Shape,
 ) -> String {
-    let (pool, location) = if upstream_keepalive {
+    let (pool, location) = if !shape.httpclose {
         (
             "        keepalive 64;\n\
              \x20       keepalive_requests 10000000;\n",
@@ -118,13 +118,14 @@ pub fn nginx_proxy(
          {pool}\
          \x20   }}\n\
          \x20   server {{\n\
-         \x20       listen 127.0.0.1:{port} backlog=4096;\n\
+         \x20       listen 127.0.0.1:{port} backlog=4096{deferred};\n\
          \x20       location / {{\n\
          {location}\
          \x20       }}\n\
          \x20   }}\n}}\n",
         head = nginx_head(dir, "proxy", cpus, connections),
         common = nginx_http_common(dir, "proxy"),
+        deferred = if shape.defer_accept { " deferred" } else { "" },
     )
 }
 
@@ -142,6 +143,9 @@ pub struct Shape {
     /// Adds `no strict-limits` to `global`: run with the configured maxconn
     /// even when the open-file limit cannot be raised to fit it (warn only).
     pub no_strict_limits: bool,
+    /// `bind ... defer-accept` (nginx: `listen ... deferred`): a connection
+    /// is accepted once the request has arrived.
+    pub defer_accept: bool,
 }
 
 impl Default for Shape {
@@ -151,6 +155,7 @@ impl Default for Shape {
             maxconn: MAXCONN,
             httpclose: false,
             no_strict_limits: false,
+            defer_accept: false,
         }
     }
 }
@@ -173,6 +178,15 @@ fn mode_lines(shape: Shape, reuse: bool) -> String {
         "    mode http\n    http-reuse always\n".into()
     } else {
         "    mode http\n".into()
+    }
+}
+
+/// What follows the address on HAProxy's and ringlb's `bind` line.
+fn bind_options(shape: Shape) -> &'static str {
+    if shape.defer_accept {
+        " defer-accept"
+    } else {
+        ""
     }
 }
 
@@ -212,10 +226,11 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
          \x20   timeout client 30s\n\
          \x20   timeout server 30s\n\
          listen bench\n\
-         \x20   bind 127.0.0.1:{port}\n\
+         \x20   bind 127.0.0.1:{port}{bind}\n\
          \x20   server s1 127.0.0.1:{backend}\n",
         limits = global_limits(shape),
         mode = mode_lines(shape, true),
+        bind = bind_options(shape),
     )
 }
 
@@ -232,10 +247,11 @@ pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
          \x20   timeout client 30s\n\
          \x20   timeout server 30s\n\
          listen bench\n\
-         \x20   bind 127.0.0.1:{port}\n\
+         \x20   bind 127.0.0.1:{port}{bind}\n\
          \x20   server s1 127.0.0.1:{backend}\n",
         limits = global_limits(shape),
         mode = mode_lines(shape, false),
+        bind = bind_options(shape),
     )
 }
 
@@ -307,13 +323,17 @@ mod tests {
         );
         assert!(ringlb(1, 10, 20, big).contains("    maxconn 16000\n    no strict-limits\n"));
         let dir = Path::new("/tmp/x");
-        let pooled = nginx_proxy(dir, &[0], 10, 20, 9000, true);
+        let pooled = nginx_proxy(dir, &[0], 10, 20, 9000, Shape::default());
         assert!(
             pooled.contains("keepalive 64;")
                 && pooled.contains("proxy_set_header Connection \"\";"),
             "{pooled}"
         );
-        let plain = nginx_proxy(dir, &[0], 10, 20, 9000, false);
+        let closing = Shape {
+            httpclose: true,
+            ..Shape::default()
+        };
+        let plain = nginx_proxy(dir, &[0], 10, 20, 9000, closing);
         assert!(
             !plain.contains("keepalive 64") && !plain.contains("proxy_http_version"),
             "{plain}"
@@ -321,6 +341,27 @@ mod tests {
         assert!(
             plain.contains("upstream backend {\n        server 127.0.0.1:20;\n    }\n"),
             "{plain}"
+        );
+        assert!(
+            plain.contains("listen 127.0.0.1:10 backlog=4096;\n"),
+            "{plain}"
+        );
+    }
+
+    #[test]
+    fn defer_accept_on_every_proxy() {
+        let deferred = Shape {
+            defer_accept: true,
+            ..Shape::default()
+        };
+        let bind = "    bind 127.0.0.1:10 defer-accept\n";
+        assert!(haproxy(&[0], 10, 20, deferred).contains(bind));
+        assert!(ringlb(1, 10, 20, deferred).contains(bind));
+        assert!(ringlb(1, 10, 20, Shape::default()).contains("    bind 127.0.0.1:10\n"));
+        let n = nginx_proxy(Path::new("/tmp/x"), &[0], 10, 20, 9000, deferred);
+        assert!(
+            n.contains("listen 127.0.0.1:10 backlog=4096 deferred;\n"),
+            "{n}"
         );
     }
 

@@ -279,7 +279,8 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
     let what = match scenario {
         "close" => {
             "a new client connection per request (`Connection: close`); first table: server \
-             connections reused where each proxy can, second: `option httpclose` on both sides"
+             connections reused where each proxy can, second: `option httpclose` on both sides, \
+             third: the first with `bind ... defer-accept` (nginx `listen ... deferred`)"
         }
         "large" => {
             "persistent client connections, `GET /static/64k.bin` (65,536 bytes) and \

@@ -173,7 +173,7 @@ pub(crate) fn start_proxy(
                 let conns = confgen::NGINX_CONNECTIONS
                     .max(shape.maxconn * 2)
                     .min(19_000);
-                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns, !shape.httpclose)
+                confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns, shape)
             };
             ("nginx proxy", cmd, cfg_path, cfg)
         }

@@ -27,6 +27,8 @@ pub struct Pass {
     pub tcp: bool,
     /// `option httpclose` on the proxies (nginx: no upstream keep-alive).
     pub httpclose: bool,
+    /// `bind ... defer-accept` on the proxies (nginx: `listen ... deferred`).
+    pub defer_accept: bool,
     /// Plot bytes/s rather than req/s.
     pub plot_bytes: bool,
 }
@@ -40,6 +42,7 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
         close,
         tcp,
         httpclose: false,
+        defer_accept: false,
         plot_bytes: path != "/",
     };
     match scenario {
@@ -58,6 +61,17 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
                     "`option httpclose` on both sides (a server connection per request; \
                      nginx without upstream keep-alive)",
                     "httpclose",
+                    "/",
+                    true,
+                    false,
+                )
+            },
+            Pass {
+                defer_accept: true,
+                ..p(
+                    "as the first table, with `bind ... defer-accept` (nginx `listen ... \
+                     deferred`): accepted once the request is there, one wake-up fewer",
+                    "defer",
                     "/",
                     true,
                     false,
@@ -118,6 +132,7 @@ pub fn run_target(
     let shape = Shape {
         tcp: pass.tcp,
         httpclose: pass.httpclose,
+        defer_accept: pass.defer_accept,
         ..Shape::default()
     };
     let started = start_proxy(ctx, kind, shape);
@@ -287,13 +302,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn close_has_two_tables() {
+    fn close_has_three_tables() {
         let close = passes("close");
-        assert_eq!(close.len(), 2);
         assert!(close.iter().all(|p| p.close && !p.tcp));
         assert_eq!(
-            close.iter().map(|p| p.httpclose).collect::<Vec<_>>(),
-            vec![false, true]
+            close
+                .iter()
+                .map(|p| (p.httpclose, p.defer_accept))
+                .collect::<Vec<_>>(),
+            vec![(false, false), (true, false), (false, true)]
         );
         assert_eq!(passes("keepalive").len(), 1);
         let large = passes("large");
