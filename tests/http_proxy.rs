@@ -560,8 +560,8 @@ fn response_body_is_streamed_not_buffered() {
 
 #[test]
 fn a_closing_response_is_not_held_back() {
-    // The last response of a connection is corked so that it leaves with the
-    // FIN; the close must release it at once, not the cork's 200 ms timer.
+    // The last response of a connection is held back (MSG_MORE) so that it
+    // leaves with the FIN; the close must release it at once, not a timer.
     let a = HttpBackend::start("a");
     let cfg = ListenCfg::http(free_port()).server("a", a.port());
     let lb = Ringlb::start(&cfg.render());
@@ -580,7 +580,7 @@ fn a_closing_response_is_not_held_back() {
     took.sort();
     assert!(
         took[4] < Duration::from_millis(150),
-        "median {:?} per closing exchange: the response waited on the cork",
+        "median {:?} per closing exchange: the held-back response waited for a timer",
         took[4]
     );
 }

@@ -141,7 +141,7 @@ fn a_request_answered_with_an_interim_response_is_not_resent() {
 
 #[test]
 fn a_closing_response_survives_bytes_the_client_sends_after() {
-    // The client sends a stray CRLF while the server thinks: the corked last
+    // The client sends a stray CRLF while the server thinks: the held-back last
     // response must still arrive whole before the connection closes.
     let be = TcpBackend::start(|s| {
         let mut bs = BufStream::new(s);

@@ -185,8 +185,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 if linger {
                     Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
                 } else {
-                    // The last response may be corked: shutdown sends it with
-                    // the FIN. A bare close would reset instead if the client
+                    // The last response may be held back (MSG_MORE): shutdown
+                    // sends it with the FIN. A bare close would reset instead if the client
                     // sent anything more meanwhile, and the reset discards it.
                     let _ = s.cw.shutdown().await;
                 }
