@@ -19,6 +19,7 @@ pub mod balance;
 pub mod bufpool;
 pub mod check;
 pub mod config;
+pub mod deadline;
 pub mod http;
 pub mod log;
 pub mod process;

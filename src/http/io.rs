@@ -51,7 +51,7 @@ pub async fn read_more<R: CancelableAsyncReadRent>(
     let mut timed_out = false;
     let (res, slice) = monoio::select! {
         r = &mut read => r,
-        _ = monoio::time::sleep_until(deadline) => {
+        _ = crate::deadline::timer(deadline) => {
             timed_out = true;
             canceller.cancel();
             (&mut read).await
@@ -78,7 +78,7 @@ pub async fn write_range<W: AsyncWriteRent>(
         return Ok(());
     }
     let b = std::mem::take(buf);
-    match monoio::time::timeout_at(deadline, s.write_all(b.slice(start..end))).await {
+    match crate::deadline::within(deadline, s.write_all(b.slice(start..end))).await {
         Ok((res, slice)) => {
             *buf = slice.into_inner();
             res.map(|_| ()).map_err(WriteFail::Error)

@@ -35,7 +35,7 @@ pub async fn connect(address: &Address, timeout: Duration) -> Result<Stream, Con
             Address::Fd(_) => Err(ConnectError::Unsupported(address.clone())),
         }
     };
-    match monoio::time::timeout(timeout, fut).await {
+    match crate::deadline::within(monoio::time::Instant::now() + timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::Timeout(timeout)),
     }

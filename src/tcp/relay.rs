@@ -73,7 +73,7 @@ pub async fn run(
     {
         first_len = bytes.len() as u64;
         let deadline = Instant::now() + be.server_timeout;
-        match monoio::time::timeout_at(deadline, server.write_all(bytes)).await {
+        match crate::deadline::within(deadline, server.write_all(bytes)).await {
             Ok((Ok(_), _)) => {}
             r => {
                 let (up, cause) = (first_len, if r.is_err() { b's' } else { b'S' });
