@@ -240,10 +240,16 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
         eprintln!("{scenario}: syscalls/req not measured: {why}");
     }
     for pass in throughput::passes(scenario) {
-        let mut rows = Vec::new();
-        for &kind in &ctx.opts.targets {
-            check_backend(backend)?;
-            let row = throughput::run_target(ctx, kind, scenario, &pass, perf.as_deref().ok());
+        check_backend(backend)?;
+        let rows = throughput::run_pass(
+            ctx,
+            &ctx.opts.targets,
+            scenario,
+            &pass,
+            perf.as_deref().ok(),
+        );
+        check_backend(backend)?;
+        for row in &rows {
             eprintln!(
                 "{scenario} {}: {} -> {}",
                 pass.tag,
@@ -266,7 +272,6 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
                     Err(e) => e.clone(),
                 }
             );
-            rows.push(row);
         }
         let section = Section {
             subtitle: pass.subtitle.to_string(),
@@ -297,7 +302,7 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
     Ok(Output {
         header: vec![
             format!(
-                "load: `wrk -t{} -c{} -d{}s`, {} runs per target (median), {} s warm-up; scenario {scenario}: {what}",
+                "load: `wrk -t{} -c{} -d{}s`, {} runs per target (median), interleaved (run 1 of every target, then run 2...; all proxies up, the idle ones unloaded), {} s warm-up; scenario {scenario}: {what}",
                 o.threads, o.connections, o.duration, o.runs, o.warmup
             ),
             report::CPU_NOTE.to_string(),

@@ -109,81 +109,25 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
     }
 }
 
-/// Starts `kind`'s proxy (if any), measures it, and stops it; `perf` counts
-/// its system calls (`None`: not available).
-pub fn run_target(
+/// Measures every target for one table. All proxies run at once (each idle
+/// while another is loaded) and the measured runs are interleaved: run 1 of
+/// each target, then run 2 of each... so that a machine whose speed drifts
+/// during the table (a shared VM: ±10-20 % between minutes seen here) skews
+/// every target alike instead of whichever ran during a slow minute.
+/// `perf` counts each proxy's system calls (`None`: not available).
+pub fn run_pass(
     ctx: &Ctx,
-    kind: TargetKind,
+    kinds: &[TargetKind],
     scenario: &str,
     pass: &Pass,
     perf: Option<&Path>,
-) -> Row {
-    let mut row = Row {
-        name: target_name(ctx, kind, pass.tcp),
-        outcome: Err(String::new()),
-        bytes: Vec::new(),
-        cpu_us: Vec::new(),
-        cpu_pct: Vec::new(),
-        syscalls: None,
-        notes: Vec::new(),
-        is_haproxy: kind == TargetKind::Haproxy,
-        is_direct: kind == TargetKind::Direct,
-    };
+) -> Vec<Row> {
     let shape = Shape {
         tcp: pass.tcp,
         httpclose: pass.httpclose,
         defer_accept: pass.defer_accept,
         ..Shape::default()
     };
-    let started = start_proxy(ctx, kind, shape);
-    let (mut proxy, port) = match started {
-        Ok(Some((proc, port))) => (Some(proc), port),
-        Ok(None) => (None, ctx.backend_port),
-        Err(why) => {
-            row.outcome = Err(why);
-            return row;
-        }
-    };
-    let (outcome, notes) = measure(ctx, port, (scenario, pass), kind, proxy.as_mut(), perf);
-    // keepalive and close keep their req/s-only table.
-    let with_bytes = matches!(scenario, "large" | "tcp");
-    row.outcome = outcome.map(|m| {
-        if with_bytes {
-            row.bytes = m.bytes;
-        }
-        row.cpu_us = m.cpu_us;
-        row.cpu_pct = m.cpu_pct;
-        row.syscalls = m.syscalls;
-        m.rps
-    });
-    row.notes = notes;
-    row
-}
-
-/// Per-run numbers of one target.
-struct Runs {
-    rps: Vec<f64>,
-    bytes: Vec<f64>,
-    cpu_us: Vec<f64>,
-    cpu_pct: Vec<f64>,
-    syscalls: Option<f64>,
-}
-
-/// Smoke request, warm-up, then the measured runs, each bracketed by
-/// readings of the proxy group's CPU time, then (with `perf`) the run that
-/// counts its system calls.
-fn measure(
-    ctx: &Ctx,
-    port: u16,
-    (scenario, pass): (&str, &Pass),
-    kind: TargetKind,
-    mut proxy: Option<&mut Proc>,
-    perf: Option<&Path>,
-) -> (Result<Runs, String>, Vec<String>) {
-    let mut notes = Vec::new();
-    if let Err(e) = sys::smoke_request_path(port, pass.path) {
-        return (Err(format!("failed: {e:#}")), notes);
-    }
     let load = wrk::Load {
         wrk: &ctx.wrk,
         cpus: &ctx.opts.load_cpus,
@@ -193,79 +137,171 @@ fn measure(
         path: pass.path,
     };
     let scenario = format!("{scenario}-{}", pass.tag);
-    let tag = kind.tag();
-    if ctx.opts.warmup > 0 {
-        let log = ctx.tmp.join(format!("wrk-{scenario}-{tag}-warmup.log"));
-        if let Err(e) = wrk::run(&load, port, ctx.opts.warmup, &log) {
-            return (Err(format!("failed in warm-up: {e:#}")), notes);
+    let mut targets: Vec<Target> = kinds
+        .iter()
+        .map(|&kind| Target::start(ctx, kind, shape, pass, &load, &scenario))
+        .collect();
+    for i in 0..ctx.opts.runs {
+        for t in targets.iter_mut().filter(|t| t.failed.is_none()) {
+            t.one_run(ctx, &load, &scenario, i);
         }
     }
-    let mut runs = Runs {
-        rps: Vec::new(),
-        bytes: Vec::new(),
-        cpu_us: Vec::new(),
-        cpu_pct: Vec::new(),
-        syscalls: None,
-    };
-    let (mut non_2xx, mut socket_errors, mut requests) = (0u64, 0u64, 0u64);
-    for i in 0..ctx.opts.runs {
-        let log = ctx.tmp.join(format!("wrk-{scenario}-{tag}-{i}.log"));
-        let mark = proxy.as_deref().map(|p| CpuMark::start(p.pid()));
-        match wrk::run(&load, port, ctx.opts.duration, &log) {
+    targets
+        .into_iter()
+        .map(|t| t.finish(ctx, &load, &scenario, perf))
+        .collect()
+}
+
+/// One target of a table while it is being measured.
+struct Target {
+    kind: TargetKind,
+    name: String,
+    /// The running proxy (`None` for direct), stopped when dropped.
+    proxy: Option<Proc>,
+    port: u16,
+    /// Why this target has no (more) numbers.
+    failed: Option<String>,
+    runs: Runs,
+    non_2xx: u64,
+    socket_errors: u64,
+    requests: u64,
+}
+
+impl Target {
+    /// Starts the proxy, checks that it answers, warms it up.
+    fn start(
+        ctx: &Ctx,
+        kind: TargetKind,
+        shape: Shape,
+        pass: &Pass,
+        load: &wrk::Load,
+        scenario: &str,
+    ) -> Target {
+        let mut t = Target {
+            kind,
+            name: target_name(ctx, kind, pass.tcp),
+            proxy: None,
+            port: ctx.backend_port,
+            failed: None,
+            runs: Runs::default(),
+            non_2xx: 0,
+            socket_errors: 0,
+            requests: 0,
+        };
+        match start_proxy(ctx, kind, shape) {
+            Ok(Some((proc, port))) => (t.proxy, t.port) = (Some(proc), port),
+            Ok(None) => {}
+            Err(why) => {
+                t.failed = Some(why);
+                return t;
+            }
+        }
+        if let Err(e) = sys::smoke_request_path(t.port, pass.path) {
+            t.failed = Some(format!("failed: {e:#}"));
+        } else if ctx.opts.warmup > 0 {
+            let log = ctx
+                .tmp
+                .join(format!("wrk-{scenario}-{}-warmup.log", kind.tag()));
+            if let Err(e) = wrk::run(load, t.port, ctx.opts.warmup, &log) {
+                t.failed = Some(format!("failed in warm-up: {e:#}"));
+            }
+        }
+        t
+    }
+
+    /// Measured run `i`, bracketed by readings of the proxy group's CPU time.
+    fn one_run(&mut self, ctx: &Ctx, load: &wrk::Load, scenario: &str, i: u32) {
+        let log = ctx
+            .tmp
+            .join(format!("wrk-{scenario}-{}-{i}.log", self.kind.tag()));
+        let mark = self.proxy.as_ref().map(|p| CpuMark::start(p.pid()));
+        match wrk::run(load, self.port, ctx.opts.duration, &log) {
             Ok(r) => {
                 if let Some(used) = mark.map(|m| m.finish())
                     && let Some(us) = used.us_per_req(r.requests)
                 {
-                    runs.cpu_us.push(us);
-                    runs.cpu_pct.push(used.percent());
+                    self.runs.cpu_us.push(us);
+                    self.runs.cpu_pct.push(used.percent());
                 }
-                runs.rps.push(r.rps);
-                runs.bytes.push(r.bytes_per_sec);
-                non_2xx += r.non_2xx;
-                socket_errors += r.socket_errors;
-                requests += r.requests;
+                self.runs.rps.push(r.rps);
+                self.runs.bytes.push(r.bytes_per_sec);
+                self.non_2xx += r.non_2xx;
+                self.socket_errors += r.socket_errors;
+                self.requests += r.requests;
             }
-            Err(e) => return (Err(format!("failed: {e:#}")), notes),
+            Err(e) => self.failed = Some(format!("failed: {e:#}")),
         }
-        if let Some(p) = proxy.as_deref_mut()
+        if let Some(p) = self.proxy.as_mut()
             && let Some(status) = p.exited()
         {
-            return (
-                Err(format!(
-                    "failed: {} exited during the run ({status}): {}",
-                    p.name,
-                    p.output_tail(3)
-                )),
-                notes,
-            );
+            self.failed = Some(format!(
+                "failed: {} exited during the run ({status}): {}",
+                p.name,
+                p.output_tail(3)
+            ));
         }
     }
-    if requests == 0 {
-        return (Err("failed: no request completed".into()), notes);
-    }
-    if non_2xx * 2 > requests {
-        return (
-            Err(format!(
+
+    /// The row: checks the answers, then (with `perf`) counts system calls
+    /// over one more run; the proxy stops when `self` drops.
+    fn finish(mut self, ctx: &Ctx, load: &wrk::Load, scenario: &str, perf: Option<&Path>) -> Row {
+        let mut row = Row {
+            name: self.name.clone(),
+            outcome: Err(String::new()),
+            bytes: Vec::new(),
+            cpu_us: Vec::new(),
+            cpu_pct: Vec::new(),
+            syscalls: None,
+            notes: Vec::new(),
+            is_haproxy: self.kind == TargetKind::Haproxy,
+            is_direct: self.kind == TargetKind::Direct,
+        };
+        let (requests, non_2xx) = (self.requests, self.non_2xx);
+        if self.failed.is_none() && requests == 0 {
+            self.failed = Some("failed: no request completed".into());
+        }
+        if self.failed.is_none() && non_2xx * 2 > requests {
+            self.failed = Some(format!(
                 "failed: {non_2xx} of {requests} responses were not 2xx/3xx"
-            )),
-            notes,
-        );
-    }
-    if non_2xx > 0 {
-        notes.push(format!("{non_2xx} non-2xx of {requests}"));
-    }
-    if socket_errors > 0 {
-        notes.push(format!("{socket_errors} socket errors"));
-    }
-    if let (Some(p), Some(perf)) = (proxy, perf) {
-        let name = format!("{scenario}-{tag}-syscalls");
-        // Never fails the row: the cell shows "–", the note says why.
-        match count_syscalls(ctx, &load, port, p, perf, &name) {
-            Ok(n) => runs.syscalls = Some(n),
-            Err(why) => notes.push(format!("syscalls not counted: {why}")),
+            ));
         }
+        if let Some(why) = self.failed {
+            row.outcome = Err(why);
+            return row;
+        }
+        if non_2xx > 0 {
+            row.notes.push(format!("{non_2xx} non-2xx of {requests}"));
+        }
+        if self.socket_errors > 0 {
+            row.notes
+                .push(format!("{} socket errors", self.socket_errors));
+        }
+        if let (Some(p), Some(perf)) = (self.proxy.as_mut(), perf) {
+            let name = format!("{scenario}-{}-syscalls", self.kind.tag());
+            // Never fails the row: the cell shows "–", the note says why.
+            match count_syscalls(ctx, load, self.port, p, perf, &name) {
+                Ok(n) => row.syscalls = Some(n),
+                Err(why) => row.notes.push(format!("syscalls not counted: {why}")),
+            }
+        }
+        // keepalive and close keep their req/s-only table.
+        if matches!(scenario.split('-').next(), Some("large" | "tcp")) {
+            row.bytes = self.runs.bytes;
+        }
+        row.cpu_us = self.runs.cpu_us;
+        row.cpu_pct = self.runs.cpu_pct;
+        row.outcome = Ok(self.runs.rps);
+        row
     }
-    (Ok(runs), notes)
+}
+
+/// Per-run numbers of one target.
+#[derive(Default)]
+struct Runs {
+    rps: Vec<f64>,
+    bytes: Vec<f64>,
+    cpu_us: Vec<f64>,
+    cpu_pct: Vec<f64>,
 }
 
 /// System calls per request of `proxy`'s process group over one more wrk
