@@ -51,6 +51,36 @@ impl<F: Future> Future for Within<F> {
     }
 }
 
+/// A timer kept across many waits, for a deadline that activity keeps pushing
+/// back (an idle timeout). Activity only moves the deadline; the timer is
+/// looked at, and reset, when it fires, so waits cost no timer of their own
+/// (a relay step otherwise arms and disarms one per read and per write).
+pub struct LazyTimer {
+    timer: Pin<Box<Sleep>>,
+}
+
+impl LazyTimer {
+    /// A timer that first fires at `first`.
+    pub fn new(first: Instant) -> Self {
+        LazyTimer {
+            timer: timer(first),
+        }
+    }
+
+    /// Completes once `deadline()` has passed, read again each time the
+    /// timer fires: while it lies ahead, the timer is reset to it.
+    pub async fn expired(&mut self, deadline: impl Fn() -> Instant) {
+        loop {
+            self.timer.as_mut().await;
+            let d = deadline();
+            if d <= Instant::now() {
+                return;
+            }
+            self.timer.as_mut().reset(d);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -86,6 +116,23 @@ mod tests {
             );
             let boxed = std::mem::size_of_val(&f);
             assert!(boxed < inline / 2, "{boxed} vs {inline}");
+        });
+    }
+
+    #[test]
+    fn a_lazy_timer_follows_its_deadline_as_it_moves() {
+        rt().block_on(async {
+            let start = Instant::now();
+            let deadline = std::cell::Cell::new(start + Duration::from_millis(20));
+            let mut t = LazyTimer::new(deadline.get());
+            // Pushed back before the first firing: the wait lasts until the new deadline.
+            deadline.set(start + Duration::from_millis(60));
+            t.expired(|| deadline.get()).await;
+            assert!(start.elapsed() >= Duration::from_millis(60));
+            // Already past: at once.
+            let before = Instant::now();
+            t.expired(|| deadline.get()).await;
+            assert!(before.elapsed() < Duration::from_millis(20));
         });
     }
 }

@@ -12,6 +12,7 @@ use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Can
 use monoio::time::Instant;
 
 use crate::bufpool;
+use crate::deadline::LazyTimer;
 
 /// Result of reading more bytes into a buffer.
 #[derive(Debug)]
@@ -58,11 +59,70 @@ pub async fn read_more<R: CancelableAsyncReadRent>(
         }
     };
     *buf = slice.into_inner();
+    outcome(res, timed_out)
+}
+
+/// [`read_more`] for a loop of reads with an idle deadline (a relay):
+/// waits on `timer`, kept across reads, until `deadline()`, and registers
+/// the read with `canceller`, also kept (a fresh one replaces it after a
+/// cancel). Neither a timer nor a canceller is made per read.
+pub async fn read_more_idle<R: CancelableAsyncReadRent>(
+    s: &mut R,
+    buf: &mut Vec<u8>,
+    timer: &mut LazyTimer,
+    canceller: &mut Canceller,
+    deadline: impl Fn() -> Instant,
+) -> ReadOutcome {
+    let b = std::mem::take(buf);
+    let (len, cap) = (b.len(), b.capacity());
+    debug_assert!(len < cap);
+    let read = s.cancelable_read(b.slice_mut(len..cap), canceller.handle());
+    let mut read = std::pin::pin!(read);
+    let mut timed_out = false;
+    let (res, slice) = monoio::select! {
+        r = &mut read => r,
+        _ = timer.expired(deadline) => {
+            timed_out = true;
+            *canceller = std::mem::take(canceller).cancel();
+            (&mut read).await
+        }
+    };
+    *buf = slice.into_inner();
+    outcome(res, timed_out)
+}
+
+fn outcome(res: std::io::Result<usize>, timed_out: bool) -> ReadOutcome {
     match res {
         Ok(0) => ReadOutcome::Eof,
         Ok(n) => ReadOutcome::Data(n),
         Err(_) if timed_out => ReadOutcome::Timeout,
         Err(e) => ReadOutcome::Error(e),
+    }
+}
+
+/// [`write_range`] for a loop of writes: waits on `timer`, kept across
+/// writes, until `deadline()`.
+pub async fn write_range_idle<W: AsyncWriteRent>(
+    s: &mut W,
+    buf: &mut Vec<u8>,
+    range: (usize, usize),
+    timer: &mut LazyTimer,
+    deadline: impl Fn() -> Instant,
+) -> Result<(), WriteFail> {
+    let (start, end) = range;
+    if start == end {
+        return Ok(());
+    }
+    let b = std::mem::take(buf);
+    monoio::select! {
+        (res, slice) = s.write_all(b.slice(start..end)) => {
+            *buf = slice.into_inner();
+            res.map(|_| ()).map_err(WriteFail::Error)
+        }
+        _ = timer.expired(deadline) => {
+            *buf = bufpool::take();
+            Err(WriteFail::Timeout)
+        }
     }
 }
 

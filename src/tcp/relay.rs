@@ -11,14 +11,17 @@ use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
+use monoio::io::{
+    AsyncWriteRent, AsyncWriteRentExt, Canceller, OwnedReadHalf, OwnedWriteHalf, Splitable,
+};
 use monoio::time::Instant;
 
 use crate::balance::PickInput;
 use crate::balance::rdp_cookie::{self, Scan};
 use crate::bufpool;
 use crate::config::model::Balance;
-use crate::http::io::{ReadOutcome, WriteFail, read_more, write_range};
+use crate::deadline::LazyTimer;
+use crate::http::io::{ReadOutcome, WriteFail, read_more, read_more_idle, write_range_idle};
 use crate::log::tcp::{TcpEnd, TcpTrace};
 use crate::server::dispatch::{ActiveGuard, dispatch_noting};
 use crate::stats::counters;
@@ -274,14 +277,32 @@ async fn pump(
 ) -> u64 {
     let mut total = 0u64;
     let mut buf = bufpool::take();
+    // One read timer and one write timer for the whole direction, pushed back
+    // lazily (see `LazyTimer`), and one canceller: a relay step makes none.
+    let mut read_timer = LazyTimer::new(last.get() + read_idle);
+    let mut write_timer = LazyTimer::new(Instant::now() + write_idle);
+    let mut canceller = Canceller::new();
     loop {
-        match read_more(&mut r, &mut buf, last.get() + read_idle).await {
+        let read_deadline = || last.get() + read_idle;
+        match read_more_idle(
+            &mut r,
+            &mut buf,
+            &mut read_timer,
+            &mut canceller,
+            read_deadline,
+        )
+        .await
+        {
             ReadOutcome::Data(n) => {
                 last.set(Instant::now());
                 total += n as u64;
                 let end = buf.len();
+                let write_deadline = Instant::now() + write_idle;
                 if let Err(e) =
-                    write_range(&mut w, &mut buf, 0, end, Instant::now() + write_idle).await
+                    write_range_idle(&mut w, &mut buf, (0, end), &mut write_timer, || {
+                        write_deadline
+                    })
+                    .await
                 {
                     ends.failed(ends.writer, matches!(e, WriteFail::Timeout));
                     abort(fds);
@@ -293,8 +314,6 @@ async fn pump(
                 buf.clear();
                 bufpool::fit_to_flow(&mut buf, filled, n);
             }
-            // The other direction moved meanwhile: keep waiting.
-            ReadOutcome::Timeout if last.get() + read_idle > Instant::now() => {}
             ReadOutcome::Eof => {
                 // Half-close: the peer learns there is no more. Once the other
                 // direction has ended too, closing the sockets says it.
