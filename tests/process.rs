@@ -79,6 +79,39 @@ fn sigusr1_soft_stop_waits_for_last_connection() {
 }
 
 #[test]
+fn sigusr1_closes_idle_keepalive_clients_and_exits() {
+    // An idle keep-alive client waits with its read in flight; soft stop must
+    // still notice (within its 1 s wake-up) and close it, not wait for
+    // `timeout http-keep-alive`.
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .global("nbthread 1")
+        .line("timeout http-keep-alive 30s")
+        .server("a", a.port());
+    let mut lb = Ringlb::start(&cfg.render());
+    let mut s = connect(lb.port());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(s.read(&mut buf).unwrap() > 0, "no response");
+    lb.signal(libc::SIGUSR1);
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    let n = s
+        .read(&mut buf)
+        .expect("idle client not closed within 5 s of SIGUSR1");
+    assert_eq!(n, 0, "expected a close");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "closed after {:?}",
+        t.elapsed()
+    );
+    let st = lb
+        .wait_exit(Duration::from_secs(3))
+        .expect("still running 3 s after its idle client was closed");
+    assert_eq!(st.code(), Some(0), "exit status {st}");
+}
+
+#[test]
 fn sigusr1_with_no_connection_exits_0() {
     // A small maxconn too: no accept loop may be left waiting for slots.
     for global in ["maxconn 4000", "maxconn 4"] {

@@ -22,6 +22,7 @@ use super::io::{ReadOutcome, WriteFail, read_more, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
 use crate::bufpool::{self, BUF_SIZE, STREAM_BUF_SIZE};
+use crate::deadline::LazyTimer;
 use crate::log::record::Tracker;
 use crate::stream::Stream;
 
@@ -48,12 +49,15 @@ pub enum RelayFail {
 /// `buf` (a pipelined message). A body whose length exceeds the 16 KB buffer,
 /// or that fills it, goes through a 64 KB one (see [`crate::bufpool`]; on 64 KB
 /// responses 32 instead of 37-42 µs of CPU each); `buf` is a 16 KB buffer
-/// again afterwards unless more than that is left in it.
+/// again afterwards unless more than that is left in it. Reads and writes
+/// wait on `timer`, the direction's.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay_body(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
     buf: &mut Vec<u8>,
     body: &mut BodyCursor,
+    timer: &mut LazyTimer,
     read_timeout: Duration,
     write_timeout: Duration,
     limit: Option<u64>,
@@ -62,7 +66,17 @@ pub async fn relay_body(
     if buf.capacity() == BUF_SIZE && body.length_left().is_some_and(|n| n > BUF_SIZE as u64) {
         bufpool::move_into(buf, bufpool::take_stream());
     }
-    let res = relay_through(src, dst, buf, body, read_timeout, write_timeout, limit).await;
+    let res = relay_through(
+        src,
+        dst,
+        buf,
+        body,
+        timer,
+        read_timeout,
+        write_timeout,
+        limit,
+    )
+    .await;
     if buf.capacity() == STREAM_BUF_SIZE && buf.len() < BUF_SIZE {
         bufpool::move_into(buf, bufpool::take());
     }
@@ -70,18 +84,20 @@ pub async fn relay_body(
 }
 
 /// [`relay_body`]'s loop.
+#[allow(clippy::too_many_arguments)]
 async fn relay_through(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
     buf: &mut Vec<u8>,
     body: &mut BodyCursor,
+    timer: &mut LazyTimer,
     read_timeout: Duration,
     write_timeout: Duration,
     limit: Option<u64>,
 ) -> Result<u64, RelayFail> {
     let mut written = 0u64;
     while !body.done() {
-        let n = match read_more(src, buf, Instant::now() + read_timeout).await {
+        let n = match read_more(src, buf, timer, Instant::now() + read_timeout).await {
             ReadOutcome::Data(n) => n,
             ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
@@ -91,7 +107,7 @@ async fn relay_through(
         if limit.is_some_and(|max| body.payload() > max) {
             return Err(RelayFail::TooLarge);
         }
-        write_range(dst, buf, 0, k, Instant::now() + write_timeout)
+        write_range(dst, buf, (0, k), timer, Instant::now() + write_timeout)
             .await
             .map_err(RelayFail::Sink)?;
         written += k as u64;
@@ -144,17 +160,19 @@ pub enum ResponseFail {
 }
 
 /// Reads the response head (relaying interim 1xx), then relays head and body.
-/// `sent` becomes true as soon as any byte went to the client.
+/// `sent` becomes true as soon as any byte went to the client. Reads and
+/// writes wait on `timer`, the direction's.
 pub async fn relay_response(
     sr: &mut ReadHalf,
     cw: &mut WriteHalf,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
+    timer: &mut LazyTimer,
     cx: &ResponseCtx<'_>,
     sent: &Cell<bool>,
 ) -> Result<ResponseEnd, ResponseFail> {
     let resp = loop {
-        let resp = read_head(sr, sbuf, out, cx).await?;
+        let resp = read_head(sr, sbuf, out, timer, cx).await?;
         if !(100..200).contains(&resp.status) {
             break resp;
         }
@@ -163,9 +181,15 @@ pub async fn relay_response(
             sent.set(true);
             cx.progress.response_head(resp.status);
             let end = sbuf.len();
-            write_range(cw, sbuf, 0, end, Instant::now() + cx.client_timeout)
-                .await
-                .map_err(|e| client_gone(cx, e))?;
+            write_range(
+                cw,
+                sbuf,
+                (0, end),
+                timer,
+                Instant::now() + cx.client_timeout,
+            )
+            .await
+            .map_err(|e| client_gone(cx, e))?;
             cx.progress.sent(end as u64);
             sbuf.clear();
             return Ok(ResponseEnd::Upgraded);
@@ -176,8 +200,8 @@ pub async fn relay_response(
             write_range(
                 cw,
                 sbuf,
-                0,
-                resp.head_len,
+                (0, resp.head_len),
+                timer,
                 Instant::now() + cx.client_timeout,
             )
             .await
@@ -204,9 +228,15 @@ pub async fn relay_response(
         0
     };
     let end = out.len();
-    write_range(cw, out, start, end, Instant::now() + cx.client_timeout)
-        .await
-        .map_err(|e| client_gone(cx, e))?;
+    write_range(
+        cw,
+        out,
+        (start, end),
+        timer,
+        Instant::now() + cx.client_timeout,
+    )
+    .await
+    .map_err(|e| client_gone(cx, e))?;
     cx.progress.sent(bytes);
     if !rbody.done() {
         bytes += relay_body(
@@ -214,6 +244,7 @@ pub async fn relay_response(
             cw,
             sbuf,
             &mut rbody,
+            timer,
             cx.server_timeout,
             cx.client_timeout,
             None,
@@ -270,6 +301,7 @@ async fn read_head(
     sr: &mut ReadHalf,
     sbuf: &mut Vec<u8>,
     out: &mut Vec<u8>,
+    timer: &mut LazyTimer,
     cx: &ResponseCtx<'_>,
 ) -> Result<Response, ResponseFail> {
     let deadline = Instant::now() + cx.server_timeout;
@@ -292,7 +324,7 @@ async fn read_head(
                 return Err(ResponseFail::Status(HttpError::BadGateway));
             }
         }
-        match read_more(sr, sbuf, deadline).await {
+        match read_more(sr, sbuf, timer, deadline).await {
             ReadOutcome::Data(_) => {}
             ReadOutcome::Timeout => return Err(ResponseFail::Status(HttpError::GatewayTimeout)),
             ReadOutcome::Eof | ReadOutcome::Error(_) if sbuf.is_empty() => {

@@ -33,11 +33,12 @@ use super::forward::{
     ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
     relay_response,
 };
-use super::io::{ReadOutcome, WriteFail, read_more, write_all};
+use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
 use super::response::{ClientSide, ResponseCookie};
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
+use crate::deadline::LazyTimer;
 use crate::log::record::{HttpTrace, Outcome};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
@@ -110,6 +111,11 @@ struct Session<'a> {
     sbuf: Vec<u8>,
     /// The head being sent (request, then response).
     out: Vec<u8>,
+    /// Deadlines of the request direction (reading the client, writing the
+    /// server) and of the response direction, which run at the same time;
+    /// kept across exchanges (see [`LazyTimer`]).
+    req_timer: LazyTimer,
+    resp_timer: LazyTimer,
     /// What the log line of each exchange needs (inert when not logging).
     trace: HttpTrace,
 }
@@ -148,6 +154,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         // Taken when a request arrives, given back while the client is idle.
         sbuf: Vec::new(),
         out: Vec::new(),
+        req_timer: LazyTimer::new(),
+        resp_timer: LazyTimer::new(),
         trace: HttpTrace::new(f.log.as_ref(), peer, be.cookie.is_some()),
     };
     let mut first = true;
@@ -184,7 +192,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             }
             Ok(Next::Close { linger }) => {
                 if linger {
-                    Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
+                    Box::pin(s.linger_close()).await;
                 } else {
                     // The last response may be held back (MSG_MORE): shutdown
                     // sends it with the FIN. A bare close would reset instead if the client
@@ -199,7 +207,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 let mut page = e.response();
                 let len = page.len() as u64;
                 let deadline = Instant::now() + s.fe.client_timeout;
-                let sent = Box::pin(write_all(&mut s.cw, &mut page, deadline))
+                let sent = Box::pin(write_all(&mut s.cw, &mut page, &mut s.resp_timer, deadline))
                     .await
                     .is_ok();
                 let (status, bytes) = (e.status(), if sent { len } else { 0 });
@@ -210,7 +218,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     Outcome::Answered { status, bytes },
                 );
                 if sent {
-                    Box::pin(linger_close(&mut s.cr, &mut s.cw, &mut s.cbuf)).await;
+                    Box::pin(s.linger_close()).await;
                 }
                 break;
             }
@@ -218,9 +226,14 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 // Bytes the client sent after its upgrade request belong to the tunnel.
                 if !s.cbuf.is_empty() {
                     let deadline = Instant::now() + s.be.server_timeout;
-                    if Box::pin(write_all(&mut server.w, &mut s.cbuf, deadline))
-                        .await
-                        .is_err()
+                    if Box::pin(write_all(
+                        &mut server.w,
+                        &mut s.cbuf,
+                        &mut s.req_timer,
+                        deadline,
+                    ))
+                    .await
+                    .is_err()
                     {
                         break;
                     }
@@ -382,7 +395,7 @@ impl Session<'_> {
         let (sr, sw, server_fd, req_state, resp) = loop {
             // Send the head (and the body start); replace a dead reused connection once.
             let deadline = self.server_deadline();
-            match write_all(&mut server, &mut self.out, deadline).await {
+            match write_all(&mut server, &mut self.out, &mut self.req_timer, deadline).await {
                 Ok(()) => {}
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
@@ -428,6 +441,7 @@ impl Session<'_> {
                     &mut sw,
                     &mut self.cbuf,
                     &mut body,
+                    &mut self.req_timer,
                     ct,
                     st,
                     limit,
@@ -437,6 +451,7 @@ impl Session<'_> {
                     &mut self.cw,
                     &mut self.sbuf,
                     &mut self.out,
+                    &mut self.resp_timer,
                     &cx,
                     &sent,
                 ));
@@ -569,7 +584,7 @@ impl Session<'_> {
             page.len() as u64,
         );
         let deadline = Instant::now() + self.fe.client_timeout;
-        write_all(&mut self.cw, page, deadline)
+        write_all(&mut self.cw, page, &mut self.resp_timer, deadline)
             .await
             .map_err(|_| Fail::Silent)?;
         self.cbuf.drain(..req.head_len);
@@ -582,6 +597,28 @@ impl Session<'_> {
             Ok(Next::KeepAlive)
         } else {
             Ok(Next::Close { linger: true })
+        }
+    }
+
+    /// Closes without destroying what was sent: closing a socket with unread
+    /// input makes the kernel send a reset, which can discard the last response
+    /// before the client reads it. So shut the write side, drain what the
+    /// client still sends for a short while, then close.
+    async fn linger_close(&mut self) {
+        if self.cw.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = Instant::now() + LINGER;
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            if self.cbuf.capacity() == 0 {
+                self.cbuf = bufpool::take();
+            }
+            self.cbuf.clear();
+            match read_more(&mut self.cr, &mut self.cbuf, &mut self.req_timer, deadline).await {
+                ReadOutcome::Data(n) => drained += n,
+                _ => return,
+            }
         }
     }
 
@@ -615,20 +652,30 @@ impl Session<'_> {
                     return Err(Fail::Status(request::too_large(&self.cbuf)));
                 }
             }
-            // While idle between requests, wake up now and then to notice a soft
-            // stop. The read is cancel-safe: bytes racing the wake-up are kept.
-            let slice_end = if waiting_idle {
-                deadline.min(Instant::now() + IDLE_SLICE)
-            } else {
-                deadline
-            };
             let into_idle = self.cbuf.capacity() == 0;
             let buf = if into_idle {
                 &mut self.idle_buf
             } else {
                 &mut self.cbuf
             };
-            match read_more(&mut self.cr, buf, slice_end).await {
+            let got = if waiting_idle {
+                // While idle between requests, wake up now and then to notice
+                // a soft stop; the read stays in flight across wake-ups.
+                let ctx = self.ctx;
+                let stopping = || ctx.shared.soft_stop.load(Ordering::Relaxed);
+                read_more_watch(
+                    &mut self.cr,
+                    buf,
+                    &mut self.req_timer,
+                    deadline,
+                    IDLE_SLICE,
+                    stopping,
+                )
+                .await
+            } else {
+                read_more(&mut self.cr, buf, &mut self.req_timer, deadline).await
+            };
+            match got {
                 ReadOutcome::Data(_) => {
                     if into_idle {
                         self.cbuf = bufpool::take();
@@ -639,11 +686,6 @@ impl Session<'_> {
                     if waiting_idle {
                         waiting_idle = false;
                         deadline = Instant::now() + self.fe.http_request_timeout;
-                    }
-                }
-                ReadOutcome::Timeout if waiting_idle && slice_end < deadline => {
-                    if self.stopping() {
-                        return Err(Fail::Silent);
                     }
                 }
                 ReadOutcome::Timeout if waiting_idle => return Err(Fail::Silent),
@@ -733,28 +775,6 @@ async fn duplex(
                 }
                 return (state, Some(r));
             }
-        }
-    }
-}
-
-/// Closes without destroying what was sent: closing a socket with unread input
-/// makes the kernel send a reset, which can discard the last response before
-/// the client reads it. So shut the write side, drain what the client still
-/// sends for a short while, then close.
-async fn linger_close(cr: &mut ReadHalf, cw: &mut WriteHalf, buf: &mut Vec<u8>) {
-    if cw.shutdown().await.is_err() {
-        return;
-    }
-    if buf.capacity() == 0 {
-        *buf = bufpool::take();
-    }
-    let deadline = Instant::now() + LINGER;
-    let mut drained = 0;
-    while drained < LINGER_BYTES {
-        buf.clear();
-        match read_more(cr, buf, deadline).await {
-            ReadOutcome::Data(n) => drained += n,
-            _ => return,
         }
     }
 }

@@ -11,9 +11,7 @@ use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use monoio::io::{
-    AsyncWriteRent, AsyncWriteRentExt, Canceller, OwnedReadHalf, OwnedWriteHalf, Splitable,
-};
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
 use monoio::time::Instant;
 
 use crate::balance::PickInput;
@@ -21,7 +19,7 @@ use crate::balance::rdp_cookie::{self, Scan};
 use crate::bufpool;
 use crate::config::model::Balance;
 use crate::deadline::LazyTimer;
-use crate::http::io::{ReadOutcome, WriteFail, read_more, read_more_idle, write_range_idle};
+use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, write_range};
 use crate::log::tcp::{TcpEnd, TcpTrace};
 use crate::server::dispatch::{ActiveGuard, dispatch_noting};
 use crate::stats::counters;
@@ -114,7 +112,7 @@ async fn read_first_packet(client: &mut Stream, cookie: &[u8], wait: Duration) -
     let mut got = bufpool::take();
     loop {
         // Cancel-safe: bytes arriving as the wait ends are kept, not dropped.
-        match read_more(client, &mut got, deadline).await {
+        match read_more_kept(client, &mut got, deadline).await {
             ReadOutcome::Data(_) => {}
             ReadOutcome::Timeout => return Some(got),
             ReadOutcome::Eof if !got.is_empty() => return Some(got),
@@ -262,8 +260,9 @@ fn abort(fds: (RawFd, RawFd)) {
     }
 }
 
-/// One direction. Reads are cancel-safe (`read_more`), so waking up at the
-/// idle deadline to look at the other direction never loses bytes; writes are
+/// One direction. A read waits until the session has been idle for
+/// `read_idle` in both directions (the timer, on firing, looks at `last`
+/// and the read stays in flight while the other direction is busy); writes are
 /// bounded by the destination's timeout, so a peer that stops reading cannot
 /// pin the session.
 async fn pump(
@@ -278,31 +277,19 @@ async fn pump(
     let mut total = 0u64;
     let mut buf = bufpool::take();
     // One read timer and one write timer for the whole direction, pushed back
-    // lazily (see `LazyTimer`), and one canceller: a relay step makes none.
-    let mut read_timer = LazyTimer::new(last.get() + read_idle);
-    let mut write_timer = LazyTimer::new(Instant::now() + write_idle);
-    let mut canceller = Canceller::new();
+    // lazily (see `LazyTimer`): a relay step arms none.
+    let mut read_timer = LazyTimer::new();
+    let mut write_timer = LazyTimer::new();
     loop {
         let read_deadline = || last.get() + read_idle;
-        match read_more_idle(
-            &mut r,
-            &mut buf,
-            &mut read_timer,
-            &mut canceller,
-            read_deadline,
-        )
-        .await
-        {
+        match read_more_idle(&mut r, &mut buf, &mut read_timer, read_deadline).await {
             ReadOutcome::Data(n) => {
                 last.set(Instant::now());
                 total += n as u64;
                 let end = buf.len();
                 let write_deadline = Instant::now() + write_idle;
                 if let Err(e) =
-                    write_range_idle(&mut w, &mut buf, (0, end), &mut write_timer, || {
-                        write_deadline
-                    })
-                    .await
+                    write_range(&mut w, &mut buf, (0, end), &mut write_timer, write_deadline).await
                 {
                     ends.failed(ends.writer, matches!(e, WriteFail::Timeout));
                     abort(fds);
