@@ -9,6 +9,9 @@
 //! wake-ups ([`read_more_watch`]); the one that must keep bytes racing a
 //! deadline (the RDP cookie wait) cancels and awaits ([`read_more_kept`]).
 //! Deadlines wait on a [`LazyTimer`] kept by the caller, one per direction.
+//! Every select here is `biased;`, the operation before its deadline: an
+//! operation done wins over a deadline passing in the same poll, and no
+//! random number is drawn per poll (4-5 % of userspace instructions).
 
 use std::time::Duration;
 
@@ -76,6 +79,7 @@ async fn read_unless<R: AsyncReadRent>(
     let (len, cap) = (b.len(), b.capacity());
     debug_assert!(len < cap);
     monoio::select! {
+        biased;
         (res, slice) = s.read(b.slice_mut(len..cap)) => {
             *buf = slice.into_inner();
             outcome(res)
@@ -102,6 +106,7 @@ pub async fn read_more_watch<R: AsyncReadRent>(
     loop {
         let wake = deadline.min(Instant::now() + every);
         monoio::select! {
+            biased;
             (res, slice) = &mut read => {
                 *buf = slice.into_inner();
                 return outcome(res);
@@ -132,6 +137,7 @@ pub async fn read_more_kept<R: CancelableAsyncReadRent>(
     let mut read = std::pin::pin!(read);
     let mut timed_out = false;
     let (res, slice) = monoio::select! {
+        biased;
         r = &mut read => r,
         _ = crate::deadline::timer(deadline) => {
             timed_out = true;
@@ -169,6 +175,7 @@ pub async fn write_range<W: AsyncWriteRent>(
     }
     let b = std::mem::take(buf);
     monoio::select! {
+        biased;
         (res, slice) = s.write_all(b.slice(start..end)) => {
             *buf = slice.into_inner();
             res.map(|_| ()).map_err(WriteFail::Error)

@@ -760,6 +760,8 @@ async fn duplex(
     let mut state: Result<u64, RelayFail> = Ok(0);
     loop {
         monoio::select! {
+            // Fixed order: no random number drawn per poll.
+            biased;
             r = &mut request, if running => {
                 running = false;
                 match r {
