@@ -8,6 +8,7 @@
 //! dropped, as RFC 9112 requires, so that the two can't smuggle a request.
 
 use std::io::Write;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 
 use super::body::BodyKind;
@@ -97,9 +98,11 @@ pub fn parse(
     rw: &Rewrite<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Parsed<Request>, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(buf) {
+    // Left uninitialised: filling 128 empty headers (4 KB) cost more than
+    // parsing a small head.
+    let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),

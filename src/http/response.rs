@@ -6,6 +6,7 @@ use super::cookie::CookieRt;
 use super::error::HttpError;
 use super::header::{has_token, parse_content_length};
 use super::request::{MAX_HEADERS, Parsed};
+use std::mem::MaybeUninit;
 
 /// What the session needs to know about a response.
 #[derive(Debug, Clone)]
@@ -53,9 +54,15 @@ pub fn parse(
     side: &ClientSide<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Parsed<Response>, HttpError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let head_len = match resp.parse(buf) {
+    // Left uninitialised, as in `request::parse`.
+    let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut headers,
+    );
+    let head_len = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(_) => return Err(HttpError::BadGateway),
