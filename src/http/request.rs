@@ -435,6 +435,12 @@ mod tests {
             ),
             Some(HttpError::BadRequest)
         );
+        let mut many = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(e(&many, &mut out), Some(HttpError::HeadersTooLarge));
         assert_eq!(too_large(b"GET /aaaaaaaa"), HttpError::UriTooLong);
         assert_eq!(
             too_large(b"GET / HTTP/1.1\r\nX: aaaa"),
