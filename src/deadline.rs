@@ -108,12 +108,7 @@ mod tests {
 
     use super::*;
 
-    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .unwrap()
-    }
+    use crate::test_runtime as rt;
 
     #[test]
     fn within_returns_the_output_or_elapsed() {

@@ -29,3 +29,12 @@ pub mod stats;
 pub mod stream;
 pub mod tcp;
 pub mod worker;
+
+/// A runtime on the portable driver, with timers, for unit tests of async code.
+#[cfg(test)]
+pub(crate) fn test_runtime() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("test runtime")
+}

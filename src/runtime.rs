@@ -188,6 +188,11 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Whether a soft stop (SIGUSR1) is under way.
+    pub fn stopping(&self) -> bool {
+        self.soft_stop.load(Ordering::Relaxed)
+    }
+
     /// Builds the shared runtime from a validated configuration.
     pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
         let hostname = crate::log::hostname(&config.global);

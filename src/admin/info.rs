@@ -2,7 +2,6 @@
 //! the fields ringlb can fill honestly (no pools, pipes, SSL or compression).
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 
 use crate::runtime::Shared;
 use crate::stats::counters::Totals;
@@ -14,7 +13,7 @@ pub fn render(shared: &Shared) -> String {
     let up = process::uptime_secs();
     let fe = Totals::sum(shared.counters.iter().flat_map(|w| w.frontends.iter()));
     let listeners: usize = shared.frontends.iter().map(|f| f.model.binds.len()).sum();
-    let stopping = shared.soft_stop.load(Ordering::Relaxed);
+    let stopping = shared.stopping();
     let mut out = String::with_capacity(1024);
     let mut line = |name: &str, value: &dyn std::fmt::Display| {
         let _ = writeln!(out, "{name}: {value}");

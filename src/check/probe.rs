@@ -134,11 +134,7 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime")
-            .block_on(f)
+        crate::test_runtime().block_on(f)
     }
 
     /// A one-shot server on a std thread: reads the request head, writes `answer`, closes.

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::buf::{IoBuf, IoBufMut, SliceMut};
 use monoio::io::{
     AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent, Canceller,
 };
@@ -75,12 +75,9 @@ async fn read_unless<R: AsyncReadRent>(
     buf: &mut Vec<u8>,
     expired: impl std::future::Future<Output = ()>,
 ) -> ReadOutcome {
-    let b = std::mem::take(buf);
-    let (len, cap) = (b.len(), b.capacity());
-    debug_assert!(len < cap);
     monoio::select! {
         biased;
-        (res, slice) = s.read(b.slice_mut(len..cap)) => {
+        (res, slice) = s.read(spare(buf)) => {
             *buf = slice.into_inner();
             outcome(res)
         }
@@ -99,10 +96,7 @@ pub async fn read_more_watch<R: AsyncReadRent>(
     every: Duration,
     give_up: impl Fn() -> bool,
 ) -> ReadOutcome {
-    let b = std::mem::take(buf);
-    let (len, cap) = (b.len(), b.capacity());
-    debug_assert!(len < cap);
-    let mut read = std::pin::pin!(s.read(b.slice_mut(len..cap)));
+    let mut read = std::pin::pin!(s.read(spare(buf)));
     loop {
         let wake = deadline.min(Instant::now() + every);
         monoio::select! {
@@ -129,11 +123,8 @@ pub async fn read_more_kept<R: CancelableAsyncReadRent>(
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> ReadOutcome {
-    let b = std::mem::take(buf);
-    let (len, cap) = (b.len(), b.capacity());
-    debug_assert!(len < cap);
     let canceller = Canceller::new();
-    let read = s.cancelable_read(b.slice_mut(len..cap), canceller.handle());
+    let read = s.cancelable_read(spare(buf), canceller.handle());
     let mut read = std::pin::pin!(read);
     let mut timed_out = false;
     let (res, slice) = monoio::select! {
@@ -150,6 +141,15 @@ pub async fn read_more_kept<R: CancelableAsyncReadRent>(
         Err(_) if timed_out => ReadOutcome::Timeout,
         res => outcome(res),
     }
+}
+
+/// Takes `buf` out for a read into its spare capacity (it must have some);
+/// the read gives it back.
+fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
+    let b = std::mem::take(buf);
+    let (len, cap) = (b.len(), b.capacity());
+    debug_assert!(len < cap);
+    b.slice_mut(len..cap)
 }
 
 fn outcome(res: std::io::Result<usize>) -> ReadOutcome {
@@ -203,12 +203,7 @@ mod tests {
 
     use super::*;
 
-    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .unwrap()
-    }
+    use crate::test_runtime as rt;
 
     #[test]
     fn read_times_out_then_keeps_later_bytes() {

@@ -21,7 +21,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use monoio::io::{AsyncWriteRent, Splitable};
@@ -279,7 +278,7 @@ impl Session<'_> {
     }
 
     fn stopping(&self) -> bool {
-        self.ctx.shared.soft_stop.load(Ordering::Relaxed)
+        self.ctx.shared.stopping()
     }
 
     fn server_deadline(&self) -> Instant {
@@ -661,8 +660,8 @@ impl Session<'_> {
             let got = if waiting_idle {
                 // While idle between requests, wake up now and then to notice
                 // a soft stop; the read stays in flight across wake-ups.
-                let ctx = self.ctx;
-                let stopping = || ctx.shared.soft_stop.load(Ordering::Relaxed);
+                let shared = &self.ctx.shared;
+                let stopping = || shared.stopping();
                 read_more_watch(
                     &mut self.cr,
                     buf,

@@ -107,12 +107,7 @@ impl Pool {
 mod tests {
     use super::*;
 
-    fn rt() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .unwrap()
-    }
+    use crate::test_runtime as rt;
 
     #[test]
     fn closed_or_chatty_connections_are_not_reused() {

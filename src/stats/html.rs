@@ -135,7 +135,7 @@ fn summary(out: &mut String, shared: &Shared, proxies: &[ProxyView], opts: &Page
         "<b>system limits:</b> ulimit-n = {ulimit}; <b>maxconn = </b>{maxconn}<br>"
     );
     let _ = writeln!(out, "current conns = {conns}; total = {total}<br>");
-    if shared.soft_stop.load(std::sync::atomic::Ordering::Relaxed) {
+    if shared.stopping() {
         out.push_str("<b>stopping</b> (soft stop: no new connections)<br>\n");
     }
     out.push_str("</td><td>\n");

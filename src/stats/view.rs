@@ -254,7 +254,7 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         .maxconn
         .map(u64::from)
         .or((maxconn > 0).then_some(maxconn));
-    let (status, look) = if shared.soft_stop.load(Ordering::Relaxed) {
+    let (status, look) = if shared.stopping() {
         ("STOP", Look::Closed)
     } else if slim.is_some_and(|l| t.current >= l) {
         ("FULL", Look::Closed)

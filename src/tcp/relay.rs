@@ -284,12 +284,18 @@ async fn pump(
         let read_deadline = || last.get() + read_idle;
         match read_more_idle(&mut r, &mut buf, &mut read_timer, read_deadline).await {
             ReadOutcome::Data(n) => {
-                last.set(Instant::now());
+                let now = Instant::now();
+                last.set(now);
                 total += n as u64;
                 let end = buf.len();
-                let write_deadline = Instant::now() + write_idle;
-                if let Err(e) =
-                    write_range(&mut w, &mut buf, (0, end), &mut write_timer, write_deadline).await
+                if let Err(e) = write_range(
+                    &mut w,
+                    &mut buf,
+                    (0, end),
+                    &mut write_timer,
+                    now + write_idle,
+                )
+                .await
                 {
                     ends.failed(ends.writer, matches!(e, WriteFail::Timeout));
                     abort(fds);

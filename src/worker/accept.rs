@@ -8,7 +8,6 @@
 //! worker returns once its last connection has ended.
 
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
@@ -75,7 +74,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
         }
     }
     let mut last_reap = Instant::now();
-    while !ctx.shared.soft_stop.load(Ordering::Relaxed) {
+    while !ctx.shared.stopping() {
         monoio::time::sleep(STOP_POLL).await;
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
@@ -101,7 +100,7 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: Cancel
     loop {
         global.wait_available().await;
         frontend.wait_available().await;
-        if ctx.shared.soft_stop.load(Ordering::Relaxed) {
+        if ctx.shared.stopping() {
             return;
         }
         match l.accept(cancel.clone()).await {
@@ -119,7 +118,7 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: Cancel
                 monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
             }
             Err(e) => {
-                if ctx.shared.soft_stop.load(Ordering::Relaxed) {
+                if ctx.shared.stopping() {
                     return;
                 }
                 accept_error(&ctx, e).await;
