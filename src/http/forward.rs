@@ -44,39 +44,36 @@ pub enum RelayFail {
     TooLarge,
 }
 
+/// One direction's deadlines: the timer its reads and writes wait on, and
+/// how long each may wait.
+pub struct Pace<'t> {
+    /// The direction's timer (see [`LazyTimer`]).
+    pub timer: &'t mut LazyTimer,
+    /// The source's timeout, per read.
+    pub read: Duration,
+    /// The destination's timeout, per write.
+    pub write: Duration,
+}
+
 /// Streams a body from `src` to `dst` through `buf` until the cursor says it ended;
 /// returns the bytes written. Bytes past the body's end stay at the start of
 /// `buf` (a pipelined message). A body whose length exceeds the 16 KB buffer,
 /// or that fills it, goes through a 64 KB one (see [`crate::bufpool`]; on 64 KB
 /// responses 32 instead of 37-42 µs of CPU each); `buf` is a 16 KB buffer
-/// again afterwards unless more than that is left in it. Reads and writes
-/// wait on `timer`, the direction's.
-#[allow(clippy::too_many_arguments)]
+/// again afterwards unless more than that is left in it.
 pub async fn relay_body(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
     buf: &mut Vec<u8>,
     body: &mut BodyCursor,
-    timer: &mut LazyTimer,
-    read_timeout: Duration,
-    write_timeout: Duration,
+    pace: Pace<'_>,
     limit: Option<u64>,
 ) -> Result<u64, RelayFail> {
     // A length known to exceed the small buffer goes big from the start.
     if buf.capacity() == BUF_SIZE && body.length_left().is_some_and(|n| n > BUF_SIZE as u64) {
         bufpool::move_into(buf, bufpool::take_stream());
     }
-    let res = relay_through(
-        src,
-        dst,
-        buf,
-        body,
-        timer,
-        read_timeout,
-        write_timeout,
-        limit,
-    )
-    .await;
+    let res = relay_through(src, dst, buf, body, pace, limit).await;
     if buf.capacity() == STREAM_BUF_SIZE && buf.len() < BUF_SIZE {
         bufpool::move_into(buf, bufpool::take());
     }
@@ -84,20 +81,17 @@ pub async fn relay_body(
 }
 
 /// [`relay_body`]'s loop.
-#[allow(clippy::too_many_arguments)]
 async fn relay_through(
     src: &mut ReadHalf,
     dst: &mut WriteHalf,
     buf: &mut Vec<u8>,
     body: &mut BodyCursor,
-    timer: &mut LazyTimer,
-    read_timeout: Duration,
-    write_timeout: Duration,
+    pace: Pace<'_>,
     limit: Option<u64>,
 ) -> Result<u64, RelayFail> {
     let mut written = 0u64;
     while !body.done() {
-        let n = match read_more(src, buf, timer, Instant::now() + read_timeout).await {
+        let n = match read_more(src, buf, pace.timer, Instant::now() + pace.read).await {
             ReadOutcome::Data(n) => n,
             ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
@@ -107,7 +101,7 @@ async fn relay_through(
         if limit.is_some_and(|max| body.payload() > max) {
             return Err(RelayFail::TooLarge);
         }
-        write_range(dst, buf, (0, k), timer, Instant::now() + write_timeout)
+        write_range(dst, buf, (0, k), pace.timer, Instant::now() + pace.write)
             .await
             .map_err(RelayFail::Sink)?;
         written += k as u64;
@@ -244,9 +238,11 @@ pub async fn relay_response(
             cw,
             sbuf,
             &mut rbody,
-            timer,
-            cx.server_timeout,
-            cx.client_timeout,
+            Pace {
+                timer,
+                read: cx.server_timeout,
+                write: cx.client_timeout,
+            },
             None,
         )
         .await

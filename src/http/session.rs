@@ -29,7 +29,7 @@ use monoio::time::Instant;
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
 use super::forward::{
-    ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
+    Pace, ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
     relay_response,
 };
 use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
@@ -440,9 +440,11 @@ impl Session<'_> {
                     &mut sw,
                     &mut self.cbuf,
                     &mut body,
-                    &mut self.req_timer,
-                    ct,
-                    st,
+                    Pace {
+                        timer: &mut self.req_timer,
+                        read: ct,
+                        write: st,
+                    },
                     limit,
                 ));
                 let response = std::pin::pin!(relay_response(
