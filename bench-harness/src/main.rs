@@ -40,8 +40,9 @@ const LARGE_64K: &str = "/static/64k.bin";
 const LARGE_1M: &str = "/static/1m.bin";
 const STATIC_FILES: [(&str, usize); 2] = [("64k.bin", 64 * 1024), ("1m.bin", 1024 * 1024)];
 
-/// Debian's libnginx-mod-stream module, for nginx in the `tcp` scenario.
-const NGINX_STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+/// Where Debian's libnginx-mod-stream puts its module, relative to the
+/// prefix that holds `sbin/nginx`, for nginx in the `tcp` scenario.
+const NGINX_STREAM_MODULE: &str = "lib/nginx/modules/ngx_stream_module.so";
 
 /// nginx backend `worker_connections` for the idle scenario: a proxy may
 /// hold a server connection per idle client.

@@ -152,10 +152,14 @@ pub(crate) fn start_proxy(
             let Some(bin) = &ctx.nginx else {
                 return Err("not installed".into());
             };
-            let module = Path::new(NGINX_STREAM_MODULE);
+            // Beside the binary, so a package unpacked with `dpkg -x` (the
+            // device machine) finds its own module, not the system's.
+            let prefix = bin.parent().and_then(Path::parent).unwrap_or(Path::new("/usr"));
+            let module = &prefix.join(NGINX_STREAM_MODULE);
             if shape.tcp && !module.is_file() {
                 return Err(format!(
-                    "not installed ({NGINX_STREAM_MODULE}: package libnginx-mod-stream)"
+                    "not installed ({}: package libnginx-mod-stream)",
+                    module.display()
                 ));
             }
             let cfg_path = tmp.join("nginx-proxy.conf");
