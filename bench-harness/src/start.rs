@@ -154,7 +154,10 @@ pub(crate) fn start_proxy(
             };
             // Beside the binary, so a package unpacked with `dpkg -x` (the
             // device machine) finds its own module, not the system's.
-            let prefix = bin.parent().and_then(Path::parent).unwrap_or(Path::new("/usr"));
+            let prefix = bin
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("/usr"));
             let module = &prefix.join(NGINX_STREAM_MODULE);
             if shape.tcp && !module.is_file() {
                 return Err(format!(
