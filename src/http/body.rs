@@ -5,6 +5,8 @@
 //! Chunked bodies are passed through unchanged; the cursor only follows the
 //! framing so that keep-alive knows where the next message starts.
 
+use super::header::is_tchar;
+
 /// How a message body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
@@ -36,7 +38,10 @@ enum Chunk {
     DataCr,
     DataLf,
     TrailerStart,
-    TrailerLine,
+    /// In a trailer field's name (at least one `tchar` read).
+    TrailerName,
+    /// After a trailer field's colon.
+    TrailerValue,
     TrailerLineLf,
     TrailerEndLf,
     Done,
@@ -160,15 +165,23 @@ impl BodyCursor {
                 }
                 Chunk::DataCr if b == b'\r' => Chunk::DataLf,
                 Chunk::DataLf if b == b'\n' => Chunk::Size { digits: 0 },
+                // Trailer lines must be fields (`name: value`, RFC 9112 §7.1.2):
+                // anything else, a request line above all, is refused rather
+                // than passed to a server that might read it as a message.
                 Chunk::TrailerStart => match b {
                     b'\r' => Chunk::TrailerEndLf,
-                    b if ctl(b) => return Err(ChunkError),
-                    _ => Chunk::TrailerLine,
+                    b if is_tchar(b) => Chunk::TrailerName,
+                    _ => return Err(ChunkError),
                 },
-                Chunk::TrailerLine => match b {
+                Chunk::TrailerName => match b {
+                    b':' => Chunk::TrailerValue,
+                    b if is_tchar(b) => Chunk::TrailerName,
+                    _ => return Err(ChunkError),
+                },
+                Chunk::TrailerValue => match b {
                     b'\r' => Chunk::TrailerLineLf,
                     b if ctl(b) => return Err(ChunkError),
-                    _ => Chunk::TrailerLine,
+                    _ => Chunk::TrailerValue,
                 },
                 Chunk::TrailerLineLf if b == b'\n' => Chunk::TrailerStart,
                 Chunk::TrailerEndLf if b == b'\n' => Chunk::Done,
@@ -265,6 +278,23 @@ mod tests {
             let mut c = BodyCursor::new(BodyKind::Chunked);
             assert!(c.take(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn trailer_lines_must_be_fields() {
+        for bad in [
+            &b"0\r\nGET /x HTTP/1.1\r\n\r\n"[..],
+            b"0\r\n: no-name\r\n\r\n",
+            b"0\r\n folded: x\r\n\r\n",
+            b"0\r\nX T: 1\r\n\r\n",
+            b"0\r\nX-T: 1\r\nnocolon\r\n\r\n",
+        ] {
+            let mut c = BodyCursor::new(BodyKind::Chunked);
+            assert!(c.take(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let mut c = BodyCursor::new(BodyKind::Chunked);
+        assert_eq!(c.take(b"0\r\nX-A: 1\r\nX-B:\r\n\r\n").unwrap(), 19);
+        assert!(c.done());
     }
 
     #[test]

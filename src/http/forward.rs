@@ -170,7 +170,13 @@ pub async fn relay_response(
         if !(100..200).contains(&resp.status) {
             break resp;
         }
-        if resp.status == 101 && cx.upgrade {
+        // A protocol switch nobody asked for would leave the client reading
+        // the server's new protocol as HTTP: refuse it, as HAProxy does.
+        if resp.status == 101 && !cx.upgrade {
+            cx.progress.cause(b'P');
+            return Err(ResponseFail::Status(HttpError::BadGateway));
+        }
+        if resp.status == 101 {
             // The head and whatever followed it belong to the new protocol already.
             sent.set(true);
             cx.progress.response_head(resp.status);

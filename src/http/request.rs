@@ -14,7 +14,10 @@ use std::net::IpAddr;
 use super::body::BodyKind;
 use super::cookie::{CookieRt, Sticky};
 use super::error::HttpError;
-use super::header::{has_token, parse_content_length};
+use super::header::{
+    RequestCoding, TransferCodings, absolute_authority, has_token, parse_content_length,
+    same_authority,
+};
 use crate::config::model::ForwardFor;
 
 /// Headers parsed per request; beyond this the request is refused with 431.
@@ -92,6 +95,97 @@ fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     }
 }
 
+/// What a request's headers say about its framing and connection, read in one pass.
+#[derive(Default)]
+struct Scan<'b> {
+    content_length: Option<u64>,
+    codings: TransferCodings,
+    conn_close: bool,
+    conn_keep_alive: bool,
+    conn_upgrade: bool,
+    has_upgrade: bool,
+    host: Option<&'b [u8]>,
+    expect_continue: bool,
+    /// Values of the `option forwardfor` header the client sent.
+    xff_existing: Vec<&'b [u8]>,
+}
+
+/// Reads the headers that decide framing, routing and the connection's fate.
+fn scan<'b>(
+    headers: &[httparse::Header<'b>],
+    xff_name: Option<&str>,
+) -> Result<Scan<'b>, HttpError> {
+    let mut s = Scan::default();
+    for h in headers {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = parse_content_length(h.value).ok_or(HttpError::BadRequest)?;
+            if s.content_length.is_some_and(|c| c != v) {
+                return Err(HttpError::BadRequest);
+            }
+            s.content_length = Some(v);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            s.codings.add(h.value);
+        } else if name.eq_ignore_ascii_case("connection") {
+            s.conn_close |= has_token(h.value, b"close");
+            s.conn_keep_alive |= has_token(h.value, b"keep-alive");
+            s.conn_upgrade |= has_token(h.value, b"upgrade");
+        } else if name.eq_ignore_ascii_case("host") {
+            // Two hosts let a proxy and a server disagree on the target.
+            if s.host.is_some() {
+                return Err(HttpError::BadRequest);
+            }
+            s.host = Some(h.value);
+        } else if name.eq_ignore_ascii_case("upgrade") {
+            s.has_upgrade = true;
+        } else if name.eq_ignore_ascii_case("expect") {
+            s.expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
+        }
+        if xff_name.is_some_and(|x| name.eq_ignore_ascii_case(x)) {
+            s.xff_existing.push(h.value);
+        }
+    }
+    Ok(s)
+}
+
+/// The body's framing from the scanned headers (RFC 9112 §6.1 and §6.3).
+fn framing(s: &Scan<'_>, http10: bool) -> Result<BodyKind, HttpError> {
+    // HTTP/1.0 has no transfer codings: such a request is malformed (RFC 9112 §6.1).
+    if s.codings.present && http10 {
+        return Err(HttpError::BadRequest);
+    }
+    Ok(match s.codings.request() {
+        RequestCoding::Malformed => return Err(HttpError::BadRequest),
+        RequestCoding::Unsupported => return Err(HttpError::NotImplemented),
+        RequestCoding::Chunked => BodyKind::Chunked,
+        RequestCoding::Absent => match s.content_length {
+            Some(0) | None => BodyKind::None,
+            Some(n) => BodyKind::Length(n),
+        },
+    })
+}
+
+/// The `Host` to add for an absolute-form target: its authority when the
+/// client sent no `Host`, nothing when the client's names the same; a `Host`
+/// naming another authority is refused, as HAProxy does, so that ringlb and
+/// the server can't route the request to different places.
+fn host_to_add<'b>(
+    path: &'b str,
+    s: &Scan<'_>,
+    http10: bool,
+) -> Result<Option<&'b [u8]>, HttpError> {
+    match absolute_authority(path.as_bytes()) {
+        Some(Err(())) => Err(HttpError::BadRequest),
+        Some(Ok((auth, port))) => match s.host {
+            Some(host) if same_authority(auth, host, port) => Ok(None),
+            Some(_) => Err(HttpError::BadRequest),
+            None => Ok(Some(auth)),
+        },
+        None if !http10 && s.host.is_none() => Err(HttpError::BadRequest),
+        None => Ok(None),
+    }
+}
+
 /// Parses a request head in `buf`; on success writes the head for the server into `out`.
 pub fn parse(
     buf: &[u8],
@@ -114,136 +208,33 @@ pub fn parse(
     if method == "CONNECT" {
         return Err(HttpError::NotImplemented);
     }
+    let scanned = scan(req.headers, rw.forwardfor.map(|f| f.header.as_str()))?;
+    let body = framing(&scanned, http10)?;
+    let add_host = host_to_add(path, &scanned, http10)?;
+    let upgrade = scanned.conn_upgrade && scanned.has_upgrade && !http10;
+    // A Content-Length beside chunked is dropped, and the connection is not
+    // kept after such a request (RFC 9112 §6.3 rule 3): whoever sent it may
+    // frame differently from us.
+    let ambiguous = body == BodyKind::Chunked && scanned.content_length.is_some();
+    let keep_alive = !ambiguous
+        && if http10 {
+            scanned.conn_keep_alive && !scanned.conn_close
+        } else {
+            !scanned.conn_close
+        };
 
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut has_te = false;
-    let mut conn_close = false;
-    let mut conn_keep_alive = false;
-    let mut conn_upgrade = false;
-    let mut has_upgrade = false;
-    let mut has_host = false;
-    let mut expect_continue = false;
-    let xff_name = rw.forwardfor.map(|f| f.header.as_str());
-    let mut xff_existing: Vec<&[u8]> = Vec::new();
-    for h in req.headers.iter() {
-        let name = h.name;
-        if name.eq_ignore_ascii_case("content-length") {
-            let v = parse_content_length(h.value).ok_or(HttpError::BadRequest)?;
-            if content_length.is_some_and(|c| c != v) {
-                return Err(HttpError::BadRequest);
-            }
-            content_length = Some(v);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            has_te = true;
-            // Only chunked as the final coding can be delimited; anything else
-            // (gzip alone, identity) is refused rather than guessed.
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
-            conn_close |= has_token(h.value, b"close");
-            conn_keep_alive |= has_token(h.value, b"keep-alive");
-            conn_upgrade |= has_token(h.value, b"upgrade");
-        } else if name.eq_ignore_ascii_case("host") {
-            // Two hosts let a proxy and a server disagree on the target.
-            if has_host {
-                return Err(HttpError::BadRequest);
-            }
-            has_host = true;
-        } else if name.eq_ignore_ascii_case("upgrade") {
-            has_upgrade = true;
-        } else if name.eq_ignore_ascii_case("expect") {
-            expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
-        }
-        if xff_name.is_some_and(|x| name.eq_ignore_ascii_case(x)) {
-            xff_existing.push(h.value);
-        }
-    }
-    // HTTP/1.0 has no transfer codings: such a request is malformed (RFC 9112 §6.1).
-    if has_te && http10 {
-        return Err(HttpError::BadRequest);
-    }
-    if has_te && !chunked {
-        return Err(HttpError::NotImplemented);
-    }
-    if !http10 && !has_host {
-        return Err(HttpError::BadRequest);
-    }
-    let body = if chunked {
-        BodyKind::Chunked
-    } else {
-        match content_length {
-            Some(0) | None => BodyKind::None,
-            Some(n) => BodyKind::Length(n),
-        }
-    };
-    let upgrade = conn_upgrade && has_upgrade && !http10;
-    let keep_alive = if http10 {
-        conn_keep_alive && !conn_close
-    } else {
-        !conn_close
-    };
-
-    // The head toward the server.
     let mut sticky = Sticky::default();
-    out.clear();
-    out.extend_from_slice(method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(if http10 {
-        b" HTTP/1.0\r\n"
-    } else {
-        b" HTTP/1.1\r\n"
-    });
-    let add_xff = match (rw.forwardfor, rw.client) {
-        (Some(f), Some(ip)) => {
-            (!f.if_none || xff_existing.is_empty())
-                && !f.except.is_some_and(|(net, p)| in_network(ip, net, p))
-        }
-        _ => false,
+    let head = Head {
+        method,
+        path,
+        http10,
+        headers: req.headers,
+        scanned: &scanned,
+        chunked: body == BodyKind::Chunked,
+        upgrade,
+        add_host,
     };
-    for h in req.headers.iter() {
-        let n = h.name;
-        if n.eq_ignore_ascii_case("connection")
-            || n.eq_ignore_ascii_case("keep-alive")
-            || n.eq_ignore_ascii_case("proxy-connection")
-            || (!upgrade && n.eq_ignore_ascii_case("upgrade"))
-            || listed_in_connection(req.headers, n)
-            || (chunked && n.eq_ignore_ascii_case("content-length"))
-            || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
-        {
-            continue;
-        }
-        if let Some(c) = rw.cookie
-            && n.eq_ignore_ascii_case("cookie")
-        {
-            c.request_header(n, h.value, &mut sticky, out);
-            continue;
-        }
-        out.extend_from_slice(n.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
-        out.extend_from_slice(b"\r\n");
-    }
-    if let (true, Some(f), Some(ip)) = (add_xff, rw.forwardfor, rw.client) {
-        out.extend_from_slice(f.header.as_bytes());
-        out.extend_from_slice(b": ");
-        for v in &xff_existing {
-            out.extend_from_slice(v);
-            out.extend_from_slice(b", ");
-        }
-        // Written through io::Write into the Vec: no temporary String per request.
-        let _ = write!(out, "{ip}");
-        out.extend_from_slice(b"\r\n");
-    }
-    if upgrade {
-        out.extend_from_slice(b"Connection: upgrade\r\n");
-    } else if rw.close_server {
-        out.extend_from_slice(b"Connection: close\r\n");
-    } else if http10 {
-        out.extend_from_slice(b"Connection: keep-alive\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
+    write_head(&head, rw, &mut sticky, out)?;
 
     let uri_start = path.as_ptr() as usize - buf.as_ptr() as usize;
     Ok(Parsed::Complete(Request {
@@ -257,16 +248,129 @@ pub fn parse(
         http10,
         body,
         keep_alive,
-        expect_continue,
+        expect_continue: scanned.expect_continue,
         upgrade,
         is_post: method == "POST",
         sticky,
     }))
 }
 
+/// A parsed head and what was decided about it, for [`write_head`].
+struct Head<'h, 'b> {
+    method: &'b str,
+    path: &'b str,
+    http10: bool,
+    headers: &'h [httparse::Header<'b>],
+    scanned: &'h Scan<'b>,
+    chunked: bool,
+    upgrade: bool,
+    add_host: Option<&'b [u8]>,
+}
+
+/// Writes the head toward the server: hop-by-hop headers dropped, the
+/// stickiness cookie read, `X-Forwarded-For` and `Connection` added. The
+/// result must stay within [`MAX_HEADERS`], as the client's head had to.
+fn write_head(
+    h: &Head<'_, '_>,
+    rw: &Rewrite<'_>,
+    sticky: &mut Sticky,
+    out: &mut Vec<u8>,
+) -> Result<(), HttpError> {
+    let xff_name = rw.forwardfor.map(|f| f.header.as_str());
+    let xff = &h.scanned.xff_existing;
+    let add_xff = match (rw.forwardfor, rw.client) {
+        (Some(f), Some(ip)) => {
+            (!f.if_none || xff.is_empty())
+                && !f.except.is_some_and(|(net, p)| in_network(ip, net, p))
+        }
+        _ => false,
+    };
+    out.clear();
+    out.extend_from_slice(h.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(h.path.as_bytes());
+    out.extend_from_slice(if h.http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
+    let mut count = 0;
+    if let Some(host) = h.add_host {
+        header_line(out, "Host", host);
+        count += 1;
+    }
+    for hd in h.headers {
+        let n = hd.name;
+        if n.eq_ignore_ascii_case("connection")
+            || n.eq_ignore_ascii_case("keep-alive")
+            || n.eq_ignore_ascii_case("proxy-connection")
+            || (!h.upgrade && n.eq_ignore_ascii_case("upgrade"))
+            || listed_in_connection(h.headers, n)
+            || (h.chunked && n.eq_ignore_ascii_case("content-length"))
+            || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
+        {
+            continue;
+        }
+        count += 1;
+        if let Some(c) = rw.cookie
+            && n.eq_ignore_ascii_case("cookie")
+        {
+            c.request_header(n, hd.value, sticky, out);
+            continue;
+        }
+        header_line(out, n, hd.value);
+    }
+    if let (true, Some(f), Some(ip)) = (add_xff, rw.forwardfor, rw.client) {
+        count += 1;
+        out.extend_from_slice(f.header.as_bytes());
+        out.extend_from_slice(b": ");
+        for v in xff {
+            out.extend_from_slice(v);
+            out.extend_from_slice(b", ");
+        }
+        // Written through io::Write into the Vec: no temporary String per request.
+        let _ = write!(out, "{ip}");
+        out.extend_from_slice(b"\r\n");
+    }
+    let connection: &[u8] = if h.upgrade {
+        b"Connection: upgrade\r\n"
+    } else if rw.close_server {
+        b"Connection: close\r\n"
+    } else if h.http10 {
+        b"Connection: keep-alive\r\n"
+    } else {
+        b""
+    };
+    count += usize::from(!connection.is_empty());
+    out.extend_from_slice(connection);
+    out.extend_from_slice(b"\r\n");
+    // ringlb's own limit holds for what it sends too: a server with the same
+    // limit must not refuse (or cut) a head that ringlb accepted.
+    if count > MAX_HEADERS {
+        return Err(HttpError::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+fn header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Whether a `Connection` header names this header as hop-by-hop (other than
-/// the tokens ringlb handles itself), so that it must not be forwarded.
+/// the tokens ringlb handles itself), so that it must not be forwarded. The
+/// headers that frame or route the request are never hop-by-hop, whatever the
+/// client says: dropping `Content-Length` while forwarding the body would let
+/// the body reach the server as a second request.
 fn listed_in_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
+    if ["content-length", "transfer-encoding", "host"]
+        .iter()
+        .any(|p| name.eq_ignore_ascii_case(p))
+    {
+        return false;
+    }
     headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("connection")
             && h.value.split(|&b| b == b',').any(|t| {
@@ -380,6 +484,116 @@ mod tests {
             &rw(),
         );
         assert_eq!(out, "GET / HTTP/1.1\r\nHost: x\r\nX-Kept: 2\r\n\r\n");
+    }
+
+    #[test]
+    fn framing_headers_are_never_hop_by_hop() {
+        for c in [
+            "Content-Length",
+            "content-length, x-a",
+            "Transfer-Encoding",
+            "Host",
+        ] {
+            let req = format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nConnection: {c}\r\nContent-Length: 3\r\n\r\nabc"
+            );
+            let (r, out) = ok(req.as_bytes(), &rw());
+            assert_eq!(r.body, BodyKind::Length(3), "{c}");
+            assert!(out.contains("Content-Length: 3\r\n"), "{c}: {out}");
+            assert!(out.contains("Host: x\r\n"), "{c}: {out}");
+        }
+        let (r, out) = ok(
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &rw(),
+        );
+        assert_eq!(r.body, BodyKind::Chunked);
+        assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{out}");
+    }
+
+    #[test]
+    fn transfer_codings_other_than_a_lone_chunked_are_refused() {
+        let e = |te: &str| {
+            let req = format!("POST / HTTP/1.1\r\nHost: x\r\n{te}\r\n\r\n");
+            parse(req.as_bytes(), &rw(), &mut Vec::new()).err()
+        };
+        let bad = Some(HttpError::BadRequest);
+        let unsupported = Some(HttpError::NotImplemented);
+        assert_eq!(e("Transfer-Encoding: identity, chunked"), unsupported);
+        assert_eq!(e("Transfer-Encoding: gzip, chunked"), unsupported);
+        assert_eq!(
+            e("Transfer-Encoding: xchunked\r\nTransfer-Encoding: chunked"),
+            unsupported
+        );
+        assert_eq!(e("Transfer-Encoding: ,chunked"), bad);
+        assert_eq!(
+            e("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"),
+            bad
+        );
+        assert_eq!(e("Transfer-Encoding: chunked, gzip"), bad);
+        assert_eq!(e("Transfer-Encoding: chunked"), None);
+    }
+
+    #[test]
+    fn chunked_beside_content_length_closes_after() {
+        let (r, _) = ok(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &rw(),
+        );
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn absolute_form_must_agree_with_host() {
+        let e = |req: &[u8]| parse(req, &rw(), &mut Vec::new()).err();
+        assert_eq!(
+            e(b"GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n"),
+            Some(HttpError::BadRequest)
+        );
+        assert_eq!(
+            e(b"GET http://user@a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+            Some(HttpError::BadRequest)
+        );
+        let (_, out) = ok(
+            b"GET http://a.example:80/x HTTP/1.1\r\nHost: A.example\r\n\r\n",
+            &rw(),
+        );
+        assert_eq!(
+            out,
+            "GET http://a.example:80/x HTTP/1.1\r\nHost: A.example\r\n\r\n"
+        );
+        // Without a Host, the authority becomes one.
+        let (_, out) = ok(b"GET http://a.example/x HTTP/1.1\r\n\r\n", &rw());
+        assert_eq!(
+            out,
+            "GET http://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn rewrites_stay_within_the_header_limit() {
+        let ff = ForwardFor {
+            header: "X-Forwarded-For".into(),
+            except: None,
+            if_none: false,
+        };
+        let rw = Rewrite {
+            forwardfor: Some(&ff),
+            client: Some("10.0.0.9".parse().unwrap()),
+            close_server: false,
+            cookie: None,
+        };
+        let mut full = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 1..MAX_HEADERS {
+            full.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        full.extend_from_slice(b"\r\n");
+        let mut out = Vec::new();
+        assert_eq!(
+            parse(&full, &rw, &mut out).err(),
+            Some(HttpError::HeadersTooLarge)
+        );
+        // Without the rewrite the same head fits exactly.
+        assert!(parse(&full, &super::tests::rw(), &mut out).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::body::BodyKind;
 use super::cookie::CookieRt;
 use super::error::HttpError;
-use super::header::{has_token, parse_content_length};
+use super::header::{ResponseCoding, TransferCodings, has_token, parse_content_length};
 use super::request::{MAX_HEADERS, Parsed};
 use std::mem::MaybeUninit;
 
@@ -70,8 +70,7 @@ pub fn parse(
     let status = resp.code.unwrap_or(0);
     let http10 = resp.version == Some(0);
     let mut content_length = None;
-    let mut chunked = false;
-    let mut has_te = false;
+    let mut codings = TransferCodings::default();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     for h in resp.headers.iter() {
@@ -82,18 +81,23 @@ pub fn parse(
             }
             content_length = Some(v);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            has_te = true;
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            codings.add(h.value);
         } else if h.name.eq_ignore_ascii_case("connection") {
             conn_close |= has_token(h.value, b"close");
             conn_keep_alive |= has_token(h.value, b"keep-alive");
         }
     }
     let interim = (100..200).contains(&status);
+    let coding = codings.response();
+    // A list ringlb can't be sure frames the body the way the client will
+    // read it is refused, bodiless status or not.
+    if coding == ResponseCoding::Malformed {
+        return Err(HttpError::BadGateway);
+    }
+    let has_te = codings.present;
     let body = if side.head_request || interim || status == 204 || status == 304 {
         BodyKind::None
-    } else if chunked {
+    } else if coding == ResponseCoding::Chunked {
         BodyKind::Chunked
     } else if has_te {
         // A coding other than chunked last: the body ends when the server closes,

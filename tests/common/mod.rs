@@ -14,6 +14,9 @@
 //! - Clients: [`HttpClient`] (one connection, several exchanges, precise framing)
 //!   and [`raw_exchange`] (send bytes, read until the peer closes), on top of
 //!   [`BufStream`].
+//! - [`Recorder`]: keeps every raw byte a server received and frames the
+//!   requests in them strictly (smuggling tests); [`Haproxy`]: HAProxy run
+//!   on the same config, the oracle.
 //! - [`stats`] (stats CSV, socket and page) and [`browser`] (headless Chromium).
 //!
 //! Every socket gets read and write timeouts: a test that goes wrong fails in
@@ -28,9 +31,11 @@ pub mod browser;
 pub mod bufstream;
 pub mod checked_backend;
 pub mod client;
+pub mod haproxy;
 pub mod http_backend;
 pub mod java_app;
 pub mod ports;
+pub mod recorder;
 pub mod ringlb;
 pub mod stats;
 pub mod tcp_backend;
@@ -46,11 +51,15 @@ pub use checked_backend::*;
 #[allow(unused_imports)]
 pub use client::*;
 #[allow(unused_imports)]
+pub use haproxy::*;
+#[allow(unused_imports)]
 pub use http_backend::*;
 #[allow(unused_imports)]
 pub use java_app::*;
 #[allow(unused_imports)]
 pub use ports::*;
+#[allow(unused_imports)]
+pub use recorder::*;
 #[allow(unused_imports)]
 pub use ringlb::*;
 #[allow(unused_imports)]
