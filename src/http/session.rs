@@ -562,8 +562,13 @@ impl Session<'_> {
         }
         // Otherwise the halves drop here: closing the socket sends the FIN (a
         // shutdown first would only cost a syscall per request under httpclose).
-        // A request body left unread poisons the client connection.
-        if resp.client_keep_alive && request_whole && !self.stopping() {
+        // A request body left unread poisons the client connection. A soft
+        // stop that came during the exchange does not close here: the
+        // response went out without `Connection: close`, so the client may
+        // already be sending its next request; that one is answered (with
+        // `Connection: close`), or the idle wait ends the connection once the
+        // client is quiet (`read_request`).
+        if resp.client_keep_alive && request_whole {
             Ok(Next::KeepAlive)
         } else {
             Ok(Next::Close {
@@ -592,7 +597,6 @@ impl Session<'_> {
         let keep = req.keep_alive
             && req.body == BodyKind::None
             && !self.close_client
-            && !self.stopping()
             && !page_closes(page);
         if keep {
             Ok(Next::KeepAlive)
@@ -661,7 +665,11 @@ impl Session<'_> {
             };
             let got = if waiting_idle {
                 // While idle between requests, wake up now and then to notice
-                // a soft stop; the read stays in flight across wake-ups.
+                // a soft stop; the read stays in flight across wake-ups. The
+                // first look comes a whole IDLE_SLICE into the wait, so a
+                // client that sends its next request as soon as it has a
+                // response is never closed under it: only a connection quiet
+                // for a second is, when no request can be in flight on it.
                 let shared = &self.ctx.shared;
                 let stopping = || shared.stopping();
                 read_more_watch(

@@ -209,3 +209,89 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
     }
     Ok(per_worker)
 }
+
+/// Makes a TCP listening socket drop the SYNs that would open new
+/// connections (a socket filter on the TCP flags; handshakes already under
+/// way complete). Used before a listener closes at soft stop: a SYN dropped
+/// here is sent again by the client a second later and reaches whoever still
+/// listens (the new process, on a reload), where a SYN queued on a socket
+/// about to close would end in a reset. On a Unix socket it does nothing.
+pub fn refuse_new_connections(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // ldb [13]           TCP flags (the filter sees the TCP header first)
+    // and #0x12          SYN | ACK
+    // jeq #0x02, drop    a bare SYN
+    // ret #-1            anything else passes whole
+    // drop: ret #0
+    let code = [
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: 13,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0x12,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 1,
+            jf: 0,
+            k: 0x02,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: u32::MAX,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let prog = libc::sock_fprog {
+        len: code.len() as u16,
+        filter: code.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points at `code`, both alive for the call; the kernel
+    // copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&raw const prog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    #[test]
+    fn a_filtered_listener_takes_no_new_connection() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let before = TcpStream::connect_timeout(&addr, Duration::from_millis(500));
+        assert!(before.is_ok());
+        super::refuse_new_connections(l.as_raw_fd()).unwrap();
+        let after = TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+        assert!(after.is_err(), "connected through the filter");
+        // The connection made before is still in the queue.
+        assert!(l.accept().is_ok());
+    }
+}
