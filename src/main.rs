@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use clap::Parser;
 use ringlb::config::{self, model::Config};
-use ringlb::process::{daemon, limits, pidfile, privileges, signals};
+use ringlb::process::{daemon, limits, master, pidfile, privileges, signals};
 use ringlb::runtime::Shared;
-use ringlb::worker::{self, listen};
+use ringlb::worker::{self, handover, listen};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -47,6 +47,16 @@ struct Cli {
     /// Print the version and exit.
     #[arg(short = 'v')]
     version: bool,
+    /// Master-worker mode: a master keeps the sockets and replaces the worker
+    /// process on SIGUSR2 (as `master-worker` in `global`).
+    #[arg(short = 'W')]
+    master_worker: bool,
+    /// Once serving, soft-stop these processes (HAProxy's `-sf <pid>...`).
+    #[arg(long = "sf", value_name = "PID", num_args = 1..)]
+    soft_finish: Vec<i32>,
+    /// Once serving, terminate these processes (HAProxy's `-st <pid>...`).
+    #[arg(long = "st", value_name = "PID", num_args = 1..)]
+    terminate: Vec<i32>,
 }
 
 /// HAProxy spells some options as multi-letter short flags (`-db`, `-vv`);
@@ -55,6 +65,8 @@ fn haproxy_args() -> Vec<String> {
     std::env::args()
         .map(|a| match a.as_str() {
             "-db" => "--db".to_string(),
+            "-sf" => "--sf".to_string(),
+            "-st" => "--st".to_string(),
             "-vv" => "-v".to_string(),
             _ => a,
         })
@@ -87,10 +99,47 @@ fn main() -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
+    if (cli.master_worker || loaded.config.global.master_worker) && !master::under_master() {
+        return run_master(&cli, &loaded.config);
+    }
     match run(&cli, &loaded.config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("[ALERT] {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-W`: the master binds, daemonizes if asked, writes the pidfile (its own
+/// pid, which operators signal), and supervises worker processes.
+fn run_master(cli: &Cli, config: &Config) -> ExitCode {
+    let opts = master::MasterOpts {
+        files: cli.files.clone(),
+        worker_args: if cli.debug {
+            vec!["-d".into()]
+        } else {
+            Vec::new()
+        },
+    };
+    let prepare = || -> anyhow::Result<()> {
+        let background = (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug;
+        if background {
+            daemon::daemonize()?;
+        }
+        if let Some(p) = cli.pidfile.as_ref().or(config.global.pidfile.as_ref()) {
+            pidfile::write(p)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = prepare() {
+        eprintln!("[ALERT] {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match master::run(&opts, config) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("[ALERT] master: {e}");
             ExitCode::FAILURE
         }
     }
@@ -152,13 +201,23 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     // The stats sockets are bound with the listeners (as root, before the fork),
     // and first: once a traffic port accepts, the socket exists too.
     let stats_sockets = ringlb::admin::bind(g, maxconn as usize)?;
-    let listeners = listen::bind_all(config, workers)?;
+    // Under a master, the sockets are the master's, inherited; they stay
+    // open there when this process stops.
+    let under_master = master::under_master();
+    let mut inherited = handover::Inherited::from_env().unwrap_or_default();
+    if under_master {
+        handover::mark_shared();
+    }
+    let listeners = listen::bind_all(config, workers, &mut inherited)?;
+    drop(inherited);
 
-    let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug;
+    let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug && !under_master;
     if background {
         daemon::daemonize()?;
     }
-    if let Some(p) = cli.pidfile.as_ref().or(g.pidfile.as_ref()) {
+    if let Some(p) = cli.pidfile.as_ref().or(g.pidfile.as_ref())
+        && !under_master
+    {
         pidfile::write(p)?;
     }
     if let Some(warning) = privileges::drop_to(g.uid, g.gid)? {
@@ -181,6 +240,11 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         );
     }
 
+    // Serving: tell the master, and stop the processes this one replaces.
+    master::notify_ready();
+    signals::send_all(&cli.soft_finish, libc::SIGUSR1);
+    signals::send_all(&cli.terminate, libc::SIGTERM);
+
     // Workers return only after a soft stop has drained them.
     std::thread::spawn(move || {
         for h in handles {
@@ -191,7 +255,22 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     loop {
         match signals::wait() {
             signals::Signal::Terminate | signals::Signal::Interrupt => std::process::exit(0),
-            signals::Signal::SoftStop => shared.soft_stop.store(true, Ordering::Relaxed),
+            signals::Signal::SoftStop => {
+                shared.soft_stop.store(true, Ordering::Relaxed);
+                if let Some(after) = g.hard_stop_after {
+                    hard_stop_after(after);
+                }
+            }
         }
     }
+}
+
+/// `hard-stop-after`: a soft stop that has not finished by then ends the
+/// process, connections and all.
+fn hard_stop_after(after: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        eprintln!("[WARNING] hard-stop-after {after:?} reached during soft stop: exiting");
+        std::process::exit(0);
+    });
 }

@@ -254,6 +254,10 @@ pub struct Global {
     pub stats_sockets: Vec<StatsSocket>,
     /// `stats timeout <t>` for the stats socket.
     pub stats_timeout: Option<Duration>,
+    /// `hard-stop-after <time>`: a soft stop ends the process after this long.
+    pub hard_stop_after: Option<Duration>,
+    /// `master-worker`: run as a master process with a worker process (`-W`).
+    pub master_worker: bool,
 }
 
 /// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).

@@ -87,6 +87,10 @@ pub struct RawGlobal {
     pub stats_sockets: Vec<StatsSocket>,
     /// `stats timeout`.
     pub stats_timeout: Option<Duration>,
+    /// `hard-stop-after`.
+    pub hard_stop_after: Option<Duration>,
+    /// `master-worker`.
+    pub master_worker: bool,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.

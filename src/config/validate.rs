@@ -73,6 +73,8 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         log_send_hostname: g.log_send_hostname,
         stats_sockets: g.stats_sockets,
         stats_timeout: g.stats_timeout,
+        hard_stop_after: g.hard_stop_after,
+        master_worker: g.master_worker,
         ..Global::default()
     };
     match g.user {

@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod limits;
+pub mod master;
 pub mod pidfile;
 pub mod privileges;
 pub mod signals;

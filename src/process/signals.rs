@@ -71,6 +71,75 @@ pub fn wait() -> Signal {
     }
 }
 
+/// What a master process is told (`-W`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MasterSignal {
+    /// SIGTERM or SIGINT: stop every worker now.
+    Terminate,
+    /// SIGUSR1: soft-stop every worker, then exit.
+    SoftStop,
+    /// SIGUSR2 or SIGHUP: re-read the configuration and replace the worker.
+    Reload,
+    /// SIGCHLD: a worker exited.
+    Child,
+}
+
+fn master_set() -> libc::sigset_t {
+    let mut set = handled_set();
+    // SAFETY: set is an initialised sigset_t and the signal numbers are valid.
+    unsafe {
+        libc::sigaddset(&mut set, libc::SIGUSR2);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+    }
+    set
+}
+
+/// Blocks the master's signals (those of [`block`], SIGUSR2, SIGHUP and
+/// SIGCHLD) in the calling thread and ignores SIGPIPE.
+pub fn block_master() -> Result<(), ProcessError> {
+    block()?;
+    let set = master_set();
+    // SAFETY: set is an initialised sigset_t; a null old-set pointer is allowed.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(ProcessError::SigMask(io::Error::from_raw_os_error(rc)));
+    }
+    Ok(())
+}
+
+/// Waits for one of the master's signals (call [`block_master`] first).
+pub fn wait_master() -> MasterSignal {
+    let set = master_set();
+    loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: as in [`wait`].
+        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+            continue;
+        }
+        match sig {
+            libc::SIGTERM | libc::SIGINT => return MasterSignal::Terminate,
+            libc::SIGUSR1 => return MasterSignal::SoftStop,
+            libc::SIGUSR2 | libc::SIGHUP => return MasterSignal::Reload,
+            libc::SIGCHLD => return MasterSignal::Child,
+            _ => continue,
+        }
+    }
+}
+
+/// Sends `sig` to each process; says which could not be signalled.
+pub fn send_all(pids: &[i32], sig: libc::c_int) {
+    for &pid in pids {
+        // SAFETY: kill has no memory effects; a bad pid only fails.
+        if unsafe { libc::kill(pid, sig) } != 0 {
+            eprintln!(
+                "[WARNING] cannot signal process {pid}: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,7 +99,14 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
         }
     }
     // No new connection is queued from here on; those whose handshake is
-    // under way get SYN_WAIT to complete, then the queues are drained.
+    // under way get SYN_WAIT to complete, then the queues are drained. Not
+    // on sockets another process accepts on too (a master's, or taken by a
+    // newer process with -x): the filter would refuse its connections.
+    let tcp_fds = if super::handover::shared() {
+        Vec::new()
+    } else {
+        tcp_fds
+    };
     for &fd in &tcp_fds {
         if let Err(e) = super::listen::refuse_new_connections(fd) {
             eprintln!("[WARNING] worker {}: cannot filter a listener: {e}", ctx.id);

@@ -12,6 +12,7 @@ use std::os::unix::net::UnixListener;
 
 use socket2::{Domain, Socket, Type};
 
+use super::handover::{Inherited, SocketKey};
 use crate::config::model::{Address, Config};
 
 /// Kernel accept backlog per listening socket.
@@ -26,11 +27,22 @@ pub enum Listener {
     Unix(UnixListener),
 }
 
+impl From<Listener> for OwnedFd {
+    fn from(l: Listener) -> OwnedFd {
+        match l {
+            Listener::Tcp(t) => t.into(),
+            Listener::Unix(u) => u.into(),
+        }
+    }
+}
+
 /// A listener together with the frontend it feeds.
 #[derive(Debug)]
 pub struct BoundListener {
     /// Index of the frontend in the runtime.
     pub frontend: usize,
+    /// Its name among the process's sockets, for handing it to another process.
+    pub key: SocketKey,
     /// The socket.
     pub listener: Listener,
 }
@@ -98,7 +110,7 @@ fn tcp_socket(sa: SocketAddr, defer_accept: bool) -> std::io::Result<std::net::T
     Ok(sock.into())
 }
 
-fn inherited(fd: i32, defer_accept: bool) -> std::io::Result<Listener> {
+fn from_inherited_fd(fd: i32, defer_accept: bool) -> std::io::Result<Listener> {
     // Refuse fds that are not sockets before taking ownership of them.
     let sock_type = {
         let mut ty: libc::c_int = 0;
@@ -152,8 +164,23 @@ fn dup(l: &Listener) -> std::io::Result<Listener> {
     })
 }
 
-/// Binds every frontend's addresses; returns one list per worker.
-pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener>>, BindError> {
+/// The canonical text of a bind address, part of a socket's [`SocketKey`].
+pub fn address_key(a: &Address) -> String {
+    match a {
+        Address::Inet(sa) => sa.to_string(),
+        Address::Unix(p) => format!("unix@{}", p.display()),
+        Address::Fd(n) => format!("fd@{n}"),
+    }
+}
+
+/// Binds every frontend's addresses, taking from `inherited` the sockets
+/// another process handed over under the same name; returns one list per
+/// worker.
+pub fn bind_all(
+    config: &Config,
+    workers: usize,
+    inherited: &mut Inherited,
+) -> Result<Vec<Vec<BoundListener>>, BindError> {
     let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
     for (fi, fe) in config.frontends.iter().enumerate() {
         for bind in &fe.binds {
@@ -163,43 +190,48 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
                 proxy: fe.name.clone(),
                 source,
             };
+            let key = |worker| SocketKey {
+                frontend: fe.name.clone(),
+                address: address_key(&bind.address),
+                worker,
+            };
             match &bind.address {
                 Address::Inet(sa) => {
-                    for w in per_worker.iter_mut() {
+                    for (wi, w) in per_worker.iter_mut().enumerate() {
+                        let listener = match inherited.take(&key(wi)) {
+                            Some(fd) => Listener::Tcp(fd.into()),
+                            None => Listener::Tcp(tcp_socket(*sa, bind.defer_accept).map_err(err)?),
+                        };
                         w.push(BoundListener {
                             frontend: fi,
-                            listener: Listener::Tcp(
-                                tcp_socket(*sa, bind.defer_accept).map_err(err)?,
-                            ),
+                            key: key(wi),
+                            listener,
                         });
                     }
                 }
                 Address::Unix(path) => {
-                    // A stale socket file from a previous run would make bind fail.
-                    if std::fs::symlink_metadata(path)
-                        .map(|m| {
-                            use std::os::unix::fs::FileTypeExt;
-                            m.file_type().is_socket()
-                        })
-                        .unwrap_or(false)
-                    {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    let first = UnixListener::bind(path).map_err(err)?;
-                    first.set_nonblocking(true).map_err(err)?;
-                    let first = Listener::Unix(first);
-                    for w in per_worker.iter_mut() {
+                    let first = match inherited.take(&key(0)) {
+                        Some(fd) => Listener::Unix(fd.into()),
+                        None => Listener::Unix(unix_socket(path).map_err(err)?),
+                    };
+                    for (wi, w) in per_worker.iter_mut().enumerate() {
                         w.push(BoundListener {
                             frontend: fi,
+                            key: key(wi),
                             listener: dup(&first).map_err(err)?,
                         });
                     }
                 }
                 Address::Fd(fd) => {
-                    let first = inherited(*fd, bind.defer_accept).map_err(err)?;
-                    for w in per_worker.iter_mut() {
+                    let first = match inherited.take(&key(0)) {
+                        Some(fd) => inherited_fd(fd, bind.defer_accept),
+                        None => from_inherited_fd(*fd, bind.defer_accept),
+                    }
+                    .map_err(err)?;
+                    for (wi, w) in per_worker.iter_mut().enumerate() {
                         w.push(BoundListener {
                             frontend: fi,
+                            key: key(wi),
                             listener: dup(&first).map_err(err)?,
                         });
                     }
@@ -208,6 +240,29 @@ pub fn bind_all(config: &Config, workers: usize) -> Result<Vec<Vec<BoundListener
         }
     }
     Ok(per_worker)
+}
+
+/// A Unix listening socket at `path`, replacing a stale socket file.
+fn unix_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
+    // A stale socket file from a previous run would make bind fail.
+    if std::fs::symlink_metadata(path)
+        .map(|m| {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_socket()
+        })
+        .unwrap_or(false)
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    let l = UnixListener::bind(path)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// A socket that came as `fd@N` to a previous process and was handed over.
+fn inherited_fd(fd: OwnedFd, defer_accept: bool) -> std::io::Result<Listener> {
+    use std::os::fd::IntoRawFd;
+    from_inherited_fd(fd.into_raw_fd(), defer_accept)
 }
 
 /// Makes a TCP listening socket drop the SYNs that would open new

@@ -7,6 +7,7 @@
 
 pub mod accept;
 pub mod context;
+pub mod handover;
 pub mod limit;
 pub mod listen;
 

@@ -19,6 +19,8 @@ pub const KEYWORDS: &[&str] = &[
     "log",
     "log-send-hostname",
     "stats",
+    "hard-stop-after",
+    "master-worker",
 ];
 
 /// HAProxy globals operators commonly carry: accepted, warned about, ignored.
@@ -41,8 +43,6 @@ pub const IGNORED: &[&str] = &[
     "ssl-default-server-options",
     "ca-base",
     "crt-base",
-    "master-worker",
-    "hard-stop-after",
     "description",
     "log-tag",
     "maxsslconn",
@@ -92,6 +92,29 @@ pub fn nbthread(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, 4096)?;
     args.finish()?;
     g.nbthread = Some(n as usize);
+    Ok(())
+}
+
+/// `hard-stop-after <time>`: the longest a soft stop may take.
+pub fn hard_stop_after(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let t = args.next_duration()?;
+    args.finish()?;
+    g.hard_stop_after = Some(t);
+    Ok(())
+}
+
+/// `master-worker [no-exit-on-failure]`: as `-W` on the command line.
+pub fn master_worker(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    if args.peek().is_some() {
+        let w = args.next_string("'no-exit-on-failure'")?;
+        if w != "no-exit-on-failure" {
+            return Err(format!(
+                "unknown option '{w}' (expects 'no-exit-on-failure')"
+            ));
+        }
+    }
+    args.finish()?;
+    g.master_worker = true;
     Ok(())
 }
 

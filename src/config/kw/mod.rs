@@ -95,6 +95,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "no" => global::no(g, args),
             "nbthread" => global::nbthread(g, args),
             "pidfile" => global::pidfile(g, args),
+            "hard-stop-after" => global::hard_stop_after(g, args),
+            "master-worker" => global::master_worker(g, args),
             "uid" | "gid" => global::id(cx, g, args),
             "user" | "group" => global::name(cx, g, args),
             "node" => global::node(g, args),
