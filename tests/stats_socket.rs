@@ -5,13 +5,18 @@
 //! worker, and the page and CSV show it (MAINT, DRAIN); a drained server
 //! still gets its sticky clients, a maintained one does not; levels are
 //! enforced with HAProxy's "Permission denied"; `;` separates commands;
-//! garbage gets the help text and the socket keeps serving; `mode` applies.
+//! garbage gets the help text and the socket keeps serving; `mode` and the
+//! owner apply; `stats maxconn` bounds the clients served at once (all sockets
+//! together) and `stats timeout` frees the slot of an idle one.
 
 mod common;
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use common::{
     HttpBackend, ListenCfg, Ringlb, TestDir, free_port, get, get_with, parse_stats_csv,
@@ -328,4 +333,127 @@ fn socket_mode_is_applied() {
     let mode = |p: &PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&f.admin), 0o600);
     assert!(std::fs::metadata(&f.user).unwrap().file_type().is_socket());
+}
+
+/// A ringlb with two admin sockets (`a.sock`, `b.sock`) and `extra` global lines.
+fn limited(extra: &[&str]) -> (Ringlb, PathBuf, PathBuf, TestDir) {
+    let dir = TestDir::new("stats-limits");
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let backend = free_port();
+    let mut cfg = ListenCfg::http(free_port())
+        .global(&format!("stats socket {} level admin", a.display()))
+        .global(&format!("stats socket {} level admin", b.display()))
+        .server("s", backend);
+    for line in extra {
+        cfg = cfg.global(line);
+    }
+    (Ringlb::start(&cfg.render()), a, b, dir)
+}
+
+/// `n` clients connected to `path` that send nothing.
+fn idle_clients(path: &PathBuf, n: usize) -> Vec<UnixStream> {
+    (0..n)
+        .map(|_| {
+            let s = UnixStream::connect(path).expect("connect (the backlog takes it)");
+            s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Sends `show info` on a fresh connection; the answer's first line.
+fn show_info_first_line(path: &PathBuf, wait: Duration) -> String {
+    let mut s = UnixStream::connect(path).expect("connect");
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.write_all(b"show info\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.contains(&b'\n') {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer within {wait:?}: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Reads until the peer closes (an idle client dropped by `stats timeout`).
+fn closed_by_peer(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0))
+        || matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+#[test]
+fn idle_clients_hold_a_slot_only_until_stats_timeout() {
+    // Default `stats maxconn` (10), for both sockets together, as HAProxy's
+    // GLOBAL frontend; `stats timeout 1s`.
+    let (_lb, a, b, _dir) = limited(&["stats timeout 1s"]);
+    let mut idle = idle_clients(&a, 12);
+    // Let ringlb accept the first 10; the 2 others wait in the backlog.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    // The 13th, on the other socket, is served once the idle ones time out.
+    assert_eq!(
+        show_info_first_line(&b, Duration::from_secs(8)),
+        "Name: ringlb"
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "10 idle clients fill every slot: the 13th waits for their timeout (waited {waited:?})"
+    );
+    // Every idle client, the 2 from the backlog included, is served and then
+    // closed for its silence.
+    for (i, s) in idle.iter_mut().enumerate() {
+        assert!(closed_by_peer(s), "idle client {i} was not closed");
+    }
+    // And the socket serves at once again.
+    assert_eq!(
+        show_info_first_line(&a, Duration::from_secs(2)),
+        "Name: ringlb"
+    );
+}
+
+#[test]
+fn stats_maxconn_raises_the_limit() {
+    // 20 slots and a long timeout: 12 idle clients leave room for a 13th.
+    let (_lb, a, b, _dir) = limited(&["stats maxconn 20", "stats timeout 30s"]);
+    let _idle = idle_clients(&a, 12);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        show_info_first_line(&b, Duration::from_secs(5)),
+        "Name: ringlb",
+        "served long before the idle clients' 30 s timeout"
+    );
+    assert_eq!(
+        show_info_first_line(&a, Duration::from_secs(5)),
+        "Name: ringlb"
+    );
+}
+
+#[test]
+fn socket_owner_is_applied() {
+    let dir = TestDir::new("stats-owner");
+    let path = dir.path().join("owned.sock");
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    // Root may give the socket away; anyone may "give" it to themselves.
+    let (to_uid, to_gid) = if uid == 0 { (65534, 65534) } else { (uid, gid) };
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!(
+            "stats socket {} mode 660 uid {to_uid} gid {to_gid} level admin",
+            path.display()
+        ))
+        .server("s", free_port());
+    let _lb = Ringlb::start(&cfg.render());
+    let meta = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (to_uid, to_gid));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
 }

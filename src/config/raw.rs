@@ -87,6 +87,8 @@ pub struct RawGlobal {
     pub stats_sockets: Vec<StatsSocket>,
     /// `stats timeout`.
     pub stats_timeout: Option<Duration>,
+    /// `stats maxconn`.
+    pub stats_maxconn: Option<u32>,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.

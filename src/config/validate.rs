@@ -73,6 +73,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         log_send_hostname: g.log_send_hostname,
         stats_sockets: g.stats_sockets,
         stats_timeout: g.stats_timeout,
+        stats_maxconn: g.stats_maxconn,
         ..Global::default()
     };
     match g.user {
