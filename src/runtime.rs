@@ -86,6 +86,9 @@ pub struct ServerAdmin {
     pub uweight: AtomicU32,
     /// Unix time in milliseconds of the last admin change (0: none since start).
     pub changed_ms: AtomicU64,
+    /// Bumped by `shutdown sessions server`: sessions using the server end
+    /// when they see it change (`server::kill`).
+    pub kills: AtomicU64,
 }
 
 impl ServerAdmin {
@@ -100,6 +103,7 @@ impl ServerAdmin {
             flags: AtomicU8::new(flags),
             uweight: AtomicU32::new(weight),
             changed_ms: AtomicU64::new(0),
+            kills: AtomicU64::new(0),
         }
     }
 

@@ -5,16 +5,23 @@
 //! worker, and the page and CSV show it (MAINT, DRAIN); a drained server
 //! still gets its sticky clients, a maintained one does not; levels are
 //! enforced with HAProxy's "Permission denied"; `;` separates commands;
-//! garbage gets the help text and the socket keeps serving; `mode` applies.
+//! garbage gets the help text and the socket keeps serving; `mode` and the
+//! owner apply; `stats maxconn` bounds the clients served at once (all sockets
+//! together) and `stats timeout` frees the slot of an idle one; `shutdown
+//! sessions server` ends the TCP relays and HTTP exchanges using a server.
 
 mod common;
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use common::{
-    HttpBackend, ListenCfg, Ringlb, TestDir, free_port, get, get_with, parse_stats_csv,
+    HttpBackend, ListenCfg, Ringlb, TcpBackend, TestDir, free_port, get, get_with, parse_stats_csv,
     stats_command, stats_exchange, stats_num, stats_row,
 };
 
@@ -328,4 +335,261 @@ fn socket_mode_is_applied() {
     let mode = |p: &PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&f.admin), 0o600);
     assert!(std::fs::metadata(&f.user).unwrap().file_type().is_socket());
+}
+
+/// A ringlb with two admin sockets (`a.sock`, `b.sock`) and `extra` global lines.
+fn limited(extra: &[&str]) -> (Ringlb, PathBuf, PathBuf, TestDir) {
+    let dir = TestDir::new("stats-limits");
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let backend = free_port();
+    let mut cfg = ListenCfg::http(free_port())
+        .global(&format!("stats socket {} level admin", a.display()))
+        .global(&format!("stats socket {} level admin", b.display()))
+        .server("s", backend);
+    for line in extra {
+        cfg = cfg.global(line);
+    }
+    (Ringlb::start(&cfg.render()), a, b, dir)
+}
+
+/// `n` clients connected to `path` that send nothing.
+fn idle_clients(path: &PathBuf, n: usize) -> Vec<UnixStream> {
+    (0..n)
+        .map(|_| {
+            let s = UnixStream::connect(path).expect("connect (the backlog takes it)");
+            s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            s
+        })
+        .collect()
+}
+
+/// Sends `show info` on a fresh connection; the answer's first line.
+fn show_info_first_line(path: &PathBuf, wait: Duration) -> String {
+    let mut s = UnixStream::connect(path).expect("connect");
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.write_all(b"show info\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.contains(&b'\n') {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer within {wait:?}: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&got)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Reads until the peer closes (an idle client dropped by `stats timeout`).
+fn closed_by_peer(s: &mut UnixStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0))
+        || matches!(s.read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+#[test]
+fn idle_clients_hold_a_slot_only_until_stats_timeout() {
+    // Default `stats maxconn` (10), for both sockets together, as HAProxy's
+    // GLOBAL frontend; `stats timeout 1s`.
+    let (_lb, a, b, _dir) = limited(&["stats timeout 1s"]);
+    let mut idle = idle_clients(&a, 12);
+    // Let ringlb accept the first 10; the 2 others wait in the backlog.
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    // The 13th, on the other socket, is served once the idle ones time out.
+    assert_eq!(
+        show_info_first_line(&b, Duration::from_secs(8)),
+        "Name: ringlb"
+    );
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(400),
+        "10 idle clients fill every slot: the 13th waits for their timeout (waited {waited:?})"
+    );
+    // Every idle client, the 2 from the backlog included, is served and then
+    // closed for its silence.
+    for (i, s) in idle.iter_mut().enumerate() {
+        assert!(closed_by_peer(s), "idle client {i} was not closed");
+    }
+    // And the socket serves at once again.
+    assert_eq!(
+        show_info_first_line(&a, Duration::from_secs(2)),
+        "Name: ringlb"
+    );
+}
+
+#[test]
+fn stats_maxconn_raises_the_limit() {
+    // 20 slots and a long timeout: 12 idle clients leave room for a 13th.
+    let (_lb, a, b, _dir) = limited(&["stats maxconn 20", "stats timeout 30s"]);
+    let _idle = idle_clients(&a, 12);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        show_info_first_line(&b, Duration::from_secs(5)),
+        "Name: ringlb",
+        "served long before the idle clients' 30 s timeout"
+    );
+    assert_eq!(
+        show_info_first_line(&a, Duration::from_secs(5)),
+        "Name: ringlb"
+    );
+}
+
+#[test]
+fn socket_owner_is_applied() {
+    let dir = TestDir::new("stats-owner");
+    let path = dir.path().join("owned.sock");
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    // Root may give the socket away; anyone may "give" it to themselves.
+    let (to_uid, to_gid) = if uid == 0 { (65534, 65534) } else { (uid, gid) };
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!(
+            "stats socket {} mode 660 uid {to_uid} gid {to_gid} level admin",
+            path.display()
+        ))
+        .server("s", free_port());
+    let _lb = Ringlb::start(&cfg.render());
+    let meta = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (to_uid, to_gid));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+}
+
+/// A backend that names itself (`<name>\n`) on connect, then echoes until EOF.
+fn naming_echo(name: &'static str) -> TcpBackend {
+    TcpBackend::start(move |mut s| {
+        let _ = s.write_all(format!("{name}\n").as_bytes());
+        common::echo_until_eof(s);
+    })
+}
+
+/// A client through ringlb: the connection and the server that greeted it.
+fn tcp_client(port: u16) -> (TcpStream, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut greeting = [0u8; 2];
+    c.read_exact(&mut greeting).unwrap();
+    (c, String::from_utf8_lossy(&greeting[..1]).into_owned())
+}
+
+/// Whether the relay still carries bytes both ways.
+fn still_relays(c: &mut TcpStream) -> bool {
+    let mut back = [0u8; 4];
+    c.write_all(b"ping").is_ok() && c.read_exact(&mut back).is_ok() && &back == b"ping"
+}
+
+/// Reads until the connection ends (EOF or reset); false if it stays open.
+fn ended(c: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn shutdown_sessions_server_ends_the_tcp_sessions_of_that_server() {
+    let (a, b) = (naming_echo("a"), naming_echo("b"));
+    let dir = TestDir::new("stats-shutdown-tcp");
+    let sock = dir.path().join("admin.sock");
+    let cfg = ListenCfg::tcp(free_port())
+        .global(&format!("stats socket {} level admin", sock.display()))
+        .timeout_client("30s")
+        .timeout_server("30s")
+        .server("a", a.port)
+        .server("b", b.port);
+    let lb = Ringlb::start(&cfg.render());
+    // Long-lived relays on both servers (each worker rotates on its own).
+    let mut on: HashMap<String, Vec<TcpStream>> = HashMap::new();
+    for _ in 0..8 {
+        let (mut c, server) = tcp_client(lb.port());
+        assert!(still_relays(&mut c));
+        on.entry(server).or_default().push(c);
+    }
+    assert!(
+        on.contains_key("a") && on.contains_key("b"),
+        "{:?}",
+        on.keys()
+    );
+
+    // HAProxy's errors.
+    assert_eq!(
+        stats_command(&sock, "shutdown sessions server test/nope"),
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        stats_command(&sock, "shutdown sessions server test/a"),
+        "\n",
+        "answered at once"
+    );
+    for c in on.get_mut("a").unwrap() {
+        assert!(
+            ended(c),
+            "a session on a survived 'shutdown sessions server'"
+        );
+    }
+    for c in on.get_mut("b").unwrap() {
+        assert!(still_relays(c), "a session on b was killed");
+    }
+    // New sessions to a work: the kill was for the sessions of that moment.
+    let fresh = (0..4)
+        .map(|_| tcp_client(lb.port()))
+        .find(|(_, s)| s == "a");
+    let (mut c, _) = fresh.expect("a new session on a");
+    assert!(still_relays(&mut c));
+    assert!(stats_command(&sock, "show info").starts_with("Name: ringlb\n"));
+}
+
+#[test]
+fn shutdown_sessions_server_ends_a_slow_http_response() {
+    // Headers and part of the body at once, the rest never.
+    let slow = TcpBackend::start(|mut s| {
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial");
+        std::thread::sleep(Duration::from_secs(20));
+    });
+    let dir = TestDir::new("stats-shutdown-http");
+    let sock = dir.path().join("admin.sock");
+    let user = dir.path().join("user.sock");
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!("stats socket {} level admin", sock.display()))
+        .global(&format!("stats socket {} level operator", user.display()))
+        .timeout_client("30s")
+        .timeout_server("30s")
+        .server("slow", slow.port);
+    let lb = Ringlb::start(&cfg.render());
+    let mut c = TcpStream::connect(("127.0.0.1", lb.port())).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"partial") {
+        let n = c.read(&mut buf).expect("the response starts");
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(
+        stats_command(&user, "shutdown sessions server test/slow"),
+        "Permission denied\n\n"
+    );
+    let t = Instant::now();
+    assert_eq!(
+        stats_command(&sock, "shutdown sessions server test/slow"),
+        "\n"
+    );
+    assert!(ended(&mut c), "the slow response was not cut");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "cut by the kill, not by a timeout"
+    );
 }

@@ -149,6 +149,9 @@ impl<'a> Session<'a> {
             ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
             ["enable", "server", rest @ ..] => self.admin(|sh| commands::enable_server(sh, rest)),
             ["disable", "server", rest @ ..] => self.admin(|sh| commands::disable_server(sh, rest)),
+            ["shutdown", "sessions", "server", rest @ ..] => {
+                self.admin(|sh| commands::shutdown_sessions(sh, rest))
+            }
             _ => usage(Usage::Unknown, &w),
         };
         (answer, After::Answer)
@@ -284,6 +287,11 @@ const COMMANDS: &[Help] = &[
         words: &["show", "stat"],
         syntax: "show stat [{<iid>|<proxy>} <type> <sid>]",
         what: "report counters for each proxy and server",
+    },
+    Help {
+        words: &["shutdown", "sessions", "server"],
+        syntax: "shutdown sessions server <bk>/<srv>",
+        what: "kill sessions on a server",
     },
 ];
 

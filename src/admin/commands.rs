@@ -1,10 +1,12 @@
 //! The commands that name a server: `get weight`, `set weight`, `set server`,
-//! `enable server`, `disable server`. Answers and error texts are HAProxy's.
+//! `enable server`, `disable server`, `shutdown sessions server`. Answers and
+//! error texts are HAProxy's.
 
 use std::sync::atomic::Ordering;
 
 use super::state::{self, Wanted};
 use crate::runtime::{BackendRt, ServerRt, Shared};
+use crate::server::kill;
 use crate::stats::view;
 
 /// Finds `<backend>/<server>` (either part may be `#<id>`), or HAProxy's error.
@@ -114,6 +116,18 @@ pub fn disable_server(shared: &Shared, args: &[&str]) -> String {
     match find(shared, args.first()) {
         Ok((be, srv)) => {
             state::set_state(be, srv, Wanted::Maint);
+            String::new()
+        }
+        Err(e) => e,
+    }
+}
+
+/// `shutdown sessions server <b>/<s>`: ends every session using the server now
+/// (its workers notice within `server::kill::TICK`); logged with `K`.
+pub fn shutdown_sessions(shared: &Shared, args: &[&str]) -> String {
+    match find(shared, args.first()) {
+        Ok((_, srv)) => {
+            kill::kill_sessions(srv);
             String::new()
         }
         Err(e) => e,

@@ -3,31 +3,40 @@
 //! [`bind`] runs in `main` before privileges are dropped (a socket under
 //! `/run` needs root, as for HAProxy) and before daemonizing: it only creates
 //! sockets, no thread, so the fork that follows keeps them. A Unix socket is
-//! bound under a temporary name, given its `mode`, then renamed over the
-//! path: a socket left by a previous process is replaced atomically and
-//! clients never see a socket with the wrong permissions.
+//! bound under a temporary name, given its `mode` and owner (`user`/`uid`,
+//! `group`/`gid`), then renamed over the path: a socket left by a previous
+//! process is replaced atomically and clients never see a socket with the
+//! wrong permissions.
 //!
-//! [`spawn`] starts one accepting thread per socket; each connection gets its
-//! own short-lived thread (at most [`MAX_CONNECTIONS`] at once, HAProxy's
-//! `stats maxconn` default), so a slow client never holds up another, and
-//! none of this runs on a worker.
+//! [`spawn`] starts one accepting thread for all the sockets; each connection
+//! gets its own short-lived thread, so a slow client never holds up another,
+//! and none of this runs on a worker. As HAProxy's `GLOBAL` frontend:
+//!
+//! - at most `stats maxconn` connections (default 10) are served at once, all
+//!   sockets together. At the limit the thread stops accepting, so the next
+//!   clients wait in the kernel's backlog (never accepted and dropped) and are
+//!   served, in order, as soon as a slot frees;
+//! - a client that sends nothing (or reads nothing) for `stats timeout`
+//!   (default 10 s) is closed, which frees its slot: idle clients cannot hold
+//!   the socket for longer than that.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::cli::{self, After, Level, Session};
-use crate::config::model::{Address, Global};
+use crate::config::model::{Address, Global, StatsSocket};
 use crate::runtime::Shared;
 use crate::stats::process;
 
-/// Connections served at once per socket (HAProxy's `stats maxconn` default).
-pub const MAX_CONNECTIONS: usize = 10;
+/// `stats maxconn` when unset: connections served at once, all stats sockets
+/// together (HAProxy's default).
+pub const DEFAULT_MAXCONN: usize = 10;
 
 /// `stats timeout` when unset (HAProxy's default).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +44,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the stats sockets could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// The socket could not be created, bound or given its mode.
+    /// The socket could not be created, bound or given its mode and owner.
     #[error("cannot bind the stats socket '{address}': {source}")]
     Bind {
         /// The address as configured.
@@ -58,6 +67,31 @@ enum Listener {
     Tcp(TcpListener),
 }
 
+impl Listener {
+    fn fd(&self) -> RawFd {
+        match self {
+            Listener::Unix(l) => l.as_raw_fd(),
+            Listener::Tcp(l) => l.as_raw_fd(),
+        }
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Listener::Unix(l) => l.set_nonblocking(true),
+            Listener::Tcp(l) => l.set_nonblocking(true),
+        }
+    }
+
+    /// Accepts one connection (the listener is non-blocking: `WouldBlock`
+    /// when none is waiting).
+    fn accept(&self) -> io::Result<Box<dyn CliStream>> {
+        Ok(match self {
+            Listener::Unix(l) => Box::new(l.accept()?.0),
+            Listener::Tcp(l) => Box::new(l.accept()?.0),
+        })
+    }
+}
+
 /// One bound `stats socket` line.
 #[derive(Debug)]
 struct Bound {
@@ -70,6 +104,7 @@ struct Bound {
 pub struct Sockets {
     bound: Vec<Bound>,
     timeout: Duration,
+    maxconn: usize,
 }
 
 /// Records the process facts the stats page and `show info` print (effective
@@ -80,7 +115,7 @@ pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
     for s in &global.stats_sockets {
         let listener = match &s.address {
             Address::Unix(path) => {
-                bind_unix(path, s.mode)
+                bind_unix(path, s)
                     .map(Listener::Unix)
                     .map_err(|source| AdminError::Bind {
                         address: path.display().to_string(),
@@ -105,19 +140,29 @@ pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
     Ok(Sockets {
         bound,
         timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
+        maxconn: global.stats_maxconn.map_or(DEFAULT_MAXCONN, |n| n as usize),
     })
 }
 
-/// Binds a Unix socket at `path` with `mode`, replacing any socket there.
-fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<UnixListener> {
+/// Binds a Unix socket at the path with its `mode` and owner, replacing any
+/// socket there.
+fn bind_unix(path: &Path, s: &StatsSocket) -> io::Result<UnixListener> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let _ = std::fs::remove_file(&tmp);
     let listener = UnixListener::bind(&tmp)?;
-    let placed = mode
+    let placed = s
+        .mode
         .map_or(Ok(()), |m| {
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))
+        })
+        .and_then(|()| {
+            if s.uid.is_some() || s.gid.is_some() {
+                std::os::unix::fs::lchown(&tmp, s.uid, s.gid)
+            } else {
+                Ok(())
+            }
         })
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = placed {
@@ -127,93 +172,150 @@ fn bind_unix(path: &Path, mode: Option<u32>) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Starts serving the bound sockets, each on its own thread.
+/// Starts serving the bound sockets on one accepting thread.
 pub fn spawn(shared: Arc<Shared>, sockets: Sockets) -> Result<(), AdminError> {
-    let timeout = sockets.timeout;
-    for b in sockets.bound {
-        let shared = shared.clone();
-        std::thread::Builder::new()
-            .name("ringlb-cli".into())
-            .spawn(move || accept_loop(shared, b, timeout))
-            .map_err(AdminError::Spawn)?;
+    if sockets.bound.is_empty() {
+        return Ok(());
     }
+    for b in &sockets.bound {
+        b.listener.set_nonblocking().map_err(AdminError::Spawn)?;
+    }
+    std::thread::Builder::new()
+        .name("ringlb-cli".into())
+        .spawn(move || accept_loop(shared, sockets))
+        .map_err(AdminError::Spawn)?;
     Ok(())
 }
 
 /// A stream the CLI can serve, with its timeouts set.
 trait CliStream: Read + Write + Send + 'static {
-    fn set_timeouts(&self, t: Duration) -> io::Result<()>;
+    fn prepare(&self, t: Duration) -> io::Result<()>;
 }
 
 impl CliStream for std::os::unix::net::UnixStream {
-    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+    fn prepare(&self, t: Duration) -> io::Result<()> {
+        self.set_nonblocking(false)?;
         self.set_read_timeout(Some(t))?;
         self.set_write_timeout(Some(t))
     }
 }
 
 impl CliStream for std::net::TcpStream {
-    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+    fn prepare(&self, t: Duration) -> io::Result<()> {
+        self.set_nonblocking(false)?;
         self.set_read_timeout(Some(t))?;
         self.set_write_timeout(Some(t))
     }
 }
 
-fn accept_loop(shared: Arc<Shared>, b: Bound, timeout: Duration) {
-    let busy = Arc::new(AtomicUsize::new(0));
-    loop {
-        // At the limit, stop accepting (clients wait in the backlog, as with
-        // HAProxy) instead of accepting and dropping them. Only this thread
-        // adds to `busy`, so a slot seen free here stays free until accept.
-        while busy.load(Ordering::Acquire) >= MAX_CONNECTIONS {
-            std::thread::sleep(Duration::from_millis(10));
+/// The connections being served, against `stats maxconn`, shared by the
+/// accepting thread and the connection threads.
+#[derive(Debug)]
+struct Slots {
+    busy: Mutex<usize>,
+    freed: Condvar,
+    max: usize,
+}
+
+impl Slots {
+    fn new(max: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            busy: Mutex::new(0),
+            freed: Condvar::new(),
+            max: max.max(1),
+        })
+    }
+
+    /// Waits until a connection may be served; the number of free slots.
+    fn wait_free(&self) -> usize {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
         }
-        let accepted: io::Result<Box<dyn FnOnce() + Send>> = match &b.listener {
-            Listener::Unix(l) => l
-                .accept()
-                .map(|(s, _)| connection(s, &shared, b.level, timeout, &busy)),
-            Listener::Tcp(l) => l
-                .accept()
-                .map(|(s, _)| connection(s, &shared, b.level, timeout, &busy)),
-        };
-        match accepted {
-            Ok(run) => run(),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // Out of file descriptors and the like: back off instead of spinning.
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        self.max - *busy
+    }
+
+    /// Takes a slot (the caller saw one free: only the accepting thread takes).
+    fn take(self: &Arc<Self>) -> Slot {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Slot(self.clone())
+    }
+
+    #[cfg(test)]
+    fn busy(&self) -> usize {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One connection's slot, given back when dropped (the connection ended).
+struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+fn accept_loop(shared: Arc<Shared>, sockets: Sockets) {
+    let slots = Slots::new(sockets.maxconn);
+    let mut fds: Vec<libc::pollfd> = sockets
+        .bound
+        .iter()
+        .map(|b| libc::pollfd {
+            fd: b.listener.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // At the limit, stop accepting: clients wait in the backlog, as with
+        // HAProxy, and are accepted as soon as a connection ends.
+        let mut free = slots.wait_free();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            continue;
+        }
+        for (pfd, b) in fds.iter().zip(&sockets.bound) {
+            if pfd.revents == 0 || free == 0 {
+                continue;
+            }
+            match b.listener.accept() {
+                Ok(stream) => {
+                    free -= 1;
+                    serve_on_thread(stream, &shared, b.level, sockets.timeout, slots.take());
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
         }
     }
 }
 
-/// Prepares serving one connection: returns what the accepting thread runs
-/// (start a thread for it, or drop it when too many are being served).
-fn connection<S: CliStream>(
-    stream: S,
+/// Serves one connection on its own thread, holding `slot` until it ends.
+fn serve_on_thread(
+    stream: Box<dyn CliStream>,
     shared: &Arc<Shared>,
     level: Level,
     timeout: Duration,
-    busy: &Arc<AtomicUsize>,
-) -> Box<dyn FnOnce() + Send> {
+    slot: Slot,
+) {
     let shared = shared.clone();
-    let busy = busy.clone();
-    Box::new(move || {
-        if busy.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            busy.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
-        let done = busy.clone();
-        let started = std::thread::Builder::new()
-            .name("ringlb-cli-conn".into())
-            .spawn(move || {
-                if stream.set_timeouts(timeout).is_ok() {
-                    serve(stream, &shared, level);
-                }
-                done.fetch_sub(1, Ordering::AcqRel);
-            });
-        if started.is_err() {
-            busy.fetch_sub(1, Ordering::AcqRel);
-        }
-    })
+    // A thread that cannot start drops the closure: the connection closes and
+    // the slot is given back.
+    let _ = std::thread::Builder::new()
+        .name("ringlb-cli-conn".into())
+        .spawn(move || {
+            let _slot = slot;
+            if stream.prepare(timeout).is_ok() {
+                serve(stream, &shared, level);
+            }
+        });
 }
 
 /// Serves one connection as HAProxy does: run each command as it arrives and
@@ -311,6 +413,27 @@ mod tests {
         };
         serve(&mut p, shared, level);
         String::from_utf8(p.output).expect("utf-8 answer")
+    }
+
+    #[test]
+    fn slots_wait_until_one_frees() {
+        let slots = Slots::new(2);
+        assert_eq!(slots.wait_free(), 2);
+        let first = slots.take();
+        let second = slots.take();
+        assert_eq!(slots.busy(), 2);
+        let waiter = {
+            let slots = slots.clone();
+            std::thread::spawn(move || slots.wait_free())
+        };
+        // The waiter can only return once a connection ends.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!waiter.is_finished());
+        drop(first);
+        assert_eq!(waiter.join().unwrap(), 1);
+        drop(second);
+        assert_eq!(slots.busy(), 0);
+        assert_eq!(Slots::new(0).wait_free(), 1, "never a limit of 0");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The run-time API: `stats socket <path> [mode <m>] [level user|operator|admin]`
-//! in `global`, speaking HAProxy's text commands (`show info`, `show stat`,
+//! The run-time API: `stats socket <path> [mode <m>] [level user|operator|admin]
+//! [user|uid <u>] [group|gid <g>]`, `stats maxconn` and `stats timeout` in
+//! `global`, speaking HAProxy's text commands (`show info`, `show stat`,
 //! `show servers state`, `set server`, `set weight`, `enable`/`disable server`).
 //!
 //! - `listener.rs`: binding at start (before privileges drop) and the threads
-//!   that accept and serve connections, never on a worker.
+//!   that accept and serve connections, never on a worker: at most `stats
+//!   maxconn` at once, an idle one closed after `stats timeout`.
 //! - `cli.rs`: the protocol (commands, words, levels, help).
 //! - `commands.rs`, `info.rs`, `servers.rs`: the commands.
 //! - `state.rs`: changing a server's admin state and weight; workers see the

@@ -78,6 +78,7 @@ pub fn load_with_env(
     sources: &[(&str, &str)],
     env: EnvLookup<'_>,
 ) -> Result<model::Loaded, ConfigError> {
+    kw::suggest::begin_load();
     let mut diag = parse::Diag::default();
     let parsed = parse::parse_sources(sources, env, &mut diag);
     let config = validate::validate(parsed, &mut diag);

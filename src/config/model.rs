@@ -210,7 +210,8 @@ pub struct Stats {
     pub admin: bool,
 }
 
-/// `stats socket <path> [mode <m>] [level <l>]` in `global`.
+/// `stats socket <path> [mode <m>] [level <l>] [user|uid <u>] [group|gid <g>]`
+/// in `global`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsSocket {
     /// Socket address (`unix@path`, a path, or `ip:port`).
@@ -219,6 +220,10 @@ pub struct StatsSocket {
     pub mode: Option<u32>,
     /// `level user|operator|admin` (default `operator`).
     pub level: String,
+    /// `uid <n>` or `user <name>` (resolved): the owner of a Unix socket.
+    pub uid: Option<u32>,
+    /// `gid <n>` or `group <name>` (resolved): the group of a Unix socket.
+    pub gid: Option<u32>,
 }
 
 /// The `global` section.
@@ -258,6 +263,9 @@ pub struct Global {
     pub hard_stop_after: Option<Duration>,
     /// `master-worker`: run as a master process with a worker process (`-W`).
     pub master_worker: bool,
+    /// `stats maxconn <n>`: connections served at once, all stats sockets
+    /// together (HAProxy's `GLOBAL` frontend; default 10).
+    pub stats_maxconn: Option<u32>,
 }
 
 /// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).

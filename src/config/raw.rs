@@ -91,6 +91,8 @@ pub struct RawGlobal {
     pub hard_stop_after: Option<Duration>,
     /// `master-worker`.
     pub master_worker: bool,
+    /// `stats maxconn`.
+    pub stats_maxconn: Option<u32>,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.

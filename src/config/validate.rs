@@ -75,6 +75,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         stats_timeout: g.stats_timeout,
         hard_stop_after: g.hard_stop_after,
         master_worker: g.master_worker,
+        stats_maxconn: g.stats_maxconn,
         ..Global::default()
     };
     match g.user {

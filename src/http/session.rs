@@ -41,6 +41,7 @@ use crate::deadline::LazyTimer;
 use crate::log::record::{HttpTrace, Outcome};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
+use crate::server::kill;
 use crate::stats::{self, counters};
 use crate::stream::Stream;
 use crate::tcp::relay::Halves;
@@ -62,8 +63,9 @@ enum Next {
     Close {
         linger: bool,
     },
-    /// `101 Switching Protocols` was relayed: relay raw bytes with this server.
-    Tunnel(Halves),
+    /// `101 Switching Protocols` was relayed: relay raw bytes with this server
+    /// (its index, for `shutdown sessions server`).
+    Tunnel(Halves, usize),
 }
 
 /// A failed exchange: the status to answer, if the client can still get one.
@@ -221,7 +223,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 }
                 break;
             }
-            Ok(Next::Tunnel(mut server)) => {
+            Ok(Next::Tunnel(mut server, server_idx)) => {
                 // Bytes the client sent after its upgrade request belong to the tunnel.
                 if !s.cbuf.is_empty() {
                     let deadline = Instant::now() + s.be.server_timeout;
@@ -246,8 +248,14 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     w: s.cw,
                     fd: s.client_fd,
                 };
-                let (_, down) =
-                    Box::pin(crate::tcp::relay::relay_halves(client, server, ct, st)).await;
+                let relayed = crate::tcp::relay::relay_halves(client, server, ct, st);
+                let srv = &s.be.servers[server_idx];
+                let (_, down) = Box::pin(kill::unless_killed(srv, relayed))
+                    .await
+                    .unwrap_or_else(|_| {
+                        s.trace.cause(b'K');
+                        (0, 0)
+                    });
                 s.trace
                     .finish(ctx, fe_index, s.backend, Outcome::Tunnel { down });
                 return;
@@ -434,7 +442,7 @@ impl Session<'_> {
             // Pinned here, in this future, and lent to `duplex`: passed by
             // value they would be stored twice (argument and pinned local)
             // and copied into it, 1.9 KB for each request.
-            let (req_state, resp) = {
+            let relayed = {
                 let request = std::pin::pin!(relay_body(
                     &mut self.cr,
                     &mut sw,
@@ -456,7 +464,13 @@ impl Session<'_> {
                     &cx,
                     &sent,
                 ));
-                duplex(request, response, body_done).await
+                // `shutdown sessions server` ends the exchange (both connections close).
+                let srv = &self.be.servers[server_idx];
+                kill::unless_killed(srv, duplex(request, response, body_done)).await
+            };
+            let Ok((req_state, resp)) = relayed else {
+                self.trace.cause(b'K');
+                return Err(Fail::Silent);
             };
             let answered = sent.get();
             match resp {
@@ -523,11 +537,14 @@ impl Session<'_> {
 
         let (resp, bytes_out) = match resp {
             ResponseEnd::Upgraded => {
-                return Ok(Next::Tunnel(Halves {
-                    r: sr,
-                    w: sw,
-                    fd: server_fd,
-                }));
+                return Ok(Next::Tunnel(
+                    Halves {
+                        r: sr,
+                        w: sw,
+                        fd: server_fd,
+                    },
+                    server_idx,
+                ));
             }
             ResponseEnd::Done(r, n) => (r, n),
         };

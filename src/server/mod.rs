@@ -1,6 +1,8 @@
-//! Reaching servers: connecting with `timeout connect` and `retries`, and the
-//! per-worker pool of idle server connections.
+//! Reaching servers: connecting with `timeout connect` and `retries`, the
+//! per-worker pool of idle server connections, and ending the sessions of a
+//! server on the operator's request (`kill.rs`).
 
 pub mod connect;
 pub mod dispatch;
+pub mod kill;
 pub mod pool;

@@ -87,7 +87,14 @@ pub async fn run(
     let cause = Cell::new(0);
     let (client, server) = (Halves::new(client), Halves::new(server));
     let (ct, st) = (f.client_timeout, be.server_timeout);
-    let (up, down) = relay_noting(client, server, ct, st, &cause).await;
+    // `shutdown sessions server` ends the relay (bytes then unknown, logged 0).
+    let relayed = relay_noting(client, server, ct, st, &cause);
+    let (up, down) = crate::server::kill::unless_killed(&be.servers[idx], relayed)
+        .await
+        .unwrap_or_else(|_| {
+            cause.set(b'K');
+            (0, 0)
+        });
     let fe_counters = &ctx.counters().frontends[fe];
     for c in active.counters().into_iter().chain([fe_counters]) {
         counters::add(&c.bytes_in, up + first_len);

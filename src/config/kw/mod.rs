@@ -3,8 +3,9 @@
 //! "unknown keyword ...; did you mean ...?" message.
 //!
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
-//! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords), and
-//! `pending` (the single place that warns about recognised, not yet built features).
+//! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords),
+//! `pending` (the single place that warns about recognised, not yet built
+//! features) and `suggest` (the "did you mean", with its work bounded).
 
 pub mod balance;
 pub mod bind;
@@ -17,10 +18,12 @@ pub mod pending;
 pub mod proxy;
 pub mod server;
 pub mod stats;
+pub mod suggest;
 pub mod timeout;
 
 use super::parse::{Args, Ctx};
 use super::raw::{RawGlobal, RawProxy, SectionKind};
+pub use suggest::did_you_mean;
 
 /// The section a keyword line writes into.
 pub enum Target<'a> {
@@ -236,55 +239,9 @@ fn unknown(kw: &str, section: SectionKind) -> String {
     )
 }
 
-/// `"; did you mean 'balance'?"` when a candidate is a small edit away, else `""`.
-pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    let best = candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2 && *d < c.len().min(word.len()).max(1))
-        .min_by_key(|(d, _)| *d);
-    match best {
-        Some((_, c)) => format!("; did you mean '{c}'?"),
-        None => String::new(),
-    }
-}
-
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distances() {
-        assert_eq!(edit_distance("balanse", "balance"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("server", "server"), 0);
-        assert_eq!(edit_distance("sever", "server"), 1);
-    }
-
-    #[test]
-    fn suggestions() {
-        assert_eq!(
-            did_you_mean("balanse", &["balance", "bind"]),
-            "; did you mean 'balance'?"
-        );
-        assert_eq!(did_you_mean("zzzzzz", &["balance", "bind"]), "");
-        assert_eq!(did_you_mean("ab", &["xy"]), "");
-    }
 
     #[test]
     fn unknown_messages() {

@@ -1,10 +1,10 @@
 //! `stats ...` in proxies (the stats page, `stats::page`) and `stats
-//! socket`/`stats timeout` in `global` (the run-time API, `admin`).
+//! socket`/`stats timeout`/`stats maxconn` in `global` (the run-time API, `admin`).
 
 use super::pending::{self, Pending};
-use super::{B, F, L, Misplaced, check_caps};
+use super::{B, F, L, Misplaced, check_caps, global};
 use crate::config::address::{Role, parse_address};
-use crate::config::model::StatsSocket;
+use crate::config::model::{Address, StatsSocket};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawGlobal, RawProxy};
 
@@ -92,9 +92,14 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
     Ok(())
 }
 
-/// `stats socket ...`, `stats timeout <t>` (and ignored `stats maxconn`) in `global`.
+/// Sub-keywords of `stats` in `global`.
+const GLOBAL_SUBS: &[&str] = &["socket", "timeout", "maxconn"];
+
+/// `stats socket ...`, `stats timeout <t>`, `stats maxconn <n>` in `global`.
 pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
-    let sub = args.next_string("'socket <address> [options]' or 'timeout <duration>'")?;
+    let sub = args.next_string(
+        "'socket <address> [options]', 'timeout <duration>' or 'maxconn <connections>'",
+    )?;
     let label = format!("stats {sub}");
     args.set_label(label.as_str());
     match sub.as_str() {
@@ -105,9 +110,18 @@ pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<()
         "timeout" => {
             let t = args.next_duration()?;
             args.finish()?;
+            // HAProxy refuses 0 (it would never expire, or expire at once).
+            if t.is_zero() {
+                return Err("'stats timeout' expects a positive value".into());
+            }
             g.stats_timeout = Some(t);
         }
-        "maxconn" | "bind-process" => {
+        "maxconn" => {
+            let n = args.next_int(1, u32::MAX)?;
+            args.finish()?;
+            g.stats_maxconn = Some(n);
+        }
+        "bind-process" => {
             args.rest();
             cx.warn(format!(
                 "'{label}' is not supported by ringlb and is ignored"
@@ -116,15 +130,18 @@ pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<()
         }
         s => {
             return Err(format!(
-                "'stats' in 'global' expects 'socket' or 'timeout', got '{s}'{}",
-                super::did_you_mean(s, &["socket", "timeout"])
+                "'stats' in 'global' expects 'socket', 'timeout' or 'maxconn', got '{s}'{}",
+                super::did_you_mean(s, GLOBAL_SUBS)
             ));
         }
     }
     Ok(())
 }
 
-/// `stats socket <addr> [mode <octal>] [level user|operator|admin] [...]`.
+/// `stats socket <addr> [mode <octal>] [level user|operator|admin]
+/// [user <name>|uid <n>] [group <name>|gid <n>]`: the owner and mode apply to a
+/// Unix socket (HAProxy ignores them on a TCP one, and so does ringlb, with a
+/// warning). Other `bind` options are refused, never ignored in silence.
 fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
     let addr = args.next_string("an address (a path, unix@<path> or <ip>:<port>)")?;
     let address =
@@ -133,7 +150,10 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
         address,
         mode: None,
         level: "operator".into(),
+        uid: None,
+        gid: None,
     };
+    let unix = matches!(s.address, Address::Unix(_));
     while let Some(opt) = args.next_opt() {
         args.set_label(format!("stats socket {opt}"));
         match opt.as_str() {
@@ -156,7 +176,25 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
                 }
                 s.level = l;
             }
-            "user" | "group" | "uid" | "gid" | "expose-fd" | "process" | "name" => {
+            "uid" | "gid" => {
+                let id = args.next_int(0, u32::MAX)?;
+                owner(cx, &mut s, &opt, id, unix);
+            }
+            "user" => {
+                let name = args.next_string("a user name")?;
+                let id = global::user_id(&name)
+                    .map_err(|e| format!("'stats socket user {name}': {e}"))?
+                    .ok_or_else(|| format!("'stats socket user': unknown user '{name}'"))?;
+                owner(cx, &mut s, &opt, id, unix);
+            }
+            "group" => {
+                let name = args.next_string("a group name")?;
+                let id = global::group_id(&name)
+                    .map_err(|e| format!("'stats socket group {name}': {e}"))?
+                    .ok_or_else(|| format!("'stats socket group': unknown group '{name}'"))?;
+                owner(cx, &mut s, &opt, id, unix);
+            }
+            "expose-fd" | "process" | "name" => {
                 args.next_string("an argument")?;
                 cx.warn(format!(
                     "stats socket option '{opt}' is not supported by ringlb and is ignored"
@@ -164,11 +202,33 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
             }
             o => {
                 return Err(format!(
-                    "unknown stats socket option '{o}' (expected mode <m> or level <l>){}",
-                    super::did_you_mean(o, &["mode", "level"])
+                    "unknown stats socket option '{o}' (expected mode <m>, level <l>, \
+                     user <u>, uid <n>, group <g> or gid <n>){}",
+                    super::did_you_mean(o, SOCKET_OPTIONS)
                 ));
             }
         }
     }
+    if !unix && s.mode.is_some() {
+        cx.warn("'stats socket mode' applies to Unix sockets only; ignored for a TCP address");
+    }
     Ok(s)
+}
+
+/// Options of `stats socket`, for suggestions.
+const SOCKET_OPTIONS: &[&str] = &["mode", "level", "user", "uid", "group", "gid"];
+
+/// Records `uid`/`user` or `gid`/`group`; warns when it cannot apply (TCP).
+fn owner(cx: &mut Ctx<'_>, s: &mut StatsSocket, opt: &str, id: u32, unix: bool) {
+    if !unix {
+        cx.warn(format!(
+            "'stats socket {opt}' applies to Unix sockets only; ignored for a TCP address"
+        ));
+        return;
+    }
+    if matches!(opt, "uid" | "user") {
+        s.uid = Some(id);
+    } else {
+        s.gid = Some(id);
+    }
 }

@@ -160,7 +160,9 @@ fn global_stats() {
         vec![StatsSocket {
             address: Address::Unix("/run/lb.sock".into()),
             mode: Some(0o600),
-            level: "admin".into()
+            level: "admin".into(),
+            uid: None,
+            gid: None,
         }]
     );
     assert_eq!(g.stats_timeout, Some(Duration::from_secs(120)));
@@ -182,7 +184,76 @@ fn global_stats() {
     );
     assert_eq!(
         gerr("    stats enable"),
-        "'stats' in 'global' expects 'socket' or 'timeout', got 'enable'"
+        "'stats' in 'global' expects 'socket', 'timeout' or 'maxconn', got 'enable'"
+    );
+    // `stats maxconn` (HAProxy's default 10 when unset) and its bounds.
+    assert_eq!(
+        config(&global("    stats maxconn 20")).global.stats_maxconn,
+        Some(20)
+    );
+    assert_eq!(config(&global("    daemon")).global.stats_maxconn, None);
+    assert!(
+        warnings(&global("    stats maxconn 20")).is_empty(),
+        "built: no warning"
+    );
+    assert!(
+        gerr("    stats maxconn 0").starts_with("'stats maxconn'"),
+        "{}",
+        gerr("    stats maxconn 0")
+    );
+    assert_eq!(
+        gerr("    stats timeout 0"),
+        "'stats timeout' expects a positive value"
+    );
+}
+
+#[test]
+fn global_stats_socket_owner() {
+    // Numeric ids, and names resolved when loading (root exists everywhere).
+    let g = config(&global("    stats socket /run/lb.sock uid 123 gid 45")).global;
+    assert_eq!(
+        (g.stats_sockets[0].uid, g.stats_sockets[0].gid),
+        (Some(123), Some(45))
+    );
+    let g = config(&global(
+        "    stats socket /run/lb.sock user root group root",
+    ))
+    .global;
+    assert_eq!(
+        (g.stats_sockets[0].uid, g.stats_sockets[0].gid),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        gerr("    stats socket /x user no-such-user-here"),
+        "'stats socket user': unknown user 'no-such-user-here'"
+    );
+    assert_eq!(
+        gerr("    stats socket /x group no-such-group-here"),
+        "'stats socket group': unknown group 'no-such-group-here'"
+    );
+    // On a TCP socket, owner and mode cannot apply: said, not silently dropped.
+    let w = warnings(&global("    stats socket 127.0.0.1:9999 uid 1 mode 600"));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("'stats socket uid' applies to Unix sockets only")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.contains("'stats socket mode' applies to Unix sockets only")),
+        "{w:?}"
+    );
+    // Options ringlb does not have are named, not skipped.
+    let w = warnings(&global("    stats socket /x expose-fd listeners"));
+    assert!(
+        w.iter().any(|w| w.contains("'expose-fd' is not supported")),
+        "{w:?}"
+    );
+    assert!(
+        gerr("    stats socket /x accept-proxy")
+            .starts_with("unknown stats socket option 'accept-proxy'"),
+        "{}",
+        gerr("    stats socket /x accept-proxy")
     );
 }
 
