@@ -54,6 +54,10 @@ struct Cli {
     /// Once serving, soft-stop these processes (HAProxy's `-sf <pid>...`).
     #[arg(long = "sf", value_name = "PID", num_args = 1..)]
     soft_finish: Vec<i32>,
+    /// Take the listening sockets of the process behind this stats socket
+    /// (`expose-fd listeners` there), instead of binding new ones.
+    #[arg(short = 'x', value_name = "SOCKET")]
+    xfer: Option<PathBuf>,
     /// Once serving, terminate these processes (HAProxy's `-st <pid>...`).
     #[arg(long = "st", value_name = "PID", num_args = 1..)]
     terminate: Vec<i32>,
@@ -198,18 +202,31 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             "[WARNING] io_uring is not available on this system; workers use the epoll driver"
         );
     }
-    // The stats sockets are bound with the listeners (as root, before the fork),
-    // and first: once a traffic port accepts, the socket exists too.
-    let stats_sockets = ringlb::admin::bind(g, maxconn as usize)?;
     // Under a master, the sockets are the master's, inherited; they stay
-    // open there when this process stops.
+    // open there when this process stops. With -x they are the old
+    // process's, asked for before our own stats socket takes its path.
     let under_master = master::under_master();
     let mut inherited = handover::Inherited::from_env().unwrap_or_default();
     if under_master {
         handover::mark_shared();
     }
+    if let Some(path) = &cli.xfer {
+        match handover::fetch(path) {
+            Ok(got) => inherited = got,
+            Err(e) => eprintln!(
+                "[WARNING] -x {}: cannot take the old process's sockets ({e}); binding new ones",
+                path.display()
+            ),
+        }
+    }
+    // The stats sockets are bound with the listeners (as root, before the fork),
+    // and first: once a traffic port accepts, the socket exists too.
+    let stats_sockets = ringlb::admin::bind(g, maxconn as usize)?;
     let listeners = listen::bind_all(config, workers, &mut inherited)?;
     drop(inherited);
+    if g.stats_sockets.iter().any(|s| s.expose_fd) {
+        handover::register_exportable(listen::duplicates(&listeners)?);
+    }
 
     let background = (g.daemon || cli.daemon) && !cli.foreground && !cli.debug && !under_master;
     if background {

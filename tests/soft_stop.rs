@@ -5,81 +5,10 @@
 
 mod common;
 
-use common::{HttpBackend, HttpClient, ListenCfg, Ringlb, free_port, read_response};
-use std::io::Write;
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use common::{HttpBackend, HttpClient, ListenCfg, Load, Ringlb, SilentBackend, free_port};
+use std::sync::atomic::Ordering;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// What a keep-alive load of `clients` threads saw.
-#[derive(Default)]
-pub struct Tally {
-    /// Responses received.
-    pub answered: AtomicUsize,
-    /// Requests written whose connection then ended without a response.
-    pub lost: AtomicUsize,
-    /// Connections refused or reset before any request went out (not a loss:
-    /// the client knows nothing was sent).
-    pub refused: AtomicUsize,
-}
-
-/// Runs keep-alive clients against `port` until `stop` is set (or 20 s):
-/// each sends a request, reads the response, and reconnects when told
-/// `Connection: close` or refused.
-fn load(
-    port: u16,
-    clients: usize,
-    stop: Arc<AtomicBool>,
-    tally: Arc<Tally>,
-) -> Vec<thread::JoinHandle<()>> {
-    (0..clients)
-        .map(|_| {
-            let (stop, tally) = (stop.clone(), tally.clone());
-            thread::spawn(move || {
-                let end = Instant::now() + Duration::from_secs(20);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-                    let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
-                        tally.refused.fetch_add(1, Ordering::Relaxed);
-                        thread::sleep(Duration::from_millis(5));
-                        continue;
-                    };
-                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut c = HttpClient {
-                        conn: common::BufStream::new(s),
-                    };
-                    let mut n = 0;
-                    loop {
-                        n += 1;
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-                        if c.conn.stream.write_all(req).is_err() {
-                            // Reset before the request went out whole.
-                            tally.refused.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
-                        match read_response(&mut c.conn, false) {
-                            Ok(r) => {
-                                tally.answered.fetch_add(1, Ordering::Relaxed);
-                                if r.says_close() {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                eprintln!("LOST request #{n} on its connection: {e}");
-                                tally.lost.fetch_add(1, Ordering::Relaxed);
-                                break;
-                            }
-                        }
-                    }
-                }
-            })
-        })
-        .collect()
-}
+use std::time::Duration;
 
 #[test]
 fn soft_stop_under_keepalive_load_loses_no_request() {
@@ -89,24 +18,17 @@ fn soft_stop_under_keepalive_load_loses_no_request() {
         .line("timeout http-keep-alive 30s")
         .server("a", a.port());
     let mut lb = Ringlb::start(&cfg.render());
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Tally::default());
-    let threads = load(lb.port(), 16, stop.clone(), tally.clone());
+    let load = Load::start(lb.port(), 12, 4);
     thread::sleep(Duration::from_millis(700));
-    let before = tally.answered.load(Ordering::Relaxed);
-    assert!(before > 100, "load too small to mean anything: {before}");
+    assert!(load.answered() > 100, "load too small to mean anything");
     lb.signal(libc::SIGUSR1);
     let st = lb.wait_exit(Duration::from_secs(10));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    let tally = load.finish();
     assert!(st.is_some(), "ringlb still running 10 s after SIGUSR1");
-    let (answered, lost) = (
-        tally.answered.load(Ordering::Relaxed),
-        tally.lost.load(Ordering::Relaxed),
-    );
-    assert_eq!(lost, 0, "{lost} requests lost, {answered} answered");
+    // Connects refused once the listeners are gone are no loss: the client
+    // knows nothing was sent.
+    let lost = tally.lost.load(Ordering::Relaxed);
+    assert_eq!(lost, 0, "{:?}", tally.failures.lock().unwrap());
 }
 
 #[test]
@@ -130,4 +52,28 @@ fn a_keepalive_response_sent_before_the_stop_leaves_the_connection_usable() {
         "the last response must say Connection: close"
     );
     assert!(lb.wait_exit(Duration::from_secs(5)).is_some());
+}
+
+#[test]
+fn hard_stop_after_ends_a_soft_stop_that_lingers() {
+    // A client that keeps its connection busy would hold the soft stop
+    // forever; `hard-stop-after 1s` ends the process anyway.
+    let silent = SilentBackend::start();
+    let cfg = ListenCfg::http(free_port())
+        .global("nbthread 1")
+        .global("hard-stop-after 1s")
+        .timeout_server("30s")
+        .server("a", silent.port());
+    let mut lb = Ringlb::start(&cfg.render());
+    let mut c = HttpClient::connect(lb.port());
+    // A server that never answers keeps the exchange going for 30 s.
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    thread::sleep(Duration::from_millis(100));
+    lb.signal(libc::SIGUSR1);
+    let st = lb.wait_exit(Duration::from_secs(4));
+    assert!(
+        st.is_some(),
+        "still running 4 s after SIGUSR1 with hard-stop-after 1s"
+    );
+    assert!(lb.stderr().contains("hard-stop-after"), "{}", lb.stderr());
 }

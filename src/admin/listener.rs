@@ -33,6 +33,7 @@ use super::cli::{self, After, Level, Session};
 use crate::config::model::{Address, Global, StatsSocket};
 use crate::runtime::Shared;
 use crate::stats::process;
+use crate::worker::handover;
 
 /// `stats maxconn` when unset: connections served at once, all stats sockets
 /// together (HAProxy's default).
@@ -97,6 +98,8 @@ impl Listener {
 struct Bound {
     listener: Listener,
     level: Level,
+    /// `expose-fd listeners`: `_getsocks` is answered here.
+    expose_fd: bool,
 }
 
 /// The stats sockets, bound and waiting for [`spawn`].
@@ -135,6 +138,7 @@ pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
         bound.push(Bound {
             listener,
             level: Level::parse(&s.level),
+            expose_fd: s.expose_fd,
         });
     }
     Ok(Sockets {
@@ -190,9 +194,14 @@ pub fn spawn(shared: Arc<Shared>, sockets: Sockets) -> Result<(), AdminError> {
 /// A stream the CLI can serve, with its timeouts set.
 trait CliStream: Read + Write + Send + 'static {
     fn prepare(&self, t: Duration) -> io::Result<()>;
+    fn raw_fd(&self) -> RawFd;
 }
 
 impl CliStream for std::os::unix::net::UnixStream {
+    fn raw_fd(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+
     fn prepare(&self, t: Duration) -> io::Result<()> {
         self.set_nonblocking(false)?;
         self.set_read_timeout(Some(t))?;
@@ -201,6 +210,10 @@ impl CliStream for std::os::unix::net::UnixStream {
 }
 
 impl CliStream for std::net::TcpStream {
+    fn raw_fd(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+
     fn prepare(&self, t: Duration) -> io::Result<()> {
         self.set_nonblocking(false)?;
         self.set_read_timeout(Some(t))?;
@@ -287,7 +300,12 @@ fn accept_loop(shared: Arc<Shared>, sockets: Sockets) {
             match b.listener.accept() {
                 Ok(stream) => {
                     free -= 1;
-                    serve_on_thread(stream, &shared, b.level, sockets.timeout, slots.take());
+                    let how = Serve {
+                        level: b.level,
+                        expose_fd: b.expose_fd,
+                        timeout: sockets.timeout,
+                    };
+                    serve_on_thread(stream, &shared, how, slots.take());
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -297,14 +315,16 @@ fn accept_loop(shared: Arc<Shared>, sockets: Sockets) {
     }
 }
 
-/// Serves one connection on its own thread, holding `slot` until it ends.
-fn serve_on_thread(
-    stream: Box<dyn CliStream>,
-    shared: &Arc<Shared>,
+/// How one stats socket serves its connections.
+#[derive(Debug, Clone, Copy)]
+struct Serve {
     level: Level,
+    expose_fd: bool,
     timeout: Duration,
-    slot: Slot,
-) {
+}
+
+/// Serves one connection on its own thread, holding `slot` until it ends.
+fn serve_on_thread(stream: Box<dyn CliStream>, shared: &Arc<Shared>, how: Serve, slot: Slot) {
     let shared = shared.clone();
     // A thread that cannot start drops the closure: the connection closes and
     // the slot is given back.
@@ -312,21 +332,38 @@ fn serve_on_thread(
         .name("ringlb-cli-conn".into())
         .spawn(move || {
             let _slot = slot;
-            if stream.prepare(timeout).is_ok() {
-                serve(stream, &shared, level);
+            if stream.prepare(how.timeout).is_ok() {
+                let expose = how.expose_fd.then(|| stream.raw_fd());
+                serve(stream, &shared, how.level, expose);
             }
         });
 }
 
 /// Serves one connection as HAProxy does: run each command as it arrives and
 /// answer it; outside interactive mode, close once no more input is pending.
-fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level) {
+///
+/// `expose`: the connection's fd when the socket has `expose-fd listeners`,
+/// where `_getsocks` hands this process's listening sockets over.
+fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Option<RawFd>) {
     let mut session = Session::new(shared, level);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         while let Some((cmd, used)) = cli::next_command(&buf) {
             buf.drain(..used);
+            if cmd.trim() == handover::GETSOCKS {
+                match expose {
+                    Some(fd) => {
+                        if let Err(e) = handover::send_sockets(fd) {
+                            eprintln!("[WARNING] stats socket: {}: {e}", handover::GETSOCKS);
+                        }
+                    }
+                    None => {
+                        let _ = s.write_all(b"Permission denied (no expose-fd listeners)\n\n");
+                    }
+                }
+                return;
+            }
             if !answer(&mut s, &mut session, &cmd) {
                 return;
             }
@@ -411,7 +448,7 @@ mod tests {
             input: io::Cursor::new(input.to_vec()),
             output: Vec::new(),
         };
-        serve(&mut p, shared, level);
+        serve(&mut p, shared, level, None);
         String::from_utf8(p.output).expect("utf-8 answer")
     }
 

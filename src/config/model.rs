@@ -224,6 +224,9 @@ pub struct StatsSocket {
     pub uid: Option<u32>,
     /// `gid <n>` or `group <name>` (resolved): the group of a Unix socket.
     pub gid: Option<u32>,
+    /// `expose-fd listeners`: a new process may take the listening sockets
+    /// over this socket (`ringlb -x <socket>`).
+    pub expose_fd: bool,
 }
 
 /// The `global` section.

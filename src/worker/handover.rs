@@ -189,6 +189,154 @@ impl Inherited {
     }
 }
 
+/// The command a new process sends on the old one's stats socket (`-x`).
+pub const GETSOCKS: &str = "_getsocks";
+/// At most this many fds go in one message (the kernel's limit is 253).
+const FDS_PER_MESSAGE: usize = 200;
+
+/// Answers `_getsocks` on a connected Unix socket: a header line
+/// (`RINGLB-SOCKS <fds> <text bytes>`), the inventory text, then the fds in
+/// messages of one byte each carrying up to [`FDS_PER_MESSAGE`] of them.
+pub fn send_sockets(conn: RawFd) -> std::io::Result<()> {
+    let (text, fds) = export();
+    let head = format!("RINGLB-SOCKS {} {}\n{text}", fds.len(), text.len());
+    write_all_fd(conn, head.as_bytes())?;
+    for batch in fds.chunks(FDS_PER_MESSAGE) {
+        send_fds(conn, batch)?;
+    }
+    Ok(())
+}
+
+fn write_all_fd(fd: RawFd, mut b: &[u8]) -> std::io::Result<()> {
+    while !b.is_empty() {
+        // SAFETY: `b` is a valid buffer of `b.len()` bytes for the call.
+        let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        b = &b[n as usize..];
+    }
+    Ok(())
+}
+
+/// Room for a control message carrying [`FDS_PER_MESSAGE`] fds.
+const CMSG_ROOM: usize = 1024;
+
+fn send_fds(conn: RawFd, fds: &[RawFd]) -> std::io::Result<()> {
+    let mut byte = [b'F'];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; CMSG_ROOM / 8];
+    let data_len = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(data_len as u32) } as usize;
+    // SAFETY: an all-zero msghdr is valid; every pointer set below points at
+    // a local that outlives the sendmsg call, and `control` (8-byte aligned)
+    // has room for `space` bytes (200 fds take 824).
+    let rc = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(data_len as u32) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast(), fds.len());
+        libc::sendmsg(conn, &msg, 0)
+    };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Receives one message's fds (appended to `out`).
+fn recv_fds(conn: RawFd, out: &mut Vec<OwnedFd>) -> std::io::Result<()> {
+    let mut byte = [0u8];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; CMSG_ROOM / 8];
+    // SAFETY: as in `send_fds`; the kernel writes at most `msg_controllen`
+    // bytes of control data, and the fds it reports are new in this process
+    // (MSG_CMSG_CLOEXEC), owned by nothing else.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_ROOM;
+        let n = libc::recvmsg(conn, &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the old process closed before sending every socket",
+            ));
+        }
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize;
+                let count = len / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    out.push(OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(())
+}
+
+/// `-x <socket>`: asks the process behind this stats socket for its
+/// listening sockets (it needs `expose-fd listeners` there).
+pub fn fetch(path: &std::path::Path) -> std::io::Result<Inherited> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    s.write_all(format!("{GETSOCKS}\n").as_bytes())?;
+    // Read exactly what precedes the fds' messages, never more: a plain read
+    // of one of those bytes would drop (close) the fds it carries.
+    let mut head = String::new();
+    let mut b = [0u8];
+    while b[0] != b'\n' && head.len() < 128 {
+        s.read_exact(&mut b)?;
+        head.push(b[0] as char);
+    }
+    let bad = || std::io::Error::other(format!("unexpected answer to {GETSOCKS}: {}", head.trim()));
+    let mut w = head.split_whitespace();
+    let (Some("RINGLB-SOCKS"), Some(n), Some(len)) = (w.next(), w.next(), w.next()) else {
+        return Err(bad());
+    };
+    let (Ok(n), Ok(len)) = (n.parse::<usize>(), len.parse::<usize>()) else {
+        return Err(bad());
+    };
+    let mut text = vec![0u8; len];
+    s.read_exact(&mut text)?;
+    let mut fds = Vec::with_capacity(n);
+    while fds.len() < n {
+        recv_fds(s.as_raw_fd(), &mut fds)?;
+    }
+    Ok(Inherited::from_received(
+        &String::from_utf8_lossy(&text),
+        fds,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +364,30 @@ mod tests {
         let got = TcpListener::from(inh.take(&ka).unwrap());
         assert_eq!(got.local_addr().unwrap(), pa);
         assert!(inh.is_empty());
+    }
+
+    #[test]
+    fn fds_cross_a_unix_socket() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let ls: Vec<TcpListener> = (0..250)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let raw: Vec<RawFd> = ls.iter().map(AsRawFd::as_raw_fd).collect();
+        let sender = std::thread::spawn(move || {
+            for batch in raw.chunks(FDS_PER_MESSAGE) {
+                send_fds(a.as_raw_fd(), batch).unwrap();
+            }
+            a
+        });
+        let mut got = Vec::new();
+        while got.len() < ls.len() {
+            recv_fds(b.as_raw_fd(), &mut got).unwrap();
+        }
+        sender.join().unwrap();
+        for (l, fd) in ls.iter().zip(got) {
+            let g = TcpListener::from(fd);
+            assert_eq!(g.local_addr().unwrap(), l.local_addr().unwrap());
+        }
     }
 
     #[test]

@@ -242,6 +242,20 @@ pub fn bind_all(
     Ok(per_worker)
 }
 
+/// Duplicates of every listener with its name, kept for `_getsocks`.
+pub fn duplicates(lists: &[Vec<BoundListener>]) -> std::io::Result<Vec<(SocketKey, OwnedFd)>> {
+    use std::os::fd::AsFd;
+    let mut out = Vec::new();
+    for bl in lists.iter().flatten() {
+        let fd = match &bl.listener {
+            Listener::Tcp(t) => t.as_fd().try_clone_to_owned()?,
+            Listener::Unix(u) => u.as_fd().try_clone_to_owned()?,
+        };
+        out.push((bl.key.clone(), fd));
+    }
+    Ok(out)
+}
+
 /// A Unix listening socket at `path`, replacing a stale socket file.
 fn unix_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
     // A stale socket file from a previous run would make bind fail.

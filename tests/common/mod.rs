@@ -14,6 +14,8 @@
 //! - Clients: [`HttpClient`] (one connection, several exchanges, precise framing)
 //!   and [`raw_exchange`] (send bytes, read until the peer closes), on top of
 //!   [`BufStream`].
+//! - [`Load`]: keep-alive and close clients on threads counting lost
+//!   requests, refusals and the slowest answer (stop and reload tests).
 //! - [`Recorder`]: keeps every raw byte a server received and frames the
 //!   requests in them strictly (smuggling tests); [`Haproxy`]: HAProxy run
 //!   on the same config, the oracle.
@@ -34,6 +36,7 @@ pub mod client;
 pub mod haproxy;
 pub mod http_backend;
 pub mod java_app;
+pub mod load;
 pub mod ports;
 pub mod recorder;
 pub mod ringlb;
@@ -56,6 +59,8 @@ pub use haproxy::*;
 pub use http_backend::*;
 #[allow(unused_imports)]
 pub use java_app::*;
+#[allow(unused_imports)]
+pub use load::*;
 #[allow(unused_imports)]
 pub use ports::*;
 #[allow(unused_imports)]

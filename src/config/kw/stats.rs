@@ -152,6 +152,7 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
         level: "operator".into(),
         uid: None,
         gid: None,
+        expose_fd: false,
     };
     let unix = matches!(s.address, Address::Unix(_));
     while let Some(opt) = args.next_opt() {
@@ -194,7 +195,23 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
                     .ok_or_else(|| format!("'stats socket group': unknown group '{name}'"))?;
                 owner(cx, &mut s, &opt, id, unix);
             }
-            "expose-fd" | "process" | "name" => {
+            "expose-fd" => {
+                let what = args.next_string("'listeners'")?;
+                if what != "listeners" {
+                    return Err(format!(
+                        "'stats socket expose-fd' expects 'listeners', not '{what}'"
+                    ));
+                }
+                if !unix {
+                    return Err(
+                        "'stats socket expose-fd' needs a Unix socket (file descriptors can't \
+                         cross TCP)"
+                            .into(),
+                    );
+                }
+                s.expose_fd = true;
+            }
+            "process" | "name" => {
                 args.next_string("an argument")?;
                 cx.warn(format!(
                     "stats socket option '{opt}' is not supported by ringlb and is ignored"

@@ -163,9 +163,14 @@ fn global_stats() {
             level: "admin".into(),
             uid: None,
             gid: None,
+            expose_fd: false,
         }]
     );
     assert_eq!(g.stats_timeout, Some(Duration::from_secs(120)));
+    let g = config(&global("    stats socket /x expose-fd listeners")).global;
+    assert!(g.stats_sockets[0].expose_fd);
+    assert!(gerr("    stats socket /x expose-fd all").contains("expects 'listeners'"));
+    assert!(gerr("    stats socket 127.0.0.1:9 expose-fd listeners").contains("Unix socket"));
     assert!(
         warnings(&global("    stats socket 127.0.0.1:9999")).is_empty(),
         "the stats socket is built: it no longer warns"
@@ -244,9 +249,9 @@ fn global_stats_socket_owner() {
         "{w:?}"
     );
     // Options ringlb does not have are named, not skipped.
-    let w = warnings(&global("    stats socket /x expose-fd listeners"));
+    let w = warnings(&global("    stats socket /x name n"));
     assert!(
-        w.iter().any(|w| w.contains("'expose-fd' is not supported")),
+        w.iter().any(|w| w.contains("'name' is not supported")),
         "{w:?}"
     );
     assert!(
