@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use clap::Parser;
 use ringlb::config::{self, model::Config};
-use ringlb::process::{daemon, limits, master, pidfile, privileges, signals};
+use ringlb::process::{daemon, limits, master, master_cli, pidfile, privileges, signals};
 use ringlb::runtime::Shared;
 use ringlb::worker::{self, handover, listen};
 
@@ -51,6 +51,9 @@ struct Cli {
     /// process on SIGUSR2 (as `master-worker` in `global`).
     #[arg(short = 'W')]
     master_worker: bool,
+    /// The master CLI's address (`-S <path|ip:port>[,mode <octal>]`): `reload`, `show proc`.
+    #[arg(short = 'S', value_name = "ADDRESS")]
+    master_cli: Option<String>,
     /// Once serving, soft-stop these processes (HAProxy's `-sf <pid>...`).
     #[arg(long = "sf", value_name = "PID", num_args = 1..)]
     soft_finish: Vec<i32>,
@@ -103,8 +106,13 @@ fn main() -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    if (cli.master_worker || loaded.config.global.master_worker) && !master::under_master() {
+    let master_mode = cli.master_worker || loaded.config.global.master_worker;
+    if master_mode && !master::under_master() {
         return run_master(&cli, &loaded.config);
+    }
+    if cli.master_cli.is_some() && !master_mode {
+        eprintln!("[ALERT] -S (the master CLI) needs master-worker mode (-W)");
+        return ExitCode::FAILURE;
     }
     match run(&cli, &loaded.config) {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,6 +126,14 @@ fn main() -> ExitCode {
 /// `-W`: the master binds, daemonizes if asked, writes the pidfile (its own
 /// pid, which operators signal), and supervises worker processes.
 fn run_master(cli: &Cli, config: &Config) -> ExitCode {
+    let master_cli = match cli.master_cli.as_deref().map(master_cli::parse_addr) {
+        Some(Err(e)) => {
+            eprintln!("[ALERT] {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(a)) => Some(a),
+        None => None,
+    };
     let opts = master::MasterOpts {
         files: cli.files.clone(),
         worker_args: if cli.debug {
@@ -125,6 +141,7 @@ fn run_master(cli: &Cli, config: &Config) -> ExitCode {
         } else {
             Vec::new()
         },
+        cli: master_cli,
     };
     let prepare = || -> anyhow::Result<()> {
         let background = (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug;

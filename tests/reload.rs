@@ -128,3 +128,50 @@ fn master_worker_reload_under_load_loses_nothing_and_survives_a_bad_config() {
     let st = master.wait_exit(Duration::from_secs(10));
     assert!(st.is_some_and(|s| s.success()), "master: {st:?}");
 }
+
+/// One command on the master CLI; its whole answer.
+fn master_cli(path: &std::path::Path, cmd: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("master CLI");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn master_cli_reload_answers_its_outcome() {
+    let a = HttpBackend::start("a");
+    let dir = TestDir::new("master-cli");
+    let sock = dir.path().join("master.sock");
+    let cfg = ListenCfg::http(free_port())
+        .global("nbthread 1")
+        .server("a", a.port())
+        .render();
+    let s = format!("{},mode 600", sock.display());
+    let mut master = Ringlb::start_with_args(&cfg, &["-W", "-S", &s]);
+    master.wait_until("the master CLI", || sock.exists());
+    let procs = master_cli(&sock, "show proc");
+    assert!(
+        procs.contains("master") && procs.contains("worker"),
+        "{procs}"
+    );
+    assert_eq!(master_cli(&sock, "reload"), "Success=1\n");
+    let get = common::get(master.ports[0], "/");
+    assert_eq!(get.status, 200);
+    std::fs::write(
+        master.dir().join("test.cfg"),
+        format!("{cfg}    balanse x\n"),
+    )
+    .unwrap();
+    let failed = master_cli(&sock, "reload");
+    assert!(failed.starts_with("Success=0\n--\n"), "{failed}");
+    assert!(
+        failed.contains("test.cfg:") && failed.contains("balanse"),
+        "{failed}"
+    );
+    assert_eq!(common::get(master.ports[0], "/").status, 200);
+    let help = master_cli(&sock, "frobnicate");
+    assert!(help.contains("Unknown command"), "{help}");
+}

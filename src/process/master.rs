@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use super::master_cli::{self, MasterCliAddr, ProcEntry};
 use super::signals::{self, MasterSignal};
 use crate::config::{self, model::Config};
 use crate::worker::handover::{self, ENV_LISTENERS, Inherited, SocketKey};
@@ -47,6 +48,8 @@ pub struct MasterOpts {
     pub files: Vec<PathBuf>,
     /// Extra arguments for each worker (`-d`).
     pub worker_args: Vec<String>,
+    /// The master CLI's address (`-S`), if any.
+    pub cli: Option<MasterCliAddr>,
 }
 
 /// A worker process the master started.
@@ -54,6 +57,38 @@ struct Worker {
     child: Child,
     /// Its position in HAProxy's numbering (1, 2, ...) for the messages.
     relative: u32,
+    started: std::time::SystemTime,
+}
+
+/// Publishes the processes (and a reload's outcome) for the master CLI.
+fn publish(
+    state: &master_cli::Shared,
+    current: &Worker,
+    former: &[Worker],
+    outcome: Option<Result<(), String>>,
+) {
+    let (lock, cv) = &**state;
+    let Ok(mut st) = lock.lock() else { return };
+    let master = st.procs.first().cloned();
+    st.procs = master.into_iter().collect();
+    for (w, old) in [(current, false)]
+        .into_iter()
+        .chain(former.iter().map(|w| (w, true)))
+    {
+        st.procs.push(ProcEntry {
+            pid: w.child.id(),
+            kind: "worker",
+            relative: w.relative,
+            reloads: w.relative - 1,
+            started: w.started,
+            old,
+        });
+    }
+    if let Some(o) = outcome {
+        st.attempts += 1;
+        st.last = Some(o);
+        cv.notify_all();
+    }
 }
 
 /// The master's listening sockets, by name.
@@ -85,10 +120,25 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
         current.child.id()
     );
     let mut former: Vec<Worker> = Vec::new();
+    let state = master_cli::Shared::default();
+    if let Ok(mut st) = state.0.lock() {
+        st.procs.push(ProcEntry {
+            pid: std::process::id(),
+            kind: "master",
+            relative: 0,
+            reloads: 0,
+            started: std::time::SystemTime::now(),
+            old: false,
+        });
+    }
+    publish(&state, &current, &former, None);
+    if let Some(addr) = &opts.cli {
+        master_cli::spawn(addr, state.clone()).map_err(MasterError::Worker)?;
+    }
     loop {
         match signals::wait_master() {
             MasterSignal::Reload => {
-                match reload(opts, std::mem::take(&mut sockets), generation + 1) {
+                let outcome = match reload(opts, std::mem::take(&mut sockets), generation + 1) {
                     (kept, Ok(new)) => {
                         sockets = kept;
                         generation += 1;
@@ -101,6 +151,7 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                             current.child.id()
                         );
                         former.push(std::mem::replace(&mut current, new));
+                        Ok(())
                     }
                     (kept, Err(why)) => {
                         sockets = kept;
@@ -108,13 +159,16 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                             "[ALERT] master: reload failed, worker #{} keeps serving: {why}",
                             current.relative
                         );
+                        Err(why)
                     }
-                }
+                };
+                publish(&state, &current, &former, Some(outcome));
             }
             MasterSignal::Child => {
                 if let Some(code) = reap(&mut current, &mut former) {
                     return Ok(code);
                 }
+                publish(&state, &current, &former, None);
             }
             MasterSignal::Terminate => {
                 let all: Vec<i32> = former
@@ -199,7 +253,11 @@ fn start_worker(
     let mut child = cmd.spawn().map_err(MasterError::Worker)?;
     drop(ready_w);
     match wait_ready(ready_r, &mut child) {
-        Ok(()) => Ok(Worker { child, relative }),
+        Ok(()) => Ok(Worker {
+            child,
+            relative,
+            started: std::time::SystemTime::now(),
+        }),
         Err(e) => {
             let _ = child.kill();
             let _ = child.wait();

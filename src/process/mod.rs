@@ -7,6 +7,7 @@
 pub mod daemon;
 pub mod limits;
 pub mod master;
+pub mod master_cli;
 pub mod pidfile;
 pub mod privileges;
 pub mod signals;
