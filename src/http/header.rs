@@ -7,13 +7,42 @@ pub fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
-/// Parses a `Content-Length` value: digits only, no sign, no overflow.
+/// Parses a `Content-Length` value: digits only, no sign, no overflow; a
+/// list of one value repeated (`5, 5`) is that value (RFC 9110 §8.6), and is
+/// forwarded as a single one.
 pub fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let v = value.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
+    let mut found = None;
+    for v in value.split(|&b| b == b',') {
+        let v = v.trim_ascii();
+        if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n: u64 = std::str::from_utf8(v).ok()?.parse().ok()?;
+        if found.is_some_and(|f| f != n) {
+            return None;
+        }
+        found = Some(n);
     }
-    std::str::from_utf8(v).ok()?.parse().ok()
+    found
+}
+
+/// Writes `Content-Length: n` and its line end.
+pub fn write_content_length(out: &mut Vec<u8>, mut n: u64) {
+    // Digits by hand: every response with a length passes here, and the
+    // formatter costs more than the rest of the header.
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The transfer codings of a message, gathered over all its
@@ -222,5 +251,13 @@ mod tests {
         assert_eq!(parse_content_length(b"+1"), None);
         assert_eq!(parse_content_length(b"99999999999999999999"), None);
         assert_eq!(parse_content_length(b""), None);
+        assert_eq!(parse_content_length(b"5, 5"), Some(5));
+        assert_eq!(parse_content_length(b"5, 6"), None);
+        assert_eq!(parse_content_length(b"5,"), None);
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            let mut out = Vec::new();
+            write_content_length(&mut out, n);
+            assert_eq!(out, format!("Content-Length: {n}\r\n").into_bytes());
+        }
     }
 }

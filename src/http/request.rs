@@ -16,7 +16,7 @@ use super::cookie::{CookieRt, Sticky};
 use super::error::HttpError;
 use super::header::{
     RequestCoding, TransferCodings, absolute_authority, has_token, parse_content_length,
-    same_authority,
+    same_authority, write_content_length,
 };
 use crate::config::model::ForwardFor;
 
@@ -186,6 +186,20 @@ fn host_to_add<'b>(
     }
 }
 
+/// The request target must be in one of the forms a proxy relays (RFC 9112
+/// §3.2): origin-form (`/path`), absolute-form (`http://host/path`), or `*`
+/// for `OPTIONS`. Anything else (`GET foo`) is a 400, as HAProxy answers.
+fn check_target(method: &str, path: &str) -> Result<(), HttpError> {
+    let ok = path.starts_with('/')
+        || (path == "*" && method == "OPTIONS")
+        || absolute_authority(path.as_bytes()).is_some();
+    if ok {
+        Ok(())
+    } else {
+        Err(HttpError::BadRequest)
+    }
+}
+
 /// Parses a request head in `buf`; on success writes the head for the server into `out`.
 pub fn parse(
     buf: &[u8],
@@ -208,6 +222,7 @@ pub fn parse(
     if method == "CONNECT" {
         return Err(HttpError::NotImplemented);
     }
+    check_target(method, path)?;
     let scanned = scan(req.headers, rw.forwardfor.map(|f| f.header.as_str()))?;
     let body = framing(&scanned, http10)?;
     let add_host = host_to_add(path, &scanned, http10)?;
@@ -306,7 +321,8 @@ fn write_head(
             || n.eq_ignore_ascii_case("proxy-connection")
             || (!h.upgrade && n.eq_ignore_ascii_case("upgrade"))
             || listed_in_connection(h.headers, n)
-            || (h.chunked && n.eq_ignore_ascii_case("content-length"))
+            // Written once below, as the one value it was checked to be.
+            || n.eq_ignore_ascii_case("content-length")
             || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
         {
             continue;
@@ -319,6 +335,10 @@ fn write_head(
             continue;
         }
         header_line(out, n, hd.value);
+    }
+    if let (false, Some(n)) = (h.chunked, h.scanned.content_length) {
+        count += 1;
+        write_content_length(out, n);
     }
     if let (true, Some(f), Some(ip)) = (add_xff, rw.forwardfor, rw.client) {
         count += 1;

@@ -4,7 +4,9 @@
 use super::body::BodyKind;
 use super::cookie::CookieRt;
 use super::error::HttpError;
-use super::header::{ResponseCoding, TransferCodings, has_token, parse_content_length};
+use super::header::{
+    ResponseCoding, TransferCodings, has_token, parse_content_length, write_content_length,
+};
 use super::request::{MAX_HEADERS, Parsed};
 use std::mem::MaybeUninit;
 
@@ -137,7 +139,8 @@ pub fn parse(
             if n.eq_ignore_ascii_case("connection")
                 || n.eq_ignore_ascii_case("keep-alive")
                 || n.eq_ignore_ascii_case("proxy-connection")
-                || (has_te && n.eq_ignore_ascii_case("content-length"))
+                // Written once below, as the one value it was checked to be.
+                || n.eq_ignore_ascii_case("content-length")
             {
                 continue;
             }
@@ -151,6 +154,9 @@ pub fn parse(
             out.extend_from_slice(b": ");
             out.extend_from_slice(h.value);
             out.extend_from_slice(b"\r\n");
+        }
+        if let (false, Some(n)) = (has_te, content_length) {
+            write_content_length(out, n);
         }
         if let Some(c) = side.cookie
             && c.insert
