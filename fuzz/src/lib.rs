@@ -262,11 +262,7 @@ fn size_line(line: &[u8], partial: bool) -> Option<u64> {
         .skip_while(|&&b| b == b' ' || b == b'\t');
     match rest.next() {
         None => {}
-        Some(b';') => {
-            if rest.any(|&b| ctl(b)) {
-                return None;
-            }
-        }
+        Some(b';') if !rest.any(|&b| ctl(b)) => {}
         Some(_) => return None,
     }
     Some(u64::from_str_radix(std::str::from_utf8(&line[..digits]).ok()?, 16).unwrap_or(0))
