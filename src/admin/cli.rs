@@ -46,12 +46,19 @@ pub const MAX_COMMAND: usize = 16 * 1024;
 /// delimiter has arrived yet.
 pub fn next_command(buf: &[u8]) -> Option<(String, usize)> {
     let mut i = 0;
+    // Where the last backslash escape ended: a CR there is escaped, not a line end.
+    let mut escaped_to = 0;
     while i < buf.len() {
         match buf[i] {
-            b'\\' => i += 2,
+            b'\\' => {
+                i += 2;
+                escaped_to = i;
+            }
             b';' | b'\n' => {
                 let mut cmd = &buf[..i];
-                if let Some(stripped) = cmd.strip_suffix(b"\r") {
+                if escaped_to != i
+                    && let Some(stripped) = cmd.strip_suffix(b"\r")
+                {
                     cmd = stripped;
                 }
                 return Some((String::from_utf8_lossy(cmd).into_owned(), i + 1));
@@ -76,9 +83,10 @@ pub fn words(cmd: &str) -> Vec<String> {
                     in_word = false;
                 }
             }
+            // A backslash escapes the next character; a last one escapes nothing.
             '\\' => {
-                in_word = true;
                 if let Some(n) = chars.next() {
+                    in_word = true;
                     cur.push(n);
                 }
             }
@@ -170,8 +178,25 @@ impl<'a> Session<'a> {
 fn show_info(shared: &Shared, args: &[&str]) -> String {
     match args.iter().find(|a| **a != "float") {
         None => info::render(shared),
-        Some(a) => format!("ringlb supports only the default format of 'show info' (not '{a}').\n"),
+        Some(a) => format!(
+            "ringlb supports only the default format of 'show info' (not '{}').\n",
+            echo(a)
+        ),
     }
+}
+
+/// A client's word as an answer repeats it: control characters escaped, so
+/// that an escaped line feed cannot end the answer early or forge another.
+fn echo(word: &str) -> String {
+    let mut s = String::with_capacity(word.len());
+    for c in word.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    s
 }
 
 /// `show stat [domain proxy] [{<iid>|<proxy>} <type> <sid>] [up|no-maint]`.
@@ -348,6 +373,9 @@ mod tests {
         assert_eq!(next_command(b"help\r\n"), Some(("help".into(), 6)));
         assert_eq!(next_command(b"set a\\;b;x"), Some(("set a\\;b".into(), 9)));
         assert_eq!(next_command(b"trailing\\"), None);
+        // An escaped CR is part of the command, not the end of its line.
+        assert_eq!(next_command(b"a\\\r\n"), Some(("a\\\r".into(), 4)));
+        assert_eq!(next_command(b"a\\\\\r\n"), Some(("a\\\\".into(), 5)));
     }
 
     #[test]
@@ -355,6 +383,24 @@ mod tests {
         assert_eq!(words("  show   stat\t-1 "), vec!["show", "stat", "-1"]);
         assert_eq!(words("a\\ b c\\;d"), vec!["a b", "c;d"]);
         assert!(words("   ").is_empty());
+        assert_eq!(
+            words("a \\"),
+            vec!["a"],
+            "no empty word from a last backslash"
+        );
+    }
+
+    #[test]
+    fn echoed_words_stay_on_one_line() {
+        let text = "defaults\n mode http\nlisten l\n bind 127.0.0.1:1\n server a 127.0.0.1:2\n";
+        let loaded = crate::config::load_sources(&[("t.cfg", text)]).unwrap();
+        let shared = Shared::build(&loaded.config, false, 1);
+        let mut s = Session::new(&shared, Level::Admin);
+        let (answer, _) = s.run("show info a\\\nb");
+        assert_eq!(
+            answer,
+            "ringlb supports only the default format of 'show info' (not 'a\\nb').\n"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `unix@/path` or a bare `/path` (Unix socket), `fd@<n>` (inherited socket),
 //! and host names, resolved once here at load time.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use super::model::Address;
@@ -166,10 +166,8 @@ fn resolve(host: &str, port: u16, family: Family, whole: &str) -> Result<SocketA
     if !valid {
         return Err(format!("invalid address '{whole}'"));
     }
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve host name '{host}' in '{whole}': {e}"))?
-        .collect();
+    let addrs = lookup(host, port)
+        .map_err(|e| format!("cannot resolve host name '{host}' in '{whole}': {e}"))?;
     let pick = match family {
         Family::V4 => addrs.iter().find(|a| a.is_ipv4()),
         Family::V6 => addrs.iter().find(|a| a.is_ipv6()),
@@ -178,6 +176,28 @@ fn resolve(host: &str, port: u16, family: Family, whole: &str) -> Result<SocketA
     };
     pick.copied()
         .ok_or_else(|| format!("host name '{host}' in '{whole}' has no usable address"))
+}
+
+/// The system resolver (`getaddrinfo`), asked once per host name at load time.
+#[cfg(not(fuzzing))]
+fn lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    Ok(std::net::ToSocketAddrs::to_socket_addrs(&(host, port))?.collect())
+}
+
+/// Fuzz builds (`--cfg fuzzing`) never ask the system resolver, so a fuzzed
+/// configuration cannot send a DNS query: only `localhost` is known.
+#[cfg(fuzzing)]
+fn lookup(host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ]);
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "name resolution is disabled in fuzz builds",
+    ))
 }
 
 #[cfg(test)]

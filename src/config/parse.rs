@@ -25,16 +25,34 @@ pub struct Diag {
 impl Diag {
     /// Records an error at `origin`.
     pub fn error_at(&mut self, origin: &Origin, message: impl Into<String>) {
-        self.errors.push((origin.clone(), message.into()));
+        self.errors.push((origin.clone(), one_line(message.into())));
     }
 
     /// Records a warning at `origin`.
     pub fn warn_at(&mut self, origin: &Origin, message: impl Into<String>) {
         self.warnings.push(Warning {
             origin: origin.clone(),
-            message: message.into(),
+            message: one_line(message.into()),
         });
     }
+}
+
+/// A diagnostic as printed: one line after its `file:line`, whatever words
+/// it quotes (a `\n` escape in the configuration is a real line feed), so
+/// control characters are escaped.
+fn one_line(message: String) -> String {
+    if !message.chars().any(char::is_control) {
+        return message;
+    }
+    let mut s = String::with_capacity(message.len() + 8);
+    for c in message.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    s
 }
 
 /// What a keyword handler sees besides its arguments: where it stands and the diagnostics.

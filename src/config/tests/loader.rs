@@ -26,6 +26,16 @@ fn several_files_act_as_one() {
 }
 
 #[test]
+fn errors_quoting_escaped_line_feeds_stay_on_their_line() {
+    // `\n` in a word is a line feed; the error quoting it must still be one line.
+    let e = errors("defaults\n    zz\\nzz x\n");
+    assert_eq!(
+        e,
+        vec!["t.cfg:2: unknown keyword 'zz\\nzz' in 'defaults' section"]
+    );
+}
+
+#[test]
 fn all_errors_are_reported_in_file_order() {
     let e = errors(
         "global\n    maxconn x\n    nbthred 2\nlisten l\n    bind :80\n    server a b\n    weight 3\n",
