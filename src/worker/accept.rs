@@ -1,22 +1,32 @@
 //! The accept stage: take a connection within the limits, hand it to its session.
 //!
-//! Each listener has its own loop. Before accepting, a loop waits until the
-//! worker's share of the global and frontend `maxconn` has a free slot; while
-//! none is free it does not accept, so excess clients wait in the kernel
-//! backlog. On soft
-//! stop (SIGUSR1) pending accepts are cancelled, the listeners close, and the
-//! worker returns once its last connection has ended.
+//! Each listener has its own loop, which accepts as HAProxy does: it waits
+//! until the process (global `maxconn`) and the frontend have a free slot,
+//! then until a connection is pending on its socket, holding no slot while it
+//! waits; only then does it take a slot (one atomic operation per limit,
+//! `limit.rs`) and accept without waiting, giving the slot back when there
+//! was nothing to accept after all (a socket shared by workers, `unix@` or
+//! `fd@`, where another worker took it). While the process is full no loop
+//! accepts, so excess clients wait in the kernel backlog, and a slot freed by
+//! any worker wakes the loops of every worker. On soft stop (SIGUSR1) the
+//! loops stop waiting, the listeners close, and the worker returns once its
+//! last connection has ended.
 
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 
-use monoio::io::{CancelHandle, Canceller};
+use monoio::io::Canceller;
 use monoio::net::{TcpListener, UnixListener};
 
 use super::context::WorkerCtx;
+use super::limit::{Permit, doorbell};
 use super::listen::{BoundListener, Listener};
 use crate::config::model::Mode;
 use crate::stream::Stream;
@@ -26,6 +36,10 @@ const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// How often a worker looks at the soft-stop flag.
 const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Most connections a loop accepts per readiness before it yields to the
+/// sessions it started (HAProxy's `tune.maxaccept` is 64).
+const MAX_ACCEPT: usize = 16;
 
 /// A registered listening socket of either kind.
 enum Accepting {
@@ -41,26 +55,100 @@ impl Accepting {
         })
     }
 
-    /// Accepts one connection; the peer address is known only on IP.
-    async fn accept(&self, cancel: CancelHandle) -> std::io::Result<(Stream, Option<SocketAddr>)> {
+    /// Waits until a connection is pending (through the ring, or epoll).
+    async fn readable(&self) -> std::io::Result<()> {
         match self {
-            Accepting::Tcp(l) => {
+            Accepting::Tcp(l) => l.readable(false).await,
+            Accepting::Unix(l) => l.readable(false).await,
+        }
+    }
+
+    /// Accepts a pending connection without waiting (the listening socket is
+    /// non-blocking): `WouldBlock` when there is none. The peer address is
+    /// known only on IP.
+    fn accept_now(&self) -> std::io::Result<(Stream, Option<SocketAddr>)> {
+        let fd = match self {
+            Accepting::Tcp(l) => l.as_raw_fd(),
+            Accepting::Unix(l) => l.as_raw_fd(),
+        };
+        // The epoll driver wants non-blocking sockets; io_uring's own accept
+        // gives blocking ones, which its operations expect.
+        let flags = if monoio::utils::is_legacy() {
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK
+        } else {
+            libc::SOCK_CLOEXEC
+        };
+        // SAFETY: `fd` is the listener's, open while `self` lives; accept4
+        // writes at most `len` bytes of address into the storage given.
+        let (conn, addr) = unsafe {
+            socket2::SockAddr::try_init(|addr, len| {
+                let conn = libc::accept4(fd, addr.cast(), len, flags);
+                if conn < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(conn)
+                }
+            })
+        }?;
+        match self {
+            Accepting::Tcp(_) => {
+                // SAFETY: `conn` is a new socket that nothing else owns.
+                let std = unsafe { std::net::TcpStream::from_raw_fd(conn) };
+                let peer = addr.as_socket();
                 // TCP_NODELAY comes from the listener (Linux copies it to
                 // accepted sockets): no setsockopt per connection.
-                let (s, peer) = l.cancelable_accept(cancel).await?;
-                Ok((Stream::Tcp(s), Some(peer)))
+                Ok((Stream::Tcp(monoio::net::TcpStream::from_std(std)?), peer))
             }
-            Accepting::Unix(l) => {
-                let (s, _) = l.cancelable_accept(cancel).await?;
-                Ok((Stream::Unix(s), None))
+            Accepting::Unix(_) => {
+                // SAFETY: `conn` is a new socket that nothing else owns.
+                let std = unsafe { StdUnixStream::from_raw_fd(conn) };
+                Ok((Stream::Unix(monoio::net::UnixStream::from_std(std)?), None))
             }
         }
     }
 }
 
-/// Runs every accept loop of this worker until soft stop and drain.
-pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
+/// Soft stop, as the accept loops of one worker see it.
+#[derive(Default)]
+struct Stop {
+    set: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Stop {
+    fn set(&self) {
+        self.set.set(true);
+        for w in self.waiters.take() {
+            w.wake();
+        }
+    }
+
+    /// Runs `f` until it ends (`Some`) or the stop is set (`None`).
+    async fn or<F: Future>(&self, f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        poll_fn(|cx| {
+            if self.set.get() {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(out) = f.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            let mut w = self.waiters.borrow_mut();
+            if !w.iter().any(|w| w.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Runs every accept loop of this worker until soft stop and drain;
+/// `bell` is this worker's doorbell (`limit.rs`).
+pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUnixStream) {
+    let stop = Rc::new(Stop::default());
     let canceller = Canceller::new();
+    let bell = monoio::spawn(doorbell(ctx.limits.clone(), bell, canceller.handle()));
     let mut loops = Vec::new();
     for bl in listeners {
         match Accepting::register(bl.listener) {
@@ -68,7 +156,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
                 ctx.clone(),
                 l,
                 bl.frontend,
-                canceller.handle(),
+                stop.clone(),
             ))),
             Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
         }
@@ -81,47 +169,60 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
             ctx.pool.reap(last_reap);
         }
     }
-    canceller.cancel();
+    stop.set();
     for l in loops {
         l.await;
     }
-    while ctx.global_limit.used() > 0 {
+    canceller.cancel();
+    bell.await;
+    while ctx.limits.open() > 0 {
         monoio::time::sleep(STOP_POLL).await;
     }
 }
 
-// One accept in flight per listener: it is armed only while a slot is free,
-// so a worker at its limit leaves connections in the kernel backlog (or to the
-// other workers, on a socket they share). Eight in flight made no measurable
-// difference to the close scenario (31-35 µs of CPU per connection either way)
-// and would let accepts overshoot maxconn.
-async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, cancel: CancelHandle) {
-    let (global, frontend) = (&ctx.global_limit, &ctx.frontend_limits[fe]);
+async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, stop: Rc<Stop>) {
+    let limits = &ctx.limits;
     loop {
-        global.wait_available().await;
-        frontend.wait_available().await;
-        if ctx.shared.stopping() {
+        // Room first, then a pending connection: neither wait holds a slot,
+        // so an idle listener never keeps one from another worker.
+        if stop.or(limits.room(fe)).await.is_none() || ctx.shared.stopping() {
             return;
         }
-        match l.accept(cancel.clone()).await {
-            Ok((stream, peer)) => {
-                if ctx.shared.debug {
-                    let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
-                    eprintln!(
-                        "{}.accept[w{}]: from [{from}]",
-                        ctx.shared.frontends[fe].name, ctx.id
-                    );
-                }
-                // Another listener of this worker may have taken the last slot
-                // meanwhile: then this connection waits for one before it is served.
-                let permits = (global.acquire().await, frontend.acquire().await);
-                monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
-            }
-            Err(e) => {
-                if ctx.shared.stopping() {
-                    return;
-                }
+        match stop.or(l.readable()).await {
+            None => return,
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
                 accept_error(&ctx, e).await;
+                continue;
+            }
+        }
+        for _ in 0..MAX_ACCEPT {
+            // Full again (another worker took the last slot): back to waiting.
+            let Some(permit) = limits.try_take(fe) else {
+                break;
+            };
+            match l.accept_now() {
+                Ok((stream, peer)) => {
+                    if ctx.shared.debug {
+                        let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
+                        eprintln!(
+                            "{}.accept[w{}]: from [{from}]",
+                            ctx.shared.frontends[fe].name, ctx.id
+                        );
+                    }
+                    monoio::spawn(session(ctx.clone(), stream, peer, fe, permit));
+                }
+                // Nothing pending (any more): the slot goes back as `permit`
+                // drops, and the loop waits for the next connection.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // The client gave up while in the backlog: try the next one.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    drop(permit);
+                    accept_error(&ctx, e).await;
+                    break;
+                }
             }
         }
     }
@@ -147,14 +248,12 @@ async fn accept_error(ctx: &WorkerCtx, e: std::io::Error) {
     monoio::time::sleep(Duration::from_millis(100)).await;
 }
 
-type Permits = (super::limit::Permit, super::limit::Permit);
-
 async fn session(
     ctx: Rc<WorkerCtx>,
     client: Stream,
     peer: Option<std::net::SocketAddr>,
     fe: usize,
-    _permits: Permits,
+    _permit: Permit,
 ) {
     let counters = &ctx.counters().frontends[fe];
     counters.open();
