@@ -94,9 +94,7 @@ fn global_maxconn_queues_excess_connections() {
     check_limit(cfg, &echo, 4);
 }
 
-/// `nbthread 1`: ringlb splits maxconn between workers and the kernel spreads
-/// connections between their SO_REUSEPORT sockets, so with several workers
-/// which connection waits is the kernel's choice.
+/// One worker here; with several, see [`frontend_maxconn_counts_every_worker`].
 #[test]
 fn frontend_maxconn_queues_excess_connections() {
     let echo = TcpBackend::echo();
@@ -240,7 +238,10 @@ fn check_process_limit(lb: &Ringlb, limit: usize, http: bool, forwarded: &dyn Fn
         let seen = forwarded();
         let mut extra = Held::send(lb.port(), http, &format!("r{round}extra"));
         if let Ok(()) = extra.served(NOT_SERVED_FOR) {
-            panic!("round {round}: client {} of maxconn {limit} was served", limit + 1);
+            panic!(
+                "round {round}: client {} of maxconn {limit} was served",
+                limit + 1
+            );
         }
         assert_eq!(
             forwarded(),

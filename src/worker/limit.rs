@@ -52,12 +52,10 @@ impl Counter {
             if cur >= self.max {
                 return false;
             }
-            match self.used.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .used
+                .compare_exchange_weak(cur, cur + 1, Ordering::SeqCst, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(now) => cur = now,
             }
@@ -269,7 +267,10 @@ pub async fn doorbell(me: Rc<WorkerLimits>, bell: UnixStream, cancel: CancelHand
     let mut bell = match bell.and_then(monoio::net::UnixStream::from_std) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("[ALERT] worker {}: cannot register its doorbell: {e}", me.id);
+            eprintln!(
+                "[ALERT] worker {}: cannot register its doorbell: {e}",
+                me.id
+            );
             return;
         }
     };
