@@ -206,13 +206,6 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         }
     }
 
-    if (maxconn as usize) < workers {
-        eprintln!(
-            "[WARNING] maxconn {maxconn} is below the {workers} workers: each worker accepts at \
-             least one connection, so up to {workers} are served at once"
-        );
-    }
-
     let use_uring = worker::uring_available();
     if !use_uring {
         eprintln!(

@@ -166,7 +166,7 @@ pub struct FrontendRt {
     pub http_request_timeout: Duration,
     /// `timeout http-keep-alive` (defaults to `timeout http-request`).
     pub keep_alive_timeout: Duration,
-    /// `maxconn` of this frontend, per worker share.
+    /// `maxconn` of this frontend, for the whole process.
     pub maxconn: Option<u32>,
     /// HTTP options of the frontend.
     pub http: model::HttpOptions,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{HttpBackend, ListenCfg, Ringlb, TcpBackend, connect, free_port, get};
+use common::{HttpBackend, HttpClient, ListenCfg, Ringlb, TcpBackend, connect, free_port, get};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
@@ -94,9 +94,7 @@ fn global_maxconn_queues_excess_connections() {
     check_limit(cfg, &echo, 4);
 }
 
-/// `nbthread 1`: ringlb splits maxconn between workers and the kernel spreads
-/// connections between their SO_REUSEPORT sockets, so with several workers
-/// which connection waits is the kernel's choice.
+/// One worker here; with several, see [`frontend_maxconn_counts_every_worker`].
 #[test]
 fn frontend_maxconn_queues_excess_connections() {
     let echo = TcpBackend::echo();
@@ -139,6 +137,147 @@ fn defer_accept_keeps_silent_connections_out_of_maxconn() {
         String::from_utf8_lossy(&reply)
     );
     drop(silent);
+}
+
+// ---------------------------------------------------------------------------
+// maxconn with several workers: one limit for the whole process
+// ---------------------------------------------------------------------------
+
+/// Workers for the process-wide tests: with four, the kernel's SO_REUSEPORT
+/// hash spreads `PROCESS_LIMIT` connections exactly evenly (3 each) only about
+/// 2 % of the time, and each round draws new source ports, so a limit split
+/// between workers (each serving only its share) fails [`ROUNDS`] rounds in
+/// a row all but about 0.05 % of the time.
+const WORKERS: u32 = 4;
+const PROCESS_LIMIT: usize = 12;
+const ROUNDS: usize = 2;
+
+/// How long the held clients have, together, to get their replies.
+const SERVED_WITHIN: Duration = Duration::from_secs(3);
+
+/// A client that holds its connection open after being served: an echo
+/// round trip in mode tcp, a keep-alive GET in mode http.
+enum Held {
+    Tcp(TcpStream, Vec<u8>),
+    Http(HttpClient),
+}
+
+impl Held {
+    /// Connects (the kernel completes it even when ringlb does not accept)
+    /// and sends its request, tagged `tag`.
+    fn send(port: u16, http: bool, tag: &str) -> Held {
+        if http {
+            let mut c = HttpClient::connect(port);
+            c.send(format!("GET /{tag} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+            Held::Http(c)
+        } else {
+            let mut s = connect(port);
+            s.write_all(tag.as_bytes()).unwrap();
+            Held::Tcp(s, tag.as_bytes().to_vec())
+        }
+    }
+
+    /// Waits up to `within` for the reply, leaving the connection open.
+    fn served(&mut self, within: Duration) -> Result<(), String> {
+        let within = within.max(Duration::from_millis(1));
+        match self {
+            Held::Tcp(s, tag) => {
+                s.set_read_timeout(Some(within)).unwrap();
+                let mut buf = vec![0u8; tag.len()];
+                let r = s.read_exact(&mut buf);
+                s.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+                match r {
+                    Ok(()) if buf == *tag => Ok(()),
+                    Ok(()) => Err(format!("echo {:?}", String::from_utf8_lossy(&buf))),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Held::Http(c) => {
+                c.conn.stream.set_read_timeout(Some(within)).unwrap();
+                let r = c.try_response();
+                c.conn
+                    .stream
+                    .set_read_timeout(Some(common::IO_TIMEOUT))
+                    .unwrap();
+                match r {
+                    Ok(r) if r.status == 200 => Ok(()),
+                    Ok(r) => Err(format!("status {}", r.status)),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// `limit` clients at once are all served, whichever workers the kernel
+/// hands them to, and stay open; one more connects (it waits in a backlog)
+/// but is neither served nor forwarded (`forwarded`: what the backend has
+/// seen) until one of the first closes, then it is served. Twice, with fresh
+/// connections.
+fn check_process_limit(lb: &Ringlb, limit: usize, http: bool, forwarded: &dyn Fn() -> usize) {
+    for round in 0..ROUNDS {
+        let mut held: Vec<Held> = (0..limit)
+            .map(|i| Held::send(lb.port(), http, &format!("r{round}c{i}")))
+            .collect();
+        let deadline = Instant::now() + SERVED_WITHIN;
+        let unserved: Vec<String> = held
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                h.served(left).err().map(|e| format!("client {i}: {e}"))
+            })
+            .collect();
+        assert!(
+            unserved.is_empty(),
+            "round {round}: maxconn {limit} with {WORKERS} workers served only {} of {limit} \
+             concurrent clients: {unserved:?}",
+            limit - unserved.len()
+        );
+
+        let seen = forwarded();
+        let mut extra = Held::send(lb.port(), http, &format!("r{round}extra"));
+        if let Ok(()) = extra.served(NOT_SERVED_FOR) {
+            panic!(
+                "round {round}: client {} of maxconn {limit} was served",
+                limit + 1
+            );
+        }
+        assert_eq!(
+            forwarded(),
+            seen,
+            "round {round}: the backend got a request beyond maxconn {limit}"
+        );
+
+        // One closes: its slot goes to the waiting client, on whichever
+        // worker the kernel queued it.
+        drop(held.remove(round % limit));
+        extra.served(common::IO_TIMEOUT).unwrap_or_else(|e| {
+            panic!("round {round}: the waiting client was not served after a slot freed: {e}")
+        });
+    }
+}
+
+#[test]
+fn global_maxconn_counts_every_worker() {
+    let echo = TcpBackend::echo();
+    let cfg = ListenCfg::tcp(free_port())
+        .nbthread(Some(WORKERS))
+        .global(&format!("maxconn {PROCESS_LIMIT}"))
+        .server("echo", echo.port);
+    let lb = Ringlb::start(&cfg.render());
+    check_process_limit(&lb, PROCESS_LIMIT, false, &|| echo.accepted());
+}
+
+#[test]
+fn frontend_maxconn_counts_every_worker() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .nbthread(Some(WORKERS))
+        .line(&format!("maxconn {PROCESS_LIMIT}"))
+        .server("a", a.port());
+    let lb = Ringlb::start(&cfg.render());
+    check_process_limit(&lb, PROCESS_LIMIT, true, &|| a.request_count());
 }
 
 // ---------------------------------------------------------------------------

@@ -76,8 +76,11 @@ fuzz_target!(|data: &[u8]| {
     );
     if input.values("transfer-encoding").is_empty() {
         assert_eq!(
-            input.values("content-length"),
-            fwd.values("content-length"),
+            ringlb_fuzz::normalized_length(&input.values("content-length")),
+            fwd.values("content-length")
+                .iter()
+                .map(|v| v.to_vec())
+                .collect::<Vec<_>>(),
             "Content-Length changed"
         );
     }

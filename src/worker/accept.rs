@@ -1,24 +1,34 @@
 //! The accept stage: take a connection within the limits, hand it to its session.
 //!
-//! Each listener has its own loop. Before accepting, a loop waits until the
-//! worker's share of the global and frontend `maxconn` has a free slot; while
-//! none is free it does not accept, so excess clients wait in the kernel
-//! backlog. On soft
-//! stop (SIGUSR1) pending accepts are cancelled, what waits in the accept
-//! queue is accepted and served, the listeners close, and the worker returns
-//! once its last connection has ended.
+//! Each listener has its own loop, which accepts as HAProxy does: it waits
+//! until the process (global `maxconn`) and the frontend have a free slot,
+//! then until a connection is pending on its socket, holding no slot while it
+//! waits; only then does it take a slot (one atomic operation per limit,
+//! `limit.rs`) and accept without waiting, giving the slot back when there
+//! was nothing to accept after all (a socket shared by workers, `unix@` or
+//! `fd@`, where another worker took it). While the process is full no loop
+//! accepts, so excess clients wait in the kernel backlog, and a slot freed by
+//! any worker wakes the loops of every worker. On soft stop (SIGUSR1) each
+//! TCP listener first refuses new SYNs (unless another process shares it),
+//! then the loops stop waiting, accept and serve what the accept queue holds,
+//! the listeners close, and the worker returns once its last connection has
+//! ended.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd};
 
-use monoio::io::{CancelHandle, Canceller};
+use monoio::io::Canceller;
 use monoio::net::{TcpListener, UnixListener};
 
 use super::context::WorkerCtx;
+use super::limit::{Permit, doorbell};
 use super::listen::{BoundListener, Listener};
 use crate::config::model::Mode;
 use crate::stream::Stream;
@@ -32,6 +42,10 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// How long a stopping listener waits, new SYNs refused, for the handshakes
 /// already under way to reach its accept queue.
 const SYN_WAIT: Duration = Duration::from_millis(20);
+
+/// Most connections a loop accepts per readiness before it yields to the
+/// sessions it started (HAProxy's `tune.maxaccept` is 64).
+const MAX_ACCEPT: usize = 16;
 
 /// A registered listening socket of either kind.
 enum Accepting {
@@ -47,30 +61,100 @@ impl Accepting {
         })
     }
 
-    /// Accepts one connection; the peer address is known only on IP.
-    async fn accept(&self, cancel: CancelHandle) -> std::io::Result<(Stream, Option<SocketAddr>)> {
+    /// Waits until a connection is pending (through the ring, or epoll).
+    async fn readable(&self) -> std::io::Result<()> {
         match self {
-            Accepting::Tcp(l) => {
+            Accepting::Tcp(l) => l.readable(false).await,
+            Accepting::Unix(l) => l.readable(false).await,
+        }
+    }
+
+    /// Accepts a pending connection without waiting (the listening socket is
+    /// non-blocking): `WouldBlock` when there is none. The peer address is
+    /// known only on IP.
+    fn accept_now(&self) -> std::io::Result<(Stream, Option<SocketAddr>)> {
+        let fd = match self {
+            Accepting::Tcp(l) => l.as_raw_fd(),
+            Accepting::Unix(l) => l.as_raw_fd(),
+        };
+        // The epoll driver wants non-blocking sockets; io_uring's own accept
+        // gives blocking ones, which its operations expect.
+        let flags = if monoio::utils::is_legacy() {
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK
+        } else {
+            libc::SOCK_CLOEXEC
+        };
+        // SAFETY: `fd` is the listener's, open while `self` lives; accept4
+        // writes at most `len` bytes of address into the storage given.
+        let (conn, addr) = unsafe {
+            socket2::SockAddr::try_init(|addr, len| {
+                let conn = libc::accept4(fd, addr.cast(), len, flags);
+                if conn < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(conn)
+                }
+            })
+        }?;
+        match self {
+            Accepting::Tcp(_) => {
+                // SAFETY: `conn` is a new socket that nothing else owns.
+                let std = unsafe { std::net::TcpStream::from_raw_fd(conn) };
+                let peer = addr.as_socket();
                 // TCP_NODELAY comes from the listener (Linux copies it to
                 // accepted sockets): no setsockopt per connection.
-                let (s, peer) = l.cancelable_accept(cancel).await?;
-                Ok((Stream::Tcp(s), Some(peer)))
+                Ok((Stream::Tcp(monoio::net::TcpStream::from_std(std)?), peer))
             }
-            Accepting::Unix(l) => {
-                let (s, _) = l.cancelable_accept(cancel).await?;
-                Ok((Stream::Unix(s), None))
+            Accepting::Unix(_) => {
+                // SAFETY: `conn` is a new socket that nothing else owns.
+                let std = unsafe { StdUnixStream::from_raw_fd(conn) };
+                Ok((Stream::Unix(monoio::net::UnixStream::from_std(std)?), None))
             }
         }
     }
 }
 
-/// Runs every accept loop of this worker until soft stop and drain.
-pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
+/// Soft stop, as the accept loops of one worker see it.
+#[derive(Default)]
+struct Stop {
+    set: Cell<bool>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl Stop {
+    fn set(&self) {
+        self.set.set(true);
+        for w in self.waiters.take() {
+            w.wake();
+        }
+    }
+
+    /// Runs `f` until it ends (`Some`) or the stop is set (`None`).
+    async fn or<F: Future>(&self, f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        poll_fn(|cx| {
+            if self.set.get() {
+                return Poll::Ready(None);
+            }
+            if let Poll::Ready(out) = f.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            let mut w = self.waiters.borrow_mut();
+            if !w.iter().any(|w| w.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Runs every accept loop of this worker until soft stop and drain;
+/// `bell` is this worker's doorbell (`limit.rs`).
+pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUnixStream) {
+    let stop = Rc::new(Stop::default());
     let canceller = Canceller::new();
-    // Set when the loops are to drain and close; they do not act on the
-    // soft-stop flag themselves, or one could close its listener before the
-    // SYN filter below is on it.
-    let closing = Rc::new(Cell::new(false));
+    let bell = monoio::spawn(doorbell(ctx.limits.clone(), bell, canceller.handle()));
     let mut loops = Vec::new();
     let tcp_fds: Vec<_> = listeners
         .iter()
@@ -85,7 +169,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
                 ctx.clone(),
                 l,
                 bl.frontend,
-                (canceller.handle(), closing.clone()),
+                stop.clone(),
             ))),
             Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
         }
@@ -98,70 +182,79 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>) {
             ctx.pool.reap(last_reap);
         }
     }
-    // No new connection is queued from here on; those whose handshake is
-    // under way get SYN_WAIT to complete, then the queues are drained. Not
-    // on sockets another process accepts on too (a master's, or taken by a
-    // newer process with -x): the filter would refuse its connections.
-    let tcp_fds = if super::handover::shared() {
-        Vec::new()
-    } else {
-        tcp_fds
-    };
-    for &fd in &tcp_fds {
-        if let Err(e) = super::listen::refuse_new_connections(fd) {
-            eprintln!("[WARNING] worker {}: cannot filter a listener: {e}", ctx.id);
-        }
-    }
-    if !tcp_fds.is_empty() {
-        monoio::time::sleep(SYN_WAIT).await;
-    }
-    closing.set(true);
-    canceller.cancel();
+    refuse_syns(&ctx, &tcp_fds).await;
+    stop.set();
     for l in loops {
         l.await;
     }
-    while ctx.global_limit.used() > 0 {
+    canceller.cancel();
+    bell.await;
+    while ctx.limits.open() > 0 {
         monoio::time::sleep(STOP_POLL).await;
     }
 }
 
-// One accept in flight per listener: it is armed only while a slot is free,
-// so a worker at its limit leaves connections in the kernel backlog (or to the
-// other workers, on a socket they share). Eight in flight made no measurable
-// difference to the close scenario (31-35 µs of CPU per connection either way)
-// and would let accepts overshoot maxconn.
-async fn accept_loop(
-    ctx: Rc<WorkerCtx>,
-    l: Accepting,
-    fe: usize,
-    (cancel, closing): (CancelHandle, Rc<Cell<bool>>),
-) {
-    let (global, frontend) = (&ctx.global_limit, &ctx.frontend_limits[fe]);
+/// No new connection is queued from here on; those whose handshake is under
+/// way get [`SYN_WAIT`] to complete, then the loops drain the queues. Not on
+/// sockets another process accepts on too (a master's, or taken by a newer
+/// process with -x): the filter would refuse its connections.
+async fn refuse_syns(ctx: &WorkerCtx, tcp_fds: &[std::os::fd::RawFd]) {
+    if super::handover::shared() || tcp_fds.is_empty() {
+        return;
+    }
+    for &fd in tcp_fds {
+        if let Err(e) = super::listen::refuse_new_connections(fd) {
+            eprintln!("[WARNING] worker {}: cannot filter a listener: {e}", ctx.id);
+        }
+    }
+    monoio::time::sleep(SYN_WAIT).await;
+}
+
+async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, stop: Rc<Stop>) {
+    let limits = &ctx.limits;
     loop {
-        global.wait_available().await;
-        frontend.wait_available().await;
-        if closing.get() {
+        // Room first, then a pending connection: neither wait holds a slot,
+        // so an idle listener never keeps one from another worker. The loop
+        // acts on `stop`, set once the SYN filter is on, never on the
+        // soft-stop flag itself: closing earlier would reset what is queued.
+        if stop.or(limits.room(fe)).await.is_none() {
             return drain(&ctx, &l, fe).await;
         }
-        match l.accept(cancel.clone()).await {
-            Ok((stream, peer)) => {
-                if ctx.shared.debug {
-                    let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
-                    eprintln!(
-                        "{}.accept[w{}]: from [{from}]",
-                        ctx.shared.frontends[fe].name, ctx.id
-                    );
-                }
-                // Another listener of this worker may have taken the last slot
-                // meanwhile: then this connection waits for one before it is served.
-                let permits = (global.acquire().await, frontend.acquire().await);
-                monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
-            }
-            Err(e) => {
-                if closing.get() {
-                    return drain(&ctx, &l, fe).await;
-                }
+        match stop.or(l.readable()).await {
+            None => return drain(&ctx, &l, fe).await,
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
                 accept_error(&ctx, e).await;
+                continue;
+            }
+        }
+        for _ in 0..MAX_ACCEPT {
+            // Full again (another worker took the last slot): back to waiting.
+            let Some(permit) = limits.try_take(fe) else {
+                break;
+            };
+            match l.accept_now() {
+                Ok((stream, peer)) => {
+                    if ctx.shared.debug {
+                        let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
+                        eprintln!(
+                            "{}.accept[w{}]: from [{from}]",
+                            ctx.shared.frontends[fe].name, ctx.id
+                        );
+                    }
+                    monoio::spawn(session(ctx.clone(), stream, peer, fe, permit));
+                }
+                // Nothing pending (any more): the slot goes back as `permit`
+                // drops, and the loop waits for the next connection.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // The client gave up while in the backlog: try the next one.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    drop(permit);
+                    accept_error(&ctx, e).await;
+                    break;
+                }
             }
         }
     }
@@ -169,53 +262,23 @@ async fn accept_loop(
 
 /// Serves what waits in the listener's accept queue before it closes: the
 /// kernel completed those handshakes, their clients may have sent a request
-/// already, and closing the socket would reset them. What arrives after the
-/// last accept and before the close is the only thing still refused.
+/// already, and closing the socket would reset them.
 async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, fe: usize) {
-    let fd = match l {
-        Accepting::Tcp(l) => l.as_raw_fd(),
-        Accepting::Unix(l) => l.as_raw_fd(),
-    };
     loop {
-        // SAFETY: accept4 on a listening socket this worker owns, with no
-        // address buffer; SOCK_NONBLOCK makes it return EAGAIN once the queue
-        // is empty instead of waiting, whatever mode the listener is in.
-        let c = unsafe {
-            libc::accept4(
-                fd,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            )
-        };
-        if c < 0 {
-            return;
-        }
-        let stream = match l {
-            Accepting::Tcp(_) => {
-                // SAFETY: `c` is a connected socket just accepted, owned by nobody else.
-                let s = unsafe { std::net::TcpStream::from_raw_fd(c) };
-                let peer = s.peer_addr().ok();
-                monoio::net::TcpStream::from_std(s)
-                    .ok()
-                    .map(|s| (Stream::Tcp(s), peer))
-            }
-            Accepting::Unix(_) => {
-                // SAFETY: as above.
-                let s = unsafe { std::os::unix::net::UnixStream::from_raw_fd(c) };
-                monoio::net::UnixStream::from_std(s)
-                    .ok()
-                    .map(|s| (Stream::Unix(s), None))
-            }
-        };
-        let Some((stream, peer)) = stream else {
+        ctx.limits.room(fe).await;
+        let Some(permit) = ctx.limits.try_take(fe) else {
             continue;
         };
-        let permits = (
-            ctx.global_limit.acquire().await,
-            ctx.frontend_limits[fe].acquire().await,
-        );
-        monoio::spawn(session(ctx.clone(), stream, peer, fe, permits));
+        match l.accept_now() {
+            Ok((stream, peer)) => {
+                monoio::spawn(session(ctx.clone(), stream, peer, fe, permit));
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ECONNABORTED)
+                    || e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Empty (WouldBlock), or broken: nothing more to serve.
+            Err(_) => return,
+        }
     }
 }
 
@@ -239,14 +302,12 @@ async fn accept_error(ctx: &WorkerCtx, e: std::io::Error) {
     monoio::time::sleep(Duration::from_millis(100)).await;
 }
 
-type Permits = (super::limit::Permit, super::limit::Permit);
-
 async fn session(
     ctx: Rc<WorkerCtx>,
     client: Stream,
     peer: Option<std::net::SocketAddr>,
     fe: usize,
-    _permits: Permits,
+    _permit: Permit,
 ) {
     let counters = &ctx.counters().frontends[fe];
     counters.open();

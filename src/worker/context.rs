@@ -4,16 +4,15 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::limit::ConnLimit;
+use super::limit::{Limits, WorkerLimits};
 use crate::balance::{self, Balancer};
 use crate::runtime::Shared;
 use crate::server::pool::Pool;
 use crate::stats::counters::WorkerCounters;
 
-/// Worker `id`'s part of a limit split over `workers`: the parts add up to
-/// `max` exactly, except that every worker gets at least one slot (a worker
-/// with none would never accept, while the kernel still queues connections on
-/// its SO_REUSEPORT socket).
+/// Worker `id`'s part of a budget split over `workers` (the idle server
+/// connections it may keep): the parts add up to `max` exactly, except that
+/// every worker gets at least one.
 pub fn share_of(max: usize, id: usize, workers: usize) -> usize {
     let workers = workers.max(1);
     let part = max / workers + usize::from(id < max % workers);
@@ -30,10 +29,9 @@ pub struct WorkerCtx {
     pub balancers: RefCell<Vec<Box<dyn Balancer>>>,
     /// Idle server connections.
     pub pool: Pool,
-    /// This worker's share of the global `maxconn`.
-    pub global_limit: Rc<ConnLimit>,
-    /// This worker's share of each frontend's `maxconn`.
-    pub frontend_limits: Vec<Rc<ConnLimit>>,
+    /// The process's `maxconn` limits (global and per frontend), shared by
+    /// all workers, and this worker's waiters and open connections.
+    pub limits: Rc<WorkerLimits>,
 }
 
 impl WorkerCtx {
@@ -42,8 +40,15 @@ impl WorkerCtx {
         &self.shared.counters[self.id]
     }
 
-    /// Builds a worker's state; `workers` is the total, to split limits evenly.
-    pub fn new(id: usize, shared: Arc<Shared>, global_maxconn: usize, workers: usize) -> Rc<Self> {
+    /// Builds a worker's state; `workers` is the total, to split the idle
+    /// connection budget evenly.
+    pub fn new(
+        id: usize,
+        shared: Arc<Shared>,
+        limits: Arc<Limits>,
+        global_maxconn: usize,
+        workers: usize,
+    ) -> Rc<Self> {
         let share = |max: usize| share_of(max, id, workers);
         let balancers = shared
             .backends
@@ -59,15 +64,9 @@ impl WorkerCtx {
                 .collect::<Vec<_>>(),
             share(global_maxconn),
         );
-        let frontend_limits = shared
-            .frontends
-            .iter()
-            .map(|f| ConnLimit::new(f.maxconn.map_or(usize::MAX, |m| share(m as usize))))
-            .collect();
         Rc::new(WorkerCtx {
             id,
-            global_limit: ConnLimit::new(share(global_maxconn)),
-            frontend_limits,
+            limits: WorkerLimits::new(id, limits),
             balancers: RefCell::new(balancers),
             pool,
             shared,

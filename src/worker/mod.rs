@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use self::context::WorkerCtx;
+use self::limit::Limits;
 use self::listen::BoundListener;
 use crate::runtime::Shared;
 
@@ -75,9 +76,19 @@ pub fn spawn(
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let workers = listeners.len();
+    // maxconn is counted for the whole process, not split between workers.
+    let (limits, doorbells) = Limits::new(
+        global_maxconn,
+        shared
+            .frontends
+            .iter()
+            .map(|f| f.maxconn.map(|m| m as usize)),
+        workers,
+    )?;
     let mut handles = Vec::with_capacity(workers);
-    for (id, mine) in listeners.into_iter().enumerate() {
+    for ((id, mine), doorbell) in listeners.into_iter().enumerate().zip(doorbells) {
         let shared = shared.clone();
+        let limits = limits.clone();
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
         let h = std::thread::Builder::new()
             .name(format!("ringlb-w{id}"))
@@ -86,8 +97,8 @@ pub fn spawn(
                     core_affinity::set_for_current(core);
                 }
                 let run = move || async move {
-                    let ctx = WorkerCtx::new(id, shared, global_maxconn, workers);
-                    accept::run(ctx, mine).await;
+                    let ctx = WorkerCtx::new(id, shared, limits, global_maxconn, workers);
+                    accept::run(ctx, mine, doorbell).await;
                 };
                 if use_uring {
                     match uring_runtime() {
