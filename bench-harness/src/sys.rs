@@ -159,6 +159,33 @@ pub fn group_pids(pgid: i32) -> Vec<i32> {
     pids
 }
 
+/// State (3rd field) and parent pid (4th) of a /proc/<pid>/stat text.
+pub fn parse_stat_state_ppid(stat: &str) -> Option<(char, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.next()?.parse().ok()?))
+}
+
+/// The pids of `parent`'s children that still run (zombies left out: a
+/// worker that has exited but is not reaped yet counts as gone).
+pub fn live_children(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                matches!(parse_stat_state_ppid(&stat), Some((st, pp)) if pp == parent && st != 'Z' && st != 'X')
+            })
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Total RSS in bytes of every process in group `pgid`, and how many there are.
 pub fn group_rss(pgid: i32) -> Result<(u64, usize)> {
     let mut total = 0;
@@ -305,6 +332,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_state_and_parent() {
+        let stat = "42 (a (b) c) Z 7 42 42 0 -1";
+        assert_eq!(parse_stat_state_ppid(stat), Some(('Z', 7)));
+        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        assert!(live_children(me).contains(&(child.id() as i32)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!live_children(me).contains(&(child.id() as i32)));
+    }
 
     #[test]
     fn cpu_lists() {
