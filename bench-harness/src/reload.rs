@@ -335,6 +335,8 @@ fn client(port: u16, kind: Kind, start: Instant, end: Instant) -> Result<Outcome
     };
     let mut buf = Vec::with_capacity(4096);
     let mut conn: Option<TcpStream> = None;
+    // Requests sent on the current connection.
+    let mut on_conn = 0u64;
     while Instant::now() < end {
         let t = Instant::now();
         let at = || t.duration_since(start).as_secs_f64();
@@ -343,6 +345,7 @@ fn client(port: u16, kind: Kind, start: Instant, end: Instant) -> Result<Outcome
             None => match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
                 Ok(s) => {
                     out.counts(kind).connections += 1;
+                    on_conn = 0;
                     s.set_read_timeout(Some(READ_TIMEOUT))?;
                     s.set_nodelay(true)?;
                     conn.insert(s)
@@ -355,6 +358,7 @@ fn client(port: u16, kind: Kind, start: Instant, end: Instant) -> Result<Outcome
                 }
             },
         };
+        on_conn += 1;
         match exchange(stream, req, &mut buf) {
             Exchange::Done { status, close } => {
                 let us = t.elapsed().as_micros().clamp(1, 120_000_000) as u64;
@@ -370,7 +374,12 @@ fn client(port: u16, kind: Kind, start: Instant, end: Instant) -> Result<Outcome
             }
             Exchange::Failed(class, what) => {
                 let nth = out.counts(kind).connections;
-                out.fail(kind, class, at(), format!("connection #{nth}: {what}"));
+                out.fail(
+                    kind,
+                    class,
+                    at(),
+                    format!("connection #{nth}, request #{on_conn} on it: {what}"),
+                );
                 conn = None;
             }
         }
