@@ -33,7 +33,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// An answer this slow (µs) most likely waited for a SYN to be sent again
 /// (the first retransmission comes after 1 s).
 pub const SLOW_US: u64 = 1_000_000;
-/// Failure messages kept per class (with their time).
+/// Failure messages kept per class and kind of client (the earliest).
 const KEPT_ERRORS: usize = 3;
 
 /// The two kinds of client.
@@ -97,8 +97,9 @@ pub struct Outcome {
     pub keepalive: Counts,
     /// Close clients' counts.
     pub close: Counts,
-    /// The first few failures of each class: `(class, seconds since start, text)`.
-    pub errors: Vec<(Class, f64, String)>,
+    /// The first few failures of each class and kind of client:
+    /// `(class, kind, seconds since start, text)`, in time order.
+    pub errors: Vec<(Class, Kind, f64, String)>,
 }
 
 impl Outcome {
@@ -129,9 +130,14 @@ impl Outcome {
 
     fn fail(&mut self, kind: Kind, class: Class, at: f64, what: String) {
         self.counts(kind).failed[class as usize] += 1;
-        if self.errors.iter().filter(|e| e.0 == class).count() < KEPT_ERRORS {
-            self.errors
-                .push((class, at, format!("{} client: {what}", kind.tag())));
+        if self
+            .errors
+            .iter()
+            .filter(|e| (e.0, e.1) == (class, kind))
+            .count()
+            < KEPT_ERRORS
+        {
+            self.errors.push((class, kind, at, what));
         }
     }
 
@@ -147,8 +153,18 @@ impl Outcome {
                 *m += t;
             }
         }
-        for e in other.errors {
-            if self.errors.iter().filter(|x| x.0 == e.0).count() < KEPT_ERRORS {
+        // The earliest ones of all threads together.
+        let mut all = std::mem::take(&mut self.errors);
+        all.extend(other.errors);
+        all.sort_by(|a, b| a.2.total_cmp(&b.2));
+        for e in all {
+            if self
+                .errors
+                .iter()
+                .filter(|x| (x.0, x.1) == (e.0, e.1))
+                .count()
+                < KEPT_ERRORS
+            {
                 self.errors.push(e);
             }
         }
@@ -159,12 +175,11 @@ impl Outcome {
     /// kept failure, then the `result` line.
     pub fn output(&self) -> String {
         let mut out = String::new();
-        let mut errors = self.errors.clone();
-        errors.sort_by(|a, b| a.1.total_cmp(&b.1));
-        for (class, at, what) in &errors {
+        for (class, kind, at, what) in &self.errors {
             out += &format!(
-                "error {} {at:.3} {}\n",
+                "error {} {at:.3} {} client: {}\n",
                 class.tag(),
+                kind.tag(),
                 what.replace('\n', " ")
             );
         }
