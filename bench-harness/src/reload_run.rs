@@ -209,6 +209,15 @@ impl Live {
         let Some(m) = self.procs.first_mut() else {
             bail!("no master");
         };
+        // HAProxy's master execs itself on each reload: a signal that comes
+        // before it has set up again is lost. Wait until it would take it.
+        let t = Instant::now();
+        while !sys::takes_signal(m.pid(), sig) && t.elapsed() < RELOAD_LIMIT {
+            if let Some(status) = m.exited() {
+                bail!("the master exited ({status}): {}", m.output_tail(3));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         if let Some(status) = m.exited() {
             bail!("the master exited ({status}): {}", m.output_tail(3));
         }
