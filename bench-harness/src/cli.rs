@@ -36,12 +36,74 @@ pub enum ScenarioCmd {
     Idle(IdleOpts),
     /// Latency percentiles under an open-loop fixed request rate (keep-alive).
     Latency(LatencyOpts),
+    /// Seamless reloads under load: requests answered and lost while each
+    /// proxy is reloaded every --reload-interval-ms for --reload-duration s
+    /// (ringlb and HAProxy: -sf, -x + -sf, -W with SIGUSR2; nginx: SIGHUP).
+    Reload(ReloadOpts),
     /// Internal: hold idle connections for the idle scenario.
     #[command(hide = true)]
     IdleClient(IdleClientArgs),
     /// Internal: the latency scenario's fixed-rate client.
     #[command(hide = true)]
     LatencyClient(LatencyClientArgs),
+    /// Internal: the reload scenario's counting clients.
+    #[command(hide = true)]
+    ReloadClient(ReloadClientArgs),
+}
+
+/// Options of the reload scenario.
+#[derive(Args, Clone)]
+pub struct ReloadOpts {
+    /// Seconds of reloading per target (the load runs 1 s longer on each side).
+    #[arg(long, default_value_t = 30.0)]
+    pub reload_duration: f64,
+    /// Milliseconds from one reload to the next (a reload not finished by
+    /// then delays the next one).
+    #[arg(long, default_value_t = 500)]
+    pub reload_interval_ms: u64,
+    /// Reload methods for ringlb and HAProxy, in order (nginx always gets
+    /// SIGHUP, i.e. `nginx -s reload`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "sf,x,w")]
+    pub reload_modes: Vec<ReloadMode>,
+    /// Client threads with persistent (keep-alive) connections.
+    #[arg(long, default_value_t = 8)]
+    pub keepalive_clients: usize,
+    /// Client threads sending `Connection: close` (a connection per request).
+    #[arg(long, default_value_t = 8)]
+    pub close_clients: usize,
+    /// Options shared with the other scenarios (--duration, --runs,
+    /// --connections and --threads do not apply).
+    #[command(flatten)]
+    pub common: Opts,
+}
+
+/// How ringlb and HAProxy are reloaded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum ReloadMode {
+    /// A new process with `-sf <old pid>`: binds its own sockets (SO_REUSEPORT).
+    Sf,
+    /// A new process with `-x <stats socket> -sf <old pid>`: takes the old
+    /// one's listening sockets.
+    X,
+    /// Master-worker (`-W`): SIGUSR2 to the master.
+    W,
+}
+
+/// Arguments of the hidden `reload-client` subcommand.
+#[derive(Args, Clone)]
+pub struct ReloadClientArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long)]
+    pub port: u16,
+    /// Keep-alive client threads.
+    #[arg(long)]
+    pub keepalive: usize,
+    /// `Connection: close` client threads.
+    #[arg(long)]
+    pub close: usize,
+    /// Seconds of load.
+    #[arg(long)]
+    pub duration: f64,
 }
 
 /// Options of the idle scenario.
@@ -189,7 +251,7 @@ pub struct Opts {
 }
 
 /// A thing wrk is pointed at.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 pub enum TargetKind {
     /// The backend itself, no proxy.
     Direct,
@@ -245,5 +307,30 @@ mod tests {
         };
         assert_eq!(l.rate, Some(5000.0));
         assert_eq!(l.common.connections, 100);
+        let cli = Cli::try_parse_from(["bench-harness", "reload"]).unwrap();
+        let ScenarioCmd::Reload(r) = cli.scenario else {
+            panic!("not reload")
+        };
+        assert_eq!((r.reload_duration, r.reload_interval_ms), (30.0, 500));
+        assert_eq!(
+            r.reload_modes,
+            vec![ReloadMode::Sf, ReloadMode::X, ReloadMode::W]
+        );
+        let cli = Cli::try_parse_from([
+            "bench-harness",
+            "reload",
+            "--reload-duration",
+            "2",
+            "--reload-modes",
+            "w",
+            "--targets",
+            "ringlb",
+        ])
+        .unwrap();
+        let ScenarioCmd::Reload(r) = cli.scenario else {
+            panic!("not reload")
+        };
+        assert_eq!(r.reload_modes, vec![ReloadMode::W]);
+        assert_eq!(r.reload_duration, 2.0);
     }
 }

@@ -17,6 +17,8 @@ mod latency;
 mod latency_run;
 mod plot;
 mod procs;
+mod reload;
+mod reload_run;
 mod report;
 mod start;
 mod sys;
@@ -30,7 +32,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cli::{Cli, IdleOpts, LatencyOpts, Opts, ScenarioCmd};
+use cli::{Cli, IdleOpts, LatencyOpts, Opts, ReloadOpts, ScenarioCmd};
 use procs::Proc;
 use report::{Output, Section};
 use start::start_backend;
@@ -69,6 +71,7 @@ enum Extra {
     None,
     Idle(IdleOpts),
     Latency(LatencyOpts),
+    Reload(ReloadOpts),
 }
 
 fn main() {
@@ -88,6 +91,10 @@ fn real_main() -> Result<()> {
         ScenarioCmd::Tcp(o) => (o, &["tcp"], Extra::None),
         ScenarioCmd::Idle(i) => (i.common.clone(), &["idle"], Extra::Idle(i)),
         ScenarioCmd::Latency(l) => (l.common.clone(), &["latency"], Extra::Latency(l)),
+        ScenarioCmd::Reload(r) => (r.common.clone(), &["reload"], Extra::Reload(r)),
+        ScenarioCmd::ReloadClient(a) => {
+            return reload::client_main(a.port, a.keepalive, a.close, a.duration);
+        }
         ScenarioCmd::IdleClient(a) => return idle::client_main(a.port, a.count, a.threads),
         ScenarioCmd::LatencyClient(a) => {
             return latency::client_main(&latency::Plan {
@@ -105,6 +112,7 @@ fn real_main() -> Result<()> {
     match &extra {
         Extra::Idle(i) => idle_run::check_opts(i)?,
         Extra::Latency(l) => latency_run::check_opts(l)?,
+        Extra::Reload(r) => reload_run::check_opts(r)?,
         Extra::None => {}
     }
     if opts.runs == 0 || opts.duration == 0 || opts.connections == 0 || opts.threads == 0 {
@@ -193,6 +201,7 @@ fn real_main() -> Result<()> {
         let output = match &extra {
             Extra::Idle(i) => idle_run::report(&ctx, &mut backend, i)?,
             Extra::Latency(l) => latency_run::report(&ctx, &mut backend, l)?,
+            Extra::Reload(r) => reload_run::report(&ctx, &mut backend, r)?,
             Extra::None => throughput_report(&ctx, &mut backend, scenario)?,
         };
         let mut header = header(&ctx);

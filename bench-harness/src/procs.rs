@@ -135,6 +135,11 @@ impl Proc {
         self.done
     }
 
+    /// The exit status seen by the last [`Proc::exited`] (no new check).
+    pub fn done_yet(&self) -> Option<ExitStatus> {
+        self.done
+    }
+
     /// Sends `sig` to the process alone (not its group), if it still runs.
     pub fn signal(&mut self, sig: i32) {
         if self.exited().is_none() {

@@ -159,6 +159,54 @@ pub fn group_pids(pgid: i32) -> Vec<i32> {
     pids
 }
 
+/// State (3rd field) and parent pid (4th) of a /proc/<pid>/stat text.
+pub fn parse_stat_state_ppid(stat: &str) -> Option<(char, i32)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    Some((state, f.next()?.parse().ok()?))
+}
+
+/// The pids of `parent`'s children that still run (zombies left out: a
+/// worker that has exited but is not reaped yet counts as gone).
+pub fn live_children(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                matches!(parse_stat_state_ppid(&stat), Some((st, pp)) if pp == parent && st != 'Z' && st != 'X')
+            })
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Whether a /proc/<pid>/status text says `sig` would be acted on, not
+/// lost: not ignored, and caught by a handler or blocked (pending for a
+/// `sigwait`). A process that has just exec'd has neither until it sets up.
+pub fn parse_takes_signal(status: &str, sig: i32) -> bool {
+    let mask = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let bit = 1u64 << (sig - 1);
+    mask("SigIgn:") & bit == 0 && (mask("SigCgt:") | mask("SigBlk:")) & bit != 0
+}
+
+/// [`parse_takes_signal`] for a running process.
+pub fn takes_signal(pid: i32, sig: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .is_ok_and(|s| parse_takes_signal(&s, sig))
+}
+
 /// Total RSS in bytes of every process in group `pgid`, and how many there are.
 pub fn group_rss(pgid: i32) -> Result<(u64, usize)> {
     let mut total = 0;
@@ -305,6 +353,35 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signal_masks() {
+        let st = |ign: &str, blk: &str, cgt: &str| {
+            format!("Name:\tx\nSigBlk:\t{blk}\nSigIgn:\t{ign}\nSigCgt:\t{cgt}\n")
+        };
+        // SIGUSR2 is 12: bit 11, 0x800.
+        let usr2 = libc::SIGUSR2;
+        assert!(parse_takes_signal(&st("0", "0", "800"), usr2));
+        assert!(parse_takes_signal(&st("0", "800", "0"), usr2));
+        assert!(!parse_takes_signal(&st("0", "0", "0"), usr2));
+        assert!(!parse_takes_signal(&st("800", "0", "800"), usr2));
+        assert!(parse_takes_signal(&st("0", "0", "1"), libc::SIGHUP));
+    }
+
+    #[test]
+    fn stat_state_and_parent() {
+        let stat = "42 (a (b) c) Z 7 42 42 0 -1";
+        assert_eq!(parse_stat_state_ppid(stat), Some(('Z', 7)));
+        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        assert!(live_children(me).contains(&(child.id() as i32)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!live_children(me).contains(&(child.id() as i32)));
+    }
 
     #[test]
     fn cpu_lists() {
