@@ -103,6 +103,8 @@ struct Scan<'b> {
     conn_close: bool,
     conn_keep_alive: bool,
     conn_upgrade: bool,
+    /// A `Connection` header names some other header as hop-by-hop.
+    conn_lists_others: bool,
     has_upgrade: bool,
     host: Option<&'b [u8]>,
     expect_continue: bool,
@@ -130,6 +132,12 @@ fn scan<'b>(
             s.conn_close |= has_token(h.value, b"close");
             s.conn_keep_alive |= has_token(h.value, b"keep-alive");
             s.conn_upgrade |= has_token(h.value, b"upgrade");
+            s.conn_lists_others |= h.value.split(|&b| b == b',').any(|t| {
+                let t = t.trim_ascii();
+                !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+                    && !t.eq_ignore_ascii_case(b"upgrade")
+            });
         } else if name.eq_ignore_ascii_case("host") {
             // Two hosts let a proxy and a server disagree on the target.
             if s.host.is_some() {
@@ -320,7 +328,7 @@ fn write_head(
             || n.eq_ignore_ascii_case("keep-alive")
             || n.eq_ignore_ascii_case("proxy-connection")
             || (!h.upgrade && n.eq_ignore_ascii_case("upgrade"))
-            || listed_in_connection(h.headers, n)
+            || (h.scanned.conn_lists_others && listed_in_connection(h.headers, n))
             // Written once below, as the one value it was checked to be.
             || n.eq_ignore_ascii_case("content-length")
             || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))

@@ -248,14 +248,16 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     w: s.cw,
                     fd: s.client_fd,
                 };
-                let relayed = crate::tcp::relay::relay_halves(client, server, ct, st);
+                // `shutdown sessions server` shuts both sockets down.
                 let srv = &s.be.servers[server_idx];
-                let (_, down) = Box::pin(kill::unless_killed(srv, relayed))
-                    .await
-                    .unwrap_or_else(|_| {
-                        s.trace.cause(b'K');
-                        (0, 0)
-                    });
+                let fds = [s.client_fd, server.fd];
+                let use_ = kill::using(srv, s.backend, server_idx, fds);
+                let relayed = crate::tcp::relay::relay_halves(client, server, ct, st);
+                let (_, down) = Box::pin(relayed).await;
+                // Deregistered at once: the relay closed the sockets.
+                if use_.release() {
+                    s.trace.cause(b'K');
+                }
                 s.trace
                     .finish(ctx, fe_index, s.backend, Outcome::Tunnel { down });
                 return;
@@ -464,14 +466,18 @@ impl Session<'_> {
                     &cx,
                     &sent,
                 ));
-                // `shutdown sessions server` ends the exchange (both connections close).
+                // `shutdown sessions server` shuts both sockets down.
                 let srv = &self.be.servers[server_idx];
-                kill::unless_killed(srv, duplex(request, response, body_done)).await
+                let fds = [self.client_fd, server_fd];
+                let use_ = kill::using(srv, self.backend, server_idx, fds);
+                let relayed = duplex(request, response, body_done).await;
+                if use_.release() {
+                    self.trace.cause(b'K');
+                    return Err(Fail::Silent);
+                }
+                relayed
             };
-            let Ok((req_state, resp)) = relayed else {
-                self.trace.cause(b'K');
-                return Err(Fail::Silent);
-            };
+            let (req_state, resp) = relayed;
             let answered = sent.get();
             match resp {
                 // The client's body failed first: answer it if nothing was sent yet.

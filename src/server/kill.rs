@@ -4,44 +4,31 @@
 //! Workers share nothing mutable, so the stats socket only publishes a
 //! request, lock-free: it bumps the server's kill generation
 //! (`ServerAdmin::kills`), then a process-wide one ([`KILLS`]). A session
-//! using a server runs that part of its work through [`unless_killed`], which
-//! remembers the server's generation when it starts and ends the work (its
-//! future is dropped, which closes both connections, as a timeout does) once
-//! the generation has moved.
+//! registers its use of a server in its worker's table ([`using`]: the
+//! server, its generation at that moment, the client and server sockets) for
+//! as long as it relays. Each worker's housekeeping loop (`worker/accept.rs`,
+//! every [`TICK`]) calls [`tick`]: when [`KILLS`] moved, every registered use
+//! whose server's generation moved has both its sockets shut down, and the
+//! session ends as if both peers had gone, logging its bytes as usual and
+//! `K` as the cause.
 //!
-//! What wakes a session that is waiting on a silent peer: each worker that has
-//! sessions being watched runs one small task ([`ticker`]) that looks at
-//! [`KILLS`] every [`TICK`] and, when it moved, wakes every watched session of
-//! that worker; each one checks its own server and goes back to sleep if the
-//! request was for another. So a kill takes effect within one tick, costs
-//! nothing per I/O, and a worker with nothing to watch has no timer at all
-//! (the task ends when its table is empty and starts again with the next
-//! session). Per watched exchange: two atomic loads per wake-up, a slot in a
-//! worker-local table for its waker.
-//!
-//! Wakers are never woken from another thread (monoio's are not meant to
-//! be), which is why the socket does not wake sessions itself.
+//! The cost per exchange is a slot taken and given back in a worker-local
+//! table; nothing is polled per wake-up, and no task or timer is added.
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::runtime::ServerRt;
+use crate::runtime::{ServerRt, Shared};
 
-/// Bumped once per `shutdown sessions server`, whichever the server: what the
-/// workers' tickers watch.
+/// Bumped once per `shutdown sessions server`, whichever the server: what
+/// each worker's [`tick`] looks at.
 static KILLS: AtomicU64 = AtomicU64::new(0);
 
-/// How often a worker with watched sessions looks for a kill request: the
-/// longest a killed session may go on.
-pub const TICK: Duration = Duration::from_millis(100);
-
-/// The work of a session ended by [`kill_sessions`] (logged with HAProxy's `K`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Killed;
+/// How often a worker looks for a kill request ([`tick`]): the longest a
+/// killed session may go on.
+pub const TICK: Duration = crate::worker::accept::STOP_POLL;
 
 /// Asks every session using `srv` now to end (HAProxy's `shutdown sessions
 /// server`). Sessions that start using it later are not affected.
@@ -51,223 +38,184 @@ pub fn kill_sessions(srv: &ServerRt) {
     KILLS.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Runs `work` (a session's use of `srv`) to its end, unless the server's
-/// sessions are killed first: then `work` is dropped and `Err(Killed)`. The
-/// server's generation is taken now, when the call is made.
-pub fn unless_killed<'a, F: Future + 'a>(
-    srv: &'a ServerRt,
-    work: F,
-) -> impl Future<Output = Result<F::Output, Killed>> + 'a {
-    let watch = Watch {
-        srv,
-        generation: srv.admin.kills.load(Ordering::Acquire),
-        slot: None,
-    };
-    async move {
-        monoio::select! {
-            // The work first: a watch never delays it.
-            biased;
-            out = work => Ok(out),
-            () = watch => Err(Killed),
-        }
-    }
-}
-
-/// Ready once `srv`'s kill generation is no longer `generation`.
-struct Watch<'a> {
-    srv: &'a ServerRt,
+/// One registered use of a server.
+#[derive(Debug, Clone, Copy)]
+struct Use {
+    backend: usize,
+    server: usize,
     generation: u64,
-    /// Its waker's place in this worker's [`TABLE`], once registered.
-    slot: Option<usize>,
+    fds: [RawFd; 2],
+    killed: bool,
 }
 
-impl Future for Watch<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        // `KILLS` before the server's generation: if this load already sees
-        // a kill, the server's bump is visible below; if not, the ticker
-        // started with this value will see the kill and wake us.
-        let kills = KILLS.load(Ordering::Acquire);
-        if this.srv.admin.kills.load(Ordering::Acquire) != this.generation {
-            return Poll::Ready(());
-        }
-        TABLE.with(|t| t.borrow_mut().register(&mut this.slot, cx.waker(), kills));
-        Poll::Pending
-    }
-}
-
-impl Drop for Watch<'_> {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            // `try_with`: a table already gone (thread exiting) has nothing to free.
-            let _ = TABLE.try_with(|t| t.borrow_mut().release(slot));
-        }
-    }
-}
-
-/// One worker's watched sessions.
-#[derive(Default)]
+/// One worker's registered uses.
+#[derive(Debug, Default)]
 struct Table {
-    /// Wakers by slot; `None` for a free slot.
-    wakers: Vec<Option<Waker>>,
+    uses: Vec<Option<Use>>,
     /// Free slots, reused first.
     free: Vec<usize>,
-    /// Slots in use.
-    live: usize,
-    /// Whether this worker's [`ticker`] runs.
-    ticking: bool,
+    /// The value of [`KILLS`] the last [`tick`] saw.
+    seen: u64,
 }
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table::default());
 }
 
-impl Table {
-    /// Records (or refreshes) the waker of the watch in `slot`; starts the
-    /// worker's ticker, from `kills`, when it is not running.
-    fn register(&mut self, slot: &mut Option<usize>, waker: &Waker, kills: u64) {
-        match *slot {
-            Some(i) => match &mut self.wakers[i] {
-                Some(w) if w.will_wake(waker) => {}
-                w => *w = Some(waker.clone()),
-            },
+/// A session's use of a server, registered until dropped.
+#[derive(Debug)]
+pub struct Using {
+    slot: usize,
+}
+
+/// Registers that this session relays between `fds` (client, server) for
+/// server `server` of backend `backend`, whose generation is read now.
+pub fn using(srv: &ServerRt, backend: usize, server: usize, fds: [RawFd; 2]) -> Using {
+    let u = Use {
+        backend,
+        server,
+        generation: srv.admin.kills.load(Ordering::Acquire),
+        fds,
+        killed: false,
+    };
+    let slot = TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        match t.free.pop() {
+            Some(i) => {
+                t.uses[i] = Some(u);
+                i
+            }
             None => {
-                let i = self.free.pop().unwrap_or_else(|| {
-                    self.wakers.push(None);
-                    self.wakers.len() - 1
-                });
-                self.wakers[i] = Some(waker.clone());
-                self.live += 1;
-                *slot = Some(i);
+                t.uses.push(Some(u));
+                t.uses.len() - 1
             }
         }
-        if !self.ticking {
-            self.ticking = true;
-            monoio::spawn(ticker(kills));
-        }
+    });
+    Using { slot }
+}
+
+impl Using {
+    /// Ends the use (as dropping it does); whether a kill had shut its
+    /// sockets down. Call it as soon as the relay ends, before anything
+    /// awaits: a socket number closed while still registered could be shut
+    /// down again once another connection has it.
+    pub fn release(self) -> bool {
+        self.killed()
     }
 
-    /// Frees a slot (its watch is dropped).
-    fn release(&mut self, slot: usize) {
-        self.wakers[slot] = None;
-        self.free.push(slot);
-        self.live -= 1;
-    }
-
-    /// After a tick: wakes every watch if `KILLS` moved; false when nothing is
-    /// watched any more (the ticker then stops).
-    fn tick(&mut self, moved: bool) -> bool {
-        if moved {
-            for w in self.wakers.iter().flatten() {
-                w.wake_by_ref();
-            }
-        }
-        if self.live == 0 {
-            self.ticking = false;
-            // Give back the memory of a past peak.
-            self.wakers.clear();
-            self.free.clear();
-            return false;
-        }
-        true
+    /// Whether a kill shut this use's sockets down.
+    pub fn killed(&self) -> bool {
+        TABLE.with(|t| {
+            t.borrow()
+                .uses
+                .get(self.slot)
+                .and_then(|u| u.as_ref())
+                .is_some_and(|u| u.killed)
+        })
     }
 }
 
-/// One worker's look at [`KILLS`] every [`TICK`], while it has watches.
-async fn ticker(mut seen: u64) {
-    loop {
-        monoio::time::sleep(TICK).await;
-        let now = KILLS.load(Ordering::Acquire);
-        let go_on = TABLE.with(|t| t.borrow_mut().tick(now != seen));
-        seen = now;
-        if !go_on {
+impl Drop for Using {
+    fn drop(&mut self) {
+        // `try_with`: a table already gone (thread exiting) has nothing to free.
+        let _ = TABLE.try_with(|t| {
+            let mut t = t.borrow_mut();
+            t.uses[self.slot] = None;
+            t.free.push(self.slot);
+        });
+    }
+}
+
+/// One worker's look at [`KILLS`], every [`TICK`] from its housekeeping loop:
+/// when a kill request moved it, shuts down the sockets of every registered
+/// use of a server whose generation moved.
+pub fn tick(shared: &Shared) {
+    let now = KILLS.load(Ordering::Acquire);
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if now == t.seen {
             return;
         }
-    }
+        t.seen = now;
+        for u in t.uses.iter_mut().flatten() {
+            let Some(srv) = shared
+                .backends
+                .get(u.backend)
+                .and_then(|b| b.servers.get(u.server))
+            else {
+                continue;
+            };
+            if !u.killed && srv.admin.kills.load(Ordering::Acquire) != u.generation {
+                u.killed = true;
+                for fd in u.fds {
+                    // SAFETY: shutdown only changes the state of the socket the
+                    // session still owns (it deregisters before closing it);
+                    // its pending reads and writes then end, and it closes.
+                    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-    use std::rc::Rc;
-
     use super::*;
-    use crate::config::model::Address;
-    use crate::runtime::ServerAdmin;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
 
-    fn server() -> ServerRt {
-        ServerRt {
-            name: "s".into(),
-            address: Address::Inet("127.0.0.1:1".parse().unwrap()),
-            configured_weight: 1,
-            weight: 1.into(),
-            up: true.into(),
-            active: 0.into(),
-            backup: false,
-            check: Default::default(),
-            admin: ServerAdmin::new(1, false),
-        }
-    }
-
-    /// Runs `f` on a monoio runtime with timers, as a worker's.
-    fn block_on(f: impl Future<Output = ()>) {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime")
-            .block_on(f);
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        (a, l.accept().unwrap().0)
     }
 
     #[test]
-    fn a_kill_ends_the_work_of_that_server_only() {
-        let (a, b) = (server(), server());
-        block_on(async {
-            let forever = || std::future::pending::<()>();
-            let done = Rc::new(Cell::new(0));
-            let (da, db) = (done.clone(), done.clone());
-            let (a, b) = (&a, &b);
-            let on_a = async move {
-                let r = unless_killed(a, forever()).await;
-                da.set(da.get() + 1);
-                r
-            };
-            let on_b = async move {
-                let r = unless_killed(b, async {
-                    monoio::time::sleep(TICK * 5).await;
-                    7
-                })
-                .await;
-                db.set(db.get() + 10);
-                r
-            };
-            let kill = async {
-                monoio::time::sleep(TICK).await;
-                kill_sessions(a);
-            };
-            let (ra, rb, ()) = monoio::join!(on_a, on_b, kill);
-            assert_eq!(ra, Err(Killed), "the work on the killed server ends");
-            assert_eq!(rb, Ok(7), "another server's work goes on to its end");
-            assert_eq!(done.get(), 11);
-            // Work started after the kill is not affected by it.
-            let later = unless_killed(a, async { 1 }).await;
-            assert_eq!(later, Ok(1));
-            // Nothing watched any more: the ticker stops.
-            monoio::time::sleep(TICK * 3).await;
-            assert!(!TABLE.with(|t| t.borrow().ticking));
-            assert_eq!(TABLE.with(|t| t.borrow().live), 0);
-        });
-    }
-
-    #[test]
-    fn a_kill_before_the_first_poll_is_seen() {
-        let a = server();
-        block_on(async {
-            let work = unless_killed(&a, std::future::pending::<()>());
-            kill_sessions(&a);
-            // The generation was taken when the watch was made: already killed.
-            assert_eq!(work.await, Err(Killed));
-        });
+    fn a_kill_shuts_down_that_servers_sessions_only() {
+        let loaded = crate::config::load_sources(&[(
+            "t.cfg",
+            "listen web\n    mode tcp\n    bind 127.0.0.1:1\n    timeout connect 1s\n    \
+             timeout client 1s\n    timeout server 1s\n    server a 127.0.0.1:2\n    \
+             server b 127.0.0.1:3\n",
+        )])
+        .expect("config loads");
+        let shared = Shared::build(&loaded.config, false, 1);
+        let (c1, s1) = pair();
+        let (c2, s2) = pair();
+        let on_a = using(
+            &shared.backends[0].servers[0],
+            0,
+            0,
+            [c1.as_raw_fd(), s1.as_raw_fd()],
+        );
+        let on_b = using(
+            &shared.backends[0].servers[1],
+            0,
+            1,
+            [c2.as_raw_fd(), s2.as_raw_fd()],
+        );
+        tick(&shared);
+        assert!(!on_a.killed());
+        kill_sessions(&shared.backends[0].servers[0]);
+        tick(&shared);
+        assert!(on_a.killed() && !on_b.killed());
+        // Shut down: a read on the peer of each socket sees the end at once.
+        let mut buf = [0u8; 1];
+        let (mut p1, mut p2) = (s1.try_clone().unwrap(), c1.try_clone().unwrap());
+        assert_eq!(p1.read(&mut buf).unwrap(), 0);
+        assert_eq!(p2.read(&mut buf).unwrap(), 0);
+        // A use that starts after the kill is not affected by it.
+        let (c3, s3) = pair();
+        let later = using(
+            &shared.backends[0].servers[0],
+            0,
+            0,
+            [c3.as_raw_fd(), s3.as_raw_fd()],
+        );
+        tick(&shared);
+        assert!(!later.killed());
+        drop((on_a, on_b, later));
+        assert!(TABLE.with(|t| t.borrow().uses.iter().all(Option::is_none)));
     }
 }

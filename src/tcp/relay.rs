@@ -87,14 +87,15 @@ pub async fn run(
     let cause = Cell::new(0);
     let (client, server) = (Halves::new(client), Halves::new(server));
     let (ct, st) = (f.client_timeout, be.server_timeout);
-    // `shutdown sessions server` ends the relay (bytes then unknown, logged 0).
-    let relayed = relay_noting(client, server, ct, st, &cause);
-    let (up, down) = crate::server::kill::unless_killed(&be.servers[idx], relayed)
-        .await
-        .unwrap_or_else(|_| {
-            cause.set(b'K');
-            (0, 0)
-        });
+    // `shutdown sessions server` shuts both sockets down: the relay ends.
+    let fds = [client.fd, server.fd];
+    let use_ = crate::server::kill::using(&be.servers[idx], f.backend, idx, fds);
+    let (up, down) = relay_noting(client, server, ct, st, &cause).await;
+    // Deregistered at once: the relay closed the sockets, and their numbers
+    // may be reused.
+    if use_.release() {
+        cause.set(b'K');
+    }
     let fe_counters = &ctx.counters().frontends[fe];
     for c in active.counters().into_iter().chain([fe_counters]) {
         counters::add(&c.bytes_in, up + first_len);

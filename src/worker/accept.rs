@@ -37,7 +37,7 @@ use crate::stream::Stream;
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// How often a worker looks at the soft-stop flag.
-const STOP_POLL: Duration = Duration::from_millis(100);
+pub const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// How long a stopping listener waits, new SYNs refused, for the handshakes
 /// already under way to reach its accept queue.
@@ -175,8 +175,12 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
         }
     }
     let mut last_reap = Instant::now();
+    // Housekeeping: the soft-stop flag, `shutdown sessions server` requests
+    // (the stats socket cannot wake this worker's sessions itself), stale
+    // idle server connections.
     while !ctx.shared.stopping() {
         monoio::time::sleep(STOP_POLL).await;
+        crate::server::kill::tick(&ctx.shared);
         if last_reap.elapsed() >= REAP_EVERY {
             last_reap = Instant::now();
             ctx.pool.reap(last_reap);
@@ -191,6 +195,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
     bell.await;
     while ctx.limits.open() > 0 {
         monoio::time::sleep(STOP_POLL).await;
+        crate::server::kill::tick(&ctx.shared);
     }
 }
 
