@@ -142,6 +142,8 @@ fn run_master(cli: &Cli, config: &Config) -> ExitCode {
             Vec::new()
         },
         cli: master_cli,
+        soft_finish: cli.soft_finish.clone(),
+        terminate: cli.terminate.clone(),
     };
     let prepare = || -> anyhow::Result<()> {
         let background = (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug;

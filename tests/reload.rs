@@ -151,7 +151,9 @@ fn master_cli_reload_answers_its_outcome() {
         .render();
     let s = format!("{},mode 600", sock.display());
     let mut master = Ringlb::start_with_args(&cfg, &["-W", "-S", &s]);
-    master.wait_until("the master CLI", || sock.exists());
+    master.wait_until("the master CLI to list a worker", || {
+        sock.exists() && master_cli(&sock, "show proc").contains("worker")
+    });
     let procs = master_cli(&sock, "show proc");
     assert!(
         procs.contains("master") && procs.contains("worker"),
@@ -174,4 +176,45 @@ fn master_cli_reload_answers_its_outcome() {
     assert_eq!(common::get(master.ports[0], "/").status, 200);
     let help = master_cli(&sock, "frobnicate");
     assert!(help.contains("Unknown command"), "{help}");
+}
+
+#[test]
+fn a_worker_whose_master_dies_stops() {
+    let a = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .global("nbthread 1")
+        .server("a", a.port())
+        .render();
+    let mut master = Ringlb::start_with_args(&cfg, &["-W"]);
+    let log = master.dir().join("stderr.log");
+    master.wait_until("worker #1", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("worker #1 (pid ")
+    });
+    let err = master.stderr();
+    let pid: i32 = err
+        .split("worker #1 (pid ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no worker pid in: {err}"));
+    master.signal(libc::SIGKILL);
+    let gone = || {
+        // Exited, or a zombie waiting for whoever adopted it.
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("State:") && l.contains('Z'))
+            })
+            .unwrap_or(true)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !gone() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker {pid} still serving 5 s after its master died"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
 }

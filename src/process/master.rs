@@ -36,6 +36,9 @@ pub enum MasterError {
     /// Starting or waiting for a worker failed.
     #[error("cannot start a worker: {0}")]
     Worker(#[source] io::Error),
+    /// The master CLI's socket could not be bound.
+    #[error("cannot bind the master CLI (-S): {0}")]
+    Cli(#[source] io::Error),
     /// A signal or process call failed.
     #[error(transparent)]
     Process(#[from] super::ProcessError),
@@ -50,6 +53,10 @@ pub struct MasterOpts {
     pub worker_args: Vec<String>,
     /// The master CLI's address (`-S`), if any.
     pub cli: Option<MasterCliAddr>,
+    /// Processes to soft-stop once the first worker serves (`-sf`).
+    pub soft_finish: Vec<i32>,
+    /// Processes to terminate once the first worker serves (`-st`).
+    pub terminate: Vec<i32>,
 }
 
 /// A worker process the master started.
@@ -112,14 +119,7 @@ fn bind(config: &Config, previous: Sockets) -> Result<Sockets, MasterError> {
 pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
     let mut sockets = bind(config, Sockets::new())?;
     signals::block_master()?;
-    let mut generation = 1;
-    let mut current = start_worker(opts, &sockets, generation)?;
-    eprintln!(
-        "[NOTICE] master {}: worker #{generation} (pid {}) serves",
-        std::process::id(),
-        current.child.id()
-    );
-    let mut former: Vec<Worker> = Vec::new();
+    // The CLI first: a master that cannot serve it fails before any worker.
     let state = master_cli::Shared::default();
     if let Ok(mut st) = state.0.lock() {
         st.procs.push(ProcEntry {
@@ -131,10 +131,21 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
             old: false,
         });
     }
-    publish(&state, &current, &former, None);
     if let Some(addr) = &opts.cli {
-        master_cli::spawn(addr, state.clone()).map_err(MasterError::Worker)?;
+        master_cli::spawn(addr, state.clone()).map_err(MasterError::Cli)?;
     }
+    let mut generation = 1;
+    let mut current = start_worker(opts, &sockets, generation)?;
+    eprintln!(
+        "[NOTICE] master {}: worker #{generation} (pid {}) serves",
+        std::process::id(),
+        current.child.id()
+    );
+    // As a plain process would once serving: replace the old ones.
+    signals::send_all(&opts.soft_finish, libc::SIGUSR1);
+    signals::send_all(&opts.terminate, libc::SIGTERM);
+    let mut former: Vec<Worker> = Vec::new();
+    publish(&state, &current, &former, None);
     loop {
         match signals::wait_master() {
             MasterSignal::Reload => {
@@ -238,10 +249,14 @@ fn start_worker(
             ENV_LISTENERS,
             handover::encode(sockets.iter().map(|(k, fd)| (k, fd.as_raw_fd()))),
         );
-    // SAFETY: runs in the child between fork and exec, calling only fcntl,
-    // which is async-signal-safe; it touches no memory of the parent's.
+    // SAFETY: runs in the child between fork and exec, calling only fcntl
+    // and prctl, which are async-signal-safe; it touches no memory of the
+    // parent's.
     unsafe {
         cmd.pre_exec(move || {
+            // A worker whose master died soft-stops instead of serving on
+            // unsupervised.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
             for &fd in &inherit {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                     return Err(io::Error::last_os_error());
