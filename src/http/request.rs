@@ -459,19 +459,28 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn forwardfor_appends_to_existing() {
-        let ff = ForwardFor {
+    fn xff() -> ForwardFor {
+        ForwardFor {
             header: "X-Forwarded-For".into(),
             except: None,
             if_none: false,
-        };
-        let rw = Rewrite {
-            forwardfor: Some(&ff),
+        }
+    }
+
+    /// `option forwardfor` for a client at 10.0.0.9.
+    fn rw_xff(ff: &ForwardFor, close_server: bool) -> Rewrite<'_> {
+        Rewrite {
+            forwardfor: Some(ff),
             client: Some("10.0.0.9".parse().unwrap()),
-            close_server: true,
+            close_server,
             cookie: None,
-        };
+        }
+    }
+
+    #[test]
+    fn forwardfor_appends_to_existing() {
+        let ff = xff();
+        let rw = rw_xff(&ff, true);
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nConnection: keep-alive\r\n\r\n", &rw);
         assert_eq!(
             out,
@@ -599,17 +608,8 @@ mod tests {
 
     #[test]
     fn rewrites_stay_within_the_header_limit() {
-        let ff = ForwardFor {
-            header: "X-Forwarded-For".into(),
-            except: None,
-            if_none: false,
-        };
-        let rw = Rewrite {
-            forwardfor: Some(&ff),
-            client: Some("10.0.0.9".parse().unwrap()),
-            close_server: false,
-            cookie: None,
-        };
+        let ff = xff();
+        let rw = rw_xff(&ff, false);
         let mut full = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
         for i in 1..MAX_HEADERS {
             full.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());

@@ -93,25 +93,50 @@ pub fn spawn(addr: &MasterCliAddr, state: Shared) -> io::Result<()> {
             if let Some(m) = mode {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(*m))?;
             }
-            std::thread::Builder::new()
-                .name("ringlb-master-cli".into())
-                .spawn(move || {
-                    for c in l.incoming().flatten() {
-                        let _ = serve(c.try_clone().map(BufReader::new), c, &state);
-                    }
-                })?;
+            serve_on_thread(
+                std::iter::from_fn(move || Some(l.accept().map(|c| c.0))),
+                state,
+            )
         }
         MasterCliAddr::Tcp(sa) => {
             let l = TcpListener::bind(sa)?;
-            std::thread::Builder::new()
-                .name("ringlb-master-cli".into())
-                .spawn(move || {
-                    for c in l.incoming().flatten() {
-                        let _ = serve(c.try_clone().map(BufReader::new), c, &state);
-                    }
-                })?;
+            serve_on_thread(
+                std::iter::from_fn(move || Some(l.accept().map(|c| c.0))),
+                state,
+            )
         }
     }
+}
+
+/// A connection the CLI can read a line from and answer on.
+trait CliConn: io::Read + Write + Sized {
+    fn split(&self) -> io::Result<Self>;
+}
+
+impl CliConn for std::os::unix::net::UnixStream {
+    fn split(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+impl CliConn for std::net::TcpStream {
+    fn split(&self) -> io::Result<Self> {
+        self.try_clone()
+    }
+}
+
+fn serve_on_thread<C, I>(incoming: I, state: Shared) -> io::Result<()>
+where
+    C: CliConn + Send + 'static,
+    I: Iterator<Item = io::Result<C>> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("ringlb-master-cli".into())
+        .spawn(move || {
+            for c in incoming.flatten() {
+                let _ = serve(c.split().map(BufReader::new), c, &state);
+            }
+        })?;
     Ok(())
 }
 
