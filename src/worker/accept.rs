@@ -202,9 +202,12 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
 /// No new connection is queued from here on; those whose handshake is under
 /// way get [`SYN_WAIT`] to complete, then the loops drain the queues. Not on
 /// sockets another process accepts on too (a master's, or taken by a newer
-/// process with -x): the filter would refuse its connections.
+/// process with -x): the filter would refuse its connections. Not either
+/// when the kernel moves what a closing listener holds to another one of the
+/// same port (`net.ipv4.tcp_migrate_req`): then a reload's new process gets
+/// those connections, without the second a dropped SYN costs.
 async fn refuse_syns(ctx: &WorkerCtx, tcp_fds: &[std::os::fd::RawFd]) {
-    if super::handover::shared() || tcp_fds.is_empty() {
+    if super::handover::shared() || tcp_fds.is_empty() || super::listen::kernel_migrates() {
         return;
     }
     for &fd in tcp_fds {

@@ -279,6 +279,17 @@ fn inherited_fd(fd: OwnedFd, defer_accept: bool) -> std::io::Result<Listener> {
     from_inherited_fd(fd.into_raw_fd(), defer_accept)
 }
 
+/// Whether the kernel hands the connections queued on a closing listener to
+/// another listener of the same `SO_REUSEPORT` group
+/// (`net.ipv4.tcp_migrate_req = 1`, Linux 5.14+), read once.
+pub fn kernel_migrates() -> bool {
+    static MIGRATES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MIGRATES.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req")
+            .is_ok_and(|v| v.trim() == "1")
+    })
+}
+
 /// Makes a TCP listening socket drop the SYNs that would open new
 /// connections (a socket filter on the TCP flags; handshakes already under
 /// way complete). Used before a listener closes at soft stop: a SYN dropped
