@@ -201,10 +201,14 @@ pub fn parse_takes_signal(status: &str, sig: i32) -> bool {
     mask("SigIgn:") & bit == 0 && (mask("SigCgt:") | mask("SigBlk:")) & bit != 0
 }
 
-/// [`parse_takes_signal`] for a running process.
+/// [`parse_takes_signal`] for a running process; or one waiting in
+/// `sigwait` (ringlb's master), whose waited signals the kernel takes out of
+/// the blocked set shown in /proc while it waits.
 pub fn takes_signal(pid: i32, sig: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .is_ok_and(|s| parse_takes_signal(&s, sig))
+        || std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|w| w.contains("sigtimedwait"))
 }
 
 /// Total RSS in bytes of every process in group `pgid`, and how many there are.

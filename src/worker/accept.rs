@@ -36,8 +36,11 @@ use crate::stream::Stream;
 /// How often a worker closes its stale idle server connections.
 const REAP_EVERY: Duration = Duration::from_secs(1);
 
-/// How often a worker looks at the soft-stop flag.
-pub const STOP_POLL: Duration = Duration::from_millis(100);
+/// How often a worker looks at the soft-stop flag (and for `shutdown
+/// sessions`): a reload's old process stops accepting within this. 25 ms
+/// (was 100) took the median reload from 115-122 ms to about HAProxy's;
+/// 40 cheap wake-ups a second per worker.
+pub const STOP_POLL: Duration = Duration::from_millis(25);
 
 /// How long a stopping listener waits, new SYNs refused, for the handshakes
 /// already under way to reach its accept queue.
