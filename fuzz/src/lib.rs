@@ -151,7 +151,13 @@ fn content_length(v: &[u8]) -> Option<u64> {
 /// Every Content-Length of the head, which must agree (None: there is none).
 fn agreed_length(head: &Head) -> Result<Option<u64>, &'static str> {
     let mut n = None;
-    for v in head.values("content-length") {
+    // A value may be a list of the same number (`4, 4`, RFC 9110 §8.6).
+    let values = head.values("content-length");
+    let items = values
+        .iter()
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(|v| v.trim_ascii());
+    for v in items {
         let v = content_length(v).ok_or("invalid Content-Length")?;
         if n.is_some_and(|n| n != v) {
             return Err("conflicting Content-Length");

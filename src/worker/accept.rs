@@ -273,8 +273,13 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, stop: Rc<Stop>
 
 /// Serves what waits in the listener's accept queue before it closes: the
 /// kernel completed those handshakes, their clients may have sent a request
-/// already, and closing the socket would reset them.
+/// already, and closing the socket would reset them. Not when another
+/// process accepts on the same socket: the queue is its to serve, and
+/// draining it here would keep this process taking new connections.
 async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, fe: usize) {
+    if super::handover::shared() {
+        return;
+    }
     loop {
         ctx.limits.room(fe).await;
         let Some(permit) = ctx.limits.try_take(fe) else {
