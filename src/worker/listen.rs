@@ -285,8 +285,7 @@ fn inherited_fd(fd: OwnedFd, defer_accept: bool) -> std::io::Result<Listener> {
 pub fn kernel_migrates() -> bool {
     static MIGRATES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *MIGRATES.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req")
-            .is_ok_and(|v| v.trim() == "1")
+        std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req").is_ok_and(|v| v.trim() == "1")
     })
 }
 
