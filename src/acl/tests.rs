@@ -1,0 +1,138 @@
+//! Cross-module tests: whole `acl` lines against requests, with expectations
+//! taken from HAProxy's documented behaviour (configuration.txt §7).
+
+use super::*;
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+/// (acl line after `acl x`, request, expected), per configuration.txt §7.
+#[test]
+fn documented_behaviour_table() {
+    let req = TestSample::get("/images/logo.PNG?lang=en&id=42")
+        .header("Host", "www.Example.org:8080")
+        .header("User-Agent", "curl/8.0")
+        .header("Cookie", "SESSID=abc; theme=dark")
+        .header("X-Forwarded-For", "10.0.0.1, 192.168.1.2");
+    let table: &[(&str, bool)] = &[
+        ("path /images/logo.PNG", true),
+        ("path -i /images/logo.png", true),
+        ("path_beg /images/ /css/", true),
+        ("path_end .png", false),
+        ("path_end -i .png", true),
+        ("path_sub logo", true),
+        ("path_dir images", true),
+        ("path_dir image", false),
+        ("path_reg ^/images/[a-z]+\\.", true),
+        ("path_len 16", true),
+        ("url_beg /images/logo.PNG?", true),
+        ("query lang=en&id=42", true),
+        ("urlp(id) 42", true),
+        ("urlp_val(id) gt 40", true),
+        ("urlp(lang) -m sub e", true),
+        ("base_beg -i www.example.org:8080/images", true),
+        ("hdr(host) -i www.example.org:8080", true),
+        ("hdr_dom(host) -i example.org", true),
+        ("hdr_dom(host) -i ample.org", false),
+        ("hdr_beg(user-agent) curl/", true),
+        ("hdr_sub(user-agent) -i CURL", true),
+        ("hdr_ip(x-forwarded-for) 192.168.0.0/16", true),
+        ("hdr_ip(x-forwarded-for,1) 192.168.0.0/16", false),
+        ("req.hdr_ip(x-forwarded-for,-1) 192.168.0.0/16", true),
+        ("hdr_cnt(x-forwarded-for) 2", true),
+        ("req.fhdr_cnt(x-forwarded-for) 1", true),
+        ("req.fhdr(x-forwarded-for) -m beg 10.0.0.1,", true),
+        ("cook(SESSID) abc", true),
+        ("cook_cnt(theme) 1", true),
+        ("cook(theme) -m len 4", true),
+        ("req.cook(missing) -m found", false),
+        ("method GET", true),
+        ("method get", false),
+        ("method -i get", true),
+        ("req.ver 1.1", true),
+        ("src 192.0.2.0/24", true),
+        ("src_port ge 1024", true),
+        ("dst_port 80", true),
+        ("dst 192.0.2.100", true),
+        ("always_true", true),
+        ("ssl_fc", false),
+        ("ssl_fc_sni -m found", false),
+        ("status -m found", false),
+        ("req.body_size -m found", false),
+        ("path,field(2,/) images", true),
+        ("path,word(-1,/),lower logo.png", true),
+        ("hdr(host),regsub(:[0-9]+$,),lower www.example.org", true),
+        ("src,ipmask(16) 192.0.0.0", true),
+        ("path,hex -m beg 2F696D", true),
+        ("path,base64 L2ltYWdlcy9sb2dvLlBORw==", true),
+        ("path,length 16", true),
+        ("hdr(user-agent),json curl\\/8.0", true),
+        ("hdr(user-agent),upper CURL/8.0", true),
+        ("var(txn.x) -m found", false),
+    ];
+    let mut sc = Scratch::new();
+    for (line, want) in table {
+        let acl = parse_acl(&words(line), None).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(acl.matches(&req, &mut sc), *want, "acl x {line}");
+    }
+}
+
+#[test]
+fn parse_acl_line_takes_the_lexer_words() {
+    let (name, acl) = parse_acl_line(&words("acl is_static path_beg /static"), None).unwrap();
+    assert_eq!(name, "is_static");
+    assert!(acl.matches(&TestSample::get("/static/x"), &mut Scratch::new()));
+    assert!(parse_acl_line(&words("acl"), None).is_err());
+    assert!(parse_acl_line(&words("use_backend x"), None).is_err());
+    let e = parse_acl_line(&words("acl x nosuch(1) y"), None).unwrap_err();
+    assert!(
+        e.starts_with("in ACL 'x': unknown fetch method 'nosuch'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn httparse_sample_reads_the_parsed_head() {
+    let raw = b"POST /api/v1?q=1 HTTP/1.0\r\nHost: a.example\r\nX-A: 1\r\nx-a: 2\r\n\r\n";
+    let mut hs = [httparse::EMPTY_HEADER; 8];
+    let mut req = httparse::Request::new(&mut hs);
+    req.parse(raw).unwrap();
+    let s = HttparseSample {
+        req: &req,
+        src: Some("127.0.0.1:5555".parse().unwrap()),
+        dst: None,
+        body_size: Some(0),
+        req_len: raw.len() as u64,
+    };
+    let mut set = AclSet::new();
+    set.add_line(&words("api path_beg /api"), None).unwrap();
+    set.add_line(&words("two hdr_cnt(x-a) 2"), None).unwrap();
+    let c = Condition::parse(
+        &words("if api two METH_POST HTTP_1.0 LOCALHOST { hdr(host) a.example } REQ_CONTENT"),
+        &mut set,
+        None,
+    )
+    .unwrap();
+    assert!(c.eval(&set, &s, &mut Scratch::new()));
+}
+
+#[test]
+fn unknown_names_in_linking() {
+    struct NoNames;
+    impl Names for NoNames {
+        fn backend(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn frontend(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn server(&self, _: usize, _: &str) -> Option<usize> {
+            None
+        }
+    }
+    let mut set = AclSet::new();
+    set.add_line(&words("dead nbsrv(app) lt 1"), None).unwrap();
+    let e = set.link(&NoNames).unwrap_err();
+    assert_eq!(e, "in ACL 'dead': no such backend 'app'");
+}
