@@ -165,16 +165,7 @@ const STR_SUFFIXES: &[(&str, Method)] = &[
     ("reg", Method::Reg),
     ("sub", Method::Sub),
 ];
-const STR_SUFFIXED: &[&str] = &[
-    "path",
-    "url",
-    "base",
-    "hdr",
-    "shdr",
-    "urlp",
-    "cook",
-    "ssl_fc_sni",
-];
+const STR_SUFFIXED: &[&str] = &["path", "url", "base", "hdr", "shdr", "urlp", "cook"];
 const CNT_SUFFIXED: &[&str] = &[
     "hdr", "req.hdr", "req.fhdr", "shdr", "res.hdr", "res.fhdr", "cook", "req.cook",
 ];
@@ -242,7 +233,9 @@ fn suffixed(c: &Call) -> Result<Option<AclKeyword>, String> {
         return Ok(None);
     };
     let (method, cast) = if let Some((_, m)) = STR_SUFFIXES.iter().find(|(s, _)| *s == suffix) {
-        if !STR_SUFFIXED.contains(&base) {
+        // HAProxy defines only `ssl_fc_sni_end` and `ssl_fc_sni_reg`.
+        let sni_ok = base == "ssl_fc_sni" && (suffix == "end" || suffix == "reg");
+        if !STR_SUFFIXED.contains(&base) && !sni_ok {
             return Ok(None);
         }
         (*m, Cast::None)
@@ -829,5 +822,7 @@ mod tests {
         assert!(e("src_beg").contains("'src_beg'"));
         assert!(e("query_beg").contains("'query_beg'"));
         assert!(e("path_cnt").contains("'path_cnt'"));
+        assert!(e("ssl_fc_sni_beg").contains("'ssl_fc_sni_beg'"));
+        assert_eq!(kw("ssl_fc_sni_end", &[]).method, Method::End);
     }
 }

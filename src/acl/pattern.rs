@@ -209,12 +209,8 @@ impl Builder {
             pat.as_bytes().into()
         };
         match &mut self.store {
-            Store::None => {
-                return Err(format!(
-                    "match method '{}' takes no pattern (got '{pat}')",
-                    method_name(self.method)
-                ));
-            }
+            // HAProxy accepts and ignores patterns for `found` and `bool`.
+            Store::None => return Ok(()),
             Store::Ranges(r) => {
                 let (lo, hi) = parse_range(pat)?;
                 r.push((lo, hi, value));
@@ -273,23 +269,6 @@ fn trim_delims(key: &[u8], delims: &[u8]) -> Box<[u8]> {
     match (start, end) {
         (Some(s), Some(e)) => key[s..=e].into(),
         _ => Box::new([]),
-    }
-}
-
-fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::Found => "found",
-        Method::Bool => "bool",
-        Method::Int => "int",
-        Method::Ip => "ip",
-        Method::Len => "len",
-        Method::Str => "str",
-        Method::Beg => "beg",
-        Method::End => "end",
-        Method::Sub => "sub",
-        Method::Reg => "reg",
-        Method::Dir => "dir",
-        Method::Dom => "dom",
     }
 }
 
@@ -568,7 +547,7 @@ mod tests {
         let p = pats(Method::Bool, false, &[]);
         assert_eq!(p.find(Val::Int(0), &mut Vec::new()), None);
         assert_eq!(p.find(Val::Bool(true), &mut Vec::new()), Some(0));
-        assert!(Builder::new(Method::Found, false).add("x", 0).is_err());
+        assert!(Builder::new(Method::Found, false).add("x", 0).is_ok());
         assert!(parse_range("5:1").is_err());
         assert!(parse_range("x").is_err());
     }

@@ -73,6 +73,13 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
             _ => return Err(format!("unknown ACL flag '{w}'")),
         }
     }
+    if method.is_none() && expr.convs.is_empty() && matches!(expr.fetch, Fetch::Var(_)) {
+        return Err(
+            "matching method must be specified first (using '-m') when using a sample fetch \
+             of this type ('var')"
+                .to_string(),
+        );
+    }
     let method = method.unwrap_or(default);
     let mut b = Builder::new(method, icase);
     add_values(&mut b, method, rest)?;
@@ -92,9 +99,6 @@ fn add_values(b: &mut Builder, method: Method, words: &[String]) -> Result<(), S
         _ => None,
     };
     let values = if op.is_some() { &words[1..] } else { words };
-    if op.is_some() && values.is_empty() {
-        return Err(format!("missing value after operator '{}'", words[0]));
-    }
     for (i, v) in values.iter().enumerate() {
         match op {
             None | Some("eq") => b.add(v, i as u32)?,
@@ -267,7 +271,8 @@ mod tests {
         ] {
             assert_eq!(m(line, &s), want, "{line}");
         }
-        assert!(err("hdr_val(x) gt").contains("missing value"));
+        // HAProxy accepts an operator without a value: the ACL never matches.
+        assert!(!m("hdr_val(content-length) gt", &s));
         assert!(err("hdr_val(x) gt abc").contains("abc"));
         // For string methods an operator word is a pattern.
         assert!(m("path_beg eq", &TestSample::get("eq/x")));
@@ -300,7 +305,9 @@ mod tests {
         assert!(!m("ssl_fc", &s));
         assert!(m("wait_end", &s));
         assert!(m("req.proto_http", &s));
-        assert!(err("always_true 1").contains("takes no pattern"));
+        assert!(m("always_true 1", &s));
+        assert!(err("var(txn.x) foo").contains("'-m'"));
+        assert!(!m("var(txn.x) -m str foo", &s));
         assert!(err("path -m nope x").contains("unknown match method 'nope'"));
         assert!(err("path -x").contains("unknown ACL flag '-x'"));
         assert!(err("path -u 3 x").contains("not supported"));

@@ -15,68 +15,70 @@ fn documented_behaviour_table() {
         .header("User-Agent", "curl/8.0")
         .header("Cookie", "SESSID=abc; theme=dark")
         .header("X-Forwarded-For", "10.0.0.1, 192.168.1.2");
-    let table: &[(&str, bool)] = &[
-        ("path /images/logo.PNG", true),
-        ("path -i /images/logo.png", true),
-        ("path_beg /images/ /css/", true),
-        ("path_end .png", false),
-        ("path_end -i .png", true),
-        ("path_sub logo", true),
-        ("path_dir images", true),
-        ("path_dir image", false),
-        ("path_reg ^/images/[a-z]+\\.", true),
-        ("path_len 16", true),
-        ("url_beg /images/logo.PNG?", true),
-        ("query lang=en&id=42", true),
-        ("urlp(id) 42", true),
-        ("urlp_val(id) gt 40", true),
-        ("urlp(lang) -m sub e", true),
-        ("base_beg -i www.example.org:8080/images", true),
-        ("hdr(host) -i www.example.org:8080", true),
-        ("hdr_dom(host) -i example.org", true),
-        ("hdr_dom(host) -i ample.org", false),
-        ("hdr_beg(user-agent) curl/", true),
-        ("hdr_sub(user-agent) -i CURL", true),
-        ("hdr_ip(x-forwarded-for) 192.168.0.0/16", true),
-        ("hdr_ip(x-forwarded-for,1) 192.168.0.0/16", false),
-        ("req.hdr_ip(x-forwarded-for,-1) 192.168.0.0/16", true),
-        ("hdr_cnt(x-forwarded-for) 2", true),
-        ("req.fhdr_cnt(x-forwarded-for) 1", true),
-        ("req.fhdr(x-forwarded-for) -m beg 10.0.0.1,", true),
-        ("cook(SESSID) abc", true),
-        ("cook_cnt(theme) 1", true),
-        ("cook(theme) -m len 4", true),
-        ("req.cook(missing) -m found", false),
-        ("method GET", true),
-        ("method get", false),
-        ("method -i get", true),
-        ("req.ver 1.1", true),
-        ("src 192.0.2.0/24", true),
-        ("src_port ge 1024", true),
-        ("dst_port 80", true),
-        ("dst 192.0.2.100", true),
-        ("always_true", true),
-        ("ssl_fc", false),
-        ("ssl_fc_sni -m found", false),
-        ("status -m found", false),
-        ("req.body_size -m found", false),
-        ("path,field(2,/) images", true),
-        ("path,word(-1,/),lower logo.png", true),
-        ("hdr(host),regsub(:[0-9]+$,),lower www.example.org", true),
-        ("src,ipmask(16) 192.0.0.0", true),
-        ("path,hex -m beg 2F696D", true),
-        ("path,base64 L2ltYWdlcy9sb2dvLlBORw==", true),
-        ("path,length 16", true),
-        ("hdr(user-agent),json curl\\/8.0", true),
-        ("hdr(user-agent),upper CURL/8.0", true),
-        ("var(txn.x) -m found", false),
-    ];
     let mut sc = Scratch::new();
-    for (line, want) in table {
+    for (line, want) in TABLE {
         let acl = parse_acl(&words(line), None).unwrap_or_else(|e| panic!("{line}: {e}"));
         assert_eq!(acl.matches(&req, &mut sc), *want, "acl x {line}");
     }
 }
+
+/// (acl line after `acl x`, expected) for the request of `documented_behaviour_table`.
+const TABLE: &[(&str, bool)] = &[
+    ("path /images/logo.PNG", true),
+    ("path -i /images/logo.png", true),
+    ("path_beg /images/ /css/", true),
+    ("path_end .png", false),
+    ("path_end -i .png", true),
+    ("path_sub logo", true),
+    ("path_dir images", true),
+    ("path_dir image", false),
+    ("path_reg ^/images/[a-z]+\\.", true),
+    ("path_len 16", true),
+    ("url_beg /images/logo.PNG?", true),
+    ("query lang=en&id=42", true),
+    ("urlp(id) 42", true),
+    ("urlp_val(id) gt 40", true),
+    ("urlp(lang) -m sub e", true),
+    ("base_beg -i www.example.org:8080/images", true),
+    ("hdr(host) -i www.example.org:8080", true),
+    ("hdr_dom(host) -i example.org", true),
+    ("hdr_dom(host) -i ample.org", false),
+    ("hdr_beg(user-agent) curl/", true),
+    ("hdr_sub(user-agent) -i CURL", true),
+    ("hdr_ip(x-forwarded-for) 192.168.0.0/16", true),
+    ("hdr_ip(x-forwarded-for,1) 192.168.0.0/16", false),
+    ("req.hdr_ip(x-forwarded-for,-1) 192.168.0.0/16", true),
+    ("hdr_cnt(x-forwarded-for) 2", true),
+    ("req.fhdr_cnt(x-forwarded-for) 1", true),
+    ("req.fhdr(x-forwarded-for) -m beg 10.0.0.1,", true),
+    ("cook(SESSID) abc", true),
+    ("cook_cnt(theme) 1", true),
+    ("cook(theme) -m len 4", true),
+    ("req.cook(missing) -m found", false),
+    ("method GET", true),
+    ("method get", false),
+    ("method -i get", true),
+    ("req.ver 1.1", true),
+    ("src 192.0.2.0/24", true),
+    ("src_port ge 1024", true),
+    ("dst_port 80", true),
+    ("dst 192.0.2.100", true),
+    ("always_true", true),
+    ("ssl_fc", false),
+    ("ssl_fc_sni -m found", false),
+    ("status -m found", false),
+    ("req.body_size -m found", false),
+    ("path,field(2,/) images", true),
+    ("path,word(-1,/),lower logo.png", true),
+    ("hdr(host),regsub(:[0-9]+$,),lower www.example.org", true),
+    ("src,ipmask(16) 192.0.0.0", true),
+    ("path,hex -m beg 2F696D", true),
+    ("path,base64 L2ltYWdlcy9sb2dvLlBORw==", true),
+    ("path,length 16", true),
+    ("hdr(user-agent),json curl\\/8.0", true),
+    ("hdr(user-agent),upper CURL/8.0", true),
+    ("var(txn.x) -m found", false),
+];
 
 #[test]
 fn parse_acl_line_takes_the_lexer_words() {
@@ -135,4 +137,64 @@ fn unknown_names_in_linking() {
     set.add_line(&words("dead nbsrv(app) lt 1"), None).unwrap();
     let e = set.link(&NoNames).unwrap_err();
     assert_eq!(e, "in ACL 'dead': no such backend 'app'");
+}
+
+/// Lines ringlb refuses; HAProxy 2.6 refuses each of them too (checked below).
+const REFUSED: &[&str] = &[
+    "path -m nope x",
+    "nosuch(1) x",
+    "path -x",
+    "src 10.0.0.0/40",
+    "query_beg x",
+    "path_cnt 1",
+    "src_beg 1",
+    "ssl_fc_sni_beg x",
+    "urlp_cnt(a) 1",
+    "req.hdr_beg(a) x",
+    "var(txn.x) x",
+];
+
+#[test]
+fn refused_lines() {
+    for l in REFUSED {
+        assert!(parse_acl(&words(l), None).is_err(), "{l}");
+    }
+}
+
+/// `haproxy -c` agrees: every line of TABLE is valid, every REFUSED line is not.
+/// Skipped without haproxy unless `CI` is set.
+#[test]
+fn haproxy_agrees_on_syntax() {
+    let haproxy = ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(haproxy) = haproxy else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI set but haproxy missing"
+        );
+        eprintln!("haproxy not installed: skipped");
+        return;
+    };
+    let check = |acl: &str| {
+        let cfg = format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             frontend f\n bind 127.0.0.1:1\n acl x {acl}\n http-request deny if x\n\
+             default_backend b\nbackend b\n server s 127.0.0.1:2\n"
+        );
+        let f = TempFile::new("haproxy.cfg", &cfg);
+        std::process::Command::new(haproxy)
+            .args(["-c", "-q", "-f"])
+            .arg(&f.0)
+            .output()
+            .expect("run haproxy")
+            .status
+            .success()
+    };
+    for (line, _) in TABLE {
+        assert!(check(line), "haproxy refuses 'acl x {line}'");
+    }
+    for line in REFUSED {
+        assert!(!check(line), "haproxy accepts 'acl x {line}'");
+    }
 }
