@@ -504,7 +504,8 @@ impl Fetch {
             }
             Fetch::CookCnt(name) => Val::Int(cookies(s, name).count() as i64),
             Fetch::ReqVer => Val::Str(s.version()),
-            Fetch::BodySize => Val::Int(s.body_size()? as i64),
+            // HAProxy answers 0 for a request without a body (found, not absent).
+            Fetch::BodySize => Val::Int(s.body_size().unwrap_or(0) as i64),
             Fetch::ReqLen => Val::Int(s.req_len() as i64),
             Fetch::ProtoHttp => Val::Bool(s.is_http()),
             Fetch::WaitEnd | Fetch::AlwaysTrue => Val::Bool(true),

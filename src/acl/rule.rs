@@ -7,7 +7,8 @@
 //! `-n` (no DNS resolution: ringlb never resolves patterns, so a no-op), `--`
 //! (end of flags). `-M` and `-u` are refused. Operators `eq ge gt le lt` apply
 //! to integer methods (`int`, `len`) only, as in HAProxy; for other methods the
-//! word is a pattern.
+//! word is a pattern. `method` ignores `-i` (HAProxy compares known methods
+//! by their code, so `method -i get` does not match `GET`).
 
 use std::path::Path;
 
@@ -81,6 +82,10 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
         );
     }
     let method = method.unwrap_or(default);
+    // HAProxy compares known methods by their code: `-i` never makes `get` match GET.
+    if matches!(expr.fetch, Fetch::Method) && expr.convs.is_empty() {
+        icase = false;
+    }
     let mut b = Builder::new(method, icase);
     add_values(&mut b, method, rest)?;
     for f in &files {
