@@ -14,6 +14,7 @@
 //!   stats socket (HAProxy's run-time API).
 //! - `log`: syslog lines in HAProxy's formats, sent by each worker on its own sockets.
 
+pub mod acl;
 pub mod admin;
 pub mod balance;
 pub mod bufpool;
