@@ -141,7 +141,7 @@ fn frontend_validation_errors() {
     assert_eq!(
         e,
         vec![
-            "t.cfg:5: frontend 'fe' has no 'default_backend' (and 'use_backend' is not implemented yet), so it has nowhere to send requests"
+            "t.cfg:5: frontend 'fe' has no 'default_backend' and no 'use_backend' rule, so it has nowhere to send requests"
         ]
     );
     let e = errors(&format!(
