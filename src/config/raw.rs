@@ -208,6 +208,8 @@ pub struct RawProxy {
     pub acls: crate::acl::AclSet,
     /// `use_backend` lines in order.
     pub switching: Vec<RawSwitch>,
+    /// A `use_backend` line was written (even one refused).
+    pub use_backend_seen: bool,
 }
 
 impl RawProxy {
@@ -240,6 +242,7 @@ impl RawProxy {
             servers: Vec::new(),
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
+            use_backend_seen: false,
         }
     }
 
@@ -259,6 +262,7 @@ impl RawProxy {
             servers: Vec::new(),
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
+            use_backend_seen: false,
             cookie_here: false,
             log_lines_here: 0,
             ..defaults.clone()

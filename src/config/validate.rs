@@ -428,7 +428,7 @@ fn frontend(
         )?),
         None if p.kind == SectionKind::Listen => Some(*names.backends.get(p.name.as_str())?),
         // Requests no rule matches get 503, as in HAProxy.
-        None if !p.switching.is_empty() => None,
+        None if p.use_backend_seen => None,
         None => {
             diag.error_at(
                 &p.origin,

@@ -247,6 +247,7 @@ impl Head<'_, '_> {
 
 /// Parses and checks a request head in `buf`: framing, target, `Host`, the
 /// connection's fate. Nothing here depends on the backend.
+#[inline]
 pub fn parse_head<'h, 'b>(
     buf: &'b [u8],
     slots: &'h mut HeaderSlots<'b>,
@@ -296,6 +297,7 @@ pub fn parse_head<'h, 'b>(
 /// Writes the head for the server into `out` with the chosen backend's
 /// settings, and says what the rest of the session needs. `buf` is the input
 /// buffer `head` was parsed from.
+#[inline]
 pub fn rewrite(
     head: &Head<'_, '_>,
     buf: &[u8],

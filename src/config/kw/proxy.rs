@@ -112,6 +112,7 @@ pub fn acl(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
 /// `use_backend <name> [if|unless <cond>]`: the condition is compiled against
 /// the ACLs declared above; the name is resolved when validating.
 pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.use_backend_seen = true;
     let name = args.next_string("a backend name")?;
     if name.contains("%[") {
         return Err(format!(
