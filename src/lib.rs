@@ -24,6 +24,7 @@ pub mod deadline;
 pub mod http;
 pub mod log;
 pub mod process;
+pub mod route;
 pub mod runtime;
 pub mod server;
 pub mod stats;

@@ -158,8 +158,12 @@ pub struct FrontendRt {
     pub name: String,
     /// http or tcp.
     pub mode: Mode,
-    /// Index of the backend in [`Shared::backends`].
-    pub backend: usize,
+    /// Index of the default backend in [`Shared::backends`] (`default_backend`
+    /// or the listen's own); `None` when only `use_backend` rules route.
+    pub backend: Option<usize>,
+    /// Whether `use_backend` rules choose the backend (per request in `mode
+    /// http`, per connection in `mode tcp`); when false the backend is fixed.
+    pub switching: bool,
     /// `timeout client`.
     pub client_timeout: Duration,
     /// `timeout http-request` (defaults to `timeout client`).
@@ -246,6 +250,7 @@ impl Shared {
                     name: f.name.clone(),
                     mode: f.mode,
                     backend: f.backend,
+                    switching: !f.routing.rules.is_empty(),
                     client_timeout: client,
                     http_request_timeout: http_request,
                     keep_alive_timeout: f.timeouts.http_keep_alive.unwrap_or(http_request),

@@ -110,6 +110,18 @@ impl AclSet {
         self.entries[i].alts.iter().any(|a| a.matches(s, sc))
     }
 
+    /// The first ACL of `cond` that reads the HTTP request or response (not
+    /// available to a `mode tcp` rule evaluated at connection time), by name.
+    pub fn http_acl(&self, cond: &Condition) -> Option<&str> {
+        cond.any_of.iter().flatten().find_map(|t| {
+            let e = &self.entries[t.acl];
+            e.alts
+                .iter()
+                .any(|a| a.expr.fetch.needs_http())
+                .then_some(e.name.as_str())
+        })
+    }
+
     /// Resolves proxy and server names in every ACL (after the whole configuration is read).
     pub fn link(&mut self, n: &dyn Names) -> Result<(), String> {
         for e in &mut self.entries {

@@ -423,6 +423,26 @@ pub fn default_method(f: &Fetch) -> Method {
 }
 
 impl Fetch {
+    /// Whether the fetch reads the HTTP message (a layer-7 fetch); the others
+    /// (addresses, ports, counters, constants) work on a bare TCP connection.
+    pub fn needs_http(&self) -> bool {
+        !matches!(
+            self,
+            Fetch::Src
+                | Fetch::SrcPort
+                | Fetch::Dst
+                | Fetch::DstPort
+                | Fetch::Nbsrv(_)
+                | Fetch::SrvIsUp(..)
+                | Fetch::BeConn(_)
+                | Fetch::FeConn(_)
+                | Fetch::AlwaysTrue
+                | Fetch::AlwaysFalse
+                | Fetch::SslFc
+                | Fetch::SslSni
+        )
+    }
+
     /// Resolves proxy and server names to indices.
     pub fn link(&mut self, n: &dyn Names) -> Result<(), String> {
         let backend = |t: &mut Target| -> Result<(), String> {

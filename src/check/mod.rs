@@ -232,7 +232,7 @@ fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
         f.name == be.name
             && shared
                 .backends
-                .get(f.backend)
+                .get(f.backend.unwrap_or(usize::MAX))
                 .is_some_and(|b| std::ptr::eq(b, be))
     });
     if from_listen { "proxy" } else { "backend" }

@@ -385,8 +385,11 @@ pub struct Frontend {
     pub binds: Vec<Bind>,
     /// `maxconn` of this frontend.
     pub maxconn: Option<u32>,
-    /// Index into [`Config::backends`] (`default_backend`, or the listen's own half).
-    pub backend: usize,
+    /// Index into [`Config::backends`] (`default_backend`, or the listen's own
+    /// half); `None` for a frontend that routes only with `use_backend`.
+    pub backend: Option<usize>,
+    /// `use_backend` rules in order, and the ACLs their conditions index.
+    pub routing: Routing,
     /// Timeouts (client, http-request, http-keep-alive act here).
     pub timeouts: Timeouts,
     /// HTTP options of the frontend.
@@ -398,6 +401,36 @@ pub struct Frontend {
     /// Where the section starts.
     pub origin: Origin,
 }
+
+/// One `use_backend` rule, its backend resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    /// Index into [`Config::backends`].
+    pub backend: usize,
+    /// The condition (`None`: always).
+    pub cond: Option<crate::acl::Condition>,
+}
+
+/// A frontend's content switching: `use_backend` rules and the frontend's ACLs.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    /// The rules, first match wins.
+    pub rules: Vec<Switch>,
+    /// The ACLs the conditions index (linked to the configuration's names).
+    pub acls: crate::acl::AclSet,
+}
+
+impl PartialEq for Routing {
+    /// Compiled ACLs have no equality: two routings are equal when their rules
+    /// are and their ACL tables hold the same names in the same order.
+    fn eq(&self, o: &Routing) -> bool {
+        self.rules == o.rules
+            && self.acls.len() == o.acls.len()
+            && (0..self.acls.len()).all(|i| self.acls.name(i) == o.acls.name(i))
+    }
+}
+
+impl Eq for Routing {}
 
 /// A backend: a set of servers and how to choose among them.
 #[derive(Debug, Clone, PartialEq, Eq)]

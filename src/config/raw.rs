@@ -139,6 +139,17 @@ pub struct RawServer {
     pub origin: Origin,
 }
 
+/// One `use_backend <name> [if|unless <cond>]` line, the name not resolved yet.
+#[derive(Debug, Clone)]
+pub struct RawSwitch {
+    /// The backend named.
+    pub backend: String,
+    /// The condition, compiled against the proxy's ACLs (`None`: always).
+    pub cond: Option<crate::acl::Condition>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
 /// A `defaults`, `listen`, `frontend` or `backend` section as parsed.
 ///
 /// A proxy starts as a copy of the `defaults` section before it, so fields hold
@@ -193,6 +204,12 @@ pub struct RawProxy {
     pub default_server: ServerOpts,
     /// `server` lines.
     pub servers: Vec<RawServer>,
+    /// `acl` lines (and the anonymous and predefined ACLs rules use).
+    pub acls: crate::acl::AclSet,
+    /// `use_backend` lines in order.
+    pub switching: Vec<RawSwitch>,
+    /// A `use_backend` line was written (even one refused).
+    pub use_backend_seen: bool,
 }
 
 impl RawProxy {
@@ -223,6 +240,9 @@ impl RawProxy {
             stats: Stats::default(),
             default_server: ServerOpts::default(),
             servers: Vec::new(),
+            acls: crate::acl::AclSet::new(),
+            switching: Vec::new(),
+            use_backend_seen: false,
         }
     }
 
@@ -240,6 +260,9 @@ impl RawProxy {
             binds: Vec::new(),
             bind_errors: false,
             servers: Vec::new(),
+            acls: crate::acl::AclSet::new(),
+            switching: Vec::new(),
+            use_backend_seen: false,
             cookie_here: false,
             log_lines_here: 0,
             ..defaults.clone()

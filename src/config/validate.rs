@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use super::kw::did_you_mean;
 use super::kw::global::{group_id, user_id};
-use super::model::{Backend, Balance, Config, Frontend, Global, Mode, Origin, Server, Stats};
+use super::model::{
+    Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Server, Stats, Switch,
+};
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
 
@@ -39,17 +41,35 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         missing_timeouts(p, diag);
     }
     let mut backends = Vec::new();
-    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut by_name: HashMap<String, usize> = HashMap::new();
     for p in proxies.iter().filter(|p| p.kind.has_backend()) {
         if by_name.contains_key(p.name.as_str()) {
             continue; // Already reported as a duplicate.
         }
-        by_name.insert(&p.name, backends.len());
+        by_name.insert(p.name.clone(), backends.len());
         backends.push(backend(p, diag));
     }
+    let names = ConfigNames {
+        backends: &by_name,
+        frontends: proxies
+            .iter()
+            .filter(|p| p.kind.has_frontend())
+            .map(|p| p.name.clone())
+            .collect(),
+        servers: &backends,
+    };
+    // ACLs name proxies and servers: resolved once every section is read.
+    for p in proxies
+        .iter_mut()
+        .filter(|p| p.kind == SectionKind::Backend)
+    {
+        if let Err(e) = p.acls.link(&names) {
+            diag.error_at(&p.origin, format!("{}: {e}", p.label()));
+        }
+    }
     let mut frontends = Vec::new();
-    for p in proxies.iter().filter(|p| p.kind.has_frontend()) {
-        if let Some(f) = frontend(p, &by_name, &backends, diag) {
+    for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
+        if let Some(f) = frontend(p, &names, &backends, diag) {
             frontends.push(f);
         }
     }
@@ -284,10 +304,64 @@ fn server(s: &RawServer) -> Server {
     }
 }
 
+/// Proxy and server names for linking ACLs, once every section is read.
+struct ConfigNames<'a> {
+    backends: &'a HashMap<String, usize>,
+    frontends: Vec<String>,
+    servers: &'a [Backend],
+}
+
+impl crate::acl::Names for ConfigNames<'_> {
+    fn backend(&self, name: &str) -> Option<usize> {
+        self.backends.get(name).copied()
+    }
+    fn frontend(&self, name: &str) -> Option<usize> {
+        self.frontends.iter().position(|f| f == name)
+    }
+    fn server(&self, backend: usize, name: &str) -> Option<usize> {
+        self.servers
+            .get(backend)?
+            .servers
+            .iter()
+            .position(|s| s.name == name)
+    }
+}
+
+/// A backend named by `default_backend` or `use_backend`, resolved, with
+/// did-you-mean when unknown.
+fn resolve_backend(
+    p: &RawProxy,
+    keyword: &str,
+    name: &str,
+    origin: &Origin,
+    names: &ConfigNames<'_>,
+    backends: &[Backend],
+    diag: &mut Diag,
+) -> Option<usize> {
+    match names.backends.get(name) {
+        Some(&i) => {
+            check_modes(p, origin, &backends[i], keyword, diag)?;
+            Some(i)
+        }
+        None => {
+            let known: Vec<&str> = names.backends.keys().map(String::as_str).collect();
+            diag.error_at(
+                origin,
+                format!(
+                    "{}: '{keyword}' names '{name}', but there is no such backend{}",
+                    p.label(),
+                    did_you_mean(name, &known)
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// The frontend half of a `frontend` or `listen`; `None` when it cannot be built.
 fn frontend(
-    p: &RawProxy,
-    by_name: &HashMap<&str, usize>,
+    p: &mut RawProxy,
+    names: &ConfigNames<'_>,
     backends: &[Backend],
     diag: &mut Diag,
 ) -> Option<Frontend> {
@@ -300,39 +374,74 @@ fn frontend(
             ),
         );
     }
+    let mut ok = true;
+    if let Err(e) = p.acls.link(names) {
+        diag.error_at(&p.origin, format!("{}: {e}", p.label()));
+        ok = false;
+    }
+    let mut rules = Vec::with_capacity(p.switching.len());
+    for sw in &p.switching {
+        let Some(backend) = resolve_backend(
+            p,
+            "use_backend",
+            &sw.backend,
+            &sw.origin,
+            names,
+            backends,
+            diag,
+        ) else {
+            ok = false;
+            continue;
+        };
+        // In `mode tcp` the rules run when the connection is accepted: there
+        // is no HTTP request to read.
+        if let Some(acl) = (p.mode == Mode::Tcp)
+            .then(|| sw.cond.as_ref().and_then(|c| p.acls.http_acl(c)))
+            .flatten()
+        {
+            diag.error_at(
+                &sw.origin,
+                format!(
+                    "{}: 'use_backend {}': ACL '{acl}' reads the HTTP request, which a 'mode tcp' \
+                     frontend does not parse (only layer-4 fetches such as 'src' or 'dst_port')",
+                    p.label(),
+                    sw.backend
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        rules.push(Switch {
+            backend,
+            cond: sw.cond.clone(),
+        });
+    }
     let backend = match &p.default_backend {
-        Some((name, origin)) => match by_name.get(name.as_str()) {
-            Some(&i) => {
-                check_modes(p, origin, &backends[i], diag)?;
-                i
-            }
-            None => {
-                let names: Vec<&str> = by_name.keys().copied().collect();
-                diag.error_at(
-                    origin,
-                    format!(
-                        "{}: 'default_backend' names '{name}', but there is no such backend{}",
-                        p.label(),
-                        did_you_mean(name, &names)
-                    ),
-                );
-                return None;
-            }
-        },
-        None if p.kind == SectionKind::Listen => *by_name.get(p.name.as_str())?,
+        Some((name, origin)) => Some(resolve_backend(
+            p,
+            "default_backend",
+            name,
+            origin,
+            names,
+            backends,
+            diag,
+        )?),
+        None if p.kind == SectionKind::Listen => Some(*names.backends.get(p.name.as_str())?),
+        // Requests no rule matches get 503, as in HAProxy.
+        None if p.use_backend_seen => None,
         None => {
             diag.error_at(
                 &p.origin,
                 format!(
-                    "{} has no 'default_backend' (and 'use_backend' is not implemented yet), \
-                     so it has nowhere to send requests",
+                    "{} has no 'default_backend' and no 'use_backend' rule, so it has nowhere \
+                     to send requests",
                     p.label()
                 ),
             );
             return None;
         }
     };
-    if p.binds.is_empty() {
+    if p.binds.is_empty() || !ok {
         return None;
     }
     Some(Frontend {
@@ -341,6 +450,10 @@ fn frontend(
         binds: p.binds.clone(),
         maxconn: p.maxconn,
         backend,
+        routing: Routing {
+            rules,
+            acls: std::mem::take(&mut p.acls),
+        },
         timeouts: p.timeouts.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
@@ -350,7 +463,13 @@ fn frontend(
 }
 
 /// A frontend and its backend must speak the same mode (as HAProxy).
-fn check_modes(p: &RawProxy, at: &Origin, be: &Backend, diag: &mut Diag) -> Option<()> {
+fn check_modes(
+    p: &RawProxy,
+    at: &Origin,
+    be: &Backend,
+    keyword: &str,
+    diag: &mut Diag,
+) -> Option<()> {
     if p.mode == be.mode {
         return Some(());
     }
@@ -358,13 +477,18 @@ fn check_modes(p: &RawProxy, at: &Origin, be: &Backend, diag: &mut Diag) -> Opti
     diag.error_at(
         at,
         format!(
-            "{} {} ({}) tries to use incompatible {} backend '{}' ({}) as its default backend (see 'mode')",
+            "{} {} ({}) tries to use incompatible {} backend '{}' ({}) {} (see 'mode')",
             m(p.mode),
             p.label(),
             p.origin,
             m(be.mode),
             be.name,
-            be.origin
+            be.origin,
+            if keyword == "default_backend" {
+                "as its default backend"
+            } else {
+                "in a 'use_backend' rule"
+            }
         ),
     );
     None

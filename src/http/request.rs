@@ -1,6 +1,13 @@
 //! The request head: parse it with httparse, decide its framing, and write the
 //! head that goes to the server.
 //!
+//! Two steps with routing between them: [`parse_head`] parses and checks the
+//! head once (framing, smuggling defences), whatever backend it goes to; the
+//! session chooses the backend (`use_backend`) reading the parsed head; then
+//! [`rewrite`] writes the head for the server with the chosen backend's
+//! settings ([`Rewrite`]: forwardfor, stickiness cookie, server-side close).
+//! [`parse`] does both when the backend is known in advance.
+//!
 //! Hop-by-hop headers (`Connection`, `Keep-Alive`, `Proxy-Connection`) are the
 //! proxy's business on each side, so they are dropped and ringlb writes its own
 //! `Connection` header; `X-Forwarded-For` gets the client address appended
@@ -108,15 +115,10 @@ struct Scan<'b> {
     has_upgrade: bool,
     host: Option<&'b [u8]>,
     expect_continue: bool,
-    /// Values of the `option forwardfor` header the client sent.
-    xff_existing: Vec<&'b [u8]>,
 }
 
 /// Reads the headers that decide framing, routing and the connection's fate.
-fn scan<'b>(
-    headers: &[httparse::Header<'b>],
-    xff_name: Option<&str>,
-) -> Result<Scan<'b>, HttpError> {
+fn scan<'b>(headers: &[httparse::Header<'b>]) -> Result<Scan<'b>, HttpError> {
     let mut s = Scan::default();
     for h in headers {
         let name = h.name;
@@ -148,9 +150,6 @@ fn scan<'b>(
             s.has_upgrade = true;
         } else if name.eq_ignore_ascii_case("expect") {
             s.expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
-        }
-        if xff_name.is_some_and(|x| name.eq_ignore_ascii_case(x)) {
-            s.xff_existing.push(h.value);
         }
     }
     Ok(s)
@@ -208,17 +207,53 @@ fn check_target(method: &str, path: &str) -> Result<(), HttpError> {
     }
 }
 
-/// Parses a request head in `buf`; on success writes the head for the server into `out`.
-pub fn parse(
-    buf: &[u8],
-    rw: &Rewrite<'_>,
-    out: &mut Vec<u8>,
-) -> Result<Parsed<Request>, HttpError> {
-    // Left uninitialised: filling 128 empty headers (4 KB) cost more than
-    // parsing a small head.
-    let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+/// Headers the parse step has room for: the caller's stack array.
+pub type HeaderSlots<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS];
+
+/// Empty header slots for [`parse_head`]; left uninitialised: filling 128
+/// empty headers (4 KB) cost more than parsing a small head.
+pub fn header_slots<'b>() -> HeaderSlots<'b> {
+    [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS]
+}
+
+/// A request head parsed and checked, before routing: borrows the input
+/// buffer and the header slots.
+pub struct Head<'h, 'b> {
+    /// The parsed head; its slices point into the input buffer.
+    pub req: httparse::Request<'h, 'b>,
+    /// Length of the head in the input buffer.
+    pub head_len: usize,
+    /// How the body is delimited.
+    pub body: BodyKind,
+    method: &'b str,
+    path: &'b str,
+    http10: bool,
+    scanned: Scan<'b>,
+    upgrade: bool,
+    keep_alive: bool,
+    add_host: Option<&'b [u8]>,
+}
+
+impl Head<'_, '_> {
+    /// The declared body size (`Content-Length`), for `req.body_size`.
+    pub fn body_size(&self) -> Option<u64> {
+        match self.body {
+            BodyKind::Length(n) => Some(n),
+            BodyKind::None => Some(0),
+            _ => None,
+        }
+    }
+}
+
+/// Parses and checks a request head in `buf`: framing, target, `Host`, the
+/// connection's fate. Nothing here depends on the backend.
+#[inline]
+pub fn parse_head<'h, 'b>(
+    buf: &'b [u8],
+    slots: &'h mut HeaderSlots<'b>,
+) -> Result<Parsed<Head<'h, 'b>>, HttpError> {
     let mut req = httparse::Request::new(&mut []);
-    let head_len = match req.parse_with_uninit_headers(buf, &mut headers) {
+    let head_len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),
@@ -231,7 +266,7 @@ pub fn parse(
         return Err(HttpError::NotImplemented);
     }
     check_target(method, path)?;
-    let scanned = scan(req.headers, rw.forwardfor.map(|f| f.header.as_str()))?;
+    let scanned = scan(req.headers)?;
     let body = framing(&scanned, http10)?;
     let add_host = host_to_add(path, &scanned, http10)?;
     let upgrade = scanned.conn_upgrade && scanned.has_upgrade && !http10;
@@ -245,41 +280,78 @@ pub fn parse(
         } else {
             !scanned.conn_close
         };
-
-    let mut sticky = Sticky::default();
-    let head = Head {
+    Ok(Parsed::Complete(Head {
+        req,
+        head_len,
+        body,
         method,
         path,
         http10,
-        headers: req.headers,
-        scanned: &scanned,
-        chunked: body == BodyKind::Chunked,
+        scanned,
         upgrade,
+        keep_alive,
         add_host,
-    };
-    write_head(&head, rw, &mut sticky, out)?;
+    }))
+}
 
+/// Writes the head for the server into `out` with the chosen backend's
+/// settings, and says what the rest of the session needs. `buf` is the input
+/// buffer `head` was parsed from.
+#[inline]
+pub fn rewrite(
+    head: &Head<'_, '_>,
+    buf: &[u8],
+    rw: &Rewrite<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Request, HttpError> {
+    let (method, path) = (head.method, head.path);
+    let mut sticky = Sticky::default();
+    let h = WriteHead {
+        method,
+        path,
+        http10: head.http10,
+        headers: &head.req.headers[..],
+        scanned: &head.scanned,
+        chunked: head.body == BodyKind::Chunked,
+        upgrade: head.upgrade,
+        add_host: head.add_host,
+    };
+    write_head(&h, rw, &mut sticky, out)?;
     let uri_start = path.as_ptr() as usize - buf.as_ptr() as usize;
-    Ok(Parsed::Complete(Request {
-        head_len,
+    Ok(Request {
+        head_len: head.head_len,
         uri: (uri_start, uri_start + path.len()),
         is_head: method == "HEAD",
         idempotent: matches!(
             method,
             "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
         ),
-        http10,
-        body,
-        keep_alive,
-        expect_continue: scanned.expect_continue,
-        upgrade,
+        http10: head.http10,
+        body: head.body,
+        keep_alive: head.keep_alive,
+        expect_continue: head.scanned.expect_continue,
+        upgrade: head.upgrade,
         is_post: method == "POST",
         sticky,
-    }))
+    })
+}
+
+/// Parses a request head in `buf`; on success writes the head for the server
+/// into `out` ([`parse_head`] then [`rewrite`], the backend known in advance).
+pub fn parse(
+    buf: &[u8],
+    rw: &Rewrite<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Parsed<Request>, HttpError> {
+    let mut slots = header_slots();
+    match parse_head(buf, &mut slots)? {
+        Parsed::Complete(head) => rewrite(&head, buf, rw, out).map(Parsed::Complete),
+        Parsed::Partial => Ok(Parsed::Partial),
+    }
 }
 
 /// A parsed head and what was decided about it, for [`write_head`].
-struct Head<'h, 'b> {
+struct WriteHead<'h, 'b> {
     method: &'b str,
     path: &'b str,
     http10: bool,
@@ -294,16 +366,22 @@ struct Head<'h, 'b> {
 /// stickiness cookie read, `X-Forwarded-For` and `Connection` added. The
 /// result must stay within [`MAX_HEADERS`], as the client's head had to.
 fn write_head(
-    h: &Head<'_, '_>,
+    h: &WriteHead<'_, '_>,
     rw: &Rewrite<'_>,
     sticky: &mut Sticky,
     out: &mut Vec<u8>,
 ) -> Result<(), HttpError> {
     let xff_name = rw.forwardfor.map(|f| f.header.as_str());
-    let xff = &h.scanned.xff_existing;
+    // The values of the forwardfor header the client sent, read in place.
+    let xff = || {
+        h.headers
+            .iter()
+            .filter(move |hd| xff_name.is_some_and(|x| hd.name.eq_ignore_ascii_case(x)))
+            .map(|hd| hd.value)
+    };
     let add_xff = match (rw.forwardfor, rw.client) {
         (Some(f), Some(ip)) => {
-            (!f.if_none || xff.is_empty())
+            (!f.if_none || xff().next().is_none())
                 && !f.except.is_some_and(|(net, p)| in_network(ip, net, p))
         }
         _ => false,
@@ -352,7 +430,7 @@ fn write_head(
         count += 1;
         out.extend_from_slice(f.header.as_bytes());
         out.extend_from_slice(b": ");
-        for v in xff {
+        for v in xff() {
             out.extend_from_slice(v);
             out.extend_from_slice(b", ");
         }

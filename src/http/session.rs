@@ -2,7 +2,9 @@
 //!
 //! Each exchange runs the data path in order:
 //! 1. read the request head (`timeout http-request`, `timeout http-keep-alive`);
-//! 2. parse and rewrite it (`request.rs`);
+//! 2. parse it (`request::parse_head`), choose the backend (`use_backend`
+//!    rules, `route.rs`; skipped when the frontend has none), then write the
+//!    head for the server with that backend's settings (`request::rewrite`);
 //! 3. choose a server (`balance`) and take an idle connection to it or connect
 //!    (`timeout connect`, `retries`, `option redispatch`);
 //! 4. send the head, then relay the request body and the response at the same
@@ -39,6 +41,7 @@ use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::deadline::LazyTimer;
 use crate::log::record::{HttpTrace, Outcome};
+use crate::route::{self, ConnAddrs, RequestSample};
 use crate::runtime::{BackendRt, FrontendRt};
 use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
 use crate::server::kill;
@@ -90,8 +93,12 @@ struct Session<'a> {
     ctx: &'a WorkerCtx,
     fe: &'a FrontendRt,
     fe_index: usize,
+    /// The backend of the current request (the default one until routed).
     be: &'a BackendRt,
     backend: usize,
+    /// No backend for this request: no `use_backend` rule matched and there
+    /// is no `default_backend` (answered 503; `be` is only a placeholder).
+    no_backend: bool,
     rewrite: Rewrite<'a>,
     close_client: bool,
     /// Largest request body allowed, and the status for a larger one.
@@ -100,6 +107,8 @@ struct Session<'a> {
     cw: WriteHalf,
     /// The client socket, for the tunnel's shutdown on error.
     client_fd: RawFd,
+    /// The client connection's addresses (for `use_backend` conditions).
+    addrs: ConnAddrs,
     /// Exchanges started on this connection (the first one reuses idle server
     /// connections only when it could be resent).
     exchanges: u64,
@@ -124,31 +133,31 @@ struct Session<'a> {
 /// Serves one client connection until it closes, times out or errs.
 pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: usize) {
     let f = &ctx.shared.frontends[fe];
-    let be = &ctx.shared.backends[f.backend];
-    let httpclose = f.http.httpclose || be.http.httpclose;
+    // A frontend routing only with `use_backend` has no default: until a
+    // request is routed, its first rule's backend stands in.
+    let backend = f
+        .backend
+        .or_else(|| f.model.routing.rules.first().map(|r| r.backend))
+        .unwrap_or(0);
+    let be = &ctx.shared.backends[backend];
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
     let (cr, cw) = client.into_split();
+    let (rewrite, close_client, max_body) = settings(f, be, peer);
     let mut s = Session {
         ctx,
         fe: f,
         fe_index,
         be,
-        backend: f.backend,
-        rewrite: Rewrite {
-            forwardfor: f.http.forwardfor.as_ref().or(be.http.forwardfor.as_ref()),
-            client: peer.map(|p| p.ip()),
-            close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
-            cookie: be.cookie.as_ref(),
-        },
-        close_client: httpclose,
-        max_body: match (f.http.max_body, be.http.max_body) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        },
+        backend,
+        no_backend: f.backend.is_none(),
+        rewrite,
+        close_client,
+        max_body,
         cr,
         cw,
         client_fd,
+        addrs: ConnAddrs::new(client_fd, peer),
         exchanges: 0,
         idle_buf: Vec::with_capacity(IDLE_BUF),
         cbuf: Vec::new(),
@@ -177,7 +186,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             } else {
                 Outcome::Silent
             };
-            s.trace.finish(ctx, fe_index, s.backend, outcome);
+            s.trace.finish(ctx, fe_index, s.logged_backend(), outcome);
         }
         match result {
             Ok(Next::KeepAlive) => {
@@ -215,7 +224,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 s.trace.finish(
                     ctx,
                     fe_index,
-                    s.backend,
+                    s.logged_backend(),
                     Outcome::Answered { status, bytes },
                 );
                 if sent {
@@ -259,7 +268,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     s.trace.cause(b'K');
                 }
                 s.trace
-                    .finish(ctx, fe_index, s.backend, Outcome::Tunnel { down });
+                    .finish(ctx, fe_index, Some(s.backend), Outcome::Tunnel { down });
                 return;
             }
         }
@@ -269,20 +278,49 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
     bufpool::give(s.out);
 }
 
+/// What the backend decides for an exchange, merged with the frontend's
+/// options as HAProxy does: the head rewrite, closing the client side after
+/// the response, and the largest body allowed.
+fn settings<'a>(
+    f: &'a FrontendRt,
+    be: &'a BackendRt,
+    peer: Option<SocketAddr>,
+) -> (Rewrite<'a>, bool, Option<(u64, u16)>) {
+    let httpclose = f.http.httpclose || be.http.httpclose;
+    let rewrite = Rewrite {
+        forwardfor: f.http.forwardfor.as_ref().or(be.http.forwardfor.as_ref()),
+        client: peer.map(|p| p.ip()),
+        close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
+        cookie: be.cookie.as_ref(),
+    };
+    let max_body = match (f.http.max_body, be.http.max_body) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    (rewrite, httpclose, max_body)
+}
+
 impl Session<'_> {
+    /// The backend the log line names (`None`: the frontend's own name).
+    fn logged_backend(&self) -> Option<usize> {
+        (!self.no_backend).then_some(self.backend)
+    }
+
     /// Counts an error ringlb answered itself, where HAProxy's stats put it.
     fn count_error(&self, e: HttpError) {
         let c = self.ctx.counters();
-        let (fc, bc) = (&c.frontends[self.fe_index], &c.backends[self.backend]);
+        let fc = &c.frontends[self.fe_index];
+        let bc = (!self.no_backend).then(|| &c.backends[self.backend]);
         fc.status(e.status());
         counters::add(&fc.bytes_out, e.response().len() as u64);
-        match e {
-            HttpError::Forbidden | HttpError::PayloadTooLarge => counters::add(&fc.denied, 1),
-            HttpError::BadGateway | HttpError::GatewayTimeout => {
+        match (e, bc) {
+            (HttpError::Forbidden | HttpError::PayloadTooLarge, _) => counters::add(&fc.denied, 1),
+            (HttpError::BadGateway | HttpError::GatewayTimeout, Some(bc)) => {
                 bc.status(e.status());
                 counters::add(&bc.resp_errors, 1);
             }
-            HttpError::ServiceUnavailable => bc.status(e.status()),
+            (HttpError::ServiceUnavailable, Some(bc)) => bc.status(e.status()),
+            (HttpError::ServiceUnavailable, None) => {}
             _ => counters::add(&fc.req_errors, 1),
         }
     }
@@ -329,6 +367,12 @@ impl Session<'_> {
             req.uri,
         ) {
             return self.answer_locally(&req, &mut page).await;
+        }
+        if self.no_backend {
+            if self.ctx.shared.debug {
+                eprintln!("[WARNING] {}: no backend for this request", self.fe.name);
+            }
+            return Err(Fail::Status(HttpError::ServiceUnavailable));
         }
         let mut body = BodyCursor::new(req.body);
         if let (Some((max, status)), BodyKind::Length(n)) = (self.max_body, req.body)
@@ -666,12 +710,7 @@ impl Session<'_> {
                 if self.sbuf.capacity() == 0 {
                     self.sbuf = bufpool::take();
                 }
-                match request::parse(&self.cbuf, &self.rewrite, &mut self.out) {
-                    // `cbuf` may be a 64 KB streaming buffer holding requests
-                    // pipelined after a large body: the head limit stays 16 KB.
-                    Ok(Parsed::Complete(r)) if r.head_len > BUF_SIZE => {
-                        return Err(Fail::Status(request::too_large(&self.cbuf)));
-                    }
+                match self.parse_route_rewrite() {
                     Ok(Parsed::Complete(r)) => return Ok(r),
                     Ok(Parsed::Partial) => {}
                     Err(e) => return Err(Fail::Status(e)),
@@ -725,6 +764,51 @@ impl Session<'_> {
                 ReadOutcome::Eof | ReadOutcome::Error(_) => return Err(Fail::Silent),
             }
         }
+    }
+
+    /// Parses the head in `cbuf`, chooses its backend when the frontend has
+    /// `use_backend` rules, then writes the head for the server into `out`
+    /// with that backend's settings. Synchronous, so the header slots never
+    /// live in the connection's future.
+    fn parse_route_rewrite(&mut self) -> Result<Parsed<Request>, HttpError> {
+        let mut slots = request::header_slots();
+        let head = match request::parse_head(&self.cbuf, &mut slots)? {
+            Parsed::Complete(h) => h,
+            Parsed::Partial => return Ok(Parsed::Partial),
+        };
+        // `cbuf` may be a 64 KB streaming buffer holding requests pipelined
+        // after a large body: the head limit stays 16 KB.
+        if head.head_len > BUF_SIZE {
+            return Err(request::too_large(&self.cbuf));
+        }
+        let f = self.fe;
+        if f.switching {
+            let shared = &*self.ctx.shared;
+            let sample = RequestSample {
+                req: &head.req,
+                addrs: &self.addrs,
+                shared,
+                fe: self.fe_index,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            };
+            let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
+            match chosen {
+                Some(b) if b == self.backend && !self.no_backend => {}
+                Some(b) => {
+                    let be = &shared.backends[b];
+                    (self.rewrite, self.close_client, self.max_body) =
+                        settings(f, be, self.addrs.peer);
+                    self.be = be;
+                    self.backend = b;
+                    self.no_backend = false;
+                    self.trace.cookie(be.cookie.is_some());
+                }
+                // Answered 503 by `exchange`, once the request is counted.
+                None => self.no_backend = true,
+            }
+        }
+        request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out).map(Parsed::Complete)
     }
 
     async fn connect(

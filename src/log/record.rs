@@ -39,7 +39,7 @@ pub(super) fn ms(a: Option<Instant>, b: Option<Instant>) -> i64 {
 pub(super) fn conns(
     shared: &Shared,
     fe: usize,
-    be: usize,
+    be: Option<usize>,
     server: Option<usize>,
     own: bool,
 ) -> Conns {
@@ -52,11 +52,13 @@ pub(super) fn conns(
                 c.frontend += cur;
             }
         }
-        c.backend += w.backends[be]
-            .current
-            .load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(be) = be {
+            c.backend += w.backends[be]
+                .current
+                .load(std::sync::atomic::Ordering::Relaxed);
+        }
     }
-    if let Some(s) = server {
+    if let (Some(s), Some(be)) = (server, be) {
         c.server = shared.backends[be].servers[s]
             .active
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -138,8 +140,9 @@ struct HttpInner {
     peer: Option<SocketAddr>,
     accepted: Instant,
     accepted_wall: SystemTime,
-    /// Cookie stickiness is configured (the `%tsc` cookie letters apply).
-    cookie: bool,
+    /// Cookie stickiness is configured on the exchange's backend (the `%tsc`
+    /// cookie letters apply).
+    cookie: Cell<bool>,
     start: Cell<Option<Instant>>,
     first_byte: Cell<Option<Instant>>,
     head: Cell<Option<Instant>>,
@@ -168,7 +171,7 @@ impl HttpTrace {
                 peer,
                 accepted: Instant::now(),
                 accepted_wall: SystemTime::now(),
-                cookie,
+                cookie: Cell::new(cookie),
                 start: Cell::new(None),
                 first_byte: Cell::new(None),
                 head: Cell::new(None),
@@ -201,7 +204,8 @@ impl HttpTrace {
         t.server.set(None);
         t.local.set(false);
         t.connect_timeout.set(false);
-        t.cookie_flags.set(if t.cookie { *b"NN" } else { *b"--" });
+        t.cookie_flags
+            .set(if t.cookie.get() { *b"NN" } else { *b"--" });
         t.request_line.borrow_mut().clear();
         t.attempts.retries.set(0);
         t.attempts.redispatched.set(false);
@@ -251,7 +255,7 @@ impl HttpTrace {
     /// the exchange goes to `chosen`.
     pub fn sticky(&self, named: Option<usize>, chosen: usize) {
         let Some(t) = self.on() else { return };
-        if !t.cookie {
+        if !t.cookie.get() {
             return;
         }
         let mut f = t.cookie_flags.get();
@@ -264,10 +268,20 @@ impl HttpTrace {
         t.cookie_flags.set(f);
     }
 
+    /// The exchange was routed to a backend with (or without) cookie stickiness.
+    pub fn cookie(&self, on: bool) {
+        if let Some(t) = self.on()
+            && t.cookie.get() != on
+        {
+            t.cookie.set(on);
+            t.cookie_flags.set(if on { *b"NN" } else { *b"--" });
+        }
+    }
+
     /// ringlb inserts its stickiness cookie in the response (`I`).
     pub fn cookie_inserted(&self) {
         if let Some(t) = self.on()
-            && t.cookie
+            && t.cookie.get()
         {
             let mut f = t.cookie_flags.get();
             f[1] = b'I';
@@ -332,7 +346,8 @@ impl HttpTrace {
 
     /// Sends the exchange's line, if this frontend logs one. Called once per
     /// exchange, when its outcome is known.
-    pub fn finish(&self, ctx: &WorkerCtx, fe: usize, backend: usize, outcome: Outcome) {
+    /// `backend` is `None` when no backend was chosen (the frontend's name is logged).
+    pub fn finish(&self, ctx: &WorkerCtx, fe: usize, backend: Option<usize>, outcome: Outcome) {
         let Some(t) = self.on() else { return };
         let Some(log) = ctx.shared.frontends[fe].log.as_ref() else {
             return;
@@ -380,7 +395,8 @@ impl HttpTrace {
         };
         let [c0, c1] = t.cookie_flags.get();
         let server = t.server.get();
-        let be = &ctx.shared.backends[backend];
+        let fe_rt = &ctx.shared.frontends[fe];
+        let be = backend.map(|b| &ctx.shared.backends[b]);
         let request_line = t.request_line.borrow();
         let request_start = t.first_byte.get().or(t.start.get());
         let date = t.accepted_wall
@@ -388,12 +404,12 @@ impl HttpTrace {
         let rec = Record {
             client: t.peer,
             date,
-            frontend: &ctx.shared.frontends[fe].name,
-            backend: &be.name,
-            server: match (local, server) {
-                (true, _) => "<STATS>",
-                (false, Some(s)) => &be.servers[s].name,
-                (false, None) => "<NOSRV>",
+            frontend: &fe_rt.name,
+            backend: be.map_or(&fe_rt.name, |b| &b.name),
+            server: match (local, server, be) {
+                (true, ..) => "<STATS>",
+                (false, Some(s), Some(be)) => &be.servers[s].name,
+                (false, ..) => "<NOSRV>",
             },
             t_request: ms(request_start, t.head.get()),
             t_queue: ms(t.head.get(), t.connect_start.get()),

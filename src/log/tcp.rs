@@ -88,7 +88,7 @@ impl TcpTrace {
         &self,
         ctx: &WorkerCtx,
         fe: usize,
-        backend: usize,
+        backend: Option<usize>,
         end: TcpEnd,
         failed: Option<&DispatchError>,
     ) {
@@ -103,8 +103,10 @@ impl TcpTrace {
         if log.dontlognull && up == 0 {
             return;
         }
-        let (failed_srv, timeout) =
-            failed.map_or((None, false), |e| failed_server(e, &ctx.shared, backend));
+        let (failed_srv, timeout) = match (failed, backend) {
+            (Some(e), Some(b)) => failed_server(e, &ctx.shared, b),
+            _ => (None, false),
+        };
         let term = match end {
             TcpEnd::Relayed { cause: 0, .. } => *b"--",
             TcpEnd::Relayed { cause, .. } => [cause, b'D'],
@@ -112,14 +114,18 @@ impl TcpTrace {
             TcpEnd::ClientGone => *b"CR",
         };
         let server = t.server.get().or(failed_srv);
-        let be = &ctx.shared.backends[backend];
+        let fe_name = &ctx.shared.frontends[fe].name;
+        let be = backend.map(|b| &ctx.shared.backends[b]);
         let now = Some(Instant::now());
         let rec = Record {
             client: t.peer,
             date: t.accepted_wall,
-            frontend: &ctx.shared.frontends[fe].name,
-            backend: &be.name,
-            server: server.map_or("<NOSRV>", |s| &be.servers[s].name),
+            frontend: fe_name,
+            backend: be.map_or(fe_name, |b| &b.name),
+            server: match (server, be) {
+                (Some(s), Some(be)) => &be.servers[s].name,
+                _ => "<NOSRV>",
+            },
             t_request: -1,
             t_queue: ms(Some(t.accepted), t.connect_start.get()),
             t_connect: ms(t.connect_start.get(), t.connected.get()),

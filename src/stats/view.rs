@@ -202,17 +202,16 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
     let mut out: Vec<Proxy> = Vec::new();
     let mut paired = vec![false; shared.backends.len()];
     for (f, fe) in shared.frontends.iter().enumerate() {
-        let listen = shared
-            .backends
-            .get(fe.backend)
-            .is_some_and(|b| b.name == fe.name);
-        if listen {
-            paired[fe.backend] = true;
+        let listen = fe
+            .backend
+            .filter(|&b| shared.backends.get(b).is_some_and(|b| b.name == fe.name));
+        if let Some(b) = listen {
+            paired[b] = true;
         }
         out.push(Proxy {
             name: fe.name.clone(),
             frontend: Some(f),
-            backend: listen.then_some(fe.backend),
+            backend: listen,
             origin: fe.model.origin.clone(),
         });
     }

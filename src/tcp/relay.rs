@@ -34,8 +34,27 @@ pub async fn run(
     fe: usize,
 ) {
     let f = &ctx.shared.frontends[fe];
-    let be = &ctx.shared.backends[f.backend];
     let trace = TcpTrace::new(f.log.as_ref(), peer);
+    // `use_backend` rules run once, when the connection is accepted, on
+    // layer-4 fetches only (validation refuses the others in `mode tcp`).
+    let backend = if f.switching {
+        let addrs = crate::route::ConnAddrs::new(client.as_raw_fd(), peer);
+        let sample = crate::route::ConnSample {
+            addrs: &addrs,
+            shared: &ctx.shared,
+            fe,
+        };
+        crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
+    } else {
+        f.backend
+    };
+    let Some(backend) = backend else {
+        // No rule matched and no default_backend: HAProxy closes the connection.
+        trace.connecting();
+        trace.finish(ctx, fe, None, TcpEnd::NoConnection, None);
+        return;
+    };
+    let be = &ctx.shared.backends[backend];
     // `balance rdp-cookie` chooses by the client's first packet: read it before
     // dispatching (waiting at most `timeout client`), send it to the server first.
     let first = match &be.model.balance {
@@ -43,7 +62,7 @@ pub async fn run(
             match read_first_packet(&mut client, name.as_bytes(), f.client_timeout).await {
                 Some(bytes) => Some(bytes),
                 None => {
-                    trace.finish(ctx, fe, f.backend, TcpEnd::ClientGone, None);
+                    trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
                     return;
                 }
             }
@@ -56,18 +75,18 @@ pub async fn run(
         ..PickInput::default()
     };
     trace.connecting();
-    let (idx, mut server) = match dispatch_noting(ctx, f.backend, &input, trace.attempts()).await {
+    let (idx, mut server) = match dispatch_noting(ctx, backend, &input, trace.attempts()).await {
         Ok(x) => x,
         Err(e) => {
             if ctx.shared.debug {
                 eprintln!("[WARNING] {}: {e}", f.name);
             }
-            trace.finish(ctx, fe, f.backend, TcpEnd::NoConnection, Some(&e));
+            trace.finish(ctx, fe, Some(backend), TcpEnd::NoConnection, Some(&e));
             return;
         }
     };
     trace.connected(idx);
-    let active = ActiveGuard::new(ctx, f.backend, idx);
+    let active = ActiveGuard::new(ctx, backend, idx);
     let mut first_len = 0;
     if let Some(bytes) = first
         && !bytes.is_empty()
@@ -79,7 +98,7 @@ pub async fn run(
             r => {
                 let (up, cause) = (first_len, if r.is_err() { b's' } else { b'S' });
                 let end = TcpEnd::Relayed { up, down: 0, cause };
-                trace.finish(ctx, fe, f.backend, end, None);
+                trace.finish(ctx, fe, Some(backend), end, None);
                 return;
             }
         }
@@ -89,7 +108,7 @@ pub async fn run(
     let (ct, st) = (f.client_timeout, be.server_timeout);
     // `shutdown sessions server` shuts both sockets down: the relay ends.
     let fds = [client.fd, server.fd];
-    let use_ = crate::server::kill::using(&be.servers[idx], f.backend, idx, fds);
+    let use_ = crate::server::kill::using(&be.servers[idx], backend, idx, fds);
     let (up, down) = relay_noting(client, server, ct, st, &cause).await;
     // Deregistered at once: the relay closed the sockets, and their numbers
     // may be reused.
@@ -105,7 +124,7 @@ pub async fn run(
     trace.finish(
         ctx,
         fe,
-        f.backend,
+        Some(backend),
         TcpEnd::Relayed { up, down, cause },
         None,
     );

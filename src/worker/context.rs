@@ -32,6 +32,8 @@ pub struct WorkerCtx {
     /// The process's `maxconn` limits (global and per frontend), shared by
     /// all workers, and this worker's waiters and open connections.
     pub limits: Rc<WorkerLimits>,
+    /// Buffers for ACL evaluation (`use_backend` conditions), reused by every request.
+    pub scratch: RefCell<crate::acl::Scratch>,
 }
 
 impl WorkerCtx {
@@ -70,6 +72,7 @@ impl WorkerCtx {
             balancers: RefCell::new(balancers),
             pool,
             shared,
+            scratch: RefCell::new(crate::acl::Scratch::new()),
         })
     }
 }

@@ -11,8 +11,6 @@ pub enum Pending {
     StatsAdmin,
     /// `maxidle`/`maxlife` dates in the stickiness cookie.
     CookieDates,
-    /// `use_backend` rules.
-    UseBackend,
     /// `timeout queue` (there is no queue).
     TimeoutQueue,
     /// Per-server `maxconn`.
@@ -29,9 +27,6 @@ pub fn warn(cx: &mut Ctx<'_>, keyword: &str, feature: Pending) {
         Pending::CookieDates => format!(
             "'{keyword}' is not implemented yet; stickiness cookies carry no date and never expire"
         ),
-        Pending::UseBackend => {
-            format!("'{keyword}' is not implemented yet; requests go to the 'default_backend'")
-        }
         Pending::TimeoutQueue => {
             format!("'{keyword}' is not implemented yet; there is no server queue")
         }

@@ -1,21 +1,14 @@
 //! The small proxy keywords: `mode`, `maxconn`, `fullconn`, `default_backend`,
-//! `use_backend`, `retries`, `errorfile`/`errorloc*`, and the lists of HAProxy
+//! `acl`, `use_backend`, `retries`, `errorfile`/`errorloc*`, and the lists of HAProxy
 //! proxy keywords ringlb ignores (with a warning) or refuses.
 
-use super::pending::{self, Pending};
+use crate::acl::Condition;
 use crate::config::model::Mode;
 use crate::config::parse::{Args, Ctx};
-use crate::config::raw::RawProxy;
+use crate::config::raw::{RawProxy, RawSwitch};
 
 /// Proxy keywords accepted, warned about and ignored: they describe, they do not route.
-pub const IGNORED: &[&str] = &[
-    "description",
-    "id",
-    "acl",
-    "log-tag",
-    "capture",
-    "log-format",
-];
+pub const IGNORED: &[&str] = &["description", "id", "log-tag", "capture", "log-format"];
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[
@@ -106,11 +99,45 @@ pub fn default_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> R
     Ok(())
 }
 
-/// `use_backend <name> [if|unless <cond>]`: recognised, not built yet.
-pub fn use_backend(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
-    args.next_string("a backend name and a condition")?;
-    args.rest();
-    pending::warn(cx, "use_backend", Pending::UseBackend);
+/// `acl <name> <fetch> [flags] [operator] <value>...`: compiled into the
+/// proxy's ACL table (pattern files resolve from the startup directory).
+pub fn acl(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let words = args.rest();
+    p.acls
+        .add_line(&words, None)
+        .map(|_| ())
+        .map_err(|e| format!("'acl': {e}"))
+}
+
+/// `use_backend <name> [if|unless <cond>]`: the condition is compiled against
+/// the ACLs declared above; the name is resolved when validating.
+pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.use_backend_seen = true;
+    let name = args.next_string("a backend name")?;
+    if name.contains("%[") {
+        return Err(format!(
+            "'use_backend {name}': dynamic backend names ('%[...]') are not supported by ringlb \
+             yet; name the backend"
+        ));
+    }
+    let words = args.rest();
+    let cond = match words.first().map(String::as_str) {
+        None => None,
+        Some("if" | "unless") => Some(
+            Condition::parse(&words, &mut p.acls, None)
+                .map_err(|e| format!("'use_backend {name}': {e}"))?,
+        ),
+        Some(w) => {
+            return Err(format!(
+                "'use_backend {name}': expects 'if' or 'unless' followed by a condition, got '{w}'"
+            ));
+        }
+    };
+    p.switching.push(RawSwitch {
+        backend: name,
+        cond,
+        origin: cx.origin.clone(),
+    });
     Ok(())
 }
 

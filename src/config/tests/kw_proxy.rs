@@ -151,13 +151,11 @@ fn bind() {
 fn use_backend_and_default_backend() {
     let cfg = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
                backend be\n    server s 127.0.0.1:80\nfrontend fe\n    bind :80\n    use_backend be if { path_beg /x }\n    default_backend be\n";
-    let w = warnings(cfg);
-    assert_eq!(
-        w,
-        vec![
-            "t.cfg:10: 'use_backend' is not implemented yet; requests go to the 'default_backend'"
-        ]
-    );
+    assert!(warnings(cfg).is_empty(), "{:?}", warnings(cfg));
+    let c = load(cfg).unwrap().config;
+    assert_eq!(c.frontends[0].backend, Some(0));
+    assert_eq!(c.frontends[0].routing.rules.len(), 1);
+    assert_eq!(c.frontends[0].routing.rules[0].backend, 0);
     assert_eq!(
         err("    default_backend"),
         "'default_backend' expects a backend name"
@@ -360,4 +358,88 @@ fn ignored_and_refused_options() {
         "'option http_proxy' is not supported by ringlb yet"
     );
     assert_eq!(err("    option"), "'option' expects an option name");
+}
+
+const ROUTE_HEAD: &str = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+                          backend api\n    server s 127.0.0.1:80\nbackend static\n    server s 127.0.0.1:81\n";
+
+fn route(front: &str) -> String {
+    format!("{ROUTE_HEAD}frontend fe\n    bind :80\n{front}")
+}
+
+#[test]
+fn use_backend_rules_compile_in_order() {
+    let c = load(&route(
+        "    acl is_api path_beg /api\n    use_backend api if is_api || { hdr(host) -i api.example }\n    \
+         use_backend static unless is_api\n",
+    ))
+    .unwrap()
+    .config;
+    let f = &c.frontends[0];
+    assert_eq!(f.backend, None, "use_backend alone is enough");
+    let r: Vec<usize> = f.routing.rules.iter().map(|r| r.backend).collect();
+    assert_eq!(r, vec![0, 1]);
+    assert!(f.routing.rules[1].cond.as_ref().unwrap().unless);
+}
+
+#[test]
+fn use_backend_errors_name_the_line() {
+    let e = errors(&route("    use_backend apii\n"));
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:12: frontend 'fe': 'use_backend' names 'apii', but there is no such backend; did you mean 'api'?"
+        ]
+    );
+    let e = errors(&route("    use_backend api if nope\n"));
+    assert_eq!(e, vec!["t.cfg:12: 'use_backend api': no such ACL : 'nope'"]);
+    // Declared below the rule: HAProxy refuses it too.
+    let e = errors(&route(
+        "    use_backend api if late\n    acl late path /x\n",
+    ));
+    assert_eq!(e, vec!["t.cfg:12: 'use_backend api': no such ACL : 'late'"]);
+    let e = errors(&route("    use_backend %[req.hdr(host)]\n"));
+    assert!(e[0].contains("dynamic backend names"), "{e:?}");
+    let e = errors(&route("    use_backend api when x\n"));
+    assert!(e[0].contains("expects 'if' or 'unless'"), "{e:?}");
+    let e = errors(&route("    acl a pathx /x\n    default_backend api\n"));
+    assert!(e[0].starts_with("t.cfg:12: 'acl': in ACL 'a':"), "{e:?}");
+    let e = errors(&format!(
+        "{ROUTE_HEAD}defaults\n    mode http\n    acl a path /x\n"
+    ));
+    assert_eq!(e, vec!["t.cfg:12: 'acl' not allowed in 'defaults' section"]);
+    let e = errors(&route(
+        "    acl a nbsrv(nosuch) gt 0\n    default_backend api\n",
+    ));
+    assert!(e[0].contains("no such backend 'nosuch'"), "{e:?}");
+}
+
+#[test]
+fn use_backend_in_tcp_mode_takes_layer4_conditions_only() {
+    let head = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+                backend be\n    server s 127.0.0.1:80\nfrontend fe\n    bind :80\n";
+    let ok = load(&format!(
+        "{head}    acl lan src 10.0.0.0/8\n    use_backend be if lan {{ dst_port 80 }}\n"
+    ));
+    assert!(ok.is_ok(), "{ok:?}");
+    let e = errors(&format!("{head}    use_backend be if {{ path /x }}\n"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.cfg:10: frontend 'fe': 'use_backend be': ACL '{ path /x }' reads the HTTP request"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn use_backend_to_a_backend_of_another_mode_is_refused() {
+    let cfg = format!(
+        "{ROUTE_HEAD}backend raw\n    mode tcp\n    server s 127.0.0.1:82\nfrontend fe\n    bind :80\n    use_backend raw\n"
+    );
+    let e = errors(&cfg);
+    assert!(
+        e[0].contains("in a 'use_backend' rule (see 'mode')"),
+        "{e:?}"
+    );
 }

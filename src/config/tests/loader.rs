@@ -117,7 +117,7 @@ fn listen_gives_frontend_and_backend() {
     let c = &l.config;
     assert_eq!((c.frontends.len(), c.backends.len()), (1, 1));
     assert_eq!(c.frontends[0].name, "l");
-    assert_eq!(c.backends[c.frontends[0].backend].name, "l");
+    assert_eq!(c.backends[c.frontends[0].backend.unwrap()].name, "l");
     assert!(c.frontends[0].http.http_server_close && c.backends[0].http.http_server_close);
 }
 
@@ -129,7 +129,7 @@ fn frontend_backend_pair() {
     let c = load(cfg).expect("loads").config;
     let fe = &c.frontends[0];
     assert_eq!(fe.binds.len(), 2);
-    assert_eq!(c.backends[fe.backend].name, "be");
+    assert_eq!(c.backends[fe.backend.unwrap()].name, "be");
     assert!(fe.http.httpclose && fe.http.forwardfor.is_none());
     assert!(!c.backends[1].http.httpclose && c.backends[1].http.forwardfor.is_some());
 }
@@ -141,7 +141,7 @@ fn frontend_validation_errors() {
     assert_eq!(
         e,
         vec![
-            "t.cfg:5: frontend 'fe' has no 'default_backend' (and 'use_backend' is not implemented yet), so it has nowhere to send requests"
+            "t.cfg:5: frontend 'fe' has no 'default_backend' and no 'use_backend' rule, so it has nowhere to send requests"
         ]
     );
     let e = errors(&format!(
