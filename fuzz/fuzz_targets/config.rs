@@ -78,10 +78,19 @@ fuzz_target!(|data: &[u8]| {
                 last = rank(&w.origin);
             }
             let config = &loaded.config;
+            // Every backend a frontend can send to exists, and it can send
+            // somewhere (a default, or at least one use_backend rule).
+            let n = config.backends.len();
             for f in &config.frontends {
                 assert!(
-                    f.backend < config.backends.len(),
-                    "frontend {} has no backend",
+                    f.backend.is_some() || !f.routing.rules.is_empty(),
+                    "frontend {} has nowhere to send",
+                    f.name
+                );
+                assert!(
+                    f.backend.is_none_or(|b| b < n)
+                        && f.routing.rules.iter().all(|r| r.backend < n),
+                    "frontend {} names a backend that does not exist",
                     f.name
                 );
             }
