@@ -14,7 +14,7 @@
 //!
 //! Every error and warning is collected with its origin and reported together,
 //! sorted in file order, like `haproxy -c`. Features that are recognised but not
-//! built yet warn from one place, `kw/pending.rs`. `address.rs` and
+//! built yet are refused with file:line where they are parsed. `address.rs` and
 //! `duration.rs` parse HAProxy's address and time forms for every keyword.
 
 pub mod address;

@@ -2,7 +2,6 @@
 //! backend. A second `cookie` line in the same section replaces the first (as
 //! HAProxy), with a warning naming both lines.
 
-use super::pending::{self, Pending};
 use crate::config::model::{Cookie, CookieMode};
 use crate::config::parse::{Args, Ctx, parse_duration_for};
 use crate::config::raw::RawProxy;
@@ -66,12 +65,14 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
                 } else {
                     c.maxlife = d;
                 }
-                pending::warn(cx, &format!("cookie {word}"), Pending::CookieDates);
+                // Dates in the cookie are not built: refused, or the cookie
+                // would outlive what the operator asked for.
+                return Err(format!(
+                    "'cookie {word}' is not supported yet: stickiness cookies carry no date"
+                ));
             }
             "preserve" | "dynamic" => {
-                cx.warn(format!(
-                    "'cookie' option '{word}' is not supported by ringlb and is ignored"
-                ));
+                return Err(format!("'cookie' option '{word}' is not supported yet"));
             }
             "attr" => {
                 args.set_label("cookie attr");

@@ -4,8 +4,9 @@
 //!
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
 //! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords),
-//! `pending` (the single place that warns about recognised, not yet built
-//! features) and `suggest` (the "did you mean", with its work bounded).
+//! and `suggest` (the "did you mean", with its work bounded). A keyword that
+//! would change routing, content, access or limits and is not built yet is
+//! refused where it is parsed, never accepted with a warning.
 
 pub mod balance;
 pub mod bind;
@@ -14,7 +15,6 @@ pub mod global;
 pub mod http_request;
 pub mod log;
 pub mod option;
-pub mod pending;
 pub mod proxy;
 pub mod server;
 pub mod stats;

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use super::pending::{self, Pending};
 use crate::config::address::{Role, parse_address};
 use crate::config::parse::{Args, Ctx, parse_duration_for};
 use crate::config::raw::{RawProxy, RawServer, ServerOpts};
@@ -22,6 +21,16 @@ const REFUSED: &[&str] = &[
     "track",
     "redir",
     "resolvers",
+    // They change when a server takes traffic or which sessions it keeps.
+    "slowstart",
+    "observe",
+    "error-limit",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
+    "agent-check",
+    "agent-inter",
+    "agent-port",
     "init-addr",
     "source",
     "namespace",
@@ -29,22 +38,10 @@ const REFUSED: &[&str] = &[
 ];
 
 /// Harmless options with one argument: warned about and ignored.
-const IGNORED_WITH_ARG: &[&str] = &[
-    "maxqueue",
-    "minconn",
-    "slowstart",
-    "id",
-    "observe",
-    "error-limit",
-    "on-error",
-    "on-marked-down",
-    "on-marked-up",
-    "agent-inter",
-    "agent-port",
-];
+const IGNORED_WITH_ARG: &[&str] = &["maxqueue", "minconn", "id"];
 
 /// Harmless flags: warned about and ignored.
-const IGNORED_FLAGS: &[&str] = &["non-stick", "agent-check", "no-agent-check"];
+const IGNORED_FLAGS: &[&str] = &["non-stick", "no-agent-check"];
 
 /// Options this file understands, for suggestions.
 const KNOWN: &[&str] = &[
@@ -146,10 +143,15 @@ fn parse_opts(
             "maxconn" => {
                 let n = args.next_int(0, u32::MAX)?;
                 // 0 means "no limit", as HAProxy.
-                opts.maxconn = (n > 0).then_some(n);
                 if n > 0 {
-                    pending::warn(cx, "maxconn", Pending::ServerMaxconn);
+                    // A per-server limit needs HAProxy's server queue, not
+                    // built: refused rather than left unenforced.
+                    return Err(format!(
+                        "{line_kw} option 'maxconn {n}' is not supported yet (ringlb has no \
+                         server queue); limit with 'maxconn' on the frontend or in 'global'"
+                    ));
                 }
+                opts.maxconn = None;
             }
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,

@@ -1,7 +1,6 @@
 //! `stats ...` in proxies (the stats page, `stats::page`) and `stats
 //! socket`/`stats timeout`/`stats maxconn` in `global` (the run-time API, `admin`).
 
-use super::pending::{self, Pending};
 use super::{B, F, L, Misplaced, check_caps, global};
 use crate::config::address::{Role, parse_address};
 use crate::config::model::{Address, StatsSocket};
@@ -64,8 +63,12 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
                     );
                 }
             }
-            p.stats.admin = true;
-            pending::warn(cx, &label, Pending::StatsAdmin);
+            // The page's admin form is not built: refused rather than an
+            // access rule that silently grants nothing.
+            return Err(format!(
+                "'{label}' is not supported yet: the stats page is read-only (change servers \
+                 on the stats socket)"
+            ));
         }
         "show-legends" | "show-desc" | "show-modules" | "scope" => {
             args.rest();

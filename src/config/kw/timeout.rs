@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use super::pending::{self, Pending};
 use super::{ALL, BE, FE, Misplaced, check_caps};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
@@ -74,10 +73,10 @@ fn set(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, t: Duration) {
         "server" => &mut to.server,
         "http-request" => &mut to.http_request,
         "http-keep-alive" => &mut to.http_keep_alive,
-        "queue" => {
-            pending::warn(cx, "timeout queue", Pending::TimeoutQueue);
-            &mut to.queue
-        }
+        // Exact as it is: a queue forms only behind a server `maxconn`,
+        // which ringlb refuses, so this timeout never applies, as in HAProxy
+        // without one.
+        "queue" => &mut to.queue,
         "check" => &mut to.check,
         "client-fin" => &mut to.client_fin,
         "server-fin" => &mut to.server_fin,

@@ -106,20 +106,28 @@ fn hash_type() {
 
 #[test]
 fn cookie_full_form() {
-    let c = be("    cookie SRV insert indirect nocache postonly httponly secure domain .a.com domain .b.com maxidle 30m maxlife 8h")
+    let c = be("    cookie SRV insert indirect nocache postonly httponly secure domain .a.com domain .b.com")
         .cookie
         .expect("cookie set");
     assert_eq!((c.name.as_str(), c.mode), ("SRV", CookieMode::Insert));
     assert!(c.indirect && c.nocache && c.postonly && c.httponly && c.secure);
     assert_eq!(c.domains, vec![".a.com", ".b.com"]);
-    assert_eq!(
-        (c.maxidle, c.maxlife),
-        (
-            Some(Duration::from_secs(1800)),
-            Some(Duration::from_secs(8 * 3600))
-        )
-    );
+    assert_eq!((c.maxidle, c.maxlife), (None, None));
     assert_eq!(c.origin.line, 8);
+    // Dated cookies are not built: refused, not carried without their dates.
+    for opt in ["maxidle 30m", "maxlife 8h"] {
+        assert_eq!(
+            err(&format!("    cookie SRV insert {opt}")),
+            format!(
+                "'cookie {}' is not supported yet: stickiness cookies carry no date",
+                opt.split(' ').next().unwrap()
+            )
+        );
+    }
+    assert_eq!(
+        err("    cookie SRV insert preserve"),
+        "'cookie' option 'preserve' is not supported yet"
+    );
 }
 
 #[test]
@@ -166,9 +174,9 @@ fn two_cookie_lines_last_wins_with_warning() {
 #[test]
 fn proxy_stats() {
     let s = fe("    stats uri /admin\n    stats realm \"Web\\ farm\"\n    stats auth admin:secret\n    stats auth ops:x:y\n\
-                stats refresh 10s\n    stats hide-version\n    stats show-node lb1\n    stats admin if TRUE")
+                stats refresh 10s\n    stats hide-version\n    stats show-node lb1")
         .stats;
-    assert!(s.enabled && s.hide_version && s.admin);
+    assert!(s.enabled && s.hide_version && !s.admin);
     assert_eq!(s.uri.as_deref(), Some("/admin"));
     assert_eq!(s.realm.as_deref(), Some("Web farm"));
     assert_eq!(
@@ -187,11 +195,9 @@ fn proxy_stats() {
         "the stats page is built: its keywords no longer warn"
     );
     assert_eq!(
-        warns("    stats admin if TRUE"),
-        vec![
-            "'stats admin' is not implemented yet; the stats page is read-only (use the stats socket \
-             to change servers)"
-        ]
+        err("    stats admin if TRUE"),
+        "'stats admin' is not supported yet: the stats page is read-only (change servers on the \
+         stats socket)"
     );
 }
 
@@ -225,7 +231,7 @@ fn bad_proxy_stats() {
 #[test]
 fn server_defaults_and_every_option() {
     let b = be(
-        "    server a 127.0.0.1:81 weight 10 check inter 3s fastinter 1s downinter 10s rise 4 fall 6 port 8081 addr 127.0.0.2 backup maxconn 50 disabled\n    server h localhost:82",
+        "    server a 127.0.0.1:81 weight 10 check inter 3s fastinter 1s downinter 10s rise 4 fall 6 port 8081 addr 127.0.0.2 backup maxconn 0 disabled\n    server h localhost:82",
     );
     let a = &b.servers[0];
     assert_eq!(
@@ -241,7 +247,7 @@ fn server_defaults_and_every_option() {
         (Some(8081), Some("127.0.0.2".parse().expect("ip")))
     );
     assert!(a.backup && a.disabled);
-    assert_eq!(a.maxconn, Some(50));
+    assert_eq!(a.maxconn, None, "maxconn 0 is no limit");
     let h = &b.servers[1];
     assert_eq!(h.address, sa("127.0.0.1:82"));
     // The defaults, as HAProxy: weight 1, inter 2s, rise 2, fall 3.
@@ -250,11 +256,25 @@ fn server_defaults_and_every_option() {
         (s.weight, s.inter, s.rise, s.fall, s.check),
         (1, Duration::from_secs(2), 2, 3, false)
     );
-    // Checks and backup servers are built; only the per-server maxconn warns.
+    // Checks and backup servers are built; the per-server maxconn is refused
+    // (it needs a server queue), as are options that change when a server
+    // takes traffic.
+    assert!(warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup").is_empty());
     assert_eq!(
-        warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup maxconn 5"),
-        vec!["server 'maxconn' is not implemented yet; connections to the server are not limited"]
+        err("    server b 127.0.0.1:81 maxconn 5"),
+        "server option 'maxconn 5' is not supported yet (ringlb has no server queue); limit with \
+         'maxconn' on the frontend or in 'global'"
     );
+    for opt in [
+        "slowstart 10s",
+        "on-marked-down shutdown-sessions",
+        "agent-check",
+    ] {
+        assert!(
+            err(&format!("    server b 127.0.0.1:81 {opt}")).contains("is not supported yet"),
+            "{opt}"
+        );
+    }
 }
 
 #[test]
