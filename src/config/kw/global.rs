@@ -19,6 +19,10 @@ pub const KEYWORDS: &[&str] = &[
     "log",
     "log-send-hostname",
     "stats",
+    "tune.bufsize",
+    "tune.http.maxhdr",
+    "maxconnrate",
+    "maxsessrate",
     "hard-stop-after",
     "master-worker",
 ];
@@ -30,9 +34,7 @@ pub const IGNORED: &[&str] = &[
     "quiet",
     "debug",
     "spread-checks",
-    "tune.bufsize",
     "tune.maxrewrite",
-    "tune.http.maxhdr",
     "tune.ssl.default-dh-param",
     "nbproc",
     "cpu-map",
@@ -46,8 +48,6 @@ pub const IGNORED: &[&str] = &[
     "description",
     "log-tag",
     "maxsslconn",
-    "maxconnrate",
-    "maxsessrate",
 ];
 
 /// `daemon`.
@@ -116,6 +116,26 @@ pub fn master_worker(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     args.finish()?;
     g.master_worker = true;
     Ok(())
+}
+
+/// Limits ringlb has as constants: accepted when they say what ringlb does
+/// (`tune.bufsize 16384`, `tune.http.maxhdr 128`), refused otherwise, since
+/// a different limit would silently not hold.
+pub fn fixed_limit(args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    let (ours, what) = match kw.as_str() {
+        "tune.bufsize" => (crate::bufpool::BUF_SIZE as u32, "buffers are"),
+        _ => (crate::http::request::MAX_HEADERS as u32, "header limit is"),
+    };
+    let n = args.next_int(1, u32::MAX)?;
+    args.finish()?;
+    if n == ours {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{kw} {n}' is not supported: ringlb's {what} fixed at {ours}"
+        ))
+    }
 }
 
 /// `pidfile <path>`.

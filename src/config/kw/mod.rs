@@ -100,6 +100,10 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "nbthread" => global::nbthread(g, args),
             "pidfile" => global::pidfile(g, args),
             "hard-stop-after" => global::hard_stop_after(g, args),
+            "tune.bufsize" | "tune.http.maxhdr" => global::fixed_limit(args),
+            "maxconnrate" | "maxsessrate" => Err(format!(
+                "'{kw}' is not supported yet: ringlb does not limit the rate of new connections"
+            )),
             "master-worker" => global::master_worker(g, args),
             "uid" | "gid" => global::id(cx, g, args),
             "user" | "group" => global::name(cx, g, args),

@@ -268,7 +268,6 @@ fn global_ignored_keywords_warn() {
         "chroot /var/empty",
         "ulimit-n 65536",
         "quiet",
-        "tune.bufsize 16384",
         "nbproc 1",
         "description a b c",
     ] {
@@ -281,6 +280,27 @@ fn global_ignored_keywords_warn() {
             )]
         );
     }
+}
+
+#[test]
+fn global_limits_hold_or_are_refused() {
+    // The limits ringlb has as constants: the same value is exact, another
+    // would not hold; rate limits are not built.
+    for same in ["tune.bufsize 16384", "tune.http.maxhdr 128"] {
+        assert!(
+            warnings(&global(&format!("    {same}"))).is_empty(),
+            "{same}"
+        );
+    }
+    assert_eq!(
+        gerr("    tune.bufsize 32768"),
+        "'tune.bufsize 32768' is not supported: ringlb's buffers are fixed at 16384"
+    );
+    assert_eq!(
+        gerr("    tune.http.maxhdr 101"),
+        "'tune.http.maxhdr 101' is not supported: ringlb's header limit is fixed at 128"
+    );
+    assert!(gerr("    maxconnrate 100").contains("does not limit the rate"));
 }
 
 #[test]
