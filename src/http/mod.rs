@@ -1,6 +1,6 @@
 //! `mode http`: one client connection's exchanges, request by request.
 //!
-//! Stages, in the order a request meets them (see `session.rs`): read and
+//! Stages, in the order a request meets them (see `session/`): read and
 //! parse the head (`request.rs`), choose a server and connect or reuse an idle
 //! connection (`crate::server`), send the head and stream the body
 //! (`body.rs`), read and rewrite the response head (`response.rs`), stream the

@@ -1,6 +1,6 @@
 //! `http-request`: the one rule ringlb acts on so far, a body-size limit.
 //!
-//! Parsed here, enforced in `http/session.rs` (before connecting for a
+//! Parsed here, enforced in `http/session/` (before connecting for a
 //! `Content-Length`, while streaming for a chunked body).
 //!
 //! HAProxy has no dedicated keyword for the largest request body; operators

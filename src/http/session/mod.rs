@@ -1,15 +1,18 @@
 //! One client connection in `mode http`, exchange after exchange.
 //!
 //! Each exchange runs the data path in order:
-//! 1. read the request head (`timeout http-request`, `timeout http-keep-alive`);
+//! 1. read the request head (`timeout http-request`, `timeout http-keep-alive`;
+//!    `read.rs`);
 //! 2. parse it (`request::parse_head`), choose the backend (`use_backend`
 //!    rules, `route.rs`; skipped when the frontend has none), then write the
 //!    head for the server with that backend's settings (`request::rewrite`);
 //! 3. choose a server (`balance`) and take an idle connection to it or connect
 //!    (`timeout connect`, `retries`, `option redispatch`);
 //! 4. send the head, then relay the request body and the response at the same
-//!    time (`forward.rs`: interim 1xx, `timeout server`, streaming bodies);
-//! 5. keep or close each side, and pool the server connection when reusable.
+//!    time (`duplex.rs` over `forward.rs`: interim 1xx, `timeout server`,
+//!    streaming bodies);
+//! 5. keep or close each side, and pool the server connection when reusable
+//!    (a lingering close and ringlb's own pages: `local.rs`).
 //!
 //! Server connections are reused as HAProxy's `http-reuse safe` intends: a
 //! client's first request takes an idle connection only when it could be sent
@@ -50,14 +53,12 @@ use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
 
-/// Size of the buffer a connection waits for a request with.
-const IDLE_BUF: usize = 1024;
-/// Longest wait between two looks at the soft-stop flag while a client is idle.
-const IDLE_SLICE: Duration = Duration::from_secs(1);
-/// How long a closing connection waits for the client to stop sending.
-const LINGER: Duration = Duration::from_secs(1);
-/// At most this much unread request is drained before closing anyway.
-const LINGER_BYTES: usize = 1 << 20;
+mod duplex;
+mod local;
+mod read;
+
+use duplex::duplex;
+use read::IDLE_BUF;
 
 /// What to do with the client connection after an exchange.
 enum Next {
@@ -644,173 +645,6 @@ impl Session<'_> {
         }
     }
 
-    /// Sends a response ringlb made itself (`page` is a whole response that ends
-    /// with `Connection: close` or is delimited for keep-alive), after dropping
-    /// the request's body if any.
-    async fn answer_locally(&mut self, req: &Request, page: &mut Vec<u8>) -> Result<Next, Fail> {
-        self.trace.local();
-        let progress = self.trace.tracker();
-        progress.response_head(page_status(page));
-        progress.sent(page.len() as u64);
-        counters::add(
-            &self.ctx.counters().frontends[self.fe_index].bytes_out,
-            page.len() as u64,
-        );
-        let deadline = Instant::now() + self.fe.client_timeout;
-        write_all(&mut self.cw, page, &mut self.resp_timer, deadline)
-            .await
-            .map_err(|_| Fail::Silent)?;
-        self.cbuf.drain(..req.head_len);
-        let keep = req.keep_alive
-            && req.body == BodyKind::None
-            && !self.close_client
-            && !page_closes(page);
-        if keep {
-            Ok(Next::KeepAlive)
-        } else {
-            Ok(Next::Close { linger: true })
-        }
-    }
-
-    /// Closes without destroying what was sent: closing a socket with unread
-    /// input makes the kernel send a reset, which can discard the last response
-    /// before the client reads it. So shut the write side, drain what the
-    /// client still sends for a short while, then close.
-    async fn linger_close(&mut self) {
-        if self.cw.shutdown().await.is_err() {
-            return;
-        }
-        let deadline = Instant::now() + LINGER;
-        let mut drained = 0;
-        while drained < LINGER_BYTES {
-            if self.cbuf.capacity() == 0 {
-                self.cbuf = bufpool::take();
-            }
-            self.cbuf.clear();
-            match read_more(&mut self.cr, &mut self.cbuf, &mut self.req_timer, deadline).await {
-                ReadOutcome::Data(n) => drained += n,
-                _ => return,
-            }
-        }
-    }
-
-    /// Reads until a whole request head is in `cbuf`; `out` gets the server's head.
-    async fn read_request(&mut self, first: bool) -> Result<Request, Fail> {
-        let mut deadline = if first || !self.cbuf.is_empty() {
-            Instant::now() + self.fe.http_request_timeout
-        } else {
-            Instant::now() + self.fe.keep_alive_timeout
-        };
-        let mut waiting_idle = !first && self.cbuf.is_empty();
-        loop {
-            if !self.cbuf.is_empty() {
-                if self.out.capacity() == 0 {
-                    self.out = bufpool::take();
-                }
-                if self.sbuf.capacity() == 0 {
-                    self.sbuf = bufpool::take();
-                }
-                match self.parse_route_rewrite() {
-                    Ok(Parsed::Complete(r)) => return Ok(r),
-                    Ok(Parsed::Partial) => {}
-                    Err(e) => return Err(Fail::Status(e)),
-                }
-                if self.cbuf.len() >= BUF_SIZE {
-                    return Err(Fail::Status(request::too_large(&self.cbuf)));
-                }
-            }
-            let into_idle = self.cbuf.capacity() == 0;
-            let buf = if into_idle {
-                &mut self.idle_buf
-            } else {
-                &mut self.cbuf
-            };
-            let got = if waiting_idle {
-                // While idle between requests, wake up now and then to notice
-                // a soft stop; the read stays in flight across wake-ups. The
-                // first look comes a whole IDLE_SLICE into the wait, so a
-                // client that sends its next request as soon as it has a
-                // response is never closed under it: only a connection quiet
-                // for a second is, when no request can be in flight on it.
-                let shared = &self.ctx.shared;
-                let stopping = || shared.stopping();
-                read_more_watch(
-                    &mut self.cr,
-                    buf,
-                    &mut self.req_timer,
-                    deadline,
-                    IDLE_SLICE,
-                    stopping,
-                )
-                .await
-            } else {
-                read_more(&mut self.cr, buf, &mut self.req_timer, deadline).await
-            };
-            match got {
-                ReadOutcome::Data(_) => {
-                    if into_idle {
-                        self.cbuf = bufpool::take();
-                        self.cbuf.extend_from_slice(&self.idle_buf);
-                        self.idle_buf.clear();
-                    }
-                    self.trace.got_data();
-                    if waiting_idle {
-                        waiting_idle = false;
-                        deadline = Instant::now() + self.fe.http_request_timeout;
-                    }
-                }
-                ReadOutcome::Timeout if waiting_idle => return Err(Fail::Silent),
-                ReadOutcome::Timeout => return Err(Fail::Status(HttpError::RequestTimeout)),
-                ReadOutcome::Eof | ReadOutcome::Error(_) => return Err(Fail::Silent),
-            }
-        }
-    }
-
-    /// Parses the head in `cbuf`, chooses its backend when the frontend has
-    /// `use_backend` rules, then writes the head for the server into `out`
-    /// with that backend's settings. Synchronous, so the header slots never
-    /// live in the connection's future.
-    fn parse_route_rewrite(&mut self) -> Result<Parsed<Request>, HttpError> {
-        let mut slots = request::header_slots();
-        let head = match request::parse_head(&self.cbuf, &mut slots)? {
-            Parsed::Complete(h) => h,
-            Parsed::Partial => return Ok(Parsed::Partial),
-        };
-        // `cbuf` may be a 64 KB streaming buffer holding requests pipelined
-        // after a large body: the head limit stays 16 KB.
-        if head.head_len > BUF_SIZE {
-            return Err(request::too_large(&self.cbuf));
-        }
-        let f = self.fe;
-        if f.switching {
-            let shared = &*self.ctx.shared;
-            let sample = RequestSample {
-                req: &head.req,
-                addrs: &self.addrs,
-                shared,
-                fe: self.fe_index,
-                body_size: head.body_size(),
-                req_len: head.head_len as u64,
-            };
-            let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
-            match chosen {
-                Some(b) if b == self.backend && !self.no_backend => {}
-                Some(b) => {
-                    let be = &shared.backends[b];
-                    (self.rewrite, self.close_client, self.max_body) =
-                        settings(f, be, self.addrs.peer);
-                    self.be = be;
-                    self.backend = b;
-                    self.no_backend = false;
-                    self.trace.cookie(be.cookie.is_some());
-                }
-                // Answered 503 by `exchange`, once the request is counted.
-                None => self.no_backend = true,
-            }
-        }
-        request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out).map(Parsed::Complete)
-    }
-
     async fn connect(
         &self,
         server_idx: usize,
@@ -839,60 +673,6 @@ impl Session<'_> {
                 Err(Fail::Status(HttpError::for_body_limit(status)))
             }
             _ => Ok(()),
-        }
-    }
-}
-
-/// The status of a locally made response (`HTTP/1.1 200 OK`), for the log.
-fn page_status(page: &[u8]) -> u16 {
-    page.get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200)
-}
-
-/// Whether a locally made response announces `Connection: close`.
-fn page_closes(page: &[u8]) -> bool {
-    let head_end = memchr::memmem::find(page, b"\r\n\r\n").unwrap_or(page.len());
-    page[..head_end]
-        .split(|&b| b == b'\n')
-        .any(|l| l.trim_ascii().eq_ignore_ascii_case(b"connection: close"))
-}
-
-/// Runs the request-body relay and the response relay together until the
-/// response side ends. A failure on the client side of the request body ends
-/// the exchange at once (`None`); a server that stops reading the body does
-/// not, since its answer may explain why.
-async fn duplex(
-    mut request: Pin<&mut impl Future<Output = Result<u64, RelayFail>>>,
-    mut response: Pin<&mut impl Future<Output = Result<ResponseEnd, ResponseFail>>>,
-    request_done: bool,
-) -> (
-    Result<u64, RelayFail>,
-    Option<Result<ResponseEnd, ResponseFail>>,
-) {
-    // Until the request side ends, `state` says it is still running.
-    let mut running = !request_done;
-    let mut state: Result<u64, RelayFail> = Ok(0);
-    loop {
-        monoio::select! {
-            // Fixed order: no random number drawn per poll.
-            biased;
-            r = &mut request, if running => {
-                running = false;
-                match r {
-                    Ok(n) => state = Ok(n),
-                    Err(RelayFail::Sink(e)) => state = Err(RelayFail::Sink(e)),
-                    Err(e) => return (Err(e), None),
-                }
-            }
-            r = &mut response => {
-                if running {
-                    // The server answered before the body was through.
-                    state = Err(RelayFail::Source(ReadOutcome::Eof));
-                }
-                return (state, Some(r));
-            }
         }
     }
 }

@@ -1,0 +1,129 @@
+//! Stage 1 of an exchange: read the request head (waiting idle between
+//! requests, noticing a soft stop), then parse it, choose its backend and
+//! write the head for the server (`parse_route_rewrite`).
+
+use super::*;
+
+/// Size of the buffer a connection waits for a request with.
+pub(super) const IDLE_BUF: usize = 1024;
+/// Longest wait between two looks at the soft-stop flag while a client is idle.
+const IDLE_SLICE: Duration = Duration::from_secs(1);
+
+impl Session<'_> {
+    /// Reads until a whole request head is in `cbuf`; `out` gets the server's head.
+    pub(super) async fn read_request(&mut self, first: bool) -> Result<Request, Fail> {
+        let mut deadline = if first || !self.cbuf.is_empty() {
+            Instant::now() + self.fe.http_request_timeout
+        } else {
+            Instant::now() + self.fe.keep_alive_timeout
+        };
+        let mut waiting_idle = !first && self.cbuf.is_empty();
+        loop {
+            if !self.cbuf.is_empty() {
+                if self.out.capacity() == 0 {
+                    self.out = bufpool::take();
+                }
+                if self.sbuf.capacity() == 0 {
+                    self.sbuf = bufpool::take();
+                }
+                match self.parse_route_rewrite() {
+                    Ok(Parsed::Complete(r)) => return Ok(r),
+                    Ok(Parsed::Partial) => {}
+                    Err(e) => return Err(Fail::Status(e)),
+                }
+                if self.cbuf.len() >= BUF_SIZE {
+                    return Err(Fail::Status(request::too_large(&self.cbuf)));
+                }
+            }
+            let into_idle = self.cbuf.capacity() == 0;
+            let buf = if into_idle {
+                &mut self.idle_buf
+            } else {
+                &mut self.cbuf
+            };
+            let got = if waiting_idle {
+                // While idle between requests, wake up now and then to notice
+                // a soft stop; the read stays in flight across wake-ups. The
+                // first look comes a whole IDLE_SLICE into the wait, so a
+                // client that sends its next request as soon as it has a
+                // response is never closed under it: only a connection quiet
+                // for a second is, when no request can be in flight on it.
+                let shared = &self.ctx.shared;
+                let stopping = || shared.stopping();
+                read_more_watch(
+                    &mut self.cr,
+                    buf,
+                    &mut self.req_timer,
+                    deadline,
+                    IDLE_SLICE,
+                    stopping,
+                )
+                .await
+            } else {
+                read_more(&mut self.cr, buf, &mut self.req_timer, deadline).await
+            };
+            match got {
+                ReadOutcome::Data(_) => {
+                    if into_idle {
+                        self.cbuf = bufpool::take();
+                        self.cbuf.extend_from_slice(&self.idle_buf);
+                        self.idle_buf.clear();
+                    }
+                    self.trace.got_data();
+                    if waiting_idle {
+                        waiting_idle = false;
+                        deadline = Instant::now() + self.fe.http_request_timeout;
+                    }
+                }
+                ReadOutcome::Timeout if waiting_idle => return Err(Fail::Silent),
+                ReadOutcome::Timeout => return Err(Fail::Status(HttpError::RequestTimeout)),
+                ReadOutcome::Eof | ReadOutcome::Error(_) => return Err(Fail::Silent),
+            }
+        }
+    }
+
+    /// Parses the head in `cbuf`, chooses its backend when the frontend has
+    /// `use_backend` rules, then writes the head for the server into `out`
+    /// with that backend's settings. Synchronous, so the header slots never
+    /// live in the connection's future.
+    pub(super) fn parse_route_rewrite(&mut self) -> Result<Parsed<Request>, HttpError> {
+        let mut slots = request::header_slots();
+        let head = match request::parse_head(&self.cbuf, &mut slots)? {
+            Parsed::Complete(h) => h,
+            Parsed::Partial => return Ok(Parsed::Partial),
+        };
+        // `cbuf` may be a 64 KB streaming buffer holding requests pipelined
+        // after a large body: the head limit stays 16 KB.
+        if head.head_len > BUF_SIZE {
+            return Err(request::too_large(&self.cbuf));
+        }
+        let f = self.fe;
+        if f.switching {
+            let shared = &*self.ctx.shared;
+            let sample = RequestSample {
+                req: &head.req,
+                addrs: &self.addrs,
+                shared,
+                fe: self.fe_index,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            };
+            let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
+            match chosen {
+                Some(b) if b == self.backend && !self.no_backend => {}
+                Some(b) => {
+                    let be = &shared.backends[b];
+                    (self.rewrite, self.close_client, self.max_body) =
+                        settings(f, be, self.addrs.peer);
+                    self.be = be;
+                    self.backend = b;
+                    self.no_backend = false;
+                    self.trace.cookie(be.cookie.is_some());
+                }
+                // Answered 503 by `exchange`, once the request is counted.
+                None => self.no_backend = true,
+            }
+        }
+        request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out).map(Parsed::Complete)
+    }
+}
