@@ -1,0 +1,286 @@
+//! Compiling a fetch call (`hdr(host,-1)`) or a suffixed ACL keyword
+//! (`path_beg`, `hdr_cnt`) into a [`Fetch`], once, at configuration load.
+
+use super::*;
+
+/// An ACL keyword split into its fetch, default method and cast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclKeyword {
+    /// The compiled fetch.
+    pub fetch: Fetch,
+    /// The match method used when no `-m` is given.
+    pub method: Method,
+    /// The cast its suffix implies.
+    pub cast: Cast,
+}
+
+pub(super) const STR_SUFFIXES: &[(&str, Method)] = &[
+    ("beg", Method::Beg),
+    ("dir", Method::Dir),
+    ("dom", Method::Dom),
+    ("end", Method::End),
+    ("len", Method::Len),
+    ("reg", Method::Reg),
+    ("sub", Method::Sub),
+];
+pub(super) const STR_SUFFIXED: &[&str] = &["path", "url", "base", "hdr", "shdr", "urlp", "cook"];
+pub(super) const CNT_SUFFIXED: &[&str] = &[
+    "hdr", "req.hdr", "req.fhdr", "shdr", "res.hdr", "res.fhdr", "cook", "req.cook",
+];
+pub(super) const VAL_SUFFIXED: &[&str] = &[
+    "hdr", "req.hdr", "shdr", "res.hdr", "urlp", "cook", "req.cook",
+];
+pub(super) const IP_SUFFIXED: &[&str] = &["hdr", "req.hdr", "shdr", "res.hdr"];
+
+/// Every fetch name ringlb knows, for "unknown fetch" messages.
+pub const NAMES: &[&str] = &[
+    "src",
+    "src_port",
+    "dst",
+    "dst_port",
+    "method",
+    "path",
+    "url",
+    "base",
+    "query",
+    "url_param",
+    "urlp",
+    "hdr",
+    "req.hdr",
+    "req.fhdr",
+    "hdr_cnt",
+    "req.hdr_cnt",
+    "cook",
+    "req.cook",
+    "req.ver",
+    "req.body_size",
+    "req.len",
+    "req.proto_http",
+    "wait_end",
+    "status",
+    "res.hdr",
+    "shdr",
+    "nbsrv",
+    "srv_is_up",
+    "be_conn",
+    "fe_conn",
+    "var",
+    "always_true",
+    "always_false",
+    "ssl_fc",
+    "ssl_fc_sni",
+];
+
+/// Compiles an ACL keyword call (suffix forms allowed).
+pub fn acl_keyword(c: &Call) -> Result<AclKeyword, String> {
+    if let Some(k) = suffixed(c)? {
+        return Ok(k);
+    }
+    let fetch = compile(&c.name, &c.args)?;
+    let method = default_method(&fetch);
+    Ok(AclKeyword {
+        fetch,
+        method,
+        cast: Cast::None,
+    })
+}
+
+/// Splits `<base>_<suffix>` when `base` defines that suffix.
+pub(super) fn suffixed(c: &Call) -> Result<Option<AclKeyword>, String> {
+    let Some((base, suffix)) = c.name.rsplit_once('_') else {
+        return Ok(None);
+    };
+    let (method, cast) = if let Some((_, m)) = STR_SUFFIXES.iter().find(|(s, _)| *s == suffix) {
+        // HAProxy defines only `ssl_fc_sni_end` and `ssl_fc_sni_reg`.
+        let sni_ok = base == "ssl_fc_sni" && (suffix == "end" || suffix == "reg");
+        if !STR_SUFFIXED.contains(&base) && !sni_ok {
+            return Ok(None);
+        }
+        (*m, Cast::None)
+    } else if suffix == "cnt" && CNT_SUFFIXED.contains(&base) {
+        let full = base.ends_with("fhdr");
+        let fetch = match base {
+            "cook" | "req.cook" => Fetch::CookCnt(name_arg(&c.args)),
+            _ => Fetch::HdrCnt {
+                side: side_of(base),
+                name: name_arg(&c.args),
+                full,
+            },
+        };
+        check_args(&c.name, &c.args, 0, 1)?;
+        return Ok(Some(AclKeyword {
+            fetch,
+            method: Method::Int,
+            cast: Cast::None,
+        }));
+    } else if suffix == "val" && VAL_SUFFIXED.contains(&base) {
+        (Method::Int, Cast::Int)
+    } else if suffix == "ip" && IP_SUFFIXED.contains(&base) {
+        (Method::Ip, Cast::Ip)
+    } else {
+        return Ok(None);
+    };
+    let fetch = compile(base, &c.args).map_err(|e| e.replace(base, &c.name))?;
+    Ok(Some(AclKeyword {
+        fetch,
+        method,
+        cast,
+    }))
+}
+
+pub(super) fn side_of(base: &str) -> Side {
+    if base.starts_with("res.") || base == "shdr" {
+        Side::Res
+    } else {
+        Side::Req
+    }
+}
+
+pub(super) fn name_arg(args: &[String]) -> Box<[u8]> {
+    args.first()
+        .map(|a| a.to_ascii_lowercase().into_bytes().into())
+        .unwrap_or_default()
+}
+
+pub(super) fn check_args(
+    name: &str,
+    args: &[String],
+    min: usize,
+    max: usize,
+) -> Result<(), String> {
+    if args.len() < min || args.len() > max {
+        return Err(format!(
+            "fetch method '{name}' takes {min} to {max} arguments, got {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Compiles a plain fetch call (`hdr(host)`), no ACL suffix.
+pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
+    let none = |f: Fetch| check_args(name, args, 0, 0).map(|_| f);
+    match name {
+        "src" => none(Fetch::Src),
+        "src_port" => none(Fetch::SrcPort),
+        "dst" => none(Fetch::Dst),
+        "dst_port" => none(Fetch::DstPort),
+        "method" => none(Fetch::Method),
+        "path" => none(Fetch::Path),
+        "url" => none(Fetch::Url),
+        "base" => none(Fetch::Base),
+        "query" => none(Fetch::Query),
+        "req.ver" | "req_ver" => none(Fetch::ReqVer),
+        "req.body_size" => none(Fetch::BodySize),
+        "req.len" | "req_len" => none(Fetch::ReqLen),
+        "req.proto_http" | "req_proto_http" => none(Fetch::ProtoHttp),
+        "wait_end" => none(Fetch::WaitEnd),
+        "status" => none(Fetch::Status),
+        "always_true" => none(Fetch::AlwaysTrue),
+        "always_false" => none(Fetch::AlwaysFalse),
+        "ssl_fc" => none(Fetch::SslFc),
+        "ssl_fc_sni" => none(Fetch::SslSni),
+        "url_param" | "urlp" => url_param(name, args),
+        "hdr" | "req.hdr" | "req.fhdr" | "res.hdr" | "shdr" | "res.fhdr" => hdr(name, args),
+        "hdr_cnt" | "req.hdr_cnt" | "req.fhdr_cnt" | "res.hdr_cnt" | "shdr_cnt" => {
+            check_args(name, args, 0, 1)?;
+            let base = name.trim_end_matches("_cnt");
+            Ok(Fetch::HdrCnt {
+                side: side_of(base),
+                name: name_arg(args),
+                full: base.ends_with("fhdr"),
+            })
+        }
+        "cook" | "req.cook" => check_args(name, args, 0, 1).map(|_| Fetch::Cook(cook_name(args))),
+        "cook_cnt" | "req.cook_cnt" => {
+            check_args(name, args, 0, 1).map(|_| Fetch::CookCnt(cook_name(args)))
+        }
+        "nbsrv" | "be_conn" | "fe_conn" => {
+            check_args(name, args, 0, 1)?;
+            let t = Target::new(args.first());
+            Ok(match name {
+                "nbsrv" => Fetch::Nbsrv(t),
+                "be_conn" => Fetch::BeConn(t),
+                _ => Fetch::FeConn(t),
+            })
+        }
+        "srv_is_up" => srv_is_up(args),
+        "var" => {
+            check_args(name, args, 1, 2)?;
+            Ok(Fetch::Var(args[0].clone()))
+        }
+        _ => Err(format!(
+            "unknown fetch method '{name}' (ringlb supports {} and their ACL suffix forms)",
+            NAMES.join(", ")
+        )),
+    }
+}
+
+pub(super) fn cook_name(args: &[String]) -> Box<[u8]> {
+    args.first()
+        .map(|a| a.as_bytes().into())
+        .unwrap_or_default()
+}
+
+pub(super) fn url_param(name: &str, args: &[String]) -> Result<Fetch, String> {
+    check_args(name, args, 0, 2)?;
+    let delim = match args.get(1).map(String::as_bytes) {
+        None | Some(b"") => b'&',
+        Some([d]) => *d,
+        Some(_) => {
+            return Err(format!(
+                "fetch method '{name}': delimiter must be one character"
+            ));
+        }
+    };
+    Ok(Fetch::UrlParam(cook_name(args), delim))
+}
+
+pub(super) fn hdr(name: &str, args: &[String]) -> Result<Fetch, String> {
+    check_args(name, args, 0, 2)?;
+    let occ = match args.get(1) {
+        None => 0,
+        Some(o) => o.trim().parse::<i64>().map_err(|_| {
+            format!("fetch method '{name}': occurrence must be an integer, got '{o}'")
+        })?,
+    };
+    Ok(Fetch::Hdr {
+        side: side_of(name),
+        name: name_arg(args),
+        occ,
+        full: name.ends_with("fhdr"),
+    })
+}
+
+pub(super) fn srv_is_up(args: &[String]) -> Result<Fetch, String> {
+    check_args("srv_is_up", args, 1, 1)?;
+    let (b, s) = match args[0].split_once('/') {
+        Some((b, s)) => (b.to_string(), s.to_string()),
+        None => (String::new(), args[0].clone()),
+    };
+    Ok(Fetch::SrvIsUp(Target::new(Some(&b)), Target::new(Some(&s))))
+}
+
+/// The match method an ACL uses on this fetch when none is given.
+pub fn default_method(f: &Fetch) -> Method {
+    match f {
+        Fetch::Src | Fetch::Dst => Method::Ip,
+        Fetch::SrcPort
+        | Fetch::DstPort
+        | Fetch::HdrCnt { .. }
+        | Fetch::CookCnt(_)
+        | Fetch::BodySize
+        | Fetch::ReqLen
+        | Fetch::Status
+        | Fetch::Nbsrv(_)
+        | Fetch::BeConn(_)
+        | Fetch::FeConn(_) => Method::Int,
+        Fetch::AlwaysTrue
+        | Fetch::AlwaysFalse
+        | Fetch::SslFc
+        | Fetch::SrvIsUp(..)
+        | Fetch::ProtoHttp
+        | Fetch::WaitEnd => Method::Bool,
+        _ => Method::Str,
+    }
+}
