@@ -6,8 +6,8 @@
 //! HAProxy). A frontend without rules never gets here: its backend is fixed
 //! for the connection and nothing is evaluated per request.
 //!
-//! The samples read the parsed head in place ([`RequestSample`]) or only the
-//! connection ([`ConnSample`]); the run-time fetches (`nbsrv`, `srv_is_up`,
+//! A [`Stream`] reads the parsed head in place ([`RequestSample`], through
+//! `acl::HttparseSample`) or only the connection ([`ConnSample`]); the run-time fetches (`nbsrv`, `srv_is_up`,
 //! `be_conn`, `fe_conn`) read the shared atomics. Nothing allocates: fetches
 //! that build a value use the worker's [`Scratch`].
 
@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::Ordering;
 
-use crate::acl::{Sample, Scratch};
+use crate::acl::{HttparseSample, Sample, Scratch};
 use crate::runtime::{FrontendRt, Shared};
 
 /// The backend for this request or connection: the first `use_backend` rule
@@ -96,83 +96,31 @@ fn fe_conns(shared: &Shared, f: usize) -> u64 {
         .sum()
 }
 
-/// A parsed request head on a client connection.
-pub struct RequestSample<'a, 'h, 'b> {
-    /// The parsed head (slices of the input buffer).
-    pub req: &'a httparse::Request<'h, 'b>,
+/// What a rule may read: the request part `R` (a parsed head, or nothing in
+/// `mode tcp`) with the connection's addresses and the run-time state.
+pub struct Stream<'a, R> {
+    /// The request part; its own addresses are not read.
+    pub req: R,
     /// The connection's addresses.
     pub addrs: &'a ConnAddrs,
     /// The runtime, for the counters fetches read.
     pub shared: &'a Shared,
     /// The frontend index.
     pub fe: usize,
-    /// `Content-Length`, when the body has one.
-    pub body_size: Option<u64>,
-    /// Length of the head.
-    pub req_len: u64,
 }
 
-impl Sample for RequestSample<'_, '_, '_> {
-    fn method(&self) -> &[u8] {
-        self.req.method.unwrap_or("").as_bytes()
-    }
-    fn uri(&self) -> &[u8] {
-        self.req.path.unwrap_or("").as_bytes()
-    }
-    fn version(&self) -> &[u8] {
-        match self.req.version {
-            Some(0) => b"1.0",
-            _ => b"1.1",
-        }
-    }
-    fn req_header_count(&self) -> usize {
-        self.req.headers.len()
-    }
-    fn req_header(&self, i: usize) -> (&[u8], &[u8]) {
-        let h = &self.req.headers[i];
-        (h.name.as_bytes(), h.value)
-    }
-    fn src(&self) -> Option<SocketAddr> {
-        self.addrs.peer
-    }
-    fn dst(&self) -> Option<SocketAddr> {
-        self.addrs.local()
-    }
-    fn body_size(&self) -> Option<u64> {
-        self.body_size
-    }
-    fn req_len(&self) -> u64 {
-        self.req_len
-    }
-    fn current_frontend(&self) -> Option<usize> {
-        Some(self.fe)
-    }
-    fn backend_up_servers(&self, b: usize) -> usize {
-        up_servers(self.shared, b)
-    }
-    fn server_is_up(&self, b: usize, s: usize) -> bool {
-        server_up(self.shared, b, s)
-    }
-    fn backend_conns(&self, b: usize) -> u64 {
-        be_conns(self.shared, b)
-    }
-    fn frontend_conns(&self, f: usize) -> u64 {
-        fe_conns(self.shared, f)
-    }
-}
+/// A parsed request head on a client connection.
+pub type RequestSample<'a, 'r, 'h, 'b> = Stream<'a, HttparseSample<'r, 'h, 'b>>;
 
 /// A `mode tcp` connection when it is accepted: addresses and counters only
 /// (validation refuses rules that read HTTP on such a frontend).
-pub struct ConnSample<'a> {
-    /// The connection's addresses.
-    pub addrs: &'a ConnAddrs,
-    /// The runtime.
-    pub shared: &'a Shared,
-    /// The frontend index.
-    pub fe: usize,
-}
+pub type ConnSample<'a> = Stream<'a, NoRequest>;
 
-impl Sample for ConnSample<'_> {
+/// The request part of a connection that has none.
+#[derive(Debug, Clone, Copy)]
+pub struct NoRequest;
+
+impl Sample for NoRequest {
     fn method(&self) -> &[u8] {
         b""
     }
@@ -189,13 +137,46 @@ impl Sample for ConnSample<'_> {
         (b"", b"")
     }
     fn src(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn is_http(&self) -> bool {
+        false
+    }
+}
+
+impl<R: Sample> Sample for Stream<'_, R> {
+    fn method(&self) -> &[u8] {
+        self.req.method()
+    }
+    fn uri(&self) -> &[u8] {
+        self.req.uri()
+    }
+    fn version(&self) -> &[u8] {
+        self.req.version()
+    }
+    fn req_header_count(&self) -> usize {
+        self.req.req_header_count()
+    }
+    fn req_header(&self, i: usize) -> (&[u8], &[u8]) {
+        self.req.req_header(i)
+    }
+    fn src(&self) -> Option<SocketAddr> {
         self.addrs.peer
     }
     fn dst(&self) -> Option<SocketAddr> {
         self.addrs.local()
     }
+    fn body_size(&self) -> Option<u64> {
+        self.req.body_size()
+    }
+    fn req_len(&self) -> u64 {
+        self.req.req_len()
+    }
     fn is_http(&self) -> bool {
-        false
+        self.req.is_http()
     }
     fn current_frontend(&self) -> Option<usize> {
         Some(self.fe)

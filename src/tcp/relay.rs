@@ -40,6 +40,7 @@ pub async fn run(
     let backend = if f.switching {
         let addrs = crate::route::ConnAddrs::new(client.as_raw_fd(), peer);
         let sample = crate::route::ConnSample {
+            req: crate::route::NoRequest,
             addrs: &addrs,
             shared: &ctx.shared,
             fe,

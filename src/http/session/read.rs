@@ -3,6 +3,7 @@
 //! write the head for the server (`parse_route_rewrite`).
 
 use super::*;
+use crate::acl::HttparseSample;
 
 /// Size of the buffer a connection waits for a request with.
 pub(super) const IDLE_BUF: usize = 1024;
@@ -101,12 +102,17 @@ impl Session<'_> {
         if f.switching {
             let shared = &*self.ctx.shared;
             let sample = RequestSample {
-                req: &head.req,
+                req: HttparseSample {
+                    req: &head.req,
+                    // The stream's own addresses are read instead.
+                    src: None,
+                    dst: None,
+                    body_size: head.body_size(),
+                    req_len: head.head_len as u64,
+                },
                 addrs: &self.addrs,
                 shared,
                 fe: self.fe_index,
-                body_size: head.body_size(),
-                req_len: head.head_len as u64,
             };
             let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
             match chosen {
