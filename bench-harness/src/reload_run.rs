@@ -27,7 +27,7 @@ use crate::plot::{Bar, Group};
 use crate::procs::Proc;
 use crate::reload::{CONNECT_TIMEOUT, Class, ClientResult, Counts, READ_TIMEOUT, parse_output};
 use crate::report::{Output, cell, median, short, thousands};
-use crate::start::{pinned, start_proxy};
+use crate::start::{pinned, ringlb_bin, start_proxy};
 use crate::{Ctx, check_backend, sys};
 
 /// Load before the first reload and after the last.
@@ -315,14 +315,7 @@ fn start(ctx: &Ctx, method: Method) -> Result<(Live, u16), String> {
             (bin, cfg)
         }
         _ => {
-            let bin = ctx
-                .opts
-                .ringlb
-                .clone()
-                .unwrap_or_else(|| ctx.root.join("target/release/ringlb"));
-            if !bin.is_file() {
-                return Err(format!("not built ({})", bin.display()));
-            }
+            let bin = ringlb_bin(ctx)?;
             let cfg = confgen::ringlb(
                 ctx.proxy_cpus.len(),
                 port,

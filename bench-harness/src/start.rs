@@ -12,6 +12,21 @@ use crate::confgen::{self, Shape};
 use crate::procs::Proc;
 use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, sys};
 
+/// The ringlb binary the harness runs (`--ringlb`, else the release build),
+/// or why there is none.
+pub fn ringlb_bin(ctx: &Ctx) -> Result<std::path::PathBuf, String> {
+    let bin = ctx
+        .opts
+        .ringlb
+        .clone()
+        .unwrap_or_else(|| ctx.root.join("target/release/ringlb"));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("not built ({})", bin.display()))
+    }
+}
+
 /// Starts the backend pinned to its CPUs and waits for it to answer; an
 /// nginx backend gets `connections` per worker.
 pub(crate) fn start_backend(
@@ -124,14 +139,7 @@ pub(crate) fn start_proxy(
     let (proc_name, mut cmd, cfg_path, cfg) = match kind {
         TargetKind::Direct => return Ok(None),
         TargetKind::Ringlb => {
-            let bin = ctx
-                .opts
-                .ringlb
-                .clone()
-                .unwrap_or_else(|| ctx.root.join("target/release/ringlb"));
-            if !bin.is_file() {
-                return Err(format!("not built ({})", bin.display()));
-            }
+            let bin = ringlb_bin(ctx)?;
             let cfg_path = tmp.join("ringlb.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
