@@ -22,6 +22,7 @@ pub mod check;
 pub mod config;
 pub mod deadline;
 pub mod http;
+pub mod lf;
 pub mod log;
 pub mod process;
 pub mod route;

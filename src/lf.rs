@@ -1,0 +1,454 @@
+//! Log-format expressions (HAProxy configuration.txt §8.2.4): the strings
+//! that `http-request set-header`, `redirect location`, `return lf-string`
+//! and `unique-id-format` take, with `%[fetch,conv]` samples and `%` variables.
+//!
+//! Compiled once at load ([`LogFormat::parse`]) into literal runs, sample
+//! expressions and variables; rendered per request into a caller's buffer
+//! ([`LogFormat::render`]) without parsing. A variable the context does not
+//! know renders as `-`, as HAProxy prints a field it has no value for.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::acl::{Expr, Sample, Scratch, Val, parse_expr};
+
+/// A `%` variable: what it names, rendered by the sample or the [`LfVars`] context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Var {
+    /// `%ci`: client address.
+    ClientIp,
+    /// `%cp`: client port.
+    ClientPort,
+    /// `%fi`: the address the client connected to.
+    FrontendIp,
+    /// `%fp`: the port the client connected to.
+    FrontendPort,
+    /// `%f` / `%ft`: frontend name.
+    Frontend,
+    /// `%b`: backend name.
+    Backend,
+    /// `%s`: server name.
+    Server,
+    /// `%H`: this host's name.
+    Hostname,
+    /// `%pid`: process id.
+    Pid,
+    /// `%ID`: the request's unique id.
+    UniqueId,
+    /// `%rt`: the request counter.
+    RequestCounter,
+    /// `%Ts`: the request date, seconds since the epoch.
+    Timestamp,
+    /// `%ms`: the milliseconds of the request date.
+    Millis,
+    /// `%HM`: method.
+    Method,
+    /// `%HU`: request target.
+    Uri,
+    /// `%HP`: path.
+    Path,
+    /// `%HQ`: query string with its `?`.
+    Query,
+    /// `%HV`: version (`HTTP/1.1`).
+    Version,
+    /// `%ST`: status.
+    Status,
+    /// `%r`: the request line.
+    RequestLine,
+}
+
+/// The variables HAProxy documents that ringlb renders, by name.
+const VARS: &[(&str, Var)] = &[
+    ("ci", Var::ClientIp),
+    ("cp", Var::ClientPort),
+    ("fi", Var::FrontendIp),
+    ("fp", Var::FrontendPort),
+    ("f", Var::Frontend),
+    ("ft", Var::Frontend),
+    ("b", Var::Backend),
+    ("s", Var::Server),
+    ("H", Var::Hostname),
+    ("pid", Var::Pid),
+    ("ID", Var::UniqueId),
+    ("rt", Var::RequestCounter),
+    ("Ts", Var::Timestamp),
+    ("ms", Var::Millis),
+    ("HM", Var::Method),
+    ("HU", Var::Uri),
+    ("HP", Var::Path),
+    ("HQ", Var::Query),
+    ("HV", Var::Version),
+    ("ST", Var::Status),
+    ("r", Var::RequestLine),
+];
+
+/// What a variable renders from beyond the sample: names, counters, the date.
+pub trait LfVars {
+    /// Writes variable `v` into `out`; false when there is no value (`-` is written).
+    fn var(&self, v: Var, out: &mut Vec<u8>) -> bool;
+}
+
+/// A context that knows no variable beyond the sample.
+pub struct NoVars;
+
+impl LfVars for NoVars {
+    fn var(&self, _v: Var, _out: &mut Vec<u8>) -> bool {
+        false
+    }
+}
+
+/// How a field is encoded (`%{+Q}`, `%{+X}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// `+Q`: in double quotes.
+    pub quote: bool,
+    /// `+X`: numbers in hexadecimal.
+    pub hex: bool,
+}
+
+/// One piece of a compiled format.
+#[derive(Debug, Clone)]
+enum Seg {
+    Lit(Vec<u8>),
+    Expr(Box<Expr>, Flags),
+    Var(Var, Flags),
+}
+
+/// A compiled log-format string.
+#[derive(Debug, Clone, Default)]
+pub struct LogFormat {
+    segs: Vec<Seg>,
+    /// The text as written (for messages and `-c` dumps).
+    pub text: String,
+}
+
+impl LogFormat {
+    /// Compiles `text`; pattern and map files of its expressions resolve under `base`.
+    pub fn parse(text: &str, base: Option<&Path>) -> Result<LogFormat, String> {
+        let b = text.as_bytes();
+        let mut segs = Vec::new();
+        let mut lit = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] != b'%' {
+                lit.push(b[i]);
+                i += 1;
+                continue;
+            }
+            i += 1;
+            if b.get(i) == Some(&b'%') {
+                lit.push(b'%');
+                i += 1;
+                continue;
+            }
+            let mut flags = Flags::default();
+            if b.get(i) == Some(&b'{') {
+                let end = text[i..]
+                    .find('}')
+                    .ok_or_else(|| format!("missing '}}' in log-format '{text}'"))?;
+                flags = parse_flags(&text[i + 1..i + end], text)?;
+                i += end + 1;
+            }
+            if !lit.is_empty() {
+                segs.push(Seg::Lit(std::mem::take(&mut lit)));
+            }
+            if b.get(i) == Some(&b'[') {
+                let end = closing_bracket(b, i)
+                    .ok_or_else(|| format!("missing ']' in log-format '{text}'"))?;
+                let (expr, _) = parse_expr(&text[i + 1..end], base)
+                    .map_err(|e| format!("in log-format '{text}': {e}"))?;
+                segs.push(Seg::Expr(Box::new(expr), flags));
+                i = end + 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let name = &text[start..i];
+            if name.is_empty() {
+                return Err(format!(
+                    "in log-format '{text}': '%' must be followed by a variable, '[' or '%'"
+                ));
+            }
+            let v = VARS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| {
+                    format!(
+                        "in log-format '{text}': format variable '%{name}' is not supported by \
+                         ringlb (use a sample expression '%[...]')"
+                    )
+                })?;
+            segs.push(Seg::Var(v, flags));
+        }
+        if !lit.is_empty() {
+            segs.push(Seg::Lit(lit));
+        }
+        Ok(LogFormat {
+            segs,
+            text: text.to_string(),
+        })
+    }
+
+    /// A format that is only literal text.
+    pub fn literal(&self) -> Option<&[u8]> {
+        match self.segs.as_slice() {
+            [] => Some(b""),
+            [Seg::Lit(l)] => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Resolves proxy and server names in the expressions.
+    pub fn link(&mut self, n: &dyn crate::acl::Names) -> Result<(), String> {
+        for s in &mut self.segs {
+            if let Seg::Expr(e, _) = s {
+                e.link(n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an expression reads the HTTP request or response.
+    pub fn needs_http(&self) -> bool {
+        self.segs
+            .iter()
+            .any(|s| matches!(s, Seg::Expr(e, _) if e.fetch.needs_http()))
+    }
+
+    /// Appends the rendered text to `out`.
+    pub fn render<S: Sample + ?Sized>(
+        &self,
+        s: &S,
+        vars: &dyn LfVars,
+        sc: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) {
+        for seg in &self.segs {
+            match seg {
+                Seg::Lit(l) => out.extend_from_slice(l),
+                Seg::Expr(e, f) => {
+                    let start = out.len();
+                    if f.quote {
+                        out.push(b'"');
+                    }
+                    if sample_into(e, s, sc, *f, out) {
+                        if f.quote {
+                            out.push(b'"');
+                        }
+                    } else {
+                        out.truncate(start);
+                        out.push(b'-');
+                    }
+                }
+                Seg::Var(v, f) => {
+                    let start = out.len();
+                    if f.quote {
+                        out.push(b'"');
+                    }
+                    if sample_var(*v, s, out) || vars.var(*v, out) {
+                        if f.hex {
+                            hexify(out, start + usize::from(f.quote));
+                        }
+                        if f.quote {
+                            out.push(b'"');
+                        }
+                    } else {
+                        out.truncate(start);
+                        out.push(b'-');
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the `]` closing the `[` at `open` is (brackets nest in regexes).
+fn closing_bracket(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, &c) in b.iter().enumerate().skip(open) {
+        match c {
+            b'[' => depth += 1,
+            b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn parse_flags(s: &str, text: &str) -> Result<Flags, String> {
+    let mut f = Flags::default();
+    for part in s.split(',') {
+        let (on, name) = match part.as_bytes().first() {
+            Some(b'+') => (true, &part[1..]),
+            Some(b'-') => (false, &part[1..]),
+            _ => {
+                return Err(format!(
+                    "in log-format '{text}': flag '{part}' must start with '+' or '-'"
+                ));
+            }
+        };
+        match name {
+            "Q" => f.quote = on,
+            "X" => f.hex = on,
+            // Escaping and encodings only change how log lines read.
+            "E" | "json" | "cbor" | "bin" => {}
+            _ => return Err(format!("in log-format '{text}': unknown flag '{name}'")),
+        }
+    }
+    Ok(f)
+}
+
+/// Rewrites the decimal number written at `out[start..]` in upper-case hexadecimal.
+fn hexify(out: &mut Vec<u8>, start: usize) {
+    let n = std::str::from_utf8(&out[start..])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok());
+    if let Some(n) = n {
+        out.truncate(start);
+        let _ = write!(out, "{n:X}");
+    }
+}
+
+/// Writes the sample's value (the last one, as HAProxy's sample fetches
+/// answer); false when there is none.
+pub fn sample_into<S: Sample + ?Sized>(
+    e: &Expr,
+    s: &S,
+    sc: &mut Scratch,
+    f: Flags,
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    let mut found = false;
+    e.for_each(s, sc, |v, _| {
+        out.truncate(start);
+        found = true;
+        write_val(v, f, out);
+        false
+    });
+    found
+}
+
+/// Writes one value as text.
+pub fn write_val(v: Val<'_>, f: Flags, out: &mut Vec<u8>) {
+    match v {
+        Val::Str(b) => out.extend_from_slice(b),
+        Val::Int(n) if f.hex => {
+            let _ = write!(out, "{n:X}");
+        }
+        Val::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Val::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+        Val::Ip(a) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
+/// The variables the sample itself answers.
+fn sample_var<S: Sample + ?Sized>(v: Var, s: &S, out: &mut Vec<u8>) -> bool {
+    let uri = s.uri();
+    let qpos = uri.iter().position(|&c| c == b'?');
+    match v {
+        Var::ClientIp => s.src().map(|a| write!(out, "{}", a.ip())).is_some(),
+        Var::ClientPort => s.src().map(|a| write!(out, "{}", a.port())).is_some(),
+        Var::FrontendIp => s.dst().map(|a| write!(out, "{}", a.ip())).is_some(),
+        Var::FrontendPort => s.dst().map(|a| write!(out, "{}", a.port())).is_some(),
+        Var::Pid => write!(out, "{}", std::process::id()).is_ok(),
+        Var::Method if !s.method().is_empty() => {
+            out.extend_from_slice(s.method());
+            true
+        }
+        Var::Uri if !uri.is_empty() => {
+            out.extend_from_slice(uri);
+            true
+        }
+        Var::Path if !uri.is_empty() => {
+            out.extend_from_slice(&uri[..qpos.unwrap_or(uri.len())]);
+            true
+        }
+        Var::Query if !uri.is_empty() => {
+            out.extend_from_slice(qpos.map_or(&b""[..], |p| &uri[p..]));
+            true
+        }
+        Var::Version if !s.version().is_empty() => {
+            out.extend_from_slice(b"HTTP/");
+            out.extend_from_slice(s.version());
+            true
+        }
+        Var::RequestLine if !s.method().is_empty() => {
+            out.extend_from_slice(s.method());
+            out.push(b' ');
+            out.extend_from_slice(uri);
+            out.extend_from_slice(b" HTTP/");
+            out.extend_from_slice(s.version());
+            true
+        }
+        Var::Status => s.status().map(|c| write!(out, "{c}")).is_some(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::TestSample;
+
+    fn render(fmt: &str, s: &TestSample) -> String {
+        let lf = LogFormat::parse(fmt, None).unwrap_or_else(|e| panic!("{fmt}: {e}"));
+        let mut out = Vec::new();
+        lf.render(s, &NoVars, &mut Scratch::new(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn literals_samples_and_variables() {
+        let s = TestSample::get("/a/b?x=1")
+            .header("Host", "Example.com")
+            .src("10.0.0.1:4000");
+        assert_eq!(render("plain", &s), "plain");
+        assert_eq!(render("100%%", &s), "100%");
+        assert_eq!(render("%[req.hdr(host),lower]", &s), "example.com");
+        assert_eq!(
+            render("https://%[hdr(host)]%[path]", &s),
+            "https://Example.com/a/b"
+        );
+        assert_eq!(render("%ci:%cp %HP%HQ", &s), "10.0.0.1:4000 /a/b?x=1");
+        assert_eq!(render("%{+Q}[hdr(host)]", &s), "\"Example.com\"");
+        assert_eq!(render("[%[hdr(x-none)]]", &s), "[-]");
+        assert_eq!(render("%b", &s), "-");
+        assert_eq!(render("%{+X}cp", &s), "FA0");
+        assert_eq!(render("%[path,regsub(/,_,g)]", &s), "_a_b");
+    }
+
+    #[test]
+    fn last_occurrence_is_the_sample() {
+        let s = TestSample::get("/").header("X", "1").header("X", "2");
+        assert_eq!(render("%[hdr(x)]", &s), "2");
+        assert_eq!(render("%[hdr(x,1)]", &s), "1");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        for (fmt, want) in [
+            ("%[path", "missing ']'"),
+            ("%{+Q", "missing '}'"),
+            ("%zz", "'%zz'"),
+            ("% x", "must be followed"),
+            ("%[nosuch]", "nosuch"),
+            ("%{Q}ci", "'+' or '-'"),
+        ] {
+            let e = LogFormat::parse(fmt, None).unwrap_err();
+            assert!(e.contains(want), "{fmt}: {e}");
+        }
+    }
+}
