@@ -107,6 +107,10 @@ pub struct Stream<'a, R> {
     pub shared: &'a Shared,
     /// The frontend index.
     pub fe: usize,
+    /// The backend, once chosen (`nbsrv`, `be_conn` without argument).
+    pub be: Option<usize>,
+    /// The connection's variables, where rules set some.
+    pub vars: Option<&'a crate::http::rules::Vars>,
 }
 
 /// A parsed request head on a client connection.
@@ -180,6 +184,21 @@ impl<R: Sample> Sample for Stream<'_, R> {
     }
     fn current_frontend(&self) -> Option<usize> {
         Some(self.fe)
+    }
+    fn current_backend(&self) -> Option<usize> {
+        self.be
+    }
+    fn status(&self) -> Option<u16> {
+        self.req.status()
+    }
+    fn res_header_count(&self) -> usize {
+        self.req.res_header_count()
+    }
+    fn res_header(&self, i: usize) -> (&[u8], &[u8]) {
+        self.req.res_header(i)
+    }
+    fn var(&self, name: &str) -> Option<crate::acl::Val<'_>> {
+        self.vars?.get(name)
     }
     fn backend_up_servers(&self, b: usize) -> usize {
         up_servers(self.shared, b)

@@ -54,7 +54,7 @@ pub use conv::{Conv, JsonMode, Out, Piece};
 pub use expr::{Call, split_expr};
 pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target};
 pub use iptable::{IpTable, parse_cidr};
-pub use map::{MapTable, MapValue, OutType, TempFile};
+pub use map::{MapTable, MapValue, OutType, TempFile, resolve as resolve_path};
 pub use pattern::{Builder, Method, Patterns};
 pub use predefined::PREDEFINED;
 pub use rule::{Acl, Expr, parse_acl, parse_expr};

@@ -15,4 +15,5 @@ pub mod header;
 pub mod io;
 pub mod request;
 pub mod response;
+pub mod rules;
 pub mod session;

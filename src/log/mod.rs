@@ -167,7 +167,7 @@ pub fn hostname(global: &Global) -> Option<Arc<str>> {
 }
 
 /// gethostname(2).
-fn system_hostname() -> Option<String> {
+pub fn system_hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
     // within it or the name is cut, and the length is found below.

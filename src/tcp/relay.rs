@@ -44,6 +44,8 @@ pub async fn run(
             addrs: &addrs,
             shared: &ctx.shared,
             fe,
+            be: None,
+            vars: None,
         };
         crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
     } else {

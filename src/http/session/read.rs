@@ -113,6 +113,8 @@ impl Session<'_> {
                 addrs: &self.addrs,
                 shared,
                 fe: self.fe_index,
+                be: None,
+                vars: None,
             };
             let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
             match chosen {

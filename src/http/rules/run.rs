@@ -1,0 +1,595 @@
+//! Running a rule list on a [`Msg`]: conditions read the message as it stands
+//! (earlier rules' rewrites included, as in HAProxy), actions rewrite it, set
+//! variables, or end the evaluation with a response.
+//!
+//! A rewrite that would put a byte the message cannot carry (CR, LF, NUL; a
+//! space in the target; a method that is not a token) is refused with 500, as
+//! HAProxy's strict mode answers a failed rewrite: nothing malformed reaches
+//! a server or a client.
+
+use std::io::Write;
+
+use super::reply::{self, Local, LocalKind};
+use super::vars::Vars;
+use super::{Action, Line, Msg, NameMatch, Rule};
+use crate::acl::{AclSet, Sample, Scratch, Val};
+use crate::lf::{LfVars, Var};
+use crate::route::{ConnAddrs, Stream};
+use crate::runtime::Shared;
+
+/// Where rules run: the connection, the proxies, and what the log needs.
+pub struct Cx<'a> {
+    /// The client connection's addresses.
+    pub addrs: &'a ConnAddrs,
+    /// The runtime (counters, names).
+    pub shared: &'a Shared,
+    /// The frontend.
+    pub fe: usize,
+    /// The backend, once chosen.
+    pub be: Option<usize>,
+    /// The server, once chosen.
+    pub server: Option<usize>,
+    /// The declared request body size.
+    pub body_size: Option<u64>,
+    /// The request head's length.
+    pub req_len: u64,
+}
+
+impl LfVars for Cx<'_> {
+    fn var(&self, v: Var, out: &mut Vec<u8>) -> bool {
+        let s = self.shared;
+        match v {
+            Var::Frontend => out.extend_from_slice(s.frontends[self.fe].name.as_bytes()),
+            Var::Backend => match self.be {
+                Some(b) => out.extend_from_slice(s.backends[b].name.as_bytes()),
+                None => out.extend_from_slice(s.frontends[self.fe].name.as_bytes()),
+            },
+            Var::Server => match (self.be, self.server) {
+                (Some(b), Some(i)) => out.extend_from_slice(s.backends[b].servers[i].name.as_bytes()),
+                _ => out.extend_from_slice(b"<NOSRV>"),
+            },
+            Var::Hostname => out.extend_from_slice(crate::log::system_hostname().unwrap_or_default().as_bytes()),
+            Var::Timestamp | Var::Millis => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let _ = if v == Var::Timestamp {
+                    write!(out, "{}", now.as_secs())
+                } else {
+                    write!(out, "{:03}", now.subsec_millis())
+                };
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// What running a rule list decided.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Every rule ran; go on.
+    Continue,
+    /// `allow`: this list stops, the message goes on.
+    Stop,
+    /// Answer this instead of forwarding.
+    Reply(Local),
+}
+
+/// Side effects a rule list has on the log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Effects {
+    /// `set-log-level silent`.
+    pub silent: bool,
+}
+
+/// The request part of a sample read from a [`Msg`].
+struct ReqMsg<'m> {
+    msg: &'m Msg,
+    body_size: Option<u64>,
+    req_len: u64,
+}
+
+impl Sample for ReqMsg<'_> {
+    fn method(&self) -> &[u8] {
+        self.msg.line(0)
+    }
+    fn uri(&self) -> &[u8] {
+        self.msg.line(1)
+    }
+    fn version(&self) -> &[u8] {
+        self.msg.line(2)
+    }
+    fn req_header_count(&self) -> usize {
+        self.msg.header_count()
+    }
+    fn req_header(&self, i: usize) -> (&[u8], &[u8]) {
+        self.msg.header(i)
+    }
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn body_size(&self) -> Option<u64> {
+        self.body_size
+    }
+    fn req_len(&self) -> u64 {
+        self.req_len
+    }
+}
+
+/// A response read from a [`Msg`] (line: version, status, reason).
+struct ResMsg<'m> {
+    msg: &'m Msg,
+}
+
+impl Sample for ResMsg<'_> {
+    fn method(&self) -> &[u8] {
+        b""
+    }
+    fn uri(&self) -> &[u8] {
+        b""
+    }
+    fn version(&self) -> &[u8] {
+        self.msg.line(0)
+    }
+    fn req_header_count(&self) -> usize {
+        0
+    }
+    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
+        (b"", b"")
+    }
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn status(&self) -> Option<u16> {
+        std::str::from_utf8(self.msg.line(1)).ok()?.parse().ok()
+    }
+    fn res_header_count(&self) -> usize {
+        self.msg.header_count()
+    }
+    fn res_header(&self, i: usize) -> (&[u8], &[u8]) {
+        self.msg.header(i)
+    }
+}
+
+fn stream<'a, R>(cx: &'a Cx<'a>, req: R, vars: &'a Vars) -> Stream<'a, R> {
+    Stream {
+        req,
+        addrs: cx.addrs,
+        shared: cx.shared,
+        fe: cx.fe,
+        be: cx.be,
+        vars: Some(vars),
+    }
+}
+
+/// The buffers a rule list uses: the ACL scratch and a render buffer.
+pub struct Bufs<'b> {
+    /// ACL evaluation buffers.
+    pub sc: &'b mut Scratch,
+    /// Rendered values.
+    pub tmp: &'b mut Vec<u8>,
+    /// A second render buffer (replacements).
+    pub tmp2: &'b mut Vec<u8>,
+}
+
+/// Runs `http-request` rules (and then `redirect` rules) on a request.
+pub fn run_request(
+    rules: &[Rule],
+    acls: &AclSet,
+    msg: &mut Msg,
+    vars: &mut Vars,
+    cx: &Cx<'_>,
+    b: &mut Bufs<'_>,
+    fx: &mut Effects,
+) -> Verdict {
+    for rule in rules {
+        let s = stream(
+            cx,
+            ReqMsg {
+                msg,
+                body_size: cx.body_size,
+                req_len: cx.req_len,
+            },
+            vars,
+        );
+        if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
+            continue;
+        }
+        let step = prepare(&rule.action, &s, cx, b, fx);
+        match apply(&rule.action, step, msg, vars, b, false) {
+            Verdict::Continue => {}
+            v => return v,
+        }
+    }
+    Verdict::Continue
+}
+
+/// Runs `http-response` or `http-after-response` rules on a response.
+pub fn run_response(
+    rules: &[Rule],
+    acls: &AclSet,
+    msg: &mut Msg,
+    vars: &mut Vars,
+    cx: &Cx<'_>,
+    b: &mut Bufs<'_>,
+    fx: &mut Effects,
+) -> Verdict {
+    for rule in rules {
+        let s = stream(cx, ResMsg { msg }, vars);
+        if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
+            continue;
+        }
+        let step = prepare(&rule.action, &s, cx, b, fx);
+        match apply(&rule.action, step, msg, vars, b, true) {
+            Verdict::Continue => {}
+            v => return v,
+        }
+    }
+    Verdict::Continue
+}
+
+/// What an action computed from the message before changing it.
+enum Step {
+    /// Nothing to carry over (the rendered text, if any, is in `tmp`).
+    Rendered,
+    /// A variable's new value.
+    Value(Option<super::vars::Value>),
+    /// A finished verdict.
+    Done(Verdict),
+}
+
+/// Evaluates what an action needs from the message while it is borrowed:
+/// rendered values go to `b.tmp`, replies are built whole.
+fn prepare<S: Sample>(
+    a: &Action,
+    s: &S,
+    cx: &Cx<'_>,
+    b: &mut Bufs<'_>,
+    fx: &mut Effects,
+) -> Step {
+    b.tmp.clear();
+    match a {
+        Action::SetHeader { value: f, .. }
+        | Action::Replace { with: f, .. }
+        | Action::SetLine(_, f)
+        | Action::ReplaceLine(_, _, f)
+        | Action::SetVarFmt(_, f) => f.render(s, cx, b.sc, b.tmp),
+        Action::SetVar(_, e) => {
+            let mut last = None;
+            e.for_each(s, b.sc, |v: Val<'_>, _| {
+                last = Some(super::vars::Value::from_val(v));
+                false
+            });
+            return Step::Value(last);
+        }
+        Action::SetLogLevel(None) => fx.silent = true,
+        Action::Allow => return Step::Done(Verdict::Stop),
+        Action::Deny(r) | Action::Tarpit(r) | Action::Return(r) => {
+            let kind = match a {
+                Action::Deny(_) => LocalKind::Deny,
+                Action::Tarpit(_) => LocalKind::Tarpit,
+                _ => LocalKind::Return,
+            };
+            for (name, f) in &r.headers {
+                b.tmp.extend(name.bytes().map(|c| c.to_ascii_lowercase()));
+                b.tmp.extend_from_slice(b": ");
+                f.render(s, cx, b.sc, b.tmp);
+                b.tmp.extend_from_slice(b"\r\n");
+            }
+            b.tmp2.clear();
+            if let super::ReplyBody::Format(f) = &r.body {
+                f.render(s, cx, b.sc, b.tmp2);
+            }
+            if has_ctl(b.tmp) {
+                return Step::Done(invalid());
+            }
+            let page = reply::reply(r, b.tmp, Some(b.tmp2));
+            return Step::Done(Verdict::Reply(Local {
+                page,
+                status: r.status,
+                kind,
+            }));
+        }
+        Action::Auth { realm } => {
+            return Step::Done(Verdict::Reply(Local {
+                page: reply::challenge(realm),
+                status: 401,
+                kind: LocalKind::Auth,
+            }));
+        }
+        Action::Redirect(r) => {
+            r.to.render(s, cx, b.sc, b.tmp);
+            b.tmp2.clear();
+            let host = (0..s.req_header_count())
+                .map(|i| s.req_header(i))
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+                .map(|(_, v)| v);
+            reply::location(r, b.tmp, s.uri(), host, b.tmp2);
+            if has_ctl(b.tmp2) {
+                return Step::Done(invalid());
+            }
+            return Step::Done(Verdict::Reply(Local {
+                page: reply::redirect(r, b.tmp2),
+                status: r.code,
+                kind: LocalKind::Redirect,
+            }));
+        }
+        _ => {}
+    }
+    Step::Rendered
+}
+
+/// Bytes no header value or target may carry.
+fn has_ctl(v: &[u8]) -> bool {
+    v.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
+}
+
+/// The 500 a failed rewrite answers.
+fn invalid() -> Verdict {
+    Verdict::Reply(Local {
+        page: reply::default_page(500, b""),
+        status: 500,
+        kind: LocalKind::Invalid,
+    })
+}
+
+/// Changes the message as the action says, from what `prepare` computed.
+fn apply(
+    a: &Action,
+    step: Step,
+    msg: &mut Msg,
+    vars: &mut Vars,
+    b: &mut Bufs<'_>,
+    response: bool,
+) -> Verdict {
+    let value = match step {
+        Step::Done(v) => return v,
+        Step::Value(v) => {
+            if let Action::SetVar(name, _) = a {
+                match v {
+                    Some(v) => vars.set(name, v.as_val()),
+                    // HAProxy leaves a variable alone when the sample has no value.
+                    None => {}
+                }
+            }
+            return Verdict::Continue;
+        }
+        Step::Rendered => &b.tmp[..],
+    };
+    let ok = match a {
+        Action::SetHeader { name, add, .. } => {
+            if !has_ctl(value) {
+                if !add {
+                    msg.del_header(name.as_bytes());
+                }
+                msg.add_header(name.as_bytes(), value);
+            }
+            !has_ctl(value)
+        }
+        Action::DelHeader(m) => {
+            msg.retain_headers(|n, _| name_matches(m, n) && !super::parse::is_framing(n));
+            true
+        }
+        Action::Replace {
+            name,
+            re,
+            each_value,
+            ..
+        } => replace_headers(msg, name.as_bytes(), re, *each_value, value, b.tmp2),
+        Action::SetLine(line, _) => set_line(msg, *line, value, b.tmp2),
+        Action::ReplaceLine(line, re, _) => {
+            let cur = line_value(msg, *line).to_vec();
+            match re.captures(&cur) {
+                Some(caps) => {
+                    let mut out = Vec::with_capacity(value.len() + cur.len());
+                    expand(&caps, value, &mut out);
+                    set_line(msg, *line, &out, b.tmp2)
+                }
+                None => true,
+            }
+        }
+        Action::SetVarFmt(name, _) => {
+            vars.set(name, Val::Str(value));
+            true
+        }
+        Action::UnsetVar(name) => {
+            vars.unset(name);
+            true
+        }
+        Action::SetStatus(code, reason) if response => {
+            let mut digits = Vec::with_capacity(3);
+            let _ = write!(digits, "{code}");
+            msg.set_line(1, &digits);
+            let r = reason
+                .as_deref()
+                .unwrap_or_else(|| reply::status_reason(*code));
+            msg.set_line(2, r.as_bytes());
+            true
+        }
+        _ => true,
+    };
+    if ok { Verdict::Continue } else { invalid() }
+}
+
+fn name_matches(m: &NameMatch, n: &[u8]) -> bool {
+    let low = |p: &[u8]| n.len() >= p.len();
+    match m {
+        NameMatch::Str(p) => n.eq_ignore_ascii_case(p),
+        NameMatch::Beg(p) => low(p) && n[..p.len()].eq_ignore_ascii_case(p),
+        NameMatch::End(p) => low(p) && n[n.len() - p.len()..].eq_ignore_ascii_case(p),
+        NameMatch::Sub(p) => n
+            .windows(p.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(p)),
+        NameMatch::Reg(r) => r.is_match(n),
+    }
+}
+
+/// Writes `with` into `out`, `\0`..`\9` replaced by the regex's groups (HAProxy's
+/// back-references; the whole value is replaced by the result).
+fn expand(caps: &regex::bytes::Captures<'_>, with: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < with.len() {
+        if with[i] == b'\\' && i + 1 < with.len() && with[i + 1].is_ascii_digit() {
+            let g = (with[i + 1] - b'0') as usize;
+            if let Some(m) = caps.get(g) {
+                out.extend_from_slice(m.as_bytes());
+            }
+            i += 2;
+            continue;
+        }
+        out.push(with[i]);
+        i += 1;
+    }
+}
+
+/// `replace-header`/`replace-value` on every header named `name`.
+fn replace_headers(
+    msg: &mut Msg,
+    name: &[u8],
+    re: &regex::bytes::Regex,
+    each_value: bool,
+    with: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let idx: Vec<usize> = msg.find(name).collect();
+    for i in idx {
+        out.clear();
+        let v = msg.header(i).1;
+        let mut changed = false;
+        if each_value {
+            for (k, part) in v.split(|&c| c == b',').enumerate() {
+                if k > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                let part = part.trim_ascii();
+                match re.captures(part) {
+                    Some(c) => {
+                        expand(&c, with, out);
+                        changed = true;
+                    }
+                    None => out.extend_from_slice(part),
+                }
+            }
+        } else if let Some(c) = re.captures(v) {
+            expand(&c, with, out);
+            changed = true;
+        }
+        if changed {
+            if has_ctl(out) {
+                return false;
+            }
+            let new = std::mem::take(out);
+            msg.set_value(i, &new);
+            *out = new;
+        }
+    }
+    true
+}
+
+/// The part of the target a line action reads.
+fn line_value(msg: &Msg, line: Line) -> &[u8] {
+    let t = msg.line(1);
+    let (start, path_end, _) = target_parts(t);
+    match line {
+        Line::Method => msg.line(0),
+        Line::Path => &t[start..path_end],
+        Line::PathQ => &t[start..],
+        Line::Query => t.get(path_end + 1..).unwrap_or_default(),
+        Line::Uri => t,
+    }
+}
+
+/// (path start, path end, has query) of a target, absolute form included.
+fn target_parts(t: &[u8]) -> (usize, usize, bool) {
+    let start = if t.first() == Some(&b'/') {
+        0
+    } else {
+        t.len() - reply::origin_form(t).len().min(t.len())
+    };
+    let q = t[start..].iter().position(|&c| c == b'?').map(|p| p + start);
+    (start, q.unwrap_or(t.len()), q.is_some())
+}
+
+/// Rewrites part of the start line; false when the value can't stand there.
+fn set_line(msg: &mut Msg, line: Line, v: &[u8], out: &mut Vec<u8>) -> bool {
+    if line == Line::Method {
+        if v.is_empty() || !v.iter().all(|&c| super::parse::is_tchar(c)) {
+            return false;
+        }
+        msg.set_line(0, v);
+        return true;
+    }
+    if v.iter().any(|&c| c <= b' ' || c == 0x7f) {
+        return false;
+    }
+    let t = msg.line(1);
+    let (start, path_end, has_q) = target_parts(t);
+    out.clear();
+    match line {
+        Line::Path => {
+            out.extend_from_slice(&t[..start]);
+            out.extend_from_slice(v);
+            out.extend_from_slice(&t[path_end..]);
+        }
+        Line::PathQ => {
+            out.extend_from_slice(&t[..start]);
+            out.extend_from_slice(v);
+        }
+        Line::Query => {
+            out.extend_from_slice(&t[..path_end]);
+            if !v.is_empty() {
+                out.push(b'?');
+                out.extend_from_slice(v);
+            }
+            let _ = has_q;
+        }
+        _ => out.extend_from_slice(v),
+    }
+    if out.is_empty() {
+        return false;
+    }
+    let new = std::mem::take(out);
+    msg.set_line(1, &new);
+    *out = new;
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_rewrites() {
+        let mut m = Msg::default();
+        let mut out = Vec::new();
+        m.load([b"GET", b"/a/b?x=1", b"1.1"], std::iter::empty());
+        assert!(set_line(&mut m, Line::Path, b"/c", &mut out));
+        assert_eq!(m.line(1), b"/c?x=1");
+        assert!(set_line(&mut m, Line::Query, b"y=2", &mut out));
+        assert_eq!(m.line(1), b"/c?y=2");
+        assert!(set_line(&mut m, Line::Query, b"", &mut out));
+        assert_eq!(m.line(1), b"/c");
+        assert!(!set_line(&mut m, Line::Path, b"/a b", &mut out));
+        assert!(!set_line(&mut m, Line::Method, b"G T", &mut out));
+        m.load([b"GET", b"http://h/a?q", b"1.1"], std::iter::empty());
+        assert_eq!(line_value(&m, Line::Path), b"/a");
+        assert!(set_line(&mut m, Line::Path, b"/z", &mut out));
+        assert_eq!(m.line(1), b"http://h/z?q");
+    }
+
+    #[test]
+    fn backreferences_replace_the_whole_value() {
+        let re = regex::bytes::Regex::new("foo=([^;]*);(.*)").unwrap();
+        let c = re.captures(b"x; foo=bar;rest").unwrap();
+        let mut out = Vec::new();
+        expand(&c, b"foo=\\1;ip=1;\\2", &mut out);
+        assert_eq!(out, b"foo=bar;ip=1;rest");
+    }
+}
