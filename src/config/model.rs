@@ -390,6 +390,8 @@ pub struct Frontend {
     pub backend: Option<usize>,
     /// `use_backend` rules in order, and the ACLs their conditions index.
     pub routing: Routing,
+    /// HTTP rules run on the frontend's requests and responses.
+    pub rules: Rules,
     /// Timeouts (client, http-request, http-keep-alive act here).
     pub timeouts: Timeouts,
     /// HTTP options of the frontend.
@@ -432,6 +434,21 @@ impl PartialEq for Routing {
 
 impl Eq for Routing {}
 
+/// A proxy's HTTP rules (`http-request`, `http-response`,
+/// `http-after-response`, `redirect`), compiled; a `listen` section's
+/// frontend and backend share one.
+#[derive(Debug, Clone, Default)]
+pub struct Rules(pub std::sync::Arc<crate::http::rules::ProxyRules>);
+
+impl PartialEq for Rules {
+    /// Compiled rules have no equality: equal when shared or both empty.
+    fn eq(&self, o: &Rules) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &o.0) || (self.0.is_empty() && o.0.is_empty())
+    }
+}
+
+impl Eq for Rules {}
+
 /// A backend: a set of servers and how to choose among them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -465,6 +482,8 @@ pub struct Backend {
     pub stats: Stats,
     /// `fullconn`, `maxconn` on the backend side.
     pub maxconn: Option<u32>,
+    /// HTTP rules run on the backend's requests and responses.
+    pub rules: Rules,
     /// Where the section starts.
     pub origin: Origin,
 }

@@ -210,6 +210,9 @@ pub struct RawProxy {
     pub switching: Vec<RawSwitch>,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
+    /// `http-request`, `http-response`, `http-after-response` and `redirect`
+    /// rules, their conditions compiled against `acls` (linked when validating).
+    pub rules: crate::http::rules::ProxyRules,
 }
 
 impl RawProxy {
@@ -243,6 +246,7 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            rules: Default::default(),
         }
     }
 
@@ -263,6 +267,7 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            rules: Default::default(),
             cookie_here: false,
             log_lines_here: 0,
             ..defaults.clone()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::kw::did_you_mean;
 use super::kw::global::{group_id, user_id};
 use super::model::{
-    Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Server, Stats, Switch,
+    Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Rules, Server, Stats, Switch,
 };
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
@@ -59,6 +59,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         servers: &backends,
     };
     // ACLs name proxies and servers: resolved once every section is read.
+    let mut backend_rules = Vec::new();
     for p in proxies
         .iter_mut()
         .filter(|p| p.kind == SectionKind::Backend)
@@ -66,12 +67,29 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         if let Err(e) = p.acls.link(&names) {
             diag.error_at(&p.origin, format!("{}: {e}", p.label()));
         }
+        if let (Some(rules), Some(&b)) =
+            (proxy_rules(p, &names, diag), by_name.get(p.name.as_str()))
+        {
+            backend_rules.push((b, rules));
+        }
     }
     let mut frontends = Vec::new();
+    let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
         if let Some(f) = frontend(p, &names, &backends, diag) {
+            if p.kind == SectionKind::Listen
+                && let Some(&b) = by_name.get(p.name.as_str())
+            {
+                listen_rules.push((b, f.rules.clone()));
+            }
             frontends.push(f);
         }
+    }
+    // A listen's rules are its backend's too (run once when both are the
+    // same section: see the session).
+    drop(names);
+    for (b, r) in listen_rules.into_iter().chain(backend_rules) {
+        backends[b].rules = r;
     }
     Config {
         global,
@@ -277,6 +295,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         log: p.log.clone(),
         stats: p.stats.clone(),
         maxconn: p.fullconn,
+        rules: Default::default(),
         origin: p.origin.clone(),
     }
 }
@@ -441,9 +460,11 @@ fn frontend(
             return None;
         }
     };
+    let rules_compiled = proxy_rules(p, names, diag);
     if p.binds.is_empty() || !ok {
         return None;
     }
+    let rules_compiled = rules_compiled?;
     Some(Frontend {
         name: p.name.clone(),
         mode: p.mode,
@@ -454,12 +475,40 @@ fn frontend(
             rules,
             acls: std::mem::take(&mut p.acls),
         },
+        rules: rules_compiled,
         timeouts: p.timeouts.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
         origin: p.origin.clone(),
     })
+}
+
+/// The proxy's HTTP rules with their ACLs (already linked) and formats linked.
+/// HAProxy ignores HTTP rules on a `mode tcp` proxy with a warning; ringlb
+/// refuses them, since they would do nothing there.
+fn proxy_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> Option<Rules> {
+    let mut r = std::mem::take(&mut p.rules);
+    if r.is_empty() {
+        return Some(Rules::default());
+    }
+    if p.mode == Mode::Tcp {
+        diag.error_at(
+            &p.origin,
+            format!(
+                "{}: 'http-request', 'http-response', 'http-after-response' and 'redirect' \
+                 rules need 'mode http'",
+                p.label()
+            ),
+        );
+        return None;
+    }
+    r.acls = p.acls.clone();
+    if let Err(e) = r.link(names) {
+        diag.error_at(&p.origin, format!("{}: {e}", p.label()));
+        return None;
+    }
+    Some(Rules(std::sync::Arc::new(r)))
 }
 
 /// A frontend and its backend must speak the same mode (as HAProxy).

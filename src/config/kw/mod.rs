@@ -12,7 +12,7 @@ pub mod balance;
 pub mod bind;
 pub mod cookie;
 pub mod global;
-pub mod http_request;
+pub mod http_rules;
 pub mod log;
 pub mod option;
 pub mod proxy;
@@ -82,6 +82,9 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("server", L | B, Misplaced::Error),
     ("default-server", BE, Misplaced::Error),
     ("http-request", F | L | B, Misplaced::Error),
+    ("http-response", F | L | B, Misplaced::Error),
+    ("http-after-response", F | L | B, Misplaced::Error),
+    ("redirect", F | L | B, Misplaced::Error),
     ("errorfile", ALL, Misplaced::Warn),
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
@@ -131,7 +134,10 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "timeout" => timeout::timeout(cx, p, args),
                 "contimeout" | "clitimeout" | "srvtimeout" => timeout::legacy(cx, p, args),
                 "retries" => proxy::retries(p, args),
-                "http-request" => http_request::http_request(p, args),
+                "http-request" => http_rules::http_request(p, args),
+                "http-response" => http_rules::http_response(p, args),
+                "http-after-response" => http_rules::http_after_response(p, args),
+                "redirect" => http_rules::redirect(p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
                 "balance" => balance::balance(cx, p, args),

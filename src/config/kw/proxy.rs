@@ -12,8 +12,6 @@ pub const IGNORED: &[&str] = &["description", "id", "log-tag", "capture", "log-f
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[
-    "http-response",
-    "http-after-response",
     "tcp-request",
     "tcp-response",
     "reqadd",
@@ -33,7 +31,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "rspidel",
     "rspdeny",
     "rspideny",
-    "redirect",
     "stick-table",
     "stick",
     "appsession",

@@ -318,7 +318,7 @@ fn keywords_in_the_wrong_kind_of_section() {
         "unknown keyword 'balanse' in 'listen' section; did you mean 'balance'?"
     );
     assert_eq!(
-        err("    http-response deny"),
-        "'http-response' is not supported by ringlb yet"
+        err("    http-response track-sc0 src"),
+        "'http-response track-sc0': this action is not supported by ringlb yet"
     );
 }

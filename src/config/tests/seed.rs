@@ -80,6 +80,7 @@ fn seed_config_model() {
         origin: origin(line),
     };
     let backend = Backend {
+        rules: Default::default(),
         name: "webfarm".into(),
         mode: Mode::Http,
         balance: Balance::RoundRobin,
@@ -117,6 +118,7 @@ fn seed_config_model() {
         origin: origin(11),
     };
     let frontend = Frontend {
+        rules: Default::default(),
         name: "webfarm".into(),
         mode: Mode::Http,
         binds: vec![Bind {
