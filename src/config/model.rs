@@ -294,6 +294,8 @@ pub struct Timeouts {
     pub server_fin: Option<Duration>,
     /// `timeout tunnel`.
     pub tunnel: Option<Duration>,
+    /// `timeout tarpit` (`timeout connect` when not set, as HAProxy).
+    pub tarpit: Option<Duration>,
 }
 
 /// One `bind` line (or the address on a `listen` line).

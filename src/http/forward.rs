@@ -113,7 +113,7 @@ async fn relay_through(
 }
 
 /// How the response side of an exchange is to be handled.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ResponseCtx<'a> {
     /// What the client asked for (HEAD, HTTP/1.0, keep-alive), and cookie stickiness.
     pub side: ClientSide<'a>,
@@ -127,6 +127,8 @@ pub struct ResponseCtx<'a> {
     pub progress: Tracker<'a>,
     /// The client's socket (for TCP_CORK before a final response).
     pub client_fd: std::os::fd::RawFd,
+    /// `http-response` and `http-after-response` rules, when the proxies have some.
+    pub rules: Option<&'a dyn response::ResponseHook>,
     /// Set once a response head (interim or final) was parsed: from then on
     /// `out` no longer holds the request, and the server has answered it, so
     /// the request must not be resent.
@@ -210,6 +212,11 @@ pub async fn relay_response(
         sbuf.drain(..resp.head_len);
     };
 
+    // A response rule answered instead (`deny`, `return`, `redirect`): the
+    // server's response is dropped with its connection.
+    if let Some(local) = &resp.replaced {
+        return replace_response(cw, out, timer, cx, sent, resp.head_len, local).await;
+    }
     // `out` holds the rewritten head; the body bytes read with it follow.
     cx.progress.response_head(resp.status);
     let mut rbody = BodyCursor::new(resp.body);
@@ -267,6 +274,42 @@ pub async fn relay_response(
     Ok(ResponseEnd::Done(resp, bytes))
 }
 
+/// Sends the response a response rule made in place of the server's, and
+/// ends the exchange as if that had been the server's last response: the
+/// server connection is not reused and the client's is closed.
+async fn replace_response(
+    cw: &mut WriteHalf,
+    out: &mut Vec<u8>,
+    timer: &mut LazyTimer,
+    cx: &ResponseCtx<'_>,
+    sent: &Cell<bool>,
+    head_len: usize,
+    local: &crate::http::rules::Local,
+) -> Result<ResponseEnd, ResponseFail> {
+    out.clear();
+    out.extend_from_slice(&local.page);
+    // The page is complete; the connection closes after it.
+    if let Some(p) = memchr::memmem::find(out, b"\r\n\r\n") {
+        out.splice(p + 2..p + 2, b"connection: close\r\n".iter().copied());
+    }
+    sent.set(true);
+    cx.progress.response_head(local.status);
+    let end = out.len();
+    write_range(cw, out, (0, end), timer, Instant::now() + cx.client_timeout)
+        .await
+        .map_err(|e| client_gone(cx, e))?;
+    cx.progress.sent(end as u64);
+    let resp = response::Response {
+        head_len,
+        status: local.status,
+        body: super::body::BodyKind::None,
+        server_keep_alive: false,
+        client_keep_alive: false,
+        replaced: None,
+    };
+    Ok(ResponseEnd::Done(resp, end as u64))
+}
+
 /// Sends what it can of `out` at once with MSG_MORE; returns how many bytes
 /// went. Only for a response that is the connection's last word, written
 /// whole: MSG_MORE holds its partial segment back, so the shutdown that
@@ -309,7 +352,7 @@ async fn read_head(
     let deadline = Instant::now() + cx.server_timeout;
     loop {
         if !sbuf.is_empty() {
-            match response::parse(sbuf, &cx.side, out) {
+            match response::parse_with(sbuf, &cx.side, out, cx.rules) {
                 Ok(Parsed::Complete(r)) => {
                     cx.head_seen.set(true);
                     return Ok(r);

@@ -35,8 +35,10 @@ pub const MAX_HEADERS: usize = 128;
 pub struct Request {
     /// Length of the head in the input buffer.
     pub head_len: usize,
-    /// Byte range of the URI in the input buffer.
+    /// Byte range of the URI in the input buffer (when not `edited`).
     pub uri: (usize, usize),
+    /// Rules rewrote the head: the URI is the rules' message's.
+    pub edited: bool,
     /// `HEAD`: the response has no body.
     pub is_head: bool,
     /// Safe to send again on a fresh connection if a reused one fails before answering.
@@ -234,7 +236,13 @@ pub struct Head<'h, 'b> {
     add_host: Option<&'b [u8]>,
 }
 
-impl Head<'_, '_> {
+impl<'b> Head<'_, 'b> {
+    /// The method, target and version (`1.1`) as received.
+    pub fn line(&self) -> [&'b [u8]; 3] {
+        let v: &[u8] = if self.http10 { b"1.0" } else { b"1.1" };
+        [self.method.as_bytes(), self.path.as_bytes(), v]
+    }
+
     /// The declared body size (`Content-Length`), for `req.body_size`.
     pub fn body_size(&self) -> Option<u64> {
         match self.body {
@@ -321,6 +329,75 @@ pub fn rewrite(
     Ok(Request {
         head_len: head.head_len,
         uri: (uri_start, uri_start + path.len()),
+        edited: false,
+        is_head: method == "HEAD",
+        idempotent: matches!(
+            method,
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        ),
+        http10: head.http10,
+        body: head.body,
+        keep_alive: head.keep_alive,
+        expect_continue: head.scanned.expect_continue,
+        upgrade: head.upgrade,
+        is_post: method == "POST",
+        sticky,
+    })
+}
+
+/// Writes the head for the server from `msg`, the head as `http-request`
+/// rules left it (loaded from `head`, whose framing still holds: rules may
+/// not touch the framing headers). The URI is then `msg`'s, not the input
+/// buffer's (`Request::edited`).
+pub fn rewrite_msg(
+    head: &Head<'_, '_>,
+    msg: &crate::http::rules::Msg,
+    rw: &Rewrite<'_>,
+    out: &mut Vec<u8>,
+) -> Result<Request, HttpError> {
+    let mut slots = header_slots();
+    let n = msg.header_count().min(MAX_HEADERS + 1);
+    if n > MAX_HEADERS {
+        return Err(HttpError::HeadersTooLarge);
+    }
+    for (i, slot) in slots.iter_mut().enumerate().take(n) {
+        let value = msg.header(i).1;
+        slot.write(httparse::Header {
+            name: msg.name_str(i),
+            value,
+        });
+    }
+    // SAFETY: the first `n` slots were initialised just above, and
+    // `MaybeUninit<T>` has the same layout as `T`.
+    let headers: &[httparse::Header<'_>] =
+        unsafe { std::slice::from_raw_parts(slots.as_ptr().cast(), n) };
+    let method = std::str::from_utf8(msg.line(0)).map_err(|_| HttpError::BadRequest)?;
+    let path = std::str::from_utf8(msg.line(1)).map_err(|_| HttpError::BadRequest)?;
+    // Host and the hop-by-hop lists are read again; Content-Length and
+    // Transfer-Encoding are the client's (rules can't change them).
+    let mut scanned = scan(headers)?;
+    scanned.content_length = head.scanned.content_length;
+    let add_host = if scanned.host.is_some() {
+        None
+    } else {
+        head.add_host
+    };
+    let mut sticky = Sticky::default();
+    let h = WriteHead {
+        method,
+        path,
+        http10: head.http10,
+        headers,
+        scanned: &scanned,
+        chunked: head.body == BodyKind::Chunked,
+        upgrade: head.upgrade,
+        add_host,
+    };
+    write_head(&h, rw, &mut sticky, out)?;
+    Ok(Request {
+        head_len: head.head_len,
+        uri: (0, 0),
+        edited: true,
         is_head: method == "HEAD",
         idempotent: matches!(
             method,

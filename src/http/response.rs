@@ -23,6 +23,9 @@ pub struct Response {
     pub server_keep_alive: bool,
     /// The client connection stays open after this response.
     pub client_keep_alive: bool,
+    /// A response rule replaced the response with this one (`deny`, `return`,
+    /// `redirect`): the server's is dropped.
+    pub replaced: Option<crate::http::rules::Local>,
 }
 
 /// The stickiness cookie's part in a response.
@@ -49,12 +52,36 @@ pub struct ClientSide<'a> {
     pub cookie: Option<ResponseCookie<'a>>,
 }
 
+/// Response rules (`http-response`, `http-after-response`), run on a final
+/// response head before it is written for the client.
+pub trait ResponseHook {
+    /// Runs the rules on the head; `Some` replaces the response.
+    fn run(
+        &self,
+        status: u16,
+        reason: &[u8],
+        headers: &mut dyn Iterator<Item = (&[u8], &[u8])>,
+    ) -> Option<crate::http::rules::Local>;
+    /// Lends the head as the rules left it.
+    fn msg(&self, f: &mut dyn FnMut(&crate::http::rules::Msg));
+}
+
 /// Parses a response head in `buf`; on success writes the head for the client into `out`
 /// (interim 1xx heads are left for the caller to forward as they are).
 pub fn parse(
     buf: &[u8],
     side: &ClientSide<'_>,
     out: &mut Vec<u8>,
+) -> Result<Parsed<Response>, HttpError> {
+    parse_with(buf, side, out, None)
+}
+
+/// [`parse`], with response rules run on a final head when `hook` is given.
+pub fn parse_with(
+    buf: &[u8],
+    side: &ClientSide<'_>,
+    out: &mut Vec<u8>,
+    hook: Option<&dyn ResponseHook>,
 ) -> Result<Parsed<Response>, HttpError> {
     // Left uninitialised, as in `request::parse`.
     let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
@@ -121,54 +148,54 @@ pub fn parse(
     let client_keep_alive = side.keep_alive && body != BodyKind::UntilClose;
 
     out.clear();
+    let mut status = status;
+    let mut replaced = None;
     if !interim {
-        // ringlb speaks HTTP/1.1 to its clients whatever the server spoke; the
-        // Connection header below says what happens to the connection.
-        out.extend_from_slice(b"HTTP/1.1 ");
-        // Three digits, written without a formatter (httparse guarantees 100..=999).
-        out.extend_from_slice(&[
-            b'0' + (status / 100 % 10) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ]);
-        out.push(b' ');
-        out.extend_from_slice(resp.reason.unwrap_or("").as_bytes());
-        out.extend_from_slice(b"\r\n");
-        for h in resp.headers.iter() {
-            let n = h.name;
-            if n.eq_ignore_ascii_case("connection")
-                || n.eq_ignore_ascii_case("keep-alive")
-                || n.eq_ignore_ascii_case("proxy-connection")
-                // Written once below, as the one value it was checked to be.
-                || n.eq_ignore_ascii_case("content-length")
-            {
-                continue;
+        let mut write =
+            |code: &[u8], reason: &[u8], headers: &mut dyn Iterator<Item = (&[u8], &[u8])>| {
+                write_client_head(
+                    code,
+                    reason,
+                    headers,
+                    side,
+                    (has_te, content_length, client_keep_alive),
+                    out,
+                )
+            };
+        match hook {
+            None => {
+                // Three digits, written without a formatter (httparse guarantees 100..=999).
+                let code = [
+                    b'0' + (status / 100 % 10) as u8,
+                    b'0' + (status / 10 % 10) as u8,
+                    b'0' + (status % 10) as u8,
+                ];
+                let reason = resp.reason.unwrap_or("").as_bytes();
+                write(
+                    &code,
+                    reason,
+                    &mut resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)),
+                );
             }
-            if let Some(c) = side.cookie
-                && n.eq_ignore_ascii_case("set-cookie")
-            {
-                c.rt.response_header(n, h.value, c.server, out);
-                continue;
+            Some(h) => {
+                let reason = resp.reason.unwrap_or("").as_bytes();
+                let mut hs = resp.headers.iter().map(|h| (h.name.as_bytes(), h.value));
+                replaced = h.run(status, reason, &mut hs);
+                if replaced.is_none() {
+                    h.msg(&mut |m| {
+                        status = std::str::from_utf8(m.line(1))
+                            .ok()
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(status);
+                        write(
+                            m.line(1),
+                            m.line(2),
+                            &mut (0..m.header_count()).map(|i| m.header(i)),
+                        );
+                    });
+                }
             }
-            out.extend_from_slice(n.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(h.value);
-            out.extend_from_slice(b"\r\n");
         }
-        if let (false, Some(n)) = (has_te, content_length) {
-            write_content_length(out, n);
-        }
-        if let Some(c) = side.cookie
-            && c.insert
-        {
-            c.rt.insert_headers(c.server, out);
-        }
-        if !client_keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if side.http10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
     }
     Ok(Parsed::Complete(Response {
         head_len,
@@ -176,7 +203,68 @@ pub fn parse(
         body,
         server_keep_alive,
         client_keep_alive,
+        replaced,
     }))
+}
+
+/// Writes the head toward the client: ringlb's own `Connection` and
+/// `Content-Length`, the stickiness cookie applied. `framing` is (has
+/// Transfer-Encoding, Content-Length, client kept alive).
+fn write_client_head(
+    code: &[u8],
+    reason: &[u8],
+    headers: &mut dyn Iterator<Item = (&[u8], &[u8])>,
+    side: &ClientSide<'_>,
+    framing: (bool, Option<u64>, bool),
+    out: &mut Vec<u8>,
+) {
+    let (has_te, content_length, client_keep_alive) = framing;
+    // ringlb speaks HTTP/1.1 to its clients whatever the server spoke; the
+    // Connection header below says what happens to the connection.
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(code);
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in headers {
+        if n.eq_ignore_ascii_case(b"connection")
+            || n.eq_ignore_ascii_case(b"keep-alive")
+            || n.eq_ignore_ascii_case(b"proxy-connection")
+            // Written once below, as the one value it was checked to be.
+            || n.eq_ignore_ascii_case(b"content-length")
+        {
+            continue;
+        }
+        if let Some(c) = side.cookie
+            && n.eq_ignore_ascii_case(b"set-cookie")
+        {
+            c.rt.response_header(
+                std::str::from_utf8(n).unwrap_or("Set-Cookie"),
+                v,
+                c.server,
+                out,
+            );
+            continue;
+        }
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let (false, Some(n)) = (has_te, content_length) {
+        write_content_length(out, n);
+    }
+    if let Some(c) = side.cookie
+        && c.insert
+    {
+        c.rt.insert_headers(c.server, out);
+    }
+    if !client_keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if side.http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

@@ -120,16 +120,24 @@ mod tests {
         )])
         .unwrap();
         let r = &l.config.frontends[0].rules.0;
-        assert_eq!((r.request.len(), r.response.len(), r.redirects.len()), (1, 1, 1));
+        assert_eq!(
+            (r.request.len(), r.response.len(), r.redirects.len()),
+            (1, 1, 1)
+        );
         // A listen's frontend and backend share one rule set.
         assert!(l.config.frontends[0].rules == l.config.backends[0].rules);
         let e = load_sources(&[("t.cfg", &cfg("http-request track-sc0 src"))]).unwrap_err();
         assert!(
-            e.errors[0].starts_with("t.cfg:8: 'http-request track-sc0': this action is not supported"),
+            e.errors[0]
+                .starts_with("t.cfg:8: 'http-request track-sc0': this action is not supported"),
             "{:?}",
             e.errors
         );
         let e = load_sources(&[("t.cfg", &cfg("http-response set-path /x"))]).unwrap_err();
-        assert!(e.errors[0].contains("not allowed in 'http-response'"), "{:?}", e.errors);
+        assert!(
+            e.errors[0].contains("not allowed in 'http-response'"),
+            "{:?}",
+            e.errors
+        );
     }
 }

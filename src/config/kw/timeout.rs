@@ -81,8 +81,8 @@ fn set(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, t: Duration) {
         "client-fin" => &mut to.client_fin,
         "server-fin" => &mut to.server_fin,
         "tunnel" => &mut to.tunnel,
+        "tarpit" => &mut to.tarpit,
         _ => {
-            // `tarpit`: there is no tarpit to time.
             cx.warn(format!(
                 "'timeout {name}' is not supported by ringlb and is ignored"
             ));

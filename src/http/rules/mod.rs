@@ -16,7 +16,7 @@
 pub mod msg;
 mod parse;
 mod reply;
-mod run;
+pub mod run;
 pub mod vars;
 
 use regex::bytes::Regex;

@@ -36,7 +36,11 @@ impl Msg {
     }
 
     /// Loads a start line and headers.
-    pub fn load<'a>(&mut self, line: [&[u8]; 3], headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) {
+    pub fn load<'n, 'v>(
+        &mut self,
+        line: [&[u8]; 3],
+        headers: impl Iterator<Item = (&'n [u8], &'v [u8])>,
+    ) {
         self.clear();
         for (i, part) in line.iter().enumerate() {
             self.line[i] = self.push(part);

@@ -146,9 +146,7 @@ fn action(
         });
     }
     let fmt = |i: usize| -> Result<LogFormat, String> {
-        let t = args
-            .get(i)
-            .ok_or_else(|| "missing argument".to_string())?;
+        let t = args.get(i).ok_or_else(|| "missing argument".to_string())?;
         LogFormat::parse(t, base)
     };
     let no_more = |n: usize| -> Result<(), String> {
@@ -162,7 +160,12 @@ fn action(
             no_more(0)?;
             Action::Allow
         }
-        "deny" => Action::Deny(reply(args, if side == Side::Request { 403 } else { 502 }, true, base)?),
+        "deny" => Action::Deny(reply(
+            args,
+            if side == Side::Request { 403 } else { 502 },
+            true,
+            base,
+        )?),
         "tarpit" => Action::Tarpit(reply(args, 500, true, base)?),
         "return" => Action::Return(reply(args, 200, false, base)?),
         "auth" => Action::Auth {
@@ -275,8 +278,20 @@ fn action(
 /// Actions HAProxy has on another side (to tell "wrong side" from "unknown").
 fn known_elsewhere(kw: &str) -> bool {
     [
-        "allow", "deny", "tarpit", "auth", "redirect", "return", "set-status", "set-path",
-        "set-pathq", "set-query", "set-uri", "replace-path", "replace-pathq", "replace-uri",
+        "allow",
+        "deny",
+        "tarpit",
+        "auth",
+        "redirect",
+        "return",
+        "set-status",
+        "set-path",
+        "set-pathq",
+        "set-query",
+        "set-uri",
+        "replace-path",
+        "replace-pathq",
+        "replace-uri",
         "set-method",
     ]
     .contains(&kw)
@@ -361,7 +376,12 @@ fn del_header(args: &[String]) -> Result<Action, String> {
 }
 
 /// `[status|deny_status <code>] [content-type <t>] [<payload>] [hdr <n> <fmt>]*`.
-fn reply(args: &[String], default: u16, error_page: bool, base: Option<&Path>) -> Result<Reply, String> {
+fn reply(
+    args: &[String],
+    default: u16,
+    error_page: bool,
+    base: Option<&Path>,
+) -> Result<Reply, String> {
     let mut r = Reply {
         status: default,
         content_type: None,
@@ -401,10 +421,9 @@ fn reply(args: &[String], default: u16, error_page: bool, base: Option<&Path>) -
                 r.body = match w {
                     "file" => ReplyBody::Static(data),
                     "errorfile" => ReplyBody::Raw(data),
-                    _ => ReplyBody::Format(LogFormat::parse(
-                        &String::from_utf8_lossy(&data),
-                        base,
-                    )?),
+                    _ => {
+                        ReplyBody::Format(LogFormat::parse(&String::from_utf8_lossy(&data), base)?)
+                    }
                 };
             }
             "errorfiles" => {
@@ -412,9 +431,7 @@ fn reply(args: &[String], default: u16, error_page: bool, base: Option<&Path>) -
             }
             "hdr" => {
                 let n = header_name(Some(arg(i)?))?;
-                let v = args
-                    .get(i + 2)
-                    .ok_or("'hdr' expects a name and a value")?;
+                let v = args.get(i + 2).ok_or("'hdr' expects a name and a value")?;
                 r.headers.push((n, LogFormat::parse(v, base)?));
                 i += 3;
                 continue;
@@ -462,7 +479,11 @@ fn redirect(args: &[String], base: Option<&Path>) -> Result<Redirect, String> {
                 let c = val()?;
                 r.code = match c.parse() {
                     Ok(c @ (301 | 302 | 303 | 307 | 308)) => c,
-                    _ => return Err(format!("'code' expects 301, 302, 303, 307 or 308, got '{c}'")),
+                    _ => {
+                        return Err(format!(
+                            "'code' expects 301, 302, 303, 307 or 308, got '{c}'"
+                        ));
+                    }
                 }
             }
             "drop-query" => r.drop_query = true,
@@ -508,22 +529,47 @@ mod tests {
             rule(Side::Request, "auth").unwrap().action,
             Action::Auth { ref realm } if realm == "fe"
         ));
-        let r = rule(Side::Request, "redirect scheme https code 301 unless { ssl_fc }").unwrap();
-        assert!(matches!(r.action, Action::Redirect(Redirect { code: 301, .. })));
+        let r = rule(
+            Side::Request,
+            "redirect scheme https code 301 unless { ssl_fc }",
+        )
+        .unwrap();
+        assert!(matches!(
+            r.action,
+            Action::Redirect(Redirect { code: 301, .. })
+        ));
         assert!(rule(Side::Request, "set-var(txn.x) req.hdr(host),lower").is_ok());
         assert!(rule(Side::Request, "del-header x-forwarded -m beg").is_ok());
         assert!(rule(Side::Response, "set-status 503 reason Busy").is_ok());
-        assert!(rule(Side::Request, "return status 200 content-type text/plain string ok hdr X-A b").is_ok());
+        assert!(
+            rule(
+                Side::Request,
+                "return status 200 content-type text/plain string ok hdr X-A b"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn refusals_name_the_action() {
         for (side, line, want) in [
-            (Side::Request, "set-status 200", "not allowed in 'http-request'"),
+            (
+                Side::Request,
+                "set-status 200",
+                "not allowed in 'http-request'",
+            ),
             (Side::After, "deny", "not allowed"),
             (Side::Request, "track-sc0 src", "not supported"),
-            (Side::Request, "set-header Content-Length 5", "frames the message"),
-            (Side::Request, "del-header Transfer-Encoding", "frames the message"),
+            (
+                Side::Request,
+                "set-header Content-Length 5",
+                "frames the message",
+            ),
+            (
+                Side::Request,
+                "del-header Transfer-Encoding",
+                "frames the message",
+            ),
             (Side::Request, "set-header", "header name"),
             (Side::Request, "set-var(x) src", "scope"),
             (Side::Request, "redirect location /x code 305", "301, 302"),

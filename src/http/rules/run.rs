@@ -45,10 +45,14 @@ impl LfVars for Cx<'_> {
                 None => out.extend_from_slice(s.frontends[self.fe].name.as_bytes()),
             },
             Var::Server => match (self.be, self.server) {
-                (Some(b), Some(i)) => out.extend_from_slice(s.backends[b].servers[i].name.as_bytes()),
+                (Some(b), Some(i)) => {
+                    out.extend_from_slice(s.backends[b].servers[i].name.as_bytes())
+                }
                 _ => out.extend_from_slice(b"<NOSRV>"),
             },
-            Var::Hostname => out.extend_from_slice(crate::log::system_hostname().unwrap_or_default().as_bytes()),
+            Var::Hostname => {
+                out.extend_from_slice(crate::log::system_hostname().unwrap_or_default().as_bytes())
+            }
             Var::Timestamp | Var::Millis => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -84,10 +88,13 @@ pub struct Effects {
 }
 
 /// The request part of a sample read from a [`Msg`].
-struct ReqMsg<'m> {
-    msg: &'m Msg,
-    body_size: Option<u64>,
-    req_len: u64,
+pub struct ReqMsg<'m> {
+    /// The request head.
+    pub msg: &'m Msg,
+    /// The declared body size.
+    pub body_size: Option<u64>,
+    /// The head's length.
+    pub req_len: u64,
 }
 
 impl Sample for ReqMsg<'_> {
@@ -247,13 +254,7 @@ enum Step {
 
 /// Evaluates what an action needs from the message while it is borrowed:
 /// rendered values go to `b.tmp`, replies are built whole.
-fn prepare<S: Sample>(
-    a: &Action,
-    s: &S,
-    cx: &Cx<'_>,
-    b: &mut Bufs<'_>,
-    fx: &mut Effects,
-) -> Step {
+fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut Effects) -> Step {
     b.tmp.clear();
     match a {
         Action::SetHeader { value: f, .. }
@@ -280,15 +281,16 @@ fn prepare<S: Sample>(
             for (name, f) in &r.headers {
                 b.tmp.extend(name.bytes().map(|c| c.to_ascii_lowercase()));
                 b.tmp.extend_from_slice(b": ");
+                let start = b.tmp.len();
                 f.render(s, cx, b.sc, b.tmp);
+                if has_ctl(&b.tmp[start..]) {
+                    return Step::Done(invalid());
+                }
                 b.tmp.extend_from_slice(b"\r\n");
             }
             b.tmp2.clear();
             if let super::ReplyBody::Format(f) = &r.body {
                 f.render(s, cx, b.sc, b.tmp2);
-            }
-            if has_ctl(b.tmp) {
-                return Step::Done(invalid());
             }
             let page = reply::reply(r, b.tmp, Some(b.tmp2));
             return Step::Done(Verdict::Reply(Local {
@@ -424,9 +426,7 @@ fn name_matches(m: &NameMatch, n: &[u8]) -> bool {
         NameMatch::Str(p) => n.eq_ignore_ascii_case(p),
         NameMatch::Beg(p) => low(p) && n[..p.len()].eq_ignore_ascii_case(p),
         NameMatch::End(p) => low(p) && n[n.len() - p.len()..].eq_ignore_ascii_case(p),
-        NameMatch::Sub(p) => n
-            .windows(p.len().max(1))
-            .any(|w| w.eq_ignore_ascii_case(p)),
+        NameMatch::Sub(p) => n.windows(p.len().max(1)).any(|w| w.eq_ignore_ascii_case(p)),
         NameMatch::Reg(r) => r.is_match(n),
     }
 }
@@ -513,7 +513,10 @@ fn target_parts(t: &[u8]) -> (usize, usize, bool) {
     } else {
         t.len() - reply::origin_form(t).len().min(t.len())
     };
-    let q = t[start..].iter().position(|&c| c == b'?').map(|p| p + start);
+    let q = t[start..]
+        .iter()
+        .position(|&c| c == b'?')
+        .map(|p| p + start);
     (start, q.unwrap_or(t.len()), q.is_some())
 }
 

@@ -56,6 +56,7 @@ use crate::worker::context::WorkerCtx;
 mod duplex;
 mod local;
 mod read;
+mod rules;
 
 use duplex::duplex;
 use read::IDLE_BUF;
@@ -129,6 +130,8 @@ struct Session<'a> {
     resp_timer: LazyTimer,
     /// What the log line of each exchange needs (inert when not logging).
     trace: HttpTrace,
+    /// The rule stages' message, variables and verdict (`rules.rs`).
+    rules: std::cell::RefCell<rules::RuleState>,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -168,6 +171,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         req_timer: LazyTimer::new(),
         resp_timer: LazyTimer::new(),
         trace: HttpTrace::new(f.log.as_ref(), peer, be.cookie.is_some()),
+        rules: Default::default(),
     };
     let mut first = true;
     loop {
@@ -359,6 +363,11 @@ impl Session<'_> {
                 String::from_utf8_lossy(line).trim_end()
             );
         }
+        // A request rule answered (deny, tarpit, return, redirect, auth).
+        let local = self.rules.get_mut().local.take();
+        if let Some(local) = local {
+            return self.answer_rule(&req, local).await;
+        }
         // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
         if let Some(mut page) = stats::page::serve(
             self.ctx,
@@ -382,13 +391,19 @@ impl Session<'_> {
             return Err(Fail::Status(HttpError::for_body_limit(status)));
         }
 
-        // Choose the server while the URI is still in the buffer.
+        // Choose the server while the URI is still in the buffer (or, when
+        // rules rewrote the head, from the head they left).
         let picked = {
-            let uri = std::str::from_utf8(&self.cbuf[req.uri.0..req.uri.1]).unwrap_or("");
+            let st = self.rules.borrow();
+            let (uri, head) = if req.edited {
+                (st.msg.line(1), &self.out[..])
+            } else {
+                (&self.cbuf[req.uri.0..req.uri.1], &self.cbuf[..req.head_len])
+            };
             let input = PickInput {
                 client: self.rewrite.client,
-                uri: Some(uri),
-                head: Some(&self.cbuf[..req.head_len]),
+                uri: Some(std::str::from_utf8(uri).unwrap_or("")),
+                head: Some(head),
                 payload: None,
             };
             pick(self.ctx, self.backend, &input, None)
@@ -444,6 +459,12 @@ impl Session<'_> {
             }
         };
 
+        let response_rules = rules::response_rules(
+            (self.ctx, self.fe, self.fe_index),
+            (self.be, self.backend),
+            &self.addrs,
+            &self.rules,
+        );
         let limit = self.max_body.map(|(m, _)| m);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         let (sr, sw, server_fd, req_state, resp) = loop {
@@ -474,6 +495,9 @@ impl Session<'_> {
                     }),
                 },
                 upgrade: req.upgrade,
+                rules: response_rules
+                    .as_ref()
+                    .map(|r| r as &dyn crate::http::response::ResponseHook),
                 server_timeout: self.be.server_timeout,
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),

@@ -99,24 +99,40 @@ impl Session<'_> {
             return Err(request::too_large(&self.cbuf));
         }
         let f = self.fe;
+        let shared = &*self.ctx.shared;
+        {
+            let st = self.rules.get_mut();
+            st.loaded = false;
+            st.vars.end_exchange();
+        }
+        // Stage: the frontend's http-request and redirect rules.
+        let fe_rules = &*f.model.rules.0;
+        if self.request_rules(&head, fe_rules, None) {
+            return request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out)
+                .map(Parsed::Complete);
+        }
+        // Stage: choose the backend.
         if f.switching {
-            let shared = &*self.ctx.shared;
-            let sample = RequestSample {
-                req: HttparseSample {
-                    req: &head.req,
-                    // The stream's own addresses are read instead.
-                    src: None,
-                    dst: None,
-                    body_size: head.body_size(),
-                    req_len: head.head_len as u64,
-                },
-                addrs: &self.addrs,
-                shared,
-                fe: self.fe_index,
-                be: None,
-                vars: None,
+            let chosen = if self.rules.get_mut().loaded {
+                self.route_msg(&head)
+            } else {
+                let sample = RequestSample {
+                    req: HttparseSample {
+                        req: &head.req,
+                        // The stream's own addresses are read instead.
+                        src: None,
+                        dst: None,
+                        body_size: head.body_size(),
+                        req_len: head.head_len as u64,
+                    },
+                    addrs: &self.addrs,
+                    shared,
+                    fe: self.fe_index,
+                    be: None,
+                    vars: None,
+                };
+                route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut())
             };
-            let chosen = route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut());
             match chosen {
                 Some(b) if b == self.backend && !self.no_backend => {}
                 Some(b) => {
@@ -131,6 +147,21 @@ impl Session<'_> {
                 // Answered 503 by `exchange`, once the request is counted.
                 None => self.no_backend = true,
             }
+        }
+        // Stage: the backend's http-request rules (a listen's run once).
+        let be_rules = &*self.be.model.rules.0;
+        if !self.no_backend
+            && !std::ptr::eq(fe_rules, be_rules)
+            && self.request_rules(&head, be_rules, Some(self.backend))
+        {
+            return request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out)
+                .map(Parsed::Complete);
+        }
+        // Stage: the head for the server.
+        if self.rules.get_mut().loaded {
+            let st = self.rules.borrow();
+            return request::rewrite_msg(&head, &st.msg, &self.rewrite, &mut self.out)
+                .map(Parsed::Complete);
         }
         request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out).map(Parsed::Complete)
     }

@@ -1,0 +1,292 @@
+//! The rule stages of an exchange: frontend `http-request` rules (then its
+//! `redirect` rules), backend ones after routing, the response rules (through
+//! [`ResponseRules`], which `forward.rs` calls on the response head) and
+//! `http-after-response` on every response, ringlb's own included.
+//!
+//! Nothing here runs for a proxy without rules: each stage starts with an
+//! emptiness check, and the head is copied into the editable [`Msg`] only
+//! when a rule set is about to run.
+
+use std::cell::RefCell;
+
+use super::*;
+use crate::acl::Scratch;
+use crate::http::request::Head;
+use crate::http::rules::run::{Bufs, Effects, ReqMsg};
+use crate::http::rules::{
+    Cx, Local, LocalKind, Msg, ProxyRules, Vars, Verdict, run_request, run_response,
+};
+
+/// What the rule stages keep per client connection.
+#[derive(Default)]
+pub(super) struct RuleState {
+    /// The head being rewritten (request, then response).
+    pub msg: Msg,
+    /// `msg` holds this exchange's request.
+    pub loaded: bool,
+    /// The connection's variables.
+    pub vars: Vars,
+    /// A response a rule made, to send instead of forwarding.
+    pub local: Option<Local>,
+    /// `set-log-level silent` and the like.
+    pub fx: Effects,
+    tmp: Vec<u8>,
+    tmp2: Vec<u8>,
+}
+
+impl RuleState {
+    fn bufs<'b>(&'b mut self, sc: &'b mut Scratch) -> (Bufs<'b>, &'b mut Msg, &'b mut Vars) {
+        (
+            Bufs {
+                sc,
+                tmp: &mut self.tmp,
+                tmp2: &mut self.tmp2,
+            },
+            &mut self.msg,
+            &mut self.vars,
+        )
+    }
+}
+
+impl Session<'_> {
+    /// The rule context of this exchange.
+    fn cx(&self, body_size: Option<u64>, req_len: u64, be: Option<usize>) -> Cx<'_> {
+        Cx {
+            addrs: &self.addrs,
+            shared: &self.ctx.shared,
+            fe: self.fe_index,
+            be,
+            server: None,
+            body_size,
+            req_len,
+        }
+    }
+
+    /// Runs a proxy's `http-request` then `redirect` rules on the request
+    /// (loaded into `msg` first if no earlier stage did). True when a rule
+    /// answered: the response is in `rules.local`.
+    pub(super) fn request_rules(
+        &self,
+        head: &Head<'_, '_>,
+        r: &ProxyRules,
+        be: Option<usize>,
+    ) -> bool {
+        if r.no_request_rules() {
+            return false;
+        }
+        let st = &mut *self.rules.borrow_mut();
+        if !st.loaded {
+            st.msg.load(
+                head.line(),
+                head.req
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.as_bytes(), h.value)),
+            );
+            st.loaded = true;
+        }
+        let cx = self.cx(head.body_size(), head.head_len as u64, be);
+        let mut sc = self.ctx.scratch.borrow_mut();
+        let mut fx = st.fx;
+        let (mut b, msg, vars) = st.bufs(&mut sc);
+        let mut v = run_request(&r.request, &r.acls, msg, vars, &cx, &mut b, &mut fx);
+        if matches!(v, Verdict::Continue | Verdict::Stop) {
+            v = run_request(&r.redirects, &r.acls, msg, vars, &cx, &mut b, &mut fx);
+        }
+        st.fx = fx;
+        match v {
+            Verdict::Reply(l) => {
+                st.local = Some(l);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The backend for a request whose head rules rewrote: `use_backend`
+    /// conditions read the rewritten head.
+    pub(super) fn route_msg(&self, head: &Head<'_, '_>) -> Option<usize> {
+        let st = self.rules.borrow();
+        let sample = route::Stream {
+            req: ReqMsg {
+                msg: &st.msg,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            },
+            addrs: &self.addrs,
+            shared: &self.ctx.shared,
+            fe: self.fe_index,
+            be: None,
+            vars: Some(&st.vars),
+        };
+        route::choose(self.fe, &sample, &mut self.ctx.scratch.borrow_mut())
+    }
+
+    /// Sends the response a request rule made (`deny`, `tarpit`, `return`,
+    /// `redirect`, `auth`), with `http-after-response` applied; the
+    /// connection stays open when the request had no body, as in HAProxy.
+    pub(super) async fn answer_rule(&mut self, req: &Request, local: Local) -> Result<Next, Fail> {
+        let c = self.ctx.counters();
+        let fc = &c.frontends[self.fe_index];
+        match local.kind {
+            LocalKind::Deny | LocalKind::Tarpit => counters::add(&fc.denied, 1),
+            LocalKind::Invalid => counters::add(&fc.req_errors, 1),
+            _ => {}
+        }
+        if local.kind == LocalKind::Tarpit {
+            let t = &self.fe.model.timeouts;
+            let wait = t.tarpit.or(t.connect).unwrap_or_default();
+            monoio::time::sleep(wait).await;
+        }
+        let mut page = self.after_response(local.page);
+        if local.kind == LocalKind::Invalid {
+            self.close_client = true;
+        }
+        self.answer_locally(req, &mut page).await
+    }
+
+    /// Applies `http-after-response` rules (backend's, then frontend's) to a
+    /// whole response ringlb made; unchanged when there are none.
+    pub(super) fn after_response(&self, page: Vec<u8>) -> Vec<u8> {
+        let fe = &*self.fe.model.rules.0;
+        let be = &*self.be.model.rules.0;
+        let be = (!self.no_backend && !std::ptr::eq(fe, be)).then_some(be);
+        if fe.after.is_empty() && be.is_none_or(|b| b.after.is_empty()) {
+            return page;
+        }
+        let mut headers = [httparse::EMPTY_HEADER; crate::http::request::MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let Ok(httparse::Status::Complete(n)) = resp.parse(&page) else {
+            return page;
+        };
+        let st = &mut *self.rules.borrow_mut();
+        let code = resp.code.unwrap_or(200).to_string();
+        st.msg.load(
+            [
+                b"1.1",
+                code.as_bytes(),
+                resp.reason.unwrap_or("").as_bytes(),
+            ],
+            resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)),
+        );
+        st.loaded = false;
+        let cx = self.cx(None, 0, (!self.no_backend).then_some(self.backend));
+        let mut sc = self.ctx.scratch.borrow_mut();
+        let mut fx = st.fx;
+        let (mut b, msg, vars) = st.bufs(&mut sc);
+        for r in be.into_iter().chain([fe]) {
+            if let Verdict::Reply(_) =
+                run_response(&r.after, &r.acls, msg, vars, &cx, &mut b, &mut fx)
+            {
+                break;
+            }
+        }
+        st.fx = fx;
+        let mut out = Vec::with_capacity(page.len() + 64);
+        write_msg_response(&st.msg, &mut out);
+        out.extend_from_slice(&page[n..]);
+        out
+    }
+}
+
+/// The hook `forward.rs` calls on the server's response head; `None` when
+/// neither proxy has response rules. Takes the session's parts, not the
+/// session, so the relays can borrow the rest meanwhile.
+pub(super) fn response_rules<'a>(
+    s: (&'a WorkerCtx, &'a FrontendRt, usize),
+    be: (&'a BackendRt, usize),
+    addrs: &'a ConnAddrs,
+    state: &'a RefCell<RuleState>,
+) -> Option<ResponseRules<'a>> {
+    let (ctx, f, fe_index) = s;
+    let fe = &*f.model.rules.0;
+    let b = &*be.0.model.rules.0;
+    let b = (!std::ptr::eq(fe, b)).then_some(b);
+    if fe.no_response_rules() && b.is_none_or(|b| b.no_response_rules()) {
+        return None;
+    }
+    Some(ResponseRules {
+        fe,
+        be: b,
+        state,
+        cx: Cx {
+            addrs,
+            shared: &ctx.shared,
+            fe: fe_index,
+            be: Some(be.1),
+            server: None,
+            body_size: None,
+            req_len: 0,
+        },
+        scratch: &ctx.scratch,
+    })
+}
+
+/// Writes a response head from `msg` (line: version, status, reason).
+fn write_msg_response(msg: &Msg, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(msg.line(1));
+    out.push(b' ');
+    out.extend_from_slice(msg.line(2));
+    out.extend_from_slice(b"\r\n");
+    for i in 0..msg.header_count() {
+        let (n, v) = msg.header(i);
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The response rules of an exchange, run by `response::parse` on the
+/// server's final response head.
+pub struct ResponseRules<'a> {
+    fe: &'a ProxyRules,
+    be: Option<&'a ProxyRules>,
+    state: &'a RefCell<RuleState>,
+    cx: Cx<'a>,
+    scratch: &'a RefCell<Scratch>,
+}
+
+impl crate::http::response::ResponseHook for ResponseRules<'_> {
+    fn run(
+        &self,
+        status: u16,
+        reason: &[u8],
+        headers: &mut dyn Iterator<Item = (&[u8], &[u8])>,
+    ) -> Option<Local> {
+        let st = &mut *self.state.borrow_mut();
+        let code = status.to_string();
+        st.msg.load([b"1.1", code.as_bytes(), reason], headers);
+        st.loaded = false;
+        let mut sc = self.scratch.borrow_mut();
+        let mut fx = st.fx;
+        let (mut b, msg, vars) = st.bufs(&mut sc);
+        let mut verdict = Verdict::Continue;
+        for r in self.be.into_iter().chain([self.fe]) {
+            verdict = run_response(&r.response, &r.acls, msg, vars, &self.cx, &mut b, &mut fx);
+            if let Verdict::Reply(_) = verdict {
+                break;
+            }
+        }
+        if !matches!(verdict, Verdict::Reply(_)) {
+            for r in self.be.into_iter().chain([self.fe]) {
+                if let Verdict::Reply(_) =
+                    run_response(&r.after, &r.acls, msg, vars, &self.cx, &mut b, &mut fx)
+                {
+                    break;
+                }
+            }
+        }
+        st.fx = fx;
+        match verdict {
+            Verdict::Reply(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn msg(&self, f: &mut dyn FnMut(&Msg)) {
+        f(&self.state.borrow().msg)
+    }
+}
