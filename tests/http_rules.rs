@@ -1,0 +1,238 @@
+//! HTTP rules end to end (`http-request`, `http-response`,
+//! `http-after-response`, `redirect`), through ringlb and HAProxy 2.6 on the
+//! same configuration text with the same requests: a config in the style of
+//! real ones (an /api split with a path rewrite, a tenant header from a
+//! 10,000-line map, a deny list of networks from a file, header rewrites both
+//! ways, redirects, return and deny pages, an auth challenge, variables
+//! carried from request to response). Compared: the status, the response
+//! headers that matter, local bodies, and the headers each backend saw.
+//!
+//! Deliberate differences, not compared: ringlb keeps the case of header
+//! names and writes `Content-Length` after the other headers, where HAProxy
+//! lower-cases names and keeps the position (both are equivalent in HTTP).
+
+mod common;
+
+use common::{Haproxy, HttpBackend, HttpClient, Ringlb, TestDir, free_port};
+
+const DEFAULTS: &str = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n    timeout tarpit 100ms\n";
+
+/// The frontend and backends; `dir` holds the map and deny list.
+fn config(port: u16, dir: &TestDir, web: &HttpBackend, api: &HttpBackend) -> String {
+    let mut map = String::new();
+    for i in 0..10_000 {
+        map.push_str(&format!("host{i}.example tenant{i}\n"));
+    }
+    let map = dir.write("hosts.map", &map);
+    let deny = dir.write("deny.lst", "# internal networks\n10.0.0.0/8\n192.168.0.0/16\n");
+    format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+         \x20   acl is_api path_beg /api/\n\
+         \x20   acl blocked src -f {deny}\n\
+         \x20   http-request deny if blocked\n\
+         \x20   http-request deny deny_status 429 if {{ path /slow-down }}\n\
+         \x20   http-request deny status 400 content-type text/plain string nope hdr X-Why rules if {{ path /nope }}\n\
+         \x20   http-request return status 200 content-type text/plain lf-string \"pong %[path]\" hdr X-Pong 1 if {{ path_beg /ping }}\n\
+         \x20   http-request return status 204 if {{ path /empty }}\n\
+         \x20   http-request auth realm Staff if {{ path_beg /staff }}\n\
+         \x20   http-request redirect scheme https code 301 if {{ path /secure }}\n\
+         \x20   http-request redirect prefix /new drop-query if {{ path_beg /old/ }}\n\
+         \x20   http-request set-var(txn.host) req.hdr(host),lower\n\
+         \x20   http-request set-header X-Tenant %[req.hdr(host),lower,map({map},unknown)]\n\
+         \x20   http-request set-header X-Forwarded-Proto http\n\
+         \x20   http-request add-header X-Client %[src]\n\
+         \x20   http-request del-header X-Internal\n\
+         \x20   http-request replace-header User-Agent (.*)bot(.*) \\1robot\\2\n\
+         \x20   http-request replace-path /api/(.*) /v2/\\1 if is_api\n\
+         \x20   http-request set-query debug=1 if {{ path /q }}\n\
+         \x20   http-request set-method POST if {{ path /m }}\n\
+         \x20   http-response set-header X-Host %[var(txn.host)]\n\
+         \x20   http-response del-header Server\n\
+         \x20   http-after-response set-header X-After done\n\
+         \x20   redirect location /moved code 302 set-cookie seen=1 if {{ path /kw }}\n\
+         \x20   use_backend api if {{ path_beg /v2/ }}\n\
+         \x20   default_backend web\n\
+         backend web\n    server w1 127.0.0.1:{}\n\
+         backend api\n    http-request set-header X-Backend api\n\
+         \x20   http-response set-status 202 if {{ status 200 }}\n\
+         \x20   http-response replace-value Cache-Control (.*) private\n\
+         \x20   server a1 127.0.0.1:{}\n",
+        web.port(),
+        api.port(),
+        map = map.display(),
+        deny = deny.display(),
+    )
+}
+
+/// What one request produced: the client's view and the backend's view.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    backend: Option<(String, String, Vec<(String, String)>)>,
+}
+
+const RESPONSE_HEADERS: &[&str] = &[
+    "location",
+    "set-cookie",
+    "cache-control",
+    "content-type",
+    "www-authenticate",
+    "x-why",
+    "x-pong",
+    "x-host",
+    "x-after",
+    "server",
+    "x-served-by",
+];
+
+const BACKEND_HEADERS: &[&str] = &[
+    "host",
+    "x-tenant",
+    "x-forwarded-proto",
+    "x-client",
+    "x-internal",
+    "user-agent",
+    "x-backend",
+];
+
+/// The requests: (method, target, Host, extra header lines).
+const REQUESTS: &[(&str, &str, &str, &str)] = &[
+    ("GET", "/", "host42.example", "X-Internal: secret\r\nUser-Agent: googlebot/2.1\r\n"),
+    ("GET", "/api/users?id=7", "HOST9999.example", ""),
+    ("GET", "/other", "nowhere.example", ""),
+    ("GET", "/slow-down", "h", ""),
+    ("GET", "/nope", "h", ""),
+    ("GET", "/ping/me", "h", ""),
+    ("GET", "/empty", "h", ""),
+    ("GET", "/staff/x", "h", ""),
+    ("GET", "/secure", "shop.example", ""),
+    ("GET", "/old/page?x=1", "h", ""),
+    ("GET", "/kw", "h", ""),
+    ("GET", "/q?a=b", "h", ""),
+    ("GET", "/m", "h", ""),
+];
+
+fn pick(headers: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(n, _)| names.contains(&n.to_ascii_lowercase().as_str()))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Sends every request on one keep-alive connection (ringlb and HAProxy
+/// keep it after their own answers) and records what each side saw.
+fn run(port: u16, web: &HttpBackend, api: &HttpBackend) -> Vec<Seen> {
+    let mut c = HttpClient::connect(port);
+    let mut out = Vec::new();
+    for &(method, target, host, extra) in REQUESTS {
+        let (nw, na) = (web.request_count(), api.request_count());
+        let r = c.request(
+            format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\n\r\n")
+                .as_bytes(),
+        );
+        let backend = if web.request_count() > nw {
+            Some(("web", web.last()))
+        } else if api.request_count() > na {
+            Some(("api", api.last()))
+        } else {
+            None
+        };
+        let local = backend.is_none();
+        out.push(Seen {
+            status: r.status,
+            headers: pick(&r.headers, RESPONSE_HEADERS),
+            body: if local { r.text() } else { String::new() },
+            backend: backend.map(|(name, got)| {
+                (
+                    name.to_string(),
+                    format!("{} {}", got.method, got.path),
+                    pick(&got.headers, BACKEND_HEADERS),
+                )
+            }),
+        });
+        if r.says_close() {
+            c = HttpClient::connect(port);
+        }
+    }
+    out
+}
+
+fn check(seen: &[Seen]) {
+    let by = |t: &str| &seen[REQUESTS.iter().position(|r| r.1 == t).unwrap()];
+    let root = by("/");
+    let (name, line, hs) = root.backend.as_ref().unwrap();
+    assert_eq!((name.as_str(), line.as_str()), ("web", "GET /"));
+    assert!(hs.contains(&("x-tenant".into(), "tenant42".into())), "{hs:?}");
+    assert!(hs.contains(&("user-agent".into(), "googlerobot/2.1".into())), "{hs:?}");
+    assert!(!hs.iter().any(|(n, _)| n == "x-internal"), "{hs:?}");
+    assert!(root.headers.contains(&("x-host".into(), "host42.example".into())));
+    assert!(root.headers.contains(&("x-after".into(), "done".into())));
+    assert!(!root.headers.iter().any(|(n, _)| n == "server"));
+    let api = by("/api/users?id=7");
+    assert_eq!(api.status, 202);
+    let (name, line, hs) = api.backend.as_ref().unwrap();
+    assert_eq!((name.as_str(), line.as_str()), ("api", "GET /v2/users?id=7"));
+    assert!(hs.contains(&("x-tenant".into(), "tenant9999".into())), "{hs:?}");
+    assert!(hs.contains(&("x-backend".into(), "api".into())), "{hs:?}");
+    assert_eq!(by("/slow-down").status, 429);
+    assert_eq!((by("/nope").status, by("/nope").body.as_str()), (400, "nope"));
+    assert_eq!((by("/ping/me").status, by("/ping/me").body.as_str()), (200, "pong /ping/me"));
+    assert_eq!(by("/empty").status, 204);
+    assert_eq!(by("/staff/x").status, 401);
+    assert!(by("/secure").headers.contains(&("location".into(), "https://shop.example/secure".into())));
+    assert!(by("/old/page?x=1").headers.contains(&("location".into(), "/new/old/page".into())));
+    assert!(by("/kw").headers.contains(&("set-cookie".into(), "seen=1; path=/;".into())));
+    assert_eq!(by("/q?a=b").backend.as_ref().unwrap().1, "GET /q?debug=1");
+    assert_eq!(by("/m").backend.as_ref().unwrap().1, "POST /m");
+}
+
+#[test]
+fn rules_rewrite_route_and_answer_as_haproxy_does() {
+    let dir = TestDir::new("http-rules");
+    let web = HttpBackend::start("web");
+    let api = HttpBackend::start("api");
+    let port = free_port();
+    let lb = Ringlb::start(&config(port, &dir, &web, &api));
+    let ours = run(port, &web, &api);
+    drop(lb);
+    check(&ours);
+    let hport = free_port();
+    let Some(_hp) = Haproxy::start(&config(hport, &dir, &web, &api), hport) else {
+        return;
+    };
+    let theirs = run(hport, &web, &api);
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "request {:?}: ringlb vs HAProxy", REQUESTS[i]);
+    }
+}
+
+#[test]
+fn denied_networks_from_a_file_and_rewrites_that_would_inject_bytes() {
+    let dir = TestDir::new("http-rules-deny");
+    let web = HttpBackend::start("web");
+    let port = free_port();
+    let deny = dir.write("deny.lst", "127.0.0.0/8\n");
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+         \x20   http-request deny if {{ src -f {} }} !{{ path /open }}\n\
+         \x20   http-request set-header X-Echo %[url_param(v)] if {{ path /open }}\n\
+         \x20   default_backend web\n\
+         backend web\n    server w1 127.0.0.1:{}\n",
+        deny.display(),
+        web.port()
+    );
+    let _lb = Ringlb::start(&cfg);
+    let mut c = HttpClient::connect(port);
+    let r = c.get("/x");
+    assert_eq!(r.status, 403);
+    assert_eq!(web.request_count(), 0, "a denied request reaches no server");
+    // The connection is kept after a deny, as HAProxy keeps it.
+    let r = c.get("/open?v=a");
+    assert_eq!(r.status, 200);
+    assert_eq!(web.last().header("x-echo"), Some("a"));
+}
