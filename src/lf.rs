@@ -192,6 +192,14 @@ impl LogFormat {
         })
     }
 
+    /// A format of literal text (`%` is not special), for 1.4 `reqadd`.
+    pub fn literal_text(text: &str) -> LogFormat {
+        LogFormat {
+            segs: vec![Seg::Lit(text.as_bytes().to_vec())],
+            text: text.to_string(),
+        }
+    }
+
     /// A format that is only literal text.
     pub fn literal(&self) -> Option<&[u8]> {
         match self.segs.as_slice() {

@@ -24,7 +24,10 @@ fn config(port: u16, dir: &TestDir, web: &HttpBackend, api: &HttpBackend) -> Str
         map.push_str(&format!("host{i}.example tenant{i}\n"));
     }
     let map = dir.write("hosts.map", &map);
-    let deny = dir.write("deny.lst", "# internal networks\n10.0.0.0/8\n192.168.0.0/16\n");
+    let deny = dir.write(
+        "deny.lst",
+        "# internal networks\n10.0.0.0/8\n192.168.0.0/16\n",
+    );
     format!(
         "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
          \x20   acl is_api path_beg /api/\n\
@@ -99,7 +102,12 @@ const BACKEND_HEADERS: &[&str] = &[
 
 /// The requests: (method, target, Host, extra header lines).
 const REQUESTS: &[(&str, &str, &str, &str)] = &[
-    ("GET", "/", "host42.example", "X-Internal: secret\r\nUser-Agent: googlebot/2.1\r\n"),
+    (
+        "GET",
+        "/",
+        "host42.example",
+        "X-Internal: secret\r\nUser-Agent: googlebot/2.1\r\n",
+    ),
     ("GET", "/api/users?id=7", "HOST9999.example", ""),
     ("GET", "/other", "nowhere.example", ""),
     ("GET", "/slow-down", "h", ""),
@@ -132,8 +140,10 @@ fn run(port: u16, web: &HttpBackend, api: &HttpBackend) -> Vec<Seen> {
     for &(method, target, host, extra) in REQUESTS {
         let (nw, na) = (web.request_count(), api.request_count());
         let r = c.request(
-            format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "{method} {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\n\r\n"
+            )
+            .as_bytes(),
         );
         let backend = if web.request_count() > nw {
             Some(("web", web.last()))
@@ -167,26 +177,59 @@ fn check(seen: &[Seen]) {
     let root = by("/");
     let (name, line, hs) = root.backend.as_ref().unwrap();
     assert_eq!((name.as_str(), line.as_str()), ("web", "GET /"));
-    assert!(hs.contains(&("x-tenant".into(), "tenant42".into())), "{hs:?}");
-    assert!(hs.contains(&("user-agent".into(), "googlerobot/2.1".into())), "{hs:?}");
+    assert!(
+        hs.contains(&("x-tenant".into(), "tenant42".into())),
+        "{hs:?}"
+    );
+    assert!(
+        hs.contains(&("user-agent".into(), "googlerobot/2.1".into())),
+        "{hs:?}"
+    );
     assert!(!hs.iter().any(|(n, _)| n == "x-internal"), "{hs:?}");
-    assert!(root.headers.contains(&("x-host".into(), "host42.example".into())));
+    assert!(
+        root.headers
+            .contains(&("x-host".into(), "host42.example".into()))
+    );
     assert!(root.headers.contains(&("x-after".into(), "done".into())));
     assert!(!root.headers.iter().any(|(n, _)| n == "server"));
     let api = by("/api/users?id=7");
     assert_eq!(api.status, 202);
     let (name, line, hs) = api.backend.as_ref().unwrap();
-    assert_eq!((name.as_str(), line.as_str()), ("api", "GET /v2/users?id=7"));
-    assert!(hs.contains(&("x-tenant".into(), "tenant9999".into())), "{hs:?}");
+    assert_eq!(
+        (name.as_str(), line.as_str()),
+        ("api", "GET /v2/users?id=7")
+    );
+    assert!(
+        hs.contains(&("x-tenant".into(), "tenant9999".into())),
+        "{hs:?}"
+    );
     assert!(hs.contains(&("x-backend".into(), "api".into())), "{hs:?}");
     assert_eq!(by("/slow-down").status, 429);
-    assert_eq!((by("/nope").status, by("/nope").body.as_str()), (400, "nope"));
-    assert_eq!((by("/ping/me").status, by("/ping/me").body.as_str()), (200, "pong /ping/me"));
+    assert_eq!(
+        (by("/nope").status, by("/nope").body.as_str()),
+        (400, "nope")
+    );
+    assert_eq!(
+        (by("/ping/me").status, by("/ping/me").body.as_str()),
+        (200, "pong /ping/me")
+    );
     assert_eq!(by("/empty").status, 204);
     assert_eq!(by("/staff/x").status, 401);
-    assert!(by("/secure").headers.contains(&("location".into(), "https://shop.example/secure".into())));
-    assert!(by("/old/page?x=1").headers.contains(&("location".into(), "/new/old/page".into())));
-    assert!(by("/kw").headers.contains(&("set-cookie".into(), "seen=1; path=/;".into())));
+    assert!(
+        by("/secure")
+            .headers
+            .contains(&("location".into(), "https://shop.example/secure".into()))
+    );
+    assert!(
+        by("/old/page?x=1")
+            .headers
+            .contains(&("location".into(), "/new/old/page".into()))
+    );
+    assert!(
+        by("/kw")
+            .headers
+            .contains(&("set-cookie".into(), "seen=1; path=/;".into()))
+    );
     assert_eq!(by("/q?a=b").backend.as_ref().unwrap().1, "GET /q?debug=1");
     assert_eq!(by("/m").backend.as_ref().unwrap().1, "POST /m");
 }
@@ -235,4 +278,55 @@ fn denied_networks_from_a_file_and_rewrites_that_would_inject_bytes() {
     let r = c.get("/open?v=a");
     assert_eq!(r.status, 200);
     assert_eq!(web.last().header("x-echo"), Some("a"));
+}
+
+/// The 1.4-era filters HAProxy 2.x refuses run as 1.4 documented them (no
+/// oracle: HAProxy 2.6 rejects these lines), each with a warning at load.
+#[test]
+fn legacy_filters_run_as_haproxy_1_4_did() {
+    let web = HttpBackend::start("web");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}listen app\n    bind 127.0.0.1:{port}\n\
+         \x20   acl bad_path path_beg /admin\n\
+         \x20   block if bad_path\n\
+         \x20   reqirep ^Host:\\ www\\.(.*) Host:\\ \\1\n\
+         \x20   reqrep ^(GET)\\ /old/(.*) \\1\\ /new/\\2\n\
+         \x20   reqadd X-Legacy:\\ yes\n\
+         \x20   reqidel ^X-Secret:\n\
+         \x20   reqideny ^User-Agent:.*evil\n\
+         \x20   rspidel ^Content-Type:\n\
+         \x20   rsprep ^X-Server:\\ (.*) X-Served-By:\\ node-\\1\n\
+         \x20   rspadd X-Frame-Options:\\ DENY\n\
+         \x20   server w1 127.0.0.1:{}\n",
+        web.port()
+    );
+    let lb = Ringlb::start(&cfg);
+    let warnings = lb.stderr();
+    for kw in ["block", "reqirep", "reqrep", "reqadd", "rspidel"] {
+        assert!(
+            warnings.contains(&format!("'{kw}' was removed in HAProxy 2.1")),
+            "{kw}: {warnings}"
+        );
+    }
+    let mut c = HttpClient::connect(port);
+    let r = c.request(
+        b"GET /old/page HTTP/1.1\r\nHost: www.example.com\r\nX-Secret: s\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let got = web.last();
+    assert_eq!(got.path, "/new/page");
+    assert_eq!(got.header("host"), Some("example.com"));
+    assert_eq!(got.header("x-legacy"), Some("yes"));
+    assert_eq!(got.header("x-secret"), None);
+    assert_eq!(r.header("content-type"), None);
+    assert_eq!(r.header("x-server"), None);
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-served-by"), Some("node-web"));
+    let n = web.request_count();
+    let r = c.request(b"GET /admin HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(r.status, 403);
+    let r = c.request(b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: EvilBot\r\n\r\n");
+    assert_eq!(r.status, 403);
+    assert_eq!(web.request_count(), n, "blocked requests reach no server");
 }

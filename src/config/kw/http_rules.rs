@@ -7,9 +7,53 @@
 //! chunked body included), where HAProxy would need `option
 //! http-buffer-request` to see the size at all.
 
-use crate::config::parse::Args;
+use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
-use crate::http::rules::{Side, parse_redirect_line, parse_rule};
+use crate::http::rules::{Side, parse_legacy, parse_redirect_line, parse_rule};
+
+/// The 1.4-era filters, run as 1.4 ran them.
+pub const LEGACY: &[&str] = &[
+    "block",
+    "reqadd",
+    "reqrep",
+    "reqirep",
+    "reqdel",
+    "reqidel",
+    "reqdeny",
+    "reqideny",
+    "reqallow",
+    "reqiallow",
+    "reqtarpit",
+    "reqitarpit",
+    "rspadd",
+    "rsprep",
+    "rspirep",
+    "rspdel",
+    "rspidel",
+    "rspdeny",
+    "rspideny",
+];
+
+/// A 1.4-era filter (`reqrep`, `rspdel`, `block`, ...): run with a warning
+/// naming the modern form, as HAProxy 2.x refuses these lines.
+pub fn legacy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    let words = args.rest();
+    let (rule, response, modern) = parse_legacy(&kw, &words, &mut p.acls, None)?;
+    cx.warn(format!(
+        "'{kw}' was removed in HAProxy 2.1; ringlb runs it as HAProxy 1.4 did. Use '{modern}' \
+         instead"
+    ));
+    if kw == "block" {
+        p.rules.request.insert(p.rules.blocks, rule);
+        p.rules.blocks += 1;
+    } else if response {
+        p.rules.legacy_response.push(rule);
+    } else {
+        p.rules.legacy_request.push(rule);
+    }
+    Ok(())
+}
 
 /// `http-request <action> ...`.
 pub fn http_request(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {

@@ -138,6 +138,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "http-response" => http_rules::http_response(p, args),
                 "http-after-response" => http_rules::http_after_response(p, args),
                 "redirect" => http_rules::redirect(p, args),
+                k if http_rules::LEGACY.contains(&k) => http_rules::legacy(cx, p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
                 "balance" => balance::balance(cx, p, args),
@@ -161,6 +162,10 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
 fn allowed_here(cx: &mut Ctx<'_>, p: &RawProxy, kw: &str) -> Result<bool, String> {
     match PROXY_KEYWORDS.iter().find(|(name, ..)| *name == kw) {
         Some(&(_, caps, misplaced)) => check_caps(cx, p, kw, caps, misplaced),
+        // The 1.4 filters stood where `http-request` rules stand.
+        None if http_rules::LEGACY.contains(&kw) => {
+            check_caps(cx, p, kw, F | L | B, Misplaced::Error)
+        }
         None => Ok(true),
     }
 }

@@ -25,7 +25,7 @@ use crate::acl::{AclSet, Condition, Expr};
 use crate::lf::LogFormat;
 
 pub use msg::Msg;
-pub use parse::{Side, parse_redirect_line, parse_rule};
+pub use parse::{Side, parse_legacy, parse_redirect_line, parse_rule};
 pub use reply::{Local, LocalKind, default_page, status_reason};
 pub use run::{Cx, Verdict, run_request, run_response};
 pub use vars::Vars;
@@ -52,17 +52,23 @@ pub struct ProxyRules {
     pub response: Vec<Rule>,
     /// `http-after-response` rules.
     pub after: Vec<Rule>,
+    /// 1.4 request filters (`reqrep`, `reqadd`, ...), run after `request`.
+    pub legacy_request: Vec<Rule>,
+    /// 1.4 response filters (`rsprep`, `rspadd`, ...), run after `response`.
+    pub legacy_response: Vec<Rule>,
+    /// How many `block` rules lead `request` (they run first, as in HAProxy 1.5+).
+    pub blocks: usize,
 }
 
 impl ProxyRules {
     /// Whether there is nothing to run on requests.
     pub fn no_request_rules(&self) -> bool {
-        self.request.is_empty() && self.redirects.is_empty()
+        self.request.is_empty() && self.redirects.is_empty() && self.legacy_request.is_empty()
     }
 
     /// Whether there is nothing to run on responses.
     pub fn no_response_rules(&self) -> bool {
-        self.response.is_empty() && self.after.is_empty()
+        self.response.is_empty() && self.after.is_empty() && self.legacy_response.is_empty()
     }
 
     /// Whether there is nothing at all.
@@ -79,6 +85,8 @@ impl ProxyRules {
             .chain(&mut self.redirects)
             .chain(&mut self.response)
             .chain(&mut self.after)
+            .chain(&mut self.legacy_request)
+            .chain(&mut self.legacy_response)
         {
             r.action.link(n)?;
         }
@@ -230,6 +238,14 @@ pub enum Action {
     SetStatus(u16, Option<String>),
     /// `set-log-level <level>`: `silent` drops the exchange's log line.
     SetLogLevel(Option<u8>),
+    /// 1.4 `reqrep`/`rsprep`: each line (start line included) the regex
+    /// matches is replaced by the expansion (`\1`..`\9`).
+    LineReplace(Regex, Vec<u8>),
+    /// 1.4 `reqdel`/`rspdel`: each header line the regex matches is removed.
+    LineDelete(Regex),
+    /// 1.4 `reqdeny`/`reqallow`/`reqtarpit`/`rspdeny`: the action runs when
+    /// some line matches the regex.
+    LineMatch(Regex, Box<Action>),
     /// `strict-mode on`: ringlb's only mode (a rewrite that would produce an
     /// invalid message answers 500), so nothing to do.
     Nothing,

@@ -91,6 +91,21 @@ impl Msg {
         self.headers[i].1 = v;
     }
 
+    /// Replaces header line `i`, name and value.
+    pub fn set_header(&mut self, i: usize, name: &[u8], value: &[u8]) {
+        let n = self.push(name);
+        let v = self.push(value);
+        self.headers[i] = (n, v);
+    }
+
+    /// Writes header line `i` as `Name: value` into `out`.
+    pub fn header_line(&self, i: usize, out: &mut Vec<u8>) {
+        let (n, v) = self.header(i);
+        out.extend_from_slice(n);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+    }
+
     /// Removes the headers for which `drop(name, value)` is true.
     pub fn retain_headers(&mut self, mut drop: impl FnMut(&[u8], &[u8]) -> bool) {
         let buf = &self.buf;

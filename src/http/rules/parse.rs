@@ -87,6 +87,120 @@ pub fn parse_redirect_line(
     })
 }
 
+/// A 1.4-era filter (`reqrep`, `reqadd`, `rspdel`, `block`, ...): `kw` is
+/// the keyword, `words` what follows it. Answers the rule, whether it is a
+/// response filter, and the modern form to name in the warning.
+pub fn parse_legacy(
+    kw: &str,
+    words: &[String],
+    acls: &mut AclSet,
+    base: Option<&Path>,
+) -> Result<(Rule, bool, &'static str), String> {
+    let (act, cw) = split_cond(words);
+    let response = kw.starts_with("rsp");
+    let icase = kw.len() > 3 && kw.as_bytes()[3] == b'i';
+    let re = |w: Option<&String>| -> Result<Regex, String> {
+        let w = w.ok_or_else(|| format!("'{kw}' expects a regular expression"))?;
+        let pat = if icase { format!("(?i){w}") } else { w.clone() };
+        Regex::new(&pat).map_err(|e| format!("'{kw}': invalid regex '{w}': {e}"))
+    };
+    let arity = |n: usize| -> Result<(), String> {
+        if act.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{kw}' expects {n} argument(s) before an optional condition"
+            ))
+        }
+    };
+    let deny = |status| Reply {
+        status,
+        content_type: None,
+        body: ReplyBody::ErrorPage,
+        headers: Vec::new(),
+    };
+    let (action, modern) = match kw {
+        "block" => {
+            arity(0)?;
+            if cw.is_empty() {
+                return Err("'block' expects 'if' or 'unless' and a condition".into());
+            }
+            (Action::Deny(deny(403)), "http-request deny")
+        }
+        "reqadd" | "rspadd" => {
+            arity(1)?;
+            let (name, value) = act[0]
+                .split_once(':')
+                .ok_or_else(|| format!("'{kw}' expects a header line 'Name: value'"))?;
+            let name = header_name(Some(&name.trim().to_string()))?;
+            let value = LogFormat::literal_text(value.trim_start());
+            let modern = if response {
+                "http-response add-header"
+            } else {
+                "http-request add-header"
+            };
+            (
+                Action::SetHeader {
+                    name,
+                    value,
+                    add: true,
+                },
+                modern,
+            )
+        }
+        "reqrep" | "reqirep" | "rsprep" | "rspirep" => {
+            arity(2)?;
+            let modern = if response {
+                "http-response replace-header"
+            } else {
+                "http-request replace-header/replace-path"
+            };
+            (
+                Action::LineReplace(re(act.first())?, act[1].as_bytes().to_vec()),
+                modern,
+            )
+        }
+        "reqdel" | "reqidel" | "rspdel" | "rspidel" => {
+            arity(1)?;
+            let modern = if response {
+                "http-response del-header"
+            } else {
+                "http-request del-header"
+            };
+            (Action::LineDelete(re(act.first())?), modern)
+        }
+        "reqdeny" | "reqideny" | "rspdeny" | "rspideny" => {
+            arity(1)?;
+            let (status, modern) = if response {
+                (502, "http-response deny")
+            } else {
+                (403, "http-request deny")
+            };
+            (
+                Action::LineMatch(re(act.first())?, Box::new(Action::Deny(deny(status)))),
+                modern,
+            )
+        }
+        "reqallow" | "reqiallow" => {
+            arity(1)?;
+            (
+                Action::LineMatch(re(act.first())?, Box::new(Action::Allow)),
+                "http-request allow",
+            )
+        }
+        "reqtarpit" | "reqitarpit" => {
+            arity(1)?;
+            (
+                Action::LineMatch(re(act.first())?, Box::new(Action::Tarpit(deny(500)))),
+                "http-request tarpit",
+            )
+        }
+        _ => return Err(format!("'{kw}' is not supported by ringlb")),
+    };
+    let cond = cond(cw, acls, base).map_err(|e| format!("'{kw}': {e}"))?;
+    Ok((Rule { action, cond }, response, modern))
+}
+
 /// Actions allowed on each side.
 fn allowed(side: Side, name: &str) -> bool {
     const BOTH: &[&str] = &[
@@ -254,14 +368,12 @@ fn action(
             let l = args.first().ok_or("expects a level")?;
             Action::SetLogLevel(match l.as_str() {
                 "silent" => None,
-                "emerg" => Some(0),
-                "alert" => Some(1),
-                "crit" => Some(2),
-                "err" => Some(3),
-                "warning" => Some(4),
-                "notice" => Some(5),
-                "info" => Some(6),
-                "debug" => Some(7),
+                "emerg" | "alert" | "crit" | "err" | "warning" | "notice" | "info" | "debug" => {
+                    return Err(format!(
+                        "level '{l}': only 'silent' is supported by ringlb yet (each traffic \
+                         line is sent at 'info')"
+                    ));
+                }
                 _ => return Err(format!("unknown log level '{l}'")),
             })
         }
@@ -577,6 +689,7 @@ mod tests {
             (Side::Request, "replace-path ( /x", "invalid regex"),
             (Side::Request, "deny if nosuchacl", "nosuchacl"),
             (Side::Request, "set-log-level loud", "loud"),
+            (Side::Request, "set-log-level err", "only 'silent'"),
         ] {
             let e = rule(side, line).unwrap_err();
             assert!(e.contains(want), "{line}: {e}");

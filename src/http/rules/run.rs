@@ -209,8 +209,11 @@ pub fn run_request(
         if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
             continue;
         }
-        let step = prepare(&rule.action, &s, cx, b, fx);
-        match apply(&rule.action, step, msg, vars, b, false) {
+        let Some(action) = line_gate(&rule.action, msg, false, b.tmp) else {
+            continue;
+        };
+        let step = prepare(action, &s, cx, b, fx);
+        match apply(action, step, msg, vars, b, false) {
             Verdict::Continue => {}
             v => return v,
         }
@@ -233,13 +236,125 @@ pub fn run_response(
         if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
             continue;
         }
-        let step = prepare(&rule.action, &s, cx, b, fx);
-        match apply(&rule.action, step, msg, vars, b, true) {
+        let Some(action) = line_gate(&rule.action, msg, true, b.tmp) else {
+            continue;
+        };
+        let step = prepare(action, &s, cx, b, fx);
+        match apply(action, step, msg, vars, b, true) {
             Verdict::Continue => {}
             v => return v,
         }
     }
     Verdict::Continue
+}
+
+/// The action to run: a 1.4 `reqdeny`-style filter's inner action only when
+/// one of the message's lines matches its regex.
+fn line_gate<'r>(
+    a: &'r Action,
+    msg: &Msg,
+    response: bool,
+    tmp: &mut Vec<u8>,
+) -> Option<&'r Action> {
+    let Action::LineMatch(re, inner) = a else {
+        return Some(a);
+    };
+    tmp.clear();
+    start_line(msg, response, tmp);
+    if re.is_match(tmp) {
+        return Some(inner);
+    }
+    (0..msg.header_count())
+        .any(|i| {
+            tmp.clear();
+            msg.header_line(i, tmp);
+            re.is_match(tmp)
+        })
+        .then_some(&**inner)
+}
+
+/// The start line as it stands on the wire (`GET / HTTP/1.1`, `HTTP/1.1 200 OK`).
+fn start_line(msg: &Msg, response: bool, out: &mut Vec<u8>) {
+    if response {
+        out.extend_from_slice(b"HTTP/");
+        out.extend_from_slice(msg.line(0));
+        out.push(b' ');
+        out.extend_from_slice(msg.line(1));
+        out.push(b' ');
+        out.extend_from_slice(msg.line(2));
+    } else {
+        out.extend_from_slice(msg.line(0));
+        out.push(b' ');
+        out.extend_from_slice(msg.line(1));
+        out.extend_from_slice(b" HTTP/");
+        out.extend_from_slice(msg.line(2));
+    }
+}
+
+/// 1.4 `reqrep`/`rsprep`: every matching line replaced by the expansion.
+/// Framing headers are never matched, and no line may become one; a line
+/// that no longer parses answers 500.
+fn replace_lines(
+    msg: &mut Msg,
+    re: &regex::bytes::Regex,
+    with: &[u8],
+    response: bool,
+    tmp: &mut Vec<u8>,
+) -> bool {
+    let mut out = Vec::new();
+    tmp.clear();
+    start_line(msg, response, tmp);
+    if let Some(c) = re.captures(tmp) {
+        expand(&c, with, &mut out);
+        let parts: Vec<&[u8]> = out.splitn(3, |&b| b == b' ').collect();
+        let [a, b2, c2] = parts.as_slice() else {
+            return false;
+        };
+        if response {
+            let Some(v) = a.strip_prefix(b"HTTP/") else {
+                return false;
+            };
+            let (v, code, reason) = (v.to_vec(), b2.to_vec(), c2.to_vec());
+            msg.set_line(0, &v);
+            msg.set_line(1, &code);
+            msg.set_line(2, &reason);
+        } else {
+            let Some(v) = c2.strip_prefix(b"HTTP/") else {
+                return false;
+            };
+            if !a.iter().all(|&c| super::parse::is_tchar(c)) || b2.is_empty() {
+                return false;
+            }
+            let (m, u, v) = (a.to_vec(), b2.to_vec(), v.to_vec());
+            msg.set_line(0, &m);
+            msg.set_line(1, &u);
+            msg.set_line(2, &v);
+        }
+    }
+    for i in 0..msg.header_count() {
+        if super::parse::is_framing(msg.header(i).0) {
+            continue;
+        }
+        tmp.clear();
+        msg.header_line(i, tmp);
+        let Some(c) = re.captures(tmp) else { continue };
+        out.clear();
+        expand(&c, with, &mut out);
+        let Some(colon) = out.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let (name, value) = (out[..colon].trim_ascii(), out[colon + 1..].trim_ascii());
+        if name.is_empty()
+            || !name.iter().all(|&c| super::parse::is_tchar(c))
+            || super::parse::is_framing(name)
+            || has_ctl(value)
+        {
+            return false;
+        }
+        let (name, value) = (name.to_vec(), value.to_vec());
+        msg.set_header(i, &name, &value);
+    }
+    true
 }
 
 /// What an action computed from the message before changing it.
@@ -399,6 +514,18 @@ fn apply(
         }
         Action::SetVarFmt(name, _) => {
             vars.set(name, Val::Str(value));
+            true
+        }
+        Action::LineReplace(re, with) => replace_lines(msg, re, with, response, b.tmp2),
+        Action::LineDelete(re) => {
+            let mut line = Vec::new();
+            msg.retain_headers(|n, v| {
+                line.clear();
+                line.extend_from_slice(n);
+                line.extend_from_slice(b": ");
+                line.extend_from_slice(v);
+                re.is_match(&line) && !super::parse::is_framing(n)
+            });
             true
         }
         Action::UnsetVar(name) => {

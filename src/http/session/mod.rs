@@ -191,7 +191,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             } else {
                 Outcome::Silent
             };
-            s.trace.finish(ctx, fe_index, s.logged_backend(), outcome);
+            s.log_exchange(s.logged_backend(), outcome);
         }
         match result {
             Ok(Next::KeepAlive) => {
@@ -226,12 +226,7 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                     .await
                     .is_ok();
                 let (status, bytes) = (e.status(), if sent { len } else { 0 });
-                s.trace.finish(
-                    ctx,
-                    fe_index,
-                    s.logged_backend(),
-                    Outcome::Answered { status, bytes },
-                );
+                s.log_exchange(s.logged_backend(), Outcome::Answered { status, bytes });
                 if sent {
                     Box::pin(s.linger_close()).await;
                 }
@@ -272,8 +267,10 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 if use_.release() {
                     s.trace.cause(b'K');
                 }
-                s.trace
-                    .finish(ctx, fe_index, Some(s.backend), Outcome::Tunnel { down });
+                if !s.rules.borrow().fx.silent {
+                    s.trace
+                        .finish(ctx, fe_index, Some(s.backend), Outcome::Tunnel { down });
+                }
                 return;
             }
         }
@@ -309,6 +306,13 @@ impl Session<'_> {
     /// The backend the log line names (`None`: the frontend's own name).
     fn logged_backend(&self) -> Option<usize> {
         (!self.no_backend).then_some(self.backend)
+    }
+
+    /// Logs the exchange, unless a rule said `set-log-level silent`.
+    fn log_exchange(&self, backend: Option<usize>, outcome: Outcome) {
+        if !self.rules.borrow().fx.silent {
+            self.trace.finish(self.ctx, self.fe_index, backend, outcome);
+        }
     }
 
     /// Counts an error ringlb answered itself, where HAProxy's stats put it.

@@ -103,6 +103,7 @@ impl Session<'_> {
         {
             let st = self.rules.get_mut();
             st.loaded = false;
+            st.fx = Default::default();
             st.vars.end_exchange();
         }
         // Stage: the frontend's http-request and redirect rules.

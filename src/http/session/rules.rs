@@ -89,9 +89,14 @@ impl Session<'_> {
         let mut sc = self.ctx.scratch.borrow_mut();
         let mut fx = st.fx;
         let (mut b, msg, vars) = st.bufs(&mut sc);
-        let mut v = run_request(&r.request, &r.acls, msg, vars, &cx, &mut b, &mut fx);
-        if matches!(v, Verdict::Continue | Verdict::Stop) {
-            v = run_request(&r.redirects, &r.acls, msg, vars, &cx, &mut b, &mut fx);
+        // http-request rules, the 1.4 filters, then redirect rules; `allow`
+        // ends its own list only.
+        let mut v = Verdict::Continue;
+        for list in [&r.request, &r.legacy_request, &r.redirects] {
+            v = run_request(list, &r.acls, msg, vars, &cx, &mut b, &mut fx);
+            if let Verdict::Reply(_) = v {
+                break;
+            }
         }
         st.fx = fx;
         match v {
@@ -264,10 +269,12 @@ impl crate::http::response::ResponseHook for ResponseRules<'_> {
         let mut fx = st.fx;
         let (mut b, msg, vars) = st.bufs(&mut sc);
         let mut verdict = Verdict::Continue;
-        for r in self.be.into_iter().chain([self.fe]) {
-            verdict = run_response(&r.response, &r.acls, msg, vars, &self.cx, &mut b, &mut fx);
-            if let Verdict::Reply(_) = verdict {
-                break;
+        'lists: for r in self.be.into_iter().chain([self.fe]) {
+            for list in [&r.response, &r.legacy_response] {
+                verdict = run_response(list, &r.acls, msg, vars, &self.cx, &mut b, &mut fx);
+                if let Verdict::Reply(_) = verdict {
+                    break 'lists;
+                }
             }
         }
         if !matches!(verdict, Verdict::Reply(_)) {
