@@ -23,11 +23,34 @@ use crate::runtime::{FrontendRt, Shared};
 /// that matches, else `default_backend`, else `None`.
 pub fn choose<S: Sample + ?Sized>(fe: &FrontendRt, s: &S, sc: &mut Scratch) -> Option<usize> {
     let r = &fe.model.routing;
-    r.rules
+    let rule = r
+        .rules
         .iter()
-        .find(|rule| rule.cond.as_ref().is_none_or(|c| c.eval(&r.acls, s, sc)))
-        .map(|rule| rule.backend)
-        .or(fe.backend)
+        .find(|rule| rule.cond.as_ref().is_none_or(|c| c.eval(&r.acls, s, sc)));
+    match rule {
+        Some(rule) => match &rule.dynamic {
+            None => Some(rule.backend),
+            Some(d) => dynamic(d, s, sc).or(fe.backend),
+        },
+        None => fe.backend,
+    }
+}
+
+/// The backend a `use_backend %[...]` rule names for this request, if one
+/// has that name.
+fn dynamic<S: Sample + ?Sized>(
+    d: &crate::config::model::Dynamic,
+    s: &S,
+    sc: &mut Scratch,
+) -> Option<usize> {
+    let mut name = std::mem::take(&mut sc.name);
+    name.clear();
+    d.name.render(s, &crate::lf::NoVars, sc, &mut name);
+    let found = std::str::from_utf8(&name)
+        .ok()
+        .and_then(|n| d.backends.get(n).copied());
+    sc.name = name;
+    found
 }
 
 /// The client connection's addresses; the local one is looked up on first use.

@@ -330,3 +330,63 @@ fn legacy_filters_run_as_haproxy_1_4_did() {
     assert_eq!(r.status, 403);
     assert_eq!(web.request_count(), n, "blocked requests reach no server");
 }
+
+/// Map-based routing (`use_backend %[req.hdr(host),lower,map(...)]`) over a
+/// 10,000-line map: a host in the map reaches its backend; a name no
+/// backend has falls to `default_backend` (not to the next rule), as HAProxy.
+#[test]
+fn map_based_routing_over_ten_thousand_hosts() {
+    let dir = TestDir::new("http-rules-map");
+    let web = HttpBackend::start("web");
+    let api = HttpBackend::start("api");
+    let mut map = String::new();
+    for i in 0..10_000 {
+        let be = match i % 3 {
+            0 => "be_web",
+            1 => "be_api",
+            _ => "be_gone",
+        };
+        map.push_str(&format!("site{i}.example {be}\n"));
+    }
+    let map = dir.write("vhosts.map", &map);
+    let cfg = |port: u16| {
+        format!(
+            "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   use_backend %[req.hdr(host),lower,map({},be_web)]\n\
+             \x20   use_backend be_api if {{ path /never }}\n\
+             \x20   default_backend be_api\n\
+             backend be_web\n    server w1 127.0.0.1:{}\n\
+             backend be_api\n    server a1 127.0.0.1:{}\n",
+            map.display(),
+            web.port(),
+            api.port()
+        )
+    };
+    let hosts = [
+        ("site3.example", "web"),
+        ("SITE4.example", "api"),
+        ("site5.example", "api"),
+        ("unknown.example", "web"),
+        ("site9999.example", "web"),
+    ];
+    let probe = |port: u16| -> Vec<String> {
+        let mut c = HttpClient::connect(port);
+        hosts
+            .iter()
+            .map(|(h, _)| {
+                c.request(format!("GET /never HTTP/1.1\r\nHost: {h}\r\n\r\n").as_bytes())
+                    .server()
+            })
+            .collect()
+    };
+    let port = free_port();
+    let lb = Ringlb::start(&cfg(port));
+    let ours = probe(port);
+    drop(lb);
+    let want: Vec<String> = hosts.iter().map(|(_, b)| b.to_string()).collect();
+    assert_eq!(ours, want);
+    let hport = free_port();
+    if let Some(_hp) = Haproxy::start(&cfg(hport), hport) {
+        assert_eq!(probe(hport), ours, "HAProxy routes the same way");
+    }
+}

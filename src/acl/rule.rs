@@ -184,7 +184,9 @@ impl Expr {
         S: Sample + ?Sized,
         F: FnMut(Val<'_>, &mut Vec<u8>) -> bool,
     {
-        let Scratch { fetch, x, y, low } = sc;
+        let Scratch {
+            fetch, x, y, low, ..
+        } = sc;
         self.fetch.for_each(s, fetch, |v| {
             let Some(v) = fetch::cast(v, self.cast) else {
                 return false;

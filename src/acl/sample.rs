@@ -116,6 +116,8 @@ pub struct Scratch {
     pub(crate) y: Vec<u8>,
     /// The lowered sample for `-i` matching and number formatting.
     pub(crate) low: Vec<u8>,
+    /// A rendered name (`use_backend %[...]`).
+    pub(crate) name: Vec<u8>,
 }
 
 impl Scratch {

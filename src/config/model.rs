@@ -409,11 +409,31 @@ pub struct Frontend {
 /// One `use_backend` rule, its backend resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Switch {
-    /// Index into [`Config::backends`].
+    /// Index into [`Config::backends`] (0 for a dynamic rule).
     pub backend: usize,
+    /// A backend name computed per request (`use_backend %[...]`): a name no
+    /// backend has sends the request to the default backend, as HAProxy.
+    pub dynamic: Option<Dynamic>,
     /// The condition (`None`: always).
     pub cond: Option<crate::acl::Condition>,
 }
+
+/// A `use_backend` name computed per request, and the backends it may name.
+#[derive(Debug, Clone)]
+pub struct Dynamic {
+    /// The log-format expression giving the name.
+    pub name: crate::lf::LogFormat,
+    /// Backends of the frontend's mode, by name.
+    pub backends: std::sync::Arc<std::collections::HashMap<String, usize>>,
+}
+
+impl PartialEq for Dynamic {
+    fn eq(&self, o: &Dynamic) -> bool {
+        self.name.text == o.name.text
+    }
+}
+
+impl Eq for Dynamic {}
 
 /// A frontend's content switching: `use_backend` rules and the frontend's ACLs.
 #[derive(Debug, Clone, Default)]

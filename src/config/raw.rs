@@ -144,6 +144,8 @@ pub struct RawServer {
 pub struct RawSwitch {
     /// The backend named.
     pub backend: String,
+    /// The name as a log-format expression, when it has one (`%[...]`).
+    pub dynamic: Option<crate::lf::LogFormat>,
     /// The condition, compiled against the proxy's ACLs (`None`: always).
     pub cond: Option<crate::acl::Condition>,
     /// Where it was written.

@@ -399,7 +399,48 @@ fn frontend(
         ok = false;
     }
     let mut rules = Vec::with_capacity(p.switching.len());
+    let same_mode: std::sync::Arc<HashMap<String, usize>> = std::sync::Arc::new(
+        names
+            .backends
+            .iter()
+            .filter(|&(_, &i)| backends[i].mode == p.mode)
+            .map(|(n, &i)| (n.clone(), i))
+            .collect(),
+    );
     for sw in &p.switching {
+        if let Some(lf) = &sw.dynamic {
+            let mut lf = lf.clone();
+            if let Err(e) = lf.link(names) {
+                diag.error_at(
+                    &sw.origin,
+                    format!("{}: 'use_backend {}': {e}", p.label(), sw.backend),
+                );
+                ok = false;
+                continue;
+            }
+            if p.mode == Mode::Tcp && lf.needs_http() {
+                diag.error_at(
+                    &sw.origin,
+                    format!(
+                        "{}: 'use_backend {}' reads the HTTP request, which a 'mode tcp' \
+                         frontend does not parse",
+                        p.label(),
+                        sw.backend
+                    ),
+                );
+                ok = false;
+                continue;
+            }
+            rules.push(Switch {
+                backend: 0,
+                dynamic: Some(crate::config::model::Dynamic {
+                    name: lf,
+                    backends: same_mode.clone(),
+                }),
+                cond: sw.cond.clone(),
+            });
+            continue;
+        }
         let Some(backend) = resolve_backend(
             p,
             "use_backend",
@@ -432,6 +473,7 @@ fn frontend(
         }
         rules.push(Switch {
             backend,
+            dynamic: None,
             cond: sw.cond.clone(),
         });
     }

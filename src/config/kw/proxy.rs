@@ -96,12 +96,16 @@ pub fn acl(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
 pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     p.use_backend_seen = true;
     let name = args.next_string("a backend name")?;
-    if name.contains("%[") {
-        return Err(format!(
-            "'use_backend {name}': dynamic backend names ('%[...]') are not supported by ringlb \
-             yet; name the backend"
-        ));
-    }
+    // A name with `%` is a log-format expression evaluated per request
+    // (map-based routing); its expressions are checked now.
+    let dynamic = if name.contains('%') {
+        Some(
+            crate::lf::LogFormat::parse(&name, None)
+                .map_err(|e| format!("'use_backend {name}': {e}"))?,
+        )
+    } else {
+        None
+    };
     let words = args.rest();
     let cond = match words.first().map(String::as_str) {
         None => None,
@@ -117,6 +121,7 @@ pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Resul
     };
     p.switching.push(RawSwitch {
         backend: name,
+        dynamic,
         cond,
         origin: cx.origin.clone(),
     });
