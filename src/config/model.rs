@@ -398,8 +398,21 @@ pub struct Frontend {
     pub log: LogOptions,
     /// `stats ...` when served on this frontend.
     pub stats: Stats,
+    /// Custom error pages (`errorfile`, `errorloc*`, `errorfiles`, `http-error`).
+    pub errors: crate::http::errors::ErrorPages,
+    /// `monitor-uri` and `monitor fail`.
+    pub monitor: Monitor,
     /// Where the section starts.
     pub origin: Origin,
+}
+
+/// `monitor-uri <uri>` and its `monitor fail if|unless <cond>` lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Monitor {
+    /// A request whose URI is exactly this is answered 200 by ringlb itself.
+    pub uri: Option<String>,
+    /// Conditions (against the frontend's ACLs) that turn the answer into 503.
+    pub fail: Vec<crate::acl::Condition>,
 }
 
 /// One `use_backend` rule, its backend resolved.
@@ -465,6 +478,8 @@ pub struct Backend {
     pub stats: Stats,
     /// `fullconn`, `maxconn` on the backend side.
     pub maxconn: Option<u32>,
+    /// Custom error pages, used for errors after the backend was chosen.
+    pub errors: crate::http::errors::ErrorPages,
     /// Where the section starts.
     pub origin: Origin,
 }

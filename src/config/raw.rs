@@ -150,6 +150,37 @@ pub struct RawSwitch {
     pub origin: Origin,
 }
 
+/// One error-page line of a proxy (its own or inherited from `defaults`),
+/// kept in order: later lines win when the table is built in validation.
+#[derive(Debug, Clone)]
+pub enum RawErrorRule {
+    /// `errorfile`, `errorloc*` or `http-error`: the page for a status
+    /// (`None`: back to the built-in page, `http-error ... default-errorfiles`).
+    Page(u16, Option<std::sync::Arc<crate::http::errors::ErrorPage>>),
+    /// `errorfiles <name> [<code>...]` (no code: every page of the section), or
+    /// `http-error status <code> errorfiles <name>` (`reply`: a status the
+    /// section lacks gets the built-in page instead of a warning).
+    Section {
+        /// The `http-errors` section named.
+        name: String,
+        /// The statuses taken from it (empty: all it has).
+        codes: Vec<u16>,
+        /// Written as an `http-error` reply.
+        reply: bool,
+        /// Where it was written.
+        origin: Origin,
+    },
+}
+
+/// An `http-errors <name>` section: `errorfile` lines only.
+#[derive(Debug, Clone)]
+pub struct RawHttpErrors {
+    /// Its pages.
+    pub pages: crate::http::errors::ErrorPages,
+    /// Where the section starts.
+    pub origin: Origin,
+}
+
 /// A `defaults`, `listen`, `frontend` or `backend` section as parsed.
 ///
 /// A proxy starts as a copy of the `defaults` section before it, so fields hold
@@ -210,6 +241,12 @@ pub struct RawProxy {
     pub switching: Vec<RawSwitch>,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
+    /// Error-page lines in order (`defaults`' first).
+    pub errors: Vec<RawErrorRule>,
+    /// `monitor-uri`.
+    pub monitor_uri: Option<String>,
+    /// `monitor fail` conditions (against this section's ACLs).
+    pub monitor_fail: Vec<crate::acl::Condition>,
 }
 
 impl RawProxy {
@@ -243,6 +280,9 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            errors: Vec::new(),
+            monitor_uri: None,
+            monitor_fail: Vec::new(),
         }
     }
 
@@ -263,6 +303,7 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            monitor_fail: Vec::new(),
             cookie_here: false,
             log_lines_here: 0,
             ..defaults.clone()

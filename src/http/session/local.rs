@@ -1,8 +1,10 @@
 //! The ends of an exchange that involve no server: a response ringlb makes
-//! itself (the stats page) and the lingering
+//! itself (the stats page, `monitor-uri`, error pages) and the lingering
 //! close that keeps a last response from being reset away.
 
 use super::*;
+use crate::acl::HttparseSample;
+use crate::http::errors;
 
 /// How long a closing connection waits for the client to stop sending.
 const LINGER: Duration = Duration::from_secs(1);
@@ -40,6 +42,66 @@ impl Session<'_> {
         } else {
             Ok(Next::Close { linger: true })
         }
+    }
+
+    /// The page for an error ringlb answers itself, and the status it
+    /// carries: a custom page (the backend's once the request was routed,
+    /// else the frontend's, as HAProxy), else the built-in one.
+    pub(super) fn error_page(&self, e: HttpError, routed: bool) -> (u16, Vec<u8>) {
+        let be = (routed && !self.no_backend).then_some(self.be);
+        match errors::custom(self.fe, be, e.status()) {
+            Some(p) => (p.status, p.closing().to_vec()),
+            None => (e.status(), e.response()),
+        }
+    }
+
+    /// `monitor-uri`: a request for exactly that URI gets the frontend's 200
+    /// page, or its 503 page while a `monitor fail` condition holds, and no
+    /// log line (as HAProxy, which answers it before any rule or backend).
+    pub(super) fn monitor(&mut self, req: &Request) -> Option<Vec<u8>> {
+        let m = &self.fe.model.monitor;
+        let uri = m.uri.as_deref()?;
+        if self.cbuf.get(req.uri.0..req.uri.1) != Some(uri.as_bytes()) {
+            return None;
+        }
+        self.trace.unlogged();
+        let status = if self.monitor_fails() { 503 } else { 200 };
+        let page = errors::page(self.fe, None, status);
+        let keep = page
+            .keep_alive()
+            .filter(|_| req.keep_alive && !self.close_client);
+        if page.keep_alive().is_none() {
+            // Not delimited: only closing the connection ends it.
+            self.close_client = true;
+        }
+        Some(keep.unwrap_or(page.closing()).to_vec())
+    }
+
+    /// Whether a `monitor fail` condition holds for the request head in `cbuf`.
+    fn monitor_fails(&self) -> bool {
+        let conds = &self.fe.model.monitor.fail;
+        if conds.is_empty() {
+            return false;
+        }
+        let mut slots = request::header_slots();
+        let Ok(Parsed::Complete(head)) = request::parse_head(&self.cbuf, &mut slots) else {
+            return false;
+        };
+        let sample = RequestSample {
+            req: HttparseSample {
+                req: &head.req,
+                src: None,
+                dst: None,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            },
+            addrs: &self.addrs,
+            shared: &self.ctx.shared,
+            fe: self.fe_index,
+        };
+        let acls = &self.fe.model.routing.acls;
+        let mut sc = self.ctx.scratch.borrow_mut();
+        conds.iter().any(|c| c.eval(acls, &sample, &mut sc))
     }
 
     /// Closes without destroying what was sent: closing a socket with unread
