@@ -74,7 +74,14 @@ impl Session<'_> {
             // Not delimited: only closing the connection ends it.
             self.close_client = true;
         }
-        Some(keep.unwrap_or(page.closing()).to_vec())
+        let mut bytes = keep.unwrap_or(page.closing()).to_vec();
+        if req.is_head {
+            // The head only: a body would be read as the next response.
+            if let Some(end) = memchr::memmem::find(&bytes, b"\r\n\r\n") {
+                bytes.truncate(end + 4);
+            }
+        }
+        Some(bytes)
     }
 
     /// Whether a `monitor fail` condition holds for the request head in `cbuf`.
