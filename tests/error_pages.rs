@@ -4,7 +4,8 @@
 //! replies, on real errors: 503 (no server can take the request), 502 (the
 //! server closes without answering), 504 (`timeout server`), 403 (body-size
 //! deny), 400 and 408; `monitor-uri` (200, 503 with `monitor fail`, not
-//! logged, kept alive as HAProxy keeps it). The same configuration runs in
+//! logged, kept alive as HAProxy keeps it); 1.4's `monitor-net` in both
+//! modes (HAProxy 2.6 refuses it). The same configuration runs in
 //! HAProxy 2.6 and every client gets the same bytes (status line, headers,
 //! body) from both, except where the test says why ringlb differs. Config
 //! errors (missing file, bad code, unknown section) name file:line.
@@ -376,8 +377,8 @@ fn config_errors_name_file_line_and_keyword() {
             "t.cfg:8: 'http-error': a content type must be defined when non-empty payload is configured",
         ),
         (
-            "    monitor-net 10.0.0.0/8",
-            "t.cfg:8: 'monitor-net' doesn't exist anymore",
+            "    monitor-net 10.0.0.0/33",
+            "t.cfg:8: 'monitor-net': '10.0.0.0/33': invalid prefix length",
         ),
         (
             "    monitor fail",
@@ -400,4 +401,46 @@ fn config_errors_name_file_line_and_keyword() {
             out.stderr
         );
     }
+}
+
+/// `monitor-net` as HAProxy 1.4 ran it (2.6 refuses the keyword, so there
+/// is no oracle): a probe from the network gets `HTTP/1.0 200 OK` in mode
+/// http and an immediate close in mode tcp; other clients are served.
+#[test]
+fn monitor_net_answers_probes_as_1_4_did() {
+    let srv = HttpBackend::start("ok");
+    let cfg = |mode: &str, net: &str, port: u16| {
+        format!(
+            "defaults\n    mode {mode}\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             listen l\n    bind 127.0.0.1:{port}\n    monitor-net {net}\n    server s 127.0.0.1:{}\n",
+            srv.port()
+        )
+    };
+    let req = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let lb = Ringlb::start(&cfg("http", "127.0.0.0/8", free_port()));
+    let (got, took) = raw_exchange(lb.port(), req, Duration::from_secs(3));
+    assert_eq!(text(&got), "HTTP/1.0 200 OK\r\n\r\n");
+    assert!(took < Duration::from_secs(2), "closed after {took:?}");
+    assert!(
+        lb.stderr()
+            .contains("'monitor-net' was removed in HAProxy 2.0"),
+        "{}",
+        lb.stderr()
+    );
+    let lb = Ringlb::start(&cfg("tcp", "127.0.0.1", free_port()));
+    let (got, took) = raw_exchange(lb.port(), req, Duration::from_secs(3));
+    assert_eq!(text(&got), "");
+    assert!(took < Duration::from_secs(2), "closed after {took:?}");
+    let lb = Ringlb::start(&cfg("http", "10.0.0.0/8", free_port()));
+    let (got, _) = raw_exchange(lb.port(), req, Duration::from_secs(3));
+    assert!(
+        text(&got).starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        text(&got)
+    );
+    assert_eq!(
+        srv.requests().len(),
+        1,
+        "only the client outside the network was relayed"
+    );
 }

@@ -247,6 +247,8 @@ pub struct RawProxy {
     pub monitor_uri: Option<String>,
     /// `monitor fail` conditions (against this section's ACLs).
     pub monitor_fail: Vec<crate::acl::Condition>,
+    /// `monitor-net` (the last one wins, as in HAProxy 1.4).
+    pub monitor_net: Option<(IpAddr, u8)>,
 }
 
 impl RawProxy {
@@ -283,6 +285,7 @@ impl RawProxy {
             errors: Vec::new(),
             monitor_uri: None,
             monitor_fail: Vec::new(),
+            monitor_net: None,
         }
     }
 

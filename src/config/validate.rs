@@ -479,6 +479,7 @@ fn frontend(
         monitor: Monitor {
             uri: p.monitor_uri.clone(),
             fail: std::mem::take(&mut p.monitor_fail),
+            net: p.monitor_net,
         },
         origin: p.origin.clone(),
     })

@@ -154,7 +154,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "http-error" => errors::http_error(cx, p, args),
                 "monitor-uri" => monitor::monitor_uri(p, args),
                 "monitor" => monitor::monitor(p, args),
-                "monitor-net" => monitor::monitor_net(args),
+                "monitor-net" => monitor::monitor_net(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),

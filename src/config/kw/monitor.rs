@@ -1,8 +1,8 @@
 //! Monitoring keywords: `monitor-uri <uri>`, `monitor fail if|unless <cond>`,
-//! and 1.4's `monitor-net`, refused as HAProxy 2.6 refuses it.
+//! and 1.4's `monitor-net <net>` (run with a warning; HAProxy 2.6 refuses it).
 
 use crate::acl::Condition;
-use crate::config::parse::Args;
+use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
 
 /// `monitor-uri <uri>`: requests for exactly this URI are answered by ringlb.
@@ -30,15 +30,20 @@ pub fn monitor(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `monitor-net <net>`: removed in HAProxy 2.x, refused with its replacement.
-pub fn monitor_net(args: &mut Args) -> Result<(), String> {
+/// `monitor-net <net>` (HAProxy 1.4, removed in 2.0): run as 1.4 ran it,
+/// with a warning naming the modern forms.
+pub fn monitor_net(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let net = args.next_string("a network")?;
-    Err(format!(
-        "'monitor-net' doesn't exist anymore (removed in HAProxy 2.0). Please use \
-         'http-request return status 200 if {{ src {net} }}' (mode http) or \
-         'tcp-request connection reject if {{ src {net} }}' (mode tcp) instead, or \
-         'monitor-uri'."
-    ))
+    args.finish()?;
+    let parsed = crate::acl::parse_cidr(&net).map_err(|e| format!("'monitor-net': {e}"))?;
+    p.monitor_net = Some(parsed);
+    cx.warn(format!(
+        "'monitor-net' was removed in HAProxy 2.0; ringlb runs it as 1.4 did (connections from \
+         {net} get 'HTTP/1.0 200 OK' in mode http and are closed in mode tcp, unlogged). Use \
+         'monitor-uri', or 'http-request return status 200 if {{ src {net} }}' / \
+         'tcp-request connection reject if {{ src {net} }}' instead."
+    ));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -50,7 +55,6 @@ mod tests {
         let mut args = Args::new(words.iter().map(|s| s.to_string()).collect());
         match words[0] {
             "monitor-uri" => monitor_uri(p, &mut args),
-            "monitor-net" => monitor_net(&mut args),
             _ => monitor(p, &mut args),
         }
     }
@@ -84,7 +88,20 @@ mod tests {
         assert_eq!(p.monitor_fail.len(), 2);
         assert!(p.monitor_fail[1].unless);
         assert!(line(&mut p, &["monitor", "fail", "if", "nosuchacl"]).is_err());
-        let e = line(&mut p, &["monitor-net", "10.0.0.0/8"]).unwrap_err();
-        assert!(e.contains("src 10.0.0.0/8"), "{e}");
+        let mut diag = crate::config::parse::Diag::default();
+        let mut cx = Ctx {
+            origin: Origin::default(),
+            diag: &mut diag,
+        };
+        let mut args = Args::new(vec!["monitor-net".into(), "10.0.0.0/8".into()]);
+        assert_eq!(monitor_net(&mut cx, &mut p, &mut args), Ok(()));
+        assert_eq!(p.monitor_net, Some(("10.0.0.0".parse().unwrap(), 8)));
+        assert!(diag.warnings[0].message.contains("src 10.0.0.0/8"));
+        let mut cx = Ctx {
+            origin: Origin::default(),
+            diag: &mut diag,
+        };
+        let mut args = Args::new(vec!["monitor-net".into(), "10.0.0.0/33".into()]);
+        assert!(monitor_net(&mut cx, &mut p, &mut args).is_err());
     }
 }

@@ -244,7 +244,14 @@ fn monitor_keywords_where_haproxy_allows_them() {
         &errors(&listen("").replace("defaults\n", "defaults\n    monitor fail if TRUE\n")),
         "'monitor' not allowed in 'defaults' section",
     );
-    assert!(err("    monitor-net 10.0.0.0/8").contains("doesn't exist anymore"));
+    assert_has(
+        &warns("    monitor-net 10.0.0.0/8"),
+        "'monitor-net' was removed in HAProxy 2.0",
+    );
+    assert_eq!(
+        fe("    monitor-net 10.0.0.0/8").monitor.net,
+        Some(("10.0.0.0".parse().unwrap(), 8))
+    );
 }
 
 #[test]
