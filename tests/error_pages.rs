@@ -45,6 +45,12 @@ fn write_pages(dir: &TestDir) {
         "403.http",
         "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\ndenied\n",
     );
+    // Never sent: the deny rule is the frontend's, which runs before the
+    // backend is chosen, so the frontend's page wins (HAProxy).
+    dir.write(
+        "be403.http",
+        "HTTP/1.1 403 Forbidden\r\nContent-Length: 11\r\n\r\nbackend 403",
+    );
     dir.write(
         "400.http",
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbad\n",
@@ -99,7 +105,7 @@ fn config(dir: &TestDir, port: u16, srv: &Servers) -> String {
          \x20   use_backend reply if {{ path_beg /reply }}\n\
          \x20   use_backend nothing if {{ path_beg /nothing }}\n\
          \x20   default_backend ok\n\
-         backend ok\n    server s 127.0.0.1:{ok}\n\
+         backend ok\n    errorfile 403 {d}/be403.http\n    server s 127.0.0.1:{ok}\n\
          backend own\n    errorfile 503 {d}/own503.http\n    server s 127.0.0.1:{down}\n\
          backend plain\n    server s 127.0.0.1:{down}\n\
          backend loc302\n    errorloc302 503 http://sorry.example/down\n    server s 127.0.0.1:{down}\n\

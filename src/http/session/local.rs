@@ -48,7 +48,12 @@ impl Session<'_> {
     /// carries: a custom page (the backend's once the request was routed,
     /// else the frontend's, as HAProxy), else the built-in one.
     pub(super) fn error_page(&self, e: HttpError, routed: bool) -> (u16, Vec<u8>) {
-        let be = (routed && !self.no_backend).then_some(self.be);
+        // A body-size deny written in the frontend runs before the backend is
+        // chosen, in HAProxy: its page is the frontend's.
+        let fe_rule = matches!(e, HttpError::Forbidden | HttpError::PayloadTooLarge)
+            && self.max_body.is_some()
+            && self.max_body == self.fe.http.max_body;
+        let be = (routed && !self.no_backend && !fe_rule).then_some(self.be);
         match errors::custom(self.fe, be, e.status()) {
             Some(p) => (p.status, p.closing().to_vec()),
             None => (e.status(), e.response()),
