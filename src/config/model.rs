@@ -402,8 +402,48 @@ pub struct Frontend {
     pub log: LogOptions,
     /// `stats ...` when served on this frontend.
     pub stats: Stats,
+    /// Custom error pages (`errorfile`, `errorloc*`, `errorfiles`, `http-error`).
+    pub errors: crate::http::errors::ErrorPages,
+    /// `monitor-uri` and `monitor fail`.
+    pub monitor: Monitor,
     /// Where the section starts.
     pub origin: Origin,
+}
+
+/// `monitor-uri <uri>` and its `monitor fail if|unless <cond>` lines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Monitor {
+    /// A request whose URI is exactly this is answered 200 by ringlb itself.
+    pub uri: Option<String>,
+    /// Conditions (against the frontend's ACLs) that turn the answer into 503.
+    pub fail: Vec<crate::acl::Condition>,
+    /// 1.4's `monitor-net <net>`: connections from it get `HTTP/1.0 200 OK`
+    /// (mode http) or are closed (mode tcp) at once, unlogged.
+    pub net: Option<(std::net::IpAddr, u8)>,
+}
+
+impl Monitor {
+    /// Whether a connection from `peer` is a `monitor-net` probe.
+    pub fn from_monitor_net(&self, peer: Option<SocketAddr>) -> bool {
+        let (Some((net, len)), Some(peer)) = (self.net, peer) else {
+            return false;
+        };
+        let ip = match peer.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |a: std::net::IpAddr| -> (u128, u32) {
+            match a {
+                std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+                std::net::IpAddr::V6(a) => (u128::from(a), 128),
+            }
+        };
+        let ((a, wa), (n, wn)) = (bits(ip), bits(net));
+        let len = u32::from(len).min(wn);
+        wa == wn && (len == 0 || (a ^ n) >> (wn - len) == 0)
+    }
 }
 
 /// One `use_backend` rule, its backend resolved.
@@ -506,6 +546,8 @@ pub struct Backend {
     pub maxconn: Option<u32>,
     /// HTTP rules run on the backend's requests and responses.
     pub rules: Rules,
+    /// Custom error pages, used for errors after the backend was chosen.
+    pub errors: crate::http::errors::ErrorPages,
     /// Where the section starts.
     pub origin: Origin,
 }
@@ -528,4 +570,28 @@ pub struct Loaded {
     pub config: Config,
     /// Warnings in file order.
     pub warnings: Vec<Warning>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monitor_net_matches_the_network_only() {
+        let m = |net: &str, len: u8| Monitor {
+            net: Some((net.parse().unwrap(), len)),
+            ..Monitor::default()
+        };
+        let peer = |s: &str| Some(s.parse::<SocketAddr>().unwrap());
+        assert!(m("127.0.0.0", 8).from_monitor_net(peer("127.0.0.1:5000")));
+        assert!(m("127.0.0.0", 8).from_monitor_net(peer("[::ffff:127.0.0.9]:5000")));
+        assert!(!m("10.0.0.0", 8).from_monitor_net(peer("127.0.0.1:5000")));
+        assert!(m("10.1.2.3", 32).from_monitor_net(peer("10.1.2.3:1")));
+        assert!(!m("10.1.2.3", 32).from_monitor_net(peer("10.1.2.4:1")));
+        assert!(m("0.0.0.0", 0).from_monitor_net(peer("192.0.2.1:1")));
+        assert!(m("2001:db8::", 32).from_monitor_net(peer("[2001:db8::1]:1")));
+        assert!(!m("2001:db8::", 32).from_monitor_net(peer("127.0.0.1:1")));
+        assert!(!Monitor::default().from_monitor_net(peer("127.0.0.1:1")));
+        assert!(!m("127.0.0.0", 8).from_monitor_net(None));
+    }
 }

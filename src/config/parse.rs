@@ -1,17 +1,18 @@
 //! Parser: words of each line → sections with file:line → raw structs.
 //!
 //! Owns the section state machine (`global`, `defaults`, `listen`, `frontend`,
-//! `backend`), the [`Args`] cursor keyword handlers read their arguments with,
+//! `backend`, `http-errors`), the [`Args`] cursor keyword handlers read their arguments with,
 //! and [`Diag`]/[`Ctx`], which collect every error and warning with its origin
 //! so that loading reports all problems at once, like `haproxy -c`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::duration;
 use super::kw::{self, Target};
 use super::lex::{self, EnvLookup};
 use super::model::{Origin, Warning};
-use super::raw::{RawGlobal, RawProxy, SectionKind};
+use super::raw::{RawGlobal, RawHttpErrors, RawProxy, SectionKind};
 
 /// Every error and warning found, in the order found (sorted when loading ends).
 #[derive(Debug, Default)]
@@ -202,7 +203,6 @@ const SKIPPED_SECTIONS: &[&str] = &[
     "resolvers",
     "mailers",
     "program",
-    "http-errors",
     "cache",
     "ring",
     "namespace_list",
@@ -216,6 +216,8 @@ enum Current {
     Global,
     /// Inside `defaults`, `listen`, `frontend` or `backend`.
     Proxy(Box<RawProxy>),
+    /// Inside an `http-errors <name>` section.
+    HttpErrors(Box<(String, RawHttpErrors)>),
     /// Inside a section that is skipped, or whose header was invalid.
     Skipped,
 }
@@ -227,6 +229,8 @@ pub struct Parsed {
     pub global: RawGlobal,
     /// `listen`, `frontend` and `backend` sections in file order.
     pub proxies: Vec<RawProxy>,
+    /// `http-errors` sections by name.
+    pub http_errors: HashMap<String, RawHttpErrors>,
 }
 
 /// Parses the sources in order, as one concatenated configuration.
@@ -236,6 +240,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         proxies: Vec::new(),
         defaults: RawProxy::new_defaults(String::new(), Origin::default()),
         current: Current::Outside,
+        http_errors: HashMap::new(),
     };
     for (file, text) in sources {
         for (n, line) in text.lines().enumerate() {
@@ -258,6 +263,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     Parsed {
         global: p.global,
         proxies: p.proxies,
+        http_errors: p.http_errors,
     }
 }
 
@@ -268,6 +274,8 @@ struct Parser {
     /// The `defaults` in force for the next proxy.
     defaults: RawProxy,
     current: Current,
+    /// `http-errors` sections read so far.
+    http_errors: HashMap<String, RawHttpErrors>,
 }
 
 impl Parser {
@@ -284,6 +292,17 @@ impl Parser {
         if let Some(kind) = kind {
             self.flush();
             self.current = match self.header(cx, kind, &mut args) {
+                Ok(c) => c,
+                Err(e) => {
+                    cx.error(e);
+                    Current::Skipped
+                }
+            };
+            return;
+        }
+        if args.keyword() == "http-errors" {
+            self.flush();
+            self.current = match self.http_errors_header(cx, &mut args) {
                 Ok(c) => c,
                 Err(e) => {
                     cx.error(e);
@@ -309,6 +328,7 @@ impl Parser {
             Current::Skipped => Ok(()),
             Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
+            Current::HttpErrors(s) => kw::errors::section_line(cx, &mut s.1.pages, &mut args),
         };
         if let Err(e) = result {
             cx.error(e);
@@ -363,14 +383,33 @@ impl Parser {
         Ok(Current::Proxy(Box::new(proxy)))
     }
 
+    /// Opens an `http-errors <name>` section; a name may be used once.
+    fn http_errors_header(&self, cx: &mut Ctx<'_>, args: &mut Args) -> Result<Current, String> {
+        let name = args.next_string("a name")?;
+        args.finish()?;
+        if let Some(first) = self.http_errors.get(&name) {
+            return Err(format!(
+                "http-errors section '{name}' has the same name as the one declared at {}",
+                first.origin
+            ));
+        }
+        let section = RawHttpErrors {
+            pages: Default::default(),
+            origin: cx.origin.clone(),
+        };
+        Ok(Current::HttpErrors(Box::new((name, section))))
+    }
+
     /// Closes the current section.
     fn flush(&mut self) {
-        if let Current::Proxy(p) = std::mem::replace(&mut self.current, Current::Outside) {
-            if p.kind == SectionKind::Defaults {
-                self.defaults = *p;
-            } else {
-                self.proxies.push(*p);
+        match std::mem::replace(&mut self.current, Current::Outside) {
+            Current::Proxy(p) if p.kind == SectionKind::Defaults => self.defaults = *p,
+            Current::Proxy(p) => self.proxies.push(*p),
+            Current::HttpErrors(s) => {
+                let (name, section) = *s;
+                self.http_errors.insert(name, section);
             }
+            Current::Outside | Current::Global | Current::Skipped => {}
         }
     }
 }

@@ -152,6 +152,37 @@ pub struct RawSwitch {
     pub origin: Origin,
 }
 
+/// One error-page line of a proxy (its own or inherited from `defaults`),
+/// kept in order: later lines win when the table is built in validation.
+#[derive(Debug, Clone)]
+pub enum RawErrorRule {
+    /// `errorfile`, `errorloc*` or `http-error`: the page for a status
+    /// (`None`: back to the built-in page, `http-error ... default-errorfiles`).
+    Page(u16, Option<std::sync::Arc<crate::http::errors::ErrorPage>>),
+    /// `errorfiles <name> [<code>...]` (no code: every page of the section), or
+    /// `http-error status <code> errorfiles <name>` (`reply`: a status the
+    /// section lacks gets the built-in page instead of a warning).
+    Section {
+        /// The `http-errors` section named.
+        name: String,
+        /// The statuses taken from it (empty: all it has).
+        codes: Vec<u16>,
+        /// Written as an `http-error` reply.
+        reply: bool,
+        /// Where it was written.
+        origin: Origin,
+    },
+}
+
+/// An `http-errors <name>` section: `errorfile` lines only.
+#[derive(Debug, Clone)]
+pub struct RawHttpErrors {
+    /// Its pages.
+    pub pages: crate::http::errors::ErrorPages,
+    /// Where the section starts.
+    pub origin: Origin,
+}
+
 /// A `defaults`, `listen`, `frontend` or `backend` section as parsed.
 ///
 /// A proxy starts as a copy of the `defaults` section before it, so fields hold
@@ -215,6 +246,14 @@ pub struct RawProxy {
     /// `http-request`, `http-response`, `http-after-response` and `redirect`
     /// rules, their conditions compiled against `acls` (linked when validating).
     pub rules: crate::http::rules::ProxyRules,
+    /// Error-page lines in order (`defaults`' first).
+    pub errors: Vec<RawErrorRule>,
+    /// `monitor-uri`.
+    pub monitor_uri: Option<String>,
+    /// `monitor fail` conditions (against this section's ACLs).
+    pub monitor_fail: Vec<crate::acl::Condition>,
+    /// `monitor-net` (the last one wins, as in HAProxy 1.4).
+    pub monitor_net: Option<(IpAddr, u8)>,
 }
 
 impl RawProxy {
@@ -249,6 +288,10 @@ impl RawProxy {
             switching: Vec::new(),
             use_backend_seen: false,
             rules: Default::default(),
+            errors: Vec::new(),
+            monitor_uri: None,
+            monitor_fail: Vec::new(),
+            monitor_net: None,
         }
     }
 
@@ -270,6 +313,7 @@ impl RawProxy {
             switching: Vec::new(),
             use_backend_seen: false,
             rules: Default::default(),
+            monitor_fail: Vec::new(),
             cookie_here: false,
             log_lines_here: 0,
             ..defaults.clone()

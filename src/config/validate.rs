@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::kw::did_you_mean;
+use super::kw::errors;
 use super::kw::global::{group_id, user_id};
 use super::model::{
-    Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Rules, Server, Stats, Switch,
+    Backend, Balance, Config, Frontend, Global, Mode, Monitor, Origin, Routing, Rules, Server,
+    Stats, Switch,
 };
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
@@ -47,7 +49,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             continue; // Already reported as a duplicate.
         }
         by_name.insert(p.name.clone(), backends.len());
-        backends.push(backend(p, diag));
+        let mut b = backend(p, diag);
+        b.errors = errors::resolve(p, &parsed.http_errors, diag);
+        backends.push(b);
     }
     let names = ConfigNames {
         backends: &by_name,
@@ -76,7 +80,14 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     let mut frontends = Vec::new();
     let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
-        if let Some(f) = frontend(p, &names, &backends, diag) {
+        // A `listen` reports an unknown `errorfiles` section once, for its backend half.
+        let pages = if p.kind == SectionKind::Listen {
+            errors::resolve(p, &parsed.http_errors, &mut Diag::default())
+        } else {
+            errors::resolve(p, &parsed.http_errors, diag)
+        };
+        if let Some(mut f) = frontend(p, &names, &backends, diag) {
+            f.errors = pages;
             if p.kind == SectionKind::Listen
                 && let Some(&b) = by_name.get(p.name.as_str())
             {
@@ -209,6 +220,11 @@ fn tcp_mode_drops(p: &mut RawProxy, diag: &mut Diag) {
             "'stats' statement ignored for proxy '{name}' as it requires HTTP mode."
         ));
     }
+    if p.monitor_uri.take().is_some() {
+        warn(format!(
+            "'monitor-uri' ignored for proxy '{name}' as it requires HTTP mode."
+        ));
+    }
     if p.http.forwardfor.take().is_some() {
         warn(format!(
             "'option forwardfor' ignored for proxy '{name}' as it requires HTTP mode."
@@ -296,6 +312,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         stats: p.stats.clone(),
         maxconn: p.fullconn,
         rules: Default::default(),
+        errors: Default::default(),
         origin: p.origin.clone(),
     }
 }
@@ -522,6 +539,12 @@ fn frontend(
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
+        errors: Default::default(),
+        monitor: Monitor {
+            uri: p.monitor_uri.clone(),
+            fail: std::mem::take(&mut p.monitor_fail),
+            net: p.monitor_net,
+        },
         origin: p.origin.clone(),
     })
 }

@@ -5,11 +5,13 @@
 //! connection (`crate::server`), send the head and stream the body
 //! (`body.rs`), read and rewrite the response head (`response.rs`), stream the
 //! response body, then keep both connections or close them. Errors ringlb
-//! answers itself are in `error.rs`.
+//! answers itself are in `error.rs`; custom error pages (`errorfile`,
+//! `errorloc`, `http-error`) and the choice among them are in `errors.rs`.
 
 pub mod body;
 pub mod cookie;
 pub mod error;
+pub mod errors;
 pub mod forward;
 pub mod header;
 pub mod io;

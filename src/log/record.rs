@@ -150,6 +150,8 @@ struct HttpInner {
     connected: Cell<Option<Instant>>,
     server: Cell<Option<usize>>,
     local: Cell<bool>,
+    /// A `monitor-uri` request: HAProxy never logs those.
+    unlogged: Cell<bool>,
     connect_timeout: Cell<bool>,
     cookie_flags: Cell<[u8; 2]>,
     request_line: RefCell<Vec<u8>>,
@@ -179,6 +181,7 @@ impl HttpTrace {
                 connected: Cell::new(None),
                 server: Cell::new(None),
                 local: Cell::new(false),
+                unlogged: Cell::new(false),
                 connect_timeout: Cell::new(false),
                 cookie_flags: Cell::new(*b"--"),
                 request_line: RefCell::new(Vec::new()),
@@ -203,6 +206,7 @@ impl HttpTrace {
         }
         t.server.set(None);
         t.local.set(false);
+        t.unlogged.set(false);
         t.connect_timeout.set(false);
         t.cookie_flags
             .set(if t.cookie.get() { *b"NN" } else { *b"--" });
@@ -248,6 +252,13 @@ impl HttpTrace {
     pub fn local(&self) {
         if let Some(t) = self.on() {
             t.local.set(true);
+        }
+    }
+
+    /// The exchange is a `monitor-uri` request, which gets no log line.
+    pub fn unlogged(&self) {
+        if let Some(t) = self.on() {
+            t.unlogged.set(true);
         }
     }
 
@@ -352,6 +363,9 @@ impl HttpTrace {
         let Some(log) = ctx.shared.frontends[fe].log.as_ref() else {
             return;
         };
+        if t.unlogged.get() {
+            return;
+        }
         let received = t.first_byte.get().is_some();
         // A kept-alive or fresh connection that closed without a byte of a new
         // request is not an exchange; `dontlognull` skips empty ones too.

@@ -335,6 +335,11 @@ async fn session(
     _permit: Permit,
 ) {
     let counters = &ctx.counters().frontends[fe];
+    let f = &ctx.shared.frontends[fe];
+    if f.model.monitor.from_monitor_net(peer) {
+        // Boxed: its timer would pad every connection's task.
+        return Box::pin(monitor_net(client, f.mode)).await;
+    }
     counters.open();
     // HAProxy's default log line ("Connect from ..."), when the frontend logs
     // without httplog/tcplog; a no-op otherwise.
@@ -346,4 +351,30 @@ async fn session(
         Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, peer, fe)).await,
     }
     counters.close();
+}
+
+/// HAProxy 1.4's `monitor-net`: a probe from that network gets
+/// `HTTP/1.0 200 OK` (mode http) or nothing (mode tcp), then the connection
+/// closes, without a log line. The write side is shut first and what the
+/// probe sent is drained a moment, so the close does not reset the answer away.
+async fn monitor_net(mut client: Stream, mode: Mode) {
+    use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+    if mode == Mode::Tcp {
+        return;
+    }
+    let (r, _) = client.write_all(b"HTTP/1.0 200 OK\r\n\r\n".to_vec()).await;
+    if r.is_err() || client.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..64 {
+            let (n, b) = client.read(buf).await;
+            buf = b;
+            if !matches!(n, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    };
+    let _ = monoio::time::timeout(Duration::from_secs(1), drain).await;
 }

@@ -3,7 +3,8 @@
 //! "unknown keyword ...; did you mean ...?" message.
 //!
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
-//! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords),
+//! `balance`, `cookie`, `stats`, `log`, `errors` (error pages and the
+//! `http-errors` section), `monitor`, `proxy` (the small proxy keywords),
 //! and `suggest` (the "did you mean", with its work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
 //! refused where it is parsed, never accepted with a warning.
@@ -11,9 +12,11 @@
 pub mod balance;
 pub mod bind;
 pub mod cookie;
+pub mod errors;
 pub mod global;
 pub mod http_rules;
 pub mod log;
+pub mod monitor;
 pub mod option;
 pub mod proxy;
 pub mod server;
@@ -89,6 +92,11 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
     ("errorloc303", ALL, Misplaced::Warn),
+    ("errorfiles", ALL, Misplaced::Warn),
+    ("http-error", ALL, Misplaced::Warn),
+    ("monitor-uri", FE, Misplaced::Warn),
+    ("monitor", F | L, Misplaced::Warn),
+    ("monitor-net", FE, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -147,9 +155,13 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "stats" => stats::proxy(cx, p, args),
                 "server" => server::server(cx, p, args),
                 "default-server" => server::default_server(cx, p, args),
-                "errorfile" | "errorloc" | "errorloc302" | "errorloc303" => {
-                    proxy::errorfile(cx, args)
-                }
+                "errorfile" => errors::errorfile(cx, p, args),
+                "errorloc" | "errorloc302" | "errorloc303" => errors::errorloc(p, args),
+                "errorfiles" => errors::errorfiles(cx, p, args),
+                "http-error" => errors::http_error(cx, p, args),
+                "monitor-uri" => monitor::monitor_uri(p, args),
+                "monitor" => monitor::monitor(p, args),
+                "monitor-net" => monitor::monitor_net(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),

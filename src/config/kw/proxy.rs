@@ -1,5 +1,5 @@
 //! The small proxy keywords: `mode`, `maxconn`, `fullconn`, `default_backend`,
-//! `acl`, `use_backend`, `retries`, `errorfile`/`errorloc*`, and the lists of HAProxy
+//! `acl`, `use_backend`, `retries`, and the lists of HAProxy
 //! proxy keywords ringlb ignores (with a warning) or refuses.
 
 use crate::acl::Condition;
@@ -21,8 +21,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "appsession",
     "source",
     "dispatch",
-    "monitor-uri",
-    "monitor",
     "http-check",
     "tcp-check",
     "compression",
@@ -132,25 +130,6 @@ pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Resul
 pub fn retries(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     p.retries = Some(args.next_int(0, u32::MAX)?);
     args.finish()
-}
-
-/// `errorfile <code> <file>` and `errorloc* <code> <url>`: recognised, not supported.
-pub fn errorfile(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
-    let kw = args.keyword().to_string();
-    let target = if kw == "errorfile" { "<file>" } else { "<url>" };
-    let code = args.next_string(&format!("<code> {target}"))?;
-    if code
-        .parse::<u16>()
-        .map_or(true, |c| !(200..=599).contains(&c))
-    {
-        return Err(format!("'{kw}' expects an HTTP status code, got '{code}'"));
-    }
-    args.next_string(&format!("<code> {target}"))?;
-    args.finish()?;
-    cx.warn(format!(
-        "'{kw}' is not supported by ringlb yet and is ignored; the built-in error pages are used"
-    ));
-    Ok(())
 }
 
 /// A keyword from [`IGNORED`]: its arguments are not checked.

@@ -1,5 +1,5 @@
 //! Proxy keywords: section rules, mode, log, maxconn, bind, backends, retries,
-//! errorfile, timeouts and options.
+//! errorfile, http-errors, monitor, timeouts and options.
 
 use std::time::Duration;
 
@@ -174,15 +174,83 @@ fn retries() {
 
 #[test]
 fn errorfile() {
+    let dir = std::env::temp_dir().join(format!("ringlb-kwproxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("503.http");
+    std::fs::write(&file, "HTTP/1.1 503 Down\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let f = file.display();
+    let fe = fe(&format!("    errorfile 503 {f}"));
+    assert_eq!(fe.errors.get(503).unwrap().status, 503);
     assert_eq!(
-        warns("    errorfile 503 /etc/haproxy/errors/503.http"),
-        vec![
-            "'errorfile' is not supported by ringlb yet and is ignored; the built-in error pages are used"
-        ]
+        err("    errorfile 503 /nonexistent/503.http"),
+        "'errorfile': error opening file '/nonexistent/503.http': No such file or directory (os error 2)"
+    );
+    assert!(
+        err(&format!("    errorfile abc {f}"))
+            .starts_with("'errorfile': status code 'abc' not handled")
+    );
+    assert!(
+        err(&format!("    errorfile 414 {f}"))
+            .starts_with("'errorfile': status code '414' not handled")
+    );
+    // Unknown sections are found once every section is read, at the line naming them.
+    let e = errors(&listen("    errorfiles nosuch"));
+    assert_eq!(
+        e,
+        vec!["t.cfg:8: proxy 'l': unknown http-errors section 'nosuch'"]
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn http_errors_sections_and_inheritance() {
+    let dir = std::env::temp_dir().join(format!("ringlb-kwsect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("403.http");
+    std::fs::write(&file, "HTTP/1.1 403 No\r\nContent-Length: 0\r\n\r\n").unwrap();
+    let text = format!(
+        "http-errors site\n    errorfile 403 {}\n{}",
+        file.display(),
+        listen("    errorfiles site\n    monitor-uri /up\n    monitor fail if FALSE")
+    )
+    .replace("defaults\n", "defaults\n    errorloc 503 http://x/down\n");
+    let c = config(&text);
+    let f = &c.frontends[0];
+    assert!(
+        f.errors
+            .get(403)
+            .unwrap()
+            .closing()
+            .starts_with(b"HTTP/1.1 403 No\r\n")
+    );
+    assert_eq!(f.errors.get(503).unwrap().status, 302);
+    assert_eq!(c.backends[0].errors, f.errors);
+    assert_eq!(f.monitor.uri.as_deref(), Some("/up"));
+    assert_eq!(f.monitor.fail.len(), 1);
+    assert_has(
+        &errors(&format!("{text}http-errors site\n")),
+        "http-errors section 'site' has the same name as the one declared at t.cfg:1",
+    );
+    assert_has(
+        &errors(&format!("{text}http-errors other\n    errorloc 503 /x\n")),
+        "unknown keyword 'errorloc' in 'http-errors' section",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn monitor_keywords_where_haproxy_allows_them() {
+    assert_has(
+        &errors(&listen("").replace("defaults\n", "defaults\n    monitor fail if TRUE\n")),
+        "'monitor' not allowed in 'defaults' section",
+    );
+    assert_has(
+        &warns("    monitor-net 10.0.0.0/8"),
+        "'monitor-net' was removed in HAProxy 2.0",
     );
     assert_eq!(
-        err("    errorfile abc /x"),
-        "'errorfile' expects an HTTP status code, got 'abc'"
+        fe("    monitor-net 10.0.0.0/8").monitor.net,
+        Some(("10.0.0.0".parse().unwrap(), 8))
     );
 }
 
@@ -216,6 +284,7 @@ fn every_timeout() {
             client_fin: s(8),
             server_fin: s(9),
             tunnel: s(3600),
+            tarpit: None,
         }
     );
     // Health checks are built: `timeout check` takes effect without a
@@ -396,8 +465,11 @@ fn use_backend_errors_name_the_line() {
         "    use_backend api if late\n    acl late path /x\n",
     ));
     assert_eq!(e, vec!["t.cfg:12: 'use_backend api': no such ACL : 'late'"]);
-    let e = errors(&route("    use_backend %[req.hdr(host)]\n"));
-    assert!(e[0].contains("dynamic backend names"), "{e:?}");
+    let e = errors(&route("    use_backend %[req.hdrx(host)]\n"));
+    assert!(
+        e[0].starts_with("t.cfg:12: 'use_backend %[req.hdrx(host)]'"),
+        "{e:?}"
+    );
     let e = errors(&route("    use_backend api when x\n"));
     assert!(e[0].contains("expects 'if' or 'unless'"), "{e:?}");
     let e = errors(&route("    acl a pathx /x\n    default_backend api\n"));

@@ -115,6 +115,7 @@ fn seed_config_model() {
         log: log.clone(),
         stats: stats.clone(),
         maxconn: None,
+        errors: Default::default(),
         origin: origin(11),
     };
     let frontend = Frontend {
@@ -133,6 +134,8 @@ fn seed_config_model() {
         http,
         log,
         stats,
+        errors: Default::default(),
+        monitor: Default::default(),
         origin: origin(11),
     };
     assert_eq!(c.backends, vec![backend]);

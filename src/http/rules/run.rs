@@ -407,7 +407,18 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
             if let super::ReplyBody::Format(f) = &r.body {
                 f.render(s, cx, b.sc, b.tmp2);
             }
-            let page = reply::reply(r, b.tmp, Some(b.tmp2));
+            // The proxy's own page for the status (`errorfile`, `http-errors`)
+            // stands in for the built-in one, as in HAProxy.
+            let custom = match (&r.body, b.tmp.is_empty()) {
+                (super::ReplyBody::ErrorPage, true) => {
+                    let sh = cx.shared;
+                    let be = cx.be.map(|i| &sh.backends[i]);
+                    crate::http::errors::custom(&sh.frontends[cx.fe], be, r.status)
+                        .map(|p| p.keep_alive().unwrap_or(p.closing()).to_vec())
+                }
+                _ => None,
+            };
+            let page = custom.unwrap_or_else(|| reply::reply(r, b.tmp, Some(b.tmp2)));
             return Step::Done(Verdict::Reply(Local {
                 page,
                 status: r.status,

@@ -1,8 +1,10 @@
 //! The ends of an exchange that involve no server: a response ringlb makes
-//! itself (the stats page) and the lingering
+//! itself (the stats page, `monitor-uri`, error pages) and the lingering
 //! close that keeps a last response from being reset away.
 
 use super::*;
+use crate::acl::HttparseSample;
+use crate::http::errors;
 
 /// How long a closing connection waits for the client to stop sending.
 const LINGER: Duration = Duration::from_secs(1);
@@ -40,6 +42,80 @@ impl Session<'_> {
         } else {
             Ok(Next::Close { linger: true })
         }
+    }
+
+    /// The page for an error ringlb answers itself, and the status it
+    /// carries: a custom page (the backend's once the request was routed,
+    /// else the frontend's, as HAProxy), else the built-in one.
+    pub(super) fn error_page(&self, e: HttpError, routed: bool) -> (u16, Vec<u8>) {
+        // A body-size deny written in the frontend runs before the backend is
+        // chosen, in HAProxy: its page is the frontend's.
+        let fe_rule = matches!(e, HttpError::Forbidden | HttpError::PayloadTooLarge)
+            && self.max_body.is_some()
+            && self.max_body == self.fe.http.max_body;
+        let be = (routed && !self.no_backend && !fe_rule).then_some(self.be);
+        match errors::custom(self.fe, be, e.status()) {
+            Some(p) => (p.status, p.closing().to_vec()),
+            None => (e.status(), e.response()),
+        }
+    }
+
+    /// `monitor-uri`: a request for exactly that URI gets the frontend's 200
+    /// page, or its 503 page while a `monitor fail` condition holds, and no
+    /// log line (as HAProxy, which answers it before any rule or backend).
+    pub(super) fn monitor(&mut self, req: &Request) -> Option<Vec<u8>> {
+        let m = &self.fe.model.monitor;
+        let uri = m.uri.as_deref()?;
+        if self.cbuf.get(req.uri.0..req.uri.1) != Some(uri.as_bytes()) {
+            return None;
+        }
+        self.trace.unlogged();
+        let status = if self.monitor_fails() { 503 } else { 200 };
+        let page = errors::page(self.fe, None, status);
+        let keep = page
+            .keep_alive()
+            .filter(|_| req.keep_alive && !self.close_client);
+        if page.keep_alive().is_none() {
+            // Not delimited: only closing the connection ends it.
+            self.close_client = true;
+        }
+        let mut bytes = keep.unwrap_or(page.closing()).to_vec();
+        if req.is_head {
+            // The head only: a body would be read as the next response.
+            if let Some(end) = memchr::memmem::find(&bytes, b"\r\n\r\n") {
+                bytes.truncate(end + 4);
+            }
+        }
+        Some(bytes)
+    }
+
+    /// Whether a `monitor fail` condition holds for the request head in `cbuf`.
+    fn monitor_fails(&self) -> bool {
+        let conds = &self.fe.model.monitor.fail;
+        if conds.is_empty() {
+            return false;
+        }
+        let mut slots = request::header_slots();
+        let Ok(Parsed::Complete(head)) = request::parse_head(&self.cbuf, &mut slots) else {
+            return false;
+        };
+        let sample = RequestSample {
+            req: HttparseSample {
+                req: &head.req,
+                src: None,
+                dst: None,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            },
+            addrs: &self.addrs,
+            shared: &self.ctx.shared,
+            fe: self.fe_index,
+            be: None,
+            vars: None,
+        };
+        let acls = &self.fe.model.routing.acls;
+        let mut sc = self.ctx.scratch.borrow_mut();
+        conds.iter().any(|c| c.eval(acls, &sample, &mut sc))
     }
 
     /// Closes without destroying what was sent: closing a socket with unread

@@ -181,8 +181,13 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         // in flight, so an idle keep-alive client costs little memory. The
         // rare paths below (error page, lingering close, tunnel) are boxed too:
         // this future's size is every connection's task size.
+        // An error before the request is routed gets the frontend's page.
+        let mut routed = false;
         let result = match s.read_request(first).await {
-            Ok(req) => Box::pin(s.exchange(req)).await,
+            Ok(req) => {
+                routed = true;
+                Box::pin(s.exchange(req)).await
+            }
             Err(e) => Err(e),
         };
         if let Ok(Next::KeepAlive | Next::Close { .. }) | Err(Fail::Silent) = &result {
@@ -218,14 +223,16 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
             }
             Err(Fail::Silent) => break,
             Err(Fail::Status(e)) => {
-                s.count_error(e);
-                let mut page = e.response();
+                let (status, page) = s.error_page(e, routed);
+                // http-after-response rules see ringlb's own errors too.
+                let mut page = s.after_response(page);
+                s.count_error(e, page.len());
                 let len = page.len() as u64;
                 let deadline = Instant::now() + s.fe.client_timeout;
                 let sent = Box::pin(write_all(&mut s.cw, &mut page, &mut s.resp_timer, deadline))
                     .await
                     .is_ok();
-                let (status, bytes) = (e.status(), if sent { len } else { 0 });
+                let bytes = if sent { len } else { 0 };
                 s.log_exchange(s.logged_backend(), Outcome::Answered { status, bytes });
                 if sent {
                     Box::pin(s.linger_close()).await;
@@ -315,13 +322,13 @@ impl Session<'_> {
         }
     }
 
-    /// Counts an error ringlb answered itself, where HAProxy's stats put it.
-    fn count_error(&self, e: HttpError) {
+    /// Counts an error ringlb answered itself (`len` bytes), where HAProxy's stats put it.
+    fn count_error(&self, e: HttpError, len: usize) {
         let c = self.ctx.counters();
         let fc = &c.frontends[self.fe_index];
         let bc = (!self.no_backend).then(|| &c.backends[self.backend]);
         fc.status(e.status());
-        counters::add(&fc.bytes_out, e.response().len() as u64);
+        counters::add(&fc.bytes_out, len as u64);
         match (e, bc) {
             (HttpError::Forbidden | HttpError::PayloadTooLarge, _) => counters::add(&fc.denied, 1),
             (HttpError::BadGateway | HttpError::GatewayTimeout, Some(bc)) => {
@@ -366,6 +373,10 @@ impl Session<'_> {
                 self.ctx.id,
                 String::from_utf8_lossy(line).trim_end()
             );
+        }
+        // `monitor-uri`: answered before anything else, as HAProxy does.
+        if let Some(mut page) = self.monitor(&req) {
+            return self.answer_locally(&req, &mut page).await;
         }
         // A request rule answered (deny, tarpit, return, redirect, auth).
         let local = self.rules.get_mut().local.take();

@@ -103,6 +103,7 @@ impl Session<'_> {
         {
             let st = self.rules.get_mut();
             st.loaded = false;
+            st.local = None;
             st.fx = Default::default();
             st.vars.end_exchange();
         }
