@@ -52,7 +52,7 @@ use std::path::Path;
 pub use cond::{AclSet, Condition, Term};
 pub use conv::{Conv, JsonMode, Out, Piece};
 pub use expr::{Call, split_expr};
-pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target};
+pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target, UserlistRef};
 pub use iptable::{IpTable, parse_cidr};
 pub use map::{MapTable, MapValue, OutType, TempFile};
 pub use pattern::{Builder, Method, Patterns};

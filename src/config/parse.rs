@@ -1,7 +1,7 @@
 //! Parser: words of each line → sections with file:line → raw structs.
 //!
 //! Owns the section state machine (`global`, `defaults`, `listen`, `frontend`,
-//! `backend`), the [`Args`] cursor keyword handlers read their arguments with,
+//! `backend`, `userlist`), the [`Args`] cursor keyword handlers read their arguments with,
 //! and [`Diag`]/[`Ctx`], which collect every error and warning with its origin
 //! so that loading reports all problems at once, like `haproxy -c`.
 
@@ -11,7 +11,7 @@ use super::duration;
 use super::kw::{self, Target};
 use super::lex::{self, EnvLookup};
 use super::model::{Origin, Warning};
-use super::raw::{RawGlobal, RawProxy, SectionKind};
+use super::raw::{RawGlobal, RawProxy, RawUserlist, SectionKind};
 
 /// Every error and warning found, in the order found (sorted when loading ends).
 #[derive(Debug, Default)]
@@ -197,7 +197,6 @@ pub fn parse_duration_for(label: &str, s: &str) -> Result<Duration, String> {
 
 /// Sections HAProxy has and ringlb skips (with one warning for the section).
 const SKIPPED_SECTIONS: &[&str] = &[
-    "userlist",
     "peers",
     "resolvers",
     "mailers",
@@ -216,6 +215,8 @@ enum Current {
     Global,
     /// Inside `defaults`, `listen`, `frontend` or `backend`.
     Proxy(Box<RawProxy>),
+    /// Inside a `userlist`.
+    Userlist(Box<RawUserlist>),
     /// Inside a section that is skipped, or whose header was invalid.
     Skipped,
 }
@@ -227,6 +228,8 @@ pub struct Parsed {
     pub global: RawGlobal,
     /// `listen`, `frontend` and `backend` sections in file order.
     pub proxies: Vec<RawProxy>,
+    /// `userlist` sections in file order.
+    pub userlists: Vec<RawUserlist>,
 }
 
 /// Parses the sources in order, as one concatenated configuration.
@@ -234,6 +237,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     let mut p = Parser {
         global: RawGlobal::default(),
         proxies: Vec::new(),
+        userlists: Vec::new(),
         defaults: RawProxy::new_defaults(String::new(), Origin::default()),
         current: Current::Outside,
     };
@@ -258,6 +262,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     Parsed {
         global: p.global,
         proxies: p.proxies,
+        userlists: p.userlists,
     }
 }
 
@@ -265,6 +270,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
 struct Parser {
     global: RawGlobal,
     proxies: Vec<RawProxy>,
+    userlists: Vec<RawUserlist>,
     /// The `defaults` in force for the next proxy.
     defaults: RawProxy,
     current: Current,
@@ -292,6 +298,17 @@ impl Parser {
             };
             return;
         }
+        if args.keyword() == "userlist" {
+            self.flush();
+            self.current = match kw::userlist::header(&mut args, &cx.origin) {
+                Ok(ul) => Current::Userlist(Box::new(ul)),
+                Err(e) => {
+                    cx.error(e);
+                    Current::Skipped
+                }
+            };
+            return;
+        }
         if SKIPPED_SECTIONS.contains(&args.keyword()) {
             self.flush();
             cx.warn(format!(
@@ -309,6 +326,7 @@ impl Parser {
             Current::Skipped => Ok(()),
             Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
+            Current::Userlist(ul) => kw::userlist::line(cx, ul, &mut args),
         };
         if let Err(e) = result {
             cx.error(e);
@@ -365,12 +383,11 @@ impl Parser {
 
     /// Closes the current section.
     fn flush(&mut self) {
-        if let Current::Proxy(p) = std::mem::replace(&mut self.current, Current::Outside) {
-            if p.kind == SectionKind::Defaults {
-                self.defaults = *p;
-            } else {
-                self.proxies.push(*p);
-            }
+        match std::mem::replace(&mut self.current, Current::Outside) {
+            Current::Proxy(p) if p.kind == SectionKind::Defaults => self.defaults = *p,
+            Current::Proxy(p) => self.proxies.push(*p),
+            Current::Userlist(ul) => self.userlists.push(*ul),
+            _ => {}
         }
     }
 }
