@@ -184,3 +184,159 @@ where
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::rule::{Acl, parse_acl};
+    use super::super::super::sample::{Scratch, TestSample};
+    use super::*;
+    use crate::auth::{Secret, User};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    struct N(Arc<Userlist>);
+
+    impl Names for N {
+        fn backend(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn frontend(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn server(&self, _: usize, _: &str) -> Option<usize> {
+            None
+        }
+        fn userlist(&self, name: &str) -> Option<Arc<Userlist>> {
+            (name == self.0.name).then(|| self.0.clone())
+        }
+    }
+
+    fn names() -> N {
+        let user = |name: &str, pw: &str, groups: Vec<usize>| User {
+            name: name.into(),
+            secret: Secret::Insecure(pw.as_bytes().into()),
+            groups,
+        };
+        N(Arc::new(Userlist::new(
+            "L".into(),
+            vec!["admins".into(), "ops".into(), "Ops".into()],
+            vec![
+                user("alice", "secret", vec![0]),
+                user("bob", "pw", vec![1]),
+                User {
+                    name: "carol".into(),
+                    secret: Secret::crypt("$5$saltsalt$zOFVkp0Kz29x0a6a4dSx8FZisA8Iwb0KzzvoRDFTN/8")
+                        .unwrap(),
+                    groups: vec![0, 1],
+                },
+            ],
+        )))
+    }
+
+    fn acl(line: &str) -> Acl {
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        let mut a = parse_acl(&words, None).unwrap();
+        a.expr.fetch.link(&names()).unwrap();
+        a
+    }
+
+    fn req(creds: Option<&str>) -> TestSample {
+        let r = TestSample::get("/");
+        match creds {
+            Some(c) => r.header("Authorization", &format!("Basic {}", STANDARD.encode(c))),
+            None => r,
+        }
+    }
+
+    fn values(line: &str, s: &TestSample) -> Vec<String> {
+        let a = acl(line);
+        let mut out = Vec::new();
+        a.expr.fetch.for_each(s, &mut Vec::new(), |v| {
+            out.push(match v {
+                Val::Str(b) => String::from_utf8_lossy(b).into_owned(),
+                Val::Bool(b) => b.to_string(),
+                other => format!("{other:?}"),
+            });
+            false
+        });
+        out
+    }
+
+    #[test]
+    fn http_auth_checks_the_credentials() {
+        let mut sc = Scratch::new();
+        let a = acl("http_auth(L)");
+        assert!(a.matches(&req(Some("alice:secret")), &mut sc));
+        assert!(a.matches(&req(Some("carol:pw5")), &mut sc));
+        assert!(!a.matches(&req(Some("alice:wrong")), &mut sc));
+        assert!(!a.matches(&req(Some("dave:secret")), &mut sc));
+        assert!(!a.matches(&req(None), &mut sc));
+        let bearer = TestSample::get("/").header("authorization", "Bearer t");
+        assert!(!a.matches(&bearer, &mut sc));
+    }
+
+    #[test]
+    fn http_auth_group_matches_any_named_group() {
+        let mut sc = Scratch::new();
+        let ops = acl("http_auth_group(L) ops");
+        assert!(ops.matches(&req(Some("bob:pw")), &mut sc));
+        assert!(ops.matches(&req(Some("carol:pw5")), &mut sc));
+        assert!(!ops.matches(&req(Some("alice:secret")), &mut sc));
+        assert!(!ops.matches(&req(Some("bob:wrong")), &mut sc), "a wrong password is in no group");
+        let either = acl("http_auth_group(L) Ops admins");
+        assert!(either.matches(&req(Some("alice:secret")), &mut sc));
+        // Group names match exactly; HAProxy ignores `-i` here.
+        let icase = acl("http_auth_group(L) -i Ops");
+        assert!(!icase.matches(&req(Some("bob:pw")), &mut sc));
+    }
+
+    #[test]
+    fn sample_values() {
+        let s = req(Some("bob:pw:x"));
+        assert_eq!(values("http_auth_user", &s), ["bob"]);
+        assert_eq!(values("http_auth_pass", &s), ["pw:x"]);
+        assert_eq!(values("http_auth_type", &s), ["Basic"]);
+        assert_eq!(values("http_auth(L)", &s), ["false"], "found, and false");
+        let s = req(Some("carol:pw5"));
+        assert_eq!(values("http_auth(L)", &s), ["true"]);
+        assert_eq!(values("http_auth_group(L) ops", &s), ["admins", "ops"]);
+        // As a plain sample (no patterns), HAProxy answers the user's name.
+        let plain = compile("http_auth_group", &["L".into()]).unwrap();
+        let mut f = plain;
+        f.link(&names()).unwrap();
+        let mut got = Vec::new();
+        f.for_each(&s, &mut Vec::new(), |v| {
+            got.push(v == Val::Str(b"carol"));
+            false
+        });
+        assert_eq!(got, [true]);
+        let bearer = TestSample::get("/").header("Authorization", "Bearer t");
+        assert_eq!(values("http_auth_type", &bearer), ["Bearer"]);
+        assert!(values("http_auth_user", &bearer).is_empty());
+        assert!(values("http_auth_type", &req(None)).is_empty());
+    }
+
+    #[test]
+    fn only_the_first_authorization_header_counts() {
+        let mut sc = Scratch::new();
+        let a = acl("http_auth(L)");
+        let good = format!("Basic {}", STANDARD.encode("alice:secret"));
+        let first_good = TestSample::get("/")
+            .header("Authorization", &good)
+            .header("Authorization", "Basic xx");
+        let first_bad = TestSample::get("/")
+            .header("Authorization", "Basic xx")
+            .header("Authorization", &good);
+        assert!(a.matches(&first_good, &mut sc));
+        assert!(!a.matches(&first_bad, &mut sc));
+    }
+
+    #[test]
+    fn an_unlinked_fetch_never_matches() {
+        let words = vec!["http_auth(L)".to_string()];
+        let a = parse_acl(&words, None).unwrap();
+        assert!(!a.matches(&req(Some("alice:secret")), &mut Scratch::new()));
+        let mut f = compile("http_auth", &["M".into()]).unwrap();
+        assert!(f.link(&names()).is_err());
+    }
+}
