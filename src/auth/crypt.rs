@@ -101,6 +101,11 @@ pub fn supported(hash: &str) -> Result<CString, String> {
     if hash.is_empty() || hash.starts_with('*') || hash.starts_with('!') {
         return Err("not a crypt(3) hash".into());
     }
+    // Fuzzed configurations could name a hash whose cost takes hours
+    // (`$2b$31$`): fuzz builds check the form only.
+    if cfg!(fuzzing) {
+        return Ok(setting);
+    }
     match with_worker(|w| hash_with(&mut w.data, b"", &setting)) {
         Some(_) => Ok(setting),
         None => Err("a hash format the system's crypt(3) does not support".into()),

@@ -99,9 +99,7 @@ fn userlists(raw: Vec<RawUserlist>, diag: &mut Diag) -> Vec<Arc<Userlist>> {
             continue;
         }
         seen.push((ul.name.clone(), ul.origin.clone()));
-        if let Some(list) = super::kw::userlist::compile(ul, diag) {
-            out.push(Arc::new(list));
-        }
+        out.push(Arc::new(super::kw::userlist::compile(ul, diag)));
     }
     out
 }

@@ -150,11 +150,11 @@ fn user(cx: &mut Ctx<'_>, ul: &mut RawUserlist, args: &mut Args) -> Result<(), S
     Ok(())
 }
 
-/// Resolves the section's users and groups; `None` (errors in `diag`) when
-/// a user names an unknown group or a group an unknown user.
-pub fn compile(raw: RawUserlist, diag: &mut Diag) -> Option<auth::Userlist> {
+/// Resolves the section's users and groups. A user naming an unknown group,
+/// or a group an unknown user, is an error in `diag`; the list is built
+/// without that link all the same, so fetches naming it do not add errors.
+pub fn compile(raw: RawUserlist, diag: &mut Diag) -> auth::Userlist {
     let group_names: Vec<String> = raw.groups.iter().map(|g| g.name.clone()).collect();
-    let mut ok = true;
     let mut users: Vec<User> = Vec::with_capacity(raw.users.len());
     for u in raw.users {
         let mut groups = Vec::with_capacity(u.groups.len());
@@ -169,7 +169,6 @@ pub fn compile(raw: RawUserlist, diag: &mut Diag) -> Option<auth::Userlist> {
                             raw.name, u.name
                         ),
                     );
-                    ok = false;
                 }
             }
         }
@@ -191,7 +190,6 @@ pub fn compile(raw: RawUserlist, diag: &mut Diag) -> Option<auth::Userlist> {
                             raw.name, g.name
                         ),
                     );
-                    ok = false;
                 }
             }
         }
@@ -200,5 +198,5 @@ pub fn compile(raw: RawUserlist, diag: &mut Diag) -> Option<auth::Userlist> {
         u.groups.sort_unstable();
         u.groups.dedup();
     }
-    ok.then(|| auth::Userlist::new(raw.name, group_names, users))
+    auth::Userlist::new(raw.name, group_names, users)
 }
