@@ -96,19 +96,37 @@ fn cases() -> Vec<(Vec<Vec<u8>>, &'static str)> {
         (vec![raw(&format!("authorization: basic {alice}"))], "admin"),
         (vec![raw(&format!("Authorization: Bas {alice}"))], "admin"),
         (vec![raw(&format!("Authorization: Basicx {alice}"))], "anon"),
-        (vec![raw(&format!("Authorization: Basic   {alice}"))], "admin"),
-        (vec![raw(&format!("Authorization: Basic\t{alice}"))], "anon"),
-        (vec![raw(&format!("Authorization: Basic {alice}, Basic xx"))], "admin"),
         (
-            vec![raw("Authorization: Basic xx"), raw(&format!("Authorization: Basic {alice}"))],
+            vec![raw(&format!("Authorization: Basic   {alice}"))],
+            "admin",
+        ),
+        (vec![raw(&format!("Authorization: Basic\t{alice}"))], "anon"),
+        (
+            vec![raw(&format!("Authorization: Basic {alice}, Basic xx"))],
+            "admin",
+        ),
+        (
+            vec![
+                raw("Authorization: Basic xx"),
+                raw(&format!("Authorization: Basic {alice}")),
+            ],
             "anon",
         ),
         (vec![basic(b"alice:secret\0trailing")], "admin"),
-        (vec![raw("Authorization: Basic YWxpY2U6c2VjcmV0d===")], "admin"),
-        (vec![raw("Authorization: Basic YWxpY2U6c2VjcmV0dB==")], "anon"),
+        (
+            vec![raw("Authorization: Basic YWxpY2U6c2VjcmV0d===")],
+            "admin",
+        ),
+        (
+            vec![raw("Authorization: Basic YWxpY2U6c2VjcmV0dB==")],
+            "anon",
+        ),
         (vec![raw("Authorization: Basic YWxpY2U6c2VjcmV0==")], "anon"),
         (vec![raw("Authorization: Bearer abc")], "anon"),
-        (vec![raw(&format!("Proxy-Authorization: Basic {alice}"))], "anon"),
+        (
+            vec![raw(&format!("Proxy-Authorization: Basic {alice}"))],
+            "anon",
+        ),
     ]
 }
 

@@ -7,8 +7,9 @@
 //! - `expr.rs`: splits `req.hdr(host,1),lower,map(f)` into calls.
 //! - `fetch.rs`: [`Fetch`] (what is read: `src`, `path`, `hdr()`, `nbsrv()`,
 //!   ...), ACL suffix forms (`path_beg`, `hdr_cnt`, `urlp_val`) split into
-//!   fetch + default match method + cast, and [`Names`] to resolve proxy and
-//!   server names once the whole configuration is read.
+//!   fetch + default match method + cast, and [`Names`] to resolve proxy,
+//!   server and userlist names once the whole configuration is read
+//!   (`fetch/auth.rs`: `http_auth`, `http_auth_group` and friends).
 //! - `conv.rs`: [`Conv`] converters (`lower`, `map_*`, `field`, `regsub`, ...).
 //! - `pattern.rs`: [`Patterns`], one structure per match method (hash set
 //!   for `str`, tries for `beg`/`end`, a `RegexSet` for `reg`, ranges for

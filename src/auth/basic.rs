@@ -39,7 +39,10 @@ impl Credentials<'_> {
 }
 
 /// The credentials of a request's first `Authorization` header, decoded into `buf`.
-pub fn from_request<'b, S: Sample + ?Sized>(s: &S, buf: &'b mut Vec<u8>) -> Option<Credentials<'b>> {
+pub fn from_request<'b, S: Sample + ?Sized>(
+    s: &S,
+    buf: &'b mut Vec<u8>,
+) -> Option<Credentials<'b>> {
     let value = (0..s.req_header_count())
         .map(|i| s.req_header(i))
         .find(|(n, _)| n.eq_ignore_ascii_case(b"authorization"))?
@@ -100,7 +103,7 @@ const PAD: u8 = 64;
 /// groups; trailing bits are not checked. Answers `None` where HAProxy fails.
 pub fn decode_base64(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.clear();
-    if input.len() % 4 != 0 {
+    if !input.len().is_multiple_of(4) {
         return None;
     }
     for group in input.chunks_exact(4) {
@@ -154,7 +157,10 @@ mod tests {
 
     #[test]
     fn plain_basic() {
-        assert_eq!(basic(&format!("Basic {}", b64(b"alice:secret"))), pair("alice", "secret"));
+        assert_eq!(
+            basic(&format!("Basic {}", b64(b"alice:secret"))),
+            pair("alice", "secret")
+        );
         assert_eq!(basic(&format!("Basic {}", b64(b"a:b:c"))), pair("a", "b:c"));
         assert_eq!(basic(&format!("Basic {}", b64(b"a:"))), pair("a", ""));
         assert_eq!(basic(&format!("Basic {}", b64(b":"))), pair("", ""));
@@ -169,7 +175,10 @@ mod tests {
         for s in ["Basicx", "Basi c", "X"] {
             assert_eq!(basic(&format!("{s} {t}")), None, "{s}");
         }
-        assert_eq!(basic("Bearer abc"), Some(("<bearer>".into(), String::new())));
+        assert_eq!(
+            basic("Bearer abc"),
+            Some(("<bearer>".into(), String::new()))
+        );
         assert_eq!(basic("bea abc"), Some(("<bearer>".into(), String::new())));
         assert_eq!(basic("Digest abc"), None);
     }
@@ -179,7 +188,11 @@ mod tests {
         let t = b64(b"u:p");
         assert_eq!(basic(&format!("Basic   {t}")), pair("u", "p"));
         assert_eq!(basic(&format!("  Basic {t}\t ")), pair("u", "p"));
-        assert_eq!(basic(&format!("Basic\t{t}")), None, "a tab does not separate");
+        assert_eq!(
+            basic(&format!("Basic\t{t}")),
+            None,
+            "a tab does not separate"
+        );
         assert_eq!(basic(&format!(" {t}")), None);
         assert_eq!(basic(&format!("Basic {t}, Basic xx")), pair("u", "p"));
         assert_eq!(basic(&format!("Basic xx, Basic {t}")), None);
@@ -191,10 +204,18 @@ mod tests {
     #[test]
     fn missing_colon_and_bad_base64() {
         assert_eq!(basic(&format!("Basic {}", b64(b"nocolon"))), None);
-        assert_eq!(basic("Basic YWxpY2U6c2VjcmV0=="), None, "length not a multiple of 4");
+        assert_eq!(
+            basic("Basic YWxpY2U6c2VjcmV0=="),
+            None,
+            "length not a multiple of 4"
+        );
         assert_eq!(basic("Basic YWxpY2U6c2VjcmV"), None);
         assert_eq!(basic("Basic YWxp Y2U6c2VjcmV0"), None);
-        assert_eq!(basic("Basic YWxpY2U6c2Vjc=V0"), None, "padding in the middle");
+        assert_eq!(
+            basic("Basic YWxpY2U6c2Vjc=V0"),
+            None,
+            "padding in the middle"
+        );
         assert_eq!(basic("Basic YWxpY2U6c2VjcmV0===="), None);
         assert_eq!(basic("Basic YWxpY2U6c2VjcmV0dA=a"), None);
         assert_eq!(basic("Basic YWxp-2U6c2VjcmV0"), None, "url-safe alphabet");
@@ -203,7 +224,10 @@ mod tests {
     #[test]
     fn haproxy_base64_leniency() {
         // Trailing bits are not checked: `dB==` and `dA==` both give `t`.
-        assert_eq!(basic("Basic YWxpY2U6c2VjcmV0dB=="), pair("alice", "secrett"));
+        assert_eq!(
+            basic("Basic YWxpY2U6c2VjcmV0dB=="),
+            pair("alice", "secrett")
+        );
         // `X===` decodes to nothing.
         assert_eq!(basic("Basic YWxpY2U6c2VjcmV0d==="), pair("alice", "secret"));
         let mut out = Vec::new();
@@ -216,7 +240,10 @@ mod tests {
     #[test]
     fn nul_and_non_utf8() {
         // Cut at the first NUL, as HAProxy's C string: the password ends there...
-        assert_eq!(basic(&format!("Basic {}", b64(b"alice:secret\0zz"))), pair("alice", "secret"));
+        assert_eq!(
+            basic(&format!("Basic {}", b64(b"alice:secret\0zz"))),
+            pair("alice", "secret")
+        );
         // ... and a NUL in the user hides the colon.
         assert_eq!(basic(&format!("Basic {}", b64(b"al\0ice:secret"))), None);
         let mut buf = Vec::new();
@@ -234,7 +261,9 @@ mod tests {
     fn decoder_agrees_with_the_standard_one_on_canonical_input() {
         let mut out = Vec::new();
         for len in 0..40u8 {
-            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(len)).collect();
+            let data: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(len))
+                .collect();
             decode_base64(STANDARD.encode(&data).as_bytes(), &mut out).unwrap();
             assert_eq!(out, data, "len {len}");
         }

@@ -134,7 +134,11 @@ pub fn verify(list: u64, user: usize, hash: &CStr, pass: &[u8]) -> bool {
 
 fn remember(w: &mut Worker, list: u64, user: usize, pass: &[u8]) {
     // A user's previous entry is replaced rather than kept beside the new one.
-    let i = match w.slots.iter().position(|s| s.list == list && s.user == user) {
+    let i = match w
+        .slots
+        .iter()
+        .position(|s| s.list == list && s.user == user)
+    {
         Some(i) => i,
         None if w.slots.len() < CACHE_SLOTS => {
             w.slots.push(Slot {
@@ -178,7 +182,8 @@ mod tests {
     const MD5: &str = "$1$saltsalt$bIQc.PIdGyyoVvhKbQOAT/";
     const DES: &str = "abpBHE1iFCMtc";
     const BCRYPT: &str = "$2b$05$abcdefghijklmnopqrstuuqaAhbBDn3m4RSMow48aGKhH4o1u/vF2";
-    const YESCRYPT: &str = "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$vfrMzgKICm8kiF65mdhfrEqvwXhQL6YDyc72jdMob6D";
+    const YESCRYPT: &str =
+        "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$vfrMzgKICm8kiF65mdhfrEqvwXhQL6YDyc72jdMob6D";
 
     fn check(hash: &str, pass: &str) -> bool {
         let setting = supported(hash).unwrap();
@@ -219,7 +224,10 @@ mod tests {
         let before = cached();
         assert!(verify(list, 1, &setting, b"pw6"), "answered from the cache");
         assert_eq!(cached(), before, "the same success takes no new slot");
-        assert!(!verify(list, 1, &setting, b"pw6x"), "a wrong password is never cached");
+        assert!(
+            !verify(list, 1, &setting, b"pw6x"),
+            "a wrong password is never cached"
+        );
         // Another user of the same list with the same password is not let in by
         // the first user's entry.
         let md5 = supported(MD5).unwrap();

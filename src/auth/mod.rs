@@ -224,7 +224,11 @@ mod tests {
         assert_eq!(l.check(&header("bob:secret")), None);
         assert_eq!(l.check(&header("alice:pw1")), None);
         assert_eq!(l.check(&header("carol:secret")), None);
-        assert_eq!(l.check(&header("ALICE:secret")), None, "names are case-sensitive");
+        assert_eq!(
+            l.check(&header("ALICE:secret")),
+            None,
+            "names are case-sensitive"
+        );
         assert_eq!(l.check(&header("nopw:")), None);
         assert_eq!(l.check(b"Bearer xyz"), None);
         assert_eq!(l.check(b""), None);

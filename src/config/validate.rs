@@ -3,7 +3,8 @@
 //! Owns the checks that need the whole configuration (proxy names, backend
 //! references, modes, servers), HAProxy's "missing timeouts" warning with the
 //! safe defaults filled in, HTTP-only settings dropped from TCP proxies (as
-//! HAProxy), and resolving `user`/`group` names to ids.
+//! HAProxy), resolving `user`/`group` names to ids, and compiling the
+//! `userlist` sections (ACL fetches link to them).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -131,17 +131,15 @@ pub(super) fn link(f: &mut Fetch, n: &dyn Names) -> Result<(), String> {
             r.name
         )
     })?;
-    if let Fetch::HttpAuthGroups { groups, .. } = &*f {
-        if let Some(bad) = groups.iter().find(|g| list.group(g).is_none()) {
-            return Err(format!(
-                "{kw}({}): invalid group '{bad}' (userlist '{}' has no such group)",
-                list.name, list.name
-            ));
-        }
+    if let Fetch::HttpAuthGroups { groups, .. } = &*f
+        && let Some(bad) = groups.iter().find(|g| list.group(g).is_none())
+    {
+        return Err(format!(
+            "{kw}({}): invalid group '{bad}' (userlist '{}' has no such group)",
+            list.name, list.name
+        ));
     }
-    if let Fetch::HttpAuth(r)
-    | Fetch::HttpAuthGroup(r)
-    | Fetch::HttpAuthGroups { list: r, .. } = f
+    if let Fetch::HttpAuth(r) | Fetch::HttpAuthGroup(r) | Fetch::HttpAuthGroups { list: r, .. } = f
     {
         r.list = Some(list);
     }
@@ -225,8 +223,10 @@ mod tests {
                 user("bob", "pw", vec![1]),
                 User {
                     name: "carol".into(),
-                    secret: Secret::crypt("$5$saltsalt$zOFVkp0Kz29x0a6a4dSx8FZisA8Iwb0KzzvoRDFTN/8")
-                        .unwrap(),
+                    secret: Secret::crypt(
+                        "$5$saltsalt$zOFVkp0Kz29x0a6a4dSx8FZisA8Iwb0KzzvoRDFTN/8",
+                    )
+                    .unwrap(),
                     groups: vec![0, 1],
                 },
             ],
@@ -282,7 +282,10 @@ mod tests {
         assert!(ops.matches(&req(Some("bob:pw")), &mut sc));
         assert!(ops.matches(&req(Some("carol:pw5")), &mut sc));
         assert!(!ops.matches(&req(Some("alice:secret")), &mut sc));
-        assert!(!ops.matches(&req(Some("bob:wrong")), &mut sc), "a wrong password is in no group");
+        assert!(
+            !ops.matches(&req(Some("bob:wrong")), &mut sc),
+            "a wrong password is in no group"
+        );
         let either = acl("http_auth_group(L) Ops admins");
         assert!(either.matches(&req(Some("alice:secret")), &mut sc));
         // Group names match exactly; HAProxy ignores `-i` here.

@@ -79,7 +79,10 @@ fn section_errors_name_file_line() {
         e("userlist L x"),
         ["t.cfg:12: 'userlist' has an unexpected argument 'x'"]
     );
-    assert_eq!(e("userlist"), ["t.cfg:12: 'userlist' expects <name> as arguments"]);
+    assert_eq!(
+        e("userlist"),
+        ["t.cfg:12: 'userlist' expects <name> as arguments"]
+    );
     assert_eq!(
         e("userlist L/x"),
         ["t.cfg:12: character '/' is not permitted in 'userlist' name 'L/x'"]
@@ -88,7 +91,10 @@ fn section_errors_name_file_line() {
         e("userlist L\n    group g!"),
         ["t.cfg:13: character '!' is not permitted in 'group' name 'g!'"]
     );
-    assert_has(&e("userlist L\n    frobnicate"), "t.cfg:13: unknown keyword 'frobnicate' in 'userlist' section");
+    assert_has(
+        &e("userlist L\n    frobnicate"),
+        "t.cfg:13: unknown keyword 'frobnicate' in 'userlist' section",
+    );
     for bad in ["$9$zzz", "*", "''"] {
         assert_has(
             &e(&format!("userlist L\n    user a password {bad}")),
@@ -99,7 +105,10 @@ fn section_errors_name_file_line() {
 
 #[test]
 fn a_user_without_password_warns() {
-    let w = warnings(&with_list("", "userlist L\n    user a\n    user b insecure-password ''"));
+    let w = warnings(&with_list(
+        "",
+        "userlist L\n    user a\n    user b insecure-password ''",
+    ));
     assert_eq!(
         w,
         ["t.cfg:13: user 'a' in userlist 'L' has no password: it can never authenticate"]
