@@ -6,6 +6,8 @@
 //! backend for each, HAProxy's header quirks included (a scheme that is a
 //! prefix of `Basic`, lenient padding, a NUL ending the password). `-c`
 //! refuses a list's mistakes with `file:line`, where HAProxy refuses too.
+//! The 401/407 bytes `ringlb::auth` provides for `http-request auth` are
+//! compared with what HAProxy sends.
 
 mod common;
 
@@ -262,4 +264,32 @@ fn check_refuses_a_lists_mistakes() {
     );
     let out = run_cli(dir.path(), &["-c", "-f", "ok.cfg"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+/// `auth::challenge` and `auth::proxy_challenge` (for the `http-request
+/// auth` action) are the bytes HAProxy 2.6 sends: a 401 to an HTTP/1.1
+/// client, kept alive, and a 407 when `option http-use-proxy-header` sees an
+/// absolute URI.
+#[test]
+fn challenges_are_the_bytes_haproxy_sends() {
+    let port = free_port();
+    let proxy_port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}    timeout http-keep-alive 200ms\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    http-request auth realm \"My Realm\"\n\
+         frontend px\n    bind 127.0.0.1:{proxy_port}\n    option http-use-proxy-header\n\
+         \x20   http-request auth realm X\n"
+    );
+    let Some(_h) = Haproxy::start(&cfg, port) else {
+        return;
+    };
+    let wait = std::time::Duration::from_secs(3);
+    let (got, _) = common::raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait);
+    common::assert_same_bytes(&got, &ringlb::auth::challenge("My Realm"), "401");
+    let (got, _) = common::raw_exchange(
+        proxy_port,
+        b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        wait,
+    );
+    common::assert_same_bytes(&got, &ringlb::auth::proxy_challenge("X"), "407");
 }

@@ -60,13 +60,19 @@ fn names(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// The value after an option, which may be given once.
+/// The value after an option, which may be given once (HAProxy keeps the
+/// last silently; ringlb refuses, the two could disagree on who may pass).
+/// An empty value is a mistake except for a password (`''` is one).
 fn value(args: &mut Args, opt: &str, seen: bool, what: &str) -> Result<String, String> {
+    let empty_ok = opt.ends_with("password");
+    if seen && empty_ok {
+        return Err(format!("'{}' has more than one password", args.label()));
+    }
     if seen {
         return Err(format!("'{}' has '{opt}' twice", args.label()));
     }
     match args.next_opt() {
-        Some(v) if !v.is_empty() || opt.contains("password") => Ok(v),
+        Some(v) if !v.is_empty() || empty_ok => Ok(v),
         _ => Err(format!("'{}': '{opt}' expects {what}", args.label())),
     }
 }

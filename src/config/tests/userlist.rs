@@ -72,6 +72,10 @@ fn section_errors_name_file_line() {
         ["t.cfg:13: 'group' has 'users' twice"]
     );
     assert_eq!(
+        e("userlist L\n    user a insecure-password x password $1$saltsalt$bIQc.PIdGyyoVvhKbQOAT/"),
+        ["t.cfg:13: 'user a' has more than one password"]
+    );
+    assert_eq!(
         e("userlist L\n    user a password"),
         ["t.cfg:13: 'user a': 'password' expects a crypt(3) hash"]
     );
