@@ -12,10 +12,12 @@
 //! - `bufpool`: the per-worker pool of 16 KB buffers.
 //! - `stats`: per-worker counters, the stats page and its CSV; `admin`: the
 //!   stats socket (HAProxy's run-time API).
+//! - `auth`: `userlist` sections and HTTP basic authentication (`http_auth`).
 //! - `log`: syslog lines in HAProxy's formats, sent by each worker on its own sockets.
 
 pub mod acl;
 pub mod admin;
+pub mod auth;
 pub mod balance;
 pub mod bufpool;
 pub mod check;

@@ -390,3 +390,66 @@ fn map_based_routing_over_ten_thousand_hosts() {
         assert_eq!(probe(hport), ours, "HAProxy routes the same way");
     }
 }
+
+/// `http-request auth` with a `userlist`: a challenge without valid
+/// credentials, the request through with them, a group-only area; the same
+/// answers from HAProxy 2.6.
+#[test]
+fn auth_with_userlists_as_haproxy() {
+    let web = HttpBackend::start("web");
+    let cfg = |port: u16| {
+        format!(
+            "userlist staff\n    group ops\n    user alice insecure-password s3cret groups ops\n\
+             \x20   user bob insecure-password hunter2\n\
+             {DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   http-request auth realm Staff unless {{ http_auth(staff) }}\n\
+             \x20   http-request auth realm Ops if {{ path_beg /ops }} !{{ http_auth_group(staff) ops }}\n\
+             \x20   http-request set-header X-User %[http_auth_user]\n\
+             \x20   default_backend web\n\
+             backend web\n    server w1 127.0.0.1:{}\n",
+            web.port()
+        )
+    };
+    // alice:s3cret, bob:hunter2, alice:wrong
+    let cases = [
+        ("/", None),
+        ("/", Some("YWxpY2U6czNjcmV0")),
+        ("/", Some("YWxpY2U6d3Jvbmc=")),
+        ("/ops/x", Some("Ym9iOmh1bnRlcjI=")),
+        ("/ops/x", Some("YWxpY2U6czNjcmV0")),
+    ];
+    let probe = |port: u16| -> Vec<(u16, Option<String>, Option<String>)> {
+        let mut c = HttpClient::connect(port);
+        cases
+            .iter()
+            .map(|(path, cred)| {
+                let auth = cred.map_or(String::new(), |c| format!("Authorization: Basic {c}\r\n"));
+                let n = web.request_count();
+                let r =
+                    c.request(format!("GET {path} HTTP/1.1\r\nHost: h\r\n{auth}\r\n").as_bytes());
+                let user = (web.request_count() > n)
+                    .then(|| web.last().header("x-user").map(String::from))
+                    .flatten();
+                (
+                    r.status,
+                    r.header("www-authenticate").map(String::from),
+                    user,
+                )
+            })
+            .collect()
+    };
+    let port = free_port();
+    let lb = Ringlb::start(&cfg(port));
+    let ours = probe(port);
+    drop(lb);
+    let staff = Some("Basic realm=\"Staff\"".to_string());
+    assert_eq!(ours[0], (401, staff.clone(), None));
+    assert_eq!(ours[1], (200, None, Some("alice".into())));
+    assert_eq!(ours[2], (401, staff, None));
+    assert_eq!(ours[3], (401, Some("Basic realm=\"Ops\"".into()), None));
+    assert_eq!(ours[4], (200, None, Some("alice".into())));
+    let hport = free_port();
+    if let Some(_hp) = Haproxy::start(&cfg(hport), hport) {
+        assert_eq!(probe(hport), ours, "HAProxy answers the same");
+    }
+}

@@ -7,8 +7,9 @@
 //! - `expr.rs`: splits `req.hdr(host,1),lower,map(f)` into calls.
 //! - `fetch.rs`: [`Fetch`] (what is read: `src`, `path`, `hdr()`, `nbsrv()`,
 //!   ...), ACL suffix forms (`path_beg`, `hdr_cnt`, `urlp_val`) split into
-//!   fetch + default match method + cast, and [`Names`] to resolve proxy and
-//!   server names once the whole configuration is read.
+//!   fetch + default match method + cast, and [`Names`] to resolve proxy,
+//!   server and userlist names once the whole configuration is read
+//!   (`fetch/auth.rs`: `http_auth`, `http_auth_group` and friends).
 //! - `conv.rs`: [`Conv`] converters (`lower`, `map_*`, `field`, `regsub`, ...).
 //! - `pattern.rs`: [`Patterns`], one structure per match method (hash set
 //!   for `str`, tries for `beg`/`end`, a `RegexSet` for `reg`, ranges for
@@ -52,7 +53,7 @@ use std::path::Path;
 pub use cond::{AclSet, Condition, Term};
 pub use conv::{Conv, JsonMode, Out, Piece};
 pub use expr::{Call, split_expr};
-pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target};
+pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target, UserlistRef};
 pub use iptable::{IpTable, parse_cidr};
 pub use map::{MapTable, MapValue, OutType, TempFile, resolve as resolve_path};
 pub use pattern::{Builder, Method, Patterns};

@@ -45,7 +45,7 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
     let Some(first) = words.first() else {
         return Err("missing fetch method in ACL".to_string());
     };
-    let (expr, default) = parse_expr(first, base)?;
+    let (mut expr, default) = parse_expr(first, base)?;
     let mut rest = &words[1..];
     let mut icase = false;
     let mut method = None;
@@ -80,6 +80,16 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
              of this type ('var')"
                 .to_string(),
         );
+    }
+    // `http_auth_group(L) <groups>`: group names, matched exactly (HAProxy ignores `-i`).
+    if fetch::acl_form(
+        &mut expr.fetch,
+        !expr.convs.is_empty(),
+        method.is_some(),
+        !files.is_empty(),
+        rest,
+    )? {
+        icase = false;
     }
     let method = method.unwrap_or(default);
     // HAProxy compares known methods by their code: `-i` never makes `get` match GET.

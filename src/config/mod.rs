@@ -4,7 +4,7 @@
 //! 1. `lex.rs`: one line → words. Quotes, backslash escapes, `#` comments and
 //!    `${VAR}` expansion work exactly as in HAProxy.
 //! 2. `parse.rs`: words → sections (`global`, `defaults`, `listen`, `frontend`,
-//!    `backend`) with file:line. Each keyword line goes, with an [`parse::Args`]
+//!    `backend`, `userlist`) with file:line. Each keyword line goes, with an [`parse::Args`]
 //!    cursor over its arguments, through the one `match` in `kw/mod.rs` to the
 //!    file of its family (`kw/server.rs`, `kw/option.rs`, ...), which writes the
 //!    raw per-section structs of `raw.rs`. A proxy starts as a copy of the

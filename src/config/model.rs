@@ -561,6 +561,8 @@ pub struct Config {
     pub frontends: Vec<Frontend>,
     /// Every backend (from `backend` and `listen`).
     pub backends: Vec<Backend>,
+    /// Every `userlist` section, compiled (ACL fetches hold their own `Arc`).
+    pub userlists: Vec<std::sync::Arc<crate::auth::Userlist>>,
 }
 
 /// What loading produced: the model and the warnings to print.

@@ -1,7 +1,7 @@
 //! Parser: words of each line → sections with file:line → raw structs.
 //!
 //! Owns the section state machine (`global`, `defaults`, `listen`, `frontend`,
-//! `backend`, `http-errors`), the [`Args`] cursor keyword handlers read their arguments with,
+//! `backend`, `http-errors`, `userlist`), the [`Args`] cursor keyword handlers read their arguments with,
 //! and [`Diag`]/[`Ctx`], which collect every error and warning with its origin
 //! so that loading reports all problems at once, like `haproxy -c`.
 
@@ -12,7 +12,7 @@ use super::duration;
 use super::kw::{self, Target};
 use super::lex::{self, EnvLookup};
 use super::model::{Origin, Warning};
-use super::raw::{RawGlobal, RawHttpErrors, RawProxy, SectionKind};
+use super::raw::{RawGlobal, RawHttpErrors, RawProxy, RawUserlist, SectionKind};
 
 /// Every error and warning found, in the order found (sorted when loading ends).
 #[derive(Debug, Default)]
@@ -198,7 +198,6 @@ pub fn parse_duration_for(label: &str, s: &str) -> Result<Duration, String> {
 
 /// Sections HAProxy has and ringlb skips (with one warning for the section).
 const SKIPPED_SECTIONS: &[&str] = &[
-    "userlist",
     "peers",
     "resolvers",
     "mailers",
@@ -218,6 +217,8 @@ enum Current {
     Proxy(Box<RawProxy>),
     /// Inside an `http-errors <name>` section.
     HttpErrors(Box<(String, RawHttpErrors)>),
+    /// Inside a `userlist`.
+    Userlist(Box<RawUserlist>),
     /// Inside a section that is skipped, or whose header was invalid.
     Skipped,
 }
@@ -231,6 +232,8 @@ pub struct Parsed {
     pub proxies: Vec<RawProxy>,
     /// `http-errors` sections by name.
     pub http_errors: HashMap<String, RawHttpErrors>,
+    /// `userlist` sections in file order.
+    pub userlists: Vec<RawUserlist>,
 }
 
 /// Parses the sources in order, as one concatenated configuration.
@@ -238,6 +241,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     let mut p = Parser {
         global: RawGlobal::default(),
         proxies: Vec::new(),
+        userlists: Vec::new(),
         defaults: RawProxy::new_defaults(String::new(), Origin::default()),
         current: Current::Outside,
         http_errors: HashMap::new(),
@@ -264,6 +268,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         global: p.global,
         proxies: p.proxies,
         http_errors: p.http_errors,
+        userlists: p.userlists,
     }
 }
 
@@ -271,6 +276,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
 struct Parser {
     global: RawGlobal,
     proxies: Vec<RawProxy>,
+    userlists: Vec<RawUserlist>,
     /// The `defaults` in force for the next proxy.
     defaults: RawProxy,
     current: Current,
@@ -311,6 +317,17 @@ impl Parser {
             };
             return;
         }
+        if args.keyword() == "userlist" {
+            self.flush();
+            self.current = match kw::userlist::header(&mut args, &cx.origin) {
+                Ok(ul) => Current::Userlist(Box::new(ul)),
+                Err(e) => {
+                    cx.error(e);
+                    Current::Skipped
+                }
+            };
+            return;
+        }
         if SKIPPED_SECTIONS.contains(&args.keyword()) {
             self.flush();
             cx.warn(format!(
@@ -329,6 +346,7 @@ impl Parser {
             Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
             Current::HttpErrors(s) => kw::errors::section_line(cx, &mut s.1.pages, &mut args),
+            Current::Userlist(ul) => kw::userlist::line(cx, ul, &mut args),
         };
         if let Err(e) = result {
             cx.error(e);
@@ -409,6 +427,7 @@ impl Parser {
                 let (name, section) = *s;
                 self.http_errors.insert(name, section);
             }
+            Current::Userlist(ul) => self.userlists.push(*ul),
             Current::Outside | Current::Global | Current::Skipped => {}
         }
     }

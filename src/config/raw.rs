@@ -325,3 +325,40 @@ impl RawProxy {
         format!("{} '{}'", self.kind.name(), self.name)
     }
 }
+
+/// A `userlist` section as parsed: names not resolved yet.
+#[derive(Debug, Clone)]
+pub struct RawUserlist {
+    /// The section's name.
+    pub name: String,
+    /// Where the section starts.
+    pub origin: Origin,
+    /// `group <name> [users <u>,<u>...]` lines in order.
+    pub groups: Vec<RawGroup>,
+    /// `user <name> [password|insecure-password <pw>] [groups <g>,...]` lines in order.
+    pub users: Vec<RawUser>,
+}
+
+/// One `group` line.
+#[derive(Debug, Clone)]
+pub struct RawGroup {
+    /// The group's name.
+    pub name: String,
+    /// Users named by `users`.
+    pub users: Vec<String>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// One `user` line.
+#[derive(Debug, Clone)]
+pub struct RawUser {
+    /// The user's name.
+    pub name: String,
+    /// The password, checked (a crypt hash libcrypt supports) when parsed.
+    pub secret: crate::auth::Secret,
+    /// Groups named by `groups`.
+    pub groups: Vec<String>,
+    /// Where it was written.
+    pub origin: Origin,
+}

@@ -3,9 +3,11 @@
 //! Owns the checks that need the whole configuration (proxy names, backend
 //! references, modes, servers), HAProxy's "missing timeouts" warning with the
 //! safe defaults filled in, HTTP-only settings dropped from TCP proxies (as
-//! HAProxy), and resolving `user`/`group` names to ids.
+//! HAProxy), resolving `user`/`group` names to ids, and compiling the
+//! `userlist` sections (ACL fetches link to them).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::kw::did_you_mean;
@@ -16,7 +18,8 @@ use super::model::{
     Stats, Switch,
 };
 use super::parse::{Diag, Parsed};
-use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
+use super::raw::{Ident, RawGlobal, RawProxy, RawServer, RawUserlist, SectionKind};
+use crate::auth::Userlist;
 
 /// `timeout connect` when the configuration leaves it unset.
 pub const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
@@ -36,6 +39,7 @@ const DEFAULT_RETRIES: u32 = 3;
 /// Checks the parsed sections and builds the model; problems go to `diag`.
 pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     let global = global(parsed.global, diag);
+    let userlists = userlists(parsed.userlists, diag);
     let mut proxies = parsed.proxies;
     duplicate_names(&proxies, diag);
     for p in &mut proxies {
@@ -61,6 +65,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             .map(|p| p.name.clone())
             .collect(),
         servers: &backends,
+        userlists: &userlists,
     };
     // ACLs name proxies and servers: resolved once every section is read.
     let mut backend_rules = Vec::new();
@@ -106,7 +111,27 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         global,
         frontends,
         backends,
+        userlists,
     }
+}
+
+/// The `userlist` sections compiled; a name used twice is refused (HAProxy
+/// ignores the second section with a warning).
+fn userlists(raw: Vec<RawUserlist>, diag: &mut Diag) -> Vec<Arc<Userlist>> {
+    let mut out: Vec<Arc<Userlist>> = Vec::with_capacity(raw.len());
+    let mut seen: Vec<(String, Origin)> = Vec::new();
+    for ul in raw {
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == ul.name) {
+            diag.error_at(
+                &ul.origin,
+                format!("duplicate userlist '{}' (first at {first})", ul.name),
+            );
+            continue;
+        }
+        seen.push((ul.name.clone(), ul.origin.clone()));
+        out.push(Arc::new(super::kw::userlist::compile(ul, diag)));
+    }
+    out
 }
 
 /// The `global` section, with `user`/`group` resolved.
@@ -345,6 +370,7 @@ struct ConfigNames<'a> {
     backends: &'a HashMap<String, usize>,
     frontends: Vec<String>,
     servers: &'a [Backend],
+    userlists: &'a [Arc<Userlist>],
 }
 
 impl crate::acl::Names for ConfigNames<'_> {
@@ -360,6 +386,9 @@ impl crate::acl::Names for ConfigNames<'_> {
             .servers
             .iter()
             .position(|s| s.name == name)
+    }
+    fn userlist(&self, name: &str) -> Option<Arc<Userlist>> {
+        self.userlists.iter().find(|u| u.name == name).cloned()
     }
 }
 

@@ -69,6 +69,11 @@ pub const NAMES: &[&str] = &[
     "always_false",
     "ssl_fc",
     "ssl_fc_sni",
+    "http_auth",
+    "http_auth_group",
+    "http_auth_type",
+    "http_auth_user",
+    "http_auth_pass",
 ];
 
 /// Compiles an ACL keyword call (suffix forms allowed).
@@ -205,6 +210,7 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
             })
         }
         "srv_is_up" => srv_is_up(args),
+        n if super::auth::NAMES.contains(&n) => super::auth::compile(n, args),
         "var" => {
             check_args(name, args, 1, 2)?;
             Ok(Fetch::Var(args[0].clone()))
@@ -280,7 +286,8 @@ pub fn default_method(f: &Fetch) -> Method {
         | Fetch::SslFc
         | Fetch::SrvIsUp(..)
         | Fetch::ProtoHttp
-        | Fetch::WaitEnd => Method::Bool,
+        | Fetch::WaitEnd
+        | Fetch::HttpAuth(_) => Method::Bool,
         _ => Method::Str,
     }
 }

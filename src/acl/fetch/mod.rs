@@ -13,8 +13,11 @@ use super::expr::Call;
 use super::pattern::{Method, parse_leading_int};
 use super::sample::{Sample, Val};
 
+mod auth;
 mod compile;
 mod read;
+
+pub use auth::{UserlistRef, acl_form};
 
 pub use compile::{AclKeyword, acl_keyword};
 use read::*;
@@ -29,6 +32,10 @@ pub trait Names {
     fn frontend(&self, name: &str) -> Option<usize>;
     /// The index of server `name` in backend `backend`.
     fn server(&self, backend: usize, name: &str) -> Option<usize>;
+    /// The `userlist` called `name` (`http_auth(<userlist>)`).
+    fn userlist(&self, _name: &str) -> Option<std::sync::Arc<crate::auth::Userlist>> {
+        None
+    }
 }
 
 /// A proxy or server named in a fetch argument; `id` is set by linking.
@@ -139,6 +146,24 @@ pub enum Fetch {
     SslFc,
     /// `ssl_fc_sni`.
     SslSni,
+    /// `http_auth(<userlist>)`: whether the `Authorization` credentials are valid.
+    HttpAuth(UserlistRef),
+    /// `http_auth_group(<userlist>)` as a sample: the authenticated user's name.
+    HttpAuthGroup(UserlistRef),
+    /// `http_auth_group(<userlist>) <group>...` in an ACL: the authenticated
+    /// user's groups (see [`acl_form`]).
+    HttpAuthGroups {
+        /// The userlist.
+        list: UserlistRef,
+        /// The groups the ACL names, checked to exist at link.
+        groups: Box<[String]>,
+    },
+    /// `http_auth_type`: `Basic` or `Bearer`.
+    HttpAuthType,
+    /// `http_auth_user`: the Basic user, not checked.
+    HttpAuthUser,
+    /// `http_auth_pass`: the Basic password, not checked.
+    HttpAuthPass,
 }
 
 /// What an ACL keyword's suffix adds to its base fetch.
@@ -175,6 +200,7 @@ impl Fetch {
 
     /// Resolves proxy and server names to indices.
     pub fn link(&mut self, n: &dyn Names) -> Result<(), String> {
+        auth::link(self, n)?;
         let backend = |t: &mut Target| -> Result<(), String> {
             if t.name.is_empty() {
                 return Ok(());
@@ -229,6 +255,12 @@ impl Fetch {
                 let Some(v) = base(s, buf) else { return false };
                 f(Val::Str(v))
             }
+            Fetch::HttpAuth(_)
+            | Fetch::HttpAuthGroup(_)
+            | Fetch::HttpAuthGroups { .. }
+            | Fetch::HttpAuthType
+            | Fetch::HttpAuthUser
+            | Fetch::HttpAuthPass => auth::each(self, s, buf, f),
             _ => match self.one(s) {
                 Some(v) => f(v),
                 None => false,
@@ -270,7 +302,15 @@ impl Fetch {
             Fetch::Var(name) => s.var(name)?,
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
-            Fetch::Hdr { .. } | Fetch::Cook(_) | Fetch::Base => return None,
+            Fetch::Hdr { .. }
+            | Fetch::Cook(_)
+            | Fetch::Base
+            | Fetch::HttpAuth(_)
+            | Fetch::HttpAuthGroup(_)
+            | Fetch::HttpAuthGroups { .. }
+            | Fetch::HttpAuthType
+            | Fetch::HttpAuthUser
+            | Fetch::HttpAuthPass => return None,
         })
     }
 }

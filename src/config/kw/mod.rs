@@ -5,7 +5,8 @@
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
 //! `balance`, `cookie`, `stats`, `log`, `errors` (error pages and the
 //! `http-errors` section), `monitor`, `proxy` (the small proxy keywords),
-//! and `suggest` (the "did you mean", with its work bounded). A keyword that
+//! `userlist` (the `userlist` section's lines), and `suggest` (the "did you
+//! mean", with its work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
 //! refused where it is parsed, never accepted with a warning.
 
@@ -23,6 +24,7 @@ pub mod server;
 pub mod stats;
 pub mod suggest;
 pub mod timeout;
+pub mod userlist;
 
 use super::parse::{Args, Ctx};
 use super::raw::{RawGlobal, RawProxy, SectionKind};

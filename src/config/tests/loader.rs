@@ -310,10 +310,10 @@ fn bad_section_headers() {
 
 #[test]
 fn skipped_sections_warn_once() {
-    let w = warnings("userlist admins\n    user admin password x\nglobal\n    maxconn 5\n");
+    let w = warnings("peers p\n    peer a 127.0.0.1:1\nglobal\n    maxconn 5\n");
     assert_eq!(
         w,
-        vec!["t.cfg:1: section 'userlist' is not supported by ringlb; its content is ignored"]
+        vec!["t.cfg:1: section 'peers' is not supported by ringlb; its content is ignored"]
     );
 }
 

@@ -6,6 +6,7 @@ mod kw_global;
 mod kw_proxy;
 mod loader;
 mod seed;
+mod userlist;
 
 use std::net::SocketAddr;
 

@@ -138,12 +138,6 @@ pub fn default_page(code: u16, extra: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The `auth` challenge.
-pub fn challenge(realm: &str) -> Vec<u8> {
-    let h = format!("www-authenticate: Basic realm=\"{realm}\"\r\n");
-    default_page(401, h.as_bytes())
-}
-
 /// A `return`/`deny`/`tarpit` response: `headers` are the rendered `hdr`
 /// lines (CRLF-terminated), `body` the rendered payload for a format body.
 pub fn reply(r: &Reply, headers: &[u8], formatted: Option<&[u8]>) -> Vec<u8> {
@@ -275,9 +269,6 @@ mod tests {
         // As HAProxy 2.6 answers `http-request deny` (captured from its socket).
         let want = "HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
         assert_eq!(String::from_utf8(default_page(403, b"")).unwrap(), want);
-        let auth = String::from_utf8(challenge("Foo")).unwrap();
-        assert!(auth.starts_with("HTTP/1.1 401 Unauthorized\r\ncontent-length: 112\r\n"));
-        assert!(auth.contains("www-authenticate: Basic realm=\"Foo\"\r\n\r\n"));
         let r = Reply {
             status: 400,
             content_type: Some("text/plain".into()),

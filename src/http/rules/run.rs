@@ -427,7 +427,7 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
         }
         Action::Auth { realm } => {
             return Step::Done(Verdict::Reply(Local {
-                page: reply::challenge(realm),
+                page: crate::auth::challenge(realm),
                 status: 401,
                 kind: LocalKind::Auth,
             }));
