@@ -398,6 +398,10 @@ pub struct Frontend {
     pub log: LogOptions,
     /// `stats ...` when served on this frontend.
     pub stats: Stats,
+    /// Header and cookie captures for the log (`None`: none declared).
+    pub captures: Option<std::sync::Arc<crate::log::capture::CaptureSpec>>,
+    /// `unique-id-format` and `unique-id-header` (`None`: no format).
+    pub unique_id: Option<crate::http::unique_id::UniqueId>,
     /// Where the section starts.
     pub origin: Origin,
 }

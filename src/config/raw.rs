@@ -210,6 +210,12 @@ pub struct RawProxy {
     pub switching: Vec<RawSwitch>,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
+    /// `capture ...` and `declare capture` lines, in order.
+    pub captures: crate::log::capture::CaptureSpec,
+    /// `unique-id-format`, compiled.
+    pub unique_id_format: Option<crate::lf::LogFormat>,
+    /// `unique-id-header`.
+    pub unique_id_header: Option<String>,
 }
 
 impl RawProxy {
@@ -243,6 +249,9 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            captures: Default::default(),
+            unique_id_format: None,
+            unique_id_header: None,
         }
     }
 

@@ -441,6 +441,7 @@ fn frontend(
             return None;
         }
     };
+    let unique_id = unique_id(p, names, diag);
     if p.binds.is_empty() || !ok {
         return None;
     }
@@ -458,7 +459,27 @@ fn frontend(
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
+        captures: (!p.captures.is_empty()).then(|| std::sync::Arc::new(p.captures.clone())),
+        unique_id,
         origin: p.origin.clone(),
+    })
+}
+
+/// `unique-id-format` (its names linked) with `unique-id-header`. A header
+/// without a format adds nothing, as in HAProxy (which accepts it silently).
+fn unique_id(
+    p: &RawProxy,
+    names: &ConfigNames<'_>,
+    diag: &mut Diag,
+) -> Option<crate::http::unique_id::UniqueId> {
+    let mut format = p.unique_id_format.clone()?;
+    if let Err(e) = format.link(names) {
+        diag.error_at(&p.origin, format!("{}: 'unique-id-format': {e}", p.label()));
+        return None;
+    }
+    Some(crate::http::unique_id::UniqueId {
+        format,
+        header: p.unique_id_header.clone(),
     })
 }
 

@@ -16,3 +16,4 @@ pub mod io;
 pub mod request;
 pub mod response;
 pub mod session;
+pub mod unique_id;

@@ -44,6 +44,7 @@ pub async fn run(
             addrs: &addrs,
             shared: &ctx.shared,
             fe,
+            uid: None,
         };
         crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
     } else {

@@ -10,6 +10,7 @@
 
 pub mod balance;
 pub mod bind;
+pub mod capture;
 pub mod cookie;
 pub mod global;
 pub mod http_request;
@@ -86,6 +87,10 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
     ("errorloc303", ALL, Misplaced::Warn),
+    ("unique-id-format", ALL, Misplaced::Warn),
+    ("unique-id-header", ALL, Misplaced::Warn),
+    ("capture", ALL, Misplaced::Warn),
+    ("declare", ALL, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -143,6 +148,10 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "errorfile" | "errorloc" | "errorloc302" | "errorloc303" => {
                     proxy::errorfile(cx, args)
                 }
+                "capture" => capture::capture(cx, p, args),
+                "declare" => capture::declare(p, args),
+                "unique-id-format" => capture::unique_id_format(cx, p, args),
+                "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),

@@ -131,6 +131,8 @@ fn seed_config_model() {
         http,
         log,
         stats,
+        captures: None,
+        unique_id: None,
         origin: origin(11),
     };
     assert_eq!(c.backends, vec![backend]);

@@ -40,6 +40,7 @@ use super::forward::{
 use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
 use super::response::{ClientSide, ResponseCookie};
+use super::unique_id::IdSlot;
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::deadline::LazyTimer;
@@ -129,6 +130,8 @@ struct Session<'a> {
     resp_timer: LazyTimer,
     /// What the log line of each exchange needs (inert when not logging).
     trace: HttpTrace,
+    /// The current request's unique id (`unique-id-format`), once made.
+    uid: IdSlot,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -167,7 +170,13 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         out: Vec::new(),
         req_timer: LazyTimer::new(),
         resp_timer: LazyTimer::new(),
-        trace: HttpTrace::new(f.log.as_ref(), peer, be.cookie.is_some()),
+        trace: HttpTrace::new(
+            f.log.as_ref(),
+            peer,
+            be.cookie.is_some(),
+            f.model.captures.as_ref(),
+        ),
+        uid: IdSlot::default(),
     };
     let mut first = true;
     loop {
@@ -293,6 +302,7 @@ fn settings<'a>(
         client: peer.map(|p| p.ip()),
         close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
         cookie: be.cookie.as_ref(),
+        extra: None,
     };
     let max_body = match (f.http.max_body, be.http.max_body) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
