@@ -123,13 +123,13 @@ fn send(port: u16, requests: &[&str]) -> (Vec<String>, u16) {
     (bodies, local)
 }
 
+/// One run through a proxy: its log lines, per connection the heads the
+/// origin received and the client's port, the proxy's port and pid.
+type Run = (Vec<String>, Vec<(Vec<String>, u16)>, u16, Option<i32>);
+
 /// Runs `requests` (each list on its own connection) through a proxy on
-/// `config(front)`; returns the log lines and what the origin received.
-fn through(
-    haproxy: bool,
-    front: &str,
-    requests: &[&[&str]],
-) -> Option<(Vec<String>, Vec<(Vec<String>, u16)>, u16, Option<i32>)> {
+/// `config(front)`; `None` when HAProxy is asked for and not installed.
+fn through(haproxy: bool, front: &str, requests: &[&[&str]]) -> Option<Run> {
     let backend = origin();
     let syslog = Syslog::new();
     let port = free_port();
@@ -216,7 +216,7 @@ fn ids(bodies: &[String]) -> Vec<(String, Vec<String>)> {
                 .filter_map(|l| l.split_once(": "))
                 .filter(|(n, _)| n.eq_ignore_ascii_case("x-unique-id"))
                 .map(|(_, v)| v.to_string())
-                .last()
+                .next_back()
                 .unwrap_or_default();
             (id, names)
         })
