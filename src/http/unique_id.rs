@@ -8,7 +8,8 @@
 //! head for the server is written; the header goes after the client's
 //! headers. `%rt` is a process-wide counter of the ids made (HAProxy counts
 //! every stream; both are unique in the process, the values differ when some
-//! requests make no id). The date (`%Ts`, `%ms`, `%t`) is when the id is made.
+//! requests make no id). The date (`%Ts`, `%ms`, `%t`) is taken when first
+//! used in the exchange (when the id is made, in practice).
 
 use std::cell::{Cell, OnceCell};
 use std::sync::OnceLock;
@@ -36,20 +37,26 @@ impl PartialEq for UniqueId {
 
 impl Eq for UniqueId {}
 
-/// Ids made by this process (`%rt`), across every worker.
+/// Exchanges numbered by this process (`%rt`), across every worker: one
+/// atomic for the process, touched only by exchanges that use `%rt`.
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
-/// One exchange's id: empty until made, made at most once.
+/// One exchange's identity for log-format strings: its unique id (made at
+/// most once), its request number (`%rt`) and its date (`%Ts`, `%ms`, `%t`),
+/// each drawn on first use and then fixed for the exchange, as HAProxy's
+/// stream keeps them.
 #[derive(Debug, Default)]
 pub struct IdSlot {
     id: OnceCell<Box<[u8]>>,
     making: Cell<bool>,
+    counter: Cell<Option<u64>>,
+    date: Cell<Option<SystemTime>>,
 }
 
 impl IdSlot {
-    /// Forgets the previous exchange's id.
+    /// Forgets the previous exchange's id, number and date.
     pub fn clear(&mut self) {
-        self.id = OnceCell::new();
+        *self = IdSlot::default();
     }
 
     /// The id, if made.
@@ -72,6 +79,26 @@ impl IdSlot {
         self.making.set(false);
         self.id.get_or_init(|| out.into_boxed_slice())
     }
+
+    /// `%rt`: this exchange's number in the process, drawn on first use.
+    pub fn counter(&self) -> u64 {
+        if let Some(n) = self.counter.get() {
+            return n;
+        }
+        let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
+        self.counter.set(Some(n));
+        n
+    }
+
+    /// The exchange's date for `%Ts`, `%ms`, `%t`, taken on first use.
+    pub fn date(&self) -> SystemTime {
+        if let Some(d) = self.date.get() {
+            return d;
+        }
+        let d = SystemTime::now();
+        self.date.set(Some(d));
+        d
+    }
 }
 
 /// The names an id may mention: where the request is at the time it is made.
@@ -85,17 +112,21 @@ pub struct Names<'a> {
     pub server: Option<&'a str>,
 }
 
-/// The variables of an id's format beyond the request sample.
-struct IdVars<'a> {
-    names: Names<'a>,
-    counter: u64,
-    date: SystemTime,
+/// The [`LfVars`] of an exchange, for any log-format string rendered while it
+/// runs (the unique id's, a header value's): names, `%rt`, the date, `%ID`.
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeVars<'a> {
+    /// Where the request is.
+    pub names: Names<'a>,
+    /// The exchange's id, number and date.
+    pub slot: &'a IdSlot,
 }
 
-impl LfVars for IdVars<'_> {
+impl LfVars for ExchangeVars<'_> {
     fn var(&self, v: Var, out: &mut Vec<u8>) -> bool {
         use std::io::Write;
-        let since = self.date.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let date = || self.slot.date();
+        let since = || date().duration_since(UNIX_EPOCH).unwrap_or_default();
         match v {
             Var::Frontend => out.extend_from_slice(self.names.frontend.as_bytes()),
             Var::Backend => out.extend_from_slice(self.names.backend.as_bytes()),
@@ -104,18 +135,21 @@ impl LfVars for IdVars<'_> {
             }
             Var::Hostname => out.extend_from_slice(hostname().as_bytes()),
             Var::RequestCounter => {
-                let _ = write!(out, "{}", self.counter);
+                let _ = write!(out, "{}", self.slot.counter());
             }
             Var::Timestamp => {
-                let _ = write!(out, "{}", since.as_secs());
+                let _ = write!(out, "{}", since().as_secs());
             }
             // HAProxy pads the milliseconds to three digits.
             Var::Millis => {
-                let _ = write!(out, "{:03}", since.subsec_millis());
+                let _ = write!(out, "{:03}", since().subsec_millis());
             }
-            Var::Date => crate::log::format::date(self.date, out),
-            // Not made yet while being made: empty, as HAProxy prints it.
-            Var::UniqueId => {}
+            Var::Date => crate::log::format::date(date(), out),
+            // Only once made: HAProxy's `%ID` does not make it.
+            Var::UniqueId => match self.slot.get() {
+                Some(id) => out.extend_from_slice(id),
+                None => return false,
+            },
             _ => return false,
         }
         true
@@ -128,31 +162,27 @@ fn hostname() -> &'static str {
     NAME.get_or_init(|| crate::log::system_hostname().unwrap_or_default())
 }
 
-/// Renders the id of the request `s` into `out`.
-pub fn render<S: Sample + ?Sized>(
+/// Makes the id of the request `s` in `slot` if not yet made, and returns it.
+pub fn make<'s, S: Sample + ?Sized>(
+    slot: &'s IdSlot,
     spec: &UniqueId,
     s: &S,
     names: Names<'_>,
     sc: &mut Scratch,
-    out: &mut Vec<u8>,
-) {
-    let vars = IdVars {
-        names,
-        counter: REQUESTS.fetch_add(1, Ordering::Relaxed),
-        date: SystemTime::now(),
-    };
-    spec.format.render(s, &vars, sc, out);
+) -> &'s [u8] {
+    let vars = ExchangeVars { names, slot };
+    slot.get_or_make(|out| spec.format.render(s, &vars, sc, out))
 }
 
-/// The request's id in `slot`, made now if not yet (with a scratch of its
-/// own: the worker's may be in use by the rule that asks).
+/// As [`make`], with a scratch of its own: for a rule asking while the
+/// worker's scratch is in use.
 pub fn lazy<'s, S: Sample + ?Sized>(
     slot: &'s IdSlot,
     spec: &UniqueId,
     s: &S,
     names: Names<'_>,
 ) -> &'s [u8] {
-    slot.get_or_make(|out| render(spec, s, names, &mut Scratch::new(), out))
+    make(slot, spec, s, names, &mut Scratch::new())
 }
 
 #[cfg(test)]
@@ -173,10 +203,9 @@ mod tests {
         server: None,
     };
 
-    fn make(fmt: &str, s: &TestSample) -> String {
-        let mut out = Vec::new();
-        render(&spec(fmt), s, NAMES, &mut Scratch::new(), &mut out);
-        String::from_utf8(out).unwrap()
+    fn make_id(fmt: &str, s: &TestSample) -> String {
+        let slot = IdSlot::default();
+        String::from_utf8(lazy(&slot, &spec(fmt), s, NAMES).to_vec()).unwrap()
     }
 
     /// The manual's example, `7F000001:8296_7F00001E:1F90_4F7B0A69_0003:790A`:
@@ -186,7 +215,7 @@ mod tests {
         let s = TestSample::get("/")
             .src("127.0.0.1:33430")
             .dst("127.0.0.30:8080");
-        let id = make(r"%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid", &s);
+        let id = make_id(r"%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid", &s);
         let (head, pid) = id.rsplit_once(':').unwrap();
         assert!(head.starts_with("7F000001:8296_7F00001E:1F90_"), "{id}");
         let (ts, rt) = head[28..].split_once('_').unwrap();
@@ -204,11 +233,22 @@ mod tests {
     #[test]
     fn each_id_has_its_own_counter() {
         let s = TestSample::get("/");
-        let a: u64 = make("%rt", &s).parse().unwrap();
-        let b: u64 = make("%rt", &s).parse().unwrap();
+        let a: u64 = make_id("%rt", &s).parse().unwrap();
+        let b: u64 = make_id("%rt", &s).parse().unwrap();
         assert!(b > a);
-        assert_eq!(make("%f %b %s %ID.", &s), "fe be <NOSRV> .");
-        assert_eq!(make("%ms", &s).len(), 3);
+        assert_eq!(make_id("%f %b %s %ID.", &s), "fe be <NOSRV> .");
+        assert_eq!(make_id("%ms", &s).len(), 3);
+        // Within one exchange the number and the date stay, and %ID is the id.
+        let slot = IdSlot::default();
+        let id = lazy(&slot, &spec("%rt-%Ts-%ms"), &s, NAMES).to_vec();
+        let lf = LogFormat::parse("%rt-%Ts-%ms %ID", None).unwrap();
+        let mut out = Vec::new();
+        let vars = ExchangeVars {
+            names: NAMES,
+            slot: &slot,
+        };
+        lf.render(&s, &vars, &mut Scratch::new(), &mut out);
+        assert_eq!(out, [&id[..], b" ", &id[..]].concat());
     }
 
     #[test]

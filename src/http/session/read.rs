@@ -192,10 +192,7 @@ impl<'s> Ids<'s> {
             backend: self.backend_name,
             server: None,
         };
-        let id = uid.get_or_make(|out| {
-            let mut sc = self.ctx.scratch.borrow_mut();
-            unique_id::render(spec, &sample, names, &mut sc, out);
-        });
-        Some((header, id))
+        let mut sc = self.ctx.scratch.borrow_mut();
+        Some((header, unique_id::make(uid, spec, &sample, names, &mut sc)))
     }
 }
