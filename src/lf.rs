@@ -4,8 +4,15 @@
 //!
 //! Compiled once at load ([`LogFormat::parse`]) into literal runs, sample
 //! expressions and variables; rendered per request into a caller's buffer
-//! ([`LogFormat::render`]) without parsing. A variable the context does not
-//! know renders as `-`, as HAProxy prints a field it has no value for.
+//! ([`LogFormat::render`]) without parsing. A field with no value renders
+//! empty, as HAProxy renders header values and unique ids; a log line's
+//! format ([`LogFormat::dash_for_missing`]) prints `-` instead.
+//!
+//! Flags follow HAProxy: `%{+X}o` sets the flags of every following variable
+//! (not of `%[...]` samples), a variable's own `%{+Q,-X}` adjusts them; `+Q`
+//! quotes only text (names, addresses), `+X` writes addresses and numbers in
+//! upper-case hexadecimal as HAProxy's `%02X`/`%04X` (an IPv4 address as 8
+//! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2).
 
 use std::io::Write;
 use std::path::Path;
@@ -41,6 +48,8 @@ pub enum Var {
     Timestamp,
     /// `%ms`: the milliseconds of the request date.
     Millis,
+    /// `%t` / `%tr`: the request date, `05/Dec/2026:13:06:36.714` (local time).
+    Date,
     /// `%HM`: method.
     Method,
     /// `%HU`: request target.
@@ -73,6 +82,8 @@ const VARS: &[(&str, Var)] = &[
     ("rt", Var::RequestCounter),
     ("Ts", Var::Timestamp),
     ("ms", Var::Millis),
+    ("t", Var::Date),
+    ("tr", Var::Date),
     ("HM", Var::Method),
     ("HU", Var::Uri),
     ("HP", Var::Path),
@@ -110,6 +121,9 @@ pub struct Flags {
 #[derive(Debug, Clone)]
 enum Seg {
     Lit(Vec<u8>),
+    /// A run of spaces: one space, written only after something else
+    /// (HAProxy's separator: leading and repeated spaces vanish).
+    Sep,
     Expr(Box<Expr>, Flags),
     Var(Var, Flags),
 }
@@ -120,16 +134,30 @@ pub struct LogFormat {
     segs: Vec<Seg>,
     /// The text as written (for messages and `-c` dumps).
     pub text: String,
+    /// A field with no value prints `-` (log lines) rather than nothing.
+    dash: bool,
 }
 
 impl LogFormat {
     /// Compiles `text`; pattern and map files of its expressions resolve under `base`.
-    pub fn parse(text: &str, base: Option<&Path>) -> Result<LogFormat, String> {
+    pub fn parse(text: &str, files: Option<&Path>) -> Result<LogFormat, String> {
         let b = text.as_bytes();
         let mut segs = Vec::new();
         let mut lit = Vec::new();
         let mut i = 0;
+        // Set by `%{...}o` for the variables that follow.
+        let mut base = Flags::default();
         while i < b.len() {
+            if b[i] == b' ' {
+                if !lit.is_empty() {
+                    segs.push(Seg::Lit(std::mem::take(&mut lit)));
+                }
+                if !matches!(segs.last(), Some(Seg::Sep)) {
+                    segs.push(Seg::Sep);
+                }
+                i += 1;
+                continue;
+            }
             if b[i] != b'%' {
                 lit.push(b[i]);
                 i += 1;
@@ -141,12 +169,12 @@ impl LogFormat {
                 i += 1;
                 continue;
             }
-            let mut flags = Flags::default();
+            let mut own = None;
             if b.get(i) == Some(&b'{') {
                 let end = text[i..]
                     .find('}')
                     .ok_or_else(|| format!("missing '}}' in log-format '{text}'"))?;
-                flags = parse_flags(&text[i + 1..i + end], text)?;
+                own = Some(&text[i + 1..i + end]);
                 i += end + 1;
             }
             if !lit.is_empty() {
@@ -155,8 +183,10 @@ impl LogFormat {
             if b.get(i) == Some(&b'[') {
                 let end = closing_bracket(b, i)
                     .ok_or_else(|| format!("missing ']' in log-format '{text}'"))?;
-                let (expr, _) = parse_expr(&text[i + 1..end], base)
+                let (expr, _) = parse_expr(&text[i + 1..end], files)
                     .map_err(|e| format!("in log-format '{text}': {e}"))?;
+                // Samples take only their own flags, not those of `%o`.
+                let flags = apply_flags(Flags::default(), own, text)?;
                 segs.push(Seg::Expr(Box::new(expr), flags));
                 i = end + 1;
                 continue;
@@ -166,6 +196,11 @@ impl LogFormat {
                 i += 1;
             }
             let name = &text[start..i];
+            if name == "o" {
+                base = apply_flags(base, own, text)?;
+                continue;
+            }
+            let flags = apply_flags(base, own, text)?;
             if name.is_empty() {
                 return Err(format!(
                     "in log-format '{text}': '%' must be followed by a variable, '[' or '%'"
@@ -189,6 +224,7 @@ impl LogFormat {
         Ok(LogFormat {
             segs,
             text: text.to_string(),
+            dash: false,
         })
     }
 
@@ -197,10 +233,25 @@ impl LogFormat {
         LogFormat {
             segs: vec![Seg::Lit(text.as_bytes().to_vec())],
             text: text.to_string(),
+            dash: false,
         }
     }
 
-    /// A format that is only literal text.
+    /// The same format for a log line: a field with no value prints `-`
+    /// (HAProxy's `LOG_OPT_MANDATORY`).
+    pub fn dash_for_missing(mut self) -> LogFormat {
+        self.dash = true;
+        self
+    }
+
+    /// Whether a `%` variable of kind `v` appears (e.g. `%ID` in a unique-id format).
+    pub fn uses(&self, v: Var) -> bool {
+        self.segs
+            .iter()
+            .any(|s| matches!(s, Seg::Var(w, _) if *w == v))
+    }
+
+    /// A format that is only literal text (no space in it).
     pub fn literal(&self) -> Option<&[u8]> {
         match self.segs.as_slice() {
             [] => Some(b""),
@@ -234,42 +285,109 @@ impl LogFormat {
         sc: &mut Scratch,
         out: &mut Vec<u8>,
     ) {
+        // As HAProxy: a separator only after some other piece.
+        let mut after_sep = true;
         for seg in &self.segs {
-            match seg {
-                Seg::Lit(l) => out.extend_from_slice(l),
-                Seg::Expr(e, f) => {
-                    let start = out.len();
-                    if f.quote {
-                        out.push(b'"');
-                    }
-                    if sample_into(e, s, sc, *f, out) {
-                        if f.quote {
-                            out.push(b'"');
-                        }
-                    } else {
-                        out.truncate(start);
-                        out.push(b'-');
-                    }
+            let start = out.len();
+            if let Seg::Sep = seg {
+                if !after_sep {
+                    out.push(b' ');
                 }
-                Seg::Var(v, f) => {
-                    let start = out.len();
+                after_sep = true;
+                continue;
+            }
+            after_sep = false;
+            let found = match seg {
+                Seg::Sep => true,
+                Seg::Lit(l) => {
+                    out.extend_from_slice(l);
+                    true
+                }
+                Seg::Expr(e, f) => {
                     if f.quote {
                         out.push(b'"');
                     }
-                    if sample_var(*v, s, out) || vars.var(*v, out) {
-                        if f.hex {
-                            hexify(out, start + usize::from(f.quote));
-                        }
-                        if f.quote {
-                            out.push(b'"');
-                        }
-                    } else {
-                        out.truncate(start);
-                        out.push(b'-');
+                    let found = sample_into(e, s, sc, *f, out);
+                    if found && f.quote {
+                        out.push(b'"');
                     }
+                    found
+                }
+                Seg::Var(v, f) => render_var(*v, *f, s, vars, out),
+            };
+            if !found {
+                out.truncate(start);
+                if self.dash {
+                    out.push(b'-');
                 }
             }
         }
+    }
+}
+
+/// Writes one variable with its flags; false when it has no value.
+fn render_var<S: Sample + ?Sized>(
+    v: Var,
+    f: Flags,
+    s: &S,
+    vars: &dyn LfVars,
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    if f.hex {
+        let written = match v {
+            Var::ClientIp => s.src().map(|a| hex_ip(a.ip(), out)),
+            Var::FrontendIp => s.dst().map(|a| hex_ip(a.ip(), out)),
+            Var::ClientPort => s.src().map(|a| write!(out, "{:04X}", a.port())),
+            Var::FrontendPort => s.dst().map(|a| write!(out, "{:04X}", a.port())),
+            _ => None,
+        };
+        if written.is_some() {
+            return true;
+        }
+    }
+    // HAProxy quotes text fields only; numbers and hexadecimal never.
+    let quote = f.quote && is_text(v);
+    if quote {
+        out.push(b'"');
+    }
+    if !(sample_var(v, s, out) || vars.var(v, out)) {
+        out.truncate(start);
+        return false;
+    }
+    if f.hex {
+        let width = if v == Var::Millis { 2 } else { 4 };
+        hexify(out, start, width);
+    }
+    if quote {
+        out.push(b'"');
+    }
+    true
+}
+
+/// Whether HAProxy writes this variable as text (the `+Q` flag applies).
+fn is_text(v: Var) -> bool {
+    !matches!(
+        v,
+        Var::ClientPort
+            | Var::FrontendPort
+            | Var::Pid
+            | Var::RequestCounter
+            | Var::Timestamp
+            | Var::Millis
+            | Var::Status
+    )
+}
+
+/// An address in hexadecimal, most significant byte first (`7F000001`).
+fn hex_ip(ip: std::net::IpAddr, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.into(), Into::into),
+        v4 => v4,
+    };
+    match ip {
+        std::net::IpAddr::V4(a) => a.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
+        std::net::IpAddr::V6(a) => a.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
     }
 }
 
@@ -291,8 +409,10 @@ fn closing_bracket(b: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-fn parse_flags(s: &str, text: &str) -> Result<Flags, String> {
-    let mut f = Flags::default();
+/// `base` adjusted by the `{+Q,-X}` text `own`, when there is one.
+fn apply_flags(base: Flags, own: Option<&str>, text: &str) -> Result<Flags, String> {
+    let mut f = base;
+    let Some(s) = own else { return Ok(f) };
     for part in s.split(',') {
         let (on, name) = match part.as_bytes().first() {
             Some(b'+') => (true, &part[1..]),
@@ -314,14 +434,15 @@ fn parse_flags(s: &str, text: &str) -> Result<Flags, String> {
     Ok(f)
 }
 
-/// Rewrites the decimal number written at `out[start..]` in upper-case hexadecimal.
-fn hexify(out: &mut Vec<u8>, start: usize) {
+/// Rewrites the decimal number written at `out[start..]` in upper-case
+/// hexadecimal, at least `width` digits (HAProxy's `%04X`).
+fn hexify(out: &mut Vec<u8>, start: usize, width: usize) {
     let n = std::str::from_utf8(&out[start..])
         .ok()
         .and_then(|s| s.parse::<u64>().ok());
     if let Some(n) = n {
         out.truncate(start);
-        let _ = write!(out, "{n:X}");
+        let _ = write!(out, "{n:0width$X}");
     }
 }
 
@@ -432,10 +553,60 @@ mod tests {
         );
         assert_eq!(render("%ci:%cp %HP%HQ", &s), "10.0.0.1:4000 /a/b?x=1");
         assert_eq!(render("%{+Q}[hdr(host)]", &s), "\"Example.com\"");
-        assert_eq!(render("[%[hdr(x-none)]]", &s), "[-]");
-        assert_eq!(render("%b", &s), "-");
-        assert_eq!(render("%{+X}cp", &s), "FA0");
+        // No value: nothing, as HAProxy renders a header value.
+        assert_eq!(render("[%[hdr(x-none)]]", &s), "[]");
+        assert_eq!(render("%b", &s), "");
+        assert_eq!(render("%{+X}cp", &s), "0FA0");
         assert_eq!(render("%[path,regsub(/,_,g)]", &s), "_a_b");
+    }
+
+    /// Outputs HAProxy 2.6 gave for the same formats (as a unique-id-format
+    /// sent in a header, client 127.0.0.1:43050 on 127.0.0.1:47180).
+    #[test]
+    fn flags_as_haproxy_applies_them() {
+        let s = TestSample::get("/a?b")
+            .src("127.0.0.1:43050")
+            .dst("127.0.0.1:47180");
+        assert_eq!(
+            render("%{+Q}o %ci %[src] %{-Q}cp %fp %{-Q}ci", &s),
+            "\"127.0.0.1\" 127.0.0.1 43050 47180 127.0.0.1"
+        );
+        assert_eq!(
+            render("%{+X}o %ci:%cp_%fi:%fp %[src_port] %{-X}cp", &s),
+            "7F000001:A82A_7F000001:B84C 43050 43050"
+        );
+        assert_eq!(
+            render("%{+X}pid", &s).len().max(4),
+            render("%{+X}pid", &s).len()
+        );
+        assert_eq!(render("%{+Q}[path]", &s), "\"/a\"");
+        assert_eq!(render("%{+Q}[hdr(x-none)]", &s), "");
+        let v6 = TestSample::get("/").src("[2001:db8::1]:80");
+        assert_eq!(render("%{+X}ci", &v6), "20010DB8000000000000000000000001");
+    }
+
+    /// HAProxy 2.6 sent `a b%c` for `a\ \ b%%c`, and `/a   /a?b` for
+    /// `%[path]\ %[req.hdr(x-none)]\ %{+Q}[req.hdr(x-none)]\ %HU`.
+    #[test]
+    fn spaces_are_separators() {
+        let s = TestSample::get("/a?b");
+        assert_eq!(render("a  b%%c", &s), "a b%c");
+        assert_eq!(render(" %{+X}o  x ", &s), "x ");
+        assert_eq!(
+            render("%[path] %[req.hdr(x-none)] %{+Q}[req.hdr(x-none)] %HU", &s),
+            "/a   /a?b"
+        );
+    }
+
+    #[test]
+    fn log_lines_print_a_dash_for_missing_fields() {
+        let s = TestSample::get("/");
+        let lf = LogFormat::parse("%[hdr(x)] %b %HM", None)
+            .unwrap()
+            .dash_for_missing();
+        let mut out = Vec::new();
+        lf.render(&s, &NoVars, &mut Scratch::new(), &mut out);
+        assert_eq!(out, b"- - GET");
     }
 
     #[test]

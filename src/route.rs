@@ -134,6 +134,8 @@ pub struct Stream<'a, R> {
     pub be: Option<usize>,
     /// The connection's variables, where rules set some.
     pub vars: Option<&'a crate::http::rules::Vars>,
+    /// Where the request's unique id is kept (`None` in `mode tcp`).
+    pub uid: Option<&'a crate::http::unique_id::IdSlot>,
 }
 
 /// A parsed request head on a client connection.
@@ -234,5 +236,17 @@ impl<R: Sample> Sample for Stream<'_, R> {
     }
     fn frontend_conns(&self, f: usize) -> u64 {
         fe_conns(self.shared, f)
+    }
+    /// Made on first use, while the frontend routes: `%b` is the frontend.
+    fn unique_id(&self) -> Option<&[u8]> {
+        let slot = self.uid?;
+        let fe = &self.shared.frontends[self.fe];
+        let spec = fe.model.unique_id.as_ref()?;
+        let names = crate::http::unique_id::Names {
+            frontend: &fe.name,
+            backend: &fe.name,
+            server: None,
+        };
+        Some(crate::http::unique_id::lazy(slot, spec, self, names))
     }
 }

@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
         client: Some(client),
         close_server: sel & 8 != 0,
         cookie,
+        extra: None,
     };
     let mut out = Vec::new();
     let Ok(Parsed::Complete(r)) = request::parse(buf, &rw, &mut out) else {
@@ -145,6 +146,7 @@ fuzz_target!(|data: &[u8]| {
         client: None,
         close_server: false,
         cookie: None,
+        extra: None,
     };
     let mut again = Vec::new();
     match request::parse(&out, &plain, &mut again) {

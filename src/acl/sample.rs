@@ -102,6 +102,11 @@ pub trait Sample {
     fn ssl_sni(&self) -> Option<&[u8]> {
         None
     }
+    /// The request's unique id (`unique-id`), made from the frontend's
+    /// `unique-id-format` on first use; `None` without one.
+    fn unique_id(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Reusable buffers for fetches, converters and `-i` lowering: one per
@@ -164,6 +169,8 @@ pub struct TestSample {
     pub fe_conns: Vec<u64>,
     /// Variables as (name, string value).
     pub vars: Vec<(String, Vec<u8>)>,
+    /// The request's unique id.
+    pub unique_id: Option<Vec<u8>>,
 }
 
 impl TestSample {
@@ -187,6 +194,7 @@ impl TestSample {
             be_conns: Vec::new(),
             fe_conns: Vec::new(),
             vars: Vec::new(),
+            unique_id: None,
         }
     }
 
@@ -206,6 +214,12 @@ impl TestSample {
     /// Sets the client address.
     pub fn src(mut self, a: &str) -> TestSample {
         self.src = Some(a.parse().expect("socket address"));
+        self
+    }
+
+    /// Sets the address the client connected to.
+    pub fn dst(mut self, a: &str) -> TestSample {
+        self.dst = Some(a.parse().expect("socket address"));
         self
     }
 }
@@ -270,6 +284,9 @@ impl Sample for TestSample {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| Val::Str(v))
+    }
+    fn unique_id(&self) -> Option<&[u8]> {
+        self.unique_id.as_deref()
     }
 }
 

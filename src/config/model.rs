@@ -406,6 +406,10 @@ pub struct Frontend {
     pub errors: crate::http::errors::ErrorPages,
     /// `monitor-uri` and `monitor fail`.
     pub monitor: Monitor,
+    /// Header and cookie captures for the log (`None`: none declared).
+    pub captures: Option<std::sync::Arc<crate::log::capture::CaptureSpec>>,
+    /// `unique-id-format` and `unique-id-header` (`None`: no format).
+    pub unique_id: Option<crate::http::unique_id::UniqueId>,
     /// Where the section starts.
     pub origin: Origin,
 }

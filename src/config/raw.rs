@@ -254,6 +254,12 @@ pub struct RawProxy {
     pub monitor_fail: Vec<crate::acl::Condition>,
     /// `monitor-net` (the last one wins, as in HAProxy 1.4).
     pub monitor_net: Option<(IpAddr, u8)>,
+    /// `capture ...` and `declare capture` lines, in order.
+    pub captures: crate::log::capture::CaptureSpec,
+    /// `unique-id-format`, compiled.
+    pub unique_id_format: Option<crate::lf::LogFormat>,
+    /// `unique-id-header`.
+    pub unique_id_header: Option<String>,
 }
 
 impl RawProxy {
@@ -292,6 +298,9 @@ impl RawProxy {
             monitor_uri: None,
             monitor_fail: Vec::new(),
             monitor_net: None,
+            captures: Default::default(),
+            unique_id_format: None,
+            unique_id_header: None,
         }
     }
 

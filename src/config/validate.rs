@@ -549,6 +549,7 @@ fn frontend(
         }
     };
     let rules_compiled = proxy_rules(p, names, diag);
+    let unique_id = unique_id(p, names, diag);
     if p.binds.is_empty() || !ok {
         return None;
     }
@@ -574,6 +575,8 @@ fn frontend(
             fail: std::mem::take(&mut p.monitor_fail),
             net: p.monitor_net,
         },
+        captures: (!p.captures.is_empty()).then(|| std::sync::Arc::new(p.captures.clone())),
+        unique_id,
         origin: p.origin.clone(),
     })
 }
@@ -603,6 +606,24 @@ fn proxy_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> Op
         return None;
     }
     Some(Rules(std::sync::Arc::new(r)))
+}
+
+/// `unique-id-format` (its names linked) with `unique-id-header`. A header
+/// without a format adds nothing, as in HAProxy (which accepts it silently).
+fn unique_id(
+    p: &RawProxy,
+    names: &ConfigNames<'_>,
+    diag: &mut Diag,
+) -> Option<crate::http::unique_id::UniqueId> {
+    let mut format = p.unique_id_format.clone()?;
+    if let Err(e) = format.link(names) {
+        diag.error_at(&p.origin, format!("{}: 'unique-id-format': {e}", p.label()));
+        return None;
+    }
+    Some(crate::http::unique_id::UniqueId {
+        format,
+        header: p.unique_id_header.clone(),
+    })
 }
 
 /// A frontend and its backend must speak the same mode (as HAProxy).

@@ -219,6 +219,7 @@ pub async fn relay_response(
     }
     // `out` holds the rewritten head; the body bytes read with it follow.
     cx.progress.response_head(resp.status);
+    cx.progress.capture_response(&sbuf[..resp.head_len]);
     let mut rbody = BodyCursor::new(resp.body);
     let part = rbody.take(&sbuf[resp.head_len..]).map_err(|_| {
         cx.progress.cause(b'P');

@@ -19,3 +19,4 @@ pub mod request;
 pub mod response;
 pub mod rules;
 pub mod session;
+pub mod unique_id;

@@ -71,6 +71,8 @@ pub struct Rewrite<'a> {
     pub close_server: bool,
     /// The backend's stickiness cookie, read and rewritten in `Cookie` headers.
     pub cookie: Option<&'a CookieRt>,
+    /// One header added after the client's (`unique-id-header`).
+    pub extra: Option<(&'a str, &'a [u8])>,
 }
 
 /// Outcome of parsing the bytes received so far.
@@ -503,6 +505,10 @@ fn write_head(
         count += 1;
         write_content_length(out, n);
     }
+    if let Some((name, value)) = rw.extra {
+        count += 1;
+        header_line(out, name, value);
+    }
     if let (true, Some(f), Some(ip)) = (add_xff, rw.forwardfor, rw.client) {
         count += 1;
         out.extend_from_slice(f.header.as_bytes());
@@ -585,6 +591,7 @@ mod tests {
             client: None,
             close_server: false,
             cookie: None,
+            extra: None,
         }
     }
 
@@ -629,6 +636,7 @@ mod tests {
             client: Some("10.0.0.9".parse().unwrap()),
             close_server,
             cookie: None,
+            extra: None,
         }
     }
 
@@ -655,6 +663,7 @@ mod tests {
             client: Some("127.0.0.1".parse().unwrap()),
             close_server: false,
             cookie: None,
+            extra: None,
         };
         let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rw);
         assert!(!out.contains("X-Forwarded-For"));
@@ -777,6 +786,38 @@ mod tests {
         );
         // Without the rewrite the same head fits exactly.
         assert!(parse(&full, &super::tests::rw(), &mut out).is_ok());
+    }
+
+    #[test]
+    fn extra_header_follows_the_clients_and_counts() {
+        let ff = xff();
+        let rw = Rewrite {
+            extra: Some(("X-Unique-ID", b"7F000001:1F90")),
+            ..rw_xff(&ff, false)
+        };
+        let (_, out) = ok(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Unique-ID: client\r\n\r\n",
+            &rw,
+        );
+        // The client's own header stays, as HAProxy adds without replacing.
+        assert_eq!(
+            out,
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Unique-ID: client\r\n\
+             X-Unique-ID: 7F000001:1F90\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
+        );
+        let mut full = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 1..MAX_HEADERS {
+            full.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        full.extend_from_slice(b"\r\n");
+        let rw = Rewrite {
+            extra: Some(("X-Id", b"1")),
+            ..super::tests::rw()
+        };
+        assert_eq!(
+            parse(&full, &rw, &mut Vec::new()).err(),
+            Some(HttpError::HeadersTooLarge)
+        );
     }
 
     #[test]

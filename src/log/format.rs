@@ -1,9 +1,9 @@
 //! HAProxy's traffic log lines, field for field.
 //!
 //! - httplog: `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc
-//!   %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r` — ringlb captures no headers
-//!   or cookies, so `%CC %CS` are `- -` and `%hr %hs` vanish (HAProxy collapses
-//!   the spaces of empty fields the same way).
+//!   %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`; `%CC %CS %hr %hs` come
+//!   from the frontend's captures (`capture.rs`): `- -` and nothing without
+//!   any (HAProxy collapses the spaces of empty fields the same way).
 //! - tcplog: `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`.
 //! - Neither: `Connect from <ip>:<port> to <ip>:<port> (<frontend>/<HTTP|TCP>)`,
 //!   once per connection, at accept.
@@ -69,6 +69,8 @@ pub struct Record<'a> {
     pub redispatched: bool,
     /// The request line; `None` prints `<BADREQ>`.
     pub request: Option<&'a [u8]>,
+    /// Captured headers and cookies (`%CC %CS %hr %hs`), when the frontend has any.
+    pub captures: Option<&'a super::capture::Captured>,
 }
 
 /// Appends an httplog line (no trailing newline).
@@ -76,13 +78,22 @@ pub fn httplog(r: &Record<'_>, out: &mut Vec<u8>) {
     head(r, out);
     let _ = write!(
         out,
-        " {}/{}/{}/{}/{} {} {} - - ",
+        " {}/{}/{}/{}/{} {} {} ",
         r.t_request, r.t_queue, r.t_connect, r.t_response, r.t_active, r.status, r.bytes_out
     );
+    match r.captures {
+        Some(c) => c.write_cookies(out),
+        None => out.extend_from_slice(b"- -"),
+    }
+    out.push(b' ');
     out.extend_from_slice(&r.term);
     out.push(b' ');
     counts(r, out);
-    out.extend_from_slice(b" 0/0 \"");
+    out.extend_from_slice(b" 0/0");
+    if let Some(c) = r.captures {
+        c.write_headers(out);
+    }
+    out.extend_from_slice(b" \"");
     match r.request {
         Some(line) => encode(line, out),
         None => out.extend_from_slice(b"<BADREQ>"),
@@ -214,6 +225,7 @@ mod tests {
             retries: 0,
             redispatched: false,
             request: Some(b"GET /index.html HTTP/1.1"),
+            captures: None,
         }
     }
 
@@ -261,6 +273,35 @@ mod tests {
             line.ends_with(
                 "http-in static/<NOSRV> 10/-1/-1/-1/109 503 2750 - - SC-- 1/1/1/1/+3 0/0 \"<BADREQ>\""
             ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn httplog_with_captures() {
+        use super::super::capture::{CaptureSpec, Captured, CookieSpec, Slot};
+        let spec = CaptureSpec {
+            request: vec![Slot {
+                header: Some("Host".into()),
+                len: 20,
+            }],
+            response: vec![],
+            cookie: Some(CookieSpec {
+                prefix: "JSESSIONID".into(),
+                len: 32,
+            }),
+        };
+        let c = Captured::new(std::sync::Arc::new(spec));
+        c.request([(&b"Host"[..], &b"a|b"[..])].into_iter());
+        let r = Record {
+            captures: Some(&c),
+            ..sample()
+        };
+        let mut out = Vec::new();
+        httplog(&r, &mut out);
+        let line = String::from_utf8(out).unwrap();
+        assert!(
+            line.ends_with(" 200 2750 - - ---- 1/1/1/1/0 0/0 {a#7Cb} \"GET /index.html HTTP/1.1\""),
             "{line}"
         );
     }

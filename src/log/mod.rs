@@ -8,11 +8,14 @@
 //!   (timestamps, server, termination cause), turned into a line when it ends;
 //!   `tcp` the same for a TCP session.
 //! - `clock`: local dates without a libc call per line.
+//! - `capture`: header and cookie captures (`capture ...`, `declare capture`),
+//!   noted per exchange and written in httplog lines.
 //!
 //! Each frontend and backend gets a [`ProxyLog`] when it has log targets
 //! (`log global` expanded); with none, the data path checks one `Option` and
 //! does no logging work at all.
 
+pub mod capture;
 pub mod clock;
 pub mod format;
 pub mod record;

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::capture::{CaptureSpec, Captured};
 use super::format::{self, Conns, Record};
 use super::{Format, Level, ProxyLog};
 use crate::runtime::Shared;
@@ -79,11 +80,19 @@ pub struct Progress {
     cause: Cell<u8>,
 }
 
-/// A handle on an exchange's [`Progress`]; does nothing when not logging.
+/// A handle on an exchange's [`Progress`] (and captures); does nothing when not logging.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Tracker<'a>(Option<&'a Progress>);
+pub struct Tracker<'a>(Option<&'a Progress>, Option<&'a Captured>);
 
 impl Tracker<'_> {
+    /// The final response head, raw: captures its headers when the frontend
+    /// has `capture response header` or `capture cookie`.
+    pub fn capture_response(&self, head: &[u8]) {
+        if let Some(c) = self.1 {
+            c.response(head);
+        }
+    }
+
     /// The final response head arrived with `status`.
     pub fn response_head(&self, status: u16) {
         if let Some(p) = self.0 {
@@ -157,6 +166,8 @@ struct HttpInner {
     request_line: RefCell<Vec<u8>>,
     attempts: Attempts,
     progress: Progress,
+    /// Header and cookie captures, when the frontend declares any.
+    captures: Option<Captured>,
 }
 
 /// One client connection's log notes in `mode http`.
@@ -165,8 +176,13 @@ pub struct HttpTrace(Option<Box<HttpInner>>);
 
 impl HttpTrace {
     /// Notes for a connection accepted now; inert unless `log` makes a line
-    /// per exchange.
-    pub fn new(log: Option<&ProxyLog>, peer: Option<SocketAddr>, cookie: bool) -> HttpTrace {
+    /// per exchange. `captures`: the frontend's, when it has any.
+    pub fn new(
+        log: Option<&ProxyLog>,
+        peer: Option<SocketAddr>,
+        cookie: bool,
+        captures: Option<&std::sync::Arc<CaptureSpec>>,
+    ) -> HttpTrace {
         let on = log.is_some_and(|l| l.format != Format::Default && l.accepts(Level::Info));
         HttpTrace(on.then(|| {
             Box::new(HttpInner {
@@ -187,8 +203,24 @@ impl HttpTrace {
                 request_line: RefCell::new(Vec::new()),
                 attempts: Attempts::default(),
                 progress: Progress::default(),
+                captures: captures.map(|c| Captured::new(c.clone())),
             })
         }))
+    }
+
+    /// The client's request headers, before any rule changes them (HAProxy
+    /// captures as it parses the head).
+    pub fn capture_request(&self, headers: &[httparse::Header<'_>]) {
+        if let Some(c) = self.on().and_then(|t| t.captures.as_ref()) {
+            c.request(headers.iter().map(|h| (h.name.as_bytes(), h.value)));
+        }
+    }
+
+    /// The exchange's captures, for `http-request capture ... id <n>` and
+    /// `http-response capture` ([`Captured::store`]); `None` when the
+    /// frontend logs no httplog line or declares no capture.
+    pub fn captures(&self) -> Option<&Captured> {
+        self.on().and_then(|t| t.captures.as_ref())
     }
 
     fn on(&self) -> Option<&HttpInner> {
@@ -217,6 +249,9 @@ impl HttpTrace {
         t.progress.status.set(0);
         t.progress.bytes.set(0);
         t.progress.cause.set(0);
+        if let Some(c) = &t.captures {
+            c.clear();
+        }
     }
 
     /// Request bytes arrived.
@@ -346,7 +381,10 @@ impl HttpTrace {
 
     /// The handle `http/forward.rs` notes the response's progress on.
     pub fn tracker(&self) -> Tracker<'_> {
-        Tracker(self.on().map(|t| &t.progress))
+        Tracker(
+            self.on().map(|t| &t.progress),
+            self.on().and_then(|t| t.captures.as_ref()),
+        )
     }
 
     /// Who ended the exchange early, when the session loop knows better than
@@ -439,6 +477,7 @@ impl HttpTrace {
             retries: t.attempts.retries.get(),
             redispatched: t.attempts.redispatched.get(),
             request: (!request_line.is_empty()).then_some(&request_line[..]),
+            captures: t.captures.as_ref(),
         };
         log.send_with(Level::Info, |out| match log.format {
             Format::Http => format::httplog(&rec, out),

@@ -139,6 +139,7 @@ impl TcpTrace {
             retries: t.attempts.retries.get(),
             redispatched: t.attempts.redispatched.get(),
             request: None,
+            captures: None,
         };
         log.send_with(Level::Info, |out| format::tcplog(&rec, out));
     }

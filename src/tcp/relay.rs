@@ -46,6 +46,7 @@ pub async fn run(
             fe,
             be: None,
             vars: None,
+            uid: None,
         };
         crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
     } else {

@@ -74,6 +74,7 @@ pub const NAMES: &[&str] = &[
     "http_auth_type",
     "http_auth_user",
     "http_auth_pass",
+    "unique-id",
 ];
 
 /// Compiles an ACL keyword call (suffix forms allowed).
@@ -185,6 +186,7 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
         "always_false" => none(Fetch::AlwaysFalse),
         "ssl_fc" => none(Fetch::SslFc),
         "ssl_fc_sni" => none(Fetch::SslSni),
+        "unique-id" => none(Fetch::UniqueId),
         "url_param" | "urlp" => url_param(name, args),
         "hdr" | "req.hdr" | "req.fhdr" | "res.hdr" | "shdr" | "res.fhdr" => hdr(name, args),
         "hdr_cnt" | "req.hdr_cnt" | "req.fhdr_cnt" | "res.hdr_cnt" | "shdr_cnt" => {

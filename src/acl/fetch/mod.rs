@@ -164,6 +164,8 @@ pub enum Fetch {
     HttpAuthUser,
     /// `http_auth_pass`: the Basic password, not checked.
     HttpAuthPass,
+    /// `unique-id`: the request's id from `unique-id-format`.
+    UniqueId,
 }
 
 /// What an ACL keyword's suffix adds to its base fetch.
@@ -302,6 +304,7 @@ impl Fetch {
             Fetch::Var(name) => s.var(name)?,
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
+            Fetch::UniqueId => Val::Str(s.unique_id()?),
             Fetch::Hdr { .. }
             | Fetch::Cook(_)
             | Fetch::Base
@@ -453,6 +456,10 @@ mod tests {
         assert!(kw("nbsrv", &["nope"]).fetch.link(&N).is_err());
         assert_eq!(all(&Fetch::SslFc, &s), ["false"]);
         assert_eq!(all(&Fetch::SslSni, &s), Vec::<String>::new());
+        assert_eq!(all(&Fetch::UniqueId, &s), Vec::<String>::new());
+        s.unique_id = Some(b"7F000001:1F90_0001".to_vec());
+        assert_eq!(all(&Fetch::UniqueId, &s), ["7F000001:1F90_0001"]);
+        assert_eq!(kw("unique-id", &[]).fetch, Fetch::UniqueId);
     }
 
     #[test]

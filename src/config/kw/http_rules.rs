@@ -9,7 +9,43 @@
 
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
-use crate::http::rules::{Side, parse_legacy, parse_redirect_line, parse_rule};
+use crate::http::rules::{Action, Capture, Side, parse_legacy, parse_redirect_line, parse_rule};
+
+/// The slot a `capture` action stores into: `len <n>` adds a request slot
+/// to the frontend (HAProxy's "capture" in the log's `{...}` block); `id <n>`
+/// names a `declare capture` slot, which must exist above in a frontend.
+fn capture_slot(p: &mut RawProxy, side: Side, target: Capture) -> Result<Capture, String> {
+    use crate::config::raw::SectionKind;
+    let frontend = matches!(p.kind, SectionKind::Frontend | SectionKind::Listen);
+    match target {
+        Capture::Len(_) if !frontend => Err(
+            "'http-request capture ... len' needs a frontend's capture slots; in a backend use \
+             'id <n>' with 'declare capture' in the frontend"
+                .into(),
+        ),
+        Capture::Len(len) => {
+            p.captures
+                .request
+                .push(crate::log::capture::Slot { header: None, len });
+            Ok(Capture::Id(p.captures.request.len() - 1))
+        }
+        Capture::Id(id) if frontend => {
+            let slots = if side == Side::Request {
+                &p.captures.request
+            } else {
+                &p.captures.response
+            };
+            if id >= slots.len() {
+                return Err(format!(
+                    "'capture ... id {id}': no capture slot #{id} declared above ('declare \
+                     capture request|response len <n>')"
+                ));
+            }
+            Ok(target)
+        }
+        Capture::Id(_) => Ok(target),
+    }
+}
 
 /// The 1.4-era filters, run as 1.4 ran them.
 pub const LEGACY: &[&str] = &[
@@ -85,7 +121,10 @@ pub fn redirect(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
 }
 
 fn rule(p: &mut RawProxy, side: Side, words: &[String]) -> Result<(), String> {
-    let r = parse_rule(side, words, &mut p.acls, &p.name, None)?;
+    let mut r = parse_rule(side, words, &mut p.acls, &p.name, None)?;
+    if let Action::Capture(_, target) = &mut r.action {
+        *target = capture_slot(p, side, *target)?;
+    }
     let list = match side {
         Side::Request => &mut p.rules.request,
         Side::Response => &mut p.rules.response,

@@ -12,6 +12,7 @@
 
 pub mod balance;
 pub mod bind;
+pub mod capture;
 pub mod cookie;
 pub mod errors;
 pub mod global;
@@ -99,6 +100,10 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("monitor-uri", FE, Misplaced::Warn),
     ("monitor", F | L, Misplaced::Warn),
     ("monitor-net", FE, Misplaced::Warn),
+    ("unique-id-format", ALL, Misplaced::Warn),
+    ("unique-id-header", ALL, Misplaced::Warn),
+    ("capture", ALL, Misplaced::Warn),
+    ("declare", ALL, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -164,6 +169,10 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "monitor-uri" => monitor::monitor_uri(p, args),
                 "monitor" => monitor::monitor(p, args),
                 "monitor-net" => monitor::monitor_net(cx, p, args),
+                "capture" => capture::capture(cx, p, args),
+                "declare" => capture::declare(p, args),
+                "unique-id-format" => capture::unique_id_format(cx, p, args),
+                "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),

@@ -8,7 +8,7 @@ use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawProxy, RawSwitch};
 
 /// Proxy keywords accepted, warned about and ignored: they describe, they do not route.
-pub const IGNORED: &[&str] = &["description", "id", "log-tag", "capture", "log-format"];
+pub const IGNORED: &[&str] = &["description", "id", "log-tag", "log-format"];
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[
@@ -25,8 +25,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "tcp-check",
     "compression",
     "filter",
-    "unique-id-format",
-    "unique-id-header",
     "http-reuse",
     "http-send-name-header",
     "force-persist",

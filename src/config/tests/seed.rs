@@ -136,6 +136,8 @@ fn seed_config_model() {
         stats,
         errors: Default::default(),
         monitor: Default::default(),
+        captures: None,
+        unique_id: None,
         origin: origin(11),
     };
     assert_eq!(c.backends, vec![backend]);

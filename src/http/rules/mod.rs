@@ -183,6 +183,15 @@ pub struct Redirect {
     pub clear_cookie: Option<String>,
 }
 
+/// Where a `capture` action stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// `len <n>`: a new slot of that length (resolved to `Id` at load).
+    Len(usize),
+    /// `id <n>`: a `declare capture` slot.
+    Id(usize),
+}
+
 /// An action.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -246,6 +255,9 @@ pub enum Action {
     /// 1.4 `reqdeny`/`reqallow`/`reqtarpit`/`rspdeny`: the action runs when
     /// some line matches the regex.
     LineMatch(Regex, Box<Action>),
+    /// `capture <sample> len <n>|id <n>`: the sample's value into capture
+    /// slot `n` of the frontend (`len` slots are added at load).
+    Capture(Box<Expr>, Capture),
     /// `strict-mode on`: ringlb's only mode (a rewrite that would produce an
     /// invalid message answers 500), so nothing to do.
     Nothing,
@@ -259,7 +271,7 @@ impl Action {
             Action::SetLine(_, f) | Action::ReplaceLine(_, _, f) | Action::SetVarFmt(_, f) => {
                 vec![f]
             }
-            Action::SetVar(_, e) => return e.link(n),
+            Action::SetVar(_, e) | Action::Capture(e, _) => return e.link(n),
             Action::Redirect(r) => vec![&mut r.to],
             Action::Deny(r) | Action::Tarpit(r) | Action::Return(r) => {
                 let mut v: Vec<&mut LogFormat> = r.headers.iter_mut().map(|(_, f)| f).collect();

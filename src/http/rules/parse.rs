@@ -215,6 +215,7 @@ fn allowed(side: Side, name: &str) -> bool {
         "unset-var",
         "set-log-level",
         "strict-mode",
+        "capture",
     ];
     const REQ: &[&str] = &[
         "deny",
@@ -353,6 +354,22 @@ fn action(
                     Action::SetVar(var.to_string(), Box::new(expr))
                 }
             }
+        }
+        "capture" => {
+            let e = args.first().ok_or("expects a sample expression")?;
+            let (expr, _) = parse_expr(e, base)?;
+            let n = |w: Option<&String>| -> Result<usize, String> {
+                w.and_then(|w| w.parse().ok())
+                    .ok_or_else(|| "expects a number after 'len' or 'id'".to_string())
+            };
+            let target = match args.get(1).map(String::as_str) {
+                Some("len") if side == Side::Request => super::Capture::Len(n(args.get(2))?),
+                Some("id") => super::Capture::Id(n(args.get(2))?),
+                _ if side == Side::Request => return Err("expects 'len <n>' or 'id <n>'".into()),
+                _ => return Err("expects 'id <n>' (a 'declare capture response' slot)".into()),
+            };
+            no_more(3)?;
+            Action::Capture(Box::new(expr), target)
         }
         "set-status" => {
             let code = status(args.first())?;

@@ -33,11 +33,27 @@ pub struct Cx<'a> {
     pub body_size: Option<u64>,
     /// The request head's length.
     pub req_len: u64,
+    /// The exchange's unique id, number and date (`%ID`, `%rt`, `unique-id`).
+    pub uid: Option<&'a crate::http::unique_id::IdSlot>,
+    /// The exchange's capture slots, when the frontend logs and declares some.
+    pub captures: Option<&'a crate::log::capture::Captured>,
 }
 
 impl LfVars for Cx<'_> {
     fn var(&self, v: Var, out: &mut Vec<u8>) -> bool {
         let s = self.shared;
+        if let Some(slot) = self.uid {
+            let fe = &s.frontends[self.fe].name;
+            let names = crate::http::unique_id::Names {
+                frontend: fe,
+                backend: self.be.map_or(fe, |b| &s.backends[b].name),
+                server: self
+                    .be
+                    .zip(self.server)
+                    .map(|(b, i)| s.backends[b].servers[i].name.as_str()),
+            };
+            return crate::http::unique_id::ExchangeVars { names, slot }.var(v, out);
+        }
         match v {
             Var::Frontend => out.extend_from_slice(s.frontends[self.fe].name.as_bytes()),
             Var::Backend => match self.be {
@@ -173,6 +189,7 @@ fn stream<'a, R>(cx: &'a Cx<'a>, req: R, vars: &'a Vars) -> Stream<'a, R> {
         fe: cx.fe,
         be: cx.be,
         vars: Some(vars),
+        uid: cx.uid,
     }
 }
 
@@ -386,6 +403,19 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
             return Step::Value(last);
         }
         Action::SetLogLevel(None) => fx.silent = true,
+        Action::Capture(e, target) => {
+            if let (Some(c), super::Capture::Id(id)) = (cx.captures, target) {
+                let side = if s.method().is_empty() {
+                    crate::log::capture::Side::Response
+                } else {
+                    crate::log::capture::Side::Request
+                };
+                if crate::lf::sample_into(e, s, b.sc, Default::default(), b.tmp) {
+                    c.store(side, *id, b.tmp);
+                }
+            }
+            return Step::Done(Verdict::Continue);
+        }
         Action::Allow => return Step::Done(Verdict::Stop),
         Action::Deny(r) | Action::Tarpit(r) | Action::Return(r) => {
             let kind = match a {

@@ -112,6 +112,7 @@ impl Session<'_> {
             fe: self.fe_index,
             be: None,
             vars: None,
+            uid: Some(&self.uid),
         };
         let acls = &self.fe.model.routing.acls;
         let mut sc = self.ctx.scratch.borrow_mut();

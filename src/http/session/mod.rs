@@ -40,6 +40,7 @@ use super::forward::{
 use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
 use super::response::{ClientSide, ResponseCookie};
+use super::unique_id::IdSlot;
 use crate::balance::PickInput;
 use crate::bufpool::{self, BUF_SIZE};
 use crate::deadline::LazyTimer;
@@ -132,6 +133,8 @@ struct Session<'a> {
     trace: HttpTrace,
     /// The rule stages' message, variables and verdict (`rules.rs`).
     rules: std::cell::RefCell<rules::RuleState>,
+    /// The current request's unique id (`unique-id-format`), once made.
+    uid: IdSlot,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -170,8 +173,14 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         out: Vec::new(),
         req_timer: LazyTimer::new(),
         resp_timer: LazyTimer::new(),
-        trace: HttpTrace::new(f.log.as_ref(), peer, be.cookie.is_some()),
         rules: Default::default(),
+        trace: HttpTrace::new(
+            f.log.as_ref(),
+            peer,
+            be.cookie.is_some(),
+            f.model.captures.as_ref(),
+        ),
+        uid: IdSlot::default(),
     };
     let mut first = true;
     loop {
@@ -301,6 +310,7 @@ fn settings<'a>(
         client: peer.map(|p| p.ip()),
         close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
         cookie: be.cookie.as_ref(),
+        extra: None,
     };
     let max_body = match (f.http.max_body, be.http.max_body) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
@@ -478,7 +488,8 @@ impl Session<'_> {
             (self.ctx, self.fe, self.fe_index),
             (self.be, self.backend),
             &self.addrs,
-            &self.rules,
+            (&self.rules, &self.uid),
+            &self.trace,
         );
         let limit = self.max_body.map(|(m, _)| m);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::acl::HttparseSample;
+use crate::http::unique_id;
 
 /// Size of the buffer a connection waits for a request with.
 pub(super) const IDLE_BUF: usize = 1024;
@@ -98,6 +99,8 @@ impl Session<'_> {
         if head.head_len > BUF_SIZE {
             return Err(request::too_large(&self.cbuf));
         }
+        self.trace.capture_request(head.req.headers);
+        self.uid.clear();
         let f = self.fe;
         let shared = &*self.ctx.shared;
         {
@@ -132,6 +135,7 @@ impl Session<'_> {
                     fe: self.fe_index,
                     be: None,
                     vars: None,
+                    uid: Some(&self.uid),
                 };
                 route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut())
             };
@@ -159,12 +163,72 @@ impl Session<'_> {
             return request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out)
                 .map(Parsed::Complete);
         }
-        // Stage: the head for the server.
+        // Stage: the head for the server (with the unique-id header).
+        let backend_name = if self.no_backend {
+            &self.fe.name
+        } else {
+            &self.be.name
+        };
+        let id = Ids {
+            ctx: self.ctx,
+            fe: self.fe,
+            fe_index: self.fe_index,
+            backend_name,
+            addrs: &self.addrs,
+        };
+        let rw = Rewrite {
+            extra: id.header(&self.uid, &head),
+            ..self.rewrite
+        };
         if self.rules.get_mut().loaded {
             let st = self.rules.borrow();
-            return request::rewrite_msg(&head, &st.msg, &self.rewrite, &mut self.out)
-                .map(Parsed::Complete);
+            return request::rewrite_msg(&head, &st.msg, &rw, &mut self.out).map(Parsed::Complete);
         }
-        request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out).map(Parsed::Complete)
+        request::rewrite(&head, &self.cbuf, &rw, &mut self.out).map(Parsed::Complete)
+    }
+}
+
+/// What a request's unique id is made from once it is routed.
+struct Ids<'s> {
+    ctx: &'s WorkerCtx,
+    fe: &'s FrontendRt,
+    fe_index: usize,
+    backend_name: &'s str,
+    addrs: &'s ConnAddrs,
+}
+
+impl<'s> Ids<'s> {
+    /// `unique-id-header`: the request's id, made now if no rule asked for it
+    /// yet (the backend is chosen, as when HAProxy makes it), and the header
+    /// that carries it to the server.
+    fn header(
+        &self,
+        uid: &'s unique_id::IdSlot,
+        head: &request::Head<'_, '_>,
+    ) -> Option<(&'s str, &'s [u8])> {
+        let spec = self.fe.model.unique_id.as_ref()?;
+        let header = spec.header.as_deref()?;
+        let sample = RequestSample {
+            req: HttparseSample {
+                req: &head.req,
+                src: None,
+                dst: None,
+                body_size: head.body_size(),
+                req_len: head.head_len as u64,
+            },
+            addrs: self.addrs,
+            shared: &self.ctx.shared,
+            fe: self.fe_index,
+            be: None,
+            vars: None,
+            uid: Some(uid),
+        };
+        let names = unique_id::Names {
+            frontend: &self.fe.name,
+            backend: self.backend_name,
+            server: None,
+        };
+        let mut sc = self.ctx.scratch.borrow_mut();
+        Some((header, unique_id::make(uid, spec, &sample, names, &mut sc)))
     }
 }

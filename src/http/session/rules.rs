@@ -59,6 +59,8 @@ impl Session<'_> {
             server: None,
             body_size,
             req_len,
+            uid: Some(&self.uid),
+            captures: self.trace.captures(),
         }
     }
 
@@ -123,6 +125,7 @@ impl Session<'_> {
             fe: self.fe_index,
             be: None,
             vars: Some(&st.vars),
+            uid: Some(&self.uid),
         };
         route::choose(self.fe, &sample, &mut self.ctx.scratch.borrow_mut())
     }
@@ -201,8 +204,10 @@ pub(super) fn response_rules<'a>(
     s: (&'a WorkerCtx, &'a FrontendRt, usize),
     be: (&'a BackendRt, usize),
     addrs: &'a ConnAddrs,
-    state: &'a RefCell<RuleState>,
+    state: (&'a RefCell<RuleState>, &'a crate::http::unique_id::IdSlot),
+    trace: &'a HttpTrace,
 ) -> Option<ResponseRules<'a>> {
+    let (state, uid) = state;
     let (ctx, f, fe_index) = s;
     let fe = &*f.model.rules.0;
     let b = &*be.0.model.rules.0;
@@ -222,6 +227,8 @@ pub(super) fn response_rules<'a>(
             server: None,
             body_size: None,
             req_len: 0,
+            uid: Some(uid),
+            captures: trace.captures(),
         },
         scratch: &ctx.scratch,
     })
