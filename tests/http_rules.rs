@@ -67,13 +67,16 @@ fn config(port: u16, dir: &TestDir, web: &HttpBackend, api: &HttpBackend) -> Str
     )
 }
 
+/// Which backend answered, the request line it saw, and its chosen headers.
+type BackendView = (String, String, Vec<(String, String)>);
+
 /// What one request produced: the client's view and the backend's view.
 #[derive(Debug, PartialEq)]
 struct Seen {
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
-    backend: Option<(String, String, Vec<(String, String)>)>,
+    backend: Option<BackendView>,
 }
 
 const RESPONSE_HEADERS: &[&str] = &[

@@ -511,10 +511,9 @@ fn apply(
         Step::Done(v) => return v,
         Step::Value(v) => {
             if let Action::SetVar(name, _) = a {
-                match v {
-                    Some(v) => vars.set(name, v.as_val()),
-                    // HAProxy leaves a variable alone when the sample has no value.
-                    None => {}
+                // HAProxy leaves a variable alone when the sample has no value.
+                if let Some(v) = v {
+                    vars.set(name, v.as_val());
                 }
             }
             return Verdict::Continue;
