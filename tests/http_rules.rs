@@ -456,3 +456,59 @@ fn auth_with_userlists_as_haproxy() {
         assert_eq!(probe(hport), ours, "HAProxy answers the same");
     }
 }
+
+/// Response rules that replace the server's answer (`deny`, `return`,
+/// `redirect`), chosen by a variable the request set, and
+/// `http-after-response` on them; HAProxy 2.6 answers the same.
+#[test]
+fn response_rules_replace_the_answer_as_haproxy() {
+    let web = HttpBackend::start("web");
+    let cfg = |port: u16| {
+        format!(
+            "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   http-request set-var(txn.p) path\n\
+             \x20   http-response deny if {{ var(txn.p) -m str /deny }}\n\
+             \x20   http-response return status 200 content-type text/plain string replaced if {{ var(txn.p) -m str /ret }}\n\
+             \x20   http-response redirect location /elsewhere code 303 if {{ var(txn.p) -m str /redir }}\n\
+             \x20   http-response set-status 299 reason Fine if {{ var(txn.p) -m str /status }}\n\
+             \x20   http-after-response set-header X-After %[status]\n\
+             \x20   default_backend web\n\
+             backend web\n    server w1 127.0.0.1:{}\n",
+            web.port()
+        )
+    };
+    let paths = ["/deny", "/ret", "/redir", "/status", "/plain"];
+    let probe = |port: u16| -> Vec<(u16, Option<String>, Option<String>, String)> {
+        paths
+            .iter()
+            .map(|p| {
+                let mut c = HttpClient::connect(port);
+                let r = c.request(format!("GET {p} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+                let body = if *p == "/ret" {
+                    r.text()
+                } else {
+                    String::new()
+                };
+                (
+                    r.status,
+                    r.header("location").map(String::from),
+                    r.header("x-after").map(String::from),
+                    body,
+                )
+            })
+            .collect()
+    };
+    let port = free_port();
+    let lb = Ringlb::start(&cfg(port));
+    let ours = probe(port);
+    drop(lb);
+    assert_eq!(ours[0].0, 502);
+    assert_eq!(ours[1], (200, None, Some("200".into()), "replaced".into()));
+    assert_eq!(ours[2].1.as_deref(), Some("/elsewhere"));
+    assert_eq!(ours[3].0, 299);
+    assert_eq!(ours[4].0, 200);
+    let hport = free_port();
+    if let Some(_hp) = Haproxy::start(&cfg(hport), hport) {
+        assert_eq!(probe(hport), ours, "HAProxy answers the same");
+    }
+}

@@ -162,39 +162,49 @@ impl Session<'_> {
         if fe.after.is_empty() && be.is_none_or(|b| b.after.is_empty()) {
             return page;
         }
-        let mut headers = [httparse::EMPTY_HEADER; crate::http::request::MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let Ok(httparse::Status::Complete(n)) = resp.parse(&page) else {
-            return page;
-        };
-        let st = &mut *self.rules.borrow_mut();
-        let code = resp.code.unwrap_or(200).to_string();
-        st.msg.load(
-            [
-                b"1.1",
-                code.as_bytes(),
-                resp.reason.unwrap_or("").as_bytes(),
-            ],
-            resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)),
-        );
-        st.loaded = false;
         let cx = self.cx(None, 0, (!self.no_backend).then_some(self.backend));
+        let st = &mut *self.rules.borrow_mut();
         let mut sc = self.ctx.scratch.borrow_mut();
-        let mut fx = st.fx;
-        let (mut b, msg, vars) = st.bufs(&mut sc);
-        for r in be.into_iter().chain([fe]) {
-            if let Verdict::Reply(_) =
-                run_response(&r.after, &r.acls, msg, vars, &cx, &mut b, &mut fx)
-            {
-                break;
-            }
-        }
-        st.fx = fx;
-        let mut out = Vec::with_capacity(page.len() + 64);
-        write_msg_response(&st.msg, &mut out);
-        out.extend_from_slice(&page[n..]);
-        out
+        after_on_page(page, be.into_iter().chain([fe]), st, &cx, &mut sc)
     }
+}
+
+/// Runs `http-after-response` rules of `proxies` on a whole response ringlb
+/// made, and writes it again with their changes.
+fn after_on_page<'r>(
+    page: Vec<u8>,
+    proxies: impl Iterator<Item = &'r ProxyRules>,
+    st: &mut RuleState,
+    cx: &Cx<'_>,
+    sc: &mut Scratch,
+) -> Vec<u8> {
+    let mut headers = [httparse::EMPTY_HEADER; crate::http::request::MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(n)) = resp.parse(&page) else {
+        return page;
+    };
+    let code = resp.code.unwrap_or(200).to_string();
+    st.msg.load(
+        [
+            b"1.1",
+            code.as_bytes(),
+            resp.reason.unwrap_or("").as_bytes(),
+        ],
+        resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)),
+    );
+    st.loaded = false;
+    let mut fx = st.fx;
+    let (mut b, msg, vars) = st.bufs(sc);
+    for r in proxies {
+        if let Verdict::Reply(_) = run_response(&r.after, &r.acls, msg, vars, cx, &mut b, &mut fx) {
+            break;
+        }
+    }
+    st.fx = fx;
+    let mut out = Vec::with_capacity(page.len() + 64);
+    write_msg_response(&st.msg, &mut out);
+    out.extend_from_slice(&page[n..]);
+    out
 }
 
 /// The hook `forward.rs` calls on the server's response head; `None` when
@@ -284,7 +294,20 @@ impl crate::http::response::ResponseHook for ResponseRules<'_> {
                 }
             }
         }
-        if !matches!(verdict, Verdict::Reply(_)) {
+        if let Verdict::Reply(mut l) = verdict {
+            st.fx = fx;
+            // http-after-response sees the answer a response rule made.
+            let page = std::mem::take(&mut l.page);
+            l.page = after_on_page(
+                page,
+                self.be.into_iter().chain([self.fe]),
+                st,
+                &self.cx,
+                &mut sc,
+            );
+            return Some(l);
+        }
+        {
             for r in self.be.into_iter().chain([self.fe]) {
                 if let Verdict::Reply(_) =
                     run_response(&r.after, &r.acls, msg, vars, &self.cx, &mut b, &mut fx)
