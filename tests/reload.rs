@@ -132,7 +132,16 @@ fn master_worker_reload_under_load_loses_nothing_and_survives_a_bad_config() {
 /// One command on the master CLI; its whole answer.
 fn master_cli(path: &std::path::Path, cmd: &str) -> String {
     use std::io::{Read, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(path).expect("master CLI");
+    // The master binds its CLI while starting: on a loaded machine the
+    // socket may appear a little after the workers answer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(s) => break s,
+            Err(e) if std::time::Instant::now() > deadline => panic!("master CLI: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
     let mut out = String::new();

@@ -82,6 +82,28 @@ enum Fail {
     Silent,
 }
 
+/// What the relay stage leaves to the last one: the server connection's
+/// halves, how each direction ended, and the server counted as active.
+struct Relayed<'a> {
+    sr: ReadHalf,
+    sw: WriteHalf,
+    server_fd: RawFd,
+    req_state: RequestBody,
+    resp: ResponseEnd,
+    server_idx: usize,
+    active: ActiveGuard<'a>,
+}
+
+/// The verdict on one attempt at relaying (see `Session::judge`).
+enum Judged {
+    /// Both directions ended well enough to finish the exchange.
+    Done(RequestBody, ResponseEnd),
+    /// The exchange failed.
+    Fail(Fail),
+    /// Resend the request on a fresh connection.
+    Retry,
+}
+
 /// Where the request body stands when the response side finishes.
 enum RequestBody {
     /// Relayed whole.
@@ -319,7 +341,7 @@ fn settings<'a>(
     (rewrite, httpclose, max_body)
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
     /// The backend the log line names (`None`: the frontend's own name).
     fn logged_backend(&self) -> Option<usize> {
         (!self.no_backend).then_some(self.backend)
@@ -370,7 +392,25 @@ impl Session<'_> {
         }
     }
 
+    /// One request, stage after stage: ringlb's own answers (monitor, a
+    /// rule's reply, the stats page, 503 without a backend, a body over the
+    /// limit), then choose the server, connect or reuse and relay both ways,
+    /// then count, pool and decide the client connection's fate. (Parsing,
+    /// the request rules, routing and the head's rewrite ran in `read.rs`.)
     async fn exchange(&mut self, req: Request) -> Result<Next, Fail> {
+        let first = self.begin(&req);
+        if let Some(answered) = self.answer_here(&req).await {
+            return answered;
+        }
+        let picked = self.choose_server(&req)?;
+        let mut body = self.body_start(&req)?;
+        let relayed = self.relay(&req, &mut body, picked, first).await?;
+        self.finish(&req, &body, relayed)
+    }
+
+    /// Counts the request and notes it for the log; answers whether it is the
+    /// connection's first.
+    fn begin(&mut self, _req: &Request) -> bool {
         let first = self.exchanges == 0;
         self.exchanges += 1;
         self.trace.request(&self.cbuf);
@@ -384,14 +424,19 @@ impl Session<'_> {
                 String::from_utf8_lossy(line).trim_end()
             );
         }
+        first
+    }
+
+    /// The answers ringlb makes without a server, if this request gets one.
+    async fn answer_here(&mut self, req: &Request) -> Option<Result<Next, Fail>> {
         // `monitor-uri`: answered before anything else, as HAProxy does.
-        if let Some(mut page) = self.monitor(&req) {
-            return self.answer_locally(&req, &mut page).await;
+        if let Some(mut page) = self.monitor(req) {
+            return Some(self.answer_locally(req, &mut page).await);
         }
         // A request rule answered (deny, tarpit, return, redirect, auth).
         let local = self.rules.get_mut().local.take();
         if let Some(local) = local {
-            return self.answer_rule(&req, local).await;
+            return Some(self.answer_rule(req, local).await);
         }
         // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
         if let Some(mut page) = stats::page::serve(
@@ -401,21 +446,25 @@ impl Session<'_> {
             &self.cbuf[..req.head_len],
             req.uri,
         ) {
-            return self.answer_locally(&req, &mut page).await;
+            return Some(self.answer_locally(req, &mut page).await);
         }
         if self.no_backend {
             if self.ctx.shared.debug {
                 eprintln!("[WARNING] {}: no backend for this request", self.fe.name);
             }
-            return Err(Fail::Status(HttpError::ServiceUnavailable));
+            return Some(Err(Fail::Status(HttpError::ServiceUnavailable)));
         }
-        let mut body = BodyCursor::new(req.body);
         if let (Some((max, status)), BodyKind::Length(n)) = (self.max_body, req.body)
             && n > max
         {
-            return Err(Fail::Status(HttpError::for_body_limit(status)));
+            return Some(Err(Fail::Status(HttpError::for_body_limit(status))));
         }
 
+        None
+    }
+
+    /// Stage: choose the server (stickiness cookie, then balancing), or 503.
+    fn choose_server(&mut self, req: &Request) -> Result<usize, Fail> {
         // Choose the server while the URI is still in the buffer (or, when
         // rules rewrote the head, from the head they left).
         let picked = {
@@ -433,11 +482,6 @@ impl Session<'_> {
             };
             pick(self.ctx, self.backend, &input, None)
         };
-        // Retries and redispatch choose by rotation, not by the request's key.
-        let input = PickInput {
-            client: self.rewrite.client,
-            ..PickInput::default()
-        };
         // A cookie naming a server that is up (drained included) wins over
         // balancing; one naming a down or maintained server is ignored (and the
         // cookie updated) unless `option persist`.
@@ -452,7 +496,13 @@ impl Session<'_> {
             return Err(Fail::Status(HttpError::ServiceUnavailable));
         };
         self.trace.sticky(req.sticky.server, picked);
+        Ok(picked)
+    }
 
+    /// The head for the server is in `out`; adds the body bytes that came
+    /// with it, and answers the body's cursor.
+    fn body_start(&mut self, req: &Request) -> Result<BodyCursor, Fail> {
+        let mut body = BodyCursor::new(req.body);
         // The head for the server is in `out`; add what body bytes came with it.
         let part = body
             .take(&self.cbuf[req.head_len..])
@@ -461,29 +511,31 @@ impl Session<'_> {
         self.out
             .extend_from_slice(&self.cbuf[req.head_len..req.head_len + part]);
         self.cbuf.drain(..req.head_len + part);
+        Ok(body)
+    }
+
+    /// Stage: connect or reuse, send the head, then relay the request body
+    /// and the response at once; a reused connection that fails before
+    /// answering is replaced once when the request may be resent. (Longer
+    /// than most: the two relays are pinned in this frame and borrow the
+    /// session's buffers field by field, which a helper taking `&self`
+    /// could not lend.)
+    async fn relay(
+        &mut self,
+        req: &Request,
+        body: &mut BodyCursor,
+        picked: usize,
+        first: bool,
+    ) -> Result<Relayed<'a>, Fail> {
         let may_resend = req.idempotent && body.done();
-
-        let pooled = if !first || may_resend {
-            self.ctx.pool.take(self.backend, picked)
-        } else {
-            None
+        // Retries and redispatch choose by rotation, not by the request's key.
+        let input = PickInput {
+            client: self.rewrite.client,
+            ..PickInput::default()
         };
-        // Counted from the pick on, so that leastconn sees connections in progress.
-        let mut active = ActiveGuard::new(self.ctx, self.backend, picked);
-        let (mut server_idx, mut server, mut reused) = match pooled {
-            Some(s) => {
-                self.trace.reused(picked);
-                (picked, s, true)
-            }
-            None => {
-                let (idx, s) = self.connect(picked, &input).await?;
-                if idx != picked {
-                    active = ActiveGuard::new(self.ctx, self.backend, idx);
-                }
-                (idx, s, false)
-            }
-        };
-
+        let (mut server_idx, mut server, mut reused, mut active) = self
+            .server_connection(picked, first && !may_resend, &input)
+            .await?;
         let response_rules = rules::response_rules(
             (self.ctx, self.fe, self.fe_index),
             (self.be, self.backend),
@@ -509,6 +561,9 @@ impl Session<'_> {
             }
             let server_fd = server.as_raw_fd();
             let head_seen = Cell::new(false);
+            let hook = response_rules
+                .as_ref()
+                .map(|r| r as &dyn crate::http::response::ResponseHook);
             let cx = ResponseCtx {
                 side: ClientSide {
                     head_request: req.is_head,
@@ -521,9 +576,7 @@ impl Session<'_> {
                     }),
                 },
                 upgrade: req.upgrade,
-                rules: response_rules
-                    .as_ref()
-                    .map(|r| r as &dyn crate::http::response::ResponseHook),
+                rules: hook,
                 server_timeout: self.be.server_timeout,
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),
@@ -544,7 +597,7 @@ impl Session<'_> {
                     &mut self.cr,
                     &mut sw,
                     &mut self.cbuf,
-                    &mut body,
+                    body,
                     Pace {
                         timer: &mut self.req_timer,
                         read: ct,
@@ -573,69 +626,145 @@ impl Session<'_> {
                 relayed
             };
             let (req_state, resp) = relayed;
-            let answered = sent.get();
-            match resp {
-                // The client's body failed first: answer it if nothing was sent yet.
-                None => {
-                    if let Err(RelayFail::Source(ReadOutcome::Timeout)) = req_state {
-                        self.trace.cause(b'c');
-                    }
-                    return Err(match req_state {
-                        Err(_) if answered => Fail::Silent,
-                        Err(RelayFail::Source(ReadOutcome::Timeout)) => {
-                            Fail::Status(HttpError::RequestTimeout)
-                        }
-                        Err(RelayFail::Malformed) => Fail::Status(HttpError::BadRequest),
-                        Err(RelayFail::TooLarge) => {
-                            self.check_body_limit(&body).err().unwrap_or(Fail::Silent)
-                        }
-                        _ => Fail::Silent,
-                    });
-                }
-                Some(Err(ResponseFail::Closed)) if reused && may_resend && !head_seen.get() => {
+            let retry = reused && may_resend && !head_seen.get();
+            match self.judge(req_state, resp, sent.get(), retry, server_idx, body) {
+                Judged::Retry => {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
                     reused = false;
-                    continue;
                 }
-                Some(Err(ResponseFail::Closed)) => {
-                    self.trace.cause(b'S');
-                    self.log_server(server_idx, "closed the connection before answering");
-                    return Err(if answered {
-                        Fail::Silent
-                    } else {
-                        Fail::Status(HttpError::BadGateway)
-                    });
-                }
-                Some(Err(ResponseFail::Status(e))) => {
-                    self.trace.cause(if e == HttpError::GatewayTimeout {
-                        b's'
-                    } else {
-                        b'S'
-                    });
-                    self.log_server(
-                        server_idx,
-                        &format!("answering {} to the client", e.status()),
-                    );
-                    return Err(if answered {
-                        Fail::Silent
-                    } else {
-                        Fail::Status(e)
-                    });
-                }
-                Some(Err(ResponseFail::Silent)) => return Err(Fail::Silent),
-                Some(Ok(end)) => {
-                    let state = match req_state {
-                        Ok(_) => RequestBody::Done,
-                        Err(RelayFail::Sink(_)) => RequestBody::SinkFailed,
-                        Err(_) => RequestBody::Unfinished,
-                    };
-                    break (sr, sw, server_fd, state, end);
-                }
+                Judged::Fail(f) => return Err(f),
+                Judged::Done(state, end) => break (sr, sw, server_fd, state, end),
             }
         };
+        Ok(Relayed {
+            sr,
+            sw,
+            server_fd,
+            req_state,
+            resp,
+            server_idx,
+            active,
+        })
+    }
 
+    /// Stage: a connection to the chosen server, idle in the pool (unless
+    /// `fresh_only`: a first request that could not be resent) or new (with
+    /// retries and redispatch, which may choose another server); the server
+    /// is counted active from now on, for leastconn.
+    async fn server_connection(
+        &self,
+        picked: usize,
+        fresh_only: bool,
+        input: &PickInput<'_>,
+    ) -> Result<(usize, Stream, bool, ActiveGuard<'a>), Fail> {
+        let pooled = if fresh_only {
+            None
+        } else {
+            self.ctx.pool.take(self.backend, picked)
+        };
+        if let Some(s) = pooled {
+            self.trace.reused(picked);
+            return Ok((
+                picked,
+                s,
+                true,
+                ActiveGuard::new(self.ctx, self.backend, picked),
+            ));
+        }
+        let active = ActiveGuard::new(self.ctx, self.backend, picked);
+        let (idx, s) = self.connect(picked, input).await?;
+        let active = if idx != picked {
+            ActiveGuard::new(self.ctx, self.backend, idx)
+        } else {
+            active
+        };
+        Ok((idx, s, false, active))
+    }
+
+    /// What both directions' outcomes mean for the exchange: done, failed
+    /// (answered if nothing was sent yet), or to be tried again on a fresh
+    /// connection (`retry`: a reused one closed before any response byte).
+    fn judge<T>(
+        &self,
+        req_state: Result<T, RelayFail>,
+        resp: Option<Result<ResponseEnd, ResponseFail>>,
+        answered: bool,
+        retry: bool,
+        server_idx: usize,
+        body: &BodyCursor,
+    ) -> Judged {
+        let fail = |e| {
+            Judged::Fail(if answered {
+                Fail::Silent
+            } else {
+                Fail::Status(e)
+            })
+        };
+        match resp {
+            // The client's body failed first: answer it if nothing was sent yet.
+            None => {
+                if let Err(RelayFail::Source(ReadOutcome::Timeout)) = req_state {
+                    self.trace.cause(b'c');
+                }
+                match req_state {
+                    Err(_) if answered => Judged::Fail(Fail::Silent),
+                    Err(RelayFail::Source(ReadOutcome::Timeout)) => fail(HttpError::RequestTimeout),
+                    Err(RelayFail::Malformed) => fail(HttpError::BadRequest),
+                    Err(RelayFail::TooLarge) => {
+                        Judged::Fail(self.check_body_limit(body).err().unwrap_or(Fail::Silent))
+                    }
+                    _ => Judged::Fail(Fail::Silent),
+                }
+            }
+            Some(Err(ResponseFail::Closed)) if retry => Judged::Retry,
+            Some(Err(ResponseFail::Closed)) => {
+                self.trace.cause(b'S');
+                self.log_server(server_idx, "closed the connection before answering");
+                fail(HttpError::BadGateway)
+            }
+            Some(Err(ResponseFail::Status(e))) => {
+                self.trace.cause(if e == HttpError::GatewayTimeout {
+                    b's'
+                } else {
+                    b'S'
+                });
+                self.log_server(
+                    server_idx,
+                    &format!("answering {} to the client", e.status()),
+                );
+                fail(e)
+            }
+            Some(Err(ResponseFail::Silent)) => Judged::Fail(Fail::Silent),
+            Some(Ok(end)) => {
+                let state = match req_state {
+                    Ok(_) => RequestBody::Done,
+                    Err(RelayFail::Sink(_)) => RequestBody::SinkFailed,
+                    Err(_) => RequestBody::Unfinished,
+                };
+                Judged::Done(state, end)
+            }
+        }
+    }
+
+    /// Stage: count what the exchange carried, pool the server connection
+    /// when reusable, and say what becomes of the client's.
+    fn finish(
+        &mut self,
+        req: &Request,
+        body: &BodyCursor,
+        relayed: Relayed<'a>,
+    ) -> Result<Next, Fail> {
+        let Relayed {
+            sr,
+            sw,
+            server_fd,
+            req_state,
+            resp,
+            server_idx,
+            active,
+        } = relayed;
         let (resp, bytes_out) = match resp {
             ResponseEnd::Upgraded => {
                 return Ok(Next::Tunnel(
