@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use super::cond::Tri;
 use super::conv::{self, Conv, Out};
 use super::expr::split_expr;
 use super::fetch::{self, Cast, Fetch, Names};
@@ -151,7 +152,9 @@ fn conv_method(c: &Conv, before: Method) -> Method {
             Some(MapValue::Ip(_)) => Method::Ip,
             _ => map_out_method(c),
         },
-        _ if before.is_numeric() || before == Method::Ip || before == Method::Bool => Method::Str,
+        _ if before.is_numeric() || matches!(before, Method::Ip | Method::Bool | Method::Bin) => {
+            Method::Str
+        }
         _ => before,
     }
 }
@@ -214,6 +217,18 @@ impl Acl {
     pub fn matches<S: Sample + ?Sized>(&self, s: &S, sc: &mut Scratch) -> bool {
         self.expr
             .for_each(s, sc, |v, low| self.patterns.find(v, low).is_some())
+    }
+
+    /// [`Acl::matches`], three-valued: no match yet on contents that may
+    /// still grow is a [`Tri::Miss`].
+    pub fn test<S: Sample + ?Sized>(&self, s: &S, sc: &mut Scratch) -> Tri {
+        if self.matches(s, sc) {
+            Tri::Pass
+        } else if self.expr.fetch.may_change(s) {
+            Tri::Miss
+        } else {
+            Tri::Fail
+        }
     }
 }
 
@@ -317,7 +332,7 @@ mod tests {
         assert!(err("path -x").contains("unknown ACL flag '-x'"));
         assert!(err("path -u 3 x").contains("not supported"));
         assert!(err("path -f").contains("missing argument"));
-        assert!(err("req.ssl_sni foo").contains("req.ssl_sni"));
+        assert!(err("req.ssl_frob foo").contains("req.ssl_frob"));
         assert!(err("path,frob").contains("frob"));
     }
 

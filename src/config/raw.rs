@@ -210,6 +210,9 @@ pub struct RawProxy {
     pub switching: Vec<RawSwitch>,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
+    /// `tcp-request` / `tcp-response` rules and inspect delays (only the
+    /// delays are inherited from `defaults`).
+    pub tcp: super::model::TcpRules,
 }
 
 impl RawProxy {
@@ -243,6 +246,7 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            tcp: super::model::TcpRules::default(),
         }
     }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::kw::did_you_mean;
 use super::kw::global::{group_id, user_id};
 use super::model::{
-    Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Server, Stats, Switch,
+    AclTable, Backend, Balance, Config, Frontend, Global, Mode, Origin, Routing, Server, Stats,
+    Switch,
 };
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, SectionKind};
@@ -39,6 +40,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for p in &mut proxies {
         tcp_mode_drops(p, diag);
         missing_timeouts(p, diag);
+        super::tcp_validate::check(p, diag);
     }
     let mut backends = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -67,11 +69,16 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             diag.error_at(&p.origin, format!("{}: {e}", p.label()));
         }
     }
+    // A backend's own tcp rules keep a linked copy of its ACLs.
+    let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names);
     let mut frontends = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
         if let Some(f) = frontend(p, &names, &backends, diag) {
             frontends.push(f);
         }
+    }
+    for (i, acls) in backend_acls {
+        backends[i].acls = AclTable(acls);
     }
     Config {
         global,
@@ -277,6 +284,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         log: p.log.clone(),
         stats: p.stats.clone(),
         maxconn: p.fullconn,
+        tcp: super::tcp_validate::backend_rules(p),
+        acls: AclTable::default(),
         origin: p.origin.clone(),
     }
 }
@@ -305,7 +314,7 @@ fn server(s: &RawServer) -> Server {
 }
 
 /// Proxy and server names for linking ACLs, once every section is read.
-struct ConfigNames<'a> {
+pub(super) struct ConfigNames<'a> {
     backends: &'a HashMap<String, usize>,
     frontends: Vec<String>,
     servers: &'a [Backend],
@@ -454,6 +463,7 @@ fn frontend(
             rules,
             acls: std::mem::take(&mut p.acls),
         },
+        tcp: p.tcp.clone(),
         timeouts: p.timeouts.clone(),
         http: p.http.clone(),
         log: p.log.clone(),

@@ -3,7 +3,8 @@
 //! "unknown keyword ...; did you mean ...?" message.
 //!
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
-//! `balance`, `cookie`, `stats`, `log`, `proxy` (the small proxy keywords),
+//! `balance`, `cookie`, `stats`, `log`, `tcp_rules` (`tcp-request`,
+//! `tcp-response`), `proxy` (the small proxy keywords),
 //! and `suggest` (the "did you mean", with its work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
 //! refused where it is parsed, never accepted with a warning.
@@ -19,6 +20,7 @@ pub mod proxy;
 pub mod server;
 pub mod stats;
 pub mod suggest;
+pub mod tcp_rules;
 pub mod timeout;
 
 use super::parse::{Args, Ctx};
@@ -82,6 +84,9 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("server", L | B, Misplaced::Error),
     ("default-server", BE, Misplaced::Error),
     ("http-request", F | L | B, Misplaced::Error),
+    // Each sub-keyword checks its own sections (`kw/tcp_rules.rs`).
+    ("tcp-request", ALL, Misplaced::Error),
+    ("tcp-response", ALL, Misplaced::Error),
     ("errorfile", ALL, Misplaced::Warn),
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
@@ -132,6 +137,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "contimeout" | "clitimeout" | "srvtimeout" => timeout::legacy(cx, p, args),
                 "retries" => proxy::retries(p, args),
                 "http-request" => http_request::http_request(p, args),
+                "tcp-request" => tcp_rules::tcp_request(cx, p, args),
+                "tcp-response" => tcp_rules::tcp_response(cx, p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
                 "balance" => balance::balance(cx, p, args),

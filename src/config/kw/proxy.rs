@@ -14,8 +14,6 @@ pub const IGNORED: &[&str] = &["description", "id", "log-tag", "capture", "log-f
 pub const UNSUPPORTED: &[&str] = &[
     "http-response",
     "http-after-response",
-    "tcp-request",
-    "tcp-response",
     "reqadd",
     "reqrep",
     "reqirep",

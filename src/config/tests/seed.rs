@@ -114,6 +114,8 @@ fn seed_config_model() {
         log: log.clone(),
         stats: stats.clone(),
         maxconn: None,
+        tcp: Default::default(),
+        acls: Default::default(),
         origin: origin(11),
     };
     let frontend = Frontend {
@@ -127,6 +129,7 @@ fn seed_config_model() {
         maxconn: None,
         backend: Some(0),
         routing: Default::default(),
+        tcp: Default::default(),
         timeouts,
         http,
         log,
