@@ -121,6 +121,9 @@ pub enum Outcome {
     Done,
     /// The exchange ended without an answer ringlb could still send.
     Silent,
+    /// A `tcp-request content` rule rejected the request: closed unanswered
+    /// (`PR`, status -1).
+    Rejected,
     /// ringlb answered this status itself; `bytes` reached the client.
     Answered {
         /// The status.
@@ -365,6 +368,7 @@ impl HttpTrace {
             Outcome::Done => (i32::from(p.status.get()), p.bytes.get()),
             Outcome::Answered { status, bytes } => (i32::from(status), bytes),
             Outcome::Tunnel { down } => (101, p.bytes.get() + down),
+            Outcome::Rejected => (-1, 0),
             Outcome::Silent => {
                 let s = match p.status.get() {
                     // The client left mid-request: HAProxy logs the 400 it would answer.
@@ -378,6 +382,7 @@ impl HttpTrace {
         let term = match outcome {
             Outcome::Done if local => *b"LR",
             Outcome::Done | Outcome::Tunnel { .. } => *b"--",
+            Outcome::Rejected => *b"PR",
             Outcome::Answered { status, .. } => {
                 let cause = match p.cause.get() {
                     0 => cause_of(status, t.connect_timeout.get()),

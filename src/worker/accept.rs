@@ -334,6 +334,11 @@ async fn session(
     fe: usize,
     _permit: Permit,
 ) {
+    // `tcp-request connection` rules: a rejected connection is no session
+    // and is not logged (HAProxy's denied connection).
+    if !crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer) {
+        return;
+    }
     let counters = &ctx.counters().frontends[fe];
     counters.open();
     // HAProxy's default log line ("Connect from ..."), when the frontend logs

@@ -56,6 +56,7 @@ use crate::worker::context::WorkerCtx;
 mod duplex;
 mod local;
 mod read;
+mod tcp_rules;
 
 use duplex::duplex;
 use read::IDLE_BUF;
@@ -78,6 +79,8 @@ enum Fail {
     Status(HttpError),
     /// Close without answering (client gone, or a response already started).
     Silent,
+    /// A `tcp-request content` rule rejected the request (`tcp_rules.rs`).
+    Rejected,
 }
 
 /// Where the request body stands when the response side finishes.
@@ -213,6 +216,10 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 break;
             }
             Err(Fail::Silent) => break,
+            Err(Fail::Rejected) => {
+                s.tcp_rejected();
+                break;
+            }
             Err(Fail::Status(e)) => {
                 s.count_error(e);
                 let mut page = e.response();

@@ -28,6 +28,9 @@ impl Session<'_> {
                     self.sbuf = bufpool::take();
                 }
                 match self.parse_route_rewrite() {
+                    Ok(Parsed::Complete(_)) if self.tcp_content_rejected() => {
+                        return Err(Fail::Rejected);
+                    }
                     Ok(Parsed::Complete(r)) => return Ok(r),
                     Ok(Parsed::Partial) => {}
                     Err(e) => return Err(Fail::Status(e)),
