@@ -22,9 +22,9 @@ use crate::config::model::{Balance, TcpAction, TcpRule};
 use crate::deadline::LazyTimer;
 use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, write_range};
 use crate::log::tcp::{TcpEnd, TcpTrace};
+use crate::route::{ConnAddrs, Stream as RuleStream};
 use crate::server::dispatch::{ActiveGuard, dispatch_noting};
 use crate::stats::counters;
-use crate::route::{ConnAddrs, Stream as RuleStream};
 use crate::stream::Stream;
 use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
 use crate::worker::context::WorkerCtx;
@@ -45,7 +45,14 @@ pub async fn run(
     let t = &f.model.tcp;
     if !t.content.is_empty() {
         let inspection = (&t.content[..], &f.model.routing.acls, t.inspect_delay);
-        let end = inspect_request(ctx, &mut client, (&mut first, &mut eof), &addrs, fe, inspection);
+        let end = inspect_request(
+            ctx,
+            &mut client,
+            (&mut first, &mut eof),
+            &addrs,
+            fe,
+            inspection,
+        );
         if let Err(end) = end.await {
             trace.finish(ctx, fe, None, end, None);
             return;
@@ -79,7 +86,14 @@ pub async fn run(
     let bt = &be.model.tcp;
     if !bt.content.is_empty() {
         let inspection = (&bt.content[..], &be.model.acls.0, bt.inspect_delay);
-        let end = inspect_request(ctx, &mut client, (&mut first, &mut eof), &addrs, fe, inspection);
+        let end = inspect_request(
+            ctx,
+            &mut client,
+            (&mut first, &mut eof),
+            &addrs,
+            fe,
+            inspection,
+        );
         if let Err(end) = end.await {
             trace.finish(ctx, fe, Some(backend), end, None);
             return;
@@ -88,8 +102,14 @@ pub async fn run(
     // `balance rdp-cookie` chooses by the client's first packet: read it before
     // dispatching (waiting at most `timeout client`), send it to the server first.
     if let Balance::RdpCookie(name) = &be.model.balance
-        && !read_first_packet(&mut client, &mut first, eof, name.as_bytes(), f.client_timeout)
-            .await
+        && !read_first_packet(
+            &mut client,
+            &mut first,
+            eof,
+            name.as_bytes(),
+            f.client_timeout,
+        )
+        .await
     {
         trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
         return;
@@ -153,9 +173,21 @@ pub async fn run(
     let up = up + first_len;
     let end = match gate.and_then(|g| g.outcome.get()) {
         Some(Inspected::Verdict(TcpAction::Reject)) => TcpEnd::RejectedResponse { up },
-        Some(Inspected::Failed) if cause.get() == 0 => TcpEnd::Relayed { up, down, cause: b'S' },
-        Some(Inspected::TimedOut) if cause.get() == 0 => TcpEnd::Relayed { up, down, cause: b's' },
-        _ => TcpEnd::Relayed { up, down, cause: cause.get() },
+        Some(Inspected::Failed) if cause.get() == 0 => TcpEnd::Relayed {
+            up,
+            down,
+            cause: b'S',
+        },
+        Some(Inspected::TimedOut) if cause.get() == 0 => TcpEnd::Relayed {
+            up,
+            down,
+            cause: b's',
+        },
+        _ => TcpEnd::Relayed {
+            up,
+            down,
+            cause: cause.get(),
+        },
     };
     trace.finish(ctx, fe, Some(backend), end, None);
 }
@@ -293,7 +325,14 @@ pub async fn relay_noting(
     server_timeout: Duration,
     cause: &Cell<u8>,
 ) -> (u64, u64) {
-    relay_gated(client, server, (client_timeout, server_timeout), cause, None).await
+    relay_gated(
+        client,
+        server,
+        (client_timeout, server_timeout),
+        cause,
+        None,
+    )
+    .await
 }
 
 /// [`relay_noting`], the server's first bytes passing `gate` (the

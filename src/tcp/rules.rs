@@ -27,8 +27,8 @@ use crate::acl::{AclSet, Sample, Scratch, Tri};
 use crate::bufpool::BUF_SIZE;
 use crate::config::model::{TcpAction, TcpRule};
 use crate::http::io::{ReadOutcome, read_more_kept};
-use crate::route::{ConnAddrs, ConnSample, NoRequest};
 use crate::route::Stream as RuleStream;
+use crate::route::{ConnAddrs, ConnSample, NoRequest};
 use crate::stats::counters;
 use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
@@ -201,7 +201,8 @@ where
     let rules_end = start + delay;
     let idle_end = start + idle;
     loop {
-        let partial = !*eof && got.len() < BUF_SIZE && !delay.is_zero() && Instant::now() < rules_end;
+        let partial =
+            !*eof && got.len() < BUF_SIZE && !delay.is_zero() && Instant::now() < rules_end;
         let p = Payload {
             req: &got[..],
             res: None,
@@ -308,11 +309,13 @@ impl ResponseGate<'_> {
                 reset_on_close(self.client_fd);
                 Err(0)
             }
-            Inspected::Verdict(a) if n > 0 => match crate::deadline::within(deadline, w.write_all(got)).await {
-                Ok((Ok(_), _)) if a == TcpAction::Accept => Ok(n),
-                Ok((Ok(_), _)) => Err(n),
-                _ => Err(0),
-            },
+            Inspected::Verdict(a) if n > 0 => {
+                match crate::deadline::within(deadline, w.write_all(got)).await {
+                    Ok((Ok(_), _)) if a == TcpAction::Accept => Ok(n),
+                    Ok((Ok(_), _)) => Err(n),
+                    _ => Err(0),
+                }
+            }
             Inspected::Verdict(TcpAction::Accept) => Ok(0),
             _ => Err(0),
         }
