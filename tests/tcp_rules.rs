@@ -466,3 +466,63 @@ fn tcp_response_rules_reject_or_pass_the_first_bytes() {
         ))
     });
 }
+
+#[test]
+fn backend_content_rules_and_response_close() {
+    both(|which| {
+        let echo = TcpBackend::echo();
+        let port = free_port();
+        let syslog = Syslog::new();
+        let body = format!(
+            "frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   tcp-request inspect-delay 2s\n\
+             \x20   tcp-request content accept if {{ req.len ge 4 }}\n\
+             \x20   default_backend be\n\
+             backend be\n\
+             \x20   tcp-request inspect-delay 500ms\n\
+             \x20   tcp-request content reject if {{ req.payload(0,4) -m bin 44454e59 }}\n\
+             \x20   tcp-response inspect-delay 1s\n\
+             \x20   tcp-response content close if {{ res.payload(0,3),lower bye }}\n\
+             \x20   server s 127.0.0.1:{}\n",
+            echo.port
+        );
+        let p = Proxy::start(which, "tcp", &body, port, &syslog)?;
+        let talk = |first: &[u8], then: &[u8]| {
+            let mut s = connect_from("127.0.0.1", port).unwrap();
+            s.write_all(first).unwrap();
+            let (mut got, mut closed) = read_up_to(&mut s, first.len());
+            if !closed && !then.is_empty() {
+                let _ = s.write_all(then);
+                let (more, c) = read_up_to(&mut s, then.len());
+                got.extend_from_slice(&more);
+                closed = c;
+            }
+            (String::from_utf8_lossy(&got).into_owned(), closed)
+        };
+        let results = vec![
+            // Relayed, and the session goes on after the first response.
+            talk(b"ping", b"more"),
+            // Refused by the backend's own content rule.
+            talk(b"DENY", b""),
+            // The response rule closes the session after passing the bytes.
+            talk(b"BYE!", b""),
+        ];
+        // After `close`, nothing more arrives: the server side is gone.
+        let mut s = connect_from("127.0.0.1", port).unwrap();
+        s.write_all(b"Bye!").unwrap();
+        let (got, _) = read_up_to(&mut s, 4);
+        let _ = s.write_all(b"again");
+        let (after, closed) = read_up_to(&mut s, 1);
+        let lines = syslog.lines(4, Duration::from_millis(800));
+        let mut terms: Vec<String> = lines.iter().map(|l| term_state(l)).collect();
+        terms.sort();
+        Some((
+            results,
+            String::from_utf8_lossy(&got).into_owned(),
+            after,
+            closed,
+            p.stat("fe", "FRONTEND", "dreq"),
+            terms,
+        ))
+    });
+}

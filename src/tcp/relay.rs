@@ -173,6 +173,10 @@ pub async fn run(
     let up = up + first_len;
     let end = match gate.and_then(|g| g.outcome.get()) {
         Some(Inspected::Verdict(TcpAction::Reject)) => TcpEnd::RejectedResponse { up },
+        // A `close` ends both sides on purpose: what failed after it is no cause.
+        Some(Inspected::Verdict(TcpAction::Close)) if cause.get() != b'K' => {
+            TcpEnd::Relayed { up, down, cause: 0 }
+        }
         Some(Inspected::Failed) if cause.get() == 0 => TcpEnd::Relayed {
             up,
             down,
