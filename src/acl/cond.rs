@@ -28,7 +28,7 @@ pub enum Tri {
 
 impl Tri {
     /// Negation (`!`, `unless`): a miss stays a miss.
-    pub fn not(self) -> Tri {
+    pub fn negate(self) -> Tri {
         match self {
             Tri::Pass => Tri::Fail,
             Tri::Fail => Tri::Pass,
@@ -281,7 +281,7 @@ impl Condition {
             let mut suite = Tri::Pass;
             for t in and {
                 let r = set.test(t.acl, s, sc);
-                suite = suite.and(if t.negate { r.not() } else { r });
+                suite = suite.and(if t.negate { r.negate() } else { r });
                 if suite == Tri::Fail {
                     break;
                 }
@@ -291,7 +291,7 @@ impl Condition {
                 break;
             }
         }
-        if self.unless { res.not() } else { res }
+        if self.unless { res.negate() } else { res }
     }
 
     /// Evaluates the condition against one request.

@@ -268,7 +268,7 @@ impl Builder {
 /// Hexadecimal `474554` → `GET` (`-m bin` patterns).
 fn unhex(s: &str) -> Option<Box<[u8]>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

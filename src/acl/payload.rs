@@ -130,7 +130,7 @@ pub fn ssl_ver(data: &[u8]) -> Got<u32> {
         }
         let version = (u32::from(data[1]) << 16) + u32::from(data[2]);
         let msg_len = be(&data[3..5]);
-        if version < 0x0003_0000 || msg_len < 1 || msg_len > (1 << 14) + 2048 {
+        if version < 0x0003_0000 || !(1..=(1 << 14) + 2048).contains(&msg_len) {
             return Got::Absent;
         }
         (version, msg_len, &data[5..])

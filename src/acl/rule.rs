@@ -88,6 +88,14 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
         icase = false;
     }
     let mut b = Builder::new(method, icase);
+    // HAProxy writes SSL versions as `major.minor` (`req.ssl_ver 3.1`).
+    let dotted: Vec<String>;
+    let rest = if matches!(expr.fetch, Fetch::SslVer) && expr.convs.is_empty() {
+        dotted = rest.iter().map(|w| dotted_version(w)).collect();
+        &dotted[..]
+    } else {
+        rest
+    };
     add_values(&mut b, method, rest)?;
     for f in &files {
         add_file(&mut b, f)?;
@@ -96,6 +104,21 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
         expr,
         patterns: b.finish()?,
     })
+}
+
+/// `3.1` → `196609` (`0x030001`), in each bound of a range; other words unchanged.
+fn dotted_version(w: &str) -> String {
+    let one = |p: &str| match p.split_once('.') {
+        Some((a, b)) => match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) if (0..=0xffff).contains(&b) => ((a << 16) + b).to_string(),
+            _ => p.to_string(),
+        },
+        None => p.to_string(),
+    };
+    match w.split_once(':') {
+        Some((lo, hi)) => format!("{}:{}", one(lo), one(hi)),
+        None => one(w),
+    }
 }
 
 /// Adds the values after the flags, applying an integer operator if any.

@@ -403,3 +403,23 @@ mod content {
         assert_eq!(test("if { res.payload(0,3) -m bin 353030 }", &s), Tri::Fail);
     }
 }
+
+#[test]
+fn ssl_version_patterns_are_dotted() {
+    use crate::acl::payload::{client_hello_record, sni_extension};
+    use crate::acl::{AclSet, Condition, Scratch, TestSample};
+    let hello = client_hello_record(&[(0, sni_extension("x"))]);
+    let s = TestSample::tcp(&hello, false);
+    let mut set = AclSet::new();
+    for (cond, want) in [
+        ("if { req.ssl_ver 3.1 }", true),
+        ("if { req.ssl_ver 3.0 }", false),
+        ("if { req_ssl_ver 3.0:3.3 }", true),
+        ("if { req.ssl_ver ge 3.2 }", false),
+        ("if { req.ssl_ver 196609 }", true),
+    ] {
+        let words: Vec<String> = cond.split_whitespace().map(String::from).collect();
+        let c = Condition::parse(&words, &mut set, None).unwrap();
+        assert_eq!(c.eval(&set, &s, &mut Scratch::new()), want, "{cond}");
+    }
+}

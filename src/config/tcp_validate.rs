@@ -77,7 +77,48 @@ pub fn check(p: &RawProxy, diag: &mut Diag) {
             ),
         );
     }
+    no_delay(p, diag);
     use_backend_contents(p, diag);
+}
+
+/// Content rules reading bytes without an inspect delay decide on what is
+/// there at once, usually nothing (HAProxy says nothing; ringlb warns).
+fn no_delay(p: &RawProxy, diag: &mut Diag) {
+    let t = &p.tcp;
+    let reads = |r: &&TcpRule, layer: Layer| {
+        r.cond
+            .as_ref()
+            .is_some_and(|c| p.acls.find_acl(c, |f| f.layer() == layer).is_some())
+    };
+    let checks = [
+        (
+            &t.content,
+            Layer::ReqContent,
+            t.inspect_delay,
+            "tcp-request",
+        ),
+        (
+            &t.response,
+            Layer::ResContent,
+            t.res_inspect_delay,
+            "tcp-response",
+        ),
+    ];
+    for (rules, layer, delay, kw) in checks {
+        if p.mode != Mode::Tcp || !delay.is_zero() {
+            continue;
+        }
+        if let Some(r) = rules.iter().find(|r| reads(r, layer)) {
+            diag.warn_at(
+                &r.origin,
+                format!(
+                    "{}: '{kw} content' reads the contents but '{kw} inspect-delay' is not set: \
+                     the rules decide on what is there at once, without waiting",
+                    p.label()
+                ),
+            );
+        }
+    }
 }
 
 /// `use_backend` may read the client's first bytes in `mode tcp` once
