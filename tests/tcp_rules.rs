@@ -177,17 +177,19 @@ fn term_state(line: &str) -> String {
 }
 
 /// Runs `scenario` on ringlb and, when installed, on HAProxy; both must
-/// observe the same.
-fn both<T: PartialEq + std::fmt::Debug>(scenario: impl Fn(Which) -> Option<T>) {
+/// observe the same. Answers ringlb's observations (each test also checks
+/// them against what HAProxy documents, so it means something without HAProxy).
+fn both<T: PartialEq + std::fmt::Debug>(scenario: impl Fn(Which) -> Option<T>) -> T {
     let ours = scenario(Which::Ringlb).expect("ringlb always runs");
     if let Some(theirs) = scenario(Which::Haproxy) {
         assert_eq!(ours, theirs, "ringlb (left) and HAProxy 2.6 (right) differ");
     }
+    ours
 }
 
 #[test]
 fn connection_rules_reject_by_source_unlogged_and_counted() {
-    both(|which| {
+    let (echoed, rejected, _, lines, (dcon, stot, conn_tot)) = both(|which| {
         let echo = named("echo");
         let port = free_port();
         let syslog = Syslog::new();
@@ -228,11 +230,16 @@ fn connection_rules_reject_by_source_unlogged_and_counted() {
             stats,
         ))
     });
+    assert_eq!(echoed, "echoping");
+    assert_eq!(rejected, (Vec::new(), true), "closed without a byte");
+    // Two sessions logged (the readiness probe and the allowed client), the
+    // rejected connection neither logged nor a session, but a connection.
+    assert_eq!((lines, dcon, stot, conn_tot), (2, 1, 2, 3));
 }
 
 #[test]
 fn sni_routing_to_two_tcp_backends() {
-    both(|which| {
+    let seen = both(|which| {
         let (a, b, other) = (named("bk_a"), named("bk_b"), named("othr"));
         let port = free_port();
         let syslog = Syslog::new();
@@ -325,7 +332,7 @@ fn openssl_s_client_is_routed_by_its_sni() {
 
 #[test]
 fn inspect_delay_expiry_decides_on_what_is_there() {
-    both(|which| {
+    let (results, dreq, terms) = both(|which| {
         let srv = greeter("srv!");
         let port = free_port();
         let syslog = Syslog::new();
@@ -370,11 +377,23 @@ fn inspect_delay_expiry_decides_on_what_is_there() {
         terms.sort();
         Some((results, p.stat("fe", "FRONTEND", "dreq"), terms))
     });
+    let r = |g: &str, closed, held| (g.to_string(), closed, held);
+    assert_eq!(
+        results,
+        [
+            r("srv!", false, false),
+            r("", true, false),
+            r("", true, true),
+            r("srv!", false, true)
+        ]
+    );
+    assert_eq!(dreq, 3, "the QUIT, the silent client and the probe");
+    assert_eq!(terms.iter().filter(|t| *t == "PR").count(), 3);
 }
 
 #[test]
 fn http_mode_content_and_connection_rules() {
-    both(|which| {
+    let (results, logged, stats) = both(|which| {
         let web = HttpBackend::start("web");
         let port = free_port();
         let syslog = Syslog::new();
@@ -422,11 +441,19 @@ fn http_mode_content_and_connection_rules() {
         );
         Some((results, logged, stats))
     });
+    assert_eq!(results[0].0, "HTTP/1.1 200 OK");
+    assert_eq!(results[1], (String::new(), true), "rejected unanswered");
+    assert_eq!(results[2], (String::new(), true), "connection rejected");
+    assert_eq!(
+        logged,
+        [("--".to_string(), false), ("PR".to_string(), true)]
+    );
+    assert_eq!(stats, (1, 1), "dreq, dcon");
 }
 
 #[test]
 fn tcp_response_rules_reject_or_pass_the_first_bytes() {
-    both(|which| {
+    let (good, bad, closed, terms, dresp) = both(|which| {
         let bad = TcpBackend::start(|mut s| {
             let _ = s.write_all(b"BAD! secret");
             common::echo_until_eof(s);
@@ -465,11 +492,16 @@ fn tcp_response_rules_reject_or_pass_the_first_bytes() {
             p.stat("bk_bad", "BACKEND", "dresp"),
         ))
     });
+    assert_eq!(
+        (good.as_str(), bad.as_str(), closed, dresp),
+        ("GOODhi", "", true, 1)
+    );
+    assert!(terms.contains(&"PD".to_string()), "{terms:?}");
 }
 
 #[test]
 fn backend_content_rules_and_response_close() {
-    both(|which| {
+    let (results, bye, after, closed, dreq, _) = both(|which| {
         let echo = TcpBackend::echo();
         let port = free_port();
         let syslog = Syslog::new();
@@ -524,5 +556,50 @@ fn backend_content_rules_and_response_close() {
             p.stat("fe", "FRONTEND", "dreq"),
             terms,
         ))
+    });
+    let r = |g: &str, closed| (g.to_string(), closed);
+    assert_eq!(
+        results,
+        [r("pingmore", false), r("", true), r("BYE!", false)]
+    );
+    assert_eq!(
+        (bye.as_str(), after, closed, dreq),
+        ("Bye!", vec![], true, 1)
+    );
+}
+
+#[test]
+fn client_timeout_shorter_than_the_delay_ends_the_wait() {
+    both(|which| {
+        let srv = greeter("srv!");
+        let port = free_port();
+        let syslog = Syslog::new();
+        let body = format!(
+            "frontend fe\n    bind 127.0.0.1:{port}\n    timeout client 300ms\n\
+             \x20   tcp-request inspect-delay 3s\n\
+             \x20   tcp-request content accept if {{ req.len ge 8 }}\n\
+             \x20   default_backend be\n\
+             backend be\n    server s 127.0.0.1:{}\n",
+            srv.port
+        );
+        let _p = Proxy::start(which, "tcp", &body, port, &syslog)?;
+        let start = Instant::now();
+        let mut s = connect_from("127.0.0.1", port).unwrap();
+        s.write_all(b"abc").unwrap();
+        let (got, closed) = read_up_to(&mut s, 4);
+        let ms = start.elapsed().as_millis();
+        assert!((200..2500).contains(&ms), "{which:?}: closed after {ms} ms");
+        let lines = syslog.lines(1, Duration::from_millis(800));
+        let terms: Vec<String> = lines
+            .iter()
+            .map(|l| term_state(l))
+            .filter(|t| t != "--")
+            .collect();
+        assert_eq!(
+            terms,
+            ["cR"],
+            "{which:?}: the client timeout ended the session"
+        );
+        Some((got, closed, terms))
     });
 }

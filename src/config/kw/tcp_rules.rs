@@ -222,6 +222,17 @@ mod tests {
     }
 
     #[test]
+    fn a_listen_runs_its_content_rules_as_a_frontend() {
+        let c = "defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                 listen l\n bind 127.0.0.1:1\n tcp-request content reject if { req.len gt 9 }\n \
+                 tcp-response content reject if { res.len gt 9 }\n server s 127.0.0.1:2\n";
+        let l = load_sources(&[("t.cfg", c)]).unwrap();
+        assert_eq!(l.config.frontends[0].tcp.content.len(), 1);
+        assert!(l.config.backends[0].tcp.content.is_empty());
+        assert_eq!(l.config.backends[0].tcp.response.len(), 1);
+    }
+
+    #[test]
     fn misplaced_and_unbuilt_are_refused() {
         let e = err(&cfg("tcp", "", " tcp-request connection reject"));
         assert!(
