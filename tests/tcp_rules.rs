@@ -176,6 +176,16 @@ fn term_state(line: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `backend/server TERM` of a tcplog line: where it went and how it ended.
+fn summary(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| {
+        w.contains('/') && w.bytes().all(|b| b.is_ascii_digit() || b"-+/".contains(&b))
+    });
+    let route = at.and_then(|i| i.checked_sub(1)).map_or("", |i| words[i]);
+    format!("{route} {}", term_state(line))
+}
+
 /// Runs `scenario` on ringlb and, when installed, on HAProxy; both must
 /// observe the same. Answers ringlb's observations (each test also checks
 /// them against what HAProxy documents, so it means something without HAProxy).
@@ -375,7 +385,7 @@ fn inspect_delay_expiry_decides_on_what_is_there() {
             timed(b"abc"),
         ];
         let lines = syslog.lines(4, Duration::from_millis(800));
-        let mut terms: Vec<String> = lines.iter().map(|l| term_state(l)).collect();
+        let mut terms: Vec<String> = lines.iter().map(|l| summary(l)).collect();
         terms.sort();
         Some((results, p.stat("fe", "FRONTEND", "dreq"), terms))
     });
@@ -390,7 +400,7 @@ fn inspect_delay_expiry_decides_on_what_is_there() {
         ]
     );
     assert_eq!(dreq, 3, "the QUIT, the silent client and the probe");
-    assert_eq!(terms.iter().filter(|t| *t == "PR").count(), 3);
+    assert_eq!(terms.iter().filter(|t| *t == "fe/<NOSRV> PR").count(), 3);
 }
 
 #[test]
@@ -404,13 +414,16 @@ fn http_mode_content_and_connection_rules() {
              \x20   tcp-request connection reject if {{ src 127.0.0.3 }}\n\
              \x20   tcp-request content reject if {{ hdr(host) -i bad.example }}\n\
              \x20   default_backend be\n\
-             backend be\n    server w 127.0.0.1:{}\n",
+             backend be\n    tcp-request content reject if {{ path_beg /blocked }}\n\
+             \x20   server w 127.0.0.1:{}\n",
             web.port()
         );
         let p = Proxy::start(which, "http", &body, port, &syslog)?;
         let get = |src: &str, host: &str| match connect_from(src, port) {
             Ok(mut s) => {
-                let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+                let path = if host == "blocked" { "/blocked/x" } else { "/" };
+                let req =
+                    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
                 let _ = s.write_all(req.as_bytes());
                 let (got, closed) = read_up_to(&mut s, 1 << 20);
                 let text = String::from_utf8_lossy(&got).into_owned();
@@ -422,18 +435,26 @@ fn http_mode_content_and_connection_rules() {
             get("127.0.0.1", "good.example"),
             get("127.0.0.1", "BAD.example"),
             get("127.0.0.3", "good.example"),
+            // The backend's own content rule, after routing.
+            get("127.0.0.1", "blocked"),
         ];
-        let lines = syslog.lines(2, Duration::from_millis(800));
+        let lines = syslog.lines(3, Duration::from_millis(800));
         // HAProxy also logs its readiness probe's empty connection (`CR`);
         // ringlb does not log a connection that sent nothing.
-        let mut logged: Vec<(String, bool)> = lines
+        let mut logged: Vec<(String, bool, String)> = lines
             .iter()
             .filter(|l| term_state(l) != "CR")
             .map(|l| {
-                (
-                    term_state(l),
-                    l.contains("\"<BADREQ>\"") && l.contains(" -1 0 "),
-                )
+                let t = term_state(l);
+                // Backend/server, timers, status and bytes of a refused request.
+                let fields = if t == "PR" {
+                    let w: Vec<&str> = l.split_whitespace().collect();
+                    let at = w.iter().position(|x| x.starts_with("-1/")).unwrap_or(1);
+                    w[at - 1..w.len().min(at + 3)].join(" ")
+                } else {
+                    String::new()
+                };
+                (t, l.contains("\"<BADREQ>\""), fields)
             })
             .collect();
         logged.sort();
@@ -446,11 +467,19 @@ fn http_mode_content_and_connection_rules() {
     assert_eq!(results[0].0, "HTTP/1.1 200 OK");
     assert_eq!(results[1], (String::new(), true), "rejected unanswered");
     assert_eq!(results[2], (String::new(), true), "connection rejected");
+    assert_eq!(results[3], (String::new(), true), "rejected by the backend");
+    let line = |t: &str, bad, f: &str| (t.to_string(), bad, f.to_string());
     assert_eq!(
         logged,
-        [("--".to_string(), false), ("PR".to_string(), true)]
+        [
+            line("--", false, ""),
+            // By the backend's rule: the request line is logged.
+            line("PR", false, "be/<NOSRV> -1/-1/-1/-1/0 -1 0"),
+            // By the frontend's: not taken in yet.
+            line("PR", true, "fe/<NOSRV> -1/-1/-1/-1/0 -1 0"),
+        ]
     );
-    assert_eq!(stats, (1, 1), "dreq, dcon");
+    assert_eq!(stats, (2, 1), "dreq, dcon");
 }
 
 #[test]
@@ -484,7 +513,7 @@ fn tcp_response_rules_reject_or_pass_the_first_bytes() {
         b.write_all(b"hi").unwrap();
         let (bb, closed) = read_up_to(&mut b, 6);
         let lines = syslog.lines(2, Duration::from_millis(800));
-        let mut terms: Vec<String> = lines.iter().map(|l| term_state(l)).collect();
+        let mut terms: Vec<String> = lines.iter().map(|l| summary(l)).collect();
         terms.sort();
         Some((
             String::from_utf8_lossy(&gg).into_owned(),
@@ -498,12 +527,12 @@ fn tcp_response_rules_reject_or_pass_the_first_bytes() {
         (good.as_str(), bad.as_str(), closed, dresp),
         ("GOODhi", "", true, 1)
     );
-    assert!(terms.contains(&"PD".to_string()), "{terms:?}");
+    assert!(terms.contains(&"bk_bad/b PD".to_string()), "{terms:?}");
 }
 
 #[test]
 fn backend_content_rules_and_response_close() {
-    let (results, bye, after, closed, dreq, _) = both(|which| {
+    let (results, bye, after, closed, dreq, terms) = both(|which| {
         let echo = TcpBackend::echo();
         let port = free_port();
         let syslog = Syslog::new();
@@ -548,7 +577,7 @@ fn backend_content_rules_and_response_close() {
         let _ = s.write_all(b"again");
         let (after, closed) = read_up_to(&mut s, 1);
         let lines = syslog.lines(4, Duration::from_millis(800));
-        let mut terms: Vec<String> = lines.iter().map(|l| term_state(l)).collect();
+        let mut terms: Vec<String> = lines.iter().map(|l| summary(l)).collect();
         terms.sort();
         Some((
             results,

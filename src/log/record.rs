@@ -231,6 +231,14 @@ impl HttpTrace {
     pub fn request(&self, buf: &[u8]) {
         let Some(t) = self.on() else { return };
         t.head.set(Some(Instant::now()));
+        self.request_line(buf);
+    }
+
+    /// Keeps the first line of the head at the start of `buf` for the log,
+    /// without timing the head (a request a `tcp-request content` rule
+    /// refused: HAProxy logs its line with the request timer at -1).
+    pub fn request_line(&self, buf: &[u8]) {
+        let Some(t) = self.on() else { return };
         // Empty lines before a request are allowed (RFC 9112 §2.2) and skipped
         // by the parser: the request line is the first non-empty one.
         let start = buf

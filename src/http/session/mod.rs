@@ -79,8 +79,9 @@ enum Fail {
     Status(HttpError),
     /// Close without answering (client gone, or a response already started).
     Silent,
-    /// A `tcp-request content` rule rejected the request (`tcp_rules.rs`).
-    Rejected,
+    /// A `tcp-request content` rule rejected the request (`tcp_rules.rs`):
+    /// one of the chosen backend's (true) or the frontend's.
+    Rejected(bool),
 }
 
 /// Where the request body stands when the response side finishes.
@@ -216,8 +217,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 break;
             }
             Err(Fail::Silent) => break,
-            Err(Fail::Rejected) => {
-                s.tcp_rejected();
+            Err(Fail::Rejected(by_backend)) => {
+                s.tcp_rejected(by_backend);
                 break;
             }
             Err(Fail::Status(e)) => {
