@@ -597,6 +597,7 @@ fn backend_content_rules_and_response_close() {
         (bye.as_str(), after, closed, dreq),
         ("Bye!", vec![], true, 1)
     );
+    assert!(terms.contains(&"be/<NOSRV> PR".to_string()), "{terms:?}");
 }
 
 #[test]
