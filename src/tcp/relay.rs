@@ -42,20 +42,33 @@ pub async fn run(
     // Bytes read before connecting (content rules, `balance rdp-cookie`),
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);
+    let read = (&mut first, &mut eof);
+    let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, &trace, read).await else {
+        return;
+    };
+    connect_and_relay(ctx, client, (&addrs, fe, backend), &trace, first).await;
+}
+
+/// Everything before connecting: the frontend's content rules, the backend
+/// (`use_backend` on layer-4 fetches and the bytes read so far), a
+/// `backend` section's own content rules, the RDP cookie. `None` when the
+/// session ended here (logged).
+async fn choose_backend(
+    ctx: &WorkerCtx,
+    client: &mut Stream,
+    addrs: &ConnAddrs,
+    fe: usize,
+    trace: &TcpTrace,
+    (first, eof): (&mut Vec<u8>, &mut bool),
+) -> Option<usize> {
+    let f = &ctx.shared.frontends[fe];
     let t = &f.model.tcp;
     if !t.content.is_empty() {
         let inspection = (&t.content[..], &f.model.routing.acls, t.inspect_delay);
-        let end = inspect_request(
-            ctx,
-            &mut client,
-            (&mut first, &mut eof),
-            &addrs,
-            fe,
-            inspection,
-        );
+        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
         if let Err(end) = end.await {
             trace.finish(ctx, fe, None, end, None);
-            return;
+            return None;
         }
     }
     // `use_backend` rules run once, on layer-4 fetches and the bytes the
@@ -63,11 +76,11 @@ pub async fn run(
     let backend = if f.switching {
         let sample = RuleStream {
             req: Payload {
-                req: &first,
+                req: first,
                 res: None,
                 partial: false,
             },
-            addrs: &addrs,
+            addrs,
             shared: &ctx.shared,
             fe,
         };
@@ -79,41 +92,44 @@ pub async fn run(
         // No rule matched and no default_backend: HAProxy closes the connection.
         trace.connecting();
         trace.finish(ctx, fe, None, TcpEnd::NoConnection, None);
-        return;
+        return None;
     };
     let be = &ctx.shared.backends[backend];
     // A `backend` section's own content rules, with its own delay.
     let bt = &be.model.tcp;
     if !bt.content.is_empty() {
         let inspection = (&bt.content[..], &be.model.acls.0, bt.inspect_delay);
-        let end = inspect_request(
-            ctx,
-            &mut client,
-            (&mut first, &mut eof),
-            &addrs,
-            fe,
-            inspection,
-        );
+        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
         if let Err(end) = end.await {
             trace.finish(ctx, fe, Some(backend), end, None);
-            return;
+            return None;
         }
     }
     // `balance rdp-cookie` chooses by the client's first packet: read it before
     // dispatching (waiting at most `timeout client`), send it to the server first.
     if let Balance::RdpCookie(name) = &be.model.balance
-        && !read_first_packet(
-            &mut client,
-            &mut first,
-            eof,
-            name.as_bytes(),
-            f.client_timeout,
-        )
-        .await
+        && !read_first_packet(client, first, *eof, name.as_bytes(), f.client_timeout).await
     {
         trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
-        return;
+        return None;
     }
+    Some(backend)
+}
+
+/// Connects to a server of `backend` (sending `first` first) and relays
+/// until both sides end, the backend's `tcp-response` rules gating the
+/// server's first bytes; logs the session.
+async fn connect_and_relay(
+    ctx: &WorkerCtx,
+    client: Stream,
+    (addrs, fe, backend): (&ConnAddrs, usize, usize),
+    trace: &TcpTrace,
+    first: Vec<u8>,
+) {
+    let f = &ctx.shared.frontends[fe];
+    let be = &ctx.shared.backends[backend];
+    let bt = &be.model.tcp;
+    let peer = addrs.peer;
     let input = PickInput {
         client: peer.map(|p| p.ip()),
         payload: (!first.is_empty()).then_some(first.as_slice()),
@@ -150,7 +166,7 @@ pub async fn run(
         ctx,
         fe,
         be: backend,
-        addrs: &addrs,
+        addrs,
         client_fd: client.as_raw_fd(),
         outcome: Cell::new(None),
     });
