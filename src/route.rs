@@ -207,6 +207,15 @@ impl<R: Sample> Sample for Stream<'_, R> {
     fn is_http(&self) -> bool {
         self.req.is_http()
     }
+    fn req_payload(&self) -> Option<&[u8]> {
+        self.req.req_payload()
+    }
+    fn res_payload(&self) -> Option<&[u8]> {
+        self.req.res_payload()
+    }
+    fn contents_final(&self) -> bool {
+        self.req.contents_final()
+    }
     fn current_frontend(&self) -> Option<usize> {
         Some(self.fe)
     }

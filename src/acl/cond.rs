@@ -9,10 +9,49 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::fetch::Names;
+use super::fetch::{Fetch, Names};
 use super::predefined;
 use super::rule::{Acl, parse_acl};
 use super::sample::{Sample, Scratch};
+
+/// A three-valued test result (HAProxy's `ACL_TEST_PASS/MISS/FAIL`): `Miss`
+/// while a fetch waits for bytes that may still arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tri {
+    /// Matched.
+    Pass,
+    /// Not decided yet: more data may change the answer.
+    Miss,
+    /// Did not match.
+    Fail,
+}
+
+impl Tri {
+    /// Negation (`!`, `unless`): a miss stays a miss.
+    pub fn negate(self) -> Tri {
+        match self {
+            Tri::Pass => Tri::Fail,
+            Tri::Fail => Tri::Pass,
+            Tri::Miss => Tri::Miss,
+        }
+    }
+
+    fn and(self, o: Tri) -> Tri {
+        match (self, o) {
+            (Tri::Fail, _) | (_, Tri::Fail) => Tri::Fail,
+            (Tri::Miss, _) | (_, Tri::Miss) => Tri::Miss,
+            _ => Tri::Pass,
+        }
+    }
+
+    fn or(self, o: Tri) -> Tri {
+        match (self, o) {
+            (Tri::Pass, _) | (_, Tri::Pass) => Tri::Pass,
+            (Tri::Miss, _) | (_, Tri::Miss) => Tri::Miss,
+            _ => Tri::Fail,
+        }
+    }
+}
 
 /// One named ACL: every `acl` line with that name, OR-ed.
 #[derive(Debug, Clone)]
@@ -108,6 +147,30 @@ impl AclSet {
     #[inline]
     pub fn matches<S: Sample + ?Sized>(&self, i: usize, s: &S, sc: &mut Scratch) -> bool {
         self.entries[i].alts.iter().any(|a| a.matches(s, sc))
+    }
+
+    /// Entry `i` tested three-valued: any line passing passes, else any
+    /// waiting for data misses.
+    pub fn test<S: Sample + ?Sized>(&self, i: usize, s: &S, sc: &mut Scratch) -> Tri {
+        let mut res = Tri::Fail;
+        for a in &self.entries[i].alts {
+            res = res.or(a.test(s, sc));
+            if res == Tri::Pass {
+                break;
+            }
+        }
+        res
+    }
+
+    /// The first ACL of `cond` whose fetch `bad` refuses, by name, with that fetch.
+    pub fn find_acl(&self, cond: &Condition, mut bad: impl FnMut(&Fetch) -> bool) -> Option<&str> {
+        cond.any_of.iter().flatten().find_map(|t| {
+            let e = &self.entries[t.acl];
+            e.alts
+                .iter()
+                .any(|a| bad(&a.expr.fetch))
+                .then_some(e.name.as_str())
+        })
     }
 
     /// The first ACL of `cond` that reads the HTTP request or response (not
@@ -208,6 +271,27 @@ impl Condition {
             return Err(format!("missing ACL in condition '{}'", words.join(" ")));
         }
         Ok(Condition { unless, any_of })
+    }
+
+    /// Evaluates the condition three-valued, for content inspection: `Miss`
+    /// while it cannot be decided on the bytes buffered so far.
+    pub fn test<S: Sample + ?Sized>(&self, set: &AclSet, s: &S, sc: &mut Scratch) -> Tri {
+        let mut res = Tri::Fail;
+        for and in &self.any_of {
+            let mut suite = Tri::Pass;
+            for t in and {
+                let r = set.test(t.acl, s, sc);
+                suite = suite.and(if t.negate { r.negate() } else { r });
+                if suite == Tri::Fail {
+                    break;
+                }
+            }
+            res = res.or(suite);
+            if res == Tri::Pass {
+                break;
+            }
+        }
+        if self.unless { res.negate() } else { res }
     }
 
     /// Evaluates the condition against one request.

@@ -19,6 +19,9 @@
 //! - `cond.rs`: [`AclSet`] (a proxy's ACLs by index; same-name lines OR-ed;
 //!   predefined ACLs from `predefined.rs` compiled on first use) and
 //!   [`Condition`] (`if|unless`, implicit AND, `||`, `!`, `{ ... }`).
+//! - `payload.rs`: the raw-bytes readers of TCP content inspection
+//!   (`req.payload`, `req.ssl_sni`, `req.ssl_hello_type`, ...), each able
+//!   to say "too few bytes yet".
 //! - `sample.rs`: the [`Sample`] trait the session implements (request head,
 //!   addresses, run-time counters), [`Scratch`] buffers, [`TestSample`] and
 //!   [`HttparseSample`].
@@ -30,7 +33,9 @@
 //! set (an ACL must be declared above the rule, as in HAProxy). After every
 //! section is read, call [`AclSet::link`] with the configuration's
 //! [`Names`]. At run time each worker owns one [`Scratch`]; a rule fires when
-//! `cond.eval(&set, &sample, &mut scratch)` is true. Pattern and map files
+//! `cond.eval(&set, &sample, &mut scratch)` is true. TCP content inspection
+//! uses `cond.test(...)` instead, which answers [`Tri::Miss`] while a fetch
+//! waits for bytes that may still arrive (HAProxy's `ACL_TEST_MISS`). Pattern and map files
 //! resolve relative paths under the `base` directory the caller passes
 //! (HAProxy's `default-path`, `current` by default: the startup directory).
 //!
@@ -44,16 +49,17 @@ mod fetch;
 mod iptable;
 mod map;
 mod pattern;
+pub mod payload;
 mod predefined;
 mod rule;
 mod sample;
 
 use std::path::Path;
 
-pub use cond::{AclSet, Condition, Term};
+pub use cond::{AclSet, Condition, Term, Tri};
 pub use conv::{Conv, JsonMode, Out, Piece};
 pub use expr::{Call, split_expr};
-pub use fetch::{AclKeyword, Cast, Fetch, Names, Side, Target, UserlistRef};
+pub use fetch::{AclKeyword, Cast, Fetch, Layer, Names, Side, Target, UserlistRef};
 pub use iptable::{IpTable, parse_cidr};
 pub use map::{MapTable, MapValue, OutType, TempFile, resolve as resolve_path};
 pub use pattern::{Builder, Method, Patterns};

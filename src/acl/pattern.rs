@@ -51,6 +51,8 @@ pub enum Method {
     Dir,
     /// `-m dom`: a pattern is a `.`-delimited part (a domain label run).
     Dom,
+    /// `-m bin`: the exact bytes, patterns written in hexadecimal.
+    Bin,
 }
 
 impl Method {
@@ -69,6 +71,7 @@ impl Method {
             "reg" => Method::Reg,
             "dir" => Method::Dir,
             "dom" => Method::Dom,
+            "bin" => Method::Bin,
             _ => return None,
         })
     }
@@ -186,7 +189,7 @@ impl Builder {
             Method::Found | Method::Bool => Store::None,
             Method::Int | Method::Len => Store::Ranges(Vec::new()),
             Method::Ip => Store::Ip(IpTable::new()),
-            Method::Str => Store::Exact(HashMap::new()),
+            Method::Str | Method::Bin => Store::Exact(HashMap::new()),
             Method::Beg => Store::Beg(Trie::new()),
             Method::End => Store::End(Trie::new()),
             Method::Sub | Method::Dir | Method::Dom => Store::List(Vec::new()),
@@ -203,7 +206,9 @@ impl Builder {
 
     /// Adds one pattern whose match answers `value`.
     pub fn add(&mut self, pat: &str, value: u32) -> Result<(), String> {
-        let key: Box<[u8]> = if self.icase {
+        let key: Box<[u8]> = if self.method == Method::Bin {
+            unhex(pat).ok_or_else(|| format!("'{pat}' is not a hexadecimal string"))?
+        } else if self.icase {
             pat.to_ascii_lowercase().into_bytes().into()
         } else {
             pat.as_bytes().into()
@@ -258,6 +263,18 @@ impl Builder {
             count: self.count,
         })
     }
+}
+
+/// Hexadecimal `474554` → `GET` (`-m bin` patterns).
+fn unhex(s: &str) -> Option<Box<[u8]>> {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    b.chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
 }
 
 const DIR_DELIMS: &[u8] = b"/?";
@@ -320,7 +337,8 @@ impl Patterns {
             },
             _ => {
                 let s = as_bytes(v, c);
-                if self.icase && !matches!(self.store, Store::Reg(..)) {
+                if self.icase && !matches!(self.store, Store::Reg(..)) && self.method != Method::Bin
+                {
                     let lowered = lower_into(s, c);
                     self.find_str(lowered)
                 } else {

@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use super::cond::Tri;
 use super::conv::{self, Conv, Out};
 use super::expr::split_expr;
 use super::fetch::{self, Cast, Fetch, Names};
@@ -97,6 +98,14 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
         icase = false;
     }
     let mut b = Builder::new(method, icase);
+    // HAProxy writes SSL versions as `major.minor` (`req.ssl_ver 3.1`).
+    let dotted: Vec<String>;
+    let rest = if matches!(expr.fetch, Fetch::SslVer) && expr.convs.is_empty() {
+        dotted = rest.iter().map(|w| dotted_version(w)).collect();
+        &dotted[..]
+    } else {
+        rest
+    };
     add_values(&mut b, method, rest)?;
     for f in &files {
         add_file(&mut b, f)?;
@@ -105,6 +114,21 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
         expr,
         patterns: b.finish()?,
     })
+}
+
+/// `3.1` → `196609` (`0x030001`), in each bound of a range; other words unchanged.
+fn dotted_version(w: &str) -> String {
+    let one = |p: &str| match p.split_once('.') {
+        Some((a, b)) => match (a.parse::<i64>(), b.parse::<i64>()) {
+            (Ok(a), Ok(b)) if (0..=0xffff).contains(&b) => ((a << 16) + b).to_string(),
+            _ => p.to_string(),
+        },
+        None => p.to_string(),
+    };
+    match w.split_once(':') {
+        Some((lo, hi)) => format!("{}:{}", one(lo), one(hi)),
+        None => one(w),
+    }
 }
 
 /// Adds the values after the flags, applying an integer operator if any.
@@ -161,7 +185,9 @@ fn conv_method(c: &Conv, before: Method) -> Method {
             Some(MapValue::Ip(_)) => Method::Ip,
             _ => map_out_method(c),
         },
-        _ if before.is_numeric() || before == Method::Ip || before == Method::Bool => Method::Str,
+        _ if before.is_numeric() || matches!(before, Method::Ip | Method::Bool | Method::Bin) => {
+            Method::Str
+        }
         _ => before,
     }
 }
@@ -226,6 +252,18 @@ impl Acl {
     pub fn matches<S: Sample + ?Sized>(&self, s: &S, sc: &mut Scratch) -> bool {
         self.expr
             .for_each(s, sc, |v, low| self.patterns.find(v, low).is_some())
+    }
+
+    /// [`Acl::matches`], three-valued: no match yet on contents that may
+    /// still grow is a [`Tri::Miss`].
+    pub fn test<S: Sample + ?Sized>(&self, s: &S, sc: &mut Scratch) -> Tri {
+        if self.matches(s, sc) {
+            Tri::Pass
+        } else if self.expr.fetch.may_change(s) {
+            Tri::Miss
+        } else {
+            Tri::Fail
+        }
     }
 }
 
@@ -329,7 +367,7 @@ mod tests {
         assert!(err("path -x").contains("unknown ACL flag '-x'"));
         assert!(err("path -u 3 x").contains("not supported"));
         assert!(err("path -f").contains("missing argument"));
-        assert!(err("req.ssl_sni foo").contains("req.ssl_sni"));
+        assert!(err("req.ssl_frob foo").contains("req.ssl_frob"));
         assert!(err("path,frob").contains("frob"));
     }
 

@@ -107,6 +107,21 @@ pub trait Sample {
     fn unique_id(&self) -> Option<&[u8]> {
         None
     }
+    /// The request bytes buffered so far on a connection whose contents are
+    /// inspected (`tcp-request content` in `mode tcp`); `None` elsewhere.
+    fn req_payload(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The response bytes buffered so far (`tcp-response content`).
+    fn res_payload(&self) -> Option<&[u8]> {
+        None
+    }
+    /// Whether the contents are final: the inspect delay is over, the peer
+    /// closed or the buffer is full (HAProxy's `SMP_OPT_FINAL`). Until then a
+    /// fetch that lacks bytes makes its rule wait instead of failing.
+    fn contents_final(&self) -> bool {
+        true
+    }
 }
 
 /// Reusable buffers for fetches, converters and `-i` lowering: one per
@@ -171,6 +186,12 @@ pub struct TestSample {
     pub vars: Vec<(String, Vec<u8>)>,
     /// The request's unique id.
     pub unique_id: Option<Vec<u8>>,
+    /// Raw request bytes under content inspection (`None`: not inspected).
+    pub req_payload: Option<Vec<u8>>,
+    /// Raw response bytes under content inspection.
+    pub res_payload: Option<Vec<u8>>,
+    /// Whether the contents may still grow (the inspect delay runs).
+    pub partial: bool,
 }
 
 impl TestSample {
@@ -195,7 +216,19 @@ impl TestSample {
             fe_conns: Vec::new(),
             vars: Vec::new(),
             unique_id: None,
+            req_payload: None,
+            res_payload: None,
+            partial: false,
         }
+    }
+
+    /// A bare TCP connection whose first bytes, `data`, are being inspected
+    /// (the delay still running when `partial`).
+    pub fn tcp(data: &[u8], partial: bool) -> TestSample {
+        let mut s = TestSample::get("");
+        s.req_payload = Some(data.to_vec());
+        s.partial = partial;
+        s
     }
 
     /// Adds a request header.
@@ -249,9 +282,6 @@ impl Sample for TestSample {
     fn body_size(&self) -> Option<u64> {
         self.body_size
     }
-    fn req_len(&self) -> u64 {
-        self.req_len
-    }
     fn status(&self) -> Option<u16> {
         self.status
     }
@@ -287,6 +317,21 @@ impl Sample for TestSample {
     }
     fn unique_id(&self) -> Option<&[u8]> {
         self.unique_id.as_deref()
+    }
+    fn req_payload(&self) -> Option<&[u8]> {
+        self.req_payload.as_deref()
+    }
+    fn res_payload(&self) -> Option<&[u8]> {
+        self.res_payload.as_deref()
+    }
+    fn contents_final(&self) -> bool {
+        !self.partial
+    }
+    fn req_len(&self) -> u64 {
+        match &self.req_payload {
+            Some(d) => d.len() as u64,
+            None => self.req_len,
+        }
     }
 }
 

@@ -276,3 +276,150 @@ fn haproxy_agrees_on_matches() {
     assert!(ready, "haproxy did not start");
     assert!(wrong.is_empty(), "haproxy disagrees on: {wrong:?}");
 }
+
+/// Content inspection: fetches on buffered bytes, and the three-valued test
+/// that lets a rule wait while the bytes may still grow.
+mod content {
+    use crate::acl::payload::{client_hello_record, sni_extension};
+    use crate::acl::{AclSet, Condition, Scratch, TestSample, Tri};
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn test(cond: &str, s: &TestSample) -> Tri {
+        let mut set = AclSet::new();
+        let c = Condition::parse(&w(cond), &mut set, None).unwrap_or_else(|e| panic!("{e}"));
+        c.test(&set, s, &mut Scratch::new())
+    }
+
+    fn hello(host: &str) -> Vec<u8> {
+        client_hello_record(&[(0, sni_extension(host))])
+    }
+
+    #[test]
+    fn sni_waits_then_decides() {
+        let h = hello("a.example");
+        let sni = "if { req.ssl_sni -i A.example }";
+        assert_eq!(test(sni, &TestSample::tcp(&h, true)), Tri::Pass);
+        assert_eq!(test(sni, &TestSample::tcp(&h[..10], true)), Tri::Miss);
+        assert_eq!(test(sni, &TestSample::tcp(&h[..10], false)), Tri::Fail);
+        assert_eq!(test(sni, &TestSample::tcp(b"", true)), Tri::Miss);
+        assert_eq!(
+            test("if { req_ssl_sni b.example }", &TestSample::tcp(&h, true)),
+            Tri::Fail
+        );
+        assert_eq!(
+            test("if { req.ssl_hello_type 1 }", &TestSample::tcp(&h, true)),
+            Tri::Pass
+        );
+        assert_eq!(
+            test(
+                "if { req_ssl_hello_type 1 }",
+                &TestSample::tcp(b"\x16", true)
+            ),
+            Tri::Miss
+        );
+        // Not TLS at all: decided at once, whatever the delay.
+        assert_eq!(
+            test(sni, &TestSample::tcp(b"GET / HTTP/1.1\r\n", true)),
+            Tri::Fail
+        );
+        // `unless` and `!` keep a miss a miss; `||` with a pass passes.
+        let partial = TestSample::tcp(&h[..10], true);
+        assert_eq!(test("unless { req.ssl_sni x }", &partial), Tri::Miss);
+        assert_eq!(test("if !{ req.ssl_sni x }", &partial), Tri::Miss);
+        assert_eq!(test("if { req.ssl_sni x } || TRUE", &partial), Tri::Pass);
+        assert_eq!(test("if { req.ssl_sni x } FALSE", &partial), Tri::Fail);
+    }
+
+    #[test]
+    fn length_payload_and_wait_end() {
+        let s = TestSample::tcp(b"HELO x\r\n", true);
+        assert_eq!(test("if { req.len gt 3 }", &s), Tri::Pass);
+        assert_eq!(test("if { req.len gt 30 }", &s), Tri::Miss);
+        assert_eq!(
+            test("if { req_len gt 30 }", &TestSample::tcp(b"HELO", false)),
+            Tri::Fail
+        );
+        assert_eq!(
+            test("if { req.payload(0,4) -m bin 48454c4f }", &s),
+            Tri::Pass
+        );
+        assert_eq!(test("if { req.payload(0,4),lower helo }", &s), Tri::Pass);
+        assert_eq!(test("if { payload(6,8) -m found }", &s), Tri::Miss);
+        assert_eq!(test("if { req.payload(0,0) -m sub x }", &s), Tri::Pass);
+        assert_eq!(test("if { req.payload(0,0) -m sub y }", &s), Tri::Miss);
+        assert_eq!(
+            test(
+                "if { req.payload_lv(0,1) -m found }",
+                &TestSample::tcp(b"\x02ab", true)
+            ),
+            Tri::Pass
+        );
+        assert_eq!(test("if WAIT_END", &s), Tri::Miss);
+        assert_eq!(test("if WAIT_END", &TestSample::tcp(b"", false)), Tri::Pass);
+        assert_eq!(test("if { req.proto_http }", &s), Tri::Fail);
+        assert_eq!(
+            test("if HTTP", &TestSample::tcp(b"GET / HTTP/1.1\r\n", true)),
+            Tri::Miss
+        );
+        assert_eq!(
+            test("if HTTP", &TestSample::tcp(b"GET / HTTP/1.1\r\n\r\n", true)),
+            Tri::Pass
+        );
+        assert_eq!(test("if { src 192.0.2.1 }", &s), Tri::Pass);
+        assert_eq!(test("if { src 10.0.0.0/8 }", &s), Tri::Fail);
+        // HTTP samples are final: no rule ever waits on them.
+        assert_eq!(test("if WAIT_END", &TestSample::get("/")), Tri::Pass);
+    }
+
+    #[test]
+    fn rdp_cookie_fetches() {
+        let rdp = crate::balance::rdp_cookie::connection_request(Some("Cookie: mstshash=alice"));
+        let s = TestSample::tcp(&rdp, true);
+        assert_eq!(test("if { req.rdp_cookie(mstshash) alice }", &s), Tri::Pass);
+        assert_eq!(test("if { rdp_cookie_cnt(mstshash) 1 }", &s), Tri::Pass);
+        assert_eq!(
+            test(
+                "if { req.rdp_cookie(mstshash) bob }",
+                &TestSample::tcp(&rdp[..14], true)
+            ),
+            Tri::Miss
+        );
+        let none = crate::balance::rdp_cookie::connection_request(None);
+        assert_eq!(
+            test("if { req.rdp_cookie_cnt 0 }", &TestSample::tcp(&none, true)),
+            Tri::Pass
+        );
+    }
+
+    #[test]
+    fn response_bytes() {
+        let mut s = TestSample::tcp(b"", true);
+        s.res_payload = Some(b"220 smtp ready\r\n".to_vec());
+        assert_eq!(test("if { res.len gt 3 }", &s), Tri::Pass);
+        assert_eq!(test("if { res.payload(0,3) -m bin 323230 }", &s), Tri::Pass);
+        assert_eq!(test("if { res.payload(0,3) -m bin 353030 }", &s), Tri::Fail);
+    }
+}
+
+#[test]
+fn ssl_version_patterns_are_dotted() {
+    use crate::acl::payload::{client_hello_record, sni_extension};
+    use crate::acl::{AclSet, Condition, Scratch, TestSample};
+    let hello = client_hello_record(&[(0, sni_extension("x"))]);
+    let s = TestSample::tcp(&hello, false);
+    let mut set = AclSet::new();
+    for (cond, want) in [
+        ("if { req.ssl_ver 3.1 }", true),
+        ("if { req.ssl_ver 3.0 }", false),
+        ("if { req_ssl_ver 3.0:3.3 }", true),
+        ("if { req.ssl_ver ge 3.2 }", false),
+        ("if { req.ssl_ver 196609 }", true),
+    ] {
+        let words: Vec<String> = cond.split_whitespace().map(String::from).collect();
+        let c = Condition::parse(&words, &mut set, None).unwrap();
+        assert_eq!(c.eval(&set, &s, &mut Scratch::new()), want, "{cond}");
+    }
+}

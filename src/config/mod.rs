@@ -24,6 +24,7 @@ pub mod lex;
 pub mod model;
 pub mod parse;
 pub mod raw;
+pub mod tcp_validate;
 pub mod validate;
 
 #[cfg(test)]

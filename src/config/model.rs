@@ -394,6 +394,9 @@ pub struct Frontend {
     pub routing: Routing,
     /// HTTP rules run on the frontend's requests and responses.
     pub rules: Rules,
+    /// `tcp-request connection` and `tcp-request content` rules (their
+    /// conditions index `routing.acls`).
+    pub tcp: TcpRules,
     /// Timeouts (client, http-request, http-keep-alive act here).
     pub timeouts: Timeouts,
     /// HTTP options of the frontend.
@@ -514,6 +517,58 @@ impl PartialEq for Rules {
 }
 
 impl Eq for Rules {}
+/// What a `tcp-request` / `tcp-response` rule does when its condition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpAction {
+    /// `accept`: stop evaluating this rule list and let the traffic pass.
+    Accept,
+    /// `reject`: close the connection.
+    Reject,
+    /// `close` (`tcp-response content` only): pass what was buffered and
+    /// close the server connection.
+    Close,
+}
+
+/// One `tcp-request connection|content` or `tcp-response content` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRule {
+    /// The action.
+    pub action: TcpAction,
+    /// The condition, compiled against the proxy's ACLs (`None`: always).
+    pub cond: Option<crate::acl::Condition>,
+    /// Where it was written.
+    pub origin: Origin,
+}
+
+/// A proxy's layer-4 rules (`tcp-request`, `tcp-response`), in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TcpRules {
+    /// `tcp-request connection` (frontend side): at accept, before any read.
+    pub connection: Vec<TcpRule>,
+    /// `tcp-request content`: on the client's first bytes (`mode tcp`) or
+    /// on each request head (`mode http`).
+    pub content: Vec<TcpRule>,
+    /// `tcp-request inspect-delay` (zero: decide on what is there at once).
+    pub inspect_delay: Duration,
+    /// `tcp-response content` (backend side): on the server's first bytes.
+    pub response: Vec<TcpRule>,
+    /// `tcp-response inspect-delay`.
+    pub res_inspect_delay: Duration,
+}
+
+/// A backend's ACL table, kept when its `tcp-request content` or
+/// `tcp-response content` rules need it.
+#[derive(Debug, Clone, Default)]
+pub struct AclTable(pub crate::acl::AclSet);
+
+impl PartialEq for AclTable {
+    /// Compiled ACLs have no equality: equal when they hold the same names in order.
+    fn eq(&self, o: &AclTable) -> bool {
+        self.0.len() == o.0.len() && (0..self.0.len()).all(|i| self.0.name(i) == o.0.name(i))
+    }
+}
+
+impl Eq for AclTable {}
 
 /// A backend: a set of servers and how to choose among them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -552,6 +607,11 @@ pub struct Backend {
     pub rules: Rules,
     /// Custom error pages, used for errors after the backend was chosen.
     pub errors: crate::http::errors::ErrorPages,
+    /// `tcp-request content` (a `backend` section's own; a `listen`'s run
+    /// as the frontend's) and `tcp-response content` rules.
+    pub tcp: TcpRules,
+    /// The ACLs the backend's `tcp` rules index (empty without rules).
+    pub acls: AclTable,
     /// Where the section starts.
     pub origin: Origin,
 }

@@ -260,6 +260,9 @@ pub struct RawProxy {
     pub unique_id_format: Option<crate::lf::LogFormat>,
     /// `unique-id-header`.
     pub unique_id_header: Option<String>,
+    /// `tcp-request` / `tcp-response` rules and inspect delays (only the
+    /// delays are inherited from `defaults`).
+    pub tcp: super::model::TcpRules,
 }
 
 impl RawProxy {
@@ -301,6 +304,7 @@ impl RawProxy {
             captures: Default::default(),
             unique_id_format: None,
             unique_id_header: None,
+            tcp: super::model::TcpRules::default(),
         }
     }
 

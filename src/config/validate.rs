@@ -14,8 +14,8 @@ use super::kw::did_you_mean;
 use super::kw::errors;
 use super::kw::global::{group_id, user_id};
 use super::model::{
-    Backend, Balance, Config, Frontend, Global, Mode, Monitor, Origin, Routing, Rules, Server,
-    Stats, Switch,
+    AclTable, Backend, Balance, Config, Frontend, Global, Mode, Monitor, Origin, Routing, Rules,
+    Server, Stats, Switch,
 };
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, RawUserlist, SectionKind};
@@ -45,6 +45,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for p in &mut proxies {
         tcp_mode_drops(p, diag);
         missing_timeouts(p, diag);
+        super::tcp_validate::check(p, diag);
     }
     let mut backends = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -82,6 +83,8 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             backend_rules.push((b, rules));
         }
     }
+    // A backend's own tcp rules keep a linked copy of its ACLs.
+    let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names);
     let mut frontends = Vec::new();
     let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
@@ -104,6 +107,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
     drop(names);
+    for (i, acls) in backend_acls {
+        backends[i].acls = AclTable(acls);
+    }
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
     }
@@ -338,6 +344,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         maxconn: p.fullconn,
         rules: Default::default(),
         errors: Default::default(),
+        tcp: super::tcp_validate::backend_rules(p),
+        acls: AclTable::default(),
         origin: p.origin.clone(),
     }
 }
@@ -366,7 +374,7 @@ fn server(s: &RawServer) -> Server {
 }
 
 /// Proxy and server names for linking ACLs, once every section is read.
-struct ConfigNames<'a> {
+pub(super) struct ConfigNames<'a> {
     backends: &'a HashMap<String, usize>,
     frontends: Vec<String>,
     servers: &'a [Backend],
@@ -565,6 +573,7 @@ fn frontend(
             acls: std::mem::take(&mut p.acls),
         },
         rules: rules_compiled,
+        tcp: p.tcp.clone(),
         timeouts: p.timeouts.clone(),
         http: p.http.clone(),
         log: p.log.clone(),

@@ -130,6 +130,9 @@ pub enum Outcome {
     Done,
     /// The exchange ended without an answer ringlb could still send.
     Silent,
+    /// A `tcp-request content` rule rejected the request: closed unanswered
+    /// (`PR`, status -1).
+    Rejected,
     /// ringlb answered this status itself; `bytes` reached the client.
     Answered {
         /// The status.
@@ -267,6 +270,14 @@ impl HttpTrace {
     pub fn request(&self, buf: &[u8]) {
         let Some(t) = self.on() else { return };
         t.head.set(Some(Instant::now()));
+        self.request_line(buf);
+    }
+
+    /// Keeps the first line of the head at the start of `buf` for the log,
+    /// without timing the head (a request a `tcp-request content` rule
+    /// refused: HAProxy logs its line with the request timer at -1).
+    pub fn request_line(&self, buf: &[u8]) {
+        let Some(t) = self.on() else { return };
         // Empty lines before a request are allowed (RFC 9112 §2.2) and skipped
         // by the parser: the request line is the first non-empty one.
         let start = buf
@@ -417,6 +428,7 @@ impl HttpTrace {
             Outcome::Done => (i32::from(p.status.get()), p.bytes.get()),
             Outcome::Answered { status, bytes } => (i32::from(status), bytes),
             Outcome::Tunnel { down } => (101, p.bytes.get() + down),
+            Outcome::Rejected => (-1, 0),
             Outcome::Silent => {
                 let s = match p.status.get() {
                     // The client left mid-request: HAProxy logs the 400 it would answer.
@@ -430,6 +442,7 @@ impl HttpTrace {
         let term = match outcome {
             Outcome::Done if local => *b"LR",
             Outcome::Done | Outcome::Tunnel { .. } => *b"--",
+            Outcome::Rejected => *b"PR",
             Outcome::Answered { status, .. } => {
                 let cause = match p.cause.get() {
                     0 => cause_of(status, t.connect_timeout.get()),

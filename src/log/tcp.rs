@@ -43,6 +43,19 @@ pub enum TcpEnd {
     NoConnection,
     /// The client left before its first packet could be read (`CR`).
     ClientGone,
+    /// `timeout client` passed while the content rules waited (`cR`).
+    ClientTimeout,
+    /// A `tcp-request content` rule rejected the session after `up` bytes
+    /// were read (`PR`).
+    RejectedRequest {
+        /// Bytes received from the client.
+        up: u64,
+    },
+    /// A `tcp-response content` rule rejected the response (`PD`).
+    RejectedResponse {
+        /// Bytes client → server.
+        up: u64,
+    },
 }
 
 impl TcpTrace {
@@ -98,6 +111,7 @@ impl TcpTrace {
         };
         let (up, down) = match end {
             TcpEnd::Relayed { up, down, .. } => (up, down),
+            TcpEnd::RejectedRequest { up } | TcpEnd::RejectedResponse { up } => (up, 0),
             _ => (0, 0),
         };
         if log.dontlognull && up == 0 {
@@ -112,6 +126,9 @@ impl TcpTrace {
             TcpEnd::Relayed { cause, .. } => [cause, b'D'],
             TcpEnd::NoConnection => [if timeout { b's' } else { b'S' }, b'C'],
             TcpEnd::ClientGone => *b"CR",
+            TcpEnd::ClientTimeout => *b"cR",
+            TcpEnd::RejectedRequest { .. } => *b"PR",
+            TcpEnd::RejectedResponse { .. } => *b"PD",
         };
         let server = t.server.get().or(failed_srv);
         let fe_name = &ctx.shared.frontends[fe].name;

@@ -37,8 +37,12 @@ pub struct Counters {
     pub bytes_in: AtomicU64,
     /// `bout`: bytes sent to the client side.
     pub bytes_out: AtomicU64,
-    /// `dreq`: requests denied (`http-request deny`).
+    /// `dreq`: requests denied (`http-request deny`, `tcp-request content reject`).
     pub denied: AtomicU64,
+    /// `dcon`: connections rejected by `tcp-request connection` rules.
+    pub denied_conn: AtomicU64,
+    /// `dresp`: responses denied (`tcp-response content reject`).
+    pub denied_resp: AtomicU64,
     /// `ereq`: request errors (malformed, too large, timeouts).
     pub req_errors: AtomicU64,
     /// `econ`: connection errors toward servers.
@@ -125,6 +129,10 @@ pub struct Totals {
     pub bytes_out: u64,
     /// `dreq`.
     pub denied: u64,
+    /// `dcon`.
+    pub denied_conn: u64,
+    /// `dresp`.
+    pub denied_resp: u64,
     /// `ereq`.
     pub req_errors: u64,
     /// `econ`.
@@ -155,6 +163,8 @@ impl Totals {
             t.bytes_in += l(&c.bytes_in);
             t.bytes_out += l(&c.bytes_out);
             t.denied += l(&c.denied);
+            t.denied_conn += l(&c.denied_conn);
+            t.denied_resp += l(&c.denied_resp);
             t.req_errors += l(&c.req_errors);
             t.conn_errors += l(&c.conn_errors);
             t.resp_errors += l(&c.resp_errors);

@@ -219,7 +219,7 @@ fn field(r: &Row, column: &str) -> String {
         "bin" => num(t.bytes_in),
         "bout" => num(t.bytes_out),
         "dreq" if !server => num(t.denied),
-        "dresp" => num(0),
+        "dresp" => num(t.denied_resp),
         "ereq" if frontend => num(t.req_errors),
         "econ" if backend_side => num(t.conn_errors),
         "eresp" if backend_side => num(t.resp_errors),
@@ -271,8 +271,9 @@ fn field(r: &Row, column: &str) -> String {
         "algo" => opt(r.algo.as_ref()),
         "conn_tot" => opt(r.conn_tot),
         "intercepted" => opt(r.intercepted),
-        // No tcp-request rules in ringlb: nothing denied by them.
-        "dcon" | "dses" if frontend => num(0),
+        "dcon" if frontend => num(t.denied_conn),
+        // No `tcp-request session` rules in ringlb: nothing denied by them.
+        "dses" if frontend => num(0),
         "uweight" => opt(r.uweight),
         _ => String::new(),
     }

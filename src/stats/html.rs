@@ -297,9 +297,9 @@ fn row(out: &mut String, r: &Row) {
     // Bytes.
     num_cell(out, Some(t.bytes_in));
     num_cell(out, Some(t.bytes_out));
-    // Denied: requests (not per server), responses (none in ringlb).
+    // Denied: requests (not per server), responses (`tcp-response content reject`).
     num_cell(out, (r.kind != Kind::Server).then_some(t.denied));
-    num_cell(out, Some(0));
+    num_cell(out, Some(t.denied_resp));
     // Errors: requests (frontend), connections and responses (backend side).
     let front = r.kind == Kind::Frontend;
     num_cell(out, front.then_some(t.req_errors));

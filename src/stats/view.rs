@@ -286,7 +286,8 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         cookie: None,
         algo: None,
         req_tot: http.then_some(t.requests),
-        conn_tot: Some(t.sessions),
+        // HAProxy counts connections a `tcp-request connection` rule rejected too.
+        conn_tot: Some(t.sessions + t.denied_conn),
         intercepted: http.then_some(t.intercepted),
         totals: t,
     }

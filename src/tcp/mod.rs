@@ -1,3 +1,5 @@
-//! `mode tcp`: connect to a server and relay bytes both ways.
+//! `mode tcp`: connect to a server and relay bytes both ways; the layer-4
+//! rules (`tcp-request`, `tcp-response`) that may hold or refuse it.
 
 pub mod relay;
+pub mod rules;

@@ -14,16 +14,19 @@ use std::time::Duration;
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
 use monoio::time::Instant;
 
+use crate::acl::AclSet;
 use crate::balance::PickInput;
 use crate::balance::rdp_cookie::{self, Scan};
 use crate::bufpool;
-use crate::config::model::Balance;
+use crate::config::model::{Balance, TcpAction, TcpRule};
 use crate::deadline::LazyTimer;
 use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, write_range};
 use crate::log::tcp::{TcpEnd, TcpTrace};
+use crate::route::{ConnAddrs, Stream as RuleStream};
 use crate::server::dispatch::{ActiveGuard, dispatch_noting};
 use crate::stats::counters;
 use crate::stream::Stream;
+use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
 use crate::worker::context::WorkerCtx;
 
 /// Relays a TCP-mode session from accept to close.
@@ -35,13 +38,49 @@ pub async fn run(
 ) {
     let f = &ctx.shared.frontends[fe];
     let trace = TcpTrace::new(f.log.as_ref(), peer);
-    // `use_backend` rules run once, when the connection is accepted, on
-    // layer-4 fetches only (validation refuses the others in `mode tcp`).
+    let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
+    // Bytes read before connecting (content rules, `balance rdp-cookie`),
+    // sent to the server first; `eof` once the client has closed.
+    let (mut first, mut eof) = (Vec::new(), false);
+    let read = (&mut first, &mut eof);
+    let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, &trace, read).await else {
+        return;
+    };
+    connect_and_relay(ctx, client, (&addrs, fe, backend), &trace, first).await;
+}
+
+/// Everything before connecting: the frontend's content rules, the backend
+/// (`use_backend` on layer-4 fetches and the bytes read so far), a
+/// `backend` section's own content rules, the RDP cookie. `None` when the
+/// session ended here (logged).
+async fn choose_backend(
+    ctx: &WorkerCtx,
+    client: &mut Stream,
+    addrs: &ConnAddrs,
+    fe: usize,
+    trace: &TcpTrace,
+    (first, eof): (&mut Vec<u8>, &mut bool),
+) -> Option<usize> {
+    let f = &ctx.shared.frontends[fe];
+    let t = &f.model.tcp;
+    if !t.content.is_empty() {
+        let inspection = (&t.content[..], &f.model.routing.acls, t.inspect_delay);
+        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
+        if let Err(end) = end.await {
+            trace.finish(ctx, fe, None, end, None);
+            return None;
+        }
+    }
+    // `use_backend` rules run once, on layer-4 fetches and the bytes the
+    // content rules waited for (validation refuses HTTP fetches in `mode tcp`).
     let backend = if f.switching {
-        let addrs = crate::route::ConnAddrs::new(client.as_raw_fd(), peer);
-        let sample = crate::route::ConnSample {
-            req: crate::route::NoRequest,
-            addrs: &addrs,
+        let sample = RuleStream {
+            req: Payload {
+                req: first,
+                res: None,
+                partial: false,
+            },
+            addrs,
             shared: &ctx.shared,
             fe,
             be: None,
@@ -56,26 +95,47 @@ pub async fn run(
         // No rule matched and no default_backend: HAProxy closes the connection.
         trace.connecting();
         trace.finish(ctx, fe, None, TcpEnd::NoConnection, None);
-        return;
+        return None;
     };
     let be = &ctx.shared.backends[backend];
+    // A `backend` section's own content rules, with its own delay.
+    let bt = &be.model.tcp;
+    if !bt.content.is_empty() {
+        let inspection = (&bt.content[..], &be.model.acls.0, bt.inspect_delay);
+        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
+        if let Err(end) = end.await {
+            trace.finish(ctx, fe, Some(backend), end, None);
+            return None;
+        }
+    }
     // `balance rdp-cookie` chooses by the client's first packet: read it before
     // dispatching (waiting at most `timeout client`), send it to the server first.
-    let first = match &be.model.balance {
-        Balance::RdpCookie(name) => {
-            match read_first_packet(&mut client, name.as_bytes(), f.client_timeout).await {
-                Some(bytes) => Some(bytes),
-                None => {
-                    trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
-                    return;
-                }
-            }
-        }
-        _ => None,
-    };
+    if let Balance::RdpCookie(name) = &be.model.balance
+        && !read_first_packet(client, first, *eof, name.as_bytes(), f.client_timeout).await
+    {
+        trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
+        return None;
+    }
+    Some(backend)
+}
+
+/// Connects to a server of `backend` (sending `first` first) and relays
+/// until both sides end, the backend's `tcp-response` rules gating the
+/// server's first bytes; logs the session.
+async fn connect_and_relay(
+    ctx: &WorkerCtx,
+    client: Stream,
+    (addrs, fe, backend): (&ConnAddrs, usize, usize),
+    trace: &TcpTrace,
+    first: Vec<u8>,
+) {
+    let f = &ctx.shared.frontends[fe];
+    let be = &ctx.shared.backends[backend];
+    let bt = &be.model.tcp;
+    let peer = addrs.peer;
     let input = PickInput {
         client: peer.map(|p| p.ip()),
-        payload: first.as_deref(),
+        payload: (!first.is_empty()).then_some(first.as_slice()),
         ..PickInput::default()
     };
     trace.connecting();
@@ -91,14 +151,11 @@ pub async fn run(
     };
     trace.connected(idx);
     let active = ActiveGuard::new(ctx, backend, idx);
-    let mut first_len = 0;
-    if let Some(bytes) = first
-        && !bytes.is_empty()
-    {
-        first_len = bytes.len() as u64;
+    let first_len = first.len() as u64;
+    if !first.is_empty() {
         let deadline = Instant::now() + be.server_timeout;
-        match crate::deadline::within(deadline, server.write_all(bytes)).await {
-            Ok((Ok(_), _)) => {}
+        match crate::deadline::within(deadline, server.write_all(first)).await {
+            Ok((Ok(_), buf)) => bufpool::give(buf),
             r => {
                 let (up, cause) = (first_len, if r.is_err() { b's' } else { b'S' });
                 let end = TcpEnd::Relayed { up, down: 0, cause };
@@ -108,12 +165,20 @@ pub async fn run(
         }
     }
     let cause = Cell::new(0);
+    let gate = (!bt.response.is_empty()).then(|| ResponseGate {
+        ctx,
+        fe,
+        be: backend,
+        addrs,
+        client_fd: client.as_raw_fd(),
+        outcome: Cell::new(None),
+    });
     let (client, server) = (Halves::new(client), Halves::new(server));
     let (ct, st) = (f.client_timeout, be.server_timeout);
     // `shutdown sessions server` shuts both sockets down: the relay ends.
     let fds = [client.fd, server.fd];
     let use_ = crate::server::kill::using(&be.servers[idx], backend, idx, fds);
-    let (up, down) = relay_noting(client, server, ct, st, &cause).await;
+    let (up, down) = relay_gated(client, server, (ct, st), &cause, gate.as_ref()).await;
     // Deregistered at once: the relay closed the sockets, and their numbers
     // may be reused.
     if use_.release() {
@@ -124,33 +189,100 @@ pub async fn run(
         counters::add(&c.bytes_in, up + first_len);
         counters::add(&c.bytes_out, down);
     }
-    let (up, cause) = (up + first_len, cause.get());
-    trace.finish(
-        ctx,
-        fe,
-        Some(backend),
-        TcpEnd::Relayed { up, down, cause },
-        None,
-    );
+    let up = up + first_len;
+    let end = match gate.and_then(|g| g.outcome.get()) {
+        Some(Inspected::Verdict(TcpAction::Reject)) => TcpEnd::RejectedResponse { up },
+        // A `close` ends both sides on purpose: what failed after it is no cause.
+        Some(Inspected::Verdict(TcpAction::Close)) if cause.get() != b'K' => {
+            TcpEnd::Relayed { up, down, cause: 0 }
+        }
+        Some(Inspected::Failed) if cause.get() == 0 => TcpEnd::Relayed {
+            up,
+            down,
+            cause: b'S',
+        },
+        Some(Inspected::TimedOut) if cause.get() == 0 => TcpEnd::Relayed {
+            up,
+            down,
+            cause: b's',
+        },
+        _ => TcpEnd::Relayed {
+            up,
+            down,
+            cause: cause.get(),
+        },
+    };
+    trace.finish(ctx, fe, Some(backend), end, None);
 }
 
-/// Reads the client's first bytes until they show whether an RDP cookie is
-/// there (HAProxy's `req.rdp_cookie`), the buffer is full, the client ends
-/// its writes, or `wait` passes. `None` when the client failed or closed
-/// without sending anything; what was read otherwise, possibly nothing.
-async fn read_first_packet(client: &mut Stream, cookie: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    let deadline = Instant::now() + wait;
-    let mut got = bufpool::take();
-    loop {
-        // Cancel-safe: bytes arriving as the wait ends are kept, not dropped.
-        match read_more_kept(client, &mut got, deadline).await {
-            ReadOutcome::Data(_) => {}
-            ReadOutcome::Timeout => return Some(got),
-            ReadOutcome::Eof if !got.is_empty() => return Some(got),
-            ReadOutcome::Eof | ReadOutcome::Error(_) => return None,
+/// Runs `tcp-request content` rules (`rules`, their ACLs, the delay) on the
+/// client's first bytes, reading into `first`. `Err` ends the session with
+/// that log state: rejected (counted, the client reset), client gone, or
+/// `timeout client` passed first.
+async fn inspect_request(
+    ctx: &WorkerCtx,
+    client: &mut Stream,
+    (first, eof): (&mut Vec<u8>, &mut bool),
+    addrs: &ConnAddrs,
+    fe: usize,
+    (rules, acls, delay): (&[TcpRule], &AclSet, Duration),
+) -> Result<(), TcpEnd> {
+    let idle = ctx.shared.frontends[fe].client_timeout;
+    let v = rules::inspect(client, first, eof, (delay, idle), |p| {
+        let s = RuleStream {
+            req: p,
+            addrs,
+            shared: &ctx.shared,
+            fe,
+            be: None,
+            vars: None,
+            uid: None,
+        };
+        rules::evaluate(rules, acls, &s, &mut ctx.scratch.borrow_mut())
+    })
+    .await;
+    match v {
+        Inspected::Verdict(TcpAction::Reject) => {
+            counters::add(&ctx.counters().frontends[fe].denied, 1);
+            rules::reset_on_close(client.as_raw_fd());
+            Err(TcpEnd::RejectedRequest {
+                up: first.len() as u64,
+            })
         }
-        if got.len() >= bufpool::BUF_SIZE || rdp_cookie::scan(&got, cookie) != Scan::Incomplete {
-            return Some(got);
+        Inspected::Verdict(_) => Ok(()),
+        Inspected::Failed => Err(TcpEnd::ClientGone),
+        Inspected::TimedOut => Err(TcpEnd::ClientTimeout),
+    }
+}
+
+/// Reads the client's first bytes (after those already in `got`) until they
+/// show whether an RDP cookie is there (HAProxy's `req.rdp_cookie`), the
+/// buffer is full, the client ends its writes, or `wait` passes. False when
+/// the client failed or closed without sending anything.
+async fn read_first_packet(
+    client: &mut Stream,
+    got: &mut Vec<u8>,
+    eof: bool,
+    cookie: &[u8],
+    wait: Duration,
+) -> bool {
+    let deadline = Instant::now() + wait;
+    if got.capacity() == 0 {
+        *got = bufpool::take();
+    }
+    loop {
+        if eof
+            || got.len() >= bufpool::BUF_SIZE
+            || rdp_cookie::scan(got, cookie) != Scan::Incomplete
+        {
+            return !got.is_empty() || !eof;
+        }
+        // Cancel-safe: bytes arriving as the wait ends are kept, not dropped.
+        match read_more_kept(client, got, deadline).await {
+            ReadOutcome::Data(_) => {}
+            ReadOutcome::Timeout => return true,
+            ReadOutcome::Eof => return !got.is_empty(),
+            ReadOutcome::Error(_) => return false,
         }
     }
 }
@@ -219,6 +351,27 @@ pub async fn relay_noting(
     server_timeout: Duration,
     cause: &Cell<u8>,
 ) -> (u64, u64) {
+    relay_gated(
+        client,
+        server,
+        (client_timeout, server_timeout),
+        cause,
+        None,
+    )
+    .await
+}
+
+/// [`relay_noting`], the server's first bytes passing `gate` (the
+/// backend's `tcp-response content` rules) before they are relayed; the
+/// client's bytes flow meanwhile. A gate that stops the session aborts both
+/// directions.
+pub async fn relay_gated(
+    client: Halves,
+    server: Halves,
+    (client_timeout, server_timeout): (Duration, Duration),
+    cause: &Cell<u8>,
+    gate: Option<&ResponseGate<'_>>,
+) -> (u64, u64) {
     let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
     let ended = Cell::new(false);
@@ -234,6 +387,22 @@ pub async fn relay_noting(
         cause,
         ended: &ended,
     };
+    let (mut sr, mut cw) = (server.r, client.w);
+    let downstream = async {
+        let mut passed = 0;
+        if let Some(g) = gate {
+            match g.pass(&mut sr, &mut cw).await {
+                Ok(n) => passed = n,
+                Err(n) => {
+                    ended.set(true);
+                    abort(fds);
+                    return n;
+                }
+            }
+            last.set(Instant::now());
+        }
+        passed + pump(sr, cw, server_timeout, client_timeout, &last, fds, down).await
+    };
     monoio::join!(
         pump(
             client.r,
@@ -244,15 +413,7 @@ pub async fn relay_noting(
             fds,
             up
         ),
-        pump(
-            server.r,
-            client.w,
-            server_timeout,
-            client_timeout,
-            &last,
-            fds,
-            down
-        )
+        downstream
     )
 }
 

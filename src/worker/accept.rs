@@ -334,6 +334,11 @@ async fn session(
     fe: usize,
     _permit: Permit,
 ) {
+    // `tcp-request connection` rules: a rejected connection is no session
+    // and is not logged (HAProxy's denied connection).
+    if !crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer) {
+        return;
+    }
     let counters = &ctx.counters().frontends[fe];
     let f = &ctx.shared.frontends[fe];
     if f.model.monitor.from_monitor_net(peer) {

@@ -2,6 +2,7 @@
 //! (`path_beg`, `hdr_cnt`) into a [`Fetch`], once, at configuration load.
 
 use super::*;
+use crate::acl::payload::LvStart;
 
 /// An ACL keyword split into its fetch, default method and cast.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,16 @@ pub const NAMES: &[&str] = &[
     "http_auth_user",
     "http_auth_pass",
     "unique-id",
+    "req.payload",
+    "req.payload_lv",
+    "req.ssl_sni",
+    "req.ssl_hello_type",
+    "req.ssl_ver",
+    "req.rdp_cookie",
+    "req.rdp_cookie_cnt",
+    "res.len",
+    "res.payload",
+    "res.payload_lv",
 ];
 
 /// Compiles an ACL keyword call (suffix forms allowed).
@@ -213,6 +224,25 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
         }
         "srv_is_up" => srv_is_up(args),
         n if super::auth::NAMES.contains(&n) => super::auth::compile(n, args),
+        "req.ssl_sni" | "req_ssl_sni" => none(Fetch::ReqSslSni),
+        "req.ssl_hello_type" | "req_ssl_hello_type" => none(Fetch::SslHelloType),
+        "req.ssl_ver" | "req_ssl_ver" => none(Fetch::SslVer),
+        "res.len" => none(Fetch::ResLen),
+        "req.rdp_cookie" | "rdp_cookie" => {
+            check_args(name, args, 0, 1).map(|_| Fetch::RdpCookie(cook_name(args)))
+        }
+        "req.rdp_cookie_cnt" | "rdp_cookie_cnt" => {
+            check_args(name, args, 0, 1).map(|_| Fetch::RdpCookieCnt(cook_name(args)))
+        }
+        "req.payload" | "payload" | "res.payload" => {
+            check_args(name, args, 2, 2)?;
+            Ok(Fetch::Payload {
+                side: side_of(name),
+                off: offset(name, &args[0])?,
+                len: offset(name, &args[1])?,
+            })
+        }
+        "req.payload_lv" | "payload_lv" | "res.payload_lv" => payload_lv(name, args),
         "var" => {
             check_args(name, args, 1, 2)?;
             Ok(Fetch::Var(args[0].clone()))
@@ -222,6 +252,39 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
             NAMES.join(", ")
         )),
     }
+}
+
+/// A non-negative offset or length argument.
+fn offset(name: &str, a: &str) -> Result<usize, String> {
+    a.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("fetch method '{name}': expects a non-negative integer, got '{a}'"))
+}
+
+/// `payload_lv(<off1>,<len1>[,<off2>])`: `<off2>` absolute, or relative to
+/// the end of the length field when signed (`+n`, `-n`).
+fn payload_lv(name: &str, args: &[String]) -> Result<Fetch, String> {
+    check_args(name, args, 2, 3)?;
+    let len = offset(name, &args[1])?;
+    if !(1..=8).contains(&len) {
+        return Err(format!(
+            "fetch method '{name}': the length field must be 1 to 8 bytes, got {len}"
+        ));
+    }
+    let start =
+        match args.get(2).map(|a| a.trim()) {
+            None => LvStart::After,
+            Some(a) if a.starts_with(['+', '-']) => LvStart::Relative(a.parse().map_err(|_| {
+                format!("fetch method '{name}': expects a signed offset, got '{a}'")
+            })?),
+            Some(a) => LvStart::At(offset(name, a)?),
+        };
+    Ok(Fetch::PayloadLv {
+        side: side_of(name),
+        off: offset(name, &args[0])?,
+        len,
+        start,
+    })
 }
 
 pub(super) fn cook_name(args: &[String]) -> Box<[u8]> {
@@ -282,7 +345,12 @@ pub fn default_method(f: &Fetch) -> Method {
         | Fetch::Status
         | Fetch::Nbsrv(_)
         | Fetch::BeConn(_)
-        | Fetch::FeConn(_) => Method::Int,
+        | Fetch::FeConn(_)
+        | Fetch::ResLen
+        | Fetch::SslHelloType
+        | Fetch::SslVer
+        | Fetch::RdpCookieCnt(_) => Method::Int,
+        Fetch::Payload { .. } | Fetch::PayloadLv { .. } => Method::Bin,
         Fetch::AlwaysTrue
         | Fetch::AlwaysFalse
         | Fetch::SslFc

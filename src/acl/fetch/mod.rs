@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 
 use super::expr::Call;
 use super::pattern::{Method, parse_leading_int};
+use super::payload::{self, Got, LvStart};
 use super::sample::{Sample, Val};
+use crate::balance::rdp_cookie::{self, Scan};
 
 mod auth;
 mod compile;
@@ -166,6 +168,51 @@ pub enum Fetch {
     HttpAuthPass,
     /// `unique-id`: the request's id from `unique-id-format`.
     UniqueId,
+    /// `req.payload(<off>,<len>)` / `res.payload`: raw buffered bytes.
+    Payload {
+        /// Request or response bytes.
+        side: Side,
+        /// Offset of the first byte.
+        off: usize,
+        /// Length (0: to the end of what is buffered).
+        len: usize,
+    },
+    /// `req.payload_lv(<off1>,<len1>[,<off2>])` / `res.payload_lv`.
+    PayloadLv {
+        /// Request or response bytes.
+        side: Side,
+        /// Offset of the length field.
+        off: usize,
+        /// Size of the length field in bytes.
+        len: usize,
+        /// Where the block starts.
+        start: LvStart,
+    },
+    /// `res.len`: response bytes buffered.
+    ResLen,
+    /// `req.ssl_sni`: the server name of a buffered TLS ClientHello.
+    ReqSslSni,
+    /// `req.ssl_hello_type`.
+    SslHelloType,
+    /// `req.ssl_ver`.
+    SslVer,
+    /// `req.rdp_cookie([<name>])`.
+    RdpCookie(Box<[u8]>),
+    /// `req.rdp_cookie_cnt([<name>])`.
+    RdpCookieCnt(Box<[u8]>),
+}
+
+/// What a fetch needs to be there (see [`Fetch::layer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// The connection and run-time state: any rule may read it.
+    Connection,
+    /// Bytes from the client (`req.len`, `req.payload`, `req.ssl_sni`, ...).
+    ReqContent,
+    /// Bytes from the server (`res.len`, `res.payload`).
+    ResContent,
+    /// A parsed HTTP message.
+    Http,
 }
 
 /// What an ACL keyword's suffix adds to its base fetch.
@@ -180,24 +227,100 @@ pub enum Cast {
 }
 
 impl Fetch {
-    /// Whether the fetch reads the HTTP message (a layer-7 fetch); the others
-    /// (addresses, ports, counters, constants) work on a bare TCP connection.
-    pub fn needs_http(&self) -> bool {
-        !matches!(
-            self,
+    /// What the fetch needs to be there: the connection only, the bytes
+    /// buffered from the client or the server, or a parsed HTTP message.
+    pub fn layer(&self) -> Layer {
+        match self {
             Fetch::Src
-                | Fetch::SrcPort
-                | Fetch::Dst
-                | Fetch::DstPort
-                | Fetch::Nbsrv(_)
-                | Fetch::SrvIsUp(..)
-                | Fetch::BeConn(_)
-                | Fetch::FeConn(_)
-                | Fetch::AlwaysTrue
-                | Fetch::AlwaysFalse
-                | Fetch::SslFc
-                | Fetch::SslSni
-        )
+            | Fetch::SrcPort
+            | Fetch::Dst
+            | Fetch::DstPort
+            | Fetch::Nbsrv(_)
+            | Fetch::SrvIsUp(..)
+            | Fetch::BeConn(_)
+            | Fetch::FeConn(_)
+            | Fetch::AlwaysTrue
+            | Fetch::AlwaysFalse
+            | Fetch::SslFc
+            | Fetch::SslSni
+            | Fetch::WaitEnd
+            | Fetch::Var(_) => Layer::Connection,
+            Fetch::ReqLen | Fetch::ProtoHttp => Layer::ReqContent,
+            f => match f.reads_payload_of() {
+                Some(Side::Req) => Layer::ReqContent,
+                Some(Side::Res) => Layer::ResContent,
+                None => Layer::Http,
+            },
+        }
+    }
+
+    /// Whether the fetch reads the HTTP message (a layer-7 fetch); the others
+    /// (addresses, ports, counters, constants, buffered bytes) work on a bare
+    /// TCP connection.
+    pub fn needs_http(&self) -> bool {
+        self.layer() == Layer::Http
+    }
+
+    /// Whether the fetch reads the raw bytes buffered from the client
+    /// (`Side::Req`) or the server (`Side::Res`): content inspection only.
+    pub fn reads_payload_of(&self) -> Option<Side> {
+        match self {
+            Fetch::Payload { side, .. } | Fetch::PayloadLv { side, .. } => Some(*side),
+            Fetch::ResLen => Some(Side::Res),
+            Fetch::ReqSslSni
+            | Fetch::SslHelloType
+            | Fetch::SslVer
+            | Fetch::RdpCookie(_)
+            | Fetch::RdpCookieCnt(_) => Some(Side::Req),
+            _ => None,
+        }
+    }
+
+    /// Whether the fetch reads raw buffered bytes of either side.
+    pub fn reads_payload(&self) -> bool {
+        self.reads_payload_of().is_some()
+    }
+
+    /// Whether the fetch, having found no match, may still match once more
+    /// bytes arrive (HAProxy's `SMP_F_MAY_CHANGE`): false once the contents
+    /// are final.
+    pub fn may_change<S: Sample + ?Sized>(&self, s: &S) -> bool {
+        if s.contents_final() {
+            return false;
+        }
+        let short = |g: Got<()>| g == Got::Short;
+        let data = |side: &Side| match side {
+            Side::Req => s.req_payload(),
+            Side::Res => s.res_payload(),
+        };
+        match self {
+            // Counts and the end of the delay change until the contents are final.
+            Fetch::ReqLen | Fetch::ResLen | Fetch::WaitEnd => true,
+            Fetch::ProtoHttp => s.req_payload().is_some_and(|d| http_head(d) == Got::Short),
+            Fetch::Payload { side, off, len } => data(side)
+                .is_some_and(|d| *len == 0 || short(payload::payload(d, *off, *len).map_unit())),
+            Fetch::PayloadLv {
+                side,
+                off,
+                len,
+                start,
+            } => data(side).is_some_and(|d| {
+                short(payload::payload_lv(d, *off, *len, *start, MAX_PAYLOAD).map_unit())
+            }),
+            Fetch::ReqSslSni => s
+                .req_payload()
+                .is_some_and(|d| short(payload::ssl_sni(d).map_unit())),
+            Fetch::SslHelloType => s
+                .req_payload()
+                .is_some_and(|d| short(payload::ssl_hello_type(d).map_unit())),
+            Fetch::SslVer => s
+                .req_payload()
+                .is_some_and(|d| short(payload::ssl_ver(d).map_unit())),
+            Fetch::RdpCookie(n) | Fetch::RdpCookieCnt(n) => s
+                .req_payload()
+                .is_some_and(|d| rdp_cookie::scan(d, n) == Scan::Incomplete),
+            _ => false,
+        }
     }
 
     /// Resolves proxy and server names to indices.
@@ -291,8 +414,14 @@ impl Fetch {
             // HAProxy answers 0 for a request without a body (found, not absent).
             Fetch::BodySize => Val::Int(s.body_size().unwrap_or(0) as i64),
             Fetch::ReqLen => Val::Int(s.req_len() as i64),
-            Fetch::ProtoHttp => Val::Bool(s.is_http()),
-            Fetch::WaitEnd | Fetch::AlwaysTrue => Val::Bool(true),
+            Fetch::ProtoHttp => match s.req_payload() {
+                // Raw bytes: whether they start with a whole HTTP/1 request head.
+                Some(d) => Val::Bool(http_head(d) == Got::Found(())),
+                None => Val::Bool(s.is_http()),
+            },
+            // HAProxy's `wait_end` is found only once the contents are final.
+            Fetch::WaitEnd => Val::Bool(s.contents_final().then_some(true)?),
+            Fetch::AlwaysTrue => Val::Bool(true),
             Fetch::AlwaysFalse => Val::Bool(false),
             Fetch::Status => Val::Int(s.status()? as i64),
             Fetch::Nbsrv(t) => {
@@ -304,6 +433,33 @@ impl Fetch {
             Fetch::Var(name) => s.var(name)?,
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
+            Fetch::Payload { side, off, len } => {
+                Val::Str(payload::payload(side_bytes(s, *side)?, *off, *len).found()?)
+            }
+            Fetch::PayloadLv {
+                side,
+                off,
+                len,
+                start,
+            } => Val::Str(
+                payload::payload_lv(side_bytes(s, *side)?, *off, *len, *start, MAX_PAYLOAD)
+                    .found()?,
+            ),
+            Fetch::ResLen => Val::Int(s.res_payload()?.len() as i64),
+            Fetch::ReqSslSni => Val::Str(payload::ssl_sni(s.req_payload()?).found()?),
+            Fetch::SslHelloType => {
+                Val::Int(payload::ssl_hello_type(s.req_payload()?).found()?.into())
+            }
+            Fetch::SslVer => Val::Int(payload::ssl_ver(s.req_payload()?).found()?.into()),
+            Fetch::RdpCookie(n) => match rdp_cookie::scan(s.req_payload()?, n) {
+                Scan::Found(v) => Val::Str(v),
+                _ => return None,
+            },
+            Fetch::RdpCookieCnt(n) => match rdp_cookie::scan(s.req_payload()?, n) {
+                Scan::Found(_) => Val::Int(1),
+                Scan::Absent => Val::Int(0),
+                Scan::Incomplete => return None,
+            },
             Fetch::UniqueId => Val::Str(s.unique_id()?),
             Fetch::Hdr { .. }
             | Fetch::Cook(_)
@@ -315,6 +471,30 @@ impl Fetch {
             | Fetch::HttpAuthUser
             | Fetch::HttpAuthPass => return None,
         })
+    }
+}
+
+/// The most bytes a payload block may span (HAProxy's `tune.bufsize`).
+const MAX_PAYLOAD: usize = crate::bufpool::BUF_SIZE;
+
+/// The buffered bytes of one side.
+fn side_bytes<S: Sample + ?Sized>(s: &S, side: Side) -> Option<&[u8]> {
+    match side {
+        Side::Req => s.req_payload(),
+        Side::Res => s.res_payload(),
+    }
+}
+
+/// Whether raw bytes start with a whole HTTP/1 request head (`req.proto_http`
+/// on a TCP connection), may still become one, or cannot.
+fn http_head(d: &[u8]) -> Got<()> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    match httparse::Request::new(&mut headers).parse(d) {
+        Ok(httparse::Status::Complete(_)) => Got::Found(()),
+        Ok(httparse::Status::Partial) => Got::Short,
+        // Too many headers is still HTTP; anything else is not.
+        Err(httparse::Error::TooManyHeaders) => Got::Found(()),
+        Err(_) => Got::Absent,
     }
 }
 
@@ -471,7 +651,7 @@ mod tests {
             })
             .unwrap_err()
         };
-        assert!(e("req.ssl_sni").contains("unknown fetch method 'req.ssl_sni'"));
+        assert!(e("req.ssl_frob").contains("unknown fetch method 'req.ssl_frob'"));
         assert!(e("src_beg").contains("'src_beg'"));
         assert!(e("query_beg").contains("'query_beg'"));
         assert!(e("path_cnt").contains("'path_cnt'"));

@@ -4,9 +4,10 @@
 //!
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
 //! `balance`, `cookie`, `stats`, `log`, `errors` (error pages and the
-//! `http-errors` section), `monitor`, `proxy` (the small proxy keywords),
-//! `userlist` (the `userlist` section's lines), and `suggest` (the "did you
-//! mean", with its work bounded). A keyword that
+//! `http-errors` section), `monitor`, `tcp_rules` (`tcp-request`,
+//! `tcp-response`), `proxy` (the small proxy keywords), `userlist` (the
+//! `userlist` section's lines), and `suggest` (the "did you mean", with its
+//! work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
 //! refused where it is parsed, never accepted with a warning.
 
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod server;
 pub mod stats;
 pub mod suggest;
+pub mod tcp_rules;
 pub mod timeout;
 pub mod userlist;
 
@@ -91,6 +93,9 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("http-response", F | L | B, Misplaced::Error),
     ("http-after-response", F | L | B, Misplaced::Error),
     ("redirect", F | L | B, Misplaced::Error),
+    // Each sub-keyword checks its own sections (`kw/tcp_rules.rs`).
+    ("tcp-request", ALL, Misplaced::Error),
+    ("tcp-response", ALL, Misplaced::Error),
     ("errorfile", ALL, Misplaced::Warn),
     ("errorloc", ALL, Misplaced::Warn),
     ("errorloc302", ALL, Misplaced::Warn),
@@ -154,6 +159,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "http-after-response" => http_rules::http_after_response(p, args),
                 "redirect" => http_rules::redirect(p, args),
                 k if http_rules::LEGACY.contains(&k) => http_rules::legacy(cx, p, args),
+                "tcp-request" => tcp_rules::tcp_request(cx, p, args),
+                "tcp-response" => tcp_rules::tcp_response(cx, p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
                 "balance" => balance::balance(cx, p, args),

@@ -14,8 +14,6 @@ pub const IGNORED: &[&str] = &["description", "id", "log-tag", "log-format"];
 pub const UNSUPPORTED: &[&str] = &[
     "reqpass",
     "reqipass",
-    "tcp-request",
-    "tcp-response",
     "stick-table",
     "stick",
     "appsession",

@@ -116,6 +116,8 @@ fn seed_config_model() {
         stats: stats.clone(),
         maxconn: None,
         errors: Default::default(),
+        tcp: Default::default(),
+        acls: Default::default(),
         origin: origin(11),
     };
     let frontend = Frontend {
@@ -130,6 +132,7 @@ fn seed_config_model() {
         maxconn: None,
         backend: Some(0),
         routing: Default::default(),
+        tcp: Default::default(),
         timeouts,
         http,
         log,

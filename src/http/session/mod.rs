@@ -58,6 +58,7 @@ mod duplex;
 mod local;
 mod read;
 mod rules;
+mod tcp_rules;
 
 use duplex::duplex;
 use read::IDLE_BUF;
@@ -80,6 +81,9 @@ enum Fail {
     Status(HttpError),
     /// Close without answering (client gone, or a response already started).
     Silent,
+    /// A `tcp-request content` rule rejected the request (`tcp_rules.rs`):
+    /// one of the chosen backend's (true) or the frontend's.
+    Rejected(bool),
 }
 
 /// What the relay stage leaves to the last one: the server connection's
@@ -253,6 +257,10 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
                 break;
             }
             Err(Fail::Silent) => break,
+            Err(Fail::Rejected(by_backend)) => {
+                s.tcp_rejected(by_backend);
+                break;
+            }
             Err(Fail::Status(e)) => {
                 let (status, page) = s.error_page(e, routed);
                 // http-after-response rules see ringlb's own errors too.

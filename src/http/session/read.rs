@@ -29,7 +29,10 @@ impl Session<'_> {
                     self.sbuf = bufpool::take();
                 }
                 match self.parse_route_rewrite() {
-                    Ok(Parsed::Complete(r)) => return Ok(r),
+                    Ok(Parsed::Complete(r)) => match self.tcp_content_rejected() {
+                        Some(by_backend) => return Err(Fail::Rejected(by_backend)),
+                        None => return Ok(r),
+                    },
                     Ok(Parsed::Partial) => {}
                     Err(e) => return Err(Fail::Status(e)),
                 }

@@ -1,0 +1,347 @@
+//! `tcp-request` and `tcp-response`: HAProxy's layer-4 rules.
+//!
+//! Built: `tcp-request connection accept|reject`, `tcp-request content
+//! accept|reject`, `tcp-request inspect-delay`, `tcp-response content
+//! accept|reject|close`, `tcp-response inspect-delay`, each with an optional
+//! `if|unless <condition>` compiled against the proxy's ACLs. Every other
+//! action HAProxy knows (`track-sc*`, `set-var`, `expect-proxy`, ...) is
+//! refused with its name, never ignored. Where each acts: connection rules in
+//! `worker/accept.rs` (via `tcp/rules.rs`), content rules in `tcp/relay.rs`
+//! (`mode tcp`) or per request in `http/session/` (`mode http`), response
+//! rules in `tcp/relay.rs`.
+//!
+//! Sections as HAProxy: `connection` only where there is a frontend,
+//! `tcp-response` only where there is a backend, delays also in a named
+//! `defaults` (inherited). Rules in `defaults` are refused (HAProxy runs them
+//! before the proxy's own; ringlb does not yet).
+
+use crate::acl::Condition;
+use crate::config::model::{TcpAction, TcpRule};
+use crate::config::parse::{Args, Ctx};
+use crate::config::raw::{RawProxy, SectionKind};
+
+/// Actions HAProxy accepts in these rules that ringlb does not build.
+const NOT_BUILT: &[&str] = &[
+    "expect-proxy",
+    "expect-netscaler-cip",
+    "capture",
+    "do-resolve",
+    "sc-inc-gpc",
+    "sc-inc-gpc0",
+    "sc-inc-gpc1",
+    "sc-set-gpt",
+    "sc-set-gpt0",
+    "send-spoe-group",
+    "set-dst",
+    "set-dst-port",
+    "set-log-level",
+    "set-mark",
+    "set-nice",
+    "set-priority-class",
+    "set-priority-offset",
+    "set-src",
+    "set-src-port",
+    "set-tos",
+    "set-var",
+    "set-var-fmt",
+    "silent-drop",
+    "switch-mode",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "unset-var",
+    "use-service",
+];
+
+/// `tcp-request <connection|content|inspect-delay> ...`.
+pub fn tcp_request(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let what = args.next_string("'connection', 'content', 'session' or 'inspect-delay'")?;
+    let label = format!("tcp-request {what}");
+    match what.as_str() {
+        "inspect-delay" => {
+            named_defaults_only(p, &label)?;
+            args.set_label(label.as_str());
+            p.tcp.inspect_delay = args.next_duration()?;
+            args.finish()
+        }
+        "connection" => {
+            if p.kind == SectionKind::Backend {
+                return Err(format!(
+                    "{label} is not allowed because backend {} is not a frontend",
+                    p.name
+                ));
+            }
+            let rule = rule(cx, p, args, &label, false)?;
+            p.tcp.connection.push(rule);
+            Ok(())
+        }
+        "content" => {
+            let rule = rule(cx, p, args, &label, false)?;
+            p.tcp.content.push(rule);
+            Ok(())
+        }
+        "session" => Err(format!(
+            "'{label}' is not supported by ringlb yet; 'tcp-request connection' rules decide \
+             at the same point (ringlb has no PROXY protocol or TLS handshake in between)"
+        )),
+        _ => Err(format!(
+            "'tcp-request' expects 'connection', 'content', 'session' or 'inspect-delay', got \
+             '{what}'"
+        )),
+    }
+}
+
+/// `tcp-response <content|inspect-delay> ...`.
+pub fn tcp_response(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let what = args.next_string("'content' or 'inspect-delay'")?;
+    let label = format!("tcp-response {what}");
+    if p.kind == SectionKind::Frontend {
+        return Err(format!(
+            "{label} is only allowed in 'backend' sections or 'defaults' section with a name"
+        ));
+    }
+    match what.as_str() {
+        "inspect-delay" => {
+            named_defaults_only(p, &label)?;
+            args.set_label(label.as_str());
+            p.tcp.res_inspect_delay = args.next_duration()?;
+            args.finish()
+        }
+        "content" => {
+            let rule = rule(cx, p, args, &label, true)?;
+            p.tcp.response.push(rule);
+            Ok(())
+        }
+        _ => Err(format!(
+            "'tcp-response' expects 'content' or 'inspect-delay', got '{what}'"
+        )),
+    }
+}
+
+/// HAProxy refuses these keywords in an anonymous `defaults` section.
+fn named_defaults_only(p: &RawProxy, label: &str) -> Result<(), String> {
+    if p.kind == SectionKind::Defaults && p.name.is_empty() {
+        return Err(format!(
+            "{label} is not allowed in anonymous 'defaults' sections"
+        ));
+    }
+    Ok(())
+}
+
+/// `<action> [if|unless <condition>]`.
+fn rule(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    args: &mut Args,
+    label: &str,
+    response: bool,
+) -> Result<TcpRule, String> {
+    named_defaults_only(p, label)?;
+    if p.kind == SectionKind::Defaults {
+        return Err(format!(
+            "'{label}' rules in a 'defaults' section are not supported by ringlb yet; write \
+             them in each proxy"
+        ));
+    }
+    let word = args.next_string("an action ('accept' or 'reject')")?;
+    let action = match word.as_str() {
+        "accept" => TcpAction::Accept,
+        "reject" => TcpAction::Reject,
+        "close" if response => TcpAction::Close,
+        w => {
+            let base = w.split('(').next().unwrap_or(w);
+            let built = if response {
+                "accept, reject, close"
+            } else {
+                "accept, reject"
+            };
+            return Err(if NOT_BUILT.contains(&base) {
+                format!("'{label} {w}' is not supported by ringlb yet (it builds {built})")
+            } else {
+                format!("'{label}': unknown action '{w}' (ringlb builds {built})")
+            });
+        }
+    };
+    let words = args.rest();
+    let cond = match words.first().map(String::as_str) {
+        None => None,
+        Some("if" | "unless") => Some(
+            Condition::parse(&words, &mut p.acls, None)
+                .map_err(|e| format!("'{label} {word}': {e}"))?,
+        ),
+        Some(w) => {
+            return Err(format!(
+                "'{label} {word}': expects 'if' or 'unless' followed by a condition, got '{w}'"
+            ));
+        }
+    };
+    Ok(TcpRule {
+        action,
+        cond,
+        origin: cx.origin.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load_sources;
+    use crate::config::model::TcpAction;
+    use std::time::Duration;
+
+    fn cfg(mode: &str, fe: &str, be: &str) -> String {
+        format!(
+            "defaults\n mode {mode}\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             frontend f\n bind 127.0.0.1:1\n{fe}\n default_backend b\n\
+             backend b\n{be}\n server s 127.0.0.1:2\n"
+        )
+    }
+
+    fn err(c: &str) -> String {
+        load_sources(&[("t.cfg", c)]).unwrap_err().errors.join("\n")
+    }
+
+    #[test]
+    fn rules_are_compiled_where_they_belong() {
+        let c = cfg(
+            "tcp",
+            " tcp-request inspect-delay 5s\n tcp-request connection reject if { src 10.0.0.0/8 }\n \
+             tcp-request content accept if { req.ssl_hello_type 1 }\n tcp-request content reject",
+            " tcp-response inspect-delay 2s\n tcp-response content close if { res.len gt 0 }",
+        );
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        let f = &l.config.frontends[0];
+        assert_eq!(f.tcp.connection.len(), 1);
+        assert_eq!(f.tcp.content.len(), 2);
+        assert_eq!(f.tcp.content[1].action, TcpAction::Reject);
+        assert!(f.tcp.content[1].cond.is_none());
+        assert_eq!(f.tcp.inspect_delay, Duration::from_secs(5));
+        let b = &l.config.backends[0];
+        assert_eq!(b.tcp.response[0].action, TcpAction::Close);
+        assert_eq!(b.tcp.res_inspect_delay, Duration::from_secs(2));
+        assert!(!b.acls.0.is_empty());
+    }
+
+    #[test]
+    fn a_listen_runs_its_content_rules_as_a_frontend() {
+        let c = "defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                 listen l\n bind 127.0.0.1:1\n tcp-request content reject if { req.len gt 9 }\n \
+                 tcp-response content reject if { res.len gt 9 }\n server s 127.0.0.1:2\n";
+        let l = load_sources(&[("t.cfg", c)]).unwrap();
+        assert_eq!(l.config.frontends[0].tcp.content.len(), 1);
+        assert!(l.config.backends[0].tcp.content.is_empty());
+        assert_eq!(l.config.backends[0].tcp.response.len(), 1);
+    }
+
+    #[test]
+    fn misplaced_and_unbuilt_are_refused() {
+        let e = err(&cfg("tcp", "", " tcp-request connection reject"));
+        assert!(
+            e.contains("t.cfg:11: tcp-request connection is not allowed because backend b"),
+            "{e}"
+        );
+        let e = err(&cfg("tcp", " tcp-response content reject", ""));
+        assert!(
+            e.contains("t.cfg:8: tcp-response content is only allowed in"),
+            "{e}"
+        );
+        let e = err(&cfg("tcp", " tcp-request connection track-sc0 src", ""));
+        assert!(
+            e.contains("'tcp-request connection track-sc0' is not supported"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request connection expect-proxy layer4",
+            "",
+        ));
+        assert!(e.contains("expect-proxy' is not supported"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request content set-var(sess.x) src", ""));
+        assert!(e.contains("set-var(sess.x)' is not supported"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request content frob", ""));
+        assert!(e.contains("unknown action 'frob'"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request content reject when x", ""));
+        assert!(e.contains("expects 'if' or 'unless'"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request content close", ""));
+        assert!(e.contains("unknown action 'close'"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request session reject", ""));
+        assert!(e.contains("'tcp-request session' is not supported"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request inspect-delay soon", ""));
+        assert!(e.contains("tcp-request inspect-delay"), "{e}");
+    }
+
+    #[test]
+    fn defaults_keep_delays_only() {
+        let anon = "defaults\n mode tcp\n tcp-request inspect-delay 3s\n";
+        let e = err(&format!(
+            "{anon}listen l\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n"
+        ));
+        assert!(e.contains("not allowed in anonymous 'defaults'"), "{e}");
+        let named = "defaults d\n mode tcp\n timeout client 1s\n timeout connect 1s\n \
+                     timeout server 1s\n tcp-request inspect-delay 3s\n";
+        let l = load_sources(&[(
+            "t.cfg",
+            &format!("{named}listen l\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n"),
+        )])
+        .unwrap();
+        assert_eq!(
+            l.config.frontends[0].tcp.inspect_delay,
+            Duration::from_secs(3)
+        );
+        let e = err(&format!(
+            "{named} tcp-request content reject\nlisten l\n bind 127.0.0.1:1\n server s 127.0.0.1:2\n"
+        ));
+        assert!(
+            e.contains("in a 'defaults' section are not supported"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fetches_must_fit_the_rule() {
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request connection reject if { req.len gt 0 }",
+            "",
+        ));
+        assert!(e.contains("reads the request contents"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request content reject if { path /x }",
+            "",
+        ));
+        assert!(e.contains("reads the HTTP request"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            "",
+            " tcp-response content reject if { req.ssl_sni x }",
+        ));
+        assert!(e.contains("reads the request contents"), "{e}");
+        let e = err(&cfg(
+            "http",
+            " tcp-request content reject if { req.payload(0,1) -m found }",
+            "",
+        ));
+        assert!(e.contains("mode http"), "{e}");
+        // HTTP fetches are fine on an HTTP frontend's content rules.
+        load_sources(&[(
+            "t.cfg",
+            &cfg(
+                "http",
+                " tcp-request content reject if { hdr(host) -i bad }",
+                "",
+            ),
+        )])
+        .unwrap();
+        // SNI routing: use_backend on a content fetch in mode tcp.
+        load_sources(&[(
+            "t.cfg",
+            &cfg(
+                "tcp",
+                " tcp-request inspect-delay 1s\n tcp-request content accept if { req.ssl_hello_type 1 }\n \
+                 use_backend b if { req.ssl_sni -i a.example }",
+                "",
+            ),
+        )])
+        .unwrap();
+    }
+}

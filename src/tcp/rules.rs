@@ -1,0 +1,329 @@
+//! Running `tcp-request` and `tcp-response` rules (parsed in
+//! `config/kw/tcp_rules.rs`).
+//!
+//! - `tcp-request connection`: at accept, before anything is read, on the
+//!   addresses only ([`connection_accepted`], called by `worker/accept.rs` in
+//!   both modes). A rejected connection is closed with a reset, counted as
+//!   HAProxy's denied connection (`dcon`), not a session, and not logged.
+//! - `tcp-request content` (`mode tcp`) and `tcp-response content`:
+//!   [`inspect`] evaluates the rules each time bytes arrive. A rule whose
+//!   condition cannot be decided yet ([`Tri::Miss`]: `req.ssl_sni` on half
+//!   a ClientHello, `WAIT_END`, `req.len` below its bound) stops the
+//!   evaluation until more bytes come; once the inspect delay is over, the
+//!   peer has closed or the buffer is full, the rules run a last time on
+//!   what is there, as final. No rule matching means accept.
+//! - `tcp-request content` in `mode http`: [`http_request_rejected`], per
+//!   request, on the parsed head (final: the head is complete).
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use std::cell::Cell;
+
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent};
+use monoio::time::Instant;
+
+use crate::acl::{AclSet, Sample, Scratch, Tri};
+use crate::bufpool::BUF_SIZE;
+use crate::config::model::{TcpAction, TcpRule};
+use crate::http::io::{ReadOutcome, read_more_kept};
+use crate::route::Stream as RuleStream;
+use crate::route::{ConnAddrs, ConnSample, NoRequest};
+use crate::stats::counters;
+use crate::stream::Stream;
+use crate::worker::context::WorkerCtx;
+
+/// The first matching rule's action; `None` while a rule waits for data.
+pub fn evaluate<S: Sample + ?Sized>(
+    rules: &[TcpRule],
+    acls: &AclSet,
+    s: &S,
+    sc: &mut Scratch,
+) -> Option<TcpAction> {
+    for r in rules {
+        let hit = match &r.cond {
+            None => true,
+            Some(c) => match c.test(acls, s, sc) {
+                Tri::Pass => true,
+                Tri::Fail => false,
+                Tri::Miss => return None,
+            },
+        };
+        if hit {
+            return Some(r.action);
+        }
+    }
+    Some(TcpAction::Accept)
+}
+
+/// `tcp-request connection` rules of frontend `fe` on a connection just
+/// accepted; false when one rejects it (counted, reset, not logged).
+pub fn connection_accepted(
+    ctx: &WorkerCtx,
+    fe: usize,
+    client: &Stream,
+    peer: Option<std::net::SocketAddr>,
+) -> bool {
+    let f = &ctx.shared.frontends[fe];
+    let rules = &f.model.tcp.connection;
+    if rules.is_empty() {
+        return true;
+    }
+    let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
+    let sample = ConnSample {
+        req: NoRequest,
+        addrs: &addrs,
+        shared: &ctx.shared,
+        fe,
+        be: None,
+        vars: None,
+        uid: None,
+    };
+    let acls = &f.model.routing.acls;
+    let verdict = first_match(rules, acls, &sample, &mut ctx.scratch.borrow_mut());
+    if verdict == TcpAction::Reject {
+        counters::add(&ctx.counters().frontends[fe].denied_conn, 1);
+        reset_on_close(client.as_raw_fd());
+        return false;
+    }
+    true
+}
+
+/// The first matching rule's action on final contents (accept when none).
+fn first_match<S: Sample + ?Sized>(
+    rules: &[TcpRule],
+    acls: &AclSet,
+    s: &S,
+    sc: &mut Scratch,
+) -> TcpAction {
+    rules
+        .iter()
+        .find(|r| r.cond.as_ref().is_none_or(|c| c.eval(acls, s, sc)))
+        .map_or(TcpAction::Accept, |r| r.action)
+}
+
+/// Makes the socket's close send a reset (`SO_LINGER` 0), as HAProxy closes
+/// a rejected connection.
+pub fn reset_on_close(fd: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `fd` is an open socket owned by the caller for this call;
+    // `linger` outlives the call and its size is passed.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Raw bytes under inspection, as a [`Sample`]'s request or response part.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    /// The client's bytes buffered so far.
+    pub req: &'a [u8],
+    /// The server's bytes buffered so far (`tcp-response` only).
+    pub res: Option<&'a [u8]>,
+    /// Whether more may still arrive (the inspect delay runs).
+    pub partial: bool,
+}
+
+impl Sample for Payload<'_> {
+    fn method(&self) -> &[u8] {
+        b""
+    }
+    fn uri(&self) -> &[u8] {
+        b""
+    }
+    fn version(&self) -> &[u8] {
+        b""
+    }
+    fn req_header_count(&self) -> usize {
+        0
+    }
+    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
+        (b"", b"")
+    }
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn req_len(&self) -> u64 {
+        self.req.len() as u64
+    }
+    fn is_http(&self) -> bool {
+        false
+    }
+    fn req_payload(&self) -> Option<&[u8]> {
+        Some(self.req)
+    }
+    fn res_payload(&self) -> Option<&[u8]> {
+        self.res
+    }
+    fn contents_final(&self) -> bool {
+        !self.partial
+    }
+}
+
+/// How an inspection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inspected {
+    /// The rules decided (accept, reject, or close for a response).
+    Verdict(TcpAction),
+    /// The peer failed while being read.
+    Failed,
+    /// The peer's idle timeout (`timeout client`/`server`) passed first.
+    TimedOut,
+}
+
+/// Reads from `peer` into `got` until `decide` answers, calling it again as
+/// bytes arrive with the bytes so far and whether they are still partial
+/// (the inspect `delay` runs, the peer has not closed, the buffer is not
+/// full). `idle` is the peer's own timeout (`timeout client` or `server`):
+/// as in HAProxy it must cover the delay, else it expires first. `eof` is
+/// set when the peer closed.
+pub async fn inspect<R, F>(
+    peer: &mut R,
+    got: &mut Vec<u8>,
+    eof: &mut bool,
+    (delay, idle): (Duration, Duration),
+    mut decide: F,
+) -> Inspected
+where
+    R: CancelableAsyncReadRent,
+    F: FnMut(Payload<'_>) -> Option<TcpAction>,
+{
+    let start = Instant::now();
+    let rules_end = start + delay;
+    let idle_end = start + idle;
+    loop {
+        let partial =
+            !*eof && got.len() < BUF_SIZE && !delay.is_zero() && Instant::now() < rules_end;
+        let p = Payload {
+            req: &got[..],
+            res: None,
+            partial,
+        };
+        if let Some(v) = decide(p) {
+            return Inspected::Verdict(v);
+        }
+        if got.capacity() == 0 {
+            *got = crate::bufpool::take();
+        }
+        match read_more_kept(peer, got, rules_end.min(idle_end)).await {
+            ReadOutcome::Data(_) => {}
+            ReadOutcome::Timeout if idle_end < rules_end && Instant::now() >= idle_end => {
+                return Inspected::TimedOut;
+            }
+            ReadOutcome::Timeout => {}
+            ReadOutcome::Eof => *eof = true,
+            ReadOutcome::Error(_) => return Inspected::Failed,
+        }
+    }
+}
+
+/// `tcp-request content` rules of an HTTP frontend on one parsed request:
+/// whether one rejects it. The head is whole, so the rules decide at once:
+/// where HAProxy would hold a request until the inspect delay ends
+/// (`WAIT_END`), ringlb takes the head as final.
+pub fn http_request_rejected<S: Sample + ?Sized>(
+    rules: &[TcpRule],
+    acls: &AclSet,
+    s: &S,
+    sc: &mut Scratch,
+) -> bool {
+    first_match(rules, acls, s, sc) == TcpAction::Reject
+}
+
+/// `tcp-response content` rules of a backend, run on the server's first
+/// bytes before they are relayed (the client's bytes keep flowing to the
+/// server meanwhile: the relay's other direction runs).
+pub struct ResponseGate<'a> {
+    /// The worker.
+    pub ctx: &'a WorkerCtx,
+    /// The frontend index.
+    pub fe: usize,
+    /// The backend whose rules run.
+    pub be: usize,
+    /// The client connection's addresses (for `src` and friends).
+    pub addrs: &'a ConnAddrs,
+    /// The client socket, reset when a rule rejects.
+    pub client_fd: RawFd,
+    /// How the inspection ended, for the log and counters.
+    pub outcome: Cell<Option<Inspected>>,
+}
+
+impl ResponseGate<'_> {
+    /// Inspects the response on `r` and, unless a rule stops it, writes what
+    /// was read to `w`. `Ok(n)`: relay on, `n` bytes already written;
+    /// `Err(n)`: end the session after those `n` bytes.
+    pub async fn pass<R, W>(&self, r: &mut R, w: &mut W) -> Result<u64, u64>
+    where
+        R: CancelableAsyncReadRent,
+        W: AsyncWriteRent,
+    {
+        let shared = &self.ctx.shared;
+        let be = &shared.backends[self.be];
+        let t = &be.model.tcp;
+        let (mut got, mut eof) = (Vec::new(), false);
+        // HAProxy looks at the response when its first bytes arrive.
+        let idle = (be.server_timeout, be.server_timeout);
+        let first = inspect(r, &mut got, &mut eof, idle, |p| {
+            (!p.req.is_empty() || !p.partial).then_some(TcpAction::Accept)
+        })
+        .await;
+        let v = match first {
+            Inspected::Verdict(_) if got.is_empty() && !eof => Inspected::TimedOut,
+            Inspected::Verdict(_) => {
+                let delays = (t.res_inspect_delay, be.server_timeout);
+                inspect(r, &mut got, &mut eof, delays, |p| {
+                    let s = RuleStream {
+                        req: Payload {
+                            req: b"",
+                            res: Some(p.req),
+                            partial: p.partial,
+                        },
+                        addrs: self.addrs,
+                        shared,
+                        fe: self.fe,
+                        be: None,
+                        vars: None,
+                        uid: None,
+                    };
+                    let sc = &mut self.ctx.scratch.borrow_mut();
+                    evaluate(&t.response, &be.model.acls.0, &s, sc)
+                })
+                .await
+            }
+            other => other,
+        };
+        self.outcome.set(Some(v));
+        let n = got.len() as u64;
+        let deadline = Instant::now() + shared.frontends[self.fe].client_timeout;
+        match v {
+            Inspected::Verdict(TcpAction::Reject) => {
+                let c = self.ctx.counters();
+                counters::add(&c.frontends[self.fe].denied_resp, 1);
+                counters::add(&c.backends[self.be].denied_resp, 1);
+                reset_on_close(self.client_fd);
+                Err(0)
+            }
+            Inspected::Verdict(a) if n > 0 => {
+                match crate::deadline::within(deadline, w.write_all(got)).await {
+                    Ok((Ok(_), _)) if a == TcpAction::Accept => Ok(n),
+                    Ok((Ok(_), _)) => Err(n),
+                    _ => Err(0),
+                }
+            }
+            Inspected::Verdict(TcpAction::Accept) => Ok(0),
+            _ => Err(0),
+        }
+    }
+}
