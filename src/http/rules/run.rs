@@ -339,7 +339,12 @@ fn replace_lines(
             let Some(v) = c2.strip_prefix(b"HTTP/") else {
                 return false;
             };
-            if !a.iter().all(|&c| super::parse::is_tchar(c)) || b2.is_empty() {
+            if a.is_empty()
+                || !a.iter().all(|&c| super::parse::is_tchar(c))
+                || b2.iter().any(|&c| c <= b' ' || c == 0x7f)
+                || !valid_target(a, b2)
+                || (v != b"1.0" && v != b"1.1")
+            {
                 return false;
             }
             let (m, u, v) = (a.to_vec(), b2.to_vec(), v.to_vec());
@@ -484,9 +489,11 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
     Step::Rendered
 }
 
-/// Bytes no header value or target may carry.
+/// Whether a value holds a byte no header field value may carry (RFC 9110
+/// §5.5: control characters other than HTAB, and DEL): CR or LF would split
+/// the head, the others would make a strict server refuse it.
 fn has_ctl(v: &[u8]) -> bool {
-    v.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
+    v.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f)
 }
 
 /// The 500 a failed rewrite answers.
@@ -687,6 +694,14 @@ fn target_parts(t: &[u8]) -> (usize, usize, bool) {
     (start, q.unwrap_or(t.len()), q.is_some())
 }
 
+/// Whether a target is one a server reads as HAProxy's parser does: origin
+/// form, absolute form with a valid authority, or `*` for OPTIONS.
+fn valid_target(method: &[u8], t: &[u8]) -> bool {
+    t.first() == Some(&b'/')
+        || (t == b"*" && method == b"OPTIONS")
+        || matches!(crate::http::header::absolute_authority(t), Some(Ok(_)))
+}
+
 /// Rewrites part of the start line; false when the value can't stand there.
 fn set_line(msg: &mut Msg, line: Line, v: &[u8], out: &mut Vec<u8>) -> bool {
     if line == Line::Method {
@@ -722,7 +737,7 @@ fn set_line(msg: &mut Msg, line: Line, v: &[u8], out: &mut Vec<u8>) -> bool {
         }
         _ => out.extend_from_slice(v),
     }
-    if out.is_empty() {
+    if !valid_target(msg.line(0), out) {
         return false;
     }
     let new = std::mem::take(out);
