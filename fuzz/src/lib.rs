@@ -425,6 +425,16 @@ pub fn pieces<'a>(data: &'a [u8], splits: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
+/// What ringlb forwards for these `Content-Length` values (already checked to
+/// agree): one header, the value in plain decimal; nothing for none.
+pub fn normalized_length(values: &[&[u8]]) -> Vec<Vec<u8>> {
+    let n = values
+        .iter()
+        .filter_map(|v| ringlb::http::header::parse_content_length(v))
+        .next();
+    n.map(|n| n.to_string().into_bytes()).into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,14 +463,4 @@ mod tests {
             ChunkedEnd::NeedMore { payload: 0 }
         );
     }
-}
-
-/// What ringlb forwards for these `Content-Length` values (already checked to
-/// agree): one header, the value in plain decimal; nothing for none.
-pub fn normalized_length(values: &[&[u8]]) -> Vec<Vec<u8>> {
-    let n = values
-        .iter()
-        .filter_map(|v| ringlb::http::header::parse_content_length(v))
-        .next();
-    n.map(|n| n.to_string().into_bytes()).into_iter().collect()
 }
