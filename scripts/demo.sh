@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the seed configuration (SPEC §1) on loopback: two demo backends on
-# 8081/8082 and ringlb on 8080 in the foreground. Ctrl-C stops everything.
+# Runs the seed configuration (SPEC §1), or the configuration given, on
+# loopback: two demo backends on 8081/8082 and ringlb on 8080 in the
+# foreground. Ctrl-C stops everything.
+#
+#   scripts/demo.sh [configs/content-switching.cfg]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+config="${1:-configs/seed-webfarm.cfg}"
 
 cargo build --release
 
@@ -22,4 +26,4 @@ echo "backends up on 127.0.0.1:8081 and 127.0.0.1:8082"
 echo "try: curl http://127.0.0.1:8080/   (stats: http://127.0.0.1:8080/admin)"
 # -db keeps ringlb in the foreground although the config says 'daemon'.
 # Not exec'd, so the trap still runs and stops the backends when it exits.
-target/release/ringlb -db -f configs/seed-webfarm.cfg
+target/release/ringlb -db -f "$config"

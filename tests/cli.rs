@@ -209,6 +209,24 @@ fn seed_webfarm_config_passes_check() {
     );
 }
 
+/// Every shipped example passes `-c` without a warning, and HAProxy 2.6
+/// accepts it too (when installed).
+#[test]
+fn shipped_examples_pass_check() {
+    let dir = TestDir::new("cli-examples");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/content-switching.cfg");
+    let out = run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(!out.stderr.contains("WARNING"), "{}", out.stderr);
+    if let Some(h) = common::haproxy_binary() {
+        let o = std::process::Command::new(h)
+            .args(["-c", "-f", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
 #[test]
 fn check_warns_when_timeouts_missing() {
     // As HAProxy: a proxy without timeout client/connect/server is valid but warned.
