@@ -1,10 +1,10 @@
 //! The `rules` scenario's configuration: a frontend with 20 ACLs, 10
 //! `use_backend` lines and 5 header rules, the same text for ringlb and
-//! HAProxy, and nginx's nearest equivalent (maps, `geo`, `proxy_set_header`,
+//! HAProxy (`perf/rules.cfg`, which `perf/ab` loads too), and nginx's nearest equivalent (maps, `geo`, `proxy_set_header`,
 //! `add_header`, `proxy_hide_header`). Every backend points at the one
 //! origin the harness starts, so only the proxies' rule work differs.
 //!
-//! The request wrk sends ([`WRK_HEADERS`] on [`PATH`]) is routed by the 7th
+//! The request wrk sends ([`wrk_headers`] on [`path`]) is routed by the 7th
 //! `use_backend` line: the six before it are evaluated and fail (some after
 //! short-circuiting), and the 7th needs a path prefix, a `map_str` lookup of
 //! the Host header in a [`TENANTS`]-line map, the method and a case-folded
@@ -19,24 +19,39 @@ pub const TENANTS: usize = 10_000;
 /// The map file's name inside the run's temporary directory.
 pub const MAP_FILE: &str = "tenants.map";
 
-/// The request path wrk asks for.
-pub const PATH: &str = "/api/v2/items?id=42";
+/// The frontend and backends ringlb and HAProxy load, shared with `perf/ab`
+/// (placeholders `@PORT@`, `@BACKEND@`, `@MAP@`; the request in its
+/// `# wrk-path:` and `# wrk-header:` comments).
+const TEMPLATE: &str = include_str!("../../perf/rules.cfg");
 
-/// Headers wrk adds (`-H`): a Host found in the map, a browser-like
-/// User-Agent, a JSON Accept, and an X-Forwarded-Host for the rule that
-/// deletes it to remove.
-pub const WRK_HEADERS: &[&str] = &[
-    "Host: t4242.example.com",
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-    "Accept: application/json",
-    "X-Forwarded-Host: spoofed.example.net",
-];
+/// The values of the template's `# <key>: ` comment lines, in order.
+fn template_comments(key: &str) -> impl Iterator<Item = &'static str> + '_ {
+    TEMPLATE.lines().filter_map(move |l| {
+        l.strip_prefix("# ")
+            .and_then(|l| l.strip_prefix(key))
+            .and_then(|l| l.strip_prefix(": "))
+    })
+}
+
+/// The request path wrk asks for (the template's `# wrk-path:`).
+pub fn path() -> &'static str {
+    template_comments("wrk-path")
+        .next()
+        .expect("perf/rules.cfg has a `# wrk-path:` line")
+}
+
+/// Headers wrk adds (`-H`; the template's `# wrk-header:` lines): a Host
+/// found in the map, a browser User-Agent, a JSON Accept, and an
+/// X-Forwarded-Host for the rule that deletes it to remove.
+pub fn wrk_headers() -> Vec<&'static str> {
+    template_comments("wrk-header").collect()
+}
 
 /// Response header the routed backend's rule sets: the smoke request checks
 /// it to prove each proxy routed the request to the 7th backend.
 pub const ROUTED_HEADER: (&str, &str) = ("x-backend", "api_v2");
 
-/// The backends, in `use_backend` order, then the default.
+/// The backends, in `use_backend` order, then the default (nginx's upstreams).
 const BACKENDS: [&str; 11] = [
     "be_health",
     "be_admin",
@@ -62,65 +77,15 @@ pub fn write_map(dir: &Path) -> std::io::Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// The 20 ACLs, in HAProxy syntax.
-fn acls(map: &Path) -> String {
-    let map = map.display();
-    format!(
-        "    acl net_internal  src 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16\n\
-         \x20   acl net_office    src 203.0.113.0/24 198.51.100.0/24\n\
-         \x20   acl host_admin    hdr(host) -i admin.example.com ops.example.com\n\
-         \x20   acl host_static   hdr(host) -i static.example.com cdn.example.com\n\
-         \x20   acl host_img      hdr(host) -i img.example.com\n\
-         \x20   acl host_shop     hdr_end(host) -i .shop.example.com\n\
-         \x20   acl tenant_known  hdr(host),lower,map_str({map}) -m found\n\
-         \x20   acl path_health   path /healthz /readyz\n\
-         \x20   acl path_admin    path_beg /admin /_admin\n\
-         \x20   acl path_static   path_beg /static/ /assets/ /img/\n\
-         \x20   acl path_api      path_beg /api/\n\
-         \x20   acl path_api_v2   path_beg /api/v2/\n\
-         \x20   acl path_php      path_end .php\n\
-         \x20   acl meth_write    method POST PUT DELETE PATCH\n\
-         \x20   acl meth_read     method GET HEAD\n\
-         \x20   acl is_websocket  hdr(upgrade) -i websocket\n\
-         \x20   acl is_json       hdr_sub(accept) -i application/json\n\
-         \x20   acl has_auth      req.hdr(authorization) -m found\n\
-         \x20   acl ua_bot        hdr_sub(user-agent) -i bot crawler spider\n\
-         \x20   acl ua_mobile     hdr_sub(user-agent) -i mobile android iphone\n"
-    )
-}
-
 /// The frontend and backends for ringlb and HAProxy (the text after
-/// `defaults`): listening on `port`, every server at `backend`.
+/// `defaults`): listening on `port`, every server at `backend`; the
+/// template's own header comment left out.
 pub fn proxy_sections(port: u16, backend: u16, map: &Path) -> String {
-    let mut s = format!("frontend bench\n    bind 127.0.0.1:{port}\n{}", acls(map));
-    let _ = write!(
-        s,
-        "    http-request del-header X-Forwarded-Host if !net_internal\n\
-         \x20   http-request set-header X-Tenant %[req.hdr(host),lower,map_str({map},unknown)]\n\
-         \x20   http-request add-header X-Api-Client json if is_json\n\
-         \x20   http-response del-header Server\n\
-         \x20   use_backend be_health if path_health\n\
-         \x20   use_backend be_admin if net_internal host_admin || path_admin net_office\n\
-         \x20   use_backend be_static if host_static || path_static\n\
-         \x20   use_backend be_img if host_img\n\
-         \x20   use_backend be_ws if is_websocket\n\
-         \x20   use_backend be_write if path_api meth_write\n\
-         \x20   use_backend be_api_v2 if path_api_v2 tenant_known meth_read !ua_bot\n\
-         \x20   use_backend be_api if path_api has_auth\n\
-         \x20   use_backend be_php if path_php\n\
-         \x20   use_backend be_shop if host_shop || ua_mobile\n\
-         \x20   default_backend be_default\n",
-        map = map.display()
-    );
-    for name in BACKENDS {
-        let _ = writeln!(s, "backend {name}");
-        if name == "be_api_v2" {
-            let (h, v) = ROUTED_HEADER;
-            let _ = writeln!(s, "    http-response set-header {h} {v}");
-        }
-        let _ = writeln!(s, "    server s1 127.0.0.1:{backend}");
-    }
-    s
+    let start = TEMPLATE.find("\nfrontend ").map_or(0, |i| i + 1);
+    TEMPLATE[start..]
+        .replace("@PORT@", &port.to_string())
+        .replace("@BACKEND@", &backend.to_string())
+        .replace("@MAP@", &map.display().to_string())
 }
 
 /// nginx's `map`/`geo` blocks for the 20 ACLs (each a 0/1 variable) and
@@ -314,6 +279,14 @@ mod tests {
             .nth(6);
         assert!(seventh.unwrap().contains("be_api_v2"), "{s}");
         assert!(s.contains("map_str(/t/tenants.map) -m found"), "{s}");
+        assert!(!s.contains('@'), "{s}");
+        let (h, v) = ROUTED_HEADER;
+        assert!(s.contains(&format!(
+            "be_api_v2\n    http-response set-header {h} {v}\n"
+        )));
+        for b in BACKENDS {
+            assert!(s.contains(&format!("\nbackend {b}\n")), "{b}");
+        }
     }
 
     #[test]
@@ -338,6 +311,9 @@ mod tests {
         assert!(m.contains("\nt4242.example.com tenant4242\n"));
         let n = std::fs::read_to_string(write_nginx_map(dir.path()).unwrap()).unwrap();
         assert!(n.contains("\nt4242.example.com tenant4242;\n"));
-        assert!(WRK_HEADERS[0].contains("t4242.example.com"));
+        assert_eq!(path(), "/api/v2/items?id=42");
+        let h = wrk_headers();
+        assert_eq!(h.len(), 4);
+        assert_eq!(h[0], "Host: t4242.example.com");
     }
 }

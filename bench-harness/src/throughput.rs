@@ -123,7 +123,7 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
                 ..p(
                     "20 ACLs, 10 `use_backend` lines (the 7th routes), 5 header rules",
                     "rules",
-                    rules::PATH,
+                    rules::path(),
                     false,
                     false,
                 )
@@ -153,6 +153,11 @@ pub fn run_pass(
         rules: pass.rules,
         ..Shape::default()
     };
+    let rule_headers = if pass.rules {
+        rules::wrk_headers()
+    } else {
+        Vec::new()
+    };
     let load = wrk::Load {
         wrk: &ctx.wrk,
         cpus: &ctx.opts.load_cpus,
@@ -160,7 +165,7 @@ pub fn run_pass(
         connections: ctx.opts.connections,
         close: pass.close,
         path: pass.path,
-        headers: if pass.rules { rules::WRK_HEADERS } else { &[] },
+        headers: &rule_headers,
     };
     let scenario = format!("{scenario}-{}", pass.tag);
     let mut targets: Vec<Target> = kinds
@@ -328,7 +333,7 @@ fn smoke(t: &Target, pass: &Pass) -> anyhow::Result<()> {
     if !pass.rules {
         return sys::smoke_request_path(t.port, pass.path).map(drop);
     }
-    let head = sys::smoke_request_head(t.port, pass.path, rules::WRK_HEADERS)?;
+    let head = sys::smoke_request_head(t.port, pass.path, &rules::wrk_headers())?;
     let (name, value) = rules::ROUTED_HEADER;
     let routed = head.lines().any(|l| {
         l.split_once(':')
