@@ -113,5 +113,89 @@ fn bench_cidr(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_rules, bench_map_beg, bench_cidr);
+/// The bench-harness `rules` scenario's frontend: its 20 ACLs and the
+/// conditions of its 10 `use_backend` lines, against its request (the 7th
+/// line matches), plus `hdr_sub` and a 10,000-host `map_str` alone.
+fn bench_scenario(c: &mut Criterion) {
+    let mut hosts = String::new();
+    for i in 0..10_000 {
+        hosts.push_str(&format!("t{i}.example.com tenant{i}\n"));
+    }
+    let f = TempFile::new("tenants.map", &hosts);
+    let map = f.0.display();
+    let mut set = AclSet::new();
+    for line in [
+        "net_internal src 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16".to_string(),
+        "net_office src 203.0.113.0/24 198.51.100.0/24".into(),
+        "host_admin hdr(host) -i admin.example.com ops.example.com".into(),
+        "host_static hdr(host) -i static.example.com cdn.example.com".into(),
+        "host_img hdr(host) -i img.example.com".into(),
+        "host_shop hdr_end(host) -i .shop.example.com".into(),
+        format!("tenant_known hdr(host),lower,map_str({map}) -m found"),
+        "path_health path /healthz /readyz".into(),
+        "path_admin path_beg /admin /_admin".into(),
+        "path_static path_beg /static/ /assets/ /img/".into(),
+        "path_api path_beg /api/".into(),
+        "path_api_v2 path_beg /api/v2/".into(),
+        "path_php path_end .php".into(),
+        "meth_write method POST PUT DELETE PATCH".into(),
+        "meth_read method GET HEAD".into(),
+        "is_websocket hdr(upgrade) -i websocket".into(),
+        "is_json hdr_sub(accept) -i application/json".into(),
+        "has_auth req.hdr(authorization) -m found".into(),
+        "ua_bot hdr_sub(user-agent) -i bot crawler spider".into(),
+        "ua_mobile hdr_sub(user-agent) -i mobile android iphone".into(),
+    ] {
+        set.add_line(&words(&line), None).unwrap();
+    }
+    let conds: Vec<Condition> = [
+        "if path_health",
+        "if net_internal host_admin || path_admin net_office",
+        "if host_static || path_static",
+        "if host_img",
+        "if is_websocket",
+        "if path_api meth_write",
+        "if path_api_v2 tenant_known meth_read !ua_bot",
+        "if path_api has_auth",
+        "if path_php",
+        "if host_shop || ua_mobile",
+    ]
+    .iter()
+    .map(|c| Condition::parse(&words(c), &mut set, None).unwrap())
+    .collect();
+    let req = TestSample::get("/api/v2/items?id=42")
+        .header("Host", "t4242.example.com")
+        .header(
+            "User-Agent",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+        )
+        .header("Accept", "application/json")
+        .header("X-Forwarded-Host", "spoofed.example.net");
+    let mut sc = Scratch::new();
+    assert_eq!(
+        conds.iter().position(|c| c.eval(&set, &req, &mut sc)),
+        Some(6)
+    );
+    c.bench_function("acl/scenario_10_lines", |b| {
+        b.iter(|| {
+            conds
+                .iter()
+                .position(|c| c.eval(&set, black_box(&req), &mut sc))
+        })
+    });
+    for name in ["ua_bot", "tenant_known", "host_static"] {
+        let cond = Condition::parse(&words(&format!("if {name}")), &mut set, None).unwrap();
+        c.bench_function(&format!("acl/scenario_{name}"), |b| {
+            b.iter(|| cond.eval(&set, black_box(&req), &mut sc))
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    bench_rules,
+    bench_map_beg,
+    bench_cidr,
+    bench_scenario
+);
 criterion_main!(benches);

@@ -27,6 +27,10 @@ pub enum ScenarioCmd {
     Close(Opts),
     /// keepalive, then close, sharing one backend.
     All(Opts),
+    /// Content switching: plain keep-alive, then keep-alive through a
+    /// frontend with 20 ACLs, 10 `use_backend` lines and 5 header rules
+    /// (nginx: maps and proxy_set_header), with the CPU-per-request check.
+    Rules(Opts),
     /// 64 KB and 1 MB responses over keep-alive (bytes/s and req/s).
     Large(Opts),
     /// `mode tcp` relays: keep-alive throughput (small and 1 MB answers) and

@@ -146,6 +146,9 @@ pub struct Shape {
     /// `bind ... defer-accept` (nginx: `listen ... deferred`): a connection
     /// is accepted once the request has arrived.
     pub defer_accept: bool,
+    /// The `rules` scenario's frontend (ACLs, `use_backend`, header rules)
+    /// instead of one `listen` section (HTTP mode only).
+    pub rules: bool,
 }
 
 impl Default for Shape {
@@ -156,6 +159,7 @@ impl Default for Shape {
             httpclose: false,
             no_strict_limits: false,
             defer_accept: false,
+            rules: false,
         }
     }
 }
@@ -203,6 +207,11 @@ fn global_limits(shape: Shape) -> String {
 /// connection reuse in HTTP mode: `http-reuse always`, its most reusing mode,
 /// since with `safe` every first request of a client opens a server connection.
 pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String {
+    haproxy_head(cpus, shape) + &listen(port, backend, shape)
+}
+
+/// HAProxy's `global` and `defaults` sections (see [`haproxy`]).
+pub fn haproxy_head(cpus: &[usize], shape: Shape) -> String {
     let n = cpus.len();
     let list = cpus
         .iter()
@@ -224,12 +233,18 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
          {mode}\
          \x20   timeout connect 5s\n\
          \x20   timeout client 30s\n\
-         \x20   timeout server 30s\n\
-         listen bench\n\
-         \x20   bind 127.0.0.1:{port}{bind}\n\
-         \x20   server s1 127.0.0.1:{backend}\n",
+         \x20   timeout server 30s\n",
         limits = global_limits(shape),
         mode = mode_lines(shape, true),
+    )
+}
+
+/// The `listen` section both HAProxy and ringlb get: one frontend, one server.
+fn listen(port: u16, backend: u16, shape: Shape) -> String {
+    format!(
+        "listen bench\n\
+         \x20   bind 127.0.0.1:{port}{bind}\n\
+         \x20   server s1 127.0.0.1:{backend}\n",
         bind = bind_options(shape),
     )
 }
@@ -237,6 +252,11 @@ pub fn haproxy(cpus: &[usize], port: u16, backend: u16, shape: Shape) -> String 
 /// ringlb: the same proxy as [`haproxy`] in the subset ringlb reads
 /// (pinning is ringlb's own: one worker per `nbthread`).
 pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
+    ringlb_head(threads, shape) + &listen(port, backend, shape)
+}
+
+/// ringlb's `global` and `defaults` sections (see [`ringlb`]).
+pub fn ringlb_head(threads: usize, shape: Shape) -> String {
     format!(
         "global\n\
          {limits}\
@@ -245,13 +265,27 @@ pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
          {mode}\
          \x20   timeout connect 5s\n\
          \x20   timeout client 30s\n\
-         \x20   timeout server 30s\n\
-         listen bench\n\
-         \x20   bind 127.0.0.1:{port}{bind}\n\
-         \x20   server s1 127.0.0.1:{backend}\n",
+         \x20   timeout server 30s\n",
         limits = global_limits(shape),
         mode = mode_lines(shape, false),
-        bind = bind_options(shape),
+    )
+}
+
+/// nginx as the `rules` scenario's proxy: [`crate::rules::nginx_http`]
+/// inside the usual process and `http {}` settings.
+pub fn nginx_rules(
+    dir: &Path,
+    cpus: &[usize],
+    port: u16,
+    backend: u16,
+    connections: u32,
+    tenants_include: &Path,
+) -> String {
+    format!(
+        "{head}http {{\n{common}{body}}}\n",
+        head = nginx_head(dir, "proxy", cpus, connections),
+        common = nginx_http_common(dir, "proxy"),
+        body = crate::rules::nginx_http(port, backend, tenants_include),
     )
 }
 

@@ -139,6 +139,7 @@ fn haproxy_max(ctx: &Ctx, secs: u64) -> Result<f64> {
         connections: ctx.opts.connections,
         close: false,
         path: "/",
+        headers: &[],
     };
     if ctx.opts.warmup > 0 {
         let log = ctx.tmp.join("wrk-latency-rate-warmup.log");

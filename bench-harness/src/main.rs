@@ -20,6 +20,7 @@ mod procs;
 mod reload;
 mod reload_run;
 mod report;
+mod rules;
 mod start;
 mod sys;
 mod syscalls;
@@ -88,6 +89,7 @@ fn real_main() -> Result<()> {
         ScenarioCmd::Close(o) => (o, &["close"], Extra::None),
         ScenarioCmd::All(o) => (o, &["keepalive", "close"], Extra::None),
         ScenarioCmd::Large(o) => (o, &["large"], Extra::None),
+        ScenarioCmd::Rules(o) => (o, &["rules"], Extra::None),
         ScenarioCmd::Tcp(o) => (o, &["tcp"], Extra::None),
         ScenarioCmd::Idle(i) => (i.common.clone(), &["idle"], Extra::Idle(i)),
         ScenarioCmd::Latency(l) => (l.common.clone(), &["latency"], Extra::Latency(l)),
@@ -307,8 +309,13 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
              client connection; keep-alive small and 1 MB answers, then `Connection: close` \
              (each request a new relayed connection)"
         }
+        "rules" => rules::DESCRIPTION,
         _ => "persistent client connections (keep-alive)",
     };
+    let mut tables = report::render_sections(&sections);
+    if scenario == "rules" {
+        tables.push_str(&rules_verdict(&sections));
+    }
     Ok(Output {
         header: vec![
             format!(
@@ -318,9 +325,39 @@ fn throughput_report(ctx: &Ctx, backend: &mut Proc, scenario: &str) -> Result<Ou
             report::CPU_NOTE.to_string(),
             syscalls::note(&perf),
         ],
-        tables: report::render_sections(&sections),
+        tables,
         plot: groups,
     })
+}
+
+/// The `rules` scenario's criterion: ringlb's CPU per request relative to
+/// HAProxy's in the rules table within 5 % of that ratio in the plain one.
+fn rules_verdict(sections: &[Section]) -> String {
+    let ratio = |s: &Section| {
+        let cpu = |f: fn(&report::Row) -> bool| {
+            s.rows
+                .iter()
+                .find(|r| f(r))
+                .and_then(report::Row::cpu_median)
+        };
+        let ringlb = cpu(|r| r.name.starts_with("ringlb"))?;
+        let haproxy = cpu(|r| r.is_haproxy)?;
+        (haproxy > 0.0).then(|| ringlb / haproxy)
+    };
+    match sections {
+        [plain, rules] => match (ratio(plain), ratio(rules)) {
+            (Some(p), Some(r)) => {
+                let change = r / p;
+                format!(
+                    "\nringlb CPU/req ÷ HAProxy CPU/req: plain {p:.3}, rules {r:.3}; \
+                     rules ÷ plain = **{change:.3}** ({}: the criterion is at most 1.05)\n",
+                    if change <= 1.05 { "met" } else { "missed" }
+                )
+            }
+            _ => "\nringlb or HAProxy has no CPU/req in a table: criterion not checked\n".into(),
+        },
+        _ => String::new(),
+    }
 }
 
 /// The report's header lines: machine, core split, backend, versions,

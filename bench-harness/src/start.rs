@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{BackendChoice, Opts, TargetKind};
 use crate::confgen::{self, Shape};
 use crate::procs::Proc;
-use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, sys};
+use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, rules, sys};
 
 /// The ringlb binary the harness runs (`--ringlb`, else the release build),
 /// or why there is none.
@@ -136,6 +136,13 @@ pub(crate) fn start_proxy(
     let port = sys::free_port().map_err(|e| format!("failed: {e:#}"))?;
     let tmp = &ctx.tmp;
     let backend = ctx.backend_port;
+    let (map, nginx_map) = if shape.rules {
+        let write =
+            || Ok::<_, std::io::Error>((rules::write_map(tmp)?, rules::write_nginx_map(tmp)?));
+        write().map_err(|e| format!("failed: writing the tenants map: {e}"))?
+    } else {
+        Default::default()
+    };
     let (proc_name, mut cmd, cfg_path, cfg) = match kind {
         TargetKind::Direct => return Ok(None),
         TargetKind::Ringlb => {
@@ -143,7 +150,12 @@ pub(crate) fn start_proxy(
             let cfg_path = tmp.join("ringlb.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::ringlb(ctx.proxy_cpus.len(), port, backend, shape);
+            let threads = ctx.proxy_cpus.len();
+            let cfg = if shape.rules {
+                confgen::ringlb_head(threads, shape) + &rules::proxy_sections(port, backend, &map)
+            } else {
+                confgen::ringlb(threads, port, backend, shape)
+            };
             ("ringlb", cmd, cfg_path, cfg)
         }
         TargetKind::Haproxy => {
@@ -153,7 +165,12 @@ pub(crate) fn start_proxy(
             let cfg_path = tmp.join("haproxy.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = confgen::haproxy(&ctx.proxy_cpus, port, backend, shape);
+            let cfg = if shape.rules {
+                confgen::haproxy_head(&ctx.proxy_cpus, shape)
+                    + &rules::proxy_sections(port, backend, &map)
+            } else {
+                confgen::haproxy(&ctx.proxy_cpus, port, backend, shape)
+            };
             ("haproxy", cmd, cfg_path, cfg)
         }
         TargetKind::Nginx => {
@@ -181,13 +198,15 @@ pub(crate) fn start_proxy(
                 .arg(tmp.join("nginx-proxy-error.log"))
                 .arg("-c")
                 .arg(&cfg_path);
+            // Each client connection may hold an upstream one too.
+            let conns = confgen::NGINX_CONNECTIONS
+                .max(shape.maxconn * 2)
+                .min(19_000);
             let cfg = if shape.tcp {
                 confgen::nginx_stream(tmp, module, &ctx.proxy_cpus, port, backend)
+            } else if shape.rules {
+                confgen::nginx_rules(tmp, &ctx.proxy_cpus, port, backend, conns, &nginx_map)
             } else {
-                // Each client connection may hold an upstream one too.
-                let conns = confgen::NGINX_CONNECTIONS
-                    .max(shape.maxconn * 2)
-                    .min(19_000);
                 confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns, shape)
             };
             ("nginx proxy", cmd, cfg_path, cfg)

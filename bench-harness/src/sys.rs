@@ -67,12 +67,32 @@ pub fn smoke_request(port: u16) -> Result<String> {
 
 /// Sends one `GET <path>` and returns the status line, failing unless it is a 200.
 pub fn smoke_request_path(port: u16, path: &str) -> Result<String> {
+    let head = smoke_request_head(port, path, &[])?;
+    Ok(head.lines().next().unwrap_or("").trim().to_string())
+}
+
+/// Sends one `GET <path>` with `headers` ("Name: value"; a Host among them
+/// replaces `Host: bench`) and returns the response head, failing unless
+/// the status is 200.
+pub fn smoke_request_head(port: u16, path: &str, headers: &[&str]) -> Result<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
-    )?;
+    let has_host = headers.iter().any(|h| {
+        h.split(':')
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case("host"))
+    });
+    let mut req = format!("GET {path} HTTP/1.1\r\n");
+    if !has_host {
+        req.push_str("Host: bench\r\n");
+    }
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
     let mut buf = Vec::new();
     // A reset after a complete answer is fine: keep what arrived.
     let _ = s.take(64 * 1024).read_to_end(&mut buf);
@@ -84,7 +104,8 @@ pub fn smoke_request_path(port: u16, path: &str) -> Result<String> {
     if !status.starts_with("HTTP/1.1 200") && !status.starts_with("HTTP/1.0 200") {
         bail!("smoke request answered '{status}'");
     }
-    Ok(status)
+    let end = text.find("\r\n\r\n").unwrap_or(text.len());
+    Ok(text[..end].to_string())
 }
 
 /// Finds a program: an explicit path, else the first existing candidate, else

@@ -11,7 +11,7 @@ use crate::procs::Proc;
 use crate::report::Row;
 use crate::start::{start_proxy, target_name};
 use crate::syscalls::Counter;
-use crate::{Ctx, LARGE_1M, LARGE_64K, sys, wrk};
+use crate::{Ctx, LARGE_1M, LARGE_64K, rules, sys, wrk};
 
 /// One table of a scenario: which path wrk asks for, how, through which mode.
 pub struct Pass {
@@ -31,6 +31,9 @@ pub struct Pass {
     pub defer_accept: bool,
     /// Plot bytes/s rather than req/s.
     pub plot_bytes: bool,
+    /// The `rules` frontend (20 ACLs, 10 `use_backend`, 5 header rules) and
+    /// its request headers, instead of one `listen` section.
+    pub rules: bool,
 }
 
 /// The tables a wrk scenario is made of.
@@ -44,6 +47,7 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
         httpclose: false,
         defer_accept: false,
         plot_bytes: path != "/",
+        rules: false,
     };
     match scenario {
         "close" => vec![
@@ -105,6 +109,26 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
                 true,
             ),
         ],
+        "rules" => vec![
+            p(
+                "plain keep-alive, one `listen` section (the `keepalive` scenario)",
+                "plain",
+                "/",
+                false,
+                false,
+            ),
+            Pass {
+                rules: true,
+                plot_bytes: false,
+                ..p(
+                    "20 ACLs, 10 `use_backend` lines (the 7th routes), 5 header rules",
+                    "rules",
+                    rules::path(),
+                    false,
+                    false,
+                )
+            },
+        ],
         _ => vec![p("", "ka", "/", false, false)],
     }
 }
@@ -126,7 +150,13 @@ pub fn run_pass(
         tcp: pass.tcp,
         httpclose: pass.httpclose,
         defer_accept: pass.defer_accept,
+        rules: pass.rules,
         ..Shape::default()
+    };
+    let rule_headers = if pass.rules {
+        rules::wrk_headers()
+    } else {
+        Vec::new()
     };
     let load = wrk::Load {
         wrk: &ctx.wrk,
@@ -135,6 +165,7 @@ pub fn run_pass(
         connections: ctx.opts.connections,
         close: pass.close,
         path: pass.path,
+        headers: &rule_headers,
     };
     let scenario = format!("{scenario}-{}", pass.tag);
     let mut targets: Vec<Target> = kinds
@@ -196,7 +227,7 @@ impl Target {
                 return t;
             }
         }
-        if let Err(e) = sys::smoke_request_path(t.port, pass.path) {
+        if let Err(e) = smoke(&t, pass) {
             t.failed = Some(format!("failed: {e:#}"));
         } else if ctx.opts.warmup > 0 {
             let log = ctx
@@ -295,6 +326,25 @@ impl Target {
     }
 }
 
+/// One request as the load sends it, which must answer 200; through a
+/// `rules` proxy it must also carry the routed backend's response header,
+/// proving the request took the 7th `use_backend` line.
+fn smoke(t: &Target, pass: &Pass) -> anyhow::Result<()> {
+    if !pass.rules {
+        return sys::smoke_request_path(t.port, pass.path).map(drop);
+    }
+    let head = sys::smoke_request_head(t.port, pass.path, &rules::wrk_headers())?;
+    let (name, value) = rules::ROUTED_HEADER;
+    let routed = head.lines().any(|l| {
+        l.split_once(':')
+            .is_some_and(|(n, v)| n.trim().eq_ignore_ascii_case(name) && v.trim() == value)
+    });
+    if t.kind != TargetKind::Direct && !routed {
+        anyhow::bail!("not routed to be_api_v2 (no `{name}: {value}`): {head:?}");
+    }
+    Ok(())
+}
+
 /// Per-run numbers of one target.
 #[derive(Default)]
 struct Runs {
@@ -349,6 +399,13 @@ mod tests {
             vec![(false, false), (true, false), (false, true)]
         );
         assert_eq!(passes("keepalive").len(), 1);
+        let r = passes("rules");
+        assert_eq!(
+            r.iter()
+                .map(|p| (p.rules, p.plot_bytes))
+                .collect::<Vec<_>>(),
+            vec![(false, false), (true, false)]
+        );
         let large = passes("large");
         assert!(large.iter().all(|p| p.plot_bytes));
         let tcp = passes("tcp");

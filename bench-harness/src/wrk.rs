@@ -21,6 +21,8 @@ pub struct Load<'a> {
     pub close: bool,
     /// Request path ("/", "/static/1m.bin").
     pub path: &'a str,
+    /// Extra request headers (`-H`, "Name: value"); a Host here replaces wrk's.
+    pub headers: &'a [&'a str],
 }
 
 /// What one wrk run reports.
@@ -51,6 +53,9 @@ pub fn run(load: &Load, port: u16, secs: u64, log: &Path) -> Result<WrkResult> {
         .arg("5s");
     if load.close {
         cmd.arg("-H").arg("Connection: close");
+    }
+    for h in load.headers {
+        cmd.arg("-H").arg(h);
     }
     cmd.arg(format!("http://127.0.0.1:{port}{}", load.path));
     let mut proc = Proc::spawn("wrk", &mut cmd, log)?;
