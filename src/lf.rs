@@ -270,6 +270,19 @@ impl LogFormat {
         Ok(())
     }
 
+    /// The first sample fetch `bad` refuses, by its text.
+    pub fn find_fetch(&self, mut bad: impl FnMut(&crate::acl::Fetch) -> bool) -> Option<&str> {
+        if self
+            .segs
+            .iter()
+            .any(|s| matches!(s, Seg::Expr(e, _) if bad(&e.fetch)))
+        {
+            Some(&self.text)
+        } else {
+            None
+        }
+    }
+
     /// Whether an expression reads the HTTP request or response.
     pub fn needs_http(&self) -> bool {
         self.segs

@@ -614,6 +614,22 @@ fn proxy_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> Op
         diag.error_at(&p.origin, format!("{}: {e}", p.label()));
         return None;
     }
+    let sides = r.check_sides();
+    for (at, w) in sides.warnings {
+        diag.warn_at(
+            at.as_ref().unwrap_or(&p.origin),
+            format!("{}: {w}", p.label()),
+        );
+    }
+    if !sides.errors.is_empty() {
+        for (at, e) in sides.errors {
+            diag.error_at(
+                at.as_ref().unwrap_or(&p.origin),
+                format!("{}: {e}", p.label()),
+            );
+        }
+        return None;
+    }
     Some(Rules(std::sync::Arc::new(r)))
 }
 

@@ -254,6 +254,35 @@ impl Fetch {
         }
     }
 
+    /// Which HTTP message the fetch reads, if only one: the request's (its
+    /// line, headers, cookies, credentials) or the response's (status,
+    /// `res.hdr`). HAProxy refuses a request fetch in a response rule's
+    /// value, and warns that a condition built on one never matches; and
+    /// the other way round.
+    pub fn message(&self) -> Option<Side> {
+        match self {
+            Fetch::Method
+            | Fetch::Path
+            | Fetch::Url
+            | Fetch::Base
+            | Fetch::Query
+            | Fetch::UrlParam(..)
+            | Fetch::Cook(_)
+            | Fetch::CookCnt(_)
+            | Fetch::ReqVer
+            | Fetch::BodySize
+            | Fetch::HttpAuth(_)
+            | Fetch::HttpAuthGroup(_)
+            | Fetch::HttpAuthGroups { .. }
+            | Fetch::HttpAuthType
+            | Fetch::HttpAuthUser
+            | Fetch::HttpAuthPass => Some(Side::Req),
+            Fetch::Hdr { side, .. } | Fetch::HdrCnt { side, .. } => Some(*side),
+            Fetch::Status => Some(Side::Res),
+            _ => None,
+        }
+    }
+
     /// Whether the fetch reads the HTTP message (a layer-7 fetch); the others
     /// (addresses, ports, counters, constants, buffered bytes) work on a bare
     /// TCP connection.

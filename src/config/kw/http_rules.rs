@@ -75,7 +75,8 @@ pub const LEGACY: &[&str] = &[
 pub fn legacy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let kw = args.keyword().to_string();
     let words = args.rest();
-    let (rule, response, modern) = parse_legacy(&kw, &words, &mut p.acls, None)?;
+    let (mut rule, response, modern) = parse_legacy(&kw, &words, &mut p.acls, None)?;
+    rule.origin = Some(cx.origin.clone());
     cx.warn(format!(
         "'{kw}' was removed in HAProxy 2.1; ringlb runs it as HAProxy 1.4 did. Use '{modern}' \
          instead"
@@ -92,36 +93,38 @@ pub fn legacy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
 }
 
 /// `http-request <action> ...`.
-pub fn http_request(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn http_request(cx: &Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let words = args.rest();
     if body_limit(p, &words)? {
         return Ok(());
     }
-    rule(p, Side::Request, &words)
+    rule(cx, p, Side::Request, &words)
 }
 
 /// `http-response <action> ...`.
-pub fn http_response(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn http_response(cx: &Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let words = args.rest();
-    rule(p, Side::Response, &words)
+    rule(cx, p, Side::Response, &words)
 }
 
 /// `http-after-response <action> ...`.
-pub fn http_after_response(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn http_after_response(cx: &Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let words = args.rest();
-    rule(p, Side::After, &words)
+    rule(cx, p, Side::After, &words)
 }
 
 /// `redirect location|prefix|scheme ...`.
-pub fn redirect(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+pub fn redirect(cx: &Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let words = args.rest();
-    let r = parse_redirect_line(&words, &mut p.acls, None)?;
+    let mut r = parse_redirect_line(&words, &mut p.acls, None)?;
+    r.origin = Some(cx.origin.clone());
     p.rules.redirects.push(r);
     Ok(())
 }
 
-fn rule(p: &mut RawProxy, side: Side, words: &[String]) -> Result<(), String> {
+fn rule(cx: &Ctx<'_>, p: &mut RawProxy, side: Side, words: &[String]) -> Result<(), String> {
     let mut r = parse_rule(side, words, &mut p.acls, &p.name, None)?;
+    r.origin = Some(cx.origin.clone());
     if let Action::Capture(_, target) = &mut r.action {
         *target = capture_slot(p, side, *target)?;
     }
@@ -193,6 +196,41 @@ mod tests {
         )])
         .unwrap();
         assert_eq!(l.config.backends[0].http.max_body, Some((9, 403)));
+    }
+
+    #[test]
+    fn fetches_of_the_other_message_as_haproxy_judges_them() {
+        // A request fetch in a response rule's value: refused (HAProxy: "may
+        // not be reliably used here").
+        let e = load_sources(&[("t.cfg", &cfg("http-response set-header X %[path]"))]).unwrap_err();
+        assert!(
+            e.errors[0].starts_with("t.cfg:8: ") && e.errors[0].contains("HTTP request headers"),
+            "{:?}",
+            e.errors
+        );
+        // In a condition: a warning that it never matches, and the config loads.
+        let l = load_sources(&[(
+            "t.cfg",
+            &cfg(
+                "http-response set-header X 1 if { path /x }\n http-request deny if { status 500 }",
+            ),
+        )])
+        .unwrap();
+        let w: Vec<String> = l
+            .warnings
+            .iter()
+            .map(|w| format!("{}: {}", w.origin, w.message))
+            .collect();
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("t.cfg:8: ") && w.contains("will never match")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("t.cfg:9: ") && w.contains("HTTP response headers")),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Rule {
     pub action: Action,
     /// When (`None`: always).
     pub cond: Option<Condition>,
+    /// Where it was written (for messages found after parsing).
+    pub origin: Option<crate::config::model::Origin>,
 }
 
 /// A proxy's HTTP rules and the ACLs their conditions index.
@@ -60,7 +62,67 @@ pub struct ProxyRules {
     pub blocks: usize,
 }
 
+/// What `check_sides` found: HAProxy's warnings and errors for fetches
+/// used where their message is not there.
+#[derive(Debug, Default)]
+pub struct SideReport {
+    /// "will never match" conditions (HAProxy warns), with the rule's line.
+    pub warnings: Vec<(Option<crate::config::model::Origin>, String)>,
+    /// Values that can't be rendered there (HAProxy refuses them).
+    pub errors: Vec<(Option<crate::config::model::Origin>, String)>,
+}
+
 impl ProxyRules {
+    /// Checks each rule's fetches against the message its list sees, as
+    /// HAProxy does: a response fetch in request rules, or a request fetch
+    /// in response rules, makes a condition that never matches (a warning)
+    /// and a value that cannot be rendered (an error).
+    pub fn check_sides(&self) -> SideReport {
+        use crate::acl::Side;
+        let mut out = SideReport::default();
+        let lists: [(&[Rule], Side, &str); 6] = [
+            (&self.request, Side::Res, "http-request"),
+            (&self.legacy_request, Side::Res, "http-request"),
+            (&self.redirects, Side::Res, "redirect"),
+            (&self.response, Side::Req, "http-response"),
+            (&self.legacy_response, Side::Req, "http-response"),
+            (&self.after, Side::Req, "http-after-response"),
+        ];
+        for (rules, absent, kw) in lists {
+            let what = if absent == Side::Req {
+                "HTTP request headers"
+            } else {
+                "HTTP response headers"
+            };
+            let bad = |f: &crate::acl::Fetch| f.message() == Some(absent);
+            for r in rules {
+                if let Some(c) = &r.cond
+                    && let Some(name) = self.acls.find_acl(c, bad)
+                {
+                    out.warnings.push((
+                        r.origin.clone(),
+                        format!(
+                            "acl '{name}' will never match in a '{kw}' rule because it uses a \
+                         keyword that needs {what}, which are not available there"
+                        ),
+                    ));
+                }
+                for f in r.action.formats() {
+                    if let Some(t) = f.find_fetch(bad) {
+                        out.errors.push((
+                            r.origin.clone(),
+                            format!(
+                                "'{kw}' rule: '{t}' may not be reliably used here because it \
+                             needs {what}, which are not available there"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Whether there is nothing to run on requests.
     pub fn no_request_rules(&self) -> bool {
         self.request.is_empty() && self.redirects.is_empty() && self.legacy_request.is_empty()
@@ -264,6 +326,26 @@ pub enum Action {
 }
 
 impl Action {
+    /// The log-format strings and sample expressions the action renders.
+    fn formats(&self) -> Vec<&LogFormat> {
+        match self {
+            Action::SetHeader { value, .. } => vec![value],
+            Action::Replace { with, .. } => vec![with],
+            Action::SetLine(_, f) | Action::ReplaceLine(_, _, f) | Action::SetVarFmt(_, f) => {
+                vec![f]
+            }
+            Action::Redirect(r) => vec![&r.to],
+            Action::Deny(r) | Action::Tarpit(r) | Action::Return(r) => {
+                let mut v: Vec<&LogFormat> = r.headers.iter().map(|(_, f)| f).collect();
+                if let ReplyBody::Format(f) = &r.body {
+                    v.push(f);
+                }
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn link(&mut self, n: &dyn crate::acl::Names) -> Result<(), String> {
         let fmts: Vec<&mut LogFormat> = match self {
             Action::SetHeader { value, .. } => vec![value],

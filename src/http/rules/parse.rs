@@ -69,7 +69,11 @@ pub fn parse_rule(
     let label = format!("'{} {name}'", side.keyword());
     let action = action(side, name, &act[1..], proxy, base).map_err(|e| format!("{label}: {e}"))?;
     let cond = cond(cw, acls, base).map_err(|e| format!("{label}: {e}"))?;
-    Ok(Rule { action, cond })
+    Ok(Rule {
+        action,
+        cond,
+        origin: None,
+    })
 }
 
 /// Parses a `redirect` line (the words after `redirect`).
@@ -84,6 +88,7 @@ pub fn parse_redirect_line(
     Ok(Rule {
         action: Action::Redirect(r),
         cond,
+        origin: None,
     })
 }
 
@@ -198,7 +203,15 @@ pub fn parse_legacy(
         _ => return Err(format!("'{kw}' is not supported by ringlb")),
     };
     let cond = cond(cw, acls, base).map_err(|e| format!("'{kw}': {e}"))?;
-    Ok((Rule { action, cond }, response, modern))
+    Ok((
+        Rule {
+            action,
+            cond,
+            origin: None,
+        },
+        response,
+        modern,
+    ))
 }
 
 /// Actions allowed on each side.
