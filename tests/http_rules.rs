@@ -512,3 +512,29 @@ fn response_rules_replace_the_answer_as_haproxy() {
         assert_eq!(probe(hport), ours, "HAProxy answers the same");
     }
 }
+
+/// A rule's answer to HEAD carries no body (its length header stays), so the
+/// next response on the connection is read whole, as from HAProxy.
+#[test]
+fn head_requests_get_the_head_of_a_rules_answer() {
+    let web = HttpBackend::start("web");
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n\
+         \x20   http-request return status 200 content-type text/plain string pong if {{ path /ping }}\n\
+         \x20   http-request deny if {{ path /no }}\n\
+         \x20   default_backend web\n\
+         backend web\n    server w1 127.0.0.1:{}\n",
+        web.port()
+    );
+    let _lb = Ringlb::start(&cfg);
+    let mut c = HttpClient::connect(port);
+    let r = c.head("/ping");
+    assert_eq!((r.status, r.header("content-length")), (200, Some("4")));
+    assert!(r.body.is_empty());
+    let r = c.head("/no");
+    assert_eq!(r.status, 403);
+    assert!(r.body.is_empty());
+    let r = c.get("/ping");
+    assert_eq!((r.status, r.text().as_str()), (200, "pong"));
+}

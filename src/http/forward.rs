@@ -289,8 +289,12 @@ async fn replace_response(
 ) -> Result<ResponseEnd, ResponseFail> {
     out.clear();
     out.extend_from_slice(&local.page);
-    // The page is complete; the connection closes after it.
+    // The page is complete; the connection closes after it. A HEAD request
+    // gets the head only.
     if let Some(p) = memchr::memmem::find(out, b"\r\n\r\n") {
+        if cx.side.head_request {
+            out.truncate(p + 4);
+        }
         out.splice(p + 2..p + 2, b"connection: close\r\n".iter().copied());
     }
     sent.set(true);

@@ -150,6 +150,11 @@ impl Session<'_> {
         if local.kind == LocalKind::Invalid {
             self.close_client = true;
         }
+        // A response to HEAD has no body, whatever its length says: bytes
+        // after the head would be read as the next response.
+        if req.is_head {
+            head_only(&mut page);
+        }
         self.answer_locally(req, &mut page).await
     }
 
@@ -242,6 +247,13 @@ pub(super) fn response_rules<'a>(
         },
         scratch: &ctx.scratch,
     })
+}
+
+/// Cuts a whole response to its head.
+pub(super) fn head_only(page: &mut Vec<u8>) {
+    if let Some(end) = memchr::memmem::find(page, b"\r\n\r\n") {
+        page.truncate(end + 4);
+    }
 }
 
 /// Writes a response head from `msg` (line: version, status, reason).
