@@ -16,7 +16,7 @@
 //! before the proxy's own; ringlb does not yet).
 
 use crate::acl::Condition;
-use crate::config::model::{TcpAction, TcpRule};
+use crate::config::model::{TcpAction, TcpEffect, TcpRule};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawProxy, SectionKind};
 
@@ -24,7 +24,6 @@ use crate::config::raw::{RawProxy, SectionKind};
 const NOT_BUILT: &[&str] = &[
     "expect-proxy",
     "expect-netscaler-cip",
-    "capture",
     "do-resolve",
     "sc-inc-gpc",
     "sc-inc-gpc0",
@@ -42,16 +41,16 @@ const NOT_BUILT: &[&str] = &[
     "set-src",
     "set-src-port",
     "set-tos",
-    "set-var",
-    "set-var-fmt",
     "silent-drop",
     "switch-mode",
     "track-sc0",
     "track-sc1",
     "track-sc2",
-    "unset-var",
     "use-service",
 ];
+
+/// Variable and capture actions, built for `tcp-request content` only.
+const EFFECTS: &[&str] = &["set-var", "set-var-fmt", "unset-var", "capture"];
 
 /// `tcp-request <connection|content|inspect-delay> ...`.
 pub fn tcp_request(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -144,6 +143,10 @@ fn rule(
         ));
     }
     let word = args.next_string("an action ('accept' or 'reject')")?;
+    let base = word.split('(').next().unwrap_or(&word);
+    if EFFECTS.contains(&base) {
+        return effect_rule(cx, p, args, label, word);
+    }
     let action = match word.as_str() {
         "accept" => TcpAction::Accept,
         "reject" => TcpAction::Reject,
@@ -177,7 +180,61 @@ fn rule(
     };
     Ok(TcpRule {
         action,
+        effect: None,
         cond,
+        origin: cx.origin.clone(),
+    })
+}
+
+/// `set-var(<name>) <expr>`, `set-var-fmt(<name>) <fmt>`, `unset-var(<name>)`
+/// and `capture <expr> len <n>`, parsed as their `http-request` forms are.
+/// Built for `tcp-request content`; the connection and response forms, which
+/// HAProxy also takes (but `capture`), are refused until built.
+fn effect_rule(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    args: &mut Args,
+    label: &str,
+    word: String,
+) -> Result<TcpRule, String> {
+    use crate::http::rules::{Action, Capture, Side, parse_rule};
+    let base = word.split('(').next().unwrap_or(&word).to_string();
+    if label != "tcp-request content" {
+        return Err(if base == "capture" {
+            format!("'{label} capture' is not allowed (only 'tcp-request content capture')")
+        } else {
+            format!(
+                "'{label} {word}' is not supported by ringlb yet (it builds variables in 'tcp-request content')"
+            )
+        });
+    }
+    let mut words = vec![word.clone()];
+    words.extend(args.rest());
+    if base == "capture" && words.get(2).is_some_and(|w| w != "len") {
+        return Err(format!(
+            "'{label} capture': a positive 'len' argument is mandatory"
+        ));
+    }
+    let rule = parse_rule(Side::Request, &words, &mut p.acls, &p.name, None)
+        .map_err(|e| e.replacen("'http-request ", &format!("'{label} "), 1))?;
+    let mut action = rule.action;
+    if let Action::Capture(_, target) = &mut action {
+        if matches!(target, Capture::Len(0)) {
+            return Err(format!(
+                "'{label} capture': a positive 'len' argument is mandatory"
+            ));
+        }
+        *target = super::http_rules::capture_slot(p, Side::Request, *target).map_err(|_| {
+            format!(
+                "'{label} capture': proxy '{}' has no frontend capability",
+                p.name
+            )
+        })?;
+    }
+    Ok(TcpRule {
+        action: TcpAction::Continue,
+        effect: Some(TcpEffect(std::sync::Arc::new(action))),
+        cond: rule.cond,
         origin: cx.origin.clone(),
     })
 }

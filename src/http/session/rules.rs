@@ -30,6 +30,8 @@ pub(super) struct RuleState {
     pub local: Option<Local>,
     /// `set-log-level silent` and the like.
     pub fx: Effects,
+    /// A `tcp-request content` rule rejected the request: `Some(by_backend)`.
+    pub tcp_rejected: Option<bool>,
     tmp: Vec<u8>,
     tmp2: Vec<u8>,
 }
