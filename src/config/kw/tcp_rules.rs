@@ -210,7 +210,7 @@ fn effect_rule(
     }
     let mut words = vec![word.clone()];
     words.extend(args.rest());
-    if base == "capture" && words.get(2).is_some_and(|w| w != "len") {
+    if base == "capture" && words.get(2).map(String::as_str) != Some("len") {
         return Err(format!(
             "'{label} capture': a positive 'len' argument is mandatory"
         ));
@@ -312,8 +312,15 @@ mod tests {
             "",
         ));
         assert!(e.contains("expect-proxy' is not supported"), "{e}");
-        let e = err(&cfg("tcp", " tcp-request content set-var(sess.x) src", ""));
-        assert!(e.contains("set-var(sess.x)' is not supported"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request connection set-var(sess.x) src",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request connection set-var(sess.x)' is not supported"),
+            "{e}"
+        );
         let e = err(&cfg("tcp", " tcp-request content frob", ""));
         assert!(e.contains("unknown action 'frob'"), "{e}");
         let e = err(&cfg("tcp", " tcp-request content reject when x", ""));
@@ -324,6 +331,138 @@ mod tests {
         assert!(e.contains("'tcp-request session' is not supported"), "{e}");
         let e = err(&cfg("tcp", " tcp-request inspect-delay soon", ""));
         assert!(e.contains("tcp-request inspect-delay"), "{e}");
+    }
+
+    #[test]
+    fn variable_and_capture_actions_compile() {
+        use crate::http::rules::{Action, Capture};
+        let c = cfg(
+            "http",
+            " capture request header Host len 4\n tcp-request content set-var(txn.s) src\n \
+             tcp-request content set-var-fmt(sess.f) x%[src] if { src 127.0.0.1 }\n \
+             tcp-request content unset-var(txn.s)\n \
+             tcp-request content capture req.hdr(host) len 10",
+            " tcp-request content set-var(txn.b) path",
+        );
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        let f = &l.config.frontends[0];
+        let acts: Vec<&Action> = f
+            .tcp
+            .content
+            .iter()
+            .map(|r| &*r.effect.as_ref().unwrap().0)
+            .collect();
+        assert!(
+            f.tcp
+                .content
+                .iter()
+                .all(|r| r.action == TcpAction::Continue)
+        );
+        assert!(matches!(acts[0], Action::SetVar(n, _) if n == "txn.s"));
+        assert!(matches!(acts[1], Action::SetVarFmt(n, _) if n == "sess.f"));
+        assert!(f.tcp.content[1].cond.is_some());
+        assert!(matches!(acts[2], Action::UnsetVar(n) if n == "txn.s"));
+        // The slot after the header capture.
+        assert!(matches!(acts[3], Action::Capture(_, Capture::Id(1))));
+        assert_eq!(f.captures.as_ref().unwrap().request[1].len, 10);
+        let b = &l.config.backends[0];
+        assert!(matches!(
+            &*b.tcp.content[0].effect.as_ref().unwrap().0,
+            Action::SetVar(..)
+        ));
+    }
+
+    #[test]
+    fn variable_and_capture_actions_are_checked() {
+        let e = err(&cfg("http", " tcp-request content capture src", ""));
+        assert!(
+            e.contains("'tcp-request content capture': a positive 'len'"),
+            "{e}"
+        );
+        let e = err(&cfg("http", " tcp-request content capture src id 0", ""));
+        assert!(e.contains("a positive 'len'"), "{e}");
+        let e = err(&cfg("http", " tcp-request content capture src len 0", ""));
+        assert!(e.contains("a positive 'len'"), "{e}");
+        let e = err(&cfg("http", "", " tcp-request content capture src len 4"));
+        assert!(
+            e.contains("t.cfg:11: 'tcp-request content capture': proxy 'b' has no frontend"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "http",
+            " tcp-request connection capture src len 4",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request connection capture' is not allowed"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            "",
+            " tcp-response content set-var(txn.x) res.len",
+        ));
+        assert!(
+            e.contains("'tcp-response content set-var(txn.x)' is not supported"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            "",
+            " tcp-response content capture res.len len 3",
+        ));
+        assert!(
+            e.contains("'tcp-response content capture' is not allowed"),
+            "{e}"
+        );
+        let e = err(&cfg("http", " tcp-request content set-var(x) src", ""));
+        assert!(
+            e.contains("'tcp-request content set-var(x)': variable 'x' needs a scope"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "http",
+            " tcp-request content set-var(txn.x) src,frob",
+            "",
+        ));
+        assert!(e.contains("tcp-request content set-var(txn.x)"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request content set-var(txn.x) req.hdr(host)",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request content set-var': its sample reads the HTTP request"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request content set-var(txn.x) nbsrv(nope)",
+            "",
+        ));
+        assert!(e.contains("nope"), "{e}");
+        // A capture in mode tcp is shown nowhere: said so.
+        let c = cfg(
+            "tcp",
+            " tcp-request inspect-delay 1s\n tcp-request content capture req.len len 4",
+            "",
+        );
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("the captured value is shown nowhere")),
+            "{:?}",
+            l.warnings
+        );
+        // Reading the contents without a delay: the usual warning.
+        let c = cfg("tcp", " tcp-request content set-var(txn.x) req.ssl_sni", "");
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("inspect-delay' is not set"))
+        );
     }
 
     #[test]
