@@ -3,9 +3,12 @@
 //! Built: `tcp-request connection accept|reject`, `tcp-request content
 //! accept|reject`, `tcp-request inspect-delay`, `tcp-response content
 //! accept|reject|close`, `tcp-response inspect-delay`, each with an optional
-//! `if|unless <condition>` compiled against the proxy's ACLs. Every other
-//! action HAProxy knows (`track-sc*`, `set-var`, `expect-proxy`, ...) is
-//! refused with its name, never ignored. Where each acts: connection rules in
+//! `if|unless <condition>` compiled against the proxy's ACLs; `tcp-request
+//! content set-var|set-var-fmt|unset-var|capture`, parsed as their
+//! `http-request` forms (a `capture ... len` adds a frontend request slot).
+//! Every other action HAProxy knows (`track-sc*`, `expect-proxy`, the
+//! variable actions in connection and response rules, ...) is refused with
+//! its name, never ignored. Where each acts: connection rules in
 //! `worker/accept.rs` (via `tcp/rules.rs`), content rules in `tcp/relay.rs`
 //! (`mode tcp`) or per request in `http/session/` (`mode http`), response
 //! rules in `tcp/relay.rs`.
