@@ -711,6 +711,9 @@ fn http_mode_variables_from_content_rules() {
              \x20   http-request set-header X-Src %[var(txn.src)]\n\
              \x20   http-request set-header X-First %[var(sess.first)]\n\
              \x20   http-request set-header X-Path %[var(txn.path)]\n\
+             \x20   http-response set-header X-Res-Path %[var(txn.path)]\n\
+             \x20   tcp-request content reject if {{ path /deny }}\n\
+             \x20   http-request deny if {{ path /deny }}\n\
              \x20   use_backend two if {{ var(sess.first) -m str two.example }}\n\
              \x20   default_backend one\n\
              backend one\n    server o 127.0.0.1:{}\n\
@@ -740,18 +743,27 @@ fn http_mode_variables_from_content_rules() {
             let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
             let mut lines: Vec<&str> = text
                 .lines()
-                .filter(|l| l.starts_with("server=") || l.starts_with("h: x-"))
+                .filter(|l| {
+                    l.starts_with("server=") || l.starts_with("h: x-") || l.starts_with("x-res")
+                })
                 .collect();
             lines.sort();
             seen.push(lines.join(" | "));
         }
+        // The content rule runs before the http-request rules: the request
+        // is rejected unanswered, not denied with a 403.
+        s.write_all(b"GET /deny HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (got, closed) = read_up_to(&mut s, 1 << 16);
+        seen.push(format!("{} {closed}", String::from_utf8_lossy(&got)));
         Some(seen)
     });
     assert_eq!(
         seen,
         [
-            "h: x-be-path: be-/a | h: x-first: two.example | h: x-path: /a | h: x-src: 127.0.0.1 | server=two",
-            "h: x-be-path: be-/b | h: x-first: two.example | h: x-path: /b | h: x-src: 127.0.0.1 | server=two",
+            "h: x-be-path: be-/a | h: x-first: two.example | h: x-path: /a | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/a",
+            "h: x-be-path: be-/b | h: x-first: two.example | h: x-path: /b | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/b",
+            " true",
         ]
     );
 }
