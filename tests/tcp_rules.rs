@@ -668,6 +668,10 @@ fn tcp_mode_variables_route_by_sni() {
              \x20   tcp-request content set-var-fmt(txn.tag) x-%[var(sess.sni)]\n\
              \x20   tcp-request content unset-var(sess.sni) if {{ var(txn.tag) -m str x-drop.example }}\n\
              \x20   tcp-request content accept if {{ req.ssl_hello_type 1 }}\n\
+             \x20   tcp-request connection set-var(sess.conn) src\n\
+             \x20   tcp-request connection set-var(txn.gone) src\n\
+             \x20   use_backend other unless {{ var(sess.conn) -m ip 127.0.0.1 }}\n\
+             \x20   use_backend bk_b if {{ var(txn.gone) -m found }}\n\
              \x20   use_backend bk_a if {{ var(sess.sni) -m str a.example }}\n\
              \x20   use_backend bk_%[var(sess.sni),field(1,.)] if {{ var(sess.sni) -m end .example }}\n\
              \x20   default_backend other\n\
@@ -711,6 +715,10 @@ fn http_mode_variables_from_content_rules() {
              \x20   http-request set-header X-Src %[var(txn.src)]\n\
              \x20   http-request set-header X-First %[var(sess.first)]\n\
              \x20   http-request set-header X-Path %[var(txn.path)]\n\
+             \x20   tcp-request connection set-var(sess.conn) src\n\
+             \x20   tcp-request connection set-var(txn.gone) src\n\
+             \x20   http-request set-header X-Conn %[var(sess.conn)]\n\
+             \x20   http-request set-header X-Gone yes if {{ var(txn.gone) -m found }}\n\
              \x20   http-response set-header X-Res-Path %[var(txn.path)]\n\
              \x20   tcp-request content reject if {{ path /deny }}\n\
              \x20   http-request deny if {{ path /deny }}\n\
@@ -761,8 +769,8 @@ fn http_mode_variables_from_content_rules() {
     assert_eq!(
         seen,
         [
-            "h: x-be-path: be-/a | h: x-first: two.example | h: x-path: /a | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/a",
-            "h: x-be-path: be-/b | h: x-first: two.example | h: x-path: /b | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/b",
+            "h: x-be-path: be-/a | h: x-conn: 127.0.0.1 | h: x-first: two.example | h: x-path: /a | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/a",
+            "h: x-be-path: be-/b | h: x-conn: 127.0.0.1 | h: x-first: two.example | h: x-path: /b | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/b",
             " true",
         ]
     );

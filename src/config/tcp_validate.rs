@@ -156,7 +156,7 @@ pub(super) fn link_effects(
 ) -> Result<(), ()> {
     let label = p.label();
     let mut ok = true;
-    for r in &mut p.tcp.content {
+    for r in p.tcp.connection.iter_mut().chain(&mut p.tcp.content) {
         let Some(e) = &mut r.effect else { continue };
         if let Err(err) = std::sync::Arc::make_mut(&mut e.0).link(names) {
             diag.error_at(&r.origin, format!("{label}: 'tcp-request content': {err}"));

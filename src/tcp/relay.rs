@@ -36,6 +36,7 @@ pub async fn run(
     mut client: Stream,
     peer: Option<std::net::SocketAddr>,
     fe: usize,
+    mut vars: Vars,
 ) {
     let f = &ctx.shared.frontends[fe];
     let trace = TcpTrace::new(f.log.as_ref(), peer);
@@ -44,8 +45,8 @@ pub async fn run(
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);
     let read = (&mut first, &mut eof);
-    // `sess` and `txn` variables live as long as the connection here.
-    let mut vars = Vars::default();
+    // `sess` and `txn` variables live as long as the connection here
+    // (`sess` ones from the connection rules on).
     let st = (&trace, &mut vars);
     let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, st, read).await else {
         return;

@@ -181,49 +181,59 @@ where
 }
 
 /// `tcp-request connection` rules of frontend `fe` on a connection just
-/// accepted; false when one rejects it (counted, reset, not logged).
+/// accepted: the connection's variables (`set-var(sess.*)` there), or
+/// `None` when a rule rejects it (counted, reset, not logged). As in HAProxy,
+/// only `sess` variables outlive these rules: there is no transaction yet.
 pub fn connection_accepted(
     ctx: &WorkerCtx,
     fe: usize,
     client: &Stream,
     peer: Option<std::net::SocketAddr>,
-) -> bool {
+) -> Option<Vars> {
     let f = &ctx.shared.frontends[fe];
     let rules = &f.model.tcp.connection;
+    let mut vars = Vars::default();
     if rules.is_empty() {
-        return true;
+        return Some(vars);
     }
     let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
-    let sample = ConnSample {
-        req: NoRequest,
+    let acls = &f.model.routing.acls;
+    let cx = crate::http::rules::Cx {
         addrs: &addrs,
         shared: &ctx.shared,
         fe,
         be: None,
-        vars: None,
+        server: None,
+        body_size: None,
+        req_len: 0,
         uid: None,
+        captures: None,
     };
-    let acls = &f.model.routing.acls;
-    let verdict = first_match(rules, acls, &sample, &mut ctx.scratch.borrow_mut());
-    if verdict == TcpAction::Reject {
+    let verdict = run_content(&mut vars, |vars, from| {
+        let sample = ConnSample {
+            req: NoRequest,
+            addrs: &addrs,
+            shared: &ctx.shared,
+            fe,
+            be: None,
+            vars: Some(vars),
+            uid: None,
+        };
+        step(
+            (rules, from, acls),
+            &sample,
+            &cx,
+            None,
+            &mut ctx.scratch.borrow_mut(),
+        )
+    });
+    if verdict == Some(TcpAction::Reject) {
         counters::add(&ctx.counters().frontends[fe].denied_conn, 1);
         reset_on_close(client.as_raw_fd());
-        return false;
+        return None;
     }
-    true
-}
-
-/// The first matching rule's action on final contents (accept when none).
-fn first_match<S: Sample + ?Sized>(
-    rules: &[TcpRule],
-    acls: &AclSet,
-    s: &S,
-    sc: &mut Scratch,
-) -> TcpAction {
-    rules
-        .iter()
-        .find(|r| r.cond.as_ref().is_none_or(|c| c.eval(acls, s, sc)))
-        .map_or(TcpAction::Accept, |r| r.action)
+    vars.end_exchange();
+    Some(vars)
 }
 
 /// Makes the socket's close send a reset (`SO_LINGER` 0), as HAProxy closes

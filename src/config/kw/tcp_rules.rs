@@ -6,9 +6,10 @@
 //! `if|unless <condition>` compiled against the proxy's ACLs; `tcp-request
 //! content set-var|set-var-fmt|unset-var|capture`, parsed as their
 //! `http-request` forms (a `capture ... len` adds a frontend request slot).
-//! Every other action HAProxy knows (`track-sc*`, `expect-proxy`, the
-//! variable actions in connection and response rules, ...) is refused with
-//! its name, never ignored. Where each acts: connection rules in
+//! The variable actions also run in `tcp-request connection` rules (`sess`
+//! variables only outlive them, as in HAProxy). Every other action HAProxy
+//! knows (`track-sc*`, `expect-proxy`, the variable actions in response
+//! rules, ...) is refused with its name, never ignored. Where each acts: connection rules in
 //! `worker/accept.rs` (via `tcp/rules.rs`), content rules in `tcp/relay.rs`
 //! (`mode tcp`) or per request in `http/session/` (`mode http`), response
 //! rules in `tcp/relay.rs`.
@@ -52,7 +53,7 @@ const NOT_BUILT: &[&str] = &[
     "use-service",
 ];
 
-/// Variable and capture actions, built for `tcp-request content` only.
+/// Variable and capture actions (`capture` in content rules only).
 const EFFECTS: &[&str] = &["set-var", "set-var-fmt", "unset-var", "capture"];
 
 /// `tcp-request <connection|content|inspect-delay> ...`.
@@ -191,8 +192,9 @@ fn rule(
 
 /// `set-var(<name>) <expr>`, `set-var-fmt(<name>) <fmt>`, `unset-var(<name>)`
 /// and `capture <expr> len <n>`, parsed as their `http-request` forms are.
-/// Built for `tcp-request content`; the connection and response forms, which
-/// HAProxy also takes (but `capture`), are refused until built.
+/// Built for `tcp-request content` and (but `capture`, as HAProxy)
+/// `tcp-request connection`; the `tcp-response content` forms are refused
+/// until built.
 fn effect_rule(
     cx: &mut Ctx<'_>,
     p: &mut RawProxy,
@@ -202,14 +204,16 @@ fn effect_rule(
 ) -> Result<TcpRule, String> {
     use crate::http::rules::{Action, Capture, Side, parse_rule};
     let base = word.split('(').next().unwrap_or(&word).to_string();
-    if label != "tcp-request content" {
-        return Err(if base == "capture" {
-            format!("'{label} capture' is not allowed (only 'tcp-request content capture')")
-        } else {
-            format!(
-                "'{label} {word}' is not supported by ringlb yet (it builds variables in 'tcp-request content')"
-            )
-        });
+    if base == "capture" && label != "tcp-request content" {
+        return Err(format!(
+            "'{label} capture' is not allowed (only 'tcp-request content capture')"
+        ));
+    }
+    if label == "tcp-response content" {
+        return Err(format!(
+            "'{label} {word}' is not supported by ringlb yet (it builds variables in \
+             'tcp-request connection' and 'tcp-request content')"
+        ));
     }
     let mut words = vec![word.clone()];
     words.extend(args.rest());
@@ -317,11 +321,11 @@ mod tests {
         assert!(e.contains("expect-proxy' is not supported"), "{e}");
         let e = err(&cfg(
             "tcp",
-            " tcp-request connection set-var(sess.x) src",
+            " tcp-request connection set-var(sess.x) req.len",
             "",
         ));
         assert!(
-            e.contains("'tcp-request connection set-var(sess.x)' is not supported"),
+            e.contains("'tcp-request connection set-var': its sample reads the request contents"),
             "{e}"
         );
         let e = err(&cfg("tcp", " tcp-request content frob", ""));

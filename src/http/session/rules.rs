@@ -37,6 +37,15 @@ pub(super) struct RuleState {
 }
 
 impl RuleState {
+    /// The state of a new connection, with the variables its connection
+    /// rules set.
+    pub fn with_vars(vars: Vars) -> RuleState {
+        RuleState {
+            vars,
+            ..Default::default()
+        }
+    }
+
     fn bufs<'b>(&'b mut self, sc: &'b mut Scratch) -> (Bufs<'b>, &'b mut Msg, &'b mut Vars) {
         (
             Bufs {
