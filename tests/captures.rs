@@ -329,3 +329,30 @@ fn capture_actions_fill_slots_as_haproxy() {
         assert_eq!(ringlb, haproxy);
     }
 }
+
+/// `tcp-request content capture ... len` adds a request slot in line order
+/// with the others and runs before the `http-request` rules; a variable a
+/// content rule sets is captured by a later `http-request capture`.
+#[test]
+fn tcp_content_capture_fills_a_slot_as_haproxy() {
+    let front = "    capture request header Host len 4\n    \
+                 tcp-request content capture req.hdr(host) len 10\n    \
+                 tcp-request content set-var(txn.p) path\n    \
+                 http-request capture var(txn.p) len 5\n    \
+                 tcp-request content capture req.hdr(x-b),upper len 3 if { path_beg /p }\n";
+    let requests: &[&[&str]] = &[&[
+        "GET /path/long HTTP/1.1\r\nHost: host.example\r\nX-B: abcd\r\n\r\n",
+        "GET /q HTTP/1.1\r\nHost: h2\r\nX-B: skipped\r\n\r\n",
+    ]];
+    let (rl, ..) = through(false, front, requests).unwrap();
+    let ringlb: Vec<String> = rl.iter().map(|l| comparable(l)).collect();
+    assert_eq!(
+        ringlb[0],
+        "200 - - ---- {host|host.examp|/path|ABC} \"GET /path/long HTTP/1.1\""
+    );
+    assert_eq!(ringlb[1], "200 - - ---- {h2|h2|/q|} \"GET /q HTTP/1.1\"");
+    if let Some((hl, ..)) = through(true, front, requests) {
+        let haproxy: Vec<String> = hl.iter().map(|l| comparable(l)).collect();
+        assert_eq!(ringlb, haproxy);
+    }
+}

@@ -651,3 +651,144 @@ fn client_timeout_shorter_than_the_delay_ends_the_wait() {
         Some((got, closed, terms))
     });
 }
+
+/// `tcp-request content set-var`/`set-var-fmt`/`unset-var` in `mode tcp`:
+/// the variables live as long as the connection and `use_backend` reads
+/// them, in a condition and in a `%[...]` name.
+#[test]
+fn tcp_mode_variables_route_by_sni() {
+    let seen = both(|which| {
+        let (a, b, other) = (named("bk_a"), named("bk_b"), named("othr"));
+        let port = free_port();
+        let syslog = Syslog::new();
+        let body = format!(
+            "frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   tcp-request inspect-delay 5s\n\
+             \x20   tcp-request content set-var(sess.sni) req.ssl_sni,lower\n\
+             \x20   tcp-request content set-var-fmt(txn.tag) x-%[var(sess.sni)]\n\
+             \x20   tcp-request content unset-var(sess.sni) if {{ var(txn.tag) -m str x-drop.example }}\n\
+             \x20   tcp-request content accept if {{ req.ssl_hello_type 1 }}\n\
+             \x20   tcp-request connection set-var(sess.conn) src\n\
+             \x20   tcp-request connection set-var(txn.gone) src\n\
+             \x20   use_backend other unless {{ var(sess.conn) -m ip 127.0.0.1 }}\n\
+             \x20   use_backend bk_b if {{ var(txn.gone) -m found }}\n\
+             \x20   use_backend bk_a if {{ var(sess.sni) -m str a.example }}\n\
+             \x20   use_backend bk_%[var(sess.sni),field(1,.)] if {{ var(sess.sni) -m end .example }}\n\
+             \x20   default_backend other\n\
+             backend bk_a\n    server a 127.0.0.1:{}\n\
+             backend bk_b\n    server b 127.0.0.1:{}\n\
+             backend other\n    server o 127.0.0.1:{}\n",
+            a.port, b.port, other.port
+        );
+        let _p = Proxy::start(which, "tcp", &body, port, &syslog)?;
+        let mut seen = Vec::new();
+        for host in ["A.example", "b.example", "drop.example", "c.other"] {
+            let hello = client_hello_record(&[(0x0000, sni_extension(host))]);
+            let mut s = connect_from("127.0.0.1", port).unwrap();
+            // In two pieces: the variable is set again once the hello is whole.
+            s.write_all(&hello[..20]).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+            s.write_all(&hello[20..]).unwrap();
+            let (got, _) = read_up_to(&mut s, 4 + hello.len());
+            assert_eq!(&got[4..], &hello[..], "{which:?} {host}: relayed intact");
+            seen.push(String::from_utf8_lossy(&got[..4]).into_owned());
+        }
+        Some(seen)
+    });
+    assert_eq!(seen, ["bk_a", "bk_b", "othr", "othr"]);
+}
+
+/// `tcp-request content set-var` in `mode http` runs before the
+/// `http-request` rules and `use_backend`, which read the variables; `txn`
+/// ones end with the request, `sess` ones stay for the connection.
+#[test]
+fn http_mode_variables_from_content_rules() {
+    let seen = both(|which| {
+        let (one, two) = (HttpBackend::start("one"), HttpBackend::start("two"));
+        let port = free_port();
+        let syslog = Syslog::new();
+        let body = format!(
+            "frontend fe\n    bind 127.0.0.1:{port}\n\
+             \x20   tcp-request content set-var(txn.src) src\n\
+             \x20   tcp-request content set-var(sess.first) req.hdr(host),lower if {{ req.hdr(x-first) -m found }}\n\
+             \x20   tcp-request content set-var(txn.path) path\n\
+             \x20   http-request set-header X-Src %[var(txn.src)]\n\
+             \x20   http-request set-header X-First %[var(sess.first)]\n\
+             \x20   http-request set-header X-Path %[var(txn.path)]\n\
+             \x20   tcp-request connection set-var(sess.conn) src\n\
+             \x20   tcp-request connection set-var(txn.gone) src\n\
+             \x20   http-request set-header X-Conn %[var(sess.conn)]\n\
+             \x20   http-request set-header X-Gone yes if {{ var(txn.gone) -m found }}\n\
+             \x20   http-response set-header X-Res-Path %[var(txn.path)]\n\
+             \x20   tcp-request content reject if {{ path /deny }}\n\
+             \x20   http-request deny if {{ path /deny }}\n\
+             \x20   use_backend two if {{ var(sess.first) -m str two.example }}\n\
+             \x20   default_backend one\n\
+             backend one\n    server o 127.0.0.1:{}\n\
+             backend two\n    tcp-request content set-var-fmt(txn.path) be-%[var(txn.path)]\n\
+             \x20   http-request set-header X-Be-Path %[var(txn.path)]\n\
+             \x20   server t 127.0.0.1:{}\n",
+            one.port(),
+            two.port()
+        );
+        let _p = Proxy::start(which, "http", &body, port, &syslog)?;
+        let mut s = connect_from("127.0.0.1", port).unwrap();
+        let mut seen = Vec::new();
+        for (path, first) in [("/a", true), ("/b", false)] {
+            let extra = if first { "X-First: 1\r\n" } else { "" };
+            let req = format!("GET {path} HTTP/1.1\r\nHost: TWO.example\r\n{extra}\r\n");
+            s.write_all(req.as_bytes()).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // One response: its head names its length.
+            while !response_done(&got) {
+                match s.read(&mut buf) {
+                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            // HAProxy sends header names in lower case.
+            let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+            let mut lines: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    l.starts_with("server=") || l.starts_with("h: x-") || l.starts_with("x-res")
+                })
+                .collect();
+            lines.sort();
+            seen.push(lines.join(" | "));
+        }
+        // The content rule runs before the http-request rules: the request
+        // is rejected unanswered, not denied with a 403.
+        s.write_all(b"GET /deny HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (got, closed) = read_up_to(&mut s, 1 << 16);
+        seen.push(format!("{} {closed}", String::from_utf8_lossy(&got)));
+        Some(seen)
+    });
+    assert_eq!(
+        seen,
+        [
+            "h: x-be-path: be-/a | h: x-conn: 127.0.0.1 | h: x-first: two.example | h: x-path: /a | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/a",
+            "h: x-be-path: be-/b | h: x-conn: 127.0.0.1 | h: x-first: two.example | h: x-path: /b | h: x-src: 127.0.0.1 | server=two | x-res-path: be-/b",
+            " true",
+        ]
+    );
+}
+
+/// Whether `got` holds a whole response with a Content-Length body.
+fn response_done(got: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(got);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= len
+}

@@ -527,13 +527,33 @@ pub enum TcpAction {
     /// `close` (`tcp-response content` only): pass what was buffered and
     /// close the server connection.
     Close,
+    /// `set-var`, `set-var-fmt`, `unset-var`, `capture`: the rule's
+    /// [`TcpRule::effect`] runs, then the next rule is evaluated.
+    Continue,
 }
+
+/// What a [`TcpAction::Continue`] rule does: one of the HTTP rules' variable
+/// and capture actions (`SetVar`, `SetVarFmt`, `UnsetVar`, `Capture` with a
+/// resolved slot), shared by the models that copy the rule.
+#[derive(Debug, Clone)]
+pub struct TcpEffect(pub std::sync::Arc<crate::http::rules::Action>);
+
+impl PartialEq for TcpEffect {
+    /// Compiled expressions have no equality: equal when shared.
+    fn eq(&self, o: &TcpEffect) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+
+impl Eq for TcpEffect {}
 
 /// One `tcp-request connection|content` or `tcp-response content` rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpRule {
     /// The action.
     pub action: TcpAction,
+    /// What a [`TcpAction::Continue`] rule does (`None` for the others).
+    pub effect: Option<TcpEffect>,
     /// The condition, compiled against the proxy's ACLs (`None`: always).
     pub cond: Option<crate::acl::Condition>,
     /// Where it was written.

@@ -10,6 +10,7 @@ use super::parse::Diag;
 use super::raw::{RawProxy, SectionKind};
 use super::validate::ConfigNames;
 use crate::acl::{AclSet, Layer};
+use crate::http::rules::Action;
 
 /// Refuses rules whose fetches cannot be read where the rule runs.
 pub fn check(p: &RawProxy, diag: &mut Diag) {
@@ -40,6 +41,18 @@ pub fn check(p: &RawProxy, diag: &mut Diag) {
     let mut each =
         |rules: &[TcpRule], kw: &str, bad: &dyn Fn(&crate::acl::Fetch) -> Option<&'static str>| {
             for r in rules {
+                if let Some(e) = &r.effect
+                    && let Some(why) = effect_fetch(&e.0, bad)
+                {
+                    diag.error_at(
+                        &r.origin,
+                        format!(
+                            "{}: '{kw} {}': its sample {why}",
+                            p.label(),
+                            action_name(&e.0)
+                        ),
+                    );
+                }
                 let Some(cond) = &r.cond else { continue };
                 let mut why = None;
                 if let Some(acl) = p.acls.find_acl(cond, |f| {
@@ -79,6 +92,78 @@ pub fn check(p: &RawProxy, diag: &mut Diag) {
     }
     no_delay(p, diag);
     use_backend_contents(p, diag);
+    tcp_captures(p, diag);
+}
+
+/// The action's keyword, for messages.
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::SetVar(..) => "set-var",
+        Action::SetVarFmt(..) => "set-var-fmt",
+        Action::UnsetVar(_) => "unset-var",
+        _ => "capture",
+    }
+}
+
+/// Why the first fetch of an effect's sample `bad` refuses cannot run there.
+fn effect_fetch(
+    a: &Action,
+    bad: &dyn Fn(&crate::acl::Fetch) -> Option<&'static str>,
+) -> Option<&'static str> {
+    match a {
+        Action::SetVar(_, e) | Action::Capture(e, _) => bad(&e.fetch),
+        Action::SetVarFmt(_, f) => {
+            let mut why = None;
+            f.find_fetch(|x| {
+                why = why.or(bad(x));
+                why.is_some()
+            });
+            why
+        }
+        _ => None,
+    }
+}
+
+/// `tcp-request content capture` in `mode tcp`: HAProxy takes it silently,
+/// but its `tcplog` line has no capture field and ringlb's `mode tcp` log
+/// has no other format, so the value would be shown nowhere: say so.
+fn tcp_captures(p: &RawProxy, diag: &mut Diag) {
+    if p.mode != Mode::Tcp {
+        return;
+    }
+    let capture = |r: &&TcpRule| {
+        r.effect
+            .as_ref()
+            .is_some_and(|e| matches!(*e.0, Action::Capture(..)))
+    };
+    if let Some(r) = p.tcp.content.iter().find(capture) {
+        diag.warn_at(
+            &r.origin,
+            format!(
+                "{}: 'tcp-request content capture' in 'mode tcp': the 'tcplog' line has no \
+                 capture field, so the captured value is shown nowhere",
+                p.label()
+            ),
+        );
+    }
+}
+
+/// Resolves the proxy and server names the rules' effects read (`nbsrv(b)`).
+pub(super) fn link_effects(
+    p: &mut RawProxy,
+    names: &ConfigNames<'_>,
+    diag: &mut Diag,
+) -> Result<(), ()> {
+    let label = p.label();
+    let mut ok = true;
+    for r in p.tcp.connection.iter_mut().chain(&mut p.tcp.content) {
+        let Some(e) = &mut r.effect else { continue };
+        if let Err(err) = std::sync::Arc::make_mut(&mut e.0).link(names) {
+            diag.error_at(&r.origin, format!("{label}: 'tcp-request content': {err}"));
+            ok = false;
+        }
+    }
+    if ok { Ok(()) } else { Err(()) }
 }
 
 /// Content rules reading bytes without an inspect delay decide on what is
@@ -86,9 +171,13 @@ pub fn check(p: &RawProxy, diag: &mut Diag) {
 fn no_delay(p: &RawProxy, diag: &mut Diag) {
     let t = &p.tcp;
     let reads = |r: &&TcpRule, layer: Layer| {
+        let is = |f: &crate::acl::Fetch| (f.layer() == layer).then_some("");
         r.cond
             .as_ref()
             .is_some_and(|c| p.acls.find_acl(c, |f| f.layer() == layer).is_some())
+            || r.effect
+                .as_ref()
+                .is_some_and(|e| effect_fetch(&e.0, &is).is_some())
     };
     let checks = [
         (
@@ -171,13 +260,14 @@ pub fn backend_rules(p: &RawProxy) -> TcpRules {
     }
 }
 
-/// Linked copies of the ACL tables of backends that have rules of their
-/// own, by backend index.
+/// Linked copies of the ACL tables (and rules, their effects linked) of
+/// backends that have rules of their own, by backend index.
 pub(super) fn backend_acls(
     proxies: &mut [RawProxy],
     by_name: &HashMap<String, usize>,
     names: &ConfigNames<'_>,
-) -> Vec<(usize, AclSet)> {
+    diag: &mut Diag,
+) -> Vec<(usize, AclSet, TcpRules)> {
     let mut out = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_backend()) {
         let own_content = p.kind == SectionKind::Backend && !p.tcp.content.is_empty();
@@ -188,8 +278,10 @@ pub(super) fn backend_acls(
             continue;
         };
         // Linking is idempotent: a `listen` is linked again with its frontend.
-        if p.acls.link(names).is_ok() {
-            out.push((i, p.acls.clone()));
+        // A `listen` runs its content rules as a frontend (linked there).
+        let linked = !own_content || link_effects(p, names, diag).is_ok();
+        if p.acls.link(names).is_ok() && linked {
+            out.push((i, p.acls.clone(), backend_rules(p)));
         }
     }
     out

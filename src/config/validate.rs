@@ -84,7 +84,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         }
     }
     // A backend's own tcp rules keep a linked copy of its ACLs.
-    let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names);
+    let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
     let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
@@ -107,8 +107,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
     drop(names);
-    for (i, acls) in backend_acls {
+    for (i, acls, tcp) in backend_acls {
         backends[i].acls = AclTable(acls);
+        backends[i].tcp = tcp;
     }
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
@@ -452,6 +453,7 @@ fn frontend(
         diag.error_at(&p.origin, format!("{}: {e}", p.label()));
         ok = false;
     }
+    ok &= super::tcp_validate::link_effects(p, names, diag).is_ok();
     let mut rules = Vec::with_capacity(p.switching.len());
     let same_mode: std::sync::Arc<HashMap<String, usize>> = std::sync::Arc::new(
         names

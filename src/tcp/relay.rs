@@ -21,6 +21,7 @@ use crate::bufpool;
 use crate::config::model::{Balance, TcpAction, TcpRule};
 use crate::deadline::LazyTimer;
 use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, write_range};
+use crate::http::rules::{Cx, Vars};
 use crate::log::tcp::{TcpEnd, TcpTrace};
 use crate::route::{ConnAddrs, Stream as RuleStream};
 use crate::server::dispatch::{ActiveGuard, dispatch_noting};
@@ -35,6 +36,7 @@ pub async fn run(
     mut client: Stream,
     peer: Option<std::net::SocketAddr>,
     fe: usize,
+    mut vars: Vars,
 ) {
     let f = &ctx.shared.frontends[fe];
     let trace = TcpTrace::new(f.log.as_ref(), peer);
@@ -43,7 +45,10 @@ pub async fn run(
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);
     let read = (&mut first, &mut eof);
-    let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, &trace, read).await else {
+    // `sess` and `txn` variables live as long as the connection here
+    // (`sess` ones from the connection rules on).
+    let st = (&trace, &mut vars);
+    let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, st, read).await else {
         return;
     };
     connect_and_relay(ctx, client, (&addrs, fe, backend), &trace, first).await;
@@ -58,14 +63,15 @@ async fn choose_backend(
     client: &mut Stream,
     addrs: &ConnAddrs,
     fe: usize,
-    trace: &TcpTrace,
+    (trace, vars): (&TcpTrace, &mut Vars),
     (first, eof): (&mut Vec<u8>, &mut bool),
 ) -> Option<usize> {
     let f = &ctx.shared.frontends[fe];
     let t = &f.model.tcp;
     if !t.content.is_empty() {
         let inspection = (&t.content[..], &f.model.routing.acls, t.inspect_delay);
-        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
+        let read = (&mut *first, &mut *eof, &mut *vars);
+        let end = inspect_request(ctx, client, read, addrs, fe, inspection);
         if let Err(end) = end.await {
             trace.finish(ctx, fe, None, end, None);
             return None;
@@ -84,7 +90,7 @@ async fn choose_backend(
             shared: &ctx.shared,
             fe,
             be: None,
-            vars: None,
+            vars: Some(vars),
             uid: None,
         };
         crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
@@ -102,7 +108,8 @@ async fn choose_backend(
     let bt = &be.model.tcp;
     if !bt.content.is_empty() {
         let inspection = (&bt.content[..], &be.model.acls.0, bt.inspect_delay);
-        let end = inspect_request(ctx, client, (&mut *first, &mut *eof), addrs, fe, inspection);
+        let read = (&mut *first, &mut *eof, &mut *vars);
+        let end = inspect_request(ctx, client, read, addrs, fe, inspection);
         if let Err(end) = end.await {
             trace.finish(ctx, fe, Some(backend), end, None);
             return None;
@@ -222,23 +229,37 @@ async fn connect_and_relay(
 async fn inspect_request(
     ctx: &WorkerCtx,
     client: &mut Stream,
-    (first, eof): (&mut Vec<u8>, &mut bool),
+    (first, eof, vars): (&mut Vec<u8>, &mut bool, &mut Vars),
     addrs: &ConnAddrs,
     fe: usize,
     (rules, acls, delay): (&[TcpRule], &AclSet, Duration),
 ) -> Result<(), TcpEnd> {
     let idle = ctx.shared.frontends[fe].client_timeout;
     let v = rules::inspect(client, first, eof, (delay, idle), |p| {
-        let s = RuleStream {
-            req: p,
+        let cx = Cx {
             addrs,
             shared: &ctx.shared,
             fe,
             be: None,
-            vars: None,
+            server: None,
+            body_size: None,
+            req_len: p.req.len() as u64,
             uid: None,
+            captures: None,
         };
-        rules::evaluate(rules, acls, &s, &mut ctx.scratch.borrow_mut())
+        rules::run_content(vars, |vars, from| {
+            let s = RuleStream {
+                req: p,
+                addrs,
+                shared: &ctx.shared,
+                fe,
+                be: None,
+                vars: Some(vars),
+                uid: None,
+            };
+            let sc = &mut ctx.scratch.borrow_mut();
+            rules::step((rules, from, acls), &s, &cx, None, sc)
+        })
     })
     .await;
     match v {

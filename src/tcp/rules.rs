@@ -12,8 +12,12 @@
 //!   evaluation until more bytes come; once the inspect delay is over, the
 //!   peer has closed or the buffer is full, the rules run a last time on
 //!   what is there, as final. No rule matching means accept.
-//! - `tcp-request content` in `mode http`: [`http_request_rejected`], per
-//!   request, on the parsed head (final: the head is complete).
+//! - `tcp-request content` in `mode http`: per request, on the parsed head
+//!   (final: the head is complete), from `http/session/tcp_rules.rs`.
+//! - `set-var`, `set-var-fmt`, `unset-var` and `capture` content rules:
+//!   [`run_content`] applies each matching one's effect and goes on with the
+//!   next rule; a wait for data starts again from the first rule (HAProxy
+//!   evaluates the list again from the top when more data comes).
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
@@ -23,10 +27,14 @@ use std::cell::Cell;
 use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, CancelableAsyncReadRent};
 use monoio::time::Instant;
 
-use crate::acl::{AclSet, Sample, Scratch, Tri};
+use crate::acl::{AclSet, Sample, Scratch, Tri, Val};
 use crate::bufpool::BUF_SIZE;
 use crate::config::model::{TcpAction, TcpRule};
 use crate::http::io::{ReadOutcome, read_more_kept};
+use crate::http::rules::vars::Value;
+use crate::http::rules::{Action, Capture as HttpCapture, Vars};
+use crate::lf::LfVars;
+use crate::log::capture::{Captured, Side as CaptureSide};
 use crate::route::Stream as RuleStream;
 use crate::route::{ConnAddrs, ConnSample, NoRequest};
 use crate::stats::counters;
@@ -34,6 +42,8 @@ use crate::stream::Stream;
 use crate::worker::context::WorkerCtx;
 
 /// The first matching rule's action; `None` while a rule waits for data.
+/// Rules with an effect (`set-var`, `capture`) are not run here: see
+/// [`run_content`] for lists that have some.
 pub fn evaluate<S: Sample + ?Sized>(
     rules: &[TcpRule],
     acls: &AclSet,
@@ -49,57 +59,181 @@ pub fn evaluate<S: Sample + ?Sized>(
                 Tri::Miss => return None,
             },
         };
-        if hit {
+        if hit && r.action != TcpAction::Continue {
             return Some(r.action);
         }
     }
     Some(TcpAction::Accept)
 }
 
+/// Where an evaluation from some rule on stopped.
+pub enum Step {
+    /// A rule decided (accept when none matched).
+    Done(TcpAction),
+    /// A condition waits for more data.
+    Wait,
+    /// Rule `at` matched and has this effect on the variables; the
+    /// evaluation goes on after it once applied.
+    Effect(usize, Pending),
+}
+
+/// A change to the variables, computed while the sample is borrowed.
+pub enum Pending {
+    /// Nothing (a capture is stored at once; a sample with no value leaves
+    /// the variable alone, as in HAProxy).
+    Nothing,
+    /// Set the variable to the value.
+    Set(Box<str>, Value),
+    /// Unset the variable.
+    Unset(Box<str>),
+}
+
+/// Evaluates `rules` from index `from` on sample `s`: stops at the first
+/// matching verdict, at a condition that needs more data, or at a matching
+/// rule with an effect (computed here: HAProxy evaluates the expression on
+/// the contents as they are, and a capture goes to `captures`' request slot).
+pub fn step<S: Sample + ?Sized>(
+    (rules, from, acls): (&[TcpRule], usize, &AclSet),
+    s: &S,
+    lf: &dyn LfVars,
+    captures: Option<&Captured>,
+    sc: &mut Scratch,
+) -> Step {
+    for (i, r) in rules.iter().enumerate().skip(from) {
+        let hit = match &r.cond {
+            None => true,
+            Some(c) => match c.test(acls, s, sc) {
+                Tri::Pass => true,
+                Tri::Fail => false,
+                Tri::Miss => return Step::Wait,
+            },
+        };
+        if !hit {
+            continue;
+        }
+        let Some(effect) = &r.effect else {
+            return Step::Done(r.action);
+        };
+        return Step::Effect(i, prepare(&effect.0, s, lf, captures, sc));
+    }
+    Step::Done(TcpAction::Accept)
+}
+
+/// Computes an effect's change from the sample.
+fn prepare<S: Sample + ?Sized>(
+    a: &Action,
+    s: &S,
+    lf: &dyn LfVars,
+    captures: Option<&Captured>,
+    sc: &mut Scratch,
+) -> Pending {
+    match a {
+        Action::SetVar(name, e) => {
+            let mut last = None;
+            e.for_each(s, sc, |v: Val<'_>, _| {
+                last = Some(Value::from_val(v));
+                false
+            });
+            last.map_or(Pending::Nothing, |v| Pending::Set(name.as_str().into(), v))
+        }
+        Action::SetVarFmt(name, f) => {
+            let mut out = Vec::new();
+            f.render(s, lf, sc, &mut out);
+            Pending::Set(name.as_str().into(), Value::Str(out))
+        }
+        Action::UnsetVar(name) => Pending::Unset(name.as_str().into()),
+        Action::Capture(e, HttpCapture::Id(id)) => {
+            if let Some(c) = captures {
+                let mut out = Vec::new();
+                if crate::lf::sample_into(e, s, sc, Default::default(), &mut out) {
+                    c.store(CaptureSide::Request, *id, &out);
+                }
+            }
+            Pending::Nothing
+        }
+        _ => Pending::Nothing,
+    }
+}
+
+/// Runs a content rule list with effects: `eval(vars, from)` builds the
+/// sample on the variables as they stand and calls [`step`]; each effect is
+/// applied before the next rule reads them. `None` while a rule waits for
+/// data (the next call starts from the first rule again, as HAProxy does).
+pub fn run_content<F>(vars: &mut Vars, mut eval: F) -> Option<TcpAction>
+where
+    F: FnMut(&Vars, usize) -> Step,
+{
+    let mut from = 0;
+    loop {
+        match eval(vars, from) {
+            Step::Done(a) => return Some(a),
+            Step::Wait => return None,
+            Step::Effect(at, p) => {
+                match p {
+                    Pending::Nothing => {}
+                    Pending::Set(name, v) => vars.set(&name, v.as_val()),
+                    Pending::Unset(name) => vars.unset(&name),
+                }
+                from = at + 1;
+            }
+        }
+    }
+}
+
 /// `tcp-request connection` rules of frontend `fe` on a connection just
-/// accepted; false when one rejects it (counted, reset, not logged).
+/// accepted: the connection's variables (`set-var(sess.*)` there), or
+/// `None` when a rule rejects it (counted, reset, not logged). As in HAProxy,
+/// only `sess` variables outlive these rules: there is no transaction yet.
 pub fn connection_accepted(
     ctx: &WorkerCtx,
     fe: usize,
     client: &Stream,
     peer: Option<std::net::SocketAddr>,
-) -> bool {
+) -> Option<Vars> {
     let f = &ctx.shared.frontends[fe];
     let rules = &f.model.tcp.connection;
+    let mut vars = Vars::default();
     if rules.is_empty() {
-        return true;
+        return Some(vars);
     }
     let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
-    let sample = ConnSample {
-        req: NoRequest,
+    let acls = &f.model.routing.acls;
+    let cx = crate::http::rules::Cx {
         addrs: &addrs,
         shared: &ctx.shared,
         fe,
         be: None,
-        vars: None,
+        server: None,
+        body_size: None,
+        req_len: 0,
         uid: None,
+        captures: None,
     };
-    let acls = &f.model.routing.acls;
-    let verdict = first_match(rules, acls, &sample, &mut ctx.scratch.borrow_mut());
-    if verdict == TcpAction::Reject {
+    let verdict = run_content(&mut vars, |vars, from| {
+        let sample = ConnSample {
+            req: NoRequest,
+            addrs: &addrs,
+            shared: &ctx.shared,
+            fe,
+            be: None,
+            vars: Some(vars),
+            uid: None,
+        };
+        step(
+            (rules, from, acls),
+            &sample,
+            &cx,
+            None,
+            &mut ctx.scratch.borrow_mut(),
+        )
+    });
+    if verdict == Some(TcpAction::Reject) {
         counters::add(&ctx.counters().frontends[fe].denied_conn, 1);
         reset_on_close(client.as_raw_fd());
-        return false;
+        return None;
     }
-    true
-}
-
-/// The first matching rule's action on final contents (accept when none).
-fn first_match<S: Sample + ?Sized>(
-    rules: &[TcpRule],
-    acls: &AclSet,
-    s: &S,
-    sc: &mut Scratch,
-) -> TcpAction {
-    rules
-        .iter()
-        .find(|r| r.cond.as_ref().is_none_or(|c| c.eval(acls, s, sc)))
-        .map_or(TcpAction::Accept, |r| r.action)
+    vars.end_exchange();
+    Some(vars)
 }
 
 /// Makes the socket's close send a reset (`SO_LINGER` 0), as HAProxy closes
@@ -227,19 +361,6 @@ where
             ReadOutcome::Error(_) => return Inspected::Failed,
         }
     }
-}
-
-/// `tcp-request content` rules of an HTTP frontend on one parsed request:
-/// whether one rejects it. The head is whole, so the rules decide at once:
-/// where HAProxy would hold a request until the inspect delay ends
-/// (`WAIT_END`), ringlb takes the head as final.
-pub fn http_request_rejected<S: Sample + ?Sized>(
-    rules: &[TcpRule],
-    acls: &AclSet,
-    s: &S,
-    sc: &mut Scratch,
-) -> bool {
-    first_match(rules, acls, s, sc) == TcpAction::Reject
 }
 
 /// `tcp-response content` rules of a backend, run on the server's first

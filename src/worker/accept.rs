@@ -336,9 +336,9 @@ async fn session(
 ) {
     // `tcp-request connection` rules: a rejected connection is no session
     // and is not logged (HAProxy's denied connection).
-    if !crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer) {
+    let Some(vars) = crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer) else {
         return;
-    }
+    };
     let counters = &ctx.counters().frontends[fe];
     let f = &ctx.shared.frontends[fe];
     if f.model.monitor.from_monitor_net(peer) {
@@ -350,10 +350,10 @@ async fn session(
     // without httplog/tcplog; a no-op otherwise.
     crate::log::record::connection(&ctx, fe, client.as_raw_fd(), peer);
     match ctx.shared.frontends[fe].mode {
-        Mode::Http => crate::http::session::run(&ctx, client, peer, fe).await,
+        Mode::Http => crate::http::session::run(&ctx, client, peer, fe, vars).await,
         // Boxed: the relay's future is larger than an idle HTTP session's, and
         // every connection's task would be sized for it.
-        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, peer, fe)).await,
+        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, peer, fe, vars)).await,
     }
     counters.close();
 }

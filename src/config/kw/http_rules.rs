@@ -14,7 +14,11 @@ use crate::http::rules::{Action, Capture, Side, parse_legacy, parse_redirect_lin
 /// The slot a `capture` action stores into: `len <n>` adds a request slot
 /// to the frontend (HAProxy's "capture" in the log's `{...}` block); `id <n>`
 /// names a `declare capture` slot, which must exist above in a frontend.
-fn capture_slot(p: &mut RawProxy, side: Side, target: Capture) -> Result<Capture, String> {
+pub(super) fn capture_slot(
+    p: &mut RawProxy,
+    side: Side,
+    target: Capture,
+) -> Result<Capture, String> {
     use crate::config::raw::SectionKind;
     let frontend = matches!(p.kind, SectionKind::Frontend | SectionKind::Listen);
     match target {

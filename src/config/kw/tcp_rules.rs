@@ -3,9 +3,13 @@
 //! Built: `tcp-request connection accept|reject`, `tcp-request content
 //! accept|reject`, `tcp-request inspect-delay`, `tcp-response content
 //! accept|reject|close`, `tcp-response inspect-delay`, each with an optional
-//! `if|unless <condition>` compiled against the proxy's ACLs. Every other
-//! action HAProxy knows (`track-sc*`, `set-var`, `expect-proxy`, ...) is
-//! refused with its name, never ignored. Where each acts: connection rules in
+//! `if|unless <condition>` compiled against the proxy's ACLs; `tcp-request
+//! content set-var|set-var-fmt|unset-var|capture`, parsed as their
+//! `http-request` forms (a `capture ... len` adds a frontend request slot).
+//! The variable actions also run in `tcp-request connection` rules (`sess`
+//! variables only outlive them, as in HAProxy). Every other action HAProxy
+//! knows (`track-sc*`, `expect-proxy`, the variable actions in response
+//! rules, ...) is refused with its name, never ignored. Where each acts: connection rules in
 //! `worker/accept.rs` (via `tcp/rules.rs`), content rules in `tcp/relay.rs`
 //! (`mode tcp`) or per request in `http/session/` (`mode http`), response
 //! rules in `tcp/relay.rs`.
@@ -16,7 +20,7 @@
 //! before the proxy's own; ringlb does not yet).
 
 use crate::acl::Condition;
-use crate::config::model::{TcpAction, TcpRule};
+use crate::config::model::{TcpAction, TcpEffect, TcpRule};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawProxy, SectionKind};
 
@@ -24,7 +28,6 @@ use crate::config::raw::{RawProxy, SectionKind};
 const NOT_BUILT: &[&str] = &[
     "expect-proxy",
     "expect-netscaler-cip",
-    "capture",
     "do-resolve",
     "sc-inc-gpc",
     "sc-inc-gpc0",
@@ -42,16 +45,16 @@ const NOT_BUILT: &[&str] = &[
     "set-src",
     "set-src-port",
     "set-tos",
-    "set-var",
-    "set-var-fmt",
     "silent-drop",
     "switch-mode",
     "track-sc0",
     "track-sc1",
     "track-sc2",
-    "unset-var",
     "use-service",
 ];
+
+/// Variable and capture actions (`capture` in content rules only).
+const EFFECTS: &[&str] = &["set-var", "set-var-fmt", "unset-var", "capture"];
 
 /// `tcp-request <connection|content|inspect-delay> ...`.
 pub fn tcp_request(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -144,6 +147,10 @@ fn rule(
         ));
     }
     let word = args.next_string("an action ('accept' or 'reject')")?;
+    let base = word.split('(').next().unwrap_or(&word);
+    if EFFECTS.contains(&base) {
+        return effect_rule(cx, p, args, label, word);
+    }
     let action = match word.as_str() {
         "accept" => TcpAction::Accept,
         "reject" => TcpAction::Reject,
@@ -177,7 +184,64 @@ fn rule(
     };
     Ok(TcpRule {
         action,
+        effect: None,
         cond,
+        origin: cx.origin.clone(),
+    })
+}
+
+/// `set-var(<name>) <expr>`, `set-var-fmt(<name>) <fmt>`, `unset-var(<name>)`
+/// and `capture <expr> len <n>`, parsed as their `http-request` forms are.
+/// Built for `tcp-request content` and (but `capture`, as HAProxy)
+/// `tcp-request connection`; the `tcp-response content` forms are refused
+/// until built.
+fn effect_rule(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    args: &mut Args,
+    label: &str,
+    word: String,
+) -> Result<TcpRule, String> {
+    use crate::http::rules::{Action, Capture, Side, parse_rule};
+    let base = word.split('(').next().unwrap_or(&word).to_string();
+    if base == "capture" && label != "tcp-request content" {
+        return Err(format!(
+            "'{label} capture' is not allowed (only 'tcp-request content capture')"
+        ));
+    }
+    if label == "tcp-response content" {
+        return Err(format!(
+            "'{label} {word}' is not supported by ringlb yet (it builds variables in \
+             'tcp-request connection' and 'tcp-request content')"
+        ));
+    }
+    let mut words = vec![word.clone()];
+    words.extend(args.rest());
+    if base == "capture" && words.get(2).map(String::as_str) != Some("len") {
+        return Err(format!(
+            "'{label} capture': a positive 'len' argument is mandatory"
+        ));
+    }
+    let rule = parse_rule(Side::Request, &words, &mut p.acls, &p.name, None)
+        .map_err(|e| e.replacen("'http-request ", &format!("'{label} "), 1))?;
+    let mut action = rule.action;
+    if let Action::Capture(_, target) = &mut action {
+        if matches!(target, Capture::Len(0)) {
+            return Err(format!(
+                "'{label} capture': a positive 'len' argument is mandatory"
+            ));
+        }
+        *target = super::http_rules::capture_slot(p, Side::Request, *target).map_err(|_| {
+            format!(
+                "'{label} capture': proxy '{}' has no frontend capability",
+                p.name
+            )
+        })?;
+    }
+    Ok(TcpRule {
+        action: TcpAction::Continue,
+        effect: Some(TcpEffect(std::sync::Arc::new(action))),
+        cond: rule.cond,
         origin: cx.origin.clone(),
     })
 }
@@ -255,8 +319,15 @@ mod tests {
             "",
         ));
         assert!(e.contains("expect-proxy' is not supported"), "{e}");
-        let e = err(&cfg("tcp", " tcp-request content set-var(sess.x) src", ""));
-        assert!(e.contains("set-var(sess.x)' is not supported"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request connection set-var(sess.x) req.len",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request connection set-var': its sample reads the request contents"),
+            "{e}"
+        );
         let e = err(&cfg("tcp", " tcp-request content frob", ""));
         assert!(e.contains("unknown action 'frob'"), "{e}");
         let e = err(&cfg("tcp", " tcp-request content reject when x", ""));
@@ -267,6 +338,138 @@ mod tests {
         assert!(e.contains("'tcp-request session' is not supported"), "{e}");
         let e = err(&cfg("tcp", " tcp-request inspect-delay soon", ""));
         assert!(e.contains("tcp-request inspect-delay"), "{e}");
+    }
+
+    #[test]
+    fn variable_and_capture_actions_compile() {
+        use crate::http::rules::{Action, Capture};
+        let c = cfg(
+            "http",
+            " capture request header Host len 4\n tcp-request content set-var(txn.s) src\n \
+             tcp-request content set-var-fmt(sess.f) x%[src] if { src 127.0.0.1 }\n \
+             tcp-request content unset-var(txn.s)\n \
+             tcp-request content capture req.hdr(host) len 10",
+            " tcp-request content set-var(txn.b) path",
+        );
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        let f = &l.config.frontends[0];
+        let acts: Vec<&Action> = f
+            .tcp
+            .content
+            .iter()
+            .map(|r| &*r.effect.as_ref().unwrap().0)
+            .collect();
+        assert!(
+            f.tcp
+                .content
+                .iter()
+                .all(|r| r.action == TcpAction::Continue)
+        );
+        assert!(matches!(acts[0], Action::SetVar(n, _) if n == "txn.s"));
+        assert!(matches!(acts[1], Action::SetVarFmt(n, _) if n == "sess.f"));
+        assert!(f.tcp.content[1].cond.is_some());
+        assert!(matches!(acts[2], Action::UnsetVar(n) if n == "txn.s"));
+        // The slot after the header capture.
+        assert!(matches!(acts[3], Action::Capture(_, Capture::Id(1))));
+        assert_eq!(f.captures.as_ref().unwrap().request[1].len, 10);
+        let b = &l.config.backends[0];
+        assert!(matches!(
+            &*b.tcp.content[0].effect.as_ref().unwrap().0,
+            Action::SetVar(..)
+        ));
+    }
+
+    #[test]
+    fn variable_and_capture_actions_are_checked() {
+        let e = err(&cfg("http", " tcp-request content capture src", ""));
+        assert!(
+            e.contains("'tcp-request content capture': a positive 'len'"),
+            "{e}"
+        );
+        let e = err(&cfg("http", " tcp-request content capture src id 0", ""));
+        assert!(e.contains("a positive 'len'"), "{e}");
+        let e = err(&cfg("http", " tcp-request content capture src len 0", ""));
+        assert!(e.contains("a positive 'len'"), "{e}");
+        let e = err(&cfg("http", "", " tcp-request content capture src len 4"));
+        assert!(
+            e.contains("t.cfg:11: 'tcp-request content capture': proxy 'b' has no frontend"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "http",
+            " tcp-request connection capture src len 4",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request connection capture' is not allowed"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            "",
+            " tcp-response content set-var(txn.x) res.len",
+        ));
+        assert!(
+            e.contains("'tcp-response content set-var(txn.x)' is not supported"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            "",
+            " tcp-response content capture res.len len 3",
+        ));
+        assert!(
+            e.contains("'tcp-response content capture' is not allowed"),
+            "{e}"
+        );
+        let e = err(&cfg("http", " tcp-request content set-var(x) src", ""));
+        assert!(
+            e.contains("'tcp-request content set-var(x)': variable 'x' needs a scope"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "http",
+            " tcp-request content set-var(txn.x) src,frob",
+            "",
+        ));
+        assert!(e.contains("tcp-request content set-var(txn.x)"), "{e}");
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request content set-var(txn.x) req.hdr(host)",
+            "",
+        ));
+        assert!(
+            e.contains("'tcp-request content set-var': its sample reads the HTTP request"),
+            "{e}"
+        );
+        let e = err(&cfg(
+            "tcp",
+            " tcp-request content set-var(txn.x) nbsrv(nope)",
+            "",
+        ));
+        assert!(e.contains("nope"), "{e}");
+        // A capture in mode tcp is shown nowhere: said so.
+        let c = cfg(
+            "tcp",
+            " tcp-request inspect-delay 1s\n tcp-request content capture req.len len 4",
+            "",
+        );
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("the captured value is shown nowhere")),
+            "{:?}",
+            l.warnings
+        );
+        // Reading the contents without a delay: the usual warning.
+        let c = cfg("tcp", " tcp-request content set-var(txn.x) req.ssl_sni", "");
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.message.contains("inspect-delay' is not set"))
+        );
     }
 
     #[test]

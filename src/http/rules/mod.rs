@@ -346,7 +346,8 @@ impl Action {
         }
     }
 
-    fn link(&mut self, n: &dyn crate::acl::Names) -> Result<(), String> {
+    /// Resolves the proxy and server names its expressions read.
+    pub fn link(&mut self, n: &dyn crate::acl::Names) -> Result<(), String> {
         let fmts: Vec<&mut LogFormat> = match self {
             Action::SetHeader { value, .. } => vec![value],
             Action::Replace { with, .. } => vec![with],

@@ -164,7 +164,13 @@ struct Session<'a> {
 }
 
 /// Serves one client connection until it closes, times out or errs.
-pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: usize) {
+pub async fn run(
+    ctx: &WorkerCtx,
+    client: Stream,
+    peer: Option<SocketAddr>,
+    fe: usize,
+    vars: crate::http::rules::Vars,
+) {
     let f = &ctx.shared.frontends[fe];
     // A frontend routing only with `use_backend` has no default: until a
     // request is routed, its first rule's backend stands in.
@@ -199,7 +205,8 @@ pub async fn run(ctx: &WorkerCtx, client: Stream, peer: Option<SocketAddr>, fe: 
         out: Vec::new(),
         req_timer: LazyTimer::new(),
         resp_timer: LazyTimer::new(),
-        rules: Default::default(),
+        // `sess` variables a `tcp-request connection` rule set.
+        rules: std::cell::RefCell::new(rules::RuleState::with_vars(vars)),
         trace: HttpTrace::new(
             f.log.as_ref(),
             peer,

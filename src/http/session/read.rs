@@ -29,7 +29,7 @@ impl Session<'_> {
                     self.sbuf = bufpool::take();
                 }
                 match self.parse_route_rewrite() {
-                    Ok(Parsed::Complete(r)) => match self.tcp_content_rejected() {
+                    Ok(Parsed::Complete(r)) => match self.rules.get_mut().tcp_rejected.take() {
                         Some(by_backend) => return Err(Fail::Rejected(by_backend)),
                         None => return Ok(r),
                     },
@@ -111,7 +111,13 @@ impl Session<'_> {
             st.loaded = false;
             st.local = None;
             st.fx = Default::default();
+            st.tcp_rejected = None;
             st.vars.end_exchange();
+        }
+        // Stage: the frontend's tcp-request content rules (`tcp_rules.rs`).
+        if self.tcp_content(&head, false) {
+            return request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out)
+                .map(Parsed::Complete);
         }
         // Stage: the frontend's http-request and redirect rules.
         let fe_rules = &*f.model.rules.0;
@@ -124,6 +130,7 @@ impl Session<'_> {
             let chosen = if self.rules.get_mut().loaded {
                 self.route_msg(&head)
             } else {
+                let st = self.rules.borrow();
                 let sample = RequestSample {
                     req: HttparseSample {
                         req: &head.req,
@@ -137,7 +144,7 @@ impl Session<'_> {
                     shared,
                     fe: self.fe_index,
                     be: None,
-                    vars: None,
+                    vars: Some(&st.vars),
                     uid: Some(&self.uid),
                 };
                 route::choose(f, &sample, &mut self.ctx.scratch.borrow_mut())
@@ -156,6 +163,11 @@ impl Session<'_> {
                 // Answered 503 by `exchange`, once the request is counted.
                 None => self.no_backend = true,
             }
+        }
+        // Stage: a `backend` section's own tcp-request content rules.
+        if !self.no_backend && self.tcp_content(&head, true) {
+            return request::rewrite(&head, &self.cbuf, &self.rewrite, &mut self.out)
+                .map(Parsed::Complete);
         }
         // Stage: the backend's http-request rules (a listen's run once).
         let be_rules = &*self.be.model.rules.0;

@@ -30,11 +30,22 @@ pub(super) struct RuleState {
     pub local: Option<Local>,
     /// `set-log-level silent` and the like.
     pub fx: Effects,
+    /// A `tcp-request content` rule rejected the request: `Some(by_backend)`.
+    pub tcp_rejected: Option<bool>,
     tmp: Vec<u8>,
     tmp2: Vec<u8>,
 }
 
 impl RuleState {
+    /// The state of a new connection, with the variables its connection
+    /// rules set.
+    pub fn with_vars(vars: Vars) -> RuleState {
+        RuleState {
+            vars,
+            ..Default::default()
+        }
+    }
+
     fn bufs<'b>(&'b mut self, sc: &'b mut Scratch) -> (Bufs<'b>, &'b mut Msg, &'b mut Vars) {
         (
             Bufs {

@@ -1,54 +1,76 @@
 //! `tcp-request content` rules in `mode http`: as in HAProxy 2.6 they run
-//! per request, on the whole parsed head, before `use_backend` (the
-//! frontend's) and after it (a `backend` section's own). A rejected request
-//! gets no answer: the connection is reset, counted as a denied request
-//! (`dreq`) and logged `PR--` with status -1, as HAProxy does: by a frontend
-//! rule as `fe/<NOSRV>` and `<BADREQ>` (the request was not taken in yet),
-//! by a backend rule as `be/<NOSRV>` with the request line.
+//! per request, on the whole parsed head, before the `http-request` rules of
+//! their proxy: the frontend's before its `http-request` rules and
+//! `use_backend`, a `backend` section's own after routing, before that
+//! backend's `http-request` rules. `set-var`, `set-var-fmt` and `unset-var`
+//! set the connection's variables (which later rules, `use_backend` and the
+//! response rules read); `capture ... len` fills the frontend's request
+//! capture slot. A rejected request gets no answer: the connection is reset,
+//! counted as a denied request (`dreq`) and logged `PR--` with status -1, as
+//! HAProxy does: by a frontend rule as `fe/<NOSRV>` and `<BADREQ>` (the
+//! request was not taken in yet), by a backend rule as `be/<NOSRV>` with the
+//! request line.
 
 use super::*;
 use crate::acl::HttparseSample;
-use crate::tcp::rules::{http_request_rejected, reset_on_close};
+use crate::config::model::TcpAction;
+use crate::http::request::Head;
+use crate::http::rules::Cx;
+use crate::tcp::rules::{reset_on_close, run_content, step};
 
 impl Session<'_> {
-    /// Whether the frontend's or the chosen backend's content rules reject
-    /// the request whose head is at the start of `cbuf`: `Some(by_backend)`.
-    /// Costs nothing without rules; with rules the head is parsed again,
-    /// read in place.
-    pub(super) fn tcp_content_rejected(&self) -> Option<bool> {
-        let fe_rules = &self.fe.model.tcp.content;
-        let be_rules = if self.no_backend {
-            &[][..]
+    /// Runs the frontend's (`backend` false) or the chosen backend's
+    /// content rules on the request `head`; true when one rejects it (noted
+    /// in `rules.tcp_rejected` for `read_request`). Costs nothing without
+    /// rules. The head is final: where HAProxy would hold a request until
+    /// the inspect delay ends (`WAIT_END`), ringlb takes it as it is.
+    pub(super) fn tcp_content(&self, head: &Head<'_, '_>, backend: bool) -> bool {
+        let (rules, acls) = if backend {
+            (&self.be.model.tcp.content[..], &self.be.model.acls.0)
         } else {
-            &self.be.model.tcp.content[..]
+            (&self.fe.model.tcp.content[..], &self.fe.model.routing.acls)
         };
-        if fe_rules.is_empty() && be_rules.is_empty() {
-            return None;
+        if rules.is_empty() {
+            return false;
         }
-        let mut slots = request::header_slots();
-        let Ok(Parsed::Complete(head)) = request::parse_head(&self.cbuf, &mut slots) else {
-            return None;
-        };
-        let sample = RequestSample {
-            req: HttparseSample {
-                req: &head.req,
-                src: None,
-                dst: None,
-                body_size: head.body_size(),
-                req_len: head.head_len as u64,
-            },
+        let be = backend.then_some(self.backend);
+        let cx = Cx {
             addrs: &self.addrs,
             shared: &self.ctx.shared,
             fe: self.fe_index,
-            be: None,
-            vars: None,
+            be,
+            server: None,
+            body_size: head.body_size(),
+            req_len: head.head_len as u64,
             uid: Some(&self.uid),
+            captures: self.trace.captures(),
         };
-        let sc = &mut self.ctx.scratch.borrow_mut();
-        if http_request_rejected(fe_rules, &self.fe.model.routing.acls, &sample, sc) {
-            return Some(false);
+        let st = &mut *self.rules.borrow_mut();
+        let verdict = run_content(&mut st.vars, |vars, from| {
+            let sample = RequestSample {
+                req: HttparseSample {
+                    req: &head.req,
+                    src: None,
+                    dst: None,
+                    body_size: head.body_size(),
+                    req_len: head.head_len as u64,
+                },
+                addrs: &self.addrs,
+                shared: &self.ctx.shared,
+                fe: self.fe_index,
+                be,
+                vars: Some(vars),
+                uid: Some(&self.uid),
+            };
+            let sc = &mut self.ctx.scratch.borrow_mut();
+            step((rules, from, acls), &sample, &cx, cx.captures, sc)
+        });
+        // The head is whole: no condition waits (`None` cannot come back).
+        let rejected = verdict == Some(TcpAction::Reject);
+        if rejected {
+            st.tcp_rejected = Some(backend);
         }
-        http_request_rejected(be_rules, &self.be.model.acls.0, &sample, sc).then_some(true)
+        rejected
     }
 
     /// Ends the connection of a rejected request the way HAProxy does.
