@@ -538,3 +538,47 @@ fn head_requests_get_the_head_of_a_rules_answer() {
     let r = c.get("/ping");
     assert_eq!((r.status, r.text().as_str()), (200, "pong"));
 }
+
+/// `option originalto`: the address the client connected to, in
+/// `X-Original-To` (or the header named), unless it is in the `except`
+/// network; HAProxy adds the same header.
+#[test]
+fn originalto_adds_the_destination_as_haproxy() {
+    let web = HttpBackend::start("web");
+    let cfg = |port: u16| {
+        format!(
+            "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    bind 127.0.0.2:{port}\n\
+             \x20   option originalto except 127.0.0.2\n\
+             \x20   default_backend web\n\
+             backend web\n    option originalto header X-Dst\n    server w1 127.0.0.1:{}\n",
+            web.port()
+        )
+    };
+    let probe = |port: u16| -> Vec<(Option<String>, Option<String>)> {
+        ["127.0.0.1", "127.0.0.2"]
+            .iter()
+            .map(|ip| {
+                let s = std::net::TcpStream::connect((*ip, port)).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let mut c = HttpClient {
+                    conn: common::BufStream::new(s),
+                };
+                c.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-Original-To: client\r\n\r\n");
+                let got = web.last();
+                (got.joined("x-original-to"), got.joined("x-dst"))
+            })
+            .collect()
+    };
+    let port = free_port();
+    let lb = Ringlb::start(&cfg(port));
+    let ours = probe(port);
+    drop(lb);
+    // The backend's header name wins; either's `except` keeps it out (HAProxy 2.6).
+    assert_eq!(ours[0], (Some("client".into()), Some("127.0.0.1".into())));
+    assert_eq!(ours[1], (Some("client".into()), None));
+    let hport = free_port();
+    if let Some(_hp) = Haproxy::start(&cfg(hport), hport) {
+        assert_eq!(probe(hport), ours, "HAProxy adds the same");
+    }
+}

@@ -122,6 +122,7 @@ fuzz_target!(|data: &[u8]| {
     let rw = Rewrite {
         forwardfor: None,
         client: None,
+        originalto: None,
         close_server: false,
         cookie: None,
         extra: None,

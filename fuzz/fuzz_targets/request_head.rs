@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let rw = Rewrite {
         forwardfor: (sel & 3 != 0).then_some(&ff),
         client: Some(client),
+        originalto: None,
         close_server: sel & 8 != 0,
         cookie,
         extra: None,
@@ -144,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
     let plain = Rewrite {
         forwardfor: None,
         client: None,
+        originalto: None,
         close_server: false,
         cookie: None,
         extra: None,

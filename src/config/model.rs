@@ -356,6 +356,8 @@ pub struct HttpOptions {
     pub http_server_close: bool,
     /// `option forwardfor`.
     pub forwardfor: Option<ForwardFor>,
+    /// `option originalto` (`if_none` unused).
+    pub originalto: Option<ForwardFor>,
     /// `http-request deny [deny_status <s>] if { req.body_size gt <n> }`: the largest
     /// body allowed and the status (413, or HAProxy's default 403) for a larger one.
     pub max_body: Option<(u64, u16)>,

@@ -66,6 +66,9 @@ pub struct Rewrite<'a> {
     pub forwardfor: Option<&'a ForwardFor>,
     /// The client's address, for `X-Forwarded-For`.
     pub client: Option<IpAddr>,
+    /// `option originalto`: the header name and the address the client
+    /// connected to, when it is to be added (`except` already applied).
+    pub originalto: Option<(&'a str, IpAddr)>,
     /// Ask the server to close after the response (`option httpclose` /
     /// `http-server-close`).
     pub close_server: bool,
@@ -84,7 +87,8 @@ pub enum Parsed<T> {
     Partial,
 }
 
-fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+/// Whether `ip` is in the network `net`/`prefix`.
+pub fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let mask = if prefix == 0 {
@@ -521,6 +525,13 @@ fn write_head(
         let _ = write!(out, "{ip}");
         out.extend_from_slice(b"\r\n");
     }
+    if let Some((name, dst)) = rw.originalto {
+        count += 1;
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        let _ = write!(out, "{dst}");
+        out.extend_from_slice(b"\r\n");
+    }
     let connection: &[u8] = if h.upgrade {
         b"Connection: upgrade\r\n"
     } else if rw.close_server {
@@ -589,6 +600,7 @@ mod tests {
         Rewrite {
             forwardfor: None,
             client: None,
+            originalto: None,
             close_server: false,
             cookie: None,
             extra: None,
@@ -634,6 +646,7 @@ mod tests {
         Rewrite {
             forwardfor: Some(ff),
             client: Some("10.0.0.9".parse().unwrap()),
+            originalto: None,
             close_server,
             cookie: None,
             extra: None,
@@ -661,6 +674,7 @@ mod tests {
         let rw = Rewrite {
             forwardfor: Some(&ff),
             client: Some("127.0.0.1".parse().unwrap()),
+            originalto: None,
             close_server: false,
             cookie: None,
             extra: None,

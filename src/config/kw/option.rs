@@ -16,6 +16,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("http-server-close", ALL),
     ("http-keep-alive", ALL),
     ("forwardfor", ALL),
+    ("originalto", ALL),
     ("httpchk", BE),
     ("log-health-checks", BE),
     ("httplog", FE),
@@ -53,7 +54,6 @@ const IGNORED: &[&str] = &[
     "disable-h2-upgrade",
     "http-ignore-probes",
     "dontlog-normal",
-    "originalto",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -72,7 +72,7 @@ const REFUSED: &[&str] = &[
 ];
 
 /// Options that `no option` may not cancel (as HAProxy).
-const NOT_NEGATABLE: &[&str] = &["forwardfor", "httpchk"];
+const NOT_NEGATABLE: &[&str] = &["forwardfor", "originalto", "httpchk"];
 
 /// `option <name> [args]`.
 pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -88,6 +88,7 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     }
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
+        "originalto" => p.http.originalto = Some(originalto(args)?),
         "httpchk" => p.httpchk = Some(httpchk(args)?),
         "httplog" => {
             // `clf` selects the Common Log Format variant.
@@ -253,6 +254,40 @@ fn forwardfor(args: &mut Args) -> Result<ForwardFor, String> {
         }
     }
     Ok(ff)
+}
+
+/// `option originalto [except <net>] [header <name>]`: the address the
+/// client connected to, in `X-Original-To` (unless it is in `<net>`).
+fn originalto(args: &mut Args) -> Result<ForwardFor, String> {
+    let mut o = ForwardFor {
+        header: "X-Original-To".into(),
+        except: None,
+        if_none: false,
+    };
+    while let Some(word) = args.next_opt() {
+        match word.as_str() {
+            "except" => {
+                let net = args.next_string("'except' followed by a network (<ip>[/<prefix>])")?;
+                o.except =
+                    Some(parse_network(&net).map_err(|e| e.replace("forwardfor", "originalto"))?);
+            }
+            "header" => {
+                let h = args.next_string("'header' followed by a header name")?;
+                if h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                    return Err(format!(
+                        "'option originalto' expects a header name, got '{h}'"
+                    ));
+                }
+                o.header = h;
+            }
+            _ => {
+                return Err(format!(
+                    "'option originalto' expects 'except <net>' or 'header <name>', got '{word}'"
+                ));
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// `<ip>`, `<ip>/<prefix>` or `<ip>/<dotted mask>`.

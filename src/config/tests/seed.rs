@@ -42,6 +42,7 @@ fn seed_config_model() {
         ..Timeouts::default()
     };
     let http = HttpOptions {
+        originalto: None,
         max_body: None,
         httpclose: true,
         http_server_close: false,

@@ -182,7 +182,8 @@ pub async fn run(
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
     let (cr, cw) = client.into_split();
-    let (rewrite, close_client, max_body) = settings(f, be, peer);
+    let addrs = ConnAddrs::new(client_fd, peer);
+    let (rewrite, close_client, max_body) = settings(f, be, &addrs);
     let mut s = Session {
         ctx,
         fe: f,
@@ -196,7 +197,7 @@ pub async fn run(
         cr,
         cw,
         client_fd,
-        addrs: ConnAddrs::new(client_fd, peer),
+        addrs,
         exchanges: 0,
         idle_buf: Vec::with_capacity(IDLE_BUF),
         cbuf: Vec::new(),
@@ -339,12 +340,14 @@ pub async fn run(
 fn settings<'a>(
     f: &'a FrontendRt,
     be: &'a BackendRt,
-    peer: Option<SocketAddr>,
+    addrs: &ConnAddrs,
 ) -> (Rewrite<'a>, bool, Option<(u64, u16)>) {
     let httpclose = f.http.httpclose || be.http.httpclose;
+    let originalto = originalto(f, be, addrs);
     let rewrite = Rewrite {
         forwardfor: f.http.forwardfor.as_ref().or(be.http.forwardfor.as_ref()),
-        client: peer.map(|p| p.ip()),
+        client: addrs.peer.map(|p| p.ip()),
+        originalto,
         close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
         cookie: be.cookie.as_ref(),
         extra: None,
@@ -354,6 +357,25 @@ fn settings<'a>(
         (a, b) => a.or(b),
     };
     (rewrite, httpclose, max_body)
+}
+
+/// `option originalto` as HAProxy 2.6 applies it: on when the frontend or
+/// the backend sets it, the backend's header name first, not added when the
+/// destination is in either's `except` network, IPv4 destinations only. The
+/// local address is looked up only then.
+fn originalto<'a>(
+    f: &'a FrontendRt,
+    be: &'a BackendRt,
+    addrs: &ConnAddrs,
+) -> Option<(&'a str, std::net::IpAddr)> {
+    let (fo, bo) = (f.http.originalto.as_ref(), be.http.originalto.as_ref());
+    let name = bo.or(fo)?.header.as_str();
+    let dst = addrs.local()?.ip();
+    let excepted = [fo, bo].into_iter().flatten().any(|o| {
+        o.except
+            .is_some_and(|(net, p)| request::in_network(dst, net, p))
+    });
+    (dst.is_ipv4() && !excepted).then_some((name, dst))
 }
 
 impl<'a> Session<'a> {

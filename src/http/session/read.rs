@@ -153,8 +153,7 @@ impl Session<'_> {
                 Some(b) if b == self.backend && !self.no_backend => {}
                 Some(b) => {
                     let be = &shared.backends[b];
-                    (self.rewrite, self.close_client, self.max_body) =
-                        settings(f, be, self.addrs.peer);
+                    (self.rewrite, self.close_client, self.max_body) = settings(f, be, &self.addrs);
                     self.be = be;
                     self.backend = b;
                     self.no_backend = false;
