@@ -157,3 +157,47 @@ fn idle_relay_closed_after_timeouts() {
         "closed after {took:?}, before the 1 s timeouts"
     );
 }
+
+/// The kernel's timer for the proxy's side of connections on `port`
+/// (`/proc/net/tcp`'s `tr`: 2 is the keepalive timer).
+fn accepted_timers(port: u16) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            // 01: established; the timer is `tr:when`.
+            (local_port == port && f.get(3) == Some(&"01"))
+                .then(|| {
+                    f.get(5)
+                        .map(|t| t.split(':').next().unwrap_or("").to_string())
+                })
+                .flatten()
+        })
+        .collect()
+}
+
+/// `option clitcpka` (as `option tcpka`'s client half) turns TCP keep-alive
+/// on for client connections; without it they have none.
+#[test]
+fn clitcpka_keeps_client_connections_probed() {
+    for (opt, want) in [("    option clitcpka\n", "02"), ("", "00")] {
+        let backend = TcpBackend::echo();
+        let port = free_port();
+        let cfg = ListenCfg::tcp(port)
+            .line(opt.trim_end())
+            .server("s1", backend.port)
+            .render();
+        let _lb = Ringlb::start(&cfg);
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        let timers = accepted_timers(port);
+        assert!(
+            timers.iter().any(|t| t == want),
+            "option {opt:?}: timers {timers:?}, want {want}"
+        );
+    }
+}

@@ -306,6 +306,9 @@ pub struct Bind {
     /// `defer-accept`: accept a TCP connection only once the client has sent
     /// data (TCP_DEFER_ACCEPT), or at worst after the first SYN-ACK resend.
     pub defer_accept: bool,
+    /// SO_KEEPALIVE on the accepted connections (`option clitcpka` or
+    /// `option tcpka` on the frontend; accepted sockets inherit it).
+    pub keepalive: bool,
     /// Where it was written.
     pub origin: Origin,
 }

@@ -241,6 +241,8 @@ pub struct RawProxy {
     pub acls: crate::acl::AclSet,
     /// `use_backend` lines in order.
     pub switching: Vec<RawSwitch>,
+    /// `option clitcpka` (or `tcpka`): SO_KEEPALIVE on client connections.
+    pub cli_keepalive: bool,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
     /// `http-request`, `http-response`, `http-after-response` and `redirect`
@@ -296,6 +298,7 @@ impl RawProxy {
             acls: crate::acl::AclSet::new(),
             switching: Vec::new(),
             use_backend_seen: false,
+            cli_keepalive: false,
             rules: Default::default(),
             errors: Vec::new(),
             monitor_uri: None,

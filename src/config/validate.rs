@@ -567,7 +567,14 @@ fn frontend(
     Some(Frontend {
         name: p.name.clone(),
         mode: p.mode,
-        binds: p.binds.clone(),
+        binds: p
+            .binds
+            .iter()
+            .map(|b| crate::config::model::Bind {
+                keepalive: p.cli_keepalive,
+                ..b.clone()
+            })
+            .collect(),
         maxconn: p.maxconn,
         backend,
         routing: Routing {

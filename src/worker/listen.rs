@@ -202,6 +202,14 @@ pub fn bind_all(
                             Some(fd) => Listener::Tcp(fd.into()),
                             None => Listener::Tcp(tcp_socket(*sa, bind.defer_accept).map_err(err)?),
                         };
+                        // Accepted connections inherit SO_KEEPALIVE (`option
+                        // clitcpka`); set on inherited sockets too, whose old
+                        // process may have had another configuration.
+                        if let Listener::Tcp(l) = &listener {
+                            socket2::SockRef::from(l)
+                                .set_keepalive(bind.keepalive)
+                                .map_err(err)?;
+                        }
                         w.push(BoundListener {
                             frontend: fi,
                             key: key(wi),

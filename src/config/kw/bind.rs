@@ -103,6 +103,8 @@ pub fn add_addresses(
             Ok(address) => p.binds.push(Bind {
                 address,
                 defer_accept,
+                // Set from the frontend's options once the section is read.
+                keepalive: false,
                 origin: cx.origin.clone(),
             }),
             Err(e) => {

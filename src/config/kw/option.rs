@@ -17,6 +17,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("http-keep-alive", ALL),
     ("forwardfor", ALL),
     ("originalto", ALL),
+    ("clitcpka", FE),
     ("httpchk", BE),
     ("log-health-checks", BE),
     ("httplog", FE),
@@ -30,7 +31,6 @@ const IGNORED: &[&str] = &[
     "abortonclose",
     "allbackups",
     "tcpka",
-    "clitcpka",
     "srvtcpka",
     "splice-auto",
     "splice-request",
@@ -193,6 +193,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         }
         "dontlognull" => p.log.dontlognull = on,
         "persist" => p.persist = on,
+        "clitcpka" => p.cli_keepalive = on,
         _ => {}
     }
 }

@@ -126,6 +126,7 @@ fn seed_config_model() {
         name: "webfarm".into(),
         mode: Mode::Http,
         binds: vec![Bind {
+            keepalive: false,
             address: sa("127.0.0.1:8080"),
             defer_accept: false,
             origin: origin(11),
