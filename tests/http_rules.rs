@@ -582,3 +582,42 @@ fn originalto_adds_the_destination_as_haproxy() {
         assert_eq!(probe(hport), ours, "HAProxy adds the same");
     }
 }
+
+/// `option http-pretend-keepalive` with `http-server-close`: the server is
+/// not told `Connection: close` (HAProxy sends none either) and ringlb
+/// still opens a new server connection for the next request.
+#[test]
+fn pretend_keepalive_hides_the_close_from_the_server() {
+    let web = HttpBackend::start("web");
+    let cfg = |port: u16, pretend: &str| {
+        format!(
+            "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend web\n\
+             backend web\n    option http-server-close\n{pretend}    server w1 127.0.0.1:{}\n",
+            web.port()
+        )
+    };
+    let probe = |port: u16| {
+        let mut c = HttpClient::connect(port);
+        let before = web.connections();
+        c.get("/a");
+        let first = web.last().header("connection").map(String::from);
+        c.get("/b");
+        (first, web.connections() - before)
+    };
+    for pretend in ["    option http-pretend-keepalive\n", ""] {
+        let port = free_port();
+        let lb = Ringlb::start(&cfg(port, pretend));
+        let ours = probe(port);
+        drop(lb);
+        let want_header = if pretend.is_empty() {
+            Some("close".to_string())
+        } else {
+            None
+        };
+        assert_eq!(ours, (want_header, 2), "{pretend:?}");
+        let hport = free_port();
+        if let Some(_hp) = Haproxy::start(&cfg(hport, pretend), hport) {
+            assert_eq!(probe(hport), ours, "HAProxy: {pretend:?}");
+        }
+    }
+}

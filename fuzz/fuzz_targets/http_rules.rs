@@ -124,6 +124,7 @@ fuzz_target!(|data: &[u8]| {
         client: None,
         originalto: None,
         close_server: false,
+        pretend_keepalive: false,
         cookie: None,
         extra: None,
     };

@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
         client: Some(client),
         originalto: None,
         close_server: sel & 8 != 0,
+        pretend_keepalive: false,
         cookie,
         extra: None,
     };
@@ -147,6 +148,7 @@ fuzz_target!(|data: &[u8]| {
         client: None,
         originalto: None,
         close_server: false,
+        pretend_keepalive: false,
         cookie: None,
         extra: None,
     };

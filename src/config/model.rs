@@ -361,6 +361,9 @@ pub struct HttpOptions {
     pub forwardfor: Option<ForwardFor>,
     /// `option originalto` (`if_none` unused).
     pub originalto: Option<ForwardFor>,
+    /// `option http-pretend-keepalive`: closing the server side after the
+    /// response without telling the server (no `Connection: close`).
+    pub pretend_keepalive: bool,
     /// `http-request deny [deny_status <s>] if { req.body_size gt <n> }`: the largest
     /// body allowed and the status (413, or HAProxy's default 403) for a larger one.
     pub max_body: Option<(u64, u16)>,

@@ -72,6 +72,9 @@ pub struct Rewrite<'a> {
     /// Ask the server to close after the response (`option httpclose` /
     /// `http-server-close`).
     pub close_server: bool,
+    /// `option http-pretend-keepalive`: close after the response without
+    /// sending `Connection: close` to the server.
+    pub pretend_keepalive: bool,
     /// The backend's stickiness cookie, read and rewritten in `Cookie` headers.
     pub cookie: Option<&'a CookieRt>,
     /// One header added after the client's (`unique-id-header`).
@@ -534,7 +537,7 @@ fn write_head(
     }
     let connection: &[u8] = if h.upgrade {
         b"Connection: upgrade\r\n"
-    } else if rw.close_server {
+    } else if rw.close_server && !rw.pretend_keepalive {
         b"Connection: close\r\n"
     } else if h.http10 {
         b"Connection: keep-alive\r\n"
@@ -602,6 +605,7 @@ mod tests {
             client: None,
             originalto: None,
             close_server: false,
+            pretend_keepalive: false,
             cookie: None,
             extra: None,
         }
@@ -648,6 +652,7 @@ mod tests {
             client: Some("10.0.0.9".parse().unwrap()),
             originalto: None,
             close_server,
+            pretend_keepalive: false,
             cookie: None,
             extra: None,
         }
@@ -676,6 +681,7 @@ mod tests {
             client: Some("127.0.0.1".parse().unwrap()),
             originalto: None,
             close_server: false,
+            pretend_keepalive: false,
             cookie: None,
             extra: None,
         };

@@ -18,6 +18,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("forwardfor", ALL),
     ("originalto", ALL),
     ("clitcpka", FE),
+    ("http-pretend-keepalive", ALL),
     ("httpchk", BE),
     ("log-health-checks", BE),
     ("httplog", FE),
@@ -35,7 +36,6 @@ const IGNORED: &[&str] = &[
     "splice-auto",
     "splice-request",
     "splice-response",
-    "http-pretend-keepalive",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
@@ -194,6 +194,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "dontlognull" => p.log.dontlognull = on,
         "persist" => p.persist = on,
         "clitcpka" => p.cli_keepalive = on,
+        "http-pretend-keepalive" => p.http.pretend_keepalive = on,
         _ => {}
     }
 }

@@ -42,6 +42,7 @@ fn seed_config_model() {
         ..Timeouts::default()
     };
     let http = HttpOptions {
+        pretend_keepalive: false,
         originalto: None,
         max_body: None,
         httpclose: true,

@@ -349,6 +349,7 @@ fn settings<'a>(
         client: addrs.peer.map(|p| p.ip()),
         originalto,
         close_server: httpclose || f.http.http_server_close || be.http.http_server_close,
+        pretend_keepalive: f.http.pretend_keepalive || be.http.pretend_keepalive,
         cookie: be.cookie.as_ref(),
         extra: None,
     };
