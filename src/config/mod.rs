@@ -2,7 +2,9 @@
 //!
 //! # Pipeline
 //! 1. `lex.rs`: one line → words. Quotes, backslash escapes, `#` comments and
-//!    `${VAR}` expansion work exactly as in HAProxy.
+//!    `${VAR}` expansion work exactly as in HAProxy. `blocks.rs` then takes
+//!    the `.if`/`.elif`/`.else`/`.endif` blocks (conditions in `cond.rs`) and
+//!    the `.notice`/`.warning`/`.alert` messages, and drops inactive lines.
 //! 2. `parse.rs`: words → sections (`global`, `defaults`, `listen`, `frontend`,
 //!    `backend`, `userlist`) with file:line. Each keyword line goes, with an [`parse::Args`]
 //!    cursor over its arguments, through the one `match` in `kw/mod.rs` to the
@@ -18,6 +20,8 @@
 //! `duration.rs` parse HAProxy's address and time forms for every keyword.
 
 pub mod address;
+pub mod blocks;
+pub mod cond;
 pub mod duration;
 pub mod kw;
 pub mod lex;
@@ -93,6 +97,7 @@ pub fn load_with_env(
     };
     diag.errors.sort_by_key(|(o, _)| rank(o));
     diag.warnings.sort_by_key(|w| rank(&w.origin));
+    diag.notices.sort_by_key(|w| rank(&w.origin));
     if !diag.errors.is_empty() {
         let errors = diag
             .errors
@@ -104,5 +109,6 @@ pub fn load_with_env(
     Ok(model::Loaded {
         config,
         warnings: diag.warnings,
+        notices: diag.notices,
     })
 }

@@ -656,6 +656,8 @@ pub struct Loaded {
     pub config: Config,
     /// Warnings in file order.
     pub warnings: Vec<Warning>,
+    /// Notices (`.notice`) in file order.
+    pub notices: Vec<Warning>,
 }
 
 #[cfg(test)]
