@@ -69,7 +69,7 @@ impl Blocks {
             }
             _ if !self.active() => {}
             ".diag" | ".notice" | ".warning" | ".alert" => message(cx, words),
-            _ if kw.starts_with('.') => cx.error(format!("unknown directive '{kw}'")),
+            _ if kw.starts_with('.') => cx.error(format!("unknown directive '{kw}'.")),
             _ => return true,
         }
         false
