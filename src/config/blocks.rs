@@ -24,7 +24,6 @@ enum State {
 /// One open `.if`.
 #[derive(Debug)]
 struct Frame {
-    origin: Origin,
     state: State,
     seen_else: bool,
 }
@@ -56,7 +55,6 @@ impl Blocks {
                     }
                 };
                 self.stack.push(Frame {
-                    origin: cx.origin.clone(),
                     state,
                     seen_else: false,
                 });
@@ -95,10 +93,12 @@ impl Blocks {
         top.seen_else = kw == ".else";
     }
 
-    /// At the end of the last file: every `.if` must be closed.
-    pub fn finish(&self, diag: &mut super::parse::Diag) {
-        for f in &self.stack {
-            diag.error_at(&f.origin, "non-terminated '.if' block.");
+    /// At the end of each file: blocks do not span files (HAProxy reads each
+    /// file on its own). One error, at the file's last line, as HAProxy.
+    pub fn end_of_file(&mut self, diag: &mut super::parse::Diag, last: &Origin) {
+        if !self.stack.is_empty() {
+            diag.error_at(last, "non-terminated '.if' block.");
+            self.stack.clear();
         }
     }
 }
@@ -157,7 +157,11 @@ mod tests {
                 kept.push(words.join(" "));
             }
         }
-        b.finish(&mut diag);
+        let last = Origin {
+            file: "t.cfg".into(),
+            line: text.lines().count(),
+        };
+        b.end_of_file(&mut diag, &last);
         (kept, diag)
     }
 
@@ -180,8 +184,9 @@ mod tests {
 
     #[test]
     fn unbalanced_blocks_name_the_line() {
-        let (_, d) = run("x\n.if 1\n");
-        assert_eq!(d.errors[0].0.line, 2);
+        let (_, d) = run("x\n.if 1\n.if 1\ny\n");
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].0.line, 4);
         assert!(d.errors[0].1.contains("non-terminated '.if'"));
         let (_, d) = run(".endif\n.else\n.elif 1\n");
         let msgs: Vec<_> = d.errors.iter().map(|(o, m)| (o.line, m.as_str())).collect();

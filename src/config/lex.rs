@@ -200,13 +200,20 @@ fn expand(
         if chars.get(end + 3) != Some(&'}') {
             return Err(unmatched());
         }
+        // Each run of blanks ends a word; blanks at either end end the glued
+        // text before / start the text after, as HAProxy does.
         let value = value.unwrap_or_default();
-        let mut parts = value.split([' ', '\t']).filter(|w| !w.is_empty()).peekable();
-        while let Some(part) = parts.next() {
-            out.extend_from_slice(part.as_bytes());
-            if parts.peek().is_some() {
+        let parts: Vec<&str> = value.split([' ', '\t']).collect();
+        let last = parts.len() - 1;
+        let kept = parts
+            .iter()
+            .enumerate()
+            .filter(|(n, p)| !p.is_empty() || *n == 0 || *n == last);
+        for (n, part) in kept {
+            if n > 0 {
                 words.push(finish_word(out, words.len())?);
             }
+            out.extend_from_slice(part.as_bytes());
         }
         return Ok(end + 4);
     }
@@ -243,6 +250,7 @@ mod tests {
             "ADDR" => Some("10.0.0.1".into()),
             "WITH_SPACE" => Some("a b".into()),
             "WORDS" => Some("a  b\tc".into()),
+            "EDGES" => Some(" a ".into()),
             "EMPTY" => Some(String::new()),
             _ => None,
         }
@@ -304,6 +312,7 @@ mod tests {
         assert_eq!(split(r#"x "${EMPTY[*]}""#), ["x", ""]);
         assert_eq!(split(r#"x "${ADDR[*]}""#), ["x", "10.0.0.1"]);
         assert_eq!(split("x ${WORDS[*]}"), ["x", "${WORDS[*]}"]);
+        assert_eq!(split(r#"x "<${EDGES[*]}>""#), ["x", "<", "a", ">"]);
     }
 
     #[test]

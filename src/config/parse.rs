@@ -296,9 +296,13 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
                 cx.warn(w);
             }
         }
+        let last = Origin {
+            file: (*file).to_string(),
+            line: text.lines().count(),
+        };
+        blocks.end_of_file(diag, &last);
     }
     duration::collect_warnings(false);
-    blocks.finish(diag);
     p.flush();
     Parsed {
         global: p.global,

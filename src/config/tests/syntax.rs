@@ -20,14 +20,23 @@ fn inactive_lines_are_not_parsed() {
 }
 
 #[test]
-fn blocks_span_sections_and_files_and_must_close() {
-    let e = load_with_env(&[("a.cfg", "global\n.if 1\n"), ("b.cfg", "")], &env).unwrap_err();
-    assert_eq!(e.errors, ["a.cfg:2: non-terminated '.if' block."]);
-    let l = load_with_env(
+fn blocks_close_in_their_own_file() {
+    // As HAProxy, each file is read on its own: the error is at its last line.
+    let e = load_with_env(&[("a.cfg", "global\n.if 1\n\n# end\n"), ("b.cfg", &listen(""))], &env)
+        .unwrap_err();
+    assert_eq!(e.errors, ["a.cfg:4: non-terminated '.if' block."]);
+    let e = load_with_env(
         &[("a.cfg", "global\n.if 0\n"), ("b.cfg", ".endif\n"), ("c.cfg", &listen(""))],
         &env,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.errors,
+        [
+            "a.cfg:2: non-terminated '.if' block.",
+            "b.cfg:1: lone '.endif' with no matching '.if'."
+        ]
     );
-    assert!(l.is_ok());
 }
 
 #[test]
