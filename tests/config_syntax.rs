@@ -154,10 +154,18 @@ fn unbalanced_blocks_and_alerts_fail_at_the_same_line() {
         (".if 1\n", 10, "non-terminated '.if' block"),
         (".endif\n", 2, "lone '.endif'"),
         (".else\n", 2, "lone '.else'"),
-        (".if 1\n.else\n.elif 1\n.endif\n", 4, "'.elif' after '.else'"),
+        (
+            ".if 1\n.else\n.elif 1\n.endif\n",
+            4,
+            "'.elif' after '.else'",
+        ),
         (".if 1\n.else\n.else\n.endif\n", 4, "'.else' after '.else'"),
         (".alert \"stop\"\n", 2, "'stop'."),
-        (".notice \"${TWO[*]}\"\n", 2, "Unexpected argument 'b' for '.notice'"),
+        (
+            ".notice \"${TWO[*]}\"\n",
+            2,
+            "Unexpected argument 'b' for '.notice'",
+        ),
         (".if x\n.endif\n", 2, "conditional expression 'x'"),
         (".foo\n", 2, "unknown directive '.foo'"),
     ] {
@@ -214,7 +222,12 @@ fn openssl_feature_is_false_until_tls_exists() {
     let ours = run(&binary(), dir.path(), &["-cc", "feature(OPENSSL)"]);
     assert_eq!(ours.code, Some(1));
     let vv = run(&binary(), dir.path(), &["-vv"]);
-    assert!(vv.stdout.contains("Feature list : +CPU_AFFINITY +EPOLL +THREAD"), "{}", vv.stdout);
+    assert!(
+        vv.stdout
+            .contains("Feature list : +CPU_AFFINITY +EPOLL +THREAD"),
+        "{}",
+        vv.stdout
+    );
     assert!(vv.stdout.contains("2.6.12"), "{}", vv.stdout);
 }
 
@@ -254,7 +267,10 @@ fn quiet_chdir_and_localpeer() {
     std::fs::create_dir_all(dir.path().join("sub")).unwrap();
     dir.write(
         "sub/q.cfg",
-        &format!("global\n  .warning \"w\"\n  .notice \"peer=${{HAPROXY_LOCALPEER}}\"\n{}", listener()),
+        &format!(
+            "global\n  .warning \"w\"\n  .notice \"peer=${{HAPROXY_LOCALPEER}}\"\n{}",
+            listener()
+        ),
     );
     let (ours, theirs) = both(dir.path(), &["-c", "-q", "-C", "sub", "-f", "q.cfg"]);
     assert_eq!(ours.code, Some(0), "{}", ours.stderr);
@@ -263,7 +279,10 @@ fn quiet_chdir_and_localpeer() {
         assert_eq!(h.code, Some(0));
         assert_eq!((h.stdout.as_str(), h.stderr.as_str()), ("", ""));
     }
-    let (ours, theirs) = both(dir.path(), &["-c", "-L", "edge1", "-C", "sub", "-f", "q.cfg"]);
+    let (ours, theirs) = both(
+        dir.path(),
+        &["-c", "-L", "edge1", "-C", "sub", "-f", "q.cfg"],
+    );
     assert_eq!(notices(&ours.stderr)[0].1, "'peer=edge1'.");
     assert!(ours.stderr.contains("q.cfg:2: 'w'."), "{}", ours.stderr);
     assert!(ours.stdout.contains("Configuration file is valid"));
@@ -285,8 +304,16 @@ fn durations_with_text_after_the_unit_warn_as_haproxy() {
         )
     };
     for (t, code, needle) in [
-        ("15min", 0, "unexpected character 'i' after the timer value '15min', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions."),
-        ("10sec", 0, "unexpected character 'e' after the timer value '10sec'"),
+        (
+            "15min",
+            0,
+            "unexpected character 'i' after the timer value '15min', only (us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. This will be reported as an error in next versions.",
+        ),
+        (
+            "10sec",
+            0,
+            "unexpected character 'e' after the timer value '10sec'",
+        ),
         ("1.5s", 1, "timeout client"),
         ("5S", 1, "timeout client"),
     ] {
@@ -320,4 +347,33 @@ fn ulimit_n_sets_the_open_file_limit() {
     // `Max open files  <soft>  <hard>  files`
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields[3], "1500", "{line}");
+}
+
+/// `-N`: frontends without `maxconn` get this one (seen as `slim` in the
+/// stats); one with its own keeps it.
+#[test]
+fn n_sets_the_default_frontend_maxconn() {
+    let dir = TestDir::new("syntax-maxpconn");
+    let sock = dir.path().join("stats.sock");
+    let cfg = format!(
+        "global\n  stats socket {}\n  nbthread 1\n\
+         defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n\
+         listen plain\n  bind 127.0.0.1:{}\n  server s 127.0.0.1:{}\n\
+         listen own\n  bind 127.0.0.1:{}\n  maxconn 3\n  server s 127.0.0.1:{}\n",
+        sock.display(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port()
+    );
+    let _r = Ringlb::start_with_args(&cfg, &["-N", "7"]);
+    let rows = common::parse_stats_csv(&common::stats_command(&sock, "show stat"));
+    assert_eq!(
+        common::stats_num(common::stats_row(&rows, "plain", "FRONTEND"), "slim"),
+        7
+    );
+    assert_eq!(
+        common::stats_num(common::stats_row(&rows, "own", "FRONTEND"), "slim"),
+        3
+    );
 }

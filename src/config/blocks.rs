@@ -177,7 +177,8 @@ mod tests {
 
     #[test]
     fn nesting_skips_inner_conditions() {
-        let (kept, d) = run(".if 0\n.if bogus(\nx\n.endif\n.alert \"no\"\n.else\n.if 1\ny\n.endif\n.endif\n");
+        let (kept, d) =
+            run(".if 0\n.if bogus(\nx\n.endif\n.alert \"no\"\n.else\n.if 1\ny\n.endif\n.endif\n");
         assert!(d.errors.is_empty(), "{:?}", d.errors);
         assert_eq!(kept, ["y"]);
     }
@@ -209,7 +210,11 @@ mod tests {
         assert_eq!(d.notices[0].message, "'n'.");
         assert_eq!(d.warnings[0].message, "'w'.");
         assert_eq!(d.errors[0].1, "'a'.");
-        assert!(d.errors[1].1.contains("Unexpected argument 'b' for '.notice'"));
+        assert!(
+            d.errors[1]
+                .1
+                .contains("Unexpected argument 'b' for '.notice'")
+        );
         assert_eq!(d.errors.len(), 2);
     }
 

@@ -34,7 +34,9 @@ pub fn eval(text: &str, env: EnvLookup<'_>) -> Result<bool, String> {
     if p.pos == p.s.len() {
         return Ok(false);
     }
-    let v = p.expr().map_err(|e| format!("{e} in conditional expression '{text}'"))?;
+    let v = p
+        .expr()
+        .map_err(|e| format!("{e} in conditional expression '{text}'"))?;
     p.skip_blanks();
     if let Some(&c) = p.s.get(p.pos) {
         return Err(format!(
@@ -162,9 +164,7 @@ impl CondParser<'_, '_> {
             "feature" => FEATURES.contains(&args[0].as_str()),
             "streq" => args[0] == args[1],
             "strneq" => args[0] != args[1],
-            "version_atleast" => {
-                version_cmp(HAPROXY_VERSION, &args[0]) != std::cmp::Ordering::Less
-            }
+            "version_atleast" => version_cmp(HAPROXY_VERSION, &args[0]) != std::cmp::Ordering::Less,
             _ => version_cmp(HAPROXY_VERSION, &args[0]) == std::cmp::Ordering::Less,
         })
     }
@@ -236,7 +236,15 @@ mod tests {
 
     #[test]
     fn errors() {
-        for bad in ["x", "foo(1)", "1 2", "(1", "streq(a)", "defined(A,B)", "defined(A"] {
+        for bad in [
+            "x",
+            "foo(1)",
+            "1 2",
+            "(1",
+            "streq(a)",
+            "defined(A,B)",
+            "defined(A",
+        ] {
             assert!(eval(bad, &env).is_err(), "{bad}");
         }
     }

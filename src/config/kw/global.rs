@@ -193,15 +193,36 @@ pub fn node(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
 /// Why each global of [`IGNORED`] is safe to ignore: none changes where
 /// traffic goes, what it carries, who may pass, or a limit ringlb enforces.
 pub const NOOPS: &[(&str, &str)] = &[
-    ("chroot", "not applied yet: ringlb does not change its root directory"),
-    ("quiet", "startup messages are silenced with -q on the command line"),
-    ("debug", "debug output is asked for with -d on the command line"),
-    ("spread-checks", "health checks keep their exact interval; the first ones are already spread"),
-    ("tune.maxrewrite", "ringlb rewrites headers without a reserved buffer margin"),
-    ("tune.maxaccept", "each worker accepts at most 16 connections per wakeup, fixed"),
+    (
+        "chroot",
+        "not applied yet: ringlb does not change its root directory",
+    ),
+    (
+        "quiet",
+        "startup messages are silenced with -q on the command line",
+    ),
+    (
+        "debug",
+        "debug output is asked for with -d on the command line",
+    ),
+    (
+        "spread-checks",
+        "health checks keep their exact interval; the first ones are already spread",
+    ),
+    (
+        "tune.maxrewrite",
+        "ringlb rewrites headers without a reserved buffer margin",
+    ),
+    (
+        "tune.maxaccept",
+        "each worker accepts at most 16 connections per wakeup, fixed",
+    ),
     ("tune.ssl.default-dh-param", "ringlb has no TLS"),
     ("maxpipes", "ringlb does not splice, so it uses no pipes"),
-    ("localpeer", "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)"),
+    (
+        "localpeer",
+        "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
+    ),
     ("cpu-map", "ringlb pins worker N to CPU core N itself"),
     ("ssl-default-bind-ciphers", "ringlb has no TLS"),
     ("ssl-default-bind-ciphersuites", "ringlb has no TLS"),
@@ -210,9 +231,15 @@ pub const NOOPS: &[(&str, &str)] = &[
     ("ssl-default-server-options", "ringlb has no TLS"),
     ("ca-base", "ringlb has no TLS"),
     ("crt-base", "ringlb has no TLS"),
-    ("description", "the stats page does not show a process description"),
+    (
+        "description",
+        "the stats page does not show a process description",
+    ),
     ("log-tag", "log lines are tagged 'ringlb'"),
-    ("maxsslconn", "ringlb has no TLS, so no SSL connection to limit"),
+    (
+        "maxsslconn",
+        "ringlb has no TLS, so no SSL connection to limit",
+    ),
 ];
 
 /// A global from [`IGNORED`]: its arguments are not checked; the warning says why.

@@ -300,7 +300,10 @@ fn every_ignored_global_has_one_reason() {
 
 #[test]
 fn ulimit_n_is_kept_for_startup() {
-    assert_eq!(config(&global("    ulimit-n 2000")).global.ulimit_n, Some(2000));
+    assert_eq!(
+        config(&global("    ulimit-n 2000")).global.ulimit_n,
+        Some(2000)
+    );
     assert_eq!(config(&global("")).global.ulimit_n, None);
     assert!(gerr("    ulimit-n 0").contains("'ulimit-n' expects a positive integer"));
 }
@@ -318,7 +321,9 @@ fn nbproc_maps_to_threads_unless_nbthread_is_given() {
 
 #[test]
 fn unknown_tune_keywords_are_refused() {
-    assert!(gerr("    tune.h2.max-concurrent-streams 10").contains("tune.h2.max-concurrent-streams"));
+    assert!(
+        gerr("    tune.h2.max-concurrent-streams 10").contains("tune.h2.max-concurrent-streams")
+    );
 }
 
 #[test]

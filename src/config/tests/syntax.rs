@@ -22,11 +22,21 @@ fn inactive_lines_are_not_parsed() {
 #[test]
 fn blocks_close_in_their_own_file() {
     // As HAProxy, each file is read on its own: the error is at its last line.
-    let e = load_with_env(&[("a.cfg", "global\n.if 1\n\n# end\n"), ("b.cfg", &listen(""))], &env)
-        .unwrap_err();
+    let e = load_with_env(
+        &[
+            ("a.cfg", "global\n.if 1\n\n# end\n"),
+            ("b.cfg", &listen("")),
+        ],
+        &env,
+    )
+    .unwrap_err();
     assert_eq!(e.errors, ["a.cfg:4: non-terminated '.if' block."]);
     let e = load_with_env(
-        &[("a.cfg", "global\n.if 0\n"), ("b.cfg", ".endif\n"), ("c.cfg", &listen(""))],
+        &[
+            ("a.cfg", "global\n.if 0\n"),
+            ("b.cfg", ".endif\n"),
+            ("c.cfg", &listen("")),
+        ],
         &env,
     )
     .unwrap_err();
@@ -47,7 +57,10 @@ fn messages_and_special_variables() {
     .unwrap();
     assert_eq!(l.notices[0].message, "'t.cfg:2 in global'.");
     assert_eq!(l.notices[0].origin.line, 2);
-    assert_eq!(format!("{}: {}", l.warnings[0].origin, l.warnings[0].message), "t.cfg:3: 'w'.");
+    assert_eq!(
+        format!("{}: {}", l.warnings[0].origin, l.warnings[0].message),
+        "t.cfg:3: 'w'."
+    );
     let e = errors(&global("    .alert \"stop here\""));
     assert_eq!(e, ["t.cfg:2: 'stop here'."]);
     let e = errors(&global(".foo"));
@@ -64,7 +77,10 @@ fn section_variable_names_the_proxy() {
 fn duration_with_text_after_the_unit_warns_at_its_line() {
     let text = listen("    timeout client 15min");
     let w = warnings(&text);
-    assert_has(&w, "t.cfg:8: unexpected character 'i' after the timer value '15min'");
+    assert_has(
+        &w,
+        "t.cfg:8: unexpected character 'i' after the timer value '15min'",
+    );
     let c = config(&text);
     assert_eq!(
         c.frontends[0].timeouts.client,
