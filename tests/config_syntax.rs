@@ -203,6 +203,13 @@ fn cc_exit_codes_match_haproxy() {
         ("0 || !0", 0),
         ("feature(THREAD)", 0),
         ("feature(QUIC)", 1),
+        ("streq(a, a)", 1),
+        ("defined( FOO)", 1),
+        (" ! 0", 0),
+        ("!(1)", 1),
+        ("(1)&&(1)", 0),
+        ("version_atleast(2.6-dev1)", 0),
+        ("version_before(abc)", 1),
         ("foo(", 2),
         ("x", 2),
     ] {
