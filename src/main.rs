@@ -26,9 +26,31 @@ const DEFAULT_MAXCONN: u64 = 4096;
 #[derive(Debug, Parser)]
 #[command(name = "ringlb", disable_version_flag = true)]
 struct Cli {
-    /// Configuration file (repeatable; read in order as one configuration).
-    #[arg(short = 'f', value_name = "FILE", required_unless_present = "version")]
+    /// Configuration file or directory (its `*.cfg` files in name order);
+    /// repeatable, read in order as one configuration.
+    #[arg(short = 'f', value_name = "FILE|DIR", required_unless_present_any = ["version", "build_options", "condition"])]
     files: Vec<PathBuf>,
+    /// Evaluate a condition as `.if` does and exit: 0 true, 1 false, 2 invalid (HAProxy's `-cc`).
+    #[arg(long = "cc", value_name = "CONDITION")]
+    condition: Option<String>,
+    /// Quiet: print no warnings, notices, nor "Configuration file is valid".
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Verbose: cancels quiet mode (as HAProxy's `-V`).
+    #[arg(short = 'V')]
+    verbose: bool,
+    /// The local peer name (`${HAPROXY_LOCALPEER}`; the host name by default).
+    #[arg(short = 'L', value_name = "NAME")]
+    localpeer: Option<String>,
+    /// Default per-frontend maxconn, for frontends that set none (HAProxy's `-N`).
+    #[arg(short = 'N', value_name = "MAXPCONN", value_parser = clap::value_parser!(u32).range(1..))]
+    maxpconn: Option<u32>,
+    /// Change to this directory before loading the files.
+    #[arg(short = 'C', value_name = "DIR")]
+    chdir: Option<PathBuf>,
+    /// Print the version, the HAProxy version matched and the build features (`-vv`).
+    #[arg(long = "vv")]
+    build_options: bool,
     /// Check the configuration and exit (0 valid, 1 invalid).
     #[arg(short = 'c')]
     check: bool,
@@ -74,7 +96,8 @@ fn haproxy_args() -> Vec<String> {
             "-db" => "--db".to_string(),
             "-sf" => "--sf".to_string(),
             "-st" => "--st".to_string(),
-            "-vv" => "-v".to_string(),
+            "-vv" => "--vv".to_string(),
+            "-cc" => "--cc".to_string(),
             _ => a,
         })
         .collect()
@@ -82,14 +105,24 @@ fn haproxy_args() -> Vec<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(haproxy_args());
-    if cli.version {
-        println!(
-            "ringlb version {} - an HAProxy-compatible load balancer on io_uring",
-            env!("CARGO_PKG_VERSION")
-        );
+    if cli.version || cli.build_options {
+        print_version(cli.build_options);
         return ExitCode::SUCCESS;
     }
-    let loaded = match config::load_files(&cli.files) {
+    if let Some(code) = prepare_env(&cli) {
+        return code;
+    }
+    if let Some(cond) = &cli.condition {
+        return match config::cond::eval(cond, &config::lex::process_env) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("[ALERT] Failed to evaluate condition: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let mut loaded = match config::load_files(&cli.files) {
         Ok(l) => l,
         Err(e) => {
             for line in &e.errors {
@@ -99,11 +132,25 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for w in &loaded.warnings {
-        eprintln!("[WARNING] {}: {}", w.origin, w.message);
+    // -q silences all but alerts; -V cancels it (as HAProxy).
+    let quiet = cli.quiet && !cli.verbose;
+    if !quiet {
+        for n in &loaded.notices {
+            eprintln!("[NOTICE] {}: {}", n.origin, n.message);
+        }
+        for w in &loaded.warnings {
+            eprintln!("[WARNING] {}: {}", w.origin, w.message);
+        }
+    }
+    if let Some(n) = cli.maxpconn {
+        for f in &mut loaded.config.frontends {
+            f.maxconn.get_or_insert(n);
+        }
     }
     if cli.check {
-        println!("Configuration file is valid");
+        if !quiet {
+            println!("Configuration file is valid");
+        }
         return ExitCode::SUCCESS;
     }
     let master_mode = cli.master_worker || loaded.config.global.master_worker;
@@ -123,6 +170,66 @@ fn main() -> ExitCode {
     }
 }
 
+/// The options a worker started by the master must see again (it inherits
+/// the directory `-C` chose and `HAPROXY_LOCALPEER` from `-L`).
+fn worker_args(cli: &Cli) -> Vec<String> {
+    let mut args = Vec::new();
+    if cli.debug {
+        args.push("-d".into());
+    }
+    if cli.quiet && !cli.verbose {
+        args.push("-q".into());
+    }
+    if let Some(n) = cli.maxpconn {
+        args.extend(["-N".into(), n.to_string()]);
+    }
+    args
+}
+
+/// `-v` / `-vv`: the version; with `-vv` what `.if` conditions see too.
+fn print_version(build_options: bool) {
+    println!(
+        "ringlb version {} - an HAProxy-compatible load balancer on io_uring",
+        env!("CARGO_PKG_VERSION")
+    );
+    if build_options {
+        println!(
+            "HAProxy version matched : {} (version_atleast/version_before)",
+            config::cond::HAPROXY_VERSION
+        );
+        let features: Vec<String> = config::cond::FEATURES
+            .iter()
+            .map(|f| format!("+{f}"))
+            .collect();
+        println!("Feature list : {}", features.join(" "));
+        println!(
+            "Default settings : bufsize = {}, maxhdr = {}",
+            ringlb::bufpool::BUF_SIZE,
+            ringlb::http::request::MAX_HEADERS
+        );
+    }
+}
+
+/// `-C` and `-L`, before anything reads files or the environment; `Some`
+/// is the exit code when that fails.
+fn prepare_env(cli: &Cli) -> Option<ExitCode> {
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("[ALERT] Cannot chdir to '{}' (-C): {e}", dir.display());
+        return Some(ExitCode::FAILURE);
+    }
+    let peer = cli
+        .localpeer
+        .clone()
+        .or_else(ringlb::log::system_hostname)
+        .unwrap_or_default();
+    // SAFETY: called from main before any other thread exists, so nothing
+    // reads the environment concurrently.
+    unsafe { std::env::set_var("HAPROXY_LOCALPEER", peer) };
+    None
+}
+
 /// `-W`: the master binds, daemonizes if asked, writes the pidfile (its own
 /// pid, which operators signal), and supervises worker processes.
 fn run_master(cli: &Cli, config: &Config) -> ExitCode {
@@ -136,11 +243,7 @@ fn run_master(cli: &Cli, config: &Config) -> ExitCode {
     };
     let opts = master::MasterOpts {
         files: cli.files.clone(),
-        worker_args: if cli.debug {
-            vec!["-d".into()]
-        } else {
-            Vec::new()
-        },
+        worker_args: worker_args(cli),
         cli: master_cli,
         soft_finish: cli.soft_finish.clone(),
         terminate: cli.terminate.clone(),
@@ -180,8 +283,16 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
 
     // Open-file limit: a client and a server fd per connection, as HAProxy's maxsock.
     let mut maxconn = g.maxconn.map(u64::from).unwrap_or(DEFAULT_MAXCONN);
-    let wanted = limits::fds_needed(maxconn, listener_count as u64);
-    let nofile = limits::raise_nofile(wanted).context("cannot set the open-file limit")?;
+    let mut wanted = limits::fds_needed(maxconn, listener_count as u64);
+    let nofile = match g.ulimit_n.map(u64::from) {
+        Some(n) => {
+            maxconn = ulimit_maxconn(n, g.maxconn, listener_count as u64);
+            wanted = n;
+            limits::set_nofile(n)
+        }
+        None => limits::raise_nofile(wanted),
+    }
+    .context("cannot set the open-file limit")?;
     if nofile.refused {
         match g.strict_limits {
             Some(true) => anyhow::bail!(
@@ -292,6 +403,22 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// maxconn under `ulimit-n <n>`: derived from the limit when `maxconn` is
+/// not set; otherwise kept, with HAProxy's warning when the limit is too low.
+fn ulimit_maxconn(n: u64, configured: Option<u32>, listeners: u64) -> u64 {
+    let Some(maxconn) = configured.map(u64::from) else {
+        return limits::maxconn_for_fds(n, listeners).max(1);
+    };
+    let needed = limits::fds_needed(maxconn, listeners);
+    if needed > n {
+        eprintln!(
+            "[WARNING] FD limit ({n}) too low for maxconn={maxconn}/maxsock={needed}. \
+             Please raise 'ulimit-n' to {needed} or more to avoid any trouble."
+        );
+    }
+    maxconn
 }
 
 /// `hard-stop-after`: a soft stop that has not finished by then ends the

@@ -4,6 +4,11 @@
 //! escapes outside single quotes, `#` comments and environment expansion. Quotes
 //! may be glued to other text (`"${ADDR}":80` is one word). The parser never sees
 //! quotes or escapes.
+//!
+//! As HAProxy 2.6 (configuration.txt §2.3), variables expand only inside double
+//! quotes; `${VAR-default}` gives `default` (taken literally up to `}`) only when
+//! `VAR` is unset, not when it is empty; `${VAR[*]}` splits the value on blanks
+//! into separate words (text glued before/after joins the first/last word).
 
 /// Looks up an environment variable; `None` when unset (expands to nothing, as HAProxy).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -78,7 +83,7 @@ pub fn split_line(line: &str, env: EnvLookup<'_>) -> Result<Vec<String>, String>
         if c == '\\' {
             i = escape(&chars, i, &mut cur)?;
         } else if c == '$' && quote == Quote::Double {
-            i = expand(&chars, i, &mut cur, env)?;
+            i = expand(&chars, i, &mut cur, &mut words, env)?;
         } else {
             push_char(&mut cur, c);
             i += 1;
@@ -154,16 +159,19 @@ fn escape(chars: &[char], i: usize, out: &mut Vec<u8>) -> Result<usize, String> 
     Ok(i + 2)
 }
 
-/// Expands `$VAR` or `${VAR}` starting at `chars[i]` (a dollar); returns the next index.
+/// Expands `$VAR`, `${VAR}`, `${VAR-default}` or `${VAR[*]}` starting at
+/// `chars[i]` (a dollar); returns the next index. `[*]` ends words in `words`.
 fn expand(
     chars: &[char],
     i: usize,
     out: &mut Vec<u8>,
+    words: &mut Vec<String>,
     env: EnvLookup<'_>,
 ) -> Result<usize, String> {
     let braced = chars.get(i + 1) == Some(&'{');
     let start = if braced { i + 2 } else { i + 1 };
-    let is_first = |c: char| c.is_ascii_alphabetic() || c == '_';
+    // `.FILE`, `.LINE`, `.SECTION`: HAProxy's special variables, braced only.
+    let is_first = |c: char| c.is_ascii_alphabetic() || c == '_' || (braced && c == '.');
     let is_rest = |c: char| c.is_ascii_alphanumeric() || c == '_';
     match chars.get(start) {
         Some(&c) if is_first(c) => {}
@@ -174,25 +182,63 @@ fn expand(
             ));
         }
     }
-    let mut end = start;
+    let mut end = start + 1;
     while end < chars.len() && is_rest(chars[end]) {
         end += 1;
     }
     let name: String = chars[start..end].iter().collect();
-    let next = if braced {
-        if chars.get(end) != Some(&'}') {
-            return Err(format!(
-                "unmatched brace in environment variable name at position {start}"
-            ));
+    let value = env(&name);
+    if !braced {
+        if let Some(value) = value {
+            out.extend_from_slice(value.as_bytes());
         }
-        end + 1
-    } else {
-        end
-    };
-    if let Some(value) = env(&name) {
+        return Ok(end);
+    }
+    let unmatched = || format!("unmatched brace in environment variable name at position {start}");
+    let rest: String = chars[end..].iter().take(3).collect();
+    if rest.starts_with("[*]") {
+        if chars.get(end + 3) != Some(&'}') {
+            return Err(unmatched());
+        }
+        // Each run of blanks ends a word; blanks at either end end the glued
+        // text before / start the text after, as HAProxy does.
+        let value = value.unwrap_or_default();
+        let parts: Vec<&str> = value.split([' ', '\t']).collect();
+        let last = parts.len() - 1;
+        let kept = parts
+            .iter()
+            .enumerate()
+            .filter(|(n, p)| !p.is_empty() || *n == 0 || *n == last);
+        for (n, part) in kept {
+            if n > 0 {
+                words.push(finish_word(out, words.len())?);
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        return Ok(end + 4);
+    }
+    if chars.get(end) == Some(&'-') {
+        let close = chars[end..]
+            .iter()
+            .position(|&c| c == '}')
+            .map(|p| end + p)
+            .ok_or_else(unmatched)?;
+        match value {
+            Some(v) => out.extend_from_slice(v.as_bytes()),
+            None => {
+                let default: String = chars[end + 1..close].iter().collect();
+                out.extend_from_slice(default.as_bytes());
+            }
+        }
+        return Ok(close + 1);
+    }
+    if chars.get(end) != Some(&'}') {
+        return Err(unmatched());
+    }
+    if let Some(value) = value {
         out.extend_from_slice(value.as_bytes());
     }
-    Ok(next)
+    Ok(end + 1)
 }
 
 #[cfg(test)]
@@ -203,6 +249,9 @@ mod tests {
         match name {
             "ADDR" => Some("10.0.0.1".into()),
             "WITH_SPACE" => Some("a b".into()),
+            "WORDS" => Some("a  b\tc".into()),
+            "EDGES" => Some(" a ".into()),
+            "EMPTY" => Some(String::new()),
             _ => None,
         }
     }
@@ -243,6 +292,34 @@ mod tests {
         assert_eq!(split(r#"bind "${ADDR}":80"#), ["bind", "10.0.0.1:80"]);
         assert_eq!(split(r#"node "$ADDR-x""#), ["node", "10.0.0.1-x"]);
         assert_eq!(split(r#"node "$WITH_SPACE""#), ["node", "a b"]);
+    }
+
+    #[test]
+    fn default_applies_only_when_unset() {
+        assert_eq!(
+            split(r#"x "${NOPE-d 1}" "${EMPTY-d}" "${ADDR-d}" "${NOPE-$ADDR}""#),
+            ["x", "d 1", "", "10.0.0.1", "$ADDR"]
+        );
+        assert_eq!(split(r#"x "${NOPE-}""#), ["x", ""]);
+        let e = split_line(r#"x "${NOPE:-x}""#, &env).unwrap_err();
+        assert!(e.contains("unmatched brace"), "{e}");
+    }
+
+    #[test]
+    fn star_splits_words() {
+        assert_eq!(split(r#"x "${WORDS[*]}""#), ["x", "a", "b", "c"]);
+        assert_eq!(split(r#"x "q${WORDS[*]}q""#), ["x", "qa", "b", "cq"]);
+        assert_eq!(split(r#"x "${EMPTY[*]}""#), ["x", ""]);
+        assert_eq!(split(r#"x "${ADDR[*]}""#), ["x", "10.0.0.1"]);
+        assert_eq!(split("x ${WORDS[*]}"), ["x", "${WORDS[*]}"]);
+        assert_eq!(split(r#"x "<${EDGES[*]}>""#), ["x", "<", "a", ">"]);
+    }
+
+    #[test]
+    fn special_variables_are_braced() {
+        let env = |n: &str| (n == ".LINE").then(|| "7".to_string());
+        assert_eq!(split_line(r#"x "${.LINE}""#, &env).unwrap(), ["x", "7"]);
+        assert!(split_line(r#"x "$.LINE""#, &env).is_err());
     }
 
     #[test]

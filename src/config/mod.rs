@@ -2,7 +2,9 @@
 //!
 //! # Pipeline
 //! 1. `lex.rs`: one line → words. Quotes, backslash escapes, `#` comments and
-//!    `${VAR}` expansion work exactly as in HAProxy.
+//!    `${VAR}` expansion work exactly as in HAProxy. `blocks.rs` then takes
+//!    the `.if`/`.elif`/`.else`/`.endif` blocks (conditions in `cond.rs`) and
+//!    the `.notice`/`.warning`/`.alert` messages, and drops inactive lines.
 //! 2. `parse.rs`: words → sections (`global`, `defaults`, `listen`, `frontend`,
 //!    `backend`, `userlist`) with file:line. Each keyword line goes, with an [`parse::Args`]
 //!    cursor over its arguments, through the one `match` in `kw/mod.rs` to the
@@ -18,6 +20,8 @@
 //! `duration.rs` parse HAProxy's address and time forms for every keyword.
 
 pub mod address;
+pub mod blocks;
+pub mod cond;
 pub mod duration;
 pub mod kw;
 pub mod lex;
@@ -42,11 +46,57 @@ pub struct ConfigError {
     pub errors: Vec<String>,
 }
 
-/// Loads and validates the files in order (as repeated `-f`), like one concatenated file.
-pub fn load_files(paths: &[PathBuf]) -> Result<model::Loaded, ConfigError> {
-    let mut texts = Vec::with_capacity(paths.len());
+/// `-f` arguments → the files to read: a directory stands for its files
+/// ending in `.cfg`, hidden ones and subdirectories left out, in byte order
+/// of their names (as HAProxy 2.6's `-f <dir>`).
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
+    let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(format!(
+                    "{}: cannot open configuration directory: {e}",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        let mut names: Vec<std::ffi::OsString> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| {
+                let b = n.as_encoded_bytes();
+                b.ends_with(b".cfg") && b.len() > 4 && !b.starts_with(b".")
+            })
+            .filter(|n| path.join(n).is_file())
+            .collect();
+        names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+        files.extend(names.into_iter().map(|n| path.join(n)));
+    }
+    if !errors.is_empty() {
+        return Err(ConfigError { errors });
+    }
+    if files.is_empty() {
+        return Err(ConfigError {
+            errors: vec!["no configuration file (the directories given hold no '*.cfg')".into()],
+        });
+    }
+    Ok(files)
+}
+
+/// Loads and validates the files in order (as repeated `-f`), like one
+/// concatenated file; a directory is read as [`expand_paths`] says.
+pub fn load_files(paths: &[PathBuf]) -> Result<model::Loaded, ConfigError> {
+    let paths = expand_paths(paths)?;
+    let mut texts = Vec::with_capacity(paths.len());
+    let mut errors = Vec::new();
+    for path in &paths {
         match std::fs::read(path) {
             // Comments in other encodings must not stop a load: decode leniently.
             Ok(bytes) => texts.push((
@@ -93,6 +143,7 @@ pub fn load_with_env(
     };
     diag.errors.sort_by_key(|(o, _)| rank(o));
     diag.warnings.sort_by_key(|w| rank(&w.origin));
+    diag.notices.sort_by_key(|w| rank(&w.origin));
     if !diag.errors.is_empty() {
         let errors = diag
             .errors
@@ -104,5 +155,6 @@ pub fn load_with_env(
     Ok(model::Loaded {
         config,
         warnings: diag.warnings,
+        notices: diag.notices,
     })
 }

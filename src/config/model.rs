@@ -242,6 +242,8 @@ pub struct Global {
     pub strict_limits: Option<bool>,
     /// `nbthread`: number of pinned workers (default: one per core).
     pub nbthread: Option<usize>,
+    /// `ulimit-n`: the open-file limit to set instead of the computed one.
+    pub ulimit_n: Option<u32>,
     /// `pidfile <path>`.
     pub pidfile: Option<PathBuf>,
     /// `uid <n>` (or `user <name>` resolved to its uid).
@@ -664,6 +666,8 @@ pub struct Loaded {
     pub config: Config,
     /// Warnings in file order.
     pub warnings: Vec<Warning>,
+    /// Notices (`.notice`) in file order.
+    pub notices: Vec<Warning>,
 }
 
 #[cfg(test)]

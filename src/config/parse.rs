@@ -21,6 +21,8 @@ pub struct Diag {
     pub errors: Vec<(Origin, String)>,
     /// Problems the operator should see; loading goes on.
     pub warnings: Vec<Warning>,
+    /// Informational messages (`.notice`), printed unless quiet.
+    pub notices: Vec<Warning>,
 }
 
 impl Diag {
@@ -68,6 +70,14 @@ impl Ctx<'_> {
     /// Warns about the current line.
     pub fn warn(&mut self, message: impl Into<String>) {
         self.diag.warn_at(&self.origin, message);
+    }
+
+    /// Records a notice (`.notice`) on the current line.
+    pub fn notice(&mut self, message: impl Into<String>) {
+        self.diag.notices.push(Warning {
+            origin: self.origin.clone(),
+            message: one_line(message.into()),
+        });
     }
 
     /// Records an error on the current line (for errors beyond the one a handler returns).
@@ -246,23 +256,53 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         current: Current::Outside,
         http_errors: HashMap::new(),
     };
+    let mut blocks = super::blocks::Blocks::default();
+    // `.SECTION`: the name of the section lines are going to.
+    let mut section = String::new();
+    duration::collect_warnings(true);
     for (file, text) in sources {
         for (n, line) in text.lines().enumerate() {
             let origin = Origin {
                 file: (*file).to_string(),
                 line: n + 1,
             };
+            let line_no = (n + 1).to_string();
+            let env = |name: &str| match name {
+                ".FILE" => Some((*file).to_string()),
+                ".LINE" => Some(line_no.clone()),
+                ".SECTION" => Some(section.clone()),
+                _ => env(name),
+            };
             let mut cx = Ctx {
                 origin,
                 diag: &mut *diag,
             };
-            match lex::split_line(line, env) {
-                Ok(words) if words.is_empty() => {}
-                Ok(words) => p.line(&mut cx, Args::new(words)),
-                Err(e) => cx.error(e),
+            let words = match lex::split_line(line, &env) {
+                Ok(words) if words.is_empty() => continue,
+                Ok(words) => words,
+                Err(e) => {
+                    cx.error(e);
+                    continue;
+                }
+            };
+            if !blocks.line(&mut cx, &words, &env) {
+                continue;
+            }
+            if let Some(name) = section_name(&words) {
+                section = name;
+            }
+            p.line(&mut cx, Args::new(words));
+            for w in duration::take_warnings() {
+                cx.warn(w);
             }
         }
+        let last = Origin {
+            file: (*file).to_string(),
+            line: text.lines().count(),
+        };
+        blocks.end_of_file(diag, &last);
     }
+    duration::collect_warnings(false);
     p.flush();
     Parsed {
         global: p.global,
@@ -270,6 +310,17 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         http_errors: p.http_errors,
         userlists: p.userlists,
     }
+}
+
+/// The name `${.SECTION}` gives after a section header line: the proxy or
+/// list name, or the keyword for `global` and unnamed sections.
+fn section_name(words: &[String]) -> Option<String> {
+    let kw = words[0].as_str();
+    let is_header = matches!(
+        kw,
+        "global" | "defaults" | "listen" | "frontend" | "backend" | "http-errors" | "userlist"
+    ) || SKIPPED_SECTIONS.contains(&kw);
+    is_header.then(|| words.get(1).unwrap_or(&words[0]).clone())
 }
 
 /// The section state machine.

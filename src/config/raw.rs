@@ -69,8 +69,12 @@ pub struct RawGlobal {
     pub maxconn: Option<u32>,
     /// `strict-limits` (true) or `no strict-limits` (false).
     pub strict_limits: Option<bool>,
-    /// `nbthread`.
+    /// `nbthread` (or `nbproc` mapped to it).
     pub nbthread: Option<usize>,
+    /// Whether `nbthread` itself was given (it wins over `nbproc`).
+    pub nbthread_set: bool,
+    /// `ulimit-n`.
+    pub ulimit_n: Option<u32>,
     /// `pidfile`.
     pub pidfile: Option<std::path::PathBuf>,
     /// `uid` or `user` (the last one wins).

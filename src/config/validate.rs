@@ -148,6 +148,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         strict_limits: g.strict_limits,
         maxconn: g.maxconn,
         nbthread: g.nbthread,
+        ulimit_n: g.ulimit_n,
         pidfile: g.pidfile,
         node: g.node,
         logs: g.logs,

@@ -77,6 +77,21 @@ pub fn raise_nofile(wanted: u64) -> Result<NofileOutcome, ProcessError> {
     }
 }
 
+/// `ulimit-n`: sets the soft limit to exactly `n`, lowering it if need be;
+/// above the hard limit it behaves as [`raise_nofile`].
+pub fn set_nofile(n: u64) -> Result<NofileOutcome, ProcessError> {
+    let (soft, hard) = get()?;
+    if n >= soft {
+        return raise_nofile(n);
+    }
+    set(n, hard)?;
+    Ok(NofileOutcome {
+        soft: n,
+        hard,
+        refused: false,
+    })
+}
+
 /// Current (soft, hard) RLIMIT_NOFILE.
 fn get() -> Result<(u64, u64), ProcessError> {
     let mut lim = libc::rlimit {

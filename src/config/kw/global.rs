@@ -25,18 +25,22 @@ pub const KEYWORDS: &[&str] = &[
     "maxsessrate",
     "hard-stop-after",
     "master-worker",
+    "ulimit-n",
+    "nbproc",
 ];
 
-/// HAProxy globals operators commonly carry: accepted, warned about, ignored.
+/// HAProxy globals operators commonly carry: accepted, warned about (with
+/// the reason from [`NOOPS`]), ignored.
 pub const IGNORED: &[&str] = &[
     "chroot",
-    "ulimit-n",
     "quiet",
     "debug",
     "spread-checks",
     "tune.maxrewrite",
+    "tune.maxaccept",
     "tune.ssl.default-dh-param",
-    "nbproc",
+    "maxpipes",
+    "localpeer",
     "cpu-map",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
@@ -92,6 +96,7 @@ pub fn nbthread(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, 4096)?;
     args.finish()?;
     g.nbthread = Some(n as usize);
+    g.nbthread_set = true;
     Ok(())
 }
 
@@ -185,13 +190,92 @@ pub fn node(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
-/// A global from [`IGNORED`]: its arguments are not checked.
+/// Why each global of [`IGNORED`] is safe to ignore: none changes where
+/// traffic goes, what it carries, who may pass, or a limit ringlb enforces.
+pub const NOOPS: &[(&str, &str)] = &[
+    (
+        "chroot",
+        "not applied yet: ringlb does not change its root directory",
+    ),
+    (
+        "quiet",
+        "startup messages are silenced with -q on the command line",
+    ),
+    (
+        "debug",
+        "debug output is asked for with -d on the command line",
+    ),
+    (
+        "spread-checks",
+        "health checks keep their exact interval; the first ones are already spread",
+    ),
+    (
+        "tune.maxrewrite",
+        "ringlb rewrites headers without a reserved buffer margin",
+    ),
+    (
+        "tune.maxaccept",
+        "each worker accepts at most 16 connections per wakeup, fixed",
+    ),
+    ("tune.ssl.default-dh-param", "ringlb has no TLS"),
+    ("maxpipes", "ringlb does not splice, so it uses no pipes"),
+    (
+        "localpeer",
+        "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
+    ),
+    ("cpu-map", "ringlb pins worker N to CPU core N itself"),
+    ("ssl-default-bind-ciphers", "ringlb has no TLS"),
+    ("ssl-default-bind-ciphersuites", "ringlb has no TLS"),
+    ("ssl-default-bind-options", "ringlb has no TLS"),
+    ("ssl-default-server-ciphers", "ringlb has no TLS"),
+    ("ssl-default-server-options", "ringlb has no TLS"),
+    ("ca-base", "ringlb has no TLS"),
+    ("crt-base", "ringlb has no TLS"),
+    (
+        "description",
+        "the stats page does not show a process description",
+    ),
+    ("log-tag", "log lines are tagged 'ringlb'"),
+    (
+        "maxsslconn",
+        "ringlb has no TLS, so no SSL connection to limit",
+    ),
+];
+
+/// A global from [`IGNORED`]: its arguments are not checked; the warning says why.
 pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
-    cx.warn(format!(
-        "'{}' is not supported by ringlb and is ignored",
-        args.keyword()
-    ));
+    let kw = args.keyword();
+    let reason = NOOPS
+        .iter()
+        .find(|(k, _)| *k == kw)
+        .map_or("no effect in ringlb", |(_, r)| r);
+    cx.warn(format!("'{kw}' is ignored by ringlb: {reason}"));
     args.rest();
+    Ok(())
+}
+
+/// `ulimit-n <n>`: the open-file limit to set at startup, instead of the one
+/// computed from maxconn (as HAProxy).
+pub fn ulimit_n(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(1, u32::MAX)?;
+    args.finish()?;
+    g.ulimit_n = Some(n);
+    Ok(())
+}
+
+/// `nbproc <n>`: HAProxy 1.x's process count, refused by HAProxy since 2.5.
+/// ringlb maps it to `nbthread` (unless `nbthread` is given) with a warning,
+/// so that 1.x configurations keep their parallelism.
+pub fn nbproc(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(1, 4096)?;
+    args.finish()?;
+    cx.warn(format!(
+        "'nbproc' is not supported since HAProxy 2.5 (which refuses it); ringlb runs \
+         {n} worker threads instead, as 'nbthread {n}' would"
+    ));
+    if !g.nbthread_set {
+        g.nbthread = Some(n as usize);
+    }
     Ok(())
 }
 

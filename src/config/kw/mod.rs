@@ -121,6 +121,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "strict-limits" => global::strict_limits(g, args),
             "no" => global::no(g, args),
             "nbthread" => global::nbthread(g, args),
+            "ulimit-n" => global::ulimit_n(g, args),
+            "nbproc" => global::nbproc(cx, g, args),
             "pidfile" => global::pidfile(g, args),
             "hard-stop-after" => global::hard_stop_after(g, args),
             "tune.bufsize" | "tune.http.maxhdr" => global::fixed_limit(args),

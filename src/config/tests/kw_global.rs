@@ -263,23 +263,67 @@ fn global_stats_socket_owner() {
 }
 
 #[test]
-fn global_ignored_keywords_warn() {
+fn global_ignored_keywords_warn_with_their_reason() {
     for kw in [
         "chroot /var/empty",
-        "ulimit-n 65536",
         "quiet",
-        "nbproc 1",
         "description a b c",
+        "maxpipes 100",
+        "maxsslconn 100",
+        "cpu-map auto:1/1-2 0-1",
+        "spread-checks 5",
+        "localpeer me",
+        "tune.maxaccept 10",
     ] {
         let w = warnings(&global(&format!("    {kw}")));
         let name = kw.split(' ').next().unwrap_or_default();
+        let reason = crate::config::kw::global::NOOPS
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, r)| *r)
+            .unwrap_or_else(|| panic!("no reason listed for {name}"));
         assert_eq!(
             w,
-            vec![format!(
-                "t.cfg:2: '{name}' is not supported by ringlb and is ignored"
-            )]
+            vec![format!("t.cfg:2: '{name}' is ignored by ringlb: {reason}")]
         );
     }
+}
+
+#[test]
+fn every_ignored_global_has_one_reason() {
+    use crate::config::kw::global::{IGNORED, NOOPS};
+    assert_eq!(IGNORED.len(), NOOPS.len());
+    for kw in IGNORED {
+        assert_eq!(NOOPS.iter().filter(|(k, _)| k == kw).count(), 1, "{kw}");
+    }
+}
+
+#[test]
+fn ulimit_n_is_kept_for_startup() {
+    assert_eq!(
+        config(&global("    ulimit-n 2000")).global.ulimit_n,
+        Some(2000)
+    );
+    assert_eq!(config(&global("")).global.ulimit_n, None);
+    assert!(gerr("    ulimit-n 0").contains("'ulimit-n' expects a positive integer"));
+}
+
+#[test]
+fn nbproc_maps_to_threads_unless_nbthread_is_given() {
+    let w = warnings(&global("    nbproc 3"));
+    assert_has(&w, "'nbproc' is not supported since HAProxy 2.5");
+    assert_eq!(config(&global("    nbproc 3")).global.nbthread, Some(3));
+    let both = "    nbthread 2\n    nbproc 3";
+    assert_eq!(config(&global(both)).global.nbthread, Some(2));
+    let both = "    nbproc 3\n    nbthread 2";
+    assert_eq!(config(&global(both)).global.nbthread, Some(2));
+}
+
+#[test]
+fn unknown_tune_keywords_are_refused() {
+    assert!(
+        gerr("    tune.h2.max-concurrent-streams 10").contains("tune.h2.max-concurrent-streams")
+    );
 }
 
 #[test]

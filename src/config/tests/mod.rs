@@ -7,6 +7,7 @@ mod kw_global;
 mod kw_proxy;
 mod loader;
 mod seed;
+mod syntax;
 mod userlist;
 
 use std::net::SocketAddr;
