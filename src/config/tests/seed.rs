@@ -76,6 +76,7 @@ fn seed_config_model() {
         check_addr: None,
         backup: false,
         maxconn: None,
+        maxqueue: None,
         disabled: false,
         origin: origin(line),
     };
