@@ -44,6 +44,11 @@ struct Waiter {
     worker: usize,
     /// [`WAITING`], [`CANCELLED`] or the granted server's index.
     state: AtomicUsize,
+    /// The queue's grant count when it joined.
+    joined: AtomicU32,
+    /// `%sq`/`%bq` as HAProxy counts them once it leaves: the grants the
+    /// queue made while it waited, its own included, else plus one.
+    pos: AtomicU32,
 }
 
 /// A FIFO of waiters, with its length and the longest it has been.
@@ -52,6 +57,8 @@ pub struct Fifo {
     list: Mutex<VecDeque<Arc<Waiter>>>,
     len: AtomicU32,
     max: AtomicU32,
+    /// Grants made, under the lock (HAProxy's `queue_idx`).
+    grants: AtomicU32,
 }
 
 impl Fifo {
@@ -72,6 +79,8 @@ impl Fifo {
 
     fn push(&self, w: Arc<Waiter>) {
         let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        w.joined
+            .store(self.grants.load(Ordering::Relaxed), Ordering::Relaxed);
         l.push_back(w);
         let n = self.len.fetch_add(1, Ordering::SeqCst) + 1;
         self.max.fetch_max(n, Ordering::Relaxed);
@@ -86,6 +95,8 @@ impl Fifo {
                 .is_ok()
             {
                 self.len.fetch_sub(1, Ordering::SeqCst);
+                self.leave(&w);
+                self.grants.fetch_add(1, Ordering::Relaxed);
                 return Some(w.worker);
             }
         }
@@ -96,6 +107,13 @@ impl Fifo {
     fn remove(&self, w: &Arc<Waiter>) {
         let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
         l.retain(|x| !Arc::ptr_eq(x, w));
+        self.leave(w);
+    }
+
+    /// Notes `w`'s position for the log as it leaves (under the lock).
+    fn leave(&self, w: &Waiter) {
+        let since = self.grants.load(Ordering::Relaxed) - w.joined.load(Ordering::Relaxed);
+        w.pos.store(since + 1, Ordering::Relaxed);
     }
 }
 
@@ -288,25 +306,41 @@ pub async fn acquire<'a>(
     // HAProxy logs how many were served before this one while it waited:
     // in a FIFO, those ahead of it now.
     waited.queued = true;
-    if sticky {
-        waited.srv_queue = fifo.len();
-    } else {
-        waited.be_queue = fifo.len();
-    }
     let me = Arc::new(Waiter {
         worker: limits.id(),
         state: AtomicUsize::new(WAITING),
+        joined: AtomicU32::new(0),
+        pos: AtomicU32::new(0),
     });
     fifo.push(me.clone());
+    let r = wait(q, limits, servers, picked, sticky, fifo, &me).await;
+    let pos = me.pos.load(Ordering::Relaxed);
+    if sticky {
+        waited.srv_queue = pos;
+    } else {
+        waited.be_queue = pos;
+    }
+    r.map(|g| (g, slot(g)))
+}
+
+/// Waits in `fifo` (already joined) for a slot; the server granted.
+async fn wait(
+    q: &BackendQueue,
+    limits: &WorkerLimits,
+    servers: &[ServerRt],
+    picked: usize,
+    sticky: bool,
+    fifo: &Fifo,
+    me: &Arc<Waiter>,
+) -> Result<usize, QueueError> {
     // A slot freed before we were counted in the queue: take it ourselves.
     let own = if sticky {
-        s.try_take().then_some(picked)
+        q.servers[picked].try_take().then_some(picked)
     } else {
         (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.servers[i].try_take())
     };
     if let Some(i) = own {
-        let g = cancel_or_granted(q, fifo, &me, Some(i), limits);
-        return Ok((g, slot(g)));
+        return Ok(cancel_or_granted(q, fifo, me, Some(i), limits));
     }
     let wait = poll_fn(|cx| match me.state.load(Ordering::SeqCst) {
         WAITING => {
@@ -320,15 +354,11 @@ pub async fn acquire<'a>(
     });
     let deadline = monoio::time::Instant::now() + q.timeout;
     match crate::deadline::within(deadline, wait).await {
-        Ok(g) => Ok((g, slot(g))),
-        Err(_) => {
-            let g = cancel_or_granted(q, fifo, &me, None, limits);
-            if g == usize::MAX {
-                Err(QueueError::Timeout)
-            } else {
-                Ok((g, slot(g)))
-            }
-        }
+        Ok(g) => Ok(g),
+        Err(_) => match cancel_or_granted(q, fifo, me, None, limits) {
+            usize::MAX => Err(QueueError::Timeout),
+            g => Ok(g),
+        },
     }
 }
 
@@ -453,7 +483,7 @@ mod tests {
                     monoio::spawn(async move {
                         let mut w = Waited::default();
                         let (srv, slot) = acquire(q, l, servers, 0, false, &mut w).await.unwrap();
-                        assert_eq!(w.be_queue, n, "requests ahead of it");
+                        assert_eq!(w.be_queue, n + 1, "grants while it waited, its own too");
                         order.borrow_mut().push((n, srv));
                         monoio::time::sleep(Duration::from_millis(5)).await;
                         drop(slot);
