@@ -83,8 +83,7 @@ fn serve(mut s: TcpStream, hold: Duration, now: &AtomicUsize, max: &AtomicUsize,
         // Out of flight before answering: the proxy frees the slot after.
         now.fetch_sub(1, Ordering::SeqCst);
         n.fetch_add(1, Ordering::SeqCst);
-        if s
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             .is_err()
         {
             return;
@@ -206,7 +205,10 @@ fn queue_expires(port: u16, syslog: &UdpSocket, who: &str) {
     assert!((280..900).contains(&tw), "{who}: Tw {tw} in {line}");
     assert!(line.contains(" sQ-- "), "{who}: {line}");
     // HAProxy counts the grants made while it waited, plus itself: 1.
-    assert!(line.contains(" 0/1 \"GET /late"), "{who}: %sq/%bq in {line}");
+    assert!(
+        line.contains(" 0/1 \"GET /late"),
+        "{who}: %sq/%bq in {line}"
+    );
 }
 
 #[test]

@@ -148,12 +148,10 @@ impl ServerSlots {
             if cur >= self.max {
                 return false;
             }
-            match self.cur.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::SeqCst,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .cur
+                .compare_exchange_weak(cur, cur + 1, Ordering::SeqCst, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(now) => cur = now,
             }
@@ -453,7 +451,10 @@ mod tests {
             .map(|_| {
                 let mut fut = std::pin::pin!(f());
                 let waker = std::task::Waker::noop();
-                match fut.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+                match fut
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(waker))
+                {
                     Poll::Ready(r) => r.expect("a slot"),
                     Poll::Pending => panic!("waited"),
                 }
@@ -513,7 +514,9 @@ mod tests {
             let (l, _bells) = limits(1);
             let servers = farm(&[1]);
             let mut w = Waited::default();
-            let held = acquire(&q, &l[0], &servers, 0, false, &mut w).await.unwrap();
+            let held = acquire(&q, &l[0], &servers, 0, false, &mut w)
+                .await
+                .unwrap();
             let start = std::time::Instant::now();
             let r = acquire(&q, &l[0], &servers, 0, false, &mut w).await;
             assert_eq!(r.err(), Some(QueueError::Timeout));
@@ -580,7 +583,7 @@ mod tests {
                 srv
             })
         });
-        while q.queue.len() == 0 {
+        while q.queue.is_empty() {
             std::thread::yield_now();
         }
         drop(held);

@@ -147,6 +147,9 @@ fn parse_opts(
             "maxqueue" => opts.maxqueue = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
             "minconn" => {
                 let n = args.next_int(0, u32::MAX)?;
+                if n == 0 {
+                    continue; // no dynamic limit, as unset
+                }
                 // A dynamic limit (minconn..maxconn scaled by the backend's
                 // load against `fullconn`) is not built: refused, not ignored.
                 return Err(format!(
