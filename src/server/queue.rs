@@ -265,6 +265,23 @@ pub struct Waited {
     pub queued: bool,
 }
 
+/// A slot on `picked` without waiting, when it is unlimited or has room
+/// and nobody queued for it: the whole cost for a backend without `maxconn`.
+pub fn take_now<'a>(
+    q: &'a BackendQueue,
+    limits: &'a WorkerLimits,
+    picked: usize,
+) -> Option<(usize, Slot<'a>)> {
+    let server = if !q.limited || q.servers[picked].max == 0 {
+        None
+    } else if q.try_take(picked) {
+        Some(picked)
+    } else {
+        return None;
+    };
+    Some((picked, Slot { q, limits, server }))
+}
+
 /// Gets a slot for a request that picked server `picked` (`sticky`: by
 /// cookie, so it waits for that server only, up to its `maxqueue`). When
 /// `picked` is full, a non-sticky request takes another usable server with
@@ -284,8 +301,8 @@ pub async fn acquire<'a>(
         limits,
         server: (q.servers[server].max > 0).then_some(server),
     };
-    if !q.limited || q.try_take(picked) {
-        return Ok((picked, slot(picked)));
+    if let Some(now) = take_now(q, limits, picked) {
+        return Ok(now);
     }
     let s = &q.servers[picked];
     let sticky = sticky && (s.maxqueue == 0 || s.queue.len() < s.maxqueue);

@@ -418,8 +418,13 @@ impl<'a> Session<'a> {
             return answered;
         }
         let picked = self.choose_server(&req)?;
-        // Held until the response ends: the server's `maxconn` slot.
-        let (picked, _slot) = self.queue(&req, picked).await?;
+        // Held until the response ends: the server's `maxconn` slot (taken
+        // at once where there is no limit or room, without a future).
+        let now = crate::server::queue::take_now(&self.be.queue, &self.ctx.limits, picked);
+        let (picked, _slot) = match now {
+            Some(got) => got,
+            None => self.queue(&req, picked).await?,
+        };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
         self.finish(&req, &body, relayed)
