@@ -232,16 +232,15 @@ fn timeout_queue_answers_503_sq_with_tw_as_haproxy() {
     queue_expires(port, &syslog, "haproxy 2.6");
 }
 
-#[test]
-fn a_tcp_session_waits_for_the_servers_slot() {
-    // An echo server that counts sessions at once.
+/// An echo server counting its sessions at once; (port, most at once).
+fn echo_server() -> (u16, Arc<AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let bport = l.local_addr().unwrap().port();
     let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (n2, m2) = (now.clone(), max.clone());
+    let m = max.clone();
     thread::spawn(move || {
         for mut s in l.incoming().flatten() {
-            let (now, max) = (n2.clone(), m2.clone());
+            let (now, max) = (now.clone(), m.clone());
             thread::spawn(move || {
                 let c = now.fetch_add(1, Ordering::SeqCst) + 1;
                 max.fetch_max(c, Ordering::SeqCst);
@@ -255,21 +254,30 @@ fn a_tcp_session_waits_for_the_servers_slot() {
             });
         }
     });
-    let port = free_port();
-    let cfg = format!(
+    (bport, max)
+}
+
+fn tcp_config(port: u16, backend: u16) -> String {
+    format!(
         "global\n    nbthread 2\ndefaults\n    mode tcp\n    timeout connect 1s\n    \
          timeout client 5s\n    timeout server 5s\n    timeout queue 3s\n\
-         listen echo\n    bind 127.0.0.1:{port}\n    server s1 127.0.0.1:{bport} maxconn 1\n"
-    );
-    let rl = Ringlb::start(&cfg);
-    let talk = |s: &mut TcpStream, what: &[u8]| {
-        s.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
-        s.write_all(what).unwrap();
-        let mut b = vec![0u8; what.len()];
-        s.read_exact(&mut b).map(|_| b)
-    };
-    let mut a = TcpStream::connect(("127.0.0.1", rl.port())).unwrap();
-    assert_eq!(talk(&mut a, b"one").unwrap(), b"one");
+         listen echo\n    bind 127.0.0.1:{port}\n    server s1 127.0.0.1:{backend} maxconn 1\n"
+    )
+}
+
+/// Sends `what` and reads its echo.
+fn talk(s: &mut TcpStream, what: &[u8]) -> std::io::Result<Vec<u8>> {
+    s.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    s.write_all(what)?;
+    let mut b = vec![0u8; what.len()];
+    s.read_exact(&mut b).map(|_| b)
+}
+
+/// A second session waits until the first one ends, then is relayed.
+fn second_session_waits(port: u16, max: &AtomicUsize, who: &str) {
+    max.store(0, Ordering::SeqCst);
+    let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(talk(&mut a, b"one").unwrap(), b"one", "{who}");
     let waiter = thread::spawn(move || {
         let start = Instant::now();
         let mut b = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -279,7 +287,25 @@ fn a_tcp_session_waits_for_the_servers_slot() {
     thread::sleep(Duration::from_millis(400));
     drop(a);
     let (echo, waited) = waiter.join().unwrap();
-    assert_eq!(echo, b"two");
-    assert!(waited >= Duration::from_millis(350), "waited {waited:?}");
-    assert_eq!(max.load(Ordering::SeqCst), 1);
+    assert_eq!(echo, b"two", "{who}");
+    assert!(
+        waited >= Duration::from_millis(350),
+        "{who}: waited {waited:?}"
+    );
+    assert_eq!(max.load(Ordering::SeqCst), 1, "{who}");
+}
+
+#[test]
+fn a_tcp_session_waits_for_the_servers_slot_as_haproxy() {
+    let (bport, max) = echo_server();
+    let port = free_port();
+    {
+        let rl = Ringlb::start(&tcp_config(port, bport));
+        second_session_waits(rl.port(), &max, "ringlb");
+    }
+    let port = free_port();
+    let Some(_h) = Haproxy::start(&tcp_config(port, bport), port) else {
+        return;
+    };
+    second_session_waits(port, &max, "haproxy 2.6");
 }
