@@ -21,6 +21,14 @@
 //! pooled server connections hold no slot; a slot is held from the moment
 //! a request is given a server until its response ends (HTTP) or the
 //! session ends (TCP).
+//!
+//! Not built (HAProxy differs): a connect retry redispatched to another
+//! server (`option redispatch`) keeps the slot of the first; a `101`
+//! tunnel gives its slot back at the upgrade; a server going down does not
+//! hand its queue to the others, nor does one coming up take from the
+//! backend's queue (waiters get the next slot freed, or `timeout queue`);
+//! when the chosen server is full, the next usable one with room in index
+//! order is taken, not the balancer's next choice.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
