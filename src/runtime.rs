@@ -149,6 +149,8 @@ pub struct BackendRt {
     pub model: model::Backend,
     /// Where its health-check and server state lines go (`None`: no log target).
     pub log: Option<crate::log::ProxyLog>,
+    /// Server `maxconn` slots and the queues (`server/queue.rs`).
+    pub queue: crate::server::queue::BackendQueue,
 }
 
 /// A frontend as workers see it.
@@ -238,6 +240,10 @@ impl Shared {
                     .flatten(),
                 model: b.clone(),
                 log: crate::log::ProxyLog::build(&b.log, b.mode, &config.global, hostname.as_ref()),
+                queue: crate::server::queue::BackendQueue::build(
+                    b,
+                    b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
+                ),
             })
             .collect();
         let frontends = config

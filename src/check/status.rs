@@ -222,6 +222,7 @@ mod tests {
             check_addr: None,
             backup: false,
             maxconn: None,
+            maxqueue: None,
             disabled: false,
             origin: Origin::default(),
         }

@@ -344,8 +344,10 @@ pub struct Server {
     pub check_addr: Option<std::net::IpAddr>,
     /// `backup`: used only when no active server is up.
     pub backup: bool,
-    /// `maxconn <n>` on the server.
+    /// `maxconn <n>` on the server: requests served at once, the rest queued.
     pub maxconn: Option<u32>,
+    /// `maxqueue <n>`: longest queue of requests sticky to this server.
+    pub maxqueue: Option<u32>,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
     /// Where it was written.

@@ -126,6 +126,8 @@ pub struct ServerOpts {
     pub backup: bool,
     /// `maxconn` (0 means no limit, as HAProxy).
     pub maxconn: Option<u32>,
+    /// `maxqueue` (0 means no limit, as HAProxy).
+    pub maxqueue: Option<u32>,
     /// `disabled`.
     pub disabled: bool,
 }

@@ -370,6 +370,7 @@ fn server(s: &RawServer) -> Server {
         check_addr: o.addr,
         backup: o.backup,
         maxconn: o.maxconn,
+        maxqueue: o.maxqueue,
         disabled: o.disabled,
         origin: s.origin.clone(),
     }

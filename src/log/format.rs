@@ -67,6 +67,8 @@ pub struct Record<'a> {
     pub retries: u32,
     /// A retry went to another server (`+` before the count).
     pub redispatched: bool,
+    /// `%sq/%bq`: the server's and the backend's queue lengths met.
+    pub queues: (u32, u32),
     /// The request line; `None` prints `<BADREQ>`.
     pub request: Option<&'a [u8]>,
     /// Captured headers and cookies (`%CC %CS %hr %hs`), when the frontend has any.
@@ -89,7 +91,7 @@ pub fn httplog(r: &Record<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&r.term);
     out.push(b' ');
     counts(r, out);
-    out.extend_from_slice(b" 0/0");
+    let _ = write!(out, " {}/{}", r.queues.0, r.queues.1);
     if let Some(c) = r.captures {
         c.write_headers(out);
     }
@@ -112,7 +114,7 @@ pub fn tcplog(r: &Record<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&r.term[..2]);
     out.push(b' ');
     counts(r, out);
-    out.extend_from_slice(b" 0/0");
+    let _ = write!(out, " {}/{}", r.queues.0, r.queues.1);
 }
 
 /// The default line: `Connect from <client> to <local> (<frontend>/<mode>)`.
@@ -223,6 +225,7 @@ mod tests {
                 server: 1,
             },
             retries: 0,
+            queues: (0, 0),
             redispatched: false,
             request: Some(b"GET /index.html HTTP/1.1"),
             captures: None,
@@ -260,6 +263,7 @@ mod tests {
             status: 503,
             term: *b"SC--",
             retries: 3,
+            queues: (0, 0),
             redispatched: true,
             request: None,
             client: Some("[::1]:40000".parse().unwrap()),

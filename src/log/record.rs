@@ -165,6 +165,10 @@ struct HttpInner {
     /// A `monitor-uri` request: HAProxy never logs those.
     unlogged: Cell<bool>,
     connect_timeout: Cell<bool>,
+    /// `%sq/%bq`: the server's and the backend's queue when the request came.
+    queues: Cell<(u32, u32)>,
+    /// `timeout queue` expired (termination `sQ`).
+    queue_expired: Cell<bool>,
     cookie_flags: Cell<[u8; 2]>,
     request_line: RefCell<Vec<u8>>,
     attempts: Attempts,
@@ -202,6 +206,8 @@ impl HttpTrace {
                 local: Cell::new(false),
                 unlogged: Cell::new(false),
                 connect_timeout: Cell::new(false),
+                queues: Cell::new((0, 0)),
+                queue_expired: Cell::new(false),
                 cookie_flags: Cell::new(*b"--"),
                 request_line: RefCell::new(Vec::new()),
                 attempts: Attempts::default(),
@@ -243,6 +249,8 @@ impl HttpTrace {
         t.local.set(false);
         t.unlogged.set(false);
         t.connect_timeout.set(false);
+        t.queues.set((0, 0));
+        t.queue_expired.set(false);
         t.cookie_flags
             .set(if t.cookie.get() { *b"NN" } else { *b"--" });
         t.request_line.borrow_mut().clear();
@@ -343,6 +351,24 @@ impl HttpTrace {
             let mut f = t.cookie_flags.get();
             f[1] = b'I';
             t.cookie_flags.set(f);
+        }
+    }
+
+    /// The request found its server full: the queues' lengths then (`%sq/%bq`).
+    pub fn queued(&self, srv_queue: u32, be_queue: u32) {
+        if let Some(t) = self.on() {
+            t.queues.set((srv_queue, be_queue));
+        }
+    }
+
+    /// `timeout queue` expired (`sQ`, `Tw` up to now); `server` when the
+    /// request waited for one server only.
+    pub fn queue_expired(&self, server: Option<usize>) {
+        if let Some(t) = self.on() {
+            t.connect_start.set(Some(Instant::now()));
+            t.server.set(server);
+            t.queue_expired.set(true);
+            t.progress.cause.set(b's');
         }
     }
 
@@ -489,6 +515,7 @@ impl HttpTrace {
             conns: conns(&ctx.shared, fe, backend, server.filter(|_| !local), true),
             retries: t.attempts.retries.get(),
             redispatched: t.attempts.redispatched.get(),
+            queues: t.queues.get(),
             request: (!request_line.is_empty()).then_some(&request_line[..]),
             captures: t.captures.as_ref(),
         };
@@ -516,6 +543,8 @@ fn cause_of(status: u16, connect_timeout: bool) -> u8 {
 fn stage(t: &HttpInner, status: u16) -> u8 {
     if t.local.get() || t.head.get().is_none() {
         b'R'
+    } else if t.queue_expired.get() {
+        b'Q'
     } else if t.connect_start.get().is_none() {
         // No server could be chosen: the connect stage failed (HAProxy's `SC`).
         if status == 503 { b'C' } else { b'R' }
@@ -535,7 +564,7 @@ pub(super) fn failed_server(
     backend: usize,
 ) -> (Option<usize>, bool) {
     match e {
-        DispatchError::NoServer(_) => (None, false),
+        DispatchError::NoServer(_) | DispatchError::QueueTimeout(_) => (None, false),
         DispatchError::Unreachable { server, cause, .. } => (
             shared.backends[backend]
                 .servers

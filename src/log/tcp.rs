@@ -20,6 +20,8 @@ struct TcpInner {
     connect_start: Cell<Option<Instant>>,
     connected: Cell<Option<Instant>>,
     server: Cell<Option<usize>>,
+    /// `%sq/%bq` met when the session waited for a server.
+    queues: Cell<(u32, u32)>,
     attempts: Attempts,
 }
 
@@ -70,6 +72,7 @@ impl TcpTrace {
                 connect_start: Cell::new(None),
                 connected: Cell::new(None),
                 server: Cell::new(None),
+                queues: Cell::new((0, 0)),
                 attempts: Attempts::default(),
             })
         }))
@@ -79,6 +82,13 @@ impl TcpTrace {
     pub fn connecting(&self) {
         if let Some(t) = self.0.as_deref() {
             t.connect_start.set(Some(Instant::now()));
+        }
+    }
+
+    /// The server's and the backend's queue lengths met (`%sq/%bq`).
+    pub fn queued(&self, srv_queue: u32, be_queue: u32) {
+        if let Some(t) = self.0.as_deref() {
+            t.queues.set((srv_queue, be_queue));
         }
     }
 
@@ -124,6 +134,9 @@ impl TcpTrace {
         let term = match end {
             TcpEnd::Relayed { cause: 0, .. } => *b"--",
             TcpEnd::Relayed { cause, .. } => [cause, b'D'],
+            TcpEnd::NoConnection if matches!(failed, Some(DispatchError::QueueTimeout(_))) => {
+                *b"sQ"
+            }
             TcpEnd::NoConnection => [if timeout { b's' } else { b'S' }, b'C'],
             TcpEnd::ClientGone => *b"CR",
             TcpEnd::ClientTimeout => *b"cR",
@@ -155,6 +168,7 @@ impl TcpTrace {
             conns: conns(&ctx.shared, fe, backend, server, false),
             retries: t.attempts.retries.get(),
             redispatched: t.attempts.redispatched.get(),
+            queues: t.queues.get(),
             request: None,
             captures: None,
         };

@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use super::connect::{ConnectError, connect};
+use super::queue::{self, Slot, Waited};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
 use crate::stats::counters::{self, Counters};
@@ -30,6 +31,9 @@ pub enum DispatchError {
         /// Last error.
         cause: ConnectError,
     },
+    /// The chosen servers were full for `timeout queue` (HAProxy: 503, "sQ").
+    #[error("backend '{0}': timeout queue expired")]
+    QueueTimeout(String),
 }
 
 /// Counts a connection to a server while it is in use: the process-wide
@@ -172,4 +176,27 @@ pub async fn dispatch_noting(
     let first =
         pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
     connect_noting(ctx, backend, first, input, noted).await
+}
+
+/// [`dispatch_noting`] behind the servers' `maxconn` (TCP mode): picks, waits
+/// in the backend's queue while every server is full (`timeout queue`),
+/// then connects. `before_connect` runs once the slot is had (the log's
+/// `Tw` ends there). The slot is held until the returned [`Slot`] drops.
+pub async fn dispatch_queued<'a>(
+    ctx: &'a WorkerCtx,
+    backend: usize,
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
+    waited: &mut Waited,
+    before_connect: impl FnOnce(),
+) -> Result<(usize, Stream, Slot<'a>), DispatchError> {
+    let be = &ctx.shared.backends[backend];
+    let first =
+        pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
+    let (first, slot) = queue::acquire(&be.queue, &ctx.limits, &be.servers, first, false, waited)
+        .await
+        .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
+    before_connect();
+    let (idx, s) = connect_noting(ctx, backend, first, input, noted).await?;
+    Ok((idx, s, slot))
 }

@@ -212,6 +212,9 @@ fn field(r: &Row, column: &str) -> String {
     match column {
         "pxname" => r.pxname.clone(),
         "svname" => r.svname.clone(),
+        "qcur" => opt(r.queue.map(|q| q.0)),
+        "qmax" => opt(r.queue.map(|q| q.1)),
+        "qlimit" => opt(r.queue.and_then(|q| q.2)),
         "scur" => num(r.scur),
         "smax" => num(r.smax),
         "slim" => opt(r.slim),

@@ -185,6 +185,7 @@ fn legend(out: &mut String) {
 
 /// Column groups of a proxy table: title and sub-columns.
 const GROUPS: &[(&str, &[&str])] = &[
+    ("Queue", &["Cur", "Max", "Limit"]),
     ("Sessions", &["Cur", "Max", "Limit", "Total"]),
     ("Bytes", &["In", "Out"]),
     ("Denied", &["Req", "Resp"]),
@@ -285,6 +286,9 @@ fn row(out: &mut String, r: &Row) {
         ),
         None => String::new(),
     };
+    num_cell(out, r.queue.map(|q| u64::from(q.0)));
+    num_cell(out, r.queue.map(|q| u64::from(q.1)));
+    num_cell(out, r.queue.and_then(|q| q.2).map(u64::from));
     num_cell(out, Some(r.scur));
     num_cell(out, Some(r.smax));
     num_cell(out, r.slim);

@@ -97,6 +97,9 @@ pub struct Row {
     pub mode: Mode,
     /// Counters summed over the workers.
     pub totals: Totals,
+    /// `qcur`, `qmax` and the queue's limit (`maxqueue`, servers): `None`
+    /// on a frontend, which has no queue.
+    pub queue: Option<(u32, u32, Option<u32>)>,
     /// `scur`.
     pub scur: u64,
     /// `smax` (sum of the workers' maxima).
@@ -268,6 +271,7 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         iid,
         sid: 0,
         mode: fe.mode,
+        queue: None,
         scur: t.current,
         smax: t.max_current,
         slim,
@@ -321,6 +325,10 @@ fn server_row(
         iid,
         sid: s as u32 + 1,
         mode: be.mode,
+        queue: Some({
+            let q = &be.queue.servers[s].queue;
+            (q.len(), q.max(), model.and_then(|m| m.maxqueue))
+        }),
         scur: srv.active.load(Ordering::Relaxed),
         smax: t.max_current,
         slim: model.and_then(|m| m.maxconn).map(u64::from),
@@ -424,6 +432,7 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         iid,
         sid: 0,
         mode: be.mode,
+        queue: Some((be.queue.queue.len(), be.queue.queue.max(), None)),
         scur: t.current,
         smax: t.max_current,
         slim: be.model.maxconn.map(u64::from),

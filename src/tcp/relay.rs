@@ -24,7 +24,7 @@ use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, wr
 use crate::http::rules::{Cx, Vars};
 use crate::log::tcp::{TcpEnd, TcpTrace};
 use crate::route::{ConnAddrs, Stream as RuleStream};
-use crate::server::dispatch::{ActiveGuard, dispatch_noting};
+use crate::server::dispatch::{ActiveGuard, DispatchError, dispatch_queued};
 use crate::stats::counters;
 use crate::stream::Stream;
 use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
@@ -145,10 +145,19 @@ async fn connect_and_relay(
         payload: (!first.is_empty()).then_some(first.as_slice()),
         ..PickInput::default()
     };
-    trace.connecting();
-    let (idx, mut server) = match dispatch_noting(ctx, backend, &input, trace.attempts()).await {
+    let mut waited = crate::server::queue::Waited::default();
+    let dispatched = dispatch_queued(ctx, backend, &input, trace.attempts(), &mut waited, || {
+        trace.connecting()
+    })
+    .await;
+    trace.queued(waited.srv_queue, waited.be_queue);
+    let (idx, mut server, _slot) = match dispatched {
         Ok(x) => x,
         Err(e) => {
+            // Tw runs to here when no connect was tried (no server, queue expired).
+            if !matches!(e, DispatchError::Unreachable { .. }) {
+                trace.connecting();
+            }
             if ctx.shared.debug {
                 eprintln!("[WARNING] {}: {e}", f.name);
             }

@@ -232,6 +232,31 @@ impl WorkerLimits {
         .await
     }
 
+    /// This worker's index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Parks a task until this worker is next woken ([`Self::wake_local`]
+    /// or its doorbell): a server queue's waiter (`server/queue.rs`).
+    pub fn park(&self, waker: &Waker) {
+        let mut w = self.waiters.borrow_mut();
+        if !w.iter().any(|w| w.will_wake(waker)) {
+            w.push(waker.clone());
+        }
+    }
+
+    /// Wakes worker `w`'s parked tasks: this one's directly, another's by
+    /// its doorbell (a server slot was handed to one of its waiters).
+    pub fn ring(&self, w: usize) {
+        if w == self.id {
+            self.wake_local();
+        } else {
+            // WouldBlock: the doorbell is full of wake-ups already.
+            let _ = (&self.shared.doorbells[w]).write(&[1]);
+        }
+    }
+
     /// Wakes this worker's loops waiting for room (they look again).
     pub fn wake_local(&self) {
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());

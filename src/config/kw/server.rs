@@ -38,7 +38,7 @@ const REFUSED: &[&str] = &[
 ];
 
 /// Harmless options with one argument: warned about and ignored.
-const IGNORED_WITH_ARG: &[&str] = &["maxqueue", "minconn", "id"];
+const IGNORED_WITH_ARG: &[&str] = &["id"];
 
 /// Harmless flags: warned about and ignored.
 const IGNORED_FLAGS: &[&str] = &["non-stick", "no-agent-check"];
@@ -59,6 +59,8 @@ const KNOWN: &[&str] = &[
     "backup",
     "no-backup",
     "maxconn",
+    "maxqueue",
+    "minconn",
     "disabled",
     "enabled",
 ];
@@ -140,18 +142,21 @@ fn parse_opts(
             }
             "backup" => opts.backup = true,
             "no-backup" => opts.backup = false,
-            "maxconn" => {
+            // 0 means "no limit", as HAProxy (`server/queue.rs` acts on both).
+            "maxconn" => opts.maxconn = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
+            "maxqueue" => opts.maxqueue = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
+            "minconn" => {
                 let n = args.next_int(0, u32::MAX)?;
-                // 0 means "no limit", as HAProxy.
-                if n > 0 {
-                    // A per-server limit needs HAProxy's server queue, not
-                    // built: refused rather than left unenforced.
-                    return Err(format!(
-                        "{line_kw} option 'maxconn {n}' is not supported yet (ringlb has no \
-                         server queue); limit with 'maxconn' on the frontend or in 'global'"
-                    ));
+                if n == 0 {
+                    continue; // no dynamic limit, as unset
                 }
-                opts.maxconn = None;
+                // A dynamic limit (minconn..maxconn scaled by the backend's
+                // load against `fullconn`) is not built: refused, not ignored.
+                return Err(format!(
+                    "{line_kw} option 'minconn {n}' is not supported yet (the dynamic limit \
+                     between 'minconn' and 'maxconn' under 'fullconn' is not built); use \
+                     'maxconn' alone"
+                ));
             }
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,

@@ -73,9 +73,7 @@ fn set(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, t: Duration) {
         "server" => &mut to.server,
         "http-request" => &mut to.http_request,
         "http-keep-alive" => &mut to.http_keep_alive,
-        // Exact as it is: a queue forms only behind a server `maxconn`,
-        // which ringlb refuses, so this timeout never applies, as in HAProxy
-        // without one.
+        // How long a request waits behind full servers (`server/queue.rs`).
         "queue" => &mut to.queue,
         "check" => &mut to.check,
         "client-fin" => &mut to.client_fin,

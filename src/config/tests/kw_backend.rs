@@ -256,14 +256,19 @@ fn server_defaults_and_every_option() {
         (s.weight, s.inter, s.rise, s.fall, s.check),
         (1, Duration::from_secs(2), 2, 3, false)
     );
-    // Checks and backup servers are built; the per-server maxconn is refused
-    // (it needs a server queue), as are options that change when a server
-    // takes traffic.
+    // Checks, backup servers and `maxconn`/`maxqueue` (the queues) are
+    // built; `minconn`'s dynamic limit is refused, as are options that
+    // change when a server takes traffic.
     assert!(warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup").is_empty());
+    let q = be("    default-server maxqueue 3\n    server b 127.0.0.1:81 maxconn 5 minconn 0");
     assert_eq!(
-        err("    server b 127.0.0.1:81 maxconn 5"),
-        "server option 'maxconn 5' is not supported yet (ringlb has no server queue); limit with \
-         'maxconn' on the frontend or in 'global'"
+        (q.servers[0].maxconn, q.servers[0].maxqueue),
+        (Some(5), Some(3))
+    );
+    assert_eq!(
+        err("    server b 127.0.0.1:81 maxconn 5 minconn 2"),
+        "server option 'minconn 2' is not supported yet (the dynamic limit between 'minconn' \
+         and 'maxconn' under 'fullconn' is not built); use 'maxconn' alone"
     );
     for opt in [
         "slowstart 10s",

@@ -288,7 +288,7 @@ fn every_timeout() {
         }
     );
     // Health checks are built: `timeout check` takes effect without a
-    // warning; `timeout queue` is exact as it is (no server maxconn, no queue).
+    // warning; so is `timeout queue` (the server queues).
     let w = warns("    timeout queue 1s\n    timeout check 1s");
     assert!(w.is_empty(), "{w:?}");
 }

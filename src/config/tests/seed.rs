@@ -78,6 +78,7 @@ fn seed_config_model() {
         check_addr: None,
         backup: false,
         maxconn: None,
+        maxqueue: None,
         disabled: false,
         origin: origin(line),
     };

@@ -441,9 +441,44 @@ impl<'a> Session<'a> {
             return answered;
         }
         let picked = self.choose_server(&req)?;
+        // Held until the response ends: the server's `maxconn` slot (taken
+        // at once where there is no limit or room, without a future).
+        let now = crate::server::queue::take_now(&self.be.queue, &self.ctx.limits, picked);
+        let (picked, _slot) = match now {
+            Some(got) => got,
+            None => self.queue(&req, picked).await?,
+        };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
         self.finish(&req, &body, relayed)
+    }
+
+    /// Stage: a slot on the chosen server, waiting in a queue while it is
+    /// full (`server/queue.rs`); 503 `sQ` after `timeout queue`.
+    async fn queue(
+        &self,
+        req: &Request,
+        picked: usize,
+    ) -> Result<(usize, crate::server::queue::Slot<'a>), Fail> {
+        let sticky = req.sticky.server == Some(picked);
+        let mut waited = crate::server::queue::Waited::default();
+        let be = self.be;
+        let got = crate::server::queue::acquire(
+            &be.queue,
+            &self.ctx.limits,
+            &be.servers,
+            picked,
+            sticky,
+            &mut waited,
+        )
+        .await;
+        if waited.queued {
+            self.trace.queued(waited.srv_queue, waited.be_queue);
+        }
+        got.map_err(|_| {
+            self.trace.queue_expired(sticky.then_some(picked));
+            Fail::Status(HttpError::ServiceUnavailable)
+        })
     }
 
     /// Counts the request and notes it for the log; answers whether it is the

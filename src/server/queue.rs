@@ -1,0 +1,618 @@
+//! Server `maxconn` and the queues in front of full servers (HAProxy's
+//! `pendconn`), exact for the whole process.
+//!
+//! Each limited server has one atomic count of the requests it serves
+//! (`cur`), taken with a compare-exchange below `maxconn`; a server without
+//! `maxconn` is never counted, so it costs one branch. A request whose
+//! server is full waits in a FIFO shared by all workers: the server's own
+//! queue when it is sticky to that server (cookie), else the backend's. The
+//! queues are short mutex-guarded lists touched only while a server is full.
+//!
+//! A freed slot is handed over, not released: the releasing worker pops the
+//! oldest waiter of that server's queue, else of the backend's, marks it
+//! granted (the slot moves to it, `cur` unchanged) and wakes its worker:
+//! directly when it is its own, else by the worker's doorbell
+//! (`worker/limit.rs`). A waiter counts itself in its queue's length before
+//! looking at `cur` once more, and a release gives `cur` back before looking
+//! at the lengths (both sequentially consistent), so either the waiter sees
+//! the free slot or the release sees the waiter: none is forgotten.
+//!
+//! HAProxy counts a server's "served" streams, not its connections: idle
+//! pooled server connections hold no slot; a slot is held from the moment
+//! a request is given a server until its response ends (HTTP) or the
+//! session ends (TCP).
+//!
+//! Not built (HAProxy differs): a connect retry redispatched to another
+//! server (`option redispatch`) keeps the slot of the first; a `101`
+//! tunnel gives its slot back at the upgrade; a server going down does not
+//! hand its queue to the others, nor does one coming up take from the
+//! backend's queue (waiters get the next slot freed, or `timeout queue`);
+//! when the chosen server is full, the next usable one with room in index
+//! order is taken, not the balancer's next choice.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use crate::config::model;
+use crate::runtime::ServerRt;
+use crate::worker::limit::WorkerLimits;
+
+/// A waiter's state: waiting, given up, or granted a slot of a server.
+const WAITING: usize = usize::MAX;
+const CANCELLED: usize = usize::MAX - 1;
+
+/// One queued request.
+#[derive(Debug)]
+struct Waiter {
+    /// The worker to wake when the slot is granted.
+    worker: usize,
+    /// [`WAITING`], [`CANCELLED`] or the granted server's index.
+    state: AtomicUsize,
+    /// The queue's grant count when it joined.
+    joined: AtomicU32,
+    /// `%sq`/`%bq` as HAProxy counts them once it leaves: the grants the
+    /// queue made while it waited, its own included, else plus one.
+    pos: AtomicU32,
+}
+
+/// A FIFO of waiters, with its length and the longest it has been.
+#[derive(Debug, Default)]
+pub struct Fifo {
+    list: Mutex<VecDeque<Arc<Waiter>>>,
+    len: AtomicU32,
+    max: AtomicU32,
+    /// Grants made, under the lock (HAProxy's `queue_idx`).
+    grants: AtomicU32,
+}
+
+impl Fifo {
+    /// Requests waiting now (`qcur`).
+    pub fn len(&self) -> u32 {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most that ever waited at once (`qmax`).
+    pub fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    fn push(&self, w: Arc<Waiter>) {
+        let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        w.joined
+            .store(self.grants.load(Ordering::Relaxed), Ordering::Relaxed);
+        l.push_back(w);
+        let n = self.len.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// Grants `server` to the oldest waiter still waiting; its worker, if any.
+    fn grant_oldest(&self, server: usize) -> Option<usize> {
+        let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(w) = l.pop_front() {
+            if w.state
+                .compare_exchange(WAITING, server, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                self.len.fetch_sub(1, Ordering::SeqCst);
+                self.leave(&w);
+                self.grants.fetch_add(1, Ordering::Relaxed);
+                return Some(w.worker);
+            }
+        }
+        None
+    }
+
+    /// Takes `w` out after it gave up (it counted itself out already).
+    fn remove(&self, w: &Arc<Waiter>) {
+        let mut l = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        l.retain(|x| !Arc::ptr_eq(x, w));
+        self.leave(w);
+    }
+
+    /// Notes `w`'s position for the log as it leaves (under the lock).
+    fn leave(&self, w: &Waiter) {
+        let since = self.grants.load(Ordering::Relaxed) - w.joined.load(Ordering::Relaxed);
+        w.pos.store(since + 1, Ordering::Relaxed);
+    }
+}
+
+/// One server's limit and queue.
+#[derive(Debug, Default)]
+pub struct ServerSlots {
+    /// `maxconn`; 0: unlimited (nothing is counted).
+    max: u32,
+    /// `maxqueue`; 0: unlimited.
+    maxqueue: u32,
+    /// Requests being served, when limited.
+    cur: AtomicU32,
+    /// Requests waiting for this server only.
+    pub queue: Fifo,
+}
+
+impl ServerSlots {
+    /// `maxconn`, 0 when unlimited (`slim`).
+    pub fn limit(&self) -> u32 {
+        self.max
+    }
+
+    /// Requests being served now (limited servers only).
+    pub fn current(&self) -> u32 {
+        self.cur.load(Ordering::Relaxed)
+    }
+
+    /// Takes a slot below `max`, whatever the queues.
+    fn try_take(&self) -> bool {
+        let mut cur = self.cur.load(Ordering::Relaxed);
+        loop {
+            if cur >= self.max {
+                return false;
+            }
+            match self
+                .cur
+                .compare_exchange_weak(cur, cur + 1, Ordering::SeqCst, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// A backend's servers' limits and its own queue.
+#[derive(Debug, Default)]
+pub struct BackendQueue {
+    /// Per server, in configuration order.
+    pub servers: Vec<ServerSlots>,
+    /// Requests waiting for any server of the backend.
+    pub queue: Fifo,
+    /// Whether any server has `maxconn` (else nothing here is touched).
+    limited: bool,
+    /// `timeout queue` (default `timeout connect`).
+    pub timeout: Duration,
+}
+
+impl BackendQueue {
+    /// The limits of backend `b`, whose `timeout connect` is `connect`.
+    pub fn build(b: &model::Backend, connect: Duration) -> Self {
+        let servers: Vec<ServerSlots> = b
+            .servers
+            .iter()
+            .map(|s| ServerSlots {
+                max: s.maxconn.unwrap_or(0),
+                maxqueue: s.maxqueue.unwrap_or(0),
+                ..ServerSlots::default()
+            })
+            .collect();
+        BackendQueue {
+            limited: servers.iter().any(|s| s.max > 0),
+            servers,
+            queue: Fifo::default(),
+            timeout: b.timeouts.queue.unwrap_or(connect),
+        }
+    }
+
+    /// Whether server `i` may take a new request now: unlimited, or below
+    /// its `maxconn` with nobody queued for it.
+    fn try_take(&self, i: usize) -> bool {
+        let s = &self.servers[i];
+        s.max == 0 || (s.queue.is_empty() && s.try_take())
+    }
+
+    /// Gives back server `i`'s slot, or hands it to the oldest waiter;
+    /// returns the worker to wake.
+    fn release(&self, i: usize) -> Option<usize> {
+        let s = &self.servers[i];
+        s.cur.fetch_sub(1, Ordering::SeqCst);
+        while !s.queue.is_empty() || !self.queue.is_empty() {
+            if !s.try_take() {
+                return None;
+            }
+            if let Some(w) = s
+                .queue
+                .grant_oldest(i)
+                .or_else(|| self.queue.grant_oldest(i))
+            {
+                return Some(w);
+            }
+            // Every waiter left meanwhile: give the slot back and look again.
+            s.cur.fetch_sub(1, Ordering::SeqCst);
+        }
+        None
+    }
+}
+
+/// A slot of a server, held while a request is served; handed to the next
+/// waiter (or given back) when dropped.
+#[derive(Debug)]
+pub struct Slot<'a> {
+    q: &'a BackendQueue,
+    limits: &'a WorkerLimits,
+    /// The server, when it is limited (`None`: nothing to give back).
+    server: Option<usize>,
+}
+
+impl Slot<'_> {
+    /// Hands the slot over now (as dropping it does).
+    pub fn release(self) {}
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(i) = self.server.take()
+            && let Some(w) = self.q.release(i)
+        {
+            self.limits.ring(w);
+        }
+    }
+}
+
+/// Why a request got no slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// `timeout queue` expired (HAProxy: 503, `sQ`).
+    Timeout,
+}
+
+/// Where a request waited, for the log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Waited {
+    /// `%sq`: requests ahead of it in the server's queue.
+    pub srv_queue: u32,
+    /// `%bq`: requests ahead of it in the backend's queue.
+    pub be_queue: u32,
+    /// Whether it was queued.
+    pub queued: bool,
+}
+
+/// A slot on `picked` without waiting, when it is unlimited or has room
+/// and nobody queued for it: the whole cost for a backend without `maxconn`.
+pub fn take_now<'a>(
+    q: &'a BackendQueue,
+    limits: &'a WorkerLimits,
+    picked: usize,
+) -> Option<(usize, Slot<'a>)> {
+    let server = if !q.limited || q.servers[picked].max == 0 {
+        None
+    } else if q.try_take(picked) {
+        Some(picked)
+    } else {
+        return None;
+    };
+    Some((picked, Slot { q, limits, server }))
+}
+
+/// Gets a slot for a request that picked server `picked` (`sticky`: by
+/// cookie, so it waits for that server only, up to its `maxqueue`). When
+/// `picked` is full, a non-sticky request takes another usable server with
+/// room (in index order after `picked`), else waits in the backend's queue
+/// for the first slot freed, at most `timeout queue`. Returns the server
+/// the slot is on.
+pub async fn acquire<'a>(
+    q: &'a BackendQueue,
+    limits: &'a WorkerLimits,
+    servers: &[ServerRt],
+    picked: usize,
+    sticky: bool,
+    waited: &mut Waited,
+) -> Result<(usize, Slot<'a>), QueueError> {
+    let slot = |server: usize| Slot {
+        q,
+        limits,
+        server: (q.servers[server].max > 0).then_some(server),
+    };
+    if let Some(now) = take_now(q, limits, picked) {
+        return Ok(now);
+    }
+    let s = &q.servers[picked];
+    let sticky = sticky && (s.maxqueue == 0 || s.queue.len() < s.maxqueue);
+    let fifo = if sticky {
+        &s.queue
+    } else {
+        let n = servers.len();
+        let backup = servers[picked].backup;
+        for i in (1..n).map(|k| (picked + k) % n) {
+            if servers[i].usable() && servers[i].backup == backup && q.try_take(i) {
+                return Ok((i, slot(i)));
+            }
+        }
+        &q.queue
+    };
+    // HAProxy logs how many were served before this one while it waited:
+    // in a FIFO, those ahead of it now.
+    waited.queued = true;
+    let me = Arc::new(Waiter {
+        worker: limits.id(),
+        state: AtomicUsize::new(WAITING),
+        joined: AtomicU32::new(0),
+        pos: AtomicU32::new(0),
+    });
+    fifo.push(me.clone());
+    let r = wait(q, limits, servers, picked, sticky, fifo, &me).await;
+    let pos = me.pos.load(Ordering::Relaxed);
+    if sticky {
+        waited.srv_queue = pos;
+    } else {
+        waited.be_queue = pos;
+    }
+    r.map(|g| (g, slot(g)))
+}
+
+/// Waits in `fifo` (already joined) for a slot; the server granted.
+async fn wait(
+    q: &BackendQueue,
+    limits: &WorkerLimits,
+    servers: &[ServerRt],
+    picked: usize,
+    sticky: bool,
+    fifo: &Fifo,
+    me: &Arc<Waiter>,
+) -> Result<usize, QueueError> {
+    // A slot freed before we were counted in the queue: take it ourselves.
+    let own = if sticky {
+        q.servers[picked].try_take().then_some(picked)
+    } else {
+        (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.servers[i].try_take())
+    };
+    if let Some(i) = own {
+        return Ok(cancel_or_granted(q, fifo, me, Some(i), limits));
+    }
+    let wait = poll_fn(|cx| match me.state.load(Ordering::SeqCst) {
+        WAITING => {
+            limits.park(cx.waker());
+            match me.state.load(Ordering::SeqCst) {
+                WAITING => Poll::Pending,
+                g => Poll::Ready(g),
+            }
+        }
+        g => Poll::Ready(g),
+    });
+    let deadline = monoio::time::Instant::now() + q.timeout;
+    match crate::deadline::within(deadline, wait).await {
+        Ok(g) => Ok(g),
+        Err(_) => match cancel_or_granted(q, fifo, me, None, limits) {
+            usize::MAX => Err(QueueError::Timeout),
+            g => Ok(g),
+        },
+    }
+}
+
+/// Leaves the queue; when a slot was granted meanwhile it wins over `own`
+/// (a slot taken by ourselves, then given back). Returns the server kept,
+/// `usize::MAX` for none.
+fn cancel_or_granted(
+    q: &BackendQueue,
+    fifo: &Fifo,
+    me: &Arc<Waiter>,
+    own: Option<usize>,
+    limits: &WorkerLimits,
+) -> usize {
+    match me
+        .state
+        .compare_exchange(WAITING, CANCELLED, Ordering::SeqCst, Ordering::SeqCst)
+    {
+        Ok(_) => {
+            fifo.len.fetch_sub(1, Ordering::SeqCst);
+            fifo.remove(me);
+            own.unwrap_or(usize::MAX)
+        }
+        Err(granted) => {
+            if let Some(i) = own
+                && let Some(w) = q.release(i)
+            {
+                limits.ring(w);
+            }
+            granted
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use crate::balance::testutil::farm;
+    use crate::test_runtime as rt;
+    use crate::worker::limit::{Limits, doorbell};
+
+    /// A backend whose servers have these `maxconn` (0: none) and `maxqueue`.
+    fn backend(maxes: &[u32], maxqueue: u32, timeout: Duration) -> BackendQueue {
+        let servers: Vec<ServerSlots> = maxes
+            .iter()
+            .map(|&max| ServerSlots {
+                max,
+                maxqueue,
+                ..ServerSlots::default()
+            })
+            .collect();
+        BackendQueue {
+            limited: servers.iter().any(|s| s.max > 0),
+            servers,
+            queue: Fifo::default(),
+            timeout,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn limits(workers: usize) -> (Vec<Rc<WorkerLimits>>, Vec<std::os::unix::net::UnixStream>) {
+        let (shared, bells) = Limits::new(1000, [None], workers).unwrap();
+        let w = (0..workers)
+            .map(|i| WorkerLimits::new(i, shared.clone()))
+            .collect();
+        (w, bells)
+    }
+
+    #[test]
+    fn unlimited_servers_are_never_counted() {
+        rt().block_on(async {
+            let q = backend(&[0, 0], 0, Duration::from_secs(1));
+            let (l, _bells) = limits(1);
+            let servers = farm(&[1, 1]);
+            let held: Vec<_> = futures_lite(10, || async {
+                acquire(&q, &l[0], &servers, 0, false, &mut Waited::default()).await
+            });
+            assert_eq!(held.len(), 10);
+            assert_eq!(q.servers[0].current(), 0);
+        });
+    }
+
+    /// Runs `n` acquisitions that must not wait, keeping the slots.
+    fn futures_lite<'a, F, Fut>(n: usize, mut f: F) -> Vec<(usize, Slot<'a>)>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(usize, Slot<'a>), QueueError>>,
+    {
+        (0..n)
+            .map(|_| {
+                let mut fut = std::pin::pin!(f());
+                let waker = std::task::Waker::noop();
+                match fut
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(waker))
+                {
+                    Poll::Ready(r) => r.expect("a slot"),
+                    Poll::Pending => panic!("waited"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_server_sends_others_elsewhere_then_queues_in_order() {
+        rt().block_on(async {
+            let q: &'static BackendQueue =
+                Box::leak(Box::new(backend(&[1, 1], 0, Duration::from_secs(5))));
+            let (l, _bells) = limits(1);
+            let l: &'static WorkerLimits = Box::leak(Box::new(l[0].clone()));
+            let servers: &'static [ServerRt] = Box::leak(farm(&[1, 1]).into_boxed_slice());
+            let mut w = Waited::default();
+            let (a, sa) = acquire(q, l, servers, 0, false, &mut w).await.unwrap();
+            // Server 0 is full: a request that picked it takes server 1.
+            let (b, sb) = acquire(q, l, servers, 0, false, &mut w).await.unwrap();
+            assert_eq!((a, b), (0, 1));
+            assert!(!w.queued);
+            // Both full: three requests wait in the backend queue, in order.
+            let order = Rc::new(RefCell::new(Vec::new()));
+            let tasks: Vec<_> = (0..3)
+                .map(|n| {
+                    let order = order.clone();
+                    monoio::spawn(async move {
+                        let mut w = Waited::default();
+                        let (srv, slot) = acquire(q, l, servers, 0, false, &mut w).await.unwrap();
+                        assert_eq!(w.be_queue, n + 1, "grants while it waited, its own too");
+                        order.borrow_mut().push((n, srv));
+                        monoio::time::sleep(Duration::from_millis(5)).await;
+                        drop(slot);
+                    })
+                })
+                .collect();
+            monoio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!((q.queue.len(), q.queue.max()), (3, 3));
+            assert!(order.borrow().is_empty());
+            // Freeing server 1 hands its slot to the oldest waiter.
+            drop(sb);
+            for t in tasks {
+                t.await;
+            }
+            assert_eq!(*order.borrow(), vec![(0, 1), (1, 1), (2, 1)]);
+            assert_eq!(q.queue.len(), 0);
+            assert_eq!(q.servers[1].current(), 0);
+            drop(sa);
+            assert_eq!(q.servers[0].current(), 0);
+        });
+    }
+
+    #[test]
+    fn timeout_queue_expires_and_leaves_nothing_behind() {
+        rt().block_on(async {
+            let q = backend(&[1], 0, Duration::from_millis(30));
+            let (l, _bells) = limits(1);
+            let servers = farm(&[1]);
+            let mut w = Waited::default();
+            let held = acquire(&q, &l[0], &servers, 0, false, &mut w)
+                .await
+                .unwrap();
+            let start = std::time::Instant::now();
+            let r = acquire(&q, &l[0], &servers, 0, false, &mut w).await;
+            assert_eq!(r.err(), Some(QueueError::Timeout));
+            assert!(start.elapsed() >= Duration::from_millis(30));
+            assert!(w.queued);
+            assert_eq!(q.queue.len(), 0);
+            assert!(q.queue.list.lock().unwrap().is_empty());
+            drop(held);
+            assert_eq!(q.servers[0].current(), 0);
+        });
+    }
+
+    #[test]
+    fn sticky_requests_wait_for_their_server_up_to_maxqueue() {
+        rt().block_on(async {
+            let q = backend(&[1, 1], 1, Duration::from_millis(20));
+            let (l, _bells) = limits(1);
+            let servers = farm(&[1, 1]);
+            let mut w = Waited::default();
+            let _a = acquire(&q, &l[0], &servers, 0, true, &mut w).await.unwrap();
+            // Sticky to a full server: it waits in that server's queue, not elsewhere.
+            let (first, second) = monoio::join!(
+                async { acquire(&q, &l[0], &servers, 0, true, &mut Waited::default()).await },
+                async {
+                    monoio::time::sleep(Duration::from_millis(5)).await;
+                    assert_eq!(q.servers[0].queue.len(), 1);
+                    // Its queue is at `maxqueue`: the next one is redispatched.
+                    let mut w2 = Waited::default();
+                    let r = acquire(&q, &l[0], &servers, 0, true, &mut w2).await;
+                    (r.map(|(s, _)| s), w2.queued)
+                }
+            );
+            assert_eq!(first.err(), Some(QueueError::Timeout));
+            assert_eq!(second, (Ok(1), false));
+        });
+    }
+
+    #[test]
+    fn a_slot_freed_on_another_worker_wakes_the_waiter() {
+        let q: &'static BackendQueue =
+            Box::leak(Box::new(backend(&[1], 0, Duration::from_secs(5))));
+        let servers: &'static [ServerRt] = Box::leak(farm(&[1]).into_boxed_slice());
+        let (shared, mut bells) = Limits::new(1000, [None], 2).unwrap();
+        let w1 = WorkerLimits::new(1, shared.clone());
+        let mut first = Waited::default();
+        let mut fut = std::pin::pin!(acquire(q, &w1, servers, 0, false, &mut first));
+        let cx = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Ok((_, held))) = fut.as_mut().poll(cx) else {
+            panic!("the first request waits")
+        };
+        // Worker 0 waits on its own thread; this thread (worker 1) frees the slot.
+        let bell = bells.remove(0);
+        let waiter = std::thread::spawn(move || {
+            rt().block_on(async move {
+                let w0 = WorkerLimits::new(0, shared);
+                let canceller = monoio::io::Canceller::new();
+                let bell = monoio::spawn(doorbell(w0.clone(), bell, canceller.handle()));
+                let mut w = Waited::default();
+                let (srv, slot) = acquire(q, &w0, servers, 0, false, &mut w).await.unwrap();
+                assert!(w.queued);
+                drop(slot);
+                canceller.cancel();
+                bell.await;
+                srv
+            })
+        });
+        while q.queue.is_empty() {
+            std::thread::yield_now();
+        }
+        drop(held);
+        assert_eq!(waiter.join().unwrap(), 0);
+        assert_eq!((q.servers[0].current(), q.queue.len()), (0, 0));
+    }
+}
