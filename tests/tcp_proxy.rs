@@ -201,3 +201,54 @@ fn clitcpka_keeps_client_connections_probed() {
         );
     }
 }
+
+/// The kernel's timers for connections to `port` (the server's side as seen
+/// from the proxy: remote port `port`).
+fn connections_to(port: u16) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let rem_port = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
+            (rem_port == port && f.get(3) == Some(&"01"))
+                .then(|| {
+                    f.get(5)
+                        .map(|t| t.split(':').next().unwrap_or("").to_string())
+                })
+                .flatten()
+        })
+        .collect()
+}
+
+/// `option srvtcpka` (and `tcpka` in a listen) turns TCP keep-alive on for
+/// server connections; the client side only with `clitcpka`/`tcpka`.
+#[test]
+fn srvtcpka_keeps_server_connections_probed() {
+    for (opt, srv, cli) in [
+        ("option srvtcpka", "02", "00"),
+        ("option tcpka", "02", "02"),
+        ("", "00", "00"),
+    ] {
+        let backend = TcpBackend::echo();
+        let port = free_port();
+        let cfg = ListenCfg::tcp(port)
+            .line(opt)
+            .server("s1", backend.port)
+            .render();
+        let _lb = Ringlb::start(&cfg);
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).unwrap();
+        let (s, a) = (connections_to(backend.port), accepted_timers(port));
+        assert!(
+            s.iter().any(|t| t == srv),
+            "{opt:?}: server side {s:?}, want {srv}"
+        );
+        assert!(
+            a.iter().any(|t| t == cli),
+            "{opt:?}: client side {a:?}, want {cli}"
+        );
+    }
+}

@@ -50,7 +50,8 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
         (Some(_), Some(c)) => c.min(t.inter),
         _ => t.inter,
     };
-    let mut stream = match connect(t.address, connect_limit).await {
+    // Checks are short-lived: no keep-alive probes.
+    let mut stream = match connect(t.address, connect_limit, false).await {
         Ok(s) => s,
         Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
         Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),

@@ -635,6 +635,8 @@ pub struct Backend {
     pub stats: Stats,
     /// `fullconn`, `maxconn` on the backend side.
     pub maxconn: Option<u32>,
+    /// SO_KEEPALIVE on server connections (`option srvtcpka` / `tcpka`).
+    pub keepalive: bool,
     /// HTTP rules run on the backend's requests and responses.
     pub rules: Rules,
     /// Custom error pages, used for errors after the backend was chosen.

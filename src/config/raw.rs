@@ -249,6 +249,8 @@ pub struct RawProxy {
     pub switching: Vec<RawSwitch>,
     /// `option clitcpka` (or `tcpka`): SO_KEEPALIVE on client connections.
     pub cli_keepalive: bool,
+    /// `option srvtcpka` (or `tcpka`): SO_KEEPALIVE on server connections.
+    pub srv_keepalive: bool,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
     /// `http-request`, `http-response`, `http-after-response` and `redirect`
@@ -305,6 +307,7 @@ impl RawProxy {
             switching: Vec::new(),
             use_backend_seen: false,
             cli_keepalive: false,
+            srv_keepalive: false,
             rules: Default::default(),
             errors: Vec::new(),
             monitor_uri: None,

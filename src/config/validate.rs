@@ -344,6 +344,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         log: p.log.clone(),
         stats: p.stats.clone(),
         maxconn: p.fullconn,
+        keepalive: p.srv_keepalive,
         rules: Default::default(),
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),

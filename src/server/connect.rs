@@ -21,14 +21,26 @@ pub enum ConnectError {
     Unsupported(Address),
 }
 
-/// Connects to `address` within `timeout`.
-pub async fn connect(address: &Address, timeout: Duration) -> Result<Stream, ConnectError> {
+/// Connects to `address` within `timeout`; `keepalive` turns TCP
+/// keep-alive on (`option srvtcpka`).
+pub async fn connect(
+    address: &Address,
+    timeout: Duration,
+    keepalive: bool,
+) -> Result<Stream, ConnectError> {
     let fut = async {
         match address {
             Address::Inet(sa) => {
                 let s = TcpStream::connect_addr(*sa).await?;
                 // Requests and responses are written whole; Nagle would only delay them.
                 let _ = s.set_nodelay(true);
+                if keepalive {
+                    use std::os::fd::{AsRawFd, BorrowedFd};
+                    // SAFETY: the fd is the connected socket `s` owns, open
+                    // for the whole call.
+                    let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
+                    let _ = socket2::SockRef::from(&fd).set_keepalive(true);
+                }
                 Ok(Stream::Tcp(s))
             }
             Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),

@@ -121,7 +121,7 @@ pub async fn connect_noting(
     let mut attempt = 0;
     loop {
         let srv = &be.servers[server];
-        match connect(&srv.address, be.connect_timeout).await {
+        match connect(&srv.address, be.connect_timeout, be.model.keepalive).await {
             Ok(s) => return Ok((server, s)),
             Err(cause) => {
                 let c = ctx.counters();

@@ -18,6 +18,8 @@ const OPTIONS: &[(&str, u8)] = &[
     ("forwardfor", ALL),
     ("originalto", ALL),
     ("clitcpka", FE),
+    ("srvtcpka", BE),
+    ("tcpka", ALL),
     ("http-pretend-keepalive", ALL),
     ("httpchk", BE),
     ("log-health-checks", BE),
@@ -31,8 +33,6 @@ const OPTIONS: &[(&str, u8)] = &[
 const IGNORED: &[&str] = &[
     "abortonclose",
     "allbackups",
-    "tcpka",
-    "srvtcpka",
     "splice-auto",
     "splice-request",
     "splice-response",
@@ -194,6 +194,12 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "dontlognull" => p.log.dontlognull = on,
         "persist" => p.persist = on,
         "clitcpka" => p.cli_keepalive = on,
+        "srvtcpka" => p.srv_keepalive = on,
+        // Both sides, each where the section has that side.
+        "tcpka" => {
+            p.cli_keepalive = on;
+            p.srv_keepalive = on;
+        }
         "http-pretend-keepalive" => p.http.pretend_keepalive = on,
         _ => {}
     }
