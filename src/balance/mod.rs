@@ -64,23 +64,35 @@ pub trait Balancer {
 
 /// Builds the balancer for a backend's `balance` keyword.
 pub fn for_backend(backend: &model::Backend) -> Box<dyn Balancer> {
+    let f = backend.hash_function;
     let table = || hash::Table::for_backend(backend);
     match &backend.balance {
         Balance::RoundRobin => Box::new(roundrobin::RoundRobin::new()),
         Balance::StaticRr => Box::new(static_rr::StaticRr::new()),
         Balance::LeastConn => Box::new(leastconn::LeastConn::new()),
-        Balance::Source => Box::new(hash::Hashed::new(source::Source, table())),
-        Balance::Uri { len, depth, whole } => Box::new(hash::Hashed::new(
-            uri::Uri::new(*len, *depth, *whole),
-            table(),
-        )),
-        Balance::UrlParam(name) => {
-            Box::new(hash::Hashed::new(url_param::UrlParam::new(name), table()))
-        }
-        Balance::Hdr(name) => Box::new(hash::Hashed::new(hdr::Hdr::new(name), table())),
-        Balance::RdpCookie(name) => {
-            Box::new(hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()))
-        }
+        Balance::Source => Box::new(hash::Hashed::new(source::Source, table()).with_function(f)),
+        Balance::Uri {
+            len,
+            depth,
+            whole,
+            path_only,
+        } => Box::new(
+            hash::Hashed::new(
+                uri::Uri::new(*len, *depth, *whole).path_only(*path_only),
+                table(),
+            )
+            .with_function(f),
+        ),
+        Balance::UrlParam(name) => Box::new(
+            hash::Hashed::new(url_param::UrlParam::new(name), table()).with_function(f),
+        ),
+        Balance::Hdr { name, domain_only } => Box::new(
+            hash::Hashed::new(hdr::Hdr::new(name).domain_only(*domain_only), table())
+                .with_function(f),
+        ),
+        Balance::RdpCookie(name) => Box::new(
+            hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()).with_function(f),
+        ),
     }
 }
 
