@@ -129,32 +129,35 @@ pub fn hash_type(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result
             ));
         }
     };
-    let func = match args.peek() {
-        Some("sdbm") => Some(HashFn::Sdbm),
-        Some("djb2") => Some(HashFn::Djb2),
-        Some("wt6") => Some(HashFn::Wt6),
-        Some("crc32") => Some(HashFn::Crc32),
-        Some("none") => Some(HashFn::None),
-        _ => None,
+    // As HAProxy: a function must be named before `avalanche`.
+    let named = args.next_opt();
+    let func = match named.as_deref() {
+        None => HashFn::Sdbm,
+        Some("sdbm") => HashFn::Sdbm,
+        Some("djb2") => HashFn::Djb2,
+        Some("wt6") => HashFn::Wt6,
+        Some("crc32") => HashFn::Crc32,
+        // HAProxy 2.7's `none` (2.6 refuses it): the key is the hash.
+        Some("none") => HashFn::None,
+        Some(w) => {
+            return Err(format!(
+                "'hash-type' only supports 'sdbm', 'djb2', 'crc32', 'wt6' or 'none' hash \
+                 functions, got '{w}'"
+            ));
+        }
     };
-    if func.is_some() {
-        args.next_opt();
-    }
-    let avalanche = args.peek() == Some("avalanche");
-    if avalanche {
-        args.next_opt();
-    }
-    if let Some(w) = args.peek() {
-        return Err(format!(
-            "'hash-type {method}' expects a function (sdbm, djb2, wt6, crc32, none) then \
-             optionally 'avalanche', got '{w}'"
-        ));
-    }
+    let avalanche = match args.next_opt().as_deref() {
+        // As HAProxy: `consistent` without a function is sdbm with avalanche.
+        None => named.is_none() && ht == HashType::Consistent,
+        Some("avalanche") => true,
+        Some(w) => {
+            return Err(format!(
+                "'hash-type' only supports 'avalanche' as a modifier for hash functions, got '{w}'"
+            ));
+        }
+    };
     args.finish()?;
     p.hash_type = ht;
-    p.hash_function = HashFunction {
-        func: func.unwrap_or_default(),
-        avalanche,
-    };
+    p.hash_function = HashFunction { func, avalanche };
     Ok(())
 }

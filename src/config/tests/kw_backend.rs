@@ -117,7 +117,16 @@ fn hash_type() {
     fn f(body: &str) -> HashFunction {
         be(body).hash_function
     }
-    assert_eq!(f("    hash-type consistent"), HashFunction::default());
+    // As HAProxy 2.6: `consistent` alone adds `avalanche`, a named function does not.
+    assert_eq!(
+        f("    hash-type consistent"),
+        HashFunction {
+            func: HashFn::Sdbm,
+            avalanche: true
+        }
+    );
+    assert_eq!(f("    hash-type map-based"), HashFunction::default());
+    assert_eq!(f("    hash-type consistent sdbm"), HashFunction::default());
     assert_eq!(
         f("    hash-type consistent djb2"),
         HashFunction {
@@ -126,12 +135,15 @@ fn hash_type() {
         }
     );
     assert_eq!(
-        f("    hash-type map-based avalanche"),
+        f("    hash-type map-based sdbm avalanche"),
         HashFunction {
             func: HashFn::Sdbm,
             avalanche: true
         }
     );
+    // As HAProxy 2.6: the function comes first.
+    assert!(err("    hash-type consistent avalanche").contains("got 'avalanche'"));
+    assert!(err("    hash-type consistent sdbm fast").contains("got 'fast'"));
     for (word, func) in [
         ("wt6", HashFn::Wt6),
         ("crc32", HashFn::Crc32),
