@@ -44,14 +44,24 @@ struct Case {
 }
 
 fn uri_key(k: usize) -> (String, String, String) {
-    let uri = format!("/d{}/s{}/item-{}.html?q={k}&r={}", k % 13, k % 7, k * 7919, k * 31);
+    let uri = format!(
+        "/d{}/s{}/item-{}.html?q={k}&r={}",
+        k % 13,
+        k % 7,
+        k * 7919,
+        k * 31
+    );
     (uri, "t".into(), String::new())
 }
 
 fn absolute_key(k: usize) -> (String, String, String) {
-    if k % 2 == 0 {
+    if k.is_multiple_of(2) {
         let host = format!("h{}.example", k % 5);
-        (format!("http://{host}/abs/{k}?x={}", k % 3), host, String::new())
+        (
+            format!("http://{host}/abs/{k}?x={}", k % 3),
+            host,
+            String::new(),
+        )
     } else {
         uri_key(k)
     }
@@ -64,7 +74,7 @@ fn param_key(k: usize) -> (String, String, String) {
 
 fn hdr_key(k: usize) -> (String, String, String) {
     // Some values carry a list: the first element is the key.
-    let v = if k % 4 == 0 {
+    let v = if k.is_multiple_of(4) {
         format!("tenant-{k}, other")
     } else {
         format!("tenant-{}-{}", k * 17, k % 3)
@@ -102,7 +112,10 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "uri_len_depth_whole_djb2",
-        lines: &["balance uri len 12 depth 2 whole", "hash-type map-based djb2"],
+        lines: &[
+            "balance uri len 12 depth 2 whole",
+            "hash-type map-based djb2",
+        ],
         probe: Probe::Http(uri_key),
         weights: None,
     },
@@ -132,7 +145,10 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "url_param_map_crc32_avalanche",
-        lines: &["balance url_param userid", "hash-type map-based crc32 avalanche"],
+        lines: &[
+            "balance url_param userid",
+            "hash-type map-based crc32 avalanche",
+        ],
         probe: Probe::Http(param_key),
         weights: None,
     },
@@ -245,7 +261,12 @@ fn config(ports: &[u16], http: &[u16], rdp: &[u16]) -> String {
 
 /// The client address for source key `k`: spread over 127.0.0.0/8.
 fn source_addr(k: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, (1 + k % 9) as u8, (k * 37 % 256) as u8, (1 + k * 13 % 250) as u8)
+    Ipv4Addr::new(
+        127,
+        (1 + k % 9) as u8,
+        (k * 37 % 256) as u8,
+        (1 + k * 13 % 250) as u8,
+    )
 }
 
 /// Which server answers a GET sent from `from` (any loopback address).
@@ -253,8 +274,8 @@ fn http_server(port: u16, from: Option<Ipv4Addr>, uri: &str, host: &str, extra: 
     let stream = match from {
         None => TcpStream::connect(("127.0.0.1", port)).unwrap(),
         Some(ip) => {
-            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                .unwrap();
+            let sock =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
             sock.bind(&SocketAddr::from((ip, 0)).into()).unwrap();
             sock.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
                 .unwrap();
@@ -358,5 +379,8 @@ fn hashing_picks_the_server_haproxy_picks() {
         }
     }
     assert!(report.is_empty(), "{}", report.join("\n"));
-    eprintln!("{total} keys over {} configurations: all equal", CASES.len());
+    eprintln!(
+        "{total} keys over {} configurations: all equal",
+        CASES.len()
+    );
 }

@@ -81,11 +81,8 @@ impl Ring {
         }
         let now = &self.now;
         self.live.clear();
-        self.live.extend(
-            self.all
-                .iter()
-                .filter(|&&p| number(p) < now[server_of(p)]),
-        );
+        self.live
+            .extend(self.all.iter().filter(|&&p| number(p) < now[server_of(p)]));
     }
 
     /// The server for hash `h`: the closest point (the earlier one on a tie),

@@ -29,8 +29,9 @@ pub fn sdbm(key: &[u8]) -> u32 {
 
 /// `djb2`: from 5381, `h = h * 33 + c` per byte.
 pub fn djb2(key: &[u8]) -> u32 {
-    key.iter()
-        .fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(u32::from(c)))
+    key.iter().fold(5381u32, |h, &c| {
+        h.wrapping_mul(33).wrapping_add(u32::from(c))
+    })
 }
 
 /// `wt6`: Willy Tarreau's two-register hash whose rotation amounts depend on
@@ -74,7 +75,10 @@ pub fn none(key: &[u8]) -> u32 {
     };
     let mut v: u64 = 0;
     for &c in digits.iter().take_while(|c| c.is_ascii_digit()) {
-        match v.checked_mul(10).and_then(|m| m.checked_add(u64::from(c - b'0'))) {
+        match v
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u64::from(c - b'0')))
+        {
             Some(n) => v = n,
             None => {
                 v = u64::MAX;
@@ -83,7 +87,11 @@ pub fn none(key: &[u8]) -> u32 {
         }
     }
     let signed: i64 = if neg {
-        if v > 1 << 63 { i64::MIN } else { (v as i64).wrapping_neg() }
+        if v > 1 << 63 {
+            i64::MIN
+        } else {
+            (v as i64).wrapping_neg()
+        }
     } else {
         v.min(i64::MAX as u64) as i64
     };
@@ -385,7 +393,10 @@ mod tests {
         for (i, (&n, &w)) in c.iter().zip(&weights).enumerate() {
             let got = n as f64 / total as f64;
             let want = f64::from(w) / 10.0;
-            assert!((got - want).abs() <= tolerance, "{i}: {got} vs {want} {c:?}");
+            assert!(
+                (got - want).abs() <= tolerance,
+                "{i}: {got} vs {want} {c:?}"
+            );
         }
     }
 

@@ -101,7 +101,10 @@ impl Hdr {
 impl Key for Hdr {
     fn hash(&self, input: &PickInput<'_>, f: HashFunction) -> Option<u32> {
         let v = self.value(input.head?).filter(|v| !v.is_empty())?;
-        Some(key_hash(f, if self.domain_only { main_domain(v) } else { v }))
+        Some(key_hash(
+            f,
+            if self.domain_only { main_domain(v) } else { v },
+        ))
     }
 }
 

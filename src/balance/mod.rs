@@ -83,16 +83,16 @@ pub fn for_backend(backend: &model::Backend) -> Box<dyn Balancer> {
             )
             .with_function(f),
         ),
-        Balance::UrlParam(name) => Box::new(
-            hash::Hashed::new(url_param::UrlParam::new(name), table()).with_function(f),
-        ),
+        Balance::UrlParam(name) => {
+            Box::new(hash::Hashed::new(url_param::UrlParam::new(name), table()).with_function(f))
+        }
         Balance::Hdr { name, domain_only } => Box::new(
             hash::Hashed::new(hdr::Hdr::new(name).domain_only(*domain_only), table())
                 .with_function(f),
         ),
-        Balance::RdpCookie(name) => Box::new(
-            hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()).with_function(f),
-        ),
+        Balance::RdpCookie(name) => {
+            Box::new(hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()).with_function(f))
+        }
     }
 }
 

@@ -76,10 +76,7 @@ mod tests {
             Source.hash(&from("::ffff:192.0.2.7"), f),
             Some(0xffff ^ 0xc000_0207)
         );
-        assert_eq!(
-            Source.hash(&from("2001:db8::1"), f),
-            Some(0x2001_0db8 ^ 1)
-        );
+        assert_eq!(Source.hash(&from("2001:db8::1"), f), Some(0x2001_0db8 ^ 1));
         let aval = HashFunction {
             avalanche: true,
             ..f
