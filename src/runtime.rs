@@ -149,6 +149,8 @@ pub struct BackendRt {
     pub model: model::Backend,
     /// Where its health-check and server state lines go (`None`: no log target).
     pub log: Option<crate::log::ProxyLog>,
+    /// `balance roundrobin`'s position, shared by the workers.
+    pub rotation: crate::balance::Rotation,
 }
 
 /// A frontend as workers see it.
@@ -238,6 +240,7 @@ impl Shared {
                     .flatten(),
                 model: b.clone(),
                 log: crate::log::ProxyLog::build(&b.log, b.mode, &config.global, hostname.as_ref()),
+                rotation: Default::default(),
             })
             .collect();
         let frontends = config

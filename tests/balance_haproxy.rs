@@ -384,3 +384,59 @@ fn hashing_picks_the_server_haproxy_picks() {
         CASES.len()
     );
 }
+
+/// The servers answering `n` GETs, each on a new connection, through `port`.
+fn rotation(port: u16, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| http_server(port, None, "/", "t", ""))
+        .collect()
+}
+
+/// `balance roundrobin` with two threads: new connections rotate strictly,
+/// whichever thread (ringlb worker) accepts them, in HAProxy's order.
+#[test]
+fn roundrobin_rotates_strictly_across_threads_as_haproxy() {
+    let http: Vec<HttpBackend> = (0..3)
+        .map(|i| HttpBackend::start(&format!("s{i}")))
+        .collect();
+    let cfg = |equal: u16, weighted: u16| {
+        let mut s = String::from(
+            "global\n    nbthread 2\n\ndefaults\n    mode http\n    timeout connect 2s\n    \
+             timeout client 5s\n    timeout server 5s\n",
+        );
+        for (name, port, weights) in [
+            ("equal", equal, [1, 1, 1]),
+            ("weighted", weighted, [3, 1, 2]),
+        ] {
+            s += &format!("\nlisten {name}\n    bind 127.0.0.1:{port}\n    balance roundrobin\n");
+            for (i, (b, w)) in http.iter().zip(weights).enumerate() {
+                s += &format!("    server s{i} 127.0.0.1:{} weight {w}\n", b.port());
+            }
+        }
+        s
+    };
+    let (ours, theirs) = ((free_port(), free_port()), (free_port(), free_port()));
+    let Some(_haproxy) = Haproxy::start(&cfg(theirs.0, theirs.1), theirs.0) else {
+        return;
+    };
+    let _lb = Ringlb::start(&cfg(ours.0, ours.1));
+    let (want, got) = (rotation(theirs.0, 30), rotation(ours.0, 30));
+    for seq in [&want, &got] {
+        for w in seq.windows(3) {
+            assert!(w[0] != w[1] && w[1] != w[2] && w[0] != w[2], "{seq:?}");
+        }
+    }
+    assert_eq!(got, want, "equal weights: ringlb's order is HAProxy's");
+    // Weighted: every period of 6 connections holds each server's weight.
+    for (who, port) in [("haproxy", theirs.1), ("ringlb", ours.1)] {
+        let seq = rotation(port, 36);
+        for period in seq.chunks(6) {
+            let count = |s: &str| period.iter().filter(|x| *x == s).count();
+            assert_eq!(
+                (count("s0"), count("s1"), count("s2")),
+                (3, 1, 2),
+                "{who}: {seq:?}"
+            );
+        }
+    }
+}

@@ -29,6 +29,7 @@ pub mod uri;
 pub mod url_param;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::model::{self, Balance};
@@ -62,12 +63,26 @@ pub trait Balancer {
     ) -> Option<usize>;
 }
 
-/// Builds the balancer for a backend's `balance` keyword.
-pub fn for_backend(backend: &model::Backend) -> Box<dyn Balancer> {
+/// A backend's round-robin position, shared by every worker, so that
+/// `balance roundrobin` rotates strictly across new connections whichever
+/// worker accepts them (as HAProxy's single rotation does).
+#[derive(Debug, Default, Clone)]
+pub struct Rotation(Arc<AtomicU64>);
+
+impl Rotation {
+    /// Takes the next position (one relaxed atomic add).
+    pub fn take(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Builds the balancer for a backend's `balance` keyword; `rotation` is the
+/// backend's position shared with the other workers.
+pub fn for_backend(backend: &model::Backend, rotation: &Rotation) -> Box<dyn Balancer> {
     let f = backend.hash_function;
     let table = || hash::Table::for_backend(backend);
     match &backend.balance {
-        Balance::RoundRobin => Box::new(roundrobin::RoundRobin::new()),
+        Balance::RoundRobin => Box::new(roundrobin::SharedRoundRobin::new(rotation.clone())),
         Balance::StaticRr => Box::new(static_rr::StaticRr::new()),
         Balance::LeastConn => Box::new(leastconn::LeastConn::new()),
         Balance::Source => Box::new(hash::Hashed::new(source::Source, table()).with_function(f)),
