@@ -151,6 +151,8 @@ pub struct BackendRt {
     pub log: Option<crate::log::ProxyLog>,
     /// Server `maxconn` slots and the queues (`server/queue.rs`).
     pub queue: crate::server::queue::BackendQueue,
+    /// `balance roundrobin`'s position, shared by the workers.
+    pub rotation: crate::balance::Rotation,
 }
 
 /// A frontend as workers see it.
@@ -244,6 +246,7 @@ impl Shared {
                     b,
                     b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
                 ),
+                rotation: Default::default(),
             })
             .collect();
         let frontends = config

@@ -102,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
                 payload: Some(b"\x03\x00\x00\x13Cookie: mstshash=u\r\n"),
             };
             for (b, rt) in config.backends.iter().zip(&shared.backends) {
-                let mut lb = balance::for_backend(b);
+                let mut lb = balance::for_backend(b, &rt.rotation);
                 for exclude in [None, Some(0)] {
                     if let Some(i) = lb.pick(&rt.servers, &input, exclude) {
                         assert!(i < b.servers.len(), "backend {} picked server {i}", b.name);

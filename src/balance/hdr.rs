@@ -3,8 +3,11 @@
 //! As HAProxy: the first occurrence of the header (name matched without
 //! regard to case), and of its value the first comma-separated element,
 //! without surrounding blanks. A request without the header, or whose first
-//! element is empty, is balanced by round robin. (`use_domain_only` is not
-//! supported; the configuration loader says so.)
+//! element is empty, is balanced by round robin. With `use_domain_only` the
+//! key is the main domain name alone, found as HAProxy finds it: scanning
+//! back from the end, the part between the last dot and the dot before it
+//! (`www.example.com` hashes `example`; no dot: the whole value; one dot:
+//! what precedes it).
 //!
 //! The header is found in the raw request head (`PickInput::head`), so
 //! nothing is parsed or allocated for requests to other backends.
@@ -12,12 +15,34 @@
 use memchr::memchr;
 
 use super::PickInput;
-use super::hash::{Key, hash_bytes};
+use super::hash::{Key, key_hash};
+use crate::config::model::HashFunction;
 
 /// The key of `balance hdr(<name>)`.
 #[derive(Debug, Clone)]
 pub struct Hdr {
     name: Box<[u8]>,
+    domain_only: bool,
+}
+
+/// The main domain name of a host value, as HAProxy's `use_domain_only`
+/// scan finds it (from the end: the last dot ends it, the dot before starts it).
+pub fn main_domain(v: &[u8]) -> &[u8] {
+    let mut end = v.len();
+    let mut at = v.len();
+    let mut found = false;
+    while at > 0 {
+        if found {
+            if v[at - 1] == b'.' {
+                break;
+            }
+        } else if v.get(at) == Some(&b'.') {
+            end = at;
+            found = true;
+        }
+        at -= 1;
+    }
+    &v[at..end]
 }
 
 /// Strips spaces and tabs on both sides.
@@ -36,6 +61,7 @@ impl Hdr {
     pub fn new(name: &str) -> Hdr {
         Hdr {
             name: name.as_bytes().into(),
+            domain_only: false,
         }
     }
 
@@ -64,11 +90,21 @@ impl Hdr {
     }
 }
 
+impl Hdr {
+    /// `use_domain_only`: hash the main domain name alone.
+    pub fn domain_only(mut self, on: bool) -> Hdr {
+        self.domain_only = on;
+        self
+    }
+}
+
 impl Key for Hdr {
-    fn hash(&self, input: &PickInput<'_>) -> Option<u64> {
-        self.value(input.head?)
-            .filter(|v| !v.is_empty())
-            .map(hash_bytes)
+    fn hash(&self, input: &PickInput<'_>, f: HashFunction) -> Option<u32> {
+        let v = self.value(input.head?).filter(|v| !v.is_empty())?;
+        Some(key_hash(
+            f,
+            if self.domain_only { main_domain(v) } else { v },
+        ))
     }
 }
 
@@ -101,12 +137,28 @@ mod tests {
         // Nothing after the blank line counts (that is the body).
         assert_eq!(value("x", "GET / HTTP/1.1\r\n\r\nx: body\r\n"), None);
         assert_eq!(
-            Hdr::new("empty").hash(&PickInput {
-                head: Some(head.as_bytes()),
-                ..PickInput::default()
-            }),
+            Hdr::new("empty").hash(
+                &PickInput {
+                    head: Some(head.as_bytes()),
+                    ..PickInput::default()
+                },
+                HashFunction::default()
+            ),
             None
         );
+    }
+
+    #[test]
+    fn main_domain_as_haproxy() {
+        let d = |v: &str| String::from_utf8(main_domain(v.as_bytes()).to_vec()).unwrap();
+        assert_eq!(d("www.example.com"), "example");
+        assert_eq!(d("a.b.example.org"), "example");
+        assert_eq!(d("example.com"), "example");
+        assert_eq!(d("localhost"), "localhost");
+        assert_eq!(d("www.example.com:8080"), "example");
+        // HAProxy never looks at the first byte for the closing dot.
+        assert_eq!(d(".com"), ".com");
+        assert_eq!(d("a..b"), "a.");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! sends it to the server first ([`scan`] tells it when it has read enough).
 
 use super::PickInput;
-use super::hash::{Key, hash_bytes};
+use super::hash::{Key, key_hash};
+use crate::config::model::HashFunction;
 
 /// Offset of the cookie line: TPKT header (4) + X.224 Connection Request header (7).
 const COOKIE_AT: usize = 11;
@@ -90,9 +91,9 @@ impl RdpCookie {
 }
 
 impl Key for RdpCookie {
-    fn hash(&self, input: &PickInput<'_>) -> Option<u64> {
+    fn hash(&self, input: &PickInput<'_>, f: HashFunction) -> Option<u32> {
         match scan(input.payload?, &self.name) {
-            Scan::Found(v) if !v.is_empty() => Some(hash_bytes(v)),
+            Scan::Found(v) if !v.is_empty() => Some(key_hash(f, v)),
             _ => None,
         }
     }

@@ -15,8 +15,14 @@
 //! is rebuilt in O(n): servers whose weight did not change keep their turn, so
 //! the rotation goes on where it was; a new or re-weighted server joins at the
 //! current time.
+//!
+//! `balance roundrobin` itself uses [`SharedRoundRobin`]: every worker holds
+//! the same cycle (one period of the rotation above, computed from the same
+//! server states) and reads it at a position all workers share, so new
+//! connections rotate strictly whichever worker accepts them. [`RoundRobin`]
+//! is the per-worker rotation the hash algorithms fall back on.
 
-use super::{Balancer, PickInput, Watch, live_set};
+use super::{Balancer, PickInput, Rotation, Watch, live_set};
 use crate::runtime::ServerRt;
 
 /// One live server's next turn, `num / den` on the virtual clock.
@@ -128,6 +134,91 @@ impl RoundRobin {
     }
 }
 
+/// `balance roundrobin`: one period of the smooth rotation, read at the
+/// backend's [`Rotation`] position shared by all workers. A pick is one
+/// relaxed atomic add and an array read; the cycle is rebuilt (O(W log n), W
+/// the sum of the weights divided by their gcd) when the servers change.
+#[derive(Debug)]
+pub struct SharedRoundRobin {
+    position: Rotation,
+    watch: Watch,
+    live: Vec<(u32, u32)>,
+    /// Server index of each position of the period.
+    cycle: Vec<u32>,
+}
+
+impl SharedRoundRobin {
+    /// A rotation reading `position`; built from the servers on the first pick.
+    pub fn new(position: Rotation) -> Self {
+        SharedRoundRobin {
+            position,
+            watch: Watch::default(),
+            live: Vec::new(),
+            cycle: Vec::new(),
+        }
+    }
+
+    fn rebuild(&mut self, servers: &[ServerRt]) {
+        live_set(servers, self.watch.refresh(servers), &mut self.live);
+        let gcd = self.live.iter().fold(0, |g, &(_, w)| gcd(g, w)).max(1);
+        let mut rr = RoundRobin::new();
+        rr.heap = self
+            .live
+            .iter()
+            .map(|&(idx, w)| Turn {
+                num: 1,
+                den: 2 * (w / gcd),
+                idx,
+            })
+            .collect();
+        for pos in (0..rr.heap.len() / 2).rev() {
+            rr.sift_down(pos);
+        }
+        let period: u32 = self.live.iter().map(|&(_, w)| w / gcd).sum();
+        self.cycle.clear();
+        for _ in 0..period {
+            let idx = rr.heap[0].idx;
+            rr.heap[0].num += 2;
+            rr.sift_down(0);
+            self.cycle.push(idx);
+        }
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+impl Balancer for SharedRoundRobin {
+    fn pick(
+        &mut self,
+        servers: &[ServerRt],
+        _input: &PickInput<'_>,
+        exclude: Option<usize>,
+    ) -> Option<usize> {
+        for _ in 0..2 {
+            if self.watch.stale(servers) {
+                self.rebuild(servers);
+            }
+            let n = self.cycle.len();
+            if n == 0 {
+                return None;
+            }
+            let at = (self.position.take() % n as u64) as usize;
+            // Redispatch: the next position of another server.
+            let idx = (0..n)
+                .map(|d| self.cycle[(at + d) % n] as usize)
+                .find(|&i| Some(i) != exclude)?;
+            if servers[idx].usable() {
+                return Some(idx);
+            }
+            // Went down without `servers_changed`: rebuild from the atomics.
+            self.watch.invalidate();
+        }
+        None
+    }
+}
+
 impl Balancer for RoundRobin {
     fn pick(
         &mut self,
@@ -162,6 +253,32 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{servers_changed, set_weight};
     use super::*;
+
+    #[test]
+    fn shared_rotation_is_strict_across_workers() {
+        let s = farm(&[1, 1, 1]);
+        let pos = Rotation::default();
+        let mut a = SharedRoundRobin::new(pos.clone());
+        let mut b = SharedRoundRobin::new(pos);
+        let none = PickInput::default();
+        let picks: Vec<usize> = (0..9)
+            .map(|k| {
+                let w: &mut dyn Balancer = if k % 3 == 0 { &mut a } else { &mut b };
+                w.pick(&s, &none, None).unwrap()
+            })
+            .collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2, 0, 1, 2]);
+        // Weighted: the period is the per-worker rotation's, exact shares.
+        let w = [6, 2, 4];
+        let s = farm(&w);
+        let mut a = SharedRoundRobin::new(Rotation::default());
+        assert_eq!(seq(&mut a, &s, 6), vec![0, 2, 0, 1, 2, 0]);
+        assert_eq!(counts(&mut a, &s, &none, 600), vec![300, 100, 200]);
+        // Down and excluded servers are skipped.
+        set_up(&s[0], false);
+        assert_eq!(counts(&mut a, &s, &none, 60), vec![0, 20, 40]);
+        assert_eq!(a.pick(&s, &none, Some(2)), Some(1));
+    }
 
     #[test]
     fn equal_weights_rotate_in_order() {

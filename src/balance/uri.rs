@@ -6,7 +6,8 @@
 //! (N+1)-th `/`); with both, whichever ends first.
 
 use super::PickInput;
-use super::hash::{Key, hash_bytes};
+use super::hash::{Key, key_hash};
+use crate::config::model::HashFunction;
 
 /// The key of `balance uri`.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +16,7 @@ pub struct Uri {
     /// Slash at which hashing stops: `depth + 1` (HAProxy stores the same).
     stop_slash: Option<usize>,
     whole: bool,
+    path_only: bool,
 }
 
 impl Uri {
@@ -24,11 +26,20 @@ impl Uri {
             len,
             stop_slash: depth.map(|d| d.saturating_add(1)),
             whole,
+            path_only: false,
         }
+    }
+
+    /// `path-only`: the key is taken from the path, without the scheme and
+    /// authority of an absolute URI.
+    pub fn path_only(mut self, on: bool) -> Uri {
+        self.path_only = on;
+        self
     }
 
     /// The part of `uri` that is hashed.
     pub fn key<'a>(&self, uri: &'a [u8]) -> &'a [u8] {
+        let uri = if self.path_only { path(uri) } else { uri };
         let uri = match self.len {
             Some(n) if n < uri.len() => &uri[..n],
             _ => uri,
@@ -48,9 +59,27 @@ impl Uri {
     }
 }
 
+/// The path (and query) of a request URI, as HAProxy's URI parser finds it:
+/// an origin-form URI is all path; an absolute one loses `scheme://authority`
+/// (nothing left when no `/` follows the authority); any other form (`*`,
+/// `host:port`) has no path.
+fn path(uri: &[u8]) -> &[u8] {
+    if uri.first() == Some(&b'/') {
+        return uri;
+    }
+    let Some(sep) = uri.windows(3).position(|w| w == b"://") else {
+        return b"";
+    };
+    let after = &uri[sep + 3..];
+    match after.iter().position(|&c| c == b'/') {
+        Some(slash) => &after[slash..],
+        None => b"",
+    }
+}
+
 impl Key for Uri {
-    fn hash(&self, input: &PickInput<'_>) -> Option<u64> {
-        Some(hash_bytes(self.key(input.uri?.as_bytes())))
+    fn hash(&self, input: &PickInput<'_>, f: HashFunction) -> Option<u32> {
+        Some(key_hash(f, self.key(input.uri?.as_bytes())))
     }
 }
 
@@ -85,6 +114,13 @@ mod tests {
             key(&Uri::new(None, Some(1), false), "http://h/p/q"),
             "http:/"
         );
+        let path_only = Uri::new(None, Some(1), false).path_only(true);
+        assert_eq!(key(&path_only, "http://h/p/q"), "/p");
+        assert_eq!(key(&path_only, "/p/q"), "/p");
+        let whole_path = Uri::new(None, None, true).path_only(true);
+        assert_eq!(key(&whole_path, "https://h:8/a?b"), "/a?b");
+        assert_eq!(key(&whole_path, "http://h"), "");
+        assert_eq!(key(&whole_path, "*"), "");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 use memchr::memchr;
 
 use super::PickInput;
-use super::hash::{Key, hash_bytes};
+use super::hash::{Key, key_hash};
+use crate::config::model::HashFunction;
 
 /// The key of `balance url_param`.
 #[derive(Debug, Clone)]
@@ -48,8 +49,8 @@ impl UrlParam {
 }
 
 impl Key for UrlParam {
-    fn hash(&self, input: &PickInput<'_>) -> Option<u64> {
-        self.value(input.uri?.as_bytes()).map(hash_bytes)
+    fn hash(&self, input: &PickInput<'_>, f: HashFunction) -> Option<u32> {
+        self.value(input.uri?.as_bytes()).map(|v| key_hash(f, v))
     }
 }
 
@@ -83,7 +84,13 @@ mod tests {
     #[test]
     fn same_value_same_server_absent_is_round_robin() {
         let s = farm(&[1, 1, 1]);
-        let mut b = Hashed::new(UrlParam::new("user"), Table::new(HashType::Consistent, &s));
+        // Short similar keys cluster on HAProxy's ring without `avalanche`.
+        let aval = HashFunction {
+            avalanche: true,
+            ..HashFunction::default()
+        };
+        let mut b = Hashed::new(UrlParam::new("user"), Table::new(HashType::Consistent, &s))
+            .with_function(aval);
         let mut seen = std::collections::HashSet::new();
         for u in 0..300 {
             let a = format!("/x?user={u}&t=1");

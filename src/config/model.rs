@@ -76,11 +76,18 @@ pub enum Balance {
         depth: Option<usize>,
         /// `whole`: include the query string.
         whole: bool,
+        /// `path-only`: hash the path alone, without scheme and authority.
+        path_only: bool,
     },
     /// Hash of a query-string parameter.
     UrlParam(String),
-    /// Hash of a request header.
-    Hdr(String),
+    /// Hash of a request header (`use_domain_only`: the main domain name alone).
+    Hdr {
+        /// The header's name.
+        name: String,
+        /// `use_domain_only`.
+        domain_only: bool,
+    },
     /// Hash of the RDP cookie in the first TCP packet.
     RdpCookie(String),
 }
@@ -93,6 +100,31 @@ pub enum HashType {
     MapBased,
     /// A hash ring: a server leaving remaps only its share.
     Consistent,
+}
+
+/// The function of `hash-type <method> <function>` (HAProxy's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashFn {
+    /// `sdbm` (HAProxy's default).
+    #[default]
+    Sdbm,
+    /// `djb2`.
+    Djb2,
+    /// `wt6`.
+    Wt6,
+    /// `crc32`.
+    Crc32,
+    /// `none`: the key, read as a decimal integer, is the hash.
+    None,
+}
+
+/// The hash of `hash-type`: its function and whether `avalanche` follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HashFunction {
+    /// The function applied to the key's bytes.
+    pub func: HashFn,
+    /// `avalanche`: HAProxy's `full_hash` applied to the result.
+    pub avalanche: bool,
 }
 
 /// How the stickiness cookie is handled (`cookie <name> <mode>`).
@@ -613,6 +645,8 @@ pub struct Backend {
     pub balance: Balance,
     /// `hash-type`.
     pub hash_type: HashType,
+    /// `hash-type`'s function and `avalanche`.
+    pub hash_function: HashFunction,
     /// Servers, in configuration order.
     pub servers: Vec<Server>,
     /// Timeouts (connect, server, queue, check act here).

@@ -225,6 +225,8 @@ pub struct RawProxy {
     pub balance: Balance,
     /// `hash-type`.
     pub hash_type: HashType,
+    /// `hash-type`'s function and `avalanche`.
+    pub hash_function: crate::config::model::HashFunction,
     /// `cookie` (the last one wins).
     pub cookie: Option<Cookie>,
     /// Whether `cookie` was written in this very section (not inherited).
@@ -294,6 +296,7 @@ impl RawProxy {
             persist: false,
             balance: Balance::RoundRobin,
             hash_type: HashType::MapBased,
+            hash_function: Default::default(),
             cookie: None,
             cookie_here: false,
             httpchk: None,

@@ -239,7 +239,7 @@ fn tcp_mode_drops(p: &mut RawProxy, diag: &mut Diag) {
     if p.kind.has_backend()
         && matches!(
             p.balance,
-            Balance::Uri { .. } | Balance::UrlParam(_) | Balance::Hdr(_)
+            Balance::Uri { .. } | Balance::UrlParam(_) | Balance::Hdr { .. }
         )
     {
         p.balance = Balance::RoundRobin;
@@ -333,6 +333,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         mode: p.mode,
         balance: p.balance.clone(),
         hash_type: p.hash_type,
+        hash_function: p.hash_function,
         servers,
         timeouts: p.timeouts.clone(),
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),

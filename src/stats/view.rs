@@ -466,7 +466,7 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::Source => "source",
         Balance::Uri { .. } => "uri",
         Balance::UrlParam(_) => "url_param",
-        Balance::Hdr(_) => "hdr",
+        Balance::Hdr { .. } => "hdr",
         Balance::RdpCookie(_) => "rdp-cookie",
     }
 }

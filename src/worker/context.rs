@@ -55,7 +55,7 @@ impl WorkerCtx {
         let balancers = shared
             .backends
             .iter()
-            .map(|b| balance::for_backend(&b.model))
+            .map(|b| balance::for_backend(&b.model, &b.rotation))
             .collect();
         // Idle server connections count against the worker's connection budget.
         let pool = Pool::new(

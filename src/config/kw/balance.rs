@@ -1,6 +1,6 @@
 //! `balance <algorithm> [args]` and `hash-type <method> [<function>] [avalanche]`.
 
-use crate::config::model::{Balance, HashType};
+use crate::config::model::{Balance, HashFn, HashFunction, HashType};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
 
@@ -20,8 +20,12 @@ const ALGORITHMS: &[&str] = &[
 const REFUSED: &[&str] = &["first", "random", "hash"];
 
 /// `balance ...`.
-pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
-    let algo = args.next_string(&format!("an algorithm ({})", ALGORITHMS.join(", ")))?;
+pub fn balance(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    // A bare `balance` is round robin, as in HAProxy.
+    let Some(algo) = args.next_opt() else {
+        p.balance = Balance::RoundRobin;
+        return Ok(());
+    };
     let label = format!("balance {algo}");
     args.set_label(label.as_str());
     let b = match algo.as_str() {
@@ -29,20 +33,16 @@ pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<()
         "static-rr" => Balance::StaticRr,
         "leastconn" => Balance::LeastConn,
         "source" => Balance::Source,
-        "uri" => uri(cx, args)?,
+        "uri" => uri(args)?,
         "url_param" => {
             let name = args.next_string("a query parameter name")?;
             if args.peek() == Some("check_post") {
-                args.next_opt();
-                // An optional byte count follows `check_post`.
-                if args
-                    .peek()
-                    .is_some_and(|w| w.bytes().all(|b| b.is_ascii_digit()))
-                {
-                    args.next_opt();
-                }
-                cx.warn(
-                    "'balance url_param ... check_post' is not supported by ringlb and is ignored",
+                // Hashing a POST body would need the body read before the
+                // server is chosen; refused rather than balanced differently.
+                return Err(
+                    "'balance url_param ... check_post' is not supported by ringlb (the \
+                     parameter is looked up in the query string only)"
+                        .into(),
                 );
             }
             Balance::UrlParam(name)
@@ -50,13 +50,11 @@ pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<()
         "rdp-cookie" => Balance::RdpCookie("mstshash".into()),
         a if a.starts_with("hdr(") => {
             let name = inner(a, "hdr(")?;
-            if args.peek() == Some("use_domain_only") {
+            let domain_only = args.peek() == Some("use_domain_only");
+            if domain_only {
                 args.next_opt();
-                cx.warn(
-                    "'balance hdr() use_domain_only' is not supported by ringlb and is ignored",
-                );
             }
-            Balance::Hdr(name)
+            Balance::Hdr { name, domain_only }
         }
         a if a.starts_with("rdp-cookie(") => Balance::RdpCookie(inner(a, "rdp-cookie(")?),
         a if REFUSED
@@ -80,8 +78,8 @@ pub fn balance(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<()
 }
 
 /// `uri [len N] [depth N] [whole] [path-only]`.
-fn uri(cx: &mut Ctx<'_>, args: &mut Args) -> Result<Balance, String> {
-    let (mut len, mut depth, mut whole) = (None, None, false);
+fn uri(args: &mut Args) -> Result<Balance, String> {
+    let (mut len, mut depth, mut whole, mut path_only) = (None, None, false, false);
     while let Some(word) = args.next_opt() {
         match word.as_str() {
             "len" => {
@@ -93,17 +91,20 @@ fn uri(cx: &mut Ctx<'_>, args: &mut Args) -> Result<Balance, String> {
                 depth = Some(args.next_int(1, u32::MAX)? as usize);
             }
             "whole" => whole = true,
-            "path-only" => {
-                cx.warn("'balance uri path-only' is not supported by ringlb and is ignored");
-            }
+            "path-only" => path_only = true,
             _ => {
                 return Err(format!(
-                    "'balance uri' expects 'len <n>', 'depth <n>' or 'whole', got '{word}'"
+                    "'balance uri' expects 'len <n>', 'depth <n>', 'whole' or 'path-only', got '{word}'"
                 ));
             }
         }
     }
-    Ok(Balance::Uri { len, depth, whole })
+    Ok(Balance::Uri {
+        len,
+        depth,
+        whole,
+        path_only,
+    })
 }
 
 /// The `<name>` of `hdr(<name>)` or `rdp-cookie(<name>)`.
@@ -128,15 +129,35 @@ pub fn hash_type(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result
             ));
         }
     };
-    if let Some(f) = args.peek()
-        && ["sdbm", "djb2", "wt6", "crc32", "none"].contains(&f)
-    {
-        args.next_opt();
-    }
-    if args.peek() == Some("avalanche") {
-        args.next_opt();
-    }
+    // As HAProxy: a function must be named before `avalanche`.
+    let named = args.next_opt();
+    let func = match named.as_deref() {
+        None => HashFn::Sdbm,
+        Some("sdbm") => HashFn::Sdbm,
+        Some("djb2") => HashFn::Djb2,
+        Some("wt6") => HashFn::Wt6,
+        Some("crc32") => HashFn::Crc32,
+        // HAProxy 2.7's `none` (2.6 refuses it): the key is the hash.
+        Some("none") => HashFn::None,
+        Some(w) => {
+            return Err(format!(
+                "'hash-type' only supports 'sdbm', 'djb2', 'crc32', 'wt6' or 'none' hash \
+                 functions, got '{w}'"
+            ));
+        }
+    };
+    let avalanche = match args.next_opt().as_deref() {
+        // As HAProxy: `consistent` without a function is sdbm with avalanche.
+        None => named.is_none() && ht == HashType::Consistent,
+        Some("avalanche") => true,
+        Some(w) => {
+            return Err(format!(
+                "'hash-type' only supports 'avalanche' as a modifier for hash functions, got '{w}'"
+            ));
+        }
+    };
     args.finish()?;
     p.hash_type = ht;
+    p.hash_function = HashFunction { func, avalanche };
     Ok(())
 }

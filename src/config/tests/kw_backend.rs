@@ -18,22 +18,38 @@ fn balance_algorithms() {
         Balance::Uri {
             len: None,
             depth: None,
-            whole: false
+            whole: false,
+            path_only: false
         }
     );
     assert_eq!(
-        b("    balance uri len 10 depth 2 whole"),
+        b("    balance uri len 10 depth 2 whole path-only"),
         Balance::Uri {
             len: Some(10),
             depth: Some(2),
-            whole: true
+            whole: true,
+            path_only: true
         }
     );
+    assert_eq!(b("    balance"), Balance::RoundRobin);
     assert_eq!(
         b("    balance url_param userid"),
         Balance::UrlParam("userid".into())
     );
-    assert_eq!(b("    balance hdr(Host)"), Balance::Hdr("Host".into()));
+    assert_eq!(
+        b("    balance hdr(Host)"),
+        Balance::Hdr {
+            name: "Host".into(),
+            domain_only: false
+        }
+    );
+    assert_eq!(
+        b("    balance hdr(Host) use_domain_only"),
+        Balance::Hdr {
+            name: "Host".into(),
+            domain_only: true
+        }
+    );
     assert_eq!(
         b("    balance rdp-cookie"),
         Balance::RdpCookie("mstshash".into())
@@ -98,6 +114,45 @@ fn hash_type() {
     );
     assert!(warns("    hash-type consistent").is_empty());
     assert!(warns("    hash-type map-based sdbm avalanche").is_empty());
+    fn f(body: &str) -> HashFunction {
+        be(body).hash_function
+    }
+    // As HAProxy 2.6: `consistent` alone adds `avalanche`, a named function does not.
+    assert_eq!(
+        f("    hash-type consistent"),
+        HashFunction {
+            func: HashFn::Sdbm,
+            avalanche: true
+        }
+    );
+    assert_eq!(f("    hash-type map-based"), HashFunction::default());
+    assert_eq!(f("    hash-type consistent sdbm"), HashFunction::default());
+    assert_eq!(
+        f("    hash-type consistent djb2"),
+        HashFunction {
+            func: HashFn::Djb2,
+            avalanche: false
+        }
+    );
+    assert_eq!(
+        f("    hash-type map-based sdbm avalanche"),
+        HashFunction {
+            func: HashFn::Sdbm,
+            avalanche: true
+        }
+    );
+    // As HAProxy 2.6: the function comes first.
+    assert!(err("    hash-type consistent avalanche").contains("got 'avalanche'"));
+    assert!(err("    hash-type consistent sdbm fast").contains("got 'fast'"));
+    for (word, func) in [
+        ("wt6", HashFn::Wt6),
+        ("crc32", HashFn::Crc32),
+        ("none", HashFn::None),
+    ] {
+        assert_eq!(f(&format!("    hash-type map-based {word}")).func, func);
+    }
+    assert!(err("    hash-type consistent md5").contains("got 'md5'"));
+    assert!(err("    balance url_param id check_post").contains("check_post"));
     assert_eq!(
         err("    hash-type ring"),
         "'hash-type' expects 'map-based' or 'consistent', got 'ring'"

@@ -83,11 +83,13 @@ fn seed_config_model() {
         origin: origin(line),
     };
     let backend = Backend {
+        keepalive: false,
         rules: Default::default(),
         name: "webfarm".into(),
         mode: Mode::Http,
         balance: Balance::RoundRobin,
         hash_type: HashType::MapBased,
+        hash_function: Default::default(),
         servers: vec![
             server("xvadm01.ncli", "127.0.0.1:8081", "admin_portal_1", 22),
             server("xvadm02.ncli", "127.0.0.1:8082", "admin_portal_2", 23),
