@@ -67,6 +67,7 @@ pub fn dynamic_weights(be: &BackendRt) -> bool {
     match be.model.balance {
         Balance::StaticRr => false,
         Balance::RoundRobin | Balance::LeastConn => true,
+        Balance::First | Balance::Random { .. } => true,
         _ => be.model.hash_type == HashType::Consistent,
     }
 }

@@ -13,6 +13,16 @@
 //! Two sorted arrays: `all`, every point of every server, built once; and
 //! `live`, the points of the servers that may receive traffic at their
 //! current weights, rebuilt in one linear pass when a state or weight changes.
+//!
+//! `hash-balance-factor` bounds the loads ([`Ring::lookup_bounded`]), as
+//! HAProxy's `chash_server_is_eligible`: with `served` requests in the
+//! backend, the next one may go to a server only while the server serves
+//! fewer than its share, by weight, of `(served + 1) × factor / 100`
+//! (rounded up, never below 1); a key whose server is over it walks on along
+//! the ring. "Served" is ringlb's count of connections in use on each
+//! server (`ServerRt::active`), read per pick (O(servers)).
+
+use std::sync::atomic::Ordering;
 
 use super::MAX_WEIGHT;
 use super::hash::full_hash;
@@ -50,11 +60,32 @@ pub struct Ring {
     all: Vec<Point>,
     /// Points on the ring now (of `all`), sorted.
     live: Vec<Point>,
-    /// Scratch: points each server has on the ring now (0 when not live).
+    /// Points each server has on the ring now (0 when not live): HAProxy's
+    /// `cur_eweight`, the weight scaled by 16.
     now: Vec<u32>,
+    /// Sum of the weights in `now` of the live servers before each one
+    /// (HAProxy's `cumulative_weight`).
+    before: Vec<u32>,
+    /// Sum of `now` (HAProxy's `tot_weight`).
+    total: u32,
+    /// `hash-balance-factor` (0: loads are not bounded).
+    factor: u32,
 }
 
 impl Ring {
+    /// A ring whose loads are bounded by `hash-balance-factor` (0: not bounded).
+    pub fn with_factor(factor: u32) -> Ring {
+        Ring {
+            factor,
+            ..Ring::default()
+        }
+    }
+
+    /// Server `i`'s current weight as the ring sees it (scaled by 16; 0 when not live).
+    pub fn weight_of(&self, i: usize) -> u32 {
+        self.now.get(i).copied().unwrap_or(0)
+    }
+
     /// Places every server's points (once: they depend only on ids and
     /// configured weights).
     fn place(&mut self, servers: &[ServerRt]) {
@@ -79,6 +110,12 @@ impl Ring {
         for &(i, w) in live {
             self.now[i as usize] = w.min(MAX_WEIGHT) * POINTS_PER_WEIGHT;
         }
+        self.before.clear();
+        self.total = 0;
+        for &w in &self.now {
+            self.before.push(self.total);
+            self.total += w;
+        }
         let now = &self.now;
         self.live.clear();
         self.live
@@ -88,6 +125,46 @@ impl Ring {
     /// The server for hash `h`: the closest point (the earlier one on a tie),
     /// then the following points until one is not `exclude`.
     pub fn lookup(&self, h: u32, exclude: Option<usize>) -> Option<usize> {
+        self.walk(h, |i| Some(i) != exclude)
+    }
+
+    /// [`Ring::lookup`] skipping, with `hash-balance-factor`, the servers
+    /// over their bound; when none is under it (a count racing with the
+    /// reads), the unbounded choice.
+    pub fn lookup_bounded(
+        &self,
+        servers: &[ServerRt],
+        h: u32,
+        exclude: Option<usize>,
+    ) -> Option<usize> {
+        if self.factor == 0 || self.total == 0 {
+            return self.lookup(h, exclude);
+        }
+        let served: u64 = servers
+            .iter()
+            .map(|s| s.active.load(Ordering::Relaxed))
+            .sum();
+        self.walk(h, |i| {
+            Some(i) != exclude && servers[i].active.load(Ordering::Relaxed) < self.slots(i, served)
+        })
+        .or_else(|| self.lookup(h, exclude))
+    }
+
+    /// How many requests server `i` may serve while the backend serves
+    /// `served`, counting the one being placed (HAProxy's formula, its
+    /// rounding included).
+    fn slots(&self, i: usize, served: u64) -> u64 {
+        let total = u64::from(self.total);
+        let tot_slots = ((served + 1) * u64::from(self.factor)).div_ceil(100);
+        let (per_weight, rest) = (tot_slots / total, tot_slots % total);
+        let (w, before) = (u64::from(self.now[i]), u64::from(self.before[i]));
+        let slots = w * per_weight + ((before + w) * rest) / total - (before * rest) / total;
+        slots.max(1)
+    }
+
+    /// The server of the point closest to `h` (the earlier one on a tie), or
+    /// of the first point after it whose server `ok` accepts.
+    fn walk(&self, h: u32, ok: impl Fn(usize) -> bool) -> Option<usize> {
         let n = self.live.len();
         if n == 0 {
             return None;
@@ -102,7 +179,7 @@ impl Ring {
         let at = if before <= after { prev } else { next };
         (0..n)
             .map(|d| server_of(self.live[(at + d) % n]))
-            .find(|&i| Some(i) != exclude)
+            .find(|&i| ok(i))
     }
 }
 
@@ -169,6 +246,52 @@ mod tests {
             let now = r.lookup(full_hash(k as u32), None).unwrap();
             assert!(now == was || was == 1, "key {k}: {was} -> {now}");
         }
+    }
+
+    #[test]
+    fn slots_follow_haproxy_formula() {
+        let s = farm(&[1, 1, 2]);
+        let mut r = Ring::with_factor(150);
+        r.rebuild(&s, &[(0, 1), (1, 1), (2, 2)]);
+        // 7 served + 1 = 8, × 1.5 = 12 slots over weights 16/16/32.
+        assert_eq!((r.slots(0, 7), r.slots(1, 7), r.slots(2, 7)), (3, 3, 6));
+        // Nothing served: never 0 slots.
+        assert!((0..3).all(|i| r.slots(i, 0) >= 1));
+        let total: u64 = (0..3).map(|i| r.slots(i, 99)).sum();
+        assert_eq!(total, 150);
+    }
+
+    #[test]
+    fn bounded_load_moves_keys_off_a_loaded_server() {
+        let s = farm(&[1, 1, 1]);
+        let mut r = Ring::with_factor(125);
+        r.rebuild(&s, &[(0, 1), (1, 1), (2, 1)]);
+        let keys: Vec<u32> = (0..3000u32).map(full_hash).collect();
+        let owner: Vec<usize> = keys.iter().map(|&h| r.lookup(h, None).unwrap()).collect();
+        // Idle: the bound changes nothing.
+        for (&h, &o) in keys.iter().zip(&owner) {
+            assert_eq!(r.lookup_bounded(&s, h, None), Some(o));
+        }
+        // Server 0 holds 10 of 12 connections: over 125 % of the average.
+        s[0].active.store(10, Ordering::Relaxed);
+        s[1].active.store(1, Ordering::Relaxed);
+        s[2].active.store(1, Ordering::Relaxed);
+        let mut moved = 0;
+        for (&h, &o) in keys.iter().zip(&owner) {
+            let now = r.lookup_bounded(&s, h, None).unwrap();
+            assert_ne!(now, 0, "a key stayed on the overloaded server");
+            // Only server 0's keys move.
+            if o != 0 {
+                assert_eq!(now, o);
+            } else {
+                moved += 1;
+            }
+        }
+        assert!(moved > 500, "server 0 owned {moved} keys");
+        // Without a factor nothing moves.
+        let mut plain = Ring::default();
+        plain.rebuild(&s, &[(0, 1), (1, 1), (2, 1)]);
+        assert_eq!(plain.lookup_bounded(&s, keys[0], None), Some(owner[0]));
     }
 
     #[test]

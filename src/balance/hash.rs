@@ -211,7 +211,10 @@ pub enum Table {
 impl Table {
     /// The table for a backend's `hash-type`.
     pub fn for_backend(backend: &model::Backend) -> Table {
-        Table::of(backend.hash_type)
+        match backend.hash_type {
+            HashType::Consistent => Table::Ring(Ring::with_factor(backend.hash_balance_factor)),
+            HashType::MapBased => Table::of(backend.hash_type),
+        }
     }
 
     /// An empty table of this type (filled at the first pick).
@@ -236,11 +239,13 @@ impl Table {
         }
     }
 
-    /// The server for hash `h`, avoiding `exclude`; `None` when no server is live.
-    fn lookup(&self, h: u32, exclude: Option<usize>) -> Option<usize> {
+    /// The server for hash `h`, avoiding `exclude` (and, on a ring with
+    /// `hash-balance-factor`, servers over their bound); `None` when no
+    /// server is live.
+    fn lookup(&self, servers: &[ServerRt], h: u32, exclude: Option<usize>) -> Option<usize> {
         match self {
             Table::Map(m) => m.lookup(h, exclude),
-            Table::Ring(r) => r.lookup(h, exclude),
+            Table::Ring(r) => r.lookup_bounded(servers, h, exclude),
         }
     }
 }
@@ -298,7 +303,7 @@ impl<K: Key> Balancer for Hashed<K> {
             if self.watch.stale(servers) {
                 self.rebuild(servers);
             }
-            let i = self.table.lookup(h, exclude)?;
+            let i = self.table.lookup(servers, h, exclude)?;
             if servers[i].usable() {
                 return Some(i);
             }

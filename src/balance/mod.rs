@@ -20,9 +20,11 @@
 //!   returned, so a server that went down is never handed out, bump or not.
 
 pub mod consistent;
+pub mod first;
 pub mod hash;
 pub mod hdr;
 pub mod leastconn;
+pub mod random;
 pub mod rdp_cookie;
 pub mod roundrobin;
 pub mod source;
@@ -109,6 +111,10 @@ pub fn for_backend(backend: &model::Backend, rotation: &Rotation) -> Box<dyn Bal
         ),
         Balance::RdpCookie(name) => {
             Box::new(hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()).with_function(f))
+        }
+        Balance::First => Box::new(first::First::for_backend(backend)),
+        Balance::Random { draws } => {
+            Box::new(random::Random::new(*draws, backend.hash_balance_factor))
         }
     }
 }

@@ -90,6 +90,13 @@ pub enum Balance {
     },
     /// Hash of the RDP cookie in the first TCP packet.
     RdpCookie(String),
+    /// `first`: the first server, in declaration order, below its `maxconn`.
+    First,
+    /// `random[(<draws>)]`: the least loaded of `draws` servers drawn by weight.
+    Random {
+        /// Servers drawn per pick (at least 1; 2 by default).
+        draws: u32,
+    },
 }
 
 /// `hash-type`: how hash-based algorithms map keys to servers.
@@ -647,6 +654,9 @@ pub struct Backend {
     pub hash_type: HashType,
     /// `hash-type`'s function and `avalanche`.
     pub hash_function: HashFunction,
+    /// `hash-balance-factor`: bounded loads on the consistent ring, in % of
+    /// the average load (0: unbounded).
+    pub hash_balance_factor: u32,
     /// Servers, in configuration order.
     pub servers: Vec<Server>,
     /// Timeouts (connect, server, queue, check act here).

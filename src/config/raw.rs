@@ -227,6 +227,8 @@ pub struct RawProxy {
     pub hash_type: HashType,
     /// `hash-type`'s function and `avalanche`.
     pub hash_function: crate::config::model::HashFunction,
+    /// `hash-balance-factor` (0: off).
+    pub hash_balance_factor: u32,
     /// `cookie` (the last one wins).
     pub cookie: Option<Cookie>,
     /// Whether `cookie` was written in this very section (not inherited).
@@ -297,6 +299,7 @@ impl RawProxy {
             balance: Balance::RoundRobin,
             hash_type: HashType::MapBased,
             hash_function: Default::default(),
+            hash_balance_factor: 0,
             cookie: None,
             cookie_here: false,
             httpchk: None,

@@ -334,6 +334,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         balance: p.balance.clone(),
         hash_type: p.hash_type,
         hash_function: p.hash_function,
+        hash_balance_factor: p.hash_balance_factor,
         servers,
         timeouts: p.timeouts.clone(),
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),

@@ -468,5 +468,7 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::UrlParam(_) => "url_param",
         Balance::Hdr { .. } => "hdr",
         Balance::RdpCookie(_) => "rdp-cookie",
+        Balance::First => "first",
+        Balance::Random { .. } => "random",
     }
 }

@@ -14,10 +14,12 @@ const ALGORITHMS: &[&str] = &[
     "url_param",
     "hdr(<name>)",
     "rdp-cookie",
+    "first",
+    "random[(<draws>)]",
 ];
 
 /// HAProxy algorithms ringlb refuses until built.
-const REFUSED: &[&str] = &["first", "random", "hash"];
+const REFUSED: &[&str] = &["hash"];
 
 /// `balance ...`.
 pub fn balance(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -48,6 +50,9 @@ pub fn balance(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(
             Balance::UrlParam(name)
         }
         "rdp-cookie" => Balance::RdpCookie("mstshash".into()),
+        "first" => Balance::First,
+        "random" => Balance::Random { draws: 2 },
+        a if a.starts_with("random(") => Balance::Random { draws: draws(a)? },
         a if a.starts_with("hdr(") => {
             let name = inner(a, "hdr(")?;
             let domain_only = args.peek() == Some("use_domain_only");
@@ -107,6 +112,21 @@ fn uri(args: &mut Args) -> Result<Balance, String> {
     })
 }
 
+/// The `<draws>` of `random(<draws>)`: an integer of at least 1, as HAProxy.
+fn draws(word: &str) -> Result<u32, String> {
+    let inner = word
+        .strip_prefix("random(")
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| format!("'balance' expects random(<draws>), got '{word}'"))?;
+    match inner.parse::<u32>() {
+        Ok(0) => Err("'balance random': number of draws must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "'balance random' expects an integer number of draws, got '{inner}'"
+        )),
+    }
+}
+
 /// The `<name>` of `hdr(<name>)` or `rdp-cookie(<name>)`.
 fn inner(word: &str, open: &str) -> Result<String, String> {
     word.strip_prefix(open)
@@ -159,5 +179,27 @@ pub fn hash_type(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result
     args.finish()?;
     p.hash_type = ht;
     p.hash_function = HashFunction { func, avalanche };
+    Ok(())
+}
+
+/// `hash-balance-factor <factor>`: 0 (off) or more than 100 (% of the average
+/// load a server may carry), as HAProxy. Used by `hash-type consistent` and
+/// `balance random`; like HAProxy, a map-based backend has no use for it.
+pub fn hash_balance_factor(
+    _cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    args: &mut Args,
+) -> Result<(), String> {
+    let Some(word) = args.next_opt() else {
+        return Err("'hash-balance-factor' expects an integer argument".into());
+    };
+    let factor = word
+        .parse::<u32>()
+        .map_err(|_| format!("'hash-balance-factor' expects an integer argument, got '{word}'"))?;
+    if factor != 0 && factor <= 100 {
+        return Err("'hash-balance-factor' must be 0 or greater than 100".into());
+    }
+    args.finish()?;
+    p.hash_balance_factor = factor;
     Ok(())
 }

@@ -75,10 +75,44 @@ fn balance_algorithms() {
 }
 
 #[test]
+fn first_random_and_hash_balance_factor() {
+    let b = |body| be(body).balance;
+    assert_eq!(b("    balance first"), Balance::First);
+    assert_eq!(b("    balance random"), Balance::Random { draws: 2 });
+    assert_eq!(b("    balance random(5)"), Balance::Random { draws: 5 });
+    assert_eq!(
+        err("    balance random(0)"),
+        "'balance random': number of draws must be at least 1"
+    );
+    assert_eq!(
+        err("    balance random(x)"),
+        "'balance random' expects an integer number of draws, got 'x'"
+    );
+    assert_eq!(
+        err("    balance first now"),
+        "'balance first' has an unexpected argument 'now'"
+    );
+    let f = |body| be(body).hash_balance_factor;
+    assert_eq!(f("    hash-type consistent"), 0);
+    assert_eq!(f("    hash-balance-factor 150"), 150);
+    assert_eq!(f("    hash-balance-factor 0"), 0);
+    for bad in ["100", "50"] {
+        assert_eq!(
+            err(&format!("    hash-balance-factor {bad}")),
+            "'hash-balance-factor' must be 0 or greater than 100"
+        );
+    }
+    assert_eq!(
+        err("    hash-balance-factor"),
+        "'hash-balance-factor' expects an integer argument"
+    );
+}
+
+#[test]
 fn bad_balance() {
     assert_eq!(
         err("    balance roundrobim"),
-        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, got 'roundrobim'; did you mean 'roundrobin'?"
+        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, first, random[(<draws>)], got 'roundrobim'; did you mean 'roundrobin'?"
     );
     assert_eq!(
         err("    balance uri depth"),
@@ -93,8 +127,8 @@ fn bad_balance() {
         "'balance url_param' expects a query parameter name"
     );
     assert_eq!(
-        err("    balance first"),
-        "balance 'first' is not supported by ringlb yet"
+        err("    balance hash"),
+        "balance 'hash' is not supported by ringlb yet"
     );
     assert_eq!(
         err("    balance source now"),

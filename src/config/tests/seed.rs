@@ -90,6 +90,7 @@ fn seed_config_model() {
         balance: Balance::RoundRobin,
         hash_type: HashType::MapBased,
         hash_function: Default::default(),
+        hash_balance_factor: 0,
         servers: vec![
             server("xvadm01.ncli", "127.0.0.1:8081", "admin_portal_1", 22),
             server("xvadm02.ncli", "127.0.0.1:8082", "admin_portal_2", 23),
