@@ -161,16 +161,16 @@ fn random_draws_avoid_the_loaded_server() {
 /// its server; returns the idle owners followed by the loaded ones.
 fn keys_with_one_held(port: u16) -> Vec<String> {
     let keys = 40;
-    let mut seen: Vec<String> = (0..keys)
-        .map(|i| server_for(port, &format!("/k/{i}")))
-        .collect();
+    // Each request waits a little for the previous one's server count to
+    // drop (in ringlb and in HAProxy alike, it drops just after the answer).
+    let settled = |i: usize| {
+        thread::sleep(Duration::from_millis(15));
+        server_for(port, &format!("/k/{i}"))
+    };
+    let mut seen: Vec<String> = (0..keys).map(settled).collect();
     let held = thread::spawn(move || server_for(port, "/k/0?slow"));
     thread::sleep(Duration::from_millis(300));
-    for i in 1..keys {
-        // Lets the previous request's server count drop first.
-        thread::sleep(Duration::from_millis(10));
-        seen.push(server_for(port, &format!("/k/{i}")));
-    }
+    seen.extend((1..keys).map(settled));
     assert_eq!(held.join().unwrap(), seen[0]);
     seen
 }
