@@ -125,6 +125,12 @@ fn main() -> ExitCode {
     let mut loaded = match config::load_files(&cli.files) {
         Ok(l) => l,
         Err(e) => {
+            // Warnings too, first (as HAProxy, which prints them as it parses).
+            if !cli.quiet || cli.verbose {
+                for line in &e.warnings {
+                    eprintln!("[WARNING] {line}");
+                }
+            }
             for line in &e.errors {
                 eprintln!("[ALERT] {line}");
             }
