@@ -676,3 +676,92 @@ fn traffic_keeps_its_pace_when_syslog_is_absent_or_full() {
         "{N} requests: {t_none:?} without logs, {t_closed:?} to a closed port, {t_full:?} to a full socket"
     );
 }
+
+/// The message and PRI of a syslog line from either program (`ringlb[pid]:`
+/// or `haproxy[pid]:`).
+fn pri_and_msg(line: &str) -> (u32, String) {
+    let rest = line.strip_prefix('<').expect("starts with <PRI>");
+    let (pri, rest) = rest.split_once('>').unwrap();
+    let (_, msg) = rest.split_once("]: ").expect("]: after the pid");
+    (pri.parse().unwrap(), msg.trim_end().to_string())
+}
+
+/// A frontend, a backend and a listen section logging to `syslog`.
+fn three_proxies(syslog: u16, fe: u16, li: u16, server: u16, extra: &str) -> String {
+    format!(
+        "global\n    log 127.0.0.1:{syslog} local0\n\
+         defaults\n    mode http\n    log global\n{extra}\
+         \x20   timeout client 5s\n    timeout server 5s\n    timeout connect 5s\n\
+         frontend fe\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:{server}\n\
+         listen li\n    bind 127.0.0.1:{li}\n    server s1 127.0.0.1:{server}\n"
+    )
+}
+
+/// Soft stop (SIGUSR1) says, for each proxy, HAProxy's
+/// `Proxy <name> stopped (cumulated conns: FE: <n>, BE: <m>).` at warning:
+/// the same lines, levels and counts as HAProxy 2.6 on the same config and
+/// traffic (two requests on one connection to `fe`, one to `li`, and the
+/// start-up probe of each port, an empty connection). HAProxy's
+/// own internal `<HTTPCLIENT>` proxy is left out of the comparison.
+#[test]
+fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
+    let be = HttpBackend::start("a");
+    let run = |haproxy: bool| -> Vec<(u32, String)> {
+        let mut syslog = Syslog::new();
+        let (fe, li) = (free_port(), free_port());
+        let cfg = three_proxies(syslog.port(), fe, li, be.port(), "");
+        let stop = |sig: &dyn Fn()| {
+            let mut c = HttpClient::connect(fe);
+            assert_eq!(c.get("/one").status, 200);
+            assert_eq!(c.get("/two").status, 200);
+            drop(c);
+            assert_eq!(HttpClient::connect(li).get("/three").status, 200);
+            thread::sleep(Duration::from_millis(200));
+            sig();
+        };
+        let _keep;
+        if haproxy {
+            let Some(h) = common::Haproxy::start(&cfg, fe) else {
+                return Vec::new();
+            };
+            // Ringlb::start probes each bind port once; the helper here only
+            // `fe`: probe `li` too, so both count the same connections.
+            drop(connect(li));
+            stop(&|| h.signal(libc::SIGUSR1));
+            _keep = Some(h);
+        } else {
+            let mut lb = Ringlb::start(&cfg);
+            stop(&|| lb.signal(libc::SIGUSR1));
+            assert!(lb.wait_exit(Duration::from_secs(5)).is_some(), "exits");
+            let err = lb.stderr();
+            assert!(
+                err.contains("[WARNING] Proxy fe stopped (cumulated conns: FE: 2, BE: 0)."),
+                "{err}"
+            );
+            _keep = None;
+        }
+        syslog.wait("saying be stopped", |l| l.contains("Proxy be stopped"));
+        syslog.collect(Duration::from_millis(200));
+        syslog
+            .with(" stopped (cumulated conns")
+            .iter()
+            .map(|l| pri_and_msg(l))
+            .filter(|(_, m)| !m.contains("<HTTPCLIENT>"))
+            .collect()
+    };
+    let ours = run(false);
+    // local0.warning = 16 * 8 + 4.
+    assert_eq!(
+        ours,
+        [
+            (132, "Proxy fe stopped (cumulated conns: FE: 2, BE: 0).".into()),
+            (132, "Proxy li stopped (cumulated conns: FE: 2, BE: 1).".into()),
+            (132, "Proxy be stopped (cumulated conns: FE: 0, BE: 2).".into()),
+        ]
+    );
+    let theirs = run(true);
+    if !theirs.is_empty() {
+        assert_eq!(ours, theirs, "HAProxy 2.6 says the same");
+    }
+}
