@@ -346,6 +346,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         stats: p.stats.clone(),
         maxconn: p.fullconn,
         keepalive: p.srv_keepalive,
+        nolinger: p.nolinger,
         rules: Default::default(),
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
@@ -579,6 +580,7 @@ fn frontend(
                 ..b.clone()
             })
             .collect(),
+        nolinger: p.nolinger,
         maxconn: p.maxconn,
         backend,
         routing: Routing {

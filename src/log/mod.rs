@@ -87,6 +87,10 @@ pub struct ProxyLog {
     pub format: Format,
     /// `option dontlognull`: no line for a session that received nothing.
     pub dontlognull: bool,
+    /// `option dontlog-normal`: no line for traffic that ended normally.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: failed traffic logged at `err`.
+    pub log_separate_errors: bool,
 }
 
 thread_local! {
@@ -125,7 +129,33 @@ impl ProxyLog {
             hostname: hostname.cloned(),
             format,
             dontlognull: opts.dontlognull,
+            dontlog_normal: opts.dontlog_normal,
+            log_separate_errors: opts.log_separate_errors,
         })
+    }
+
+    /// Whether some target may take a traffic line (info, or err with
+    /// `option log-separate-errors`): else the session tracks nothing.
+    pub fn logs_traffic(&self) -> bool {
+        self.format != Format::Default
+            && (self.accepts(Level::Info) || self.log_separate_errors && self.accepts(Level::Err))
+    }
+
+    /// The level of a traffic line, `None` for no line: HAProxy's rule
+    /// (`strm_log`): an error is a redispatch, a termination cause other than
+    /// none or local, retries without one, or an HTTP status of 500 or more;
+    /// `dontlog-normal` drops the others, `log-separate-errors` raises errors
+    /// to `err`.
+    pub fn traffic_level(&self, rec: &format::Record<'_>) -> Option<Level> {
+        let err = rec.redispatched
+            || !matches!(rec.term[0], b'-' | b'L')
+            || rec.retries > 0
+            || rec.status >= 500;
+        match (err, self.dontlog_normal, self.log_separate_errors) {
+            (false, true, _) => None,
+            (true, _, true) => Some(Level::Err),
+            _ => Some(Level::Info),
+        }
     }
 
     /// Whether some target takes lines of `level` (else skip building them).
