@@ -765,3 +765,77 @@ fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
         assert_eq!(ours, theirs, "HAProxy 2.6 says the same");
     }
 }
+
+/// `(PRI, proxy, status)` of each httplog line carrying a request.
+fn traffic_lines(syslog: &Syslog) -> Vec<(u32, String, i32)> {
+    let mut v: Vec<(u32, String, i32)> = syslog
+        .with(" HTTP/1.1\"")
+        .iter()
+        .map(|l| {
+            let (pri, msg) = pri_and_msg(l);
+            let f: Vec<&str> = msg.split_whitespace().collect();
+            (pri, f[2].to_string(), f[5].parse().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `option dontlog-normal` drops the line of a 200 and keeps the 503's;
+/// `option log-separate-errors` sends the 503's at `err` (local0.err = 131)
+/// and leaves normal lines at info (134): the same lines, at the same
+/// levels, as HAProxy 2.6 on the same config and requests.
+#[test]
+fn dontlog_normal_and_log_separate_errors_as_haproxy() {
+    let be = HttpBackend::start("a");
+    let dead = closed_port();
+    let run = |haproxy: bool| -> Option<Vec<(u32, String, i32)>> {
+        let mut syslog = Syslog::new();
+        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+        let listen = |name: &str, port: u16, server: u16, opts: &str| {
+            format!(
+                "listen {name}\n    bind 127.0.0.1:{port}\n{opts}\
+                 \x20   server s 127.0.0.1:{server}\n"
+            )
+        };
+        let both = "    option dontlog-normal\n    option log-separate-errors\n";
+        let cfg = format!(
+            "global\n    log 127.0.0.1:{} local0\n\
+             defaults\n    mode http\n    log global\n    option httplog\n    option dontlognull\n\
+             \x20   retries 0\n    timeout client 5s\n    timeout server 5s\n    timeout connect 5s\n\
+             {}{}{}{}",
+            syslog.port(),
+            listen("quiet", ports[0], be.port(), both),
+            listen("down", ports[1], dead, both),
+            listen("sep", ports[2], be.port(), "    option log-separate-errors\n"),
+            listen("plain", ports[3], dead, ""),
+        );
+        let _h;
+        let _lb;
+        if haproxy {
+            _h = Some(common::Haproxy::start(&cfg, ports[0])?);
+        } else {
+            _lb = Ringlb::start(&cfg);
+        }
+        let statuses: Vec<u16> = ports
+            .iter()
+            .map(|&p| HttpClient::connect(p).get("/x").status)
+            .collect();
+        assert_eq!(statuses, [200, 503, 200, 503], "haproxy: {haproxy}");
+        syslog.wait("for the plain 503", |l| l.contains(" plain plain/"));
+        syslog.collect(Duration::from_millis(300));
+        Some(traffic_lines(&syslog))
+    };
+    let ours = run(false).unwrap();
+    assert_eq!(
+        ours,
+        [
+            (131, "down".into(), 503),
+            (134, "plain".into(), 503),
+            (134, "sep".into(), 200),
+        ]
+    );
+    if let Some(theirs) = run(true) {
+        assert_eq!(ours, theirs, "HAProxy 2.6 logs the same");
+    }
+}
