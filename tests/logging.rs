@@ -720,8 +720,7 @@ fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
             thread::sleep(Duration::from_millis(200));
             sig();
         };
-        let _keep;
-        if haproxy {
+        let _keep = if haproxy {
             let Some(h) = common::Haproxy::start(&cfg, fe) else {
                 return Vec::new();
             };
@@ -729,7 +728,7 @@ fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
             // `fe`: probe `li` too, so both count the same connections.
             drop(connect(li));
             stop(&|| h.signal(libc::SIGUSR1));
-            _keep = Some(h);
+            Some(h)
         } else {
             let mut lb = Ringlb::start(&cfg);
             stop(&|| lb.signal(libc::SIGUSR1));
@@ -739,8 +738,8 @@ fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
                 err.contains("[WARNING] Proxy fe stopped (cumulated conns: FE: 2, BE: 0)."),
                 "{err}"
             );
-            _keep = None;
-        }
+            None
+        };
         syslog.wait("saying be stopped", |l| l.contains("Proxy be stopped"));
         syslog.collect(Duration::from_millis(200));
         syslog
@@ -755,9 +754,18 @@ fn soft_stop_says_each_proxy_stopped_with_haproxys_counts() {
     assert_eq!(
         ours,
         [
-            (132, "Proxy fe stopped (cumulated conns: FE: 2, BE: 0).".into()),
-            (132, "Proxy li stopped (cumulated conns: FE: 2, BE: 1).".into()),
-            (132, "Proxy be stopped (cumulated conns: FE: 0, BE: 2).".into()),
+            (
+                132,
+                "Proxy fe stopped (cumulated conns: FE: 2, BE: 0).".into()
+            ),
+            (
+                132,
+                "Proxy li stopped (cumulated conns: FE: 2, BE: 1).".into()
+            ),
+            (
+                132,
+                "Proxy be stopped (cumulated conns: FE: 0, BE: 2).".into()
+            ),
         ]
     );
     let theirs = run(true);
@@ -807,7 +815,12 @@ fn dontlog_normal_and_log_separate_errors_as_haproxy() {
             syslog.port(),
             listen("quiet", ports[0], be.port(), both),
             listen("down", ports[1], dead, both),
-            listen("sep", ports[2], be.port(), "    option log-separate-errors\n"),
+            listen(
+                "sep",
+                ports[2],
+                be.port(),
+                "    option log-separate-errors\n"
+            ),
             listen("plain", ports[3], dead, ""),
         );
         let _h;

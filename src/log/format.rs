@@ -388,11 +388,26 @@ mod tests {
             ProxyLog::build(&opts, Mode::Http, &Global::default(), None).unwrap()
         };
         let ok = sample();
-        let s503 = Record { status: 503, ..sample() };
-        let cut = Record { term: *b"CD--", ..sample() };
-        let local = Record { term: *b"LR--", ..sample() };
-        let retried = Record { retries: 1, ..sample() };
-        let redisp = Record { redispatched: true, ..sample() };
+        let s503 = Record {
+            status: 503,
+            ..sample()
+        };
+        let cut = Record {
+            term: *b"CD--",
+            ..sample()
+        };
+        let local = Record {
+            term: *b"LR--",
+            ..sample()
+        };
+        let retried = Record {
+            retries: 1,
+            ..sample()
+        };
+        let redisp = Record {
+            redispatched: true,
+            ..sample()
+        };
         let plain = log(false, false);
         assert_eq!(plain.traffic_level(&ok), Some(Level::Info));
         assert_eq!(plain.traffic_level(&s503), Some(Level::Info));

@@ -240,9 +240,7 @@ pub fn started(shared: &crate::runtime::Shared) {
 /// FE counts accepted connections (those `tcp-request connection` refused
 /// too, as HAProxy's `cum_conn`), BE the streams given to the backend; both
 /// summed over the workers. Each line comes with the proxy's log, if any.
-pub fn stop_messages(
-    shared: &crate::runtime::Shared,
-) -> Vec<(String, Option<&ProxyLog>)> {
+pub fn stop_messages(shared: &crate::runtime::Shared) -> Vec<(String, Option<&ProxyLog>)> {
     use crate::stats::counters::Totals;
     let fe = |i: usize| {
         let t = Totals::sum(shared.counters.iter().map(|w| &w.frontends[i]));

@@ -6,9 +6,9 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use super::ProxyLog;
 use super::format::{self, Record};
 use super::record::{conns, failed_server, ms};
-use super::ProxyLog;
 use crate::server::dispatch::{Attempts, DispatchError};
 use crate::worker::context::WorkerCtx;
 

@@ -73,14 +73,15 @@ fn misspelt_section_suggests_the_section() {
 
 #[test]
 fn warnings_travel_with_errors() {
-    let e = crate::config::load_sources(&[(
-        "t.cfg",
-        "peers p\nfrontend f\n    bind :1\n    bogus\n",
-    )])
-    .unwrap_err();
+    let e =
+        crate::config::load_sources(&[("t.cfg", "peers p\nfrontend f\n    bind :1\n    bogus\n")])
+            .unwrap_err();
     assert_eq!(e.errors.len(), 2, "{e:?}");
     assert_eq!(e.warnings.len(), 2, "{e:?}");
-    assert!(e.warnings[0].starts_with("t.cfg:1: section 'peers'"), "{e:?}");
+    assert!(
+        e.warnings[0].starts_with("t.cfg:1: section 'peers'"),
+        "{e:?}"
+    );
 }
 
 #[test]
