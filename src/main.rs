@@ -125,6 +125,12 @@ fn main() -> ExitCode {
     let mut loaded = match config::load_files(&cli.files) {
         Ok(l) => l,
         Err(e) => {
+            // Warnings too, first (as HAProxy, which prints them as it parses).
+            if !cli.quiet || cli.verbose {
+                for line in &e.warnings {
+                    eprintln!("[WARNING] {line}");
+                }
+            }
             for line in &e.errors {
                 eprintln!("[ALERT] {line}");
             }
@@ -396,7 +402,10 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         match signals::wait() {
             signals::Signal::Terminate | signals::Signal::Interrupt => std::process::exit(0),
             signals::Signal::SoftStop => {
-                shared.soft_stop.store(true, Ordering::Relaxed);
+                // Said once, at the first SIGUSR1 (HAProxy's stop_proxy).
+                if !shared.soft_stop.swap(true, Ordering::Relaxed) {
+                    ringlb::log::stopped(&shared, cli.quiet && !cli.verbose);
+                }
                 if let Some(after) = g.hard_stop_after {
                     hard_stop_after(after);
                 }

@@ -242,3 +242,74 @@ fn check_warns_when_timeouts_missing() {
     assert!(err.contains("[WARNING]"), "no warning in: {err}");
     assert!(err.contains("timeout"), "timeouts not named: {err}");
 }
+
+/// The message after HAProxy's `[LEVEL]   (pid) : config : ` prefix, or
+/// after ringlb's `[LEVEL] `, with the `parsing [file:line] : ` or
+/// `file:line: ` location removed: what both programs say, comparable.
+fn said(stderr: &str, level: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("[{level}]")))
+        .map(|l| {
+            let l = l.split_once(" : config : ").map_or(l, |(_, m)| m);
+            let l = l.strip_prefix(&format!("[{level}] ")).unwrap_or(l);
+            let l = l.split_once("] : ").map_or(l, |(_, m)| m);
+            let l = l.split_once(".cfg:").map_or(l, |(_, m)| m);
+            l.split_once(": ").map_or(l, |(_, m)| m).trim().to_string()
+        })
+        .collect()
+}
+
+/// A file with a warning (a 1.4-era duration) and an error (an unknown
+/// keyword): `-c` prints both, the warning first, as HAProxy 2.6 does.
+#[test]
+fn check_prints_warnings_beside_errors_as_haproxy() {
+    let dir = TestDir::new("cli-warn-err");
+    let text = "defaults\n    mode http\n    timeout client 15min\n    timeout server 5s\n    \
+                timeout connect 5s\nlisten web\n    bind 127.0.0.1:1\n    bogus\n    \
+                server a 127.0.0.1:2\n";
+    dir.write("both.cfg", text);
+    let out = run_cli(dir.path(), &["-c", "-f", "both.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    let warn = out.stderr.find("[WARNING]").expect(&out.stderr);
+    let alert = out.stderr.find("[ALERT]").expect(&out.stderr);
+    assert!(warn < alert, "warning first: {}", out.stderr);
+    let ours = (said(&out.stderr, "WARNING"), said(&out.stderr, "ALERT"));
+    assert!(ours.0[0].starts_with("unexpected character 'i' after the timer value '15min'"));
+    assert_eq!(ours.1[0], "unknown keyword 'bogus' in 'listen' section");
+    // `-q` keeps the alerts only.
+    let quiet = run_cli(dir.path(), &["-c", "-q", "-f", "both.cfg"]);
+    assert!(!quiet.stderr.contains("[WARNING]"), "{}", quiet.stderr);
+    assert!(quiet.stderr.contains("[ALERT]"), "{}", quiet.stderr);
+
+    let Some(bin) = common::haproxy_binary() else {
+        return;
+    };
+    let h = std::process::Command::new(bin)
+        .args(["-c", "-f"])
+        .arg(dir.path().join("both.cfg"))
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&h.stderr);
+    assert_eq!(h.status.code(), Some(1), "{theirs}");
+    let (w, a) = (said(&theirs, "WARNING"), said(&theirs, "ALERT"));
+    assert_eq!(w, ours.0, "the same warning: {theirs}");
+    assert_eq!(a[0], ours.1[0], "the same first error: {theirs}");
+}
+
+/// `frontnd`: HAProxy 2.6 says "unknown keyword 'frontnd' out of section.";
+/// ringlb says the same and adds the section it probably means.
+#[test]
+fn check_suggests_a_misspelt_section() {
+    let dir = TestDir::new("cli-frontnd");
+    dir.write("s.cfg", "frontnd web\n    bind 127.0.0.1:1\n");
+    let out = run_cli(dir.path(), &["-c", "-f", "s.cfg"]);
+    assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "s.cfg:1: unknown keyword 'frontnd' out of section; did you mean 'frontend'?"
+        ),
+        "{}",
+        out.stderr
+    );
+}

@@ -39,11 +39,14 @@ use std::path::PathBuf;
 use lex::EnvLookup;
 
 /// A configuration that could not be loaded: every error found, each naming file:line.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Default, thiserror::Error)]
 #[error("{}", .errors.join("\n"))]
 pub struct ConfigError {
     /// One line per error, `file:line: message`.
     pub errors: Vec<String>,
+    /// The warnings found beside the errors, `file:line: message`: HAProxy
+    /// prints both, and a warning often explains the error after it.
+    pub warnings: Vec<String>,
 }
 
 /// `-f` arguments → the files to read: a directory stands for its files
@@ -80,11 +83,15 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ConfigError> {
         files.extend(names.into_iter().map(|n| path.join(n)));
     }
     if !errors.is_empty() {
-        return Err(ConfigError { errors });
+        return Err(ConfigError {
+            errors,
+            ..ConfigError::default()
+        });
     }
     if files.is_empty() {
         return Err(ConfigError {
             errors: vec!["no configuration file (the directories given hold no '*.cfg')".into()],
+            ..ConfigError::default()
         });
     }
     Ok(files)
@@ -110,7 +117,10 @@ pub fn load_files(paths: &[PathBuf]) -> Result<model::Loaded, ConfigError> {
         }
     }
     if !errors.is_empty() {
-        return Err(ConfigError { errors });
+        return Err(ConfigError {
+            errors,
+            ..ConfigError::default()
+        });
     }
     let sources: Vec<(&str, &str)> = texts
         .iter()
@@ -150,7 +160,12 @@ pub fn load_with_env(
             .into_iter()
             .map(|(o, m)| format!("{o}: {m}"))
             .collect();
-        return Err(ConfigError { errors });
+        let warnings = diag
+            .warnings
+            .into_iter()
+            .map(|w| format!("{}: {}", w.origin, w.message))
+            .collect();
+        return Err(ConfigError { errors, warnings });
     }
     Ok(model::Loaded {
         config,

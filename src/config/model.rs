@@ -425,6 +425,10 @@ pub struct LogOptions {
     pub dontlognull: bool,
     /// `option log-health-checks`.
     pub log_health_checks: bool,
+    /// `option dontlog-normal`: no line for an exchange that ended normally.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: lines of failed exchanges at `err`.
+    pub log_separate_errors: bool,
 }
 
 /// A frontend: where clients arrive (a `frontend` or the front half of a `listen`).
@@ -436,6 +440,9 @@ pub struct Frontend {
     pub mode: Mode,
     /// Listening addresses.
     pub binds: Vec<Bind>,
+    /// `option nolinger`: SO_LINGER 0 on the listeners (accepted
+    /// connections inherit it), so closing a client connection sends RST.
+    pub nolinger: bool,
     /// `maxconn` of this frontend.
     pub maxconn: Option<u32>,
     /// Index into [`Config::backends`] (`default_backend`, or the listen's own
@@ -681,6 +688,8 @@ pub struct Backend {
     pub maxconn: Option<u32>,
     /// SO_KEEPALIVE on server connections (`option srvtcpka` / `tcpka`).
     pub keepalive: bool,
+    /// `option nolinger`: SO_LINGER 0 on server connections.
+    pub nolinger: bool,
     /// HTTP rules run on the backend's requests and responses.
     pub rules: Rules,
     /// Custom error pages, used for errors after the backend was chosen.

@@ -206,6 +206,25 @@ pub fn parse_duration_for(label: &str, s: &str) -> Result<Duration, String> {
     duration::parse_duration(s).map_err(|e| format!("'{label}': {e}"))
 }
 
+/// HAProxy's words for a keyword before any section, with the nearest
+/// section name when one is a small edit away (`frontnd`).
+fn out_of_section(keyword: &str) -> String {
+    let mut sections = vec![
+        "global",
+        "defaults",
+        "listen",
+        "frontend",
+        "backend",
+        "http-errors",
+        "userlist",
+    ];
+    sections.extend_from_slice(SKIPPED_SECTIONS);
+    format!(
+        "unknown keyword '{keyword}' out of section{}",
+        kw::suggest::did_you_mean(keyword, &sections)
+    )
+}
+
 /// Sections HAProxy has and ringlb skips (with one warning for the section).
 const SKIPPED_SECTIONS: &[&str] = &[
     "peers",
@@ -389,10 +408,7 @@ impl Parser {
             return;
         }
         let result = match &mut self.current {
-            Current::Outside => Err(format!(
-                "unknown keyword '{}' out of section",
-                args.keyword()
-            )),
+            Current::Outside => Err(out_of_section(args.keyword())),
             Current::Skipped => Ok(()),
             Current::Global => kw::dispatch(cx, Target::Global(&mut self.global), &mut args),
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),

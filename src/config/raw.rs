@@ -255,6 +255,9 @@ pub struct RawProxy {
     pub cli_keepalive: bool,
     /// `option srvtcpka` (or `tcpka`): SO_KEEPALIVE on server connections.
     pub srv_keepalive: bool,
+    /// `option nolinger`: SO_LINGER 0 (a close sends RST) on this proxy's
+    /// side(s): client connections of a frontend, server ones of a backend.
+    pub nolinger: bool,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
     /// `http-request`, `http-response`, `http-after-response` and `redirect`
@@ -314,6 +317,7 @@ impl RawProxy {
             use_backend_seen: false,
             cli_keepalive: false,
             srv_keepalive: false,
+            nolinger: false,
             rules: Default::default(),
             errors: Vec::new(),
             monitor_uri: None,

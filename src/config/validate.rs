@@ -347,6 +347,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         stats: p.stats.clone(),
         maxconn: p.fullconn,
         keepalive: p.srv_keepalive,
+        nolinger: p.nolinger,
         rules: Default::default(),
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
@@ -580,6 +581,7 @@ fn frontend(
                 ..b.clone()
             })
             .collect(),
+        nolinger: p.nolinger,
         maxconn: p.maxconn,
         backend,
         routing: Routing {

@@ -363,4 +363,65 @@ mod tests {
         encode(b"GET /a\"b#c\x01\xe9 HTTP/1.1", &mut out);
         assert_eq!(out, b"GET /a#22b#23c#01#E9 HTTP/1.1");
     }
+
+    /// `dontlog-normal` and `log-separate-errors` follow HAProxy's idea of
+    /// an error: a 5xx, a cause other than none or local, retries, redispatch.
+    #[test]
+    fn traffic_level_follows_haproxys_error_rule() {
+        use crate::config::model::{Global, LogFormat, LogOptions, LogTarget, Mode};
+        use crate::log::{Level, ProxyLog};
+        let log = |normal, errors| {
+            let opts = LogOptions {
+                targets: vec![LogTarget::Syslog {
+                    address: "127.0.0.1:514".into(),
+                    len: None,
+                    format: LogFormat::Rfc3164,
+                    facility: "local0".into(),
+                    level: None,
+                    minlevel: None,
+                }],
+                httplog: true,
+                dontlog_normal: normal,
+                log_separate_errors: errors,
+                ..LogOptions::default()
+            };
+            ProxyLog::build(&opts, Mode::Http, &Global::default(), None).unwrap()
+        };
+        let ok = sample();
+        let s503 = Record {
+            status: 503,
+            ..sample()
+        };
+        let cut = Record {
+            term: *b"CD--",
+            ..sample()
+        };
+        let local = Record {
+            term: *b"LR--",
+            ..sample()
+        };
+        let retried = Record {
+            retries: 1,
+            ..sample()
+        };
+        let redisp = Record {
+            redispatched: true,
+            ..sample()
+        };
+        let plain = log(false, false);
+        assert_eq!(plain.traffic_level(&ok), Some(Level::Info));
+        assert_eq!(plain.traffic_level(&s503), Some(Level::Info));
+        let quiet = log(true, false);
+        assert_eq!(quiet.traffic_level(&ok), None);
+        assert_eq!(quiet.traffic_level(&local), None);
+        for r in [&s503, &cut, &retried, &redisp] {
+            assert_eq!(quiet.traffic_level(r), Some(Level::Info), "{r:?}");
+        }
+        let both = log(true, true);
+        assert_eq!(both.traffic_level(&ok), None);
+        assert_eq!(both.traffic_level(&s503), Some(Level::Err));
+        let separate = log(false, true);
+        assert_eq!(separate.traffic_level(&ok), Some(Level::Info));
+        assert_eq!(separate.traffic_level(&cut), Some(Level::Err));
+    }
 }

@@ -87,6 +87,10 @@ pub struct ProxyLog {
     pub format: Format,
     /// `option dontlognull`: no line for a session that received nothing.
     pub dontlognull: bool,
+    /// `option dontlog-normal`: no line for traffic that ended normally.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: failed traffic logged at `err`.
+    pub log_separate_errors: bool,
 }
 
 thread_local! {
@@ -125,7 +129,33 @@ impl ProxyLog {
             hostname: hostname.cloned(),
             format,
             dontlognull: opts.dontlognull,
+            dontlog_normal: opts.dontlog_normal,
+            log_separate_errors: opts.log_separate_errors,
         })
+    }
+
+    /// Whether some target may take a traffic line (info, or err with
+    /// `option log-separate-errors`): else the session tracks nothing.
+    pub fn logs_traffic(&self) -> bool {
+        self.format != Format::Default
+            && (self.accepts(Level::Info) || self.log_separate_errors && self.accepts(Level::Err))
+    }
+
+    /// The level of a traffic line, `None` for no line: HAProxy's rule
+    /// (`strm_log`): an error is a redispatch, a termination cause other than
+    /// none or local, retries without one, or an HTTP status of 500 or more;
+    /// `dontlog-normal` drops the others, `log-separate-errors` raises errors
+    /// to `err`.
+    pub fn traffic_level(&self, rec: &format::Record<'_>) -> Option<Level> {
+        let err = rec.redispatched
+            || !matches!(rec.term[0], b'-' | b'L')
+            || rec.retries > 0
+            || rec.status >= 500;
+        match (err, self.dontlog_normal, self.log_separate_errors) {
+            (false, true, _) => None,
+            (true, _, true) => Some(Level::Err),
+            _ => Some(Level::Info),
+        }
     }
 
     /// Whether some target takes lines of `level` (else skip building them).
@@ -200,6 +230,49 @@ pub fn started(shared: &crate::runtime::Shared) {
             l.send_with(Level::Notice, |out| {
                 out.extend_from_slice(format!("Proxy {} started.", b.name).as_bytes());
             });
+        }
+    }
+}
+
+/// HAProxy's soft-stop lines, `Proxy <name> stopped (cumulated conns: FE:
+/// <n>, BE: <m>).`, one per proxy: frontends and `listen` sections in
+/// declaration order, then backends (the order HAProxy 2.6 says them in).
+/// FE counts accepted connections (those `tcp-request connection` refused
+/// too, as HAProxy's `cum_conn`), BE the streams given to the backend; both
+/// summed over the workers. Each line comes with the proxy's log, if any.
+pub fn stop_messages(shared: &crate::runtime::Shared) -> Vec<(String, Option<&ProxyLog>)> {
+    use crate::stats::counters::Totals;
+    let fe = |i: usize| {
+        let t = Totals::sum(shared.counters.iter().map(|w| &w.frontends[i]));
+        t.sessions + t.denied_conn
+    };
+    let be = |i: usize| Totals::sum(shared.counters.iter().map(|w| &w.backends[i])).sessions;
+    let line = |name: &str, fe: u64, be: u64| {
+        format!("Proxy {name} stopped (cumulated conns: FE: {fe}, BE: {be}).")
+    };
+    let mut out = Vec::new();
+    for (i, f) in shared.frontends.iter().enumerate() {
+        // A `listen` section is one proxy: its backend half shares the name.
+        let b = shared.backends.iter().position(|b| b.name == f.name);
+        out.push((line(&f.name, fe(i), b.map_or(0, be)), f.log.as_ref()));
+    }
+    for (i, b) in shared.backends.iter().enumerate() {
+        if !shared.frontends.iter().any(|f| f.name == b.name) {
+            out.push((line(&b.name, 0, be(i)), b.log.as_ref()));
+        }
+    }
+    out
+}
+
+/// Says [`stop_messages`] at soft stop: to each proxy's log at level
+/// warning, and on stderr unless quiet, as HAProxy does.
+pub fn stopped(shared: &crate::runtime::Shared, quiet: bool) {
+    for (msg, log) in stop_messages(shared) {
+        if !quiet {
+            eprintln!("[WARNING] {msg}");
+        }
+        if let Some(l) = log {
+            l.send_with(Level::Warning, |out| out.extend_from_slice(msg.as_bytes()));
         }
     }
 }
@@ -281,5 +354,35 @@ mod tests {
         assert_eq!(hostname(&g).as_deref(), Some("lb1"));
         g.log_send_hostname = Some(None);
         assert!(hostname(&g).is_some_and(|h| !h.is_empty()));
+    }
+
+    #[test]
+    fn stop_lines_sum_workers_and_say_listen_once() {
+        let loaded = crate::config::load_sources(&[(
+            "t.cfg",
+            "defaults\n mode http\n timeout client 1s\n timeout server 1s\n timeout connect 1s\n\
+             frontend fe\n bind 127.0.0.1:1\n default_backend be\n\
+             backend be\n server s 127.0.0.1:2\n\
+             listen li\n bind 127.0.0.1:3\n server s 127.0.0.1:2\n",
+        )])
+        .unwrap();
+        let shared = crate::runtime::Shared::build(&loaded.config, false, 2);
+        let (w0, w1) = (&shared.counters[0], &shared.counters[1]);
+        w0.frontends[0].open();
+        w1.frontends[0].open();
+        crate::stats::counters::add(&w1.frontends[0].denied_conn, 1);
+        w1.frontends[1].open();
+        w0.backends[0].open();
+        w1.backends[0].open();
+        w0.backends[1].open();
+        let lines: Vec<String> = stop_messages(&shared).into_iter().map(|l| l.0).collect();
+        assert_eq!(
+            lines,
+            [
+                "Proxy fe stopped (cumulated conns: FE: 3, BE: 0).",
+                "Proxy li stopped (cumulated conns: FE: 1, BE: 1).",
+                "Proxy be stopped (cumulated conns: FE: 0, BE: 2).",
+            ]
+        );
     }
 }

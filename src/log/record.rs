@@ -190,7 +190,7 @@ impl HttpTrace {
         cookie: bool,
         captures: Option<&std::sync::Arc<CaptureSpec>>,
     ) -> HttpTrace {
-        let on = log.is_some_and(|l| l.format != Format::Default && l.accepts(Level::Info));
+        let on = log.is_some_and(ProxyLog::logs_traffic);
         HttpTrace(on.then(|| {
             Box::new(HttpInner {
                 peer,
@@ -519,7 +519,10 @@ impl HttpTrace {
             request: (!request_line.is_empty()).then_some(&request_line[..]),
             captures: t.captures.as_ref(),
         };
-        log.send_with(Level::Info, |out| match log.format {
+        let Some(level) = log.traffic_level(&rec) else {
+            return;
+        };
+        log.send_with(level, |out| match log.format {
             Format::Http => format::httplog(&rec, out),
             Format::Tcp => format::tcplog(&rec, out),
             Format::Default => {}

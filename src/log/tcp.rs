@@ -6,9 +6,9 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use super::ProxyLog;
 use super::format::{self, Record};
 use super::record::{conns, failed_server, ms};
-use super::{Format, Level, ProxyLog};
 use crate::server::dispatch::{Attempts, DispatchError};
 use crate::worker::context::WorkerCtx;
 
@@ -63,7 +63,7 @@ pub enum TcpEnd {
 impl TcpTrace {
     /// Notes for a session accepted now; inert unless `log` makes a tcplog line.
     pub fn new(log: Option<&ProxyLog>, peer: Option<SocketAddr>) -> TcpTrace {
-        let on = log.is_some_and(|l| l.format != Format::Default && l.accepts(Level::Info));
+        let on = log.is_some_and(ProxyLog::logs_traffic);
         TcpTrace(on.then(|| {
             Box::new(TcpInner {
                 peer,
@@ -172,6 +172,9 @@ impl TcpTrace {
             request: None,
             captures: None,
         };
-        log.send_with(Level::Info, |out| format::tcplog(&rec, out));
+        let Some(level) = log.traffic_level(&rec) else {
+            return;
+        };
+        log.send_with(level, |out| format::tcplog(&rec, out));
     }
 }

@@ -108,6 +108,15 @@ pub async fn connect_with_retries(
     connect_noting(ctx, backend, first, input, None).await
 }
 
+/// `option nolinger` on a server connection: SO_LINGER 0, so that closing
+/// it sends RST (HAProxy sets it on the backend's sockets alike).
+fn nolinger(s: &Stream) {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the fd is the connected socket `s` owns, open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
+    let _ = socket2::SockRef::from(&fd).set_linger(Some(std::time::Duration::ZERO));
+}
+
 /// [`connect_with_retries`], counting the attempts in `noted` (for the log).
 pub async fn connect_noting(
     ctx: &WorkerCtx,
@@ -122,7 +131,12 @@ pub async fn connect_noting(
     loop {
         let srv = &be.servers[server];
         match connect(&srv.address, be.connect_timeout, be.model.keepalive).await {
-            Ok(s) => return Ok((server, s)),
+            Ok(s) => {
+                if be.model.nolinger {
+                    nolinger(&s);
+                }
+                return Ok((server, s));
+            }
             Err(cause) => {
                 let c = ctx.counters();
                 counters::add(&c.servers[backend][server].conn_errors, 1);

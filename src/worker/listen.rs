@@ -209,6 +209,10 @@ pub fn bind_all(
                             socket2::SockRef::from(l)
                                 .set_keepalive(bind.keepalive)
                                 .map_err(err)?;
+                            // `option nolinger`: inherited the same way, as
+                            // HAProxy sets it on its listeners.
+                            let linger = fe.nolinger.then_some(std::time::Duration::ZERO);
+                            socket2::SockRef::from(l).set_linger(linger).map_err(err)?;
                         }
                         w.push(BoundListener {
                             frontend: fi,

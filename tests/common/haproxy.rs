@@ -73,6 +73,14 @@ impl Haproxy {
     }
 }
 
+impl Haproxy {
+    /// Sends `sig` to HAProxy (SIGUSR1: soft stop).
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+}
+
 impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -26,6 +26,9 @@ const OPTIONS: &[(&str, u8)] = &[
     ("httplog", FE),
     ("tcplog", FE),
     ("dontlognull", FE),
+    ("dontlog-normal", FE),
+    ("log-separate-errors", FE),
+    ("nolinger", ALL),
     ("persist", BE),
 ];
 
@@ -39,9 +42,7 @@ const IGNORED: &[&str] = &[
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
-    "nolinger",
     "logasap",
-    "log-separate-errors",
     "contstats",
     "socket-stats",
     "independent-streams",
@@ -53,7 +54,6 @@ const IGNORED: &[&str] = &[
     "prefer-last-server",
     "disable-h2-upgrade",
     "http-ignore-probes",
-    "dontlog-normal",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -192,6 +192,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             }
         }
         "dontlognull" => p.log.dontlognull = on,
+        "dontlog-normal" => p.log.dontlog_normal = on,
+        "log-separate-errors" => p.log.log_separate_errors = on,
+        "nolinger" => p.nolinger = on,
         "persist" => p.persist = on,
         "clitcpka" => p.cli_keepalive = on,
         "srvtcpka" => p.srv_keepalive = on,

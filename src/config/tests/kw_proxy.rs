@@ -417,8 +417,8 @@ fn logging_options() {
 #[test]
 fn ignored_and_refused_options() {
     assert_eq!(
-        warns("    option nolinger"),
-        vec!["'option nolinger' is not supported by ringlb and is ignored"]
+        warns("    option checkcache"),
+        vec!["'option checkcache' is not supported by ringlb and is ignored"]
     );
     // Built now: no warning.
     assert!(warns("    option tcpka\n    option originalto").is_empty());
@@ -427,6 +427,18 @@ fn ignored_and_refused_options() {
         "'option http_proxy' is not supported by ringlb yet"
     );
     assert_eq!(err("    option"), "'option' expects an option name");
+}
+
+#[test]
+fn nolinger_and_log_error_options_are_built() {
+    let body = "    option nolinger\n    option dontlog-normal\n    option log-separate-errors";
+    assert!(warns(body).is_empty(), "{:?}", warns(body));
+    let (f, b) = (fe(body), be(body));
+    assert!(f.nolinger && b.nolinger);
+    assert!(f.log.dontlog_normal && f.log.log_separate_errors);
+    let off = "    option nolinger\n    no option nolinger\n    option dontlog-normal\n    no option dontlog-normal";
+    assert!(!fe(off).nolinger && !fe(off).log.dontlog_normal);
+    assert!(!fe("").nolinger && !fe("").log.log_separate_errors);
 }
 
 const ROUTE_HEAD: &str = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\

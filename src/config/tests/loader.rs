@@ -60,6 +60,31 @@ fn keyword_out_of_section() {
 }
 
 #[test]
+fn misspelt_section_suggests_the_section() {
+    assert_eq!(
+        errors("frontnd x\n"),
+        vec!["t.cfg:1: unknown keyword 'frontnd' out of section; did you mean 'frontend'?"]
+    );
+    assert_eq!(
+        errors("backnd x\n"),
+        vec!["t.cfg:1: unknown keyword 'backnd' out of section; did you mean 'backend'?"]
+    );
+}
+
+#[test]
+fn warnings_travel_with_errors() {
+    let e =
+        crate::config::load_sources(&[("t.cfg", "peers p\nfrontend f\n    bind :1\n    bogus\n")])
+            .unwrap_err();
+    assert_eq!(e.errors.len(), 2, "{e:?}");
+    assert_eq!(e.warnings.len(), 2, "{e:?}");
+    assert!(
+        e.warnings[0].starts_with("t.cfg:1: section 'peers'"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn unterminated_quote_names_file_and_line() {
     let e = errors("global\n    node \"abc\n");
     assert_eq!(e.len(), 1);

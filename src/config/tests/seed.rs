@@ -84,6 +84,7 @@ fn seed_config_model() {
     };
     let backend = Backend {
         keepalive: false,
+        nolinger: false,
         rules: Default::default(),
         name: "webfarm".into(),
         mode: Mode::Http,
@@ -136,6 +137,7 @@ fn seed_config_model() {
             defer_accept: false,
             origin: origin(11),
         }],
+        nolinger: false,
         maxconn: None,
         backend: Some(0),
         routing: Default::default(),
