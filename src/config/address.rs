@@ -72,6 +72,26 @@ pub fn parse_address(s: &str, role: Role) -> Result<Address, String> {
     inet(rest, s, family, role).map(Address::Inet)
 }
 
+/// A `bind` address, whose port may be a range `<low>-<high>`: one address
+/// per port, as HAProxy listens on each.
+pub fn parse_bind_addresses(s: &str) -> Result<Vec<Address>, String> {
+    let range = s
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .and_then(|(h, p)| p.split_once('-').map(|(lo, hi)| (h, lo, hi)));
+    let Some((host, lo, hi)) = range else {
+        return parse_address(s, Role::Bind).map(|a| vec![a]);
+    };
+    let lo = parse_port(lo, s)?;
+    let hi = parse_port(hi, s)?;
+    if lo > hi {
+        return Err(format!("port range {lo}-{hi} is reversed in '{s}'"));
+    }
+    (lo..=hi)
+        .map(|port| parse_address(&format!("{host}:{port}"), Role::Bind))
+        .collect()
+}
+
 /// `unix@/path` or `/path`.
 fn unix_path(path: &str, whole: &str) -> Result<Address, String> {
     if path.is_empty() {
@@ -296,6 +316,26 @@ mod tests {
                 .unwrap_err()
                 .contains("ranges")
         );
+        assert_eq!(
+            parse_bind_addresses("127.0.0.1:80-82"),
+            Ok(vec![
+                inet("127.0.0.1:80"),
+                inet("127.0.0.1:81"),
+                inet("127.0.0.1:82")
+            ])
+        );
+        assert_eq!(
+            parse_bind_addresses("[::1]:80-81"),
+            Ok(vec![inet("[::1]:80"), inet("[::1]:81")])
+        );
+        assert_eq!(parse_bind_addresses(":80"), Ok(vec![inet("0.0.0.0:80")]));
+        assert!(
+            parse_bind_addresses(":90-80")
+                .unwrap_err()
+                .contains("reversed")
+        );
+        assert!(parse_bind_addresses(":0-80").is_err());
+        assert!(parse_bind_addresses(":80-").is_err());
         assert!(parse_address("[::1", Role::Bind).is_err());
         assert!(parse_address("", Role::Bind).is_err());
     }

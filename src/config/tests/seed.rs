@@ -133,6 +133,7 @@ fn seed_config_model() {
             keepalive: false,
             address: sa("127.0.0.1:8080"),
             defer_accept: false,
+            opts: Default::default(),
             origin: origin(11),
         }],
         maxconn: None,
