@@ -377,6 +377,9 @@ pub struct Server {
     pub name: String,
     /// Where to connect (resolved at load time).
     pub address: Address,
+    /// No port or `+<n>`/`-<n>`: connect to the port the client connected
+    /// to, plus this offset (the port in `address` is then 0).
+    pub port_offset: Option<i32>,
     /// `weight <0..256>` (default 1).
     pub weight: u32,
     /// `cookie <value>`.

@@ -1,4 +1,5 @@
-//! `bind` options and port ranges.
+//! `bind` options and port ranges; server ports taken from the client's
+//! destination port.
 
 use super::*;
 use crate::config::model::BindOpts;
@@ -62,4 +63,29 @@ fn bad_or_unbuilt_options_are_refused() {
              copy of each listener"
         ]
     );
+}
+
+#[test]
+fn server_port_may_follow_the_client() {
+    let b = be("    server a 127.0.0.2\n    server b 127.0.0.2:+1\n    server c 127.0.0.2:81");
+    let got: Vec<(Address, Option<i32>)> = b
+        .servers
+        .iter()
+        .map(|s| (s.address.clone(), s.port_offset))
+        .collect();
+    assert_eq!(
+        got[..3],
+        [
+            (sa("127.0.0.2:0"), Some(0)),
+            (sa("127.0.0.2:0"), Some(1)),
+            (sa("127.0.0.2:81"), None)
+        ]
+    );
+    // As HAProxy 2.6: a check needs its own port then.
+    assert_eq!(
+        err("    server a 127.0.0.2 check"),
+        "server 'a' has neither service port nor check port (add 'port <n>' for 'check')"
+    );
+    let b = be("    server a 127.0.0.2:-1 check port 80");
+    assert_eq!(b.servers[0].check_port, Some(80));
 }

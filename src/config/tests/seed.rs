@@ -66,6 +66,7 @@ fn seed_config_model() {
     let server = |name: &str, addr: &str, cookie: &str, line| Server {
         name: name.into(),
         address: sa(addr),
+        port_offset: None,
         weight: 1,
         cookie: Some(cookie.into()),
         check: true,
