@@ -377,7 +377,10 @@ mod tests {
         let rel = |s: &str| parse_server_address(s).map(|(a, o)| (a.clone(), o));
         assert_eq!(rel("127.0.0.2"), Ok((inet("127.0.0.2:0"), Some(0))));
         assert_eq!(rel("127.0.0.2:+1"), Ok((inet("127.0.0.2:0"), Some(1))));
-        assert_eq!(rel("127.0.0.2:-1000"), Ok((inet("127.0.0.2:0"), Some(-1000))));
+        assert_eq!(
+            rel("127.0.0.2:-1000"),
+            Ok((inet("127.0.0.2:0"), Some(-1000)))
+        );
         assert_eq!(rel("[::1]:+2"), Ok((inet("[::1]:0"), Some(2))));
         assert_eq!(rel("[::1]"), Ok((inet("[::1]:0"), Some(0))));
         assert_eq!(rel("localhost"), Ok((inet("127.0.0.1:0"), Some(0))));

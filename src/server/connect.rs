@@ -88,12 +88,30 @@ mod tests {
     #[test]
     fn relative_ports_follow_the_client() {
         let a = inet("127.0.0.2:0");
-        assert_eq!(target(&a, Some(0), Some(8080)).unwrap(), inet("127.0.0.2:8080"));
-        assert_eq!(target(&a, Some(1), Some(8080)).unwrap(), inet("127.0.0.2:8081"));
-        assert_eq!(target(&a, Some(-80), Some(8080)).unwrap(), inet("127.0.0.2:8000"));
-        assert!(matches!(target(&a, Some(-1), Some(1)), Err(ConnectError::NoPort(_))));
-        assert!(matches!(target(&a, Some(1), Some(65535)), Err(ConnectError::NoPort(_))));
-        assert!(matches!(target(&a, Some(0), None), Err(ConnectError::NoPort(None))));
+        assert_eq!(
+            target(&a, Some(0), Some(8080)).unwrap(),
+            inet("127.0.0.2:8080")
+        );
+        assert_eq!(
+            target(&a, Some(1), Some(8080)).unwrap(),
+            inet("127.0.0.2:8081")
+        );
+        assert_eq!(
+            target(&a, Some(-80), Some(8080)).unwrap(),
+            inet("127.0.0.2:8000")
+        );
+        assert!(matches!(
+            target(&a, Some(-1), Some(1)),
+            Err(ConnectError::NoPort(_))
+        ));
+        assert!(matches!(
+            target(&a, Some(1), Some(65535)),
+            Err(ConnectError::NoPort(_))
+        ));
+        assert!(matches!(
+            target(&a, Some(0), None),
+            Err(ConnectError::NoPort(None))
+        ));
         let fixed = inet("127.0.0.2:81");
         assert_eq!(target(&fixed, None, Some(8080)).unwrap(), fixed);
     }

@@ -92,7 +92,12 @@ fn set_defer_accept(sock: &Socket) -> std::io::Result<()> {
 }
 
 /// Sets an integer socket option.
-fn set_int(sock: &Socket, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> std::io::Result<()> {
+fn set_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: the value lives across the call and its size is passed; the fd
     // is the socket `sock` owns, open for the call.
@@ -163,7 +168,10 @@ fn tcp_socket(sa: SocketAddr, bind: &Bind) -> std::io::Result<std::net::TcpListe
         set_defer_accept(&sock)?;
     }
     sock.bind(&sa.into())?;
-    let backlog = bind.opts.backlog.map_or(BACKLOG, |b| i32::try_from(b).unwrap_or(i32::MAX));
+    let backlog = bind
+        .opts
+        .backlog
+        .map_or(BACKLOG, |b| i32::try_from(b).unwrap_or(i32::MAX));
     if bind.opts.tfo {
         // The queue of pending Fast Open requests, as long as the accept
         // queue (HAProxy uses the listener's backlog too).

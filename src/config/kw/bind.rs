@@ -104,7 +104,9 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
     add_addresses(cx, p, &list, "bind", line.defer_accept);
     if line.opts.id.is_some() && p.binds.len() - before > 1 {
         // As HAProxy: one id cannot name several sockets.
-        return Err(format!("'id' can only be used with a single socket (in '{list}')"));
+        return Err(format!(
+            "'id' can only be used with a single socket (in '{list}')"
+        ));
     }
     for b in &mut p.binds[before..] {
         b.opts = line.opts.clone();
@@ -134,9 +136,11 @@ fn supported_option(
         "maxconn" => {
             args.next_string("a connection count")?;
             // A limit: refused rather than ignored.
-            return Err("bind option 'maxconn' (a per-listener limit) is not supported; \
+            return Err(
+                "bind option 'maxconn' (a per-listener limit) is not supported; \
                  use 'maxconn' in the frontend instead"
-                .into());
+                    .into(),
+            );
         }
         _ => {
             // process/thread: every ringlb worker accepts on its own

@@ -18,8 +18,11 @@ fn port_range_binds_every_port() {
         ]
     );
     // Every address of the line carries its options.
-    assert!(f.binds[1..].iter().all(|b| b.opts.backlog == Some(64)
-        && b.opts.name.as_deref() == Some("web")));
+    assert!(
+        f.binds[1..]
+            .iter()
+            .all(|b| b.opts.backlog == Some(64) && b.opts.name.as_deref() == Some("web"))
+    );
     assert_eq!(f.binds[0].opts, BindOpts::default());
     assert_eq!(
         err("    bind :90-80"),
@@ -37,7 +40,14 @@ fn socket_options_are_read() {
     assert_eq!(o.interface.as_deref(), Some("lo"));
     assert_eq!(o.id, Some(7));
     assert_eq!(fe("    bind :81 v4v6").binds[1].opts.v6only, Some(false));
-    for kw in ["v6only", "tfo", "name x", "backlog 5", "mss 1000", "transparent"] {
+    for kw in [
+        "v6only",
+        "tfo",
+        "name x",
+        "backlog 5",
+        "mss 1000",
+        "transparent",
+    ] {
         assert!(warns(&format!("    bind :81 {kw}")).is_empty(), "{kw}");
     }
 }
@@ -54,7 +64,8 @@ fn bad_or_unbuilt_options_are_refused() {
         "'id' can only be used with a single socket (in ':81-82')"
     );
     assert!(
-        err("    bind :81 maxconn 10").contains("'maxconn' (a per-listener limit) is not supported")
+        err("    bind :81 maxconn 10")
+            .contains("'maxconn' (a per-listener limit) is not supported")
     );
     assert_eq!(
         warns("    bind :81 thread 1"),
