@@ -32,7 +32,7 @@ pub struct ServerRt {
     /// Where to connect.
     pub address: Address,
     /// Offset from the client's destination port when the port is absent
-    /// or relative (`address` then holds port 0).
+    /// or relative (`address`'s port then only shows the offset).
     pub port_offset: Option<i32>,
     /// Weight as configured (the run-time weight is in `weight`).
     pub configured_weight: u32,

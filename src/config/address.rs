@@ -94,7 +94,8 @@ pub fn parse_bind_addresses(s: &str) -> Result<Vec<Address>, String> {
 
 /// A `server` address whose port may be absent (connect to the port the
 /// client connected to) or relative (`+<n>`/`-<n>`: that port plus or minus
-/// n), as HAProxy allows; returns the address (port 0 when relative) and the
+/// n), as HAProxy allows; returns the address (when relative, its port is the
+/// offset wrapped to 16 bits, as HAProxy shows it) and the
 /// offset from the client's destination port when the port is relative.
 pub fn parse_server_address(s: &str) -> Result<(Address, Option<i32>), String> {
     let is_inet = |a: &str| !a.starts_with('/') && !a.contains('@');
@@ -121,7 +122,10 @@ pub fn parse_server_address(s: &str) -> Result<(Address, Option<i32>), String> {
     } else {
         resolve(host, 0, Family::Any, s)?.ip()
     };
-    Ok((Address::Inet(SocketAddr::new(ip, 0)), Some(offset)))
+    // The port holds the offset, wrapped to 16 bits, as HAProxy keeps it
+    // (its stats show `127.0.0.2:1` for `:+1`); connecting never reads it.
+    let shown = offset as u16;
+    Ok((Address::Inet(SocketAddr::new(ip, shown)), Some(offset)))
 }
 
 /// `unix@/path` or `/path`.
@@ -374,14 +378,14 @@ mod tests {
 
     #[test]
     fn server_ports_may_be_absent_or_relative() {
-        let rel = |s: &str| parse_server_address(s).map(|(a, o)| (a.clone(), o));
+        let rel = parse_server_address;
         assert_eq!(rel("127.0.0.2"), Ok((inet("127.0.0.2:0"), Some(0))));
-        assert_eq!(rel("127.0.0.2:+1"), Ok((inet("127.0.0.2:0"), Some(1))));
+        assert_eq!(rel("127.0.0.2:+1"), Ok((inet("127.0.0.2:1"), Some(1))));
         assert_eq!(
             rel("127.0.0.2:-1000"),
-            Ok((inet("127.0.0.2:0"), Some(-1000)))
+            Ok((inet("127.0.0.2:64536"), Some(-1000)))
         );
-        assert_eq!(rel("[::1]:+2"), Ok((inet("[::1]:0"), Some(2))));
+        assert_eq!(rel("[::1]:+2"), Ok((inet("[::1]:2"), Some(2))));
         assert_eq!(rel("[::1]"), Ok((inet("[::1]:0"), Some(0))));
         assert_eq!(rel("localhost"), Ok((inet("127.0.0.1:0"), Some(0))));
         assert_eq!(rel("127.0.0.2:80"), Ok((inet("127.0.0.2:80"), None)));

@@ -378,7 +378,7 @@ pub struct Server {
     /// Where to connect (resolved at load time).
     pub address: Address,
     /// No port or `+<n>`/`-<n>`: connect to the port the client connected
-    /// to, plus this offset (the port in `address` is then 0).
+    /// to, plus this offset (the port in `address` then shows the offset).
     pub port_offset: Option<i32>,
     /// `weight <0..256>` (default 1).
     pub weight: u32,

@@ -88,7 +88,7 @@ fn server_port_may_follow_the_client() {
         got[..3],
         [
             (sa("127.0.0.2:0"), Some(0)),
-            (sa("127.0.0.2:0"), Some(1)),
+            (sa("127.0.0.2:1"), Some(1)),
             (sa("127.0.0.2:81"), None)
         ]
     );
