@@ -321,3 +321,31 @@ fn a_per_listener_maxconn_is_refused_not_ignored() {
         out.stderr
     );
 }
+
+#[test]
+fn stats_show_relative_ports_as_haproxy_does() {
+    let mut seen = Vec::new();
+    for proxy in [Proxy::Ringlb, Proxy::Haproxy] {
+        let dir = common::TestDir::new("bind-stats");
+        let sock = dir.path().join("admin.sock");
+        let port = free_port();
+        let config = format!(
+            "global\n    stats socket {}\n{DEFAULTS}listen r\n    bind 127.0.0.1:{port}\n    \
+             server s 127.0.0.2\n    server t 127.0.0.2:+1\n    server u 127.0.0.2:-1\n",
+            sock.display()
+        );
+        let Some(_p) = start(proxy, &config, port) else {
+            continue;
+        };
+        let rows = common::parse_stats_csv(&common::stats_command(&sock, "show stat"));
+        let addrs: Vec<String> = ["s", "t", "u"]
+            .iter()
+            .map(|sv| common::stats_row(&rows, "r", sv)["addr"].clone())
+            .collect();
+        seen.push(addrs);
+    }
+    assert_eq!(seen[0], ["127.0.0.2:0", "127.0.0.2:1", "127.0.0.2:-1"]);
+    if let Some(theirs) = seen.get(1) {
+        assert_eq!(&seen[0], theirs, "ringlb vs HAProxy");
+    }
+}

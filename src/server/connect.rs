@@ -77,6 +77,19 @@ pub async fn connect(
     }
 }
 
+/// A server's address as HAProxy's stats write it: `ip:port`, or for a
+/// port-relative server `ip:<offset>` (`127.0.0.2:-1` for `:-1`).
+pub fn shown_inet(sa: std::net::SocketAddr, port_offset: Option<i32>) -> String {
+    match port_offset {
+        Some(o) => {
+            let mut s = sa.to_string();
+            s.truncate(s.rfind(':').unwrap_or(s.len()));
+            format!("{s}:{o}")
+        }
+        None => sa.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +128,13 @@ mod tests {
         ));
         let fixed = inet("127.0.0.2:81");
         assert_eq!(target(&fixed, None, Some(8080)).unwrap(), fixed);
+    }
+
+    #[test]
+    fn relative_ports_are_shown_as_offsets() {
+        let sa = |s: &str| s.parse().expect("test address");
+        assert_eq!(shown_inet(sa("127.0.0.2:65535"), Some(-1)), "127.0.0.2:-1");
+        assert_eq!(shown_inet(sa("[::1]:1"), Some(1)), "[::1]:1");
+        assert_eq!(shown_inet(sa("127.0.0.2:80"), None), "127.0.0.2:80");
     }
 }
