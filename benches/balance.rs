@@ -30,6 +30,7 @@ fn farm(n: usize) -> Vec<ServerRt> {
         .map(|i| {
             let w = 1 + (i % 4) as u32;
             ServerRt {
+                port_offset: None,
                 name: format!("srv{i}"),
                 address: Address::Inet("127.0.0.1:80".parse().unwrap()),
                 configured_weight: w,

@@ -31,6 +31,9 @@ pub struct ServerRt {
     pub name: String,
     /// Where to connect.
     pub address: Address,
+    /// Offset from the client's destination port when the port is absent
+    /// or relative (`address`'s port then only shows the offset).
+    pub port_offset: Option<i32>,
     /// Weight as configured (the run-time weight is in `weight`).
     pub configured_weight: u32,
     /// Current weight, changeable at run time.
@@ -220,6 +223,7 @@ impl Shared {
                     .map(|s| ServerRt {
                         name: s.name.clone(),
                         address: s.address.clone(),
+                        port_offset: s.port_offset,
                         configured_weight: s.weight,
                         // A `disabled` server is in maintenance: effective weight 0.
                         weight: AtomicU32::new(if s.disabled { 0 } else { s.weight }),

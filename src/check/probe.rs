@@ -55,7 +55,9 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
         Ok(s) => s,
         Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
         Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),
-        Err(ConnectError::Unsupported(_)) => return (CheckStatus::SockErr, 0, String::new()),
+        Err(ConnectError::Unsupported(_) | ConnectError::NoPort(_)) => {
+            return (CheckStatus::SockErr, 0, String::new());
+        }
     };
     let Some(request) = t.request else {
         return (CheckStatus::L4Ok, 0, String::new());

@@ -210,6 +210,7 @@ mod tests {
         Server {
             name: "s".into(),
             address: Address::Inet(address.parse().expect("test address")),
+            port_offset: None,
             weight: 1,
             cookie: None,
             check: true,

@@ -72,6 +72,62 @@ pub fn parse_address(s: &str, role: Role) -> Result<Address, String> {
     inet(rest, s, family, role).map(Address::Inet)
 }
 
+/// A `bind` address, whose port may be a range `<low>-<high>`: one address
+/// per port, as HAProxy listens on each.
+pub fn parse_bind_addresses(s: &str) -> Result<Vec<Address>, String> {
+    let range = s
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .and_then(|(h, p)| p.split_once('-').map(|(lo, hi)| (h, lo, hi)));
+    let Some((host, lo, hi)) = range else {
+        return parse_address(s, Role::Bind).map(|a| vec![a]);
+    };
+    let lo = parse_port(lo, s)?;
+    let hi = parse_port(hi, s)?;
+    if lo > hi {
+        return Err(format!("port range {lo}-{hi} is reversed in '{s}'"));
+    }
+    (lo..=hi)
+        .map(|port| parse_address(&format!("{host}:{port}"), Role::Bind))
+        .collect()
+}
+
+/// A `server` address whose port may be absent (connect to the port the
+/// client connected to) or relative (`+<n>`/`-<n>`: that port plus or minus
+/// n), as HAProxy allows; returns the address (when relative, its port is the
+/// offset wrapped to 16 bits, as HAProxy shows it) and the
+/// offset from the client's destination port when the port is relative.
+pub fn parse_server_address(s: &str) -> Result<(Address, Option<i32>), String> {
+    let is_inet = |a: &str| !a.starts_with('/') && !a.contains('@');
+    if !is_inet(s) {
+        return parse_address(s, Role::Server).map(|a| (a, None));
+    }
+    let (host, port) = split_host_port(s, s)?;
+    let offset = match port {
+        None => 0,
+        Some(p) if p.starts_with('+') || p.starts_with('-') => {
+            let n: i32 = p[1..]
+                .parse()
+                .ok()
+                .filter(|n| *n <= i32::from(u16::MAX))
+                .ok_or_else(|| format!("'{p}' is not a valid port offset in '{s}'"))?;
+            if p.starts_with('-') { -n } else { n }
+        }
+        Some(_) => return parse_address(s, Role::Server).map(|a| (a, None)),
+    };
+    let ip = if let Ok(ip) = host.parse::<IpAddr>() {
+        ip
+    } else if host.is_empty() || host == "*" {
+        return Err(format!("missing server address in '{s}'"));
+    } else {
+        resolve(host, 0, Family::Any, s)?.ip()
+    };
+    // The port holds the offset, wrapped to 16 bits, as HAProxy keeps it
+    // (its stats show `127.0.0.2:1` for `:+1`); connecting never reads it.
+    let shown = offset as u16;
+    Ok((Address::Inet(SocketAddr::new(ip, shown)), Some(offset)))
+}
+
 /// `unix@/path` or `/path`.
 fn unix_path(path: &str, whole: &str) -> Result<Address, String> {
     if path.is_empty() {
@@ -296,8 +352,50 @@ mod tests {
                 .unwrap_err()
                 .contains("ranges")
         );
+        assert_eq!(
+            parse_bind_addresses("127.0.0.1:80-82"),
+            Ok(vec![
+                inet("127.0.0.1:80"),
+                inet("127.0.0.1:81"),
+                inet("127.0.0.1:82")
+            ])
+        );
+        assert_eq!(
+            parse_bind_addresses("[::1]:80-81"),
+            Ok(vec![inet("[::1]:80"), inet("[::1]:81")])
+        );
+        assert_eq!(parse_bind_addresses(":80"), Ok(vec![inet("0.0.0.0:80")]));
+        assert!(
+            parse_bind_addresses(":90-80")
+                .unwrap_err()
+                .contains("reversed")
+        );
+        assert!(parse_bind_addresses(":0-80").is_err());
+        assert!(parse_bind_addresses(":80-").is_err());
         assert!(parse_address("[::1", Role::Bind).is_err());
         assert!(parse_address("", Role::Bind).is_err());
+    }
+
+    #[test]
+    fn server_ports_may_be_absent_or_relative() {
+        let rel = parse_server_address;
+        assert_eq!(rel("127.0.0.2"), Ok((inet("127.0.0.2:0"), Some(0))));
+        assert_eq!(rel("127.0.0.2:+1"), Ok((inet("127.0.0.2:1"), Some(1))));
+        assert_eq!(
+            rel("127.0.0.2:-1000"),
+            Ok((inet("127.0.0.2:64536"), Some(-1000)))
+        );
+        assert_eq!(rel("[::1]:+2"), Ok((inet("[::1]:2"), Some(2))));
+        assert_eq!(rel("[::1]"), Ok((inet("[::1]:0"), Some(0))));
+        assert_eq!(rel("localhost"), Ok((inet("127.0.0.1:0"), Some(0))));
+        assert_eq!(rel("127.0.0.2:80"), Ok((inet("127.0.0.2:80"), None)));
+        assert_eq!(
+            rel("unix@/x.sock"),
+            Ok((Address::Unix("/x.sock".into()), None))
+        );
+        assert!(rel("127.0.0.2:+x").unwrap_err().contains("port offset"));
+        assert!(rel("127.0.0.2:+70000").is_err());
+        assert!(rel("127.0.0.2:0").is_err());
     }
 
     #[test]

@@ -350,8 +350,31 @@ pub struct Bind {
     /// SO_KEEPALIVE on the accepted connections (`option clitcpka` or
     /// `option tcpka` on the frontend; accepted sockets inherit it).
     pub keepalive: bool,
+    /// Socket options from the `bind` line (`backlog`, `mss`, `v6only`...).
+    pub opts: BindOpts,
     /// Where it was written.
     pub origin: Origin,
+}
+
+/// Listening-socket options of one `bind` line, applied when it is bound.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindOpts {
+    /// `name <name>`: the listener's name.
+    pub name: Option<String>,
+    /// `id <n>`: the listener's numeric id (single-socket binds only).
+    pub id: Option<u32>,
+    /// `backlog <n>`: the kernel accept queue length (default 4096).
+    pub backlog: Option<u32>,
+    /// `v6only` (true) or `v4v6` (false): IPV6_V6ONLY on an IPv6 socket.
+    pub v6only: Option<bool>,
+    /// `tfo`: TCP_FASTOPEN on the listener.
+    pub tfo: bool,
+    /// `mss <n>`: TCP_MAXSEG on the listener.
+    pub mss: Option<u32>,
+    /// `interface <name>`: SO_BINDTODEVICE.
+    pub interface: Option<String>,
+    /// `transparent`: IP_TRANSPARENT (IPV6_TRANSPARENT), accepting for foreign addresses.
+    pub transparent: bool,
 }
 
 /// One `server` line.
@@ -361,6 +384,9 @@ pub struct Server {
     pub name: String,
     /// Where to connect (resolved at load time).
     pub address: Address,
+    /// No port or `+<n>`/`-<n>`: connect to the port the client connected
+    /// to, plus this offset (the port in `address` then shows the offset).
+    pub port_offset: Option<i32>,
     /// `weight <0..256>` (default 1).
     pub weight: u32,
     /// `cookie <value>`.

@@ -139,6 +139,8 @@ pub struct RawServer {
     pub name: String,
     /// Resolved address.
     pub address: super::model::Address,
+    /// Offset from the client's destination port when the port is absent or relative.
+    pub port_offset: Option<i32>,
     /// Options, starting from the `default-server` template.
     pub opts: ServerOpts,
     /// Where it was written.

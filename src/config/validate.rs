@@ -362,6 +362,7 @@ fn server(s: &RawServer) -> Server {
     Server {
         name: s.name.clone(),
         address: s.address.clone(),
+        port_offset: s.port_offset,
         weight: o.weight.unwrap_or(DEFAULT_WEIGHT),
         cookie: o.cookie.clone(),
         check: o.check,

@@ -19,6 +19,30 @@ pub enum ConnectError {
     /// The address kind cannot be connected to (an inherited fd).
     #[error("address {0:?} cannot be used for a server")]
     Unsupported(Address),
+    /// A server without a port (or with a relative one) and no usable
+    /// destination port on the client's connection.
+    #[error("no port to connect to: the client's destination port is {0:?}")]
+    NoPort(Option<u16>),
+}
+
+/// The address to connect to: `address` itself, or for a server written
+/// without a port or with `+<n>`/`-<n>` (`port_offset`), the client's
+/// destination port `dst_port` plus the offset, as HAProxy does.
+pub fn target(
+    address: &Address,
+    port_offset: Option<i32>,
+    dst_port: Option<u16>,
+) -> Result<Address, ConnectError> {
+    let (Some(offset), Address::Inet(sa)) = (port_offset, address) else {
+        return Ok(address.clone());
+    };
+    let port = dst_port
+        .and_then(|p| u16::try_from(i32::from(p) + offset).ok())
+        .filter(|p| *p != 0)
+        .ok_or(ConnectError::NoPort(dst_port))?;
+    let mut sa = *sa;
+    sa.set_port(port);
+    Ok(Address::Inet(sa))
 }
 
 /// Connects to `address` within `timeout`; `keepalive` turns TCP
@@ -50,5 +74,67 @@ pub async fn connect(
     match crate::deadline::within(monoio::time::Instant::now() + timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::Timeout(timeout)),
+    }
+}
+
+/// A server's address as HAProxy's stats write it: `ip:port`, or for a
+/// port-relative server `ip:<offset>` (`127.0.0.2:-1` for `:-1`).
+pub fn shown_inet(sa: std::net::SocketAddr, port_offset: Option<i32>) -> String {
+    match port_offset {
+        Some(o) => {
+            let mut s = sa.to_string();
+            s.truncate(s.rfind(':').unwrap_or(s.len()));
+            format!("{s}:{o}")
+        }
+        None => sa.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inet(s: &str) -> Address {
+        Address::Inet(s.parse().expect("test address"))
+    }
+
+    #[test]
+    fn relative_ports_follow_the_client() {
+        // The address's own port (the offset, as HAProxy stores it) is not used.
+        let a = inet("127.0.0.2:7");
+        assert_eq!(
+            target(&a, Some(0), Some(8080)).unwrap(),
+            inet("127.0.0.2:8080")
+        );
+        assert_eq!(
+            target(&a, Some(1), Some(8080)).unwrap(),
+            inet("127.0.0.2:8081")
+        );
+        assert_eq!(
+            target(&a, Some(-80), Some(8080)).unwrap(),
+            inet("127.0.0.2:8000")
+        );
+        assert!(matches!(
+            target(&a, Some(-1), Some(1)),
+            Err(ConnectError::NoPort(_))
+        ));
+        assert!(matches!(
+            target(&a, Some(1), Some(65535)),
+            Err(ConnectError::NoPort(_))
+        ));
+        assert!(matches!(
+            target(&a, Some(0), None),
+            Err(ConnectError::NoPort(None))
+        ));
+        let fixed = inet("127.0.0.2:81");
+        assert_eq!(target(&fixed, None, Some(8080)).unwrap(), fixed);
+    }
+
+    #[test]
+    fn relative_ports_are_shown_as_offsets() {
+        let sa = |s: &str| s.parse().expect("test address");
+        assert_eq!(shown_inet(sa("127.0.0.2:65535"), Some(-1)), "127.0.0.2:-1");
+        assert_eq!(shown_inet(sa("[::1]:1"), Some(1)), "[::1]:1");
+        assert_eq!(shown_inet(sa("127.0.0.2:80"), None), "127.0.0.2:80");
     }
 }

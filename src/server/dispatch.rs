@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
-use super::connect::{ConnectError, connect};
+use super::connect::{ConnectError, connect, target};
 use super::queue::{self, Slot, Waited};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
@@ -104,8 +104,9 @@ pub async fn connect_with_retries(
     backend: usize,
     first: usize,
     input: &PickInput<'_>,
+    dst_port: Option<u16>,
 ) -> Result<(usize, Stream), DispatchError> {
-    connect_noting(ctx, backend, first, input, None).await
+    connect_noting(ctx, backend, first, input, None, dst_port).await
 }
 
 /// `option nolinger` on a server connection: SO_LINGER 0, so that closing
@@ -118,19 +119,26 @@ fn nolinger(s: &Stream) {
 }
 
 /// [`connect_with_retries`], counting the attempts in `noted` (for the log).
+/// `dst_port` is the port the client connected to, for servers whose port
+/// is absent or relative.
 pub async fn connect_noting(
     ctx: &WorkerCtx,
     backend: usize,
     first: usize,
     input: &PickInput<'_>,
     noted: Option<&Attempts>,
+    dst_port: Option<u16>,
 ) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let mut server = first;
     let mut attempt = 0;
     loop {
         let srv = &be.servers[server];
-        match connect(&srv.address, be.connect_timeout, be.model.keepalive).await {
+        let connected = match target(&srv.address, srv.port_offset, dst_port) {
+            Ok(addr) => connect(&addr, be.connect_timeout, be.model.keepalive).await,
+            Err(e) => Err(e),
+        };
+        match connected {
             Ok(s) => {
                 if be.model.nolinger {
                     nolinger(&s);
@@ -175,8 +183,9 @@ pub async fn dispatch(
     ctx: &WorkerCtx,
     backend: usize,
     input: &PickInput<'_>,
+    dst_port: Option<u16>,
 ) -> Result<(usize, Stream), DispatchError> {
-    dispatch_noting(ctx, backend, input, None).await
+    dispatch_noting(ctx, backend, input, None, dst_port).await
 }
 
 /// [`dispatch`], counting the attempts in `noted` (for the log).
@@ -185,11 +194,12 @@ pub async fn dispatch_noting(
     backend: usize,
     input: &PickInput<'_>,
     noted: Option<&Attempts>,
+    dst_port: Option<u16>,
 ) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let first =
         pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
-    connect_noting(ctx, backend, first, input, noted).await
+    connect_noting(ctx, backend, first, input, noted, dst_port).await
 }
 
 /// [`dispatch_noting`] behind the servers' `maxconn` (TCP mode): picks, waits
@@ -203,6 +213,7 @@ pub async fn dispatch_queued<'a>(
     noted: Option<&Attempts>,
     waited: &mut Waited,
     before_connect: impl FnOnce(),
+    dst_port: Option<u16>,
 ) -> Result<(usize, Stream, Slot<'a>), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let first =
@@ -211,6 +222,6 @@ pub async fn dispatch_queued<'a>(
         .await
         .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
     before_connect();
-    let (idx, s) = connect_noting(ctx, backend, first, input, noted).await?;
+    let (idx, s) = connect_noting(ctx, backend, first, input, noted, dst_port).await?;
     Ok((idx, s, slot))
 }

@@ -346,7 +346,7 @@ fn server_row(
         downtime: chk.enabled.then(|| chk.total_downtime_ms(up) / 1000),
         check: chk.enabled.then(|| check_view(srv)),
         addr: Some(match &srv.address {
-            Address::Inet(sa) => sa.to_string(),
+            Address::Inet(sa) => crate::server::connect::shown_inet(*sa, srv.port_offset),
             Address::Unix(_) | Address::Fd(_) => "unix".into(),
         }),
         cookie: model.and_then(|m| m.cookie.clone()),

@@ -146,9 +146,17 @@ async fn connect_and_relay(
         ..PickInput::default()
     };
     let mut waited = crate::server::queue::Waited::default();
-    let dispatched = dispatch_queued(ctx, backend, &input, trace.attempts(), &mut waited, || {
-        trace.connecting()
-    })
+    // A server without a port connects to the port the client connected to.
+    let dst_port = addrs.local().map(|a| a.port());
+    let dispatched = dispatch_queued(
+        ctx,
+        backend,
+        &input,
+        trace.attempts(),
+        &mut waited,
+        || trace.connecting(),
+        dst_port,
+    )
     .await;
     trace.queued(waited.srv_queue, waited.be_queue);
     let (idx, mut server, _slot) = match dispatched {

@@ -13,7 +13,7 @@ use std::os::unix::net::UnixListener;
 use socket2::{Domain, Socket, Type};
 
 use super::handover::{Inherited, SocketKey};
-use crate::config::model::{Address, Config};
+use crate::config::model::{Address, Bind, BindOpts, Config};
 
 /// Kernel accept backlog per listening socket.
 const BACKLOG: i32 = 4096;
@@ -91,22 +91,94 @@ fn set_defer_accept(sock: &Socket) -> std::io::Result<()> {
     }
 }
 
-fn tcp_socket(sa: SocketAddr, defer_accept: bool) -> std::io::Result<std::net::TcpListener> {
+/// Sets an integer socket option.
+fn set_int(
+    sock: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the value lives across the call and its size is passed; the fd
+    // is the socket `sock` owns, open for the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Rewords a permission error on `option` to name the privilege it needs.
+fn needs(e: std::io::Error, option: &str, privilege: &str) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        std::io::Error::new(
+            e.kind(),
+            format!("bind option '{option}' needs {privilege} (run as root or grant it): {e}"),
+        )
+    } else {
+        std::io::Error::new(e.kind(), format!("bind option '{option}': {e}"))
+    }
+}
+
+/// Applies the `bind` line's socket options before bind/listen.
+fn apply_opts(sock: &Socket, sa: SocketAddr, o: &BindOpts) -> std::io::Result<()> {
+    if sa.is_ipv6() {
+        // HAProxy leaves the system default unless told; ringlb's default
+        // has always been dual-stack.
+        sock.set_only_v6(o.v6only.unwrap_or(false))?;
+    }
+    if let Some(mss) = o.mss {
+        let mss = libc::c_int::try_from(mss).unwrap_or(libc::c_int::MAX);
+        set_int(sock, libc::IPPROTO_TCP, libc::TCP_MAXSEG, mss)
+            .map_err(|e| needs(e, "mss", "a valid segment size"))?;
+    }
+    if let Some(dev) = &o.interface {
+        sock.bind_device(Some(dev.as_bytes()))
+            .map_err(|e| needs(e, "interface", "CAP_NET_RAW"))?;
+    }
+    if o.transparent {
+        let (level, name) = match sa {
+            SocketAddr::V4(_) => (libc::SOL_IP, libc::IP_TRANSPARENT),
+            SocketAddr::V6(_) => (libc::SOL_IPV6, libc::IPV6_TRANSPARENT),
+        };
+        set_int(sock, level, name, 1).map_err(|e| needs(e, "transparent", "CAP_NET_ADMIN"))?;
+    }
+    Ok(())
+}
+
+fn tcp_socket(sa: SocketAddr, bind: &Bind) -> std::io::Result<std::net::TcpListener> {
     let sock = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     sock.set_reuse_port(true)?;
-    if sa.is_ipv6() {
-        sock.set_only_v6(false)?;
-    }
+    apply_opts(&sock, sa, &bind.opts)?;
     sock.set_nonblocking(true)?;
     // Accepted sockets inherit it: responses are written whole, Nagle would
     // only delay them.
     sock.set_tcp_nodelay(true)?;
-    if defer_accept {
+    if bind.defer_accept {
         set_defer_accept(&sock)?;
     }
     sock.bind(&sa.into())?;
-    sock.listen(BACKLOG)?;
+    let backlog = bind
+        .opts
+        .backlog
+        .map_or(BACKLOG, |b| i32::try_from(b).unwrap_or(i32::MAX));
+    if bind.opts.tfo {
+        // The queue of pending Fast Open requests, as long as the accept
+        // queue (HAProxy uses the listener's backlog too).
+        set_int(&sock, libc::IPPROTO_TCP, libc::TCP_FASTOPEN, backlog)
+            .map_err(|e| needs(e, "tfo", "TCP Fast Open support"))?;
+    }
+    sock.listen(backlog)?;
     Ok(sock.into())
 }
 
@@ -200,7 +272,7 @@ pub fn bind_all(
                     for (wi, w) in per_worker.iter_mut().enumerate() {
                         let listener = match inherited.take(&key(wi)) {
                             Some(fd) => Listener::Tcp(fd.into()),
-                            None => Listener::Tcp(tcp_socket(*sa, bind.defer_accept).map_err(err)?),
+                            None => Listener::Tcp(tcp_socket(*sa, bind).map_err(err)?),
                         };
                         // Accepted connections inherit SO_KEEPALIVE (`option
                         // clitcpka`); set on inherited sockets too, whose old

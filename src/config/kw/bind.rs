@@ -1,8 +1,8 @@
 //! `bind <addr>[,<addr>...] [options]` and the address list on a 1.4 `listen`
 //! or `frontend` line.
 
-use crate::config::address::{Role, parse_address};
-use crate::config::model::Bind;
+use crate::config::address::parse_bind_addresses;
+use crate::config::model::{Bind, BindOpts};
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::RawProxy;
 
@@ -22,8 +22,6 @@ const REFUSED: &[&str] = &[
     "ssl-max-ver",
     "strict-sni",
     "accept-proxy",
-    "transparent",
-    "interface",
     "namespace",
     "uid",
     "gid",
@@ -36,16 +34,25 @@ const REFUSED: &[&str] = &[
     "proto",
 ];
 
-/// Harmless bind options: warned about and ignored.
-const IGNORED_FLAGS: &[&str] = &["v4v6", "v6only", "tfo"];
-
-/// Bind options that ringlb acts on.
-const SUPPORTED_FLAGS: &[&str] = &["defer-accept"];
+/// Bind options that ringlb acts on (or, for `process`/`thread`, explains).
+const SUPPORTED: &[&str] = &[
+    "defer-accept",
+    "name",
+    "id",
+    "backlog",
+    "maxconn",
+    "v4v6",
+    "v6only",
+    "tfo",
+    "mss",
+    "interface",
+    "transparent",
+    "process",
+    "thread",
+];
 
 /// Harmless bind options with one argument: warned about and ignored.
-const IGNORED_WITH_ARG: &[&str] = &[
-    "name", "id", "backlog", "maxconn", "nice", "process", "thread", "mss", "tcp-ut",
-];
+const IGNORED_WITH_ARG: &[&str] = &["nice", "tcp-ut"];
 
 /// `bind` in a `frontend` or `listen`.
 pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -54,13 +61,21 @@ pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
     result
 }
 
+/// The options of one `bind` line, read before its addresses are added.
+#[derive(Default)]
+struct LineOpts {
+    defer_accept: bool,
+    opts: BindOpts,
+}
+
 /// The body of [`bind`].
 fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let list = args.next_string("an address: <ip>:<port>[,<ip>:<port>...]")?;
-    let mut defer_accept = false;
+    let mut line = LineOpts::default();
     while let Some(opt) = args.next_opt() {
-        if opt == "defer-accept" {
-            defer_accept = true;
+        if SUPPORTED.contains(&opt.as_str()) {
+            args.set_label(format!("bind {opt}"));
+            supported_option(cx, &mut line, &opt, args)?;
             continue;
         }
         if REFUSED.contains(&opt.as_str()) {
@@ -69,11 +84,10 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
         if IGNORED_WITH_ARG.contains(&opt.as_str()) {
             args.set_label(format!("bind {opt}"));
             args.next_string("an argument")?;
-        } else if !IGNORED_FLAGS.contains(&opt.as_str()) {
-            let known: Vec<&str> = SUPPORTED_FLAGS
+        } else {
+            let known: Vec<&str> = SUPPORTED
                 .iter()
                 .chain(REFUSED)
-                .chain(IGNORED_FLAGS)
                 .chain(IGNORED_WITH_ARG)
                 .copied()
                 .collect();
@@ -86,8 +100,68 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             "bind option '{opt}' is not supported by ringlb and is ignored"
         ));
     }
-    add_addresses(cx, p, &list, "bind", defer_accept);
+    let before = p.binds.len();
+    add_addresses(cx, p, &list, "bind", line.defer_accept);
+    if line.opts.id.is_some() && p.binds.len() - before > 1 {
+        // As HAProxy: one id cannot name several sockets.
+        return Err(format!(
+            "'id' can only be used with a single socket (in '{list}')"
+        ));
+    }
+    for b in &mut p.binds[before..] {
+        b.opts = line.opts.clone();
+    }
     Ok(())
+}
+
+/// Reads one option of [`SUPPORTED`] and its argument into `line`.
+fn supported_option(
+    cx: &mut Ctx<'_>,
+    line: &mut LineOpts,
+    opt: &str,
+    args: &mut Args,
+) -> Result<(), String> {
+    let o = &mut line.opts;
+    match opt {
+        "defer-accept" => line.defer_accept = true,
+        "name" => o.name = Some(args.next_string("a listener name")?),
+        "id" => o.id = Some(positive(&args.next_string("a numeric id")?, opt)?),
+        "backlog" => o.backlog = Some(positive(&args.next_string("a queue length")?, opt)?),
+        "mss" => o.mss = Some(positive(&args.next_string("a segment size")?, opt)?),
+        "v6only" => o.v6only = Some(true),
+        "v4v6" => o.v6only = Some(false),
+        "tfo" => o.tfo = true,
+        "transparent" => o.transparent = true,
+        "interface" => o.interface = Some(args.next_string("an interface name")?),
+        "maxconn" => {
+            args.next_string("a connection count")?;
+            // A limit: refused rather than ignored.
+            return Err(
+                "bind option 'maxconn' (a per-listener limit) is not supported; \
+                 use 'maxconn' in the frontend instead"
+                    .into(),
+            );
+        }
+        _ => {
+            // process/thread: every ringlb worker accepts on its own
+            // SO_REUSEPORT copy of each listener; the kernel spreads the
+            // connections, so pinning a listener to a thread has no meaning.
+            args.next_string("a process or thread set")?;
+            cx.warn(format!(
+                "bind option '{opt}' is ignored: every ringlb worker thread accepts on \
+                 its own copy of each listener"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A positive 32-bit number for bind option `opt`.
+fn positive(v: &str, opt: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("bind option '{opt}' expects a positive number, got '{v}'"))
 }
 
 /// Adds each comma-separated address as a bind, reporting every bad one under `label`.
@@ -99,14 +173,15 @@ pub fn add_addresses(
     defer_accept: bool,
 ) {
     for addr in list.split(',') {
-        match parse_address(addr, Role::Bind) {
-            Ok(address) => p.binds.push(Bind {
+        match parse_bind_addresses(addr) {
+            Ok(addresses) => p.binds.extend(addresses.into_iter().map(|address| Bind {
                 address,
                 defer_accept,
                 // Set from the frontend's options once the section is read.
                 keepalive: false,
+                opts: BindOpts::default(),
                 origin: cx.origin.clone(),
-            }),
+            })),
             Err(e) => {
                 p.bind_errors = true;
                 cx.error(format!("'{label}': {e}"));

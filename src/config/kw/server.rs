@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::config::address::{Role, parse_address};
+use crate::config::address::parse_server_address;
 use crate::config::parse::{Args, Ctx, parse_duration_for};
 use crate::config::raw::{RawProxy, RawServer, ServerOpts};
 
@@ -69,13 +69,21 @@ const KNOWN: &[&str] = &[
 pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let name = args.next_string("<name> <address>:<port> [options]")?;
     let addr = args.next_string("<name> <address>:<port> [options]")?;
-    let address =
-        parse_address(&addr, Role::Server).map_err(|e| format!("server '{name}': {e}"))?;
+    let (address, port_offset) =
+        parse_server_address(&addr).map_err(|e| format!("server '{name}': {e}"))?;
     let mut opts = p.default_server.clone();
     parse_opts(cx, &mut opts, args, false)?;
+    if port_offset.is_some() && opts.check && opts.port.is_none() {
+        // As HAProxy: a check needs a port of its own when the service port
+        // is the client's.
+        return Err(format!(
+            "server '{name}' has neither service port nor check port (add 'port <n>' for 'check')"
+        ));
+    }
     p.servers.push(RawServer {
         name,
         address,
+        port_offset,
         opts,
         origin: cx.origin.clone(),
     });

@@ -38,14 +38,14 @@ fn errors_quoting_escaped_line_feeds_stay_on_their_line() {
 #[test]
 fn all_errors_are_reported_in_file_order() {
     let e = errors(
-        "global\n    maxconn x\n    nbthred 2\nlisten l\n    bind :80\n    server a b\n    weight 3\n",
+        "global\n    maxconn x\n    nbthred 2\nlisten l\n    bind :80\n    server a b:x\n    weight 3\n",
     );
     assert_eq!(
         e,
         vec![
             "t.cfg:2: 'maxconn' expects a positive integer, got 'x'",
             "t.cfg:3: unknown keyword 'nbthred' in 'global' section; did you mean 'nbthread'?",
-            "t.cfg:6: server 'a': missing port in 'b' (expected <address>:<port>)",
+            "t.cfg:6: server 'a': 'x' is not a valid port in 'b:x' (expected 1 to 65535)",
             "t.cfg:7: unknown keyword 'weight' in 'listen' section",
         ]
     );

@@ -2,6 +2,7 @@
 //! area (the seed, whole-file behaviour, and the keyword families).
 
 mod kw_backend;
+mod kw_bind;
 mod kw_capture;
 mod kw_global;
 mod kw_proxy;

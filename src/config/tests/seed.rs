@@ -66,6 +66,7 @@ fn seed_config_model() {
     let server = |name: &str, addr: &str, cookie: &str, line| Server {
         name: name.into(),
         address: sa(addr),
+        port_offset: None,
         weight: 1,
         cookie: Some(cookie.into()),
         check: true,
@@ -135,6 +136,7 @@ fn seed_config_model() {
             keepalive: false,
             address: sa("127.0.0.1:8080"),
             defer_accept: false,
+            opts: Default::default(),
             origin: origin(11),
         }],
         nolinger: false,

@@ -732,7 +732,10 @@ impl<'a> Session<'a> {
         fresh_only: bool,
         input: &PickInput<'_>,
     ) -> Result<(usize, Stream, bool, ActiveGuard<'a>), Fail> {
-        let pooled = if fresh_only {
+        // A connection to a server whose port follows the client's cannot
+        // serve a client that came in on another port: never pooled.
+        let relative = self.be.servers[picked].port_offset.is_some();
+        let pooled = if fresh_only || relative {
             None
         } else {
             self.ctx.pool.take(self.backend, picked)
@@ -874,6 +877,8 @@ impl<'a> Session<'a> {
             && !self.rewrite.close_server
             && request_whole
             && self.sbuf.is_empty()
+            // Port-relative servers: see `server_connection`.
+            && self.be.servers[server_idx].port_offset.is_none()
         {
             // Within one task the halves are always reunitable; if not, just close.
             if let Ok(server) = sr.reunite(sw) {
@@ -904,7 +909,17 @@ impl<'a> Session<'a> {
     ) -> Result<(usize, Stream), Fail> {
         self.trace.connecting(server_idx);
         let attempts = self.trace.attempts();
-        let r = connect_noting(self.ctx, self.backend, server_idx, input, attempts).await;
+        // A server without a port connects to the port the client connected to.
+        let dst_port = self.addrs.local().map(|a| a.port());
+        let r = connect_noting(
+            self.ctx,
+            self.backend,
+            server_idx,
+            input,
+            attempts,
+            dst_port,
+        )
+        .await;
         match &r {
             Ok((idx, _)) => self.trace.connected(*idx),
             Err(e) => self.trace.connect_failed(e, &self.ctx.shared, self.backend),
