@@ -246,7 +246,15 @@ fn ss_backlog(port: u16) -> Option<u32> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines().next()?.split_whitespace().nth(2)?.parse().ok()
+    // Only ringlb's listener on 127.0.0.1: tests running beside this one may
+    // listen on the same port number on other loopback addresses.
+    let want = format!("127.0.0.1:{port}");
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(3) == Some(&want.as_str()))?
+        .get(2)?
+        .parse()
+        .ok()
 }
 
 #[test]
