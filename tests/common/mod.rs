@@ -41,6 +41,7 @@ pub mod ports;
 pub mod recorder;
 pub mod ringlb;
 pub mod stats;
+pub mod syslog;
 pub mod tcp_backend;
 
 // Re-exported flat, so tests name everything `common::X`. A test file uses only
@@ -69,5 +70,7 @@ pub use recorder::*;
 pub use ringlb::*;
 #[allow(unused_imports)]
 pub use stats::*;
+#[allow(unused_imports)]
+pub use syslog::*;
 #[allow(unused_imports)]
 pub use tcp_backend::*;
