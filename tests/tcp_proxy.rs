@@ -158,17 +158,18 @@ fn idle_relay_closed_after_timeouts() {
     );
 }
 
-/// The kernel's timer for the proxy's side of connections on `port`
-/// (`/proc/net/tcp`'s `tr`: 2 is the keepalive timer).
-fn accepted_timers(port: u16) -> Vec<String> {
+/// The kernel's timers (`/proc/net/tcp`'s `tr`: 2 is the keepalive timer)
+/// of established connections whose local (`column` 1) or remote (2) port
+/// is `port`.
+fn timers(port: u16, column: usize) -> Vec<String> {
     let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
     text.lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            let p = u16::from_str_radix(f.get(column)?.rsplit(':').next()?, 16).ok()?;
             // 01: established; the timer is `tr:when`.
-            (local_port == port && f.get(3) == Some(&"01"))
+            (p == port && f.get(3) == Some(&"01"))
                 .then(|| {
                     f.get(5)
                         .map(|t| t.split(':').next().unwrap_or("").to_string())
@@ -176,6 +177,11 @@ fn accepted_timers(port: u16) -> Vec<String> {
                 .flatten()
         })
         .collect()
+}
+
+/// The proxy's side of connections accepted on `port`.
+fn accepted_timers(port: u16) -> Vec<String> {
+    timers(port, 1)
 }
 
 /// `option clitcpka` (as `option tcpka`'s client half) turns TCP keep-alive
@@ -202,23 +208,9 @@ fn clitcpka_keeps_client_connections_probed() {
     }
 }
 
-/// The kernel's timers for connections to `port` (the server's side as seen
-/// from the proxy: remote port `port`).
+/// The proxy's side of connections to `port` (a server).
 fn connections_to(port: u16) -> Vec<String> {
-    let text = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let rem_port = u16::from_str_radix(f.get(2)?.rsplit(':').next()?, 16).ok()?;
-            (rem_port == port && f.get(3) == Some(&"01"))
-                .then(|| {
-                    f.get(5)
-                        .map(|t| t.split(':').next().unwrap_or("").to_string())
-                })
-                .flatten()
-        })
-        .collect()
+    timers(port, 2)
 }
 
 /// `option srvtcpka` (and `tcpka` in a listen) turns TCP keep-alive on for

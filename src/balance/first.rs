@@ -15,7 +15,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Balancer, PickInput, Watch, live_set};
+use super::{Balancer, LiveChoice, PickInput, Watch, live_set, pick_live};
 use crate::config::model;
 use crate::runtime::ServerRt;
 
@@ -68,6 +68,18 @@ impl First {
     }
 }
 
+impl LiveChoice for First {
+    fn watch(&mut self) -> &mut Watch {
+        &mut self.watch
+    }
+    fn rebuild(&mut self, servers: &[ServerRt]) {
+        live_set(servers, self.watch.refresh(servers), &mut self.live);
+    }
+    fn choose(&mut self, servers: &[ServerRt], exclude: Option<usize>) -> Option<usize> {
+        self.scan(servers, exclude)
+    }
+}
+
 impl Balancer for First {
     fn pick(
         &mut self,
@@ -75,17 +87,7 @@ impl Balancer for First {
         _input: &PickInput<'_>,
         exclude: Option<usize>,
     ) -> Option<usize> {
-        for _ in 0..2 {
-            if self.watch.stale(servers) {
-                live_set(servers, self.watch.refresh(servers), &mut self.live);
-            }
-            let i = self.scan(servers, exclude)?;
-            if servers[i].usable() {
-                return Some(i);
-            }
-            self.watch.invalidate();
-        }
-        None
+        pick_live(self, servers, exclude)
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Balancer, PickInput, Watch, live_set};
+use super::{Balancer, LiveChoice, PickInput, Watch, live_set, pick_live};
 use crate::runtime::ServerRt;
 
 /// Fewest active connections per unit of weight.
@@ -66,6 +66,27 @@ impl LeastConn {
     }
 }
 
+impl LiveChoice for LeastConn {
+    fn watch(&mut self) -> &mut Watch {
+        &mut self.watch
+    }
+    fn rebuild(&mut self, servers: &[ServerRt]) {
+        live_set(servers, self.watch.refresh(servers), &mut self.live);
+        self.next = 0;
+    }
+    fn choose(&mut self, servers: &[ServerRt], exclude: Option<usize>) -> Option<usize> {
+        let pos = self.scan(servers, exclude)?;
+        // The rotation moves past the choice; an unusable one makes the
+        // state rebuilt, which starts the rotation over.
+        self.next = if pos + 1 == self.live.len() {
+            0
+        } else {
+            pos + 1
+        };
+        Some(self.live[pos].0 as usize)
+    }
+}
+
 impl Balancer for LeastConn {
     fn pick(
         &mut self,
@@ -73,24 +94,7 @@ impl Balancer for LeastConn {
         _input: &PickInput<'_>,
         exclude: Option<usize>,
     ) -> Option<usize> {
-        for _ in 0..2 {
-            if self.watch.stale(servers) {
-                live_set(servers, self.watch.refresh(servers), &mut self.live);
-                self.next = 0;
-            }
-            let pos = self.scan(servers, exclude)?;
-            let idx = self.live[pos].0 as usize;
-            if servers[idx].usable() {
-                self.next = if pos + 1 == self.live.len() {
-                    0
-                } else {
-                    pos + 1
-                };
-                return Some(idx);
-            }
-            self.watch.invalidate();
-        }
-        None
+        pick_live(self, servers, exclude)
     }
 }
 

@@ -205,6 +205,38 @@ impl Watch {
     }
 }
 
+/// A balancer whose choice reads state built from the servers' live set,
+/// rebuilt when their states change ([`pick_live`] runs it).
+pub(crate) trait LiveChoice {
+    /// The watch on the servers' states.
+    fn watch(&mut self) -> &mut Watch;
+    /// Rebuilds what the choice reads (the states changed).
+    fn rebuild(&mut self, servers: &[ServerRt]);
+    /// Chooses a server, an index into `servers`.
+    fn choose(&mut self, servers: &[ServerRt], exclude: Option<usize>) -> Option<usize>;
+}
+
+/// Picks with `b`, rebuilding its state first when the servers' states
+/// changed; a pick that a change racing with it made unusable is made once
+/// more on fresh state.
+pub(crate) fn pick_live<B: LiveChoice>(
+    b: &mut B,
+    servers: &[ServerRt],
+    exclude: Option<usize>,
+) -> Option<usize> {
+    for _ in 0..2 {
+        if b.watch().stale(servers) {
+            b.rebuild(servers);
+        }
+        let i = b.choose(servers, exclude)?;
+        if servers[i].usable() {
+            return Some(i);
+        }
+        b.watch().invalidate();
+    }
+    None
+}
+
 /// The servers that may receive traffic now, as (index, weight), in index
 /// order: the active servers with a weight, or when there are none the first
 /// backup server with one.

@@ -15,7 +15,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 
 use super::consistent::Ring;
-use super::{Balancer, PickInput, Watch, live_set};
+use super::{Balancer, LiveChoice, PickInput, Watch, live_set, pick_live};
 use crate::runtime::ServerRt;
 
 /// Least loaded of `draws` servers drawn at random by weight.
@@ -76,6 +76,19 @@ impl Random {
     }
 }
 
+impl LiveChoice for Random {
+    fn watch(&mut self) -> &mut Watch {
+        &mut self.watch
+    }
+    fn rebuild(&mut self, servers: &[ServerRt]) {
+        live_set(servers, self.watch.refresh(servers), &mut self.live);
+        self.ring.rebuild(servers, &self.live);
+    }
+    fn choose(&mut self, servers: &[ServerRt], exclude: Option<usize>) -> Option<usize> {
+        self.draw(servers, exclude)
+    }
+}
+
 impl Balancer for Random {
     fn pick(
         &mut self,
@@ -83,18 +96,7 @@ impl Balancer for Random {
         _input: &PickInput<'_>,
         exclude: Option<usize>,
     ) -> Option<usize> {
-        for _ in 0..2 {
-            if self.watch.stale(servers) {
-                live_set(servers, self.watch.refresh(servers), &mut self.live);
-                self.ring.rebuild(servers, &self.live);
-            }
-            let i = self.draw(servers, exclude)?;
-            if servers[i].usable() {
-                return Some(i);
-            }
-            self.watch.invalidate();
-        }
-        None
+        pick_live(self, servers, exclude)
     }
 }
 

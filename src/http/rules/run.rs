@@ -103,28 +103,42 @@ pub struct Effects {
     pub silent: bool,
 }
 
-/// The request part of a sample read from a [`Msg`].
+/// A sample read from a [`Msg`]: the request (line: method, target,
+/// version) in request rules, the response (line: version, status, reason)
+/// in response rules, where the request's parts read as absent.
 pub struct ReqMsg<'m> {
-    /// The request head.
+    /// The head.
     pub msg: &'m Msg,
     /// The declared body size.
     pub body_size: Option<u64>,
     /// The head's length.
     pub req_len: u64,
+    /// The head is a response's.
+    pub response: bool,
+}
+
+impl ReqMsg<'_> {
+    fn req_line(&self, i: usize) -> &[u8] {
+        if self.response { b"" } else { self.msg.line(i) }
+    }
 }
 
 impl Sample for ReqMsg<'_> {
     fn method(&self) -> &[u8] {
-        self.msg.line(0)
+        self.req_line(0)
     }
     fn uri(&self) -> &[u8] {
-        self.msg.line(1)
+        self.req_line(1)
     }
     fn version(&self) -> &[u8] {
-        self.msg.line(2)
+        self.msg.line(if self.response { 0 } else { 2 })
     }
     fn req_header_count(&self) -> usize {
-        self.msg.header_count()
+        if self.response {
+            0
+        } else {
+            self.msg.header_count()
+        }
     }
     fn req_header(&self, i: usize) -> (&[u8], &[u8]) {
         self.msg.header(i)
@@ -141,40 +155,18 @@ impl Sample for ReqMsg<'_> {
     fn req_len(&self) -> u64 {
         self.req_len
     }
-}
-
-/// A response read from a [`Msg`] (line: version, status, reason).
-struct ResMsg<'m> {
-    msg: &'m Msg,
-}
-
-impl Sample for ResMsg<'_> {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        self.msg.line(0)
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
-    fn src(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-    fn dst(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
     fn status(&self) -> Option<u16> {
+        if !self.response {
+            return None;
+        }
         std::str::from_utf8(self.msg.line(1)).ok()?.parse().ok()
     }
     fn res_header_count(&self) -> usize {
-        self.msg.header_count()
+        if self.response {
+            self.msg.header_count()
+        } else {
+            0
+        }
     }
     fn res_header(&self, i: usize) -> (&[u8], &[u8]) {
         self.msg.header(i)
@@ -203,7 +195,7 @@ pub struct Bufs<'b> {
     pub tmp2: &'b mut Vec<u8>,
 }
 
-/// Runs `http-request` rules (and then `redirect` rules) on a request.
+/// Runs `http-request` rules (or `redirect` rules, or 1.4 filters) on a request.
 pub fn run_request(
     rules: &[Rule],
     acls: &AclSet,
@@ -213,29 +205,7 @@ pub fn run_request(
     b: &mut Bufs<'_>,
     fx: &mut Effects,
 ) -> Verdict {
-    for rule in rules {
-        let s = stream(
-            cx,
-            ReqMsg {
-                msg,
-                body_size: cx.body_size,
-                req_len: cx.req_len,
-            },
-            vars,
-        );
-        if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
-            continue;
-        }
-        let Some(action) = line_gate(&rule.action, msg, false, b.tmp) else {
-            continue;
-        };
-        let step = prepare(action, &s, cx, b, fx);
-        match apply(action, step, msg, vars, b, false) {
-            Verdict::Continue => {}
-            v => return v,
-        }
-    }
-    Verdict::Continue
+    run_list(rules, acls, msg, vars, cx, b, fx, false)
 }
 
 /// Runs `http-response` or `http-after-response` rules on a response.
@@ -248,16 +218,38 @@ pub fn run_response(
     b: &mut Bufs<'_>,
     fx: &mut Effects,
 ) -> Verdict {
+    run_list(rules, acls, msg, vars, cx, b, fx, true)
+}
+
+/// Runs a rule list on the request or response in `msg`: each condition
+/// reads the message as the rules before it left it.
+#[allow(clippy::too_many_arguments)]
+fn run_list(
+    rules: &[Rule],
+    acls: &AclSet,
+    msg: &mut Msg,
+    vars: &mut Vars,
+    cx: &Cx<'_>,
+    b: &mut Bufs<'_>,
+    fx: &mut Effects,
+    response: bool,
+) -> Verdict {
     for rule in rules {
-        let s = stream(cx, ResMsg { msg }, vars);
+        let part = ReqMsg {
+            msg,
+            body_size: cx.body_size,
+            req_len: cx.req_len,
+            response,
+        };
+        let s = stream(cx, part, vars);
         if !rule.cond.as_ref().is_none_or(|c| c.eval(acls, &s, b.sc)) {
             continue;
         }
-        let Some(action) = line_gate(&rule.action, msg, true, b.tmp) else {
+        let Some(action) = line_gate(&rule.action, msg, response, b.tmp) else {
             continue;
         };
         let step = prepare(action, &s, cx, b, fx);
-        match apply(action, step, msg, vars, b, true) {
+        match apply(action, step, msg, vars, b, response) {
             Verdict::Continue => {}
             v => return v,
         }

@@ -130,6 +130,7 @@ impl Session<'_> {
                 msg: &st.msg,
                 body_size: head.body_size(),
                 req_len: head.head_len as u64,
+                response: false,
             },
             addrs: &self.addrs,
             shared: &self.ctx.shared,
