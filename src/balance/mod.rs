@@ -6,7 +6,7 @@
 //! relaxed atomic add per pick, measured at about 0.15 % of a worker's cycles
 //! under keep-alive load) that makes the rotation strict across workers. Backup servers are chosen only when no active server
 //! is usable, and then only the first usable one (HAProxy without
-//! `option allbackups`).
+//! `option allbackups`, which is refused).
 //!
 //! Every algorithm keeps tables built from a snapshot of the servers' states
 //! ([`Watch`]) and rebuilds them, off the common path, when the snapshot is

@@ -32,28 +32,38 @@ const OPTIONS: &[(&str, u8)] = &[
     ("persist", BE),
 ];
 
-/// HAProxy options accepted, warned about and ignored: they tune, they do not route.
+/// HAProxy options accepted, warned about and ignored: they tune speed,
+/// statistics or logging (or name something ringlb has no use for: HTX, h2
+/// upgrades), never where traffic goes, what it carries, who passes or a limit.
 const IGNORED: &[&str] = &[
-    "abortonclose",
-    "allbackups",
     "splice-auto",
     "splice-request",
     "splice-response",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
-    "checkcache",
     "logasap",
     "contstats",
     "socket-stats",
     "independent-streams",
     "http-no-delay",
-    "http-buffer-request",
     "tcp-smart-accept",
     "tcp-smart-connect",
     "http-use-htx",
-    "prefer-last-server",
     "disable-h2-upgrade",
     "http-ignore-probes",
+];
+
+/// HAProxy options refused until built: ignoring them would change where traffic goes.
+const REFUSED: &[&str] = &[
+    "http_proxy",
+    "transparent",
+    "http-use-proxy-header",
+    "spop-check",
+    "abortonclose",
+    "allbackups",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "checkcache",
+    "http-buffer-request",
+    "prefer-last-server",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -63,13 +73,24 @@ const IGNORED: &[&str] = &[
     "ldap-check",
 ];
 
-/// HAProxy options refused until built: ignoring them would change where traffic goes.
-const REFUSED: &[&str] = &[
-    "http_proxy",
-    "transparent",
-    "http-use-proxy-header",
-    "spop-check",
-];
+/// Why a refused option can't be ignored: what it would change.
+fn refusal_reason(name: &str) -> &'static str {
+    match name {
+        "allbackups" | "prefer-last-server" => "it changes which server gets the traffic",
+        "abortonclose" | "http-buffer-request" => {
+            "it changes when and whether a request reaches the server"
+        }
+        "accept-invalid-http-request" | "accept-invalid-http-response" => {
+            "it changes which messages may pass (ringlb keeps refusing invalid ones)"
+        }
+        "checkcache" => "it blocks responses HAProxy would judge uncacheable",
+        n if n.ends_with("-check") || n.ends_with("chk") => {
+            "it chooses the health check that decides which servers get traffic; a TCP \
+             check in its place would not test what it tests"
+        }
+        _ => "it would change where traffic goes",
+    }
+}
 
 /// Options that `no option` may not cancel (as HAProxy).
 const NOT_NEGATABLE: &[&str] = &["forwardfor", "originalto", "httpchk"];
@@ -218,7 +239,10 @@ fn other(cx: &mut Ctx<'_>, name: &str, args: &mut Args) -> Result<(), String> {
         return Ok(());
     }
     if REFUSED.contains(&name) {
-        return Err(format!("'option {name}' is not supported by ringlb yet"));
+        return Err(format!(
+            "'option {name}' is not supported by ringlb yet: {}",
+            refusal_reason(name)
+        ));
     }
     Err(unknown_option(name))
 }

@@ -413,16 +413,30 @@ fn logging_options() {
 
 #[test]
 fn ignored_and_refused_options() {
+    // Tuning only: a warning.
     assert_eq!(
-        warns("    option checkcache"),
-        vec!["'option checkcache' is not supported by ringlb and is ignored"]
+        warns("    option splice-auto"),
+        vec!["'option splice-auto' is not supported by ringlb and is ignored"]
     );
     // Built now: no warning.
     assert!(warns("    option tcpka\n    option originalto").is_empty());
     assert_eq!(
         err("    option http_proxy"),
-        "'option http_proxy' is not supported by ringlb yet"
+        "'option http_proxy' is not supported by ringlb yet: it would change where traffic goes"
     );
+    // What would change traffic is refused, with what it would change.
+    for (opt, why) in [
+        ("mysql-check", "health check"),
+        ("allbackups", "which server"),
+        ("accept-invalid-http-request", "which messages may pass"),
+        ("http-buffer-request", "reaches the server"),
+    ] {
+        let e = err(&format!("    option {opt}"));
+        assert!(
+            e.starts_with(&format!("'option {opt}' is not supported")) && e.contains(why),
+            "{e}"
+        );
+    }
     assert_eq!(err("    option"), "'option' expects an option name");
 }
 
