@@ -773,3 +773,28 @@ fn http10_status_line_reaches_http11_client_as_http11() {
     assert_eq!((r.minor, r.status), (1, 200), "{:?}", r.headers);
     assert_eq!(r.text(), "ok");
 }
+
+/// With request rules, the stats page was looked for in the client's bytes
+/// after the rules had moved the head: the page (and its `stats auth`) was
+/// skipped and the request went to a server. It is looked for in the head
+/// the rules left, as HAProxy does.
+#[test]
+fn stats_page_and_its_password_survive_request_rules() {
+    let be = HttpBackend::start("origin");
+    let port = free_port();
+    let cfg = ListenCfg::http(port)
+        .server("s1", be.port())
+        .line("http-request set-header X-Seen yes")
+        .line("stats enable")
+        .line("stats uri /admin?stats")
+        .line("stats auth admin:secret");
+    let _rl = Ringlb::start(&cfg.render());
+    let r = get(port, "/admin?stats");
+    assert_eq!(r.status, 401, "the password was not asked for");
+    let req = b"GET /admin?stats HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\
+                Connection: close\r\n\r\n";
+    let (r, _) = exchange(port, req, IO_TIMEOUT);
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Statistics Report"), "not the stats page");
+    assert_eq!(be.request_count(), 0, "the stats request reached a server");
+}

@@ -305,17 +305,21 @@ fn missing_timeouts(p: &mut RawProxy, diag: &mut Diag) {
 fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
     let mut servers: Vec<Server> = Vec::new();
     for s in &p.servers {
+        // HAProxy 1.4 accepted two servers of one name and 2.x refuses them;
+        // ringlb keeps 1.4's meaning (both take traffic) with a warning, and
+        // whatever names a server (socket, stats scope, track) finds the first.
         if let Some(first) = servers.iter().find(|f| f.name == s.name) {
-            diag.error_at(
+            diag.warn_at(
                 &s.origin,
                 format!(
-                    "{}, another server named '{}' was already defined at line {}, please use distinct names",
+                    "{}, another server named '{}' was already defined at line {}, please use \
+                     distinct names (accepted as HAProxy 1.4 did: both take traffic, and the \
+                     stats socket reaches the first by name)",
                     p.label(),
                     s.name,
                     first.origin.line
                 ),
             );
-            continue;
         }
         servers.push(server(s));
     }

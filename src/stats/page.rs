@@ -25,17 +25,18 @@ struct Options {
 
 /// The whole HTTP response for a request to the stats page, or `None` when the
 /// request is not for it (stats disabled on this proxy, or another URI).
+/// `head` is the request head and `target` its request target.
 pub fn serve(
     ctx: &WorkerCtx,
     frontend: usize,
     backend: usize,
     head: &[u8],
-    uri: (usize, usize),
+    target: &[u8],
 ) -> Option<Vec<u8>> {
     let shared = &ctx.shared;
     let fe = shared.frontends.get(frontend)?;
     let be = shared.backends.get(backend)?;
-    let target = std::str::from_utf8(head.get(uri.0..uri.1)?).ok()?;
+    let target = std::str::from_utf8(target).ok()?;
     let path = origin_form(target);
     let (stats, rest) = [&fe.model.stats, &be.model.stats]
         .into_iter()

@@ -88,13 +88,13 @@ impl<'a> Session<'a> {
             return Some(self.answer_rule(req, local).await);
         }
         // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
-        if let Some(mut page) = stats::page::serve(
-            self.ctx,
-            self.fe_index,
-            self.backend,
-            &self.cbuf[..req.head_len],
-            req.uri,
-        ) {
+        // It reads the head the rules left, as HAProxy intercepts after them.
+        let page = {
+            let st = self.rules.borrow();
+            let (uri, head) = self.target_and_head(req, &st.msg);
+            stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri)
+        };
+        if let Some(mut page) = page {
             return Some(self.answer_locally(req, &mut page).await);
         }
         if self.no_backend {
@@ -112,17 +112,27 @@ impl<'a> Session<'a> {
         None
     }
 
+    /// The request target and head as they stand now: the client's bytes, or
+    /// what the rules left in `msg` (rewritten into `out`) when they edited them.
+    fn target_and_head<'m>(
+        &'m self,
+        req: &Request,
+        msg: &'m crate::http::rules::Msg,
+    ) -> (&'m [u8], &'m [u8]) {
+        if req.edited {
+            (msg.line(1), &self.out[..])
+        } else {
+            (&self.cbuf[req.uri.0..req.uri.1], &self.cbuf[..req.head_len])
+        }
+    }
+
     /// Stage: choose the server (stickiness cookie, then balancing), or 503.
     pub(super) fn choose_server(&mut self, req: &Request) -> Result<usize, Fail> {
         // Choose the server while the URI is still in the buffer (or, when
         // rules rewrote the head, from the head they left).
         let picked = {
             let st = self.rules.borrow();
-            let (uri, head) = if req.edited {
-                (st.msg.line(1), &self.out[..])
-            } else {
-                (&self.cbuf[req.uri.0..req.uri.1], &self.cbuf[..req.head_len])
-            };
+            let (uri, head) = self.target_and_head(req, &st.msg);
             let input = PickInput {
                 client: self.rewrite.client,
                 uri: Some(std::str::from_utf8(uri).unwrap_or("")),
