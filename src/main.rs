@@ -366,6 +366,11 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     {
         pidfile::write(p)?;
     }
+    if let Some(dir) = &g.chroot {
+        // Read what is read from /proc before the root moves away from it.
+        listen::kernel_migrates();
+        privileges::chroot(dir)?;
+    }
     if let Some(warning) = privileges::drop_to(g.uid, g.gid)? {
         eprintln!("[WARNING] {warning}");
     }

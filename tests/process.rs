@@ -246,3 +246,43 @@ fn db_keeps_daemon_config_in_foreground() {
     let st = lb.wait_exit(Duration::from_secs(2)).expect("still running");
     assert_eq!(st.code(), Some(0));
 }
+
+/// `chroot <dir>`: taken after binding (the process's root is the
+/// directory, and it still serves); a directory that cannot be taken stops
+/// the start with HAProxy's alert.
+#[test]
+fn chroot_is_taken_after_binding() {
+    let be = HttpBackend::start("jailed");
+    let jail = TestDir::new("chroot-jail");
+    let port = free_port();
+    let cfg = |dir: &Path| {
+        ListenCfg::http(port)
+            .server("s1", be.port())
+            .global(&format!("chroot {}", dir.display()))
+            .render()
+    };
+    let missing = jail.path().join("missing");
+    let out = common::run_cli(
+        jail.path(),
+        &["-db", "-f", &{
+            let p = jail.write("bad.cfg", &cfg(&missing));
+            p.display().to_string()
+        }],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("Cannot chroot({})", missing.display())),
+        "{}",
+        out.stderr
+    );
+    // SAFETY: geteuid takes no arguments and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: chroot(2) is refused, the serving half is skipped");
+        return;
+    }
+    let rl = Ringlb::start(&cfg(jail.path()));
+    let root = fs::read_link(format!("/proc/{}/root", rl.pid())).unwrap();
+    assert_eq!(root, fs::canonicalize(jail.path()).unwrap());
+    assert_eq!(get(port, "/in-jail").server(), "jailed");
+}

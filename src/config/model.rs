@@ -285,6 +285,8 @@ pub struct Global {
     pub ulimit_n: Option<u32>,
     /// `pidfile <path>`.
     pub pidfile: Option<PathBuf>,
+    /// `chroot <dir>`: the root directory taken after binding, before dropping root.
+    pub chroot: Option<PathBuf>,
     /// `uid <n>` (or `user <name>` resolved to its uid).
     pub uid: Option<u32>,
     /// `gid <n>` (or `group <name>` resolved to its gid).

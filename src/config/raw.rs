@@ -77,6 +77,8 @@ pub struct RawGlobal {
     pub ulimit_n: Option<u32>,
     /// `pidfile`.
     pub pidfile: Option<std::path::PathBuf>,
+    /// `chroot`.
+    pub chroot: Option<std::path::PathBuf>,
     /// `uid` or `user` (the last one wins).
     pub user: Option<Ident>,
     /// `gid` or `group` (the last one wins).

@@ -150,6 +150,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         nbthread: g.nbthread,
         ulimit_n: g.ulimit_n,
         pidfile: g.pidfile,
+        chroot: g.chroot,
         node: g.node,
         logs: g.logs,
         log_send_hostname: g.log_send_hostname,

@@ -65,6 +65,15 @@ pub enum ProcessError {
         #[source]
         source: io::Error,
     },
+    /// `chroot()` (or the `chdir("/")` after it) failed.
+    #[error("[haproxy.main()] Cannot chroot({})", path.display())]
+    Chroot {
+        /// The configured directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// `setuid()` failed.
     #[error("cannot drop privileges: setuid({uid}) failed: {source}")]
     Setuid {

@@ -1,7 +1,34 @@
-//! Dropping root after the listeners are bound (`uid`/`gid` in `global`).
+//! Dropping root after the listeners are bound (`chroot`, `uid`/`gid` in `global`).
 
 use super::ProcessError;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Takes `dir` as the root directory (`global chroot`), then moves into it.
+/// Called once the sockets are bound and the files read, before dropping
+/// root (a chroot needs it). What the process opens later by path (a
+/// `unix@` log socket) is then looked for inside `dir`, as with HAProxy.
+pub fn chroot(dir: &Path) -> Result<(), ProcessError> {
+    let err = |source| ProcessError::Chroot {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut c = dir.as_os_str().as_bytes().to_vec();
+    if c.contains(&0) {
+        return Err(err(io::Error::from(io::ErrorKind::InvalidInput)));
+    }
+    c.push(0);
+    // SAFETY: `c` is a NUL-terminated path alive for the call.
+    if unsafe { libc::chroot(c.as_ptr().cast()) } != 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    // SAFETY: a static NUL-terminated path.
+    if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+        return Err(err(io::Error::last_os_error()));
+    }
+    Ok(())
+}
 
 /// Switches to `gid` then `uid` when running as root (supplementary groups cut
 /// to just `gid`); as non-root changes nothing and returns a warning if the

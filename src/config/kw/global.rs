@@ -32,7 +32,6 @@ pub const KEYWORDS: &[&str] = &[
 /// HAProxy globals operators commonly carry: accepted, warned about (with
 /// the reason from [`NOOPS`]), ignored.
 pub const IGNORED: &[&str] = &[
-    "chroot",
     "quiet",
     "debug",
     "spread-checks",
@@ -151,6 +150,14 @@ pub fn pidfile(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `chroot <dir>`: applied at startup once the sockets are bound.
+pub fn chroot(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let path = args.next_string("a directory")?;
+    args.finish()?;
+    g.chroot = Some(path.into());
+    Ok(())
+}
+
 /// `uid <n>` / `gid <n>`.
 pub fn id(_cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(0, u32::MAX)?;
@@ -193,10 +200,6 @@ pub fn node(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
 /// Why each global of [`IGNORED`] is safe to ignore: none changes where
 /// traffic goes, what it carries, who may pass, or a limit ringlb enforces.
 pub const NOOPS: &[(&str, &str)] = &[
-    (
-        "chroot",
-        "not applied yet: ringlb does not change its root directory",
-    ),
     (
         "quiet",
         "startup messages are silenced with -q on the command line",

@@ -125,6 +125,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "ulimit-n" => global::ulimit_n(g, args),
             "nbproc" => global::nbproc(cx, g, args),
             "pidfile" => global::pidfile(g, args),
+            "chroot" => global::chroot(g, args),
             "hard-stop-after" => global::hard_stop_after(g, args),
             "tune.bufsize" | "tune.http.maxhdr" => global::fixed_limit(args),
             "maxconnrate" | "maxsessrate" => Err(format!(

@@ -265,7 +265,6 @@ fn global_stats_socket_owner() {
 #[test]
 fn global_ignored_keywords_warn_with_their_reason() {
     for kw in [
-        "chroot /var/empty",
         "quiet",
         "description a b c",
         "maxpipes 100",
