@@ -22,7 +22,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -53,9 +53,9 @@ pub enum AdminError {
         /// The system's error.
         source: io::Error,
     },
-    /// `fd@` addresses are not supported for the stats socket.
-    #[error("stats socket 'fd@{0}': inherited sockets are not supported by ringlb")]
-    Fd(i32),
+    /// An `fd@` stats socket that is not an inherited listening socket.
+    #[error("stats socket 'fd@{0}': {1}")]
+    Fd(i32, String),
     /// A thread could not be started.
     #[error("cannot start the stats socket thread: {0}")]
     Spawn(io::Error),
@@ -133,7 +133,13 @@ pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
                         source,
                     })?
             }
-            Address::Fd(n) => return Err(AdminError::Fd(*n)),
+            Address::Abstract(name) => crate::worker::listen::abstract_socket(name)
+                .map(Listener::Unix)
+                .map_err(|source| AdminError::Bind {
+                    address: format!("abns@{name}"),
+                    source,
+                })?,
+            Address::Fd(n) => inherited(*n)?,
         };
         bound.push(Bound {
             listener,
@@ -145,6 +151,40 @@ pub fn bind(global: &Global, maxconn: usize) -> Result<Sockets, AdminError> {
         bound,
         timeout: global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT),
         maxconn: global.stats_maxconn.map_or(DEFAULT_MAXCONN, |n| n as usize),
+    })
+}
+
+/// Takes over `fd@<n>`, a listening socket (Unix or TCP) the parent process
+/// opened and left to ringlb (systemd socket activation, a supervisor).
+fn inherited(n: i32) -> Result<Listener, AdminError> {
+    let bad = |why: String| AdminError::Fd(n, why);
+    // SAFETY: only inspects `n`; an fd that is not open fails with EBADF.
+    let st = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(n, &mut st) == 0).then_some(st)
+    };
+    let st = st.ok_or_else(|| {
+        bad(format!(
+            "not an open file descriptor ({})",
+            io::Error::last_os_error()
+        ))
+    })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(bad("not a socket".into()));
+    }
+    // SAFETY: `n` is an open socket this process was given to own, and
+    // nothing else in the process uses it.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(n) };
+    let sock = socket2::SockRef::from(&fd);
+    if !sock.is_listener().unwrap_or(false) {
+        std::mem::forget(fd); // not ours to close: leave it as it came
+        return Err(bad("not a listening socket".into()));
+    }
+    let unix = sock.local_addr().is_ok_and(|a| a.is_unix());
+    Ok(if unix {
+        Listener::Unix(UnixListener::from(fd))
+    } else {
+        Listener::Tcp(TcpListener::from(fd))
     })
 }
 

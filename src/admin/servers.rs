@@ -70,6 +70,7 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
     let (addr, port) = match &srv.address {
         Address::Inet(sa) => (sa.ip().to_string(), sa.port()),
         Address::Unix(p) => (p.display().to_string(), 0),
+        Address::Abstract(n) => (format!("abns@{n}"), 0),
         Address::Fd(n) => (format!("fd@{n}"), 0),
     };
     let last_change = chk

@@ -242,6 +242,6 @@ fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
 fn host_header(address: &Address) -> String {
     match address {
         Address::Inet(sa) => sa.to_string(),
-        Address::Unix(_) | Address::Fd(_) => "localhost".to_string(),
+        Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "localhost".to_string(),
     }
 }

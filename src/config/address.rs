@@ -55,14 +55,22 @@ pub fn parse_address(s: &str, role: Role) -> Result<Address, String> {
         },
         Some("unix") => return unix_path(rest, s),
         Some("fd") => return inherited_fd(rest, s, role),
-        Some(p @ ("abns" | "sockpair" | "udp" | "udp4" | "udp6" | "tcp" | "tcp4" | "tcp6")) => {
+        Some("abns") if role != Role::Log => return abstract_name(rest, s),
+        Some("sockpair") => {
+            return Err(format!(
+                "'sockpair@' (connections passed over a socketpair, HAProxy's master-worker \
+                 plumbing) is not supported by ringlb (in '{s}'); use 'fd@<n>' for an \
+                 inherited listening socket or 'abns@<name>'"
+            ));
+        }
+        Some(p @ ("abns" | "udp" | "udp4" | "udp6" | "tcp" | "tcp4" | "tcp6")) => {
             return Err(format!(
                 "address family '{p}@' is not supported here (in '{s}')"
             ));
         }
         Some(p) => {
             return Err(format!(
-                "unknown address family '{p}@' in '{s}' (expected ipv4@, ipv6@, unix@ or fd@)"
+                "unknown address family '{p}@' in '{s}' (expected ipv4@, ipv6@, unix@, abns@ or fd@)"
             ));
         }
     };
@@ -134,6 +142,17 @@ fn unix_path(path: &str, whole: &str) -> Result<Address, String> {
         return Err(format!("missing socket path in '{whole}'"));
     }
     Ok(Address::Unix(PathBuf::from(path)))
+}
+
+/// `abns@<name>`: an abstract Unix socket (the name travels without its NUL).
+fn abstract_name(name: &str, whole: &str) -> Result<Address, String> {
+    // sun_path holds 108 bytes, the first being the NUL that marks the namespace.
+    if name.is_empty() || name.len() > 107 {
+        return Err(format!(
+            "'abns@' expects a name of 1 to 107 bytes, got '{whole}'"
+        ));
+    }
+    Ok(Address::Abstract(name.to_string()))
 }
 
 /// `fd@<n>`: a socket inherited from the parent process.
@@ -318,6 +337,21 @@ mod tests {
         assert!(parse_address("fd@x", Role::Bind).is_err());
         assert!(parse_address("fd@3", Role::Server).is_err());
         assert!(parse_address("unix@", Role::Bind).is_err());
+    }
+
+    #[test]
+    fn abstract_sockets_and_refused_families() {
+        for role in [Role::Bind, Role::Server, Role::StatsSocket] {
+            assert_eq!(
+                parse_address("abns@lb-clear", role),
+                Ok(Address::Abstract("lb-clear".into()))
+            );
+        }
+        assert!(parse_address("abns@", Role::Bind).is_err());
+        assert!(parse_address(&format!("abns@{}", "x".repeat(108)), Role::Bind).is_err());
+        assert!(parse_address("abns@x", Role::Log).is_err());
+        let e = parse_address("sockpair@4", Role::StatsSocket).unwrap_err();
+        assert!(e.contains("not supported") && e.contains("fd@"), "{e}");
     }
 
     #[test]

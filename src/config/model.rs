@@ -42,6 +42,9 @@ pub enum Address {
     Inet(SocketAddr),
     /// A Unix stream socket path.
     Unix(PathBuf),
+    /// A Unix stream socket in Linux's abstract namespace (`abns@<name>`):
+    /// no file, gone with the last process holding it.
+    Abstract(String),
     /// A socket already open and inherited from the parent process.
     Fd(i32),
 }

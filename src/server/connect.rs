@@ -68,6 +68,7 @@ pub async fn connect(
                 Ok(Stream::Tcp(s))
             }
             Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+            Address::Abstract(name) => Ok(Stream::Unix(connect_abstract(name)?)),
             Address::Fd(_) => Err(ConnectError::Unsupported(address.clone())),
         }
     };
@@ -75,6 +76,17 @@ pub async fn connect(
         Ok(r) => r,
         Err(_) => Err(ConnectError::Timeout(timeout)),
     }
+}
+
+/// Connects to an abstract Unix socket. A Unix connect completes or fails
+/// at once (no handshake to wait for), so the blocking call does not stall
+/// the worker.
+fn connect_abstract(name: &str) -> std::io::Result<UnixStream> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let s = std::os::unix::net::UnixStream::connect_addr(&addr)?;
+    s.set_nonblocking(true)?;
+    UnixStream::from_std(s)
 }
 
 /// A server's address as HAProxy's stats write it: `ip:port`, or for a

@@ -347,7 +347,7 @@ fn server_row(
         check: chk.enabled.then(|| check_view(srv)),
         addr: Some(match &srv.address {
             Address::Inet(sa) => crate::server::connect::shown_inet(*sa, srv.port_offset),
-            Address::Unix(_) | Address::Fd(_) => "unix".into(),
+            Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "unix".into(),
         }),
         cookie: model.and_then(|m| m.cookie.clone()),
         algo: None,

@@ -241,6 +241,7 @@ pub fn address_key(a: &Address) -> String {
     match a {
         Address::Inet(sa) => sa.to_string(),
         Address::Unix(p) => format!("unix@{}", p.display()),
+        Address::Abstract(n) => format!("abns@{n}"),
         Address::Fd(n) => format!("fd@{n}"),
     }
 }
@@ -293,10 +294,16 @@ pub fn bind_all(
                         });
                     }
                 }
-                Address::Unix(path) => {
-                    let first = match inherited.take(&key(0)) {
-                        Some(fd) => Listener::Unix(fd.into()),
-                        None => Listener::Unix(unix_socket(path).map_err(err)?),
+                Address::Unix(_) | Address::Abstract(_) => {
+                    let first = match (inherited.take(&key(0)), &bind.address) {
+                        (Some(fd), _) => Listener::Unix(fd.into()),
+                        (None, Address::Unix(path)) => {
+                            Listener::Unix(unix_socket(path).map_err(err)?)
+                        }
+                        (None, Address::Abstract(name)) => {
+                            Listener::Unix(abstract_socket(name).map_err(err)?)
+                        }
+                        (None, _) => unreachable!("matched as a Unix address"),
                     };
                     for (wi, w) in per_worker.iter_mut().enumerate() {
                         w.push(BoundListener {
@@ -353,6 +360,15 @@ fn unix_socket(path: &std::path::Path) -> std::io::Result<UnixListener> {
         let _ = std::fs::remove_file(path);
     }
     let l = UnixListener::bind(path)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// A listening socket in the abstract namespace (`abns@<name>`).
+pub fn abstract_socket(name: &str) -> std::io::Result<UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+    let l = UnixListener::bind_addr(&addr)?;
     l.set_nonblocking(true)?;
     Ok(l)
 }

@@ -85,6 +85,7 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
             Address::Inet(sa) => sa.to_string(),
             Address::Unix(path) => format!("unix@{}", path.display()),
             Address::Fd(fd) => format!("fd@{fd}"),
+            Address::Abstract(_) => unreachable!("parse_address refuses abns@ for logs"),
         },
     };
     let mut len = None;

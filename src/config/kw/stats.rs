@@ -146,7 +146,8 @@ pub fn global(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<()
 /// Unix socket (HAProxy ignores them on a TCP one, and so does ringlb, with a
 /// warning). Other `bind` options are refused, never ignored in silence.
 fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
-    let addr = args.next_string("an address (a path, unix@<path> or <ip>:<port>)")?;
+    let addr =
+        args.next_string("an address (a path, unix@<path>, abns@<name>, fd@<n> or <ip>:<port>)")?;
     let address =
         parse_address(&addr, Role::StatsSocket).map_err(|e| format!("'stats socket': {e}"))?;
     let mut s = StatsSocket {
@@ -157,7 +158,10 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
         gid: None,
         expose_fd: false,
     };
+    // Mode and owner need a file; passing fds needs a Unix-domain socket
+    // (an inherited fd@ is taken as one: a TCP one fails when asked).
     let unix = matches!(s.address, Address::Unix(_));
+    let local = unix || matches!(s.address, Address::Abstract(_) | Address::Fd(_));
     while let Some(opt) = args.next_opt() {
         args.set_label(format!("stats socket {opt}"));
         match opt.as_str() {
@@ -205,7 +209,7 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
                         "'stats socket expose-fd' expects 'listeners', not '{what}'"
                     ));
                 }
-                if !unix {
+                if !local {
                     return Err(
                         "'stats socket expose-fd' needs a Unix socket (file descriptors can't \
                          cross TCP)"
@@ -230,7 +234,9 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
         }
     }
     if !unix && s.mode.is_some() {
-        cx.warn("'stats socket mode' applies to Unix sockets only; ignored for a TCP address");
+        cx.warn(format!(
+            "'stats socket mode' applies to Unix socket files only; ignored for '{addr}'"
+        ));
     }
     Ok(s)
 }
@@ -238,11 +244,11 @@ fn socket(cx: &mut Ctx<'_>, args: &mut Args) -> Result<StatsSocket, String> {
 /// Options of `stats socket`, for suggestions.
 const SOCKET_OPTIONS: &[&str] = &["mode", "level", "user", "uid", "group", "gid"];
 
-/// Records `uid`/`user` or `gid`/`group`; warns when it cannot apply (TCP).
+/// Records `uid`/`user` or `gid`/`group`; warns when it cannot apply (no file).
 fn owner(cx: &mut Ctx<'_>, s: &mut StatsSocket, opt: &str, id: u32, unix: bool) {
     if !unix {
         cx.warn(format!(
-            "'stats socket {opt}' applies to Unix sockets only; ignored for a TCP address"
+            "'stats socket {opt}' applies to Unix socket files only; ignored for this address"
         ));
         return;
     }

@@ -240,12 +240,12 @@ fn global_stats_socket_owner() {
     let w = warnings(&global("    stats socket 127.0.0.1:9999 uid 1 mode 600"));
     assert!(
         w.iter()
-            .any(|w| w.contains("'stats socket uid' applies to Unix sockets only")),
+            .any(|w| w.contains("'stats socket uid' applies to Unix socket files only")),
         "{w:?}"
     );
     assert!(
         w.iter()
-            .any(|w| w.contains("'stats socket mode' applies to Unix sockets only")),
+            .any(|w| w.contains("'stats socket mode' applies to Unix socket files only")),
         "{w:?}"
     );
     // Options ringlb does not have are named, not skipped.
