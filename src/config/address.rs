@@ -312,7 +312,7 @@ mod tests {
         assert!(parse_address("ipv4@[::1]:80", Role::Bind).is_err());
         assert!(parse_address("ipv6@1.2.3.4:80", Role::Bind).is_err());
         assert!(
-            parse_address("abns@x", Role::Bind)
+            parse_address("tcp@x:1", Role::Bind)
                 .unwrap_err()
                 .contains("not supported")
         );
