@@ -79,6 +79,10 @@ pub struct RawGlobal {
     pub pidfile: Option<std::path::PathBuf>,
     /// `chroot`.
     pub chroot: Option<std::path::PathBuf>,
+    /// `cpu-map` lines in order.
+    pub cpu_map: Vec<super::model::CpuMap>,
+    /// Whether `nbproc` was given (1.x: `cpu-map <process>` then names a thread).
+    pub nbproc: bool,
     /// `uid` or `user` (the last one wins).
     pub user: Option<Ident>,
     /// `gid` or `group` (the last one wins).

@@ -14,8 +14,8 @@ use super::kw::did_you_mean;
 use super::kw::errors;
 use super::kw::global::{group_id, user_id};
 use super::model::{
-    AclTable, Backend, Balance, Config, Frontend, Global, Mode, Monitor, Origin, Routing, Rules,
-    Server, Stats, Switch,
+    AclTable, Backend, Balance, Config, CpuMap, Frontend, Global, Mode, Monitor, Origin, Routing,
+    Rules, Server, Stats, Switch,
 };
 use super::parse::{Diag, Parsed};
 use super::raw::{Ident, RawGlobal, RawProxy, RawServer, RawUserlist, SectionKind};
@@ -141,6 +141,29 @@ fn userlists(raw: Vec<RawUserlist>, diag: &mut Diag) -> Vec<Arc<Userlist>> {
     out
 }
 
+/// The `cpu-map` lines that act. One without a thread set acts on nothing in
+/// HAProxy 2.6 (said with a warning), except in a 1.x file with `nbproc`,
+/// whose processes ringlb runs as threads: there it names threads.
+fn cpu_maps(maps: Vec<CpuMap>, nbproc: bool, diag: &mut Diag) -> Vec<CpuMap> {
+    let mut out = Vec::new();
+    for mut m in maps {
+        if m.threads.is_none() {
+            if !nbproc {
+                diag.warn_at(
+                    &m.origin,
+                    "'cpu-map' without a thread set ('<process>/<threads>') has no effect, \
+                     as in HAProxy 2.6"
+                        .to_string(),
+                );
+                continue;
+            }
+            m.threads = Some(m.procs.clone());
+        }
+        out.push(m);
+    }
+    out
+}
+
 /// The `global` section, with `user`/`group` resolved.
 fn global(g: RawGlobal, diag: &mut Diag) -> Global {
     let mut out = Global {
@@ -159,6 +182,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         hard_stop_after: g.hard_stop_after,
         master_worker: g.master_worker,
         stats_maxconn: g.stats_maxconn,
+        cpu_map: cpu_maps(g.cpu_map, g.nbproc, diag),
         ..Global::default()
     };
     match g.user {

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use self::context::WorkerCtx;
 use self::limit::Limits;
 use self::listen::BoundListener;
+use crate::config::model::{Affinity, CpuMap, affinity};
 use crate::runtime::Shared;
 
 /// Set once the io_uring fallback has been reported.
@@ -62,6 +63,29 @@ fn uring_runtime()
         .or_else(|_| build(io_uring::IoUring::builder()))
 }
 
+/// Restricts the calling worker thread to `cpus` (`cpu-map`); a set the
+/// system refuses (CPUs it does not have) is said once and left unbound.
+fn pin_to(id: usize, cpus: &[u32]) {
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus {
+        if (c as usize) < libc::CPU_SETSIZE as usize {
+            // SAFETY: the index is below CPU_SETSIZE, inside `set`.
+            unsafe { libc::CPU_SET(c as usize, &mut set) };
+        }
+    }
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 is the
+    // calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+    if rc != 0 {
+        eprintln!(
+            "[WARNING] cpu-map: cannot bind worker {} to CPUs {cpus:?}: {}",
+            id + 1,
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// Which I/O driver the workers will use, decided once for the process.
 pub fn uring_available() -> bool {
     monoio::utils::detect_uring()
@@ -73,6 +97,7 @@ pub fn spawn(
     listeners: Vec<Vec<BoundListener>>,
     global_maxconn: usize,
     use_uring: bool,
+    cpu_map: &[CpuMap],
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let workers = listeners.len();
@@ -90,11 +115,18 @@ pub fn spawn(
         let shared = shared.clone();
         let limits = limits.clone();
         let core = (!cores.is_empty()).then(|| cores[id % cores.len()]);
+        let place = affinity(cpu_map, id as u32 + 1, workers as u32);
         let h = std::thread::Builder::new()
             .name(format!("ringlb-w{id}"))
             .spawn(move || {
-                if let Some(core) = core {
-                    core_affinity::set_for_current(core);
+                match place {
+                    Affinity::Default => {
+                        if let Some(core) = core {
+                            core_affinity::set_for_current(core);
+                        }
+                    }
+                    Affinity::Cpus(cpus) => pin_to(id, &cpus),
+                    Affinity::Free => {}
                 }
                 let run = move || async move {
                     let ctx = WorkerCtx::new(id, shared, limits, global_maxconn, workers);

@@ -74,6 +74,11 @@ impl Haproxy {
 }
 
 impl Haproxy {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `sig` to HAProxy (SIGUSR1: soft stop).
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid has no memory effects.

@@ -27,6 +27,8 @@ pub const KEYWORDS: &[&str] = &[
     "master-worker",
     "ulimit-n",
     "nbproc",
+    "chroot",
+    "cpu-map",
 ];
 
 /// HAProxy globals operators commonly carry: accepted, warned about (with
@@ -40,7 +42,6 @@ pub const IGNORED: &[&str] = &[
     "tune.ssl.default-dh-param",
     "maxpipes",
     "localpeer",
-    "cpu-map",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
     "ssl-default-bind-options",
@@ -226,7 +227,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "localpeer",
         "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
     ),
-    ("cpu-map", "ringlb pins worker N to CPU core N itself"),
     ("ssl-default-bind-ciphers", "ringlb has no TLS"),
     ("ssl-default-bind-ciphersuites", "ringlb has no TLS"),
     ("ssl-default-bind-options", "ringlb has no TLS"),
@@ -276,6 +276,7 @@ pub fn nbproc(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<()
         "'nbproc' is not supported since HAProxy 2.5 (which refuses it); ringlb runs \
          {n} worker threads instead, as 'nbthread {n}' would"
     ));
+    g.nbproc = true;
     if !g.nbthread_set {
         g.nbthread = Some(n as usize);
     }

@@ -15,6 +15,7 @@ pub mod balance;
 pub mod bind;
 pub mod capture;
 pub mod cookie;
+pub mod cpu_map;
 pub mod errors;
 pub mod global;
 pub mod http_rules;
@@ -126,6 +127,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "nbproc" => global::nbproc(cx, g, args),
             "pidfile" => global::pidfile(g, args),
             "chroot" => global::chroot(g, args),
+            "cpu-map" => cpu_map::cpu_map(cx, g, args),
             "hard-stop-after" => global::hard_stop_after(g, args),
             "tune.bufsize" | "tune.http.maxhdr" => global::fixed_limit(args),
             "maxconnrate" | "maxsessrate" => Err(format!(

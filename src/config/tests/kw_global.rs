@@ -269,7 +269,6 @@ fn global_ignored_keywords_warn_with_their_reason() {
         "description a b c",
         "maxpipes 100",
         "maxsslconn 100",
-        "cpu-map auto:1/1-2 0-1",
         "spread-checks 5",
         "localpeer me",
         "tune.maxaccept 10",
