@@ -152,9 +152,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         .await;
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
-        next = st
-            .health
-            .interval(chk.inter, chk.fastinter, chk.downinter);
+        next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
     }
 }
 

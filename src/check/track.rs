@@ -62,11 +62,14 @@ mod tests {
             "'server be/s2' : unable to use be/s3 for tracking as it does not have any check nor agent enabled."
         ));
         assert!(
-            err("server s2 127.0.0.1:2 track s1 check")
-                .contains("'server be/s2' : unable to enable checks and tracking at the same time!")
+            err("server s2 127.0.0.1:2 track s1 check").contains(
+                "'server be/s2' : unable to enable checks and tracking at the same time!"
+            )
         );
-        assert!(err("server s2 127.0.0.1:2 track s4\n    server s4 127.0.0.1:4 track s2").contains(
-            "unable to track be/s4 as it belongs to a tracking chain looping back to be/s2."
-        ));
+        assert!(
+            err("server s2 127.0.0.1:2 track s4\n    server s4 127.0.0.1:4 track s2").contains(
+                "unable to track be/s4 as it belongs to a tracking chain looping back to be/s2."
+            )
+        );
     }
 }

@@ -3,8 +3,8 @@
 //! queue slot, connecting or reusing, relaying both ways, and the end of the
 //! exchange (counters, pooling, the client connection's fate).
 
-use crate::check::passive::Event;
 use super::*;
+use crate::check::passive::Event;
 
 impl<'a> Session<'a> {
     /// One request, stage after stage: ringlb's own answers (monitor, a
