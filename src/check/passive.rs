@@ -94,12 +94,11 @@ pub fn note(srv: &ServerRt, event: Event) {
         return;
     };
     match event.verdict(mode) {
-        None => {}
-        Some(false) => {
-            if h.errors.load(Ordering::Relaxed) != 0 {
-                h.errors.store(0, Ordering::Relaxed);
-            }
+        // A success clears the count; the load first keeps the line shared.
+        Some(false) if h.errors.load(Ordering::Relaxed) != 0 => {
+            h.errors.store(0, Ordering::Relaxed);
         }
+        None | Some(false) => {}
         Some(true) => {
             let n = h.errors.fetch_add(1, Ordering::Relaxed) + 1;
             if n >= h.opts.error_limit {
