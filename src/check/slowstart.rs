@@ -38,7 +38,8 @@ pub fn start(be: &BackendRt, srv: &ServerRt) {
     let Some(_) = srv.health.opts.slowstart else {
         return;
     };
-    if !crate::admin::state::dynamic_weights(be) {
+    // A server DOWN by its check starts when the check brings it UP.
+    if !crate::admin::state::dynamic_weights(be) || !srv.up.load(Ordering::Relaxed) {
         return;
     }
     srv.health
