@@ -4,7 +4,8 @@
 //! across backends), `slowstart`, `on-marked-down shutdown-sessions`,
 //! `on-marked-up shutdown-backup-sessions` and `option allbackups`.
 //!
-//! Log lines are compared from "Server " on: ringlb prints `[WARNING] `
+//! Every scenario runs on ringlb, then on HAProxy on the same text, with the
+//! same assertions, and the results are compared. Log lines are compared from "Server " on: ringlb prints `[WARNING] `
 //! before them, HAProxy `[WARNING]  (<pid>) : `.
 
 mod common;
@@ -44,6 +45,14 @@ fn both<T>(config: &str, port: u16, scenario: impl Fn(&dyn Fn() -> String) -> T)
         let lb = Ringlb::start(config);
         scenario(&|| lb.stderr())
     };
+    // Until ringlb's listener is gone, HAProxy's shares the port (SO_REUSEPORT)
+    // and a connection landing on the closing one is reset.
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_ok()
+        && start.elapsed() < Duration::from_secs(3)
+    {
+        thread::sleep(Duration::from_millis(10));
+    }
     let theirs = Haproxy::start(config, port).map(|h| scenario(&|| h.stderr()));
     (ours, theirs)
 }
@@ -221,8 +230,8 @@ fn stat_weight(sock: &std::path::Path, server: &str) -> String {
 #[test]
 fn slowstart_ramps_a_returning_server_up_over_its_time() {
     let a = HttpBackend::start("a");
-    let mut b = HttpBackend::start("b");
-    let b_port = b.port();
+    let b = std::sync::Mutex::new(HttpBackend::start("b"));
+    let b_port = b.lock().unwrap().port();
     let port = free_port();
     let dir = TestDir::new("slowstart");
     let sock = dir.path().join("admin.sock");
@@ -234,36 +243,46 @@ fn slowstart_ramps_a_returning_server_up_over_its_time() {
         sock.display(),
         a.port()
     );
-    let lb = Ringlb::start(&config);
-    let stderr = || lb.stderr();
-    // Not applied at startup: both share at once.
-    let seen = burst(port, 20);
-    assert_eq!(seen.get("b"), Some(&10), "{seen:?}");
-    assert_eq!(stat_weight(&sock, "b"), "16");
-    b.tcp.kill();
-    wait_line(&stderr, "Server test/b is DOWN", Duration::from_secs(3));
-    b = HttpBackend::start_on("b", b_port);
-    wait_line(&stderr, "Server test/b is UP", Duration::from_secs(3));
-    let up_at = Instant::now();
-    // First second: 1/16 of its weight, so about 1 request in 17.
+    let (ours, theirs) = both(&config, port, |stderr| {
+        // Not applied at startup: both share at once.
+        let seen = burst(port, 20);
+        assert_eq!(seen.get("b"), Some(&10), "{seen:?}");
+        assert_eq!(stat_weight(&sock, "b"), "16");
+        b.lock().unwrap().tcp.kill();
+        wait_line(stderr, "Server test/b is DOWN", Duration::from_secs(3));
+        *b.lock().unwrap() = HttpBackend::start_on("b", b_port);
+        let up = "Server test/b is UP";
+        let ups = stderr().matches(up).count();
+        let start = Instant::now();
+        while stderr().matches(up).count() == ups {
+            assert!(start.elapsed() < Duration::from_secs(3), "{}", stderr());
+            thread::sleep(Duration::from_millis(5));
+        }
+        let up_at = Instant::now();
+        // First second: 1/16 of its weight, so about 1 request in 17.
+        let early_weight = stat_weight(&sock, "b");
+        let early = burst(port, 34);
+        assert!(
+            up_at.elapsed() < Duration::from_secs(1),
+            "the burst took too long"
+        );
+        let early_b = early.get("b").copied().unwrap_or(0);
+        assert!((1..=4).contains(&early_b), "early share {early:?}");
+        // Whole seconds, stepped every second (as HAProxy): full within 5 s.
+        thread::sleep(Duration::from_millis(5300).saturating_sub(up_at.elapsed()));
+        let late_weight = stat_weight(&sock, "b");
+        let late = burst(port, 20);
+        assert_eq!(late.get("b"), Some(&10), "late share {late:?}");
+        (early_weight, late_weight)
+    });
     assert_eq!(
-        stat_weight(&sock, "b"),
-        "1",
-        "HAProxy shows the effective weight"
+        ours,
+        ("1".to_string(), "16".to_string()),
+        "the effective weight"
     );
-    let early = burst(port, 34);
-    assert!(
-        up_at.elapsed() < Duration::from_secs(1),
-        "the burst took too long"
-    );
-    let early_b = early.get("b").copied().unwrap_or(0);
-    assert!((1..=4).contains(&early_b), "early share {early:?}");
-    // After the slow start: an equal share again.
-    // Whole seconds, stepped every second (as HAProxy): full within 5 s.
-    thread::sleep(Duration::from_millis(5300).saturating_sub(up_at.elapsed()));
-    assert_eq!(stat_weight(&sock, "b"), "16");
-    let late = burst(port, 20);
-    assert_eq!(late.get("b"), Some(&10), "late share {late:?}");
+    if let Some(theirs) = theirs {
+        assert_eq!(ours, theirs, "the stats' weight column as HAProxy's");
+    }
     drop(b);
 }
 
@@ -299,55 +318,56 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
 #[test]
 fn on_marked_down_shutdown_sessions_ends_the_servers_sessions() {
     let echo = TcpBackend::start(echo_until_eof);
-    let mut check_a = TcpBackend::start(|_| {});
-    let mut check_b = TcpBackend::start(|_| {});
+    let (check_a, check_b) = (free_port(), free_port());
     let (port_a, port_b) = (free_port(), free_port());
     // Two sections, one server each: only `a` has the option.
     let config = relay_config(
         port_a,
         &format!(
-            "    server a 127.0.0.1:{} check port {} inter 100ms fall 1 on-marked-down shutdown-sessions\n",
-            echo.port, check_a.port
+            "    server a 127.0.0.1:{} check port {check_a} inter 100ms fall 1 on-marked-down shutdown-sessions\n",
+            echo.port
         ),
     )
     .replace("listen test", "listen ta")
         + &relay_config(
             port_b,
             &format!(
-                "    server b 127.0.0.1:{} check port {} inter 100ms fall 1\n",
-                echo.port, check_b.port
+                "    server b 127.0.0.1:{} check port {check_b} inter 100ms fall 1\n",
+                echo.port
             ),
         )
         .replace("listen test", "listen tb");
-    let lb = Ringlb::start(&config);
-    let mut on_a = open_session(port_a);
-    let mut on_b = open_session(port_b);
-    check_a.kill();
-    check_b.kill();
-    wait_line(
-        &|| lb.stderr(),
-        "Server ta/a is DOWN",
-        Duration::from_secs(3),
-    );
-    wait_line(
-        &|| lb.stderr(),
-        "Server tb/b is DOWN",
-        Duration::from_secs(3),
-    );
-    assert!(
-        closed_within(&mut on_a, Duration::from_secs(2)),
-        "a's session is shut down"
-    );
-    on_b.write_all(b"still").unwrap();
-    let mut buf = [0u8; 5];
-    on_b.read_exact(&mut buf).expect("b's session lives on");
-    assert_eq!(&buf, b"still");
+    // The check ports listen before each proxy starts (and again after each run).
+    let listen = || {
+        [
+            TcpBackend::start_on(check_a, |_| {}),
+            TcpBackend::start_on(check_b, |_| {}),
+        ]
+    };
+    let checks = std::sync::Mutex::new(listen());
+    let (ours, theirs) = both(&config, port_a, |stderr| {
+        let mut on_a = open_session(port_a);
+        let mut on_b = open_session(port_b);
+        checks.lock().unwrap().iter_mut().for_each(TcpBackend::kill);
+        wait_line(stderr, "Server ta/a is DOWN", Duration::from_secs(3));
+        wait_line(stderr, "Server tb/b is DOWN", Duration::from_secs(3));
+        let a_closed = closed_within(&mut on_a, Duration::from_secs(2));
+        on_b.write_all(b"still").unwrap();
+        let mut buf = [0u8; 5];
+        let b_lives = on_b.read_exact(&mut buf).is_ok() && &buf == b"still";
+        *checks.lock().unwrap() = listen();
+        (a_closed, b_lives)
+    });
+    assert_eq!(ours, (true, true), "a's session shut down, b's lives on");
+    if let Some(theirs) = theirs {
+        assert_eq!(ours, theirs, "as HAProxy");
+    }
 }
 
 #[test]
 fn on_marked_up_shutdown_backup_sessions_ends_the_backups_sessions() {
     let echo = TcpBackend::start(echo_until_eof);
-    let check_port = closed_port();
+    let check_port = free_port();
     let port = free_port();
     let config = relay_config(
         port,
@@ -357,25 +377,20 @@ fn on_marked_up_shutdown_backup_sessions_ends_the_backups_sessions() {
             e = echo.port
         ),
     );
-    let lb = Ringlb::start(&config);
-    wait_line(
-        &|| lb.stderr(),
-        "Server test/a is DOWN",
-        Duration::from_secs(3),
-    );
-    let mut on_backup = open_session(port);
-    let _checks = TcpBackend::start_on(check_port, |_| {});
-    wait_line(
-        &|| lb.stderr(),
-        "Server test/a is UP",
-        Duration::from_secs(3),
-    );
-    assert!(
-        closed_within(&mut on_backup, Duration::from_secs(2)),
-        "the backup's session is shut down"
-    );
-    let mut on_a = open_session(port);
-    on_a.write_all(b"again").unwrap();
+    let (ours, theirs) = both(&config, port, |stderr| {
+        wait_line(stderr, "Server test/a is DOWN", Duration::from_secs(3));
+        let mut on_backup = open_session(port);
+        let _checks = TcpBackend::start_on(check_port, |_| {});
+        wait_line(stderr, "Server test/a is UP", Duration::from_secs(3));
+        let closed = closed_within(&mut on_backup, Duration::from_secs(2));
+        let mut on_a = open_session(port);
+        on_a.write_all(b"again").unwrap();
+        closed
+    });
+    assert!(ours, "the backup's session is shut down");
+    if let Some(theirs) = theirs {
+        assert_eq!(ours, theirs, "as HAProxy");
+    }
 }
 
 #[test]
