@@ -5,8 +5,9 @@
 //! `on-marked-up shutdown-backup-sessions` and `option allbackups`.
 //!
 //! Every scenario runs on ringlb, then on HAProxy on the same text, with the
-//! same assertions, and the results are compared. Log lines are compared from "Server " on: ringlb prints `[WARNING] `
-//! before them, HAProxy `[WARNING]  (<pid>) : `.
+//! same assertions, and the results are compared. Log lines are compared
+//! from "Server " on: ringlb prints `[WARNING] ` before them, HAProxy
+//! `[WARNING]  (<pid>) : `.
 
 mod common;
 
