@@ -428,3 +428,33 @@ fn allbackups_balances_over_every_backup_by_weight() {
         }
     }
 }
+
+#[test]
+fn observe_layer4_counts_failed_connections_in_tcp_mode() {
+    let checks = TcpBackend::start(|_| {});
+    let refused = closed_port();
+    let port = free_port();
+    let config = relay_config(
+        port,
+        &format!(
+            "    server a 127.0.0.1:{refused} check port {} inter 5s observe layer4 error-limit 2 on-error mark-down\n",
+            checks.port
+        ),
+    );
+    let (ours, theirs) = both(&config, port, |stderr| {
+        // The first check passes; then one client's connection attempts fail.
+        thread::sleep(Duration::from_millis(300));
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = s.write_all(b"hello");
+        let line = wait_line(stderr, "Server test/a is DOWN", Duration::from_secs(5));
+        line[..line.find(" active").unwrap_or(line.len())].to_string()
+    });
+    assert_eq!(
+        ours,
+        "Server test/a is DOWN, reason: Health analyze, info: \"Detected 2 consecutive errors, \
+         last one was: L4 unsuccessful connection\". 0"
+    );
+    if let Some(theirs) = theirs {
+        assert_eq!(ours, theirs, "as HAProxy");
+    }
+}
