@@ -41,6 +41,8 @@ fn farm(n: usize) -> Vec<ServerRt> {
                 backup: false,
                 check: Default::default(),
                 admin: Default::default(),
+                health: Default::default(),
+                all_backups: false,
             }
         })
         .collect()

@@ -49,6 +49,10 @@ pub struct ServerRt {
     pub check: ServerCheck,
     /// Administrative state set by the configuration (`disabled`) and the run-time API.
     pub admin: ServerAdmin,
+    /// Slow start, passive observation and tracking (`check/live.rs`).
+    pub health: crate::check::live::HealthRt,
+    /// Its backend has `option allbackups` (read by `balance::live_set`).
+    pub all_backups: bool,
 }
 
 impl ServerRt {
@@ -234,6 +238,8 @@ impl Shared {
                         backup: s.backup,
                         check: ServerCheck::from_model(s),
                         admin: ServerAdmin::new(s.weight, s.disabled),
+                        health: crate::check::live::HealthRt::new(&s.health, s.check),
+                        all_backups: b.allbackups,
                     })
                     .collect(),
                 connect_timeout: b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
@@ -253,6 +259,8 @@ impl Shared {
                 rotation: Default::default(),
             })
             .collect();
+        let mut backends: Vec<BackendRt> = backends;
+        crate::check::track::link(&mut backends);
         let frontends = config
             .frontends
             .iter()

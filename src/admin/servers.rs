@@ -54,6 +54,7 @@ fn op_state(srv: &ServerRt) -> u8 {
 /// HAProxy's `HCHK_STATUS_*` number of a check status.
 fn check_status_code(s: CheckStatus) -> u8 {
     match s {
+        CheckStatus::Hana => 4,
         CheckStatus::SockErr => 5,
         CheckStatus::L4Ok => 6,
         CheckStatus::L4Timeout => 7,

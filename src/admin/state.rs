@@ -48,6 +48,10 @@ pub fn set_state(be: &BackendRt, srv: &ServerRt, wanted: Wanted) {
     srv.admin.flags.store(after, Ordering::Release);
     srv.admin.changed_ms.store(unix_ms(), Ordering::Relaxed);
     publish_weight(srv);
+    if before & admin_flags::MAINT != 0 && after == 0 {
+        // Leaving maintenance starts a slow start, as coming UP does.
+        crate::check::slowstart::start(be, srv);
+    }
     log_change(be, srv, before, after);
 }
 

@@ -1,12 +1,16 @@
 //! Choosing a server: one [`Balancer`] per backend per worker.
 //!
 //! State is per worker (`&mut self`), so picking takes no lock; the only shared
-//! inputs are each server's published `up` flag, weight and active count, read
-//! with relaxed atomics, and `roundrobin`'s position ([`Rotation`], one
+//! inputs are each server's published `up` flag, weight, slow-start ramp
+//! (`check/slowstart.rs`) and active count, read with relaxed atomics, and `roundrobin`'s position ([`Rotation`], one
 //! relaxed atomic add per pick, measured at about 0.15 % of a worker's cycles
 //! under keep-alive load) that makes the rotation strict across workers. Backup servers are chosen only when no active server
-//! is usable, and then only the first usable one (HAProxy without
-//! `option allbackups`, which is refused).
+//! is usable, and then only the first usable one, or all of them with
+//! `option allbackups` (`ServerRt::all_backups`).
+//!
+//! While a server warms up after `slowstart`, the snapshot's weights are in
+//! sixteenths (each weight times its ramp, 16 for a server not warming up),
+//! HAProxy's `BE_WEIGHT_SCALE`, so even a weight-1 server ramps smoothly.
 //!
 //! Every algorithm keeps tables built from a snapshot of the servers' states
 //! ([`Watch`]) and rebuilds them, off the common path, when the snapshot is
@@ -162,6 +166,8 @@ pub struct Watch {
     snapshot: Vec<u32>,
     /// Next server the audit compares with the snapshot.
     cursor: usize,
+    /// The weights in sixteenths while some server warms up (slow start).
+    scaled: Vec<u32>,
 }
 
 impl Watch {
@@ -186,7 +192,8 @@ impl Watch {
         effective_weight(&servers[i]) != seen
     }
 
-    /// Takes a new snapshot and returns it: one effective weight per server.
+    /// Takes a new snapshot and returns the weights to balance by: one
+    /// effective weight per server, in sixteenths while one warms up.
     pub fn refresh(&mut self, servers: &[ServerRt]) -> &[u32] {
         // The generation is read before the states, so a change racing with
         // this snapshot leaves it stale and is picked up next time.
@@ -196,7 +203,18 @@ impl Watch {
         if self.cursor >= servers.len() {
             self.cursor = 0;
         }
-        &self.snapshot
+        let full = crate::check::live::RAMP_FULL;
+        if servers.iter().all(|s| s.health.ramp() == full) {
+            return &self.snapshot;
+        }
+        self.scaled.clear();
+        self.scaled.extend(
+            servers
+                .iter()
+                .zip(&self.snapshot)
+                .map(|(s, &w)| w * s.health.ramp().min(full)),
+        );
+        &self.scaled
     }
 
     /// Forces a rebuild before the next pick (the chosen server turned out unusable).
@@ -239,7 +257,7 @@ pub(crate) fn pick_live<B: LiveChoice>(
 
 /// The servers that may receive traffic now, as (index, weight), in index
 /// order: the active servers with a weight, or when there are none the first
-/// backup server with one.
+/// backup server with one (every backup with one under `option allbackups`).
 pub fn live_set(servers: &[ServerRt], snapshot: &[u32], out: &mut Vec<(u32, u32)>) {
     out.clear();
     out.extend(
@@ -250,15 +268,15 @@ pub fn live_set(servers: &[ServerRt], snapshot: &[u32], out: &mut Vec<(u32, u32)
             .filter(|(_, (s, w))| !s.backup && **w > 0)
             .map(|(i, (_, w))| (i as u32, *w)),
     );
-    if out.is_empty()
-        && let Some((i, w)) = servers
+    if out.is_empty() {
+        let backups = servers
             .iter()
             .zip(snapshot)
             .enumerate()
-            .find(|(_, (s, w))| s.backup && **w > 0)
-            .map(|(i, (_, w))| (i as u32, *w))
-    {
-        out.push((i, w));
+            .filter(|(_, (s, w))| s.backup && **w > 0)
+            .map(|(i, (_, w))| (i as u32, *w));
+        let all = servers.iter().any(|s| s.all_backups);
+        out.extend(backups.take(if all { usize::MAX } else { 1 }));
     }
 }
 
@@ -285,6 +303,8 @@ pub(crate) mod testutil {
             backup: false,
             check: Default::default(),
             admin: Default::default(),
+            health: Default::default(),
+            all_backups: false,
         }
     }
 
@@ -385,6 +405,38 @@ mod tests {
         s[2].weight.store(0, Ordering::Relaxed);
         live_set(&s, w.refresh(&s), &mut out);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn allbackups_balances_over_every_usable_backup() {
+        let all = |s: ServerRt| ServerRt {
+            all_backups: true,
+            ..s
+        };
+        let s = vec![
+            all(server(0, 2)),
+            all(backup(1, 1)),
+            all(backup(2, 3)),
+            all(backup(3, 0)),
+        ];
+        let mut w = Watch::default();
+        let mut out = Vec::new();
+        live_set(&s, w.refresh(&s), &mut out);
+        assert_eq!(out, vec![(0, 2)]);
+        s[0].up.store(false, Ordering::Relaxed);
+        live_set(&s, w.refresh(&s), &mut out);
+        assert_eq!(out, vec![(1, 1), (2, 3)]);
+    }
+
+    #[test]
+    fn a_warming_server_weighs_in_sixteenths() {
+        let s = farm(&[1, 2]);
+        let mut w = Watch::default();
+        assert_eq!(w.refresh(&s), &[1, 2]);
+        s[0].health.ramp.store(5, Ordering::Relaxed);
+        assert_eq!(w.refresh(&s), &[5, 32]);
+        s[0].health.ramp.store(16, Ordering::Relaxed);
+        assert_eq!(w.refresh(&s), &[1, 2]);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! them on stderr instead, as before logging existed.
 
 use super::state::Health;
-use super::status::CheckReport;
+use super::status::{CheckReport, CheckStatus};
 use crate::log::Level;
 use crate::runtime::BackendRt;
 
@@ -114,7 +114,10 @@ pub fn reason(report: &CheckReport) -> String {
     if !report.info.is_empty() {
         s += &format!(", info: \"{}\"", ascii_encode(&report.info));
     }
-    s += &format!(", check duration: {}ms", report.duration.as_millis());
+    // HAProxy gives a health-analyze verdict no duration (-1, not printed).
+    if report.status != CheckStatus::Hana {
+        s += &format!(", check duration: {}ms", report.duration.as_millis());
+    }
     s
 }
 
@@ -142,13 +145,23 @@ pub fn down_line(
     counts: Counts,
     sessions: u64,
 ) -> String {
+    down_line_detail(
+        who,
+        &report.map(reason).unwrap_or_default(),
+        counts,
+        sessions,
+    )
+}
+
+/// [`down_line`] with the part after "DOWN" given: a reason, or " via b/s"
+/// for a tracking server ([`via`]).
+pub fn down_line_detail(who: Subject<'_>, detail: &str, counts: Counts, sessions: u64) -> String {
     format!(
-        "{}Server {}/{} is DOWN{}. {} active and {} backup servers left.{} \
+        "{}Server {}/{} is DOWN{detail}. {} active and {} backup servers left.{} \
          {sessions} sessions active, 0 requeued, 0 remaining in queue.",
         if who.backup { "Backup " } else { "" },
         who.backend,
         who.server,
-        report.map(reason).unwrap_or_default(),
         counts.active,
         counts.backup,
         counts.running_on_backup(),
@@ -157,17 +170,26 @@ pub fn down_line(
 
 /// `[Backup ]Server b/s is UP[reason]. N active and M backup servers online. ...`
 pub fn up_line(who: Subject<'_>, report: Option<&CheckReport>, counts: Counts) -> String {
+    up_line_detail(who, &report.map(reason).unwrap_or_default(), counts)
+}
+
+/// [`up_line`] with the part after "UP" given.
+pub fn up_line_detail(who: Subject<'_>, detail: &str, counts: Counts) -> String {
     format!(
-        "{}Server {}/{} is UP{}. {} active and {} backup servers online.{} \
+        "{}Server {}/{} is UP{detail}. {} active and {} backup servers online.{} \
          0 sessions requeued, 0 total in queue.",
         if who.backup { "Backup " } else { "" },
         who.backend,
         who.server,
-        report.map(reason).unwrap_or_default(),
         counts.active,
         counts.backup,
         counts.running_on_backup(),
     )
+}
+
+/// HAProxy's " via <backend>/<server>" for a server following a tracked one.
+pub fn via(backend: &str, server: &str) -> String {
+    format!(" via {backend}/{server}")
 }
 
 /// `<kind> <name> has no server available!`, `kind` being `backend` or `proxy`.

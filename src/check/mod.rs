@@ -14,10 +14,15 @@
 //! counts in the log lines are taken without racing another check.
 
 pub mod http;
+pub mod live;
 pub mod log;
+pub mod passive;
 pub mod probe;
+pub mod slowstart;
 pub mod state;
 pub mod status;
+pub mod track;
+pub mod transition;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,11 +31,9 @@ use std::time::Duration;
 
 pub use self::status::{CheckReport, CheckStatus, ServerCheck};
 
-use self::log::{Counts, Severity, Subject};
 use self::state::{Change, Health};
-use crate::balance;
 use crate::config::model::Address;
-use crate::runtime::{BackendRt, Shared};
+use crate::runtime::{BackendRt, ServerRt, Shared};
 
 /// One checked server: backend index and server index.
 #[derive(Debug, Clone, Copy)]
@@ -57,7 +60,12 @@ pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
                 })
         })
         .collect();
-    if jobs.is_empty() {
+    let warmups = shared
+        .backends
+        .iter()
+        .flat_map(|b| b.servers.iter())
+        .any(|s| s.health.opts.slowstart.is_some());
+    if jobs.is_empty() && !warmups {
         return Ok(None);
     }
     let h = std::thread::Builder::new()
@@ -93,12 +101,15 @@ async fn run(shared: Arc<Shared>, jobs: Vec<Job>) {
             monoio::spawn(server_loop(shared.clone(), job, delay))
         })
         .collect();
+    let warmups = monoio::spawn(slowstart::run(shared.clone()));
     for t in tasks {
         t.await;
     }
+    warmups.await;
 }
 
-/// Checks one server forever.
+/// Checks one server forever; between checks, applies `on-error` when the
+/// workers' observation of real traffic trips `error-limit` (`passive`).
 async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
     let be = &shared.backends[job.backend];
     let srv = &be.servers[job.server];
@@ -111,16 +122,25 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         .httpchk
         .as_ref()
         .map(|hc| http::build_request(hc, &host_header(address)));
-    let who = Subject {
-        backend: &be.name,
-        server: &srv.name,
-        backup: srv.backup,
+    let mut st = Counted {
+        health: Health::new(chk.rise, chk.fall),
+        last_status: None,
     };
-    let log_checks = be.model.log.log_health_checks;
-    let mut health = Health::new(chk.rise, chk.fall);
-    let mut last_status: Option<CheckStatus> = None;
-    monoio::time::sleep(first_delay).await;
+    let mut next = first_delay;
     loop {
+        if let Some((left, (count, event))) = wait(srv, next).await {
+            let report = CheckReport {
+                status: CheckStatus::Hana,
+                code: 0,
+                info: passive::info(count, event),
+                duration: Duration::ZERO,
+            };
+            let change = st.health.on_error(srv.health.opts.on_error);
+            st.account(&shared, job, change, &report);
+            // Every `on-error` brings the next check forward to `fastinter`.
+            next = left.min(chk.fastinter);
+            continue;
+        }
         let report = probe::run(probe::Target {
             address,
             request: request.as_deref(),
@@ -130,104 +150,78 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             timeout_connect: be.model.timeouts.connect,
         })
         .await;
-        let change = health.record(report.status.passed());
-        chk.health.store(health.counter(), Ordering::Relaxed);
-        chk.last.store(Some(Arc::new(report.clone())));
+        let change = st.health.record(report.status.passed());
+        st.account(&shared, job, change, &report);
+        next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
+    }
+}
 
+/// One server's counted results, between checks.
+struct Counted {
+    health: Health,
+    last_status: Option<CheckStatus>,
+}
+
+impl Counted {
+    /// Publishes a result the counter took: the counter, the stats' last
+    /// check, the `log-health-checks` line, and a change of state.
+    fn account(&mut self, shared: &Shared, job: Job, change: Change, report: &CheckReport) {
+        let be = &shared.backends[job.backend];
+        let srv = &be.servers[job.server];
+        let chk = &srv.check;
+        chk.health.store(self.health.counter(), Ordering::Relaxed);
+        chk.last.store(Some(Arc::new(report.clone())));
+        let log_checks = be.model.log.log_health_checks;
         // HAProxy logs a result when it moves the counter or changes the outcome class.
-        if log_checks && (change != Change::None || last_status != Some(report.status)) {
+        if log_checks && (change != Change::None || self.last_status != Some(report.status)) {
+            let who = log::Subject {
+                backend: &be.name,
+                server: &srv.name,
+                backup: srv.backup,
+            };
             log::emit(
                 be,
-                Severity::Notice,
-                &log::health_check_line(who, &report, &health),
+                log::Severity::Notice,
+                &log::health_check_line(who, report, &self.health),
             );
         }
-        last_status = Some(report.status);
-
+        self.last_status = Some(report.status);
+        let cause = transition::Cause::Check {
+            report,
+            logged: log_checks,
+        };
         match change {
-            Change::WentDown => went_down(&shared, be, job.server, &report, log_checks),
-            Change::WentUp => went_up(be, job.server, &report, log_checks),
+            Change::WentDown => transition::went_down(shared, job.backend, job.server, cause),
+            Change::WentUp => transition::went_up(shared, job.backend, job.server, cause),
             Change::Counted | Change::None => {}
         }
-        let period = health.interval(chk.inter, chk.fastinter, chk.downinter);
-        monoio::time::sleep(period).await;
     }
 }
 
-/// Publishes a server going DOWN and logs it.
-fn went_down(shared: &Shared, be: &BackendRt, index: usize, report: &CheckReport, logged: bool) {
-    let srv = &be.servers[index];
-    publish_up(srv, false);
-    let chk = &srv.check;
-    chk.down_transitions.fetch_add(1, Ordering::Relaxed);
-    chk.last_change_ms
-        .store(status::unix_ms(), Ordering::Relaxed);
-    let counts = counts(be);
-    let who = Subject {
-        backend: &be.name,
-        server: &srv.name,
-        backup: srv.backup,
-    };
-    // With log-health-checks the reason was just logged; HAProxy does not repeat it.
-    let reason = (!logged).then_some(report);
-    let sessions = srv.active.load(Ordering::Relaxed);
-    log::emit(
-        be,
-        Severity::Alert,
-        &log::down_line(who, reason, counts, sessions),
-    );
-    if counts.active == 0 && counts.backup == 0 {
-        log::emit(
-            be,
-            Severity::Emerg,
-            &log::no_server_line(proxy_kind(shared, be), &be.name),
-        );
+/// Sleeps `d`, or less when the workers trip the server's error limit:
+/// then returns what was left of `d` and the trip.
+async fn wait(srv: &ServerRt, d: Duration) -> Option<(Duration, (u32, passive::Event))> {
+    if srv.health.observe.is_none() {
+        monoio::time::sleep(d).await;
+        return None;
     }
-}
-
-/// Publishes a server coming UP and logs it.
-fn went_up(be: &BackendRt, index: usize, report: &CheckReport, logged: bool) {
-    let srv = &be.servers[index];
-    publish_up(srv, true);
-    let chk = &srv.check;
-    let now = status::unix_ms();
-    let since = chk.last_change_ms.swap(now, Ordering::Relaxed);
-    chk.downtime_ms
-        .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
-    let who = Subject {
-        backend: &be.name,
-        server: &srv.name,
-        backup: srv.backup,
-    };
-    let reason = (!logged).then_some(report);
-    log::emit(be, Severity::Notice, &log::up_line(who, reason, counts(be)));
-}
-
-/// Stores the state where workers read it, then tells the balancers to rebuild.
-fn publish_up(srv: &crate::runtime::ServerRt, up: bool) {
-    srv.up.store(up, Ordering::Release);
-    balance::servers_changed();
-}
-
-/// Servers of the backend usable now, active and backup (HAProxy's srv_act/srv_bck).
-fn counts(be: &BackendRt) -> Counts {
-    let mut c = Counts {
-        active: 0,
-        backup: 0,
-    };
-    for s in be.servers.iter().filter(|s| s.usable()) {
-        if s.backup {
-            c.backup += 1;
-        } else {
-            c.active += 1;
+    let end = std::time::Instant::now() + d;
+    loop {
+        if let Some(trip) = passive::take(srv) {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            return Some((left, trip));
         }
+        let now = std::time::Instant::now();
+        if now >= end {
+            return None;
+        }
+        monoio::time::sleep((end - now).min(passive::POLL)).await;
     }
-    c
 }
 
 /// HAProxy calls a `listen` section a "proxy" and a `backend` a "backend". A
 /// `listen` yields a frontend of the same name pointing at this backend.
-fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
+pub(crate) fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
     let from_listen = shared.frontends.iter().any(|f| {
         f.name == be.name
             && shared

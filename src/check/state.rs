@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use crate::config::model::OnError;
+
 /// What one check result did to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -81,6 +83,24 @@ impl Health {
             _ if before != self.health => Change::Counted,
             _ => Change::None,
         }
+    }
+
+    /// Applies `on-error` once `error-limit` consecutive errors were seen in
+    /// real traffic, as HAProxy's `health_adjust`: a failed check, the same
+    /// from one check above DOWN (`sudden-death`), or from the bottom of UP
+    /// (`mark-down`: DOWN at once); `fastinter` only brings the next check forward.
+    pub fn on_error(&mut self, action: OnError) -> Change {
+        match action {
+            OnError::FastInter => return Change::None,
+            OnError::FailCheck => {}
+            OnError::SuddenDeath => {
+                if self.health > self.rise {
+                    self.health = self.rise + 1;
+                }
+            }
+            OnError::MarkDown => self.health = self.rise.min(self.health),
+        }
+        self.record(false)
     }
 
     /// HAProxy's "status: 2/3 UP" part: checks left before the state changes
@@ -192,6 +212,26 @@ mod tests {
         assert_eq!(h.record(false), Change::WentDown);
         assert_eq!(interval(&h), DOWN);
         assert_eq!(h.record(true), Change::WentUp);
+    }
+
+    #[test]
+    fn on_error_actions_as_haproxy() {
+        let up = || {
+            let mut h = Health::new(2, 4);
+            h.record(true);
+            h
+        };
+        let mut h = up();
+        assert_eq!(h.on_error(OnError::FastInter), Change::None);
+        assert_eq!(h.on_error(OnError::FailCheck), Change::Counted);
+        assert_eq!(h.status(), (3, 4, "UP"));
+        let mut h = up();
+        assert_eq!(h.on_error(OnError::SuddenDeath), Change::Counted);
+        assert_eq!(h.status(), (1, 4, "UP"), "one failure from DOWN");
+        assert_eq!(h.on_error(OnError::SuddenDeath), Change::WentDown);
+        let mut h = up();
+        assert_eq!(h.on_error(OnError::MarkDown), Change::WentDown);
+        assert_eq!(h.on_error(OnError::MarkDown), Change::None, "already DOWN");
     }
 
     #[test]

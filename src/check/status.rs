@@ -31,6 +31,8 @@ pub enum CheckStatus {
     L7Ok,
     /// The server answered another status (`L7STS`).
     L7Sts,
+    /// `observe` saw `error-limit` consecutive errors in real traffic (`HANA`).
+    Hana,
 }
 
 impl CheckStatus {
@@ -45,6 +47,7 @@ impl CheckStatus {
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Sts => "L7STS",
+            CheckStatus::Hana => "HANA",
         }
     }
 
@@ -59,6 +62,7 @@ impl CheckStatus {
             CheckStatus::L7Rsp => "Layer7 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Sts => "Layer7 wrong status",
+            CheckStatus::Hana => "Health analyze",
         }
     }
 
@@ -225,6 +229,7 @@ mod tests {
             maxconn: None,
             maxqueue: None,
             disabled: false,
+            health: Default::default(),
             origin: Origin::default(),
         }
     }

@@ -29,6 +29,7 @@ pub mod model;
 pub mod parse;
 pub mod raw;
 pub mod tcp_validate;
+pub mod track;
 pub mod validate;
 
 #[cfg(test)]

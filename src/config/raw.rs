@@ -136,6 +136,8 @@ pub struct ServerOpts {
     pub maxqueue: Option<u32>,
     /// `disabled`.
     pub disabled: bool,
+    /// `slowstart`, `track`, `observe`, `error-limit`, `on-error`, `on-marked-*`.
+    pub health: super::model::ServerHealth,
 }
 
 /// One `server` line as parsed.
@@ -227,6 +229,8 @@ pub struct RawProxy {
     pub retries: Option<u32>,
     /// `option redispatch` / `redispatch`.
     pub redispatch: bool,
+    /// `option allbackups`.
+    pub allbackups: bool,
     /// `option persist`.
     pub persist: bool,
     /// `balance`.
@@ -306,6 +310,7 @@ impl RawProxy {
             timeouts: Timeouts::default(),
             retries: None,
             redispatch: false,
+            allbackups: false,
             persist: false,
             balance: Balance::RoundRobin,
             hash_type: HashType::MapBased,

@@ -58,6 +58,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         b.errors = errors::resolve(p, &parsed.http_errors, diag);
         backends.push(b);
     }
+    super::track::resolve(&mut backends, &by_name, diag);
     let names = ConfigNames {
         backends: &by_name,
         frontends: proxies
@@ -368,6 +369,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         timeouts: p.timeouts.clone(),
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
+        allbackups: p.allbackups,
         persist: p.persist,
         cookie: p.cookie.clone(),
         httpchk: p.httpchk.clone(),
@@ -406,6 +408,7 @@ fn server(s: &RawServer) -> Server {
         maxconn: o.maxconn,
         maxqueue: o.maxqueue,
         disabled: o.disabled,
+        health: o.health.clone(),
         origin: s.origin.clone(),
     }
 }

@@ -143,9 +143,11 @@ pub async fn connect_noting(
                 if be.model.nolinger {
                     nolinger(&s);
                 }
+                crate::check::passive::note(srv, crate::check::passive::Event::L4Ok);
                 return Ok((server, s));
             }
             Err(cause) => {
+                crate::check::passive::note(srv, crate::check::passive::Event::L4Err);
                 let c = ctx.counters();
                 counters::add(&c.servers[backend][server].conn_errors, 1);
                 counters::add(&c.backends[backend].conn_errors, 1);

@@ -310,7 +310,8 @@ fn server_row(
 ) -> Row {
     let t = sum(|w| &w.servers[b][s], shared);
     let up = srv.up.load(Ordering::Relaxed);
-    let weight = srv.weight.load(Ordering::Relaxed);
+    // HAProxy shows the effective weight, slow start included, rounded up.
+    let weight = crate::check::slowstart::shown_weight(srv);
     let (status, look) = server_state(srv, up, weight);
     let chk = &srv.check;
     let last_change = chk

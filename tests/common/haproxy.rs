@@ -79,6 +79,11 @@ impl Haproxy {
         self.child.id()
     }
 
+    /// What HAProxy printed on stderr so far (its `-db` log lines).
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self._dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
     /// Sends `sig` to HAProxy (SIGUSR1: soft stop).
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill(2) on our own child's pid has no memory effects.

@@ -11,6 +11,7 @@ use crate::config::raw::RawProxy;
 /// Options ringlb acts on (or stores for a pending feature), with their sections.
 const OPTIONS: &[(&str, u8)] = &[
     ("redispatch", BE),
+    ("allbackups", BE),
     ("httpclose", ALL),
     ("forceclose", ALL),
     ("http-server-close", ALL),
@@ -58,7 +59,6 @@ const REFUSED: &[&str] = &[
     "http-use-proxy-header",
     "spop-check",
     "abortonclose",
-    "allbackups",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
@@ -76,7 +76,7 @@ const REFUSED: &[&str] = &[
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {
     match name {
-        "allbackups" | "prefer-last-server" => "it changes which server gets the traffic",
+        "prefer-last-server" => "it changes which server gets the traffic",
         "abortonclose" | "http-buffer-request" => {
             "it changes when and whether a request reaches the server"
         }
@@ -183,6 +183,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
     let http = &mut p.http;
     match name {
         "redispatch" => p.redispatch = on,
+        "allbackups" => p.allbackups = on,
         "httpclose" | "forceclose" => {
             if name == "forceclose" && on {
                 cx.warn("'option forceclose' is refused since HAProxy 2.5; use 'option httpclose' (ringlb treats it as 'option httpclose')");

@@ -18,16 +18,9 @@ const REFUSED: &[&str] = &[
     "crt",
     "send-proxy",
     "send-proxy-v2",
-    "track",
     "redir",
     "resolvers",
-    // They change when a server takes traffic or which sessions it keeps.
-    "slowstart",
-    "observe",
-    "error-limit",
-    "on-error",
-    "on-marked-down",
-    "on-marked-up",
+    // They change when a server takes traffic.
     "agent-check",
     "agent-inter",
     "agent-port",
@@ -63,6 +56,13 @@ const KNOWN: &[&str] = &[
     "minconn",
     "disabled",
     "enabled",
+    "slowstart",
+    "track",
+    "observe",
+    "error-limit",
+    "on-error",
+    "on-marked-down",
+    "on-marked-up",
 ];
 
 /// `server <name> <addr> [options]`.
@@ -73,6 +73,12 @@ pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
         parse_server_address(&addr).map_err(|e| format!("server '{name}': {e}"))?;
     let mut opts = p.default_server.clone();
     parse_opts(cx, &mut opts, args, false)?;
+    if opts.check && opts.health.track.is_some() {
+        return Err(format!(
+            "'server {}/{name}' : unable to enable checks and tracking at the same time!",
+            p.name
+        ));
+    }
     if port_offset.is_some() && opts.check && opts.port.is_none() {
         // As HAProxy: a check needs a port of its own when the service port
         // is the client's.
@@ -168,6 +174,8 @@ fn parse_opts(
             }
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,
+            "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"
+            | "on-marked-up" => health_opt(&opt, &mut opts.health, args)?,
             o if REFUSED.contains(&o) => {
                 return Err(format!("{line_kw} option '{o}' is not supported yet"));
             }
@@ -192,6 +200,90 @@ fn parse_opts(
                     super::did_you_mean(o, &all)
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The options that move a server's state beside its checks (`check/`),
+/// with HAProxy's error texts.
+fn health_opt(
+    opt: &str,
+    h: &mut crate::config::model::ServerHealth,
+    args: &mut Args,
+) -> Result<(), String> {
+    use crate::config::model::{Observe, OnError, Track};
+    match opt {
+        "slowstart" => {
+            let t = args.next_string("a duration")?;
+            let d = parse_duration_for(opt, &t)?;
+            h.slowstart = (!d.is_zero()).then_some(d);
+        }
+        "track" => {
+            let t = args.next_string("[<backend>/]<server>")?;
+            let (backend, server) = match t.split_once('/') {
+                Some((b, s)) => (Some(b.to_string()), s.to_string()),
+                None => (None, t),
+            };
+            h.track = Some(Track {
+                backend,
+                server,
+                resolved: None,
+            });
+        }
+        "observe" => {
+            let v = args.next_string("'layer4' or 'layer7'")?;
+            h.observe = match v.as_str() {
+                "none" => None,
+                "layer4" => Some(Observe::Layer4),
+                "layer7" => Some(Observe::Layer7),
+                _ => {
+                    return Err(format!(
+                        "'observe' expects one of 'none', 'layer4', 'layer7' but got '{v}'."
+                    ));
+                }
+            };
+        }
+        "error-limit" => {
+            let v = args.next_string("an integer")?;
+            h.error_limit = v
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| "error-limit has to be > 0..".to_string())?;
+        }
+        "on-error" => {
+            let v = args.next_string("an action")?;
+            h.on_error = match v.as_str() {
+                "fastinter" => OnError::FastInter,
+                "fail-check" => OnError::FailCheck,
+                "sudden-death" => OnError::SuddenDeath,
+                "mark-down" => OnError::MarkDown,
+                _ => {
+                    return Err(format!(
+                        "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' \
+                         or 'mark-down' but got '{v}'."
+                    ));
+                }
+            };
+        }
+        "on-marked-down" => {
+            let v = args.next_string("'shutdown-sessions'")?;
+            if v != "shutdown-sessions" {
+                return Err(format!(
+                    "'on-marked-down' expects 'shutdown-sessions' but got '{v}'."
+                ));
+            }
+            h.shutdown_on_down = true;
+        }
+        _ => {
+            let v = args.next_string("'shutdown-backup-sessions'")?;
+            if v != "shutdown-backup-sessions" {
+                return Err(format!(
+                    "'on-marked-up' expects 'shutdown-backup-sessions' but got '{v}'."
+                ));
+            }
+            h.shutdown_backups_on_up = true;
         }
     }
     Ok(())

@@ -427,7 +427,6 @@ fn ignored_and_refused_options() {
     // What would change traffic is refused, with what it would change.
     for (opt, why) in [
         ("mysql-check", "health check"),
-        ("allbackups", "which server"),
         ("accept-invalid-http-request", "which messages may pass"),
         ("http-buffer-request", "reaches the server"),
     ] {

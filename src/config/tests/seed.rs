@@ -81,6 +81,7 @@ fn seed_config_model() {
         maxconn: None,
         maxqueue: None,
         disabled: false,
+        health: Default::default(),
         origin: origin(line),
     };
     let backend = Backend {
@@ -100,6 +101,7 @@ fn seed_config_model() {
         timeouts: timeouts.clone(),
         retries: 3,
         redispatch: false,
+        allbackups: false,
         persist: false,
         cookie: Some(Cookie {
             name: "JSESSIONID".into(),

@@ -4,6 +4,7 @@
 //! exchange (counters, pooling, the client connection's fate).
 
 use super::*;
+use crate::check::passive::Event;
 
 impl<'a> Session<'a> {
     /// One request, stage after stage: ringlb's own answers (monitor, a
@@ -382,11 +383,20 @@ impl<'a> Session<'a> {
             }
             Some(Err(ResponseFail::Closed)) if retry => Judged::Retry,
             Some(Err(ResponseFail::Closed)) => {
+                self.observe(server_idx, Event::HttpBrokenPipe);
                 self.trace.cause(b'S');
                 self.log_server(server_idx, "closed the connection before answering");
                 fail(HttpError::BadGateway)
             }
             Some(Err(ResponseFail::Status(e))) => {
+                self.observe(
+                    server_idx,
+                    if e == HttpError::GatewayTimeout {
+                        Event::HttpReadTimeout
+                    } else {
+                        Event::HttpRsp
+                    },
+                );
                 self.trace.cause(if e == HttpError::GatewayTimeout {
                     b's'
                 } else {
@@ -408,6 +418,11 @@ impl<'a> Session<'a> {
                 Judged::Done(state, end)
             }
         }
+    }
+
+    /// `observe`: tells the checker what the server's answer was (`check/passive.rs`).
+    fn observe(&self, server_idx: usize, event: Event) {
+        crate::check::passive::note(&self.be.servers[server_idx], event);
     }
 
     /// Stage: count what the exchange carried, pool the server connection
@@ -448,6 +463,7 @@ impl<'a> Session<'a> {
             counters::add(&c.bytes_out, bytes_out);
             c.status(resp.status);
         }
+        self.observe(server_idx, Event::for_status(resp.status));
         if self.ctx.shared.debug {
             eprintln!(
                 "{}.srvrep[w{}]: {}/{} status {}",
