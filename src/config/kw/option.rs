@@ -30,6 +30,9 @@ const OPTIONS: &[(&str, u8)] = &[
     ("log-separate-errors", FE),
     ("nolinger", ALL),
     ("persist", BE),
+    ("prefer-last-server", BE),
+    ("abortonclose", BE),
+    ("http-buffer-request", ALL),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -57,13 +60,10 @@ const REFUSED: &[&str] = &[
     "transparent",
     "http-use-proxy-header",
     "spop-check",
-    "abortonclose",
     "allbackups",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
-    "http-buffer-request",
-    "prefer-last-server",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -76,10 +76,7 @@ const REFUSED: &[&str] = &[
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {
     match name {
-        "allbackups" | "prefer-last-server" => "it changes which server gets the traffic",
-        "abortonclose" | "http-buffer-request" => {
-            "it changes when and whether a request reaches the server"
-        }
+        "allbackups" => "it changes which server gets the traffic",
         "accept-invalid-http-request" | "accept-invalid-http-response" => {
             "it changes which messages may pass (ringlb keeps refusing invalid ones)"
         }
@@ -225,6 +222,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             p.srv_keepalive = on;
         }
         "http-pretend-keepalive" => p.http.pretend_keepalive = on,
+        "prefer-last-server" => p.http.prefer_last_server = on,
+        "abortonclose" => p.http.abortonclose = on,
+        "http-buffer-request" => p.http.buffer_request = on,
         _ => {}
     }
 }

@@ -114,9 +114,13 @@ impl<'a> Session<'a> {
 
     /// Stage: choose the server (stickiness cookie, then balancing), or 503.
     pub(super) fn choose_server(&mut self, req: &Request) -> Result<usize, Fail> {
-        // Choose the server while the URI is still in the buffer (or, when
-        // rules rewrote the head, from the head they left).
-        let picked = {
+        // `option prefer-last-server` (`reuse.rs`), else choose the server
+        // while the URI is still in the buffer (or, when rules rewrote the
+        // head, from the head they left).
+        let preferred = self.preferred_server();
+        let picked = if preferred.is_some() {
+            preferred
+        } else {
             let st = self.rules.borrow();
             let (uri, head) = if req.edited {
                 (st.msg.line(1), &self.out[..])
@@ -182,9 +186,9 @@ impl<'a> Session<'a> {
             client: self.rewrite.client,
             ..PickInput::default()
         };
-        let (mut server_idx, mut server, mut reused, mut active) = self
-            .server_connection(picked, first && !may_resend, &input)
-            .await?;
+        let (mut server_idx, mut server, mut served, mut active) =
+            self.server_connection(picked, first, &input).await?;
+        let mut reused = served > 0;
         let response_rules = rules::response_rules(
             (self.ctx, self.fe, self.fe_index),
             (self.be, self.backend),
@@ -202,7 +206,7 @@ impl<'a> Session<'a> {
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, served) = (false, 0);
                     continue;
                 }
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
@@ -281,7 +285,7 @@ impl<'a> Session<'a> {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, served) = (false, 0);
                 }
                 Judged::Fail(f) => return Err(f),
                 Judged::Done(state, end) => break (sr, sw, server_fd, state, end),
@@ -295,33 +299,35 @@ impl<'a> Session<'a> {
             resp,
             server_idx,
             active,
+            served: served + 1,
         })
     }
 
-    /// Stage: a connection to the chosen server, idle in the pool (unless
-    /// `fresh_only`: a first request that could not be resent) or new (with
-    /// retries and redispatch, which may choose another server); the server
-    /// is counted active from now on, for leastconn.
+    /// Stage: a connection to the chosen server, an idle one when the
+    /// backend's `http-reuse` mode allows it for this request (`reuse.rs`),
+    /// or new (with retries and redispatch, which may choose another
+    /// server); answers the requests the connection served before (0: new).
+    /// The server is counted active from now on, for leastconn.
     pub(super) async fn server_connection(
-        &self,
+        &mut self,
         picked: usize,
-        fresh_only: bool,
+        first: bool,
         input: &PickInput<'_>,
-    ) -> Result<(usize, Stream, bool, ActiveGuard<'a>), Fail> {
+    ) -> Result<(usize, Stream, u32, ActiveGuard<'a>), Fail> {
         // A connection to a server whose port follows the client's cannot
         // serve a client that came in on another port: never pooled.
         let relative = self.be.servers[picked].port_offset.is_some();
-        let pooled = if fresh_only || relative {
+        let idle = if relative {
             None
         } else {
-            self.ctx.pool.take(self.backend, picked)
+            self.idle_connection(picked, first)
         };
-        if let Some(s) = pooled {
+        if let Some((s, served)) = idle {
             self.trace.reused(picked);
             return Ok((
                 picked,
                 s,
-                true,
+                served.max(1),
                 ActiveGuard::new(self.ctx, self.backend, picked),
             ));
         }
@@ -332,7 +338,7 @@ impl<'a> Session<'a> {
         } else {
             active
         };
-        Ok((idx, s, false, active))
+        Ok((idx, s, 0, active))
     }
 
     /// What both directions' outcomes mean for the exchange: done, failed
@@ -416,6 +422,7 @@ impl<'a> Session<'a> {
             resp,
             server_idx,
             active,
+            served,
         } = relayed;
         let (resp, bytes_out) = match resp {
             ResponseEnd::Upgraded => {
@@ -458,7 +465,7 @@ impl<'a> Session<'a> {
         {
             // Within one task the halves are always reunitable; if not, just close.
             if let Ok(server) = sr.reunite(sw) {
-                self.ctx.pool.put(self.backend, server_idx, server);
+                self.keep_connection(server_idx, server, served);
             }
         }
         // Otherwise the halves drop here: closing the socket sends the FIN (a
