@@ -16,13 +16,16 @@ impl<'a> Session<'a> {
         if let Some(answered) = self.answer_here(&req).await {
             return answered;
         }
+        if self.fe.http.buffer_request || self.be.http.buffer_request {
+            self.buffer_body(&req).await?;
+        }
         let picked = self.choose_server(&req)?;
         // Held until the response ends: the server's `maxconn` slot (taken
         // at once where there is no limit or room, without a future).
         let now = crate::server::queue::take_now(&self.be.queue, &self.ctx.limits, picked);
         let (picked, _slot) = match now {
             Some(got) => got,
-            None => self.queue(&req, picked).await?,
+            None => self.unless_client_left(self.queue(&req, picked)).await?,
         };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
@@ -332,7 +335,9 @@ impl<'a> Session<'a> {
             ));
         }
         let active = ActiveGuard::new(self.ctx, self.backend, picked);
-        let (idx, s) = self.connect(picked, input).await?;
+        let (idx, s) = self
+            .unless_client_left(self.connect(picked, input))
+            .await?;
         let active = if idx != picked {
             ActiveGuard::new(self.ctx, self.backend, idx)
         } else {

@@ -54,6 +54,8 @@ use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
 
+mod abort;
+mod buffer;
 mod duplex;
 mod exchange;
 mod local;
