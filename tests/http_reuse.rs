@@ -295,3 +295,30 @@ fn http_buffer_request_answers_100_continue_itself() {
         },
     );
 }
+
+/// A POST whose 6-byte body comes one byte every 300 ms, longer than
+/// `timeout server` (1 s) in all: answers the status, 0 if none came.
+fn slow_upload(port: u16) -> u16 {
+    let mut c = HttpClient::connect(port);
+    c.send(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n");
+    for _ in 0..6 {
+        thread::sleep(Duration::from_millis(300));
+        if c.conn.stream.write_all(b"x").is_err() {
+            break;
+        }
+    }
+    c.try_response().map_or(0, |r| r.status)
+}
+
+#[test]
+fn a_write_to_the_server_refreshes_its_timeout_unless_independent_streams() {
+    let (be, _) = backend("s1");
+    for (opt, status) in [("", 200), ("option independent-streams", 504)] {
+        on_both(
+            |port| config(port, &format!("timeout server 1s\n{opt}"), &[be.port]),
+            |port, who| {
+                assert_eq!(slow_upload(port), status, "{who} {opt:?}");
+            },
+        );
+    }
+}

@@ -447,6 +447,9 @@ pub struct HttpOptions {
     /// `option http-buffer-request`: the whole body (up to a buffer) is read
     /// before a server is chosen and connected to.
     pub buffer_request: bool,
+    /// `option independent-streams`: a write to a socket no longer pushes
+    /// back the timeout of the read waiting on it.
+    pub independent_streams: bool,
 }
 
 /// `http-reuse never|safe|aggressive|always` (HAProxy 2.6's meanings).

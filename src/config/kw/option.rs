@@ -33,6 +33,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("prefer-last-server", BE),
     ("abortonclose", BE),
     ("http-buffer-request", ALL),
+    ("independent-streams", ALL),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -45,7 +46,6 @@ const IGNORED: &[&str] = &[
     "logasap",
     "contstats",
     "socket-stats",
-    "independent-streams",
     "http-no-delay",
     "tcp-smart-accept",
     "tcp-smart-connect",
@@ -103,6 +103,12 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     };
     if !check_caps(cx, p, &label, caps, Misplaced::Warn)? {
         return Ok(());
+    }
+    if name == "independent-streams" && p.mode == crate::config::model::Mode::Tcp {
+        cx.warn(
+            "'option independent-streams' acts on HTTP exchanges only: ringlb's TCP relay \
+             keeps one idle timeout for both directions",
+        );
     }
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
@@ -225,6 +231,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "prefer-last-server" => p.http.prefer_last_server = on,
         "abortonclose" => p.http.abortonclose = on,
         "http-buffer-request" => p.http.buffer_request = on,
+        "independent-streams" => p.http.independent_streams = on,
         _ => {}
     }
 }

@@ -462,6 +462,8 @@ fn reuse_and_exchange_options_are_built() {
     let h = be(&off).http;
     assert!(!h.prefer_last_server && !h.abortonclose && !h.buffer_request);
     assert!(fe("    option http-buffer-request").http.buffer_request);
+    assert!(warns("    option independent-streams").is_empty());
+    assert!(be("    option independent-streams").http.independent_streams);
 }
 
 #[test]

@@ -200,6 +200,10 @@ impl<'a> Session<'a> {
             &self.trace,
         );
         let limit = self.max_body.map(|(m, _)| m);
+        // HAProxy's default: a write to a side refreshes the wait for its bytes.
+        let activity = Activity::new();
+        let independent = self.fe.http.independent_streams || self.be.http.independent_streams;
+        let activity = (!independent).then_some(&activity);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         let (sr, sw, server_fd, req_state, resp) = loop {
             // Send the head (and the body start); replace a dead reused connection once.
@@ -238,6 +242,7 @@ impl<'a> Session<'a> {
                 progress: self.trace.tracker(),
                 head_seen: &head_seen,
                 client_fd: self.client_fd,
+                activity,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {
                 self.trace.cookie_inserted();
@@ -258,6 +263,10 @@ impl<'a> Session<'a> {
                         timer: &mut self.req_timer,
                         read: ct,
                         write: st,
+                        linked: activity.map(|a| Linked {
+                            source_written: &a.to_client,
+                            dest_written: &a.to_server,
+                        }),
                     },
                     limit,
                 ));
