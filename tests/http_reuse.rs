@@ -150,14 +150,20 @@ fn reuse_modes_decide_which_connection_a_first_request_takes() {
         });
         on_both(cfg, |port, who| {
             let b = clients(port, &[2, 2]);
-            assert_eq!(b[0][0], b[0][1], "{who} {mode}: one client keeps its connection");
+            assert_eq!(
+                b[0][0], b[0][1],
+                "{who} {mode}: one client keeps its connection"
+            );
             assert_eq!(
                 b[1][0] == b[0][0],
                 reuses_proven,
                 "{who}, http-reuse {mode}: first request with a proven idle connection {b:?}"
             );
             if mode == "never" {
-                assert_eq!(b[1][0], b[1][1], "{who}: never: the session's own connection");
+                assert_eq!(
+                    b[1][0], b[1][1],
+                    "{who}: never: the session's own connection"
+                );
             } else {
                 assert!(
                     b[1][1] == b[0][0] || b[1][1] == b[1][0],
@@ -214,7 +220,11 @@ fn queued_then_closed(port: u16, seen: &Mutex<Vec<Seen>>) -> (bool, bool) {
     let answered = c.try_response().is_ok_and(|r| r.status == 200);
     assert_eq!(busy.join().unwrap(), 200);
     thread::sleep(Duration::from_millis(300));
-    let reached = seen.lock().unwrap().iter().any(|s| s.line.contains("/queued"));
+    let reached = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|s| s.line.contains("/queued"));
     (reached, answered)
 }
 
@@ -231,8 +241,14 @@ fn abortonclose_drops_a_queued_request_whose_client_left() {
             |port, who| {
                 seen.lock().unwrap().clear();
                 let (reached, answered) = queued_then_closed(port, &seen);
-                assert_eq!(reached, sent, "{who} {opt:?}: did the queued request reach the server");
-                assert_eq!(answered, sent, "{who} {opt:?}: did the half-closed client get the answer");
+                assert_eq!(
+                    reached, sent,
+                    "{who} {opt:?}: did the queued request reach the server"
+                );
+                assert_eq!(
+                    answered, sent,
+                    "{who} {opt:?}: did the half-closed client get the answer"
+                );
             },
         );
     }
@@ -242,7 +258,11 @@ fn abortonclose_drops_a_queued_request_whose_client_left() {
 /// the response. With `expect`, the body waits for `100 Continue`.
 fn slow_post(port: u16, expect: bool) -> (Instant, common::Response) {
     let mut c = HttpClient::connect(port);
-    let extra = if expect { "Expect: 100-continue\r\n" } else { "" };
+    let extra = if expect {
+        "Expect: 100-continue\r\n"
+    } else {
+        ""
+    };
     c.send(format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n{extra}\r\n").as_bytes());
     if expect {
         let interim = common::read_response(&mut c.conn, false).expect("an interim response");
@@ -269,7 +289,11 @@ fn http_buffer_request_connects_only_once_the_body_is_in() {
                     s.accepted >= body_sent,
                     waits,
                     "{who} {opt:?}: server connection opened {:?} the body was sent",
-                    if s.accepted >= body_sent { "after" } else { "before" }
+                    if s.accepted >= body_sent {
+                        "after"
+                    } else {
+                        "before"
+                    }
                 );
             },
         );

@@ -128,7 +128,10 @@ mod tests {
             let (a, b) = monoio::net::UnixStream::pair().unwrap();
             pool.put(0, 0, Stream::Unix(a), 1);
             drop(b);
-            assert!(pool.take(0, 0, false).is_none(), "peer closed: must not be reused");
+            assert!(
+                pool.take(0, 0, false).is_none(),
+                "peer closed: must not be reused"
+            );
 
             let (a, mut b) = monoio::net::UnixStream::pair().unwrap();
             pool.put(0, 0, Stream::Unix(a), 1);
@@ -156,7 +159,10 @@ mod tests {
             pool.put(0, 0, Stream::Unix(b), 1);
             let (_, served) = pool.take(0, 0, true).expect("the proven one");
             assert_eq!(served, 2, "skips the newer, unproven connection");
-            assert!(pool.take(0, 0, true).is_none(), "only an unproven one is left");
+            assert!(
+                pool.take(0, 0, true).is_none(),
+                "only an unproven one is left"
+            );
             assert_eq!(pool.take(0, 0, false).map(|c| c.1), Some(1));
         });
     }

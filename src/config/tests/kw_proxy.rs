@@ -454,16 +454,23 @@ fn reuse_and_exchange_options_are_built() {
     }
     assert!(err("    http-reuse sometimes").contains("'http-reuse' expects"));
     assert!(err("    http-reuse").contains("'http-reuse'"));
-    let body = "    option prefer-last-server\n    option abortonclose\n    option http-buffer-request";
+    let body =
+        "    option prefer-last-server\n    option abortonclose\n    option http-buffer-request";
     assert!(warns(body).is_empty(), "{:?}", warns(body));
     let h = be(body).http;
     assert!(h.prefer_last_server && h.abortonclose && h.buffer_request);
-    let off = format!("{body}\n    no option prefer-last-server\n    no option abortonclose\n    no option http-buffer-request");
+    let off = format!(
+        "{body}\n    no option prefer-last-server\n    no option abortonclose\n    no option http-buffer-request"
+    );
     let h = be(&off).http;
     assert!(!h.prefer_last_server && !h.abortonclose && !h.buffer_request);
     assert!(fe("    option http-buffer-request").http.buffer_request);
     assert!(warns("    option independent-streams").is_empty());
-    assert!(be("    option independent-streams").http.independent_streams);
+    assert!(
+        be("    option independent-streams")
+            .http
+            .independent_streams
+    );
 }
 
 #[test]

@@ -344,9 +344,7 @@ impl<'a> Session<'a> {
             ));
         }
         let active = ActiveGuard::new(self.ctx, self.backend, picked);
-        let (idx, s) = self
-            .unless_client_left(self.connect(picked, input))
-            .await?;
+        let (idx, s) = self.unless_client_left(self.connect(picked, input)).await?;
         let active = if idx != picked {
             ActiveGuard::new(self.ctx, self.backend, idx)
         } else {

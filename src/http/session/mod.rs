@@ -34,8 +34,8 @@ use monoio::time::Instant;
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
 use super::forward::{
-    Activity, Linked, Pace, ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
-    relay_response,
+    Activity, Linked, Pace, ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf,
+    relay_body, relay_response,
 };
 use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
 use super::request::{self, Parsed, Request, Rewrite};

@@ -80,7 +80,11 @@ impl<'a> Session<'a> {
         if !self.be.http.prefer_last_server || deterministic(&self.be.model.balance) {
             return None;
         }
-        let last = self.private.iter().rev().find(|c| c.backend == self.backend)?;
+        let last = self
+            .private
+            .iter()
+            .rev()
+            .find(|c| c.backend == self.backend)?;
         self.be.servers[last.server].usable().then_some(last.server)
     }
 }
