@@ -225,6 +225,13 @@ fn queued_then_closed(port: u16, seen: &Mutex<Vec<Seen>>) -> (bool, bool) {
         .unwrap()
         .iter()
         .any(|s| s.line.contains("/queued"));
+    // The abandoned wait gave its place back: the server's one slot serves on.
+    let started = Instant::now();
+    assert_eq!(HttpClient::connect(port).get("/after").status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the slot leaked"
+    );
     (reached, answered)
 }
 
