@@ -216,6 +216,8 @@ fn queued_then_closed(port: u16, seen: &Mutex<Vec<Seen>>) -> (bool, bool) {
     thread::sleep(Duration::from_millis(200));
     let mut c = HttpClient::connect(port);
     c.send(b"GET /queued HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Queued by now: the close comes while it waits.
+    thread::sleep(Duration::from_millis(200));
     c.conn.stream.shutdown(Shutdown::Write).unwrap();
     let answered = c.try_response().is_ok_and(|r| r.status == 200);
     assert_eq!(busy.join().unwrap(), 200);
@@ -233,6 +235,45 @@ fn queued_then_closed(port: u16, seen: &Mutex<Vec<Seen>>) -> (bool, bool) {
         "the slot leaked"
     );
     (reached, answered)
+}
+
+/// Holds what is written until the FIN, so the request and the close
+/// arrive in one segment: the close is there when the request is read.
+fn cork(s: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt on a live socket with a pointer to an int that
+    // outlives the call, and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CORK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "TCP_CORK");
+}
+
+#[test]
+fn abortonclose_answers_400_to_a_request_that_came_with_its_close() {
+    let (be, _) = backend("s1");
+    for (opt, status) in [("option abortonclose", 400), ("", 200)] {
+        on_both(
+            |port| config(port, opt, &[be.port]),
+            |port, who| {
+                for _ in 0..3 {
+                    let mut c = HttpClient::connect(port);
+                    cork(&c.conn.stream);
+                    c.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+                    c.conn.stream.shutdown(Shutdown::Write).unwrap();
+                    let got = c.try_response().map_or(0, |r| r.status);
+                    assert_eq!(got, status, "{who} {opt:?}");
+                }
+            },
+        );
+    }
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! for its connection is abandoned when its client closes, instead of being
 //! sent to a server nobody will read the answer of.
 //!
+//! A client whose close came with its request (already there once the
+//! request is read) gets 400, as HAProxy 2.6 answers it.
+//!
 //! Without the option ringlb does as HAProxy 2.6 by default: a client that
 //! closed its side (FIN) may still be waiting for the response (a half
 //! close), so its request waits, is sent, and the response is relayed for as
@@ -10,6 +13,17 @@
 use super::*;
 
 impl Session<'_> {
+    /// With `abortonclose`, whether the client had already closed when its
+    /// request was read: HAProxy 2.6 then answers 400 before choosing a
+    /// server (measured: a GET followed at once by a FIN), as ringlb does.
+    pub(super) fn closed_before_dispatch(&self) -> bool {
+        let closed = self.be.http.abortonclose && matches!(peek(self.client_fd), Peek::Closed);
+        if closed {
+            self.trace.cause(b'C');
+        }
+        closed
+    }
+
     /// Runs `stage`, unless the backend has `abortonclose` and the client
     /// closes first: then the exchange ends unanswered (`C` termination).
     pub(super) async fn unless_client_left<T>(

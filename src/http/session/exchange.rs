@@ -19,6 +19,9 @@ impl<'a> Session<'a> {
         if self.fe.http.buffer_request || self.be.http.buffer_request {
             self.buffer_body(&req).await?;
         }
+        if self.closed_before_dispatch() {
+            return Err(Fail::Status(HttpError::BadRequest));
+        }
         let picked = self.choose_server(&req)?;
         // Held until the response ends: the server's `maxconn` slot (taken
         // at once where there is no limit or room, without a future).
