@@ -14,10 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// One worker, so that the second client meets the first one's pooled connection.
+/// One worker, so that the second client meets the first one's pooled
+/// connection, which `http-reuse always` lets a first request take (the
+/// default `safe` would give each new client its own; `tests/http_reuse.rs`).
 fn one_worker(port: u16) -> Ringlb {
     let cfg = ListenCfg::http(common::free_port())
         .global("nbthread 1")
+        .line("http-reuse always")
         .server("s", port);
     Ringlb::start(&cfg.render())
 }

@@ -594,6 +594,34 @@ pub struct HttpOptions {
     /// `http-request deny [deny_status <s>] if { req.body_size gt <n> }`: the largest
     /// body allowed and the status (413, or HAProxy's default 403) for a larger one.
     pub max_body: Option<(u64, u16)>,
+    /// `http-reuse`: which idle server connections a request may take.
+    pub reuse: HttpReuse,
+    /// `option prefer-last-server`: a keep-alive client's next request goes to
+    /// the server whose connection its session still holds.
+    pub prefer_last_server: bool,
+    /// `option abortonclose`: a request whose client closed while it waited
+    /// for a slot or a connection is abandoned, not sent.
+    pub abortonclose: bool,
+    /// `option http-buffer-request`: the whole body (up to a buffer) is read
+    /// before a server is chosen and connected to.
+    pub buffer_request: bool,
+    /// `option independent-streams`: a write to a socket no longer pushes
+    /// back the timeout of the read waiting on it.
+    pub independent_streams: bool,
+}
+
+/// `http-reuse never|safe|aggressive|always` (HAProxy 2.6's meanings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpReuse {
+    /// Server connections stay private to the client session that opened them.
+    Never,
+    /// A session's first request always opens its own connection.
+    #[default]
+    Safe,
+    /// A first request may take a connection that has already been reused.
+    Aggressive,
+    /// Any request may take any idle connection.
+    Always,
 }
 
 /// Logging options of a proxy.

@@ -18,7 +18,7 @@ use monoio::time::Instant;
 
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
-use super::io::{ReadOutcome, WriteFail, read_more, write_range};
+use super::io::{ReadOutcome, WriteFail, read_more_idle, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
 use crate::bufpool::{self, BUF_SIZE, STREAM_BUF_SIZE};
@@ -53,6 +53,60 @@ pub struct Pace<'t> {
     pub read: Duration,
     /// The destination's timeout, per write.
     pub write: Duration,
+    /// Without `option independent-streams`: when the source was last
+    /// written to by the other direction (a later write pushes back the
+    /// wait for its bytes), and where this direction notes its own writes.
+    pub linked: Option<Linked<'t>>,
+}
+
+/// HAProxy's default, which `option independent-streams` turns off: a write
+/// to a socket is activity on it, and refreshes the timeout of the read
+/// waiting on it (a response awaited while a long body is uploaded, a body
+/// read while the response streams). One per exchange, both directions'
+/// last writes.
+#[derive(Debug)]
+pub struct Activity {
+    /// Last write to the server.
+    pub to_server: Cell<Instant>,
+    /// Last write to the client.
+    pub to_client: Cell<Instant>,
+}
+
+impl Activity {
+    /// Both stamps at now.
+    pub fn new() -> Self {
+        let now = Instant::now();
+        Activity {
+            to_server: Cell::new(now),
+            to_client: Cell::new(now),
+        }
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One direction's view of [`Activity`]: the stamp that refreshes its reads
+/// and the one its writes set.
+#[derive(Clone, Copy)]
+pub struct Linked<'a> {
+    /// Writes to this direction's source, by the other direction.
+    pub source_written: &'a Cell<Instant>,
+    /// Where this direction's writes to its destination are noted.
+    pub dest_written: &'a Cell<Instant>,
+}
+
+/// A read's deadline: `timeout` after it started, or after the last write
+/// to the same socket when the directions are linked.
+fn read_deadline(
+    started: Instant,
+    timeout: Duration,
+    written: Option<&Cell<Instant>>,
+) -> impl Fn() -> Instant + '_ {
+    move || written.map_or(started, |w| w.get().max(started)) + timeout
 }
 
 /// Streams a body from `src` to `dst` through `buf` until the cursor says it ended;
@@ -91,7 +145,9 @@ async fn relay_through(
 ) -> Result<u64, RelayFail> {
     let mut written = 0u64;
     while !body.done() {
-        let n = match read_more(src, buf, pace.timer, Instant::now() + pace.read).await {
+        let source_written = pace.linked.map(|l| l.source_written);
+        let deadline = read_deadline(Instant::now(), pace.read, source_written);
+        let n = match read_more_idle(src, buf, pace.timer, deadline).await {
             ReadOutcome::Data(n) => n,
             ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
@@ -104,6 +160,9 @@ async fn relay_through(
         write_range(dst, buf, (0, k), pace.timer, Instant::now() + pace.write)
             .await
             .map_err(RelayFail::Sink)?;
+        if let Some(l) = pace.linked {
+            l.dest_written.set(Instant::now());
+        }
         written += k as u64;
         buf.drain(..k);
         // No point growing for a body that just ended.
@@ -133,6 +192,9 @@ pub struct ResponseCtx<'a> {
     /// `out` no longer holds the request, and the server has answered it, so
     /// the request must not be resent.
     pub head_seen: &'a Cell<bool>,
+    /// The exchange's writes, unless `option independent-streams`: one to
+    /// the server pushes back the wait for the response head and body.
+    pub activity: Option<&'a Activity>,
 }
 
 /// How the response side ended.
@@ -256,6 +318,10 @@ pub async fn relay_response(
                 timer,
                 read: cx.server_timeout,
                 write: cx.client_timeout,
+                linked: cx.activity.map(|a| Linked {
+                    source_written: &a.to_server,
+                    dest_written: &a.to_client,
+                }),
             },
             None,
         )
@@ -354,7 +420,8 @@ async fn read_head(
     timer: &mut LazyTimer,
     cx: &ResponseCtx<'_>,
 ) -> Result<Response, ResponseFail> {
-    let deadline = Instant::now() + cx.server_timeout;
+    let started = Instant::now();
+    let written = cx.activity.map(|a| &a.to_server);
     loop {
         if !sbuf.is_empty() {
             match response::parse_with(sbuf, &cx.side, out, cx.rules) {
@@ -374,7 +441,8 @@ async fn read_head(
                 return Err(ResponseFail::Status(HttpError::BadGateway));
             }
         }
-        match read_more(sr, sbuf, timer, deadline).await {
+        let deadline = read_deadline(started, cx.server_timeout, written);
+        match read_more_idle(sr, sbuf, timer, deadline).await {
             ReadOutcome::Data(_) => {}
             ReadOutcome::Timeout => return Err(ResponseFail::Status(HttpError::GatewayTimeout)),
             ReadOutcome::Eof | ReadOutcome::Error(_) if sbuf.is_empty() => {

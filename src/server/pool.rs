@@ -12,6 +12,11 @@
 //! by [`Pool::reap`], which the worker runs every second, as HAProxy's
 //! `pool-purge-delay`; so are those the server closed meanwhile, so that they
 //! do not linger in CLOSE-WAIT.
+//!
+//! Each connection counts the requests it served, so that `http-reuse
+//! aggressive` can give a client's first request only a connection already
+//! proven reusable (one that served more than one request, as HAProxy's
+//! "safe" idle list).
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -21,8 +26,11 @@ use crate::stream::Stream;
 /// Idle time after which a pooled connection is closed.
 pub const MAX_IDLE: Duration = Duration::from_secs(5);
 
-/// Idle connections to one server, most recently used last, with when they went idle.
-type IdleList = Vec<(Stream, Instant)>;
+/// An idle connection: the socket, the requests it served, when it went idle.
+type Idle = (Stream, u32, Instant);
+
+/// Idle connections to one server, most recently used last.
+type IdleList = Vec<Idle>;
 
 /// Per-worker idle connections, indexed by backend then server.
 #[derive(Debug, Default)]
@@ -47,25 +55,29 @@ impl Pool {
         }
     }
 
-    /// Takes the most recently used live connection to that server, if any.
-    pub fn take(&self, backend: usize, server: usize) -> Option<Stream> {
+    /// Takes the most recently used live connection to that server (only
+    /// one that served more than one request when `proven_only`), with the
+    /// requests it served; dead ones met on the way are closed.
+    pub fn take(&self, backend: usize, server: usize, proven_only: bool) -> Option<(Stream, u32)> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
-        while let Some((s, _)) = list.pop() {
+        while let Some(i) = list.iter().rposition(|c| !proven_only || c.1 > 1) {
+            let (s, served, _) = list.remove(i);
             if s.is_idle_and_open() {
-                return Some(s);
+                return Some((s, served));
             }
         }
         None
     }
 
-    /// Keeps a connection for reuse; beyond the per-server cap it is closed.
-    pub fn put(&self, backend: usize, server: usize, stream: Stream) {
+    /// Keeps a connection that served `served` requests for reuse; beyond the
+    /// per-server cap it is closed.
+    pub fn put(&self, backend: usize, server: usize, stream: Stream, served: u32) {
         let mut idle = self.idle.borrow_mut();
         if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server))
             && list.len() < self.cap
         {
-            list.push((stream, Instant::now()));
+            list.push((stream, served, Instant::now()));
         }
     }
 
@@ -73,7 +85,7 @@ impl Pool {
     pub fn reap(&self, now: Instant) {
         for servers in self.idle.borrow_mut().iter_mut() {
             for list in servers.iter_mut() {
-                list.retain(|(s, since)| {
+                list.retain(|(s, _, since)| {
                     now.duration_since(*since) < MAX_IDLE && s.is_idle_and_open()
                 });
             }
@@ -114,23 +126,44 @@ mod tests {
         rt().block_on(async {
             let pool = Pool::new(&[1], 8);
             let (a, b) = monoio::net::UnixStream::pair().unwrap();
-            pool.put(0, 0, Stream::Unix(a));
+            pool.put(0, 0, Stream::Unix(a), 1);
             drop(b);
-            assert!(pool.take(0, 0).is_none(), "peer closed: must not be reused");
+            assert!(
+                pool.take(0, 0, false).is_none(),
+                "peer closed: must not be reused"
+            );
 
             let (a, mut b) = monoio::net::UnixStream::pair().unwrap();
-            pool.put(0, 0, Stream::Unix(a));
+            pool.put(0, 0, Stream::Unix(a), 1);
             use monoio::io::AsyncWriteRentExt;
             let (r, _) = b.write_all(b"stray".to_vec()).await;
             r.unwrap();
             assert!(
-                pool.take(0, 0).is_none(),
+                pool.take(0, 0, false).is_none(),
                 "unsolicited bytes: must not be reused"
             );
 
             let (a, _b) = monoio::net::UnixStream::pair().unwrap();
-            pool.put(0, 0, Stream::Unix(a));
-            assert!(pool.take(0, 0).is_some());
+            pool.put(0, 0, Stream::Unix(a), 1);
+            assert!(pool.take(0, 0, false).is_some());
+        });
+    }
+
+    #[test]
+    fn proven_only_takes_connections_that_served_more_than_one_request() {
+        rt().block_on(async {
+            let pool = Pool::new(&[1], 8);
+            let (a, _keep_a) = monoio::net::UnixStream::pair().unwrap();
+            let (b, _keep_b) = monoio::net::UnixStream::pair().unwrap();
+            pool.put(0, 0, Stream::Unix(a), 2);
+            pool.put(0, 0, Stream::Unix(b), 1);
+            let (_, served) = pool.take(0, 0, true).expect("the proven one");
+            assert_eq!(served, 2, "skips the newer, unproven connection");
+            assert!(
+                pool.take(0, 0, true).is_none(),
+                "only an unproven one is left"
+            );
+            assert_eq!(pool.take(0, 0, false).map(|c| c.1), Some(1));
         });
     }
 
@@ -141,9 +174,9 @@ mod tests {
             let (a, _keep_a) = monoio::net::UnixStream::pair().unwrap();
             let (c, d) = monoio::net::UnixStream::pair().unwrap();
             let (e, _keep_e) = monoio::net::UnixStream::pair().unwrap();
-            pool.put(0, 0, Stream::Unix(a));
-            pool.put(0, 0, Stream::Unix(c));
-            pool.put(0, 0, Stream::Unix(e));
+            pool.put(0, 0, Stream::Unix(a), 1);
+            pool.put(0, 0, Stream::Unix(c), 1);
+            pool.put(0, 0, Stream::Unix(e), 1);
             assert_eq!(pool.len(), 2, "cap of 2");
             drop(d);
             pool.reap(Instant::now());

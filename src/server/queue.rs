@@ -336,7 +336,15 @@ pub async fn acquire<'a>(
         pos: AtomicU32::new(0),
     });
     fifo.push(me.clone());
+    let mut leave = Leave {
+        q,
+        limits,
+        fifo,
+        me: &me,
+        armed: true,
+    };
     let r = wait(q, limits, servers, picked, sticky, fifo, &me).await;
+    leave.armed = false;
     let pos = me.pos.load(Ordering::Relaxed);
     if sticky {
         waited.srv_queue = pos;
@@ -382,6 +390,31 @@ async fn wait(
             usize::MAX => Err(QueueError::Timeout),
             g => Ok(g),
         },
+    }
+}
+
+/// Leaves the queue when the wait is dropped before it ended (its client
+/// left: `option abortonclose`), giving back a slot granted meanwhile, which
+/// nobody would hold (and so never free) otherwise.
+struct Leave<'a> {
+    q: &'a BackendQueue,
+    limits: &'a WorkerLimits,
+    fifo: &'a Fifo,
+    me: &'a Arc<Waiter>,
+    armed: bool,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let granted = cancel_or_granted(self.q, self.fifo, self.me, None, self.limits);
+        if granted != usize::MAX
+            && let Some(w) = self.q.release(granted)
+        {
+            self.limits.ring(w);
+        }
     }
 }
 

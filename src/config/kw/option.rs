@@ -31,6 +31,10 @@ const OPTIONS: &[(&str, u8)] = &[
     ("log-separate-errors", FE),
     ("nolinger", ALL),
     ("persist", BE),
+    ("prefer-last-server", BE),
+    ("abortonclose", BE),
+    ("http-buffer-request", ALL),
+    ("independent-streams", ALL),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -43,7 +47,6 @@ const IGNORED: &[&str] = &[
     "logasap",
     "contstats",
     "socket-stats",
-    "independent-streams",
     "http-no-delay",
     "tcp-smart-accept",
     "tcp-smart-connect",
@@ -58,12 +61,9 @@ const REFUSED: &[&str] = &[
     "transparent",
     "http-use-proxy-header",
     "spop-check",
-    "abortonclose",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "checkcache",
-    "http-buffer-request",
-    "prefer-last-server",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -76,10 +76,6 @@ const REFUSED: &[&str] = &[
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {
     match name {
-        "prefer-last-server" => "it changes which server gets the traffic",
-        "abortonclose" | "http-buffer-request" => {
-            "it changes when and whether a request reaches the server"
-        }
         "accept-invalid-http-request" | "accept-invalid-http-response" => {
             "it changes which messages may pass (ringlb keeps refusing invalid ones)"
         }
@@ -106,6 +102,12 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     };
     if !check_caps(cx, p, &label, caps, Misplaced::Warn)? {
         return Ok(());
+    }
+    if name == "independent-streams" && p.mode == crate::config::model::Mode::Tcp {
+        cx.warn(
+            "'option independent-streams' acts on HTTP exchanges only: ringlb's TCP relay \
+             keeps one idle timeout for both directions",
+        );
     }
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
@@ -226,6 +228,10 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             p.srv_keepalive = on;
         }
         "http-pretend-keepalive" => p.http.pretend_keepalive = on,
+        "prefer-last-server" => p.http.prefer_last_server = on,
+        "abortonclose" => p.http.abortonclose = on,
+        "http-buffer-request" => p.http.buffer_request = on,
+        "independent-streams" => p.http.independent_streams = on,
         _ => {}
     }
 }

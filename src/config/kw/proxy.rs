@@ -1,5 +1,5 @@
 //! The small proxy keywords: `mode`, `maxconn`, `fullconn`, `default_backend`,
-//! `acl`, `use_backend`, `retries`, and the lists of HAProxy
+//! `acl`, `use_backend`, `retries`, `http-reuse`, and the lists of HAProxy
 //! proxy keywords ringlb ignores (with a warning) or refuses.
 
 use crate::acl::Condition;
@@ -23,7 +23,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "tcp-check",
     "compression",
     "filter",
-    "http-reuse",
     "http-send-name-header",
     "force-persist",
     "ignore-persist",
@@ -125,6 +124,24 @@ pub fn use_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Resul
 /// `retries <n>`.
 pub fn retries(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     p.retries = Some(args.next_int(0, u32::MAX)?);
+    args.finish()
+}
+
+/// `http-reuse never|safe|aggressive|always`.
+pub fn http_reuse(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    use crate::config::model::HttpReuse;
+    let m = args.next_string("'never', 'safe', 'aggressive' or 'always'")?;
+    p.http.reuse = match m.as_str() {
+        "never" => HttpReuse::Never,
+        "safe" => HttpReuse::Safe,
+        "aggressive" => HttpReuse::Aggressive,
+        "always" => HttpReuse::Always,
+        _ => {
+            return Err(format!(
+                "'http-reuse' expects 'never', 'safe', 'aggressive' or 'always', got '{m}'"
+            ));
+        }
+    };
     args.finish()
 }
 

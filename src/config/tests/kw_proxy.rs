@@ -428,7 +428,7 @@ fn ignored_and_refused_options() {
     for (opt, why) in [
         ("mysql-check", "health check"),
         ("accept-invalid-http-request", "which messages may pass"),
-        ("http-buffer-request", "reaches the server"),
+        ("checkcache", "uncacheable"),
     ] {
         let e = err(&format!("    option {opt}"));
         assert!(
@@ -437,6 +437,39 @@ fn ignored_and_refused_options() {
         );
     }
     assert_eq!(err("    option"), "'option' expects an option name");
+}
+
+#[test]
+fn reuse_and_exchange_options_are_built() {
+    use crate::config::model::HttpReuse;
+    assert_eq!(be("").http.reuse, HttpReuse::Safe, "HAProxy's default");
+    for (word, mode) in [
+        ("never", HttpReuse::Never),
+        ("safe", HttpReuse::Safe),
+        ("aggressive", HttpReuse::Aggressive),
+        ("always", HttpReuse::Always),
+    ] {
+        assert_eq!(be(&format!("    http-reuse {word}")).http.reuse, mode);
+    }
+    assert!(err("    http-reuse sometimes").contains("'http-reuse' expects"));
+    assert!(err("    http-reuse").contains("'http-reuse'"));
+    let body =
+        "    option prefer-last-server\n    option abortonclose\n    option http-buffer-request";
+    assert!(warns(body).is_empty(), "{:?}", warns(body));
+    let h = be(body).http;
+    assert!(h.prefer_last_server && h.abortonclose && h.buffer_request);
+    let off = format!(
+        "{body}\n    no option prefer-last-server\n    no option abortonclose\n    no option http-buffer-request"
+    );
+    let h = be(&off).http;
+    assert!(!h.prefer_last_server && !h.abortonclose && !h.buffer_request);
+    assert!(fe("    option http-buffer-request").http.buffer_request);
+    assert!(warns("    option independent-streams").is_empty());
+    assert!(
+        be("    option independent-streams")
+            .http
+            .independent_streams
+    );
 }
 
 #[test]

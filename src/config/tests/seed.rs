@@ -52,6 +52,7 @@ fn seed_config_model() {
             except: None,
             if_none: false,
         }),
+        ..HttpOptions::default()
     };
     let log = LogOptions {
         targets: vec![LogTarget::Global],

@@ -17,13 +17,19 @@ impl<'a> Session<'a> {
         if let Some(answered) = self.answer_here(&req).await {
             return answered;
         }
+        if self.fe.http.buffer_request || self.be.http.buffer_request {
+            self.buffer_body(&req).await?;
+        }
+        if self.closed_before_dispatch() {
+            return Err(Fail::Status(HttpError::BadRequest));
+        }
         let picked = self.choose_server(&req)?;
         // Held until the response ends: the server's `maxconn` slot (taken
         // at once where there is no limit or room, without a future).
         let now = crate::server::queue::take_now(&self.be.queue, &self.ctx.limits, picked);
         let (picked, _slot) = match now {
             Some(got) => got,
-            None => self.queue(&req, picked).await?,
+            None => self.unless_client_left(self.queue(&req, picked)).await?,
         };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
@@ -129,9 +135,13 @@ impl<'a> Session<'a> {
 
     /// Stage: choose the server (stickiness cookie, then balancing), or 503.
     pub(super) fn choose_server(&mut self, req: &Request) -> Result<usize, Fail> {
-        // Choose the server while the URI is still in the buffer (or, when
-        // rules rewrote the head, from the head they left).
-        let picked = {
+        // `option prefer-last-server` (`reuse.rs`), else choose the server
+        // while the URI is still in the buffer (or, when rules rewrote the
+        // head, from the head they left).
+        let preferred = self.preferred_server();
+        let picked = if preferred.is_some() {
+            preferred
+        } else {
             let st = self.rules.borrow();
             let (uri, head) = self.target_and_head(req, &st.msg);
             let input = PickInput {
@@ -193,9 +203,9 @@ impl<'a> Session<'a> {
             client: self.rewrite.client,
             ..PickInput::default()
         };
-        let (mut server_idx, mut server, mut reused, mut active) = self
-            .server_connection(picked, first && !may_resend, &input)
-            .await?;
+        let (mut server_idx, mut server, mut served, mut active) =
+            self.server_connection(picked, first, &input).await?;
+        let mut reused = served > 0;
         let response_rules = rules::response_rules(
             (self.ctx, self.fe, self.fe_index),
             (self.be, self.backend),
@@ -204,6 +214,10 @@ impl<'a> Session<'a> {
             &self.trace,
         );
         let limit = self.max_body.map(|(m, _)| m);
+        // HAProxy's default: a write to a side refreshes the wait for its bytes.
+        let activity = Activity::new();
+        let independent = self.fe.http.independent_streams || self.be.http.independent_streams;
+        let activity = (!independent).then_some(&activity);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         let (sr, sw, server_fd, req_state, resp) = loop {
             // Send the head (and the body start); replace a dead reused connection once.
@@ -213,7 +227,7 @@ impl<'a> Session<'a> {
                 Err(WriteFail::Error(_)) if reused && may_resend => {
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, served) = (false, 0);
                     continue;
                 }
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
@@ -242,6 +256,7 @@ impl<'a> Session<'a> {
                 progress: self.trace.tracker(),
                 head_seen: &head_seen,
                 client_fd: self.client_fd,
+                activity,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {
                 self.trace.cookie_inserted();
@@ -262,6 +277,10 @@ impl<'a> Session<'a> {
                         timer: &mut self.req_timer,
                         read: ct,
                         write: st,
+                        linked: activity.map(|a| Linked {
+                            source_written: &a.to_client,
+                            dest_written: &a.to_server,
+                        }),
                     },
                     limit,
                 ));
@@ -292,7 +311,7 @@ impl<'a> Session<'a> {
                     drop((sr, sw));
                     (server_idx, server) = self.connect(server_idx, &input).await?;
                     active = ActiveGuard::new(self.ctx, self.backend, server_idx);
-                    reused = false;
+                    (reused, served) = (false, 0);
                 }
                 Judged::Fail(f) => return Err(f),
                 Judged::Done(state, end) => break (sr, sw, server_fd, state, end),
@@ -306,44 +325,46 @@ impl<'a> Session<'a> {
             resp,
             server_idx,
             active,
+            served: served + 1,
         })
     }
 
-    /// Stage: a connection to the chosen server, idle in the pool (unless
-    /// `fresh_only`: a first request that could not be resent) or new (with
-    /// retries and redispatch, which may choose another server); the server
-    /// is counted active from now on, for leastconn.
+    /// Stage: a connection to the chosen server, an idle one when the
+    /// backend's `http-reuse` mode allows it for this request (`reuse.rs`),
+    /// or new (with retries and redispatch, which may choose another
+    /// server); answers the requests the connection served before (0: new).
+    /// The server is counted active from now on, for leastconn.
     pub(super) async fn server_connection(
-        &self,
+        &mut self,
         picked: usize,
-        fresh_only: bool,
+        first: bool,
         input: &PickInput<'_>,
-    ) -> Result<(usize, Stream, bool, ActiveGuard<'a>), Fail> {
+    ) -> Result<(usize, Stream, u32, ActiveGuard<'a>), Fail> {
         // A connection to a server whose port follows the client's cannot
         // serve a client that came in on another port: never pooled.
         let relative = self.be.servers[picked].port_offset.is_some();
-        let pooled = if fresh_only || relative {
+        let idle = if relative {
             None
         } else {
-            self.ctx.pool.take(self.backend, picked)
+            self.idle_connection(picked, first)
         };
-        if let Some(s) = pooled {
+        if let Some((s, served)) = idle {
             self.trace.reused(picked);
             return Ok((
                 picked,
                 s,
-                true,
+                served.max(1),
                 ActiveGuard::new(self.ctx, self.backend, picked),
             ));
         }
         let active = ActiveGuard::new(self.ctx, self.backend, picked);
-        let (idx, s) = self.connect(picked, input).await?;
+        let (idx, s) = self.unless_client_left(self.connect(picked, input)).await?;
         let active = if idx != picked {
             ActiveGuard::new(self.ctx, self.backend, idx)
         } else {
             active
         };
-        Ok((idx, s, false, active))
+        Ok((idx, s, 0, active))
     }
 
     /// What both directions' outcomes mean for the exchange: done, failed
@@ -441,6 +462,7 @@ impl<'a> Session<'a> {
             resp,
             server_idx,
             active,
+            served,
         } = relayed;
         let (resp, bytes_out) = match resp {
             ResponseEnd::Upgraded => {
@@ -484,7 +506,7 @@ impl<'a> Session<'a> {
         {
             // Within one task the halves are always reunitable; if not, just close.
             if let Ok(server) = sr.reunite(sw) {
-                self.ctx.pool.put(self.backend, server_idx, server);
+                self.keep_connection(server_idx, server, served);
             }
         }
         // Otherwise the halves drop here: closing the socket sends the FIN (a

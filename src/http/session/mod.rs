@@ -14,9 +14,9 @@
 //! 5. keep or close each side, and pool the server connection when reusable
 //!    (a lingering close and ringlb's own pages: `local.rs`).
 //!
-//! Server connections are reused as HAProxy's `http-reuse safe` intends: a
-//! client's first request takes an idle connection only when it could be sent
-//! again on a fresh one. A reused connection that fails before any response
+//! Server connections are reused as the backend's `http-reuse` says
+//! (`reuse.rs`; by default `safe`: a client's first request always opens its
+//! own connection). A reused connection that fails before any response
 //! byte is replaced and the request resent, only when the request is
 //! idempotent and went out whole in one write, so the server cannot have acted
 //! on it differently than on a dropped connection.
@@ -34,8 +34,8 @@ use monoio::time::Instant;
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
 use super::forward::{
-    Pace, ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf, relay_body,
-    relay_response,
+    Activity, Linked, Pace, ReadHalf, RelayFail, ResponseCtx, ResponseEnd, ResponseFail, WriteHalf,
+    relay_body, relay_response,
 };
 use super::io::{ReadOutcome, WriteFail, read_more, read_more_watch, write_all};
 use super::request::{self, Parsed, Request, Rewrite};
@@ -54,10 +54,13 @@ use crate::stream::Stream;
 use crate::tcp::relay::Halves;
 use crate::worker::context::WorkerCtx;
 
+mod abort;
+mod buffer;
 mod duplex;
 mod exchange;
 mod local;
 mod read;
+mod reuse;
 mod rules;
 mod tcp_rules;
 
@@ -97,6 +100,8 @@ struct Relayed<'a> {
     resp: ResponseEnd,
     server_idx: usize,
     active: ActiveGuard<'a>,
+    /// Requests the server connection has served, this one included.
+    served: u32,
 }
 
 /// The verdict on one attempt at relaying (see `Session::judge`).
@@ -162,6 +167,8 @@ struct Session<'a> {
     rules: std::cell::RefCell<rules::RuleState>,
     /// The current request's unique id (`unique-id-format`), once made.
     uid: IdSlot,
+    /// Server connections kept for this session alone (`http-reuse never`).
+    private: Vec<reuse::PrivateConn>,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -216,6 +223,7 @@ pub async fn run(
             f.model.captures.as_ref(),
         ),
         uid: IdSlot::default(),
+        private: Vec::new(),
     };
     let mut first = true;
     loop {
