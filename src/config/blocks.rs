@@ -125,8 +125,8 @@ fn message(cx: &mut Ctx<'_>, words: &[String]) {
         ".alert" => cx.error(text),
         ".warning" => cx.warn(text),
         ".notice" => cx.notice(text),
-        // `.diag` prints only in HAProxy's diagnostic mode (-dD), which ringlb has not.
-        _ => {}
+        // Printed only in diagnostic mode (`-dD`), as HAProxy.
+        _ => cx.diag(text),
     }
 }
 

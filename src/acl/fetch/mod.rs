@@ -138,8 +138,19 @@ pub enum Fetch {
     BeConn(Target),
     /// `fe_conn([<frontend>])`.
     FeConn(Target),
-    /// `var(<name>)`.
+    /// `var(<name>)` of a connection scope (`sess`, `txn`, `req`, `res`).
     Var(String),
+    /// `var(proc.<name>)`: the process-wide slot, resolved at load.
+    ProcVar(crate::http::rules::vars::ProcVar),
+    /// `str(<string>)`: a constant string.
+    Str(Box<[u8]>),
+    /// `int(<integer>)`: a constant integer.
+    Int(i64),
+    /// `bool(<bool>)`: a constant boolean.
+    Bool(bool),
+    /// `env(<name>)`: the environment variable's value, read at load (the
+    /// environment does not change after; absent when unset).
+    Env(Box<str>, Option<Box<[u8]>>),
     /// `always_true`.
     AlwaysTrue,
     /// `always_false`.
@@ -244,7 +255,12 @@ impl Fetch {
             | Fetch::SslFc
             | Fetch::SslSni
             | Fetch::WaitEnd
-            | Fetch::Var(_) => Layer::Connection,
+            | Fetch::Var(_)
+            | Fetch::ProcVar(_)
+            | Fetch::Str(_)
+            | Fetch::Int(_)
+            | Fetch::Bool(_)
+            | Fetch::Env(..) => Layer::Connection,
             Fetch::ReqLen | Fetch::ProtoHttp => Layer::ReqContent,
             f => match f.reads_payload_of() {
                 Some(Side::Req) => Layer::ReqContent,
@@ -252,6 +268,21 @@ impl Fetch {
                 None => Layer::Http,
             },
         }
+    }
+
+    /// Whether the fetch needs no traffic (a constant, the environment, a
+    /// `proc` variable): what the global `set-var` may evaluate at startup.
+    pub fn needs_no_traffic(&self) -> bool {
+        matches!(
+            self,
+            Fetch::Str(_)
+                | Fetch::Int(_)
+                | Fetch::Bool(_)
+                | Fetch::Env(..)
+                | Fetch::ProcVar(_)
+                | Fetch::AlwaysTrue
+                | Fetch::AlwaysFalse
+        )
     }
 
     /// Which HTTP message the fetch reads, if only one: the request's (its
@@ -415,6 +446,8 @@ impl Fetch {
             | Fetch::HttpAuthType
             | Fetch::HttpAuthUser
             | Fetch::HttpAuthPass => auth::each(self, s, buf, f),
+            // Read under the slot's guard: one atomic load, no copy.
+            Fetch::ProcVar(p) => p.with(f),
             _ => match self.one(s) {
                 Some(v) => f(v),
                 None => false,
@@ -423,7 +456,7 @@ impl Fetch {
     }
 
     /// The single value of a single-valued fetch.
-    fn one<'s, S: Sample + ?Sized>(&self, s: &'s S) -> Option<Val<'s>> {
+    fn one<'s, S: Sample + ?Sized>(&'s self, s: &'s S) -> Option<Val<'s>> {
         let port = |a: Option<SocketAddr>| a.map(|a| Val::Int(a.port() as i64));
         Some(match self {
             Fetch::Src => Val::Ip(s.src()?.ip()),
@@ -460,6 +493,12 @@ impl Fetch {
             Fetch::FeConn(t) => Val::Int(s.frontend_conns(proxy(t, s.current_frontend())?) as i64),
             Fetch::SrvIsUp(b, sv) => Val::Bool(sv.id != usize::MAX && s.server_is_up(b.id, sv.id)),
             Fetch::Var(name) => s.var(name)?,
+            // Handed out by `for_each`, under the slot's guard.
+            Fetch::ProcVar(_) => return None,
+            Fetch::Str(v) => Val::Str(v),
+            Fetch::Int(n) => Val::Int(*n),
+            Fetch::Bool(b) => Val::Bool(*b),
+            Fetch::Env(_, v) => Val::Str(v.as_deref()?),
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
             Fetch::Payload { side, off, len } => {
