@@ -216,6 +216,9 @@ mod tests {
                 .contains("Unexpected argument 'b' for '.notice'")
         );
         assert_eq!(d.errors.len(), 2);
+        // `.diag` is kept apart, for diagnostic mode (`-dD`) only.
+        assert_eq!(d.diags.len(), 1);
+        assert_eq!((d.diags[0].origin.line, &*d.diags[0].message), (3, "'d'."));
     }
 
     #[test]

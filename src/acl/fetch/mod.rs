@@ -726,4 +726,30 @@ mod tests {
         assert!(e("ssl_fc_sni_beg").contains("'ssl_fc_sni_beg'"));
         assert_eq!(kw("ssl_fc_sni_end", &[]).method, Method::End);
     }
+
+    #[test]
+    fn constants_env_and_proc_variables() {
+        let s = TestSample::get("/");
+        let c = |name: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            compile::compile(name, &args)
+        };
+        assert_eq!(all(&c("str", &["a b"]).unwrap(), &s), ["a b"]);
+        assert_eq!(all(&c("int", &["-3"]).unwrap(), &s), ["-3"]);
+        assert_eq!(all(&c("bool", &["0"]).unwrap(), &s), ["false"]);
+        assert!(c("int", &["x"]).is_err());
+        assert!(c("bool", &["yes"]).is_err());
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(all(&c("env", &["PATH"]).unwrap(), &s), [path]);
+        assert!(all(&c("env", &["RINGLB_SURELY_UNSET_VAR"]).unwrap(), &s).is_empty());
+        // `var(proc.x)` is its process-wide slot; the other scopes stay names.
+        let f = c("var", &["proc.fetch_unit"]).unwrap();
+        assert!(matches!(&f, Fetch::ProcVar(p) if p.name() == "proc.fetch_unit"));
+        assert!(all(&f, &s).is_empty());
+        crate::http::rules::vars::ProcVar::resolve("proc.fetch_unit").set(Val::Int(5));
+        assert_eq!(all(&f, &s), ["5"]);
+        assert_eq!(c("var", &["txn.a"]), Ok(Fetch::Var("txn.a".into())));
+        assert!(c("var", &["a"]).unwrap_err().contains("invalid args in fetch method 'var'"));
+        assert!(f.needs_no_traffic() && !Fetch::Src.needs_no_traffic());
+    }
 }
