@@ -135,7 +135,10 @@ fn proc_variables_are_process_wide_like_haproxy() {
     let v1 = format!("200 count=v1 {env} limit=2 {peer} greeting=hello");
     assert!(ours[3..20].iter().all(|r| *r == v1), "{:#?}", &ours[3..20]);
     for i in 0..8 {
-        assert!(ours[20 + i].starts_with(&format!("200 count=n{i} ")), "{ours:#?}");
+        assert!(
+            ours[20 + i].starts_with(&format!("200 count=n{i} ")),
+            "{ours:#?}"
+        );
     }
     assert!(ours[28].starts_with("200 "), "{}", ours[28]);
     assert!(ours[29].starts_with("429 "), "{}", ours[29]);
@@ -197,8 +200,14 @@ fn global_set_var_takes_only_the_proc_scope_and_no_traffic() {
             "fmt.cfg",
             "fmt.cfg:2: 'set-var-fmt': cannot set variable 'req.x', only scope 'proc' is permitted in the global section.",
         ),
-        ("traffic.cfg", "traffic.cfg:2: 'set-var': sample 'src' reads traffic"),
-        ("fmt_traffic.cfg", "fmt_traffic.cfg:2: 'set-var-fmt': '%[src]' reads traffic"),
+        (
+            "traffic.cfg",
+            "traffic.cfg:2: 'set-var': sample 'src' reads traffic",
+        ),
+        (
+            "fmt_traffic.cfg",
+            "fmt_traffic.cfg:2: 'set-var-fmt': '%[src]' reads traffic",
+        ),
     ] {
         let (code, err) = check(&ringlb, dir.path(), &["-c", "-f", file]);
         assert_eq!(code, Some(1), "{file}: {err}");

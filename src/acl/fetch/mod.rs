@@ -749,7 +749,11 @@ mod tests {
         crate::http::rules::vars::ProcVar::resolve("proc.fetch_unit").set(Val::Int(5));
         assert_eq!(all(&f, &s), ["5"]);
         assert_eq!(c("var", &["txn.a"]), Ok(Fetch::Var("txn.a".into())));
-        assert!(c("var", &["a"]).unwrap_err().contains("invalid args in fetch method 'var'"));
+        assert!(
+            c("var", &["a"])
+                .unwrap_err()
+                .contains("invalid args in fetch method 'var'")
+        );
         assert!(f.needs_no_traffic() && !Fetch::Src.needs_no_traffic());
     }
 }

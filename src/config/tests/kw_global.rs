@@ -377,10 +377,19 @@ fn global_set_var_is_evaluated_at_load_in_the_proc_scope() {
     ));
     let get = |n: &str| ProcVar::resolve(n).with(|v| Some(format!("{v:?}")));
     assert_eq!(get("proc.kw_g_int"), Some(format!("{:?}", Val::Int(42))));
-    assert_eq!(get("proc.kw_g_str"), Some(format!("{:?}", Val::Str(b"abc"))));
-    assert_eq!(get("proc.kw_g_bool"), Some(format!("{:?}", Val::Bool(true))));
+    assert_eq!(
+        get("proc.kw_g_str"),
+        Some(format!("{:?}", Val::Str(b"abc")))
+    );
+    assert_eq!(
+        get("proc.kw_g_bool"),
+        Some(format!("{:?}", Val::Bool(true)))
+    );
     assert_eq!(get("proc.kw_g_copy"), Some(format!("{:?}", Val::Int(42))));
-    assert_eq!(get("proc.kw_g_fmt"), Some(format!("{:?}", Val::Str(b"x-abc-7"))));
+    assert_eq!(
+        get("proc.kw_g_fmt"),
+        Some(format!("{:?}", Val::Str(b"x-abc-7")))
+    );
     // HAProxy's messages for a scope other than `proc` and a missing argument.
     assert_eq!(
         gerr("    set-var txn.x int(2)"),
