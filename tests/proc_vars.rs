@@ -3,7 +3,8 @@
 //! `str()`), read by ACLs and log-format values; `http-request set-var(proc.x)`
 //! and `tcp-request content set-var(proc.x)` on one connection seen by the
 //! next ones, whichever of the two workers takes them; `unset-var(proc.x)`;
-//! the global section's scope rule and `.diag` under `-dD`.
+//! `var(<name>,<default>)`; the global section's scope rule and `.diag`
+//! under `-dD`.
 
 mod common;
 
@@ -37,11 +38,14 @@ frontend fe
     http-request deny if {{ path /deny }} {{ var(proc.limit) -m int gt 1 }}
     http-request deny if {{ path /nodeny }} {{ var(proc.limit) -m int gt 5 }}
     http-request deny deny_status 429 if {{ path /gate }} {{ var(proc.count) -m str closed }}
+    http-request deny deny_status 410 if {{ path /dint }} {{ var(txn.nope,3) -m int eq 3 }}
     http-response set-header X-Count %[var(proc.count)]
     http-response set-header X-Env %[var(proc.env)]
     http-response set-header X-Limit %[var(proc.limit)]
     http-response set-header X-Peer %[var(proc.peer)]
     http-response set-header X-Greeting %[var(proc.greeting)]
+    http-response set-header X-Default %[var(txn.nope,dflt)]
+    http-response set-header X-Pdefault %[var(proc.never_set,pd),upper]
     default_backend be
 backend be
     server a 127.0.0.1:{backend}
@@ -58,13 +62,15 @@ fn get(port: u16, path: &str, set: Option<&str>) -> String {
     );
     let h = |n: &str| r.header(n).unwrap_or("<none>").to_string();
     format!(
-        "{} count={} env={} limit={} peer={} greeting={}",
+        "{} count={} env={} limit={} peer={} greeting={} default={}/{}",
         r.status,
         h("x-count"),
         h("x-env"),
         h("x-limit"),
         h("x-peer"),
-        h("x-greeting")
+        h("x-greeting"),
+        h("x-default"),
+        h("x-pdefault")
     )
 }
 
@@ -90,6 +96,7 @@ fn scenario(port: u16) -> Vec<String> {
     out.push(get(port, "/gate", None));
     out.push(get(port, "/unset", None));
     out.push(get(port, "/", None));
+    out.push(get(port, "/dint", None));
     out
 }
 
@@ -129,10 +136,10 @@ fn proc_variables_are_process_wide_like_haproxy() {
     let peer = "peer=127.0.0.1";
     let env = format!("env=home={ENV_VALUE}");
     assert!(ours[0].starts_with("403 "), "{}", ours[0]);
-    let first = format!("200 count= {env} limit=2 {peer} greeting=hello");
+    let first = format!("200 count= {env} limit=2 {peer} greeting=hello default=dflt/PD");
     assert_eq!(ours[1], first);
     assert_eq!(ours[2], first);
-    let v1 = format!("200 count=v1 {env} limit=2 {peer} greeting=hello");
+    let v1 = format!("200 count=v1 {env} limit=2 {peer} greeting=hello default=dflt/PD");
     assert!(ours[3..20].iter().all(|r| *r == v1), "{:#?}", &ours[3..20]);
     for i in 0..8 {
         assert!(
@@ -143,6 +150,7 @@ fn proc_variables_are_process_wide_like_haproxy() {
     assert!(ours[28].starts_with("200 "), "{}", ours[28]);
     assert!(ours[29].starts_with("429 "), "{}", ours[29]);
     assert!(ours[31].starts_with("200 count= "), "{}", ours[31]);
+    assert!(ours[32].starts_with("410 "), "{}", ours[32]);
 
     let Some(bin) = haproxy_binary() else {
         eprintln!("haproxy not installed: the comparison with HAProxy is skipped");

@@ -77,7 +77,7 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
     }
     if method.is_none()
         && expr.convs.is_empty()
-        && matches!(expr.fetch, Fetch::Var(_) | Fetch::ProcVar(_))
+        && matches!(expr.fetch, Fetch::Var(..) | Fetch::ProcVar(..))
     {
         return Err(
             "matching method must be specified first (using '-m') when using a sample fetch \

@@ -256,16 +256,16 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
     }
 }
 
-/// `var(<name>)`: a connection variable by name, or a `proc` slot.
+/// `var(<name>[,<default>])`: a connection variable by name, or a `proc` slot.
 fn var(name: &str, args: &[String]) -> Result<Fetch, String> {
-    // A default value (`var(name,default)`) is a 2.6 addition ringlb lacks.
-    check_args(name, args, 1, 1)?;
+    check_args(name, args, 1, 2)?;
     let v = &args[0];
     crate::http::rules::vars::check_name(v)
         .map_err(|e| format!("invalid args in fetch method 'var' : {e}"))?;
+    let default = args.get(1).map(|d| d.as_bytes().into());
     Ok(match v.strip_prefix("proc.") {
-        Some(_) => Fetch::ProcVar(crate::http::rules::vars::ProcVar::resolve(v)),
-        None => Fetch::Var(v.clone()),
+        Some(_) => Fetch::ProcVar(crate::http::rules::vars::ProcVar::resolve(v), default),
+        None => Fetch::Var(v.clone(), default),
     })
 }
 

@@ -138,10 +138,11 @@ pub enum Fetch {
     BeConn(Target),
     /// `fe_conn([<frontend>])`.
     FeConn(Target),
-    /// `var(<name>)` of a connection scope (`sess`, `txn`, `req`, `res`).
-    Var(String),
-    /// `var(proc.<name>)`: the process-wide slot, resolved at load.
-    ProcVar(crate::http::rules::vars::ProcVar),
+    /// `var(<name>[,<default>])` of a connection scope (`sess`, `txn`,
+    /// `req`, `res`); the default is a string, used when the variable is unset.
+    Var(String, Option<Box<[u8]>>),
+    /// `var(proc.<name>[,<default>])`: the process-wide slot, resolved at load.
+    ProcVar(crate::http::rules::vars::ProcVar, Option<Box<[u8]>>),
     /// `str(<string>)`: a constant string.
     Str(Box<[u8]>),
     /// `int(<integer>)`: a constant integer.
@@ -255,8 +256,8 @@ impl Fetch {
             | Fetch::SslFc
             | Fetch::SslSni
             | Fetch::WaitEnd
-            | Fetch::Var(_)
-            | Fetch::ProcVar(_)
+            | Fetch::Var(..)
+            | Fetch::ProcVar(..)
             | Fetch::Str(_)
             | Fetch::Int(_)
             | Fetch::Bool(_)
@@ -279,7 +280,7 @@ impl Fetch {
                 | Fetch::Int(_)
                 | Fetch::Bool(_)
                 | Fetch::Env(..)
-                | Fetch::ProcVar(_)
+                | Fetch::ProcVar(..)
                 | Fetch::AlwaysTrue
                 | Fetch::AlwaysFalse
         )
@@ -447,7 +448,7 @@ impl Fetch {
             | Fetch::HttpAuthUser
             | Fetch::HttpAuthPass => auth::each(self, s, buf, f),
             // Read under the slot's guard: one atomic load, no copy.
-            Fetch::ProcVar(p) => p.with(f),
+            Fetch::ProcVar(p, d) => p.with_or(d.as_deref(), f),
             _ => match self.one(s) {
                 Some(v) => f(v),
                 None => false,
@@ -492,9 +493,12 @@ impl Fetch {
             Fetch::BeConn(t) => Val::Int(s.backend_conns(proxy(t, s.current_backend())?) as i64),
             Fetch::FeConn(t) => Val::Int(s.frontend_conns(proxy(t, s.current_frontend())?) as i64),
             Fetch::SrvIsUp(b, sv) => Val::Bool(sv.id != usize::MAX && s.server_is_up(b.id, sv.id)),
-            Fetch::Var(name) => s.var(name)?,
+            Fetch::Var(name, d) => match s.var(name) {
+                Some(v) => v,
+                None => Val::Str(d.as_deref()?),
+            },
             // Handed out by `for_each`, under the slot's guard.
-            Fetch::ProcVar(_) => return None,
+            Fetch::ProcVar(..) => return None,
             Fetch::Str(v) => Val::Str(v),
             Fetch::Int(n) => Val::Int(*n),
             Fetch::Bool(b) => Val::Bool(*b),
@@ -744,11 +748,21 @@ mod tests {
         assert!(all(&c("env", &["RINGLB_SURELY_UNSET_VAR"]).unwrap(), &s).is_empty());
         // `var(proc.x)` is its process-wide slot; the other scopes stay names.
         let f = c("var", &["proc.fetch_unit"]).unwrap();
-        assert!(matches!(&f, Fetch::ProcVar(p) if p.name() == "proc.fetch_unit"));
+        assert!(matches!(&f, Fetch::ProcVar(p, None) if p.name() == "proc.fetch_unit"));
         assert!(all(&f, &s).is_empty());
         crate::http::rules::vars::ProcVar::resolve("proc.fetch_unit").set(Val::Int(5));
         assert_eq!(all(&f, &s), ["5"]);
-        assert_eq!(c("var", &["txn.a"]), Ok(Fetch::Var("txn.a".into())));
+        assert_eq!(c("var", &["txn.a"]), Ok(Fetch::Var("txn.a".into(), None)));
+        // A default, as a string, when the variable is unset (HAProxy 2.6).
+        assert_eq!(all(&c("var", &["txn.a", "d"]).unwrap(), &s), ["d"]);
+        assert_eq!(
+            all(&c("var", &["proc.fetch_unset", "pd"]).unwrap(), &s),
+            ["pd"]
+        );
+        assert_eq!(
+            all(&c("var", &["proc.fetch_unit", "pd"]).unwrap(), &s),
+            ["5"]
+        );
         assert!(
             c("var", &["a"])
                 .unwrap_err()

@@ -117,9 +117,15 @@ impl ProcVar {
 
     /// Calls `f` with the value, if set; answers what `f` did, else false.
     pub fn with<R: Default>(&self, f: impl FnOnce(Val<'_>) -> R) -> R {
-        match &*self.slot.load() {
-            Some(v) => f(v.as_val()),
-            None => R::default(),
+        self.with_or(None, f)
+    }
+
+    /// As [`ProcVar::with`], with `default` (a string) when unset.
+    pub fn with_or<R: Default>(&self, default: Option<&[u8]>, f: impl FnOnce(Val<'_>) -> R) -> R {
+        match (&*self.slot.load(), default) {
+            (Some(v), _) => f(v.as_val()),
+            (None, Some(d)) => f(Val::Str(d)),
+            (None, None) => R::default(),
         }
     }
 
