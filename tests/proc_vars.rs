@@ -3,12 +3,14 @@
 //! `str()`), read by ACLs and log-format values; `http-request set-var(proc.x)`
 //! and `tcp-request content set-var(proc.x)` on one connection seen by the
 //! next ones, whichever of the two workers takes them; `unset-var(proc.x)`;
-//! `var(<name>,<default>)`; the global section's scope rule and `.diag`
+//! `var(<name>,<default>)`; the log line (captures); the global section's scope rule and `.diag`
 //! under `-dD`.
 
 mod common;
 
-use common::{HttpBackend, HttpClient, Ringlb, TestDir, free_port, haproxy_binary};
+use common::{
+    HttpBackend, HttpClient, ListenCfg, Ringlb, Syslog, TestDir, free_port, haproxy_binary,
+};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -289,4 +291,31 @@ fn diag_prints_only_in_diagnostic_mode_like_haproxy() {
         let (_, err) = check(&h, dir.path(), &["-dD", "-q", "-c", "-f", "d.cfg"]);
         assert_eq!(diag_lines(&err), want, "{err}");
     }
+}
+
+/// ringlb has no `log-format` yet: the log line reads the variables through
+/// `capture` (log-format values in rules are checked above, `set-header`).
+#[test]
+fn log_line_reads_proc_variables() {
+    let mut syslog = Syslog::new();
+    let be = HttpBackend::start("a");
+    let cfg = ListenCfg::http(free_port())
+        .global(&format!("log 127.0.0.1:{} local0", syslog.port()))
+        .global("set-var proc.boot str(booted)")
+        .line("log global")
+        .line("option httplog")
+        .line("http-request set-var(proc.last) path")
+        .line("http-request capture var(proc.boot) len 20")
+        .line("http-request capture var(proc.last) len 20")
+        .server("a", be.port());
+    let lb = Ringlb::start(&cfg.render());
+    for path in ["/one", "/two"] {
+        let mut c = HttpClient::connect(lb.port());
+        let r = c.request(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let line = syslog.wait("the second line", |l| l.contains("GET /two"));
+    assert!(line.contains("{booted|/two}"), "{line}");
 }
