@@ -3,8 +3,8 @@
 //! `str()`), read by ACLs and log-format values; `http-request set-var(proc.x)`
 //! and `tcp-request content set-var(proc.x)` on one connection seen by the
 //! next ones, whichever of the two workers takes them; `unset-var(proc.x)`;
-//! `var(<name>,<default>)`; the log line (captures); the global section's scope rule and `.diag`
-//! under `-dD`.
+//! `var(<name>,<default>)`; the log line (captures); the global section's
+//! scope rule and `.diag` under `-dD`.
 
 mod common;
 
