@@ -283,6 +283,17 @@ impl LogFormat {
         }
     }
 
+    /// The first `%[...]` fetch or `%` variable that needs traffic, by its
+    /// text (`None` when the format renders at startup: global `set-var-fmt`).
+    pub fn needs_traffic(&self) -> Option<&str> {
+        let bad = |s: &Seg| match s {
+            Seg::Expr(e, _) => !e.fetch.needs_no_traffic(),
+            Seg::Var(v, _) => *v != Var::Pid,
+            _ => false,
+        };
+        self.segs.iter().any(bad).then_some(&*self.text)
+    }
+
     /// Whether an expression reads the HTTP request or response.
     pub fn needs_http(&self) -> bool {
         self.segs

@@ -63,6 +63,9 @@ struct Cli {
     /// Foreground with debug output.
     #[arg(short = 'd')]
     debug: bool,
+    /// Diagnostic mode (HAProxy's `-dD`): print the `.diag` messages.
+    #[arg(long = "dD")]
+    diag_mode: bool,
     /// Write the process id to this file.
     #[arg(short = 'p', value_name = "PIDFILE")]
     pidfile: Option<PathBuf>,
@@ -98,6 +101,7 @@ fn haproxy_args() -> Vec<String> {
             "-st" => "--st".to_string(),
             "-vv" => "--vv".to_string(),
             "-cc" => "--cc".to_string(),
+            "-dD" => "--dD".to_string(),
             _ => a,
         })
         .collect()
@@ -125,6 +129,11 @@ fn main() -> ExitCode {
     let mut loaded = match config::load_files(&cli.files) {
         Ok(l) => l,
         Err(e) => {
+            if cli.diag_mode {
+                for line in &e.diags {
+                    eprintln!("[DIAG] {line}");
+                }
+            }
             // Warnings too, first (as HAProxy, which prints them as it parses).
             if !cli.quiet || cli.verbose {
                 for line in &e.warnings {
@@ -140,6 +149,12 @@ fn main() -> ExitCode {
     };
     // -q silences all but alerts; -V cancels it (as HAProxy).
     let quiet = cli.quiet && !cli.verbose;
+    // HAProxy prints `.diag` lines in diagnostic mode even when quiet.
+    if cli.diag_mode {
+        for d in &loaded.diags {
+            eprintln!("[DIAG] {}: {}", d.origin, d.message);
+        }
+    }
     if !quiet {
         for n in &loaded.notices {
             eprintln!("[NOTICE] {}: {}", n.origin, n.message);

@@ -75,7 +75,10 @@ pub fn parse_acl(words: &[String], base: Option<&Path>) -> Result<Acl, String> {
             _ => return Err(format!("unknown ACL flag '{w}'")),
         }
     }
-    if method.is_none() && expr.convs.is_empty() && matches!(expr.fetch, Fetch::Var(_)) {
+    if method.is_none()
+        && expr.convs.is_empty()
+        && matches!(expr.fetch, Fetch::Var(..) | Fetch::ProcVar(..))
+    {
         return Err(
             "matching method must be specified first (using '-m') when using a sample fetch \
              of this type ('var')"

@@ -125,8 +125,8 @@ fn message(cx: &mut Ctx<'_>, words: &[String]) {
         ".alert" => cx.error(text),
         ".warning" => cx.warn(text),
         ".notice" => cx.notice(text),
-        // `.diag` prints only in HAProxy's diagnostic mode (-dD), which ringlb has not.
-        _ => {}
+        // Printed only in diagnostic mode (`-dD`), as HAProxy.
+        _ => cx.diag(text),
     }
 }
 
@@ -216,6 +216,9 @@ mod tests {
                 .contains("Unexpected argument 'b' for '.notice'")
         );
         assert_eq!(d.errors.len(), 2);
+        // `.diag` is kept apart, for diagnostic mode (`-dD`) only.
+        assert_eq!(d.diags.len(), 1);
+        assert_eq!((d.diags[0].origin.line, &*d.diags[0].message), (3, "'d'."));
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct ConfigError {
     /// The warnings found beside the errors, `file:line: message`: HAProxy
     /// prints both, and a warning often explains the error after it.
     pub warnings: Vec<String>,
+    /// The `.diag` messages found before the errors, `file:line: message`
+    /// (printed with `-dD`, as HAProxy prints them while parsing).
+    pub diags: Vec<String>,
 }
 
 /// `-f` arguments → the files to read: a directory stands for its files
@@ -155,22 +158,26 @@ pub fn load_with_env(
     diag.errors.sort_by_key(|(o, _)| rank(o));
     diag.warnings.sort_by_key(|w| rank(&w.origin));
     diag.notices.sort_by_key(|w| rank(&w.origin));
+    diag.diags.sort_by_key(|w| rank(&w.origin));
+    let line = |w: model::Warning| format!("{}: {}", w.origin, w.message);
     if !diag.errors.is_empty() {
         let errors = diag
             .errors
             .into_iter()
             .map(|(o, m)| format!("{o}: {m}"))
             .collect();
-        let warnings = diag
-            .warnings
-            .into_iter()
-            .map(|w| format!("{}: {}", w.origin, w.message))
-            .collect();
-        return Err(ConfigError { errors, warnings });
+        let warnings = diag.warnings.into_iter().map(line).collect();
+        let diags = diag.diags.into_iter().map(line).collect();
+        return Err(ConfigError {
+            errors,
+            warnings,
+            diags,
+        });
     }
     Ok(model::Loaded {
         config,
         warnings: diag.warnings,
         notices: diag.notices,
+        diags: diag.diags,
     })
 }

@@ -940,6 +940,8 @@ pub struct Loaded {
     pub warnings: Vec<Warning>,
     /// Notices (`.notice`) in file order.
     pub notices: Vec<Warning>,
+    /// Diagnostics (`.diag`) in file order, printed with `-dD`.
+    pub diags: Vec<Warning>,
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub struct Diag {
     pub warnings: Vec<Warning>,
     /// Informational messages (`.notice`), printed unless quiet.
     pub notices: Vec<Warning>,
+    /// Diagnostic messages (`.diag`), printed only in diagnostic mode (`-dD`).
+    pub diags: Vec<Warning>,
 }
 
 impl Diag {
@@ -75,6 +77,14 @@ impl Ctx<'_> {
     /// Records a notice (`.notice`) on the current line.
     pub fn notice(&mut self, message: impl Into<String>) {
         self.diag.notices.push(Warning {
+            origin: self.origin.clone(),
+            message: one_line(message.into()),
+        });
+    }
+
+    /// Records a diagnostic message (`.diag`) on the current line.
+    pub fn diag(&mut self, message: impl Into<String>) {
+        self.diag.diags.push(Warning {
             origin: self.origin.clone(),
             message: one_line(message.into()),
         });

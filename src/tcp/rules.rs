@@ -32,7 +32,7 @@ use crate::bufpool::BUF_SIZE;
 use crate::config::model::{TcpAction, TcpRule};
 use crate::http::io::{ReadOutcome, read_more_kept};
 use crate::http::rules::vars::Value;
-use crate::http::rules::{Action, Capture as HttpCapture, Vars};
+use crate::http::rules::{Action, Capture as HttpCapture, VarName, Vars};
 use crate::lf::LfVars;
 use crate::log::capture::{Captured, Side as CaptureSide};
 use crate::route::Stream as RuleStream;
@@ -83,9 +83,9 @@ pub enum Pending {
     /// the variable alone, as in HAProxy).
     Nothing,
     /// Set the variable to the value.
-    Set(Box<str>, Value),
+    Set(VarName, Value),
     /// Unset the variable.
-    Unset(Box<str>),
+    Unset(VarName),
 }
 
 /// Evaluates `rules` from index `from` on sample `s`: stops at the first
@@ -134,14 +134,14 @@ fn prepare<S: Sample + ?Sized>(
                 last = Some(Value::from_val(v));
                 false
             });
-            last.map_or(Pending::Nothing, |v| Pending::Set(name.as_str().into(), v))
+            last.map_or(Pending::Nothing, |v| Pending::Set(name.clone(), v))
         }
         Action::SetVarFmt(name, f) => {
             let mut out = Vec::new();
             f.render(s, lf, sc, &mut out);
-            Pending::Set(name.as_str().into(), Value::Str(out))
+            Pending::Set(name.clone(), Value::Str(out))
         }
-        Action::UnsetVar(name) => Pending::Unset(name.as_str().into()),
+        Action::UnsetVar(name) => Pending::Unset(name.clone()),
         Action::Capture(e, HttpCapture::Id(id)) => {
             if let Some(c) = captures {
                 let mut out = Vec::new();
@@ -171,8 +171,8 @@ where
             Step::Effect(at, p) => {
                 match p {
                     Pending::Nothing => {}
-                    Pending::Set(name, v) => vars.set(&name, v.as_val()),
-                    Pending::Unset(name) => vars.unset(&name),
+                    Pending::Set(name, v) => name.set(vars, v.as_val()),
+                    Pending::Unset(name) => name.unset(vars),
                 }
                 from = at + 1;
             }

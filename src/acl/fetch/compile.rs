@@ -66,6 +66,10 @@ pub const NAMES: &[&str] = &[
     "be_conn",
     "fe_conn",
     "var",
+    "str",
+    "int",
+    "bool",
+    "env",
     "always_true",
     "always_false",
     "ssl_fc",
@@ -243,15 +247,52 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
             })
         }
         "req.payload_lv" | "payload_lv" | "res.payload_lv" => payload_lv(name, args),
-        "var" => {
-            check_args(name, args, 1, 2)?;
-            Ok(Fetch::Var(args[0].clone()))
-        }
+        "var" => var(name, args),
+        "str" | "int" | "bool" | "env" => constant(name, args),
         _ => Err(format!(
             "unknown fetch method '{name}' (ringlb supports {} and their ACL suffix forms)",
             NAMES.join(", ")
         )),
     }
+}
+
+/// `var(<name>[,<default>])`: a connection variable by name, or a `proc` slot.
+fn var(name: &str, args: &[String]) -> Result<Fetch, String> {
+    check_args(name, args, 1, 2)?;
+    let v = &args[0];
+    crate::http::rules::vars::check_name(v)
+        .map_err(|e| format!("invalid args in fetch method 'var' : {e}"))?;
+    let default = args.get(1).map(|d| d.as_bytes().into());
+    Ok(match v.strip_prefix("proc.") {
+        Some(_) => Fetch::ProcVar(crate::http::rules::vars::ProcVar::resolve(v), default),
+        None => Fetch::Var(v.clone(), default),
+    })
+}
+
+/// The constants `str(<s>)`, `int(<n>)`, `bool(<b>)` and `env(<name>)`.
+fn constant(name: &str, args: &[String]) -> Result<Fetch, String> {
+    check_args(name, args, 1, 1)?;
+    let a = &args[0];
+    Ok(match name {
+        "str" => Fetch::Str(a.as_bytes().into()),
+        "int" => Fetch::Int(a.trim().parse().map_err(|_| {
+            format!("fetch method 'int' : failed to parse '{a}' as type 'integer'")
+        })?),
+        "bool" => Fetch::Bool(match a.as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => {
+                return Err(
+                    "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'"
+                        .into(),
+                );
+            }
+        }),
+        _ => Fetch::Env(
+            a.as_str().into(),
+            std::env::var_os(a).map(|v| std::os::unix::ffi::OsStrExt::as_bytes(&*v).into()),
+        ),
+    })
 }
 
 /// A non-negative offset or length argument.
@@ -349,7 +390,8 @@ pub fn default_method(f: &Fetch) -> Method {
         | Fetch::ResLen
         | Fetch::SslHelloType
         | Fetch::SslVer
-        | Fetch::RdpCookieCnt(_) => Method::Int,
+        | Fetch::RdpCookieCnt(_)
+        | Fetch::Int(_) => Method::Int,
         Fetch::Payload { .. } | Fetch::PayloadLv { .. } => Method::Bin,
         Fetch::AlwaysTrue
         | Fetch::AlwaysFalse
@@ -357,7 +399,8 @@ pub fn default_method(f: &Fetch) -> Method {
         | Fetch::SrvIsUp(..)
         | Fetch::ProtoHttp
         | Fetch::WaitEnd
-        | Fetch::HttpAuth(_) => Method::Bool,
+        | Fetch::HttpAuth(_)
+        | Fetch::Bool(_) => Method::Bool,
         _ => Method::Str,
     }
 }

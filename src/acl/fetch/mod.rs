@@ -138,8 +138,20 @@ pub enum Fetch {
     BeConn(Target),
     /// `fe_conn([<frontend>])`.
     FeConn(Target),
-    /// `var(<name>)`.
-    Var(String),
+    /// `var(<name>[,<default>])` of a connection scope (`sess`, `txn`,
+    /// `req`, `res`); the default is a string, used when the variable is unset.
+    Var(String, Option<Box<[u8]>>),
+    /// `var(proc.<name>[,<default>])`: the process-wide slot, resolved at load.
+    ProcVar(crate::http::rules::vars::ProcVar, Option<Box<[u8]>>),
+    /// `str(<string>)`: a constant string.
+    Str(Box<[u8]>),
+    /// `int(<integer>)`: a constant integer.
+    Int(i64),
+    /// `bool(<bool>)`: a constant boolean.
+    Bool(bool),
+    /// `env(<name>)`: the environment variable's value, read at load (the
+    /// environment does not change after; absent when unset).
+    Env(Box<str>, Option<Box<[u8]>>),
     /// `always_true`.
     AlwaysTrue,
     /// `always_false`.
@@ -244,7 +256,12 @@ impl Fetch {
             | Fetch::SslFc
             | Fetch::SslSni
             | Fetch::WaitEnd
-            | Fetch::Var(_) => Layer::Connection,
+            | Fetch::Var(..)
+            | Fetch::ProcVar(..)
+            | Fetch::Str(_)
+            | Fetch::Int(_)
+            | Fetch::Bool(_)
+            | Fetch::Env(..) => Layer::Connection,
             Fetch::ReqLen | Fetch::ProtoHttp => Layer::ReqContent,
             f => match f.reads_payload_of() {
                 Some(Side::Req) => Layer::ReqContent,
@@ -252,6 +269,21 @@ impl Fetch {
                 None => Layer::Http,
             },
         }
+    }
+
+    /// Whether the fetch needs no traffic (a constant, the environment, a
+    /// `proc` variable): what the global `set-var` may evaluate at startup.
+    pub fn needs_no_traffic(&self) -> bool {
+        matches!(
+            self,
+            Fetch::Str(_)
+                | Fetch::Int(_)
+                | Fetch::Bool(_)
+                | Fetch::Env(..)
+                | Fetch::ProcVar(..)
+                | Fetch::AlwaysTrue
+                | Fetch::AlwaysFalse
+        )
     }
 
     /// Which HTTP message the fetch reads, if only one: the request's (its
@@ -415,6 +447,8 @@ impl Fetch {
             | Fetch::HttpAuthType
             | Fetch::HttpAuthUser
             | Fetch::HttpAuthPass => auth::each(self, s, buf, f),
+            // Read under the slot's guard: one atomic load, no copy.
+            Fetch::ProcVar(p, d) => p.with_or(d.as_deref(), f),
             _ => match self.one(s) {
                 Some(v) => f(v),
                 None => false,
@@ -423,7 +457,7 @@ impl Fetch {
     }
 
     /// The single value of a single-valued fetch.
-    fn one<'s, S: Sample + ?Sized>(&self, s: &'s S) -> Option<Val<'s>> {
+    fn one<'s, S: Sample + ?Sized>(&'s self, s: &'s S) -> Option<Val<'s>> {
         let port = |a: Option<SocketAddr>| a.map(|a| Val::Int(a.port() as i64));
         Some(match self {
             Fetch::Src => Val::Ip(s.src()?.ip()),
@@ -459,7 +493,16 @@ impl Fetch {
             Fetch::BeConn(t) => Val::Int(s.backend_conns(proxy(t, s.current_backend())?) as i64),
             Fetch::FeConn(t) => Val::Int(s.frontend_conns(proxy(t, s.current_frontend())?) as i64),
             Fetch::SrvIsUp(b, sv) => Val::Bool(sv.id != usize::MAX && s.server_is_up(b.id, sv.id)),
-            Fetch::Var(name) => s.var(name)?,
+            Fetch::Var(name, d) => match s.var(name) {
+                Some(v) => v,
+                None => Val::Str(d.as_deref()?),
+            },
+            // Handed out by `for_each`, under the slot's guard.
+            Fetch::ProcVar(..) => return None,
+            Fetch::Str(v) => Val::Str(v),
+            Fetch::Int(n) => Val::Int(*n),
+            Fetch::Bool(b) => Val::Bool(*b),
+            Fetch::Env(_, v) => Val::Str(v.as_deref()?),
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
             Fetch::Payload { side, off, len } => {
@@ -686,5 +729,45 @@ mod tests {
         assert!(e("path_cnt").contains("'path_cnt'"));
         assert!(e("ssl_fc_sni_beg").contains("'ssl_fc_sni_beg'"));
         assert_eq!(kw("ssl_fc_sni_end", &[]).method, Method::End);
+    }
+
+    #[test]
+    fn constants_env_and_proc_variables() {
+        let s = TestSample::get("/");
+        let c = |name: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            compile::compile(name, &args)
+        };
+        assert_eq!(all(&c("str", &["a b"]).unwrap(), &s), ["a b"]);
+        assert_eq!(all(&c("int", &["-3"]).unwrap(), &s), ["-3"]);
+        assert_eq!(all(&c("bool", &["0"]).unwrap(), &s), ["false"]);
+        assert!(c("int", &["x"]).is_err());
+        assert!(c("bool", &["yes"]).is_err());
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(all(&c("env", &["PATH"]).unwrap(), &s), [path]);
+        assert!(all(&c("env", &["RINGLB_SURELY_UNSET_VAR"]).unwrap(), &s).is_empty());
+        // `var(proc.x)` is its process-wide slot; the other scopes stay names.
+        let f = c("var", &["proc.fetch_unit"]).unwrap();
+        assert!(matches!(&f, Fetch::ProcVar(p, None) if p.name() == "proc.fetch_unit"));
+        assert!(all(&f, &s).is_empty());
+        crate::http::rules::vars::ProcVar::resolve("proc.fetch_unit").set(Val::Int(5));
+        assert_eq!(all(&f, &s), ["5"]);
+        assert_eq!(c("var", &["txn.a"]), Ok(Fetch::Var("txn.a".into(), None)));
+        // A default, as a string, when the variable is unset (HAProxy 2.6).
+        assert_eq!(all(&c("var", &["txn.a", "d"]).unwrap(), &s), ["d"]);
+        assert_eq!(
+            all(&c("var", &["proc.fetch_unset", "pd"]).unwrap(), &s),
+            ["pd"]
+        );
+        assert_eq!(
+            all(&c("var", &["proc.fetch_unit", "pd"]).unwrap(), &s),
+            ["5"]
+        );
+        assert!(
+            c("var", &["a"])
+                .unwrap_err()
+                .contains("invalid args in fetch method 'var'")
+        );
+        assert!(f.needs_no_traffic() && !Fetch::Src.needs_no_traffic());
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{Ident, RawGlobal};
+use crate::http::rules::vars::{ProcVar, check_name, set_at_boot, set_fmt_at_boot};
+use crate::lf::LogFormat;
 
 /// Every keyword `global` understands (for suggestions and misplacement hints).
 pub const KEYWORDS: &[&str] = &[
@@ -29,6 +31,8 @@ pub const KEYWORDS: &[&str] = &[
     "nbproc",
     "chroot",
     "cpu-map",
+    "set-var",
+    "set-var-fmt",
 ];
 
 /// HAProxy globals operators commonly carry: accepted, warned about (with
@@ -352,4 +356,65 @@ fn lookup(
             (rc, _) => return Err(std::io::Error::from_raw_os_error(rc).to_string()),
         }
     }
+}
+
+/// The `proc.` variable a global `set-var`/`set-var-fmt` names: HAProxy
+/// permits no other scope there.
+fn boot_var(kw: &str, name: Option<String>, what: &str) -> Result<ProcVar, String> {
+    let Some(name) = name else {
+        return Err(format!(
+            "'{kw}' requires a process-wide variable name ('proc.<name>') and {what}."
+        ));
+    };
+    check_name(&name).map_err(|e| format!("'{kw}': {e}"))?;
+    if !name.starts_with("proc.") {
+        return Err(format!(
+            "'{kw}': cannot set variable '{name}', only scope 'proc' is permitted in the global section."
+        ));
+    }
+    Ok(ProcVar::resolve(&name))
+}
+
+/// `set-var <proc.name> <expr>`: the expression is evaluated now, once
+/// (HAProxy evaluates it at boot), so only fetches that need no traffic
+/// (`str()`, `int()`, `bool()`, `env()`, `proc` variables) are allowed.
+pub fn set_var(args: &mut Args) -> Result<(), String> {
+    let what = "a sample expression";
+    let var = boot_var("set-var", args.next_opt(), what)?;
+    let Some(text) = args.next_opt() else {
+        return Err(format!(
+            "'set-var' requires a process-wide variable name ('proc.<name>') and {what}."
+        ));
+    };
+    args.finish()?;
+    let (expr, _) = crate::acl::parse_expr(&text, None).map_err(|e| format!("'set-var': {e}"))?;
+    if !expr.fetch.needs_no_traffic() {
+        return Err(format!(
+            "'set-var': sample '{text}' reads traffic, which is not available at startup \
+             (str(), int(), bool(), env() and proc variables are)"
+        ));
+    }
+    set_at_boot(&var, &expr);
+    Ok(())
+}
+
+/// `set-var-fmt <proc.name> <fmt>`: rendered now, once, as `set-var`.
+pub fn set_var_fmt(args: &mut Args) -> Result<(), String> {
+    let what = "a format string";
+    let var = boot_var("set-var-fmt", args.next_opt(), what)?;
+    let Some(text) = args.next_opt() else {
+        return Err(format!(
+            "'set-var-fmt' requires a process-wide variable name ('proc.<name>') and {what}."
+        ));
+    };
+    args.finish()?;
+    let f = LogFormat::parse(&text, None).map_err(|e| format!("'set-var-fmt': {e}"))?;
+    if let Some(bad) = f.needs_traffic() {
+        return Err(format!(
+            "'set-var-fmt': '{bad}' reads traffic, which is not available at startup \
+             (str(), int(), bool(), env(), proc variables and %pid are)"
+        ));
+    }
+    set_fmt_at_boot(&var, &f);
+    Ok(())
 }

@@ -138,6 +138,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "uid" | "gid" => global::id(cx, g, args),
             "user" | "group" => global::name(cx, g, args),
             "node" => global::node(g, args),
+            "set-var" => global::set_var(args),
+            "set-var-fmt" => global::set_var_fmt(args),
             "log" => log::global_log(g, args),
             "log-send-hostname" => log::send_hostname(g, args),
             "stats" => stats::global(cx, g, args),

@@ -364,3 +364,49 @@ fn keywords_in_the_wrong_kind_of_section() {
         "'http-response track-sc0': this action is not supported by ringlb yet"
     );
 }
+
+#[test]
+fn global_set_var_is_evaluated_at_load_in_the_proc_scope() {
+    use crate::acl::Val;
+    use crate::http::rules::vars::ProcVar;
+    config(&global(
+        "    set-var proc.kw_g_int int(42)\n    set-var proc.kw_g_str str(AbC),lower\n    \
+         set-var proc.kw_g_bool bool(true)\n    set-var proc.kw_g_copy var(proc.kw_g_int)\n    \
+         set-var-fmt proc.kw_g_fmt \"x-%[var(proc.kw_g_str)]-%[int(7)]\"",
+    ));
+    let get = |n: &str| ProcVar::resolve(n).with(|v| Some(format!("{v:?}")));
+    assert_eq!(get("proc.kw_g_int"), Some(format!("{:?}", Val::Int(42))));
+    assert_eq!(
+        get("proc.kw_g_str"),
+        Some(format!("{:?}", Val::Str(b"abc")))
+    );
+    assert_eq!(
+        get("proc.kw_g_bool"),
+        Some(format!("{:?}", Val::Bool(true)))
+    );
+    assert_eq!(get("proc.kw_g_copy"), Some(format!("{:?}", Val::Int(42))));
+    assert_eq!(
+        get("proc.kw_g_fmt"),
+        Some(format!("{:?}", Val::Str(b"x-abc-7")))
+    );
+    // HAProxy's messages for a scope other than `proc` and a missing argument.
+    assert_eq!(
+        gerr("    set-var txn.x int(2)"),
+        "'set-var': cannot set variable 'txn.x', only scope 'proc' is permitted in the global section."
+    );
+    assert_eq!(
+        gerr("    set-var proc.x"),
+        "'set-var' requires a process-wide variable name ('proc.<name>') and a sample expression."
+    );
+    assert_eq!(
+        gerr("    set-var-fmt proc.x"),
+        "'set-var-fmt' requires a process-wide variable name ('proc.<name>') and a format string."
+    );
+    // Fetches that need traffic are refused, naming the keyword.
+    assert!(gerr("    set-var proc.x src").starts_with("'set-var': sample 'src' reads traffic"));
+    assert!(gerr("    set-var-fmt proc.x \"%[req.hdr(host)]\"").starts_with("'set-var-fmt':"));
+    assert!(gerr("    set-var-fmt proc.x \"%ci\"").contains("reads traffic"));
+    assert!(gerr("    set-var proc.x int(abc)").contains("failed to parse 'abc'"));
+    assert!(gerr("    set-var proc.x bool(yes)").contains("Expects 'true', 'false', '0' or '1'"));
+    assert!(gerr("    set-var x int(1)").contains("scope"));
+}

@@ -28,7 +28,7 @@ pub use msg::Msg;
 pub use parse::{Side, parse_legacy, parse_redirect_line, parse_rule};
 pub use reply::{Local, LocalKind, default_page, status_reason};
 pub use run::{Cx, Verdict, run_request, run_response};
-pub use vars::Vars;
+pub use vars::{VarName, Vars};
 
 /// One rule: an action and its condition.
 #[derive(Debug, Clone)]
@@ -300,11 +300,11 @@ pub enum Action {
     /// `replace-path`, `replace-pathq`, `replace-uri`.
     ReplaceLine(Line, Regex, LogFormat),
     /// `set-var(<name>) <expr>`.
-    SetVar(String, Box<Expr>),
+    SetVar(VarName, Box<Expr>),
     /// `set-var-fmt(<name>) <fmt>`.
-    SetVarFmt(String, LogFormat),
+    SetVarFmt(VarName, LogFormat),
     /// `unset-var(<name>)`.
-    UnsetVar(String),
+    UnsetVar(VarName),
     /// `set-status <code> [reason <str>]`.
     SetStatus(u16, Option<String>),
     /// `set-log-level <level>`: `silent` drops the exchange's log line.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use regex::bytes::Regex;
 
-use super::vars::check_name;
+use super::vars::VarName;
 use super::{Action, Line, NameMatch, Redirect, RedirectKind, Reply, ReplyBody, Rule};
 use crate::acl::{AclSet, Condition, parse_expr};
 use crate::lf::LogFormat;
@@ -350,21 +350,21 @@ fn action(
             if var.contains(',') {
                 return Err("variable set conditions are not supported by ringlb yet".into());
             }
-            check_name(var)?;
+            let var = VarName::parse(var)?;
             match kw {
                 "unset-var" => {
                     no_more(0)?;
-                    Action::UnsetVar(var.to_string())
+                    Action::UnsetVar(var)
                 }
                 "set-var-fmt" => {
                     no_more(1)?;
-                    Action::SetVarFmt(var.to_string(), fmt(0)?)
+                    Action::SetVarFmt(var, fmt(0)?)
                 }
                 _ => {
                     no_more(1)?;
                     let e = args.first().ok_or("expects a sample expression")?;
                     let (expr, _) = parse_expr(e, base)?;
-                    Action::SetVar(var.to_string(), Box::new(expr))
+                    Action::SetVar(var, Box::new(expr))
                 }
             }
         }

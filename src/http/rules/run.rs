@@ -512,7 +512,7 @@ fn apply(
             if let Action::SetVar(name, _) = a {
                 // HAProxy leaves a variable alone when the sample has no value.
                 if let Some(v) = v {
-                    vars.set(name, v.as_val());
+                    name.set(vars, v.as_val());
                 }
             }
             return Verdict::Continue;
@@ -552,7 +552,7 @@ fn apply(
             }
         }
         Action::SetVarFmt(name, _) => {
-            vars.set(name, Val::Str(value));
+            name.set(vars, Val::Str(value));
             true
         }
         Action::LineReplace(re, with) => replace_lines(msg, re, with, response, b.tmp2),
@@ -568,7 +568,7 @@ fn apply(
             true
         }
         Action::UnsetVar(name) => {
-            vars.unset(name);
+            name.unset(vars);
             true
         }
         Action::SetStatus(code, reason) if response => {

@@ -3,8 +3,16 @@
 //! variables end with the exchange; `sess` variables live as long as the
 //! connection. Few variables are ever set, so a short list searched in order
 //! beats a map; values reuse their buffers from one exchange to the next.
+//!
+//! `proc` variables are process-wide: every name the configuration writes
+//! or reads is given a slot at load ([`ProcVar::resolve`]), and the compiled
+//! fetch or action holds that slot, so a run-time read is one atomic load and
+//! a write one atomic swap, seen by every worker and connection.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
 
 use crate::acl::Val;
 
@@ -55,21 +63,15 @@ impl Value {
 }
 
 /// Checks a variable name (`txn.name`): a supported scope and a name of
-/// letters, digits, `.` and `_`. `proc` variables would need process-wide
-/// state and are refused.
+/// letters, digits, `.` and `_`.
 pub fn check_name(name: &str) -> Result<(), String> {
     let Some((scope, rest)) = name.split_once('.') else {
         return Err(format!(
-            "variable '{name}' needs a scope: 'sess.', 'txn.', 'req.' or 'res.'"
+            "variable '{name}' needs a scope: 'proc.', 'sess.', 'txn.', 'req.' or 'res.'"
         ));
     };
     match scope {
-        "sess" | "txn" | "req" | "res" => {}
-        "proc" => {
-            return Err(format!(
-                "variable '{name}': the 'proc' scope is not supported by ringlb yet"
-            ));
-        }
+        "proc" | "sess" | "txn" | "req" | "res" => {}
         _ => return Err(format!("variable '{name}': unknown scope '{scope}'")),
     }
     if rest.is_empty()
@@ -80,6 +82,186 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("invalid variable name '{name}'"));
     }
     Ok(())
+}
+
+/// Every `proc` variable slot of this process, by name: filled while the
+/// configuration loads, never searched at run time.
+static PROC_SLOTS: Mutex<Vec<ProcVar>> = Mutex::new(Vec::new());
+
+/// A `proc` variable resolved to its process-wide slot.
+#[derive(Clone)]
+pub struct ProcVar {
+    name: Arc<str>,
+    slot: Arc<ArcSwapOption<Value>>,
+}
+
+impl ProcVar {
+    /// The slot of `proc` variable `name` (one per name in the process).
+    pub fn resolve(name: &str) -> ProcVar {
+        let mut slots = PROC_SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = slots.iter().find(|p| &*p.name == name) {
+            return p.clone();
+        }
+        let p = ProcVar {
+            name: name.into(),
+            slot: Arc::new(ArcSwapOption::empty()),
+        };
+        slots.push(p.clone());
+        p
+    }
+
+    /// The name as written (`proc.x`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `f` with the value, if set; answers what `f` did, else false.
+    pub fn with<R: Default>(&self, f: impl FnOnce(Val<'_>) -> R) -> R {
+        self.with_or(None, f)
+    }
+
+    /// As [`ProcVar::with`], with `default` (a string) when unset.
+    pub fn with_or<R: Default>(&self, default: Option<&[u8]>, f: impl FnOnce(Val<'_>) -> R) -> R {
+        match (&*self.slot.load(), default) {
+            (Some(v), _) => f(v.as_val()),
+            (None, Some(d)) => f(Val::Str(d)),
+            (None, None) => R::default(),
+        }
+    }
+
+    /// Sets the value, for every worker.
+    pub fn set(&self, v: Val<'_>) {
+        self.slot.store(Some(Arc::new(Value::from_val(v))));
+    }
+
+    /// Unsets the value.
+    pub fn unset(&self) {
+        self.slot.store(None);
+    }
+}
+
+impl std::fmt::Debug for ProcVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProcVar({})", self.name)
+    }
+}
+
+impl PartialEq for ProcVar {
+    fn eq(&self, other: &ProcVar) -> bool {
+        Arc::ptr_eq(&self.slot, &other.slot)
+    }
+}
+
+impl Eq for ProcVar {}
+
+/// A variable an action writes: a connection's (by name) or a `proc` slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarName {
+    name: String,
+    proc: Option<ProcVar>,
+}
+
+impl VarName {
+    /// Checks `name` and resolves a `proc` variable to its slot.
+    pub fn parse(name: &str) -> Result<VarName, String> {
+        check_name(name)?;
+        let proc = name.starts_with("proc.").then(|| ProcVar::resolve(name));
+        Ok(VarName {
+            name: name.to_string(),
+            proc,
+        })
+    }
+
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The `proc` slot, for a process-wide variable.
+    pub fn proc(&self) -> Option<&ProcVar> {
+        self.proc.as_ref()
+    }
+
+    /// Sets the variable: in `vars`, or process-wide.
+    pub fn set(&self, vars: &mut Vars, v: Val<'_>) {
+        match &self.proc {
+            Some(p) => p.set(v),
+            None => vars.set(&self.name, v),
+        }
+    }
+
+    /// Unsets the variable.
+    pub fn unset(&self, vars: &mut Vars) {
+        match &self.proc {
+            Some(p) => p.unset(),
+            None => vars.unset(&self.name),
+        }
+    }
+}
+
+impl std::ops::Deref for VarName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl PartialEq<str> for VarName {
+    fn eq(&self, other: &str) -> bool {
+        self.name == other
+    }
+}
+
+impl PartialEq<&str> for VarName {
+    fn eq(&self, other: &&str) -> bool {
+        self.name == *other
+    }
+}
+
+/// What a sample reads at startup: no request, no connection.
+struct Boot;
+
+impl crate::acl::Sample for Boot {
+    fn method(&self) -> &[u8] {
+        b""
+    }
+    fn uri(&self) -> &[u8] {
+        b""
+    }
+    fn version(&self) -> &[u8] {
+        b""
+    }
+    fn req_header_count(&self) -> usize {
+        0
+    }
+    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
+        (b"", b"")
+    }
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+}
+
+/// The global `set-var <proc.name> <expr>`: evaluated once, at load (the
+/// caller checked that its fetch needs no traffic). A sample with no value
+/// leaves the variable alone, as a rule's `set-var` does.
+pub fn set_at_boot(var: &ProcVar, e: &crate::acl::Expr) {
+    let mut sc = crate::acl::Scratch::new();
+    e.for_each(&Boot, &mut sc, |v: Val<'_>, _| {
+        var.set(v);
+        true
+    });
+}
+
+/// The global `set-var-fmt <proc.name> <fmt>`: rendered once, at load.
+pub fn set_fmt_at_boot(var: &ProcVar, f: &crate::lf::LogFormat) {
+    let mut sc = crate::acl::Scratch::new();
+    let mut out = Vec::new();
+    f.render(&Boot, &crate::lf::NoVars, &mut sc, &mut out);
+    var.set(Val::Str(&out));
 }
 
 /// The variables of one client connection.
@@ -144,7 +326,28 @@ mod tests {
         assert_eq!(v.get("txn.a"), None);
         assert!(check_name("txn.x_1").is_ok());
         assert!(check_name("x").unwrap_err().contains("scope"));
-        assert!(check_name("proc.x").unwrap_err().contains("proc"));
+        assert!(check_name("proc.x").is_ok());
         assert!(check_name("txn.").is_err());
+    }
+
+    #[test]
+    fn proc_variables_share_one_slot_per_name() {
+        let a = VarName::parse("proc.unit_shared").unwrap();
+        let b = ProcVar::resolve("proc.unit_shared");
+        assert_eq!(a.proc(), Some(&b));
+        assert_ne!(b, ProcVar::resolve("proc.unit_other"));
+        let mut vars = Vars::default();
+        a.set(&mut vars, Val::Int(7));
+        // Not in the connection's variables: in the process-wide slot.
+        assert_eq!(vars.get("proc.unit_shared"), None);
+        assert!(b.with(|v| v == Val::Int(7)));
+        let seen = std::thread::spawn(move || b.with(|v| v == Val::Int(7)));
+        assert!(seen.join().unwrap());
+        a.unset(&mut vars);
+        assert!(!ProcVar::resolve("proc.unit_shared").with(|_| true));
+        let t = VarName::parse("txn.t").unwrap();
+        assert!(t.proc().is_none());
+        t.set(&mut vars, Val::Int(1));
+        assert_eq!(vars.get("txn.t"), Some(Val::Int(1)));
     }
 }
