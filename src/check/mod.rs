@@ -121,8 +121,15 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
     let mut last_status: Option<CheckStatus> = None;
     monoio::time::sleep(first_delay).await;
     loop {
+        // A server waiting for its name to resolve has no address to check;
+        // it is checked again once the resolver gives it one.
+        if srv.admin.flags() & crate::runtime::admin_flags::RMAINT != 0 {
+            monoio::time::sleep(chk.inter).await;
+            continue;
+        }
+        let current = resolved_target(srv, address);
         let report = probe::run(probe::Target {
-            address,
+            address: &current,
             request: request.as_deref(),
             // HAProxy bounds a check by the configured `inter`, whatever the current period.
             inter: chk.inter,
@@ -151,6 +158,17 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         }
         let period = health.interval(chk.inter, chk.fastinter, chk.downinter);
         monoio::time::sleep(period).await;
+    }
+}
+
+/// Where a check connects now: for a server resolved at run time, its
+/// current address with the check's port (unless `addr` fixes the address).
+fn resolved_target<'a>(srv: &crate::runtime::ServerRt, configured: &'a Address) -> std::borrow::Cow<'a, Address> {
+    match (&srv.resolved, configured) {
+        (Some(r), Address::Inet(sa)) if srv.check.fixed_addr.is_none() => {
+            std::borrow::Cow::Owned(Address::Inet(std::net::SocketAddr::new(r.load().ip(), sa.port())))
+        }
+        _ => std::borrow::Cow::Borrowed(configured),
     }
 }
 

@@ -117,6 +117,8 @@ pub struct ServerCheck {
     pub fall: u32,
     /// Where checks connect: the server's address with `addr` and `port` applied.
     pub address: Option<Address>,
+    /// `addr <ip>`: the check's own address, which resolution never moves.
+    pub fixed_addr: Option<std::net::IpAddr>,
     /// HAProxy's health counter (0 ..= rise + fall - 1; UP from `rise`), for "UP 2/3".
     pub health: AtomicU32,
     /// The last finished check; `None` before the first one.
@@ -153,6 +155,7 @@ impl ServerCheck {
             rise: s.rise,
             fall: s.fall,
             address: Some(address),
+            fixed_addr: s.check_addr,
             // HAProxy starts a checked server UP with health = rise: one failure takes it down.
             health: AtomicU32::new(s.rise),
             last: ArcSwapOption::empty(),
@@ -225,6 +228,8 @@ mod tests {
             maxconn: None,
             maxqueue: None,
             disabled: false,
+            dns: None,
+            unresolved: false,
             origin: Origin::default(),
         }
     }

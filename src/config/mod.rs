@@ -28,6 +28,7 @@ pub mod lex;
 pub mod model;
 pub mod parse;
 pub mod raw;
+pub mod dns_validate;
 pub mod tcp_validate;
 pub mod validate;
 

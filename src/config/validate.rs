@@ -114,11 +114,13 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
     }
+    let resolvers = super::dns_validate::link(parsed.resolvers, &proxies, &mut backends, diag);
     Config {
         global,
         frontends,
         backends,
         userlists,
+        resolvers,
     }
 }
 
@@ -377,6 +379,9 @@ fn server(s: &RawServer) -> Server {
         maxconn: o.maxconn,
         maxqueue: o.maxqueue,
         disabled: o.disabled,
+        // Linked to its `resolvers` section by `dns_validate::link`.
+        dns: None,
+        unresolved: s.unresolved,
         origin: s.origin.clone(),
     }
 }

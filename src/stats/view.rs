@@ -345,7 +345,7 @@ fn server_row(
         lastchg: Some(now_ms.saturating_sub(last_change) / 1000),
         downtime: chk.enabled.then(|| chk.total_downtime_ms(up) / 1000),
         check: chk.enabled.then(|| check_view(srv)),
-        addr: Some(match &srv.address {
+        addr: Some(match &*srv.address() {
             Address::Inet(sa) => crate::server::connect::shown_inet(*sa, srv.port_offset),
             Address::Unix(_) | Address::Fd(_) => "unix".into(),
         }),

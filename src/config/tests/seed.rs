@@ -81,6 +81,8 @@ fn seed_config_model() {
         maxconn: None,
         maxqueue: None,
         disabled: false,
+        dns: None,
+        unresolved: false,
         origin: origin(line),
     };
     let backend = Backend {
