@@ -244,7 +244,9 @@ impl Shared {
                         name: s.name.clone(),
                         address: s.address.clone(),
                         resolved: match (&s.dns, &s.address) {
-                            (Some(_), Address::Inet(sa)) => Some(arc_swap::ArcSwap::from_pointee(*sa)),
+                            (Some(_), Address::Inet(sa)) => {
+                                Some(arc_swap::ArcSwap::from_pointee(*sa))
+                            }
                             _ => None,
                         },
                         port_offset: s.port_offset,

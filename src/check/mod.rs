@@ -163,11 +163,14 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
 
 /// Where a check connects now: for a server resolved at run time, its
 /// current address with the check's port (unless `addr` fixes the address).
-fn resolved_target<'a>(srv: &crate::runtime::ServerRt, configured: &'a Address) -> std::borrow::Cow<'a, Address> {
+fn resolved_target<'a>(
+    srv: &crate::runtime::ServerRt,
+    configured: &'a Address,
+) -> std::borrow::Cow<'a, Address> {
     match (&srv.resolved, configured) {
-        (Some(r), Address::Inet(sa)) if srv.check.fixed_addr.is_none() => {
-            std::borrow::Cow::Owned(Address::Inet(std::net::SocketAddr::new(r.load().ip(), sa.port())))
-        }
+        (Some(r), Address::Inet(sa)) if srv.check.fixed_addr.is_none() => std::borrow::Cow::Owned(
+            Address::Inet(std::net::SocketAddr::new(r.load().ip(), sa.port())),
+        ),
         _ => std::borrow::Cow::Borrowed(configured),
     }
 }

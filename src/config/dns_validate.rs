@@ -28,7 +28,10 @@ pub fn link(
         if r.nameservers.is_empty() {
             diag.error_at(
                 &r.origin,
-                format!("resolvers '{}': no nameserver found (add 'nameserver <id> <ip>:<port>')", r.name),
+                format!(
+                    "resolvers '{}': no nameserver found (add 'nameserver <id> <ip>:<port>')",
+                    r.name
+                ),
             );
         }
         kept.push(r);
@@ -56,7 +59,11 @@ pub fn link(
                 continue; // An IP address: nothing to resolve, as HAProxy.
             };
             // Duplicate names were reported already; the first one is in the model.
-            if let Some(s) = b.servers.iter_mut().find(|s| s.name == raw.name && s.origin == raw.origin) {
+            if let Some(s) = b
+                .servers
+                .iter_mut()
+                .find(|s| s.name == raw.name && s.origin == raw.origin)
+            {
                 s.dns = Some(ServerDns {
                     resolvers: index,
                     fqdn,

@@ -22,13 +22,13 @@
 pub mod address;
 pub mod blocks;
 pub mod cond;
+pub mod dns_validate;
 pub mod duration;
 pub mod kw;
 pub mod lex;
 pub mod model;
 pub mod parse;
 pub mod raw;
-pub mod dns_validate;
 pub mod tcp_validate;
 pub mod validate;
 

@@ -18,7 +18,10 @@ use crate::config::model::Prefer;
 pub fn order(mut ips: Vec<IpAddr>, prefer: Prefer, nets: &[(IpAddr, u8)]) -> Vec<IpAddr> {
     let rank = |ip: &IpAddr| {
         let in_net = nets.iter().any(|(net, len)| in_network(*ip, *net, *len));
-        let family = matches!((ip, prefer), (IpAddr::V4(_), Prefer::Ipv4) | (IpAddr::V6(_), Prefer::Ipv6));
+        let family = matches!(
+            (ip, prefer),
+            (IpAddr::V4(_), Prefer::Ipv4) | (IpAddr::V6(_), Prefer::Ipv6)
+        );
         (!in_net, !family)
     };
     ips.sort_by_key(rank); // stable: answer order within a rank
@@ -29,11 +32,15 @@ pub fn order(mut ips: Vec<IpAddr>, prefer: Prefer, nets: &[(IpAddr, u8)]) -> Vec
 pub fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len.min(128))).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -91,10 +98,20 @@ mod tests {
     #[test]
     fn kept_addresses_stay_and_free_slots_fill_in_order() {
         let answer = [ip("10.0.0.3"), ip("10.0.0.1"), ip("10.0.0.2")];
-        let slots = [slot(None), slot(Some("10.0.0.1")), slot(None), slot(Some("10.0.0.9"))];
+        let slots = [
+            slot(None),
+            slot(Some("10.0.0.1")),
+            slot(None),
+            slot(Some("10.0.0.9")),
+        ];
         assert_eq!(
             assign(&slots, &answer, false),
-            vec![Some(ip("10.0.0.3")), Some(ip("10.0.0.1")), Some(ip("10.0.0.2")), None]
+            vec![
+                Some(ip("10.0.0.3")),
+                Some(ip("10.0.0.1")),
+                Some(ip("10.0.0.2")),
+                None
+            ]
         );
     }
 
@@ -102,7 +119,10 @@ mod tests {
     fn duplicates_only_when_allowed() {
         let answer = [ip("10.0.0.1")];
         let slots = [slot(None), slot(None)];
-        assert_eq!(assign(&slots, &answer, false), vec![Some(ip("10.0.0.1")), None]);
+        assert_eq!(
+            assign(&slots, &answer, false),
+            vec![Some(ip("10.0.0.1")), None]
+        );
         assert_eq!(
             assign(&slots, &answer, true),
             vec![Some(ip("10.0.0.1")), Some(ip("10.0.0.1"))]

@@ -275,12 +275,17 @@ fn apply(shared: &Shared, sec: &Section, g: &mut Group, outcome: Option<Outcome>
         }
         if slots[k].current != Some(ip) {
             let Some(cell) = &srv.resolved else { continue };
-            let old = slots[k].current.map_or("(none)".to_string(), |o| o.to_string());
+            let old = slots[k]
+                .current
+                .map_or("(none)".to_string(), |o| o.to_string());
             cell.store(Arc::new(SocketAddr::new(ip, cell.load().port())));
             chklog::emit(
                 be,
                 Severity::Notice,
-                &format!("{}/{} changed its IP from {old} to {ip} by {by}.", be.name, srv.name),
+                &format!(
+                    "{}/{} changed its IP from {old} to {ip} by {by}.",
+                    be.name, srv.name
+                ),
             );
         }
         if srv.admin.flags() & admin_flags::RMAINT != 0 {

@@ -160,10 +160,12 @@ mod tests {
         assert_eq!(p.id(), 7);
         assert_eq!(p.questions[0].qname.to_string(), "web.test");
         assert_eq!(p.opt().unwrap().udp_packet_size, 1232);
-        assert!(Packet::parse(&query(7, "web.test", Family::V6, 512).unwrap())
-            .unwrap()
-            .opt()
-            .is_none());
+        assert!(
+            Packet::parse(&query(7, "web.test", Family::V6, 512).unwrap())
+                .unwrap()
+                .opt()
+                .is_none()
+        );
     }
 
     #[test]
@@ -176,7 +178,10 @@ mod tests {
                 ("web.test", a([127, 0, 0, 2])),
                 ("other.test", a([127, 0, 0, 9])),
                 ("WEB.test", a([127, 0, 0, 2])),
-                ("web.test", RData::CNAME(CNAME(Name::new_unchecked("real.test")))),
+                (
+                    "web.test",
+                    RData::CNAME(CNAME(Name::new_unchecked("real.test"))),
+                ),
                 ("real.test", a([127, 0, 0, 3])),
             ],
         );
@@ -191,7 +196,10 @@ mod tests {
         assert_eq!(answer(&buf, 10, "web.test", Family::V4), None);
         assert_eq!(answer(&buf, 9, "other.test", Family::V4), None);
         assert_eq!(answer(&buf, 9, "web.test", Family::V6), None);
-        assert_eq!(answer(&buf[..buf.len() - 3], 9, "web.test", Family::V4), None);
+        assert_eq!(
+            answer(&buf[..buf.len() - 3], 9, "web.test", Family::V4),
+            None
+        );
     }
 
     #[test]

@@ -60,7 +60,9 @@ pub fn line(cx: &mut Ctx<'_>, r: &mut Resolvers, args: &mut Args) -> Result<(), 
                 .map_err(|e| format!("'parse-resolv-conf': cannot read {RESOLV_CONF}: {e}"))?;
             let found = resolv_conf_servers(&text);
             if found.is_empty() {
-                cx.warn(format!("'parse-resolv-conf': no nameserver in {RESOLV_CONF}"));
+                cx.warn(format!(
+                    "'parse-resolv-conf': no nameserver in {RESOLV_CONF}"
+                ));
             }
             for (i, ip) in found.into_iter().enumerate() {
                 r.nameservers
@@ -174,7 +176,11 @@ fn nameserver_address(s: &str) -> Result<SocketAddr, String> {
         return Ok(sa);
     }
     // A name server without a port is asked on 53, as HAProxy.
-    if let Ok(ip) = rest.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = rest
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return Ok(SocketAddr::new(ip, 53));
     }
     Err(format!(
@@ -212,7 +218,11 @@ mod tests {
             nameserver_address("10.0.0.1").unwrap(),
             "10.0.0.1:53".parse().unwrap()
         );
-        assert!(nameserver_address("tcp@127.0.0.1:53").unwrap_err().contains("TCP"));
+        assert!(
+            nameserver_address("tcp@127.0.0.1:53")
+                .unwrap_err()
+                .contains("TCP")
+        );
         assert!(nameserver_address("dns.example:53").is_err());
     }
 

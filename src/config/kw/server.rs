@@ -73,17 +73,14 @@ pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     let addr = args.next_string("<name> <address>:<port> [options]")?;
     let mut opts = p.default_server.clone();
     parse_opts(cx, &mut opts, args, false)?;
-    let a = super::server_dns::address(&addr, &opts).map_err(|e| format!("server '{name}': {e}"))?;
+    let a =
+        super::server_dns::address(&addr, &opts).map_err(|e| format!("server '{name}': {e}"))?;
     push_server(cx, p, name, a, opts)
 }
 
 /// `server-template <prefix> <num | low-high> <fqdn>[:<port>] [options]`:
 /// servers `<prefix><n>` sharing one name, filled from its answers.
-pub fn server_template(
-    cx: &mut Ctx<'_>,
-    p: &mut RawProxy,
-    args: &mut Args,
-) -> Result<(), String> {
+pub fn server_template(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     const USAGE: &str = "<prefix> <num | range> <fqdn>[:<port>] [options]";
     let prefix = args.next_string(USAGE)?;
     let count = args.next_string(USAGE)?;

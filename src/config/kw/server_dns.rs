@@ -31,7 +31,11 @@ pub fn option(opts: &mut ServerOpts, opt: &str, args: &mut Args) -> Result<(), S
             opts.resolve_prefer = Some(match v.as_str() {
                 "ipv4" => Prefer::Ipv4,
                 "ipv6" => Prefer::Ipv6,
-                _ => return Err(format!("'resolve-prefer' expects 'ipv4' or 'ipv6', got '{v}'")),
+                _ => {
+                    return Err(format!(
+                        "'resolve-prefer' expects 'ipv4' or 'ipv6', got '{v}'"
+                    ));
+                }
             });
         }
         "resolve-net" => {
@@ -68,9 +72,11 @@ fn init_method(m: &str) -> Result<InitAddr, String> {
     match m {
         "libc" => Ok(InitAddr::Libc),
         "none" => Ok(InitAddr::None),
-        "last" => Err("'init-addr last' reads a 'server-state-file', which ringlb does not \
+        "last" => Err(
+            "'init-addr last' reads a 'server-state-file', which ringlb does not \
                        build; use 'libc', 'none' or an IP address"
-            .into()),
+                .into(),
+        ),
         _ => m.parse::<IpAddr>().map(InitAddr::Ip).map_err(|_| {
             format!("'init-addr' expects 'last', 'libc', 'none' or an IP address, got '{m}'")
         }),
@@ -109,7 +115,9 @@ pub fn template_range(s: &str) -> Result<std::ops::RangeInclusive<u32>, String> 
         return Err(bad());
     }
     if hi - lo >= 4096 {
-        return Err(format!("'server-template': too many servers in '{s}' (at most 4096)"));
+        return Err(format!(
+            "'server-template': too many servers in '{s}' (at most 4096)"
+        ));
     }
     Ok(lo..=hi)
 }
@@ -219,7 +227,11 @@ mod tests {
 
     #[test]
     fn refusals_name_the_reason() {
-        assert!(init_method("last").unwrap_err().contains("server-state-file"));
+        assert!(
+            init_method("last")
+                .unwrap_err()
+                .contains("server-state-file")
+        );
         assert!(init_method("dns").unwrap_err().contains("init-addr"));
         let e = address("_http._tcp.web.test", &opts(&[InitAddr::None], true)).unwrap_err();
         assert!(e.contains("SRV"), "{e}");

@@ -23,7 +23,10 @@ fn section_and_server_options_are_read() {
     ));
     let r = &c.resolvers[0];
     assert_eq!(r.name, "r1");
-    assert_eq!(r.nameservers, vec![("ns1".into(), "127.0.0.1:5353".parse().unwrap())]);
+    assert_eq!(
+        r.nameservers,
+        vec![("ns1".into(), "127.0.0.1:5353".parse().unwrap())]
+    );
     assert_eq!((r.retries, r.accepted_payload_size), (2, 1232));
     assert_eq!(r.timeout_resolve, Duration::from_millis(100));
     assert_eq!(r.timeout_retry, Duration::from_millis(200));
@@ -44,15 +47,26 @@ fn server_template_makes_numbered_servers() {
     let c = config(&with_resolvers(
         "    server-template srv 2-4 svc.test:80 resolvers r1 init-addr none check",
     ));
-    let names: Vec<&str> = c.backends[0].servers.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = c.backends[0]
+        .servers
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, ["srv2", "srv3", "srv4", "s"]);
-    assert!(c.backends[0].servers[..3].iter().all(|s| s.unresolved && s.check && s.dns.is_some()));
+    assert!(
+        c.backends[0].servers[..3]
+            .iter()
+            .all(|s| s.unresolved && s.check && s.dns.is_some())
+    );
     // An IP with init-addr: starts there, still resolved again.
     let c = config(&with_resolvers(
         "    server web web.test:80 resolvers r1 init-addr 127.0.0.7",
     ));
     let s = &c.backends[0].servers[0];
-    assert_eq!((s.address.clone(), s.unresolved), (sa("127.0.0.7:80"), false));
+    assert_eq!(
+        (s.address.clone(), s.unresolved),
+        (sa("127.0.0.7:80"), false)
+    );
 }
 
 /// The only error of `with_resolvers(body)`.
@@ -67,7 +81,10 @@ fn errors_name_the_keyword() {
     let e = rerr("    server web web.test:80 resolvers nope init-addr none");
     assert!(e.contains("can't find resolvers section 'nope'"), "{e}");
     let e = rerr("    server web web.test:80 resolvers r1 init-addr last");
-    assert!(e.contains("init-addr last") && e.contains("server-state-file"), "{e}");
+    assert!(
+        e.contains("init-addr last") && e.contains("server-state-file"),
+        "{e}"
+    );
     let e = rerr("    server web web.test:80 resolve-prefer ipv5");
     assert!(e.contains("resolve-prefer"), "{e}");
     let e = rerr("    server web web.test:80 resolve-opts nope");
