@@ -65,6 +65,22 @@ impl ServerRt {
         }
     }
 
+    /// Whether an idle pooled connection still goes to the server's current
+    /// address: always for a fixed address; for a resolved one, the peer is
+    /// compared (one syscall), so that a new address moves new requests.
+    pub fn pooled_is_current(&self, conn: &impl std::os::fd::AsRawFd) -> bool {
+        let Some(r) = &self.resolved else {
+            return true;
+        };
+        // SAFETY: the descriptor belongs to `conn`, borrowed for this call.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.as_raw_fd()) };
+        socket2::SockRef::from(&fd)
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .is_some_and(|peer| peer.ip() == r.load().ip())
+    }
+
     /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
         self.up.load(Ordering::Relaxed) && self.weight.load(Ordering::Relaxed) > 0

@@ -121,7 +121,8 @@ fn answer(query: &[u8], table: &HashMap<String, Entry>) -> Option<Vec<u8>> {
     p.build_bytes_vec().ok()
 }
 
-/// An HTTP server on `<ip>:<port>` whose every answer's body is `<ip>`.
+/// An HTTP server on `<ip>:<port>` whose every answer's body is `<ip>`;
+/// connections are kept alive, so ringlb pools them.
 pub struct IpBackend {
     /// Requests answered.
     pub hits: Arc<AtomicUsize>,
@@ -138,31 +139,42 @@ impl IpBackend {
         let (h, st, body) = (hits.clone(), stop.clone(), ip.to_string());
         thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
-                let Ok((mut s, _)) = listener.accept() else {
+                let Ok((s, _)) = listener.accept() else {
                     thread::sleep(Duration::from_millis(5));
                     continue;
                 };
-                let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut req = Vec::new();
-                let mut buf = [0u8; 2048];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if req.starts_with(b"GET") {
-                    h.fetch_add(1, Ordering::Relaxed);
-                }
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let (h, body) = (h.clone(), body.clone());
+                thread::spawn(move || serve_keep_alive(s, &h, &body));
             }
         });
         IpBackend { hits, stop }
+    }
+}
+
+/// Answers GETs on one connection (kept alive, so ringlb may pool it) until
+/// the peer closes or stays silent for 2 s.
+fn serve_keep_alive(mut s: std::net::TcpStream, hits: &AtomicUsize, body: &str) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut req = Vec::new();
+    let mut buf = [0u8; 2048];
+    loop {
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+        req.drain(..end);
+        hits.fetch_add(1, Ordering::Relaxed);
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
     }
 }
 

@@ -315,7 +315,9 @@ impl<'a> Session<'a> {
             None
         } else {
             self.ctx.pool.take(self.backend, picked)
-        };
+        }
+        // A resolved server's new address takes new requests too (DNS hook).
+        .filter(|s| self.be.servers[picked].pooled_is_current(s));
         if let Some(s) = pooled {
             self.trace.reused(picked);
             return Ok((
