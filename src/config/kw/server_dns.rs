@@ -152,10 +152,23 @@ pub fn address(addr: &str, opts: &ServerOpts) -> Result<ServerAddress, String> {
         };
         parse_server_address(&text)
     };
-    let methods = opts.init_addr.clone().unwrap_or(vec![InitAddr::Libc]);
+    let fqdn = opts
+        .resolvers
+        .as_ref()
+        .map(|_| host.trim_end_matches('.').to_ascii_lowercase());
+    let Some(methods) = &opts.init_addr else {
+        // The default: the system resolver, its error as it says it.
+        let (address, port_offset) = parse_server_address(addr)?;
+        return Ok(ServerAddress {
+            address,
+            port_offset,
+            fqdn,
+            unresolved: false,
+        });
+    };
     let mut found = None;
     let mut why = String::new();
-    for m in &methods {
+    for m in methods {
         let r = match *m {
             InitAddr::Libc => parse_server_address(addr).map(|a| (a, false)),
             InitAddr::Ip(ip) => with_ip(ip).map(|a| (a, false)),
@@ -175,10 +188,7 @@ pub fn address(addr: &str, opts: &ServerOpts) -> Result<ServerAddress, String> {
     Ok(ServerAddress {
         address,
         port_offset,
-        fqdn: opts
-            .resolvers
-            .as_ref()
-            .map(|_| host.trim_end_matches('.').to_ascii_lowercase()),
+        fqdn,
         unresolved,
     })
 }
