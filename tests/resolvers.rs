@@ -110,8 +110,8 @@ fn nxdomain_puts_the_server_in_maintenance_after_hold_nx_and_an_answer_brings_it
     let p = free_port();
     let _b = IpBackend::start("127.0.0.2", p);
     let bind = free_port();
-    let servers =
-        format!("    server s1 web.test:{p} resolvers r1 init-addr none resolve-prefer ipv4");
+    let servers = format!("    server s1 web.test:{p} resolvers r1 init-addr none");
+    // No `resolve-prefer`: AAAA first (an empty answer here), then A, as HAProxy.
     let lb = Ringlb::start(&config(&dns, bind, &servers));
     let hbind = free_port();
     let haproxy = Haproxy::start(&config(&dns, hbind, &servers), hbind);
@@ -187,10 +187,25 @@ fn server_template_fills_slots_from_the_answers_as_haproxy() {
         .map(String::from)
         .into();
 
+    let dir = TestDir::new("dns-stats");
+    let (sock, hsock) = (dir.path().join("ours.sock"), dir.path().join("theirs.sock"));
+    let with_stats = |bind: u16, sock: &std::path::Path| {
+        format!(
+            "global\n    stats socket {}\n{}",
+            sock.display(),
+            config(&dns, bind, &servers)
+        )
+    };
     let bind = free_port();
-    let lb = Ringlb::start(&config(&dns, bind, &servers));
+    let lb = Ringlb::start(&with_stats(bind, &sock));
     wait_for(bind, "127.0.0.2", Duration::from_secs(5));
     std::thread::sleep(Duration::from_millis(400));
+    let status = |sock: &std::path::Path, sv: &str| {
+        let rows = parse_stats_csv(&stats_command(sock, "show stat"));
+        stats_row(&rows, "app", sv)["status"].clone()
+    };
+    assert_eq!(status(&sock, "srv3"), "MAINT (resolution)");
+    assert_eq!(status(&sock, "srv1"), "no check");
     let ours_two = spread(bind, 12);
     assert_eq!(ours_two, two);
     let err = lb.stderr();
@@ -206,13 +221,15 @@ fn server_template_fills_slots_from_the_answers_as_haproxy() {
     );
 
     let hbind = free_port();
-    let haproxy = Haproxy::start(&config(&dns, hbind, &servers), hbind);
+    let haproxy = Haproxy::start(&with_stats(hbind, &hsock), hbind);
     let theirs_two = haproxy.as_ref().map(|_| {
         // HAProxy asks every `timeout resolve` too; wait for both addresses.
         let start = Instant::now();
         while spread(hbind, 6) != two && start.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));
         }
+        assert_eq!(status(&hsock, "srv3"), "MAINT (resolution)", "HAProxy");
+        assert_eq!(status(&hsock, "srv1"), "no check", "HAProxy");
         spread(hbind, 12)
     });
 

@@ -362,6 +362,11 @@ fn server_row(
 /// first, then drain (admin drain or weight 0 while up), then health.
 pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
     if srv.admin.maint() {
+        // HAProxy names the resolver's maintenance (RMAINT) when it is the only one.
+        let flags = srv.admin.flags() & crate::runtime::admin_flags::MAINT;
+        if flags == crate::runtime::admin_flags::RMAINT {
+            return ("MAINT (resolution)".into(), Look::Maint);
+        }
         return ("MAINT".into(), Look::Maint);
     }
     if up && (srv.admin.drain() || weight == 0) {
