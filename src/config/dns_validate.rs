@@ -26,12 +26,10 @@ pub fn link(
             continue;
         }
         if r.nameservers.is_empty() {
-            diag.error_at(
+            // HAProxy's warning: its servers then never resolve (timeouts).
+            diag.warn_at(
                 &r.origin,
-                format!(
-                    "resolvers '{}': no nameserver found (add 'nameserver <id> <ip>:<port>')",
-                    r.name
-                ),
+                format!("resolvers '{}' has no nameservers configured!", r.name),
             );
         }
         kept.push(r);
@@ -48,7 +46,7 @@ pub fn link(
                 diag.error_at(
                     &raw.origin,
                     format!(
-                        "{}, server '{}': can't find resolvers section '{wanted}'",
+                        "{}, server '{}': unable to find required resolvers '{wanted}'",
                         p.label(),
                         raw.name
                     ),
