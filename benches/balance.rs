@@ -33,6 +33,7 @@ fn farm(n: usize) -> Vec<ServerRt> {
                 port_offset: None,
                 name: format!("srv{i}"),
                 address: Address::Inet("127.0.0.1:80".parse().unwrap()),
+                resolved: None,
                 configured_weight: w,
                 weight: AtomicU32::new(w),
                 up: AtomicBool::new(true),

@@ -27,6 +27,7 @@ pub mod http;
 pub mod lf;
 pub mod log;
 pub mod process;
+pub mod resolve;
 pub mod route;
 pub mod runtime;
 pub mod server;

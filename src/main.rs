@@ -401,6 +401,8 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     )
     .context("cannot start workers")?;
     ringlb::check::spawn(shared.clone()).context("cannot start the health checker")?;
+    ringlb::resolve::spawn(shared.clone(), config.resolvers.clone())
+        .context("cannot start the resolver")?;
     ringlb::admin::spawn(shared.clone(), stats_sockets)?;
     ringlb::log::started(&shared);
     if cli.debug {

@@ -29,8 +29,12 @@ const DEFAULT_IO: Duration = Duration::from_secs(30);
 pub struct ServerRt {
     /// Server name.
     pub name: String,
-    /// Where to connect.
+    /// Where to connect, as configured; read it through [`ServerRt::address`],
+    /// since a server resolved at run time keeps its current one in `resolved`.
     pub address: Address,
+    /// The address the resolver published last, for a server with
+    /// `resolvers` (`crate::resolve` is its only writer); `None` otherwise.
+    pub resolved: Option<arc_swap::ArcSwap<std::net::SocketAddr>>,
     /// Offset from the client's destination port when the port is absent
     /// or relative (`address`'s port then only shows the offset).
     pub port_offset: Option<i32>,
@@ -56,6 +60,31 @@ pub struct ServerRt {
 }
 
 impl ServerRt {
+    /// Where to connect now: the configured address, or for a resolved
+    /// server the last published one (one lock-free load).
+    pub fn address(&self) -> std::borrow::Cow<'_, Address> {
+        match &self.resolved {
+            None => std::borrow::Cow::Borrowed(&self.address),
+            Some(r) => std::borrow::Cow::Owned(Address::Inet(**r.load())),
+        }
+    }
+
+    /// Whether an idle pooled connection still goes to the server's current
+    /// address: always for a fixed address; for a resolved one, the peer is
+    /// compared (one syscall), so that a new address moves new requests.
+    pub fn pooled_is_current(&self, conn: &impl std::os::fd::AsRawFd) -> bool {
+        let Some(r) = &self.resolved else {
+            return true;
+        };
+        // SAFETY: the descriptor belongs to `conn`, borrowed for this call.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.as_raw_fd()) };
+        socket2::SockRef::from(&fd)
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .is_some_and(|peer| peer.ip() == r.load().ip())
+    }
+
     /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
         self.up.load(Ordering::Relaxed) && self.weight.load(Ordering::Relaxed) > 0
@@ -78,8 +107,11 @@ pub mod admin_flags {
     /// Forced drain (`set server ... state drain`): HAProxy's SRV_ADMF_FDRAIN, as
     /// printed by `show servers state` (0x10 would be the inherited drain).
     pub const FDRAIN: u8 = 0x08;
+    /// Maintenance because resolution gave no address (HAProxy's SRV_ADMF_RMAINT):
+    /// set and cleared by `crate::resolve` alone.
+    pub const RMAINT: u8 = 0x20;
     /// Any maintenance flag.
-    pub const MAINT: u8 = FMAINT | CMAINT;
+    pub const MAINT: u8 = FMAINT | CMAINT | RMAINT;
 }
 
 /// What the operator set on a server, beside its health: the admin flags and
@@ -99,13 +131,17 @@ pub struct ServerAdmin {
 }
 
 impl ServerAdmin {
-    /// Admin state at start: ready, or in maintenance for a `disabled` server.
-    pub fn new(weight: u32, disabled: bool) -> ServerAdmin {
-        let flags = if disabled {
+    /// Admin state at start: ready, or in maintenance for a `disabled` server
+    /// or one `init-addr` found no address for.
+    pub fn new(weight: u32, disabled: bool, unresolved: bool) -> ServerAdmin {
+        let mut flags = if disabled {
             admin_flags::FMAINT | admin_flags::CMAINT
         } else {
             0
         };
+        if unresolved {
+            flags |= admin_flags::RMAINT;
+        }
         ServerAdmin {
             flags: AtomicU8::new(flags),
             uweight: AtomicU32::new(weight),
@@ -227,17 +263,27 @@ impl Shared {
                     .map(|s| ServerRt {
                         name: s.name.clone(),
                         address: s.address.clone(),
+                        resolved: match (&s.dns, &s.address) {
+                            (Some(_), Address::Inet(sa)) => {
+                                Some(arc_swap::ArcSwap::from_pointee(*sa))
+                            }
+                            _ => None,
+                        },
                         port_offset: s.port_offset,
                         configured_weight: s.weight,
                         // A `disabled` server is in maintenance: effective weight 0.
-                        weight: AtomicU32::new(if s.disabled { 0 } else { s.weight }),
+                        weight: AtomicU32::new(if s.disabled || s.unresolved {
+                            0
+                        } else {
+                            s.weight
+                        }),
                         // Health is not known to be bad: leaving maintenance
                         // (`enable server`) makes it usable again.
                         up: AtomicBool::new(true),
                         active: AtomicU64::new(0),
                         backup: s.backup,
                         check: ServerCheck::from_model(s),
-                        admin: ServerAdmin::new(s.weight, s.disabled),
+                        admin: ServerAdmin::new(s.weight, s.disabled, s.unresolved),
                         health: crate::check::live::HealthRt::new(&s.health, s.check),
                         all_backups: b.allbackups,
                     })

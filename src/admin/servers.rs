@@ -68,7 +68,7 @@ fn check_status_code(s: CheckStatus) -> u8 {
 
 fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, now_ms: u64) {
     let chk = &srv.check;
-    let (addr, port) = match &srv.address {
+    let (addr, port) = match &*srv.address() {
         Address::Inet(sa) => (sa.ip().to_string(), sa.port()),
         Address::Unix(p) => (p.display().to_string(), 0),
         Address::Abstract(n) => (format!("abns@{n}"), 0),

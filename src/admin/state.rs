@@ -37,11 +37,13 @@ pub enum Wanted {
 pub fn set_state(be: &BackendRt, srv: &ServerRt, wanted: Wanted) {
     let _w = WRITER.lock().unwrap_or_else(|e| e.into_inner());
     let before = srv.admin.flags();
-    let after = match wanted {
-        Wanted::Ready => 0,
-        Wanted::Drain => admin_flags::FDRAIN,
-        Wanted::Maint => admin_flags::FMAINT,
-    };
+    // The resolver's maintenance (RMAINT) is not the operator's to clear.
+    let after = before & admin_flags::RMAINT
+        | match wanted {
+            Wanted::Ready => 0,
+            Wanted::Drain => admin_flags::FDRAIN,
+            Wanted::Maint => admin_flags::FMAINT,
+        };
     if before == after {
         return;
     }
@@ -53,6 +55,52 @@ pub fn set_state(be: &BackendRt, srv: &ServerRt, wanted: Wanted) {
         crate::check::slowstart::start(be, srv);
     }
     log_change(be, srv, before, after);
+}
+
+/// Puts a server into resolution maintenance (HAProxy's RMAINT) for `cause`
+/// ("DNS NX status", "No IP for server "...), or takes it out when `cause`
+/// is `None`; called by `crate::resolve` alone, under the writers' lock.
+pub fn set_resolution_maint(be: &BackendRt, srv: &ServerRt, fqdn: &str, cause: Option<&str>) {
+    let _w = WRITER.lock().unwrap_or_else(|e| e.into_inner());
+    let before = srv.admin.flags();
+    let after = match cause {
+        Some(_) => before | admin_flags::RMAINT,
+        None => before & !admin_flags::RMAINT,
+    };
+    if before == after {
+        return;
+    }
+    srv.admin.flags.store(after, Ordering::Release);
+    srv.admin.changed_ms.store(unix_ms(), Ordering::Relaxed);
+    publish_weight(srv);
+    let who = format!("{}/{}", be.name, srv.name);
+    match cause {
+        Some(cause) => {
+            let (active, backup) = usable_counts(be);
+            let sessions = srv.active.load(Ordering::Relaxed);
+            chklog::emit(
+                be,
+                Severity::Alert,
+                &format!(
+                    "Server {who} is going DOWN for maintenance ({cause}). {active} active and \
+                     {backup} backup servers left. {sessions} sessions active, 0 requeued, 0 \
+                     remaining in queue."
+                ),
+            );
+        }
+        None => {
+            chklog::emit(
+                be,
+                Severity::Notice,
+                &format!("Server {who} ('{fqdn}') is UP/READY (resolves again)."),
+            );
+            chklog::emit(
+                be,
+                Severity::Notice,
+                &format!("Server {who} administratively READY thanks to valid DNS answer."),
+            );
+        }
+    }
 }
 
 /// Stores the effective weight for the balancers and tells them.

@@ -295,6 +295,7 @@ pub(crate) mod testutil {
         ServerRt {
             name: format!("s{i}"),
             address: Address::Inet("127.0.0.1:1".parse().unwrap()),
+            resolved: None,
             port_offset: None,
             configured_weight: weight,
             weight: AtomicU32::new(weight),

@@ -141,8 +141,15 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             next = left.min(chk.fastinter);
             continue;
         }
+        // A server waiting for its name to resolve has no address to check;
+        // it is checked again once the resolver gives it one.
+        if srv.admin.flags() & crate::runtime::admin_flags::RMAINT != 0 {
+            next = chk.inter;
+            continue;
+        }
+        let current = resolved_target(srv, address);
         let report = probe::run(probe::Target {
-            address,
+            address: &current,
             request: request.as_deref(),
             // HAProxy bounds a check by the configured `inter`, whatever the current period.
             inter: chk.inter,
@@ -195,6 +202,20 @@ impl Counted {
             Change::WentUp => transition::went_up(shared, job.backend, job.server, cause),
             Change::Counted | Change::None => {}
         }
+    }
+}
+
+/// Where a check connects now: for a server resolved at run time, its
+/// current address with the check's port (unless `addr` fixes the address).
+fn resolved_target<'a>(
+    srv: &crate::runtime::ServerRt,
+    configured: &'a Address,
+) -> std::borrow::Cow<'a, Address> {
+    match (&srv.resolved, configured) {
+        (Some(r), Address::Inet(sa)) if srv.check.fixed_addr.is_none() => std::borrow::Cow::Owned(
+            Address::Inet(std::net::SocketAddr::new(r.load().ip(), sa.port())),
+        ),
+        _ => std::borrow::Cow::Borrowed(configured),
     }
 }
 

@@ -121,6 +121,8 @@ pub struct ServerCheck {
     pub fall: u32,
     /// Where checks connect: the server's address with `addr` and `port` applied.
     pub address: Option<Address>,
+    /// `addr <ip>`: the check's own address, which resolution never moves.
+    pub fixed_addr: Option<std::net::IpAddr>,
     /// HAProxy's health counter (0 ..= rise + fall - 1; UP from `rise`), for "UP 2/3".
     pub health: AtomicU32,
     /// The last finished check; `None` before the first one.
@@ -157,6 +159,7 @@ impl ServerCheck {
             rise: s.rise,
             fall: s.fall,
             address: Some(address),
+            fixed_addr: s.check_addr,
             // HAProxy starts a checked server UP with health = rise: one failure takes it down.
             health: AtomicU32::new(s.rise),
             last: ArcSwapOption::empty(),
@@ -230,6 +233,8 @@ mod tests {
             maxqueue: None,
             disabled: false,
             health: Default::default(),
+            dns: None,
+            unresolved: false,
             origin: Origin::default(),
         }
     }

@@ -22,6 +22,7 @@
 pub mod address;
 pub mod blocks;
 pub mod cond;
+pub mod dns_validate;
 pub mod duration;
 pub mod kw;
 pub mod lex;

@@ -227,6 +227,7 @@ fn out_of_section(keyword: &str) -> String {
         "backend",
         "http-errors",
         "userlist",
+        "resolvers",
     ];
     sections.extend_from_slice(SKIPPED_SECTIONS);
     format!(
@@ -238,7 +239,6 @@ fn out_of_section(keyword: &str) -> String {
 /// Sections HAProxy has and ringlb skips (with one warning for the section).
 const SKIPPED_SECTIONS: &[&str] = &[
     "peers",
-    "resolvers",
     "mailers",
     "program",
     "cache",
@@ -258,6 +258,8 @@ enum Current {
     HttpErrors(Box<(String, RawHttpErrors)>),
     /// Inside a `userlist`.
     Userlist(Box<RawUserlist>),
+    /// Inside a `resolvers` section.
+    Resolvers(Box<super::model::Resolvers>),
     /// Inside a section that is skipped, or whose header was invalid.
     Skipped,
 }
@@ -273,6 +275,8 @@ pub struct Parsed {
     pub http_errors: HashMap<String, RawHttpErrors>,
     /// `userlist` sections in file order.
     pub userlists: Vec<RawUserlist>,
+    /// `resolvers` sections in file order.
+    pub resolvers: Vec<super::model::Resolvers>,
 }
 
 /// Parses the sources in order, as one concatenated configuration.
@@ -281,6 +285,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         global: RawGlobal::default(),
         proxies: Vec::new(),
         userlists: Vec::new(),
+        resolvers: Vec::new(),
         defaults: RawProxy::new_defaults(String::new(), Origin::default()),
         current: Current::Outside,
         http_errors: HashMap::new(),
@@ -338,6 +343,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         proxies: p.proxies,
         http_errors: p.http_errors,
         userlists: p.userlists,
+        resolvers: p.resolvers,
     }
 }
 
@@ -347,7 +353,14 @@ fn section_name(words: &[String]) -> Option<String> {
     let kw = words[0].as_str();
     let is_header = matches!(
         kw,
-        "global" | "defaults" | "listen" | "frontend" | "backend" | "http-errors" | "userlist"
+        "global"
+            | "defaults"
+            | "listen"
+            | "frontend"
+            | "backend"
+            | "http-errors"
+            | "userlist"
+            | "resolvers"
     ) || SKIPPED_SECTIONS.contains(&kw);
     is_header.then(|| words.get(1).unwrap_or(&words[0]).clone())
 }
@@ -357,6 +370,7 @@ struct Parser {
     global: RawGlobal,
     proxies: Vec<RawProxy>,
     userlists: Vec<RawUserlist>,
+    resolvers: Vec<super::model::Resolvers>,
     /// The `defaults` in force for the next proxy.
     defaults: RawProxy,
     current: Current,
@@ -408,6 +422,17 @@ impl Parser {
             };
             return;
         }
+        if args.keyword() == "resolvers" {
+            self.flush();
+            self.current = match kw::resolvers::header(&mut args, &cx.origin) {
+                Ok(r) => Current::Resolvers(Box::new(r)),
+                Err(e) => {
+                    cx.error(e);
+                    Current::Skipped
+                }
+            };
+            return;
+        }
         if SKIPPED_SECTIONS.contains(&args.keyword()) {
             self.flush();
             cx.warn(format!(
@@ -424,6 +449,7 @@ impl Parser {
             Current::Proxy(p) => kw::dispatch(cx, Target::Proxy(p), &mut args),
             Current::HttpErrors(s) => kw::errors::section_line(cx, &mut s.1.pages, &mut args),
             Current::Userlist(ul) => kw::userlist::line(cx, ul, &mut args),
+            Current::Resolvers(r) => kw::resolvers::line(cx, r, &mut args),
         };
         if let Err(e) = result {
             cx.error(e);
@@ -505,6 +531,7 @@ impl Parser {
                 self.http_errors.insert(name, section);
             }
             Current::Userlist(ul) => self.userlists.push(*ul),
+            Current::Resolvers(r) => self.resolvers.push(*r),
             Current::Outside | Current::Global | Current::Skipped => {}
         }
     }

@@ -138,6 +138,27 @@ pub struct ServerOpts {
     pub disabled: bool,
     /// `slowstart`, `track`, `observe`, `error-limit`, `on-error`, `on-marked-*`.
     pub health: super::model::ServerHealth,
+    /// `resolvers <name>`, looked up when validating.
+    pub resolvers: Option<String>,
+    /// `resolve-prefer ipv4|ipv6`.
+    pub resolve_prefer: Option<super::model::Prefer>,
+    /// `resolve-net <net>[,...]`.
+    pub resolve_net: Vec<(IpAddr, u8)>,
+    /// `resolve-opts allow-dup-ip` (`prevent-dup-ip` sets it back).
+    pub allow_dup_ip: bool,
+    /// `init-addr <method>[,...]`, in order (HAProxy's default: `last,libc`).
+    pub init_addr: Option<Vec<InitAddr>>,
+}
+
+/// One `init-addr` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitAddr {
+    /// `libc`: the system resolver, at load time.
+    Libc,
+    /// `none`: no address; the server starts in maintenance.
+    None,
+    /// An IP address.
+    Ip(IpAddr),
 }
 
 /// One `server` line as parsed.
@@ -151,6 +172,10 @@ pub struct RawServer {
     pub port_offset: Option<i32>,
     /// Options, starting from the `default-server` template.
     pub opts: ServerOpts,
+    /// The host name written, when the address was one and `resolvers` is set.
+    pub fqdn: Option<String>,
+    /// `init-addr` gave no address: starts in maintenance.
+    pub unresolved: bool,
     /// Where it was written.
     pub origin: Origin,
 }

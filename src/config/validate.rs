@@ -115,11 +115,13 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
     }
+    let resolvers = super::dns_validate::link(parsed.resolvers, &proxies, &mut backends, diag);
     Config {
         global,
         frontends,
         backends,
         userlists,
+        resolvers,
     }
 }
 
@@ -409,6 +411,9 @@ fn server(s: &RawServer) -> Server {
         maxqueue: o.maxqueue,
         disabled: o.disabled,
         health: o.health.clone(),
+        // Linked to its `resolvers` section by `dns_validate::link`.
+        dns: None,
+        unresolved: s.unresolved,
         origin: s.origin.clone(),
     }
 }

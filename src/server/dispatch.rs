@@ -134,7 +134,7 @@ pub async fn connect_noting(
     let mut attempt = 0;
     loop {
         let srv = &be.servers[server];
-        let connected = match target(&srv.address, srv.port_offset, dst_port) {
+        let connected = match target(&srv.address(), srv.port_offset, dst_port) {
             Ok(addr) => connect(&addr, be.connect_timeout, be.model.keepalive).await,
             Err(e) => Err(e),
         };

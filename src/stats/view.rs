@@ -346,7 +346,7 @@ fn server_row(
         lastchg: Some(now_ms.saturating_sub(last_change) / 1000),
         downtime: chk.enabled.then(|| chk.total_downtime_ms(up) / 1000),
         check: chk.enabled.then(|| check_view(srv)),
-        addr: Some(match &srv.address {
+        addr: Some(match &*srv.address() {
             Address::Inet(sa) => crate::server::connect::shown_inet(*sa, srv.port_offset),
             Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "unix".into(),
         }),
@@ -363,6 +363,11 @@ fn server_row(
 /// first, then drain (admin drain or weight 0 while up), then health.
 pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
     if srv.admin.maint() {
+        // HAProxy names the resolver's maintenance (RMAINT) when it is the only one.
+        let flags = srv.admin.flags() & crate::runtime::admin_flags::MAINT;
+        if flags == crate::runtime::admin_flags::RMAINT {
+            return ("MAINT (resolution)".into(), Look::Maint);
+        }
         return ("MAINT".into(), Look::Maint);
     }
     if up && (srv.admin.drain() || weight == 0) {

@@ -19,6 +19,8 @@
 //! - [`Recorder`]: keeps every raw byte a server received and frames the
 //!   requests in them strictly (smuggling tests); [`Haproxy`]: HAProxy run
 //!   on the same config, the oracle.
+//! - [`FakeDns`]: a UDP name server answering from a table the test changes,
+//!   and [`IpBackend`], which answers with the loopback address it listens on.
 //! - [`stats`] (stats CSV, socket and page) and [`browser`] (headless Chromium).
 //!
 //! Every socket gets read and write timeouts: a test that goes wrong fails in
@@ -33,6 +35,7 @@ pub mod browser;
 pub mod bufstream;
 pub mod checked_backend;
 pub mod client;
+pub mod dns;
 pub mod haproxy;
 pub mod http_backend;
 pub mod java_app;
@@ -54,6 +57,8 @@ pub use bufstream::*;
 pub use checked_backend::*;
 #[allow(unused_imports)]
 pub use client::*;
+#[allow(unused_imports)]
+pub use dns::*;
 #[allow(unused_imports)]
 pub use haproxy::*;
 #[allow(unused_imports)]

@@ -23,7 +23,9 @@ pub mod log;
 pub mod monitor;
 pub mod option;
 pub mod proxy;
+pub mod resolvers;
 pub mod server;
+pub mod server_dns;
 pub mod stats;
 pub mod suggest;
 pub mod tcp_rules;
@@ -91,6 +93,7 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("cookie", BE, Misplaced::Warn),
     ("stats", ALL, Misplaced::Warn),
     ("server", L | B, Misplaced::Error),
+    ("server-template", L | B, Misplaced::Error),
     ("default-server", BE, Misplaced::Error),
     ("http-request", F | L | B, Misplaced::Error),
     ("http-response", F | L | B, Misplaced::Error),
@@ -180,6 +183,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "stats" => stats::proxy(cx, p, args),
                 "server" => server::server(cx, p, args),
                 "default-server" => server::default_server(cx, p, args),
+                "server-template" => server::server_template(cx, p, args),
                 "errorfile" => errors::errorfile(cx, p, args),
                 "errorloc" | "errorloc302" | "errorloc303" => errors::errorloc(p, args),
                 "errorfiles" => errors::errorfiles(cx, p, args),

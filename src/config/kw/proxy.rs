@@ -30,7 +30,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "grace",
     "bind-process",
     "persist",
-    "server-template",
     "use-server",
     "disabled",
     "enabled",

@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use crate::config::address::parse_server_address;
 use crate::config::parse::{Args, Ctx, parse_duration_for};
 use crate::config::raw::{RawProxy, RawServer, ServerOpts};
 
@@ -19,12 +18,9 @@ const REFUSED: &[&str] = &[
     "send-proxy",
     "send-proxy-v2",
     "redir",
-    "resolvers",
-    // They change when a server takes traffic.
     "agent-check",
     "agent-inter",
     "agent-port",
-    "init-addr",
     "source",
     "namespace",
     "proto",
@@ -63,16 +59,51 @@ const KNOWN: &[&str] = &[
     "on-error",
     "on-marked-down",
     "on-marked-up",
+    "resolvers",
+    "resolve-prefer",
+    "resolve-net",
+    "resolve-opts",
+    "init-addr",
 ];
 
 /// `server <name> <addr> [options]`.
 pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let name = args.next_string("<name> <address>:<port> [options]")?;
     let addr = args.next_string("<name> <address>:<port> [options]")?;
-    let (address, port_offset) =
-        parse_server_address(&addr).map_err(|e| format!("server '{name}': {e}"))?;
     let mut opts = p.default_server.clone();
     parse_opts(cx, &mut opts, args, false)?;
+    let a =
+        super::server_dns::address(&addr, &opts).map_err(|e| format!("server '{name}': {e}"))?;
+    push_server(cx, p, name, a, opts)
+}
+
+/// `server-template <prefix> <num | low-high> <fqdn>[:<port>] [options]`:
+/// servers `<prefix><n>` sharing one name, filled from its answers.
+pub fn server_template(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    const USAGE: &str = "<prefix> <num | range> <fqdn>[:<port>] [options]";
+    let prefix = args.next_string(USAGE)?;
+    let count = args.next_string(USAGE)?;
+    let addr = args.next_string(USAGE)?;
+    let range = super::server_dns::template_range(&count)?;
+    let mut opts = p.default_server.clone();
+    parse_opts(cx, &mut opts, args, false)?;
+    let a = super::server_dns::address(&addr, &opts)
+        .map_err(|e| format!("server-template '{prefix}': {e}"))?;
+    for n in range {
+        push_server(cx, p, format!("{prefix}{n}"), a.clone(), opts.clone())?;
+    }
+    Ok(())
+}
+
+/// Adds one server once its address and options are known.
+fn push_server(
+    cx: &mut Ctx<'_>,
+    p: &mut RawProxy,
+    name: String,
+    a: super::server_dns::ServerAddress,
+    opts: ServerOpts,
+) -> Result<(), String> {
+    let (address, port_offset) = (a.address, a.port_offset);
     if opts.check && opts.health.track.is_some() {
         return Err(format!(
             "'server {}/{name}' : unable to enable checks and tracking at the same time!",
@@ -91,6 +122,8 @@ pub fn server(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
         address,
         port_offset,
         opts,
+        fqdn: a.fqdn,
+        unresolved: a.unresolved,
         origin: cx.origin.clone(),
     });
     Ok(())
@@ -171,6 +204,9 @@ fn parse_opts(
                      between 'minconn' and 'maxconn' under 'fullconn' is not built); use \
                      'maxconn' alone"
                 ));
+            }
+            "resolvers" | "resolve-prefer" | "resolve-net" | "resolve-opts" | "init-addr" => {
+                super::server_dns::option(opts, &opt, args)?;
             }
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,

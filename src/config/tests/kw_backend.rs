@@ -359,7 +359,7 @@ fn server_defaults_and_every_option() {
         "server option 'minconn 2' is not supported yet (the dynamic limit between 'minconn' \
          and 'maxconn' under 'fullconn' is not built); use 'maxconn' alone"
     );
-    for opt in ["agent-check", "agent-inter 1s", "init-addr none"] {
+    for opt in ["agent-check", "agent-inter 1s"] {
         assert!(
             err(&format!("    server b 127.0.0.1:81 {opt}")).contains("is not supported yet"),
             "{opt}"

@@ -7,6 +7,7 @@ mod kw_capture;
 mod kw_global;
 mod kw_proxy;
 mod loader;
+mod resolvers;
 mod seed;
 mod syntax;
 mod userlist;

@@ -83,6 +83,8 @@ fn seed_config_model() {
         maxqueue: None,
         disabled: false,
         health: Default::default(),
+        dns: None,
+        unresolved: false,
         origin: origin(line),
     };
     let backend = Backend {

@@ -347,7 +347,9 @@ impl<'a> Session<'a> {
             None
         } else {
             self.idle_connection(picked, first)
-        };
+        }
+        // A resolved server's new address takes new requests too (DNS hook).
+        .filter(|(s, _)| self.be.servers[picked].pooled_is_current(s));
         if let Some((s, served)) = idle {
             self.trace.reused(picked);
             return Ok((
