@@ -372,7 +372,13 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     signals::block()?;
 
     let shared = Shared::build(config, cli.debug, workers);
-    let handles = worker::spawn(shared.clone(), listeners, maxconn as usize, use_uring)
+    let handles = worker::spawn(
+        shared.clone(),
+        listeners,
+        maxconn as usize,
+        g.max_rate,
+        use_uring,
+    )
         .context("cannot start workers")?;
     ringlb::check::spawn(shared.clone()).context("cannot start the health checker")?;
     ringlb::admin::spawn(shared.clone(), stats_sockets)?;

@@ -108,7 +108,7 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
         "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {check_state} 0 \
          0 0 - {port} - 0 {check_port} {check_addr} - 0",
         be.name,
-        s + 1,
+        crate::stats::view::server_ids(be)[s],
         srv.name,
         op_state(srv),
         srv.admin.flags(),

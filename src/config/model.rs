@@ -310,6 +310,9 @@ pub struct Global {
     /// `stats maxconn <n>`: connections served at once, all stats sockets
     /// together (HAProxy's `GLOBAL` frontend; default 10).
     pub stats_maxconn: Option<u32>,
+    /// The lower of `maxconnrate` and `maxsessrate`: new connections
+    /// accepted per second, all frontends together (`worker/rate.rs`).
+    pub max_rate: Option<u32>,
 }
 
 /// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).
@@ -415,6 +418,13 @@ pub struct Server {
     pub maxqueue: Option<u32>,
     /// `disabled`: start in maintenance.
     pub disabled: bool,
+    /// `source <addr>[:<port>]`: local address of its connections (wins
+    /// over the backend's).
+    pub source: Option<SocketAddr>,
+    /// `minconn <n>`: the dynamic limit's floor (`maxconn` the ceiling).
+    pub minconn: Option<u32>,
+    /// `id <n>`: the server's number in the stats (`sid`).
+    pub id: Option<u32>,
     /// Where it was written.
     pub origin: Origin,
 }
@@ -497,6 +507,8 @@ pub struct Frontend {
     pub captures: Option<std::sync::Arc<crate::log::capture::CaptureSpec>>,
     /// `unique-id-format` and `unique-id-header` (`None`: no format).
     pub unique_id: Option<crate::http::unique_id::UniqueId>,
+    /// The proxy keywords of `kw/proxy.rs` (`disabled`, `rate-limit`, `id`, ...).
+    pub settings: ProxySettings,
     /// Where the section starts.
     pub origin: Origin,
 }
@@ -725,8 +737,28 @@ pub struct Backend {
     pub tcp: TcpRules,
     /// The ACLs the backend's `tcp` rules index (empty without rules).
     pub acls: AclTable,
+    /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
+    pub settings: ProxySettings,
     /// Where the section starts.
     pub origin: Origin,
+}
+
+/// Proxy keywords parsed by `kw/proxy.rs`, kept together on both halves of
+/// a proxy (each half reads the fields that act on its side).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySettings {
+    /// `source <addr>[:<port>]`: the local address of server connections
+    /// (port 0: any port, chosen at connect time).
+    pub source: Option<SocketAddr>,
+    /// `disabled` (`enabled` clears it): a frontend does not listen, a
+    /// backend answers 503.
+    pub disabled: bool,
+    /// `rate-limit sessions <n>`: new sessions accepted per second.
+    pub rate_limit_sessions: Option<u32>,
+    /// `id <n>`: the proxy's number in the stats (`iid`).
+    pub id: Option<u32>,
+    /// 1.4's `grace <t>`: on soft stop, keep listening this long.
+    pub grace: Option<Duration>,
 }
 
 /// The whole validated configuration.

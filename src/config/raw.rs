@@ -97,6 +97,8 @@ pub struct RawGlobal {
     pub master_worker: bool,
     /// `stats maxconn`.
     pub stats_maxconn: Option<u32>,
+    /// The lower of `maxconnrate` and `maxsessrate`.
+    pub max_rate: Option<u32>,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.
@@ -130,6 +132,12 @@ pub struct ServerOpts {
     pub maxqueue: Option<u32>,
     /// `disabled`.
     pub disabled: bool,
+    /// `source <addr>[:<port>]`.
+    pub source: Option<std::net::SocketAddr>,
+    /// `minconn`.
+    pub minconn: Option<u32>,
+    /// `id`.
+    pub id: Option<u32>,
 }
 
 /// One `server` line as parsed.
@@ -282,6 +290,8 @@ pub struct RawProxy {
     /// `tcp-request` / `tcp-response` rules and inspect delays (only the
     /// delays are inherited from `defaults`).
     pub tcp: super::model::TcpRules,
+    /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
+    pub settings: super::model::ProxySettings,
 }
 
 impl RawProxy {
@@ -329,6 +339,7 @@ impl RawProxy {
             unique_id_format: None,
             unique_id_header: None,
             tcp: super::model::TcpRules::default(),
+            settings: Default::default(),
         }
     }
 

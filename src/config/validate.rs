@@ -42,6 +42,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     let userlists = userlists(parsed.userlists, diag);
     let mut proxies = parsed.proxies;
     duplicate_names(&proxies, diag);
+    super::proxy_ids::check_proxy_ids(&proxies, diag);
     for p in &mut proxies {
         tcp_mode_drops(p, diag);
         missing_timeouts(p, diag);
@@ -101,7 +102,10 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             {
                 listen_rules.push((b, f.rules.clone()));
             }
-            frontends.push(f);
+            // A disabled frontend is checked, then neither listens nor shows.
+            if !f.settings.disabled {
+                frontends.push(f);
+            }
         }
     }
     // A listen's rules are its backend's too (run once when both are the
@@ -158,6 +162,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         hard_stop_after: g.hard_stop_after,
         master_worker: g.master_worker,
         stats_maxconn: g.stats_maxconn,
+        max_rate: g.max_rate,
         ..Global::default()
     };
     match g.user {
@@ -319,6 +324,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         }
         servers.push(server(s));
     }
+    super::proxy_ids::check_server_ids(p, &servers, diag);
     if servers.is_empty() {
         diag.warn_at(
             &p.origin,
@@ -340,7 +346,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
         persist: p.persist,
-        cookie: p.cookie.clone(),
+        // A disabled backend persists nothing: no server is chosen there.
+        cookie: p.cookie.clone().filter(|_| !p.settings.disabled),
         httpchk: p.httpchk.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
@@ -352,6 +359,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
         acls: AclTable::default(),
+        settings: p.settings.clone(),
         origin: p.origin.clone(),
     }
 }
@@ -359,6 +367,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
 /// One server with HAProxy's defaults applied.
 fn server(s: &RawServer) -> Server {
     let o = &s.opts;
+    let (maxconn, minconn) = super::proxy_ids::server_limits(o.maxconn, o.minconn);
     Server {
         name: s.name.clone(),
         address: s.address.clone(),
@@ -374,9 +383,12 @@ fn server(s: &RawServer) -> Server {
         check_port: o.port,
         check_addr: o.addr,
         backup: o.backup,
-        maxconn: o.maxconn,
+        maxconn,
         maxqueue: o.maxqueue,
         disabled: o.disabled,
+        source: o.source,
+        minconn,
+        id: o.id,
         origin: s.origin.clone(),
     }
 }
@@ -603,6 +615,7 @@ fn frontend(
         },
         captures: (!p.captures.is_empty()).then(|| std::sync::Arc::new(p.captures.clone())),
         unique_id,
+        settings: p.settings.clone(),
         origin: p.origin.clone(),
     })
 }

@@ -156,11 +156,17 @@ pub struct ProxyView {
 /// Reads everything now.
 pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
     let now_ms = unix_ms();
-    proxies(shared)
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let iid = i as u32 + 1;
+    let list = proxies(shared);
+    let ids = proxy_ids(&list);
+    list.into_iter()
+        .zip(ids)
+        // A disabled proxy is not shown, as HAProxy (its frontend is not
+        // even in the configuration's frontends).
+        .filter(|(p, _)| {
+            p.backend
+                .is_none_or(|b| !shared.backends[b].model.settings.disabled)
+        })
+        .map(|(p, iid)| {
             let mut rows = Vec::new();
             if let Some(f) = p.frontend {
                 rows.push(frontend_row(shared, f, &p.name, iid));
@@ -184,12 +190,25 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
 /// Each backend's proxy id (`iid`), as the page and the CSV number them.
 pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     let mut ids = vec![0; shared.backends.len()];
-    for (i, p) in proxies(shared).iter().enumerate() {
+    let list = proxies(shared);
+    for (p, id) in list.iter().zip(proxy_ids(&list)) {
         if let Some(b) = p.backend {
-            ids[b] = i as u32 + 1;
+            ids[b] = id;
         }
     }
     ids
+}
+
+/// Each proxy's id: its `id`, else the next free number (HAProxy's way).
+fn proxy_ids(list: &[Proxy]) -> Vec<u32> {
+    let written: Vec<Option<u32>> = list.iter().map(|p| p.id).collect();
+    crate::config::proxy_ids::assign(&written)
+}
+
+/// Each server's id (`sid`) in backend `be`: its `id`, else the next free number.
+pub fn server_ids(be: &BackendRt) -> Vec<u32> {
+    let written: Vec<Option<u32>> = be.model.servers.iter().map(|s| s.id).collect();
+    crate::config::proxy_ids::assign(&written)
 }
 
 /// A proxy as displayed: a `listen` is one frontend and one backend of the same name.
@@ -197,6 +216,8 @@ struct Proxy {
     name: String,
     frontend: Option<usize>,
     backend: Option<usize>,
+    /// `id <n>` as written.
+    id: Option<u32>,
     origin: Origin,
 }
 
@@ -215,6 +236,7 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
             name: fe.name.clone(),
             frontend: Some(f),
             backend: listen,
+            id: fe.model.settings.id,
             origin: fe.model.origin.clone(),
         });
     }
@@ -224,6 +246,7 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
                 name: be.name.clone(),
                 frontend: None,
                 backend: Some(b),
+                id: be.model.settings.id,
                 origin: be.model.origin.clone(),
             });
         }
@@ -323,7 +346,7 @@ fn server_row(
         pxname: pxname.to_string(),
         svname: srv.name.clone(),
         iid,
-        sid: s as u32 + 1,
+        sid: server_ids(be)[s],
         mode: be.mode,
         queue: Some({
             let q = &be.queue.servers[s].queue;

@@ -248,13 +248,25 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, (stop, id): (R
                 continue;
             }
         }
+        // Past the rate, connections wait in the backlog (`rate.rs`).
+        let rates = &limits.shared().rates;
+        let rated = rates.limited(fe);
+        if rated && stop.or(id, rates.ready(fe)).await.is_none() {
+            return drain(&ctx, &l, fe).await;
+        }
         for _ in 0..MAX_ACCEPT {
+            if rated && !rates.delay(fe).is_zero() {
+                break;
+            }
             // Full again (another worker took the last slot): back to waiting.
             let Some(permit) = limits.try_take(fe) else {
                 break;
             };
             match l.accept_now() {
                 Ok((stream, peer)) => {
+                    if rated {
+                        rates.take(fe);
+                    }
                     if ctx.shared.debug {
                         let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
                         eprintln!(

@@ -61,6 +61,19 @@ pub fn daemon(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `maxconnrate <n>` / `maxsessrate <n>`: both limit the accepts of the
+/// whole process per second (every accepted connection is a session here,
+/// bar those `tcp-request connection` rules reject); the lower one holds.
+pub fn rate(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    // 0 means no limit, as HAProxy.
+    let n = args.next_int(0, u32::MAX)?;
+    args.finish()?;
+    if n > 0 {
+        g.max_rate = Some(g.max_rate.map_or(n, |m| m.min(n)));
+    }
+    Ok(())
+}
+
 /// `maxconn <n>` (n > 0).
 pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, u32::MAX)?;

@@ -32,13 +32,12 @@ const REFUSED: &[&str] = &[
     "agent-inter",
     "agent-port",
     "init-addr",
-    "source",
     "namespace",
     "proto",
 ];
 
 /// Harmless options with one argument: warned about and ignored.
-const IGNORED_WITH_ARG: &[&str] = &["id"];
+const IGNORED_WITH_ARG: &[&str] = &[];
 
 /// Harmless flags: warned about and ignored.
 const IGNORED_FLAGS: &[&str] = &["non-stick", "no-agent-check"];
@@ -63,6 +62,8 @@ const KNOWN: &[&str] = &[
     "minconn",
     "disabled",
     "enabled",
+    "source",
+    "id",
 ];
 
 /// `server <name> <addr> [options]`.
@@ -153,19 +154,16 @@ fn parse_opts(
             // 0 means "no limit", as HAProxy (`server/queue.rs` acts on both).
             "maxconn" => opts.maxconn = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
             "maxqueue" => opts.maxqueue = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
-            "minconn" => {
-                let n = args.next_int(0, u32::MAX)?;
-                if n == 0 {
-                    continue; // no dynamic limit, as unset
-                }
-                // A dynamic limit (minconn..maxconn scaled by the backend's
-                // load against `fullconn`) is not built: refused, not ignored.
-                return Err(format!(
-                    "{line_kw} option 'minconn {n}' is not supported yet (the dynamic limit \
-                     between 'minconn' and 'maxconn' under 'fullconn' is not built); use \
-                     'maxconn' alone"
-                ));
+            // 0 means no dynamic limit, as unset (`proxy_ids::server_limits`).
+            "minconn" => opts.minconn = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
+            "source" => {
+                let a = args.next_string("an address[:port]")?;
+                opts.source = Some(super::proxy::parse_source(&a, args)?);
             }
+            "id" if is_default => {
+                return Err("'id' is not allowed on 'default-server' (ids are unique)".into());
+            }
+            "id" => opts.id = Some(args.next_int(1, i32::MAX as u32)?),
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,
             o if REFUSED.contains(&o) => {

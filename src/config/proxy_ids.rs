@@ -1,0 +1,102 @@
+//! Proxy and server numbers (`id <n>`, HAProxy's `iid`/`sid` in the
+//! stats), and the server's `minconn`/`maxconn` pair as HAProxy settles it.
+
+use std::collections::HashMap;
+
+use super::model::Server;
+use super::parse::Diag;
+use super::raw::RawProxy;
+
+/// Refuses a proxy `id` already taken by another proxy, as HAProxy does.
+pub fn check_proxy_ids(proxies: &[RawProxy], diag: &mut Diag) {
+    let mut seen: HashMap<u32, &RawProxy> = HashMap::new();
+    for p in proxies {
+        let Some(id) = p.settings.id else { continue };
+        match seen.get(&id) {
+            Some(first) => diag.error_at(
+                &p.origin,
+                format!(
+                    "{} reuses same custom id {id} as {} (declared at {})",
+                    p.label(),
+                    first.label(),
+                    first.origin
+                ),
+            ),
+            None => {
+                seen.insert(id, p);
+            }
+        }
+    }
+}
+
+/// Refuses a server `id` used twice in one backend, as HAProxy does.
+pub fn check_server_ids(p: &RawProxy, servers: &[Server], diag: &mut Diag) {
+    let mut seen: HashMap<u32, &Server> = HashMap::new();
+    for s in servers {
+        let Some(id) = s.id else { continue };
+        match seen.get(&id) {
+            Some(first) => diag.error_at(
+                &s.origin,
+                format!(
+                    "'server {}/{}' : 'id' : custom id {id} already used at {} ('server {}')",
+                    p.name, s.name, first.origin, first.name
+                ),
+            ),
+            None => {
+                seen.insert(id, s);
+            }
+        }
+    }
+}
+
+/// Numbers in order: each explicit `id` as written, the others the lowest
+/// free number from the previous one given (HAProxy's `get_next_id`).
+pub fn assign(explicit: &[Option<u32>]) -> Vec<u32> {
+    let used: std::collections::HashSet<u32> = explicit.iter().flatten().copied().collect();
+    let mut next = 1u32;
+    explicit
+        .iter()
+        .map(|id| match id {
+            Some(id) => *id,
+            None => {
+                while used.contains(&next) {
+                    next += 1;
+                }
+                next += 1;
+                next - 1
+            }
+        })
+        .collect()
+}
+
+/// `(maxconn, minconn)` as HAProxy settles them: a `minconn` at or above
+/// `maxconn` (or without one) becomes the static `maxconn`; only a
+/// `minconn` below `maxconn` makes the limit dynamic (`server/queue.rs`).
+pub fn server_limits(maxconn: Option<u32>, minconn: Option<u32>) -> (Option<u32>, Option<u32>) {
+    match (maxconn, minconn) {
+        (max, Some(min)) if max.is_none_or(|m| min >= m) => (Some(min), None),
+        (max, min) => (max, min),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_numbers_skip_the_written_ones() {
+        assert_eq!(assign(&[None, None, None]), [1, 2, 3]);
+        assert_eq!(assign(&[None, Some(2), None, None]), [1, 2, 3, 4]);
+        assert_eq!(assign(&[Some(1), None, Some(3), None]), [1, 2, 3, 4]);
+        assert_eq!(assign(&[None, Some(10), None]), [1, 10, 2]);
+    }
+
+    #[test]
+    fn minconn_without_room_is_a_static_maxconn() {
+        assert_eq!(server_limits(None, Some(5)), (Some(5), None));
+        assert_eq!(server_limits(Some(5), Some(5)), (Some(5), None));
+        assert_eq!(server_limits(Some(5), Some(9)), (Some(9), None));
+        assert_eq!(server_limits(Some(50), Some(5)), (Some(50), Some(5)));
+        assert_eq!(server_limits(Some(50), None), (Some(50), None));
+    }
+}
