@@ -225,6 +225,9 @@ mod tests {
             maxconn: None,
             maxqueue: None,
             disabled: false,
+            source: None,
+            minconn: None,
+            id: None,
             origin: Origin::default(),
         }
     }

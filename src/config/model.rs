@@ -759,6 +759,9 @@ pub struct ProxySettings {
     pub id: Option<u32>,
     /// 1.4's `grace <t>`: on soft stop, keep listening this long.
     pub grace: Option<Duration>,
+    /// A backend's `fullconn` for its servers' dynamic limits (written, or
+    /// HAProxy's default), set only where a server has `minconn`.
+    pub fullconn: Option<u32>,
 }
 
 /// The whole validated configuration.

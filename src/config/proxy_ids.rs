@@ -79,6 +79,43 @@ pub fn server_limits(maxconn: Option<u32>, minconn: Option<u32>) -> (Option<u32>
     }
 }
 
+/// ringlb's global `maxconn` when `global` sets none (as `main.rs`).
+const DEFAULT_GLOBAL_MAXCONN: u32 = 4096;
+
+/// HAProxy's default `fullconn` for backend `b`: 10% (rounded up, at least
+/// 1) of the `maxconn` (default: the global one) of every frontend that
+/// may route to it: by `default_backend`, its own `listen` half, or a
+/// static `use_backend` rule.
+pub fn default_fullconn(cfg: &super::model::Config, b: usize) -> u32 {
+    let global = cfg.global.maxconn.unwrap_or(DEFAULT_GLOBAL_MAXCONN);
+    let total: u64 = cfg
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.backend == Some(b)
+                || f
+                    .routing
+                    .rules
+                    .iter()
+                    .any(|r| r.dynamic.is_none() && r.backend == b)
+        })
+        .map(|f| u64::from(f.maxconn.unwrap_or(global)))
+        .sum();
+    u32::try_from(total.div_ceil(10)).unwrap_or(u32::MAX).max(1)
+}
+
+/// Sets each backend's effective `fullconn` (written, else HAProxy's
+/// default) where a server's limit is dynamic (`minconn`).
+pub fn settle_fullconn(cfg: &mut super::model::Config) {
+    for b in 0..cfg.backends.len() {
+        let be = &cfg.backends[b];
+        if be.servers.iter().any(|s| s.minconn.is_some()) {
+            let full = be.maxconn.unwrap_or_else(|| default_fullconn(cfg, b));
+            cfg.backends[b].settings.fullconn = Some(full);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,12 +118,14 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
     }
-    Config {
+    let mut cfg = Config {
         global,
         frontends,
         backends,
         userlists,
-    }
+    };
+    super::proxy_ids::settle_fullconn(&mut cfg);
+    cfg
 }
 
 /// The `userlist` sections compiled; a name used twice is refused (HAProxy

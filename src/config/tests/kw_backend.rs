@@ -346,19 +346,16 @@ fn server_defaults_and_every_option() {
         (1, Duration::from_secs(2), 2, 3, false)
     );
     // Checks, backup servers and `maxconn`/`maxqueue` (the queues) are
-    // built; `minconn`'s dynamic limit is refused, as are options that
-    // change when a server takes traffic.
+    // built, `minconn`'s dynamic limit too; options that change when a
+    // server takes traffic are refused.
     assert!(warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup").is_empty());
     let q = be("    default-server maxqueue 3\n    server b 127.0.0.1:81 maxconn 5 minconn 0");
     assert_eq!(
         (q.servers[0].maxconn, q.servers[0].maxqueue),
         (Some(5), Some(3))
     );
-    assert_eq!(
-        err("    server b 127.0.0.1:81 maxconn 5 minconn 2"),
-        "server option 'minconn 2' is not supported yet (the dynamic limit between 'minconn' \
-         and 'maxconn' under 'fullconn' is not built); use 'maxconn' alone"
-    );
+    let d = be("    server b 127.0.0.1:81 maxconn 5 minconn 2");
+    assert_eq!((d.servers[0].maxconn, d.servers[0].minconn), (Some(5), Some(2)));
     for opt in [
         "slowstart 10s",
         "on-marked-down shutdown-sessions",

@@ -81,6 +81,9 @@ fn seed_config_model() {
         maxconn: None,
         maxqueue: None,
         disabled: false,
+        source: None,
+        minconn: None,
+        id: None,
         origin: origin(line),
     };
     let backend = Backend {
@@ -126,6 +129,7 @@ fn seed_config_model() {
         errors: Default::default(),
         tcp: Default::default(),
         acls: Default::default(),
+        settings: Default::default(),
         origin: origin(11),
     };
     let frontend = Frontend {
@@ -152,6 +156,7 @@ fn seed_config_model() {
         monitor: Default::default(),
         captures: None,
         unique_id: None,
+        settings: Default::default(),
         origin: origin(11),
     };
     assert_eq!(c.backends, vec![backend]);
