@@ -314,3 +314,70 @@ fn grace_keeps_a_frontend_listening_after_soft_stop() {
     assert!(stopped.elapsed() >= Duration::from_millis(1400));
     assert!(TcpStream::connect(("127.0.0.1", pg)).is_err());
 }
+
+/// `dispatch` alone, and beside a server: HAProxy 2.6 sends every
+/// connection to the dispatch address either way; the stats show the
+/// backend UP and no row for the address.
+fn dispatch_config(ports: [u16; 3], to: u16, server: u16) -> String {
+    format!(
+        "{DEFAULTS}listen alone\n    bind 127.0.0.1:{}\n    dispatch 127.0.0.1:{to}\n    \
+         stats enable\n    stats uri /stats\n\
+         listen beside\n    bind 127.0.0.1:{}\n    dispatch 127.0.0.1:{to}\n    \
+         server s 127.0.0.1:{server}\n\
+         listen tcp\n    mode tcp\n    bind 127.0.0.1:{}\n    dispatch 127.0.0.1:{to}\n",
+        ports[0], ports[1], ports[2]
+    )
+}
+
+fn dispatch_cases(ports: [u16; 3], who: &str) {
+    for p in &ports[..2] {
+        let r = get(*p, "/");
+        assert_eq!((r.status, r.server()), (200, "dispatched".to_string()), "{who}");
+    }
+    let mut s = TcpStream::connect(("127.0.0.1", ports[2])).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{who}: tcp got {got:?}");
+    let rows = parse_stats_csv(&get_with(ports[0], "/stats;csv", None, None).text());
+    let names: Vec<String> = rows
+        .iter()
+        .filter(|r| r["pxname"] == "alone" || r["pxname"] == "beside")
+        .map(|r| {
+            let (px, sv) = (&r["pxname"], &r["svname"]);
+            format!("{px}/{sv} {} {}/{}/{}", r["status"], r["weight"], r["act"], r["bck"])
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "alone/FRONTEND OPEN //",
+            "alone/BACKEND UP 0/0/0",
+            "beside/FRONTEND OPEN //",
+            // HAProxy balances nothing beside `dispatch`: weights 0, and
+            // the backend is DOWN for it, though it serves.
+            "beside/s no check 0/1/0",
+            "beside/BACKEND DOWN 0/1/0"
+        ],
+        "{who}"
+    );
+}
+
+#[test]
+fn dispatch_sends_every_connection_to_its_address() {
+    let to = common::HttpBackend::start("dispatched");
+    let server = common::HttpBackend::start("server");
+    let ports = [free_port(), free_port(), free_port()];
+    let lb = Ringlb::start(&dispatch_config(ports, to.port(), server.port()));
+    dispatch_cases(ports, "ringlb");
+    drop(lb);
+    let ports = [free_port(), free_port(), free_port()];
+    let Some(_h) = Haproxy::start(&dispatch_config(ports, to.port(), server.port()), ports[0])
+    else {
+        return;
+    };
+    dispatch_cases(ports, "haproxy 2.6");
+    assert_eq!(server.request_count(), 0, "the server beside 'dispatch' got requests");
+}

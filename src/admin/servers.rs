@@ -35,7 +35,7 @@ pub fn render(shared: &Shared, backend: Option<&str>) -> Result<String, &'static
     let now = unix_ms();
     for b in chosen {
         let be = &shared.backends[b];
-        for (s, srv) in be.servers.iter().enumerate() {
+        for (s, srv) in crate::stats::view::shown_servers(be).iter().enumerate() {
             line(&mut out, ids[b], be, s, srv, now);
         }
     }

@@ -743,6 +743,10 @@ pub struct Backend {
     pub origin: Origin,
 }
 
+/// The name of the server a `dispatch` address becomes: the last of its
+/// backend, never shown in the stats, and what HAProxy's logs say.
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
 /// Proxy keywords parsed by `kw/proxy.rs`, kept together on both halves of
 /// a proxy (each half reads the fields that act on its side).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -759,6 +763,9 @@ pub struct ProxySettings {
     pub id: Option<u32>,
     /// 1.4's `grace <t>`: on soft stop, keep listening this long.
     pub grace: Option<Duration>,
+    /// `dispatch <addr>:<port>`: where every connection of the backend goes
+    /// (a last, hidden server named `<NOSRV>` holds it, see [`DISPATCH_SERVER`]).
+    pub dispatch: Option<SocketAddr>,
     /// A backend's `fullconn` for its servers' dynamic limits (written, or
     /// HAProxy's default), set only where a server has `minconn`.
     pub fullconn: Option<u32>,

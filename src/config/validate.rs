@@ -327,6 +327,9 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         servers.push(server(s));
     }
     super::proxy_ids::check_server_ids(p, &servers, diag);
+    if let Some(sa) = p.settings.dispatch {
+        servers.push(dispatch_server(sa, p));
+    }
     if servers.is_empty() {
         diag.warn_at(
             &p.origin,
@@ -348,8 +351,12 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
         persist: p.persist,
-        // A disabled backend persists nothing: no server is chosen there.
-        cookie: p.cookie.clone().filter(|_| !p.settings.disabled),
+        // A disabled backend persists nothing: no server is chosen there;
+        // nor does one with `dispatch`, whose servers are never chosen.
+        cookie: p
+            .cookie
+            .clone()
+            .filter(|_| !p.settings.disabled && p.settings.dispatch.is_none()),
         httpchk: p.httpchk.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
@@ -364,6 +371,17 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         settings: p.settings.clone(),
         origin: p.origin.clone(),
     }
+}
+
+/// The server a `dispatch` address becomes (`model::DISPATCH_SERVER`).
+fn dispatch_server(sa: std::net::SocketAddr, p: &RawProxy) -> Server {
+    server(&RawServer {
+        name: crate::config::model::DISPATCH_SERVER.into(),
+        address: crate::config::model::Address::Inet(sa),
+        port_offset: None,
+        opts: Default::default(),
+        origin: p.origin.clone(),
+    })
 }
 
 /// One server with HAProxy's defaults applied.

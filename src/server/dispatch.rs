@@ -84,9 +84,14 @@ pub fn pick(
     exclude: Option<usize>,
 ) -> Option<usize> {
     let servers = &ctx.shared.backends[backend].servers;
+    let settings = &ctx.shared.backends[backend].model.settings;
     // `disabled` backend: no server is ever chosen (HAProxy answers 503).
-    if ctx.shared.backends[backend].model.settings.disabled {
+    if settings.disabled {
         return None;
+    }
+    // `dispatch`: always its address, the backend's last server.
+    if settings.dispatch.is_some() {
+        return servers.len().checked_sub(1);
     }
     ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude)
 }

@@ -173,7 +173,7 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
             }
             if let Some(b) = p.backend {
                 let be = &shared.backends[b];
-                for (s, srv) in be.servers.iter().enumerate() {
+                for (s, srv) in shown_servers(be).iter().enumerate() {
                     rows.push(server_row(shared, be, b, s, srv, &p.name, iid, now_ms));
                 }
                 rows.push(backend_row(shared, be, b, &p.name, iid));
@@ -203,6 +203,12 @@ pub fn backend_ids(shared: &Shared) -> Vec<u32> {
 fn proxy_ids(list: &[Proxy]) -> Vec<u32> {
     let written: Vec<Option<u32>> = list.iter().map(|p| p.id).collect();
     crate::config::proxy_ids::assign(&written)
+}
+
+/// The servers the stats show: all but a `dispatch` address's.
+pub fn shown_servers(be: &BackendRt) -> &[ServerRt] {
+    let hidden = usize::from(be.model.settings.dispatch.is_some());
+    &be.servers[..be.servers.len().saturating_sub(hidden)]
 }
 
 /// Each server's id (`sid`) in backend `be`: its `id`, else the next free number.
@@ -358,7 +364,8 @@ fn server_row(
         status,
         look,
         backup: srv.backup,
-        weight: Some(weight),
+        // With `dispatch`, HAProxy balances nothing: its weights count 0.
+        weight: Some(weight * u32::from(be.model.settings.dispatch.is_none())),
         uweight: Some(srv.admin.uweight.load(Ordering::Relaxed)),
         act: Some(u32::from(!srv.backup)),
         bck: Some(u32::from(srv.backup)),
@@ -429,21 +436,28 @@ fn check_view(srv: &ServerRt) -> CheckView {
 fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32) -> Row {
     let t = sum(|w| &w.backends[b], shared);
     let usable = |backup: bool| {
-        be.servers
+        shown_servers(be)
             .iter()
             .filter(move |s| s.backup == backup && s.usable())
     };
     let act = usable(false).count() as u32;
     let bck = usable(true).count() as u32;
+    // With `dispatch`, HAProxy balances nothing: its weights count 0.
     let weight: u32 = usable(act == 0)
         .map(|s| s.weight.load(Ordering::Relaxed))
-        .sum();
-    let uweight: u32 = be
-        .servers
+        .sum::<u32>()
+        * u32::from(be.model.settings.dispatch.is_none());
+    let uweight: u32 = shown_servers(be)
         .iter()
         .map(|s| s.admin.uweight.load(Ordering::Relaxed))
         .sum();
-    let (status, look) = if act + bck > 0 {
+    // With `dispatch`, HAProxy balances nothing (its weights count 0): UP
+    // only without servers, else DOWN.
+    let up = match be.model.settings.dispatch {
+        Some(_) => shown_servers(be).is_empty(),
+        None => act + bck > 0,
+    };
+    let (status, look) = if up {
         ("UP", Look::Open)
     } else {
         ("DOWN", Look::Closed)

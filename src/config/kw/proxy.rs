@@ -17,7 +17,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "stick-table",
     "stick",
     "appsession",
-    "dispatch",
     "http-check",
     "tcp-check",
     "compression",
@@ -171,6 +170,22 @@ fn source_addr(a: &str) -> Result<std::net::SocketAddr, String> {
         port.parse().map_err(|_| bad())?
     };
     Ok(SocketAddr::new(ip, port))
+}
+
+/// `dispatch <address>:<port>`: every connection of the backend goes
+/// there, servers or not (as HAProxy 2.6 does).
+pub fn dispatch(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let a = args.next_string("<address>:<port>")?;
+    args.finish()?;
+    let bad = || format!("'dispatch' expects <address>:<port> with a port, got '{a}'");
+    let (addr, offset) = crate::config::address::parse_server_address(&a).map_err(|_| bad())?;
+    match (addr, offset) {
+        (crate::config::model::Address::Inet(sa), None) if sa.port() != 0 => {
+            p.settings.dispatch = Some(sa);
+            Ok(())
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// `disabled` / `enabled`.
