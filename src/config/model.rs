@@ -97,7 +97,26 @@ pub enum Balance {
         /// Servers drawn per pick (at least 1; 2 by default).
         draws: u32,
     },
+    /// `hash <expr>`: hash of a sample expression's value.
+    Hash(HashSample),
 }
+
+/// The expression of `balance hash <expr>`, compiled at load.
+#[derive(Debug, Clone)]
+pub struct HashSample {
+    /// The expression as written (what equality compares).
+    pub text: String,
+    /// The compiled fetch and converters.
+    pub expr: crate::acl::Expr,
+}
+
+impl PartialEq for HashSample {
+    fn eq(&self, o: &HashSample) -> bool {
+        self.text == o.text
+    }
+}
+
+impl Eq for HashSample {}
 
 /// `hash-type`: how hash-based algorithms map keys to servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

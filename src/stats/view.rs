@@ -507,5 +507,6 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::RdpCookie(_) => "rdp-cookie",
         Balance::First => "first",
         Balance::Random { .. } => "random",
+        Balance::Hash(_) => "hash",
     }
 }

@@ -112,7 +112,7 @@ fn first_random_and_hash_balance_factor() {
 fn bad_balance() {
     assert_eq!(
         err("    balance roundrobim"),
-        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, first, random[(<draws>)], got 'roundrobim'; did you mean 'roundrobin'?"
+        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, first, random[(<draws>)], hash <expr>, got 'roundrobim'; did you mean 'roundrobin'?"
     );
     assert_eq!(
         err("    balance uri depth"),
@@ -128,8 +128,15 @@ fn bad_balance() {
     );
     assert_eq!(
         err("    balance hash"),
-        "balance 'hash' is not supported by ringlb yet"
+        "'balance hash' expects a sample expression"
     );
+    assert!(err("    balance hash dst_port").contains("ringlb reads only the request line"));
+    assert!(err("    balance hash req.cookie(id)").contains("failed to parse 'balance hash'"));
+    assert_eq!(
+        err("    balance hash path x"),
+        "'balance hash' takes a single sample expression (no spaces)"
+    );
+    assert!(matches!(be("    balance hash req.cook(id),lower").balance, Balance::Hash(_)));
     assert_eq!(
         err("    balance source now"),
         "'balance source' has an unexpected argument 'now'"
