@@ -379,7 +379,7 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         g.max_rate,
         use_uring,
     )
-        .context("cannot start workers")?;
+    .context("cannot start workers")?;
     ringlb::check::spawn(shared.clone()).context("cannot start the health checker")?;
     ringlb::admin::spawn(shared.clone(), stats_sockets)?;
     ringlb::log::started(&shared);

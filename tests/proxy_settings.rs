@@ -52,7 +52,10 @@ fn source_config([port, own]: [u16; 2], b: &TcpBackend, fixed: u16) -> String {
 /// The addresses the backend saw: through `any`, then through `own`.
 fn source_cases([port, own]: [u16; 2], fixed: u16, who: &str) {
     let any = read_all(port);
-    assert!(any.starts_with("127.0.0.2:"), "{who}: the server saw {any:?}");
+    assert!(
+        any.starts_with("127.0.0.2:"),
+        "{who}: the server saw {any:?}"
+    );
     assert_ne!(any, "127.0.0.2:0", "{who}");
     let own = read_all(own);
     assert_eq!(own, format!("127.0.0.3:{fixed}"), "{who}");
@@ -109,7 +112,9 @@ fn disabled_proxies_neither_listen_nor_serve() {
     let ports = [free_port(), free_port(), free_port()];
     let mut lb = Ringlb::spawn(&disabled_config(ports, server.port()), &["-db"]);
     let p0 = ports[0];
-    lb.wait_until("f_on listens", || TcpStream::connect(("127.0.0.1", p0)).is_ok());
+    lb.wait_until("f_on listens", || {
+        TcpStream::connect(("127.0.0.1", p0)).is_ok()
+    });
     disabled_cases(ports, "ringlb");
     drop(lb);
     let ports = [free_port(), free_port(), free_port()];
@@ -184,14 +189,22 @@ fn id_config(port: u16, server: u16) -> String {
 fn ids(port: u16) -> Vec<String> {
     let r = get_with(port, "/stats;csv", None, None);
     let rows = parse_stats_csv(&r.text());
-    let mut out: Vec<String> = ["a/s1", "a/s2", "a/s3", "a/BACKEND", "b/s1", "c/s1", "st/FRONTEND"]
-        .iter()
-        .map(|n| {
-            let (px, sv) = n.split_once('/').unwrap();
-            let row = stats_row(&rows, px, sv);
-            format!("{n} {} {}", row["iid"], row["sid"])
-        })
-        .collect();
+    let mut out: Vec<String> = [
+        "a/s1",
+        "a/s2",
+        "a/s3",
+        "a/BACKEND",
+        "b/s1",
+        "c/s1",
+        "st/FRONTEND",
+    ]
+    .iter()
+    .map(|n| {
+        let (px, sv) = n.split_once('/').unwrap();
+        let row = stats_row(&rows, px, sv);
+        format!("{n} {} {}", row["iid"], row["sid"])
+    })
+    .collect();
     out.sort();
     out
 }
@@ -332,7 +345,11 @@ fn dispatch_config(ports: [u16; 3], to: u16, server: u16) -> String {
 fn dispatch_cases(ports: [u16; 3], who: &str) {
     for p in &ports[..2] {
         let r = get(*p, "/");
-        assert_eq!((r.status, r.server()), (200, "dispatched".to_string()), "{who}");
+        assert_eq!(
+            (r.status, r.server()),
+            (200, "dispatched".to_string()),
+            "{who}"
+        );
     }
     let mut s = TcpStream::connect(("127.0.0.1", ports[2])).unwrap();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -347,7 +364,10 @@ fn dispatch_cases(ports: [u16; 3], who: &str) {
         .filter(|r| r["pxname"] == "alone" || r["pxname"] == "beside")
         .map(|r| {
             let (px, sv) = (&r["pxname"], &r["svname"]);
-            format!("{px}/{sv} {} {}/{}/{}", r["status"], r["weight"], r["act"], r["bck"])
+            format!(
+                "{px}/{sv} {} {}/{}/{}",
+                r["status"], r["weight"], r["act"], r["bck"]
+            )
         })
         .collect();
     assert_eq!(
@@ -379,5 +399,9 @@ fn dispatch_sends_every_connection_to_its_address() {
         return;
     };
     dispatch_cases(ports, "haproxy 2.6");
-    assert_eq!(server.request_count(), 0, "the server beside 'dispatch' got requests");
+    assert_eq!(
+        server.request_count(),
+        0,
+        "the server beside 'dispatch' got requests"
+    );
 }

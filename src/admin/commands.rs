@@ -35,7 +35,9 @@ fn find<'a>(
     let srv = match s.strip_prefix('#') {
         Some(id) => id.parse::<u32>().ok().and_then(|id| {
             let ids = view::server_ids(be);
-            ids.iter().position(|&x| x == id).and_then(|i| be.servers.get(i))
+            ids.iter()
+                .position(|&x| x == id)
+                .and_then(|i| be.servers.get(i))
         }),
         None => be.servers.iter().find(|x| x.name == s),
     };

@@ -50,8 +50,14 @@ pub fn supported(f: &Fetch) -> bool {
             | Fetch::Cook(_)
             | Fetch::CookCnt(_)
             | Fetch::ReqVer
-            | Fetch::Hdr { side: Side::Req, .. }
-            | Fetch::HdrCnt { side: Side::Req, .. }
+            | Fetch::Hdr {
+                side: Side::Req,
+                ..
+            }
+            | Fetch::HdrCnt {
+                side: Side::Req,
+                ..
+            }
     )
 }
 
@@ -115,10 +121,14 @@ mod tests {
     #[test]
     fn hashes_the_last_value_as_binary() {
         let f = HashFunction::default();
-        let head = "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nCookie: id=u1; z=2\r\nCookie: id=u2\r\n\r\n";
+        let head =
+            "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nCookie: id=u1; z=2\r\nCookie: id=u2\r\n\r\n";
         assert_eq!(key("req.cook(id)", head, None), Some(key_hash(f, b"u2")));
         assert_eq!(key("path", head, None), Some(key_hash(f, b"/a/b")));
-        assert_eq!(key("req.hdr(host),upper", head, None), Some(key_hash(f, b"H")));
+        assert_eq!(
+            key("req.hdr(host),upper", head, None),
+            Some(key_hash(f, b"H"))
+        );
         assert_eq!(
             key("req.hdr_cnt(cookie)", head, None),
             Some(key_hash(f, &2i64.to_be_bytes()))

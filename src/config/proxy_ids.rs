@@ -82,10 +82,10 @@ pub fn server_limits(maxconn: Option<u32>, minconn: Option<u32>) -> (Option<u32>
 /// ringlb's global `maxconn` when `global` sets none (as `main.rs`).
 const DEFAULT_GLOBAL_MAXCONN: u32 = 4096;
 
-/// HAProxy's default `fullconn` for backend `b`: 10% (rounded up, at least
-/// 1) of the `maxconn` (default: the global one) of every frontend that
-/// may route to it: by `default_backend`, its own `listen` half, or a
-/// static `use_backend` rule.
+/// HAProxy's default `fullconn` for backend `b`: a tenth, rounded up and
+/// at least one, of the `maxconn` (default: the global one) of every
+/// frontend that may route to it: by `default_backend`, its own `listen`
+/// half, or a static `use_backend` rule.
 pub fn default_fullconn(cfg: &super::model::Config, b: usize) -> u32 {
     let global = cfg.global.maxconn.unwrap_or(DEFAULT_GLOBAL_MAXCONN);
     let total: u64 = cfg
@@ -93,8 +93,7 @@ pub fn default_fullconn(cfg: &super::model::Config, b: usize) -> u32 {
         .iter()
         .filter(|f| {
             f.backend == Some(b)
-                || f
-                    .routing
+                || f.routing
                     .rules
                     .iter()
                     .any(|r| r.dynamic.is_none() && r.backend == b)

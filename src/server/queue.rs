@@ -574,9 +574,16 @@ mod tests {
             assert_eq!(q.beconn.load(Ordering::SeqCst), 2);
             let r = acquire(&q, &l[0], &servers, 0, false, &mut Waited::default()).await;
             assert_eq!(r.err(), Some(QueueError::Timeout));
-            assert_eq!(q.beconn.load(Ordering::SeqCst), 2, "a timed-out waiter is counted out");
+            assert_eq!(
+                q.beconn.load(Ordering::SeqCst),
+                2,
+                "a timed-out waiter is counted out"
+            );
             drop((a, b));
-            assert_eq!((q.beconn.load(Ordering::SeqCst), q.servers[0].current()), (0, 0));
+            assert_eq!(
+                (q.beconn.load(Ordering::SeqCst), q.servers[0].current()),
+                (0, 0)
+            );
         });
     }
 

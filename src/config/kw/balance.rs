@@ -153,7 +153,10 @@ fn hash(args: &mut Args) -> Result<Balance, String> {
              and the client address ('src') when choosing a server"
         ));
     }
-    Ok(Balance::Hash(crate::config::model::HashSample { text, expr }))
+    Ok(Balance::Hash(crate::config::model::HashSample {
+        text,
+        expr,
+    }))
 }
 
 /// `hash-type map-based|consistent [<function>] [avalanche]`.

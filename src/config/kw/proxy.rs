@@ -159,9 +159,8 @@ fn source_addr(a: &str) -> Result<std::net::SocketAddr, String> {
     if let Ok(sa) = a.parse::<SocketAddr>() {
         return Ok(sa);
     }
-    let bad = || {
-        format!("'source' expects an IP address with an optional port (no range), got '{a}'")
-    };
+    let bad =
+        || format!("'source' expects an IP address with an optional port (no range), got '{a}'");
     let (ip, port) = a.rsplit_once(':').ok_or_else(bad)?;
     let ip: IpAddr = ip.parse().map_err(|_| bad())?;
     let port: u16 = if port.is_empty() {

@@ -136,7 +136,10 @@ fn bad_balance() {
         err("    balance hash path x"),
         "'balance hash' takes a single sample expression (no spaces)"
     );
-    assert!(matches!(be("    balance hash req.cook(id),lower").balance, Balance::Hash(_)));
+    assert!(matches!(
+        be("    balance hash req.cook(id),lower").balance,
+        Balance::Hash(_)
+    ));
     assert_eq!(
         err("    balance source now"),
         "'balance source' has an unexpected argument 'now'"
@@ -362,7 +365,10 @@ fn server_defaults_and_every_option() {
         (Some(5), Some(3))
     );
     let d = be("    server b 127.0.0.1:81 maxconn 5 minconn 2");
-    assert_eq!((d.servers[0].maxconn, d.servers[0].minconn), (Some(5), Some(2)));
+    assert_eq!(
+        (d.servers[0].maxconn, d.servers[0].minconn),
+        (Some(5), Some(2))
+    );
     for opt in [
         "slowstart 10s",
         "on-marked-down shutdown-sessions",

@@ -9,10 +9,19 @@ fn inet(s: &str) -> std::net::SocketAddr {
 
 #[test]
 fn source_on_proxies_and_servers() {
-    assert_eq!(be("    source 127.0.0.2").settings.source, Some(inet("127.0.0.2:0")));
-    assert_eq!(be("    source 127.0.0.2:4000").settings.source, Some(inet("127.0.0.2:4000")));
+    assert_eq!(
+        be("    source 127.0.0.2").settings.source,
+        Some(inet("127.0.0.2:0"))
+    );
+    assert_eq!(
+        be("    source 127.0.0.2:4000").settings.source,
+        Some(inet("127.0.0.2:4000"))
+    );
     assert_eq!(be("    source ::1").settings.source, Some(inet("[::1]:0")));
-    assert_eq!(be("    source [::1]:81").settings.source, Some(inet("[::1]:81")));
+    assert_eq!(
+        be("    source [::1]:81").settings.source,
+        Some(inet("[::1]:81"))
+    );
     let b = be("    server b 127.0.0.1:81 source 127.0.0.3");
     assert_eq!(b.servers[0].source, Some(inet("127.0.0.3:0")));
     assert!(err("    source nowhere").contains("'source' expects an IP address"));
@@ -38,8 +47,16 @@ fn disabled_and_enabled() {
 
 #[test]
 fn rate_limit_sessions() {
-    assert_eq!(fe("    rate-limit sessions 10").settings.rate_limit_sessions, Some(10));
-    assert_eq!(fe("    rate-limit sessions 0").settings.rate_limit_sessions, None);
+    assert_eq!(
+        fe("    rate-limit sessions 10")
+            .settings
+            .rate_limit_sessions,
+        Some(10)
+    );
+    assert_eq!(
+        fe("    rate-limit sessions 0").settings.rate_limit_sessions,
+        None
+    );
     assert_eq!(
         err("    rate-limit connections 10"),
         "'rate-limit' expects 'sessions', got 'connections'"
@@ -56,8 +73,13 @@ fn ids_are_numbers_used_once() {
         listen("    id 7")
     );
     assert_has(&errors(&dup), "reuses same custom id 7 as listen 'l'");
-    let e = errors(&listen("    server a 127.0.0.1:81 id 4\n    server b 127.0.0.1:82 id 4"));
-    assert_has(&e, "'server l/b' : 'id' : custom id 4 already used at t.cfg:8 ('server a')");
+    let e = errors(&listen(
+        "    server a 127.0.0.1:81 id 4\n    server b 127.0.0.1:82 id 4",
+    ));
+    assert_has(
+        &e,
+        "'server l/b' : 'id' : custom id 4 already used at t.cfg:8 ('server a')",
+    );
     assert!(err("    default-server id 3").contains("'id' is not allowed on 'default-server'"));
 }
 
@@ -77,7 +99,10 @@ fn fullconn_defaults_to_a_tenth_of_the_frontends_maxconn() {
     assert_eq!(b.settings.fullconn, Some(300));
     // Without `minconn` below `maxconn`, nothing is dynamic.
     let b = be("    server b 127.0.0.1:81 maxconn 50 minconn 60");
-    assert_eq!((b.servers[0].maxconn, b.servers[0].minconn), (Some(60), None));
+    assert_eq!(
+        (b.servers[0].maxconn, b.servers[0].minconn),
+        (Some(60), None)
+    );
     assert_eq!(b.settings.fullconn, None);
     // Two frontends route to `b` (one by `use_backend`); the global maxconn
     // stands for the one without its own.
