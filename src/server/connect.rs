@@ -110,7 +110,11 @@ async fn connect_bound(
     let sock = Socket::new(Domain::for_address(to), Type::STREAM, None)?;
     sock.set_cloexec(true)?;
     sock.set_nonblocking(true)?;
-    if from.port() == 0 {
+    if from.port() != 0 {
+        // As HAProxy: a fixed source port in TIME_WAIT from the last
+        // connection can be bound again.
+        sock.set_reuse_address(true)?;
+    } else {
         // Best effort: without it the port is chosen at bind, from a smaller set.
         let one: libc::c_int = 1;
         // SAFETY: a valid socket and a c_int option value of the size given.
