@@ -405,3 +405,47 @@ fn dispatch_sends_every_connection_to_its_address() {
         "the server beside 'dispatch' got requests"
     );
 }
+
+/// `disabled` in `defaults` reaches every proxy after it, `enabled` undoes
+/// it; disabled proxies keep their automatic number (HAProxy numbers them).
+fn disabled_defaults_config(ports: [u16; 2], server: u16) -> String {
+    format!(
+        "defaults\n    mode http\n    disabled\n    timeout connect 2s\n    timeout client 5s\n    \
+         timeout server 5s\nfrontend f1\n    bind 127.0.0.1:{}\n    default_backend b\n\
+         listen st\n    bind 127.0.0.1:{}\n    enabled\n    stats enable\n    stats uri /stats\n    \
+         server s 127.0.0.1:{server}\nbackend b\n    server s 127.0.0.1:{server}\n",
+        ports[0], ports[1]
+    )
+}
+
+fn disabled_defaults_case(ports: [u16; 2], who: &str) {
+    assert!(
+        TcpStream::connect(("127.0.0.1", ports[0])).is_err(),
+        "{who}"
+    );
+    let rows = parse_stats_csv(&get_with(ports[1], "/stats;csv", None, None).text());
+    let shown: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}/{} {}", r["pxname"], r["svname"], r["iid"]))
+        .collect();
+    assert_eq!(shown, ["st/FRONTEND 2", "st/s 2", "st/BACKEND 2"], "{who}");
+}
+
+#[test]
+fn disabled_in_defaults_and_the_numbering_of_disabled_proxies() {
+    let server = common::HttpBackend::start("s");
+    let ports = [free_port(), free_port()];
+    let mut lb = Ringlb::spawn(&disabled_defaults_config(ports, server.port()), &["-db"]);
+    let p = ports[1];
+    lb.wait_until("st listens", || {
+        TcpStream::connect(("127.0.0.1", p)).is_ok()
+    });
+    disabled_defaults_case(ports, "ringlb");
+    drop(lb);
+    let ports = [free_port(), free_port()];
+    let cfg = disabled_defaults_config(ports, server.port());
+    let Some(_h) = Haproxy::start(&cfg, ports[1]) else {
+        return;
+    };
+    disabled_defaults_case(ports, "haproxy 2.6");
+}

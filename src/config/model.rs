@@ -801,6 +801,9 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// Every `userlist` section, compiled (ACL fetches hold their own `Arc`).
     pub userlists: Vec<std::sync::Arc<crate::auth::Userlist>>,
+    /// `frontend` sections left out for `disabled`: where each starts and
+    /// its `id`, as HAProxy still numbers them (the stats' automatic ids).
+    pub disabled_frontends: Vec<(Origin, Option<u32>)>,
 }
 
 /// What loading produced: the model and the warnings to print.

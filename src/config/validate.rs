@@ -87,6 +87,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A backend's own tcp rules keep a linked copy of its ACLs.
     let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
+    let mut disabled_frontends = Vec::new();
     let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
         // A `listen` reports an unknown `errorfiles` section once, for its backend half.
@@ -102,9 +103,12 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             {
                 listen_rules.push((b, f.rules.clone()));
             }
-            // A disabled frontend is checked, then neither listens nor shows.
+            // A disabled frontend is checked, then neither listens nor
+            // shows; a `listen`'s number stays with its (disabled) backend.
             if !f.settings.disabled {
                 frontends.push(f);
+            } else if p.kind == SectionKind::Frontend {
+                disabled_frontends.push((f.origin.clone(), f.settings.id));
             }
         }
     }
@@ -123,6 +127,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         frontends,
         backends,
         userlists,
+        disabled_frontends,
     };
     super::proxy_ids::settle_fullconn(&mut cfg);
     cfg

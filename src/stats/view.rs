@@ -162,9 +162,10 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
         .zip(ids)
         // A disabled proxy is not shown, as HAProxy (its frontend is not
         // even in the configuration's frontends).
-        .filter(|(p, _)| {
-            p.backend
-                .is_none_or(|b| !shared.backends[b].model.settings.disabled)
+        .filter(|(p, _)| match (p.frontend, p.backend) {
+            (None, None) => false,
+            (_, Some(b)) => !shared.backends[b].model.settings.disabled,
+            (Some(_), None) => true,
         })
         .map(|(p, iid)| {
             let mut rows = Vec::new();
@@ -244,6 +245,16 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
             backend: listen,
             id: fe.model.settings.id,
             origin: fe.model.origin.clone(),
+        });
+    }
+    // Disabled frontends are numbered, as HAProxy does, but not shown.
+    for (origin, id) in &shared.disabled_frontends {
+        out.push(Proxy {
+            name: String::new(),
+            frontend: None,
+            backend: None,
+            id: *id,
+            origin: origin.clone(),
         });
     }
     for (b, be) in shared.backends.iter().enumerate() {
