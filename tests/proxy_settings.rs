@@ -139,7 +139,8 @@ fn rate_limit_sessions_holds_connections_in_the_backlog() {
     let port = free_port();
     let cfg = format!(
         "global\n    nbthread 2\n{DEFAULTS}listen l\n    bind 127.0.0.1:{port}\n    \
-         rate-limit sessions 10\n    server s 127.0.0.1:{}\n",
+         rate-limit sessions 10\n    stats enable\n    stats uri /stats\n    \
+         server s 127.0.0.1:{}\n",
         server.port()
     );
     let _lb = Ringlb::start(&cfg);
@@ -149,6 +150,9 @@ fn rate_limit_sessions_holds_connections_in_the_backlog() {
         took >= Duration::from_millis(2500) && took < Duration::from_secs(15),
         "40 sessions at 10/s took {took:?}"
     );
+    // The stats show the limit (HAProxy's `rate_lim`).
+    let rows = parse_stats_csv(&get_with(port, "/stats;csv", None, None).text());
+    assert_eq!(stats_row(&rows, "l", "FRONTEND")["rate_lim"], "10");
 }
 
 #[test]

@@ -140,6 +140,8 @@ pub struct Row {
     pub conn_tot: Option<u64>,
     /// Requests answered by ringlb itself (frontend).
     pub intercepted: Option<u64>,
+    /// `rate_lim`: a frontend's `rate-limit sessions` (0: none).
+    pub rate_lim: Option<u32>,
 }
 
 /// One proxy's table: FRONTEND, servers, BACKEND (each part when it exists).
@@ -333,6 +335,7 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         // HAProxy counts connections a `tcp-request connection` rule rejected too.
         conn_tot: Some(t.sessions + t.denied_conn),
         intercepted: http.then_some(t.intercepted),
+        rate_lim: Some(fe.model.settings.rate_limit_sessions.unwrap_or(0)),
         totals: t,
     }
 }
@@ -395,6 +398,7 @@ fn server_row(
         req_tot: None,
         conn_tot: None,
         intercepted: None,
+        rate_lim: None,
         totals: t,
     }
 }
@@ -501,6 +505,7 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         req_tot: (be.mode == Mode::Http).then_some(t.sessions),
         conn_tot: None,
         intercepted: None,
+        rate_lim: None,
         totals: t,
     }
 }
