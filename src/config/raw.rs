@@ -97,8 +97,8 @@ pub struct RawGlobal {
     pub master_worker: bool,
     /// `stats maxconn`.
     pub stats_maxconn: Option<u32>,
-    /// The lower of `maxconnrate` and `maxsessrate`.
-    pub max_rate: Option<u32>,
+    /// `maxconnrate` and `maxsessrate` (the last of each wins; 0: none).
+    pub max_rates: [Option<u32>; 2],
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.

@@ -169,7 +169,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         hard_stop_after: g.hard_stop_after,
         master_worker: g.master_worker,
         stats_maxconn: g.stats_maxconn,
-        max_rate: g.max_rate,
+        max_rate: g.max_rates.iter().flatten().copied().min(),
         ..Global::default()
     };
     match g.user {

@@ -68,9 +68,8 @@ pub fn rate(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     // 0 means no limit, as HAProxy.
     let n = args.next_int(0, u32::MAX)?;
     args.finish()?;
-    if n > 0 {
-        g.max_rate = Some(g.max_rate.map_or(n, |m| m.min(n)));
-    }
+    let slot = usize::from(args.keyword() == "maxsessrate");
+    g.max_rates[slot] = Some(n).filter(|&n| n > 0);
     Ok(())
 }
 

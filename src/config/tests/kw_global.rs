@@ -349,6 +349,7 @@ fn global_limits_hold_or_are_refused() {
     assert_eq!(rate("    maxconnrate 100"), Some(100));
     assert_eq!(rate("    maxconnrate 100\n    maxsessrate 40"), Some(40));
     assert_eq!(rate("    maxsessrate 0"), None);
+    assert_eq!(rate("    maxconnrate 10\n    maxconnrate 30"), Some(30));
     assert!(gerr("    maxsessrate -1").contains("'maxsessrate'"));
 }
 
