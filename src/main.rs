@@ -396,6 +396,7 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         shared.clone(),
         listeners,
         maxconn as usize,
+        g.max_rate,
         use_uring,
         &g.cpu_map,
     )

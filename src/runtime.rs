@@ -240,6 +240,8 @@ pub struct Shared {
     pub debug: bool,
     /// Traffic counters, one set per worker (index = worker id), summed when read.
     pub counters: Vec<WorkerCounters>,
+    /// Disabled `frontend` sections (where, `id`): numbered in the stats, not shown.
+    pub disabled_frontends: Vec<(model::Origin, Option<u32>)>,
 }
 
 impl Shared {
@@ -338,6 +340,7 @@ impl Shared {
             backends,
             soft_stop: AtomicBool::new(false),
             debug,
+            disabled_frontends: config.disabled_frontends.clone(),
             counters: (0..workers.max(1))
                 .map(|_| {
                     let servers: Vec<usize> =

@@ -1,6 +1,6 @@
 //! Hash-based balancing compared with HAProxy 2.6: the same configuration
 //! (five weighted servers; `uri` with its options, `url_param`, `hdr`,
-//! `hdr(Host) use_domain_only`, `source`, `rdp-cookie`; `hash-type map-based`
+//! `hdr(Host) use_domain_only`, `source`, `rdp-cookie`, `hash <expr>`; `hash-type map-based`
 //! and `consistent` with each function, with and without `avalanche`) runs
 //! through ringlb and through HAProxy, and 200 keys per algorithm are sent to
 //! both on fresh connections; every key must reach the same server on both.
@@ -82,6 +82,17 @@ fn hdr_key(k: usize) -> (String, String, String) {
     ("/".into(), "t".into(), format!("X-Key: {v}\r\n"))
 }
 
+fn cookie_key(k: usize) -> (String, String, String) {
+    // Some carry it twice: the last one is the key. (Without it both fall
+    // back to round robin, whose position depends on the thread.)
+    let extra = if k.is_multiple_of(9) {
+        format!("Cookie: id=x\r\nCookie: other=1; id=User-{k}\r\n")
+    } else {
+        format!("Cookie: a=1; id=User-{}; z=2\r\n", k * 31)
+    };
+    ("/".into(), "t".into(), extra)
+}
+
 fn host_key(k: usize) -> (String, String, String) {
     let host = match k % 3 {
         0 => format!("www.site{k}.com"),
@@ -92,6 +103,37 @@ fn host_key(k: usize) -> (String, String, String) {
 }
 
 const CASES: &[Case] = &[
+    Case {
+        name: "hash_cookie_map",
+        lines: &["balance hash req.cook(id)"],
+        probe: Probe::Http(cookie_key),
+        weights: None,
+    },
+    Case {
+        name: "hash_cookie_lower_consistent",
+        lines: &["balance hash req.cook(id),lower", "hash-type consistent"],
+        probe: Probe::Http(cookie_key),
+        weights: None,
+    },
+    Case {
+        name: "hash_path_map_djb2",
+        lines: &["balance hash path", "hash-type map-based djb2"],
+        probe: Probe::Http(uri_key),
+        weights: None,
+    },
+    Case {
+        // An integer: hashed as 8 bytes, big-endian.
+        name: "hash_path_length_int",
+        lines: &["balance hash path,length"],
+        probe: Probe::Http(uri_key),
+        weights: None,
+    },
+    Case {
+        name: "hash_src_consistent_avalanche",
+        lines: &["balance hash src", "hash-type consistent sdbm avalanche"],
+        probe: Probe::Source,
+        weights: None,
+    },
     Case {
         name: "uri_map_sdbm",
         lines: &["balance uri"],

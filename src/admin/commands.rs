@@ -33,11 +33,12 @@ fn find<'a>(
         return Err("No such backend.\n".into());
     };
     let srv = match s.strip_prefix('#') {
-        Some(id) => id
-            .parse::<usize>()
-            .ok()
-            .and_then(|id| id.checked_sub(1))
-            .and_then(|i| be.servers.get(i)),
+        Some(id) => id.parse::<u32>().ok().and_then(|id| {
+            let ids = view::server_ids(be);
+            ids.iter()
+                .position(|&x| x == id)
+                .and_then(|i| be.servers.get(i))
+        }),
         None => be.servers.iter().find(|x| x.name == s),
     };
     match srv {

@@ -35,7 +35,7 @@ pub fn render(shared: &Shared, backend: Option<&str>) -> Result<String, &'static
     let now = unix_ms();
     for b in chosen {
         let be = &shared.backends[b];
-        for (s, srv) in be.servers.iter().enumerate() {
+        for (s, srv) in crate::stats::view::shown_servers(be).iter().enumerate() {
             line(&mut out, ids[b], be, s, srv, now);
         }
     }
@@ -110,7 +110,7 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
         "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {check_state} 0 \
          0 0 - {port} - 0 {check_port} {check_addr} - 0",
         be.name,
-        s + 1,
+        crate::stats::view::server_ids(be)[s],
         srv.name,
         op_state(srv),
         srv.admin.flags(),

@@ -24,6 +24,7 @@
 //!   returned, so a server that went down is never handed out, bump or not.
 
 pub mod consistent;
+pub mod expr;
 pub mod first;
 pub mod hash;
 pub mod hdr;
@@ -117,6 +118,9 @@ pub fn for_backend(backend: &model::Backend, rotation: &Rotation) -> Box<dyn Bal
             Box::new(hash::Hashed::new(rdp_cookie::RdpCookie::new(name), table()).with_function(f))
         }
         Balance::First => Box::new(first::First::for_backend(backend)),
+        Balance::Hash(s) => Box::new(
+            hash::Hashed::new(expr::HashExpr::new(s.expr.clone()), table()).with_function(f),
+        ),
         Balance::Random { draws } => {
             Box::new(random::Random::new(*draws, backend.hash_balance_factor))
         }

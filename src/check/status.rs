@@ -235,6 +235,9 @@ mod tests {
             health: Default::default(),
             dns: None,
             unresolved: false,
+            source: None,
+            minconn: None,
+            id: None,
             origin: Origin::default(),
         }
     }

@@ -100,7 +100,26 @@ pub enum Balance {
         /// Servers drawn per pick (at least 1; 2 by default).
         draws: u32,
     },
+    /// `hash <expr>`: hash of a sample expression's value.
+    Hash(HashSample),
 }
+
+/// The expression of `balance hash <expr>`, compiled at load.
+#[derive(Debug, Clone)]
+pub struct HashSample {
+    /// The expression as written (what equality compares).
+    pub text: String,
+    /// The compiled fetch and converters.
+    pub expr: crate::acl::Expr,
+}
+
+impl PartialEq for HashSample {
+    fn eq(&self, o: &HashSample) -> bool {
+        self.text == o.text
+    }
+}
+
+impl Eq for HashSample {}
 
 /// `hash-type`: how hash-based algorithms map keys to servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -317,6 +336,9 @@ pub struct Global {
     /// `stats maxconn <n>`: connections served at once, all stats sockets
     /// together (HAProxy's `GLOBAL` frontend; default 10).
     pub stats_maxconn: Option<u32>,
+    /// The lower of `maxconnrate` and `maxsessrate`: new connections
+    /// accepted per second, all frontends together (`worker/rate.rs`).
+    pub max_rate: Option<u32>,
 }
 
 /// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).
@@ -512,6 +534,13 @@ pub struct Server {
     /// `init-addr` found no address: the server starts in maintenance
     /// (HAProxy's RMAINT) until a resolution gives it one.
     pub unresolved: bool,
+    /// `source <addr>[:<port>]`: local address of its connections (wins
+    /// over the backend's).
+    pub source: Option<SocketAddr>,
+    /// `minconn <n>`: the dynamic limit's floor (`maxconn` the ceiling).
+    pub minconn: Option<u32>,
+    /// `id <n>`: the server's number in the stats (`sid`).
+    pub id: Option<u32>,
     /// Where it was written.
     pub origin: Origin,
 }
@@ -688,6 +717,8 @@ pub struct Frontend {
     pub captures: Option<std::sync::Arc<crate::log::capture::CaptureSpec>>,
     /// `unique-id-format` and `unique-id-header` (`None`: no format).
     pub unique_id: Option<crate::http::unique_id::UniqueId>,
+    /// The proxy keywords of `kw/proxy.rs` (`disabled`, `rate-limit`, `id`, ...).
+    pub settings: ProxySettings,
     /// Where the section starts.
     pub origin: Origin,
 }
@@ -919,8 +950,38 @@ pub struct Backend {
     pub tcp: TcpRules,
     /// The ACLs the backend's `tcp` rules index (empty without rules).
     pub acls: AclTable,
+    /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
+    pub settings: ProxySettings,
     /// Where the section starts.
     pub origin: Origin,
+}
+
+/// The name of the server a `dispatch` address becomes: the last of its
+/// backend, never shown in the stats, and what HAProxy's logs say.
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
+/// Proxy keywords parsed by `kw/proxy.rs`, kept together on both halves of
+/// a proxy (each half reads the fields that act on its side).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySettings {
+    /// `source <addr>[:<port>]`: the local address of server connections
+    /// (port 0: any port, chosen at connect time).
+    pub source: Option<SocketAddr>,
+    /// `disabled` (`enabled` clears it): a frontend does not listen, a
+    /// backend answers 503.
+    pub disabled: bool,
+    /// `rate-limit sessions <n>`: new sessions accepted per second.
+    pub rate_limit_sessions: Option<u32>,
+    /// `id <n>`: the proxy's number in the stats (`iid`).
+    pub id: Option<u32>,
+    /// 1.4's `grace <t>`: on soft stop, keep listening this long.
+    pub grace: Option<Duration>,
+    /// `dispatch <addr>:<port>`: where every connection of the backend goes
+    /// (a last, hidden server named `<NOSRV>` holds it, see [`DISPATCH_SERVER`]).
+    pub dispatch: Option<SocketAddr>,
+    /// A backend's `fullconn` for its servers' dynamic limits (written, or
+    /// HAProxy's default), set only where a server has `minconn`.
+    pub fullconn: Option<u32>,
 }
 
 /// The whole validated configuration.
@@ -936,6 +997,9 @@ pub struct Config {
     pub userlists: Vec<std::sync::Arc<crate::auth::Userlist>>,
     /// Every `resolvers` section, in file order (servers refer to them by index).
     pub resolvers: Vec<Resolvers>,
+    /// `frontend` sections left out for `disabled`: where each starts and
+    /// its `id`, as HAProxy still numbers them (the stats' automatic ids).
+    pub disabled_frontends: Vec<(Origin, Option<u32>)>,
 }
 
 /// A `resolvers <name>` section: where and how server names are resolved at run time.

@@ -103,6 +103,8 @@ pub struct RawGlobal {
     pub master_worker: bool,
     /// `stats maxconn`.
     pub stats_maxconn: Option<u32>,
+    /// `maxconnrate` and `maxsessrate` (the last of each wins; 0: none).
+    pub max_rates: [Option<u32>; 2],
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.
@@ -148,6 +150,12 @@ pub struct ServerOpts {
     pub allow_dup_ip: bool,
     /// `init-addr <method>[,...]`, in order (HAProxy's default: `last,libc`).
     pub init_addr: Option<Vec<InitAddr>>,
+    /// `source <addr>[:<port>]`.
+    pub source: Option<std::net::SocketAddr>,
+    /// `minconn`.
+    pub minconn: Option<u32>,
+    /// `id`.
+    pub id: Option<u32>,
 }
 
 /// One `init-addr` method.
@@ -317,6 +325,8 @@ pub struct RawProxy {
     /// `tcp-request` / `tcp-response` rules and inspect delays (only the
     /// delays are inherited from `defaults`).
     pub tcp: super::model::TcpRules,
+    /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
+    pub settings: super::model::ProxySettings,
 }
 
 impl RawProxy {
@@ -365,6 +375,7 @@ impl RawProxy {
             unique_id_format: None,
             unique_id_header: None,
             tcp: super::model::TcpRules::default(),
+            settings: Default::default(),
         }
     }
 

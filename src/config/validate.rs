@@ -42,6 +42,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     let userlists = userlists(parsed.userlists, diag);
     let mut proxies = parsed.proxies;
     duplicate_names(&proxies, diag);
+    super::proxy_ids::check_proxy_ids(&proxies, diag);
     for p in &mut proxies {
         tcp_mode_drops(p, diag);
         missing_timeouts(p, diag);
@@ -87,6 +88,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A backend's own tcp rules keep a linked copy of its ACLs.
     let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
+    let mut disabled_frontends = Vec::new();
     let mut listen_rules = Vec::new();
     for p in proxies.iter_mut().filter(|p| p.kind.has_frontend()) {
         // A `listen` reports an unknown `errorfiles` section once, for its backend half.
@@ -102,7 +104,13 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             {
                 listen_rules.push((b, f.rules.clone()));
             }
-            frontends.push(f);
+            // A disabled frontend is checked, then neither listens nor
+            // shows; a `listen`'s number stays with its (disabled) backend.
+            if !f.settings.disabled {
+                frontends.push(f);
+            } else if p.kind == SectionKind::Frontend {
+                disabled_frontends.push((f.origin.clone(), f.settings.id));
+            }
         }
     }
     // A listen's rules are its backend's too (run once when both are the
@@ -116,13 +124,16 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         backends[b].rules = r;
     }
     let resolvers = super::dns_validate::link(parsed.resolvers, &proxies, &mut backends, diag);
-    Config {
+    let mut cfg = Config {
         global,
         frontends,
         backends,
         userlists,
         resolvers,
-    }
+        disabled_frontends,
+    };
+    super::proxy_ids::settle_fullconn(&mut cfg);
+    cfg
 }
 
 /// The `userlist` sections compiled; a name used twice is refused (HAProxy
@@ -186,6 +197,7 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         master_worker: g.master_worker,
         stats_maxconn: g.stats_maxconn,
         cpu_map: cpu_maps(g.cpu_map, g.nbproc, diag),
+        max_rate: g.max_rates.iter().flatten().copied().min(),
         ..Global::default()
     };
     match g.user {
@@ -351,6 +363,10 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         }
         servers.push(server(s));
     }
+    super::proxy_ids::check_server_ids(p, &servers, diag);
+    if let Some(sa) = p.settings.dispatch {
+        servers.push(dispatch_server(sa, p));
+    }
     if servers.is_empty() {
         diag.warn_at(
             &p.origin,
@@ -373,7 +389,12 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         redispatch: p.redispatch,
         allbackups: p.allbackups,
         persist: p.persist,
-        cookie: p.cookie.clone(),
+        // A disabled backend persists nothing: no server is chosen there;
+        // nor does one with `dispatch`, whose servers are never chosen.
+        cookie: p
+            .cookie
+            .clone()
+            .filter(|_| !p.settings.disabled && p.settings.dispatch.is_none()),
         httpchk: p.httpchk.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
@@ -385,13 +406,28 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
         acls: AclTable::default(),
+        settings: p.settings.clone(),
         origin: p.origin.clone(),
     }
+}
+
+/// The server a `dispatch` address becomes (`model::DISPATCH_SERVER`).
+fn dispatch_server(sa: std::net::SocketAddr, p: &RawProxy) -> Server {
+    server(&RawServer {
+        name: crate::config::model::DISPATCH_SERVER.into(),
+        address: crate::config::model::Address::Inet(sa),
+        port_offset: None,
+        opts: Default::default(),
+        fqdn: None,
+        unresolved: false,
+        origin: p.origin.clone(),
+    })
 }
 
 /// One server with HAProxy's defaults applied.
 fn server(s: &RawServer) -> Server {
     let o = &s.opts;
+    let (maxconn, minconn) = super::proxy_ids::server_limits(o.maxconn, o.minconn);
     Server {
         name: s.name.clone(),
         address: s.address.clone(),
@@ -407,13 +443,16 @@ fn server(s: &RawServer) -> Server {
         check_port: o.port,
         check_addr: o.addr,
         backup: o.backup,
-        maxconn: o.maxconn,
+        maxconn,
         maxqueue: o.maxqueue,
         disabled: o.disabled,
         health: o.health.clone(),
         // Linked to its `resolvers` section by `dns_validate::link`.
         dns: None,
         unresolved: s.unresolved,
+        source: o.source,
+        minconn,
+        id: o.id,
         origin: s.origin.clone(),
     }
 }
@@ -640,6 +679,7 @@ fn frontend(
         },
         captures: (!p.captures.is_empty()).then(|| std::sync::Arc::new(p.captures.clone())),
         unique_id,
+        settings: p.settings.clone(),
         origin: p.origin.clone(),
     })
 }

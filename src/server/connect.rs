@@ -52,10 +52,24 @@ pub async fn connect(
     timeout: Duration,
     keepalive: bool,
 ) -> Result<Stream, ConnectError> {
+    connect_from(address, timeout, keepalive, None).await
+}
+
+/// [`connect`], from the local address `source` when given (`source`
+/// keyword, proxy or server).
+pub async fn connect_from(
+    address: &Address,
+    timeout: Duration,
+    keepalive: bool,
+    source: Option<std::net::SocketAddr>,
+) -> Result<Stream, ConnectError> {
     let fut = async {
         match address {
             Address::Inet(sa) => {
-                let s = TcpStream::connect_addr(*sa).await?;
+                let s = match source {
+                    None => TcpStream::connect_addr(*sa).await?,
+                    Some(from) => connect_bound(*sa, from).await?,
+                };
                 // Requests and responses are written whole; Nagle would only delay them.
                 let _ = s.set_nodelay(true);
                 if keepalive {
@@ -87,6 +101,66 @@ fn connect_abstract(name: &str) -> std::io::Result<UnixStream> {
     let s = std::os::unix::net::UnixStream::connect_addr(&addr)?;
     s.set_nonblocking(true)?;
     UnixStream::from_std(s)
+}
+
+/// Connects to `to` from the local address `from`: the socket is bound
+/// first (with IP_BIND_ADDRESS_NO_PORT when no port is given, so that the
+/// port is picked with the destination known, as HAProxy does), then
+/// connected without blocking and handed to the runtime to wait on.
+async fn connect_bound(
+    to: std::net::SocketAddr,
+    from: std::net::SocketAddr,
+) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    use std::os::fd::AsRawFd;
+    if from.is_ipv4() != to.is_ipv4() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("source {from} and server {to} are not of the same address family"),
+        ));
+    }
+    let sock = Socket::new(Domain::for_address(to), Type::STREAM, None)?;
+    sock.set_cloexec(true)?;
+    sock.set_nonblocking(true)?;
+    if from.port() != 0 {
+        // As HAProxy: a fixed source port in TIME_WAIT from the last
+        // connection can be bound again.
+        sock.set_reuse_address(true)?;
+    } else {
+        // Best effort: without it the port is chosen at bind, from a smaller set.
+        let one: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of the size given.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    sock.bind(&from.into())?;
+    match sock.connect(&to.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let std: std::net::TcpStream = sock.into();
+    let s = TcpStream::from_std(std)?;
+    s.writable(false).await?;
+    // SAFETY: the fd is the socket `s` owns, open for the whole call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(s.as_raw_fd()) };
+    let sock = socket2::SockRef::from(&fd);
+    if let Some(e) = sock.take_error()? {
+        return Err(e);
+    }
+    // The epoll driver wants non-blocking sockets; io_uring's operations
+    // expect blocking ones (as `worker/accept.rs` gives them).
+    if !monoio::utils::is_legacy() {
+        sock.set_nonblocking(false)?;
+    }
+    Ok(s)
 }
 
 /// A server's address as HAProxy's stats write it: `ip:port`, or for a

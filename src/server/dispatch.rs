@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
-use super::connect::{ConnectError, connect, target};
+use super::connect::{ConnectError, connect_from, target};
 use super::queue::{self, Slot, Waited};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
@@ -84,6 +84,15 @@ pub fn pick(
     exclude: Option<usize>,
 ) -> Option<usize> {
     let servers = &ctx.shared.backends[backend].servers;
+    let settings = &ctx.shared.backends[backend].model.settings;
+    // `disabled` backend: no server is ever chosen (HAProxy answers 503).
+    if settings.disabled {
+        return None;
+    }
+    // `dispatch`: always its address, the backend's last server.
+    if settings.dispatch.is_some() {
+        return servers.len().checked_sub(1);
+    }
     ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude)
 }
 
@@ -135,7 +144,11 @@ pub async fn connect_noting(
     loop {
         let srv = &be.servers[server];
         let connected = match target(&srv.address(), srv.port_offset, dst_port) {
-            Ok(addr) => connect(&addr, be.connect_timeout, be.model.keepalive).await,
+            Ok(addr) => {
+                // `source`: the server's own, else the backend's.
+                let from = be.model.servers[server].source.or(be.model.settings.source);
+                connect_from(&addr, be.connect_timeout, be.model.keepalive, from).await
+            }
             Err(e) => Err(e),
         };
         match connected {

@@ -22,6 +22,12 @@
 //! a request is given a server until its response ends (HTTP) or the
 //! session ends (TCP).
 //!
+//! A server with `minconn` below its `maxconn` has a dynamic limit, as
+//! HAProxy's `srv_dynamic_maxconn`: `minconn` while the backend is idle,
+//! rising with the backend's concurrent requests (queued ones included,
+//! one atomic count touched only in such backends) to `maxconn` when they
+//! reach `fullconn` ([`dynamic_limit`]).
+//!
 //! Not built (HAProxy differs): a connect retry redispatched to another
 //! server (`option redispatch`) keeps the slot of the first; a `101`
 //! tunnel gives its slot back at the upgrade; a server going down does not
@@ -130,6 +136,8 @@ impl Fifo {
 pub struct ServerSlots {
     /// `maxconn`; 0: unlimited (nothing is counted).
     max: u32,
+    /// `minconn` below `maxconn`; 0: the limit is `max`, static.
+    min: u32,
     /// `maxqueue`; 0: unlimited.
     maxqueue: u32,
     /// Requests being served, when limited.
@@ -149,11 +157,11 @@ impl ServerSlots {
         self.cur.load(Ordering::Relaxed)
     }
 
-    /// Takes a slot below `max`, whatever the queues.
-    fn try_take(&self) -> bool {
+    /// Takes a slot below `max` (the limit now), whatever the queues.
+    fn try_take(&self, max: u32) -> bool {
         let mut cur = self.cur.load(Ordering::Relaxed);
         loop {
-            if cur >= self.max {
+            if cur >= max {
                 return false;
             }
             match self
@@ -178,6 +186,24 @@ pub struct BackendQueue {
     limited: bool,
     /// `timeout queue` (default `timeout connect`).
     pub timeout: Duration,
+    /// `fullconn`, where a server's limit is dynamic (else 0).
+    fullconn: u32,
+    /// Requests of the backend now, served or queued (HAProxy's `beconn`):
+    /// counted only where `fullconn` is set.
+    beconn: AtomicU32,
+}
+
+/// HAProxy's `srv_dynamic_maxconn`: a server's limit when the backend has
+/// `beconn` requests: `maxconn` from `fullconn` on, else
+/// `max(minconn, beconn * maxconn / fullconn)`, at least 1.
+pub fn dynamic_limit(minconn: u32, maxconn: u32, beconn: u32, fullconn: u32) -> u32 {
+    let max = if beconn >= fullconn || minconn == maxconn {
+        maxconn
+    } else {
+        let scaled = u64::from(beconn) * u64::from(maxconn) / u64::from(fullconn.max(1));
+        minconn.max(scaled as u32)
+    };
+    max.max(1)
 }
 
 impl BackendQueue {
@@ -188,6 +214,7 @@ impl BackendQueue {
             .iter()
             .map(|s| ServerSlots {
                 max: s.maxconn.unwrap_or(0),
+                min: s.minconn.unwrap_or(0),
                 maxqueue: s.maxqueue.unwrap_or(0),
                 ..ServerSlots::default()
             })
@@ -197,23 +224,62 @@ impl BackendQueue {
             servers,
             queue: Fifo::default(),
             timeout: b.timeouts.queue.unwrap_or(connect),
+            fullconn: b.settings.fullconn.unwrap_or(0),
+            beconn: AtomicU32::new(0),
+        }
+    }
+
+    /// Server `i`'s limit now: `maxconn`, or its dynamic limit.
+    pub fn limit_now(&self, i: usize) -> u32 {
+        let s = &self.servers[i];
+        if s.min == 0 || self.fullconn == 0 {
+            return s.max;
+        }
+        let beconn = self.beconn.load(Ordering::SeqCst);
+        dynamic_limit(s.min, s.max, beconn, self.fullconn)
+    }
+
+    /// Takes a slot of server `i` below its limit now, whatever the queues.
+    fn take_slot(&self, i: usize) -> bool {
+        self.servers[i].try_take(self.limit_now(i))
+    }
+
+    /// Counts one more request of the backend, where limits are dynamic.
+    fn enter(&self) -> bool {
+        let counted = self.fullconn > 0;
+        if counted {
+            self.beconn.fetch_add(1, Ordering::SeqCst);
+        }
+        counted
+    }
+
+    /// Counts a request out (`counted`: [`Self::enter`] counted it).
+    fn leave(&self, counted: bool) {
+        if counted {
+            self.beconn.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     /// Whether server `i` may take a new request now: unlimited, or below
-    /// its `maxconn` with nobody queued for it.
+    /// its limit with nobody queued for it.
     fn try_take(&self, i: usize) -> bool {
         let s = &self.servers[i];
-        s.max == 0 || (s.queue.is_empty() && s.try_take())
+        s.max == 0 || (s.queue.is_empty() && self.take_slot(i))
     }
 
     /// Gives back server `i`'s slot, or hands it to the oldest waiter;
     /// returns the worker to wake.
     fn release(&self, i: usize) -> Option<usize> {
+        self.servers[i].cur.fetch_sub(1, Ordering::SeqCst);
+        self.hand_over(i)
+    }
+
+    /// Takes a slot of server `i` for the oldest waiter, if it has room and
+    /// one waits; returns the worker to wake.
+    fn hand_over(&self, i: usize) -> Option<usize> {
         let s = &self.servers[i];
-        s.cur.fetch_sub(1, Ordering::SeqCst);
         while !s.queue.is_empty() || !self.queue.is_empty() {
-            if !s.try_take() {
+            if !self.take_slot(i) {
                 return None;
             }
             if let Some(w) = s
@@ -238,6 +304,8 @@ pub struct Slot<'a> {
     limits: &'a WorkerLimits,
     /// The server, when it is limited (`None`: nothing to give back).
     server: Option<usize>,
+    /// Counted in the backend's `beconn` (dynamic limits).
+    counted: bool,
 }
 
 impl Slot<'_> {
@@ -252,6 +320,7 @@ impl Drop for Slot<'_> {
         {
             self.limits.ring(w);
         }
+        self.q.leave(self.counted);
     }
 }
 
@@ -280,14 +349,34 @@ pub fn take_now<'a>(
     limits: &'a WorkerLimits,
     picked: usize,
 ) -> Option<(usize, Slot<'a>)> {
+    // Counted before its server's limit is read, as HAProxy's `beconn`.
+    let counted = q.enter();
+    if counted && !q.queue.is_empty() {
+        // More requests raise the dynamic limits: the room goes to those
+        // waiting first.
+        for i in (0..q.servers.len()).filter(|&i| q.servers[i].min > 0) {
+            while let Some(w) = q.hand_over(i) {
+                limits.ring(w);
+            }
+        }
+    }
     let server = if !q.limited || q.servers[picked].max == 0 {
         None
     } else if q.try_take(picked) {
         Some(picked)
     } else {
+        q.leave(counted);
         return None;
     };
-    Some((picked, Slot { q, limits, server }))
+    Some((
+        picked,
+        Slot {
+            q,
+            limits,
+            server,
+            counted,
+        },
+    ))
 }
 
 /// Gets a slot for a request that picked server `picked` (`sticky`: by
@@ -304,14 +393,17 @@ pub async fn acquire<'a>(
     sticky: bool,
     waited: &mut Waited,
 ) -> Result<(usize, Slot<'a>), QueueError> {
+    if let Some(now) = take_now(q, limits, picked) {
+        return Ok(now);
+    }
+    // Counted while it waits too, as HAProxy's `beconn`.
+    let counted = q.enter();
     let slot = |server: usize| Slot {
         q,
         limits,
         server: (q.servers[server].max > 0).then_some(server),
+        counted,
     };
-    if let Some(now) = take_now(q, limits, picked) {
-        return Ok(now);
-    }
     let s = &q.servers[picked];
     let sticky = sticky && (s.maxqueue == 0 || s.queue.len() < s.maxqueue);
     let fifo = if sticky {
@@ -341,10 +433,14 @@ pub async fn acquire<'a>(
         limits,
         fifo,
         me: &me,
+        counted,
         armed: true,
     };
     let r = wait(q, limits, servers, picked, sticky, fifo, &me).await;
     leave.armed = false;
+    if r.is_err() {
+        q.leave(counted);
+    }
     let pos = me.pos.load(Ordering::Relaxed);
     if sticky {
         waited.srv_queue = pos;
@@ -366,9 +462,9 @@ async fn wait(
 ) -> Result<usize, QueueError> {
     // A slot freed before we were counted in the queue: take it ourselves.
     let own = if sticky {
-        q.servers[picked].try_take().then_some(picked)
+        q.take_slot(picked).then_some(picked)
     } else {
-        (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.servers[i].try_take())
+        (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.take_slot(i))
     };
     if let Some(i) = own {
         return Ok(cancel_or_granted(q, fifo, me, Some(i), limits));
@@ -401,6 +497,8 @@ struct Leave<'a> {
     limits: &'a WorkerLimits,
     fifo: &'a Fifo,
     me: &'a Arc<Waiter>,
+    /// Counted in the backend's `beconn`: counted out when cancelled too.
+    counted: bool,
     armed: bool,
 }
 
@@ -415,6 +513,7 @@ impl Drop for Leave<'_> {
         {
             self.limits.ring(w);
         }
+        self.q.leave(self.counted);
     }
 }
 
@@ -473,7 +572,76 @@ mod tests {
             servers,
             queue: Fifo::default(),
             timeout,
+            fullconn: 0,
+            beconn: AtomicU32::new(0),
         }
+    }
+
+    #[test]
+    fn dynamic_limit_is_haproxys_formula() {
+        // srv_dynamic_maxconn: minconn when idle, beconn*maxconn/fullconn
+        // in between (never below minconn), maxconn from fullconn on.
+        assert_eq!(dynamic_limit(10, 100, 0, 1000), 10);
+        assert_eq!(dynamic_limit(10, 100, 50, 1000), 10); // 5 < minconn
+        assert_eq!(dynamic_limit(10, 100, 500, 1000), 50);
+        assert_eq!(dynamic_limit(10, 100, 999, 1000), 99);
+        assert_eq!(dynamic_limit(10, 100, 1000, 1000), 100);
+        assert_eq!(dynamic_limit(10, 100, 5000, 1000), 100);
+        assert_eq!(dynamic_limit(100, 100, 0, 1000), 100); // static
+        assert_eq!(dynamic_limit(0, 3, 0, 1000), 1); // at least 1
+        // Exact integer arithmetic, no overflow on large values.
+        assert_eq!(
+            dynamic_limit(1, u32::MAX, u32::MAX - 1, u32::MAX),
+            u32::MAX - 1
+        );
+    }
+
+    #[test]
+    fn a_dynamic_server_queues_at_minconn_when_the_backend_is_idle() {
+        rt().block_on(async {
+            let mut q = backend(&[10], 0, Duration::from_millis(30));
+            q.servers[0].min = 2;
+            q.fullconn = 20;
+            let (l, _bells) = limits(1);
+            let servers = farm(&[1]);
+            let a = take_now(&q, &l[0], 0).expect("first");
+            let b = take_now(&q, &l[0], 0).expect("second");
+            // beconn 3: 3*10/20 = 1 < minconn 2: the third waits.
+            assert!(take_now(&q, &l[0], 0).is_none());
+            assert_eq!(q.beconn.load(Ordering::SeqCst), 2);
+            let r = acquire(&q, &l[0], &servers, 0, false, &mut Waited::default()).await;
+            assert_eq!(r.err(), Some(QueueError::Timeout));
+            assert_eq!(
+                q.beconn.load(Ordering::SeqCst),
+                2,
+                "a timed-out waiter is counted out"
+            );
+            drop((a, b));
+            assert_eq!(
+                (q.beconn.load(Ordering::SeqCst), q.servers[0].current()),
+                (0, 0)
+            );
+        });
+    }
+
+    #[test]
+    fn a_busier_backend_raises_the_dynamic_limit() {
+        rt().block_on(async {
+            let mut q = backend(&[10], 0, Duration::from_millis(30));
+            q.servers[0].min = 2;
+            q.fullconn = 20;
+            let (l, _bells) = limits(1);
+            assert_eq!(q.limit_now(0), 2);
+            // 12 requests in the backend (elsewhere): 12*10/20 = 6 slots.
+            q.beconn.store(12, Ordering::SeqCst);
+            assert_eq!(q.limit_now(0), 6);
+            // Each request taken counts too: up to maxconn at fullconn.
+            let held: Vec<_> = (0..20).map_while(|_| take_now(&q, &l[0], 0)).collect();
+            assert_eq!(held.len(), 10);
+            assert_eq!(q.beconn.load(Ordering::SeqCst), 22);
+            drop(held);
+            assert_eq!(q.beconn.load(Ordering::SeqCst), 12);
+        });
     }
 
     #[allow(clippy::type_complexity)]

@@ -254,6 +254,7 @@ fn field(r: &Row, column: &str) -> String {
             num(t.status[class])
         }
         "req_tot" => opt(r.req_tot),
+        "rate_lim" => opt(r.rate_lim),
         // No compression and no cache in ringlb: nothing went through them.
         "comp_in" | "comp_out" | "comp_byp" | "comp_rsp" | "cache_lookups" | "cache_hits"
             if !server && http =>

@@ -140,6 +140,8 @@ pub struct Row {
     pub conn_tot: Option<u64>,
     /// Requests answered by ringlb itself (frontend).
     pub intercepted: Option<u64>,
+    /// `rate_lim`: a frontend's `rate-limit sessions` (0: none).
+    pub rate_lim: Option<u32>,
 }
 
 /// One proxy's table: FRONTEND, servers, BACKEND (each part when it exists).
@@ -156,18 +158,25 @@ pub struct ProxyView {
 /// Reads everything now.
 pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
     let now_ms = unix_ms();
-    proxies(shared)
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let iid = i as u32 + 1;
+    let list = proxies(shared);
+    let ids = proxy_ids(&list);
+    list.into_iter()
+        .zip(ids)
+        // A disabled proxy is not shown, as HAProxy (its frontend is not
+        // even in the configuration's frontends).
+        .filter(|(p, _)| match (p.frontend, p.backend) {
+            (None, None) => false,
+            (_, Some(b)) => !shared.backends[b].model.settings.disabled,
+            (Some(_), None) => true,
+        })
+        .map(|(p, iid)| {
             let mut rows = Vec::new();
             if let Some(f) = p.frontend {
                 rows.push(frontend_row(shared, f, &p.name, iid));
             }
             if let Some(b) = p.backend {
                 let be = &shared.backends[b];
-                for (s, srv) in be.servers.iter().enumerate() {
+                for (s, srv) in shown_servers(be).iter().enumerate() {
                     rows.push(server_row(shared, be, b, s, srv, &p.name, iid, now_ms));
                 }
                 rows.push(backend_row(shared, be, b, &p.name, iid));
@@ -184,12 +193,31 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
 /// Each backend's proxy id (`iid`), as the page and the CSV number them.
 pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     let mut ids = vec![0; shared.backends.len()];
-    for (i, p) in proxies(shared).iter().enumerate() {
+    let list = proxies(shared);
+    for (p, id) in list.iter().zip(proxy_ids(&list)) {
         if let Some(b) = p.backend {
-            ids[b] = i as u32 + 1;
+            ids[b] = id;
         }
     }
     ids
+}
+
+/// Each proxy's id: its `id`, else the next free number (HAProxy's way).
+fn proxy_ids(list: &[Proxy]) -> Vec<u32> {
+    let written: Vec<Option<u32>> = list.iter().map(|p| p.id).collect();
+    crate::config::proxy_ids::assign(&written)
+}
+
+/// The servers the stats show: all but a `dispatch` address's.
+pub fn shown_servers(be: &BackendRt) -> &[ServerRt] {
+    let hidden = usize::from(be.model.settings.dispatch.is_some());
+    &be.servers[..be.servers.len().saturating_sub(hidden)]
+}
+
+/// Each server's id (`sid`) in backend `be`: its `id`, else the next free number.
+pub fn server_ids(be: &BackendRt) -> Vec<u32> {
+    let written: Vec<Option<u32>> = be.model.servers.iter().map(|s| s.id).collect();
+    crate::config::proxy_ids::assign(&written)
 }
 
 /// A proxy as displayed: a `listen` is one frontend and one backend of the same name.
@@ -197,6 +225,8 @@ struct Proxy {
     name: String,
     frontend: Option<usize>,
     backend: Option<usize>,
+    /// `id <n>` as written.
+    id: Option<u32>,
     origin: Origin,
 }
 
@@ -215,7 +245,18 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
             name: fe.name.clone(),
             frontend: Some(f),
             backend: listen,
+            id: fe.model.settings.id,
             origin: fe.model.origin.clone(),
+        });
+    }
+    // Disabled frontends are numbered, as HAProxy does, but not shown.
+    for (origin, id) in &shared.disabled_frontends {
+        out.push(Proxy {
+            name: String::new(),
+            frontend: None,
+            backend: None,
+            id: *id,
+            origin: origin.clone(),
         });
     }
     for (b, be) in shared.backends.iter().enumerate() {
@@ -224,6 +265,7 @@ fn proxies(shared: &Shared) -> Vec<Proxy> {
                 name: be.name.clone(),
                 frontend: None,
                 backend: Some(b),
+                id: be.model.settings.id,
                 origin: be.model.origin.clone(),
             });
         }
@@ -293,6 +335,7 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         // HAProxy counts connections a `tcp-request connection` rule rejected too.
         conn_tot: Some(t.sessions + t.denied_conn),
         intercepted: http.then_some(t.intercepted),
+        rate_lim: Some(fe.model.settings.rate_limit_sessions.unwrap_or(0)),
         totals: t,
     }
 }
@@ -324,7 +367,7 @@ fn server_row(
         pxname: pxname.to_string(),
         svname: srv.name.clone(),
         iid,
-        sid: s as u32 + 1,
+        sid: server_ids(be)[s],
         mode: be.mode,
         queue: Some({
             let q = &be.queue.servers[s].queue;
@@ -336,7 +379,8 @@ fn server_row(
         status,
         look,
         backup: srv.backup,
-        weight: Some(weight),
+        // With `dispatch`, HAProxy balances nothing: its weights count 0.
+        weight: Some(weight * u32::from(be.model.settings.dispatch.is_none())),
         uweight: Some(srv.admin.uweight.load(Ordering::Relaxed)),
         act: Some(u32::from(!srv.backup)),
         bck: Some(u32::from(srv.backup)),
@@ -355,6 +399,7 @@ fn server_row(
         req_tot: None,
         conn_tot: None,
         intercepted: None,
+        rate_lim: None,
         totals: t,
     }
 }
@@ -412,21 +457,28 @@ fn check_view(srv: &ServerRt) -> CheckView {
 fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32) -> Row {
     let t = sum(|w| &w.backends[b], shared);
     let usable = |backup: bool| {
-        be.servers
+        shown_servers(be)
             .iter()
             .filter(move |s| s.backup == backup && s.usable())
     };
     let act = usable(false).count() as u32;
     let bck = usable(true).count() as u32;
+    // With `dispatch`, HAProxy balances nothing: its weights count 0.
     let weight: u32 = usable(act == 0)
         .map(|s| s.weight.load(Ordering::Relaxed))
-        .sum();
-    let uweight: u32 = be
-        .servers
+        .sum::<u32>()
+        * u32::from(be.model.settings.dispatch.is_none());
+    let uweight: u32 = shown_servers(be)
         .iter()
         .map(|s| s.admin.uweight.load(Ordering::Relaxed))
         .sum();
-    let (status, look) = if act + bck > 0 {
+    // With `dispatch`, HAProxy balances nothing (its weights count 0): UP
+    // only without servers, else DOWN.
+    let up = match be.model.settings.dispatch {
+        Some(_) => shown_servers(be).is_empty(),
+        None => act + bck > 0,
+    };
+    let (status, look) = if up {
         ("UP", Look::Open)
     } else {
         ("DOWN", Look::Closed)
@@ -459,6 +511,7 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         req_tot: (be.mode == Mode::Http).then_some(t.sessions),
         conn_tot: None,
         intercepted: None,
+        rate_lim: None,
         totals: t,
     }
 }
@@ -476,5 +529,6 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::RdpCookie(_) => "rdp-cookie",
         Balance::First => "first",
         Balance::Random { .. } => "random",
+        Balance::Hash(_) => "hash",
     }
 }

@@ -164,24 +164,23 @@ impl Stop {
 /// Runs every accept loop of this worker until soft stop and drain;
 /// `bell` is this worker's doorbell (`limit.rs`).
 pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUnixStream) {
-    let stop = Rc::new(Stop::default());
     let canceller = Canceller::new();
     let bell = monoio::spawn(doorbell(ctx.limits.clone(), bell, canceller.handle()));
     let mut loops = Vec::new();
-    let tcp_fds: Vec<_> = listeners
-        .iter()
-        .filter_map(|bl| match &bl.listener {
-            Listener::Tcp(l) => Some(l.as_raw_fd()),
-            Listener::Unix(_) => None,
-        })
-        .collect();
+    let mut groups: Vec<GraceGroup> = Vec::new();
     for (id, bl) in listeners.into_iter().enumerate() {
+        let grace = ctx.shared.frontends[bl.frontend].model.settings.grace;
+        let g = GraceGroup::find(&mut groups, grace.unwrap_or_default());
+        if let Listener::Tcp(l) = &bl.listener {
+            groups[g].tcp_fds.push(l.as_raw_fd());
+        }
+        let stop = groups[g].stop.clone();
         match Accepting::register(bl.listener) {
             Ok(l) => loops.push(monoio::spawn(accept_loop(
                 ctx.clone(),
                 l,
                 bl.frontend,
-                (stop.clone(), id),
+                (stop, id),
             ))),
             Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
         }
@@ -198,8 +197,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
             ctx.pool.reap(last_reap);
         }
     }
-    refuse_syns(&ctx, &tcp_fds).await;
-    stop.set();
+    stop_groups(&ctx, groups).await;
     for l in loops {
         l.await;
     }
@@ -208,6 +206,44 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
     while ctx.limits.open() > 0 {
         monoio::time::sleep(STOP_POLL).await;
         crate::server::kill::tick(&ctx.shared);
+    }
+}
+
+/// Listeners whose frontends have the same `grace`, stopped together.
+struct GraceGroup {
+    grace: Duration,
+    stop: Rc<Stop>,
+    tcp_fds: Vec<std::os::fd::RawFd>,
+}
+
+impl GraceGroup {
+    /// The index of the group for `grace`, added if new.
+    fn find(groups: &mut Vec<GraceGroup>, grace: Duration) -> usize {
+        if let Some(i) = groups.iter().position(|g| g.grace == grace) {
+            return i;
+        }
+        groups.push(GraceGroup {
+            grace,
+            stop: Rc::new(Stop::default()),
+            tcp_fds: Vec::new(),
+        });
+        groups.len() - 1
+    }
+}
+
+/// Stops the listeners once soft stop is seen: at once, or for a frontend
+/// with 1.4's `grace <t>` only `t` later (it keeps accepting meanwhile).
+async fn stop_groups(ctx: &WorkerCtx, mut groups: Vec<GraceGroup>) {
+    groups.sort_by_key(|g| g.grace);
+    let since = Instant::now();
+    for g in groups {
+        while since.elapsed() < g.grace {
+            let left = g.grace.saturating_sub(since.elapsed());
+            monoio::time::sleep(left.min(STOP_POLL)).await;
+            crate::server::kill::tick(&ctx.shared);
+        }
+        refuse_syns(ctx, &g.tcp_fds).await;
+        g.stop.set();
     }
 }
 
@@ -248,13 +284,25 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, (stop, id): (R
                 continue;
             }
         }
+        // Past the rate, connections wait in the backlog (`rate.rs`).
+        let rates = &limits.shared().rates;
+        let rated = rates.limited(fe);
+        if rated && stop.or(id, rates.ready(fe)).await.is_none() {
+            return drain(&ctx, &l, fe).await;
+        }
         for _ in 0..MAX_ACCEPT {
+            if rated && !rates.delay(fe).is_zero() {
+                break;
+            }
             // Full again (another worker took the last slot): back to waiting.
             let Some(permit) = limits.try_take(fe) else {
                 break;
             };
             match l.accept_now() {
                 Ok((stream, peer)) => {
+                    if rated {
+                        rates.take(fe);
+                    }
                     if ctx.shared.debug {
                         let from = peer.map_or_else(|| "unix".to_string(), |p| p.to_string());
                         eprintln!(

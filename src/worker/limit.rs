@@ -88,6 +88,9 @@ pub struct Limits {
     sleeping: Vec<AtomicBool>,
     /// Per worker: the end of its doorbell that other workers write to.
     doorbells: Vec<UnixStream>,
+    /// Rates of new sessions (`maxconnrate`, `rate-limit sessions`), set
+    /// before the workers start.
+    pub rates: super::rate::Rates,
 }
 
 impl Limits {
@@ -113,6 +116,7 @@ impl Limits {
             frontends: frontends.into_iter().map(|m| m.map(Counter::new)).collect(),
             sleeping: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             doorbells,
+            rates: Default::default(),
         };
         Ok((Arc::new(limits), bells))
     }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod handover;
 pub mod limit;
 pub mod listen;
+pub mod rate;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,13 +97,14 @@ pub fn spawn(
     shared: Arc<Shared>,
     listeners: Vec<Vec<BoundListener>>,
     global_maxconn: usize,
+    global_rate: Option<u32>,
     use_uring: bool,
     cpu_map: &[CpuMap],
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let workers = listeners.len();
     // maxconn is counted for the whole process, not split between workers.
-    let (limits, doorbells) = Limits::new(
+    let (mut limits, doorbells) = Limits::new(
         global_maxconn,
         shared
             .frontends
@@ -110,6 +112,15 @@ pub fn spawn(
             .map(|f| f.maxconn.map(|m| m as usize)),
         workers,
     )?;
+    if let Some(l) = std::sync::Arc::get_mut(&mut limits) {
+        l.rates = rate::Rates::new(
+            global_rate,
+            shared
+                .frontends
+                .iter()
+                .map(|f| f.model.settings.rate_limit_sessions),
+        );
+    }
     let mut handles = Vec::with_capacity(workers);
     for ((id, mine), doorbell) in listeners.into_iter().enumerate().zip(doorbells) {
         let shared = shared.clone();

@@ -16,10 +16,11 @@ const ALGORITHMS: &[&str] = &[
     "rdp-cookie",
     "first",
     "random[(<draws>)]",
+    "hash <expr>",
 ];
 
 /// HAProxy algorithms ringlb refuses until built.
-const REFUSED: &[&str] = &["hash"];
+const REFUSED: &[&str] = &[];
 
 /// `balance ...`.
 pub fn balance(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -52,6 +53,7 @@ pub fn balance(_cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(
         "rdp-cookie" => Balance::RdpCookie("mstshash".into()),
         "first" => Balance::First,
         "random" => Balance::Random { draws: 2 },
+        "hash" => hash(args)?,
         a if a.starts_with("random(") => Balance::Random { draws: draws(a)? },
         a if a.starts_with("hdr(") => {
             let name = inner(a, "hdr(")?;
@@ -134,6 +136,27 @@ fn inner(word: &str, open: &str) -> Result<String, String> {
         .filter(|s| !s.is_empty() && !s.contains(['(', ')']))
         .map(str::to_string)
         .ok_or_else(|| format!("'balance' expects {open}<name>), got '{word}'"))
+}
+
+/// `hash <expr>`: one sample expression (fetch and converters), compiled
+/// now; only what is known where servers are chosen may be read.
+fn hash(args: &mut Args) -> Result<Balance, String> {
+    let text = args.next_string("a sample expression")?;
+    if !args.is_done() {
+        return Err("'balance hash' takes a single sample expression (no spaces)".into());
+    }
+    let (expr, _) = crate::acl::parse_expr(&text, None)
+        .map_err(|e| format!("failed to parse 'balance hash' expression '{text}': {e}"))?;
+    if !crate::balance::expr::supported(&expr.fetch) {
+        return Err(format!(
+            "'balance hash {text}': ringlb reads only the request line, headers and cookies \
+             and the client address ('src') when choosing a server"
+        ));
+    }
+    Ok(Balance::Hash(crate::config::model::HashSample {
+        text,
+        expr,
+    }))
 }
 
 /// `hash-type map-based|consistent [<function>] [avalanche]`.

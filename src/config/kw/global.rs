@@ -65,6 +65,18 @@ pub fn daemon(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `maxconnrate <n>` / `maxsessrate <n>`: both limit the accepts of the
+/// whole process per second (every accepted connection is a session here,
+/// bar those `tcp-request connection` rules reject); the lower one holds.
+pub fn rate(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    // 0 means no limit, as HAProxy.
+    let n = args.next_int(0, u32::MAX)?;
+    args.finish()?;
+    let slot = usize::from(args.keyword() == "maxsessrate");
+    g.max_rates[slot] = Some(n).filter(|&n| n > 0);
+    Ok(())
+}
+
 /// `maxconn <n>` (n > 0).
 pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, u32::MAX)?;

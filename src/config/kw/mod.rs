@@ -115,6 +115,13 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("unique-id-header", ALL, Misplaced::Warn),
     ("capture", ALL, Misplaced::Warn),
     ("declare", ALL, Misplaced::Warn),
+    ("source", BE, Misplaced::Warn),
+    ("dispatch", L | B, Misplaced::Warn),
+    ("disabled", ALL, Misplaced::Warn),
+    ("enabled", ALL, Misplaced::Warn),
+    ("rate-limit", FE, Misplaced::Warn),
+    ("id", F | L | B, Misplaced::Error),
+    ("grace", FE, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -134,9 +141,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "cpu-map" => cpu_map::cpu_map(cx, g, args),
             "hard-stop-after" => global::hard_stop_after(g, args),
             "tune.bufsize" | "tune.http.maxhdr" => global::fixed_limit(args),
-            "maxconnrate" | "maxsessrate" => Err(format!(
-                "'{kw}' is not supported yet: ringlb does not limit the rate of new connections"
-            )),
+            "maxconnrate" | "maxsessrate" => global::rate(g, args),
             "master-worker" => global::master_worker(g, args),
             "uid" | "gid" => global::id(cx, g, args),
             "user" | "group" => global::name(cx, g, args),
@@ -193,6 +198,12 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "monitor-net" => monitor::monitor_net(cx, p, args),
                 "capture" => capture::capture(cx, p, args),
                 "declare" => capture::declare(p, args),
+                "source" => proxy::source(p, args),
+                "dispatch" => proxy::dispatch(p, args),
+                "disabled" | "enabled" => proxy::disabled(p, args),
+                "rate-limit" => proxy::rate_limit(p, args),
+                "id" => proxy::id(p, args),
+                "grace" => proxy::grace(cx, p, args),
                 "unique-id-format" => capture::unique_id_format(cx, p, args),
                 "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),

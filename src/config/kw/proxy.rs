@@ -8,7 +8,7 @@ use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawProxy, RawSwitch};
 
 /// Proxy keywords accepted, warned about and ignored: they describe, they do not route.
-pub const IGNORED: &[&str] = &["description", "id", "log-tag", "log-format"];
+pub const IGNORED: &[&str] = &["description", "log-tag", "log-format"];
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[
@@ -17,8 +17,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "stick-table",
     "stick",
     "appsession",
-    "source",
-    "dispatch",
     "http-check",
     "tcp-check",
     "compression",
@@ -26,13 +24,9 @@ pub const UNSUPPORTED: &[&str] = &[
     "http-send-name-header",
     "force-persist",
     "ignore-persist",
-    "rate-limit",
-    "grace",
     "bind-process",
     "persist",
     "use-server",
-    "disabled",
-    "enabled",
     "email-alert",
     "external-check",
 ];
@@ -142,6 +136,107 @@ pub fn http_reuse(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
         }
     };
     args.finish()
+}
+
+/// `source <addr>[:<port>] [usesrc ...] [interface <name>]`: the local
+/// address server connections are bound to (`server/connect.rs`).
+pub fn source(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let a = args.next_string("an address[:port]")?;
+    p.settings.source = Some(parse_source(&a, args)?);
+    Ok(())
+}
+
+/// The address of a `source` keyword or server option, then refuses what
+/// follows it that ringlb does not build (`usesrc`, `interface`).
+pub fn parse_source(a: &str, args: &mut Args) -> Result<std::net::SocketAddr, String> {
+    let addr = source_addr(a)?;
+    match args.peek() {
+        Some("usesrc") => Err(
+            "'source ... usesrc' is not supported: transparent binding to the client's or \
+             another foreign address needs IP_TRANSPARENT and policy routing, which ringlb \
+             does not set up"
+                .into(),
+        ),
+        Some("interface") => Err(
+            "'source ... interface' is not supported: ringlb does not bind server \
+             connections to a device"
+                .into(),
+        ),
+        _ => Ok(addr),
+    }
+}
+
+/// `<ip>`, `<ip>:<port>` or `[<ipv6>]:<port>` (port 0 or none: any port).
+fn source_addr(a: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{IpAddr, SocketAddr};
+    if let Ok(ip) = a.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 0));
+    }
+    if let Ok(sa) = a.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    let bad =
+        || format!("'source' expects an IP address with an optional port (no range), got '{a}'");
+    let (ip, port) = a.rsplit_once(':').ok_or_else(bad)?;
+    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    let port: u16 = if port.is_empty() {
+        0
+    } else {
+        port.parse().map_err(|_| bad())?
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// `dispatch <address>:<port>`: every connection of the backend goes
+/// there, servers or not (as HAProxy 2.6 does).
+pub fn dispatch(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let a = args.next_string("<address>:<port>")?;
+    args.finish()?;
+    let bad = || format!("'dispatch' expects <address>:<port> with a port, got '{a}'");
+    let (addr, offset) = crate::config::address::parse_server_address(&a).map_err(|_| bad())?;
+    match (addr, offset) {
+        (crate::config::model::Address::Inet(sa), None) if sa.port() != 0 => {
+            p.settings.dispatch = Some(sa);
+            Ok(())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// `disabled` / `enabled`.
+pub fn disabled(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.settings.disabled = args.keyword() == "disabled";
+    args.finish()
+}
+
+/// `rate-limit sessions <rate>`: new sessions per second on a frontend.
+pub fn rate_limit(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let what = args.next_string("'sessions'")?;
+    if what != "sessions" {
+        return Err(format!("'rate-limit' expects 'sessions', got '{what}'"));
+    }
+    // 0 means no limit, as HAProxy.
+    p.settings.rate_limit_sessions = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0);
+    args.finish()
+}
+
+/// `id <n>`: the proxy's number in the stats; duplicates are refused when validating.
+pub fn id(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.settings.id = Some(args.next_int(1, i32::MAX as u32)?);
+    args.finish()
+}
+
+/// 1.4's `grace <time>`: HAProxy 2.5+ refuses it; ringlb keeps its 1.4
+/// meaning (on soft stop the listeners stay open that long), with a warning.
+pub fn grace(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    let d = args.next_duration()?;
+    args.finish()?;
+    cx.warn(
+        "'grace' was removed in HAProxy 2.5; ringlb keeps its 1.4 meaning (on soft stop, \
+         this frontend keeps accepting for that long)",
+    );
+    p.settings.grace = Some(d);
+    Ok(())
 }
 
 /// A keyword from [`IGNORED`]: its arguments are not checked.

@@ -21,13 +21,12 @@ const REFUSED: &[&str] = &[
     "agent-check",
     "agent-inter",
     "agent-port",
-    "source",
     "namespace",
     "proto",
 ];
 
 /// Harmless options with one argument: warned about and ignored.
-const IGNORED_WITH_ARG: &[&str] = &["id"];
+const IGNORED_WITH_ARG: &[&str] = &[];
 
 /// Harmless flags: warned about and ignored.
 const IGNORED_FLAGS: &[&str] = &["non-stick", "no-agent-check"];
@@ -64,6 +63,8 @@ const KNOWN: &[&str] = &[
     "resolve-net",
     "resolve-opts",
     "init-addr",
+    "source",
+    "id",
 ];
 
 /// `server <name> <addr> [options]`.
@@ -192,22 +193,19 @@ fn parse_opts(
             // 0 means "no limit", as HAProxy (`server/queue.rs` acts on both).
             "maxconn" => opts.maxconn = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
             "maxqueue" => opts.maxqueue = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
-            "minconn" => {
-                let n = args.next_int(0, u32::MAX)?;
-                if n == 0 {
-                    continue; // no dynamic limit, as unset
-                }
-                // A dynamic limit (minconn..maxconn scaled by the backend's
-                // load against `fullconn`) is not built: refused, not ignored.
-                return Err(format!(
-                    "{line_kw} option 'minconn {n}' is not supported yet (the dynamic limit \
-                     between 'minconn' and 'maxconn' under 'fullconn' is not built); use \
-                     'maxconn' alone"
-                ));
+            // 0 means no dynamic limit, as unset (`proxy_ids::server_limits`).
+            "minconn" => opts.minconn = Some(args.next_int(0, u32::MAX)?).filter(|&n| n > 0),
+            "source" => {
+                let a = args.next_string("an address[:port]")?;
+                opts.source = Some(super::proxy::parse_source(&a, args)?);
             }
             "resolvers" | "resolve-prefer" | "resolve-net" | "resolve-opts" | "init-addr" => {
                 super::server_dns::option(opts, &opt, args)?;
             }
+            "id" if is_default => {
+                return Err("'id' is not allowed on 'default-server' (ids are unique)".into());
+            }
+            "id" => opts.id = Some(args.next_int(1, i32::MAX as u32)?),
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,
             "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"

@@ -112,7 +112,7 @@ fn first_random_and_hash_balance_factor() {
 fn bad_balance() {
     assert_eq!(
         err("    balance roundrobim"),
-        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, first, random[(<draws>)], got 'roundrobim'; did you mean 'roundrobin'?"
+        "'balance' expects one of roundrobin, static-rr, leastconn, source, uri, url_param, hdr(<name>), rdp-cookie, first, random[(<draws>)], hash <expr>, got 'roundrobim'; did you mean 'roundrobin'?"
     );
     assert_eq!(
         err("    balance uri depth"),
@@ -128,8 +128,18 @@ fn bad_balance() {
     );
     assert_eq!(
         err("    balance hash"),
-        "balance 'hash' is not supported by ringlb yet"
+        "'balance hash' expects a sample expression"
     );
+    assert!(err("    balance hash dst_port").contains("ringlb reads only the request line"));
+    assert!(err("    balance hash req.cookie(id)").contains("failed to parse 'balance hash'"));
+    assert_eq!(
+        err("    balance hash path x"),
+        "'balance hash' takes a single sample expression (no spaces)"
+    );
+    assert!(matches!(
+        be("    balance hash req.cook(id),lower").balance,
+        Balance::Hash(_)
+    ));
     assert_eq!(
         err("    balance source now"),
         "'balance source' has an unexpected argument 'now'"
@@ -346,18 +356,18 @@ fn server_defaults_and_every_option() {
         (1, Duration::from_secs(2), 2, 3, false)
     );
     // Checks, backup servers and `maxconn`/`maxqueue` (the queues) are
-    // built; `minconn`'s dynamic limit is refused, as are options that
-    // change when a server takes traffic.
+    // built, `minconn`'s dynamic limit too; options that change when a
+    // server takes traffic are refused.
     assert!(warns("    server b 127.0.0.1:81 check inter 1s rise 2 fall 3 backup").is_empty());
     let q = be("    default-server maxqueue 3\n    server b 127.0.0.1:81 maxconn 5 minconn 0");
     assert_eq!(
         (q.servers[0].maxconn, q.servers[0].maxqueue),
         (Some(5), Some(3))
     );
+    let d = be("    server b 127.0.0.1:81 maxconn 5 minconn 2");
     assert_eq!(
-        err("    server b 127.0.0.1:81 maxconn 5 minconn 2"),
-        "server option 'minconn 2' is not supported yet (the dynamic limit between 'minconn' \
-         and 'maxconn' under 'fullconn' is not built); use 'maxconn' alone"
+        (d.servers[0].maxconn, d.servers[0].minconn),
+        (Some(5), Some(2))
     );
     for opt in ["agent-check", "agent-inter 1s"] {
         assert!(

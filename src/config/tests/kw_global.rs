@@ -342,7 +342,13 @@ fn global_limits_hold_or_are_refused() {
         gerr("    tune.http.maxhdr 101"),
         "'tune.http.maxhdr 101' is not supported: ringlb's header limit is fixed at 128"
     );
-    assert!(gerr("    maxconnrate 100").contains("does not limit the rate"));
+    // The lower of the two rates holds; 0 is no limit.
+    let rate = |body: &str| config(&global(body)).global.max_rate;
+    assert_eq!(rate("    maxconnrate 100"), Some(100));
+    assert_eq!(rate("    maxconnrate 100\n    maxsessrate 40"), Some(40));
+    assert_eq!(rate("    maxsessrate 0"), None);
+    assert_eq!(rate("    maxconnrate 10\n    maxconnrate 30"), Some(30));
+    assert!(gerr("    maxsessrate -1").contains("'maxsessrate'"));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod kw_bind;
 mod kw_capture;
 mod kw_global;
 mod kw_proxy;
+mod kw_proxy_settings;
 mod loader;
 mod resolvers;
 mod seed;

@@ -85,6 +85,9 @@ fn seed_config_model() {
         health: Default::default(),
         dns: None,
         unresolved: false,
+        source: None,
+        minconn: None,
+        id: None,
         origin: origin(line),
     };
     let backend = Backend {
@@ -131,6 +134,7 @@ fn seed_config_model() {
         errors: Default::default(),
         tcp: Default::default(),
         acls: Default::default(),
+        settings: Default::default(),
         origin: origin(11),
     };
     let frontend = Frontend {
@@ -157,6 +161,7 @@ fn seed_config_model() {
         monitor: Default::default(),
         captures: None,
         unique_id: None,
+        settings: Default::default(),
         origin: origin(11),
     };
     assert_eq!(c.backends, vec![backend]);
