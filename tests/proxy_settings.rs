@@ -453,3 +453,33 @@ fn disabled_in_defaults_and_the_numbering_of_disabled_proxies() {
     };
     disabled_defaults_case(ports, "haproxy 2.6");
 }
+
+/// A disabled backend is not health-checked (HAProxy checks none of its
+/// servers), and its checks come from the `source` address when enabled.
+#[test]
+fn checks_skip_disabled_backends_and_come_from_the_source() {
+    let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = peers.clone();
+    let checked = TcpBackend::start(move |s| {
+        if let Ok(p) = s.peer_addr() {
+            seen.lock().unwrap().push(p.ip().to_string());
+        }
+    });
+    let off = TcpBackend::start(|_| {});
+    let port = free_port();
+    let cfg = format!(
+        "{DEFAULTS}frontend f\n    bind 127.0.0.1:{port}\n    default_backend on\n\
+         backend on\n    source 127.0.0.2\n    server s 127.0.0.1:{} check inter 100\n\
+         backend off\n    disabled\n    server s 127.0.0.1:{} check inter 100\n",
+        checked.port, off.port
+    );
+    let _lb = Ringlb::start(&cfg);
+    thread::sleep(Duration::from_millis(600));
+    let got = peers.lock().unwrap().clone();
+    assert!(
+        got.len() >= 2,
+        "the enabled backend was not checked: {got:?}"
+    );
+    assert!(got.iter().all(|ip| ip == "127.0.0.2"), "{got:?}");
+    assert_eq!(off.accepted(), 0, "a disabled backend was checked");
+}

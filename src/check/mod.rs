@@ -49,6 +49,8 @@ pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
         .backends
         .iter()
         .enumerate()
+        // A disabled backend serves nothing: HAProxy does not check it.
+        .filter(|(_, be)| !be.model.settings.disabled)
         .flat_map(|(b, be)| {
             be.servers
                 .iter()
@@ -155,6 +157,9 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             inter: chk.inter,
             timeout_check: be.model.timeouts.check,
             timeout_connect: be.model.timeouts.connect,
+            source: be.model.servers[job.server]
+                .source
+                .or(be.model.settings.source),
         })
         .await;
         let change = st.health.record(report.status.passed());

@@ -15,7 +15,7 @@ use monoio::time::Instant;
 use super::http::{self, MAX_STATUS_LINE};
 use super::status::{CheckReport, CheckStatus};
 use crate::config::model::Address;
-use crate::server::connect::{ConnectError, connect};
+use crate::server::connect::{ConnectError, connect_from};
 use crate::stream::Stream;
 
 /// What to check and within which limits.
@@ -31,6 +31,8 @@ pub struct Target<'a> {
     pub timeout_check: Option<Duration>,
     /// The backend's `timeout connect`, as configured (no default applied).
     pub timeout_connect: Option<Duration>,
+    /// `source`: the server's, else the backend's (HAProxy checks from it too).
+    pub source: Option<std::net::SocketAddr>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
@@ -51,7 +53,7 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
         _ => t.inter,
     };
     // Checks are short-lived: no keep-alive probes.
-    let mut stream = match connect(t.address, connect_limit, false).await {
+    let mut stream = match connect_from(t.address, connect_limit, false, t.source).await {
         Ok(s) => s,
         Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
         Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),
@@ -169,7 +171,21 @@ mod tests {
             inter: Duration::from_secs(2),
             timeout_check: None,
             timeout_connect: None,
+            source: None,
         }
+    }
+
+    #[test]
+    fn a_check_comes_from_the_source_address() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = Address::Inet(l.local_addr().expect("addr"));
+        let t = Target {
+            source: Some("127.0.0.2:0".parse().expect("addr")),
+            ..target(&addr, None)
+        };
+        assert_eq!(block_on(run(t)).status, CheckStatus::L4Ok);
+        let (_, peer) = l.accept().expect("the check's connection");
+        assert_eq!(peer.ip().to_string(), "127.0.0.2");
     }
 
     #[test]
