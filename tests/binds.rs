@@ -357,3 +357,22 @@ fn stats_show_relative_ports_as_haproxy_does() {
         assert_eq!(&seen[0], theirs, "ringlb vs HAProxy");
     }
 }
+
+/// `backlog` in the proxy (or its defaults) is the accept queue of its
+/// `bind` lines that set none; a bind's own `backlog` wins.
+#[test]
+fn proxy_backlog_is_the_default_of_its_binds() {
+    let backend = HttpBackend::start("b");
+    let (p1, p2) = (free_port(), free_port());
+    let config = format!(
+        "{DEFAULTS}    backlog 55\nlisten r\n    bind 127.0.0.1:{p1}\n    \
+         bind 127.0.0.1:{p2} backlog 33\n    server s 127.0.0.1:{}\n",
+        backend.port()
+    );
+    let _lb = Ringlb::start(&config);
+    let (Some(a), Some(b)) = (ss_backlog(p1), ss_backlog(p2)) else {
+        eprintln!("no ss: the queue lengths cannot be read");
+        return;
+    };
+    assert_eq!((a, b), (55, 33));
+}

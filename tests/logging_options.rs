@@ -185,3 +185,37 @@ fn dontlog_normal_and_log_separate_errors_as_haproxy() {
         assert_eq!(ours, theirs, "HAProxy 2.6 logs the same");
     }
 }
+
+/// Any number of `log` lines per section, as HAProxy 2.x (1.4 kept two):
+/// three global targets and one of the proxy's own each get the line.
+#[test]
+fn every_log_target_gets_the_line() {
+    let be = HttpBackend::start("s");
+    let mut sinks: Vec<Syslog> = (0..4).map(|_| Syslog::new()).collect();
+    let port = free_port();
+    let cfg = format!(
+        "global\n    log 127.0.0.1:{} local0\n    log 127.0.0.1:{} local1\n    \
+         log 127.0.0.1:{} local2\n\
+         defaults\n    mode http\n    option httplog\n    timeout client 5s\n    \
+         timeout server 5s\n    timeout connect 5s\n\
+         listen li\n    bind 127.0.0.1:{port}\n    log global\n    log 127.0.0.1:{} local3\n    \
+         server s1 127.0.0.1:{}\n",
+        sinks[0].port(),
+        sinks[1].port(),
+        sinks[2].port(),
+        sinks[3].port(),
+        be.port()
+    );
+    let _rl = Ringlb::start(&cfg);
+    let mut c = HttpClient::connect(port);
+    assert_eq!(c.get("/four").status, 200);
+    for (i, s) in sinks.iter_mut().enumerate() {
+        let line = s.wait("with the request", |l| l.contains("GET /four"));
+        let (pri, _) = pri_and_msg(&line);
+        assert_eq!(
+            pri / 8,
+            16 + i as u32,
+            "target {i} got another facility: {line}"
+        );
+    }
+}

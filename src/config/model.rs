@@ -982,6 +982,8 @@ pub struct ProxySettings {
     /// A backend's `fullconn` for its servers' dynamic limits (written, or
     /// HAProxy's default), set only where a server has `minconn`.
     pub fullconn: Option<u32>,
+    /// `backlog <n>`: the accept queue of `bind` lines without their own.
+    pub backlog: Option<u32>,
 }
 
 /// The whole validated configuration.

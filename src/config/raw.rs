@@ -284,8 +284,6 @@ pub struct RawProxy {
     pub http: HttpOptions,
     /// Logging options and targets.
     pub log: LogOptions,
-    /// `log` lines written in this very section (HAProxy allows two).
-    pub log_lines_here: usize,
     /// `stats ...`.
     pub stats: Stats,
     /// `default-server` template for later `server` lines.
@@ -356,7 +354,6 @@ impl RawProxy {
             httpchk: None,
             http: HttpOptions::default(),
             log: LogOptions::default(),
-            log_lines_here: 0,
             stats: Stats::default(),
             default_server: ServerOpts::default(),
             servers: Vec::new(),
@@ -399,7 +396,6 @@ impl RawProxy {
             rules: Default::default(),
             monitor_fail: Vec::new(),
             cookie_here: false,
-            log_lines_here: 0,
             ..defaults.clone()
         }
     }

@@ -653,9 +653,13 @@ fn frontend(
         binds: p
             .binds
             .iter()
-            .map(|b| crate::config::model::Bind {
-                keepalive: p.cli_keepalive,
-                ..b.clone()
+            .map(|b| {
+                let mut b = crate::config::model::Bind {
+                    keepalive: p.cli_keepalive,
+                    ..b.clone()
+                };
+                b.opts.backlog = b.opts.backlog.or(p.settings.backlog);
+                b
             })
             .collect(),
         nolinger: p.nolinger,

@@ -56,6 +56,28 @@ pub const IGNORED: &[&str] = &[
     "description",
     "log-tag",
     "maxsslconn",
+    "external-check",
+    "tune.idle-pool.shared",
+    "tune.rcvbuf.client",
+    "tune.rcvbuf.server",
+    "tune.sndbuf.client",
+    "tune.sndbuf.server",
+    "tune.pipesize",
+    "tune.recv_enough",
+    "tune.runqueue-depth",
+    "tune.maxpollevents",
+    "tune.idletimer",
+    "tune.fd.edge-triggered",
+    "tune.listener.multi-queue",
+    "tune.sched.low-latency",
+    "tune.pattern.cache-size",
+    "tune.h2.header-table-size",
+    "tune.h2.initial-window-size",
+    "tune.h2.max-concurrent-streams",
+    "tune.h2.max-frame-size",
+    "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
+    "tune.ssl.maxrecord",
 ];
 
 /// `daemon`.
@@ -259,6 +281,73 @@ pub const NOOPS: &[(&str, &str)] = &[
         "maxsslconn",
         "ringlb has no TLS, so no SSL connection to limit",
     ),
+    (
+        "external-check",
+        "it only allows 'option external-check', which ringlb refuses until external checks are built",
+    ),
+    (
+        "tune.idle-pool.shared",
+        "each worker keeps its own idle server connections (per-worker pools, share nothing)",
+    ),
+    (
+        "tune.rcvbuf.client",
+        "socket buffers are left to the kernel's autotuning",
+    ),
+    (
+        "tune.rcvbuf.server",
+        "socket buffers are left to the kernel's autotuning",
+    ),
+    (
+        "tune.sndbuf.client",
+        "socket buffers are left to the kernel's autotuning",
+    ),
+    (
+        "tune.sndbuf.server",
+        "socket buffers are left to the kernel's autotuning",
+    ),
+    (
+        "tune.pipesize",
+        "ringlb does not splice, so it uses no pipes",
+    ),
+    ("tune.recv_enough", "each read takes what the buffer holds"),
+    (
+        "tune.runqueue-depth",
+        "each worker's io_uring runs every ready task per wakeup",
+    ),
+    (
+        "tune.maxpollevents",
+        "io_uring reaps every completion per wakeup",
+    ),
+    (
+        "tune.idletimer",
+        "ringlb does not splice, so it needs no idle timer to choose",
+    ),
+    (
+        "tune.fd.edge-triggered",
+        "ringlb's workers use io_uring (or the epoll fallback) as they need",
+    ),
+    (
+        "tune.listener.multi-queue",
+        "every worker accepts on its own SO_REUSEPORT listener",
+    ),
+    (
+        "tune.sched.low-latency",
+        "workers run their tasks in arrival order",
+    ),
+    (
+        "tune.pattern.cache-size",
+        "ACL patterns are compiled at load; nothing is cached per request",
+    ),
+    ("tune.h2.header-table-size", "ringlb speaks HTTP/1 only"),
+    ("tune.h2.initial-window-size", "ringlb speaks HTTP/1 only"),
+    (
+        "tune.h2.max-concurrent-streams",
+        "ringlb speaks HTTP/1 only",
+    ),
+    ("tune.h2.max-frame-size", "ringlb speaks HTTP/1 only"),
+    ("tune.ssl.cachesize", "ringlb has no TLS"),
+    ("tune.ssl.lifetime", "ringlb has no TLS"),
+    ("tune.ssl.maxrecord", "ringlb has no TLS"),
 ];
 
 /// A global from [`IGNORED`]: its arguments are not checked; the warning says why.

@@ -18,18 +18,12 @@ const LEVELS: &[&str] = &[
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 
-/// HAProxy 1.4 keeps at most two log targets per section.
-const MAX_LOGS_PER_SECTION: usize = 2;
-
 /// `log ...` in `global`.
 pub fn global_log(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     if args.peek() == Some("global") {
         return Err(
             "'log global' is only valid in a proxy section (it uses the 'global' targets)".into(),
         );
-    }
-    if g.logs.len() >= MAX_LOGS_PER_SECTION {
-        return Err(too_many());
     }
     let target = syslog_target(args)?;
     g.logs.push(target);
@@ -38,9 +32,6 @@ pub fn global_log(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
 
 /// `log global` or `log ...` in a proxy section.
 pub fn proxy_log(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
-    if p.log_lines_here >= MAX_LOGS_PER_SECTION {
-        return Err(too_many());
-    }
     let target = if args.peek() == Some("global") {
         args.next_opt();
         args.finish()?;
@@ -50,7 +41,6 @@ pub fn proxy_log(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     };
     // Targets add to those inherited from `defaults`; `no log` clears them.
     p.log.targets.push(target);
-    p.log_lines_here += 1;
     Ok(())
 }
 
@@ -67,13 +57,6 @@ pub fn send_hostname(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     args.finish()?;
     g.log_send_hostname = Some(name);
     Ok(())
-}
-
-/// The message for a third `log` line.
-fn too_many() -> String {
-    format!(
-        "'log': too many log targets in this section (at most {MAX_LOGS_PER_SECTION}, as HAProxy)"
-    )
 }
 
 /// `<addr> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`.

@@ -59,6 +59,12 @@ pub fn fullconn(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     args.finish()
 }
 
+/// `backlog <n>`: the accept queue of the proxy's `bind` lines that set none.
+pub fn backlog(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
+    p.settings.backlog = Some(args.next_int(1, i32::MAX as u32)?);
+    args.finish()
+}
+
 /// `default_backend <name>`: resolved when validating, when every backend is known.
 pub fn default_backend(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let name = args.next_string("a backend name")?;
