@@ -309,3 +309,88 @@ fn a_tcp_session_waits_for_the_servers_slot_as_haproxy() {
     };
     second_session_waits(port, &max, "haproxy 2.6");
 }
+
+/// A backend of two `maxconn 1` servers, `s2` starting in maintenance,
+/// `option redispatch`, an insert cookie, and an admin stats socket.
+fn state_config(port: u16, s1: u16, s2: u16, sock: &std::path::Path) -> String {
+    format!(
+        "global\n    nbthread 2\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 10s\n    \
+         timeout server 10s\n    timeout queue 5s\n\
+         listen web\n    bind 127.0.0.1:{port}\n    option redispatch\n    \
+         cookie SRV insert indirect nocache\n    \
+         server s1 127.0.0.1:{s1} maxconn 1 cookie a\n    \
+         server s2 127.0.0.1:{s2} maxconn 1 cookie b disabled\n",
+        sock.display()
+    )
+}
+
+/// One GET with an optional cookie, on its own connection: status and time.
+fn timed_get(port: u16, cookie: Option<&str>) -> (u16, Duration) {
+    let c = cookie.map_or(String::new(), |c| format!("Cookie: SRV={c}\r\n"));
+    let req = format!("GET / HTTP/1.1\r\nHost: x\r\n{c}Connection: close\r\n\r\n");
+    let start = Instant::now();
+    let status = exchange(port, req.as_bytes(), Duration::from_secs(10))
+        .0
+        .status;
+    (status, start.elapsed())
+}
+
+/// While `s1` holds its one slot for 1.5 s: a queued request goes to `s2`
+/// as soon as the operator enables it (HAProxy's grab from the backend's
+/// queue), and, with `option redispatch`, a request queued for `s1` by its
+/// cookie leaves that queue for `s2` when `s1` is put in maintenance.
+fn queues_follow_server_state(port: u16, sock: &std::path::Path, s2: &SlowBackend, who: &str) {
+    let hold = thread::spawn(move || timed_get(port, None));
+    thread::sleep(Duration::from_millis(150));
+    let waiting = thread::spawn(move || timed_get(port, None));
+    thread::sleep(Duration::from_millis(200));
+    common::stats_command(sock, "enable server web/s2");
+    let (st, took) = waiting.join().unwrap();
+    assert_eq!(st, 200, "{who}");
+    assert!(
+        took < Duration::from_millis(1100),
+        "{who}: waited {took:?} for s1"
+    );
+    assert_eq!(s2.served(), 1, "{who}: the queued request went to s2");
+    assert_eq!(hold.join().unwrap().0, 200, "{who}");
+
+    let hold = thread::spawn(move || timed_get(port, Some("a")));
+    thread::sleep(Duration::from_millis(150));
+    let sticky = thread::spawn(move || timed_get(port, Some("a")));
+    thread::sleep(Duration::from_millis(200));
+    common::stats_command(sock, "disable server web/s1");
+    let (st, took) = sticky.join().unwrap();
+    assert_eq!(st, 200, "{who}");
+    assert!(
+        took < Duration::from_millis(1100),
+        "{who}: waited {took:?} for s1"
+    );
+    assert_eq!(
+        s2.served(),
+        2,
+        "{who}: the sticky request was redispatched to s2"
+    );
+    assert_eq!(hold.join().unwrap().0, 200, "{who}");
+}
+
+#[test]
+fn queued_requests_follow_server_state_changes_as_haproxy() {
+    let s1 = SlowBackend::start(Duration::from_millis(1500));
+    let s2 = SlowBackend::start(Duration::from_millis(10));
+    let dir = common::TestDir::new("queue-state");
+    let sock = dir.path().join("admin.sock");
+    let port = free_port();
+    {
+        let _rl = Ringlb::start(&state_config(port, s1.port, s2.port, &sock));
+        queues_follow_server_state(port, &sock, &s2, "ringlb");
+    }
+    s2.reset();
+    let port = free_port();
+    let sock = dir.path().join("haproxy.sock");
+    let cfg = state_config(port, s1.port, s2.port, &sock);
+    let Some(_h) = Haproxy::start(&cfg, port) else {
+        return;
+    };
+    queues_follow_server_state(port, &sock, &s2, "haproxy 2.6");
+}

@@ -28,13 +28,19 @@
 //! one atomic count touched only in such backends) to `maxconn` when they
 //! reach `fullconn` ([`dynamic_limit`]).
 //!
+//! Server state changes reach the queues through the waiters, which look
+//! every [`RECHECK`]: a usable server with room takes from the queues
+//! (HAProxy's `pendconn_grab_from_px` when a server comes up), and with
+//! `option redispatch` (and no `option persist`) the requests queued for a
+//! server that went down leave its queue to wait for any server
+//! (`pendconn_redistribute`); without it they wait for it, up to `timeout
+//! queue`, as in HAProxy.
+//!
 //! Not built (HAProxy differs): a connect retry redispatched to another
 //! server (`option redispatch`) keeps the slot of the first; a `101`
-//! tunnel gives its slot back at the upgrade; a server going down does not
-//! hand its queue to the others, nor does one coming up take from the
-//! backend's queue (waiters get the next slot freed, or `timeout queue`);
-//! when the chosen server is full, the next usable one with room in index
-//! order is taken, not the balancer's next choice.
+//! tunnel gives its slot back at the upgrade; when the chosen server is
+//! full, the next usable one with room in index order is taken, not the
+//! balancer's next choice.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -191,6 +197,10 @@ pub struct BackendQueue {
     /// Requests of the backend now, served or queued (HAProxy's `beconn`):
     /// counted only where `fullconn` is set.
     beconn: AtomicU32,
+    /// `option redispatch` without `option persist`: the requests queued for
+    /// a server that goes down move to the backend's queue (HAProxy's
+    /// `pendconn_redistribute`).
+    redistribute: bool,
 }
 
 /// HAProxy's `srv_dynamic_maxconn`: a server's limit when the backend has
@@ -226,6 +236,7 @@ impl BackendQueue {
             timeout: b.timeouts.queue.unwrap_or(connect),
             fullconn: b.settings.fullconn.unwrap_or(0),
             beconn: AtomicU32::new(0),
+            redistribute: b.redispatch && !b.persist,
         }
     }
 
@@ -405,49 +416,88 @@ pub async fn acquire<'a>(
         counted,
     };
     let s = &q.servers[picked];
-    let sticky = sticky && (s.maxqueue == 0 || s.queue.len() < s.maxqueue);
-    let fifo = if sticky {
-        &s.queue
-    } else {
-        let n = servers.len();
-        let backup = servers[picked].backup;
-        for i in (1..n).map(|k| (picked + k) % n) {
-            if servers[i].usable() && servers[i].backup == backup && q.try_take(i) {
-                return Ok((i, slot(i)));
+    let mut sticky = sticky && (s.maxqueue == 0 || s.queue.len() < s.maxqueue);
+    let deadline = monoio::time::Instant::now() + q.timeout;
+    loop {
+        let fifo = if sticky {
+            &s.queue
+        } else {
+            let n = servers.len();
+            let backup = servers[picked].backup;
+            for i in (1..n).map(|k| (picked + k) % n) {
+                if servers[i].usable() && servers[i].backup == backup && q.try_take(i) {
+                    return Ok((i, slot(i)));
+                }
+            }
+            &q.queue
+        };
+        // HAProxy logs how many were served before this one while it waited:
+        // in a FIFO, those ahead of it now.
+        waited.queued = true;
+        let me = Arc::new(Waiter {
+            worker: limits.id(),
+            state: AtomicUsize::new(WAITING),
+            joined: AtomicU32::new(0),
+            pos: AtomicU32::new(0),
+        });
+        fifo.push(me.clone());
+        let mut leave = Leave {
+            q,
+            limits,
+            fifo,
+            me: &me,
+            counted,
+            armed: true,
+        };
+        let waiting = Waiting {
+            picked,
+            sticky,
+            deadline,
+        };
+        let r = wait(q, limits, servers, waiting, fifo, &me).await;
+        leave.armed = false;
+        let pos = me.pos.load(Ordering::Relaxed);
+        if sticky {
+            waited.srv_queue = pos;
+        } else {
+            waited.be_queue = pos;
+        }
+        match r {
+            Ok(g) => return Ok((g, slot(g))),
+            // Its server went down: wait for any server, as a new request.
+            Err(Ended::Redistributed) => sticky = false,
+            Err(Ended::Timeout) => {
+                q.leave(counted);
+                return Err(QueueError::Timeout);
             }
         }
-        &q.queue
-    };
-    // HAProxy logs how many were served before this one while it waited:
-    // in a FIFO, those ahead of it now.
-    waited.queued = true;
-    let me = Arc::new(Waiter {
-        worker: limits.id(),
-        state: AtomicUsize::new(WAITING),
-        joined: AtomicU32::new(0),
-        pos: AtomicU32::new(0),
-    });
-    fifo.push(me.clone());
-    let mut leave = Leave {
-        q,
-        limits,
-        fifo,
-        me: &me,
-        counted,
-        armed: true,
-    };
-    let r = wait(q, limits, servers, picked, sticky, fifo, &me).await;
-    leave.armed = false;
-    if r.is_err() {
-        q.leave(counted);
     }
-    let pos = me.pos.load(Ordering::Relaxed);
-    if sticky {
-        waited.srv_queue = pos;
-    } else {
-        waited.be_queue = pos;
-    }
-    r.map(|g| (g, slot(g)))
+}
+
+/// How often a waiter looks at the servers' states: a server that came up
+/// (or a dynamic limit that rose) takes from the queues, and a sticky
+/// server that went down lets its queue go (HAProxy does both when the
+/// state changes; here the waiters notice within this period, at no cost
+/// to a request that does not wait).
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// What a wait is for.
+#[derive(Clone, Copy)]
+struct Waiting {
+    /// The server chosen.
+    picked: usize,
+    /// Waiting for `picked` only.
+    sticky: bool,
+    /// When `timeout queue` ends.
+    deadline: monoio::time::Instant,
+}
+
+/// A wait that ended without a slot.
+enum Ended {
+    /// `timeout queue`.
+    Timeout,
+    /// Out of a down server's queue, to wait for any server.
+    Redistributed,
 }
 
 /// Waits in `fifo` (already joined) for a slot; the server granted.
@@ -455,37 +505,74 @@ async fn wait(
     q: &BackendQueue,
     limits: &WorkerLimits,
     servers: &[ServerRt],
-    picked: usize,
-    sticky: bool,
+    w: Waiting,
     fifo: &Fifo,
     me: &Arc<Waiter>,
-) -> Result<usize, QueueError> {
+) -> Result<usize, Ended> {
     // A slot freed before we were counted in the queue: take it ourselves.
-    let own = if sticky {
-        q.take_slot(picked).then_some(picked)
+    let own = if w.sticky {
+        q.take_slot(w.picked).then_some(w.picked)
     } else {
         (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.take_slot(i))
     };
     if let Some(i) = own {
         return Ok(cancel_or_granted(q, fifo, me, Some(i), limits));
     }
-    let wait = poll_fn(|cx| match me.state.load(Ordering::SeqCst) {
-        WAITING => {
-            limits.park(cx.waker());
-            match me.state.load(Ordering::SeqCst) {
-                WAITING => Poll::Pending,
-                g => Poll::Ready(g),
+    loop {
+        let granted = poll_fn(|cx| match me.state.load(Ordering::SeqCst) {
+            WAITING => {
+                limits.park(cx.waker());
+                match me.state.load(Ordering::SeqCst) {
+                    WAITING => Poll::Pending,
+                    g => Poll::Ready(g),
+                }
             }
+            g => Poll::Ready(g),
+        });
+        let tick = (monoio::time::Instant::now() + RECHECK).min(w.deadline);
+        if let Ok(g) = crate::deadline::within(tick, granted).await {
+            return Ok(g);
         }
-        g => Poll::Ready(g),
-    });
-    let deadline = monoio::time::Instant::now() + q.timeout;
-    match crate::deadline::within(deadline, wait).await {
-        Ok(g) => Ok(g),
-        Err(_) => match cancel_or_granted(q, fifo, me, None, limits) {
-            usize::MAX => Err(QueueError::Timeout),
-            g => Ok(g),
-        },
+        if monoio::time::Instant::now() >= w.deadline {
+            return match cancel_or_granted(q, fifo, me, None, limits) {
+                usize::MAX => Err(Ended::Timeout),
+                g => Ok(g),
+            };
+        }
+        grab(q, limits, servers);
+        if w.sticky && q.redistribute && !servers[w.picked].available() {
+            return match cancel_or_granted(q, fifo, me, None, limits) {
+                usize::MAX => Err(Ended::Redistributed),
+                g => Ok(g),
+            };
+        }
+    }
+}
+
+/// Servers that are up with room take from the queues, oldest first (HAProxy's
+/// `pendconn_grab_from_px` when a server comes up): without it, waiters would
+/// wait for a slot freed on a server that was full. A backup server takes
+/// only while no active one is usable, as in balancing.
+fn grab(q: &BackendQueue, limits: &WorkerLimits, servers: &[ServerRt]) {
+    let active_up = servers.iter().any(|s| !s.backup && s.usable());
+    for (i, srv) in servers.iter().enumerate() {
+        if !srv.usable() || (srv.backup && active_up) {
+            continue;
+        }
+        if q.servers[i].max > 0 {
+            while let Some(worker) = q.hand_over(i) {
+                limits.ring(worker);
+            }
+            continue;
+        }
+        // No limit: every waiter may go there now (nothing to count).
+        while let Some(worker) = q.servers[i]
+            .queue
+            .grant_oldest(i)
+            .or_else(|| q.queue.grant_oldest(i))
+        {
+            limits.ring(worker);
+        }
     }
 }
 
@@ -574,6 +661,7 @@ mod tests {
             timeout,
             fullconn: 0,
             beconn: AtomicU32::new(0),
+            redistribute: false,
         }
     }
 
