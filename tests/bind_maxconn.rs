@@ -44,7 +44,14 @@ fn start(haproxy: bool, config: &str, ports: &[u16]) -> Option<Running> {
         }
         Some(Running::Haproxy(h))
     } else {
-        Some(Running::Ringlb(Ringlb::start(config)))
+        // Probed here: the helper does not read port ranges.
+        let mut lb = Ringlb::spawn(config, &["-db"]);
+        lb.wait_until("accepting on every port", || {
+            ports
+                .iter()
+                .all(|&p| TcpStream::connect(("127.0.0.1", p)).is_ok())
+        });
+        Some(Running::Ringlb(lb))
     }
 }
 
@@ -108,7 +115,10 @@ fn a_full_listener_leaves_the_others_serving() {
         let echo = TcpBackend::echo();
         let (p1, p2) = (free_port(), free_port());
         let cfg = config(
-            &[format!("127.0.0.1:{p1} maxconn 2"), format!("127.0.0.1:{p2}")],
+            &[
+                format!("127.0.0.1:{p1} maxconn 2"),
+                format!("127.0.0.1:{p2}"),
+            ],
             echo.port,
         );
         let Some(_proxy) = start(haproxy, &cfg, &[p1, p2]) else {
@@ -134,7 +144,9 @@ fn a_full_listener_leaves_the_others_serving() {
             .collect();
         // Still waiting: P2's connections took none of P1's slots.
         let mut buf = [0u8; 8];
-        third.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        third
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         assert!(third.read(&mut buf).is_err(), "{who}: third served early");
         drop(others);
         drop(held.remove(0));

@@ -143,7 +143,12 @@ impl Limits {
         let mut limits: Vec<ListenerMax> = limits.into_iter().collect();
         limits.sort_by_key(|l| l.index);
         limits.dedup_by_key(|l| l.index);
-        debug_assert!(limits.iter().enumerate().all(|(i, l)| l.index as usize == i));
+        debug_assert!(
+            limits
+                .iter()
+                .enumerate()
+                .all(|(i, l)| l.index as usize == i)
+        );
         self.listeners = limits.into_iter().map(|l| Counter::new(l.max)).collect();
     }
 

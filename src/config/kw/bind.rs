@@ -134,8 +134,10 @@ fn supported_option(
         "transparent" => o.transparent = true,
         "interface" => o.interface = Some(args.next_string("an interface name")?),
         // HAProxy: 0 leaves the listener with its frontend's limit only.
-        "maxconn" => o.maxconn = Some(count(&args.next_string("a connection count")?, opt)?)
-            .filter(|n| *n > 0),
+        "maxconn" => {
+            o.maxconn =
+                Some(count(&args.next_string("a connection count")?, opt)?).filter(|n| *n > 0)
+        }
         _ => {
             // process/thread: every ringlb worker accepts on its own
             // SO_REUSEPORT copy of each listener; the kernel spreads the

@@ -80,7 +80,10 @@ fn bad_or_unbuilt_options_are_refused() {
         err("    bind :81 maxconn -1"),
         "bind option 'maxconn' expects a number >= 0, got '-1'"
     );
-    assert_eq!(err("    bind :81 maxconn"), "'bind maxconn' expects a connection count");
+    assert_eq!(
+        err("    bind :81 maxconn"),
+        "'bind maxconn' expects a connection count"
+    );
     assert_eq!(
         warns("    bind :81 thread 1"),
         vec![
