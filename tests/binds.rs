@@ -312,23 +312,7 @@ fn transparent_is_set_or_refused_by_name() {
     assert_eq!(get(port, "/").status, 200);
 }
 
-#[test]
-fn a_per_listener_maxconn_is_refused_not_ignored() {
-    let dir = common::TestDir::new("bind-maxconn");
-    let cfg = dir.write(
-        "t.cfg",
-        &format!(
-            "{DEFAULTS}listen r\n    bind 127.0.0.1:8080 maxconn 10\n    server s 127.0.0.1:81\n"
-        ),
-    );
-    let out = common::run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("'maxconn' (a per-listener limit)"),
-        "{}",
-        out.stderr
-    );
-}
+// `bind ... maxconn` (a per-listener limit): tests/bind_maxconn.rs.
 
 #[test]
 fn stats_show_relative_ports_as_haproxy_does() {

@@ -404,6 +404,9 @@ pub struct BindOpts {
     pub interface: Option<String>,
     /// `transparent`: IP_TRANSPARENT (IPV6_TRANSPARENT), accepting for foreign addresses.
     pub transparent: bool,
+    /// `maxconn <n>`: at most `n` connections at once on each socket of the
+    /// line (each address, each port of a range); `None` for 0 or unset.
+    pub maxconn: Option<u32>,
 }
 
 /// A set of processes, threads or CPUs as `cpu-map` writes them.

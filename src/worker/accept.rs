@@ -1,7 +1,8 @@
 //! The accept stage: take a connection within the limits, hand it to its session.
 //!
 //! Each listener has its own loop, which accepts as HAProxy does: it waits
-//! until the process (global `maxconn`) and the frontend have a free slot,
+//! until the process (global `maxconn`), the frontend and the listener
+//! (`bind ... maxconn`, where set) have a free slot,
 //! then until a connection is pending on its socket, holding no slot while it
 //! waits; only then does it take a slot (one atomic operation per limit,
 //! `limit.rs`) and accept without waiting, giving the slot back when there
@@ -175,11 +176,12 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
             groups[g].tcp_fds.push(l.as_raw_fd());
         }
         let stop = groups[g].stop.clone();
+        let li = bl.maxconn.map(|m| m.index);
         match Accepting::register(bl.listener) {
             Ok(l) => loops.push(monoio::spawn(accept_loop(
                 ctx.clone(),
                 l,
-                bl.frontend,
+                (bl.frontend, li),
                 (stop, id),
             ))),
             Err(e) => eprintln!("[ALERT] worker {}: cannot register listener: {e}", ctx.id),
@@ -266,18 +268,25 @@ async fn refuse_syns(ctx: &WorkerCtx, tcp_fds: &[std::os::fd::RawFd]) {
     monoio::time::sleep(SYN_WAIT).await;
 }
 
-async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, (stop, id): (Rc<Stop>, usize)) {
+/// Accepts on `l`, for frontend `fe` through listener limit `li` (`bind ...
+/// maxconn`, if any), until `stop`.
+async fn accept_loop(
+    ctx: Rc<WorkerCtx>,
+    l: Accepting,
+    (fe, li): (usize, Option<u32>),
+    (stop, id): (Rc<Stop>, usize),
+) {
     let limits = &ctx.limits;
     loop {
         // Room first, then a pending connection: neither wait holds a slot,
         // so an idle listener never keeps one from another worker. The loop
         // acts on `stop`, set once the SYN filter is on, never on the
         // soft-stop flag itself: closing earlier would reset what is queued.
-        if stop.or(id, limits.room(fe)).await.is_none() {
-            return drain(&ctx, &l, fe).await;
+        if stop.or(id, limits.room_on(fe, li)).await.is_none() {
+            return drain(&ctx, &l, (fe, li)).await;
         }
         match stop.or(id, l.readable()).await {
-            None => return drain(&ctx, &l, fe).await,
+            None => return drain(&ctx, &l, (fe, li)).await,
             Some(Ok(())) => {}
             Some(Err(e)) => {
                 accept_error(&ctx, e).await;
@@ -288,14 +297,14 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, (stop, id): (R
         let rates = &limits.shared().rates;
         let rated = rates.limited(fe);
         if rated && stop.or(id, rates.ready(fe)).await.is_none() {
-            return drain(&ctx, &l, fe).await;
+            return drain(&ctx, &l, (fe, li)).await;
         }
         for _ in 0..MAX_ACCEPT {
             if rated && !rates.delay(fe).is_zero() {
                 break;
             }
             // Full again (another worker took the last slot): back to waiting.
-            let Some(permit) = limits.try_take(fe) else {
+            let Some(permit) = limits.try_take_on(fe, li) else {
                 break;
             };
             match l.accept_now() {
@@ -333,13 +342,13 @@ async fn accept_loop(ctx: Rc<WorkerCtx>, l: Accepting, fe: usize, (stop, id): (R
 /// already, and closing the socket would reset them. Not when another
 /// process accepts on the same socket: the queue is its to serve, and
 /// draining it here would keep this process taking new connections.
-async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, fe: usize) {
+async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, (fe, li): (usize, Option<u32>)) {
     if super::handover::shared() {
         return;
     }
     loop {
-        ctx.limits.room(fe).await;
-        let Some(permit) = ctx.limits.try_take(fe) else {
+        ctx.limits.room_on(fe, li).await;
+        let Some(permit) = ctx.limits.try_take_on(fe, li) else {
             continue;
         };
         match l.accept_now() {

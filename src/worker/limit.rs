@@ -1,4 +1,5 @@
-//! `maxconn`, global and per frontend, exact for the whole process.
+//! `maxconn`, global, per frontend and per listener (`bind ... maxconn`),
+//! exact for the whole process.
 //!
 //! Each limit is one atomic counter shared by every worker: a connection
 //! takes a slot with one compare-exchange just before it is accepted and
@@ -84,6 +85,9 @@ pub struct Limits {
     global: Counter,
     /// Per frontend, `None` where it has no `maxconn` (no counter to touch).
     frontends: Vec<Option<Counter>>,
+    /// Per listener with `bind ... maxconn`, by its index
+    /// ([`ListenerMax::index`]); the others have none.
+    listeners: Vec<Counter>,
     /// Per worker: one of its accept loops waits for room.
     sleeping: Vec<AtomicBool>,
     /// Per worker: the end of its doorbell that other workers write to.
@@ -114,6 +118,7 @@ impl Limits {
         let limits = Limits {
             global: Counter::new(global),
             frontends: frontends.into_iter().map(|m| m.map(Counter::new)).collect(),
+            listeners: Vec::new(),
             sleeping: (0..workers).map(|_| AtomicBool::new(false)).collect(),
             doorbells,
             rates: Default::default(),
@@ -131,8 +136,31 @@ impl Limits {
         self.frontends[fe].as_ref()
     }
 
-    fn has_room(&self, fe: usize) -> bool {
-        self.global.has_room() && self.frontend(fe).is_none_or(Counter::has_room)
+    /// Sets the limits of the listeners with `bind ... maxconn`, before the
+    /// workers start: one counter per listener, shared by every worker's
+    /// copy of its socket.
+    pub fn set_listeners(&mut self, limits: impl IntoIterator<Item = ListenerMax>) {
+        let mut limits: Vec<ListenerMax> = limits.into_iter().collect();
+        limits.sort_by_key(|l| l.index);
+        limits.dedup_by_key(|l| l.index);
+        debug_assert!(
+            limits
+                .iter()
+                .enumerate()
+                .all(|(i, l)| l.index as usize == i)
+        );
+        self.listeners = limits.into_iter().map(|l| Counter::new(l.max)).collect();
+    }
+
+    /// Listener `li`'s limit (`bind ... maxconn`), if it has one.
+    pub fn listener(&self, li: Option<u32>) -> Option<&Counter> {
+        li.and_then(|i| self.listeners.get(i as usize))
+    }
+
+    fn has_room(&self, fe: usize, li: Option<u32>) -> bool {
+        self.global.has_room()
+            && self.frontend(fe).is_none_or(Counter::has_room)
+            && self.listener(li).is_none_or(Counter::has_room)
     }
 
     /// Wakes every sleeping worker; `me` directly, the others by doorbell.
@@ -160,12 +188,24 @@ pub struct WorkerLimits {
     open: Cell<usize>,
 }
 
-/// A connection's slots (global, and its frontend's if limited); given back
-/// on drop.
+/// A connection's slots (global, its frontend's and its listener's where
+/// limited); given back on drop.
 #[derive(Debug)]
 pub struct Permit {
     limits: Rc<WorkerLimits>,
     fe: usize,
+    /// The listener's index where it has `bind ... maxconn`.
+    li: Option<u32>,
+}
+
+/// A listener's `bind ... maxconn`: its counter's index among the limited
+/// listeners of the process, and the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerMax {
+    /// Index of its counter in [`Limits`], the same in every worker.
+    pub index: u32,
+    /// At most this many connections at once, all workers together.
+    pub max: usize,
 }
 
 impl WorkerLimits {
@@ -193,14 +233,23 @@ impl WorkerLimits {
     /// Taken just before an accept that does not wait, so that a listener
     /// with no connection pending holds no slot.
     pub fn try_take(self: &Rc<Self>, fe: usize) -> Option<Permit> {
+        self.try_take_on(fe, None)
+    }
+
+    /// [`Self::try_take`] for a connection on listener `li` (`Some` where it
+    /// has `bind ... maxconn`): its slot too, or none of the three.
+    pub fn try_take_on(self: &Rc<Self>, fe: usize, li: Option<u32>) -> Option<Permit> {
         let l = &self.shared;
         if !l.global.try_take() {
             return None;
         }
-        if let Some(f) = l.frontend(fe)
-            && !f.try_take()
-        {
-            if l.global.give_back() {
+        let fe_limit = l.frontend(fe);
+        let taken = fe_limit.is_none_or(Counter::try_take);
+        if !taken || l.listener(li).is_some_and(|c| !c.try_take()) {
+            // Give back what was taken; a loop may wait for it.
+            let mut was_full = taken && fe_limit.is_some_and(Counter::give_back);
+            was_full |= l.global.give_back();
+            if was_full {
                 l.wake_sleepers(self);
             }
             return None;
@@ -209,14 +258,20 @@ impl WorkerLimits {
         Some(Permit {
             limits: self.clone(),
             fe,
+            li,
         })
     }
 
     /// Waits until frontend `fe` and the process both have a free slot,
     /// without taking it.
     pub async fn room(&self, fe: usize) {
+        self.room_on(fe, None).await
+    }
+
+    /// [`Self::room`], and listener `li` too where it has `bind ... maxconn`.
+    pub async fn room_on(&self, fe: usize, li: Option<u32>) {
         poll_fn(|cx| {
-            if self.shared.has_room(fe) {
+            if self.shared.has_room(fe, li) {
                 return Poll::Ready(());
             }
             {
@@ -227,7 +282,7 @@ impl WorkerLimits {
             }
             self.shared.sleeping[self.id].store(true, Ordering::SeqCst);
             // A release before the flag was set did not see it: look again.
-            if self.shared.has_room(fe) {
+            if self.shared.has_room(fe, li) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -275,7 +330,8 @@ impl Drop for Permit {
         let me = &self.limits;
         me.open.set(me.open.get() - 1);
         let l = &me.shared;
-        let mut was_full = l.frontend(self.fe).is_some_and(Counter::give_back);
+        let mut was_full = l.listener(self.li).is_some_and(Counter::give_back);
+        was_full |= l.frontend(self.fe).is_some_and(Counter::give_back);
         was_full |= l.global.give_back();
         if was_full {
             l.wake_sleepers(me);
@@ -318,6 +374,7 @@ pub async fn doorbell(me: Rc<WorkerLimits>, bell: UnixStream, cancel: CancelHand
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
 
     fn limits(global: usize, fe: Option<usize>, workers: usize) -> Arc<Limits> {
         Limits::new(global, [fe], workers).unwrap().0
@@ -393,5 +450,91 @@ mod tests {
         }
         drop(held);
         waiter.join().unwrap();
+    }
+
+    /// Limits with one frontend (no maxconn) and listeners limited to `maxes`.
+    fn with_listeners(global: usize, fe: Option<usize>, maxes: &[usize]) -> Arc<Limits> {
+        let (mut l, _) = Limits::new(global, [fe], 2).unwrap();
+        Arc::get_mut(&mut l)
+            .unwrap()
+            .set_listeners(maxes.iter().enumerate().map(|(i, &max)| ListenerMax {
+                index: i as u32,
+                max,
+            }));
+        l
+    }
+
+    #[test]
+    fn a_listener_limit_counts_only_its_listener() {
+        let shared = with_listeners(10, None, &[2]);
+        let (w0, w1) = (
+            WorkerLimits::new(0, shared.clone()),
+            WorkerLimits::new(1, shared.clone()),
+        );
+        // Two workers' copies of listener 0 share its two slots.
+        let a = w0.try_take_on(0, Some(0)).unwrap();
+        let _b = w1.try_take_on(0, Some(0)).unwrap();
+        assert!(w0.try_take_on(0, Some(0)).is_none());
+        assert!(w1.try_take_on(0, Some(0)).is_none());
+        // The refusal gave the global slot back.
+        assert_eq!(shared.global().used(), 2);
+        // A listener without maxconn still accepts.
+        let _c = w0.try_take_on(0, None).unwrap();
+        assert_eq!(shared.listener(Some(0)).unwrap().used(), 2);
+        drop(a);
+        assert_eq!(shared.listener(Some(0)).unwrap().used(), 1);
+        assert!(w1.try_take_on(0, Some(0)).is_some());
+    }
+
+    #[test]
+    fn each_listener_has_its_own_limit() {
+        let shared = with_listeners(10, None, &[1, 1]);
+        let l = WorkerLimits::new(0, shared.clone());
+        let _a = l.try_take_on(0, Some(0)).unwrap();
+        assert!(l.try_take_on(0, Some(0)).is_none());
+        let _b = l.try_take_on(0, Some(1)).unwrap();
+        assert!(l.try_take_on(0, Some(1)).is_none());
+    }
+
+    #[test]
+    fn a_refused_listener_slot_gives_the_others_back() {
+        let shared = with_listeners(10, Some(5), &[1]);
+        let l = WorkerLimits::new(0, shared.clone());
+        let _a = l.try_take_on(0, Some(0)).unwrap();
+        assert!(l.try_take_on(0, Some(0)).is_none());
+        assert_eq!(shared.global().used(), 1);
+        assert_eq!(shared.frontend(0).unwrap().used(), 1);
+        // A full frontend refuses before the listener is counted.
+        let shared = with_listeners(10, Some(1), &[5]);
+        let l = WorkerLimits::new(0, shared.clone());
+        let _a = l.try_take_on(0, None).unwrap();
+        assert!(l.try_take_on(0, Some(0)).is_none());
+        assert_eq!(shared.listener(Some(0)).unwrap().used(), 0);
+        assert_eq!(shared.global().used(), 1);
+    }
+
+    #[test]
+    fn a_full_listener_has_no_room_until_a_slot_frees() {
+        let shared = with_listeners(10, None, &[1]);
+        let l = WorkerLimits::new(0, shared.clone());
+        let a = l.try_take_on(0, Some(0)).unwrap();
+        assert!(!shared.has_room(0, Some(0)));
+        assert!(shared.has_room(0, None));
+        // A waiter on the full listener sleeps and is woken by the release.
+        let woken = Arc::new(AtomicBool::new(false));
+        struct Flag(Arc<AtomicBool>);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let waker = Waker::from(Arc::new(Flag(woken.clone())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut room = std::pin::pin!(l.room_on(0, Some(0)));
+        assert!(room.as_mut().poll(&mut cx).is_pending());
+        assert!(shared.sleeping[0].load(Ordering::SeqCst));
+        drop(a);
+        assert!(woken.load(Ordering::SeqCst), "the release woke no waiter");
+        assert!(room.as_mut().poll(&mut cx).is_ready());
     }
 }

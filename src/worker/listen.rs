@@ -13,6 +13,7 @@ use std::os::unix::net::UnixListener;
 use socket2::{Domain, Socket, Type};
 
 use super::handover::{Inherited, SocketKey};
+use super::limit::ListenerMax;
 use crate::config::model::{Address, Bind, BindOpts, Config};
 
 /// Kernel accept backlog per listening socket.
@@ -45,6 +46,9 @@ pub struct BoundListener {
     pub key: SocketKey,
     /// The socket.
     pub listener: Listener,
+    /// `bind ... maxconn`: its counter in the process's limits, the same
+    /// for every worker's copy of this socket; `None` costs nothing.
+    pub maxconn: Option<ListenerMax>,
 }
 
 /// Why a bind failed, naming the address and where it was configured.
@@ -255,8 +259,18 @@ pub fn bind_all(
     inherited: &mut Inherited,
 ) -> Result<Vec<Vec<BoundListener>>, BindError> {
     let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut limited = 0u32;
     for (fi, fe) in config.frontends.iter().enumerate() {
         for bind in &fe.binds {
+            // Each socket of a line (each address, each port of a range) is
+            // its own listener with its own limit, as in HAProxy.
+            let maxconn = bind.opts.maxconn.map(|max| {
+                limited += 1;
+                ListenerMax {
+                    index: limited - 1,
+                    max: max as usize,
+                }
+            });
             let err = |source: std::io::Error| BindError::Io {
                 origin: bind.origin.to_string(),
                 what: format!("{:?}", bind.address),
@@ -291,6 +305,7 @@ pub fn bind_all(
                             frontend: fi,
                             key: key(wi),
                             listener,
+                            maxconn,
                         });
                     }
                 }
@@ -310,6 +325,7 @@ pub fn bind_all(
                             frontend: fi,
                             key: key(wi),
                             listener: dup(&first).map_err(err)?,
+                            maxconn,
                         });
                     }
                 }
@@ -324,6 +340,7 @@ pub fn bind_all(
                             frontend: fi,
                             key: key(wi),
                             listener: dup(&first).map_err(err)?,
+                            maxconn,
                         });
                     }
                 }

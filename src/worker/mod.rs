@@ -113,6 +113,8 @@ pub fn spawn(
         workers,
     )?;
     if let Some(l) = std::sync::Arc::get_mut(&mut limits) {
+        // `bind ... maxconn`: every worker has a copy of each listener.
+        l.set_listeners(listeners.iter().flatten().filter_map(|bl| bl.maxconn));
         l.rates = rate::Rates::new(
             global_rate,
             shared

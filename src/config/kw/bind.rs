@@ -133,14 +133,10 @@ fn supported_option(
         "tfo" => o.tfo = true,
         "transparent" => o.transparent = true,
         "interface" => o.interface = Some(args.next_string("an interface name")?),
+        // HAProxy: 0 leaves the listener with its frontend's limit only.
         "maxconn" => {
-            args.next_string("a connection count")?;
-            // A limit: refused rather than ignored.
-            return Err(
-                "bind option 'maxconn' (a per-listener limit) is not supported; \
-                 use 'maxconn' in the frontend instead"
-                    .into(),
-            );
+            o.maxconn =
+                Some(count(&args.next_string("a connection count")?, opt)?).filter(|n| *n > 0)
         }
         _ => {
             // process/thread: every ringlb worker accepts on its own
@@ -162,6 +158,12 @@ fn positive(v: &str, opt: &str) -> Result<u32, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| format!("bind option '{opt}' expects a positive number, got '{v}'"))
+}
+
+/// A number for bind option `opt`, 0 allowed.
+fn count(v: &str, opt: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .map_err(|_| format!("bind option '{opt}' expects a number >= 0, got '{v}'"))
 }
 
 /// Adds each comma-separated address as a bind, reporting every bad one under `label`.

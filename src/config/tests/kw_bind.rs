@@ -53,6 +53,14 @@ fn socket_options_are_read() {
 }
 
 #[test]
+fn maxconn_applies_to_each_socket_of_the_line() {
+    let f = fe("    bind 127.0.0.1:81,127.0.0.1:90-91 maxconn 2\n    bind :82 maxconn 0");
+    let got: Vec<Option<u32>> = f.binds.iter().map(|b| b.opts.maxconn).collect();
+    // The default bind, three sockets limited to 2 each, and 0 for none.
+    assert_eq!(got, vec![None, Some(2), Some(2), Some(2), None]);
+}
+
+#[test]
 fn bad_or_unbuilt_options_are_refused() {
     assert_eq!(
         err("    bind :81 backlog 0"),
@@ -63,9 +71,18 @@ fn bad_or_unbuilt_options_are_refused() {
         err("    bind :81-82 id 3"),
         "'id' can only be used with a single socket (in ':81-82')"
     );
-    assert!(
-        err("    bind :81 maxconn 10")
-            .contains("'maxconn' (a per-listener limit) is not supported")
+    // HAProxy reads `abc` as 0 (atol); a typo in a limit is refused here.
+    assert_eq!(
+        err("    bind :81 maxconn abc"),
+        "bind option 'maxconn' expects a number >= 0, got 'abc'"
+    );
+    assert_eq!(
+        err("    bind :81 maxconn -1"),
+        "bind option 'maxconn' expects a number >= 0, got '-1'"
+    );
+    assert_eq!(
+        err("    bind :81 maxconn"),
+        "'bind maxconn' expects a connection count"
     );
     assert_eq!(
         warns("    bind :81 thread 1"),
