@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         http10: sel & 2 != 0,
         keep_alive: sel & 4 != 0,
         cookie,
+        accept_invalid: false,
     };
     let mut out = Vec::new();
     let Ok(Parsed::Complete(r)) = response::parse(buf, &side, &mut out) else {
@@ -111,6 +112,7 @@ fuzz_target!(|data: &[u8]| {
         http10: false,
         keep_alive: true,
         cookie: None,
+        accept_invalid: false,
     };
     let mut again = Vec::new();
     match response::parse(&out, &plain, &mut again) {

@@ -15,6 +15,7 @@ pub mod errors;
 pub mod forward;
 pub mod header;
 pub mod io;
+pub mod lenient;
 pub mod request;
 pub mod response;
 pub mod rules;

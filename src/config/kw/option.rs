@@ -30,6 +30,8 @@ const OPTIONS: &[(&str, u8)] = &[
     ("log-separate-errors", FE),
     ("nolinger", ALL),
     ("persist", BE),
+    ("accept-invalid-http-request", FE),
+    ("accept-invalid-http-response", BE),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -59,8 +61,6 @@ const REFUSED: &[&str] = &[
     "spop-check",
     "abortonclose",
     "allbackups",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
     "checkcache",
     "http-buffer-request",
     "prefer-last-server",
@@ -80,8 +80,9 @@ fn refusal_reason(name: &str) -> &'static str {
         "abortonclose" | "http-buffer-request" => {
             "it changes when and whether a request reaches the server"
         }
-        "accept-invalid-http-request" | "accept-invalid-http-response" => {
-            "it changes which messages may pass (ringlb keeps refusing invalid ones)"
+        "http-use-proxy-header" => {
+            "it reads Proxy-Connection for the connection's fate and proxy \
+             authentication for proxied requests"
         }
         "checkcache" => "it blocks responses HAProxy would judge uncacheable",
         n if n.ends_with("-check") || n.ends_with("chk") => {
@@ -225,6 +226,8 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             p.srv_keepalive = on;
         }
         "http-pretend-keepalive" => p.http.pretend_keepalive = on,
+        "accept-invalid-http-request" => p.http.accept_invalid_request = on,
+        "accept-invalid-http-response" => p.http.accept_invalid_response = on,
         _ => {}
     }
 }
@@ -237,6 +240,12 @@ fn other(cx: &mut Ctx<'_>, name: &str, args: &mut Args) -> Result<(), String> {
             "'option {name}' is not supported by ringlb and is ignored"
         ));
         return Ok(());
+    }
+    if name == "http_proxy" {
+        // HAProxy 2.6 refuses it too, with this reason.
+        return Err("'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy \
+                    2.6 says); use 'http-request set-dst' and 'http-request set-uri'"
+            .to_string());
     }
     if REFUSED.contains(&name) {
         return Err(format!(

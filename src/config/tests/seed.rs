@@ -43,6 +43,8 @@ fn seed_config_model() {
     };
     let http = HttpOptions {
         pretend_keepalive: false,
+        accept_invalid_request: false,
+        accept_invalid_response: false,
         originalto: None,
         max_body: None,
         httpclose: true,
