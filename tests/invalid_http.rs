@@ -118,6 +118,14 @@ const DEL_URI: &str = "configuration.txt says 127 is always blocked; 2.6.12 forw
 const VERSION: &str = "HTTP/0.9 and other version strings are not relayed by ringlb (it speaks \
                        HTTP/1.0 and 1.1 to servers); HAProxy relays them with the option";
 
+const HOST: &str = "with the option HAProxy stops comparing an absolute-form target with Host \
+                    and forwards both; ringlb keeps the 400, as the server could route by the \
+                    other one";
+
+const TARGET: &str = "with the option HAProxy forwards a target that is neither origin nor \
+                      absolute form; ringlb keeps the 400, as servers read such targets \
+                      differently";
+
 fn request_vectors() -> Vec<Vector> {
     const H: &str = "Host: x\r\n";
     let chunked_smuggled = format!(
@@ -151,6 +159,8 @@ fn request_vectors() -> Vec<Vector> {
         v("Content-Length beside chunked", b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", [400, 200], [400, 200], ""),
         v("chunked body carrying a request", chunked_smuggled.as_bytes(), [400, 200], [400, 200], ""),
         v("length body carrying a request", length_smuggled.as_bytes(), [400, 200], [400, 200], ""),
+        v("absolute-form target differs from Host", b"GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", [400, 400], [400, 200], HOST),
+        v("target neither /path nor absolute", b"GET foo HTTP/1.1\r\nHost: x\r\n\r\n", [400, 400], [400, 200], TARGET),
         v("bare LF line ends", b"GET /a HTTP/1.1\nHost: x\nX[a]: 1\n\n", [400, 200], [400, 200], ""),
     ]
 }
