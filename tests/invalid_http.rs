@@ -97,7 +97,13 @@ struct Vector {
     why: &'static str,
 }
 
-fn v(name: &'static str, bytes: &[u8], ringlb: [u16; 2], haproxy: [u16; 2], why: &'static str) -> Vector {
+fn v(
+    name: &'static str,
+    bytes: &[u8],
+    ringlb: [u16; 2],
+    haproxy: [u16; 2],
+    why: &'static str,
+) -> Vector {
     Vector {
         name,
         bytes: bytes.to_vec(),
@@ -188,7 +194,11 @@ fn exchange(port: u16, bytes: &[u8]) -> (u16, String) {
         other => panic!("no response: {other:?}"),
     };
     // The second word: HAProxy relays a server's `HTTP/1.12` as it is.
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head)
 }
 
@@ -206,7 +216,13 @@ fn body_of(bytes: &[u8]) -> &[u8] {
 
 /// Runs the request vectors through the proxy on `port` (option `on` or
 /// not); one line per vector that went wrong, and what the server got for each.
-fn run_requests(who: &str, port: u16, srv: &RawServer, on: bool, haproxy: bool) -> (Vec<String>, Vec<Vec<u8>>) {
+fn run_requests(
+    who: &str,
+    port: u16,
+    srv: &RawServer,
+    on: bool,
+    haproxy: bool,
+) -> (Vec<String>, Vec<Vec<u8>>) {
     let (mut wrong, mut got) = (Vec::new(), Vec::new());
     for v in request_vectors() {
         srv.reset(OK);
@@ -215,7 +231,10 @@ fn run_requests(who: &str, port: u16, srv: &RawServer, on: bool, haproxy: bool) 
         let want = if haproxy { v.haproxy } else { v.ringlb }[usize::from(on)];
         let rx = srv.received();
         if status != want {
-            wrong.push(format!("{who} (option {on}): {}: status {status}, expected {want}", v.name));
+            wrong.push(format!(
+                "{who} (option {on}): {}: status {status}, expected {want}",
+                v.name
+            ));
         }
         if status == 200 {
             // The body reaches the server once, as the body.
@@ -223,7 +242,11 @@ fn run_requests(who: &str, port: u16, srv: &RawServer, on: bool, haproxy: bool) 
             // HAProxy forwards `Content-Length : 5` without the body it
             // announces (left on the client's connection): the hazard WS_NAME
             // names.
-            let want: &[u8] = if haproxy && v.why == WS_NAME { b"" } else { body_of(&sent) };
+            let want: &[u8] = if haproxy && v.why == WS_NAME {
+                b""
+            } else {
+                body_of(&sent)
+            };
             if body_of(&rx) != want {
                 wrong.push(format!(
                     "{who} (option {on}): {}: server got {:?}",
@@ -232,7 +255,10 @@ fn run_requests(who: &str, port: u16, srv: &RawServer, on: bool, haproxy: bool) 
                 ));
             }
         } else if status == 400 && !rx.is_empty() {
-            wrong.push(format!("{who} (option {on}): {}: refused, yet forwarded", v.name));
+            wrong.push(format!(
+                "{who} (option {on}): {}: refused, yet forwarded",
+                v.name
+            ));
         }
         got.push(rx);
     }
@@ -249,9 +275,15 @@ fn requests_are_relaxed_as_haproxy_relaxes_them() {
         for on in [false, true] {
             let port = free_port();
             // The strict run sets the backend's option: it must not relax requests.
-            let cfg = if on { config(port, srv.port(), REQ_ON, "") } else { config(port, srv.port(), "", RESP_ON) };
+            let cfg = if on {
+                config(port, srv.port(), REQ_ON, "")
+            } else {
+                config(port, srv.port(), "", RESP_ON)
+            };
             let (w, got) = if haproxy {
-                let Some(_h) = Haproxy::start(&cfg, port) else { return };
+                let Some(_h) = Haproxy::start(&cfg, port) else {
+                    return;
+                };
                 run_requests("haproxy", port, &srv, on, true)
             } else {
                 let _r = common::Ringlb::start(&cfg);
@@ -280,20 +312,66 @@ fn requests_are_relaxed_as_haproxy_relaxes_them() {
         }
     }
     for v in request_vectors().iter().filter(|v| v.ringlb != v.haproxy) {
-        assert!(!v.why.is_empty(), "{}: differs from HAProxy without a reason", v.name);
+        assert!(
+            !v.why.is_empty(),
+            "{}: differs from HAProxy without a reason",
+            v.name
+        );
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 fn response_vectors() -> Vec<Vector> {
     vec![
-        v("valid", b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok", [200, 200], [200, 200], ""),
-        v("name with brackets", b"HTTP/1.1 200 OK\r\nX[a]: 1\r\nContent-Length: 2\r\n\r\nok", [502, 200], [502, 200], ""),
-        v("name with UTF-8", b"HTTP/1.1 200 OK\r\nX\xc3\xa9: 1\r\nContent-Length: 2\r\n\r\nok", [502, 200], [502, 200], ""),
-        v("name with a space", b"HTTP/1.1 200 OK\r\nX a: 1\r\nContent-Length: 2\r\n\r\nok", [502, 502], [502, 200], WS_NAME),
-        v("Content-Length with a space before the colon", b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", [502, 502], [502, 200], WS_NAME),
-        v("version HTTP/1.12", b"HTTP/1.12 200 OK\r\nContent-Length: 2\r\n\r\nok", [502, 502], [502, 200], VERSION),
-        v("two Content-Length", b"HTTP/1.1 200 OK\r\nX[a]: 1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", [502, 502], [502, 502], ""),
+        v(
+            "valid",
+            b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+            [200, 200],
+            [200, 200],
+            "",
+        ),
+        v(
+            "name with brackets",
+            b"HTTP/1.1 200 OK\r\nX[a]: 1\r\nContent-Length: 2\r\n\r\nok",
+            [502, 200],
+            [502, 200],
+            "",
+        ),
+        v(
+            "name with UTF-8",
+            b"HTTP/1.1 200 OK\r\nX\xc3\xa9: 1\r\nContent-Length: 2\r\n\r\nok",
+            [502, 200],
+            [502, 200],
+            "",
+        ),
+        v(
+            "name with a space",
+            b"HTTP/1.1 200 OK\r\nX a: 1\r\nContent-Length: 2\r\n\r\nok",
+            [502, 502],
+            [502, 200],
+            WS_NAME,
+        ),
+        v(
+            "Content-Length with a space before the colon",
+            b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+            [502, 502],
+            [502, 200],
+            WS_NAME,
+        ),
+        v(
+            "version HTTP/1.12",
+            b"HTTP/1.12 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            [502, 502],
+            [502, 200],
+            VERSION,
+        ),
+        v(
+            "two Content-Length",
+            b"HTTP/1.1 200 OK\r\nX[a]: 1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+            [502, 502],
+            [502, 502],
+            "",
+        ),
     ]
 }
 
@@ -304,14 +382,26 @@ fn run_responses(who: &str, port: u16, srv: &RawServer, on: bool, haproxy: bool)
         let (status, head) = exchange(port, b"GET /r HTTP/1.1\r\nHost: x\r\n\r\n");
         let want = if haproxy { v.haproxy } else { v.ringlb }[usize::from(on)];
         if status != want {
-            wrong.push(format!("{who} (option {on}): {}: status {status}, expected {want}", v.name));
+            wrong.push(format!(
+                "{who} (option {on}): {}: status {status}, expected {want}",
+                v.name
+            ));
         }
         // The invalid name reaches the client as it was.
         if status == 200 && v.name.starts_with("name") {
-            let line = &v.bytes[17..v.bytes.windows(2).skip(17).position(|w| w == b"\r\n").unwrap() + 17];
+            let line = &v.bytes[17..v
+                .bytes
+                .windows(2)
+                .skip(17)
+                .position(|w| w == b"\r\n")
+                .unwrap()
+                + 17];
             let line = String::from_utf8_lossy(line).to_ascii_lowercase();
             if !head.contains(&line) {
-                wrong.push(format!("{who} (option {on}): {}: {line:?} not in {head:?}", v.name));
+                wrong.push(format!(
+                    "{who} (option {on}): {}: {line:?} not in {head:?}",
+                    v.name
+                ));
             }
         }
     }
@@ -326,9 +416,15 @@ fn responses_are_relaxed_as_haproxy_relaxes_them() {
         for on in [false, true] {
             let port = free_port();
             // The strict run sets the frontend's option: it must not relax responses.
-            let cfg = if on { config(port, srv.port(), "", RESP_ON) } else { config(port, srv.port(), REQ_ON, "") };
+            let cfg = if on {
+                config(port, srv.port(), "", RESP_ON)
+            } else {
+                config(port, srv.port(), REQ_ON, "")
+            };
             if haproxy {
-                let Some(_h) = Haproxy::start(&cfg, port) else { return };
+                let Some(_h) = Haproxy::start(&cfg, port) else {
+                    return;
+                };
                 wrong.extend(run_responses("haproxy", port, &srv, on, true));
             } else {
                 let _r = common::Ringlb::start(&cfg);
@@ -337,7 +433,11 @@ fn responses_are_relaxed_as_haproxy_relaxes_them() {
         }
     }
     for v in response_vectors().iter().filter(|v| v.ringlb != v.haproxy) {
-        assert!(!v.why.is_empty(), "{}: differs from HAProxy without a reason", v.name);
+        assert!(
+            !v.why.is_empty(),
+            "{}: differs from HAProxy without a reason",
+            v.name
+        );
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

@@ -402,7 +402,10 @@ fn every_vector_holds_with_accept_invalid_http_request() {
         let (skip, rest): (Vec<String>, Vec<String>) = run_vectors("haproxy", hport, &rec, true)
             .into_iter()
             .partition(|w| differs.iter().any(|d| w.starts_with(d)));
-        assert!(!skip.is_empty(), "HAProxy now refuses them: update the comment");
+        assert!(
+            !skip.is_empty(),
+            "HAProxy now refuses them: update the comment"
+        );
         wrong.extend(rest);
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

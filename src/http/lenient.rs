@@ -128,7 +128,8 @@ pub fn request<'h, 'b>(
         return Ok(Status::Partial);
     };
     let mut parts = l.split(|&b| b == b' ');
-    let (Some(m), Some(p), Some(v), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(m), Some(p), Some(v), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Fail::Invalid);
     };
@@ -224,7 +225,11 @@ mod tests {
             b"GET /a HTTP/1.12\r\nX: 1\r\n\r\n",
             b"GET  /a HTTP/1.1\r\n\r\n",
         ] {
-            assert_eq!(request(bad, &mut slots()).err(), Some(Fail::Invalid), "{bad:?}");
+            assert_eq!(
+                request(bad, &mut slots()).err(),
+                Some(Fail::Invalid),
+                "{bad:?}"
+            );
         }
     }
 
@@ -248,7 +253,10 @@ mod tests {
         let Status::Complete((end, r)) = response(buf, &mut s).unwrap() else {
             panic!("partial")
         };
-        assert_eq!((end, r.code, r.reason), (buf.len() - 2, Some(200), Some("OK")));
+        assert_eq!(
+            (end, r.code, r.reason),
+            (buf.len() - 2, Some(200), Some("OK"))
+        );
         assert_eq!(r.headers.len(), 2);
         assert!(response(b"HTTP/1.1 2000 OK\r\n\r\n", &mut slots()).is_err());
         assert!(response(b"HTTP/1.1 200 OK\r\nA b: 1\r\n\r\n", &mut slots()).is_err());

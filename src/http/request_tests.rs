@@ -338,7 +338,10 @@ fn fragment_and_non_ascii_targets_need_the_option() {
     ] {
         assert_eq!(with_flags(bad, false).err(), Some(HttpError::BadRequest));
         let out = with_flags(bad, true).unwrap();
-        assert!(out.starts_with(std::str::from_utf8(&bad[..10]).unwrap()), "{out}");
+        assert!(
+            out.starts_with(std::str::from_utf8(&bad[..10]).unwrap()),
+            "{out}"
+        );
     }
     // Not UTF-8: refused either way (httparse gives the target as `str`).
     let bad = b"GET /a\xff HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -358,7 +361,10 @@ fn invalid_header_names_need_the_option_and_keep_the_framing() {
     let Parsed::Complete(head) = parse_head_with(req, &mut slots, flags).unwrap() else {
         panic!("partial")
     };
-    assert_eq!((head.body, head.head_len), (BodyKind::Length(3), req.len() - 3));
+    assert_eq!(
+        (head.body, head.head_len),
+        (BodyKind::Length(3), req.len() - 3)
+    );
     let out = with_flags(req, true).unwrap();
     assert!(out.contains("X[a]: 1\r\n"), "{out}");
     // The framing checks still hold with the option.

@@ -243,9 +243,11 @@ fn other(cx: &mut Ctx<'_>, name: &str, args: &mut Args) -> Result<(), String> {
     }
     if name == "http_proxy" {
         // HAProxy 2.6 refuses it too, with this reason.
-        return Err("'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy \
+        return Err(
+            "'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy \
                     2.6 says); use 'http-request set-dst' and 'http-request set-uri'"
-            .to_string());
+                .to_string(),
+        );
     }
     if REFUSED.contains(&name) {
         return Err(format!(
