@@ -190,15 +190,19 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// What `parse_head_with` says about `buf` with `flags`: the head's length,
+/// What `parse_head_with` says about `buf`, the option on or off: the head's length,
 /// framing, keep-alive and the head written for a plain backend.
-fn outcome(buf: &[u8], accept_invalid: bool) -> Result<Option<(usize, BodyKind, bool, Vec<u8>)>, String> {
+fn outcome(
+    buf: &[u8],
+    accept_invalid: bool,
+) -> Result<Option<(usize, BodyKind, bool, Vec<u8>)>, String> {
     let mut slots = request::header_slots();
     let flags = ParseFlags { accept_invalid };
     match request::parse_head_with(buf, &mut slots, flags) {
         Ok(Parsed::Complete(head)) => {
             let mut out = Vec::new();
-            let r = request::rewrite(&head, buf, &plain(), &mut out).map_err(|e| format!("{e:?}"))?;
+            let r =
+                request::rewrite(&head, buf, &plain(), &mut out).map_err(|e| format!("{e:?}"))?;
             Ok(Some((r.head_len, r.body, r.keep_alive, out)))
         }
         Ok(Parsed::Partial) => Ok(None),
@@ -223,7 +227,10 @@ fn relaxed(buf: &[u8]) {
     let strict = outcome(buf, false);
     let lenient = outcome(buf, true);
     if strict.is_ok() {
-        assert_eq!(lenient, strict, "relaxed mode reads a head strict mode reads differently");
+        assert_eq!(
+            lenient, strict,
+            "relaxed mode reads a head strict mode reads differently"
+        );
         return;
     }
     let Ok(Some((len, body, _, out))) = lenient else {
@@ -233,19 +240,32 @@ fn relaxed(buf: &[u8]) {
     let head = &buf[..len];
     assert!(head.ends_with(b"\n"), "head does not end a line");
     // After the empty lines skipped before the request line.
-    let start = head.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(0);
     let rest = &head[start..];
     let first_empty = rest
         .windows(2)
         .position(|w| w == b"\n\n")
         .map(|p| start + p + 2)
         .into_iter()
-        .chain(rest.windows(3).position(|w| w == b"\n\r\n").map(|p| start + p + 3))
+        .chain(
+            rest.windows(3)
+                .position(|w| w == b"\n\r\n")
+                .map(|p| start + p + 3),
+        )
         .min();
-    assert_eq!(first_empty, Some(len), "the head goes past its first empty line");
+    assert_eq!(
+        first_empty,
+        Some(len),
+        "the head goes past its first empty line"
+    );
     // Framed as RFC 9112 gives from the headers read.
     let mut slots = request::header_slots();
-    let flags = ParseFlags { accept_invalid: true };
+    let flags = ParseFlags {
+        accept_invalid: true,
+    };
     let Ok(Parsed::Complete(h)) = request::parse_head_with(buf, &mut slots, flags) else {
         unreachable!("parsed above")
     };
@@ -269,7 +289,11 @@ fn relaxed(buf: &[u8]) {
     match reference_request_framing(&reference) {
         Ok(kind) => assert_eq!(body, kind, "relaxed framing differs from the reference"),
         Err(why) => {
-            let twice = codings(&reference).iter().filter(|c| *c == "chunked").count() > 1;
+            let twice = codings(&reference)
+                .iter()
+                .filter(|c| *c == "chunked")
+                .count()
+                > 1;
             if !(twice && known_bug("te-chunked-twice", &String::from_utf8_lossy(buf))) {
                 panic!("relaxed mode accepted a head the reference refuses ({why})");
             }
