@@ -32,6 +32,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("persist", BE),
     ("accept-invalid-http-request", FE),
     ("accept-invalid-http-response", BE),
+    ("http-use-proxy-header", FE),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -57,7 +58,6 @@ const IGNORED: &[&str] = &[
 const REFUSED: &[&str] = &[
     "http_proxy",
     "transparent",
-    "http-use-proxy-header",
     "spop-check",
     "abortonclose",
     "allbackups",
@@ -79,10 +79,6 @@ fn refusal_reason(name: &str) -> &'static str {
         "allbackups" | "prefer-last-server" => "it changes which server gets the traffic",
         "abortonclose" | "http-buffer-request" => {
             "it changes when and whether a request reaches the server"
-        }
-        "http-use-proxy-header" => {
-            "it reads Proxy-Connection for the connection's fate and proxy \
-             authentication for proxied requests"
         }
         "checkcache" => "it blocks responses HAProxy would judge uncacheable",
         n if n.ends_with("-check") || n.ends_with("chk") => {
@@ -228,6 +224,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "http-pretend-keepalive" => p.http.pretend_keepalive = on,
         "accept-invalid-http-request" => p.http.accept_invalid_request = on,
         "accept-invalid-http-response" => p.http.accept_invalid_response = on,
+        "http-use-proxy-header" => p.http.use_proxy_header = on,
         _ => {}
     }
 }

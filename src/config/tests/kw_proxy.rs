@@ -424,6 +424,7 @@ fn ignored_and_refused_options() {
     assert!(f.http.accept_invalid_request && !f.http.accept_invalid_response);
     let b = be("    option accept-invalid-http-response");
     assert!(b.http.accept_invalid_response);
+    assert!(fe("    option http-use-proxy-header").http.use_proxy_header);
     assert_eq!(
         err("    option http_proxy"),
         "'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy 2.6 says); \
@@ -433,7 +434,6 @@ fn ignored_and_refused_options() {
     for (opt, why) in [
         ("mysql-check", "health check"),
         ("allbackups", "which server"),
-        ("http-use-proxy-header", "Proxy-Connection"),
         ("http-buffer-request", "reaches the server"),
     ] {
         let e = err(&format!("    option {opt}"));

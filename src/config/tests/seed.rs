@@ -45,6 +45,7 @@ fn seed_config_model() {
         pretend_keepalive: false,
         accept_invalid_request: false,
         accept_invalid_response: false,
+        use_proxy_header: false,
         originalto: None,
         max_body: None,
         httpclose: true,
