@@ -455,3 +455,43 @@ fn each_option_is_warned_about_in_the_section_without_its_side() {
     assert!(text.contains("accept-invalid-http-response"), "{text}");
     assert!(text.contains("accept-invalid-http-request"), "{text}");
 }
+
+#[test]
+fn rules_run_on_heads_read_leniently() {
+    // The head the lenient parser read goes through the frontend's rules and
+    // reaches the server with the rules' edits and the invalid name kept,
+    // from ringlb as from HAProxy.
+    let srv = RawServer::start();
+    let req = b"GET /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\n\r\n";
+    let mut got = Vec::new();
+    for haproxy in [false, true] {
+        let port = free_port();
+        let cfg = config(
+            port,
+            srv.port(),
+            "option accept-invalid-http-request\n    http-request set-header X-B 2\n    \
+             http-request set-path /b",
+            "",
+        );
+        srv.reset(OK);
+        let status = if haproxy {
+            let Some(_h) = Haproxy::start(&cfg, port) else {
+                break;
+            };
+            exchange(port, req).0
+        } else {
+            let _r = common::Ringlb::start(&cfg);
+            exchange(port, req).0
+        };
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(status, 200, "haproxy: {haproxy}");
+        got.push(String::from_utf8_lossy(&srv.received()).into_owned());
+    }
+    assert_eq!(
+        got[0], "get /b http/1.1\r\nhost: x\r\nx[a]: 1\r\nx-b: 2\r\n\r\n",
+        "ringlb"
+    );
+    if let Some(h) = got.get(1) {
+        assert_eq!(h, &got[0], "HAProxy sent other bytes");
+    }
+}
