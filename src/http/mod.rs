@@ -7,6 +7,8 @@
 //! response body, then keep both connections or close them. Errors ringlb
 //! answers itself are in `error.rs`; custom error pages (`errorfile`,
 //! `errorloc`, `http-error`) and the choice among them are in `errors.rs`.
+//! Heads with header names outside the token set, under `option
+//! accept-invalid-http-request|response`, are read by `lenient.rs`.
 
 pub mod body;
 pub mod cookie;
