@@ -219,6 +219,10 @@ impl<R: Sample> Sample for Stream<'_, R> {
     fn current_frontend(&self) -> Option<usize> {
         Some(self.fe)
     }
+    fn proxy_auth(&self) -> bool {
+        self.shared.frontends[self.fe].http.use_proxy_header
+            && !matches!(self.req.uri().first(), Some(b'/' | b'*'))
+    }
     fn current_backend(&self) -> Option<usize> {
         self.be
     }

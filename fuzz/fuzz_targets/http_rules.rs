@@ -133,7 +133,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let mut slots2 = request::header_slots();
-    let again = match request::parse_head(&out, &mut slots2) {
+    // A rule may write `#` or UTF-8 into the target, which HAProxy sends as
+    // written too; ringlb's strict client-side parser refuses them
+    // (`option accept-invalid-http-request` takes them), so the head is read
+    // back with that option's flags.
+    let lenient = request::ParseFlags {
+        accept_invalid: true,
+    };
+    let again = match request::parse_head_with(&out, &mut slots2, lenient) {
         Ok(Parsed::Complete(h)) => h,
         // A rule may remove `Host` (HAProxy then sends the request without
         // one too); ringlb's client-side parser refuses that, so read such a

@@ -11,6 +11,12 @@
 //!   same status and framing, never Content-Length next to Transfer-Encoding,
 //!   `Connection: close` exactly when the client connection is not kept, and
 //!   ringlb reads it back (as it would from a server) the same way.
+//!
+//! The same bytes also go through the parser with the backend's
+//! `option accept-invalid-http-response`: where strict mode answers, the
+//! answer is the same (length, status, framing, head written); where only
+//! the option accepts, the head written is one head ringlb reads back with
+//! the same status and framing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,9 +39,12 @@ fuzz_target!(|data: &[u8]| {
         http10: sel & 2 != 0,
         keep_alive: sel & 4 != 0,
         cookie,
+        accept_invalid: false,
     };
     let mut out = Vec::new();
-    let Ok(Parsed::Complete(r)) = response::parse(buf, &side, &mut out) else {
+    let strict = response::parse(buf, &side, &mut out);
+    lenient(buf, &side, &strict, &out);
+    let Ok(Parsed::Complete(r)) = strict else {
         return;
     };
     let input = split_response(buf).expect("ringlb parsed a head httparse does not");
@@ -111,6 +120,7 @@ fuzz_target!(|data: &[u8]| {
         http10: false,
         keep_alive: true,
         cookie: None,
+        accept_invalid: false,
     };
     let mut again = Vec::new();
     match response::parse(&out, &plain, &mut again) {
@@ -129,3 +139,60 @@ fuzz_target!(|data: &[u8]| {
         ),
     }
 });
+
+/// The lenient mode's properties (see the module doc).
+fn lenient(
+    buf: &[u8],
+    side: &ClientSide<'_>,
+    strict: &Result<Parsed<response::Response>, ringlb::http::error::HttpError>,
+    strict_out: &[u8],
+) {
+    let side = ClientSide {
+        accept_invalid: true,
+        ..*side
+    };
+    let mut out = Vec::new();
+    let got = response::parse(buf, &side, &mut out);
+    let key = |r: &Result<Parsed<response::Response>, _>| match r {
+        Ok(Parsed::Complete(r)) => Ok(Some((r.head_len, r.status, r.body))),
+        Ok(Parsed::Partial) => Ok(None),
+        Err(e) => Err(*e),
+    };
+    if strict.is_ok() {
+        assert_eq!(
+            key(&got),
+            key(strict),
+            "lenient mode reads a head differently"
+        );
+        assert_eq!(out, strict_out, "lenient mode writes a head differently");
+        return;
+    }
+    let Ok(Parsed::Complete(r)) = got else {
+        return;
+    };
+    // As in the strict checks: a written head over the header limit (the
+    // stickiness cookie added one) is not read back.
+    let lines = out.windows(2).filter(|w| w == b"\r\n").count();
+    if out.is_empty() || lines.saturating_sub(2) > MAX_HEADERS {
+        return;
+    }
+    let plain = ClientSide {
+        head_request: side.head_request,
+        http10: false,
+        keep_alive: true,
+        cookie: None,
+        accept_invalid: true,
+    };
+    let mut again = Vec::new();
+    match response::parse(&out, &plain, &mut again) {
+        Ok(Parsed::Complete(r2)) => {
+            assert_eq!(r2.head_len, out.len(), "the head written is not one head");
+            assert_eq!(
+                (r2.status, r2.body),
+                (r.status, r.body),
+                "read back differently"
+            );
+        }
+        other => panic!("the head written does not parse back: {other:?}"),
+    }
+}

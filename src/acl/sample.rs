@@ -70,6 +70,12 @@ pub trait Sample {
     fn current_backend(&self) -> Option<usize> {
         None
     }
+    /// `option http-use-proxy-header` applies: the frontend has it and the
+    /// request is proxied (its target is neither `/...` nor `*`), so
+    /// credentials come from `Proxy-Authorization` and `auth` answers 407.
+    fn proxy_auth(&self) -> bool {
+        false
+    }
     /// The frontend this stream came in on (for `fe_conn` without argument).
     fn current_frontend(&self) -> Option<usize> {
         None

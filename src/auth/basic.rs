@@ -38,14 +38,20 @@ impl Credentials<'_> {
     }
 }
 
-/// The credentials of a request's first `Authorization` header, decoded into `buf`.
+/// The credentials of a request's first `Authorization` header (or
+/// `Proxy-Authorization`, see [`Sample::proxy_auth`]), decoded into `buf`.
 pub fn from_request<'b, S: Sample + ?Sized>(
     s: &S,
     buf: &'b mut Vec<u8>,
 ) -> Option<Credentials<'b>> {
+    let name: &[u8] = if s.proxy_auth() {
+        b"proxy-authorization"
+    } else {
+        b"authorization"
+    };
     let value = (0..s.req_header_count())
         .map(|i| s.req_header(i))
-        .find(|(n, _)| n.eq_ignore_ascii_case(b"authorization"))?
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))?
         .1;
     parse(value, buf)
 }

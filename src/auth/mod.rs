@@ -159,9 +159,9 @@ pub fn challenge(realm: &str) -> Vec<u8> {
 }
 
 /// The 407 HAProxy sends instead of [`challenge`] when the request came
-/// through it as a proxy (`option http-use-proxy-header` and an absolute
-/// URI; ringlb refuses that option today, so nothing sends this yet). The
-/// reason phrase is "Unauthorized", as HAProxy writes it.
+/// through it as a proxy (`option http-use-proxy-header` and a target that
+/// is neither `/...` nor `*`). The reason phrase is "Unauthorized", as
+/// HAProxy writes it.
 pub fn proxy_challenge(realm: &str) -> Vec<u8> {
     answer("407 Unauthorized", "proxy-authenticate", realm, BODY_407)
 }

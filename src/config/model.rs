@@ -628,6 +628,17 @@ pub struct HttpOptions {
     /// `option http-pretend-keepalive`: closing the server side after the
     /// response without telling the server (no `Connection: close`).
     pub pretend_keepalive: bool,
+    /// `option accept-invalid-http-request` (frontend): header names with
+    /// characters outside the token set, and `#` or non-ASCII in the target.
+    pub accept_invalid_request: bool,
+    /// `option accept-invalid-http-response` (backend): header names with
+    /// characters outside the token set in the server's responses.
+    pub accept_invalid_response: bool,
+    /// `option http-use-proxy-header` (frontend): a proxied request (target
+    /// neither `/...` nor `*`) authenticates with `Proxy-Authorization`, and
+    /// `http-request auth` answers it 407. HAProxy 2.6 reads Proxy-Connection
+    /// no differently with it (measured), so neither does ringlb.
+    pub use_proxy_header: bool,
     /// `http-request deny [deny_status <s>] if { req.body_size gt <n> }`: the largest
     /// body allowed and the status (413, or HAProxy's default 403) for a larger one.
     pub max_body: Option<(u64, u16)>,

@@ -7,6 +7,8 @@
 //! response body, then keep both connections or close them. Errors ringlb
 //! answers itself are in `error.rs`; custom error pages (`errorfile`,
 //! `errorloc`, `http-error`) and the choice among them are in `errors.rs`.
+//! Heads with header names outside the token set, under `option
+//! accept-invalid-http-request|response`, are read by `lenient.rs`.
 
 pub mod body;
 pub mod cookie;
@@ -15,6 +17,7 @@ pub mod errors;
 pub mod forward;
 pub mod header;
 pub mod io;
+pub mod lenient;
 pub mod request;
 pub mod response;
 pub mod rules;

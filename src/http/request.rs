@@ -218,6 +218,22 @@ fn check_target(method: &str, path: &str) -> Result<(), HttpError> {
     }
 }
 
+/// The target's bytes as HAProxy 2.6 judges them: httparse already refused
+/// controls, space and DEL; `#` (a fragment) and bytes above 127 are refused
+/// unless `option accept-invalid-http-request`, which lets UTF-8 through
+/// (httparse hands the target over as `str`, so other bytes stay refused).
+#[inline]
+fn check_target_bytes(path: &str, flags: ParseFlags) -> Result<(), HttpError> {
+    let b = path.as_bytes();
+    if b.is_ascii() && memchr::memchr(b'#', b).is_none() {
+        return Ok(());
+    }
+    if flags.accept_invalid && std::str::from_utf8(b).is_ok() {
+        return Ok(());
+    }
+    Err(HttpError::BadRequest)
+}
+
 /// Headers the parse step has room for: the caller's stack array.
 pub type HeaderSlots<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS];
 
@@ -262,18 +278,57 @@ impl<'b> Head<'_, 'b> {
     }
 }
 
-/// Parses and checks a request head in `buf`: framing, target, `Host`, the
-/// connection's fate. Nothing here depends on the backend.
+/// How leniently a frontend reads request heads, compiled from its options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseFlags {
+    /// `option accept-invalid-http-request`: header names outside the token
+    /// set (see `lenient.rs`), and `#` or non-ASCII UTF-8 in the target.
+    pub accept_invalid: bool,
+}
+
+/// Parses and checks a request head in `buf` strictly (see [`parse_head_with`]).
 #[inline]
 pub fn parse_head<'h, 'b>(
     buf: &'b [u8],
     slots: &'h mut HeaderSlots<'b>,
 ) -> Result<Parsed<Head<'h, 'b>>, HttpError> {
+    parse_head_with(buf, slots, ParseFlags::default())
+}
+
+/// Parses and checks a request head in `buf`: framing, target, `Host`, the
+/// connection's fate. Nothing here depends on the backend. `flags` only
+/// decide which bytes may appear in names and the target: the framing
+/// checks are the same whatever they say.
+#[inline]
+pub fn parse_head_with<'h, 'b>(
+    buf: &'b [u8],
+    slots: &'h mut HeaderSlots<'b>,
+    flags: ParseFlags,
+) -> Result<Parsed<Head<'h, 'b>>, HttpError> {
+    // The lenient parse reuses the slots after the strict one failed, which
+    // the borrow checker can't see ends the first borrow on that path.
+    let raw: *mut HeaderSlots<'b> = slots;
     let mut req = httparse::Request::new(&mut []);
-    let head_len = match req.parse_with_uninit_headers(buf, slots) {
+    // SAFETY: `raw` comes from `slots`, borrowed for 'h; this is the only
+    // borrow of it until the lenient branch below.
+    let head_len = match req.parse_with_uninit_headers(buf, unsafe { &mut *raw }) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::HeadersTooLarge),
+        Err(httparse::Error::HeaderName) if flags.accept_invalid => {
+            // SAFETY: the strict parse failed and `req` is overwritten below
+            // without being read, so its borrow of the slots is dead: this is
+            // the only live one.
+            match super::lenient::request(buf, unsafe { &mut *raw }) {
+                Ok(httparse::Status::Complete((n, r))) => {
+                    req = r;
+                    n
+                }
+                Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+                Err(super::lenient::Fail::TooMany) => return Err(HttpError::HeadersTooLarge),
+                Err(super::lenient::Fail::Invalid) => return Err(HttpError::BadRequest),
+            }
+        }
         Err(_) => return Err(HttpError::BadRequest),
     };
     let method = req.method.unwrap_or("");
@@ -282,6 +337,7 @@ pub fn parse_head<'h, 'b>(
     if method == "CONNECT" {
         return Err(HttpError::NotImplemented);
     }
+    check_target_bytes(path, flags)?;
     check_target(method, path)?;
     let scanned = scan(req.headers)?;
     let body = framing(&scanned, http10)?;

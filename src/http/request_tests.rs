@@ -313,3 +313,72 @@ fn errors() {
         HttpError::HeadersTooLarge
     );
 }
+
+/// Parses with `option accept-invalid-http-request` on or off: the status
+/// (0 for a complete head) and the head written for the server.
+fn with_flags(buf: &[u8], accept_invalid: bool) -> Result<String, HttpError> {
+    let mut slots = header_slots();
+    let flags = ParseFlags { accept_invalid };
+    match parse_head_with(buf, &mut slots, flags)? {
+        Parsed::Complete(head) => {
+            let mut out = Vec::new();
+            rewrite(&head, buf, &rw(), &mut out)?;
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Parsed::Partial => panic!("partial"),
+    }
+}
+
+#[test]
+fn fragment_and_non_ascii_targets_need_the_option() {
+    for bad in [
+        &b"GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /a?b=#c HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        assert_eq!(with_flags(bad, false).err(), Some(HttpError::BadRequest));
+        let out = with_flags(bad, true).unwrap();
+        assert!(
+            out.starts_with(std::str::from_utf8(&bad[..10]).unwrap()),
+            "{out}"
+        );
+    }
+    // Not UTF-8: refused either way (httparse gives the target as `str`).
+    let bad = b"GET /a\xff HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(with_flags(bad, true).err(), Some(HttpError::BadRequest));
+    // What HAProxy 2.6 takes in strict mode, ringlb takes too.
+    assert!(with_flags(b"GET /a{b}|\"<>\\^` HTTP/1.1\r\nHost: x\r\n\r\n", false).is_ok());
+}
+
+#[test]
+fn invalid_header_names_need_the_option_and_keep_the_framing() {
+    let req = b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nContent-Length: 3\r\n\r\nabc";
+    assert_eq!(with_flags(req, false).err(), Some(HttpError::BadRequest));
+    let mut slots = header_slots();
+    let flags = ParseFlags {
+        accept_invalid: true,
+    };
+    let Parsed::Complete(head) = parse_head_with(req, &mut slots, flags).unwrap() else {
+        panic!("partial")
+    };
+    assert_eq!(
+        (head.body, head.head_len),
+        (BodyKind::Length(3), req.len() - 3)
+    );
+    let out = with_flags(req, true).unwrap();
+    assert!(out.contains("X[a]: 1\r\n"), "{out}");
+    // The framing checks still hold with the option.
+    for bad in [
+        &b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"[..],
+        b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nContent-Length : 3\r\n\r\nabc",
+        b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\rContent-Length: 3\r\n\r\nabc",
+        b"GET /a HTTP/1.1\r\nX[a]: 1\r\nHost: x\r\nHost: y\r\n\r\n",
+    ] {
+        assert_eq!(with_flags(bad, true).err(), Some(HttpError::BadRequest));
+    }
+    let conflict =
+        b"POST /a HTTP/1.1\r\nHost: x\r\nX[a]: 1\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let out = with_flags(conflict, true).unwrap();
+    assert!(!out.contains("Content-Length"), "{out}");
+}

@@ -50,6 +50,9 @@ pub struct ClientSide<'a> {
     pub keep_alive: bool,
     /// Cookie stickiness to apply to `Set-Cookie` headers.
     pub cookie: Option<ResponseCookie<'a>>,
+    /// The backend's `option accept-invalid-http-response`: header names
+    /// outside the token set pass (see `lenient.rs`); framing stays strict.
+    pub accept_invalid: bool,
 }
 
 /// Response rules (`http-response`, `http-after-response`), run on a final
@@ -94,6 +97,16 @@ pub fn parse_with(
     let head_len = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::HeaderName) if side.accept_invalid => {
+            match super::lenient::response(buf, &mut headers) {
+                Ok(httparse::Status::Complete((n, r))) => {
+                    resp = r;
+                    n
+                }
+                Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+                Err(_) => return Err(HttpError::BadGateway),
+            }
+        }
         Err(_) => return Err(HttpError::BadGateway),
     };
     let status = resp.code.unwrap_or(0);
@@ -276,6 +289,7 @@ mod tests {
         http10: false,
         keep_alive: true,
         cookie: None,
+        accept_invalid: false,
     };
 
     fn ok(buf: &[u8], side: &ClientSide<'_>) -> (Response, String) {

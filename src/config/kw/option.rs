@@ -35,6 +35,9 @@ const OPTIONS: &[(&str, u8)] = &[
     ("abortonclose", BE),
     ("http-buffer-request", ALL),
     ("independent-streams", ALL),
+    ("accept-invalid-http-request", FE),
+    ("accept-invalid-http-response", BE),
+    ("http-use-proxy-header", FE),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
@@ -59,10 +62,7 @@ const IGNORED: &[&str] = &[
 const REFUSED: &[&str] = &[
     "http_proxy",
     "transparent",
-    "http-use-proxy-header",
     "spop-check",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
     "checkcache",
     "tcp-check",
     "ssl-hello-chk",
@@ -76,9 +76,6 @@ const REFUSED: &[&str] = &[
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {
     match name {
-        "accept-invalid-http-request" | "accept-invalid-http-response" => {
-            "it changes which messages may pass (ringlb keeps refusing invalid ones)"
-        }
         "checkcache" => "it blocks responses HAProxy would judge uncacheable",
         n if n.ends_with("-check") || n.ends_with("chk") => {
             "it chooses the health check that decides which servers get traffic; a TCP \
@@ -232,6 +229,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "abortonclose" => p.http.abortonclose = on,
         "http-buffer-request" => p.http.buffer_request = on,
         "independent-streams" => p.http.independent_streams = on,
+        "accept-invalid-http-request" => p.http.accept_invalid_request = on,
+        "accept-invalid-http-response" => p.http.accept_invalid_response = on,
+        "http-use-proxy-header" => p.http.use_proxy_header = on,
         _ => {}
     }
 }
@@ -244,6 +244,14 @@ fn other(cx: &mut Ctx<'_>, name: &str, args: &mut Args) -> Result<(), String> {
             "'option {name}' is not supported by ringlb and is ignored"
         ));
         return Ok(());
+    }
+    if name == "http_proxy" {
+        // HAProxy 2.6 refuses it too, with this reason.
+        return Err(
+            "'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy \
+                    2.6 says); use 'http-request set-dst' and 'http-request set-uri'"
+                .to_string(),
+        );
     }
     if REFUSED.contains(&name) {
         return Err(format!(

@@ -420,14 +420,19 @@ fn ignored_and_refused_options() {
     );
     // Built now: no warning.
     assert!(warns("    option tcpka\n    option originalto").is_empty());
+    let f = fe("    option accept-invalid-http-request");
+    assert!(f.http.accept_invalid_request && !f.http.accept_invalid_response);
+    let b = be("    option accept-invalid-http-response");
+    assert!(b.http.accept_invalid_response);
+    assert!(fe("    option http-use-proxy-header").http.use_proxy_header);
     assert_eq!(
         err("    option http_proxy"),
-        "'option http_proxy' is not supported by ringlb yet: it would change where traffic goes"
+        "'option http_proxy' is not supported any more since HAProxy 2.5 (as HAProxy 2.6 says); \
+         use 'http-request set-dst' and 'http-request set-uri'"
     );
     // What would change traffic is refused, with what it would change.
     for (opt, why) in [
         ("mysql-check", "health check"),
-        ("accept-invalid-http-request", "which messages may pass"),
         ("checkcache", "uncacheable"),
     ] {
         let e = err(&format!("    option {opt}"));

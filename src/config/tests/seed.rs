@@ -43,6 +43,9 @@ fn seed_config_model() {
     };
     let http = HttpOptions {
         pretend_keepalive: false,
+        accept_invalid_request: false,
+        accept_invalid_response: false,
+        use_proxy_header: false,
         originalto: None,
         max_body: None,
         httpclose: true,

@@ -453,9 +453,15 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
             }));
         }
         Action::Auth { realm } => {
+            // `option http-use-proxy-header` on a proxied request: 407.
+            let (page, status) = if s.proxy_auth() {
+                (crate::auth::proxy_challenge(realm), 407)
+            } else {
+                (crate::auth::challenge(realm), 401)
+            };
             return Step::Done(Verdict::Reply(Local {
-                page: crate::auth::challenge(realm),
-                status: 401,
+                page,
+                status,
                 kind: LocalKind::Auth,
             }));
         }

@@ -248,6 +248,7 @@ impl<'a> Session<'a> {
                         server: server_idx,
                         insert: rt.must_insert(req.sticky, server_idx, req.is_post),
                     }),
+                    accept_invalid: self.be.http.accept_invalid_response,
                 },
                 upgrade: req.upgrade,
                 rules: hook,

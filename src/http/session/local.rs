@@ -96,7 +96,11 @@ impl Session<'_> {
             return false;
         }
         let mut slots = request::header_slots();
-        let Ok(Parsed::Complete(head)) = request::parse_head(&self.cbuf, &mut slots) else {
+        let flags = request::ParseFlags {
+            accept_invalid: self.fe.http.accept_invalid_request,
+        };
+        let Ok(Parsed::Complete(head)) = request::parse_head_with(&self.cbuf, &mut slots, flags)
+        else {
             return false;
         };
         let sample = RequestSample {

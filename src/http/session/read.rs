@@ -93,7 +93,10 @@ impl Session<'_> {
     /// live in the connection's future.
     pub(super) fn parse_route_rewrite(&mut self) -> Result<Parsed<Request>, HttpError> {
         let mut slots = request::header_slots();
-        let head = match request::parse_head(&self.cbuf, &mut slots)? {
+        let flags = request::ParseFlags {
+            accept_invalid: self.fe.http.accept_invalid_request,
+        };
+        let head = match request::parse_head_with(&self.cbuf, &mut slots, flags)? {
             Parsed::Complete(h) => h,
             Parsed::Partial => return Ok(Parsed::Partial),
         };
