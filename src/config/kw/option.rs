@@ -35,15 +35,15 @@ const OPTIONS: &[(&str, u8)] = &[
     ("abortonclose", BE),
     ("http-buffer-request", ALL),
     ("independent-streams", ALL),
+    ("splice-auto", ALL),
+    ("splice-request", ALL),
+    ("splice-response", ALL),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
 /// statistics or logging (or name something ringlb has no use for: HTX, h2
 /// upgrades), never where traffic goes, what it carries, who passes or a limit.
 const IGNORED: &[&str] = &[
-    "splice-auto",
-    "splice-request",
-    "splice-response",
     "logasap",
     "contstats",
     "socket-stats",
@@ -185,6 +185,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
     let http = &mut p.http;
     match name {
         "redispatch" => p.redispatch = on,
+        "splice-auto" => p.splice.auto = on,
+        "splice-request" => p.splice.request = on,
+        "splice-response" => p.splice.response = on,
         "allbackups" => p.allbackups = on,
         "httpclose" | "forceclose" => {
             if name == "forceclose" && on {
