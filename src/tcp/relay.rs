@@ -565,12 +565,13 @@ async fn pump(
                 let filled = n == buf.capacity();
                 buf.clear();
                 // `splice-auto`: a full buffer is a bulk transfer; tried once.
-                if filled && let Some((_, pipes)) = splice.take() {
-                    if let Some(s) = splicer(pipes, fds, ends) {
-                        bufpool::give(buf);
-                        let t = (read_idle, write_idle);
-                        return total + spliced(s, w, t, last, fds, ends).await;
-                    }
+                if filled
+                    && let Some((_, pipes)) = splice.take()
+                    && let Some(s) = splicer(pipes, fds, ends)
+                {
+                    bufpool::give(buf);
+                    let t = (read_idle, write_idle);
+                    return total + spliced(s, w, t, last, fds, ends).await;
                 }
                 bufpool::fit_to_flow(&mut buf, filled, n);
             }

@@ -328,8 +328,14 @@ pub async fn run(
                 let splice = s.fe.model.splice.with(s.be.model.splice);
                 let splice = (splice != Default::default()).then_some((splice, &ctx.shared.pipes));
                 let cause = std::cell::Cell::new(0);
-                let relayed =
-                    crate::tcp::relay::relay_spliced(client, server, (ct, st), &cause, None, splice);
+                let relayed = crate::tcp::relay::relay_spliced(
+                    client,
+                    server,
+                    (ct, st),
+                    &cause,
+                    None,
+                    splice,
+                );
                 let (_, down) = Box::pin(relayed).await;
                 // Deregistered at once: the relay closed the sockets.
                 if use_.release() {
