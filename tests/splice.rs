@@ -1,7 +1,9 @@
 //! `option splice-*` end to end: the spliced relay carries 8 MB both ways
 //! byte-exact with the client's half-close, counts the bytes in the log and
 //! the stats exactly, holds no more than `maxpipes` pipes (a connection that
-//! finds none copies instead), and splices an HTTP tunnel after `101`.
+//! finds none copies instead), splices an HTTP tunnel after `101`, ends on
+//! `shutdown sessions`, and splices the server's bytes only after the
+//! `tcp-response content` rules let its first ones pass.
 //! Whether a session splices is read from the proxy's open fds: a spliced
 //! direction holds a pipe while it runs.
 
@@ -197,4 +199,131 @@ fn http_upgrade_tunnel_splices_after_101() {
     got.extend(send_half_close_read(s, data[1 << 20..].to_vec()));
     assert_same_bytes(&got, &data, "8 MB through the spliced tunnel");
     wait_pipes(&mut lb, base, 0);
+}
+
+#[test]
+fn shutdown_sessions_ends_a_spliced_session() {
+    let echo = TcpBackend::echo();
+    let dir = TestDir::new("splice-kill");
+    let sock = dir.path().join("admin.sock");
+    let cfg = ListenCfg::tcp(free_port())
+        .global(&format!("stats socket {} level admin", sock.display()))
+        .timeout_client("30s")
+        .timeout_server("30s")
+        .line("option splice-request")
+        .line("option splice-response")
+        .server("echo", echo.port);
+    let mut lb = Ringlb::start(&cfg.render());
+    let base = pipes(lb.pid());
+    let mut s = connect(lb.port());
+    let data = pattern(64 << 10, 4);
+    s.write_all(&data).unwrap();
+    let mut back = vec![0u8; data.len()];
+    s.read_exact(&mut back).unwrap();
+    assert_same_bytes(&back, &data, "spliced both ways");
+    wait_pipes(&mut lb, base, 2);
+    assert_eq!(
+        stats_command(&sock, "shutdown sessions server test/echo"),
+        "\n"
+    );
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut b = [0u8; 16];
+    match s.read(&mut b) {
+        Ok(0) => {}
+        Ok(n) => panic!("{n} bytes after the kill"),
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "still open after 'shutdown sessions': {e}"
+        ),
+    }
+    wait_pipes(&mut lb, base, 0);
+}
+
+#[test]
+fn tcp_response_rules_see_the_first_bytes_before_splicing() {
+    // 'b' asks for a reply the rule rejects, anything else for 2 MB.
+    let big = pattern(2 << 20, 6);
+    let reply = big.clone();
+    let backend = TcpBackend::start(move |mut s| {
+        let mut b = [0u8; 1];
+        if s.read_exact(&mut b).is_err() {
+            return;
+        }
+        let out: &[u8] = if b[0] == b'b' {
+            b"BAD!and more"
+        } else {
+            &reply
+        };
+        let _ = s.write_all(out);
+    });
+    let cfg = ListenCfg::tcp(free_port())
+        .line("tcp-response inspect-delay 2s")
+        .line("tcp-response content reject if { res.payload(0,4) -m bin 42414421 }")
+        .line("option splice-response")
+        .server("s", backend.port);
+    let lb = Ringlb::start(&cfg.render());
+    let mut bad = connect(lb.port());
+    bad.write_all(b"b").unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    let _ = bad.read_to_end(&mut got);
+    assert!(got.is_empty(), "rejected reply reached the client: {got:?}");
+    let mut good = connect(lb.port());
+    good.write_all(b"g").unwrap();
+    good.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut got = Vec::new();
+    good.read_to_end(&mut got).unwrap();
+    assert_same_bytes(&got, &big, "accepted reply, spliced after the rules");
+}
+
+#[test]
+fn haproxy_relays_the_same_bytes_on_the_same_config() {
+    // Differential: the same `splice-auto` config text through HAProxy 2.6
+    // and ringlb, 8 MB echoed with the client's half-close, and the same
+    // byte count in the tcplog line.
+    let echo = TcpBackend::echo();
+    let data = pattern(8 << 20, 12);
+    let mut seen = Vec::new();
+    for haproxy in [false, true] {
+        let mut syslog = Syslog::new();
+        let port = free_port();
+        let cfg = ListenCfg::tcp(port)
+            .global(&format!("log 127.0.0.1:{} local0", syslog.port()))
+            .line("log global")
+            .line("option tcplog")
+            .line("option splice-auto")
+            .server("echo", echo.port)
+            .render();
+        let (_r, _h);
+        if haproxy {
+            let Some(h) = common::Haproxy::start(&cfg, port) else {
+                continue;
+            };
+            _h = h;
+        } else {
+            _r = Ringlb::start(&cfg);
+        }
+        let s = connect(port);
+        let client = format!("127.0.0.1:{} ", s.local_addr().unwrap().port());
+        let got = send_half_close_read(s, data.clone());
+        assert_same_bytes(&got, &data, if haproxy { "haproxy" } else { "ringlb" });
+        let line = syslog.wait("for the session", |l| l.contains(&client));
+        let bytes = line
+            .split_whitespace()
+            .skip_while(|w| !w.contains("/echo"))
+            .nth(2)
+            .map(str::to_string);
+        seen.push(bytes);
+    }
+    let want = Some((8 << 20).to_string());
+    let runs = if common::haproxy_binary().is_some() {
+        2
+    } else {
+        1
+    };
+    assert_eq!(seen, vec![want; runs], "ringlb, then HAProxy");
 }
