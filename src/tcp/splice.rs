@@ -335,6 +335,68 @@ mod tests {
     }
 
     #[test]
+    fn splices_a_stream_to_its_end_on_the_epoll_driver() {
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixStream;
+        // src: the proxy's end of (writer, src); dst: of (dst, reader).
+        let (mut writer, src) = UnixStream::pair().unwrap();
+        let (dst, mut reader) = UnixStream::pair().unwrap();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let feed = std::thread::spawn(move || {
+            writer.write_all(&sent).unwrap();
+        });
+        let drain = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            reader.read_to_end(&mut got).unwrap();
+            got
+        });
+        let pipes = Pipes::new(Some(1), None, None);
+        let (n, end) = crate::test_runtime().block_on(async {
+            let s = Splicer::new(&pipes, src.as_raw_fd(), dst.as_raw_fd()).expect("a pipe");
+            let last = Cell::new(Instant::now());
+            let idle = Duration::from_secs(20);
+            s.run((idle, idle), &last).await
+        });
+        assert_eq!((n, end), (data.len() as u64, End::Eof));
+        feed.join().unwrap();
+        drop((src, dst));
+        assert!(drain.join().unwrap() == data, "bytes differ");
+        assert_eq!(pipes.in_use(), 0);
+    }
+
+    #[test]
+    fn an_idle_source_times_out_and_a_stuck_destination_too() {
+        use std::io::Write;
+        use std::os::unix::net::UnixStream;
+        let (_quiet, src) = UnixStream::pair().unwrap();
+        let (dst, _never_reads) = UnixStream::pair().unwrap();
+        let pipes = Pipes::new(None, None, None);
+        let idle = Duration::from_millis(50);
+        let rt = &mut crate::test_runtime();
+        let end = rt.block_on(async {
+            let s = Splicer::new(&pipes, src.as_raw_fd(), dst.as_raw_fd()).unwrap();
+            s.run((idle, idle), &Cell::new(Instant::now())).await
+        });
+        assert_eq!(end, (0, End::ReadFailed(true)), "timeout client/server");
+        // A destination that never reads: the write times out, as the copy path's.
+        let (mut feed, src) = UnixStream::pair().unwrap();
+        let filler = std::thread::spawn(move || {
+            let chunk = vec![7u8; 1 << 16];
+            while feed.write_all(&chunk).is_ok() {}
+        });
+        let (n, end) = rt.block_on(async {
+            let s = Splicer::new(&pipes, src.as_raw_fd(), dst.as_raw_fd()).unwrap();
+            s.run((Duration::from_secs(5), idle), &Cell::new(Instant::now()))
+                .await
+        });
+        assert_eq!(end, End::WriteFailed(true));
+        assert!(n > 0);
+        drop(src);
+        filler.join().unwrap();
+    }
+
+    #[test]
     fn maxpipes_bounds_the_pipes_in_use() {
         let pipes = Pipes::new(Some(1), None, Some(1 << 20));
         let a = pipes.take().expect("one pipe");
