@@ -242,6 +242,8 @@ pub struct Shared {
     pub counters: Vec<WorkerCounters>,
     /// Disabled `frontend` sections (where, `id`): numbered in the stats, not shown.
     pub disabled_frontends: Vec<(model::Origin, Option<u32>)>,
+    /// Splice pipes (`maxpipes`, `tune.pipesize`), shared by the workers.
+    pub pipes: crate::tcp::splice::Pipes,
 }
 
 impl Shared {
@@ -341,6 +343,11 @@ impl Shared {
             soft_stop: AtomicBool::new(false),
             debug,
             disabled_frontends: config.disabled_frontends.clone(),
+            pipes: crate::tcp::splice::Pipes::new(
+                config.global.maxpipes,
+                config.global.maxconn,
+                config.global.pipesize,
+            ),
             counters: (0..workers.max(1))
                 .map(|_| {
                     let servers: Vec<usize> =

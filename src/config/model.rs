@@ -339,6 +339,10 @@ pub struct Global {
     /// The lower of `maxconnrate` and `maxsessrate`: new connections
     /// accepted per second, all frontends together (`worker/rate.rs`).
     pub max_rate: Option<u32>,
+    /// `maxpipes`: splice pipes held at once, all sessions together.
+    pub maxpipes: Option<u32>,
+    /// `tune.pipesize`: each splice pipe's size in bytes.
+    pub pipesize: Option<u32>,
 }
 
 /// Timeouts of a proxy (`timeout <name> <t>` and the 1.4 spellings).
@@ -703,6 +707,8 @@ pub struct Frontend {
     /// `option nolinger`: SO_LINGER 0 on the listeners (accepted
     /// connections inherit it), so closing a client connection sends RST.
     pub nolinger: bool,
+    /// `option splice-*` of the frontend (a session ORs its backend's).
+    pub splice: crate::tcp::splice::SpliceOpts,
     /// `maxconn` of this frontend.
     pub maxconn: Option<u32>,
     /// Index into [`Config::backends`] (`default_backend`, or the listen's own
@@ -955,6 +961,8 @@ pub struct Backend {
     pub keepalive: bool,
     /// `option nolinger`: SO_LINGER 0 on server connections.
     pub nolinger: bool,
+    /// `option splice-*` of the backend (a session ORs its frontend's).
+    pub splice: crate::tcp::splice::SpliceOpts,
     /// HTTP rules run on the backend's requests and responses.
     pub rules: Rules,
     /// Custom error pages, used for errors after the backend was chosen.

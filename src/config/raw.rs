@@ -105,6 +105,10 @@ pub struct RawGlobal {
     pub stats_maxconn: Option<u32>,
     /// `maxconnrate` and `maxsessrate` (the last of each wins; 0: none).
     pub max_rates: [Option<u32>; 2],
+    /// `maxpipes`.
+    pub maxpipes: Option<u32>,
+    /// `tune.pipesize`.
+    pub pipesize: Option<u32>,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.
@@ -301,6 +305,8 @@ pub struct RawProxy {
     /// `option nolinger`: SO_LINGER 0 (a close sends RST) on this proxy's
     /// side(s): client connections of a frontend, server ones of a backend.
     pub nolinger: bool,
+    /// `option splice-auto|splice-request|splice-response`.
+    pub splice: crate::tcp::splice::SpliceOpts,
     /// A `use_backend` line was written (even one refused).
     pub use_backend_seen: bool,
     /// `http-request`, `http-response`, `http-after-response` and `redirect`
@@ -363,6 +369,7 @@ impl RawProxy {
             cli_keepalive: false,
             srv_keepalive: false,
             nolinger: false,
+            splice: Default::default(),
             rules: Default::default(),
             errors: Vec::new(),
             monitor_uri: None,

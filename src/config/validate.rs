@@ -198,6 +198,8 @@ fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         stats_maxconn: g.stats_maxconn,
         cpu_map: cpu_maps(g.cpu_map, g.nbproc, diag),
         max_rate: g.max_rates.iter().flatten().copied().min(),
+        maxpipes: g.maxpipes,
+        pipesize: g.pipesize,
         ..Global::default()
     };
     match g.user {
@@ -402,6 +404,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         maxconn: p.fullconn,
         keepalive: p.srv_keepalive,
         nolinger: p.nolinger,
+        splice: p.splice,
         rules: Default::default(),
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
@@ -663,6 +666,7 @@ fn frontend(
             })
             .collect(),
         nolinger: p.nolinger,
+        splice: p.splice,
         maxconn: p.maxconn,
         backend,
         routing: Routing {

@@ -3,3 +3,4 @@
 
 pub mod relay;
 pub mod rules;
+pub mod splice;

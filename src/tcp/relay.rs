@@ -28,6 +28,7 @@ use crate::server::dispatch::{ActiveGuard, DispatchError, dispatch_queued};
 use crate::stats::counters;
 use crate::stream::Stream;
 use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
+use crate::tcp::splice::{End as SpliceEnd, Pipes, SpliceOpts, Splicer, When};
 use crate::worker::context::WorkerCtx;
 
 /// Relays a TCP-mode session from accept to close.
@@ -202,7 +203,10 @@ async fn connect_and_relay(
     // `shutdown sessions server` shuts both sockets down: the relay ends.
     let fds = [client.fd, server.fd];
     let use_ = crate::server::kill::using(&be.servers[idx], backend, idx, fds);
-    let (up, down) = relay_gated(client, server, (ct, st), &cause, gate.as_ref()).await;
+    let splice = f.model.splice.with(be.model.splice);
+    let splice = (splice != SpliceOpts::default()).then_some((splice, &ctx.shared.pipes));
+    let relayed = relay_spliced(client, server, (ct, st), &cause, gate.as_ref(), splice);
+    let (up, down) = relayed.await;
     // Deregistered at once: the relay closed the sockets, and their numbers
     // may be reused.
     if use_.release() {
@@ -406,10 +410,27 @@ pub async fn relay_noting(
 pub async fn relay_gated(
     client: Halves,
     server: Halves,
-    (client_timeout, server_timeout): (Duration, Duration),
+    timeouts: (Duration, Duration),
     cause: &Cell<u8>,
     gate: Option<&ResponseGate<'_>>,
 ) -> (u64, u64) {
+    relay_spliced(client, server, timeouts, cause, gate, None).await
+}
+
+/// [`relay_gated`], each direction spliced (socket → pipe → socket) as
+/// `splice` asks: from its first byte, or after its first full buffer
+/// (`splice-auto`), when a pipe is free. The server's bytes that `gate`
+/// inspects are copied; splicing starts after it let them pass.
+pub async fn relay_spliced(
+    client: Halves,
+    server: Halves,
+    (client_timeout, server_timeout): (Duration, Duration),
+    cause: &Cell<u8>,
+    gate: Option<&ResponseGate<'_>>,
+    splice: Option<(SpliceOpts, &Pipes)>,
+) -> (u64, u64) {
+    let up_splice = splice.and_then(|(o, p)| Some((o.up()?, p)));
+    let down_splice = splice.and_then(|(o, p)| Some((o.down()?, p)));
     let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
     let ended = Cell::new(false);
@@ -439,17 +460,18 @@ pub async fn relay_gated(
             }
             last.set(Instant::now());
         }
-        passed + pump(sr, cw, server_timeout, client_timeout, &last, fds, down).await
+        let idle = (server_timeout, client_timeout);
+        passed + pump(sr, cw, idle, &last, fds, down, down_splice).await
     };
     monoio::join!(
         pump(
             client.r,
             server.w,
-            client_timeout,
-            server_timeout,
+            (client_timeout, server_timeout),
             &last,
             fds,
-            up
+            up,
+            up_splice
         ),
         downstream
     )
@@ -498,13 +520,20 @@ fn abort(fds: (RawFd, RawFd)) {
 async fn pump(
     mut r: OwnedReadHalf<Stream>,
     mut w: OwnedWriteHalf<Stream>,
-    read_idle: Duration,
-    write_idle: Duration,
+    (read_idle, write_idle): (Duration, Duration),
     last: &Cell<Instant>,
     fds: (RawFd, RawFd),
     ends: Ends<'_>,
+    mut splice: Option<(When, &Pipes)>,
 ) -> u64 {
     let mut total = 0u64;
+    if let Some((When::Always, pipes)) = splice {
+        if let Some(s) = splicer(pipes, fds, ends) {
+            return spliced(s, w, (read_idle, write_idle), last, fds, ends).await;
+        }
+        // No pipe free: this direction copies to its end.
+        splice = None;
+    }
     let mut buf = bufpool::take();
     // One read timer and one write timer for the whole direction, pushed back
     // lazily (see `LazyTimer`): a relay step arms none.
@@ -535,6 +564,15 @@ async fn pump(
                 // The buffer was empty before the read: `n` at capacity filled it.
                 let filled = n == buf.capacity();
                 buf.clear();
+                // `splice-auto`: a full buffer is a bulk transfer; tried once.
+                if filled
+                    && let Some((_, pipes)) = splice.take()
+                    && let Some(s) = splicer(pipes, fds, ends)
+                {
+                    bufpool::give(buf);
+                    let t = (read_idle, write_idle);
+                    return total + spliced(s, w, t, last, fds, ends).await;
+                }
                 bufpool::fit_to_flow(&mut buf, filled, n);
             }
             ReadOutcome::Eof => {
@@ -553,4 +591,44 @@ async fn pump(
             }
         }
     }
+}
+
+/// A pipe for this direction (`ends.reader`'s socket to the other), if one is free.
+fn splicer<'a>(pipes: &'a Pipes, fds: (RawFd, RawFd), ends: Ends<'_>) -> Option<Splicer<'a>> {
+    let (src, dst) = if ends.reader == b'C' {
+        (fds.0, fds.1)
+    } else {
+        (fds.1, fds.0)
+    };
+    Splicer::new(pipes, src, dst)
+}
+
+/// The rest of a direction spliced, ended as [`pump`] ends it: half-close
+/// on the source's end, both sockets shut on a failure (noted in `ends`).
+/// The halves stay held, and so the sockets open, until it returns.
+async fn spliced(
+    s: Splicer<'_>,
+    mut w: OwnedWriteHalf<Stream>,
+    idle: (Duration, Duration),
+    last: &Cell<Instant>,
+    fds: (RawFd, RawFd),
+    ends: Ends<'_>,
+) -> u64 {
+    let (total, end) = s.run(idle, last).await;
+    match end {
+        SpliceEnd::Eof => {
+            if !ends.ended.replace(true) {
+                let _ = w.shutdown().await;
+            }
+        }
+        SpliceEnd::ReadFailed(timeout) => {
+            ends.failed(ends.reader, timeout);
+            abort(fds);
+        }
+        SpliceEnd::WriteFailed(timeout) => {
+            ends.failed(ends.writer, timeout);
+            abort(fds);
+        }
+    }
+    total
 }

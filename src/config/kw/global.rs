@@ -23,6 +23,8 @@ pub const KEYWORDS: &[&str] = &[
     "stats",
     "tune.bufsize",
     "tune.http.maxhdr",
+    "maxpipes",
+    "tune.pipesize",
     "maxconnrate",
     "maxsessrate",
     "hard-stop-after",
@@ -44,7 +46,6 @@ pub const IGNORED: &[&str] = &[
     "tune.maxrewrite",
     "tune.maxaccept",
     "tune.ssl.default-dh-param",
-    "maxpipes",
     "localpeer",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
@@ -62,7 +63,6 @@ pub const IGNORED: &[&str] = &[
     "tune.rcvbuf.server",
     "tune.sndbuf.client",
     "tune.sndbuf.server",
-    "tune.pipesize",
     "tune.recv_enough",
     "tune.runqueue-depth",
     "tune.maxpollevents",
@@ -96,6 +96,23 @@ pub fn rate(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     args.finish()?;
     let slot = usize::from(args.keyword() == "maxsessrate");
     g.max_rates[slot] = Some(n).filter(|&n| n > 0);
+    Ok(())
+}
+
+/// `maxpipes <n>`: splice pipes held at once (0: none, splicing never starts).
+pub fn maxpipes(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(0, u32::MAX)?;
+    args.finish()?;
+    g.maxpipes = Some(n);
+    Ok(())
+}
+
+/// `tune.pipesize <bytes>`: each splice pipe's size (F_SETPIPE_SZ; the
+/// kernel rounds it up to pages, and caps it at /proc/sys/fs/pipe-max-size).
+pub fn pipesize(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(1, i32::MAX as u32)?;
+    args.finish()?;
+    g.pipesize = Some(n);
     Ok(())
 }
 
@@ -260,7 +277,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "each worker accepts at most 16 connections per wakeup, fixed",
     ),
     ("tune.ssl.default-dh-param", "ringlb has no TLS"),
-    ("maxpipes", "ringlb does not splice, so it uses no pipes"),
     (
         "localpeer",
         "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
@@ -305,10 +321,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "tune.sndbuf.server",
         "socket buffers are left to the kernel's autotuning",
     ),
-    (
-        "tune.pipesize",
-        "ringlb does not splice, so it uses no pipes",
-    ),
     ("tune.recv_enough", "each read takes what the buffer holds"),
     (
         "tune.runqueue-depth",
@@ -320,7 +332,7 @@ pub const NOOPS: &[(&str, &str)] = &[
     ),
     (
         "tune.idletimer",
-        "ringlb does not splice, so it needs no idle timer to choose",
+        "'option splice-auto' splices a direction after its first full buffer, not by idle time",
     ),
     (
         "tune.fd.edge-triggered",

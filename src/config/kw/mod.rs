@@ -132,6 +132,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
         Target::Global(g) => match kw.as_str() {
             "daemon" => global::daemon(g, args),
             "maxconn" => global::maxconn(g, args),
+            "maxpipes" => global::maxpipes(g, args),
+            "tune.pipesize" => global::pipesize(g, args),
             "strict-limits" => global::strict_limits(g, args),
             "no" => global::no(g, args),
             "nbthread" => global::nbthread(g, args),

@@ -38,15 +38,15 @@ const OPTIONS: &[(&str, u8)] = &[
     ("accept-invalid-http-request", FE),
     ("accept-invalid-http-response", BE),
     ("http-use-proxy-header", FE),
+    ("splice-auto", ALL),
+    ("splice-request", ALL),
+    ("splice-response", ALL),
 ];
 
 /// HAProxy options accepted, warned about and ignored: they tune speed,
 /// statistics or logging (or name something ringlb has no use for: HTX, h2
 /// upgrades), never where traffic goes, what it carries, who passes or a limit.
 const IGNORED: &[&str] = &[
-    "splice-auto",
-    "splice-request",
-    "splice-response",
     "logasap",
     "contstats",
     "socket-stats",
@@ -182,6 +182,9 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
     let http = &mut p.http;
     match name {
         "redispatch" => p.redispatch = on,
+        "splice-auto" => p.splice.auto = on,
+        "splice-request" => p.splice.request = on,
+        "splice-response" => p.splice.response = on,
         "allbackups" => p.allbackups = on,
         "httpclose" | "forceclose" => {
             if name == "forceclose" && on {

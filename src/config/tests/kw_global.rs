@@ -265,7 +265,6 @@ fn global_ignored_keywords_warn_with_their_reason() {
     for kw in [
         "quiet",
         "description a b c",
-        "maxpipes 100",
         "maxsslconn 100",
         "spread-checks 5",
         "localpeer me",
@@ -413,4 +412,16 @@ fn global_set_var_is_evaluated_at_load_in_the_proc_scope() {
     assert!(gerr("    set-var proc.x int(abc)").contains("failed to parse 'abc'"));
     assert!(gerr("    set-var proc.x bool(yes)").contains("Expects 'true', 'false', '0' or '1'"));
     assert!(gerr("    set-var x int(1)").contains("scope"));
+}
+
+#[test]
+fn global_pipes_for_splice() {
+    let g = config(&global("    maxpipes 2\n    tune.pipesize 262144")).global;
+    assert_eq!((g.maxpipes, g.pipesize), (Some(2), Some(262144)));
+    assert!(warnings(&global("    maxpipes 0")).is_empty());
+    assert_eq!(
+        gerr("    tune.pipesize 0"),
+        "'tune.pipesize' expects an integer between 1 and 2147483647, got '0'"
+    );
+    assert!(gerr("    maxpipes x").starts_with("'maxpipes' expects"));
 }

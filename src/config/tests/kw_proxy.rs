@@ -415,8 +415,8 @@ fn logging_options() {
 fn ignored_and_refused_options() {
     // Tuning only: a warning.
     assert_eq!(
-        warns("    option splice-auto"),
-        vec!["'option splice-auto' is not supported by ringlb and is ignored"]
+        warns("    option logasap"),
+        vec!["'option logasap' is not supported by ringlb and is ignored"]
     );
     // Built now: no warning.
     assert!(warns("    option tcpka\n    option originalto").is_empty());
@@ -574,4 +574,18 @@ fn use_backend_to_a_backend_of_another_mode_is_refused() {
         e[0].contains("in a 'use_backend' rule (see 'mode')"),
         "{e:?}"
     );
+}
+
+#[test]
+fn splice_options_reach_both_halves() {
+    assert!(warns("    option splice-auto").is_empty());
+    let c = config(&listen("    option splice-request\n    option splice-auto"));
+    let want = crate::tcp::splice::SpliceOpts {
+        auto: true,
+        request: true,
+        response: false,
+    };
+    assert_eq!((c.frontends[0].splice, c.backends[0].splice), (want, want));
+    let c = config(&listen("    option splice-auto\n    no option splice-auto"));
+    assert_eq!(c.frontends[0].splice, Default::default());
 }

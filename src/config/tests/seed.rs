@@ -96,6 +96,7 @@ fn seed_config_model() {
     let backend = Backend {
         keepalive: false,
         nolinger: false,
+        splice: Default::default(),
         rules: Default::default(),
         name: "webfarm".into(),
         mode: Mode::Http,
@@ -152,6 +153,7 @@ fn seed_config_model() {
             origin: origin(11),
         }],
         nolinger: false,
+        splice: Default::default(),
         maxconn: None,
         backend: Some(0),
         routing: Default::default(),

@@ -324,7 +324,18 @@ pub async fn run(
                 let srv = &s.be.servers[server_idx];
                 let fds = [s.client_fd, server.fd];
                 let use_ = kill::using(srv, s.backend, server_idx, fds);
-                let relayed = crate::tcp::relay::relay_halves(client, server, ct, st);
+                // `option splice-*`: the tunnel splices as a TCP relay would.
+                let splice = s.fe.model.splice.with(s.be.model.splice);
+                let splice = (splice != Default::default()).then_some((splice, &ctx.shared.pipes));
+                let cause = std::cell::Cell::new(0);
+                let relayed = crate::tcp::relay::relay_spliced(
+                    client,
+                    server,
+                    (ct, st),
+                    &cause,
+                    None,
+                    splice,
+                );
                 let (_, down) = Box::pin(relayed).await;
                 // Deregistered at once: the relay closed the sockets.
                 if use_.release() {
