@@ -240,3 +240,25 @@ pub async fn dispatch_queued<'a>(
     let (idx, s) = connect_noting(ctx, backend, first, input, noted, dst_port).await?;
     Ok((idx, s, slot))
 }
+
+/// [`dispatch_queued`] to a server already assigned (`use-server`,
+/// `persist rdp-cookie`: `persist/`): no balancing, and a full server is
+/// waited for in its own queue, as a persistent request is. `before_connect`
+/// runs once the slot is had.
+pub async fn dispatch_assigned<'a>(
+    ctx: &'a WorkerCtx,
+    (backend, assigned): (usize, usize),
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
+    waited: &mut Waited,
+    before_connect: impl FnOnce(),
+    dst_port: Option<u16>,
+) -> Result<(usize, Stream, Slot<'a>), DispatchError> {
+    let be = &ctx.shared.backends[backend];
+    let (first, slot) = queue::acquire(&be.queue, &ctx.limits, &be.servers, assigned, true, waited)
+        .await
+        .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
+    before_connect();
+    let (idx, s) = connect_noting(ctx, backend, first, input, noted, dst_port).await?;
+    Ok((idx, s, slot))
+}

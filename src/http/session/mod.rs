@@ -59,6 +59,7 @@ mod buffer;
 mod duplex;
 mod exchange;
 mod local;
+mod persist;
 mod read;
 mod reuse;
 mod rules;
@@ -361,6 +362,7 @@ fn settings<'a>(
         pretend_keepalive: f.http.pretend_keepalive || be.http.pretend_keepalive,
         cookie: be.cookie.as_ref(),
         extra: None,
+        server_name: be.model.persistence.send_name.as_deref(),
     };
     let max_body = match (f.http.max_body, be.http.max_body) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),

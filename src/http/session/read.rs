@@ -190,15 +190,23 @@ impl Session<'_> {
             backend_name,
             addrs: &self.addrs,
         };
+        // `use-server`, `force-persist`, `ignore-persist` (`persist.rs`); an
+        // ignored persistence leaves the cookie as the client sent it.
+        let persist = self.persistence(&head);
+        let ignore = persist.persist == crate::persist::Persist::Ignore;
         let rw = Rewrite {
             extra: id.header(&self.uid, &head),
+            cookie: self.rewrite.cookie.filter(|_| !ignore),
             ..self.rewrite
         };
-        if self.rules.get_mut().loaded {
+        let mut r = if self.rules.get_mut().loaded {
             let st = self.rules.borrow();
-            return request::rewrite_msg(&head, &st.msg, &rw, &mut self.out).map(Parsed::Complete);
-        }
-        request::rewrite(&head, &self.cbuf, &rw, &mut self.out).map(Parsed::Complete)
+            request::rewrite_msg(&head, &st.msg, &rw, &mut self.out)?
+        } else {
+            request::rewrite(&head, &self.cbuf, &rw, &mut self.out)?
+        };
+        r.persist = persist;
+        Ok(Parsed::Complete(r))
     }
 }
 
