@@ -190,13 +190,10 @@ impl Session<'_> {
             backend_name,
             addrs: &self.addrs,
         };
-        // `use-server`, `force-persist`, `ignore-persist` (`persist.rs`); an
-        // ignored persistence leaves the cookie as the client sent it.
+        // `use-server`, `force-persist`, `ignore-persist` (`persist.rs`).
         let persist = self.persistence(&head);
-        let ignore = persist.persist == crate::persist::Persist::Ignore;
         let rw = Rewrite {
             extra: id.header(&self.uid, &head),
-            cookie: self.rewrite.cookie.filter(|_| !ignore),
             ..self.rewrite
         };
         let mut r = if self.rules.get_mut().loaded {
@@ -205,6 +202,11 @@ impl Session<'_> {
         } else {
             request::rewrite(&head, &self.cbuf, &rw, &mut self.out)?
         };
+        // Ignored persistence: the cookie is still rewritten (an indirect
+        // one removed, a prefix stripped) but names no server, as HAProxy 2.6.
+        if persist.persist == crate::persist::Persist::Ignore {
+            r.sticky.server = None;
+        }
         r.persist = persist;
         Ok(Parsed::Complete(r))
     }
