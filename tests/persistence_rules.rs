@@ -67,7 +67,11 @@ fn use_server_rules_pick_the_server_before_cookies_and_skip_unusable_ones() {
         // The rule wins over the cookie, and no cookie is inserted for it.
         for cookie in ["", "Cookie: SRV=s1\r\n"] {
             let (st, srv, set) = get(port, "/three", cookie);
-            assert_eq!((st, srv.as_str(), set), (200, "s3", None), "{who}: {cookie:?}");
+            assert_eq!(
+                (st, srv.as_str(), set),
+                (200, "s3", None),
+                "{who}: {cookie:?}"
+            );
         }
         assert_eq!(get(port, "/x", "X-Pick: two\r\n").1, "s2", "{who}");
         assert_eq!(get(port, "/x", "X-Srv: s1\r\n").1, "s1", "{who}");
@@ -109,7 +113,10 @@ fn force_persist_follows_a_cookie_to_a_maintained_server_and_ignore_persist_bala
         // A cookie for the maintained server is not honoured...
         let (_, srv, set) = get(port, "/app", "Cookie: SRV=s2\r\n");
         assert_ne!(srv, "s2", "{who}");
-        assert!(set.is_some_and(|c| c.starts_with(&format!("SRV={srv}"))), "{who}");
+        assert!(
+            set.is_some_and(|c| c.starts_with(&format!("SRV={srv}"))),
+            "{who}"
+        );
         // ... unless force-persist matched.
         let (st, srv, set) = get(port, "/app", "Cookie: SRV=s2\r\nX-Force: 1\r\n");
         assert_eq!((st, srv.as_str(), set), (200, "s2", None), "{who}");
@@ -125,7 +132,11 @@ fn force_persist_follows_a_cookie_to_a_maintained_server_and_ignore_persist_bala
         }
         assert_eq!(servers.len(), 2, "{who}: {servers:?}");
         let last = s.iter().map(|b| b.last()).find(|r| r.path == "/static/3");
-        assert_eq!(last.map(|r| r.header("cookie").is_none()), Some(true), "{who}");
+        assert_eq!(
+            last.map(|r| r.header("cookie").is_none()),
+            Some(true),
+            "{who}"
+        );
         // The cookie still sticks elsewhere.
         assert_eq!(get(port, "/app", "Cookie: SRV=s3\r\n").1, "s3", "{who}");
     });

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use super::model::Mode;
-use super::raw::RawProxy;
 use super::parse::Diag;
+use super::raw::RawProxy;
 use super::validate::ConfigNames;
 use crate::persist::{Rules, Target, UseServer};
 
@@ -86,7 +86,10 @@ fn backend_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> 
             Some(lf) => {
                 let mut lf = lf.clone();
                 if let Err(e) = lf.link(names) {
-                    diag.error_at(&u.origin, format!("{}: 'use-server {}': {e}", p.label(), u.name));
+                    diag.error_at(
+                        &u.origin,
+                        format!("{}: 'use-server {}': {e}", p.label(), u.name),
+                    );
                     ok = false;
                     continue;
                 }
@@ -129,4 +132,3 @@ fn backend_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> 
         rdp_cookie,
     })
 }
-

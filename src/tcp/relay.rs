@@ -52,7 +52,14 @@ pub async fn run(
     else {
         return;
     };
-    connect_and_relay(ctx, client, (&addrs, fe, backend), &trace, (first, assigned)).await;
+    connect_and_relay(
+        ctx,
+        client,
+        (&addrs, fe, backend),
+        &trace,
+        (first, assigned),
+    )
+    .await;
 }
 
 /// Everything before connecting: the frontend's content rules, the backend

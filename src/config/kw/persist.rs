@@ -10,8 +10,9 @@ use crate::persist::RawUseServer;
 fn required_cond(p: &mut RawProxy, args: &mut Args, label: &str) -> Result<Condition, String> {
     let words = args.rest();
     match words.first().map(String::as_str) {
-        Some("if" | "unless") => Condition::parse(&words, &mut p.acls, None)
-            .map_err(|e| format!("'{label}': {e}")),
+        Some("if" | "unless") => {
+            Condition::parse(&words, &mut p.acls, None).map_err(|e| format!("'{label}': {e}"))
+        }
         _ => Err(format!(
             "'{label}' requires either 'if' or 'unless' followed by a condition"
         )),

@@ -19,7 +19,10 @@ fn use_server_needs_a_condition_and_a_known_server() {
         &errors(&listen("    use-server nope if TRUE")),
         "unable to find server 'nope' referenced in a 'use-server' rule",
     );
-    assert_has(&errors(&listen("    use-server s if no_such_acl")), "no_such_acl");
+    assert_has(
+        &errors(&listen("    use-server s if no_such_acl")),
+        "no_such_acl",
+    );
     let b = be("    acl a path_beg /a\n    use-server s if a\n    use-server %[str(s)] if TRUE");
     let rules = &b.persistence.use_server;
     assert_eq!(rules.len(), 2);
@@ -32,7 +35,10 @@ fn use_server_is_a_backend_keyword() {
     let text = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    \
                 timeout server 30s\nfrontend f\n    bind :8080\n    use-server s if TRUE\n    \
                 default_backend b\nbackend b\n    server s 127.0.0.1:80\n";
-    assert_has(&errors(text), "'use-server' not allowed in 'frontend' section");
+    assert_has(
+        &errors(text),
+        "'use-server' not allowed in 'frontend' section",
+    );
 }
 
 #[test]
@@ -55,7 +61,10 @@ fn http_send_name_header_needs_its_name() {
         "'http-send-name-header' requires a header string"
     );
     assert_eq!(
-        be("    http-send-name-header X-Srv").persistence.send_name.as_deref(),
+        be("    http-send-name-header X-Srv")
+            .persistence
+            .send_name
+            .as_deref(),
         Some("X-Srv")
     );
 }
@@ -74,9 +83,15 @@ fn persist_takes_rdp_cookie_only() {
         )
     };
     let c = config(&tcp("persist rdp-cookie"));
-    assert_eq!(c.backends[0].persistence.rdp_cookie.as_deref(), Some("msts"));
+    assert_eq!(
+        c.backends[0].persistence.rdp_cookie.as_deref(),
+        Some("msts")
+    );
     let c = config(&tcp("persist rdp-cookie(user)"));
-    assert_eq!(c.backends[0].persistence.rdp_cookie.as_deref(), Some("user"));
+    assert_eq!(
+        c.backends[0].persistence.rdp_cookie.as_deref(),
+        Some("user")
+    );
     // In `mode http` there is no RDP cookie to read: warned, not kept.
     let w = warns("    persist rdp-cookie");
     assert_has(&w, "'persist rdp-cookie' ignored: it needs 'mode tcp'");
@@ -96,5 +111,8 @@ fn bind_process_warns_as_haproxy_2_6() {
         err("    bind-process 2"),
         "bind-process : '2' is not a valid number/range. It supports numbers from 1 to 1."
     );
-    assert_eq!(err("    bind-process"), "'bind-process' expects a process set");
+    assert_eq!(
+        err("    bind-process"),
+        "'bind-process' expects a process set"
+    );
 }

@@ -99,9 +99,15 @@ mod tests {
         let mut out = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody\r\n\r\n".to_vec();
         let mut line = None;
         name_header(&mut out, Some("X-Srv"), "s1", &mut line);
-        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nX-Srv: s1\r\n\r\nbody\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Srv: s1\r\n\r\nbody\r\n\r\n"
+        );
         name_header(&mut out, Some("X-Srv"), "other", &mut line);
-        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nX-Srv: other\r\n\r\nbody\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Srv: other\r\n\r\nbody\r\n\r\n"
+        );
         let mut plain = b"GET / HTTP/1.1\r\n\r\n".to_vec();
         name_header(&mut plain, None, "s1", &mut None);
         assert_eq!(plain, b"GET / HTTP/1.1\r\n\r\n");
