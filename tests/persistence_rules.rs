@@ -241,3 +241,27 @@ fn tcp_use_server_and_persist_rdp_cookie_choose_the_server() {
         assert_eq!(seen.len(), 3, "{who}: {seen:?}");
     });
 }
+
+#[test]
+fn force_persist_turns_the_final_redispatch_off() {
+    let s1 = HttpBackend::start("s1");
+    let dead = free_port();
+    let config = |port: u16| {
+        format!(
+            "{DEFAULTS}listen l\n    bind 127.0.0.1:{port}\n    retries 1\n    option redispatch\n\
+             \x20   cookie SRV insert indirect nocache\n\
+             \x20   force-persist if {{ req.hdr(x-force) -m found }}\n\
+             \x20   server s1 127.0.0.1:{} cookie s1\n\
+             \x20   server dead 127.0.0.1:{dead} cookie dead\n",
+            s1.port()
+        )
+    };
+    both(config, |port, who| {
+        // The cookie's server refuses: redispatched to s1.
+        let (st, srv, _) = get(port, "/", "Cookie: SRV=dead\r\n");
+        assert_eq!((st, srv.as_str()), (200, "s1"), "{who}");
+        // Forced: no redispatch, 503 once the retry failed too.
+        let (st, _, _) = get(port, "/", "Cookie: SRV=dead\r\nX-Force: 1\r\n");
+        assert_eq!(st, 503, "{who}");
+    });
+}

@@ -119,6 +119,12 @@ fn backend_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> 
     if !ok {
         return None;
     }
+    // A disabled backend chooses no server (503), nor do its rules; one
+    // with `dispatch` sends everything to that address.
+    if p.settings.disabled || p.settings.dispatch.is_some() {
+        use_server.clear();
+        rdp_cookie = None;
+    }
     Some(Rules {
         acls: if has_rules {
             p.acls.clone()

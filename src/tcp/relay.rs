@@ -74,7 +74,7 @@ async fn choose_backend(
     fe: usize,
     (trace, vars): (&TcpTrace, &mut Vars),
     (first, eof): (&mut Vec<u8>, &mut bool),
-) -> Option<(usize, Option<usize>)> {
+) -> Option<(usize, Option<(usize, bool)>)> {
     let f = &ctx.shared.frontends[fe];
     let t = &f.model.tcp;
     if !t.content.is_empty() {
@@ -137,14 +137,15 @@ async fn choose_backend(
 }
 
 /// The server `use-server` rules, else `persist rdp-cookie`, assign in
-/// `mode tcp` (`persist/`), on the bytes read so far.
+/// `mode tcp` (`persist/`), on the bytes read so far, and whether
+/// `force-persist` matched (no redispatch then).
 fn assigned_server(
     ctx: &WorkerCtx,
     addrs: &ConnAddrs,
     (fe, backend): (usize, usize),
     first: &[u8],
     vars: &Vars,
-) -> Option<usize> {
+) -> Option<(usize, bool)> {
     let be = &ctx.shared.backends[backend];
     let rules = &be.model.persistence;
     let mut decision = crate::persist::Decision::default();
@@ -165,11 +166,13 @@ fn assigned_server(
         let mut sc = ctx.scratch.borrow_mut();
         decision = rules.decide(&be.servers, be.model.persist, &sample, &mut sc);
     }
-    decision.server.or_else(|| {
+    let forced = decision.persist == crate::persist::Persist::Force;
+    let server = decision.server.or_else(|| {
         let name = rules.rdp_cookie.as_deref()?;
         let at = crate::persist::rdp::target(first, name)?;
         crate::persist::rdp::server(&be.model.servers, &be.servers, be.model.persist, at)
-    })
+    })?;
+    Some((server, forced))
 }
 
 /// Connects to a server of `backend` (sending `first` first) and relays
@@ -180,7 +183,7 @@ async fn connect_and_relay(
     client: Stream,
     (addrs, fe, backend): (&ConnAddrs, usize, usize),
     trace: &TcpTrace,
-    (first, assigned): (Vec<u8>, Option<usize>),
+    (first, assigned): (Vec<u8>, Option<(usize, bool)>),
 ) {
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[backend];
@@ -196,9 +199,9 @@ async fn connect_and_relay(
     let dst_port = addrs.local().map(|a| a.port());
     let dispatched = match assigned {
         // `use-server` / `persist rdp-cookie` (`persist/`).
-        Some(srv) => {
+        Some((srv, forced)) => {
             let (noted, connecting) = (trace.attempts(), || trace.connecting());
-            let to = (backend, srv);
+            let to = (backend, srv, forced);
             dispatch_assigned(ctx, to, &input, noted, &mut waited, connecting, dst_port).await
         }
         None => {

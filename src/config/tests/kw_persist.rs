@@ -116,3 +116,9 @@ fn bind_process_warns_as_haproxy_2_6() {
         "'bind-process' expects a process set"
     );
 }
+
+#[test]
+fn a_disabled_backend_assigns_no_server() {
+    let b = be("    use-server s if TRUE\n    persist rdp-cookie\n    disabled");
+    assert!(b.persistence.use_server.is_empty());
+}

@@ -141,6 +141,7 @@ impl<'a> Session<'a> {
         // head, from the head they left).
         // A `use-server` rule assigned it (`persist/`): ahead of cookies,
         // option prefer-last-server and balancing.
+        self.forced = req.persist.persist == crate::persist::Persist::Force;
         if let Some(s) = req.persist.server {
             self.trace.sticky(req.sticky.server, s);
             return Ok(s);
@@ -555,13 +556,16 @@ impl<'a> Session<'a> {
         let attempts = self.trace.attempts();
         // A server without a port connects to the port the client connected to.
         let dst_port = self.addrs.local().map(|a| a.port());
-        let r = connect_noting(
+        // `force-persist` matched: no final redispatch (`persist/`).
+        let redispatch = self.be.redispatch && !self.forced;
+        let r = connect_redispatching(
             self.ctx,
             self.backend,
             server_idx,
             input,
             attempts,
             dst_port,
+            redispatch,
         )
         .await;
         match &r {

@@ -47,7 +47,7 @@ use crate::deadline::LazyTimer;
 use crate::log::record::{HttpTrace, Outcome};
 use crate::route::{self, ConnAddrs, RequestSample};
 use crate::runtime::{BackendRt, FrontendRt};
-use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
+use crate::server::dispatch::{ActiveGuard, connect_redispatching, pick};
 use crate::server::kill;
 use crate::stats::{self, counters};
 use crate::stream::Stream;
@@ -170,6 +170,8 @@ struct Session<'a> {
     uid: IdSlot,
     /// Server connections kept for this session alone (`http-reuse never`).
     private: Vec<reuse::PrivateConn>,
+    /// The current request matched `force-persist` (no redispatch: `persist/`).
+    forced: bool,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -225,6 +227,7 @@ pub async fn run(
         ),
         uid: IdSlot::default(),
         private: Vec::new(),
+        forced: false,
     };
     let mut first = true;
     loop {
