@@ -93,6 +93,19 @@ fn backend_rules(p: &mut RawProxy, names: &ConfigNames<'_>, diag: &mut Diag) -> 
                     ok = false;
                     continue;
                 }
+                if p.mode == Mode::Tcp && lf.needs_http() {
+                    diag.error_at(
+                        &u.origin,
+                        format!(
+                            "{}: 'use-server {}' reads the HTTP request, which a 'mode tcp' \
+                             proxy does not parse",
+                            p.label(),
+                            u.name
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
                 Target::Dynamic(lf)
             }
             None => match servers.get(&u.name) {

@@ -122,3 +122,22 @@ fn a_disabled_backend_assigns_no_server() {
     let b = be("    use-server s if TRUE\n    persist rdp-cookie\n    disabled");
     assert!(b.persistence.use_server.is_empty());
 }
+
+#[test]
+fn tcp_use_server_cannot_read_http() {
+    let tcp = |line: &str| {
+        format!(
+            "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+             timeout server 30s\nlisten l\n    bind :3389\n    {line}\n    server s 127.0.0.1:3389\n"
+        )
+    };
+    assert_has(
+        &errors(&tcp("use-server s if { path_beg /a }")),
+        "'use-server s': acl",
+    );
+    assert_has(
+        &errors(&tcp("use-server %[req.hdr(x)] if TRUE")),
+        "reads the HTTP request",
+    );
+    config(&tcp("use-server s if { req.payload(0,1) -m str A }"));
+}
