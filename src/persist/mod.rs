@@ -4,7 +4,8 @@
 //!
 //! Parsed in `config/kw/persist.rs`, resolved (server names, ACLs) when
 //! validating into a backend's [`Rules`], and evaluated where the server is
-//! chosen: `http/session/read.rs` (HTTP, once the backend's rules ran) and
+//! chosen: `http/session/persist.rs` (HTTP, called from `read.rs` once the
+//! backend's rules ran) and
 //! `tcp/relay.rs` (TCP, on the bytes the content rules waited for). As in
 //! HAProxy 2.6 (`process_switching_rules`, `process_server_rules`): the
 //! first matching persist rule sets force or ignore for the request, then

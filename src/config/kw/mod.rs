@@ -5,7 +5,9 @@
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
 //! `balance`, `cookie`, `stats`, `log`, `errors` (error pages and the
 //! `http-errors` section), `monitor`, `tcp_rules` (`tcp-request`,
-//! `tcp-response`), `proxy` (the small proxy keywords), `userlist` (the
+//! `tcp-response`), `proxy` (the small proxy keywords), `persist`
+//! (`use-server`, `force-`/`ignore-persist`, `http-send-name-header`,
+//! `persist rdp-cookie`, `bind-process`), `userlist` (the
 //! `userlist` section's lines), and `suggest` (the "did you mean", with its
 //! work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
