@@ -26,6 +26,7 @@ pub mod deadline;
 pub mod http;
 pub mod lf;
 pub mod log;
+pub mod persist;
 pub mod process;
 pub mod resolve;
 pub mod route;

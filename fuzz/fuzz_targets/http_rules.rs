@@ -127,6 +127,7 @@ fuzz_target!(|data: &[u8]| {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     };
     let mut out = Vec::new();
     if request::rewrite_msg(&head, &msg, &rw, &mut out).is_err() {

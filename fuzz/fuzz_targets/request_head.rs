@@ -69,6 +69,7 @@ fuzz_target!(|data: &[u8]| {
         pretend_keepalive: false,
         cookie,
         extra: None,
+        server_name: None,
     };
     let mut out = Vec::new();
     let Ok(Parsed::Complete(r)) = request::parse(buf, &rw, &mut out) else {
@@ -163,6 +164,7 @@ fuzz_target!(|data: &[u8]| {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     };
     let mut again = Vec::new();
     match request::parse(&out, &plain, &mut again) {

@@ -28,6 +28,7 @@ pub mod kw;
 pub mod lex;
 pub mod model;
 pub mod parse;
+pub mod persist_validate;
 pub mod proxy_ids;
 pub mod raw;
 pub mod tcp_validate;

@@ -974,6 +974,9 @@ pub struct Backend {
     pub acls: AclTable,
     /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
     pub settings: ProxySettings,
+    /// `use-server`, `force-persist`/`ignore-persist`, `http-send-name-header`,
+    /// `persist rdp-cookie`, resolved (`persist/`).
+    pub persistence: crate::persist::Rules,
     /// Where the section starts.
     pub origin: Origin,
 }

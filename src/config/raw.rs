@@ -331,6 +331,9 @@ pub struct RawProxy {
     pub tcp: super::model::TcpRules,
     /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
     pub settings: super::model::ProxySettings,
+    /// `use-server`, `force-persist`, `ignore-persist`, `http-send-name-header`,
+    /// `persist rdp-cookie` (`persist/`).
+    pub persistence: crate::persist::RawRules,
 }
 
 impl RawProxy {
@@ -380,6 +383,7 @@ impl RawProxy {
             unique_id_header: None,
             tcp: super::model::TcpRules::default(),
             settings: Default::default(),
+            persistence: Default::default(),
         }
     }
 

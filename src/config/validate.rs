@@ -87,6 +87,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     }
     // A backend's own tcp rules keep a linked copy of its ACLs.
     let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
+    let persistence = super::persist_validate::link(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
     let mut disabled_frontends = Vec::new();
     let mut listen_rules = Vec::new();
@@ -119,6 +120,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     for (i, acls, tcp) in backend_acls {
         backends[i].acls = AclTable(acls);
         backends[i].tcp = tcp;
+    }
+    for (i, rules) in persistence {
+        backends[i].persistence = rules;
     }
     for (b, r) in listen_rules.into_iter().chain(backend_rules) {
         backends[b].rules = r;
@@ -410,6 +414,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         tcp: super::tcp_validate::backend_rules(p),
         acls: AclTable::default(),
         settings: p.settings.clone(),
+        persistence: Default::default(),
         origin: p.origin.clone(),
     }
 }

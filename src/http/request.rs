@@ -57,6 +57,9 @@ pub struct Request {
     pub is_post: bool,
     /// The server the stickiness cookie names, if any.
     pub sticky: Sticky,
+    /// What `use-server` and `force-persist`/`ignore-persist` decided
+    /// (`persist/`, set once the backend is chosen).
+    pub persist: crate::persist::Decision,
 }
 
 /// How the head toward the server is to be written.
@@ -79,6 +82,9 @@ pub struct Rewrite<'a> {
     pub cookie: Option<&'a CookieRt>,
     /// One header added after the client's (`unique-id-header`).
     pub extra: Option<(&'a str, &'a [u8])>,
+    /// `http-send-name-header`: the client's copies of this header are
+    /// dropped; the session adds the server's name once it is connected.
+    pub server_name: Option<&'a str>,
 }
 
 /// Outcome of parsing the bytes received so far.
@@ -407,6 +413,7 @@ pub fn rewrite(
         upgrade: head.upgrade,
         is_post: method == "POST",
         sticky,
+        persist: Default::default(),
     })
 }
 
@@ -475,6 +482,7 @@ pub fn rewrite_msg(
         upgrade: head.upgrade,
         is_post: method == "POST",
         sticky,
+        persist: Default::default(),
     })
 }
 
@@ -552,6 +560,7 @@ fn write_head(
             // Written once below, as the one value it was checked to be.
             || n.eq_ignore_ascii_case("content-length")
             || (add_xff && xff_name.is_some_and(|x| n.eq_ignore_ascii_case(x)))
+            || rw.server_name.is_some_and(|x| n.eq_ignore_ascii_case(x))
         {
             continue;
         }

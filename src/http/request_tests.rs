@@ -10,6 +10,7 @@ fn rw() -> Rewrite<'static> {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     }
 }
 
@@ -57,6 +58,7 @@ fn rw_xff(ff: &ForwardFor, close_server: bool) -> Rewrite<'_> {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     }
 }
 
@@ -89,6 +91,7 @@ fn forwardfor_except_skips_network() {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     };
     let (_, out) = ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rw);
     assert!(!out.contains("X-Forwarded-For"));
@@ -218,6 +221,7 @@ fn extra_header_follows_the_clients_and_counts() {
     let ff = xff();
     let rw = Rewrite {
         extra: Some(("X-Unique-ID", b"7F000001:1F90")),
+        server_name: None,
         ..rw_xff(&ff, false)
     };
     let (_, out) = ok(
@@ -237,6 +241,7 @@ fn extra_header_follows_the_clients_and_counts() {
     full.extend_from_slice(b"\r\n");
     let rw = Rewrite {
         extra: Some(("X-Id", b"1")),
+        server_name: None,
         ..super::tests::rw()
     };
     assert_eq!(

@@ -138,6 +138,21 @@ pub async fn connect_noting(
     noted: Option<&Attempts>,
     dst_port: Option<u16>,
 ) -> Result<(usize, Stream), DispatchError> {
+    let redispatch = ctx.shared.backends[backend].redispatch;
+    connect_redispatching(ctx, backend, first, input, noted, dst_port, redispatch).await
+}
+
+/// [`connect_noting`] with `redispatch` in place of the backend's `option
+/// redispatch` (a `force-persist` request is never redispatched).
+pub async fn connect_redispatching(
+    ctx: &WorkerCtx,
+    backend: usize,
+    first: usize,
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
+    dst_port: Option<u16>,
+    redispatch: bool,
+) -> Result<(usize, Stream), DispatchError> {
     let be = &ctx.shared.backends[backend];
     let mut server = first;
     let mut attempt = 0;
@@ -177,7 +192,7 @@ pub async fn connect_noting(
                 }
                 counters::add(&c.servers[backend][server].retries, 1);
                 counters::add(&c.backends[backend].retries, 1);
-                if be.redispatch && attempt == be.retries {
+                if redispatch && attempt == be.retries {
                     let other = pick(ctx, backend, input, Some(server)).unwrap_or(server);
                     if other != server {
                         if let Some(n) = noted {
@@ -238,5 +253,29 @@ pub async fn dispatch_queued<'a>(
         .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
     before_connect();
     let (idx, s) = connect_noting(ctx, backend, first, input, noted, dst_port).await?;
+    Ok((idx, s, slot))
+}
+
+/// [`dispatch_queued`] to a server already assigned (`use-server`,
+/// `persist rdp-cookie`: `persist/`): no balancing, and a full server is
+/// waited for in its own queue, as a persistent request is. `before_connect`
+/// runs once the slot is had; `forced` (`force-persist`): no redispatch.
+pub async fn dispatch_assigned<'a>(
+    ctx: &'a WorkerCtx,
+    (backend, assigned, forced): (usize, usize, bool),
+    input: &PickInput<'_>,
+    noted: Option<&Attempts>,
+    waited: &mut Waited,
+    before_connect: impl FnOnce(),
+    dst_port: Option<u16>,
+) -> Result<(usize, Stream, Slot<'a>), DispatchError> {
+    let be = &ctx.shared.backends[backend];
+    let (first, slot) = queue::acquire(&be.queue, &ctx.limits, &be.servers, assigned, true, waited)
+        .await
+        .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
+    before_connect();
+    let redispatch = be.redispatch && !forced;
+    let (idx, s) =
+        connect_redispatching(ctx, backend, first, input, noted, dst_port, redispatch).await?;
     Ok((idx, s, slot))
 }

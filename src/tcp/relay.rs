@@ -24,7 +24,7 @@ use crate::http::io::{ReadOutcome, WriteFail, read_more_idle, read_more_kept, wr
 use crate::http::rules::{Cx, Vars};
 use crate::log::tcp::{TcpEnd, TcpTrace};
 use crate::route::{ConnAddrs, Stream as RuleStream};
-use crate::server::dispatch::{ActiveGuard, DispatchError, dispatch_queued};
+use crate::server::dispatch::{ActiveGuard, DispatchError, dispatch_assigned, dispatch_queued};
 use crate::stats::counters;
 use crate::stream::Stream;
 use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
@@ -49,16 +49,25 @@ pub async fn run(
     // `sess` and `txn` variables live as long as the connection here
     // (`sess` ones from the connection rules on).
     let st = (&trace, &mut vars);
-    let Some(backend) = choose_backend(ctx, &mut client, &addrs, fe, st, read).await else {
+    let Some((backend, assigned)) = choose_backend(ctx, &mut client, &addrs, fe, st, read).await
+    else {
         return;
     };
-    connect_and_relay(ctx, client, (&addrs, fe, backend), &trace, first).await;
+    connect_and_relay(
+        ctx,
+        client,
+        (&addrs, fe, backend),
+        &trace,
+        (first, assigned),
+    )
+    .await;
 }
 
 /// Everything before connecting: the frontend's content rules, the backend
 /// (`use_backend` on layer-4 fetches and the bytes read so far), a
-/// `backend` section's own content rules, the RDP cookie. `None` when the
-/// session ended here (logged).
+/// `backend` section's own content rules, the RDP cookie; and the server
+/// `use-server` or `persist rdp-cookie` assign. `None` when the session
+/// ended here (logged).
 async fn choose_backend(
     ctx: &WorkerCtx,
     client: &mut Stream,
@@ -66,7 +75,7 @@ async fn choose_backend(
     fe: usize,
     (trace, vars): (&TcpTrace, &mut Vars),
     (first, eof): (&mut Vec<u8>, &mut bool),
-) -> Option<usize> {
+) -> Option<(usize, Option<(usize, bool)>)> {
     let f = &ctx.shared.frontends[fe];
     let t = &f.model.tcp;
     if !t.content.is_empty() {
@@ -124,7 +133,47 @@ async fn choose_backend(
         trace.finish(ctx, fe, Some(backend), TcpEnd::ClientGone, None);
         return None;
     }
-    Some(backend)
+    let assigned = assigned_server(ctx, addrs, (fe, backend), first, vars);
+    Some((backend, assigned))
+}
+
+/// The server `use-server` rules, else `persist rdp-cookie`, assign in
+/// `mode tcp` (`persist/`), on the bytes read so far, and whether
+/// `force-persist` matched (no redispatch then).
+fn assigned_server(
+    ctx: &WorkerCtx,
+    addrs: &ConnAddrs,
+    (fe, backend): (usize, usize),
+    first: &[u8],
+    vars: &Vars,
+) -> Option<(usize, bool)> {
+    let be = &ctx.shared.backends[backend];
+    let rules = &be.model.persistence;
+    let mut decision = crate::persist::Decision::default();
+    if rules.active() {
+        let sample = RuleStream {
+            req: Payload {
+                req: first,
+                res: None,
+                partial: false,
+            },
+            addrs,
+            shared: &ctx.shared,
+            fe,
+            be: Some(backend),
+            vars: Some(vars),
+            uid: None,
+        };
+        let mut sc = ctx.scratch.borrow_mut();
+        decision = rules.decide(&be.servers, be.model.persist, &sample, &mut sc);
+    }
+    let forced = decision.persist == crate::persist::Persist::Force;
+    let server = decision.server.or_else(|| {
+        let name = rules.rdp_cookie.as_deref()?;
+        let at = crate::persist::rdp::target(first, name)?;
+        crate::persist::rdp::server(&be.model.servers, &be.servers, be.model.persist, at)
+    })?;
+    Some((server, forced))
 }
 
 /// Connects to a server of `backend` (sending `first` first) and relays
@@ -135,7 +184,7 @@ async fn connect_and_relay(
     client: Stream,
     (addrs, fe, backend): (&ConnAddrs, usize, usize),
     trace: &TcpTrace,
-    first: Vec<u8>,
+    (first, assigned): (Vec<u8>, Option<(usize, bool)>),
 ) {
     let f = &ctx.shared.frontends[fe];
     let be = &ctx.shared.backends[backend];
@@ -149,16 +198,26 @@ async fn connect_and_relay(
     let mut waited = crate::server::queue::Waited::default();
     // A server without a port connects to the port the client connected to.
     let dst_port = addrs.local().map(|a| a.port());
-    let dispatched = dispatch_queued(
-        ctx,
-        backend,
-        &input,
-        trace.attempts(),
-        &mut waited,
-        || trace.connecting(),
-        dst_port,
-    )
-    .await;
+    let dispatched = match assigned {
+        // `use-server` / `persist rdp-cookie` (`persist/`).
+        Some((srv, forced)) => {
+            let (noted, connecting) = (trace.attempts(), || trace.connecting());
+            let to = (backend, srv, forced);
+            dispatch_assigned(ctx, to, &input, noted, &mut waited, connecting, dst_port).await
+        }
+        None => {
+            dispatch_queued(
+                ctx,
+                backend,
+                &input,
+                trace.attempts(),
+                &mut waited,
+                || trace.connecting(),
+                dst_port,
+            )
+            .await
+        }
+    };
     trace.queued(waited.srv_queue, waited.be_queue);
     let (idx, mut server, _slot) = match dispatched {
         Ok(x) => x,

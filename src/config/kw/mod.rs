@@ -5,7 +5,9 @@
 //! One file per family: `global`, `bind`, `server`, `timeout`, `option`,
 //! `balance`, `cookie`, `stats`, `log`, `errors` (error pages and the
 //! `http-errors` section), `monitor`, `tcp_rules` (`tcp-request`,
-//! `tcp-response`), `proxy` (the small proxy keywords), `userlist` (the
+//! `tcp-response`), `proxy` (the small proxy keywords), `persist`
+//! (`use-server`, `force-`/`ignore-persist`, `http-send-name-header`,
+//! `persist rdp-cookie`, `bind-process`), `userlist` (the
 //! `userlist` section's lines), and `suggest` (the "did you mean", with its
 //! work bounded). A keyword that
 //! would change routing, content, access or limits and is not built yet is
@@ -22,6 +24,7 @@ pub mod http_rules;
 pub mod log;
 pub mod monitor;
 pub mod option;
+pub mod persist;
 pub mod proxy;
 pub mod resolvers;
 pub mod server;
@@ -123,6 +126,12 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("rate-limit", FE, Misplaced::Warn),
     ("id", F | L | B, Misplaced::Error),
     ("grace", FE, Misplaced::Warn),
+    ("use-server", L | B, Misplaced::Error),
+    ("force-persist", L | B, Misplaced::Error),
+    ("ignore-persist", L | B, Misplaced::Error),
+    ("http-send-name-header", BE, Misplaced::Warn),
+    ("persist", BE, Misplaced::Warn),
+    ("bind-process", ALL, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -208,6 +217,11 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "rate-limit" => proxy::rate_limit(p, args),
                 "id" => proxy::id(p, args),
                 "grace" => proxy::grace(cx, p, args),
+                "use-server" => persist::use_server(cx, p, args),
+                "force-persist" | "ignore-persist" => persist::persist_rule(p, args),
+                "http-send-name-header" => persist::send_name_header(p, args),
+                "persist" => persist::persist(p, args),
+                "bind-process" => persist::bind_process(cx, args),
                 "unique-id-format" => capture::unique_id_format(cx, p, args),
                 "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),

@@ -21,12 +21,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "tcp-check",
     "compression",
     "filter",
-    "http-send-name-header",
-    "force-persist",
-    "ignore-persist",
-    "bind-process",
-    "persist",
-    "use-server",
     "email-alert",
     "external-check",
 ];

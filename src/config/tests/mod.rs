@@ -5,6 +5,7 @@ mod kw_backend;
 mod kw_bind;
 mod kw_capture;
 mod kw_global;
+mod kw_persist;
 mod kw_proxy;
 mod kw_proxy_settings;
 mod loader;

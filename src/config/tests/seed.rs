@@ -94,6 +94,7 @@ fn seed_config_model() {
         origin: origin(line),
     };
     let backend = Backend {
+        persistence: Default::default(),
         keepalive: false,
         nolinger: false,
         splice: Default::default(),

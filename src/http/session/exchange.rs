@@ -43,7 +43,8 @@ impl<'a> Session<'a> {
         req: &Request,
         picked: usize,
     ) -> Result<(usize, crate::server::queue::Slot<'a>), Fail> {
-        let sticky = req.sticky.server == Some(picked);
+        // A server a cookie or `use-server` assigned queues for itself.
+        let sticky = req.sticky.server == Some(picked) || req.persist.server == Some(picked);
         let mut waited = crate::server::queue::Waited::default();
         let be = self.be;
         let got = crate::server::queue::acquire(
@@ -138,6 +139,13 @@ impl<'a> Session<'a> {
         // `option prefer-last-server` (`reuse.rs`), else choose the server
         // while the URI is still in the buffer (or, when rules rewrote the
         // head, from the head they left).
+        // A `use-server` rule assigned it (`persist/`): ahead of cookies,
+        // option prefer-last-server and balancing.
+        self.forced = req.persist.persist == crate::persist::Persist::Force;
+        if let Some(s) = req.persist.server {
+            self.trace.sticky(req.sticky.server, s);
+            return Ok(s);
+        }
         let preferred = self.preferred_server();
         let picked = if preferred.is_some() {
             preferred
@@ -156,7 +164,13 @@ impl<'a> Session<'a> {
         // balancing; one naming a down or maintained server is ignored (and the
         // cookie updated) unless `option persist`.
         let picked = match (req.sticky.server, &self.be.cookie) {
-            (Some(s), Some(c)) if c.persist || self.be.servers[s].available() => Some(s),
+            (Some(s), Some(c))
+                if c.persist
+                    || req.persist.persist == crate::persist::Persist::Force
+                    || self.be.servers[s].available() =>
+            {
+                Some(s)
+            }
             _ => picked,
         };
         let Some(picked) = picked else {
@@ -219,7 +233,11 @@ impl<'a> Session<'a> {
         let independent = self.fe.http.independent_streams || self.be.http.independent_streams;
         let activity = (!independent).then_some(&activity);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
+        // `http-send-name-header`'s line in `out` (`persist.rs`).
+        let mut name_line = None;
         let (sr, sw, server_fd, req_state, resp) = loop {
+            let srv = &self.be.servers[server_idx].name;
+            persist::name_header(&mut self.out, self.rewrite.server_name, srv, &mut name_line);
             // Send the head (and the body start); replace a dead reused connection once.
             let deadline = self.server_deadline();
             match write_all(&mut server, &mut self.out, &mut self.req_timer, deadline).await {
@@ -246,7 +264,8 @@ impl<'a> Session<'a> {
                     cookie: self.be.cookie.as_ref().map(|rt| ResponseCookie {
                         rt,
                         server: server_idx,
-                        insert: rt.must_insert(req.sticky, server_idx, req.is_post),
+                        insert: req.persist.cookie_insert_allowed()
+                            && rt.must_insert(req.sticky, server_idx, req.is_post),
                     }),
                     accept_invalid: self.be.http.accept_invalid_response,
                 },
@@ -538,13 +557,16 @@ impl<'a> Session<'a> {
         let attempts = self.trace.attempts();
         // A server without a port connects to the port the client connected to.
         let dst_port = self.addrs.local().map(|a| a.port());
-        let r = connect_noting(
+        // `force-persist` matched: no final redispatch (`persist/`).
+        let redispatch = self.be.redispatch && !self.forced;
+        let r = connect_redispatching(
             self.ctx,
             self.backend,
             server_idx,
             input,
             attempts,
             dst_port,
+            redispatch,
         )
         .await;
         match &r {

@@ -47,7 +47,7 @@ use crate::deadline::LazyTimer;
 use crate::log::record::{HttpTrace, Outcome};
 use crate::route::{self, ConnAddrs, RequestSample};
 use crate::runtime::{BackendRt, FrontendRt};
-use crate::server::dispatch::{ActiveGuard, connect_noting, pick};
+use crate::server::dispatch::{ActiveGuard, connect_redispatching, pick};
 use crate::server::kill;
 use crate::stats::{self, counters};
 use crate::stream::Stream;
@@ -59,6 +59,7 @@ mod buffer;
 mod duplex;
 mod exchange;
 mod local;
+mod persist;
 mod read;
 mod reuse;
 mod rules;
@@ -169,6 +170,8 @@ struct Session<'a> {
     uid: IdSlot,
     /// Server connections kept for this session alone (`http-reuse never`).
     private: Vec<reuse::PrivateConn>,
+    /// The current request matched `force-persist` (no redispatch: `persist/`).
+    forced: bool,
 }
 
 /// Serves one client connection until it closes, times out or errs.
@@ -224,6 +227,7 @@ pub async fn run(
         ),
         uid: IdSlot::default(),
         private: Vec::new(),
+        forced: false,
     };
     let mut first = true;
     loop {
@@ -372,6 +376,7 @@ fn settings<'a>(
         pretend_keepalive: f.http.pretend_keepalive || be.http.pretend_keepalive,
         cookie: be.cookie.as_ref(),
         extra: None,
+        server_name: be.model.persistence.send_name.as_deref(),
     };
     let max_body = match (f.http.max_body, be.http.max_body) {
         (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),

@@ -193,15 +193,25 @@ impl Session<'_> {
             backend_name,
             addrs: &self.addrs,
         };
+        // `use-server`, `force-persist`, `ignore-persist` (`persist.rs`).
+        let persist = self.persistence(&head);
         let rw = Rewrite {
             extra: id.header(&self.uid, &head),
             ..self.rewrite
         };
-        if self.rules.get_mut().loaded {
+        let mut r = if self.rules.get_mut().loaded {
             let st = self.rules.borrow();
-            return request::rewrite_msg(&head, &st.msg, &rw, &mut self.out).map(Parsed::Complete);
+            request::rewrite_msg(&head, &st.msg, &rw, &mut self.out)?
+        } else {
+            request::rewrite(&head, &self.cbuf, &rw, &mut self.out)?
+        };
+        // Ignored persistence: the cookie is still rewritten (an indirect
+        // one removed, a prefix stripped) but names no server, as HAProxy 2.6.
+        if persist.persist == crate::persist::Persist::Ignore {
+            r.sticky.server = None;
         }
-        request::rewrite(&head, &self.cbuf, &rw, &mut self.out).map(Parsed::Complete)
+        r.persist = persist;
+        Ok(Parsed::Complete(r))
     }
 }
 
