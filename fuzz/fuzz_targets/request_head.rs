@@ -221,6 +221,7 @@ fn plain() -> Rewrite<'static> {
         pretend_keepalive: false,
         cookie: None,
         extra: None,
+        server_name: None,
     }
 }
 
