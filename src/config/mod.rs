@@ -30,6 +30,7 @@ pub mod model;
 pub mod parse;
 pub mod proxy_ids;
 pub mod raw;
+pub mod stick_validate;
 pub mod tcp_validate;
 pub mod track;
 pub mod validate;

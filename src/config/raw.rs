@@ -325,6 +325,8 @@ pub struct RawProxy {
     pub tcp: super::model::TcpRules,
     /// The proxy keywords of `kw/proxy.rs` (`source`, `disabled`, `id`, ...).
     pub settings: super::model::ProxySettings,
+    /// `stick-table` and `stick` lines (`kw/stick.rs`).
+    pub stick: crate::stick::RawStick,
 }
 
 impl RawProxy {
@@ -373,6 +375,7 @@ impl RawProxy {
             unique_id_header: None,
             tcp: super::model::TcpRules::default(),
             settings: Default::default(),
+            stick: Default::default(),
         }
     }
 

@@ -115,7 +115,12 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     }
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
+    let (stick_tables, stick) =
+        super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     drop(names);
+    for (i, s) in stick {
+        backends[i].stick = s;
+    }
     for (i, acls, tcp) in backend_acls {
         backends[i].acls = AclTable(acls);
         backends[i].tcp = tcp;
@@ -131,6 +136,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         userlists,
         resolvers,
         disabled_frontends,
+        stick_tables,
     };
     super::proxy_ids::settle_fullconn(&mut cfg);
     cfg
@@ -406,6 +412,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
         acls: AclTable::default(),
+        stick: Default::default(),
         settings: p.settings.clone(),
         origin: p.origin.clone(),
     }

@@ -27,6 +27,7 @@ pub mod resolvers;
 pub mod server;
 pub mod server_dns;
 pub mod stats;
+pub mod stick;
 pub mod suggest;
 pub mod tcp_rules;
 pub mod timeout;
@@ -123,6 +124,8 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("rate-limit", FE, Misplaced::Warn),
     ("id", F | L | B, Misplaced::Error),
     ("grace", FE, Misplaced::Warn),
+    ("stick-table", F | L | B, Misplaced::Error),
+    ("stick", L | B, Misplaced::Error),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -206,6 +209,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "rate-limit" => proxy::rate_limit(p, args),
                 "id" => proxy::id(p, args),
                 "grace" => proxy::grace(cx, p, args),
+                "stick-table" => stick::stick_table(cx, p, args),
+                "stick" => stick::stick(cx, p, args),
                 "unique-id-format" => capture::unique_id_format(cx, p, args),
                 "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
