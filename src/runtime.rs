@@ -196,6 +196,8 @@ pub struct BackendRt {
     pub queue: crate::server::queue::BackendQueue,
     /// `balance roundrobin`'s position, shared by the workers.
     pub rotation: crate::balance::Rotation,
+    /// `stick` rules and their tables (`None`: the backend has none).
+    pub stick: Option<crate::stick::StickRt>,
 }
 
 /// A frontend as workers see it.
@@ -242,6 +244,8 @@ pub struct Shared {
     pub counters: Vec<WorkerCounters>,
     /// Disabled `frontend` sections (where, `id`): numbered in the stats, not shown.
     pub disabled_frontends: Vec<(model::Origin, Option<u32>)>,
+    /// Every stick table, in declaration order, shared by the workers.
+    pub stick_tables: Vec<Arc<crate::stick::Table>>,
 }
 
 impl Shared {
@@ -253,6 +257,11 @@ impl Shared {
     /// Builds the shared runtime from a validated configuration.
     pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
         let hostname = crate::log::hostname(&config.global);
+        let stick_tables: Vec<Arc<crate::stick::Table>> = config
+            .stick_tables
+            .iter()
+            .map(|t| Arc::new(crate::stick::Table::new(t.clone())))
+            .collect();
         let backends = config
             .backends
             .iter()
@@ -305,6 +314,7 @@ impl Shared {
                     b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
                 ),
                 rotation: Default::default(),
+                stick: crate::stick::StickRt::build(&b.stick, &stick_tables, b),
             })
             .collect();
         let mut backends: Vec<BackendRt> = backends;
@@ -341,6 +351,7 @@ impl Shared {
             soft_stop: AtomicBool::new(false),
             debug,
             disabled_frontends: config.disabled_frontends.clone(),
+            stick_tables,
             counters: (0..workers.max(1))
                 .map(|_| {
                     let servers: Vec<usize> =

@@ -33,6 +33,7 @@ impl<'a> Session<'a> {
         };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
+        self.stick_store(relayed.server_idx);
         self.finish(&req, &body, relayed)
     }
 
@@ -121,7 +122,7 @@ impl<'a> Session<'a> {
 
     /// The request target and head as they stand now: the client's bytes, or
     /// what the rules left in `msg` (rewritten into `out`) when they edited them.
-    fn target_and_head<'m>(
+    pub(super) fn target_and_head<'m>(
         &'m self,
         req: &Request,
         msg: &'m crate::http::rules::Msg,
@@ -138,7 +139,16 @@ impl<'a> Session<'a> {
         // `option prefer-last-server` (`reuse.rs`), else choose the server
         // while the URI is still in the buffer (or, when rules rewrote the
         // head, from the head they left).
-        let preferred = self.preferred_server();
+        // A cookie naming a server that is up (drained included) wins over
+        // stick rules and balancing; one naming a down or maintained server
+        // is ignored (and the cookie updated) unless `option persist`.
+        let cookie = match (req.sticky.server, &self.be.cookie) {
+            (Some(s), Some(c)) if c.persist || self.be.servers[s].available() => Some(s),
+            _ => None,
+        };
+        // Then the stick rules (`stick.rs`), then the last server.
+        let stuck = self.stick_request(req, cookie.is_some());
+        let preferred = stuck.or_else(|| self.preferred_server());
         let picked = if preferred.is_some() {
             preferred
         } else {
@@ -152,13 +162,7 @@ impl<'a> Session<'a> {
             };
             pick(self.ctx, self.backend, &input, None)
         };
-        // A cookie naming a server that is up (drained included) wins over
-        // balancing; one naming a down or maintained server is ignored (and the
-        // cookie updated) unless `option persist`.
-        let picked = match (req.sticky.server, &self.be.cookie) {
-            (Some(s), Some(c)) if c.persist || self.be.servers[s].available() => Some(s),
-            _ => picked,
-        };
+        let picked = cookie.or(picked);
         let Some(picked) = picked else {
             if self.ctx.shared.debug {
                 eprintln!("[WARNING] {}: no server available", self.be.name);

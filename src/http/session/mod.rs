@@ -62,6 +62,7 @@ mod local;
 mod read;
 mod reuse;
 mod rules;
+mod stick;
 mod tcp_rules;
 
 use duplex::duplex;
