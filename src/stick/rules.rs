@@ -31,6 +31,8 @@ pub struct StickRt {
     names: Vec<Arc<str>>,
     /// `option persist`: a match on a down server still goes there.
     persist: bool,
+    /// A `disabled` backend chooses no server, stuck or not.
+    disabled: bool,
 }
 
 /// The keys a request's store rules took, written once its server is known.
@@ -72,6 +74,7 @@ impl StickRt {
             ids: crate::config::proxy_ids::assign(&written),
             names: be.servers.iter().map(|s| Arc::from(s.name.as_str())).collect(),
             persist: be.persist,
+            disabled: be.settings.disabled,
         })
     }
 
@@ -120,6 +123,7 @@ impl StickRt {
     ) -> Option<usize> {
         let now = Instant::now();
         let mut chosen = None;
+        let assigned = assigned || self.disabled;
         for (i, r) in self.rules.iter().enumerate() {
             // A store rule (`stick on` included) whose table already has
             // a key is skipped whole, as HAProxy.
@@ -145,6 +149,23 @@ impl StickRt {
             }
         }
         chosen
+    }
+
+    /// The rules of a `mode tcp` backend on a new connection from `client`
+    /// (they read its address only): the server a match finds, if it is up
+    /// or with `option persist`.
+    pub fn on_connection(
+        &self,
+        client: Option<std::net::IpAddr>,
+        sc: &mut Scratch,
+        servers: &[crate::runtime::ServerRt],
+        pending: &mut Pending,
+    ) -> Option<usize> {
+        pending.clear();
+        let s = Conn {
+            src: client.map(|ip| std::net::SocketAddr::new(ip, 0)),
+        };
+        self.request(&s, sc, false, |i| servers[i].available(), pending)
     }
 
     /// The `store-response` rules on the response head `s`.
@@ -181,5 +202,37 @@ impl StickRt {
             };
             self.rules[i].table.store(key, stuck, now);
         }
+    }
+}
+
+/// A connection as a [`Sample`]: its client's address only.
+struct Conn {
+    src: Option<std::net::SocketAddr>,
+}
+
+impl Sample for Conn {
+    fn method(&self) -> &[u8] {
+        b""
+    }
+    fn uri(&self) -> &[u8] {
+        b""
+    }
+    fn version(&self) -> &[u8] {
+        b""
+    }
+    fn req_header_count(&self) -> usize {
+        0
+    }
+    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
+        (b"", b"")
+    }
+    fn src(&self) -> Option<std::net::SocketAddr> {
+        self.src
+    }
+    fn dst(&self) -> Option<std::net::SocketAddr> {
+        None
+    }
+    fn is_http(&self) -> bool {
+        false
     }
 }
