@@ -111,8 +111,8 @@ fn hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// One key of a table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One key of a table (ordered as `show table` lists them).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
     /// An IPv4 address.
     Ip(Ipv4Addr),

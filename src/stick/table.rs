@@ -186,13 +186,14 @@ impl Table {
         )
     }
 
-    /// `show table <t>`: the header, then one line per entry, least
-    /// recently used first.
+    /// `show table <t>`: the header, then one line per entry in key
+    /// order (HAProxy walks its tree of keys).
     pub fn dump(&self, now: Instant) -> String {
         let mut out = self.head(now);
         let g = self.fresh(now);
-        for key in g.order.values() {
-            let Some(e) = g.map.get(key) else { continue };
+        let mut entries: Vec<(&Key, &Entry)> = g.map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (key, e) in entries {
             // An address-like number, as HAProxy prints the entry's pointer.
             let _ = write!(out, "{:#x}: key=", 0x5600_0000_0000u64 + e.id * 0x40);
             key.render(self.spec.key, &mut out);

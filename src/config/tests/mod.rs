@@ -7,6 +7,7 @@ mod kw_capture;
 mod kw_global;
 mod kw_proxy;
 mod kw_proxy_settings;
+mod kw_stick;
 mod loader;
 mod resolvers;
 mod seed;
