@@ -11,13 +11,10 @@ use super::Table;
 pub fn show(tables: &[Arc<Table>], args: &[&str]) -> String {
     let now = Instant::now();
     match args.first() {
-        None => {
-            let mut out: String = tables.iter().rev().map(|t| t.head(now)).collect();
-            out.push('\n');
-            out
-        }
+        // The socket ends each answer with the blank line.
+        None => tables.iter().rev().map(|t| t.head(now)).collect(),
         Some(name) => match find(tables, name) {
-            Some(t) if args.len() == 1 => t.dump(now) + "\n",
+            Some(t) if args.len() == 1 => t.dump(now),
             Some(_) => "ringlb supports 'show table <name>' without a data filter.\n".into(),
             None => "No such table\n".into(),
         },
