@@ -132,7 +132,7 @@ fn config(sock: &Path, port: u16, mode: &str, body: &str, servers: [u16; 2]) -> 
          timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
          listen test\n    bind 127.0.0.1:{port}\n    balance roundrobin\n    \
          tcp-request connection reject if {{ src 127.0.0.1 }}\n{body}\n    \
-         server s1 127.0.0.1:{}\n    server s2 127.0.0.1:{}\n",
+         server s1 127.0.0.1:{} cookie s1\n    server s2 127.0.0.1:{} cookie s2\n",
         sock.display(),
         servers[0],
         servers[1]
@@ -317,4 +317,35 @@ fn a_session_cookie_the_server_set_keeps_its_server() {
          key=s2-1 use=0 exp=N server_id=2 server_key=s2\n\
          key=unknown use=0 exp=N server_id=2 server_key=s2\n"
     );
+}
+
+#[test]
+fn the_persistence_cookie_wins_over_stick_rules() {
+    let body = "    cookie SRV insert indirect nocache\n    \
+                stick-table type ip size 10\n    stick on src";
+    let (ours, _) = both("http", body, https, |port, _| {
+        let c = "127.0.0.2";
+        [None, Some("SRV=s2"), None, Some("SRV=s1"), None]
+            .into_iter()
+            .map(|cookie| http_get(c, port, cookie).0)
+            .collect()
+    });
+    // The cookie chooses, and `stick on` stores where the request went.
+    assert_eq!(ours, ["s1", "s2", "s2", "s1", "s1"]);
+}
+
+#[test]
+fn option_persist_keeps_a_match_on_a_server_in_maintenance() {
+    let body = "    option persist\n    stick-table type ip size 10\n    stick on src";
+    let (ours, _) = both("tcp", body, names, |port, sock| {
+        let mut t = vec![
+            tcp_server_of("127.0.0.2", port),
+            tcp_server_of("127.0.0.3", port),
+        ];
+        t.push(stats_command(sock, "disable server test/s1"));
+        t.push(tcp_server_of("127.0.0.2", port));
+        t.push(tcp_server_of("127.0.0.4", port));
+        t
+    });
+    assert_eq!(ours, ["s1", "s2", "\n", "s1", "s2"]);
 }
