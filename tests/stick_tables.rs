@@ -152,7 +152,13 @@ fn both(
         let sock = dir.path().join("stats.sock");
         let backends = servers();
         let port = free_port();
-        let text = config(&sock, port, mode, body, [backends[0].port, backends[1].port]);
+        let text = config(
+            &sock,
+            port,
+            mode,
+            body,
+            [backends[0].port, backends[1].port],
+        );
         if oracle {
             let _h = Haproxy::start(&text, port)?;
             Some(scenario(port, &sock))
@@ -203,7 +209,12 @@ fn stick_on_src_keeps_each_client_on_its_server_in_tcp_mode() {
     let first: Vec<&str> = ours[..4].iter().map(String::as_str).collect();
     assert_eq!(
         first,
-        ["127.0.0.2 s1", "127.0.0.3 s2", "127.0.0.4 s1", "127.0.0.5 s2"]
+        [
+            "127.0.0.2 s1",
+            "127.0.0.3 s2",
+            "127.0.0.4 s1",
+            "127.0.0.5 s2"
+        ]
     );
     assert_eq!(ours[..4], ours[4..8]);
     assert_eq!(ours[..4], ours[8..12]);

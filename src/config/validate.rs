@@ -115,8 +115,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     }
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
-    let (stick_tables, stick) =
-        super::stick_validate::link(&mut proxies, &by_name, &names, diag);
+    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     drop(names);
     for (i, s) in stick {
         backends[i].stick = s;

@@ -41,8 +41,7 @@ pub fn clear(tables: &[Arc<Table>], args: &[&str]) -> String {
             }
         }
         _ => {
-            return "ringlb supports 'clear table <name> [key <key>]' (no data filter).\n"
-                .into();
+            return "ringlb supports 'clear table <name> [key <key>]' (no data filter).\n".into();
         }
     }
     String::new()

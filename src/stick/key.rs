@@ -102,7 +102,7 @@ fn bytes_of(v: Val<'_>) -> Vec<u8> {
 
 /// Bytes from hexadecimal digits (an even number of them).
 fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -179,7 +179,10 @@ mod tests {
     fn values_cast_to_the_table_type() {
         let v4: IpAddr = "10.0.0.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(KeyType::Ip.key(Val::Ip(v4)), Some(Key::Ip("10.0.0.1".parse().unwrap())));
+        assert_eq!(
+            KeyType::Ip.key(Val::Ip(v4)),
+            Some(Key::Ip("10.0.0.1".parse().unwrap()))
+        );
         assert_eq!(KeyType::Ip.key(Val::Ip(v6)), None);
         assert_eq!(
             KeyType::Ipv6.key(Val::Ip(v4)),
@@ -195,7 +198,10 @@ mod tests {
             KeyType::Binary(4).key(Val::Str(b"ab")),
             Some(Key::Bytes(b"ab\0\0".to_vec()))
         );
-        assert_eq!(KeyType::Binary(2).parse("0a0b"), Some(Key::Bytes(vec![10, 11])));
+        assert_eq!(
+            KeyType::Binary(2).parse("0a0b"),
+            Some(Key::Bytes(vec![10, 11]))
+        );
     }
 
     #[test]

@@ -72,7 +72,11 @@ impl StickRt {
                 .collect(),
             acls: stick.acls.0.clone(),
             ids: crate::config::proxy_ids::assign(&written),
-            names: be.servers.iter().map(|s| Arc::from(s.name.as_str())).collect(),
+            names: be
+                .servers
+                .iter()
+                .map(|s| Arc::from(s.name.as_str()))
+                .collect(),
             persist: be.persist,
             disabled: be.settings.disabled,
         })
@@ -80,7 +84,9 @@ impl StickRt {
 
     /// Whether some rule reads the response (`stick store-response`).
     pub fn reads_response(&self) -> bool {
-        self.rules.iter().any(|r| r.kind == StickKind::StoreResponse)
+        self.rules
+            .iter()
+            .any(|r| r.kind == StickKind::StoreResponse)
     }
 
     /// Whether the rule applies and, if so, its key.

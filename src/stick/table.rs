@@ -197,10 +197,9 @@ impl Table {
             // An address-like number, as HAProxy prints the entry's pointer.
             let _ = write!(out, "{:#x}: key=", 0x5600_0000_0000u64 + e.id * 0x40);
             key.render(self.spec.key, &mut out);
-            let exp = self
-                .spec
-                .expire
-                .map_or(0, |x| (e.touched + x).saturating_duration_since(now).as_millis());
+            let exp = self.spec.expire.map_or(0, |x| {
+                (e.touched + x).saturating_duration_since(now).as_millis()
+            });
             let _ = write!(out, " use=0 exp={exp}");
             match &e.stuck {
                 Some(s) => {

@@ -200,6 +200,10 @@ mod tests {
         assert!(store("server_id").is_ok());
         let e = store("server_id,gpc0").unwrap_err();
         assert!(e.contains("gpc0") && e.contains("track-sc"), "{e}");
-        assert!(store("http_req_rate(10s)").unwrap_err().contains("http_req_rate"));
+        assert!(
+            store("http_req_rate(10s)")
+                .unwrap_err()
+                .contains("http_req_rate")
+        );
     }
 }

@@ -41,10 +41,16 @@ fn refusals_name_the_keyword_and_the_reason() {
     let table = "    stick-table type ip size 10";
     assert_has(&[err(&format!("{table} peers p"))], "no 'peers' sections");
     assert_has(&[err(&format!("{table} store gpc0"))], "track-sc");
-    assert_has(&[err(&format!("{table} store http_req_rate(10s)"))], "http_req_rate");
+    assert_has(
+        &[err(&format!("{table} store http_req_rate(10s)"))],
+        "http_req_rate",
+    );
     assert_has(&[err("    stick-table size 10")], "missing 'type'");
     assert_has(&[err("    stick-table type ip")], "missing 'size'");
-    assert_has(&[err("    stick-table type text size 1")], "unknown type 'text'");
+    assert_has(
+        &[err("    stick-table type text size 1")],
+        "unknown type 'text'",
+    );
     assert_has(&[err("    stick on src")], "unable to find stick-table 'l'");
     assert_has(&[err("    stick near src")], "expects 'on', 'match'");
     assert_has(
