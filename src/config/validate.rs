@@ -113,9 +113,10 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             }
         }
     }
+    // Stick tables and rules (`stick_validate.rs`).
+    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
-    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     drop(names);
     for (i, s) in stick {
         backends[i].stick = s;
