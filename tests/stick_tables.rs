@@ -83,10 +83,16 @@ fn tcp_server_of(src: &str, port: u16) -> String {
 
 /// An HTTP GET from `src` with an optional cookie: (server, cookie set).
 fn http_get(src: &str, port: u16, cookie: Option<&str>) -> (String, String) {
-    let mut s = connect_from(src, port);
     let cookie = cookie.map_or(String::new(), |c| format!("Cookie: {c}\r\n"));
+    http_request(src, port, "/", &cookie)
+}
+
+/// An HTTP GET of `path` from `src` with `headers` (whole lines):
+/// (server, cookie set).
+fn http_request(src: &str, port: u16, path: &str, headers: &str) -> (String, String) {
+    let mut s = connect_from(src, port);
     s.write_all(
-        format!("GET / HTTP/1.1\r\nHost: t\r\n{cookie}Connection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n").as_bytes(),
     )
     .unwrap();
     let mut out = String::new();
@@ -359,4 +365,31 @@ fn option_persist_keeps_a_match_on_a_server_in_maintenance() {
         t
     });
     assert_eq!(ours, ["s1", "s2", "\n", "s1", "s2"]);
+}
+
+#[test]
+fn match_and_store_request_rules_with_conditions() {
+    let body = "    stick-table type string len 8 size 10\n    \
+                stick match req.hdr(x-user) if { path_beg /app }\n    \
+                stick store-request req.hdr(x-user)";
+    let (ours, _) = both("http", body, https, |port, sock| {
+        let c = "127.0.0.2";
+        let mut t: Vec<String> = [
+            ("/app", "X-User: alice\r\n"),
+            ("/app", "X-User: bob\r\n"),
+            ("/app", "X-User: alice\r\n"),
+            ("/app", "X-User: bob\r\n"),
+            // No match outside /app: balanced (and stored again).
+            ("/other", "X-User: alice\r\n"),
+            ("/app", "X-User: alice\r\n"),
+            // The key is cut to the table's `len`.
+            ("/app", "X-User: alice-longer-name\r\n"),
+        ]
+        .into_iter()
+        .map(|(p, h)| http_request(c, port, p, h).0)
+        .collect();
+        t.push(normalize(&stats_command(sock, "show table test")));
+        t
+    });
+    assert_eq!(&ours[..7], ["s1", "s2", "s1", "s2", "s1", "s1", "s2"]);
 }

@@ -87,6 +87,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     }
     // A backend's own tcp rules keep a linked copy of its ACLs.
     let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
+    // Stick tables and rules (`stick_validate.rs`), before a listen's
+    // frontend takes its ACLs.
+    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
     let mut disabled_frontends = Vec::new();
     let mut listen_rules = Vec::new();
@@ -113,8 +116,6 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
             }
         }
     }
-    // Stick tables and rules (`stick_validate.rs`).
-    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
     drop(names);

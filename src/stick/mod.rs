@@ -9,7 +9,8 @@
 //! that is up (or any, with `option persist`) is taken without balancing.
 //! The store rules' keys are kept on the request ([`Pending`]) and written
 //! with the server the request went to when the response starts
-//! (`store-response` keys are read from that response's head).
+//! (`store-response` keys are read from that response's head), or in
+//! `mode tcp` once the server connection is made.
 
 pub mod admin;
 pub mod key;

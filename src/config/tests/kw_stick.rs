@@ -23,6 +23,8 @@ fn tables_and_rules_load() {
         [StickKind::On, StickKind::StoreResponse, StickKind::Match]
     );
     assert!(c.backends[0].stick.rules[0].cond.is_some());
+    // A listen's conditions keep the ACLs they index (its frontend takes its own).
+    assert!(!c.backends[0].stick.acls.0.is_empty());
 }
 
 #[test]

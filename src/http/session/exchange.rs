@@ -33,7 +33,6 @@ impl<'a> Session<'a> {
         };
         let mut body = self.body_start(&req)?;
         let relayed = self.relay(&req, &mut body, picked, first).await?;
-        self.stick_store(relayed.server_idx);
         self.finish(&req, &body, relayed)
     }
 
@@ -242,6 +241,10 @@ impl<'a> Session<'a> {
             let hook = response_rules
                 .as_ref()
                 .map(|r| r as &dyn crate::http::response::ResponseHook);
+            // The stick rules' keys go with this attempt's server (`stick.rs`).
+            if self.be.stick.is_some() {
+                self.rules.borrow_mut().stick_server = server_idx;
+            }
             let cx = ResponseCtx {
                 side: ClientSide {
                     head_request: req.is_head,

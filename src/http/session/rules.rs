@@ -34,6 +34,8 @@ pub(super) struct RuleState {
     pub tcp_rejected: Option<bool>,
     /// The keys this request's stick rules store (`stick.rs`).
     pub stick: crate::stick::Pending,
+    /// The server the request went to, whom they are stored with.
+    pub stick_server: usize,
     tmp: Vec<u8>,
     tmp2: Vec<u8>,
 }
@@ -241,7 +243,7 @@ pub(super) fn response_rules<'a>(
     let fe = &*f.model.rules.0;
     let b = &*be.0.model.rules.0;
     let b = (!std::ptr::eq(fe, b)).then_some(b);
-    let stick = be.0.stick.as_ref().filter(|s| s.reads_response());
+    let stick = be.0.stick.as_ref();
     if stick.is_none() && fe.no_response_rules() && b.is_none_or(|b| b.no_response_rules()) {
         return None;
     }
@@ -294,7 +296,7 @@ fn write_msg_response(msg: &Msg, out: &mut Vec<u8>) {
 pub struct ResponseRules<'a> {
     fe: &'a ProxyRules,
     be: Option<&'a ProxyRules>,
-    /// The backend's stick rules, when they read the response.
+    /// The backend's stick rules: they store when the response starts.
     stick: Option<&'a crate::stick::StickRt>,
     state: &'a RefCell<RuleState>,
     cx: Cx<'a>,
@@ -313,9 +315,12 @@ impl crate::http::response::ResponseHook for ResponseRules<'_> {
         st.msg.load([b"1.1", code.as_bytes(), reason], headers);
         st.loaded = false;
         let mut sc = self.scratch.borrow_mut();
-        // `stick store-response` reads the server's head, before the rules.
+        // `stick store-response` reads the server's head, before the rules;
+        // the keys are stored now, as HAProxy does when the response starts.
         if let Some(stick) = self.stick {
-            super::stick::on_response(stick, &st.msg, self.cx.addrs.peer, &mut sc, &mut st.stick);
+            let server = st.stick_server;
+            let peer = self.cx.addrs.peer;
+            super::stick::on_response(stick, (&st.msg, peer), &mut sc, &mut st.stick, server);
         }
         let mut fx = st.fx;
         let (mut b, msg, vars) = st.bufs(&mut sc);

@@ -1,7 +1,7 @@
 //! Stage 3b's stick rules (`crate::stick`): the backend's match and
-//! store-request rules on the request head when the server is chosen, the
-//! store-response rules on the server's response head (called from the
-//! response hook, `rules.rs`), and the keys stored with the server the
+//! store-request rules on the request head when the server is chosen; when
+//! the server's response head comes (the response hook, `rules.rs`), the
+//! store-response rules on it, and every key stored with the server the
 //! request went to. Only backends with `stick` rules come here.
 
 use std::net::SocketAddr;
@@ -41,24 +41,22 @@ impl<'a> Session<'a> {
             &mut st.stick,
         )
     }
-
-    /// Stores the keys the request's rules took, with the server it went to.
-    pub(super) fn stick_store(&self, server: usize) {
-        if let Some(stick) = &self.be.stick {
-            stick.commit(server, &mut self.rules.borrow_mut().stick);
-        }
-    }
 }
 
-/// The `store-response` rules on the response head in `msg`.
+/// When the server's response head is in `msg`: the `store-response`
+/// rules on it, then every key is stored with `server`, the server the
+/// request went to.
 pub(super) fn on_response(
     stick: &crate::stick::StickRt,
-    msg: &Msg,
-    src: Option<SocketAddr>,
+    (msg, src): (&Msg, Option<SocketAddr>),
     sc: &mut Scratch,
     pending: &mut crate::stick::Pending,
+    server: usize,
 ) {
-    stick.response(&ResHead { msg, src }, sc, pending);
+    if stick.reads_response() {
+        stick.response(&ResHead { msg, src }, sc, pending);
+    }
+    stick.commit(server, pending);
 }
 
 /// A response head as a [`Sample`]: its status and headers, and the
