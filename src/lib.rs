@@ -33,6 +33,7 @@ pub mod route;
 pub mod runtime;
 pub mod server;
 pub mod stats;
+pub mod stick;
 pub mod stream;
 pub mod tcp;
 pub mod worker;

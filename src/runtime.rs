@@ -196,6 +196,8 @@ pub struct BackendRt {
     pub queue: crate::server::queue::BackendQueue,
     /// `balance roundrobin`'s position, shared by the workers.
     pub rotation: crate::balance::Rotation,
+    /// `stick` rules and their tables (`None`: the backend has none).
+    pub stick: Option<crate::stick::StickRt>,
 }
 
 /// A frontend as workers see it.
@@ -244,6 +246,8 @@ pub struct Shared {
     pub disabled_frontends: Vec<(model::Origin, Option<u32>)>,
     /// Splice pipes (`maxpipes`, `tune.pipesize`), shared by the workers.
     pub pipes: crate::tcp::splice::Pipes,
+    /// Every stick table, in declaration order, shared by the workers.
+    pub stick_tables: Vec<Arc<crate::stick::Table>>,
 }
 
 impl Shared {
@@ -255,6 +259,11 @@ impl Shared {
     /// Builds the shared runtime from a validated configuration.
     pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
         let hostname = crate::log::hostname(&config.global);
+        let stick_tables: Vec<Arc<crate::stick::Table>> = config
+            .stick_tables
+            .iter()
+            .map(|t| Arc::new(crate::stick::Table::new(t.clone())))
+            .collect();
         let backends = config
             .backends
             .iter()
@@ -307,6 +316,7 @@ impl Shared {
                     b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
                 ),
                 rotation: Default::default(),
+                stick: crate::stick::StickRt::build(&b.stick, &stick_tables, b),
             })
             .collect();
         let mut backends: Vec<BackendRt> = backends;
@@ -348,6 +358,7 @@ impl Shared {
                 config.global.maxconn,
                 config.global.pipesize,
             ),
+            stick_tables,
             counters: (0..workers.max(1))
                 .map(|_| {
                     let servers: Vec<usize> =

@@ -157,12 +157,28 @@ impl<'a> Session<'a> {
             ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
             ["enable", "server", rest @ ..] => self.admin(|sh| commands::enable_server(sh, rest)),
             ["disable", "server", rest @ ..] => self.admin(|sh| commands::disable_server(sh, rest)),
+            // Stick tables (`crate::stick::admin`): operator level, as HAProxy.
+            ["show", "table", rest @ ..] => {
+                self.operator(|sh| crate::stick::admin::show(&sh.stick_tables, rest))
+            }
+            ["clear", "table", rest @ ..] => {
+                self.operator(|sh| crate::stick::admin::clear(&sh.stick_tables, rest))
+            }
             ["shutdown", "sessions", "server", rest @ ..] => {
                 self.admin(|sh| commands::shutdown_sessions(sh, rest))
             }
             _ => usage(Usage::Unknown, &w),
         };
         (answer, After::Answer)
+    }
+
+    /// Runs `f` if the socket is at operator level or above, else HAProxy's refusal.
+    fn operator(&self, f: impl FnOnce(&Shared) -> String) -> String {
+        if self.level < Level::Operator {
+            PERMISSION_DENIED.to_string()
+        } else {
+            f(self.shared)
+        }
     }
 
     /// Runs `f` if the socket is at admin level, else HAProxy's refusal.
@@ -274,6 +290,11 @@ struct Help {
 /// The commands ringlb's stats socket knows, sorted by syntax as HAProxy sorts them.
 const COMMANDS: &[Help] = &[
     Help {
+        words: &["clear", "table"],
+        syntax: "clear table <table> [<filter>]*",
+        what: "remove an entry from a table (filter: data/key)",
+    },
+    Help {
         words: &["disable", "server"],
         syntax: "disable server <bk>/<srv>",
         what: "put a server in maintenance (as 'set server ... state maint')",
@@ -312,6 +333,11 @@ const COMMANDS: &[Help] = &[
         words: &["show", "stat"],
         syntax: "show stat [{<iid>|<proxy>} <type> <sid>]",
         what: "report counters for each proxy and server",
+    },
+    Help {
+        words: &["show", "table"],
+        syntax: "show table <table> [<filter>]*",
+        what: "report table usage stats or dump this table's contents (filter: data/key)",
     },
     Help {
         words: &["shutdown", "sessions", "server"],

@@ -31,6 +31,7 @@ pub mod parse;
 pub mod persist_validate;
 pub mod proxy_ids;
 pub mod raw;
+pub mod stick_validate;
 pub mod tcp_validate;
 pub mod track;
 pub mod validate;

@@ -979,6 +979,8 @@ pub struct Backend {
     pub persistence: crate::persist::Rules,
     /// Where the section starts.
     pub origin: Origin,
+    /// `stick` rules (`crate::stick`).
+    pub stick: crate::stick::BackendStick,
 }
 
 /// The name of the server a `dispatch` address becomes: the last of its
@@ -1027,6 +1029,8 @@ pub struct Config {
     /// `frontend` sections left out for `disabled`: where each starts and
     /// its `id`, as HAProxy still numbers them (the stats' automatic ids).
     pub disabled_frontends: Vec<(Origin, Option<u32>)>,
+    /// Every `stick-table`, in declaration order (named for its proxy).
+    pub stick_tables: Vec<crate::stick::TableSpec>,
 }
 
 /// A `resolvers <name>` section: where and how server names are resolved at run time.

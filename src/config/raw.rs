@@ -334,6 +334,8 @@ pub struct RawProxy {
     /// `use-server`, `force-persist`, `ignore-persist`, `http-send-name-header`,
     /// `persist rdp-cookie` (`persist/`).
     pub persistence: crate::persist::RawRules,
+    /// `stick-table` and `stick` lines (`kw/stick.rs`).
+    pub stick: crate::stick::RawStick,
 }
 
 impl RawProxy {
@@ -384,6 +386,7 @@ impl RawProxy {
             tcp: super::model::TcpRules::default(),
             settings: Default::default(),
             persistence: Default::default(),
+            stick: Default::default(),
         }
     }
 

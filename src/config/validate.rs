@@ -88,6 +88,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A backend's own tcp rules keep a linked copy of its ACLs.
     let backend_acls = super::tcp_validate::backend_acls(&mut proxies, &by_name, &names, diag);
     let persistence = super::persist_validate::link(&mut proxies, &by_name, &names, diag);
+    // Stick tables and rules (`stick_validate.rs`), before a listen's
+    // frontend takes its ACLs.
+    let (stick_tables, stick) = super::stick_validate::link(&mut proxies, &by_name, &names, diag);
     let mut frontends = Vec::new();
     let mut disabled_frontends = Vec::new();
     let mut listen_rules = Vec::new();
@@ -117,6 +120,9 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     // A listen's rules are its backend's too (run once when both are the
     // same section: see the session).
     drop(names);
+    for (i, s) in stick {
+        backends[i].stick = s;
+    }
     for (i, acls, tcp) in backend_acls {
         backends[i].acls = AclTable(acls);
         backends[i].tcp = tcp;
@@ -135,6 +141,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         userlists,
         resolvers,
         disabled_frontends,
+        stick_tables,
     };
     super::proxy_ids::settle_fullconn(&mut cfg);
     cfg
@@ -413,6 +420,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         errors: Default::default(),
         tcp: super::tcp_validate::backend_rules(p),
         acls: AclTable::default(),
+        stick: Default::default(),
         settings: p.settings.clone(),
         persistence: Default::default(),
         origin: p.origin.clone(),

@@ -246,13 +246,24 @@ pub async fn dispatch_queued<'a>(
     dst_port: Option<u16>,
 ) -> Result<(usize, Stream, Slot<'a>), DispatchError> {
     let be = &ctx.shared.backends[backend];
-    let first =
-        pick(ctx, backend, input, None).ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
-    let (first, slot) = queue::acquire(&be.queue, &ctx.limits, &be.servers, first, false, waited)
+    // `stick` rules (`crate::stick`) before balancing; a match waits in its server's queue.
+    let mut stick = crate::stick::Pending::default();
+    let stuck = be.stick.as_ref().and_then(|st| {
+        let mut sc = ctx.scratch.borrow_mut();
+        st.on_connection(input.client, &mut sc, &be.servers, &mut stick)
+    });
+    let first = stuck
+        .or_else(|| pick(ctx, backend, input, None))
+        .ok_or_else(|| DispatchError::NoServer(be.name.clone()))?;
+    let sticky = stuck.is_some();
+    let (first, slot) = queue::acquire(&be.queue, &ctx.limits, &be.servers, first, sticky, waited)
         .await
         .map_err(|_| DispatchError::QueueTimeout(be.name.clone()))?;
     before_connect();
     let (idx, s) = connect_noting(ctx, backend, first, input, noted, dst_port).await?;
+    if let Some(st) = &be.stick {
+        st.commit(idx, &mut stick);
+    }
     Ok((idx, s, slot))
 }
 

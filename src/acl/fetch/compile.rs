@@ -53,6 +53,8 @@ pub const NAMES: &[&str] = &[
     "req.hdr_cnt",
     "cook",
     "req.cook",
+    "res.cook",
+    "scook",
     "req.ver",
     "req.body_size",
     "req.len",
@@ -214,6 +216,9 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
             })
         }
         "cook" | "req.cook" => check_args(name, args, 0, 1).map(|_| Fetch::Cook(cook_name(args))),
+        "res.cook" | "scook" => {
+            check_args(name, args, 0, 1).map(|_| Fetch::ResCook(cook_name(args)))
+        }
         "cook_cnt" | "req.cook_cnt" => {
             check_args(name, args, 0, 1).map(|_| Fetch::CookCnt(cook_name(args)))
         }

@@ -118,6 +118,8 @@ pub enum Fetch {
     Cook(Box<[u8]>),
     /// `req.cook_cnt([<name>])` / `cook_cnt`.
     CookCnt(Box<[u8]>),
+    /// `res.cook([<name>])` / `scook`: a cookie the server sets (`Set-Cookie`).
+    ResCook(Box<[u8]>),
     /// `req.ver`: `1.0`, `1.1`.
     ReqVer,
     /// `req.body_size`.
@@ -310,7 +312,7 @@ impl Fetch {
             | Fetch::HttpAuthUser
             | Fetch::HttpAuthPass => Some(Side::Req),
             Fetch::Hdr { side, .. } | Fetch::HdrCnt { side, .. } => Some(*side),
-            Fetch::Status => Some(Side::Res),
+            Fetch::Status | Fetch::ResCook(_) => Some(Side::Res),
             _ => None,
         }
     }
@@ -437,6 +439,7 @@ impl Fetch {
                 full,
             } => hdr_each(s, *side, name, *occ, *full, f),
             Fetch::Cook(name) => cookies(s, name).any(|v| f(Val::Str(v))),
+            Fetch::ResCook(name) => set_cookies(s, name).any(|v| f(Val::Str(v))),
             Fetch::Base => {
                 let Some(v) = base(s, buf) else { return false };
                 f(Val::Str(v))
@@ -535,6 +538,7 @@ impl Fetch {
             Fetch::UniqueId => Val::Str(s.unique_id()?),
             Fetch::Hdr { .. }
             | Fetch::Cook(_)
+            | Fetch::ResCook(_)
             | Fetch::Base
             | Fetch::HttpAuth(_)
             | Fetch::HttpAuthGroup(_)

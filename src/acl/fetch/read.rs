@@ -109,6 +109,26 @@ pub(super) fn cookies<'a, S: Sample + ?Sized>(
         })
 }
 
+/// The values of the cookies called `name` that the server sets, one per
+/// `Set-Cookie` line (its first `name=value`, the attributes after `;`
+/// skipped); the first one's when `name` is empty.
+pub(super) fn set_cookies<'a, S: Sample + ?Sized>(
+    s: &'a S,
+    name: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> {
+    let mut first = name.is_empty();
+    HdrVals::new(s, Side::Res, b"set-cookie", true).filter_map(move |line| {
+        let pair = line.split(|b| *b == b';').next()?.trim_ascii();
+        let i = memchr::memchr(b'=', pair)?;
+        let (n, v) = (pair[..i].trim_ascii(), pair[i + 1..].trim_ascii());
+        if first {
+            first = false;
+            return Some(v);
+        }
+        (!name.is_empty() && n == name).then_some(v)
+    })
+}
+
 /// The path of a request target (origin or absolute form), without the query.
 pub fn path(uri: &[u8]) -> &[u8] {
     let mut p = uri;

@@ -30,6 +30,7 @@ pub mod resolvers;
 pub mod server;
 pub mod server_dns;
 pub mod stats;
+pub mod stick;
 pub mod suggest;
 pub mod tcp_rules;
 pub mod timeout;
@@ -132,6 +133,8 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("http-send-name-header", BE, Misplaced::Warn),
     ("persist", BE, Misplaced::Warn),
     ("bind-process", ALL, Misplaced::Warn),
+    ("stick-table", F | L | B, Misplaced::Error),
+    ("stick", L | B, Misplaced::Error),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.
@@ -222,6 +225,8 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "http-send-name-header" => persist::send_name_header(p, args),
                 "persist" => persist::persist(p, args),
                 "bind-process" => persist::bind_process(cx, args),
+                "stick-table" => stick::stick_table(cx, p, args),
+                "stick" => stick::stick(cx, p, args),
                 "unique-id-format" => capture::unique_id_format(cx, p, args),
                 "unique-id-header" => capture::unique_id_header(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),

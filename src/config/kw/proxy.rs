@@ -14,8 +14,6 @@ pub const IGNORED: &[&str] = &["description", "log-tag", "log-format"];
 pub const UNSUPPORTED: &[&str] = &[
     "reqpass",
     "reqipass",
-    "stick-table",
-    "stick",
     "appsession",
     "http-check",
     "tcp-check",

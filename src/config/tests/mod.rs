@@ -8,6 +8,7 @@ mod kw_global;
 mod kw_persist;
 mod kw_proxy;
 mod kw_proxy_settings;
+mod kw_stick;
 mod loader;
 mod resolvers;
 mod seed;

@@ -141,6 +141,7 @@ fn seed_config_model() {
         acls: Default::default(),
         settings: Default::default(),
         origin: origin(11),
+        stick: Default::default(),
     };
     let frontend = Frontend {
         rules: Default::default(),

@@ -122,7 +122,7 @@ impl<'a> Session<'a> {
 
     /// The request target and head as they stand now: the client's bytes, or
     /// what the rules left in `msg` (rewritten into `out`) when they edited them.
-    fn target_and_head<'m>(
+    pub(super) fn target_and_head<'m>(
         &'m self,
         req: &Request,
         msg: &'m crate::http::rules::Msg,
@@ -140,13 +140,25 @@ impl<'a> Session<'a> {
         // while the URI is still in the buffer (or, when rules rewrote the
         // head, from the head they left).
         // A `use-server` rule assigned it (`persist/`): ahead of cookies,
-        // option prefer-last-server and balancing.
+        // stick rules, option prefer-last-server and balancing.
         self.forced = req.persist.persist == crate::persist::Persist::Force;
         if let Some(s) = req.persist.server {
             self.trace.sticky(req.sticky.server, s);
             return Ok(s);
         }
-        let preferred = self.preferred_server();
+        // A cookie naming a server that is up (drained included) wins over
+        // stick rules and balancing; one naming a down or maintained server
+        // is ignored (and the cookie updated) unless `option persist` or
+        // `force-persist`.
+        let cookie = match (req.sticky.server, &self.be.cookie) {
+            (Some(s), Some(c)) if c.persist || self.forced || self.be.servers[s].available() => {
+                Some(s)
+            }
+            _ => None,
+        };
+        // Then the stick rules (`stick.rs`), then the last server.
+        let stuck = self.stick_request(req, cookie.is_some());
+        let preferred = stuck.or_else(|| self.preferred_server());
         let picked = if preferred.is_some() {
             preferred
         } else {
@@ -160,19 +172,7 @@ impl<'a> Session<'a> {
             };
             pick(self.ctx, self.backend, &input, None)
         };
-        // A cookie naming a server that is up (drained included) wins over
-        // balancing; one naming a down or maintained server is ignored (and the
-        // cookie updated) unless `option persist`.
-        let picked = match (req.sticky.server, &self.be.cookie) {
-            (Some(s), Some(c))
-                if c.persist
-                    || req.persist.persist == crate::persist::Persist::Force
-                    || self.be.servers[s].available() =>
-            {
-                Some(s)
-            }
-            _ => picked,
-        };
+        let picked = cookie.or(picked);
         let Some(picked) = picked else {
             if self.ctx.shared.debug {
                 eprintln!("[WARNING] {}: no server available", self.be.name);
@@ -256,6 +256,10 @@ impl<'a> Session<'a> {
             let hook = response_rules
                 .as_ref()
                 .map(|r| r as &dyn crate::http::response::ResponseHook);
+            // The stick rules' keys go with this attempt's server (`stick.rs`).
+            if self.be.stick.is_some() {
+                self.rules.borrow_mut().stick_server = server_idx;
+            }
             let cx = ResponseCtx {
                 side: ClientSide {
                     head_request: req.is_head,

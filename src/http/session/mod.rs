@@ -63,6 +63,7 @@ mod persist;
 mod read;
 mod reuse;
 mod rules;
+mod stick;
 mod tcp_rules;
 
 use duplex::duplex;

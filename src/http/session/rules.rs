@@ -32,6 +32,10 @@ pub(super) struct RuleState {
     pub fx: Effects,
     /// A `tcp-request content` rule rejected the request: `Some(by_backend)`.
     pub tcp_rejected: Option<bool>,
+    /// The keys this request's stick rules store (`stick.rs`).
+    pub stick: crate::stick::Pending,
+    /// The server the request went to, whom they are stored with.
+    pub stick_server: usize,
     tmp: Vec<u8>,
     tmp2: Vec<u8>,
 }
@@ -239,12 +243,14 @@ pub(super) fn response_rules<'a>(
     let fe = &*f.model.rules.0;
     let b = &*be.0.model.rules.0;
     let b = (!std::ptr::eq(fe, b)).then_some(b);
-    if fe.no_response_rules() && b.is_none_or(|b| b.no_response_rules()) {
+    let stick = be.0.stick.as_ref();
+    if stick.is_none() && fe.no_response_rules() && b.is_none_or(|b| b.no_response_rules()) {
         return None;
     }
     Some(ResponseRules {
         fe,
         be: b,
+        stick,
         state,
         cx: Cx {
             addrs,
@@ -290,6 +296,8 @@ fn write_msg_response(msg: &Msg, out: &mut Vec<u8>) {
 pub struct ResponseRules<'a> {
     fe: &'a ProxyRules,
     be: Option<&'a ProxyRules>,
+    /// The backend's stick rules: they store when the response starts.
+    stick: Option<&'a crate::stick::StickRt>,
     state: &'a RefCell<RuleState>,
     cx: Cx<'a>,
     scratch: &'a RefCell<Scratch>,
@@ -307,6 +315,13 @@ impl crate::http::response::ResponseHook for ResponseRules<'_> {
         st.msg.load([b"1.1", code.as_bytes(), reason], headers);
         st.loaded = false;
         let mut sc = self.scratch.borrow_mut();
+        // `stick store-response` reads the server's head, before the rules;
+        // the keys are stored now, as HAProxy does when the response starts.
+        if let Some(stick) = self.stick {
+            let server = st.stick_server;
+            let peer = self.cx.addrs.peer;
+            super::stick::on_response(stick, (&st.msg, peer), &mut sc, &mut st.stick, server);
+        }
         let mut fx = st.fx;
         let (mut b, msg, vars) = st.bufs(&mut sc);
         let mut verdict = Verdict::Continue;
