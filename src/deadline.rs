@@ -93,11 +93,25 @@ impl LazyTimer {
     /// Completes once `deadline()` has passed, read again each time the
     /// timer fires, so that it may move while the wait goes on.
     pub async fn expired(&mut self, deadline: impl Fn() -> Instant) {
+        // `expired_at`'s loop, flat: one future level keeps the reads that
+        // wait on it as small as before (they are moved per read).
+        let at = deadline();
+        let timer = match &mut self.timer {
+            Some(t) => {
+                if t.deadline() > at {
+                    t.as_mut().reset(at);
+                }
+                t
+            }
+            None => self.timer.insert(timer(at)),
+        };
         loop {
-            self.expired_at(deadline()).await;
-            if deadline() <= Instant::now() {
+            timer.as_mut().await;
+            let at = deadline();
+            if Instant::now() >= at {
                 return;
             }
+            timer.as_mut().reset(at);
         }
     }
 }

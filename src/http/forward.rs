@@ -18,7 +18,7 @@ use monoio::time::Instant;
 
 use super::body::{BodyCursor, BodyKind};
 use super::error::HttpError;
-use super::io::{ReadOutcome, WriteFail, read_more_idle, write_range};
+use super::io::{ReadOutcome, WriteFail, read_more, read_more_idle, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
 use crate::bufpool::{self, BUF_SIZE, STREAM_BUF_SIZE};
@@ -145,9 +145,14 @@ async fn relay_through(
 ) -> Result<u64, RelayFail> {
     let mut written = 0u64;
     while !body.done() {
-        let source_written = pace.linked.map(|l| l.source_written);
-        let deadline = read_deadline(Instant::now(), pace.read, source_written);
-        let n = match read_more_idle(src, buf, pace.timer, deadline).await {
+        let outcome = match pace.linked {
+            None => read_more(src, buf, pace.timer, Instant::now() + pace.read).await,
+            Some(l) => {
+                let deadline = read_deadline(Instant::now(), pace.read, Some(l.source_written));
+                read_more_idle(src, buf, pace.timer, deadline).await
+            }
+        };
+        let n = match outcome {
             ReadOutcome::Data(n) => n,
             ReadOutcome::Eof if body.kind() == BodyKind::UntilClose => return Ok(written),
             other => return Err(RelayFail::Source(other)),
@@ -441,8 +446,14 @@ async fn read_head(
                 return Err(ResponseFail::Status(HttpError::BadGateway));
             }
         }
-        let deadline = read_deadline(started, cx.server_timeout, written);
-        match read_more_idle(sr, sbuf, timer, deadline).await {
+        let outcome = match written {
+            None => read_more(sr, sbuf, timer, started + cx.server_timeout).await,
+            Some(w) => {
+                let deadline = read_deadline(started, cx.server_timeout, Some(w));
+                read_more_idle(sr, sbuf, timer, deadline).await
+            }
+        };
+        match outcome {
             ReadOutcome::Data(_) => {}
             ReadOutcome::Timeout => return Err(ResponseFail::Status(HttpError::GatewayTimeout)),
             ReadOutcome::Eof | ReadOutcome::Error(_) if sbuf.is_empty() => {

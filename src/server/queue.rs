@@ -355,6 +355,7 @@ pub struct Waited {
 
 /// A slot on `picked` without waiting, when it is unlimited or has room
 /// and nobody queued for it: the whole cost for a backend without `maxconn`.
+#[inline]
 pub fn take_now<'a>(
     q: &'a BackendQueue,
     limits: &'a WorkerLimits,

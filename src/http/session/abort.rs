@@ -33,13 +33,18 @@ impl Session<'_> {
         if !self.be.http.abortonclose {
             return stage.await;
         }
-        monoio::select! {
-            r = stage => r,
-            () = client_closed(&self.cr) => {
-                self.trace.cause(b'C');
-                Err(Fail::Silent)
+        // Boxed: the watch would otherwise widen every exchange's future
+        // (copied into its box per request) for a backend option few set.
+        Box::pin(async {
+            monoio::select! {
+                r = stage => r,
+                () = client_closed(&self.cr) => {
+                    self.trace.cause(b'C');
+                    Err(Fail::Silent)
+                }
             }
-        }
+        })
+        .await
     }
 }
 

@@ -229,15 +229,20 @@ impl<'a> Session<'a> {
         );
         let limit = self.max_body.map(|(m, _)| m);
         // HAProxy's default: a write to a side refreshes the wait for its bytes.
+        // With the request body sent along with the head nothing more is
+        // written to the server, nor read from the client: the links would
+        // move no deadline, so the reads keep their fixed ones.
         let activity = Activity::new();
         let independent = self.fe.http.independent_streams || self.be.http.independent_streams;
-        let activity = (!independent).then_some(&activity);
+        let activity = (!independent && !body.done()).then_some(&activity);
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         // `http-send-name-header`'s line in `out` (`persist.rs`).
         let mut name_line = None;
         let (sr, sw, server_fd, req_state, resp) = loop {
-            let srv = &self.be.servers[server_idx].name;
-            persist::name_header(&mut self.out, self.rewrite.server_name, srv, &mut name_line);
+            if self.rewrite.server_name.is_some() {
+                let srv = &self.be.servers[server_idx].name;
+                persist::name_header(&mut self.out, self.rewrite.server_name, srv, &mut name_line);
+            }
             // Send the head (and the body start); replace a dead reused connection once.
             let deadline = self.server_deadline();
             match write_all(&mut server, &mut self.out, &mut self.req_timer, deadline).await {

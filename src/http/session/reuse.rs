@@ -37,6 +37,7 @@ impl<'a> Session<'a> {
     /// An idle connection this request may take under the backend's
     /// `http-reuse` mode, with the requests it served: the session's own
     /// (`never`) or one from the worker's pool.
+    #[inline]
     pub(super) fn idle_connection(&mut self, server: usize, first: bool) -> Option<(Stream, u32)> {
         let backend = self.backend;
         match self.be.http.reuse {
@@ -56,6 +57,7 @@ impl<'a> Session<'a> {
 
     /// Keeps a server connection that may carry another request: for the
     /// session alone with `never`, else in the worker's pool.
+    #[inline]
     pub(super) fn keep_connection(&mut self, server: usize, stream: Stream, served: u32) {
         if self.be.http.reuse != HttpReuse::Never {
             self.ctx.pool.put(self.backend, server, stream, served);
