@@ -250,7 +250,8 @@ fn listen(port: u16, backend: u16, shape: Shape) -> String {
 }
 
 /// ringlb: the same proxy as [`haproxy`] in the subset ringlb reads
-/// (pinning is ringlb's own: one worker per `nbthread`).
+/// (pinning is ringlb's own: one worker per `nbthread`), with the same
+/// `http-reuse always`.
 pub fn ringlb(threads: usize, port: u16, backend: u16, shape: Shape) -> String {
     ringlb_head(threads, shape) + &listen(port, backend, shape)
 }
@@ -267,7 +268,8 @@ pub fn ringlb_head(threads: usize, shape: Shape) -> String {
          \x20   timeout client 30s\n\
          \x20   timeout server 30s\n",
         limits = global_limits(shape),
-        mode = mode_lines(shape, false),
+        // ringlb's default is HAProxy's `safe` too: the same reuse as HAProxy.
+        mode = mode_lines(shape, true),
     )
 }
 
@@ -328,7 +330,10 @@ mod tests {
             r.contains("nbthread 2\n") && r.contains("    mode tcp\n"),
             "{r}"
         );
-        assert!(ringlb(1, 10, 20, http).contains("    mode http\n    timeout connect"));
+        assert!(
+            ringlb(1, 10, 20, http)
+                .contains("    mode http\n    http-reuse always\n    timeout connect")
+        );
         assert!(!h.contains("strict-limits"), "{h}");
     }
 

@@ -52,8 +52,8 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
     match scenario {
         "close" => vec![
             p(
-                "server connections reused where the proxy can (HAProxy `http-reuse always`, \
-                 nginx upstream `keepalive 64`, ringlb's idle pool)",
+                "server connections reused where the proxy can (HAProxy and ringlb \
+                 `http-reuse always`, nginx upstream `keepalive 64`)",
                 "close",
                 "/",
                 true,
