@@ -10,6 +10,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod balance;
+mod cpu;
+mod dns;
+mod health;
+mod routing;
+
+pub use balance::*;
+pub use cpu::*;
+pub use dns::*;
+pub use health::*;
+pub use routing::*;
+
 /// Where a diagnostic comes from: a file and a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Origin {
@@ -57,103 +69,6 @@ pub enum Mode {
     /// Layer 4: relay bytes. HAProxy's default.
     #[default]
     Tcp,
-}
-
-/// The balancing algorithm of a backend (`balance ...`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Balance {
-    /// Weighted rotation, weights changeable at run time.
-    #[default]
-    RoundRobin,
-    /// Weighted rotation with fixed weights.
-    StaticRr,
-    /// Fewest active connections.
-    LeastConn,
-    /// Hash of the client address.
-    Source,
-    /// Hash of the URI.
-    Uri {
-        /// `len N`: hash only the first N characters.
-        len: Option<usize>,
-        /// `depth N`: hash only the first N directories.
-        depth: Option<usize>,
-        /// `whole`: include the query string.
-        whole: bool,
-        /// `path-only`: hash the path alone, without scheme and authority.
-        path_only: bool,
-    },
-    /// Hash of a query-string parameter.
-    UrlParam(String),
-    /// Hash of a request header (`use_domain_only`: the main domain name alone).
-    Hdr {
-        /// The header's name.
-        name: String,
-        /// `use_domain_only`.
-        domain_only: bool,
-    },
-    /// Hash of the RDP cookie in the first TCP packet.
-    RdpCookie(String),
-    /// `first`: the first server, in declaration order, below its `maxconn`.
-    First,
-    /// `random[(<draws>)]`: the least loaded of `draws` servers drawn by weight.
-    Random {
-        /// Servers drawn per pick (at least 1; 2 by default).
-        draws: u32,
-    },
-    /// `hash <expr>`: hash of a sample expression's value.
-    Hash(HashSample),
-}
-
-/// The expression of `balance hash <expr>`, compiled at load.
-#[derive(Debug, Clone)]
-pub struct HashSample {
-    /// The expression as written (what equality compares).
-    pub text: String,
-    /// The compiled fetch and converters.
-    pub expr: crate::acl::Expr,
-}
-
-impl PartialEq for HashSample {
-    fn eq(&self, o: &HashSample) -> bool {
-        self.text == o.text
-    }
-}
-
-impl Eq for HashSample {}
-
-/// `hash-type`: how hash-based algorithms map keys to servers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HashType {
-    /// Key modulo the total weight (HAProxy's default).
-    #[default]
-    MapBased,
-    /// A hash ring: a server leaving remaps only its share.
-    Consistent,
-}
-
-/// The function of `hash-type <method> <function>` (HAProxy's names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum HashFn {
-    /// `sdbm` (HAProxy's default).
-    #[default]
-    Sdbm,
-    /// `djb2`.
-    Djb2,
-    /// `wt6`.
-    Wt6,
-    /// `crc32`.
-    Crc32,
-    /// `none`: the key, read as a decimal integer, is the hash.
-    None,
-}
-
-/// The hash of `hash-type`: its function and whether `avalanche` follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct HashFunction {
-    /// The function applied to the key's bytes.
-    pub func: HashFn,
-    /// `avalanche`: HAProxy's `full_hash` applied to the result.
-    pub avalanche: bool,
 }
 
 /// How the stickiness cookie is handled (`cookie <name> <mode>`).
@@ -413,89 +328,6 @@ pub struct BindOpts {
     pub maxconn: Option<u32>,
 }
 
-/// A set of processes, threads or CPUs as `cpu-map` writes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CpuSet {
-    /// `all`.
-    All,
-    /// `odd`.
-    Odd,
-    /// `even`.
-    Even,
-    /// Numbers and inclusive ranges.
-    List(Vec<(u32, u32)>),
-}
-
-impl CpuSet {
-    /// Whether `n` is in the set.
-    pub fn contains(&self, n: u32) -> bool {
-        match self {
-            CpuSet::All => true,
-            CpuSet::Odd => n % 2 == 1,
-            CpuSet::Even => n.is_multiple_of(2),
-            CpuSet::List(r) => r.iter().any(|&(a, b)| (a..=b).contains(&n)),
-        }
-    }
-}
-
-/// One `cpu-map` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuMap {
-    /// `auto:`: the n-th thread of the set to the n-th CPU of the set.
-    pub auto: bool,
-    /// The process set.
-    pub procs: CpuSet,
-    /// The thread set (1-based); `None` acts on nothing (as HAProxy 2.6).
-    pub threads: Option<CpuSet>,
-    /// The CPUs, sorted.
-    pub cpus: Vec<u32>,
-    /// Where it was written.
-    pub origin: Origin,
-}
-
-/// Where a worker thread may run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Affinity {
-    /// No `cpu-map`: ringlb's own placement, worker n on core n.
-    Default,
-    /// On these CPUs.
-    Cpus(Vec<u32>),
-    /// `cpu-map` is given but names no CPU for this thread: wherever the
-    /// system schedules it (HAProxy leaves such a thread unbound).
-    Free,
-}
-
-/// Where worker `thread` (1-based) of `threads` may run under `maps`: the
-/// union of what every line gives it (HAProxy adds a line's CPUs to those
-/// the thread already had).
-pub fn affinity(maps: &[CpuMap], thread: u32, threads: u32) -> Affinity {
-    if maps.is_empty() {
-        return Affinity::Default;
-    }
-    let mut cpus: Vec<u32> = Vec::new();
-    for m in maps {
-        let Some(set) = &m.threads else { continue };
-        if !set.contains(thread) {
-            continue;
-        }
-        if m.auto {
-            let nth = (1..=threads)
-                .filter(|t| set.contains(*t))
-                .position(|t| t == thread);
-            cpus.extend(nth.and_then(|i| m.cpus.get(i)));
-        } else {
-            cpus.extend(&m.cpus);
-        }
-    }
-    cpus.sort_unstable();
-    cpus.dedup();
-    if cpus.is_empty() {
-        Affinity::Free
-    } else {
-        Affinity::Cpus(cpus)
-    }
-}
-
 /// One `server` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
@@ -550,72 +382,6 @@ pub struct Server {
     pub id: Option<u32>,
     /// Where it was written.
     pub origin: Origin,
-}
-
-/// Server options that move its state beside its own checks (`check/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerHealth {
-    /// `slowstart <t>`: the weight ramps up over this time after coming UP.
-    pub slowstart: Option<Duration>,
-    /// `track [<backend>/]<server>`: follow that server's state.
-    pub track: Option<Track>,
-    /// `observe layer4|layer7`: count errors of real traffic.
-    pub observe: Option<Observe>,
-    /// `error-limit <n>` (default 10): consecutive errors that apply `on-error`.
-    pub error_limit: u32,
-    /// `on-error` (default `fail-check`).
-    pub on_error: OnError,
-    /// `on-marked-down shutdown-sessions`.
-    pub shutdown_on_down: bool,
-    /// `on-marked-up shutdown-backup-sessions`.
-    pub shutdown_backups_on_up: bool,
-}
-
-impl Default for ServerHealth {
-    fn default() -> ServerHealth {
-        ServerHealth {
-            slowstart: None,
-            track: None,
-            observe: None,
-            error_limit: 10,
-            on_error: OnError::FailCheck,
-            shutdown_on_down: false,
-            shutdown_backups_on_up: false,
-        }
-    }
-}
-
-/// `track [<backend>/]<server>`, as written and as resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Track {
-    /// The backend named, or `None` for the server's own.
-    pub backend: Option<String>,
-    /// The server named.
-    pub server: String,
-    /// (backend index, server index), filled once every backend is known.
-    pub resolved: Option<(usize, usize)>,
-}
-
-/// What `observe` counts as errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Observe {
-    /// Connection failures and timeouts.
-    Layer4,
-    /// Those, plus 5xx (not 501/505) and invalid responses.
-    Layer7,
-}
-
-/// `on-error`: what `error-limit` consecutive errors do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    /// Only check at `fastinter` for a while.
-    FastInter,
-    /// Count as one failed check.
-    FailCheck,
-    /// Leave the server one failed check from DOWN, then count one.
-    SuddenDeath,
-    /// Mark the server DOWN at once.
-    MarkDown,
 }
 
 /// Options that act on the HTTP exchange, merged from frontend and backend as HAProxy does.
@@ -779,143 +545,6 @@ impl Monitor {
     }
 }
 
-/// One `use_backend` rule, its backend resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Switch {
-    /// Index into [`Config::backends`] (0 for a dynamic rule).
-    pub backend: usize,
-    /// A backend name computed per request (`use_backend %[...]`): a name no
-    /// backend has sends the request to the default backend, as HAProxy.
-    pub dynamic: Option<Dynamic>,
-    /// The condition (`None`: always).
-    pub cond: Option<crate::acl::Condition>,
-}
-
-/// A `use_backend` name computed per request, and the backends it may name.
-#[derive(Debug, Clone)]
-pub struct Dynamic {
-    /// The log-format expression giving the name.
-    pub name: crate::lf::LogFormat,
-    /// Backends of the frontend's mode, by name.
-    pub backends: std::sync::Arc<std::collections::HashMap<String, usize>>,
-}
-
-impl PartialEq for Dynamic {
-    fn eq(&self, o: &Dynamic) -> bool {
-        self.name.text == o.name.text
-    }
-}
-
-impl Eq for Dynamic {}
-
-/// A frontend's content switching: `use_backend` rules and the frontend's ACLs.
-#[derive(Debug, Clone, Default)]
-pub struct Routing {
-    /// The rules, first match wins.
-    pub rules: Vec<Switch>,
-    /// The ACLs the conditions index (linked to the configuration's names).
-    pub acls: crate::acl::AclSet,
-}
-
-impl PartialEq for Routing {
-    /// Compiled ACLs have no equality: two routings are equal when their rules
-    /// are and their ACL tables hold the same names in the same order.
-    fn eq(&self, o: &Routing) -> bool {
-        self.rules == o.rules
-            && self.acls.len() == o.acls.len()
-            && (0..self.acls.len()).all(|i| self.acls.name(i) == o.acls.name(i))
-    }
-}
-
-impl Eq for Routing {}
-
-/// A proxy's HTTP rules (`http-request`, `http-response`,
-/// `http-after-response`, `redirect`), compiled; a `listen` section's
-/// frontend and backend share one.
-#[derive(Debug, Clone, Default)]
-pub struct Rules(pub std::sync::Arc<crate::http::rules::ProxyRules>);
-
-impl PartialEq for Rules {
-    /// Compiled rules have no equality: equal when shared or both empty.
-    fn eq(&self, o: &Rules) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &o.0) || (self.0.is_empty() && o.0.is_empty())
-    }
-}
-
-impl Eq for Rules {}
-/// What a `tcp-request` / `tcp-response` rule does when its condition holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TcpAction {
-    /// `accept`: stop evaluating this rule list and let the traffic pass.
-    Accept,
-    /// `reject`: close the connection.
-    Reject,
-    /// `close` (`tcp-response content` only): pass what was buffered and
-    /// close the server connection.
-    Close,
-    /// `set-var`, `set-var-fmt`, `unset-var`, `capture`: the rule's
-    /// [`TcpRule::effect`] runs, then the next rule is evaluated.
-    Continue,
-}
-
-/// What a [`TcpAction::Continue`] rule does: one of the HTTP rules' variable
-/// and capture actions (`SetVar`, `SetVarFmt`, `UnsetVar`, `Capture` with a
-/// resolved slot), shared by the models that copy the rule.
-#[derive(Debug, Clone)]
-pub struct TcpEffect(pub std::sync::Arc<crate::http::rules::Action>);
-
-impl PartialEq for TcpEffect {
-    /// Compiled expressions have no equality: equal when shared.
-    fn eq(&self, o: &TcpEffect) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &o.0)
-    }
-}
-
-impl Eq for TcpEffect {}
-
-/// One `tcp-request connection|content` or `tcp-response content` rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcpRule {
-    /// The action.
-    pub action: TcpAction,
-    /// What a [`TcpAction::Continue`] rule does (`None` for the others).
-    pub effect: Option<TcpEffect>,
-    /// The condition, compiled against the proxy's ACLs (`None`: always).
-    pub cond: Option<crate::acl::Condition>,
-    /// Where it was written.
-    pub origin: Origin,
-}
-
-/// A proxy's layer-4 rules (`tcp-request`, `tcp-response`), in order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TcpRules {
-    /// `tcp-request connection` (frontend side): at accept, before any read.
-    pub connection: Vec<TcpRule>,
-    /// `tcp-request content`: on the client's first bytes (`mode tcp`) or
-    /// on each request head (`mode http`).
-    pub content: Vec<TcpRule>,
-    /// `tcp-request inspect-delay` (zero: decide on what is there at once).
-    pub inspect_delay: Duration,
-    /// `tcp-response content` (backend side): on the server's first bytes.
-    pub response: Vec<TcpRule>,
-    /// `tcp-response inspect-delay`.
-    pub res_inspect_delay: Duration,
-}
-
-/// A backend's ACL table, kept when its `tcp-request content` or
-/// `tcp-response content` rules need it.
-#[derive(Debug, Clone, Default)]
-pub struct AclTable(pub crate::acl::AclSet);
-
-impl PartialEq for AclTable {
-    /// Compiled ACLs have no equality: equal when they hold the same names in order.
-    fn eq(&self, o: &AclTable) -> bool {
-        self.0.len() == o.0.len() && (0..self.0.len()).all(|i| self.0.name(i) == o.0.name(i))
-    }
-}
-
-impl Eq for AclTable {}
-
 /// A backend: a set of servers and how to choose among them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -1031,83 +660,6 @@ pub struct Config {
     pub disabled_frontends: Vec<(Origin, Option<u32>)>,
     /// Every `stick-table`, in declaration order (named for its proxy).
     pub stick_tables: Vec<crate::stick::TableSpec>,
-}
-
-/// A `resolvers <name>` section: where and how server names are resolved at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolvers {
-    /// Section name.
-    pub name: String,
-    /// `nameserver <id> <ip>:<port>` lines (and `parse-resolv-conf`'s), UDP.
-    pub nameservers: Vec<(String, std::net::SocketAddr)>,
-    /// `resolve_retries <n>` (default 3): queries sent before a timeout status.
-    pub retries: u32,
-    /// `timeout resolve` (default 1 s): how often due resolutions are looked for.
-    pub timeout_resolve: Duration,
-    /// `timeout retry` (default 1 s): wait for an answer before the next try.
-    pub timeout_retry: Duration,
-    /// `hold <status> <period>` values.
-    pub hold: Hold,
-    /// `accepted_payload_size <n>` (512..65535, default 512): EDNS0 UDP size.
-    pub accepted_payload_size: u16,
-    /// Where the section starts.
-    pub origin: Origin,
-}
-
-/// `hold <status> <period>` of a `resolvers` section, with HAProxy's defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hold {
-    /// `hold valid` (10 s): a valid answer is kept this long, then asked again.
-    pub valid: Duration,
-    /// `hold nx` (30 s).
-    pub nx: Duration,
-    /// `hold other` (30 s).
-    pub other: Duration,
-    /// `hold refused` (30 s).
-    pub refused: Duration,
-    /// `hold timeout` (30 s).
-    pub timeout: Duration,
-    /// `hold obsolete` (0 s): an address gone from the answers is kept this long.
-    pub obsolete: Duration,
-}
-
-impl Default for Hold {
-    fn default() -> Hold {
-        let s30 = Duration::from_secs(30);
-        Hold {
-            valid: Duration::from_secs(10),
-            nx: s30,
-            other: s30,
-            refused: s30,
-            timeout: s30,
-            obsolete: Duration::ZERO,
-        }
-    }
-}
-
-/// Which address family a server's resolution asks for first (`resolve-prefer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Prefer {
-    /// AAAA first, then A (HAProxy's default).
-    #[default]
-    Ipv6,
-    /// A first, then AAAA.
-    Ipv4,
-}
-
-/// How one server's name is resolved at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerDns {
-    /// Index into [`Config::resolvers`].
-    pub resolvers: usize,
-    /// The name to resolve (lower case, no trailing dot).
-    pub fqdn: String,
-    /// `resolve-prefer`.
-    pub prefer: Prefer,
-    /// `resolve-net <net>[,...]`: addresses in these networks are taken first.
-    pub nets: Vec<(std::net::IpAddr, u8)>,
-    /// `resolve-opts allow-dup-ip`: servers of one name may share an address.
-    pub allow_dup_ip: bool,
 }
 
 /// What loading produced: the model and the warnings to print.
