@@ -150,27 +150,6 @@ pub type ConnSample<'a> = Stream<'a, NoRequest>;
 pub struct NoRequest;
 
 impl Sample for NoRequest {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        b""
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
-    fn src(&self) -> Option<SocketAddr> {
-        None
-    }
-    fn dst(&self) -> Option<SocketAddr> {
-        None
-    }
     fn is_http(&self) -> bool {
         false
     }

@@ -28,20 +28,36 @@ pub enum Val<'a> {
 /// Methods with a default answer "absent"; an implementation overrides what it has.
 /// No method allocates: byte slices point into the request buffer.
 pub trait Sample {
+    // The defaults are a sample without a request or connection (startup,
+    // a response alone, a TCP payload): each implementor says what it has.
     /// The request method, as received (`GET`).
-    fn method(&self) -> &[u8];
+    fn method(&self) -> &[u8] {
+        b""
+    }
     /// The request target, as received (`/a/b?x=1` or `http://h/a`).
-    fn uri(&self) -> &[u8];
+    fn uri(&self) -> &[u8] {
+        b""
+    }
     /// The HTTP version without the `HTTP/` prefix (`1.1`).
-    fn version(&self) -> &[u8];
+    fn version(&self) -> &[u8] {
+        b""
+    }
     /// How many request header lines there are.
-    fn req_header_count(&self) -> usize;
+    fn req_header_count(&self) -> usize {
+        0
+    }
     /// Request header line `i` as (name, value).
-    fn req_header(&self, i: usize) -> (&[u8], &[u8]);
+    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
+        (b"", b"")
+    }
     /// The client's address and port.
-    fn src(&self) -> Option<SocketAddr>;
+    fn src(&self) -> Option<SocketAddr> {
+        None
+    }
     /// The address and port the client connected to.
-    fn dst(&self) -> Option<SocketAddr>;
+    fn dst(&self) -> Option<SocketAddr> {
+        None
+    }
     /// The declared body size (`Content-Length`), when known.
     fn body_size(&self) -> Option<u64> {
         None

@@ -217,26 +217,8 @@ struct Conn {
 }
 
 impl Sample for Conn {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        b""
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
     fn src(&self) -> Option<std::net::SocketAddr> {
         self.src
-    }
-    fn dst(&self) -> Option<std::net::SocketAddr> {
-        None
     }
     fn is_http(&self) -> bool {
         false

@@ -268,27 +268,6 @@ pub struct Payload<'a> {
 }
 
 impl Sample for Payload<'_> {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        b""
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
-    fn src(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-    fn dst(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
     fn req_len(&self) -> u64 {
         self.req.len() as u64
     }

@@ -143,12 +143,6 @@ impl Sample for ReqMsg<'_> {
     fn req_header(&self, i: usize) -> (&[u8], &[u8]) {
         self.msg.header(i)
     }
-    fn src(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-    fn dst(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
     fn body_size(&self) -> Option<u64> {
         self.body_size
     }

@@ -221,29 +221,7 @@ impl PartialEq<&str> for VarName {
 /// What a sample reads at startup: no request, no connection.
 struct Boot;
 
-impl crate::acl::Sample for Boot {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        b""
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
-    fn src(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-    fn dst(&self) -> Option<std::net::SocketAddr> {
-        None
-    }
-}
+impl crate::acl::Sample for Boot {}
 
 /// The global `set-var <proc.name> <expr>`: evaluated once, at load (the
 /// caller checked that its fetch needs no traffic). A sample with no value

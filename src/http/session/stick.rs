@@ -67,26 +67,8 @@ struct ResHead<'m> {
 }
 
 impl Sample for ResHead<'_> {
-    fn method(&self) -> &[u8] {
-        b""
-    }
-    fn uri(&self) -> &[u8] {
-        b""
-    }
-    fn version(&self) -> &[u8] {
-        b""
-    }
-    fn req_header_count(&self) -> usize {
-        0
-    }
-    fn req_header(&self, _i: usize) -> (&[u8], &[u8]) {
-        (b"", b"")
-    }
     fn src(&self) -> Option<SocketAddr> {
         self.src
-    }
-    fn dst(&self) -> Option<SocketAddr> {
-        None
     }
     fn status(&self) -> Option<u16> {
         std::str::from_utf8(self.msg.line(1)).ok()?.parse().ok()
