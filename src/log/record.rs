@@ -467,7 +467,12 @@ impl HttpTrace {
         };
         let term = match outcome {
             Outcome::Done if local => *b"LR",
-            Outcome::Done | Outcome::Tunnel { .. } => *b"--",
+            Outcome::Done => *b"--",
+            // A tunnel ended early (timeout, reset, killed) logs who, in the data phase.
+            Outcome::Tunnel { .. } => match p.cause.get() {
+                0 => *b"--",
+                c => [c, b'D'],
+            },
             Outcome::Rejected => *b"PR",
             Outcome::Answered { status, .. } => {
                 let cause = match p.cause.get() {

@@ -4,3 +4,4 @@
 pub mod relay;
 pub mod rules;
 pub mod splice;
+pub mod timeouts;

@@ -6,6 +6,9 @@
 //! on the client, `timeout server` while waiting on the server), so a long
 //! one-way transfer is never cut for the silence of the other direction. An
 //! error on either side shuts both sockets, which wakes the other direction.
+//! A tunnel (this relay once connected, or after `101`) uses `timeout
+//! tunnel` for both when set; once one side half-closed, the wait on the
+//! other is its `-fin` timeout when set (`tcp/timeouts.rs`).
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
@@ -29,6 +32,7 @@ use crate::stats::counters;
 use crate::stream::Stream;
 use crate::tcp::rules::{self, Inspected, Payload, ResponseGate};
 use crate::tcp::splice::{End as SpliceEnd, Pipes, SpliceOpts, Splicer, When};
+use crate::tcp::timeouts::RelayTimeouts;
 use crate::worker::context::WorkerCtx;
 
 /// Relays a TCP-mode session from accept to close.
@@ -258,13 +262,19 @@ async fn connect_and_relay(
         outcome: Cell::new(None),
     });
     let (client, server) = (Halves::new(client), Halves::new(server));
-    let (ct, st) = (f.client_timeout, be.server_timeout);
+    // Connected, the content rules done: a tunnel from here (`timeout tunnel`).
+    let timeouts = RelayTimeouts::tunnel(
+        &f.model.timeouts,
+        &be.model.timeouts,
+        f.client_timeout,
+        be.server_timeout,
+    );
     // `shutdown sessions server` shuts both sockets down: the relay ends.
     let fds = [client.fd, server.fd];
     let use_ = crate::server::kill::using(&be.servers[idx], backend, idx, fds);
     let splice = f.model.splice.with(be.model.splice);
     let splice = (splice != SpliceOpts::default()).then_some((splice, &ctx.shared.pipes));
-    let relayed = relay_spliced(client, server, (ct, st), &cause, gate.as_ref(), splice);
+    let relayed = relay_spliced(client, server, timeouts, &cause, gate.as_ref(), splice);
     let (up, down) = relayed.await;
     // Deregistered at once: the relay closed the sockets, and their numbers
     // may be reused.
@@ -473,37 +483,46 @@ pub async fn relay_gated(
     cause: &Cell<u8>,
     gate: Option<&ResponseGate<'_>>,
 ) -> (u64, u64) {
+    let timeouts = RelayTimeouts::plain(timeouts.0, timeouts.1);
     relay_spliced(client, server, timeouts, cause, gate, None).await
 }
 
 /// [`relay_gated`], each direction spliced (socket → pipe → socket) as
 /// `splice` asks: from its first byte, or after its first full buffer
 /// (`splice-auto`), when a pipe is free. The server's bytes that `gate`
-/// inspects are copied; splicing starts after it let them pass.
+/// inspects are copied; splicing starts after it let them pass. Once one
+/// side half-closed, the other side's reads wait its `-fin` timeout
+/// (`timeouts`) when set.
 pub async fn relay_spliced(
     client: Halves,
     server: Halves,
-    (client_timeout, server_timeout): (Duration, Duration),
+    timeouts: RelayTimeouts,
     cause: &Cell<u8>,
     gate: Option<&ResponseGate<'_>>,
     splice: Option<(SpliceOpts, &Pipes)>,
 ) -> (u64, u64) {
+    let (client_timeout, server_timeout) = (timeouts.client, timeouts.server);
     let up_splice = splice.and_then(|(o, p)| Some((o.up()?, p)));
     let down_splice = splice.and_then(|(o, p)| Some((o.down()?, p)));
     let fds = (client.fd, server.fd);
     let last = Cell::new(Instant::now());
     let ended = Cell::new(false);
+    let half = Cell::new(None);
     let up = Ends {
         reader: b'C',
         writer: b'S',
         cause,
         ended: &ended,
+        half: &half,
+        fin: timeouts.client_fin,
     };
     let down = Ends {
         reader: b'S',
         writer: b'C',
         cause,
         ended: &ended,
+        half: &half,
+        fin: timeouts.server_fin,
     };
     let (mut sr, mut cw) = (server.r, client.w);
     let downstream = async {
@@ -522,18 +541,56 @@ pub async fn relay_spliced(
         let idle = (server_timeout, client_timeout);
         passed + pump(sr, cw, idle, &last, fds, down, down_splice).await
     };
-    monoio::join!(
-        pump(
-            client.r,
-            server.w,
-            (client_timeout, server_timeout),
-            &last,
-            fds,
-            up,
-            up_splice
-        ),
-        downstream
-    )
+    let upstream = pump(
+        client.r,
+        server.w,
+        (client_timeout, server_timeout),
+        &last,
+        fds,
+        up,
+        up_splice,
+    );
+    let pumps = async { monoio::join!(upstream, downstream) };
+    if timeouts.client_fin.is_none() && timeouts.server_fin.is_none() {
+        return pumps.await;
+    }
+    // Biased: the watch is polled after the pumps, in the same pass, so it
+    // sees a half-close the moment a pump notes it.
+    let watch = fin_watch(&half, &last, timeouts, fds, cause);
+    monoio::select! {
+        biased;
+        carried = pumps => carried,
+        never = watch => match never {},
+    }
+}
+
+/// Once a side half-closed, ends the session when the other side has been
+/// idle for its `-fin` timeout. The waiting read's own timer is armed for the
+/// longer timeout it had before: this one fires first when the `-fin` one is
+/// shorter (the read's deadline follows it when longer, [`Ends::read_deadline`]).
+/// Never completes: the pumps end the relay.
+async fn fin_watch(
+    half: &Cell<Option<(u8, Instant)>>,
+    last: &Cell<Instant>,
+    timeouts: RelayTimeouts,
+    fds: (RawFd, RawFd),
+    cause: &Cell<u8>,
+) -> std::convert::Infallible {
+    let (closed, at) = std::future::poll_fn(|_| match half.get() {
+        Some(h) => std::task::Poll::Ready(h),
+        None => std::task::Poll::Pending,
+    })
+    .await;
+    let waited = if closed == b'C' { b'S' } else { b'C' };
+    if let Some(fin) = timeouts.fin_of(waited) {
+        LazyTimer::new().expired(|| at.max(last.get()) + fin).await;
+        // HAProxy logs the waited side's timeout (`cD`, `sD`).
+        if cause.get() == 0 {
+            cause.set(waited.to_ascii_lowercase());
+        }
+        abort(fds);
+    }
+    std::future::pending().await
 }
 
 /// The two sides of one direction as the log names them, and where the
@@ -546,9 +603,32 @@ struct Ends<'a> {
     /// Set by the first direction to end: the second then needs no
     /// `shutdown`, both sockets close as it returns.
     ended: &'a Cell<bool>,
+    /// The side that half-closed first (`C` or `S`), and when.
+    half: &'a Cell<Option<(u8, Instant)>>,
+    /// `reader`'s half-closed timeout (`timeout client-fin`/`server-fin`).
+    fin: Option<Duration>,
 }
 
 impl Ends<'_> {
+    /// When a read from `reader` gives up: `idle` after the last activity,
+    /// or its `-fin` timeout once the other side half-closed.
+    fn read_deadline(&self, last: &Cell<Instant>, idle: Duration) -> Instant {
+        match (self.fin, self.half.get()) {
+            (Some(fin), Some((_, at))) => at.max(last.get()) + fin,
+            _ => last.get() + idle,
+        }
+    }
+
+    /// `reader` ended its writes: the first direction to end notes the
+    /// half-close and says whether it shuts the peer's write side.
+    fn half_closed(&self) -> bool {
+        if self.ended.replace(true) {
+            return false;
+        }
+        self.half.set(Some((self.reader, Instant::now())));
+        true
+    }
+
     /// `side` (`C` or `S`) failed, or timed out (then lower case).
     fn failed(&self, side: u8, timeout: bool) {
         if self.cause.get() == 0 {
@@ -599,7 +679,7 @@ async fn pump(
     let mut read_timer = LazyTimer::new();
     let mut write_timer = LazyTimer::new();
     loop {
-        let read_deadline = || last.get() + read_idle;
+        let read_deadline = || ends.read_deadline(last, read_idle);
         match read_more_idle(&mut r, &mut buf, &mut read_timer, read_deadline).await {
             ReadOutcome::Data(n) => {
                 let now = Instant::now();
@@ -637,7 +717,7 @@ async fn pump(
             ReadOutcome::Eof => {
                 // Half-close: the peer learns there is no more. Once the other
                 // direction has ended too, closing the sockets says it.
-                if !ends.ended.replace(true) {
+                if ends.half_closed() {
                     let _ = w.shutdown().await;
                 }
                 bufpool::give(buf);
@@ -673,10 +753,11 @@ async fn spliced(
     fds: (RawFd, RawFd),
     ends: Ends<'_>,
 ) -> u64 {
-    let (total, end) = s.run(idle, last).await;
+    let read_deadline = || ends.read_deadline(last, idle.0);
+    let (total, end) = s.run_until(read_deadline, idle.1, last).await;
     match end {
         SpliceEnd::Eof => {
-            if !ends.ended.replace(true) {
+            if ends.half_closed() {
                 let _ = w.shutdown().await;
             }
         }
@@ -690,4 +771,38 @@ async fn spliced(
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reads_deadline_moves_to_its_fin_timeout_once_the_other_side_half_closed() {
+        let (cause, ended, half) = (Cell::new(0), Cell::new(false), Cell::new(None));
+        let ms = Duration::from_millis;
+        let ends = |reader, fin| Ends {
+            reader,
+            writer: if reader == b'C' { b'S' } else { b'C' },
+            cause: &cause,
+            ended: &ended,
+            half: &half,
+            fin,
+        };
+        let (client, server) = (ends(b'C', Some(ms(300))), ends(b'S', None));
+        let t0 = Instant::now();
+        let last = Cell::new(t0);
+        assert_eq!(client.read_deadline(&last, ms(10_000)), t0 + ms(10_000));
+        // The server half-closes first: the client's reads wait client-fin
+        // from then (or from later activity); the server's own never change.
+        assert!(server.half_closed());
+        let (_, at) = half.get().unwrap();
+        assert_eq!(client.read_deadline(&last, ms(10_000)), at + ms(300));
+        last.set(at + ms(50));
+        assert_eq!(client.read_deadline(&last, ms(10_000)), at + ms(350));
+        assert_eq!(server.read_deadline(&last, ms(10_000)), at + ms(10_050));
+        // The second direction to end shuts nothing more.
+        assert!(!client.half_closed());
+        assert_eq!(half.get().unwrap().0, b'S');
+    }
 }

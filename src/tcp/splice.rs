@@ -209,6 +209,18 @@ impl<'a> Splicer<'a> {
         (read_idle, write_idle): (Duration, Duration),
         last: &Cell<Instant>,
     ) -> (u64, End) {
+        self.run_until(|| last.get() + read_idle, write_idle, last)
+            .await
+    }
+
+    /// [`Splicer::run`], a read giving up at `read_deadline()` (read again
+    /// as the wait goes on: the relay's half-closed timeouts move it).
+    pub async fn run_until(
+        self,
+        read_deadline: impl Fn() -> Instant,
+        write_idle: Duration,
+        last: &Cell<Instant>,
+    ) -> (u64, End) {
         let mut total = 0u64;
         let mut read_timer = LazyTimer::new();
         let mut write_timer = LazyTimer::new();
@@ -217,7 +229,7 @@ impl<'a> Splicer<'a> {
                 Ok(0) => return (total, End::Eof),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let deadline = || last.get() + read_idle;
+                    let deadline = &read_deadline;
                     monoio::select! {
                         r = self.src_ready.readable(false) => if r.is_err() {
                             return (total, End::ReadFailed(false));

@@ -319,7 +319,13 @@ pub async fn run(
                 bufpool::give(std::mem::take(&mut s.cbuf));
                 bufpool::give(std::mem::take(&mut s.sbuf));
                 bufpool::give(std::mem::take(&mut s.out));
-                let (ct, st) = (s.fe.client_timeout, s.be.server_timeout);
+                // After `101` the connection is a tunnel (`timeout tunnel`, `-fin`).
+                let timeouts = crate::tcp::timeouts::RelayTimeouts::tunnel(
+                    &s.fe.model.timeouts,
+                    &s.be.model.timeouts,
+                    s.fe.client_timeout,
+                    s.be.server_timeout,
+                );
                 let client = Halves {
                     r: s.cr,
                     w: s.cw,
@@ -334,17 +340,16 @@ pub async fn run(
                 let splice = (splice != Default::default()).then_some((splice, &ctx.shared.pipes));
                 let cause = std::cell::Cell::new(0);
                 let relayed = crate::tcp::relay::relay_spliced(
-                    client,
-                    server,
-                    (ct, st),
-                    &cause,
-                    None,
-                    splice,
+                    client, server, timeouts, &cause, None, splice,
                 );
                 let (_, down) = Box::pin(relayed).await;
                 // Deregistered at once: the relay closed the sockets.
                 if use_.release() {
                     s.trace.cause(b'K');
+                }
+                // Who ended the tunnel early (a timeout, a reset), as HAProxy logs it.
+                if cause.get() != 0 {
+                    s.trace.cause(cause.get());
                 }
                 if !s.rules.borrow().fx.silent {
                     s.trace
