@@ -550,10 +550,11 @@ pub async fn relay_spliced(
         up,
         up_splice,
     );
-    let pumps = async { monoio::join!(upstream, downstream) };
     if timeouts.client_fin.is_none() && timeouts.server_fin.is_none() {
-        return pumps.await;
+        // Joined directly: a wrapping future would be polled at every wake.
+        return monoio::join!(upstream, downstream);
     }
+    let pumps = async { monoio::join!(upstream, downstream) };
     // Biased: the watch is polled after the pumps, in the same pass, so it
     // sees a half-close the moment a pump notes it.
     let watch = fin_watch(&half, &last, timeouts, fds, cause);
@@ -668,7 +669,9 @@ async fn pump(
     let mut total = 0u64;
     if let Some((When::Always, pipes)) = splice {
         if let Some(s) = splicer(pipes, fds, ends) {
-            return spliced(s, w, (read_idle, write_idle), last, fds, ends).await;
+            // Boxed here and below: held inline, the spliced loop's state
+            // would widen every copying direction's future.
+            return Box::pin(spliced(s, w, (read_idle, write_idle), last, fds, ends)).await;
         }
         // No pipe free: this direction copies to its end.
         splice = None;
@@ -710,7 +713,7 @@ async fn pump(
                 {
                     bufpool::give(buf);
                     let t = (read_idle, write_idle);
-                    return total + spliced(s, w, t, last, fds, ends).await;
+                    return total + Box::pin(spliced(s, w, t, last, fds, ends)).await;
                 }
                 bufpool::fit_to_flow(&mut buf, filled, n);
             }
