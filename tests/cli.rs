@@ -313,3 +313,33 @@ fn check_suggests_a_misspelt_section() {
         out.stderr
     );
 }
+
+/// The shipped 1.4-era example passes `-c` with a warning per 1.4 spelling,
+/// where HAProxy 2.6 refuses it (the point of the example).
+#[test]
+fn shipped_legacy_example_passes_check_with_warnings() {
+    let dir = TestDir::new("cli-legacy-example");
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/legacy-1.4.cfg");
+    let out = run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    for kw in [
+        "contimeout",
+        "reqadd",
+        "rspadd",
+        "nbproc",
+        "another server named 'web1'",
+    ] {
+        assert!(
+            out.stderr.contains(kw),
+            "no warning about {kw}: {}",
+            out.stderr
+        );
+    }
+    if let Some(h) = common::haproxy_binary() {
+        let o = std::process::Command::new(h)
+            .args(["-c", "-f", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "HAProxy 2.6 accepted the 1.4 file");
+    }
+}

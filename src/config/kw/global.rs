@@ -389,9 +389,10 @@ pub fn ulimit_n(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
 pub fn nbproc(cx: &mut Ctx<'_>, g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, 4096)?;
     args.finish()?;
+    let threads = if n == 1 { "thread" } else { "threads" };
     cx.warn(format!(
         "'nbproc' is not supported since HAProxy 2.5 (which refuses it); ringlb runs \
-         {n} worker threads instead, as 'nbthread {n}' would"
+         {n} worker {threads} instead, as 'nbthread {n}' would"
     ));
     g.nbproc = true;
     if !g.nbthread_set {
