@@ -34,6 +34,7 @@ pub mod runtime;
 pub mod server;
 pub mod stats;
 pub mod stick;
+pub mod proxy_protocol;
 pub mod stream;
 pub mod tcp;
 pub mod worker;

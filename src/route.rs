@@ -72,6 +72,16 @@ impl ConnAddrs {
         }
     }
 
+    /// The addresses a PROXY protocol header gave for the connection `fd`:
+    /// `peer` for the client, `local` for the address it connected to.
+    pub fn proxied(fd: RawFd, peer: SocketAddr, local: SocketAddr) -> ConnAddrs {
+        ConnAddrs {
+            peer: Some(peer),
+            fd,
+            local: OnceCell::from(Some(local)),
+        }
+    }
+
     /// The address the client connected to (`getsockname`, once).
     pub fn local(&self) -> Option<SocketAddr> {
         *self.local.get_or_init(|| {

@@ -35,17 +35,17 @@ use crate::tcp::splice::{End as SpliceEnd, Pipes, SpliceOpts, Splicer, When};
 use crate::tcp::timeouts::RelayTimeouts;
 use crate::worker::context::WorkerCtx;
 
-/// Relays a TCP-mode session from accept to close.
+/// Relays a TCP-mode session from accept to close; `addrs` are its
+/// addresses (a PROXY header's, where one was read).
 pub async fn run(
     ctx: &WorkerCtx,
     mut client: Stream,
-    peer: Option<std::net::SocketAddr>,
+    addrs: ConnAddrs,
     fe: usize,
     mut vars: Vars,
 ) {
     let f = &ctx.shared.frontends[fe];
-    let trace = TcpTrace::new(f.log.as_ref(), peer);
-    let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
+    let trace = TcpTrace::new(f.log.as_ref(), addrs.peer);
     // Bytes read before connecting (content rules, `balance rdp-cookie`),
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);

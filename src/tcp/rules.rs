@@ -59,7 +59,7 @@ pub fn evaluate<S: Sample + ?Sized>(
                 Tri::Miss => return None,
             },
         };
-        if hit && r.action != TcpAction::Continue {
+        if hit && !matches!(r.action, TcpAction::Continue | TcpAction::ExpectProxy) {
             return Some(r.action);
         }
     }
@@ -86,6 +86,8 @@ pub enum Pending {
     Set(VarName, Value),
     /// Unset the variable.
     Unset(VarName),
+    /// `expect-proxy layer4`: the connection starts with a PROXY header.
+    ExpectProxy,
 }
 
 /// Evaluates `rules` from index `from` on sample `s`: stops at the first
@@ -110,6 +112,9 @@ pub fn step<S: Sample + ?Sized>(
         };
         if !hit {
             continue;
+        }
+        if r.action == TcpAction::ExpectProxy {
+            return Step::Effect(i, Pending::ExpectProxy);
         }
         let Some(effect) = &r.effect else {
             return Step::Done(r.action);
@@ -159,7 +164,15 @@ fn prepare<S: Sample + ?Sized>(
 /// sample on the variables as they stand and calls [`step`]; each effect is
 /// applied before the next rule reads them. `None` while a rule waits for
 /// data (the next call starts from the first rule again, as HAProxy does).
-pub fn run_content<F>(vars: &mut Vars, mut eval: F) -> Option<TcpAction>
+pub fn run_content<F>(vars: &mut Vars, eval: F) -> Option<TcpAction>
+where
+    F: FnMut(&Vars, usize) -> Step,
+{
+    run_noting_proxy(vars, &mut false, eval)
+}
+
+/// [`run_content`], setting `expect_proxy` when an `expect-proxy` rule matched.
+fn run_noting_proxy<F>(vars: &mut Vars, expect_proxy: &mut bool, mut eval: F) -> Option<TcpAction>
 where
     F: FnMut(&Vars, usize) -> Step,
 {
@@ -173,6 +186,7 @@ where
                     Pending::Nothing => {}
                     Pending::Set(name, v) => name.set(vars, v.as_val()),
                     Pending::Unset(name) => name.unset(vars),
+                    Pending::ExpectProxy => *expect_proxy = true,
                 }
                 from = at + 1;
             }
@@ -184,17 +198,18 @@ where
 /// accepted: the connection's variables (`set-var(sess.*)` there), or
 /// `None` when a rule rejects it (counted, reset, not logged). As in HAProxy,
 /// only `sess` variables outlive these rules: there is no transaction yet.
+/// With the variables comes whether an `expect-proxy layer4` rule matched.
 pub fn connection_accepted(
     ctx: &WorkerCtx,
     fe: usize,
     client: &Stream,
     peer: Option<std::net::SocketAddr>,
-) -> Option<Vars> {
+) -> Option<(Vars, bool)> {
     let f = &ctx.shared.frontends[fe];
     let rules = &f.model.tcp.connection;
     let mut vars = Vars::default();
     if rules.is_empty() {
-        return Some(vars);
+        return Some((vars, false));
     }
     let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
     let acls = &f.model.routing.acls;
@@ -209,7 +224,8 @@ pub fn connection_accepted(
         uid: None,
         captures: None,
     };
-    let verdict = run_content(&mut vars, |vars, from| {
+    let mut expect_proxy = false;
+    let verdict = run_noting_proxy(&mut vars, &mut expect_proxy, |vars, from| {
         let sample = ConnSample {
             req: NoRequest,
             addrs: &addrs,
@@ -233,7 +249,7 @@ pub fn connection_accepted(
         return None;
     }
     vars.end_exchange();
-    Some(vars)
+    Some((vars, expect_proxy))
 }
 
 /// Makes the socket's close send a reset (`SO_LINGER` 0), as HAProxy closes

@@ -51,6 +51,14 @@ const SYN_WAIT: Duration = Duration::from_millis(20);
 /// sessions it started (HAProxy's `tune.maxaccept` is 64).
 const MAX_ACCEPT: usize = 16;
 
+/// What a connection's session needs to know of its listener.
+struct ListenerTag {
+    /// `bind ... accept-proxy`.
+    accept_proxy: bool,
+    /// Its name in connection-error log lines.
+    label: Box<str>,
+}
+
 /// A registered listening socket of either kind.
 enum Accepting {
     Tcp(TcpListener),
@@ -177,10 +185,14 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
         }
         let stop = groups[g].stop.clone();
         let li = bl.maxconn.map(|m| m.index);
+        let proxy = Rc::new(ListenerTag {
+            accept_proxy: bl.accept_proxy,
+            label: bl.label.clone().into(),
+        });
         match Accepting::register(bl.listener) {
             Ok(l) => loops.push(monoio::spawn(accept_loop(
                 ctx.clone(),
-                l,
+                (l, proxy),
                 (bl.frontend, li),
                 (stop, id),
             ))),
@@ -269,13 +281,15 @@ async fn refuse_syns(ctx: &WorkerCtx, tcp_fds: &[std::os::fd::RawFd]) {
 }
 
 /// Accepts on `l`, for frontend `fe` through listener limit `li` (`bind ...
-/// maxconn`, if any), until `stop`.
+/// maxconn`, if any), until `stop`; `proxy` says whether it has
+/// `accept-proxy`, and its name in logs.
 async fn accept_loop(
     ctx: Rc<WorkerCtx>,
-    l: Accepting,
+    (l, proxy): (Accepting, Rc<ListenerTag>),
     (fe, li): (usize, Option<u32>),
     (stop, id): (Rc<Stop>, usize),
 ) {
+    let proxy = &proxy;
     let limits = &ctx.limits;
     loop {
         // Room first, then a pending connection: neither wait holds a slot,
@@ -283,10 +297,10 @@ async fn accept_loop(
         // acts on `stop`, set once the SYN filter is on, never on the
         // soft-stop flag itself: closing earlier would reset what is queued.
         if stop.or(id, limits.room_on(fe, li)).await.is_none() {
-            return drain(&ctx, &l, (fe, li)).await;
+            return drain(&ctx, (&l, proxy), (fe, li)).await;
         }
         match stop.or(id, l.readable()).await {
-            None => return drain(&ctx, &l, (fe, li)).await,
+            None => return drain(&ctx, (&l, proxy), (fe, li)).await,
             Some(Ok(())) => {}
             Some(Err(e)) => {
                 accept_error(&ctx, e).await;
@@ -297,7 +311,7 @@ async fn accept_loop(
         let rates = &limits.shared().rates;
         let rated = rates.limited(fe);
         if rated && stop.or(id, rates.ready(fe)).await.is_none() {
-            return drain(&ctx, &l, (fe, li)).await;
+            return drain(&ctx, (&l, proxy), (fe, li)).await;
         }
         for _ in 0..MAX_ACCEPT {
             if rated && !rates.delay(fe).is_zero() {
@@ -319,7 +333,8 @@ async fn accept_loop(
                             ctx.shared.frontends[fe].name, ctx.id
                         );
                     }
-                    monoio::spawn(session(ctx.clone(), stream, peer, fe, permit));
+                    let at = (fe, proxy.clone());
+                    monoio::spawn(session(ctx.clone(), stream, peer, at, permit));
                 }
                 // Nothing pending (any more): the slot goes back as `permit`
                 // drops, and the loop waits for the next connection.
@@ -342,7 +357,11 @@ async fn accept_loop(
 /// already, and closing the socket would reset them. Not when another
 /// process accepts on the same socket: the queue is its to serve, and
 /// draining it here would keep this process taking new connections.
-async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, (fe, li): (usize, Option<u32>)) {
+async fn drain(
+    ctx: &Rc<WorkerCtx>,
+    (l, proxy): (&Accepting, &Rc<ListenerTag>),
+    (fe, li): (usize, Option<u32>),
+) {
     if super::handover::shared() {
         return;
     }
@@ -353,7 +372,8 @@ async fn drain(ctx: &Rc<WorkerCtx>, l: &Accepting, (fe, li): (usize, Option<u32>
         };
         match l.accept_now() {
             Ok((stream, peer)) => {
-                monoio::spawn(session(ctx.clone(), stream, peer, fe, permit));
+                let at = (fe, proxy.clone());
+                monoio::spawn(session(ctx.clone(), stream, peer, at, permit));
             }
             Err(e)
                 if e.raw_os_error() == Some(libc::ECONNABORTED)
@@ -384,18 +404,33 @@ async fn accept_error(ctx: &WorkerCtx, e: std::io::Error) {
     monoio::time::sleep(Duration::from_millis(100)).await;
 }
 
+/// One connection of frontend `fe`, accepted on listener `proxy`.
 async fn session(
     ctx: Rc<WorkerCtx>,
     client: Stream,
     peer: Option<std::net::SocketAddr>,
-    fe: usize,
+    (fe, proxy): (usize, Rc<ListenerTag>),
     _permit: Permit,
 ) {
     // `tcp-request connection` rules: a rejected connection is no session
-    // and is not logged (HAProxy's denied connection).
-    let Some(vars) = crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer) else {
+    // and is not logged (HAProxy's denied connection). They see the real
+    // addresses, as in HAProxy, and may ask for a PROXY header (`expect-proxy`).
+    let Some((vars, expect)) = crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer)
+    else {
         return;
     };
+    // The PROXY header, before any other byte is read: its addresses are the
+    // connection's from here on.
+    let addrs = if proxy.accept_proxy || expect {
+        let got = crate::proxy_protocol::addresses(&ctx, fe, &proxy.label, &client, peer);
+        match Box::pin(got).await {
+            Some(addrs) => addrs,
+            None => return,
+        }
+    } else {
+        crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
+    };
+    let peer = addrs.peer;
     let counters = &ctx.counters().frontends[fe];
     let f = &ctx.shared.frontends[fe];
     if f.model.monitor.from_monitor_net(peer) {
@@ -407,10 +442,10 @@ async fn session(
     // without httplog/tcplog; a no-op otherwise.
     crate::log::record::connection(&ctx, fe, client.as_raw_fd(), peer);
     match ctx.shared.frontends[fe].mode {
-        Mode::Http => crate::http::session::run(&ctx, client, peer, fe, vars).await,
+        Mode::Http => crate::http::session::run(&ctx, client, addrs, fe, vars).await,
         // Boxed: the relay's future is larger than an idle HTTP session's, and
         // every connection's task would be sized for it.
-        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, peer, fe, vars)).await,
+        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, addrs, fe, vars)).await,
     }
     counters.close();
 }

@@ -49,6 +49,11 @@ pub struct BoundListener {
     /// `bind ... maxconn`: its counter in the process's limits, the same
     /// for every worker's copy of this socket; `None` costs nothing.
     pub maxconn: Option<ListenerMax>,
+    /// `bind ... accept-proxy`: read a PROXY header before anything else.
+    pub accept_proxy: bool,
+    /// Its name in HAProxy's connection-error log lines: `name`, else its
+    /// `id`, else its position in the frontend (from 1).
+    pub label: String,
 }
 
 /// Why a bind failed, naming the address and where it was configured.
@@ -261,7 +266,13 @@ pub fn bind_all(
     let mut per_worker: Vec<Vec<BoundListener>> = (0..workers).map(|_| Vec::new()).collect();
     let mut limited = 0u32;
     for (fi, fe) in config.frontends.iter().enumerate() {
-        for bind in &fe.binds {
+        for (bi, bind) in fe.binds.iter().enumerate() {
+            let label = bind.opts.name.clone().unwrap_or_else(|| {
+                bind.opts
+                    .id
+                    .map_or(bi + 1, |id| id as usize)
+                    .to_string()
+            });
             // Each socket of a line (each address, each port of a range) is
             // its own listener with its own limit, as in HAProxy.
             let maxconn = bind.opts.maxconn.map(|max| {
@@ -306,6 +317,8 @@ pub fn bind_all(
                             key: key(wi),
                             listener,
                             maxconn,
+                            accept_proxy: bind.opts.accept_proxy,
+                            label: label.clone(),
                         });
                     }
                 }
@@ -326,6 +339,8 @@ pub fn bind_all(
                             key: key(wi),
                             listener: dup(&first).map_err(err)?,
                             maxconn,
+                            accept_proxy: bind.opts.accept_proxy,
+                            label: label.clone(),
                         });
                     }
                 }
@@ -341,6 +356,8 @@ pub fn bind_all(
                             key: key(wi),
                             listener: dup(&first).map_err(err)?,
                             maxconn,
+                            accept_proxy: bind.opts.accept_proxy,
+                            label: label.clone(),
                         });
                     }
                 }

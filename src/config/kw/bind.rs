@@ -21,7 +21,6 @@ const REFUSED: &[&str] = &[
     "ssl-min-ver",
     "ssl-max-ver",
     "strict-sni",
-    "accept-proxy",
     "namespace",
     "uid",
     "gid",
@@ -36,6 +35,7 @@ const REFUSED: &[&str] = &[
 
 /// Bind options that ringlb acts on (or, for `process`/`thread`, explains).
 const SUPPORTED: &[&str] = &[
+    "accept-proxy",
     "defer-accept",
     "name",
     "id",
@@ -131,6 +131,7 @@ fn supported_option(
         "v6only" => o.v6only = Some(true),
         "v4v6" => o.v6only = Some(false),
         "tfo" => o.tfo = true,
+        "accept-proxy" => o.accept_proxy = true,
         "transparent" => o.transparent = true,
         "interface" => o.interface = Some(args.next_string("an interface name")?),
         // HAProxy: 0 leaves the listener with its frontend's limit only.

@@ -8,8 +8,9 @@
 //! `http-request` forms (a `capture ... len` adds a frontend request slot).
 //! The variable actions also run in `tcp-request connection` rules (`sess`
 //! variables only outlive them, as in HAProxy). Every other action HAProxy
-//! knows (`track-sc*`, `expect-proxy`, the variable actions in response
-//! rules, ...) is refused with its name, never ignored. Where each acts: connection rules in
+//! knows (`track-sc*`, the variable actions in response rules, ...) is
+//! refused with its name, never ignored. `tcp-request connection
+//! expect-proxy layer4` is built (read in `proxy_protocol.rs`). Where each acts: connection rules in
 //! `worker/accept.rs` (via `tcp/rules.rs`), content rules in `tcp/relay.rs`
 //! (`mode tcp`) or per request in `http/session/` (`mode http`), response
 //! rules in `tcp/relay.rs`.
@@ -155,6 +156,15 @@ fn rule(
         "accept" => TcpAction::Accept,
         "reject" => TcpAction::Reject,
         "close" if response => TcpAction::Close,
+        "expect-proxy" if label == "tcp-request connection" => {
+            let w = args.next_string("'layer4'")?;
+            if w != "layer4" {
+                return Err(format!(
+                    "'{label} expect-proxy' expects 'layer4', got '{w}'"
+                ));
+            }
+            TcpAction::ExpectProxy
+        }
         w => {
             let base = w.split('(').next().unwrap_or(w);
             let built = if response {
@@ -315,10 +325,12 @@ mod tests {
         );
         let e = err(&cfg(
             "tcp",
-            " tcp-request connection expect-proxy layer4",
+            " tcp-request content expect-proxy layer4",
             "",
         ));
         assert!(e.contains("expect-proxy' is not supported"), "{e}");
+        let e = err(&cfg("tcp", " tcp-request connection expect-proxy layer7", ""));
+        assert!(e.contains("expects 'layer4', got 'layer7'"), "{e}");
         let e = err(&cfg(
             "tcp",
             " tcp-request connection set-var(sess.x) req.len",

@@ -326,6 +326,9 @@ pub struct BindOpts {
     /// `maxconn <n>`: at most `n` connections at once on each socket of the
     /// line (each address, each port of a range); `None` for 0 or unset.
     pub maxconn: Option<u32>,
+    /// `accept-proxy`: every connection starts with a PROXY protocol header
+    /// (`proxy_protocol.rs`), whose addresses replace the connection's.
+    pub accept_proxy: bool,
 }
 
 /// One `server` line.

@@ -80,6 +80,9 @@ pub enum TcpAction {
     /// `set-var`, `set-var-fmt`, `unset-var`, `capture`: the rule's
     /// [`TcpRule::effect`] runs, then the next rule is evaluated.
     Continue,
+    /// `expect-proxy layer4` (`tcp-request connection` only): the
+    /// connection starts with a PROXY header; the next rule is evaluated.
+    ExpectProxy,
 }
 
 /// What a [`TcpAction::Continue`] rule does: one of the HTTP rules' variable

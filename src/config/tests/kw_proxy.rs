@@ -126,9 +126,10 @@ fn bind() {
         err("    bind :443 ssl crt /x.pem"),
         "bind option 'ssl' is not supported yet"
     );
+    assert!(warns("    bind :81 accept-proxy").is_empty());
     assert_eq!(
-        err("    bind :81 accept-proxy"),
-        "bind option 'accept-proxy' is not supported yet"
+        err("    bind :81 namespace x"),
+        "bind option 'namespace' is not supported yet"
     );
     assert_eq!(
         err("    bind :81 v4v7"),

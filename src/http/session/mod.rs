@@ -23,7 +23,6 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::time::Duration;
@@ -175,14 +174,16 @@ struct Session<'a> {
     forced: bool,
 }
 
-/// Serves one client connection until it closes, times out or errs.
+/// Serves one client connection until it closes, times out or errs;
+/// `addrs` are its addresses (a PROXY header's, where one was read).
 pub async fn run(
     ctx: &WorkerCtx,
     client: Stream,
-    peer: Option<SocketAddr>,
+    addrs: ConnAddrs,
     fe: usize,
     vars: crate::http::rules::Vars,
 ) {
+    let peer = addrs.peer;
     let f = &ctx.shared.frontends[fe];
     // A frontend routing only with `use_backend` has no default: until a
     // request is routed, its first rule's backend stands in.
@@ -194,7 +195,6 @@ pub async fn run(
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
     let (cr, cw) = client.into_split();
-    let addrs = ConnAddrs::new(client_fd, peer);
     let (rewrite, close_client, max_body) = settings(f, be, &addrs);
     let mut s = Session {
         ctx,
