@@ -336,10 +336,17 @@ pub async fn addresses(
         Ok(Header::Proxied { src, dst }) => Some(ConnAddrs::proxied(fd, src, dst)),
         Ok(Header::Local) => Some(ConnAddrs::new(fd, peer)),
         Err(e) => {
-            // As HAProxy's `option dontlognull`: a client that sent nothing is not logged.
-            let quiet = e == Error::Empty && f.model.log.dontlognull;
+            // As HAProxy's `option dontlognull`: a client that closed or
+            // failed before its header is not logged.
+            let quiet = matches!(e, Error::Empty | Error::Abort) && f.model.log.dontlognull;
+            // `option log-separate-errors`: at err, as HAProxy's embryonic errors.
+            let level = if f.model.log.log_separate_errors {
+                Level::Err
+            } else {
+                Level::Info
+            };
             if let Some(log) = f.log.as_ref().filter(|_| !quiet) {
-                log.send_with(Level::Info, |out| {
+                log.send_with(level, |out| {
                     match peer {
                         Some(p) => {
                             let _ = write!(out, "{}:{} [", p.ip(), p.port());
@@ -401,10 +408,7 @@ mod tests {
         let b = b"PROXY TCP4 198.51.100.7 10.0.0.1 4242 80\r\nGET / HTTP/1.1\r\n";
         let src = a("198.51.100.7:4242");
         let dst = a("10.0.0.1:80");
-        assert_eq!(
-            parse(b),
-            Parsed::Done(Header::Proxied { src, dst }, 42)
-        );
+        assert_eq!(parse(b), Parsed::Done(Header::Proxied { src, dst }, 42));
         assert_eq!(parse(&b[..20]), Parsed::Incomplete);
     }
 
@@ -413,9 +417,18 @@ mod tests {
         let b = b"PROXY TCP6 2001:db8::1 ::1 1 65535\r\n";
         assert!(matches!(parse(b), Parsed::Done(Header::Proxied { .. }, 36)));
         assert_eq!(parse(b"PROXY UNKNOWN\r\n"), Parsed::Done(Header::Local, 15));
-        assert_eq!(parse(b"PROXY UNKNOWN 1 2 3 4\r\n").clone(), Parsed::Done(Header::Local, 23));
-        assert_eq!(parse(b"GET / HTTP/1.1\r\n"), Parsed::Invalid(Error::NotHeader));
-        assert_eq!(parse(b"PROXY UDP4 1.1.1.1 2.2.2.2 1 2\r\n"), Parsed::Invalid(Error::BadProto));
+        assert_eq!(
+            parse(b"PROXY UNKNOWN 1 2 3 4\r\n").clone(),
+            Parsed::Done(Header::Local, 23)
+        );
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\n"),
+            Parsed::Invalid(Error::NotHeader)
+        );
+        assert_eq!(
+            parse(b"PROXY UDP4 1.1.1.1 2.2.2.2 1 2\r\n"),
+            Parsed::Invalid(Error::BadProto)
+        );
         for bad in [
             &b"PROXY TCP4 1.1.1.1 2.2.2.2 1 65536\r\n"[..],
             b"PROXY TCP4 1.1.1.1 2.2.2.2 1  2\r\n",
@@ -433,8 +446,14 @@ mod tests {
     #[test]
     fn v2_round_trips_and_tlvs() {
         for h in [
-            Header::Proxied { src: a("198.51.100.7:4242"), dst: a("10.0.0.1:80") },
-            Header::Proxied { src: a("[2001:db8::7]:4242"), dst: a("[::1]:80") },
+            Header::Proxied {
+                src: a("198.51.100.7:4242"),
+                dst: a("10.0.0.1:80"),
+            },
+            Header::Proxied {
+                src: a("[2001:db8::7]:4242"),
+                dst: a("[::1]:80"),
+            },
             Header::Local,
         ] {
             let mut b = write_v2(&h);
@@ -444,7 +463,10 @@ mod tests {
             assert_eq!(parse(&b[..n - 1]), Parsed::Incomplete);
             assert_eq!(parse(&write_v1(&h)), Parsed::Done(h, write_v1(&h).len()));
         }
-        let mut b = write_v2(&Header::Proxied { src: a("1.2.3.4:5"), dst: a("6.7.8.9:10") });
+        let mut b = write_v2(&Header::Proxied {
+            src: a("1.2.3.4:5"),
+            dst: a("6.7.8.9:10"),
+        });
         b[15] = 12 + 5;
         b.extend_from_slice(&[0x04, 0, 2, 7, 7]);
         assert!(matches!(parse(&b), Parsed::Done(_, 33)));

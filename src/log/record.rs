@@ -12,7 +12,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::capture::{CaptureSpec, Captured};
@@ -585,17 +584,13 @@ pub(super) fn failed_server(
 
 /// HAProxy's default line at accept, when the frontend logs neither httplog
 /// nor tcplog: `Connect from <client> to <local address> (<frontend>/<mode>)`.
-pub fn connection(ctx: &WorkerCtx, fe: usize, fd: RawFd, peer: Option<SocketAddr>) {
+pub fn connection(ctx: &WorkerCtx, fe: usize, addrs: &crate::route::ConnAddrs) {
     let f = &ctx.shared.frontends[fe];
     let Some(log) = f.log.as_ref().filter(|l| l.format == Format::Default) else {
         return;
     };
-    // SAFETY: `fd` is the accepted connection, open for this whole call.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    let local = socket2::SockRef::from(&borrowed)
-        .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket());
+    // A PROXY header's addresses where one was read.
+    let (peer, local) = (addrs.peer, addrs.local());
     let http = f.mode == crate::config::model::Mode::Http;
     log.send_with(Level::Info, |out| {
         format::connect_line(peer, local, &f.name, http, out);

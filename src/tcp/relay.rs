@@ -37,13 +37,7 @@ use crate::worker::context::WorkerCtx;
 
 /// Relays a TCP-mode session from accept to close; `addrs` are its
 /// addresses (a PROXY header's, where one was read).
-pub async fn run(
-    ctx: &WorkerCtx,
-    mut client: Stream,
-    addrs: ConnAddrs,
-    fe: usize,
-    mut vars: Vars,
-) {
+pub async fn run(ctx: &WorkerCtx, mut client: Stream, addrs: ConnAddrs, fe: usize, mut vars: Vars) {
     let f = &ctx.shared.frontends[fe];
     let trace = TcpTrace::new(f.log.as_ref(), addrs.peer);
     // Bytes read before connecting (content rules, `balance rdp-cookie`),

@@ -440,7 +440,7 @@ async fn session(
     counters.open();
     // HAProxy's default log line ("Connect from ..."), when the frontend logs
     // without httplog/tcplog; a no-op otherwise.
-    crate::log::record::connection(&ctx, fe, client.as_raw_fd(), peer);
+    crate::log::record::connection(&ctx, fe, &addrs);
     match ctx.shared.frontends[fe].mode {
         Mode::Http => crate::http::session::run(&ctx, client, addrs, fe, vars).await,
         // Boxed: the relay's future is larger than an idle HTTP session's, and

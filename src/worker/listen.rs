@@ -267,12 +267,11 @@ pub fn bind_all(
     let mut limited = 0u32;
     for (fi, fe) in config.frontends.iter().enumerate() {
         for (bi, bind) in fe.binds.iter().enumerate() {
-            let label = bind.opts.name.clone().unwrap_or_else(|| {
-                bind.opts
-                    .id
-                    .map_or(bi + 1, |id| id as usize)
-                    .to_string()
-            });
+            let label = bind
+                .opts
+                .name
+                .clone()
+                .unwrap_or_else(|| bind.opts.id.map_or(bi + 1, |id| id as usize).to_string());
             // Each socket of a line (each address, each port of a range) is
             // its own listener with its own limit, as in HAProxy.
             let maxconn = bind.opts.maxconn.map(|max| {

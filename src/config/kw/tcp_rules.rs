@@ -323,13 +323,13 @@ mod tests {
             e.contains("'tcp-request connection track-sc0' is not supported"),
             "{e}"
         );
+        let e = err(&cfg("tcp", " tcp-request content expect-proxy layer4", ""));
+        assert!(e.contains("expect-proxy' is not supported"), "{e}");
         let e = err(&cfg(
             "tcp",
-            " tcp-request content expect-proxy layer4",
+            " tcp-request connection expect-proxy layer7",
             "",
         ));
-        assert!(e.contains("expect-proxy' is not supported"), "{e}");
-        let e = err(&cfg("tcp", " tcp-request connection expect-proxy layer7", ""));
         assert!(e.contains("expects 'layer4', got 'layer7'"), "{e}");
         let e = err(&cfg(
             "tcp",
