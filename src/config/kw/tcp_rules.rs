@@ -296,6 +296,23 @@ mod tests {
     }
 
     #[test]
+    fn expect_proxy_and_accept_proxy_are_compiled() {
+        let c = cfg(
+            "http",
+            " tcp-request connection expect-proxy layer4 if { src 127.0.0.1 }\n              tcp-request connection reject",
+            "",
+        )
+        .replace("bind 127.0.0.1:1\n", "bind 127.0.0.1:1\n bind 127.0.0.1:3 accept-proxy\n");
+        let l = load_sources(&[("t.cfg", &c)]).unwrap();
+        let f = &l.config.frontends[0];
+        assert_eq!(f.tcp.connection[0].action, TcpAction::ExpectProxy);
+        assert!(f.tcp.connection[0].cond.is_some());
+        assert_eq!(f.tcp.connection[1].action, TcpAction::Reject);
+        let proxied: Vec<bool> = f.binds.iter().map(|b| b.opts.accept_proxy).collect();
+        assert_eq!(proxied, [false, true]);
+    }
+
+    #[test]
     fn a_listen_runs_its_content_rules_as_a_frontend() {
         let c = "defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
                  listen l\n bind 127.0.0.1:1\n tcp-request content reject if { req.len gt 9 }\n \
