@@ -307,10 +307,7 @@ mod tests {
             dst: sa("[::1]:80"),
             ..Endpoints::default()
         };
-        assert_eq!(
-            header(V1, e),
-            b"PROXY TCP6 ::ffff:10.0.0.1 ::1 1000 80\r\n"
-        );
+        assert_eq!(header(V1, e), b"PROXY TCP6 ::ffff:10.0.0.1 ::1 1000 80\r\n");
     }
 
     #[test]

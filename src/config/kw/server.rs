@@ -213,8 +213,13 @@ fn parse_opts(
                 return Err("'id' is not allowed on 'default-server' (ids are unique)".into());
             }
             "id" => opts.id = Some(args.next_int(1, i32::MAX as u32)?),
-            "send-proxy" | "send-proxy-v2" | "proxy-v2-options" | "check-send-proxy"
-            | "no-send-proxy" | "no-send-proxy-v2" | "no-check-send-proxy" => {
+            "send-proxy"
+            | "send-proxy-v2"
+            | "proxy-v2-options"
+            | "check-send-proxy"
+            | "no-send-proxy"
+            | "no-send-proxy-v2"
+            | "no-check-send-proxy" => {
                 proxy_opt(&opt, opts, args)?;
             }
             "disabled" => opts.disabled = true,

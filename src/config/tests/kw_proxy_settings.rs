@@ -118,11 +118,13 @@ fn fullconn_defaults_to_a_tenth_of_the_frontends_maxconn() {
 #[test]
 fn send_proxy_options_and_their_checks() {
     use crate::server::proxy_header::ProxyOpts;
-    let b = be("    default-server send-proxy-v2 proxy-v2-options crc32c,unique-id\n    \
+    let b = be(
+        "    default-server send-proxy-v2 proxy-v2-options crc32c,unique-id\n    \
                 server a 127.0.0.1:80 check\n    \
                 server b 127.0.0.1:80 check port 81\n    \
                 server c 127.0.0.1:80 no-send-proxy-v2 check-send-proxy\n    \
-                server d 127.0.0.1:80 send-proxy check addr 127.0.0.2");
+                server d 127.0.0.1:80 send-proxy check addr 127.0.0.2",
+    );
     let v2 = ProxyOpts {
         v2: true,
         crc32c: true,
@@ -140,13 +142,19 @@ fn send_proxy_options_and_their_checks() {
     assert_eq!(b.servers[3].check_send_proxy, None);
     let plain = be("    server a 127.0.0.1:80 check-send-proxy");
     assert_eq!(plain.servers[0].send_proxy, None);
-    assert_eq!(plain.servers[0].check_send_proxy, Some(ProxyOpts::default()));
+    assert_eq!(
+        plain.servers[0].check_send_proxy,
+        Some(ProxyOpts::default())
+    );
 }
 
 #[test]
 fn tls_proxy_options_are_refused() {
     let e = err("    server a 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl,crc32c");
-    assert!(e.contains("proxy-v2-options ssl") && e.contains("TLS"), "{e}");
+    assert!(
+        e.contains("proxy-v2-options ssl") && e.contains("TLS"),
+        "{e}"
+    );
     let e = err("    server a 127.0.0.1:80 send-proxy-v2-ssl");
     assert!(e.contains("send-proxy-v2-ssl") && e.contains("TLS"), "{e}");
     let e = err("    server a 127.0.0.1:80 proxy-v2-options nope");
