@@ -82,6 +82,7 @@ impl Inputs {
             uri: Some(&self.uris[k]),
             head: Some(self.heads[k].as_bytes()),
             payload: Some(&self.packets[k]),
+            ..PickInput::default()
         }
     }
 }

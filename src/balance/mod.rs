@@ -58,6 +58,9 @@ pub struct PickInput<'a> {
     pub head: Option<&'a [u8]>,
     /// The first bytes the client sent (TCP mode, e.g. an RDP connection request).
     pub payload: Option<&'a [u8]>,
+    /// What a PROXY header names, for servers with `send-proxy[-v2]`
+    /// (not read by the balancers; carried to the connect).
+    pub conn: crate::server::proxy_header::Endpoints<'a>,
 }
 
 /// A balancing algorithm (`balance ...`).

@@ -160,6 +160,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             source: be.model.servers[job.server]
                 .source
                 .or(be.model.settings.source),
+            send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
         })
         .await;
         let change = st.health.record(report.status.passed());

@@ -16,6 +16,7 @@ use super::http::{self, MAX_STATUS_LINE};
 use super::status::{CheckReport, CheckStatus};
 use crate::config::model::Address;
 use crate::server::connect::{ConnectError, connect_from};
+use crate::server::proxy_header::{self, Endpoints, ProxyOpts};
 use crate::stream::Stream;
 
 /// What to check and within which limits.
@@ -33,6 +34,9 @@ pub struct Target<'a> {
     pub timeout_connect: Option<Duration>,
     /// `source`: the server's, else the backend's (HAProxy checks from it too).
     pub source: Option<std::net::SocketAddr>,
+    /// `check-send-proxy` (or the server's `send-proxy[-v2]` inherited):
+    /// the PROXY header the check connection starts with.
+    pub send_proxy: Option<&'a ProxyOpts>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
@@ -61,6 +65,12 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
             return (CheckStatus::SockErr, 0, String::new());
         }
     };
+    if let Some(pp) = t.send_proxy {
+        let e = check_endpoints(&stream);
+        if let Err(e) = proxy_header::send(&mut stream, pp, &e).await {
+            return (connect_error_status(&e), 0, strerror(&e));
+        }
+    }
     let Some(request) = t.request else {
         return (CheckStatus::L4Ok, 0, String::new());
     };
@@ -75,6 +85,22 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
             let v = http::judge_status_line(&line);
             (v.status, v.code, v.info)
         }
+    }
+}
+
+/// What a check's PROXY header names, as HAProxy 2.6 sends it: version 2
+/// says LOCAL; version 1 names the check connection itself (its own
+/// address, the server's), or UNKNOWN off TCP.
+fn check_endpoints(s: &Stream) -> Endpoints<'static> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the fd is the connected socket `s` owns, open for the call.
+    let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
+    let sock = socket2::SockRef::from(&fd);
+    Endpoints {
+        src: sock.local_addr().ok().and_then(|a| a.as_socket()),
+        dst: sock.peer_addr().ok().and_then(|a| a.as_socket()),
+        local: true,
+        ..Endpoints::default()
     }
 }
 
@@ -172,7 +198,30 @@ mod tests {
             timeout_check: None,
             timeout_connect: None,
             source: None,
+            send_proxy: None,
         }
+    }
+
+    #[test]
+    fn a_check_starts_with_its_proxy_header() {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = Address::Inet(l.local_addr().expect("addr"));
+        let v1 = ProxyOpts::default();
+        let t = Target {
+            send_proxy: Some(&v1),
+            ..target(&addr, None)
+        };
+        assert_eq!(block_on(run(t)).status, CheckStatus::L4Ok);
+        let (mut c, peer) = l.accept().expect("the check's connection");
+        let mut got = String::new();
+        c.read_to_string(&mut got).expect("read");
+        let port = l.local_addr().expect("addr").port();
+        // HAProxy 2.6: a v1 check header names the check's own connection.
+        assert_eq!(
+            got,
+            format!("PROXY TCP4 127.0.0.1 127.0.0.1 {} {port}\r\n", peer.port())
+        );
     }
 
     #[test]

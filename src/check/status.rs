@@ -238,6 +238,8 @@ mod tests {
             source: None,
             minconn: None,
             id: None,
+            send_proxy: None,
+            check_send_proxy: None,
             origin: Origin::default(),
         }
     }

@@ -160,6 +160,10 @@ pub struct ServerOpts {
     pub minconn: Option<u32>,
     /// `id`.
     pub id: Option<u32>,
+    /// `send-proxy`, `send-proxy-v2`, `proxy-v2-options`.
+    pub proxy: crate::server::proxy_header::ProxyOpts,
+    /// `check-send-proxy`.
+    pub check_send_proxy: bool,
 }
 
 /// One `init-addr` method.

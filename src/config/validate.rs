@@ -469,8 +469,19 @@ fn server(s: &RawServer) -> Server {
         source: o.source,
         minconn,
         id: o.id,
+        send_proxy: o.proxy.sends().then_some(o.proxy),
+        check_send_proxy: check_send_proxy(o),
         origin: s.origin.clone(),
     }
+}
+
+/// HAProxy 2.6 (`check-send-proxy`): checks send the server's PROXY header
+/// when asked, or by default when the server sends one and the check has
+/// neither `port` nor `addr` of its own (measured: v2 checks say LOCAL, v1
+/// ones name the check's own connection).
+fn check_send_proxy(o: &super::raw::ServerOpts) -> Option<crate::server::proxy_header::ProxyOpts> {
+    let inherited = o.proxy.sends() && o.port.is_none() && o.addr.is_none();
+    (o.check_send_proxy || inherited).then_some(o.proxy)
 }
 
 /// Proxy and server names for linking ACLs, once every section is read.

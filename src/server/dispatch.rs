@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::sync::atomic::Ordering;
 
 use super::connect::{ConnectError, connect_from, target};
+use super::proxy_header;
 use super::queue::{self, Slot, Waited};
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
@@ -162,7 +163,17 @@ pub async fn connect_redispatching(
             Ok(addr) => {
                 // `source`: the server's own, else the backend's.
                 let from = be.model.servers[server].source.or(be.model.settings.source);
-                connect_from(&addr, be.connect_timeout, be.model.keepalive, from).await
+                match connect_from(&addr, be.connect_timeout, be.model.keepalive, from).await {
+                    // `send-proxy[-v2]`: the header goes first (`proxy_header.rs`).
+                    Ok(mut s) => match &be.model.servers[server].send_proxy {
+                        Some(pp) => proxy_header::send(&mut s, pp, &input.conn)
+                            .await
+                            .map(|()| s)
+                            .map_err(ConnectError::Io),
+                        None => Ok(s),
+                    },
+                    Err(e) => Err(e),
+                }
             }
             Err(e) => Err(e),
         };

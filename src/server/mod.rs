@@ -7,4 +7,5 @@ pub mod connect;
 pub mod dispatch;
 pub mod kill;
 pub mod pool;
+pub mod proxy_header;
 pub mod queue;

@@ -191,6 +191,12 @@ async fn connect_and_relay(
     let input = PickInput {
         client: peer.map(|p| p.ip()),
         payload: (!first.is_empty()).then_some(first.as_slice()),
+        // What a `send-proxy` header names.
+        conn: crate::server::proxy_header::Endpoints {
+            src: peer,
+            dst: addrs.local(),
+            ..Default::default()
+        },
         ..PickInput::default()
     };
     let mut waited = crate::server::queue::Waited::default();

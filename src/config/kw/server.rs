@@ -15,8 +15,8 @@ const REFUSED: &[&str] = &[
     "alpn",
     "ca-file",
     "crt",
-    "send-proxy",
-    "send-proxy-v2",
+    "send-proxy-v2-ssl",
+    "send-proxy-v2-ssl-cn",
     "redir",
     "agent-check",
     "agent-inter",
@@ -65,6 +65,13 @@ const KNOWN: &[&str] = &[
     "init-addr",
     "source",
     "id",
+    "send-proxy",
+    "send-proxy-v2",
+    "proxy-v2-options",
+    "check-send-proxy",
+    "no-send-proxy",
+    "no-send-proxy-v2",
+    "no-check-send-proxy",
 ];
 
 /// `server <name> <addr> [options]`.
@@ -206,10 +213,25 @@ fn parse_opts(
                 return Err("'id' is not allowed on 'default-server' (ids are unique)".into());
             }
             "id" => opts.id = Some(args.next_int(1, i32::MAX as u32)?),
+            "send-proxy"
+            | "send-proxy-v2"
+            | "proxy-v2-options"
+            | "check-send-proxy"
+            | "no-send-proxy"
+            | "no-send-proxy-v2"
+            | "no-check-send-proxy" => {
+                proxy_opt(&opt, opts, args)?;
+            }
             "disabled" => opts.disabled = true,
             "enabled" => opts.disabled = false,
             "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"
             | "on-marked-up" => health_opt(&opt, &mut opts.health, args)?,
+            o @ ("send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") => {
+                return Err(format!(
+                    "{line_kw} option '{o}' is not supported yet: its TLVs describe the \
+                     client's TLS connection and ringlb has no TLS yet (issue #17)"
+                ));
+            }
             o if REFUSED.contains(&o) => {
                 return Err(format!("{line_kw} option '{o}' is not supported yet"));
             }
@@ -234,6 +256,23 @@ fn parse_opts(
                     super::did_you_mean(o, &all)
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// The PROXY protocol options (`server/proxy_header.rs` writes the header).
+fn proxy_opt(opt: &str, opts: &mut ServerOpts, args: &mut Args) -> Result<(), String> {
+    match opt {
+        "send-proxy" => opts.proxy.v1 = true,
+        "send-proxy-v2" => opts.proxy.v2 = true,
+        "no-send-proxy" => opts.proxy.v1 = false,
+        "no-send-proxy-v2" => opts.proxy.v2 = false,
+        "check-send-proxy" => opts.check_send_proxy = true,
+        "no-check-send-proxy" => opts.check_send_proxy = false,
+        _ => {
+            let list = args.next_string("a comma-separated list of options")?;
+            opts.proxy.parse_v2_options(&list)?;
         }
     }
     Ok(())

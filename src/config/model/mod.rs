@@ -383,6 +383,12 @@ pub struct Server {
     pub minconn: Option<u32>,
     /// `id <n>`: the server's number in the stats (`sid`).
     pub id: Option<u32>,
+    /// `send-proxy[-v2]`, `proxy-v2-options`: the PROXY header its
+    /// connections start with (`None`: none).
+    pub send_proxy: Option<crate::server::proxy_header::ProxyOpts>,
+    /// The PROXY header its health checks start with: `check-send-proxy`,
+    /// or the server's own when the check goes to its address and port.
+    pub check_send_proxy: Option<crate::server::proxy_header::ProxyOpts>,
     /// Where it was written.
     pub origin: Origin,
 }

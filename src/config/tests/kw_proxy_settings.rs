@@ -114,3 +114,49 @@ fn fullconn_defaults_to_a_tenth_of_the_frontends_maxconn() {
     let c = config(text);
     assert_eq!(c.backends[0].settings.fullconn, Some(120));
 }
+
+#[test]
+fn send_proxy_options_and_their_checks() {
+    use crate::server::proxy_header::ProxyOpts;
+    let b = be(
+        "    default-server send-proxy-v2 proxy-v2-options crc32c,unique-id\n    \
+                server a 127.0.0.1:80 check\n    \
+                server b 127.0.0.1:80 check port 81\n    \
+                server c 127.0.0.1:80 no-send-proxy-v2 check-send-proxy\n    \
+                server d 127.0.0.1:80 send-proxy check addr 127.0.0.2",
+    );
+    let v2 = ProxyOpts {
+        v2: true,
+        crc32c: true,
+        unique_id: true,
+        ..ProxyOpts::default()
+    };
+    assert_eq!(b.servers[0].send_proxy, Some(v2));
+    // Checks inherit the header only without a `port` or `addr` of their own.
+    assert_eq!(b.servers[0].check_send_proxy, Some(v2));
+    assert_eq!(b.servers[1].check_send_proxy, None);
+    let no_v2 = ProxyOpts { v2: false, ..v2 };
+    // `proxy-v2-options` alone still sends (version 1), as HAProxy 2.6.
+    assert_eq!(b.servers[2].send_proxy, Some(no_v2));
+    assert_eq!(b.servers[2].check_send_proxy, Some(no_v2));
+    assert_eq!(b.servers[3].check_send_proxy, None);
+    let plain = be("    server a 127.0.0.1:80 check-send-proxy");
+    assert_eq!(plain.servers[0].send_proxy, None);
+    assert_eq!(
+        plain.servers[0].check_send_proxy,
+        Some(ProxyOpts::default())
+    );
+}
+
+#[test]
+fn tls_proxy_options_are_refused() {
+    let e = err("    server a 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl,crc32c");
+    assert!(
+        e.contains("proxy-v2-options ssl") && e.contains("TLS"),
+        "{e}"
+    );
+    let e = err("    server a 127.0.0.1:80 send-proxy-v2-ssl");
+    assert!(e.contains("send-proxy-v2-ssl") && e.contains("TLS"), "{e}");
+    let e = err("    server a 127.0.0.1:80 proxy-v2-options nope");
+    assert!(e.contains("nope"), "{e}");
+}

@@ -91,6 +91,8 @@ fn seed_config_model() {
         source: None,
         minconn: None,
         id: None,
+        send_proxy: None,
+        check_send_proxy: None,
         origin: origin(line),
     };
     let backend = Backend {

@@ -168,7 +168,7 @@ impl<'a> Session<'a> {
                 client: self.rewrite.client,
                 uri: Some(std::str::from_utf8(uri).unwrap_or("")),
                 head: Some(head),
-                payload: None,
+                ..PickInput::default()
             };
             pick(self.ctx, self.backend, &input, None)
         };
@@ -213,8 +213,17 @@ impl<'a> Session<'a> {
     ) -> Result<Relayed<'a>, Fail> {
         let may_resend = req.idempotent && body.done();
         // Retries and redispatch choose by rotation, not by the request's key.
+        // A new connection's PROXY header names this client (`send-proxy`);
+        // the id is copied as the session is lent mutably below.
+        let uid = self.uid.get().map(<[u8]>::to_vec);
         let input = PickInput {
             client: self.rewrite.client,
+            conn: crate::server::proxy_header::Endpoints {
+                src: self.addrs.peer,
+                dst: self.addrs.local(),
+                unique_id: uid.as_deref(),
+                ..Default::default()
+            },
             ..PickInput::default()
         };
         let (mut server_idx, mut server, mut served, mut active) =

@@ -186,12 +186,18 @@ impl Session<'_> {
         } else {
             &self.be.name
         };
+        // `proxy-v2-options unique-id`: the PROXY header carries the id, so
+        // it is made even without `unique-id-header` (HAProxy makes it for
+        // every request once `unique-id-format` is set).
+        let for_proxy = self.fe.model.unique_id.is_some()
+            && (self.be.model.servers.iter()).any(|s| s.send_proxy.is_some_and(|p| p.unique_id));
         let id = Ids {
             ctx: self.ctx,
             fe: self.fe,
             fe_index: self.fe_index,
             backend_name,
             addrs: &self.addrs,
+            for_proxy,
         };
         // `use-server`, `force-persist`, `ignore-persist` (`persist.rs`).
         let persist = self.persistence(&head);
@@ -222,6 +228,8 @@ struct Ids<'s> {
     fe_index: usize,
     backend_name: &'s str,
     addrs: &'s ConnAddrs,
+    /// Make the id even without a header to carry it (`send-proxy-v2`'s TLV).
+    for_proxy: bool,
 }
 
 impl<'s> Ids<'s> {
@@ -234,7 +242,9 @@ impl<'s> Ids<'s> {
         head: &request::Head<'_, '_>,
     ) -> Option<(&'s str, &'s [u8])> {
         let spec = self.fe.model.unique_id.as_ref()?;
-        let header = spec.header.as_deref()?;
+        if spec.header.is_none() && !self.for_proxy {
+            return None;
+        }
         let sample = RequestSample {
             req: HttparseSample {
                 req: &head.req,
@@ -256,6 +266,7 @@ impl<'s> Ids<'s> {
             server: None,
         };
         let mut sc = self.ctx.scratch.borrow_mut();
-        Some((header, unique_id::make(uid, spec, &sample, names, &mut sc)))
+        let id = unique_id::make(uid, spec, &sample, names, &mut sc);
+        Some((spec.header.as_deref()?, id))
     }
 }

@@ -40,7 +40,7 @@ impl<'a> Session<'a> {
     #[inline]
     pub(super) fn idle_connection(&mut self, server: usize, first: bool) -> Option<(Stream, u32)> {
         let backend = self.backend;
-        match self.be.http.reuse {
+        match self.reuse_mode(server) {
             HttpReuse::Never => {
                 let i = self
                     .private
@@ -59,7 +59,7 @@ impl<'a> Session<'a> {
     /// session alone with `never`, else in the worker's pool.
     #[inline]
     pub(super) fn keep_connection(&mut self, server: usize, stream: Stream, served: u32) {
-        if self.be.http.reuse != HttpReuse::Never {
+        if self.reuse_mode(server) != HttpReuse::Never {
             self.ctx.pool.put(self.backend, server, stream, served);
             return;
         }
@@ -72,6 +72,19 @@ impl<'a> Session<'a> {
             stream,
             served,
         });
+    }
+
+    /// The backend's `http-reuse`, except that a connection which began
+    /// with a PROXY header names its client: HAProxy 2.6 makes it private
+    /// to the session that opened it (`conn_set_private` in
+    /// `connect_server`), as `never` does here.
+    #[inline]
+    fn reuse_mode(&self, server: usize) -> HttpReuse {
+        if self.be.model.servers[server].send_proxy.is_some() {
+            HttpReuse::Never
+        } else {
+            self.be.http.reuse
+        }
     }
 
     /// `option prefer-last-server`: the server of the connection this
