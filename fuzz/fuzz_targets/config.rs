@@ -100,6 +100,7 @@ fuzz_target!(|data: &[u8]| {
                 uri: Some("/a/b?x=1&y=2"),
                 head: Some(b"GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\nCookie: mstshash=u\r\n\r\n"),
                 payload: Some(b"\x03\x00\x00\x13Cookie: mstshash=u\r\n"),
+                ..PickInput::default()
             };
             for (b, rt) in config.backends.iter().zip(&shared.backends) {
                 let mut lb = balance::for_backend(b, &rt.rotation);
