@@ -70,7 +70,13 @@ fn source_binds_server_connections_to_the_address_written() {
     let b = peer_echo();
     let port = free_pair();
     let fixed = free_port();
-    let lb = Ringlb::start(&source_config(port, &b, fixed));
+    // Waits on the first port only: a start-up probe through `own` would
+    // leave the fixed source port's 4-tuple in TIME_WAIT for the real one.
+    let mut lb = Ringlb::spawn(&source_config(port, &b, fixed), &["-db"]);
+    let p0 = port[0];
+    lb.wait_until("the first listener", || {
+        TcpStream::connect(("127.0.0.1", p0)).is_ok()
+    });
     source_cases(port, fixed, "ringlb");
     drop(lb);
     let port = free_pair();
