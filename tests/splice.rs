@@ -34,6 +34,21 @@ fn pipes(pid: i32) -> usize {
     seen.len()
 }
 
+/// The pipes the proxy holds once the start-up probe's session (which may
+/// splice too) has ended: the same count twice, 100 ms apart (at most 5 s).
+fn settled_pipes(pid: i32) -> usize {
+    let mut last = pipes(pid);
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = pipes(pid);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Waits (at most 10 s) until the proxy holds `n` pipes more than `base`.
 fn wait_pipes(lb: &mut Ringlb, base: usize, n: usize) {
     let pid = lb.pid();
@@ -76,7 +91,7 @@ fn splice_auto_relays_8mb_both_ways_and_counts_every_byte() {
     let dir = TestDir::new("splice-auto");
     let sock = dir.path().join("stats.sock");
     let mut lb = Ringlb::start(&spliced_listen(echo.port, &syslog, &sock));
-    let base = pipes(lb.pid());
+    let base = settled_pipes(lb.pid());
     let size = 8 << 20;
     let data = pattern(size, 8);
     // Part of the data first, the connection held open: both directions
@@ -141,7 +156,7 @@ fn maxpipes_1_leaves_the_second_connection_on_the_copy_path() {
         .line("option splice-request")
         .server("echo", echo.port);
     let mut lb = Ringlb::start(&cfg.render());
-    let base = pipes(lb.pid());
+    let base = settled_pipes(lb.pid());
     let (a_data, b_data) = (pattern(3 << 20, 1), pattern(3 << 20, 2));
     let a = connect(lb.port());
     a.try_clone().unwrap().write_all(&a_data[..4096]).unwrap();
@@ -180,7 +195,7 @@ fn http_upgrade_tunnel_splices_after_101() {
         .line("option splice-auto")
         .server("up", backend.port);
     let mut lb = Ringlb::start(&cfg.render());
-    let base = pipes(lb.pid());
+    let base = settled_pipes(lb.pid());
     let mut s = connect(lb.port());
     s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
         .unwrap();
@@ -214,7 +229,7 @@ fn shutdown_sessions_ends_a_spliced_session() {
         .line("option splice-response")
         .server("echo", echo.port);
     let mut lb = Ringlb::start(&cfg.render());
-    let base = pipes(lb.pid());
+    let base = settled_pipes(lb.pid());
     let mut s = connect(lb.port());
     let data = pattern(64 << 10, 4);
     s.write_all(&data).unwrap();
