@@ -23,13 +23,16 @@ const REFUSED: &[&str] = &[
     "agent-port",
     "namespace",
     "proto",
+    // Keeps the server out of stick tables: with `stick` rules built,
+    // ignoring it would change which server a client sticks to.
+    "non-stick",
 ];
 
 /// Harmless options with one argument: warned about and ignored.
 const IGNORED_WITH_ARG: &[&str] = &[];
 
 /// Harmless flags: warned about and ignored.
-const IGNORED_FLAGS: &[&str] = &["non-stick", "no-agent-check"];
+const IGNORED_FLAGS: &[&str] = &["no-agent-check"];
 
 /// Options this file understands, for suggestions.
 const KNOWN: &[&str] = &[
