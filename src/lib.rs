@@ -37,6 +37,7 @@ pub mod stats;
 pub mod stick;
 pub mod stream;
 pub mod tcp;
+pub mod tls;
 pub mod worker;
 
 /// A runtime on the portable driver, with timers, for unit tests of async code.

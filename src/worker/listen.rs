@@ -51,6 +51,8 @@ pub struct BoundListener {
     pub maxconn: Option<ListenerMax>,
     /// `bind ... accept-proxy`: read a PROXY header before anything else.
     pub accept_proxy: bool,
+    /// `bind ... ssl`: the TLS configuration its handshakes use.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Its name in HAProxy's connection-error log lines: `name`, else its
     /// `id`, else its position in the frontend (from 1).
     pub label: String,
@@ -317,6 +319,7 @@ pub fn bind_all(
                             listener,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
+                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
                             label: label.clone(),
                         });
                     }
@@ -339,6 +342,7 @@ pub fn bind_all(
                             listener: dup(&first).map_err(err)?,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
+                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
                             label: label.clone(),
                         });
                     }
@@ -356,6 +360,7 @@ pub fn bind_all(
                             listener: dup(&first).map_err(err)?,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
+                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
                             label: label.clone(),
                         });
                     }

@@ -8,8 +8,6 @@ use crate::config::raw::RawProxy;
 
 /// Bind options refused until built: ignoring them would change behaviour.
 const REFUSED: &[&str] = &[
-    "ssl",
-    "crt",
     "crt-list",
     "ca-file",
     "crl-file",
@@ -35,6 +33,8 @@ const REFUSED: &[&str] = &[
 
 /// Bind options that ringlb acts on (or, for `process`/`thread`, explains).
 const SUPPORTED: &[&str] = &[
+    "ssl",
+    "crt",
     "accept-proxy",
     "defer-accept",
     "name",
@@ -65,6 +65,10 @@ pub fn bind(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
 #[derive(Default)]
 struct LineOpts {
     defer_accept: bool,
+    /// `ssl` was given.
+    ssl: bool,
+    /// `crt` arguments, in order.
+    crt: Vec<String>,
     opts: BindOpts,
 }
 
@@ -100,6 +104,10 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             "bind option '{opt}' is not supported by ringlb and is ignored"
         ));
     }
+    if line.ssl {
+        let tls = crate::tls::bind::BindTls::build(std::mem::take(&mut line.crt))?;
+        line.opts.ssl = Some(std::sync::Arc::new(tls));
+    }
     let before = p.binds.len();
     add_addresses(cx, p, &list, "bind", line.defer_accept);
     if line.opts.id.is_some() && p.binds.len() - before > 1 {
@@ -124,6 +132,8 @@ fn supported_option(
     let o = &mut line.opts;
     match opt {
         "defer-accept" => line.defer_accept = true,
+        "ssl" => line.ssl = true,
+        "crt" => line.crt.push(args.next_string("a certificate file or directory")?),
         "name" => o.name = Some(args.next_string("a listener name")?),
         "id" => o.id = Some(positive(&args.next_string("a numeric id")?, opt)?),
         "backlog" => o.backlog = Some(positive(&args.next_string("a queue length")?, opt)?),

@@ -329,6 +329,9 @@ pub struct BindOpts {
     /// `accept-proxy`: every connection starts with a PROXY protocol header
     /// (`proxy_protocol.rs`), whose addresses replace the connection's.
     pub accept_proxy: bool,
+    /// `ssl` (with `crt` and the other TLS options): a TLS handshake follows
+    /// the PROXY header, if any (`tls/`).
+    pub ssl: Option<std::sync::Arc<crate::tls::bind::BindTls>>,
 }
 
 /// One `server` line.

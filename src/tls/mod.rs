@@ -1,0 +1,8 @@
+//! TLS with rustls: the connection layer's stage between the PROXY header
+//! and the session (`bind ... ssl`), and the server side (`server ... ssl`).
+//!
+//! - `bind.rs`: a `bind` line's TLS settings and the rustls `ServerConfig`
+//!   built from them once, at load time (certificate errors name file:line).
+//! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
+
+pub mod bind;
