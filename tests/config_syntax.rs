@@ -221,17 +221,17 @@ fn cc_exit_codes_match_haproxy() {
     }
 }
 
-/// ringlb has no TLS: `feature(OPENSSL)` is false (HAProxy's Debian build
-/// says true), so configurations skip their TLS lines.
+/// ringlb speaks TLS (rustls): `feature(OPENSSL)` is true, as in HAProxy's
+/// Debian build, so configurations keep their TLS lines.
 #[test]
-fn openssl_feature_is_false_until_tls_exists() {
+fn openssl_feature_is_true_with_tls() {
     let dir = TestDir::new("syntax-openssl");
     let ours = run(&binary(), dir.path(), &["-cc", "feature(OPENSSL)"]);
-    assert_eq!(ours.code, Some(1));
+    assert_eq!(ours.code, Some(0));
     let vv = run(&binary(), dir.path(), &["-vv"]);
     assert!(
         vv.stdout
-            .contains("Feature list : +CPU_AFFINITY +EPOLL +THREAD"),
+            .contains("Feature list : +CPU_AFFINITY +EPOLL +OPENSSL +THREAD"),
         "{}",
         vv.stdout
     );

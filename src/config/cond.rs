@@ -18,10 +18,11 @@ pub const HAPROXY_VERSION: &str = "2.6.12";
 /// Build features `feature(<name>)` is true for, as in `haproxy -vv`'s list.
 ///
 /// Only what ringlb really has: `EPOLL` (the fallback driver), `THREAD`
-/// (thread per core) and `CPU_AFFINITY` (workers are pinned to cores).
-/// Everything else — `OPENSSL` (no TLS yet), `LUA`, `PCRE2`, `ZLIB`, `SLZ`,
+/// (thread per core), `CPU_AFFINITY` (workers are pinned to cores) and
+/// `OPENSSL` (TLS, with rustls; configurations test it before `ssl`
+/// keywords). Everything else — `LUA`, `PCRE2`, `ZLIB`, `SLZ`,
 /// `QUIC`, `PROMEX`, `LINUX_SPLICE`, `TPROXY`, ... — is false.
-pub const FEATURES: &[&str] = &["CPU_AFFINITY", "EPOLL", "THREAD"];
+pub const FEATURES: &[&str] = &["CPU_AFFINITY", "EPOLL", "OPENSSL", "THREAD"];
 
 /// Evaluates a condition; the error names the position like HAProxy's.
 pub fn eval(text: &str, env: EnvLookup<'_>) -> Result<bool, String> {
@@ -217,7 +218,7 @@ mod tests {
     #[test]
     fn predicates() {
         assert!(ev("defined(SET)") && ev("defined(EMPTY)") && !ev("defined(NOPE)"));
-        assert!(ev("feature(THREAD)") && !ev("feature(OPENSSL)"));
+        assert!(ev("feature(THREAD)") && ev("feature(OPENSSL)") && !ev("feature(LUA)"));
         assert!(ev("streq(a b,a b)") && !ev("streq(a,b)") && ev("strneq(a,b)"));
         assert!(ev("version_atleast(2.4)") && ev("version_atleast(2.6.12)"));
         assert!(!ev("version_atleast(2.6.13)") && !ev("version_atleast(2.7)"));

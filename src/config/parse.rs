@@ -281,6 +281,8 @@ pub struct Parsed {
 
 /// Parses the sources in order, as one concatenated configuration.
 pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Diag) -> Parsed {
+    // The `global` TLS settings the binds read start anew with each load.
+    crate::tls::opts::reset_globals();
     let mut p = Parser {
         global: RawGlobal::default(),
         proxies: Vec::new(),

@@ -1,24 +1,46 @@
-//! A `bind` line's TLS settings (`ssl`, `crt`, ...) and the rustls server
-//! configuration built from them once, when the configuration is loaded.
+//! A `bind` line's TLS settings (`ssl`, `crt`, `crt-list`, options) and the
+//! rustls server configurations built from them once, when the
+//! configuration is loaded: one per distinct set of options (the bind's,
+//! and each crt-list line's own), all sharing one SNI certificate resolver.
 
 use std::sync::Arc;
 
-use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
+
+use super::certs;
+use super::ciphers;
+use super::crt_list;
+use super::opts::{Globals, SslOpts, Ver, Verify};
+use super::session::{Cache, Tickets};
+use super::sni::{Entry, Resolver, Sni};
 
 /// The TLS side of one `bind` line: what was written, and what it built.
 pub struct BindTls {
     /// `crt <file|dir>` arguments, in order (the first is the default certificate).
     pub crt: Vec<String>,
-    /// The configuration every handshake on this bind uses, shared by the
-    /// workers (so are its session tickets).
+    /// `crt-list <file>` arguments, in order.
+    pub crt_lists: Vec<String>,
+    /// The bind's TLS options (after the `ssl-default-bind-*` globals).
+    pub opts: SslOpts,
+    /// The configuration of the bind's own options (the first of `configs`).
     pub config: Arc<ServerConfig>,
+    /// One configuration per distinct option set; entries point into it.
+    configs: Vec<Arc<ServerConfig>>,
+    /// The certificates, by name.
+    sni: Arc<Sni>,
 }
 
 impl std::fmt::Debug for BindTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BindTls").field("crt", &self.crt).finish()
+        f.debug_struct("BindTls")
+            .field("crt", &self.crt)
+            .field("crt_lists", &self.crt_lists)
+            .field("opts", &self.opts)
+            .finish()
     }
 }
 
@@ -26,6 +48,9 @@ impl std::fmt::Debug for BindTls {
 impl PartialEq for BindTls {
     fn eq(&self, other: &Self) -> bool {
         self.crt == other.crt
+            && self.crt_lists == other.crt_lists
+            && self.opts == other.opts
+            && self.sni.entries == other.sni.entries
     }
 }
 
@@ -35,33 +60,188 @@ impl BindTls {
     /// The configuration for a handshake whose ClientHello is `hello` (SNI
     /// picks the certificate and a `crt-list` line's options); `None` refuses
     /// the handshake (`strict-sni` and no certificate for the name).
-    pub fn config_for(
-        &self,
-        _hello: &rustls::server::ClientHello<'_>,
-    ) -> Option<Arc<ServerConfig>> {
-        Some(self.config.clone())
+    pub fn config_for(&self, hello: &rustls::server::ClientHello<'_>) -> Option<Arc<ServerConfig>> {
+        let (entry, _) = self
+            .sni
+            .select(hello.server_name(), hello.signature_schemes())?;
+        self.configs.get(entry.policy).cloned()
     }
 
-    /// Loads the certificates and builds the server configuration.
+    /// Loads `crt` files with default options (tests, simple callers).
     pub fn build(crt: Vec<String>) -> Result<BindTls, String> {
-        let Some(first) = crt.first() else {
-            return Err("'ssl' needs a certificate: add 'crt <file>'".into());
-        };
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(first)
-            .and_then(|it| it.collect::<Result<_, _>>())
-            .map_err(|e| format!("unable to load certificate chain from '{first}': {e}"))?;
-        if chain.is_empty() {
-            return Err(format!("no certificate found in '{first}'"));
+        Self::build_with(crt, Vec::new(), SslOpts::default(), &mut |_| {})
+    }
+
+    /// Loads the certificates and crt-lists (paths already under
+    /// `crt-base`) and builds the server configurations for `opts`, with
+    /// the `global` TLS settings read so far.
+    pub fn build_with(
+        crt: Vec<String>,
+        crt_lists: Vec<String>,
+        opts: SslOpts,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<BindTls, String> {
+        if crt.is_empty() && crt_lists.is_empty() {
+            return Err("'ssl' needs a certificate: add 'crt <file>' or 'crt-list <file>'".into());
         }
-        let key = PrivateKeyDer::from_pem_file(first)
-            .map_err(|e| format!("unable to load private key from '{first}': {e}"))?;
-        let config = ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .map_err(|e| format!("'{first}': {e}"))?;
+        let g = super::opts::globals();
+        let mut policies = vec![opts.clone()];
+        let mut entries = Vec::new();
+        for c in &crt {
+            let files = if std::path::Path::new(c).is_dir() {
+                certs::dir_files(c)?
+            } else {
+                vec![c.clone()]
+            };
+            for file in files {
+                entries.push(load_entry(&g, file, Vec::new(), Vec::new(), 0)?);
+            }
+        }
+        for list in &crt_lists {
+            for line in crt_list::load(list, warn)? {
+                let o = opts.overlay(&line.opts);
+                let policy = match policies.iter().position(|p| *p == o) {
+                    Some(i) => i,
+                    None => {
+                        policies.push(o);
+                        policies.len() - 1
+                    }
+                };
+                entries.push(load_entry(&g, line.crt, line.filters, line.negs, policy)?);
+            }
+        }
+        let sni = Arc::new(Sni {
+            entries,
+            strict: opts.strict_sni,
+        });
+        let resolver = Arc::new(Resolver(sni.clone()));
+        let tickets = Tickets::new(g.lifetime)?;
+        let cache = Cache::new(g.cachesize, g.lifetime);
+        let configs = policies
+            .iter()
+            .map(|p| {
+                let mut cfg = server_config(p, &g, resolver.clone())?;
+                cfg.session_storage = cache.clone();
+                if !p.no_tickets {
+                    cfg.ticketer = tickets.clone();
+                }
+                Ok(Arc::new(cfg))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(BindTls {
             crt,
-            config: Arc::new(config),
+            crt_lists,
+            opts,
+            config: configs[0].clone(),
+            configs,
+            sni,
         })
     }
+}
+
+/// Loads one certificate into the store and makes its entry.
+fn load_entry(
+    g: &Globals,
+    file: String,
+    filters: Vec<String>,
+    negs: Vec<String>,
+    policy: usize,
+) -> Result<Entry, String> {
+    certs::insert(&file, certs::load_file(&file, g.extra_key, g.extra_ocsp)?);
+    Ok(Entry {
+        file,
+        filters,
+        negs,
+        policy,
+    })
+}
+
+/// The rustls configuration of one option set.
+fn server_config(
+    o: &SslOpts,
+    g: &Globals,
+    resolver: Arc<Resolver>,
+) -> Result<ServerConfig, String> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    let versions = o.versions()?;
+    let defaults = std::mem::take(&mut provider.cipher_suites);
+    let is13 = |s: &rustls::SupportedCipherSuite| s.version() == &rustls::version::TLS13;
+    let mut suites = Vec::new();
+    if versions.contains(&Ver::V13) {
+        match &o.ciphersuites {
+            Some(l) => suites.extend(ciphers::tls13_suites(l)?),
+            None => suites.extend(defaults.iter().copied().filter(is13)),
+        }
+    }
+    if versions.contains(&Ver::V12) {
+        match &o.ciphers {
+            Some(l) => suites.extend(ciphers::tls12_suites(l)?),
+            None => suites.extend(defaults.iter().copied().filter(|s| !is13(s))),
+        }
+    }
+    provider.cipher_suites = suites;
+    if let Some(c) = &o.curves {
+        provider.kx_groups = ciphers::curves(c)?;
+    }
+    let provider = Arc::new(provider);
+    let vers: Vec<&'static SupportedProtocolVersion> = versions
+        .iter()
+        .map(|v| match v {
+            Ver::V12 => &rustls::version::TLS12,
+            Ver::V13 => &rustls::version::TLS13,
+        })
+        .collect();
+    let verifier = client_verifier(o, provider.clone())?;
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&vers)
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(resolver);
+    cfg.alpn_protocols = o
+        .alpn
+        .iter()
+        .flatten()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    cfg.ignore_client_order = o.prefer_client_ciphers;
+    // tune.ssl.maxrecord counts payload bytes; rustls counts the 5-byte header.
+    cfg.max_fragment_size = (g.maxrecord > 0 && g.maxrecord < 16384).then(|| g.maxrecord + 5);
+    Ok(cfg)
+}
+
+/// The client-certificate verifier of `verify`, `ca-file`, `crl-file`.
+fn client_verifier(
+    o: &SslOpts,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    let verify = o.verify.unwrap_or(Verify::None);
+    if verify == Verify::None {
+        return Ok(WebPkiClientVerifier::no_client_auth());
+    }
+    let Some(ca) = &o.ca_file else {
+        return Err("'verify' is enabled but no CA file is given: add 'ca-file <file>'".into());
+    };
+    let mut roots = RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("unable to load CA file '{ca}': {e}"))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("unable to load CA file '{ca}': no usable certificate in it"));
+    }
+    let mut b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    if let Some(crl) = &o.crl_file {
+        let crls: Vec<CertificateRevocationListDer<'static>> =
+            CertificateRevocationListDer::pem_file_iter(crl)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| format!("unable to load CRL file '{crl}': {e}"))?;
+        b = b.with_crls(crls);
+    }
+    if verify == Verify::Optional {
+        b = b.allow_unauthenticated();
+    }
+    if o.no_ca_names {
+        b = b.clear_root_hint_subjects();
+    }
+    b.build().map_err(|e| format!("client certificate verification: {e}"))
 }

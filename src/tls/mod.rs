@@ -1,8 +1,23 @@
 //! TLS with rustls: the connection layer's stage between the PROXY header
 //! and the session (`bind ... ssl`), and the server side (`server ... ssl`).
 //!
-//! - `bind.rs`: a `bind` line's TLS settings and the rustls `ServerConfig`
+//! - `bind.rs`: a `bind` line's TLS settings and the rustls `ServerConfig`s
 //!   built from them once, at load time (certificate errors name file:line).
+//! - `opts.rs`: TLS options as written (bind, crt-list line, globals) and
+//!   the `global` TLS settings of the load in progress.
+//! - `ciphers.rs`: OpenSSL cipher lists, TLS 1.3 suites and curves mapped
+//!   onto what rustls implements.
+//! - `certs.rs`: loading certificates (chain, key, `.key`, `.ocsp`) and the
+//!   process-wide store a run-time certificate change works on.
+//! - `sni.rs`: the SNI resolver (exact, wildcard, ECDSA/RSA, strict-sni).
+//! - `crt_list.rs`: `crt-list` files.
+//! - `session.rs`: the process-wide ticket keys and the session-ID cache.
 //! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
 
 pub mod bind;
+pub mod certs;
+pub mod ciphers;
+pub mod crt_list;
+pub mod opts;
+pub mod session;
+pub mod sni;

@@ -8,17 +8,6 @@ use crate::config::raw::RawProxy;
 
 /// Bind options refused until built: ignoring them would change behaviour.
 const REFUSED: &[&str] = &[
-    "crt-list",
-    "ca-file",
-    "crl-file",
-    "verify",
-    "alpn",
-    "npn",
-    "ciphers",
-    "ciphersuites",
-    "ssl-min-ver",
-    "ssl-max-ver",
-    "strict-sni",
     "namespace",
     "uid",
     "gid",
@@ -29,12 +18,20 @@ const REFUSED: &[&str] = &[
     "expose-fd",
     "accept-netscaler-cip",
     "proto",
+    // TLS options not built: each would change who may pass or what is served.
+    "ca-verify-file",
+    "ca-ignore-err",
+    "crt-ignore-err",
+    "generate-certificates",
+    "ca-sign-file",
+    "ca-sign-pass",
+    "allow-0rtt",
+    "tls-ticket-keys",
 ];
 
 /// Bind options that ringlb acts on (or, for `process`/`thread`, explains).
 const SUPPORTED: &[&str] = &[
     "ssl",
-    "crt",
     "accept-proxy",
     "defer-accept",
     "name",
@@ -67,16 +64,28 @@ struct LineOpts {
     defer_accept: bool,
     /// `ssl` was given.
     ssl: bool,
-    /// `crt` arguments, in order.
+    /// `crt` arguments, in order (under `crt-base`).
     crt: Vec<String>,
+    /// `crt-list` arguments, in order (under `crt-base`).
+    crt_lists: Vec<String>,
+    /// The TLS options, over the `ssl-default-bind-*` globals.
+    tls: crate::tls::opts::SslOpts,
+    /// The first TLS option written (warned about without `ssl`).
+    tls_opt: Option<String>,
     opts: BindOpts,
 }
 
 /// The body of [`bind`].
 fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     let list = args.next_string("an address: <ip>:<port>[,<ip>:<port>...]")?;
-    let mut line = LineOpts::default();
+    let mut line = LineOpts {
+        tls: crate::tls::opts::globals().bind,
+        ..LineOpts::default()
+    };
     while let Some(opt) = args.next_opt() {
+        if tls_option(cx, &mut line, &opt, args)? {
+            continue;
+        }
         if SUPPORTED.contains(&opt.as_str()) {
             args.set_label(format!("bind {opt}"));
             supported_option(cx, &mut line, &opt, args)?;
@@ -93,6 +102,8 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
                 .iter()
                 .chain(REFUSED)
                 .chain(IGNORED_WITH_ARG)
+                .chain(crate::tls::opts::BIND)
+                .chain(&["crt", "crt-list"])
                 .copied()
                 .collect();
             return Err(format!(
@@ -104,10 +115,7 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             "bind option '{opt}' is not supported by ringlb and is ignored"
         ));
     }
-    if line.ssl {
-        let tls = crate::tls::bind::BindTls::build(std::mem::take(&mut line.crt))?;
-        line.opts.ssl = Some(std::sync::Arc::new(tls));
-    }
+    build_tls(cx, &mut line)?;
     let before = p.binds.len();
     add_addresses(cx, p, &list, "bind", line.defer_accept);
     if line.opts.id.is_some() && p.binds.len() - before > 1 {
@@ -133,9 +141,6 @@ fn supported_option(
     match opt {
         "defer-accept" => line.defer_accept = true,
         "ssl" => line.ssl = true,
-        "crt" => line
-            .crt
-            .push(args.next_string("a certificate file or directory")?),
         "name" => o.name = Some(args.next_string("a listener name")?),
         "id" => o.id = Some(positive(&args.next_string("a numeric id")?, opt)?),
         "backlog" => o.backlog = Some(positive(&args.next_string("a queue length")?, opt)?),
@@ -162,6 +167,65 @@ fn supported_option(
             ));
         }
     }
+    Ok(())
+}
+
+/// `crt`, `crt-list` and the TLS options of [`crate::tls::opts::BIND`]
+/// into `line`; `Ok(false)`: not a TLS option.
+fn tls_option(
+    cx: &mut Ctx<'_>,
+    line: &mut LineOpts,
+    opt: &str,
+    args: &mut Args,
+) -> Result<bool, String> {
+    use crate::tls::opts;
+    args.set_label(format!("bind {opt}"));
+    let crt_base = |p: String| opts::with_base(&p, |g| g.crt_base.clone());
+    let taken = match opt {
+        "crt" => {
+            let v = args.next_string("a certificate file or directory")?;
+            line.crt.push(crt_base(v));
+            true
+        }
+        "crt-list" => {
+            let v = args.next_string("a crt-list file")?;
+            line.crt_lists.push(crt_base(v));
+            true
+        }
+        _ => opts::parse(
+            &mut line.tls,
+            opts::Place::Bind,
+            opt,
+            &mut |what| args.next_string(what),
+            &mut |w| cx.warn(w),
+        )
+        .map_err(|e| format!("bind option '{opt}': {e}"))?,
+    };
+    if taken && line.tls_opt.is_none() {
+        line.tls_opt = Some(opt.to_string());
+    }
+    Ok(taken)
+}
+
+/// Builds the bind's TLS configuration when `ssl` is given (certificates
+/// load here, so their errors carry this line's file:line).
+fn build_tls(cx: &mut Ctx<'_>, line: &mut LineOpts) -> Result<(), String> {
+    if !line.ssl {
+        if let Some(opt) = &line.tls_opt {
+            // As HAProxy: accepted, but the listener speaks plain TCP.
+            cx.warn(format!(
+                "bind option '{opt}' has no effect without 'ssl': this listener does not speak TLS"
+            ));
+        }
+        return Ok(());
+    }
+    let tls = crate::tls::bind::BindTls::build_with(
+        std::mem::take(&mut line.crt),
+        std::mem::take(&mut line.crt_lists),
+        line.tls.clone(),
+        &mut |w| cx.warn(w),
+    )?;
+    line.opts.ssl = Some(std::sync::Arc::new(tls));
     Ok(())
 }
 

@@ -35,6 +35,36 @@ pub const KEYWORDS: &[&str] = &[
     "cpu-map",
     "set-var",
     "set-var-fmt",
+    "ssl-default-bind-options",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-curves",
+    "crt-base",
+    "ca-base",
+    "ssl-load-extra-files",
+    "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
+    "tune.ssl.maxrecord",
+    "maxsslconn",
+    "ssl-engine",
+    "ssl-mode-async",
+];
+
+/// The listening-side TLS globals, handled by [`tls`].
+pub const TLS: &[&str] = &[
+    "ssl-default-bind-options",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-curves",
+    "crt-base",
+    "ca-base",
+    "ssl-load-extra-files",
+    "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
+    "tune.ssl.maxrecord",
+    "maxsslconn",
+    "ssl-engine",
+    "ssl-mode-async",
 ];
 
 /// HAProxy globals operators commonly carry: accepted, warned about (with
@@ -46,17 +76,17 @@ pub const IGNORED: &[&str] = &[
     "tune.maxrewrite",
     "tune.maxaccept",
     "tune.ssl.default-dh-param",
+    "ssl-dh-param-file",
+    "tune.ssl.force-private-cache",
+    "tune.ssl.ssl-ctx-cache-size",
+    "tune.ssl.capture-buffer-size",
+    "tune.ssl.capture-cipherlist-size",
+    "tune.ssl.keylog",
     "localpeer",
-    "ssl-default-bind-ciphers",
-    "ssl-default-bind-ciphersuites",
-    "ssl-default-bind-options",
     "ssl-default-server-ciphers",
     "ssl-default-server-options",
-    "ca-base",
-    "crt-base",
     "description",
     "log-tag",
-    "maxsslconn",
     "external-check",
     "tune.idle-pool.shared",
     "tune.rcvbuf.client",
@@ -75,9 +105,6 @@ pub const IGNORED: &[&str] = &[
     "tune.h2.initial-window-size",
     "tune.h2.max-concurrent-streams",
     "tune.h2.max-frame-size",
-    "tune.ssl.cachesize",
-    "tune.ssl.lifetime",
-    "tune.ssl.maxrecord",
 ];
 
 /// `daemon`.
@@ -276,27 +303,45 @@ pub const NOOPS: &[(&str, &str)] = &[
         "tune.maxaccept",
         "each worker accepts at most 16 connections per wakeup, fixed",
     ),
-    ("tune.ssl.default-dh-param", "ringlb has no TLS"),
+    (
+        "tune.ssl.default-dh-param",
+        "rustls has no DHE key exchange (ECDHE only), so no DH parameters are used",
+    ),
+    (
+        "ssl-dh-param-file",
+        "rustls has no DHE key exchange (ECDHE only), so no DH parameters are used",
+    ),
+    (
+        "tune.ssl.force-private-cache",
+        "ringlb is one process: its TLS session cache is already private to it",
+    ),
+    (
+        "tune.ssl.ssl-ctx-cache-size",
+        "ringlb does not generate certificates ('generate-certificates' is refused)",
+    ),
+    (
+        "tune.ssl.capture-buffer-size",
+        "the ssl_fc_cipherlist_* fetches it feeds are not supported",
+    ),
+    (
+        "tune.ssl.capture-cipherlist-size",
+        "the ssl_fc_cipherlist_* fetches it feeds are not supported",
+    ),
+    (
+        "tune.ssl.keylog",
+        "the ssl_fc_*_secret fetches it feeds are not supported",
+    ),
     (
         "localpeer",
         "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
     ),
-    ("ssl-default-bind-ciphers", "ringlb has no TLS"),
-    ("ssl-default-bind-ciphersuites", "ringlb has no TLS"),
-    ("ssl-default-bind-options", "ringlb has no TLS"),
     ("ssl-default-server-ciphers", "ringlb has no TLS"),
     ("ssl-default-server-options", "ringlb has no TLS"),
-    ("ca-base", "ringlb has no TLS"),
-    ("crt-base", "ringlb has no TLS"),
     (
         "description",
         "the stats page does not show a process description",
     ),
     ("log-tag", "log lines are tagged 'ringlb'"),
-    (
-        "maxsslconn",
-        "ringlb has no TLS, so no SSL connection to limit",
-    ),
     (
         "external-check",
         "it only allows 'option external-check', which ringlb refuses until external checks are built",
@@ -357,9 +402,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "ringlb speaks HTTP/1 only",
     ),
     ("tune.h2.max-frame-size", "ringlb speaks HTTP/1 only"),
-    ("tune.ssl.cachesize", "ringlb has no TLS"),
-    ("tune.ssl.lifetime", "ringlb has no TLS"),
-    ("tune.ssl.maxrecord", "ringlb has no TLS"),
 ];
 
 /// A global from [`IGNORED`]: its arguments are not checked; the warning says why.
@@ -530,5 +572,100 @@ pub fn set_var_fmt(args: &mut Args) -> Result<(), String> {
         ));
     }
     set_fmt_at_boot(&var, &f);
+    Ok(())
+}
+
+/// A global of [`TLS`]: recorded in the TLS settings the binds after it use
+/// (as HAProxy, a bind takes the settings written before it).
+pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
+    use crate::tls::opts::{self, Place};
+    let kw = args.keyword().to_string();
+    let mut g = opts::globals();
+    match kw.as_str() {
+        "ssl-default-bind-options" => {
+            let words = args.rest();
+            let mut it = words.iter();
+            while let Some(w) = it.next() {
+                let mut next = |what: &str| {
+                    it.next()
+                        .cloned()
+                        .ok_or_else(|| format!("'{w}' expects {what}"))
+                };
+                if !opts::parse(&mut g.bind, Place::Defaults, w, &mut next, &mut |m| cx.warn(m))? {
+                    return Err(format!("unknown option '{w}'"));
+                }
+            }
+        }
+        "ssl-default-bind-ciphers" => {
+            let v = args.next_string("an OpenSSL cipher list")?;
+            crate::tls::ciphers::tls12_suites(&v)?;
+            g.bind.ciphers = Some(v);
+        }
+        "ssl-default-bind-ciphersuites" => {
+            let v = args.next_string("a TLS 1.3 cipher suite list")?;
+            crate::tls::ciphers::tls13_suites(&v)?;
+            g.bind.ciphersuites = Some(v);
+        }
+        "ssl-default-bind-curves" => {
+            let v = args.next_string("a curve list")?;
+            crate::tls::ciphers::curves(&v)?;
+            g.bind.curves = Some(v);
+        }
+        "crt-base" => g.crt_base = Some(args.next_string("a directory")?),
+        "ca-base" => g.ca_base = Some(args.next_string("a directory")?),
+        "ssl-load-extra-files" => load_extra_files(&mut g, args)?,
+        "tune.ssl.cachesize" => g.cachesize = args.next_int(0, i32::MAX as u32)? as usize,
+        "tune.ssl.lifetime" => {
+            let d = args.next_duration()?;
+            g.lifetime = u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+        }
+        "tune.ssl.maxrecord" => {
+            // rustls cannot send records under 27 payload bytes.
+            let n = args.next_int(0, u32::MAX)?;
+            if n != 0 && n < 27 {
+                return Err(format!("'{kw}' must be 0 or at least 27 bytes, got {n}"));
+            }
+            g.maxrecord = n as usize;
+        }
+        "maxsslconn" => {
+            return Err("'maxsslconn' is not supported: ringlb cannot limit TLS connections \
+                        apart from the others yet (use 'maxconn')"
+                .into());
+        }
+        _ => {
+            return Err(format!(
+                "'{kw}' is not supported: ringlb's TLS is rustls, with no OpenSSL engine"
+            ));
+        }
+    }
+    args.finish()?;
+    opts::update_globals(|cur| *cur = g);
+    Ok(())
+}
+
+/// `ssl-load-extra-files none|all|key|ocsp|issuer|sctl|bundle ...`.
+fn load_extra_files(g: &mut crate::tls::opts::Globals, args: &mut Args) -> Result<(), String> {
+    let words = args.rest();
+    if words.is_empty() {
+        return Err("expects none, all, key, ocsp, issuer, sctl or bundle".into());
+    }
+    (g.extra_key, g.extra_ocsp) = (false, false);
+    for w in &words {
+        match w.as_str() {
+            "none" if words.len() == 1 => {}
+            "all" => (g.extra_key, g.extra_ocsp) = (true, true),
+            "key" => g.extra_key = true,
+            "ocsp" => g.extra_ocsp = true,
+            // The issuer only serves OCSP updates, which ringlb does not make.
+            "issuer" => {}
+            "sctl" | "bundle" => {
+                return Err(format!(
+                    "'{w}' is not supported: rustls has no {} (list the other kinds)",
+                    if w == "sctl" { "SCT stapling" } else { "multi-certificate bundles: give each certificate its own 'crt'" }
+                ));
+            }
+            _ => return Err(format!("unknown kind '{w}' (none, all, key, ocsp, issuer, sctl, bundle)")),
+        }
+    }
     Ok(())
 }

@@ -166,6 +166,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "log" => log::global_log(g, args),
             "log-send-hostname" => log::send_hostname(g, args),
             "stats" => stats::global(cx, g, args),
+            k if global::TLS.contains(&k) => global::tls(cx, args),
             k if global::IGNORED.contains(&k) => global::ignored(cx, args),
             _ => Err(unknown(&kw, SectionKind::Global)),
         },

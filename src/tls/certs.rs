@@ -1,0 +1,177 @@
+//! Certificates: loading a PEM (chain and key, or the key in `<file>.key`,
+//! the OCSP response in `<file>.ocsp`), the names it serves, and the
+//! process-wide store keyed by file name that SNI resolvers read through.
+//!
+//! The store is what a run-time certificate change works on (HAProxy's
+//! `set ssl cert <file>` + `commit ssl cert`): [`replace`] swaps a file's
+//! certificate in place and every resolver that names the file serves the
+//! new one from the next handshake on, without a reload.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use arc_swap::ArcSwap;
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// One loaded certificate.
+#[derive(Debug)]
+pub struct Cert {
+    /// The chain and key served.
+    pub key: Arc<CertifiedKey>,
+    /// The DNS names it serves (SAN DNS names, else the CN), lowercase.
+    pub names: Vec<String>,
+    /// Whether its key is ECDSA (else RSA or another kind).
+    pub ecdsa: bool,
+}
+
+/// What the files of a certificate hold.
+#[derive(Default)]
+pub struct Extras {
+    /// `<file>.key`, when the PEM holds no key.
+    pub key: Option<Vec<u8>>,
+    /// `<file>.ocsp`: a DER OCSP response to staple.
+    pub ocsp: Option<Vec<u8>>,
+}
+
+/// Builds a certificate from PEM bytes (chain, and key unless in `extras`).
+pub fn parse(pem: &[u8], extras: Extras) -> Result<Cert, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("bad PEM: {e}"))?;
+    let Some(leaf) = chain.first() else {
+        return Err("no certificate in it".into());
+    };
+    let key = match PrivateKeyDer::from_pem_slice(pem) {
+        Ok(k) => k,
+        Err(_) => match &extras.key {
+            Some(k) => PrivateKeyDer::from_pem_slice(k)
+                .map_err(|e| format!("no private key in the '.key' file: {e}"))?,
+            None => return Err("no private key in it (nor a '.key' file beside it)".into()),
+        },
+    };
+    let ecdsa = matches!(key, PrivateKeyDer::Sec1(_))
+        || key_is_ecdsa(leaf).unwrap_or(false);
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signer = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("unusable private key: {e}"))?;
+    let names = dns_names(leaf)?;
+    let mut ck = CertifiedKey::new(chain, signer);
+    ck.keys_match()
+        .map_err(|e| format!("the private key does not match the certificate: {e}"))?;
+    ck.ocsp = extras.ocsp;
+    Ok(Cert {
+        key: Arc::new(ck),
+        names,
+        ecdsa,
+    })
+}
+
+/// Whether the certificate's public key is an EC key.
+fn key_is_ecdsa(leaf: &CertificateDer<'_>) -> Option<bool> {
+    let (_, x) = x509_parser::parse_x509_certificate(leaf).ok()?;
+    let oid = x.public_key().algorithm.algorithm.to_id_string();
+    Some(oid == "1.2.840.10045.2.1")
+}
+
+/// The DNS names a certificate serves: its SAN DNS names, else its CN.
+fn dns_names(leaf: &CertificateDer<'_>) -> Result<Vec<String>, String> {
+    let (_, x) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| format!("unreadable certificate: {e}"))?;
+    let mut out = Vec::new();
+    if let Ok(Some(san)) = x.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(d) = n {
+                out.push(d.to_ascii_lowercase());
+            }
+        }
+    }
+    // HAProxy indexes the CN too (it serves it when no SAN matches).
+    for cn in x.subject().iter_common_name() {
+        if let Ok(s) = cn.as_str() {
+            let s = s.to_ascii_lowercase();
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Loads `file` and the extra files `ssl-load-extra-files` allows.
+pub fn load_file(file: &str, extra_key: bool, extra_ocsp: bool) -> Result<Cert, String> {
+    let fail = |e: String| format!("unable to load certificate from '{file}': {e}");
+    let pem = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
+    let read_extra = |ext: &str, on: bool| {
+        on.then(|| std::fs::read(format!("{file}.{ext}")).ok())
+            .flatten()
+    };
+    let extras = Extras {
+        key: read_extra("key", extra_key),
+        ocsp: read_extra("ocsp", extra_ocsp),
+    };
+    parse(&pem, extras).map_err(fail)
+}
+
+/// The files of a `crt <dir>`: in name order, without the extra files.
+pub fn dir_files(dir: &str) -> Result<Vec<String>, String> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| format!("unable to read certificate directory '{dir}': {e}"))?;
+    let mut files: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        // As HAProxy: extra files, crt-lists and hidden files are skipped.
+        .filter(|n| {
+            !n.starts_with('.')
+                && ![".key", ".ocsp", ".issuer", ".sctl", ".crt-list"]
+                    .iter()
+                    .any(|x| n.ends_with(x))
+        })
+        .collect();
+    files.sort();
+    Ok(files
+        .into_iter()
+        .map(|n| format!("{}/{n}", dir.trim_end_matches('/')))
+        .collect())
+}
+
+/// The process-wide certificates, by file name.
+static STORE: LazyLock<ArcSwap<HashMap<String, Arc<Cert>>>> =
+    LazyLock::new(|| ArcSwap::from_pointee(HashMap::new()));
+
+/// The certificate stored under `file`.
+pub fn lookup(file: &str) -> Option<Arc<Cert>> {
+    STORE.load().get(file).cloned()
+}
+
+/// Stores `cert` under `file`, replacing any earlier one.
+pub fn insert(file: &str, cert: Cert) {
+    let cert = Arc::new(cert);
+    STORE.rcu(|m| {
+        let mut m = HashMap::clone(m);
+        m.insert(file.to_string(), cert.clone());
+        m
+    });
+}
+
+/// Replaces the certificate of `file` (already loaded) from PEM bytes with
+/// chain and key; resolvers serve it from the next handshake on. The names
+/// it serves are read again; an error leaves the old one in place.
+pub fn replace(file: &str, pem: &[u8]) -> Result<(), String> {
+    if lookup(file).is_none() {
+        return Err(format!("no certificate '{file}' is loaded"));
+    }
+    insert(file, parse(pem, Extras::default())?);
+    Ok(())
+}
+
+/// The file names of every stored certificate, sorted.
+pub fn names() -> Vec<String> {
+    let mut v: Vec<String> = STORE.load().keys().cloned().collect();
+    v.sort();
+    v
+}
