@@ -116,7 +116,7 @@ impl BindTls {
         });
         let resolver = Arc::new(Resolver(sni.clone()));
         let tickets = Tickets::new(g.lifetime)?;
-        let cache = Cache::new(g.cachesize, g.lifetime);
+        let cache = Cache::shared(g.cachesize, g.lifetime);
         let configs = policies
             .iter()
             .map(|p| {

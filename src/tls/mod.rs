@@ -21,3 +21,8 @@ pub mod crt_list;
 pub mod opts;
 pub mod session;
 pub mod sni;
+
+#[cfg(test)]
+mod bind_tests;
+#[cfg(test)]
+mod test_util;

@@ -82,6 +82,22 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// The process's cache for these settings: every bind (and every load
+    /// with the same settings, so reloads keep sessions) shares it.
+    pub fn shared(size: usize, lifetime: u32) -> Arc<Cache> {
+        type Slot = Option<((usize, u32), Arc<Cache>)>;
+        static SHARED: std::sync::Mutex<Slot> = std::sync::Mutex::new(None);
+        let mut slot = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some((k, c)) if *k == (size, lifetime) => c.clone(),
+            _ => {
+                let c = Cache::new(size, lifetime);
+                *slot = Some(((size, lifetime), c.clone()));
+                c
+            }
+        }
+    }
+
     /// A cache of `size` sessions living `lifetime` seconds.
     pub fn new(size: usize, lifetime: u32) -> Arc<Cache> {
         let inner: Arc<dyn StoresServerSessions> = if size == 0 || lifetime == 0 {
