@@ -25,4 +25,4 @@ pub mod sni;
 #[cfg(test)]
 mod bind_tests;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;

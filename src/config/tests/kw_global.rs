@@ -265,7 +265,7 @@ fn global_ignored_keywords_warn_with_their_reason() {
     for kw in [
         "quiet",
         "description a b c",
-        "maxsslconn 100",
+        "tune.ssl.force-private-cache",
         "spread-checks 5",
         "localpeer me",
         "tune.maxaccept 10",

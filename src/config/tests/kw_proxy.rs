@@ -124,7 +124,7 @@ fn bind() {
     assert!(warns("    bind :81 v4v6").is_empty());
     assert!(
         err("    bind :443 ssl crt /nonexistent/x.pem")
-            .starts_with("unable to load certificate chain from '/nonexistent/x.pem'")
+            .starts_with("unable to load certificate from '/nonexistent/x.pem'")
     );
     assert!(warns("    bind :81 accept-proxy").is_empty());
     assert_eq!(
