@@ -72,7 +72,7 @@ impl BindTls {
         Self::build_with(crt, Vec::new(), SslOpts::default(), &mut |_| {})
     }
 
-    /// Loads the certificates and crt-lists (paths already under
+    /// Loads the certificates (paths already under `crt-base`) and crt-lists
     /// `crt-base`) and builds the server configurations for `opts`, with
     /// the `global` TLS settings read so far.
     pub fn build_with(

@@ -66,7 +66,7 @@ struct LineOpts {
     ssl: bool,
     /// `crt` arguments, in order (under `crt-base`).
     crt: Vec<String>,
-    /// `crt-list` arguments, in order (under `crt-base`).
+    /// `crt-list` arguments, in order.
     crt_lists: Vec<String>,
     /// The TLS options, over the `ssl-default-bind-*` globals.
     tls: crate::tls::opts::SslOpts,
@@ -188,8 +188,9 @@ fn tls_option(
             true
         }
         "crt-list" => {
-            let v = args.next_string("a crt-list file")?;
-            line.crt_lists.push(crt_base(v));
+            // As HAProxy: `crt-base` applies to the certificates listed in
+            // the file, not to the file itself.
+            line.crt_lists.push(args.next_string("a crt-list file")?);
             true
         }
         _ => opts::parse(
