@@ -76,17 +76,26 @@ const AGREED: &[(&str, bool)] = &[
     ("crt-list list.crt-list", true),
     ("crt rsa.pem alpn http/1.1,http/1.0", true),
     ("crt rsa.pem ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3", true),
-    ("crt rsa.pem no-sslv3 no-tlsv10 no-tlsv11 no-tls-tickets", true),
+    (
+        "crt rsa.pem no-sslv3 no-tlsv10 no-tlsv11 no-tls-tickets",
+        true,
+    ),
     ("crt rsa.pem force-tlsv12", true),
     ("crt rsa.pem ciphers HIGH:!aNULL:!MD5", true),
     ("crt rsa.pem ciphers ECDHE+AESGCM:ECDHE+CHACHA20", true),
-    ("crt rsa.pem ciphers ECDHE-RSA-AES128-GCM-SHA256:!aNULL", true),
+    (
+        "crt rsa.pem ciphers ECDHE-RSA-AES128-GCM-SHA256:!aNULL",
+        true,
+    ),
     ("crt rsa.pem ciphersuites TLS_AES_128_GCM_SHA256", true),
     ("crt rsa.pem curves X25519:P-256", true),
     ("crt rsa.pem ecdhe prime256v1", true),
     ("crt rsa.pem prefer-client-ciphers", true),
     ("crt rsa.pem verify optional ca-file ca.pem", true),
-    ("crt rsa.pem verify required ca-file ca.pem no-ca-names", true),
+    (
+        "crt rsa.pem verify required ca-file ca.pem no-ca-names",
+        true,
+    ),
     ("crt rsa.pem verify required", false),
     ("crt rsa.pem ciphers NOPE", false),
     ("crt rsa.pem verify maybe", false),
@@ -142,11 +151,20 @@ fn tls_globals_check_as_haproxy() {
         return;
     }
     for (g, accept) in [
-        ("    ssl-default-bind-options no-sslv3 no-tls-tickets ssl-min-ver TLSv1.2", true),
+        (
+            "    ssl-default-bind-options no-sslv3 no-tls-tickets ssl-min-ver TLSv1.2",
+            true,
+        ),
         ("    ssl-default-bind-ciphers ECDHE+AESGCM:!aNULL", true),
-        ("    ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384", true),
+        (
+            "    ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384",
+            true,
+        ),
         ("    tune.ssl.cachesize 0\n    tune.ssl.lifetime 60", true),
-        ("    tune.ssl.maxrecord 1400\n    tune.ssl.default-dh-param 2048", true),
+        (
+            "    tune.ssl.maxrecord 1400\n    tune.ssl.default-dh-param 2048",
+            true,
+        ),
         ("    ssl-load-extra-files key ocsp", true),
         ("    ssl-default-bind-options bogus", false),
         ("    ssl-default-bind-ciphers NOPE", false),
@@ -158,7 +176,10 @@ fn tls_globals_check_as_haproxy() {
         }
     }
     // maxsslconn: a limit ringlb cannot enforce yet, refused rather than ignored.
-    let (ours, theirs, _) = both_accept(&dir, &config(dir.path(), "    maxsslconn 100", "crt rsa.pem"));
+    let (ours, theirs, _) = both_accept(
+        &dir,
+        &config(dir.path(), "    maxsslconn 100", "crt rsa.pem"),
+    );
     assert!(!ours);
     assert_ne!(theirs, Some(false));
 }

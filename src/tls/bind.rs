@@ -72,8 +72,8 @@ impl BindTls {
         Self::build_with(crt, Vec::new(), SslOpts::default(), &mut |_| {})
     }
 
-    /// Loads the certificates (paths already under `crt-base`) and crt-lists
-    /// `crt-base`) and builds the server configurations for `opts`, with
+    /// Loads the certificates (paths already under `crt-base`) and
+    /// crt-lists, and builds the server configurations for `opts`, with
     /// the `global` TLS settings read so far.
     pub fn build_with(
         crt: Vec<String>,
@@ -227,7 +227,9 @@ fn client_verifier(
         .map_err(|e| format!("unable to load CA file '{ca}': {e}"))?;
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!("unable to load CA file '{ca}': no usable certificate in it"));
+        return Err(format!(
+            "unable to load CA file '{ca}': no usable certificate in it"
+        ));
     }
     let mut b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
     if let Some(crl) = &o.crl_file {
@@ -243,5 +245,6 @@ fn client_verifier(
     if o.no_ca_names {
         b = b.clear_root_hint_subjects();
     }
-    b.build().map_err(|e| format!("client certificate verification: {e}"))
+    b.build()
+        .map_err(|e| format!("client certificate verification: {e}"))
 }

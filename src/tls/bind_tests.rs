@@ -37,7 +37,11 @@ fn both() -> Arc<rustls::ClientConfig> {
 #[test]
 fn sni_picks_exact_then_wildcard_else_default() {
     let d = dir!();
-    let t = bind(&[p(d, "rsa_a.pem"), p(d, "rsa_b.pem")], &[], SslOpts::default());
+    let t = bind(
+        &[p(d, "rsa_a.pem"), p(d, "rsa_b.pem")],
+        &[],
+        SslOpts::default(),
+    );
     let cn = |sni| served_cn(&handshake(&t, both(), sni).unwrap().0);
     assert_eq!(cn(Some("b.example")), "b.example");
     assert_eq!(cn(Some("B.Example")), "b.example");
@@ -55,14 +59,21 @@ fn strict_sni_refuses_unknown_names() {
     };
     let t = bind(&[p(d, "rsa_a.pem"), p(d, "rsa_b.pem")], &[], o);
     assert!(handshake(&t, both(), Some("b.example")).is_ok());
-    assert_eq!(handshake(&t, both(), Some("c.example")).unwrap_err(), "refused");
+    assert_eq!(
+        handshake(&t, both(), Some("c.example")).unwrap_err(),
+        "refused"
+    );
     assert_eq!(handshake(&t, both(), None).unwrap_err(), "refused");
 }
 
 #[test]
 fn ecdsa_when_offered_else_rsa() {
     let d = dir!();
-    let t = bind(&[p(d, "rsa_a.pem"), p(d, "ec_a.pem")], &[], SslOpts::default());
+    let t = bind(
+        &[p(d, "rsa_a.pem"), p(d, "ec_a.pem")],
+        &[],
+        SslOpts::default(),
+    );
     let (c, _) = handshake(&t, both(), Some("a.example")).unwrap();
     assert!(served_ecdsa(&c));
     let rsa_only: Vec<SignatureScheme> = all_schemes()
@@ -129,7 +140,11 @@ fn crt_list_lines_carry_their_options() {
         ),
     )
     .unwrap();
-    let t = bind(&[], &[list.to_string_lossy().into_owned()], SslOpts::default());
+    let t = bind(
+        &[],
+        &[list.to_string_lossy().into_owned()],
+        SslOpts::default(),
+    );
     let (c, _) = handshake(&t, both(), Some("b.example")).unwrap();
     assert_eq!(served_cn(&c), "b.example");
     assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
@@ -179,14 +194,21 @@ fn key_file_ocsp_file_and_directories() {
     }
     std::fs::write(sub.join("ec_a.pem.ocsp"), b"\x30\x03\x0a\x01\x00").unwrap();
     std::fs::write(sub.join("notes.key"), b"not a certificate").unwrap();
-    let t = bind(&[sub.to_string_lossy().into_owned()], &[], SslOpts::default());
+    let t = bind(
+        &[sub.to_string_lossy().into_owned()],
+        &[],
+        SslOpts::default(),
+    );
     // Name order: ec_a.pem is the default.
     let (cfg, v) = client(&[&TLS13, &TLS12], all_schemes(), false);
     let (c, _) = handshake(&t, cfg, None).unwrap();
     assert_eq!(served_cn(&c), "a.example");
     assert_eq!(*v.ocsp.lock().unwrap(), b"\x30\x03\x0a\x01\x00");
     let t = bind(&[p(d, "split.pem")], &[], SslOpts::default());
-    assert_eq!(served_cn(&handshake(&t, both(), None).unwrap().0), "b.example");
+    assert_eq!(
+        served_cn(&handshake(&t, both(), None).unwrap().0),
+        "b.example"
+    );
     let e = BindTls::build(vec![p(d, "missing.pem")]).unwrap_err();
     assert!(e.starts_with("unable to load certificate from '"), "{e}");
 }
@@ -197,10 +219,16 @@ fn store_replacement_is_served_at_once() {
     let file = p(d, "replace-me.pem");
     std::fs::copy(d.join("rsa_a.pem"), &file).unwrap();
     let t = bind(std::slice::from_ref(&file), &[], SslOpts::default());
-    assert_eq!(served_cn(&handshake(&t, both(), None).unwrap().0), "a.example");
+    assert_eq!(
+        served_cn(&handshake(&t, both(), None).unwrap().0),
+        "a.example"
+    );
     assert!(super::certs::names().contains(&file));
     super::certs::replace(&file, &std::fs::read(d.join("rsa_b.pem")).unwrap()).unwrap();
-    assert_eq!(served_cn(&handshake(&t, both(), None).unwrap().0), "b.example");
+    assert_eq!(
+        served_cn(&handshake(&t, both(), None).unwrap().0),
+        "b.example"
+    );
     assert!(super::certs::replace(&file, b"junk").is_err());
     assert!(super::certs::replace("/nope.pem", b"").is_err());
     assert_eq!(super::certs::lookup(&file).unwrap().names, ["b.example"]);
@@ -231,7 +259,14 @@ fn tickets_resume_across_binds_unless_disabled() {
         assert_eq!(c.handshake_kind(), Some(HandshakeKind::Full));
     }
     // With the session-ID cache, TLS 1.2 resumes without tickets.
-    let cached = bind(&crt, &[], SslOpts { no_tickets: true, ..Default::default() });
+    let cached = bind(
+        &crt,
+        &[],
+        SslOpts {
+            no_tickets: true,
+            ..Default::default()
+        },
+    );
     let (tls12, _) = client(&[&TLS12], all_schemes(), false);
     handshake(&cached, tls12.clone(), Some("a.example")).unwrap();
     let (c, _) = handshake(&cached, tls12, Some("a.example")).unwrap();

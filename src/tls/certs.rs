@@ -51,8 +51,7 @@ pub fn parse(pem: &[u8], extras: Extras) -> Result<Cert, String> {
             None => return Err("no private key in it (nor a '.key' file beside it)".into()),
         },
     };
-    let ecdsa = matches!(key, PrivateKeyDer::Sec1(_))
-        || key_is_ecdsa(leaf).unwrap_or(false);
+    let ecdsa = matches!(key, PrivateKeyDer::Sec1(_)) || key_is_ecdsa(leaf).unwrap_or(false);
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let signer = provider
         .key_provider

@@ -45,9 +45,7 @@ fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> 
     let (crt, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let rest = rest.trim_start();
     let (conf, filters) = match rest.strip_prefix('[') {
-        Some(r) => r
-            .split_once(']')
-            .ok_or("'[' without its ']'".to_string())?,
+        Some(r) => r.split_once(']').ok_or("'[' without its ']'".to_string())?,
         None => ("", rest),
     };
     let mut o = SslOpts::default();
@@ -96,7 +94,10 @@ mod tests {
         assert_eq!(l[0].crt, "/a.pem");
         assert!(l[0].filters.is_empty());
         assert_eq!(l[1].opts.verify, Some(Verify::Required));
-        assert_eq!(l[1].opts.alpn.as_deref(), Some(&["http/1.1".to_string()][..]));
+        assert_eq!(
+            l[1].opts.alpn.as_deref(),
+            Some(&["http/1.1".to_string()][..])
+        );
         assert_eq!(l[1].filters, ["www.example.com", "*.example.org"]);
         assert_eq!(l[1].negs, ["bad.example.org"]);
     }

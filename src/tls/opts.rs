@@ -92,7 +92,9 @@ impl SslOpts {
             .filter(|v| explicit || !(*v == Ver::V13 && self.no_tls13))
             .collect();
         if left.is_empty() {
-            return Err("no TLS version is left enabled (ringlb speaks TLSv1.2 and TLSv1.3)".into());
+            return Err(
+                "no TLS version is left enabled (ringlb speaks TLSv1.2 and TLSv1.3)".into(),
+            );
         }
         Ok(left)
     }
@@ -204,7 +206,11 @@ pub fn parse(
                 "none" => Verify::None,
                 "optional" => Verify::Optional,
                 "required" => Verify::Required,
-                v => return Err(format!("'verify' expects none, optional or required, got '{v}'")),
+                v => {
+                    return Err(format!(
+                        "'verify' expects none, optional or required, got '{v}'"
+                    ));
+                }
             })
         }
         "ca-file" => o.ca_file = Some(with_base(&next("a CA file")?, |d| d.ca_base.clone())),

@@ -5,7 +5,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustls::server::{NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::{
+    NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
+};
 
 /// Seconds since the epoch.
 fn now() -> u64 {
@@ -142,6 +144,9 @@ mod tests {
         let t = Tickets::new(300).unwrap();
         let sealed = t.encrypt(b"session").unwrap();
         // Any other Tickets of the process opens it (shared keys).
-        assert_eq!(Tickets::new(300).unwrap().decrypt(&sealed).unwrap(), b"session");
+        assert_eq!(
+            Tickets::new(300).unwrap().decrypt(&sealed).unwrap(),
+            b"session"
+        );
     }
 }

@@ -86,7 +86,10 @@ impl Sni {
     fn best(&self, name: &str, wildcard: bool, ecdsa: bool) -> Option<(&Entry, Arc<Cert>)> {
         let mut fallback = None;
         for e in &self.entries {
-            if e.negs.iter().any(|n| matches(n, name, false) || matches(n, name, true)) {
+            if e.negs
+                .iter()
+                .any(|n| matches(n, name, false) || matches(n, name, true))
+            {
                 continue;
             }
             let Some(cert) = certs::lookup(&e.file) else {
@@ -115,7 +118,9 @@ pub struct Resolver(pub Arc<Sni>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let (_, cert) = self.0.select(hello.server_name(), hello.signature_schemes())?;
+        let (_, cert) = self
+            .0
+            .select(hello.server_name(), hello.signature_schemes())?;
         Some(cert.key.clone())
     }
 }

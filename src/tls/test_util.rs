@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::Acceptor;
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, ServerConnection, SignatureScheme};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, ServerConnection, SignatureScheme,
+};
 
 use super::bind::BindTls;
 
@@ -47,9 +49,17 @@ fn make_certs() -> Option<PathBuf> {
             ),
         )
     };
-    let ok = selfsigned("rsa_a", "rsa:2048", "a.example", "DNS:a.example,DNS:*.w.example")
-        && selfsigned("ec_a", "ec -pkeyopt ec_paramgen_curve:P-256", "a.example", "DNS:a.example")
-        && selfsigned("rsa_b", "rsa:2048", "b.example", "DNS:b.example")
+    let ok = selfsigned(
+        "rsa_a",
+        "rsa:2048",
+        "a.example",
+        "DNS:a.example,DNS:*.w.example",
+    ) && selfsigned(
+        "ec_a",
+        "ec -pkeyopt ec_paramgen_curve:P-256",
+        "a.example",
+        "DNS:a.example",
+    ) && selfsigned("rsa_b", "rsa:2048", "b.example", "DNS:b.example")
         && selfsigned("ca", "rsa:2048", "Test CA", "DNS:ca.example")
         && ossl(
             &dir,
@@ -182,20 +192,24 @@ pub fn handshake(
         .map_err(|(e, _)| e.to_string())?
         .ok_or("incomplete ClientHello")?;
     let sc = tls.config_for(&accepted.client_hello()).ok_or("refused")?;
-    let mut s = accepted.into_connection(sc).map_err(|(e, _)| e.to_string())?;
+    let mut s = accepted
+        .into_connection(sc)
+        .map_err(|(e, _)| e.to_string())?;
     for _ in 0..10 {
         let mut b = Vec::new();
         while s.wants_write() {
             s.write_tls(&mut b).unwrap();
         }
         c.read_tls(&mut &b[..]).ok();
-        c.process_new_packets().map_err(|e| format!("client: {e}"))?;
+        c.process_new_packets()
+            .map_err(|e| format!("client: {e}"))?;
         let mut b = Vec::new();
         while c.wants_write() {
             c.write_tls(&mut b).unwrap();
         }
         s.read_tls(&mut &b[..]).ok();
-        s.process_new_packets().map_err(|e| format!("server: {e}"))?;
+        s.process_new_packets()
+            .map_err(|e| format!("server: {e}"))?;
         if !c.is_handshaking() && !s.is_handshaking() && !s.wants_write() {
             return Ok((c, s));
         }

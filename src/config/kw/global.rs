@@ -591,7 +591,9 @@ pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
                         .cloned()
                         .ok_or_else(|| format!("'{w}' expects {what}"))
                 };
-                if !opts::parse(&mut g.bind, Place::Defaults, w, &mut next, &mut |m| cx.warn(m))? {
+                if !opts::parse(&mut g.bind, Place::Defaults, w, &mut next, &mut |m| {
+                    cx.warn(m)
+                })? {
                     return Err(format!("unknown option '{w}'"));
                 }
             }
@@ -628,9 +630,11 @@ pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
             g.maxrecord = n as usize;
         }
         "maxsslconn" => {
-            return Err("'maxsslconn' is not supported: ringlb cannot limit TLS connections \
+            return Err(
+                "'maxsslconn' is not supported: ringlb cannot limit TLS connections \
                         apart from the others yet (use 'maxconn')"
-                .into());
+                    .into(),
+            );
         }
         _ => {
             return Err(format!(
@@ -661,10 +665,18 @@ fn load_extra_files(g: &mut crate::tls::opts::Globals, args: &mut Args) -> Resul
             "sctl" | "bundle" => {
                 return Err(format!(
                     "'{w}' is not supported: rustls has no {} (list the other kinds)",
-                    if w == "sctl" { "SCT stapling" } else { "multi-certificate bundles: give each certificate its own 'crt'" }
+                    if w == "sctl" {
+                        "SCT stapling"
+                    } else {
+                        "multi-certificate bundles: give each certificate its own 'crt'"
+                    }
                 ));
             }
-            _ => return Err(format!("unknown kind '{w}' (none, all, key, ocsp, issuer, sctl, bundle)")),
+            _ => {
+                return Err(format!(
+                    "unknown kind '{w}' (none, all, key, ocsp, issuer, sctl, bundle)"
+                ));
+            }
         }
     }
     Ok(())

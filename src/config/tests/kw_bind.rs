@@ -184,19 +184,40 @@ fn bind_tls_errors_name_the_option() {
             "ciphersuites TLS_NOPE",
             "bind option 'ciphersuites': unknown TLS 1.3 cipher suite 'TLS_NOPE'",
         ),
-        ("curves X448", "bind option 'curves': curve 'X448' is not implemented"),
+        (
+            "curves X448",
+            "bind option 'curves': curve 'X448' is not implemented",
+        ),
         ("ecdhe secp521r1", "bind option 'ecdhe': curve 'secp521r1'"),
         (
             "verify sometimes",
             "bind option 'verify': 'verify' expects none, optional or required, got 'sometimes'",
         ),
-        ("verify required", "'verify' is enabled but no CA file is given"),
-        ("alpn spdy/3", "bind option 'alpn': 'alpn': protocol 'spdy/3' is not spoken"),
-        ("force-tlsv10", "bind option 'force-tlsv10': 'force-tlsv10' is refused"),
+        (
+            "verify required",
+            "'verify' is enabled but no CA file is given",
+        ),
+        (
+            "alpn spdy/3",
+            "bind option 'alpn': 'alpn': protocol 'spdy/3' is not spoken",
+        ),
+        (
+            "force-tlsv10",
+            "bind option 'force-tlsv10': 'force-tlsv10' is refused",
+        ),
         ("no-tlsv12 no-tlsv13", "no TLS version is left enabled"),
-        ("ca-verify-file x", "bind option 'ca-verify-file' is not supported yet"),
-        ("tls-ticket-keys x", "bind option 'tls-ticket-keys' is not supported yet"),
-        ("crt-list /nonexistent.lst", "unable to read crt-list '/nonexistent.lst'"),
+        (
+            "ca-verify-file x",
+            "bind option 'ca-verify-file' is not supported yet",
+        ),
+        (
+            "tls-ticket-keys x",
+            "bind option 'tls-ticket-keys' is not supported yet",
+        ),
+        (
+            "crt-list /nonexistent.lst",
+            "unable to read crt-list '/nonexistent.lst'",
+        ),
         ("ciphers", "bind ciphers: missing"),
     ] {
         let e = err(&format!("{crt} {opt}"));
@@ -206,13 +227,18 @@ fn bind_tls_errors_name_the_option() {
         err("    bind :443 ssl"),
         "'ssl' needs a certificate: add 'crt <file>' or 'crt-list <file>'"
     );
-    assert!(err("    bind :443 ssl crt /nonexistent/")
-        .starts_with("unable to load certificate from '/nonexistent/'"));
+    assert!(
+        err("    bind :443 ssl crt /nonexistent/")
+            .starts_with("unable to load certificate from '/nonexistent/'")
+    );
     // A crt-list's own errors name the list and its line.
     let list = format!("{d}/bad.crt-list");
     std::fs::write(&list, format!("{d}/rsa_a.pem [strict-sni]\n")).unwrap();
     let e = err(&format!("    bind :443 ssl crt-list {list}"));
-    assert!(e.starts_with(&format!("crt-list '{list}' line 1: option 'strict-sni'")), "{e}");
+    assert!(
+        e.starts_with(&format!("crt-list '{list}' line 1: option 'strict-sni'")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -223,7 +249,12 @@ fn tls_options_without_ssl_warn() {
         w,
         ["bind option 'crt' has no effect without 'ssl': this listener does not speak TLS"]
     );
-    assert!(fe(&format!("    bind :81 crt {d}/rsa_a.pem")).binds[1].opts.ssl.is_none());
+    assert!(
+        fe(&format!("    bind :81 crt {d}/rsa_a.pem")).binds[1]
+            .opts
+            .ssl
+            .is_none()
+    );
 }
 
 #[test]
@@ -236,7 +267,9 @@ fn tls_globals_apply_to_the_binds_after_them() {
          ssl-default-bind-ciphersuites TLS_AES_256_GCM_SHA384\n    ssl-default-bind-curves X25519\n    \
          tune.ssl.maxrecord 1400\n    tune.ssl.cachesize 100\n    tune.ssl.lifetime 10m\n    \
          ssl-load-extra-files key ocsp\n{}",
-        listen("    bind :443 ssl crt rsa_a.pem verify required ca-file ca.pem ciphers ECDHE-RSA-AES128-GCM-SHA256")
+        listen(
+            "    bind :443 ssl crt rsa_a.pem verify required ca-file ca.pem ciphers ECDHE-RSA-AES128-GCM-SHA256"
+        )
     );
     let c = config(&text);
     let t = c.frontends[0].binds[1].opts.ssl.as_ref().unwrap();
@@ -245,8 +278,14 @@ fn tls_globals_apply_to_the_binds_after_them() {
     assert_eq!(t.opts.min_ver, Some(Ver::V12));
     assert!(t.opts.no_tickets);
     // The bind's own ciphers win over the default; the others are the defaults.
-    assert_eq!(t.opts.ciphers.as_deref(), Some("ECDHE-RSA-AES128-GCM-SHA256"));
-    assert_eq!(t.opts.ciphersuites.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(
+        t.opts.ciphers.as_deref(),
+        Some("ECDHE-RSA-AES128-GCM-SHA256")
+    );
+    assert_eq!(
+        t.opts.ciphersuites.as_deref(),
+        Some("TLS_AES_256_GCM_SHA384")
+    );
     assert_eq!(t.config.max_fragment_size, Some(1405));
     // The next load starts from HAProxy's defaults again.
     let c = config(&listen(&format!("    bind :443 ssl crt {d}/rsa_a.pem")));
@@ -261,12 +300,30 @@ fn tls_global_errors() {
             "maxsslconn 100",
             "'maxsslconn' is not supported: ringlb cannot limit TLS connections",
         ),
-        ("ssl-default-bind-options no-tlsv12 bogus", "unknown option 'bogus'"),
-        ("ssl-default-bind-options ssl-min-ver", "'ssl-min-ver' expects a TLS version"),
-        ("ssl-default-bind-options force-tlsv11", "'force-tlsv11' is refused"),
-        ("ssl-default-bind-ciphers RC4", "cipher list 'RC4' leaves no TLS 1.2 cipher"),
-        ("ssl-default-bind-curves X448", "curve 'X448' is not implemented"),
-        ("tune.ssl.maxrecord 10", "'tune.ssl.maxrecord' must be 0 or at least 27 bytes, got 10"),
+        (
+            "ssl-default-bind-options no-tlsv12 bogus",
+            "unknown option 'bogus'",
+        ),
+        (
+            "ssl-default-bind-options ssl-min-ver",
+            "'ssl-min-ver' expects a TLS version",
+        ),
+        (
+            "ssl-default-bind-options force-tlsv11",
+            "'force-tlsv11' is refused",
+        ),
+        (
+            "ssl-default-bind-ciphers RC4",
+            "cipher list 'RC4' leaves no TLS 1.2 cipher",
+        ),
+        (
+            "ssl-default-bind-curves X448",
+            "curve 'X448' is not implemented",
+        ),
+        (
+            "tune.ssl.maxrecord 10",
+            "'tune.ssl.maxrecord' must be 0 or at least 27 bytes, got 10",
+        ),
         ("ssl-load-extra-files bundle", "'bundle' is not supported"),
         ("ssl-load-extra-files sctl", "'sctl' is not supported"),
         ("ssl-load-extra-files nothing", "unknown kind 'nothing'"),
