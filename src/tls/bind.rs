@@ -147,7 +147,7 @@ fn load_entry(
     negs: Vec<String>,
     policy: usize,
 ) -> Result<Entry, String> {
-    certs::insert(&file, certs::load_file(&file, g.extra_key, g.extra_ocsp)?);
+    certs::insert(&file, certs::load_file(&file, g)?);
     Ok(Entry {
         file,
         filters,
@@ -203,40 +203,31 @@ fn server_config(
         .flatten()
         .map(|p| p.as_bytes().to_vec())
         .collect();
-    cfg.ignore_client_order = o.prefer_client_ciphers;
+    // HAProxy (OpenSSL's SERVER_PREFERENCE) picks by the server's order unless
+    // `prefer-client-ciphers`; rustls follows the client's unless told.
+    cfg.ignore_client_order = !o.prefer_client_ciphers;
     // tune.ssl.maxrecord counts payload bytes; rustls counts the 5-byte header.
     cfg.max_fragment_size = (g.maxrecord > 0 && g.maxrecord < 16384).then(|| g.maxrecord + 5);
     Ok(cfg)
 }
 
-/// The client-certificate verifier of `verify`, `ca-file`, `crl-file`.
+/// The client-certificate verifier of `verify`, `ca-file`, `crl-file`
+/// (the files load even with `verify none`, so a bad path fails as in HAProxy).
 fn client_verifier(
     o: &SslOpts,
     provider: Arc<CryptoProvider>,
 ) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    let roots = o.ca_file.as_deref().map(load_roots).transpose()?;
+    let crls = o.crl_file.as_deref().map(load_crls).transpose()?;
     let verify = o.verify.unwrap_or(Verify::None);
     if verify == Verify::None {
         return Ok(WebPkiClientVerifier::no_client_auth());
     }
-    let Some(ca) = &o.ca_file else {
+    let Some(roots) = roots else {
         return Err("'verify' is enabled but no CA file is given: add 'ca-file <file>'".into());
     };
-    let mut roots = RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("unable to load CA file '{ca}': {e}"))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!(
-            "unable to load CA file '{ca}': no usable certificate in it"
-        ));
-    }
     let mut b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-    if let Some(crl) = &o.crl_file {
-        let crls: Vec<CertificateRevocationListDer<'static>> =
-            CertificateRevocationListDer::pem_file_iter(crl)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| format!("unable to load CRL file '{crl}': {e}"))?;
+    if let Some(crls) = crls {
         b = b.with_crls(crls);
     }
     if verify == Verify::Optional {
@@ -247,4 +238,26 @@ fn client_verifier(
     }
     b.build()
         .map_err(|e| format!("client certificate verification: {e}"))
+}
+
+/// The CA certificates of a `ca-file`.
+fn load_roots(ca: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("unable to load CA file '{ca}': {e}"))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!(
+            "unable to load CA file '{ca}': no usable certificate in it"
+        ));
+    }
+    Ok(roots)
+}
+
+/// The revocation lists of a `crl-file`.
+fn load_crls(crl: &str) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    CertificateRevocationListDer::pem_file_iter(crl)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("unable to load CRL file '{crl}': {e}"))
 }

@@ -209,6 +209,10 @@ fn key_file_ocsp_file_and_directories() {
         served_cn(&handshake(&t, both(), None).unwrap().0),
         "b.example"
     );
+    std::fs::copy(d.join("rsa_a.pem"), d.join("sct.pem")).unwrap();
+    std::fs::write(d.join("sct.pem.sctl"), b"x").unwrap();
+    let e = BindTls::build(vec![p(d, "sct.pem")]).unwrap_err();
+    assert!(e.contains("SCT stapling"), "{e}");
     let e = BindTls::build(vec![p(d, "missing.pem")]).unwrap_err();
     assert!(e.starts_with("unable to load certificate from '"), "{e}");
 }
@@ -271,4 +275,41 @@ fn tickets_resume_across_binds_unless_disabled() {
     handshake(&cached, tls12.clone(), Some("a.example")).unwrap();
     let (c, _) = handshake(&cached, tls12, Some("a.example")).unwrap();
     assert_eq!(c.handshake_kind(), Some(HandshakeKind::Resumed));
+}
+
+#[test]
+fn server_cipher_order_unless_prefer_client_ciphers() {
+    let d = dir!();
+    let crt = [p(d, "rsa_a.pem")];
+    let server = |prefer| SslOpts {
+        max_ver: Some(super::opts::Ver::V12),
+        ciphers: Some("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256".into()),
+        prefer_client_ciphers: prefer,
+        ..Default::default()
+    };
+    // The client lists AES128 first.
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|s| s.suite() != CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256);
+    let (_, any) = client(&[&TLS12], all_schemes(), false);
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&TLS12])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(any)
+        .with_no_client_auth();
+    let cfg = Arc::new(cfg);
+    let suite = |prefer| {
+        let (c, _) = handshake(&bind(&crt, &[], server(prefer)), cfg.clone(), None).unwrap();
+        c.negotiated_cipher_suite().unwrap().suite()
+    };
+    assert_eq!(
+        suite(false),
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    );
+    assert_eq!(
+        suite(true),
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    );
 }

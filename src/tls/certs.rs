@@ -101,8 +101,16 @@ fn dns_names(leaf: &CertificateDer<'_>) -> Result<Vec<String>, String> {
 }
 
 /// Loads `file` and the extra files `ssl-load-extra-files` allows.
-pub fn load_file(file: &str, extra_key: bool, extra_ocsp: bool) -> Result<Cert, String> {
+pub fn load_file(file: &str, g: &super::opts::Globals) -> Result<Cert, String> {
+    let (extra_key, extra_ocsp) = (g.extra_key, g.extra_ocsp);
     let fail = |e: String| format!("unable to load certificate from '{file}': {e}");
+    if g.extra_sctl && std::path::Path::new(&format!("{file}.sctl")).exists() {
+        // HAProxy would send these SCTs; serving without them would differ.
+        return Err(fail(format!(
+            "'{file}.sctl' asks for SCT stapling, which rustls does not do (remove \
+             the file, or list the kinds in 'ssl-load-extra-files' without sctl)"
+        )));
+    }
     let pem = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
     let read_extra = |ext: &str, on: bool| {
         on.then(|| std::fs::read(format!("{file}.{ext}")).ok())

@@ -311,6 +311,8 @@ pub struct Globals {
     pub extra_key: bool,
     /// `ssl-load-extra-files`: load `<crt>.ocsp`.
     pub extra_ocsp: bool,
+    /// `ssl-load-extra-files`: `<crt>.sctl` would be loaded (refused: no SCT stapling).
+    pub extra_sctl: bool,
 }
 
 impl Default for Globals {
@@ -325,6 +327,7 @@ impl Default for Globals {
             maxrecord: 0,
             extra_key: true,
             extra_ocsp: true,
+            extra_sctl: true,
         }
     }
 }

@@ -653,11 +653,11 @@ fn load_extra_files(g: &mut crate::tls::opts::Globals, args: &mut Args) -> Resul
     if words.is_empty() {
         return Err("expects none, all, key, ocsp, issuer, sctl or bundle".into());
     }
-    (g.extra_key, g.extra_ocsp) = (false, false);
+    (g.extra_key, g.extra_ocsp, g.extra_sctl) = (false, false, false);
     for w in &words {
         match w.as_str() {
             "none" if words.len() == 1 => {}
-            "all" => (g.extra_key, g.extra_ocsp) = (true, true),
+            "all" => (g.extra_key, g.extra_ocsp, g.extra_sctl) = (true, true, true),
             "key" => g.extra_key = true,
             "ocsp" => g.extra_ocsp = true,
             // The issuer only serves OCSP updates, which ringlb does not make.

@@ -147,7 +147,7 @@ fn bind_tls_options_are_read() {
     assert_eq!(o.verify, Some(Verify::Optional));
     assert!(o.no_tickets && o.prefer_client_ciphers && o.strict_sni && o.no_ca_names);
     assert_eq!(o.curves.as_deref(), Some("X25519:P-256"));
-    assert!(t.config.ignore_client_order);
+    assert!(!t.config.ignore_client_order);
     assert_eq!(t.config.alpn_protocols, [b"http/1.1".to_vec()]);
     assert_eq!(
         warns(&body),
@@ -219,6 +219,14 @@ fn bind_tls_errors_name_the_option() {
             "unable to read crt-list '/nonexistent.lst'",
         ),
         ("ciphers", "bind ciphers: missing"),
+        (
+            "ca-file /nonexistent.pem",
+            "unable to load CA file '/nonexistent.pem'",
+        ),
+        (
+            "crl-file /nonexistent.pem",
+            "unable to load CRL file '/nonexistent.pem'",
+        ),
     ] {
         let e = err(&format!("{crt} {opt}"));
         assert!(e.starts_with(want) || e.contains(want), "{opt}: {e}");
