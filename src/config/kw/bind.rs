@@ -200,7 +200,11 @@ fn tls_option(
             &mut |what| args.next_string(what),
             &mut |w| cx.warn(w),
         )
-        .map_err(|e| format!("bind option '{opt}': {e}"))?,
+        // A missing argument already names `bind <opt>`.
+        .map_err(|e| match e.starts_with("'bind ") {
+            true => e,
+            false => format!("bind option '{opt}': {e}"),
+        })?,
     };
     if taken && line.tls_opt.is_none() {
         line.tls_opt = Some(opt.to_string());

@@ -618,8 +618,16 @@ pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
         "ssl-load-extra-files" => load_extra_files(&mut g, args)?,
         "tune.ssl.cachesize" => g.cachesize = args.next_int(0, i32::MAX as u32)? as usize,
         "tune.ssl.lifetime" => {
-            let d = args.next_duration()?;
-            g.lifetime = u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+            // As HAProxy: a bare number counts seconds here, not milliseconds.
+            let v = args.next_string(crate::config::duration::EXPECTED)?;
+            let secs = match v.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let d = crate::config::parse::parse_duration_for(&kw, &v)?;
+                    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+                }
+            };
+            g.lifetime = secs;
         }
         "tune.ssl.maxrecord" => {
             // rustls cannot send records under 27 payload bytes.

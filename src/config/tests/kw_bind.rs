@@ -218,7 +218,7 @@ fn bind_tls_errors_name_the_option() {
             "crt-list /nonexistent.lst",
             "unable to read crt-list '/nonexistent.lst'",
         ),
-        ("ciphers", "bind ciphers: missing"),
+        ("ciphers", "'bind ciphers' expects an OpenSSL cipher list"),
         (
             "ca-file /nonexistent.pem",
             "unable to load CA file '/nonexistent.pem'",
@@ -295,6 +295,16 @@ fn tls_globals_apply_to_the_binds_after_them() {
         Some("TLS_AES_256_GCM_SHA384")
     );
     assert_eq!(t.config.max_fragment_size, Some(1405));
+    // no-tls-tickets from ssl-default-bind-options: no ticket is issued.
+    assert!(!t.config.ticketer.enabled());
+    // A bare number is seconds, as HAProxy.
+    crate::tls::opts::update_globals(|g| g.lifetime = 0);
+    let c = config(&format!(
+        "global\n    tune.ssl.lifetime 60\n{}",
+        listen(&format!("    bind :443 ssl crt {d}/rsa_a.pem"))
+    ));
+    let t = c.frontends[0].binds[1].opts.ssl.as_ref().unwrap();
+    assert_eq!(t.config.ticketer.lifetime(), 60);
     // The next load starts from HAProxy's defaults again.
     let c = config(&listen(&format!("    bind :443 ssl crt {d}/rsa_a.pem")));
     let t = c.frontends[0].binds[1].opts.ssl.as_ref().unwrap();
