@@ -260,6 +260,8 @@ impl Target {
             if let Err(e) = t.drive(ctx, load, ctx.opts.warmup, &log) {
                 t.failed = Some(format!("failed in warm-up: {e:#}"));
             }
+            // Only the measured runs' connections count.
+            t.resumed = 0;
         }
         t
     }
@@ -314,7 +316,11 @@ impl Target {
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("openssl not found"))?;
         let clients = ctx.handshake_clients;
-        let h = tls::s_time(openssl, load.cpus, clients, self.port, resume, secs, log)?;
+        let name = log
+            .file_name()
+            .map(|n| n.to_string_lossy().replacen("wrk-", "s_time-", 1));
+        let log = log.with_file_name(name.unwrap_or_default());
+        let h = tls::s_time(openssl, load.cpus, clients, self.port, resume, secs, &log)?;
         self.resumed += h.resumed;
         Ok(wrk::WrkResult {
             rps: h.per_sec,

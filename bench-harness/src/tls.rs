@@ -208,13 +208,32 @@ pub fn check_handshake(openssl: &Path, tmp: &Path, port: u16, path: &str) -> Res
         );
     }
     if !stderr.contains("CONNECTION ESTABLISHED") {
-        bail!("TLS handshake failed: {}", last_line(&stderr));
+        bail!("TLS handshake failed: {}", openssl_reason(&stderr));
     }
     if !(status_line.starts_with("HTTP/1.") && status_line.split_whitespace().nth(1) == Some("200"))
     {
         bail!("TLS handshake done but `GET {path}` got {status_line:?}");
     }
     Ok(describe_handshake(&stderr))
+}
+
+/// The reason of OpenSSL's first error line (`<hex>:error:<code>:<lib>:
+/// <func>:<reason>:<file>:<line>:`), with what it means where it is known;
+/// else the last lines.
+fn openssl_reason(stderr: &str) -> String {
+    let reason = stderr
+        .lines()
+        .find(|l| l.contains(":error:"))
+        .and_then(|l| l.split(':').nth(5))
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    match reason {
+        Some(r) if r.contains("wrong version number") => {
+            format!("{r} (the port answered, but not with TLS)")
+        }
+        Some(r) => r.to_string(),
+        None => last_line(stderr),
+    }
 }
 
 fn last_line(text: &str) -> String {
@@ -341,6 +360,17 @@ mod tests {
                    7 connections in 3 real seconds, 88 bytes read per connection\n";
         assert_eq!(parse_s_time(out).unwrap(), (7, 6));
         assert!(parse_s_time("connect: Connection refused").is_err());
+    }
+
+    #[test]
+    fn openssl_errors() {
+        let e = "806B5BEFE07F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version \
+                 number:../ssl/record/ssl3_record.c:350:\n";
+        assert_eq!(
+            openssl_reason(e),
+            "wrong version number (the port answered, but not with TLS)"
+        );
+        assert_eq!(openssl_reason("connect:errno=111\n"), "connect:errno=111");
     }
 
     #[test]
