@@ -44,6 +44,11 @@ pub enum ScenarioCmd {
     /// proxy is reloaded every --reload-interval-ms for --reload-duration s
     /// (ringlb and HAProxy: -sf, -x + -sf, -W with SIGUSR2; nginx: SIGHUP).
     Reload(ReloadOpts),
+    /// TLS termination (client side TLS, plain HTTP to the backend), with
+    /// the same ECDSA P-256 and RSA-2048 certificates for every proxy: full
+    /// and resumed handshakes (openssl s_time), keep-alive and 1 MB
+    /// responses (wrk over https), memory per idle TLS connection.
+    Tls(TlsOpts),
     /// Internal: hold idle connections for the idle scenario.
     #[command(hide = true)]
     IdleClient(IdleClientArgs),
@@ -162,6 +167,54 @@ pub struct IdleClientArgs {
     /// Threads opening them.
     #[arg(long, default_value_t = 8)]
     pub threads: usize,
+    /// TLS: trust this CA and do a TLS handshake before the request.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+}
+
+/// Options of the tls scenario.
+#[derive(Args, Clone)]
+pub struct TlsOpts {
+    /// Server key types, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ecdsa,rsa")]
+    pub keys: Vec<crate::tls::TlsKey>,
+    /// Parts to run, in order: full and resumed handshakes, keep-alive
+    /// requests, 1 MB responses, idle-connection memory.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "full,resumed,keepalive,large,idle"
+    )]
+    pub parts: Vec<TlsPart>,
+    /// `openssl s_time` processes per handshake run (each makes one
+    /// connection at a time).
+    #[arg(long, default_value_t = 4)]
+    pub handshake_clients: u32,
+    /// Idle TLS connections held open per proxy for the memory part.
+    #[arg(long, default_value_t = 2000)]
+    pub idle_connections: usize,
+    /// Seconds to wait with the idle connections open before reading RSS.
+    #[arg(long, default_value_t = 2)]
+    pub settle: u64,
+    /// Options shared with the other scenarios.
+    #[command(flatten)]
+    pub common: Opts,
+}
+
+/// One part of the tls scenario.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub enum TlsPart {
+    /// Full handshakes: a new TLS connection per request, no resumption.
+    Full,
+    /// Resumed handshakes: every connection resumes (tickets / TLS 1.3 PSK).
+    Resumed,
+    /// Keep-alive requests over TLS.
+    Keepalive,
+    /// 1 MB responses over TLS (bytes/s).
+    Large,
+    /// RSS growth per idle TLS connection.
+    Idle,
 }
 
 /// Arguments of the hidden `latency-client` subcommand.

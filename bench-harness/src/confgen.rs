@@ -101,6 +101,20 @@ pub fn nginx_proxy(
     connections: u32,
     shape: Shape,
 ) -> String {
+    nginx_proxy_tls(dir, cpus, port, backend, connections, shape, None)
+}
+
+/// [`nginx_proxy`] whose `listen` is `ssl` when `tls` holds the server's
+/// `ssl_*` lines (see [`crate::tls::nginx_server_lines`]).
+pub fn nginx_proxy_tls(
+    dir: &Path,
+    cpus: &[usize],
+    port: u16,
+    backend: u16,
+    connections: u32,
+    shape: Shape,
+    tls: Option<&str>,
+) -> String {
     let (pool, location) = if !shape.httpclose {
         (
             "        keepalive 64;\n\
@@ -118,7 +132,8 @@ pub fn nginx_proxy(
          {pool}\
          \x20   }}\n\
          \x20   server {{\n\
-         \x20       listen 127.0.0.1:{port} backlog=4096{deferred};\n\
+         \x20       listen 127.0.0.1:{port} backlog=4096{deferred}{ssl};\n\
+         {tls_lines}\
          \x20       location / {{\n\
          {location}\
          \x20       }}\n\
@@ -126,6 +141,8 @@ pub fn nginx_proxy(
         head = nginx_head(dir, "proxy", cpus, connections),
         common = nginx_http_common(dir, "proxy"),
         deferred = if shape.defer_accept { " deferred" } else { "" },
+        ssl = if tls.is_some() { " ssl" } else { "" },
+        tls_lines = tls.unwrap_or(""),
     )
 }
 
@@ -149,6 +166,9 @@ pub struct Shape {
     /// The `rules` scenario's frontend (ACLs, `use_backend`, header rules)
     /// instead of one `listen` section (HTTP mode only).
     pub rules: bool,
+    /// TLS on the client side (`bind ... ssl crt`, nginx `listen ... ssl`)
+    /// with this key's certificate; the server side stays plain HTTP.
+    pub tls: Option<crate::tls::TlsKey>,
 }
 
 impl Default for Shape {
@@ -160,6 +180,7 @@ impl Default for Shape {
             no_strict_limits: false,
             defer_accept: false,
             rules: false,
+            tls: None,
         }
     }
 }
@@ -241,9 +262,14 @@ pub fn haproxy_head(cpus: &[usize], shape: Shape) -> String {
 
 /// The `listen` section both HAProxy and ringlb get: one frontend, one server.
 fn listen(port: u16, backend: u16, shape: Shape) -> String {
+    listen_tls(port, backend, shape, "")
+}
+
+/// [`listen`] with `tls` (e.g. ` ssl crt <pem>`) appended to the `bind` line.
+pub fn listen_tls(port: u16, backend: u16, shape: Shape, tls: &str) -> String {
     format!(
         "listen bench\n\
-         \x20   bind 127.0.0.1:{port}{bind}\n\
+         \x20   bind 127.0.0.1:{port}{bind}{tls}\n\
          \x20   server s1 127.0.0.1:{backend}\n",
         bind = bind_options(shape),
     )

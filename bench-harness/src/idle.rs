@@ -8,6 +8,7 @@
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::http1::response_complete;
@@ -25,17 +26,39 @@ pub struct Held {
 /// Opens `n` connections to 127.0.0.1:`port` from `threads` threads; each
 /// sends `GET /` (keep-alive) and reads the whole answer before it is kept.
 pub fn open(port: u16, n: usize, threads: usize) -> Held {
-    open_with(port, n, threads, Duration::from_secs(10))
+    open_with(port, n, threads, Duration::from_secs(10), None)
+}
+
+/// A TLS client trusting only the CA in `ca` (PEM), for `idle-client --tls-ca`.
+pub fn tls_config(ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).context("reading the CA")? {
+        roots.add(cert.context("parsing the CA")?)?;
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
 }
 
 /// [`open`] with `answer_timeout` for each answer. A thread whose tries
 /// time out three times in a row (or fail 50 times in a row) counts the
 /// rest of its share as failed.
-fn open_with(port: u16, n: usize, threads: usize, answer_timeout: Duration) -> Held {
+fn open_with(
+    port: u16,
+    n: usize,
+    threads: usize,
+    answer_timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Held {
     let threads = threads.clamp(1, n.max(1));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let share = n / threads + usize::from(t < n % threads);
+            let tls = tls.clone();
             std::thread::spawn(move || {
                 let mut held = Held {
                     streams: Vec::with_capacity(share),
@@ -44,7 +67,7 @@ fn open_with(port: u16, n: usize, threads: usize, answer_timeout: Duration) -> H
                 };
                 let mut in_a_row = 0;
                 for done in 0..share {
-                    match one(port, answer_timeout) {
+                    match one(port, answer_timeout, tls.as_ref()) {
                         Ok(s) => {
                             held.streams.push(s);
                             in_a_row = 0;
@@ -92,13 +115,40 @@ fn open_with(port: u16, n: usize, threads: usize, answer_timeout: Duration) -> H
     all
 }
 
-/// One connection: connect, one request, read the full answer.
-fn one(port: u16, answer_timeout: Duration) -> Result<TcpStream> {
+/// One connection: connect (with `tls`, a TLS handshake), one request,
+/// read the full answer. The socket is kept; the client's TLS state is not
+/// needed to hold the connection open (the proxy's state is what is measured).
+fn one(
+    port: u16,
+    answer_timeout: Duration,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<TcpStream> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).context("connect")?;
     s.set_read_timeout(Some(answer_timeout))?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-        .context("write")?;
+    if let Some(config) = tls {
+        let name = rustls_pki_types::ServerName::try_from(crate::tls::SERVER_NAME)?;
+        let mut conn = rustls::ClientConnection::new(config.clone(), name)?;
+        let mut stream = rustls::Stream::new(&mut conn, &mut s);
+        exchange(&mut stream, answer_timeout)?;
+        return Ok(s);
+    }
+    exchange(&mut s, answer_timeout)?;
+    Ok(s)
+}
+
+/// `GET /` (keep-alive) and its whole 200 answer.
+fn exchange(s: &mut impl ReadWrite, answer_timeout: Duration) -> Result<()> {
+    if let Err(e) = s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n") {
+        // A TLS handshake the proxy never answers ends here.
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            bail!("no handshake within {answer_timeout:?}");
+        }
+        return Err(e).context("write");
+    }
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 4096];
     loop {
@@ -119,7 +169,7 @@ fn one(port: u16, answer_timeout: Duration) -> Result<TcpStream> {
         }
         buf.extend_from_slice(&chunk[..n]);
         match response_complete(&buf)? {
-            Some(true) => return Ok(s),
+            Some(true) => return Ok(()),
             Some(false) => bail!("answer was not 200: {}", first_line(&buf)),
             None => {}
         }
@@ -128,6 +178,10 @@ fn one(port: u16, answer_timeout: Duration) -> Result<TcpStream> {
         }
     }
 }
+
+/// A plain or TLS stream.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 fn first_line(buf: &[u8]) -> String {
     String::from_utf8_lossy(buf)
@@ -158,9 +212,23 @@ pub fn count_alive(streams: &[TcpStream]) -> usize {
 /// The `idle-client` subcommand: opens `count` connections, prints
 /// `ready held=H failed=F` (after a `first_error:` line if any failed), then
 /// answers each `check` line on stdin with `alive N` until stdin closes.
-pub fn client_main(port: u16, count: usize, threads: usize) -> Result<()> {
+pub fn client_main(
+    port: u16,
+    count: usize,
+    threads: usize,
+    tls_ca: Option<&std::path::Path>,
+) -> Result<()> {
     crate::sys::raise_nofile();
-    let held = open(port, count, threads);
+    let held = match tls_ca {
+        Some(ca) => open_with(
+            port,
+            count,
+            threads,
+            Duration::from_secs(10),
+            Some(tls_config(ca)?),
+        ),
+        None => open(port, count, threads),
+    };
     let mut out = std::io::stdout().lock();
     if let Some(e) = &held.first_error {
         writeln!(out, "first_error: {}", e.replace('\n', " "))?;
@@ -254,7 +322,7 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let start = std::time::Instant::now();
-        let held = open_with(port, 20, 1, Duration::from_millis(50));
+        let held = open_with(port, 20, 1, Duration::from_millis(50), None);
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "{:?}",

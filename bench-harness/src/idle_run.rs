@@ -15,6 +15,7 @@ use crate::plot::{Bar, Group};
 use crate::procs::Proc;
 use crate::report::{Output, cell, short, thousands};
 use crate::start::{pinned, start_proxy, target_name};
+use crate::tls::{self, TlsKey};
 use crate::{Ctx, check_backend, sys};
 
 /// One proxy's memory under one count of idle client connections.
@@ -132,11 +133,24 @@ pub fn report(ctx: &Ctx, backend: &mut Proc, i: &IdleOpts) -> Result<Output> {
 
 /// One proxy and one connection count.
 fn run_one(ctx: &Ctx, kind: TargetKind, n: usize, i: &IdleOpts) -> IdleRow {
+    run_one_tls(ctx, kind, n, i, None)
+}
+
+/// [`run_one`], the client connections TLS with `tls`'s certificate when
+/// given (the `tls` scenario): each does a verified handshake first.
+pub fn run_one_tls(
+    ctx: &Ctx,
+    kind: TargetKind,
+    n: usize,
+    i: &IdleOpts,
+    tls: Option<TlsKey>,
+) -> IdleRow {
     let name = target_name(ctx, kind, false);
     let maxconn = maxconn_for(n);
     let shape = Shape {
         maxconn,
         no_strict_limits: confgen::needs_no_strict_limits(maxconn, sys::hard_nofile()),
+        tls,
         ..Shape::default()
     };
     let outcome = (|| {
@@ -145,11 +159,17 @@ fn run_one(ctx: &Ctx, kind: TargetKind, n: usize, i: &IdleOpts) -> IdleRow {
             None => return Err("no proxy".to_string()),
         };
         let failed = |e: anyhow::Error| format!("failed: {e:#}");
-        sys::smoke_request(port).map_err(failed)?;
+        match (tls, &ctx.openssl) {
+            (None, _) => sys::smoke_request(port).map(drop).map_err(failed)?,
+            (Some(_), Some(openssl)) => tls::check_handshake(openssl, &ctx.tmp, port, "/")
+                .map(drop)
+                .map_err(failed)?,
+            (Some(_), None) => return Err("failed: openssl not found".into()),
+        }
         std::thread::sleep(Duration::from_millis(500));
         let pgid = proc.pid();
         let (before, _) = sys::group_rss(pgid).map_err(failed)?;
-        let mut clients = spawn_clients(ctx, port, n, i).map_err(failed)?;
+        let mut clients = spawn_clients(ctx, port, n, i, tls.is_some()).map_err(failed)?;
         let opened = wait_ready(&mut clients, n).map_err(failed)?;
         std::thread::sleep(Duration::from_secs(i.settle));
         if let Some(status) = proc.exited() {
@@ -209,7 +229,7 @@ fn run_one(ctx: &Ctx, kind: TargetKind, n: usize, i: &IdleOpts) -> IdleRow {
 }
 
 /// Starts the client processes, `--idle-per-process` connections at most each.
-fn spawn_clients(ctx: &Ctx, port: u16, n: usize, i: &IdleOpts) -> Result<Vec<Proc>> {
+fn spawn_clients(ctx: &Ctx, port: u16, n: usize, i: &IdleOpts, tls: bool) -> Result<Vec<Proc>> {
     let exe = std::env::current_exe()?;
     let procs = n.div_ceil(i.idle_per_process);
     let mut clients = Vec::with_capacity(procs);
@@ -223,6 +243,9 @@ fn spawn_clients(ctx: &Ctx, port: u16, n: usize, i: &IdleOpts) -> Result<Vec<Pro
             .arg(share.to_string())
             .arg("--threads")
             .arg(i.idle_threads.to_string());
+        if tls {
+            cmd.arg("--tls-ca").arg(tls::ca_pem(&ctx.tmp));
+        }
         let log = ctx.tmp.join(format!("idle-client-{port}-{p}.log"));
         clients.push(Proc::spawn_with_stdin("idle-client", &mut cmd, &log)?);
     }
@@ -335,7 +358,7 @@ pub fn render(rows: &[IdleRow]) -> String {
 }
 
 /// One bar group per count: KiB of RSS per held connection.
-fn plot_groups(counts: &[usize], rows: &[IdleRow]) -> Vec<Group> {
+pub fn plot_groups(counts: &[usize], rows: &[IdleRow]) -> Vec<Group> {
     counts
         .iter()
         .map(|&n| Group {

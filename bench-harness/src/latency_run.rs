@@ -140,6 +140,7 @@ fn haproxy_max(ctx: &Ctx, secs: u64) -> Result<f64> {
         close: false,
         path: "/",
         headers: &[],
+        https: false,
     };
     if ctx.opts.warmup > 0 {
         let log = ctx.tmp.join("wrk-latency-rate-warmup.log");

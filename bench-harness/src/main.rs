@@ -25,6 +25,8 @@ mod start;
 mod sys;
 mod syscalls;
 mod throughput;
+mod tls;
+mod tls_run;
 mod wrk;
 
 use anyhow::{Context, Result, bail};
@@ -33,7 +35,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cli::{Cli, IdleOpts, LatencyOpts, Opts, ReloadOpts, ScenarioCmd};
+use cli::{Cli, IdleOpts, LatencyOpts, Opts, ReloadOpts, ScenarioCmd, TlsOpts};
 use procs::Proc;
 use report::{Output, Section};
 use start::start_backend;
@@ -65,6 +67,10 @@ struct Ctx {
     backend_short: &'static str,
     load_before: Option<f64>,
     ringlb_rev: String,
+    /// The openssl CLI (certificates, handshake check, s_time), if found.
+    openssl: Option<PathBuf>,
+    /// `openssl s_time` processes per handshake run (the `tls` scenario).
+    handshake_clients: u32,
 }
 
 /// Scenario-specific options carried past parsing.
@@ -73,6 +79,7 @@ enum Extra {
     Idle(IdleOpts),
     Latency(LatencyOpts),
     Reload(ReloadOpts),
+    Tls(TlsOpts),
 }
 
 fn main() {
@@ -94,10 +101,13 @@ fn real_main() -> Result<()> {
         ScenarioCmd::Idle(i) => (i.common.clone(), &["idle"], Extra::Idle(i)),
         ScenarioCmd::Latency(l) => (l.common.clone(), &["latency"], Extra::Latency(l)),
         ScenarioCmd::Reload(r) => (r.common.clone(), &["reload"], Extra::Reload(r)),
+        ScenarioCmd::Tls(t) => (t.common.clone(), &["tls"], Extra::Tls(t)),
         ScenarioCmd::ReloadClient(a) => {
             return reload::client_main(a.port, a.keepalive, a.close, a.duration);
         }
-        ScenarioCmd::IdleClient(a) => return idle::client_main(a.port, a.count, a.threads),
+        ScenarioCmd::IdleClient(a) => {
+            return idle::client_main(a.port, a.count, a.threads, a.tls_ca.as_deref());
+        }
         ScenarioCmd::LatencyClient(a) => {
             return latency::client_main(&latency::Plan {
                 port: a.port,
@@ -115,6 +125,7 @@ fn real_main() -> Result<()> {
         Extra::Idle(i) => idle_run::check_opts(i)?,
         Extra::Latency(l) => latency_run::check_opts(l)?,
         Extra::Reload(r) => reload_run::check_opts(r)?,
+        Extra::Tls(t) => tls_run::check_opts(t)?,
         Extra::None => {}
     }
     if opts.runs == 0 || opts.duration == 0 || opts.connections == 0 || opts.threads == 0 {
@@ -162,7 +173,7 @@ fn real_main() -> Result<()> {
     // Other work on the machine skews every number: say so in the report.
     let load_before = sys::loadavg();
     let backend_connections = match extra {
-        Extra::Idle(_) => IDLE_BACKEND_CONNECTIONS,
+        Extra::Idle(_) | Extra::Tls(_) => IDLE_BACKEND_CONNECTIONS,
         _ => confgen::NGINX_CONNECTIONS,
     };
     let (mut backend, backend_port, backend_label) = start_backend(
@@ -175,7 +186,9 @@ fn real_main() -> Result<()> {
     )?;
     eprintln!("backend: {backend_label} on 127.0.0.1:{backend_port}");
 
-    let needs_static = scenarios.iter().any(|s| matches!(*s, "large" | "tcp"));
+    let needs_static = scenarios
+        .iter()
+        .any(|s| matches!(*s, "large" | "tcp" | "tls"));
     if needs_static && !backend_label.starts_with("nginx") {
         bail!("the large and tcp scenarios need the nginx backend (static files)");
     }
@@ -196,6 +209,11 @@ fn real_main() -> Result<()> {
         backend_label,
         load_before,
         ringlb_rev,
+        openssl: sys::find_program(None, &["openssl"]),
+        handshake_clients: match &extra {
+            Extra::Tls(t) => t.handshake_clients,
+            _ => 1,
+        },
     };
     for &scenario in scenarios {
         let (date, time) = sys::utc_now();
@@ -204,6 +222,7 @@ fn real_main() -> Result<()> {
             Extra::Idle(i) => idle_run::report(&ctx, &mut backend, i)?,
             Extra::Latency(l) => latency_run::report(&ctx, &mut backend, l)?,
             Extra::Reload(r) => reload_run::report(&ctx, &mut backend, r)?,
+            Extra::Tls(t) => tls_run::report(&ctx, &mut backend, t)?,
             Extra::None => throughput_report(&ctx, &mut backend, scenario)?,
         };
         let mut header = header(&ctx);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{BackendChoice, Opts, TargetKind};
 use crate::confgen::{self, Shape};
 use crate::procs::Proc;
-use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, rules, sys};
+use crate::{Ctx, LARGE_1M, NGINX_STREAM_MODULE, STATIC_FILES, rules, sys, tls};
 
 /// The ringlb binary the harness runs (`--ringlb`, else the release build),
 /// or why there is none.
@@ -151,7 +151,10 @@ pub(crate) fn start_proxy(
             let mut cmd = pinned(&ctx.opts.proxy_cpus, &bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
             let threads = ctx.proxy_cpus.len();
-            let cfg = if shape.rules {
+            let cfg = if let Some(key) = shape.tls {
+                confgen::ringlb_head(threads, shape)
+                    + &confgen::listen_tls(port, backend, shape, &tls::bind_suffix(tmp, key))
+            } else if shape.rules {
                 confgen::ringlb_head(threads, shape) + &rules::proxy_sections(port, backend, &map)
             } else {
                 confgen::ringlb(threads, port, backend, shape)
@@ -165,7 +168,10 @@ pub(crate) fn start_proxy(
             let cfg_path = tmp.join("haproxy.cfg");
             let mut cmd = pinned(&ctx.opts.proxy_cpus, bin);
             cmd.arg("-db").arg("-f").arg(&cfg_path);
-            let cfg = if shape.rules {
+            let cfg = if let Some(key) = shape.tls {
+                confgen::haproxy_head(&ctx.proxy_cpus, shape)
+                    + &confgen::listen_tls(port, backend, shape, &tls::bind_suffix(tmp, key))
+            } else if shape.rules {
                 confgen::haproxy_head(&ctx.proxy_cpus, shape)
                     + &rules::proxy_sections(port, backend, &map)
             } else {
@@ -206,6 +212,17 @@ pub(crate) fn start_proxy(
                 confgen::nginx_stream(tmp, module, &ctx.proxy_cpus, port, backend)
             } else if shape.rules {
                 confgen::nginx_rules(tmp, &ctx.proxy_cpus, port, backend, conns, &nginx_map)
+            } else if let Some(key) = shape.tls {
+                let lines = tls::nginx_server_lines(tmp, key);
+                confgen::nginx_proxy_tls(
+                    tmp,
+                    &ctx.proxy_cpus,
+                    port,
+                    backend,
+                    conns,
+                    shape,
+                    Some(&lines),
+                )
             } else {
                 confgen::nginx_proxy(tmp, &ctx.proxy_cpus, port, backend, conns, shape)
             };

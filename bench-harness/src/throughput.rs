@@ -8,9 +8,10 @@ use crate::cli::TargetKind;
 use crate::confgen::Shape;
 use crate::cpu::CpuMark;
 use crate::procs::Proc;
-use crate::report::Row;
+use crate::report::{self, Row};
 use crate::start::{start_proxy, target_name};
 use crate::syscalls::Counter;
+use crate::tls::{self, TlsKey};
 use crate::{Ctx, LARGE_1M, LARGE_64K, rules, sys, wrk};
 
 /// One table of a scenario: which path wrk asks for, how, through which mode.
@@ -34,6 +35,12 @@ pub struct Pass {
     /// The `rules` frontend (20 ACLs, 10 `use_backend`, 5 header rules) and
     /// its request headers, instead of one `listen` section.
     pub rules: bool,
+    /// TLS on the client side with this key (the `tls` scenario).
+    pub tls: Option<TlsKey>,
+    /// Load from `openssl s_time` instead of wrk, a TLS connection per
+    /// request: `Some(false)` full handshakes (`-new`), `Some(true)` resumed
+    /// ones (`-reuse`).
+    pub handshakes: Option<bool>,
 }
 
 /// The tables a wrk scenario is made of.
@@ -48,6 +55,8 @@ pub fn passes(scenario: &str) -> Vec<Pass> {
         defer_accept: false,
         plot_bytes: path != "/",
         rules: false,
+        tls: None,
+        handshakes: None,
     };
     match scenario {
         "close" => vec![
@@ -151,6 +160,7 @@ pub fn run_pass(
         httpclose: pass.httpclose,
         defer_accept: pass.defer_accept,
         rules: pass.rules,
+        tls: pass.tls,
         ..Shape::default()
     };
     let rule_headers = if pass.rules {
@@ -166,6 +176,7 @@ pub fn run_pass(
         close: pass.close,
         path: pass.path,
         headers: &rule_headers,
+        https: pass.tls.is_some(),
     };
     let scenario = format!("{scenario}-{}", pass.tag);
     let mut targets: Vec<Target> = kinds
@@ -196,6 +207,12 @@ struct Target {
     non_2xx: u64,
     socket_errors: u64,
     requests: u64,
+    /// `Some(resume)`: the load is `openssl s_time` (see [`Pass::handshakes`]).
+    handshakes: Option<bool>,
+    /// Resumed connections counted by s_time.
+    resumed: u64,
+    /// The negotiated TLS parameters, from the handshake check.
+    tls_info: Option<String>,
 }
 
 impl Target {
@@ -218,6 +235,9 @@ impl Target {
             non_2xx: 0,
             socket_errors: 0,
             requests: 0,
+            handshakes: pass.handshakes,
+            resumed: 0,
+            tls_info: None,
         };
         match start_proxy(ctx, kind, shape) {
             Ok(Some((proc, port))) => (t.proxy, t.port) = (Some(proc), port),
@@ -227,15 +247,21 @@ impl Target {
                 return t;
             }
         }
-        if let Err(e) = smoke(&t, pass) {
+        let checked = match pass.tls {
+            Some(_) => tls_smoke(ctx, t.port, pass.path).map(|info| t.tls_info = Some(info)),
+            None => smoke(&t, pass),
+        };
+        if let Err(e) = checked {
             t.failed = Some(format!("failed: {e:#}"));
         } else if ctx.opts.warmup > 0 {
             let log = ctx
                 .tmp
                 .join(format!("wrk-{scenario}-{}-warmup.log", kind.tag()));
-            if let Err(e) = wrk::run(load, t.port, ctx.opts.warmup, &log) {
+            if let Err(e) = t.drive(ctx, load, ctx.opts.warmup, &log) {
                 t.failed = Some(format!("failed in warm-up: {e:#}"));
             }
+            // Only the measured runs' connections count.
+            t.resumed = 0;
         }
         t
     }
@@ -246,7 +272,7 @@ impl Target {
             .tmp
             .join(format!("wrk-{scenario}-{}-{i}.log", self.kind.tag()));
         let mark = self.proxy.as_ref().map(|p| CpuMark::start(p.pid()));
-        match wrk::run(load, self.port, ctx.opts.duration, &log) {
+        match self.drive(ctx, load, ctx.opts.duration, &log) {
             Ok(r) => {
                 if let Some(used) = mark.map(|m| m.finish())
                     && let Some(us) = used.us_per_req(r.requests)
@@ -271,6 +297,36 @@ impl Target {
                 p.output_tail(3)
             ));
         }
+    }
+
+    /// One load run of `secs` s: wrk, or `openssl s_time` for the handshake
+    /// tables (connections/s as req/s; resumed connections counted).
+    fn drive(
+        &mut self,
+        ctx: &Ctx,
+        load: &wrk::Load,
+        secs: u64,
+        log: &Path,
+    ) -> anyhow::Result<wrk::WrkResult> {
+        let Some(resume) = self.handshakes else {
+            return wrk::run(load, self.port, secs, log);
+        };
+        let openssl = ctx
+            .openssl
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("openssl not found"))?;
+        let clients = ctx.handshake_clients;
+        let name = log
+            .file_name()
+            .map(|n| n.to_string_lossy().replacen("wrk-", "s_time-", 1));
+        let log = log.with_file_name(name.unwrap_or_default());
+        let h = tls::s_time(openssl, load.cpus, clients, self.port, resume, secs, &log)?;
+        self.resumed += h.resumed;
+        Ok(wrk::WrkResult {
+            rps: h.per_sec,
+            requests: h.connections,
+            ..wrk::WrkResult::default()
+        })
     }
 
     /// The row: checks the answers, then (with `perf`) counts system calls
@@ -307,6 +363,25 @@ impl Target {
             row.notes
                 .push(format!("{} socket errors", self.socket_errors));
         }
+        if let Some(resume) = self.handshakes {
+            let share = 100.0 * self.resumed as f64 / requests as f64;
+            if resume && share < 90.0 {
+                row.outcome = Err(format!(
+                    "failed: only {share:.1} % of {requests} connections resumed"
+                ));
+                return row;
+            }
+            row.notes.push(format!("{share:.1} % resumed"));
+            if let Some(us) = report::median(&self.runs.cpu_us).filter(|&us| us > 0.0) {
+                row.notes.push(format!(
+                    "≈ {} handshakes/s per proxy core (10⁶ / CPU µs)",
+                    report::thousands(1e6 / us)
+                ));
+            }
+        }
+        if let Some(info) = &self.tls_info {
+            row.notes.push(info.clone());
+        }
         if let (Some(p), Some(perf)) = (self.proxy.as_mut(), perf) {
             let name = format!("{scenario}-{}-syscalls", self.kind.tag());
             // Never fails the row: the cell shows "–", the note says why.
@@ -316,7 +391,8 @@ impl Target {
             }
         }
         // keepalive and close keep their req/s-only table.
-        if matches!(scenario.split('-').next(), Some("large" | "tcp")) {
+        if matches!(scenario.split('-').next(), Some("large" | "tcp")) || scenario.ends_with("-1m")
+        {
             row.bytes = self.runs.bytes;
         }
         row.cpu_us = self.runs.cpu_us;
@@ -343,6 +419,15 @@ fn smoke(t: &Target, pass: &Pass) -> anyhow::Result<()> {
         anyhow::bail!("not routed to be_api_v2 (no `{name}: {value}`): {head:?}");
     }
     Ok(())
+}
+
+/// The TLS check before a `tls` table: a verified handshake and a 200.
+fn tls_smoke(ctx: &Ctx, port: u16, path: &str) -> anyhow::Result<String> {
+    let openssl = ctx
+        .openssl
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("openssl not found"))?;
+    tls::check_handshake(openssl, &ctx.tmp, port, path)
 }
 
 /// Per-run numbers of one target.

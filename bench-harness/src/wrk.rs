@@ -23,6 +23,9 @@ pub struct Load<'a> {
     pub path: &'a str,
     /// Extra request headers (`-H`, "Name: value"); a Host here replaces wrk's.
     pub headers: &'a [&'a str],
+    /// `https://` (wrk's OpenSSL client: no certificate check; a connection
+    /// it reopens resumes its last session).
+    pub https: bool,
 }
 
 /// What one wrk run reports.
@@ -57,7 +60,8 @@ pub fn run(load: &Load, port: u16, secs: u64, log: &Path) -> Result<WrkResult> {
     for h in load.headers {
         cmd.arg("-H").arg(h);
     }
-    cmd.arg(format!("http://127.0.0.1:{port}{}", load.path));
+    let scheme = if load.https { "https" } else { "http" };
+    cmd.arg(format!("{scheme}://127.0.0.1:{port}{}", load.path));
     let mut proc = Proc::spawn("wrk", &mut cmd, log)?;
     let status = proc.wait_for(Duration::from_secs(secs + 30))?;
     let out = proc.output();
