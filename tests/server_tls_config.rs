@@ -122,6 +122,15 @@ fn server_tls_errors_as_haproxy() {
             "'server l/s' : unable to stat SSL certificate from file '/nonexistent/c.pem' : No \
              such file or directory.",
         ),
+        ("ssl verify none check-sni", "'check-sni' : missing SNI."),
+        (
+            "ssl verify none ca-file",
+            "'ca-file' : missing CAfile path.",
+        ),
+        (
+            "ssl verify none crt",
+            "'crt' : missing certificate file path.",
+        ),
         ("ssl verify none no-verify", "'no-verify'"),
         ("ssl verify none no-sni", "'no-sni'"),
     ] {
