@@ -494,3 +494,55 @@ fn server_names() {
         ServerName::IpAddress(_)
     ));
 }
+
+#[test]
+fn no_tls_tickets_resumes_tls12_by_session_id_only() {
+    let Some(pki) = Pki::new() else { return };
+    // A TLS 1.2 server that resumes by ticket only (no session-id cache).
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("srv.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(pki.path("srv.key")).unwrap();
+    let mut c = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    c.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    c.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().unwrap();
+    let srv = Arc::new(c);
+    let kinds = |t: &ServerTls| {
+        [0, 1].map(|_| {
+            handshake(t.config(), t.server_name(Some(b"a.test")), srv.clone())
+                .unwrap()
+                .client
+                .handshake_kind()
+        })
+    };
+    let full = Some(HandshakeKind::Full);
+    assert_eq!(
+        kinds(&build(&pki.opts())),
+        [full, Some(HandshakeKind::Resumed)]
+    );
+    let no_tickets = build(&ServerTlsOpts {
+        no_tickets: Some(true),
+        ..pki.opts()
+    });
+    assert_eq!(kinds(&no_tickets), [full, full]);
+    // `ssl-default-server-options no-tls-tickets`, and `tls-tickets` over it.
+    let global = ServerTlsDefaults {
+        no_tickets: true,
+        ..Default::default()
+    };
+    let t = ServerTls::build(&pki.opts(), global, "s").unwrap();
+    assert_eq!(kinds(&t), [full, full]);
+    let back = ServerTlsOpts {
+        no_tickets: Some(false),
+        ..pki.opts()
+    };
+    let t = ServerTls::build(&back, global, "s").unwrap();
+    assert_eq!(kinds(&t), [full, Some(HandshakeKind::Resumed)]);
+}
