@@ -240,6 +240,8 @@ mod tests {
             id: None,
             send_proxy: None,
             check_send_proxy: None,
+            ssl: None,
+            check_ssl: None,
             origin: Origin::default(),
         }
     }

@@ -33,6 +33,7 @@ pub mod proxy_ids;
 pub mod raw;
 pub mod stick_validate;
 pub mod tcp_validate;
+pub mod tls_validate;
 pub mod track;
 pub mod validate;
 

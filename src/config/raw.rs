@@ -109,6 +109,8 @@ pub struct RawGlobal {
     pub maxpipes: Option<u32>,
     /// `tune.pipesize`.
     pub pipesize: Option<u32>,
+    /// `ssl-server-verify`, `ssl-default-server-options`.
+    pub server_tls: crate::tls::server::ServerTlsDefaults,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.
@@ -164,6 +166,8 @@ pub struct ServerOpts {
     pub proxy: crate::server::proxy_header::ProxyOpts,
     /// `check-send-proxy`.
     pub check_send_proxy: bool,
+    /// `ssl`, `verify`, `ca-file`, `crt`, `sni`, `alpn`, `check-ssl`, ...
+    pub tls: crate::tls::server::ServerTlsOpts,
 }
 
 /// One `init-addr` method.

@@ -12,6 +12,10 @@
 //! - `sni.rs`: the SNI resolver (exact, wildcard, ECDSA/RSA, strict-sni).
 //! - `crt_list.rs`: `crt-list` files.
 //! - `session.rs`: the process-wide ticket keys and the session-ID cache.
+//! - `server.rs`: a `server` line's TLS settings and the rustls
+//!   `ClientConfig`s built from them once (traffic and checks; one session
+//!   cache per server), the verifier (`verify`, `ca-file`, `verifyhost`)
+//!   and the SNI name per connection (`sni <expr>`).
 //! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
 
 pub mod bind;
@@ -19,6 +23,7 @@ pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
 pub mod opts;
+pub mod server;
 pub mod session;
 pub mod sni;
 

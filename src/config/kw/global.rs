@@ -35,6 +35,10 @@ pub const KEYWORDS: &[&str] = &[
     "cpu-map",
     "set-var",
     "set-var-fmt",
+    "ssl-server-verify",
+    "ssl-default-server-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
     "ssl-default-bind-options",
     "ssl-default-bind-ciphers",
     "ssl-default-bind-ciphersuites",
@@ -83,8 +87,6 @@ pub const IGNORED: &[&str] = &[
     "tune.ssl.capture-cipherlist-size",
     "tune.ssl.keylog",
     "localpeer",
-    "ssl-default-server-ciphers",
-    "ssl-default-server-options",
     "description",
     "log-tag",
     "external-check",
@@ -106,6 +108,48 @@ pub const IGNORED: &[&str] = &[
     "tune.h2.max-concurrent-streams",
     "tune.h2.max-frame-size",
 ];
+
+/// `ssl-server-verify none|required`: the `verify` of servers that say none.
+pub fn ssl_server_verify(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    const EXPECTS: &str = "'ssl-server-verify' expects 'none' or 'required' as argument.";
+    let v = args.next_opt().ok_or(EXPECTS)?;
+    args.finish()?;
+    g.server_tls.verify = crate::tls::server::Verify::parse(&v).ok_or(EXPECTS)?;
+    Ok(())
+}
+
+/// `ssl-default-server-options <option>...`: TLS options every server starts
+/// from (`no-tls-tickets`; the versions rustls never speaks hold already).
+pub fn ssl_default_server_options(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    while let Some(o) = args.next_opt() {
+        match o.as_str() {
+            "no-tls-tickets" => g.server_tls.no_tickets = true,
+            // rustls speaks TLS 1.2 and 1.3 only: these hold already.
+            "no-sslv3" | "no-tlsv10" | "no-tlsv11" => {}
+            "ssl-min-ver" | "ssl-max-ver" | "no-tlsv12" | "no-tlsv13" | "force-sslv3"
+            | "force-tlsv10" | "force-tlsv11" | "force-tlsv12" | "force-tlsv13" => {
+                return Err(format!(
+                    "option '{o}' of '{kw}' is not supported yet: protocol versions are being \
+                     mapped to rustls (issue #17)"
+                ));
+            }
+            _ => return Err(format!("unknown option '{o}' on global statement '{kw}'.")),
+        }
+    }
+    Ok(())
+}
+
+/// `ssl-default-server-ciphers` / `-ciphersuites`: refused until the
+/// OpenSSL cipher names are mapped to rustls suites (ignoring them would
+/// change what server connections accept).
+pub fn ssl_default_server_ciphers(args: &mut Args) -> Result<(), String> {
+    Err(format!(
+        "'{}' is not supported yet: OpenSSL cipher names are being mapped to rustls suites \
+         (issue #17)",
+        args.keyword()
+    ))
+}
 
 /// `daemon`.
 pub fn daemon(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
@@ -335,8 +379,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "localpeer",
         "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
     ),
-    ("ssl-default-server-ciphers", "ringlb has no TLS"),
-    ("ssl-default-server-options", "ringlb has no TLS"),
     (
         "description",
         "the stats page does not show a process description",

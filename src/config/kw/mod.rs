@@ -29,6 +29,7 @@ pub mod proxy;
 pub mod resolvers;
 pub mod server;
 pub mod server_dns;
+pub mod server_tls;
 pub mod stats;
 pub mod stick;
 pub mod suggest;
@@ -167,6 +168,11 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "log-send-hostname" => log::send_hostname(g, args),
             "stats" => stats::global(cx, g, args),
             k if global::TLS.contains(&k) => global::tls(cx, args),
+            "ssl-server-verify" => global::ssl_server_verify(g, args),
+            "ssl-default-server-options" => global::ssl_default_server_options(g, args),
+            "ssl-default-server-ciphers" | "ssl-default-server-ciphersuites" => {
+                global::ssl_default_server_ciphers(args)
+            }
             k if global::IGNORED.contains(&k) => global::ignored(cx, args),
             _ => Err(unknown(&kw, SectionKind::Global)),
         },

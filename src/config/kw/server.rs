@@ -8,13 +8,6 @@ use crate::config::raw::{RawProxy, RawServer, ServerOpts};
 
 /// Server options refused until built: ignoring them would change behaviour.
 const REFUSED: &[&str] = &[
-    "ssl",
-    "check-ssl",
-    "verify",
-    "sni",
-    "alpn",
-    "ca-file",
-    "crt",
     "send-proxy-v2-ssl",
     "send-proxy-v2-ssl-cn",
     "redir",
@@ -229,10 +222,19 @@ fn parse_opts(
             "enabled" => opts.disabled = false,
             "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"
             | "on-marked-up" => health_opt(&opt, &mut opts.health, args)?,
+            o if super::server_tls::OPTIONS.contains(&o) => {
+                super::server_tls::option(cx, &mut opts.tls, o, args)?;
+            }
+            o if super::server_tls::NOT_YET.contains(&o) => {
+                return Err(format!(
+                    "{line_kw} option '{o}' is not supported yet: the OpenSSL names and \
+                     protocol versions are being mapped to rustls (issue #17)"
+                ));
+            }
             o @ ("send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") => {
                 return Err(format!(
                     "{line_kw} option '{o}' is not supported yet: its TLVs describe the \
-                     client's TLS connection and ringlb has no TLS yet (issue #17)"
+                     client's TLS connection, not known where servers are connected yet (issue #17)"
                 ));
             }
             o if REFUSED.contains(&o) => {
@@ -252,6 +254,8 @@ fn parse_opts(
                     .chain(REFUSED)
                     .chain(IGNORED_WITH_ARG)
                     .chain(IGNORED_FLAGS)
+                    .chain(super::server_tls::OPTIONS)
+                    .chain(super::server_tls::NOT_YET)
                     .copied()
                     .collect();
                 return Err(format!(

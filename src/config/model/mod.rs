@@ -392,6 +392,11 @@ pub struct Server {
     /// The PROXY header its health checks start with: `check-send-proxy`,
     /// or the server's own when the check goes to its address and port.
     pub check_send_proxy: Option<crate::server::proxy_header::ProxyOpts>,
+    /// `ssl`: its connections are TLS, configured by this (`None`: plain).
+    pub ssl: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
+    /// Its health checks are TLS (`check-ssl`, or `ssl` when the check has
+    /// neither `port` nor `addr` of its own, as HAProxy); same settings.
+    pub check_ssl: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
     /// Where it was written.
     pub origin: Origin,
 }

@@ -1,5 +1,6 @@
 //! Backend keywords: balance, hash-type, cookie, stats, server and default-server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -413,7 +414,10 @@ fn bad_server_options() {
     );
     assert_eq!(
         err("    server b 127.0.0.1:81 ssl"),
-        "server option 'ssl' is not supported yet"
+        "'server l/b' : verify is enabled by default but no CA file specified. If you're \
+         running on a LAN where you're certain to trust the server's certificate, please set an \
+         explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' \
+         in the global section to disable server-side verifications by default."
     );
     assert_eq!(
         err("    server b"),
@@ -450,4 +454,198 @@ fn default_server_is_inherited_by_later_servers() {
         err("    default-server weight 999"),
         "'weight' expects an integer between 0 and 256, got '999'"
     );
+}
+
+// ---- server TLS (ssl, verify, ca-file, crt, sni, alpn, check-ssl, ...) ----
+
+/// The TLS of the first server of `listen(body)`.
+fn tls(
+    body: &str,
+) -> (
+    Option<Arc<crate::tls::server::ServerTls>>,
+    Option<Arc<crate::tls::server::ServerTls>>,
+) {
+    let b = be(body);
+    (b.servers[0].ssl.clone(), b.servers[0].check_ssl.clone())
+}
+
+#[test]
+fn server_ssl_options() {
+    use crate::tls::server::{SYSTEM_CA_FILE, Verify};
+    let (ssl, check) = tls("    server b 127.0.0.1:81 ssl verify none check");
+    let t = ssl.expect("ssl");
+    assert_eq!(t.verify, Verify::None);
+    // Checks follow `ssl` when they go to the server's own address and port.
+    assert!(check.is_some_and(|c| Arc::ptr_eq(&c, &t)));
+    let (ssl, check) = tls("    server b 127.0.0.1:81 ssl verify none check port 8080");
+    assert!(
+        ssl.is_some() && check.is_none(),
+        "a check port of its own is plain"
+    );
+    let (ssl, check) = tls("    server b 127.0.0.1:81 check-ssl verify none check port 8443");
+    assert!(ssl.is_none() && check.is_some(), "check-ssl alone");
+    let t = tls(
+        "    server b 127.0.0.1:81 ssl ca-file @system-ca sni req.hdr(host) verifyhost a.test \
+         alpn http/1.1 check-sni c.test check-alpn http/1.1 no-ssl-reuse no-tls-tickets \
+         no-sslv3 no-tlsv10 no-tlsv11",
+    )
+    .0
+    .expect("ssl");
+    let o = &t.opts;
+    assert_eq!(t.verify, Verify::Required, "ssl-server-verify's default");
+    assert_eq!(o.ca_file.as_deref(), Some(SYSTEM_CA_FILE));
+    assert_eq!(
+        o.sni.as_ref().map(|s| s.text.as_str()),
+        Some("req.hdr(host)")
+    );
+    assert_eq!(o.verifyhost.as_deref(), Some("a.test"));
+    assert_eq!(o.alpn, Some(vec!["http/1.1".to_string()]));
+    assert_eq!(o.check_sni.as_deref(), Some("c.test"));
+    assert_eq!(o.check_alpn, Some(vec!["http/1.1".to_string()]));
+    assert!(o.no_reuse);
+    assert_eq!(o.no_tickets, Some(true));
+    assert!(t.sni_expr().is_some());
+    assert_eq!(t.config().alpn_protocols, vec![b"http/1.1".to_vec()]);
+    // Plain servers have no TLS.
+    assert_eq!(tls("    server b 127.0.0.1:81 check"), (None, None));
+}
+
+#[test]
+fn server_ssl_inherited_from_default_server() {
+    let b = be(
+        "    default-server ssl verify none no-ssl-reuse alpn http/1.1\n    \
+                server a 127.0.0.1:81\n    server c 127.0.0.1:82 no-ssl ssl-reuse\n    \
+                server d 127.0.0.1:83 ssl-reuse tls-tickets",
+    );
+    let a = b.servers[0].ssl.as_ref().expect("inherited ssl");
+    assert!(a.opts.no_reuse);
+    assert_eq!(a.opts.alpn, Some(vec!["http/1.1".to_string()]));
+    assert!(b.servers[1].ssl.is_none(), "no-ssl");
+    let d = b.servers[2].ssl.as_ref().expect("ssl");
+    assert!(!d.opts.no_reuse);
+    assert_eq!(d.opts.no_tickets, Some(false));
+    // Each server has its own configuration (its own session cache).
+    assert!(!Arc::ptr_eq(&a.config(), &d.config()));
+    // The trailing `server s` of `listen` inherits too.
+    assert!(b.servers[3].ssl.is_some());
+    let c = be(
+        "    default-server check-ssl verify none\n    server a 127.0.0.1:81 check port 1 no-check-ssl",
+    );
+    assert!(c.servers[0].check_ssl.is_none());
+    assert!(c.servers[1].check_ssl.is_some());
+}
+
+#[test]
+fn ssl_server_verify_global() {
+    let text = format!(
+        "global\n    ssl-server-verify none\n{}",
+        listen("    server b 127.0.0.1:81 ssl")
+    );
+    let b = config(&text).backends.remove(0);
+    assert_eq!(
+        b.servers[0].ssl.as_ref().map(|t| t.verify),
+        Some(crate::tls::server::Verify::None)
+    );
+    // A server's own `verify required` still needs its CA.
+    let text = format!(
+        "global\n    ssl-server-verify none\n{}",
+        listen("    server b 127.0.0.1:81 ssl verify required")
+    );
+    assert_has(
+        &errors(&text),
+        "t.cfg:10: 'server l/b' : verify is enabled by default",
+    );
+    assert_eq!(
+        gerr("    ssl-server-verify maybe"),
+        "'ssl-server-verify' expects 'none' or 'required' as argument."
+    );
+    assert_eq!(
+        gerr("    ssl-server-verify"),
+        "'ssl-server-verify' expects 'none' or 'required' as argument."
+    );
+    let text = format!(
+        "global\n    ssl-server-verify none\n    ssl-default-server-options no-sslv3 no-tls-tickets\n{}",
+        listen("    server b 127.0.0.1:81 ssl")
+    );
+    let b = config(&text).backends.remove(0);
+    assert!(b.servers[0].ssl.is_some());
+    assert_eq!(
+        gerr("    ssl-default-server-options foo"),
+        "unknown option 'foo' on global statement 'ssl-default-server-options'."
+    );
+    for o in ["ssl-min-ver TLSv1.2", "force-tlsv12", "no-tlsv13"] {
+        assert!(
+            gerr(&format!("    ssl-default-server-options {o}")).contains("is not supported yet"),
+            "{o}"
+        );
+    }
+    for k in [
+        "ssl-default-server-ciphers HIGH",
+        "ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256",
+    ] {
+        assert!(
+            gerr(&format!("    {k}")).contains("is not supported yet"),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn bad_server_ssl_options() {
+    let e = |opts: &str| err(&format!("    server b 127.0.0.1:81 {opts}"));
+    // HAProxy 2.6's words after its "'server l/b' : ".
+    assert_eq!(e("ssl verify"), "'verify' : missing verify method.");
+    assert_eq!(
+        e("ssl verify maybe"),
+        "'verify' : unknown verify method 'maybe', only 'none' and 'required' are supported."
+    );
+    assert_eq!(
+        e("ssl verifyhost"),
+        "'verifyhost' : missing hostname to verify against."
+    );
+    assert_eq!(e("ssl sni"), "'sni' : missing sni expression.");
+    assert!(
+        e("ssl sni foo(").starts_with("error detected while parsing sni expression : "),
+        "{}",
+        e("ssl sni foo(")
+    );
+    assert_eq!(
+        e("ssl alpn"),
+        "'alpn' : missing the comma-delimited ALPN protocol suite."
+    );
+    assert_eq!(
+        e("ssl check-alpn"),
+        "'check-alpn' : missing the comma-delimited ALPN protocol suite."
+    );
+    assert_eq!(
+        e("ssl verify none ca-file /nonexistent.pem"),
+        "'server l/b' : Couldn't open the ca-file '/nonexistent.pem' (No such file or directory)."
+    );
+    assert_eq!(
+        e("ssl verify none crt /nonexistent.pem"),
+        "'server l/b' : unable to stat SSL certificate from file '/nonexistent.pem' : No such \
+         file or directory."
+    );
+    // ringlb speaks HTTP/1.1 to servers.
+    assert!(e("ssl verify none alpn h2").contains("not supported"));
+    let w = warns("    server b 127.0.0.1:81 ssl verify none alpn h2,http/1.1");
+    assert_has(&w, "'h2' is not offered, only 'http/1.1'");
+    for o in [
+        "ciphers HIGH",
+        "ciphersuites TLS_AES_128_GCM_SHA256",
+        "ssl-min-ver TLSv1.2",
+        "ssl-max-ver TLSv1.3",
+        "no-tlsv12",
+        "force-tlsv13",
+        "crl-file x",
+        "send-proxy-v2-ssl",
+        "send-proxy-v2-ssl-cn",
+    ] {
+        assert!(
+            e(&format!("ssl verify none {o}")).contains("is not supported yet"),
+            "{o}"
+        );
+    }
+    // Options HAProxy has no `no-` form of are unknown, as in HAProxy.
+    assert!(e("no-verify").starts_with("unknown server option 'no-verify'"));
 }

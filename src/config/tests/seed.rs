@@ -93,6 +93,8 @@ fn seed_config_model() {
         id: None,
         send_proxy: None,
         check_send_proxy: None,
+        ssl: None,
+        check_ssl: None,
         origin: origin(line),
     };
     let backend = Backend {
