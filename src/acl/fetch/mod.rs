@@ -182,6 +182,12 @@ pub enum Fetch {
     HttpAuthPass,
     /// `unique-id`: the request's id from `unique-id-format`.
     UniqueId,
+    /// `fc_rcvd_proxy`: the connection began with a PROXY header.
+    RcvdProxy,
+    /// `fc_pp_authority`: the PROXY v2 header's AUTHORITY TLV.
+    PpAuthority,
+    /// `fc_pp_unique_id`: the PROXY v2 header's UNIQUE_ID TLV.
+    PpUniqueId,
     /// `req.payload(<off>,<len>)` / `res.payload`: raw buffered bytes.
     Payload {
         /// Request or response bytes.
@@ -257,6 +263,9 @@ impl Fetch {
             | Fetch::AlwaysFalse
             | Fetch::SslFc
             | Fetch::SslSni
+            | Fetch::RcvdProxy
+            | Fetch::PpAuthority
+            | Fetch::PpUniqueId
             | Fetch::WaitEnd
             | Fetch::Var(..)
             | Fetch::ProcVar(..)
@@ -536,6 +545,9 @@ impl Fetch {
                 Scan::Incomplete => return None,
             },
             Fetch::UniqueId => Val::Str(s.unique_id()?),
+            Fetch::RcvdProxy => Val::Bool(s.rcvd_proxy()),
+            Fetch::PpAuthority => Val::Str(s.pp_authority()?),
+            Fetch::PpUniqueId => Val::Str(s.pp_unique_id()?),
             Fetch::Hdr { .. }
             | Fetch::Cook(_)
             | Fetch::ResCook(_)
