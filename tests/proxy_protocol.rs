@@ -358,7 +358,8 @@ fn v2_tlvs_reach_the_fetches_and_crc32c_is_checked() {
     let rules = "    http-request deny if { fc_pp_authority -m str denied.example }\n    \
                  http-request set-header X-Auth %[fc_pp_authority]\n    \
                  http-request set-header X-Uid %[fc_pp_unique_id]\n    \
-                 http-request set-header X-Rcvd %[fc_rcvd_proxy]\n";
+                 http-request set-header X-Rcvd %[fc_rcvd_proxy]\n    \
+                 unique-id-format %[fc_pp_unique_id]\n    unique-id-header X-Req-Id\n";
     both(
         |p| http_cfg(p, sp, be.port(), " accept-proxy", rules),
         |who, port| {
@@ -369,6 +370,7 @@ fn v2_tlvs_reach_the_fetches_and_crc32c_is_checked() {
             assert_eq!(got.header("x-auth"), Some("example.com"), "{who}");
             assert_eq!(got.header("x-uid"), Some("uid-17"), "{who}");
             assert_eq!(got.header("x-rcvd"), Some("1"), "{who}");
+            assert_eq!(got.header("x-req-id"), Some("uid-17"), "{who}");
             assert_eq!(got.header("x-forwarded-for"), Some("198.51.100.7"), "{who}");
 
             // A v1 header: no TLV, the fetches find nothing.
@@ -377,6 +379,7 @@ fn v2_tlvs_reach_the_fetches_and_crc32c_is_checked() {
             let got = be.last();
             assert_eq!(got.header("x-auth"), Some(""), "{who}");
             assert_eq!(got.header("x-uid"), Some(""), "{who}");
+            assert_eq!(got.header("x-req-id"), Some(""), "{who}");
             assert_eq!(got.header("x-rcvd"), Some("1"), "{who}");
 
             let h = with_tlvs(b"denied.example", b"u", false);
@@ -457,7 +460,10 @@ fn tcp_mode_fetches_and_the_authority_passed_on() {
         let back = exchange(port, &with_tlvs(b"example.com", b"uid-17", false));
         let text = String::from_utf8_lossy(&back);
         assert!(text.contains("example.com"), "{who}: {back:?}");
-        assert!(back.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11"), "{who}: {back:?}");
+        assert!(
+            back.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11"),
+            "{who}: {back:?}"
+        );
         // The header's own addresses, not the connection's.
         assert_eq!(&back[16..20], &[198, 51, 100, 7], "{who}");
         seen.borrow_mut().push(back);
@@ -466,6 +472,9 @@ fn tcp_mode_fetches_and_the_authority_passed_on() {
     });
     let seen = seen.borrow();
     if seen.len() == 2 {
-        assert_eq!(seen[0], seen[1], "ringlb and HAProxy send different headers");
+        assert_eq!(
+            seen[0], seen[1],
+            "ringlb and HAProxy send different headers"
+        );
     }
 }
