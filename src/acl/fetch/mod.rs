@@ -748,6 +748,30 @@ mod tests {
     }
 
     #[test]
+    fn proxy_header_fetches() {
+        // HAProxy 2.6 has these three; `fc_pp_tlv` came in 2.9.
+        for (n, f, m) in [
+            ("fc_pp_authority", Fetch::PpAuthority, Method::Str),
+            ("fc_pp_unique_id", Fetch::PpUniqueId, Method::Str),
+            ("fc_rcvd_proxy", Fetch::RcvdProxy, Method::Bool),
+        ] {
+            let k = kw(n, &[]);
+            assert_eq!((k.fetch.clone(), k.method), (f, m), "{n}");
+            assert_eq!(k.fetch.layer(), Layer::Connection, "{n}");
+        }
+        let e = acl_keyword(&Call {
+            name: "fc_pp_tlv".into(),
+            args: vec!["0x05".into()],
+        })
+        .unwrap_err();
+        assert!(e.contains("unknown fetch method 'fc_pp_tlv'"), "{e}");
+        // Without a PROXY header: nothing found, not received.
+        let s = TestSample::get("/");
+        assert!(all(&Fetch::PpAuthority, &s).is_empty());
+        assert_eq!(all(&Fetch::RcvdProxy, &s), ["false"]);
+    }
+
+    #[test]
     fn constants_env_and_proc_variables() {
         let s = TestSample::get("/");
         let c = |name: &str, args: &[&str]| {
