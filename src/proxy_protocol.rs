@@ -1,8 +1,11 @@
 //! The receiving side of the PROXY protocol (v1 text, v2 binary), as HAProxy
 //! 2.6 reads it on a `bind ... accept-proxy` listener or after `tcp-request
 //! connection expect-proxy layer4`: [`parse`] is the strict parser (no
-//! allocation, pure, fuzzed), [`read_header`] takes exactly the header's bytes
-//! off an accepted socket before any other byte is interpreted.
+//! allocation, pure, fuzzed; v2 TLVs checked as HAProxy 2.6 checks them,
+//! CRC32C included), [`tlvs`] keeps what the fetches `fc_pp_authority` and
+//! `fc_pp_unique_id` read (allocating only when there is some), and
+//! [`read_header`] takes exactly the header's bytes off an accepted socket
+//! before any other byte is interpreted.
 //!
 //! Hand-written rather than the `ppp` crate: the parser is ~150 lines, must
 //! say "incomplete" versus "invalid" exactly where HAProxy does (to close or
