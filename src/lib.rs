@@ -22,6 +22,7 @@ pub mod balance;
 pub mod bufpool;
 pub mod check;
 pub mod config;
+pub mod crc32c;
 pub mod deadline;
 pub mod http;
 pub mod lf;

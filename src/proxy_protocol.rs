@@ -1,8 +1,11 @@
 //! The receiving side of the PROXY protocol (v1 text, v2 binary), as HAProxy
 //! 2.6 reads it on a `bind ... accept-proxy` listener or after `tcp-request
 //! connection expect-proxy layer4`: [`parse`] is the strict parser (no
-//! allocation, pure, fuzzed), [`read_header`] takes exactly the header's bytes
-//! off an accepted socket before any other byte is interpreted.
+//! allocation, pure, fuzzed; v2 TLVs checked as HAProxy 2.6 checks them,
+//! CRC32C included), [`tlvs`] keeps what the fetches `fc_pp_authority` and
+//! `fc_pp_unique_id` read (allocating only when there is some), and
+//! [`read_header`] takes exactly the header's bytes off an accepted socket
+//! before any other byte is interpreted.
 //!
 //! Hand-written rather than the `ppp` crate: the parser is ~150 lines, must
 //! say "incomplete" versus "invalid" exactly where HAProxy does (to close or
@@ -156,7 +159,8 @@ fn port(t: &str) -> Option<u16> {
     t.parse().ok()
 }
 
-/// The 16-byte prefix, the addresses, then TLVs (checked for shape, skipped).
+/// The 16-byte prefix, the addresses, then TLVs (checked as HAProxy 2.6
+/// checks them: see [`check_tlvs`]).
 fn parse_v2(buf: &[u8]) -> Parsed {
     if buf.len() < 16 {
         return Parsed::Incomplete;
@@ -191,28 +195,124 @@ fn parse_v2(buf: &[u8]) -> Parsed {
         }
         (1, 0x11 | 0x21) => return Parsed::Invalid(Error::Bad),
         // LOCAL, or another family (UDP, unix, unspecified): real addresses,
-        // the whole announced length skipped.
+        // the whole announced length skipped, TLVs unread (as HAProxy).
         _ => return Parsed::Done(Header::Local, 16 + len),
     };
-    if !tlvs_fit(&body[addr_len..]) {
+    if !check_tlvs(&buf[..16 + len], 16 + addr_len) {
         return Parsed::Invalid(Error::Bad);
     }
     Parsed::Done(header, 16 + len)
 }
 
-/// Whether `b` is a sequence of whole TLVs (type, 16-bit length, value).
-fn tlvs_fit(mut b: &[u8]) -> bool {
-    while !b.is_empty() {
-        if b.len() < 3 {
+/// TLV type of the authority (the host name the client asked for).
+pub const PP2_TYPE_AUTHORITY: u8 = 0x02;
+/// TLV type of the header's CRC32c.
+pub const PP2_TYPE_CRC32C: u8 = 0x03;
+/// TLV type of the stream's unique id.
+pub const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
+/// The longest AUTHORITY value HAProxy 2.6 takes (`PP2_AUTHORITY_MAX`).
+pub const AUTHORITY_MAX: usize = 255;
+/// The longest UNIQUE_ID value HAProxy 2.6 takes (`UNIQUEID_LEN`).
+pub const UNIQUE_ID_MAX: usize = 128;
+
+/// The (type, value) pairs of `area`, a run of TLVs; `None` for a TLV that
+/// does not fit (a cut header or length).
+fn tlv_iter(mut area: &[u8]) -> impl Iterator<Item = Option<(usize, u8, &[u8])>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if area.is_empty() {
+            return None;
+        }
+        if area.len() < 3 {
+            area = &[];
+            return Some(None);
+        }
+        let l = u16::from_be_bytes([area[1], area[2]]) as usize;
+        let Some(value) = area.get(3..3 + l) else {
+            area = &[];
+            return Some(None);
+        };
+        let item = (at, area[0], value);
+        at += 3 + l;
+        area = &area[3 + l..];
+        Some(Some(item))
+    })
+}
+
+/// Whether the TLVs from `from` to the end of the complete header `hdr` are
+/// whole TLVs HAProxy 2.6 accepts: an AUTHORITY of at most 255 bytes, a
+/// UNIQUE_ID of at most 128, a CRC32C of 4 bytes equal to the header's
+/// checksum computed with that field zeroed. A second CRC32C is refused:
+/// HAProxy checks each against the header with the earlier ones zeroed,
+/// which costs a pass over the header per TLV (quadratic on a 64 kB
+/// header); no sender writes two.
+fn check_tlvs(hdr: &[u8], from: usize) -> bool {
+    let mut crcs = 0;
+    for t in tlv_iter(&hdr[from..]) {
+        let Some((at, kind, value)) = t else {
+            return false;
+        };
+        let ok = match kind {
+            PP2_TYPE_AUTHORITY => value.len() <= AUTHORITY_MAX,
+            PP2_TYPE_UNIQUE_ID => value.len() <= UNIQUE_ID_MAX,
+            PP2_TYPE_CRC32C => {
+                crcs += 1;
+                let v = from + at + 3;
+                value.len() == 4 && crcs == 1 && crc_matches(hdr, v)
+            }
+            _ => true,
+        };
+        if !ok {
             return false;
         }
-        let l = 3 + u16::from_be_bytes([b[1], b[2]]) as usize;
-        if b.len() < l {
-            return false;
-        }
-        b = &b[l..];
     }
     true
+}
+
+/// Whether the 4 bytes at `v` are the CRC32c of `hdr` with them zeroed.
+fn crc_matches(hdr: &[u8], v: usize) -> bool {
+    use crate::crc32c::{START, finish, update};
+    let got = u32::from_be_bytes([hdr[v], hdr[v + 1], hdr[v + 2], hdr[v + 3]]);
+    let crc = update(update(update(START, &hdr[..v]), &[0; 4]), &hdr[v + 4..]);
+    finish(crc) == got
+}
+
+/// What a received v2 header's TLVs said that HAProxy 2.6 keeps for the
+/// connection (`fc_pp_authority`, `fc_pp_unique_id`, and the authority
+/// `proxy-v2-options authority` sends on).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tlvs {
+    /// PP2_TYPE_AUTHORITY (the last one, as HAProxy keeps).
+    pub authority: Option<Box<[u8]>>,
+    /// PP2_TYPE_UNIQUE_ID (the last one).
+    pub unique_id: Option<Box<[u8]>>,
+}
+
+/// The TLVs kept from `hdr`, a complete header [`parse`] accepted; `None`
+/// (no allocation) for v1, LOCAL, or a header without such TLVs.
+pub fn tlvs(hdr: &[u8]) -> Option<Box<Tlvs>> {
+    if !hdr.starts_with(V2_SIG) || hdr.len() < 16 || hdr[12] & 0xf != 1 {
+        return None;
+    }
+    let from = match hdr[13] {
+        0x11 => 16 + 12,
+        0x21 => 16 + 36,
+        _ => return None,
+    };
+    let mut kept: Option<Box<Tlvs>> = None;
+    for (_, kind, value) in tlv_iter(hdr.get(from..)?).map_while(|t| t) {
+        if kind != PP2_TYPE_AUTHORITY && kind != PP2_TYPE_UNIQUE_ID {
+            continue;
+        }
+        let t = kept.get_or_insert_with(Box::default);
+        let slot = if kind == PP2_TYPE_AUTHORITY {
+            &mut t.authority
+        } else {
+            &mut t.unique_id
+        };
+        *slot = Some(value.into());
+    }
+    kept
 }
 
 /// Writes a v1 header for `h` (the sending side's form; used by tests and fuzzing).
@@ -266,7 +366,11 @@ pub fn write_v2(h: &Header) -> Vec<u8> {
 /// as HAProxy bounds the handshake; none: wait as long as it takes). Bytes
 /// are peeked, and only those known to belong to the header are consumed, so
 /// a request sent in the same segment stays in the socket for the session.
-pub async fn read_header(client: &Stream, timeout: Option<Duration>) -> Result<Header, Error> {
+/// The v2 TLVs HAProxy keeps come with it (see [`tlvs`]).
+pub async fn read_header(
+    client: &Stream,
+    timeout: Option<Duration>,
+) -> Result<(Header, Option<Box<Tlvs>>), Error> {
     match timeout {
         Some(t) => monoio::time::timeout(t, read_untimed(client))
             .await
@@ -275,7 +379,7 @@ pub async fn read_header(client: &Stream, timeout: Option<Duration>) -> Result<H
     }
 }
 
-async fn read_untimed(client: &Stream) -> Result<Header, Error> {
+async fn read_untimed(client: &Stream) -> Result<(Header, Option<Box<Tlvs>>), Error> {
     let fd = client.as_raw_fd();
     let mut acc: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 256];
@@ -311,7 +415,7 @@ async fn read_untimed(client: &Stream) -> Result<Header, Error> {
         consume(fd, &mut buf[..take])?;
         acc.truncate(before + take);
         if let Parsed::Done(h, _) = parse(&acc) {
-            return Ok(h);
+            return Ok((h, tlvs(&acc)));
         }
     }
 }
@@ -333,8 +437,10 @@ pub async fn addresses(
     let accepted = std::time::SystemTime::now();
     let fd = client.as_raw_fd();
     match read_header(client, f.model.timeouts.client).await {
-        Ok(Header::Proxied { src, dst }) => Some(ConnAddrs::proxied(fd, src, dst)),
-        Ok(Header::Local) => Some(ConnAddrs::new(fd, peer)),
+        Ok((Header::Proxied { src, dst }, tlvs)) => {
+            Some(ConnAddrs::proxied(fd, src, dst).received_proxy(tlvs))
+        }
+        Ok((Header::Local, _)) => Some(ConnAddrs::new(fd, peer).received_proxy(None)),
         Err(e) => {
             // As HAProxy's `option dontlognull`: a client that closed or
             // failed before its header is not logged.
@@ -474,5 +580,114 @@ mod tests {
         assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
         b[12] = 0x31;
         assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
+    }
+
+    /// A v4 PROXY header with `tlvs` (type, value) and, when `crc`, a
+    /// CRC32C TLV first, as `proxy-v2-options crc32c` writes it.
+    fn with_tlvs(tlvs: &[(u8, &[u8])], crc: bool) -> Vec<u8> {
+        let mut b = write_v2(&Header::Proxied {
+            src: a("1.2.3.4:5"),
+            dst: a("6.7.8.9:10"),
+        });
+        let crc_at = crc.then(|| {
+            b.extend_from_slice(&[PP2_TYPE_CRC32C, 0, 4, 0, 0, 0, 0]);
+            b.len() - 4
+        });
+        for (t, v) in tlvs {
+            b.push(*t);
+            b.extend_from_slice(&(v.len() as u16).to_be_bytes());
+            b.extend_from_slice(v);
+        }
+        let len = (b.len() - 16) as u16;
+        b[14..16].copy_from_slice(&len.to_be_bytes());
+        if let Some(at) = crc_at {
+            let c = crate::crc32c::crc32c(&b);
+            b[at..at + 4].copy_from_slice(&c.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn tlvs_are_kept_last_one_wins() {
+        let b = with_tlvs(
+            &[
+                (PP2_TYPE_AUTHORITY, b"first.example"),
+                (0xE0, b"custom"),
+                (PP2_TYPE_UNIQUE_ID, b"id-1"),
+                (PP2_TYPE_AUTHORITY, b"example.com"),
+            ],
+            true,
+        );
+        assert!(matches!(parse(&b), Parsed::Done(_, n) if n == b.len()));
+        let t = tlvs(&b).expect("kept");
+        assert_eq!(t.authority.as_deref(), Some(&b"example.com"[..]));
+        assert_eq!(t.unique_id.as_deref(), Some(&b"id-1"[..]));
+        // Nothing kept: no allocation.
+        assert_eq!(tlvs(&with_tlvs(&[(0xE0, b"x")], true)), None);
+        assert_eq!(tlvs(&write_v1(&Header::Local)), None);
+        assert_eq!(tlvs(&write_v2(&Header::Local)), None);
+    }
+
+    #[test]
+    fn crc32c_is_checked() {
+        let mut b = with_tlvs(&[(PP2_TYPE_AUTHORITY, b"example.com")], true);
+        assert!(matches!(parse(&b), Parsed::Done(..)));
+        // The CRC TLV sits right after the 12 address bytes.
+        b[16 + 12 + 3] ^= 1;
+        assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
+        b[16 + 12 + 3] ^= 1;
+        let last = b.len() - 1;
+        b[last] ^= 0x20; // a covered byte changes
+        assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
+        // A CRC32C TLV of another length.
+        let b = with_tlvs(&[(PP2_TYPE_CRC32C, b"abc")], false);
+        assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
+        // A second CRC32C is refused (see `check_tlvs`).
+        let b = with_tlvs(&[(PP2_TYPE_CRC32C, &[0; 4])], true);
+        assert_eq!(parse(&b), Parsed::Invalid(Error::Bad));
+    }
+
+    #[test]
+    fn tlv_lengths_are_haproxys() {
+        let ok = |t, n: usize| {
+            let v = vec![b'a'; n];
+            matches!(parse(&with_tlvs(&[(t, &v)], false)), Parsed::Done(..))
+        };
+        assert!(ok(PP2_TYPE_AUTHORITY, AUTHORITY_MAX));
+        assert!(!ok(PP2_TYPE_AUTHORITY, AUTHORITY_MAX + 1));
+        assert!(ok(PP2_TYPE_UNIQUE_ID, UNIQUE_ID_MAX));
+        assert!(!ok(PP2_TYPE_UNIQUE_ID, UNIQUE_ID_MAX + 1));
+        assert!(ok(0xE0, 1000));
+        // LOCAL: the TLVs are not read, a wrong CRC included (as HAProxy).
+        let mut b = with_tlvs(&[(PP2_TYPE_AUTHORITY, b"h")], true);
+        b[12] = 0x20;
+        b[16 + 12 + 3] ^= 1;
+        assert!(matches!(parse(&b), Parsed::Done(Header::Local, _)));
+        assert_eq!(tlvs(&b), None);
+    }
+
+    #[test]
+    fn the_sending_side_writes_what_this_side_reads() {
+        use crate::server::proxy_header::{Endpoints, ProxyOpts, write};
+        let opts = ProxyOpts {
+            v2: true,
+            crc32c: true,
+            unique_id: true,
+            authority: true,
+            ..ProxyOpts::default()
+        };
+        let e = Endpoints {
+            src: Some(a("[2001:db8::7]:4242")),
+            dst: Some(a("[::1]:80")),
+            unique_id: Some(b"uid-42"),
+            authority: Some(b"example.com"),
+            local: false,
+        };
+        let mut b = Vec::new();
+        write(&opts, &e, &mut b);
+        assert!(matches!(parse(&b), Parsed::Done(Header::Proxied { .. }, n) if n == b.len()));
+        let t = tlvs(&b).expect("kept");
+        assert_eq!(t.authority.as_deref(), e.authority);
+        assert_eq!(t.unique_id.as_deref(), e.unique_id);
     }
 }

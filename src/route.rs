@@ -60,6 +60,10 @@ pub struct ConnAddrs {
     pub peer: Option<SocketAddr>,
     fd: RawFd,
     local: OnceCell<Option<SocketAddr>>,
+    /// The connection began with a PROXY header (`fc_rcvd_proxy`).
+    rcvd_proxy: bool,
+    /// What its v2 TLVs said (`fc_pp_*`); boxed: most connections have none.
+    pp: Option<Box<crate::proxy_protocol::Tlvs>>,
 }
 
 impl ConnAddrs {
@@ -69,6 +73,8 @@ impl ConnAddrs {
             peer,
             fd,
             local: OnceCell::new(),
+            rcvd_proxy: false,
+            pp: None,
         }
     }
 
@@ -79,7 +85,32 @@ impl ConnAddrs {
             peer: Some(peer),
             fd,
             local: OnceCell::from(Some(local)),
+            rcvd_proxy: false,
+            pp: None,
         }
+    }
+
+    /// Marks the connection as having begun with a PROXY header carrying
+    /// `tlvs` (read once, at the header; the fetches only look).
+    pub fn received_proxy(mut self, tlvs: Option<Box<crate::proxy_protocol::Tlvs>>) -> ConnAddrs {
+        self.rcvd_proxy = true;
+        self.pp = tlvs;
+        self
+    }
+
+    /// Whether the connection began with a PROXY header (`fc_rcvd_proxy`).
+    pub fn rcvd_proxy(&self) -> bool {
+        self.rcvd_proxy
+    }
+
+    /// The AUTHORITY TLV the PROXY header carried (`fc_pp_authority`).
+    pub fn pp_authority(&self) -> Option<&[u8]> {
+        self.pp.as_ref()?.authority.as_deref()
+    }
+
+    /// The UNIQUE_ID TLV the PROXY header carried (`fc_pp_unique_id`).
+    pub fn pp_unique_id(&self) -> Option<&[u8]> {
+        self.pp.as_ref()?.unique_id.as_deref()
     }
 
     /// The address the client connected to (`getsockname`, once).
@@ -186,6 +217,15 @@ impl<R: Sample> Sample for Stream<'_, R> {
     }
     fn dst(&self) -> Option<SocketAddr> {
         self.addrs.local()
+    }
+    fn rcvd_proxy(&self) -> bool {
+        self.addrs.rcvd_proxy()
+    }
+    fn pp_authority(&self) -> Option<&[u8]> {
+        self.addrs.pp_authority()
+    }
+    fn pp_unique_id(&self) -> Option<&[u8]> {
+        self.addrs.pp_unique_id()
     }
     fn body_size(&self) -> Option<u64> {
         self.req.body_size()

@@ -314,3 +314,167 @@ fn a_header_in_two_segments() {
         },
     );
 }
+
+/// A v2 header for [`claimed`] with the TLVs `proxy-v2-options
+/// crc32c,authority,unique-id` writes (the sending side's code, whose bytes
+/// tests/send_proxy.rs holds to HAProxy's); `bad_crc` flips a checksum bit.
+fn with_tlvs(authority: &[u8], unique_id: &[u8], bad_crc: bool) -> Vec<u8> {
+    use ringlb::server::proxy_header::{Endpoints, ProxyOpts, write};
+    let Header::Proxied { src, dst } = claimed() else {
+        unreachable!()
+    };
+    let opts = ProxyOpts {
+        v2: true,
+        crc32c: true,
+        authority: true,
+        unique_id: true,
+        ..ProxyOpts::default()
+    };
+    let e = Endpoints {
+        src: Some(src),
+        dst: Some(dst),
+        authority: Some(authority),
+        unique_id: Some(unique_id),
+        local: false,
+    };
+    let mut out = Vec::new();
+    write(&opts, &e, &mut out);
+    // The CRC32C TLV follows the 12 address bytes: type, length, value.
+    assert_eq!(out[16 + 12], 0x03);
+    if bad_crc {
+        out[16 + 12 + 3] ^= 1;
+    }
+    out
+}
+
+/// `fc_pp_authority`, `fc_pp_unique_id` and `fc_rcvd_proxy` read what the
+/// header carried, in set-header values and ACLs; a header whose CRC32C is
+/// wrong closes the connection with HAProxy's log line, a right one passes.
+#[test]
+fn v2_tlvs_reach_the_fetches_and_crc32c_is_checked() {
+    let be = HttpBackend::start("a");
+    let syslog = std::cell::RefCell::new(Syslog::new());
+    let sp = syslog.borrow().port();
+    let rules = "    http-request deny if { fc_pp_authority -m str denied.example }\n    \
+                 http-request set-header X-Auth %[fc_pp_authority]\n    \
+                 http-request set-header X-Uid %[fc_pp_unique_id]\n    \
+                 http-request set-header X-Rcvd %[fc_rcvd_proxy]\n    \
+                 unique-id-format %[fc_pp_unique_id]\n    unique-id-header X-Req-Id\n";
+    both(
+        |p| http_cfg(p, sp, be.port(), " accept-proxy", rules),
+        |who, port| {
+            let h = with_tlvs(b"example.com", b"uid-17", false);
+            let resp = exchange(port, &[h, REQ.to_vec()].concat());
+            assert!(resp.starts_with(b"HTTP/1.1 200"), "{who}: {resp:?}");
+            let got = be.last();
+            assert_eq!(got.header("x-auth"), Some("example.com"), "{who}");
+            assert_eq!(got.header("x-uid"), Some("uid-17"), "{who}");
+            assert_eq!(got.header("x-rcvd"), Some("1"), "{who}");
+            assert_eq!(got.header("x-req-id"), Some("uid-17"), "{who}");
+            assert_eq!(got.header("x-forwarded-for"), Some("198.51.100.7"), "{who}");
+
+            // A v1 header: no TLV, the fetches find nothing.
+            let resp = exchange(port, &[write_v1(&claimed()), REQ.to_vec()].concat());
+            assert!(resp.starts_with(b"HTTP/1.1 200"), "{who}: {resp:?}");
+            let got = be.last();
+            assert_eq!(got.header("x-auth"), Some(""), "{who}");
+            assert_eq!(got.header("x-uid"), Some(""), "{who}");
+            assert_eq!(got.header("x-req-id"), Some(""), "{who}");
+            assert_eq!(got.header("x-rcvd"), Some("1"), "{who}");
+
+            let h = with_tlvs(b"denied.example", b"u", false);
+            let resp = exchange(port, &[h, REQ.to_vec()].concat());
+            assert!(resp.starts_with(b"HTTP/1.1 403"), "{who}: {resp:?}");
+
+            let before = be.request_count();
+            let h = with_tlvs(b"example.com", b"uid-17", true);
+            let resp = exchange(port, &[h, REQ.to_vec()].concat());
+            assert!(resp.is_empty(), "{who}: {resp:?}");
+            assert_eq!(be.request_count(), before, "{who}: a request passed");
+            let mut sl = syslog.borrow_mut();
+            sl.wait("for the CRC32C refusal", |l| {
+                l.contains("] fe/1: Received an invalid PROXY protocol header")
+            });
+            sl.seen.clear();
+        },
+    );
+}
+
+/// An AUTHORITY longer than HAProxy's 255 bytes is an invalid header.
+#[test]
+fn an_authority_over_255_bytes_is_refused() {
+    let be = HttpBackend::start("a");
+    let syslog = std::cell::RefCell::new(Syslog::new());
+    let sp = syslog.borrow().port();
+    both(
+        |p| http_cfg(p, sp, be.port(), " accept-proxy", ""),
+        |who, port| {
+            for (n, ok) in [(255, true), (256, false)] {
+                let h = with_tlvs(&vec![b'a'; n], b"u", false);
+                let resp = exchange(port, &[h, REQ.to_vec()].concat());
+                assert_eq!(resp.starts_with(b"HTTP/1.1 200"), ok, "{who} {n}: {resp:?}");
+            }
+            let mut sl = syslog.borrow_mut();
+            sl.wait("for the refusal", |l| {
+                l.contains("] fe/1: Received an invalid PROXY protocol header")
+            });
+            sl.seen.clear();
+        },
+    );
+}
+
+/// A backend that sends back the PROXY v2 header its connection started with.
+fn header_echo() -> TcpBackend {
+    TcpBackend::start(|mut s| {
+        let mut h = vec![0u8; 16];
+        if s.read_exact(&mut h).is_err() {
+            return;
+        }
+        let len = u16::from_be_bytes([h[14], h[15]]) as usize;
+        h.resize(16 + len, 0);
+        if s.read_exact(&mut h[16..]).is_ok() {
+            let _ = s.write_all(&h);
+        }
+    })
+}
+
+/// In `mode tcp`, the fetches work in `tcp-request content` rules, and
+/// `proxy-v2-options authority` passes the received authority on (HAProxy
+/// sends it in preference to a TLS SNI): the server gets the same header
+/// bytes from both.
+#[test]
+fn tcp_mode_fetches_and_the_authority_passed_on() {
+    let be = header_echo();
+    let cfg = |p: u16| {
+        format!(
+            "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 2s\n    \
+             timeout server 5s\n\
+             listen t\n    bind 127.0.0.1:{p} accept-proxy\n    \
+             tcp-request content reject if {{ fc_pp_unique_id -m str nope }}\n    \
+             server a 127.0.0.1:{} send-proxy-v2 proxy-v2-options authority,crc32c\n",
+            be.port
+        )
+    };
+    let seen = std::cell::RefCell::new(Vec::new());
+    both(cfg, |who, port| {
+        let back = exchange(port, &with_tlvs(b"example.com", b"uid-17", false));
+        let text = String::from_utf8_lossy(&back);
+        assert!(text.contains("example.com"), "{who}: {back:?}");
+        assert!(
+            back.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x21\x11"),
+            "{who}: {back:?}"
+        );
+        // The header's own addresses, not the connection's.
+        assert_eq!(&back[16..20], &[198, 51, 100, 7], "{who}");
+        seen.borrow_mut().push(back);
+        let back = exchange(port, &with_tlvs(b"example.com", b"nope", false));
+        assert!(back.is_empty(), "{who}: {back:?}");
+    });
+    let seen = seen.borrow();
+    if seen.len() == 2 {
+        assert_eq!(
+            seen[0], seen[1],
+            "ringlb and HAProxy send different headers"
+        );
+    }
+}

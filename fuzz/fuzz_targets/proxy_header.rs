@@ -11,13 +11,19 @@
 //! - a header written from parsed addresses parses back to the same
 //!   addresses, in both versions;
 //! - a valid header followed by arbitrary bytes is found with its own
-//!   length, leaving those bytes untouched.
+//!   length, leaving those bytes untouched;
+//! - the TLVs kept from a header (`tlvs`) re-encode, with the sending
+//!   side's writer and a CRC32C, to a header that parses to the same
+//!   addresses and the same TLVs; one bit flipped anywhere in its TLVs but
+//!   the CRC32C TLV's type byte (which would unmake the CRC TLV) makes the
+//!   header invalid.
 #![no_main]
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use libfuzzer_sys::fuzz_target;
-use ringlb::proxy_protocol::{Header, Parsed, parse, write_v1, write_v2};
+use ringlb::proxy_protocol::{Header, Parsed, parse, tlvs, write_v1, write_v2};
+use ringlb::server::proxy_header::{Endpoints, ProxyOpts, write};
 
 /// A header built from the first bytes of `data`.
 fn header_from(data: &[u8]) -> Header {
@@ -53,6 +59,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(parse(&w), Parsed::Done(h, w.len()), "round trip");
             }
         }
+        tlvs_round_trip(h, &data[..len], data);
+
     }
     let h = header_from(data);
     for w in [write_v1(&h), write_v2(&h)] {
@@ -62,3 +70,40 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&joined[n..], data);
     }
 });
+
+/// Re-encodes the TLVs kept from `header` and parses them back; then flips
+/// one bit (chosen by `data`) of the re-encoded TLVs: the CRC32C must refuse it.
+fn tlvs_round_trip(h: Header, header: &[u8], data: &[u8]) {
+    let kept = tlvs(header);
+    let Header::Proxied { src, dst } = h else {
+        assert_eq!(kept, None, "TLVs kept from a LOCAL or v1 header");
+        return;
+    };
+    let opts = ProxyOpts {
+        v2: true,
+        crc32c: true,
+        authority: true,
+        unique_id: true,
+        ..ProxyOpts::default()
+    };
+    let e = Endpoints {
+        src: Some(src),
+        dst: Some(dst),
+        authority: kept.as_ref().and_then(|t| t.authority.as_deref()),
+        unique_id: kept.as_ref().and_then(|t| t.unique_id.as_deref()),
+        local: false,
+    };
+    let mut w = Vec::new();
+    write(&opts, &e, &mut w);
+    assert_eq!(parse(&w), Parsed::Done(h, w.len()), "TLVs re-encoded");
+    assert_eq!(tlvs(&w), kept, "TLVs kept after re-encoding");
+    // One bit flipped past the CRC32C TLV's type byte.
+    let from = if src.is_ipv4() { 16 + 12 } else { 16 + 36 } + 1;
+    if w.len() > from && data.len() >= 2 {
+        let at = from + usize::from(data[0]) % (w.len() - from);
+        w[at] ^= 1 << (data[1] % 8);
+        if let Parsed::Done(..) = parse(&w) {
+            panic!("a flipped bit at {at} passed the CRC32C");
+        }
+    }
+}

@@ -124,6 +124,18 @@ pub trait Sample {
     fn ssl_sni(&self) -> Option<&[u8]> {
         None
     }
+    /// Whether the connection began with a PROXY header (`fc_rcvd_proxy`).
+    fn rcvd_proxy(&self) -> bool {
+        false
+    }
+    /// The AUTHORITY TLV of the connection's PROXY v2 header (`fc_pp_authority`).
+    fn pp_authority(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The UNIQUE_ID TLV of the connection's PROXY v2 header (`fc_pp_unique_id`).
+    fn pp_unique_id(&self) -> Option<&[u8]> {
+        None
+    }
     /// The request's unique id (`unique-id`), made from the frontend's
     /// `unique-id-format` on first use; `None` without one.
     fn unique_id(&self) -> Option<&[u8]> {

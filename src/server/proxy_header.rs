@@ -13,12 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 /// The 12 bytes every version 2 header starts with.
 pub const V2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
 
-/// TLV type of the authority (the host name the client asked for).
-const PP2_TYPE_AUTHORITY: u8 = 0x02;
-/// TLV type of the header's CRC32c.
-const PP2_TYPE_CRC32C: u8 = 0x03;
-/// TLV type of the stream's unique id.
-const PP2_TYPE_UNIQUE_ID: u8 = 0x05;
+use crate::proxy_protocol::{PP2_TYPE_AUTHORITY, PP2_TYPE_CRC32C, PP2_TYPE_UNIQUE_ID};
 
 /// What a server's connections announce, from its options. HAProxy sends a
 /// header whenever any PROXY option is set; version 2 only with
@@ -185,7 +180,7 @@ fn write_v2(opts: &ProxyOpts, e: &Endpoints<'_>, out: &mut Vec<u8>) {
     let len = u16::try_from(out.len() - start - 16).unwrap_or(u16::MAX);
     out[start + 14..start + 16].copy_from_slice(&len.to_be_bytes());
     if let Some(at) = crc_at {
-        let crc = crc32c(&out[start..]);
+        let crc = crate::crc32c::crc32c(&out[start..]);
         out[at..at + 4].copy_from_slice(&crc.to_be_bytes());
     }
 }
@@ -204,37 +199,6 @@ fn tlv(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
     out.push(kind);
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
     out.extend_from_slice(value);
-}
-
-/// CRC32c (Castagnoli), as the PP2_TYPE_CRC32C TLV carries it.
-pub fn crc32c(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = crc_table();
-    let mut crc = !0u32;
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
-/// The byte table of the reflected Castagnoli polynomial.
-const fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
 }
 
 #[cfg(test)]
@@ -347,13 +311,6 @@ mod tests {
             ..Endpoints::default()
         };
         assert_eq!(header(V2, e), want);
-    }
-
-    #[test]
-    fn crc32c_known_answer() {
-        // RFC 3720 B.4 check value.
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
-        assert_eq!(crc32c(&[0u8; 32]), 0x8A91_36AA);
     }
 
     #[test]

@@ -195,6 +195,8 @@ async fn connect_and_relay(
         conn: crate::server::proxy_header::Endpoints {
             src: peer,
             dst: addrs.local(),
+            // A received PROXY v2 header's authority, passed on as HAProxy 2.6.
+            authority: addrs.pp_authority(),
             ..Default::default()
         },
         ..PickInput::default()

@@ -82,6 +82,9 @@ pub const NAMES: &[&str] = &[
     "http_auth_user",
     "http_auth_pass",
     "unique-id",
+    "fc_rcvd_proxy",
+    "fc_pp_authority",
+    "fc_pp_unique_id",
     "req.payload",
     "req.payload_lv",
     "req.ssl_sni",
@@ -204,6 +207,9 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
         "ssl_fc" => none(Fetch::SslFc),
         "ssl_fc_sni" => none(Fetch::SslSni),
         "unique-id" => none(Fetch::UniqueId),
+        "fc_rcvd_proxy" => none(Fetch::RcvdProxy),
+        "fc_pp_authority" => none(Fetch::PpAuthority),
+        "fc_pp_unique_id" => none(Fetch::PpUniqueId),
         "url_param" | "urlp" => url_param(name, args),
         "hdr" | "req.hdr" | "req.fhdr" | "res.hdr" | "shdr" | "res.fhdr" => hdr(name, args),
         "hdr_cnt" | "req.hdr_cnt" | "req.fhdr_cnt" | "res.hdr_cnt" | "shdr_cnt" => {
@@ -401,6 +407,7 @@ pub fn default_method(f: &Fetch) -> Method {
         Fetch::AlwaysTrue
         | Fetch::AlwaysFalse
         | Fetch::SslFc
+        | Fetch::RcvdProxy
         | Fetch::SrvIsUp(..)
         | Fetch::ProtoHttp
         | Fetch::WaitEnd

@@ -182,6 +182,12 @@ pub enum Fetch {
     HttpAuthPass,
     /// `unique-id`: the request's id from `unique-id-format`.
     UniqueId,
+    /// `fc_rcvd_proxy`: the connection began with a PROXY header.
+    RcvdProxy,
+    /// `fc_pp_authority`: the PROXY v2 header's AUTHORITY TLV.
+    PpAuthority,
+    /// `fc_pp_unique_id`: the PROXY v2 header's UNIQUE_ID TLV.
+    PpUniqueId,
     /// `req.payload(<off>,<len>)` / `res.payload`: raw buffered bytes.
     Payload {
         /// Request or response bytes.
@@ -257,6 +263,9 @@ impl Fetch {
             | Fetch::AlwaysFalse
             | Fetch::SslFc
             | Fetch::SslSni
+            | Fetch::RcvdProxy
+            | Fetch::PpAuthority
+            | Fetch::PpUniqueId
             | Fetch::WaitEnd
             | Fetch::Var(..)
             | Fetch::ProcVar(..)
@@ -536,6 +545,9 @@ impl Fetch {
                 Scan::Incomplete => return None,
             },
             Fetch::UniqueId => Val::Str(s.unique_id()?),
+            Fetch::RcvdProxy => Val::Bool(s.rcvd_proxy()),
+            Fetch::PpAuthority => Val::Str(s.pp_authority()?),
+            Fetch::PpUniqueId => Val::Str(s.pp_unique_id()?),
             Fetch::Hdr { .. }
             | Fetch::Cook(_)
             | Fetch::ResCook(_)
@@ -733,6 +745,30 @@ mod tests {
         assert!(e("path_cnt").contains("'path_cnt'"));
         assert!(e("ssl_fc_sni_beg").contains("'ssl_fc_sni_beg'"));
         assert_eq!(kw("ssl_fc_sni_end", &[]).method, Method::End);
+    }
+
+    #[test]
+    fn proxy_header_fetches() {
+        // HAProxy 2.6 has these three; `fc_pp_tlv` came in 2.9.
+        for (n, f, m) in [
+            ("fc_pp_authority", Fetch::PpAuthority, Method::Str),
+            ("fc_pp_unique_id", Fetch::PpUniqueId, Method::Str),
+            ("fc_rcvd_proxy", Fetch::RcvdProxy, Method::Bool),
+        ] {
+            let k = kw(n, &[]);
+            assert_eq!((k.fetch.clone(), k.method), (f, m), "{n}");
+            assert_eq!(k.fetch.layer(), Layer::Connection, "{n}");
+        }
+        let e = acl_keyword(&Call {
+            name: "fc_pp_tlv".into(),
+            args: vec!["0x05".into()],
+        })
+        .unwrap_err();
+        assert!(e.contains("unknown fetch method 'fc_pp_tlv'"), "{e}");
+        // Without a PROXY header: nothing found, not received.
+        let s = TestSample::get("/");
+        assert!(all(&Fetch::PpAuthority, &s).is_empty());
+        assert_eq!(all(&Fetch::RcvdProxy, &s), ["false"]);
     }
 
     #[test]

@@ -85,8 +85,9 @@ pub fn tcp_request(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Resul
             Ok(())
         }
         "session" => Err(format!(
-            "'{label}' is not supported by ringlb yet; 'tcp-request connection' rules decide \
-             at the same point (ringlb has no PROXY protocol or TLS handshake in between)"
+            "'{label}' is not supported by ringlb yet (rules after the PROXY header or TLS \
+             handshake); 'tcp-request connection' rules decide before them, 'tcp-request \
+             content' rules after"
         )),
         _ => Err(format!(
             "'tcp-request' expects 'connection', 'content', 'session' or 'inspect-delay', got \

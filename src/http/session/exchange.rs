@@ -216,12 +216,17 @@ impl<'a> Session<'a> {
         // A new connection's PROXY header names this client (`send-proxy`);
         // the id is copied as the session is lent mutably below.
         let uid = self.uid.get().map(<[u8]>::to_vec);
+        // `proxy-v2-options authority` passes on the authority a received
+        // PROXY v2 header carried, as HAProxy 2.6 (copied: rare, and the
+        // session is lent mutably below).
+        let authority = self.addrs.pp_authority().map(<[u8]>::to_vec);
         let input = PickInput {
             client: self.rewrite.client,
             conn: crate::server::proxy_header::Endpoints {
                 src: self.addrs.peer,
                 dst: self.addrs.local(),
                 unique_id: uid.as_deref(),
+                authority: authority.as_deref(),
                 ..Default::default()
             },
             ..PickInput::default()
