@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{commands, info, servers};
+use super::{commands, info, servers, ssl};
 use crate::runtime::Shared;
 use crate::stats::{csv, view};
 
@@ -67,6 +67,28 @@ pub fn next_command(buf: &[u8]) -> Option<(String, usize)> {
         }
     }
     None
+}
+
+/// Like [`next_command`], and a command whose line ends with `<<` takes the
+/// lines after it up to an empty line as its payload (HAProxy's syntax);
+/// at `eof` the payload may end without its empty line.
+pub fn next_request(buf: &[u8], eof: bool) -> Option<(String, Option<String>, usize)> {
+    let (cmd, used) = next_command(buf)?;
+    let Some(cmd) = cmd.trim_end().strip_suffix("<<").map(str::to_string) else {
+        return Some((cmd, None, used));
+    };
+    let rest = &buf[used..];
+    let end = if rest.starts_with(b"\n") {
+        Some((0, 1))
+    } else {
+        rest.windows(2).position(|w| w == b"\n\n").map(|p| (p + 1, p + 2))
+    };
+    let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match end {
+        Some((p, n)) => Some((cmd, Some(lossy(&rest[..p])), used + n)),
+        None if eof => Some((cmd, Some(lossy(rest)), buf.len())),
+        None => None,
+    }
 }
 
 /// Splits a command into words on spaces and tabs, removing backslash escapes.
@@ -137,6 +159,11 @@ impl<'a> Session<'a> {
 
     /// Runs one command; returns its answer.
     pub fn run(&mut self, cmd: &str) -> (String, After) {
+        self.run_with(cmd, None)
+    }
+
+    /// Runs one command with its `<<` payload, if any; returns its answer.
+    pub fn run_with(&mut self, cmd: &str, payload: Option<&str>) -> (String, After) {
         let w = words(cmd);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         let answer = match w.as_slice() {
@@ -167,6 +194,19 @@ impl<'a> Session<'a> {
             ["shutdown", "sessions", "server", rest @ ..] => {
                 self.admin(|sh| commands::shutdown_sessions(sh, rest))
             }
+            // Certificates and crt-lists (`ssl.rs`): admin level, as HAProxy.
+            [_, "ssl", "cert" | "crt-list", ..] if self.level < Level::Admin => {
+                PERMISSION_DENIED.to_string()
+            }
+            ["show", "ssl", "cert", rest @ ..] => ssl::show_cert(rest),
+            ["set", "ssl", "cert", rest @ ..] => ssl::set_cert(rest, payload),
+            ["commit", "ssl", "cert", rest @ ..] => ssl::commit_cert(rest),
+            ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(rest),
+            ["new", "ssl", "cert", rest @ ..] => ssl::new_cert(rest),
+            ["del", "ssl", "cert", rest @ ..] => ssl::del_cert(rest),
+            ["add", "ssl", "crt-list", rest @ ..] => ssl::add_crt_list(rest, payload),
+            ["del", "ssl", "crt-list", rest @ ..] => ssl::del_crt_list(rest),
+            ["show", "ssl", "crt-list", rest @ ..] => ssl::show_crt_list(rest),
             _ => usage(Usage::Unknown, &w),
         };
         (answer, After::Answer)
@@ -290,9 +330,34 @@ struct Help {
 /// The commands ringlb's stats socket knows, sorted by syntax as HAProxy sorts them.
 const COMMANDS: &[Help] = &[
     Help {
+        words: &["abort", "ssl", "cert"],
+        syntax: "abort ssl cert <certfile>",
+        what: "abort a transaction for a certificate file",
+    },
+    Help {
+        words: &["add", "ssl", "crt-list"],
+        syntax: "add ssl crt-list <list> <cert> [opts]*",
+        what: "add to crt-list file <list> a line <cert> or a payload",
+    },
+    Help {
         words: &["clear", "table"],
         syntax: "clear table <table> [<filter>]*",
         what: "remove an entry from a table (filter: data/key)",
+    },
+    Help {
+        words: &["commit", "ssl", "cert"],
+        syntax: "commit ssl cert <certfile>",
+        what: "commit a certificate file",
+    },
+    Help {
+        words: &["del", "ssl", "cert"],
+        syntax: "del ssl cert <certfile>",
+        what: "delete an unused certificate file",
+    },
+    Help {
+        words: &["del", "ssl", "crt-list"],
+        syntax: "del ssl crt-list <list> <cert[:line]>",
+        what: "delete a line <cert> from crt-list file <list>",
     },
     Help {
         words: &["disable", "server"],
@@ -310,9 +375,19 @@ const COMMANDS: &[Help] = &[
         what: "report a server's current weight",
     },
     Help {
+        words: &["new", "ssl", "cert"],
+        syntax: "new ssl cert <certfile>",
+        what: "create a new certificate file to be used in a crt-list or a directory",
+    },
+    Help {
         words: &["set", "server"],
         syntax: "set server <bk>/<srv> [opts]",
         what: "change a server's state (ready|drain|maint) or weight",
+    },
+    Help {
+        words: &["set", "ssl", "cert"],
+        syntax: "set ssl cert <certfile> <payload>",
+        what: "replace a certificate file",
     },
     Help {
         words: &["set", "weight"],
@@ -328,6 +403,16 @@ const COMMANDS: &[Help] = &[
         words: &["show", "servers", "state"],
         syntax: "show servers state [<backend>]",
         what: "dump volatile server information (all or for a single backend)",
+    },
+    Help {
+        words: &["show", "ssl", "cert"],
+        syntax: "show ssl cert [<certfile>]",
+        what: "display the SSL certificates used in memory, or the details of a file",
+    },
+    Help {
+        words: &["show", "ssl", "crt-list"],
+        syntax: "show ssl crt-list [-n] [<list>]",
+        what: "show the list of crt-lists or the content of a crt-list file <list>",
     },
     Help {
         words: &["show", "stat"],

@@ -389,7 +389,7 @@ fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Optio
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        while let Some((cmd, used)) = cli::next_command(&buf) {
+        while let Some((cmd, payload, used)) = cli::next_request(&buf, false) {
             buf.drain(..used);
             if cmd.trim() == handover::GETSOCKS {
                 match expose {
@@ -404,7 +404,7 @@ fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Optio
                 }
                 return;
             }
-            if !answer(&mut s, &mut session, &cmd) {
+            if !answer(&mut s, &mut session, &cmd, payload.as_deref()) {
                 return;
             }
             if !session.interactive && buf.is_empty() {
@@ -419,8 +419,15 @@ fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Optio
                 // The peer is done sending: a last command without its line
                 // feed is still run (HAProxy would drop it; scripts using
                 // `printf` without `\n` are common enough to be kind to).
-                let last = String::from_utf8_lossy(&buf).into_owned();
-                let _ = answer(&mut s, &mut session, &last);
+                match cli::next_request(&buf, true) {
+                    Some((cmd, payload, _)) => {
+                        let _ = answer(&mut s, &mut session, &cmd, payload.as_deref());
+                    }
+                    None => {
+                        let last = String::from_utf8_lossy(&buf).into_owned();
+                        let _ = answer(&mut s, &mut session, &last, None);
+                    }
+                }
                 return;
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -432,12 +439,17 @@ fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Optio
 }
 
 /// Runs one command and writes its answer; false when the connection must close.
-fn answer<S: Write>(s: &mut S, session: &mut Session<'_>, cmd: &str) -> bool {
+fn answer<S: Write>(
+    s: &mut S,
+    session: &mut Session<'_>,
+    cmd: &str,
+    payload: Option<&str>,
+) -> bool {
     if cmd.trim().is_empty() {
         // Nothing to run: in interactive mode, just prompt again.
         return !session.interactive || s.write_all(b"> ").is_ok();
     }
-    let (text, after) = session.run(cmd);
+    let (text, after) = session.run_with(cmd, payload);
     if after == After::Quit {
         return false;
     }

@@ -8,6 +8,8 @@
 //!   maxconn` at once, an idle one closed after `stats timeout`.
 //! - `cli.rs`: the protocol (commands, words, levels, help).
 //! - `commands.rs`, `info.rs`, `servers.rs`: the commands.
+//! - `ssl.rs`, `ssl_show.rs`: certificates and crt-lists at run time
+//!   (`set/commit/abort/new/del/show ssl cert`, `add/del/show ssl crt-list`).
 //! - `state.rs`: changing a server's admin state and weight; workers see the
 //!   change through atomics, without locks.
 
@@ -16,6 +18,8 @@ pub mod commands;
 pub mod info;
 mod listener;
 pub mod servers;
+pub mod ssl;
+mod ssl_show;
 pub mod state;
 
 pub use listener::{AdminError, Sockets, bind, spawn};

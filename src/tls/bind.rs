@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
@@ -14,6 +15,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 use super::certs;
 use super::ciphers;
 use super::crt_list;
+use super::live::{self, Builder, Live};
 use super::opts::{Globals, SslOpts, Ver, Verify};
 use super::session::{Cache, Tickets};
 use super::sni::{Entry, Resolver, Sni};
@@ -28,10 +30,9 @@ pub struct BindTls {
     pub opts: SslOpts,
     /// The configuration of the bind's own options (the first of `configs`).
     pub config: Arc<ServerConfig>,
-    /// One configuration per distinct option set; entries point into it.
-    configs: Vec<Arc<ServerConfig>>,
-    /// The certificates, by name.
-    sni: Arc<Sni>,
+    /// The entries and configurations, which `add`/`del ssl crt-list`
+    /// change at run time (tls/live.rs).
+    live: Arc<Live>,
 }
 
 impl std::fmt::Debug for BindTls {
@@ -50,7 +51,7 @@ impl PartialEq for BindTls {
         self.crt == other.crt
             && self.crt_lists == other.crt_lists
             && self.opts == other.opts
-            && self.sni.entries == other.sni.entries
+            && self.live.sni.load().entries == other.live.sni.load().entries
     }
 }
 
@@ -61,10 +62,9 @@ impl BindTls {
     /// picks the certificate and a `crt-list` line's options); `None` refuses
     /// the handshake (`strict-sni` and no certificate for the name).
     pub fn config_for(&self, hello: &rustls::server::ClientHello<'_>) -> Option<Arc<ServerConfig>> {
-        let (entry, _) = self
-            .sni
-            .select(hello.server_name(), hello.signature_schemes())?;
-        self.configs.get(entry.policy).cloned()
+        let sni = self.live.sni.load();
+        let (entry, _) = sni.select(hello.server_name(), hello.signature_schemes())?;
+        self.live.configs.load().get(entry.policy).cloned()
     }
 
     /// Loads `crt` files with default options (tests, simple callers).
@@ -87,6 +87,7 @@ impl BindTls {
         let g = super::opts::globals();
         let mut policies = vec![opts.clone()];
         let mut entries = Vec::new();
+        let mut base = Vec::new();
         for c in &crt {
             let files = if std::path::Path::new(c).is_dir() {
                 certs::dir_files(c)?
@@ -94,11 +95,14 @@ impl BindTls {
                 vec![c.clone()]
             };
             for file in files {
-                entries.push(load_entry(&g, file, Vec::new(), Vec::new(), 0)?);
+                base.push(load_entry(&g, file, Vec::new(), Vec::new(), 0)?);
             }
         }
+        entries.extend(base.iter().cloned());
         for list in &crt_lists {
-            for line in crt_list::load(list, warn)? {
+            let lines = crt_list::load(list, warn)?;
+            live::set_list(list, lines.clone());
+            for line in lines {
                 let o = opts.overlay(&line.opts);
                 let policy = match policies.iter().position(|p| *p == o) {
                     Some(i) => i,
@@ -110,31 +114,38 @@ impl BindTls {
                 entries.push(load_entry(&g, line.crt, line.filters, line.negs, policy)?);
             }
         }
-        let sni = Arc::new(Sni {
+        let sni = Arc::new(ArcSwap::from_pointee(Sni {
             entries,
             strict: opts.strict_sni,
-        });
+        }));
         let resolver = Arc::new(Resolver(sni.clone()));
         let tickets = Tickets::new(g.lifetime)?;
         let cache = Cache::shared(g.cachesize, g.lifetime);
         let configs = policies
             .iter()
-            .map(|p| {
-                let mut cfg = server_config(p, &g, resolver.clone())?;
-                cfg.session_storage = cache.clone();
-                if !p.no_tickets {
-                    cfg.ticketer = tickets.clone();
-                }
-                Ok(Arc::new(cfg))
-            })
+            .map(|p| policy_config(p, &g, &resolver, &tickets, &cache))
             .collect::<Result<Vec<_>, String>>()?;
+        let config = configs[0].clone();
+        let live = Live::register(
+            sni,
+            configs,
+            Builder {
+                base,
+                crt_lists: crt_lists.clone(),
+                opts: opts.clone(),
+                g,
+                policies,
+                resolver,
+                tickets,
+                cache,
+            },
+        );
         Ok(BindTls {
             crt,
             crt_lists,
             opts,
-            config: configs[0].clone(),
-            configs,
-            sni,
+            config,
+            live,
         })
     }
 }
@@ -154,6 +165,23 @@ fn load_entry(
         negs,
         policy,
     })
+}
+
+/// The configuration of one option set, with the bind's resolver, session
+/// cache and ticket keys (at load, and for a crt-list line added at run time).
+pub(super) fn policy_config(
+    p: &SslOpts,
+    g: &Globals,
+    resolver: &Arc<Resolver>,
+    tickets: &Arc<Tickets>,
+    cache: &Arc<Cache>,
+) -> Result<Arc<ServerConfig>, String> {
+    let mut cfg = server_config(p, g, resolver.clone())?;
+    cfg.session_storage = cache.clone();
+    if !p.no_tickets {
+        cfg.ticketer = tickets.clone();
+    }
+    Ok(Arc::new(cfg))
 }
 
 /// The rustls configuration of one option set.

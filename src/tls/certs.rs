@@ -35,6 +35,10 @@ pub struct Extras {
     pub ocsp: Option<Vec<u8>>,
 }
 
+/// How [`parse`]'s error starts when the key is not the certificate's (the
+/// run-time API reports it at commit time, as HAProxy).
+pub const KEY_MISMATCH: &str = "the private key does not match the certificate";
+
 /// Builds a certificate from PEM bytes (chain, and key unless in `extras`).
 pub fn parse(pem: &[u8], extras: Extras) -> Result<Cert, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
@@ -60,7 +64,7 @@ pub fn parse(pem: &[u8], extras: Extras) -> Result<Cert, String> {
     let names = dns_names(leaf)?;
     let mut ck = CertifiedKey::new(chain, signer);
     ck.keys_match()
-        .map_err(|e| format!("the private key does not match the certificate: {e}"))?;
+        .map_err(|e| format!("{KEY_MISMATCH}: {e}"))?;
     ck.ocsp = extras.ocsp;
     Ok(Cert {
         key: Arc::new(ck),
@@ -181,4 +185,16 @@ pub fn names() -> Vec<String> {
     let mut v: Vec<String> = STORE.load().keys().cloned().collect();
     v.sort();
     v
+}
+
+/// Removes the certificate of `file` (`del ssl cert`; the caller checks
+/// that no bind uses it); whether there was one.
+pub fn remove(file: &str) -> bool {
+    let mut found = false;
+    STORE.rcu(|m| {
+        let mut m = HashMap::clone(m);
+        found = m.remove(file).is_some();
+        m
+    });
+    found
 }

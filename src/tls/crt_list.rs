@@ -14,6 +14,10 @@ pub struct Line {
     pub filters: Vec<String>,
     /// `!name` filters (lowercase).
     pub negs: Vec<String>,
+    /// Its line number in the file (`show ssl crt-list -n`, `del ssl crt-list <crt>:<n>`).
+    pub number: usize,
+    /// The options and filters as written, for `show ssl crt-list`.
+    pub shown: String,
 }
 
 /// Reads and parses a crt-list file.
@@ -32,7 +36,9 @@ pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> Result<Vec<Line>, Stri
             continue;
         }
         let mut warn_at = |w: String| warn(format!("crt-list line {}: {w}", n + 1));
-        out.push(parse_line(line, &mut warn_at).map_err(|e| format!("line {}: {e}", n + 1))?);
+        let mut l = parse_line(line, &mut warn_at).map_err(|e| format!("line {}: {e}", n + 1))?;
+        l.number = n + 1;
+        out.push(l);
     }
     if out.is_empty() {
         return Err("holds no certificate".into());
@@ -40,8 +46,8 @@ pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> Result<Vec<Line>, Stri
     Ok(out)
 }
 
-/// One non-empty line.
-fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> {
+/// One non-empty line (its `number` left 0: the caller knows it).
+pub fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> {
     let (crt, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let rest = rest.trim_start();
     let (conf, filters) = match rest.strip_prefix('[') {
@@ -66,6 +72,14 @@ fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> 
         }
     }
     let (mut pos, mut negs) = (Vec::new(), Vec::new());
+    let conf_shown = conf.split_whitespace().collect::<Vec<_>>().join(" ");
+    let filters_shown = filters.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = match (conf_shown.is_empty(), filters_shown.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => filters_shown,
+        (false, true) => format!("[{conf_shown}]"),
+        (false, false) => format!("[{conf_shown}] {filters_shown}"),
+    };
     for f in filters.split_whitespace() {
         match f.strip_prefix('!') {
             Some(n) => negs.push(n.to_ascii_lowercase()),
@@ -77,6 +91,8 @@ fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> 
         opts: o,
         filters: pos,
         negs,
+        number: 0,
+        shown,
     })
 }
 
@@ -100,6 +116,12 @@ mod tests {
         );
         assert_eq!(l[1].filters, ["www.example.com", "*.example.org"]);
         assert_eq!(l[1].negs, ["bad.example.org"]);
+        assert_eq!((l[0].number, l[1].number), (3, 4));
+        assert_eq!(
+            l[1].shown,
+            "[alpn http/1.1 verify required ssl-min-ver TLSv1.3] www.example.com \
+             *.example.org !bad.example.org"
+        );
     }
 
     #[test]

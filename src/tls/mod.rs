@@ -11,6 +11,8 @@
 //!   process-wide store a run-time certificate change works on.
 //! - `sni.rs`: the SNI resolver (exact, wildcard, ECDSA/RSA, strict-sni).
 //! - `crt_list.rs`: `crt-list` files.
+//! - `live.rs`: the process-wide crt-lists and the binds built from them,
+//!   republished (arc-swap) when the run-time API changes a crt-list.
 //! - `session.rs`: the process-wide ticket keys and the session-ID cache.
 //! - `server.rs`: a `server` line's TLS settings and the rustls
 //!   `ClientConfig`s built from them once (traffic and checks; one session
@@ -22,6 +24,7 @@ pub mod bind;
 pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
+pub mod live;
 pub mod opts;
 pub mod server;
 pub mod session;

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use rustls::SignatureScheme;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -112,14 +114,17 @@ impl Sni {
     }
 }
 
-/// The rustls resolver of a bind's configurations (all of them share it).
+/// The rustls resolver of a bind's configurations (all of them share it):
+/// the entries are read through an `ArcSwap` so a run-time crt-list change
+/// (`add ssl crt-list`) is served from the next handshake on, lock-free.
 #[derive(Debug)]
-pub struct Resolver(pub Arc<Sni>);
+pub struct Resolver(pub Arc<ArcSwap<Sni>>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let (_, cert) = self
             .0
+            .load()
             .select(hello.server_name(), hello.signature_schemes())?;
         Some(cert.key.clone())
     }

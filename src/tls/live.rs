@@ -1,0 +1,174 @@
+//! Run-time changes to what binds serve: the process-wide crt-lists (by
+//! file name, shared by every bind that names them, as HAProxy's) and the
+//! binds built from them, so `add ssl crt-list` / `del ssl crt-list` reach
+//! every bind at once.
+//!
+//! One producer (the stats socket, under [`LISTS`]'s lock) rebuilds a bind's
+//! entries and publishes them with `ArcSwap`; handshakes only load them, so
+//! the hot path takes no lock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+
+use super::bind::policy_config;
+use super::crt_list::Line;
+use super::opts::{Globals, SslOpts};
+use super::session::{Cache, Tickets};
+use super::sni::{Entry, Resolver, Sni};
+
+/// What a bind needs to rebuild its entries after a crt-list change.
+pub struct Builder {
+    /// The entries of its `crt` arguments (they never change).
+    pub base: Vec<Entry>,
+    /// Its `crt-list` files, in order.
+    pub crt_lists: Vec<String>,
+    /// The bind's own options (crt-list line options overlay them).
+    pub opts: SslOpts,
+    /// The `global` TLS settings it was built with.
+    pub g: Globals,
+    /// The option sets built so far; `configs` has one per entry here.
+    pub policies: Vec<SslOpts>,
+    /// The resolver every configuration of the bind shares.
+    pub resolver: Arc<Resolver>,
+    /// The bind's ticket keys.
+    pub tickets: Arc<Tickets>,
+    /// The bind's session cache.
+    pub cache: Arc<Cache>,
+}
+
+/// One bind's entries and configurations, as handshakes read them.
+pub struct Live {
+    /// The certificates by name (the resolver reads the same `ArcSwap`).
+    pub sni: Arc<ArcSwap<Sni>>,
+    /// One configuration per option set; an entry's `policy` indexes it.
+    pub configs: ArcSwap<Vec<Arc<ServerConfig>>>,
+    builder: Mutex<Builder>,
+}
+
+/// The crt-lists, by file name, and the binds that use any.
+#[derive(Default)]
+pub struct Lists {
+    /// Each crt-list's lines, in order.
+    pub lines: HashMap<String, Vec<Line>>,
+    binds: Vec<Weak<Live>>,
+}
+
+/// The one registry; its lock serialises run-time changes (never taken by a handshake).
+static LISTS: LazyLock<Mutex<Lists>> = LazyLock::new(Mutex::default);
+
+/// The registry, locked (a poisoned lock is still usable: the data is plain).
+pub fn lists() -> MutexGuard<'static, Lists> {
+    LISTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records the lines of crt-list `file` as loaded by the configuration.
+pub fn set_list(file: &str, lines: Vec<Line>) {
+    lists().lines.insert(file.to_string(), lines);
+}
+
+impl Live {
+    /// Makes a bind's live state and registers it for crt-list changes.
+    pub fn register(
+        sni: Arc<ArcSwap<Sni>>,
+        configs: Vec<Arc<ServerConfig>>,
+        builder: Builder,
+    ) -> Arc<Live> {
+        let live = Arc::new(Live {
+            sni,
+            configs: ArcSwap::from_pointee(configs),
+            builder: Mutex::new(builder),
+        });
+        let mut l = lists();
+        l.binds.retain(|w| w.strong_count() > 0);
+        l.binds.push(Arc::downgrade(&live));
+        live
+    }
+
+    /// Rebuilds the entries from the crt-lists' current lines; new option
+    /// sets get their configuration first, so a published entry's policy
+    /// always has one.
+    fn rebuild(&self, lines: &HashMap<String, Vec<Line>>) -> Result<(), String> {
+        let mut b = self.builder.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = b.base.clone();
+        let mut configs = Vec::clone(&self.configs.load());
+        for list in b.crt_lists.clone() {
+            for line in lines.get(&list).into_iter().flatten() {
+                let o = b.opts.overlay(&line.opts);
+                let policy = match b.policies.iter().position(|p| *p == o) {
+                    Some(i) => i,
+                    None => {
+                        configs.push(policy_config(&o, &b.g, &b.resolver, &b.tickets, &b.cache)?);
+                        b.policies.push(o);
+                        b.policies.len() - 1
+                    }
+                };
+                entries.push(Entry {
+                    file: line.crt.clone(),
+                    filters: line.filters.clone(),
+                    negs: line.negs.clone(),
+                    policy,
+                });
+            }
+        }
+        self.configs.store(Arc::new(configs));
+        let strict = self.sni.load().strict;
+        self.sni.store(Arc::new(Sni { entries, strict }));
+        Ok(())
+    }
+
+    /// The `crt-base` this bind was built with.
+    pub fn crt_base(&self) -> Option<String> {
+        let b = self.builder.lock().unwrap_or_else(|e| e.into_inner());
+        b.g.crt_base.clone()
+    }
+}
+
+impl Lists {
+    /// The binds still alive.
+    pub fn binds(&self) -> Vec<Arc<Live>> {
+        self.binds.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Publishes crt-list `file`'s lines to every bind that names it.
+    pub fn publish(&self, file: &str) -> Result<(), String> {
+        for live in self.binds() {
+            let names = {
+                let b = live.builder.lock().unwrap_or_else(|e| e.into_inner());
+                b.crt_lists.iter().any(|l| l == file)
+            };
+            if names {
+                live.rebuild(&self.lines)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many bind entries serve certificate `file` (HAProxy's instances).
+    pub fn instances(&self, file: &str) -> usize {
+        self.binds()
+            .iter()
+            .map(|l| {
+                l.sni
+                    .load()
+                    .entries
+                    .iter()
+                    .filter(|e| e.file == file)
+                    .count()
+            })
+            .sum()
+    }
+
+    /// The `crt-base` of a bind using crt-list `file`, if any bind has one.
+    pub fn crt_base_of(&self, file: &str) -> Option<String> {
+        self.binds().iter().find_map(|l| {
+            let uses = {
+                let b = l.builder.lock().unwrap_or_else(|e| e.into_inner());
+                b.crt_lists.iter().any(|x| x == file)
+            };
+            if uses { l.crt_base() } else { None }
+        })
+    }
+}
