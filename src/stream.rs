@@ -210,6 +210,9 @@ mod tests {
 
     #[test]
     fn the_tls_variant_does_not_grow_the_stream() {
-        assert!(std::mem::size_of::<Stream>() <= std::mem::size_of::<TcpStream>().max(std::mem::size_of::<UnixStream>()) + 8);
+        assert!(
+            std::mem::size_of::<Stream>()
+                <= std::mem::size_of::<TcpStream>().max(std::mem::size_of::<UnixStream>()) + 8
+        );
     }
 }

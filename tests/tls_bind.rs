@@ -143,7 +143,13 @@ fn large_and_chunked_bodies_both_ways() {
     assert_eq!(r.body, chunked_body());
     // 1 MB up, with Content-Length.
     let up = vec![b'u'; 1 << 20];
-    c.send(format!("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", up.len()).as_bytes());
+    c.send(
+        format!(
+            "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            up.len()
+        )
+        .as_bytes(),
+    );
     c.send(&up);
     let r = c.response();
     assert_eq!(r.status, 200);
@@ -237,7 +243,10 @@ fn upgrade_tunnel_over_tls() {
     c.conn.stream.sock.shutdown(Shutdown::Write).unwrap();
     let t = Instant::now();
     let _ = c.read_to_close();
-    assert!(t.elapsed() < Duration::from_secs(4), "the tunnel did not close");
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "the tunnel did not close"
+    );
 }
 
 #[test]
@@ -261,7 +270,9 @@ fn tcp_mode_termination_relays_plaintext_with_half_close() {
     // One thread, interleaved: rustls's StreamOwned is not split-safe.
     {
         let mut g = s.lock().unwrap();
-        g.sock.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        g.sock
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
         while got.len() < total {
             if sent < total {
                 let end = (sent + 65536).min(total);
@@ -365,7 +376,11 @@ fn garbage_and_truncated_hellos_are_logged_and_closed_like_haproxy() {
             );
             sl.seen.clear();
             drop(sl);
-            assert_eq!(be.request_count(), before, "{who}: a request reached the server");
+            assert_eq!(
+                be.request_count(),
+                before,
+                "{who}: a request reached the server"
+            );
             // The worker is alive: the next client is served.
             let mut c = TlsClient::connect(port, &cfg_tls);
             let r = c.request(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -431,7 +446,10 @@ fn handshake_is_bounded_by_timeout_client() {
             );
             let mut sl = syslog.borrow_mut();
             let l = sl.wait("for the timeout line", |l| l.contains(&me));
-            assert!(l.contains("] fe/1: Timeout during SSL handshake"), "{who}: {l}");
+            assert!(
+                l.contains("] fe/1: Timeout during SSL handshake"),
+                "{who}: {l}"
+            );
             sl.seen.clear();
             drop(sl);
             let mut c = TlsClient::connect(port, &cfg_tls);
@@ -495,7 +513,8 @@ fn many_concurrent_tls_clients_across_two_workers() {
                     let mut c = TlsClient::connect(port, &cfg);
                     for i in 0..5 {
                         let r = c.request(
-                            format!("GET /c/{t}/{round}/{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+                            format!("GET /c/{t}/{round}/{i} HTTP/1.1\r\nHost: t\r\n\r\n")
+                                .as_bytes(),
                         );
                         assert_eq!(r.status, 200);
                         assert!(r.text().contains(&format!("/c/{t}/{round}/{i}")));
@@ -521,12 +540,20 @@ fn curl_s_client_and_python_interoperate() {
         |who, port| {
             let out = curl_tls(&certs, port, "/curl", &["-i"]);
             let text = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{who}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             assert!(text.starts_with("HTTP/1.1 200"), "{who}: {text}");
             assert!(text.contains("GET /curl HTTP/1.1"), "{who}: {text}");
             // TLS 1.2 with curl: the RSA certificate's ECDHE-RSA suites.
             let out = curl_tls(&certs, port, "/tls12", &["--tlsv1.2", "--tls-max", "1.2"]);
-            assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{who}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             // s_client: a request typed in, the protocol and cipher it reports.
             let text = s_client(
                 &certs,
@@ -560,7 +587,11 @@ with socket.create_connection(("127.0.0.1", port)) as raw:
             for ver in ["1.2", "1.3"] {
                 let out = python_tls(&certs, script, &[&port.to_string(), ver]);
                 let text = String::from_utf8_lossy(&out.stdout);
-                assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{who}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 assert!(text.contains(&format!("TLSv{ver}")), "{who}: {text}");
                 assert!(text.contains("HTTP/1.1 200"), "{who}: {text}");
             }
@@ -586,7 +617,9 @@ fn the_client_glue_connects_and_splits() {
         .unwrap();
     let body = rt.block_on(async move {
         use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
-        let tcp = monoio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tcp = monoio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let s = ::ringlb::tls::connect(::ringlb::stream::Stream::Tcp(tcp), cfg_tls, name)
             .await

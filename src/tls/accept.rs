@@ -32,14 +32,7 @@ pub async fn handshake(
             // A client that left before any TLS error is a null connection
             // for `option dontlognull`, as for the PROXY header.
             let null = matches!(e, HandshakeError::Empty | HandshakeError::Abort);
-            crate::proxy_protocol::log_conn_error(
-                ctx,
-                fe,
-                (label, addrs.peer),
-                accepted,
-                null,
-                &e,
-            );
+            crate::proxy_protocol::log_conn_error(ctx, fe, (label, addrs.peer), accepted, null, &e);
             None
         }
     }

@@ -137,8 +137,12 @@ async fn complete(
         buf = b;
         let mut data = &buf[..n?];
         while !data.is_empty() {
-            let ok = conn.read_tls(&mut data).is_ok() && conn.process_new_packets().is_ok();
-            if !ok {
+            let read = conn.read_tls(&mut data);
+            // Ok(0): the peer's close_notify came in.
+            if matches!(read, Ok(0)) {
+                return Err(HandshakeError::Empty);
+            }
+            if read.is_err() || conn.process_new_packets().is_err() {
                 // rustls queued the alert that says why: it goes out first.
                 let _ = send_records(&mut sock, &mut conn).await;
                 return Err(HandshakeError::Failure);

@@ -34,6 +34,15 @@ const MAX_READ: usize = 16 * 1024 + 256;
 /// Most plaintext encrypted per write: rustls queues at most 64 KB of records.
 const MAX_WRITE: usize = 48 * 1024;
 
+/// A reader with nothing yet (not the end of the stream).
+struct Drained;
+
+impl io::Read for Drained {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
 /// A TLS connection over a TCP or Unix socket, past its handshake.
 pub struct TlsStream {
     /// The socket (never itself `Stream::Tls`).
@@ -113,6 +122,10 @@ impl TlsStream {
                 break;
             }
         }
+        // A read that finds nothing lets rustls shrink its record buffer
+        // (to 4 KB) once it holds no partial record: an idle connection does
+        // not keep the room a large record needed.
+        let _ = conn.read_tls(&mut Drained);
         Ok(())
     }
 
@@ -264,7 +277,8 @@ impl TlsStream {
             // SAFETY: `buf` is valid for writes of its length for the call and
             // the fd is this live stream's; MSG_DONTWAIT never blocks. The
             // bytes taken go to rustls at once.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            let n =
+                unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
             match n {
                 0 => return Peek::Closed,
                 1.. => {
@@ -363,7 +377,8 @@ impl AsyncWriteRent for TlsStream {
             // SAFETY: `read_iovec_ptr` points at `read_iovec_len` iovecs, each
             // valid for reads of its length.
             let iov = unsafe { *iovs.add(i) };
-            let part = unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
+            let part =
+                unsafe { std::slice::from_raw_parts(iov.iov_base as *const u8, iov.iov_len) };
             plain.extend_from_slice(part);
             if plain.len() >= MAX_WRITE {
                 break;

@@ -436,7 +436,16 @@ async fn session(
     // TLS after the PROXY header: a failed handshake is logged as HAProxy
     // logs it and reaches no server. Boxed as the header's read is.
     let client = match &proxy.tls {
-        Some(bind) => match Box::pin(crate::tls::accept::handshake(&ctx, fe, &proxy.label, client, bind, &addrs)).await {
+        Some(bind) => match Box::pin(crate::tls::accept::handshake(
+            &ctx,
+            fe,
+            &proxy.label,
+            client,
+            bind,
+            &addrs,
+        ))
+        .await
+        {
             Some(client) => client,
             None => return,
         },

@@ -63,8 +63,20 @@ impl TlsCerts {
         openssl(
             &p,
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
                 "/CN=ringlb test CA",
             ],
         );
@@ -84,8 +96,21 @@ impl TlsCerts {
             openssl(
                 &p,
                 &[
-                    "x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key",
-                    "-CAcreateserial", "-days", "2", "-out", &crt, "-extfile", "leaf.ext",
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "2",
+                    "-out",
+                    &crt,
+                    "-extfile",
+                    "leaf.ext",
                 ],
             );
             let read = |f: &str| std::fs::read_to_string(p.join(f)).unwrap();
@@ -209,7 +234,13 @@ pub fn curl_tls(certs: &TlsCerts, port: u16, path: &str, extra: &[&str]) -> Outp
 /// `openssl s_client` to 127.0.0.1:`port` with `input` on stdin: its stdout.
 pub fn s_client(certs: &TlsCerts, port: u16, extra: &[&str], input: &[u8]) -> String {
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost"])
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
         .arg("-CAfile")
         .arg(&certs.ca)
         .args(["-verify_return_error", "-ign_eof"])

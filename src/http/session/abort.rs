@@ -19,8 +19,8 @@ impl Session<'_> {
     /// server (measured: a GET followed at once by a FIN), as ringlb does.
     pub(super) fn closed_before_dispatch(&self) -> bool {
         // SAFETY: as in `client_closed`: no half is reading or writing now.
-        let closed = self.be.http.abortonclose
-            && unsafe { &*self.cr.0.get() }.peek() == Peek::Closed;
+        let closed =
+            self.be.http.abortonclose && unsafe { &*self.cr.0.get() }.peek() == Peek::Closed;
         if closed {
             self.trace.cause(b'C');
         }
