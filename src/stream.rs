@@ -30,8 +30,8 @@ pub enum Stream {
 // SAFETY: the plain variants implement `Split` in monoio (their reads and
 // writes are independent operations on one fd), and the enum only forwards
 // to them. The TLS variant is split-safe by construction (`tls/stream.rs`):
-// the read half touches only the socket's read operation and the rustls
-// state, the write half only the socket's write operation, its own write
+// the read half touches only the socket's read operation, its own spill
+// buffer and the rustls state, the write half only the socket's write operation, its own write
 // buffer and the rustls state; the rustls state is in a `RefCell` borrowed
 // only in synchronous sections (never across an await), and monoio runs
 // both halves on one thread, so the two borrows never overlap in time.

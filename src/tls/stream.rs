@@ -26,10 +26,12 @@ use rustls::Connection;
 use super::info::TlsInfo;
 use crate::stream::{Peek, Stream};
 
-/// Most ciphertext read from the socket at once: one full record. With the
-/// plaintext drained before each read, rustls's plaintext buffer (16 KB)
-/// can always take what it decrypts.
+/// Most ciphertext read from the socket at once: one full record.
 const MAX_READ: usize = 16 * 1024 + 256;
+
+/// rustls refuses more ciphertext while it holds more plaintext than this
+/// (its received-plaintext limit): the rest waits in the spill.
+const PLAINTEXT_LIMIT: usize = 16 * 1024;
 
 /// Most plaintext encrypted per write: rustls queues at most 64 KB of records.
 const MAX_WRITE: usize = 48 * 1024;
@@ -49,6 +51,9 @@ pub struct TlsStream {
     sock: Stream,
     /// The rustls state; borrowed only between awaits.
     conn: RefCell<Connection>,
+    /// Read side only: ciphertext read but not yet taken by rustls (its
+    /// plaintext buffer was full); empty and unallocated but for that moment.
+    spill: RefCell<Vec<u8>>,
     /// Write side only: the ciphertext being sent, reused between writes.
     wbuf: Vec<u8>,
     /// What the handshake settled.
@@ -71,6 +76,7 @@ impl TlsStream {
         TlsStream {
             sock,
             conn: RefCell::new(conn),
+            spill: RefCell::new(Vec::new()),
             wbuf: Vec::new(),
             info,
         }
@@ -112,16 +118,33 @@ impl TlsStream {
 
     /// Hands `data` (ciphertext) to rustls and decrypts it. A TLS error is
     /// `InvalidData`; the alert rustls queues goes out with the next write.
-    fn feed(&self, mut data: &[u8]) -> io::Result<()> {
+    /// Ciphertext spilled earlier goes first.
+    fn feed(&self, data: &[u8]) -> io::Result<()> {
+        let pending = std::mem::take(&mut *self.spill.borrow_mut());
+        if pending.is_empty() {
+            return self.feed_now(data);
+        }
+        let mut all = pending;
+        all.extend_from_slice(data);
+        self.feed_now(&all)
+    }
+
+    /// [`feed`](Self::feed) without the spill: what rustls cannot take yet
+    /// (its plaintext buffer is full) is spilled.
+    fn feed_now(&self, mut data: &[u8]) -> io::Result<()> {
+        let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut conn = self.conn.borrow_mut();
         while !data.is_empty() {
-            let n = conn.read_tls(&mut data)?;
-            conn.process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            if n == 0 {
+            let state = conn.process_new_packets().map_err(invalid)?;
+            if state.plaintext_bytes_to_read() > PLAINTEXT_LIMIT {
+                self.spill.borrow_mut().extend_from_slice(data);
+                break;
+            }
+            if conn.read_tls(&mut data)? == 0 {
                 break;
             }
         }
+        conn.process_new_packets().map_err(invalid)?;
         // A read that finds nothing lets rustls shrink its record buffer
         // (to 4 KB) once it holds no partial record: an idle connection does
         // not keep the room a large record needed.
@@ -147,6 +170,13 @@ impl TlsStream {
                     unsafe { buf.set_init(n) };
                 }
                 return (r, buf);
+            }
+            // Spilled ciphertext first: the plaintext was drained, so it goes in.
+            if !self.spill.borrow().is_empty() {
+                if let Err(e) = self.feed(&[]) {
+                    return (Err(e), buf);
+                }
+                continue;
             }
             // Ciphertext straight into the caller's buffer, then decrypted
             // back over it.
@@ -272,6 +302,12 @@ impl TlsStream {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => return Peek::Closed,
                 }
+            }
+            if !self.spill.borrow().is_empty() {
+                if self.feed(&[]).is_err() {
+                    return Peek::Closed;
+                }
+                continue;
             }
             let fd = std::os::fd::AsRawFd::as_raw_fd(&self.sock);
             // SAFETY: `buf` is valid for writes of its length for the call and
