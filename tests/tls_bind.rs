@@ -374,10 +374,9 @@ fn garbage_and_truncated_hellos_are_logged_and_closed_like_haproxy() {
             s.shutdown(Shutdown::Write).unwrap();
             let _ = s.read_to_end(&mut Vec::new());
             let l = sl.wait("for the truncated hello's line", |l| l.contains(&me));
-            eprintln!("{who}: truncated hello: {l}");
+            // HAProxy 2.6 (OpenSSL) says this too: the peer closed mid-hello.
             assert!(
-                l.contains("] fe/1: Connection closed during SSL handshake")
-                    || l.contains("] fe/1: SSL handshake failure"),
+                l.contains("] fe/1: Connection closed during SSL handshake"),
                 "{who}: {l}"
             );
             sl.seen.clear();

@@ -184,3 +184,25 @@ async fn fail(sock: &mut Stream, alert: Vec<u8>) -> Result<Stream, HandshakeErro
     let _ = sock.write_all(alert).await;
     Err(HandshakeError::Failure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_read_as_haproxys_connection_errors() {
+        assert_eq!(HandshakeError::Failure.to_string(), "SSL handshake failure");
+        assert_eq!(
+            HandshakeError::Empty.to_string(),
+            "Connection closed during SSL handshake"
+        );
+        assert_eq!(
+            HandshakeError::Timeout.to_string(),
+            "Timeout during SSL handshake"
+        );
+        assert_eq!(
+            io::Error::from(HandshakeError::Failure).kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+}
