@@ -14,6 +14,8 @@ pub mod bind;
 pub mod handshake;
 pub mod info;
 pub mod stream;
+#[cfg(test)]
+mod stream_tests;
 
 pub use handshake::{HandshakeError, connect};
 pub use info::TlsInfo;
