@@ -384,11 +384,7 @@ async fn read_untimed(client: &Stream) -> Result<(Header, Option<Box<Tlvs>>), Er
     let mut acc: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 256];
     loop {
-        let ready = match client {
-            Stream::Tcp(s) => s.readable(false).await,
-            Stream::Unix(s) => s.readable(false).await,
-        };
-        ready.map_err(|_| Error::Abort)?;
+        client.readable().await.map_err(|_| Error::Abort)?;
         // Room for what a header may still need: v1's line, or v2's announced length.
         let want = if acc.len() >= 16 && acc.starts_with(V2_SIG) {
             16 + u16::from_be_bytes([acc[14], acc[15]]) as usize
@@ -444,27 +440,44 @@ pub async fn addresses(
         Err(e) => {
             // As HAProxy's `option dontlognull`: a client that closed or
             // failed before its header is not logged.
-            let quiet = matches!(e, Error::Empty | Error::Abort) && f.model.log.dontlognull;
-            // `option log-separate-errors`: at err, as HAProxy's embryonic errors.
-            let level = if f.model.log.log_separate_errors {
-                Level::Err
-            } else {
-                Level::Info
-            };
-            if let Some(log) = f.log.as_ref().filter(|_| !quiet) {
-                log.send_with(level, |out| {
-                    match peer {
-                        Some(p) => {
-                            let _ = write!(out, "{}:{} [", p.ip(), p.port());
-                        }
-                        None => out.extend_from_slice(b"unknown ["),
-                    }
-                    crate::log::format::date(accepted, out);
-                    let _ = write!(out, "] {}/{listener}: {e}", f.name);
-                });
-            }
+            let null = matches!(e, Error::Empty | Error::Abort);
+            log_conn_error(ctx, fe, (listener, peer), accepted, null, &e);
             None
         }
+    }
+}
+
+/// Logs HAProxy's connection-error line for a connection that ended before
+/// its session (`<client>:<port> [<date>] <frontend>/<listener>: <error>`,
+/// at info, or err with `option log-separate-errors`); `null` (the client
+/// sent nothing usable and left) is quiet under `option dontlognull`.
+pub fn log_conn_error(
+    ctx: &WorkerCtx,
+    fe: usize,
+    (listener, peer): (&str, Option<SocketAddr>),
+    accepted: std::time::SystemTime,
+    null: bool,
+    e: &dyn std::fmt::Display,
+) {
+    let f = &ctx.shared.frontends[fe];
+    let quiet = null && f.model.log.dontlognull;
+    // `option log-separate-errors`: at err, as HAProxy's embryonic errors.
+    let level = if f.model.log.log_separate_errors {
+        Level::Err
+    } else {
+        Level::Info
+    };
+    if let Some(log) = f.log.as_ref().filter(|_| !quiet) {
+        log.send_with(level, |out| {
+            match peer {
+                Some(p) => {
+                    let _ = write!(out, "{}:{} [", p.ip(), p.port());
+                }
+                None => out.extend_from_slice(b"unknown ["),
+            }
+            crate::log::format::date(accepted, out);
+            let _ = write!(out, "] {}/{listener}: {e}", f.name);
+        });
     }
 }
 

@@ -189,8 +189,9 @@ pub struct ResponseCtx<'a> {
     pub client_timeout: Duration,
     /// The log's notes on the response (a no-op when not logging).
     pub progress: Tracker<'a>,
-    /// The client's socket (for TCP_CORK before a final response).
-    pub client_fd: std::os::fd::RawFd,
+    /// The client's socket (for `send(MSG_MORE)` before a final response);
+    /// `None` on TLS, where only the stream writes to it.
+    pub client_fd: Option<std::os::fd::RawFd>,
     /// `http-response` and `http-after-response` rules, when the proxies have some.
     pub rules: Option<&'a dyn response::ResponseHook>,
     /// Set once a response head (interim or final) was parsed: from then on
@@ -297,10 +298,9 @@ pub async fn relay_response(
     sent.set(true);
     let last = !resp.client_keep_alive && rbody.done();
     let mut bytes = out.len() as u64;
-    let start = if last {
-        send_more(cx.client_fd, out)
-    } else {
-        0
+    let start = match cx.client_fd {
+        Some(fd) if last => send_more(fd, out),
+        _ => 0,
     };
     let end = out.len();
     write_range(

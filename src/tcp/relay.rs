@@ -418,6 +418,14 @@ impl Halves {
         let (r, w) = stream.into_split();
         Halves { r, w, fd }
     }
+
+    /// Whether the connection is TLS: its socket carries records, so it is
+    /// never spliced.
+    pub fn is_tls(&self) -> bool {
+        // SAFETY: a shared look at the stream's variant, taken before the
+        // relay starts, while neither half is reading or writing.
+        unsafe { &*self.r.0.get() }.is_tls()
+    }
 }
 
 /// Relays until both directions end or the session is idle past its timeout.
@@ -504,6 +512,8 @@ pub async fn relay_spliced(
     splice: Option<(SpliceOpts, &Pipes)>,
 ) -> (u64, u64) {
     let (client_timeout, server_timeout) = (timeouts.client, timeouts.server);
+    // TLS: the copy relay (the kernel would move ciphertext).
+    let splice = splice.filter(|_| !client.is_tls() && !server.is_tls());
     let up_splice = splice.and_then(|(o, p)| Some((o.up()?, p)));
     let down_splice = splice.and_then(|(o, p)| Some((o.down()?, p)));
     let fds = (client.fd, server.fd);

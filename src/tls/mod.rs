@@ -18,8 +18,13 @@
 //!   `ClientConfig`s built from them once (traffic and checks; one session
 //!   cache per server), the verifier (`verify`, `ca-file`, `verifyhost`)
 //!   and the SNI name per connection (`sni <expr>`).
+//! - `accept.rs`: the accept stage's step: handshake, or the failure logged.
+//! - `handshake.rs`: the accepting handshake (ClientHello → `BindTls::config_for`)
+//!   and the connecting one (`connect`, for `server ... ssl`).
 //! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
+//! - `info.rs`: what a handshake settled, for fetches and logs.
 
+pub mod accept;
 pub mod bind;
 pub mod certs;
 pub mod ciphers;
@@ -28,9 +33,18 @@ pub mod live;
 pub mod opts;
 pub mod server;
 pub mod session;
+pub mod handshake;
+pub mod info;
 pub mod sni;
+pub mod stream;
 
 #[cfg(test)]
 mod bind_tests;
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 pub(crate) mod test_util;
+
+pub use handshake::{HandshakeError, connect};
+pub use info::TlsInfo;
+pub use stream::TlsStream;

@@ -57,6 +57,8 @@ struct ListenerTag {
     accept_proxy: bool,
     /// Its name in connection-error log lines.
     label: Box<str>,
+    /// `bind ... ssl`: a TLS handshake follows the PROXY header.
+    tls: Option<std::sync::Arc<crate::tls::bind::BindTls>>,
 }
 
 /// A registered listening socket of either kind.
@@ -188,6 +190,7 @@ pub async fn run(ctx: Rc<WorkerCtx>, listeners: Vec<BoundListener>, bell: StdUni
         let proxy = Rc::new(ListenerTag {
             accept_proxy: bl.accept_proxy,
             label: bl.label.clone().into(),
+            tls: bl.tls.clone(),
         });
         match Accepting::register(bl.listener) {
             Ok(l) => loops.push(monoio::spawn(accept_loop(
@@ -429,6 +432,24 @@ async fn session(
         }
     } else {
         crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
+    };
+    // TLS after the PROXY header: a failed handshake is logged as HAProxy
+    // logs it and reaches no server. Boxed as the header's read is.
+    let client = match &proxy.tls {
+        Some(bind) => match Box::pin(crate::tls::accept::handshake(
+            &ctx,
+            fe,
+            &proxy.label,
+            client,
+            bind,
+            &addrs,
+        ))
+        .await
+        {
+            Some(client) => client,
+            None => return,
+        },
+        None => client,
     };
     let peer = addrs.peer;
     let counters = &ctx.counters().frontends[fe];

@@ -51,8 +51,8 @@ pub struct BoundListener {
     pub maxconn: Option<ListenerMax>,
     /// `bind ... accept-proxy`: read a PROXY header before anything else.
     pub accept_proxy: bool,
-    /// `bind ... ssl`: the TLS configuration its handshakes use.
-    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// `bind ... ssl`: its TLS settings (the handshake asks them per ClientHello).
+    pub tls: Option<std::sync::Arc<crate::tls::bind::BindTls>>,
     /// Its name in HAProxy's connection-error log lines: `name`, else its
     /// `id`, else its position in the frontend (from 1).
     pub label: String,
@@ -319,7 +319,7 @@ pub fn bind_all(
                             listener,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
-                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
+                            tls: bind.opts.ssl.clone(),
                             label: label.clone(),
                         });
                     }
@@ -342,7 +342,7 @@ pub fn bind_all(
                             listener: dup(&first).map_err(err)?,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
-                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
+                            tls: bind.opts.ssl.clone(),
                             label: label.clone(),
                         });
                     }
@@ -360,7 +360,7 @@ pub fn bind_all(
                             listener: dup(&first).map_err(err)?,
                             maxconn,
                             accept_proxy: bind.opts.accept_proxy,
-                            tls: bind.opts.ssl.as_ref().map(|t| t.config.clone()),
+                            tls: bind.opts.ssl.clone(),
                             label: label.clone(),
                         });
                     }

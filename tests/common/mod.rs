@@ -21,6 +21,7 @@
 //!   on the same config, the oracle.
 //! - [`FakeDns`]: a UDP name server answering from a table the test changes,
 //!   and [`IpBackend`], which answers with the loopback address it listens on.
+//! - [`tls`]: a CA and certificates made at run time, and TLS clients.
 //! - [`stats`] (stats CSV, socket and page) and [`browser`] (headless Chromium).
 //!
 //! Every socket gets read and write timeouts: a test that goes wrong fails in
@@ -46,6 +47,7 @@ pub mod ringlb;
 pub mod stats;
 pub mod syslog;
 pub mod tcp_backend;
+pub mod tls;
 
 // Re-exported flat, so tests name everything `common::X`. A test file uses only
 // some of these, and an unused glob would warn.
@@ -79,3 +81,5 @@ pub use stats::*;
 pub use syslog::*;
 #[allow(unused_imports)]
 pub use tcp_backend::*;
+#[allow(unused_imports)]
+pub use tls::*;

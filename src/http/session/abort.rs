@@ -11,13 +11,16 @@
 //! long as the client's socket takes it.
 
 use super::*;
+use crate::stream::Peek;
 
 impl Session<'_> {
     /// With `abortonclose`, whether the client had already closed when its
     /// request was read: HAProxy 2.6 then answers 400 before choosing a
     /// server (measured: a GET followed at once by a FIN), as ringlb does.
     pub(super) fn closed_before_dispatch(&self) -> bool {
-        let closed = self.be.http.abortonclose && matches!(peek(self.client_fd), Peek::Closed);
+        // SAFETY: as in `client_closed`: no half is reading or writing now.
+        let closed =
+            self.be.http.abortonclose && unsafe { &*self.cr.0.get() }.peek() == Peek::Closed;
         if closed {
             self.trace.cause(b'C');
         }
@@ -58,52 +61,15 @@ async fn client_closed(cr: &ReadHalf) {
     // reads and writes neither half (queue and connect stages), so no `&mut`
     // to the stream exists meanwhile.
     let stream: &Stream = unsafe { &*cr.0.get() };
-    let fd = stream.as_raw_fd();
     loop {
-        let ready = match stream {
-            Stream::Tcp(s) => s.readable(false).await,
-            Stream::Unix(s) => s.readable(false).await,
-        };
-        if ready.is_err() {
-            return;
-        }
-        match peek(fd) {
+        // On TLS, a close_notify is a close and decrypted bytes are data.
+        match stream.peek() {
             Peek::Closed => return,
             Peek::Data => std::future::pending::<()>().await,
             Peek::Nothing => {}
         }
-    }
-}
-
-/// What a non-blocking peek at the client socket found.
-enum Peek {
-    /// The end of the stream (FIN) or an error (reset).
-    Closed,
-    /// Bytes to read before any close.
-    Data,
-    /// Nothing yet (a spurious wake-up).
-    Nothing,
-}
-
-/// A non-blocking peek of one byte.
-fn peek(fd: RawFd) -> Peek {
-    let mut byte = 0u8;
-    // SAFETY: `byte` is a valid, writable 1-byte buffer for the call and the
-    // fd is the live client socket; MSG_DONTWAIT never blocks.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    match n {
-        0 => Peek::Closed,
-        1.. => Peek::Data,
-        _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock => {
-            Peek::Nothing
+        if stream.readable().await.is_err() {
+            return;
         }
-        _ => Peek::Closed,
     }
 }

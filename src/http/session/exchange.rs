@@ -298,7 +298,7 @@ impl<'a> Session<'a> {
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),
                 head_seen: &head_seen,
-                client_fd: self.client_fd,
+                client_fd: self.client_plain.then_some(self.client_fd),
                 activity,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {

@@ -143,6 +143,8 @@ struct Session<'a> {
     cw: WriteHalf,
     /// The client socket, for the tunnel's shutdown on error.
     client_fd: RawFd,
+    /// The client is not TLS: raw writes to `client_fd` are allowed.
+    client_plain: bool,
     /// The client connection's addresses (for `use_backend` conditions).
     addrs: ConnAddrs,
     /// Exchanges started on this connection (the first one reuses idle server
@@ -194,6 +196,7 @@ pub async fn run(
     let be = &ctx.shared.backends[backend];
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
+    let client_plain = !client.is_tls();
     let (cr, cw) = client.into_split();
     let (rewrite, close_client, max_body) = settings(f, be, &addrs);
     let mut s = Session {
@@ -209,6 +212,7 @@ pub async fn run(
         cr,
         cw,
         client_fd,
+        client_plain,
         addrs,
         exchanges: 0,
         idle_buf: Vec::with_capacity(IDLE_BUF),
