@@ -163,7 +163,7 @@ pub fn commit_cert(args: &[&str]) -> String {
 /// `abort ssl cert <file>`.
 pub fn abort_cert(args: &[&str]) -> String {
     let Some(file) = args.first() else {
-        return "'abort ssl cert expects a filename\n".into();
+        return "'abort ssl cert' expects a filename\n".into();
     };
     let mut txn = lock(&TXN);
     if txn.as_ref().is_none_or(|t| t.file != *file) {
@@ -267,7 +267,22 @@ pub fn del_crt_list(args: &[&str]) -> String {
     let hits: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i].crt == crt && number.is_none_or(|n| lines[i].number == n))
         .collect();
+    let numbers_of_crt = || {
+        let n: Vec<String> = lines
+            .iter()
+            .filter(|x| x.crt == crt)
+            .map(|x| x.number.to_string())
+            .collect();
+        n.join(", ")
+    };
     match hits.as_slice() {
+        [] if number.is_some() && lines.iter().any(|x| x.crt == crt) => {
+            return format!(
+                "Can't delete the entry: found a certificate '{crt}' but the line number is \
+                 incorrect, please specify a correct line number preceded by colons ({})!\n",
+                numbers_of_crt()
+            );
+        }
         [] => {
             return format!(
                 "Can't delete the entry: certificate '{crt}' can't be found in crt-list \
