@@ -23,7 +23,9 @@ fn mkcert(dir: &Path, file: &str, cn: &str, sans: &[&str]) -> PathBuf {
     let key = dir.join(format!("{file}.key"));
     let san: Vec<String> = sans.iter().map(|s| format!("DNS:{s}")).collect();
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -91,8 +93,16 @@ fn files() -> Option<Files> {
     let a = mkcert(dir.path(), "a.pem", "a.example", &["a.example"]);
     let b = mkcert(dir.path(), "b.pem", "b.example", &["b.example"]);
     let a2 = mkcert(dir.path(), "a2.pem", "a2.example", &["a.example"]);
-    let c = mkcert(dir.path(), "c.pem", "c.example", &["c.example", "www.c.example"]);
-    let list = dir.write("list.txt", &format!("{} [alpn h2] b.example\n", b.display()));
+    let c = mkcert(
+        dir.path(),
+        "c.pem",
+        "c.example",
+        &["c.example", "www.c.example"],
+    );
+    let list = dir.write(
+        "list.txt",
+        &format!("{} [alpn h2] b.example\n", b.display()),
+    );
     Some(Files {
         dir,
         a,
@@ -127,7 +137,12 @@ fn set_and_commit_serve_the_new_certificate_on_every_worker() {
     assert_eq!(served(port, "a.example"), "CN=a.example");
     // A connection opened before the change keeps working after it.
     let mut open = Command::new("openssl")
-        .args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{port}")])
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["-servername", "a.example"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -146,9 +161,15 @@ fn set_and_commit_serve_the_new_certificate_on_every_worker() {
     // Not served before the commit.
     assert_eq!(served(port, "a.example"), "CN=a.example");
     let list = stats_command(&sock, "show ssl cert");
-    assert!(list.starts_with(&format!("# transaction\n*{}\n", f.a.display())), "{list}");
+    assert!(
+        list.starts_with(&format!("# transaction\n*{}\n", f.a.display())),
+        "{list}"
+    );
     let commit = stats_command(&sock, &format!("commit ssl cert {}", f.a.display()));
-    assert_eq!(commit, format!("Committing {}.\nSuccess!\n\n", f.a.display()));
+    assert_eq!(
+        commit,
+        format!("Committing {}.\nSuccess!\n\n", f.a.display())
+    );
     // Every worker: enough handshakes to land on each of the 4 threads.
     for _ in 0..12 {
         assert_eq!(served(port, "a.example"), "CN=a2.example");
@@ -160,7 +181,11 @@ fn set_and_commit_serve_the_new_certificate_on_every_worker() {
     input.write_all(b"after\n").unwrap();
     drop(input);
     let mut out = String::new();
-    open.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    open.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let _ = open.wait();
     assert_eq!(out, "before\nafter\n");
 }
@@ -178,7 +203,10 @@ fn abort_and_bad_payloads_leave_the_old_certificate() {
         format!("Transaction aborted for certificate '{a}'!\n\n")
     );
     assert_eq!(served(lb.port(), "a.example"), "CN=a.example");
-    let bad = stats_exchange(&sock, format!("set ssl cert {a} <<\nGARBAGE\n\n").as_bytes());
+    let bad = stats_exchange(
+        &sock,
+        format!("set ssl cert {a} <<\nGARBAGE\n\n").as_bytes(),
+    );
     assert_eq!(
         bad,
         format!(
@@ -265,10 +293,16 @@ fn user_level_is_refused() {
     let user = f.dir.path().join("user.sock");
     let cfg = config(&f, free_port(), echo.port, &sock).replace(
         "    nbthread 4\n",
-        &format!("    nbthread 4\n    stats socket {} level operator\n", user.display()),
+        &format!(
+            "    nbthread 4\n    stats socket {} level operator\n",
+            user.display()
+        ),
     );
     let _lb = Ringlb::start(&cfg);
-    assert_eq!(stats_command(&user, "show ssl cert"), "Permission denied\n\n");
+    assert_eq!(
+        stats_command(&user, "show ssl cert"),
+        "Permission denied\n\n"
+    );
     assert_eq!(
         stats_command(&user, &format!("del ssl cert {}", f.b.display())),
         "Permission denied\n\n"
@@ -321,7 +355,6 @@ fn answers_match_haproxy() {
         cmd("abort ssl cert");
         cmd("new ssl cert");
         cmd("del ssl cert");
-        drop(cmd);
         out.push(with_payload(sock, "set ssl cert /nope.pem", &f.c));
         out.push(with_payload(sock, &format!("set ssl cert {c}"), &f.c));
         out.push(stats_command(sock, &format!("commit ssl cert {a}")));
@@ -335,14 +368,26 @@ fn answers_match_haproxy() {
             format!("add ssl crt-list {list} <<\n{c} [alpn h2] c.example !www.c.example\n\n")
                 .as_bytes(),
         )));
-        out.push(normalize(&stats_command(sock, &format!("show ssl crt-list -n {list}"))));
+        out.push(normalize(&stats_command(
+            sock,
+            &format!("show ssl crt-list -n {list}"),
+        )));
         out.push(stats_command(sock, &format!("show ssl cert {c}")));
         out.push(stats_command(sock, &format!("del ssl cert {c}")));
         out.push(stats_command(sock, &format!("del ssl crt-list {list} {c}")));
-        out.push(stats_command(sock, &format!("del ssl crt-list {list} {c}:2")));
-        out.push(stats_command(sock, &format!("del ssl crt-list {list} {c}:2")));
+        out.push(stats_command(
+            sock,
+            &format!("del ssl crt-list {list} {c}:2"),
+        ));
+        out.push(stats_command(
+            sock,
+            &format!("del ssl crt-list {list} {c}:2"),
+        ));
         out.push(stats_command(sock, &format!("del ssl crt-list /nope {c}")));
-        out.push(normalize(&stats_command(sock, &format!("show ssl crt-list -n {list}"))));
+        out.push(normalize(&stats_command(
+            sock,
+            &format!("show ssl crt-list -n {list}"),
+        )));
         out.push(stats_command(sock, &format!("del ssl crt-list {list} {c}")));
         out.push(stats_command(sock, &format!("del ssl cert {c}")));
         out.push(stats_command(sock, "show ssl cert"));
@@ -366,6 +411,10 @@ fn answers_match_haproxy() {
         .filter(|(_, (o, t))| o != t)
         .map(|(i, (o, t))| format!("answer {i}:\n ringlb: {o:?}\nhaproxy: {t:?}"))
         .collect();
-    assert!(diffs.is_empty(), "differs from HAProxy:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "differs from HAProxy:\n{}",
+        diffs.join("\n")
+    );
     assert_eq!(ours.len(), theirs.len());
 }

@@ -81,7 +81,9 @@ pub fn next_request(buf: &[u8], eof: bool) -> Option<(String, Option<String>, us
     let end = if rest.starts_with(b"\n") {
         Some((0, 1))
     } else {
-        rest.windows(2).position(|w| w == b"\n\n").map(|p| (p + 1, p + 2))
+        rest.windows(2)
+            .position(|w| w == b"\n\n")
+            .map(|p| (p + 1, p + 2))
     };
     let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     match end {
@@ -487,6 +489,42 @@ mod tests {
         // An escaped CR is part of the command, not the end of its line.
         assert_eq!(next_command(b"a\\\r\n"), Some(("a\\\r".into(), 4)));
         assert_eq!(next_command(b"a\\\\\r\n"), Some(("a\\\\".into(), 5)));
+    }
+
+    #[test]
+    fn payloads_follow_a_command_ending_in_double_less_than() {
+        let buf = b"set ssl cert f <<\nL1\nL2\n\nshow info\n";
+        let (cmd, payload, used) = next_request(buf, false).unwrap();
+        assert_eq!(cmd, "set ssl cert f ");
+        assert_eq!(payload.as_deref(), Some("L1\nL2\n"));
+        assert_eq!(&buf[used..], b"show info\n");
+        // Incomplete until the empty line, unless the input ended.
+        assert_eq!(next_request(b"set x <<\nL1\n", false), None);
+        let (_, p, _) = next_request(b"set x <<\nL1\n", true).unwrap();
+        assert_eq!(p.as_deref(), Some("L1\n"));
+        let (_, p, _) = next_request(b"set x <<\n\n", false).unwrap();
+        assert_eq!(p.as_deref(), Some(""));
+        assert_eq!(
+            next_request(b"show info\n", false),
+            Some(("show info".into(), None, 10))
+        );
+    }
+
+    #[test]
+    fn ssl_commands_need_admin() {
+        let text = "defaults\n mode http\nlisten l\n bind 127.0.0.1:1\n server a 127.0.0.1:2\n";
+        let loaded = crate::config::load_sources(&[("t.cfg", text)]).unwrap();
+        let shared = Shared::build(&loaded.config, false, 1);
+        let mut op = Session::new(&shared, Level::Operator);
+        assert_eq!(op.run("show ssl cert").0, PERMISSION_DENIED);
+        assert_eq!(op.run("add ssl crt-list a b").0, PERMISSION_DENIED);
+        let mut admin = Session::new(&shared, Level::Admin);
+        assert!(admin.run("show ssl cert").0.contains("# filename\n"));
+        assert_eq!(
+            admin.run_with("set ssl cert /none.pem", Some("x")).0,
+            "Can't replace a certificate which is not referenced by the configuration!\n\
+             Can't update /none.pem!\n"
+        );
     }
 
     #[test]

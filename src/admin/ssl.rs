@@ -56,7 +56,8 @@ pub fn show_cert(args: &[&str]) -> String {
         }
         return out;
     };
-    const NOT_FOUND: &str = "Can't display the certificate: Not found or the certificate is a bundle!\n";
+    const NOT_FOUND: &str =
+        "Can't display the certificate: Not found or the certificate is a bundle!\n";
     if let Some(file) = arg.strip_prefix('*') {
         let txn = lock(&TXN);
         return match txn.as_ref().filter(|t| t.file == file) {
@@ -217,7 +218,11 @@ pub fn del_cert(args: &[&str]) -> String {
 pub fn add_crt_list(args: &[&str], payload: Option<&str>) -> String {
     let text = match (args.get(1), payload) {
         (Some(c), _) => c.to_string(),
-        (None, Some(p)) => p.lines().find(|l| !l.trim().is_empty()).unwrap_or("").into(),
+        (None, Some(p)) => p
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .into(),
         (None, None) => String::new(),
     };
     let (Some(list), false) = (args.first(), text.trim().is_empty()) else {

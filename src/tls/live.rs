@@ -172,3 +172,53 @@ impl Lists {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::ProtocolVersion;
+    use rustls::version::{TLS12, TLS13};
+
+    use super::super::bind::BindTls;
+    use super::super::opts::SslOpts;
+    use super::super::test_util::*;
+    use super::super::{certs, crt_list};
+    use super::lists;
+
+    #[test]
+    fn a_line_added_at_run_time_is_served_with_its_options() {
+        let Some(d) = certs_dir() else { return };
+        let p = |f: &str| d.join(f).to_string_lossy().into_owned();
+        let list = d.join("live.crt-list").to_string_lossy().into_owned();
+        std::fs::write(&list, format!("{}\n", p("rsa_a.pem"))).unwrap();
+        let t = BindTls::build_with(vec![], vec![list.clone()], SslOpts::default(), &mut |_| {})
+            .unwrap();
+        let both = || client(&[&TLS13, &TLS12], all_schemes(), false).0;
+        let cn = |sni| served_cn(&handshake(&t, both(), Some(sni)).unwrap().0);
+        assert_eq!(cn("b.example"), "a.example");
+        // As `add ssl crt-list` requires: the certificate is in the store.
+        let g = super::super::opts::Globals::default();
+        certs::insert(
+            &p("rsa_b.pem"),
+            certs::load_file(&p("rsa_b.pem"), &g).unwrap(),
+        );
+        let line = format!("{} [ssl-max-ver TLSv1.2] b.example", p("rsa_b.pem"));
+        let mut l = lists();
+        l.lines
+            .get_mut(&list)
+            .unwrap()
+            .push(crt_list::parse_line(&line, &mut |_| {}).unwrap());
+        l.publish(&list).unwrap();
+        assert_eq!(l.instances(&p("rsa_b.pem")), 1);
+        drop(l);
+        let (c, _) = handshake(&t, both(), Some("b.example")).unwrap();
+        assert_eq!(served_cn(&c), "b.example");
+        assert_eq!(c.protocol_version(), Some(ProtocolVersion::TLSv1_2));
+        assert_eq!(cn("a.example"), "a.example");
+        // Removed again: the default serves the name.
+        let mut l = lists();
+        l.lines.get_mut(&list).unwrap().pop();
+        l.publish(&list).unwrap();
+        drop(l);
+        assert_eq!(cn("b.example"), "a.example");
+    }
+}
