@@ -19,13 +19,17 @@ use common::*;
 /// Makes a self-signed RSA certificate for `cn` (SANs `sans`) with its key
 /// in `<dir>/<file>`; also writes the certificate alone and the key alone.
 fn mkcert(dir: &Path, file: &str, cn: &str, sans: &[&str]) -> PathBuf {
+    mkcert_with(dir, file, cn, sans, &["-newkey", "rsa:2048"])
+}
+
+/// As [`mkcert`], with the key made by `newkey` (`-newkey ...` arguments).
+fn mkcert_with(dir: &Path, file: &str, cn: &str, sans: &[&str], newkey: &[&str]) -> PathBuf {
     let crt = dir.join(format!("{file}.crt"));
     let key = dir.join(format!("{file}.key"));
     let san: Vec<String> = sans.iter().map(|s| format!("DNS:{s}")).collect();
     let st = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
+        .args(["req", "-x509", "-nodes", "-days", "30"])
+        .args(newkey)
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -99,6 +103,13 @@ fn files() -> Option<Files> {
         "c.example",
         &["c.example", "www.c.example"],
     );
+    mkcert_with(
+        dir.path(),
+        "e.pem",
+        "e.example",
+        &["e.example"],
+        &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    );
     let list = dir.write(
         "list.txt",
         &format!("{} [alpn h2] b.example\n", b.display()),
@@ -119,10 +130,11 @@ fn config(f: &Files, port: u16, echo: u16, sock: &Path) -> String {
         "global\n    nbthread 4\n    stats socket {sock} level admin\n\
          defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    \
          timeout server 5s\n\
-         listen t\n    bind 127.0.0.1:{port} ssl crt {a} crt-list {list}\n    \
+         listen t\n    bind 127.0.0.1:{port} ssl crt {a} crt {e} crt-list {list}\n    \
          server e 127.0.0.1:{echo}\n",
         sock = sock.display(),
         a = f.a.display(),
+        e = f.dir.path().join("e.pem").display(),
         list = f.list.display()
     )
 }
@@ -335,6 +347,10 @@ fn answers_match_haproxy() {
         let mut cmd = |c: &str| out.push(normalize(&stats_command(sock, c)));
         cmd("show ssl cert");
         cmd(&format!("show ssl cert {a}"));
+        cmd(&format!(
+            "show ssl cert {}",
+            f.dir.path().join("e.pem").display()
+        ));
         cmd("show ssl cert /nope.pem");
         cmd("show ssl crt-list");
         cmd(&format!("show ssl crt-list {list}"));
