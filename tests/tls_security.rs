@@ -115,8 +115,8 @@ const WEAK_FAMILIES: &[(&str, &[u16])] = &[
     (
         "CBC",
         &[
-            0xc009, 0xc00a, 0xc013, 0xc014, 0xc023, 0xc024, 0xc027, 0xc028, 0x002f, 0x0035,
-            0x003c, 0x003d, 0x0033, 0x0039, 0x0067, 0x006b,
+            0xc009, 0xc00a, 0xc013, 0xc014, 0xc023, 0xc024, 0xc027, 0xc028, 0x002f, 0x0035, 0x003c,
+            0x003d, 0x0033, 0x0039, 0x0067, 0x006b,
         ],
     ),
     ("RC4", &[0xc007, 0xc011, 0x0005, 0x0004, 0x0018]),
@@ -155,8 +155,8 @@ fn defaults_refuse_old_protocols_and_weak_suites_compared_with_haproxy() {
                     // which still holds CBC suites (SHA1 and SHA256/384 HMAC)
                     // and static-RSA GCM; ringlb has none (rustls lacks them).
                     // (static RSA needs an RSA certificate.)
-                    let haproxy_differs = *family == "CBC"
-                        || (*family == "static RSA GCM" && pem == &certs.rsa);
+                    let haproxy_differs =
+                        *family == "CBC" || (*family == "static RSA GCM" && pem == &certs.rsa);
                     if who == "haproxy" && haproxy_differs {
                         assert!(r.is_some(), "haproxy now refuses {family}: update the note");
                     } else {
@@ -215,7 +215,10 @@ fn s_client_sees_tls12_and_13_secure_renegotiation_ems_no_compression() {
                 let o = s_client_all(&certs, port, &["-tls1_2"], b"");
                 assert!(o.contains("New, TLSv1.2, Cipher is ECDHE-"), "{who}: {o}");
                 assert!(o.contains("-GCM-") || o.contains("CHACHA20"), "{who}: {o}");
-                assert!(o.contains("Secure Renegotiation IS supported"), "{who}: {o}");
+                assert!(
+                    o.contains("Secure Renegotiation IS supported"),
+                    "{who}: {o}"
+                );
                 assert!(o.contains("Extended master secret: yes"), "{who}: {o}");
                 assert!(o.contains("Compression: NONE"), "{who}: {o}");
                 // s_client offers TLS 1.0/1.1 only at SECLEVEL 0: still refused.
@@ -257,10 +260,18 @@ fn renegotiation_is_refused_and_the_next_client_served() {
                 b"R\nGET /after-reneg HTTP/1.1\r\nHost: t\r\n\r\n",
             );
             assert!(o.contains("RENEGOTIATING"), "{who}: {o}");
-            // Refused: no second handshake completes, the request is not served.
+            // Refused: no second handshake (the chain is verified once), the
+            // request is not served.
+            assert_eq!(o.matches("depth=0").count(), 1, "{who}: {o}");
             assert!(!o.contains("request=GET /after-reneg"), "{who}: {o}");
-            // ringlb (rustls) answers with a no_renegotiation alert; HAProxy
-            // closes the connection (OpenSSL's SSL_OP_NO_RENEGOTIATION).
+            // HAProxy closes at once (OpenSSL: "no renegotiation"). ringlb
+            // answers no ServerHello: rustls queues a no_renegotiation warning,
+            // which the stream sends with its next write (src/tls/stream.rs:
+            // only the write side writes), so the client waits until
+            // `timeout client`. Either way the session is not renegotiated.
+            if who == "haproxy" {
+                assert!(o.contains("no renegotiation"), "{who}: {o}");
+            }
             let mut c = TlsClient::connect(port, &cfg_tls);
             assert_eq!(c.request(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
         },
@@ -316,7 +327,7 @@ fn captured_hello() -> Vec<u8> {
 
 /// A few hundred malformed inputs, deterministic.
 fn malformed_inputs(hello: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut rng = Rng(0x5eed_0f_7157);
+    let mut rng = Rng(0x5eed_0f71_57aa);
     let mut v: Vec<(String, Vec<u8>)> = Vec::new();
     for i in 0..100 {
         let n = 1 + rng.below(3000);
@@ -341,7 +352,9 @@ fn malformed_inputs(hello: &[u8]) -> Vec<(String, Vec<u8>)> {
     big_hs[6..9].copy_from_slice(&[0xff, 0xff, 0xff]); // handshake length 16 MB
     v.push(("handshake length 2^24-1".into(), big_hs));
     // SSLv2 CLIENT-HELLO (2-byte header, msg 1, version 3.1, 3-byte suites).
-    let mut v2 = vec![0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10];
+    let mut v2 = vec![
+        0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
+    ];
     v2.extend_from_slice(&[0x07, 0x00, 0xc0, 0x05, 0x00, 0x80, 0x03, 0x00, 0x80]);
     v2.extend_from_slice(&[0x01, 0x00, 0x80, 0x06, 0x00, 0x40, 0x04, 0x00, 0x80]);
     v2.extend_from_slice(&[0x02, 0x00, 0x80]);
@@ -351,9 +364,15 @@ fn malformed_inputs(hello: &[u8]) -> Vec<(String, Vec<u8>)> {
         "HTTP request".into(),
         b"GET / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
     ));
-    v.push(("zero-length handshake record".into(), vec![0x16, 3, 1, 0, 0]));
+    v.push((
+        "zero-length handshake record".into(),
+        vec![0x16, 3, 1, 0, 0],
+    ));
     v.push(("zero-length alert record".into(), vec![0x15, 3, 3, 0, 0]));
-    v.push(("application data first".into(), vec![0x17, 3, 3, 0, 4, 1, 2, 3, 4]));
+    v.push((
+        "application data first".into(),
+        vec![0x17, 3, 3, 0, 4, 1, 2, 3, 4],
+    ));
     v.push(("alert first".into(), vec![0x15, 3, 3, 0, 2, 2, 40]));
     v.push(("CCS first".into(), vec![0x14, 3, 3, 0, 1, 1]));
     v.push(("unknown record type".into(), vec![0x42, 3, 3, 0, 1, 1]));
@@ -363,7 +382,10 @@ fn malformed_inputs(hello: &[u8]) -> Vec<(String, Vec<u8>)> {
         client_hello(0x0303, &[0xc02b, 0xc02f], &many),
     ));
     let dup = vec![ext(0, &[0, 0]), ext(0, &[0, 0])];
-    v.push(("duplicate extension".into(), client_hello(0x0303, &[0xc02b], &dup)));
+    v.push((
+        "duplicate extension".into(),
+        client_hello(0x0303, &[0xc02b], &dup),
+    ));
     v.push(("no suites".into(), client_hello(0x0303, &[], &[])));
     // A hello split over many records of one byte each.
     let mut split = Vec::new();
@@ -416,8 +438,10 @@ fn malformed_hellos_and_garbage_cost_a_log_line_each_never_a_worker() {
     let started = Instant::now();
     let (ports, mut syslog) = collecting(syslog, || {
         // Four senders at once, so both workers take some.
-        let chunks: Vec<Vec<(String, Vec<u8>)>> =
-            inputs.chunks(inputs.len() / 4 + 1).map(<[_]>::to_vec).collect();
+        let chunks: Vec<Vec<(String, Vec<u8>)>> = inputs
+            .chunks(inputs.len() / 4 + 1)
+            .map(<[_]>::to_vec)
+            .collect();
         let threads: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -452,9 +476,17 @@ fn malformed_hellos_and_garbage_cost_a_log_line_each_never_a_worker() {
             .collect::<Vec<_>>()
     });
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(30), "{} inputs took {took:?}", ports.len());
+    assert!(
+        took < Duration::from_secs(30),
+        "{} inputs took {took:?}",
+        ports.len()
+    );
     // One log line per failed handshake, for each connection.
-    let lines: Vec<&String> = syslog.seen.iter().filter(|l| l.contains("] fe/1: ")).collect();
+    let lines: Vec<&String> = syslog
+        .seen
+        .iter()
+        .filter(|l| l.contains("] fe/1: "))
+        .collect();
     let mut missing = Vec::new();
     for (p, what) in &ports {
         let me = format!("127.0.0.1:{p} [");
@@ -466,10 +498,20 @@ fn malformed_hellos_and_garbage_cost_a_log_line_each_never_a_worker() {
     assert!(missing.is_empty(), "log lines: {missing:#?}");
     let stray: Vec<&&String> = lines
         .iter()
-        .filter(|l| !ports.iter().any(|(p, _)| l.contains(&format!("127.0.0.1:{p} ["))))
+        .filter(|l| {
+            !ports
+                .iter()
+                .any(|(p, _)| l.contains(&format!("127.0.0.1:{p} [")))
+        })
         .collect();
-    assert!(stray.is_empty(), "lines for no connection of ours: {stray:#?}");
-    let failures = lines.iter().filter(|l| l.contains("SSL handshake failure")).count();
+    assert!(
+        stray.is_empty(),
+        "lines for no connection of ours: {stray:#?}"
+    );
+    let failures = lines
+        .iter()
+        .filter(|l| l.contains("SSL handshake failure"))
+        .count();
     let closed = lines
         .iter()
         .filter(|l| l.contains("Connection closed during SSL handshake"))
@@ -512,7 +554,11 @@ fn alert_mid_session_and_data_after_close_notify_end_only_that_connection() {
         // A plaintext fatal alert record in the middle of an encrypted session.
         let mut c = TlsClient::connect(port, cfg);
         assert_eq!(c.request(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
-        c.conn.stream.sock.write_all(&[0x15, 3, 3, 0, 2, 2, 40]).unwrap();
+        c.conn
+            .stream
+            .sock
+            .write_all(&[0x15, 3, 3, 0, 2, 2, 40])
+            .unwrap();
         let _ = c.read_to_close();
         // close_notify, then more: a request (encrypted, if the client lets
         // us) and garbage. Nothing after close_notify is served.
@@ -600,8 +646,9 @@ fn chromium_fetches_a_page_over_tls() {
         // Chromium's own headers reached the backend through the TLS bind.
         let last = be.last();
         assert!(
-            last.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("user-agent")
-                && v.contains("HeadlessChrome")),
+            last.headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("user-agent") && v.contains("HeadlessChrome")),
             "{:?}",
             last.headers
         );

@@ -37,14 +37,21 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(lines.len(), content.len(), "{text:?}");
     for (l, src) in lines.iter().zip(&content) {
         assert!(!l.crt.is_empty(), "{text:?}: empty path");
-        assert!(!l.crt.contains(char::is_whitespace), "{text:?}: {:?}", l.crt);
+        assert!(
+            !l.crt.contains(char::is_whitespace),
+            "{text:?}: {:?}",
+            l.crt
+        );
         let first = src.split_whitespace().next().unwrap();
         assert_eq!(l.crt, first, "{text:?}");
         // Filters follow the path (and the `[...]` options) on the same line.
         let lower = src.to_ascii_lowercase();
         let tail = &lower[first.len()..];
         for f in &l.filters {
-            assert!(!f.is_empty() && !f.contains(char::is_whitespace), "{text:?}: {f:?}");
+            assert!(
+                !f.is_empty() && !f.contains(char::is_whitespace),
+                "{text:?}: {f:?}"
+            );
             assert!(tail.contains(f.as_str()), "{text:?}: filter {f:?}");
             assert!(!f.starts_with('!'), "{text:?}: {f:?}");
         }

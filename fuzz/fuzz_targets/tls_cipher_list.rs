@@ -14,9 +14,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ringlb::tls::ciphers::{curves, tls12_suites, tls13_suites};
 use rustls::CipherSuite;
 use rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES;
-use ringlb::tls::ciphers::{curves, tls12_suites, tls13_suites};
 
 /// The suites `list` yields (empty on error).
 fn eval(list: &str) -> Option<Vec<CipherSuite>> {
@@ -66,6 +66,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(eval(&format!("{text}:-{x}")), expect, "{text:?} :-{x}");
     let after = eval(&format!("!{x}:{text}:{x}"));
     if let Some(after) = after {
-        assert!(after.iter().all(|s| !xs.contains(s)), "!{x}:{text:?}:{x} → {after:?}");
+        assert!(
+            after.iter().all(|s| !xs.contains(s)),
+            "!{x}:{text:?}:{x} → {after:?}"
+        );
     }
 });

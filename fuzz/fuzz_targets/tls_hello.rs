@@ -35,7 +35,10 @@ fn make_certs() -> PathBuf {
             .is_ok_and(|o| o.status.success());
         assert!(ok, "tls_hello needs the openssl CLI: openssl {args} failed");
     };
-    for (name, key) in [("ec", "ec -pkeyopt ec_paramgen_curve:P-256"), ("rsa", "rsa:2048")] {
+    for (name, key) in [
+        ("ec", "ec -pkeyopt ec_paramgen_curve:P-256"),
+        ("rsa", "rsa:2048"),
+    ] {
         ossl(&format!(
             "req -x509 -newkey {key} -nodes -keyout {name}.key -out {name}.crt -days 30 \
              -subj /CN=a.example -addext subjectAltName=DNS:a.example,DNS:*.w.example"
@@ -73,7 +76,9 @@ fn binds() -> &'static [BindTls; 2] {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, data)) = data.split_first() else { return };
+    let Some((&sel, data)) = data.split_first() else {
+        return;
+    };
     let bind = &binds()[usize::from(sel & 1)];
     // Reads of 1..=64 bytes, or all at once, as the socket may give them.
     let chunk = match sel >> 1 {
