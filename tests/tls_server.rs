@@ -503,6 +503,7 @@ fn check_ssl_marks_servers_up_and_down_as_haproxy_words_it() {
                 }
             },
         );
+        eprintln!("check reasons: {reasons:?}");
         if !up {
             assert!(reasons[0].1.starts_with("Layer6 invalid response"), "{reasons:?}");
             if let [(_, a), (_, b)] = &reasons[..] {
