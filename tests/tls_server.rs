@@ -28,6 +28,9 @@ struct Seen {
     sni: Option<String>,
     /// Whether the client showed a certificate.
     client_cert: bool,
+    /// The protocol version and cipher suite negotiated (rustls' names).
+    version: String,
+    cipher: String,
     /// The PROXY v2 header read before the handshake, if any.
     proxy: Vec<u8>,
     /// The request heads (HTTP) or bytes (echo) it read, in order.
@@ -139,6 +142,8 @@ fn serve(
             conn,
             sni: tls.conn.server_name().map(str::to_owned),
             client_cert: tls.conn.peer_certificates().is_some(),
+            version: format!("{:?}", tls.conn.protocol_version().unwrap()),
+            cipher: format!("{:?}", tls.conn.negotiated_cipher_suite().unwrap().suite()),
             proxy,
             requests: Vec::new(),
         });
@@ -510,5 +515,65 @@ fn check_ssl_marks_servers_up_and_down_as_haproxy_words_it() {
                 assert_eq!(a, b);
             }
         }
+    }
+}
+
+#[test]
+fn protocol_options_negotiate_what_was_asked_as_with_haproxy() {
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let be = TlsBackend::start(&certs.ec, Opts::default());
+    let syslog = Syslog::new();
+    let dir = certs.dir().display().to_string();
+    for (global, opts, version, cipher) in [
+        (
+            "",
+            "ssl-max-ver TLSv1.2 ciphers ECDHE-ECDSA-AES256-GCM-SHA384",
+            "TLSv1_2",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        ),
+        (
+            "",
+            "force-tlsv12 ciphers ECDHE-ECDSA-CHACHA20-POLY1305",
+            "TLSv1_2",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            "",
+            "no-tlsv12 ciphersuites TLS_CHACHA20_POLY1305_SHA256",
+            "TLSv1_3",
+            "TLS13_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            "    ssl-default-server-options ssl-max-ver TLSv1.2\n    \
+             ssl-default-server-ciphers ECDHE-ECDSA-AES128-GCM-SHA256\n",
+            "",
+            "TLSv1_2",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        ),
+        // `ca-base`: a relative `ca-file` is under it, as HAProxy reads it.
+        (
+            &format!("    ca-base {dir}\n    crt-base {dir}\n"),
+            "verify required ca-file ca.crt crt rsa.pem sni str(localhost) force-tlsv13 \
+             ciphersuites TLS_AES_128_GCM_SHA256",
+            "TLSv1_3",
+            "TLS13_AES_128_GCM_SHA256",
+        ),
+    ] {
+        let lines = format!("    server a 127.0.0.1:{} ssl verify none {opts}\n", be.port);
+        both(
+            |p| http_cfg(p, syslog.port(), &lines).replacen("global\n", &format!("global\n{global}"), 1),
+            |who, port| {
+                be.clear();
+                assert_eq!(get_host(port, "localhost").0, 200, "{who}: {global}{opts}");
+                let used = be.used();
+                assert_eq!(
+                    (used[0].version.as_str(), used[0].cipher.as_str()),
+                    (version, cipher),
+                    "{who}: {global}{opts}"
+                );
+            },
+        );
     }
 }
