@@ -85,7 +85,14 @@ impl TlsBackend {
             for s in l.incoming().flatten() {
                 let (cfg, seen, count) = (cfg.clone(), seen2.clone(), count.clone());
                 std::thread::spawn(move || {
-                    serve(s, cfg, &seen, count.fetch_add(1, Ordering::SeqCst) + 1, proxy_v2, echo)
+                    serve(
+                        s,
+                        cfg,
+                        &seen,
+                        count.fetch_add(1, Ordering::SeqCst) + 1,
+                        proxy_v2,
+                        echo,
+                    )
                 });
             }
         });
@@ -95,7 +102,10 @@ impl TlsBackend {
     /// Connections that carried at least one request (checks carry none).
     fn used(&self) -> Vec<Seen> {
         let v = self.seen.lock().unwrap();
-        v.iter().filter(|s| !s.requests.is_empty()).cloned().collect()
+        v.iter()
+            .filter(|s| !s.requests.is_empty())
+            .cloned()
+            .collect()
     }
 
     /// Every connection whose handshake completed.
@@ -230,7 +240,10 @@ fn verify_none_and_sni_from_the_request_reach_the_server_as_with_haproxy() {
         // An address is never sent as SNI (RFC 6066), by either.
         ("str(127.0.0.1)", "x", None),
     ] {
-        let lines = format!("    server a 127.0.0.1:{} ssl verify none sni {sni}\n", be.port);
+        let lines = format!(
+            "    server a 127.0.0.1:{} ssl verify none sni {sni}\n",
+            be.port
+        );
         both(
             |p| http_cfg(p, syslog.port(), &lines),
             |who, port| {
@@ -247,7 +260,11 @@ fn verify_none_and_sni_from_the_request_reach_the_server_as_with_haproxy() {
     }
     assert_eq!(views.iter().filter(|v| v.0 == "ringlb").count(), 3);
     for w in views.chunks(2).filter(|c| c.len() == 2) {
-        assert_eq!((w[0].2, &w[0].3, &w[0].4), (w[1].2, &w[1].3, &w[1].4), "{w:?}");
+        assert_eq!(
+            (w[0].2, &w[0].3, &w[0].4),
+            (w[1].2, &w[1].3, &w[1].4),
+            "{w:?}"
+        );
     }
 }
 
@@ -262,11 +279,26 @@ fn verification_failures_are_503_with_sc_and_send_nothing_as_with_haproxy() {
     let be = TlsBackend::start(&certs.ec, Opts::default());
     let (ca, wrong_ca) = (certs.ca.display(), other.ca.display());
     let cases = [
-        (format!("ssl verify required ca-file {ca} sni str(localhost)"), 200),
-        (format!("ssl verify required ca-file {ca} verifyhost test.example"), 200),
-        (format!("ssl verify required ca-file {wrong_ca} sni str(localhost)"), 503),
-        (format!("ssl verify required ca-file {ca} sni str(wrong.example)"), 503),
-        (format!("ssl verify required ca-file {ca} verifyhost wrong.example"), 503),
+        (
+            format!("ssl verify required ca-file {ca} sni str(localhost)"),
+            200,
+        ),
+        (
+            format!("ssl verify required ca-file {ca} verifyhost test.example"),
+            200,
+        ),
+        (
+            format!("ssl verify required ca-file {wrong_ca} sni str(localhost)"),
+            503,
+        ),
+        (
+            format!("ssl verify required ca-file {ca} sni str(wrong.example)"),
+            503,
+        ),
+        (
+            format!("ssl verify required ca-file {ca} verifyhost wrong.example"),
+            503,
+        ),
     ];
     for (opts, want) in cases {
         let mut syslog = Syslog::new();
@@ -284,7 +316,9 @@ fn verification_failures_are_503_with_sc_and_send_nothing_as_with_haproxy() {
                 // The termination state follows the status and byte counts.
                 let state = line
                     .split_whitespace()
-                    .find(|w| w.len() == 4 && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
+                    .find(|w| {
+                        w.len() == 4 && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+                    })
                     .unwrap_or("")
                     .to_owned();
                 if want == 503 {
@@ -340,7 +374,10 @@ fn client_certificate_is_presented_with_crt() {
         // meets the request (502) or the connection (503) by timing, for
         // HAProxy as for ringlb; only the success must be identical.
         for (who, st) in &statuses {
-            assert!(*st == 200 || (crt.is_empty() && [502, 503].contains(st)), "{who}: {st}");
+            assert!(
+                *st == 200 || (crt.is_empty() && [502, 503].contains(st)),
+                "{who}: {st}"
+            );
         }
     }
 }
@@ -366,7 +403,9 @@ fn pooled_connections_are_reused_only_for_the_same_sni() {
             let mut conns: Vec<(String, String)> = Vec::new();
             for round in 0..3 {
                 for (c, host) in [(&mut a, "localhost"), (&mut b, "test.example")] {
-                    let r = c.request(format!("GET /{round} HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes());
+                    let r = c.request(
+                        format!("GET /{round} HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes(),
+                    );
                     assert_eq!(r.status, 200, "{who}");
                     assert_eq!(r.text(), format!("sni={host}\n"), "{who}");
                     conns.push((host.to_owned(), r.header("x-conn").unwrap().to_owned()));
@@ -402,7 +441,10 @@ fn send_proxy_v2_header_goes_in_clear_before_the_handshake() {
         },
     );
     let syslog = Syslog::new();
-    let lines = format!("    server a 127.0.0.1:{} send-proxy-v2 ssl verify none\n", be.port);
+    let lines = format!(
+        "    server a 127.0.0.1:{} send-proxy-v2 ssl verify none\n",
+        be.port
+    );
     let mut seen = Vec::new();
     both(
         |p| http_cfg(p, syslog.port(), &lines),
@@ -493,7 +535,9 @@ fn check_ssl_marks_servers_up_and_down_as_haproxy_words_it() {
                 let want = if up { 200 } else { 503 };
                 assert_eq!(get_host(port, "localhost").0, want, "{who}");
                 if !up {
-                    let l = syslog.wait("check failed", |l| l.contains("Health check for server b/a failed"));
+                    let l = syslog.wait("check failed", |l| {
+                        l.contains("Health check for server b/a failed")
+                    });
                     let reason = l
                         .split("reason: ")
                         .nth(1)
@@ -510,7 +554,10 @@ fn check_ssl_marks_servers_up_and_down_as_haproxy_words_it() {
         );
         eprintln!("check reasons: {reasons:?}");
         if !up {
-            assert!(reasons[0].1.starts_with("Layer6 invalid response"), "{reasons:?}");
+            assert!(
+                reasons[0].1.starts_with("Layer6 invalid response"),
+                "{reasons:?}"
+            );
             if let [(_, a), (_, b)] = &reasons[..] {
                 assert_eq!(a, b);
             }
@@ -561,9 +608,18 @@ fn protocol_options_negotiate_what_was_asked_as_with_haproxy() {
             "TLS13_AES_128_GCM_SHA256",
         ),
     ] {
-        let lines = format!("    server a 127.0.0.1:{} ssl verify none {opts}\n", be.port);
+        let lines = format!(
+            "    server a 127.0.0.1:{} ssl verify none {opts}\n",
+            be.port
+        );
         both(
-            |p| http_cfg(p, syslog.port(), &lines).replacen("global\n", &format!("global\n{global}"), 1),
+            |p| {
+                http_cfg(p, syslog.port(), &lines).replacen(
+                    "global\n",
+                    &format!("global\n{global}"),
+                    1,
+                )
+            },
             |who, port| {
                 be.clear();
                 assert_eq!(get_host(port, "localhost").0, 200, "{who}: {global}{opts}");

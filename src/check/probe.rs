@@ -65,7 +65,9 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
         Ok(s) => s,
         Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
         Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),
-        Err(ConnectError::Unsupported(_) | ConnectError::NoPort(_) | ConnectError::Handshake(_)) => {
+        Err(
+            ConnectError::Unsupported(_) | ConnectError::NoPort(_) | ConnectError::Handshake(_),
+        ) => {
             return (CheckStatus::SockErr, 0, String::new());
         }
     };

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use super::connect::{ConnectError, connect_from, target};
 use super::proxy_header;
-use super::tls_origin;
 use super::queue::{self, Slot, Waited};
+use super::tls_origin;
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
 use crate::stats::counters::{self, Counters};

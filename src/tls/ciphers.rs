@@ -321,4 +321,3 @@ mod tests {
         assert!(curves("X448").unwrap_err().contains("X448"));
     }
 }
-

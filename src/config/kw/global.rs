@@ -135,7 +135,13 @@ pub fn ssl_default_server_options(g: &mut RawGlobal, args: &mut Args) -> Result<
                         .ok_or_else(|| format!("'{kw} {o}' : missing {what}."))
                 };
                 let proto = &mut g.server_tls.proto;
-                crate::tls::opts::parse(proto, crate::tls::opts::Place::Bind, &o, &mut next, &mut |_| {})?;
+                crate::tls::opts::parse(
+                    proto,
+                    crate::tls::opts::Place::Bind,
+                    &o,
+                    &mut next,
+                    &mut |_| {},
+                )?;
             }
             _ => return Err(format!("unknown option '{o}' on global statement '{kw}'.")),
         }

@@ -640,11 +640,7 @@ fn bad_server_ssl_options() {
     }
     assert!(e("ssl verify none ssl-max-ver TLSv1.0").contains("does not implement"));
     assert!(e("ssl verify none no-tlsv12 no-tlsv13").contains("no TLS version"));
-    for o in [
-        "crl-file x",
-        "send-proxy-v2-ssl",
-        "send-proxy-v2-ssl-cn",
-    ] {
+    for o in ["crl-file x", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn"] {
         assert!(
             e(&format!("ssl verify none {o}")).contains("is not supported yet"),
             "{o}"

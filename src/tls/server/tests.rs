@@ -395,7 +395,9 @@ fn sessions_resume_unless_no_ssl_reuse() {
 
 #[test]
 fn load_errors_say_what_haproxy_says() {
-    let err = |o: &ServerTlsOpts, d: &ServerTlsDefaults| ServerTls::build(o, d, "'server b/s1'").unwrap_err();
+    let err = |o: &ServerTlsOpts, d: &ServerTlsDefaults| {
+        ServerTls::build(o, d, "'server b/s1'").unwrap_err()
+    };
     let ssl = ServerTlsOpts {
         ssl: true,
         ..Default::default()
@@ -450,7 +452,11 @@ fn load_errors_say_what_haproxy_says() {
         ca_file: Some(pki.path("ca.key")),
         ..ssl
     };
-    assert!(err(&o, &lax).contains("unable to load"), "{}", err(&o, &lax));
+    assert!(
+        err(&o, &lax).contains("unable to load"),
+        "{}",
+        err(&o, &lax)
+    );
 }
 
 #[test]
