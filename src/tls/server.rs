@@ -93,7 +93,7 @@ pub struct ServerTlsOpts {
     pub no_reuse: bool,
     /// `no-tls-tickets` (true) / `tls-tickets` (false); unset: global default.
     pub no_tickets: Option<bool>,
-    /// `ciphers`, `ciphersuites`, `curves`, `ssl-min-ver`, `ssl-max-ver`,
+    /// `ciphers`, `ciphersuites`, `ssl-min-ver`, `ssl-max-ver`,
     /// `no-tlsv1x`, `force-tlsv1x`: parsed and mapped as on `bind` lines
     /// (`tls/opts.rs`, `tls/ciphers.rs`).
     pub proto: SslOpts,

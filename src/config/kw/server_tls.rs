@@ -38,7 +38,6 @@ pub const OPTIONS: &[&str] = &[
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
-    "curves",
 ];
 
 /// The protocol options a server line shares with `bind` lines, parsed and
@@ -55,7 +54,6 @@ const PROTO: &[&str] = &[
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
-    "curves",
 ];
 
 /// TLS options refused: not built for servers yet, and ignoring them would
