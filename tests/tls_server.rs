@@ -633,3 +633,107 @@ fn protocol_options_negotiate_what_was_asked_as_with_haproxy() {
         );
     }
 }
+
+#[test]
+fn check_status_over_tls_reads_as_haproxys() {
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let Some(other) = TlsCerts::generate() else {
+        return;
+    };
+    let be = TlsBackend::start(&certs.ec, Opts::default());
+    let dir = TestDir::new("tls-check-status");
+    let (ca, wrong) = (certs.ca.display(), other.ca.display());
+    for (extra, opts, want) in [
+        (
+            "",
+            format!("verify required ca-file {ca} check-sni localhost"),
+            "L6OK",
+        ),
+        (
+            "    option httpchk GET /chk\n",
+            format!("verify required ca-file {ca} check-sni localhost"),
+            "L7OK",
+        ),
+        ("", format!("verify required ca-file {wrong}"), "L6RSP"),
+        // `check-ssl` alone: the traffic stays plain, the checks are TLS.
+        ("", "verify none".to_owned(), "L6OK"),
+    ] {
+        let ssl = if opts == "verify none" {
+            "check-ssl"
+        } else {
+            "ssl"
+        };
+        let mut seen = Vec::new();
+        both(
+            |p| {
+                let sock = dir.path().join(format!("s{p}.sock"));
+                let lines = format!(
+                    "{extra}    server a 127.0.0.1:{} check inter 100 rise 1 fall 1 {ssl} {opts}\n",
+                    be.port
+                );
+                http_cfg(p, 9, &lines).replacen(
+                    "global\n",
+                    &format!("global\n    stats socket {} level admin\n", sock.display()),
+                    1,
+                )
+            },
+            |who, port| {
+                let sock = dir.path().join(format!("s{port}.sock"));
+                let mut status = String::new();
+                for _ in 0..40 {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let rows = parse_stats_csv(&stats_command(&sock, "show stat"));
+                    status = stats_row(&rows, "b", "a")["check_status"]
+                        .trim_start_matches("* ")
+                        .to_owned();
+                    if status == want {
+                        break;
+                    }
+                }
+                assert_eq!(status, want, "{who}: {ssl} {opts}");
+                seen.push(status);
+            },
+        );
+        seen.dedup();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+    }
+}
+
+#[test]
+fn a_silent_server_times_the_handshake_out_within_timeout_connect() {
+    // Accepts and never answers the ClientHello.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port_be = l.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            h2.lock().unwrap().push(s);
+        }
+    });
+    let mut syslog = Syslog::new();
+    let sp = syslog.port();
+    let lines =
+        format!("    timeout connect 300ms\n    server a 127.0.0.1:{port_be} ssl verify none\n");
+    let mut states = Vec::new();
+    both(
+        |p| http_cfg(p, sp, &lines),
+        |who, port| {
+            let t = std::time::Instant::now();
+            assert_eq!(get_host(port, "localhost").0, 503, "{who}");
+            // retries 1: two attempts of 300 ms each.
+            assert!(
+                t.elapsed() < Duration::from_secs(3),
+                "{who}: {:?}",
+                t.elapsed()
+            );
+            let line = syslog.wait("the 503", |l| l.contains("\"GET /p"));
+            syslog.seen.clear();
+            states.push(line.contains(" sC-- "));
+            assert!(line.contains(" 503 "), "{who}: {line}");
+        },
+    );
+    assert!(states.iter().all(|s| *s), "{states:?}");
+}
