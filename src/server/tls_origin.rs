@@ -96,3 +96,52 @@ pub async fn handshake(
         Err(_) => Err(ConnectError::Timeout(timeout)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acl::TestSample;
+
+    /// The servers of a backend: `a` TLS with `sni req.hdr(host)`, `b` TLS
+    /// without `sni`, `c` plain.
+    fn servers(a_sni: &str) -> Vec<Server> {
+        let text = format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    \
+             timeout server 1s\n\
+             listen l\n    bind :8080\n    \
+             server a 127.0.0.1:1 ssl verify none sni {a_sni}\n    \
+             server b 127.0.0.1:2 ssl verify none\n    server c 127.0.0.1:3\n"
+        );
+        let loaded = crate::config::load_with_env(&[("t.cfg", &text)], &|_| None)
+            .unwrap_or_else(|e| panic!("{:?}", e.errors));
+        loaded.config.backends[0].servers.clone()
+    }
+
+    #[test]
+    fn names_follow_each_servers_expression() {
+        let s = servers("req.hdr(host)");
+        let req = TestSample::get("/").header("Host", "a.test");
+        let names = SniNames::eval(&s, &req, &mut Scratch::new());
+        assert_eq!(names.key(0), Some("a.test"));
+        // No `sni`, or no `ssl`: nothing is sent, the pool key is "none".
+        assert_eq!(names.key(1), None);
+        assert_eq!(names.key(2), None);
+        let b = s[1].ssl.as_deref().unwrap();
+        assert!(matches!(names.name(b, 1), ServerName::IpAddress(_)));
+        // A request without the header: no SNI.
+        let bare = SniNames::eval(&s, &TestSample::get("/"), &mut Scratch::new());
+        assert_eq!(bare.key(0), None);
+        // An address is never sent as SNI.
+        let ip = SniNames::eval(&servers("str(10.0.0.1)"), &req, &mut Scratch::new());
+        assert_eq!(ip.key(0), None);
+    }
+
+    #[test]
+    fn backends_without_sni_evaluate_nothing() {
+        let s = servers("str(x.test)");
+        assert!(SniNames::wanted(&s));
+        assert!(!SniNames::wanted(&s[1..]));
+        let none = SniNames::eval(&s[1..], &TestSample::get("/"), &mut Scratch::new());
+        assert!(none.is_empty());
+    }
+}
