@@ -85,6 +85,25 @@ fn server_tls_options_as_haproxy() {
         "ssl",
         None,
     );
+    // The protocol options, mapped as on binds (`tls/opts.rs`, `tls/ciphers.rs`).
+    both("", "ssl verify none ciphers HIGH", None);
+    both(
+        "",
+        "ssl verify none ciphers ECDHE-ECDSA-AES128-GCM-SHA256 ciphersuites \
+         TLS_AES_128_GCM_SHA256 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3",
+        None,
+    );
+    // HAProxy 2.6 has no server `curves` (2.8 added it): unknown, by both.
+    both("", "ssl verify none curves X25519", Some("'curves'"));
+    both("", "ssl verify none force-tlsv13", None);
+    both("", "ssl verify none no-tlsv12", None);
+    both(
+        "  ssl-server-verify none\n  ssl-default-server-ciphers HIGH\n  \
+         ssl-default-server-ciphersuites TLS_AES_256_GCM_SHA384\n  \
+         ssl-default-server-options ssl-min-ver TLSv1.2 no-tlsv13\n",
+        "ssl",
+        None,
+    );
 }
 
 #[test]
@@ -157,19 +176,6 @@ fn server_tls_refused_by_ringlb_only() {
             "",
             "ssl verify none alpn h2",
             "ringlb speaks HTTP/1.1 to servers",
-        ),
-        // Until the OpenSSL names and versions are mapped to rustls.
-        ("", "ssl verify none ciphers HIGH", "is not supported yet"),
-        (
-            "",
-            "ssl verify none ssl-min-ver TLSv1.2",
-            "is not supported yet",
-        ),
-        ("", "ssl verify none force-tlsv13", "is not supported yet"),
-        (
-            "  ssl-default-server-ciphers HIGH\n",
-            "",
-            "is not supported yet",
         ),
         // Its TLVs describe the client's TLS connection.
         ("", "send-proxy-v2-ssl", "is not supported yet"),

@@ -61,6 +61,9 @@ pub struct PickInput<'a> {
     /// What a PROXY header names, for servers with `send-proxy[-v2]`
     /// (not read by the balancers; carried to the connect).
     pub conn: crate::server::proxy_header::Endpoints<'a>,
+    /// The SNI of each `ssl` server with `sni`, evaluated on this request
+    /// or session (not read by the balancers; carried to the connect).
+    pub sni: Option<&'a crate::server::tls_origin::SniNames>,
 }
 
 /// A balancing algorithm (`balance ...`).

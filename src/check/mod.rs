@@ -161,6 +161,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
                 .source
                 .or(be.model.settings.source),
             send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
+            tls: be.model.servers[job.server].check_ssl.as_deref(),
         })
         .await;
         let change = st.health.record(report.status.passed());

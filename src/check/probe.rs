@@ -18,6 +18,7 @@ use crate::config::model::Address;
 use crate::server::connect::{ConnectError, connect_from};
 use crate::server::proxy_header::{self, Endpoints, ProxyOpts};
 use crate::stream::Stream;
+use crate::tls::server::ServerTls;
 
 /// What to check and within which limits.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,9 @@ pub struct Target<'a> {
     /// `check-send-proxy` (or the server's `send-proxy[-v2]` inherited):
     /// the PROXY header the check connection starts with.
     pub send_proxy: Option<&'a ProxyOpts>,
+    /// `check-ssl` (or the server's `ssl` inherited): the check runs over
+    /// TLS, after the PROXY header, with `check-sni`.
+    pub tls: Option<&'a ServerTls>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
@@ -61,7 +65,9 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
         Ok(s) => s,
         Err(ConnectError::Timeout(_)) => return (CheckStatus::L4Timeout, 0, String::new()),
         Err(ConnectError::Io(e)) => return (connect_error_status(&e), 0, strerror(&e)),
-        Err(ConnectError::Unsupported(_) | ConnectError::NoPort(_)) => {
+        Err(
+            ConnectError::Unsupported(_) | ConnectError::NoPort(_) | ConnectError::Handshake(_),
+        ) => {
             return (CheckStatus::SockErr, 0, String::new());
         }
     };
@@ -71,8 +77,19 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
             return (connect_error_status(&e), 0, strerror(&e));
         }
     }
+    if let Some(tls) = t.tls {
+        stream = match handshake(stream, tls, start + connect_limit).await {
+            Ok(s) => s,
+            Err(failed) => return failed,
+        };
+    }
     let Some(request) = t.request else {
-        return (CheckStatus::L4Ok, 0, String::new());
+        let passed = if t.tls.is_some() {
+            CheckStatus::L6Ok
+        } else {
+            CheckStatus::L4Ok
+        };
+        return (passed, 0, String::new());
     };
     let deadline = match t.timeout_check {
         Some(tc) => Instant::now() + tc,
@@ -85,6 +102,21 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
             let v = http::judge_status_line(&line);
             (v.status, v.code, v.info)
         }
+    }
+}
+
+/// The check's TLS handshake, within what the connect limit left: a
+/// failure is `L6RSP` with HAProxy's connection error text, a timeout `L6TOUT`.
+async fn handshake(
+    stream: Stream,
+    tls: &ServerTls,
+    deadline: Instant,
+) -> Result<Stream, (CheckStatus, u16, String)> {
+    let hs = crate::tls::connect(stream, tls.check_config(), tls.check_server_name());
+    match crate::deadline::within(deadline, hs).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err((CheckStatus::L6Rsp, 0, e.to_string())),
+        Err(_) => Err((CheckStatus::L6Timeout, 0, String::new())),
     }
 }
 
@@ -199,6 +231,7 @@ mod tests {
             timeout_connect: None,
             source: None,
             send_proxy: None,
+            tls: None,
         }
     }
 
@@ -210,6 +243,7 @@ mod tests {
         let v1 = ProxyOpts::default();
         let t = Target {
             send_proxy: Some(&v1),
+            tls: None,
             ..target(&addr, None)
         };
         assert_eq!(block_on(run(t)).status, CheckStatus::L4Ok);

@@ -23,6 +23,12 @@ pub enum CheckStatus {
     L4Timeout,
     /// The connection was refused or the network failed (`L4CON`).
     L4Con,
+    /// `check-ssl`: the TLS handshake passed and no more was asked (`L6OK`).
+    L6Ok,
+    /// `check-ssl`: the TLS handshake did not complete in time (`L6TOUT`).
+    L6Timeout,
+    /// `check-ssl`: the TLS handshake failed (`L6RSP`).
+    L6Rsp,
     /// The server did not answer the HTTP request in time (`L7TOUT`).
     L7Timeout,
     /// The answer was not an HTTP status line (`L7RSP`).
@@ -43,6 +49,9 @@ impl CheckStatus {
             CheckStatus::L4Ok => "L4OK",
             CheckStatus::L4Timeout => "L4TOUT",
             CheckStatus::L4Con => "L4CON",
+            CheckStatus::L6Ok => "L6OK",
+            CheckStatus::L6Timeout => "L6TOUT",
+            CheckStatus::L6Rsp => "L6RSP",
             CheckStatus::L7Timeout => "L7TOUT",
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Ok => "L7OK",
@@ -58,6 +67,9 @@ impl CheckStatus {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Con => "Layer4 connection problem",
+            CheckStatus::L6Ok => "Layer6 check passed",
+            CheckStatus::L6Timeout => "Layer6 timeout",
+            CheckStatus::L6Rsp => "Layer6 invalid response",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::L7Rsp => "Layer7 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
@@ -68,7 +80,10 @@ impl CheckStatus {
 
     /// Whether the server passed.
     pub fn passed(self) -> bool {
-        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok)
+        matches!(
+            self,
+            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok
+        )
     }
 
     /// Whether the status carries a response code (HAProxy prints `code:` for

@@ -10,7 +10,7 @@ use crate::tls::server::{ServerTls, ServerTlsDefaults};
 
 /// Fills `ssl` and `check_ssl` of the servers `p` wrote (the first ones of
 /// `b`, in order); a server whose TLS cannot be built is an error at its line.
-pub fn link(p: &RawProxy, b: &mut Backend, defaults: ServerTlsDefaults, diag: &mut Diag) {
+pub fn link(p: &RawProxy, b: &mut Backend, defaults: &ServerTlsDefaults, diag: &mut Diag) {
     for (raw, s) in p.servers.iter().zip(b.servers.iter_mut()) {
         let t = &raw.opts.tls;
         // As HAProxy: checks follow the server's `ssl` unless they go

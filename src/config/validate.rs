@@ -42,7 +42,7 @@ const DEFAULT_RETRIES: u32 = 3;
 
 /// Checks the parsed sections and builds the model; problems go to `diag`.
 pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
-    let tls_defaults = parsed.global.server_tls;
+    let tls_defaults = parsed.global.server_tls.clone();
     let global = global(parsed.global, diag);
     let userlists = userlists(parsed.userlists, diag);
     let mut proxies = parsed.proxies;
@@ -61,7 +61,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         }
         by_name.insert(p.name.clone(), backends.len());
         let mut b = backend(p, diag);
-        super::tls_validate::link(p, &mut b, tls_defaults, diag);
+        super::tls_validate::link(p, &mut b, &tls_defaults, diag);
         b.errors = errors::resolve(p, &parsed.http_errors, diag);
         backends.push(b);
     }

@@ -23,6 +23,10 @@ pub enum ConnectError {
     /// destination port on the client's connection.
     #[error("no port to connect to: the client's destination port is {0:?}")]
     NoPort(Option<u16>),
+    /// `ssl`: the TLS handshake with the server failed (a connection
+    /// failure, as HAProxy counts it: retried, then 503).
+    #[error("{0}")]
+    Handshake(std::io::Error),
 }
 
 /// The address to connect to: `address` itself, or for a server written

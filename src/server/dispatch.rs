@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use super::connect::{ConnectError, connect_from, target};
 use super::proxy_header;
 use super::queue::{self, Slot, Waited};
+use super::tls_origin;
 use crate::balance::PickInput;
 use crate::runtime::ServerRt;
 use crate::stats::counters::{self, Counters};
@@ -160,21 +161,7 @@ pub async fn connect_redispatching(
     loop {
         let srv = &be.servers[server];
         let connected = match target(&srv.address(), srv.port_offset, dst_port) {
-            Ok(addr) => {
-                // `source`: the server's own, else the backend's.
-                let from = be.model.servers[server].source.or(be.model.settings.source);
-                match connect_from(&addr, be.connect_timeout, be.model.keepalive, from).await {
-                    // `send-proxy[-v2]`: the header goes first (`proxy_header.rs`).
-                    Ok(mut s) => match &be.model.servers[server].send_proxy {
-                        Some(pp) => proxy_header::send(&mut s, pp, &input.conn)
-                            .await
-                            .map(|()| s)
-                            .map_err(ConnectError::Io),
-                        None => Ok(s),
-                    },
-                    Err(e) => Err(e),
-                }
-            }
+            Ok(addr) => establish(ctx, backend, server, &addr, input).await,
             Err(e) => Err(e),
         };
         match connected {
@@ -217,6 +204,39 @@ pub async fn connect_redispatching(
             }
         }
     }
+}
+
+/// One attempt on `server`: the TCP connect, the PROXY header in clear
+/// (`send-proxy[-v2]`, `proxy_header.rs`), then with `ssl` the TLS
+/// handshake (`tls_origin.rs`), the connect and the handshake together
+/// within `timeout connect`.
+async fn establish(
+    ctx: &WorkerCtx,
+    backend: usize,
+    server: usize,
+    addr: &crate::config::model::Address,
+    input: &PickInput<'_>,
+) -> Result<Stream, ConnectError> {
+    let be = &ctx.shared.backends[backend];
+    let model = &be.model.servers[server];
+    let started = monoio::time::Instant::now();
+    // `source`: the server's own, else the backend's.
+    let from = model.source.or(be.model.settings.source);
+    let mut s = connect_from(addr, be.connect_timeout, be.model.keepalive, from).await?;
+    if let Some(pp) = &model.send_proxy {
+        proxy_header::send(&mut s, pp, &input.conn)
+            .await
+            .map_err(ConnectError::Io)?;
+    }
+    let Some(tls) = &model.ssl else {
+        return Ok(s);
+    };
+    let name = match input.sni {
+        Some(names) => names.name(tls, server),
+        None => tls.server_name(None),
+    };
+    let deadline = started + be.connect_timeout;
+    tls_origin::handshake(s, tls, name, deadline, be.connect_timeout).await
 }
 
 /// Picks and connects in one step (TCP mode and first requests).

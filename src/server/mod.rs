@@ -9,3 +9,4 @@ pub mod kill;
 pub mod pool;
 pub mod proxy_header;
 pub mod queue;
+pub mod tls_origin;

@@ -21,6 +21,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use super::tls_origin::same_sni;
 use crate::stream::Stream;
 
 /// Idle time after which a pooled connection is closed.
@@ -59,9 +60,23 @@ impl Pool {
     /// one that served more than one request when `proven_only`), with the
     /// requests it served; dead ones met on the way are closed.
     pub fn take(&self, backend: usize, server: usize, proven_only: bool) -> Option<(Stream, u32)> {
+        self.take_for(backend, server, proven_only, None)
+    }
+
+    /// [`Pool::take`], among the connections opened with the SNI `sni`
+    /// only (`None`: plain ones, or TLS without SNI): HAProxy 2.6 reuses a
+    /// connection only for a request with the same SNI.
+    pub fn take_for(
+        &self,
+        backend: usize,
+        server: usize,
+        proven_only: bool,
+        sni: Option<&str>,
+    ) -> Option<(Stream, u32)> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(backend)?.get_mut(server)?;
-        while let Some(i) = list.iter().rposition(|c| !proven_only || c.1 > 1) {
+        let fits = |c: &Idle| (!proven_only || c.1 > 1) && same_sni(&c.0, sni);
+        while let Some(i) = list.iter().rposition(fits) {
             let (s, served, _) = list.remove(i);
             if s.is_idle_and_open() {
                 return Some((s, served));

@@ -174,6 +174,35 @@ fn assigned_server(
     Some((server, forced))
 }
 
+/// The SNI each `ssl` server with `sni` is sent for this session; empty
+/// (no work) when the backend has none.
+fn session_sni(
+    ctx: &WorkerCtx,
+    addrs: &ConnAddrs,
+    (fe, backend): (usize, usize),
+    first: &[u8],
+) -> crate::server::tls_origin::SniNames {
+    use crate::server::tls_origin::SniNames;
+    let servers = &ctx.shared.backends[backend].model.servers;
+    if !SniNames::wanted(servers) {
+        return SniNames::default();
+    }
+    let sample = RuleStream {
+        req: Payload {
+            req: first,
+            res: None,
+            partial: false,
+        },
+        addrs,
+        shared: &ctx.shared,
+        fe,
+        be: Some(backend),
+        vars: None,
+        uid: None,
+    };
+    SniNames::eval(servers, &sample, &mut ctx.scratch.borrow_mut())
+}
+
 /// Connects to a server of `backend` (sending `first` first) and relays
 /// until both sides end, the backend's `tcp-response` rules gating the
 /// server's first bytes; logs the session.
@@ -188,7 +217,11 @@ async fn connect_and_relay(
     let be = &ctx.shared.backends[backend];
     let bt = &be.model.tcp;
     let peer = addrs.peer;
+    // `server ... ssl sni <expr>`: evaluated on the session (its addresses
+    // and the bytes read so far).
+    let sni = session_sni(ctx, addrs, (fe, backend), &first);
     let input = PickInput {
+        sni: (!sni.is_empty()).then_some(&sni),
         client: peer.map(|p| p.ip()),
         payload: (!first.is_empty()).then_some(first.as_slice()),
         // What a `send-proxy` header names.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 
@@ -16,7 +16,7 @@ use super::certs;
 use super::ciphers;
 use super::crt_list;
 use super::live::{self, Builder, Live};
-use super::opts::{Globals, SslOpts, Ver, Verify};
+use super::opts::{Globals, SslOpts, Verify};
 use super::session::{Cache, Tickets};
 use super::sni::{Entry, Resolver, Sni};
 
@@ -190,35 +190,7 @@ fn server_config(
     g: &Globals,
     resolver: Arc<Resolver>,
 ) -> Result<ServerConfig, String> {
-    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-    let versions = o.versions()?;
-    let defaults = std::mem::take(&mut provider.cipher_suites);
-    let is13 = |s: &rustls::SupportedCipherSuite| s.version() == &rustls::version::TLS13;
-    let mut suites = Vec::new();
-    if versions.contains(&Ver::V13) {
-        match &o.ciphersuites {
-            Some(l) => suites.extend(ciphers::tls13_suites(l)?),
-            None => suites.extend(defaults.iter().copied().filter(is13)),
-        }
-    }
-    if versions.contains(&Ver::V12) {
-        match &o.ciphers {
-            Some(l) => suites.extend(ciphers::tls12_suites(l)?),
-            None => suites.extend(defaults.iter().copied().filter(|s| !is13(s))),
-        }
-    }
-    provider.cipher_suites = suites;
-    if let Some(c) = &o.curves {
-        provider.kx_groups = ciphers::curves(c)?;
-    }
-    let provider = Arc::new(provider);
-    let vers: Vec<&'static SupportedProtocolVersion> = versions
-        .iter()
-        .map(|v| match v {
-            Ver::V12 => &rustls::version::TLS12,
-            Ver::V13 => &rustls::version::TLS13,
-        })
-        .collect();
+    let (provider, vers) = ciphers::provider(o)?;
     let verifier = client_verifier(o, provider.clone())?;
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&vers)

@@ -208,6 +208,50 @@ pub fn curve(name: &str) -> Result<&'static dyn SupportedKxGroup, String> {
     }
 }
 
+/// The crypto provider and protocol versions an option set asks for
+/// (`ciphers`, `ciphersuites`, `curves`, the version options), for the
+/// binds' server configurations and the servers' client ones alike.
+pub fn provider(
+    o: &super::opts::SslOpts,
+) -> Result<
+    (
+        std::sync::Arc<rustls::crypto::CryptoProvider>,
+        Vec<&'static rustls::SupportedProtocolVersion>,
+    ),
+    String,
+> {
+    use super::opts::Ver;
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    let versions = o.versions()?;
+    let defaults = std::mem::take(&mut provider.cipher_suites);
+    let is13 = |s: &SupportedCipherSuite| s.version() == &rustls::version::TLS13;
+    let mut suites = Vec::new();
+    if versions.contains(&Ver::V13) {
+        match &o.ciphersuites {
+            Some(l) => suites.extend(tls13_suites(l)?),
+            None => suites.extend(defaults.iter().copied().filter(is13)),
+        }
+    }
+    if versions.contains(&Ver::V12) {
+        match &o.ciphers {
+            Some(l) => suites.extend(tls12_suites(l)?),
+            None => suites.extend(defaults.iter().copied().filter(|s| !is13(s))),
+        }
+    }
+    provider.cipher_suites = suites;
+    if let Some(c) = &o.curves {
+        provider.kx_groups = curves(c)?;
+    }
+    let vers = versions
+        .iter()
+        .map(|v| match v {
+            Ver::V12 => &rustls::version::TLS12,
+            Ver::V13 => &rustls::version::TLS13,
+        })
+        .collect();
+    Ok((std::sync::Arc::new(provider), vers))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

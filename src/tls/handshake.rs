@@ -115,9 +115,19 @@ pub async fn connect(
     cfg: Arc<rustls::ClientConfig>,
     name: rustls::pki_types::ServerName<'static>,
 ) -> io::Result<Stream> {
+    // The SNI sent, kept in the stream's `TlsInfo`: pooled connections are
+    // reused only for requests with the same SNI (`http-reuse`).
+    let sent: Option<Box<str>> = match &name {
+        rustls::pki_types::ServerName::DnsName(d) => Some(d.as_ref().into()),
+        _ => None,
+    };
     let conn = rustls::ClientConnection::new(cfg, name)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    Ok(complete(sock, Connection::Client(conn), Vec::with_capacity(HS_READ)).await?)
+    let mut s = complete(sock, Connection::Client(conn), Vec::with_capacity(HS_READ)).await?;
+    if let Stream::Tls(t) = &mut s {
+        t.info_mut().sni = sent;
+    }
+    Ok(s)
 }
 
 /// Runs the handshake to its end, every record flushed; `buf` is the read buffer.

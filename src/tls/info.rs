@@ -12,7 +12,8 @@ pub struct TlsInfo {
     /// The cipher suite in OpenSSL's spelling (`TLS_AES_256_GCM_SHA384`,
     /// `ECDHE-RSA-AES128-GCM-SHA256`).
     pub cipher: &'static str,
-    /// The name the client asked for (SNI), on the accepting side.
+    /// The SNI: the name the client asked for (accepting side), or the
+    /// name sent (connecting side, `server ... sni`).
     pub sni: Option<Box<str>>,
     /// The protocol ALPN chose.
     pub alpn: Option<Box<[u8]>>,

@@ -18,6 +18,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::acl::{Expr, Sample, Scratch, Val};
+use crate::tls::opts::SslOpts;
 
 /// Where `ca-file @system-ca` reads the system's trusted authorities.
 pub const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -92,6 +93,10 @@ pub struct ServerTlsOpts {
     pub no_reuse: bool,
     /// `no-tls-tickets` (true) / `tls-tickets` (false); unset: global default.
     pub no_tickets: Option<bool>,
+    /// `ciphers`, `ciphersuites`, `ssl-min-ver`, `ssl-max-ver`,
+    /// `no-tlsv1x`, `force-tlsv1x`: parsed and mapped as on `bind` lines
+    /// (`tls/opts.rs`, `tls/ciphers.rs`).
+    pub proto: SslOpts,
 }
 
 impl ServerTlsOpts {
@@ -102,12 +107,27 @@ impl ServerTlsOpts {
 }
 
 /// Global settings a server's TLS starts from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerTlsDefaults {
     /// `ssl-server-verify` (default `required`).
     pub verify: Verify,
     /// `ssl-default-server-options no-tls-tickets`.
     pub no_tickets: bool,
+    /// `ssl-default-server-ciphers`, `-ciphersuites` and the version
+    /// options of `ssl-default-server-options`.
+    pub proto: SslOpts,
+}
+
+impl ServerTlsDefaults {
+    /// A server's protocol options over these defaults: its own lists and
+    /// bounds win; a `no-tlsv1x` flag from either side holds.
+    pub fn proto_for(&self, line: &SslOpts) -> SslOpts {
+        SslOpts {
+            no_tls12: line.no_tls12 || self.proto.no_tls12,
+            no_tls13: line.no_tls13 || self.proto.no_tls13,
+            ..self.proto.overlay(line)
+        }
+    }
 }
 
 /// The TLS side of one server: what was written, and what it built.
@@ -205,7 +225,7 @@ impl ServerTls {
     /// `label` is HAProxy's `'server <backend>/<name>'`, for its messages.
     pub fn build(
         opts: &ServerTlsOpts,
-        defaults: ServerTlsDefaults,
+        defaults: &ServerTlsDefaults,
         label: &str,
     ) -> Result<ServerTls, String> {
         let verify = opts.verify.unwrap_or(defaults.verify);
@@ -219,7 +239,8 @@ impl ServerTls {
                  verifications by default."
             ));
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (provider, versions) = crate::tls::ciphers::provider(&defaults.proto_for(&opts.proto))
+            .map_err(|e| format!("{label} : {e}"))?;
         // As HAProxy, `ca-file` is loaded (and must load) even with `verify none`.
         let roots = match &opts.ca_file {
             Some(ca) => Some(load_roots(ca, label)?),
@@ -250,7 +271,7 @@ impl ServerTls {
         };
         let make = |alpn: &Option<Vec<String>>, resumption: Resumption| {
             let b = ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(&versions)
                 .map_err(|e| format!("{label} : {e}"))?
                 .dangerous()
                 .with_custom_certificate_verifier(verifier.clone());

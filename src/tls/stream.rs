@@ -92,6 +92,11 @@ impl TlsStream {
         &self.info
     }
 
+    /// What the handshake settled, for the connecting side to note the SNI it sent.
+    pub(super) fn info_mut(&mut self) -> &mut TlsInfo {
+        &mut self.info
+    }
+
     /// Copies decrypted plaintext to `dst` (`cap` bytes): `None` when rustls
     /// has none and more ciphertext is needed; `Some(Ok(0))` after the peer's
     /// `close_notify`.

@@ -127,12 +127,21 @@ pub fn ssl_default_server_options(g: &mut RawGlobal, args: &mut Args) -> Result<
             "no-tls-tickets" => g.server_tls.no_tickets = true,
             // rustls speaks TLS 1.2 and 1.3 only: these hold already.
             "no-sslv3" | "no-tlsv10" | "no-tlsv11" => {}
+            // The version options, as a `bind` line reads them (`tls/opts.rs`).
             "ssl-min-ver" | "ssl-max-ver" | "no-tlsv12" | "no-tlsv13" | "force-sslv3"
             | "force-tlsv10" | "force-tlsv11" | "force-tlsv12" | "force-tlsv13" => {
-                return Err(format!(
-                    "option '{o}' of '{kw}' is not supported yet: protocol versions are being \
-                     mapped to rustls (issue #17)"
-                ));
+                let mut next = |what: &str| {
+                    args.next_opt()
+                        .ok_or_else(|| format!("'{kw} {o}' : missing {what}."))
+                };
+                let proto = &mut g.server_tls.proto;
+                crate::tls::opts::parse(
+                    proto,
+                    crate::tls::opts::Place::Bind,
+                    &o,
+                    &mut next,
+                    &mut |_| {},
+                )?;
             }
             _ => return Err(format!("unknown option '{o}' on global statement '{kw}'.")),
         }
@@ -140,15 +149,22 @@ pub fn ssl_default_server_options(g: &mut RawGlobal, args: &mut Args) -> Result<
     Ok(())
 }
 
-/// `ssl-default-server-ciphers` / `-ciphersuites`: refused until the
-/// OpenSSL cipher names are mapped to rustls suites (ignoring them would
-/// change what server connections accept).
-pub fn ssl_default_server_ciphers(args: &mut Args) -> Result<(), String> {
-    Err(format!(
-        "'{}' is not supported yet: OpenSSL cipher names are being mapped to rustls suites \
-         (issue #17)",
-        args.keyword()
-    ))
+/// `ssl-default-server-ciphers` / `-ciphersuites`: the lists servers
+/// without their own `ciphers` / `ciphersuites` use (mapped as on binds).
+pub fn ssl_default_server_ciphers(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let kw = args.keyword().to_string();
+    let v = args
+        .next_opt()
+        .ok_or_else(|| format!("'{kw}' : missing cipher suite."))?;
+    args.finish()?;
+    if kw == "ssl-default-server-ciphersuites" {
+        crate::tls::ciphers::tls13_suites(&v)?;
+        g.server_tls.proto.ciphersuites = Some(v);
+    } else {
+        crate::tls::ciphers::tls12_suites(&v)?;
+        g.server_tls.proto.ciphers = Some(v);
+    }
+    Ok(())
 }
 
 /// `daemon`.

@@ -171,7 +171,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "ssl-server-verify" => global::ssl_server_verify(g, args),
             "ssl-default-server-options" => global::ssl_default_server_options(g, args),
             "ssl-default-server-ciphers" | "ssl-default-server-ciphersuites" => {
-                global::ssl_default_server_ciphers(args)
+                global::ssl_default_server_ciphers(g, args)
             }
             k if global::IGNORED.contains(&k) => global::ignored(cx, args),
             _ => Err(unknown(&kw, SectionKind::Global)),

@@ -3,6 +3,7 @@
 //! [`ServerTlsOpts`]; `tls/server.rs` builds them when validating.
 
 use crate::config::parse::{Args, Ctx};
+use crate::tls::opts::{self, Place, SslOpts, with_base};
 use crate::tls::server::{SYSTEM_CA_FILE, ServerTlsOpts, SniExpr, Verify};
 
 /// The TLS options this file parses (the server parser routes them here).
@@ -26,11 +27,6 @@ pub const OPTIONS: &[&str] = &[
     "no-sslv3",
     "no-tlsv10",
     "no-tlsv11",
-];
-
-/// TLS options refused until the OpenSSL-name mapping (`tls/names.rs`)
-/// is wired: ignoring them would change what the connection accepts.
-pub const NOT_YET: &[&str] = &[
     "ciphers",
     "ciphersuites",
     "ssl-min-ver",
@@ -42,13 +38,27 @@ pub const NOT_YET: &[&str] = &[
     "force-tlsv11",
     "force-tlsv12",
     "force-tlsv13",
-    "crl-file",
-    "sigalgs",
-    "client-sigalgs",
-    "curves",
-    "npn",
-    "allow-0rtt",
 ];
+
+/// The protocol options a server line shares with `bind` lines, parsed and
+/// checked by the bind side's `tls::opts::parse` into `ServerTlsOpts::proto`.
+const PROTO: &[&str] = &[
+    "ciphers",
+    "ciphersuites",
+    "ssl-min-ver",
+    "ssl-max-ver",
+    "no-tlsv12",
+    "no-tlsv13",
+    "force-sslv3",
+    "force-tlsv10",
+    "force-tlsv11",
+    "force-tlsv12",
+    "force-tlsv13",
+];
+
+/// TLS options refused: not built for servers yet, and ignoring them would
+/// change what the connection accepts.
+pub const NOT_YET: &[&str] = &["crl-file", "sigalgs", "client-sigalgs", "npn", "allow-0rtt"];
 
 /// Parses one TLS option `opt` (already taken from `args`).
 pub fn option(
@@ -57,6 +67,9 @@ pub fn option(
     opt: &str,
     args: &mut Args,
 ) -> Result<(), String> {
+    if PROTO.contains(&opt) {
+        return proto(&mut t.proto, opt, args);
+    }
     match opt {
         "ssl" => t.ssl = true,
         "no-ssl" => t.ssl = false,
@@ -83,13 +96,17 @@ pub fn option(
         }
         "ca-file" => {
             let f = word(args, "'ca-file' : missing CAfile path.")?;
+            // Relative paths are under `ca-base` / `crt-base`, as HAProxy.
             t.ca_file = Some(if f == "@system-ca" {
                 SYSTEM_CA_FILE.to_string()
             } else {
-                f
+                with_base(&f, |g| g.ca_base.clone())
             });
         }
-        "crt" => t.crt = Some(word(args, "'crt' : missing certificate file path.")?),
+        "crt" => {
+            let f = word(args, "'crt' : missing certificate file path.")?;
+            t.crt = Some(with_base(&f, |g| g.crt_base.clone()));
+        }
         "sni" => {
             let text = word(args, "'sni' : missing sni expression.")?;
             let (expr, _) = crate::acl::parse_expr(&text, None)
@@ -111,6 +128,17 @@ pub fn option(
         }
         o => return Err(format!("unexpected TLS option '{o}'")),
     }
+    Ok(())
+}
+
+/// A protocol option (`PROTO`), as a `bind` line reads it.
+fn proto(o: &mut SslOpts, opt: &str, args: &mut Args) -> Result<(), String> {
+    let mut next = |what: &str| {
+        args.next_opt()
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| format!("'{opt}' : missing {what}."))
+    };
+    opts::parse(o, Place::Bind, opt, &mut next, &mut |_| {})?;
     Ok(())
 }
 

@@ -573,21 +573,18 @@ fn ssl_server_verify_global() {
         gerr("    ssl-default-server-options foo"),
         "unknown option 'foo' on global statement 'ssl-default-server-options'."
     );
-    for o in ["ssl-min-ver TLSv1.2", "force-tlsv12", "no-tlsv13"] {
-        assert!(
-            gerr(&format!("    ssl-default-server-options {o}")).contains("is not supported yet"),
-            "{o}"
-        );
-    }
-    for k in [
-        "ssl-default-server-ciphers HIGH",
-        "ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256",
-    ] {
-        assert!(
-            gerr(&format!("    {k}")).contains("is not supported yet"),
-            "{k}"
-        );
-    }
+    // The version options and cipher lists servers start from (as binds read them).
+    let text = format!(
+        "global\n    ssl-server-verify none\n    ssl-default-server-options force-tlsv12\n    \
+         ssl-default-server-ciphers ECDHE-ECDSA-AES128-GCM-SHA256\n    \
+         ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256\n{}",
+        listen("    server b 127.0.0.1:81 ssl")
+    );
+    assert!(config(&text).backends[0].servers[0].ssl.is_some());
+    assert!(
+        gerr("    ssl-default-server-options ssl-min-ver TLSv1.1").contains("does not implement")
+    );
+    assert!(gerr("    ssl-default-server-ciphers NOPE").contains("NOPE"));
 }
 
 #[test]
@@ -637,10 +634,13 @@ fn bad_server_ssl_options() {
         "ssl-max-ver TLSv1.3",
         "no-tlsv12",
         "force-tlsv13",
-        "crl-file x",
-        "send-proxy-v2-ssl",
-        "send-proxy-v2-ssl-cn",
     ] {
+        let b = be(&format!("    server b 127.0.0.1:81 ssl verify none {o}"));
+        assert!(b.servers[0].ssl.is_some(), "{o}");
+    }
+    assert!(e("ssl verify none ssl-max-ver TLSv1.0").contains("does not implement"));
+    assert!(e("ssl verify none no-tlsv12 no-tlsv13").contains("no TLS version"));
+    for o in ["crl-file x", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn"] {
         assert!(
             e(&format!("ssl verify none {o}")).contains("is not supported yet"),
             "{o}"

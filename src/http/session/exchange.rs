@@ -220,7 +220,10 @@ impl<'a> Session<'a> {
         // PROXY v2 header carried, as HAProxy 2.6 (copied: rare, and the
         // session is lent mutably below).
         let authority = self.addrs.pp_authority().map(<[u8]>::to_vec);
+        // `server ... ssl sni <expr>`: on the request as it goes out (`sni.rs`).
+        let sni = self.sni_names();
         let input = PickInput {
+            sni: (!sni.is_empty()).then_some(&sni),
             client: self.rewrite.client,
             conn: crate::server::proxy_header::Endpoints {
                 src: self.addrs.peer,
@@ -389,7 +392,8 @@ impl<'a> Session<'a> {
         let idle = if relative {
             None
         } else {
-            self.idle_connection(picked, first)
+            let sni = input.sni.and_then(|n| n.key(picked));
+            self.idle_connection(picked, first, sni)
         }
         // A resolved server's new address takes new requests too (DNS hook).
         .filter(|(s, _)| self.be.servers[picked].pooled_is_current(s));

@@ -62,6 +62,7 @@ mod persist;
 mod read;
 mod reuse;
 mod rules;
+mod sni;
 mod stick;
 mod tcp_rules;
 

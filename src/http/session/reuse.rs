@@ -20,6 +20,7 @@
 
 use super::*;
 use crate::config::model::{Balance, HttpReuse};
+use crate::server::tls_origin::same_sni;
 
 /// Most server connections a session keeps for itself (HAProxy's
 /// `max-session-srv-conns` default).
@@ -38,20 +39,26 @@ impl<'a> Session<'a> {
     /// `http-reuse` mode, with the requests it served: the session's own
     /// (`never`) or one from the worker's pool.
     #[inline]
-    pub(super) fn idle_connection(&mut self, server: usize, first: bool) -> Option<(Stream, u32)> {
+    /// Only a connection opened with the SNI `sni` serves (`server ... ssl
+    /// sni`): HAProxy 2.6 reuses one only when the SNI is the same.
+    pub(super) fn idle_connection(
+        &mut self,
+        server: usize,
+        first: bool,
+        sni: Option<&str>,
+    ) -> Option<(Stream, u32)> {
         let backend = self.backend;
         match self.reuse_mode(server) {
             HttpReuse::Never => {
-                let i = self
-                    .private
-                    .iter()
-                    .rposition(|c| c.backend == backend && c.server == server)?;
+                let i = self.private.iter().rposition(|c| {
+                    c.backend == backend && c.server == server && same_sni(&c.stream, sni)
+                })?;
                 let c = self.private.remove(i);
                 c.stream.is_idle_and_open().then_some((c.stream, c.served))
             }
             HttpReuse::Safe if first => None,
-            HttpReuse::Aggressive => self.ctx.pool.take(backend, server, first),
-            _ => self.ctx.pool.take(backend, server, false),
+            HttpReuse::Aggressive => self.ctx.pool.take_for(backend, server, first, sni),
+            _ => self.ctx.pool.take_for(backend, server, false, sni),
         }
     }
 

@@ -188,7 +188,7 @@ impl Pki {
 }
 
 fn build(o: &ServerTlsOpts) -> ServerTls {
-    ServerTls::build(o, ServerTlsDefaults::default(), "'server b/s1'").unwrap()
+    ServerTls::build(o, &ServerTlsDefaults::default(), "'server b/s1'").unwrap()
 }
 
 /// The result of one in-memory handshake, both ends.
@@ -395,14 +395,16 @@ fn sessions_resume_unless_no_ssl_reuse() {
 
 #[test]
 fn load_errors_say_what_haproxy_says() {
-    let err = |o: &ServerTlsOpts, d| ServerTls::build(o, d, "'server b/s1'").unwrap_err();
+    let err = |o: &ServerTlsOpts, d: &ServerTlsDefaults| {
+        ServerTls::build(o, d, "'server b/s1'").unwrap_err()
+    };
     let ssl = ServerTlsOpts {
         ssl: true,
         ..Default::default()
     };
     // HAProxy 2.6 `-c`, word for word.
     assert_eq!(
-        err(&ssl, ServerTlsDefaults::default()),
+        err(&ssl, &ServerTlsDefaults::default()),
         "'server b/s1' : verify is enabled by default but no CA file specified. If you're \
          running on a LAN where you're certain to trust the server's certificate, please set an \
          explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' \
@@ -413,7 +415,7 @@ fn load_errors_say_what_haproxy_says() {
         ..Default::default()
     };
     assert!(
-        ServerTls::build(&ssl, lax, "s").is_ok(),
+        ServerTls::build(&ssl, &lax, "s").is_ok(),
         "ssl-server-verify none"
     );
     let o = ServerTlsOpts {
@@ -421,7 +423,7 @@ fn load_errors_say_what_haproxy_says() {
         ..ssl.clone()
     };
     assert_eq!(
-        err(&o, lax),
+        err(&o, &lax),
         "'server b/s1' : Couldn't open the ca-file '/nonexistent/ca.pem' (No such file or \
          directory)."
     );
@@ -430,7 +432,7 @@ fn load_errors_say_what_haproxy_says() {
         ..ssl.clone()
     };
     assert_eq!(
-        err(&o, lax),
+        err(&o, &lax),
         "'server b/s1' : unable to stat SSL certificate from file '/nonexistent/c.pem' : No \
          such file or directory."
     );
@@ -440,7 +442,7 @@ fn load_errors_say_what_haproxy_says() {
         ..ssl.clone()
     };
     assert_eq!(
-        err(&o, lax),
+        err(&o, &lax),
         format!(
             "'server b/s1' : No Private Key found in '{}.key'.",
             pki.path("ca.pem")
@@ -450,7 +452,11 @@ fn load_errors_say_what_haproxy_says() {
         ca_file: Some(pki.path("ca.key")),
         ..ssl
     };
-    assert!(err(&o, lax).contains("unable to load"), "{}", err(&o, lax));
+    assert!(
+        err(&o, &lax).contains("unable to load"),
+        "{}",
+        err(&o, &lax)
+    );
 }
 
 #[test]
@@ -466,7 +472,7 @@ fn server_names() {
             }),
             ..Default::default()
         },
-        ServerTlsDefaults::default(),
+        &ServerTlsDefaults::default(),
         "s",
     )
     .unwrap();
@@ -537,12 +543,12 @@ fn no_tls_tickets_resumes_tls12_by_session_id_only() {
         no_tickets: true,
         ..Default::default()
     };
-    let t = ServerTls::build(&pki.opts(), global, "s").unwrap();
+    let t = ServerTls::build(&pki.opts(), &global, "s").unwrap();
     assert_eq!(kinds(&t), [full, full]);
     let back = ServerTlsOpts {
         no_tickets: Some(false),
         ..pki.opts()
     };
-    let t = ServerTls::build(&back, global, "s").unwrap();
+    let t = ServerTls::build(&back, &global, "s").unwrap();
     assert_eq!(kinds(&t), [full, Some(HandshakeKind::Resumed)]);
 }
