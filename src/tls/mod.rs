@@ -27,11 +27,12 @@ pub mod bind;
 pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
+pub mod handshake;
+pub mod info;
+pub mod limit;
 pub mod opts;
 pub mod server;
 pub mod session;
-pub mod handshake;
-pub mod info;
 pub mod sni;
 pub mod stream;
 

@@ -66,7 +66,6 @@ pub const TLS: &[&str] = &[
     "tune.ssl.cachesize",
     "tune.ssl.lifetime",
     "tune.ssl.maxrecord",
-    "maxsslconn",
     "ssl-engine",
     "ssl-mode-async",
 ];
@@ -192,6 +191,15 @@ pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, u32::MAX)?;
     args.finish()?;
     g.maxconn = Some(n);
+    Ok(())
+}
+
+/// `maxsslconn <n>` (n > 0): at most n TLS client connections at once in
+/// the process (`tls::limit`).
+pub fn maxsslconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(1, u32::MAX)?;
+    args.finish()?;
+    g.maxsslconn = Some(n);
     Ok(())
 }
 
@@ -678,13 +686,6 @@ pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
                 return Err(format!("'{kw}' must be 0 or at least 27 bytes, got {n}"));
             }
             g.maxrecord = n as usize;
-        }
-        "maxsslconn" => {
-            return Err(
-                "'maxsslconn' is not supported: ringlb cannot limit TLS connections \
-                        apart from the others yet (use 'maxconn')"
-                    .into(),
-            );
         }
         _ => {
             return Err(format!(

@@ -638,8 +638,6 @@ fn bad_server_ssl_options() {
         "no-tlsv12",
         "force-tlsv13",
         "crl-file x",
-        "send-proxy-v2-ssl",
-        "send-proxy-v2-ssl-cn",
     ] {
         assert!(
             e(&format!("ssl verify none {o}")).contains("is not supported yet"),
