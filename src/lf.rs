@@ -589,6 +589,23 @@ mod tests {
     }
 
     #[test]
+    fn tls_variables() {
+        let mut s = TestSample::get("/");
+        assert_eq!(render("%ft|%sslv|%sslc|%[ssl_fc]", &s), "|||0");
+        s.tls = Some(crate::tls::info::TlsInfo {
+            version: "TLSv1.2",
+            cipher: "ECDHE-RSA-AES128-GCM-SHA256",
+            ..Default::default()
+        });
+        // No frontend name without a context: `%ft` stays empty (the `~`
+        // follows a name; tests/tls_fetches.rs checks `fe~`).
+        assert_eq!(
+            render("%ft|%sslv|%sslc|%[ssl_fc]", &s),
+            "|TLSv1.2|ECDHE-RSA-AES128-GCM-SHA256|1"
+        );
+    }
+
+    #[test]
     fn literals_samples_and_variables() {
         let s = TestSample::get("/a/b?x=1")
             .header("Host", "Example.com")

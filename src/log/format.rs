@@ -344,6 +344,30 @@ mod tests {
     }
 
     #[test]
+    fn tls_lines_mark_the_frontend_and_httpslog_adds_its_fields() {
+        let info = crate::tls::info::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            sni: Some("a.example".into()),
+            ..Default::default()
+        };
+        let mut r = sample();
+        let mut plain = Vec::new();
+        httpslog(&r, &mut plain);
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(plain.ends_with("\" 0/-/-/-/0 -/-/-"), "{plain}");
+        r.tls = Some(&info);
+        let mut out = Vec::new();
+        httpslog(&r, &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("] http-in~ "), "{out}");
+        assert!(
+            out.ends_with("\" 0/0000000000000000/0/0/0 a.example/TLSv1.3/TLS_AES_128_GCM_SHA256"),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn tcplog_line() {
         let r = Record {
             term: *b"CD--",

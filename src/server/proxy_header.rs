@@ -269,6 +269,36 @@ fn tlv(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ssl_tlv_on_plain_and_tls_connections() {
+        let opts = ProxyOpts {
+            v2: true,
+            ssl: true,
+            ssl_cipher: true,
+            ..ProxyOpts::default()
+        };
+        let mut e = Endpoints {
+            src: sa("10.0.0.1:1000"),
+            dst: sa("10.0.0.2:443"),
+            ..Endpoints::default()
+        };
+        // Plain: the TLV with client 0, verify 0, nothing inside.
+        assert_eq!(&header(opts, e)[28..], &[0x20, 0, 5, 0, 0, 0, 0, 0]);
+        let info = crate::tls::info::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            ..Default::default()
+        };
+        e.tls = Some(&info);
+        let h = header(opts, e);
+        let mut want = vec![0x20, 0, 40, 1, 0, 0, 0, 0, 0x21, 0, 7];
+        want.extend_from_slice(b"TLSv1.3");
+        want.extend_from_slice(&[0x23, 0, 22]);
+        want.extend_from_slice(b"TLS_AES_128_GCM_SHA256");
+        assert_eq!(&h[28..], &want[..]);
+        assert_eq!(u16::from_be_bytes([h[14], h[15]]) as usize, h.len() - 16);
+    }
+
     fn sa(s: &str) -> Option<SocketAddr> {
         Some(s.parse().expect("test address"))
     }
@@ -419,13 +449,15 @@ mod tests {
     }
 
     #[test]
-    fn options_parse_and_tls_ones_are_refused() {
+    fn options_parse_and_cert_ones_are_refused() {
         let mut o = ProxyOpts::default();
         o.parse_v2_options("crc32c,unique-id,authority").unwrap();
         assert!(o.crc32c && o.unique_id && o.authority && !o.v2);
         assert!(o.sends());
-        let e = o.parse_v2_options("ssl").unwrap_err();
-        assert!(e.contains("TLS"), "{e}");
+        o.parse_v2_options("ssl,cert-cn,ssl-cipher").unwrap();
+        assert!(o.ssl && o.ssl_cn && o.ssl_cipher);
+        let e = o.parse_v2_options("cert-key").unwrap_err();
+        assert!(e.contains("rustls"), "{e}");
         let e = o.parse_v2_options("bogus").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
         assert!(!ProxyOpts::default().sends());
