@@ -194,12 +194,13 @@ pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `maxsslconn <n>` (n > 0): at most n TLS client connections at once in
-/// the process (`tls::limit`).
+/// `maxsslconn <n>`: at most n TLS client connections at once in the
+/// process (`tls::limit`); 0 is no limit. HAProxy reads a non-number as 0
+/// (`atol`); ringlb refuses it rather than guess.
 pub fn maxsslconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
-    let n = args.next_int(1, u32::MAX)?;
+    let n = args.next_int(0, u32::MAX)?;
     args.finish()?;
-    g.maxsslconn = Some(n);
+    g.maxsslconn = (n > 0).then_some(n);
     Ok(())
 }
 
