@@ -171,8 +171,6 @@ fn server_tls_refused_by_ringlb_only() {
             "",
             "is not supported yet",
         ),
-        // Its TLVs describe the client's TLS connection.
-        ("", "send-proxy-v2-ssl", "is not supported yet"),
     ] {
         let dir = TestDir::new("server-tls-ringlb-only");
         dir.write("t.cfg", &config(global, opts));
