@@ -464,3 +464,65 @@ fn maxsslconn_holds_new_tls_connections_until_a_slot_frees() {
     assert_eq!(rx.recv_timeout(Duration::from_secs(3)), Ok(true));
     drop(lb);
 }
+
+/// `mode tcp`: which backend each SNI reaches through `use_backend` and
+/// `tcp-request content` rules on the TLS fetches.
+fn tcp_routes(
+    start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>,
+    certs: &TlsCerts,
+) -> Vec<(String, usize)> {
+    let (a, b) = (Recorder::start(), Recorder::start());
+    let port = free_port();
+    let text = format!(
+        "defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 3s\n    \
+         timeout server 3s\n\
+         frontend t\n    bind 127.0.0.1:{port} ssl crt {}\n    \
+         tcp-request content reject if {{ ssl_fc_sni -i blocked.example }}\n    \
+         tcp-request content set-var(sess.p) ssl_fc_protocol\n    \
+         use_backend other if {{ ssl_fc_sni -i test.example }} {{ var(sess.p) -m str TLSv1.3 }}\n    \
+         default_backend main\n\
+         backend main\n    server a 127.0.0.1:{}\n\
+         backend other\n    server b 127.0.0.1:{}\n",
+        certs.rsa.display(),
+        a.port(),
+        b.port()
+    );
+    let _p = start(&text, port);
+    let mut out = Vec::new();
+    for (host, extra) in [
+        ("localhost", &[][..]),
+        ("test.example", &[][..]),
+        ("test.example", &["--tls-max", "1.2"][..]),
+        ("blocked.example", &["-k"][..]),
+    ] {
+        a.clear();
+        b.clear();
+        let _ = curl(certs, host, port, extra);
+        let which = match (a.requests().len(), b.requests().len()) {
+            (0, 0) => 0,
+            (_, 0) => 1,
+            _ => 2,
+        };
+        out.push((format!("{host} {extra:?}"), which));
+    }
+    out
+}
+
+#[test]
+fn tcp_mode_rules_on_tls_fetches_match_haproxy() {
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let ringlb = |t: &str, _| -> Box<dyn std::any::Any> { Box::new(Guard(Ringlb::start(t))) };
+    let ours = tcp_routes(&ringlb, &certs);
+    let want: Vec<usize> = ours.iter().map(|(_, w)| *w).collect();
+    assert_eq!(want, [1, 2, 1, 0], "{ours:?}");
+    assert_eq!(ours, tcp_routes(&ringlb, &certs), "ringlb, twice");
+    if haproxy_binary().is_none() {
+        return;
+    }
+    let haproxy = |t: &str, p| -> Box<dyn std::any::Any> {
+        Box::new(Guard(Haproxy::start(t, p).expect("haproxy")))
+    };
+    assert_eq!(ours, tcp_routes(&haproxy, &certs), "ringlb, then HAProxy");
+}
