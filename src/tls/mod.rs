@@ -20,7 +20,9 @@
 //! - `handshake.rs`: the accepting handshake (ClientHello → `BindTls::config_for`)
 //!   and the connecting one (`connect`, for `server ... ssl`).
 //! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
-//! - `info.rs`: what a handshake settled, for fetches and logs.
+//! - `info.rs`: what a handshake settled (client certificate's DNs and
+//!   serial included), for fetches, logs and the PROXY v2 SSL TLV.
+//! - `limit.rs`: `maxsslconn`, the process-wide count of TLS client connections.
 
 pub mod accept;
 pub mod bind;
