@@ -30,8 +30,14 @@ pub enum Var {
     FrontendIp,
     /// `%fp`: the port the client connected to.
     FrontendPort,
-    /// `%f` / `%ft`: frontend name.
+    /// `%f`: frontend name.
     Frontend,
+    /// `%ft`: frontend name, followed by `~` on a TLS connection.
+    FrontendTransport,
+    /// `%sslv`: the client connection's TLS version (`TLSv1.3`).
+    SslVersion,
+    /// `%sslc`: its cipher (OpenSSL's name).
+    SslCipher,
     /// `%b`: backend name.
     Backend,
     /// `%s`: server name.
@@ -73,7 +79,9 @@ const VARS: &[(&str, Var)] = &[
     ("fi", Var::FrontendIp),
     ("fp", Var::FrontendPort),
     ("f", Var::Frontend),
-    ("ft", Var::Frontend),
+    ("ft", Var::FrontendTransport),
+    ("sslv", Var::SslVersion),
+    ("sslc", Var::SslCipher),
     ("b", Var::Backend),
     ("s", Var::Server),
     ("H", Var::Hostname),
@@ -375,9 +383,18 @@ fn render_var<S: Sample + ?Sized>(
     if quote {
         out.push(b'"');
     }
-    if !(sample_var(v, s, out) || vars.var(v, out)) {
+    // `%ft` is `%f` and the transport's mark.
+    let named = if v == Var::FrontendTransport {
+        Var::Frontend
+    } else {
+        v
+    };
+    if !(sample_var(named, s, out) || vars.var(named, out)) {
         out.truncate(start);
         return false;
+    }
+    if v == Var::FrontendTransport && s.tls().is_some() {
+        out.push(b'~');
     }
     if f.hex {
         let width = if v == Var::Millis { 2 } else { 4 };
@@ -547,6 +564,14 @@ fn sample_var<S: Sample + ?Sized>(v: Var, s: &S, out: &mut Vec<u8>) -> bool {
             true
         }
         Var::Status => s.status().map(|c| write!(out, "{c}")).is_some(),
+        Var::SslVersion => s.tls().is_some_and(|t| {
+            out.extend_from_slice(t.version.as_bytes());
+            !t.version.is_empty()
+        }),
+        Var::SslCipher => s.tls().is_some_and(|t| {
+            out.extend_from_slice(t.cipher.as_bytes());
+            !t.cipher.is_empty()
+        }),
         _ => false,
     }
 }
@@ -561,6 +586,23 @@ mod tests {
         let mut out = Vec::new();
         lf.render(s, &NoVars, &mut Scratch::new(), &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn tls_variables() {
+        let mut s = TestSample::get("/");
+        assert_eq!(render("%ft|%sslv|%sslc|%[ssl_fc]", &s), "|||0");
+        s.tls = Some(crate::tls::info::TlsInfo {
+            version: "TLSv1.2",
+            cipher: "ECDHE-RSA-AES128-GCM-SHA256",
+            ..Default::default()
+        });
+        // No frontend name without a context: `%ft` stays empty (the `~`
+        // follows a name; tests/tls_fetches.rs checks `fe~`).
+        assert_eq!(
+            render("%ft|%sslv|%sslc|%[ssl_fc]", &s),
+            "|TLSv1.2|ECDHE-RSA-AES128-GCM-SHA256|1"
+        );
     }
 
     #[test]

@@ -695,6 +695,7 @@ mod tests {
             unique_id: Some(b"uid-42"),
             authority: Some(b"example.com"),
             local: false,
+            tls: None,
         };
         let mut b = Vec::new();
         write(&opts, &e, &mut b);

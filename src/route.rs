@@ -64,6 +64,9 @@ pub struct ConnAddrs {
     rcvd_proxy: bool,
     /// What its v2 TLVs said (`fc_pp_*`); boxed: most connections have none.
     pp: Option<Box<crate::proxy_protocol::Tlvs>>,
+    /// What its TLS handshake settled (`ssl_fc_*`, `%sslv`, the logs'
+    /// `fe~`); shared with the log trace and the PROXY header sent on.
+    tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
 }
 
 impl ConnAddrs {
@@ -75,6 +78,7 @@ impl ConnAddrs {
             local: OnceCell::new(),
             rcvd_proxy: false,
             pp: None,
+            tls: None,
         }
     }
 
@@ -87,6 +91,7 @@ impl ConnAddrs {
             local: OnceCell::from(Some(local)),
             rcvd_proxy: false,
             pp: None,
+            tls: None,
         }
     }
 
@@ -96,6 +101,17 @@ impl ConnAddrs {
         self.rcvd_proxy = true;
         self.pp = tlvs;
         self
+    }
+
+    /// Notes what the connection's TLS handshake settled (at accept, once).
+    pub fn with_tls(mut self, tls: Option<&crate::tls::info::TlsInfo>) -> ConnAddrs {
+        self.tls = tls.map(|i| std::sync::Arc::new(i.clone()));
+        self
+    }
+
+    /// What the connection's TLS handshake settled; `None` on plain TCP.
+    pub fn tls(&self) -> Option<&std::sync::Arc<crate::tls::info::TlsInfo>> {
+        self.tls.as_ref()
     }
 
     /// Whether the connection began with a PROXY header (`fc_rcvd_proxy`).
@@ -220,6 +236,9 @@ impl<R: Sample> Sample for Stream<'_, R> {
     }
     fn rcvd_proxy(&self) -> bool {
         self.addrs.rcvd_proxy()
+    }
+    fn tls(&self) -> Option<&crate::tls::info::TlsInfo> {
+        self.addrs.tls().map(|t| &**t)
     }
     fn pp_authority(&self) -> Option<&[u8]> {
         self.addrs.pp_authority()

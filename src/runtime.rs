@@ -347,6 +347,7 @@ impl Shared {
                 }
             })
             .collect();
+        crate::tls::limit::set_max(config.global.maxsslconn);
         Arc::new(Shared {
             frontends,
             backends,

@@ -336,6 +336,7 @@ fn with_tlvs(authority: &[u8], unique_id: &[u8], bad_crc: bool) -> Vec<u8> {
         authority: Some(authority),
         unique_id: Some(unique_id),
         local: false,
+        tls: None,
     };
     let mut out = Vec::new();
     write(&opts, &e, &mut out);

@@ -177,8 +177,6 @@ fn server_tls_refused_by_ringlb_only() {
             "ssl verify none alpn h2",
             "ringlb speaks HTTP/1.1 to servers",
         ),
-        // Its TLVs describe the client's TLS connection.
-        ("", "send-proxy-v2-ssl", "is not supported yet"),
     ] {
         let dir = TestDir::new("server-tls-ringlb-only");
         dir.write("t.cfg", &config(global, opts));

@@ -175,11 +175,15 @@ fn tls_globals_check_as_haproxy() {
             assert_eq!(t, accept, "haproxy -c on '{g}'");
         }
     }
-    // maxsslconn: a limit ringlb cannot enforce yet, refused rather than ignored.
-    let (ours, theirs, _) = both_accept(
-        &dir,
-        &config(dir.path(), "    maxsslconn 100", "crt rsa.pem"),
-    );
+    // maxsslconn: enforced (tests/tls_fetches.rs). HAProxy reads `x` as 0
+    // (atol, no limit); ringlb refuses it on purpose.
+    let (ours, _, _) = both_accept(&dir, &config(dir.path(), "    maxsslconn x", "crt rsa.pem"));
     assert!(!ours);
-    assert_ne!(theirs, Some(false));
+    for (g, accept) in [("    maxsslconn 100", true), ("    maxsslconn 0", true)] {
+        let (ours, theirs, err) = both_accept(&dir, &config(dir.path(), g, "crt rsa.pem"));
+        assert_eq!(ours, accept, "ringlb -c on '{g}':\n{err}");
+        if let Some(t) = theirs {
+            assert_eq!(t, accept, "haproxy -c on '{g}'");
+        }
+    }
 }

@@ -116,13 +116,18 @@ pub trait Sample {
     fn var(&self, _name: &str) -> Option<Val<'_>> {
         None
     }
-    /// Whether the client connection is TLS (`ssl_fc`); false until TLS exists.
+    /// What the client connection's TLS handshake settled; `None` when it
+    /// is not TLS (the `ssl_fc_*` and `ssl_c_*` fetches read it).
+    fn tls(&self) -> Option<&crate::tls::info::TlsInfo> {
+        None
+    }
+    /// Whether the client connection is TLS (`ssl_fc`).
     fn ssl_fc(&self) -> bool {
-        false
+        self.tls().is_some()
     }
     /// The TLS SNI the client sent (`ssl_fc_sni`).
     fn ssl_sni(&self) -> Option<&[u8]> {
-        None
+        self.tls()?.sni.as_deref().map(str::as_bytes)
     }
     /// Whether the connection began with a PROXY header (`fc_rcvd_proxy`).
     fn rcvd_proxy(&self) -> bool {
@@ -226,6 +231,8 @@ pub struct TestSample {
     pub res_payload: Option<Vec<u8>>,
     /// Whether the contents may still grow (the inspect delay runs).
     pub partial: bool,
+    /// The TLS handshake's outcome (`None`: plain TCP).
+    pub tls: Option<crate::tls::info::TlsInfo>,
 }
 
 impl TestSample {
@@ -253,6 +260,7 @@ impl TestSample {
             req_payload: None,
             res_payload: None,
             partial: false,
+            tls: None,
         }
     }
 
@@ -360,6 +368,9 @@ impl Sample for TestSample {
     }
     fn contents_final(&self) -> bool {
         !self.partial
+    }
+    fn tls(&self) -> Option<&crate::tls::info::TlsInfo> {
+        self.tls.as_ref()
     }
     fn req_len(&self) -> u64 {
         match &self.req_payload {

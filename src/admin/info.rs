@@ -38,6 +38,10 @@ pub fn render(shared: &Shared) -> String {
     line("CurrConns", &fe.current);
     line("CumConns", &fe.sessions);
     line("CumReq", &fe.requests);
+    // `maxsslconn` (0: none) and the TLS client connections (tls/limit.rs).
+    line("MaxSslConns", &crate::tls::limit::max());
+    line("CurrSslConns", &crate::tls::limit::current());
+    line("CumSslConns", &crate::tls::limit::cumulative());
     line("node", &info.node);
     line("description", &"");
     line("Stopping", &u8::from(stopping));

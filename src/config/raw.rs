@@ -107,6 +107,8 @@ pub struct RawGlobal {
     pub max_rates: [Option<u32>; 2],
     /// `maxpipes`.
     pub maxpipes: Option<u32>,
+    /// `maxsslconn`.
+    pub maxsslconn: Option<u32>,
     /// `tune.pipesize`.
     pub pipesize: Option<u32>,
     /// `ssl-server-verify`, `ssl-default-server-options`.

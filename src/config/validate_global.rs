@@ -66,6 +66,7 @@ pub(super) fn global(g: RawGlobal, diag: &mut Diag) -> Global {
         cpu_map: cpu_maps(g.cpu_map, g.nbproc, diag),
         max_rate: g.max_rates.iter().flatten().copied().min(),
         maxpipes: g.maxpipes,
+        maxsslconn: g.maxsslconn,
         pipesize: g.pipesize,
         ..Global::default()
     };

@@ -4,7 +4,10 @@
 //!   %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r`; `%CC %CS %hr %hs` come
 //!   from the frontend's captures (`capture.rs`): `- -` and nothing without
 //!   any (HAProxy collapses the spaces of empty fields the same way).
+//! - httpslog: httplog, then the TLS fields (see [`httpslog`]).
 //! - tcplog: `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`.
+//!
+//! `%ft` is the frontend's name followed by `~` on a TLS connection.
 //! - Neither: `Connect from <ip>:<port> to <ip>:<port> (<frontend>/<HTTP|TCP>)`,
 //!   once per connection, at accept.
 //!
@@ -73,6 +76,8 @@ pub struct Record<'a> {
     pub request: Option<&'a [u8]>,
     /// Captured headers and cookies (`%CC %CS %hr %hs`), when the frontend has any.
     pub captures: Option<&'a super::capture::Captured>,
+    /// The client connection's TLS outcome: `%ft` is then `fe~`.
+    pub tls: Option<&'a crate::tls::info::TlsInfo>,
 }
 
 /// Appends an httplog line (no trailing newline).
@@ -101,6 +106,32 @@ pub fn httplog(r: &Record<'_>, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"<BADREQ>"),
     }
     out.push(b'"');
+}
+
+/// Appends an httpslog line: the httplog line, then HAProxy's
+/// `%[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed]
+/// %[ssl_fc_sni]/%sslv/%sslc`. A logged exchange's connection had no error
+/// (a failed handshake never reaches a session), so the error fields are 0.
+pub fn httpslog(r: &Record<'_>, out: &mut Vec<u8>) {
+    httplog(r, out);
+    match r.tls {
+        Some(t) => {
+            // `ssl_fc_err,hex`: the integer's 8 bytes in hexadecimal.
+            let _ = write!(
+                out,
+                " 0/0000000000000000/0/0/{} {}/{}/{}",
+                u8::from(t.resumed),
+                t.sni.as_deref().unwrap_or("-"),
+                or_dash(t.version),
+                or_dash(t.cipher)
+            );
+        }
+        None => out.extend_from_slice(b" 0/-/-/-/0 -/-/-"),
+    }
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
 }
 
 /// Appends a tcplog line (no trailing newline).
@@ -155,7 +186,8 @@ fn head(r: &Record<'_>, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b" [");
     date(r.date, out);
-    let _ = write!(out, "] {} {}/{}", r.frontend, r.backend, r.server);
+    let tls = if r.tls.is_some() { "~" } else { "" };
+    let _ = write!(out, "] {}{tls} {}/{}", r.frontend, r.backend, r.server);
 }
 
 /// `%ac/%fc/%bc/%sc/%rc`.
@@ -229,6 +261,7 @@ mod tests {
             redispatched: false,
             request: Some(b"GET /index.html HTTP/1.1"),
             captures: None,
+            tls: None,
         }
     }
 
@@ -307,6 +340,30 @@ mod tests {
         assert!(
             line.ends_with(" 200 2750 - - ---- 1/1/1/1/0 0/0 {a#7Cb} \"GET /index.html HTTP/1.1\""),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn tls_lines_mark_the_frontend_and_httpslog_adds_its_fields() {
+        let info = crate::tls::info::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            sni: Some("a.example".into()),
+            ..Default::default()
+        };
+        let mut r = sample();
+        let mut plain = Vec::new();
+        httpslog(&r, &mut plain);
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(plain.ends_with("\" 0/-/-/-/0 -/-/-"), "{plain}");
+        r.tls = Some(&info);
+        let mut out = Vec::new();
+        httpslog(&r, &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("] http-in~ "), "{out}");
+        assert!(
+            out.ends_with("\" 0/0000000000000000/0/0/0 a.example/TLSv1.3/TLS_AES_128_GCM_SHA256"),
+            "{out}"
         );
     }
 

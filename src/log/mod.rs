@@ -76,6 +76,8 @@ pub enum Format {
     Tcp,
     /// `option httplog`: one line per HTTP exchange, at its end.
     Http,
+    /// `option httpslog`: the httplog line and the TLS fields.
+    Https,
 }
 
 /// A proxy's resolved logging: where its lines go and how they read.
@@ -120,6 +122,7 @@ impl ProxyLog {
             return None;
         }
         let format = match (opts.httplog, opts.tcplog, mode) {
+            (true, _, Mode::Http) if opts.httpslog => Format::Https,
             (true, _, Mode::Http) => Format::Http,
             (true, _, Mode::Tcp) | (_, true, _) => Format::Tcp,
             _ => Format::Default,

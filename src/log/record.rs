@@ -174,6 +174,8 @@ struct HttpInner {
     progress: Progress,
     /// Header and cookie captures, when the frontend declares any.
     captures: Option<Captured>,
+    /// The connection's TLS outcome (`fe~`, httpslog's fields).
+    tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
 }
 
 /// One client connection's log notes in `mode http`.
@@ -212,8 +214,20 @@ impl HttpTrace {
                 attempts: Attempts::default(),
                 progress: Progress::default(),
                 captures: captures.map(|c| Captured::new(c.clone())),
+                tls: None,
             })
         }))
+    }
+
+    /// Notes the connection's TLS outcome for its lines (`fe~`, httpslog).
+    pub fn with_tls(
+        mut self,
+        tls: Option<&std::sync::Arc<crate::tls::info::TlsInfo>>,
+    ) -> HttpTrace {
+        if let Some(t) = self.0.as_deref_mut() {
+            t.tls = tls.cloned();
+        }
+        self
     }
 
     /// The client's request headers, before any rule changes them (HAProxy
@@ -522,12 +536,14 @@ impl HttpTrace {
             queues: t.queues.get(),
             request: (!request_line.is_empty()).then_some(&request_line[..]),
             captures: t.captures.as_ref(),
+            tls: t.tls.as_deref(),
         };
         let Some(level) = log.traffic_level(&rec) else {
             return;
         };
         log.send_with(level, |out| match log.format {
             Format::Http => format::httplog(&rec, out),
+            Format::Https => format::httpslog(&rec, out),
             Format::Tcp => format::tcplog(&rec, out),
             Format::Default => {}
         });

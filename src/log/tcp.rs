@@ -23,6 +23,8 @@ struct TcpInner {
     /// `%sq/%bq` met when the session waited for a server.
     queues: Cell<(u32, u32)>,
     attempts: Attempts,
+    /// The connection's TLS outcome (`fe~`).
+    tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
 }
 
 /// One TCP-mode session's log notes.
@@ -74,8 +76,17 @@ impl TcpTrace {
                 server: Cell::new(None),
                 queues: Cell::new((0, 0)),
                 attempts: Attempts::default(),
+                tls: None,
             })
         }))
+    }
+
+    /// Notes the connection's TLS outcome for its line (`fe~`).
+    pub fn with_tls(mut self, tls: Option<&std::sync::Arc<crate::tls::info::TlsInfo>>) -> TcpTrace {
+        if let Some(t) = self.0.as_deref_mut() {
+            t.tls = tls.cloned();
+        }
+        self
     }
 
     /// Connecting starts.
@@ -171,6 +182,7 @@ impl TcpTrace {
             queues: t.queues.get(),
             request: None,
             captures: None,
+            tls: t.tls.as_deref(),
         };
         let Some(level) = log.traffic_level(&rec) else {
             return;

@@ -6,7 +6,12 @@
 //! or `PROXY UNKNOWN`; version 2 a binary header, the PROXY command with the
 //! addresses, or LOCAL without them, followed by the TLVs that
 //! `proxy-v2-options` asks for (in HAProxy's order: CRC32C, AUTHORITY,
-//! UNIQUE_ID).
+//! UNIQUE_ID, SSL with its sub-TLVs).
+//!
+//! The SSL TLV (`proxy-v2-options ssl`, `send-proxy-v2-ssl`) describes the
+//! client's TLS connection as HAProxy 2.6's `make_proxy_line_v2` does:
+//! a client byte (SSL, CERT_CONN, CERT_SESS), the 32-bit verify result,
+//! then the VERSION sub-TLV and, as asked, CN and CIPHER.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -30,27 +35,44 @@ pub struct ProxyOpts {
     pub unique_id: bool,
     /// `proxy-v2-options authority`.
     pub authority: bool,
+    /// `proxy-v2-options ssl` / `send-proxy-v2-ssl`: the SSL TLV.
+    pub ssl: bool,
+    /// `proxy-v2-options cert-cn` / `send-proxy-v2-ssl-cn`: its CN sub-TLV.
+    pub ssl_cn: bool,
+    /// `proxy-v2-options ssl-cipher`: its CIPHER sub-TLV.
+    pub ssl_cipher: bool,
 }
 
 impl ProxyOpts {
     /// Whether connections start with a header at all.
     pub fn sends(&self) -> bool {
-        self.v1 || self.v2 || self.crc32c || self.unique_id || self.authority
+        self.v1
+            || self.v2
+            || self.crc32c
+            || self.unique_id
+            || self.authority
+            || self.ssl
+            || self.ssl_cn
+            || self.ssl_cipher
     }
 
-    /// Parses `proxy-v2-options <opt>[,<opt>]*` into `self`. The TLS ones
-    /// are refused: ringlb has no TLS yet (issue #17), so their TLVs could
-    /// not be filled.
+    /// Parses `proxy-v2-options <opt>[,<opt>]*` into `self`. `cert-sig` and
+    /// `cert-key` describe the certificate the frontend presented, which
+    /// rustls does not report per connection: refused.
     pub fn parse_v2_options(&mut self, list: &str) -> Result<(), String> {
         for opt in list.split(',') {
             match opt {
                 "crc32c" => self.crc32c = true,
                 "unique-id" => self.unique_id = true,
                 "authority" => self.authority = true,
-                "ssl" | "cert-cn" | "ssl-cipher" | "cert-sig" | "cert-key" => {
+                "ssl" => self.ssl = true,
+                "cert-cn" => self.ssl_cn = true,
+                "ssl-cipher" => self.ssl_cipher = true,
+                "cert-sig" | "cert-key" => {
                     return Err(format!(
-                        "'proxy-v2-options {opt}' is not supported yet: it describes the \
-                         client's TLS connection and ringlb has no TLS yet (issue #17)"
+                        "'proxy-v2-options {opt}' is not supported: it describes the \
+                         certificate the frontend presented, and rustls does not say \
+                         which one a handshake chose"
                     ));
                 }
                 _ => {
@@ -83,6 +105,8 @@ pub struct Endpoints<'a> {
     /// A connection ringlb opens for itself (a health check): version 2
     /// says LOCAL, as HAProxy 2.6 does.
     pub local: bool,
+    /// The client connection's TLS outcome, for the SSL TLV.
+    pub tls: Option<&'a crate::tls::info::TlsInfo>,
 }
 
 /// Appends the header for `opts` describing `e` to `out`.
@@ -177,6 +201,9 @@ fn write_v2(opts: &ProxyOpts, e: &Endpoints<'_>, out: &mut Vec<u8>) {
     if let (true, Some(id)) = (opts.unique_id, e.unique_id) {
         tlv(out, PP2_TYPE_UNIQUE_ID, id);
     }
+    if opts.ssl {
+        ssl_tlv(opts, e.tls, out);
+    }
     let len = u16::try_from(out.len() - start - 16).unwrap_or(u16::MAX);
     out[start + 14..start + 16].copy_from_slice(&len.to_be_bytes());
     if let Some(at) = crc_at {
@@ -184,6 +211,43 @@ fn write_v2(opts: &ProxyOpts, e: &Endpoints<'_>, out: &mut Vec<u8>) {
         out[at..at + 4].copy_from_slice(&crc.to_be_bytes());
     }
 }
+
+/// PP2_TYPE_SSL: the client byte, the verify result, then the sub-TLVs;
+/// on a plain connection the client byte and the result are 0, no sub-TLV.
+fn ssl_tlv(opts: &ProxyOpts, tls: Option<&crate::tls::info::TlsInfo>, out: &mut Vec<u8>) {
+    let at = out.len();
+    out.extend_from_slice(&[PP2_TYPE_SSL, 0, 0, 0, 0, 0, 0, 0]);
+    if let Some(t) = tls {
+        let mut client = PP2_CLIENT_SSL;
+        if t.peer_cert {
+            // Verified, or the handshake would have failed: X509_V_OK (0).
+            client |= PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS;
+        }
+        out[at + 3] = client;
+        if !t.version.is_empty() {
+            tlv(out, PP2_SUBTYPE_SSL_VERSION, t.version.as_bytes());
+        }
+        if opts.ssl_cn
+            && let Some(cn) = t.peer_subject.as_ref().and_then(|d| d.entry("CN", 1))
+        {
+            tlv(out, PP2_SUBTYPE_SSL_CN, cn.as_bytes());
+        }
+        if opts.ssl_cipher && !t.cipher.is_empty() {
+            tlv(out, PP2_SUBTYPE_SSL_CIPHER, t.cipher.as_bytes());
+        }
+    }
+    let len = u16::try_from(out.len() - at - 3).unwrap_or(u16::MAX);
+    out[at + 1..at + 3].copy_from_slice(&len.to_be_bytes());
+}
+
+/// PP2_TYPE_SSL and its parts (proxy-protocol.txt 2.2.5).
+const PP2_TYPE_SSL: u8 = 0x20;
+const PP2_CLIENT_SSL: u8 = 0x01;
+const PP2_CLIENT_CERT_CONN: u8 = 0x02;
+const PP2_CLIENT_CERT_SESS: u8 = 0x04;
+const PP2_SUBTYPE_SSL_VERSION: u8 = 0x21;
+const PP2_SUBTYPE_SSL_CN: u8 = 0x22;
+const PP2_SUBTYPE_SSL_CIPHER: u8 = 0x23;
 
 /// An address as 16 bytes (a v4 one v4-mapped).
 fn v6_octets(ip: IpAddr) -> [u8; 16] {
@@ -205,6 +269,36 @@ fn tlv(out: &mut Vec<u8>, kind: u8, value: &[u8]) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ssl_tlv_on_plain_and_tls_connections() {
+        let opts = ProxyOpts {
+            v2: true,
+            ssl: true,
+            ssl_cipher: true,
+            ..ProxyOpts::default()
+        };
+        let mut e = Endpoints {
+            src: sa("10.0.0.1:1000"),
+            dst: sa("10.0.0.2:443"),
+            ..Endpoints::default()
+        };
+        // Plain: the TLV with client 0, verify 0, nothing inside.
+        assert_eq!(&header(opts, e)[28..], &[0x20, 0, 5, 0, 0, 0, 0, 0]);
+        let info = crate::tls::info::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            ..Default::default()
+        };
+        e.tls = Some(&info);
+        let h = header(opts, e);
+        let mut want = vec![0x20, 0, 40, 1, 0, 0, 0, 0, 0x21, 0, 7];
+        want.extend_from_slice(b"TLSv1.3");
+        want.extend_from_slice(&[0x23, 0, 22]);
+        want.extend_from_slice(b"TLS_AES_128_GCM_SHA256");
+        assert_eq!(&h[28..], &want[..]);
+        assert_eq!(u16::from_be_bytes([h[14], h[15]]) as usize, h.len() - 16);
+    }
+
     fn sa(s: &str) -> Option<SocketAddr> {
         Some(s.parse().expect("test address"))
     }
@@ -221,6 +315,9 @@ mod tests {
         crc32c: false,
         unique_id: false,
         authority: false,
+        ssl: false,
+        ssl_cn: false,
+        ssl_cipher: false,
     };
     const V2: ProxyOpts = ProxyOpts {
         v1: false,
@@ -228,6 +325,9 @@ mod tests {
         crc32c: false,
         unique_id: false,
         authority: false,
+        ssl: false,
+        ssl_cn: false,
+        ssl_cipher: false,
     };
 
     #[test]
@@ -349,13 +449,15 @@ mod tests {
     }
 
     #[test]
-    fn options_parse_and_tls_ones_are_refused() {
+    fn options_parse_and_cert_ones_are_refused() {
         let mut o = ProxyOpts::default();
         o.parse_v2_options("crc32c,unique-id,authority").unwrap();
         assert!(o.crc32c && o.unique_id && o.authority && !o.v2);
         assert!(o.sends());
-        let e = o.parse_v2_options("ssl").unwrap_err();
-        assert!(e.contains("TLS"), "{e}");
+        o.parse_v2_options("ssl,cert-cn,ssl-cipher").unwrap();
+        assert!(o.ssl && o.ssl_cn && o.ssl_cipher);
+        let e = o.parse_v2_options("cert-key").unwrap_err();
+        assert!(e.contains("rustls"), "{e}");
         let e = o.parse_v2_options("bogus").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
         assert!(!ProxyOpts::default().sends());

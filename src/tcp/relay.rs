@@ -39,7 +39,7 @@ use crate::worker::context::WorkerCtx;
 /// addresses (a PROXY header's, where one was read).
 pub async fn run(ctx: &WorkerCtx, mut client: Stream, addrs: ConnAddrs, fe: usize, mut vars: Vars) {
     let f = &ctx.shared.frontends[fe];
-    let trace = TcpTrace::new(f.log.as_ref(), addrs.peer);
+    let trace = TcpTrace::new(f.log.as_ref(), addrs.peer).with_tls(addrs.tls());
     // Bytes read before connecting (content rules, `balance rdp-cookie`),
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);
@@ -229,7 +229,11 @@ async fn connect_and_relay(
             src: peer,
             dst: addrs.local(),
             // A received PROXY v2 header's authority, passed on as HAProxy 2.6.
-            authority: addrs.pp_authority(),
+            // Else the TLS SNI, as HAProxy 2.6.
+            authority: addrs
+                .pp_authority()
+                .or_else(|| addrs.tls()?.sni.as_deref().map(str::as_bytes)),
+            tls: addrs.tls().map(|t| &**t),
             ..Default::default()
         },
         ..PickInput::default()

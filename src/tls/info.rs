@@ -20,7 +20,13 @@ pub struct TlsInfo {
     /// The peer sent a certificate.
     pub peer_cert: bool,
     /// Its subject, as HAProxy's `ssl_c_s_dn` prints it (`/C=FR/CN=name`).
-    pub peer_subject: Option<Box<str>>,
+    pub peer_subject: Option<Dn>,
+    /// Its issuer, as `ssl_c_i_dn` prints it.
+    pub peer_issuer: Option<Dn>,
+    /// Its serial number's bytes (`ssl_c_serial`, binary).
+    pub peer_serial: Option<Box<[u8]>>,
+    /// The session was resumed (`ssl_fc_is_resumed`).
+    pub resumed: bool,
 }
 
 impl TlsInfo {
@@ -31,6 +37,11 @@ impl TlsInfo {
             Connection::Client(_) => None,
         };
         let first = conn.peer_certificates().and_then(|c| c.first());
+        let peer = first.and_then(|c| PeerCert::parse(c));
+        let (peer_subject, peer_issuer, peer_serial) = match peer {
+            Some(p) => (Some(p.subject), Some(p.issuer), Some(p.serial)),
+            None => (None, None, None),
+        };
         TlsInfo {
             version: conn.protocol_version().map_or("", version_name),
             cipher: conn
@@ -39,8 +50,45 @@ impl TlsInfo {
             sni,
             alpn: conn.alpn_protocol().map(Into::into),
             peer_cert: first.is_some(),
-            peer_subject: first.and_then(|c| subject_dn(c)),
+            peer_subject,
+            peer_issuer,
+            peer_serial,
+            resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         }
+    }
+
+    /// The cipher's symmetric key size in bits, as OpenSSL's
+    /// `SSL_get_cipher_bits` reports it (`ssl_fc_alg_keysize`,
+    /// `ssl_fc_use_keysize`: the same for the AEAD suites rustls has).
+    pub fn cipher_bits(&self) -> Option<i64> {
+        let c = self.cipher;
+        if c.contains("AES128") || c.contains("AES_128") {
+            Some(128)
+        } else if c.contains("AES256") || c.contains("AES_256") || c.contains("CHACHA20") {
+            Some(256)
+        } else {
+            None
+        }
+    }
+}
+
+/// What the fetches read off the client's certificate, parsed once at the
+/// end of the handshake (the DER is not kept).
+struct PeerCert {
+    subject: Dn,
+    issuer: Dn,
+    serial: Box<[u8]>,
+}
+
+impl PeerCert {
+    fn parse(der: &[u8]) -> Option<PeerCert> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        Some(PeerCert {
+            subject: Dn::of(cert.subject()),
+            issuer: Dn::of(cert.issuer()),
+            serial: cert.raw_serial().into(),
+        })
     }
 }
 
@@ -73,25 +121,75 @@ pub fn cipher_name(s: CipherSuite) -> &'static str {
     }
 }
 
-/// A certificate's subject in OpenSSL's one-line form (`/C=FR/O=x/CN=name`).
-fn subject_dn(der: &[u8]) -> Option<Box<str>> {
-    use x509_parser::prelude::{FromDer, X509Certificate};
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let registry = x509_parser::objects::oid_registry();
-    let mut out = String::new();
-    for rdn in cert.subject().iter() {
-        for attr in rdn.iter() {
-            let key = x509_parser::objects::oid2sn(attr.attr_type(), registry)
-                .map(str::to_owned)
-                .unwrap_or_else(|_| attr.attr_type().to_id_string());
-            let value = attr.as_str().unwrap_or("");
-            out.push('/');
-            out.push_str(&key);
-            out.push('=');
-            out.push_str(value);
+/// A distinguished name: its entries in order, and OpenSSL's one-line
+/// form HAProxy prints (`/C=FR/O=x/CN=name`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dn {
+    /// The one-line form.
+    pub oneline: Box<str>,
+    /// (short name, value) per attribute, in the certificate's order.
+    pub entries: Box<[(Box<str>, Box<str>)]>,
+}
+
+impl Dn {
+    fn of(name: &x509_parser::x509::X509Name<'_>) -> Dn {
+        let mut out = String::new();
+        let mut entries = Vec::new();
+        for rdn in name.iter() {
+            for attr in rdn.iter() {
+                let id = attr.attr_type().to_id_string();
+                let key = short_name(&id).map_or(id, str::to_owned);
+                let value = attr.as_str().unwrap_or("");
+                out.push('/');
+                out.push_str(&key);
+                out.push('=');
+                out.push_str(value);
+                entries.push((key.into(), value.into()));
+            }
+        }
+        Dn {
+            oneline: out.into(),
+            entries: entries.into(),
         }
     }
-    Some(out.into())
+
+    /// The value of entry `key` (`CN`), occurrence `pos` counted from the
+    /// first (1) or the last (-1), as `ssl_c_s_dn(CN,1)` reads it.
+    pub fn entry(&self, key: &str, pos: i64) -> Option<&str> {
+        let mut it = self.entries.iter().filter(|(k, _)| **k == *key);
+        let found = match pos {
+            0 => return None,
+            p if p > 0 => it.nth(p as usize - 1),
+            p => it.rev().nth((-p) as usize - 1),
+        };
+        found.map(|(_, v)| &**v)
+    }
+}
+
+/// OpenSSL's short name of a DN attribute (the dotted OID otherwise, as
+/// OpenSSL prints an attribute it has no name for).
+fn short_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.4" => "SN",
+        "2.5.4.5" => "serialNumber",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "street",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.12" => "title",
+        "2.5.4.42" => "GN",
+        "2.5.4.43" => "initials",
+        "2.5.4.44" => "generationQualifier",
+        "2.5.4.46" => "dnQualifier",
+        "2.5.4.65" => "pseudonym",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -110,5 +208,26 @@ mod tests {
             cipher_name(CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256),
             "ECDHE-RSA-AES128-GCM-SHA256"
         );
+    }
+
+    #[test]
+    fn dn_attributes_use_openssls_short_names() {
+        assert_eq!(short_name("2.5.4.3"), Some("CN"));
+        assert_eq!(short_name("1.2.840.113549.1.9.1"), Some("emailAddress"));
+        assert_eq!(short_name("1.2.3.4"), None);
+        let d = Dn {
+            oneline: "/CN=a/OU=x/CN=b".into(),
+            entries: vec![
+                ("CN".into(), "a".into()),
+                ("OU".into(), "x".into()),
+                ("CN".into(), "b".into()),
+            ]
+            .into(),
+        };
+        assert_eq!(d.entry("CN", 1), Some("a"));
+        assert_eq!(d.entry("CN", 2), Some("b"));
+        assert_eq!(d.entry("CN", -1), Some("b"));
+        assert_eq!(d.entry("CN", 3), None);
+        assert_eq!(d.entry("CN", 0), None);
     }
 }

@@ -22,7 +22,9 @@
 //! - `handshake.rs`: the accepting handshake (ClientHello → `BindTls::config_for`)
 //!   and the connecting one (`connect`, for `server ... ssl`).
 //! - `stream.rs`: the TLS stream over a socket, split-safe for the sessions.
-//! - `info.rs`: what a handshake settled, for fetches and logs.
+//! - `info.rs`: what a handshake settled (client certificate's DNs and
+//!   serial included), for fetches, logs and the PROXY v2 SSL TLV.
+//! - `limit.rs`: `maxsslconn`, the process-wide count of TLS client connections.
 
 pub mod accept;
 pub mod bind;
@@ -31,6 +33,7 @@ pub mod ciphers;
 pub mod crt_list;
 pub mod handshake;
 pub mod info;
+pub mod limit;
 pub mod live;
 pub mod opts;
 pub mod server;

@@ -433,6 +433,18 @@ async fn session(
     } else {
         crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
     };
+    // `maxsslconn`: a TLS connection waits for a slot before its handshake
+    // and holds it until the session ends.
+    let _ssl_slot = match &proxy.tls {
+        Some(_) => {
+            let timeout = ctx.shared.frontends[fe].model.timeouts.client;
+            match crate::tls::limit::take(timeout).await {
+                Some(slot) => Some(slot),
+                None => return,
+            }
+        }
+        None => None,
+    };
     // TLS after the PROXY header: a failed handshake is logged as HAProxy
     // logs it and reaches no server. Boxed as the header's read is.
     let client = match &proxy.tls {
@@ -451,6 +463,7 @@ async fn session(
         },
         None => client,
     };
+    let addrs = addrs.with_tls(client.tls_info());
     let peer = addrs.peer;
     let counters = &ctx.counters().frontends[fe];
     let f = &ctx.shared.frontends[fe];

@@ -76,6 +76,19 @@ pub const NAMES: &[&str] = &[
     "always_false",
     "ssl_fc",
     "ssl_fc_sni",
+    "ssl_fc_has_sni",
+    "ssl_fc_protocol",
+    "ssl_fc_cipher",
+    "ssl_fc_alpn",
+    "ssl_fc_alg_keysize",
+    "ssl_fc_use_keysize",
+    "ssl_fc_is_resumed",
+    "ssl_fc_has_crt",
+    "ssl_c_used",
+    "ssl_c_verify",
+    "ssl_c_s_dn",
+    "ssl_c_i_dn",
+    "ssl_c_serial",
     "http_auth",
     "http_auth_group",
     "http_auth_type",
@@ -239,6 +252,8 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
         }
         "srv_is_up" => srv_is_up(args),
         n if super::auth::NAMES.contains(&n) => super::auth::compile(n, args),
+        n if super::ssl::NAMES.contains(&n) => super::ssl::compile(n, args),
+        n if super::ssl::refused(n).is_some() => Err(super::ssl::refused(n).unwrap_or_default()),
         "req.ssl_sni" | "req_ssl_sni" => none(Fetch::ReqSslSni),
         "req.ssl_hello_type" | "req_ssl_hello_type" => none(Fetch::SslHelloType),
         "req.ssl_ver" | "req_ssl_ver" => none(Fetch::SslVer),
@@ -413,6 +428,7 @@ pub fn default_method(f: &Fetch) -> Method {
         | Fetch::WaitEnd
         | Fetch::HttpAuth(_)
         | Fetch::Bool(_) => Method::Bool,
+        Fetch::Ssl(f) => f.default_method(),
         _ => Method::Str,
     }
 }

@@ -18,6 +18,7 @@ use crate::balance::rdp_cookie::{self, Scan};
 mod auth;
 mod compile;
 mod read;
+pub mod ssl;
 
 pub use auth::{UserlistRef, acl_form};
 
@@ -162,6 +163,8 @@ pub enum Fetch {
     SslFc,
     /// `ssl_fc_sni`.
     SslSni,
+    /// The other TLS fetches (`ssl_fc_protocol`, `ssl_c_s_dn`, ...).
+    Ssl(ssl::SslFetch),
     /// `http_auth(<userlist>)`: whether the `Authorization` credentials are valid.
     HttpAuth(UserlistRef),
     /// `http_auth_group(<userlist>)` as a sample: the authenticated user's name.
@@ -263,6 +266,7 @@ impl Fetch {
             | Fetch::AlwaysFalse
             | Fetch::SslFc
             | Fetch::SslSni
+            | Fetch::Ssl(_)
             | Fetch::RcvdProxy
             | Fetch::PpAuthority
             | Fetch::PpUniqueId
@@ -517,6 +521,7 @@ impl Fetch {
             Fetch::Env(_, v) => Val::Str(v.as_deref()?),
             Fetch::SslFc => Val::Bool(s.ssl_fc()),
             Fetch::SslSni => Val::Str(s.ssl_sni()?),
+            Fetch::Ssl(f) => return f.one(s),
             Fetch::Payload { side, off, len } => {
                 Val::Str(payload::payload(side_bytes(s, *side)?, *off, *len).found()?)
             }

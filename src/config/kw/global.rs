@@ -66,7 +66,6 @@ pub const TLS: &[&str] = &[
     "tune.ssl.cachesize",
     "tune.ssl.lifetime",
     "tune.ssl.maxrecord",
-    "maxsslconn",
     "ssl-engine",
     "ssl-mode-async",
 ];
@@ -208,6 +207,16 @@ pub fn maxconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let n = args.next_int(1, u32::MAX)?;
     args.finish()?;
     g.maxconn = Some(n);
+    Ok(())
+}
+
+/// `maxsslconn <n>`: at most n TLS client connections at once in the
+/// process (`tls::limit`); 0 is no limit. HAProxy reads a non-number as 0
+/// (`atol`); ringlb refuses it rather than guess.
+pub fn maxsslconn(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
+    let n = args.next_int(0, u32::MAX)?;
+    args.finish()?;
+    g.maxsslconn = (n > 0).then_some(n);
     Ok(())
 }
 
@@ -694,13 +703,6 @@ pub fn tls(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
                 return Err(format!("'{kw}' must be 0 or at least 27 bytes, got {n}"));
             }
             g.maxrecord = n as usize;
-        }
-        "maxsslconn" => {
-            return Err(
-                "'maxsslconn' is not supported: ringlb cannot limit TLS connections \
-                        apart from the others yet (use 'maxconn')"
-                    .into(),
-            );
         }
         _ => {
             return Err(format!(

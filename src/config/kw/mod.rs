@@ -146,6 +146,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "daemon" => global::daemon(g, args),
             "maxconn" => global::maxconn(g, args),
             "maxpipes" => global::maxpipes(g, args),
+            "maxsslconn" => global::maxsslconn(g, args),
             "tune.pipesize" => global::pipesize(g, args),
             "strict-limits" => global::strict_limits(g, args),
             "no" => global::no(g, args),

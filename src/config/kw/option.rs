@@ -25,6 +25,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("httpchk", BE),
     ("log-health-checks", BE),
     ("httplog", FE),
+    ("httpslog", FE),
     ("tcplog", FE),
     ("dontlognull", FE),
     ("dontlog-normal", FE),
@@ -117,6 +118,13 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             }
             args.finish()?;
             p.log.httplog = true;
+            p.log.httpslog = false;
+            p.log.tcplog = false;
+        }
+        "httpslog" => {
+            args.finish()?;
+            p.log.httplog = true;
+            p.log.httpslog = true;
             p.log.tcplog = false;
         }
         _ => {
@@ -208,11 +216,16 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         }
         "log-health-checks" => p.log.log_health_checks = on,
         "httplog" => p.log.httplog = on,
+        "httpslog" => {
+            p.log.httplog = on;
+            p.log.httpslog = on;
+        }
         "tcplog" => {
             p.log.tcplog = on;
             if on {
                 // The two log formats exclude each other; the last one wins.
                 p.log.httplog = false;
+                p.log.httpslog = false;
             }
         }
         "dontlognull" => p.log.dontlognull = on,

@@ -232,10 +232,10 @@ fn parse_opts(
                 ));
             }
             o @ ("send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") => {
-                return Err(format!(
-                    "{line_kw} option '{o}' is not supported yet: its TLVs describe the \
-                     client's TLS connection, not known where servers are connected yet (issue #17)"
-                ));
+                // HAProxy: version 2 with the SSL TLV (and its CN sub-TLV).
+                opts.proxy.v2 = true;
+                opts.proxy.ssl = true;
+                opts.proxy.ssl_cn |= o == "send-proxy-v2-ssl-cn";
             }
             o if REFUSED.contains(&o) => {
                 return Err(format!("{line_kw} option '{o}' is not supported yet"));

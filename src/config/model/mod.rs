@@ -256,6 +256,8 @@ pub struct Global {
     pub max_rate: Option<u32>,
     /// `maxpipes`: splice pipes held at once, all sessions together.
     pub maxpipes: Option<u32>,
+    /// `maxsslconn`: TLS client connections at once in the process.
+    pub maxsslconn: Option<u32>,
     /// `tune.pipesize`: each splice pipe's size in bytes.
     pub pipesize: Option<u32>,
 }
@@ -468,6 +470,8 @@ pub struct LogOptions {
     pub httplog: bool,
     /// `option tcplog`.
     pub tcplog: bool,
+    /// `option httpslog`: httplog with the TLS fields (`httplog` is set too).
+    pub httpslog: bool,
     /// `option dontlognull`.
     pub dontlognull: bool,
     /// `option log-health-checks`.

@@ -315,10 +315,6 @@ fn tls_globals_apply_to_the_binds_after_them() {
 fn tls_global_errors() {
     for (line, want) in [
         (
-            "maxsslconn 100",
-            "'maxsslconn' is not supported: ringlb cannot limit TLS connections",
-        ),
-        (
             "ssl-default-bind-options no-tlsv12 bogus",
             "unknown option 'bogus'",
         ),

@@ -5,6 +5,14 @@ use std::time::Duration;
 use super::*;
 
 #[test]
+fn maxsslconn_is_a_process_limit() {
+    let g = |t: &str| config(&global(t)).global.maxsslconn;
+    assert_eq!(g("    maxsslconn 5"), Some(5));
+    assert_eq!(g("    maxsslconn 0"), None, "0: no limit, as HAProxy");
+    assert!(gerr("    maxsslconn many").contains("maxsslconn"));
+}
+
+#[test]
 fn global_process_keywords() {
     let g = config(&global(
         "    daemon\n    maxconn 100\n    nbthread 4\n    pidfile /run/lb.pid\n    node lb1",

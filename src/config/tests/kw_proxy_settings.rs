@@ -149,14 +149,37 @@ fn send_proxy_options_and_their_checks() {
 }
 
 #[test]
-fn tls_proxy_options_are_refused() {
-    let e = err("    server a 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl,crc32c");
+fn tls_proxy_options() {
+    use crate::server::proxy_header::ProxyOpts;
+    let b = be(
+        "    server a 127.0.0.1:80 send-proxy-v2 proxy-v2-options ssl,cert-cn,ssl-cipher\n    \
+                server b 127.0.0.1:80 send-proxy-v2-ssl\n    \
+                server c 127.0.0.1:80 send-proxy-v2-ssl-cn",
+    );
+    let ssl = ProxyOpts {
+        v2: true,
+        ssl: true,
+        ..ProxyOpts::default()
+    };
+    let all = ProxyOpts {
+        ssl_cn: true,
+        ssl_cipher: true,
+        ..ssl
+    };
+    assert_eq!(b.servers[0].send_proxy, Some(all));
+    assert_eq!(b.servers[1].send_proxy, Some(ssl));
+    assert_eq!(
+        b.servers[2].send_proxy,
+        Some(ProxyOpts {
+            ssl_cn: true,
+            ..ssl
+        })
+    );
+    let e = err("    server a 127.0.0.1:80 send-proxy-v2 proxy-v2-options cert-sig");
     assert!(
-        e.contains("proxy-v2-options ssl") && e.contains("TLS"),
+        e.contains("proxy-v2-options cert-sig") && e.contains("rustls"),
         "{e}"
     );
-    let e = err("    server a 127.0.0.1:80 send-proxy-v2-ssl");
-    assert!(e.contains("send-proxy-v2-ssl") && e.contains("TLS"), "{e}");
     let e = err("    server a 127.0.0.1:80 proxy-v2-options nope");
     assert!(e.contains("nope"), "{e}");
 }

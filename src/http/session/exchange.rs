@@ -219,7 +219,13 @@ impl<'a> Session<'a> {
         // `proxy-v2-options authority` passes on the authority a received
         // PROXY v2 header carried, as HAProxy 2.6 (copied: rare, and the
         // session is lent mutably below).
-        let authority = self.addrs.pp_authority().map(<[u8]>::to_vec);
+        // Else the TLS SNI, as HAProxy 2.6.
+        let tls = self.addrs.tls().cloned();
+        let authority = self
+            .addrs
+            .pp_authority()
+            .or_else(|| tls.as_ref()?.sni.as_deref().map(str::as_bytes))
+            .map(<[u8]>::to_vec);
         // `server ... ssl sni <expr>`: on the request as it goes out (`sni.rs`).
         let sni = self.sni_names();
         let input = PickInput {
@@ -230,6 +236,7 @@ impl<'a> Session<'a> {
                 dst: self.addrs.local(),
                 unique_id: uid.as_deref(),
                 authority: authority.as_deref(),
+                tls: tls.as_deref(),
                 ..Default::default()
             },
             ..PickInput::default()

@@ -187,6 +187,7 @@ pub async fn run(
     vars: crate::http::rules::Vars,
 ) {
     let peer = addrs.peer;
+    let tls = addrs.tls().cloned();
     let f = &ctx.shared.frontends[fe];
     // A frontend routing only with `use_backend` has no default: until a
     // request is routed, its first rule's backend stands in.
@@ -230,7 +231,8 @@ pub async fn run(
             peer,
             be.cookie.is_some(),
             f.model.captures.as_ref(),
-        ),
+        )
+        .with_tls(tls.as_ref()),
         uid: IdSlot::default(),
         private: Vec::new(),
         forced: false,
