@@ -170,14 +170,13 @@ fn server_tls_errors_as_haproxy() {
 /// Where ringlb refuses what HAProxy accepts, on purpose.
 #[test]
 fn server_tls_refused_by_ringlb_only() {
-    for (global, opts, why) in [
-        // ringlb speaks HTTP/1.1 to servers: offering only h2 could not work.
-        (
+    // ringlb speaks HTTP/1.1 to servers: offering only h2 could not work.
+    {
+        let (global, opts, why) = (
             "",
             "ssl verify none alpn h2",
             "ringlb speaks HTTP/1.1 to servers",
-        ),
-    ] {
+        );
         let dir = TestDir::new("server-tls-ringlb-only");
         dir.write("t.cfg", &config(global, opts));
         let ours = check(&binary(), &dir);

@@ -92,6 +92,7 @@ fn tlvs_round_trip(h: Header, header: &[u8], data: &[u8]) {
         authority: kept.as_ref().and_then(|t| t.authority.as_deref()),
         unique_id: kept.as_ref().and_then(|t| t.unique_id.as_deref()),
         local: false,
+        tls: None,
     };
     let mut w = Vec::new();
     write(&opts, &e, &mut w);
