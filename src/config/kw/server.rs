@@ -226,10 +226,15 @@ fn parse_opts(
                 super::server_tls::option(cx, &mut opts.tls, o, args)?;
             }
             o if super::server_tls::NOT_YET.contains(&o) => {
-                return Err(format!(
-                    "{line_kw} option '{o}' is not supported yet: the OpenSSL names and \
-                     protocol versions are being mapped to rustls (issue #17)"
-                ));
+                // Each would change who may pass or what goes on the wire:
+                // refused rather than ignored.
+                let why = match o {
+                    "crl-file" => "server certificates are not checked against a CRL yet",
+                    "npn" => "NPN is obsolete and rustls does not implement it",
+                    "allow-0rtt" => "ringlb sends no early data to servers",
+                    _ => "rustls takes its signature algorithms from its provider, not a list",
+                };
+                return Err(format!("{line_kw} option '{o}' is not supported yet: {why}"));
             }
             o @ ("send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") => {
                 // HAProxy: version 2 with the SSL TLV (and its CN sub-TLV).
