@@ -210,19 +210,21 @@ fn csv_counts_what_the_test_sent() {
     let _lb = Ringlb::start(&cfg.render());
     // The frontend also saw the start-up probe and sees the CSV requests:
     // compare it with a first reading.
-    // The probe's accept is counted by whichever worker took it, possibly after
-    // a first reading: read until two readings differ only by the reading's
-    // own connection, so that nothing else is still on its way.
+    // The probe's accept is counted by whichever worker took it, possibly
+    // after a first reading (it failed in CI when two readings happened to
+    // differ only by their own connection while the probe still waited in
+    // the other worker's accept queue): read until the frontend has counted
+    // the probe and every reading so far (each is counted on arrival).
+    let stot = |rows: &_| stats_num(stats_row(rows, "test", "FRONTEND"), "stot");
+    let mut readings = 1;
     let mut before = csv(port, "/stats", None);
-    for _ in 0..50 {
-        let again = csv(port, "/stats", None);
-        let stot = |rows: &_| stats_num(stats_row(rows, "test", "FRONTEND"), "stot");
-        let settled = stot(&again) == stot(&before) + 1;
-        before = again;
-        if settled {
+    for _ in 0..100 {
+        if stot(&before) >= 1 + readings {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+        before = csv(port, "/stats", None);
+        readings += 1;
     }
     let fe0 = stats_row(&before, "test", "FRONTEND").clone();
     const N: usize = 40;
