@@ -216,15 +216,13 @@ fn csv_counts_what_the_test_sent() {
     // the other worker's accept queue): read until the frontend has counted
     // the probe and every reading so far (each is counted on arrival).
     let stot = |rows: &_| stats_num(stats_row(rows, "test", "FRONTEND"), "stot");
-    let mut readings = 1;
     let mut before = csv(port, "/stats", None);
-    for _ in 0..100 {
-        if stot(&before) >= 1 + readings {
+    for readings in 1..100 {
+        if stot(&before) > readings {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         before = csv(port, "/stats", None);
-        readings += 1;
     }
     let fe0 = stats_row(&before, "test", "FRONTEND").clone();
     const N: usize = 40;
