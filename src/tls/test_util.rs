@@ -72,18 +72,16 @@ fn make_certs() -> Option<PathBuf> {
     )
     .ok()?;
     std::fs::write(dir.join("localhost.ext"), "subjectAltName=DNS:localhost\n").ok()?;
-    let ok = ok
-        && ossl(
+    let ok =
+        ok && ossl(
             &dir,
             "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.pem \
              -days 30 -extfile client.ext",
-        )
-        && ossl(
+        ) && ossl(
             &dir,
             "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout localhost.key \
              -out localhost.csr -subj /CN=localhost",
-        )
-        && ossl(
+        ) && ossl(
             &dir,
             "x509 -req -in localhost.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
              -out localhost.crt -days 30 -extfile localhost.ext",
