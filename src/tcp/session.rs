@@ -81,19 +81,7 @@ async fn choose_backend(
     // `use_backend` rules run once, on layer-4 fetches and the bytes the
     // content rules waited for (validation refuses HTTP fetches in `mode tcp`).
     let backend = if f.switching {
-        let sample = RuleStream {
-            req: Payload {
-                req: first,
-                res: None,
-                partial: false,
-            },
-            addrs,
-            shared: &ctx.shared,
-            fe,
-            be: None,
-            vars: Some(vars),
-            uid: None,
-        };
+        let sample = first_bytes(ctx, addrs, (fe, None), first, Some(vars));
         crate::route::choose(f, &sample, &mut ctx.scratch.borrow_mut())
     } else {
         f.backend
@@ -142,19 +130,7 @@ fn assigned_server(
     let rules = &be.model.persistence;
     let mut decision = crate::persist::Decision::default();
     if rules.active() {
-        let sample = RuleStream {
-            req: Payload {
-                req: first,
-                res: None,
-                partial: false,
-            },
-            addrs,
-            shared: &ctx.shared,
-            fe,
-            be: Some(backend),
-            vars: Some(vars),
-            uid: None,
-        };
+        let sample = first_bytes(ctx, addrs, (fe, Some(backend)), first, Some(vars));
         let mut sc = ctx.scratch.borrow_mut();
         decision = rules.decide(&be.servers, be.model.persist, &sample, &mut sc);
     }
@@ -180,7 +156,20 @@ fn session_sni(
     if !SniNames::wanted(servers) {
         return SniNames::default();
     }
-    let sample = RuleStream {
+    let sample = first_bytes(ctx, addrs, (fe, Some(backend)), first, None);
+    SniNames::eval(servers, &sample, &mut ctx.scratch.borrow_mut())
+}
+
+/// The session as rules and fetches see it before connecting: the bytes
+/// read so far (`first`, complete), its addresses, the backend once chosen.
+fn first_bytes<'a>(
+    ctx: &'a WorkerCtx,
+    addrs: &'a ConnAddrs,
+    (fe, be): (usize, Option<usize>),
+    first: &'a [u8],
+    vars: Option<&'a Vars>,
+) -> RuleStream<'a, Payload<'a>> {
+    RuleStream {
         req: Payload {
             req: first,
             res: None,
@@ -189,11 +178,10 @@ fn session_sni(
         addrs,
         shared: &ctx.shared,
         fe,
-        be: Some(backend),
-        vars: None,
+        be,
+        vars,
         uid: None,
-    };
-    SniNames::eval(servers, &sample, &mut ctx.scratch.borrow_mut())
+    }
 }
 
 /// Connects to a server of `backend` (sending `first` first) and relays
