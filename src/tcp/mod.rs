@@ -3,5 +3,6 @@
 
 pub mod relay;
 pub mod rules;
+pub mod session;
 pub mod splice;
 pub mod timeouts;

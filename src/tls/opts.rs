@@ -145,34 +145,16 @@ const DEFAULTS: &[&str] = &[
     "prefer-client-ciphers",
 ];
 
-/// Every TLS option a bind line takes (besides `ssl`, `crt`, `crt-list`).
-pub const BIND: &[&str] = &[
-    "alpn",
-    "npn",
-    "verify",
-    "ca-file",
-    "crl-file",
-    "ssl-min-ver",
-    "ssl-max-ver",
-    "ciphers",
-    "ciphersuites",
-    "curves",
-    "ecdhe",
-    "no-ca-names",
-    "no-sslv3",
-    "no-tlsv10",
-    "no-tlsv11",
-    "no-tlsv12",
-    "no-tlsv13",
-    "force-tlsv12",
-    "force-tlsv13",
-    "force-sslv3",
-    "force-tlsv10",
-    "force-tlsv11",
-    "no-tls-tickets",
-    "prefer-client-ciphers",
-    "strict-sni",
-];
+/// The TLS option only a bind line takes; a bind line also takes every
+/// option of [`CRT_LIST`] and [`DEFAULTS`].
+const BIND_ONLY: &[&str] = &["strict-sni"];
+
+/// Every TLS option a bind line takes (besides `ssl`, `crt`, `crt-list`),
+/// each once.
+pub fn bind_names() -> impl Iterator<Item = &'static str> {
+    let defaults = DEFAULTS.iter().filter(|n| !CRT_LIST.contains(n));
+    CRT_LIST.iter().chain(defaults).chain(BIND_ONLY).copied()
+}
 
 /// Reads TLS option `name` (arguments from `next`) into `o`. `Ok(false)`:
 /// not a TLS option this place takes. Warnings go to `warn`.
@@ -184,7 +166,9 @@ pub fn parse(
     warn: &mut dyn FnMut(String),
 ) -> Result<bool, String> {
     let allowed = match place {
-        Place::Bind => BIND.contains(&name),
+        Place::Bind => {
+            CRT_LIST.contains(&name) || DEFAULTS.contains(&name) || BIND_ONLY.contains(&name)
+        }
         Place::CrtList => CRT_LIST.contains(&name),
         Place::Defaults => DEFAULTS.contains(&name),
     };

@@ -1,85 +1,14 @@
 //! The TLS stream in one process: both sides over a socket pair, each split
 //! into halves used at the same time, with reads smaller than a record.
-//! Certificates come from the `openssl` CLI (skipped without it).
+//! Certificates come from [`super::test_util`] (skipped without `openssl`).
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 
 use super::bind::BindTls;
+use super::test_util::certs_dir;
 use crate::stream::{Peek, Stream};
-
-/// A CA and a `localhost` leaf in `dir`: (PEM for `crt`, CA file), or `None`.
-fn certs(dir: &Path) -> Option<(String, String)> {
-    let run = |args: &[&str]| {
-        Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").ok()?;
-    let ok = run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=ca",
-    ]) && run(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "l.key",
-        "-out",
-        "l.csr",
-        "-subj",
-        "/CN=localhost",
-    ]) && run(&[
-        "x509",
-        "-req",
-        "-in",
-        "l.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-out",
-        "l.crt",
-        "-extfile",
-        "ext",
-    ]);
-    if !ok {
-        eprintln!("openssl is not usable: the TLS stream test is skipped");
-        return None;
-    }
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    let pem = dir.join("l.pem");
-    std::fs::write(&pem, read("l.crt") + &read("l.key")).unwrap();
-    Some((
-        pem.display().to_string(),
-        dir.join("ca.crt").display().to_string(),
-    ))
-}
 
 fn client_config(ca: &str) -> Arc<rustls::ClientConfig> {
     use rustls_pki_types::CertificateDer;
@@ -124,11 +53,11 @@ async fn both_ways(s: Stream, data: Arc<Vec<u8>>, read_size: usize) -> Vec<u8> {
 
 #[test]
 fn both_sides_split_and_carry_records_of_every_size() {
-    let dir = std::env::temp_dir().join(format!("ringlb-tls-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let Some((pem, ca)) = certs(&dir) else {
+    let Some(dir) = certs_dir() else {
         return;
     };
+    let pem = dir.join("localhost.pem").display().to_string();
+    let ca = dir.join("ca.pem").display().to_string();
     let bind = BindTls::build(vec![pem]).unwrap();
     let client_cfg = client_config(&ca);
     let data: Arc<Vec<u8>> = Arc::new((0..600_000u32).map(|i| (i % 253) as u8).collect());
@@ -161,5 +90,4 @@ fn both_sides_split_and_carry_records_of_every_size() {
         assert!(at_server == *data, "the server read other bytes");
         assert!(at_client == *data, "the client read other bytes");
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }

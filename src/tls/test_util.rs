@@ -32,7 +32,8 @@ fn ossl(dir: &Path, args: &str) -> bool {
 
 /// Makes: rsa_a.pem (a.example, *.w.example), ec_a.pem (a.example),
 /// rsa_b.pem (b.example), split.pem + split.pem.key, ca.pem, client.pem
-/// (+ client.key, signed by ca).
+/// (+ client.key, signed by ca), localhost.pem (EC leaf for `localhost`,
+/// signed by ca).
 fn make_certs() -> Option<PathBuf> {
     let dir = std::env::temp_dir().join(format!("ringlb-tls-unit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -70,18 +71,27 @@ fn make_certs() -> Option<PathBuf> {
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
     )
     .ok()?;
-    let ok = ok
-        && ossl(
+    std::fs::write(dir.join("localhost.ext"), "subjectAltName=DNS:localhost\n").ok()?;
+    let ok =
+        ok && ossl(
             &dir,
             "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.pem \
              -days 30 -extfile client.ext",
+        ) && ossl(
+            &dir,
+            "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout localhost.key \
+             -out localhost.csr -subj /CN=localhost",
+        ) && ossl(
+            &dir,
+            "x509 -req -in localhost.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+             -out localhost.crt -days 30 -extfile localhost.ext",
         );
     // openssl is there: a failure here is a bug in the test, never a skip.
     assert!(
         ok,
         "openssl could not make the test certificates in {dir:?}"
     );
-    for n in ["rsa_a", "ec_a", "rsa_b"] {
+    for n in ["rsa_a", "ec_a", "rsa_b", "localhost"] {
         let mut pem = std::fs::read(dir.join(format!("{n}.crt"))).ok()?;
         pem.extend(std::fs::read(dir.join(format!("{n}.key"))).ok()?);
         std::fs::write(dir.join(format!("{n}.pem")), pem).ok()?;

@@ -479,7 +479,7 @@ async fn session(
         Mode::Http => crate::http::session::run(&ctx, client, addrs, fe, vars).await,
         // Boxed: the relay's future is larger than an idle HTTP session's, and
         // every connection's task would be sized for it.
-        Mode::Tcp => Box::pin(crate::tcp::relay::run(&ctx, client, addrs, fe, vars)).await,
+        Mode::Tcp => Box::pin(crate::tcp::session::run(&ctx, client, addrs, fe, vars)).await,
     }
     counters.close();
 }

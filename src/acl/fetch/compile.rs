@@ -33,8 +33,9 @@ pub(super) const VAL_SUFFIXED: &[&str] = &[
 ];
 pub(super) const IP_SUFFIXED: &[&str] = &["hdr", "req.hdr", "shdr", "res.hdr"];
 
-/// Every fetch name ringlb knows, for "unknown fetch" messages.
-pub const NAMES: &[&str] = &[
+/// The fetch names this file compiles itself, listed before
+/// [`super::ssl::NAMES`] and [`super::auth::NAMES`].
+const EARLIER_NAMES: &[&str] = &[
     "src",
     "src_port",
     "dst",
@@ -76,24 +77,10 @@ pub const NAMES: &[&str] = &[
     "always_false",
     "ssl_fc",
     "ssl_fc_sni",
-    "ssl_fc_has_sni",
-    "ssl_fc_protocol",
-    "ssl_fc_cipher",
-    "ssl_fc_alpn",
-    "ssl_fc_alg_keysize",
-    "ssl_fc_use_keysize",
-    "ssl_fc_is_resumed",
-    "ssl_fc_has_crt",
-    "ssl_c_used",
-    "ssl_c_verify",
-    "ssl_c_s_dn",
-    "ssl_c_i_dn",
-    "ssl_c_serial",
-    "http_auth",
-    "http_auth_group",
-    "http_auth_type",
-    "http_auth_user",
-    "http_auth_pass",
+];
+
+/// The fetch names listed after [`super::ssl::NAMES`] and [`super::auth::NAMES`].
+const LATER_NAMES: &[&str] = &[
     "unique-id",
     "fc_rcvd_proxy",
     "fc_pp_authority",
@@ -277,9 +264,19 @@ pub fn compile(name: &str, args: &[String]) -> Result<Fetch, String> {
         "str" | "int" | "bool" | "env" => constant(name, args),
         _ => Err(format!(
             "unknown fetch method '{name}' (ringlb supports {} and their ACL suffix forms)",
-            NAMES.join(", ")
+            names().collect::<Vec<_>>().join(", ")
         )),
     }
+}
+
+/// Every fetch name ringlb knows, for "unknown fetch" messages.
+fn names() -> impl Iterator<Item = &'static str> {
+    EARLIER_NAMES
+        .iter()
+        .chain(super::ssl::NAMES)
+        .chain(super::auth::NAMES)
+        .chain(LATER_NAMES)
+        .copied()
 }
 
 /// `var(<name>[,<default>])`: a connection variable by name, or a `proc` slot.

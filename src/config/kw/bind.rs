@@ -102,9 +102,9 @@ fn bind_line(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
                 .iter()
                 .chain(REFUSED)
                 .chain(IGNORED_WITH_ARG)
-                .chain(crate::tls::opts::BIND)
-                .chain(&["crt", "crt-list"])
                 .copied()
+                .chain(crate::tls::opts::bind_names())
+                .chain(["crt", "crt-list"])
                 .collect();
             return Err(format!(
                 "unknown bind option '{opt}'{}",
@@ -170,7 +170,7 @@ fn supported_option(
     Ok(())
 }
 
-/// `crt`, `crt-list` and the TLS options of [`crate::tls::opts::BIND`]
+/// `crt`, `crt-list` and the TLS options of [`crate::tls::opts::bind_names`]
 /// into `line`; `Ok(false)`: not a TLS option.
 fn tls_option(
     cx: &mut Ctx<'_>,
