@@ -234,7 +234,9 @@ fn parse_opts(
                     "allow-0rtt" => "ringlb sends no early data to servers",
                     _ => "rustls takes its signature algorithms from its provider, not a list",
                 };
-                return Err(format!("{line_kw} option '{o}' is not supported yet: {why}"));
+                return Err(format!(
+                    "{line_kw} option '{o}' is not supported yet: {why}"
+                ));
             }
             o @ ("send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") => {
                 // HAProxy: version 2 with the SSL TLV (and its CN sub-TLV).
