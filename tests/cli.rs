@@ -227,6 +227,31 @@ fn shipped_examples_pass_check() {
     }
 }
 
+/// `configs/tls.cfg` (run by `scripts/demo.sh`, which makes its
+/// certificate): with a certificate where it looks, it passes `-c` without a
+/// warning, and HAProxy 2.6 accepts it too.
+#[test]
+fn shipped_tls_example_passes_check() {
+    let Some(certs) = common::tls::TlsCerts::generate() else {
+        return;
+    };
+    let dir = TestDir::new("cli-tls-example");
+    std::fs::create_dir_all(dir.path().join("target/demo-tls")).unwrap();
+    std::fs::copy(&certs.ec, dir.path().join("target/demo-tls/localhost.pem")).unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/tls.cfg");
+    let out = run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(!out.stderr.contains("WARNING"), "{}", out.stderr);
+    if let Some(h) = common::haproxy_binary() {
+        let o = std::process::Command::new(h)
+            .current_dir(dir.path())
+            .args(["-c", "-f", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
 #[test]
 fn check_warns_when_timeouts_missing() {
     // As HAProxy: a proxy without timeout client/connect/server is valid but warned.
