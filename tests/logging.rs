@@ -617,3 +617,31 @@ fn traffic_keeps_its_pace_when_syslog_is_absent_or_full() {
         "{N} requests: {t_none:?} without logs, {t_closed:?} to a closed port, {t_full:?} to a full socket"
     );
 }
+
+/// A request rule's own answer (here a redirect) logs `<NOSRV>`, as HAProxy
+/// 2.6 does (`fe fe/<NOSRV> ... 302 ... LR--`); only the stats page is
+/// `<STATS>`. ringlb logged `<STATS>` for every answer it made itself.
+#[test]
+fn a_rule_answer_logs_nosrv_and_the_stats_page_stats() {
+    let mut syslog = Syslog::new();
+    let be = HttpBackend::start("a");
+    let cfg = to_syslog(ListenCfg::http(free_port()), &syslog)
+        .line("option httplog")
+        .line("stats enable")
+        .line("stats uri /st")
+        .line("http-request redirect location /elsewhere if { path /old }")
+        .server("a", be.port());
+    let lb = Ringlb::start(&cfg.render());
+    for (path, want_status, want_server) in
+        [("/old", 302, "test/<NOSRV>"), ("/st", 200, "test/<STATS>")]
+    {
+        let s = connect(lb.port());
+        let port = s.local_addr().unwrap().port();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let _ = raw_exchange_on(s, req.as_bytes(), Duration::from_secs(5));
+        let raw = syslog.wait(path, |l| l.contains(&format!("127.0.0.1:{port} ")));
+        let h = parse_httplog(&parse_syslog(&raw).msg);
+        assert_eq!(h.status, want_status, "{raw}");
+        assert_eq!(h.backend_server, want_server, "{raw}");
+    }
+}

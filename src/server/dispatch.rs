@@ -240,7 +240,14 @@ async fn establish(
     // inline it made every exchange's future (moved into its box once per
     // request) kilobytes larger, TLS or not: +8,600 instructions per plain
     // keep-alive request (`perf/instructions http`).
-    Box::pin(tls_origin::handshake(s, tls, name, deadline, be.connect_timeout)).await
+    Box::pin(tls_origin::handshake(
+        s,
+        tls,
+        name,
+        deadline,
+        be.connect_timeout,
+    ))
+    .await
 }
 
 /// Picks and connects in one step (TCP mode and first requests).

@@ -88,6 +88,7 @@ impl<'a> Session<'a> {
     pub(super) async fn answer_here(&mut self, req: &Request) -> Option<Result<Next, Fail>> {
         // `monitor-uri`: answered before anything else, as HAProxy does.
         if let Some(mut page) = self.monitor(req) {
+            self.trace.local();
             return Some(self.answer_locally(req, &mut page).await);
         }
         // A request rule answered (deny, tarpit, return, redirect, auth).
@@ -103,6 +104,7 @@ impl<'a> Session<'a> {
             stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri)
         };
         if let Some(mut page) = page {
+            self.trace.local();
             return Some(self.answer_locally(req, &mut page).await);
         }
         if self.no_backend {

@@ -12,7 +12,8 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1 << 20;
 
 impl Session<'_> {
-    /// Sends a response ringlb made itself (`page` is a whole response that ends
+    /// Sends a response ringlb made itself (the caller marks the stats page's
+    /// exchange `<STATS>`; a rule's answer logs `<NOSRV>`, as HAProxy) (`page` is a whole response that ends
     /// with `Connection: close` or is delimited for keep-alive), after dropping
     /// the request's body if any.
     pub(super) async fn answer_locally(
@@ -20,7 +21,6 @@ impl Session<'_> {
         req: &Request,
         page: &mut Vec<u8>,
     ) -> Result<Next, Fail> {
-        self.trace.local();
         let progress = self.trace.tracker();
         progress.response_head(page_status(page));
         progress.sent(page.len() as u64);
