@@ -222,7 +222,7 @@ fn parse_opts(
             "enabled" => opts.disabled = false,
             "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"
             | "on-marked-up" => health_opt(&opt, &mut opts.health, args)?,
-            o if super::server_tls::OPTIONS.contains(&o) => {
+            o if super::server_tls::is_option(o) => {
                 super::server_tls::option(cx, &mut opts.tls, o, args)?;
             }
             o if super::server_tls::NOT_YET.contains(&o) => {
@@ -262,6 +262,7 @@ fn parse_opts(
                     .chain(IGNORED_WITH_ARG)
                     .chain(IGNORED_FLAGS)
                     .chain(super::server_tls::OPTIONS)
+                    .chain(super::server_tls::PROTO)
                     .chain(super::server_tls::NOT_YET)
                     .copied()
                     .collect();

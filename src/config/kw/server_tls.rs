@@ -6,7 +6,8 @@ use crate::config::parse::{Args, Ctx};
 use crate::tls::opts::{self, Place, SslOpts, with_base};
 use crate::tls::server::{SYSTEM_CA_FILE, ServerTlsOpts, SniExpr, Verify};
 
-/// The TLS options this file parses (the server parser routes them here).
+/// The TLS options this file parses besides [`PROTO`] (the server parser
+/// routes both here: [`is_option`]).
 pub const OPTIONS: &[&str] = &[
     "ssl",
     "no-ssl",
@@ -27,6 +28,11 @@ pub const OPTIONS: &[&str] = &[
     "no-sslv3",
     "no-tlsv10",
     "no-tlsv11",
+];
+
+/// The protocol options a server line shares with `bind` lines, parsed and
+/// checked by the bind side's `tls::opts::parse` into `ServerTlsOpts::proto`.
+pub const PROTO: &[&str] = &[
     "ciphers",
     "ciphersuites",
     "ssl-min-ver",
@@ -40,21 +46,10 @@ pub const OPTIONS: &[&str] = &[
     "force-tlsv13",
 ];
 
-/// The protocol options a server line shares with `bind` lines, parsed and
-/// checked by the bind side's `tls::opts::parse` into `ServerTlsOpts::proto`.
-const PROTO: &[&str] = &[
-    "ciphers",
-    "ciphersuites",
-    "ssl-min-ver",
-    "ssl-max-ver",
-    "no-tlsv12",
-    "no-tlsv13",
-    "force-sslv3",
-    "force-tlsv10",
-    "force-tlsv11",
-    "force-tlsv12",
-    "force-tlsv13",
-];
+/// Whether `opt` is a TLS option this file parses.
+pub fn is_option(opt: &str) -> bool {
+    OPTIONS.contains(&opt) || PROTO.contains(&opt)
+}
 
 /// TLS options refused: not built for servers yet, and ignoring them would
 /// change what the connection accepts.
