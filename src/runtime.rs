@@ -198,6 +198,33 @@ pub struct BackendRt {
     pub rotation: crate::balance::Rotation,
     /// `stick` rules and their tables (`None`: the backend has none).
     pub stick: Option<crate::stick::StickRt>,
+    /// What some server of the backend needs from each request, known at
+    /// load so that a request never scans the servers to find out.
+    pub needs: ServerNeeds,
+}
+
+/// What a backend's servers need from each request or session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerNeeds {
+    /// Some server sends a PROXY header (`send-proxy[-v2]`).
+    pub proxy_header: bool,
+    /// Some server's PROXY v2 header carries the unique id.
+    pub proxy_unique_id: bool,
+    /// Some server has `ssl` with `sni <expr>`.
+    pub sni: bool,
+}
+
+impl ServerNeeds {
+    /// Looks at the servers once.
+    pub fn of(servers: &[model::Server]) -> Self {
+        ServerNeeds {
+            proxy_header: servers.iter().any(|s| s.send_proxy.is_some()),
+            proxy_unique_id: servers
+                .iter()
+                .any(|s| s.send_proxy.is_some_and(|p| p.unique_id)),
+            sni: crate::server::tls_origin::SniNames::wanted(servers),
+        }
+    }
 }
 
 /// A frontend as workers see it.
@@ -268,6 +295,7 @@ impl Shared {
             .backends
             .iter()
             .map(|b| BackendRt {
+                needs: ServerNeeds::of(&b.servers),
                 name: b.name.clone(),
                 mode: b.mode,
                 servers: b

@@ -153,7 +153,7 @@ fn session_sni(
 ) -> crate::server::tls_origin::SniNames {
     use crate::server::tls_origin::SniNames;
     let servers = &ctx.shared.backends[backend].model.servers;
-    if !SniNames::wanted(servers) {
+    if !ctx.shared.backends[backend].needs.sni {
         return SniNames::default();
     }
     let sample = first_bytes(ctx, addrs, (fe, Some(backend)), first, None);

@@ -217,15 +217,19 @@ impl<'a> Session<'a> {
         // Retries and redispatch choose by rotation, not by the request's key.
         // A new connection's PROXY header names this client (`send-proxy`);
         // the id is copied as the session is lent mutably below.
-        let uid = self.uid.get().map(<[u8]>::to_vec);
+        // Only when some server of the backend sends a PROXY header: the
+        // common case copies nothing per request.
+        let pp = self.be.needs.proxy_header;
+        let uid = self.uid.get().filter(|_| pp).map(<[u8]>::to_vec);
         // `proxy-v2-options authority` passes on the authority a received
         // PROXY v2 header carried, as HAProxy 2.6 (copied: rare, and the
         // session is lent mutably below).
         // Else the TLS SNI, as HAProxy 2.6.
-        let tls = self.addrs.tls().cloned();
+        let tls = self.addrs.tls().filter(|_| pp).cloned();
         let authority = self
             .addrs
             .pp_authority()
+            .filter(|_| pp)
             .or_else(|| tls.as_ref()?.sni.as_deref().map(str::as_bytes))
             .map(<[u8]>::to_vec);
         // `server ... ssl sni <expr>`: on the request as it goes out (`sni.rs`).
@@ -235,7 +239,7 @@ impl<'a> Session<'a> {
             client: self.rewrite.client,
             conn: crate::server::proxy_header::Endpoints {
                 src: self.addrs.peer,
-                dst: self.addrs.local(),
+                dst: pp.then(|| self.addrs.local()).flatten(),
                 unique_id: uid.as_deref(),
                 authority: authority.as_deref(),
                 tls: tls.as_deref(),
@@ -310,7 +314,7 @@ impl<'a> Session<'a> {
                 client_timeout: self.fe.client_timeout,
                 progress: self.trace.tracker(),
                 head_seen: &head_seen,
-                client_fd: self.client_plain.then_some(self.client_fd),
+                client_fd: self.client_plain_fd,
                 activity,
             };
             if cx.side.cookie.as_ref().is_some_and(|c| c.insert) {

@@ -144,8 +144,8 @@ struct Session<'a> {
     cw: WriteHalf,
     /// The client socket, for the tunnel's shutdown on error.
     client_fd: RawFd,
-    /// The client is not TLS: raw writes to `client_fd` are allowed.
-    client_plain: bool,
+    /// `client_fd` when raw writes to it are the session's own (not TLS).
+    client_plain_fd: Option<RawFd>,
     /// The client connection's addresses (for `use_backend` conditions).
     addrs: ConnAddrs,
     /// Exchanges started on this connection (the first one reuses idle server
@@ -198,7 +198,7 @@ pub async fn run(
     let be = &ctx.shared.backends[backend];
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
-    let client_plain = !client.is_tls();
+    let client_plain_fd = client.plain_fd();
     let (cr, cw) = client.into_split();
     let (rewrite, close_client, max_body) = settings(f, be, &addrs);
     let mut s = Session {
@@ -214,7 +214,7 @@ pub async fn run(
         cr,
         cw,
         client_fd,
-        client_plain,
+        client_plain_fd,
         addrs,
         exchanges: 0,
         idle_buf: Vec::with_capacity(IDLE_BUF),

@@ -189,8 +189,7 @@ impl Session<'_> {
         // `proxy-v2-options unique-id`: the PROXY header carries the id, so
         // it is made even without `unique-id-header` (HAProxy makes it for
         // every request once `unique-id-format` is set).
-        let for_proxy = self.fe.model.unique_id.is_some()
-            && (self.be.model.servers.iter()).any(|s| s.send_proxy.is_some_and(|p| p.unique_id));
+        let for_proxy = self.fe.model.unique_id.is_some() && self.be.needs.proxy_unique_id;
         let id = Ids {
             ctx: self.ctx,
             fe: self.fe,

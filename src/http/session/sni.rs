@@ -13,7 +13,7 @@ impl Session<'_> {
     /// the backend has `ssl` with `sni`.
     pub(super) fn sni_names(&self) -> SniNames {
         let servers = &self.be.model.servers;
-        if !SniNames::wanted(servers) {
+        if !self.be.needs.sni {
             return SniNames::default();
         }
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
