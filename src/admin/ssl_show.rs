@@ -11,11 +11,7 @@ pub fn details(chain: &[Vec<u8>]) -> String {
     let Some(Ok((_, leaf))) = chain.first().map(|d| parse_x509_certificate(d)) else {
         return out;
     };
-    let serial: String = leaf
-        .raw_serial()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
+    let serial = hex_upper(leaf.raw_serial());
     let _ = writeln!(out, "Serial: {serial}");
     let _ = writeln!(out, "notBefore: {}", asn1_time(&leaf.validity().not_before));
     let _ = writeln!(out, "notAfter: {}", asn1_time(&leaf.validity().not_after));
@@ -70,26 +66,10 @@ fn algorithm(c: &X509Certificate<'_>) -> String {
     }
 }
 
-/// OpenSSL's `X509_NAME_oneline`: `/C=FR/O=Org/CN=name`.
-fn oneline(name: &X509Name<'_>) -> String {
-    let mut out = String::new();
-    for rdn in name.iter() {
-        for a in rdn.iter() {
-            let short = match a.attr_type().to_id_string().as_str() {
-                "2.5.4.3" => "CN".to_string(),
-                "2.5.4.6" => "C".into(),
-                "2.5.4.7" => "L".into(),
-                "2.5.4.8" => "ST".into(),
-                "2.5.4.10" => "O".into(),
-                "2.5.4.11" => "OU".into(),
-                "1.2.840.113549.1.9.1" => "emailAddress".into(),
-                other => other.to_string(),
-            };
-            let v = a.as_str().unwrap_or("");
-            let _ = write!(out, "/{short}={v}");
-        }
-    }
-    out
+/// OpenSSL's `X509_NAME_oneline`: `/C=FR/O=Org/CN=name` (the same form as
+/// `ssl_c_s_dn`, `tls/info.rs`).
+fn oneline(name: &X509Name<'_>) -> Box<str> {
+    crate::tls::info::Dn::of(name).oneline
 }
 
 /// OpenSSL's `ASN1_TIME_print`: `Dec  5 19:11:55 2026 GMT`.
@@ -113,48 +93,11 @@ fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
-/// SHA-1 (FIPS 180-4) of `data`: only for the fingerprint HAProxy prints.
-pub fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
-    for block in msg.chunks(64) {
-        let mut w = [0u32; 80];
-        for (i, c) in block.chunks(4).enumerate() {
-            w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A827999),
-                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
-                _ => (b ^ c ^ d, 0xCA62C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (i, x) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
-    }
-    out
+/// SHA-1 of `data` (aws-lc, rustls's provider): only for the fingerprint HAProxy prints.
+fn sha1(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+        .as_ref()
+        .to_vec()
 }
 
 #[cfg(test)]

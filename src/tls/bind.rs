@@ -9,8 +9,8 @@ use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::CertificateRevocationListDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer};
 
 use super::certs;
 use super::ciphers;
@@ -242,17 +242,12 @@ fn client_verifier(
 
 /// The CA certificates of a `ca-file`.
 fn load_roots(ca: &str) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("unable to load CA file '{ca}': {e}"))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!(
-            "unable to load CA file '{ca}': no usable certificate in it"
-        ));
-    }
-    Ok(roots)
+    super::certs::load_roots(ca).map_err(|e| match e {
+        super::certs::RootsError::Read(e) => format!("unable to load CA file '{ca}': {e}"),
+        super::certs::RootsError::Empty => {
+            format!("unable to load CA file '{ca}': no usable certificate in it")
+        }
+    })
 }
 
 /// The revocation lists of a `crl-file`.

@@ -198,3 +198,26 @@ pub fn remove(file: &str) -> bool {
     });
     found
 }
+
+/// Why a CA file gave no trust anchors: it could not be read as PEM, or it
+/// held no usable certificate. Each caller words its own message (bind and
+/// server lines follow HAProxy's different texts).
+#[derive(Debug)]
+pub enum RootsError {
+    /// Reading or decoding the file failed.
+    Read(rustls_pki_types::pem::Error),
+    /// It held no certificate rustls could use.
+    Empty,
+}
+
+/// The trust anchors of a `ca-file`.
+pub fn load_roots(ca: &str) -> Result<rustls::RootCertStore, RootsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(RootsError::Read)?;
+    let mut roots = rustls::RootCertStore::empty();
+    match roots.add_parsable_certificates(certs) {
+        (0, _) => Err(RootsError::Empty),
+        _ => Ok(roots),
+    }
+}

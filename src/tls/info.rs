@@ -132,7 +132,8 @@ pub struct Dn {
 }
 
 impl Dn {
-    fn of(name: &x509_parser::x509::X509Name<'_>) -> Dn {
+    /// The name's one-line form and entries.
+    pub(crate) fn of(name: &x509_parser::x509::X509Name<'_>) -> Dn {
         let mut out = String::new();
         let mut entries = Vec::new();
         for rdn in name.iter() {

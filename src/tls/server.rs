@@ -99,13 +99,6 @@ pub struct ServerTlsOpts {
     pub proto: SslOpts,
 }
 
-impl ServerTlsOpts {
-    /// Whether any connection to this server (traffic or checks) is TLS.
-    pub fn any(&self) -> bool {
-        self.ssl || self.check_ssl
-    }
-}
-
 /// Global settings a server's TLS starts from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerTlsDefaults {
@@ -300,20 +293,15 @@ impl ServerTls {
 
 /// The trusted authorities of `ca-file`.
 fn load_roots(ca: &str, label: &str) -> Result<RootCertStore, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-        .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| {
+    super::certs::load_roots(ca).map_err(|e| match e {
+        super::certs::RootsError::Read(e) => {
             format!(
                 "{label} : Couldn't open the ca-file '{ca}' ({}).",
                 pem_err(&e)
             )
-        })?;
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(format!("{label} : 'ca-file' : unable to load {ca}."));
-    }
-    Ok(roots)
+        }
+        super::certs::RootsError::Empty => format!("{label} : 'ca-file' : unable to load {ca}."),
+    })
 }
 
 /// `crt <file>`: its chain, and its key (from `<file>.key` when the file
