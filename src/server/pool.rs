@@ -58,12 +58,16 @@ impl Pool {
 
     /// Takes the most recently used live connection to that server (only
     /// one that served more than one request when `proven_only`), with the
-    /// requests it served; dead ones met on the way are closed.
+    /// requests it served; dead ones met on the way are closed. The
+    /// sessions call [`Pool::take_for`] with their SNI; this is the tests' form.
+    #[cfg(test)]
     pub fn take(&self, backend: usize, server: usize, proven_only: bool) -> Option<(Stream, u32)> {
         self.take_for(backend, server, proven_only, None)
     }
 
-    /// [`Pool::take`], among the connections opened with the SNI `sni`
+    /// Takes the most recently used live connection to that server (only
+    /// one that served more than one request when `proven_only`), with the
+    /// requests it served, among the connections opened with the SNI `sni`
     /// only (`None`: plain ones, or TLS without SNI): HAProxy 2.6 reuses a
     /// connection only for a request with the same SNI.
     pub fn take_for(
