@@ -137,10 +137,13 @@ async fn complete(
     mut buf: Vec<u8>,
 ) -> Result<Stream, HandshakeError> {
     loop {
-        send_records(&mut sock, &mut conn)
-            .await
-            .map_err(|_| HandshakeError::Abort)?;
-        if !conn.is_handshaking() {
+        let done = !conn.is_handshaking();
+        if !(done && only_tickets_left(&conn)) {
+            send_records(&mut sock, &mut conn)
+                .await
+                .map_err(|_| HandshakeError::Abort)?;
+        }
+        if done {
             return Ok(Stream::Tls(Box::new(TlsStream::new(sock, conn))));
         }
         let (n, b) = read_some(&mut sock, buf).await;
@@ -159,6 +162,17 @@ async fn complete(
             }
         }
     }
+}
+
+/// Whether what a finished handshake left queued is only a TLS 1.3 server's
+/// session tickets: they wait for the stream's first write (the response),
+/// which carries them in the same send, one send and one wake-up of the
+/// client fewer per connection. A TLS 1.2 server's last flight (ticket,
+/// ChangeCipherSpec, Finished) and a client's Finished end the handshake for
+/// the peer and go at once.
+fn only_tickets_left(conn: &Connection) -> bool {
+    matches!(conn, Connection::Server(_))
+        && conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
 }
 
 /// One socket read into `buf` (cleared): the count, or how the handshake ends.

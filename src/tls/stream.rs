@@ -3,8 +3,9 @@
 //!
 //! Not monoio-rustls: its read path flushes pending writes and both halves
 //! mutate the session across awaits. Here the rules are:
-//! - the handshake (and the records it leaves queued, TLS 1.3 tickets
-//!   included) is complete and flushed before the stream exists (`handshake.rs`);
+//! - the handshake is complete and flushed before the stream exists
+//!   (`handshake.rs`), except a TLS 1.3 server's session tickets, which stay
+//!   queued for the first write (the response) to carry;
 //! - the rustls connection sits in a `RefCell` borrowed only in synchronous
 //!   sections, never across an await, so the halves' borrows never overlap
 //!   (and a mistake would panic, not corrupt);
@@ -246,6 +247,12 @@ impl TlsStream {
     /// sessions shut down without a timer, and a peer that stopped reading
     /// must not hold the connection open; it then gets the FIN alone.
     fn send_close_notify(&mut self) {
+        self.send_close_notify_with(0);
+    }
+
+    /// [`Self::send_close_notify`] with extra `send` flags: `MSG_MORE` when a
+    /// shutdown follows at once, so the alert leaves with the FIN in one segment.
+    fn send_close_notify_with(&mut self, flags: libc::c_int) {
         let mut out = std::mem::take(&mut self.wbuf);
         {
             let mut conn = self.conn.borrow_mut();
@@ -267,7 +274,7 @@ impl TlsStream {
                     fd,
                     out[sent..].as_ptr().cast(),
                     out.len() - sent,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | flags,
                 )
             };
             if n <= 0 {
@@ -434,7 +441,12 @@ impl AsyncWriteRent for TlsStream {
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
-        self.send_close_notify();
+        let more = if matches!(self.sock, Stream::Tcp(_)) {
+            libc::MSG_MORE
+        } else {
+            0
+        };
+        self.send_close_notify_with(more);
         match &mut self.sock {
             Stream::Tcp(s) => s.shutdown().await,
             Stream::Unix(s) => s.shutdown().await,
