@@ -9,14 +9,15 @@
 //! - the rustls connection sits in a `RefCell` borrowed only in synchronous
 //!   sections, never across an await, so the halves' borrows never overlap
 //!   (and a mistake would panic, not corrupt);
-//! - only the write side writes ciphertext to the socket: records the read
-//!   side causes (KeyUpdate replies, alerts) stay queued for the next write
-//!   or the shutdown;
+//! - the write side writes ciphertext to the socket; records the read side
+//!   causes (a KeyUpdate reply, the no_renegotiation alert) it sends at once
+//!   with a non-blocking `send` only while no write is in flight (else the
+//!   write side's flush takes them after its own), so bytes never interleave;
 //! - the read side reads ciphertext into the caller's buffer, hands it to
 //!   rustls and copies the plaintext back over it: no second 16 KB buffer
 //!   per connection (rustls's own record buffer shrinks to 4 KB when idle).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead as _, Write as _};
 
 use monoio::BufResult;
@@ -55,8 +56,12 @@ pub struct TlsStream {
     /// Read side only: ciphertext read but not yet taken by rustls (its
     /// plaintext buffer was full); empty and unallocated but for that moment.
     spill: RefCell<Vec<u8>>,
-    /// Write side only: the ciphertext being sent, reused between writes.
+    /// Write side only: the ciphertext being sent, reused between writes
+    /// (taken while a write is in flight). May start with bytes a
+    /// non-blocking send could not take: they go first.
     wbuf: Vec<u8>,
+    /// A write side's flush is awaiting the socket: the read side must not send.
+    writing: Cell<bool>,
     /// What the handshake settled.
     info: TlsInfo,
 }
@@ -79,6 +84,7 @@ impl TlsStream {
             conn: RefCell::new(conn),
             spill: RefCell::new(Vec::new()),
             wbuf: Vec::new(),
+            writing: Cell::new(false),
             info,
         }
     }
@@ -91,6 +97,14 @@ impl TlsStream {
     /// What the handshake settled (version, cipher, SNI, ALPN, client certificate).
     pub fn info(&self) -> &TlsInfo {
         &self.info
+    }
+
+    /// Asks the peer to update its keys as well (a TLS 1.3 KeyUpdate with
+    /// update_requested, sent with the next write): the tests' way to make
+    /// the peer's read side answer while its write side is busy.
+    #[cfg(test)]
+    pub(super) fn request_key_update(&self) {
+        self.conn.borrow_mut().refresh_traffic_keys().unwrap();
     }
 
     /// What the handshake settled, for the connecting side to note the SNI it sent.
@@ -125,7 +139,7 @@ impl TlsStream {
     /// Hands `data` (ciphertext) to rustls and decrypts it. A TLS error is
     /// `InvalidData`; the alert rustls queues goes out with the next write.
     /// Ciphertext spilled earlier goes first.
-    fn feed(&self, data: &[u8]) -> io::Result<()> {
+    fn feed(&self, data: &[u8]) -> io::Result<bool> {
         let pending = std::mem::take(&mut *self.spill.borrow_mut());
         if pending.is_empty() {
             return self.feed_now(data);
@@ -137,11 +151,14 @@ impl TlsStream {
 
     /// [`feed`](Self::feed) without the spill: what rustls cannot take yet
     /// (its plaintext buffer is full) is spilled.
-    fn feed_now(&self, mut data: &[u8]) -> io::Result<()> {
+    /// Whether it made rustls queue records to send (an alert, a KeyUpdate).
+    fn feed_now(&self, mut data: &[u8]) -> io::Result<bool> {
         let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut conn = self.conn.borrow_mut();
+        let mut queued_before = None;
         while !data.is_empty() {
             let state = conn.process_new_packets().map_err(invalid)?;
+            queued_before.get_or_insert(state.tls_bytes_to_write());
             if state.plaintext_bytes_to_read() > PLAINTEXT_LIMIT {
                 self.spill.borrow_mut().extend_from_slice(data);
                 break;
@@ -150,11 +167,24 @@ impl TlsStream {
                 break;
             }
         }
-        conn.process_new_packets().map_err(invalid)?;
+        let queued = conn
+            .process_new_packets()
+            .map_err(invalid)?
+            .tls_bytes_to_write();
         // A read that finds nothing lets rustls shrink its record buffer
         // (to 4 KB) once it holds no partial record: an idle connection does
         // not keep the room a large record needed.
         let _ = conn.read_tls(&mut Drained);
+        Ok(queued > queued_before.unwrap_or(queued))
+    }
+
+    /// The read side's feed: records it made rustls queue go at once when no
+    /// write is in flight (a peer waiting for our answer to its renegotiation
+    /// request or KeyUpdate must not wait for our next response).
+    fn feed_and_answer(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.feed(data)? && !self.writing.get() {
+            self.send_queued_now(0);
+        }
         Ok(())
     }
 
@@ -179,7 +209,7 @@ impl TlsStream {
             }
             // Spilled ciphertext first: the plaintext was drained, so it goes in.
             if !self.spill.borrow().is_empty() {
-                if let Err(e) = self.feed(&[]) {
+                if let Err(e) = self.feed_and_answer(&[]) {
                     return (Err(e), buf);
                 }
                 continue;
@@ -208,7 +238,7 @@ impl TlsStream {
             };
             // SAFETY: the socket read initialised the first `n` bytes.
             let data = unsafe { std::slice::from_raw_parts(buf.write_ptr(), n) };
-            if let Err(e) = self.feed(data) {
+            if let Err(e) = self.feed_and_answer(data) {
                 return (Err(e), buf);
             }
         }
@@ -228,11 +258,13 @@ impl TlsStream {
                 self.wbuf = out;
                 return Ok(());
             }
+            self.writing.set(true);
             let (r, mut out) = match &mut self.sock {
                 Stream::Tcp(s) => s.write_all(out).await,
                 Stream::Unix(s) => s.write_all(out).await,
                 Stream::Tls(_) => unreachable!("TLS over TLS"),
             };
+            self.writing.set(false);
             out.clear();
             // An idle connection keeps no large buffer.
             if out.capacity() > MAX_READ {
@@ -253,10 +285,19 @@ impl TlsStream {
     /// [`Self::send_close_notify`] with extra `send` flags: `MSG_MORE` when a
     /// shutdown follows at once, so the alert leaves with the FIN in one segment.
     fn send_close_notify_with(&mut self, flags: libc::c_int) {
+        self.conn.borrow_mut().send_close_notify();
+        self.send_queued_now(flags);
+        // Best effort: what the socket did not take is dropped with it.
+        self.wbuf.clear();
+    }
+
+    /// Sends what is queued (`wbuf`'s leftovers first, then rustls's records)
+    /// with a non-blocking `send`; what the socket does not take stays in
+    /// `wbuf` for the next flush. Never while a write is in flight.
+    fn send_queued_now(&mut self, flags: libc::c_int) {
         let mut out = std::mem::take(&mut self.wbuf);
         {
             let mut conn = self.conn.borrow_mut();
-            conn.send_close_notify();
             while conn.wants_write() {
                 if conn.write_tls(&mut out).is_err() {
                     break;
@@ -282,7 +323,7 @@ impl TlsStream {
             }
             sent += n as usize;
         }
-        out.clear();
+        out.drain(..sent);
         self.wbuf = out;
     }
 

@@ -53,6 +53,17 @@ async fn both_ways(s: Stream, data: Arc<Vec<u8>>, read_size: usize) -> Vec<u8> {
 
 #[test]
 fn both_sides_split_and_carry_records_of_every_size() {
+    carry_both_ways(false);
+}
+
+/// A KeyUpdate asking for the server's comes while the server writes: its
+/// read side must answer without mixing bytes into the write in flight.
+#[test]
+fn a_key_update_is_answered_while_both_halves_work() {
+    carry_both_ways(true);
+}
+
+fn carry_both_ways(key_update: bool) {
     let Some(dir) = certs_dir() else {
         return;
     };
@@ -83,6 +94,9 @@ fn both_sides_split_and_carry_records_of_every_size() {
                 .await
                 .unwrap();
             assert_eq!(s.tls_info().unwrap().version, "TLSv1.3");
+            if let (true, Stream::Tls(t)) = (key_update, &s) {
+                t.request_key_update();
+            }
             both_ways(s, data.clone(), 64 * 1024).await
         };
         let (at_server, at_client) = monoio::join!(server, client);
