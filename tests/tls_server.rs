@@ -737,3 +737,38 @@ fn a_silent_server_times_the_handshake_out_within_timeout_connect() {
     );
     assert!(states.iter().all(|s| *s), "{states:?}");
 }
+
+#[test]
+fn maxsslconn_counts_server_connections_as_haproxy_does() {
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let be = TlsBackend::start(&certs.ec, Opts::default());
+    let syslog = Syslog::new();
+    let lines = format!("    server a 127.0.0.1:{} ssl verify none\n", be.port);
+    both(
+        |p| {
+            http_cfg(p, syslog.port(), &lines)
+                .replace("    nbthread 1\n", "    nbthread 1\n    maxsslconn 1\n")
+        },
+        |who, port| {
+            // The first client's server connection takes the one slot and
+            // keeps it while that client keeps its connection.
+            let mut a = HttpClient::connect(port);
+            let r = a.request(b"GET /a1 HTTP/1.1\r\nhost: t\r\n\r\n");
+            assert_eq!(r.status, 200, "{who}");
+            // A second client needs a server connection of its own: none left.
+            // HAProxy fails it as an internal error (500, `IC`, not retried);
+            // ringlb on purpose as a connection failure (retried, then 503
+            // `SC`): the limit is the servers' side being unavailable, and a
+            // retry may find a slot freed.
+            let mut b = HttpClient::connect(port);
+            let r = b.request(b"GET /b HTTP/1.1\r\nhost: t\r\n\r\n");
+            let refused = if who == "haproxy" { 500 } else { 503 };
+            assert_eq!(r.status, refused, "{who}");
+            // The first client's connection still carries its requests.
+            let r = a.request(b"GET /a2 HTTP/1.1\r\nhost: t\r\n\r\n");
+            assert_eq!(r.status, 200, "{who}");
+        },
+    );
+}

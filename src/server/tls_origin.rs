@@ -90,8 +90,21 @@ pub async fn handshake(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Stream, ConnectError> {
+    // `maxsslconn` counts the server side too, as HAProxy's `sslconns`: no
+    // free slot fails the connection (HAProxy's "Too many SSL connections"),
+    // which the connect stage retries and answers 503 as any other.
+    let Some(slot) = crate::tls::limit::try_take() else {
+        return Err(ConnectError::Io(std::io::Error::other(
+            "Too many SSL connections",
+        )));
+    };
     match crate::deadline::within(deadline, crate::tls::connect(sock, tls.config(), name)).await {
-        Ok(Ok(s)) => Ok(s),
+        Ok(Ok(mut s)) => {
+            if let Stream::Tls(t) = &mut s {
+                t.hold(slot);
+            }
+            Ok(s)
+        }
         Ok(Err(e)) => Err(ConnectError::Handshake(e)),
         Err(_) => Err(ConnectError::Timeout(timeout)),
     }

@@ -1,7 +1,10 @@
-//! `maxsslconn <n>`: at most n TLS client connections at once in the
-//! process, all workers together (HAProxy's `sslconns`).
+//! `maxsslconn <n>`: at most n TLS connections at once in the process,
+//! clients' and servers' together, all workers together (HAProxy's
+//! `sslconns`).
 //!
-//! A slot is taken before the handshake and held until the session ends.
+//! A client's slot is taken before the handshake and held until the session
+//! ends; a server connection's before its handshake and held by its stream
+//! (pooled too) until it closes; none free fails that connection.
 //! When none is free, HAProxy stops serving its SSL listeners and retries
 //! later, so a new client waits without a handshake; ringlb's accept stage
 //! does the same for that connection: it checks again every 100 ms until a

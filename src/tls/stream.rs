@@ -64,6 +64,8 @@ pub struct TlsStream {
     writing: Cell<bool>,
     /// What the handshake settled.
     info: TlsInfo,
+    /// A server-side connection's `maxsslconn` slot, given back with the stream.
+    slot: Option<super::limit::SslSlot>,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -86,7 +88,13 @@ impl TlsStream {
             wbuf: Vec::new(),
             writing: Cell::new(false),
             info,
+            slot: None,
         }
+    }
+
+    /// Keeps `slot` (a `maxsslconn` place) until the stream is dropped.
+    pub fn hold(&mut self, slot: super::limit::SslSlot) {
+        self.slot = Some(slot);
     }
 
     /// The socket under the TLS layer.
