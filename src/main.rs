@@ -406,12 +406,14 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         .context("cannot start the resolver")?;
     ringlb::admin::spawn(shared.clone(), stats_sockets)?;
     ringlb::log::started(&shared);
-    if cli.debug {
+    if cli.debug || cli.foreground {
         eprintln!(
-            "[NOTICE] ringlb {}: {workers} workers ({}), maxconn {maxconn}, open-file limit {}",
+            "[NOTICE] ringlb {}: {workers} worker{} ({}), maxconn {maxconn}, open-file limit {}; {}",
             env!("CARGO_PKG_VERSION"),
+            if workers == 1 { "" } else { "s" },
             if use_uring { "io_uring" } else { "epoll" },
-            nofile.soft
+            nofile.soft,
+            listening(config)
         );
     }
 
@@ -445,6 +447,38 @@ fn run(cli: &Cli, config: &Config) -> anyhow::Result<()> {
 
 /// maxconn under `ulimit-n <n>`: derived from the limit when `maxconn` is
 /// not set; otherwise kept, with HAProxy's warning when the limit is too low.
+/// The start-up line's list of what listens: each frontend's addresses,
+/// `(ssl)` after a TLS bind.
+fn listening(config: &Config) -> String {
+    use ringlb::config::model::Address;
+    let mut parts = Vec::new();
+    for fe in config.frontends.iter().filter(|f| !f.binds.is_empty()) {
+        let addrs: Vec<String> = fe
+            .binds
+            .iter()
+            .map(|b| {
+                let a = match &b.address {
+                    Address::Inet(sa) => sa.to_string(),
+                    Address::Unix(p) => p.display().to_string(),
+                    Address::Abstract(n) => format!("abns@{n}"),
+                    Address::Fd(n) => format!("fd@{n}"),
+                };
+                if b.opts.ssl.is_some() {
+                    format!("{a} (ssl)")
+                } else {
+                    a
+                }
+            })
+            .collect();
+        parts.push(format!("{} on {}", fe.name, addrs.join(", ")));
+    }
+    if parts.is_empty() {
+        "no listener".into()
+    } else {
+        format!("listening: {}", parts.join("; "))
+    }
+}
+
 fn ulimit_maxconn(n: u64, configured: Option<u32>, listeners: u64) -> u64 {
     let Some(maxconn) = configured.map(u64::from) else {
         return limits::maxconn_for_fds(n, listeners).max(1);

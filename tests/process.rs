@@ -286,3 +286,33 @@ fn chroot_is_taken_after_binding() {
     assert_eq!(root, fs::canonicalize(jail.path()).unwrap());
     assert_eq!(get(port, "/in-jail").server(), "jailed");
 }
+
+/// In the foreground one line says what runs: workers, I/O driver, listeners.
+#[test]
+fn the_foreground_start_says_what_runs() {
+    let be = HttpBackend::start("a");
+    let port = free_port();
+    let cfg = ListenCfg::http(port)
+        .nbthread(Some(2))
+        .server("s1", be.port())
+        .render();
+    let lb = Ringlb::start(&cfg);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let err = lb.stderr();
+        if let Some(l) = err.lines().find(|l| l.starts_with("[NOTICE] ringlb ")) {
+            break l.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no start-up line: {err}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(line.contains(": 2 workers ("), "{line}");
+    assert!(
+        line.contains("io_uring") || line.contains("epoll"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("listening: test on 127.0.0.1:{port}")),
+        "{line}"
+    );
+}
