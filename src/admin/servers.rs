@@ -66,6 +66,10 @@ fn check_status_code(s: CheckStatus) -> u8 {
         CheckStatus::L7Rsp => 13,
         CheckStatus::L7Ok => 15,
         CheckStatus::L7Sts => 17,
+        CheckStatus::Checked => 3,
+        CheckStatus::ProcErr => 18,
+        CheckStatus::ProcTimeout => 19,
+        CheckStatus::ProcOk => 20,
     }
 }
 

@@ -13,6 +13,8 @@
 //! All tasks run on one thread, so the "N active and M backup servers left"
 //! counts in the log lines are taken without racing another check.
 
+pub mod agent;
+pub mod external;
 pub mod http;
 pub mod live;
 pub mod log;
@@ -67,7 +69,7 @@ pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
         .iter()
         .flat_map(|b| b.servers.iter())
         .any(|s| s.health.opts.slowstart.is_some());
-    if jobs.is_empty() && !warmups {
+    if jobs.is_empty() && !warmups && agent::servers(&shared).is_empty() {
         return Ok(None);
     }
     let h = std::thread::Builder::new()
@@ -104,7 +106,8 @@ async fn run(shared: Arc<Shared>, jobs: Vec<Job>) {
         })
         .collect();
     let warmups = monoio::spawn(slowstart::run(shared.clone()));
-    for t in tasks {
+    let agents = agent::spawn_all(&shared);
+    for t in tasks.into_iter().chain(agents) {
         t.await;
     }
     warmups.await;
@@ -150,20 +153,26 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             continue;
         }
         let current = resolved_target(srv, address);
-        let report = probe::run(probe::Target {
-            address: &current,
-            request: request.as_deref(),
-            // HAProxy bounds a check by the configured `inter`, whatever the current period.
-            inter: chk.inter,
-            timeout_check: be.model.timeouts.check,
-            timeout_connect: be.model.timeouts.connect,
-            source: be.model.servers[job.server]
-                .source
-                .or(be.model.settings.source),
-            send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
-            tls: be.model.servers[job.server].check_ssl.as_deref(),
-        })
-        .await;
+        let report = if let Some(x) = &be.model.external_check {
+            external::run(x, &shared, job.backend, job.server).await
+        } else {
+            probe::run(probe::Target {
+                address: &current,
+                request: request.as_deref(),
+                // HAProxy bounds a check by the configured `inter`, whatever the current period.
+                inter: chk.inter,
+                timeout_check: be.model.timeouts.check,
+                timeout_connect: be.model.timeouts.connect,
+                source: be.model.servers[job.server]
+                    .source
+                    .or(be.model.settings.source),
+                send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
+                tls: be.model.servers[job.server].check_ssl.as_deref(),
+            })
+            .await
+        };
+        // The agent may have moved the counter since the last check.
+        st.health.set_counter(chk.health.load(Ordering::Relaxed));
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
@@ -206,7 +215,11 @@ impl Counted {
         };
         match change {
             Change::WentDown => transition::went_down(shared, job.backend, job.server, cause),
-            Change::WentUp => transition::went_up(shared, job.backend, job.server, cause),
+            // An agent that said down keeps the server DOWN (`agent.rs`).
+            Change::WentUp if agent::allows_up(srv) => {
+                transition::went_up(shared, job.backend, job.server, cause)
+            }
+            Change::WentUp => {}
             Change::Counted | Change::None => {}
         }
     }
