@@ -318,7 +318,8 @@ fn apply(
     };
     agent.last.store(Some(Arc::new(report.clone())));
     let logged = be.model.log.log_health_checks;
-    if logged && (status != prev || before != after) {
+    // HAProxy logs no line for an answer that changes no health (CHECKED).
+    if logged && status != CheckStatus::Checked && (status != prev || before != after) {
         log::emit(be, Severity::Notice, &agent_line(be, srv, &report, after));
     }
     let cause = Cause::Check {
