@@ -3,8 +3,8 @@
 //!
 //! - arguments `<proxy_address> <proxy_port> <server_address> <server_port>`
 //!   (the proxy's first bind, `NOT_USED` for a backend without one);
-//! - a fresh environment holding only `PATH` (`external-check path`, default
-//!   `/usr/bin:/bin`, also where a bare command is searched) and the
+//! - a fresh environment holding only `PATH` (`external-check path`, empty
+//!   by default, also where a bare command is searched) and the
 //!   `HAPROXY_PROXY_*` / `HAPROXY_SERVER_*` variables (`NOT_USED` is empty there);
 //! - exit status 0 passes (`PROCOK`), anything else fails (`PROCERR`, the
 //!   status as the code); past the limit the program gets SIGTERM and the

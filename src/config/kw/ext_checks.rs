@@ -239,6 +239,6 @@ mod tests {
         let loaded = config::load_sources(&[("t.cfg", &cfg)]).unwrap();
         let x = loaded.config.backends[0].external_check.as_ref().unwrap();
         assert_eq!(x.command, "/bin/true");
-        assert_eq!(x.path, "/usr/bin:/bin");
+        assert_eq!(x.path, "");
     }
 }

@@ -21,10 +21,11 @@ pub struct AgentCheck {
 pub struct ExternalCheck {
     /// `external-check command <cmd>`: run through `PATH` when it has no `/`.
     pub command: String,
-    /// `external-check path <path>`: the program's whole `PATH` (HAProxy's
-    /// default: `/usr/bin:/bin`).
+    /// `external-check path <path>`: the program's whole `PATH` (empty by
+    /// default, as HAProxy 2.6 documents and does).
     pub path: String,
 }
 
-/// HAProxy's `PATH` for external checks without `external-check path`.
-pub const DEFAULT_CHECK_PATH: &str = "/usr/bin:/bin";
+/// HAProxy 2.6's `PATH` for external checks without `external-check path`:
+/// empty (measured; its documentation says "The default path is \"\"").
+pub const DEFAULT_CHECK_PATH: &str = "";
