@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Haproxy, Ringlb, TcpBackend, TestDir, free_port, stats_command};
+use common::{
+    Haproxy, Ringlb, TcpBackend, TestDir, free_port, parse_stats_csv, stats_command, stats_row,
+};
 
 /// A scripted agent: answers every connection with the current line.
 struct Agent {
@@ -107,6 +109,29 @@ fn server_state(sock: &Path, be: &str, srv: &str) -> (String, String, String) {
     panic!("no server {be}/{srv} in:\n{out}");
 }
 
+/// The `show stat` fields of server `test/a` that show the agent and the state.
+/// (Not `weight`: HAProxy shows a drained server's weight, ringlb 0, by
+/// the stats socket's drain as well; not the agent's doing.)
+const AGENT_FIELDS: &[&str] = &[
+    "status",
+    "agent_status",
+    "agent_code",
+    "agent_desc",
+    "last_agt",
+    "agent_rise",
+    "agent_fall",
+    "agent_health",
+];
+
+fn agent_stats(sock: &Path) -> Vec<String> {
+    let rows = parse_stats_csv(&stats_command(sock, "show stat"));
+    let row = stats_row(&rows, "test", "a");
+    AGENT_FIELDS
+        .iter()
+        .map(|f| format!("{f}={}", row.get(*f).map_or("-", String::as_str)))
+        .collect()
+}
+
 /// The checker's lines of a stderr text, from "Agent check"/"Server " on,
 /// check durations written `Nms` (they differ run to run).
 fn agent_lines(stderr: &str) -> Vec<String> {
@@ -141,6 +166,8 @@ fn normalize(l: &str) -> String {
 struct Run {
     /// (answer, (op state, admin state, uweight)) after each answer.
     states: Vec<(String, (String, String, String))>,
+    /// `show stat`'s agent fields after each answer.
+    stats: Vec<Vec<String>>,
     /// Clients the drained server got (must be 0) and the other one.
     drained_traffic: (usize, usize),
     /// What the agent received.
@@ -181,11 +208,16 @@ fn scenario(start: &dyn Fn(&str, u16) -> Option<Box<dyn Fn() -> String>>) -> Opt
     let sock = dir.path().join("s.sock");
     let port = free_port();
     let stderr = start(&config(port, &sock, agent.port, a.port, b.port), port)?;
+    // The first answers are the initial "up": seen before the script starts,
+    // however late the process starts checking.
+    agent.say("up\n");
     let mut states = Vec::new();
+    let mut stats = Vec::new();
     let mut drained_traffic = (0, 0);
     for answer in ANSWERS {
         agent.say(answer);
         states.push((answer.to_string(), server_state(&sock, "test", "a")));
+        stats.push(agent_stats(&sock));
         if answer.starts_with("drain") {
             let (before_a, before_b) = (a.accepted(), b.accepted());
             for _ in 0..6 {
@@ -200,6 +232,7 @@ fn scenario(start: &dyn Fn(&str, u16) -> Option<Box<dyn Fn() -> String>>) -> Opt
     let received = agent.received.lock().unwrap().clone();
     Some(Run {
         states,
+        stats,
         drained_traffic,
         received,
         lines: agent_lines(&stderr()),
@@ -245,6 +278,9 @@ fn agent_answers_move_weight_and_state_as_haproxy() {
     if let Some(theirs) = theirs {
         assert_eq!(ours.states, theirs.states);
         assert_eq!(ours.drained_traffic, theirs.drained_traffic);
+        for (i, (o, t)) in ours.stats.iter().zip(&theirs.stats).enumerate() {
+            assert_eq!(o, t, "show stat after {:?}", ANSWERS[i]);
+        }
         assert_eq!(ours.received, theirs.received);
         assert_eq!(
             ours.lines,
