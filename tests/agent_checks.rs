@@ -189,25 +189,34 @@ const ANSWERS: &[&str] = &[
     "up\tready\n",
 ];
 
-fn config(port: u16, sock: &Path, agent: u16, a: u16, b: u16) -> String {
+/// Reads a process's stderr so far.
+type Stderr = Box<dyn Fn() -> String>;
+
+/// Starts a process on a config and its bind port; `None` when HAProxy is missing.
+type Start<'a> = &'a dyn Fn(&str, u16) -> Option<Stderr>;
+
+fn config(port: u16, sock: &Path, agent: u16, a: u16, b: u16, check: &str) -> String {
     format!(
         "global\n    stats socket {} level admin\n\
          defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          listen test\n    bind 127.0.0.1:{port}\n    option log-health-checks\n    balance roundrobin\n\
-         \x20   server a 127.0.0.1:{a} weight 10 agent-check agent-port {agent} agent-inter 100ms agent-send \"hello\\n\"\n\
+         \x20   server a 127.0.0.1:{a} weight 10 agent-check agent-port {agent} agent-inter 100ms agent-send \"hello\\n\"{check}\n\
          \x20   server b 127.0.0.1:{b} weight 10\n",
         sock.display()
     )
 }
 
 /// Runs the scenario on one process, started by `start` on the config.
-fn scenario(start: &dyn Fn(&str, u16) -> Option<Box<dyn Fn() -> String>>) -> Option<Run> {
+fn scenario(start: Start<'_>, check: &str) -> Option<Run> {
     let agent = Agent::start("up\n");
     let (a, b) = (TcpBackend::echo(), TcpBackend::echo());
     let dir = TestDir::new("agent");
     let sock = dir.path().join("s.sock");
     let port = free_port();
-    let stderr = start(&config(port, &sock, agent.port, a.port, b.port), port)?;
+    let stderr = start(
+        &config(port, &sock, agent.port, a.port, b.port, check),
+        port,
+    )?;
     // The first answers are the initial "up": seen before the script starts,
     // however late the process starts checking.
     agent.say("up\n");
@@ -239,13 +248,50 @@ fn scenario(start: &dyn Fn(&str, u16) -> Option<Box<dyn Fn() -> String>>) -> Opt
     })
 }
 
+fn ringlb(cfg: &str, _port: u16) -> Option<Stderr> {
+    let lb = Arc::new(Ringlb::start(cfg));
+    Some(Box::new(move || lb.stderr()))
+}
+
+fn haproxy(cfg: &str, port: u16) -> Option<Stderr> {
+    let h = Arc::new(Haproxy::start(cfg, port)?);
+    Some(Box::new(move || h.stderr()))
+}
+
+/// Both runs compared, field by field.
+fn compare(ours: &Run, theirs: &Run) {
+    assert_eq!(ours.states, theirs.states);
+    assert_eq!(ours.drained_traffic, theirs.drained_traffic);
+    for (i, (o, t)) in ours.stats.iter().zip(&theirs.stats).enumerate() {
+        assert_eq!(o, t, "show stat after {:?}", ANSWERS[i]);
+    }
+    assert_eq!(ours.received, theirs.received);
+    assert_eq!(
+        ours.lines,
+        theirs.lines,
+        "ours:\n{}\ntheirs:\n{}",
+        ours.lines.join("\n"),
+        theirs.lines.join("\n")
+    );
+}
+
+/// With a health check beside the agent (always passing, `rise 1`): an
+/// agent's `down` still takes the server DOWN and the passing checks do
+/// not bring it back while the agent says so; its `up` does.
+#[test]
+fn agent_beside_a_health_check_as_haproxy() {
+    const CHECK: &str = " check inter 100ms rise 1 fall 1";
+    let ours = scenario(&ringlb, CHECK).unwrap();
+    let op: Vec<&str> = ours.states.iter().map(|(_, s)| s.0.as_str()).collect();
+    assert_eq!(op, ["2", "2", "2", "0", "2", "0", "2", "2", "0", "0", "2"]);
+    if let Some(theirs) = scenario(&haproxy, CHECK) {
+        compare(&ours, &theirs);
+    }
+}
+
 #[test]
 fn agent_answers_move_weight_and_state_as_haproxy() {
-    let ours = scenario(&|cfg, _| {
-        let lb = Arc::new(Ringlb::start(cfg));
-        Some(Box::new(move || lb.stderr()))
-    })
-    .unwrap();
+    let ours = scenario(&ringlb, "").unwrap();
     let expect_states: Vec<(&str, &str, &str)> = vec![
         ("2", "0", "7"),
         ("2", "8", "7"),
@@ -271,23 +317,7 @@ fn agent_answers_move_weight_and_state_as_haproxy() {
         "a drained server gets no new client"
     );
     assert_eq!(ours.received, b"hello\n");
-    let theirs = scenario(&|cfg, port| {
-        let h = Arc::new(Haproxy::start(cfg, port)?);
-        Some(Box::new(move || h.stderr()))
-    });
-    if let Some(theirs) = theirs {
-        assert_eq!(ours.states, theirs.states);
-        assert_eq!(ours.drained_traffic, theirs.drained_traffic);
-        for (i, (o, t)) in ours.stats.iter().zip(&theirs.stats).enumerate() {
-            assert_eq!(o, t, "show stat after {:?}", ANSWERS[i]);
-        }
-        assert_eq!(ours.received, theirs.received);
-        assert_eq!(
-            ours.lines,
-            theirs.lines,
-            "ours:\n{}\ntheirs:\n{}",
-            ours.lines.join("\n"),
-            theirs.lines.join("\n")
-        );
+    if let Some(theirs) = scenario(&haproxy, "") {
+        compare(&ours, &theirs);
     }
 }
