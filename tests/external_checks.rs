@@ -5,7 +5,8 @@
 //! each process passes the program (equal, but for the variables the shell
 //! itself adds, `PWD` and `SHLVL`, which hold the process's working
 //! directory and not what the checker passes), each server's state through
-//! the stats socket as exit codes move (0 → UP, 1 → DOWN, 0 → UP), and the
+//! the stats socket as exit codes move (0 → UP, 1 → DOWN, 0 → UP, a program
+//! that outlives `inter` → DOWN, killed), and the
 //! state-change log lines (from "Server " on: the prefixes differ).
 
 mod common;
@@ -27,6 +28,7 @@ out="@DIR@/record-$HAPROXY_SERVER_NAME"
 /bin/mv "$out.tmp" "$out"
 code=0
 [ -f "@DIR@/exit-$HAPROXY_SERVER_NAME" ] && read code < "@DIR@/exit-$HAPROXY_SERVER_NAME"
+[ "$code" = hang ] && exec /bin/sleep 5
 exit "$code"
 "#;
 
@@ -120,6 +122,11 @@ fn scenario(dir: &Path, stderr: &dyn Fn() -> String) -> Run {
     assert_eq!(op_state(&sock, "test", "a"), "2");
     fs::write(dir.join("exit-b"), "0\n").unwrap();
     wait_state(&sock, "test", "b", "2");
+    // Past `inter` (1 s) the program is killed and the check fails.
+    fs::write(dir.join("exit-b"), "hang\n").unwrap();
+    wait_state(&sock, "test", "b", "0");
+    fs::write(dir.join("exit-b"), "0\n").unwrap();
+    wait_state(&sock, "test", "b", "2");
     fs::remove_file(dir.join("exit-b")).unwrap();
     let lines = stderr()
         .lines()
@@ -211,6 +218,13 @@ fn external_check_program_sees_what_haproxy_passes() {
     assert!(
         ours.lines.iter().any(|l| l.starts_with(
             "Server test/b is DOWN, reason: External check error, code: 1, check duration: N"
+        )),
+        "{:?}",
+        ours.lines
+    );
+    assert!(
+        ours.lines.iter().any(|l| l.starts_with(
+            "Server test/b is DOWN, reason: External check timeout, code: 0, check duration: N"
         )),
         "{:?}",
         ours.lines
