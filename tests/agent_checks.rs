@@ -321,3 +321,40 @@ fn agent_answers_move_weight_and_state_as_haproxy() {
         compare(&ours, &theirs);
     }
 }
+
+/// An agent nobody answers for: HAProxy logs the failure once and changes
+/// nothing (the server stays UP, its agent healthy); so does ringlb.
+#[test]
+fn an_unreachable_agent_changes_nothing() {
+    let run = |start: Start<'_>| -> Option<(Vec<String>, (String, String, String), Vec<String>)> {
+        let backend = TcpBackend::echo();
+        let dir = TestDir::new("agent-off");
+        let sock = dir.path().join("s.sock");
+        let port = free_port();
+        let cfg = format!(
+            "global\n    stats socket {} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             listen test\n    bind 127.0.0.1:{port}\n    option log-health-checks\n\
+             \x20   server a 127.0.0.1:{} agent-check agent-port {} agent-inter 100ms\n",
+            sock.display(),
+            backend.port,
+            common::closed_port()
+        );
+        let stderr = start(&cfg, port)?;
+        thread::sleep(Duration::from_millis(600));
+        let lines = agent_lines(&stderr());
+        Some((lines, server_state(&sock, "test", "a"), agent_stats(&sock)))
+    };
+    let ours = run(&ringlb).unwrap();
+    assert_eq!(
+        ours.0,
+        [
+            "Agent check for server test/a failed, reason: Layer4 connection problem, info: \
+          \"Connection refused\", check duration: Nms, status: 1/1 UP."
+        ]
+    );
+    assert_eq!(ours.1, ("2".into(), "0".into(), "1".into()));
+    if let Some(theirs) = run(&haproxy) {
+        assert_eq!(ours, theirs);
+    }
+}
