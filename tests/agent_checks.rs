@@ -322,11 +322,14 @@ fn agent_answers_move_weight_and_state_as_haproxy() {
     }
 }
 
+/// What an unreachable agent leaves: log lines, `show servers state`, `show stat`.
+type Quiet = (Vec<String>, (String, String, String), Vec<String>);
+
 /// An agent nobody answers for: HAProxy logs the failure once and changes
 /// nothing (the server stays UP, its agent healthy); so does ringlb.
 #[test]
 fn an_unreachable_agent_changes_nothing() {
-    let run = |start: Start<'_>| -> Option<(Vec<String>, (String, String, String), Vec<String>)> {
+    let run = |start: Start<'_>| -> Option<Quiet> {
         let backend = TcpBackend::echo();
         let dir = TestDir::new("agent-off");
         let sock = dir.path().join("s.sock");
