@@ -153,24 +153,29 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             continue;
         }
         let current = resolved_target(srv, address);
-        let report = if let Some(x) = &be.model.external_check {
-            external::run(x, &shared, job.backend, job.server).await
-        } else {
-            probe::run(probe::Target {
-                address: &current,
-                request: request.as_deref(),
-                // HAProxy bounds a check by the configured `inter`, whatever the current period.
-                inter: chk.inter,
-                timeout_check: be.model.timeouts.check,
-                timeout_connect: be.model.timeouts.connect,
-                source: be.model.servers[job.server]
-                    .source
-                    .or(be.model.settings.source),
-                send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
-                tls: be.model.servers[job.server].check_ssl.as_deref(),
-            })
-            .await
-        };
+        if let Some(x) = &be.model.external_check {
+            // `option external-check` runs a program instead of the probe.
+            let report = external::run(x, &shared, job.backend, job.server).await;
+            st.health.set_counter(chk.health.load(Ordering::Relaxed));
+            let change = st.health.record(report.status.passed());
+            st.account(&shared, job, change, &report);
+            next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
+            continue;
+        }
+        let report = probe::run(probe::Target {
+            address: &current,
+            request: request.as_deref(),
+            // HAProxy bounds a check by the configured `inter`, whatever the current period.
+            inter: chk.inter,
+            timeout_check: be.model.timeouts.check,
+            timeout_connect: be.model.timeouts.connect,
+            source: be.model.servers[job.server]
+                .source
+                .or(be.model.settings.source),
+            send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
+            tls: be.model.servers[job.server].check_ssl.as_deref(),
+        })
+        .await;
         // The agent may have moved the counter since the last check.
         st.health.set_counter(chk.health.load(Ordering::Relaxed));
         let change = st.health.record(report.status.passed());
