@@ -12,6 +12,9 @@
 //!
 //! All tasks run on one thread, so the "N active and M backup servers left"
 //! counts in the log lines are taken without racing another check.
+//!
+//! Beside them: one task per `agent-check` (`agent`), on its own timer, and
+//! `option external-check` (`external`), which replaces the probe.
 
 pub mod agent;
 pub mod external;

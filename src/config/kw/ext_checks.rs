@@ -241,4 +241,21 @@ mod tests {
         assert_eq!(x.command, "/bin/true");
         assert_eq!(x.path, "");
     }
+
+    #[test]
+    fn one_check_type_per_proxy_the_last_wins() {
+        let head = "global\n external-check\n insecure-fork-wanted\ndefaults\n mode http\n \
+                    timeout connect 1s\n timeout client 1s\n timeout server 1s\n \
+                    option external-check\n external-check command /bin/true\n";
+        let cfg = format!(
+            "{head}backend a\n option httpchk\n server s 127.0.0.1:80 check\n\
+             backend b\n server s 127.0.0.1:80 check\n\
+             backend c\n no option external-check\n server s 127.0.0.1:80 check\n"
+        );
+        let loaded = config::load_sources(&[("t.cfg", &cfg)]).unwrap();
+        let b = &loaded.config.backends;
+        assert!(b[0].external_check.is_none() && b[0].httpchk.is_some());
+        assert!(b[1].external_check.is_some() && b[1].httpchk.is_none());
+        assert!(b[2].external_check.is_none());
+    }
 }
