@@ -109,6 +109,31 @@ fn server_state(sock: &Path, be: &str, srv: &str) -> (String, String, String) {
     panic!("no server {be}/{srv} in:\n{out}");
 }
 
+/// `show servers state`'s check and agent columns of `test/a`.
+fn agent_columns(sock: &Path) -> Vec<String> {
+    let out = stats_command(sock, "show servers state test");
+    let mut lines = out.lines().filter(|l| !l.is_empty()).skip(1);
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("# ")
+        .split(' ')
+        .collect();
+    let f: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    [
+        "srv_check_status",
+        "srv_check_result",
+        "srv_check_health",
+        "srv_check_state",
+        "srv_agent_state",
+        "srv_agent_addr",
+        "srv_agent_port",
+    ]
+    .iter()
+    .map(|c| format!("{c}={}", f[header.iter().position(|h| h == c).unwrap()]))
+    .collect()
+}
+
 /// The `show stat` fields of server `test/a` that show the agent and the state.
 /// (Not `weight`: HAProxy shows a drained server's weight, ringlb 0, by
 /// the stats socket's drain as well; not the agent's doing.)
@@ -323,12 +348,18 @@ fn agent_answers_move_weight_and_state_as_haproxy() {
 }
 
 /// What an unreachable agent leaves: log lines, `show servers state`, `show stat`.
-type Quiet = (Vec<String>, (String, String, String), Vec<String>);
+type Quiet = (
+    Vec<String>,
+    (String, String, String),
+    Vec<String>,
+    Vec<String>,
+);
 
 /// An agent nobody answers for: HAProxy logs the failure once and changes
 /// nothing (the server stays UP, its agent healthy); so does ringlb.
 #[test]
 fn an_unreachable_agent_changes_nothing() {
+    let nobody = common::closed_port();
     let run = |start: Start<'_>| -> Option<Quiet> {
         let backend = TcpBackend::echo();
         let dir = TestDir::new("agent-off");
@@ -338,15 +369,21 @@ fn an_unreachable_agent_changes_nothing() {
             "global\n    stats socket {} level admin\n\
              defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
              listen test\n    bind 127.0.0.1:{port}\n    option log-health-checks\n\
-             \x20   server a 127.0.0.1:{} agent-check agent-port {} agent-inter 100ms\n",
+             \x20   server a 127.0.0.1:{} agent-check agent-port {} agent-addr 127.0.0.1 \
+             agent-inter 100ms\n",
             sock.display(),
             backend.port,
-            common::closed_port()
+            nobody
         );
         let stderr = start(&cfg, port)?;
         thread::sleep(Duration::from_millis(600));
         let lines = agent_lines(&stderr());
-        Some((lines, server_state(&sock, "test", "a"), agent_stats(&sock)))
+        Some((
+            lines,
+            server_state(&sock, "test", "a"),
+            agent_stats(&sock),
+            agent_columns(&sock),
+        ))
     };
     let ours = run(&ringlb).unwrap();
     assert_eq!(

@@ -204,9 +204,7 @@ pub async fn server_loop(
 /// The agent's address now: `agent-addr`'s, or the server's current one.
 fn target(srv: &ServerRt, agent: &AgentRt) -> Address {
     let mut sa = agent.model.address;
-    if let (Some(r), Address::Inet(configured)) = (&srv.resolved, &srv.address)
-        && configured.ip() == sa.ip()
-    {
+    if let (Some(r), None) = (&srv.resolved, agent.model.fixed_addr) {
         sa.set_ip(r.load().ip());
     }
     Address::Inet(sa)

@@ -48,6 +48,7 @@ pub(super) fn link(p: &RawProxy, b: &mut Backend, flags: GlobalFlags, diag: &mut
         };
         srv.agent = Some(AgentCheck {
             address: SocketAddr::new(ip, port),
+            fixed_addr: a.addr,
             inter: a.inter.unwrap_or(DEFAULT_AGENT_INTER),
             send: a.send.as_ref().map(|s| s.as_bytes().to_vec()),
         });

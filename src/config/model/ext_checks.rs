@@ -9,6 +9,8 @@ use super::*;
 pub struct AgentCheck {
     /// Where the agent listens: the server's address (or `agent-addr`) and `agent-port`.
     pub address: SocketAddr,
+    /// `agent-addr` as written: the agent's address never follows the server's resolution.
+    pub fixed_addr: Option<std::net::IpAddr>,
     /// `agent-inter` (default 2 s): the period between two agent checks.
     pub inter: Duration,
     /// `agent-send`: sent once connected, before reading the answer.
