@@ -249,11 +249,11 @@ fn weight_and_state_changes_move_traffic_and_show_on_the_page() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("Server test/b enters drain state."),
+        stderr.contains("Server test/b enters drain state. 1 active and 0 backup servers online."),
         "{stderr}"
     );
     assert!(
-        stderr.contains("Server test/a is UP (leaving forced maintenance)."),
+        stderr.contains("Server test/a is UP/READY (leaving forced maintenance)."),
         "{stderr}"
     );
 }

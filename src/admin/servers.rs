@@ -66,6 +66,10 @@ fn check_status_code(s: CheckStatus) -> u8 {
         CheckStatus::L7Rsp => 13,
         CheckStatus::L7Ok => 15,
         CheckStatus::L7Sts => 17,
+        CheckStatus::Checked => 3,
+        CheckStatus::ProcErr => 18,
+        CheckStatus::ProcTimeout => 19,
+        CheckStatus::ProcOk => 20,
     }
 }
 
@@ -84,7 +88,10 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
     let since = now_ms.saturating_sub(last_change) / 1000;
     let last = chk.last.load_full();
     // Before any check: HCHK_STATUS_INI (1) and CHK_RES_UNKNOWN (0); without checks: 0.
+    let agent = chk.agent.as_ref();
     let (status, result) = match (chk.enabled, last.as_deref()) {
+        // HAProxy sets a server's check up for its agent too: INI, unknown.
+        (false, _) if agent.is_some() => (1, 0),
         (false, _) => (0, 0),
         (true, None) => (1, 0),
         (true, Some(r)) => (
@@ -98,7 +105,7 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
         (true, false) => 0x6,
         (true, true) => 0xe,
     };
-    let health = if chk.enabled {
+    let health = if chk.enabled || agent.is_some() {
         chk.health.load(Ordering::Relaxed)
     } else {
         0
@@ -108,10 +115,21 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
     let check_addr = model
         .and_then(|m| m.check_addr)
         .map_or("-".to_string(), |a| a.to_string());
+    // CHK_ST_CONFIGURED | CHK_ST_ENABLED | CHK_ST_AGENT, as HAProxy prints it.
+    let (agent_state, agent_addr, agent_port) = match agent {
+        Some(a) => (
+            0x16,
+            a.model
+                .fixed_addr
+                .map_or("-".to_string(), |ip| ip.to_string()),
+            a.model.address.port(),
+        ),
+        None => (0, "-".to_string(), 0),
+    };
     let _ = writeln!(
         out,
-        "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {check_state} 0 \
-         0 0 - {port} - 0 {check_port} {check_addr} - 0",
+        "{be_id} {} {} {} {addr} {} {} {} {} {since} {status} {result} {health} {check_state} \
+         {agent_state} 0 0 - {port} - 0 {check_port} {check_addr} {agent_addr} {agent_port}",
         be.name,
         crate::stats::view::server_ids(be)[s],
         srv.name,

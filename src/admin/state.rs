@@ -191,12 +191,27 @@ fn log_change(be: &BackendRt, srv: &ServerRt, before: u8, after: u8) {
             );
         }
     } else if after & admin_flags::FDRAIN != 0 {
-        chklog::emit(be, Severity::Notice, &format!("{who} enters drain state."));
+        // HAProxy 2.6's words, on the stats socket and from an agent alike.
+        chklog::emit(
+            be,
+            Severity::Notice,
+            &format!(
+                "{who} enters drain state. {active} active and {backup} backup servers online. \
+                 0 sessions requeued, 0 total in queue."
+            ),
+        );
+        if active + backup == 0 {
+            chklog::emit(
+                be,
+                Severity::Emerg,
+                &chklog::no_server_line("backend", &be.name),
+            );
+        }
     } else if was_maint {
         chklog::emit(
             be,
             Severity::Notice,
-            &format!("{who} is UP (leaving forced maintenance)."),
+            &format!("{who} is UP/READY (leaving forced maintenance)."),
         );
     } else {
         chklog::emit(

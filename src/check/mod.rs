@@ -12,7 +12,12 @@
 //!
 //! All tasks run on one thread, so the "N active and M backup servers left"
 //! counts in the log lines are taken without racing another check.
+//!
+//! Beside them: one task per `agent-check` (`agent`), on its own timer, and
+//! `option external-check` (`external`), which replaces the probe.
 
+pub mod agent;
+pub mod external;
 pub mod http;
 pub mod live;
 pub mod log;
@@ -67,7 +72,7 @@ pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Option<JoinHandle<()>>> {
         .iter()
         .flat_map(|b| b.servers.iter())
         .any(|s| s.health.opts.slowstart.is_some());
-    if jobs.is_empty() && !warmups {
+    if jobs.is_empty() && !warmups && agent::servers(&shared).is_empty() {
         return Ok(None);
     }
     let h = std::thread::Builder::new()
@@ -104,7 +109,8 @@ async fn run(shared: Arc<Shared>, jobs: Vec<Job>) {
         })
         .collect();
     let warmups = monoio::spawn(slowstart::run(shared.clone()));
-    for t in tasks {
+    let agents = agent::spawn_all(&shared);
+    for t in tasks.into_iter().chain(agents) {
         t.await;
     }
     warmups.await;
@@ -150,6 +156,15 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             continue;
         }
         let current = resolved_target(srv, address);
+        if let Some(x) = &be.model.external_check {
+            // `option external-check` runs a program instead of the probe.
+            let report = external::run(x, &shared, job.backend, job.server).await;
+            st.health.set_counter(chk.health.load(Ordering::Relaxed));
+            let change = st.health.record(report.status.passed());
+            st.account(&shared, job, change, &report);
+            next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
+            continue;
+        }
         let report = probe::run(probe::Target {
             address: &current,
             request: request.as_deref(),
@@ -164,6 +179,8 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             tls: be.model.servers[job.server].check_ssl.as_deref(),
         })
         .await;
+        // The agent may have moved the counter since the last check.
+        st.health.set_counter(chk.health.load(Ordering::Relaxed));
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
@@ -206,7 +223,11 @@ impl Counted {
         };
         match change {
             Change::WentDown => transition::went_down(shared, job.backend, job.server, cause),
-            Change::WentUp => transition::went_up(shared, job.backend, job.server, cause),
+            // An agent that said down keeps the server DOWN (`agent.rs`).
+            Change::WentUp if agent::allows_up(srv) => {
+                transition::went_up(shared, job.backend, job.server, cause)
+            }
+            Change::WentUp => {}
             Change::Counted | Change::None => {}
         }
     }

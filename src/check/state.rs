@@ -60,6 +60,12 @@ impl Health {
         u32::try_from(self.health).unwrap_or(u32::MAX)
     }
 
+    /// Takes the counter as published (`ServerCheck::health`), which the
+    /// agent may have moved since this server's last check.
+    pub fn set_counter(&mut self, counter: u32) {
+        self.health = u64::from(counter).min(self.max());
+    }
+
     /// Counts one check result.
     pub fn record(&mut self, passed: bool) -> Change {
         let was_up = self.is_up();

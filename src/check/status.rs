@@ -39,6 +39,14 @@ pub enum CheckStatus {
     L7Sts,
     /// `observe` saw `error-limit` consecutive errors in real traffic (`HANA`).
     Hana,
+    /// An agent answer that changes no health (`CHECKED`, "No status change").
+    Checked,
+    /// `external-check`: the program exited 0 (`PROCOK`).
+    ProcOk,
+    /// `external-check`: the program exited non-zero or died (`PROCERR`).
+    ProcErr,
+    /// `external-check`: the program ran out of time and was killed (`PROCTOUT`).
+    ProcTimeout,
 }
 
 impl CheckStatus {
@@ -57,6 +65,10 @@ impl CheckStatus {
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Sts => "L7STS",
             CheckStatus::Hana => "HANA",
+            CheckStatus::Checked => "CHECKED",
+            CheckStatus::ProcOk => "PROCOK",
+            CheckStatus::ProcErr => "PROCERR",
+            CheckStatus::ProcTimeout => "PROCTOUT",
         }
     }
 
@@ -75,6 +87,10 @@ impl CheckStatus {
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Sts => "Layer7 wrong status",
             CheckStatus::Hana => "Health analyze",
+            CheckStatus::Checked => "No status change",
+            CheckStatus::ProcOk => "External check passed",
+            CheckStatus::ProcErr => "External check error",
+            CheckStatus::ProcTimeout => "External check timeout",
         }
     }
 
@@ -82,14 +98,21 @@ impl CheckStatus {
     pub fn passed(self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok
+            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
         )
     }
 
     /// Whether the status carries a response code (HAProxy prints `code:` for
     /// the statuses that come after a parsed status line, and only for those).
     pub fn has_code(self) -> bool {
-        matches!(self, CheckStatus::L7Ok | CheckStatus::L7Sts)
+        matches!(
+            self,
+            CheckStatus::L7Ok
+                | CheckStatus::L7Sts
+                | CheckStatus::ProcOk
+                | CheckStatus::ProcErr
+                | CheckStatus::ProcTimeout
+        )
     }
 }
 
@@ -148,6 +171,8 @@ pub struct ServerCheck {
     pub down_transitions: AtomicU64,
     /// Total milliseconds spent DOWN, not counting the current DOWN period.
     pub downtime_ms: AtomicU64,
+    /// `agent-check`: the agent's settings and results (`check/agent.rs`).
+    pub agent: Option<super::agent::AgentRt>,
 }
 
 impl ServerCheck {
@@ -181,6 +206,7 @@ impl ServerCheck {
             last_change_ms: AtomicU64::new(unix_ms()),
             down_transitions: AtomicU64::new(0),
             downtime_ms: AtomicU64::new(0),
+            agent: s.agent.clone().map(super::agent::AgentRt::new),
         }
     }
 }
@@ -257,6 +283,7 @@ mod tests {
             check_send_proxy: None,
             ssl: None,
             check_ssl: None,
+            agent: None,
             origin: Origin::default(),
         }
     }

@@ -21,6 +21,7 @@
 
 pub mod address;
 pub mod blocks;
+pub mod checks_validate;
 pub mod cond;
 pub mod dns_validate;
 pub mod duration;

@@ -113,6 +113,8 @@ pub struct RawGlobal {
     pub pipesize: Option<u32>,
     /// `ssl-server-verify`, `ssl-default-server-options`.
     pub server_tls: crate::tls::server::ServerTlsDefaults,
+    /// `external-check` and `insecure-fork-wanted` (`kw/ext_checks.rs`).
+    pub ext_checks: super::kw::ext_checks::GlobalFlags,
 }
 
 /// Server options, used both by `server` lines and as the `default-server` template.
@@ -170,6 +172,8 @@ pub struct ServerOpts {
     pub check_send_proxy: bool,
     /// `ssl`, `verify`, `ca-file`, `crt`, `sni`, `alpn`, `check-ssl`, ...
     pub tls: crate::tls::server::ServerTlsOpts,
+    /// `agent-check`, `agent-port`, `agent-inter`, `agent-addr`, `agent-send`.
+    pub agent: super::kw::ext_checks::AgentOpts,
 }
 
 /// One `init-addr` method.
@@ -294,6 +298,8 @@ pub struct RawProxy {
     pub cookie_here: bool,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `option external-check`, `external-check command|path`.
+    pub external: super::kw::ext_checks::ExternalOpts,
     /// HTTP options.
     pub http: HttpOptions,
     /// Logging options and targets.
@@ -373,6 +379,7 @@ impl RawProxy {
             cookie: None,
             cookie_here: false,
             httpchk: None,
+            external: Default::default(),
             http: HttpOptions::default(),
             log: LogOptions::default(),
             stats: Stats::default(),

@@ -43,6 +43,7 @@ const DEFAULT_RETRIES: u32 = 3;
 /// Checks the parsed sections and builds the model; problems go to `diag`.
 pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
     let tls_defaults = parsed.global.server_tls.clone();
+    let ext_flags = parsed.global.ext_checks;
     let global = global(parsed.global, diag);
     let userlists = userlists(parsed.userlists, diag);
     let mut proxies = parsed.proxies;
@@ -62,6 +63,7 @@ pub fn validate(parsed: Parsed, diag: &mut Diag) -> Config {
         by_name.insert(p.name.clone(), backends.len());
         let mut b = backend(p, diag);
         super::tls_validate::link(p, &mut b, &tls_defaults, diag);
+        super::checks_validate::link(p, &mut b, ext_flags, diag);
         b.errors = errors::resolve(p, &parsed.http_errors, diag);
         backends.push(b);
     }
@@ -322,6 +324,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
             .clone()
             .filter(|_| !p.settings.disabled && p.settings.dispatch.is_none()),
         httpchk: p.httpchk.clone(),
+        // Filled by `checks_validate::link`.
+        external_check: None,
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
@@ -387,6 +391,8 @@ fn server(s: &RawServer) -> Server {
         // Built by `tls_validate::link` (needs the global defaults).
         ssl: None,
         check_ssl: None,
+        // Filled by `checks_validate::link`.
+        agent: None,
         origin: s.origin.clone(),
     }
 }

@@ -128,6 +128,8 @@ pub struct Row {
     pub downtime: Option<u64>,
     /// The last health check (checked servers).
     pub check: Option<CheckView>,
+    /// The last agent check (servers with `agent-check`).
+    pub agent: Option<CheckView>,
     /// Server address (`ip:port`, or `unix`).
     pub addr: Option<String>,
     /// Server cookie value, or the backend's cookie name.
@@ -328,6 +330,7 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         lastchg: None,
         downtime: None,
         check: None,
+        agent: None,
         addr: None,
         cookie: None,
         algo: None,
@@ -390,6 +393,7 @@ fn server_row(
         lastchg: Some(now_ms.saturating_sub(last_change) / 1000),
         downtime: chk.enabled.then(|| chk.total_downtime_ms(up) / 1000),
         check: chk.enabled.then(|| check_view(srv)),
+        agent: chk.agent.as_ref().map(agent_view),
         addr: Some(match &*srv.address() {
             Address::Inet(sa) => crate::server::connect::shown_inet(*sa, srv.port_offset),
             Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "unix".into(),
@@ -415,8 +419,17 @@ pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
         }
         return ("MAINT".into(), Look::Maint);
     }
+    // HAProxy names the agent when it has one: a drain is then its doing or
+    // not, and an agent that said down is why the server is.
+    let agent = srv.check.agent.as_ref();
+    if up && srv.admin.drain() && agent.is_some() {
+        return ("DRAIN (agent)".into(), Look::Drain);
+    }
     if up && (srv.admin.drain() || weight == 0) {
         return ("DRAIN".into(), Look::Drain);
+    }
+    if !up && agent.is_some_and(|a| !a.healthy()) {
+        return ("DOWN (agent)".into(), Look::Down);
     }
     let text = srv.check.state_text(up);
     let look = match text.as_str() {
@@ -451,6 +464,31 @@ fn check_view(srv: &ServerRt) -> CheckView {
         rise: chk.rise,
         fall: chk.fall,
         health: chk.health.load(Ordering::Relaxed),
+    }
+}
+
+/// The agent's fields, as the check's (its rise and fall are 1).
+fn agent_view(a: &crate::check::agent::AgentRt) -> CheckView {
+    let last = a.last.load_full();
+    let (status, code, duration_ms, desc, info) = match last.as_deref() {
+        Some(r) => (
+            r.status.short(),
+            r.status.has_code().then_some(r.code),
+            Some(r.duration.as_millis() as u64),
+            r.status.description(),
+            r.info.clone(),
+        ),
+        None => ("INI", None, None, "Initializing", String::new()),
+    };
+    CheckView {
+        status,
+        code,
+        duration_ms,
+        desc,
+        info,
+        rise: 1,
+        fall: 1,
+        health: a.health.load(Ordering::Relaxed),
     }
 }
 
@@ -505,6 +543,7 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         lastchg: None,
         downtime: None,
         check: None,
+        agent: None,
         addr: None,
         cookie: be.model.cookie.as_ref().map(|c| c.name.clone()),
         algo: Some(algo_name(&be.model.balance).into()),

@@ -9,6 +9,8 @@ use crate::lf::LogFormat;
 /// Every keyword `global` understands (for suggestions and misplacement hints).
 pub const KEYWORDS: &[&str] = &[
     "daemon",
+    "external-check",
+    "insecure-fork-wanted",
     "maxconn",
     "strict-limits",
     "nbthread",
@@ -88,7 +90,6 @@ pub const IGNORED: &[&str] = &[
     "localpeer",
     "description",
     "log-tag",
-    "external-check",
     "tune.idle-pool.shared",
     "tune.rcvbuf.client",
     "tune.rcvbuf.server",
@@ -409,10 +410,6 @@ pub const NOOPS: &[(&str, &str)] = &[
         "the stats page does not show a process description",
     ),
     ("log-tag", "log lines are tagged 'ringlb'"),
-    (
-        "external-check",
-        "it only allows 'option external-check', which ringlb refuses until external checks are built",
-    ),
     (
         "tune.idle-pool.shared",
         "each worker keeps its own idle server connections (per-worker pools, share nothing)",

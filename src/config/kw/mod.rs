@@ -19,6 +19,7 @@ pub mod capture;
 pub mod cookie;
 pub mod cpu_map;
 pub mod errors;
+pub mod ext_checks;
 pub mod global;
 pub mod http_rules;
 pub mod log;
@@ -80,6 +81,7 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("no", ALL, Misplaced::Warn),
     ("maxconn", FE, Misplaced::Warn),
     ("fullconn", BE, Misplaced::Warn),
+    ("external-check", BE, Misplaced::Warn),
     ("backlog", FE, Misplaced::Warn),
     ("bind", F | L, Misplaced::Error),
     ("default_backend", FE, Misplaced::Error),
@@ -168,6 +170,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             "log" => log::global_log(g, args),
             "log-send-hostname" => log::send_hostname(g, args),
             "stats" => stats::global(cx, g, args),
+            "external-check" | "insecure-fork-wanted" => ext_checks::global(g, args),
             k if global::TLS.contains(&k) => global::tls(cx, args),
             "ssl-server-verify" => global::ssl_server_verify(g, args),
             "ssl-default-server-options" => global::ssl_default_server_options(g, args),
@@ -210,6 +213,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "hash-balance-factor" => balance::hash_balance_factor(cx, p, args),
                 "cookie" => cookie::cookie(cx, p, args),
                 "stats" => stats::proxy(cx, p, args),
+                "external-check" => ext_checks::proxy_keyword(p, args),
                 "server" => server::server(cx, p, args),
                 "default-server" => server::default_server(cx, p, args),
                 "server-template" => server::server_template(cx, p, args),

@@ -23,6 +23,7 @@ const OPTIONS: &[(&str, u8)] = &[
     ("tcpka", ALL),
     ("http-pretend-keepalive", ALL),
     ("httpchk", BE),
+    ("external-check", BE),
     ("log-health-checks", BE),
     ("httplog", FE),
     ("httpslog", FE),
@@ -110,7 +111,11 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
         "originalto" => p.http.originalto = Some(originalto(args)?),
-        "httpchk" => p.httpchk = Some(httpchk(args)?),
+        "httpchk" => {
+            p.httpchk = Some(httpchk(args)?);
+            // One check type per proxy, as HAProxy: the last option wins.
+            p.external.enabled = false;
+        }
         "httplog" => {
             // `clf` selects the Common Log Format variant.
             if args.peek() == Some("clf") {
@@ -215,6 +220,7 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
             http.http_server_close = false;
         }
         "log-health-checks" => p.log.log_health_checks = on,
+        "external-check" => super::ext_checks::option(p, on),
         "httplog" => p.log.httplog = on,
         "httpslog" => {
             p.log.httplog = on;

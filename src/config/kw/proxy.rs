@@ -20,7 +20,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "compression",
     "filter",
     "email-alert",
-    "external-check",
 ];
 
 /// `mode http|tcp`.

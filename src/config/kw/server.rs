@@ -11,9 +11,6 @@ const REFUSED: &[&str] = &[
     "send-proxy-v2-ssl",
     "send-proxy-v2-ssl-cn",
     "redir",
-    "agent-check",
-    "agent-inter",
-    "agent-port",
     "namespace",
     "proto",
     // Keeps the server out of stick tables: with `stick` rules built,
@@ -25,7 +22,7 @@ const REFUSED: &[&str] = &[
 const IGNORED_WITH_ARG: &[&str] = &[];
 
 /// Harmless flags: warned about and ignored.
-const IGNORED_FLAGS: &[&str] = &["no-agent-check"];
+const IGNORED_FLAGS: &[&str] = &[];
 
 /// Options this file understands, for suggestions.
 const KNOWN: &[&str] = &[
@@ -222,6 +219,9 @@ fn parse_opts(
             "enabled" => opts.disabled = false,
             "slowstart" | "track" | "observe" | "error-limit" | "on-error" | "on-marked-down"
             | "on-marked-up" => health_opt(&opt, &mut opts.health, args)?,
+            o if super::ext_checks::is_server_option(o) => {
+                super::ext_checks::server_option(&mut opts.agent, o, args)?;
+            }
             o if super::server_tls::is_option(o) => {
                 super::server_tls::option(cx, &mut opts.tls, o, args)?;
             }
@@ -264,6 +264,7 @@ fn parse_opts(
                     .chain(super::server_tls::OPTIONS)
                     .chain(super::server_tls::PROTO)
                     .chain(super::server_tls::NOT_YET)
+                    .chain(super::ext_checks::SERVER_OPTIONS)
                     .copied()
                     .collect();
                 return Err(format!(

@@ -13,12 +13,14 @@ use std::time::Duration;
 mod balance;
 mod cpu;
 mod dns;
+mod ext_checks;
 mod health;
 mod routing;
 
 pub use balance::*;
 pub use cpu::*;
 pub use dns::*;
+pub use ext_checks::*;
 pub use health::*;
 pub use routing::*;
 
@@ -399,6 +401,8 @@ pub struct Server {
     /// Its health checks are TLS (`check-ssl`, or `ssl` when the check has
     /// neither `port` nor `addr` of its own, as HAProxy); same settings.
     pub check_ssl: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
+    /// `agent-check`: its agent (`None`: no agent).
+    pub agent: Option<AgentCheck>,
     /// Where it was written.
     pub origin: Origin,
 }
@@ -599,6 +603,8 @@ pub struct Backend {
     pub cookie: Option<Cookie>,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `option external-check`: checks run this program instead of connecting.
+    pub external_check: Option<ExternalCheck>,
     /// HTTP options of the backend.
     pub http: HttpOptions,
     /// `log-health-checks` and other logging options.

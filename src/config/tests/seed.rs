@@ -95,6 +95,7 @@ fn seed_config_model() {
         check_send_proxy: None,
         ssl: None,
         check_ssl: None,
+        agent: None,
         origin: origin(line),
     };
     let backend = Backend {
@@ -131,6 +132,7 @@ fn seed_config_model() {
             maxlife: None,
             origin: origin(18),
         }),
+        external_check: None,
         httpchk: Some(HttpCheck {
             method: "GET".into(),
             uri: "/l7check.html".into(),
