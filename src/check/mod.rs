@@ -21,6 +21,9 @@ pub mod probe;
 pub mod slowstart;
 pub mod state;
 pub mod status;
+pub mod tcp_proto;
+pub mod tcp_rules;
+pub mod tcp_run;
 pub mod track;
 pub mod transition;
 
@@ -162,6 +165,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
                 .or(be.model.settings.source),
             send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
             tls: be.model.servers[job.server].check_ssl.as_deref(),
+            program: be.model.tcpcheck.as_deref(),
         })
         .await;
         let change = st.health.record(report.status.passed());

@@ -294,6 +294,8 @@ pub struct RawProxy {
     pub cookie_here: bool,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `option tcp-check`, the protocol checks and `tcp-check` rules.
+    pub tcp_check: crate::config::kw::tcp_check::RawTcpCheck,
     /// HTTP options.
     pub http: HttpOptions,
     /// Logging options and targets.
@@ -373,6 +375,7 @@ impl RawProxy {
             cookie: None,
             cookie_here: false,
             httpchk: None,
+            tcp_check: Default::default(),
             http: HttpOptions::default(),
             log: LogOptions::default(),
             stats: Stats::default(),
@@ -420,6 +423,8 @@ impl RawProxy {
             rules: Default::default(),
             monitor_fail: Vec::new(),
             cookie_here: false,
+            // A proxy's own `tcp-check` lines replace the ones of `defaults`.
+            tcp_check: defaults.tcp_check.inherited(),
             ..defaults.clone()
         }
     }

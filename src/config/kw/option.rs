@@ -65,13 +65,6 @@ const REFUSED: &[&str] = &[
     "transparent",
     "spop-check",
     "checkcache",
-    "tcp-check",
-    "ssl-hello-chk",
-    "mysql-check",
-    "pgsql-check",
-    "redis-check",
-    "smtpchk",
-    "ldap-check",
 ];
 
 /// Why a refused option can't be ignored: what it would change.
@@ -87,7 +80,18 @@ fn refusal_reason(name: &str) -> &'static str {
 }
 
 /// Options that `no option` may not cancel (as HAProxy).
-const NOT_NEGATABLE: &[&str] = &["forwardfor", "originalto", "httpchk"];
+const NOT_NEGATABLE: &[&str] = &[
+    "forwardfor",
+    "originalto",
+    "httpchk",
+    "tcp-check",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "smtpchk",
+    "ldap-check",
+];
 
 /// `option <name> [args]`.
 pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -96,6 +100,13 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     args.set_label(label.as_str());
     let caps = match OPTIONS.iter().find(|(n, _)| *n == name) {
         Some(&(_, caps)) => caps,
+        // The tcp-check rulesets (`kw/tcp_check.rs`), backend-side as `httpchk`.
+        None if super::tcp_check::OPTIONS.contains(&name.as_str()) => {
+            if check_caps(cx, p, &label, BE, Misplaced::Warn)? {
+                super::tcp_check::option(p, &name, args)?;
+            }
+            return Ok(());
+        }
         None => return other(cx, &name, args),
     };
     if !check_caps(cx, p, &label, caps, Misplaced::Warn)? {
@@ -110,7 +121,11 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     match name.as_str() {
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
         "originalto" => p.http.originalto = Some(originalto(args)?),
-        "httpchk" => p.httpchk = Some(httpchk(args)?),
+        "httpchk" => {
+            p.httpchk = Some(httpchk(args)?);
+            // One check kind per proxy: the last option wins, as in HAProxy.
+            p.tcp_check.choice = None;
+        }
         "httplog" => {
             // `clf` selects the Common Log Format variant.
             if args.peek() == Some("clf") {

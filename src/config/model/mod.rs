@@ -599,6 +599,8 @@ pub struct Backend {
     pub cookie: Option<Cookie>,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `option tcp-check` (its rules) or a protocol check, compiled.
+    pub tcpcheck: Option<std::sync::Arc<crate::check::tcp_rules::Program>>,
     /// HTTP options of the backend.
     pub http: HttpOptions,
     /// `log-health-checks` and other logging options.

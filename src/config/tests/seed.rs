@@ -136,6 +136,7 @@ fn seed_config_model() {
             uri: "/l7check.html".into(),
             version: "HTTP/1.0".into(),
         }),
+        tcpcheck: None,
         http: http.clone(),
         log: log.clone(),
         stats: stats.clone(),
