@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// How a scripted server talks: what it says on connect, then one answer
-/// per chunk received; it closes after 300 ms of silence.
+/// per chunk received; it closes after 300 ms of silence (3 s when it holds).
 #[derive(Clone, Default)]
 struct Script {
     greeting: Vec<u8>,
     replies: Vec<Vec<u8>>,
+    hold: bool,
 }
 
 impl Script {
@@ -33,6 +34,7 @@ impl Script {
         Script {
             greeting: Vec::new(),
             replies: replies.iter().map(|r| r.to_vec()).collect(),
+            hold: false,
         }
     }
     fn greeting(mut self, g: &[u8]) -> Script {
@@ -75,7 +77,9 @@ impl ScriptServer {
 }
 
 fn serve(mut c: std::net::TcpStream, s: &Script, rec: &Mutex<Vec<Vec<u8>>>) {
-    c.set_read_timeout(Some(Duration::from_millis(300))).ok();
+    let silence = if s.hold { 3000 } else { 300 };
+    c.set_read_timeout(Some(Duration::from_millis(silence)))
+        .ok();
     let mut got = Vec::new();
     if !s.greeting.is_empty() {
         let _ = c.write_all(&s.greeting);
@@ -126,7 +130,10 @@ fn wait_lines(log: impl Fn() -> String, names: &[&str]) -> Vec<String> {
         if lines.iter().all(Option::is_some) {
             return lines.into_iter().flatten().collect();
         }
-        assert!(Instant::now() < deadline, "no check lines for {names:?}:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "no check lines for {names:?}:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -141,7 +148,7 @@ struct Seen {
 fn observe(
     check: &str,
     servers: &[&ScriptServer],
-    mask: fn(&mut Vec<u8>),
+    mask: fn(&mut [u8]),
     haproxy: bool,
 ) -> Option<Seen> {
     for s in servers {
@@ -170,10 +177,10 @@ fn observe(
     Some(Seen { lines, bytes })
 }
 
-fn no_mask(_: &mut Vec<u8>) {}
+fn no_mask(_: &mut [u8]) {}
 
 /// Runs the check on ringlb, checks its lines, then compares with HAProxy.
-fn differential(check: &str, ok: Script, bad: Script, mask: fn(&mut Vec<u8>), want: [&str; 2]) {
+fn differential(check: &str, ok: Script, bad: Script, mask: fn(&mut [u8]), want: [&str; 2]) {
     let (ok, bad) = (ScriptServer::start(ok), ScriptServer::start(bad));
     let ours = observe(check, &[&ok, &bad], mask, false).expect("ringlb runs");
     assert_eq!(ours.lines, want, "ringlb's lines");
@@ -192,7 +199,9 @@ fn redis_check_is_haproxys() {
         Script::replies(&[b"-NOAUTH Authentication required.\r\n"]),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"Redis server is ok\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"Redis server is ok\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 wrong status, code: 0, info: \"-NOAUTH Authentication required.\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -202,12 +211,17 @@ fn redis_check_is_haproxys() {
 fn smtpchk_is_haproxys() {
     differential(
         "    option smtpchk EHLO me.example",
-        Script::replies(&[b"250-mail.example hello\r\n250 8BITMIME\r\n", b"221 bye\r\n"])
-            .greeting(b"220 mail.example ESMTP\r\n"),
+        Script::replies(&[
+            b"250-mail.example hello\r\n250 8BITMIME\r\n",
+            b"221 bye\r\n",
+        ])
+        .greeting(b"220 mail.example ESMTP\r\n"),
         Script::default().greeting(b"554 go away\r\n"),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 221, info: \"bye\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 221, info: \"bye\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 wrong status, code: 554, info: \"go away\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -221,7 +235,9 @@ fn pgsql_check_is_haproxys() {
         Script::replies(&[b"E\x00\x00\x00\x40SFATAL\x00C28000\x00Mno such role bob\x00\x00"]),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"PostgreSQL server is ok\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"PostgreSQL server is ok\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 invalid response, info: \"FATAL\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -229,8 +245,8 @@ fn pgsql_check_is_haproxys() {
 
 /// A MySQL 5.7 initial handshake packet (protocol 10).
 fn mysql_greeting() -> Vec<u8> {
-    let mut body = b"\x0a5.7.42\x00\x01\x00\x00\x00abcdefgh\x00\xff\xf7\x21\x02\x00\x0f\x80\x15"
-        .to_vec();
+    let mut body =
+        b"\x0a5.7.42\x00\x01\x00\x00\x00abcdefgh\x00\xff\xf7\x21\x02\x00\x0f\x80\x15".to_vec();
     body.extend_from_slice(&[0; 10]);
     body.extend_from_slice(b"ijklmnopqrst\x00mysql_native_password\x00");
     let mut p = vec![body.len() as u8, 0, 0, 0];
@@ -247,7 +263,9 @@ fn mysql_check_is_haproxys() {
         Script::replies(&[b"\x17\x00\x00\x02\xff\x15\x04#28000Access denied!"]).greeting(&g),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"5.7.42\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"5.7.42\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 wrong status, code: 1045, info: \"#28000Access denied!\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -261,14 +279,16 @@ fn ldap_check_is_haproxys() {
         Script::replies(&[b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x31\x04\x00\x04\x00"]),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"Success\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"Success\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 wrong status, code: 49, info: \"See RFC: http://tools.ietf.org/html/rfc4511#section-4.1.9\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
 }
 
 /// The SSLv3 hello's GMT time (bytes 11..15) is the clock's: masked.
-fn mask_hello_time(b: &mut Vec<u8>) {
+fn mask_hello_time(b: &mut [u8]) {
     if b.len() >= 15 {
         b[11..15].fill(0);
     }
@@ -282,7 +302,9 @@ fn ssl_hello_chk_is_haproxys() {
         Script::replies(&[b"HTTP/1.0 400 Bad request\r\n\r\n"]),
         mask_hello_time,
         [
-            &format!("Health check for server p/ok {OK} Layer6 check passed, check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer6 check passed, check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer6 invalid response, check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -304,7 +326,12 @@ fn ssl_hello_chk_against_a_tls_listener() {
     ));
     let dead = free_port();
     let bind = free_port();
-    let lb = Ringlb::start(&config(bind, "    option ssl-hello-chk", backend_port, dead));
+    let lb = Ringlb::start(&config(
+        bind,
+        "    option ssl-hello-chk",
+        backend_port,
+        dead,
+    ));
     let lines = wait_lines(|| lb.stderr(), &["ok", "bad"]);
     assert!(
         lines[0].contains("succeeded, reason: Layer6 check passed"),
@@ -327,7 +354,9 @@ fn tcp_check_sequence_is_haproxys() {
         Script::replies(&[b"NOPE\r\n"]),
         no_mask,
         [
-            &format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"(tcp-check)\", check duration: Nms, status: 1/1 UP."),
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"(tcp-check)\", check duration: Nms, status: 1/1 UP."
+            ),
             "Health check for server p/bad failed, reason: Layer7 invalid response, info: \"TCPCHK did not match content '+PONG' at step 4 comment: pong\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
@@ -347,6 +376,27 @@ fn tcp_check_failures_are_haproxys() {
         [
             "Health check for server p/ok failed, reason: Layer7 invalid response, info: \"TCPCHK matched unwanted content (regex) at step 2\", check duration: Nms, status: 0/1 DOWN.",
             "Health check for server p/bad failed, reason: Layer7 invalid response, info: \"bad YY\", check duration: Nms, status: 0/1 DOWN.",
+        ],
+    );
+}
+
+#[test]
+fn tcp_check_timeout_is_haproxys() {
+    let check = "    option tcp-check\n    tcp-check send hi\n    tcp-check expect string PONG";
+    let hold = Script {
+        hold: true,
+        ..Script::default()
+    };
+    differential(
+        check,
+        Script::replies(&[b"PONG"]),
+        hold,
+        no_mask,
+        [
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"(tcp-check)\", check duration: Nms, status: 1/1 UP."
+            ),
+            "Health check for server p/bad failed, reason: Layer7 timeout, info: \" at step 2 of tcp-check (expect string 'PONG')\", check duration: Nms, status: 0/1 DOWN.",
         ],
     );
 }
@@ -372,9 +422,15 @@ fn tcp_check_empty_response_and_connect_refused() {
 fn tcp_check_config_errors_name_the_keyword() {
     let dir = TestDir::new("tcpchkcfg");
     let bad = [
-        ("    tcp-check send x\n    tcp-check connect", "first step MUST also be a 'connect'"),
+        (
+            "    tcp-check send x\n    tcp-check connect",
+            "first step MUST also be a 'connect'",
+        ),
         ("    tcp-check expect foo y", "got 'foo'"),
-        ("    tcp-check connect ssl", "'ssl' is not supported by ringlb yet"),
+        (
+            "    tcp-check connect ssl",
+            "'ssl' is not supported by ringlb yet",
+        ),
         ("    tcp-check expect rstring (", "invalid regex"),
         ("    option pgsql-check", "expects 'user <username>'"),
     ];

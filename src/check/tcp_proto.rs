@@ -88,7 +88,9 @@ pub fn redis() -> Program {
     let mut e = expect(Pattern::String(b"+PONG\r\n".to_vec()));
     e.err = Some(CheckStatus::L7Sts);
     e.on_error = payload(0, false, true);
-    e.on_success = Some(Msg::Lf(crate::lf::LogFormat::literal_text("Redis server is ok")));
+    e.on_success = Some(Msg::Lf(crate::lf::LogFormat::literal_text(
+        "Redis server is ok",
+    )));
     let rules = vec![
         send(0, b"*1\r\n$4\r\nPING\r\n"),
         rule(1, Op::Expect(Box::new(e))),
@@ -195,7 +197,10 @@ pub fn mysql(user: Option<(&str, bool)>) -> Program {
         rules.push(send(1, &pkt));
     }
     let n = rules.len() as u32;
-    rules.push(rule(n, Op::Expect(Box::new(expect(Pattern::MysqlGreeting)))));
+    rules.push(rule(
+        n,
+        Op::Expect(Box::new(expect(Pattern::MysqlGreeting))),
+    ));
     if user.is_some() {
         rules.push(rule(n + 1, Op::Expect(Box::new(expect(Pattern::MysqlOk)))));
     }
@@ -210,7 +215,10 @@ pub fn ldap() -> Program {
         "Not LDAPv3 protocol",
     )));
     let rules = vec![
-        send(0, b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"),
+        send(
+            0,
+            b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00",
+        ),
         rule(1, Op::Expect(Box::new(is_ldap))),
         rule(2, Op::Expect(Box::new(expect(Pattern::LdapBind)))),
     ];

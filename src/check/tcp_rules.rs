@@ -257,10 +257,10 @@ pub fn eval_expect(at: &At<'_>, e: &Expect, buf: &[u8], last: bool, vars: &Vars)
     let last = last || buf.len() >= BUF_SIZE;
     let s = CheckSample { payload: buf, vars };
     if !last {
-        if let Pattern::String(d) | Pattern::Binary(d) = &e.pattern {
-            if buf.len() < d.len() {
-                return Eval::Wait;
-            }
+        if let Pattern::String(d) | Pattern::Binary(d) = &e.pattern
+            && buf.len() < d.len()
+        {
+            return Eval::Wait;
         }
         if e.min_recv.is_some_and(|m| m > 0 && buf.len() < m) {
             return Eval::Wait;
@@ -273,13 +273,20 @@ pub fn eval_expect(at: &At<'_>, e: &Expect, buf: &[u8], last: bool, vars: &Vars)
         Pattern::StringLf(f) | Pattern::BinaryLf(f) => {
             let mut want = render(f, &s);
             if want.is_empty() {
-                return fail(at, e, 0, Some("log-format string evaluated to an empty string"), &s);
+                return fail(
+                    at,
+                    e,
+                    0,
+                    Some("log-format string evaluated to an empty string"),
+                    &s,
+                );
             }
             if matches!(e.pattern, Pattern::BinaryLf(_)) {
                 match unhex(&want) {
                     Some(b) => want = b,
                     None => {
-                        let m = "Failed to parse hexastring resulting of eval of a log-format string";
+                        let m =
+                            "Failed to parse hexastring resulting of eval of a log-format string";
                         return fail(at, e, 0, Some(m), &s);
                     }
                 }
@@ -416,7 +423,7 @@ pub fn hex_upper(b: &[u8]) -> String {
 
 /// Hexadecimal text to bytes (`parse_binary`): an even count of hex digits.
 pub fn unhex(t: &[u8]) -> Option<Vec<u8>> {
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     t.chunks(2)
@@ -447,7 +454,9 @@ fn mysql_packet(at: &At<'_>, e: &Expect, b: &[u8], off: usize, last: bool) -> Ev
         return Eval::Stop(CheckStatus::L7Rsp, 0, comment_only(at));
     }
     if b.get(off + 4) == Some(&0xff) {
-        let code = b.get(off + 5..off + 7).map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
+        let code = b
+            .get(off + 5..off + 7)
+            .map_or(0, |c| u16::from_le_bytes([c[0], c[1]]));
         let mut info = c_string(b.get(off + 7..).unwrap_or_default());
         info += &comment_only(at);
         return Eval::Stop(CheckStatus::L7Sts, code, info);
@@ -544,12 +553,12 @@ pub fn where_text(prog: &Program, current: Option<usize>) -> String {
 }
 
 /// HAProxy's "TCPCHK got an empty response at step N[ comment: 'c']".
-pub fn empty_response(at: &At<'_>, e: &Expect) -> Eval {
+pub fn empty_response(at: &At<'_>, e: &Expect) -> (CheckStatus, u16, String) {
     let mut info = format!("TCPCHK got an empty response at step {}", at.step());
     if let Some(c) = &at.rule().comment {
         let _ = write!(info, " comment: '{c}'");
     }
-    Eval::Stop(e.err.unwrap_or(CheckStatus::L7Rsp), 0, info)
+    (e.err.unwrap_or(CheckStatus::L7Rsp), 0, info)
 }
 
 #[cfg(test)]

@@ -41,7 +41,11 @@ fn eval(p: &Program, pos: usize, buf: &[u8], last: bool) -> Eval {
 fn string_waits_then_fails_with_haproxys_text() {
     let p = prog(
         Kind::Tcp,
-        vec![expect_rule(3, Pattern::String(b"+PONG".to_vec()), Some("pong"))],
+        vec![expect_rule(
+            3,
+            Pattern::String(b"+PONG".to_vec()),
+            Some("pong"),
+        )],
     );
     assert_eq!(eval(&p, 0, b"+PO", false), Eval::Wait);
     assert_eq!(eval(&p, 0, b"NOPE\r\n", false), Eval::Wait);
@@ -60,7 +64,11 @@ fn string_waits_then_fails_with_haproxys_text() {
 fn inverted_regex_fails_at_once() {
     let mut p = prog(
         Kind::Tcp,
-        vec![expect_rule(5, Pattern::Rstring(regex::bytes::Regex::new("^ERR").unwrap()), None)],
+        vec![expect_rule(
+            5,
+            Pattern::Rstring(regex::bytes::Regex::new("^ERR").unwrap()),
+            None,
+        )],
     );
     if let Op::Expect(e) = &mut p.rules[0].op {
         e.inverse = true;
@@ -81,7 +89,11 @@ fn inverted_regex_fails_at_once() {
 fn rbinary_matches_the_upper_case_dump() {
     let p = prog(
         Kind::Tcp,
-        vec![expect_rule(0, Pattern::Rbinary(regex::bytes::Regex::new("^1[56]0300").unwrap()), None)],
+        vec![expect_rule(
+            0,
+            Pattern::Rbinary(regex::bytes::Regex::new("^1[56]0300").unwrap()),
+            None,
+        )],
     );
     assert_eq!(eval(&p, 0, b"\x16\x03\x00", true), Eval::Continue);
     assert_eq!(hex_upper(b"\x0a\xff"), "0AFF");
@@ -130,7 +142,7 @@ fn mysql_and_ldap_never_panic_on_garbage() {
 #[test]
 fn mysql_reads_version_and_error_packets() {
     let p = tcp_proto::mysql(None);
-    let mut greeting = vec![10, 0, 0, 0, 0x0a];
+    let mut greeting = vec![11, 0, 0, 0, 0x0a];
     greeting.extend_from_slice(b"5.7.42\0abc");
     assert_eq!(
         eval(&p, 1, &greeting, false),
@@ -151,7 +163,10 @@ fn mysql_reads_version_and_error_packets() {
 fn ldap_bind_response() {
     let p = tcp_proto::ldap();
     let ok = b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00";
-    assert_eq!(eval(&p, 3, ok, false), Eval::Stop(CheckStatus::L7Ok, 0, "Success".into()));
+    assert_eq!(
+        eval(&p, 3, ok, false),
+        Eval::Stop(CheckStatus::L7Ok, 0, "Success".into())
+    );
     let bad = b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x31\x04\x00\x04\x00";
     assert_eq!(
         eval(&p, 3, bad, false),
@@ -173,12 +188,18 @@ fn protocol_requests_are_haproxys_bytes() {
         sent(&tcp_proto::mysql(Some(("alice", true))), 1),
         "270000010082000000800001210000000000000000000000000000000000000000000000616c69636500000100000001"
     );
-    assert_eq!(sent(&tcp_proto::pgsql("bob"), 1), "00000012000300007573657200626f620000");
+    assert_eq!(
+        sent(&tcp_proto::pgsql("bob"), 1),
+        "00000012000300007573657200626f620000"
+    );
     assert_eq!(sent(&tcp_proto::ldap(), 1), "300c020101600702010304008000");
     assert_eq!(sent(&tcp_proto::redis(), 1), "2a310d0a24340d0a50494e470d0a");
     let hello = crate::check::tcp_run::ssl3_hello();
     assert_eq!(hello.len(), 126);
-    assert_eq!(&hello[..11], b"\x16\x03\x00\x00\x79\x01\x00\x00\x75\x03\x00");
+    assert_eq!(
+        &hello[..11],
+        b"\x16\x03\x00\x00\x79\x01\x00\x00\x75\x03\x00"
+    );
 }
 
 #[test]
@@ -198,7 +219,10 @@ fn where_texts() {
             expect_rule(1, Pattern::String(b"PONG".to_vec()), Some("c")),
         ],
     );
-    assert_eq!(where_text(&p, Some(0)), " at initial connection step of tcp-check");
+    assert_eq!(
+        where_text(&p, Some(0)),
+        " at initial connection step of tcp-check"
+    );
     assert_eq!(
         where_text(&p, Some(1)),
         " at step 2 of tcp-check (expect string 'PONG') comment: 'c'"

@@ -225,9 +225,12 @@ impl Run<'_> {
             Send::BinaryLf(f) => match tcp_rules::unhex(&tcp_rules::render(f, &sample)) {
                 Some(b) => b,
                 None => {
-                    let step = self.current.map_or(0, |i| tcp_rules::step_id(&self.prog.rules[i]));
-                    let info =
-                        format!("tcp-check send : failed to build log-format string at step {step}");
+                    let step = self
+                        .current
+                        .map_or(0, |i| tcp_rules::step_id(&self.prog.rules[i]));
+                    let info = format!(
+                        "tcp-check send : failed to build log-format string at step {step}"
+                    );
                     return Err((CheckStatus::L7Rsp, 0, info));
                 }
             },
@@ -274,9 +277,7 @@ impl Run<'_> {
             Ok(0) | Err(_) => {
                 self.eos = true;
                 if self.buf.is_empty() {
-                    if let Eval::Stop(s, c, i) = tcp_rules::empty_response(at, e) {
-                        return Some((s, c, i));
-                    }
+                    return Some(tcp_rules::empty_response(at, e));
                 }
                 None
             }
@@ -291,7 +292,9 @@ pub fn ssl3_hello() -> Vec<u8> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as u32);
-    let mut b = vec![0x16, 0x03, 0x00, 0x00, 0x79, 0x01, 0x00, 0x00, 0x75, 0x03, 0x00];
+    let mut b = vec![
+        0x16, 0x03, 0x00, 0x00, 0x79, 0x01, 0x00, 0x00, 0x75, 0x03, 0x00,
+    ];
     b.extend_from_slice(&now.to_be_bytes());
     b.extend_from_slice(b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n");
     b.extend_from_slice(&[0x00, 0x00, 0x4e]);

@@ -60,12 +60,7 @@ const IGNORED: &[&str] = &[
 ];
 
 /// HAProxy options refused until built: ignoring them would change where traffic goes.
-const REFUSED: &[&str] = &[
-    "http_proxy",
-    "transparent",
-    "spop-check",
-    "checkcache",
-];
+const REFUSED: &[&str] = &["http_proxy", "transparent", "spop-check", "checkcache"];
 
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {

@@ -169,10 +169,12 @@ pub fn rule(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), S
                 _ => None,
             });
             if first.is_some_and(|r| !matches!(r.op, Op::Connect(_))) {
-                return Err("first step MUST also be a 'connect', optionally preceded by a \
+                return Err(
+                    "first step MUST also be a 'connect', optionally preceded by a \
                             'set-var', an 'unset-var' or a 'comment', when there is a 'connect' \
                             step in the tcp-check ruleset"
-                    .into());
+                        .into(),
+                );
             }
             connect(index, args)?
         }
@@ -298,7 +300,8 @@ fn comment_tail(args: &mut Args) -> Result<Option<String>, String> {
 
 /// A log-format string of a check: what it fetches must exist in a check.
 fn check_format(text: &str) -> Result<LogFormat, String> {
-    let f = LogFormat::parse(text, None).map_err(|e| format!("'{text}' invalid log-format string ({e})"))?;
+    let f = LogFormat::parse(text, None)
+        .map_err(|e| format!("'{text}' invalid log-format string ({e})"))?;
     if f.needs_http() {
         return Err(format!(
             "'{text}': a health check has no HTTP request or response to fetch from"
@@ -329,19 +332,24 @@ fn expect(index: u32, args: &mut Args) -> Result<Line, String> {
         match w.as_str() {
             "min-recv" => {
                 let v = args.next_string("an integer")?;
-                let n: i64 = v.parse().map_err(|_| format!("'min-recv' expects an integer, got '{v}'"))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| format!("'min-recv' expects an integer, got '{v}'"))?;
                 e.min_recv = usize::try_from(n).ok();
             }
             "comment" => comment = Some(args.next_string("a string")?),
             "ok-status" => e.ok = Some(status(&w, &args.next_string("a status")?)?),
             "error-status" => e.err = Some(status(&w, &args.next_string("a status")?)?),
             "tout-status" => e.tout = Some(status(&w, &args.next_string("a status")?)?),
-            "on-success" => e.on_success = Some(Msg::Lf(check_format(&args.next_string("a string")?)?)),
+            "on-success" => {
+                e.on_success = Some(Msg::Lf(check_format(&args.next_string("a string")?)?))
+            }
             "on-error" => e.on_error = Some(Msg::Lf(check_format(&args.next_string("a string")?)?)),
             "status-code" => {
                 let v = args.next_string("an expression")?;
-                let (x, _) = crate::acl::parse_expr(&v, None)
-                    .map_err(|m| format!("error detected while parsing status-code expression : {m}"))?;
+                let (x, _) = crate::acl::parse_expr(&v, None).map_err(|m| {
+                    format!("error detected while parsing status-code expression : {m}")
+                })?;
                 e.status_code = Some(Code::Expr(Box::new(x)));
             }
             "!" => e.inverse = true,
@@ -350,7 +358,10 @@ fn expect(index: u32, args: &mut Args) -> Result<Line, String> {
                     Some(k) => (true, k),
                     None => (false, m),
                 };
-                if !matches!(kind, "string" | "rstring" | "binary" | "rbinary" | "string-lf" | "binary-lf") {
+                if !matches!(
+                    kind,
+                    "string" | "rstring" | "binary" | "rbinary" | "string-lf" | "binary-lf"
+                ) {
                     return Err(format!(
                         "'only supports min-recv, '[!]binary', '[!]string', '[!]rstring', \
                          '[!]string-lf''[!]rbinary', '[!]binary-lf' or comment but got '{m}' \
@@ -467,7 +478,10 @@ pub fn option(p: &mut RawProxy, name: &str, args: &mut Args) -> Result<(), Strin
         "smtpchk" => {
             let a = args.rest();
             if a.len() > 2 {
-                return Err(format!("'option smtpchk' cannot handle unexpected argument '{}'", a[2]));
+                return Err(format!(
+                    "'option smtpchk' cannot handle unexpected argument '{}'",
+                    a[2]
+                ));
             }
             let hello = match a.as_slice() {
                 [h, d] if h == "EHLO" || h == "HELO" => format!("{h} {d}"),
@@ -480,12 +494,20 @@ pub fn option(p: &mut RawProxy, name: &str, args: &mut Args) -> Result<(), Strin
             match a.as_slice() {
                 [u, name] if u == "user" => Choice::Proto(Arc::new(tcp_proto::pgsql(name))),
                 [u] | [u, _, ..] if u != "user" => {
-                    return Err("'option pgsql-check' only supports optional values: 'user'.".into());
+                    return Err(
+                        "'option pgsql-check' only supports optional values: 'user'.".into(),
+                    );
                 }
                 [_, _, extra, ..] => {
-                    return Err(format!("'option pgsql-check' cannot handle unexpected argument '{extra}'"));
+                    return Err(format!(
+                        "'option pgsql-check' cannot handle unexpected argument '{extra}'"
+                    ));
                 }
-                _ => return Err("'option pgsql-check' expects 'user <username>' as argument.".into()),
+                _ => {
+                    return Err(
+                        "'option pgsql-check' expects 'user <username>' as argument.".into(),
+                    );
+                }
             }
         }
         _ => mysql(args)?,
@@ -519,7 +541,9 @@ fn mysql(args: &mut Args) -> Result<Choice, String> {
             ));
         }
         [_, _, _, extra, ..] => {
-            return Err(format!("'option mysql-check' cannot handle unexpected argument '{extra}'"));
+            return Err(format!(
+                "'option mysql-check' cannot handle unexpected argument '{extra}'"
+            ));
         }
     };
     Ok(Choice::Proto(Arc::new(tcp_proto::mysql(user))))
