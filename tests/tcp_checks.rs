@@ -441,3 +441,56 @@ fn tcp_check_config_errors_name_the_keyword() {
         assert!(out.stderr.contains(want), "{body}: {}", out.stderr);
     }
 }
+
+#[test]
+fn tcp_check_timeout_on_binary_and_connect_port_are_haproxys() {
+    let dead = free_port();
+    let check = format!(
+        "    option tcp-check\n    tcp-check send hi\n    \
+         tcp-check expect binary 0aFF00 comment bin"
+    );
+    let hold = Script {
+        hold: true,
+        ..Script::default()
+    };
+    let silent = ScriptServer::start(hold);
+    let cfg = config(free_port(), &check, silent.port, dead);
+    let lb = Ringlb::start(&cfg);
+    let lines = wait_lines(|| lb.stderr(), &["ok"]);
+    assert_eq!(
+        lines[0],
+        "Health check for server p/ok failed, reason: Layer7 timeout, info: \" at step 2 of tcp-check (expect binary '<0A><FF>') comment: 'bin'\", check duration: Nms, status: 0/1 DOWN."
+    );
+    drop(lb);
+    let check = format!("    option tcp-check\n    tcp-check connect port {dead} comment pc");
+    let lb = Ringlb::start(&config(free_port(), &check, silent.port, dead));
+    let lines = wait_lines(|| lb.stderr(), &["ok"]);
+    assert_eq!(
+        lines[0],
+        format!(
+            "Health check for server p/ok failed, reason: Layer4 connection problem, info: \"Connection refused at step 1 of tcp-check (connect port {dead}) comment: 'pc'\", check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+}
+
+#[test]
+fn tcp_check_variables_and_formats_are_haproxys() {
+    let check = "    option tcp-check\n    tcp-check set-var(check.cmd) str(PING)\n    \
+                 tcp-check send-lf \"%[var(check.cmd)]\\r\\n\"\n    \
+                 tcp-check expect string-lf \"+%[var(check.cmd),lower]\"\n    \
+                 tcp-check send-binary-lf \"%[var(check.cmd),hex]0D0A\"\n    \
+                 tcp-check expect rstring ^\\+(OK|PONG) on-success \"got %[res.payload(1,4)]\" \
+                 status-code int(250)";
+    differential(
+        check,
+        Script::replies(&[b"+ping\r\n", b"+OK\r\n"]),
+        Script::replies(&[b"-ERR\r\n"]),
+        no_mask,
+        [
+            &format!(
+                "Health check for server p/ok {OK} Layer7 check passed, code: 250, info: \"got OK<0D><0A>\", check duration: Nms, status: 1/1 UP."
+            ),
+            "Health check for server p/bad failed, reason: Layer7 invalid response, info: \"TCPCHK did not match content (log-format string) at step 3\", check duration: Nms, status: 0/1 DOWN.",
+        ],
+    );
+}

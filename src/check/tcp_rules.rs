@@ -379,7 +379,21 @@ fn msg_text(m: &Msg, s: &CheckSample<'_>) -> String {
             b.to_vec()
         }
     };
-    c_string(&bytes)
+    // HAProxy 2.6 prints a message's non-printable bytes as `<XX>` (a
+    // payload's CRLF reads `<0D><0A>`), up to the first NUL.
+    let text = c_string(&bytes);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            let mut b = [0u8; 4];
+            for x in c.encode_utf8(&mut b).bytes() {
+                let _ = write!(out, "<{x:02X}>");
+            }
+        }
+    }
+    out
 }
 
 /// HAProxy passes its texts as C strings: they end at the first NUL.
@@ -417,6 +431,20 @@ pub fn hex_upper(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {
         let _ = write!(s, "{x:02X}");
+    }
+    s
+}
+
+/// Bytes as HAProxy prints a binary pattern in a message: up to the first
+/// NUL, printable ASCII as is, others as `<XX>`.
+pub fn escaped(b: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in b.iter().take_while(|&&c| c != 0) {
+        if (0x20..0x7f).contains(&c) {
+            s.push(c as char);
+        } else {
+            let _ = write!(s, "<{c:02X}>");
+        }
     }
     s
 }
@@ -537,7 +565,7 @@ pub fn where_text(prog: &Program, current: Option<usize>) -> String {
         Op::Send(_) => write!(s, " (send)"),
         Op::Expect(e) => match &e.pattern {
             Pattern::String(d) => write!(s, " (expect string '{}')", String::from_utf8_lossy(d)),
-            Pattern::Binary(d) => write!(s, " (expect binary '{}')", hex_upper(d)),
+            Pattern::Binary(d) => write!(s, " (expect binary '{}')", escaped(d)),
             Pattern::Rstring(_) => write!(s, " (expect regex)"),
             Pattern::Rbinary(_) => write!(s, " (expect binary regex)"),
             Pattern::StringLf(_) => write!(s, " (expect log-format string)"),

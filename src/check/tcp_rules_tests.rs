@@ -230,3 +230,9 @@ fn where_texts() {
     let q = prog(Kind::Proto, vec![]);
     assert_eq!(where_text(&q, None), "");
 }
+
+#[test]
+fn binary_patterns_print_as_haproxy() {
+    assert_eq!(escaped(b"\x0a\xff\x00AB"), "<0A><FF>");
+    assert_eq!(escaped(b"AB\x01"), "AB<01>");
+}
