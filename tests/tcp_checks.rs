@@ -445,16 +445,14 @@ fn tcp_check_config_errors_name_the_keyword() {
 #[test]
 fn tcp_check_timeout_on_binary_and_connect_port_are_haproxys() {
     let dead = free_port();
-    let check = format!(
-        "    option tcp-check\n    tcp-check send hi\n    \
-         tcp-check expect binary 0aFF00 comment bin"
-    );
+    let check = "    option tcp-check\n    tcp-check send hi\n    \
+                 tcp-check expect binary 0aFF00 comment bin";
     let hold = Script {
         hold: true,
         ..Script::default()
     };
     let silent = ScriptServer::start(hold);
-    let cfg = config(free_port(), &check, silent.port, dead);
+    let cfg = config(free_port(), check, silent.port, dead);
     let lb = Ringlb::start(&cfg);
     let lines = wait_lines(|| lb.stderr(), &["ok"]);
     assert_eq!(
