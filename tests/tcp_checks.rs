@@ -492,3 +492,93 @@ fn tcp_check_variables_and_formats_are_haproxys() {
         ],
     );
 }
+
+/// With `timeout check`, HAProxy 2.6 ends a silent check at the later of
+/// min(`timeout connect`, `inter`) and `timeout check` after the connect
+/// (measured: `timeout check 300ms`, `timeout connect 1s` end it at 1 s;
+/// here `inter 700` is the shorter, so 700 ms, not 300).
+#[test]
+fn timeout_check_bounds_as_haproxy() {
+    let hold = ScriptServer::start(Script {
+        hold: true,
+        ..Script::default()
+    });
+    let check = "    timeout check 300ms\n    option tcp-check\n    tcp-check send hi\n    \
+                 tcp-check expect string PONG";
+    let lb = Ringlb::start(&config(free_port(), check, hold.port, free_port()));
+    let log = || lb.stderr();
+    wait_lines(log, &["ok"]);
+    let line = lb
+        .stderr()
+        .lines()
+        .find(|l| l.contains("Health check for server p/ok"))
+        .unwrap()
+        .to_string();
+    let ms: u64 = line
+        .split("check duration: ")
+        .nth(1)
+        .and_then(|t| t.split("ms").next())
+        .and_then(|n| n.parse().ok())
+        .expect("a duration");
+    assert!((680..1000).contains(&ms), "{line}");
+    assert!(line.contains("Layer7 timeout"), "{line}");
+}
+
+/// A real `redis-server` (skipped when it is not installed; CI does not
+/// install it): one open, one with a password, checked by ringlb and HAProxy.
+#[test]
+fn redis_check_against_a_real_redis() {
+    let Some(bin) = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("redis-server not installed: the real Redis check is skipped");
+        return;
+    };
+    struct Redis(std::process::Child);
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let start = |port: u16, extra: &[&str]| {
+        let child = std::process::Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis(child)
+    };
+    let (open, locked) = (free_port(), free_port());
+    let _a = start(open, &[]);
+    let _b = start(locked, &["--requirepass", "secret"]);
+    let want = [
+        format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"Redis server is ok\", check duration: Nms, status: 1/1 UP."),
+        // Redis answers -NOAUTH and keeps the connection: `+PONG` never
+        // comes, so the check times out (the scripted server above closes).
+        "Health check for server p/bad failed, reason: Layer7 timeout, check duration: Nms, status: 0/1 DOWN.".to_string(),
+    ];
+    let cfg = config(free_port(), "    option redis-check", open, locked);
+    let lb = Ringlb::start(&cfg);
+    assert_eq!(wait_lines(|| lb.stderr(), &["ok", "bad"]), want);
+    drop(lb);
+    let bind = free_port();
+    if let Some(h) = Haproxy::start(&config(bind, "    option redis-check", open, locked), bind) {
+        assert_eq!(wait_lines(|| h.stderr(), &["ok", "bad"]), want);
+    }
+}

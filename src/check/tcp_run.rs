@@ -5,7 +5,10 @@
 //! was received before it, an expect reads at least once after a send or a
 //! connect and then judges everything received since; undecided, it reads
 //! more and the run resumes at its head rule. The last rule run decides the
-//! result when every rule passed. Time limits are the probe's (`probe.rs`).
+//! result when every rule passed. Time limits are HAProxy 2.6's, measured
+//! (`tests/tcp_checks.rs`): `inter` bounds the check; with `timeout check`,
+//! the later of min(`timeout connect`, `inter`) from the start and `timeout
+//! check` from the connection.
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -45,7 +48,7 @@ pub async fn run(prog: &Program, t: Target<'_>, start: Instant) -> Outcome {
         prog,
         t,
         start,
-        deadline: start + t.inter,
+        deadline: start + probe::connect_limit(&t),
         stream: None,
         tls: false,
         buf: Vec::new(),
@@ -53,8 +56,8 @@ pub async fn run(prog: &Program, t: Target<'_>, start: Instant) -> Outcome {
         vars: Vars::new(),
         current: None,
     };
-    // Without `timeout check`, `inter` bounds the whole check; with it,
-    // each connect and then the exchange have their own limits.
+    // Without `timeout check`, `inter` bounds the whole check (then
+    // `connect_limit` is `inter`); with it, see `connect`.
     if t.timeout_check.is_some() {
         return r.rules().await;
     }
@@ -207,8 +210,10 @@ impl Run<'_> {
             stream = probe::handshake(stream, tls, self.start + limit).await?;
             self.tls = true;
         }
+        // HAProxy 2.6 arms `timeout check` once connected, but its check task
+        // still wakes at the first limit: the later of the two ends the check.
         if let Some(tc) = self.t.timeout_check {
-            self.deadline = Instant::now() + tc;
+            self.deadline = (Instant::now() + tc).max(self.start + limit);
         }
         self.stream = Some(stream);
         Ok(())
