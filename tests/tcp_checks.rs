@@ -582,3 +582,29 @@ fn redis_check_against_a_real_redis() {
         assert_eq!(wait_lines(|| h.stderr(), &["ok", "bad"]), want);
     }
 }
+
+/// `connect send-proxy` starts the check with a PROXY v1 header naming the
+/// check's own connection, then the rules' bytes; `connect addr` and
+/// `port` redirect it (the server line's address is never used).
+#[test]
+fn tcp_check_connect_options_reach_the_server() {
+    let srv = ScriptServer::start(Script::replies(&[b"PONG"]));
+    let check = format!(
+        "    option tcp-check\n    tcp-check connect addr 127.0.0.1 port {} send-proxy\n    \
+         tcp-check send hi\n    tcp-check expect string PONG",
+        srv.port
+    );
+    let lb = Ringlb::start(&config(free_port(), &check, free_port(), free_port()));
+    let lines = wait_lines(|| lb.stderr(), &["ok"]);
+    assert!(
+        lines[0].contains("succeeded, reason: Layer7 check passed"),
+        "{lines:?}"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    let got = String::from_utf8(srv.first().expect("bytes")).unwrap();
+    assert!(
+        got.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 "),
+        "{got:?}"
+    );
+    assert!(got.ends_with(&format!(" {}\r\nhi", srv.port)), "{got:?}");
+}
