@@ -428,8 +428,14 @@ fn tcp_check_config_errors_name_the_keyword() {
         ),
         ("    tcp-check expect foo y", "got 'foo'"),
         (
-            "    tcp-check connect ssl",
-            "'ssl' is not supported by ringlb yet",
+            "    tcp-check connect via-socks4",
+            "'via-socks4' is not supported by ringlb yet",
+        ),
+        ("    tcp-check connect alpn ,", "invalid protocol list"),
+        // `connect ssl` builds each checked server's TLS: verify needs a CA.
+        (
+            "    option tcp-check\n    tcp-check connect ssl",
+            "verify is enabled by default but no CA file specified",
         ),
         ("    tcp-check expect rstring (", "invalid regex"),
         ("    option pgsql-check", "expects 'user <username>'"),
@@ -607,4 +613,41 @@ fn tcp_check_connect_options_reach_the_server() {
         "{got:?}"
     );
     assert!(got.ends_with(&format!(" {}\r\nhi", srv.port)), "{got:?}");
+}
+
+/// `connect ssl sni <name>`: the rules run over TLS with the server line's
+/// settings (`verify none` here), against ringlb's own TLS listener.
+#[test]
+fn tcp_check_connect_ssl_is_haproxys() {
+    let Some(certs) = tls::TlsCerts::generate() else {
+        eprintln!("openssl missing: the connect ssl test is skipped");
+        return;
+    };
+    let pong = ScriptServer::start(Script::replies(&[b"PONG"]));
+    let nope = ScriptServer::start(Script::replies(&[b"NOPE"]));
+    let (tls_ok, tls_bad) = (free_port(), free_port());
+    let _front = Ringlb::start(&format!(
+        "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         listen t\n    bind 127.0.0.1:{tls_ok} ssl crt {pem}\n    server s 127.0.0.1:{}\n\
+         listen u\n    bind 127.0.0.1:{tls_bad} ssl crt {pem}\n    server s 127.0.0.1:{}\n",
+        pong.port,
+        nope.port,
+        pem = certs.ec.display()
+    ));
+    let check = "    option tcp-check\n    tcp-check connect ssl sni localhost\n    \
+                 tcp-check send hi\n    tcp-check expect string PONG";
+    let want = [
+        format!("Health check for server p/ok {OK} Layer7 check passed, code: 0, info: \"(tcp-check)\", check duration: Nms, status: 1/1 UP."),
+        "Health check for server p/bad failed, reason: Layer7 invalid response, info: \"TCPCHK did not match content 'PONG' at step 3\", check duration: Nms, status: 0/1 DOWN.".to_string(),
+    ];
+    let cfg = |bind: u16| {
+        config(bind, check, tls_ok, tls_bad).replace(" check inter", " check verify none inter")
+    };
+    let lb = Ringlb::start(&cfg(free_port()));
+    assert_eq!(wait_lines(|| lb.stderr(), &["ok", "bad"]), want);
+    drop(lb);
+    let bind = free_port();
+    if let Some(h) = Haproxy::start(&cfg(bind), bind) {
+        assert_eq!(wait_lines(|| h.stderr(), &["ok", "bad"]), want);
+    }
 }

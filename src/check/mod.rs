@@ -166,6 +166,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
             tls: be.model.servers[job.server].check_ssl.as_deref(),
             program: be.model.tcpcheck.as_deref(),
+            rule_tls: be.model.servers[job.server].tcpcheck_tls.as_deref(),
         })
         .await;
         let change = st.health.record(report.status.passed());

@@ -44,6 +44,8 @@ pub struct Target<'a> {
     /// `option tcp-check` or a protocol check: the rules run instead of
     /// the fixed connect-and-request (`tcp_run.rs`).
     pub program: Option<&'a super::tcp_rules::Program>,
+    /// The server's TLS settings for `tcp-check connect ssl`.
+    pub rule_tls: Option<&'a ServerTls>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
@@ -245,6 +247,7 @@ mod tests {
             send_proxy: None,
             tls: None,
             program: None,
+            rule_tls: None,
         }
     }
 

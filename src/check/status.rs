@@ -257,6 +257,7 @@ mod tests {
             check_send_proxy: None,
             ssl: None,
             check_ssl: None,
+            tcpcheck_tls: None,
             origin: Origin::default(),
         }
     }

@@ -40,6 +40,15 @@ pub struct Program {
     pub text: String,
 }
 
+impl Program {
+    /// Whether a `connect ssl` rule needs the servers' TLS settings.
+    pub fn uses_ssl(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(&r.op, Op::Connect(c) if c.ssl))
+    }
+}
+
 impl PartialEq for Program {
     fn eq(&self, other: &Program) -> bool {
         self.kind == other.kind && self.text == other.text
@@ -88,6 +97,12 @@ pub struct Connect {
     pub addr: Option<IpAddr>,
     /// `send-proxy`.
     pub send_proxy: bool,
+    /// `ssl`: TLS with the server's settings.
+    pub ssl: bool,
+    /// `sni <name>`.
+    pub sni: Option<String>,
+    /// `alpn <list>`, one protocol a vector.
+    pub alpn: Vec<Vec<u8>>,
 }
 
 /// What a send rule writes.

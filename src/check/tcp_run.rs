@@ -209,6 +209,9 @@ impl Run<'_> {
         if let (true, Some(tls)) = (c.default, self.t.tls) {
             stream = probe::handshake(stream, tls, self.start + limit).await?;
             self.tls = true;
+        } else if c.ssl {
+            stream = self.rule_handshake(stream, c, self.start + limit).await?;
+            self.tls = true;
         }
         // HAProxy 2.6 arms `timeout check` once connected, but its check task
         // still wakes at the first limit: the later of the two ends the check.
@@ -217,6 +220,35 @@ impl Run<'_> {
         }
         self.stream = Some(stream);
         Ok(())
+    }
+
+    /// `connect ssl [sni <name>] [alpn <list>]`: TLS with the server's
+    /// settings, the rule's name and protocols.
+    async fn rule_handshake(
+        &self,
+        stream: Stream,
+        c: &Connect,
+        deadline: Instant,
+    ) -> Result<Stream, Outcome> {
+        let Some(tls) = self.t.rule_tls else {
+            return Err((CheckStatus::L6Rsp, 0, "no TLS settings".into()));
+        };
+        let mut config = tls.check_config();
+        if !c.alpn.is_empty() {
+            let mut with_alpn = (*config).clone();
+            with_alpn.alpn_protocols = c.alpn.clone();
+            config = std::sync::Arc::new(with_alpn);
+        }
+        let name = match &c.sni {
+            Some(s) => tls.server_name(Some(s.as_bytes())),
+            None => tls.check_server_name(),
+        };
+        let hs = crate::tls::connect(stream, config, name);
+        match crate::deadline::within(deadline, hs).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err((CheckStatus::L6Rsp, 0, e.to_string())),
+            Err(_) => Err((CheckStatus::L6Timeout, 0, String::new())),
+        }
     }
 
     async fn send(&mut self, s: &Send) -> Result<(), Outcome> {

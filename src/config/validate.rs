@@ -388,6 +388,7 @@ fn server(s: &RawServer) -> Server {
         // Built by `tls_validate::link` (needs the global defaults).
         ssl: None,
         check_ssl: None,
+        tcpcheck_tls: None,
         origin: s.origin.clone(),
     }
 }

@@ -238,11 +238,17 @@ fn connect(index: u32, args: &mut Args) -> Result<Line, String> {
                     c.port = port;
                 }
             }
-            "ssl" | "sni" | "alpn" | "via-socks4" | "proto" => {
-                return Err(format!(
-                    "'{w}' is not supported by ringlb yet (use 'connect default' with the \
-                     server's 'check-ssl' settings)"
-                ));
+            "ssl" => c.ssl = true,
+            "sni" => c.sni = Some(args.next_string("a string")?),
+            "alpn" => {
+                let v = args.next_string("a comma-separated protocol list")?;
+                c.alpn = v.split(',').map(|p| p.as_bytes().to_vec()).collect();
+                if c.alpn.iter().any(|p| p.is_empty() || p.len() > 255) {
+                    return Err(format!("'alpn' : invalid protocol list '{v}'"));
+                }
+            }
+            "via-socks4" | "proto" => {
+                return Err(format!("'{w}' is not supported by ringlb yet"));
             }
             _ => {
                 return Err(format!(

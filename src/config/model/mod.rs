@@ -399,6 +399,9 @@ pub struct Server {
     /// Its health checks are TLS (`check-ssl`, or `ssl` when the check has
     /// neither `port` nor `addr` of its own, as HAProxy); same settings.
     pub check_ssl: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
+    /// Its TLS settings for `tcp-check connect ssl` rules (built only when
+    /// the backend's tcp-check has one).
+    pub tcpcheck_tls: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
     /// Where it was written.
     pub origin: Origin,
 }

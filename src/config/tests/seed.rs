@@ -95,6 +95,7 @@ fn seed_config_model() {
         check_send_proxy: None,
         ssl: None,
         check_ssl: None,
+        tcpcheck_tls: None,
         origin: origin(line),
     };
     let backend = Backend {
