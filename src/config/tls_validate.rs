@@ -19,7 +19,8 @@ pub fn link(p: &RawProxy, b: &mut Backend, defaults: &ServerTlsDefaults, diag: &
         // elsewhere (`port` or `addr`).
         let checks_tls =
             t.check_ssl || (t.ssl && raw.opts.port.is_none() && raw.opts.addr.is_none());
-        if !t.ssl && !checks_tls && !(rule_ssl && raw.opts.check) {
+        let for_rules = rule_ssl && raw.opts.check;
+        if !(t.ssl || checks_tls || for_rules) {
             continue;
         }
         let label = format!("'server {}/{}'", p.name, raw.name);
@@ -27,7 +28,7 @@ pub fn link(p: &RawProxy, b: &mut Backend, defaults: &ServerTlsDefaults, diag: &
             Ok(tls) => {
                 let tls = Arc::new(tls);
                 s.ssl = t.ssl.then(|| tls.clone());
-                s.tcpcheck_tls = rule_ssl.then(|| tls.clone());
+                s.tcpcheck_tls = for_rules.then(|| tls.clone());
                 s.check_ssl = checks_tls.then_some(tls);
             }
             Err(e) => diag.error_at(&raw.origin, e),
