@@ -26,6 +26,9 @@ pub mod probe;
 pub mod slowstart;
 pub mod state;
 pub mod status;
+pub mod tcp_proto;
+pub mod tcp_rules;
+pub mod tcp_run;
 pub mod track;
 pub mod transition;
 
@@ -177,6 +180,8 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
                 .or(be.model.settings.source),
             send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
             tls: be.model.servers[job.server].check_ssl.as_deref(),
+            program: be.model.tcpcheck.as_deref(),
+            rule_tls: be.model.servers[job.server].tcpcheck_tls.as_deref(),
         })
         .await;
         // The agent may have moved the counter since the last check.

@@ -41,12 +41,20 @@ pub struct Target<'a> {
     /// `check-ssl` (or the server's `ssl` inherited): the check runs over
     /// TLS, after the PROXY header, with `check-sni`.
     pub tls: Option<&'a ServerTls>,
+    /// `option tcp-check` or a protocol check: the rules run instead of
+    /// the fixed connect-and-request (`tcp_run.rs`).
+    pub program: Option<&'a super::tcp_rules::Program>,
+    /// The server's TLS settings for `tcp-check connect ssl`.
+    pub rule_tls: Option<&'a ServerTls>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
 pub async fn run(t: Target<'_>) -> CheckReport {
     let start = Instant::now();
-    let (status, code, info) = probe(t, start).await;
+    let (status, code, info) = match t.program {
+        Some(p) => super::tcp_run::run(p, t, start).await,
+        None => probe(t, start).await,
+    };
     CheckReport {
         status,
         code,
@@ -55,11 +63,17 @@ pub async fn run(t: Target<'_>) -> CheckReport {
     }
 }
 
-async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
-    let connect_limit = match (t.timeout_check, t.timeout_connect) {
+/// How long a check's connect may take: `inter`, or min(`timeout
+/// connect`, `inter`) when `timeout check` is set.
+pub(super) fn connect_limit(t: &Target<'_>) -> Duration {
+    match (t.timeout_check, t.timeout_connect) {
         (Some(_), Some(c)) => c.min(t.inter),
         _ => t.inter,
-    };
+    }
+}
+
+async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
+    let connect_limit = connect_limit(&t);
     // Checks are short-lived: no keep-alive probes.
     let mut stream = match connect_from(t.address, connect_limit, false, t.source).await {
         Ok(s) => s,
@@ -107,7 +121,7 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
 
 /// The check's TLS handshake, within what the connect limit left: a
 /// failure is `L6RSP` with HAProxy's connection error text, a timeout `L6TOUT`.
-async fn handshake(
+pub(super) async fn handshake(
     stream: Stream,
     tls: &ServerTls,
     deadline: Instant,
@@ -123,7 +137,7 @@ async fn handshake(
 /// What a check's PROXY header names, as HAProxy 2.6 sends it: version 2
 /// says LOCAL; version 1 names the check connection itself (its own
 /// address, the server's), or UNKNOWN off TCP.
-fn check_endpoints(s: &Stream) -> Endpoints<'static> {
+pub(super) fn check_endpoints(s: &Stream) -> Endpoints<'static> {
     use std::os::fd::{AsRawFd, BorrowedFd};
     // SAFETY: the fd is the connected socket `s` owns, open for the call.
     let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
@@ -164,7 +178,7 @@ async fn exchange(s: &mut Stream, request: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// HAProxy counts a failed connect as `L4CON`, but a socket it could not even
 /// create (out of descriptors or memory) as `SOCKERR`.
-fn connect_error_status(e: &std::io::Error) -> CheckStatus {
+pub(super) fn connect_error_status(e: &std::io::Error) -> CheckStatus {
     match e.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => CheckStatus::SockErr,
         _ => CheckStatus::L4Con,
@@ -173,7 +187,7 @@ fn connect_error_status(e: &std::io::Error) -> CheckStatus {
 
 /// The system's message for an error, as `strerror` gives it ("Connection
 /// refused"), without Rust's " (os error 111)" suffix.
-fn strerror(e: &std::io::Error) -> String {
+pub(super) fn strerror(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error ") {
         Some(i) => text[..i].to_string(),
@@ -232,6 +246,8 @@ mod tests {
             source: None,
             send_proxy: None,
             tls: None,
+            program: None,
+            rule_tls: None,
         }
     }
 

@@ -284,6 +284,7 @@ mod tests {
             ssl: None,
             check_ssl: None,
             agent: None,
+            tcpcheck_tls: None,
             origin: Origin::default(),
         }
     }

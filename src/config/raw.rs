@@ -300,6 +300,8 @@ pub struct RawProxy {
     pub httpchk: Option<HttpCheck>,
     /// `option external-check`, `external-check command|path`.
     pub external: super::kw::ext_checks::ExternalOpts,
+    /// `option tcp-check`, the protocol checks and `tcp-check` rules.
+    pub tcp_check: crate::config::kw::tcp_check::RawTcpCheck,
     /// HTTP options.
     pub http: HttpOptions,
     /// Logging options and targets.
@@ -380,6 +382,7 @@ impl RawProxy {
             cookie_here: false,
             httpchk: None,
             external: Default::default(),
+            tcp_check: Default::default(),
             http: HttpOptions::default(),
             log: LogOptions::default(),
             stats: Stats::default(),
@@ -427,6 +430,8 @@ impl RawProxy {
             rules: Default::default(),
             monitor_fail: Vec::new(),
             cookie_here: false,
+            // A proxy's own `tcp-check` lines replace the ones of `defaults`.
+            tcp_check: defaults.tcp_check.inherited(),
             ..defaults.clone()
         }
     }

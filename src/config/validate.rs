@@ -326,6 +326,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         httpchk: p.httpchk.clone(),
         // Filled by `checks_validate::link`.
         external_check: None,
+        tcpcheck: p.tcp_check.program(),
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
@@ -393,6 +394,7 @@ fn server(s: &RawServer) -> Server {
         check_ssl: None,
         // Filled by `checks_validate::link`.
         agent: None,
+        tcpcheck_tls: None,
         origin: s.origin.clone(),
     }
 }

@@ -114,6 +114,7 @@ pub fn option(p: &mut RawProxy, on: bool) {
     if on {
         // One check type per proxy, as HAProxy: the last option wins.
         p.httpchk = None;
+        p.tcp_check.choice = None;
     }
 }
 

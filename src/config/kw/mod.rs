@@ -34,6 +34,7 @@ pub mod server_tls;
 pub mod stats;
 pub mod stick;
 pub mod suggest;
+pub mod tcp_check;
 pub mod tcp_rules;
 pub mod timeout;
 pub mod userlist;
@@ -121,6 +122,7 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("monitor-net", FE, Misplaced::Warn),
     ("unique-id-format", ALL, Misplaced::Warn),
     ("unique-id-header", ALL, Misplaced::Warn),
+    ("tcp-check", BE, Misplaced::Warn),
     ("capture", ALL, Misplaced::Warn),
     ("declare", ALL, Misplaced::Warn),
     ("source", BE, Misplaced::Warn),
@@ -241,6 +243,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "stick" => stick::stick(cx, p, args),
                 "unique-id-format" => capture::unique_id_format(cx, p, args),
                 "unique-id-header" => capture::unique_id_header(cx, p, args),
+                "tcp-check" => tcp_check::rule(cx, p, args),
                 k if proxy::IGNORED.contains(&k) => proxy::ignored(cx, args),
                 k if proxy::UNSUPPORTED.contains(&k) => proxy::unsupported(args),
                 _ => Err(unknown(&kw, p.kind)),

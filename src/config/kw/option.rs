@@ -61,19 +61,7 @@ const IGNORED: &[&str] = &[
 ];
 
 /// HAProxy options refused until built: ignoring them would change where traffic goes.
-const REFUSED: &[&str] = &[
-    "http_proxy",
-    "transparent",
-    "spop-check",
-    "checkcache",
-    "tcp-check",
-    "ssl-hello-chk",
-    "mysql-check",
-    "pgsql-check",
-    "redis-check",
-    "smtpchk",
-    "ldap-check",
-];
+const REFUSED: &[&str] = &["http_proxy", "transparent", "spop-check", "checkcache"];
 
 /// Why a refused option can't be ignored: what it would change.
 fn refusal_reason(name: &str) -> &'static str {
@@ -88,7 +76,18 @@ fn refusal_reason(name: &str) -> &'static str {
 }
 
 /// Options that `no option` may not cancel (as HAProxy).
-const NOT_NEGATABLE: &[&str] = &["forwardfor", "originalto", "httpchk"];
+const NOT_NEGATABLE: &[&str] = &[
+    "forwardfor",
+    "originalto",
+    "httpchk",
+    "tcp-check",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "smtpchk",
+    "ldap-check",
+];
 
 /// `option <name> [args]`.
 pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
@@ -97,6 +96,13 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
     args.set_label(label.as_str());
     let caps = match OPTIONS.iter().find(|(n, _)| *n == name) {
         Some(&(_, caps)) => caps,
+        // The tcp-check rulesets (`kw/tcp_check.rs`), backend-side as `httpchk`.
+        None if super::tcp_check::OPTIONS.contains(&name.as_str()) => {
+            if check_caps(cx, p, &label, BE, Misplaced::Warn)? {
+                super::tcp_check::option(p, &name, args)?;
+            }
+            return Ok(());
+        }
         None => return other(cx, &name, args),
     };
     if !check_caps(cx, p, &label, caps, Misplaced::Warn)? {
@@ -113,8 +119,9 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
         "originalto" => p.http.originalto = Some(originalto(args)?),
         "httpchk" => {
             p.httpchk = Some(httpchk(args)?);
-            // One check type per proxy, as HAProxy: the last option wins.
+            // One check kind per proxy: the last option wins, as in HAProxy.
             p.external.enabled = false;
+            p.tcp_check.choice = None;
         }
         "httplog" => {
             // `clf` selects the Common Log Format variant.

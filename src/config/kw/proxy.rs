@@ -16,7 +16,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "reqipass",
     "appsession",
     "http-check",
-    "tcp-check",
     "compression",
     "filter",
     "email-alert",

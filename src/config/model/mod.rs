@@ -403,6 +403,9 @@ pub struct Server {
     pub check_ssl: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
     /// `agent-check`: its agent (`None`: no agent).
     pub agent: Option<AgentCheck>,
+    /// Its TLS settings for `tcp-check connect ssl` rules (built only when
+    /// the backend's tcp-check has one).
+    pub tcpcheck_tls: Option<std::sync::Arc<crate::tls::server::ServerTls>>,
     /// Where it was written.
     pub origin: Origin,
 }
@@ -605,6 +608,8 @@ pub struct Backend {
     pub httpchk: Option<HttpCheck>,
     /// `option external-check`: checks run this program instead of connecting.
     pub external_check: Option<ExternalCheck>,
+    /// `option tcp-check` (its rules) or a protocol check, compiled.
+    pub tcpcheck: Option<std::sync::Arc<crate::check::tcp_rules::Program>>,
     /// HTTP options of the backend.
     pub http: HttpOptions,
     /// `log-health-checks` and other logging options.

@@ -433,7 +433,7 @@ fn ignored_and_refused_options() {
     );
     // What would change traffic is refused, with what it would change.
     for (opt, why) in [
-        ("mysql-check", "health check"),
+        ("spop-check", "health check"),
         ("checkcache", "uncacheable"),
     ] {
         let e = err(&format!("    option {opt}"));

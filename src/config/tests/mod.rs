@@ -9,6 +9,7 @@ mod kw_persist;
 mod kw_proxy;
 mod kw_proxy_settings;
 mod kw_stick;
+mod kw_tcp_check;
 mod loader;
 mod resolvers;
 mod seed;

@@ -96,6 +96,7 @@ fn seed_config_model() {
         ssl: None,
         check_ssl: None,
         agent: None,
+        tcpcheck_tls: None,
         origin: origin(line),
     };
     let backend = Backend {
@@ -138,6 +139,7 @@ fn seed_config_model() {
             uri: "/l7check.html".into(),
             version: "HTTP/1.0".into(),
         }),
+        tcpcheck: None,
         http: http.clone(),
         log: log.clone(),
         stats: stats.clone(),

@@ -71,7 +71,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
         ));
     };
     match scope {
-        "proc" | "sess" | "txn" | "req" | "res" => {}
+        // `check`: a health check's own variables (`tcp-check set-var`).
+        "proc" | "sess" | "txn" | "req" | "res" | "check" => {}
         _ => return Err(format!("variable '{name}': unknown scope '{scope}'")),
     }
     if rest.is_empty()
