@@ -558,8 +558,12 @@ fn check_ssl_marks_servers_up_and_down_as_haproxy_words_it() {
                 reasons[0].1.starts_with("Layer6 invalid response"),
                 "{reasons:?}"
             );
+            // HAProxy adds the socket's errno when the server's close raced
+            // its alert ("... failure (Transport endpoint is not connected)"),
+            // a timing of the run: compared without it.
+            let bare = |r: &str| r.replace(" (Transport endpoint is not connected)", "");
             if let [(_, a), (_, b)] = &reasons[..] {
-                assert_eq!(a, b);
+                assert_eq!(bare(a), bare(b));
             }
         }
     }
