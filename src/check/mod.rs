@@ -164,6 +164,10 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             tls: be.model.servers[job.server].check_ssl.as_deref(),
         })
         .await;
+        // `chkfail`: HAProxy counts a failure only while the counter can drop.
+        if !report.status.passed() && st.health.counter() > 0 {
+            chk.failed_checks.fetch_add(1, Ordering::Relaxed);
+        }
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);

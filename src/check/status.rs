@@ -146,6 +146,8 @@ pub struct ServerCheck {
     pub last_change_ms: AtomicU64,
     /// How many times the server went DOWN.
     pub down_transitions: AtomicU64,
+    /// `chkfail`: checks failed while the health counter was above 0 (HAProxy's `failed_checks`).
+    pub failed_checks: AtomicU64,
     /// Total milliseconds spent DOWN, not counting the current DOWN period.
     pub downtime_ms: AtomicU64,
 }
@@ -180,6 +182,7 @@ impl ServerCheck {
             last: ArcSwapOption::empty(),
             last_change_ms: AtomicU64::new(unix_ms()),
             down_transitions: AtomicU64::new(0),
+            failed_checks: AtomicU64::new(0),
             downtime_ms: AtomicU64::new(0),
         }
     }

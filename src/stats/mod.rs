@@ -5,6 +5,7 @@ pub mod auth;
 pub mod counters;
 pub mod csv;
 pub mod html;
+pub mod json;
 pub mod page;
 pub mod process;
 pub mod view;

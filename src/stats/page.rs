@@ -4,10 +4,11 @@
 //! A request is for the page when its proxy (the frontend, else the backend
 //! it goes to) has `stats enable` and its URI starts with `stats uri`
 //! (HAProxy's `/haproxy?stats` by default). Options follow the URI after
-//! semicolons, as HAProxy reads them: `;csv` for the CSV, `;norefresh`, `;up`.
+//! semicolons, as HAProxy reads them: `;csv` for the CSV, `;json` and
+//! `;json-schema` for the JSON (`json.rs`), `;norefresh`, `;up`.
 
 use super::view;
-use super::{auth, csv, html, process};
+use super::{auth, csv, html, json, process};
 use crate::config::model::Stats;
 use crate::stats::counters;
 use crate::worker::context::WorkerCtx;
@@ -19,6 +20,8 @@ pub const DEFAULT_URI: &str = "/haproxy?stats";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Options {
     csv: bool,
+    json: bool,
+    json_schema: bool,
     norefresh: bool,
     up: bool,
 }
@@ -52,7 +55,12 @@ pub fn serve(
         auth::unauthorized(stats.realm.as_deref())
     } else {
         let proxies = view::snapshot(shared);
-        if opts.csv {
+        if opts.json_schema {
+            respond("application/json", None, format!("{}\n", json::SCHEMA), head_only)
+        } else if opts.json {
+            let body = json::stat(&proxies, &csv::Filter::default());
+            respond("application/json", None, body, head_only)
+        } else if opts.csv {
             let body = csv::render(&proxies, &csv::Filter::default());
             respond("text/plain", None, body, head_only)
         } else {
@@ -108,6 +116,8 @@ fn options(rest: &str) -> Options {
         let word = word.split(['?', '&', '/']).next().unwrap_or("");
         match word {
             "csv" => o.csv = true,
+            "json" => o.json = true,
+            "json-schema" => o.json_schema = true,
             "norefresh" => o.norefresh = true,
             "up" => o.up = true,
             _ => {}
@@ -163,10 +173,12 @@ mod tests {
             Options {
                 csv: true,
                 norefresh: true,
-                up: false
+                ..Options::default()
             }
         );
         assert!(options(";up").up);
+        assert!(options(";json").json && !options(";json").json_schema);
+        assert!(options(";json-schema").json_schema);
         assert!(!options("csv").csv, "an option needs its semicolon");
     }
 

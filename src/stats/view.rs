@@ -142,6 +142,23 @@ pub struct Row {
     pub intercepted: Option<u64>,
     /// `rate_lim`: a frontend's `rate-limit sessions` (0: none).
     pub rate_lim: Option<u32>,
+    /// `lbtot`: times the balancer chose the server (backend: any of its servers).
+    pub lbtot: Option<u64>,
+    /// `lastsess`: seconds since the last session (-1: none yet); servers and backends.
+    pub lastsess: Option<i64>,
+    /// `chkfail`: failed checks (checked servers).
+    pub chkfail: Option<u64>,
+    /// `throttle`: percent of its weight a server in slow start gets.
+    pub throttle: Option<u32>,
+}
+
+/// Seconds since `last` (unix seconds), or -1 when there was none, as HAProxy's `lastsess`.
+fn since(last: u64, now_ms: u64) -> i64 {
+    if last == 0 {
+        -1
+    } else {
+        (now_ms / 1000).saturating_sub(last) as i64
+    }
 }
 
 /// One proxy's table: FRONTEND, servers, BACKEND (each part when it exists).
@@ -336,6 +353,10 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         conn_tot: Some(t.sessions + t.denied_conn),
         intercepted: http.then_some(t.intercepted),
         rate_lim: Some(fe.model.settings.rate_limit_sessions.unwrap_or(0)),
+        lbtot: None,
+        lastsess: None,
+        chkfail: None,
+        throttle: None,
         totals: t,
     }
 }
@@ -400,8 +421,29 @@ fn server_row(
         conn_tot: None,
         intercepted: None,
         rate_lim: None,
+        lbtot: Some(t.lbtot),
+        lastsess: Some(since(t.last_sess, now_ms)),
+        chkfail: chk
+            .enabled
+            .then(|| chk.failed_checks.load(Ordering::Relaxed)),
+        throttle: throttle(srv, weight),
         totals: t,
     }
+}
+
+/// `throttle`: while a server warms up (`slowstart`, not drained), the share
+/// of its weight it gets, in percent (HAProxy's `server_throttle_rate`).
+fn throttle(srv: &ServerRt, shown_weight: u32) -> Option<u32> {
+    let warming = srv.health.warm_since_ms.load(Ordering::Relaxed) != 0;
+    if !warming || srv.admin.drain() || !srv.up.load(Ordering::Relaxed) {
+        return None;
+    }
+    let uweight = srv.admin.uweight.load(Ordering::Relaxed);
+    Some(if uweight == 0 {
+        100
+    } else {
+        (100 * shown_weight).div_ceil(uweight)
+    })
 }
 
 /// A server's status text and colour, as HAProxy shows them: maintenance
@@ -512,6 +554,10 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         conn_tot: None,
         intercepted: None,
         rate_lim: None,
+        lbtot: Some(t.lbtot),
+        lastsess: Some(since(t.last_sess, crate::check::status::unix_ms())),
+        chkfail: None,
+        throttle: None,
         totals: t,
     }
 }
