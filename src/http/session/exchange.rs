@@ -97,11 +97,28 @@ impl<'a> Session<'a> {
             return Some(self.answer_rule(req, local).await);
         }
         // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
-        // It reads the head the rules left, as HAProxy intercepts after them.
+        // It reads the head the rules left, as HAProxy intercepts after them;
+        // a POST of its admin form (`stats admin`) has its body read first.
+        let post = {
+            let st = self.rules.borrow();
+            let (uri, head) = self.target_and_head(req, &st.msg);
+            stats::page::wants_body(self.ctx, self.fe_index, self.backend, head, uri)
+        };
+        if post && let Err(e) = self.buffer_body(req).await {
+            return Some(Err(e));
+        }
         let page = {
             let st = self.rules.borrow();
             let (uri, head) = self.target_and_head(req, &st.msg);
-            stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri)
+            let body = post.then(|| match req.body {
+                BodyKind::Length(n) => {
+                    let end = (req.head_len as u64 + n).min(self.cbuf.len() as u64) as usize;
+                    &self.cbuf[req.head_len..end]
+                }
+                _ => &[][..],
+            });
+            let admin = |front: bool, cond: &crate::acl::Condition| self.stats_admin(front, cond);
+            stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri, &admin, body)
         };
         if let Some(mut page) = page {
             self.trace.local();
