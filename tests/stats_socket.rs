@@ -144,7 +144,8 @@ fn show_commands_answer_in_haproxy_formats() {
     assert_eq!(rows.len(), 4, "FRONTEND, a, b, BACKEND");
     assert_eq!(stats_num(stats_row(&rows, "test", "BACKEND"), "stot"), 4);
     // `show stat <iid> <type> <sid>`: servers only (type 4), server 2 only.
-    let only_b = parse_stats_csv(&stats_command(&f.user, "show stat 1 4 2"));
+    // The proxy is number 2: HAProxy's CLI frontend (the stats socket) is 1.
+    let only_b = parse_stats_csv(&stats_command(&f.user, "show stat 2 4 2"));
     assert_eq!(only_b.len(), 1);
     assert_eq!(only_b[0]["svname"], "b");
 

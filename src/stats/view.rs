@@ -176,7 +176,7 @@ pub struct ProxyView {
 pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
     let now_ms = unix_ms();
     let list = proxies(shared);
-    let ids = proxy_ids(&list);
+    let ids = proxy_ids(shared, &list);
     list.into_iter()
         .zip(ids)
         // A disabled proxy is not shown, as HAProxy (its frontend is not
@@ -211,7 +211,7 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
 pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     let mut ids = vec![0; shared.backends.len()];
     let list = proxies(shared);
-    for (p, id) in list.iter().zip(proxy_ids(&list)) {
+    for (p, id) in list.iter().zip(proxy_ids(shared, &list)) {
         if let Some(b) = p.backend {
             ids[b] = id;
         }
@@ -219,10 +219,14 @@ pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     ids
 }
 
-/// Each proxy's id: its `id`, else the next free number (HAProxy's way).
-fn proxy_ids(list: &[Proxy]) -> Vec<u32> {
-    let written: Vec<Option<u32>> = list.iter().map(|p| p.id).collect();
-    crate::config::proxy_ids::assign(&written)
+/// Each proxy's id: its `id`, else the next free number (HAProxy's way),
+/// after HAProxy's CLI frontend when there is a stats socket.
+fn proxy_ids(shared: &Shared, list: &[Proxy]) -> Vec<u32> {
+    let cli = usize::from(shared.cli_proxy);
+    let written: Vec<Option<u32>> = std::iter::repeat_n(None, cli)
+        .chain(list.iter().map(|p| p.id))
+        .collect();
+    crate::config::proxy_ids::assign(&written)[cli..].to_vec()
 }
 
 /// The servers the stats show: all but a `dispatch` address's.
@@ -417,7 +421,8 @@ fn server_row(
         }),
         cookie: model.and_then(|m| m.cookie.clone()),
         algo: None,
-        req_tot: None,
+        // HTTP exchanges the server carried (HAProxy 2.6 counts them per server too).
+        req_tot: (be.mode == Mode::Http).then_some(t.sessions),
         conn_tot: None,
         intercepted: None,
         rate_lim: None,
