@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::path::Path;
 
 use common::{
-    Haproxy, HttpBackend, HttpClient, Ringlb, TestDir, free_port, get, get_with,
-    parse_stats_csv, stats_command, stats_row,
+    Haproxy, HttpBackend, HttpClient, Ringlb, TestDir, free_port, get, get_with, parse_stats_csv,
+    stats_command, stats_row,
 };
 
 /// Three consecutive free ports.
@@ -97,7 +97,10 @@ fn observe(port: u16, sock: &Path) -> Vec<String> {
         ),
     );
     let ro = get(port + 1, "/st").text();
-    step("no form", format!("{}", ro.contains("<form method=\"post\">")));
+    step(
+        "no form",
+        format!("{}", ro.contains("<form method=\"post\">")),
+    );
     // `stats scope`: only the proxies named.
     let mut shown: Vec<String> = parse_stats_csv(&get(port + 1, "/st;csv").text())
         .iter()

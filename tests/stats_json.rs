@@ -24,14 +24,22 @@ type Fields = HashMap<(String, u64, u64, String), (u64, Value, Value)>;
 
 /// Parses `show stat json` / `;json`: an array of rows, each an array of fields.
 fn stat_fields(text: &str) -> Fields {
-    let v: Value = serde_json::from_str(text.trim_end())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let v: Value =
+        serde_json::from_str(text.trim_end()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     let rows = v.as_array().expect("an array of rows");
     assert!(!rows.is_empty());
     let mut out = HashMap::new();
     for row in rows {
         for f in row.as_array().expect("a row is an array") {
-            for key in ["objType", "proxyId", "id", "field", "processNum", "tags", "value"] {
+            for key in [
+                "objType",
+                "proxyId",
+                "id",
+                "field",
+                "processNum",
+                "tags",
+                "value",
+            ] {
                 assert!(f.get(key).is_some(), "field without {key}: {f}");
             }
             let key = (
@@ -114,10 +122,10 @@ fn collect(port: u16, sock: &Path) -> Answers {
 
 /// Fields whose values both must agree on after the same traffic.
 const EQUAL: &[&str] = &[
-    "pxname", "svname", "qcur", "qmax", "qlimit", "scur", "stot", "dreq", "dresp", "ereq",
-    "econ", "eresp", "wretr", "wredis", "status", "weight", "act", "bck", "iid", "sid", "type",
-    "lbtot", "rate_lim", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "req_tot",
-    "mode", "algo", "addr", "cookie", "uweight", "pid",
+    "pxname", "svname", "qcur", "qmax", "qlimit", "scur", "stot", "dreq", "dresp", "ereq", "econ",
+    "eresp", "wretr", "wredis", "status", "weight", "act", "bck", "iid", "sid", "type", "lbtot",
+    "rate_lim", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "req_tot", "mode",
+    "algo", "addr", "cookie", "uweight", "pid",
 ];
 
 #[test]
@@ -174,27 +182,55 @@ fn json_exports_match_haproxy() {
             continue;
         };
         if (pos, tags, &value["type"]) != (hpos, htags, &hvalue["type"]) {
-            wrong.push(format!("{key:?}: {pos} {tags} {value} vs {hpos} {htags} {hvalue}"));
+            wrong.push(format!(
+                "{key:?}: {pos} {tags} {value} vs {hpos} {htags} {hvalue}"
+            ));
         }
         // Both proxies saw one connection without a request (the start-up
         // probe): HAProxy counts it a bad request (ereq, a 400, req_tot),
         // ringlb's HTTP session does not, so those frontend counts differ.
         let probe = key.0 == "Frontend"
             && ["stot", "ereq", "hrsp_4xx", "req_tot"].contains(&key.3.as_str());
-        if EQUAL.contains(&key.3.as_str()) && !probe && value != hvalue
-        {
+        if EQUAL.contains(&key.3.as_str()) && !probe && value != hvalue {
             wrong.push(format!("{key:?}: value {value} vs {hvalue}"));
         }
     }
     // What HAProxy writes in the standard columns and ringlb does not:
     // only the averages, connection reuse and idle counts it does not keep.
     let not_kept = [
-        "qtime", "ctime", "rtime", "ttime", "qtime_max", "ctime_max", "rtime_max", "ttime_max",
-        "cli_abrt", "srv_abrt", "connect", "reuse", "srv_icur", "idle_conn_cur",
-        "safe_conn_cur", "used_conn_cur", "need_conn_est", "eint", "wrew", "req_rate",
-        "req_rate_max", "conn_rate", "conn_rate_max", "agg_server_status",
-        "agg_server_check_status", "agg_check_status", "chkdown", "lastchg", "downtime",
-        "slim", "lastsess", "rate", "rate_max",
+        "qtime",
+        "ctime",
+        "rtime",
+        "ttime",
+        "qtime_max",
+        "ctime_max",
+        "rtime_max",
+        "ttime_max",
+        "cli_abrt",
+        "srv_abrt",
+        "connect",
+        "reuse",
+        "srv_icur",
+        "idle_conn_cur",
+        "safe_conn_cur",
+        "used_conn_cur",
+        "need_conn_est",
+        "eint",
+        "wrew",
+        "req_rate",
+        "req_rate_max",
+        "conn_rate",
+        "conn_rate_max",
+        "agg_server_status",
+        "agg_server_check_status",
+        "agg_check_status",
+        "chkdown",
+        "lastchg",
+        "downtime",
+        "slim",
+        "lastsess",
+        "rate",
+        "rate_max",
     ];
     for (key, (pos, ..)) in &hstat {
         if *pos <= 102 && !stat.contains_key(key) && !not_kept.contains(&key.3.as_str()) {

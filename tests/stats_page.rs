@@ -375,7 +375,9 @@ fn page_columns_and_options() {
     let dead = free_port();
     let cfg = ListenCfg::http(port)
         .server("a", a.port())
-        .line(&format!("server down 127.0.0.1:{dead} check inter 100 rise 2 fall 2"))
+        .line(&format!(
+            "server down 127.0.0.1:{dead} check inter 100 rise 2 fall 2"
+        ))
         .line("stats uri /p")
         .line("stats show-desc Front farm")
         .line("stats hide-version")

@@ -164,7 +164,11 @@ fn backend<'a>(shared: &'a Shared, name: &str) -> Option<&'a BackendRt> {
             view::backend_ids(shared).iter().position(|&x| x == id)?
         }
         None => {
-            let mut found = shared.backends.iter().enumerate().filter(|(_, b)| b.name == name);
+            let mut found = shared
+                .backends
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.name == name);
             let (i, _) = found.next()?;
             if found.next().is_some() {
                 return None;
@@ -316,6 +320,8 @@ mod tests {
         assert_eq!(url_decode("%23a+b"), Some("#a b".into()));
         assert_eq!(url_decode("%2"), None);
         let r = String::from_utf8(redirect("/st", Status::Done)).unwrap();
-        assert!(r.starts_with("HTTP/1.1 303 See Other\r\n") && r.contains("Location: /st;st=DONE\r\n"));
+        assert!(
+            r.starts_with("HTTP/1.1 303 See Other\r\n") && r.contains("Location: /st;st=DONE\r\n")
+        );
     }
 }

@@ -105,7 +105,10 @@ impl Rate {
         let sec = now_ms / 1000;
         let left = 1000 - now_ms % 1000;
         let at = self.sec.load(Ordering::Relaxed);
-        let (cur, prev) = (self.cur.load(Ordering::Relaxed), self.prev.load(Ordering::Relaxed));
+        let (cur, prev) = (
+            self.cur.load(Ordering::Relaxed),
+            self.prev.load(Ordering::Relaxed),
+        );
         if at == sec {
             cur + (prev * left).div_ceil(1000)
         } else if at + 1 == sec {

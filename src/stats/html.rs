@@ -212,7 +212,10 @@ fn legend(out: &mut String) {
 const GROUPS: &[(&str, &[&str])] = &[
     ("Queue", &["Cur", "Max", "Limit"]),
     ("Session rate", &["Cur", "Max", "Limit"]),
-    ("Sessions", &["Cur", "Max", "Limit", "Total", "LbTot", "Last"]),
+    (
+        "Sessions",
+        &["Cur", "Max", "Limit", "Total", "LbTot", "Last"],
+    ),
     ("Bytes", &["In", "Out"]),
     ("Denied", &["Req", "Resp"]),
     ("Errors", &["Req", "Conn", "Resp"]),
@@ -386,7 +389,11 @@ fn row(out: &mut String, r: &Row, legends: bool, in_form: bool) {
     // Last: time since the last session, as HAProxy ("never" before one).
     match r.lastsess {
         Some(s) if s >= 0 => {
-            let _ = write!(out, "<td class=\"n\">{}</td>", process::human_time(s as u64));
+            let _ = write!(
+                out,
+                "<td class=\"n\">{}</td>",
+                process::human_time(s as u64)
+            );
         }
         Some(_) => out.push_str("<td class=\"n\">never</td>"),
         None => out.push_str("<td></td>"),

@@ -305,11 +305,7 @@ pub fn info(fields: &[InfoField]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(
-            out,
-            "{{\"field\":{{\"pos\":{},\"name\":",
-            f.pos
-        );
+        let _ = write!(out, "{{\"field\":{{\"pos\":{},\"name\":", f.pos);
         string(&mut out, f.name);
         out.push_str("},\"processNum\":1,");
         tags(&mut out, f.tags);

@@ -51,7 +51,13 @@ fn find<'a>(
 
 /// Whether the request is a POST to a stats page with an admin form: its
 /// body (the form) must be read before [`serve`] answers it.
-pub fn wants_body(ctx: &WorkerCtx, frontend: usize, backend: usize, head: &[u8], target: &[u8]) -> bool {
+pub fn wants_body(
+    ctx: &WorkerCtx,
+    frontend: usize,
+    backend: usize,
+    head: &[u8],
+    target: &[u8],
+) -> bool {
     head.starts_with(b"POST ")
         && find(ctx, frontend, backend, target).is_some_and(|(s, ..)| s.admin.is_some())
 }
@@ -112,7 +118,12 @@ fn page(ctx: &WorkerCtx, stats: &Stats, opts: &Options, admin: bool, head_only: 
         }
     }
     if opts.json_schema {
-        return respond("application/json", None, format!("{}\n", json::SCHEMA), head_only);
+        return respond(
+            "application/json",
+            None,
+            format!("{}\n", json::SCHEMA),
+            head_only,
+        );
     }
     if opts.json {
         let body = json::stat(&proxies, &csv::Filter::default());
@@ -137,8 +148,14 @@ fn page(ctx: &WorkerCtx, stats: &Stats, opts: &Options, admin: bool, head_only: 
         only_up: opts.up,
         admin,
         legends: stats.show_legends,
-        desc: stats.show_desc.as_ref().map(|d| d.clone().unwrap_or_default()),
-        result: opts.st.as_deref().map(|code| admin::Status::from_code(code).ok_or(())),
+        desc: stats
+            .show_desc
+            .as_ref()
+            .map(|d| d.clone().unwrap_or_default()),
+        result: opts
+            .st
+            .as_deref()
+            .map(|code| admin::Status::from_code(code).ok_or(())),
     };
     let body = html::render(shared, &proxies, &page);
     respond("text/html; charset=utf-8", refresh, body, head_only)

@@ -58,7 +58,9 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             if !matches!(words.first().map(String::as_str), Some("if" | "unless"))
                 || words.len() < 2
             {
-                return Err("'stats admin' expects 'if <condition>' or 'unless <condition>'".into());
+                return Err(
+                    "'stats admin' expects 'if <condition>' or 'unless <condition>'".into(),
+                );
             }
             let cond = Condition::parse(&words, &mut p.acls, None)
                 .map_err(|e| format!("'stats admin': {e}"))?;

@@ -299,9 +299,11 @@ fn proxy_stats() {
         err("    stats admin"),
         "'stats admin' expects 'if <condition>' or 'unless <condition>'"
     );
-    let s = fe("    stats scope .\n    stats scope other\n    stats show-legends\n    \
-                stats show-desc Main farm")
-        .stats;
+    let s = fe(
+        "    stats scope .\n    stats scope other\n    stats show-legends\n    \
+                stats show-desc Main farm",
+    )
+    .stats;
     assert_eq!(s.scope.len(), 2);
     assert_eq!(s.scope[1], "other");
     assert!(s.show_legends);

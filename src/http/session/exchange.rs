@@ -118,7 +118,15 @@ impl<'a> Session<'a> {
                 _ => &[][..],
             });
             let admin = |front: bool, cond: &crate::acl::Condition| self.stats_admin(front, cond);
-            stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri, &admin, body)
+            stats::page::serve(
+                self.ctx,
+                self.fe_index,
+                self.backend,
+                head,
+                uri,
+                &admin,
+                body,
+            )
         };
         if let Some(mut page) = page {
             self.trace.local();
