@@ -68,18 +68,8 @@ fn fields(shared: &Shared) -> Vec<InfoField> {
     f(19, "CumReq", "MCP", n(fe.requests));
     // `maxsslconn` (0: none) and the TLS client connections (tls/limit.rs).
     f(20, "MaxSslConns", "MMP", n(crate::tls::limit::max()));
-    f(
-        21,
-        "CurrSslConns",
-        "MGP",
-        n(crate::tls::limit::current()),
-    );
-    f(
-        22,
-        "CumSslConns",
-        "MCP",
-        n(crate::tls::limit::cumulative()),
-    );
+    f(21, "CurrSslConns", "MGP", n(crate::tls::limit::current()));
+    f(22, "CumSslConns", "MCP", n(crate::tls::limit::cumulative()));
     f(50, "node", "COS", s(&info.node));
     f(51, "description", "COS", s(""));
     f(52, "Stopping", "MGP", n(u64::from(shared.stopping())));

@@ -183,6 +183,10 @@ fn summary(out: &mut String, shared: &Shared, proxies: &[ProxyView], opts: &Page
     }
     let _ = writeln!(out, "<li><a href=\"{uri}\">Refresh now</a></li>");
     let _ = writeln!(out, "<li><a href=\"{uri};csv\">CSV export</a></li>");
+    let _ = writeln!(
+        out,
+        "<li><a href=\"{uri};json\">JSON export</a> (<a href=\"{uri};json-schema\">schema</a>)</li>"
+    );
     out.push_str("</ul></td></tr></table>\n");
 }
 

@@ -583,3 +583,41 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::Hash(_) => "hash",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> std::sync::Arc<Shared> {
+        let loaded = crate::config::load_sources(&[(
+            "t.cfg",
+            "global\n    stats socket /tmp/unused.sock\nlisten l\n    mode http\n    \
+             bind 127.0.0.1:1\n    timeout connect 1s\n    timeout client 1s\n    \
+             timeout server 1s\n    server a 127.0.0.1:2 weight 10 slowstart 10s\n",
+        )])
+        .expect("config loads");
+        Shared::build(&loaded.config, false, 1)
+    }
+
+    #[test]
+    fn throttle_shows_the_warm_up_share() {
+        let sh = shared();
+        let srv = &sh.backends[0].servers[0];
+        let server = |sh: &Shared| snapshot(sh)[0].rows[1].clone();
+        assert_eq!(server(&sh).throttle, None, "not warming up");
+        srv.health.warm_since_ms.store(1, Ordering::Relaxed);
+        srv.health
+            .ramp
+            .store(crate::check::live::RAMP_FULL / 2, Ordering::Relaxed);
+        assert_eq!(server(&sh).throttle, Some(50));
+        assert_eq!(server(&sh).lastsess, Some(-1), "no session yet");
+        assert_eq!(server(&sh).lbtot, Some(0));
+    }
+
+    #[test]
+    fn a_stats_socket_takes_proxy_id_one() {
+        let sh = shared();
+        assert_eq!(snapshot(&sh)[0].iid, 2);
+        assert_eq!(backend_ids(&sh), [2]);
+    }
+}

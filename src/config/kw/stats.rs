@@ -78,9 +78,12 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             p.stats.show_desc = Some((!words.is_empty()).then(|| words.join(" ")));
         }
         "show-modules" => {
-            return Err(
-                "'stats show-modules' is not supported by ringlb (it has no stats modules)".into(),
-            );
+            // Display only (HAProxy's stats modules): ringlb has none to show.
+            args.rest();
+            cx.warn(format!(
+                "'{label}' is not supported by ringlb (it has no stats modules) and is ignored"
+            ));
+            return Ok(());
         }
         "http-request" => return Err("'stats http-request' is not supported by ringlb yet".into()),
         "socket" | "timeout" | "maxconn" | "bind-process" => {
