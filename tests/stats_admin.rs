@@ -169,6 +169,10 @@ fn admin_form_scope_and_realm_as_haproxy() {
     }
     assert_eq!(a.request_count(), before, "a is in maintenance");
     assert_eq!(post(port, "s=a&action=ready&b=web"), "303 /st;st=DONE");
+    // A form larger than the buffer is not processed (HAProxy's EXCD).
+    let big = format!("{}action=maint&b=web", "s=a&".repeat(40_000));
+    assert_eq!(post(port, &big), "303 /st;st=EXCD");
+    assert_eq!(state(&ours_sock, "a"), "no check");
 
     let theirs_sock = dir.path().join("theirs.sock");
     let hport = three_ports();

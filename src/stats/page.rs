@@ -66,7 +66,8 @@ pub fn wants_body(
 /// request is not for it (stats disabled on this proxy, or another URI).
 /// `head` is the request head and `target` its request target; `admin`
 /// tells whether a `stats admin` condition holds (with the frontend's ACLs
-/// when its flag is true, else the backend's); `body` is a POST's form.
+/// when its flag is true, else the backend's); `body` is a POST's form
+/// (`None`: it did not fit the buffer).
 pub fn serve(
     ctx: &WorkerCtx,
     frontend: usize,
@@ -89,10 +90,10 @@ pub fn serve(
     } else {
         let is_admin = stats.admin.as_ref().is_some_and(|cond| admin(front, cond));
         if head.starts_with(b"POST ") {
-            let status = if is_admin {
-                admin::process(shared, body.unwrap_or_default())
-            } else {
-                admin::Status::Deny
+            let status = match body {
+                _ if !is_admin => admin::Status::Deny,
+                Some(form) => admin::process(shared, form),
+                None => admin::Status::Excd,
             };
             admin::redirect(stats_uri(stats), status)
         } else {

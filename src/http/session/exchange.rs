@@ -110,13 +110,18 @@ impl<'a> Session<'a> {
         let page = {
             let st = self.rules.borrow();
             let (uri, head) = self.target_and_head(req, &st.msg);
-            let body = post.then(|| match req.body {
-                BodyKind::Length(n) => {
-                    let end = (req.head_len as u64 + n).min(self.cbuf.len() as u64) as usize;
-                    &self.cbuf[req.head_len..end]
+            // A form larger than the buffer is incomplete: `None` (HAProxy's EXCD).
+            let body = if post {
+                match req.body {
+                    BodyKind::Length(n) => usize::try_from(n)
+                        .ok()
+                        .and_then(|n| req.head_len.checked_add(n))
+                        .and_then(|end| self.cbuf.get(req.head_len..end)),
+                    _ => Some(&[][..]),
                 }
-                _ => &[][..],
-            });
+            } else {
+                None
+            };
             let admin = |front: bool, cond: &crate::acl::Condition| self.stats_admin(front, cond);
             stats::page::serve(
                 self.ctx,
