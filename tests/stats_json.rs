@@ -59,7 +59,7 @@ fn stat_fields(text: &str) -> Fields {
 /// backend of its own, all on one thread so the counts are exact.
 fn config(port: u16, socket: &Path, a: u16, b: u16) -> String {
     format!(
-        "global\n    nbthread 1\n    stats socket {} level admin\n\
+        "global\n    nbthread 1\n    maxconn 200\n    stats socket {} level admin\n\
          defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    \
          timeout server 5s\n\
          listen web\n    bind 127.0.0.1:{port}\n    stats enable\n    stats uri /st\n    \
@@ -122,10 +122,10 @@ fn collect(port: u16, sock: &Path) -> Answers {
 
 /// Fields whose values both must agree on after the same traffic.
 const EQUAL: &[&str] = &[
-    "pxname", "svname", "qcur", "qmax", "qlimit", "scur", "stot", "dreq", "dresp", "ereq", "econ",
-    "eresp", "wretr", "wredis", "status", "weight", "act", "bck", "iid", "sid", "type", "lbtot",
-    "rate_lim", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "req_tot", "mode",
-    "algo", "addr", "cookie", "uweight", "pid",
+    "pxname", "svname", "qcur", "qmax", "qlimit", "scur", "slim", "stot", "dreq", "dresp", "ereq",
+    "econ", "eresp", "wretr", "wredis", "status", "weight", "act", "bck", "iid", "sid", "type",
+    "lbtot", "rate_lim", "hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "req_tot",
+    "mode", "algo", "addr", "cookie", "uweight", "pid",
 ];
 
 #[test]
@@ -227,11 +227,12 @@ fn json_exports_match_haproxy() {
         "chkdown",
         "lastchg",
         "downtime",
-        "slim",
-        "lastsess",
-        "rate",
-        "rate_max",
     ];
+    assert_eq!(
+        stat[&("Backend".into(), 4, 0, "slim".into())].2,
+        hstat[&("Backend".into(), 4, 0, "slim".into())].2,
+        "fullconn's default: a tenth of the frontends' limits"
+    );
     for (key, (pos, ..)) in &hstat {
         if *pos <= 102 && !stat.contains_key(key) && !not_kept.contains(&key.3.as_str()) {
             wrong.push(format!("HAProxy writes {key:?}, ringlb does not"));

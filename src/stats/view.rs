@@ -540,7 +540,11 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         queue: Some((be.queue.queue.len(), be.queue.queue.max(), None)),
         scur: t.current,
         smax: t.max_current,
-        slim: be.model.maxconn.map(u64::from),
+        slim: Some(
+            be.model
+                .maxconn
+                .map_or_else(|| default_fullconn(shared, b), u64::from),
+        ),
         status: status.into(),
         look,
         backup: false,
@@ -565,6 +569,27 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         throttle: None,
         totals: t,
     }
+}
+
+/// A backend's `slim` without `fullconn`: HAProxy's default, a tenth
+/// (rounded up, at least 1) of the limits of the frontends that reach it
+/// (`config::proxy_ids::default_fullconn`, with the effective limits).
+fn default_fullconn(shared: &Shared, b: usize) -> u64 {
+    let global = process::get().maxconn as u64;
+    let total: u64 = shared
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.backend == Some(b)
+                || f.model
+                    .routing
+                    .rules
+                    .iter()
+                    .any(|r| r.dynamic.is_none() && r.backend == b)
+        })
+        .map(|f| f.maxconn.map_or(global, u64::from))
+        .sum();
+    total.div_ceil(10).max(1)
 }
 
 /// HAProxy's name of a balancing algorithm (the `algo` column).
