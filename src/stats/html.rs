@@ -276,18 +276,6 @@ fn proxy_table(out: &mut String, p: &ProxyView, opts: &PageOptions) {
         {
             continue;
         }
-        if form {
-            match r.kind {
-                Kind::Server => {
-                    let _ = write!(
-                        out,
-                        "<tr><td><input type=\"checkbox\" name=\"s\" value=\"{}\"></td>",
-                        esc(&r.svname)
-                    );
-                }
-                _ => out.push_str("<tr><td></td>"),
-            }
-        }
         row(out, r, opts.legends, form);
     }
     out.push_str("</table>\n");
@@ -327,7 +315,7 @@ fn server_class(r: &Row) -> &'static str {
     if r.backup { b } else { a }
 }
 
-/// One row's cells; `in_form`: its `<tr>` and checkbox cell are already written.
+/// One row; `in_form`: with the admin form's checkbox cell first.
 fn row(out: &mut String, r: &Row, legends: bool, in_form: bool) {
     let t = &r.totals;
     let class = match r.kind {
@@ -345,22 +333,26 @@ fn row(out: &mut String, r: &Row, legends: bool, in_form: bool) {
         }
         _ => String::new(),
     };
+    let _ = write!(out, "<tr class=\"{class}\">");
+    // The admin form's checkbox, on server rows.
     if in_form {
-        // The row opened with the checkbox: its class goes on the name cell.
-        let _ = write!(
-            out,
-            "<td class=\"name {class}\" title=\"{}\">{}</td>",
-            esc(&title),
-            esc(&r.svname)
-        );
-    } else {
-        let _ = write!(
-            out,
-            "<tr class=\"{class}\"><td class=\"name\" title=\"{}\">{}</td>",
-            esc(&title),
-            esc(&r.svname)
-        );
+        match r.kind {
+            Kind::Server => {
+                let _ = write!(
+                    out,
+                    "<td><input type=\"checkbox\" name=\"s\" value=\"{}\"></td>",
+                    esc(&r.svname)
+                );
+            }
+            _ => out.push_str("<td></td>"),
+        }
     }
+    let _ = write!(
+        out,
+        "<td class=\"name\" title=\"{}\">{}</td>",
+        esc(&title),
+        esc(&r.svname)
+    );
     // Sessions.
     let total_title = match r.req_tot {
         Some(req) => format!(
