@@ -271,6 +271,9 @@ pub struct Shared {
     pub counters: Vec<WorkerCounters>,
     /// Disabled `frontend` sections (where, `id`): numbered in the stats, not shown.
     pub disabled_frontends: Vec<(model::Origin, Option<u32>)>,
+    /// `stats socket` lines exist: HAProxy's CLI frontend then takes the
+    /// first proxy id, so the stats number the proxies from 2.
+    pub cli_proxy: bool,
     /// Splice pipes (`maxpipes`, `tune.pipesize`), shared by the workers.
     pub pipes: crate::tcp::splice::Pipes,
     /// Every stick table, in declaration order, shared by the workers.
@@ -382,6 +385,7 @@ impl Shared {
             soft_stop: AtomicBool::new(false),
             debug,
             disabled_frontends: config.disabled_frontends.clone(),
+            cli_proxy: !config.global.stats_sockets.is_empty(),
             pipes: crate::tcp::splice::Pipes::new(
                 config.global.maxpipes,
                 config.global.maxconn,

@@ -205,6 +205,8 @@ fn csv_counts_what_the_test_sent() {
     let cfg = ListenCfg::http(port)
         .line("stats enable")
         .line("stats uri /stats")
+        // Addresses and algorithms are in the page's CSV with it only (HAProxy).
+        .line("stats show-legends")
         .weighted("a", a.port(), 1)
         .weighted("b", b.port(), 3);
     let _lb = Ringlb::start(&cfg.render());
@@ -364,4 +366,73 @@ fn default_uri_and_other_paths() {
         "not the stats URI"
     );
     assert_eq!(a.request_count(), 1);
+}
+
+#[test]
+fn page_columns_and_options() {
+    let a = HttpBackend::start("a");
+    let port = free_port();
+    let dead = free_port();
+    let cfg = ListenCfg::http(port)
+        .server("a", a.port())
+        .line(&format!(
+            "server down 127.0.0.1:{dead} check inter 100 rise 2 fall 2"
+        ))
+        .line("stats uri /p")
+        .line("stats show-desc Front farm")
+        .line("stats hide-version")
+        .line("stats refresh 7s")
+        .line("rate-limit sessions 50")
+        .render();
+    let _lb = Ringlb::start(&cfg);
+    // The traffic once the dead server is out, so that all of it goes to `a`.
+    wait_csv(port, "/p", "the dead server DOWN", |rows| {
+        stats_row(rows, "test", "down")["status"] == "DOWN"
+    });
+    for _ in 0..5 {
+        assert_eq!(get(port, "/x").status, 200);
+    }
+    let rows = csv(port, "/p", None);
+    let ra = stats_row(&rows, "test", "a");
+    assert_eq!(stats_num(ra, "lbtot"), 5, "{ra:?}");
+    assert_eq!(stats_num(ra, "stot"), 5);
+    assert!(stats_num(ra, "rate_max") >= 1, "{ra:?}");
+    assert!(ra["lastsess"].parse::<i64>().unwrap() >= 0);
+    assert_eq!(ra["chkfail"], "", "not checked");
+    let rd = stats_row(&rows, "test", "down");
+    assert_eq!(rd["lastsess"], "-1", "never had a session");
+    assert_eq!(stats_num(rd, "chkdown"), 1);
+    assert!(stats_num(rd, "chkfail") >= 1, "{rd:?}");
+    let fe = stats_row(&rows, "test", "FRONTEND");
+    assert_eq!(stats_num(fe, "rate_lim"), 50);
+    assert!(stats_num(fe, "rate_max") >= 5, "{fe:?}");
+    // Without `stats show-legends` the page's CSV has no addresses (HAProxy).
+    assert_eq!(ra["addr"], "");
+    let page = get(port, "/p");
+    assert_eq!(page.header("refresh"), Some("7"));
+    let html = page.text();
+    for th in [
+        "<th colspan=\"3\">Session rate</th>",
+        "<th>LbTot</th>",
+        "<th>Last</th>",
+        "<th>Chk</th>",
+        "<th>Dwn</th>",
+        "<th>Dwntme</th>",
+        "<th>Thrtle</th>",
+    ] {
+        assert!(html.contains(th), "{th} in the page");
+    }
+    assert!(html.contains("<b>description = </b>Front farm<br>"));
+    assert!(!html.contains("version"), "stats hide-version");
+    let (_, row) = page_row(&html, "down");
+    assert!(row.contains(">never</td>"), "Last: never: {row}");
+    // No `stats admin`: no form, and a POST is denied.
+    assert!(!html.contains("<form"));
+    let r = common::HttpClient::connect(port).request(
+        b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 21\r\nConnection: close\r\n\r\n\
+          s=a&action=maint&b=#1",
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/p;st=DENY"));
+    assert_eq!(a.request_count(), 5);
 }

@@ -144,7 +144,8 @@ fn show_commands_answer_in_haproxy_formats() {
     assert_eq!(rows.len(), 4, "FRONTEND, a, b, BACKEND");
     assert_eq!(stats_num(stats_row(&rows, "test", "BACKEND"), "stot"), 4);
     // `show stat <iid> <type> <sid>`: servers only (type 4), server 2 only.
-    let only_b = parse_stats_csv(&stats_command(&f.user, "show stat 1 4 2"));
+    // The proxy is number 2: HAProxy's CLI frontend (the stats socket) is 1.
+    let only_b = parse_stats_csv(&stats_command(&f.user, "show stat 2 4 2"));
     assert_eq!(only_b.len(), 1);
     assert_eq!(only_b[0]["svname"], "b");
 
@@ -155,7 +156,8 @@ fn show_commands_answer_in_haproxy_formats() {
     let a_line: Vec<&str> = lines[2].split(' ').collect();
     assert_eq!(
         &a_line[..9],
-        &["1", "test", "1", "a", "127.0.0.1", "2", "0", "1", "1"]
+        // be_id 2: the stats socket's CLI frontend is proxy 1, as in HAProxy.
+        &["2", "test", "1", "a", "127.0.0.1", "2", "0", "1", "1"]
     );
     assert_eq!(a_line[18], f.a.port().to_string(), "srv_port");
     assert_eq!(
@@ -215,7 +217,7 @@ fn weight_and_state_changes_move_traffic_and_show_on_the_page() {
     assert!(page.contains(" MAINT</td>"), "{page}");
     let state = stats_command(&f.admin, "show servers state");
     assert!(
-        state.contains("1 test 2 b 127.0.0.1 0 1 1 1 "),
+        state.contains("2 test 2 b 127.0.0.1 0 1 1 1 "),
         "srv_op_state 0, srv_admin_state 1 (FMAINT): {state}"
     );
 

@@ -177,6 +177,7 @@ impl<'a> Session<'a> {
             ["help", ..] => usage(Usage::Help, &[]),
             ["show", "info", rest @ ..] => show_info(self.shared, rest),
             ["show", "stat", rest @ ..] => show_stat(self.shared, rest),
+            ["show", "schema", "json"] => format!("{}\n", crate::stats::json::SCHEMA),
             ["show", "servers", "state", rest @ ..] => {
                 let backend = rest.first().copied();
                 servers::render(self.shared, backend).unwrap_or_else(str::to_string)
@@ -234,6 +235,9 @@ impl<'a> Session<'a> {
 }
 
 fn show_info(shared: &Shared, args: &[&str]) -> String {
+    if args.contains(&"json") && args.iter().all(|a| matches!(*a, "json" | "float")) {
+        return info::render_json(shared);
+    }
     match args.iter().find(|a| **a != "float") {
         None => info::render(shared),
         Some(a) => format!(
@@ -263,6 +267,7 @@ fn show_stat(shared: &Shared, args: &[&str]) -> String {
     let mut positional = Vec::new();
     let mut only_up = false;
     let mut no_maint = false;
+    let mut json = false;
     let mut i = 0;
     while i < args.len() {
         match args[i] {
@@ -274,9 +279,10 @@ fn show_stat(shared: &Shared, args: &[&str]) -> String {
             }
             "up" => only_up = true,
             "no-maint" => no_maint = true,
-            "typed" | "json" | "desc" => {
+            "json" => json = true,
+            "typed" | "desc" => {
                 return format!(
-                    "ringlb supports only the CSV format of 'show stat' (not '{}').\n",
+                    "ringlb supports only the CSV and JSON formats of 'show stat' (not '{}').\n",
                     args[i]
                 );
             }
@@ -318,6 +324,9 @@ fn show_stat(shared: &Shared, args: &[&str]) -> String {
                     }
             });
         }
+    }
+    if json {
+        return crate::stats::json::stat(&proxies, &filter);
     }
     csv::render(&proxies, &filter)
 }
@@ -398,8 +407,13 @@ const COMMANDS: &[Help] = &[
     },
     Help {
         words: &["show", "info"],
-        syntax: "show info",
+        syntax: "show info [json]",
         what: "report information about the running process",
+    },
+    Help {
+        words: &["show", "schema", "json"],
+        syntax: "show schema json",
+        what: "report schema used for stats",
     },
     Help {
         words: &["show", "servers", "state"],
@@ -418,7 +432,7 @@ const COMMANDS: &[Help] = &[
     },
     Help {
         words: &["show", "stat"],
-        syntax: "show stat [{<iid>|<proxy>} <type> <sid>]",
+        syntax: "show stat [json] [{<iid>|<proxy>} <type> <sid>]",
         what: "report counters for each proxy and server",
     },
     Help {
@@ -563,7 +577,7 @@ mod tests {
     fn help_texts() {
         let h = usage(Usage::Help, &[]);
         assert!(h.starts_with("The following commands are valid at this level:\n"));
-        assert!(h.contains("  show info                               : report"));
+        assert!(h.contains("  show info [json]                        : report"));
         assert!(h.ends_with("  quit                                    : disconnect\n"));
         let u = usage(Usage::Unknown, &["show", "nothing"]);
         assert!(u.starts_with("Unknown command, but maybe one of the following ones"));

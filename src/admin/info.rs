@@ -5,48 +5,76 @@ use std::fmt::Write as _;
 
 use crate::runtime::Shared;
 use crate::stats::counters::Totals;
+use crate::stats::json::{self, InfoField, Value};
 use crate::stats::process;
 
 /// The `show info` text.
 pub fn render(shared: &Shared) -> String {
+    let mut out = String::with_capacity(1024);
+    for f in fields(shared) {
+        let _ = match &f.value {
+            Value::U32(v) | Value::U64(v) => writeln!(out, "{}: {v}", f.name),
+            Value::S32(v) => writeln!(out, "{}: {v}", f.name),
+            Value::Str(v) => writeln!(out, "{}: {v}", f.name),
+        };
+    }
+    out
+}
+
+/// `show info json`: the same fields as HAProxy's JSON (an empty
+/// `description` is left out, as HAProxy leaves it).
+pub fn render_json(shared: &Shared) -> String {
+    let mut f = fields(shared);
+    f.retain(|f| !(f.name == "description" && f.value == Value::Str(String::new())));
+    json::info(&f)
+}
+
+/// The fields, in HAProxy's order, with HAProxy 2.6's positions and tags.
+fn fields(shared: &Shared) -> Vec<InfoField> {
     let info = process::get();
     let up = process::uptime_secs();
     let fe = Totals::sum(shared.counters.iter().flat_map(|w| w.frontends.iter()));
     let listeners: usize = shared.frontends.iter().map(|f| f.model.binds.len()).sum();
-    let stopping = shared.stopping();
-    let mut out = String::with_capacity(1024);
-    let mut line = |name: &str, value: &dyn std::fmt::Display| {
-        let _ = writeln!(out, "{name}: {value}");
+    let mut out = Vec::with_capacity(24);
+    let mut f = |pos: u32, name: &'static str, tags: &'static str, value: Value| {
+        out.push(InfoField {
+            pos,
+            name,
+            tags,
+            value,
+        });
     };
-    line("Name", &"ringlb");
-    line("Version", &env!("CARGO_PKG_VERSION"));
-    line("Nbthread", &shared.counters.len());
-    line("Nbproc", &1);
-    line("Process_num", &1);
-    line("Pid", &std::process::id());
-    line("Uptime", &process::uptime_text(up));
-    line("Uptime_sec", &up);
+    let s = |v: &str| Value::Str(v.to_string());
+    let n = |v: u64| Value::U32(v);
+    f(0, "Name", "POS", s("ringlb"));
+    f(1, "Version", "POS", s(env!("CARGO_PKG_VERSION")));
+    f(3, "Nbthread", "CGS", n(shared.counters.len() as u64));
+    f(4, "Nbproc", "CGS", n(1));
+    f(5, "Process_num", "KGP", n(1));
+    f(6, "Pid", "SGP", n(u64::from(std::process::id())));
+    f(7, "Uptime", "MDP", s(&process::uptime_text(up)));
+    f(8, "Uptime_sec", "MDP", n(up));
     // ringlb sets no memory limit; HAProxy prints 0 for "unlimited".
-    line("Memmax_MB", &0);
-    if let Some(n) = process::nofile() {
-        line("Ulimit-n", &n);
+    f(9, "Memmax_MB", "CLP", n(0));
+    if let Some(lim) = process::nofile() {
+        f(13, "Ulimit-n", "CLP", n(lim));
     }
     if info.maxconn > 0 {
-        line("Maxconn", &info.maxconn);
-        line("Hard_maxconn", &info.maxconn);
+        f(15, "Maxconn", "CLP", n(info.maxconn as u64));
+        f(16, "Hard_maxconn", "CLP", n(info.maxconn as u64));
     }
-    line("CurrConns", &fe.current);
-    line("CumConns", &fe.sessions);
-    line("CumReq", &fe.requests);
+    f(17, "CurrConns", "MGP", n(fe.current));
+    f(18, "CumConns", "MCP", n(fe.sessions));
+    f(19, "CumReq", "MCP", n(fe.requests));
     // `maxsslconn` (0: none) and the TLS client connections (tls/limit.rs).
-    line("MaxSslConns", &crate::tls::limit::max());
-    line("CurrSslConns", &crate::tls::limit::current());
-    line("CumSslConns", &crate::tls::limit::cumulative());
-    line("node", &info.node);
-    line("description", &"");
-    line("Stopping", &u8::from(stopping));
-    line("Listeners", &listeners);
-    line("Start_time_sec", &info.started_unix);
+    f(20, "MaxSslConns", "MMP", n(crate::tls::limit::max()));
+    f(21, "CurrSslConns", "MGP", n(crate::tls::limit::current()));
+    f(22, "CumSslConns", "MCP", n(crate::tls::limit::cumulative()));
+    f(50, "node", "COS", s(&info.node));
+    f(51, "description", "COS", s(""));
+    f(52, "Stopping", "MGP", n(u64::from(shared.stopping())));
+    f(55, "Listeners", "MGP", n(listeners as u64));
+    f(70, "Start_time_sec", "MDP", n(info.started_unix));
     out
 }
 

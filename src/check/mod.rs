@@ -186,6 +186,10 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         .await;
         // The agent may have moved the counter since the last check.
         st.health.set_counter(chk.health.load(Ordering::Relaxed));
+        // `chkfail`: HAProxy counts a failure only while the counter can drop.
+        if !report.status.passed() && st.health.counter() > 0 {
+            chk.failed_checks.fetch_add(1, Ordering::Relaxed);
+        }
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);

@@ -169,6 +169,8 @@ pub struct ServerCheck {
     pub last_change_ms: AtomicU64,
     /// How many times the server went DOWN.
     pub down_transitions: AtomicU64,
+    /// `chkfail`: checks failed while the health counter was above 0 (HAProxy's `failed_checks`).
+    pub failed_checks: AtomicU64,
     /// Total milliseconds spent DOWN, not counting the current DOWN period.
     pub downtime_ms: AtomicU64,
     /// `agent-check`: the agent's settings and results (`check/agent.rs`).
@@ -205,6 +207,7 @@ impl ServerCheck {
             last: ArcSwapOption::empty(),
             last_change_ms: AtomicU64::new(unix_ms()),
             down_transitions: AtomicU64::new(0),
+            failed_checks: AtomicU64::new(0),
             downtime_ms: AtomicU64::new(0),
             agent: s.agent.clone().map(super::agent::AgentRt::new),
         }

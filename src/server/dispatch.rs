@@ -95,7 +95,14 @@ pub fn pick(
     if settings.dispatch.is_some() {
         return servers.len().checked_sub(1);
     }
-    ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude)
+    let picked = ctx.balancers.borrow_mut()[backend].pick(servers, input, exclude);
+    // `lbtot`: the balancer's choices, on the server and its backend.
+    if let Some(s) = picked {
+        let c = ctx.counters();
+        crate::stats::counters::add(&c.servers[backend][s].lbtot, 1);
+        crate::stats::counters::add(&c.backends[backend].lbtot, 1);
+    }
+    picked
 }
 
 /// What connecting took, for the log line: HAProxy's `%rc` (retries, `+`

@@ -59,6 +59,64 @@ pub struct Counters {
     pub intercepted: AtomicU64,
     /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
     pub status: [AtomicU64; STATUS_CLASSES],
+    /// `lbtot`: times the balancer chose this server (or this backend's servers).
+    pub lbtot: AtomicU64,
+    /// `rate`: sessions started over the last second.
+    pub rate: Rate,
+    /// `rate_max` on this worker.
+    pub rate_max: AtomicU64,
+    /// Unix time in seconds of the last session started (0: none yet), for `lastsess`.
+    pub last_sess: AtomicU64,
+}
+
+/// Events per second, as HAProxy's `freq_ctr`: the count of the current
+/// second plus the previous second's, weighted by what is left of this one.
+/// One writer (the owning worker); readers may see a value one event stale.
+#[derive(Debug, Default)]
+pub struct Rate {
+    /// The second (unix time) `cur` counts.
+    sec: AtomicU64,
+    /// Events in second `sec`.
+    cur: AtomicU64,
+    /// Events in the second before `sec`.
+    prev: AtomicU64,
+}
+
+impl Rate {
+    /// Counts one event at `now_ms` (unix milliseconds).
+    pub fn hit(&self, now_ms: u64) {
+        let sec = now_ms / 1000;
+        let at = self.sec.load(Ordering::Relaxed);
+        if at != sec {
+            let prev = if at + 1 == sec {
+                self.cur.load(Ordering::Relaxed)
+            } else {
+                0
+            };
+            self.prev.store(prev, Ordering::Relaxed);
+            self.cur.store(0, Ordering::Relaxed);
+            self.sec.store(sec, Ordering::Relaxed);
+        }
+        add(&self.cur, 1);
+    }
+
+    /// Events over the last second at `now_ms`.
+    pub fn read(&self, now_ms: u64) -> u64 {
+        let sec = now_ms / 1000;
+        let left = 1000 - now_ms % 1000;
+        let at = self.sec.load(Ordering::Relaxed);
+        let (cur, prev) = (
+            self.cur.load(Ordering::Relaxed),
+            self.prev.load(Ordering::Relaxed),
+        );
+        if at == sec {
+            cur + (prev * left).div_ceil(1000)
+        } else if at + 1 == sec {
+            (cur * left).div_ceil(1000)
+        } else {
+            0
+        }
+    }
 }
 
 impl Counters {
@@ -77,6 +135,10 @@ impl Counters {
         let cur = self.current.load(Ordering::Relaxed) + 1;
         self.current.store(cur, Ordering::Relaxed);
         max(&self.max_current, cur);
+        let now = crate::check::status::unix_ms();
+        self.rate.hit(now);
+        max(&self.rate_max, self.rate.read(now));
+        self.last_sess.store(now / 1000, Ordering::Relaxed);
     }
 
     /// A session ends.
@@ -149,6 +211,14 @@ pub struct Totals {
     pub intercepted: u64,
     /// `hrsp_1xx` .. `hrsp_other`.
     pub status: [u64; STATUS_CLASSES],
+    /// `lbtot`.
+    pub lbtot: u64,
+    /// `rate`: sessions over the last second, all workers.
+    pub rate: u64,
+    /// `rate_max` (sum of the workers' maxima).
+    pub rate_max: u64,
+    /// Unix seconds of the last session on any worker (0: none).
+    pub last_sess: u64,
 }
 
 impl Totals {
@@ -156,6 +226,7 @@ impl Totals {
     pub fn sum<'a>(workers: impl IntoIterator<Item = &'a Counters>) -> Totals {
         let mut t = Totals::default();
         let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let now = crate::check::status::unix_ms();
         for c in workers {
             t.sessions += l(&c.sessions);
             t.current += l(&c.current);
@@ -172,6 +243,10 @@ impl Totals {
             t.redispatches += l(&c.redispatches);
             t.requests += l(&c.requests);
             t.intercepted += l(&c.intercepted);
+            t.lbtot += l(&c.lbtot);
+            t.rate += c.rate.read(now);
+            t.rate_max += l(&c.rate_max);
+            t.last_sess = t.last_sess.max(l(&c.last_sess));
             for (i, s) in c.status.iter().enumerate() {
                 t.status[i] += l(s);
             }
@@ -202,5 +277,22 @@ mod tests {
             (3, 2, 3, 15)
         );
         assert_eq!(t.status, [0, 1, 0, 0, 1, 1]);
+        assert_eq!((t.rate, t.rate_max), (3, 3), "all three opened this second");
+        assert!(t.last_sess > 0);
+    }
+
+    #[test]
+    fn rates_slide_over_a_second() {
+        let r = Rate::default();
+        for _ in 0..10 {
+            r.hit(5_000);
+        }
+        r.hit(5_900);
+        assert_eq!(r.read(5_950), 11);
+        // Half into the next second: half of the previous second's count.
+        assert_eq!(r.read(6_500), 6);
+        r.hit(6_500);
+        assert_eq!(r.read(6_500), 1 + 6);
+        assert_eq!(r.read(8_000), 0, "nothing in the last second");
     }
 }

@@ -138,7 +138,8 @@ pub enum ProxySel {
 }
 
 impl Filter {
-    fn keeps(&self, p: &ProxyView, r: &Row) -> bool {
+    /// Whether row `r` of proxy `p` is asked for.
+    pub fn keeps(&self, p: &ProxyView, r: &Row) -> bool {
         let proxy_ok = match &self.proxy {
             None => true,
             Some(ProxySel::Id(id)) => p.iid == *id,
@@ -202,7 +203,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// The value of one column for one row ("" where ringlb has none).
-fn field(r: &Row, column: &str) -> String {
+pub fn field(r: &Row, column: &str) -> String {
     let t = &r.totals;
     let server = r.kind == Kind::Server;
     let frontend = r.kind == Kind::Frontend;
@@ -254,6 +255,12 @@ fn field(r: &Row, column: &str) -> String {
             num(t.status[class])
         }
         "req_tot" => opt(r.req_tot),
+        "rate" => num(t.rate),
+        "rate_max" => num(t.rate_max),
+        "lbtot" => opt(r.lbtot),
+        "lastsess" => opt(r.lastsess),
+        "chkfail" => opt(r.chkfail),
+        "throttle" => opt(r.throttle),
         "rate_lim" => opt(r.rate_lim),
         // No compression and no cache in ringlb: nothing went through them.
         "comp_in" | "comp_out" | "comp_byp" | "comp_rsp" | "cache_lookups" | "cache_hits"

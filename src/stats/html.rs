@@ -26,6 +26,14 @@ pub struct PageOptions {
     pub uri: String,
     /// `;up`: hide servers that are not in service.
     pub only_up: bool,
+    /// A `stats admin` condition holds: the admin form is shown.
+    pub admin: bool,
+    /// `stats show-legends`: server addresses and cookies in the rows' tips.
+    pub legends: bool,
+    /// `stats show-desc`: the description to show.
+    pub desc: Option<String>,
+    /// `;st=<code>`: the last admin action's result (`Err`: a code unknown).
+    pub result: Option<Result<super::admin::Status, ()>>,
 }
 
 /// Colours and layout (HAProxy's palette).
@@ -64,6 +72,8 @@ td.closed{background:#ff9090 !important}
 .b_no_check{background:#e0e0e0}
 .b_drain{background:#cc9900}
 .b_maint{background:#c07820}
+div.msg{padding:4px;margin:.5em 0;border:1px solid #808080}
+div.msg a{text-decoration:none;font-weight:bold}
 ";
 
 /// Renders the whole page.
@@ -97,6 +107,18 @@ pub fn render(shared: &Shared, proxies: &[ProxyView], opts: &PageOptions) -> Str
         .unwrap_or_default();
     let _ = writeln!(out, "<h2>Statistics Report for pid {pid}{on_node}</h2>");
     summary(&mut out, shared, proxies, opts);
+    if let Some(result) = opts.result {
+        let (class, text) = match result {
+            Ok(st) => st.message(),
+            Err(()) => ("no_check", "Unexpected result."),
+        };
+        let _ = writeln!(
+            out,
+            "<p><div class=\"msg {class}\"><a href=\"{}\" title=\"Remove this message\">[X]</a> \
+             {text}</div></p>",
+            esc(&opts.uri)
+        );
+    }
     for p in proxies {
         proxy_table(&mut out, p, opts);
     }
@@ -123,6 +145,9 @@ fn summary(out: &mut String, shared: &Shared, proxies: &[ProxyView], opts: &Page
     let _ = writeln!(out, "<b>uptime = </b>{}<br>", process::uptime_text(up));
     if let Some(n) = &opts.node {
         let _ = writeln!(out, "<b>node = </b>{}<br>", esc(n));
+    }
+    if let Some(d) = opts.desc.as_deref().filter(|d| !d.is_empty()) {
+        let _ = writeln!(out, "<b>description = </b>{}<br>", esc(d));
     }
     let ulimit = process::nofile().map_or("unknown".to_string(), |n| n.to_string());
     let maxconn = if info.maxconn > 0 {
@@ -158,6 +183,10 @@ fn summary(out: &mut String, shared: &Shared, proxies: &[ProxyView], opts: &Page
     }
     let _ = writeln!(out, "<li><a href=\"{uri}\">Refresh now</a></li>");
     let _ = writeln!(out, "<li><a href=\"{uri};csv\">CSV export</a></li>");
+    let _ = writeln!(
+        out,
+        "<li><a href=\"{uri};json\">JSON export</a> (<a href=\"{uri};json-schema\">schema</a>)</li>"
+    );
     out.push_str("</ul></td></tr></table>\n");
 }
 
@@ -186,14 +215,20 @@ fn legend(out: &mut String) {
 /// Column groups of a proxy table: title and sub-columns.
 const GROUPS: &[(&str, &[&str])] = &[
     ("Queue", &["Cur", "Max", "Limit"]),
-    ("Sessions", &["Cur", "Max", "Limit", "Total"]),
+    ("Session rate", &["Cur", "Max", "Limit"]),
+    (
+        "Sessions",
+        &["Cur", "Max", "Limit", "Total", "LbTot", "Last"],
+    ),
     ("Bytes", &["In", "Out"]),
     ("Denied", &["Req", "Resp"]),
     ("Errors", &["Req", "Conn", "Resp"]),
     ("Warnings", &["Retr", "Redis"]),
     (
         "Server",
-        &["Status", "LastChk", "Wght", "Act", "Bck", "Dwn", "Dwntme"],
+        &[
+            "Status", "LastChk", "Wght", "Act", "Bck", "Chk", "Dwn", "Dwntme", "Thrtle",
+        ],
     ),
 ];
 
@@ -204,13 +239,23 @@ fn proxy_table(out: &mut String, p: &ProxyView, opts: &PageOptions) {
         crate::config::model::Mode::Tcp => "tcp",
     });
     let name = esc(&p.name);
+    // The admin form: a checkbox per server, then the action to apply.
+    let form = opts.admin && p.rows.iter().any(|r| r.kind == Kind::Server);
+    let columns = columns + usize::from(form);
+    if form {
+        out.push_str("<form method=\"post\">");
+    }
     let _ = writeln!(
         out,
         "<table class=\"px\" id=\"{name}\">\n<tr><th class=\"pxname\" colspan=\"{columns}\">\
          <a name=\"{name}\"></a>{name} <span>(mode {mode}, id {})</span></th></tr>",
         p.iid
     );
-    out.push_str("<tr class=\"titre\"><th rowspan=\"2\"></th>");
+    out.push_str("<tr class=\"titre\">");
+    if form {
+        out.push_str("<th rowspan=\"2\"></th>");
+    }
+    out.push_str("<th rowspan=\"2\"></th>");
     for (title, cols) in GROUPS {
         let _ = write!(out, "<th colspan=\"{}\">{title}</th>", cols.len());
     }
@@ -231,9 +276,28 @@ fn proxy_table(out: &mut String, p: &ProxyView, opts: &PageOptions) {
         {
             continue;
         }
-        row(out, r);
+        row(out, r, opts.legends, form);
     }
     out.push_str("</table>\n");
+    if form {
+        admin_select(out, p.iid);
+    }
+}
+
+/// The action select under a proxy's table, and its backend (`b=#<iid>`).
+fn admin_select(out: &mut String, iid: u32) {
+    out.push_str(
+        "Choose the action to perform on the checked servers : <select name=\"action\">\
+         <option value=\"\"></option>",
+    );
+    for (value, label) in super::admin::ACTIONS {
+        let _ = write!(out, "<option value=\"{value}\">{label}</option>");
+    }
+    let _ = writeln!(
+        out,
+        "</select><input type=\"hidden\" name=\"b\" value=\"#{iid}\">&nbsp;\
+         <input type=\"submit\" value=\"Apply\"></form>"
+    );
 }
 
 /// The CSS class of a server row.
@@ -251,7 +315,8 @@ fn server_class(r: &Row) -> &'static str {
     if r.backup { b } else { a }
 }
 
-fn row(out: &mut String, r: &Row) {
+/// One row; `in_form`: with the admin form's checkbox cell first.
+fn row(out: &mut String, r: &Row, legends: bool, in_form: bool) {
     let t = &r.totals;
     let class = match r.kind {
         Kind::Frontend => "frontend",
@@ -259,7 +324,7 @@ fn row(out: &mut String, r: &Row) {
         Kind::Server => server_class(r),
     };
     let title = match r.kind {
-        Kind::Server => {
+        Kind::Server if legends => {
             let mut s = format!("address: {}", r.addr.as_deref().unwrap_or("-"));
             if let Some(c) = &r.cookie {
                 let _ = write!(s, ", cookie: {c}");
@@ -268,9 +333,23 @@ fn row(out: &mut String, r: &Row) {
         }
         _ => String::new(),
     };
+    let _ = write!(out, "<tr class=\"{class}\">");
+    // The admin form's checkbox, on server rows.
+    if in_form {
+        match r.kind {
+            Kind::Server => {
+                let _ = write!(
+                    out,
+                    "<td><input type=\"checkbox\" name=\"s\" value=\"{}\"></td>",
+                    esc(&r.svname)
+                );
+            }
+            _ => out.push_str("<td></td>"),
+        }
+    }
     let _ = write!(
         out,
-        "<tr class=\"{class}\"><td class=\"name\" title=\"{}\">{}</td>",
+        "<td class=\"name\" title=\"{}\">{}</td>",
         esc(&title),
         esc(&r.svname)
     );
@@ -289,6 +368,10 @@ fn row(out: &mut String, r: &Row) {
     num_cell(out, r.queue.map(|q| u64::from(q.0)));
     num_cell(out, r.queue.map(|q| u64::from(q.1)));
     num_cell(out, r.queue.and_then(|q| q.2).map(u64::from));
+    // Session rate: over the last second, its maximum, `rate-limit sessions`.
+    num_cell(out, Some(t.rate));
+    num_cell(out, Some(t.rate_max));
+    num_cell(out, r.rate_lim.filter(|&l| l > 0).map(u64::from));
     num_cell(out, Some(r.scur));
     num_cell(out, Some(r.smax));
     num_cell(out, r.slim);
@@ -298,6 +381,19 @@ fn row(out: &mut String, r: &Row) {
         esc(&total_title),
         t.sessions
     );
+    num_cell(out, r.lbtot);
+    // Last: time since the last session, as HAProxy ("never" before one).
+    match r.lastsess {
+        Some(s) if s >= 0 => {
+            let _ = write!(
+                out,
+                "<td class=\"n\">{}</td>",
+                process::human_time(s as u64)
+            );
+        }
+        Some(_) => out.push_str("<td class=\"n\">never</td>"),
+        None => out.push_str("<td></td>"),
+    }
     // Bytes.
     num_cell(out, Some(t.bytes_in));
     num_cell(out, Some(t.bytes_out));
@@ -355,10 +451,17 @@ fn row(out: &mut String, r: &Row) {
             num_cell_u32(out, r.bck);
         }
     }
+    num_cell(out, r.chkfail);
     num_cell(out, r.chkdown);
     match r.downtime {
         Some(d) => {
             let _ = write!(out, "<td class=\"n\">{}</td>", process::human_time(d));
+        }
+        None => out.push_str("<td></td>"),
+    }
+    match r.throttle {
+        Some(p) => {
+            let _ = write!(out, "<td class=\"n\">{p} %</td>");
         }
         None => out.push_str("<td></td>"),
     }

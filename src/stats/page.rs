@@ -4,10 +4,12 @@
 //! A request is for the page when its proxy (the frontend, else the backend
 //! it goes to) has `stats enable` and its URI starts with `stats uri`
 //! (HAProxy's `/haproxy?stats` by default). Options follow the URI after
-//! semicolons, as HAProxy reads them: `;csv` for the CSV, `;norefresh`, `;up`.
+//! semicolons, as HAProxy reads them: `;csv` for the CSV, `;json` and
+//! `;json-schema` for the JSON (`json.rs`), `;norefresh`, `;up`.
 
 use super::view;
-use super::{auth, csv, html, process};
+use super::{admin, auth, csv, html, json, process};
+use crate::acl::Condition;
 use crate::config::model::Stats;
 use crate::stats::counters;
 use crate::worker::context::WorkerCtx;
@@ -16,32 +18,67 @@ use crate::worker::context::WorkerCtx;
 pub const DEFAULT_URI: &str = "/haproxy?stats";
 
 /// What a stats request asks for after the URI.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Options {
+    /// `;st=<code>`: the result of the last admin POST, to show.
+    st: Option<String>,
     csv: bool,
+    json: bool,
+    json_schema: bool,
     norefresh: bool,
     up: bool,
 }
 
+/// The `stats` settings answering `target` on this frontend and backend
+/// (the frontend's first), whether they are the frontend's, and what follows
+/// the URI; `None` when the request is not for a stats page.
+fn find<'a>(
+    ctx: &'a WorkerCtx,
+    frontend: usize,
+    backend: usize,
+    target: &'a [u8],
+) -> Option<(&'a Stats, bool, &'a str)> {
+    let shared = &ctx.shared;
+    let fe = shared.frontends.get(frontend)?;
+    let be = shared.backends.get(backend)?;
+    let target = std::str::from_utf8(target).ok()?;
+    let path = origin_form(target);
+    [(&fe.model.stats, true), (&be.model.stats, false)]
+        .into_iter()
+        .filter(|(s, _)| s.enabled)
+        .find_map(|(s, front)| path.strip_prefix(stats_uri(s)).map(|rest| (s, front, rest)))
+}
+
+/// Whether the request is a POST to a stats page with an admin form: its
+/// body (the form) must be read before [`serve`] answers it.
+pub fn wants_body(
+    ctx: &WorkerCtx,
+    frontend: usize,
+    backend: usize,
+    head: &[u8],
+    target: &[u8],
+) -> bool {
+    head.starts_with(b"POST ")
+        && find(ctx, frontend, backend, target).is_some_and(|(s, ..)| s.admin.is_some())
+}
+
 /// The whole HTTP response for a request to the stats page, or `None` when the
 /// request is not for it (stats disabled on this proxy, or another URI).
-/// `head` is the request head and `target` its request target.
+/// `head` is the request head and `target` its request target; `admin`
+/// tells whether a `stats admin` condition holds (with the frontend's ACLs
+/// when its flag is true, else the backend's); `body` is a POST's form
+/// (`None`: it did not fit the buffer).
 pub fn serve(
     ctx: &WorkerCtx,
     frontend: usize,
     backend: usize,
     head: &[u8],
     target: &[u8],
+    admin: &dyn Fn(bool, &Condition) -> bool,
+    body: Option<&[u8]>,
 ) -> Option<Vec<u8>> {
     let shared = &ctx.shared;
-    let fe = shared.frontends.get(frontend)?;
-    let be = shared.backends.get(backend)?;
-    let target = std::str::from_utf8(target).ok()?;
-    let path = origin_form(target);
-    let (stats, rest) = [&fe.model.stats, &be.model.stats]
-        .into_iter()
-        .filter(|s| s.enabled)
-        .find_map(|s| path.strip_prefix(stats_uri(s)).map(|rest| (s, rest)))?;
+    let (stats, front, rest) = find(ctx, frontend, backend, target)?;
     let opts = options(rest);
     let head_only = head.starts_with(b"HEAD ");
     // HAProxy counts an intercepted request on its frontend when it takes it
@@ -51,31 +88,78 @@ pub fn serve(
     let response = if !auth::allowed(head, &stats.auth) {
         auth::unauthorized(stats.realm.as_deref())
     } else {
-        let proxies = view::snapshot(shared);
-        if opts.csv {
-            let body = csv::render(&proxies, &csv::Filter::default());
-            respond("text/plain", None, body, head_only)
-        } else {
-            let refresh = stats
-                .refresh
-                .map(|d| d.as_secs().max(1))
-                .filter(|_| !opts.norefresh);
-            let page = html::PageOptions {
-                refresh,
-                hide_version: stats.hide_version,
-                node: stats.show_node.as_ref().map(|n| match n {
-                    Some(name) => name.clone(),
-                    None => process::get().node.clone(),
-                }),
-                uri: stats_uri(stats).to_string(),
-                only_up: opts.up,
+        let is_admin = stats.admin.as_ref().is_some_and(|cond| admin(front, cond));
+        if head.starts_with(b"POST ") {
+            let status = match body {
+                _ if !is_admin => admin::Status::Deny,
+                Some(form) => admin::process(shared, form),
+                None => admin::Status::Excd,
             };
-            let body = html::render(shared, &proxies, &page);
-            respond("text/html; charset=utf-8", refresh, body, head_only)
+            admin::redirect(stats_uri(stats), status)
+        } else {
+            page(ctx, stats, &opts, is_admin, head_only)
         }
     };
     c.status(status_of(&response));
     Some(response)
+}
+
+/// The page, its CSV or its JSON, for the proxies `stats scope` shows.
+fn page(ctx: &WorkerCtx, stats: &Stats, opts: &Options, admin: bool, head_only: bool) -> Vec<u8> {
+    let shared = &ctx.shared;
+    let mut proxies = view::snapshot(shared);
+    if !stats.scope.is_empty() {
+        proxies.retain(|p| stats.scope.contains(&p.name));
+    }
+    // Addresses, cookies and algorithms are shown with `stats show-legends`
+    // only, as HAProxy (the socket's `show stat` always has them).
+    if !stats.show_legends {
+        for r in proxies.iter_mut().flat_map(|p| p.rows.iter_mut()) {
+            (r.addr, r.cookie, r.algo) = (None, None, None);
+        }
+    }
+    if opts.json_schema {
+        return respond(
+            "application/json",
+            None,
+            format!("{}\n", json::SCHEMA),
+            head_only,
+        );
+    }
+    if opts.json {
+        let body = json::stat(&proxies, &csv::Filter::default());
+        return respond("application/json", None, body, head_only);
+    }
+    if opts.csv {
+        let body = csv::render(&proxies, &csv::Filter::default());
+        return respond("text/plain", None, body, head_only);
+    }
+    let refresh = stats
+        .refresh
+        .map(|d| d.as_secs().max(1))
+        .filter(|_| !opts.norefresh);
+    let page = html::PageOptions {
+        refresh,
+        hide_version: stats.hide_version,
+        node: stats.show_node.as_ref().map(|n| match n {
+            Some(name) => name.clone(),
+            None => process::get().node.clone(),
+        }),
+        uri: stats_uri(stats).to_string(),
+        only_up: opts.up,
+        admin,
+        legends: stats.show_legends,
+        desc: stats
+            .show_desc
+            .as_ref()
+            .map(|d| d.clone().unwrap_or_default()),
+        result: opts
+            .st
+            .as_deref()
+            .map(|code| admin::Status::from_code(code).ok_or(())),
+    };
+    let body = html::render(shared, &proxies, &page);
+    respond("text/html; charset=utf-8", refresh, body, head_only)
 }
 
 /// The configured stats URI, or HAProxy's default.
@@ -108,8 +192,11 @@ fn options(rest: &str) -> Options {
         let word = word.split(['?', '&', '/']).next().unwrap_or("");
         match word {
             "csv" => o.csv = true,
+            "json" => o.json = true,
+            "json-schema" => o.json_schema = true,
             "norefresh" => o.norefresh = true,
             "up" => o.up = true,
+            w if w.starts_with("st=") => o.st = Some(w[3..].to_string()),
             _ => {}
         }
     }
@@ -163,10 +250,12 @@ mod tests {
             Options {
                 csv: true,
                 norefresh: true,
-                up: false
+                ..Options::default()
             }
         );
         assert!(options(";up").up);
+        assert!(options(";json").json && !options(";json").json_schema);
+        assert!(options(";json-schema").json_schema);
         assert!(!options("csv").csv, "an option needs its semicolon");
     }
 

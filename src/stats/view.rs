@@ -144,6 +144,23 @@ pub struct Row {
     pub intercepted: Option<u64>,
     /// `rate_lim`: a frontend's `rate-limit sessions` (0: none).
     pub rate_lim: Option<u32>,
+    /// `lbtot`: times the balancer chose the server (backend: any of its servers).
+    pub lbtot: Option<u64>,
+    /// `lastsess`: seconds since the last session (-1: none yet); servers and backends.
+    pub lastsess: Option<i64>,
+    /// `chkfail`: failed checks (checked servers).
+    pub chkfail: Option<u64>,
+    /// `throttle`: percent of its weight a server in slow start gets.
+    pub throttle: Option<u32>,
+}
+
+/// Seconds since `last` (unix seconds), or -1 when there was none, as HAProxy's `lastsess`.
+fn since(last: u64, now_ms: u64) -> i64 {
+    if last == 0 {
+        -1
+    } else {
+        (now_ms / 1000).saturating_sub(last) as i64
+    }
 }
 
 /// One proxy's table: FRONTEND, servers, BACKEND (each part when it exists).
@@ -161,7 +178,7 @@ pub struct ProxyView {
 pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
     let now_ms = unix_ms();
     let list = proxies(shared);
-    let ids = proxy_ids(&list);
+    let ids = proxy_ids(shared, &list);
     list.into_iter()
         .zip(ids)
         // A disabled proxy is not shown, as HAProxy (its frontend is not
@@ -196,7 +213,7 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
 pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     let mut ids = vec![0; shared.backends.len()];
     let list = proxies(shared);
-    for (p, id) in list.iter().zip(proxy_ids(&list)) {
+    for (p, id) in list.iter().zip(proxy_ids(shared, &list)) {
         if let Some(b) = p.backend {
             ids[b] = id;
         }
@@ -204,10 +221,14 @@ pub fn backend_ids(shared: &Shared) -> Vec<u32> {
     ids
 }
 
-/// Each proxy's id: its `id`, else the next free number (HAProxy's way).
-fn proxy_ids(list: &[Proxy]) -> Vec<u32> {
-    let written: Vec<Option<u32>> = list.iter().map(|p| p.id).collect();
-    crate::config::proxy_ids::assign(&written)
+/// Each proxy's id: its `id`, else the next free number (HAProxy's way),
+/// after HAProxy's CLI frontend when there is a stats socket.
+fn proxy_ids(shared: &Shared, list: &[Proxy]) -> Vec<u32> {
+    let cli = usize::from(shared.cli_proxy);
+    let written: Vec<Option<u32>> = std::iter::repeat_n(None, cli)
+        .chain(list.iter().map(|p| p.id))
+        .collect();
+    crate::config::proxy_ids::assign(&written)[cli..].to_vec()
 }
 
 /// The servers the stats show: all but a `dispatch` address's.
@@ -339,6 +360,10 @@ fn frontend_row(shared: &Shared, f: usize, pxname: &str, iid: u32) -> Row {
         conn_tot: Some(t.sessions + t.denied_conn),
         intercepted: http.then_some(t.intercepted),
         rate_lim: Some(fe.model.settings.rate_limit_sessions.unwrap_or(0)),
+        lbtot: None,
+        lastsess: None,
+        chkfail: None,
+        throttle: None,
         totals: t,
     }
 }
@@ -400,12 +425,34 @@ fn server_row(
         }),
         cookie: model.and_then(|m| m.cookie.clone()),
         algo: None,
-        req_tot: None,
+        // HTTP exchanges the server carried (HAProxy 2.6 counts them per server too).
+        req_tot: (be.mode == Mode::Http).then_some(t.sessions),
         conn_tot: None,
         intercepted: None,
         rate_lim: None,
+        lbtot: Some(t.lbtot),
+        lastsess: Some(since(t.last_sess, now_ms)),
+        chkfail: chk
+            .enabled
+            .then(|| chk.failed_checks.load(Ordering::Relaxed)),
+        throttle: throttle(srv, weight),
         totals: t,
     }
+}
+
+/// `throttle`: while a server warms up (`slowstart`, not drained), the share
+/// of its weight it gets, in percent (HAProxy's `server_throttle_rate`).
+fn throttle(srv: &ServerRt, shown_weight: u32) -> Option<u32> {
+    let warming = srv.health.warm_since_ms.load(Ordering::Relaxed) != 0;
+    if !warming || srv.admin.drain() || !srv.up.load(Ordering::Relaxed) {
+        return None;
+    }
+    let uweight = srv.admin.uweight.load(Ordering::Relaxed);
+    Some(if uweight == 0 {
+        100
+    } else {
+        (100 * shown_weight).div_ceil(uweight)
+    })
 }
 
 /// A server's status text and colour, as HAProxy shows them: maintenance
@@ -531,7 +578,11 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         queue: Some((be.queue.queue.len(), be.queue.queue.max(), None)),
         scur: t.current,
         smax: t.max_current,
-        slim: be.model.maxconn.map(u64::from),
+        slim: Some(
+            be.model
+                .maxconn
+                .map_or_else(|| default_fullconn(shared, b), u64::from),
+        ),
         status: status.into(),
         look,
         backup: false,
@@ -551,8 +602,33 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         conn_tot: None,
         intercepted: None,
         rate_lim: None,
+        lbtot: Some(t.lbtot),
+        lastsess: Some(since(t.last_sess, crate::check::status::unix_ms())),
+        chkfail: None,
+        throttle: None,
         totals: t,
     }
+}
+
+/// A backend's `slim` without `fullconn`: HAProxy's default, a tenth
+/// (rounded up, at least 1) of the limits of the frontends that reach it
+/// (`config::proxy_ids::default_fullconn`, with the effective limits).
+fn default_fullconn(shared: &Shared, b: usize) -> u64 {
+    let global = process::get().maxconn as u64;
+    let total: u64 = shared
+        .frontends
+        .iter()
+        .filter(|f| {
+            f.backend == Some(b)
+                || f.model
+                    .routing
+                    .rules
+                    .iter()
+                    .any(|r| r.dynamic.is_none() && r.backend == b)
+        })
+        .map(|f| f.maxconn.map_or(global, u64::from))
+        .sum();
+    total.div_ceil(10).max(1)
 }
 
 /// HAProxy's name of a balancing algorithm (the `algo` column).
@@ -569,5 +645,43 @@ pub fn algo_name(b: &Balance) -> &'static str {
         Balance::First => "first",
         Balance::Random { .. } => "random",
         Balance::Hash(_) => "hash",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> std::sync::Arc<Shared> {
+        let loaded = crate::config::load_sources(&[(
+            "t.cfg",
+            "global\n    stats socket /tmp/unused.sock\nlisten l\n    mode http\n    \
+             bind 127.0.0.1:1\n    timeout connect 1s\n    timeout client 1s\n    \
+             timeout server 1s\n    server a 127.0.0.1:2 weight 10 slowstart 10s\n",
+        )])
+        .expect("config loads");
+        Shared::build(&loaded.config, false, 1)
+    }
+
+    #[test]
+    fn throttle_shows_the_warm_up_share() {
+        let sh = shared();
+        let srv = &sh.backends[0].servers[0];
+        let server = |sh: &Shared| snapshot(sh)[0].rows[1].clone();
+        assert_eq!(server(&sh).throttle, None, "not warming up");
+        srv.health.warm_since_ms.store(1, Ordering::Relaxed);
+        srv.health
+            .ramp
+            .store(crate::check::live::RAMP_FULL / 2, Ordering::Relaxed);
+        assert_eq!(server(&sh).throttle, Some(50));
+        assert_eq!(server(&sh).lastsess, Some(-1), "no session yet");
+        assert_eq!(server(&sh).lbtot, Some(0));
+    }
+
+    #[test]
+    fn a_stats_socket_takes_proxy_id_one() {
+        let sh = shared();
+        assert_eq!(snapshot(&sh)[0].iid, 2);
+        assert_eq!(backend_ids(&sh), [2]);
     }
 }

@@ -2,6 +2,7 @@
 //! socket`/`stats timeout`/`stats maxconn` in `global` (the run-time API, `admin`).
 
 use super::{B, F, L, Misplaced, check_caps, global};
+use crate::acl::Condition;
 use crate::config::address::{Role, parse_address};
 use crate::config::model::{Address, StatsSocket};
 use crate::config::parse::{Args, Ctx};
@@ -53,27 +54,34 @@ pub fn proxy(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(), 
             if !check_caps(cx, p, &label, F | L | B, Misplaced::Error)? {
                 return Ok(());
             }
-            match args.next_opt().as_deref() {
-                Some("if" | "unless") if !args.is_done() => {
-                    args.rest();
-                }
-                _ => {
-                    return Err(
-                        "'stats admin' expects 'if <condition>' or 'unless <condition>'".into(),
-                    );
-                }
+            let words = args.rest();
+            if !matches!(words.first().map(String::as_str), Some("if" | "unless"))
+                || words.len() < 2
+            {
+                return Err(
+                    "'stats admin' expects 'if <condition>' or 'unless <condition>'".into(),
+                );
             }
-            // The page's admin form is not built: refused rather than an
-            // access rule that silently grants nothing.
-            return Err(format!(
-                "'{label}' is not supported yet: the stats page is read-only (change servers \
-                 on the stats socket)"
-            ));
+            let cond = Condition::parse(&words, &mut p.acls, None)
+                .map_err(|e| format!("'stats admin': {e}"))?;
+            p.stats.admin = Some(cond);
         }
-        "show-legends" | "show-desc" | "show-modules" | "scope" => {
+        "scope" => {
+            let name = args.next_string("a proxy name, or '.' for this one")?;
+            // `.` is the proxy itself, as HAProxy.
+            let name = if name == "." { p.name.clone() } else { name };
+            p.stats.scope.push(name);
+        }
+        "show-legends" => p.stats.show_legends = true,
+        "show-desc" => {
+            let words = args.rest();
+            p.stats.show_desc = Some((!words.is_empty()).then(|| words.join(" ")));
+        }
+        "show-modules" => {
+            // Display only (HAProxy's stats modules): ringlb has none to show.
             args.rest();
             cx.warn(format!(
-                "'{label}' is not supported by ringlb and is ignored"
+                "'{label}' is not supported by ringlb (it has no stats modules) and is ignored"
             ));
             return Ok(());
         }

@@ -184,8 +184,15 @@ pub struct Stats {
     pub hide_version: bool,
     /// `stats show-node [name]`.
     pub show_node: Option<Option<String>>,
-    /// `stats admin if ...` seen.
-    pub admin: bool,
+    /// `stats admin if|unless <cond>`: when it holds, the page shows the
+    /// admin form and takes its POST (`stats::admin`).
+    pub admin: Option<crate::acl::Condition>,
+    /// `stats scope <proxy>` lines: only these proxies are shown (all without any).
+    pub scope: Vec<String>,
+    /// `stats show-legends`: server addresses, cookies and check details on the page.
+    pub show_legends: bool,
+    /// `stats show-desc [<desc>]`: the description to show (`None` inside: the global one).
+    pub show_desc: Option<Option<String>>,
 }
 
 /// `stats socket <path> [mode <m>] [level <l>] [user|uid <u>] [group|gid <g>]`

@@ -276,7 +276,7 @@ fn proxy_stats() {
     let s = fe("    stats uri /admin\n    stats realm \"Web\\ farm\"\n    stats auth admin:secret\n    stats auth ops:x:y\n\
                 stats refresh 10s\n    stats hide-version\n    stats show-node lb1")
         .stats;
-    assert!(s.enabled && s.hide_version && !s.admin);
+    assert!(s.enabled && s.hide_version && s.admin.is_none());
     assert_eq!(s.uri.as_deref(), Some("/admin"));
     assert_eq!(s.realm.as_deref(), Some("Web farm"));
     assert_eq!(
@@ -294,11 +294,21 @@ fn proxy_stats() {
             .is_empty(),
         "the stats page is built: its keywords no longer warn"
     );
+    assert!(fe("    stats admin if TRUE").stats.admin.is_some());
     assert_eq!(
-        err("    stats admin if TRUE"),
-        "'stats admin' is not supported yet: the stats page is read-only (change servers on the \
-         stats socket)"
+        err("    stats admin"),
+        "'stats admin' expects 'if <condition>' or 'unless <condition>'"
     );
+    let s = fe(
+        "    stats scope .\n    stats scope other\n    stats show-legends\n    \
+                stats show-desc Main farm",
+    )
+    .stats;
+    assert_eq!(s.scope.len(), 2);
+    assert_eq!(s.scope[1], "other");
+    assert!(s.show_legends);
+    assert_eq!(s.show_desc, Some(Some("Main farm".into())));
+    assert_eq!(fe("    stats show-desc").stats.show_desc, Some(None));
 }
 
 #[test]

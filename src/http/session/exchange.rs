@@ -97,11 +97,41 @@ impl<'a> Session<'a> {
             return Some(self.answer_rule(req, local).await);
         }
         // The stats page (`stats enable`, `stats uri`) is answered by ringlb itself.
-        // It reads the head the rules left, as HAProxy intercepts after them.
+        // It reads the head the rules left, as HAProxy intercepts after them;
+        // a POST of its admin form (`stats admin`) has its body read first.
+        let post = {
+            let st = self.rules.borrow();
+            let (uri, head) = self.target_and_head(req, &st.msg);
+            stats::page::wants_body(self.ctx, self.fe_index, self.backend, head, uri)
+        };
+        if post && let Err(e) = self.buffer_body(req).await {
+            return Some(Err(e));
+        }
         let page = {
             let st = self.rules.borrow();
             let (uri, head) = self.target_and_head(req, &st.msg);
-            stats::page::serve(self.ctx, self.fe_index, self.backend, head, uri)
+            // A form larger than the buffer is incomplete: `None` (HAProxy's EXCD).
+            let body = if post {
+                match req.body {
+                    BodyKind::Length(n) => usize::try_from(n)
+                        .ok()
+                        .and_then(|n| req.head_len.checked_add(n))
+                        .and_then(|end| self.cbuf.get(req.head_len..end)),
+                    _ => Some(&[][..]),
+                }
+            } else {
+                None
+            };
+            let admin = |front: bool, cond: &crate::acl::Condition| self.stats_admin(front, cond);
+            stats::page::serve(
+                self.ctx,
+                self.fe_index,
+                self.backend,
+                head,
+                uri,
+                &admin,
+                body,
+            )
         };
         if let Some(mut page) = page {
             self.trace.local();

@@ -92,9 +92,22 @@ impl Session<'_> {
     /// Whether a `monitor fail` condition holds for the request head in `cbuf`.
     fn monitor_fails(&self) -> bool {
         let conds = &self.fe.model.monitor.fail;
-        if conds.is_empty() {
-            return false;
-        }
+        !conds.is_empty() && self.head_holds(conds, &self.fe.model.routing.acls)
+    }
+
+    /// Whether a `stats admin` condition holds for this request, with the
+    /// frontend's ACLs (`front`) or the backend's (`stats::page`).
+    pub(super) fn stats_admin(&self, front: bool, cond: &crate::acl::Condition) -> bool {
+        let acls = if front {
+            &self.fe.model.routing.acls
+        } else {
+            &self.be.model.acls.0
+        };
+        self.head_holds(std::slice::from_ref(cond), acls)
+    }
+
+    /// Whether any of `conds` holds for the request head in `cbuf`.
+    fn head_holds(&self, conds: &[crate::acl::Condition], acls: &crate::acl::AclSet) -> bool {
         let mut slots = request::header_slots();
         let flags = request::ParseFlags {
             accept_invalid: self.fe.http.accept_invalid_request,
@@ -118,7 +131,6 @@ impl Session<'_> {
             vars: None,
             uid: Some(&self.uid),
         };
-        let acls = &self.fe.model.routing.acls;
         let mut sc = self.ctx.scratch.borrow_mut();
         conds.iter().any(|c| c.eval(acls, &sample, &mut sc))
     }
