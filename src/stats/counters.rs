@@ -59,6 +59,8 @@ pub struct Counters {
     pub intercepted: AtomicU64,
     /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
     pub status: [AtomicU64; STATUS_CLASSES],
+    /// Server response times (backends and servers; ringlb's Prometheus histograms).
+    pub response_time: super::histogram::Histogram,
 }
 
 impl Counters {

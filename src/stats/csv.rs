@@ -202,7 +202,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 /// The value of one column for one row ("" where ringlb has none).
-fn field(r: &Row, column: &str) -> String {
+pub fn field(r: &Row, column: &str) -> String {
     let t = &r.totals;
     let server = r.kind == Kind::Server;
     let frontend = r.kind == Kind::Frontend;

@@ -446,6 +446,14 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
                 kind,
             }));
         }
+        Action::PrometheusExporter => {
+            let (status, page) = crate::stats::prometheus::response(cx.shared, s.uri());
+            return Step::Done(Verdict::Reply(Local {
+                page,
+                status,
+                kind: LocalKind::Service,
+            }));
+        }
         Action::Auth { realm } => {
             // `option http-use-proxy-header` on a proxied request: 407.
             let (page, status) = if s.proxy_auth() {

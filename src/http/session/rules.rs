@@ -155,6 +155,7 @@ impl Session<'_> {
         match local.kind {
             LocalKind::Deny | LocalKind::Tarpit => counters::add(&fc.denied, 1),
             LocalKind::Invalid => counters::add(&fc.req_errors, 1),
+            LocalKind::Service => counters::add(&fc.intercepted, 1),
             _ => {}
         }
         if local.kind == LocalKind::Tarpit {
