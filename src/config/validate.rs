@@ -574,9 +574,11 @@ fn frontend(
         None if p.use_backend_seen => None,
         // A frontend for `use-service` alone (HAProxy's exporter example):
         // what the service does not answer gets 503.
-        None if p.rules.request.iter().any(|r| {
-            matches!(r.action, crate::http::rules::Action::PrometheusExporter)
-        }) =>
+        None if p
+            .rules
+            .request
+            .iter()
+            .any(|r| matches!(r.action, crate::http::rules::Action::PrometheusExporter)) =>
         {
             None
         }

@@ -140,7 +140,8 @@ const DREQ: &str = "Total number of denied requests since process started";
 const DRESP: &str = "Total number of denied responses since process started";
 const STATUS: &str = "Current status of the service, per state label value.";
 const HRSP: &str = "Total number of HTTP responses with status 100-199 returned by this object since the worker process started";
-const REQ_TOT: &str = "Total number of HTTP requests processed by this object since the worker process started";
+const REQ_TOT: &str =
+    "Total number of HTTP requests processed by this object since the worker process started";
 const COMP_IN: &str = "Total number of bytes submitted to the HTTP compressor for this object since the worker process started";
 const COMP_OUT: &str = "Total number of bytes emitted by the HTTP compressor for this object since the worker process started";
 const COMP_BYP: &str = "Total number of bytes that bypassed HTTP compression for this object since the worker process started (CPU/memory/bandwidth limitation)";
@@ -155,8 +156,7 @@ const WRETR: &str = "Total number of server connection retries since the worker 
 const WREDIS: &str = "Total number of server redispatches due to connection failures since the worker process started";
 const WEIGHT: &str =
     "Server's effective weight, or sum of active servers' effective weights for a backend";
-const UWEIGHT: &str =
-    "Server's user weight, or sum of active servers' user weights for a backend";
+const UWEIGHT: &str = "Server's user weight, or sum of active servers' user weights for a backend";
 const CHKDOWN: &str = "Total number of failed checks causing UP to DOWN server transitions, per server/backend, since the worker process started";
 
 /// `haproxy_frontend_*`, in HAProxy's order.
@@ -185,9 +185,24 @@ const FRONTEND_FAMILIES: &[Family] = &[
     ("http_responses_total", Counter, HRSP, Codes),
     ("http_requests_total", Counter, REQ_TOT, Col("req_tot")),
     ("http_comp_bytes_in_total", Counter, COMP_IN, Col("comp_in")),
-    ("http_comp_bytes_out_total", Counter, COMP_OUT, Col("comp_out")),
-    ("http_comp_bytes_bypassed_total", Counter, COMP_BYP, Col("comp_byp")),
-    ("http_comp_responses_total", Counter, COMP_RSP, Col("comp_rsp")),
+    (
+        "http_comp_bytes_out_total",
+        Counter,
+        COMP_OUT,
+        Col("comp_out"),
+    ),
+    (
+        "http_comp_bytes_bypassed_total",
+        Counter,
+        COMP_BYP,
+        Col("comp_byp"),
+    ),
+    (
+        "http_comp_responses_total",
+        Counter,
+        COMP_RSP,
+        Col("comp_rsp"),
+    ),
     (
         "connections_total",
         Counter,
@@ -212,8 +227,18 @@ const FRONTEND_FAMILIES: &[Family] = &[
         "Total number of incoming sessions blocked on a listener/frontend by a tcp-request connection rule since the worker process started",
         Col("dses"),
     ),
-    ("http_cache_lookups_total", Counter, CACHE_LOOKUPS, Col("cache_lookups")),
-    ("http_cache_hits_total", Counter, CACHE_HITS, Col("cache_hits")),
+    (
+        "http_cache_lookups_total",
+        Counter,
+        CACHE_LOOKUPS,
+        Col("cache_lookups"),
+    ),
+    (
+        "http_cache_hits_total",
+        Counter,
+        CACHE_HITS,
+        Col("cache_hits"),
+    ),
 ];
 
 /// `haproxy_backend_*`, in HAProxy's order.
@@ -222,7 +247,8 @@ const BACKEND_FAMILIES: &[Family] = &[
     ("max_queue", Gauge, QMAX, Col("qmax")),
     ("current_sessions", Gauge, CUR_SESS, Col("scur")),
     ("max_sessions", Gauge, MAX_SESS, Col("smax")),
-    ("limit_sessions", Gauge, LIM_SESS, Col("slim")),
+    // No `limit_sessions`: HAProxy shows the backend's `fullconn`, which
+    // ringlb does not compute.
     ("sessions_total", Counter, TOT_SESS, Col("stot")),
     ("bytes_in_total", Counter, BIN, Col("bin")),
     ("bytes_out_total", Counter, BOUT, Col("bout")),
@@ -249,11 +275,36 @@ const BACKEND_FAMILIES: &[Family] = &[
     ("http_responses_total", Counter, HRSP, Codes),
     ("http_requests_total", Counter, REQ_TOT, Col("req_tot")),
     ("http_comp_bytes_in_total", Counter, COMP_IN, Col("comp_in")),
-    ("http_comp_bytes_out_total", Counter, COMP_OUT, Col("comp_out")),
-    ("http_comp_bytes_bypassed_total", Counter, COMP_BYP, Col("comp_byp")),
-    ("http_comp_responses_total", Counter, COMP_RSP, Col("comp_rsp")),
-    ("http_cache_lookups_total", Counter, CACHE_LOOKUPS, Col("cache_lookups")),
-    ("http_cache_hits_total", Counter, CACHE_HITS, Col("cache_hits")),
+    (
+        "http_comp_bytes_out_total",
+        Counter,
+        COMP_OUT,
+        Col("comp_out"),
+    ),
+    (
+        "http_comp_bytes_bypassed_total",
+        Counter,
+        COMP_BYP,
+        Col("comp_byp"),
+    ),
+    (
+        "http_comp_responses_total",
+        Counter,
+        COMP_RSP,
+        Col("comp_rsp"),
+    ),
+    (
+        "http_cache_lookups_total",
+        Counter,
+        CACHE_LOOKUPS,
+        Col("cache_lookups"),
+    ),
+    (
+        "http_cache_hits_total",
+        Counter,
+        CACHE_HITS,
+        Col("cache_hits"),
+    ),
     ("uweight", Gauge, UWEIGHT, Col("uweight")),
     (
         "agg_server_status",
@@ -358,15 +409,33 @@ pub fn render(shared: &Shared, q: Query) -> String {
             .collect()
     };
     if q.scopes & FRONTEND != 0 {
-        families(&mut out, "haproxy_frontend_", FRONTEND_FAMILIES, &rows(Kind::Frontend), &[]);
+        families(
+            &mut out,
+            "haproxy_frontend_",
+            FRONTEND_FAMILIES,
+            &rows(Kind::Frontend),
+            &[],
+        );
     }
     if q.scopes & BACKEND != 0 {
         let be = rows(Kind::Backend);
         let servers = rows(Kind::Server);
-        families(&mut out, "haproxy_backend_", BACKEND_FAMILIES, &be, &servers);
+        families(
+            &mut out,
+            "haproxy_backend_",
+            BACKEND_FAMILIES,
+            &be,
+            &servers,
+        );
     }
     if q.scopes & SERVER != 0 {
-        families(&mut out, "haproxy_server_", SERVER_FAMILIES, &rows(Kind::Server), &[]);
+        families(
+            &mut out,
+            "haproxy_server_",
+            SERVER_FAMILIES,
+            &rows(Kind::Server),
+            &[],
+        );
     }
     histograms(shared, q, &mut out);
     out
@@ -427,6 +496,10 @@ fn samples(out: &mut String, name: &str, r: &Row, src: Src, servers: &[&Row]) {
             if !http && is_http_column(c) {
                 return;
             }
+            // Check figures only for checked servers, as HAProxy.
+            if c.starts_with("check_") && r.check.is_none() {
+                return;
+            }
             let v = csv::field(r, c);
             let v = if v.is_empty() { "NaN".to_string() } else { v };
             let _ = writeln!(out, "{name}{{{l}}} {v}");
@@ -461,7 +534,11 @@ fn samples(out: &mut String, name: &str, r: &Row, src: Src, servers: &[&Row]) {
         CheckStatus => {
             let Some(chk) = &r.check else { return };
             for s in CHECK_STATUSES {
-                let _ = writeln!(out, "{name}{{{l},state=\"{s}\"}} {}", u8::from(chk.status == *s));
+                let _ = writeln!(
+                    out,
+                    "{name}{{{l},state=\"{s}\"}} {}",
+                    u8::from(chk.status == *s)
+                );
             }
         }
         AggStatus => {
@@ -540,19 +617,83 @@ fn process(shared: &Shared, out: &mut String) {
         header(out, &name, ty, help);
         let _ = writeln!(out, "{name} {v}");
     };
-    g(out, "nbthread", Gauge, "Number of started threads (global.nbthread)", shared.counters.len() as u64);
-    g(out, "nbproc", Gauge, "Number of started worker processes (historical, always 1)", 1);
-    g(out, "relative_process_id", Gauge, "Relative worker process number (1)", 1);
-    g(out, "uptime_seconds", Gauge, "How long ago this worker process was started (seconds)", super::process::uptime_secs());
-    g(out, "max_connections", Gauge, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)", info.maxconn as u64);
-    g(out, "current_connections", Gauge, "Current number of connections on this worker process", cur);
-    g(out, "connections_total", Counter, "Total number of connections on this worker process since started", conns);
-    g(out, "requests_total", Counter, "Total number of requests on this worker process since started", reqs);
-    g(out, "stopping", Gauge, "1 if the worker process is currently stopping, otherwise zero", u64::from(shared.stopping()));
+    g(
+        out,
+        "nbthread",
+        Gauge,
+        "Number of started threads (global.nbthread)",
+        shared.counters.len() as u64,
+    );
+    g(
+        out,
+        "nbproc",
+        Gauge,
+        "Number of started worker processes (historical, always 1)",
+        1,
+    );
+    g(
+        out,
+        "relative_process_id",
+        Gauge,
+        "Relative worker process number (1)",
+        1,
+    );
+    g(
+        out,
+        "uptime_seconds",
+        Gauge,
+        "How long ago this worker process was started (seconds)",
+        super::process::uptime_secs(),
+    );
+    g(
+        out,
+        "max_connections",
+        Gauge,
+        "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
+        info.maxconn as u64,
+    );
+    g(
+        out,
+        "current_connections",
+        Gauge,
+        "Current number of connections on this worker process",
+        cur,
+    );
+    g(
+        out,
+        "connections_total",
+        Counter,
+        "Total number of connections on this worker process since started",
+        conns,
+    );
+    g(
+        out,
+        "requests_total",
+        Counter,
+        "Total number of requests on this worker process since started",
+        reqs,
+    );
+    g(
+        out,
+        "stopping",
+        Gauge,
+        "1 if the worker process is currently stopping, otherwise zero",
+        u64::from(shared.stopping()),
+    );
     let name = "haproxy_process_build_info";
     header(out, name, Gauge, "Build info");
-    let _ = writeln!(out, "{name}{{version=\"ringlb-{}\"}} 1", env!("CARGO_PKG_VERSION"));
-    g(out, "start_time_seconds", Gauge, "Start time in seconds", info.started_unix);
+    let _ = writeln!(
+        out,
+        "{name}{{version=\"ringlb-{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    g(
+        out,
+        "start_time_seconds",
+        Gauge,
+        "Start time in seconds",
+        info.started_unix,
+    );
 }
 
 /// `ringlb_backend_response_time_seconds` and `ringlb_server_response_time_seconds`.
@@ -566,7 +707,12 @@ fn histograms(shared: &Shared, q: Query, out: &mut String) {
                 continue;
             }
             let m = Merged::sum(shared.counters.iter().map(|w| &w.backends[b].response_time));
-            histogram(&mut body, "ringlb_backend_response_time_seconds", &format!("proxy=\"{}\"", esc(&be.name)), &m);
+            histogram(
+                &mut body,
+                "ringlb_backend_response_time_seconds",
+                &format!("proxy=\"{}\"", esc(&be.name)),
+                &m,
+            );
         }
         if !body.is_empty() {
             hist_header(out, "ringlb_backend_response_time_seconds", help);
@@ -583,13 +729,22 @@ fn histograms(shared: &Shared, q: Query, out: &mut String) {
                 if q.no_maint && srv.admin.maint() {
                     continue;
                 }
-                let m = Merged::sum(shared.counters.iter().map(|w| &w.servers[b][s].response_time));
+                let m = Merged::sum(
+                    shared
+                        .counters
+                        .iter()
+                        .map(|w| &w.servers[b][s].response_time),
+                );
                 let l = format!("proxy=\"{}\",server=\"{}\"", esc(&be.name), esc(&srv.name));
                 histogram(&mut body, "ringlb_server_response_time_seconds", &l, &m);
             }
         }
         if !body.is_empty() {
-            hist_header(out, "ringlb_server_response_time_seconds", &help.replace("backend", "server"));
+            hist_header(
+                out,
+                "ringlb_server_response_time_seconds",
+                &help.replace("backend", "server"),
+            );
             out.push_str(&body);
         }
     }

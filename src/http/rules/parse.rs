@@ -440,6 +440,7 @@ fn known_elsewhere(kw: &str) -> bool {
         "auth",
         "redirect",
         "return",
+        "use-service",
         "set-status",
         "set-path",
         "set-pathq",

@@ -382,7 +382,9 @@ impl<'a> Session<'a> {
         let took = sent_at.elapsed();
         let c = self.ctx.counters();
         c.backends[self.backend].response_time.record(took);
-        c.servers[self.backend][server_idx].response_time.record(took);
+        c.servers[self.backend][server_idx]
+            .response_time
+            .record(took);
         Ok(Relayed {
             sr,
             sw,

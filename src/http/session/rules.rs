@@ -158,6 +158,9 @@ impl Session<'_> {
             LocalKind::Service => counters::add(&fc.intercepted, 1),
             _ => {}
         }
+        // The frontend counts the answer's status class, as HAProxy (checked
+        // against it by tests/prometheus.rs).
+        fc.status(local.status);
         if local.kind == LocalKind::Tarpit {
             let t = &self.fe.model.timeouts;
             let wait = t.tarpit.or(t.connect).unwrap_or_default();
