@@ -354,6 +354,20 @@ fn families_labels_and_counters_match_haproxy() {
         ("haproxy_backend_active_servers", vec![("proxy", "be")]),
         ("haproxy_backend_backup_servers", vec![("proxy", "be")]),
         ("haproxy_frontend_limit_session_rate", vec![("proxy", "fe")]),
+        ("haproxy_frontend_connections_total", vec![("proxy", "fe")]),
+        (
+            "haproxy_frontend_intercepted_requests_total",
+            vec![("proxy", "fe")],
+        ),
+        ("haproxy_frontend_current_sessions", vec![("proxy", "fe")]),
+        ("haproxy_backend_current_queue", vec![("proxy", "be")]),
+        ("haproxy_backend_current_sessions", vec![("proxy", "be")]),
+        ("haproxy_frontend_sessions_total", vec![("proxy", "tcpx")]),
+        // The scrape itself, counted before the page is made.
+        (
+            "haproxy_frontend_intercepted_requests_total",
+            vec![("proxy", "prom")],
+        ),
     ];
     let mut same: Vec<(String, Vec<(String, String)>)> = same
         .iter()
@@ -385,6 +399,16 @@ fn families_labels_and_counters_match_haproxy() {
             same.push((
                 fam.into(),
                 vec![("proxy".into(), "be".into()), ("server".into(), srv.into())],
+            ));
+        }
+        for code in ["2xx", "3xx", "4xx", "5xx"] {
+            same.push((
+                "haproxy_server_http_responses_total".into(),
+                vec![
+                    ("proxy".into(), "be".into()),
+                    ("server".into(), srv.into()),
+                    ("code".into(), code.into()),
+                ],
             ));
         }
         for st in ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] {

@@ -446,11 +446,12 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
                 kind,
             }));
         }
+        // The session renders the page (`session/rules.rs`), once the
+        // scrape itself is counted, as HAProxy counts it before its applet runs.
         Action::PrometheusExporter => {
-            let (status, page) = crate::stats::prometheus::response(cx.shared, s.uri());
             return Step::Done(Verdict::Reply(Local {
-                page,
-                status,
+                page: Vec::new(),
+                status: 200,
                 kind: LocalKind::Service,
             }));
         }

@@ -117,7 +117,24 @@ impl Session<'_> {
         }
         st.fx = fx;
         match v {
-            Verdict::Reply(l) => {
+            Verdict::Reply(mut l) => {
+                // HAProxy counts the frontend's own answers (`return`,
+                // `redirect`, a service) as intercepted; not `deny`.
+                let fe_stage = be.is_none();
+                if fe_stage
+                    && matches!(
+                        l.kind,
+                        LocalKind::Return | LocalKind::Redirect | LocalKind::Service
+                    )
+                {
+                    let fc = &self.ctx.counters().frontends[self.fe_index];
+                    counters::add(&fc.intercepted, 1);
+                }
+                if l.kind == LocalKind::Service {
+                    // The exporter (`stats/prometheus.rs`), on the request as rewritten.
+                    (l.status, l.page) =
+                        crate::stats::prometheus::response(&self.ctx.shared, st.msg.line(1));
+                }
                 st.local = Some(l);
                 true
             }
@@ -155,7 +172,6 @@ impl Session<'_> {
         match local.kind {
             LocalKind::Deny | LocalKind::Tarpit => counters::add(&fc.denied, 1),
             LocalKind::Invalid => counters::add(&fc.req_errors, 1),
-            LocalKind::Service => counters::add(&fc.intercepted, 1),
             _ => {}
         }
         // The frontend counts the answer's status class, as HAProxy (checked
