@@ -4,7 +4,8 @@
 //! it leaves out are listed below with the reason), with the same labels and,
 //! where the value is deterministic, the same values. Then the query
 //! parameters (`scope=`, `no-maint`), ringlb's response-time histograms,
-//! `promtool check metrics` on the scrape, and the config errors.
+//! `promtool check metrics` on the scrape, a `listen` serving the exporter
+//! beside its traffic (HEAD included), and the config errors.
 
 mod common;
 
@@ -645,4 +646,32 @@ fn use_service_config_errors_name_the_keyword() {
     );
     let out = run_cli(dir.path(), &["-c", "-f", cfg.to_str().unwrap()]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
+#[test]
+fn a_listen_serves_the_exporter_beside_its_traffic() {
+    let b = HttpBackend::start("b");
+    let port = free_port();
+    let cfg = format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:{port}\n\
+         \x20   http-request use-service prometheus-exporter if {{ path /metrics }}\n\
+         \x20   server s1 127.0.0.1:{}\n",
+        b.port()
+    );
+    let _lb = Ringlb::start(&cfg);
+    assert_eq!(get(port, "/").0, 200);
+    let m = parse(&scrape(port, "/metrics?scope=server"));
+    let s1 = [("proxy", "web"), ("server", "s1")];
+    assert_eq!(
+        value(&m, "haproxy_server_sessions_total", &s1).as_deref(),
+        Some("1")
+    );
+    assert_eq!(b.request_count(), 1, "the scrape never reaches the server");
+    // HEAD: the head only, on a connection that stays usable.
+    let mut c = HttpClient::connect(port);
+    let r = c.head("/metrics");
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    assert_eq!(c.get("/").status, 200);
 }
