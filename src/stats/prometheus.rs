@@ -600,100 +600,95 @@ fn state_name(r: &Row) -> &'static str {
     }
 }
 
-/// `haproxy_process_*`: what ringlb knows of the process.
-fn process(shared: &Shared, out: &mut String) {
-    let info = super::process::get();
-    let (mut cur, mut conns, mut reqs) = (0, 0, 0);
-    for w in &shared.counters {
-        for f in &w.frontends {
-            let l = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-            cur += l(&f.current);
-            conns += l(&f.sessions) + l(&f.denied_conn);
-            reqs += l(&f.requests);
-        }
-    }
-    let g = |out: &mut String, n: &str, ty: Type, help: &str, v: u64| {
-        let name = format!("haproxy_process_{n}");
-        header(out, &name, ty, help);
-        let _ = writeln!(out, "{name} {v}");
-    };
-    g(
-        out,
+/// `haproxy_process_*` families ringlb knows, in HAProxy's order (`build_info`,
+/// with its label, is written apart).
+const PROCESS_FAMILIES: &[(&str, Type, &str)] = &[
+    (
         "nbthread",
         Gauge,
         "Number of started threads (global.nbthread)",
-        shared.counters.len() as u64,
-    );
-    g(
-        out,
+    ),
+    (
         "nbproc",
         Gauge,
         "Number of started worker processes (historical, always 1)",
-        1,
-    );
-    g(
-        out,
+    ),
+    (
         "relative_process_id",
         Gauge,
         "Relative worker process number (1)",
-        1,
-    );
-    g(
-        out,
+    ),
+    (
         "uptime_seconds",
         Gauge,
         "How long ago this worker process was started (seconds)",
-        super::process::uptime_secs(),
-    );
-    g(
-        out,
+    ),
+    (
         "max_connections",
         Gauge,
         "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
-        info.maxconn as u64,
-    );
-    g(
-        out,
+    ),
+    (
         "current_connections",
         Gauge,
         "Current number of connections on this worker process",
-        cur,
-    );
-    g(
-        out,
+    ),
+    (
         "connections_total",
         Counter,
         "Total number of connections on this worker process since started",
-        conns,
-    );
-    g(
-        out,
+    ),
+    (
         "requests_total",
         Counter,
         "Total number of requests on this worker process since started",
-        reqs,
-    );
-    g(
-        out,
+    ),
+    (
         "stopping",
         Gauge,
         "1 if the worker process is currently stopping, otherwise zero",
+    ),
+    ("start_time_seconds", Gauge, "Start time in seconds"),
+];
+
+/// `haproxy_process_*`: what ringlb knows of the process.
+fn process(shared: &Shared, out: &mut String) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let info = super::process::get();
+    let (mut cur, mut conns, mut reqs) = (0, 0, 0);
+    let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    for f in shared.counters.iter().flat_map(|w| &w.frontends) {
+        cur += l(&f.current);
+        // As the frontends' `conn_tot`: rejected connections count too.
+        conns += l(&f.sessions) + l(&f.denied_conn);
+        reqs += l(&f.requests);
+    }
+    let values = [
+        shared.counters.len() as u64,
+        1,
+        1,
+        super::process::uptime_secs(),
+        info.maxconn as u64,
+        cur,
+        conns,
+        reqs,
         u64::from(shared.stopping()),
-    );
-    let name = "haproxy_process_build_info";
-    header(out, name, Gauge, "Build info");
-    let _ = writeln!(
-        out,
-        "{name}{{version=\"ringlb-{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
-    );
-    g(
-        out,
-        "start_time_seconds",
-        Gauge,
-        "Start time in seconds",
         info.started_unix,
-    );
+    ];
+    for (&(n, ty, help), v) in PROCESS_FAMILIES.iter().zip(values) {
+        let name = format!("haproxy_process_{n}");
+        header(out, &name, ty, help);
+        let _ = writeln!(out, "{name} {v}");
+        if n == "stopping" {
+            let name = "haproxy_process_build_info";
+            header(out, name, Gauge, "Build info");
+            let _ = writeln!(
+                out,
+                "{name}{{version=\"ringlb-{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+    }
 }
 
 /// `ringlb_backend_response_time_seconds` and `ringlb_server_response_time_seconds`.
