@@ -419,7 +419,6 @@ fn action(
     })
 }
 
-/// Actions HAProxy has on another side (to tell "wrong side" from "unknown").
 /// `use-service <name>`: only HAProxy's Prometheus exporter is built in.
 fn service(args: &[String]) -> Result<Action, String> {
     match args {
@@ -432,6 +431,7 @@ fn service(args: &[String]) -> Result<Action, String> {
     }
 }
 
+/// Actions HAProxy has on another side (to tell "wrong side" from "unknown").
 fn known_elsewhere(kw: &str) -> bool {
     [
         "allow",
