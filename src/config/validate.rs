@@ -580,6 +580,16 @@ fn frontend(
         None if p.kind == SectionKind::Listen => Some(*names.backends.get(p.name.as_str())?),
         // Requests no rule matches get 503, as in HAProxy.
         None if p.use_backend_seen => None,
+        // A frontend for `use-service` alone (HAProxy's exporter example):
+        // what the service does not answer gets 503.
+        None if p
+            .rules
+            .request
+            .iter()
+            .any(|r| matches!(r.action, crate::http::rules::Action::PrometheusExporter)) =>
+        {
+            None
+        }
         None => {
             diag.error_at(
                 &p.origin,

@@ -67,6 +67,8 @@ pub struct Counters {
     pub rate_max: AtomicU64,
     /// Unix time in seconds of the last session started (0: none yet), for `lastsess`.
     pub last_sess: AtomicU64,
+    /// Server response times (backends and servers; ringlb's Prometheus histograms).
+    pub response_time: super::histogram::Histogram,
 }
 
 /// Events per second, as HAProxy's `freq_ctr`: the count of the current

@@ -383,6 +383,13 @@ fn server_row(
     let up = srv.up.load(Ordering::Relaxed);
     // HAProxy shows the effective weight, slow start included, rounded up.
     let weight = crate::check::slowstart::shown_weight(srv);
+    // In maintenance HAProxy keeps showing the effective weight the server
+    // returns with (its CSV and exporter), where ringlb's balancing weight is 0.
+    let weight = if srv.admin.maint() {
+        srv.admin.uweight.load(Ordering::Relaxed)
+    } else {
+        weight
+    };
     let (status, look) = server_state(srv, up, weight);
     let chk = &srv.check;
     let last_change = chk
@@ -553,8 +560,10 @@ fn backend_row(shared: &Shared, be: &BackendRt, b: usize, pxname: &str, iid: u32
         .map(|s| s.weight.load(Ordering::Relaxed))
         .sum::<u32>()
         * u32::from(be.model.settings.dispatch.is_none());
+    // HAProxy's `tot_uweight`: the usable servers' (active and backup) only.
     let uweight: u32 = shown_servers(be)
         .iter()
+        .filter(|s| s.usable())
         .map(|s| s.admin.uweight.load(Ordering::Relaxed))
         .sum();
     // With `dispatch`, HAProxy balances nothing (its weights count 0): UP

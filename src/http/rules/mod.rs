@@ -272,6 +272,9 @@ pub enum Action {
     Redirect(Redirect),
     /// Answer with the reply.
     Return(Reply),
+    /// `use-service prometheus-exporter`: answer with the exporter's page
+    /// (`stats/prometheus.rs`), made from the counters at that moment.
+    PrometheusExporter,
     /// `set-header` (replace all) or `add-header` (append).
     SetHeader {
         /// The header name.

@@ -236,6 +236,7 @@ fn allowed(side: Side, name: &str) -> bool {
         "auth",
         "redirect",
         "return",
+        "use-service",
         "set-path",
         "set-pathq",
         "set-query",
@@ -296,6 +297,7 @@ fn action(
         )?),
         "tarpit" => Action::Tarpit(reply(args, 500, true, base)?),
         "return" => Action::Return(reply(args, 200, false, base)?),
+        "use-service" => service(args)?,
         "auth" => Action::Auth {
             realm: match args {
                 [] => proxy.to_string(),
@@ -417,6 +419,18 @@ fn action(
     })
 }
 
+/// `use-service <name>`: only HAProxy's Prometheus exporter is built in.
+fn service(args: &[String]) -> Result<Action, String> {
+    match args {
+        [name] if name == "prometheus-exporter" => Ok(Action::PrometheusExporter),
+        [name] => Err(format!(
+            "unknown service '{name}': ringlb provides only 'prometheus-exporter'"
+        )),
+        [] => Err("expects a service name ('prometheus-exporter')".into()),
+        [_, extra, ..] => Err(format!("unexpected argument '{extra}'")),
+    }
+}
+
 /// Actions HAProxy has on another side (to tell "wrong side" from "unknown").
 fn known_elsewhere(kw: &str) -> bool {
     [
@@ -426,6 +440,7 @@ fn known_elsewhere(kw: &str) -> bool {
         "auth",
         "redirect",
         "return",
+        "use-service",
         "set-status",
         "set-path",
         "set-pathq",

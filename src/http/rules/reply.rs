@@ -22,6 +22,8 @@ pub enum LocalKind {
     Auth,
     /// A rewrite produced an invalid message (500).
     Invalid,
+    /// `use-service` (counted as intercepted).
+    Service,
 }
 
 /// A response made by a rule, ready to send.

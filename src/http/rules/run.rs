@@ -446,6 +446,15 @@ fn prepare<S: Sample>(a: &Action, s: &S, cx: &Cx<'_>, b: &mut Bufs<'_>, fx: &mut
                 kind,
             }));
         }
+        // The session renders the page (`session/rules.rs`), once the
+        // scrape itself is counted, as HAProxy counts it before its applet runs.
+        Action::PrometheusExporter => {
+            return Step::Done(Verdict::Reply(Local {
+                page: Vec::new(),
+                status: 200,
+                kind: LocalKind::Service,
+            }));
+        }
         Action::Auth { realm } => {
             // `option http-use-proxy-header` on a proxied request: 407.
             let (page, status) = if s.proxy_auth() {

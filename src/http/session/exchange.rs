@@ -298,7 +298,7 @@ impl<'a> Session<'a> {
         let (ct, st) = (self.fe.client_timeout, self.be.server_timeout);
         // `http-send-name-header`'s line in `out` (`persist.rs`).
         let mut name_line = None;
-        let (sr, sw, server_fd, req_state, resp) = loop {
+        let (sr, sw, server_fd, req_state, resp, sent_at) = loop {
             if self.rewrite.server_name.is_some() {
                 let srv = &self.be.servers[server_idx].name;
                 persist::name_header(&mut self.out, self.rewrite.server_name, srv, &mut name_line);
@@ -316,6 +316,7 @@ impl<'a> Session<'a> {
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
                 Err(WriteFail::Error(_)) => return Err(Fail::Status(HttpError::BadGateway)),
             }
+            let sent_at = Instant::now();
             let server_fd = server.as_raw_fd();
             let head_seen = Cell::new(false);
             let hook = response_rules
@@ -403,9 +404,17 @@ impl<'a> Session<'a> {
                     (reused, served) = (false, 0);
                 }
                 Judged::Fail(f) => return Err(f),
-                Judged::Done(state, end) => break (sr, sw, server_fd, state, end),
+                Judged::Done(state, end) => break (sr, sw, server_fd, state, end, sent_at),
             }
         };
+        // ringlb's response-time histograms (`stats/histogram.rs`): request
+        // sent to response relayed, on this worker's own cells.
+        let took = sent_at.elapsed();
+        let c = self.ctx.counters();
+        c.backends[self.backend].response_time.record(took);
+        c.servers[self.backend][server_idx]
+            .response_time
+            .record(took);
         Ok(Relayed {
             sr,
             sw,

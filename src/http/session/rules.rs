@@ -117,7 +117,24 @@ impl Session<'_> {
         }
         st.fx = fx;
         match v {
-            Verdict::Reply(l) => {
+            Verdict::Reply(mut l) => {
+                // HAProxy counts the frontend's own answers (`return`,
+                // `redirect`, a service) as intercepted; not `deny`.
+                let fe_stage = be.is_none();
+                if fe_stage
+                    && matches!(
+                        l.kind,
+                        LocalKind::Return | LocalKind::Redirect | LocalKind::Service
+                    )
+                {
+                    let fc = &self.ctx.counters().frontends[self.fe_index];
+                    counters::add(&fc.intercepted, 1);
+                }
+                if l.kind == LocalKind::Service {
+                    // The exporter (`stats/prometheus.rs`), on the request as rewritten.
+                    (l.status, l.page) =
+                        crate::stats::prometheus::response(&self.ctx.shared, st.msg.line(1));
+                }
                 st.local = Some(l);
                 true
             }
@@ -157,6 +174,9 @@ impl Session<'_> {
             LocalKind::Invalid => counters::add(&fc.req_errors, 1),
             _ => {}
         }
+        // The frontend counts the answer's status class, as HAProxy (checked
+        // against it by tests/prometheus.rs).
+        fc.status(local.status);
         if local.kind == LocalKind::Tarpit {
             let t = &self.fe.model.timeouts;
             let wait = t.tarpit.or(t.connect).unwrap_or_default();
