@@ -267,6 +267,10 @@ pub struct Shared {
     pub soft_stop: AtomicBool,
     /// `-d`: print each connection and exchange to stderr, as HAProxy's debug mode.
     pub debug: bool,
+    /// The response-time histograms are kept: a Prometheus exporter or a stats
+    /// page reads them. Otherwise recording them (two clock reads per
+    /// exchange) would be a cost nobody asked for.
+    pub response_histograms: bool,
     /// Traffic counters, one set per worker (index = worker id), summed when read.
     pub counters: Vec<WorkerCounters>,
     /// Disabled `frontend` sections (where, `id`): numbered in the stats, not shown.
@@ -384,6 +388,7 @@ impl Shared {
             backends,
             soft_stop: AtomicBool::new(false),
             debug,
+            response_histograms: histograms_read(config),
             disabled_frontends: config.disabled_frontends.clone(),
             cli_proxy: !config.global.stats_sockets.is_empty(),
             pipes: crate::tcp::splice::Pipes::new(
@@ -401,4 +406,22 @@ impl Shared {
                 .collect(),
         })
     }
+}
+
+/// Whether some proxy reads the response-time histograms: a stats page or
+/// an `http-request use-service prometheus-exporter` rule.
+fn histograms_read(config: &Config) -> bool {
+    let exporter = |r: &model::Rules| {
+        r.0.request
+            .iter()
+            .any(|r| matches!(r.action, crate::http::rules::Action::PrometheusExporter))
+    };
+    config
+        .frontends
+        .iter()
+        .any(|f| f.stats.enabled || exporter(&f.rules))
+        || config
+            .backends
+            .iter()
+            .any(|b| b.stats.enabled || exporter(&b.rules))
 }

@@ -54,8 +54,9 @@ impl<'a> ActiveGuard<'a> {
         srv.active.fetch_add(1, Ordering::Relaxed);
         let c = ctx.counters();
         let counters = [&c.backends[backend], &c.servers[backend][server]];
+        let now = crate::stats::counters::coarse_unix_ms();
         for c in counters {
-            c.open();
+            c.open_at(now);
         }
         ActiveGuard {
             server: srv,

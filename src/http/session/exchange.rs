@@ -316,7 +316,7 @@ impl<'a> Session<'a> {
                 Err(WriteFail::Timeout) => return Err(Fail::Status(HttpError::GatewayTimeout)),
                 Err(WriteFail::Error(_)) => return Err(Fail::Status(HttpError::BadGateway)),
             }
-            let sent_at = Instant::now();
+            let sent_at = self.ctx.shared.response_histograms.then(Instant::now);
             let server_fd = server.as_raw_fd();
             let head_seen = Cell::new(false);
             let hook = response_rules
@@ -409,12 +409,14 @@ impl<'a> Session<'a> {
         };
         // ringlb's response-time histograms (`stats/histogram.rs`): request
         // sent to response relayed, on this worker's own cells.
-        let took = sent_at.elapsed();
-        let c = self.ctx.counters();
-        c.backends[self.backend].response_time.record(took);
-        c.servers[self.backend][server_idx]
-            .response_time
-            .record(took);
+        if let Some(sent_at) = sent_at {
+            let took = sent_at.elapsed();
+            let c = self.ctx.counters();
+            c.backends[self.backend].response_time.record(took);
+            c.servers[self.backend][server_idx]
+                .response_time
+                .record(took);
+        }
         Ok(Relayed {
             sr,
             sw,
