@@ -65,6 +65,7 @@ fn check_status_code(s: CheckStatus) -> u8 {
         CheckStatus::L7Timeout => 12,
         CheckStatus::L7Rsp => 13,
         CheckStatus::L7Ok => 15,
+        CheckStatus::L7OkC => 16,
         CheckStatus::L7Sts => 17,
     }
 }

@@ -14,6 +14,8 @@
 //! counts in the log lines are taken without racing another check.
 
 pub mod http;
+pub mod http_program;
+pub mod http_rules;
 pub mod live;
 pub mod log;
 pub mod passive;
@@ -150,7 +152,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             continue;
         }
         let current = resolved_target(srv, address);
-        let report = probe::run(probe::Target {
+        let target = probe::Target {
             address: &current,
             request: request.as_deref(),
             // HAProxy bounds a check by the configured `inter`, whatever the current period.
@@ -162,9 +164,14 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
                 .or(be.model.settings.source),
             send_proxy: be.model.servers[job.server].check_send_proxy.as_ref(),
             tls: be.model.servers[job.server].check_ssl.as_deref(),
-        })
-        .await;
+        };
+        let report = match http_program::program_of(be) {
+            // `http-check` rules (with `option httpchk`): their own runner.
+            Some(base) => http_program::run_for(target, base, be, srv).await,
+            None => probe::run(target).await,
+        };
         let change = st.health.record(report.status.passed());
+        http_program::set_nolb(srv, &report, st.health.is_up());
         st.account(&shared, job, change, &report);
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
     }

@@ -107,7 +107,7 @@ async fn probe(t: Target<'_>, start: Instant) -> (CheckStatus, u16, String) {
 
 /// The check's TLS handshake, within what the connect limit left: a
 /// failure is `L6RSP` with HAProxy's connection error text, a timeout `L6TOUT`.
-async fn handshake(
+pub(super) async fn handshake(
     stream: Stream,
     tls: &ServerTls,
     deadline: Instant,
@@ -123,7 +123,7 @@ async fn handshake(
 /// What a check's PROXY header names, as HAProxy 2.6 sends it: version 2
 /// says LOCAL; version 1 names the check connection itself (its own
 /// address, the server's), or UNKNOWN off TCP.
-fn check_endpoints(s: &Stream) -> Endpoints<'static> {
+pub(super) fn check_endpoints(s: &Stream) -> Endpoints<'static> {
     use std::os::fd::{AsRawFd, BorrowedFd};
     // SAFETY: the fd is the connected socket `s` owns, open for the call.
     let fd = unsafe { BorrowedFd::borrow_raw(s.as_raw_fd()) };
@@ -164,7 +164,7 @@ async fn exchange(s: &mut Stream, request: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// HAProxy counts a failed connect as `L4CON`, but a socket it could not even
 /// create (out of descriptors or memory) as `SOCKERR`.
-fn connect_error_status(e: &std::io::Error) -> CheckStatus {
+pub(super) fn connect_error_status(e: &std::io::Error) -> CheckStatus {
     match e.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => CheckStatus::SockErr,
         _ => CheckStatus::L4Con,
@@ -173,7 +173,7 @@ fn connect_error_status(e: &std::io::Error) -> CheckStatus {
 
 /// The system's message for an error, as `strerror` gives it ("Connection
 /// refused"), without Rust's " (os error 111)" suffix.
-fn strerror(e: &std::io::Error) -> String {
+pub(super) fn strerror(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.find(" (os error ") {
         Some(i) => text[..i].to_string(),

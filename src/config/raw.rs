@@ -294,6 +294,11 @@ pub struct RawProxy {
     pub cookie_here: bool,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `http-check` lines (`config/kw/http_check.rs`).
+    pub http_check: crate::check::http_rules::HttpCheckRules,
+    /// Whether an `http-check` line was written in this very section: the
+    /// first one replaces the rules inherited from `defaults`.
+    pub http_check_here: bool,
     /// HTTP options.
     pub http: HttpOptions,
     /// Logging options and targets.
@@ -373,6 +378,8 @@ impl RawProxy {
             cookie: None,
             cookie_here: false,
             httpchk: None,
+            http_check: Default::default(),
+            http_check_here: false,
             http: HttpOptions::default(),
             log: LogOptions::default(),
             stats: Stats::default(),
@@ -420,6 +427,7 @@ impl RawProxy {
             rules: Default::default(),
             monitor_fail: Vec::new(),
             cookie_here: false,
+            http_check_here: false,
             ..defaults.clone()
         }
     }

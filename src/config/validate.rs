@@ -322,6 +322,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
             .clone()
             .filter(|_| !p.settings.disabled && p.settings.dispatch.is_none()),
         httpchk: p.httpchk.clone(),
+        http_check: p.http_check.clone(),
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),

@@ -599,6 +599,8 @@ pub struct Backend {
     pub cookie: Option<Cookie>,
     /// `option httpchk`.
     pub httpchk: Option<HttpCheck>,
+    /// `http-check` rules (used only with `option httpchk`, as HAProxy).
+    pub http_check: crate::check::http_rules::HttpCheckRules,
     /// HTTP options of the backend.
     pub http: HttpOptions,
     /// `log-health-checks` and other logging options.

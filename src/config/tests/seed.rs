@@ -131,6 +131,7 @@ fn seed_config_model() {
             maxlife: None,
             origin: origin(18),
         }),
+        http_check: Default::default(),
         httpchk: Some(HttpCheck {
             method: "GET".into(),
             uri: "/l7check.html".into(),

@@ -1,0 +1,591 @@
+//! `http-check` rules: the program a backend's HTTP health check runs, compiled
+//! once at load (`config/kw/http_check.rs` parses it), and its evaluation.
+//!
+//! A program is a list of steps as HAProxy 2.6 runs them: `connect` opens a
+//! connection (one is implied before the first step), `send` writes a request,
+//! `expect` judges the answer to the last request. A `send` with no `expect`
+//! after it is judged as `option httpchk` alone would be (2xx and 3xx pass).
+//! The verdicts and their texts are HAProxy's (`tcpcheck_eval_expect_http`).
+
+use std::net::IpAddr;
+
+use super::status::CheckStatus;
+
+/// A backend's `http-check` lines, in order, with the flag keywords.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpCheckRules {
+    /// `connect`, `send`, `expect` and `comment` lines in configuration order.
+    pub steps: Vec<Step>,
+    /// `http-check send-state`: the `X-Haproxy-Server-State` header on every request.
+    pub send_state: bool,
+    /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB.
+    pub disable_on_404: bool,
+}
+
+impl HttpCheckRules {
+    /// Whether nothing was configured (the plain `option httpchk` path applies).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && !self.send_state && !self.disable_on_404
+    }
+
+    /// Whether some step sends a request (else `option httpchk`'s request is sent).
+    pub fn has_send(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::Send(_)))
+    }
+}
+
+/// One `http-check` step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// `http-check connect ...`.
+    Connect(Connect),
+    /// `http-check send ...`.
+    Send(Send),
+    /// `http-check expect ...`.
+    Expect(Expect),
+    /// `http-check comment <msg>`: names the steps after it in failures.
+    Comment(String),
+}
+
+/// `http-check connect`: where the step's connection goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connect {
+    /// `port <n>` (else the check's port).
+    pub port: Option<u16>,
+    /// `addr <ip>` (else the check's address).
+    pub addr: Option<IpAddr>,
+    /// `send-proxy`: a PROXY v1 header first.
+    pub send_proxy: bool,
+    /// `comment <msg>`.
+    pub comment: Option<String>,
+}
+
+/// `http-check send`: the request's parts; unset ones come from `option httpchk`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Send {
+    /// `meth <method>`.
+    pub method: Option<String>,
+    /// `uri <uri>`.
+    pub uri: Option<String>,
+    /// `ver <version>`.
+    pub version: Option<String>,
+    /// `hdr <name> <value>` lines, in order (names sent lower-cased, as HAProxy's HTX does).
+    pub headers: Vec<(String, String)>,
+    /// `body <string>`.
+    pub body: Option<String>,
+}
+
+/// `http-check expect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// `!`: the rule passes when the pattern does not match.
+    pub negate: bool,
+    /// What is matched.
+    pub matcher: Matcher,
+    /// `comment <msg>`, appended to failure texts.
+    pub comment: Option<String>,
+    /// `ok-status`: the status when this rule ends the check with success.
+    pub ok_status: Option<CheckStatus>,
+    /// `error-status`: the status of a failure.
+    pub error_status: Option<CheckStatus>,
+    /// `on-success <text>`: the info of a success.
+    pub on_success: Option<String>,
+    /// `on-error <text>`: the info of a failure.
+    pub on_error: Option<String>,
+}
+
+/// A compiled regex (compared by its source, so models stay comparable).
+#[derive(Debug, Clone)]
+pub struct Re(pub regex::bytes::Regex);
+
+impl PartialEq for Re {
+    fn eq(&self, other: &Re) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for Re {}
+
+/// What an `expect` matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    /// `status <codes>`: inclusive ranges.
+    Status(Vec<(u16, u16)>),
+    /// `rstatus <regex>` on the three status digits.
+    RStatus(Re),
+    /// `hdr`/`fhdr name <m> <name> [value <m> <value>]`.
+    Header {
+        /// `fhdr`: the value is the whole line, commas included.
+        full: bool,
+        /// The header name pattern.
+        name: Pattern,
+        /// The value pattern, if any.
+        value: Option<Pattern>,
+    },
+    /// `string <text>`: the body contains it.
+    String(Vec<u8>),
+    /// `rstring <regex>` on the body.
+    RString(Re),
+}
+
+/// A `hdr` match method and operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    /// `-m str` (default): equal (names: case-insensitively).
+    Str(String),
+    /// `-m beg`.
+    Beg(String),
+    /// `-m end`.
+    End(String),
+    /// `-m sub`.
+    Sub(String),
+    /// `-m reg`.
+    Reg(Re),
+}
+
+impl Pattern {
+    /// Whether `s` matches; `fold` compares case-insensitively (header names).
+    fn matches(&self, s: &str, fold: bool) -> bool {
+        let norm = |p: &str| {
+            if fold {
+                p.to_ascii_lowercase()
+            } else {
+                p.to_string()
+            }
+        };
+        let s = norm(s);
+        match self {
+            Pattern::Str(p) => s == norm(p),
+            Pattern::Beg(p) => s.starts_with(&norm(p)),
+            Pattern::End(p) => s.ends_with(&norm(p)),
+            Pattern::Sub(p) => s.contains(&norm(p)),
+            Pattern::Reg(r) => r.0.is_match(s.as_bytes()),
+        }
+    }
+}
+
+/// An answer as the checks read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status code.
+    pub code: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// Header lines, name and value as received.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes received.
+    pub body: Vec<u8>,
+}
+
+/// Parses what the server sent; `None` when it is not an HTTP/1.x answer.
+pub fn parse_answer(raw: &[u8]) -> Option<Answer> {
+    let head_end = find(raw, b"\r\n\r\n").map(|i| (i, i + 4));
+    let (head, body) = match head_end {
+        Some((h, b)) => (&raw[..h], &raw[b..]),
+        None => (raw, &raw[raw.len()..]),
+    };
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split("\r\n");
+    let first = lines.next()?;
+    let v = super::http::judge_status_line(first.as_bytes());
+    if v.status == CheckStatus::L7Rsp {
+        return None;
+    }
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let reason = first.get(13..).unwrap_or("").trim().to_string();
+    Some(Answer {
+        code: v.code,
+        reason,
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+/// Whether a raw answer is complete: head read and `Content-Length` bytes of body.
+pub fn answer_complete(raw: &[u8]) -> bool {
+    let Some(end) = find(raw, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let len = head.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().ok())
+            .flatten()
+    });
+    len.is_some_and(|n| raw.len() - end - 4 >= n)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether the pattern of `m` is found in `a` (before `!` applies).
+pub fn matches(m: &Matcher, a: &Answer) -> bool {
+    match m {
+        Matcher::Status(ranges) => ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&a.code)),
+        Matcher::RStatus(r) => r.0.is_match(format!("{:03}", a.code).as_bytes()),
+        Matcher::String(s) => s.is_empty() || find(&a.body, s).is_some(),
+        Matcher::RString(r) => r.0.is_match(&a.body),
+        Matcher::Header { full, name, value } => a
+            .headers
+            .iter()
+            .filter(|(n, _)| name.matches(n, true))
+            .any(|(_, v)| match value {
+                None => true,
+                Some(p) if *full => p.matches(v, false),
+                // `hdr` splits the value on commas, as HAProxy does.
+                Some(p) => v.split(',').any(|part| p.matches(part.trim(), false)),
+            }),
+    }
+}
+
+/// An expect rule's verdict: `None` to go on, else the check's end.
+pub fn judge(e: &Expect, a: &Answer, last: bool) -> Option<(CheckStatus, u16, String)> {
+    if matches(&e.matcher, a) != e.negate {
+        if !last {
+            return None;
+        }
+        let status = e.ok_status.unwrap_or(CheckStatus::L7Ok);
+        return Some((status, a.code, e.on_success.clone().unwrap_or_default()));
+    }
+    let (default, desc) = match &e.matcher {
+        Matcher::String(_) | Matcher::RString(_) => (
+            CheckStatus::L7Rsp,
+            if e.negate {
+                "HTTP check matched unwanted content".to_string()
+            } else {
+                "HTTP content check did not match".to_string()
+            },
+        ),
+        _ => (CheckStatus::L7Sts, a.reason.clone()),
+    };
+    let mut info = e.on_error.clone().unwrap_or(desc);
+    if let Some(c) = &e.comment {
+        info.push_str(" comment: ");
+        info.push_str(c);
+    }
+    Some((e.error_status.unwrap_or(default), a.code, info))
+}
+
+/// The request of a `send` step, as HAProxy 2.6 writes it (HTX to HTTP/1):
+/// the request line, the headers lower-cased in order, `content-length` for a
+/// body, `connection: close` on HTTP/1.1, then the body. Unset parts come
+/// from `option httpchk` (`OPTIONS / HTTP/1.0` without it); `state` is the
+/// `send-state` header value.
+pub fn build_request(
+    s: &Send,
+    base: Option<&crate::config::model::HttpCheck>,
+    state: Option<&str>,
+) -> Vec<u8> {
+    let method = s
+        .method
+        .as_deref()
+        .or(base.map(|b| b.method.as_str()))
+        .unwrap_or("OPTIONS");
+    let uri = s
+        .uri
+        .as_deref()
+        .or(base.map(|b| b.uri.as_str()))
+        .unwrap_or("/");
+    let base_ver = base.map(|b| b.version.split("\r\n").next().unwrap_or("HTTP/1.0"));
+    let version = s.version.as_deref().or(base_ver).unwrap_or("HTTP/1.0");
+    let mut req = format!("{method} {uri} {version}\r\n");
+    for (n, v) in &s.headers {
+        req.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
+    }
+    if let Some(st) = state {
+        req.push_str(&format!("x-haproxy-server-state: {st}\r\n"));
+    }
+    if let Some(b) = &s.body {
+        req.push_str(&format!("content-length: {}\r\n", b.len()));
+    }
+    if version.eq_ignore_ascii_case("HTTP/1.1") {
+        req.push_str("connection: close\r\n");
+    }
+    req.push_str("\r\n");
+    if let Some(b) = &s.body {
+        req.push_str(b);
+    }
+    req.into_bytes()
+}
+
+/// The default expect: `option httpchk`'s judgement of the status (2xx, 3xx pass).
+pub fn default_verdict(a: &Answer) -> (CheckStatus, u16, String) {
+    if (200..400).contains(&a.code) {
+        (CheckStatus::L7Ok, a.code, String::new())
+    } else {
+        (CheckStatus::L7Sts, a.code, a.reason.clone())
+    }
+}
+
+/// `http-check send-state`'s header value, HAProxy's
+/// `httpchk_build_status_header`: the state with the counter while it
+/// changes, the server's address, names, weights and sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct StateHeader<'a> {
+    /// Whether the server is UP.
+    pub up: bool,
+    /// Whether it is in NOLB (stopping).
+    pub nolb: bool,
+    /// The health counter, rise and fall.
+    pub health: (u32, u32, u32),
+    /// The server's address and port (`None`: not IP).
+    pub addr: Option<std::net::SocketAddr>,
+    /// Backend and server names.
+    pub names: (&'a str, &'a str),
+    /// `global node` (the host name by default).
+    pub node: &'a str,
+    /// The server's weight and the backend's total.
+    pub weights: (u32, u32),
+    /// The server's current sessions, the backend's, and the server's queue.
+    pub sessions: (u64, u64, u64),
+}
+
+impl StateHeader<'_> {
+    /// The header value.
+    pub fn render(&self) -> String {
+        let (h, rise, fall) = self.health;
+        let state = if self.up {
+            let kind = if self.nolb { "NOLB" } else { "UP" };
+            if h >= rise + fall - 1 {
+                kind.to_string()
+            } else {
+                format!("{kind} {}/{fall}", (h + 1).saturating_sub(rise))
+            }
+        } else if h > 0 {
+            format!("DOWN {h}/{rise}")
+        } else {
+            "DOWN".to_string()
+        };
+        let (addr, port) = match self.addr {
+            Some(a) => (a.ip().to_string(), a.port().to_string()),
+            None => (String::new(), String::new()),
+        };
+        format!(
+            "{state}; address={addr}; port={port}; name={}/{}; node={}; weight={}/{}; scur={}/{}; qcur={}",
+            self.names.0,
+            self.names.1,
+            self.node,
+            self.weights.0,
+            self.weights.1,
+            self.sessions.0,
+            self.sessions.1,
+            self.sessions.2
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(raw: &[u8]) -> Answer {
+        parse_answer(raw).expect("an answer")
+    }
+
+    fn expect(negate: bool, matcher: Matcher) -> Expect {
+        Expect {
+            negate,
+            matcher,
+            comment: None,
+            ok_status: None,
+            error_status: None,
+            on_success: None,
+            on_error: None,
+        }
+    }
+
+    fn re(s: &str) -> Re {
+        Re(regex::bytes::Regex::new(s).expect("regex"))
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nX-Foo: bar, baz\r\nContent-Length: 11\r\n\r\nhello world";
+
+    #[test]
+    fn parses_answers_and_completeness() {
+        let a = answer(OK);
+        assert_eq!((a.code, a.reason.as_str()), (200, "OK"));
+        assert_eq!(a.body, b"hello world");
+        assert!(answer_complete(OK));
+        assert!(!answer_complete(&OK[..OK.len() - 1]));
+        assert!(!answer_complete(b"HTTP/1.1 200 OK\r\n"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for raw in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"HTTP/1.1",
+            b"HTTP/1.1 200",
+            b"HTTP/1.1 200\r\n:\r\n\r\n",
+            b"\xff\xfe\r\n\r\n\xff",
+            b"HTTP/1.1 200 \xff\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        ] {
+            let _ = answer_complete(raw);
+            if let Some(a) = parse_answer(raw) {
+                for m in [
+                    Matcher::Status(vec![(0, 65535)]),
+                    Matcher::RStatus(re("^2")),
+                    Matcher::String(b"x".to_vec()),
+                    Matcher::RString(re(".")),
+                    Matcher::Header {
+                        full: false,
+                        name: Pattern::Reg(re(".*")),
+                        value: Some(Pattern::Sub(String::new())),
+                    },
+                ] {
+                    let _ = judge(&expect(true, m), &a, true);
+                }
+            }
+        }
+        assert!(parse_answer(b"SSH-2.0").is_none());
+    }
+
+    #[test]
+    fn status_ranges_and_negation() {
+        let a = answer(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
+        let ok = expect(false, Matcher::Status(vec![(200, 299)]));
+        assert_eq!(
+            judge(&ok, &a, true),
+            Some((CheckStatus::L7Sts, 503, "Service Unavailable".into()))
+        );
+        let not503 = expect(true, Matcher::Status(vec![(503, 503)]));
+        assert_eq!(judge(&not503, &a, true).map(|v| v.0), Some(CheckStatus::L7Sts));
+        let list = expect(false, Matcher::Status(vec![(200, 399), (503, 503)]));
+        assert_eq!(
+            judge(&list, &a, true),
+            Some((CheckStatus::L7Ok, 503, String::new()))
+        );
+        assert_eq!(judge(&list, &a, false), None, "not the last rule: go on");
+        let r = expect(false, Matcher::RStatus(re("^5")));
+        assert_eq!(judge(&r, &a, true).map(|v| v.0), Some(CheckStatus::L7Ok));
+    }
+
+    #[test]
+    fn body_matches_and_their_texts() {
+        let a = answer(OK);
+        let miss = expect(false, Matcher::String(b"nomatch".to_vec()));
+        assert_eq!(
+            judge(&miss, &a, true),
+            Some((
+                CheckStatus::L7Rsp,
+                200,
+                "HTTP content check did not match".into()
+            ))
+        );
+        let unwanted = expect(true, Matcher::String(b"hello".to_vec()));
+        assert_eq!(
+            judge(&unwanted, &a, true).map(|v| v.2),
+            Some("HTTP check matched unwanted content".into())
+        );
+        let r = expect(false, Matcher::RString(re("w.rld")));
+        assert_eq!(judge(&r, &a, true).map(|v| v.0), Some(CheckStatus::L7Ok));
+        let mut c = expect(false, Matcher::Status(vec![(201, 201)]));
+        c.comment = Some("my test".into());
+        assert_eq!(judge(&c, &a, true).map(|v| v.2), Some("OK comment: my test".into()));
+        c.on_error = Some("bad".into());
+        assert_eq!(judge(&c, &a, true).map(|v| v.2), Some("bad comment: my test".into()));
+    }
+
+    #[test]
+    fn header_matches() {
+        let a = answer(OK);
+        let h = |name, value, full| {
+            expect(
+                false,
+                Matcher::Header {
+                    full,
+                    name,
+                    value,
+                },
+            )
+        };
+        let pass = |e: Expect| judge(&e, &a, true).map(|v| v.0) == Some(CheckStatus::L7Ok);
+        assert!(pass(h(Pattern::Str("x-foo".into()), None, false)));
+        assert!(!pass(h(Pattern::Str("x-bar".into()), None, false)));
+        assert!(pass(h(
+            Pattern::Str("X-FOO".into()),
+            Some(Pattern::Str("baz".into())),
+            false
+        )));
+        assert!(!pass(h(
+            Pattern::Str("x-foo".into()),
+            Some(Pattern::Str("baz".into())),
+            true
+        )));
+        assert!(pass(h(
+            Pattern::Beg("x-".into()),
+            Some(Pattern::Reg(re("^bar, b.z$"))),
+            true
+        )));
+        assert!(pass(h(
+            Pattern::End("foo".into()),
+            Some(Pattern::Sub("a".into())),
+            false
+        )));
+    }
+
+    #[test]
+    fn requests_as_haproxy_writes_them() {
+        let base = crate::config::model::HttpCheck {
+            method: "GET".into(),
+            uri: "/health".into(),
+            version: "HTTP/1.0".into(),
+        };
+        let s = Send {
+            headers: vec![("Host".into(), "example.com".into()), ("X-A".into(), "v1".into())],
+            body: Some("abc".into()),
+            ..Send::default()
+        };
+        assert_eq!(
+            build_request(&s, Some(&base), None),
+            b"GET /health HTTP/1.0\r\nhost: example.com\r\nx-a: v1\r\ncontent-length: 3\r\n\r\nabc"
+        );
+        let s = Send {
+            method: Some("POST".into()),
+            uri: Some("/p".into()),
+            version: Some("HTTP/1.1".into()),
+            body: Some("x=1".into()),
+            ..Send::default()
+        };
+        assert_eq!(
+            build_request(&s, None, None),
+            b"POST /p HTTP/1.1\r\ncontent-length: 3\r\nconnection: close\r\n\r\nx=1"
+        );
+    }
+
+    #[test]
+    fn send_state_values() {
+        let h = StateHeader {
+            up: true,
+            nolb: false,
+            health: (2, 2, 3),
+            addr: Some("127.0.0.1:9101".parse().expect("addr")),
+            names: ("be", "s1"),
+            node: "vm",
+            weights: (1, 1),
+            sessions: (0, 0, 0),
+        };
+        assert_eq!(
+            h.render(),
+            "UP 1/3; address=127.0.0.1; port=9101; name=be/s1; node=vm; weight=1/1; scur=0/0; qcur=0"
+        );
+        let full = StateHeader {
+            health: (4, 2, 3),
+            ..h
+        };
+        assert!(full.render().starts_with("UP; "));
+        let down = StateHeader {
+            up: false,
+            health: (1, 2, 3),
+            ..h
+        };
+        assert!(down.render().starts_with("DOWN 1/2; "));
+    }
+}
