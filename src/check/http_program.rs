@@ -18,7 +18,8 @@ use super::status::{CheckReport, CheckStatus};
 use std::sync::atomic::Ordering;
 
 use crate::config::model::{Address, HttpCheck};
-use crate::runtime::{BackendRt, ServerRt};
+use super::log::{self, Severity};
+use crate::runtime::{BackendRt, ServerRt, Shared};
 use crate::server::connect::{ConnectError, connect_from};
 use crate::server::proxy_header::{self, ProxyOpts};
 use crate::stream::Stream;
@@ -259,16 +260,40 @@ pub async fn run_for(t: Target<'_>, base: &HttpCheck, be: &BackendRt, srv: &Serv
 
 /// Publishes NOLB after a counted result: a conditional pass of an UP server
 /// enters it, any other pass or going DOWN leaves it; a failure of a server
-/// still UP keeps it (HAProxy's "stopping" state).
-pub fn set_nolb(srv: &ServerRt, report: &CheckReport, up: bool) {
+/// still UP keeps it (HAProxy's "stopping" state). Entering and leaving it
+/// are logged in HAProxy's words.
+pub fn set_nolb(shared: &Shared, b: usize, s: usize, report: &CheckReport, up: bool) {
+    let be = &shared.backends[b];
+    let srv = &be.servers[s];
     let nolb = match (up, report.status) {
         (false, _) => false,
         (true, CheckStatus::L7OkC) => true,
-        (true, s) if s.passed() => false,
+        (true, st) if st.passed() => false,
         (true, _) => srv.check.nolb.load(Ordering::Relaxed),
     };
-    if srv.check.nolb.swap(nolb, Ordering::Relaxed) != nolb {
-        crate::balance::servers_changed();
+    if srv.check.nolb.swap(nolb, Ordering::Relaxed) == nolb {
+        return;
+    }
+    crate::balance::servers_changed();
+    if !up {
+        // Going DOWN ends NOLB; the DOWN line says it all.
+        return;
+    }
+    let who = log::Subject {
+        backend: &be.name,
+        server: &srv.name,
+        backup: srv.backup,
+    };
+    let counts = super::transition::counts(be);
+    if !nolb {
+        log::emit(be, Severity::Notice, &log::up_line_detail(who, "", counts));
+        return;
+    }
+    let line = log::up_line_detail(who, "", counts).replacen(" is UP.", " is stopping.", 1);
+    log::emit(be, Severity::Notice, &line);
+    if counts.active == 0 && counts.backup == 0 {
+        let kind = super::proxy_kind(shared, be);
+        log::emit(be, Severity::Emerg, &log::no_server_line(kind, &be.name));
     }
 }
 
@@ -296,11 +321,8 @@ fn state_header(be: &BackendRt, srv: &ServerRt) -> String {
         .iter()
         .map(|s| s.active.load(Ordering::Relaxed))
         .sum();
-    let weight = if srv.usable() {
-        srv.weight.load(Ordering::Relaxed)
-    } else {
-        0
-    };
+    // HAProxy's `cur_eweight`: kept while DOWN (its total is not).
+    let weight = srv.weight.load(Ordering::Relaxed);
     http_rules::StateHeader {
         up: srv.up.load(Ordering::Relaxed),
         nolb: chk.nolb.load(Ordering::Relaxed),

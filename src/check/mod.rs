@@ -171,8 +171,8 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             None => probe::run(target).await,
         };
         let change = st.health.record(report.status.passed());
-        http_program::set_nolb(srv, &report, st.health.is_up());
         st.account(&shared, job, change, &report);
+        http_program::set_nolb(&shared, job.backend, job.server, &report, st.health.is_up());
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
     }
 }

@@ -88,6 +88,10 @@ fn value<'a>(it: &mut std::slice::Iter<'a, String>, opt: &str, what: &str) -> Re
 
 /// A log-format argument: plain text only (see the module header).
 fn text(kw: &str, s: &str) -> Result<String, String> {
+    // Only `%` starts an expression in a log-format string.
+    if !s.contains('%') {
+        return Ok(s.to_string());
+    }
     let lf = crate::lf::LogFormat::parse(s, None).map_err(|e| format!("'{kw}': {e}"))?;
     match lf.literal() {
         Some(b) => Ok(String::from_utf8_lossy(b).into_owned()),
