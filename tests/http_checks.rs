@@ -537,3 +537,41 @@ fn refused_forms_name_the_keyword() {
         assert!(out.stderr.contains(want), "{rule}: {}", out.stderr);
     }
 }
+
+#[test]
+fn headers_hidden_in_the_1x_version_string_apply_until_send_names_its_own() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(" GET / HTTP/1.1\\r\\nHost:\\ www", &["expect status 200"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET / HTTP/1.1\r\nhost: www\r\nconnection: close\r\n\r\n"
+    );
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(" GET / HTTP/1.1\\r\\nHost:\\ www", &["send hdr X-A b"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET / HTTP/1.1\r\nx-a: b\r\nconnection: close\r\n\r\n"
+    );
+}
+
+#[test]
+fn an_answer_that_is_not_http_is_an_invalid_response_with_the_rules_comment() {
+    let seen = differential(
+        &[b"SSH-2.0-OpenSSH_9.6\r\n"],
+        &rules("", &["expect comment \"cmt\" status 200"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "failed, reason: Layer7 invalid response, info: \" comment: cmt\", \
+             check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+}

@@ -117,6 +117,11 @@ async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u
             Step::Expect(e) => {
                 let a = match got(&mut conn, &mut answer, t, start).await {
                     Ok(a) => a,
+                    // HAProxy names the rule's comment for an answer that is not HTTP.
+                    Err((CheckStatus::L7Rsp, code, _)) => {
+                        let info = e.comment.as_ref().map(|c| format!(" comment: {c}"));
+                        return (CheckStatus::L7Rsp, code, info.unwrap_or_default());
+                    }
                     Err(failed) => return failed,
                 };
                 if let Some(v) = disabled_by_404(p, a) {
@@ -166,11 +171,8 @@ async fn got<'a>(
         };
         match http_rules::parse_answer(&raw) {
             Some(a) => *answer = Some(a),
-            None => {
-                let line = raw.split(|&b| b == b'\n').next().unwrap_or_default();
-                let v = super::http::judge_status_line(line.strip_suffix(b"\r").unwrap_or(line));
-                return Err((v.status, v.code, v.info));
-            }
+            // HAProxy 2.6 gives no info for what is not HTTP here (the rule's comment aside).
+            None => return Err((CheckStatus::L7Rsp, 0, String::new())),
         }
     }
     answer

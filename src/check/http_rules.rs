@@ -294,7 +294,19 @@ pub fn build_request(
     let base_ver = base.map(|b| b.version.split("\r\n").next().unwrap_or("HTTP/1.0"));
     let version = s.version.as_deref().or(base_ver).unwrap_or("HTTP/1.0");
     let mut req = format!("{method} {uri} {version}\r\n");
-    for (n, v) in &s.headers {
+    // Header lines hidden in `option httpchk`'s version (the 1.x idiom)
+    // apply only when the `send` names none, as in HAProxy 2.6.
+    let hidden: Vec<(String, String)> = match base {
+        Some(b) if s.headers.is_empty() => b
+            .version
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (n, v) in s.headers.iter().chain(&hidden) {
         req.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
     }
     if let Some(st) = state {
@@ -557,6 +569,22 @@ mod tests {
         assert_eq!(
             build_request(&s, None, None),
             b"POST /p HTTP/1.1\r\ncontent-length: 3\r\nconnection: close\r\n\r\nx=1"
+        );
+        let hidden = crate::config::model::HttpCheck {
+            version: "HTTP/1.1\r\nHost: www".into(),
+            ..base
+        };
+        assert_eq!(
+            build_request(&Send::default(), Some(&hidden), None),
+            b"GET /health HTTP/1.1\r\nhost: www\r\nconnection: close\r\n\r\n"
+        );
+        let own = Send {
+            headers: vec![("X-A".into(), "b".into())],
+            ..Send::default()
+        };
+        assert_eq!(
+            build_request(&own, Some(&hidden), None),
+            b"GET /health HTTP/1.1\r\nx-a: b\r\nconnection: close\r\n\r\n"
         );
     }
 
