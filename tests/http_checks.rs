@@ -121,8 +121,7 @@ fn serve(
 
 const OK_HELLO: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Foo: bar, baz\r\n\r\nhello world";
-const UNAVAILABLE: &[u8] =
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nsorry";
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nsorry";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 
 /// What one implementation did with a configuration.
@@ -193,7 +192,10 @@ fn normalize(line: &str) -> String {
         return line.to_string();
     };
     let start = i + key.len();
-    let digits = line[start..].chars().take_while(char::is_ascii_digit).count();
+    let digits = line[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .count();
     format!("{}N{}", &line[..start], &line[start + digits..])
 }
 
@@ -291,9 +293,18 @@ fn differential(
                 "check request to server {i} (ringlb, haproxy)"
             );
         }
-        assert_eq!(ours.check_line, theirs.check_line, "log line (ringlb, haproxy)");
-        assert_eq!(ours.state_lines, theirs.state_lines, "state lines (ringlb, haproxy)");
-        assert_eq!(ours.status, theirs.status, "show stat status (ringlb, haproxy)");
+        assert_eq!(
+            ours.check_line, theirs.check_line,
+            "log line (ringlb, haproxy)"
+        );
+        assert_eq!(
+            ours.state_lines, theirs.state_lines,
+            "state lines (ringlb, haproxy)"
+        );
+        assert_eq!(
+            ours.status, theirs.status,
+            "show stat status (ringlb, haproxy)"
+        );
     }
     ours
 }
@@ -321,7 +332,10 @@ fn option_httpchk_mixed_with_send_hdr_sends_the_same_bytes() {
         &[OK_HELLO],
         &rules(
             " GET /health",
-            &["send hdr Host example.com hdr X-A v1 body abc", "expect status 200-299"],
+            &[
+                "send hdr Host example.com hdr X-A v1 body abc",
+                "expect status 200-299",
+            ],
         ),
         &no_traffic,
     );
@@ -348,13 +362,19 @@ fn send_with_method_uri_version_headers_and_body() {
     );
     assert_eq!(
         seen.check_line,
-        check_line("succeeded, reason: Layer7 check passed, code: 200, check duration: Nms, status: 1/1 UP.")
+        check_line(
+            "succeeded, reason: Layer7 check passed, code: 200, check duration: Nms, status: 1/1 UP."
+        )
     );
 }
 
 #[test]
 fn expect_status_range_against_a_503_goes_down() {
-    let seen = differential(&[UNAVAILABLE], &rules("", &["expect status 200-299,302"]), &no_traffic);
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect status 200-299,302"]),
+        &no_traffic,
+    );
     assert_eq!(
         seen.check_line,
         check_line(
@@ -367,19 +387,39 @@ fn expect_status_range_against_a_503_goes_down() {
 
 #[test]
 fn rstatus_and_negated_status() {
-    let seen = differential(&[UNAVAILABLE], &rules("", &["expect rstatus ^5"]), &no_traffic);
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect rstatus ^5"]),
+        &no_traffic,
+    );
     assert_eq!(seen.status, "UP");
-    let seen = differential(&[UNAVAILABLE], &rules("", &["expect ! status 503"]), &no_traffic);
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect ! status 503"]),
+        &no_traffic,
+    );
     assert_eq!(seen.status, "DOWN");
-    let seen = differential(&[OK_HELLO], &rules("", &["expect ! status 503"]), &no_traffic);
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect ! status 503"]),
+        &no_traffic,
+    );
     assert_eq!(seen.status, "UP");
 }
 
 #[test]
 fn string_and_rstring_on_the_body() {
-    let seen = differential(&[OK_HELLO], &rules("", &["expect string hello"]), &no_traffic);
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect string hello"]),
+        &no_traffic,
+    );
     assert_eq!(seen.status, "UP");
-    let seen = differential(&[OK_HELLO], &rules("", &["expect string nomatch"]), &no_traffic);
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect string nomatch"]),
+        &no_traffic,
+    );
     assert_eq!(
         seen.check_line,
         check_line(
@@ -387,9 +427,14 @@ fn string_and_rstring_on_the_body() {
              check duration: Nms, status: 0/1 DOWN."
         )
     );
-    let seen = differential(&[OK_HELLO], &rules("", &["expect ! rstring w.rld"]), &no_traffic);
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect ! rstring w.rld"]),
+        &no_traffic,
+    );
     assert!(
-        seen.check_line.contains("info: \"HTTP check matched unwanted content\""),
+        seen.check_line
+            .contains("info: \"HTTP check matched unwanted content\""),
         "{}",
         seen.check_line
     );
@@ -410,7 +455,11 @@ fn header_matches() {
         &no_traffic,
     );
     assert_eq!(seen.status, "DOWN", "fhdr takes the whole value");
-    let seen = differential(&[OK_HELLO], &rules("", &["expect hdr name X-Missing"]), &no_traffic);
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect hdr name X-Missing"]),
+        &no_traffic,
+    );
     assert_eq!(seen.status, "DOWN");
 }
 
@@ -420,7 +469,10 @@ fn comments_and_on_error_texts() {
         &[UNAVAILABLE],
         &rules(
             "",
-            &["comment \"first\"", "expect comment \"my test\" on-error \"bad answer\" status 200"],
+            &[
+                "comment \"first\"",
+                "expect comment \"my test\" on-error \"bad answer\" status 200",
+            ],
         ),
         &no_traffic,
     );
@@ -436,7 +488,11 @@ fn comments_and_on_error_texts() {
         &rules("", &["expect on-success \"all good\" status 200"]),
         &no_traffic,
     );
-    assert!(seen.check_line.contains("info: \"all good\""), "{}", seen.check_line);
+    assert!(
+        seen.check_line.contains("info: \"all good\""),
+        "{}",
+        seen.check_line
+    );
 }
 
 #[test]
@@ -450,7 +506,10 @@ fn send_state_header_carries_haproxys_fields() {
         "{req}"
     );
     assert!(req.contains("; name=be/s1; node="), "{req}");
-    assert!(req.ends_with("; weight=1/1; scur=0/0; qcur=0\r\n\r\n"), "{req}");
+    assert!(
+        req.ends_with("; weight=1/1; scur=0/0; qcur=0\r\n\r\n"),
+        "{req}"
+    );
 }
 
 #[test]
@@ -467,15 +526,25 @@ fn disable_on_404_drains_but_keeps_persistent_clients() {
     let traffic = |port: u16, servers: &[CheckServer]| {
         for _ in 0..4 {
             let r = common::get(port, TRAFFIC);
-            assert_eq!(r.text(), "s2", "a new client goes to the server not in NOLB");
+            assert_eq!(
+                r.text(),
+                "s2",
+                "a new client goes to the server not in NOLB"
+            );
         }
         let (r, _) = common::exchange(
             port,
-            format!("GET {TRAFFIC} HTTP/1.1\r\nHost: x\r\nCookie: SRV=s1\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET {TRAFFIC} HTTP/1.1\r\nHost: x\r\nCookie: SRV=s1\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
             Duration::from_secs(3),
         );
-        assert_eq!(r.text(), "s1", "a persistent client still reaches the NOLB server");
+        assert_eq!(
+            r.text(),
+            "s1",
+            "a persistent client still reaches the NOLB server"
+        );
         assert_eq!(servers[0].served(), 1);
         assert_eq!(servers[0].name, "s1");
     };
@@ -490,8 +559,10 @@ fn disable_on_404_drains_but_keeps_persistent_clients() {
     );
     assert_eq!(
         seen.state_lines,
-        ["Server be/s1 is stopping. 1 active and 0 backup servers online. 0 sessions requeued, \
-          0 total in queue."]
+        [
+            "Server be/s1 is stopping. 1 active and 0 backup servers online. 0 sessions requeued, \
+          0 total in queue."
+        ]
     );
 }
 
@@ -511,15 +582,25 @@ fn two_step_sequence_with_two_connects() {
     assert_eq!(seen.first_requests[1], b"GET /b HTTP/1.0\r\n\r\n");
     assert_eq!(seen.status, "UP");
     let seen = differential(&[OK_HELLO, UNAVAILABLE], &backend, &no_traffic);
-    assert_eq!(seen.status, "DOWN", "the second step's answer fails the check");
-    assert!(seen.check_line.contains("HTTP content check did not match"), "{}", seen.check_line);
+    assert_eq!(
+        seen.status, "DOWN",
+        "the second step's answer fails the check"
+    );
+    assert!(
+        seen.check_line.contains("HTTP content check did not match"),
+        "{}",
+        seen.check_line
+    );
 }
 
 #[test]
 fn refused_forms_name_the_keyword() {
     for (rule, want) in [
         ("connect ssl", "'http-check connect ssl' is not supported"),
-        ("expect status", "'http-check expect status' expects a pattern"),
+        (
+            "expect status",
+            "'http-check expect status' expects a pattern",
+        ),
         ("send uri-lf /%[src]", "log-format expressions"),
         ("set-var(check.x) int(1)", "not supported"),
     ] {

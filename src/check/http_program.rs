@@ -17,8 +17,8 @@ use super::probe::{self, Target};
 use super::status::{CheckReport, CheckStatus};
 use std::sync::atomic::Ordering;
 
-use crate::config::model::{Address, HttpCheck};
 use super::log::{self, Severity};
+use crate::config::model::{Address, HttpCheck};
 use crate::runtime::{BackendRt, ServerRt, Shared};
 use crate::server::connect::{ConnectError, connect_from};
 use crate::server::proxy_header::{self, ProxyOpts};
@@ -248,7 +248,12 @@ pub fn program_of(be: &BackendRt) -> Option<&HttpCheck> {
 
 /// Runs the backend's program against `srv`, with `send-state`'s header
 /// reflecting the server now.
-pub async fn run_for(t: Target<'_>, base: &HttpCheck, be: &BackendRt, srv: &ServerRt) -> CheckReport {
+pub async fn run_for(
+    t: Target<'_>,
+    base: &HttpCheck,
+    be: &BackendRt,
+    srv: &ServerRt,
+) -> CheckReport {
     let rules = &be.model.http_check;
     let state = rules.send_state.then(|| state_header(be, srv));
     let p = Program {
@@ -328,7 +333,11 @@ fn state_header(be: &BackendRt, srv: &ServerRt) -> String {
     http_rules::StateHeader {
         up: srv.up.load(Ordering::Relaxed),
         nolb: chk.nolb.load(Ordering::Relaxed),
-        health: (chk.health.load(Ordering::Relaxed), chk.rise.max(1), chk.fall.max(1)),
+        health: (
+            chk.health.load(Ordering::Relaxed),
+            chk.rise.max(1),
+            chk.fall.max(1),
+        ),
         addr,
         names: (&be.name, &srv.name),
         node: &crate::stats::process::get().node,

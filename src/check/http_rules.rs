@@ -415,7 +415,8 @@ mod tests {
         Re(regex::bytes::Regex::new(s).expect("regex"))
     }
 
-    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nX-Foo: bar, baz\r\nContent-Length: 11\r\n\r\nhello world";
+    const OK: &[u8] =
+        b"HTTP/1.1 200 OK\r\nX-Foo: bar, baz\r\nContent-Length: 11\r\n\r\nhello world";
 
     #[test]
     fn parses_answers_and_completeness() {
@@ -468,7 +469,10 @@ mod tests {
             Some((CheckStatus::L7Sts, 503, "Service Unavailable".into()))
         );
         let not503 = expect(true, Matcher::Status(vec![(503, 503)]));
-        assert_eq!(judge(&not503, &a, true).map(|v| v.0), Some(CheckStatus::L7Sts));
+        assert_eq!(
+            judge(&not503, &a, true).map(|v| v.0),
+            Some(CheckStatus::L7Sts)
+        );
         let list = expect(false, Matcher::Status(vec![(200, 399), (503, 503)]));
         assert_eq!(
             judge(&list, &a, true),
@@ -500,24 +504,21 @@ mod tests {
         assert_eq!(judge(&r, &a, true).map(|v| v.0), Some(CheckStatus::L7Ok));
         let mut c = expect(false, Matcher::Status(vec![(201, 201)]));
         c.comment = Some("my test".into());
-        assert_eq!(judge(&c, &a, true).map(|v| v.2), Some("OK comment: my test".into()));
+        assert_eq!(
+            judge(&c, &a, true).map(|v| v.2),
+            Some("OK comment: my test".into())
+        );
         c.on_error = Some("bad".into());
-        assert_eq!(judge(&c, &a, true).map(|v| v.2), Some("bad comment: my test".into()));
+        assert_eq!(
+            judge(&c, &a, true).map(|v| v.2),
+            Some("bad comment: my test".into())
+        );
     }
 
     #[test]
     fn header_matches() {
         let a = answer(OK);
-        let h = |name, value, full| {
-            expect(
-                false,
-                Matcher::Header {
-                    full,
-                    name,
-                    value,
-                },
-            )
-        };
+        let h = |name, value, full| expect(false, Matcher::Header { full, name, value });
         let pass = |e: Expect| judge(&e, &a, true).map(|v| v.0) == Some(CheckStatus::L7Ok);
         assert!(pass(h(Pattern::Str("x-foo".into()), None, false)));
         assert!(!pass(h(Pattern::Str("x-bar".into()), None, false)));
@@ -551,7 +552,10 @@ mod tests {
             version: "HTTP/1.0".into(),
         };
         let s = Send {
-            headers: vec![("Host".into(), "example.com".into()), ("X-A".into(), "v1".into())],
+            headers: vec![
+                ("Host".into(), "example.com".into()),
+                ("X-A".into(), "v1".into()),
+            ],
             body: Some("abc".into()),
             ..Send::default()
         };

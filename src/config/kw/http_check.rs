@@ -8,9 +8,7 @@
 //! ringlb's log-format engine to render. `set-var`/`unset-var`, `min-recv`,
 //! `status-code`, `tout-status` and `connect`'s TLS options are refused too.
 
-use crate::check::http_rules::{
-    Connect, Expect, HttpCheckRules, Matcher, Pattern, Re, Send, Step,
-};
+use crate::check::http_rules::{Connect, Expect, HttpCheckRules, Matcher, Pattern, Re, Send, Step};
 use crate::check::status::CheckStatus;
 use crate::config::parse::Args;
 use crate::config::raw::RawProxy;
@@ -28,7 +26,9 @@ pub fn http_check(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
     match action.as_str() {
         "send-state" | "disable-on-404" => {
             if let Some(w) = words.first() {
-                return Err(format!("'http-check {action}' takes no argument, got '{w}'"));
+                return Err(format!(
+                    "'http-check {action}' takes no argument, got '{w}'"
+                ));
             }
             if action == "send-state" {
                 rules.send_state = true;
@@ -52,7 +52,11 @@ pub fn http_check(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
         "send" => {
             let s = send(&words)?;
             let step = rules.steps.len() + 1;
-            let mut since_connect = rules.steps.iter().rev().take_while(|s| !matches!(s, Step::Connect(_)));
+            let mut since_connect = rules
+                .steps
+                .iter()
+                .rev()
+                .take_while(|s| !matches!(s, Step::Connect(_)));
             if since_connect.any(|s| matches!(s, Step::Send(_))) {
                 return Err(format!(
                     "'http-check send' : unable to add http-check send rule at step {step} \
@@ -81,9 +85,12 @@ pub fn http_check(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
 }
 
 /// Takes the value after option `opt`.
-fn value<'a>(it: &mut std::slice::Iter<'a, String>, opt: &str, what: &str) -> Result<&'a String, String> {
-    it.next()
-        .ok_or_else(|| format!("'{opt}' expects {what}"))
+fn value<'a>(
+    it: &mut std::slice::Iter<'a, String>,
+    opt: &str,
+    what: &str,
+) -> Result<&'a String, String> {
+    it.next().ok_or_else(|| format!("'{opt}' expects {what}"))
 }
 
 /// A log-format argument: plain text only (see the module header).
@@ -120,7 +127,9 @@ fn connect(words: &[String]) -> Result<Connect, String> {
                 })?);
             }
             "send-proxy" => c.send_proxy = true,
-            "comment" => c.comment = Some(value(&mut it, "http-check connect comment", "a message")?.clone()),
+            "comment" => {
+                c.comment = Some(value(&mut it, "http-check connect comment", "a message")?.clone())
+            }
             "ssl" | "sni" | "alpn" | "proto" | "via-socks4" => {
                 return Err(format!(
                     "'http-check connect {w}' is not supported by ringlb yet"
@@ -193,24 +202,40 @@ fn expect(words: &[String]) -> Result<Expect, String> {
     let mut it = words.iter();
     let matcher = loop {
         let Some(w) = it.next() else {
-            return Err("'http-check expect' expects a match ('status', 'rstatus', 'hdr', \
+            return Err(
+                "'http-check expect' expects a match ('status', 'rstatus', 'hdr', \
                         'fhdr', 'string' or 'rstring') and a pattern"
-                .into());
+                    .into(),
+            );
         };
         let kw = format!("http-check expect {w}");
         match w.as_str() {
             "!" => e.negate = true,
             "comment" => e.comment = Some(value(&mut it, &kw, "a message")?.clone()),
             "ok-status" => {
-                let ok = [CheckStatus::L7Ok, CheckStatus::L7OkC, CheckStatus::L6Ok, CheckStatus::L4Ok];
+                let ok = [
+                    CheckStatus::L7Ok,
+                    CheckStatus::L7OkC,
+                    CheckStatus::L6Ok,
+                    CheckStatus::L4Ok,
+                ];
                 e.ok_status = Some(status(&kw, value(&mut it, &kw, "a status")?, &ok)?);
             }
             "error-status" => {
-                let err = [CheckStatus::L7Rsp, CheckStatus::L7Sts, CheckStatus::L6Rsp, CheckStatus::L4Con];
+                let err = [
+                    CheckStatus::L7Rsp,
+                    CheckStatus::L7Sts,
+                    CheckStatus::L6Rsp,
+                    CheckStatus::L4Con,
+                ];
                 e.error_status = Some(status(&kw, value(&mut it, &kw, "a status")?, &err)?);
             }
-            "on-success" => e.on_success = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?),
-            "on-error" => e.on_error = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?),
+            "on-success" => {
+                e.on_success = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?)
+            }
+            "on-error" => {
+                e.on_error = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?)
+            }
             "min-recv" | "tout-status" | "status-code" => {
                 return Err(format!("'{kw}' is not supported by ringlb yet"));
             }
@@ -227,7 +252,9 @@ fn expect(words: &[String]) -> Result<Expect, String> {
         }
     };
     if let Some(w) = it.next() {
-        return Err(format!("'http-check expect' has an unexpected argument '{w}'"));
+        return Err(format!(
+            "'http-check expect' has an unexpected argument '{w}'"
+        ));
     }
     e.matcher = matcher;
     Ok(e)
@@ -272,7 +299,11 @@ fn codes(kw: &str, s: &str) -> Result<Vec<(u16, u16)>, String> {
 
 /// `name [-m <meth>] <name> [value [-m <meth>] <value>]`.
 fn header(full: bool, it: &mut std::slice::Iter<'_, String>) -> Result<Matcher, String> {
-    let kw = if full { "http-check expect fhdr" } else { "http-check expect hdr" };
+    let kw = if full {
+        "http-check expect fhdr"
+    } else {
+        "http-check expect hdr"
+    };
     let Some(n) = it.next().filter(|w| *w == "name") else {
         return Err(format!("'{kw}' expects 'name' followed by a header name"));
     };
@@ -291,7 +322,11 @@ fn pattern(kw: &str, what: &str, it: &mut std::slice::Iter<'_, String>) -> Resul
     let mut method = "str";
     let mut w = value(it, &format!("{kw} {what}"), "a pattern")?;
     if w == "-m" {
-        method = value(it, &format!("{kw} {what} -m"), "'str', 'beg', 'end', 'sub' or 'reg'")?;
+        method = value(
+            it,
+            &format!("{kw} {what} -m"),
+            "'str', 'beg', 'end', 'sub' or 'reg'",
+        )?;
         w = value(it, &format!("{kw} {what}"), "a pattern")?;
     }
     Ok(match method {
@@ -348,14 +383,26 @@ mod tests {
     #[test]
     fn errors_name_the_keyword() {
         for (line, want) in [
-            ("expect status 2xx", "'http-check expect status' expects status codes"),
-            ("expect rstatus (", "'http-check expect rstatus': invalid regex"),
+            (
+                "expect status 2xx",
+                "'http-check expect status' expects status codes",
+            ),
+            (
+                "expect rstatus (",
+                "'http-check expect rstatus': invalid regex",
+            ),
             ("expect", "'http-check expect' expects a match"),
-            ("expect status", "'http-check expect status' expects a pattern"),
+            (
+                "expect status",
+                "'http-check expect status' expects a pattern",
+            ),
             ("expect hdr value x", "expects 'name'"),
             ("expect hdr name -m zz x", "expects 'str', 'beg'"),
             ("expect min-recv 10 string x", "not supported"),
-            ("expect ok-status L4CON status 200", "'http-check expect ok-status' expects one of"),
+            (
+                "expect ok-status L4CON status 200",
+                "'http-check expect ok-status' expects one of",
+            ),
             ("send meth", "'http-check send meth' expects a method"),
             ("send bogus", "'http-check send' expects"),
             ("send uri-lf /%[src]", "log-format expressions"),
