@@ -601,7 +601,7 @@ fn refused_forms_name_the_keyword() {
             "expect status",
             "'http-check expect status' expects a pattern",
         ),
-        ("send uri-lf /%[src]", "log-format expressions"),
+        ("send uri-lf /%[src]", "no request or connection"),
         ("set-var(check.x) int(1)", "not supported"),
     ] {
         let dir = TestDir::new("http-check-cfg");
@@ -655,4 +655,42 @@ fn an_answer_that_is_not_http_is_an_invalid_response_with_the_rules_comment() {
              check duration: Nms, status: 0/1 DOWN."
         )
     );
+}
+
+#[test]
+fn log_format_arguments_render_the_servers_names() {
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules(
+            "",
+            &[
+                "send uri-lf /check/%s hdr X-Who %b/%s hdr X-Lit %[str(lit)] body-lf %[str(b)]",
+                "expect on-error \"bad %s of %b\" status 200",
+            ],
+        ),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "OPTIONS /check/s1 HTTP/1.0\r\nx-who: be/s1\r\nx-lit: lit\r\ncontent-length: 1\r\n\r\nb"
+    );
+    assert!(
+        seen.check_line.contains("info: \"bad s1 of be\""),
+        "{}",
+        seen.check_line
+    );
+    let seen = differential(
+        &[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nserver s1"],
+        &rules(
+            "",
+            &["expect on-success \"fine %s\" string-lf \"server %s\""],
+        ),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line.contains("info: \"fine s1\""),
+        "{}",
+        seen.check_line
+    );
+    assert_eq!(seen.status, "UP");
 }

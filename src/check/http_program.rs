@@ -38,6 +38,8 @@ pub struct Program<'a> {
     pub state: Option<&'a str>,
     /// Whether the server is UP now (`disable-on-404` applies only then).
     pub server_up: bool,
+    /// What the log-format arguments render.
+    pub names: http_rules::Names<'a>,
 }
 
 /// Runs one check; never fails, every problem is a [`CheckReport`].
@@ -108,7 +110,7 @@ async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u
                     return (CheckStatus::SockErr, 0, String::new());
                 };
                 answer = None;
-                let req = http_rules::build_request(s, Some(p.base), p.state);
+                let req = http_rules::build_request(s, Some(p.base), p.state, &p.names);
                 let (res, _) = stream.write_all(req).await;
                 if let Err(e) = res {
                     return (CheckStatus::SockErr, 0, probe::strerror(&e));
@@ -127,7 +129,7 @@ async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u
                 if let Some(v) = disabled_by_404(p, a) {
                     return v;
                 }
-                if let Some(v) = http_rules::judge(e, a, final_expect == Some(i)) {
+                if let Some(v) = http_rules::judge(e, a, final_expect == Some(i), &p.names) {
                     return v;
                 }
             }
@@ -256,11 +258,17 @@ pub async fn run_for(
 ) -> CheckReport {
     let rules = &be.model.http_check;
     let state = rules.send_state.then(|| state_header(be, srv));
+    let host = crate::log::system_hostname().unwrap_or_default();
     let p = Program {
         rules,
         base,
         state: state.as_deref(),
         server_up: srv.up.load(Ordering::Relaxed),
+        names: http_rules::Names {
+            backend: &be.name,
+            server: &srv.name,
+            host: &host,
+        },
     };
     run(t, p).await
 }

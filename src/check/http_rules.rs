@@ -65,14 +65,81 @@ pub struct Connect {
 pub struct Send {
     /// `meth <method>`.
     pub method: Option<String>,
-    /// `uri <uri>`.
-    pub uri: Option<String>,
+    /// `uri <uri>` or `uri-lf <fmt>`.
+    pub uri: Option<Fmt>,
     /// `ver <version>`.
     pub version: Option<String>,
-    /// `hdr <name> <value>` lines, in order (names sent lower-cased, as HAProxy's HTX does).
-    pub headers: Vec<(String, String)>,
-    /// `body <string>`.
-    pub body: Option<String>,
+    /// `hdr <name> <fmt>` lines, in order (names sent lower-cased, as HAProxy's HTX does).
+    pub headers: Vec<(String, Fmt)>,
+    /// `body <string>` or `body-lf <fmt>`.
+    pub body: Option<Fmt>,
+}
+
+/// A log-format argument, compiled at load, rendered at each check with
+/// the checked server's names ([`Names`]); compared by its text.
+#[derive(Debug, Clone)]
+pub struct Fmt(pub crate::lf::LogFormat);
+
+impl PartialEq for Fmt {
+    fn eq(&self, other: &Fmt) -> bool {
+        self.0.text == other.0.text
+    }
+}
+impl Eq for Fmt {}
+
+/// The `%` variables a check renders: the rest need a session.
+pub const CHECK_VARS: &[crate::lf::Var] = &[
+    crate::lf::Var::Backend,
+    crate::lf::Var::Server,
+    crate::lf::Var::Hostname,
+    crate::lf::Var::Pid,
+];
+
+impl Fmt {
+    /// Plain text, taken as written.
+    pub fn plain(s: &str) -> Fmt {
+        Fmt(crate::lf::LogFormat::literal_text(s))
+    }
+
+    /// The text for this check.
+    pub fn render(&self, names: &Names<'_>) -> String {
+        if let Some(l) = self.0.literal() {
+            return String::from_utf8_lossy(l).into_owned();
+        }
+        let mut out = Vec::new();
+        let mut sc = crate::acl::Scratch::new();
+        self.0.render(&NoSession, names, &mut sc, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// A check's sample: no request, no client connection.
+struct NoSession;
+
+impl crate::acl::Sample for NoSession {}
+
+/// The names a check's log-format strings render (`%b`, `%s`, `%H`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Names<'a> {
+    /// The backend.
+    pub backend: &'a str,
+    /// The server.
+    pub server: &'a str,
+    /// This host (`%H`).
+    pub host: &'a str,
+}
+
+impl crate::lf::LfVars for Names<'_> {
+    fn var(&self, v: crate::lf::Var, out: &mut Vec<u8>) -> bool {
+        let text = match v {
+            crate::lf::Var::Backend => self.backend,
+            crate::lf::Var::Server => self.server,
+            crate::lf::Var::Hostname => self.host,
+            _ => return false,
+        };
+        out.extend_from_slice(text.as_bytes());
+        true
+    }
 }
 
 /// `http-check expect`.
@@ -88,10 +155,10 @@ pub struct Expect {
     pub ok_status: Option<CheckStatus>,
     /// `error-status`: the status of a failure.
     pub error_status: Option<CheckStatus>,
-    /// `on-success <text>`: the info of a success.
-    pub on_success: Option<String>,
-    /// `on-error <text>`: the info of a failure.
-    pub on_error: Option<String>,
+    /// `on-success <fmt>`: the info of a success.
+    pub on_success: Option<Fmt>,
+    /// `on-error <fmt>`: the info of a failure.
+    pub on_error: Option<Fmt>,
 }
 
 /// A compiled regex (compared by its source, so models stay comparable).
@@ -123,6 +190,8 @@ pub enum Matcher {
     },
     /// `string <text>`: the body contains it.
     String(Vec<u8>),
+    /// `string-lf <fmt>`: the body contains its rendering.
+    StringLf(Fmt),
     /// `rstring <regex>` on the body.
     RString(Re),
 }
@@ -224,8 +293,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Whether the pattern of `m` is found in `a` (before `!` applies).
-pub fn matches(m: &Matcher, a: &Answer) -> bool {
+pub fn matches(m: &Matcher, a: &Answer, names: &Names<'_>) -> bool {
     match m {
+        Matcher::StringLf(f) => {
+            let s = f.render(names);
+            s.is_empty() || find(&a.body, s.as_bytes()).is_some()
+        }
         Matcher::Status(ranges) => ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&a.code)),
         Matcher::RStatus(r) => r.0.is_match(format!("{:03}", a.code).as_bytes()),
         Matcher::String(s) => s.is_empty() || find(&a.body, s).is_some(),
@@ -244,16 +317,22 @@ pub fn matches(m: &Matcher, a: &Answer) -> bool {
 }
 
 /// An expect rule's verdict: `None` to go on, else the check's end.
-pub fn judge(e: &Expect, a: &Answer, last: bool) -> Option<(CheckStatus, u16, String)> {
-    if matches(&e.matcher, a) != e.negate {
+pub fn judge(
+    e: &Expect,
+    a: &Answer,
+    last: bool,
+    names: &Names<'_>,
+) -> Option<(CheckStatus, u16, String)> {
+    if matches(&e.matcher, a, names) != e.negate {
         if !last {
             return None;
         }
         let status = e.ok_status.unwrap_or(CheckStatus::L7Ok);
-        return Some((status, a.code, e.on_success.clone().unwrap_or_default()));
+        let info = e.on_success.as_ref().map(|f| f.render(names));
+        return Some((status, a.code, info.unwrap_or_default()));
     }
     let (default, desc) = match &e.matcher {
-        Matcher::String(_) | Matcher::RString(_) => (
+        Matcher::String(_) | Matcher::StringLf(_) | Matcher::RString(_) => (
             CheckStatus::L7Rsp,
             if e.negate {
                 "HTTP check matched unwanted content".to_string()
@@ -263,7 +342,7 @@ pub fn judge(e: &Expect, a: &Answer, last: bool) -> Option<(CheckStatus, u16, St
         ),
         _ => (CheckStatus::L7Sts, a.reason.clone()),
     };
-    let mut info = e.on_error.clone().unwrap_or(desc);
+    let mut info = e.on_error.as_ref().map_or(desc, |f| f.render(names));
     if let Some(c) = &e.comment {
         info.push_str(" comment: ");
         info.push_str(c);
@@ -280,14 +359,15 @@ pub fn build_request(
     s: &Send,
     base: Option<&crate::config::model::HttpCheck>,
     state: Option<&str>,
+    names: &Names<'_>,
 ) -> Vec<u8> {
     let method = s
         .method
         .as_deref()
         .or(base.map(|b| b.method.as_str()))
         .unwrap_or("OPTIONS");
-    let uri = s
-        .uri
+    let own_uri = s.uri.as_ref().map(|f| f.render(names));
+    let uri = own_uri
         .as_deref()
         .or(base.map(|b| b.uri.as_str()))
         .unwrap_or("/");
@@ -306,20 +386,23 @@ pub fn build_request(
             .collect(),
         _ => Vec::new(),
     };
-    for (n, v) in s.headers.iter().chain(&hidden) {
+    let own = s.headers.iter().map(|(n, f)| (n.as_str(), f.render(names)));
+    let hidden = hidden.iter().map(|(n, v)| (n.as_str(), v.clone()));
+    for (n, v) in own.chain(hidden) {
         req.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
     }
+    let body = s.body.as_ref().map(|f| f.render(names));
     if let Some(st) = state {
         req.push_str(&format!("x-haproxy-server-state: {st}\r\n"));
     }
-    if let Some(b) = &s.body {
+    if let Some(b) = &body {
         req.push_str(&format!("content-length: {}\r\n", b.len()));
     }
     if version.eq_ignore_ascii_case("HTTP/1.1") {
         req.push_str("connection: close\r\n");
     }
     req.push_str("\r\n");
-    if let Some(b) = &s.body {
+    if let Some(b) = &body {
         req.push_str(b);
     }
     req.into_bytes()
@@ -415,6 +498,12 @@ mod tests {
         Re(regex::bytes::Regex::new(s).expect("regex"))
     }
 
+    const N: Names<'static> = Names {
+        backend: "be",
+        server: "s1",
+        host: "h",
+    };
+
     const OK: &[u8] =
         b"HTTP/1.1 200 OK\r\nX-Foo: bar, baz\r\nContent-Length: 11\r\n\r\nhello world";
 
@@ -453,7 +542,7 @@ mod tests {
                         value: Some(Pattern::Sub(String::new())),
                     },
                 ] {
-                    let _ = judge(&expect(true, m), &a, true);
+                    let _ = judge(&expect(true, m), &a, true, &Names::default());
                 }
             }
         }
@@ -465,22 +554,29 @@ mod tests {
         let a = answer(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
         let ok = expect(false, Matcher::Status(vec![(200, 299)]));
         assert_eq!(
-            judge(&ok, &a, true),
+            judge(&ok, &a, true, &N),
             Some((CheckStatus::L7Sts, 503, "Service Unavailable".into()))
         );
         let not503 = expect(true, Matcher::Status(vec![(503, 503)]));
         assert_eq!(
-            judge(&not503, &a, true).map(|v| v.0),
+            judge(&not503, &a, true, &N).map(|v| v.0),
             Some(CheckStatus::L7Sts)
         );
         let list = expect(false, Matcher::Status(vec![(200, 399), (503, 503)]));
         assert_eq!(
-            judge(&list, &a, true),
+            judge(&list, &a, true, &N),
             Some((CheckStatus::L7Ok, 503, String::new()))
         );
-        assert_eq!(judge(&list, &a, false), None, "not the last rule: go on");
+        assert_eq!(
+            judge(&list, &a, false, &N),
+            None,
+            "not the last rule: go on"
+        );
         let r = expect(false, Matcher::RStatus(re("^5")));
-        assert_eq!(judge(&r, &a, true).map(|v| v.0), Some(CheckStatus::L7Ok));
+        assert_eq!(
+            judge(&r, &a, true, &N).map(|v| v.0),
+            Some(CheckStatus::L7Ok)
+        );
     }
 
     #[test]
@@ -488,7 +584,7 @@ mod tests {
         let a = answer(OK);
         let miss = expect(false, Matcher::String(b"nomatch".to_vec()));
         assert_eq!(
-            judge(&miss, &a, true),
+            judge(&miss, &a, true, &N),
             Some((
                 CheckStatus::L7Rsp,
                 200,
@@ -497,20 +593,23 @@ mod tests {
         );
         let unwanted = expect(true, Matcher::String(b"hello".to_vec()));
         assert_eq!(
-            judge(&unwanted, &a, true).map(|v| v.2),
+            judge(&unwanted, &a, true, &N).map(|v| v.2),
             Some("HTTP check matched unwanted content".into())
         );
         let r = expect(false, Matcher::RString(re("w.rld")));
-        assert_eq!(judge(&r, &a, true).map(|v| v.0), Some(CheckStatus::L7Ok));
+        assert_eq!(
+            judge(&r, &a, true, &N).map(|v| v.0),
+            Some(CheckStatus::L7Ok)
+        );
         let mut c = expect(false, Matcher::Status(vec![(201, 201)]));
         c.comment = Some("my test".into());
         assert_eq!(
-            judge(&c, &a, true).map(|v| v.2),
+            judge(&c, &a, true, &N).map(|v| v.2),
             Some("OK comment: my test".into())
         );
-        c.on_error = Some("bad".into());
+        c.on_error = Some(Fmt::plain("bad"));
         assert_eq!(
-            judge(&c, &a, true).map(|v| v.2),
+            judge(&c, &a, true, &N).map(|v| v.2),
             Some("bad comment: my test".into())
         );
     }
@@ -519,7 +618,7 @@ mod tests {
     fn header_matches() {
         let a = answer(OK);
         let h = |name, value, full| expect(false, Matcher::Header { full, name, value });
-        let pass = |e: Expect| judge(&e, &a, true).map(|v| v.0) == Some(CheckStatus::L7Ok);
+        let pass = |e: Expect| judge(&e, &a, true, &N).map(|v| v.0) == Some(CheckStatus::L7Ok);
         assert!(pass(h(Pattern::Str("x-foo".into()), None, false)));
         assert!(!pass(h(Pattern::Str("x-bar".into()), None, false)));
         assert!(pass(h(
@@ -553,25 +652,25 @@ mod tests {
         };
         let s = Send {
             headers: vec![
-                ("Host".into(), "example.com".into()),
-                ("X-A".into(), "v1".into()),
+                ("Host".into(), Fmt::plain("example.com")),
+                ("X-A".into(), Fmt::plain("v1")),
             ],
-            body: Some("abc".into()),
+            body: Some(Fmt::plain("abc")),
             ..Send::default()
         };
         assert_eq!(
-            build_request(&s, Some(&base), None),
+            build_request(&s, Some(&base), None, &N),
             b"GET /health HTTP/1.0\r\nhost: example.com\r\nx-a: v1\r\ncontent-length: 3\r\n\r\nabc"
         );
         let s = Send {
             method: Some("POST".into()),
-            uri: Some("/p".into()),
+            uri: Some(Fmt::plain("/p")),
             version: Some("HTTP/1.1".into()),
-            body: Some("x=1".into()),
+            body: Some(Fmt::plain("x=1")),
             ..Send::default()
         };
         assert_eq!(
-            build_request(&s, None, None),
+            build_request(&s, None, None, &N),
             b"POST /p HTTP/1.1\r\ncontent-length: 3\r\nconnection: close\r\n\r\nx=1"
         );
         let hidden = crate::config::model::HttpCheck {
@@ -579,15 +678,15 @@ mod tests {
             ..base
         };
         assert_eq!(
-            build_request(&Send::default(), Some(&hidden), None),
+            build_request(&Send::default(), Some(&hidden), None, &N),
             b"GET /health HTTP/1.1\r\nhost: www\r\nconnection: close\r\n\r\n"
         );
         let own = Send {
-            headers: vec![("X-A".into(), "b".into())],
+            headers: vec![("X-A".into(), Fmt::plain("b"))],
             ..Send::default()
         };
         assert_eq!(
-            build_request(&own, Some(&hidden), None),
+            build_request(&own, Some(&hidden), None, &N),
             b"GET /health HTTP/1.1\r\nx-a: b\r\nconnection: close\r\n\r\n"
         );
     }

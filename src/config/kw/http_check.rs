@@ -3,12 +3,15 @@
 //! compiled here into `check::http_rules` types; regexes are built now.
 //!
 //! Log-format arguments (`uri-lf`, `body-lf`, `string-lf`, `hdr` values,
-//! `on-success`, `on-error`) are accepted when they are plain text; an
-//! expression (`%[...]`, `%s`) is refused, since checks carry no session for
-//! ringlb's log-format engine to render. `set-var`/`unset-var`, `min-recv`,
-//! `status-code`, `tout-status` and `connect`'s TLS options are refused too.
+//! `on-success`, `on-error`) are compiled here; a check has no session, so
+//! they may use fetches that need no traffic (`str`, `env`, `date`, ...) and
+//! the variables `%b`, `%s`, `%H`, `%pid`; anything else is refused.
+//! `set-var`/`unset-var`, `min-recv`, `status-code`, `tout-status` and
+//! `connect`'s TLS options are refused too.
 
-use crate::check::http_rules::{Connect, Expect, HttpCheckRules, Matcher, Pattern, Re, Send, Step};
+use crate::check::http_rules::{
+    CHECK_VARS, Connect, Expect, Fmt, HttpCheckRules, Matcher, Pattern, Re, Send, Step,
+};
 use crate::check::status::CheckStatus;
 use crate::config::parse::Args;
 use crate::config::raw::RawProxy;
@@ -93,19 +96,22 @@ fn value<'a>(
     it.next().ok_or_else(|| format!("'{opt}' expects {what}"))
 }
 
-/// A log-format argument: plain text only (see the module header).
-fn text(kw: &str, s: &str) -> Result<String, String> {
-    // Only `%` starts an expression in a log-format string.
-    if !s.contains('%') {
-        return Ok(s.to_string());
-    }
+/// A log-format argument, compiled now: its fetches must need no traffic
+/// and its `%` variables be ones a check has (`%b`, `%s`, `%H`, `%pid`).
+fn text(kw: &str, s: &str) -> Result<Fmt, String> {
     let lf = crate::lf::LogFormat::parse(s, None).map_err(|e| format!("'{kw}': {e}"))?;
-    match lf.literal() {
-        Some(b) => Ok(String::from_utf8_lossy(b).into_owned()),
-        None => Err(format!(
-            "'{kw} {s}': log-format expressions in health checks are not supported by ringlb yet"
-        )),
+    if lf.find_fetch(|f| !f.needs_no_traffic()).is_some() {
+        return Err(format!(
+            "'{kw} {s}': a health check has no request or connection for its fetches"
+        ));
     }
+    if let Some(v) = lf.var_outside(CHECK_VARS) {
+        return Err(format!(
+            "'{kw} {s}': the variable {v:?} needs a session, which a health check has not \
+             (it takes %b, %s, %H and %pid)"
+        ));
+    }
+    Ok(Fmt(lf))
 }
 
 fn connect(words: &[String]) -> Result<Connect, String> {
@@ -153,7 +159,7 @@ fn send(words: &[String]) -> Result<Send, String> {
         let kw = format!("http-check send {w}");
         match w.as_str() {
             "meth" => s.method = Some(value(&mut it, &kw, "a method")?.clone()),
-            "uri" => s.uri = Some(value(&mut it, &kw, "a URI")?.clone()),
+            "uri" => s.uri = Some(Fmt::plain(value(&mut it, &kw, "a URI")?)),
             "uri-lf" => s.uri = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?),
             "ver" => s.version = Some(value(&mut it, &kw, "a version")?.clone()),
             "hdr" => {
@@ -161,7 +167,7 @@ fn send(words: &[String]) -> Result<Send, String> {
                 let v = value(&mut it, &kw, "a header name and value")?;
                 s.headers.push((name, text(&kw, v)?));
             }
-            "body" => s.body = Some(value(&mut it, &kw, "a string")?.clone()),
+            "body" => s.body = Some(Fmt::plain(value(&mut it, &kw, "a string")?)),
             "body-lf" => s.body = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?),
             "comment" => {
                 value(&mut it, &kw, "a message")?;
@@ -276,7 +282,7 @@ fn matcher(m: &str, it: &mut std::slice::Iter<'_, String>) -> Result<Matcher, St
         "status" => Matcher::Status(codes(&kw, pat)?),
         "rstatus" => Matcher::RStatus(regex(&kw, pat)?),
         "string" => Matcher::String(pat.as_bytes().to_vec()),
-        "string-lf" => Matcher::String(text(&kw, pat)?.into_bytes()),
+        "string-lf" => Matcher::StringLf(text(&kw, pat)?),
         _ => Matcher::RString(regex(&kw, pat)?),
     })
 }
@@ -405,7 +411,8 @@ mod tests {
             ),
             ("send meth", "'http-check send meth' expects a method"),
             ("send bogus", "'http-check send' expects"),
-            ("send uri-lf /%[src]", "log-format expressions"),
+            ("send uri-lf /%[src]", "no request or connection"),
+            ("expect on-error %ci status 200", "needs a session"),
             ("connect ssl", "'http-check connect ssl' is not supported"),
             ("connect port 0", "expects a port"),
             ("set-var(txn.x) int(1)", "not supported"),
