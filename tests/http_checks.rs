@@ -116,12 +116,19 @@ fn serve(
         return;
     }
     reqs.lock().expect("lock").push(got);
+    if answer == SILENT {
+        // Holds the connection open without a word, past `timeout check`.
+        thread::sleep(Duration::from_secs(2));
+        return;
+    }
     let _ = c.write_all(answer);
 }
 
 const OK_HELLO: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Foo: bar, baz\r\n\r\nhello world";
 const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nsorry";
+/// Not an answer: the server stays silent.
+const SILENT: &[u8] = b"(silent)";
 const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 
 /// What one implementation did with a configuration.
@@ -693,4 +700,38 @@ fn log_format_arguments_render_the_servers_names() {
         seen.check_line
     );
     assert_eq!(seen.status, "UP");
+}
+
+#[test]
+fn a_silent_server_times_out_with_the_rules_tout_status() {
+    let seen = differential(
+        &[SILENT],
+        &rules("", &["expect tout-status L4TOUT status 200"]).and_timeout(),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line("failed, reason: Layer4 timeout, check duration: Nms, status: 0/1 DOWN.")
+    );
+    let seen = differential(
+        &[SILENT],
+        &rules("", &["expect status 200"]).and_timeout(),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line.contains("reason: Layer7 timeout,"),
+        "{}",
+        seen.check_line
+    );
+}
+
+/// Adds `timeout check 150` to a backend.
+trait WithTimeout {
+    fn and_timeout(self) -> Box<dyn Fn(&[u16]) -> String>;
+}
+
+impl<F: Fn(&[u16]) -> String + 'static> WithTimeout for F {
+    fn and_timeout(self) -> Box<dyn Fn(&[u16]) -> String> {
+        Box::new(move |ports| format!("    timeout check 150\n{}", self(ports)))
+    }
 }

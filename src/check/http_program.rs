@@ -124,6 +124,9 @@ async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u
                         let info = e.comment.as_ref().map(|c| format!(" comment: {c}"));
                         return (CheckStatus::L7Rsp, code, info.unwrap_or_default());
                     }
+                    Err((CheckStatus::L7Timeout, code, info)) => {
+                        return (e.tout_status.unwrap_or(CheckStatus::L7Timeout), code, info);
+                    }
                     Err(failed) => return failed,
                 };
                 if let Some(v) = disabled_by_404(p, a) {

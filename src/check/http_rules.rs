@@ -155,6 +155,8 @@ pub struct Expect {
     pub ok_status: Option<CheckStatus>,
     /// `error-status`: the status of a failure.
     pub error_status: Option<CheckStatus>,
+    /// `tout-status`: the status when the answer does not come in time.
+    pub tout_status: Option<CheckStatus>,
     /// `on-success <fmt>`: the info of a success.
     pub on_success: Option<Fmt>,
     /// `on-error <fmt>`: the info of a failure.
@@ -489,6 +491,7 @@ mod tests {
             comment: None,
             ok_status: None,
             error_status: None,
+            tout_status: None,
             on_success: None,
             on_error: None,
         }

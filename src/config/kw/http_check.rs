@@ -6,7 +6,7 @@
 //! `on-success`, `on-error`) are compiled here; a check has no session, so
 //! they may use fetches that need no traffic (`str`, `env`, `date`, ...) and
 //! the variables `%b`, `%s`, `%H`, `%pid`; anything else is refused.
-//! `set-var`/`unset-var`, `min-recv`, `status-code`, `tout-status` and
+//! `set-var`/`unset-var`, `min-recv`, `status-code` and
 //! `connect`'s TLS options are refused too.
 
 use crate::check::http_rules::{
@@ -202,6 +202,7 @@ fn expect(words: &[String]) -> Result<Expect, String> {
         comment: None,
         ok_status: None,
         error_status: None,
+        tout_status: None,
         on_success: None,
         on_error: None,
     };
@@ -242,7 +243,15 @@ fn expect(words: &[String]) -> Result<Expect, String> {
             "on-error" => {
                 e.on_error = Some(text(&kw, value(&mut it, &kw, "a log-format string")?)?)
             }
-            "min-recv" | "tout-status" | "status-code" => {
+            "tout-status" => {
+                let tout = [
+                    CheckStatus::L7Timeout,
+                    CheckStatus::L6Timeout,
+                    CheckStatus::L4Timeout,
+                ];
+                e.tout_status = Some(status(&kw, value(&mut it, &kw, "a status")?, &tout)?);
+            }
+            "min-recv" | "status-code" => {
                 return Err(format!("'{kw}' is not supported by ringlb yet"));
             }
             "status" | "rstatus" | "string" | "rstring" | "string-lf" | "hdr" | "fhdr" => {
