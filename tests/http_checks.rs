@@ -725,13 +725,16 @@ fn a_silent_server_times_out_with_the_rules_tout_status() {
     );
 }
 
+/// A backend's text from the check servers' ports.
+type Backend = Box<dyn Fn(&[u16]) -> String>;
+
 /// Adds `timeout check 150` to a backend.
 trait WithTimeout {
-    fn and_timeout(self) -> Box<dyn Fn(&[u16]) -> String>;
+    fn and_timeout(self) -> Backend;
 }
 
 impl<F: Fn(&[u16]) -> String + 'static> WithTimeout for F {
-    fn and_timeout(self) -> Box<dyn Fn(&[u16]) -> String> {
+    fn and_timeout(self) -> Backend {
         Box::new(move |ports| format!("    timeout check 150\n{}", self(ports)))
     }
 }
