@@ -339,8 +339,8 @@ fn state_header(be: &BackendRt, srv: &ServerRt) -> String {
         .iter()
         .map(|s| s.active.load(Ordering::Relaxed))
         .sum();
-    // HAProxy's `cur_eweight`: kept while DOWN (its total is not).
-    let weight = srv.weight.load(Ordering::Relaxed);
+    // HAProxy's `cur_eweight`: kept while DOWN (its total is not), ramped in slow start.
+    let weight = super::slowstart::shown_weight(srv);
     http_rules::StateHeader {
         up: srv.up.load(Ordering::Relaxed),
         nolb: chk.nolb.load(Ordering::Relaxed),
@@ -354,8 +354,22 @@ fn state_header(be: &BackendRt, srv: &ServerRt) -> String {
         node: &crate::stats::process::get().node,
         weights: (weight, total),
         sessions: (srv.active.load(Ordering::Relaxed), sessions, 0),
+        throttle: throttle(srv),
     }
     .render()
+}
+
+/// HAProxy's `throttle=` while a server warms up: the share of `slowstart`
+/// elapsed, in whole seconds, at least 1%.
+fn throttle(srv: &ServerRt) -> Option<u32> {
+    let slowstart = srv.health.opts.slowstart?;
+    let since = srv.health.warm_since_ms.load(Ordering::Relaxed);
+    if since == 0 {
+        return None;
+    }
+    let total = slowstart.as_millis().div_ceil(1000).max(1) as u64;
+    let elapsed = super::status::unix_ms().saturating_sub(since) / 1000;
+    (elapsed < total).then(|| (100 * elapsed / total).max(1) as u32)
 }
 
 #[cfg(test)]

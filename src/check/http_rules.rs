@@ -440,6 +440,8 @@ pub struct StateHeader<'a> {
     pub weights: (u32, u32),
     /// The server's current sessions, the backend's, and the server's queue.
     pub sessions: (u64, u64, u64),
+    /// During `slowstart`: the percentage of the ramp done.
+    pub throttle: Option<u32>,
 }
 
 impl StateHeader<'_> {
@@ -462,8 +464,12 @@ impl StateHeader<'_> {
             Some(a) => (a.ip().to_string(), a.port().to_string()),
             None => (String::new(), String::new()),
         };
+        let throttle = self
+            .throttle
+            .map(|t| format!("; throttle={t}%"))
+            .unwrap_or_default();
         format!(
-            "{state}; address={addr}; port={port}; name={}/{}; node={}; weight={}/{}; scur={}/{}; qcur={}",
+            "{state}; address={addr}; port={port}; name={}/{}; node={}; weight={}/{}; scur={}/{}; qcur={}{throttle}",
             self.names.0,
             self.names.1,
             self.node,
@@ -471,7 +477,7 @@ impl StateHeader<'_> {
             self.weights.1,
             self.sessions.0,
             self.sessions.1,
-            self.sessions.2
+            self.sessions.2,
         )
     }
 }
@@ -705,6 +711,7 @@ mod tests {
             node: "vm",
             weights: (1, 1),
             sessions: (0, 0, 0),
+            throttle: None,
         };
         assert_eq!(
             h.render(),
@@ -721,5 +728,10 @@ mod tests {
             ..h
         };
         assert!(down.render().starts_with("DOWN 1/2; "));
+        let warming = StateHeader {
+            throttle: Some(25),
+            ..h
+        };
+        assert!(warming.render().ends_with("; qcur=0; throttle=25%"));
     }
 }
