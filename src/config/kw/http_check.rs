@@ -395,6 +395,29 @@ mod tests {
         }
     }
 
+    fn line(p: &mut RawProxy, l: &str) {
+        let mut words: Vec<String> = vec!["http-check".into()];
+        words.extend(l.split(' ').map(String::from));
+        http_check(p, &mut Args::new(words)).expect(l);
+    }
+
+    #[test]
+    fn a_section_with_rules_replaces_the_defaults_ones() {
+        use crate::config::raw::SectionKind;
+        let mut d = RawProxy::new_defaults("d".into(), Default::default());
+        line(&mut d, "expect status 201");
+        let kid = |d: &RawProxy| {
+            RawProxy::from_defaults(d, SectionKind::Backend, "b".into(), Default::default())
+        };
+        let inherits = kid(&d);
+        assert_eq!(inherits.http_check, d.http_check);
+        let mut own = kid(&d);
+        line(&mut own, "send uri /x");
+        line(&mut own, "expect status 200");
+        assert_eq!(own.http_check.steps.len(), 2);
+        assert!(matches!(&own.http_check.steps[0], Step::Send(_)));
+    }
+
     #[test]
     fn errors_name_the_keyword() {
         for (line, want) in [
