@@ -12,7 +12,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::time::Instant;
 
-use super::http_rules::{self, Answer, Connect, HttpCheckRules, Send, Step};
+use super::http_rules::{self, Answer, Connect, HttpCheckRules, Step};
 use super::probe::{self, Target};
 use super::status::{CheckReport, CheckStatus};
 use std::sync::atomic::Ordering;
@@ -54,29 +54,9 @@ pub async fn run(t: Target<'_>, p: Program<'_>) -> CheckReport {
     }
 }
 
-/// The program as HAProxy runs it: a connect first unless it starts with
-/// one, `option httpchk`'s request after it when no step sends, and the
-/// default judgement after a last `send` that no `expect` follows.
-fn plan(rules: &HttpCheckRules) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::with_capacity(rules.steps.len() + 3);
-    let first = rules.steps.iter().find(|s| !matches!(s, Step::Comment(_)));
-    if !matches!(first, Some(Step::Connect(_))) {
-        steps.push(Step::Connect(Connect::default()));
-    }
-    steps.extend(rules.steps.iter().cloned());
-    if !rules.has_send() {
-        let at = steps
-            .iter()
-            .position(|s| matches!(s, Step::Connect(_)))
-            .map_or(0, |i| i + 1);
-        steps.insert(at, Step::Send(Send::default()));
-    }
-    steps
-}
-
 /// Runs the planned steps; returns HAProxy's status, code and info.
 async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u16, String) {
-    let steps = plan(p.rules);
+    let steps = &p.rules.steps;
     let last_send = steps.iter().rposition(|s| matches!(s, Step::Send(_)));
     let last_expect = steps.iter().rposition(|s| matches!(s, Step::Expect(_)));
     // Expects before the last send do not end the check; the last one does
@@ -370,32 +350,4 @@ fn throttle(srv: &ServerRt) -> Option<u32> {
     let total = slowstart.as_millis().div_ceil(1000).max(1) as u64;
     let elapsed = super::status::unix_ms().saturating_sub(since) / 1000;
     (elapsed < total).then(|| (100 * elapsed / total).max(1) as u32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plan_adds_the_implied_steps() {
-        let rules = HttpCheckRules {
-            steps: vec![Step::Comment("c".into())],
-            ..Default::default()
-        };
-        let p = plan(&rules);
-        assert!(matches!(p[0], Step::Connect(_)));
-        assert!(matches!(p[1], Step::Send(_)));
-        assert!(matches!(p[2], Step::Comment(_)));
-        let rules = HttpCheckRules {
-            steps: vec![
-                Step::Connect(Connect {
-                    port: Some(81),
-                    ..Connect::default()
-                }),
-                Step::Send(Send::default()),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(plan(&rules), rules.steps);
-    }
 }

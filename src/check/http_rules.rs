@@ -1,7 +1,7 @@
 //! `http-check` rules: the program a backend's HTTP health check runs, compiled
 //! once at load (`config/kw/http_check.rs` parses it), and its evaluation.
 //!
-//! A program is a list of steps as HAProxy 2.6 runs them: `connect` opens a
+//! A program is a list of steps as HAProxy 2.6 runs them ([`HttpCheckRules::planned`]): `connect` opens a
 //! connection (one is implied before the first step), `send` writes a request,
 //! `expect` judges the answer to the last request. A `send` with no `expect`
 //! after it is judged as `option httpchk` alone would be (2xx and 3xx pass).
@@ -31,6 +31,32 @@ impl HttpCheckRules {
     /// Whether some step sends a request (else `option httpchk`'s request is sent).
     pub fn has_send(&self) -> bool {
         self.steps.iter().any(|s| matches!(s, Step::Send(_)))
+    }
+
+    /// The program as HAProxy runs it, made once at load: a connect first
+    /// unless it starts with one, and `option httpchk`'s request after it
+    /// when no step sends. Rules with nothing configured stay empty.
+    pub fn planned(&self) -> HttpCheckRules {
+        if self.is_empty() {
+            return self.clone();
+        }
+        let mut steps: Vec<Step> = Vec::with_capacity(self.steps.len() + 2);
+        let first = self.steps.iter().find(|s| !matches!(s, Step::Comment(_)));
+        if !matches!(first, Some(Step::Connect(_))) {
+            steps.push(Step::Connect(Connect::default()));
+        }
+        steps.extend(self.steps.iter().cloned());
+        if !self.has_send() {
+            let at = steps
+                .iter()
+                .position(|s| matches!(s, Step::Connect(_)))
+                .map_or(0, |i| i + 1);
+            steps.insert(at, Step::Send(Send::default()));
+        }
+        HttpCheckRules {
+            steps,
+            ..self.clone()
+        }
     }
 }
 
@@ -515,6 +541,30 @@ mod tests {
 
     const OK: &[u8] =
         b"HTTP/1.1 200 OK\r\nX-Foo: bar, baz\r\nContent-Length: 11\r\n\r\nhello world";
+
+    #[test]
+    fn plan_adds_the_implied_steps() {
+        assert!(HttpCheckRules::default().planned().is_empty());
+        let rules = HttpCheckRules {
+            steps: vec![Step::Comment("c".into())],
+            ..Default::default()
+        };
+        let p = rules.planned().steps;
+        assert!(matches!(p[0], Step::Connect(_)));
+        assert!(matches!(p[1], Step::Send(_)));
+        assert!(matches!(p[2], Step::Comment(_)));
+        let rules = HttpCheckRules {
+            steps: vec![
+                Step::Connect(Connect {
+                    port: Some(81),
+                    ..Connect::default()
+                }),
+                Step::Send(Send::default()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(rules.planned(), rules);
+    }
 
     #[test]
     fn parses_answers_and_completeness() {

@@ -322,7 +322,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
             .clone()
             .filter(|_| !p.settings.disabled && p.settings.dispatch.is_none()),
         httpchk: p.httpchk.clone(),
-        http_check: p.http_check.clone(),
+        // Planned once here: the checker runs the steps as they are.
+        http_check: p.http_check.planned(),
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),
