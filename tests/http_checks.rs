@@ -142,6 +142,8 @@ struct Seen {
     state_lines: Vec<String>,
     /// `show stat`'s status of be/s1.
     status: String,
+    /// `show servers state`'s `srv_op_state` of be/s1 (2 running, 3 stopping).
+    op_state: String,
 }
 
 /// Which program runs the configuration.
@@ -259,6 +261,12 @@ fn observe(
         .collect();
     let rows = parse_stats_csv(&stats_command(&sock, "show stat"));
     let status = stats_row(&rows, "be", "s1")["status"].clone();
+    let op_state = stats_command(&sock, "show servers state be")
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(3) == Some(&"s1"))
+        .and_then(|f| f.get(5).map(|s| s.to_string()))
+        .unwrap_or_default();
     // Each run has its own check servers: their ports read as PORT.
     let first_requests = servers
         .iter()
@@ -277,6 +285,7 @@ fn observe(
         check_line,
         state_lines,
         status,
+        op_state,
     })
 }
 
@@ -557,6 +566,7 @@ fn disable_on_404_drains_but_keeps_persistent_clients() {
     };
     let seen = differential(&[NOT_FOUND, OK_HELLO], &backend, &traffic);
     assert_eq!(seen.status, "NOLB");
+    assert_eq!(seen.op_state, "3", "show servers state: stopping");
     assert_eq!(
         seen.check_line,
         check_line(

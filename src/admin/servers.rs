@@ -42,10 +42,12 @@ pub fn render(shared: &Shared, backend: Option<&str>) -> Result<String, &'static
     Ok(out)
 }
 
-/// HAProxy's `srv_op_state`: 0 stopped, 2 running.
+/// HAProxy's `srv_op_state`: 0 stopped, 2 running, 3 stopping (NOLB).
 fn op_state(srv: &ServerRt) -> u8 {
     if srv.admin.maint() || !srv.up.load(Ordering::Relaxed) {
         0
+    } else if srv.check.nolb.load(Ordering::Relaxed) {
+        3
     } else {
         2
     }
