@@ -277,6 +277,12 @@ fn observe(
             for p in &ports {
                 text = text.replace(&format!("port={p};"), "port=PORT;");
             }
+            // A PROXY line names the check's own ephemeral port.
+            if text.starts_with("PROXY ") {
+                if let Some(end) = text.find("\r\n") {
+                    text.replace_range(..end, "PROXY");
+                }
+            }
             text.into_bytes()
         })
         .collect();
@@ -747,4 +753,24 @@ impl<F: Fn(&[u16]) -> String + 'static> WithTimeout for F {
     fn and_timeout(self) -> Backend {
         Box::new(move |ports| format!("    timeout check 150\n{}", self(ports)))
     }
+}
+
+#[test]
+fn only_the_default_connect_takes_the_servers_check_send_proxy() {
+    let backend = |ports: &[u16]| {
+        format!(
+            "    option httpchk\n    http-check connect\n    http-check send uri /a\n\
+             \x20   http-check expect status 200\n    http-check connect default port {}\n\
+             \x20   http-check send uri /b\n    http-check expect status 200\n\
+             \x20   server s1 127.0.0.1:{} check inter 100 rise 1 fall 1 check-send-proxy\n",
+            ports[1], ports[0]
+        )
+    };
+    let seen = differential(&[OK_HELLO, OK_HELLO], &backend, &no_traffic);
+    assert_eq!(seen.first_requests[0], b"OPTIONS /a HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        seen.first_requests[1],
+        b"PROXY\r\nOPTIONS /b HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(seen.status, "UP");
 }

@@ -1,6 +1,7 @@
 //! Runs a backend's `http-check` program (`http_rules`) against one server:
-//! connect steps open connections (with the check's PROXY header and TLS
-//! when the server line asks for them), send steps write requests, expect
+//! connect steps open connections (the implied first one and `connect
+//! default` with the server line's check PROXY header and TLS, others with
+//! their own options only, as HAProxy), send steps write requests, expect
 //! steps judge the answer. Used instead of `probe::run` when the backend has
 //! `option httpchk` and `http-check` lines.
 //!
@@ -179,8 +180,9 @@ async fn read_answer(s: &mut Stream) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// A connect step: the check's address with the step's `addr`/`port`, the
-/// PROXY header (the server's `check-send-proxy`, or the step's v1), TLS.
+/// A connect step: the check's address with the step's `addr`/`port`; the
+/// step's `send-proxy` (v1), else for `default` the server's
+/// `check-send-proxy` and `check-ssl`.
 async fn open(t: Target<'_>, c: &Connect) -> Result<Stream, (CheckStatus, u16, String)> {
     let began = Instant::now();
     let connect_limit = match (t.timeout_check, t.timeout_connect) {
@@ -209,14 +211,18 @@ async fn open(t: Target<'_>, c: &Connect) -> Result<Stream, (CheckStatus, u16, S
         Err(_) => return Err((CheckStatus::SockErr, 0, String::new())),
     };
     let v1 = ProxyOpts::default();
-    let pp = t.send_proxy.or(c.send_proxy.then_some(&v1));
+    let pp = match (c.send_proxy, c.default) {
+        (true, _) => Some(&v1),
+        (false, true) => t.send_proxy,
+        (false, false) => None,
+    };
     if let Some(pp) = pp {
         let e = probe::check_endpoints(&stream);
         if let Err(e) = proxy_header::send(&mut stream, pp, &e).await {
             return Err((probe::connect_error_status(&e), 0, probe::strerror(&e)));
         }
     }
-    if let Some(tls) = t.tls {
+    if let Some(tls) = t.tls.filter(|_| c.default) {
         stream = probe::handshake(stream, tls, began + connect_limit).await?;
     }
     Ok(stream)

@@ -43,7 +43,10 @@ impl HttpCheckRules {
         let mut steps: Vec<Step> = Vec::with_capacity(self.steps.len() + 2);
         let first = self.steps.iter().find(|s| !matches!(s, Step::Comment(_)));
         if !matches!(first, Some(Step::Connect(_))) {
-            steps.push(Step::Connect(Connect::default()));
+            steps.push(Step::Connect(Connect {
+                default: true,
+                ..Connect::default()
+            }));
         }
         steps.extend(self.steps.iter().cloned());
         if !self.has_send() {
@@ -76,6 +79,10 @@ pub enum Step {
 /// `http-check connect`: where the step's connection goes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connect {
+    /// `default` (and the implied first connect): the server line's
+    /// `check-send-proxy` and `check-ssl` apply; other connects take only
+    /// their own options, as HAProxy.
+    pub default: bool,
     /// `port <n>` (else the check's port).
     pub port: Option<u16>,
     /// `addr <ip>` (else the check's address).

@@ -49,6 +49,32 @@ pub fn http_check(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
         },
         "connect" => {
             let c = connect(&words)?;
+            let step = rules.steps.len() + 1;
+            // HAProxy: a connect after the first rules needs an expect before it.
+            let mut before = rules
+                .steps
+                .iter()
+                .filter(|s| !matches!(s, Step::Comment(_)));
+            if before
+                .clone()
+                .next()
+                .is_some_and(|s| !matches!(s, Step::Connect(_)))
+            {
+                return Err(
+                    "'http-check connect' : first step MUST also be a 'connect', \
+                            optionally preceded by a 'set-var', an 'unset-var' or a 'comment', \
+                            when there is a 'connect' step in the tcp-check ruleset."
+                        .into(),
+                );
+            }
+            if before.clone().next().is_some()
+                && !matches!(before.next_back(), Some(Step::Expect(_)))
+            {
+                return Err(format!(
+                    "'http-check connect' : unable to add http-check connect rule at step {step} \
+                     (missing expect rule)."
+                ));
+            }
             rules.steps.push(Step::Connect(c));
             Ok(())
         }
@@ -71,6 +97,21 @@ pub fn http_check(p: &mut RawProxy, args: &mut Args) -> Result<(), String> {
         }
         "expect" => {
             let e = expect(&words)?;
+            let step = rules.steps.len() + 1;
+            // After a connect, an expect needs a send to answer.
+            let since: Vec<&Step> = rules
+                .steps
+                .iter()
+                .rev()
+                .take_while(|s| !matches!(s, Step::Connect(_)))
+                .collect();
+            let connected = since.len() < rules.steps.len();
+            if connected && !since.iter().any(|s| matches!(s, Step::Send(_))) {
+                return Err(format!(
+                    "'http-check expect' : unable to add http-check expect rule at step {step} \
+                     (missing send rule)."
+                ));
+            }
             rules.steps.push(Step::Expect(e));
             Ok(())
         }
@@ -119,7 +160,8 @@ fn connect(words: &[String]) -> Result<Connect, String> {
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
-            "default" | "linger" => {}
+            "default" => c.default = true,
+            "linger" => {}
             "port" => {
                 let v = value(&mut it, "http-check connect port", "a port")?;
                 c.port = Some(v.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| {
@@ -456,6 +498,22 @@ mod tests {
         }
         let e = parse(&["send uri /a", "expect status 200", "send uri /b"]).expect_err("two sends");
         assert!(e.contains("missing connect rule"), "{e}");
-        assert!(parse(&["send uri /a", "connect port 81", "send uri /b"]).is_ok());
+        let e = parse(&["connect", "expect status 200"]).expect_err("no send");
+        assert!(e.contains("rule at step 2 (missing send rule)"), "{e}");
+        let e = parse(&["connect", "comment x", "connect"]).expect_err("no expect");
+        assert!(e.contains("rule at step 3 (missing expect rule)"), "{e}");
+        assert!(
+            parse(&[
+                "comment x",
+                "connect",
+                "send",
+                "expect status 200",
+                "connect"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["expect status 200", "expect string x"]).is_ok());
+        let e = parse(&["send uri /a", "expect status 200", "connect port 81"]).expect_err("first");
+        assert!(e.contains("first step MUST also be a 'connect'"), "{e}");
     }
 }
