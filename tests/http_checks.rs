@@ -278,10 +278,8 @@ fn observe(
                 text = text.replace(&format!("port={p};"), "port=PORT;");
             }
             // A PROXY line names the check's own ephemeral port.
-            if text.starts_with("PROXY ") {
-                if let Some(end) = text.find("\r\n") {
-                    text.replace_range(..end, "PROXY");
-                }
+            if let Some(end) = text.find("\r\n").filter(|_| text.starts_with("PROXY ")) {
+                text.replace_range(..end, "PROXY");
             }
             text.into_bytes()
         })
