@@ -124,6 +124,9 @@ async fn steps(t: Target<'_>, p: Program<'_>, start: Instant) -> (CheckStatus, u
                 Err(failed) => return failed,
             };
             verdict = disabled_by_404(p, a).unwrap_or_else(|| http_rules::default_verdict(a));
+            if !verdict.0.passed() {
+                return verdict;
+            }
         }
     }
     verdict
