@@ -302,6 +302,15 @@ impl LogFormat {
         self.segs.iter().any(bad).then_some(&*self.text)
     }
 
+    /// The first `%` variable not in `ok`, if any: a context without a
+    /// session (health checks) takes only the variables it can render.
+    pub fn var_outside(&self, ok: &[Var]) -> Option<Var> {
+        self.segs.iter().find_map(|s| match s {
+            Seg::Var(v, _) if !ok.contains(v) => Some(*v),
+            _ => None,
+        })
+    }
+
     /// Whether an expression reads the HTTP request or response.
     pub fn needs_http(&self) -> bool {
         self.segs

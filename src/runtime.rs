@@ -87,7 +87,9 @@ impl ServerRt {
 
     /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
-        self.up.load(Ordering::Relaxed) && self.weight.load(Ordering::Relaxed) > 0
+        self.up.load(Ordering::Relaxed)
+            && self.weight.load(Ordering::Relaxed) > 0
+            && !self.check.nolb.load(Ordering::Relaxed)
     }
 
     /// Whether a request may still be sent to the server by stickiness: up and

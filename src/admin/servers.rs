@@ -42,10 +42,12 @@ pub fn render(shared: &Shared, backend: Option<&str>) -> Result<String, &'static
     Ok(out)
 }
 
-/// HAProxy's `srv_op_state`: 0 stopped, 2 running.
+/// HAProxy's `srv_op_state`: 0 stopped, 2 running, 3 stopping (NOLB).
 fn op_state(srv: &ServerRt) -> u8 {
     if srv.admin.maint() || !srv.up.load(Ordering::Relaxed) {
         0
+    } else if srv.check.nolb.load(Ordering::Relaxed) {
+        3
     } else {
         2
     }
@@ -65,6 +67,7 @@ fn check_status_code(s: CheckStatus) -> u8 {
         CheckStatus::L7Timeout => 12,
         CheckStatus::L7Rsp => 13,
         CheckStatus::L7Ok => 15,
+        CheckStatus::L7OkC => 16,
         CheckStatus::L7Sts => 17,
         CheckStatus::Checked => 3,
         CheckStatus::ProcErr => 18,

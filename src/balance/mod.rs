@@ -159,7 +159,8 @@ pub fn set_up(server: &ServerRt, up: bool) {
 
 /// A server's weight as balancing sees it: 0 when down, else its run-time weight.
 fn effective_weight(s: &ServerRt) -> u32 {
-    if s.up.load(Ordering::Relaxed) {
+    // A server in NOLB (`http-check disable-on-404`) takes no new clients.
+    if s.up.load(Ordering::Relaxed) && !s.check.nolb.load(Ordering::Relaxed) {
         s.weight.load(Ordering::Relaxed).min(MAX_WEIGHT)
     } else {
         0

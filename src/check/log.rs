@@ -129,7 +129,9 @@ pub fn health_check_line(who: Subject<'_>, report: &CheckReport, health: &Health
         if who.backup { "backup " } else { "" },
         who.backend,
         who.server,
-        if report.status.passed() {
+        if report.status == CheckStatus::L7OkC {
+            "conditionally succeeded"
+        } else if report.status.passed() {
             "succeeded"
         } else {
             "failed"

@@ -19,6 +19,8 @@
 pub mod agent;
 pub mod external;
 pub mod http;
+pub mod http_program;
+pub mod http_rules;
 pub mod live;
 pub mod log;
 pub mod passive;
@@ -168,7 +170,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
             continue;
         }
-        let report = probe::run(probe::Target {
+        let target = probe::Target {
             address: &current,
             request: request.as_deref(),
             // HAProxy bounds a check by the configured `inter`, whatever the current period.
@@ -182,8 +184,12 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
             tls: be.model.servers[job.server].check_ssl.as_deref(),
             program: be.model.tcpcheck.as_deref(),
             rule_tls: be.model.servers[job.server].tcpcheck_tls.as_deref(),
-        })
-        .await;
+        };
+        let report = match http_program::program_of(be) {
+            // `http-check` rules (with `option httpchk`): their own runner.
+            Some(base) => http_program::run_for(target, base, be, srv).await,
+            None => probe::run(target).await,
+        };
         // The agent may have moved the counter since the last check.
         st.health.set_counter(chk.health.load(Ordering::Relaxed));
         // `chkfail`: HAProxy counts a failure only while the counter can drop.
@@ -192,6 +198,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         }
         let change = st.health.record(report.status.passed());
         st.account(&shared, job, change, &report);
+        http_program::set_nolb(&shared, job.backend, job.server, &report, st.health.is_up());
         next = st.health.interval(chk.inter, chk.fastinter, chk.downinter);
     }
 }

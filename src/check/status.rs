@@ -5,7 +5,7 @@
 //! problem", `L7STS` "Layer7 wrong status", ...): operators grep their logs and
 //! stats pages for them, so they must read the same.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
@@ -35,6 +35,9 @@ pub enum CheckStatus {
     L7Rsp,
     /// The server answered 2xx or 3xx (`L7OK`).
     L7Ok,
+    /// Passed but asking for NOLB: `http-check disable-on-404` saw a 404, or
+    /// an `expect ... ok-status L7OKC` matched (`L7OKC`).
+    L7OkC,
     /// The server answered another status (`L7STS`).
     L7Sts,
     /// `observe` saw `error-limit` consecutive errors in real traffic (`HANA`).
@@ -63,6 +66,7 @@ impl CheckStatus {
             CheckStatus::L7Timeout => "L7TOUT",
             CheckStatus::L7Rsp => "L7RSP",
             CheckStatus::L7Ok => "L7OK",
+            CheckStatus::L7OkC => "L7OKC",
             CheckStatus::L7Sts => "L7STS",
             CheckStatus::Hana => "HANA",
             CheckStatus::Checked => "CHECKED",
@@ -85,6 +89,7 @@ impl CheckStatus {
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::L7Rsp => "Layer7 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
+            CheckStatus::L7OkC => "Layer7 check conditionally passed",
             CheckStatus::L7Sts => "Layer7 wrong status",
             CheckStatus::Hana => "Health analyze",
             CheckStatus::Checked => "No status change",
@@ -98,7 +103,11 @@ impl CheckStatus {
     pub fn passed(self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L6Ok | CheckStatus::L7Ok | CheckStatus::ProcOk
+            CheckStatus::L4Ok
+                | CheckStatus::L6Ok
+                | CheckStatus::L7Ok
+                | CheckStatus::L7OkC
+                | CheckStatus::ProcOk
         )
     }
 
@@ -108,6 +117,7 @@ impl CheckStatus {
         matches!(
             self,
             CheckStatus::L7Ok
+                | CheckStatus::L7OkC
                 | CheckStatus::L7Sts
                 | CheckStatus::ProcOk
                 | CheckStatus::ProcErr
@@ -175,6 +185,10 @@ pub struct ServerCheck {
     pub downtime_ms: AtomicU64,
     /// `agent-check`: the agent's settings and results (`check/agent.rs`).
     pub agent: Option<super::agent::AgentRt>,
+    /// NOLB (HAProxy's "stopping"): the last check passed conditionally
+    /// (`http-check disable-on-404`, `ok-status L7OKC`). Out of balancing,
+    /// still reached by persistence, as a drained server.
+    pub nolb: AtomicBool,
 }
 
 impl ServerCheck {
@@ -210,6 +224,7 @@ impl ServerCheck {
             failed_checks: AtomicU64::new(0),
             downtime_ms: AtomicU64::new(0),
             agent: s.agent.clone().map(super::agent::AgentRt::new),
+            nolb: AtomicBool::new(false),
         }
     }
 }
@@ -224,9 +239,14 @@ impl ServerCheck {
         }
         let health = u64::from(self.health.load(Ordering::Relaxed));
         let (rise, fall) = (u64::from(self.rise.max(1)), u64::from(self.fall.max(1)));
+        let kind = if self.nolb.load(Ordering::Relaxed) {
+            "NOLB"
+        } else {
+            "UP"
+        };
         match (up, health) {
-            (true, h) if h >= rise + fall - 1 => "UP".into(),
-            (true, h) => format!("UP {}/{fall}", h.saturating_sub(rise) + 1),
+            (true, h) if h >= rise + fall - 1 => kind.into(),
+            (true, h) => format!("{kind} {}/{fall}", h.saturating_sub(rise) + 1),
             (false, 0) => "DOWN".into(),
             (false, h) => format!("DOWN {h}/{rise}"),
         }

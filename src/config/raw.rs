@@ -302,6 +302,11 @@ pub struct RawProxy {
     pub external: super::kw::ext_checks::ExternalOpts,
     /// `option tcp-check`, the protocol checks and `tcp-check` rules.
     pub tcp_check: crate::config::kw::tcp_check::RawTcpCheck,
+    /// `http-check` lines (`config/kw/http_check.rs`).
+    pub http_check: crate::check::http_rules::HttpCheckRules,
+    /// Whether an `http-check` line was written in this very section: the
+    /// first one replaces the rules inherited from `defaults`.
+    pub http_check_here: bool,
     /// HTTP options.
     pub http: HttpOptions,
     /// Logging options and targets.
@@ -383,6 +388,8 @@ impl RawProxy {
             httpchk: None,
             external: Default::default(),
             tcp_check: Default::default(),
+            http_check: Default::default(),
+            http_check_here: false,
             http: HttpOptions::default(),
             log: LogOptions::default(),
             stats: Stats::default(),
@@ -432,6 +439,7 @@ impl RawProxy {
             cookie_here: false,
             // A proxy's own `tcp-check` lines replace the ones of `defaults`.
             tcp_check: defaults.tcp_check.inherited(),
+            http_check_here: false,
             ..defaults.clone()
         }
     }

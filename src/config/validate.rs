@@ -327,6 +327,8 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         // Filled by `checks_validate::link`.
         external_check: None,
         tcpcheck: p.tcp_check.program(),
+        // Planned once here: the checker runs the steps as they are.
+        http_check: p.http_check.planned(),
         http: p.http.clone(),
         log: p.log.clone(),
         stats: p.stats.clone(),

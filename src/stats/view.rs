@@ -479,6 +479,10 @@ pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
     if up && srv.admin.drain() && agent.is_some() {
         return ("DRAIN (agent)".into(), Look::Drain);
     }
+    // NOLB (a conditional check pass) reads as HAProxy's "stopping" state.
+    if up && srv.check.nolb.load(std::sync::atomic::Ordering::Relaxed) && !srv.admin.drain() {
+        return (srv.check.state_text(up), Look::Drain);
+    }
     if up && (srv.admin.drain() || weight == 0) {
         return ("DRAIN".into(), Look::Drain);
     }

@@ -21,6 +21,7 @@ pub mod cpu_map;
 pub mod errors;
 pub mod ext_checks;
 pub mod global;
+pub mod http_check;
 pub mod http_rules;
 pub mod log;
 pub mod monitor;
@@ -100,6 +101,7 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("hash-type", BE, Misplaced::Warn),
     ("hash-balance-factor", BE, Misplaced::Warn),
     ("cookie", BE, Misplaced::Warn),
+    ("http-check", BE, Misplaced::Warn),
     ("stats", ALL, Misplaced::Warn),
     ("server", L | B, Misplaced::Error),
     ("server-template", L | B, Misplaced::Error),
@@ -210,6 +212,7 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 "tcp-response" => tcp_rules::tcp_response(cx, p, args),
                 "redispatch" => option::legacy_redispatch(cx, p, args),
                 "option" => option::option(cx, p, args),
+                "http-check" => http_check::http_check(p, args),
                 "balance" => balance::balance(cx, p, args),
                 "hash-type" => balance::hash_type(cx, p, args),
                 "hash-balance-factor" => balance::hash_balance_factor(cx, p, args),

@@ -15,7 +15,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "reqpass",
     "reqipass",
     "appsession",
-    "http-check",
     "compression",
     "filter",
     "email-alert",

@@ -617,6 +617,8 @@ pub struct Backend {
     pub external_check: Option<ExternalCheck>,
     /// `option tcp-check` (its rules) or a protocol check, compiled.
     pub tcpcheck: Option<std::sync::Arc<crate::check::tcp_rules::Program>>,
+    /// `http-check` rules (used only with `option httpchk`, as HAProxy).
+    pub http_check: crate::check::http_rules::HttpCheckRules,
     /// HTTP options of the backend.
     pub http: HttpOptions,
     /// `log-health-checks` and other logging options.

@@ -134,6 +134,7 @@ fn seed_config_model() {
             origin: origin(18),
         }),
         external_check: None,
+        http_check: Default::default(),
         httpchk: Some(HttpCheck {
             method: "GET".into(),
             uri: "/l7check.html".into(),

@@ -1,0 +1,774 @@
+//! `http-check` rules end to end, differential against HAProxy 2.6: the same
+//! configuration runs under HAProxy and under ringlb, each against its own
+//! recording check servers; the raw check requests must be byte for byte the
+//! same, and so must the `log-health-checks` lines and the server's state
+//! in `show stat` (UP, DOWN, NOLB). Where HAProxy is not installed the
+//! comparison is skipped and only ringlb's expected values are asserted.
+//!
+//! Checks run every 100 ms with `rise 1 fall 1`, so the first check decides.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    Haproxy, Ringlb, TestDir, free_port, parse_stats_csv, run_cli, stats_command, stats_row,
+};
+
+/// Requests whose path starts with this are traffic (answered with the
+/// server's name), not checks.
+const TRAFFIC: &str = "/traffic";
+
+/// A check server: records every check request's raw bytes and answers it
+/// with the current canned answer, closing after each.
+struct CheckServer {
+    port: u16,
+    name: String,
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
+    traffic: Arc<Mutex<usize>>,
+}
+
+impl CheckServer {
+    fn start(name: &str, answer: &[u8]) -> CheckServer {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let traffic = Arc::new(Mutex::new(0));
+        let (reqs, served, answer, me) = (
+            requests.clone(),
+            traffic.clone(),
+            answer.to_vec(),
+            name.to_string(),
+        );
+        thread::spawn(move || {
+            for c in l.incoming().flatten() {
+                let (reqs, served, answer, me) =
+                    (reqs.clone(), served.clone(), answer.clone(), me.clone());
+                thread::spawn(move || serve(c, &reqs, &served, &answer, &me));
+            }
+        });
+        CheckServer {
+            port,
+            name: name.into(),
+            requests,
+            traffic,
+        }
+    }
+
+    fn requests(&self) -> Vec<Vec<u8>> {
+        self.requests.lock().expect("lock").clone()
+    }
+
+    fn served(&self) -> usize {
+        *self.traffic.lock().expect("lock")
+    }
+}
+
+/// One connection: reads a request (head and `Content-Length` body), answers.
+fn serve(
+    mut c: TcpStream,
+    reqs: &Mutex<Vec<Vec<u8>>>,
+    served: &Mutex<usize>,
+    answer: &[u8],
+    me: &str,
+) {
+    c.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    loop {
+        match c.read(&mut b) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+        }
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    if got.is_empty() {
+        return;
+    }
+    let traffic = got
+        .split(|&b| b == b' ')
+        .nth(1)
+        .is_some_and(|p| p.starts_with(TRAFFIC.as_bytes()));
+    if traffic {
+        *served.lock().expect("lock") += 1;
+        let _ = c.write_all(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{me}",
+                me.len()
+            )
+            .as_bytes(),
+        );
+        return;
+    }
+    reqs.lock().expect("lock").push(got);
+    if answer == SILENT {
+        // Holds the connection open without a word, past `timeout check`.
+        thread::sleep(Duration::from_secs(2));
+        return;
+    }
+    let _ = c.write_all(answer);
+}
+
+const OK_HELLO: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-Foo: bar, baz\r\n\r\nhello world";
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nsorry";
+/// Not an answer: the server stays silent.
+const SILENT: &[u8] = b"(silent)";
+const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+
+/// What one implementation did with a configuration.
+#[derive(Debug)]
+struct Seen {
+    /// The first check request each check server received.
+    first_requests: Vec<Vec<u8>>,
+    /// The first `log-health-checks` line about be/s1 (duration normalised).
+    check_line: String,
+    /// The `Server be/s1 ...` state lines, in order.
+    state_lines: Vec<String>,
+    /// `show stat`'s status of be/s1.
+    status: String,
+    /// `show servers state`'s `srv_op_state` of be/s1 (2 running, 3 stopping).
+    op_state: String,
+}
+
+/// Which program runs the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Impl {
+    Haproxy,
+    Ringlb,
+}
+
+/// A running HAProxy or ringlb.
+enum Running {
+    H(Haproxy),
+    R(Ringlb),
+}
+
+impl Running {
+    fn stderr(&self) -> String {
+        match self {
+            Running::H(h) => h.stderr(),
+            Running::R(r) => r.stderr(),
+        }
+    }
+}
+
+/// The configuration: `backend` gets the check servers' ports.
+fn config(port: u16, sock: &Path, backend: &str) -> String {
+    format!(
+        "global\n    log stderr format raw local0\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    log global\n    option log-health-checks\n\
+         \x20   timeout connect 1s\n    timeout client 2s\n    timeout server 2s\n\
+         backend be\n{backend}\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n",
+        sock.display()
+    )
+}
+
+/// `server s<i> ... check inter 100 rise 1 fall 1` for each port.
+fn server_lines(ports: &[u16], extra: &str) -> String {
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                "    server s{} 127.0.0.1:{p} check inter 100 rise 1 fall 1{extra}\n",
+                i + 1
+            )
+        })
+        .collect()
+}
+
+/// `check duration: 12ms` → `check duration: Nms`.
+fn normalize(line: &str) -> String {
+    let key = "check duration: ";
+    let Some(i) = line.find(key) else {
+        return line.to_string();
+    };
+    let start = i + key.len();
+    let digits = line[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .count();
+    format!("{}N{}", &line[..start], &line[start + digits..])
+}
+
+/// Starts `which` on the configuration `backend(ports)` gives, against fresh
+/// check servers answering `answers`, waits until be/s1 was checked twice
+/// and logged, runs `traffic` on the frontend port, and reports.
+fn observe(
+    which: Impl,
+    answers: &[&[u8]],
+    backend: &dyn Fn(&[u16]) -> String,
+    traffic: &dyn Fn(u16, &[CheckServer]),
+) -> Option<Seen> {
+    let servers: Vec<CheckServer> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| CheckServer::start(&format!("s{}", i + 1), a))
+        .collect();
+    let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+    let dir = TestDir::new("http-checks");
+    let sock = dir.path().join("stats.sock");
+    let port = free_port();
+    let cfg = config(port, &sock, &backend(&ports));
+    let running = match which {
+        Impl::Haproxy => Running::H(Haproxy::start(&cfg, port)?),
+        Impl::Ringlb => Running::R(Ringlb::start(&cfg)),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logged = running
+            .stderr()
+            .lines()
+            .any(|l| l.starts_with("Health check for server be/s1 "));
+        if logged && servers[0].requests().len() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{which:?}: be/s1 not checked twice; stderr:\n{}",
+            running.stderr()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    traffic(port, &servers);
+    let stderr = running.stderr();
+    let check_line = stderr
+        .lines()
+        .find(|l| l.starts_with("Health check for server be/s1 "))
+        .map(normalize)
+        .unwrap_or_default();
+    let state_lines = stderr
+        .lines()
+        .filter(|l| l.starts_with("Server be/s1 "))
+        .map(str::to_string)
+        .collect();
+    let rows = parse_stats_csv(&stats_command(&sock, "show stat"));
+    let status = stats_row(&rows, "be", "s1")["status"].clone();
+    let op_state = stats_command(&sock, "show servers state be")
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(3) == Some(&"s1"))
+        .and_then(|f| f.get(5).map(|s| s.to_string()))
+        .unwrap_or_default();
+    // Each run has its own check servers: their ports read as PORT.
+    let first_requests = servers
+        .iter()
+        .map(|s| {
+            let mut text =
+                String::from_utf8_lossy(&s.requests().into_iter().next().unwrap_or_default())
+                    .into_owned();
+            for p in &ports {
+                text = text.replace(&format!("port={p};"), "port=PORT;");
+            }
+            // A PROXY line names the check's own ephemeral port.
+            if let Some(end) = text.find("\r\n").filter(|_| text.starts_with("PROXY ")) {
+                text.replace_range(..end, "PROXY");
+            }
+            text.into_bytes()
+        })
+        .collect();
+    Some(Seen {
+        first_requests,
+        check_line,
+        state_lines,
+        status,
+        op_state,
+    })
+}
+
+/// Runs ringlb (and HAProxy when installed) and asserts they agree; returns ringlb's view.
+fn differential(
+    answers: &[&[u8]],
+    backend: &dyn Fn(&[u16]) -> String,
+    traffic: &dyn Fn(u16, &[CheckServer]),
+) -> Seen {
+    let ours = observe(Impl::Ringlb, answers, backend, traffic).expect("ringlb runs");
+    if let Some(theirs) = observe(Impl::Haproxy, answers, backend, traffic) {
+        for (i, (a, b)) in ours
+            .first_requests
+            .iter()
+            .zip(&theirs.first_requests)
+            .enumerate()
+        {
+            assert_eq!(
+                String::from_utf8_lossy(a),
+                String::from_utf8_lossy(b),
+                "check request to server {i} (ringlb, haproxy)"
+            );
+        }
+        assert_eq!(
+            ours.check_line, theirs.check_line,
+            "log line (ringlb, haproxy)"
+        );
+        assert_eq!(
+            ours.state_lines, theirs.state_lines,
+            "state lines (ringlb, haproxy)"
+        );
+        assert_eq!(
+            ours.status, theirs.status,
+            "show stat status (ringlb, haproxy)"
+        );
+    }
+    ours
+}
+
+fn no_traffic(_: u16, _: &[CheckServer]) {}
+
+/// A backend of `option httpchk <args>` plus `rules`, one server per answer.
+fn rules(httpchk: &'static str, rules: &'static [&'static str]) -> impl Fn(&[u16]) -> String {
+    move |ports| {
+        let mut s = format!("    option httpchk{httpchk}\n");
+        for r in rules {
+            s += &format!("    http-check {r}\n");
+        }
+        s + &server_lines(ports, "")
+    }
+}
+
+fn check_line(tail: &str) -> String {
+    format!("Health check for server be/s1 {tail}")
+}
+
+#[test]
+fn option_httpchk_mixed_with_send_hdr_sends_the_same_bytes() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(
+            " GET /health",
+            &[
+                "send hdr Host example.com hdr X-A v1 body abc",
+                "expect status 200-299",
+            ],
+        ),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET /health HTTP/1.0\r\nhost: example.com\r\nx-a: v1\r\ncontent-length: 3\r\n\r\nabc"
+    );
+    assert_eq!(seen.status, "UP");
+}
+
+#[test]
+fn send_with_method_uri_version_headers_and_body() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(
+            "",
+            &["send meth POST uri /p?x=1 ver HTTP/1.1 hdr Host example.com body x=1"],
+        ),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "POST /p?x=1 HTTP/1.1\r\nhost: example.com\r\ncontent-length: 3\r\nconnection: close\r\n\r\nx=1"
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "succeeded, reason: Layer7 check passed, code: 200, check duration: Nms, status: 1/1 UP."
+        )
+    );
+}
+
+#[test]
+fn expect_status_range_against_a_503_goes_down() {
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect status 200-299,302"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "failed, reason: Layer7 wrong status, code: 503, info: \"Service Unavailable\", \
+             check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+    assert_eq!(seen.status, "DOWN");
+}
+
+#[test]
+fn rstatus_and_negated_status() {
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect rstatus ^5"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "UP");
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules("", &["expect ! status 503"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "DOWN");
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect ! status 503"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "UP");
+}
+
+#[test]
+fn string_and_rstring_on_the_body() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect string hello"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "UP");
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect string nomatch"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "failed, reason: Layer7 invalid response, info: \"HTTP content check did not match\", \
+             check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect ! rstring w.rld"]),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line
+            .contains("info: \"HTTP check matched unwanted content\""),
+        "{}",
+        seen.check_line
+    );
+    assert_eq!(seen.status, "DOWN");
+}
+
+#[test]
+fn header_matches() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect hdr name x-foo value -m beg ba"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "UP");
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect fhdr name -m sub foo value baz"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "DOWN", "fhdr takes the whole value");
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect hdr name X-Missing"]),
+        &no_traffic,
+    );
+    assert_eq!(seen.status, "DOWN");
+}
+
+#[test]
+fn comments_and_on_error_texts() {
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules(
+            "",
+            &[
+                "comment \"first\"",
+                "expect comment \"my test\" on-error \"bad answer\" status 200",
+            ],
+        ),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "failed, reason: Layer7 wrong status, code: 503, info: \"bad answer comment: my test\", \
+             check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+    let seen = differential(
+        &[OK_HELLO],
+        &rules("", &["expect on-success \"all good\" status 200"]),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line.contains("info: \"all good\""),
+        "{}",
+        seen.check_line
+    );
+}
+
+#[test]
+fn send_state_header_carries_haproxys_fields() {
+    let seen = differential(&[OK_HELLO], &rules("", &["send-state"]), &no_traffic);
+    let req = String::from_utf8_lossy(&seen.first_requests[0]).into_owned();
+    assert!(
+        req.starts_with(
+            "OPTIONS / HTTP/1.0\r\nx-haproxy-server-state: UP; address=127.0.0.1; port=PORT; "
+        ),
+        "{req}"
+    );
+    assert!(req.contains("; name=be/s1; node="), "{req}");
+    assert!(
+        req.ends_with("; weight=1/1; scur=0/0; qcur=0\r\n\r\n"),
+        "{req}"
+    );
+}
+
+#[test]
+fn disable_on_404_drains_but_keeps_persistent_clients() {
+    let backend = |ports: &[u16]| {
+        format!(
+            "    option httpchk GET /health\n    http-check disable-on-404\n\
+             \x20   cookie SRV insert indirect nocache\n\
+             \x20   server s1 127.0.0.1:{} check inter 100 rise 1 fall 1 cookie s1\n\
+             \x20   server s2 127.0.0.1:{} check inter 100 rise 1 fall 1 cookie s2\n",
+            ports[0], ports[1]
+        )
+    };
+    let traffic = |port: u16, servers: &[CheckServer]| {
+        for _ in 0..4 {
+            let r = common::get(port, TRAFFIC);
+            assert_eq!(
+                r.text(),
+                "s2",
+                "a new client goes to the server not in NOLB"
+            );
+        }
+        let (r, _) = common::exchange(
+            port,
+            format!(
+                "GET {TRAFFIC} HTTP/1.1\r\nHost: x\r\nCookie: SRV=s1\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            r.text(),
+            "s1",
+            "a persistent client still reaches the NOLB server"
+        );
+        assert_eq!(servers[0].served(), 1);
+        assert_eq!(servers[0].name, "s1");
+    };
+    let seen = differential(&[NOT_FOUND, OK_HELLO], &backend, &traffic);
+    assert_eq!(seen.status, "NOLB");
+    assert_eq!(seen.op_state, "3", "show servers state: stopping");
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "conditionally succeeded, reason: Layer7 check conditionally passed, code: 404, \
+             check duration: Nms, status: 1/1 UP."
+        )
+    );
+    assert_eq!(
+        seen.state_lines,
+        [
+            "Server be/s1 is stopping. 1 active and 0 backup servers online. 0 sessions requeued, \
+          0 total in queue."
+        ]
+    );
+}
+
+#[test]
+fn two_step_sequence_with_two_connects() {
+    let backend = |ports: &[u16]| {
+        format!(
+            "    option httpchk\n    http-check connect\n    http-check send uri /a\n\
+             \x20   http-check expect status 200\n    http-check connect port {}\n\
+             \x20   http-check send meth GET uri /b\n    http-check expect string hello\n\
+             \x20   server s1 127.0.0.1:{} check inter 100 rise 1 fall 1\n",
+            ports[1], ports[0]
+        )
+    };
+    let seen = differential(&[OK_HELLO, OK_HELLO], &backend, &no_traffic);
+    assert_eq!(seen.first_requests[0], b"OPTIONS /a HTTP/1.0\r\n\r\n");
+    assert_eq!(seen.first_requests[1], b"GET /b HTTP/1.0\r\n\r\n");
+    assert_eq!(seen.status, "UP");
+    let seen = differential(&[OK_HELLO, UNAVAILABLE], &backend, &no_traffic);
+    assert_eq!(
+        seen.status, "DOWN",
+        "the second step's answer fails the check"
+    );
+    assert!(
+        seen.check_line.contains("HTTP content check did not match"),
+        "{}",
+        seen.check_line
+    );
+}
+
+#[test]
+fn refused_forms_name_the_keyword() {
+    for (rule, want) in [
+        ("connect ssl", "'http-check connect ssl' is not supported"),
+        (
+            "expect status",
+            "'http-check expect status' expects a pattern",
+        ),
+        ("send uri-lf /%[src]", "no request or connection"),
+        ("set-var(check.x) int(1)", "not supported"),
+    ] {
+        let dir = TestDir::new("http-check-cfg");
+        dir.write(
+            "t.cfg",
+            &format!(
+                "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n\
+                 backend be\n    option httpchk\n    http-check {rule}\n    server s1 127.0.0.1:1 check\n"
+            ),
+        );
+        let out = run_cli(dir.path(), &["-c", "-f", "t.cfg"]);
+        assert_ne!(out.code, Some(0), "{rule}: accepted");
+        assert!(out.stderr.contains("t.cfg:8"), "{rule}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{rule}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn headers_hidden_in_the_1x_version_string_apply_until_send_names_its_own() {
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(" GET / HTTP/1.1\\r\\nHost:\\ www", &["expect status 200"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET / HTTP/1.1\r\nhost: www\r\nconnection: close\r\n\r\n"
+    );
+    let seen = differential(
+        &[OK_HELLO],
+        &rules(" GET / HTTP/1.1\\r\\nHost:\\ www", &["send hdr X-A b"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET / HTTP/1.1\r\nx-a: b\r\nconnection: close\r\n\r\n"
+    );
+}
+
+#[test]
+fn an_answer_that_is_not_http_is_an_invalid_response_with_the_rules_comment() {
+    let seen = differential(
+        &[b"SSH-2.0-OpenSSH_9.6\r\n"],
+        &rules("", &["expect comment \"cmt\" status 200"]),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line(
+            "failed, reason: Layer7 invalid response, info: \" comment: cmt\", \
+             check duration: Nms, status: 0/1 DOWN."
+        )
+    );
+}
+
+#[test]
+fn log_format_arguments_render_the_servers_names() {
+    let seen = differential(
+        &[UNAVAILABLE],
+        &rules(
+            "",
+            &[
+                "send uri-lf /check/%s hdr X-Who %b/%s hdr X-Lit %[str(lit)] body-lf %[str(b)]",
+                "expect on-error \"bad %s of %b\" status 200",
+            ],
+        ),
+        &no_traffic,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "OPTIONS /check/s1 HTTP/1.0\r\nx-who: be/s1\r\nx-lit: lit\r\ncontent-length: 1\r\n\r\nb"
+    );
+    assert!(
+        seen.check_line.contains("info: \"bad s1 of be\""),
+        "{}",
+        seen.check_line
+    );
+    let seen = differential(
+        &[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nserver s1"],
+        &rules(
+            "",
+            &["expect on-success \"fine %s\" string-lf \"server %s\""],
+        ),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line.contains("info: \"fine s1\""),
+        "{}",
+        seen.check_line
+    );
+    assert_eq!(seen.status, "UP");
+}
+
+#[test]
+fn a_silent_server_times_out_with_the_rules_tout_status() {
+    let seen = differential(
+        &[SILENT],
+        &rules("", &["expect tout-status L4TOUT status 200"]).and_timeout(),
+        &no_traffic,
+    );
+    assert_eq!(
+        seen.check_line,
+        check_line("failed, reason: Layer4 timeout, check duration: Nms, status: 0/1 DOWN.")
+    );
+    let seen = differential(
+        &[SILENT],
+        &rules("", &["expect status 200"]).and_timeout(),
+        &no_traffic,
+    );
+    assert!(
+        seen.check_line.contains("reason: Layer7 timeout,"),
+        "{}",
+        seen.check_line
+    );
+}
+
+/// A backend's text from the check servers' ports.
+type Backend = Box<dyn Fn(&[u16]) -> String>;
+
+/// Adds `timeout check 150` to a backend.
+trait WithTimeout {
+    fn and_timeout(self) -> Backend;
+}
+
+impl<F: Fn(&[u16]) -> String + 'static> WithTimeout for F {
+    fn and_timeout(self) -> Backend {
+        Box::new(move |ports| format!("    timeout check 150\n{}", self(ports)))
+    }
+}
+
+#[test]
+fn only_the_default_connect_takes_the_servers_check_send_proxy() {
+    let backend = |ports: &[u16]| {
+        format!(
+            "    option httpchk\n    http-check connect\n    http-check send uri /a\n\
+             \x20   http-check expect status 200\n    http-check connect default port {}\n\
+             \x20   http-check send uri /b\n    http-check expect status 200\n\
+             \x20   server s1 127.0.0.1:{} check inter 100 rise 1 fall 1 check-send-proxy\n",
+            ports[1], ports[0]
+        )
+    };
+    let seen = differential(&[OK_HELLO, OK_HELLO], &backend, &no_traffic);
+    assert_eq!(seen.first_requests[0], b"OPTIONS /a HTTP/1.0\r\n\r\n");
+    assert_eq!(
+        seen.first_requests[1],
+        b"PROXY\r\nOPTIONS /b HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(seen.status, "UP");
+}
