@@ -10,6 +10,8 @@
 //! - `clock`: local dates without a libc call per line.
 //! - `capture`: header and cookie captures (`capture ...`, `declare capture`),
 //!   noted per exchange and written in httplog lines.
+//! - `custom`: `log-format`, `log-format-sd` and `option httplog clf` lines,
+//!   compiled at load, rendered from the same record as the built-in ones.
 //!
 //! Each frontend and backend gets a [`ProxyLog`] when it has log targets
 //! (`log global` expanded); with none, the data path checks one `Option` and
@@ -17,6 +19,7 @@
 
 pub mod capture;
 pub mod clock;
+pub mod custom;
 pub mod format;
 pub mod record;
 pub mod syslog;
@@ -78,6 +81,8 @@ pub enum Format {
     Http,
     /// `option httpslog`: the httplog line and the TLS fields.
     Https,
+    /// `log-format` (or `option httplog clf`): [`ProxyLog::custom`].
+    Custom,
 }
 
 /// A proxy's resolved logging: where its lines go and how they read.
@@ -93,6 +98,8 @@ pub struct ProxyLog {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: failed traffic logged at `err`.
     pub log_separate_errors: bool,
+    /// The compiled custom formats, with [`Format::Custom`].
+    pub custom: Option<Box<custom::Custom>>,
 }
 
 thread_local! {
@@ -121,7 +128,16 @@ impl ProxyLog {
         if targets.is_empty() {
             return None;
         }
+        // Checked when parsed: a format that fails here was never accepted.
+        let compile = |t: &Option<String>| t.as_deref().and_then(|t| custom::compile(t, "").ok());
+        let custom = compile(&opts.format).map(|line| {
+            Box::new(custom::Custom {
+                line,
+                sd: compile(&opts.format_sd),
+            })
+        });
         let format = match (opts.httplog, opts.tcplog, mode) {
+            _ if custom.is_some() => Format::Custom,
             (true, _, Mode::Http) if opts.httpslog => Format::Https,
             (true, _, Mode::Http) => Format::Http,
             (true, _, Mode::Tcp) | (_, true, _) => Format::Tcp,
@@ -134,6 +150,7 @@ impl ProxyLog {
             dontlognull: opts.dontlognull,
             dontlog_normal: opts.dontlog_normal,
             log_separate_errors: opts.log_separate_errors,
+            custom,
         })
     }
 
@@ -169,6 +186,38 @@ impl ProxyLog {
     /// Sends one message (without newline) to every target that takes `level`.
     pub fn send(&self, level: Level, msg: &[u8]) {
         syslog::send(&self.targets, self.hostname.as_deref(), level, msg);
+    }
+
+    /// Sends a custom traffic line: `log-format` rendered by `render`, and
+    /// `log-format-sd` for the RFC 5424 targets.
+    pub fn send_custom(
+        &self,
+        level: Level,
+        sc: &mut crate::acl::Scratch,
+        render: impl Fn(&crate::lf::LogFormat, &mut crate::acl::Scratch, &mut Vec<u8>),
+    ) {
+        let Some(c) = self.custom.as_deref() else {
+            return;
+        };
+        if !self.accepts(level) {
+            return;
+        }
+        MESSAGE.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let buf = match guard.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            buf.clear();
+            render(&c.line, sc, buf);
+            let end = buf.len();
+            if let Some(sd) = &c.sd {
+                render(sd, sc, buf);
+            }
+            let (msg, sd) = buf.split_at(end);
+            syslog::send_sd(&self.targets, self.hostname.as_deref(), level, msg, sd);
+        });
     }
 
     /// Builds a message with `write` in a reused buffer, then sends it.

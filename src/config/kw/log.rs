@@ -1,4 +1,5 @@
-//! Logging keywords: `log` (global and proxies), `no log`, `log-send-hostname`.
+//! Logging keywords: `log` (global and proxies), `no log`, `log-send-hostname`,
+//! `log-format`, `log-format-sd`.
 //! The targets are resolved into senders by `crate::log`.
 
 use crate::config::address::{Role, parse_address};
@@ -88,8 +89,15 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
                     "rfc3164" => LogFormat::Rfc3164,
                     "short" => LogFormat::Short,
                     "raw" => LogFormat::Raw,
-                    // Other framings (rfc5424, iso, timed, ...) are not built; say so.
-                    _ => return Err(format!("'log format {f}' is not supported by ringlb yet")),
+                    "rfc5424" => LogFormat::Rfc5424,
+                    "priority" => LogFormat::Priority,
+                    "iso" => LogFormat::Iso,
+                    "timed" => LogFormat::Timed,
+                    _ => {
+                        return Err(format!(
+                            "'log format' expects rfc3164, rfc5424, short, raw, priority, iso                              or timed, got '{f}'"
+                        ));
+                    }
                 };
             }
             _ => break,
@@ -126,4 +134,28 @@ fn check_level(level: String) -> Result<String, String> {
             LEVELS.join(", ")
         ))
     }
+}
+
+/// `log-format <fmt>` (one argument; `""` keeps the built-in format
+/// chosen by the options): compiled now so that errors name the keyword.
+pub fn log_format(p: &mut RawProxy, args: &mut Args, sd: bool) -> Result<(), String> {
+    let kw = if sd { "log-format-sd" } else { "log-format" };
+    let text = args.next_string("a log format string")?;
+    if args.peek().is_some() {
+        return Err(format!(
+            "'{kw}' expects only one argument, don't forget to escape spaces!"
+        ));
+    }
+    let slot = if sd {
+        &mut p.log.format_sd
+    } else {
+        &mut p.log.format
+    };
+    if text.is_empty() {
+        *slot = None;
+        return Ok(());
+    }
+    crate::log::custom::compile(&text, kw)?;
+    *slot = Some(text);
+    Ok(())
 }

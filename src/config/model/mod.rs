@@ -137,10 +137,18 @@ pub enum LogFormat {
     /// `<PRI>Mmm dd hh:mm:ss [host ]ringlb[pid]: msg` (HAProxy's default).
     #[default]
     Rfc3164,
-    /// `<PRI>msg`.
+    /// `<level>msg`: the severity alone, without the facility.
     Short,
     /// The message alone (containers reading stdout).
     Raw,
+    /// `<PRI>1 <ISO date> <host|-> ringlb <pid> - <sd|-> msg` (RFC 5424).
+    Rfc5424,
+    /// `<PRI>msg`: the whole priority (facility and level).
+    Priority,
+    /// `<ISO date> msg`.
+    Iso,
+    /// `<level><ISO date> msg`.
+    Timed,
 }
 
 /// A `log` line of `global` or of a proxy.
@@ -480,6 +488,11 @@ pub struct LogOptions {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: lines of failed exchanges at `err`.
     pub log_separate_errors: bool,
+    /// `log-format` (or `option httplog clf`'s format), checked at parse:
+    /// the traffic line's custom format, compiled by `crate::log::custom`.
+    pub format: Option<String>,
+    /// `log-format-sd`: the RFC 5424 structured data of traffic lines.
+    pub format_sd: Option<String>,
 }
 
 /// A frontend: where clients arrive (a `frontend` or the front half of a `listen`).
