@@ -578,7 +578,10 @@ fn render_var<S: Sample + ?Sized>(
 
 /// HAProxy's `+E`: `"`, `\` and `]` of `out[start..]` get a backslash.
 fn escape_from(out: &mut Vec<u8>, start: usize) {
-    if !out[start..].iter().any(|b| matches!(b, b'"' | b'\\' | b']')) {
+    if !out[start..]
+        .iter()
+        .any(|b| matches!(b, b'"' | b'\\' | b']'))
+    {
         return;
     }
     let tail = out.split_off(start);

@@ -54,7 +54,12 @@ fn run(haproxy: bool, framing: &str, front: &str, paths: &[&str]) -> Option<Vec<
         lines.push(syslog.wait(&want, |l| l.contains(&want) && !l.contains(" started.")));
     }
     syslog.collect(Duration::from_millis(100));
-    Some(lines.into_iter().map(|l| l.trim_end().to_string()).collect())
+    Some(
+        lines
+            .into_iter()
+            .map(|l| l.trim_end().to_string())
+            .collect(),
+    )
 }
 
 /// Digits masked (durations, ports, dates, pids), and the program's tag.
@@ -74,7 +79,11 @@ fn same(ours: &str, theirs: &str, sep: char, exact: &[usize]) {
         if exact.contains(&i) {
             assert_eq!(x, y, "field {i}\nringlb: {ours}\nhaproxy: {theirs}");
         } else {
-            assert_eq!(mask(x), mask(y), "field {i}\nringlb: {ours}\nhaproxy: {theirs}");
+            assert_eq!(
+                mask(x),
+                mask(y),
+                "field {i}\nringlb: {ours}\nhaproxy: {theirs}"
+            );
         }
     }
 }
@@ -93,8 +102,10 @@ const MANY: &str = "%ci|%{+Q}ci|%{+X}ci|%fi|%f|%ft|%b|%s|%{+Q}si|%sp|%ST|%ts|%ts
 %[env(RINGLB_NO_SUCH_VAR),lower]|%{+E}[str(ab)]|%CC|%{+Q}CS|%hr|%{+Q}hr|%hrl|%{+Q}hrl|%H|%Tw|%Th|%Ti|%ac/%fc/%bc/%sc|\
 %cp|%fp|%Tq|%TR|%Tc|%Tr|%Ta|%Tt|%Td|%Tu|%B|%t|%tr|%T|%Tl|%trg|%trl|%Ts|%ms|%{+X}Ts|%pid";
 
-/// How many leading fields of [`MANY`] compare exactly.
-const MANY_EXACT: usize = 39;
+/// How many leading fields of [`MANY`] compare exactly (but `%sp`: each
+/// run has its own origin server). `%bc/%sc` come after them: HAProxy has
+/// closed the server connection of a `Connection: close` exchange by then.
+const MANY_EXACT: usize = 38;
 
 #[test]
 fn log_format_variables_samples_and_flags_as_haproxy() {
@@ -107,17 +118,21 @@ fn log_format_variables_samples_and_flags_as_haproxy() {
     let Some(theirs) = run(true, "", &front, &paths) else {
         return;
     };
-    let exact: Vec<usize> = (0..MANY_EXACT).collect();
+    let exact: Vec<usize> = (0..MANY_EXACT).filter(|&i| i != 9).collect();
     for (o, t) in ours.iter().zip(&theirs) {
         same(msg(o), msg(t), '|', &exact);
     }
     // Spot checks that hold whatever HAProxy says.
     let f: Vec<&str> = msg(&ours[0]).split('|').collect();
-    assert_eq!(&f[..4], ["127.0.0.1", "\"127.0.0.1\"", "7F000001", "127.0.0.1"]);
+    assert_eq!(
+        &f[..4],
+        ["127.0.0.1", "\"127.0.0.1\"", "7F000001", "127.0.0.1"]
+    );
     assert_eq!(f[17], "/a/b", "%HP");
     assert_eq!(f[19], "?x=1", "%HQ");
     assert_eq!(f[27], "ab", "+E");
-    assert_eq!(f[30], "{Example.COM|}", "%hr");
+    // `%hr` is `{Example.COM|}` (the empty X-None slot after the `|`).
+    assert_eq!((f[30], f[31]), ("{Example.COM", "}"), "%hr");
 }
 
 /// Spaces in a format are separators that merge, an empty `%hr` vanishes
@@ -126,7 +141,10 @@ fn log_format_variables_samples_and_flags_as_haproxy() {
 fn separators_and_the_o_flag_as_haproxy() {
     let front = "    log-format \"A  %hr %hs %{+Q}o %b %s %{-Q}f %ST  %{+Q}[env(RINGLB_NO_SUCH_VAR),lower] %r Z\"\n";
     let ours = run(false, "", front, &["/s"]).unwrap();
-    assert_eq!(msg(&ours[0]), "A \"be\" \"s1\" fe 200 \"\" \"GET /s HTTP/1.1\" Z");
+    assert_eq!(
+        msg(&ours[0]),
+        "A \"be\" \"s1\" fe 200 \"\" \"GET /s HTTP/1.1\" Z"
+    );
     if let Some(theirs) = run(true, "", front, &["/s"]) {
         assert_eq!(msg(&ours[0]), msg(&theirs[0]));
     }
@@ -138,13 +156,15 @@ fn httplog_clf_as_haproxy() {
     let front = "    option httplog clf\n    capture request header Host len 20\n";
     let ours = run(false, "", front, &["/clf?q"]).unwrap();
     let m = msg(&ours[0]);
-    assert!(m.starts_with("\"127.0.0.1\" - - ["), "{m}");
+    assert!(m.starts_with("127.0.0.1 - - ["), "{m}");
     assert!(m.contains("] \"GET /clf?q HTTP/1.1\" 200 "), "{m}");
     assert!(m.contains(" \"fe\" \"be\" \"s1\" "), "{m}");
     assert!(m.ends_with(" \"Example.COM\""), "{m}");
     if let Some(theirs) = run(true, "", front, &["/clf?q"]) {
         // The date's fields are compared masked, everything else split on spaces.
-        let exact = [0, 1, 2, 5, 6, 7, 8, 10, 11, 14, 15, 16, 22];
+        let exact = [
+            0, 1, 2, 5, 6, 7, 8, 10, 11, 14, 15, 16, 22, 27, 28, 29, 30, 31, 32,
+        ];
         same(m, msg(&theirs[0]), ' ', &exact);
     }
 }
@@ -155,9 +175,16 @@ fn httplog_clf_as_haproxy() {
 fn framings_and_structured_data_as_haproxy() {
     let front = "    log-format \"%b %ST %{+Q}r\"\n    \
                  log-format-sd \"[ex@32473 be=\\\"%b\\\" m=\\\"%{+E}[method]\\\"]\"\n";
-    for framing in ["format rfc5424", "format priority", "format short", "format raw",
-        "format iso", "format timed", "format rfc3164", ""]
-    {
+    for framing in [
+        "format rfc5424",
+        "format priority",
+        "format short",
+        "format raw",
+        "format iso",
+        "format timed",
+        "format rfc3164",
+        "",
+    ] {
         let ours = run(false, framing, front, &["/f"]).unwrap();
         let o = &ours[0];
         let want_msg = "be 200 \"GET /f HTTP/1.1\"";
@@ -166,17 +193,31 @@ fn framings_and_structured_data_as_haproxy() {
             "format rfc5424" => {
                 assert!(o.starts_with("<134>1 "), "{o}");
                 assert!(o.contains(" - ringlb "), "{o}");
-                assert!(o.contains(" - [ex@32473 be=\"be\" m=\"GET\"] be 200"), "{o}");
+                assert!(
+                    o.contains(" - [ex@32473 be=\"be\" m=\"GET\"] be 200"),
+                    "{o}"
+                );
             }
             "format priority" => assert_eq!(o, &format!("<134>{want_msg}")),
             "format short" => assert_eq!(o, &format!("<6>{want_msg}")),
             "format raw" => assert_eq!(o, want_msg),
             "format timed" => assert!(o.starts_with("<6>20") && o.contains('T'), "{o}"),
-            "format iso" => assert!(o.starts_with("20") && o.as_bytes()[26] == b'+' || o.as_bytes()[26] == b'-', "{o}"),
+            "format iso" => assert!(
+                o.starts_with("20") && o.as_bytes()[26] == b'+' || o.as_bytes()[26] == b'-',
+                "{o}"
+            ),
             _ => assert!(o.starts_with("<134>") && o.contains(" ringlb["), "{o}"),
         }
         if let Some(theirs) = run(true, framing, front, &["/f"]) {
-            assert_eq!(mask(o), mask(&theirs[0]), "{framing}\nringlb: {o}\nhaproxy: {}", theirs[0]);
+            let t = &theirs[0];
+            // RFC 3164 headers are `logging.rs`'s (HAProxy 2.6 names a host
+            // there, `localhost`, even without `log-send-hostname`).
+            let (o, t) = if o.contains("]: ") {
+                (msg(o), msg(t))
+            } else {
+                (o.as_str(), t.as_str())
+            };
+            assert_eq!(mask(o), mask(t), "{framing}\nringlb: {o}\nhaproxy: {t}");
         }
     }
 }
@@ -188,11 +229,21 @@ fn framings_and_structured_data_as_haproxy() {
 fn request_content_fetches_are_refused_as_haproxy() {
     let dir = TestDir::new("log-format");
     for fetch in ["req.hdr(host)", "path", "res.hdr(server)", "url"] {
-        let cfg = config(514, "", free_port(), 1, &format!("    log-format \"%[{fetch}]\"\n"));
+        let cfg = config(
+            514,
+            "",
+            free_port(),
+            1,
+            &format!("    log-format \"%[{fetch}]\"\n"),
+        );
         let path = dir.write("bad.cfg", &cfg);
         let out = run_cli(dir.path(), &["-c", "-f", path.to_str().unwrap()]);
         assert_ne!(out.code, Some(0), "{fetch}");
-        assert!(out.stderr.contains("'log-format'"), "{fetch}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("'log-format'"),
+            "{fetch}: {}",
+            out.stderr
+        );
         if let Some(bin) = common::haproxy_binary() {
             let st = std::process::Command::new(bin)
                 .args(["-c", "-q", "-f", path.to_str().unwrap()])

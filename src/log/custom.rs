@@ -8,8 +8,9 @@
 //!
 //! At the log stage the request is gone (as in HAProxy, which refuses
 //! request-content fetches such as `req.hdr` or `path` in a log format):
-//! samples see the connection (`src`, `dst`, `ssl_*`), the method and the
-//! status, and the `%` variables see everything the record holds.
+//! samples see the connection (`src`, `dst`, `ssl_*`) and the method
+//! (`status` is accepted and empty, as there), and the `%` variables see
+//! everything the record holds.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -127,8 +128,10 @@ impl Sample for Line<'_, '_> {
     fn is_http(&self) -> bool {
         self.extra.http
     }
+    // `status` reads the response, gone at the log stage: HAProxy 2.6
+    // accepts it in a log format and logs `-` (use `%ST`).
     fn status(&self) -> Option<u16> {
-        u16::try_from(self.rec.status).ok().filter(|&s| s > 0)
+        None
     }
     fn tls(&self) -> Option<&crate::tls::info::TlsInfo> {
         self.rec.tls
@@ -146,7 +149,11 @@ impl Line<'_, '_> {
         } else {
             -1
         };
-        let tq = if r.t_request >= 0 { th + ti.max(0) + r.t_request } else { -1 };
+        let tq = if r.t_request >= 0 {
+            th + ti.max(0) + r.t_request
+        } else {
+            -1
+        };
         match l {
             LogVar::Th => th,
             LogVar::Ti => ti,
@@ -178,7 +185,11 @@ impl LfVars for Line<'_, '_> {
             Var::Frontend => r.frontend,
             Var::Backend => r.backend,
             Var::Server => r.server,
-            Var::Hostname => return super::system_hostname().is_some_and(|h| write!(out, "{h}").is_ok()),
+            Var::Hostname => {
+                return super::system_hostname().is_some_and(|h| write!(out, "{h}").is_ok());
+            }
+            // The record's status (`-1` for none), not the `status` sample.
+            Var::Status => return write!(out, "{}", r.status).is_ok(),
             Var::Timestamp => return write!(out, "{}", epoch(r.date).as_secs()).is_ok(),
             Var::Millis => return write!(out, "{:03}", epoch(r.date).subsec_millis()).is_ok(),
             Var::Date => {
@@ -196,7 +207,11 @@ impl LfVars for Line<'_, '_> {
     fn log_var(&self, l: LogVar, f: Flags, out: &mut Vec<u8>) -> bool {
         let r = self.rec;
         let num = |n: i64, out: &mut Vec<u8>| {
-            let _ = if f.hex && n >= 0 { write!(out, "{n:04X}") } else { write!(out, "{n}") };
+            let _ = if f.hex && n >= 0 {
+                write!(out, "{n:04X}")
+            } else {
+                write!(out, "{n}")
+            };
         };
         match l {
             LogVar::Tq
@@ -225,7 +240,10 @@ impl LfVars for Line<'_, '_> {
             LogVar::BeQueue => num(i64::from(r.queues.1), out),
             LogVar::Term => out.extend_from_slice(&r.term[..2]),
             LogVar::TermCookie => out.extend_from_slice(&r.term),
-            LogVar::ReqHeaders | LogVar::ResHeaders | LogVar::ReqHeadersList | LogVar::ResHeadersList => {
+            LogVar::ReqHeaders
+            | LogVar::ResHeaders
+            | LogVar::ReqHeadersList
+            | LogVar::ResHeadersList => {
                 let side = match l {
                     LogVar::ReqHeaders | LogVar::ReqHeadersList => Side::Request,
                     _ => Side::Response,
@@ -236,7 +254,11 @@ impl LfVars for Line<'_, '_> {
                 }
             }
             LogVar::ReqCookie | LogVar::ResCookie => {
-                let side = if l == LogVar::ReqCookie { Side::Request } else { Side::Response };
+                let side = if l == LogVar::ReqCookie {
+                    Side::Request
+                } else {
+                    Side::Response
+                };
                 match r.captures {
                     Some(c) => c.write_cookie(side, f.quote, out),
                     None => quoted(None, f.quote, out, |_, _| {}),
@@ -353,7 +375,7 @@ mod tests {
     fn request_parts_and_method_sample() {
         assert_eq!(
             line("%HM %HU %HP %HPO %HQ %HV %{+Q}r %[method] %[status]"),
-            "GET http://h/a/b?c=d http://h/a/b /a/b ?c=d HTTP/1.1 \"GET http://h/a/b?c=d HTTP/1.1\" GET 200"
+            "GET http://h/a/b?c=d http://h/a/b /a/b ?c=d HTTP/1.1 \"GET http://h/a/b?c=d HTTP/1.1\" GET -"
         );
     }
 
@@ -361,21 +383,34 @@ mod tests {
     fn dates() {
         let s = line("%Ts %ms %{+X}Ts %T");
         assert!(s.starts_with("1795570512 345 6B063B50 "), "{s}");
-        assert!(s.ends_with(" +0000") || s.contains(" +") || s.contains(" -"), "{s}");
+        assert!(
+            s.ends_with(" +0000") || s.contains(" +") || s.contains(" -"),
+            "{s}"
+        );
         assert!(line("%trg").starts_with("25/Nov/2026:01:35:12 +0000"));
     }
 
     #[test]
     fn missing_values_and_quotes_as_haproxy() {
         // HAProxy 2.6 wrote `"" - "" -` for these without captures.
-        assert_eq!(line("%{+Q}CC %CC %{+Q}[env(RINGLB_NO_SUCH_VAR),lower] %[env(RINGLB_NO_SUCH_VAR),lower]"), "\"\" - \"\" -");
+        assert_eq!(
+            line(
+                "%{+Q}CC %CC %{+Q}[env(RINGLB_NO_SUCH_VAR),lower] %[env(RINGLB_NO_SUCH_VAR),lower]"
+            ),
+            "\"\" - \"\" -"
+        );
         // No capture slot: the field vanishes with its separator.
         assert_eq!(line("a %hr %{+Q}hr %hrl %hsl b"), "a b");
     }
 
     #[test]
     fn request_content_is_refused() {
-        for f in ["%[req.hdr(host)]", "%[path]", "%[res.hdr(server)]", "%[url]"] {
+        for f in [
+            "%[req.hdr(host)]",
+            "%[path]",
+            "%[res.hdr(server)]",
+            "%[url]",
+        ] {
             let e = compile(f, "log-format").unwrap_err();
             assert!(e.contains("'log-format'") && e.contains("gone"), "{f}: {e}");
         }

@@ -186,7 +186,9 @@ pub fn frame(out: &mut Vec<u8>, t: &Target, level: Level, hdr: &Header<'_>, msg:
 pub fn iso(t: SystemTime, out: &mut Vec<u8>) {
     use std::io::Write;
     let (c, off) = clock::local_with_offset(t);
-    let micros = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_micros());
+    let micros = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
     let sign = if off < 0 { '-' } else { '+' };
     let m = off.unsigned_abs() / 60;
     let _ = write!(
