@@ -71,12 +71,73 @@ pub struct Target {
     pub len: usize,
     /// Framing.
     pub format: LogFormat,
+    /// `sample <ranges>:<size>`: which lines this target takes.
+    pub sample: Option<std::sync::Arc<Sampler>>,
+}
+
+/// `log ... sample`: HAProxy's line counter per target, shared by the
+/// threads. A line is numbered from 1 modulo the size; it is sent when its
+/// number falls in the current range, which moves on once its last number
+/// is taken (HAProxy 2.6's `__do_send_log`).
+#[derive(Debug)]
+pub struct Sampler {
+    ranges: Vec<(u32, u32)>,
+    size: u32,
+    /// Current range (high half) and last number taken (low half).
+    state: AtomicU64,
+}
+
+impl PartialEq for Sampler {
+    fn eq(&self, o: &Sampler) -> bool {
+        self.ranges == o.ranges && self.size == o.size
+    }
+}
+
+impl Eq for Sampler {}
+
+impl Sampler {
+    /// A counter at its start.
+    pub fn new(ranges: Vec<(u32, u32)>, size: u32) -> Sampler {
+        Sampler {
+            ranges,
+            size,
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one line; whether it is sent.
+    pub fn take(&self) -> bool {
+        let mut taken = false;
+        let _ = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                let (mut rg, idx) = ((cur >> 32) as usize, cur as u32);
+                let next = idx + 1;
+                let (lo, hi) = self.ranges[rg];
+                taken = lo <= next && next <= hi;
+                if taken && next == hi {
+                    rg = (rg + 1) % self.ranges.len();
+                }
+                Some(((rg as u64) << 32) | u64::from(next % self.size))
+            });
+        taken
+    }
 }
 
 impl Target {
     /// Resolves a `log <address> ...` line; `None` for `log global` (the
     /// caller expands it) or an address ringlb cannot send to.
     pub fn from_model(t: &LogTarget) -> Option<Target> {
+        if let LogTarget::Sampled {
+            ranges,
+            size,
+            target,
+        } = t
+        {
+            let mut t = Target::from_model(target)?;
+            t.sample = Some(std::sync::Arc::new(Sampler::new(ranges.clone(), *size)));
+            return Some(t);
+        }
         let LogTarget::Syslog {
             address,
             len,
@@ -111,6 +172,7 @@ impl Target {
             min_level: level_of(minlevel, Level::Emerg),
             len: len.unwrap_or(DEFAULT_LEN),
             format: *format,
+            sample: None,
         })
     }
 
@@ -420,7 +482,10 @@ pub fn send_sd(targets: &[Target], hostname: Option<&str>, level: Level, msg: &[
         let s = guard.get_or_insert_with(Sender::new);
         let stamp = s.stamp();
         let now = SystemTime::now();
-        for t in targets.iter().filter(|t| level <= t.max_level) {
+        // The level first, then the sample's count, as HAProxy.
+        let takes =
+            |t: &&Target| level <= t.max_level && t.sample.as_ref().is_none_or(|s| s.take());
+        for t in targets.iter().filter(takes) {
             let hdr = Header {
                 stamp: &stamp,
                 hostname,
@@ -451,6 +516,7 @@ mod tests {
             min_level: Level::Emerg,
             len: DEFAULT_LEN,
             format,
+            sample: None,
         }
     }
 
@@ -495,6 +561,18 @@ mod tests {
             framed(&target(LogFormat::Raw), Level::Notice, Some("h"), "x"),
             "x\n"
         );
+    }
+
+    /// `sample 1,3-4:5` takes lines 1, 3, 4, 6, 8, 9, ...; `sample 2:3`
+    /// lines 2, 5, 8.
+    #[test]
+    fn sampling_counts_lines_as_haproxy() {
+        let s = Sampler::new(vec![(1, 1), (3, 4)], 5);
+        let took: Vec<u32> = (1..=10).filter(|_| s.take()).collect();
+        assert_eq!(took, [1, 3, 4, 6, 8, 9]);
+        let s = Sampler::new(vec![(2, 2)], 3);
+        let took: Vec<u32> = (1..=9).filter(|_| s.take()).collect();
+        assert_eq!(took, [2, 5, 8]);
     }
 
     #[test]

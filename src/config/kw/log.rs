@@ -60,7 +60,7 @@ pub fn send_hostname(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     Ok(())
 }
 
-/// `<addr> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`.
+/// `<addr> [len <n>] [format <f>] [sample <ranges>:<size>] <facility> [<level> [<minlevel>]]`.
 fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
     let raw = args.next_string("an address (ip[:port], /path, stdout or stderr) or 'global'")?;
     let address = match raw.as_str() {
@@ -74,6 +74,7 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
     };
     let mut len = None;
     let mut format = LogFormat::default();
+    let mut sample = None;
     loop {
         match args.peek() {
             Some("len") => {
@@ -100,6 +101,11 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
                     }
                 };
             }
+            Some("sample") => {
+                args.next_opt();
+                args.set_label("log sample");
+                sample = Some(sample_ranges(&args.next_string("<ranges>:<size>")?)?);
+            }
             _ => break,
         }
     }
@@ -114,14 +120,50 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
     let level = args.next_opt().map(check_level).transpose()?;
     let minlevel = args.next_opt().map(check_level).transpose()?;
     args.finish()?;
-    Ok(LogTarget::Syslog {
+    let target = LogTarget::Syslog {
         address,
         len,
         format,
         facility,
         level,
         minlevel,
+    };
+    Ok(match sample {
+        Some((ranges, size)) => LogTarget::Sampled {
+            ranges,
+            size,
+            target: Box::new(target),
+        },
+        None => target,
     })
+}
+
+/// `<ranges>:<size>` of `log ... sample`: ranges `n` or `n-m`, comma
+/// separated, each within `1..=size`, sorted and not overlapping.
+fn sample_ranges(text: &str) -> Result<(Vec<(u32, u32)>, u32), String> {
+    let bad = |why: &str| format!("'log sample' {why} in '{text}' (expects <ranges>:<size>)");
+    let (ranges, size) = text
+        .rsplit_once(':')
+        .ok_or_else(|| bad("misses ':<size>'"))?;
+    let size: u32 = size
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| bad("has a bad size"))?;
+    let mut out = Vec::new();
+    for r in ranges.split(',') {
+        let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+        let num = |s: &str| s.parse::<u32>().ok().filter(|&n| (1..=size).contains(&n));
+        match (num(lo), num(hi)) {
+            (Some(lo), Some(hi)) if lo <= hi => out.push((lo, hi)),
+            _ => return Err(bad(&format!("has a bad range '{r}' (1 to the size)"))),
+        }
+    }
+    out.sort_unstable();
+    if out.windows(2).any(|w| w[1].0 <= w[0].1) {
+        return Err(bad("has overlapping ranges"));
+    }
+    Ok((out, size))
 }
 
 /// A syslog level name.

@@ -171,6 +171,16 @@ pub enum LogTarget {
         /// Minimum level sent.
         minlevel: Option<String>,
     },
+    /// `log ... sample <ranges>:<size> ...`: `target` takes only the lines
+    /// whose number, counted modulo `size` from 1, falls in `ranges`.
+    Sampled {
+        /// Inclusive ranges, sorted, within `1..=size`.
+        ranges: Vec<(u32, u32)>,
+        /// The period.
+        size: u32,
+        /// The sampled target (a `Syslog`).
+        target: Box<LogTarget>,
+    },
 }
 
 /// `stats ...` in a proxy, kept for the stats issue.
