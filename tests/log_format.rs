@@ -321,3 +321,46 @@ fn log_sample_takes_the_same_lines_as_haproxy() {
         );
     }
 }
+
+/// `error-log-format`: a connection whose PROXY header is bad logs the
+/// proxy's own line (HAProxy 2.6's `sess_log`: `PR`, status 0, the
+/// frontend as backend, `<NOSRV>`, `<BADREQ>`), the same as HAProxy's.
+#[test]
+fn error_log_format_for_a_bad_proxy_header_as_haproxy() {
+    let line = |haproxy: bool| -> Option<String> {
+        let mut syslog = Syslog::new();
+        let port = free_port();
+        let cfg = format!(
+            "global\n    log 127.0.0.1:{} local0\n\
+             defaults\n    mode http\n    log global\n    timeout connect 2s\n    \
+             timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind 127.0.0.1:{port} accept-proxy\n    log-format \"%HU\"\n    \
+             error-log-format \"ELF %ci %{{+Q}}ft %ts %b %s %ST %HM %{{+Q}}r %Tw\"\n    \
+             default_backend be\n\
+             backend be\n    server s1 127.0.0.1:1\n",
+            syslog.port()
+        );
+        let (_h, _r);
+        if haproxy {
+            _h = Some(Haproxy::start(&cfg, port)?);
+        } else {
+            _r = Some(Ringlb::start(&cfg));
+        }
+        let mut s = common::connect(port);
+        std::io::Write::write_all(&mut s, b"GARBAGE\r\n\r\n").unwrap();
+        let _ = std::io::Read::read(&mut s, &mut [0u8; 64]);
+        Some(
+            msg(&syslog.wait("the error line", |l| l.contains("ELF ")))
+                .trim_end()
+                .to_string(),
+        )
+    };
+    let ours = line(false).unwrap();
+    assert_eq!(
+        ours,
+        "ELF 127.0.0.1 \"fe\" PR fe <NOSRV> 0 <BADREQ> \"<BADREQ>\" -1"
+    );
+    if let Some(theirs) = line(true) {
+        assert_eq!(ours, theirs);
+    }
+}

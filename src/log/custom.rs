@@ -197,7 +197,7 @@ impl LfVars for Line<'_, '_> {
                 return true;
             }
             // No request line: HAProxy's `<BADREQ>`.
-            Var::RequestLine => "<BADREQ>",
+            Var::RequestLine | Var::Method => "<BADREQ>",
             _ => return false,
         };
         out.extend_from_slice(name.as_bytes());

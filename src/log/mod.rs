@@ -100,6 +100,9 @@ pub struct ProxyLog {
     pub log_separate_errors: bool,
     /// The compiled custom formats, with [`Format::Custom`].
     pub custom: Option<Box<custom::Custom>>,
+    /// `error-log-format`: the line of a connection that failed before its
+    /// stream; HAProxy's fixed line without it.
+    pub error_format: Option<Box<crate::lf::LogFormat>>,
 }
 
 thread_local! {
@@ -151,6 +154,7 @@ impl ProxyLog {
             dontlog_normal: opts.dontlog_normal,
             log_separate_errors: opts.log_separate_errors,
             custom,
+            error_format: compile(&opts.error_format).map(Box::new),
         })
     }
 
@@ -202,6 +206,18 @@ impl ProxyLog {
         if !self.accepts(level) {
             return;
         }
+        self.send_rendered(level, sc, &c.line, c.sd.as_ref(), render);
+    }
+
+    /// Renders `line` (and `sd`) into the reused buffer and sends them.
+    fn send_rendered(
+        &self,
+        level: Level,
+        sc: &mut crate::acl::Scratch,
+        line: &crate::lf::LogFormat,
+        sd: Option<&crate::lf::LogFormat>,
+        render: impl Fn(&crate::lf::LogFormat, &mut crate::acl::Scratch, &mut Vec<u8>),
+    ) {
         MESSAGE.with(|cell| {
             let mut fresh = Vec::new();
             let mut guard = cell.try_borrow_mut();
@@ -210,9 +226,9 @@ impl ProxyLog {
                 Err(_) => &mut fresh,
             };
             buf.clear();
-            render(&c.line, sc, buf);
+            render(line, sc, buf);
             let end = buf.len();
-            if let Some(sd) = &c.sd {
+            if let Some(sd) = sd {
                 render(sd, sc, buf);
             }
             let (msg, sd) = buf.split_at(end);
@@ -238,6 +254,63 @@ impl ProxyLog {
                 self.send(level, &buf);
             }
         });
+    }
+}
+
+impl ProxyLog {
+    /// Sends the `error-log-format` line of a connection that failed before
+    /// its stream, as HAProxy 2.6's `sess_log`: termination `PR`, status 0,
+    /// the frontend as backend, `<NOSRV>`; false without such a format (the
+    /// caller writes HAProxy's fixed line).
+    pub fn send_error_line(
+        &self,
+        ctx: &crate::worker::context::WorkerCtx,
+        fe: usize,
+        level: Level,
+        (peer, local): (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+        accepted: std::time::SystemTime,
+    ) -> bool {
+        let Some(lf) = self.error_format.as_deref() else {
+            return false;
+        };
+        if !self.accepts(level) {
+            return true;
+        }
+        let name = &ctx.shared.frontends[fe].name;
+        let total = accepted.elapsed().map_or(0, |d| d.as_millis() as i64);
+        let rec = format::Record {
+            client: peer,
+            date: accepted,
+            frontend: name,
+            backend: name,
+            server: "<NOSRV>",
+            t_request: -1,
+            t_queue: -1,
+            t_connect: -1,
+            t_response: -1,
+            t_active: -1,
+            t_total: total,
+            status: 0,
+            bytes_out: 0,
+            term: *b"PR--",
+            conns: record::conns(&ctx.shared, fe, None, None, false),
+            retries: 0,
+            redispatched: false,
+            queues: (0, 0),
+            request: None,
+            captures: None,
+            tls: None,
+        };
+        let extra = custom::Extra {
+            local,
+            server: None,
+            http: false,
+        };
+        let mut sc = ctx.scratch.borrow_mut();
+        self.send_rendered(level, &mut sc, lf, None, |lf, sc, out| {
+            custom::render(lf, &rec, extra, sc, out)
+        });
+        true
     }
 }
 

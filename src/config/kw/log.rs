@@ -1,5 +1,5 @@
 //! Logging keywords: `log` (global and proxies), `no log`, `log-send-hostname`,
-//! `log-format`, `log-format-sd`.
+//! `log-format`, `log-format-sd`, `error-log-format`.
 //! The targets are resolved into senders by `crate::log`.
 
 use crate::config::address::{Role, parse_address};
@@ -96,7 +96,7 @@ fn syslog_target(args: &mut Args) -> Result<LogTarget, String> {
                     "timed" => LogFormat::Timed,
                     _ => {
                         return Err(format!(
-                            "'log format' expects rfc3164, rfc5424, short, raw, priority, iso                              or timed, got '{f}'"
+                            "'log format' expects rfc3164, rfc5424, short, raw, priority, iso or timed, got '{f}'"
                         ));
                     }
                 };
@@ -178,20 +178,35 @@ fn check_level(level: String) -> Result<String, String> {
     }
 }
 
-/// `log-format <fmt>` (one argument; `""` keeps the built-in format
+/// Which of a proxy's custom formats a keyword sets.
+#[derive(Debug, Clone, Copy)]
+pub enum Which {
+    /// `log-format`.
+    Line,
+    /// `log-format-sd`.
+    Sd,
+    /// `error-log-format`.
+    Error,
+}
+
+/// `log-format <fmt>`, `log-format-sd`, `error-log-format` (one argument; `""` keeps the built-in format
 /// chosen by the options): compiled now so that errors name the keyword.
-pub fn log_format(p: &mut RawProxy, args: &mut Args, sd: bool) -> Result<(), String> {
-    let kw = if sd { "log-format-sd" } else { "log-format" };
+pub fn log_format(p: &mut RawProxy, args: &mut Args, which: Which) -> Result<(), String> {
+    let kw = match which {
+        Which::Line => "log-format",
+        Which::Sd => "log-format-sd",
+        Which::Error => "error-log-format",
+    };
     let text = args.next_string("a log format string")?;
     if args.peek().is_some() {
         return Err(format!(
             "'{kw}' expects only one argument, don't forget to escape spaces!"
         ));
     }
-    let slot = if sd {
-        &mut p.log.format_sd
-    } else {
-        &mut p.log.format
+    let slot = match which {
+        Which::Line => &mut p.log.format,
+        Which::Sd => &mut p.log.format_sd,
+        Which::Error => &mut p.log.error_format,
     };
     if text.is_empty() {
         *slot = None;

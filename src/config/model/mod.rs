@@ -503,6 +503,9 @@ pub struct LogOptions {
     pub format: Option<String>,
     /// `log-format-sd`: the RFC 5424 structured data of traffic lines.
     pub format_sd: Option<String>,
+    /// `error-log-format`: the line of a connection that failed before its
+    /// stream (bad PROXY header, TLS handshake failure).
+    pub error_format: Option<String>,
 }
 
 /// A frontend: where clients arrive (a `frontend` or the front half of a `listen`).
