@@ -401,6 +401,14 @@ impl LogFormat {
             .any(|s| matches!(s, Seg::Var(w, _) if *w == v))
     }
 
+    /// The `%` variables the format uses, in order.
+    pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Var(v, _) => Some(*v),
+            _ => None,
+        })
+    }
+
     /// A format that is only literal text (no space in it).
     pub fn literal(&self) -> Option<&[u8]> {
         match self.segs.as_slice() {
@@ -672,6 +680,9 @@ fn apply_flags(base: Flags, own: Option<&str>, text: &str) -> Result<Flags, Stri
             "Q" => f.quote = on,
             "X" => f.hex = on,
             "E" => f.escape = on,
+            // HAProxy 2.6 accepts and ignores these (its encodings came in
+            // 3.0): the same text comes out here.
+            "json" | "cbor" | "bin" => {}
             _ => return Err(format!("in log-format '{text}': unknown flag '{name}'")),
         }
     }

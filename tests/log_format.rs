@@ -364,3 +364,64 @@ fn error_log_format_for_a_bad_proxy_header_as_haproxy() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// A `mode tcp` listener with a `log-format`: the session's line at its
+/// end, the same as HAProxy's (timers and the byte count masked: the
+/// client closes as soon as it has its echo). HTTP-only variables are
+/// refused in `mode tcp`, as HAProxy 2.6 refuses them.
+#[test]
+fn log_format_in_mode_tcp_as_haproxy() {
+    let echo = common::TcpBackend::echo();
+    let line = |haproxy: bool| -> Option<String> {
+        let mut syslog = Syslog::new();
+        let port = free_port();
+        let cfg = format!(
+            "global\n    log 127.0.0.1:{} local0\n\
+             defaults\n    mode tcp\n    log global\n    option dontlognull\n    timeout connect 2s\n    \
+             timeout client 5s\n    timeout server 5s\n\
+             listen li\n    bind 127.0.0.1:{port}\n    \
+             log-format \"T %ci %{{+Q}}ft %b/%s %{{+Q}}si %ts %ST %[src] %[dst] %fi %sq/%bq %Tw %Tc %Tt %B\"\n    \
+             server s1 127.0.0.1:{}\n",
+            syslog.port(),
+            echo.port
+        );
+        let (_h, _r);
+        if haproxy {
+            _h = Some(Haproxy::start(&cfg, port)?);
+        } else {
+            _r = Some(Ringlb::start(&cfg));
+        }
+        let mut s = common::connect(port);
+        std::io::Write::write_all(&mut s, b"hello").unwrap();
+        let mut buf = [0u8; 5];
+        std::io::Read::read_exact(&mut s, &mut buf).unwrap();
+        drop(s);
+        Some(
+            msg(&syslog.wait("the session line", |l| l.contains(" T 127.")))
+                .trim_end()
+                .to_string(),
+        )
+    };
+    let dir = TestDir::new("tcp-log-format");
+    let cfg = "defaults\n    mode tcp\n    timeout client 1s\n    timeout server 1s\n    \
+               timeout connect 1s\nlisten li\n    bind 127.0.0.1:1\n    log-format \"%ci %HM\"\n    \
+               server s 127.0.0.1:2\n";
+    let path = dir.write("tcp.cfg", cfg);
+    let out = run_cli(dir.path(), &["-c", "-f", path.to_str().unwrap()]);
+    assert_ne!(out.code, Some(0));
+    assert!(
+        out.stderr.contains("'%HM' is reserved for HTTP mode"),
+        "{}",
+        out.stderr
+    );
+    let ours = line(false).unwrap();
+    assert!(
+        ours.starts_with(
+            "T 127.0.0.1 \"li\" li/s1 \"127.0.0.1\" -- 0 127.0.0.1 127.0.0.1 127.0.0.1 0/0 0 "
+        ),
+        "{ours}"
+    );
+    if let Some(theirs) = line(true) {
+        same(&ours, &theirs, ' ', &(0..11).collect::<Vec<_>>());
+    }
+}

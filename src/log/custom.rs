@@ -48,6 +48,44 @@ pub fn compile(text: &str, keyword: &str) -> Result<LogFormat, String> {
     Ok(lf)
 }
 
+/// The variables HAProxy 2.6 reserves for HTTP mode (its table's `H`),
+/// refused in a `mode tcp` proxy as HAProxy refuses them.
+const HTTP_ONLY: &[(Var, &str)] = &[
+    (Var::Log(LogVar::ReqCookie), "CC"),
+    (Var::Log(LogVar::ResCookie), "CS"),
+    (Var::Method, "HM"),
+    (Var::Path, "HP"),
+    (Var::PathOnly, "HPO"),
+    (Var::Query, "HQ"),
+    (Var::Uri, "HU"),
+    (Var::Version, "HV"),
+    (Var::Log(LogVar::Ta), "Ta"),
+    (Var::Log(LogVar::Ti), "Ti"),
+    (Var::Log(LogVar::Tq), "Tq"),
+    (Var::Log(LogVar::TR), "TR"),
+    (Var::Log(LogVar::Tr), "Tr"),
+    (Var::RequestLine, "r"),
+    (Var::Log(LogVar::ReqGmtDate), "trg"),
+    (Var::Log(LogVar::ReqLocalDate), "trl"),
+    (Var::Log(LogVar::TermCookie), "tsc"),
+];
+
+/// Refuses, in a `mode tcp` proxy, a variable HAProxy keeps for HTTP mode.
+pub fn check_mode(lf: &LogFormat, keyword: &str, http: bool) -> Result<(), String> {
+    if http {
+        return Ok(());
+    }
+    match lf
+        .vars()
+        .find_map(|v| HTTP_ONLY.iter().find(|(w, _)| *w == v))
+    {
+        Some((_, name)) => Err(format!(
+            "'{keyword}': format variable '%{name}' is reserved for HTTP mode"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The fetches a log line can evaluate: the connection's, the method and the
 /// status (what HAProxy 2.6 accepts in a log format), and constants.
 fn at_log_time(f: &Fetch) -> bool {
@@ -188,7 +226,9 @@ impl LfVars for Line<'_, '_> {
             Var::Hostname => {
                 return super::system_hostname().is_some_and(|h| write!(out, "{h}").is_ok());
             }
-            // The record's status (`-1` for none), not the `status` sample.
+            // The record's status (`-1` for none), not the `status` sample;
+            // HAProxy has no HTTP transaction in `mode tcp` and logs 0.
+            Var::Status if !self.extra.http => return write!(out, "{}", r.status.max(0)).is_ok(),
             Var::Status => return write!(out, "{}", r.status).is_ok(),
             Var::Timestamp => return write!(out, "{}", epoch(r.date).as_secs()).is_ok(),
             Var::Millis => return write!(out, "{:03}", epoch(r.date).subsec_millis()).is_ok(),

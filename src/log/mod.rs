@@ -133,7 +133,9 @@ impl ProxyLog {
         }
         // Checked when parsed: a format that fails here was never accepted.
         let compile = |t: &Option<String>| t.as_deref().and_then(|t| custom::compile(t, "").ok());
-        let custom = compile(&opts.format).map(|line| {
+        // `option httplog clf` in a TCP proxy: tcplog, as HAProxy falls back.
+        let clf_in_tcp = mode == Mode::Tcp && opts.format.as_deref() == Some(custom::CLF);
+        let custom = compile(&opts.format).filter(|_| !clf_in_tcp).map(|line| {
             Box::new(custom::Custom {
                 line,
                 sd: compile(&opts.format_sd),

@@ -212,7 +212,9 @@ pub fn log_format(p: &mut RawProxy, args: &mut Args, which: Which) -> Result<(),
         *slot = None;
         return Ok(());
     }
-    crate::log::custom::compile(&text, kw)?;
+    let lf = crate::log::custom::compile(&text, kw)?;
+    let http = p.mode == crate::config::model::Mode::Http;
+    crate::log::custom::check_mode(&lf, kw, http)?;
     *slot = Some(text);
     Ok(())
 }
