@@ -8,11 +8,17 @@
 //! empty, as HAProxy renders header values and unique ids; a log line's
 //! format ([`LogFormat::dash_for_missing`]) prints `-` instead.
 //!
+//! Log lines (`log-format`, [`LogFormat::parse_log`]) know more variables:
+//! the [`LogVar`] timers, counts, captures and dates, rendered by the log's
+//! context (`crate::log::custom`).
+//!
 //! Flags follow HAProxy: `%{+X}o` sets the flags of every following variable
 //! (not of `%[...]` samples), a variable's own `%{+Q,-X}` adjusts them; `+Q`
 //! quotes only text (names, addresses), `+X` writes addresses and numbers in
 //! upper-case hexadecimal as HAProxy's `%02X`/`%04X` (an IPv4 address as 8
-//! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2).
+//! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2);
+//! `+E` escapes `"`, `\` and `]` with a backslash (a sample is then not
+//! quoted, as HAProxy 2.6 does it).
 
 use std::io::Write;
 use std::path::Path;
