@@ -8,11 +8,17 @@
 //! empty, as HAProxy renders header values and unique ids; a log line's
 //! format ([`LogFormat::dash_for_missing`]) prints `-` instead.
 //!
+//! Log lines (`log-format`, [`LogFormat::parse_log`]) know more variables:
+//! the [`LogVar`] timers, counts, captures and dates, rendered by the log's
+//! context (`crate::log::custom`).
+//!
 //! Flags follow HAProxy: `%{+X}o` sets the flags of every following variable
 //! (not of `%[...]` samples), a variable's own `%{+Q,-X}` adjusts them; `+Q`
 //! quotes only text (names, addresses), `+X` writes addresses and numbers in
 //! upper-case hexadecimal as HAProxy's `%02X`/`%04X` (an IPv4 address as 8
-//! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2).
+//! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2);
+//! `+E` escapes `"`, `\` and `]` with a backslash (a sample is then not
+//! quoted, as HAProxy 2.6 does it).
 
 use std::io::Write;
 use std::path::Path;
@@ -70,6 +76,82 @@ pub enum Var {
     Status,
     /// `%r`: the request line.
     RequestLine,
+    /// `%HPO`: the path alone, without scheme, host or query.
+    PathOnly,
+    /// A log line's own field (`%Tw`, `%tsc`, ...), rendered by the log's context.
+    Log(LogVar),
+}
+
+/// The variables only a log line knows (`log-format`): timers, counts,
+/// termination state, captures, dates, the server's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogVar {
+    /// `%Tq`: Th + Ti + TR.
+    Tq,
+    /// `%Th`: the connection's handshake.
+    Th,
+    /// `%Ti`: idle time before the request.
+    Ti,
+    /// `%TR`: receiving the request head.
+    TR,
+    /// `%Tw`: waiting in queues.
+    Tw,
+    /// `%Tc`: connecting to the server.
+    Tc,
+    /// `%Tr`: the server's response head.
+    Tr,
+    /// `%Ta`: the request's active time.
+    Ta,
+    /// `%Tt`: the whole session.
+    Tt,
+    /// `%Td`: Tt - (Tq + Tw + Tc + Tr).
+    Td,
+    /// `%Tu`: Tt - Ti.
+    Tu,
+    /// `%B`: bytes sent to the client.
+    Bytes,
+    /// `%ts`: termination state.
+    Term,
+    /// `%tsc`: termination state and cookie flags.
+    TermCookie,
+    /// `%ac`: the process's connections.
+    Actconn,
+    /// `%fc`: the frontend's connections.
+    Feconn,
+    /// `%bc`: the backend's connections.
+    Beconn,
+    /// `%sc`: the server's connections.
+    Srvconn,
+    /// `%rc`: retries (`+` first after a redispatch).
+    Retries,
+    /// `%sq`: the server's queue.
+    SrvQueue,
+    /// `%bq`: the backend's queue.
+    BeQueue,
+    /// `%hr`: captured request headers, `{a|b}`.
+    ReqHeaders,
+    /// `%hs`: captured response headers.
+    ResHeaders,
+    /// `%hrl`: captured request headers, CLF style (one field each).
+    ReqHeadersList,
+    /// `%hsl`: captured response headers, CLF style.
+    ResHeadersList,
+    /// `%CC`: captured request cookie.
+    ReqCookie,
+    /// `%CS`: captured response cookie.
+    ResCookie,
+    /// `%T`: the date in GMT, `05/Dec/2026:13:06:36 +0000`.
+    GmtDate,
+    /// `%Tl`: the local date with its offset.
+    LocalDate,
+    /// `%trg`: the request's date in GMT.
+    ReqGmtDate,
+    /// `%trl`: the request's local date with its offset.
+    ReqLocalDate,
+    /// `%si`: the server's address.
+    ServerIp,
+    /// `%sp`: the server's port.
+    ServerPort,
 }
 
 /// The variables HAProxy documents that ringlb renders, by name.
@@ -101,10 +183,58 @@ const VARS: &[(&str, Var)] = &[
     ("r", Var::RequestLine),
 ];
 
+/// The variables of log lines only (`log-format`, `log-format-sd`).
+const LOG_VARS: &[(&str, Var)] = &[
+    ("HPO", Var::PathOnly),
+    ("Tq", Var::Log(LogVar::Tq)),
+    ("Th", Var::Log(LogVar::Th)),
+    ("Ti", Var::Log(LogVar::Ti)),
+    ("TR", Var::Log(LogVar::TR)),
+    ("Tw", Var::Log(LogVar::Tw)),
+    ("Tc", Var::Log(LogVar::Tc)),
+    ("Tr", Var::Log(LogVar::Tr)),
+    ("Ta", Var::Log(LogVar::Ta)),
+    ("Tt", Var::Log(LogVar::Tt)),
+    ("Td", Var::Log(LogVar::Td)),
+    ("Tu", Var::Log(LogVar::Tu)),
+    ("B", Var::Log(LogVar::Bytes)),
+    ("ts", Var::Log(LogVar::Term)),
+    ("tsc", Var::Log(LogVar::TermCookie)),
+    ("ac", Var::Log(LogVar::Actconn)),
+    ("fc", Var::Log(LogVar::Feconn)),
+    ("bc", Var::Log(LogVar::Beconn)),
+    ("sc", Var::Log(LogVar::Srvconn)),
+    ("rc", Var::Log(LogVar::Retries)),
+    ("sq", Var::Log(LogVar::SrvQueue)),
+    ("bq", Var::Log(LogVar::BeQueue)),
+    ("hr", Var::Log(LogVar::ReqHeaders)),
+    ("hs", Var::Log(LogVar::ResHeaders)),
+    ("hrl", Var::Log(LogVar::ReqHeadersList)),
+    ("hsl", Var::Log(LogVar::ResHeadersList)),
+    ("CC", Var::Log(LogVar::ReqCookie)),
+    ("CS", Var::Log(LogVar::ResCookie)),
+    ("T", Var::Log(LogVar::GmtDate)),
+    ("Tl", Var::Log(LogVar::LocalDate)),
+    ("trg", Var::Log(LogVar::ReqGmtDate)),
+    ("trl", Var::Log(LogVar::ReqLocalDate)),
+    ("si", Var::Log(LogVar::ServerIp)),
+    ("sp", Var::Log(LogVar::ServerPort)),
+];
+
+/// Variables HAProxy documents that a ringlb log line cannot tell yet:
+/// refused at load rather than logged wrong.
+const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp", "lc", "ID", "rt"];
+
 /// What a variable renders from beyond the sample: names, counters, the date.
 pub trait LfVars {
     /// Writes variable `v` into `out`; false when there is no value (`-` is written).
     fn var(&self, v: Var, out: &mut Vec<u8>) -> bool;
+
+    /// Writes a log line's own variable with its flags (the context quotes
+    /// and encodes it as HAProxy does); false when there is no value.
+    fn log_var(&self, _v: LogVar, _f: Flags, _out: &mut Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// A context that knows no variable beyond the sample.
@@ -123,6 +253,8 @@ pub struct Flags {
     pub quote: bool,
     /// `+X`: numbers in hexadecimal.
     pub hex: bool,
+    /// `+E`: `"`, `\` and `]` escaped with a backslash (RFC 5424 values).
+    pub escape: bool,
 }
 
 /// One piece of a compiled format.
@@ -149,6 +281,16 @@ pub struct LogFormat {
 impl LogFormat {
     /// Compiles `text`; pattern and map files of its expressions resolve under `base`.
     pub fn parse(text: &str, files: Option<&Path>) -> Result<LogFormat, String> {
+        Self::compile(text, files, false)
+    }
+
+    /// Compiles the format of a log line (`log-format`): the log's own
+    /// variables (timers, counts, captures) are known, missing fields print `-`.
+    pub fn parse_log(text: &str, files: Option<&Path>) -> Result<LogFormat, String> {
+        Ok(Self::compile(text, files, true)?.dash_for_missing())
+    }
+
+    fn compile(text: &str, files: Option<&Path>, log: bool) -> Result<LogFormat, String> {
         let b = text.as_bytes();
         let mut segs = Vec::new();
         let mut lit = Vec::new();
@@ -214,8 +356,14 @@ impl LogFormat {
                     "in log-format '{text}': '%' must be followed by a variable, '[' or '%'"
                 ));
             }
-            let v = VARS
-                .iter()
+            let table = VARS.iter().chain(if log { LOG_VARS } else { &[] });
+            if log && LOG_UNKNOWN.contains(&name) {
+                return Err(format!(
+                    "in log-format '{text}': format variable '%{name}' is not supported by ringlb"
+                ));
+            }
+            let v = table
+                .clone()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| *v)
                 .ok_or_else(|| {
@@ -257,6 +405,14 @@ impl LogFormat {
         self.segs
             .iter()
             .any(|s| matches!(s, Seg::Var(w, _) if *w == v))
+    }
+
+    /// The `%` variables the format uses, in order.
+    pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Var(v, _) => Some(*v),
+            _ => None,
+        })
     }
 
     /// A format that is only literal text (no space in it).
@@ -337,6 +493,7 @@ impl LogFormat {
                 after_sep = true;
                 continue;
             }
+            let was_sep = after_sep;
             after_sep = false;
             let found = match seg {
                 Seg::Sep => true,
@@ -345,21 +502,42 @@ impl LogFormat {
                     true
                 }
                 Seg::Expr(e, f) => {
+                    // HAProxy 2.6 escapes a sample instead of quoting it.
+                    let f = &Flags {
+                        quote: f.quote && !f.escape,
+                        ..*f
+                    };
                     if f.quote {
                         out.push(b'"');
                     }
+                    let at = out.len();
                     let found = sample_into(e, s, sc, *f, out);
+                    if f.escape {
+                        escape_from(out, at);
+                    }
                     if found && f.quote {
                         out.push(b'"');
                     }
                     found
                 }
-                Seg::Var(v, f) => render_var(*v, *f, s, vars, out),
+                Seg::Var(v, f) => {
+                    let found = render_var(*v, *f, s, vars, out);
+                    // A log field with nothing to say (`%hr` without a
+                    // capture) is no field: the separators around it merge.
+                    if found && out.len() == start && matches!(v, Var::Log(_)) {
+                        after_sep = was_sep;
+                    }
+                    found
+                }
             };
             if !found {
                 out.truncate(start);
-                if self.dash {
-                    out.push(b'-');
+                // HAProxy's `lf_text_len`: `""` for a quoted field, `-` otherwise.
+                let quoted = matches!(seg, Seg::Expr(_, f) | Seg::Var(_, f) if f.quote);
+                match (self.dash, quoted) {
+                    (true, true) => out.extend_from_slice(b"\"\""),
+                    (true, false) => out.push(b'-'),
+                    _ => {}
                 }
             }
         }
@@ -375,6 +553,9 @@ fn render_var<S: Sample + ?Sized>(
     out: &mut Vec<u8>,
 ) -> bool {
     let start = out.len();
+    if let Var::Log(l) = v {
+        return vars.log_var(l, f, out);
+    }
     if f.hex {
         let written = match v {
             Var::ClientIp => s.src().map(|a| hex_ip(a.ip(), out)),
@@ -405,6 +586,9 @@ fn render_var<S: Sample + ?Sized>(
     if v == Var::FrontendTransport && s.tls().is_some() {
         out.push(b'~');
     }
+    if f.escape {
+        escape_from(out, start + usize::from(quote));
+    }
     if f.hex {
         let width = if v == Var::Millis { 2 } else { 4 };
         hexify(out, start, width);
@@ -415,8 +599,30 @@ fn render_var<S: Sample + ?Sized>(
     true
 }
 
+/// HAProxy's `+E`: `"`, `\` and `]` of `out[start..]` get a backslash.
+fn escape_from(out: &mut Vec<u8>, start: usize) {
+    if !out[start..]
+        .iter()
+        .any(|b| matches!(b, b'"' | b'\\' | b']'))
+    {
+        return;
+    }
+    let tail = out.split_off(start);
+    for b in tail {
+        if matches!(b, b'"' | b'\\' | b']') {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}
+
 /// Whether HAProxy writes this variable as text (the `+Q` flag applies).
 fn is_text(v: Var) -> bool {
+    use LogVar as L;
+    if let Var::Log(l) = v {
+        // Numbers, and the fields that quote themselves (`%hr`, `%CC`).
+        return matches!(l, L::Term | L::TermCookie | L::ServerIp);
+    }
     !matches!(
         v,
         Var::ClientPort
@@ -439,6 +645,18 @@ fn hex_ip(ip: std::net::IpAddr, out: &mut Vec<u8>) -> std::io::Result<()> {
         std::net::IpAddr::V4(a) => a.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
         std::net::IpAddr::V6(a) => a.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
     }
+}
+
+/// `%HPO`: the path of a request target, without an absolute form's
+/// scheme and authority.
+fn path_only(target: &[u8]) -> &[u8] {
+    let Some(p) = target.windows(3).position(|w| w == b"://") else {
+        return target;
+    };
+    let rest = &target[p + 3..];
+    rest.iter()
+        .position(|&b| b == b'/')
+        .map_or(&b"/"[..], |i| &rest[i..])
 }
 
 /// Where the `]` closing the `[` at `open` is (brackets nest in regexes).
@@ -476,8 +694,10 @@ fn apply_flags(base: Flags, own: Option<&str>, text: &str) -> Result<Flags, Stri
         match name {
             "Q" => f.quote = on,
             "X" => f.hex = on,
-            // Escaping and encodings only change how log lines read.
-            "E" | "json" | "cbor" | "bin" => {}
+            "E" => f.escape = on,
+            // HAProxy 2.6 accepts and ignores these (its encodings came in
+            // 3.0): the same text comes out here.
+            "json" | "cbor" | "bin" => {}
             _ => return Err(format!("in log-format '{text}': unknown flag '{name}'")),
         }
     }
@@ -573,6 +793,10 @@ fn sample_var<S: Sample + ?Sized>(v: Var, s: &S, out: &mut Vec<u8>) -> bool {
             true
         }
         Var::Status => s.status().map(|c| write!(out, "{c}")).is_some(),
+        Var::PathOnly if !uri.is_empty() => {
+            out.extend_from_slice(path_only(&uri[..qpos.unwrap_or(uri.len())]));
+            true
+        }
         Var::SslVersion => s.tls().is_some_and(|t| {
             out.extend_from_slice(t.version.as_bytes());
             !t.version.is_empty()
@@ -682,6 +906,19 @@ mod tests {
         let mut out = Vec::new();
         lf.render(&s, &NoVars, &mut Scratch::new(), &mut out);
         assert_eq!(out, b"- - GET");
+    }
+
+    /// HAProxy 2.6 answered `a\"b\]c\\d|a\"b\]c\\d|"/a\]"` for the
+    /// `lf-string` `%{+E}[req.hdr(x)]|%{+Q,+E}[req.hdr(x)]|%{+E,+Q}HU` with
+    /// `x: a"b]c\d` and target `/a]`: an escaped sample is not quoted, an
+    /// escaped variable is.
+    #[test]
+    fn escape_flag() {
+        let s = TestSample::get("/a]").header("X", "a\"b]c\\d");
+        assert_eq!(
+            render("%{+E}[hdr(x)]|%{+Q,+E}[hdr(x)]|%{+E,+Q}HU", &s),
+            "a\\\"b\\]c\\\\d|a\\\"b\\]c\\\\d|\"/a\\]\""
+        );
     }
 
     #[test]

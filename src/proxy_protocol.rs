@@ -468,6 +468,10 @@ pub fn log_conn_error(
         Level::Info
     };
     if let Some(log) = f.log.as_ref().filter(|_| !quiet) {
+        // `error-log-format`: the proxy's own line instead (`crate::log`).
+        if log.send_error_line(ctx, fe, level, (peer, None), accepted) {
+            return;
+        }
         log.send_with(level, |out| {
             match peer {
                 Some(p) => {

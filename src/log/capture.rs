@@ -188,6 +188,65 @@ impl Captured {
     }
 }
 
+impl Captured {
+    /// `%hr`/`%hs` (`list` false: `{a|b}`) or `%hrl`/`%hsl` (`list`: one
+    /// field per slot, `-` or `""` when empty) of one side, as HAProxy's
+    /// custom log formats write them; nothing when the side has no slot.
+    pub fn write_side(&self, side: Side, list: bool, quote: bool, out: &mut Vec<u8>) {
+        let v = self.v.borrow();
+        let vals = match side {
+            Side::Request => &v.request,
+            Side::Response => &v.response,
+        };
+        if vals.is_empty() {
+            return;
+        }
+        if !list {
+            out.extend_from_slice(if quote { b"\"{" } else { b"{" });
+        }
+        for (i, val) in vals.iter().enumerate() {
+            if i > 0 {
+                out.push(if list { b' ' } else { b'|' });
+            }
+            let val = val.as_deref().filter(|v| !v.is_empty());
+            match (list, val) {
+                (false, Some(val)) => encode(val, out),
+                (false, None) => {}
+                (true, val) => quoted(val, quote, out, encode),
+            }
+        }
+        if !list {
+            out.extend_from_slice(if quote { b"}\"" } else { b"}" });
+        }
+    }
+
+    /// `%CC`/`%CS`: the captured cookie, `-` (or `""` with `+Q`) when none.
+    pub fn write_cookie(&self, side: Side, quote: bool, out: &mut Vec<u8>) {
+        let v = self.v.borrow();
+        let c = match side {
+            Side::Request => &v.cookie_req,
+            Side::Response => &v.cookie_resp,
+        };
+        quoted(c.as_deref(), quote, out, encode_cookie);
+    }
+}
+
+/// One text field as HAProxy's `lf_text_len` writes it: in quotes with
+/// `+Q`, and `-` for no value only without them.
+pub fn quoted(val: Option<&[u8]>, quote: bool, out: &mut Vec<u8>, enc: fn(&[u8], &mut Vec<u8>)) {
+    if quote {
+        out.push(b'"');
+    }
+    match val {
+        Some(v) => enc(v, out),
+        None if !quote => out.push(b'-'),
+        None => {}
+    }
+    if quote {
+        out.push(b'"');
+    }
+}
+
 /// Keeps at most `len` bytes of `value` in `slot`, reusing its buffer.
 fn keep(slot: &mut Option<Vec<u8>>, value: &[u8], len: usize) {
     let buf = slot.get_or_insert_with(Vec::new);

@@ -45,6 +45,12 @@ thread_local! {
 
 /// `t` in the local time zone.
 pub fn local(t: SystemTime) -> Civil {
+    local_with_offset(t).0
+}
+
+/// `t` in the local time zone, and that zone's offset from UTC in seconds
+/// (for the dates that say it: `+0100`, `+01:00`).
+pub fn local_with_offset(t: SystemTime) -> (Civil, i64) {
     let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_millis()),
         Err(_) => (0, 0),
@@ -58,7 +64,13 @@ pub fn local(t: SystemTime) -> Civil {
             off
         }
     });
-    civil(secs + offset, millis)
+    (civil(secs + offset, millis), offset)
+}
+
+/// `t` in UTC.
+pub fn utc(t: SystemTime) -> Civil {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    civil(d.as_secs() as i64, d.subsec_millis())
 }
 
 /// The local zone's offset from UTC at `secs`, asked of the C library.

@@ -10,6 +10,8 @@
 //! - `clock`: local dates without a libc call per line.
 //! - `capture`: header and cookie captures (`capture ...`, `declare capture`),
 //!   noted per exchange and written in httplog lines.
+//! - `custom`: `log-format`, `log-format-sd` and `option httplog clf` lines,
+//!   compiled at load, rendered from the same record as the built-in ones.
 //!
 //! Each frontend and backend gets a [`ProxyLog`] when it has log targets
 //! (`log global` expanded); with none, the data path checks one `Option` and
@@ -17,6 +19,7 @@
 
 pub mod capture;
 pub mod clock;
+pub mod custom;
 pub mod format;
 pub mod record;
 pub mod syslog;
@@ -78,6 +81,8 @@ pub enum Format {
     Http,
     /// `option httpslog`: the httplog line and the TLS fields.
     Https,
+    /// `log-format` (or `option httplog clf`): [`ProxyLog::custom`].
+    Custom,
 }
 
 /// A proxy's resolved logging: where its lines go and how they read.
@@ -93,6 +98,11 @@ pub struct ProxyLog {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: failed traffic logged at `err`.
     pub log_separate_errors: bool,
+    /// The compiled custom formats, with [`Format::Custom`].
+    pub custom: Option<Box<custom::Custom>>,
+    /// `error-log-format`: the line of a connection that failed before its
+    /// stream; HAProxy's fixed line without it.
+    pub error_format: Option<Box<crate::lf::LogFormat>>,
 }
 
 thread_local! {
@@ -121,7 +131,18 @@ impl ProxyLog {
         if targets.is_empty() {
             return None;
         }
+        // Checked when parsed: a format that fails here was never accepted.
+        let compile = |t: &Option<String>| t.as_deref().and_then(|t| custom::compile(t, "").ok());
+        // `option httplog clf` in a TCP proxy: tcplog, as HAProxy falls back.
+        let clf_in_tcp = mode == Mode::Tcp && opts.format.as_deref() == Some(custom::CLF);
+        let custom = compile(&opts.format).filter(|_| !clf_in_tcp).map(|line| {
+            Box::new(custom::Custom {
+                line,
+                sd: compile(&opts.format_sd),
+            })
+        });
         let format = match (opts.httplog, opts.tcplog, mode) {
+            _ if custom.is_some() => Format::Custom,
             (true, _, Mode::Http) if opts.httpslog => Format::Https,
             (true, _, Mode::Http) => Format::Http,
             (true, _, Mode::Tcp) | (_, true, _) => Format::Tcp,
@@ -134,6 +155,8 @@ impl ProxyLog {
             dontlognull: opts.dontlognull,
             dontlog_normal: opts.dontlog_normal,
             log_separate_errors: opts.log_separate_errors,
+            custom,
+            error_format: compile(&opts.error_format).map(Box::new),
         })
     }
 
@@ -171,6 +194,50 @@ impl ProxyLog {
         syslog::send(&self.targets, self.hostname.as_deref(), level, msg);
     }
 
+    /// Sends a custom traffic line: `log-format` rendered by `render`, and
+    /// `log-format-sd` for the RFC 5424 targets.
+    pub fn send_custom(
+        &self,
+        level: Level,
+        sc: &mut crate::acl::Scratch,
+        render: impl Fn(&crate::lf::LogFormat, &mut crate::acl::Scratch, &mut Vec<u8>),
+    ) {
+        let Some(c) = self.custom.as_deref() else {
+            return;
+        };
+        if !self.accepts(level) {
+            return;
+        }
+        self.send_rendered(level, sc, &c.line, c.sd.as_ref(), render);
+    }
+
+    /// Renders `line` (and `sd`) into the reused buffer and sends them.
+    fn send_rendered(
+        &self,
+        level: Level,
+        sc: &mut crate::acl::Scratch,
+        line: &crate::lf::LogFormat,
+        sd: Option<&crate::lf::LogFormat>,
+        render: impl Fn(&crate::lf::LogFormat, &mut crate::acl::Scratch, &mut Vec<u8>),
+    ) {
+        MESSAGE.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let buf = match guard.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            buf.clear();
+            render(line, sc, buf);
+            let end = buf.len();
+            if let Some(sd) = sd {
+                render(sd, sc, buf);
+            }
+            let (msg, sd) = buf.split_at(end);
+            syslog::send_sd(&self.targets, self.hostname.as_deref(), level, msg, sd);
+        });
+    }
+
     /// Builds a message with `write` in a reused buffer, then sends it.
     pub fn send_with(&self, level: Level, write: impl FnOnce(&mut Vec<u8>)) {
         if !self.accepts(level) {
@@ -189,6 +256,63 @@ impl ProxyLog {
                 self.send(level, &buf);
             }
         });
+    }
+}
+
+impl ProxyLog {
+    /// Sends the `error-log-format` line of a connection that failed before
+    /// its stream, as HAProxy 2.6's `sess_log`: termination `PR`, status 0,
+    /// the frontend as backend, `<NOSRV>`; false without such a format (the
+    /// caller writes HAProxy's fixed line).
+    pub fn send_error_line(
+        &self,
+        ctx: &crate::worker::context::WorkerCtx,
+        fe: usize,
+        level: Level,
+        (peer, local): (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+        accepted: std::time::SystemTime,
+    ) -> bool {
+        let Some(lf) = self.error_format.as_deref() else {
+            return false;
+        };
+        if !self.accepts(level) {
+            return true;
+        }
+        let name = &ctx.shared.frontends[fe].name;
+        let total = accepted.elapsed().map_or(0, |d| d.as_millis() as i64);
+        let rec = format::Record {
+            client: peer,
+            date: accepted,
+            frontend: name,
+            backend: name,
+            server: "<NOSRV>",
+            t_request: -1,
+            t_queue: -1,
+            t_connect: -1,
+            t_response: -1,
+            t_active: -1,
+            t_total: total,
+            status: 0,
+            bytes_out: 0,
+            term: *b"PR--",
+            conns: record::conns(&ctx.shared, fe, None, None, false),
+            retries: 0,
+            redispatched: false,
+            queues: (0, 0),
+            request: None,
+            captures: None,
+            tls: None,
+        };
+        let extra = custom::Extra {
+            local,
+            server: None,
+            http: false,
+        };
+        let mut sc = ctx.scratch.borrow_mut();
+        self.send_rendered(level, &mut sc, lf, None, |lf, sc, out| {
+            custom::render(lf, &rec, extra, sc, out)
+        });
+        true
     }
 }
 

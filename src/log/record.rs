@@ -176,6 +176,11 @@ struct HttpInner {
     captures: Option<Captured>,
     /// The connection's TLS outcome (`fe~`, httpslog's fields).
     tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
+    /// The address the client connected to, kept only for a custom format
+    /// (`%fi`, `%fp`, `dst`).
+    dst: Option<SocketAddr>,
+    /// The frontend logs a custom format (`dst` is then asked for).
+    custom: bool,
 }
 
 /// One client connection's log notes in `mode http`.
@@ -215,6 +220,8 @@ impl HttpTrace {
                 progress: Progress::default(),
                 captures: captures.map(|c| Captured::new(c.clone())),
                 tls: None,
+                dst: None,
+                custom: log.is_some_and(|l| l.format == super::Format::Custom),
             })
         }))
     }
@@ -226,6 +233,17 @@ impl HttpTrace {
     ) -> HttpTrace {
         if let Some(t) = self.0.as_deref_mut() {
             t.tls = tls.cloned();
+        }
+        self
+    }
+
+    /// Notes the address the client connected to, asked only when the
+    /// frontend logs a custom format (it may cost a `getsockname`).
+    pub fn with_local(mut self, local: impl FnOnce() -> Option<SocketAddr>) -> HttpTrace {
+        if let Some(t) = self.0.as_deref_mut()
+            && t.custom
+        {
+            t.dst = local();
         }
         self
     }
@@ -541,12 +559,37 @@ impl HttpTrace {
         let Some(level) = log.traffic_level(&rec) else {
             return;
         };
+        if log.format == Format::Custom {
+            let extra = super::custom::Extra {
+                local: t.dst,
+                server: server_addr(&ctx.shared, backend, server.filter(|_| !local)),
+                http: true,
+            };
+            let mut sc = ctx.scratch.borrow_mut();
+            log.send_custom(level, &mut sc, |lf, sc, out| {
+                super::custom::render(lf, &rec, extra, sc, out)
+            });
+            return;
+        }
         log.send_with(level, |out| match log.format {
             Format::Http => format::httplog(&rec, out),
             Format::Https => format::httpslog(&rec, out),
             Format::Tcp => format::tcplog(&rec, out),
-            Format::Default => {}
+            Format::Default | Format::Custom => {}
         });
+    }
+}
+
+/// The address of server `server` of `backend` (`%si`, `%sp`), for custom lines.
+pub(super) fn server_addr(
+    shared: &Shared,
+    backend: Option<usize>,
+    server: Option<usize>,
+) -> Option<SocketAddr> {
+    let s = &shared.backends[backend?].servers[server?];
+    match s.address().as_ref() {
+        crate::config::model::Address::Inet(a) => Some(*a),
+        _ => None,
     }
 }
 

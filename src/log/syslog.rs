@@ -1,9 +1,14 @@
 //! Syslog framing as HAProxy sends it by default, and the senders.
 //!
 //! A line is `<PRI>Mmm dd hh:mm:ss [hostname ]ringlb[pid]: message\n`
-//! (RFC 3164; the host name only with `log-send-hostname`), `<PRI>message\n`
-//! with `format short`, or the bare message with `format raw`. The whole line,
-//! newline included, is cut to the target's `len` (1024 by default).
+//! (RFC 3164; the host name only with `log-send-hostname`), or with `log ...
+//! format <f>` as HAProxy 2.6 writes them: `rfc5424` `<PRI>1 <ISO date>
+//! <host|-> ringlb <pid> - <structured data|-> message`, `priority`
+//! `<PRI>message`, `short` `<level>message`, `iso` `<ISO date> message`,
+//! `timed` `<level><ISO date> message`, `raw` the message alone. ISO dates
+//! are local with microseconds and the offset (`2026-12-05T21:28:15.674818+00:00`).
+//! The whole line, newline included, is cut to the target's `len` (1024 by
+//! default).
 //!
 //! Every thread that logs (each worker, the health checker) has its own
 //! sockets, opened on first use: one unconnected UDP socket per address
@@ -66,12 +71,73 @@ pub struct Target {
     pub len: usize,
     /// Framing.
     pub format: LogFormat,
+    /// `sample <ranges>:<size>`: which lines this target takes.
+    pub sample: Option<std::sync::Arc<Sampler>>,
+}
+
+/// `log ... sample`: HAProxy's line counter per target, shared by the
+/// threads. A line is numbered from 1 modulo the size; it is sent when its
+/// number falls in the current range, which moves on once its last number
+/// is taken (HAProxy 2.6's `__do_send_log`).
+#[derive(Debug)]
+pub struct Sampler {
+    ranges: Vec<(u32, u32)>,
+    size: u32,
+    /// Current range (high half) and last number taken (low half).
+    state: AtomicU64,
+}
+
+impl PartialEq for Sampler {
+    fn eq(&self, o: &Sampler) -> bool {
+        self.ranges == o.ranges && self.size == o.size
+    }
+}
+
+impl Eq for Sampler {}
+
+impl Sampler {
+    /// A counter at its start.
+    pub fn new(ranges: Vec<(u32, u32)>, size: u32) -> Sampler {
+        Sampler {
+            ranges,
+            size,
+            state: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one line; whether it is sent.
+    pub fn take(&self) -> bool {
+        let mut taken = false;
+        let _ = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                let (mut rg, idx) = ((cur >> 32) as usize, cur as u32);
+                let next = idx + 1;
+                let (lo, hi) = self.ranges[rg];
+                taken = lo <= next && next <= hi;
+                if taken && next == hi {
+                    rg = (rg + 1) % self.ranges.len();
+                }
+                Some(((rg as u64) << 32) | u64::from(next % self.size))
+            });
+        taken
+    }
 }
 
 impl Target {
     /// Resolves a `log <address> ...` line; `None` for `log global` (the
     /// caller expands it) or an address ringlb cannot send to.
     pub fn from_model(t: &LogTarget) -> Option<Target> {
+        if let LogTarget::Sampled {
+            ranges,
+            size,
+            target,
+        } = t
+        {
+            let mut t = Target::from_model(target)?;
+            t.sample = Some(std::sync::Arc::new(Sampler::new(ranges.clone(), *size)));
+            return Some(t);
+        }
         let LogTarget::Syslog {
             address,
             len,
@@ -106,6 +172,7 @@ impl Target {
             min_level: level_of(minlevel, Level::Emerg),
             len: len.unwrap_or(DEFAULT_LEN),
             format: *format,
+            sample: None,
         })
     }
 
@@ -124,6 +191,10 @@ pub struct Header<'a> {
     pub hostname: Option<&'a str>,
     /// Process id.
     pub pid: u32,
+    /// The time of the line (ISO dates).
+    pub now: SystemTime,
+    /// `log-format-sd`'s structured data (RFC 5424), empty for none.
+    pub sd: &'a [u8],
 }
 
 /// Appends one framed line (newline included, at most `len` bytes) to `out`.
@@ -142,14 +213,58 @@ pub fn frame(out: &mut Vec<u8>, t: &Target, level: Level, hdr: &Header<'_>, msg:
             let _ = write!(out, "{TAG}[{}]: ", hdr.pid);
         }
         LogFormat::Short => {
+            let _ = write!(out, "<{}>", level.max(t.min_level) as u8);
+        }
+        LogFormat::Priority => {
             let _ = write!(out, "<{}>", t.pri(level));
         }
         LogFormat::Raw => {}
+        LogFormat::Iso => {
+            iso(hdr.now, out);
+            out.push(b' ');
+        }
+        LogFormat::Timed => {
+            let _ = write!(out, "<{}>", level.max(t.min_level) as u8);
+            iso(hdr.now, out);
+            out.push(b' ');
+        }
+        LogFormat::Rfc5424 => {
+            let _ = write!(out, "<{}>1 ", t.pri(level));
+            iso(hdr.now, out);
+            let host = hdr.hostname.unwrap_or("-");
+            let sd = if hdr.sd.is_empty() { &b"-"[..] } else { hdr.sd };
+            let _ = write!(out, " {host} {TAG} {} - ", hdr.pid);
+            out.extend_from_slice(sd);
+            out.push(b' ');
+        }
     }
     // The newline always ends the line, even a cut one.
     let room = t.len.saturating_sub(out.len() - start + 1);
     out.extend_from_slice(&msg[..msg.len().min(room)]);
     out.push(b'\n');
+}
+
+/// `2026-12-05T21:28:15.674818+01:00`: local time, microseconds, offset.
+pub fn iso(t: SystemTime, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let (c, off) = clock::local_with_offset(t);
+    let micros = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
+    let sign = if off < 0 { '-' } else { '+' };
+    let m = off.unsigned_abs() / 60;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}{sign}{:02}:{:02}",
+        c.year,
+        c.month + 1,
+        c.day,
+        c.hour,
+        c.min,
+        c.sec,
+        m / 60,
+        m % 60
+    );
 }
 
 /// `Mmm dd hh:mm:ss` for `t`, day padded with a space as syslog writes it.
@@ -353,6 +468,11 @@ thread_local! {
 /// Frames `msg` for every target that takes `level` and sends it from this
 /// thread's sockets. Lines that cannot leave at once are dropped and counted.
 pub fn send(targets: &[Target], hostname: Option<&str>, level: Level, msg: &[u8]) {
+    send_sd(targets, hostname, level, msg, b"");
+}
+
+/// [`send`] with `log-format-sd`'s structured data for RFC 5424 targets.
+pub fn send_sd(targets: &[Target], hostname: Option<&str>, level: Level, msg: &[u8], sd: &[u8]) {
     SENDER.with(|cell| {
         let Ok(mut guard) = cell.try_borrow_mut() else {
             // Only reachable if sending re-entered itself; never wait or panic.
@@ -361,11 +481,17 @@ pub fn send(targets: &[Target], hostname: Option<&str>, level: Level, msg: &[u8]
         };
         let s = guard.get_or_insert_with(Sender::new);
         let stamp = s.stamp();
-        for t in targets.iter().filter(|t| level <= t.max_level) {
+        let now = SystemTime::now();
+        // The level first, then the sample's count, as HAProxy.
+        let takes =
+            |t: &&Target| level <= t.max_level && t.sample.as_ref().is_none_or(|s| s.take());
+        for t in targets.iter().filter(takes) {
             let hdr = Header {
                 stamp: &stamp,
                 hostname,
                 pid: s.pid,
+                now,
+                sd,
             };
             let mut line = std::mem::take(&mut s.line);
             line.clear();
@@ -390,6 +516,7 @@ mod tests {
             min_level: Level::Emerg,
             len: DEFAULT_LEN,
             format,
+            sample: None,
         }
     }
 
@@ -399,6 +526,8 @@ mod tests {
             stamp: b"Nov  5 01:02:03",
             hostname: host,
             pid: 4242,
+            now: UNIX_EPOCH + std::time::Duration::from_micros(1_795_570_512_345_678),
+            sd: b"",
         };
         frame(&mut out, t, level, &hdr, msg.as_bytes());
         String::from_utf8(out).unwrap()
@@ -421,12 +550,29 @@ mod tests {
     fn short_and_raw_formats() {
         assert_eq!(
             framed(&target(LogFormat::Short), Level::Notice, None, "x"),
+            "<5>x\n",
+            "HAProxy 2.6's short: the level alone"
+        );
+        assert_eq!(
+            framed(&target(LogFormat::Priority), Level::Notice, None, "x"),
             "<133>x\n"
         );
         assert_eq!(
             framed(&target(LogFormat::Raw), Level::Notice, Some("h"), "x"),
             "x\n"
         );
+    }
+
+    /// `sample 1,3-4:5` takes lines 1, 3, 4, 6, 8, 9, ...; `sample 2:3`
+    /// lines 2, 5, 8.
+    #[test]
+    fn sampling_counts_lines_as_haproxy() {
+        let s = Sampler::new(vec![(1, 1), (3, 4)], 5);
+        let took: Vec<u32> = (1..=10).filter(|_| s.take()).collect();
+        assert_eq!(took, [1, 3, 4, 6, 8, 9]);
+        let s = Sampler::new(vec![(2, 2)], 3);
+        let took: Vec<u32> = (1..=9).filter(|_| s.take()).collect();
+        assert_eq!(took, [2, 5, 8]);
     }
 
     #[test]

@@ -25,6 +25,10 @@ struct TcpInner {
     attempts: Attempts,
     /// The connection's TLS outcome (`fe~`).
     tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
+    /// The address the client connected to, for a custom format only.
+    dst: Option<SocketAddr>,
+    /// The frontend logs a custom format (`dst` is then asked for).
+    custom: bool,
 }
 
 /// One TCP-mode session's log notes.
@@ -77,6 +81,8 @@ impl TcpTrace {
                 queues: Cell::new((0, 0)),
                 attempts: Attempts::default(),
                 tls: None,
+                dst: None,
+                custom: log.is_some_and(|l| l.format == super::Format::Custom),
             })
         }))
     }
@@ -85,6 +91,17 @@ impl TcpTrace {
     pub fn with_tls(mut self, tls: Option<&std::sync::Arc<crate::tls::info::TlsInfo>>) -> TcpTrace {
         if let Some(t) = self.0.as_deref_mut() {
             t.tls = tls.cloned();
+        }
+        self
+    }
+
+    /// Notes the address the client connected to, asked only when the
+    /// frontend logs a custom format.
+    pub fn with_local(mut self, local: impl FnOnce() -> Option<SocketAddr>) -> TcpTrace {
+        if let Some(t) = self.0.as_deref_mut()
+            && t.custom
+        {
+            t.dst = local();
         }
         self
     }
@@ -187,6 +204,18 @@ impl TcpTrace {
         let Some(level) = log.traffic_level(&rec) else {
             return;
         };
+        if log.format == super::Format::Custom {
+            let extra = super::custom::Extra {
+                local: t.dst,
+                server: super::record::server_addr(&ctx.shared, backend, server),
+                http: false,
+            };
+            let mut sc = ctx.scratch.borrow_mut();
+            log.send_custom(level, &mut sc, |lf, sc, out| {
+                super::custom::render(lf, &rec, extra, sc, out)
+            });
+            return;
+        }
         log.send_with(level, |out| format::tcplog(&rec, out));
     }
 }

@@ -32,7 +32,9 @@ use crate::worker::context::WorkerCtx;
 /// addresses (a PROXY header's, where one was read).
 pub async fn run(ctx: &WorkerCtx, mut client: Stream, addrs: ConnAddrs, fe: usize, mut vars: Vars) {
     let f = &ctx.shared.frontends[fe];
-    let trace = TcpTrace::new(f.log.as_ref(), addrs.peer).with_tls(addrs.tls());
+    let trace = TcpTrace::new(f.log.as_ref(), addrs.peer)
+        .with_tls(addrs.tls())
+        .with_local(|| addrs.local());
     // Bytes read before connecting (content rules, `balance rdp-cookie`),
     // sent to the server first; `eof` once the client has closed.
     let (mut first, mut eof) = (Vec::new(), false);

@@ -80,6 +80,9 @@ pub enum Misplaced {
 const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("mode", ALL, Misplaced::Warn),
     ("log", ALL, Misplaced::Warn),
+    ("log-format", FE, Misplaced::Warn),
+    ("log-format-sd", FE, Misplaced::Warn),
+    ("error-log-format", FE, Misplaced::Warn),
     ("no", ALL, Misplaced::Warn),
     ("maxconn", FE, Misplaced::Warn),
     ("fullconn", BE, Misplaced::Warn),
@@ -191,6 +194,9 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
             match kw.as_str() {
                 "mode" => proxy::mode(p, args),
                 "log" => log::proxy_log(p, args),
+                "log-format" => log::log_format(p, args, log::Which::Line),
+                "log-format-sd" => log::log_format(p, args, log::Which::Sd),
+                "error-log-format" => log::log_format(p, args, log::Which::Error),
                 "no" => option::no(cx, p, args),
                 "maxconn" => proxy::maxconn(p, args),
                 "fullconn" => proxy::fullconn(p, args),

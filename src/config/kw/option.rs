@@ -124,17 +124,20 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             p.tcp_check.choice = None;
         }
         "httplog" => {
-            // `clf` selects the Common Log Format variant.
-            if args.peek() == Some("clf") {
+            // `clf` selects the Common Log Format variant (a custom format).
+            let clf = args.peek() == Some("clf");
+            if clf {
                 args.next_opt();
             }
             args.finish()?;
+            p.log.format = clf.then(|| crate::log::custom::CLF.to_string());
             p.log.httplog = true;
             p.log.httpslog = false;
             p.log.tcplog = false;
         }
         "httpslog" => {
             args.finish()?;
+            p.log.format = None;
             p.log.httplog = true;
             p.log.httpslog = true;
             p.log.tcplog = false;
@@ -236,7 +239,8 @@ fn set_flag(cx: &mut Ctx<'_>, p: &mut RawProxy, name: &str, on: bool) {
         "tcplog" => {
             p.log.tcplog = on;
             if on {
-                // The two log formats exclude each other; the last one wins.
+                // The log formats exclude each other; the last one wins.
+                p.log.format = None;
                 p.log.httplog = false;
                 p.log.httpslog = false;
             }

@@ -8,7 +8,7 @@ use crate::config::parse::{Args, Ctx};
 use crate::config::raw::{RawProxy, RawSwitch};
 
 /// Proxy keywords accepted, warned about and ignored: they describe, they do not route.
-pub const IGNORED: &[&str] = &["description", "log-tag", "log-format"];
+pub const IGNORED: &[&str] = &["description", "log-tag"];
 
 /// HAProxy proxy keywords refused until built: ignoring them would change behaviour.
 pub const UNSUPPORTED: &[&str] = &[

@@ -139,10 +139,18 @@ pub enum LogFormat {
     /// `<PRI>Mmm dd hh:mm:ss [host ]ringlb[pid]: msg` (HAProxy's default).
     #[default]
     Rfc3164,
-    /// `<PRI>msg`.
+    /// `<level>msg`: the severity alone, without the facility.
     Short,
     /// The message alone (containers reading stdout).
     Raw,
+    /// `<PRI>1 <ISO date> <host|-> ringlb <pid> - <sd|-> msg` (RFC 5424).
+    Rfc5424,
+    /// `<PRI>msg`: the whole priority (facility and level).
+    Priority,
+    /// `<ISO date> msg`.
+    Iso,
+    /// `<level><ISO date> msg`.
+    Timed,
 }
 
 /// A `log` line of `global` or of a proxy.
@@ -164,6 +172,16 @@ pub enum LogTarget {
         level: Option<String>,
         /// Minimum level sent.
         minlevel: Option<String>,
+    },
+    /// `log ... sample <ranges>:<size> ...`: `target` takes only the lines
+    /// whose number, counted modulo `size` from 1, falls in `ranges`.
+    Sampled {
+        /// Inclusive ranges, sorted, within `1..=size`.
+        ranges: Vec<(u32, u32)>,
+        /// The period.
+        size: u32,
+        /// The sampled target (a `Syslog`).
+        target: Box<LogTarget>,
     },
 }
 
@@ -494,6 +512,14 @@ pub struct LogOptions {
     pub dontlog_normal: bool,
     /// `option log-separate-errors`: lines of failed exchanges at `err`.
     pub log_separate_errors: bool,
+    /// `log-format` (or `option httplog clf`'s format), checked at parse:
+    /// the traffic line's custom format, compiled by `crate::log::custom`.
+    pub format: Option<String>,
+    /// `log-format-sd`: the RFC 5424 structured data of traffic lines.
+    pub format_sd: Option<String>,
+    /// `error-log-format`: the line of a connection that failed before its
+    /// stream (bad PROXY header, TLS handshake failure).
+    pub error_format: Option<String>,
 }
 
 /// A frontend: where clients arrive (a `frontend` or the front half of a `listen`).

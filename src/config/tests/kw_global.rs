@@ -105,8 +105,12 @@ fn global_log() {
         }
     ));
     assert_eq!(
-        gerr("    log stdout format rfc5424 local0"),
-        "'log format rfc5424' is not supported by ringlb yet"
+        gerr("    log stdout format rfc5425 local0"),
+        "'log format' expects rfc3164, rfc5424, short, raw, priority, iso or timed, got 'rfc5425'"
+    );
+    assert_eq!(
+        gerr("    log stdout sample 0:2 local0"),
+        "'log sample' has a bad range '0' (1 to the size) in '0:2' (expects <ranges>:<size>)"
     );
     assert_eq!(
         gerr("    log 127.0.0.1 local9"),

@@ -198,6 +198,14 @@ pub async fn run(
     let be = &ctx.shared.backends[backend];
     let fe_index = fe;
     let client_fd = client.as_raw_fd();
+    let trace = HttpTrace::new(
+        f.log.as_ref(),
+        peer,
+        be.cookie.is_some(),
+        f.model.captures.as_ref(),
+    )
+    .with_tls(tls.as_ref())
+    .with_local(|| addrs.local());
     let client_plain_fd = client.plain_fd();
     let (cr, cw) = client.into_split();
     let (rewrite, close_client, max_body) = settings(f, be, &addrs);
@@ -226,13 +234,7 @@ pub async fn run(
         resp_timer: LazyTimer::new(),
         // `sess` variables a `tcp-request connection` rule set.
         rules: std::cell::RefCell::new(rules::RuleState::with_vars(vars)),
-        trace: HttpTrace::new(
-            f.log.as_ref(),
-            peer,
-            be.cookie.is_some(),
-            f.model.captures.as_ref(),
-        )
-        .with_tls(tls.as_ref()),
+        trace,
         uid: IdSlot::default(),
         private: Vec::new(),
         forced: false,
