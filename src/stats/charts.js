@@ -78,8 +78,9 @@
     return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + "/s";
   }
 
-  // One chart: an SVG with a polyline per key over the last KEEP_MS.
-  function chart(title, points, keys, colours, unit, now) {
+  // One chart: an SVG with a polyline per key over the last minutes;
+  // `span`: the milliseconds the x axis covers, ending at `now`.
+  function chart(title, points, keys, colours, unit, now, span) {
     var fig = document.createElement("figure");
     var cap = document.createElement("figcaption");
     fig.appendChild(cap);
@@ -97,7 +98,7 @@
       var xy = [], last = null;
       points.forEach(function (p) {
         if (p[k] === null) return;
-        var x = W - ((now - p.t) / KEEP_MS) * W;
+        var x = W - ((now - p.t) / span) * W;
         var y = H - PAD - (p[k] / top) * (H - 2 * PAD);
         xy.push(x.toFixed(1) + "," + y.toFixed(1));
         last = p[k];
@@ -108,6 +109,8 @@
     });
     var t = el("text", { x: W - 4, y: 11, "text-anchor": "end", "font-size": 10, fill: "#555" }, svg);
     t.textContent = "max " + fmt(max, unit);
+    var age = el("text", { x: 4, y: H - 4, "font-size": 10, fill: "#888" }, svg);
+    age.textContent = "last " + (span >= 60000 ? Math.round(span / 60000) + " min" : Math.round(span / 1000) + " s");
     cap.innerHTML = "<b>" + title + "</b> " + text.join(" ");
     return fig;
   }
@@ -128,6 +131,9 @@
   function draw(root, samples, closed) {
     var now = samples.length ? samples[samples.length - 1].now_ms : Date.now();
     var all = series(samples);
+    // The x axis grows with the history kept, up to KEEP_MS.
+    var first = samples.length ? samples[0].now_ms : now;
+    var span = Math.min(KEEP_MS, Math.max(now - first, 2 * every));
     root.textContent = "";
     Object.keys(all).forEach(function (name) {
       var s = all[name], pts = s.points;
@@ -147,10 +153,10 @@
         grp.setAttribute("data-" + k, l === null ? "" : String(l));
         grp.setAttribute("data-max-" + k, m === null ? "" : String(m));
       });
-      det.appendChild(chart("requests", pts, ["rps"], ["#2060c0"], "/s", now));
-      det.appendChild(chart("errors", pts, ["eps"], ["#c02020"], "/s", now));
+      det.appendChild(chart("requests", pts, ["rps"], ["#2060c0"], "/s", now, span));
+      det.appendChild(chart("errors", pts, ["eps"], ["#c02020"], "/s", now, span));
       if (s.mode === "http") {
-        det.appendChild(chart("response time", pts, ["p50", "p99"], ["#208020", "#c07000"], "s", now));
+        det.appendChild(chart("response time", pts, ["p50", "p99"], ["#208020", "#c07000"], "s", now, span));
       }
       root.appendChild(grp);
     });
