@@ -178,11 +178,18 @@ fn feed_counts_the_traffic_and_json_keeps_haproxy_shape() {
         .iter()
         .map(|b| b.as_u64().expect("a count"))
         .collect();
-    assert_eq!(buckets.len(), bounds.len() + 1, "a bucket per bound and +Inf");
+    assert_eq!(
+        buckets.len(),
+        bounds.len() + 1,
+        "a bucket per bound and +Inf"
+    );
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "cumulative");
     assert_eq!(*buckets.last().unwrap(), 28, "every response timed");
     // The three slow ones, and only they, took more than 0.25 s.
-    let quarter = bounds.iter().position(|&b| b == 0.25).expect("a 0.25 bound");
+    let quarter = bounds
+        .iter()
+        .position(|&b| b == 0.25)
+        .expect("a 0.25 bound");
     assert_eq!(buckets[quarter], 25, "{buckets:?}");
     let half = bounds.iter().position(|&b| b == 0.5).expect("a 0.5 bound");
     assert_eq!(buckets[half], 28, "{buckets:?}");
@@ -249,7 +256,10 @@ fn charts_in_chromium_draw_rates_and_quantiles() {
     };
     assert!(num("data-points") >= 3.0, "points drawn: {group}");
     assert!(num("data-max-rps") > 0.0, "requests per second: {group}");
-    assert!(num("data-max-eps") > 0.0, "errors per second (the 503s): {group}");
+    assert!(
+        num("data-max-eps") > 0.0,
+        "errors per second (the 503s): {group}"
+    );
     let p99 = num("data-max-p99");
     assert!(
         (0.25..=0.5).contains(&p99),
