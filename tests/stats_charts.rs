@@ -92,13 +92,17 @@ fn delaying_relay(lb: u16) -> TcpBackend {
     })
 }
 
-fn config(port: u16, server: u16) -> String {
+/// `web` (HTTP, with the stats page) on `port`, `db` (TCP) on `db`.
+fn config(port: u16, db: u16, server: u16) -> String {
     format!(
         "global\n    nbthread 2\n\n\
          listen web\n    mode http\n    bind 127.0.0.1:{port}\n    \
          timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    \
          stats enable\n    stats uri /stats\n    \
-         server s1 127.0.0.1:{server}\n"
+         server s1 127.0.0.1:{server}\n\n\
+         listen db\n    mode tcp\n    bind 127.0.0.1:{db}\n    \
+         timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    \
+         server d1 127.0.0.1:{server}\n"
     )
 }
 
@@ -147,8 +151,8 @@ fn traffic(port: u16, stop: &Arc<AtomicBool>) -> (Vec<thread::JoinHandle<()>>, A
 #[test]
 fn feed_counts_the_traffic_and_json_keeps_haproxy_shape() {
     let server = backend();
-    let port = free_port();
-    let _lb = Ringlb::start(&config(port, server.port));
+    let (port, db_port) = (free_port(), free_port());
+    let _lb = Ringlb::start(&config(port, db_port, server.port));
     for _ in 0..20 {
         assert_eq!(get(port, "/fast").status, 200);
     }
@@ -193,6 +197,22 @@ fn feed_counts_the_traffic_and_json_keeps_haproxy_shape() {
     assert_eq!(buckets[quarter], 25, "{buckets:?}");
     let half = bounds.iter().position(|&b| b == 0.5).expect("a 0.5 bound");
     assert_eq!(buckets[half], 28, "{buckets:?}");
+    // A TCP backend: its connections, no response times.
+    let db = backend_of(&f, "db");
+    assert_eq!(db["mode"], "tcp");
+    assert!(db.get("buckets").is_none(), "{db}");
+    let before = db["requests"].as_u64().expect("requests");
+    let mut c = TcpStream::connect(("127.0.0.1", db_port)).expect("connect to db");
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    c.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "relayed");
+    let after = feed(port);
+    assert_eq!(
+        backend_of(&after, "db")["requests"],
+        before + 1,
+        "a connection"
+    );
     // HAProxy's JSON is untouched: no histogram in it.
     let json = get(port, "/stats;json").text();
     assert!(json.starts_with('[') && !json.contains("buckets"), "{json}");
@@ -212,8 +232,8 @@ fn charts_in_chromium_draw_rates_and_quantiles() {
         return;
     };
     let server = backend();
-    let port = free_port();
-    let _lb = Ringlb::start(&config(port, server.port));
+    let (port, db_port) = (free_port(), free_port());
+    let _lb = Ringlb::start(&config(port, db_port, server.port));
     let stop = Arc::new(AtomicBool::new(false));
     let (threads, done) = traffic(port, &stop);
     // Let the slow requests start completing before the page's first poll.

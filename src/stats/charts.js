@@ -153,7 +153,9 @@
         grp.setAttribute("data-" + k, l === null ? "" : String(l));
         grp.setAttribute("data-max-" + k, m === null ? "" : String(m));
       });
-      det.appendChild(chart("requests", pts, ["rps"], ["#2060c0"], "/s", now, span));
+      // A TCP backend's "requests" are its connections.
+      var what = s.mode === "http" ? "requests" : "connections";
+      det.appendChild(chart(what, pts, ["rps"], ["#2060c0"], "/s", now, span));
       det.appendChild(chart("errors", pts, ["eps"], ["#c02020"], "/s", now, span));
       if (s.mode === "http") {
         det.appendChild(chart("response time", pts, ["p50", "p99"], ["#208020", "#c07000"], "s", now, span));
