@@ -92,8 +92,9 @@ fn delaying_relay(lb: u16) -> TcpBackend {
     })
 }
 
-/// `web` (HTTP, with the stats page) on `port`, `db` (TCP) on `db`.
-fn config(port: u16, db: u16, server: u16) -> String {
+/// `web` (HTTP, with the stats page) on `port`, `db` (TCP) on `db`, and a
+/// stats page showing `db` only on `scoped`.
+fn config(port: u16, db: u16, scoped: u16, server: u16) -> String {
     format!(
         "global\n    nbthread 2\n\n\
          listen web\n    mode http\n    bind 127.0.0.1:{port}\n    \
@@ -102,7 +103,10 @@ fn config(port: u16, db: u16, server: u16) -> String {
          server s1 127.0.0.1:{server}\n\n\
          listen db\n    mode tcp\n    bind 127.0.0.1:{db}\n    \
          timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    \
-         server d1 127.0.0.1:{server}\n"
+         server d1 127.0.0.1:{server}\n\n\
+         listen scoped\n    mode http\n    bind 127.0.0.1:{scoped}\n    \
+         timeout client 5s\n    \
+         stats enable\n    stats uri /scoped\n    stats scope db\n"
     )
 }
 
@@ -151,8 +155,8 @@ fn traffic(port: u16, stop: &Arc<AtomicBool>) -> (Vec<thread::JoinHandle<()>>, A
 #[test]
 fn feed_counts_the_traffic_and_json_keeps_haproxy_shape() {
     let server = backend();
-    let (port, db_port) = (free_port(), free_port());
-    let _lb = Ringlb::start(&config(port, db_port, server.port));
+    let (port, db_port, scoped_port) = (free_port(), free_port(), free_port());
+    let _lb = Ringlb::start(&config(port, db_port, scoped_port, server.port));
     for _ in 0..20 {
         assert_eq!(get(port, "/fast").status, 200);
     }
@@ -213,6 +217,17 @@ fn feed_counts_the_traffic_and_json_keeps_haproxy_shape() {
         before + 1,
         "a connection"
     );
+    // `stats scope` cuts the feed as it cuts the page.
+    let r = get(scoped_port, "/scoped;histograms");
+    assert_eq!(r.status, 200);
+    let scoped: serde_json::Value = serde_json::from_str(&r.text()).expect("JSON");
+    let names: Vec<&str> = scoped["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["db"]);
     // HAProxy's JSON is untouched: no histogram in it.
     let json = get(port, "/stats;json").text();
     assert!(json.starts_with('[') && !json.contains("buckets"), "{json}");
@@ -232,8 +247,8 @@ fn charts_in_chromium_draw_rates_and_quantiles() {
         return;
     };
     let server = backend();
-    let (port, db_port) = (free_port(), free_port());
-    let _lb = Ringlb::start(&config(port, db_port, server.port));
+    let (port, db_port, scoped_port) = (free_port(), free_port(), free_port());
+    let _lb = Ringlb::start(&config(port, db_port, scoped_port, server.port));
     let stop = Arc::new(AtomicBool::new(false));
     let (threads, done) = traffic(port, &stop);
     // Let the slow requests start completing before the page's first poll.
