@@ -88,7 +88,11 @@ pub fn render(shared: &Shared, proxies: &[ProxyView], opts: &PageOptions) -> Str
     if let Some(r) = opts.refresh {
         let _ = writeln!(out, "<meta http-equiv=\"refresh\" content=\"{r}\">");
     }
-    let _ = write!(out, "<style>\n{STYLE}</style></head>\n<body>\n");
+    let _ = write!(
+        out,
+        "<style>\n{STYLE}{}</style></head>\n<body>\n",
+        super::charts::STYLE
+    );
     let version = if opts.hide_version {
         String::new()
     } else {
@@ -119,6 +123,8 @@ pub fn render(shared: &Shared, proxies: &[ProxyView], opts: &PageOptions) -> Str
             esc(&opts.uri)
         );
     }
+    // ringlb's live charts (not HAProxy's): above the proxies' tables.
+    super::charts::section(&mut out, &opts.uri);
     for p in proxies {
         proxy_table(&mut out, p, opts);
     }

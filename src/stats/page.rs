@@ -5,10 +5,11 @@
 //! it goes to) has `stats enable` and its URI starts with `stats uri`
 //! (HAProxy's `/haproxy?stats` by default). Options follow the URI after
 //! semicolons, as HAProxy reads them: `;csv` for the CSV, `;json` and
-//! `;json-schema` for the JSON (`json.rs`), `;norefresh`, `;up`.
+//! `;json-schema` for the JSON (`json.rs`), `;norefresh`, `;up`, and ringlb's
+//! `;histograms`, the feed of the page's live charts (`charts.rs`).
 
 use super::view;
-use super::{admin, auth, csv, html, json, process};
+use super::{admin, auth, charts, csv, html, json, process};
 use crate::acl::Condition;
 use crate::config::model::Stats;
 use crate::stats::counters;
@@ -25,6 +26,8 @@ struct Options {
     csv: bool,
     json: bool,
     json_schema: bool,
+    /// `;histograms`: ringlb's feed for the page's charts (`charts.rs`).
+    histograms: bool,
     norefresh: bool,
     up: bool,
 }
@@ -126,6 +129,10 @@ fn page(ctx: &WorkerCtx, stats: &Stats, opts: &Options, admin: bool, head_only: 
             head_only,
         );
     }
+    if opts.histograms {
+        let body = charts::feed(shared, &proxies);
+        return respond("application/json", None, body, head_only);
+    }
     if opts.json {
         let body = json::stat(&proxies, &csv::Filter::default());
         return respond("application/json", None, body, head_only);
@@ -194,6 +201,7 @@ fn options(rest: &str) -> Options {
             "csv" => o.csv = true,
             "json" => o.json = true,
             "json-schema" => o.json_schema = true,
+            "histograms" => o.histograms = true,
             "norefresh" => o.norefresh = true,
             "up" => o.up = true,
             w if w.starts_with("st=") => o.st = Some(w[3..].to_string()),
@@ -256,6 +264,7 @@ mod tests {
         assert!(options(";up").up);
         assert!(options(";json").json && !options(";json").json_schema);
         assert!(options(";json-schema").json_schema);
+        assert!(options(";histograms").histograms && !options(";histograms").json);
         assert!(!options("csv").csv, "an option needs its semicolon");
     }
 
