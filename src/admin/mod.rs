@@ -13,9 +13,13 @@
 //! - `state.rs`: changing a server's admin state and weight; workers see the
 //!   change through atomics, without locks.
 
+pub mod addr;
 pub mod cli;
 pub mod commands;
+pub mod conns;
+pub mod errors;
 pub mod info;
+pub mod live;
 mod listener;
 pub mod servers;
 pub mod ssl;
