@@ -231,7 +231,7 @@ impl<'a> Session<'a> {
     }
 
     /// `set timeout cli <delay>`: this connection's idle timeout (seconds
-    /// unless a unit is given, at least one second), as HAProxy.
+    /// unless a unit is given, rounded up, at least one), as HAProxy.
     fn set_timeout(&mut self, args: &[&str]) -> String {
         match args {
             ["cli", v, ..] if !v.is_empty() => {
@@ -240,9 +240,11 @@ impl<'a> Session<'a> {
                 } else {
                     crate::config::duration::parse_duration(v).ok()
                 };
-                match d.filter(|d| d.as_secs() >= 1) {
-                    Some(d) => {
-                        self.idle_timeout = Some(std::time::Duration::from_secs(d.as_secs()));
+                // In whole seconds, rounded up (HAProxy's `parse_time_err`).
+                let secs = d.map(|d| d.as_micros().div_ceil(1_000_000) as u64);
+                match secs.filter(|&s| s >= 1) {
+                    Some(s) => {
+                        self.idle_timeout = Some(std::time::Duration::from_secs(s));
                         String::new()
                     }
                     None => "Invalid timeout value.\n".into(),
