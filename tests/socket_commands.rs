@@ -184,12 +184,13 @@ fn mask_errors(s: &str) -> String {
                 l.truncate(i + ", src 127.0.0.1:".len());
                 l.push('P');
             }
-            if let Some(i) = l.find(" (#") {
-                if let Some(j) = l[i..].find(')') {
-                    if l.contains("frontend ") && !l.contains("backend <NONE>") {
-                        l = format!("{} (#F{}", &l[..i], &l[i + j..]);
-                    }
-                }
+            // The frontend's id (HAProxy counts `GLOBAL`, see `mask_ids`).
+            if let Some(i) = l.find(" (#")
+                && let Some(j) = l[i..].find(')')
+                && l.contains("frontend ")
+                && !l.contains("backend <NONE>")
+            {
+                l = format!("{} (#F{}", &l[..i], &l[i + j..]);
             }
             if let Some(i) = l.find("wraps at ") {
                 let rest = &l[i + 9..];
@@ -408,7 +409,10 @@ fn set_server_addr_moves_the_traffic() {
     }
     assert_eq!(a.request_count(), before);
     let state = stats_command(&sock, "show servers conn test");
-    assert!(state.contains(&format!(" 127.0.0.1 {} - ", c.port())), "{state}");
+    assert!(
+        state.contains(&format!(" 127.0.0.1 {} - ", c.port())),
+        "{state}"
+    );
 }
 
 #[test]

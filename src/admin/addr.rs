@@ -106,7 +106,10 @@ mod tests {
             "IP changed from '127.0.0.2' to '::1', no need to change the port by 'stats socket \
              command'\n"
         );
-        assert_eq!(set(&s, &["x"]), "Invalid addr 'x' by 'stats socket command'\n");
+        assert_eq!(
+            set(&s, &["x"]),
+            "Invalid addr 'x' by 'stats socket command'\n"
+        );
         assert!(set(&s, &[]).starts_with("set server <b>/<s> addr requires"));
     }
 }

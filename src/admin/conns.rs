@@ -48,8 +48,13 @@ pub fn show_servers_conn(shared: &Shared, backend: Option<&str>) -> String {
             let per: Vec<(u32, u32)> = shared.live.pools.iter().map(|g| g.get(b, s)).collect();
             let unsafe_nb: u32 = per.iter().map(|p| p.0).sum();
             let safe_nb: u32 = per.iter().map(|p| p.1).sum();
-            let used_max = Totals::sum(shared.counters.iter().filter_map(|w| w.servers.get(b)?.get(s)))
-                .max_current;
+            let used_max = Totals::sum(
+                shared
+                    .counters
+                    .iter()
+                    .filter_map(|w| w.servers.get(b)?.get(s)),
+            )
+            .max_current;
             let _ = write!(
                 out,
                 "{}/{} {}/{} {addr} {port} - {} {} {used_max} {used_max} {unsafe_nb} {safe_nb} -1 {}",

@@ -117,7 +117,10 @@ fn request_line_error(l: &[u8]) -> Option<usize> {
         return Some(m);
     }
     let uri = m + 1;
-    let u = l[uri..].iter().take_while(|&&c| c > b' ' && c != 0x7f).count();
+    let u = l[uri..]
+        .iter()
+        .take_while(|&&c| c > b' ' && c != 0x7f)
+        .count();
     if u == 0 || l.get(uri + u) != Some(&b' ') {
         return Some(uri + u);
     }

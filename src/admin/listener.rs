@@ -374,10 +374,9 @@ fn serve_on_thread(stream: Box<dyn CliStream>, shared: &Arc<Shared>, how: Serve,
             let _slot = slot;
             if stream.prepare(how.timeout).is_ok() {
                 let expose = how.expose_fd.then(|| stream.raw_fd());
-                let retime = |s: &Box<dyn CliStream>, t| {
+                serve(stream, &shared, how.level, expose, |s, t| {
                     let _ = s.prepare(t);
-                };
-                serve(stream, &shared, how.level, expose, retime);
+                });
             }
         });
 }

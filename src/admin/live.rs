@@ -152,7 +152,11 @@ pub struct SessGuard<'a> {
 
 impl Drop for SessGuard<'_> {
     fn drop(&mut self) {
-        let mut slab = self.owner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slab = self
+            .owner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(s) = slab.slots.get_mut(self.slot) {
             *s = None;
             slab.free.push(self.slot);

@@ -20,7 +20,8 @@ impl Session<'_> {
             HttpError::BadRequest | HttpError::UriTooLong | HttpError::HeadersTooLarge
         ) {
             let live = &self.ctx.shared.live;
-            live.errors.request(self.fe_index, self.addrs.peer, &self.cbuf);
+            live.errors
+                .request(self.fe_index, self.addrs.peer, &self.cbuf);
         }
         Fail::Status(e)
     }
