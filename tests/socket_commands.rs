@@ -184,13 +184,13 @@ fn mask_errors(s: &str) -> String {
                 l.truncate(i + ", src 127.0.0.1:".len());
                 l.push('P');
             }
-            // The frontend's id (HAProxy counts `GLOBAL`, see `mask_ids`).
-            if let Some(i) = l.find(" (#")
+            // Proxy ids (HAProxy counts `GLOBAL`, see `mask_ids`): the
+            // title's and the response's frontend; server ids stay.
+            if (l.starts_with("[DATE] ") || l.starts_with("  frontend "))
+                && let Some(i) = l.find(" (#")
                 && let Some(j) = l[i..].find(')')
-                && l.contains("frontend ")
-                && !l.contains("backend <NONE>")
             {
-                l = format!("{} (#F{}", &l[..i], &l[i + j..]);
+                l = format!("{} (#P{}", &l[..i], &l[i + j..]);
             }
             if let Some(i) = l.find("wraps at ") {
                 let rest = &l[i + 9..];
@@ -221,6 +221,46 @@ fn regex_lite_date() -> impl Fn(&str) -> String {
         }
         out.push_str(rest);
         out
+    }
+}
+
+#[test]
+fn invalid_responses_are_shown_as_haproxy_shows_them() {
+    // Both servers answer with an invalid header line.
+    let bad = || {
+        TcpBackend::start(|mut s| {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nBad Header\r\n\r\nok");
+        })
+    };
+    let (a, b) = (bad(), bad());
+    let (_lb, ours, theirs) = both(a.port, b.port);
+    let mut sides = vec![&ours];
+    if let Some((_, t)) = &theirs {
+        sides.push(t);
+    }
+    for side in &sides {
+        assert_eq!(get(side.port, "/x").status, 502);
+    }
+    let shown = ours.ask("show errors test response");
+    assert!(shown.contains("): invalid response\n"), "{shown}");
+    assert!(shown.contains("error at position 39\n"), "{shown}");
+    assert!(
+        shown.contains("  00036  Bad Header\\r\\n\n  00048  \\r\\n\n  00050  ok\n"),
+        "{shown}"
+    );
+    assert!(ours.ask("show errors test request").ends_with(" : 1\n\n"));
+    if let Some((_, theirs)) = &theirs {
+        for c in [
+            "show errors",
+            "show errors test response",
+            "show errors test request",
+        ] {
+            // The server's id is its own on both; only proxy ids are masked.
+            let (o, t) = (mask_errors(&ours.ask(c)), mask_errors(&theirs.ask(c)));
+            assert_eq!(o, t, "answers to '{c}' differ");
+        }
     }
 }
 

@@ -33,7 +33,7 @@ impl Live {
     pub fn new(config: &Config, workers: usize) -> Live {
         let servers: Vec<usize> = config.backends.iter().map(|b| b.servers.len()).collect();
         Live {
-            errors: Captures::new(config.frontends.len()),
+            errors: Captures::new(config.frontends.len(), config.backends.len()),
             pools: (0..workers)
                 .map(|_| Arc::new(PoolGauges::new(&servers)))
                 .collect(),
