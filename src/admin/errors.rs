@@ -396,7 +396,7 @@ mod tests {
         let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nBad Header\r\n\r\nok";
         assert_eq!(error_position(resp, true), 39);
         assert_eq!(error_position(b"HTTP/1.1 20x OK\r\n\r\n", true), 11);
-        assert_eq!(error_position(b"HTTP/1.1 200 OK\r\nPartial", true), 25);
+        assert_eq!(error_position(b"HTTP/1.1 200 OK\r\nPartial", true), 24);
         assert_eq!(error_position(b"HTTP/1.1 200 OK\r\nBad Hea", true), 20);
     }
 
