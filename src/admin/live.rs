@@ -72,6 +72,18 @@ impl PoolGauges {
         }
     }
 
+    /// Counts one idle connection in (`add`) or out of server `s` of backend
+    /// `b`'s `safe_nb` (`safe`) or `unsafe_nb`; its worker only, so a plain
+    /// load and store.
+    #[inline]
+    pub fn bump(&self, b: usize, s: usize, safe: bool, add: bool) {
+        if let Some(c) = self.cell(b, s) {
+            let c = &c[usize::from(safe)];
+            let v = c.load(Ordering::Relaxed);
+            c.store(if add { v + 1 } else { v.saturating_sub(1) }, Ordering::Relaxed);
+        }
+    }
+
     /// Server `s` of backend `b`'s counts: (`unsafe_nb`, `safe_nb`).
     pub fn get(&self, b: usize, s: usize) -> (u32, u32) {
         self.cell(b, s).map_or((0, 0), |c| {

@@ -65,14 +65,12 @@ impl Pool {
         self
     }
 
-    /// Counts `delta` connections that served `served` requests in or out
+    /// Counts one connection that served `served` requests in or out
     /// of server `(b, s)`'s idle list (safe: more than one).
+    #[inline]
     fn gauge(&self, b: usize, s: usize, served: u32, add: bool) {
         if let Some(g) = &self.gauges {
-            let (mut u, mut safe) = g.get(b, s);
-            let n = if served > 1 { &mut safe } else { &mut u };
-            *n = if add { *n + 1 } else { n.saturating_sub(1) };
-            g.set(b, s, u, safe);
+            g.bump(b, s, served > 1, add);
         }
     }
 

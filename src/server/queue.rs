@@ -254,7 +254,11 @@ impl BackendQueue {
     }
 
     /// `set maxconn server`: server `i`'s `maxconn` from now on (0: none).
-    /// Waiters notice a raised limit within [`RECHECK`] (`grab`).
+    /// Waiters notice a raised limit within [`RECHECK`] (`grab`). Requests
+    /// served meanwhile keep what they took: one taken while unlimited gives
+    /// nothing back. (A waiter granted a slot in the instant the limit drops
+    /// to 0 keeps one count in `cur` for good: the next limit set is then
+    /// one lower in effect; rare enough not to cost the hot path a flag.)
     pub fn set_maxconn(&self, i: usize, max: u32) {
         if max > 0 {
             self.limited.store(true, Ordering::Relaxed);
