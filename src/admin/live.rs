@@ -80,7 +80,10 @@ impl PoolGauges {
         if let Some(c) = self.cell(b, s) {
             let c = &c[usize::from(safe)];
             let v = c.load(Ordering::Relaxed);
-            c.store(if add { v + 1 } else { v.saturating_sub(1) }, Ordering::Relaxed);
+            c.store(
+                if add { v + 1 } else { v.saturating_sub(1) },
+                Ordering::Relaxed,
+            );
         }
     }
 
