@@ -14,8 +14,8 @@
 //! - `addr.rs`: `set server ... addr` (the connect path reads
 //!   `ServerRt::address`).
 //! - `conns.rs`: `show servers conn`, `show activity`, `show sess`.
-//! - `errors.rs`: `show errors` and the captures the HTTP parse-error path
-//!   takes (`http/session/read.rs`).
+//! - `errors.rs`: `show errors` and the captures the HTTP error paths take
+//!   (`http/session/read.rs` for requests, `exchange.rs` for responses).
 //! - `live.rs`: what the workers publish for those views (idle connection
 //!   gauges from `server/pool.rs`, sessions registered by `worker/accept.rs`).
 //! - `ssl.rs`, `ssl_show.rs`: certificates and crt-lists at run time
