@@ -34,6 +34,8 @@ fn farm(n: usize) -> Vec<ServerRt> {
                 name: format!("srv{i}"),
                 address: Address::Inet("127.0.0.1:80".parse().unwrap()),
                 resolved: None,
+                runtime_addr: Default::default(),
+                addr_set: AtomicBool::new(false),
                 configured_weight: w,
                 weight: AtomicU32::new(w),
                 up: AtomicBool::new(true),

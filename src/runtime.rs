@@ -35,6 +35,12 @@ pub struct ServerRt {
     /// The address the resolver published last, for a server with
     /// `resolvers` (`crate::resolve` is its only writer); `None` otherwise.
     pub resolved: Option<arc_swap::ArcSwap<std::net::SocketAddr>>,
+    /// The address `set server <b>/<s> addr` set last, for a server without
+    /// `resolvers` (the stats socket is its only writer); read only once
+    /// `addr_set` says there is one, so that other servers pay one load.
+    pub runtime_addr: arc_swap::ArcSwapOption<std::net::SocketAddr>,
+    /// Whether `runtime_addr` holds an address.
+    pub addr_set: AtomicBool,
     /// Offset from the client's destination port when the port is absent
     /// or relative (`address`'s port then only shows the offset).
     pub port_offset: Option<i32>,
@@ -64,17 +70,30 @@ impl ServerRt {
     /// server the last published one (one lock-free load).
     pub fn address(&self) -> std::borrow::Cow<'_, Address> {
         match &self.resolved {
-            None => std::borrow::Cow::Borrowed(&self.address),
+            None => match self.set_address() {
+                None => std::borrow::Cow::Borrowed(&self.address),
+                Some(a) => std::borrow::Cow::Owned(Address::Inet(a)),
+            },
             Some(r) => std::borrow::Cow::Owned(Address::Inet(**r.load())),
         }
+    }
+
+    /// The address `set server ... addr` gave a server without `resolvers`.
+    pub fn set_address(&self) -> Option<std::net::SocketAddr> {
+        if !self.addr_set.load(Ordering::Acquire) {
+            return None;
+        }
+        self.runtime_addr.load().as_deref().copied()
     }
 
     /// Whether an idle pooled connection still goes to the server's current
     /// address: always for a fixed address; for a resolved one, the peer is
     /// compared (one syscall), so that a new address moves new requests.
     pub fn pooled_is_current(&self, conn: &impl std::os::fd::AsRawFd) -> bool {
-        let Some(r) = &self.resolved else {
-            return true;
+        let current = match (&self.resolved, self.set_address()) {
+            (Some(r), _) => **r.load(),
+            (None, Some(a)) => a,
+            (None, None) => return true,
         };
         // SAFETY: the descriptor belongs to `conn`, borrowed for this call.
         let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(conn.as_raw_fd()) };
@@ -82,7 +101,10 @@ impl ServerRt {
             .peer_addr()
             .ok()
             .and_then(|a| a.as_socket())
-            .is_some_and(|peer| peer.ip() == r.load().ip())
+            .is_some_and(|peer| {
+                peer.ip() == current.ip()
+                    && (self.resolved.is_some() || peer.port() == current.port())
+            })
     }
 
     /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
@@ -284,6 +306,9 @@ pub struct Shared {
     pub pipes: crate::tcp::splice::Pipes,
     /// Every stick table, in declaration order, shared by the workers.
     pub stick_tables: Vec<Arc<crate::stick::Table>>,
+    /// The stats socket's run-time views (`show errors`, `show servers
+    /// conn`, `show activity`, `show sess`): `crate::admin::live`.
+    pub live: crate::admin::live::Live,
 }
 
 impl Shared {
@@ -319,6 +344,8 @@ impl Shared {
                             }
                             _ => None,
                         },
+                        runtime_addr: Default::default(),
+                        addr_set: AtomicBool::new(false),
                         port_offset: s.port_offset,
                         configured_weight: s.weight,
                         // A `disabled` server is in maintenance: effective weight 0.
@@ -399,6 +426,7 @@ impl Shared {
                 config.global.pipesize,
             ),
             stick_tables,
+            live: crate::admin::live::Live::new(config, workers.max(1)),
             counters: (0..workers.max(1))
                 .map(|_| {
                     let servers: Vec<usize> =

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{commands, info, servers, ssl};
+use super::{commands, conns, errors, info, servers, ssl};
 use crate::runtime::Shared;
 use crate::stats::{csv, view};
 
@@ -142,6 +142,9 @@ pub struct Session<'a> {
     level: Level,
     /// `prompt` mode: keep the connection and print `> ` after each answer.
     pub interactive: bool,
+    /// A new idle timeout for this connection (`set timeout cli`), for the
+    /// listener to apply after the answer.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl<'a> Session<'a> {
@@ -151,6 +154,7 @@ impl<'a> Session<'a> {
             shared,
             level,
             interactive: false,
+            idle_timeout: None,
         }
     }
 
@@ -182,6 +186,18 @@ impl<'a> Session<'a> {
                 let backend = rest.first().copied();
                 servers::render(self.shared, backend).unwrap_or_else(str::to_string)
             }
+            // Run-time views and limits (issue #18): `conns.rs`, `errors.rs`,
+            // `set maxconn server`, `set server ... addr`, `set timeout cli`.
+            ["show", "servers", "conn", rest @ ..] => {
+                conns::show_servers_conn(self.shared, rest.first().copied())
+            }
+            ["show", "activity", ..] => conns::show_activity(self.shared),
+            ["show", "sess", ..] => self.operator(conns::show_sess),
+            ["show", "errors", rest @ ..] => self.operator(|sh| errors::show(sh, rest)),
+            ["set", "maxconn", "server", rest @ ..] => {
+                self.admin(|sh| commands::set_maxconn_server(sh, rest))
+            }
+            ["set", "timeout", rest @ ..] => self.set_timeout(rest),
             ["get", "weight", rest @ ..] => commands::get_weight(self.shared, rest),
             ["set", "weight", rest @ ..] => self.admin(|sh| commands::set_weight(sh, rest)),
             ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
@@ -213,6 +229,31 @@ impl<'a> Session<'a> {
             _ => usage(Usage::Unknown, &w),
         };
         (answer, After::Answer)
+    }
+
+    /// `set timeout cli <delay>`: this connection's idle timeout (seconds
+    /// unless a unit is given, rounded up, at least one), as HAProxy.
+    fn set_timeout(&mut self, args: &[&str]) -> String {
+        match args {
+            ["cli", v, ..] if !v.is_empty() => {
+                let d = if v.bytes().all(|b| b.is_ascii_digit()) {
+                    v.parse::<u64>().ok().map(std::time::Duration::from_secs)
+                } else {
+                    crate::config::duration::parse_duration(v).ok()
+                };
+                // In whole seconds, rounded up (HAProxy's `parse_time_err`).
+                let secs = d.map(|d| d.as_micros().div_ceil(1_000_000) as u64);
+                match secs.filter(|&s| s >= 1) {
+                    Some(s) => {
+                        self.idle_timeout = Some(std::time::Duration::from_secs(s));
+                        String::new()
+                    }
+                    None => "Invalid timeout value.\n".into(),
+                }
+            }
+            ["cli", ..] => "Expects an integer value.\n".into(),
+            _ => "'set timeout' only supports 'cli'.\n".into(),
+        }
     }
 
     /// Runs `f` if the socket is at operator level or above, else HAProxy's refusal.
@@ -391,9 +432,14 @@ const COMMANDS: &[Help] = &[
         what: "create a new certificate file to be used in a crt-list or a directory",
     },
     Help {
+        words: &["set", "maxconn", "server"],
+        syntax: "set maxconn server <bk>/<srv>",
+        what: "change a server's maxconn setting",
+    },
+    Help {
         words: &["set", "server"],
         syntax: "set server <bk>/<srv> [opts]",
-        what: "change a server's state (ready|drain|maint) or weight",
+        what: "change a server's state (ready|drain|maint), weight or address",
     },
     Help {
         words: &["set", "ssl", "cert"],
@@ -401,9 +447,24 @@ const COMMANDS: &[Help] = &[
         what: "replace a certificate file",
     },
     Help {
+        words: &["set", "timeout"],
+        syntax: "set timeout [cli] <delay>",
+        what: "change a timeout setting",
+    },
+    Help {
         words: &["set", "weight"],
         syntax: "set weight <bk>/<srv>  (<w>|<w>%)",
         what: "change a server's weight",
+    },
+    Help {
+        words: &["show", "activity"],
+        syntax: "show activity",
+        what: "show per-thread activity stats (for support/developers)",
+    },
+    Help {
+        words: &["show", "errors"],
+        syntax: "show errors [<px>] [request|response]",
+        what: "report last request and/or response errors for each proxy",
     },
     Help {
         words: &["show", "info"],
@@ -416,9 +477,19 @@ const COMMANDS: &[Help] = &[
         what: "report schema used for stats",
     },
     Help {
+        words: &["show", "servers", "conn"],
+        syntax: "show servers conn [<backend>]",
+        what: "dump server connections status (all or for a single backend)",
+    },
+    Help {
         words: &["show", "servers", "state"],
         syntax: "show servers state [<backend>]",
         what: "dump volatile server information (all or for a single backend)",
+    },
+    Help {
+        words: &["show", "sess"],
+        syntax: "show sess",
+        what: "report the list of current sessions",
     },
     Help {
         words: &["show", "ssl", "cert"],

@@ -82,6 +82,7 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
     };
     match args.get(1).copied() {
         Some("weight") => weight(be, srv, args.get(2).copied().unwrap_or("")),
+        Some("addr") => set_addr(srv, &args[2..]),
         Some("state") => {
             let wanted = match args.get(2).copied() {
                 Some("ready") => Wanted::Ready,
@@ -95,8 +96,8 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
             state::set_state(be, srv, wanted);
             String::new()
         }
-        _ => "usage: set server <backend>/<server> state | weight (the other options of \
-              HAProxy's 'set server' are not supported by ringlb)\n"
+        _ => "usage: set server <backend>/<server> addr | state | weight (the other options \
+              of HAProxy's 'set server' are not supported by ringlb)\n"
             .into(),
     }
 }
@@ -133,4 +134,41 @@ pub fn shutdown_sessions(shared: &Shared, args: &[&str]) -> String {
         }
         Err(e) => e,
     }
+}
+
+/// `set maxconn server <b>/<s> <n>`: the server's `maxconn` from the next
+/// request on (HAProxy's `server_parse_maxconn_change_request`; 0 or less:
+/// unlimited, a value past 32 bits wraps as HAProxy's `int` does).
+pub fn set_maxconn_server(shared: &Shared, args: &[&str]) -> String {
+    let (be, srv) = match find(shared, args.first()) {
+        Ok(found) => found,
+        Err(e) => return e,
+    };
+    let Some(arg) = args.get(1).filter(|a| !a.is_empty()) else {
+        return "Require <maxconn>.\n".into();
+    };
+    let digits = arg
+        .char_indices()
+        .skip_while(|&(i, c)| i == 0 && (c == '-' || c == '+'))
+        .take_while(|(_, c)| c.is_ascii_digit())
+        .last()
+        .map_or(0, |(i, _)| i + 1);
+    if digits == 0 || !arg[..digits].bytes().any(|b| b.is_ascii_digit()) {
+        return "maxconn string empty or preceded by garbage\n".into();
+    }
+    if digits < arg.len() {
+        return "Trailing garbage in maxconn string\n".into();
+    }
+    let v = arg.parse::<i64>().unwrap_or(i64::MAX) as i32;
+    let Some(i) = be.servers.iter().position(|s| std::ptr::eq(s, srv)) else {
+        return "No such server.\n".into();
+    };
+    be.queue.set_maxconn(i, v.max(0) as u32);
+    String::new()
+}
+
+/// `set server <b>/<s> addr <ip> [port <port>]`, with HAProxy's report of
+/// what changed.
+fn set_addr(srv: &ServerRt, args: &[&str]) -> String {
+    super::addr::set(srv, args)
 }

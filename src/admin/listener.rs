@@ -374,7 +374,9 @@ fn serve_on_thread(stream: Box<dyn CliStream>, shared: &Arc<Shared>, how: Serve,
             let _slot = slot;
             if stream.prepare(how.timeout).is_ok() {
                 let expose = how.expose_fd.then(|| stream.raw_fd());
-                serve(stream, &shared, how.level, expose);
+                serve(stream, &shared, how.level, expose, |s, t| {
+                    let _ = s.prepare(t);
+                });
             }
         });
 }
@@ -384,7 +386,15 @@ fn serve_on_thread(stream: Box<dyn CliStream>, shared: &Arc<Shared>, how: Serve,
 ///
 /// `expose`: the connection's fd when the socket has `expose-fd listeners`,
 /// where `_getsocks` hands this process's listening sockets over.
-fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Option<RawFd>) {
+///
+/// `retime` applies a new idle timeout (`set timeout cli`) to the connection.
+fn serve<S: Read + Write>(
+    mut s: S,
+    shared: &Shared,
+    level: Level,
+    expose: Option<RawFd>,
+    retime: impl Fn(&S, Duration),
+) {
     let mut session = Session::new(shared, level);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -406,6 +416,9 @@ fn serve<S: Read + Write>(mut s: S, shared: &Shared, level: Level, expose: Optio
             }
             if !answer(&mut s, &mut session, &cmd, payload.as_deref()) {
                 return;
+            }
+            if let Some(t) = session.idle_timeout.take() {
+                retime(&s, t);
             }
             if !session.interactive && buf.is_empty() {
                 return;
@@ -500,7 +513,7 @@ mod tests {
             input: io::Cursor::new(input.to_vec()),
             output: Vec::new(),
         };
-        serve(&mut p, shared, level, None);
+        serve(&mut p, shared, level, None, |_, _| {});
         String::from_utf8(p.output).expect("utf-8 answer")
     }
 

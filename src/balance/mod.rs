@@ -307,6 +307,8 @@ pub(crate) mod testutil {
             name: format!("s{i}"),
             address: Address::Inet("127.0.0.1:1".parse().unwrap()),
             resolved: None,
+            runtime_addr: Default::default(),
+            addr_set: AtomicBool::new(false),
             port_offset: None,
             configured_weight: weight,
             weight: AtomicU32::new(weight),

@@ -259,6 +259,13 @@ fn resolved_target<'a>(
         (Some(r), Address::Inet(sa)) if srv.check.fixed_addr.is_none() => std::borrow::Cow::Owned(
             Address::Inet(std::net::SocketAddr::new(r.load().ip(), sa.port())),
         ),
+        // `set server ... addr` (stats socket): the check follows the new IP.
+        (None, Address::Inet(sa)) if srv.check.fixed_addr.is_none() => match srv.set_address() {
+            Some(a) => {
+                std::borrow::Cow::Owned(Address::Inet(std::net::SocketAddr::new(a.ip(), sa.port())))
+            }
+            None => std::borrow::Cow::Borrowed(configured),
+        },
         _ => std::borrow::Cow::Borrowed(configured),
     }
 }

@@ -39,6 +39,8 @@ pub struct Pool {
     idle: RefCell<Vec<Vec<IdleList>>>,
     /// Most idle connections kept per server (the worker's connection budget).
     cap: usize,
+    /// Where the counts go for the stats socket's `show servers conn`.
+    gauges: Option<std::sync::Arc<crate::admin::live::PoolGauges>>,
 }
 
 impl Pool {
@@ -53,6 +55,30 @@ impl Pool {
                     .collect(),
             ),
             cap: cap.max(1),
+            gauges: None,
+        }
+    }
+
+    /// Publishes the idle counts to `gauges` from now on (`show servers conn`).
+    pub fn publish_to(mut self, gauges: std::sync::Arc<crate::admin::live::PoolGauges>) -> Self {
+        self.gauges = Some(gauges);
+        self
+    }
+
+    /// Counts one connection that served `served` requests in or out
+    /// of server `(b, s)`'s idle list (safe: more than one).
+    #[inline]
+    fn gauge(&self, b: usize, s: usize, served: u32, add: bool) {
+        if let Some(g) = &self.gauges {
+            g.bump(b, s, served > 1, add);
+        }
+    }
+
+    /// Recounts server `(b, s)`'s idle list into the gauges.
+    fn regauge(&self, b: usize, s: usize, list: &IdleList) {
+        if let Some(g) = &self.gauges {
+            let safe = list.iter().filter(|c| c.1 > 1).count() as u32;
+            g.set(b, s, list.len() as u32 - safe, safe);
         }
     }
 
@@ -82,6 +108,7 @@ impl Pool {
         let fits = |c: &Idle| (!proven_only || c.1 > 1) && same_sni(&c.0, sni);
         while let Some(i) = list.iter().rposition(fits) {
             let (s, served, _) = list.remove(i);
+            self.gauge(backend, server, served, false);
             if s.is_idle_and_open() {
                 return Some((s, served));
             }
@@ -97,16 +124,18 @@ impl Pool {
             && list.len() < self.cap
         {
             list.push((stream, served, Instant::now()));
+            self.gauge(backend, server, served, true);
         }
     }
 
     /// Closes connections idle longer than [`MAX_IDLE`] or closed by their server.
     pub fn reap(&self, now: Instant) {
-        for servers in self.idle.borrow_mut().iter_mut() {
-            for list in servers.iter_mut() {
+        for (b, servers) in self.idle.borrow_mut().iter_mut().enumerate() {
+            for (i, list) in servers.iter_mut().enumerate() {
                 list.retain(|(s, _, since)| {
                     now.duration_since(*since) < MAX_IDLE && s.is_idle_and_open()
                 });
+                self.regauge(b, i, list);
             }
         }
     }
@@ -130,6 +159,7 @@ impl Pool {
             .and_then(|b| b.get_mut(server))
         {
             list.clear();
+            self.regauge(backend, server, list);
         }
     }
 }

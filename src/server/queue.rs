@@ -140,8 +140,9 @@ impl Fifo {
 /// One server's limit and queue.
 #[derive(Debug, Default)]
 pub struct ServerSlots {
-    /// `maxconn`; 0: unlimited (nothing is counted).
-    max: u32,
+    /// `maxconn`; 0: unlimited (nothing is counted). Atomic so that the
+    /// stats socket's `set maxconn server` acts on the next request.
+    max: AtomicU32,
     /// `minconn` below `maxconn`; 0: the limit is `max`, static.
     min: u32,
     /// `maxqueue`; 0: unlimited.
@@ -155,7 +156,7 @@ pub struct ServerSlots {
 impl ServerSlots {
     /// `maxconn`, 0 when unlimited (`slim`).
     pub fn limit(&self) -> u32 {
-        self.max
+        self.max.load(Ordering::Relaxed)
     }
 
     /// Requests being served now (limited servers only).
@@ -188,8 +189,9 @@ pub struct BackendQueue {
     pub servers: Vec<ServerSlots>,
     /// Requests waiting for any server of the backend.
     pub queue: Fifo,
-    /// Whether any server has `maxconn` (else nothing here is touched).
-    limited: bool,
+    /// Whether any server has (or had) `maxconn` (else nothing here is
+    /// touched); set for good by `set maxconn server`.
+    limited: std::sync::atomic::AtomicBool,
     /// `timeout queue` (default `timeout connect`).
     pub timeout: Duration,
     /// `fullconn`, where a server's limit is dynamic (else 0).
@@ -223,14 +225,14 @@ impl BackendQueue {
             .servers
             .iter()
             .map(|s| ServerSlots {
-                max: s.maxconn.unwrap_or(0),
+                max: AtomicU32::new(s.maxconn.unwrap_or(0)),
                 min: s.minconn.unwrap_or(0),
                 maxqueue: s.maxqueue.unwrap_or(0),
                 ..ServerSlots::default()
             })
             .collect();
         BackendQueue {
-            limited: servers.iter().any(|s| s.max > 0),
+            limited: servers.iter().any(|s| s.limit() > 0).into(),
             servers,
             queue: Fifo::default(),
             timeout: b.timeouts.queue.unwrap_or(connect),
@@ -243,11 +245,25 @@ impl BackendQueue {
     /// Server `i`'s limit now: `maxconn`, or its dynamic limit.
     pub fn limit_now(&self, i: usize) -> u32 {
         let s = &self.servers[i];
-        if s.min == 0 || self.fullconn == 0 {
-            return s.max;
+        let max = s.limit();
+        if s.min == 0 || self.fullconn == 0 || max == 0 {
+            return max;
         }
         let beconn = self.beconn.load(Ordering::SeqCst);
-        dynamic_limit(s.min, s.max, beconn, self.fullconn)
+        dynamic_limit(s.min, max, beconn, self.fullconn)
+    }
+
+    /// `set maxconn server`: server `i`'s `maxconn` from now on (0: none).
+    /// Waiters notice a raised limit within [`RECHECK`] (`grab`). Requests
+    /// served meanwhile keep what they took: one taken while unlimited gives
+    /// nothing back. (A waiter granted a slot in the instant the limit drops
+    /// to 0 keeps one count in `cur` for good: the next limit set is then
+    /// one lower in effect; rare enough not to cost the hot path a flag.)
+    pub fn set_maxconn(&self, i: usize, max: u32) {
+        if max > 0 {
+            self.limited.store(true, Ordering::Relaxed);
+        }
+        self.servers[i].max.store(max, Ordering::Relaxed);
     }
 
     /// Takes a slot of server `i` below its limit now, whatever the queues.
@@ -275,7 +291,7 @@ impl BackendQueue {
     /// its limit with nobody queued for it.
     fn try_take(&self, i: usize) -> bool {
         let s = &self.servers[i];
-        s.max == 0 || (s.queue.is_empty() && self.take_slot(i))
+        s.limit() == 0 || (s.queue.is_empty() && self.take_slot(i))
     }
 
     /// Gives back server `i`'s slot, or hands it to the oldest waiter;
@@ -372,7 +388,7 @@ pub fn take_now<'a>(
             }
         }
     }
-    let server = if !q.limited || q.servers[picked].max == 0 {
+    let server = if !q.limited.load(Ordering::Relaxed) || q.servers[picked].limit() == 0 {
         None
     } else if q.try_take(picked) {
         Some(picked)
@@ -413,7 +429,7 @@ pub async fn acquire<'a>(
     let slot = |server: usize| Slot {
         q,
         limits,
-        server: (q.servers[server].max > 0).then_some(server),
+        server: (q.servers[server].limit() > 0).then_some(server),
         counted,
     };
     let s = &q.servers[picked];
@@ -514,7 +530,7 @@ async fn wait(
     let own = if w.sticky {
         q.take_slot(w.picked).then_some(w.picked)
     } else {
-        (0..servers.len()).find(|&i| q.servers[i].max > 0 && q.take_slot(i))
+        (0..servers.len()).find(|&i| q.servers[i].limit() > 0 && q.take_slot(i))
     };
     if let Some(i) = own {
         return Ok(cancel_or_granted(q, fifo, me, Some(i), limits));
@@ -560,7 +576,7 @@ fn grab(q: &BackendQueue, limits: &WorkerLimits, servers: &[ServerRt]) {
         if !srv.usable() || (srv.backup && active_up) {
             continue;
         }
-        if q.servers[i].max > 0 {
+        if q.servers[i].limit() > 0 {
             while let Some(worker) = q.hand_over(i) {
                 limits.ring(worker);
             }

@@ -13,13 +13,13 @@ fn backend(maxes: &[u32], maxqueue: u32, timeout: Duration) -> BackendQueue {
     let servers: Vec<ServerSlots> = maxes
         .iter()
         .map(|&max| ServerSlots {
-            max,
+            max: AtomicU32::new(max),
             maxqueue,
             ..ServerSlots::default()
         })
         .collect();
     BackendQueue {
-        limited: servers.iter().any(|s| s.max > 0),
+        limited: servers.iter().any(|s| s.limit() > 0).into(),
         servers,
         queue: Fifo::default(),
         timeout,

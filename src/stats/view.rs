@@ -410,7 +410,14 @@ fn server_row(
         }),
         scur: srv.active.load(Ordering::Relaxed),
         smax: t.max_current,
-        slim: model.and_then(|m| m.maxconn).map(u64::from),
+        // The live `maxconn` (`set maxconn server` changes it).
+        slim: be
+            .queue
+            .servers
+            .get(s)
+            .map(|q| q.limit())
+            .filter(|&l| l > 0)
+            .map(u64::from),
         status,
         look,
         backup: srv.backup,

@@ -433,6 +433,13 @@ async fn session(
     } else {
         crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
     };
+    // Listed by the stats socket's `show sess` until the session ends.
+    let _listed = ctx
+        .shared
+        .live
+        .workers
+        .get(ctx.id)
+        .map(|w| w.enter(addrs.peer, fe));
     // `maxsslconn`: a TLS connection waits for a slot before its handshake
     // and holds it until the session ends.
     let _ssl_slot = match &proxy.tls {

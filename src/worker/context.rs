@@ -66,6 +66,10 @@ impl WorkerCtx {
                 .collect::<Vec<_>>(),
             share(global_maxconn),
         );
+        let pool = match shared.live.pools.get(id) {
+            Some(g) => pool.publish_to(g.clone()),
+            None => pool,
+        };
         Rc::new(WorkerCtx {
             id,
             limits: WorkerLimits::new(id, limits),

@@ -513,6 +513,12 @@ impl<'a> Session<'a> {
                 fail(HttpError::BadGateway)
             }
             Some(Err(ResponseFail::Status(e))) => {
+                if e == HttpError::BadGateway {
+                    // `show errors`: the head the server sent, if it is invalid.
+                    let at = (self.fe_index, self.backend, server_idx);
+                    let live = &self.ctx.shared.live;
+                    live.errors.response(at, self.addrs.peer, &self.sbuf);
+                }
                 self.observe(
                     server_idx,
                     if e == HttpError::GatewayTimeout {

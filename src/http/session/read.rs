@@ -12,6 +12,20 @@ pub(super) const IDLE_BUF: usize = 1024;
 const IDLE_SLICE: Duration = Duration::from_secs(1);
 
 impl Session<'_> {
+    /// An invalid request: captured for the stats socket's `show errors`
+    /// (error path only), then answered with `e`.
+    fn invalid(&self, e: HttpError) -> Fail {
+        if matches!(
+            e,
+            HttpError::BadRequest | HttpError::UriTooLong | HttpError::HeadersTooLarge
+        ) {
+            let live = &self.ctx.shared.live;
+            live.errors
+                .request(self.fe_index, self.addrs.peer, &self.cbuf);
+        }
+        Fail::Status(e)
+    }
+
     /// Reads until a whole request head is in `cbuf`; `out` gets the server's head.
     pub(super) async fn read_request(&mut self, first: bool) -> Result<Request, Fail> {
         let mut deadline = if first || !self.cbuf.is_empty() {
@@ -34,10 +48,10 @@ impl Session<'_> {
                         None => return Ok(r),
                     },
                     Ok(Parsed::Partial) => {}
-                    Err(e) => return Err(Fail::Status(e)),
+                    Err(e) => return Err(self.invalid(e)),
                 }
                 if self.cbuf.len() >= BUF_SIZE {
-                    return Err(Fail::Status(request::too_large(&self.cbuf)));
+                    return Err(self.invalid(request::too_large(&self.cbuf)));
                 }
             }
             let into_idle = self.cbuf.capacity() == 0;
