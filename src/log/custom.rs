@@ -322,6 +322,24 @@ impl LfVars for Line<'_, '_> {
         }
         true
     }
+
+    fn log_raw(&self, l: LogVar) -> Option<Vec<Option<Vec<u8>>>> {
+        self.raw(l)
+    }
+}
+
+impl Line<'_, '_> {
+    /// The captured values `log_raw` hands to an encoded line.
+    fn raw(&self, l: LogVar) -> Option<Vec<Option<Vec<u8>>>> {
+        let c = self.rec.captures?;
+        match l {
+            LogVar::ReqHeaders | LogVar::ReqHeadersList => c.raw_side(Side::Request),
+            LogVar::ResHeaders | LogVar::ResHeadersList => c.raw_side(Side::Response),
+            LogVar::ReqCookie => Some(vec![c.raw_cookie(Side::Request)]),
+            LogVar::ResCookie => Some(vec![c.raw_cookie(Side::Response)]),
+            _ => None,
+        }
+    }
 }
 
 /// Time since the epoch (zero before it).
@@ -441,6 +459,66 @@ mod tests {
         );
         // No capture slot: the field vanishes with its separator.
         assert_eq!(line("a %hr %{+Q}hr %hrl %hsl b"), "a b");
+    }
+
+    /// HAProxy 3.0's `%{+json}o`: one object of the named fields, typed;
+    /// text and unnamed fields are left out (HAProxy 2.6 ignores `+json`).
+    #[test]
+    fn json_line_is_an_object_of_named_fields() {
+        let s = line(
+            "%{+json}o %(client_ip)ci %(client_port)cp text %ci %(status)ST %(Tr)Tr \
+             %(retries)rc %(term)tsc %(backend)b %(srv)si %(date)tr %(hdrs)hr %(cookie)CC \
+             %(none)[env(RINGLB_NO_SUCH_VAR)] %(n:sint)[str(42)] %(s:str)B %(t)[bool(1)] \
+             %(req)r",
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys.len(), 16, "{s}");
+        assert!(
+            s.starts_with("{\"client_ip\": \"10.0.1.2\", \"client_port\": 33317, "),
+            "{s}"
+        );
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["Tr"], 69);
+        assert_eq!(v["retries"], 1);
+        assert_eq!(v["term"], "--NI");
+        assert_eq!(v["backend"], "be");
+        assert_eq!(v["srv"], "192.0.2.7");
+        assert!(v["date"].as_str().unwrap().ends_with(":35:12.345"), "{s}");
+        // No capture slot, no cookie, no value: null.
+        assert!(
+            v["hdrs"].is_null() && v["cookie"].is_null() && v["none"].is_null(),
+            "{s}"
+        );
+        assert_eq!(v["n"], 42);
+        assert_eq!(v["s"], "2750");
+        assert_eq!(v["t"], true);
+        assert_eq!(v["req"], "GET http://h/a/b?c=d HTTP/1.1");
+    }
+
+    #[test]
+    fn cbor_line_and_per_field_encoding() {
+        // `{"st": 200}`: BF 62 "st" 18 C8 FF.
+        assert_eq!(line("%{+cbor}o %(st)ST x %B"), "BF62737418C8FF");
+        // Without `%o`, only the flagged field's value is encoded.
+        assert_eq!(
+            line("%{+json}b %{+json}ST %{+json}[env(RINGLB_NO_SUCH_VAR)] %{+cbor}[bool(1)] %b"),
+            "\"be\" 200 null F5 be"
+        );
+    }
+
+    #[test]
+    fn field_names_are_checked() {
+        for (f, want) in [
+            ("%(a:uint)ci", "'uint'"),
+            ("%(a\"b)ci", "not allowed"),
+            ("%(abc", "missing ')'"),
+        ] {
+            let e = compile(f, "log-format").unwrap_err();
+            assert!(e.contains(want), "{f}: {e}");
+        }
+        // Without an encoding the names change nothing.
+        assert_eq!(line("%(x)b %(y:sint)ST"), "be 200");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod capture;
 pub mod clock;
 pub mod custom;
+pub mod encode;
 pub mod format;
 pub mod record;
 pub mod syslog;
