@@ -224,7 +224,7 @@ const LOG_VARS: &[(&str, Var)] = &[
 
 /// Variables HAProxy documents that a ringlb log line cannot tell yet:
 /// refused at load rather than logged wrong.
-const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp", "lc", "ID", "rt"];
+const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp", "lc"];
 
 /// What a variable renders from beyond the sample: names, counters, the date.
 pub trait LfVars {

@@ -20,6 +20,7 @@ use super::capture::{Side, quoted};
 use super::clock::{self, Civil, MONTHS};
 use super::format::{Record, date};
 use crate::acl::{Fetch, Sample, Scratch};
+use crate::http::unique_id::IdSlot;
 use crate::lf::{Flags, LfVars, LogFormat, LogVar, Var};
 
 /// HAProxy 2.6's `option httplog clf` format (`CLF_HTTP_LOG_FORMAT`).
@@ -111,25 +112,27 @@ fn at_log_time(f: &Fetch) -> bool {
 
 /// What a custom line is rendered from beyond the [`Record`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Extra {
+pub struct Extra<'u> {
     /// The address the client connected to (`%fi`, `%fp`, `dst`).
     pub local: Option<SocketAddr>,
     /// The server's address (`%si`, `%sp`).
     pub server: Option<SocketAddr>,
     /// The frontend is in HTTP mode.
     pub http: bool,
+    /// The exchange's unique id and request number (`%ID`, `%rt`).
+    pub uid: Option<&'u IdSlot>,
 }
 
 /// The record seen as a sample and as the variables' context.
 struct Line<'r, 'a> {
     rec: &'r Record<'a>,
-    extra: Extra,
+    extra: Extra<'r>,
     /// The request line's method, target and version.
     parts: [&'a [u8]; 3],
 }
 
 impl<'r, 'a> Line<'r, 'a> {
-    fn new(rec: &'r Record<'a>, extra: Extra) -> Self {
+    fn new(rec: &'r Record<'a>, extra: Extra<'r>) -> Self {
         let mut parts: [&'a [u8]; 3] = [b"", b"", b""];
         if let Some(line) = rec.request {
             let mut it = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
@@ -142,7 +145,13 @@ impl<'r, 'a> Line<'r, 'a> {
 }
 
 /// Appends the line `lf` renders for `rec`.
-pub fn render(lf: &LogFormat, rec: &Record<'_>, extra: Extra, sc: &mut Scratch, out: &mut Vec<u8>) {
+pub fn render(
+    lf: &LogFormat,
+    rec: &Record<'_>,
+    extra: Extra<'_>,
+    sc: &mut Scratch,
+    out: &mut Vec<u8>,
+) {
     let line = Line::new(rec, extra);
     lf.render(&line, &line, sc, out);
 }
@@ -235,6 +244,25 @@ impl LfVars for Line<'_, '_> {
             Var::Date => {
                 date(r.date, out);
                 return true;
+            }
+            // Made for the exchange (`unique-id-format`); `-` without one.
+            Var::UniqueId => {
+                let id = self
+                    .extra
+                    .uid
+                    .and_then(IdSlot::get)
+                    .filter(|id| !id.is_empty());
+                return id.is_some_and(|id| {
+                    out.extend_from_slice(id);
+                    true
+                });
+            }
+            // The exchange's number, the same `%rt` its unique id saw.
+            Var::RequestCounter => {
+                return self
+                    .extra
+                    .uid
+                    .is_some_and(|u| write!(out, "{}", u.counter()).is_ok());
             }
             // No request line: HAProxy's `<BADREQ>`.
             Var::RequestLine | Var::Method => "<BADREQ>",
@@ -407,6 +435,7 @@ mod tests {
             local: Some("127.0.0.1:80".parse().unwrap()),
             server: Some("192.0.2.7:8080".parse().unwrap()),
             http: true,
+            uid: None,
         };
         let mut out = Vec::new();
         render(&lf, &rec(), extra, &mut Scratch::new(), &mut out);

@@ -161,6 +161,14 @@ impl ProxyLog {
         })
     }
 
+    /// Whether its custom format (line or structured data) uses variable `v`
+    /// (`%ID`: the request's unique id is then made for every request).
+    pub fn uses(&self, v: crate::lf::Var) -> bool {
+        self.custom
+            .as_ref()
+            .is_some_and(|c| c.line.uses(v) || c.sd.as_ref().is_some_and(|sd| sd.uses(v)))
+    }
+
     /// Whether some target may take a traffic line (info, or err with
     /// `option log-separate-errors`): else the session tracks nothing.
     pub fn logs_traffic(&self) -> bool {
@@ -308,6 +316,7 @@ impl ProxyLog {
             local,
             server: None,
             http: false,
+            uid: None,
         };
         let mut sc = ctx.scratch.borrow_mut();
         self.send_rendered(level, &mut sc, lf, None, |lf, sc, out| {
