@@ -19,6 +19,12 @@
 //! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2);
 //! `+E` escapes `"`, `\` and `]` with a backslash (a sample is then not
 //! quoted, as HAProxy 2.6 does it).
+//!
+//! HAProxy 3.0's additions, which 2.6 accepts and ignores (ringlb follows
+//! 3.x): a field may be named, `%(name)var` / `%(name:type)[expr]`, and
+//! `+json` / `+cbor` encode it ([`crate::log::encode`]). Set by `%o`, the
+//! encoding makes the whole line one object of the named fields (text and
+//! unnamed fields left out); on one field, it encodes that value only.
 
 use std::io::Write;
 use std::path::Path;
