@@ -159,6 +159,8 @@ pub enum LogVar {
     ServerIp,
     /// `%sp`: the server's port.
     ServerPort,
+    /// `%lc`: the proxy's log line counter.
+    LogCount,
 }
 
 /// The variables HAProxy documents that ringlb renders, by name.
@@ -226,11 +228,12 @@ const LOG_VARS: &[(&str, Var)] = &[
     ("trl", Var::Log(LogVar::ReqLocalDate)),
     ("si", Var::Log(LogVar::ServerIp)),
     ("sp", Var::Log(LogVar::ServerPort)),
+    ("lc", Var::Log(LogVar::LogCount)),
 ];
 
 /// Variables HAProxy documents that a ringlb log line cannot tell yet:
 /// refused at load rather than logged wrong.
-const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp", "lc"];
+const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp"];
 
 /// What a variable renders from beyond the sample: names, counters, the date.
 pub trait LfVars {

@@ -448,3 +448,23 @@ fn unique_id_and_request_counter_as_haproxy() {
         same(msg(o), msg(t), '|', &[2]);
     }
 }
+
+/// `%lc`: the frontend's log line counter, from 0 (HAProxy's `log_count`;
+/// its numbers are masked: HAProxy also logs the test's readiness probe).
+#[test]
+fn log_counter_as_haproxy() {
+    let front = "    log-format \"%lc|%{+Q}r\"\n";
+    let paths = ["/lc1", "/lc2", "/lc3"];
+    let ours = run(false, "", front, &paths).unwrap();
+    let counts: Vec<&str> = ours
+        .iter()
+        .map(|l| msg(l).split('|').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["0", "1", "2"], "{ours:?}");
+    let Some(theirs) = run(true, "", front, &paths) else {
+        return;
+    };
+    for (o, t) in ours.iter().zip(&theirs) {
+        same(msg(o), msg(t), '|', &[1]);
+    }
+}

@@ -121,6 +121,8 @@ pub struct Extra<'u> {
     pub http: bool,
     /// The exchange's unique id and request number (`%ID`, `%rt`).
     pub uid: Option<&'u IdSlot>,
+    /// `%lc`: the line's number among the proxy's lines.
+    pub lc: Option<u64>,
 }
 
 /// The record seen as a sample and as the variables' context.
@@ -347,6 +349,10 @@ impl LfVars for Line<'_, '_> {
                 Some(a) => num(i64::from(a.port()), out),
                 None => return false,
             },
+            LogVar::LogCount => match self.extra.lc {
+                Some(n) => num(n as i64, out),
+                None => return false,
+            },
         }
         true
     }
@@ -436,6 +442,7 @@ mod tests {
             server: Some("192.0.2.7:8080".parse().unwrap()),
             http: true,
             uid: None,
+            lc: Some(7),
         };
         let mut out = Vec::new();
         render(&lf, &rec(), extra, &mut Scratch::new(), &mut out);
@@ -456,6 +463,12 @@ mod tests {
             line("%ac/%fc/%bc/%sc/%rc %sq/%bq %ts %tsc %f %b %s %{+Q}si:%sp %fi:%fp %B %ST"),
             "4/3/2/1/+1 5/6 -- --NI fe be s1 \"192.0.2.7\":8080 127.0.0.1:80 2750 200"
         );
+    }
+
+    #[test]
+    fn log_counter_and_no_unique_id() {
+        // `%ID` without an id slot (a `mode tcp` line): `-`.
+        assert_eq!(line("%lc %ID %{+json}lc"), "7 - 7");
     }
 
     #[test]

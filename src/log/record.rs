@@ -577,6 +577,7 @@ impl HttpTrace {
                 server: server_addr(&ctx.shared, backend, server.filter(|_| !local)),
                 http: true,
                 uid,
+                lc: log.line_number(),
             };
             let mut sc = ctx.scratch.borrow_mut();
             log.send_custom(level, &mut sc, |lf, sc, out| {

@@ -212,6 +212,7 @@ impl TcpTrace {
                 http: false,
                 // A TCP session is a stream too: `%rt` numbers it; no `%ID`.
                 uid: Some(&slot),
+                lc: log.line_number(),
             };
             let mut sc = ctx.scratch.borrow_mut();
             log.send_custom(level, &mut sc, |lf, sc, out| {
