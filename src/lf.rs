@@ -19,11 +19,18 @@
 //! digits, a port as 4, `%Ts`, `%rt` and `%pid` at least 4, `%ms` at least 2);
 //! `+E` escapes `"`, `\` and `]` with a backslash (a sample is then not
 //! quoted, as HAProxy 2.6 does it).
+//!
+//! HAProxy 3.0's additions, which 2.6 accepts and ignores (ringlb follows
+//! 3.x): a field may be named, `%(name)var` / `%(name:type)[expr]`, and
+//! `+json` / `+cbor` encode it ([`crate::log::encode`]). Set by `%o`, the
+//! encoding makes the whole line one object of the named fields (text and
+//! unnamed fields left out); on one field, it encodes that value only.
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::acl::{Expr, Sample, Scratch, Val, parse_expr};
+use crate::log::encode::{Cast, Enc, Typed};
 
 /// A `%` variable: what it names, rendered by the sample or the [`LfVars`] context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +159,8 @@ pub enum LogVar {
     ServerIp,
     /// `%sp`: the server's port.
     ServerPort,
+    /// `%lc`: the proxy's log line counter.
+    LogCount,
 }
 
 /// The variables HAProxy documents that ringlb renders, by name.
@@ -219,11 +228,12 @@ const LOG_VARS: &[(&str, Var)] = &[
     ("trl", Var::Log(LogVar::ReqLocalDate)),
     ("si", Var::Log(LogVar::ServerIp)),
     ("sp", Var::Log(LogVar::ServerPort)),
+    ("lc", Var::Log(LogVar::LogCount)),
 ];
 
 /// Variables HAProxy documents that a ringlb log line cannot tell yet:
 /// refused at load rather than logged wrong.
-const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp", "lc", "ID", "rt"];
+const LOG_UNKNOWN: &[&str] = &["U", "bi", "bp"];
 
 /// What a variable renders from beyond the sample: names, counters, the date.
 pub trait LfVars {
@@ -234,6 +244,13 @@ pub trait LfVars {
     /// and encodes it as HAProxy does); false when there is no value.
     fn log_var(&self, _v: LogVar, _f: Flags, _out: &mut Vec<u8>) -> bool {
         false
+    }
+
+    /// For an encoded line (`+json`): the raw values of a captured field,
+    /// one per slot for `%hr`/`%hs`/`%hrl`/`%hsl`, one for `%CC`/`%CS`
+    /// (`None` when empty); `None` when there is no capture at all.
+    fn log_raw(&self, _v: LogVar) -> Option<Vec<Option<Vec<u8>>>> {
+        None
     }
 }
 
@@ -255,6 +272,16 @@ pub struct Flags {
     pub hex: bool,
     /// `+E`: `"`, `\` and `]` escaped with a backslash (RFC 5424 values).
     pub escape: bool,
+    /// `+json` / `+cbor` (HAProxy 3.0): the value typed and encoded.
+    pub enc: Option<Enc>,
+}
+
+/// A field's `%(name:type)` (HAProxy 3.0): its key in an encoded line and
+/// the type its value is cast to.
+#[derive(Debug, Clone, Default)]
+struct Field {
+    name: Option<Box<str>>,
+    cast: Option<Cast>,
 }
 
 /// One piece of a compiled format.
@@ -264,8 +291,8 @@ enum Seg {
     /// A run of spaces: one space, written only after something else
     /// (HAProxy's separator: leading and repeated spaces vanish).
     Sep,
-    Expr(Box<Expr>, Flags),
-    Var(Var, Flags),
+    Expr(Box<Expr>, Flags, Field),
+    Var(Var, Flags, Field),
 }
 
 /// A compiled log-format string.
@@ -276,6 +303,8 @@ pub struct LogFormat {
     pub text: String,
     /// A field with no value prints `-` (log lines) rather than nothing.
     dash: bool,
+    /// `%{+json}o` / `%{+cbor}o`: the line is one object of the named fields.
+    enc: Option<Enc>,
 }
 
 impl LogFormat {
@@ -319,6 +348,7 @@ impl LogFormat {
                 i += 1;
                 continue;
             }
+            let field = parse_field(text, &mut i)?;
             let mut own = None;
             if b.get(i) == Some(&b'{') {
                 let end = text[i..]
@@ -337,7 +367,7 @@ impl LogFormat {
                     .map_err(|e| format!("in log-format '{text}': {e}"))?;
                 // Samples take only their own flags, not those of `%o`.
                 let flags = apply_flags(Flags::default(), own, text)?;
-                segs.push(Seg::Expr(Box::new(expr), flags));
+                segs.push(Seg::Expr(Box::new(expr), flags, field));
                 i = end + 1;
                 continue;
             }
@@ -346,7 +376,7 @@ impl LogFormat {
                 i += 1;
             }
             let name = &text[start..i];
-            if name == "o" {
+            if name == "o" && field.name.is_none() && field.cast.is_none() {
                 base = apply_flags(base, own, text)?;
                 continue;
             }
@@ -372,7 +402,7 @@ impl LogFormat {
                          ringlb (use a sample expression '%[...]')"
                     )
                 })?;
-            segs.push(Seg::Var(v, flags));
+            segs.push(Seg::Var(v, flags, field));
         }
         if !lit.is_empty() {
             segs.push(Seg::Lit(lit));
@@ -381,6 +411,7 @@ impl LogFormat {
             segs,
             text: text.to_string(),
             dash: false,
+            enc: base.enc,
         })
     }
 
@@ -390,6 +421,7 @@ impl LogFormat {
             segs: vec![Seg::Lit(text.as_bytes().to_vec())],
             text: text.to_string(),
             dash: false,
+            enc: None,
         }
     }
 
@@ -404,13 +436,13 @@ impl LogFormat {
     pub fn uses(&self, v: Var) -> bool {
         self.segs
             .iter()
-            .any(|s| matches!(s, Seg::Var(w, _) if *w == v))
+            .any(|s| matches!(s, Seg::Var(w, ..) if *w == v))
     }
 
     /// The `%` variables the format uses, in order.
     pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
         self.segs.iter().filter_map(|s| match s {
-            Seg::Var(v, _) => Some(*v),
+            Seg::Var(v, ..) => Some(*v),
             _ => None,
         })
     }
@@ -427,7 +459,7 @@ impl LogFormat {
     /// Resolves proxy and server names in the expressions.
     pub fn link(&mut self, n: &dyn crate::acl::Names) -> Result<(), String> {
         for s in &mut self.segs {
-            if let Seg::Expr(e, _) = s {
+            if let Seg::Expr(e, ..) = s {
                 e.link(n)?;
             }
         }
@@ -439,7 +471,7 @@ impl LogFormat {
         if self
             .segs
             .iter()
-            .any(|s| matches!(s, Seg::Expr(e, _) if bad(&e.fetch)))
+            .any(|s| matches!(s, Seg::Expr(e, ..) if bad(&e.fetch)))
         {
             Some(&self.text)
         } else {
@@ -451,8 +483,8 @@ impl LogFormat {
     /// text (`None` when the format renders at startup: global `set-var-fmt`).
     pub fn needs_traffic(&self) -> Option<&str> {
         let bad = |s: &Seg| match s {
-            Seg::Expr(e, _) => !e.fetch.needs_no_traffic(),
-            Seg::Var(v, _) => *v != Var::Pid,
+            Seg::Expr(e, ..) => !e.fetch.needs_no_traffic(),
+            Seg::Var(v, ..) => *v != Var::Pid,
             _ => false,
         };
         self.segs.iter().any(bad).then_some(&*self.text)
@@ -462,7 +494,7 @@ impl LogFormat {
     /// session (health checks) takes only the variables it can render.
     pub fn var_outside(&self, ok: &[Var]) -> Option<Var> {
         self.segs.iter().find_map(|s| match s {
-            Seg::Var(v, _) if !ok.contains(v) => Some(*v),
+            Seg::Var(v, ..) if !ok.contains(v) => Some(*v),
             _ => None,
         })
     }
@@ -471,7 +503,7 @@ impl LogFormat {
     pub fn needs_http(&self) -> bool {
         self.segs
             .iter()
-            .any(|s| matches!(s, Seg::Expr(e, _) if e.fetch.needs_http()))
+            .any(|s| matches!(s, Seg::Expr(e, ..) if e.fetch.needs_http()))
     }
 
     /// Appends the rendered text to `out`.
@@ -482,6 +514,9 @@ impl LogFormat {
         sc: &mut Scratch,
         out: &mut Vec<u8>,
     ) {
+        if let Some(enc) = self.enc {
+            return self.render_object(enc, s, vars, sc, out);
+        }
         // As HAProxy: a separator only after some other piece.
         let mut after_sep = true;
         for seg in &self.segs {
@@ -501,7 +536,13 @@ impl LogFormat {
                     out.extend_from_slice(l);
                     true
                 }
-                Seg::Expr(e, f) => {
+                Seg::Expr(_, Flags { enc: Some(enc), .. }, field)
+                | Seg::Var(_, Flags { enc: Some(enc), .. }, field) => {
+                    let v = typed(seg, field, s, vars, sc);
+                    crate::log::encode::value(*enc, &v, out);
+                    true
+                }
+                Seg::Expr(e, f, _) => {
                     // HAProxy 2.6 escapes a sample instead of quoting it.
                     let f = &Flags {
                         quote: f.quote && !f.escape,
@@ -520,7 +561,7 @@ impl LogFormat {
                     }
                     found
                 }
-                Seg::Var(v, f) => {
+                Seg::Var(v, f, _) => {
                     let found = render_var(*v, *f, s, vars, out);
                     // A log field with nothing to say (`%hr` without a
                     // capture) is no field: the separators around it merge.
@@ -533,7 +574,7 @@ impl LogFormat {
             if !found {
                 out.truncate(start);
                 // HAProxy's `lf_text_len`: `""` for a quoted field, `-` otherwise.
-                let quoted = matches!(seg, Seg::Expr(_, f) | Seg::Var(_, f) if f.quote);
+                let quoted = matches!(seg, Seg::Expr(_, f, _) | Seg::Var(_, f, _) if f.quote);
                 match (self.dash, quoted) {
                     (true, true) => out.extend_from_slice(b"\"\""),
                     (true, false) => out.push(b'-'),
@@ -542,6 +583,150 @@ impl LogFormat {
             }
         }
     }
+}
+
+impl LogFormat {
+    /// HAProxy 3.0's `%{+json}o` / `%{+cbor}o` line: one object whose
+    /// members are the named fields, in order; literal text and fields
+    /// without a name are left out, as 3.0 leaves them out.
+    fn render_object<S: Sample + ?Sized>(
+        &self,
+        enc: Enc,
+        s: &S,
+        vars: &dyn LfVars,
+        sc: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) {
+        let fields = self.segs.iter().filter_map(|seg| match seg {
+            Seg::Expr(_, _, f) | Seg::Var(_, _, f) => f.name.as_deref().map(|n| (n, seg, f)),
+            _ => None,
+        });
+        // The values are computed first: the sample scratch is borrowed once each.
+        let values: Vec<(&str, Typed)> = fields
+            .map(|(n, seg, f)| (n, typed(seg, f, s, vars, sc)))
+            .collect();
+        crate::log::encode::object(enc, values.into_iter(), out);
+    }
+}
+
+/// A field's value with its type (numbers as numbers, text as text, no
+/// value as null), cast by its `%(name:type)`.
+fn typed<S: Sample + ?Sized>(
+    seg: &Seg,
+    field: &Field,
+    s: &S,
+    vars: &dyn LfVars,
+    sc: &mut Scratch,
+) -> Typed {
+    let v = match seg {
+        Seg::Expr(e, f, _) => {
+            let mut v = Typed::Null;
+            e.for_each(s, sc, |val, _| {
+                v = match val {
+                    Val::Int(n) if !f.hex => Typed::Int(n),
+                    Val::Bool(b) => Typed::Bool(b),
+                    other => {
+                        let mut t = Vec::new();
+                        write_val(other, *f, &mut t);
+                        Typed::Str(t)
+                    }
+                };
+                false
+            });
+            v
+        }
+        Seg::Var(v, f, _) => typed_var(*v, *f, s, vars),
+        _ => Typed::Null,
+    };
+    match field.cast {
+        Some(c) => c.apply(v),
+        None => v,
+    }
+}
+
+/// A variable's value with its type.
+fn typed_var<S: Sample + ?Sized>(v: Var, f: Flags, s: &S, vars: &dyn LfVars) -> Typed {
+    use LogVar as L;
+    if let Var::Log(l) = v {
+        match l {
+            L::ReqHeaders | L::ResHeaders | L::ReqHeadersList | L::ResHeadersList => {
+                return vars.log_raw(l).map_or(Typed::Null, Typed::List);
+            }
+            L::ReqCookie | L::ResCookie => {
+                let one = vars.log_raw(l).and_then(|mut c| c.pop().flatten());
+                return one.map_or(Typed::Null, Typed::Str);
+            }
+            _ => {}
+        }
+    }
+    let plain = Flags {
+        quote: false,
+        escape: false,
+        enc: None,
+        ..f
+    };
+    let mut t = Vec::new();
+    if !render_var(v, plain, s, vars, &mut t) {
+        return Typed::Null;
+    }
+    let n = (is_number(v) && !f.hex)
+        .then(|| std::str::from_utf8(&t).ok()?.parse::<i64>().ok())
+        .flatten();
+    n.map_or(Typed::Str(t), Typed::Int)
+}
+
+/// Whether a variable is a number (encoded as one by `+json`).
+fn is_number(v: Var) -> bool {
+    use LogVar as L;
+    match v {
+        Var::Log(l) => !matches!(
+            l,
+            L::Term
+                | L::TermCookie
+                | L::ServerIp
+                | L::GmtDate
+                | L::LocalDate
+                | L::ReqGmtDate
+                | L::ReqLocalDate
+        ),
+        _ => !is_text(v),
+    }
+}
+
+/// `%(name)` or `%(name:type)` at `*i` (after the `%`), HAProxy 3.0's
+/// field name; an empty name only casts (`%(:sint)`).
+fn parse_field(text: &str, i: &mut usize) -> Result<Field, String> {
+    if text.as_bytes().get(*i) != Some(&b'(') {
+        return Ok(Field::default());
+    }
+    let end = text[*i..]
+        .find(')')
+        .ok_or_else(|| format!("missing ')' in log-format '{text}'"))?;
+    let inner = &text[*i + 1..*i + end];
+    *i += end + 1;
+    let (name, cast) = match inner.split_once(':') {
+        Some((n, t)) => {
+            let c = Cast::parse(t).ok_or_else(|| {
+                format!(
+                    "in log-format '{text}': unknown type '{t}' for field '{n}' (expected                      'str', 'sint' or 'bool')"
+                )
+            })?;
+            (n, Some(c))
+        }
+        None => (inner, None),
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| matches!(c, '"' | '\\' | '%' | '{' | '}' | '[' | ']'))
+    {
+        return Err(format!(
+            "in log-format '{text}': character '{bad}' is not allowed in field name '{name}'"
+        ));
+    }
+    Ok(Field {
+        name: (!name.is_empty()).then(|| name.into()),
+        cast,
+    })
 }
 
 /// Writes one variable with its flags; false when it has no value.
@@ -695,9 +880,13 @@ fn apply_flags(base: Flags, own: Option<&str>, text: &str) -> Result<Flags, Stri
             "Q" => f.quote = on,
             "X" => f.hex = on,
             "E" => f.escape = on,
-            // HAProxy 2.6 accepts and ignores these (its encodings came in
-            // 3.0): the same text comes out here.
-            "json" | "cbor" | "bin" => {}
+            // HAProxy 2.6 accepts and ignores these; 3.0 defines them and
+            // ringlb follows 3.0 (`crate::log::encode`).
+            "json" => f.enc = on.then_some(Enc::Json),
+            "cbor" => f.enc = on.then_some(Enc::Cbor),
+            // Keeps a binary sample binary in CBOR: ringlb's samples are
+            // text, numbers and booleans, so there is nothing to keep.
+            "bin" => {}
             _ => return Err(format!("in log-format '{text}': unknown flag '{name}'")),
         }
     }

@@ -425,3 +425,46 @@ fn log_format_in_mode_tcp_as_haproxy() {
         same(&ours, &theirs, ' ', &(0..11).collect::<Vec<_>>());
     }
 }
+
+/// `%ID` and `%rt`: the request's unique id (made for every request once
+/// `unique-id-format` is set, even without `unique-id-header`, as HAProxy
+/// makes it) and its number, as HAProxy 2.6 logs them (digits masked: the
+/// numbers differ, HAProxy counts its readiness probe too).
+#[test]
+fn unique_id_and_request_counter_as_haproxy() {
+    let front = "    unique-id-format %rt-%ci-%b\n    log-format \"%ID|%rt|%{+Q}r\"\n";
+    let paths = ["/id1", "/id2"];
+    let ours = run(false, "", front, &paths).unwrap();
+    for (l, p) in ours.iter().zip(paths) {
+        let f: Vec<&str> = msg(l).split('|').collect();
+        // The id and the log line see the same request number.
+        assert_eq!(f[0], format!("{}-127.0.0.1-be", f[1]), "{l}");
+        assert_eq!(f[2], format!("\"GET {p} HTTP/1.1\""));
+    }
+    let Some(theirs) = run(true, "", front, &paths) else {
+        return;
+    };
+    for (o, t) in ours.iter().zip(&theirs) {
+        same(msg(o), msg(t), '|', &[2]);
+    }
+}
+
+/// `%lc`: the frontend's log line counter, from 0 (HAProxy's `log_count`;
+/// its numbers are masked: HAProxy also logs the test's readiness probe).
+#[test]
+fn log_counter_as_haproxy() {
+    let front = "    log-format \"%lc|%{+Q}r\"\n";
+    let paths = ["/lc1", "/lc2", "/lc3"];
+    let ours = run(false, "", front, &paths).unwrap();
+    let counts: Vec<&str> = ours
+        .iter()
+        .map(|l| msg(l).split('|').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["0", "1", "2"], "{ours:?}");
+    let Some(theirs) = run(true, "", front, &paths) else {
+        return;
+    };
+    for (o, t) in ours.iter().zip(&theirs) {
+        same(msg(o), msg(t), '|', &[1]);
+    }
+}

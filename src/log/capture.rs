@@ -220,6 +220,27 @@ impl Captured {
         }
     }
 
+    /// The raw values of one side's slots (`None` when empty), for an
+    /// encoded (`+json`) line; `None` when the side has no slot.
+    pub fn raw_side(&self, side: Side) -> Option<Vec<Option<Vec<u8>>>> {
+        let v = self.v.borrow();
+        let vals = match side {
+            Side::Request => &v.request,
+            Side::Response => &v.response,
+        };
+        let keep = |s: &Option<Vec<u8>>| s.clone().filter(|s| !s.is_empty());
+        (!vals.is_empty()).then(|| vals.iter().map(keep).collect())
+    }
+
+    /// The raw captured cookie of one side, for an encoded line.
+    pub fn raw_cookie(&self, side: Side) -> Option<Vec<u8>> {
+        let v = self.v.borrow();
+        match side {
+            Side::Request => v.cookie_req.clone(),
+            Side::Response => v.cookie_resp.clone(),
+        }
+    }
+
     /// `%CC`/`%CS`: the captured cookie, `-` (or `""` with `+Q`) when none.
     pub fn write_cookie(&self, side: Side, quote: bool, out: &mut Vec<u8>) {
         let v = self.v.borrow();

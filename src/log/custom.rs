@@ -20,6 +20,7 @@ use super::capture::{Side, quoted};
 use super::clock::{self, Civil, MONTHS};
 use super::format::{Record, date};
 use crate::acl::{Fetch, Sample, Scratch};
+use crate::http::unique_id::IdSlot;
 use crate::lf::{Flags, LfVars, LogFormat, LogVar, Var};
 
 /// HAProxy 2.6's `option httplog clf` format (`CLF_HTTP_LOG_FORMAT`).
@@ -111,25 +112,29 @@ fn at_log_time(f: &Fetch) -> bool {
 
 /// What a custom line is rendered from beyond the [`Record`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Extra {
+pub struct Extra<'u> {
     /// The address the client connected to (`%fi`, `%fp`, `dst`).
     pub local: Option<SocketAddr>,
     /// The server's address (`%si`, `%sp`).
     pub server: Option<SocketAddr>,
     /// The frontend is in HTTP mode.
     pub http: bool,
+    /// The exchange's unique id and request number (`%ID`, `%rt`).
+    pub uid: Option<&'u IdSlot>,
+    /// `%lc`: the line's number among the proxy's lines.
+    pub lc: Option<u64>,
 }
 
 /// The record seen as a sample and as the variables' context.
 struct Line<'r, 'a> {
     rec: &'r Record<'a>,
-    extra: Extra,
+    extra: Extra<'r>,
     /// The request line's method, target and version.
     parts: [&'a [u8]; 3],
 }
 
 impl<'r, 'a> Line<'r, 'a> {
-    fn new(rec: &'r Record<'a>, extra: Extra) -> Self {
+    fn new(rec: &'r Record<'a>, extra: Extra<'r>) -> Self {
         let mut parts: [&'a [u8]; 3] = [b"", b"", b""];
         if let Some(line) = rec.request {
             let mut it = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
@@ -142,7 +147,13 @@ impl<'r, 'a> Line<'r, 'a> {
 }
 
 /// Appends the line `lf` renders for `rec`.
-pub fn render(lf: &LogFormat, rec: &Record<'_>, extra: Extra, sc: &mut Scratch, out: &mut Vec<u8>) {
+pub fn render(
+    lf: &LogFormat,
+    rec: &Record<'_>,
+    extra: Extra<'_>,
+    sc: &mut Scratch,
+    out: &mut Vec<u8>,
+) {
     let line = Line::new(rec, extra);
     lf.render(&line, &line, sc, out);
 }
@@ -236,6 +247,25 @@ impl LfVars for Line<'_, '_> {
                 date(r.date, out);
                 return true;
             }
+            // Made for the exchange (`unique-id-format`); `-` without one.
+            Var::UniqueId => {
+                let id = self
+                    .extra
+                    .uid
+                    .and_then(IdSlot::get)
+                    .filter(|id| !id.is_empty());
+                return id.is_some_and(|id| {
+                    out.extend_from_slice(id);
+                    true
+                });
+            }
+            // The exchange's number, the same `%rt` its unique id saw.
+            Var::RequestCounter => {
+                return self
+                    .extra
+                    .uid
+                    .is_some_and(|u| write!(out, "{}", u.counter()).is_ok());
+            }
             // No request line: HAProxy's `<BADREQ>`.
             Var::RequestLine | Var::Method => "<BADREQ>",
             _ => return false,
@@ -319,8 +349,30 @@ impl LfVars for Line<'_, '_> {
                 Some(a) => num(i64::from(a.port()), out),
                 None => return false,
             },
+            LogVar::LogCount => match self.extra.lc {
+                Some(n) => num(n as i64, out),
+                None => return false,
+            },
         }
         true
+    }
+
+    fn log_raw(&self, l: LogVar) -> Option<Vec<Option<Vec<u8>>>> {
+        self.raw(l)
+    }
+}
+
+impl Line<'_, '_> {
+    /// The captured values `log_raw` hands to an encoded line.
+    fn raw(&self, l: LogVar) -> Option<Vec<Option<Vec<u8>>>> {
+        let c = self.rec.captures?;
+        match l {
+            LogVar::ReqHeaders | LogVar::ReqHeadersList => c.raw_side(Side::Request),
+            LogVar::ResHeaders | LogVar::ResHeadersList => c.raw_side(Side::Response),
+            LogVar::ReqCookie => Some(vec![c.raw_cookie(Side::Request)]),
+            LogVar::ResCookie => Some(vec![c.raw_cookie(Side::Response)]),
+            _ => None,
+        }
     }
 }
 
@@ -389,6 +441,8 @@ mod tests {
             local: Some("127.0.0.1:80".parse().unwrap()),
             server: Some("192.0.2.7:8080".parse().unwrap()),
             http: true,
+            uid: None,
+            lc: Some(7),
         };
         let mut out = Vec::new();
         render(&lf, &rec(), extra, &mut Scratch::new(), &mut out);
@@ -409,6 +463,12 @@ mod tests {
             line("%ac/%fc/%bc/%sc/%rc %sq/%bq %ts %tsc %f %b %s %{+Q}si:%sp %fi:%fp %B %ST"),
             "4/3/2/1/+1 5/6 -- --NI fe be s1 \"192.0.2.7\":8080 127.0.0.1:80 2750 200"
         );
+    }
+
+    #[test]
+    fn log_counter_and_no_unique_id() {
+        // `%ID` without an id slot (a `mode tcp` line): `-`.
+        assert_eq!(line("%lc %ID %{+json}lc"), "7 - 7");
     }
 
     #[test]
@@ -441,6 +501,66 @@ mod tests {
         );
         // No capture slot: the field vanishes with its separator.
         assert_eq!(line("a %hr %{+Q}hr %hrl %hsl b"), "a b");
+    }
+
+    /// HAProxy 3.0's `%{+json}o`: one object of the named fields, typed;
+    /// text and unnamed fields are left out (HAProxy 2.6 ignores `+json`).
+    #[test]
+    fn json_line_is_an_object_of_named_fields() {
+        let s = line(
+            "%{+json}o %(client_ip)ci %(client_port)cp text %ci %(status)ST %(Tr)Tr \
+             %(retries)rc %(term)tsc %(backend)b %(srv)si %(date)tr %(hdrs)hr %(cookie)CC \
+             %(none)[env(RINGLB_NO_SUCH_VAR)] %(n:sint)[str(42)] %(s:str)B %(t)[bool(1)] \
+             %(req)r",
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys.len(), 16, "{s}");
+        assert!(
+            s.starts_with("{\"client_ip\": \"10.0.1.2\", \"client_port\": 33317, "),
+            "{s}"
+        );
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["Tr"], 69);
+        assert_eq!(v["retries"], 1);
+        assert_eq!(v["term"], "--NI");
+        assert_eq!(v["backend"], "be");
+        assert_eq!(v["srv"], "192.0.2.7");
+        assert!(v["date"].as_str().unwrap().ends_with(":35:12.345"), "{s}");
+        // No capture slot, no cookie, no value: null.
+        assert!(
+            v["hdrs"].is_null() && v["cookie"].is_null() && v["none"].is_null(),
+            "{s}"
+        );
+        assert_eq!(v["n"], 42);
+        assert_eq!(v["s"], "2750");
+        assert_eq!(v["t"], true);
+        assert_eq!(v["req"], "GET http://h/a/b?c=d HTTP/1.1");
+    }
+
+    #[test]
+    fn cbor_line_and_per_field_encoding() {
+        // `{"st": 200}`: BF 62 "st" 18 C8 FF.
+        assert_eq!(line("%{+cbor}o %(st)ST x %B"), "BF62737418C8FF");
+        // Without `%o`, only the flagged field's value is encoded.
+        assert_eq!(
+            line("%{+json}b %{+json}ST %{+json}[env(RINGLB_NO_SUCH_VAR)] %{+cbor}[bool(1)] %b"),
+            "\"be\" 200 null F5 be"
+        );
+    }
+
+    #[test]
+    fn field_names_are_checked() {
+        for (f, want) in [
+            ("%(a:uint)ci", "'uint'"),
+            ("%(a\"b)ci", "not allowed"),
+            ("%(abc", "missing ')'"),
+        ] {
+            let e = compile(f, "log-format").unwrap_err();
+            assert!(e.contains(want), "{f}: {e}");
+        }
+        // Without an encoding the names change nothing.
+        assert_eq!(line("%(x)b %(y:sint)ST"), "be 200");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod capture;
 pub mod clock;
 pub mod custom;
+pub mod encode;
 pub mod format;
 pub mod record;
 pub mod syslog;
@@ -103,6 +104,8 @@ pub struct ProxyLog {
     /// `error-log-format`: the line of a connection that failed before its
     /// stream; HAProxy's fixed line without it.
     pub error_format: Option<Box<crate::lf::LogFormat>>,
+    /// `%lc`: the lines this proxy logged, counted only when a format asks.
+    lines: Option<std::sync::atomic::AtomicU64>,
 }
 
 thread_local! {
@@ -155,9 +158,33 @@ impl ProxyLog {
             dontlognull: opts.dontlognull,
             dontlog_normal: opts.dontlog_normal,
             log_separate_errors: opts.log_separate_errors,
+            lines: None,
             custom,
             error_format: compile(&opts.error_format).map(Box::new),
         })
+        .map(|mut l| {
+            let lc = crate::lf::Var::Log(crate::lf::LogVar::LogCount);
+            let in_error = l.error_format.as_ref().is_some_and(|e| e.uses(lc));
+            if l.uses(lc) || in_error {
+                l.lines = Some(std::sync::atomic::AtomicU64::new(0));
+            }
+            l
+        })
+    }
+
+    /// `%lc`: this line's number among the proxy's lines (from 0, as
+    /// HAProxy's `log_count`); `None` when no format asks for it.
+    pub fn line_number(&self) -> Option<u64> {
+        let n = self.lines.as_ref()?;
+        Some(n.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Whether its custom format (line or structured data) uses variable `v`
+    /// (`%ID`: the request's unique id is then made for every request).
+    pub fn uses(&self, v: crate::lf::Var) -> bool {
+        self.custom
+            .as_ref()
+            .is_some_and(|c| c.line.uses(v) || c.sd.as_ref().is_some_and(|sd| sd.uses(v)))
     }
 
     /// Whether some target may take a traffic line (info, or err with
@@ -307,6 +334,8 @@ impl ProxyLog {
             local,
             server: None,
             http: false,
+            uid: None,
+            lc: self.line_number(),
         };
         let mut sc = ctx.scratch.borrow_mut();
         self.send_rendered(level, &mut sc, lf, None, |lf, sc, out| {

@@ -465,6 +465,18 @@ impl HttpTrace {
     /// exchange, when its outcome is known.
     /// `backend` is `None` when no backend was chosen (the frontend's name is logged).
     pub fn finish(&self, ctx: &WorkerCtx, fe: usize, backend: Option<usize>, outcome: Outcome) {
+        self.finish_with_id(ctx, fe, backend, outcome, None);
+    }
+
+    /// [`Self::finish`], with the exchange's unique id and number (`%ID`, `%rt`).
+    pub fn finish_with_id(
+        &self,
+        ctx: &WorkerCtx,
+        fe: usize,
+        backend: Option<usize>,
+        outcome: Outcome,
+        uid: Option<&crate::http::unique_id::IdSlot>,
+    ) {
         let Some(t) = self.on() else { return };
         let Some(log) = ctx.shared.frontends[fe].log.as_ref() else {
             return;
@@ -564,6 +576,8 @@ impl HttpTrace {
                 local: t.dst,
                 server: server_addr(&ctx.shared, backend, server.filter(|_| !local)),
                 http: true,
+                uid,
+                lc: log.line_number(),
             };
             let mut sc = ctx.scratch.borrow_mut();
             log.send_custom(level, &mut sc, |lf, sc, out| {

@@ -205,10 +205,14 @@ impl TcpTrace {
             return;
         };
         if log.format == super::Format::Custom {
+            let slot = crate::http::unique_id::IdSlot::default();
             let extra = super::custom::Extra {
                 local: t.dst,
                 server: super::record::server_addr(&ctx.shared, backend, server),
                 http: false,
+                // A TCP session is a stream too: `%rt` numbers it; no `%ID`.
+                uid: Some(&slot),
+                lc: log.line_number(),
             };
             let mut sc = ctx.scratch.borrow_mut();
             log.send_custom(level, &mut sc, |lf, sc, out| {

@@ -428,7 +428,8 @@ impl<'a> Session<'a> {
     /// Logs the exchange, unless a rule said `set-log-level silent`.
     fn log_exchange(&self, backend: Option<usize>, outcome: Outcome) {
         if !self.rules.borrow().fx.silent {
-            self.trace.finish(self.ctx, self.fe_index, backend, outcome);
+            let uid = Some(&self.uid);
+            (self.trace).finish_with_id(self.ctx, self.fe_index, backend, outcome, uid);
         }
     }
 

@@ -255,7 +255,12 @@ impl<'s> Ids<'s> {
         head: &request::Head<'_, '_>,
     ) -> Option<(&'s str, &'s [u8])> {
         let spec = self.fe.model.unique_id.as_ref()?;
-        if spec.header.is_none() && !self.for_proxy {
+        // A log line with `%ID` logs the id HAProxy makes for every request.
+        let logged = || {
+            let id = crate::lf::Var::UniqueId;
+            self.fe.log.as_ref().is_some_and(|l| l.uses(id))
+        };
+        if spec.header.is_none() && !self.for_proxy && !logged() {
             return None;
         }
         let sample = RequestSample {
