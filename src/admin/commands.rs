@@ -144,9 +144,20 @@ pub fn set_maxconn_server(shared: &Shared, args: &[&str]) -> String {
         Ok(found) => found,
         Err(e) => return e,
     };
-    let Some(arg) = args.get(1).filter(|a| !a.is_empty()) else {
-        return "Require <maxconn>.\n".into();
-    };
+    match change_maxconn(be, srv, args.get(1).copied().unwrap_or("")) {
+        Ok(()) => String::new(),
+        Err(e) => format!("{}\n", e.trim_end()),
+    }
+}
+
+/// Sets a server's `maxconn` from text as HAProxy's
+/// `server_parse_maxconn_change_request` (the stats socket's and the agent's
+/// `maxconn:<n>`): 0 is unlimited, a value past 32 bits wraps as HAProxy's
+/// `int` does; the error is HAProxy's message.
+pub fn change_maxconn(be: &BackendRt, srv: &ServerRt, arg: &str) -> Result<(), &'static str> {
+    if arg.is_empty() {
+        return Err("Require <maxconn>.\n");
+    }
     let digits = arg
         .char_indices()
         .skip_while(|&(i, c)| i == 0 && (c == '-' || c == '+'))
@@ -154,17 +165,19 @@ pub fn set_maxconn_server(shared: &Shared, args: &[&str]) -> String {
         .last()
         .map_or(0, |(i, _)| i + 1);
     if digits == 0 || !arg[..digits].bytes().any(|b| b.is_ascii_digit()) {
-        return "maxconn string empty or preceded by garbage\n".into();
+        return Err("maxconn string empty or preceded by garbage");
     }
     if digits < arg.len() {
-        return "Trailing garbage in maxconn string\n".into();
+        return Err("Trailing garbage in maxconn string");
     }
     let v = arg.parse::<i64>().unwrap_or(i64::MAX) as i32;
     let Some(i) = be.servers.iter().position(|s| std::ptr::eq(s, srv)) else {
-        return "No such server.\n".into();
+        return Err("No such server.");
     };
-    be.queue.set_maxconn(i, v.max(0) as u32);
-    String::new()
+    // HAProxy keeps the `int`: a negative limit reads (and acts) as its
+    // unsigned value, unlimited in effect.
+    be.queue.set_maxconn(i, v as u32);
+    Ok(())
 }
 
 /// `set server <b>/<s> addr <ip> [port <port>]`, with HAProxy's report of

@@ -6,7 +6,8 @@
 //! `#` and a description. Words (any case, the last of each kind wins):
 //! a weight `75%` (of the configured weight), an admin state `ready`,
 //! `drain`, `maint`, a health `up`, `down`, `stopped`, `fail`, and
-//! `maxconn:<n>`. Order of effects: admin state, weight, health.
+//! `maxconn:<n>`. Order of effects: admin state, weight, maxconn, health.
+//! `maxconn:<n>` goes through the stats socket's `set maxconn server`.
 //!
 //! Health is HAProxy's: `up` sets the health check's counter to the top and
 //! `down`/`stopped`/`fail` to 0; the agent keeps its own counter (rise and
@@ -354,9 +355,13 @@ fn act(be: &crate::runtime::BackendRt, srv: &ServerRt, r: &Reply) -> (CheckStatu
     {
         warning = Some(e.trim_end().to_string());
     }
-    if r.maxconn.is_some() && warning.is_none() {
-        // ringlb's server limits are fixed at load (`server/queue.rs`).
-        warning = Some("ringlb cannot change a server's maxconn at run time".into());
+    if let Some(m) = &r.maxconn
+        && let Err(e) = crate::admin::commands::change_maxconn(be, srv, m)
+        && warning.is_none()
+    {
+        // HAProxy's "Require <maxconn>.\n" keeps its line feed, in
+        // `show stat` and the log line as well.
+        warning = Some(e.to_string());
     }
     let chk = &srv.check;
     let Some((word, h)) = &r.health else {
