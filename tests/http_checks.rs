@@ -772,3 +772,33 @@ fn only_the_default_connect_takes_the_servers_check_send_proxy() {
     );
     assert_eq!(seen.status, "UP");
 }
+
+/// `option httpchk` without `http-check` lines, as HAProxy 2.6 builds it:
+/// the request line, the headers hidden in the version string (lower-cased),
+/// `connection: close` on HTTP/1.1 unless a hidden `Connection` header asks
+/// for keep-alive (HAProxy's H1 mux then writes none), and no `Host`.
+#[test]
+fn option_httpchk_alone_adds_no_header() {
+    let cases: [(&'static str, &str); 5] = [
+        ("", "OPTIONS / HTTP/1.0\r\n\r\n"),
+        (" GET /h HTTP/1.1", "GET /h HTTP/1.1\r\nconnection: close\r\n\r\n"),
+        (
+            " GET /h HTTP/1.1\\r\\nHost:\\ x",
+            "GET /h HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        ),
+        (
+            " GET /h HTTP/1.1\\r\\nConnection:\\ keep-alive",
+            "GET /h HTTP/1.1\r\n\r\n",
+        ),
+        (" HEAD /", "HEAD / HTTP/1.0\r\n\r\n"),
+    ];
+    for (httpchk, want) in cases {
+        let seen = differential(&[OK_HELLO], &rules(httpchk, &[]), &no_traffic);
+        assert_eq!(
+            String::from_utf8_lossy(&seen.first_requests[0]),
+            want,
+            "option httpchk{httpchk}"
+        );
+        assert_eq!(seen.status, "UP");
+    }
+}

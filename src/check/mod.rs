@@ -134,7 +134,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         .model
         .httpchk
         .as_ref()
-        .map(|hc| http::build_request(hc, &host_header(address)));
+        .map(http::build_request);
     let mut st = Counted {
         health: Health::new(chk.rise, chk.fall),
         last_status: None,
@@ -304,10 +304,3 @@ pub(crate) fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
     if from_listen { "proxy" } else { "backend" }
 }
 
-/// The `Host` value for an HTTP/1.1 check that names none: the checked address.
-fn host_header(address: &Address) -> String {
-    match address {
-        Address::Inet(sa) => sa.to_string(),
-        Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "localhost".to_string(),
-    }
-}
