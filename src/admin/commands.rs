@@ -1,10 +1,12 @@
-//! The commands that name a server: `get weight`, `set weight`, `set server`,
-//! `enable server`, `disable server`, `shutdown sessions server`. Answers and
+//! The commands that name a server: `get weight`, `set weight`, `set server`
+//! (`health`/`agent` forced through `check/force.rs`), `enable|disable
+//! server|health|agent`, `shutdown sessions server`. Answers and
 //! error texts are HAProxy's.
 
 use std::sync::atomic::Ordering;
 
 use super::state::{self, Wanted};
+use crate::check::force::{self, Forced};
 use crate::runtime::{BackendRt, ServerRt, Shared};
 use crate::server::kill;
 use crate::stats::view;
@@ -83,6 +85,8 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
     match args.get(1).copied() {
         Some("weight") => weight(be, srv, args.get(2).copied().unwrap_or("")),
         Some("addr") => set_addr(srv, &args[2..]),
+        Some("health") => force_health(shared, be, srv, args.get(2).copied()),
+        Some("agent") => force_agent(shared, be, srv, args.get(2).copied()),
         Some("state") => {
             let wanted = match args.get(2).copied() {
                 Some("ready") => Wanted::Ready,
@@ -96,8 +100,8 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
             state::set_state(be, srv, wanted);
             String::new()
         }
-        _ => "usage: set server <backend>/<server> addr | state | weight (the other options \
-              of HAProxy's 'set server' are not supported by ringlb)\n"
+        _ => "usage: set server <backend>/<server> addr | agent | health | state | weight (the \
+              other options of HAProxy's 'set server' are not supported by ringlb)\n"
             .into(),
     }
 }
@@ -184,4 +188,49 @@ pub fn change_maxconn(be: &BackendRt, srv: &ServerRt, arg: &str) -> Result<(), &
 /// what changed.
 fn set_addr(srv: &ServerRt, args: &[&str]) -> String {
     super::addr::set(srv, args)
+}
+
+/// `set server <b>/<s> health up|stopping|down`, HAProxy's answers.
+fn force_health(shared: &Shared, be: &BackendRt, srv: &ServerRt, to: Option<&str>) -> String {
+    if force::tracks(be, srv) {
+        return "cannot change health on a tracking server.\n".into();
+    }
+    let to = match to {
+        Some("up") => Forced::Up,
+        Some("stopping") => Forced::Stopping,
+        Some("down") => Forced::Down,
+        _ => return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n".into(),
+    };
+    force::health(shared, be, srv, to, force::FROM_CLI);
+    String::new()
+}
+
+/// `set server <b>/<s> agent up|down`, HAProxy's answers.
+fn force_agent(shared: &Shared, be: &BackendRt, srv: &ServerRt, to: Option<&str>) -> String {
+    if !srv.check.agent.as_ref().is_some_and(|a| a.running()) {
+        return "agent checks are not enabled on this server.\n".into();
+    }
+    let up = match to {
+        Some("up") => true,
+        Some("down") => false,
+        _ => return "'set server <srv> agent' expects 'up' or 'down'.\n".into(),
+    };
+    force::agent(shared, be, srv, up, force::FROM_CLI);
+    String::new()
+}
+
+/// `enable|disable health|agent <b>/<s>`: the checker runs again or pauses.
+/// As HAProxy 2.6, only `enable` says when none is configured.
+pub fn toggle_check(shared: &Shared, on: bool, agent: bool, args: &[&str]) -> String {
+    let srv = match find(shared, args.first()) {
+        Ok((_, srv)) => srv,
+        Err(e) => return e,
+    };
+    if force::pause(srv, agent, !on) || !on {
+        String::new()
+    } else if agent {
+        "Agent was not configured on this server, cannot enable.\n".into()
+    } else {
+        "Health check was not configured on this server, cannot enable.\n".into()
+    }
 }

@@ -48,6 +48,8 @@ pub struct AgentRt {
     pub health: AtomicU32,
     /// The last agent result; `None` before the first one.
     pub last: ArcSwapOption<CheckReport>,
+    /// `disable agent`: no agent check runs until `enable agent`.
+    pub paused: std::sync::atomic::AtomicBool,
 }
 
 impl AgentRt {
@@ -57,12 +59,18 @@ impl AgentRt {
             model,
             health: AtomicU32::new(1),
             last: ArcSwapOption::empty(),
+            paused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Whether the agent lets the server be UP.
+    /// Whether the agent runs now (HAProxy's `CHK_ST_ENABLED`).
+    pub fn running(&self) -> bool {
+        !self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the agent lets the server be UP: healthy, or disabled.
     pub fn healthy(&self) -> bool {
-        self.health.load(Ordering::Relaxed) >= 1
+        !self.running() || self.health.load(Ordering::Relaxed) >= 1
     }
 }
 
@@ -192,7 +200,7 @@ pub async fn server_loop(
     monoio::time::sleep(first_delay).await;
     loop {
         // A server waiting for its name to resolve has no agent to ask.
-        if srv.admin.flags() & admin_flags::RMAINT == 0 {
+        if srv.admin.flags() & admin_flags::RMAINT == 0 && agent.running() {
             let start = Instant::now();
             let outcome = ask(&target(srv, agent), agent, be, source, start).await;
             let elapsed = start.elapsed();
@@ -340,7 +348,7 @@ fn apply(
 
 /// Whether the health check (if any) lets the server be UP.
 fn check_allows_up(srv: &ServerRt) -> bool {
-    !srv.check.enabled || srv.check.health.load(Ordering::Relaxed) >= srv.check.rise
+    !srv.check.running() || srv.check.health.load(Ordering::Relaxed) >= srv.check.rise
 }
 
 /// Applies the admin state, weight, maxconn and health words of `r` (in

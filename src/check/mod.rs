@@ -18,6 +18,7 @@
 
 pub mod agent;
 pub mod external;
+pub mod force;
 pub mod http;
 pub mod http_program;
 pub mod http_rules;
@@ -157,6 +158,11 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         // A server waiting for its name to resolve has no address to check;
         // it is checked again once the resolver gives it one.
         if srv.admin.flags() & crate::runtime::admin_flags::RMAINT != 0 {
+            next = chk.inter;
+            continue;
+        }
+        // `disable health`: no check until `enable health`.
+        if chk.paused.load(Ordering::Relaxed) {
             next = chk.inter;
             continue;
         }
