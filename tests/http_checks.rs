@@ -617,7 +617,7 @@ fn two_step_sequence_with_two_connects() {
 #[test]
 fn refused_forms_name_the_keyword() {
     for (rule, want) in [
-        ("connect ssl", "'http-check connect ssl' is not supported"),
+        ("connect proto h2", "'http-check connect proto' is not supported"),
         (
             "expect status",
             "'http-check expect status' expects a pattern",
@@ -801,4 +801,48 @@ fn option_httpchk_alone_adds_no_header() {
         );
         assert_eq!(seen.status, "UP");
     }
+}
+
+/// `http-check connect ssl sni <name> alpn <list>`: the rules run over TLS
+/// with the server line's settings (`verify none`), here against ringlb TLS
+/// listeners in front of each recording check server; the request the
+/// server gets, the log line and the state are HAProxy's.
+#[test]
+fn connect_ssl_runs_the_rules_over_tls() {
+    let Some(certs) = common::tls::TlsCerts::generate() else {
+        eprintln!("openssl missing: the connect ssl test is skipped");
+        return;
+    };
+    let fronts = Mutex::new(Vec::new());
+    let backend = |ports: &[u16]| {
+        let tls: Vec<u16> = ports
+            .iter()
+            .map(|&p| {
+                let bind = free_port();
+                let front = Ringlb::start(&format!(
+                    "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    \
+                     timeout server 5s\n\
+                     listen t\n    bind 127.0.0.1:{bind} ssl crt {}\n    server s 127.0.0.1:{p}\n",
+                    certs.ec.display()
+                ));
+                fronts.lock().unwrap().push(front);
+                bind
+            })
+            .collect();
+        let mut s = String::from("    option httpchk GET /h\n");
+        for r in [
+            "connect ssl sni localhost alpn http/1.1",
+            "send meth GET uri /tls ver HTTP/1.1 hdr Host example.com",
+            "expect status 200",
+        ] {
+            s += &format!("    http-check {r}\n");
+        }
+        s + &server_lines(&tls, " verify none")
+    };
+    let seen = differential(&[OK_HELLO, UNAVAILABLE], &backend, &no_traffic);
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET /tls HTTP/1.1\r\nhost: example.com\r\nconnection: close\r\n\r\n"
+    );
+    assert_eq!(seen.status, "UP");
 }

@@ -28,6 +28,13 @@ impl HttpCheckRules {
         self.steps.is_empty() && !self.send_state && !self.disable_on_404
     }
 
+    /// Whether a `connect ssl` step needs the servers' TLS settings.
+    pub fn uses_ssl(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Connect(c) if c.ssl))
+    }
+
     /// Whether some step sends a request (else `option httpchk`'s request is sent).
     pub fn has_send(&self) -> bool {
         self.steps.iter().any(|s| matches!(s, Step::Send(_)))
@@ -91,6 +98,12 @@ pub struct Connect {
     pub send_proxy: bool,
     /// `comment <msg>`.
     pub comment: Option<String>,
+    /// `ssl`: TLS with the server line's settings (`Server::tcpcheck_tls`).
+    pub ssl: bool,
+    /// `sni <name>` (with `ssl`).
+    pub sni: Option<String>,
+    /// `alpn <list>` (with `ssl`), one protocol a vector.
+    pub alpn: Vec<Vec<u8>>,
 }
 
 /// `http-check send`: the request's parts; unset ones come from `option httpchk`.
