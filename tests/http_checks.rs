@@ -617,7 +617,10 @@ fn two_step_sequence_with_two_connects() {
 #[test]
 fn refused_forms_name_the_keyword() {
     for (rule, want) in [
-        ("connect proto h2", "'http-check connect proto' is not supported"),
+        (
+            "connect proto h2",
+            "'http-check connect proto' is not supported",
+        ),
         (
             "expect status",
             "'http-check expect status' expects a pattern",
@@ -781,7 +784,10 @@ fn only_the_default_connect_takes_the_servers_check_send_proxy() {
 fn option_httpchk_alone_adds_no_header() {
     let cases: [(&'static str, &str); 5] = [
         ("", "OPTIONS / HTTP/1.0\r\n\r\n"),
-        (" GET /h HTTP/1.1", "GET /h HTTP/1.1\r\nconnection: close\r\n\r\n"),
+        (
+            " GET /h HTTP/1.1",
+            "GET /h HTTP/1.1\r\nconnection: close\r\n\r\n",
+        ),
         (
             " GET /h HTTP/1.1\\r\\nHost:\\ x",
             "GET /h HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",

@@ -258,7 +258,11 @@ fn observe_health(port: u16, sock: &Path, stderr: &dyn Fn() -> String) -> Vec<St
     ];
     for c in commands {
         let answer = stats_command(sock, c);
-        seen.push(format!("{c}: {:?}, {}", answer.trim_end(), state(sock, "a")));
+        seen.push(format!(
+            "{c}: {:?}, {}",
+            answer.trim_end(),
+            state(sock, "a")
+        ));
     }
     for l in stderr().lines() {
         if let Some(at) = l.find("Server web/") {
@@ -284,8 +288,14 @@ fn health_and_agent_actions_as_haproxy() {
     // The check and the agent at start, before the script.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let ours = observe_health(port, &ours_sock, &|| lb.stderr());
-    assert!(ours.contains(&"hdown a: 303 /st;st=DONE, DOWN".to_string()), "{ours:#?}");
-    assert!(ours.contains(&"hnolb a: 303 /st;st=DONE, NOLB".to_string()), "{ours:#?}");
+    assert!(
+        ours.contains(&"hdown a: 303 /st;st=DONE, DOWN".to_string()),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.contains(&"hnolb a: 303 /st;st=DONE, NOLB".to_string()),
+        "{ours:#?}"
+    );
 
     let theirs_sock = dir.path().join("theirs.sock");
     let hport = free_port();
@@ -296,5 +306,11 @@ fn health_and_agent_actions_as_haproxy() {
     while std::os::unix::net::UnixStream::connect(&theirs_sock).is_err() {}
     std::thread::sleep(std::time::Duration::from_millis(300));
     let theirs = observe_health(hport, &theirs_sock, &|| h.stderr());
-    assert_eq!(ours, theirs, "ours:\n{}\ntheirs:\n{}", ours.join("\n"), theirs.join("\n"));
+    assert_eq!(
+        ours,
+        theirs,
+        "ours:\n{}\ntheirs:\n{}",
+        ours.join("\n"),
+        theirs.join("\n")
+    );
 }

@@ -202,7 +202,11 @@ impl<'a> Session<'a> {
             ["set", "weight", rest @ ..] => self.admin(|sh| commands::set_weight(sh, rest)),
             ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
             // Checks paused by hand (`check/force.rs`).
-            [verb @ ("enable" | "disable"), what @ ("health" | "agent"), rest @ ..] => {
+            [
+                verb @ ("enable" | "disable"),
+                what @ ("health" | "agent"),
+                rest @ ..,
+            ] => {
                 let (on, agent) = (*verb == "enable", *what == "agent");
                 self.admin(|sh| commands::toggle_check(sh, on, agent, rest))
             }

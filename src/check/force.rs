@@ -111,8 +111,11 @@ fn set_stopping(shared: &Shared, b: usize, s: usize, why: &str) {
     }
     crate::balance::servers_changed();
     let counts = transition::counts(be);
-    let line = log::up_line_detail(subject(be, srv), &format!(", {why}"), counts)
-        .replacen(" is UP,", " is stopping,", 1);
+    let line = log::up_line_detail(subject(be, srv), &format!(", {why}"), counts).replacen(
+        " is UP,",
+        " is stopping,",
+        1,
+    );
     log::emit(be, Severity::Notice, &line);
     if counts.active == 0 && counts.backup == 0 {
         let kind = super::proxy_kind(shared, be);

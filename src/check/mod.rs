@@ -131,11 +131,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
     let Some(address) = chk.address.as_ref() else {
         return;
     };
-    let request = be
-        .model
-        .httpchk
-        .as_ref()
-        .map(http::build_request);
+    let request = be.model.httpchk.as_ref().map(http::build_request);
     let mut st = Counted {
         health: Health::new(chk.rise, chk.fall),
         last_status: None,
@@ -309,4 +305,3 @@ pub(crate) fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
     });
     if from_listen { "proxy" } else { "backend" }
 }
-

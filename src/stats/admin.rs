@@ -211,19 +211,19 @@ fn server<'a>(be: &'a BackendRt, name: &str) -> Option<&'a ServerRt> {
 }
 
 /// Applies `a` to `srv`; whether it changed (or, for states, was applied to)
-/// it. `None`: the action does not apply to this server, which HAProxy
-/// then does not count at all.
-fn apply(shared: &Shared, be: &BackendRt, srv: &ServerRt, a: Action) -> Option<bool> {
+/// it. An action that does not apply to the server (no check or agent
+/// configured, a tracking server) is not counted, as in HAProxy.
+fn apply(shared: &Shared, be: &BackendRt, srv: &ServerRt, a: Action) -> bool {
     let why = force::FROM_WEB;
     match a {
-        Action::Pause { agent, paused } => force::pause(srv, agent, paused).then_some(true),
+        Action::Pause { agent, paused } => force::pause(srv, agent, paused),
         Action::Health(to) if !force::tracks(be, srv) => {
             force::health(shared, be, srv, to, why);
-            Some(true)
+            true
         }
-        Action::Health(_) => None,
-        Action::Agent { up } => force::agent(shared, be, srv, up, why).then_some(true),
-        a => Some(apply_state(be, srv, a)),
+        Action::Health(_) => false,
+        Action::Agent { up } => force::agent(shared, be, srv, up, why),
+        a => apply_state(be, srv, a),
     }
 }
 
@@ -291,13 +291,12 @@ pub fn process(shared: &Shared, body: &[u8]) -> Status {
     let (mut total, mut altered) = (0, 0);
     for name in servers.iter().rev() {
         match server(be, name) {
-            Some(srv) => match apply(shared, be, srv, act) {
-                Some(true) => {
+            Some(srv) => {
+                if apply(shared, be, srv, act) {
                     total += 1;
                     altered += 1;
                 }
-                Some(false) | None => {}
-            },
+            }
             None => total += 1,
         }
     }
