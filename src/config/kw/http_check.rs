@@ -499,7 +499,12 @@ mod tests {
             ("send bogus", "'http-check send' expects"),
             ("send uri-lf /%[src]", "no request or connection"),
             ("expect on-error %ci status 200", "needs a session"),
-            ("connect ssl", "'http-check connect ssl' is not supported"),
+            (
+                "connect via-socks4",
+                "'http-check connect via-socks4' is not supported",
+            ),
+            ("connect alpn ,", "invalid protocol list"),
+            ("connect sni", "'http-check connect sni' expects a string"),
             ("connect port 0", "expects a port"),
             ("set-var(txn.x) int(1)", "not supported"),
             ("frobnicate", "'http-check' expects"),
