@@ -398,3 +398,62 @@ fn an_unreachable_agent_changes_nothing() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// The agent's `maxconn:<n>`, as HAProxy's `server_parse_maxconn_change_request`:
+/// the server's limit (`show stat`'s `slim`) after each answer, with the
+/// agent's status and description (a refused value is a warning there) and
+/// the log lines. (Not `maxconn:` alone: HAProxy's warning then ends with a
+/// line feed that splits its CSV line; ringlb keeps it too.)
+#[test]
+fn agent_maxconn_sets_the_server_limit_as_haproxy() {
+    const MAXCONN: &[&str] = &[
+        "up maxconn:5\n",
+        "maxconn:abc\n",
+        "up maxconn:7x # busy\n",
+        "maxconn:12 50%\n",
+        "MAXCONN:0\n",
+        "maxconn:-3 up\n",
+        "maxconn:9\n",
+    ];
+    let run = |start: Start<'_>| -> Option<(Vec<Vec<String>>, Vec<String>)> {
+        let agent = Agent::start("up\n");
+        let (a, b) = (TcpBackend::echo(), TcpBackend::echo());
+        let dir = TestDir::new("agent-maxconn");
+        let sock = dir.path().join("s.sock");
+        let port = free_port();
+        let stderr = start(&config(port, &sock, agent.port, a.port, b.port, ""), port)?;
+        agent.say("up\n");
+        let mut seen = Vec::new();
+        for answer in MAXCONN {
+            agent.say(answer);
+            let rows = parse_stats_csv(&stats_command(&sock, "show stat"));
+            let row = stats_row(&rows, "test", "a");
+            let mut got = vec![answer.to_string()];
+            for f in ["slim", "status", "weight", "agent_status", "agent_desc"] {
+                got.push(format!("{f}={}", row.get(f).map_or("-", String::as_str)));
+            }
+            seen.push(got);
+        }
+        Some((seen, agent_lines(&stderr())))
+    };
+    let ours = run(&ringlb).unwrap();
+    let slim: Vec<&str> = ours.0.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(
+        slim,
+        [
+            "slim=5",
+            "slim=5",
+            "slim=5",
+            "slim=12",
+            "slim=",
+            "slim=4294967293",
+            "slim=9"
+        ],
+        "{:#?}",
+        ours
+    );
+    if let Some(theirs) = run(&haproxy) {
+        assert_eq!(ours.0, theirs.0);
+        assert_eq!(ours.1, theirs.1);
+    }
+}

@@ -617,7 +617,10 @@ fn two_step_sequence_with_two_connects() {
 #[test]
 fn refused_forms_name_the_keyword() {
     for (rule, want) in [
-        ("connect ssl", "'http-check connect ssl' is not supported"),
+        (
+            "connect proto h2",
+            "'http-check connect proto' is not supported",
+        ),
         (
             "expect status",
             "'http-check expect status' expects a pattern",
@@ -769,6 +772,83 @@ fn only_the_default_connect_takes_the_servers_check_send_proxy() {
     assert_eq!(
         seen.first_requests[1],
         b"PROXY\r\nOPTIONS /b HTTP/1.0\r\n\r\n"
+    );
+    assert_eq!(seen.status, "UP");
+}
+
+/// `option httpchk` without `http-check` lines, as HAProxy 2.6 builds it:
+/// the request line, the headers hidden in the version string (lower-cased),
+/// `connection: close` on HTTP/1.1 unless a hidden `Connection` header asks
+/// for keep-alive (HAProxy's H1 mux then writes none), and no `Host`.
+#[test]
+fn option_httpchk_alone_adds_no_header() {
+    let cases: [(&'static str, &str); 5] = [
+        ("", "OPTIONS / HTTP/1.0\r\n\r\n"),
+        (
+            " GET /h HTTP/1.1",
+            "GET /h HTTP/1.1\r\nconnection: close\r\n\r\n",
+        ),
+        (
+            " GET /h HTTP/1.1\\r\\nHost:\\ x",
+            "GET /h HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        ),
+        (
+            " GET /h HTTP/1.1\\r\\nConnection:\\ keep-alive",
+            "GET /h HTTP/1.1\r\n\r\n",
+        ),
+        (" HEAD /", "HEAD / HTTP/1.0\r\n\r\n"),
+    ];
+    for (httpchk, want) in cases {
+        let seen = differential(&[OK_HELLO], &rules(httpchk, &[]), &no_traffic);
+        assert_eq!(
+            String::from_utf8_lossy(&seen.first_requests[0]),
+            want,
+            "option httpchk{httpchk}"
+        );
+        assert_eq!(seen.status, "UP");
+    }
+}
+
+/// `http-check connect ssl sni <name> alpn <list>`: the rules run over TLS
+/// with the server line's settings (`verify none`), here against ringlb TLS
+/// listeners in front of each recording check server; the request the
+/// server gets, the log line and the state are HAProxy's.
+#[test]
+fn connect_ssl_runs_the_rules_over_tls() {
+    let Some(certs) = common::tls::TlsCerts::generate() else {
+        eprintln!("openssl missing: the connect ssl test is skipped");
+        return;
+    };
+    let fronts = Mutex::new(Vec::new());
+    let backend = |ports: &[u16]| {
+        let tls: Vec<u16> = ports
+            .iter()
+            .map(|&p| {
+                let bind = free_port();
+                let front = Ringlb::start(&format!(
+                    "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    \
+                     timeout server 5s\n\
+                     listen t\n    bind 127.0.0.1:{bind} ssl crt {}\n    server s 127.0.0.1:{p}\n",
+                    certs.ec.display()
+                ));
+                fronts.lock().unwrap().push(front);
+                bind
+            })
+            .collect();
+        let mut s = String::from("    option httpchk GET /h\n");
+        for r in [
+            "connect ssl sni localhost alpn http/1.1",
+            "send meth GET uri /tls ver HTTP/1.1 hdr Host example.com",
+            "expect status 200",
+        ] {
+            s += &format!("    http-check {r}\n");
+        }
+        s + &server_lines(&tls, " verify none")
+    };
+    let seen = differential(&[OK_HELLO, UNAVAILABLE], &backend, &no_traffic);
+    assert_eq!(
+        String::from_utf8_lossy(&seen.first_requests[0]),
+        "GET /tls HTTP/1.1\r\nhost: example.com\r\nconnection: close\r\n\r\n"
     );
     assert_eq!(seen.status, "UP");
 }

@@ -184,3 +184,133 @@ fn admin_form_scope_and_realm_as_haproxy() {
     let theirs = observe(hport, &theirs_sock);
     assert_eq!(ours, theirs);
 }
+
+/// The checked servers of the health test: `a` with a check (its one check
+/// at start: `inter 1h`) and an agent nobody answers (which changes
+/// nothing), `b` with neither.
+fn health_config(port: u16, socket: &Path, a: u16, b: u16, agent: u16) -> String {
+    format!(
+        "global\n    stats socket {} level admin\n\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    \
+         timeout server 5s\n\
+         listen web\n    bind 127.0.0.1:{port}\n    stats enable\n    stats uri /st\n    \
+         stats admin if LOCALHOST\n    \
+         server a 127.0.0.1:{a} check inter 1h agent-check agent-addr 127.0.0.1 \
+         agent-port {agent} agent-inter 1h\n    server b 127.0.0.1:{b}\n",
+        socket.display()
+    )
+}
+
+/// The health and agent actions, by page and socket, and their log lines.
+fn observe_health(port: u16, sock: &Path, stderr: &dyn Fn() -> String) -> Vec<String> {
+    let mut seen = Vec::new();
+    let page = get(port, "/st").text();
+    seen.push(format!(
+        "form: {} {}",
+        page.contains("<option value=\"hnolb\">Health: force NOLB</option>"),
+        page.contains("<option value=\"adown\">Agent: force DOWN</option>")
+    ));
+    let forms = [
+        ("a", "hdown"),
+        ("a", "hrunn"),
+        ("a", "hnolb"),
+        ("a", "hnolb"),
+        ("a", "hrunn"),
+        ("a", "dhlth"),
+        ("a", "hdown"),
+        ("a", "ehlth"),
+        ("a", "hrunn"),
+        ("a", "adown"),
+        ("a", "arunn"),
+        ("a", "dagent"),
+        ("a", "adown"),
+        ("a", "eagent"),
+        ("b", "hdown"),
+        ("b", "hnolb"),
+        ("b", "hrunn"),
+        ("b", "dhlth"),
+        ("b", "dagent"),
+        ("b", "arunn"),
+    ];
+    for (sv, action) in forms {
+        let r = post(port, &format!("s={sv}&action={action}&b=web"));
+        seen.push(format!("{action} {sv}: {r}, {}", state(sock, sv)));
+    }
+    let commands = [
+        "set server web/a health down",
+        "set server web/a health stopping",
+        "set server web/a health up",
+        "set server web/a health bogus",
+        "set server web/a agent down",
+        "set server web/a agent up",
+        "set server web/a agent maybe",
+        "set server web/b agent up",
+        "disable health web/a",
+        "enable health web/a",
+        "disable agent web/a",
+        "set server web/a agent down",
+        "enable agent web/a",
+        "disable health web/b",
+        "enable health web/b",
+        "disable agent web/b",
+        "enable agent web/b",
+        "disable health web/zz",
+    ];
+    for c in commands {
+        let answer = stats_command(sock, c);
+        seen.push(format!(
+            "{c}: {:?}, {}",
+            answer.trim_end(),
+            state(sock, "a")
+        ));
+    }
+    for l in stderr().lines() {
+        if let Some(at) = l.find("Server web/") {
+            seen.push(l[at..].to_string());
+        }
+    }
+    seen
+}
+
+/// Differential: every health and agent action of the page and the socket,
+/// the `303` Location, the server's `show stat` status after it, the
+/// socket's answers, and the state lines logged.
+#[test]
+fn health_and_agent_actions_as_haproxy() {
+    let a = HttpBackend::start("a");
+    let b = HttpBackend::start("b");
+    let nobody = common::closed_port();
+    let dir = TestDir::new("stats-admin-health");
+    let ours_sock = dir.path().join("ours.sock");
+    let port = free_port();
+    let cfg = health_config(port, &ours_sock, a.port(), b.port(), nobody);
+    let lb = Ringlb::start(&cfg);
+    // The check and the agent at start, before the script.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ours = observe_health(port, &ours_sock, &|| lb.stderr());
+    assert!(
+        ours.contains(&"hdown a: 303 /st;st=DONE, DOWN".to_string()),
+        "{ours:#?}"
+    );
+    assert!(
+        ours.contains(&"hnolb a: 303 /st;st=DONE, NOLB".to_string()),
+        "{ours:#?}"
+    );
+
+    let theirs_sock = dir.path().join("theirs.sock");
+    let hport = free_port();
+    let hcfg = health_config(hport, &theirs_sock, a.port(), b.port(), nobody);
+    let Some(h) = Haproxy::start(&hcfg, hport) else {
+        return;
+    };
+    while std::os::unix::net::UnixStream::connect(&theirs_sock).is_err() {}
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let theirs = observe_health(hport, &theirs_sock, &|| h.stderr());
+    assert_eq!(
+        ours,
+        theirs,
+        "ours:\n{}\ntheirs:\n{}",
+        ours.join("\n"),
+        theirs.join("\n")
+    );
+}

@@ -201,6 +201,15 @@ impl<'a> Session<'a> {
             ["get", "weight", rest @ ..] => commands::get_weight(self.shared, rest),
             ["set", "weight", rest @ ..] => self.admin(|sh| commands::set_weight(sh, rest)),
             ["set", "server", rest @ ..] => self.admin(|sh| commands::set_server(sh, rest)),
+            // Checks paused by hand (`check/force.rs`).
+            [
+                verb @ ("enable" | "disable"),
+                what @ ("health" | "agent"),
+                rest @ ..,
+            ] => {
+                let (on, agent) = (*verb == "enable", *what == "agent");
+                self.admin(|sh| commands::toggle_check(sh, on, agent, rest))
+            }
             ["enable", "server", rest @ ..] => self.admin(|sh| commands::enable_server(sh, rest)),
             ["disable", "server", rest @ ..] => self.admin(|sh| commands::disable_server(sh, rest)),
             // Stick tables (`crate::stick::admin`): operator level, as HAProxy.

@@ -1,10 +1,12 @@
-//! The commands that name a server: `get weight`, `set weight`, `set server`,
-//! `enable server`, `disable server`, `shutdown sessions server`. Answers and
+//! The commands that name a server: `get weight`, `set weight`, `set server`
+//! (`health`/`agent` forced through `check/force.rs`), `enable|disable
+//! server|health|agent`, `shutdown sessions server`. Answers and
 //! error texts are HAProxy's.
 
 use std::sync::atomic::Ordering;
 
 use super::state::{self, Wanted};
+use crate::check::force::{self, Forced};
 use crate::runtime::{BackendRt, ServerRt, Shared};
 use crate::server::kill;
 use crate::stats::view;
@@ -83,6 +85,8 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
     match args.get(1).copied() {
         Some("weight") => weight(be, srv, args.get(2).copied().unwrap_or("")),
         Some("addr") => set_addr(srv, &args[2..]),
+        Some("health") => force_health(shared, be, srv, args.get(2).copied()),
+        Some("agent") => force_agent(shared, be, srv, args.get(2).copied()),
         Some("state") => {
             let wanted = match args.get(2).copied() {
                 Some("ready") => Wanted::Ready,
@@ -96,8 +100,8 @@ pub fn set_server(shared: &Shared, args: &[&str]) -> String {
             state::set_state(be, srv, wanted);
             String::new()
         }
-        _ => "usage: set server <backend>/<server> addr | state | weight (the other options \
-              of HAProxy's 'set server' are not supported by ringlb)\n"
+        _ => "usage: set server <backend>/<server> addr | agent | health | state | weight (the \
+              other options of HAProxy's 'set server' are not supported by ringlb)\n"
             .into(),
     }
 }
@@ -144,9 +148,20 @@ pub fn set_maxconn_server(shared: &Shared, args: &[&str]) -> String {
         Ok(found) => found,
         Err(e) => return e,
     };
-    let Some(arg) = args.get(1).filter(|a| !a.is_empty()) else {
-        return "Require <maxconn>.\n".into();
-    };
+    match change_maxconn(be, srv, args.get(1).copied().unwrap_or("")) {
+        Ok(()) => String::new(),
+        Err(e) => format!("{}\n", e.trim_end()),
+    }
+}
+
+/// Sets a server's `maxconn` from text as HAProxy's
+/// `server_parse_maxconn_change_request` (the stats socket's and the agent's
+/// `maxconn:<n>`): 0 is unlimited, a value past 32 bits wraps as HAProxy's
+/// `int` does; the error is HAProxy's message.
+pub fn change_maxconn(be: &BackendRt, srv: &ServerRt, arg: &str) -> Result<(), &'static str> {
+    if arg.is_empty() {
+        return Err("Require <maxconn>.\n");
+    }
     let digits = arg
         .char_indices()
         .skip_while(|&(i, c)| i == 0 && (c == '-' || c == '+'))
@@ -154,21 +169,68 @@ pub fn set_maxconn_server(shared: &Shared, args: &[&str]) -> String {
         .last()
         .map_or(0, |(i, _)| i + 1);
     if digits == 0 || !arg[..digits].bytes().any(|b| b.is_ascii_digit()) {
-        return "maxconn string empty or preceded by garbage\n".into();
+        return Err("maxconn string empty or preceded by garbage");
     }
     if digits < arg.len() {
-        return "Trailing garbage in maxconn string\n".into();
+        return Err("Trailing garbage in maxconn string");
     }
     let v = arg.parse::<i64>().unwrap_or(i64::MAX) as i32;
     let Some(i) = be.servers.iter().position(|s| std::ptr::eq(s, srv)) else {
-        return "No such server.\n".into();
+        return Err("No such server.");
     };
-    be.queue.set_maxconn(i, v.max(0) as u32);
-    String::new()
+    // HAProxy keeps the `int`: a negative limit reads (and acts) as its
+    // unsigned value, unlimited in effect.
+    be.queue.set_maxconn(i, v as u32);
+    Ok(())
 }
 
 /// `set server <b>/<s> addr <ip> [port <port>]`, with HAProxy's report of
 /// what changed.
 fn set_addr(srv: &ServerRt, args: &[&str]) -> String {
     super::addr::set(srv, args)
+}
+
+/// `set server <b>/<s> health up|stopping|down`, HAProxy's answers.
+fn force_health(shared: &Shared, be: &BackendRt, srv: &ServerRt, to: Option<&str>) -> String {
+    if force::tracks(be, srv) {
+        return "cannot change health on a tracking server.\n".into();
+    }
+    let to = match to {
+        Some("up") => Forced::Up,
+        Some("stopping") => Forced::Stopping,
+        Some("down") => Forced::Down,
+        _ => return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n".into(),
+    };
+    force::health(shared, be, srv, to, force::FROM_CLI);
+    String::new()
+}
+
+/// `set server <b>/<s> agent up|down`, HAProxy's answers.
+fn force_agent(shared: &Shared, be: &BackendRt, srv: &ServerRt, to: Option<&str>) -> String {
+    if !srv.check.agent.as_ref().is_some_and(|a| a.running()) {
+        return "agent checks are not enabled on this server.\n".into();
+    }
+    let up = match to {
+        Some("up") => true,
+        Some("down") => false,
+        _ => return "'set server <srv> agent' expects 'up' or 'down'.\n".into(),
+    };
+    force::agent(shared, be, srv, up, force::FROM_CLI);
+    String::new()
+}
+
+/// `enable|disable health|agent <b>/<s>`: the checker runs again or pauses.
+/// As HAProxy 2.6, only `enable` says when none is configured.
+pub fn toggle_check(shared: &Shared, on: bool, agent: bool, args: &[&str]) -> String {
+    let srv = match find(shared, args.first()) {
+        Ok((_, srv)) => srv,
+        Err(e) => return e,
+    };
+    if force::pause(srv, agent, !on) || !on {
+        String::new()
+    } else if agent {
+        "Agent was not configured on this server, cannot enable.\n".into()
+    } else {
+        "Health check was not configured on this server, cannot enable.\n".into()
+    }
 }

@@ -6,7 +6,8 @@
 //! `#` and a description. Words (any case, the last of each kind wins):
 //! a weight `75%` (of the configured weight), an admin state `ready`,
 //! `drain`, `maint`, a health `up`, `down`, `stopped`, `fail`, and
-//! `maxconn:<n>`. Order of effects: admin state, weight, health.
+//! `maxconn:<n>`. Order of effects: admin state, weight, maxconn, health.
+//! `maxconn:<n>` goes through the stats socket's `set maxconn server`.
 //!
 //! Health is HAProxy's: `up` sets the health check's counter to the top and
 //! `down`/`stopped`/`fail` to 0; the agent keeps its own counter (rise and
@@ -47,6 +48,8 @@ pub struct AgentRt {
     pub health: AtomicU32,
     /// The last agent result; `None` before the first one.
     pub last: ArcSwapOption<CheckReport>,
+    /// `disable agent`: no agent check runs until `enable agent`.
+    pub paused: std::sync::atomic::AtomicBool,
 }
 
 impl AgentRt {
@@ -56,12 +59,18 @@ impl AgentRt {
             model,
             health: AtomicU32::new(1),
             last: ArcSwapOption::empty(),
+            paused: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    /// Whether the agent lets the server be UP.
+    /// Whether the agent runs now (HAProxy's `CHK_ST_ENABLED`).
+    pub fn running(&self) -> bool {
+        !self.paused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the agent lets the server be UP: healthy, or disabled.
     pub fn healthy(&self) -> bool {
-        self.health.load(Ordering::Relaxed) >= 1
+        !self.running() || self.health.load(Ordering::Relaxed) >= 1
     }
 }
 
@@ -191,7 +200,7 @@ pub async fn server_loop(
     monoio::time::sleep(first_delay).await;
     loop {
         // A server waiting for its name to resolve has no agent to ask.
-        if srv.admin.flags() & admin_flags::RMAINT == 0 {
+        if srv.admin.flags() & admin_flags::RMAINT == 0 && agent.running() {
             let start = Instant::now();
             let outcome = ask(&target(srv, agent), agent, be, source, start).await;
             let elapsed = start.elapsed();
@@ -339,7 +348,7 @@ fn apply(
 
 /// Whether the health check (if any) lets the server be UP.
 fn check_allows_up(srv: &ServerRt) -> bool {
-    !srv.check.enabled || srv.check.health.load(Ordering::Relaxed) >= srv.check.rise
+    !srv.check.running() || srv.check.health.load(Ordering::Relaxed) >= srv.check.rise
 }
 
 /// Applies the admin state, weight, maxconn and health words of `r` (in
@@ -354,9 +363,13 @@ fn act(be: &crate::runtime::BackendRt, srv: &ServerRt, r: &Reply) -> (CheckStatu
     {
         warning = Some(e.trim_end().to_string());
     }
-    if r.maxconn.is_some() && warning.is_none() {
-        // ringlb's server limits are fixed at load (`server/queue.rs`).
-        warning = Some("ringlb cannot change a server's maxconn at run time".into());
+    if let Some(m) = &r.maxconn
+        && let Err(e) = crate::admin::commands::change_maxconn(be, srv, m)
+        && warning.is_none()
+    {
+        // HAProxy's "Require <maxconn>.\n" keeps its line feed, in
+        // `show stat` and the log line as well.
+        warning = Some(e.to_string());
     }
     let chk = &srv.check;
     let Some((word, h)) = &r.health else {

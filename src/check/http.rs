@@ -1,11 +1,10 @@
 //! `option httpchk`: the request sent and how the answer's status line is judged.
 //!
-//! The request is HAProxy's: `<method> <uri> <version>\r\n`, then whatever
-//! header lines the version string carries (the 1.x idiom
-//! `HTTP/1.1\r\nHost:\ www`), then an empty line. HTTP/1.0, the seed's form,
-//! gets nothing else. HTTP/1.1 requires a `Host`, so one naming the checked
-//! address is added when the version string has none, and `Connection: close`
-//! so the server does not hold the connection after answering.
+//! The request is HAProxy 2.6's (its HTX written as HTTP/1):
+//! `<method> <uri> <version>\r\n`, then the header lines the version string
+//! carries (the 1.x idiom `HTTP/1.1\r\nHost:\ www`), names lower-cased, then
+//! `connection: close` on HTTP/1.1, then an empty line. No `Host` is added:
+//! HAProxy sends none.
 
 use crate::config::model::HttpCheck;
 
@@ -14,35 +13,11 @@ use super::status::CheckStatus;
 /// Longest status line worth reading; past this the answer is not HTTP.
 pub const MAX_STATUS_LINE: usize = 1024;
 
-/// The bytes of the check request. `host` is used only when a `Host` header is needed.
-pub fn build_request(check: &HttpCheck, host: &str) -> Vec<u8> {
-    // The version argument may carry header lines after its first CRLF.
-    let (version, extra) = match check.version.split_once("\r\n") {
-        Some((v, rest)) => (v, rest),
-        None => (check.version.as_str(), ""),
-    };
-    let mut req = format!("{} {} {}\r\n", check.method, check.uri, version);
-    let extra_lines: Vec<&str> = extra.split("\r\n").filter(|l| !l.is_empty()).collect();
-    for line in &extra_lines {
-        req.push_str(line);
-        req.push_str("\r\n");
-    }
-    if version.eq_ignore_ascii_case("HTTP/1.1") {
-        let has = |name: &str| {
-            extra_lines.iter().any(|l| {
-                l.split_once(':')
-                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            })
-        };
-        if !has("host") {
-            req.push_str(&format!("Host: {host}\r\n"));
-        }
-        if !has("connection") {
-            req.push_str("Connection: close\r\n");
-        }
-    }
-    req.push_str("\r\n");
-    req.into_bytes()
+/// The bytes of the check request, as HAProxy 2.6 builds `option httpchk`
+/// alone: the same as an `http-check send` with nothing of its own.
+pub fn build_request(check: &HttpCheck) -> Vec<u8> {
+    let bare = super::http_rules::Send::default();
+    super::http_rules::build_request(&bare, Some(check), None, &Default::default())
 }
 
 /// The verdict on a response's first line: status, code and HAProxy's "info".
@@ -110,7 +85,7 @@ mod tests {
     }
 
     fn req(check: &HttpCheck) -> String {
-        String::from_utf8(build_request(check, "10.0.0.1:80")).expect("ascii")
+        String::from_utf8(build_request(check)).expect("ascii")
     }
 
     #[test]
@@ -126,30 +101,22 @@ mod tests {
     }
 
     #[test]
-    fn http11_request_gets_host_and_close() {
+    fn http11_request_gets_close_and_no_host() {
         assert_eq!(
             req(&hc("HEAD", "/h", "HTTP/1.1")),
-            "HEAD /h HTTP/1.1\r\nHost: 10.0.0.1:80\r\nConnection: close\r\n\r\n"
+            "HEAD /h HTTP/1.1\r\nconnection: close\r\n\r\n"
         );
     }
 
     #[test]
-    fn headers_in_the_version_string_are_kept_and_not_doubled() {
+    fn headers_in_the_version_string_are_kept_lower_cased() {
         assert_eq!(
             req(&hc("GET", "/h", "HTTP/1.1\r\nHost: www")),
-            "GET /h HTTP/1.1\r\nHost: www\r\nConnection: close\r\n\r\n"
-        );
-        assert_eq!(
-            req(&hc(
-                "GET",
-                "/h",
-                "HTTP/1.1\r\nhost:www\r\nConnection: keep-alive\r\n"
-            )),
-            "GET /h HTTP/1.1\r\nhost:www\r\nConnection: keep-alive\r\n\r\n"
+            "GET /h HTTP/1.1\r\nhost: www\r\nconnection: close\r\n\r\n"
         );
         assert_eq!(
             req(&hc("GET", "/h", "HTTP/1.0\r\nX-Check: 1")),
-            "GET /h HTTP/1.0\r\nX-Check: 1\r\n\r\n"
+            "GET /h HTTP/1.0\r\nx-check: 1\r\n\r\n"
         );
     }
 

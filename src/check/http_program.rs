@@ -185,7 +185,7 @@ async fn read_answer(s: &mut Stream) -> std::io::Result<Vec<u8>> {
 
 /// A connect step: the check's address with the step's `addr`/`port`; the
 /// step's `send-proxy` (v1), else for `default` the server's
-/// `check-send-proxy` and `check-ssl`.
+/// `check-send-proxy` and `check-ssl`; `ssl` for the others.
 async fn open(t: Target<'_>, c: &Connect) -> Result<Stream, (CheckStatus, u16, String)> {
     let began = Instant::now();
     let connect_limit = match (t.timeout_check, t.timeout_connect) {
@@ -227,6 +227,10 @@ async fn open(t: Target<'_>, c: &Connect) -> Result<Stream, (CheckStatus, u16, S
     }
     if let Some(tls) = t.tls.filter(|_| c.default) {
         stream = probe::handshake(stream, tls, began + connect_limit).await?;
+    } else if c.ssl {
+        let (sni, alpn) = (c.sni.as_deref(), &c.alpn);
+        let deadline = began + connect_limit;
+        stream = super::tcp_run::rule_handshake(stream, t.rule_tls, sni, alpn, deadline).await?;
     }
     Ok(stream)
 }

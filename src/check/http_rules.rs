@@ -28,6 +28,13 @@ impl HttpCheckRules {
         self.steps.is_empty() && !self.send_state && !self.disable_on_404
     }
 
+    /// Whether a `connect ssl` step needs the servers' TLS settings.
+    pub fn uses_ssl(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Connect(c) if c.ssl))
+    }
+
     /// Whether some step sends a request (else `option httpchk`'s request is sent).
     pub fn has_send(&self) -> bool {
         self.steps.iter().any(|s| matches!(s, Step::Send(_)))
@@ -91,6 +98,12 @@ pub struct Connect {
     pub send_proxy: bool,
     /// `comment <msg>`.
     pub comment: Option<String>,
+    /// `ssl`: TLS with the server line's settings (`Server::tcpcheck_tls`).
+    pub ssl: bool,
+    /// `sni <name>` (with `ssl`).
+    pub sni: Option<String>,
+    /// `alpn <list>` (with `ssl`), one protocol a vector.
+    pub alpn: Vec<Vec<u8>>,
 }
 
 /// `http-check send`: the request's parts; unset ones come from `option httpchk`.
@@ -423,8 +436,19 @@ pub fn build_request(
     };
     let own = s.headers.iter().map(|(n, f)| (n.as_str(), f.render(names)));
     let hidden = hidden.iter().map(|(n, v)| (n.as_str(), v.clone()));
+    let http11 = version.eq_ignore_ascii_case("HTTP/1.1");
+    // On HTTP/1.1 HAProxy's H1 mux takes `connection` headers as the
+    // connection's mode and writes only `close` (keep-alive is implied).
+    let mut close = true;
+    let mut named_mode = false;
     for (n, v) in own.chain(hidden) {
-        req.push_str(&format!("{}: {v}\r\n", n.to_ascii_lowercase()));
+        let name = n.to_ascii_lowercase();
+        if http11 && name == "connection" {
+            close = (named_mode && close) || v.to_ascii_lowercase().contains("close");
+            named_mode = true;
+            continue;
+        }
+        req.push_str(&format!("{name}: {v}\r\n"));
     }
     let body = s.body.as_ref().map(|f| f.render(names));
     if let Some(st) = state {
@@ -433,7 +457,7 @@ pub fn build_request(
     if let Some(b) = &body {
         req.push_str(&format!("content-length: {}\r\n", b.len()));
     }
-    if version.eq_ignore_ascii_case("HTTP/1.1") {
+    if http11 && close {
         req.push_str("connection: close\r\n");
     }
     req.push_str("\r\n");

@@ -18,6 +18,7 @@
 
 pub mod agent;
 pub mod external;
+pub mod force;
 pub mod http;
 pub mod http_program;
 pub mod http_rules;
@@ -130,11 +131,7 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
     let Some(address) = chk.address.as_ref() else {
         return;
     };
-    let request = be
-        .model
-        .httpchk
-        .as_ref()
-        .map(|hc| http::build_request(hc, &host_header(address)));
+    let request = be.model.httpchk.as_ref().map(http::build_request);
     let mut st = Counted {
         health: Health::new(chk.rise, chk.fall),
         last_status: None,
@@ -157,6 +154,11 @@ async fn server_loop(shared: Arc<Shared>, job: Job, first_delay: Duration) {
         // A server waiting for its name to resolve has no address to check;
         // it is checked again once the resolver gives it one.
         if srv.admin.flags() & crate::runtime::admin_flags::RMAINT != 0 {
+            next = chk.inter;
+            continue;
+        }
+        // `disable health`: no check until `enable health`.
+        if chk.paused.load(Ordering::Relaxed) {
             next = chk.inter;
             continue;
         }
@@ -302,12 +304,4 @@ pub(crate) fn proxy_kind(shared: &Shared, be: &BackendRt) -> &'static str {
                 .is_some_and(|b| std::ptr::eq(b, be))
     });
     if from_listen { "proxy" } else { "backend" }
-}
-
-/// The `Host` value for an HTTP/1.1 check that names none: the checked address.
-fn host_header(address: &Address) -> String {
-    match address {
-        Address::Inet(sa) => sa.to_string(),
-        Address::Unix(_) | Address::Abstract(_) | Address::Fd(_) => "localhost".to_string(),
-    }
 }

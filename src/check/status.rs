@@ -189,6 +189,9 @@ pub struct ServerCheck {
     /// (`http-check disable-on-404`, `ok-status L7OKC`). Out of balancing,
     /// still reached by persistence, as a drained server.
     pub nolb: AtomicBool,
+    /// `disable health` (socket or stats page): the checks stop until
+    /// `enable health`; the state stays as it is.
+    pub paused: AtomicBool,
 }
 
 impl ServerCheck {
@@ -225,18 +228,22 @@ impl ServerCheck {
             downtime_ms: AtomicU64::new(0),
             agent: s.agent.clone().map(super::agent::AgentRt::new),
             nolb: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         }
     }
 }
 
 impl ServerCheck {
+    /// Whether checks run now: configured and not paused (HAProxy's
+    /// `CHK_ST_ENABLED`).
+    pub fn running(&self) -> bool {
+        self.enabled && !self.paused.load(Ordering::Relaxed)
+    }
+
     /// The stats page's status of a server whose `up` flag is `up`, as HAProxy
     /// shows it: `UP`, `UP 2/3` (going down), `DOWN`, `DOWN 1/2` (going up),
-    /// `no check`.
+    /// `no check` (UP, without a running check).
     pub fn state_text(&self, up: bool) -> String {
-        if !self.enabled {
-            return "no check".into();
-        }
         let health = u64::from(self.health.load(Ordering::Relaxed));
         let (rise, fall) = (u64::from(self.rise.max(1)), u64::from(self.fall.max(1)));
         let kind = if self.nolb.load(Ordering::Relaxed) {
@@ -244,6 +251,17 @@ impl ServerCheck {
         } else {
             "UP"
         };
+        if !self.running() {
+            // HAProxy: "no check" stands for UP only; a stopped server with
+            // a running agent is "going up" on the (paused) check's counter.
+            let agent_on = self.agent.as_ref().is_some_and(|a| a.running());
+            return match (up, kind) {
+                (true, "UP") => "no check".into(),
+                (true, _) => kind.into(),
+                (false, _) if agent_on => format!("DOWN {health}/{rise}"),
+                (false, _) => "DOWN".into(),
+            };
+        }
         match (up, health) {
             (true, h) if h >= rise + fall - 1 => kind.into(),
             (true, h) => format!("{kind} {}/{fall}", h.saturating_sub(rise) + 1),

@@ -230,25 +230,7 @@ impl Run<'_> {
         c: &Connect,
         deadline: Instant,
     ) -> Result<Stream, Outcome> {
-        let Some(tls) = self.t.rule_tls else {
-            return Err((CheckStatus::L6Rsp, 0, "no TLS settings".into()));
-        };
-        let mut config = tls.check_config();
-        if !c.alpn.is_empty() {
-            let mut with_alpn = (*config).clone();
-            with_alpn.alpn_protocols = c.alpn.clone();
-            config = std::sync::Arc::new(with_alpn);
-        }
-        let name = match &c.sni {
-            Some(s) => tls.server_name(Some(s.as_bytes())),
-            None => tls.check_server_name(),
-        };
-        let hs = crate::tls::connect(stream, config, name);
-        match crate::deadline::within(deadline, hs).await {
-            Ok(Ok(s)) => Ok(s),
-            Ok(Err(e)) => Err((CheckStatus::L6Rsp, 0, e.to_string())),
-            Err(_) => Err((CheckStatus::L6Timeout, 0, String::new())),
-        }
+        rule_handshake(stream, self.t.rule_tls, c.sni.as_deref(), &c.alpn, deadline).await
     }
 
     async fn send(&mut self, s: &Send) -> Result<(), Outcome> {
@@ -341,4 +323,34 @@ pub fn ssl3_hello() -> Vec<u8> {
     }
     b.extend_from_slice(&[0x01, 0x00]);
     b
+}
+
+/// A `connect ssl [sni <name>] [alpn <list>]` handshake (`tcp-check` and
+/// `http-check`): the server line's TLS settings, the rule's name and protocols.
+pub(super) async fn rule_handshake(
+    stream: Stream,
+    tls: Option<&crate::tls::server::ServerTls>,
+    sni: Option<&str>,
+    alpn: &[Vec<u8>],
+    deadline: Instant,
+) -> Result<Stream, Outcome> {
+    let Some(tls) = tls else {
+        return Err((CheckStatus::L6Rsp, 0, "no TLS settings".into()));
+    };
+    let mut config = tls.check_config();
+    if !alpn.is_empty() {
+        let mut with_alpn = (*config).clone();
+        with_alpn.alpn_protocols = alpn.to_vec();
+        config = std::sync::Arc::new(with_alpn);
+    }
+    let name = match sni {
+        Some(s) => tls.server_name(Some(s.as_bytes())),
+        None => tls.check_server_name(),
+    };
+    let hs = crate::tls::connect(stream, config, name);
+    match crate::deadline::within(deadline, hs).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err((CheckStatus::L6Rsp, 0, e.to_string())),
+        Err(_) => Err((CheckStatus::L6Timeout, 0, String::new())),
+    }
 }

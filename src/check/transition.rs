@@ -22,6 +22,8 @@ pub enum Cause<'a> {
     },
     /// The tracked server (backend, server) changed.
     Via(usize, usize),
+    /// Forced from the stats socket or page (`check/force.rs`): the reason.
+    Forced(&'a str),
 }
 
 /// Publishes server `s` of backend `b` going DOWN, with everything that follows.
@@ -66,7 +68,11 @@ pub fn went_up(shared: &Shared, b: usize, s: usize, cause: Cause<'_>) {
     let since = chk.last_change_ms.swap(now, Ordering::Relaxed);
     chk.downtime_ms
         .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
-    let line = log::up_line_detail(subject(be, srv), &detail(shared, cause), counts(be));
+    let mut line = log::up_line_detail(subject(be, srv), &detail(shared, cause), counts(be));
+    if srv.check.nolb.load(Ordering::Relaxed) {
+        // Forced to STOPPING from DOWN (`force.rs`): HAProxy says so.
+        line = line.replacen(" is UP", " is stopping", 1);
+    }
     log::emit(be, Severity::Notice, &line);
     if srv.health.opts.shutdown_backups_on_up {
         // HAProxy's srv_shutdown_backup_streams: every backup server's sessions.
@@ -96,6 +102,7 @@ fn detail(shared: &Shared, cause: Cause<'_>) -> String {
             let be = &shared.backends[b];
             log::via(&be.name, &be.servers[s].name)
         }
+        Cause::Forced(why) => format!(", {why}"),
     }
 }
 

@@ -11,8 +11,8 @@ use crate::tls::server::{ServerTls, ServerTlsDefaults};
 /// Fills `ssl` and `check_ssl` of the servers `p` wrote (the first ones of
 /// `b`, in order); a server whose TLS cannot be built is an error at its line.
 pub fn link(p: &RawProxy, b: &mut Backend, defaults: &ServerTlsDefaults, diag: &mut Diag) {
-    // `tcp-check connect ssl` uses each server's TLS settings, as HAProxy.
-    let rule_ssl = b.tcpcheck.as_ref().is_some_and(|p| p.uses_ssl());
+    // `tcp-check connect ssl` (and `http-check connect ssl`) uses each server's TLS settings, as HAProxy.
+    let rule_ssl = b.tcpcheck.as_ref().is_some_and(|p| p.uses_ssl()) || b.http_check.uses_ssl();
     for (raw, s) in p.servers.iter().zip(b.servers.iter_mut()) {
         let t = &raw.opts.tls;
         // As HAProxy: checks follow the server's `ssl` unless they go

@@ -6,12 +6,14 @@
 //! The body is read as HAProxy 2.6's `stats_process_http_post` reads it: the
 //! last `b` and the last `action` count, every `s` is a server of that
 //! backend; unknown backend or action: `ERRP`; no server named: `NONE`; some
-//! servers unknown: `PART`. ringlb has no agent checks, so the agent actions
-//! change nothing (as on an HAProxy server without agent); it cannot force
-//! or pause health checks from the page, so those actions are refused
-//! (`ERRP`) rather than answered as if done.
+//! servers unknown: `PART`. The health and agent actions are the socket's
+//! `disable|enable health|agent` and `set server ... health|agent`
+//! (`check::force`), logged "changed from Web interface"; a server they do
+//! not apply to (no check or agent configured, a tracking server) is not
+//! counted, as in HAProxy.
 
 use crate::admin::state::{self, Wanted};
+use crate::check::force::{self, Forced};
 use crate::runtime::{BackendRt, ServerRt, Shared, admin_flags};
 use crate::stats::view;
 
@@ -96,15 +98,29 @@ enum Action {
     Shutdown,
     /// The old `disable`/`enable` (maintenance) and `stop`/`start` (drain).
     Legacy { flag: u8, set: bool },
-    /// Agent actions: ringlb has no agent checks, nothing applies.
-    Agent,
+    /// `dhlth`/`ehlth` (`agent`: false) and `dagent`/`eagent`: pause or
+    /// resume the checker.
+    Pause { agent: bool, paused: bool },
+    /// `hrunn`, `hnolb`, `hdown`: the health check's counter and state.
+    Health(Forced),
+    /// `arunn`, `adown`: the agent's counter and the state.
+    Agent { up: bool },
 }
 
-/// The form's actions (value, label) that ringlb performs, in HAProxy's order.
+/// The form's actions (value, label), in HAProxy's order and words.
 pub const ACTIONS: &[(&str, &str)] = &[
     ("ready", "Set state to READY"),
     ("drain", "Set state to DRAIN"),
     ("maint", "Set state to MAINT"),
+    ("dhlth", "Health: disable checks"),
+    ("ehlth", "Health: enable checks"),
+    ("hrunn", "Health: force UP"),
+    ("hnolb", "Health: force NOLB"),
+    ("hdown", "Health: force DOWN"),
+    ("dagent", "Agent: disable checks"),
+    ("eagent", "Agent: enable checks"),
+    ("arunn", "Agent: force UP"),
+    ("adown", "Agent: force DOWN"),
     ("shutdown", "Kill Sessions"),
 ];
 
@@ -130,8 +146,15 @@ fn action(value: &str) -> Option<Action> {
             flag: admin_flags::FDRAIN,
             set: false,
         },
-        "dagent" | "eagent" | "arunn" | "adown" => Action::Agent,
-        // dhlth, ehlth, hrunn, hnolb, hdown and anything else.
+        "dhlth" | "ehlth" | "dagent" | "eagent" => Action::Pause {
+            agent: value.ends_with("agent"),
+            paused: value.starts_with('d'),
+        },
+        "hrunn" => Action::Health(Forced::Up),
+        "hnolb" => Action::Health(Forced::Stopping),
+        "hdown" => Action::Health(Forced::Down),
+        "arunn" => Action::Agent { up: true },
+        "adown" => Action::Agent { up: false },
         _ => return None,
     })
 }
@@ -187,8 +210,25 @@ fn server<'a>(be: &'a BackendRt, name: &str) -> Option<&'a ServerRt> {
     found.next().is_none().then_some(srv)
 }
 
-/// Applies `a` to `srv`; whether it changed (or, for states, was applied to) it.
-fn apply(be: &BackendRt, srv: &ServerRt, a: Action) -> bool {
+/// Applies `a` to `srv`; whether it changed (or, for states, was applied to)
+/// it. An action that does not apply to the server (no check or agent
+/// configured, a tracking server) is not counted, as in HAProxy.
+fn apply(shared: &Shared, be: &BackendRt, srv: &ServerRt, a: Action) -> bool {
+    let why = force::FROM_WEB;
+    match a {
+        Action::Pause { agent, paused } => force::pause(srv, agent, paused),
+        Action::Health(to) if !force::tracks(be, srv) => {
+            force::health(shared, be, srv, to, why);
+            true
+        }
+        Action::Health(_) => false,
+        Action::Agent { up } => force::agent(shared, be, srv, up, why),
+        a => apply_state(be, srv, a),
+    }
+}
+
+/// Applies a state action (the ones every server takes).
+fn apply_state(be: &BackendRt, srv: &ServerRt, a: Action) -> bool {
     match a {
         // HAProxy counts these as done even when the state was already so.
         Action::State(w) => {
@@ -214,7 +254,7 @@ fn apply(be: &BackendRt, srv: &ServerRt, a: Action) -> bool {
             state::set_state(be, srv, wanted);
             true
         }
-        Action::Agent => false,
+        Action::Pause { .. } | Action::Health(_) | Action::Agent { .. } => false,
     }
 }
 
@@ -252,7 +292,7 @@ pub fn process(shared: &Shared, body: &[u8]) -> Status {
     for name in servers.iter().rev() {
         match server(be, name) {
             Some(srv) => {
-                if apply(be, srv, act) {
+                if apply(shared, be, srv, act) {
                     total += 1;
                     altered += 1;
                 }
@@ -306,7 +346,13 @@ mod tests {
         assert_eq!(process(&sh, b"s=a&action=ready&b=nope"), Status::Errp);
         assert_eq!(process(&sh, b"action=ready&b=l"), Status::None);
         assert_eq!(process(&sh, b""), Status::None);
+        // No agent, no check: the health and agent actions count nothing.
         assert_eq!(process(&sh, b"s=a&action=dagent&b=l"), Status::None);
+        assert_eq!(process(&sh, b"s=a&action=dhlth&b=l"), Status::None);
+        assert_eq!(process(&sh, b"s=a&action=hdown&b=l"), Status::Done);
+        assert!(!a.up.load(std::sync::atomic::Ordering::Relaxed));
+        assert_eq!(process(&sh, b"s=a&action=hrunn&b=l"), Status::Done);
+        assert!(a.up.load(std::sync::atomic::Ordering::Relaxed));
         assert_eq!(process(&sh, b"s=a&s=b&action=ready&b=l"), Status::Done);
         assert!(!a.admin.drain());
     }

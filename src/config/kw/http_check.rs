@@ -6,8 +6,9 @@
 //! `on-success`, `on-error`) are compiled here; a check has no session, so
 //! they may use fetches that need no traffic (`str`, `env`, `date`, ...) and
 //! the variables `%b`, `%s`, `%H`, `%pid`; anything else is refused.
-//! `set-var`/`unset-var`, `min-recv`, `status-code` and
-//! `connect`'s TLS options are refused too.
+//! `set-var`/`unset-var`, `min-recv`, `status-code` and `connect`'s
+//! `proto`/`via-socks4` are refused too; `connect ssl|sni|alpn` builds TLS
+//! from the server line as `tcp-check connect` does.
 
 use crate::check::http_rules::{
     CHECK_VARS, Connect, Expect, Fmt, HttpCheckRules, Matcher, Pattern, Re, Send, Step,
@@ -178,7 +179,18 @@ fn connect(words: &[String]) -> Result<Connect, String> {
             "comment" => {
                 c.comment = Some(value(&mut it, "http-check connect comment", "a message")?.clone())
             }
-            "ssl" | "sni" | "alpn" | "proto" | "via-socks4" => {
+            "ssl" => c.ssl = true,
+            "sni" => c.sni = Some(value(&mut it, "http-check connect sni", "a string")?.clone()),
+            "alpn" => {
+                let v = value(&mut it, "http-check connect alpn", "a protocol list")?;
+                c.alpn = v.split(',').map(|p| p.as_bytes().to_vec()).collect();
+                if c.alpn.iter().any(|p| p.is_empty() || p.len() > 255) {
+                    return Err(format!(
+                        "'http-check connect alpn' : invalid protocol list '{v}'"
+                    ));
+                }
+            }
+            "proto" | "via-socks4" => {
                 return Err(format!(
                     "'http-check connect {w}' is not supported by ringlb yet"
                 ));
@@ -487,7 +499,12 @@ mod tests {
             ("send bogus", "'http-check send' expects"),
             ("send uri-lf /%[src]", "no request or connection"),
             ("expect on-error %ci status 200", "needs a session"),
-            ("connect ssl", "'http-check connect ssl' is not supported"),
+            (
+                "connect via-socks4",
+                "'http-check connect via-socks4' is not supported",
+            ),
+            ("connect alpn ,", "invalid protocol list"),
+            ("connect sni", "'http-check connect sni' expects a string"),
             ("connect port 0", "expects a port"),
             ("set-var(txn.x) int(1)", "not supported"),
             ("frobnicate", "'http-check' expects"),
