@@ -421,9 +421,29 @@ const COMMANDS: &[Help] = &[
         what: "delete a line <cert> from crt-list file <list>",
     },
     Help {
+        words: &["disable", "agent"],
+        syntax: "disable agent <bk>/<srv>",
+        what: "disable agent checks",
+    },
+    Help {
+        words: &["disable", "health"],
+        syntax: "disable health <bk>/<srv>",
+        what: "disable health checks",
+    },
+    Help {
         words: &["disable", "server"],
         syntax: "disable server <bk>/<srv>",
         what: "put a server in maintenance (as 'set server ... state maint')",
+    },
+    Help {
+        words: &["enable", "agent"],
+        syntax: "enable agent <bk>/<srv>",
+        what: "enable agent checks",
+    },
+    Help {
+        words: &["enable", "health"],
+        syntax: "enable health <bk>/<srv>",
+        what: "enable health checks",
     },
     Help {
         words: &["enable", "server"],
