@@ -195,7 +195,9 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
             }
             if let Some(b) = p.backend {
                 let be = &shared.backends[b];
-                for (s, srv) in shown_servers(be).iter().enumerate() {
+                // A free dynamic server slot is shown nowhere (`admin::dynamic`).
+                let shown = shown_servers(be).iter().enumerate();
+                for (s, srv) in shown.filter(|(_, srv)| srv.present()) {
                     rows.push(server_row(shared, be, b, s, srv, &p.name, iid, now_ms));
                 }
                 rows.push(backend_row(shared, be, b, &p.name, iid));
