@@ -265,6 +265,8 @@ pub struct ServerAdmin {
     pub slot: AtomicU8,
     /// A dynamic server's initial weight (the `weight` of `add server`).
     pub iweight: AtomicU32,
+    /// A dynamic server's id (`sid`), chosen by `add server`.
+    pub id: AtomicU32,
 }
 
 impl ServerAdmin {
@@ -286,6 +288,7 @@ impl ServerAdmin {
             kills: AtomicU64::new(0),
             slot: AtomicU8::new(slot::CONFIGURED),
             iweight: AtomicU32::new(weight),
+            id: AtomicU32::new(0),
         }
     }
 

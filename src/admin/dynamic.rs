@@ -39,7 +39,10 @@ fn supported(b: &crate::config::model::Backend) -> bool {
 /// appended to each backend that takes dynamic servers.
 pub fn with_slots(config: &Config) -> Config {
     let mut config = config.clone();
-    let template = config.backends.iter().find_map(|b| b.servers.first().cloned());
+    let template = config
+        .backends
+        .iter()
+        .find_map(|b| b.servers.first().cloned());
     let Some(template) = template else {
         return config;
     };
@@ -93,6 +96,26 @@ pub fn admin_of(s: &Server) -> ServerAdmin {
     admin
 }
 
+/// Corrects the stats ids of a backend's slots: a dynamic server's is the
+/// one `add server` chose, an absent slot's is 0 (no id names it).
+pub fn slot_ids(be: &BackendRt, ids: &mut [u32]) {
+    for (id, s) in ids.iter_mut().zip(&be.servers) {
+        match s.admin.slot.load(Ordering::Acquire) {
+            slot::CONFIGURED => {}
+            slot::DYNAMIC => *id = s.admin.id.load(Ordering::Relaxed),
+            _ => *id = 0,
+        }
+    }
+}
+
+/// HAProxy's id for a new server: the lowest one no present server has.
+fn free_id(be: &BackendRt) -> u32 {
+    let written: Vec<Option<u32>> = be.model.servers.iter().map(|s| s.id).collect();
+    let mut ids = crate::config::proxy_ids::assign(&written);
+    slot_ids(be, &mut ids);
+    (1..).find(|n| !ids.contains(n)).unwrap_or(0)
+}
+
 /// What `add server` was asked for.
 #[derive(Debug, PartialEq, Eq)]
 struct Wanted {
@@ -104,12 +127,46 @@ struct Wanted {
 
 /// HAProxy server keywords ringlb does not build for a dynamic server.
 const UNSUPPORTED: &[&str] = &[
-    "check", "inter", "fastinter", "downinter", "rise", "fall", "port", "addr",
-    "agent-check", "agent-port", "agent-inter", "ssl", "verify", "sni", "ca-file",
-    "crt", "send-proxy", "send-proxy-v2", "proxy-v2-options", "check-ssl",
-    "check-send-proxy", "track", "observe", "error-limit", "on-error", "slowstart",
-    "source", "id", "minconn", "maxqueue", "resolvers", "init-addr", "alpn", "proto",
-    "pool-max-conn", "tfo", "disabled", "enabled", "redir", "namespace",
+    "check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "port",
+    "addr",
+    "agent-check",
+    "agent-port",
+    "agent-inter",
+    "ssl",
+    "verify",
+    "sni",
+    "ca-file",
+    "crt",
+    "send-proxy",
+    "send-proxy-v2",
+    "proxy-v2-options",
+    "check-ssl",
+    "check-send-proxy",
+    "track",
+    "observe",
+    "error-limit",
+    "on-error",
+    "slowstart",
+    "source",
+    "id",
+    "minconn",
+    "maxqueue",
+    "resolvers",
+    "init-addr",
+    "alpn",
+    "proto",
+    "pool-max-conn",
+    "tfo",
+    "disabled",
+    "enabled",
+    "redir",
+    "namespace",
 ];
 
 /// Parses `<addr>:<port> [kw [value]]...`, with HAProxy's error texts where
@@ -224,15 +281,21 @@ fn add(shared: &Shared, args: &[&str]) -> Result<(), String> {
     let (b, name) = backend(shared, args.first())?;
     let be = &shared.backends[b];
     if !super::state::dynamic_weights(be) {
-        return Err("Backend must use a dynamic load balancing to support dynamic servers.\n".into());
+        return Err(
+            "Backend must use a dynamic load balancing to support dynamic servers.\n".into(),
+        );
     }
     if !supported(&be.model) {
-        return Err("ringlb supports dynamic servers only in a backend with 'balance \
+        return Err(
+            "ringlb supports dynamic servers only in a backend with 'balance \
                     roundrobin' or 'balance leastconn'.\n"
-            .into());
+                .into(),
+        );
     }
     let wanted = parse(&args[1..]).map_err(|e| e.replace("{name}", name))?;
-    let _w = super::state::WRITER.lock().unwrap_or_else(|e| e.into_inner());
+    let _w = super::state::WRITER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if name.is_empty() || be.servers.iter().any(|s| s.present() && s.name == name) {
         return Err("Already exists a server with the same name in backend.\n".into());
     }
@@ -240,7 +303,12 @@ fn add(shared: &Shared, args: &[&str]) -> Result<(), String> {
         s.backup == wanted.backup
             && s.admin
                 .slot
-                .compare_exchange(slot::FREE, slot::FILLING, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(
+                    slot::FREE,
+                    slot::FILLING,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
     });
     let Some(i) = free else {
@@ -251,6 +319,7 @@ fn add(shared: &Shared, args: &[&str]) -> Result<(), String> {
             if wanted.backup { "backup" } else { "active" }
         ));
     };
+    be.servers[i].admin.id.store(free_id(be), Ordering::Relaxed);
     fill(be, i, name, &wanted);
     Ok(())
 }
@@ -264,7 +333,9 @@ fn fill(be: &BackendRt, i: usize, name: &str, w: &Wanted) {
     srv.admin.iweight.store(w.weight, Ordering::Relaxed);
     srv.admin.uweight.store(w.weight, Ordering::Relaxed);
     // HAProxy's new server is in forced maintenance (SRV_ADMF_FMAINT) only.
-    srv.admin.flags.store(admin_flags::FMAINT, Ordering::Release);
+    srv.admin
+        .flags
+        .store(admin_flags::FMAINT, Ordering::Release);
     srv.admin.changed_ms.store(unix_ms(), Ordering::Relaxed);
     srv.up.store(true, Ordering::Relaxed);
     be.queue.set_maxconn(i, w.maxconn.unwrap_or(0));
@@ -283,20 +354,30 @@ pub fn del_server(shared: &Shared, args: &[&str]) -> String {
 fn del(shared: &Shared, args: &[&str]) -> Result<(), String> {
     let (b, name) = backend(shared, args.first())?;
     let be = &shared.backends[b];
-    let _w = super::state::WRITER.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(i) = be.servers.iter().position(|s| s.present() && s.name == name) else {
+    let _w = super::state::WRITER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let Some(i) = be
+        .servers
+        .iter()
+        .position(|s| s.present() && s.name == name)
+    else {
         return Err("No such server.\n".into());
     };
     let srv = &be.servers[i];
     if !srv.admin.maint() {
         return Err("Only servers in maintenance mode can be deleted.\n".into());
     }
-    let tracked = shared.backends.iter().flat_map(|x| &x.model.servers).any(|s| {
-        s.health
-            .track
-            .as_ref()
-            .is_some_and(|t| t.resolved == Some((b, i)))
-    });
+    let tracked = shared
+        .backends
+        .iter()
+        .flat_map(|x| &x.model.servers)
+        .any(|s| {
+            s.health
+                .track
+                .as_ref()
+                .is_some_and(|t| t.resolved == Some((b, i)))
+        });
     if tracked {
         return Err(format!(
             "Cannot remove a used server: tracked by other servers ({}/{name}).\n",
@@ -334,14 +415,23 @@ mod tests {
                 backup: true,
             })
         );
-        assert_eq!(parse(&["[::1]:8080"]).unwrap().addr, "[::1]:8080".parse().unwrap());
+        assert_eq!(
+            parse(&["[::1]:8080"]).unwrap().addr,
+            "[::1]:8080".parse().unwrap()
+        );
     }
 
     #[test]
     fn refuses_with_haproxy_texts() {
         let err = |a: &[&str]| parse(a).unwrap_err();
-        assert_eq!(err(&[]), "'server' expects <name> and <addr>[:<port>] as arguments.\n");
-        assert_eq!(err(&["127.0.0.1:80", "maint"]), "unknown keyword 'maint'.\n");
+        assert_eq!(
+            err(&[]),
+            "'server' expects <name> and <addr>[:<port>] as arguments.\n"
+        );
+        assert_eq!(
+            err(&["127.0.0.1:80", "maint"]),
+            "unknown keyword 'maint'.\n"
+        );
         assert_eq!(
             err(&["127.0.0.1:80", "cookie", "x"]),
             "'cookie' option is not accepted for dynamic server\n"
