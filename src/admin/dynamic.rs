@@ -255,7 +255,7 @@ fn address(text: &str) -> Result<SocketAddr, String> {
 }
 
 /// Splits `<backend>/<server>` and finds the backend, with HAProxy's errors.
-fn backend<'a, 'b>(shared: &'a Shared, arg: Option<&&'b str>) -> Result<(usize, &'b str), String> {
+fn backend<'b>(shared: &Shared, arg: Option<&&'b str>) -> Result<(usize, &'b str), String> {
     let Some((b, s)) = arg
         .copied()
         .filter(|a| !a.is_empty())
