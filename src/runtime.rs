@@ -575,3 +575,21 @@ fn histograms_read(config: &Config) -> bool {
             .iter()
             .any(|b| b.stats.enabled || exporter(&b.rules))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ServerName;
+
+    #[test]
+    fn a_server_name_reads_as_a_string_and_can_change() {
+        let n = ServerName::from("a");
+        let held: &String = &n;
+        assert!(n == "a" && n == *"a" && n == "a".to_string());
+        n.set("b".into());
+        // The old name stays readable by whoever held it.
+        assert_eq!(
+            (held.as_str(), n.as_str(), n.to_string()),
+            ("a", "b", "b".into())
+        );
+    }
+}

@@ -449,4 +449,72 @@ mod tests {
         assert!(err(&["localhost:80"]).contains("IP address"));
         assert!(err(&["127.0.0.1"]).contains("port"));
     }
+
+    fn shared(balance: &str) -> std::sync::Arc<Shared> {
+        let text = format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+             listen l\n bind 127.0.0.1:1\n balance {balance}\n server a 127.0.0.1:2\n"
+        );
+        let loaded = crate::config::load_sources(&[("t.cfg", &text)]).unwrap();
+        Shared::build(&loaded.config, false, 1)
+    }
+
+    #[test]
+    fn slots_only_where_the_algorithm_is_dynamic() {
+        let rr = shared("roundrobin");
+        assert_eq!(rr.backends[0].servers.len(), 1 + 2 * SLOTS);
+        assert_eq!(rr.counters[0].servers[0].len(), 1 + 2 * SLOTS);
+        assert_eq!(
+            rr.backends[0]
+                .servers
+                .iter()
+                .filter(|s| s.present())
+                .count(),
+            1
+        );
+        assert!(rr.backends[0].servers[1..].iter().all(|s| !s.usable()));
+        assert_eq!(shared("source").backends[0].servers.len(), 1);
+    }
+
+    #[test]
+    fn add_fills_a_slot_and_del_retires_it() {
+        let sh = shared("leastconn");
+        let be = &sh.backends[0];
+        assert_eq!(
+            add_server(&sh, &["l/n", "127.0.0.1:9", "weight", "4"]),
+            "New server registered.\n"
+        );
+        let n = &be.servers[1];
+        assert!(n.present() && n.admin.maint() && !n.usable());
+        assert_eq!((n.name.as_str(), n.initial_weight()), ("n", 4));
+        assert_eq!(n.set_address(), Some("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(crate::stats::view::server_ids(be)[..3], [1, 2, 0]);
+        assert_eq!(del_server(&sh, &["l/n"]), "Server deleted.\n");
+        assert!(!n.present());
+        // The name is free again; the retired slot is not reused.
+        assert_eq!(
+            add_server(&sh, &["l/n", "127.0.0.1:9"]),
+            "New server registered.\n"
+        );
+        assert!(be.servers[2].present() && be.servers[2].name == "n");
+        assert_eq!(crate::stats::view::server_ids(be)[..3], [1, 0, 2]);
+    }
+
+    #[test]
+    fn slots_run_out_with_a_clear_answer() {
+        let sh = shared("roundrobin");
+        for i in 0..SLOTS {
+            let name = format!("l/b{i}");
+            assert_eq!(
+                add_server(&sh, &[&name, "127.0.0.1:9", "backup"]),
+                "New server registered.\n"
+            );
+        }
+        let full = add_server(&sh, &["l/x", "127.0.0.1:9", "backup"]);
+        assert!(full.contains("no free dynamic server slot"), "{full}");
+        assert_eq!(
+            add_server(&sh, &["l/x", "127.0.0.1:9"]),
+            "New server registered.\n"
+        );
+    }
 }
