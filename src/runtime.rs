@@ -584,7 +584,8 @@ mod tests {
     fn a_server_name_reads_as_a_string_and_can_change() {
         let n = ServerName::from("a");
         let held: &String = &n;
-        assert!(n == "a" && n == *"a" && n == "a".to_string());
+        let owned = String::from("a");
+        assert!(n == "a" && n == *"a" && n == owned);
         n.set("b".into());
         // The old name stays readable by whoever held it.
         assert_eq!(
