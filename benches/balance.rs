@@ -31,7 +31,7 @@ fn farm(n: usize) -> Vec<ServerRt> {
             let w = 1 + (i % 4) as u32;
             ServerRt {
                 port_offset: None,
-                name: format!("srv{i}"),
+                name: format!("srv{i}").into(),
                 address: Address::Inet("127.0.0.1:80".parse().unwrap()),
                 resolved: None,
                 runtime_addr: Default::default(),

@@ -27,8 +27,8 @@ const DEFAULT_IO: Duration = Duration::from_secs(30);
 /// A server as workers see it: fixed facts plus published state.
 #[derive(Debug)]
 pub struct ServerRt {
-    /// Server name.
-    pub name: String,
+    /// Server name (a dynamic server's is set by `add server`).
+    pub name: ServerName,
     /// Where to connect, as configured; read it through [`ServerRt::address`],
     /// since a server resolved at run time keeps its current one in `resolved`.
     pub address: Address,
@@ -107,6 +107,25 @@ impl ServerRt {
             })
     }
 
+    /// Whether the server exists: configured, or a dynamic slot that `add
+    /// server` filled (a free slot is left out of every view).
+    pub fn present(&self) -> bool {
+        matches!(
+            self.admin.slot.load(Ordering::Acquire),
+            slot::CONFIGURED | slot::DYNAMIC
+        )
+    }
+
+    /// The weight it started with (`srv_iweight`): the configured one, or
+    /// the one `add server` gave.
+    pub fn initial_weight(&self) -> u32 {
+        if self.admin.slot.load(Ordering::Relaxed) == slot::DYNAMIC {
+            self.admin.iweight.load(Ordering::Relaxed)
+        } else {
+            self.configured_weight
+        }
+    }
+
     /// Whether the server may be chosen by balancing now (up, ready, weight > 0).
     pub fn usable(&self) -> bool {
         self.up.load(Ordering::Relaxed)
@@ -138,6 +157,96 @@ pub mod admin_flags {
     pub const MAINT: u8 = FMAINT | CMAINT | RMAINT;
 }
 
+/// What a server slot holds (`ServerAdmin::slot`): see `admin::dynamic`.
+pub mod slot {
+    /// A server of the configuration.
+    pub const CONFIGURED: u8 = 0;
+    /// A spare slot for `add server`, empty: shown nowhere, never picked.
+    pub const FREE: u8 = 1;
+    /// A server `add server` created.
+    pub const DYNAMIC: u8 = 2;
+    /// Deleted (`del server`): absent, and never filled again, since its
+    /// counters and pooled connections belong to the server that was there.
+    pub const RETIRED: u8 = 3;
+    /// Being filled by `add server`: absent until it turns [`DYNAMIC`].
+    pub const FILLING: u8 = 4;
+}
+
+/// A server's name, readable without locks and replaceable at run time for
+/// a dynamic server slot. A replaced name is leaked on purpose: a reader may
+/// still hold it, and `add server` is an operator's act, so the leak is
+/// bounded by what the operator types.
+pub struct ServerName(std::sync::atomic::AtomicPtr<String>);
+
+impl ServerName {
+    /// Publishes a new name (the old one stays readable: leaked).
+    pub fn set(&self, name: String) {
+        let new = Box::into_raw(Box::new(name));
+        self.0.store(new, Ordering::Release);
+    }
+}
+
+impl From<String> for ServerName {
+    fn from(name: String) -> ServerName {
+        ServerName(std::sync::atomic::AtomicPtr::new(Box::into_raw(Box::new(
+            name,
+        ))))
+    }
+}
+
+impl From<&str> for ServerName {
+    fn from(name: &str) -> ServerName {
+        ServerName::from(name.to_string())
+    }
+}
+
+impl std::ops::Deref for ServerName {
+    type Target = String;
+    fn deref(&self) -> &String {
+        // SAFETY: the pointer always comes from `Box::into_raw` and is never
+        // freed while `self` lives (`set` leaks the old one, `drop` frees only
+        // the current one, when no reader can hold `&self` any more).
+        unsafe { &*self.0.load(Ordering::Acquire) }
+    }
+}
+
+impl Drop for ServerName {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no reader remains; the pointer is from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(*self.0.get_mut()) });
+    }
+}
+
+impl std::fmt::Debug for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for ServerName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl PartialEq<str> for ServerName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ServerName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for ServerName {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
 /// What the operator set on a server, beside its health: the admin flags and
 /// the weight asked for. Written only by the run-time API (one writer at a
 /// time, see `admin::state`), read by everyone without locks.
@@ -152,6 +261,12 @@ pub struct ServerAdmin {
     /// Bumped by `shutdown sessions server`: sessions using the server end
     /// when they see it change (`server::kill`).
     pub kills: AtomicU64,
+    /// What the slot holds ([`slot`]): configured, free or dynamic.
+    pub slot: AtomicU8,
+    /// A dynamic server's initial weight (the `weight` of `add server`).
+    pub iweight: AtomicU32,
+    /// A dynamic server's id (`sid`), chosen by `add server`.
+    pub id: AtomicU32,
 }
 
 impl ServerAdmin {
@@ -171,6 +286,9 @@ impl ServerAdmin {
             uweight: AtomicU32::new(weight),
             changed_ms: AtomicU64::new(0),
             kills: AtomicU64::new(0),
+            slot: AtomicU8::new(slot::CONFIGURED),
+            iweight: AtomicU32::new(weight),
+            id: AtomicU32::new(0),
         }
     }
 
@@ -319,6 +437,8 @@ impl Shared {
 
     /// Builds the shared runtime from a validated configuration.
     pub fn build(config: &Config, debug: bool, workers: usize) -> Arc<Shared> {
+        // Spare server slots for `add server`, present in every per-server array.
+        let config = &crate::admin::dynamic::with_slots(config);
         let hostname = crate::log::hostname(&config.global);
         let stick_tables: Vec<Arc<crate::stick::Table>> = config
             .stick_tables
@@ -336,7 +456,7 @@ impl Shared {
                     .servers
                     .iter()
                     .map(|s| ServerRt {
-                        name: s.name.clone(),
+                        name: s.name.clone().into(),
                         address: s.address.clone(),
                         resolved: match (&s.dns, &s.address) {
                             (Some(_), Address::Inet(sa)) => {
@@ -360,7 +480,7 @@ impl Shared {
                         active: AtomicU64::new(0),
                         backup: s.backup,
                         check: ServerCheck::from_model(s),
-                        admin: ServerAdmin::new(s.weight, s.disabled, s.unresolved),
+                        admin: crate::admin::dynamic::admin_of(s),
                         health: crate::check::live::HealthRt::new(&s.health, s.check),
                         all_backups: b.allbackups,
                     })
@@ -454,4 +574,23 @@ fn histograms_read(config: &Config) -> bool {
             .backends
             .iter()
             .any(|b| b.stats.enabled || exporter(&b.rules))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServerName;
+
+    #[test]
+    fn a_server_name_reads_as_a_string_and_can_change() {
+        let n = ServerName::from("a");
+        let held: &String = &n;
+        let owned = String::from("a");
+        assert!(n == "a" && n == *"a" && n == owned);
+        n.set("b".into());
+        // The old name stays readable by whoever held it.
+        assert_eq!(
+            (held.as_str(), n.as_str(), n.to_string()),
+            ("a", "b", "b".into())
+        );
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{commands, conns, errors, info, servers, ssl};
+use super::{commands, conns, dynamic, errors, info, servers, ssl};
 use crate::runtime::Shared;
 use crate::stats::{csv, view};
 
@@ -212,6 +212,9 @@ impl<'a> Session<'a> {
             }
             ["enable", "server", rest @ ..] => self.admin(|sh| commands::enable_server(sh, rest)),
             ["disable", "server", rest @ ..] => self.admin(|sh| commands::disable_server(sh, rest)),
+            // Dynamic servers (`dynamic.rs`): admin level, as HAProxy.
+            ["add", "server", rest @ ..] => self.admin(|sh| dynamic::add_server(sh, rest)),
+            ["del", "server", rest @ ..] => self.admin(|sh| dynamic::del_server(sh, rest)),
             // Stick tables (`crate::stick::admin`): operator level, as HAProxy.
             ["show", "table", rest @ ..] => {
                 self.operator(|sh| crate::stick::admin::show(&sh.stick_tables, rest))
@@ -299,7 +302,7 @@ fn show_info(shared: &Shared, args: &[&str]) -> String {
 
 /// A client's word as an answer repeats it: control characters escaped, so
 /// that an escaped line feed cannot end the answer early or forge another.
-fn echo(word: &str) -> String {
+pub(crate) fn echo(word: &str) -> String {
     let mut s = String::with_capacity(word.len());
     for c in word.chars() {
         if c.is_control() {
@@ -396,6 +399,11 @@ const COMMANDS: &[Help] = &[
         what: "abort a transaction for a certificate file",
     },
     Help {
+        words: &["add", "server"],
+        syntax: "add server <bk>/<srv>",
+        what: "create a new server",
+    },
+    Help {
         words: &["add", "ssl", "crt-list"],
         syntax: "add ssl crt-list <list> <cert> [opts]*",
         what: "add to crt-list file <list> a line <cert> or a payload",
@@ -409,6 +417,11 @@ const COMMANDS: &[Help] = &[
         words: &["commit", "ssl", "cert"],
         syntax: "commit ssl cert <certfile>",
         what: "commit a certificate file",
+    },
+    Help {
+        words: &["del", "server"],
+        syntax: "del server <bk>/<srv>",
+        what: "remove a dynamically added server",
     },
     Help {
         words: &["del", "ssl", "cert"],

@@ -40,8 +40,9 @@ fn find<'a>(
             ids.iter()
                 .position(|&x| x == id)
                 .and_then(|i| be.servers.get(i))
+                .filter(|x| x.present())
         }),
-        None => be.servers.iter().find(|x| x.name == s),
+        None => be.servers.iter().find(|x| x.present() && x.name == s),
     };
     match srv {
         Some(srv) => Ok((be, srv)),
@@ -55,7 +56,7 @@ pub fn get_weight(shared: &Shared, args: &[&str]) -> String {
         Ok((_, srv)) => format!(
             "{} (initial {})\n",
             srv.admin.uweight.load(Ordering::Relaxed),
-            srv.configured_weight
+            srv.initial_weight()
         ),
         Err(e) => e,
     }

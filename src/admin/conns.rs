@@ -38,7 +38,8 @@ pub fn show_servers_conn(shared: &Shared, backend: Option<&str>) -> String {
     for b in chosen {
         let be = &shared.backends[b];
         let sids = view::server_ids(be);
-        for (s, srv) in view::shown_servers(be).iter().enumerate() {
+        let shown = view::shown_servers(be).iter().enumerate();
+        for (s, srv) in shown.filter(|(_, srv)| srv.present()) {
             let (addr, port) = match &*srv.address() {
                 Address::Inet(sa) => (sa.ip().to_string(), sa.port().to_string()),
                 Address::Unix(p) => (p.display().to_string(), "0".into()),

@@ -13,6 +13,8 @@
 //!   server` acts through `server::queue`'s atomic limit).
 //! - `addr.rs`: `set server ... addr` (the connect path reads
 //!   `ServerRt::address`).
+//! - `dynamic.rs`: `add server` and `del server`, filling and retiring the
+//!   spare server slots each dynamic-balanced backend gets at load.
 //! - `conns.rs`: `show servers conn`, `show activity`, `show sess`.
 //! - `errors.rs`: `show errors` and the captures the HTTP error paths take
 //!   (`http/session/read.rs` for requests, `exchange.rs` for responses).
@@ -27,6 +29,7 @@ pub mod addr;
 pub mod cli;
 pub mod commands;
 pub mod conns;
+pub mod dynamic;
 pub mod errors;
 pub mod info;
 mod listener;

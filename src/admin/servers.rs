@@ -35,7 +35,8 @@ pub fn render(shared: &Shared, backend: Option<&str>) -> Result<String, &'static
     let now = unix_ms();
     for b in chosen {
         let be = &shared.backends[b];
-        for (s, srv) in crate::stats::view::shown_servers(be).iter().enumerate() {
+        let shown = crate::stats::view::shown_servers(be).iter().enumerate();
+        for (s, srv) in shown.filter(|(_, srv)| srv.present()) {
             line(&mut out, ids[b], be, s, srv, now);
         }
     }
@@ -139,6 +140,6 @@ fn line(out: &mut String, be_id: u32, be: &BackendRt, s: usize, srv: &ServerRt, 
         op_state(srv),
         srv.admin.flags(),
         srv.admin.uweight.load(Ordering::Relaxed),
-        srv.configured_weight,
+        srv.initial_weight(),
     );
 }

@@ -18,7 +18,7 @@ use crate::config::model::{Balance, HashType};
 use crate::runtime::{BackendRt, ServerRt, admin_flags};
 
 /// Serialises the run-time API's writers (never taken by workers).
-static WRITER: Mutex<()> = Mutex::new(());
+pub(crate) static WRITER: Mutex<()> = Mutex::new(());
 
 /// `set server ... state <s>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub fn set_weight(be: &BackendRt, srv: &ServerRt, arg: &str) -> Result<(), &'sta
             return Err("Relative weight must be positive.\n");
         }
         let pct = w.min(25600) as u64;
-        (u64::from(srv.configured_weight) * pct / 100).min(u64::from(MAX_WEIGHT)) as u32
+        (u64::from(srv.initial_weight()) * pct / 100).min(u64::from(MAX_WEIGHT)) as u32
     } else if !(0..=i64::from(MAX_WEIGHT)).contains(&w) {
         return Err("Absolute weight can only be between 0 and 256 inclusive.\n");
     } else if !rest.is_empty() {
@@ -152,7 +152,7 @@ pub fn set_weight(be: &BackendRt, srv: &ServerRt, arg: &str) -> Result<(), &'sta
     } else {
         w as u32
     };
-    if w != 0 && w != srv.configured_weight && !dynamic_weights(be) {
+    if w != 0 && w != srv.initial_weight() && !dynamic_weights(be) {
         return Err(
             "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n",
         );

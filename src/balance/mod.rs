@@ -304,7 +304,7 @@ pub(crate) mod testutil {
     /// An active server `s<i>` of weight `weight`, up.
     pub fn server(i: usize, weight: u32) -> ServerRt {
         ServerRt {
-            name: format!("s{i}"),
+            name: format!("s{i}").into(),
             address: Address::Inet("127.0.0.1:1".parse().unwrap()),
             resolved: None,
             runtime_addr: Default::default(),
@@ -325,7 +325,7 @@ pub(crate) mod testutil {
     /// A backup server `b<i>` of weight `weight`, up.
     pub fn backup(i: usize, weight: u32) -> ServerRt {
         ServerRt {
-            name: format!("b{i}"),
+            name: format!("b{i}").into(),
             backup: true,
             ..server(i, weight)
         }

@@ -205,7 +205,7 @@ fn backend<'a>(shared: &'a Shared, name: &str) -> Option<&'a BackendRt> {
 /// The server of `be` named `name`, unless the name is ambiguous.
 fn server<'a>(be: &'a BackendRt, name: &str) -> Option<&'a ServerRt> {
     let shown = view::shown_servers(be);
-    let mut found = shown.iter().filter(|s| s.name == name);
+    let mut found = shown.iter().filter(|s| s.present() && s.name == name);
     let srv = found.next()?;
     found.next().is_none().then_some(srv)
 }

@@ -720,7 +720,8 @@ fn histograms(shared: &Shared, q: Query, out: &mut String) {
             if be.model.settings.disabled || be.mode != Mode::Http {
                 continue;
             }
-            for (s, srv) in view::shown_servers(be).iter().enumerate() {
+            let shown = view::shown_servers(be).iter().enumerate();
+            for (s, srv) in shown.filter(|(_, srv)| srv.present()) {
                 if q.no_maint && srv.admin.maint() {
                     continue;
                 }

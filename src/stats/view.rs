@@ -195,7 +195,9 @@ pub fn snapshot(shared: &Shared) -> Vec<ProxyView> {
             }
             if let Some(b) = p.backend {
                 let be = &shared.backends[b];
-                for (s, srv) in shown_servers(be).iter().enumerate() {
+                // A free dynamic server slot is shown nowhere (`admin::dynamic`).
+                let shown = shown_servers(be).iter().enumerate();
+                for (s, srv) in shown.filter(|(_, srv)| srv.present()) {
                     rows.push(server_row(shared, be, b, s, srv, &p.name, iid, now_ms));
                 }
                 rows.push(backend_row(shared, be, b, &p.name, iid));
@@ -240,7 +242,9 @@ pub fn shown_servers(be: &BackendRt) -> &[ServerRt] {
 /// Each server's id (`sid`) in backend `be`: its `id`, else the next free number.
 pub fn server_ids(be: &BackendRt) -> Vec<u32> {
     let written: Vec<Option<u32>> = be.model.servers.iter().map(|s| s.id).collect();
-    crate::config::proxy_ids::assign(&written)
+    let mut ids = crate::config::proxy_ids::assign(&written);
+    crate::admin::dynamic::slot_ids(be, &mut ids);
+    ids
 }
 
 /// A proxy as displayed: a `listen` is one frontend and one backend of the same name.
