@@ -125,7 +125,7 @@ enum HealthWord {
 
 /// One answer line, parsed.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Reply {
+pub struct Reply {
     /// The health word as written (`up`, `DOWN`, `fail`...) and its meaning.
     health: Option<(String, HealthWord)>,
     admin: Option<Wanted>,
@@ -137,8 +137,9 @@ struct Reply {
     desc: String,
 }
 
-/// Parses a line (without its line end) as HAProxy's agent grammar.
-fn parse(line: &str) -> Reply {
+/// Parses a line (without its line end) as HAProxy's agent grammar (public
+/// for the `check_answers` fuzz target).
+pub fn parse(line: &str) -> Reply {
     let mut r = Reply::default();
     let mut rest = line;
     loop {

@@ -160,7 +160,7 @@ fn action(value: &str) -> Option<Action> {
 }
 
 /// Decodes a form value (`%XX`, `+` for a space); `None` when malformed.
-fn url_decode(s: &str) -> Option<String> {
+pub fn url_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
