@@ -92,6 +92,24 @@ fn two_ports() -> u16 {
     }
 }
 
+/// Waits (at most 3 s) until no session is open: the last client's close
+/// may be counted a moment after it left, and `scur` is compared.
+fn settle(sock: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        let csv = stats_command(sock, "show stat");
+        let busy = csv.lines().filter(|l| !l.starts_with('#')).any(|l| {
+            l.split(',')
+                .nth(4)
+                .is_some_and(|scur| !scur.is_empty() && scur != "0")
+        });
+        if !busy {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// What one proxy answered.
 struct Answers {
     stat: String,
@@ -103,6 +121,7 @@ struct Answers {
 
 fn collect(port: u16, sock: &Path) -> Answers {
     traffic(port);
+    settle(sock);
     let stat = stats_command(sock, "show stat json");
     let info = stats_command(sock, "show info json");
     let schema = stats_command(sock, "show schema json");
