@@ -514,32 +514,26 @@ pub fn server_state(srv: &ServerRt, up: bool, weight: u32) -> (String, Look) {
 fn check_view(srv: &ServerRt) -> CheckView {
     let chk = &srv.check;
     let last = chk.last.load_full();
-    let (status, code, duration_ms, desc, info) = match last.as_deref() {
-        Some(r) => (
-            r.status.short(),
-            r.status.has_code().then_some(r.code),
-            Some(r.duration.as_millis() as u64),
-            r.status.description(),
-            r.info.clone(),
-        ),
-        None => ("INI", None, None, "Initializing", String::new()),
-    };
-    CheckView {
-        status,
-        code,
-        duration_ms,
-        desc,
-        info,
-        rise: chk.rise,
-        fall: chk.fall,
-        health: chk.health.load(Ordering::Relaxed),
-    }
+    report_view(
+        last.as_deref(),
+        (chk.rise, chk.fall),
+        chk.health.load(Ordering::Relaxed),
+    )
 }
 
 /// The agent's fields, as the check's (its rise and fall are 1).
 fn agent_view(a: &crate::check::agent::AgentRt) -> CheckView {
     let last = a.last.load_full();
-    let (status, code, duration_ms, desc, info) = match last.as_deref() {
+    report_view(last.as_deref(), (1, 1), a.health.load(Ordering::Relaxed))
+}
+
+/// The stats' fields of a check's (or an agent's) last report, `INI` before one.
+fn report_view(
+    last: Option<&crate::check::CheckReport>,
+    (rise, fall): (u32, u32),
+    health: u32,
+) -> CheckView {
+    let (status, code, duration_ms, desc, info) = match last {
         Some(r) => (
             r.status.short(),
             r.status.has_code().then_some(r.code),
@@ -555,9 +549,9 @@ fn agent_view(a: &crate::check::agent::AgentRt) -> CheckView {
         duration_ms,
         desc,
         info,
-        rise: 1,
-        fall: 1,
-        health: a.health.load(Ordering::Relaxed),
+        rise,
+        fall,
+        health,
     }
 }
 
