@@ -67,6 +67,9 @@ pub struct ConnAddrs {
     /// What its TLS handshake settled (`ssl_fc_*`, `%sslv`, the logs'
     /// `fe~`); shared with the log trace and the PROXY header sent on.
     tls: Option<std::sync::Arc<crate::tls::info::TlsInfo>>,
+    /// Accepted on an `ssl` bind whose handshake has not run yet: `ssl_fc`
+    /// is already true there, as HAProxy attaches its TLS transport at accept.
+    tls_bind: bool,
 }
 
 impl ConnAddrs {
@@ -79,6 +82,7 @@ impl ConnAddrs {
             rcvd_proxy: false,
             pp: None,
             tls: None,
+            tls_bind: false,
         }
     }
 
@@ -92,6 +96,7 @@ impl ConnAddrs {
             rcvd_proxy: false,
             pp: None,
             tls: None,
+            tls_bind: false,
         }
     }
 
@@ -107,6 +112,18 @@ impl ConnAddrs {
     pub fn with_tls(mut self, tls: Option<&crate::tls::info::TlsInfo>) -> ConnAddrs {
         self.tls = tls.map(|i| std::sync::Arc::new(i.clone()));
         self
+    }
+
+    /// Marks a connection accepted on an `ssl` bind, before its handshake
+    /// (`tcp-request connection` rules read `ssl_fc` true there).
+    pub fn on_tls_bind(mut self, tls_bind: bool) -> ConnAddrs {
+        self.tls_bind = tls_bind;
+        self
+    }
+
+    /// Whether the connection is TLS: its handshake ran, or its bind is `ssl`.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some() || self.tls_bind
     }
 
     /// What the connection's TLS handshake settled; `None` on plain TCP.
@@ -239,6 +256,9 @@ impl<R: Sample> Sample for Stream<'_, R> {
     }
     fn tls(&self) -> Option<&crate::tls::info::TlsInfo> {
         self.addrs.tls().map(|t| &**t)
+    }
+    fn ssl_fc(&self) -> bool {
+        self.addrs.is_tls()
     }
     fn pp_authority(&self) -> Option<&[u8]> {
         self.addrs.pp_authority()

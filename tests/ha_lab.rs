@@ -45,7 +45,7 @@ fn ha_lab_short_run_meets_its_goals() {
         }
         if start.elapsed() > LIMIT {
             // SIGTERM first: the lab's trap removes its namespaces.
-            unsafe_free_term(child.id());
+            terminate(child.id());
             std::thread::sleep(Duration::from_secs(3));
             let _ = child.kill();
             let _ = child.wait();
@@ -65,6 +65,9 @@ fn ha_lab_short_run_meets_its_goals() {
 }
 
 /// Sends SIGTERM through the `kill` command (no unsafe libc call needed).
-fn unsafe_free_term(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }

@@ -526,3 +526,55 @@ fn tcp_mode_rules_on_tls_fetches_match_haproxy() {
     };
     assert_eq!(ours, tcp_routes(&haproxy, &certs), "ringlb, then HAProxy");
 }
+
+/// `tcp-request connection` rules run before the handshake; `ssl_fc` is
+/// already true there on an `ssl` bind (HAProxy attaches the TLS transport at
+/// accept) and false on a plain one. Status of a request through each bind.
+fn connection_rule_statuses(
+    start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>,
+    certs: &TlsCerts,
+) -> Vec<String> {
+    let be = Recorder::start();
+    let (tls, plain) = (free_port(), free_port());
+    let text = format!(
+        "defaults\n    mode http\n    timeout connect 2s\n    timeout client 3s\n    \
+         timeout server 3s\n\
+         frontend tls\n    bind 127.0.0.1:{tls} ssl crt {}\n    \
+         tcp-request connection reject if !{{ ssl_fc }}\n    default_backend b\n\
+         frontend plain\n    bind 127.0.0.1:{plain}\n    \
+         tcp-request connection reject if {{ ssl_fc }}\n    default_backend b\n\
+         backend b\n    server a 127.0.0.1:{}\n",
+        certs.rsa.display(),
+        be.port()
+    );
+    let _p = start(&text, tls);
+    let mut out = vec![curl(certs, "localhost", tls, &[]).trim().to_string()];
+    let mut c = HttpClient::connect(plain);
+    out.push(
+        c.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .status
+            .to_string(),
+    );
+    out
+}
+
+#[test]
+fn ssl_fc_is_true_in_connection_rules_of_an_ssl_bind_as_in_haproxy() {
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let ringlb = |t: &str, _| -> Box<dyn std::any::Any> { Box::new(Guard(Ringlb::start(t))) };
+    let ours = connection_rule_statuses(&ringlb, &certs);
+    assert_eq!(ours, ["200", "200"]);
+    if haproxy_binary().is_none() {
+        return;
+    }
+    let haproxy = |t: &str, p| -> Box<dyn std::any::Any> {
+        Box::new(Guard(Haproxy::start(t, p).expect("haproxy")))
+    };
+    assert_eq!(
+        ours,
+        connection_rule_statuses(&haproxy, &certs),
+        "ringlb, then HAProxy"
+    );
+}

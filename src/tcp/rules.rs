@@ -204,6 +204,7 @@ pub fn connection_accepted(
     fe: usize,
     client: &Stream,
     peer: Option<std::net::SocketAddr>,
+    tls_bind: bool,
 ) -> Option<(Vars, bool)> {
     let f = &ctx.shared.frontends[fe];
     let rules = &f.model.tcp.connection;
@@ -211,7 +212,7 @@ pub fn connection_accepted(
     if rules.is_empty() {
         return Some((vars, false));
     }
-    let addrs = ConnAddrs::new(client.as_raw_fd(), peer);
+    let addrs = ConnAddrs::new(client.as_raw_fd(), peer).on_tls_bind(tls_bind);
     let acls = &f.model.routing.acls;
     let cx = crate::http::rules::Cx {
         addrs: &addrs,

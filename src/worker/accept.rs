@@ -418,7 +418,10 @@ async fn session(
     // `tcp-request connection` rules: a rejected connection is no session
     // and is not logged (HAProxy's denied connection). They see the real
     // addresses, as in HAProxy, and may ask for a PROXY header (`expect-proxy`).
-    let Some((vars, expect)) = crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer)
+    // On an `ssl` bind they read `ssl_fc` true before the handshake, as there.
+    let tls_bind = proxy.tls.is_some();
+    let Some((vars, expect)) =
+        crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer, tls_bind)
     else {
         return;
     };
