@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::{commands, conns, dynamic, errors, info, servers, ssl};
+use super::{commands, conns, dynamic, errors, info, servers, ssl, ssl_ocsp};
 use crate::runtime::Shared;
 use crate::stats::{csv, view};
 
@@ -230,6 +230,13 @@ impl<'a> Session<'a> {
                 PERMISSION_DENIED.to_string()
             }
             ["show", "ssl", "cert", rest @ ..] => ssl::show_cert(rest),
+            // OCSP (`ssl_ocsp.rs`): `show` at every level as HAProxy; `set`
+            // at admin level only, unlike HAProxy (the module says why).
+            ["show", "ssl", "ocsp-response", rest @ ..] => ssl_ocsp::show(rest),
+            ["set", "ssl", "ocsp-response", ..] if self.level < Level::Admin => {
+                PERMISSION_DENIED.to_string()
+            }
+            ["set", "ssl", "ocsp-response", rest @ ..] => ssl_ocsp::set(rest, payload),
             ["set", "ssl", "cert", rest @ ..] => ssl::set_cert(rest, payload),
             ["commit", "ssl", "cert", rest @ ..] => ssl::commit_cert(rest),
             ["abort", "ssl", "cert", rest @ ..] => ssl::abort_cert(rest),
@@ -489,6 +496,11 @@ const COMMANDS: &[Help] = &[
         what: "replace a certificate file",
     },
     Help {
+        words: &["set", "ssl", "ocsp-response"],
+        syntax: "set ssl ocsp-response <resp|payload>",
+        what: "update a certificate's OCSP Response from a base64-encode DER",
+    },
+    Help {
         words: &["set", "timeout"],
         syntax: "set timeout [cli] <delay>",
         what: "change a timeout setting",
@@ -542,6 +554,11 @@ const COMMANDS: &[Help] = &[
         words: &["show", "ssl", "crt-list"],
         syntax: "show ssl crt-list [-n] [<list>]",
         what: "show the list of crt-lists or the content of a crt-list file <list>",
+    },
+    Help {
+        words: &["show", "ssl", "ocsp-response"],
+        syntax: "show ssl ocsp-response [id]",
+        what: "display the IDs of the OCSP responses used in memory, or the details of a single OCSP response",
     },
     Help {
         words: &["show", "stat"],
@@ -645,6 +662,11 @@ mod tests {
         let mut op = Session::new(&shared, Level::Operator);
         assert_eq!(op.run("show ssl cert").0, PERMISSION_DENIED);
         assert_eq!(op.run("add ssl crt-list a b").0, PERMISSION_DENIED);
+        // Unlike HAProxy 2.6 (any level): ssl_ocsp.rs says why.
+        assert_eq!(op.run("set ssl ocsp-response AAAA").0, PERMISSION_DENIED);
+        let mut user = Session::new(&shared, Level::User);
+        assert!(user.run("show ssl ocsp-response").0.starts_with("# Certificate IDs
+"));
         let mut admin = Session::new(&shared, Level::Admin);
         assert!(admin.run("show ssl cert").0.contains("# filename\n"));
         assert_eq!(

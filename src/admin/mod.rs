@@ -21,7 +21,8 @@
 //! - `live.rs`: what the workers publish for those views (idle connection
 //!   gauges from `server/pool.rs`, sessions registered by `worker/accept.rs`).
 //! - `ssl.rs`, `ssl_show.rs`: certificates and crt-lists at run time
-//!   (`set/commit/abort/new/del/show ssl cert`, `add/del/show ssl crt-list`).
+//!   (`set/commit/abort/new/del/show ssl cert`, `add/del/show ssl crt-list`);
+//!   `ssl_ocsp.rs`: `set/show ssl ocsp-response`.
 //! - `state.rs`: changing a server's admin state and weight; workers see the
 //!   change through atomics, without locks.
 
@@ -36,6 +37,7 @@ mod listener;
 pub mod live;
 pub mod servers;
 pub mod ssl;
+pub mod ssl_ocsp;
 mod ssl_show;
 pub mod state;
 

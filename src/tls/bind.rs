@@ -95,7 +95,7 @@ impl BindTls {
                 vec![c.clone()]
             };
             for file in files {
-                base.push(load_entry(&g, file, Vec::new(), Vec::new(), 0)?);
+                base.push(load_entry(&g, file, Vec::new(), Vec::new(), 0, warn)?);
             }
         }
         entries.extend(base.iter().cloned());
@@ -111,7 +111,14 @@ impl BindTls {
                         policies.len() - 1
                     }
                 };
-                entries.push(load_entry(&g, line.crt, line.filters, line.negs, policy)?);
+                entries.push(load_entry(
+                    &g,
+                    line.crt,
+                    line.filters,
+                    line.negs,
+                    policy,
+                    warn,
+                )?);
             }
         }
         let sni = Arc::new(ArcSwap::from_pointee(Sni {
@@ -157,8 +164,9 @@ fn load_entry(
     filters: Vec<String>,
     negs: Vec<String>,
     policy: usize,
+    warn: &mut dyn FnMut(String),
 ) -> Result<Entry, String> {
-    certs::insert(&file, certs::load_file(&file, g)?);
+    certs::insert(&file, certs::load_file(&file, g, warn)?);
     Ok(Entry {
         file,
         filters,

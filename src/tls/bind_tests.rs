@@ -192,18 +192,36 @@ fn key_file_ocsp_file_and_directories() {
     for f in ["rsa_b.pem", "ec_a.pem"] {
         std::fs::copy(d.join(f), sub.join(f)).unwrap();
     }
+    // A response that is no OCSP response: left out with HAProxy's warning
+    // (a stapled good one is tested end to end, tests/tls_ocsp.rs). The
+    // self-signed leaf is its own issuer, named by `.issuer`.
     std::fs::write(sub.join("ec_a.pem.ocsp"), b"\x30\x03\x0a\x01\x00").unwrap();
+    std::fs::copy(d.join("ec_a.crt"), sub.join("ec_a.pem.issuer")).unwrap();
     std::fs::write(sub.join("notes.key"), b"not a certificate").unwrap();
-    let t = bind(
-        &[sub.to_string_lossy().into_owned()],
-        &[],
+    let mut warnings = Vec::new();
+    let t = BindTls::build_with(
+        vec![sub.to_string_lossy().into_owned()],
+        Vec::new(),
         SslOpts::default(),
+        &mut |w| warnings.push(w),
+    )
+    .unwrap();
+    assert_eq!(
+        warnings,
+        ["Loading: Failed to get basic response from OCSP Response. Content will be ignored."]
     );
     // Name order: ec_a.pem is the default.
     let (cfg, v) = client(&[&TLS13, &TLS12], all_schemes(), false);
     let (c, _) = handshake(&t, cfg, None).unwrap();
     assert_eq!(served_cn(&c), "a.example");
-    assert_eq!(*v.ocsp.lock().unwrap(), b"\x30\x03\x0a\x01\x00");
+    assert!(v.ocsp.lock().unwrap().is_empty());
+    // Without an issuer no certificate ID can be made: refused, as HAProxy.
+    std::fs::remove_file(sub.join("ec_a.pem.issuer")).unwrap();
+    let e = BindTls::build(vec![p(&sub, "ec_a.pem")]).unwrap_err();
+    assert!(
+        e.contains("impossible to compute the OCSP certificate ID"),
+        "{e}"
+    );
     let t = bind(&[p(d, "split.pem")], &[], SslOpts::default());
     assert_eq!(
         served_cn(&handshake(&t, both(), None).unwrap().0),

@@ -24,6 +24,10 @@ pub struct Cert {
     pub names: Vec<String>,
     /// Whether its key is ECDSA (else RSA or another kind).
     pub ecdsa: bool,
+    /// Its OCSP certificate ID, when a `<file>.ocsp` was loaded with it
+    /// (HAProxy keeps an OCSP entry for it, even when the response was
+    /// refused; `set ssl ocsp-response` fills it).
+    pub ocsp_id: Option<super::ocsp::CertId>,
 }
 
 /// What the files of a certificate hold.
@@ -70,6 +74,7 @@ pub fn parse(pem: &[u8], extras: Extras) -> Result<Cert, String> {
         key: Arc::new(ck),
         names,
         ecdsa,
+        ocsp_id: None,
     })
 }
 
@@ -104,8 +109,14 @@ fn dns_names(leaf: &CertificateDer<'_>) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Loads `file` and the extra files `ssl-load-extra-files` allows.
-pub fn load_file(file: &str, g: &super::opts::Globals) -> Result<Cert, String> {
+/// Loads `file` and the extra files `ssl-load-extra-files` allows; a
+/// `<file>.ocsp` that may not be stapled is left out with a warning, as
+/// HAProxy does.
+pub fn load_file(
+    file: &str,
+    g: &super::opts::Globals,
+    warn: &mut dyn FnMut(String),
+) -> Result<Cert, String> {
     let (extra_key, extra_ocsp) = (g.extra_key, g.extra_ocsp);
     let fail = |e: String| format!("unable to load certificate from '{file}': {e}");
     if g.extra_sctl && std::path::Path::new(&format!("{file}.sctl")).exists() {
@@ -120,11 +131,118 @@ pub fn load_file(file: &str, g: &super::opts::Globals) -> Result<Cert, String> {
         on.then(|| std::fs::read(format!("{file}.{ext}")).ok())
             .flatten()
     };
-    let extras = Extras {
+    let mut extras = Extras {
         key: read_extra("key", extra_key),
         ocsp: read_extra("ocsp", extra_ocsp),
     };
-    parse(&pem, extras).map_err(fail)
+    let ocsp_id = match &extras.ocsp {
+        Some(resp) => {
+            let issuer = read_extra("issuer", g.extra_issuer);
+            let Some(id) = ocsp_cert_id(&pem, issuer.as_deref()) else {
+                // HAProxy's text, its stray quote included.
+                return Err(format!(
+                    "'{file}.ocsp' is present and activates OCSP but it is impossible to \
+                     compute the OCSP certificate ID (maybe the issuer could not be found)'"
+                ));
+            };
+            if let Err(e) = ocsp_matches(
+                resp,
+                &id,
+                "Certificate ID does not match certificate and issuer",
+            ) {
+                warn(format!("Loading: {e}. Content will be ignored."));
+                extras.ocsp = None;
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    let mut cert = parse(&pem, extras).map_err(fail)?;
+    cert.ocsp_id = ocsp_id;
+    Ok(cert)
+}
+
+/// The OCSP certificate ID of the PEM's leaf: its issuer is the first
+/// certificate of the chain that issued it, else the `.issuer` file's.
+fn ocsp_cert_id(pem: &[u8], issuer_file: Option<&[u8]>) -> Option<super::ocsp::CertId> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+        .filter_map(Result::ok)
+        .collect();
+    let leaf = chain.first()?;
+    let extra: Vec<CertificateDer<'static>> = issuer_file
+        .map(|b| {
+            CertificateDer::pem_slice_iter(b)
+                .filter_map(Result::ok)
+                .collect()
+        })
+        .unwrap_or_default();
+    chain[1..]
+        .iter()
+        .chain(extra.iter())
+        .find_map(|i| super::ocsp::CertId::of(leaf, i))
+}
+
+/// Whether `resp` may be stapled for `id` now; `mismatch` is the text when
+/// it names another certificate.
+fn ocsp_matches(resp: &[u8], id: &super::ocsp::CertId, mismatch: &str) -> Result<i64, String> {
+    let checked = super::ocsp::check(resp, unix_now())?;
+    if checked.cert_id != id.der().as_slice() {
+        return Err(format!("OCSP single response: {mismatch}"));
+    }
+    Ok(checked.next_update)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `set ssl ocsp-response`: staples `resp` (DER) for every certificate whose
+/// OCSP entry it names, from the next handshake on; the error is HAProxy's.
+pub fn set_ocsp(resp: &[u8]) -> Result<(), String> {
+    let checked = super::ocsp::check(resp, unix_now())?;
+    let store = STORE.load();
+    let targets: Vec<(&String, &Arc<Cert>)> = store
+        .iter()
+        .filter(|(_, c)| {
+            c.ocsp_id
+                .as_ref()
+                .is_some_and(|id| id.der() == checked.cert_id)
+        })
+        .collect();
+    if targets.is_empty() {
+        return Err(
+            "OCSP single response: Certificate ID does not match any certificate or issuer".into(),
+        );
+    }
+    for (file, c) in targets {
+        let mut key = CertifiedKey::clone(&c.key);
+        key.ocsp = Some(resp.to_vec());
+        insert(
+            file,
+            Cert {
+                key: Arc::new(key),
+                names: c.names.clone(),
+                ecdsa: c.ecdsa,
+                ocsp_id: c.ocsp_id.clone(),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The OCSP entries (`show ssl ocsp-response`): each certificate ID once,
+/// in the order of their DER keys, as HAProxy's tree lists them.
+pub fn ocsp_ids() -> Vec<super::ocsp::CertId> {
+    let mut ids: Vec<super::ocsp::CertId> = STORE
+        .load()
+        .values()
+        .filter_map(|c| c.ocsp_id.clone())
+        .collect();
+    ids.sort_by_key(|id| id.der());
+    ids.dedup();
+    ids
 }
 
 /// The files of a `crt <dir>`: in name order, without the extra files.

@@ -199,7 +199,7 @@ mod tests {
         let g = super::super::opts::Globals::default();
         certs::insert(
             &p("rsa_b.pem"),
-            certs::load_file(&p("rsa_b.pem"), &g).unwrap(),
+            certs::load_file(&p("rsa_b.pem"), &g, &mut |_| {}).unwrap(),
         );
         let line = format!("{} [ssl-max-ver TLSv1.2] b.example", p("rsa_b.pem"));
         let mut l = lists();

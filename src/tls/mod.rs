@@ -35,6 +35,7 @@ pub mod handshake;
 pub mod info;
 pub mod limit;
 pub mod live;
+pub mod ocsp;
 pub mod opts;
 pub mod server;
 pub mod session;

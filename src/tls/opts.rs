@@ -295,6 +295,9 @@ pub struct Globals {
     pub extra_key: bool,
     /// `ssl-load-extra-files`: load `<crt>.ocsp`.
     pub extra_ocsp: bool,
+    /// `ssl-load-extra-files`: load `<crt>.issuer` (the OCSP certificate
+    /// ID's issuer when the chain lacks it).
+    pub extra_issuer: bool,
     /// `ssl-load-extra-files`: `<crt>.sctl` would be loaded (refused: no SCT stapling).
     pub extra_sctl: bool,
 }
@@ -311,6 +314,7 @@ impl Default for Globals {
             maxrecord: 0,
             extra_key: true,
             extra_ocsp: true,
+            extra_issuer: true,
             extra_sctl: true,
         }
     }

@@ -719,14 +719,18 @@ fn load_extra_files(g: &mut crate::tls::opts::Globals, args: &mut Args) -> Resul
         return Err("expects none, all, key, ocsp, issuer, sctl or bundle".into());
     }
     (g.extra_key, g.extra_ocsp, g.extra_sctl) = (false, false, false);
+    g.extra_issuer = false;
     for w in &words {
         match w.as_str() {
             "none" if words.len() == 1 => {}
-            "all" => (g.extra_key, g.extra_ocsp, g.extra_sctl) = (true, true, true),
+            "all" => {
+                (g.extra_key, g.extra_ocsp, g.extra_sctl) = (true, true, true);
+                g.extra_issuer = true;
+            }
             "key" => g.extra_key = true,
             "ocsp" => g.extra_ocsp = true,
-            // The issuer only serves OCSP updates, which ringlb does not make.
-            "issuer" => {}
+            // The OCSP certificate ID's issuer, when the chain lacks it.
+            "issuer" => g.extra_issuer = true,
             "sctl" | "bundle" => {
                 return Err(format!(
                     "'{w}' is not supported: rustls has no {} (list the other kinds)",
