@@ -15,6 +15,7 @@ Prints one JSON object:
   moved_ok:  node -> answered on the same connection but by another node
              (impossible for TCP; counted so that it cannot hide)
   reconnect: node -> where the reconnections of the broken ones landed
+  fresh:     node -> where --fresh new connections, opened last, landed
 """
 
 import argparse
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--vip", required=True)
     ap.add_argument("--port", type=int, default=80)
     ap.add_argument("--count", type=int, default=300)
+    ap.add_argument("--fresh", type=int, default=60, help="new connections after the change")
     ap.add_argument("--settle", type=float, default=0.3, help="seconds after the change")
     ap.add_argument("cmd", nargs=argparse.REMAINDER, help="-- command that changes the route")
     a = ap.parse_args()
@@ -70,8 +72,17 @@ def main():
         finally:
             s.close()
 
+    fresh = Counter()
+    for _ in range(a.fresh):
+        try:
+            with connect(a.vip, a.port) as s:
+                _, hdrs, _ = exchange(s)
+            fresh[node_of(hdrs)] += 1
+        except (HttpError, OSError):
+            fresh["failed"] += 1
+
     json.dump({"open_errors": open_errors, "before": before, "kept": kept, "broken": broken,
-               "moved_ok": moved_ok, "reconnect": reconnect, "errors": errors},
+               "moved_ok": moved_ok, "reconnect": reconnect, "errors": errors, "fresh": fresh},
               sys.stdout, sort_keys=True)
     print()
     return 0
