@@ -83,8 +83,10 @@ lab_binaries() {
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     if [ -z "${RINGLB:-}" ] || [ -z "${DEMO_BACKEND:-}" ]; then
         (cd "$root" && cargo build --release --bins -q)
-        RINGLB="${RINGLB:-$root/target/release/ringlb}"
-        DEMO_BACKEND="${DEMO_BACKEND:-$root/target/release/demo-backend}"
+        local target="${CARGO_TARGET_DIR:-$root/target}"
+        case "$target" in /*) ;; *) target="$root/$target" ;; esac
+        RINGLB="${RINGLB:-$target/release/ringlb}"
+        DEMO_BACKEND="${DEMO_BACKEND:-$target/release/demo-backend}"
     fi
     export RINGLB DEMO_BACKEND
 }
