@@ -11,27 +11,60 @@
 # Use:   source scripts/ha-lab/lib.sh; lab_init rlb-fo; lab_ns client; ...
 
 LAB_PREFIX=""
+# The processes lab_bg started (what the labs read; the cleanup finds what
+# to stop through the namespaces instead).
 LAB_PIDS=()
 LAB_DIR=""
 
-# Stops every process started with lab_bg, then removes every namespace whose
-# name starts with the prefix (also ones left by an earlier interrupted run).
+# The network-namespace ids ("net:[inode]") of the lab's namespaces.
+lab_netns_ids() {
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true); do
+        printf 'net:[%s]\n' "$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)"
+    done
+}
+
+# lab_kill SIGNAL PID...: signals each PID that still runs inside one of the
+# lab's namespaces. A PID the lab remembers may have exited and been given to
+# an unrelated process since (pid_max is small and the labs start many short
+# processes): such a PID is left alone.
+lab_kill() {
+    local sig="$1" pid ids
+    shift
+    ids="$(lab_netns_ids)"
+    for pid in "$@"; do
+        [ -n "$pid" ] || continue
+        if grep -qxF "$(readlink "/proc/$pid/ns/net" 2>/dev/null || echo none)" <<<"$ids"; then
+            kill "-$sig" "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
+# The processes running inside the lab's namespaces.
+lab_ns_pids() {
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true); do
+        ip netns pids "$ns" 2>/dev/null || true
+    done
+}
+
+# Stops what runs in the lab's namespaces (TERM, up to 2 s, then KILL), then
+# removes every namespace whose name starts with the prefix (also ones left
+# by an earlier interrupted run). Only processes inside those namespaces are
+# signalled, never a remembered PID that may have been reused.
 lab_cleanup() {
     local pid ns
-    for pid in "${LAB_PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    sleep 0.2
-    for pid in "${LAB_PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-    done
     LAB_PIDS=()
     [ -n "$LAB_PREFIX" ] || return 0
+    # shellcheck disable=SC2046 # one PID per word
+    lab_kill TERM $(lab_ns_pids)
+    for _ in $(seq 40); do
+        [ -z "$(lab_ns_pids)" ] && break
+        sleep 0.05
+    done
+    # shellcheck disable=SC2046
+    lab_kill KILL $(lab_ns_pids)
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true); do
-        # Anything still running inside (a daemon that forked away from us).
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -9 "$pid" 2>/dev/null || true
-        done
         ip netns del "$ns" 2>/dev/null || true
     done
 }
