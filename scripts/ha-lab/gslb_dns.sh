@@ -29,3 +29,35 @@ gslb_dns() {
     lab_bg dns named.log named -g -n 1 -c "$dir/named.conf"
     GSLB_NAMED_PID=$LAB_LAST_PID
 }
+
+# gslb_resolver NS: a caching resolver for the clients of NS (as a site's
+# local resolver would be), on 127.0.0.1 inside NS. It asks the GSLB
+# directly for gslb.test (static-stub) from NS's own address, so the GSLB
+# picks the view of NS's subnet, and it caches answers for their TTL: with it
+# the lab measures what a client sees, TTL included.
+gslb_resolver() {
+    local ns="$1" dir="$LAB_DIR/resolver-$1"
+    mkdir -p "$dir"
+    cat >"$dir/named.conf" <<CONF
+options {
+    directory "$dir";
+    pid-file "$dir/named.pid";
+    session-keyfile "$dir/session.key";
+    managed-keys-directory "$dir";
+    listen-on port 53 { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion yes;
+    allow-query { 127.0.0.1; };
+    allow-recursion { 127.0.0.1; };
+    dnssec-validation no;
+};
+controls { };
+// The GSLB's names are asked of the GSLB itself; nothing else is resolved.
+zone "gslb.test" {
+    type static-stub;
+    server-addresses { $GSLB_DNS_IP; };
+};
+CONF
+    named-checkconf "$dir/named.conf"
+    lab_bg "$ns" "resolver-$ns.log" named -g -n 1 -c "$dir/named.conf"
+}
