@@ -91,7 +91,9 @@ drain_cycle() {
         ip=$(resolve client-a 127.0.0.1)
         echo "[client-a]\$ curl --resolve $NAME:80:$ip http://$NAME/"
         echo "    $(fetch client-a "$ip" || true)"
+        # shellcheck disable=SC2034  # read by gslb
         SEEN_A_AFTER=$(observe client-a)
+        # shellcheck disable=SC2034
         SEEN_B_AFTER=$(observe client-b)
     fi
     echo "cycle $n: drain -> GSLB answers site B in ${D_AUTH:-never} ms, client A served by" \

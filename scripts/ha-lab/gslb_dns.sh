@@ -27,6 +27,7 @@ gslb_dns() {
     # -g: foreground, logs to stderr, stays our child (stopped by the
     # cleanup); -n 1: one worker thread is plenty for the lab.
     lab_bg dns named.log named -g -n 1 -c "$dir/named.conf"
+    # shellcheck disable=SC2034  # read by gslb
     GSLB_NAMED_PID=$LAB_LAST_PID
 }
 
