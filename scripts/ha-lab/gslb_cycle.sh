@@ -29,7 +29,7 @@ drain_cycle() {
     fi
     t0=$(now_ms)
     for srv in a-web1 a-web2; do gslb_sock a "disable server web/$srv" >/dev/null; done
-    deadline=$((SECONDS + 15))
+    deadline=$((SECONDS + LIMIT + TTL + 5))
     while [ "$SECONDS" -lt "$deadline" ] && [ -z "$D_CLIENT" ]; do
         auth=$(resolve client-a)
         t=$(($(now_ms) - t0))
@@ -74,7 +74,7 @@ drain_cycle() {
     fi
     t0=$(now_ms)
     for srv in a-web1 a-web2; do gslb_sock a "enable server web/$srv" >/dev/null; done
-    deadline=$((SECONDS + 15))
+    deadline=$((SECONDS + LIMIT + TTL + 5))
     while [ "$SECONDS" -lt "$deadline" ] && [ -z "$B_CLIENT" ]; do
         auth=$(resolve client-a)
         t=$(($(now_ms) - t0))
