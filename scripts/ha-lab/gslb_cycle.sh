@@ -51,6 +51,8 @@ drain_cycle() {
     if [ "$n" = 1 ]; then
         echo "$(clock) client A served by site B, ${D_CLIENT:-never} ms after the drain"
         show client-a curl -s --max-time 1 "http://$VIP_A/site-health"
+        echo "[client-a]\$ curl -s -o /dev/null -w '%{http_code}' --resolve $NAME:80:$VIP_A http://$NAME/   (a client whose resolver still caches site A)"
+        echo "    $(lab_exec client-a curl -s -o /dev/null -w '%{http_code}' --max-time 1 --resolve "$NAME:80:$VIP_A" "http://$NAME/" || true)"
         echo "[dns]\$ cat gslb_health.log"
         sed 's/^/    /' "$LAB_DIR/gslb_health.log"
         echo "[dns]\$ grep 'updating zone' named.log"
