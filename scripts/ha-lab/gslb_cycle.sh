@@ -102,3 +102,57 @@ drain_cycle() {
         "site B in ${D_CLIENT:-never} ms ($D_FAILED requests failed before);" \
         "undrain -> GSLB answers site A in ${B_AUTH:-never} ms, client A served in ${B_CLIENT:-never} ms"
 }
+
+# planned_cycle: maintenance of site A done in the order that fails no
+# request: the operator flag takes site A out of DNS, client A moves to site
+# B within the TTL, then the servers are disabled; on the way back the
+# servers are enabled, then the flag is removed. Sets, in ms, P_MOVE (flag ->
+# client A served by site B), P_BACK (flag removed -> client A served by site
+# A) and P_FAILED ("failed/sent" client A requests over the whole procedure).
+planned_cycle() {
+    local t0 ip body sent=0 failed=0 deadline flag="$LAB_DIR/gslb-admin/site-a.down" srv
+    P_MOVE="" P_BACK=""
+    lab_wait_for 15 site_a_settled || echo "  note: site A not settled before the planned drain"
+    # probe WANT_IP WANT_SITE: one request as client A makes it; counts it.
+    probe() {
+        ip=$(resolve client-a 127.0.0.1)
+        sent=$((sent + 1))
+        if [ -n "$ip" ] && body=$(fetch client-a "$ip" 2); then
+            [ "$ip" = "$1" ] && [[ "$body" =~ ^Hello\ from\ $2-web ]]
+            return
+        fi
+        failed=$((failed + 1))
+        return 1
+    }
+    echo "$(clock) [dns]\$ touch gslb-admin/site-a.down    (site A out of DNS first)"
+    t0=$(now_ms)
+    touch "$flag"
+    deadline=$((SECONDS + LIMIT + TTL + 5))
+    while [ "$SECONDS" -lt "$deadline" ] && [ -z "$P_MOVE" ]; do
+        if probe "$VIP_B" b; then P_MOVE=$(($(now_ms) - t0)); fi
+        sleep 0.05
+    done
+    echo "$(clock) client A served by site B, ${P_MOVE:-never} ms after the flag; now the drain:"
+    echo "$(clock) [stats socket a-lb1, a-lb2]\$ disable server web/a-web1; disable server web/a-web2"
+    for srv in a-web1 a-web2; do gslb_sock a "disable server web/$srv" >/dev/null; done
+    # Client A keeps going while site A is drained: its answer is site B's.
+    deadline=$((SECONDS + 2))
+    while [ "$SECONDS" -lt "$deadline" ]; do probe "$VIP_B" b || true; sleep 0.05; done
+    echo "$(clock) [stats socket a-lb1, a-lb2]\$ enable server web/a-web1; enable server web/a-web2"
+    for srv in a-web1 a-web2; do gslb_sock a "enable server web/$srv" >/dev/null; done
+    lab_wait_for 10 lab_exec client-a curl -sf --max-time 1 -o /dev/null "http://$VIP_A/site-health" || true
+    echo "$(clock) [dns]\$ rm gslb-admin/site-a.down"
+    t0=$(now_ms)
+    rm -f "$flag"
+    deadline=$((SECONDS + LIMIT + TTL + 5))
+    while [ "$SECONDS" -lt "$deadline" ] && [ -z "$P_BACK" ]; do
+        if probe "$VIP_A" a; then P_BACK=$(($(now_ms) - t0)); fi
+        sleep 0.05
+    done
+    echo "$(clock) client A served by site A again, ${P_BACK:-never} ms after the flag went"
+    echo "[dns]\$ tail -4 gslb_health.log"
+    tail -n 4 "$LAB_DIR/gslb_health.log" | sed 's/^/    /'
+    P_FAILED="$failed/$sent"
+    echo "planned: flag -> client A on site B in ${P_MOVE:-never} ms; back in ${P_BACK:-never} ms;" \
+        "client A requests failed over the whole maintenance: $P_FAILED"
+}
