@@ -665,8 +665,10 @@ mod tests {
         // Unlike HAProxy 2.6 (any level): ssl_ocsp.rs says why.
         assert_eq!(op.run("set ssl ocsp-response AAAA").0, PERMISSION_DENIED);
         let mut user = Session::new(&shared, Level::User);
-        assert!(user.run("show ssl ocsp-response").0.starts_with("# Certificate IDs
-"));
+        assert!(user.run("show ssl ocsp-response").0.starts_with(
+            "# Certificate IDs
+"
+        ));
         let mut admin = Session::new(&shared, Level::Admin);
         assert!(admin.run("show ssl cert").0.contains("# filename\n"));
         assert_eq!(

@@ -253,7 +253,7 @@ struct Single<'a> {
 }
 
 fn single_response(s: &[u8]) -> Option<Single<'_>> {
-    let (_, id_content, rest) = take(s)?;
+    let (id_content, rest) = expect(s, 0x30)?;
     let cert_id = &s[..s.len() - rest.len()];
     cert_id_fields(id_content)?;
     let (tag, _, rest) = take(rest)?;
@@ -279,7 +279,7 @@ fn single_response(s: &[u8]) -> Option<Single<'_>> {
 
 /// Checks a CertID's shape: algorithm, two hashes, serial.
 fn cert_id_fields(c: &[u8]) -> Option<()> {
-    let (_, r) = expect(c, 0x30)?;
+    let (_, r) = expect(c, 0x30)?; // hashAlgorithm
     let (_, r) = expect(r, 0x04)?;
     let (_, r) = expect(r, 0x04)?;
     let (serial, _) = expect(r, 0x02)?;
@@ -442,6 +442,15 @@ mod tests {
             e(vec![0x30, 0x03, 0x0a, 0x01, 0x00]),
             "Failed to get basic response from OCSP Response"
         );
+        // A certificate ID that is no SEQUENCE (found by the fuzz target).
+        let mut r = response(&id(), 0x80, "20261206000000Z", cur, 1);
+        let der = id().der();
+        let at = r
+            .windows(der.len())
+            .position(|w| w == der.as_slice())
+            .unwrap();
+        r[at] = 0x31;
+        assert_eq!(e(r), "Failed to get basic response from OCSP Response");
         // Bytes after the response are not read, as OpenSSL's d2i.
         let mut r = response(&id(), 0x80, "20261206000000Z", cur, 1);
         r.push(0);
