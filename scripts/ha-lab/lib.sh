@@ -20,7 +20,8 @@ LAB_DIR=""
 lab_netns_ids() {
     local ns
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true); do
-        printf 'net:[%s]\n' "$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)"
+        # `command`: a lab may define a shell function of the same name.
+        printf 'net:[%s]\n' "$(command stat -L -c %i "/run/netns/$ns" 2>/dev/null)"
     done
 }
 
@@ -34,7 +35,7 @@ lab_kill() {
     ids="$(lab_netns_ids)"
     for pid in "$@"; do
         [ -n "$pid" ] || continue
-        if grep -qxF "$(readlink "/proc/$pid/ns/net" 2>/dev/null || echo none)" <<<"$ids"; then
+        if grep -qxF "$(command readlink "/proc/$pid/ns/net" 2>/dev/null || echo none)" <<<"$ids"; then
             kill "-$sig" "$pid" 2>/dev/null || true
         fi
     done
