@@ -21,6 +21,7 @@ pub mod auth;
 pub mod balance;
 pub mod bufpool;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod crc32c;
 pub mod deadline;

@@ -10,6 +10,7 @@ pub mod master;
 pub mod master_cli;
 pub mod pidfile;
 pub mod privileges;
+pub mod sd_notify;
 pub mod signals;
 
 use std::io;
