@@ -47,6 +47,7 @@ fn render(out: &mut dyn Write) -> io::Result<()> {
     let man = clap_mangen::Man::new(ringlb::cli::Cli::command())
         .section("8")
         .manual("System Administration")
+        .date(date())
         .source(format!("ringlb {}", env!("CARGO_PKG_VERSION")));
     man.render_title(out)?;
     man.render_name_section(out)?;
@@ -55,6 +56,30 @@ fn render(out: &mut dyn Write) -> io::Result<()> {
     man.render_options_section(out)?;
     out.write_all(MORE.as_bytes())?;
     man.render_version_section(out)
+}
+
+/// The page's date, YYYY-MM-DD: `$SOURCE_DATE_EPOCH` (reproducible builds;
+/// `scripts/package` sets it to the last commit's time), else now.
+fn date() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn main() -> ExitCode {
