@@ -116,8 +116,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(haproxy_args(args.iter().map(|s| s.to_string())))
-            .expect("parses")
+        Cli::try_parse_from(haproxy_args(args.iter().map(|s| s.to_string()))).expect("parses")
     }
 
     #[test]
@@ -143,8 +142,14 @@ mod tests {
     fn the_unit_command_line_parses() {
         // What packaging/ringlb.service runs.
         let cli = parse(&[
-            "ringlb", "-Ws", "-f", "/etc/ringlb/ringlb.cfg", "-p", "/run/ringlb.pid",
-            "-S", "/run/ringlb-master.sock",
+            "ringlb",
+            "-Ws",
+            "-f",
+            "/etc/ringlb/ringlb.cfg",
+            "-p",
+            "/run/ringlb.pid",
+            "-S",
+            "/run/ringlb-master.sock",
         ]);
         assert!(cli.systemd);
         assert_eq!(cli.master_cli.as_deref(), Some("/run/ringlb-master.sock"));

@@ -186,7 +186,10 @@ fn run_master(cli: &Cli, config: &Config) -> ExitCode {
         systemd: cli.systemd,
     };
     let prepare = || -> anyhow::Result<()> {
-        let background = (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug;
+        // -Ws stays in the foreground, as HAProxy's: systemd watches the
+        // process it started (`daemon` in a packaged haproxy.cfg is common).
+        let background =
+            (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug && !cli.systemd;
         if background {
             daemon::daemonize()?;
         }

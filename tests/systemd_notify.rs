@@ -37,7 +37,8 @@ impl NotifySocket {
     }
 
     fn with(sock: UnixDatagram, env: String) -> NotifySocket {
-        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         NotifySocket { sock, env }
     }
 
@@ -142,7 +143,11 @@ fn ws_says_ready_reloading_ready_and_stopping_while_traffic_flows() {
     // A refused configuration: the reload ends READY again, the reason in
     // STATUS, and worker #2 serves on.
     thread::sleep(Duration::from_millis(300));
-    std::fs::write(master.dir().join("test.cfg"), format!("{cfg}    balanse x\n")).unwrap();
+    std::fs::write(
+        master.dir().join("test.cfg"),
+        format!("{cfg}    balanse x\n"),
+    )
+    .unwrap();
     master.signal(libc::SIGUSR2);
     let reloading = notify.next("RELOADING=1 for the bad config");
     assert_eq!(field(&reloading, "RELOADING"), Some("1"), "{reloading}");
@@ -184,16 +189,24 @@ fn ws_says_ready_reloading_ready_and_stopping_while_traffic_flows() {
 }
 
 #[test]
-fn ws_speaks_to_an_abstract_socket_and_says_stopping_on_soft_stop() {
+fn ws_speaks_to_an_abstract_socket_stays_in_the_foreground_and_says_stopping() {
     let a = HttpBackend::start("a");
     let notify = NotifySocket::abstract_name();
+    // `daemon`, as many a packaged haproxy.cfg says: -Ws stays in the
+    // foreground all the same (systemd watches the pid it started).
     let cfg = ListenCfg::http(free_port())
         .global("nbthread 1")
+        .global("daemon")
         .server("a", a.port())
         .render();
     let mut master = start_ws(&cfg, &notify, "-Ws");
     let ready = notify.next("READY=1 on the abstract socket");
     assert_eq!(field(&ready, "READY"), Some("1"), "{ready}");
+    assert_eq!(
+        field(&ready, "MAINPID"),
+        Some(master.pid().to_string().as_str()),
+        "-Ws must not fork: {ready}"
+    );
     assert_eq!(common::get(master.ports[0], "/").status, 200);
     master.signal(libc::SIGUSR1);
     let stopping = notify.next("STOPPING=1 on soft stop");
@@ -299,7 +312,11 @@ fn the_man_page_is_generated_from_the_cli() {
         .expect("run ringlb-man");
     assert!(out.status.success());
     let page = String::from_utf8(out.stdout).unwrap();
-    assert!(page.starts_with(".ie"), "roff: {}", &page[..80.min(page.len())]);
+    assert!(
+        page.starts_with(".ie"),
+        "roff: {}",
+        &page[..80.min(page.len())]
+    );
     assert!(page.contains(".TH ringlb 8"), "section 8");
     for wanted in ["\\-\\-Ws", "\\-W", "\\-sf", ".SH SIGNALS", ".SH FILES"] {
         assert!(page.contains(wanted), "{wanted} missing from the page");

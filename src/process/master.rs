@@ -254,7 +254,10 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                 return Ok(0);
             }
             MasterSignal::SoftStop => {
-                systemd.tell("STOPPING=1\n", "soft-stopping: the workers finish their connections");
+                systemd.tell(
+                    "STOPPING=1\n",
+                    "soft-stopping: the workers finish their connections",
+                );
                 return Ok(soft_stop(&sockets, current, former));
             }
         }
