@@ -18,6 +18,8 @@
 #    status` (the notify STATUS=), `systemctl stop`.
 #
 # ROOT_CACHE=DIR reuses a minbase root made earlier (copied, never changed).
+# SUITE=trixie checks on Debian 13 (systemd 257: RELOADING=1 with
+# MONOTONIC_USEC makes `systemctl reload` wait for READY=1).
 # Everything made here lives under one temporary directory, removed at exit.
 set -euo pipefail
 
@@ -26,6 +28,7 @@ if [[ "${1:-}" == "--boot" ]]; then
     boot=1
     shift
 fi
+suite="${SUITE:-bookworm}"
 deb="$(realpath "${1:?usage: packaging/test-deb.sh [--boot] DEB}")"
 [[ $EUID -eq 0 ]] || { echo "needs root (chroot, debootstrap, nspawn)" >&2; exit 2; }
 
@@ -57,7 +60,7 @@ minbase() {
     if [[ -n "${ROOT_CACHE:-}" ]]; then
         cp -a "$ROOT_CACHE" "$dest"
     else
-        debootstrap --variant=minbase bookworm "$dest" http://deb.debian.org/debian >"$work/debootstrap.log"
+        debootstrap --variant=minbase "$suite" "$dest" http://deb.debian.org/debian >"$work/debootstrap.log"
     fi
 }
 
@@ -65,7 +68,7 @@ in_root() { chroot "$root" "$@"; }
 
 # --- 1. A clean minbase root, no systemd running ----------------------------
 root="$work/clean"
-say "clean Debian 12 minbase root: $root"
+say "clean Debian ($suite) minbase root: $root"
 minbase "$root"
 mount -t proc proc "$root/proc"
 mounted+=("$root/proc")
@@ -101,11 +104,23 @@ DEBIAN_FRONTEND=noninteractive in_root apt-get update -q >"$work/apt.log"
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -q --no-install-recommends \
     systemd systemd-sysv dbus curl man-db procps >>"$work/apt.log"
 umount "$root/proc"
-cp "$deb" "$root/tmp/"
+# Not /tmp: systemd-nspawn mounts a fresh tmpfs there.
+cp "$deb" "$root/root/"
 echo ringlb-pkg-test >"$root/etc/hostname"
 # --keep-unit --register=no: no systemd nor D-Bus on the host side needed.
 # --private-network: the container sees only its own loopback.
-systemd-nspawn -q -b -D "$root" --keep-unit --register=no --private-network \
+# The container's systemd can hand a unit no more open files than its own
+# hard limit, and a login shell's is often lower than the unit's
+# LimitNOFILE=1048576 (the kernel's fs.nr_open default): raise it when this
+# shell may (CAP_SYS_RESOURCE), else say what the unit will get.
+limit=()
+if prlimit --nofile=1048576:1048576 -- true 2>/dev/null; then
+    limit=(prlimit --nofile=1048576:1048576 --)
+else
+    echo "note: this shell's open-file hard limit is $(ulimit -Hn) and cannot be raised;" \
+        "the unit gets that instead of LimitNOFILE=1048576"
+fi
+"${limit[@]}" systemd-nspawn -q -b -D "$root" --keep-unit --register=no --private-network \
     --machine=ringlb-pkg-test --console=read-only >"$work/console.log" 2>&1 &
 nspawn_pid=$!
 init=""
@@ -125,10 +140,11 @@ for _ in $(seq 1 150); do
     sleep 0.2
 done
 crun cat /proc/1/comm
+crun sh -c 'systemctl --version | head -n 1; cat /etc/debian_version'
 echo "system state: $state"
 
 say "apt-get install ./$name with systemd running: the postinst starts ringlb"
-DEBIAN_FRONTEND=noninteractive crun sh -c "cd /tmp && apt-get install -y ./$name"
+DEBIAN_FRONTEND=noninteractive crun sh -c "cd /root && apt-get install -y ./$name"
 crun systemctl is-enabled ringlb
 crun systemctl is-active ringlb
 
@@ -141,6 +157,7 @@ crun systemctl status ringlb --no-pager -n 0 | sed -n '1,12p'
 
 say "limits and users: LimitNOFILE, workers as nobody"
 mainpid="$(c systemctl show -p MainPID --value ringlb)"
+crun systemctl show -p LimitNOFILE ringlb
 crun sh -c "grep 'Max open files' /proc/$mainpid/limits; ps -o user,pid,ppid,args --ppid $mainpid -p $mainpid"
 
 say "systemctl reload x5 while curl runs in a loop"
