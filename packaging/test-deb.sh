@@ -102,7 +102,7 @@ minbase "$root"
 mount -t proc proc "$root/proc"
 DEBIAN_FRONTEND=noninteractive in_root apt-get update -q >"$work/apt.log"
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -q --no-install-recommends \
-    systemd systemd-sysv dbus curl man-db procps >>"$work/apt.log"
+    systemd systemd-sysv dbus curl man-db procps iproute2 >>"$work/apt.log"
 umount "$root/proc"
 # Not /tmp: systemd-nspawn mounts a fresh tmpfs there.
 cp "$deb" "$root/root/"
@@ -181,6 +181,18 @@ tally="$(c cat /run/curl-tally)"
 echo "$tally"
 [[ "$tally" == *", 0 failed,"* ]] || { echo "FAILED: requests failed across reloads" >&2; exit 1; }
 crun systemctl status ringlb --no-pager -n 0 | sed -n '1,12p'
+
+say "port 80 under the hardened unit: added by a reload, then bound at a restart"
+c cp /etc/ringlb/ringlb.cfg /run/ringlb.cfg.shipped
+c sh -c 'printf "%s\n" "" "frontend www" "    bind :80" "    default_backend web" \
+    "backend web" "    server stats 127.0.0.1:8404" >> /etc/ringlb/ringlb.cfg'
+crun systemctl reload ringlb
+crun curl -sS -o /dev/null -w '%{http_code} via :80 after reload\n' http://127.0.0.1:80/
+crun systemctl restart ringlb
+crun curl -sS -o /dev/null -w '%{http_code} via :80 after restart\n' http://127.0.0.1:80/
+crun sh -c 'ss -ltnp 2>/dev/null | grep -E ":(80|8404) " || grep -c . /proc/net/tcp'
+c cp /run/ringlb.cfg.shipped /etc/ringlb/ringlb.cfg
+crun systemctl reload ringlb
 
 say "a refused configuration: systemctl reload fails at the check, ringlb serves on"
 c cp /etc/ringlb/ringlb.cfg /run/ringlb.cfg.good
