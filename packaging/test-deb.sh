@@ -211,4 +211,11 @@ say "systemctl stop"
 crun systemctl stop ringlb
 crun systemctl is-active ringlb || true
 crun journalctl -u ringlb --no-pager -o cat | tail -n 12
+say "apt-get purge: stopped, disabled, conffiles gone"
+crun systemctl start ringlb
+DEBIAN_FRONTEND=noninteractive crun apt-get purge -y -q ringlb | grep -E '^(Removing|Purging)'
+crun systemctl is-active ringlb || true
+crun sh -c 'ls /etc/ringlb /etc/default/ringlb /etc/systemd/system/multi-user.target.wants/ringlb.service 2>&1 || true'
+c curl -s -m 2 -o /dev/null http://127.0.0.1:8404/ && { echo "FAILED: still serving after purge" >&2; exit 1; }
+echo "nothing listens on 127.0.0.1:8404"
 say "OK (booted)"
