@@ -21,6 +21,8 @@
 # SUITE=trixie checks on Debian 13 (systemd 257: RELOADING=1 with
 # MONOTONIC_USEC makes `systemctl reload` wait for READY=1).
 # Everything made here lives under one temporary directory, removed at exit.
+# Single-quoted $ expressions are meant for the shell inside the root.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 boot=0
