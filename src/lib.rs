@@ -8,7 +8,9 @@
 //!
 //! - `config`: haproxy.cfg lexer, parser, keywords and the validated model.
 //! - `runtime`: the shared, read-only structures built once from the model.
-//! - `process`: daemon, pidfile, privileges, open-file limit, signals.
+//! - `process`: daemon, pidfile, privileges, open-file limit, signals, the
+//!   master-worker mode and systemd's readiness protocol (`sd_notify`).
+//! - `cli`: the command line the binary parses and `ringlb-man` turns into ringlb(8).
 //! - `bufpool`: the per-worker pool of 16 KB buffers.
 //! - `stats`: per-worker counters, the stats page and its CSV; `admin`: the
 //!   stats socket (HAProxy's run-time API).
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod balance;
 pub mod bufpool;
 pub mod check;
+pub mod cli;
 pub mod config;
 pub mod crc32c;
 pub mod deadline;

@@ -5,12 +5,12 @@
 //! silently in the background), daemonize, write the pidfile, drop
 //! privileges, then start the workers and wait for signals in the main thread.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use clap::Parser;
+use ringlb::cli::{self, Cli};
 use ringlb::config::{self, model::Config};
 use ringlb::process::{daemon, limits, master, master_cli, pidfile, privileges, signals};
 use ringlb::runtime::Shared;
@@ -22,93 +22,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// maxconn when neither `global` nor the open-file limit says otherwise.
 const DEFAULT_MAXCONN: u64 = 4096;
 
-/// ringlb: an HAProxy-compatible load balancer on io_uring.
-#[derive(Debug, Parser)]
-#[command(name = "ringlb", disable_version_flag = true)]
-struct Cli {
-    /// Configuration file or directory (its `*.cfg` files in name order);
-    /// repeatable, read in order as one configuration.
-    #[arg(short = 'f', value_name = "FILE|DIR", required_unless_present_any = ["version", "build_options", "condition"])]
-    files: Vec<PathBuf>,
-    /// Evaluate a condition as `.if` does and exit: 0 true, 1 false, 2 invalid (HAProxy's `-cc`).
-    #[arg(long = "cc", value_name = "CONDITION")]
-    condition: Option<String>,
-    /// Quiet: print no warnings, notices, nor "Configuration file is valid".
-    #[arg(short = 'q')]
-    quiet: bool,
-    /// Verbose: cancels quiet mode (as HAProxy's `-V`).
-    #[arg(short = 'V')]
-    verbose: bool,
-    /// The local peer name (`${HAPROXY_LOCALPEER}`; the host name by default).
-    #[arg(short = 'L', value_name = "NAME")]
-    localpeer: Option<String>,
-    /// Default per-frontend maxconn, for frontends that set none (HAProxy's `-N`).
-    #[arg(short = 'N', value_name = "MAXPCONN", value_parser = clap::value_parser!(u32).range(1..))]
-    maxpconn: Option<u32>,
-    /// Change to this directory before loading the files.
-    #[arg(short = 'C', value_name = "DIR")]
-    chdir: Option<PathBuf>,
-    /// Print the version, the HAProxy version matched and the build features (`-vv`).
-    #[arg(long = "vv")]
-    build_options: bool,
-    /// Check the configuration and exit (0 valid, 1 invalid).
-    #[arg(short = 'c')]
-    check: bool,
-    /// Run in the background (as `daemon` in `global`).
-    #[arg(short = 'D')]
-    daemon: bool,
-    /// Stay in the foreground even if the configuration says `daemon` (HAProxy's `-db`).
-    #[arg(long = "db")]
-    foreground: bool,
-    /// Foreground with debug output.
-    #[arg(short = 'd')]
-    debug: bool,
-    /// Diagnostic mode (HAProxy's `-dD`): print the `.diag` messages.
-    #[arg(long = "dD")]
-    diag_mode: bool,
-    /// Write the process id to this file.
-    #[arg(short = 'p', value_name = "PIDFILE")]
-    pidfile: Option<PathBuf>,
-    /// Print the version and exit.
-    #[arg(short = 'v')]
-    version: bool,
-    /// Master-worker mode: a master keeps the sockets and replaces the worker
-    /// process on SIGUSR2 (as `master-worker` in `global`).
-    #[arg(short = 'W')]
-    master_worker: bool,
-    /// The master CLI's address (`-S <path|ip:port>[,mode <octal>]`): `reload`, `show proc`.
-    #[arg(short = 'S', value_name = "ADDRESS")]
-    master_cli: Option<String>,
-    /// Once serving, soft-stop these processes (HAProxy's `-sf <pid>...`).
-    #[arg(long = "sf", value_name = "PID", num_args = 1..)]
-    soft_finish: Vec<i32>,
-    /// Take the listening sockets of the process behind this stats socket
-    /// (`expose-fd listeners` there), instead of binding new ones.
-    #[arg(short = 'x', value_name = "SOCKET")]
-    xfer: Option<PathBuf>,
-    /// Once serving, terminate these processes (HAProxy's `-st <pid>...`).
-    #[arg(long = "st", value_name = "PID", num_args = 1..)]
-    terminate: Vec<i32>,
-}
-
-/// HAProxy spells some options as multi-letter short flags (`-db`, `-vv`);
-/// map them to what the parser knows.
-fn haproxy_args() -> Vec<String> {
-    std::env::args()
-        .map(|a| match a.as_str() {
-            "-db" => "--db".to_string(),
-            "-sf" => "--sf".to_string(),
-            "-st" => "--st".to_string(),
-            "-vv" => "--vv".to_string(),
-            "-cc" => "--cc".to_string(),
-            "-dD" => "--dD".to_string(),
-            _ => a,
-        })
-        .collect()
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(haproxy_args());
+    let cli = Cli::parse_from(cli::haproxy_args(std::env::args()));
     if cli.version || cli.build_options {
         print_version(cli.build_options);
         return ExitCode::SUCCESS;
@@ -174,7 +89,7 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let master_mode = cli.master_worker || loaded.config.global.master_worker;
+    let master_mode = cli.master_worker || cli.systemd || loaded.config.global.master_worker;
     if master_mode && !master::under_master() {
         return run_master(&cli, &loaded.config);
     }
@@ -268,9 +183,13 @@ fn run_master(cli: &Cli, config: &Config) -> ExitCode {
         cli: master_cli,
         soft_finish: cli.soft_finish.clone(),
         terminate: cli.terminate.clone(),
+        systemd: cli.systemd,
     };
     let prepare = || -> anyhow::Result<()> {
-        let background = (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug;
+        // -Ws stays in the foreground, as HAProxy's: systemd watches the
+        // process it started (`daemon` in a packaged haproxy.cfg is common).
+        let background =
+            (config.global.daemon || cli.daemon) && !cli.foreground && !cli.debug && !cli.systemd;
         if background {
             daemon::daemonize()?;
         }

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use super::master_cli::{self, MasterCliAddr, ProcEntry};
+use super::sd_notify::{self, Notifier};
 use super::signals::{self, MasterSignal};
 use crate::config::{self, model::Config};
 use crate::worker::handover::{self, ENV_LISTENERS, Inherited, SocketKey};
@@ -57,6 +58,33 @@ pub struct MasterOpts {
     pub soft_finish: Vec<i32>,
     /// Processes to terminate once the first worker serves (`-st`).
     pub terminate: Vec<i32>,
+    /// `-Ws`: tell systemd (`$NOTIFY_SOCKET`) when serving, reloading, stopping.
+    pub systemd: bool,
+}
+
+/// The master's messages to systemd (`-Ws`); silent without `$NOTIFY_SOCKET`.
+struct Systemd(Option<Notifier>);
+
+impl Systemd {
+    fn new(enabled: bool) -> Systemd {
+        match Notifier::from_env().filter(|_| enabled) {
+            Some(Ok(n)) => Systemd(Some(n)),
+            Some(Err(e)) => {
+                eprintln!("[WARNING] master: cannot use $NOTIFY_SOCKET: {e}");
+                Systemd(None)
+            }
+            None => Systemd(None),
+        }
+    }
+
+    /// Sends `state` (`KEY=value` lines) then `status` as `STATUS=`.
+    fn tell(&self, state: &str, status: &str) {
+        let Some(n) = &self.0 else { return };
+        let msg = format!("{state}{}", sd_notify::status_line(status));
+        if let Err(e) = n.send(&msg) {
+            eprintln!("[WARNING] master: cannot notify systemd: {e}");
+        }
+    }
 }
 
 /// A worker process the master started.
@@ -117,6 +145,10 @@ fn bind(config: &Config, previous: Sockets) -> Result<Sockets, MasterError> {
 
 /// Runs the master until it is told to stop; returns the exit status.
 pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
+    let systemd = Systemd::new(opts.systemd);
+    // The binary's path now, not /proc/self/exe at each reload: after a
+    // package upgrade replaced it, a reload starts the new binary's worker.
+    let exe = std::env::current_exe().map_err(MasterError::Worker)?;
     let mut sockets = bind(config, Sockets::new())?;
     signals::block_master()?;
     // The CLI first: a master that cannot serve it fails before any worker.
@@ -135,7 +167,12 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
         master_cli::spawn(addr, state.clone()).map_err(MasterError::Cli)?;
     }
     let mut generation = 1;
-    let mut current = start_worker(opts, &sockets, generation)?;
+    let mut current = start_worker(opts, &exe, &sockets, generation)?;
+    let pid = std::process::id();
+    systemd.tell(
+        &format!("READY=1\nMAINPID={pid}\n"),
+        &format!("worker #1 (pid {}) serves", current.child.id()),
+    );
     eprintln!(
         "[NOTICE] master {}: worker #{generation} (pid {}) serves",
         std::process::id(),
@@ -149,7 +186,15 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
     loop {
         match signals::wait_master() {
             MasterSignal::Reload => {
-                let outcome = match reload(opts, std::mem::take(&mut sockets), generation + 1) {
+                systemd.tell(
+                    &format!(
+                        "RELOADING=1\nMONOTONIC_USEC={}\n",
+                        sd_notify::monotonic_usec()
+                    ),
+                    "reloading",
+                );
+                let taken = std::mem::take(&mut sockets);
+                let outcome = match reload(opts, &exe, taken, generation + 1) {
                     (kept, Ok(new)) => {
                         sockets = kept;
                         generation += 1;
@@ -161,6 +206,13 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                             current.relative,
                             current.child.id()
                         );
+                        systemd.tell(
+                            "READY=1\n",
+                            &format!(
+                                "worker #{generation} (pid {}) serves (reloaded)",
+                                new.child.id()
+                            ),
+                        );
                         former.push(std::mem::replace(&mut current, new));
                         Ok(())
                     }
@@ -170,6 +222,15 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                             "[ALERT] master: reload failed, worker #{} keeps serving: {why}",
                             current.relative
                         );
+                        // Ready again: the old worker serves on.
+                        systemd.tell(
+                            "READY=1\n",
+                            &format!(
+                                "reload failed, worker #{} (pid {}) keeps serving: {why}",
+                                current.relative,
+                                current.child.id()
+                            ),
+                        );
                         Err(why)
                     }
                 };
@@ -177,11 +238,13 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
             }
             MasterSignal::Child => {
                 if let Some(code) = reap(&mut current, &mut former) {
+                    systemd.tell("STOPPING=1\n", "the current worker exited");
                     return Ok(code);
                 }
                 publish(&state, &current, &former, None);
             }
             MasterSignal::Terminate => {
+                systemd.tell("STOPPING=1\n", "stopping");
                 let all: Vec<i32> = former
                     .iter()
                     .chain([&current])
@@ -190,7 +253,13 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
                 signals::send_all(&all, libc::SIGTERM);
                 return Ok(0);
             }
-            MasterSignal::SoftStop => return Ok(soft_stop(&sockets, current, former)),
+            MasterSignal::SoftStop => {
+                systemd.tell(
+                    "STOPPING=1\n",
+                    "soft-stopping: the workers finish their connections",
+                );
+                return Ok(soft_stop(&sockets, current, former));
+            }
         }
     }
 }
@@ -199,6 +268,7 @@ pub fn run(opts: &MasterOpts, config: &Config) -> Result<i32, MasterError> {
 /// come back whatever happens: the new set on success, the old on failure.
 fn reload(
     opts: &MasterOpts,
+    exe: &Path,
     sockets: Sockets,
     generation: u32,
 ) -> (Sockets, Result<Worker, String>) {
@@ -218,7 +288,7 @@ fn reload(
         Ok(s) => s,
         Err(e) => return (backup, Err(e.to_string())),
     };
-    match start_worker(opts, &new, generation) {
+    match start_worker(opts, exe, &new, generation) {
         Ok(w) => (new, Ok(w)),
         Err(e) => (backup, Err(e.to_string())),
     }
@@ -227,10 +297,16 @@ fn reload(
 /// Starts a worker on `sockets` and waits until it serves.
 fn start_worker(
     opts: &MasterOpts,
+    exe: &Path,
     sockets: &Sockets,
     relative: u32,
 ) -> Result<Worker, MasterError> {
-    let exe = std::env::current_exe().map_err(MasterError::Worker)?;
+    // Removed since the master started (package purged): the master's own image.
+    let exe = if exe.exists() {
+        exe
+    } else {
+        Path::new("/proc/self/exe")
+    };
     let (ready_r, ready_w) = pipe().map_err(MasterError::Worker)?;
     let inherit: Vec<RawFd> = sockets
         .values()
@@ -243,6 +319,8 @@ fn start_worker(
     }
     cmd.arg("-db")
         .args(&opts.worker_args)
+        // systemd hears from the master only (NotifyAccess=main).
+        .env_remove(sd_notify::ENV_NOTIFY_SOCKET)
         .env(ENV_WORKER, std::process::id().to_string())
         .env(ENV_READY_FD, ready_w.as_raw_fd().to_string())
         .env(

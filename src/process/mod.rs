@@ -1,5 +1,6 @@
 //! Process-level plumbing for a Unix daemon: detaching, pidfile, dropping
-//! privileges, the open-file limit and signal handling. Linux only, via `libc`.
+//! privileges, the open-file limit, signal handling, the master-worker mode
+//! and systemd's readiness protocol (`-Ws`). Linux only, via `libc`.
 //!
 //! Each submodule is a handful of plain functions called once, in order, by
 //! `main` before the workers start; all failures come back as [`ProcessError`].
@@ -10,6 +11,7 @@ pub mod master;
 pub mod master_cli;
 pub mod pidfile;
 pub mod privileges;
+pub mod sd_notify;
 pub mod signals;
 
 use std::io;
