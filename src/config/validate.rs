@@ -295,7 +295,15 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
     if let Some(sa) = p.settings.dispatch {
         servers.push(dispatch_server(sa, p));
     }
-    if servers.is_empty() {
+    // A proxy that answers by itself (stats page, monitor, `http-request
+    // return|redirect|deny`...) needs no server: no warning (HAProxy warns
+    // about none of these; ringlb only about a proxy with nothing to answer).
+    let answers_itself = p.stats.enabled
+        || p.stats.uri.is_some()
+        || p.monitor_uri.is_some()
+        || !p.rules.request.is_empty()
+        || !p.rules.redirects.is_empty();
+    if servers.is_empty() && !answers_itself {
         diag.warn_at(
             &p.origin,
             format!(

@@ -259,6 +259,19 @@ fn backend_without_server_warns() {
         w,
         vec!["t.cfg:5: listen 'l' has no server; its requests will get 503 Service Unavailable"]
     );
+    // A stats page or a rule that answers needs none.
+    for line in [
+        "stats uri /",
+        "stats enable",
+        "monitor-uri /up",
+        "http-request return status 200",
+    ] {
+        let w = warnings(&format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    \
+             timeout server 1s\nlisten l\n    bind :80\n    {line}\n"
+        ));
+        assert!(w.is_empty(), "{line}: {w:?}");
+    }
 }
 
 #[test]
