@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""HTTP failover prober for the HA lab (scripts/ha-lab/failover), stdlib only.
+
+`probe.py run` sends a GET every INTERVAL (10 ms) to each target for a
+bounded time, each target in its own thread, and writes one JSON line per
+request: send and completion times (epoch seconds, the same clock as
+`date +%s.%N`, so the lab's failure-event timestamp compares directly),
+ok or the kind of error, the backend server that answered (demo-backend's
+body "Hello from NAME"), the load-balancer node (the `X-LB` header ringlb
+adds) and the sticky cookie it sent.
+
+A target is MODE:PORT:STICKY:
+  MODE    ka   one keep-alive connection, reused; reconnects after an error
+          new  a new connection for every request
+  STICKY  cookie  keeps the SRV cookie from the first Set-Cookie and sends it
+          source  nothing to keep (the balancer hashes the source address)
+
+Timeouts are short on purpose (connect 50 ms, whole response 200 ms): a
+request black-holed by a dead node is counted as failed and the next probe
+goes on, so the outage is measured to within about a probe and a timeout.
+
+A keep-alive client behaves as curl, browsers and urllib3 do: before reusing
+an idle connection it checks whether the server has closed it (then it just
+reconnects: nothing was sent, nothing failed), and when a request on a
+reused connection fails before any response byte arrived (a reset or a
+close, never a timeout, since then the request may have been processed) it
+retries that idempotent GET once on a new connection. Both the raw outcome
+and the retried one are recorded.
+
+`probe.py summary EVENT_FILE ACTIVE_LB JSONL...` prints one JSON object per
+target: requests, raw failures, failures a retrying client sees, the outage
+(from the event to the first success after the last failure), the first
+answer from a node other than ACTIVE_LB, and whether the sticky server kept.
+"""
+
+import json
+import re
+import select
+import socket
+import sys
+import threading
+import time
+
+BODY_RE = re.compile(rb"Hello from (\S+)")
+
+
+class ProbeError(Exception):
+    """A failed request: `kind` names what went wrong, `got_bytes` whether
+    any response byte arrived before it did (then a retry is not safe)."""
+
+    def __init__(self, kind, got_bytes=False):
+        super().__init__(kind)
+        self.kind = kind
+        self.got_bytes = got_bytes
+
+
+def connect(host, port, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(timeout)
+    try:
+        s.connect((host, port))
+    except socket.timeout:
+        s.close()
+        raise ProbeError("connect_timeout")
+    except ConnectionRefusedError:
+        s.close()
+        raise ProbeError("connect_refused")
+    except OSError as e:
+        s.close()
+        raise ProbeError("connect_" + type(e).__name__)
+    return s
+
+
+def dropped(s):
+    """Whether the server closed (or reset) this idle connection: readable
+    with nothing to read, as urllib3's is_connection_dropped."""
+    r, _, _ = select.select([s], [], [], 0)
+    if not r:
+        return False
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def exchange(s, host, cookie, deadline):
+    """Sends one GET on `s`, reads the whole response before `deadline`.
+    Returns (status, headers dict (lower-case), body, close)."""
+    req = "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: ringlb-ha-probe\r\n" % host
+    if cookie:
+        req += "Cookie: SRV=%s\r\n" % cookie
+    req += "\r\n"
+    buf = b""
+    try:
+        s.settimeout(max(deadline - time.time(), 0.001))
+        s.sendall(req.encode())
+        while b"\r\n\r\n" not in buf:
+            s.settimeout(max(deadline - time.time(), 0.001))
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ProbeError("eof" if not buf else "eof_in_response", bool(buf))
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.setdefault(k.strip().lower(), []).append(v.strip())
+        length = int(headers.get("content-length", ["0"])[0])
+        while len(body) < length:
+            s.settimeout(max(deadline - time.time(), 0.001))
+            chunk = s.recv(4096)
+            if not chunk:
+                raise ProbeError("eof_in_response", True)
+            body += chunk
+    except socket.timeout:
+        raise ProbeError("timeout", bool(buf))
+    except ConnectionResetError:
+        raise ProbeError("reset", bool(buf))
+    except BrokenPipeError:
+        raise ProbeError("broken_pipe", bool(buf))
+    except (OSError, ValueError, IndexError) as e:
+        raise ProbeError("error_" + type(e).__name__, bool(buf))
+    close = any(v.lower() == "close" for v in headers.get("connection", []))
+    return status, headers, body, close
+
+
+class Target:
+    def __init__(self, spec, host, args):
+        self.mode, port, self.sticky = spec.split(":")
+        self.port = int(port)
+        self.name = spec
+        self.host = host
+        self.args = args
+        self.cookie = None
+        self.sock = None
+
+    def attempt(self, rec):
+        """One try; returns True when the connection was a reused one."""
+        reused = self.sock is not None
+        if reused and dropped(self.sock):
+            # The server closed it while idle: reconnect, as real clients do.
+            self.sock.close()
+            self.sock = None
+            reused = False
+            rec["idle_closed"] = True
+        if self.sock is None:
+            self.sock = connect(self.host, self.port, self.args["connect_timeout"])
+        deadline = time.time() + self.args["timeout"]
+        try:
+            status, headers, body, close = exchange(
+                self.sock, "%s:%d" % (self.host, self.port), self.cookie, deadline
+            )
+        except ProbeError as e:
+            self.sock.close()
+            self.sock = None
+            e.reused = reused
+            raise
+        if close or self.mode == "new":
+            self.sock.close()
+            self.sock = None
+        if status != 200:
+            raise ProbeError("status_%d" % status, True)
+        m = BODY_RE.search(body)
+        rec["server"] = m.group(1).decode() if m else None
+        rec["lb"] = headers.get("x-lb", [None])[0]
+        if self.sticky == "cookie" and self.cookie is None:
+            for v in headers.get("set-cookie", []):
+                if v.startswith("SRV="):
+                    self.cookie = v[4:].split(";")[0]
+        return reused
+
+    def one(self):
+        rec = {"target": self.name, "t": time.time(), "cookie": self.cookie}
+        try:
+            self.attempt(rec)
+            rec["ok"] = True
+        except ProbeError as e:
+            rec["ok"] = False
+            rec["err"] = e.kind
+            retryable = (
+                getattr(e, "reused", False)
+                and not e.got_bytes
+                and e.kind in ("reset", "eof", "broken_pipe")
+            )
+            if retryable:
+                # What curl, browsers and urllib3 do: the GET never reached
+                # a server that answered, so send it again once, fresh.
+                rec["retried"] = True
+                try:
+                    self.attempt(rec)
+                    rec["retry_ok"] = True
+                except ProbeError as e2:
+                    rec["retry_ok"] = False
+                    rec["retry_err"] = e2.kind
+        rec["done"] = time.time()
+        return rec
+
+    def run(self, until, out, lock):
+        tick = self.args["interval"]
+        nxt = time.time()
+        while True:
+            now = time.time()
+            if now >= until:
+                break
+            if nxt > now:
+                time.sleep(nxt - now)
+            rec = self.one()
+            with lock:
+                out.write(json.dumps(rec) + "\n")
+            # The next probe on the 10 ms grid; ticks missed while a request
+            # hung are skipped, not sent in a burst.
+            nxt += tick
+            if nxt < time.time():
+                nxt = time.time()
+        if self.sock is not None:
+            self.sock.close()
+
+
+def run(argv):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="probe.py run")
+    p.add_argument("--host", required=True)
+    p.add_argument("--target", action="append", required=True, help="MODE:PORT:STICKY")
+    p.add_argument("--duration", type=float, required=True, help="seconds")
+    p.add_argument("--interval", type=float, default=0.01)
+    p.add_argument("--connect-timeout", type=float, default=0.05)
+    p.add_argument("--timeout", type=float, default=0.2)
+    p.add_argument("--out", required=True, help="JSON lines file")
+    a = p.parse_args(argv)
+    args = {"interval": a.interval, "connect_timeout": a.connect_timeout, "timeout": a.timeout}
+    until = time.time() + a.duration
+    lock = threading.Lock()
+    with open(a.out, "w") as out:
+        threads = [
+            threading.Thread(target=Target(t, a.host, args).run, args=(until, out, lock))
+            for t in a.target
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+def summarize(event, active, recs):
+    """Per-target figures around the failure event (see the module doc)."""
+    out = {"requests": len(recs)}
+    raw_fail = [r for r in recs if not r["ok"]]
+    seen_fail = [r for r in raw_fail if not r.get("retry_ok")]
+    out["raw_failed"] = len(raw_fail)
+    out["failed"] = len(seen_fail)
+    out["errors"] = sorted({r["err"] for r in raw_fail})
+    ok = lambda r: r["ok"] or r.get("retry_ok")  # noqa: E731
+    if raw_fail:
+        last = max(r["t"] for r in raw_fail)
+        after = [r for r in recs if r["t"] > last and ok(r)]
+        out["outage"] = (min(r["done"] for r in after) - event) if after else None
+        out["first_failure"] = min(r["t"] for r in raw_fail) - event
+    else:
+        out["outage"] = 0.0
+    other = [r for r in recs if ok(r) and r["t"] >= event and r.get("lb") not in (None, active)]
+    out["standby_answers"] = (min(r["done"] for r in other) - event) if other else None
+    before = {r["server"] for r in recs if ok(r) and r["done"] < event}
+    after = {r["server"] for r in recs if ok(r) and r["t"] > event}
+    out["servers_before"] = sorted(s for s in before if s)
+    out["servers_after"] = sorted(s for s in after if s)
+    out["sticky_kept"] = len(before) == 1 and before == after
+    return out
+
+
+def summary(argv):
+    event_file, active = argv[0], argv[1]
+    with open(event_file) as f:
+        event = float(f.read().split()[0])
+    by_target = {}
+    for path in argv[2:]:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                by_target.setdefault(r["target"], []).append(r)
+    for name in sorted(by_target):
+        s = summarize(event, active, by_target[name])
+        s["target"] = name
+        print(json.dumps(s))
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "summary"):
+        sys.exit(__doc__)
+    if sys.argv[1] == "run":
+        run(sys.argv[2:])
+    else:
+        summary(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
