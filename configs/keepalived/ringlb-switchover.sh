@@ -47,7 +47,8 @@ wait_until() {
         sleep 0.02
     done
 }
-has_vip() { ip -o addr show dev "$iface" | grep -q " $vip/"; }
+# (No `| grep -q`: under pipefail its early exit would fail the pipeline.)
+has_vip() { [ -n "$(ip -o addr show dev "$iface" to "$vip/32")" ]; }
 no_vip() { ! has_vip; }
 # Established connections to the address, either frontend port.
 conns() { ss -Htn state established src "$vip" | wc -l; }

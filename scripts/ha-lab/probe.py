@@ -271,29 +271,152 @@ def summarize(event, active, recs):
     return out
 
 
+def vrrp_master_at(notify_log, event):
+    """When (from the event) the standby's notify hook logged MASTER."""
+    try:
+        with open(notify_log) as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 4 and w[3] == "MASTER" and float(w[0]) >= event:
+                    return float(w[0]) - event
+    except OSError:
+        pass
+    return None
+
+
 def summary(argv):
-    event_file, active = argv[0], argv[1]
-    with open(event_file) as f:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="probe.py summary")
+    p.add_argument("event_file")
+    p.add_argument("active_lb")
+    p.add_argument("jsonl", nargs="+")
+    p.add_argument("--tag", action="append", default=[], help="KEY=VALUE added to each line")
+    p.add_argument("--vrrp", help="the standby's notify log (MASTER time)")
+    p.add_argument("--vrrp-log", help="the standby's keepalived log (priority-0 advert)")
+    a = p.parse_args(argv)
+    with open(a.event_file) as f:
         event = float(f.read().split()[0])
     by_target = {}
-    for path in argv[2:]:
+    for path in a.jsonl:
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
                 by_target.setdefault(r["target"], []).append(r)
+    extra = dict(t.split("=", 1) for t in a.tag)
+    if a.vrrp:
+        extra["vrrp_master"] = vrrp_master_at(a.vrrp, event)
+    if a.vrrp_log:
+        with open(a.vrrp_log, errors="replace") as f:
+            extra["prio0_advert"] = "received priority 0" in f.read()
     for name in sorted(by_target):
-        s = summarize(event, active, by_target[name])
+        s = summarize(event, a.active_lb, by_target[name])
         s["target"] = name
+        s.update(extra)
         print(json.dumps(s))
 
 
+GOALS = {
+    # Hard failures: the standby answers within half a second.
+    "kill": "outage",
+    "link": "outage",
+    # Planned switchover: nothing fails, not even before a retry.
+    "planned": "zero",
+}
+SCENARIO_NAMES = {
+    "kill": "hard: ringlb SIGKILL",
+    "link": "hard: link down",
+    "planned": "planned switchover",
+}
+CLIENT_NAMES = {
+    "ka:80:cookie": "keep-alive, cookie",
+    "new:80:cookie": "new conn, cookie",
+    "ka:8080:source": "keep-alive, source hash",
+    "new:8080:source": "new conn, source hash",
+}
+
+
+def ms(v):
+    return "never" if v is None else "%.0f ms" % (v * 1000)
+
+
+def med_max(vals, fmt):
+    if not vals:
+        return "-"
+    if any(v is None for v in vals):
+        return fmt(None)
+    s = sorted(vals)
+    med = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    return "%s / %s" % (fmt(med), fmt(s[-1])) if len(s) > 1 else fmt(med)
+
+
+def table(argv):
+    """The markdown table over all rounds, then the goals; exit 1 if missed."""
+    rows = {}
+    with open(argv[0]) as f:
+        for line in f:
+            r = json.loads(line)
+            rows.setdefault((r["scenario"], r["target"]), []).append(r)
+    print(
+        "| scenario | client | rounds | failed requests (raw) | failed after one retry"
+        " | time to recover, median / max | standby answers after | VRRP MASTER on standby after"
+        " | sticky server kept |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    missed = []
+    order = [s for s in GOALS]
+    for (sc, tg) in sorted(rows, key=lambda k: (order.index(k[0]), list(CLIENT_NAMES).index(k[1]))):
+        rs = rows[(sc, tg)]
+        kept = sum(1 for r in rs if r["sticky_kept"])
+        count = lambda v: str(v)  # noqa: E731
+        print(
+            "| %s | %s | %d | %s | %s | %s | %s | %s | %d/%d |"
+            % (
+                SCENARIO_NAMES[sc],
+                CLIENT_NAMES.get(tg, tg),
+                len(rs),
+                med_max([r["raw_failed"] for r in rs], count),
+                med_max([r["failed"] for r in rs], count),
+                med_max([r["outage"] for r in rs], ms),
+                med_max([r["standby_answers"] for r in rs], ms),
+                med_max([r.get("vrrp_master") for r in rs], ms),
+                kept,
+                len(rs),
+            )
+        )
+        if kept != len(rs):
+            missed.append("%s, %s: sticky server lost in %d round(s)" % (sc, tg, len(rs) - kept))
+        if GOALS[sc] == "outage":
+            worst = [r["outage"] for r in rs]
+            if any(o is None or o >= 0.5 for o in worst):
+                missed.append("%s, %s: recovery not under 0.5 s (%s)" % (sc, tg, [ms(o) for o in worst]))
+        elif any(r["raw_failed"] for r in rs):
+            missed.append("%s, %s: %d failed request(s)" % (sc, tg, sum(r["raw_failed"] for r in rs)))
+    prio0 = {}
+    for (sc, _), rs in rows.items():
+        prio0.setdefault(sc, set()).update(r.get("prio0_advert") for r in rs)
+    print()
+    for sc in order:
+        if sc in prio0:
+            seen = prio0[sc]
+            print(
+                "- %s: the standby's keepalived %s a priority-0 advert"
+                % (SCENARIO_NAMES[sc], "got" if seen == {True} else "did not always get" if True in seen else "got no")
+            )
+    print()
+    if missed:
+        for m in missed:
+            print("GOAL MISSED: " + m)
+        sys.exit(1)
+    print("All goals met: hard failures recovered in under 0.5 s, the planned switchover failed no"
+          " request, every sticky client kept its server.")
+
+
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "summary"):
+    cmds = {"run": run, "summary": summary, "table": table}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
-    if sys.argv[1] == "run":
-        run(sys.argv[2:])
-    else:
-        summary(sys.argv[2:])
+    cmds[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":
