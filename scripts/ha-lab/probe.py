@@ -203,7 +203,7 @@ class Target:
         nxt = time.time()
         while True:
             now = time.time()
-            if now >= until:
+            if now >= until() or now >= self.args["hard_until"]:
                 break
             if nxt > now:
                 time.sleep(nxt - now)
@@ -225,14 +225,35 @@ def run(argv):
     p = argparse.ArgumentParser(prog="probe.py run")
     p.add_argument("--host", required=True)
     p.add_argument("--target", action="append", required=True, help="MODE:PORT:STICKY")
-    p.add_argument("--duration", type=float, required=True, help="seconds")
+    p.add_argument("--duration", type=float, required=True, help="seconds, at most")
+    p.add_argument(
+        "--event-file",
+        help="stop AFTER seconds after the timestamp this file will hold"
+        " (the lab writes it when it fails a node)",
+    )
+    p.add_argument("--after", type=float, default=2.0)
     p.add_argument("--interval", type=float, default=0.01)
     p.add_argument("--connect-timeout", type=float, default=0.05)
     p.add_argument("--timeout", type=float, default=0.2)
     p.add_argument("--out", required=True, help="JSON lines file")
     a = p.parse_args(argv)
-    args = {"interval": a.interval, "connect_timeout": a.connect_timeout, "timeout": a.timeout}
-    until = time.time() + a.duration
+    args = {
+        "interval": a.interval,
+        "connect_timeout": a.connect_timeout,
+        "timeout": a.timeout,
+        "hard_until": time.time() + a.duration,
+    }
+    stop_at = [None]
+
+    def until():
+        # Once the event file holds a timestamp, run AFTER seconds past it.
+        if stop_at[0] is None and a.event_file:
+            try:
+                with open(a.event_file) as f:
+                    stop_at[0] = float(f.read().split()[0]) + a.after
+            except (OSError, ValueError, IndexError):
+                return float("inf")
+        return stop_at[0] if stop_at[0] is not None else float("inf")
     lock = threading.Lock()
     with open(a.out, "w") as out:
         threads = [
