@@ -394,7 +394,7 @@ def table(argv):
     print(
         "| scenario | client | rounds | failed requests (raw) | failed after one retry"
         " | time until the standby answers | VRRP MASTER on the standby | sticky server kept"
-        " | other failures (host stalls) |"
+        " | other failures (outside the failover window) |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     missed = []
