@@ -266,22 +266,25 @@ def run(argv):
             t.join()
 
 
-def summarize(event, active, recs, timeout=0.2, planned=False):
+def summarize(event, active, recs, timeout=0.2, planned_end=None):
     """Per-target figures around the failure event (see the module doc).
 
     recover: from the event to the first answer from a node other than
     ACTIVE (the standby), completion time. The failover window runs from
     one response timeout before the event (a request in flight when the
-    node failed) to that answer; for a planned switchover it runs to the end
-    of the probing, so every failure from the start of the switchover on
-    counts. Failures outside the window (a stall of this shared host before
-    the event, or after the standby already answered) are counted apart.
+    node failed) to that answer; for a planned switchover it runs to
+    PLANNED_END (the lab passes: the switchover script done, plus 1 s),
+    however long the standby took. Failures outside the window (a stall of
+    this shared host before the event, or after the switch was over) are
+    counted apart.
     """
     ok = lambda r: r["ok"] or r.get("retry_ok")  # noqa: E731
     other = [r for r in recs if ok(r) and r["t"] >= event and r.get("lb") not in (None, active)]
     recover = (min(r["done"] for r in other) - event) if other else None
     start = event - timeout
-    if planned or recover is None:
+    if planned_end is not None:
+        end = max(planned_end, event + recover if recover is not None else 0)
+    elif recover is None:
         end = float("inf")
     else:
         end = event + recover
@@ -333,7 +336,11 @@ def summary(argv):
     p.add_argument("active_lb")
     p.add_argument("jsonl", nargs="+")
     p.add_argument("--tag", action="append", default=[], help="KEY=VALUE added to each line")
-    p.add_argument("--planned", action="store_true", help="every failure after the event counts")
+    p.add_argument(
+        "--planned-end",
+        type=float,
+        help="planned switchover: the failover window ends at this epoch time",
+    )
     p.add_argument("--vrrp", help="the standby's notify log (MASTER time)")
     p.add_argument("--vrrp-log", help="the standby's keepalived log (priority-0 advert)")
     a = p.parse_args(argv)
@@ -352,7 +359,7 @@ def summary(argv):
         with open(a.vrrp_log, errors="replace") as f:
             extra["prio0_advert"] = "received priority 0" in f.read()
     for name in sorted(by_target):
-        s = summarize(event, a.active_lb, by_target[name], planned=a.planned)
+        s = summarize(event, a.active_lb, by_target[name], planned_end=a.planned_end)
         s["target"] = name
         s.update(extra)
         print(json.dumps(s))

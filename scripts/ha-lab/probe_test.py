@@ -47,9 +47,10 @@ class Summarize(unittest.TestCase):
         s = probe.summarize(EV, "lb1", recs + [rec(0.02, lb="lb2")])
         self.assertEqual((s["raw_failed"], s["failed"]), (1, 0))
 
-    def test_planned_counts_every_later_failure(self):
-        recs = [rec(-0.01), rec(0.4, lb="lb2"), rec(2.0, ok=False)]
-        self.assertEqual(probe.summarize(EV, "lb1", recs, planned=True)["raw_failed"], 1)
+    def test_planned_window_runs_to_its_end(self):
+        recs = [rec(-0.01), rec(0.4, lb="lb2"), rec(1.0, ok=False), rec(3.0, ok=False)]
+        s = probe.summarize(EV, "lb1", recs, planned_end=EV + 1.5)
+        self.assertEqual((s["raw_failed"], s["other_failed"]), (1, 1))
         self.assertEqual(probe.summarize(EV, "lb1", recs)["raw_failed"], 0)
 
     def test_sticky_lost_and_flap(self):
