@@ -417,7 +417,7 @@ def table(argv):
     for (sc, tg) in sorted(rows, key=lambda k: (order.index(k[0]), list(CLIENT_NAMES).index(k[1]))):
         rs = rows[(sc, tg)]
         kept = sum(1 for r in rs if r["sticky_kept"])
-        count = lambda v: str(v)  # noqa: E731
+        count = lambda v: "%g" % v  # noqa: E731
         print(
             "| %s | %s | %d | %s | %s | %s | %s | %d/%d | %s |"
             % (
