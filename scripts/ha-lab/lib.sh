@@ -77,9 +77,21 @@ lab_init() {
     lab_require_root
     lab_cleanup
     LAB_DIR="$(mktemp -d "/tmp/$LAB_PREFIX.XXXXXX")"
-    trap 'lab_cleanup' EXIT
+    trap 'lab_on_exit' EXIT
     trap 'lab_cleanup; exit 130' INT
     trap 'lab_cleanup; exit 143' TERM
+}
+
+# At exit: the cleanup; the lab directory (configs, logs) goes too after a
+# run that passed, unless LAB_KEEP=1; after a failure it stays and is named.
+lab_on_exit() {
+    local rc=$?
+    lab_cleanup
+    if [ "$rc" = 0 ] && [ "${LAB_KEEP:-0}" != 1 ]; then
+        rm -rf "$LAB_DIR"
+    elif [ -n "$LAB_DIR" ]; then
+        echo "lab files kept in $LAB_DIR" >&2
+    fi
 }
 
 # Exits 77 ("skipped") with the reason when namespaces cannot be made here.
