@@ -20,19 +20,6 @@ struct Pki {
     dir: TestDir,
 }
 
-fn ossl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Pki {
     fn make() -> Option<Pki> {
         if !have_openssl() {
@@ -40,7 +27,7 @@ impl Pki {
         }
         let dir = TestDir::new("ocsp");
         let d = dir.path().to_path_buf();
-        ossl(
+        openssl(
             &d,
             &[
                 "req",
@@ -61,7 +48,7 @@ impl Pki {
         std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
         let mut index = String::new();
         for n in ["leaf", "other", "unknown"] {
-            ossl(
+            openssl(
                 &d,
                 &[
                     "req",
@@ -78,7 +65,7 @@ impl Pki {
                     "/CN=localhost",
                 ],
             );
-            ossl(
+            openssl(
                 &d,
                 &[
                     "x509",
@@ -133,7 +120,7 @@ impl Pki {
             for c in certs {
                 a.extend(["-cert", c]);
             }
-            ossl(&d, &a);
+            openssl(&d, &a);
         };
         req("leaf.req", &["leaf.crt"]);
         req("other.req", &["other.crt"]);
@@ -147,7 +134,7 @@ impl Pki {
             if days {
                 a.extend(["-ndays", "1"]);
             }
-            ossl(&d, &a);
+            openssl(&d, &a);
         };
         resp("index.txt", "leaf.req", "leaf.resp", true);
         resp("index.txt", "other.req", "other.resp", true);
