@@ -14,7 +14,7 @@ mod common;
 
 use common::{
     Haproxy, HttpBackend, HttpClient, Ringlb, SilentBackend, TcpBackend, TestDir, closed_port,
-    free_port, raw_exchange, run_cli,
+    free_port, haproxy_binary, raw_exchange, run_cli, stats_command,
 };
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -449,4 +449,60 @@ fn monitor_net_answers_probes_as_1_4_did() {
         1,
         "only the client outside the network was relayed"
     );
+}
+
+/// `monitor fail if { nbsrv(web) lt 1 }` beside `use_backend other if {
+/// nbsrv(web) lt 1 }` (a site that sends late clients elsewhere while the
+/// GSLB moves them): once `web` has no server, the monitor answers 503 and
+/// requests reach `other`, in ringlb as in HAProxy. (Reported once from the
+/// GSLB lab as "the monitor keeps answering 200"; not reproduced: kept as a
+/// guard.)
+#[test]
+fn monitor_fail_on_nbsrv_beside_a_use_backend_on_it() {
+    let (web, other) = (HttpBackend::start("web"), HttpBackend::start("other"));
+    let run = |start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>| -> Vec<String> {
+        let dir = TestDir::new("monitor-nbsrv");
+        let sock = dir.path().join("s.sock");
+        let port = free_port();
+        let cfg = format!(
+            "global\n    stats socket {} level admin\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    \
+             timeout server 5s\n\
+             frontend www\n    bind 127.0.0.1:{port}\n    monitor-uri /site-health\n    \
+             monitor fail if {{ nbsrv(web) lt 1 }}\n    \
+             use_backend other if {{ nbsrv(web) lt 1 }}\n    default_backend web\n\
+             backend web\n    server a-web1 127.0.0.1:{}\n\
+             backend other\n    server site-b 127.0.0.1:{}\n",
+            sock.display(),
+            web.port(),
+            other.port()
+        );
+        let _p = start(&cfg, port);
+        let status = |path: &str| {
+            let mut c = HttpClient::connect(port);
+            let r = c.get(path);
+            format!("{path} {} {}", r.status, r.text())
+        };
+        let mut out = vec![status("/site-health"), status("/")];
+        stats_command(&sock, "disable server web/a-web1");
+        out.push(status("/site-health"));
+        out.push(status("/"));
+        out
+    };
+    let ringlb = |t: &str, _| -> Box<dyn std::any::Any> { Box::new(Ringlb::start(t)) };
+    let ours = run(&ringlb);
+    assert!(ours[2].starts_with("/site-health 503"), "{ours:?}");
+    assert!(ours[3].contains("other"), "{ours:?}");
+    if haproxy_binary().is_none() {
+        return;
+    }
+    let haproxy =
+        |t: &str, p| -> Box<dyn std::any::Any> { Box::new(Haproxy::start(t, p).expect("haproxy")) };
+    let theirs = run(&haproxy);
+    let statuses = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| s.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(statuses(&ours), statuses(&theirs), "ringlb, then HAProxy");
 }
