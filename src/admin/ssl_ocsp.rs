@@ -42,9 +42,7 @@ pub fn show(args: &[&str]) -> String {
             out
         }
         Some(key) => {
-            let known = ids
-                .iter()
-                .any(|id| crate::tls::ocsp::hex(&id.der(), false).eq_ignore_ascii_case(key));
+            let known = ids.iter().any(|id| id.key().eq_ignore_ascii_case(key));
             if known {
                 "ringlb cannot print an OCSP response as text (HAProxy prints OpenSSL's \
                  dump); 'show ssl ocsp-response' lists the certificate IDs.\n"

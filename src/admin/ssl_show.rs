@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 
 use x509_parser::prelude::*;
 
+use crate::check::tcp_rules::hex_upper;
+use crate::tls::certs::sha1;
+
 /// The lines after `Filename:` and `Status:` for a chain (leaf first).
 pub fn details(chain: &[Vec<u8>]) -> String {
     let mut out = String::new();
@@ -87,17 +90,6 @@ fn asn1_time(t: &ASN1Time) -> String {
         d.second(),
         d.year()
     )
-}
-
-fn hex_upper(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
-/// SHA-1 of `data` (aws-lc, rustls's provider): only for the fingerprint HAProxy prints.
-fn sha1(data: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
-        .as_ref()
-        .to_vec()
 }
 
 #[cfg(test)]

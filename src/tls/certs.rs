@@ -193,9 +193,14 @@ fn ocsp_matches(resp: &[u8], id: &super::ocsp::CertId, mismatch: &str) -> Result
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::stats::process::unix_now() as i64
+}
+
+/// SHA-1 of `data` (aws-lc, rustls's provider): only where HAProxy's
+/// formats name it (certificate fingerprints, OCSP certificate IDs).
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    d.as_ref().try_into().expect("SHA-1 is 20 bytes")
 }
 
 /// `set ssl ocsp-response`: staples `resp` (DER) for every certificate whose

@@ -12,6 +12,8 @@
 //! The signature of the response is not verified (HAProxy 2.6 does not
 //! either: the client checks it).
 
+use crate::check::tcp_rules::hex_upper;
+
 /// OpenSSL's `OCSP_MAX_RESPONSE_TIME_SKEW`: five minutes either way.
 const SKEW_SECS: i64 = 300;
 /// DER of the OID id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1).
@@ -42,10 +44,7 @@ impl CertId {
         if l.issuer().as_raw() != i.subject().as_raw() {
             return None;
         }
-        let sha1 = |b: &[u8]| -> [u8; 20] {
-            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b);
-            d.as_ref().try_into().expect("SHA-1 is 20 bytes")
-        };
+        let sha1 = super::certs::sha1;
         Some(CertId {
             name_hash: sha1(l.issuer().as_raw()),
             key_hash: sha1(&i.public_key().subject_public_key.data),
@@ -64,6 +63,11 @@ impl CertId {
         out
     }
 
+    /// Its key as `show ssl ocsp-response` prints it: the DER in lower-case hex.
+    pub fn key(&self) -> String {
+        hex_upper(&self.der()).to_ascii_lowercase()
+    }
+
     /// The lines `show ssl ocsp-response` prints for it (HAProxy's layout,
     /// after OpenSSL's `i2a_ASN1_*`: upper-case hex, the serial's sign
     /// byte left out).
@@ -75,25 +79,12 @@ impl CertId {
         format!(
             "Certificate ID key : {}\n Certificate ID:\n   Issuer Name Hash: {}\n   \
              Issuer Key Hash: {}\n   Serial Number: {}\n",
-            hex(&self.der(), false),
-            hex(&self.name_hash, true),
-            hex(&self.key_hash, true),
-            hex(serial, true)
+            self.key(),
+            hex_upper(&self.name_hash),
+            hex_upper(&self.key_hash),
+            hex_upper(serial)
         )
     }
-}
-
-/// Hex digits of `b`.
-pub fn hex(b: &[u8], upper: bool) -> String {
-    b.iter()
-        .map(|x| {
-            if upper {
-                format!("{x:02X}")
-            } else {
-                format!("{x:02x}")
-            }
-        })
-        .collect()
 }
 
 /// Appends a DER TLV (definite length).
@@ -125,12 +116,14 @@ pub struct Checked<'a> {
 
 /// Why a response may not be stapled: HAProxy's texts.
 pub const UNPARSABLE: &str = "Unable to parse OCSP response";
+/// The response parsed, but holds no basic response that does.
+const NO_BASIC: &str = "Failed to get basic response from OCSP Response";
 
 /// Reads `resp` (DER) and checks it as HAProxy does at `now` (seconds since
 /// the epoch); the error is HAProxy's text.
 pub fn check(resp: &[u8], now: i64) -> Result<Checked<'_>, String> {
     let basic = outer(resp).ok_or(UNPARSABLE)??;
-    let singles = basic_singles(basic).ok_or("Failed to get basic response from OCSP Response")?;
+    let singles = basic_singles(basic).ok_or(NO_BASIC)?;
     let s = match singles.as_slice() {
         [] => return Err("Failed to get OCSP single response".into()),
         [s] => s,
@@ -192,11 +185,7 @@ fn expect(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 fn outer(resp: &[u8]) -> Option<Result<&[u8], String>> {
     let (seq, _) = expect(resp, 0x30)?;
     let (status, rest) = expect(seq, 0x0a)?;
-    let no_basic = || {
-        Some(Err(
-            "Failed to get basic response from OCSP Response".to_string()
-        ))
-    };
+    let no_basic = || Some(Err(NO_BASIC.to_string()));
     if rest.is_empty() {
         // responseBytes is optional: the response parses, holds nothing.
         return if status == [0] {
