@@ -197,6 +197,11 @@ pub struct TlsOpts {
     /// Seconds to wait with the idle connections open before reading RSS.
     #[arg(long, default_value_t = 2)]
     pub settle: u64,
+    /// The same TLS 1.3 suite list for every proxy (`bind ... ciphersuites`
+    /// for HAProxy and ringlb, `ssl_conf_command Ciphersuites` for nginx),
+    /// instead of each one's defaults: compares equal work.
+    #[arg(long)]
+    pub ciphersuites: Option<String>,
     /// Options shared with the other scenarios.
     #[command(flatten)]
     pub common: Opts,

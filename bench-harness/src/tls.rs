@@ -322,11 +322,24 @@ pub fn s_time(
     Ok(h)
 }
 
+/// `--ciphersuites`: one TLS 1.3 suite list for every proxy (set once
+/// before the first proxy starts; unset: each proxy's defaults).
+static CIPHERSUITES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the TLS 1.3 suite list every proxy is configured with.
+pub fn set_ciphersuites(list: &str) {
+    let _ = CIPHERSUITES.set(list.to_string());
+}
+
 /// The `bind` line of HAProxy and ringlb: `ssl crt <combined pem>` and
-/// nothing else, so both run on HAProxy 2.6's defaults (TLS 1.2 and 1.3,
-/// tickets on, session cache on).
+/// nothing else, so both run on their defaults (TLS 1.2 and 1.3, tickets
+/// on, session cache on), or `ciphersuites` with `--ciphersuites`.
 pub fn bind_suffix(tmp: &Path, key: TlsKey) -> String {
-    format!(" ssl crt {}", combined_pem(tmp, key).display())
+    let mut s = format!(" ssl crt {}", combined_pem(tmp, key).display());
+    if let Some(list) = CIPHERSUITES.get() {
+        s += &format!(" ciphersuites {list}");
+    }
+    s
 }
 
 /// nginx's `listen ... ssl` server settings equivalent to HAProxy's defaults.
@@ -338,9 +351,13 @@ pub fn nginx_server_lines(tmp: &Path, key: TlsKey) -> String {
          \x20       ssl_session_tickets on;\n\
          \x20       ssl_session_cache shared:SSL:20m;\n\
          \x20       ssl_session_timeout 5m;\n\
-         \x20       ssl_prefer_server_ciphers on;\n",
+         \x20       ssl_prefer_server_ciphers on;\n{suites}",
         crt = cert_pem(tmp, key).display(),
         key = key_pem(tmp, key).display(),
+        suites = CIPHERSUITES
+            .get()
+            .map(|l| format!("        ssl_conf_command Ciphersuites {l};\n"))
+            .unwrap_or_default(),
     )
 }
 

@@ -22,6 +22,17 @@ pub fn check_opts(t: &TlsOpts) -> Result<()> {
     if t.handshake_clients == 0 || t.idle_connections == 0 {
         bail!("--handshake-clients and --idle-connections must be at least 1");
     }
+    if let Some(l) = &t.ciphersuites {
+        // Written into three configuration languages: one word, no quoting.
+        if l.is_empty()
+            || !l
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_:".contains(c))
+        {
+            bail!("--ciphersuites: a ':'-separated list of TLS 1.3 suite names");
+        }
+        tls::set_ciphersuites(l);
+    }
     Ok(())
 }
 
@@ -148,7 +159,14 @@ pub fn report(ctx: &Ctx, backend: &mut Proc, t: &TlsOpts) -> Result<Output> {
                  default cipher list `HIGH:!aNULL:!MD5`; OpenSSL clients negotiate TLS 1.3 \
                  everywhere, see the notes). Plain HTTP from proxy to backend. Before each \
                  table, `openssl s_client` must verify the certificate against the CA and get \
-                 a 200 within 10 s, else the row says why"
+                 a 200 within 10 s, else the row says why{}",
+                t.ciphersuites
+                    .as_deref()
+                    .map(|l| format!(
+                        ". **Equal suites (`--ciphersuites {l}`)**: HAProxy and ringlb also get \
+                         `ciphersuites {l}` on the bind, nginx `ssl_conf_command Ciphersuites {l}`"
+                    ))
+                    .unwrap_or_default()
             ),
             format!(
                 "load: handshake tables: {} `openssl s_time` processes (`-new`: a full \
