@@ -126,6 +126,19 @@ impl Pki {
         req("other.req", &["other.crt"]);
         req("unknown.req", &["unknown.crt"]);
         req("two.req", &["leaf.crt", "other.crt"]);
+        // With a nonce: the response echoes it in an extension.
+        openssl(
+            &d,
+            &[
+                "ocsp",
+                "-issuer",
+                "ca.crt",
+                "-cert",
+                "leaf.crt",
+                "-reqout",
+                "nonce.req",
+            ],
+        );
         let resp = |index: &str, reqin: &str, out: &str, days: bool| {
             let mut a = vec![
                 "ocsp", "-index", index, "-rsigner", "ca.crt", "-rkey", "ca.key", "-CA", "ca.crt",
@@ -141,6 +154,7 @@ impl Pki {
         resp("index.txt", "unknown.req", "unknown.resp", true);
         resp("index.txt", "two.req", "two.resp", true);
         resp("revoked.txt", "leaf.req", "revoked.resp", true);
+        resp("index.txt", "nonce.req", "nonce.resp", true);
         resp("index.txt", "leaf.req", "nonext.resp", false);
         // tryLater (3): an unsuccessful response has no body.
         std::fs::write(d.join("trylater.resp"), [0x30, 0x03, 0x0a, 0x01, 0x03]).unwrap();
@@ -210,11 +224,17 @@ fn script(pki: &Pki, start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>) -> Vec
     )];
     let mut cmd = |c: &str| out.push(format!("{c:.40} => {}", stats_command(&sock, c)));
     cmd("show ssl ocsp-response");
+    // The stapled response as OpenSSL's text dump (good, then revoked, then
+    // with a nonce), byte for byte as HAProxy prints it.
+    let key = leaf_key(&sock);
+    let dump = format!("show ssl ocsp-response {key}");
+    cmd(&dump);
     cmd(&format!("set ssl ocsp-response {}", pki.b64("other.resp")));
     cmd(&format!(
         "set ssl ocsp-response {}",
         pki.b64("revoked.resp")
     ));
+    cmd(&dump);
     for f in [
         "unknown.resp",
         "two.resp",
@@ -232,6 +252,9 @@ fn script(pki: &Pki, start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>) -> Vec
         stapled(ports[0]),
         stapled(ports[1])
     ));
+    let mut cmd = |c: &str| out.push(format!("{c:.40} => {}", stats_command(&sock, c)));
+    cmd(&format!("set ssl ocsp-response {}", pki.b64("nonce.resp")));
+    cmd(&dump);
     // The payload form, wrapped as `base64` wraps it.
     let wrapped: Vec<String> = pki
         .b64("leaf.resp")
@@ -252,6 +275,16 @@ fn script(pki: &Pki, start: &dyn Fn(&str, u16) -> Box<dyn std::any::Any>) -> Vec
     out
 }
 
+/// The certificate ID key of the one OCSP entry (`leaf.pem`'s).
+fn leaf_key(sock: &Path) -> String {
+    let list = stats_command(sock, "show ssl ocsp-response");
+    list.lines()
+        .find_map(|l| l.strip_prefix("Certificate ID key : "))
+        .unwrap_or_else(|| panic!("no certificate ID in {list:?}"))
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn ocsp_commands_and_staples_match_haproxy() {
     let Some(pki) = Pki::make() else {
@@ -265,6 +298,19 @@ fn ocsp_commands_and_staples_match_haproxy() {
     assert!(text.contains("=> OCSP Response updated!"), "{text}");
     assert!(text.contains("staple revoked none"), "{text}");
     assert!(text.ends_with("staple good none"), "{text}");
+    // The dumps: the embedded responder certificate (the CA's) included.
+    for status in ["good", "revoked"] {
+        assert!(
+            text.contains(&format!("    Cert Status: {status}\n")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("Responder Id: CN = ocsp-test-CA\n"), "{text}");
+    assert!(
+        text.contains("        OCSP Nonce: \n            0410"),
+        "{text}"
+    );
+    assert!(text.contains("-----END CERTIFICATE-----\n"), "{text}");
     if haproxy_binary().is_none() {
         return;
     }

@@ -1,5 +1,7 @@
-//! `ringlb::tls::ocsp::check`: a DER OCSP response, as a `<crt>.ocsp` file
-//! or `set ssl ocsp-response` on the stats socket hands it over.
+//! `ringlb::tls::ocsp::check` and `ringlb::tls::ocsp_text::haproxy_dump`
+//! (`show ssl ocsp-response <id>`'s text): a DER OCSP response, as a
+//! `<crt>.ocsp` file or `set ssl ocsp-response` on the stats socket hands
+//! it over.
 //!
 //! Input: arbitrary bytes (the seed corpus holds a real response from
 //! `openssl ocsp`).
@@ -9,11 +11,14 @@
 //! - an accepted response's certificate ID lies inside the input, is one
 //!   whole DER SEQUENCE, and checking the same bytes again gives the same
 //!   answer; its `nextUpdate` is not more than the skew in the past;
-//! - a refusal is one of HAProxy's texts.
+//! - a refusal is one of HAProxy's texts;
+//! - the text dump never panics, and has no empty line (HAProxy's CLI
+//!   would read one as the end of the answer).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ringlb::tls::ocsp::check;
+use ringlb::tls::ocsp_text::haproxy_dump;
 
 /// 2026-12-06T12:00:00Z: a fixed "now", so a finding replays (the seeds
 /// are valid then).
@@ -30,6 +35,9 @@ const TEXTS: &[&str] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(text) = haproxy_dump(data) {
+        assert!(!text.contains("\n\n"), "{text}");
+    }
     match check(data, NOW) {
         Ok(c) => {
             let start = c.cert_id.as_ptr() as usize - data.as_ptr() as usize;

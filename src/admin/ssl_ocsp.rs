@@ -7,12 +7,13 @@
 //! On purpose unlike HAProxy 2.6, which takes `set ssl ocsp-response` at
 //! every level: ringlb asks for the admin level, as for `set ssl cert` (the
 //! response's signature is not checked here, so a lower level could staple
-//! a forged "revoked" answer). `show ssl ocsp-response <id>` prints
-//! OpenSSL's text dump in HAProxy; ringlb has no OpenSSL and says so.
+//! a forged "revoked" answer). `show ssl ocsp-response <id>` prints the
+//! stapled response as OpenSSL's text dump, as HAProxy does, made in Rust
+//! (tls/ocsp_text.rs); nothing when the entry has no response.
 
 use base64::Engine as _;
 
-use crate::tls::certs;
+use crate::tls::{certs, ocsp_text};
 
 /// `set ssl ocsp-response <resp>` or with a `<<` payload.
 pub fn set(args: &[&str], payload: Option<&str>) -> String {
@@ -32,24 +33,21 @@ pub fn set(args: &[&str], payload: Option<&str>) -> String {
 
 /// `show ssl ocsp-response [<id>]`.
 pub fn show(args: &[&str]) -> String {
-    let ids = certs::ocsp_ids();
     match args.first().filter(|a| !a.is_empty()) {
         None => {
+            let ids = certs::ocsp_ids();
             let mut out = String::from("# Certificate IDs\n");
             for id in &ids {
                 out.push_str(&id.describe());
             }
             out
         }
-        Some(key) => {
-            let known = ids.iter().any(|id| id.key().eq_ignore_ascii_case(key));
-            if known {
-                "ringlb cannot print an OCSP response as text (HAProxy prints OpenSSL's \
-                 dump); 'show ssl ocsp-response' lists the certificate IDs.\n"
-                    .into()
-            } else {
-                "Certificate ID does not match any certificate.\n".into()
-            }
-        }
+        Some(key) => match certs::ocsp_response(key) {
+            None => "Certificate ID does not match any certificate.\n".into(),
+            // HAProxy prints nothing for an entry without a response.
+            Some(None) => String::new(),
+            Some(Some(der)) => ocsp_text::haproxy_dump(&der)
+                .unwrap_or_else(|| "Unable to parse OCSP response".into()),
+        },
     }
 }

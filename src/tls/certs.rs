@@ -250,6 +250,27 @@ pub fn ocsp_ids() -> Vec<super::ocsp::CertId> {
     ids
 }
 
+/// The response stapled for the OCSP entry whose DER key is `key`: `None`
+/// when no entry has it, `Some(None)` when the entry has no response.
+pub fn ocsp_response(key: &str) -> Option<Option<Vec<u8>>> {
+    let store = STORE.load();
+    let mut found = None;
+    for c in store.values() {
+        if !c
+            .ocsp_id
+            .as_ref()
+            .is_some_and(|id| id.key().eq_ignore_ascii_case(key))
+        {
+            continue;
+        }
+        if let Some(r) = &c.key.ocsp {
+            return Some(Some(r.clone()));
+        }
+        found = Some(None);
+    }
+    found
+}
+
 /// The files of a `crt <dir>`: in name order, without the extra files.
 pub fn dir_files(dir: &str) -> Result<Vec<String>, String> {
     let rd = std::fs::read_dir(dir)

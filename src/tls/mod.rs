@@ -9,6 +9,8 @@
 //!   onto what rustls implements.
 //! - `certs.rs`: loading certificates (chain, key, `.key`, `.ocsp`) and the
 //!   process-wide store a run-time certificate change works on.
+//! - `ocsp.rs`, `ocsp_text.rs`, `x509_text.rs`: OCSP stapling's checks, and
+//!   a response (with its certificates) as OpenSSL's text dump.
 //! - `sni.rs`: the SNI resolver (exact, wildcard, ECDSA/RSA, strict-sni).
 //! - `crt_list.rs`: `crt-list` files.
 //! - `live.rs`: the process-wide crt-lists and the binds built from them,
@@ -36,11 +38,13 @@ pub mod info;
 pub mod limit;
 pub mod live;
 pub mod ocsp;
+pub mod ocsp_text;
 pub mod opts;
 pub mod server;
 pub mod session;
 pub mod sni;
 pub mod stream;
+pub mod x509_text;
 
 #[cfg(test)]
 mod bind_tests;

@@ -151,7 +151,7 @@ pub fn check(resp: &[u8], now: i64) -> Result<Checked<'_>, String> {
 }
 
 /// One DER element: tag, content, and what follows it.
-fn take(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(super) fn take(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = b.split_first()?;
     // Multi-byte tags never occur in OCSP; refuse them.
     if tag & 0x1f == 0x1f {
@@ -175,7 +175,7 @@ fn take(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// Like [`take`], expecting `tag`.
-fn expect(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+pub(super) fn expect(b: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (t, c, rest) = take(b)?;
     (t == tag).then_some((c, rest))
 }
