@@ -434,3 +434,110 @@ fn answers_match_haproxy() {
     );
     assert_eq!(ours.len(), theirs.len());
 }
+
+/// `file:line` of a refusal names each side's own configuration file.
+fn same_location(s: &str) -> String {
+    s.lines()
+        .map(|l| match (l.strip_prefix("\t- "), l.rsplit_once(':')) {
+            (Some(_), Some((_, line))) => format!("\t- CFG:{line}"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `crt <directory>` is a crt-list of its files, as in HAProxy 2.6: `show
+/// ssl crt-list` names it, `add`/`del ssl crt-list` change what the bind
+/// serves, and neither a directory's nor a crt-list's first line (the
+/// bind's default certificate) can be deleted. Same answers as HAProxy;
+/// ringlb's served certificates checked after each change.
+#[test]
+fn a_certificate_directory_is_a_crt_list_as_in_haproxy() {
+    let Some(f) = files() else { return };
+    let d = f.dir.path().join("certs");
+    std::fs::create_dir(&d).unwrap();
+    for n in ["a.pem", "b.pem"] {
+        std::fs::copy(f.dir.path().join(n), d.join(n)).unwrap();
+    }
+    let (dir, c) = (d.display().to_string(), d.join("c.pem"));
+    let list2 = f.dir.write("list2.txt", &format!("{}\n", f.b.display()));
+    let cfg = |port: u16, port2: u16, echo: u16, sock: &Path| {
+        format!(
+            "global\n    stats socket {sock} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 5s\n    \
+             timeout server 5s\n\
+             listen t\n    bind 127.0.0.1:{port} ssl crt {dir}\n    server e 127.0.0.1:{echo}\n\
+             listen u\n    bind 127.0.0.1:{port2} ssl crt-list {l2}\n    \
+             server e 127.0.0.1:{echo}\n",
+            sock = sock.display(),
+            l2 = list2.display()
+        )
+    };
+    let l2 = list2.display().to_string();
+    let cs = c.display().to_string();
+    let script = |sock: &Path, port: Option<u16>| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cmd = |c: &str| out.push(same_location(&stats_command(sock, c)));
+        cmd("show ssl crt-list");
+        cmd(&format!("show ssl crt-list -n {dir}"));
+        cmd(&format!("new ssl cert {cs}"));
+        out.push(with_payload(sock, &format!("set ssl cert {cs}"), &f.c));
+        let mut cmd = |c: &str| out.push(same_location(&stats_command(sock, c)));
+        cmd(&format!("commit ssl cert {cs}"));
+        cmd(&format!("add ssl crt-list {dir} {cs}"));
+        cmd(&format!("show ssl crt-list -n {dir}"));
+        if let Some(p) = port {
+            assert_eq!(served(p, "c.example"), "CN=c.example");
+            assert_eq!(served(p, "b.example"), "CN=b.example");
+        }
+        cmd(&format!(
+            "del ssl crt-list {dir} {}",
+            d.join("a.pem").display()
+        ));
+        cmd(&format!(
+            "del ssl crt-list {dir} {}",
+            d.join("b.pem").display()
+        ));
+        cmd(&format!("del ssl crt-list {l2} {}", f.b.display()));
+        cmd(&format!("show ssl crt-list -n {dir}"));
+        cmd(&format!("show ssl crt-list {l2}"));
+        if let Some(p) = port {
+            // b.example now gets the default certificate, the directory's first.
+            assert_eq!(served(p, "b.example"), "CN=a.example");
+            assert_eq!(served(p, "c.example"), "CN=c.example");
+        }
+        out
+    };
+    let echo = TcpBackend::echo();
+    let sock = f.dir.path().join("lb.sock");
+    let port = free_port();
+    let lb = Ringlb::start(&cfg(port, free_port(), echo.port, &sock));
+    let ours = script(&sock, Some(port));
+    drop(lb);
+    assert!(
+        ours[0].contains(&dir) && ours[0].contains(&l2),
+        "both lists named: {:?}",
+        ours[0]
+    );
+    assert!(
+        ours[7].contains("used as default certificate"),
+        "{:?}",
+        ours[7]
+    );
+    if haproxy_binary().is_none() {
+        eprintln!("haproxy not installed: the comparison with HAProxy is skipped");
+        return;
+    }
+    let hsock = f.dir.path().join("h.sock");
+    let hport = free_port();
+    let Some(_h) = Haproxy::start(&cfg(hport, free_port(), echo.port, &hsock), hport) else {
+        return;
+    };
+    let theirs = script(&hsock, None);
+    eprintln!(
+        "compared {} answers with HAProxy: {:?}",
+        theirs.len(),
+        theirs[7]
+    );
+    assert_eq!(ours, theirs, "differs from HAProxy 2.6");
+}

@@ -295,7 +295,24 @@ pub fn del_crt_list(args: &[&str]) -> String {
             );
         }
         [i] => {
-            lines.remove(*i);
+            let i = *i;
+            if i == 0 {
+                // HAProxy refuses to take a bind's default certificate away.
+                let binds = l.defaulted_by(list);
+                if !binds.is_empty() {
+                    let mut out = format!(
+                        "Can't delete the entry: certificate '{crt}' cannot be deleted, it is \
+                         used as default certificate by the following frontends:\n"
+                    );
+                    for b in binds {
+                        out.push_str(&format!("\t- {b}\n"));
+                    }
+                    out.push('\n'); // HAProxy's answer ends with an empty line here
+                    return out;
+                }
+            }
+            let lines = l.lines.get_mut(*list).expect("found above");
+            lines.remove(i);
         }
         many => {
             let nums: Vec<String> = many.iter().map(|&i| lines[i].number.to_string()).collect();

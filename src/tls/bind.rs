@@ -15,7 +15,7 @@ use rustls_pki_types::pem::PemObject;
 use super::certs;
 use super::ciphers;
 use super::crt_list;
-use super::live::{self, Builder, Live};
+use super::live::{self, Base, Builder, Live};
 use super::opts::{Globals, SslOpts, Verify};
 use super::session::{Cache, Tickets};
 use super::sni::{Entry, Resolver, Sni};
@@ -67,6 +67,11 @@ impl BindTls {
         self.live.configs.load().get(entry.policy).cloned()
     }
 
+    /// Records where its `bind` line is (`file:line`, named by `del ssl crt-list`).
+    pub fn set_origin(&self, origin: String) {
+        self.live.set_origin(origin);
+    }
+
     /// Loads `crt` files with default options (tests, simple callers).
     pub fn build(crt: Vec<String>) -> Result<BindTls, String> {
         Self::build_with(crt, Vec::new(), SslOpts::default(), &mut |_| {})
@@ -89,16 +94,27 @@ impl BindTls {
         let mut entries = Vec::new();
         let mut base = Vec::new();
         for c in &crt {
-            let files = if std::path::Path::new(c).is_dir() {
-                certs::dir_files(c)?
-            } else {
-                vec![c.clone()]
-            };
-            for file in files {
-                base.push(load_entry(&g, file, Vec::new(), Vec::new(), 0, warn)?);
+            if !std::path::Path::new(c).is_dir() {
+                let e = load_entry(&g, c.clone(), Vec::new(), Vec::new(), 0, warn)?;
+                entries.push(e.clone());
+                base.push(Base::File(e));
+                continue;
             }
+            // A directory is a crt-list of its files, without options (HAProxy 2.6).
+            let files = certs::dir_files(c)?;
+            for file in &files {
+                entries.push(load_entry(
+                    &g,
+                    file.clone(),
+                    Vec::new(),
+                    Vec::new(),
+                    0,
+                    warn,
+                )?);
+            }
+            live::set_list(c, crt_list::dir_lines(files));
+            base.push(Base::List(c.clone()));
         }
-        entries.extend(base.iter().cloned());
         for list in &crt_lists {
             let lines = crt_list::load(list, warn)?;
             live::set_list(list, lines.clone());
@@ -145,6 +161,7 @@ impl BindTls {
                 resolver,
                 tickets,
                 cache,
+                origin: String::new(),
             },
         );
         Ok(BindTls {

@@ -46,6 +46,22 @@ pub fn parse(text: &str, warn: &mut dyn FnMut(String)) -> Result<Vec<Line>, Stri
     Ok(out)
 }
 
+/// The lines of a `crt <directory>`: each file, no options or filters,
+/// line number 0 (what `show ssl crt-list -n` prints for them in HAProxy).
+pub fn dir_lines(files: Vec<String>) -> Vec<Line> {
+    files
+        .into_iter()
+        .map(|crt| Line {
+            crt,
+            opts: SslOpts::default(),
+            filters: Vec::new(),
+            negs: Vec::new(),
+            number: 0,
+            shown: String::new(),
+        })
+        .collect()
+}
+
 /// One non-empty line (its `number` left 0: the caller knows it).
 pub fn parse_line(line: &str, warn: &mut dyn FnMut(String)) -> Result<Line, String> {
     let (crt, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));

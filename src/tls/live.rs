@@ -19,10 +19,21 @@ use super::opts::{Globals, SslOpts};
 use super::session::{Cache, Tickets};
 use super::sni::{Entry, Resolver, Sni};
 
+/// One `crt` argument of a bind: a certificate file, or a directory,
+/// which is a crt-list of its files as in HAProxy 2.6 (`show ssl crt-list`
+/// names it, `add`/`del ssl crt-list` change it).
+#[derive(Clone)]
+pub enum Base {
+    /// A certificate file's entry (it never changes).
+    File(Entry),
+    /// A crt-list by name (a directory's): its lines are in [`Lists::lines`].
+    List(String),
+}
+
 /// What a bind needs to rebuild its entries after a crt-list change.
 pub struct Builder {
-    /// The entries of its `crt` arguments (they never change).
-    pub base: Vec<Entry>,
+    /// Its `crt` arguments, in order.
+    pub base: Vec<Base>,
     /// Its `crt-list` files, in order.
     pub crt_lists: Vec<String>,
     /// The bind's own options (crt-list line options overlay them).
@@ -37,6 +48,59 @@ pub struct Builder {
     pub tickets: Arc<Tickets>,
     /// The bind's session cache.
     pub cache: Arc<Cache>,
+    /// Where its `bind` line is (`file:line`), for `del ssl crt-list`'s refusal.
+    pub origin: String,
+}
+
+impl Builder {
+    /// The option set of a crt-list line (the bind's options overlaid by the
+    /// line's); a new one gets its configuration pushed onto `configs` first.
+    fn policy_of(
+        &mut self,
+        line_opts: &SslOpts,
+        configs: &mut Vec<Arc<ServerConfig>>,
+    ) -> Result<usize, String> {
+        let o = self.opts.overlay(line_opts);
+        if let Some(i) = self.policies.iter().position(|p| *p == o) {
+            return Ok(i);
+        }
+        configs.push(policy_config(
+            &o,
+            &self.g,
+            &self.resolver,
+            &self.tickets,
+            &self.cache,
+        )?);
+        self.policies.push(o);
+        Ok(self.policies.len() - 1)
+    }
+
+    /// The crt-list whose first line is the bind's default certificate
+    /// (the first entry), if a crt-list (not a `crt <file>`) gives it.
+    fn default_list<'a>(&'a self, lines: &HashMap<String, Vec<Line>>) -> Option<&'a str> {
+        let lists = self.crt_lists.iter().map(|l| l.as_str());
+        let sources = self.base.iter().map(|b| match b {
+            Base::File(_) => None,
+            Base::List(d) => Some(d.as_str()),
+        });
+        for src in sources.chain(lists.map(Some)) {
+            match src {
+                None => return None,
+                Some(l) if lines.get(l).is_some_and(|v| !v.is_empty()) => return Some(l),
+                Some(_) => {}
+            }
+        }
+        None
+    }
+
+    /// Whether it reads crt-list (or directory) `name`.
+    fn uses(&self, name: &str) -> bool {
+        self.crt_lists.iter().any(|l| l == name)
+            || self
+                .base
+                .iter()
+                .any(|b| matches!(b, Base::List(d) if d == name))
+    }
 }
 
 /// One bind's entries and configurations, as handshakes read them.
@@ -92,19 +156,21 @@ impl Live {
     /// always has one.
     fn rebuild(&self, lines: &HashMap<String, Vec<Line>>) -> Result<(), String> {
         let mut b = self.builder.lock().unwrap_or_else(|e| e.into_inner());
-        let mut entries = b.base.clone();
         let mut configs = Vec::clone(&self.configs.load());
-        for list in b.crt_lists.clone() {
+        // The `crt` arguments in order, then the `crt-list` files.
+        let mut sources = b.base.clone();
+        sources.extend(b.crt_lists.iter().cloned().map(Base::List));
+        let mut entries = Vec::new();
+        for src in sources {
+            let list = match src {
+                Base::File(e) => {
+                    entries.push(e);
+                    continue;
+                }
+                Base::List(name) => name,
+            };
             for line in lines.get(&list).into_iter().flatten() {
-                let o = b.opts.overlay(&line.opts);
-                let policy = match b.policies.iter().position(|p| *p == o) {
-                    Some(i) => i,
-                    None => {
-                        configs.push(policy_config(&o, &b.g, &b.resolver, &b.tickets, &b.cache)?);
-                        b.policies.push(o);
-                        b.policies.len() - 1
-                    }
-                };
+                let policy = b.policy_of(&line.opts, &mut configs)?;
                 entries.push(Entry {
                     file: line.crt.clone(),
                     filters: line.filters.clone(),
@@ -117,6 +183,14 @@ impl Live {
         let strict = self.sni.load().strict;
         self.sni.store(Arc::new(Sni { entries, strict }));
         Ok(())
+    }
+
+    /// Records where the bind's line is (`file:line`).
+    pub fn set_origin(&self, origin: String) {
+        self.builder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .origin = origin;
     }
 
     /// The `crt-base` this bind was built with.
@@ -137,7 +211,7 @@ impl Lists {
         for live in self.binds() {
             let names = {
                 let b = live.builder.lock().unwrap_or_else(|e| e.into_inner());
-                b.crt_lists.iter().any(|l| l == file)
+                b.uses(file)
             };
             if names {
                 live.rebuild(&self.lines)?;
@@ -161,12 +235,24 @@ impl Lists {
             .sum()
     }
 
+    /// Where the binds are (`file:line`) whose default certificate is the
+    /// first line of crt-list `list`: HAProxy refuses to delete that line.
+    pub fn defaulted_by(&self, list: &str) -> Vec<String> {
+        self.binds()
+            .iter()
+            .filter_map(|l| {
+                let b = l.builder.lock().unwrap_or_else(|e| e.into_inner());
+                (b.default_list(&self.lines) == Some(list)).then(|| b.origin.clone())
+            })
+            .collect()
+    }
+
     /// The `crt-base` of a bind using crt-list `file`, if any bind has one.
     pub fn crt_base_of(&self, file: &str) -> Option<String> {
         self.binds().iter().find_map(|l| {
             let uses = {
                 let b = l.builder.lock().unwrap_or_else(|e| e.into_inner());
-                b.crt_lists.iter().any(|x| x == file)
+                b.uses(file)
             };
             if uses { l.crt_base() } else { None }
         })

@@ -230,6 +230,7 @@ fn build_tls(cx: &mut Ctx<'_>, line: &mut LineOpts) -> Result<(), String> {
         line.tls.clone(),
         &mut |w| cx.warn(w),
     )?;
+    tls.set_origin(cx.origin.to_string());
     line.opts.ssl = Some(std::sync::Arc::new(tls));
     Ok(())
 }
