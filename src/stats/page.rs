@@ -44,6 +44,10 @@ fn find<'a>(
     let shared = &ctx.shared;
     let fe = shared.frontends.get(frontend)?;
     let be = shared.backends.get(backend)?;
+    // Every request passes here: no UTF-8 check where no stats page is set.
+    if !fe.model.stats.enabled && !be.model.stats.enabled {
+        return None;
+    }
     let target = std::str::from_utf8(target).ok()?;
     let path = origin_form(target);
     [(&fe.model.stats, true), (&be.model.stats, false)]
