@@ -90,80 +90,60 @@ impl BindTls {
             return Err("'ssl' needs a certificate: add 'crt <file>' or 'crt-list <file>'".into());
         }
         let g = super::opts::globals();
-        let mut policies = vec![opts.clone()];
-        let mut entries = Vec::new();
-        let mut base = Vec::new();
+        // The certificates go into the store; the crt-lists (a directory is
+        // one of its files, as in HAProxy 2.6) into the registry.
+        let mut sources = Vec::new();
         for c in &crt {
             if !std::path::Path::new(c).is_dir() {
-                let e = load_entry(&g, c.clone(), Vec::new(), Vec::new(), 0, warn)?;
-                entries.push(e.clone());
-                base.push(Base::File(e));
+                load_cert(&g, c, warn)?;
+                sources.push(Base::File(Entry {
+                    file: c.clone(),
+                    filters: Vec::new(),
+                    negs: Vec::new(),
+                    policy: 0,
+                }));
                 continue;
             }
-            // A directory is a crt-list of its files, without options (HAProxy 2.6).
             let files = certs::dir_files(c)?;
             for file in &files {
-                entries.push(load_entry(
-                    &g,
-                    file.clone(),
-                    Vec::new(),
-                    Vec::new(),
-                    0,
-                    warn,
-                )?);
+                load_cert(&g, file, warn)?;
             }
             live::set_list(c, crt_list::dir_lines(files));
-            base.push(Base::List(c.clone()));
+            sources.push(Base::List(c.clone()));
         }
         for list in &crt_lists {
             let lines = crt_list::load(list, warn)?;
-            live::set_list(list, lines.clone());
-            for line in lines {
-                let o = opts.overlay(&line.opts);
-                let policy = match policies.iter().position(|p| *p == o) {
-                    Some(i) => i,
-                    None => {
-                        policies.push(o);
-                        policies.len() - 1
-                    }
-                };
-                entries.push(load_entry(
-                    &g,
-                    line.crt,
-                    line.filters,
-                    line.negs,
-                    policy,
-                    warn,
-                )?);
+            for line in &lines {
+                load_cert(&g, &line.crt, warn)?;
             }
+            live::set_list(list, lines);
+            sources.push(Base::List(list.clone()));
         }
         let sni = Arc::new(ArcSwap::from_pointee(Sni {
-            entries,
+            entries: Vec::new(),
             strict: opts.strict_sni,
         }));
         let resolver = Arc::new(Resolver(sni.clone()));
         let tickets = Tickets::new(g.lifetime)?;
         let cache = Cache::shared(g.cachesize, g.lifetime);
-        let configs = policies
-            .iter()
-            .map(|p| policy_config(p, &g, &resolver, &tickets, &cache))
-            .collect::<Result<Vec<_>, String>>()?;
-        let config = configs[0].clone();
+        let config = policy_config(&opts, &g, &resolver, &tickets, &cache)?;
         let live = Live::register(
             sni,
-            configs,
+            vec![config.clone()],
             Builder {
-                base,
-                crt_lists: crt_lists.clone(),
+                sources,
                 opts: opts.clone(),
                 g,
-                policies,
+                policies: vec![opts.clone()],
                 resolver,
                 tickets,
                 cache,
                 origin: String::new(),
             },
         );
+        // The entries and the crt-list lines' option sets, as a run-time
+        // change makes them.
+        live.rebuild(&live::lists().lines)?;
         Ok(BindTls {
             crt,
             crt_lists,
@@ -174,22 +154,10 @@ impl BindTls {
     }
 }
 
-/// Loads one certificate into the store and makes its entry.
-fn load_entry(
-    g: &Globals,
-    file: String,
-    filters: Vec<String>,
-    negs: Vec<String>,
-    policy: usize,
-    warn: &mut dyn FnMut(String),
-) -> Result<Entry, String> {
-    certs::insert(&file, certs::load_file(&file, g, warn)?);
-    Ok(Entry {
-        file,
-        filters,
-        negs,
-        policy,
-    })
+/// Loads one certificate file into the store.
+fn load_cert(g: &Globals, file: &str, warn: &mut dyn FnMut(String)) -> Result<(), String> {
+    certs::insert(file, certs::load_file(file, g, warn)?);
+    Ok(())
 }
 
 /// The configuration of one option set, with the bind's resolver, session

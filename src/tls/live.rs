@@ -19,23 +19,22 @@ use super::opts::{Globals, SslOpts};
 use super::session::{Cache, Tickets};
 use super::sni::{Entry, Resolver, Sni};
 
-/// One `crt` argument of a bind: a certificate file, or a directory,
-/// which is a crt-list of its files as in HAProxy 2.6 (`show ssl crt-list`
-/// names it, `add`/`del ssl crt-list` change it).
+/// Where a bind's certificates come from: a `crt <file>`, or a crt-list by
+/// name (a `crt-list <file>`, or a `crt <directory>`, which is a crt-list of
+/// its files as in HAProxy 2.6: `show ssl crt-list` names it, `add`/`del
+/// ssl crt-list` change it).
 #[derive(Clone)]
 pub enum Base {
     /// A certificate file's entry (it never changes).
     File(Entry),
-    /// A crt-list by name (a directory's): its lines are in [`Lists::lines`].
+    /// A crt-list by name: its lines are in [`Lists::lines`].
     List(String),
 }
 
 /// What a bind needs to rebuild its entries after a crt-list change.
 pub struct Builder {
-    /// Its `crt` arguments, in order.
-    pub base: Vec<Base>,
-    /// Its `crt-list` files, in order.
-    pub crt_lists: Vec<String>,
+    /// Its `crt` arguments in order, then its `crt-list` files.
+    pub sources: Vec<Base>,
     /// The bind's own options (crt-list line options overlay them).
     pub opts: SslOpts,
     /// The `global` TLS settings it was built with.
@@ -77,17 +76,12 @@ impl Builder {
 
     /// The crt-list whose first line is the bind's default certificate
     /// (the first entry), if a crt-list (not a `crt <file>`) gives it.
-    fn default_list<'a>(&'a self, lines: &HashMap<String, Vec<Line>>) -> Option<&'a str> {
-        let lists = self.crt_lists.iter().map(|l| l.as_str());
-        let sources = self.base.iter().map(|b| match b {
-            Base::File(_) => None,
-            Base::List(d) => Some(d.as_str()),
-        });
-        for src in sources.chain(lists.map(Some)) {
+    fn default_list(&self, lines: &HashMap<String, Vec<Line>>) -> Option<&str> {
+        for src in &self.sources {
             match src {
-                None => return None,
-                Some(l) if lines.get(l).is_some_and(|v| !v.is_empty()) => return Some(l),
-                Some(_) => {}
+                Base::File(_) => return None,
+                Base::List(l) if lines.get(l).is_some_and(|v| !v.is_empty()) => return Some(l),
+                Base::List(_) => {}
             }
         }
         None
@@ -95,11 +89,9 @@ impl Builder {
 
     /// Whether it reads crt-list (or directory) `name`.
     fn uses(&self, name: &str) -> bool {
-        self.crt_lists.iter().any(|l| l == name)
-            || self
-                .base
-                .iter()
-                .any(|b| matches!(b, Base::List(d) if d == name))
+        self.sources
+            .iter()
+            .any(|b| matches!(b, Base::List(l) if l == name))
     }
 }
 
@@ -154,14 +146,11 @@ impl Live {
     /// Rebuilds the entries from the crt-lists' current lines; new option
     /// sets get their configuration first, so a published entry's policy
     /// always has one.
-    fn rebuild(&self, lines: &HashMap<String, Vec<Line>>) -> Result<(), String> {
+    pub(super) fn rebuild(&self, lines: &HashMap<String, Vec<Line>>) -> Result<(), String> {
         let mut b = self.builder.lock().unwrap_or_else(|e| e.into_inner());
         let mut configs = Vec::clone(&self.configs.load());
-        // The `crt` arguments in order, then the `crt-list` files.
-        let mut sources = b.base.clone();
-        sources.extend(b.crt_lists.iter().cloned().map(Base::List));
         let mut entries = Vec::new();
-        for src in sources {
+        for src in b.sources.clone() {
             let list = match src {
                 Base::File(e) => {
                     entries.push(e);
