@@ -22,7 +22,7 @@ use super::io::{ReadOutcome, WriteFail, read_more, read_more_idle, write_range};
 use super::request::Parsed;
 use super::response::{self, ClientSide, Response};
 use crate::bufpool::{self, BUF_SIZE, STREAM_BUF_SIZE};
-use crate::deadline::LazyTimer;
+use crate::deadline::{LazyTimer, coarse_now};
 use crate::log::record::Tracker;
 use crate::stream::Stream;
 
@@ -75,7 +75,7 @@ pub struct Activity {
 impl Activity {
     /// Both stamps at now.
     pub fn new() -> Self {
-        let now = Instant::now();
+        let now = coarse_now();
         Activity {
             to_server: Cell::new(now),
             to_client: Cell::new(now),
@@ -146,9 +146,9 @@ async fn relay_through(
     let mut written = 0u64;
     while !body.done() {
         let outcome = match pace.linked {
-            None => read_more(src, buf, pace.timer, Instant::now() + pace.read).await,
+            None => read_more(src, buf, pace.timer, coarse_now() + pace.read).await,
             Some(l) => {
-                let deadline = read_deadline(Instant::now(), pace.read, Some(l.source_written));
+                let deadline = read_deadline(coarse_now(), pace.read, Some(l.source_written));
                 read_more_idle(src, buf, pace.timer, deadline).await
             }
         };
@@ -162,11 +162,11 @@ async fn relay_through(
         if limit.is_some_and(|max| body.payload() > max) {
             return Err(RelayFail::TooLarge);
         }
-        write_range(dst, buf, (0, k), pace.timer, Instant::now() + pace.write)
+        write_range(dst, buf, (0, k), pace.timer, coarse_now() + pace.write)
             .await
             .map_err(RelayFail::Sink)?;
         if let Some(l) = pace.linked {
-            l.dest_written.set(Instant::now());
+            l.dest_written.set(coarse_now());
         }
         written += k as u64;
         buf.drain(..k);
@@ -251,15 +251,9 @@ pub async fn relay_response(
             sent.set(true);
             cx.progress.response_head(resp.status);
             let end = sbuf.len();
-            write_range(
-                cw,
-                sbuf,
-                (0, end),
-                timer,
-                Instant::now() + cx.client_timeout,
-            )
-            .await
-            .map_err(|e| client_gone(cx, e))?;
+            write_range(cw, sbuf, (0, end), timer, coarse_now() + cx.client_timeout)
+                .await
+                .map_err(|e| client_gone(cx, e))?;
             cx.progress.sent(end as u64);
             sbuf.clear();
             return Ok(ResponseEnd::Upgraded);
@@ -272,7 +266,7 @@ pub async fn relay_response(
                 sbuf,
                 (0, resp.head_len),
                 timer,
-                Instant::now() + cx.client_timeout,
+                coarse_now() + cx.client_timeout,
             )
             .await
             .map_err(|e| client_gone(cx, e))?;
@@ -308,7 +302,7 @@ pub async fn relay_response(
         out,
         (start, end),
         timer,
-        Instant::now() + cx.client_timeout,
+        coarse_now() + cx.client_timeout,
     )
     .await
     .map_err(|e| client_gone(cx, e))?;
@@ -371,7 +365,7 @@ async fn replace_response(
     sent.set(true);
     cx.progress.response_head(local.status);
     let end = out.len();
-    write_range(cw, out, (0, end), timer, Instant::now() + cx.client_timeout)
+    write_range(cw, out, (0, end), timer, coarse_now() + cx.client_timeout)
         .await
         .map_err(|e| client_gone(cx, e))?;
     cx.progress.sent(end as u64);
@@ -425,7 +419,7 @@ async fn read_head(
     timer: &mut LazyTimer,
     cx: &ResponseCtx<'_>,
 ) -> Result<Response, ResponseFail> {
-    let started = Instant::now();
+    let started = coarse_now();
     let written = cx.activity.map(|a| &a.to_server);
     loop {
         if !sbuf.is_empty() {

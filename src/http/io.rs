@@ -98,7 +98,7 @@ pub async fn read_more_watch<R: AsyncReadRent>(
 ) -> ReadOutcome {
     let mut read = std::pin::pin!(s.read(spare(buf)));
     loop {
-        let wake = deadline.min(Instant::now() + every);
+        let wake = deadline.min(crate::deadline::coarse_now() + every);
         monoio::select! {
             biased;
             (res, slice) = &mut read => {

@@ -123,7 +123,7 @@ impl Pool {
         if let Some(list) = idle.get_mut(backend).and_then(|b| b.get_mut(server))
             && list.len() < self.cap
         {
-            list.push((stream, served, Instant::now()));
+            list.push((stream, served, crate::deadline::coarse_now().into_std()));
             self.gauge(backend, server, served, true);
         }
     }
@@ -230,7 +230,8 @@ mod tests {
             drop(d);
             pool.reap(Instant::now());
             assert_eq!(pool.len(), 1, "the closed one is reaped");
-            pool.reap(Instant::now() + MAX_IDLE);
+            // Stamps come from the coarse clock (up to two ticks ahead).
+            pool.reap(crate::deadline::coarse_now().into_std() + MAX_IDLE);
             assert!(pool.is_empty(), "old ones are reaped");
         });
     }

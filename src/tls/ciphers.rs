@@ -8,6 +8,7 @@
 //! match nothing, as OpenSSL's own unknown names do; only a list that
 //! leaves nothing is an error.
 
+use super::hkdf;
 use rustls::SupportedCipherSuite;
 use rustls::crypto::SupportedKxGroup;
 use rustls::crypto::aws_lc_rs::{cipher_suite as cs, kx_group};
@@ -166,9 +167,9 @@ pub fn tls13_suites(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
     let mut out = Vec::new();
     for name in list.split(':').filter(|s| !s.is_empty()) {
         let suite = match name {
-            "TLS_AES_128_GCM_SHA256" => cs::TLS13_AES_128_GCM_SHA256,
-            "TLS_AES_256_GCM_SHA384" => cs::TLS13_AES_256_GCM_SHA384,
-            "TLS_CHACHA20_POLY1305_SHA256" => cs::TLS13_CHACHA20_POLY1305_SHA256,
+            "TLS_AES_128_GCM_SHA256" => hkdf::tls13_aes_128_gcm_sha256(),
+            "TLS_AES_256_GCM_SHA384" => hkdf::tls13_aes_256_gcm_sha384(),
+            "TLS_CHACHA20_POLY1305_SHA256" => hkdf::tls13_chacha20_poly1305_sha256(),
             n if TLS13_UNIMPLEMENTED.contains(&n) => continue,
             _ => return Err(format!("unknown TLS 1.3 cipher suite '{name}'")),
         };

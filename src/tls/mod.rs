@@ -34,6 +34,7 @@ pub mod certs;
 pub mod ciphers;
 pub mod crt_list;
 pub mod handshake;
+pub mod hkdf;
 pub mod info;
 pub mod limit;
 pub mod live;

@@ -457,7 +457,7 @@ impl<'a> Session<'a> {
     }
 
     fn server_deadline(&self) -> Instant {
-        Instant::now() + self.be.server_timeout
+        crate::deadline::coarse_now() + self.be.server_timeout
     }
 
     /// Per-request trouble goes to the logs (termination state); stderr gets it

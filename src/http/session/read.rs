@@ -29,9 +29,9 @@ impl Session<'_> {
     /// Reads until a whole request head is in `cbuf`; `out` gets the server's head.
     pub(super) async fn read_request(&mut self, first: bool) -> Result<Request, Fail> {
         let mut deadline = if first || !self.cbuf.is_empty() {
-            Instant::now() + self.fe.http_request_timeout
+            crate::deadline::coarse_now() + self.fe.http_request_timeout
         } else {
-            Instant::now() + self.fe.keep_alive_timeout
+            crate::deadline::coarse_now() + self.fe.keep_alive_timeout
         };
         let mut waiting_idle = !first && self.cbuf.is_empty();
         loop {
@@ -91,7 +91,7 @@ impl Session<'_> {
                     self.trace.got_data();
                     if waiting_idle {
                         waiting_idle = false;
-                        deadline = Instant::now() + self.fe.http_request_timeout;
+                        deadline = crate::deadline::coarse_now() + self.fe.http_request_timeout;
                     }
                 }
                 ReadOutcome::Timeout if waiting_idle => return Err(Fail::Silent),
