@@ -267,18 +267,17 @@ impl TlsStream {
                 return Ok(());
             }
             self.writing.set(true);
-            let (r, mut out) = match &mut self.sock {
+            let (r, out) = match &mut self.sock {
                 Stream::Tcp(s) => s.write_all(out).await,
                 Stream::Unix(s) => s.write_all(out).await,
                 Stream::Tls(_) => unreachable!("TLS over TLS"),
             };
             self.writing.set(false);
-            out.clear();
-            // An idle connection keeps no large buffer.
-            if out.capacity() > MAX_READ {
-                out = Vec::new();
-            }
-            self.wbuf = out;
+            // A connection keeps no write buffer between writes: an idle one
+            // would hold its last flight's size (up to 16 KiB) for nothing.
+            // The next flush allocates once (rustls writes its records with
+            // one vectored write, which reserves their total).
+            drop(out);
             r?;
         }
     }
