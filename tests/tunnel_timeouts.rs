@@ -231,7 +231,19 @@ fn both(mode: &str, extra: &str, act: Act, wait: Duration) -> (Seen, Option<Seen
 }
 
 /// Both closed between `lo` and `hi` after the action, logging `state`.
-fn assert_closed(mode: &str, extra: &str, act: Act, (lo, hi): (u64, u64), state: &str) {
+fn assert_closed(mode: &str, extra: &str, act: Act, range: (u64, u64), state: &str) {
+    assert_closed_as(mode, extra, act, range, state, &[state]);
+}
+
+/// [`assert_closed`], with ringlb logging `state` and HAProxy one of `ha_states`.
+fn assert_closed_as(
+    mode: &str,
+    extra: &str,
+    act: Act,
+    (lo, hi): (u64, u64),
+    state: &str,
+    ha_states: &[&str],
+) {
     let (lb, ha) = both(mode, extra, act, Duration::from_secs(5));
     for (who, seen) in [("ringlb", Some(lb)), ("haproxy", ha)] {
         let Some(seen) = seen else { continue };
@@ -243,11 +255,15 @@ fn assert_closed(mode: &str, extra: &str, act: Act, (lo, hi): (u64, u64), state:
             range.contains(&after),
             "{who}: {act:?} closed after {after:?}, expected {range:?} ({extra:?})"
         );
-        assert_eq!(
-            seen.state.as_deref(),
-            Some(state),
-            "{who}: {act:?} ({extra:?})"
-        );
+        let got = seen.state.as_deref();
+        if who == "ringlb" {
+            assert_eq!(got, Some(state), "{who}: {act:?} ({extra:?})");
+        } else {
+            assert!(
+                got.is_some_and(|g| ha_states.contains(&g)),
+                "{who}: {act:?} ({extra:?}) logged {got:?}, expected one of {ha_states:?}"
+            );
+        }
     }
 }
 
@@ -266,9 +282,11 @@ fn assert_open(mode: &str, extra: &str, act: Act, wait: Duration) {
 #[test]
 fn tcp_tunnel_timeout_ends_an_idle_connection() {
     // `timeout tunnel` replaces client 10s and server 10s: HAProxy logs the
-    // client side's timeout.
+    // client side's timeout, as ringlb does. Both sides' timeouts expire at
+    // the same moment, and on a loaded machine (CI's 2 CPUs) HAProxy 2.6 was
+    // seen reporting the server side's instead (sD): either is HAProxy.
     let extra = "    timeout tunnel 500ms\n";
-    assert_closed("tcp", extra, Act::Idle, (350, 3000), "cD");
+    assert_closed_as("tcp", extra, Act::Idle, (350, 3000), "cD", &["cD", "sD"]);
 }
 
 #[test]
