@@ -179,198 +179,242 @@ struct Session<'a> {
 
 /// Serves one client connection until it closes, times out or errs;
 /// `addrs` are its addresses (a PROXY header's, where one was read).
-pub async fn run(
-    ctx: &WorkerCtx,
+///
+/// Not an `async fn`: the session is made before the future, so the
+/// future (every HTTP connection's task) holds it once, not also the
+/// arguments it was made from.
+pub fn run<'a>(
+    ctx: &'a WorkerCtx,
     client: Stream,
     addrs: ConnAddrs,
     fe: usize,
     vars: crate::http::rules::Vars,
-) {
-    let peer = addrs.peer;
-    let tls = addrs.tls().cloned();
-    let f = &ctx.shared.frontends[fe];
-    // A frontend routing only with `use_backend` has no default: until a
-    // request is routed, its first rule's backend stands in.
-    let backend = f
-        .backend
-        .or_else(|| f.model.routing.rules.first().map(|r| r.backend))
-        .unwrap_or(0);
-    let be = &ctx.shared.backends[backend];
-    let fe_index = fe;
-    let client_fd = client.as_raw_fd();
-    let trace = HttpTrace::new(
-        f.log.as_ref(),
-        peer,
-        be.cookie.is_some(),
-        f.model.captures.as_ref(),
-    )
-    .with_tls(tls.as_ref())
-    .with_local(|| addrs.local());
-    let client_plain_fd = client.plain_fd();
-    let (cr, cw) = client.into_split();
-    let (rewrite, close_client, max_body) = settings(f, be, &addrs);
-    let mut s = Session {
-        ctx,
-        fe: f,
-        fe_index,
-        be,
-        backend,
-        no_backend: f.backend.is_none(),
-        rewrite,
-        close_client,
-        max_body,
-        cr,
-        cw,
-        client_fd,
-        client_plain_fd,
-        addrs,
-        exchanges: 0,
-        idle_buf: Vec::with_capacity(IDLE_BUF),
-        cbuf: Vec::new(),
-        // Taken when a request arrives, given back while the client is idle.
-        sbuf: Vec::new(),
-        out: Vec::new(),
-        req_timer: LazyTimer::new(),
-        resp_timer: LazyTimer::new(),
-        // `sess` variables a `tcp-request connection` rule set.
-        rules: std::cell::RefCell::new(rules::RuleState::with_vars(vars)),
-        trace,
-        uid: IdSlot::default(),
-        private: Vec::new(),
-        forced: false,
-    };
-    let mut first = true;
-    loop {
-        s.trace.begin(!s.cbuf.is_empty());
-        // The request is awaited by a small future; the exchange's large one
-        // (duplex relays, retries) is boxed and lives only while a request is
-        // in flight, so an idle keep-alive client costs little memory. The
-        // rare paths below (error page, lingering close, tunnel) are boxed too:
-        // this future's size is every connection's task size.
-        // An error before the request is routed gets the frontend's page.
-        let mut routed = false;
-        let result = match s.read_request(first).await {
-            Ok(req) => {
-                routed = true;
-                Box::pin(s.exchange(req)).await
-            }
-            Err(e) => Err(e),
-        };
-        if let Ok(Next::KeepAlive | Next::Close { .. }) | Err(Fail::Silent) = &result {
-            let outcome = if result.is_ok() {
-                Outcome::Done
-            } else {
-                Outcome::Silent
-            };
-            s.log_exchange(s.logged_backend(), outcome);
+) -> impl std::future::Future<Output = ()> + 'a {
+    let mut s = Session::open(ctx, client, addrs, fe, vars);
+    // The block holds the session in place; an `async fn` taking it by
+    // value would keep a second copy (rustc moves parameters into locals).
+    async move {
+        if let Some((server, server_idx)) = s.serve().await {
+            Box::pin(s.tunnel(server, server_idx)).await;
         }
-        match result {
-            Ok(Next::KeepAlive) => {
-                first = false;
-                // An idle keep-alive client holds only its input buffer. Whatever
-                // is left in `sbuf` belonged to a server connection now pooled
-                // (then nothing) or dropped (then stale): never carry it over.
-                bufpool::give(std::mem::take(&mut s.sbuf));
-                bufpool::give(std::mem::take(&mut s.out));
-                if s.cbuf.is_empty() {
-                    bufpool::give(std::mem::take(&mut s.cbuf));
+    }
+}
+
+impl<'a> Session<'a> {
+    /// The session of a new client connection.
+    fn open(
+        ctx: &'a WorkerCtx,
+        client: Stream,
+        addrs: ConnAddrs,
+        fe: usize,
+        vars: crate::http::rules::Vars,
+    ) -> Self {
+        let f = &ctx.shared.frontends[fe];
+        // A frontend routing only with `use_backend` has no default: until a
+        // request is routed, its first rule's backend stands in.
+        let backend = f
+            .backend
+            .or_else(|| f.model.routing.rules.first().map(|r| r.backend))
+            .unwrap_or(0);
+        let be = &ctx.shared.backends[backend];
+        let fe_index = fe;
+        let client_fd = client.as_raw_fd();
+        // In a block: what only the trace needs (the TLS details, 152 bytes) must
+        // not outlive it in this future, every connection's task.
+        let trace = {
+            let tls = addrs.tls().cloned();
+            HttpTrace::new(
+                f.log.as_ref(),
+                addrs.peer,
+                be.cookie.is_some(),
+                f.model.captures.as_ref(),
+            )
+            .with_tls(tls.as_ref())
+            .with_local(|| addrs.local())
+        };
+        let client_plain_fd = client.plain_fd();
+        let (cr, cw) = client.into_split();
+        let (rewrite, close_client, max_body) = settings(f, be, &addrs);
+        Session {
+            ctx,
+            fe: f,
+            fe_index,
+            be,
+            backend,
+            no_backend: f.backend.is_none(),
+            rewrite,
+            close_client,
+            max_body,
+            cr,
+            cw,
+            client_fd,
+            client_plain_fd,
+            addrs,
+            exchanges: 0,
+            idle_buf: Vec::with_capacity(IDLE_BUF),
+            cbuf: Vec::new(),
+            // Taken when a request arrives, given back while the client is idle.
+            sbuf: Vec::new(),
+            out: Vec::new(),
+            req_timer: LazyTimer::new(),
+            resp_timer: LazyTimer::new(),
+            // `sess` variables a `tcp-request connection` rule set.
+            rules: std::cell::RefCell::new(rules::RuleState::with_vars(vars)),
+            trace,
+            uid: IdSlot::default(),
+            private: Vec::new(),
+            forced: false,
+        }
+    }
+
+    /// Serves requests until the connection closes, times out or errs.
+    async fn serve(&mut self) -> Option<(Halves, usize)> {
+        let s = self;
+        let mut first = true;
+        loop {
+            s.trace.begin(!s.cbuf.is_empty());
+            // The request is awaited by a small future; the exchange's large one
+            // (duplex relays, retries) is boxed and lives only while a request is
+            // in flight, so an idle keep-alive client costs little memory. The
+            // rare paths below (error page, lingering close, tunnel) are boxed too:
+            // this future's size is every connection's task size.
+            // An error before the request is routed gets the frontend's page.
+            let mut routed = false;
+            let result = match s.read_request(first).await {
+                Ok(req) => {
+                    routed = true;
+                    Box::pin(s.exchange(req)).await
                 }
-            }
-            Ok(Next::Close { linger }) => {
-                if linger {
-                    Box::pin(s.linger_close()).await;
+                Err(e) => Err(e),
+            };
+            if let Ok(Next::KeepAlive | Next::Close { .. }) | Err(Fail::Silent) = &result {
+                let outcome = if result.is_ok() {
+                    Outcome::Done
                 } else {
-                    // The last response may be held back (MSG_MORE): shutdown
-                    // sends it with the FIN. A bare close would reset instead if the client
-                    // sent anything more meanwhile, and the reset discards it.
-                    let _ = s.cw.shutdown().await;
-                }
-                break;
+                    Outcome::Silent
+                };
+                s.log_exchange(s.logged_backend(), outcome);
             }
-            Err(Fail::Silent) => break,
-            Err(Fail::Rejected(by_backend)) => {
-                s.tcp_rejected(by_backend);
-                break;
-            }
-            Err(Fail::Status(e)) => {
-                let (status, page) = s.error_page(e, routed);
-                // http-after-response rules see ringlb's own errors too.
-                let mut page = s.after_response(page);
-                s.count_error(e, page.len());
-                let len = page.len() as u64;
-                let deadline = Instant::now() + s.fe.client_timeout;
-                let sent = Box::pin(write_all(&mut s.cw, &mut page, &mut s.resp_timer, deadline))
-                    .await
-                    .is_ok();
-                let bytes = if sent { len } else { 0 };
-                s.log_exchange(s.logged_backend(), Outcome::Answered { status, bytes });
-                if sent {
-                    Box::pin(s.linger_close()).await;
-                }
-                break;
-            }
-            Ok(Next::Tunnel(mut server, server_idx)) => {
-                // Bytes the client sent after its upgrade request belong to the tunnel.
-                if !s.cbuf.is_empty() {
-                    let deadline = Instant::now() + s.be.server_timeout;
-                    if Box::pin(write_all(
-                        &mut server.w,
-                        &mut s.cbuf,
-                        &mut s.req_timer,
-                        deadline,
-                    ))
-                    .await
-                    .is_err()
-                    {
-                        break;
+            match result {
+                Ok(Next::KeepAlive) => {
+                    first = false;
+                    // An idle keep-alive client holds only its input buffer. Whatever
+                    // is left in `sbuf` belonged to a server connection now pooled
+                    // (then nothing) or dropped (then stale): never carry it over.
+                    bufpool::give(std::mem::take(&mut s.sbuf));
+                    bufpool::give(std::mem::take(&mut s.out));
+                    if s.cbuf.is_empty() {
+                        bufpool::give(std::mem::take(&mut s.cbuf));
                     }
                 }
-                bufpool::give(std::mem::take(&mut s.cbuf));
-                bufpool::give(std::mem::take(&mut s.sbuf));
-                bufpool::give(std::mem::take(&mut s.out));
-                // After `101` the connection is a tunnel (`timeout tunnel`, `-fin`).
-                let timeouts = crate::tcp::timeouts::RelayTimeouts::tunnel(
-                    &s.fe.model.timeouts,
-                    &s.be.model.timeouts,
-                    s.fe.client_timeout,
-                    s.be.server_timeout,
-                );
-                let client = Halves {
-                    r: s.cr,
-                    w: s.cw,
-                    fd: s.client_fd,
-                };
-                // `shutdown sessions server` shuts both sockets down.
-                let srv = &s.be.servers[server_idx];
-                let fds = [s.client_fd, server.fd];
-                let use_ = kill::using(srv, s.backend, server_idx, fds);
-                // `option splice-*`: the tunnel splices as a TCP relay would.
-                let splice = s.fe.model.splice.with(s.be.model.splice);
-                let splice = (splice != Default::default()).then_some((splice, &ctx.shared.pipes));
-                let cause = std::cell::Cell::new(0);
-                let relayed = crate::tcp::relay::relay_spliced(
-                    client, server, timeouts, &cause, None, splice,
-                );
-                let (_, down) = Box::pin(relayed).await;
-                // Deregistered at once: the relay closed the sockets.
-                if use_.release() {
-                    s.trace.cause(b'K');
+                Ok(Next::Close { linger }) => {
+                    if linger {
+                        Box::pin(s.linger_close()).await;
+                    } else {
+                        // The last response may be held back (MSG_MORE): shutdown
+                        // sends it with the FIN. A bare close would reset instead if the client
+                        // sent anything more meanwhile, and the reset discards it.
+                        // Boxed: on TLS it sends close_notify, a future too
+                        // large for every connection's task.
+                        let _ = Box::pin(s.cw.shutdown()).await;
+                    }
+                    break;
                 }
-                // Who ended the tunnel early (a timeout, a reset), as HAProxy logs it.
-                if cause.get() != 0 {
-                    s.trace.cause(cause.get());
+                Err(Fail::Silent) => break,
+                Err(Fail::Rejected(by_backend)) => {
+                    s.tcp_rejected(by_backend);
+                    break;
                 }
-                if !s.rules.borrow().fx.silent {
-                    s.trace
-                        .finish(ctx, fe_index, Some(s.backend), Outcome::Tunnel { down });
+                Err(Fail::Status(e)) => {
+                    let (status, page) = s.error_page(e, routed);
+                    // http-after-response rules see ringlb's own errors too.
+                    let mut page = s.after_response(page);
+                    s.count_error(e, page.len());
+                    let len = page.len() as u64;
+                    let deadline = Instant::now() + s.fe.client_timeout;
+                    let sent =
+                        Box::pin(write_all(&mut s.cw, &mut page, &mut s.resp_timer, deadline))
+                            .await
+                            .is_ok();
+                    let bytes = if sent { len } else { 0 };
+                    s.log_exchange(s.logged_backend(), Outcome::Answered { status, bytes });
+                    if sent {
+                        Box::pin(s.linger_close()).await;
+                    }
+                    break;
                 }
+                Ok(Next::Tunnel(server, server_idx)) => return Some((server, server_idx)),
+            }
+        }
+        bufpool::give(std::mem::take(&mut s.cbuf));
+        bufpool::give(std::mem::take(&mut s.sbuf));
+        bufpool::give(std::mem::take(&mut s.out));
+        None
+    }
+
+    /// After `101 Switching Protocols`: relays raw bytes between the client
+    /// and `server` until either side ends (boxed by the caller: rare).
+    async fn tunnel(self, mut server: Halves, server_idx: usize) {
+        let mut s = self;
+        let ctx = s.ctx;
+        let fe_index = s.fe_index;
+        // Bytes the client sent after its upgrade request belong to the tunnel.
+        if !s.cbuf.is_empty() {
+            let deadline = Instant::now() + s.be.server_timeout;
+            if Box::pin(write_all(
+                &mut server.w,
+                &mut s.cbuf,
+                &mut s.req_timer,
+                deadline,
+            ))
+            .await
+            .is_err()
+            {
                 return;
             }
         }
+        bufpool::give(std::mem::take(&mut s.cbuf));
+        bufpool::give(std::mem::take(&mut s.sbuf));
+        bufpool::give(std::mem::take(&mut s.out));
+        // After `101` the connection is a tunnel (`timeout tunnel`, `-fin`).
+        let timeouts = crate::tcp::timeouts::RelayTimeouts::tunnel(
+            &s.fe.model.timeouts,
+            &s.be.model.timeouts,
+            s.fe.client_timeout,
+            s.be.server_timeout,
+        );
+        let client = Halves {
+            r: s.cr,
+            w: s.cw,
+            fd: s.client_fd,
+        };
+        // `shutdown sessions server` shuts both sockets down.
+        let srv = &s.be.servers[server_idx];
+        let fds = [s.client_fd, server.fd];
+        let use_ = kill::using(srv, s.backend, server_idx, fds);
+        // `option splice-*`: the tunnel splices as a TCP relay would.
+        let splice = s.fe.model.splice.with(s.be.model.splice);
+        let splice = (splice != Default::default()).then_some((splice, &ctx.shared.pipes));
+        let cause = std::cell::Cell::new(0);
+        // Made inside the box: a future first held in a local keeps
+        // its room in this one (every connection's task) after the move.
+        let (_, down) = Box::pin(crate::tcp::relay::relay_spliced(
+            client, server, timeouts, &cause, None, splice,
+        ))
+        .await;
+        // Deregistered at once: the relay closed the sockets.
+        if use_.release() {
+            s.trace.cause(b'K');
+        }
+        // Who ended the tunnel early (a timeout, a reset), as HAProxy logs it.
+        if cause.get() != 0 {
+            s.trace.cause(cause.get());
+        }
+        if !s.rules.borrow().fx.silent {
+            s.trace
+                .finish(ctx, fe_index, Some(s.backend), Outcome::Tunnel { down });
+        }
     }
-    bufpool::give(s.cbuf);
-    bufpool::give(s.sbuf);
-    bufpool::give(s.out);
 }
 
 /// What the backend decides for an exchange, merged with the frontend's
