@@ -109,9 +109,8 @@ impl ConnAddrs {
     }
 
     /// Notes what the connection's TLS handshake settled (at accept, once).
-    pub fn with_tls(mut self, tls: Option<&crate::tls::info::TlsInfo>) -> ConnAddrs {
+    pub fn set_tls(&mut self, tls: Option<&crate::tls::info::TlsInfo>) {
         self.tls = tls.map(|i| std::sync::Arc::new(i.clone()));
-        self
     }
 
     /// Marks a connection accepted on an `ssl` bind, before its handshake

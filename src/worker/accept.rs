@@ -408,90 +408,92 @@ async fn accept_error(ctx: &WorkerCtx, e: std::io::Error) {
 }
 
 /// One connection of frontend `fe`, accepted on listener `proxy`.
-async fn session(
+///
+/// An async block rather than an `async fn`: the block keeps the arguments
+/// once, where an `async fn` also copies them into locals, and this future
+/// is every connection's task.
+#[allow(clippy::manual_async_fn)]
+fn session(
     ctx: Rc<WorkerCtx>,
-    client: Stream,
+    mut client: Stream,
     peer: Option<std::net::SocketAddr>,
     (fe, proxy): (usize, Rc<ListenerTag>),
-    _permit: Permit,
-) {
-    // `tcp-request connection` rules: a rejected connection is no session
-    // and is not logged (HAProxy's denied connection). They see the real
-    // addresses, as in HAProxy, and may ask for a PROXY header (`expect-proxy`).
-    // On an `ssl` bind they read `ssl_fc` true before the handshake, as there.
-    let tls_bind = proxy.tls.is_some();
-    let Some((vars, expect)) =
-        crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer, tls_bind)
-    else {
-        return;
-    };
-    // The PROXY header, before any other byte is read: its addresses are the
-    // connection's from here on.
-    let addrs = if proxy.accept_proxy || expect {
-        let got = crate::proxy_protocol::addresses(&ctx, fe, &proxy.label, &client, peer);
-        match Box::pin(got).await {
-            Some(addrs) => addrs,
-            None => return,
-        }
-    } else {
-        crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
-    };
-    // Listed by the stats socket's `show sess` until the session ends.
-    let _listed = ctx
-        .shared
-        .live
-        .workers
-        .get(ctx.id)
-        .map(|w| w.enter(addrs.peer, fe));
-    // `maxsslconn`: a TLS connection waits for a slot before its handshake
-    // and holds it until the session ends.
-    let _ssl_slot = match &proxy.tls {
-        Some(_) => {
-            let timeout = ctx.shared.frontends[fe].model.timeouts.client;
-            match crate::tls::limit::take(timeout).await {
-                Some(slot) => Some(slot),
+    permit: Permit,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        // The connection's `maxconn` slot, held until the session ends.
+        let _permit = &permit;
+        // `tcp-request connection` rules: a rejected connection is no session
+        // and is not logged (HAProxy's denied connection). They see the real
+        // addresses, as in HAProxy, and may ask for a PROXY header (`expect-proxy`).
+        // On an `ssl` bind they read `ssl_fc` true before the handshake, as there.
+        let tls_bind = proxy.tls.is_some();
+        let Some((vars, expect)) =
+            crate::tcp::rules::connection_accepted(&ctx, fe, &client, peer, tls_bind)
+        else {
+            return;
+        };
+        // The PROXY header, before any other byte is read: its addresses are the
+        // connection's from here on.
+        let mut addrs = if proxy.accept_proxy || expect {
+            let got = crate::proxy_protocol::addresses(&ctx, fe, &proxy.label, &client, peer);
+            match Box::pin(got).await {
+                Some(addrs) => addrs,
                 None => return,
             }
+        } else {
+            crate::route::ConnAddrs::new(client.as_raw_fd(), peer)
+        };
+        // Listed by the stats socket's `show sess` until the session ends.
+        let _listed = ctx
+            .shared
+            .live
+            .workers
+            .get(ctx.id)
+            .map(|w| w.enter(addrs.peer, fe));
+        // `maxsslconn`: a TLS connection waits for a slot before its handshake
+        // and holds it until the session ends.
+        let _ssl_slot = match &proxy.tls {
+            Some(_) => {
+                let timeout = ctx.shared.frontends[fe].model.timeouts.client;
+                match crate::tls::limit::take(timeout).await {
+                    Some(slot) => Some(slot),
+                    None => return,
+                }
+            }
+            None => None,
+        };
+        // TLS after the PROXY header: a failed handshake is logged as HAProxy
+        // logs it and reaches no server. Boxed as the header's read is.
+        // Assigned in place, as `addrs` below: a second binding would keep
+        // a second copy in this future, every connection's task.
+        if let Some(bind) = &proxy.tls {
+            let tls = crate::tls::accept::handshake(&ctx, fe, &proxy.label, client, bind, &addrs);
+            client = match Box::pin(tls).await {
+                Some(client) => client,
+                None => return,
+            };
         }
-        None => None,
-    };
-    // TLS after the PROXY header: a failed handshake is logged as HAProxy
-    // logs it and reaches no server. Boxed as the header's read is.
-    let client = match &proxy.tls {
-        Some(bind) => match Box::pin(crate::tls::accept::handshake(
-            &ctx,
-            fe,
-            &proxy.label,
-            client,
-            bind,
-            &addrs,
-        ))
-        .await
-        {
-            Some(client) => client,
-            None => return,
-        },
-        None => client,
-    };
-    let addrs = addrs.with_tls(client.tls_info());
-    let peer = addrs.peer;
-    let counters = &ctx.counters().frontends[fe];
-    let f = &ctx.shared.frontends[fe];
-    if f.model.monitor.from_monitor_net(peer) {
-        // Boxed: its timer would pad every connection's task.
-        return Box::pin(monitor_net(client, f.mode)).await;
+        addrs.set_tls(client.tls_info());
+        let peer = addrs.peer;
+        let counters = &ctx.counters().frontends[fe];
+        let f = &ctx.shared.frontends[fe];
+        if f.model.monitor.from_monitor_net(peer) {
+            // Boxed: its timer would pad every connection's task.
+            return Box::pin(monitor_net(client, f.mode)).await;
+        }
+        counters.open();
+        // HAProxy's default log line ("Connect from ..."), when the frontend logs
+        // without httplog/tcplog; a no-op otherwise.
+        crate::log::record::connection(&ctx, fe, &addrs);
+        match ctx.shared.frontends[fe].mode {
+            Mode::Http => crate::http::session::run(&ctx, client, addrs, fe, vars).await,
+            // Boxed: the relay's future is larger than an idle HTTP session's, and
+            // every connection's task would be sized for it.
+            Mode::Tcp => Box::pin(crate::tcp::session::run(&ctx, client, addrs, fe, vars)).await,
+        }
+        counters.close();
     }
-    counters.open();
-    // HAProxy's default log line ("Connect from ..."), when the frontend logs
-    // without httplog/tcplog; a no-op otherwise.
-    crate::log::record::connection(&ctx, fe, &addrs);
-    match ctx.shared.frontends[fe].mode {
-        Mode::Http => crate::http::session::run(&ctx, client, addrs, fe, vars).await,
-        // Boxed: the relay's future is larger than an idle HTTP session's, and
-        // every connection's task would be sized for it.
-        Mode::Tcp => Box::pin(crate::tcp::session::run(&ctx, client, addrs, fe, vars)).await,
-    }
-    counters.close();
 }
 
 /// HAProxy 1.4's `monitor-net`: a probe from that network gets
