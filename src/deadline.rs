@@ -107,6 +107,12 @@ impl LazyTimer {
         LazyTimer::default()
     }
 
+    /// Drops the timer, if one was made: a quiet connection keeps no
+    /// 640-byte timer for a wait that is not coming (the next wait makes one).
+    pub fn release(&mut self) {
+        self.timer = None;
+    }
+
     /// Completes once `at` has passed.
     pub async fn expired_at(&mut self, at: Instant) {
         let timer = match &mut self.timer {

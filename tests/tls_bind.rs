@@ -190,6 +190,25 @@ fn pipelined_requests_are_answered_in_order() {
     }
 }
 
+#[test]
+fn a_keep_alive_client_quiet_for_more_than_a_second_is_answered() {
+    // A second into a keep-alive wait the session lets its response timer
+    // go (session/read.rs): the next answer must still go out, on a timer
+    // made anew (timeout client 2s: the wait of 1.5 s does not end it).
+    let Some(certs) = TlsCerts::generate() else {
+        return;
+    };
+    let cfg_tls = certs.client_config();
+    let rec = Recorder::start();
+    let lb = Ringlb::start(&http_cfg(free_port(), &certs.ec, rec.port(), 9, ""));
+    let mut c = TlsClient::connect(lb.port(), &cfg_tls);
+    for i in 0..3 {
+        let r = c.request(format!("GET /q{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!((r.status, r.text()), (200, format!("/q{i}")));
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+}
+
 /// A backend answering `101` to any request, then echoing raw bytes until
 /// the client half-closes.
 fn upgrade_backend() -> TcpBackend {

@@ -94,7 +94,7 @@ pub async fn read_more_watch<R: AsyncReadRent>(
     timer: &mut LazyTimer,
     deadline: Instant,
     every: Duration,
-    give_up: impl Fn() -> bool,
+    mut give_up: impl FnMut() -> bool,
 ) -> ReadOutcome {
     let mut read = std::pin::pin!(s.read(spare(buf)));
     loop {
