@@ -169,15 +169,20 @@ fn large_and_chunked_bodies_both_ways() {
     assert_eq!(r.status, 200);
 }
 
-#[test]
-fn pipelined_requests_are_answered_in_order() {
-    let Some(certs) = TlsCerts::generate() else {
-        return;
-    };
-    let cfg_tls = certs.client_config();
+/// A TLS client connected to ringlb in front of a recorder (None without openssl).
+fn client_of_ringlb() -> Option<(TlsCerts, Recorder, Ringlb, TlsClient)> {
+    let certs = TlsCerts::generate()?;
     let rec = Recorder::start();
     let lb = Ringlb::start(&http_cfg(free_port(), &certs.ec, rec.port(), 9, ""));
-    let mut c = TlsClient::connect(lb.port(), &cfg_tls);
+    let c = TlsClient::connect(lb.port(), &certs.client_config());
+    Some((certs, rec, lb, c))
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let Some((_certs, _rec, _lb, mut c)) = client_of_ringlb() else {
+        return;
+    };
     let mut all = Vec::new();
     for i in 0..10 {
         all.extend_from_slice(format!("GET /p{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
@@ -195,13 +200,9 @@ fn a_keep_alive_client_quiet_for_more_than_a_second_is_answered() {
     // A second into a keep-alive wait the session lets its response timer
     // go (session/read.rs): the next answer must still go out, on a timer
     // made anew (timeout client 2s: the wait of 1.5 s does not end it).
-    let Some(certs) = TlsCerts::generate() else {
+    let Some((_certs, _rec, _lb, mut c)) = client_of_ringlb() else {
         return;
     };
-    let cfg_tls = certs.client_config();
-    let rec = Recorder::start();
-    let lb = Ringlb::start(&http_cfg(free_port(), &certs.ec, rec.port(), 9, ""));
-    let mut c = TlsClient::connect(lb.port(), &cfg_tls);
     for i in 0..3 {
         let r = c.request(format!("GET /q{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
         assert_eq!((r.status, r.text()), (200, format!("/q{i}")));
