@@ -56,9 +56,9 @@ pub struct TlsStream {
     /// Read side only: ciphertext read but not yet taken by rustls (its
     /// plaintext buffer was full); empty and unallocated but for that moment.
     spill: RefCell<Vec<u8>>,
-    /// Write side only: the ciphertext being sent, reused between writes
-    /// (taken while a write is in flight). May start with bytes a
-    /// non-blocking send could not take: they go first.
+    /// Write side only: the ciphertext being sent (taken while a write is
+    /// in flight, dropped once it is sent). May hold bytes a non-blocking
+    /// send could not take: they go first.
     wbuf: Vec<u8>,
     /// A write side's flush is awaiting the socket: the read side must not send.
     writing: Cell<bool>,

@@ -219,19 +219,14 @@ impl<'a> Session<'a> {
         let be = &ctx.shared.backends[backend];
         let fe_index = fe;
         let client_fd = client.as_raw_fd();
-        // In a block: what only the trace needs (the TLS details, 152 bytes) must
-        // not outlive it in this future, every connection's task.
-        let trace = {
-            let tls = addrs.tls().cloned();
-            HttpTrace::new(
-                f.log.as_ref(),
-                addrs.peer,
-                be.cookie.is_some(),
-                f.model.captures.as_ref(),
-            )
-            .with_tls(tls.as_ref())
-            .with_local(|| addrs.local())
-        };
+        let trace = HttpTrace::new(
+            f.log.as_ref(),
+            addrs.peer,
+            be.cookie.is_some(),
+            f.model.captures.as_ref(),
+        )
+        .with_tls(addrs.tls())
+        .with_local(|| addrs.local());
         let client_plain_fd = client.plain_fd();
         let (cr, cw) = client.into_split();
         let (rewrite, close_client, max_body) = settings(f, be, &addrs);

@@ -72,7 +72,7 @@ impl Session<'_> {
                 // 4 % of an idle TLS connection).
                 let shared = &self.ctx.shared;
                 let resp_timer = &mut self.resp_timer;
-                let stopping = || {
+                let each_second = || {
                     resp_timer.release();
                     shared.stopping()
                 };
@@ -82,7 +82,7 @@ impl Session<'_> {
                     &mut self.req_timer,
                     deadline,
                     IDLE_SLICE,
-                    stopping,
+                    each_second,
                 )
                 .await
             } else {
