@@ -405,6 +405,9 @@ pub struct Shared {
     pub frontends: Vec<FrontendRt>,
     /// Backends, indexed as in the model.
     pub backends: Vec<BackendRt>,
+    /// What an HTTP session stands in with while it has no backend and the
+    /// configuration has none (`validate::stand_in_backend`); in no view.
+    pub stand_in: Box<BackendRt>,
     /// Set by SIGUSR1: stop accepting, finish what is open.
     pub soft_stop: AtomicBool,
     /// `-d`: print each connection and exchange to stderr, as HAProxy's debug mode.
@@ -445,65 +448,17 @@ impl Shared {
             .iter()
             .map(|t| Arc::new(crate::stick::Table::new(t.clone())))
             .collect();
-        let backends = config
+        let mut backends: Vec<BackendRt> = config
             .backends
             .iter()
-            .map(|b| BackendRt {
-                needs: ServerNeeds::of(&b.servers),
-                name: b.name.clone(),
-                mode: b.mode,
-                servers: b
-                    .servers
-                    .iter()
-                    .map(|s| ServerRt {
-                        name: s.name.clone().into(),
-                        address: s.address.clone(),
-                        resolved: match (&s.dns, &s.address) {
-                            (Some(_), Address::Inet(sa)) => {
-                                Some(arc_swap::ArcSwap::from_pointee(*sa))
-                            }
-                            _ => None,
-                        },
-                        runtime_addr: Default::default(),
-                        addr_set: AtomicBool::new(false),
-                        port_offset: s.port_offset,
-                        configured_weight: s.weight,
-                        // A `disabled` server is in maintenance: effective weight 0.
-                        weight: AtomicU32::new(if s.disabled || s.unresolved {
-                            0
-                        } else {
-                            s.weight
-                        }),
-                        // Health is not known to be bad: leaving maintenance
-                        // (`enable server`) makes it usable again.
-                        up: AtomicBool::new(true),
-                        active: AtomicU64::new(0),
-                        backup: s.backup,
-                        check: ServerCheck::from_model(s),
-                        admin: crate::admin::dynamic::admin_of(s),
-                        health: crate::check::live::HealthRt::new(&s.health, s.check),
-                        all_backups: b.allbackups,
-                    })
-                    .collect(),
-                connect_timeout: b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
-                server_timeout: b.timeouts.server.unwrap_or(DEFAULT_IO),
-                retries: b.retries,
-                redispatch: b.redispatch,
-                http: b.http.clone(),
-                cookie: (b.mode == Mode::Http)
-                    .then(|| crate::http::cookie::CookieRt::build(b))
-                    .flatten(),
-                model: b.clone(),
-                log: crate::log::ProxyLog::build(&b.log, b.mode, &config.global, hostname.as_ref()),
-                queue: crate::server::queue::BackendQueue::build(
-                    b,
-                    b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
-                ),
-                rotation: Default::default(),
-                stick: crate::stick::StickRt::build(&b.stick, &stick_tables, b),
-            })
+            .map(|b| backend_rt(b, config, hostname.as_ref(), &stick_tables))
             .collect();
-        let mut backends: Vec<BackendRt> = backends;
+        let stand_in = Box::new(backend_rt(
+            &crate::config::validate::stand_in_backend(),
+            config,
+            None,
+            &[],
+        ));
         crate::check::track::link(&mut backends);
         let frontends = config
             .frontends
@@ -533,6 +488,7 @@ impl Shared {
             .collect();
         crate::tls::limit::set_max(config.global.maxsslconn);
         Arc::new(Shared {
+            stand_in,
             frontends,
             backends,
             soft_stop: AtomicBool::new(false),
@@ -574,6 +530,67 @@ fn histograms_read(config: &Config) -> bool {
             .backends
             .iter()
             .any(|b| b.stats.enabled || exporter(&b.rules))
+}
+
+/// A backend's run-time state, built from its model.
+fn backend_rt(
+    b: &model::Backend,
+    config: &Config,
+    hostname: Option<&Arc<str>>,
+    stick_tables: &[Arc<crate::stick::Table>],
+) -> BackendRt {
+    BackendRt {
+        needs: ServerNeeds::of(&b.servers),
+        name: b.name.clone(),
+        mode: b.mode,
+        servers: b
+            .servers
+            .iter()
+            .map(|s| ServerRt {
+                name: s.name.clone().into(),
+                address: s.address.clone(),
+                resolved: match (&s.dns, &s.address) {
+                    (Some(_), Address::Inet(sa)) => Some(arc_swap::ArcSwap::from_pointee(*sa)),
+                    _ => None,
+                },
+                runtime_addr: Default::default(),
+                addr_set: AtomicBool::new(false),
+                port_offset: s.port_offset,
+                configured_weight: s.weight,
+                // A `disabled` server is in maintenance: effective weight 0.
+                weight: AtomicU32::new(if s.disabled || s.unresolved {
+                    0
+                } else {
+                    s.weight
+                }),
+                // Health is not known to be bad: leaving maintenance
+                // (`enable server`) makes it usable again.
+                up: AtomicBool::new(true),
+                active: AtomicU64::new(0),
+                backup: s.backup,
+                check: ServerCheck::from_model(s),
+                admin: crate::admin::dynamic::admin_of(s),
+                health: crate::check::live::HealthRt::new(&s.health, s.check),
+                all_backups: b.allbackups,
+            })
+            .collect(),
+        connect_timeout: b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
+        server_timeout: b.timeouts.server.unwrap_or(DEFAULT_IO),
+        retries: b.retries,
+        redispatch: b.redispatch,
+        http: b.http.clone(),
+        cookie: (b.mode == Mode::Http)
+            .then(|| crate::http::cookie::CookieRt::build(b))
+            .flatten(),
+        model: b.clone(),
+        log: crate::log::ProxyLog::build(&b.log, b.mode, &config.global, hostname),
+        queue: crate::server::queue::BackendQueue::build(
+            b,
+            b.timeouts.connect.unwrap_or(DEFAULT_CONNECT),
+        ),
+        rotation: Default::default(),
+        stick: crate::stick::StickRt::build(&b.stick, stick_tables, b),
+    }
 }
 
 #[cfg(test)]

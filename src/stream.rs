@@ -93,6 +93,29 @@ impl Stream {
         }
     }
 
+    /// Throws away what the peer sent and nobody will read (at most 64 KiB),
+    /// without waiting: a socket closed with unread bytes sends a reset
+    /// instead of a FIN. HAProxy drains so before closing a connection it
+    /// gives up on (a `mode tcp` connection with no backend).
+    pub fn discard_pending(&self) {
+        let mut buf = [0u8; 4096];
+        for _ in 0..16 {
+            // SAFETY: `buf` is valid for writes of its length for the call and
+            // the fd belongs to this live stream; MSG_DONTWAIT never blocks.
+            let n = unsafe {
+                libc::recv(
+                    self.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+        }
+    }
+
     /// Waits until the socket is readable (for TLS, its ciphertext).
     pub async fn readable(&self) -> std::io::Result<()> {
         match self {

@@ -295,15 +295,9 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
     if let Some(sa) = p.settings.dispatch {
         servers.push(dispatch_server(sa, p));
     }
-    // A proxy that answers by itself (stats page, monitor, `http-request
-    // return|redirect|deny`...) needs no server: no warning (HAProxy warns
-    // about none of these; ringlb only about a proxy with nothing to answer).
-    let answers_itself = p.stats.enabled
-        || p.stats.uri.is_some()
-        || p.monitor_uri.is_some()
-        || !p.rules.request.is_empty()
-        || !p.rules.redirects.is_empty();
-    if servers.is_empty() && !answers_itself {
+    // A proxy that answers by itself needs no server: no warning (HAProxy
+    // warns about none of these; ringlb only about a proxy with nothing to answer).
+    if servers.is_empty() && !answers_itself(p) {
         diag.warn_at(
             &p.origin,
             format!(
@@ -590,26 +584,28 @@ fn frontend(
         None if p.kind == SectionKind::Listen => Some(*names.backends.get(p.name.as_str())?),
         // Requests no rule matches get 503, as in HAProxy.
         None if p.use_backend_seen => None,
-        // A frontend for `use-service` alone (HAProxy's exporter example):
-        // what the service does not answer gets 503.
-        None if p
-            .rules
-            .request
-            .iter()
-            .any(|r| matches!(r.action, crate::http::rules::Action::PrometheusExporter)) =>
-        {
-            None
-        }
+        // No backend at all, as HAProxy accepts it: what the frontend does
+        // not answer itself gets 503 (`mode tcp`: the connection is closed).
+        // The port-80 frontend that only redirects to https, the `stats`,
+        // `monitor-uri` or `use-service prometheus-exporter` frontend are
+        // written so.
         None => {
-            diag.error_at(
-                &p.origin,
-                format!(
-                    "{} has no 'default_backend' and no 'use_backend' rule, so it has nowhere \
-                     to send requests",
-                    p.label()
-                ),
-            );
-            return None;
+            if p.mode == Mode::Tcp || !answers_itself(p) {
+                diag.warn_at(
+                    &p.origin,
+                    format!(
+                        "{} has no 'default_backend', no 'use_backend' rule and nothing that \
+                         answers by itself: {}",
+                        p.label(),
+                        if p.mode == Mode::Tcp {
+                            "every connection will be closed"
+                        } else {
+                            "every request will get 503 Service Unavailable"
+                        }
+                    ),
+                );
+            }
+            None
         }
     };
     let rules_compiled = proxy_rules(p, names, diag);
@@ -751,4 +747,29 @@ fn check_modes(
         ),
     );
     None
+}
+
+/// Whether a proxy answers requests by itself (stats page, `monitor-uri`,
+/// `http-request return|redirect|deny`..., `redirect`): one without a
+/// server or a backend is then not a mistake.
+fn answers_itself(p: &RawProxy) -> bool {
+    p.stats.enabled
+        || p.stats.uri.is_some()
+        || p.monitor_uri.is_some()
+        || !p.rules.request.is_empty()
+        || !p.rules.redirects.is_empty()
+}
+
+/// The backend an HTTP session stands in with while it has none (a
+/// configuration whose frontends have no backend at all): no server,
+/// HAProxy's defaults, so that nothing of it changes what the frontend does.
+pub(crate) fn stand_in_backend() -> Backend {
+    let origin = Origin {
+        file: String::new(),
+        line: 0,
+    };
+    let mut raw = RawProxy::new_defaults(String::new(), origin);
+    raw.kind = SectionKind::Backend;
+    raw.mode = Mode::Http;
+    backend(&raw, &mut Diag::default())
 }

@@ -89,7 +89,9 @@ async fn choose_backend(
         f.backend
     };
     let Some(backend) = backend else {
-        // No rule matched and no default_backend: HAProxy closes the connection.
+        // No rule matched and no default_backend: HAProxy closes the
+        // connection, with a FIN (what the client sent is drained first).
+        client.discard_pending();
         trace.connecting();
         trace.finish(ctx, fe, None, TcpEnd::NoConnection, None);
         return None;

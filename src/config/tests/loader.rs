@@ -76,8 +76,9 @@ fn warnings_travel_with_errors() {
     let e =
         crate::config::load_sources(&[("t.cfg", "peers p\nfrontend f\n    bind :1\n    bogus\n")])
             .unwrap_err();
-    assert_eq!(e.errors.len(), 2, "{e:?}");
-    assert_eq!(e.warnings.len(), 2, "{e:?}");
+    assert_eq!(e.errors.len(), 1, "{e:?}");
+    // The section, the missing timeouts, the frontend without a backend.
+    assert_eq!(e.warnings.len(), 3, "{e:?}");
     assert!(
         e.warnings[0].starts_with("t.cfg:1: section 'peers'"),
         "{e:?}"
@@ -162,13 +163,37 @@ fn frontend_backend_pair() {
 #[test]
 fn frontend_validation_errors() {
     let head = "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n";
-    let e = errors(&format!("{head}frontend fe\n    bind :80\n"));
+    // No backend: accepted as HAProxy does (every request gets 503), with a
+    // warning only when nothing in the frontend answers by itself.
+    let w = warnings(&format!("{head}frontend fe\n    mode http\n    bind :80\n"));
     assert_eq!(
-        e,
+        w,
         vec![
-            "t.cfg:5: frontend 'fe' has no 'default_backend' and no 'use_backend' rule, so it has nowhere to send requests"
+            "t.cfg:5: frontend 'fe' has no 'default_backend', no 'use_backend' rule and nothing that answers by itself: every request will get 503 Service Unavailable"
         ]
     );
+    let tcp = format!("{head}frontend fe\n    bind :80\n");
+    assert_eq!(
+        warnings(&tcp),
+        vec![
+            "t.cfg:5: frontend 'fe' has no 'default_backend', no 'use_backend' rule and nothing that answers by itself: every connection will be closed"
+        ]
+    );
+    for answers in [
+        "redirect scheme https code 301",
+        "http-request redirect scheme https unless { ssl_fc }",
+        "http-request return status 200",
+        "monitor-uri /health",
+        "stats enable",
+        "stats uri /stats",
+    ] {
+        let cfg = format!("{head}frontend fe\n    mode http\n    bind :80\n    {answers}\n");
+        let c = load(&cfg)
+            .unwrap_or_else(|e| panic!("{answers}: {e}"))
+            .config;
+        assert_eq!(c.frontends[0].backend, None, "{answers}");
+        assert_eq!(warnings(&cfg), Vec::<String>::new(), "{answers}");
+    }
     let e = errors(&format!(
         "{head}frontend fe\n    default_backend be\nbackend be\n    server s 127.0.0.1:80\n"
     ));

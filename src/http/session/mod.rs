@@ -216,7 +216,13 @@ impl<'a> Session<'a> {
             .backend
             .or_else(|| f.model.routing.rules.first().map(|r| r.backend))
             .unwrap_or(0);
-        let be = &ctx.shared.backends[backend];
+        // A configuration without any backend (frontends that answer by
+        // themselves): the stand-in, never chosen (`no_backend` stays set).
+        let be = ctx
+            .shared
+            .backends
+            .get(backend)
+            .unwrap_or(&ctx.shared.stand_in);
         let fe_index = fe;
         let client_fd = client.as_raw_fd();
         let trace = HttpTrace::new(
