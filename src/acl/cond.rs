@@ -236,7 +236,8 @@ impl Condition {
             let w = words[i].as_str();
             i += 1;
             match w {
-                "||" | "or" => {
+                // HAProxy takes `or` in any case (`OR` is common).
+                _ if w == "||" || w.eq_ignore_ascii_case("or") => {
                     if negate || any_of.last().is_some_and(Vec::is_empty) {
                         return Err(format!("missing ACL before '{w}' in condition"));
                     }
@@ -384,6 +385,8 @@ mod tests {
         assert!(eval("if { path /x }", &get));
         assert!(eval("if !{ path /y } METH_GET", &get));
         assert!(eval("if { path_beg /a } || { method GET }", &get));
+        assert!(eval("if { path_beg /a } OR { method GET }", &get));
+        assert!(!eval("if { path_beg /a } Or { method POST }", &get));
         assert!(eval(
             "if METH_GET HTTP_1.1 HTTP HTTP_URL_SLASH TRUE WAIT_END",
             &get

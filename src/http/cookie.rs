@@ -27,7 +27,8 @@ pub struct CookieRt {
     indirect: bool,
     nocache: bool,
     postonly: bool,
-    /// `; domain=...; HttpOnly; Secure` as written after the value on insert.
+    /// `; path=/; domain=...; HttpOnly; Secure; <attr>...` as written after the
+    /// value on insert.
     attributes: String,
     /// `option persist`: follow a cookie to a server even when it is down.
     pub persist: bool,
@@ -48,7 +49,8 @@ impl CookieRt {
     pub fn build(b: &model::Backend) -> Option<CookieRt> {
         let c = b.cookie.as_ref()?;
         let mut attributes = String::from("; path=/");
-        if let Some(d) = c.domains.first() {
+        // HAProxy's order: every domain, HttpOnly, Secure, then each `attr`.
+        for d in &c.domains {
             attributes.push_str("; domain=");
             attributes.push_str(d);
         }
@@ -57,6 +59,10 @@ impl CookieRt {
         }
         if c.secure {
             attributes.push_str("; Secure");
+        }
+        for a in &c.attrs {
+            attributes.push_str("; ");
+            attributes.push_str(a);
         }
         let values: Vec<Option<Vec<u8>>> = b
             .servers
@@ -200,8 +206,9 @@ impl CookieRt {
             && (!self.postonly || is_post)
     }
 
-    /// Writes ringlb's own `Set-Cookie` (and `Cache-control: private` with `nocache`).
-    pub fn insert_headers(&self, server: usize, out: &mut Vec<u8>) {
+    /// Writes ringlb's own `Set-Cookie` (and, with `nocache`, `Cache-control:
+    /// private` when the response is `cacheable`: [`Cacheability`]).
+    pub fn insert_headers(&self, server: usize, cacheable: bool, out: &mut Vec<u8>) {
         let Some(Some(value)) = self.values.get(server) else {
             return;
         };
@@ -211,10 +218,98 @@ impl CookieRt {
         out.extend_from_slice(value);
         out.extend_from_slice(self.attributes.as_bytes());
         out.extend_from_slice(b"\r\n");
-        if self.nocache {
+        if self.nocache && cacheable {
             out.extend_from_slice(b"Cache-control: private\r\n");
         }
     }
+}
+
+/// Whether HAProxy 2.6 deems a response cacheable, which is when `cookie
+/// ... nocache` marks it `private` (an uncacheable one needs nothing): a GET
+/// or HEAD (or `Cache-Control: public`), a status cacheable by default
+/// (RFC 7231 6.1), no `Pragma: no-cache`, no `private`, `no-cache`,
+/// `no-store`, `max-age=0` or `s-maxage=0`, and an expiry (`max-age`,
+/// `s-maxage`, `Expires`) or a validator (`Last-Modified`, `ETag`).
+/// Checked against HAProxy 2.6 in tests/config_forms.rs.
+#[derive(Debug, Clone, Copy)]
+pub struct Cacheability {
+    cacheable: bool,
+    barred: bool,
+    fresh: bool,
+    validator: bool,
+}
+
+impl Cacheability {
+    /// Before the headers: the status and whether the method was GET or HEAD.
+    pub fn new(status: &[u8], safe_method: bool) -> Cacheability {
+        let by_status = matches!(
+            status,
+            b"200"
+                | b"203"
+                | b"204"
+                | b"206"
+                | b"300"
+                | b"301"
+                | b"404"
+                | b"405"
+                | b"410"
+                | b"414"
+                | b"501"
+        );
+        Cacheability {
+            cacheable: safe_method,
+            barred: !by_status,
+            fresh: false,
+            validator: false,
+        }
+    }
+
+    /// Takes one response header into account.
+    pub fn header(&mut self, name: &[u8], value: &[u8]) {
+        let elements = || {
+            value
+                .split(|&b| b == b',')
+                .map(|e| e.trim_ascii())
+                .filter(|e| !e.is_empty())
+        };
+        if name.eq_ignore_ascii_case(b"pragma") {
+            if elements().any(|e| e.eq_ignore_ascii_case(b"no-cache")) {
+                self.barred = true;
+            }
+        } else if name.eq_ignore_ascii_case(b"cache-control") {
+            for e in elements() {
+                let is = |w: &[u8]| e.eq_ignore_ascii_case(w);
+                if is(b"public") {
+                    self.cacheable = true;
+                } else if is(b"private")
+                    || is(b"no-cache")
+                    || is(b"no-store")
+                    || is(b"max-age=0")
+                    || is(b"s-maxage=0")
+                {
+                    self.cacheable = false;
+                } else if starts_with_ignore_case(e, b"max-age")
+                    || starts_with_ignore_case(e, b"s-maxage")
+                {
+                    self.fresh = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expires") {
+            self.fresh = true;
+        } else if name.eq_ignore_ascii_case(b"last-modified") || name.eq_ignore_ascii_case(b"etag")
+        {
+            self.validator = true;
+        }
+    }
+
+    /// After the headers: the verdict.
+    pub fn cacheable(&self) -> bool {
+        self.cacheable && !self.barred && (self.fresh || self.validator)
+    }
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -303,7 +398,7 @@ mod tests {
         );
         assert!(c.must_insert(s, 1, false), "redispatched to another server");
         let mut out = Vec::new();
-        c.insert_headers(1, &mut out);
+        c.insert_headers(1, true, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Set-Cookie: SERVERID=s2; path=/; HttpOnly\r\nCache-control: private\r\n"
@@ -313,6 +408,96 @@ mod tests {
             "",
             "the server's own copy is removed"
         );
+    }
+
+    #[test]
+    fn insert_writes_every_domain_then_flags_then_attrs() {
+        let c = rt(
+            "cookie S insert httponly secure domain .a.com domain .b.com \
+                    attr SameSite=None attr Partitioned",
+        );
+        let mut out = Vec::new();
+        c.insert_headers(0, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Set-Cookie: S=s1; path=/; domain=.a.com; domain=.b.com; HttpOnly; Secure; \
+             SameSite=None; Partitioned\r\n"
+        );
+    }
+
+    #[test]
+    fn cacheability_follows_haproxy() {
+        // (status, GET?, headers, cacheable): each seen from HAProxy 2.6.
+        type Case = (
+            &'static [u8],
+            bool,
+            &'static [(&'static str, &'static str)],
+            bool,
+        );
+        let cases: &[Case] = &[
+            (b"200", true, &[], false),
+            (
+                b"200",
+                true,
+                &[("Cache-Control", "public, max-age=60")],
+                true,
+            ),
+            (
+                b"200",
+                false,
+                &[("Cache-Control", "public, max-age=60")],
+                true,
+            ),
+            (b"200", false, &[("Cache-Control", "max-age=60")], false),
+            (
+                b"200",
+                true,
+                &[("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")],
+                true,
+            ),
+            (b"200", true, &[("ETag", "\"a\"")], true),
+            (
+                b"200",
+                true,
+                &[("Expires", "Wed, 21 Oct 2035 07:28:00 GMT")],
+                true,
+            ),
+            (
+                b"200",
+                true,
+                &[("Cache-Control", "private, max-age=60")],
+                false,
+            ),
+            (
+                b"200",
+                true,
+                &[("Cache-Control", "max-age=0, s-maxage=30")],
+                false,
+            ),
+            (
+                b"200",
+                true,
+                &[("Cache-Control", "no-cache=\"set-cookie\", max-age=60")],
+                true,
+            ),
+            (
+                b"200",
+                true,
+                &[("Pragma", "no-cache"), ("Cache-Control", "max-age=60")],
+                false,
+            ),
+            (b"302", true, &[("Cache-Control", "max-age=60")], false),
+            (b"404", true, &[("Cache-Control", "max-age=60")], true),
+            (b"500", true, &[("Cache-Control", "max-age=60")], false),
+            (b"200", true, &[("Cache-Control", "public")], false),
+        ];
+        for (status, get, headers, want) in cases {
+            let mut c = Cacheability::new(status, *get);
+            for (n, v) in *headers {
+                c.header(n.as_bytes(), v.as_bytes());
+            }
+            assert_eq!(c.cacheable(), *want, "{status:?} GET={get} {headers:?}");
+        }
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct Request {
     pub upgrade: bool,
     /// `POST` (for `cookie ... postonly`).
     pub is_post: bool,
+    /// `GET` (with HEAD, a response HAProxy may call cacheable: `cookie ... nocache`).
+    pub is_get: bool,
     /// The server the stickiness cookie names, if any.
     pub sticky: Sticky,
     /// What `use-server` and `force-persist`/`ignore-persist` decided
@@ -414,6 +416,7 @@ pub fn rewrite(
         expect_continue: head.scanned.expect_continue,
         upgrade: head.upgrade,
         is_post: method == "POST",
+        is_get: method == "GET",
         sticky,
         persist: Default::default(),
     })
@@ -483,6 +486,7 @@ pub fn rewrite_msg(
         expect_continue: head.scanned.expect_continue,
         upgrade: head.upgrade,
         is_post: method == "POST",
+        is_get: method == "GET",
         sticky,
         persist: Default::default(),
     })

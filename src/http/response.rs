@@ -2,7 +2,7 @@
 //! and write the head that goes to the client.
 
 use super::body::BodyKind;
-use super::cookie::CookieRt;
+use super::cookie::{Cacheability, CookieRt};
 use super::error::HttpError;
 use super::header::{
     ResponseCoding, TransferCodings, has_token, parse_content_length, write_content_length,
@@ -37,6 +37,8 @@ pub struct ResponseCookie<'a> {
     pub server: usize,
     /// Insert mode, and the client did not already name this server.
     pub insert: bool,
+    /// The request was a GET or HEAD: its response may be cacheable.
+    pub safe_method: bool,
 }
 
 /// What the client side asked for, to write the right `Connection` header.
@@ -239,7 +241,14 @@ fn write_client_head(
     out.push(b' ');
     out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\n");
+    let mut cache = side
+        .cookie
+        .filter(|c| c.insert)
+        .map(|c| Cacheability::new(code, c.safe_method));
     for (n, v) in headers {
+        if let Some(cache) = &mut cache {
+            cache.header(n, v);
+        }
         if n.eq_ignore_ascii_case(b"connection")
             || n.eq_ignore_ascii_case(b"keep-alive")
             || n.eq_ignore_ascii_case(b"proxy-connection")
@@ -270,7 +279,8 @@ fn write_client_head(
     if let Some(c) = side.cookie
         && c.insert
     {
-        c.rt.insert_headers(c.server, out);
+        let cacheable = cache.is_some_and(|c| c.cacheable());
+        c.rt.insert_headers(c.server, cacheable, out);
     }
     if !client_keep_alive {
         out.extend_from_slice(b"Connection: close\r\n");

@@ -26,6 +26,7 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
         secure: false,
         postonly: false,
         domains: Vec::new(),
+        attrs: Vec::new(),
         maxidle: None,
         maxlife: None,
         origin: cx.origin.clone(),
@@ -76,13 +77,19 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             }
             "attr" => {
                 args.set_label("cookie attr");
-                args.next_string("an attribute")?;
-                cx.warn("'cookie' option 'attr' is not supported by ringlb and is ignored");
+                let a = args.next_string("an attribute")?;
+                // As HAProxy: one attribute per `attr`, nothing that would end it.
+                if let Some(bad) = a.chars().find(|&ch| ch == ';' || ch.is_ascii_control()) {
+                    return Err(format!(
+                        "'cookie attr': character {bad:?} is not permitted in attribute value"
+                    ));
+                }
+                c.attrs.push(a);
             }
             _ => {
                 return Err(format!(
                     "'cookie' expects insert, rewrite, prefix, indirect, nocache, postonly, \
-                     httponly, secure, domain <d>, maxidle <t> or maxlife <t>; got '{word}'"
+                     httponly, secure, domain <d>, attr <a>, maxidle <t> or maxlife <t>; got '{word}'"
                 ));
             }
         }
@@ -105,9 +112,6 @@ pub fn cookie(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
             "'cookie' at line {} overrides 'cookie' at {at}; only the last one is used (as HAProxy)",
             c.origin.line
         ));
-    }
-    if c.domains.len() > 1 {
-        cx.warn("'cookie': only the first 'domain' is used by ringlb");
     }
     p.cookie = Some(c);
     p.cookie_here = true;

@@ -137,14 +137,14 @@ const PROXY_KEYWORDS: &[(&str, u8, Misplaced)] = &[
     ("rate-limit", FE, Misplaced::Warn),
     ("id", F | L | B, Misplaced::Error),
     ("grace", FE, Misplaced::Warn),
-    ("use-server", L | B, Misplaced::Error),
-    ("force-persist", L | B, Misplaced::Error),
-    ("ignore-persist", L | B, Misplaced::Error),
+    ("use-server", L | B, Misplaced::Warn),
+    ("force-persist", L | B, Misplaced::Warn),
+    ("ignore-persist", L | B, Misplaced::Warn),
     ("http-send-name-header", BE, Misplaced::Warn),
     ("persist", BE, Misplaced::Warn),
     ("bind-process", ALL, Misplaced::Warn),
     ("stick-table", F | L | B, Misplaced::Error),
-    ("stick", L | B, Misplaced::Error),
+    ("stick", L | B, Misplaced::Warn),
 ];
 
 /// Dispatches one keyword line to its handler. An `Err` is the line's error.

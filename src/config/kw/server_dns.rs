@@ -61,25 +61,38 @@ pub fn option(opts: &mut ServerOpts, opt: &str, args: &mut Args) -> Result<(), S
         }
         _ => {
             let v = args.next_string("<method>[,...]")?;
-            opts.init_addr = Some(v.split(',').map(init_method).collect::<Result<_, _>>()?);
+            let methods: Vec<Option<InitAddr>> =
+                v.split(',').map(init_method).collect::<Result<_, _>>()?;
+            // `last` reads the `server-state-file`; ringlb has none, so it
+            // finds nothing and the next method is tried, as in HAProxy
+            // without a state file (`last,libc,none` is the usual advice).
+            let methods: Vec<InitAddr> = methods.into_iter().flatten().collect();
+            if methods.is_empty() {
+                return Err(
+                    "'init-addr last' reads a 'server-state-file', which ringlb does not \
+                            build, so it finds no address; add 'libc', 'none' or an IP address \
+                            after it"
+                        .into(),
+                );
+            }
+            opts.init_addr = Some(methods);
         }
     }
     Ok(())
 }
 
-/// One `init-addr` method.
-fn init_method(m: &str) -> Result<InitAddr, String> {
+/// One `init-addr` method (`None` for `last`, which never finds anything here).
+fn init_method(m: &str) -> Result<Option<InitAddr>, String> {
     match m {
-        "libc" => Ok(InitAddr::Libc),
-        "none" => Ok(InitAddr::None),
-        "last" => Err(
-            "'init-addr last' reads a 'server-state-file', which ringlb does not \
-                       build; use 'libc', 'none' or an IP address"
-                .into(),
-        ),
-        _ => m.parse::<IpAddr>().map(InitAddr::Ip).map_err(|_| {
-            format!("'init-addr' expects 'last', 'libc', 'none' or an IP address, got '{m}'")
-        }),
+        "libc" => Ok(Some(InitAddr::Libc)),
+        "none" => Ok(Some(InitAddr::None)),
+        "last" => Ok(None),
+        _ => m
+            .parse::<IpAddr>()
+            .map(|ip| Some(InitAddr::Ip(ip)))
+            .map_err(|_| {
+                format!("'init-addr' expects 'last', 'libc', 'none' or an IP address, got '{m}'")
+            }),
     }
 }
 
@@ -237,11 +250,7 @@ mod tests {
 
     #[test]
     fn refusals_name_the_reason() {
-        assert!(
-            init_method("last")
-                .unwrap_err()
-                .contains("server-state-file")
-        );
+        assert_eq!(init_method("last"), Ok(None), "skipped: no state file here");
         assert!(init_method("dns").unwrap_err().contains("init-addr"));
         let e = address("_http._tcp.web.test", &opts(&[InitAddr::None], true)).unwrap_err();
         assert!(e.contains("SRV"), "{e}");

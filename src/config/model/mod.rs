@@ -103,6 +103,8 @@ pub struct Cookie {
     pub postonly: bool,
     /// `domain <d>` (several allowed).
     pub domains: Vec<String>,
+    /// `attr <value>` (several allowed; `SameSite=None`...), in order.
+    pub attrs: Vec<String>,
     /// `maxidle <t>`.
     pub maxidle: Option<Duration>,
     /// `maxlife <t>`.

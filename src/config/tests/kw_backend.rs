@@ -213,6 +213,14 @@ fn cookie_full_form() {
     assert!(c.indirect && c.nocache && c.postonly && c.httponly && c.secure);
     assert_eq!(c.domains, vec![".a.com", ".b.com"]);
     assert_eq!((c.maxidle, c.maxlife), (None, None));
+    let c = be("    cookie SRV insert attr SameSite=None attr Partitioned")
+        .cookie
+        .expect("cookie set");
+    assert_eq!(c.attrs, vec!["SameSite=None", "Partitioned"]);
+    assert_eq!(
+        err("    cookie SRV insert attr \"a;b\""),
+        "'cookie attr': character ';' is not permitted in attribute value"
+    );
     assert_eq!(c.origin.line, 8);
     // Dated cookies are not built: refused, not carried without their dates.
     for opt in ["maxidle 30m", "maxlife 8h"] {

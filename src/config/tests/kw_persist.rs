@@ -31,14 +31,27 @@ fn use_server_needs_a_condition_and_a_known_server() {
 }
 
 #[test]
-fn use_server_is_a_backend_keyword() {
-    let text = "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    \
-                timeout server 30s\nfrontend f\n    bind :8080\n    use-server s if TRUE\n    \
-                default_backend b\nbackend b\n    server s 127.0.0.1:80\n";
-    assert_has(
-        &errors(text),
-        "'use-server' not allowed in 'frontend' section",
-    );
+fn backend_persistence_keywords_in_a_frontend_are_ignored_as_haproxy() {
+    // HAProxy 2.6 warns and ignores them there (a frontend chooses no server).
+    for kw in [
+        "use-server s if TRUE",
+        "force-persist if TRUE",
+        "ignore-persist if TRUE",
+        "stick on src",
+    ] {
+        let text = format!(
+            "defaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    \
+             timeout server 30s\nfrontend f\n    bind :8080\n    {kw}\n    \
+             default_backend b\nbackend b\n    server s 127.0.0.1:80\n"
+        );
+        let name = kw.split(' ').next().unwrap();
+        assert_eq!(
+            warnings(&text),
+            vec![format!(
+                "t.cfg:8: '{name}' ignored because frontend 'f' has no backend capability."
+            )]
+        );
+    }
 }
 
 #[test]

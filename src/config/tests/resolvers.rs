@@ -43,6 +43,23 @@ fn section_and_server_options_are_read() {
 }
 
 #[test]
+fn init_addr_last_finds_nothing_and_the_next_method_runs() {
+    // No server-state-file: `last` is skipped, as in HAProxy without one.
+    let c = config(&with_resolvers(
+        "    server web web.test:8080 resolvers r1 init-addr last,none",
+    ));
+    let s = &c.backends[0].servers[0];
+    assert!(
+        s.unresolved,
+        "'none' starts it unresolved (no libc: tests resolve no name)"
+    );
+    let c = config(&with_resolvers(
+        "    server web web.test:8080 resolvers r1 init-addr last,10.1.2.3",
+    ));
+    assert_eq!(c.backends[0].servers[0].address, sa("10.1.2.3:8080"));
+}
+
+#[test]
 fn server_template_makes_numbered_servers() {
     let c = config(&with_resolvers(
         "    server-template srv 2-4 svc.test:80 resolvers r1 init-addr none check",

@@ -128,6 +128,7 @@ fn seed_config_model() {
             httponly: false,
             secure: false,
             postonly: false,
+            attrs: Vec::new(),
             domains: vec![],
             maxidle: None,
             maxlife: None,

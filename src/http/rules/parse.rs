@@ -604,26 +604,34 @@ fn reply(
 }
 
 /// `location|prefix|scheme <to> [code <c>] [drop-query] [append-slash]
-/// [set-cookie N[=v]] [clear-cookie N[=]]`.
+/// [set-cookie N[=v]] [clear-cookie N[=]]`, in any order as HAProxy takes
+/// them (`redirect code 301 location /x`); a second destination replaces
+/// the first, as there.
 fn redirect(args: &[String], base: Option<&Path>) -> Result<Redirect, String> {
-    let kind = match args.first().map(String::as_str) {
-        Some("location") => RedirectKind::Location,
-        Some("prefix") => RedirectKind::Prefix,
-        Some("scheme") => RedirectKind::Scheme,
-        _ => return Err("expects 'location', 'prefix' or 'scheme'".into()),
-    };
-    let to = args.get(1).ok_or("expects a destination")?;
+    let mut to: Option<(RedirectKind, &String)> = None;
     let mut r = Redirect {
-        kind,
-        to: LogFormat::parse(to, base)?,
+        kind: RedirectKind::Location,
+        to: LogFormat::default(),
         code: 302,
         drop_query: false,
         append_slash: false,
         set_cookie: None,
         clear_cookie: None,
     };
-    let mut i = 2;
+    let mut i = 0;
     while i < args.len() {
+        let kind = match args[i].as_str() {
+            "location" => Some(RedirectKind::Location),
+            "prefix" => Some(RedirectKind::Prefix),
+            "scheme" => Some(RedirectKind::Scheme),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let dest = args.get(i + 1).ok_or("expects a destination")?;
+            to = Some((kind, dest));
+            i += 2;
+            continue;
+        }
         let w = args[i].as_str();
         let mut val = || -> Result<String, String> {
             i += 1;
@@ -650,10 +658,13 @@ fn redirect(args: &[String], base: Option<&Path>) -> Result<Redirect, String> {
             "ignore-empty" => {
                 return Err("'ignore-empty' is not supported by ringlb yet".into());
             }
+            _ if to.is_none() => return Err("expects 'location', 'prefix' or 'scheme'".into()),
             _ => return Err(format!("unexpected argument '{w}'")),
         }
         i += 1;
     }
+    let (kind, dest) = to.ok_or("expects 'location', 'prefix' or 'scheme'")?;
+    (r.kind, r.to) = (kind, LogFormat::parse(dest, base)?);
     Ok(r)
 }
 
@@ -695,6 +706,33 @@ mod tests {
             r.action,
             Action::Redirect(Redirect { code: 301, .. })
         ));
+        // Options before the destination, as HAProxy takes them.
+        let r = rule(
+            Side::Request,
+            "redirect code 301 drop-query location https://www.example.com%[capture.req.uri]",
+        );
+        assert!(
+            matches!(r, Err(ref e) if e.contains("capture.req.uri")),
+            "parsed up to the format: {r:?}"
+        );
+        let r = rule(
+            Side::Request,
+            "redirect code 308 drop-query prefix https://x",
+        )
+        .unwrap();
+        assert!(matches!(
+            r.action,
+            Action::Redirect(Redirect {
+                code: 308,
+                drop_query: true,
+                kind: RedirectKind::Prefix,
+                ..
+            })
+        ));
+        assert_eq!(
+            rule(Side::Request, "redirect code 301").unwrap_err(),
+            "'http-request redirect': expects 'location', 'prefix' or 'scheme'"
+        );
         assert!(rule(Side::Request, "set-var(txn.x) req.hdr(host),lower").is_ok());
         assert!(rule(Side::Request, "del-header x-forwarded -m beg").is_ok());
         assert!(rule(Side::Response, "set-status 503 reason Busy").is_ok());

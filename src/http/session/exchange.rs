@@ -336,6 +336,7 @@ impl<'a> Session<'a> {
                         server: server_idx,
                         insert: req.persist.cookie_insert_allowed()
                             && rt.must_insert(req.sticky, server_idx, req.is_post),
+                        safe_method: req.is_get || req.is_head,
                     }),
                     accept_invalid: self.be.http.accept_invalid_response,
                 },
