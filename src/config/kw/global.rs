@@ -6,6 +6,8 @@ use crate::config::raw::{Ident, RawGlobal};
 use crate::http::rules::vars::{ProcVar, check_name, set_at_boot, set_fmt_at_boot};
 use crate::lf::LogFormat;
 
+pub use super::global_noops::{IGNORED, NOOPS, ignored};
+
 /// Every keyword `global` understands (for suggestions and misplacement hints).
 pub const KEYWORDS: &[&str] = &[
     "daemon",
@@ -70,43 +72,6 @@ pub const TLS: &[&str] = &[
     "tune.ssl.maxrecord",
     "ssl-engine",
     "ssl-mode-async",
-];
-
-/// HAProxy globals operators commonly carry: accepted, warned about (with
-/// the reason from [`NOOPS`]), ignored.
-pub const IGNORED: &[&str] = &[
-    "quiet",
-    "debug",
-    "spread-checks",
-    "tune.maxrewrite",
-    "tune.maxaccept",
-    "tune.ssl.default-dh-param",
-    "ssl-dh-param-file",
-    "tune.ssl.force-private-cache",
-    "tune.ssl.ssl-ctx-cache-size",
-    "tune.ssl.capture-buffer-size",
-    "tune.ssl.capture-cipherlist-size",
-    "tune.ssl.keylog",
-    "localpeer",
-    "description",
-    "log-tag",
-    "tune.idle-pool.shared",
-    "tune.rcvbuf.client",
-    "tune.rcvbuf.server",
-    "tune.sndbuf.client",
-    "tune.sndbuf.server",
-    "tune.recv_enough",
-    "tune.runqueue-depth",
-    "tune.maxpollevents",
-    "tune.idletimer",
-    "tune.fd.edge-triggered",
-    "tune.listener.multi-queue",
-    "tune.sched.low-latency",
-    "tune.pattern.cache-size",
-    "tune.h2.header-table-size",
-    "tune.h2.initial-window-size",
-    "tune.h2.max-concurrent-streams",
-    "tune.h2.max-frame-size",
 ];
 
 /// `ssl-server-verify none|required`: the `verify` of servers that say none.
@@ -347,136 +312,6 @@ pub fn node(g: &mut RawGlobal, args: &mut Args) -> Result<(), String> {
     let name = args.next_string("a node name")?;
     args.finish()?;
     g.node = Some(name);
-    Ok(())
-}
-
-/// Why each global of [`IGNORED`] is safe to ignore: none changes where
-/// traffic goes, what it carries, who may pass, or a limit ringlb enforces.
-pub const NOOPS: &[(&str, &str)] = &[
-    (
-        "quiet",
-        "startup messages are silenced with -q on the command line",
-    ),
-    (
-        "debug",
-        "debug output is asked for with -d on the command line",
-    ),
-    (
-        "spread-checks",
-        "health checks keep their exact interval; the first ones are already spread",
-    ),
-    (
-        "tune.maxrewrite",
-        "ringlb rewrites headers without a reserved buffer margin",
-    ),
-    (
-        "tune.maxaccept",
-        "each worker accepts at most 16 connections per wakeup, fixed",
-    ),
-    (
-        "tune.ssl.default-dh-param",
-        "rustls has no DHE key exchange (ECDHE only), so no DH parameters are used",
-    ),
-    (
-        "ssl-dh-param-file",
-        "rustls has no DHE key exchange (ECDHE only), so no DH parameters are used",
-    ),
-    (
-        "tune.ssl.force-private-cache",
-        "ringlb is one process: its TLS session cache is already private to it",
-    ),
-    (
-        "tune.ssl.ssl-ctx-cache-size",
-        "ringlb does not generate certificates ('generate-certificates' is refused)",
-    ),
-    (
-        "tune.ssl.capture-buffer-size",
-        "the ssl_fc_cipherlist_* fetches it feeds are not supported",
-    ),
-    (
-        "tune.ssl.capture-cipherlist-size",
-        "the ssl_fc_cipherlist_* fetches it feeds are not supported",
-    ),
-    (
-        "tune.ssl.keylog",
-        "the ssl_fc_*_secret fetches it feeds are not supported",
-    ),
-    (
-        "localpeer",
-        "peers sections are not supported (HAPROXY_LOCALPEER comes from -L)",
-    ),
-    (
-        "description",
-        "the stats page does not show a process description",
-    ),
-    ("log-tag", "log lines are tagged 'ringlb'"),
-    (
-        "tune.idle-pool.shared",
-        "each worker keeps its own idle server connections (per-worker pools, share nothing)",
-    ),
-    (
-        "tune.rcvbuf.client",
-        "socket buffers are left to the kernel's autotuning",
-    ),
-    (
-        "tune.rcvbuf.server",
-        "socket buffers are left to the kernel's autotuning",
-    ),
-    (
-        "tune.sndbuf.client",
-        "socket buffers are left to the kernel's autotuning",
-    ),
-    (
-        "tune.sndbuf.server",
-        "socket buffers are left to the kernel's autotuning",
-    ),
-    ("tune.recv_enough", "each read takes what the buffer holds"),
-    (
-        "tune.runqueue-depth",
-        "each worker's io_uring runs every ready task per wakeup",
-    ),
-    (
-        "tune.maxpollevents",
-        "io_uring reaps every completion per wakeup",
-    ),
-    (
-        "tune.idletimer",
-        "'option splice-auto' splices a direction after its first full buffer, not by idle time",
-    ),
-    (
-        "tune.fd.edge-triggered",
-        "ringlb's workers use io_uring (or the epoll fallback) as they need",
-    ),
-    (
-        "tune.listener.multi-queue",
-        "every worker accepts on its own SO_REUSEPORT listener",
-    ),
-    (
-        "tune.sched.low-latency",
-        "workers run their tasks in arrival order",
-    ),
-    (
-        "tune.pattern.cache-size",
-        "ACL patterns are compiled at load; nothing is cached per request",
-    ),
-    ("tune.h2.header-table-size", "ringlb speaks HTTP/1 only"),
-    ("tune.h2.initial-window-size", "ringlb speaks HTTP/1 only"),
-    (
-        "tune.h2.max-concurrent-streams",
-        "ringlb speaks HTTP/1 only",
-    ),
-    ("tune.h2.max-frame-size", "ringlb speaks HTTP/1 only"),
-];
-
-/// A global from [`IGNORED`]: its arguments are not checked; the warning says why.
-pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
-    let kw = args.keyword();
-    let reason = NOOPS
-        .iter()
-        .find(|(k, _)| *k == kw)
-        .map_or("no effect in ringlb", |(_, r)| r);
-    cx.warn(format!("'{kw}' is ignored by ringlb: {reason}"));
-    args.rest();
     Ok(())
 }
 

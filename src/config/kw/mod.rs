@@ -21,6 +21,7 @@ pub mod cpu_map;
 pub mod errors;
 pub mod ext_checks;
 pub mod global;
+pub mod global_noops;
 pub mod http_check;
 pub mod http_rules;
 pub mod log;
@@ -185,6 +186,14 @@ pub fn dispatch(cx: &mut Ctx<'_>, target: Target<'_>, args: &mut Args) -> Result
                 global::ssl_default_server_ciphers(g, args)
             }
             k if global::IGNORED.contains(&k) => global::ignored(cx, args),
+            k if k.starts_with("lua-") || k.starts_with("tune.lua.") => Err(format!(
+                "'{k}': Lua is not supported by ringlb (the actions, fetches and services a \
+                 script would define are missing)"
+            )),
+            "server-state-file" | "server-state-base" => Err(format!(
+                "'{kw}' is not supported by ringlb yet: server states set at run time are not \
+                 saved or read back"
+            )),
             _ => Err(unknown(&kw, SectionKind::Global)),
         },
         Target::Proxy(p) => {

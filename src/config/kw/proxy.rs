@@ -18,6 +18,9 @@ pub const UNSUPPORTED: &[&str] = &[
     "compression",
     "filter",
     "email-alert",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "retry-on",
 ];
 
 /// `mode http|tcp`.
@@ -246,8 +249,14 @@ pub fn ignored(cx: &mut Ctx<'_>, args: &mut Args) -> Result<(), String> {
 
 /// A keyword from [`UNSUPPORTED`].
 pub fn unsupported(args: &mut Args) -> Result<(), String> {
-    Err(format!(
-        "'{}' is not supported by ringlb yet",
-        args.keyword()
-    ))
+    let kw = args.keyword();
+    let why = match kw {
+        "load-server-state-from-file" | "server-state-file-name" => {
+            ": server states set at run time (maintenance, weights, addresses) are not saved \
+             or read back, and ignoring this would put servers back in service after a reload"
+        }
+        "retry-on" => ": ringlb retries only failed connections ('retries', 'option redispatch')",
+        _ => "",
+    };
+    Err(format!("'{kw}' is not supported by ringlb yet{why}"))
 }

@@ -281,6 +281,11 @@ fn global_ignored_keywords_warn_with_their_reason() {
         "spread-checks 5",
         "localpeer me",
         "tune.maxaccept 10",
+        "noepoll",
+        "nosplice",
+        "busy-polling",
+        "thread-groups 1",
+        "httpclient.ssl.verify none",
     ] {
         let w = warnings(&global(&format!("    {kw}")));
         let name = kw.split(' ').next().unwrap_or_default();
@@ -294,6 +299,13 @@ fn global_ignored_keywords_warn_with_their_reason() {
             vec![format!("t.cfg:2: '{name}' is ignored by ringlb: {reason}")]
         );
     }
+}
+
+#[test]
+fn lua_and_server_state_are_refused_with_the_reason() {
+    assert!(gerr("    lua-load /etc/haproxy/x.lua").contains("Lua is not supported"));
+    assert!(gerr("    tune.lua.maxmem 10").contains("Lua is not supported"));
+    assert!(gerr("    server-state-file /var/lib/haproxy/state").contains("not saved or read back"));
 }
 
 #[test]
