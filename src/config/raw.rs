@@ -280,6 +280,9 @@ pub struct RawProxy {
     pub retries: Option<u32>,
     /// `option redispatch` / `redispatch`.
     pub redispatch: bool,
+    /// `option redispatch <interval>`: every Pth retry (P > 0), or the Nth
+    /// before the last (N < 0; -1, the default, is the last one).
+    pub redispatch_after: i32,
     /// `option allbackups`.
     pub allbackups: bool,
     /// `option persist`.
@@ -377,6 +380,7 @@ impl RawProxy {
             timeouts: Timeouts::default(),
             retries: None,
             redispatch: false,
+            redispatch_after: -1,
             allbackups: false,
             persist: false,
             balance: Balance::RoundRobin,

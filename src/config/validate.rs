@@ -317,6 +317,7 @@ fn backend(p: &RawProxy, diag: &mut Diag) -> Backend {
         timeouts: p.timeouts.clone(),
         retries: p.retries.unwrap_or(DEFAULT_RETRIES),
         redispatch: p.redispatch,
+        redispatch_after: p.redispatch_after,
         allbackups: p.allbackups,
         persist: p.persist,
         // A disabled backend persists nothing: no server is chosen there;

@@ -198,7 +198,7 @@ pub async fn connect_redispatching(
                 }
                 counters::add(&c.servers[backend][server].retries, 1);
                 counters::add(&c.backends[backend].retries, 1);
-                if redispatch && attempt == be.retries {
+                if redispatch && redispatches_at(attempt, be.retries, be.model.redispatch_after) {
                     let other = pick(ctx, backend, input, Some(server)).unwrap_or(server);
                     if other != server {
                         if let Some(n) = noted {
@@ -212,6 +212,19 @@ pub async fn connect_redispatching(
             }
         }
     }
+}
+
+/// Whether retry number `attempt` (1-based) of `retries` goes to another
+/// server: HAProxy's `option redispatch <interval>`, every `after`th retry
+/// when positive, when negative the retry `-after - 1` before the last (-1,
+/// the default: the last retry).
+fn redispatches_at(attempt: u32, retries: u32, after: i32) -> bool {
+    let every = if after > 0 {
+        after as i64
+    } else {
+        retries as i64 + 1 + after as i64
+    };
+    every > 0 && (attempt as i64) % every == 0
 }
 
 /// One attempt on `server`: the TCP connect, the PROXY header in clear
@@ -339,4 +352,28 @@ pub async fn dispatch_assigned<'a>(
     let (idx, s) =
         connect_redispatching(ctx, backend, first, input, noted, dst_port, redispatch).await?;
     Ok((idx, s, slot))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redispatches_at;
+
+    #[test]
+    fn redispatch_intervals_as_haproxy() {
+        let at = |retries, after| -> Vec<u32> {
+            (1..=retries)
+                .filter(|&a| redispatches_at(a, retries, after))
+                .collect()
+        };
+        assert_eq!(at(3, -1), [3], "the default: the last retry");
+        assert_eq!(at(3, -2), [2], "the one before the last");
+        assert_eq!(at(4, 1), [1, 2, 3, 4], "every retry");
+        assert_eq!(at(6, 3), [3, 6], "every third");
+        assert_eq!(at(3, 0), Vec::<u32>::new(), "off");
+        assert_eq!(
+            at(2, -5),
+            Vec::<u32>::new(),
+            "before the first retry: never"
+        );
+    }
 }

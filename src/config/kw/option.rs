@@ -115,6 +115,18 @@ pub fn option(cx: &mut Ctx<'_>, p: &mut RawProxy, args: &mut Args) -> Result<(),
         );
     }
     match name.as_str() {
+        "redispatch" => {
+            // `option redispatch <interval>` (0 turns it off, as HAProxy).
+            let after = match args.next_opt() {
+                Some(n) => n.parse::<i32>().map_err(|_| {
+                    format!("'option redispatch' expects an integer interval, got '{n}'")
+                })?,
+                None => -1,
+            };
+            args.finish()?;
+            p.redispatch = after != 0;
+            p.redispatch_after = after;
+        }
         "forwardfor" => p.http.forwardfor = Some(forwardfor(args)?),
         "originalto" => p.http.originalto = Some(originalto(args)?),
         "httpchk" => {

@@ -632,6 +632,8 @@ pub struct Backend {
     pub retries: u32,
     /// `option redispatch` (or 1.4's `redispatch`).
     pub redispatch: bool,
+    /// Which retries redispatch (`option redispatch <interval>`; -1: the last).
+    pub redispatch_after: i32,
     /// `option allbackups`: with no active server usable, balance over every
     /// usable backup server, not only the first.
     pub allbackups: bool,

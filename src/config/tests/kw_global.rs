@@ -305,7 +305,9 @@ fn global_ignored_keywords_warn_with_their_reason() {
 fn lua_and_server_state_are_refused_with_the_reason() {
     assert!(gerr("    lua-load /etc/haproxy/x.lua").contains("Lua is not supported"));
     assert!(gerr("    tune.lua.maxmem 10").contains("Lua is not supported"));
-    assert!(gerr("    server-state-file /var/lib/haproxy/state").contains("not saved or read back"));
+    assert!(
+        gerr("    server-state-file /var/lib/haproxy/state").contains("not saved or read back")
+    );
 }
 
 #[test]

@@ -332,9 +332,18 @@ fn option_redispatch_and_persist() {
     let b = be("    option redispatch\n    option persist");
     assert!(b.redispatch && b.persist);
     assert!(warns("    option persist").is_empty());
+    assert_eq!(b.redispatch_after, -1);
+    let b = be("    option redispatch 2");
+    assert!(b.redispatch && b.redispatch_after == 2);
+    assert!(!be("    option redispatch 0").redispatch, "0 turns it off");
+    assert_eq!(be("    option redispatch -2").redispatch_after, -2);
     assert_eq!(
-        err("    option redispatch 1"),
-        "'option redispatch' has an unexpected argument '1'"
+        err("    option redispatch x"),
+        "'option redispatch' expects an integer interval, got 'x'"
+    );
+    assert_eq!(
+        err("    option redispatch 1 2"),
+        "'option redispatch' has an unexpected argument '2'"
     );
 }
 

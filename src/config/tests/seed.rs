@@ -118,6 +118,7 @@ fn seed_config_model() {
         timeouts: timeouts.clone(),
         retries: 3,
         redispatch: false,
+        redispatch_after: -1,
         allbackups: false,
         persist: false,
         cookie: Some(Cookie {
