@@ -261,16 +261,19 @@ fn expect(words: &[String]) -> Result<Expect, String> {
         on_error: None,
     };
     let mut it = words.iter();
-    let matcher = loop {
-        let Some(w) = it.next() else {
-            return Err(
-                "'http-check expect' expects a match ('status', 'rstatus', 'hdr', \
-                        'fhdr', 'string' or 'rstring') and a pattern"
-                    .into(),
-            );
+    // Options may stand before or after the match, and `!` may be glued to
+    // it (`!string`), as HAProxy reads them.
+    let mut found = None;
+    while let Some(word) = it.next() {
+        let w = match word.strip_prefix('!') {
+            Some(rest) if !rest.is_empty() => {
+                e.negate = true;
+                rest
+            }
+            _ => word.as_str(),
         };
         let kw = format!("http-check expect {w}");
-        match w.as_str() {
+        match w {
             "!" => e.negate = true,
             "comment" => e.comment = Some(value(&mut it, &kw, "a message")?.clone()),
             "ok-status" => {
@@ -308,8 +311,15 @@ fn expect(words: &[String]) -> Result<Expect, String> {
             "min-recv" | "status-code" => {
                 return Err(format!("'{kw}' is not supported by ringlb yet"));
             }
-            "status" | "rstatus" | "string" | "rstring" | "string-lf" | "hdr" | "fhdr" => {
-                break matcher(w, &mut it)?;
+            "status" | "rstatus" | "string" | "rstring" | "string-lf" | "hdr" | "fhdr"
+                if found.is_none() =>
+            {
+                found = Some(matcher(w, &mut it)?);
+            }
+            _ if found.is_some() => {
+                return Err(format!(
+                    "'http-check expect' has an unexpected argument '{word}'"
+                ));
             }
             _ => {
                 return Err(format!(
@@ -319,13 +329,11 @@ fn expect(words: &[String]) -> Result<Expect, String> {
                 ));
             }
         }
-    };
-    if let Some(w) = it.next() {
-        return Err(format!(
-            "'http-check expect' has an unexpected argument '{w}'"
-        ));
     }
-    e.matcher = matcher;
+    e.matcher = found.ok_or(
+        "'http-check expect' expects a match ('status', 'rstatus', 'hdr', 'fhdr', 'string' \
+         or 'rstring') and a pattern",
+    )?;
     Ok(e)
 }
 
@@ -447,6 +455,20 @@ mod tests {
             }
             s => panic!("{s:?}"),
         }
+        // HAProxy's other orders: options after the match, `!` glued to it.
+        let r = parse(&["expect status 200 comment ok", "expect !string error"]).expect("parses");
+        match (&r.steps[0], &r.steps[1]) {
+            (Step::Expect(a), Step::Expect(b)) => {
+                assert_eq!(a.comment.as_deref(), Some("ok"));
+                assert!(!a.negate && b.negate);
+                assert!(matches!(b.matcher, Matcher::String(_)), "{:?}", b.matcher);
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(
+            parse(&["expect status 200 string x"]).unwrap_err(),
+            "'http-check expect' has an unexpected argument 'string'"
+        );
     }
 
     fn line(p: &mut RawProxy, l: &str) {
