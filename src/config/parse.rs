@@ -289,6 +289,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         userlists: Vec::new(),
         resolvers: Vec::new(),
         defaults: RawProxy::new_defaults(String::new(), Origin::default()),
+        named_defaults: HashMap::new(),
         current: Current::Outside,
         http_errors: HashMap::new(),
     };
@@ -375,6 +376,8 @@ struct Parser {
     resolvers: Vec<super::model::Resolvers>,
     /// The `defaults` in force for the next proxy.
     defaults: RawProxy,
+    /// Named `defaults` sections, for `from <name>` (HAProxy 2.4+).
+    named_defaults: HashMap<String, RawProxy>,
     current: Current,
     /// `http-errors` sections read so far.
     http_errors: HashMap<String, RawHttpErrors>,
@@ -471,12 +474,16 @@ impl Parser {
         }
         if kind == SectionKind::Defaults {
             let name = args.next_opt().unwrap_or_default();
+            // A new `defaults` starts from scratch (or from the named one after
+            // `from`): it replaces the previous one.
+            let d = match self.from_named(args)? {
+                Some(base) => {
+                    RawProxy::from_defaults(base, SectionKind::Defaults, name, cx.origin.clone())
+                }
+                None => RawProxy::new_defaults(name, cx.origin.clone()),
+            };
             args.finish()?;
-            // A new `defaults` starts from scratch: it replaces the previous one.
-            return Ok(Current::Proxy(Box::new(RawProxy::new_defaults(
-                name,
-                cx.origin.clone(),
-            ))));
+            return Ok(Current::Proxy(Box::new(d)));
         }
         let name = args.next_string("a proxy name")?;
         if let Some(bad) = name
@@ -488,7 +495,8 @@ impl Parser {
                 kind.name()
             ));
         }
-        let mut proxy = RawProxy::from_defaults(&self.defaults, kind, name, cx.origin.clone());
+        let base = self.from_named(args)?.unwrap_or(&self.defaults);
+        let mut proxy = RawProxy::from_defaults(base, kind, name, cx.origin.clone());
         if let Some(addrs) = args.next_opt() {
             if kind == SectionKind::Backend {
                 return Err(format!(
@@ -504,6 +512,20 @@ impl Parser {
             kw::bind::add_addresses(cx, &mut proxy, &addrs, kind.name(), false);
         }
         Ok(Current::Proxy(Box::new(proxy)))
+    }
+
+    /// `from <name>` on a section line: the named `defaults` section to start
+    /// from instead of the last one.
+    fn from_named(&self, args: &mut Args) -> Result<Option<&RawProxy>, String> {
+        if args.peek() != Some("from") {
+            return Ok(None);
+        }
+        args.next_opt();
+        let name = args.next_string("the name of a 'defaults' section")?;
+        self.named_defaults
+            .get(&name)
+            .map(Some)
+            .ok_or_else(|| format!("'from {name}': no 'defaults' section named '{name}' before it"))
     }
 
     /// Opens an `http-errors <name>` section; a name may be used once.
@@ -526,7 +548,12 @@ impl Parser {
     /// Closes the current section.
     fn flush(&mut self) {
         match std::mem::replace(&mut self.current, Current::Outside) {
-            Current::Proxy(p) if p.kind == SectionKind::Defaults => self.defaults = *p,
+            Current::Proxy(p) if p.kind == SectionKind::Defaults => {
+                if !p.name.is_empty() {
+                    self.named_defaults.insert(p.name.clone(), (*p).clone());
+                }
+                self.defaults = *p;
+            }
             Current::Proxy(p) => self.proxies.push(*p),
             Current::HttpErrors(s) => {
                 let (name, section) = *s;

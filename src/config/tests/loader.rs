@@ -508,3 +508,27 @@ fn frontend_line_address_is_accepted_with_warning() {
         sa("0.0.0.0:8081")
     );
 }
+
+#[test]
+fn named_defaults_and_from() {
+    let t = "defaults base\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    \
+             timeout server 5s\ndefaults tcpdefs from base\n    mode tcp\n\
+             frontend f from base\n    bind :80\n    default_backend be\n\
+             backend be from base\n    server s 127.0.0.1:81\n\
+             listen l from tcpdefs\n    bind :82\n    server s 127.0.0.1:81\n\
+             listen last\n    bind :83\n    server s 127.0.0.1:81\n";
+    let c = load(t).expect("loads").config;
+    let fe = |n: &str| c.frontends.iter().find(|f| f.name == n).unwrap();
+    assert_eq!(fe("f").mode, Mode::Http, "from base");
+    assert_eq!(fe("l").mode, Mode::Tcp, "from tcpdefs");
+    assert_eq!(fe("last").mode, Mode::Tcp, "no from: the last defaults");
+    assert_eq!(
+        fe("l").timeouts.client,
+        Some(std::time::Duration::from_secs(5)),
+        "tcpdefs took base's timeouts"
+    );
+    assert_eq!(
+        errors("defaults a\n    mode http\nfrontend f from zz\n    bind :1\n"),
+        vec!["t.cfg:3: 'from zz': no 'defaults' section named 'zz' before it"]
+    );
+}
