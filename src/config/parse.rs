@@ -297,6 +297,8 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
     // `.SECTION`: the name of the section lines are going to.
     let mut section = String::new();
     duration::collect_warnings(true);
+    let mut env_set = EnvOverlay::default();
+    let process_env = env;
     for (file, text) in sources {
         for (n, line) in text.lines().enumerate() {
             let origin = Origin {
@@ -308,7 +310,7 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
                 ".FILE" => Some((*file).to_string()),
                 ".LINE" => Some(line_no.clone()),
                 ".SECTION" => Some(section.clone()),
-                _ => env(name),
+                _ => env_set.lookup(name, process_env),
             };
             let mut cx = Ctx {
                 origin,
@@ -327,6 +329,14 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
             }
             if let Some(name) = section_name(&words) {
                 section = name;
+            }
+            if matches!(p.current, Current::Global)
+                && let Some(r) = env_set.keyword(&words, process_env)
+            {
+                if let Err(e) = r {
+                    cx.error(e);
+                }
+                continue;
             }
             p.line(&mut cx, Args::new(words));
             for w in duration::take_warnings() {
@@ -347,6 +357,64 @@ pub fn parse_sources(sources: &[(&str, &str)], env: EnvLookup<'_>, diag: &mut Di
         http_errors: p.http_errors,
         userlists: p.userlists,
         resolvers: p.resolvers,
+    }
+}
+
+/// What `setenv`, `presetenv`, `unsetenv` and `resetenv` in `global` did
+/// to the environment that `${NAME}` reads in the lines after them.
+#[derive(Default)]
+struct EnvOverlay {
+    /// Set (`Some`) or unset (`None`) names.
+    names: HashMap<String, Option<String>>,
+    /// After `resetenv`: the names of the process environment still seen.
+    kept: Option<Vec<String>>,
+}
+
+impl EnvOverlay {
+    /// `${name}` through the overlay, then the process environment.
+    fn lookup(&self, name: &str, env: EnvLookup<'_>) -> Option<String> {
+        if let Some(v) = self.names.get(name) {
+            return v.clone();
+        }
+        match &self.kept {
+            Some(kept) if !kept.iter().any(|k| k == name) => None,
+            _ => env(name),
+        }
+    }
+
+    /// Applies one of the four keywords (`None`: the line is not one of them).
+    fn keyword(&mut self, words: &[String], env: EnvLookup<'_>) -> Option<Result<(), String>> {
+        let kw = words[0].as_str();
+        let args = &words[1..];
+        let r = match kw {
+            "setenv" | "presetenv" => match args {
+                [name, value] => {
+                    if kw == "setenv" || self.lookup(name, env).is_none() {
+                        self.names.insert(name.clone(), Some(value.clone()));
+                    }
+                    Ok(())
+                }
+                _ => Err(format!("'{kw}' expects a name and a value")),
+            },
+            "unsetenv" => {
+                for name in args {
+                    self.names.insert(name.clone(), None);
+                }
+                Ok(())
+            }
+            "resetenv" => {
+                let kept: Vec<String> = args
+                    .iter()
+                    .filter(|n| self.lookup(n, env).is_some())
+                    .cloned()
+                    .collect();
+                self.names.retain(|n, v| v.is_some() && kept.contains(n));
+                self.kept = Some(kept);
+                Ok(())
+            }
+            _ => return None,
+        };
+        Some(r)
     }
 }
 

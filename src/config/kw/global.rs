@@ -11,6 +11,11 @@ pub use super::global_noops::{IGNORED, NOOPS, ignored};
 /// Every keyword `global` understands (for suggestions and misplacement hints).
 pub const KEYWORDS: &[&str] = &[
     "daemon",
+    // Applied by the parser itself, to the lines after them (`parse.rs`).
+    "setenv",
+    "presetenv",
+    "unsetenv",
+    "resetenv",
     "external-check",
     "insecure-fork-wanted",
     "maxconn",

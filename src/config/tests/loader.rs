@@ -532,3 +532,28 @@ fn named_defaults_and_from() {
         vec!["t.cfg:3: 'from zz': no 'defaults' section named 'zz' before it"]
     );
 }
+
+#[test]
+fn setenv_and_friends_reach_the_lines_after_them() {
+    // The test environment has LB_ADDR=127.0.0.1 and LB_PORT=9090.
+    let t = "global\n    setenv BE_PORT 20001\n    presetenv LB_PORT 1\n    presetenv NEWV 7\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    \
+             timeout server 5s\nlisten l\n    bind \":${LB_PORT}\"\n    \
+             server s \"127.0.0.1:${BE_PORT}\"\n    server t \"${NEWV}.0.0.1:80\"\n";
+    let c = load(t).expect("loads").config;
+    assert_eq!(
+        c.frontends[0].binds[0].address,
+        sa("0.0.0.0:9090"),
+        "presetenv keeps"
+    );
+    let s = &c.backends[0].servers;
+    assert_eq!(s[0].address, sa("127.0.0.1:20001"), "setenv");
+    assert_eq!(
+        s[1].address,
+        sa("7.0.0.1:80"),
+        "presetenv sets what is unset"
+    );
+    let t = "global\n    unsetenv LB_PORT\n    resetenv BE\n    setenv X 1\n    \
+             setenv Y \"${LB_ADDR}${X}\"\n";
+    assert!(load(t).is_ok());
+}
