@@ -544,7 +544,7 @@ impl Parser {
             let name = args.next_opt().unwrap_or_default();
             // A new `defaults` starts from scratch (or from the named one after
             // `from`): it replaces the previous one.
-            let d = match self.from_named(args)? {
+            let d = match self.named_base(args)? {
                 Some(base) => {
                     RawProxy::from_defaults(base, SectionKind::Defaults, name, cx.origin.clone())
                 }
@@ -563,7 +563,7 @@ impl Parser {
                 kind.name()
             ));
         }
-        let base = self.from_named(args)?.unwrap_or(&self.defaults);
+        let base = self.named_base(args)?.unwrap_or(&self.defaults);
         let mut proxy = RawProxy::from_defaults(base, kind, name, cx.origin.clone());
         if let Some(addrs) = args.next_opt() {
             if kind == SectionKind::Backend {
@@ -584,7 +584,7 @@ impl Parser {
 
     /// `from <name>` on a section line: the named `defaults` section to start
     /// from instead of the last one.
-    fn from_named(&self, args: &mut Args) -> Result<Option<&RawProxy>, String> {
+    fn named_base(&self, args: &mut Args) -> Result<Option<&RawProxy>, String> {
         if args.peek() != Some("from") {
             return Ok(None);
         }
