@@ -4,7 +4,8 @@
 //! 2.6 on the same text: the clients must see the same.
 //! `cookie ... attr` and several `domain`s in the Set-Cookie, `nocache`'s
 //! `Cache-control: private` only on responses HAProxy deems cacheable,
-//! `redirect` with its options before the destination, `OR` in capitals,
+//! `redirect` with its options before the destination (and `capture.req.uri`),
+//! `OR` in capitals,
 //! `init-addr last,...` without a state file, persistence keywords in a
 //! frontend (ignored with a warning, as HAProxy).
 
@@ -152,10 +153,12 @@ fn redirect_options_may_come_before_the_destination() {
                 "{DEFAULTS}frontend f\n    bind 127.0.0.1:{port}\n    \
                  http-request redirect code 301 location https://www.example.com/new if {{ path /a }}\n    \
                  redirect code 308 drop-query prefix https://x.example.com if {{ path /b }}\n    \
+                 http-request redirect location https://%[hdr(host)]%[capture.req.uri] \
+                 if {{ path_beg /c }}\n    \
                  http-request return status 200 content-type text/plain string ok if {{ path /z }}\n"
             )
         },
-        &[("GET", "/a"), ("GET", "/b?q=1")],
+        &[("GET", "/a"), ("GET", "/b?q=1"), ("GET", "/c/d?e=f")],
         &["location"],
     );
     assert_eq!(
@@ -168,6 +171,10 @@ fn redirect_options_may_come_before_the_destination() {
             (
                 308,
                 vec![("location".into(), "https://x.example.com/b".into())]
+            ),
+            (
+                302,
+                vec![("location".into(), "https://example.com/c/d?e=f".into())]
             ),
         ]
     );

@@ -44,6 +44,7 @@ pub fn supported(f: &Fetch) -> bool {
             | Fetch::Method
             | Fetch::Path
             | Fetch::Url
+            | Fetch::PathQ
             | Fetch::Base
             | Fetch::Query
             | Fetch::UrlParam(..)

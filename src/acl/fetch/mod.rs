@@ -89,6 +89,9 @@ pub enum Fetch {
     Path,
     /// `url`: the request target as received.
     Url,
+    /// `pathq` / `capture.req.uri`: the path and the query, without a
+    /// scheme and authority the target may carry.
+    PathQ,
     /// `base`: `Host` followed by the path.
     Base,
     /// `query`: what follows the first `?`.
@@ -311,6 +314,7 @@ impl Fetch {
             Fetch::Method
             | Fetch::Path
             | Fetch::Url
+            | Fetch::PathQ
             | Fetch::Base
             | Fetch::Query
             | Fetch::UrlParam(..)
@@ -483,6 +487,7 @@ impl Fetch {
             Fetch::Method => Val::Str(s.method()),
             Fetch::Path => Val::Str(path(s.uri())),
             Fetch::Url => Val::Str(s.uri()),
+            Fetch::PathQ => Val::Str(pathq(s.uri())),
             Fetch::Query => Val::Str(query(s.uri())?),
             Fetch::UrlParam(name, d) => Val::Str(url_param_value(s.uri(), name, *d)?),
             Fetch::HdrCnt { side, name, full } => {

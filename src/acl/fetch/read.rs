@@ -131,6 +131,16 @@ pub(super) fn set_cookies<'a, S: Sample + ?Sized>(
 
 /// The path of a request target (origin or absolute form), without the query.
 pub fn path(uri: &[u8]) -> &[u8] {
+    let p = pathq(uri);
+    match memchr::memchr(b'?', p) {
+        Some(i) => &p[..i],
+        None => p,
+    }
+}
+
+/// The path and query of a request target (an absolute form's scheme and
+/// authority dropped): `pathq`, `capture.req.uri`.
+pub fn pathq(uri: &[u8]) -> &[u8] {
     let mut p = uri;
     if p.first() != Some(&b'/')
         && let Some(i) = memchr::memmem::find(p, b"://")
@@ -141,10 +151,7 @@ pub fn path(uri: &[u8]) -> &[u8] {
             None => b"",
         };
     }
-    match memchr::memchr(b'?', p) {
-        Some(i) => &p[..i],
-        None => p,
-    }
+    p
 }
 
 pub(super) fn query(uri: &[u8]) -> Option<&[u8]> {

@@ -30,6 +30,18 @@ fn uri_parts() {
     assert_eq!(path(b"/a/b?x=1"), b"/a/b");
     assert_eq!(path(b"http://h:80/a?q"), b"/a");
     assert_eq!(path(b"http://h"), b"");
+    let abs = TestSample::get("http://h:80/a/b?q=1");
+    assert_eq!(
+        all(&compile::compile("capture.req.uri", &[]).unwrap(), &abs),
+        ["/a/b?q=1"]
+    );
+    assert_eq!(
+        all(
+            &compile::compile("pathq", &[]).unwrap(),
+            &TestSample::get("/x?y")
+        ),
+        ["/x?y"]
+    );
     let s = TestSample::get("/p?a=1&b=2&a=3").header("Host", "ex.com");
     assert_eq!(all(&Fetch::Query, &s), ["a=1&b=2&a=3"]);
     assert_eq!(all(&Fetch::Base, &s), ["ex.com/p"]);
