@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Haproxy, Ringlb, TcpBackend, free_port};
+use common::{Ringlb, TcpBackend, free_port, same_as_haproxy};
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
@@ -70,19 +70,8 @@ fn seen(port: u16, method: &str, path: &str, keep: &[&str]) -> Seen {
 /// The requests through ringlb, then through HAProxy (when installed) on the
 /// same configuration: the same must come back; ringlb's answers.
 fn through_both(cfg: impl Fn(u16) -> String, reqs: &[(&str, &str)], keep: &[&str]) -> Vec<Seen> {
-    let port = free_port();
-    let ours: Vec<Seen> = {
-        let _lb = Ringlb::start(&cfg(port));
-        reqs.iter().map(|(m, p)| seen(port, m, p, keep)).collect()
-    };
-    let port = free_port();
-    if let Some(_h) = Haproxy::start(&cfg(port), port) {
-        let theirs: Vec<Seen> = reqs.iter().map(|(m, p)| seen(port, m, p, keep)).collect();
-        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-            assert_eq!(a, b, "ringlb vs HAProxy 2.6 on {:?}", reqs[i]);
-        }
-    }
-    ours
+    let look = |port| reqs.iter().map(|(m, p)| seen(port, m, p, keep)).collect();
+    same_as_haproxy(&format!("{reqs:?}"), cfg, look)
 }
 
 #[test]

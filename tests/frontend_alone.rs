@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Haproxy, Ringlb, free_port};
+use common::{Haproxy, Ringlb, free_port, same_as_haproxy};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ const DEFAULTS: &str = "defaults\n    mode http\n    timeout connect 2s\n    tim
 
 /// What a client sees of one GET: status, `Location`, content type's first
 /// token, and whether the body names `needle`.
-fn seen(port: u16, path: &str, needle: &str) -> (u16, Option<String>, Option<String>, bool) {
+fn seen(port: u16, path: &str, needle: &str) -> Seen {
     let req = format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
     let (r, _) = common::exchange(port, req.as_bytes(), Duration::from_secs(5));
     let ctype = r
@@ -28,21 +28,12 @@ fn seen(port: u16, path: &str, needle: &str) -> (u16, Option<String>, Option<Str
     )
 }
 
-/// Runs `paths` against ringlb and (when installed) HAProxy on `cfg(port)`;
-/// returns ringlb's answers after checking HAProxy's are the same.
+/// What clients see of `paths` through ringlb, checked the same through
+/// HAProxy (when installed) on `cfg(port)`.
 type Seen = (u16, Option<String>, Option<String>, bool);
 fn through_both(cfg: impl Fn(u16) -> String, paths: &[(&str, &str)]) -> Vec<Seen> {
-    let port = free_port();
-    let ours: Vec<_> = {
-        let _lb = Ringlb::start(&cfg(port));
-        paths.iter().map(|(p, n)| seen(port, p, n)).collect()
-    };
-    let port = free_port();
-    if let Some(_h) = Haproxy::start(&cfg(port), port) {
-        let theirs: Vec<_> = paths.iter().map(|(p, n)| seen(port, p, n)).collect();
-        assert_eq!(ours, theirs, "ringlb, then HAProxy 2.6, on {paths:?}");
-    }
-    ours
+    let look = |port| paths.iter().map(|(p, n)| seen(port, p, n)).collect();
+    same_as_haproxy(&format!("{paths:?}"), cfg, look)
 }
 
 #[test]

@@ -97,3 +97,23 @@ impl Drop for Haproxy {
         let _ = self.child.wait();
     }
 }
+
+/// Builds the configuration `cfg(port)` for ringlb, then for HAProxy (when
+/// installed), each on a free port; `look(port)` is what clients see. The
+/// two must see the same (`what` names the case); returns ringlb's.
+pub fn same_as_haproxy<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    cfg: impl Fn(u16) -> String,
+    look: impl Fn(u16) -> T,
+) -> T {
+    let port = free_port();
+    let ours = {
+        let _lb = Ringlb::start(&cfg(port));
+        look(port)
+    };
+    let port = free_port();
+    if let Some(_h) = Haproxy::start(&cfg(port), port) {
+        assert_eq!(ours, look(port), "ringlb, then HAProxy 2.6: {what}");
+    }
+    ours
+}
