@@ -78,15 +78,27 @@ fuzz_target!(|data: &[u8]| {
                 last = rank(&w.origin);
             }
             let config = &loaded.config;
-            // Every backend a frontend can send to exists, and it can send
-            // somewhere (a default, or at least one use_backend rule).
+            // Every backend a frontend can send to exists. One with nowhere
+            // to send (no default, no use_backend rule) is accepted as
+            // HAProxy does; in `mode tcp` it is always warned about (every
+            // connection closes), in `mode http` unless it answers itself.
             let n = config.backends.len();
             for f in &config.frontends {
-                assert!(
-                    f.backend.is_some() || !f.routing.rules.is_empty(),
-                    "frontend {} has nowhere to send",
-                    f.name
-                );
+                if f.backend.is_none() && f.routing.rules.is_empty() {
+                    let warned = loaded.warnings.iter().any(|w| {
+                        w.message
+                            .starts_with(&format!("frontend '{}' has no 'default_backend'", f.name))
+                            || w.message.starts_with(&format!(
+                                "listen '{}' has no 'default_backend'",
+                                f.name
+                            ))
+                    });
+                    assert!(
+                        warned || f.mode == ringlb::config::model::Mode::Http,
+                        "frontend {} has nowhere to send and no warning says so",
+                        f.name
+                    );
+                }
                 assert!(
                     f.backend.is_none_or(|b| b < n)
                         && f.routing.rules.iter().all(|r| r.backend < n),

@@ -180,7 +180,7 @@ fuzz_target!(|data: &[u8]| {
 
     // ringlb's own cookie.
     let mut out = Vec::new();
-    rt.insert_headers(server, &mut out);
+    rt.insert_headers(server, sel & 2 != 0, &mut out);
     let _ = check_lines(&out, "Set-Cookie");
     let _ = rt.must_insert(sticky, server, sel & 1 != 0);
 });

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
         rt: &cookies[usize::from(sel >> 4) % cookies.len()],
         server: usize::from(sel >> 4) % COOKIE_SERVERS,
         insert: sel & 0x80 != 0,
+        safe_method: sel & 0x40 != 0,
     });
     let side = ClientSide {
         head_request: sel & 1 != 0,
