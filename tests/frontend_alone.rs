@@ -82,6 +82,17 @@ fn a_stats_frontend_serves_the_page_and_503_elsewhere() {
         (200, Some("text/html"), true)
     );
     assert_eq!(got[1].0, 503);
+    // The same frontend alone in its file: no backend anywhere.
+    let got = through_both(
+        |port| {
+            format!(
+                "{DEFAULTS}frontend stats\n    bind 127.0.0.1:{port}\n    stats enable\n    \
+                 stats uri /stats\n"
+            )
+        },
+        &[("/stats", "stats"), ("/other", "")],
+    );
+    assert_eq!((got[0].0, got[0].3, got[1].0), (200, true, 503));
 }
 
 #[test]

@@ -38,20 +38,25 @@ struct Options {
 fn find<'a>(
     ctx: &'a WorkerCtx,
     frontend: usize,
-    backend: usize,
+    backend: Option<usize>,
     target: &'a [u8],
 ) -> Option<(&'a Stats, bool, &'a str)> {
     let shared = &ctx.shared;
-    let fe = shared.frontends.get(frontend)?;
-    let be = shared.backends.get(backend)?;
+    let fe = &shared.frontends.get(frontend)?.model.stats;
+    // A request routed nowhere (a frontend without a backend) sees the
+    // frontend's page only.
+    let be = backend
+        .and_then(|b| shared.backends.get(b))
+        .map(|b| &b.model.stats);
     // Every request passes here: no UTF-8 check where no stats page is set.
-    if !fe.model.stats.enabled && !be.model.stats.enabled {
+    if !fe.enabled && !be.is_some_and(|s| s.enabled) {
         return None;
     }
     let target = std::str::from_utf8(target).ok()?;
     let path = origin_form(target);
-    [(&fe.model.stats, true), (&be.model.stats, false)]
+    [Some((fe, true)), be.map(|s| (s, false))]
         .into_iter()
+        .flatten()
         .filter(|(s, _)| s.enabled)
         .find_map(|(s, front)| path.strip_prefix(stats_uri(s)).map(|rest| (s, front, rest)))
 }
@@ -61,7 +66,7 @@ fn find<'a>(
 pub fn wants_body(
     ctx: &WorkerCtx,
     frontend: usize,
-    backend: usize,
+    backend: Option<usize>,
     head: &[u8],
     target: &[u8],
 ) -> bool {
@@ -78,7 +83,7 @@ pub fn wants_body(
 pub fn serve(
     ctx: &WorkerCtx,
     frontend: usize,
-    backend: usize,
+    backend: Option<usize>,
     head: &[u8],
     target: &[u8],
     admin: &dyn Fn(bool, &Condition) -> bool,

@@ -102,7 +102,7 @@ impl<'a> Session<'a> {
         let post = {
             let st = self.rules.borrow();
             let (uri, head) = self.target_and_head(req, &st.msg);
-            stats::page::wants_body(self.ctx, self.fe_index, self.backend, head, uri)
+            stats::page::wants_body(self.ctx, self.fe_index, self.routed(), head, uri)
         };
         if post && let Err(e) = self.buffer_body(req).await {
             return Some(Err(e));
@@ -126,7 +126,7 @@ impl<'a> Session<'a> {
             stats::page::serve(
                 self.ctx,
                 self.fe_index,
-                self.backend,
+                self.routed(),
                 head,
                 uri,
                 &admin,

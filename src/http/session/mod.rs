@@ -294,7 +294,7 @@ impl<'a> Session<'a> {
                 } else {
                     Outcome::Silent
                 };
-                s.log_exchange(s.logged_backend(), outcome);
+                s.log_exchange(s.routed(), outcome);
             }
             match result {
                 Ok(Next::KeepAlive) => {
@@ -338,7 +338,7 @@ impl<'a> Session<'a> {
                             .await
                             .is_ok();
                     let bytes = if sent { len } else { 0 };
-                    s.log_exchange(s.logged_backend(), Outcome::Answered { status, bytes });
+                    s.log_exchange(s.routed(), Outcome::Answered { status, bytes });
                     if sent {
                         Box::pin(s.linger_close()).await;
                     }
@@ -465,8 +465,9 @@ fn originalto<'a>(
 }
 
 impl<'a> Session<'a> {
-    /// The backend the log line names (`None`: the frontend's own name).
-    fn logged_backend(&self) -> Option<usize> {
+    /// The backend this request was routed to (`None`: none; the log line
+    /// then names the frontend, and only the frontend's stats page applies).
+    fn routed(&self) -> Option<usize> {
         (!self.no_backend).then_some(self.backend)
     }
 
