@@ -206,6 +206,11 @@ impl CookieRt {
             && (!self.postonly || is_post)
     }
 
+    /// `nocache`: an inserted cookie marks a cacheable response private.
+    pub fn nocache(&self) -> bool {
+        self.nocache
+    }
+
     /// Writes ringlb's own `Set-Cookie` (and, with `nocache`, `Cache-control:
     /// private` when the response is `cacheable`: [`Cacheability`]).
     pub fn insert_headers(&self, server: usize, cacheable: bool, out: &mut Vec<u8>) {
@@ -288,8 +293,8 @@ impl Cacheability {
                     || is(b"s-maxage=0")
                 {
                     self.cacheable = false;
-                } else if starts_with_ignore_case(e, b"max-age")
-                    || starts_with_ignore_case(e, b"s-maxage")
+                } else if super::header::starts_with_ci(e, b"max-age")
+                    || super::header::starts_with_ci(e, b"s-maxage")
                 {
                     self.fresh = true;
                 }
@@ -306,10 +311,6 @@ impl Cacheability {
     pub fn cacheable(&self) -> bool {
         self.cacheable && !self.barred && (self.fresh || self.validator)
     }
-}
-
-fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

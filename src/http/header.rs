@@ -176,7 +176,7 @@ pub fn same_authority(auth: &[u8], host: &[u8], default_port: u16) -> bool {
     a.eq_ignore_ascii_case(h)
 }
 
-fn starts_with_ci(v: &[u8], prefix: &[u8]) -> bool {
+pub(crate) fn starts_with_ci(v: &[u8], prefix: &[u8]) -> bool {
     v.len() >= prefix.len() && v[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 

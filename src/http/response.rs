@@ -243,7 +243,8 @@ fn write_client_head(
     out.extend_from_slice(b"\r\n");
     let mut cache = side
         .cookie
-        .filter(|c| c.insert)
+        // Headers are looked at only where `nocache` needs the verdict.
+        .filter(|c| c.insert && c.rt.nocache())
         .map(|c| Cacheability::new(code, c.safe_method));
     for (n, v) in headers {
         if let Some(cache) = &mut cache {
